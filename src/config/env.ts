@@ -1,0 +1,58 @@
+import { GatehouseError } from '../core/index.js';
+
+/** Every configuration override in the environment starts with this prefix. */
+export const ENV_PREFIX = 'GATEHOUSE_';
+
+/** Environment variables with the prefix that are not configuration keys. */
+const NOT_CONFIG = new Set(['GATEHOUSE_ROOT_KEY', 'GATEHOUSE_CONFIG', 'GATEHOUSE_DATA_DIR']);
+
+/**
+ * Maps `GATEHOUSE_STORAGE__POSTGRES__URL=...` to `{ storage: { postgres: { url: ... } } }`: segments are separated
+ * by a double underscore and written in UPPER_SNAKE case (`HEADERS_TIMEOUT` → `headersTimeout`). Values that parse as
+ * JSON numbers or booleans become those; everything else stays a string.
+ */
+export function envOverrides(env: Record<string, string | undefined>): {
+  values: Record<string, unknown>;
+  sources: Map<string, string>;
+} {
+  const values: Record<string, unknown> = {};
+  const sources = new Map<string, string>();
+  for (const [name, raw] of Object.entries(env)) {
+    if (!name.startsWith(ENV_PREFIX) || NOT_CONFIG.has(name) || raw === undefined) continue;
+    const segments = name.slice(ENV_PREFIX.length).split('__');
+    if (segments.some((s) => !/^[A-Z][A-Z0-9_]*$/.test(s))) {
+      throw new GatehouseError('ERR_CONFIG_INVALID', {
+        message: `config: environment variable ${name} is not of the form GATEHOUSE_SECTION__KEY`,
+      });
+    }
+    const path = segments.map(snakeToCamel);
+    let node = values;
+    for (const part of path.slice(0, -1)) {
+      const next = node[part];
+      node = (typeof next === 'object' && next !== null ? next : (node[part] = {})) as Record<string, unknown>;
+    }
+    node[path[path.length - 1] as string] = coerce(raw);
+    sources.set(path.join('.'), name);
+  }
+  return { values, sources };
+}
+
+/** The environment variable that overrides a dotted config key, e.g. `storage.postgres.url`. */
+export function envNameFor(key: string): string {
+  return ENV_PREFIX + key.split('.').map(camelToSnake).join('__');
+}
+
+function snakeToCamel(segment: string): string {
+  return segment.toLowerCase().replace(/_([a-z0-9])/g, (_, c: string) => c.toUpperCase());
+}
+
+function camelToSnake(segment: string): string {
+  return segment.replace(/([A-Z])/g, '_$1').toUpperCase();
+}
+
+function coerce(raw: string): unknown {
+  if (raw === 'true') return true;
+  if (raw === 'false') return false;
+  if (/^-?\d+(\.\d+)?$/.test(raw)) return Number(raw);
+  return raw;
+}

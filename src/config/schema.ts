@@ -1,0 +1,207 @@
+import { z } from 'zod';
+import { parseDuration } from '../core/index.js';
+
+/** A duration written as `15m`, `24h`, `30d`, ... and held as milliseconds. */
+function duration(defaultText: string, description: string) {
+  return z
+    .union([z.string(), z.number()])
+    .default(defaultText)
+    .describe(description)
+    .transform((value, ctx) => {
+      const ms = parseDuration(value);
+      if (ms === undefined) {
+        ctx.addIssue({ code: 'custom', message: `expected a duration such as 500ms, 30s, 15m, 24h or 30d` });
+        return z.NEVER;
+      }
+      return ms;
+    });
+}
+
+function port(defaultPort: number, description: string) {
+  return z.number().int().min(0).max(65535).default(defaultPort).describe(description);
+}
+
+const tlsMode = z
+  .enum(['auto', 'require', 'disable'])
+  .default('auto')
+  .describe(
+    'TLS to the server: auto = TLS unless the host is loopback; require = always; disable = never (logged as insecure when the host is not loopback).',
+  );
+
+const level = z.enum(['trace', 'debug', 'info', 'warn', 'error', 'silent']);
+
+/**
+ * The one configuration schema of gatehouse. docs/configuration.md is generated from it.
+ * Every key has a default, so an empty file (or none) runs the platform on embedded defaults.
+ */
+export const configSchema = z.strictObject({
+  dataDir: z
+    .string()
+    .min(1)
+    .default('./.gatehouse')
+    .describe('Data directory: database, sealed keys, admin token, endpoints.json. `--data-dir` overrides it.'),
+  trustDomain: z
+    .string()
+    .regex(/^[a-z0-9]([a-z0-9.-_]{0,253}[a-z0-9])?$/, 'expected a lowercase trust domain such as gatehouse.local')
+    .default('gatehouse.local')
+    .describe('SPIFFE trust domain: every certificate the CA issues names spiffe://<trustDomain>/...'),
+  log: z
+    .strictObject({
+      level: level.default('info').describe('Log level.'),
+      pretty: z.boolean().default(false).describe('Human-readable log lines instead of JSON (development only).'),
+    })
+    .prefault({})
+    .describe('Logging.'),
+  storage: z
+    .strictObject({
+      kind: z
+        .enum(['sqlite', 'postgres'])
+        .default('sqlite')
+        .describe('Where state lives: sqlite (embedded, one machine) or postgres (shared by replicas).'),
+      sqlite: z
+        .strictObject({
+          file: z
+            .string()
+            .min(1)
+            .default('gatehouse.db')
+            .describe('SQLite database file, relative to dataDir unless absolute.'),
+          busyTimeout: duration('5s', 'How long a writer waits for the SQLite write lock.'),
+        })
+        .prefault({})
+        .describe('SQLite settings.'),
+      postgres: z
+        .strictObject({
+          url: z
+            .string()
+            .optional()
+            .describe(
+              'Connection URL, e.g. postgres://gatehouse@db.internal:5432/gatehouse. Required when kind is postgres.',
+            ),
+          schema: z
+            .string()
+            .regex(/^[a-z_][a-z0-9_]{0,62}$/, 'expected a lowercase SQL identifier')
+            .default('gatehouse')
+            .describe('Schema that holds gatehouse tables (created if missing).'),
+          poolSize: z.number().int().min(1).max(200).default(10).describe('Maximum connections per process.'),
+          tls: tlsMode,
+          caFile: z
+            .string()
+            .optional()
+            .describe('PEM bundle that signs the server certificate (default: system roots).'),
+        })
+        .prefault({})
+        .describe('PostgreSQL settings.'),
+    })
+    .prefault({})
+    .describe('Storage.'),
+  redis: z
+    .strictObject({
+      url: z
+        .string()
+        .optional()
+        .describe('Redis URL, e.g. redis://cache.internal:6379. Unset: limits stay in process.'),
+      keyPrefix: z.string().default('gatehouse:').describe('Prefix of every Redis key gatehouse writes.'),
+      tls: tlsMode,
+    })
+    .prefault({})
+    .describe('Redis (optional).'),
+  listen: z
+    .strictObject({
+      host: z.string().default('127.0.0.1').describe('Address the public listeners bind.'),
+      admin: z
+        .strictObject({ port: port(8440, 'Admin API port (always bound to 127.0.0.1). 0 = any free port.') })
+        .prefault({})
+        .describe('Admin API listener.'),
+    })
+    .prefault({})
+    .describe('Listeners. Every listener speaks TLS 1.3 only with a certificate from the platform CA.'),
+  http: z
+    .strictObject({
+      headersTimeout: duration('10s', 'Time a client has to send the complete request headers.'),
+      requestTimeout: duration('30s', 'Time a client has to send the complete request.'),
+      keepAliveTimeout: duration('5s', 'Idle time before a keep-alive connection is closed.'),
+      connectionsCheckingInterval: duration(
+        '1s',
+        'How often the server checks connections against the two timeouts above.',
+      ),
+      bodyLimit: z
+        .number()
+        .int()
+        .min(1024)
+        .max(1073741824)
+        .default(1048576)
+        .describe('Largest request body accepted, in bytes.'),
+      maxHeaderSize: z
+        .number()
+        .int()
+        .min(1024)
+        .max(65536)
+        .default(16384)
+        .describe('Largest request header block, in bytes.'),
+      hstsMaxAge: duration('730d', 'Strict-Transport-Security max-age sent on every HTTPS response.'),
+    })
+    .prefault({})
+    .describe('HTTP server limits shared by every listener.'),
+  pki: z
+    .strictObject({
+      rootTtl: duration('3650d', 'Lifetime of the root CA certificate.'),
+      intermediateTtl: duration('365d', 'Lifetime of the intermediate CA certificate.'),
+      listenerCertTtl: duration('24h', "Lifetime of each platform listener's certificate."),
+      renewAtFraction: z
+        .number()
+        .gt(0)
+        .lt(1)
+        .default(2 / 3)
+        .describe('Fraction of a certificate lifetime after which it is renewed.'),
+      expiryWarning: duration('30d', 'A CA certificate closer than this to expiry is reported loudly.'),
+    })
+    .prefault({})
+    .describe('Certificate authority.'),
+  keyring: z
+    .strictObject({
+      rootKeyFile: z
+        .string()
+        .optional()
+        .describe(
+          'File holding the 32-byte root key (hex or base64). Default: <dataDir>/root.key, created on first start.',
+        ),
+      usageBlock: z
+        .number()
+        .int()
+        .min(1)
+        .max(1_000_000)
+        .default(10_000)
+        .describe('Encryptions reserved durably at a time per key version (a crash can only over-count by this much).'),
+      maxEncryptionsPerVersion: z
+        .number()
+        .int()
+        .min(1)
+        .max(4294967296)
+        .default(3865470566)
+        .describe('A key version rotates automatically before this many encryptions (0.9 × 2^32, NIST SP 800-38D).'),
+    })
+    .prefault({})
+    .describe('The sealed keyring: root key and named key versions.'),
+  ratelimit: z
+    .strictObject({
+      memory: z
+        .strictObject({
+          maxKeys: z
+            .number()
+            .int()
+            .min(100)
+            .max(100_000_000)
+            .default(1_000_000)
+            .describe('In-process limiter store: keys kept before the least recently used is evicted.'),
+        })
+        .prefault({})
+        .describe('In-process limiter store.'),
+    })
+    .prefault({})
+    .describe('Rate limiting.'),
+});
+
+/** The validated, frozen configuration that is passed explicitly to every component. */
+export type Config = z.output<typeof configSchema>;
+/** What a configuration file may contain (every key optional). */
+export type ConfigInput = z.input<typeof configSchema>;

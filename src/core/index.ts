@@ -1,0 +1,14 @@
+export { GatehouseError, isGatehouseError } from './errors.js';
+export type { GatehouseErrorOptions } from './errors.js';
+export { ERROR_CODES } from './error_codes.js';
+export type { ErrorCode } from './error_codes.js';
+export { systemClock, ManualClock, epochSeconds } from './clock.js';
+export type { Clock } from './clock.js';
+export { randomId, prefixedId } from './ids.js';
+export { parseDuration, formatDuration } from './durations.js';
+export { silentLogger, MemoryLogger } from './logger.js';
+export type { Logger } from './logger.js';
+export { RECORD_NAME_LIMITS } from './records.js';
+export type { RecordStore, StoredRecord, ListOptions, WriteOp } from './records.js';
+export { runUnderLease } from './lease.js';
+export type { Leases, Lease } from './lease.js';

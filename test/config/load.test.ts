@@ -1,0 +1,106 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { connectionTls, envNameFor, loadConfig } from '../../src/config/index.js';
+import { isGatehouseError } from '../../src/core/index.js';
+
+function file(text: string, name = 'gatehouse.yaml'): string {
+  const dir = mkdtempSync(join(tmpdir(), 'gh-config-'));
+  const path = join(dir, name);
+  writeFileSync(path, text);
+  return path;
+}
+
+function errorOf(fn: () => unknown): Error & { code?: string } {
+  try {
+    fn();
+  } catch (err) {
+    return err as Error & { code?: string };
+  }
+  throw new Error('expected an error');
+}
+
+describe('loadConfig', () => {
+  it('gives embedded defaults with no file', () => {
+    const config = loadConfig();
+    expect(config.storage.kind).toBe('sqlite');
+    expect(config.dataDir).toBe('./.gatehouse');
+    expect(config.http.headersTimeout).toBe(10_000);
+    expect(config.http.connectionsCheckingInterval).toBe(1000);
+    expect(config.pki.listenerCertTtl).toBe(24 * 3600_000);
+    expect(config.keyring.maxEncryptionsPerVersion).toBe(3865470566);
+    expect(Object.isFrozen(config.storage)).toBe(true);
+  });
+
+  it('reads YAML and JSON files and parses durations', () => {
+    const yaml = loadConfig({ file: file('http:\n  headersTimeout: 5s\nstorage:\n  kind: sqlite\n') });
+    expect(yaml.http.headersTimeout).toBe(5000);
+    const json = loadConfig({ file: file('{"pki": {"listenerCertTtl": "1h"}}', 'c.json') });
+    expect(json.pki.listenerCertTtl).toBe(3_600_000);
+  });
+
+  it('names the key, the value and what was expected on a bad value', () => {
+    const err = errorOf(() => loadConfig({ file: file('storage:\n  kind: mysql\n') }));
+    expect(isGatehouseError(err, 'ERR_CONFIG_INVALID')).toBe(true);
+    expect(err.message).toContain('storage.kind');
+    expect(err.message).toContain('"mysql"');
+    expect(err.message).toContain('sqlite');
+  });
+
+  it('refuses unknown keys, naming them', () => {
+    const err = errorOf(() => loadConfig({ file: file('storage:\n  kindd: sqlite\n') }));
+    expect(err.message).toContain('unknown key storage.kindd');
+  });
+
+  it('refuses wrong types and impossible values', () => {
+    expect(errorOf(() => loadConfig({ file: file('listen:\n  admin:\n    port: 70000\n') })).message).toContain(
+      'listen.admin.port',
+    );
+    expect(errorOf(() => loadConfig({ file: file('http:\n  bodyLimit: lots\n') })).message).toContain('http.bodyLimit');
+    expect(errorOf(() => loadConfig({ file: file('http:\n  requestTimeout: soon\n') })).message).toContain(
+      'expected a duration',
+    );
+  });
+
+  it('requires a URL for postgres', () => {
+    const err = errorOf(() => loadConfig({ overrides: { storage: { kind: 'postgres' } } }));
+    expect(err.message).toContain('storage.postgres.url');
+  });
+
+  it('applies GATEHOUSE_* environment overrides and names the variable on error', () => {
+    const config = loadConfig({
+      env: { GATEHOUSE_STORAGE__KIND: 'postgres', GATEHOUSE_STORAGE__POSTGRES__URL: 'postgres://db/x', PATH: '/bin' },
+    });
+    expect(config.storage.kind).toBe('postgres');
+    expect(config.storage.postgres.url).toBe('postgres://db/x');
+    const err = errorOf(() => loadConfig({ env: { GATEHOUSE_HTTP__HEADERS_TIMEOUT: 'never' } }));
+    expect(err.message).toContain('GATEHOUSE_HTTP__HEADERS_TIMEOUT');
+    expect(envNameFor('http.headersTimeout')).toBe('GATEHOUSE_HTTP__HEADERS_TIMEOUT');
+  });
+
+  it('reports unreadable and malformed files', () => {
+    expect(errorOf(() => loadConfig({ file: '/nonexistent/gatehouse.yaml' })).code).toBe('ERR_CONFIG_UNREADABLE');
+    expect(errorOf(() => loadConfig({ file: file('a: [1,\n') })).code).toBe('ERR_CONFIG_UNREADABLE');
+    expect(errorOf(() => loadConfig({ file: file('- 1\n- 2\n') })).code).toBe('ERR_CONFIG_INVALID');
+  });
+
+  it('lets explicit overrides win over file and environment', () => {
+    const config = loadConfig({
+      file: file('dataDir: /from/file\n'),
+      env: { GATEHOUSE_DATA_DIR: 'ignored' },
+      overrides: { dataDir: '/from/flag' },
+    });
+    expect(config.dataDir).toBe('/from/flag');
+  });
+});
+
+describe('connectionTls', () => {
+  it('requires TLS off loopback in auto mode', () => {
+    expect(connectionTls('postgres://127.0.0.1:5432/test', 'auto')).toEqual({ tls: false, insecure: false });
+    expect(connectionTls('redis://localhost:6379', 'auto')).toEqual({ tls: false, insecure: false });
+    expect(connectionTls('postgres://db.internal:5432/x', 'auto')).toEqual({ tls: true, insecure: false });
+    expect(connectionTls('postgres://db.internal:5432/x', 'disable')).toEqual({ tls: false, insecure: true });
+    expect(connectionTls('postgres://[::1]:5432/x', 'require')).toEqual({ tls: true, insecure: false });
+  });
+});
