@@ -1,0 +1,10 @@
+export { aeadEncrypt, aeadDecrypt, AEAD_ALGORITHMS, AEAD_KEY_BYTES, AEAD_NONCE_BYTES, AEAD_TAG_BYTES } from './aead.js';
+export type { AeadAlgorithm, AeadKey } from './aead.js';
+export { secureRandomBytes, randomKey, randomNonce, randomToken } from './random.js';
+export { sha256, sha256Hex, sha256Base64url } from './hash.js';
+export type { HashInput } from './hash.js';
+export { constantTimeEqual } from './compare.js';
+export { hkdfSha256 } from './hkdf.js';
+
+// TLS option builders (crypto/tls.ts)
+export { serverTlsOptions, clientTlsOptions, TLS13_CIPHERSUITES } from './tls.js';
