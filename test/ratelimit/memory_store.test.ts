@@ -1,0 +1,83 @@
+import { describe, expect, it } from 'vitest';
+import { ManualClock } from '../../src/core/index.js';
+import { MemoryLimiterStore, decide, type RateLimit } from '../../src/ratelimit/index.js';
+import { limiterStoreContract } from './limiter_store.contract.js';
+
+const T0 = Date.parse('2026-01-01T00:00:00Z');
+
+limiterStoreContract('MemoryLimiterStore', async () => {
+  const clock = new ManualClock(T0);
+  return { store: new MemoryLimiterStore({ clock, maxKeys: 1000 }), clock };
+});
+
+describe('MemoryLimiterStore', () => {
+  const limit: RateLimit = { rate: 10, period: 1000, burst: 2 };
+
+  it('holds at most maxKeys keys, evicting the least recently used', () => {
+    const clock = new ManualClock(T0);
+    const store = new MemoryLimiterStore({ clock, maxKeys: 3 });
+    for (const key of ['a', 'b', 'c']) store.consumeSync(key, limit, 3);
+    store.consumeSync('a', limit, 0); // touch a: b is now the least recently used
+    store.consumeSync('d', limit, 3);
+    expect(store.size).toBe(3);
+    expect(store.evictions).toBe(1);
+    expect(store.consumeSync('a', limit).allowed).toBe(false); // kept
+    expect(store.consumeSync('c', limit).allowed).toBe(false); // kept
+    expect(store.consumeSync('b', limit).allowed).toBe(true); // evicted: its debt was forgiven
+  });
+
+  it('never stores an idle key: one whose TAT is not in the future', () => {
+    const clock = new ManualClock(T0);
+    const store = new MemoryLimiterStore({ clock, maxKeys: 10 });
+    store.consumeSync('peek', limit, 0);
+    store.consumeSync('too-big', limit, 4);
+    expect(store.size).toBe(0);
+    store.consumeSync('k', limit);
+    expect(store.size).toBe(1);
+  });
+
+  it('evicting idle keys never changes a decision', () => {
+    // Two stores see the same traffic; one is so small that it evicts constantly. A TAT is at most 300 ms ahead
+    // (burst 2, T = 100 ms) and the evicted key was last touched 4 steps of 80 ms ago, so every eviction hits an idle
+    // key, and the decisions must be identical to the unbounded store's and to the pure function's.
+    const clock = new ManualClock(T0);
+    const small = new MemoryLimiterStore({ clock, maxKeys: 4 });
+    const large = new MemoryLimiterStore({ clock, maxKeys: 1000 });
+    const reference = new Map<string, number>();
+    let largest = 0;
+    for (let round = 0; round < 30; round += 1) {
+      for (let k = 0; k < 20; k += 1) {
+        const key = `ip:${k}`;
+        const cost = (round + k) % 4;
+        const expected = decide(reference.get(key), clock.now(), limit, cost);
+        reference.set(key, expected.tat);
+        const { tat: _tat, ...publicPart } = expected;
+        expect(small.consumeSync(key, limit, cost)).toEqual(publicPart);
+        expect(large.consumeSync(key, limit, cost)).toEqual(publicPart);
+        clock.advance(80);
+        largest = Math.max(largest, large.size);
+      }
+    }
+    expect(small.size).toBeLessThanOrEqual(4);
+    expect(largest).toBeGreaterThan(4); // so the small store did evict
+    expect(small.evictions).toBe(0); // every eviction hit an idle key
+  });
+
+  it('consumeSync and consume agree', async () => {
+    const clock = new ManualClock(T0);
+    const a = new MemoryLimiterStore({ clock, maxKeys: 10 });
+    const b = new MemoryLimiterStore({ clock, maxKeys: 10 });
+    for (let i = 0; i < 5; i += 1) expect(await b.consume('k', limit)).toEqual(a.consumeSync('k', limit));
+  });
+
+  it('refuses a bad maxKeys', () => {
+    expect(() => new MemoryLimiterStore({ clock: new ManualClock(), maxKeys: 0 })).toThrow(/maxKeys/);
+  });
+
+  it('forgets everything on close', async () => {
+    const store = new MemoryLimiterStore({ clock: new ManualClock(T0), maxKeys: 10 });
+    store.consumeSync('k', limit);
+    await store.close();
+    expect(store.size).toBe(0);
+  });
+});
