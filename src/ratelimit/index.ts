@@ -1,0 +1,16 @@
+export { decide, emissionIntervalUs, isIdle, toMicros } from './gcra.js';
+export type { GcraDecision } from './gcra.js';
+export type { RateLimit, RateDecision, ConsumeRequest, LimiterStore } from './ports.js';
+export { MemoryLimiterStore } from './memory_store.js';
+export type { MemoryLimiterStoreOptions } from './memory_store.js';
+export { RollingWindow } from './rolling_window.js';
+export { CircuitBreaker, CircuitOpenError } from './breaker.js';
+export type {
+  BreakerState,
+  BreakerReason,
+  BreakerStateChange,
+  BreakerPermit,
+  BreakerRejection,
+  CircuitBreakerOptions,
+  ExecuteOptions,
+} from './breaker.js';
