@@ -134,6 +134,11 @@ export const ERROR_CODES = {
     message: 'The certificate authority is invalid',
     doc: 'The stored CA certificates or keys are inconsistent or expired.',
   },
+  ERR_PKI_NAME_INVALID: {
+    status: 400,
+    message: 'Invalid certificate name',
+    doc: 'A trust domain, SPIFFE ID path, DNS name or IP address given to the CA is malformed.',
+  },
   ERR_TLS_CONFIG: {
     status: 500,
     message: 'Invalid TLS configuration',

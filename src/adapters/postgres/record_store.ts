@@ -1,0 +1,244 @@
+import { createHash } from 'node:crypto';
+import type pg from 'pg';
+import {
+  GatehouseError,
+  silentLogger,
+  type Clock,
+  type ListOptions,
+  type Logger,
+  type RecordStore,
+  type StoredRecord,
+  type WriteOp,
+} from '../../core/index.js';
+import { checkLimit, checkName, checkStep, checkWriteOps, decideWrite } from '../write_rules.js';
+import { quoteSchema } from './advisory_key.js';
+import { postgresError } from './errors.js';
+import { migratePostgres } from './migrations.js';
+import { createPostgresPool, type PostgresSsl } from './pool.js';
+
+/** Options of {@link PostgresRecordStore.open}. */
+export interface PostgresRecordStoreOptions {
+  url: string;
+  /** Schema holding the tables (created when missing). */
+  schema: string;
+  poolSize: number;
+  ssl: PostgresSsl;
+  clock: Clock;
+  logger?: Logger;
+  connectTimeoutMs?: number;
+}
+
+interface Row {
+  key: string;
+  value: string;
+  version: string;
+  expires_at: string | null;
+}
+
+const COLUMNS = 'key, value, version, expires_at';
+
+/**
+ * The RecordStore shared by replicas: tables in one PostgreSQL schema, every statement schema-qualified, values as
+ * JSON text. Each `write` is one transaction: update and delete lock their row (`FOR UPDATE`) before checking
+ * versions, insert and upsert are single conditional `INSERT ... ON CONFLICT` statements, so preconditions hold
+ * under concurrency.
+ *
+ * @example
+ * const store = await PostgresRecordStore.open({ url, schema: 'gatehouse', poolSize: 10, ssl: false, clock: systemClock });
+ */
+export class PostgresRecordStore implements RecordStore {
+  private readonly sql: ReturnType<typeof statements>;
+
+  private constructor(
+    private readonly pool: pg.Pool,
+    schema: string,
+    private readonly clock: Clock,
+  ) {
+    this.sql = statements(schema);
+  }
+
+  /** Connects, creates the schema when missing and migrates it under an advisory lock. */
+  static async open(options: PostgresRecordStoreOptions): Promise<PostgresRecordStore> {
+    const logger = options.logger ?? silentLogger;
+    quoteSchema(options.schema);
+    const pool = createPostgresPool({ ...options, logger });
+    try {
+      await migratePostgres(pool, { schema: options.schema, clock: options.clock, logger });
+    } catch (err) {
+      await pool.end().catch(() => undefined);
+      throw postgresError(err);
+    }
+    return new PostgresRecordStore(pool, options.schema, options.clock);
+  }
+
+  async get<T = unknown>(collection: string, key: string): Promise<StoredRecord<T> | undefined> {
+    checkName(collection, key);
+    const { rows } = await this.query<Row>(this.sql.get, [collection, key, this.clock.now()]);
+    return rows[0] && toRecord<T>(collection, rows[0]);
+  }
+
+  async list<T = unknown>(collection: string, options: ListOptions = {}): Promise<Array<StoredRecord<T>>> {
+    checkName(collection);
+    checkLimit(options.limit);
+    const params: unknown[] = [collection, this.clock.now()];
+    let text = this.sql.list;
+    if (options.prefix !== undefined) {
+      params.push(options.prefix);
+      text += ` AND key >= $${params.length} AND starts_with(key, $${params.length})`;
+    }
+    if (options.after !== undefined) {
+      params.push(options.after);
+      text += ` AND key > $${params.length}`;
+    }
+    text += ' ORDER BY key';
+    if (options.limit !== undefined) {
+      params.push(options.limit);
+      text += ` LIMIT $${params.length}`;
+    }
+    const { rows } = await this.query<Row>({ text }, params);
+    return rows.map((row) => toRecord<T>(collection, row));
+  }
+
+  async write(ops: readonly WriteOp[]): Promise<StoredRecord[]> {
+    const texts = checkWriteOps(ops);
+    if (ops.length === 0) return [];
+    const now = this.clock.now();
+    const client = await this.pool.connect().catch((err: unknown) => {
+      throw postgresError(err);
+    });
+    let broken: Error | undefined;
+    try {
+      await client.query('BEGIN');
+      const results: StoredRecord[] = [];
+      for (const [i, op] of ops.entries()) {
+        const stored = await this.apply(client, op, texts[i], now);
+        if (stored) results.push(stored);
+      }
+      await client.query('COMMIT');
+      return results;
+    } catch (err) {
+      await client.query('ROLLBACK').catch((rollbackErr: unknown) => {
+        broken = rollbackErr as Error;
+      });
+      throw postgresError(err);
+    } finally {
+      client.release(broken);
+    }
+  }
+
+  async increment(collection: string, key: string, by: number): Promise<number> {
+    checkName(collection, key);
+    checkStep(by);
+    const { rows } = await this.query<{ value: string }>(this.sql.increment, [collection, key, by]);
+    return Number(rows[0]?.value);
+  }
+
+  async counter(collection: string, key: string): Promise<number> {
+    checkName(collection, key);
+    const { rows } = await this.query<{ value: string }>(this.sql.counter, [collection, key]);
+    return rows[0] ? Number(rows[0].value) : 0;
+  }
+
+  async purgeExpired(): Promise<number> {
+    const result = await this.query(this.sql.purge, [this.clock.now()]);
+    return result.rowCount ?? 0;
+  }
+
+  async close(): Promise<void> {
+    if (!this.pool.ended) await this.pool.end();
+  }
+
+  private async apply(
+    client: pg.PoolClient,
+    op: WriteOp,
+    text: string | undefined,
+    now: number,
+  ): Promise<StoredRecord | undefined> {
+    const { collection, key } = op;
+    if (op.op === 'insert' || op.op === 'upsert') {
+      const expiresAt = op.expiresAt === undefined ? null : op.expiresAt;
+      const params =
+        op.op === 'insert'
+          ? [collection, key, text, expiresAt, now]
+          : [collection, key, text, expiresAt, now, op.expiresAt !== undefined];
+      const { rows } = await client.query<Row>(op.op === 'insert' ? this.sql.insert : this.sql.upsert, params);
+      if (!rows[0]) throw new GatehouseError('ERR_STORE_CONFLICT', { detail: `insert over a live record` });
+      return toRecord(collection, rows[0]);
+    }
+    const { rows } = await client.query<Row>(this.sql.lock, [collection, key]);
+    const row = rows[0];
+    const current = row && { version: Number(row.version), expiresAt: toMs(row.expires_at) };
+    const outcome = decideWrite(op, current, now);
+    if (outcome.action === 'delete') await client.query(this.sql.delete, [collection, key]);
+    if (outcome.action !== 'put') return undefined;
+    await client.query(this.sql.update, [collection, key, text, outcome.version, outcome.expiresAt]);
+    const value: unknown = JSON.parse(text as string);
+    return { collection, key, value, version: outcome.version, expiresAt: outcome.expiresAt };
+  }
+
+  private async query<R extends pg.QueryResultRow>(
+    config: pg.QueryConfig,
+    values: unknown[],
+  ): Promise<pg.QueryResult<R>> {
+    try {
+      return await this.pool.query<R>({ ...config, values });
+    } catch (err) {
+      throw postgresError(err);
+    }
+  }
+}
+
+/** The fixed statements of one schema, named so that each connection prepares them once. */
+function statements(schema: string) {
+  const s = quoteSchema(schema);
+  const tag = createHash('sha256').update(schema).digest('hex').slice(0, 12);
+  const named = (name: string, text: string): pg.QueryConfig => ({ name: `gh_${tag}_${name}`, text });
+  const live = '(expires_at IS NULL OR expires_at > $3)';
+  const liveOld = `(${s}.records.expires_at IS NULL OR ${s}.records.expires_at > $5)`;
+  return {
+    get: named('get', `SELECT ${COLUMNS} FROM ${s}.records WHERE collection = $1 AND key = $2 AND ${live}`),
+    list: `SELECT ${COLUMNS} FROM ${s}.records WHERE collection = $1 AND (expires_at IS NULL OR expires_at > $2)`,
+    lock: named('lock', `SELECT ${COLUMNS} FROM ${s}.records WHERE collection = $1 AND key = $2 FOR UPDATE`),
+    insert: named(
+      'insert',
+      `INSERT INTO ${s}.records (collection, key, value, version, expires_at) VALUES ($1, $2, $3, 1, $4)
+       ON CONFLICT (collection, key) DO UPDATE SET value = excluded.value, version = 1, expires_at = excluded.expires_at
+       WHERE NOT ${liveOld} RETURNING ${COLUMNS}`,
+    ),
+    upsert: named(
+      'upsert',
+      `INSERT INTO ${s}.records (collection, key, value, version, expires_at) VALUES ($1, $2, $3, 1, $4)
+       ON CONFLICT (collection, key) DO UPDATE SET value = excluded.value,
+         version = CASE WHEN ${liveOld} THEN ${s}.records.version + 1 ELSE 1 END,
+         expires_at = CASE WHEN $6::boolean THEN excluded.expires_at
+                           WHEN ${liveOld} THEN ${s}.records.expires_at ELSE NULL END
+       RETURNING ${COLUMNS}`,
+    ),
+    update: named(
+      'update',
+      `UPDATE ${s}.records SET value = $3, version = $4, expires_at = $5 WHERE collection = $1 AND key = $2`,
+    ),
+    delete: named('delete', `DELETE FROM ${s}.records WHERE collection = $1 AND key = $2`),
+    increment: named(
+      'increment',
+      `INSERT INTO ${s}.counters (collection, key, value) VALUES ($1, $2, $3)
+       ON CONFLICT (collection, key) DO UPDATE SET value = ${s}.counters.value + excluded.value RETURNING value`,
+    ),
+    counter: named('counter', `SELECT value FROM ${s}.counters WHERE collection = $1 AND key = $2`),
+    purge: named('purge', `DELETE FROM ${s}.records WHERE expires_at IS NOT NULL AND expires_at <= $1`),
+  };
+}
+
+function toMs(value: string | null): number | null {
+  return value === null ? null : Number(value);
+}
+
+function toRecord<T>(collection: string, row: Row): StoredRecord<T> {
+  return {
+    collection,
+    key: row.key,
+    value: JSON.parse(row.value) as T,
+    version: Number(row.version),
+    expiresAt: toMs(row.expires_at),
+  };
+}
