@@ -1,0 +1,10 @@
+export { Authority } from './authority.js';
+export type { AuthorityOptions } from './authority.js';
+export type { SecretVault } from './ports.js';
+export type { ListenerCertificate, ListenerCertificateRequest } from './listener_certificate.js';
+export { LISTENER_DEFAULT_DNS_NAMES, LISTENER_DEFAULT_IP_ADDRESSES } from './listener_certificate.js';
+export { renewalTime, isRenewalDue } from './renewal.js';
+export type { RenewalTiming } from './renewal.js';
+export type { AuthorityStatus, CaCertificateStatus } from './status.js';
+export { listenerSpiffeId, assertTrustDomain } from './spiffe_id.js';
+export { AUTHORITY_COLLECTION } from './state.js';
