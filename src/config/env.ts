@@ -4,7 +4,7 @@ import { GatehouseError } from '../core/index.js';
 export const ENV_PREFIX = 'GATEHOUSE_';
 
 /** Environment variables with the prefix that are not configuration keys. */
-const NOT_CONFIG = new Set(['GATEHOUSE_ROOT_KEY', 'GATEHOUSE_CONFIG', 'GATEHOUSE_DATA_DIR']);
+const NOT_CONFIG = new Set(['GATEHOUSE_ROOT_KEY', 'GATEHOUSE_CONFIG']);
 
 /**
  * Maps `GATEHOUSE_STORAGE__POSTGRES__URL=...` to `{ storage: { postgres: { url: ... } } }`: segments are separated
@@ -55,4 +55,21 @@ function coerce(raw: string): unknown {
   if (raw === 'false') return false;
   if (/^-?\d+(\.\d+)?$/.test(raw)) return Number(raw);
   return raw;
+}
+
+/** A snapshot of the process environment: the one place outside tests that reads it. */
+export function processEnvironment(): Record<string, string | undefined> {
+  return { ...process.env };
+}
+
+/** `GATEHOUSE_ROOT_KEY`: the root key itself, when the operator supplies it through the environment. */
+export function rootKeyFromEnvironment(env: Record<string, string | undefined>): string | undefined {
+  const value = env.GATEHOUSE_ROOT_KEY;
+  return value === undefined || value === '' ? undefined : value;
+}
+
+/** `GATEHOUSE_CONFIG`: the configuration file, when `--config` is not given. */
+export function configFileFromEnvironment(env: Record<string, string | undefined>): string | undefined {
+  const value = env.GATEHOUSE_CONFIG;
+  return value === undefined || value === '' ? undefined : value;
 }

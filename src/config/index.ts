@@ -2,6 +2,12 @@ export { configSchema } from './schema.js';
 export type { Config, ConfigInput } from './schema.js';
 export { loadConfig, resolveInDataDir } from './load.js';
 export type { LoadOptions } from './load.js';
-export { envNameFor, ENV_PREFIX } from './env.js';
+export {
+  envNameFor,
+  ENV_PREFIX,
+  processEnvironment,
+  rootKeyFromEnvironment,
+  configFileFromEnvironment,
+} from './env.js';
 export { connectionTls, isLoopbackHost } from './connection_tls.js';
 export { renderConfigurationDoc } from './docs.js';

@@ -48,7 +48,6 @@ export const configSchema = z.strictObject({
   log: z
     .strictObject({
       level: level.default('info').describe('Log level.'),
-      pretty: z.boolean().default(false).describe('Human-readable log lines instead of JSON (development only).'),
     })
     .prefault({})
     .describe('Logging.'),

@@ -53,6 +53,11 @@ export const ERROR_CODES = {
     message: 'The root key does not open this data directory',
     doc: 'The root key supplied is not the one the data was sealed with.',
   },
+  ERR_ROOT_KEY_NOT_ROTATABLE: {
+    status: 409,
+    message: 'This root key cannot be rotated by the server',
+    doc: 'The root key came from GATEHOUSE_ROOT_KEY, which the server cannot rewrite; start with --root-key-file to rotate.',
+  },
   ERR_SEAL_CORRUPT: {
     status: 500,
     message: 'Sealed data failed authentication',

@@ -12,3 +12,4 @@ export { RECORD_NAME_LIMITS } from './records.js';
 export type { RecordStore, StoredRecord, ListOptions, WriteOp } from './records.js';
 export { runUnderLease } from './lease.js';
 export type { Leases, Lease } from './lease.js';
+export { writeFileAtomic, fsyncDirectory } from './atomic_file.js';

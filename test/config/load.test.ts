@@ -88,7 +88,7 @@ describe('loadConfig', () => {
   it('lets explicit overrides win over file and environment', () => {
     const config = loadConfig({
       file: file('dataDir: /from/file\n'),
-      env: { GATEHOUSE_DATA_DIR: 'ignored' },
+      env: { GATEHOUSE_DATA_DIR: '/from/env' },
       overrides: { dataDir: '/from/flag' },
     });
     expect(config.dataDir).toBe('/from/flag');
