@@ -4,8 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { ManualClock, silentLogger } from '../../src/core/index.js';
+import { MemoryRecordStore } from '../../src/adapters/index.js';
 import { Authority, type SecretVault } from '../../src/pki/index.js';
-import { TestRecordStore } from '../support/pki_record_store.js';
 
 export const DAY = 86_400_000;
 export const TRUST_DOMAIN = 'gatehouse.test';
@@ -24,7 +24,7 @@ export class MapVault implements SecretVault {
 }
 
 export interface Fixture {
-  store: TestRecordStore;
+  store: MemoryRecordStore;
   vault: MapVault;
   clock: ManualClock;
   open(overrides?: Partial<Parameters<typeof Authority.open>[0]>): Promise<Authority>;
@@ -32,9 +32,9 @@ export interface Fixture {
 
 /** A fresh store, vault and clock, and a way to open the CA on them. */
 export function fixture(now = T0): Fixture {
-  const store = new TestRecordStore();
-  const vault = new MapVault();
   const clock = new ManualClock(now);
+  const store = new MemoryRecordStore({ clock });
+  const vault = new MapVault();
   return {
     store,
     vault,
