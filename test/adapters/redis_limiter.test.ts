@@ -1,0 +1,104 @@
+import { randomBytes } from 'node:crypto';
+import { Redis } from 'ioredis';
+import { afterAll, describe, expect, it } from 'vitest';
+import { RedisLimiterStore } from '../../src/adapters/redis/index.js';
+import { ManualClock, isGatehouseError } from '../../src/core/index.js';
+import { MemoryLimiterStore } from '../../src/ratelimit/index.js';
+import { limiterStoreContract } from '../ratelimit/limiter_store.contract.js';
+
+const url = process.env.REDIS_URL;
+if (!url) throw new Error('REDIS_URL must be set (e.g. redis://127.0.0.1:6379): the Redis limiter tests never skip');
+const redis = new Redis(url, { lazyConnect: false, maxRetriesPerRequest: 1 });
+const T0 = Date.parse('2026-01-01T00:00:00Z');
+
+/** A fresh `test:<random>:` prefix per test, and the deletion of its keys afterwards (never FLUSHALL). */
+function prefix(): { keyPrefix: string; cleanup: () => Promise<void> } {
+  const keyPrefix = `test:${randomBytes(8).toString('hex')}:`;
+  return { keyPrefix, cleanup: () => deleteUnder(keyPrefix) };
+}
+
+async function deleteUnder(keyPrefix: string): Promise<void> {
+  let cursor = '0';
+  do {
+    const [next, keys] = await redis.scan(cursor, 'MATCH', `${keyPrefix}*`, 'COUNT', 500);
+    if (keys.length > 0) await redis.del(...keys);
+    cursor = next;
+  } while (cursor !== '0');
+}
+
+afterAll(async () => {
+  await redis.quit();
+});
+
+limiterStoreContract('RedisLimiterStore (server TIME)', async () => {
+  const { keyPrefix, cleanup } = prefix();
+  return { store: new RedisLimiterStore({ redis, keyPrefix }), cleanup };
+});
+
+limiterStoreContract('RedisLimiterStore (caller ManualClock)', async () => {
+  const { keyPrefix, cleanup } = prefix();
+  const clock = new ManualClock(T0);
+  return { store: new RedisLimiterStore({ redis, keyPrefix, clock }), clock, cleanup };
+});
+
+describe('RedisLimiterStore', () => {
+  it('stores one integer TAT per key under the prefix, expiring when the TAT passes', async () => {
+    const { keyPrefix, cleanup } = prefix();
+    const store = new RedisLimiterStore({ redis, keyPrefix });
+    try {
+      await store.consume('ip:203.0.113.7', { rate: 1, period: 60_000, burst: 2 }, 2);
+      const keys = await redis.keys(`${keyPrefix}*`);
+      expect(keys).toEqual([`${keyPrefix}ip:203.0.113.7`]);
+      const value = await redis.get(`${keyPrefix}ip:203.0.113.7`);
+      expect(value).toMatch(/^\d{16}$/); // integer microseconds since the epoch
+      const pttl = await redis.pttl(`${keyPrefix}ip:203.0.113.7`);
+      expect(pttl).toBeGreaterThan(110_000);
+      expect(pttl).toBeLessThanOrEqual(120_000);
+      const [seconds, micros] = await redis.time();
+      const serverUs = Number(seconds) * 1e6 + Number(micros);
+      expect(Number(value) - serverUs).toBeGreaterThan(110_000_000);
+      expect(Number(value) - serverUs).toBeLessThanOrEqual(120_000_000);
+      await store.consume('peek-only', { rate: 1, period: 60_000, burst: 2 }, 0);
+      expect(await redis.exists(`${keyPrefix}peek-only`)).toBe(0);
+    } finally {
+      await cleanup();
+    }
+  });
+
+  it('agrees with the memory store decision for decision on the same clock', async () => {
+    const { keyPrefix, cleanup } = prefix();
+    const clock = new ManualClock(T0);
+    const shared = new RedisLimiterStore({ redis, keyPrefix, clock });
+    const local = new MemoryLimiterStore({ clock, maxKeys: 100 });
+    const limit = { rate: 7, period: 1000, burst: 3 };
+    try {
+      for (let i = 0; i < 60; i += 1) {
+        const key = `k${i % 3}`;
+        const cost = i % 5;
+        expect(await shared.consume(key, limit, cost)).toEqual(local.consumeSync(key, limit, cost));
+        clock.advance((i * 37) % 211);
+      }
+    } finally {
+      await cleanup();
+    }
+  });
+
+  it('fails with ERR_STORE_UNAVAILABLE after close, and on a dead connection', async () => {
+    const { keyPrefix } = prefix();
+    const store = new RedisLimiterStore({ redis, keyPrefix });
+    await store.close();
+    const closed = await store.consume('k', { rate: 1, period: 1000, burst: 0 }).catch((e: unknown) => e);
+    expect(isGatehouseError(closed, 'ERR_STORE_UNAVAILABLE')).toBe(true);
+
+    const dead = new Redis({ port: 1, lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+    dead.on('error', () => {}); // the refused connection is the point of this test
+    const orphan = new RedisLimiterStore({ redis: dead, keyPrefix });
+    const err = await orphan.consume('k', { rate: 1, period: 1000, burst: 0 }).catch((e: unknown) => e);
+    expect(isGatehouseError(err, 'ERR_STORE_UNAVAILABLE')).toBe(true);
+    const many = await orphan
+      .consumeMany([{ key: 'k', limit: { rate: 1, period: 1000, burst: 0 } }])
+      .catch((e: unknown) => e);
+    expect(isGatehouseError(many, 'ERR_STORE_UNAVAILABLE')).toBe(true);
+    dead.disconnect();
+  });
+});
