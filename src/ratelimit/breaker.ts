@@ -54,7 +54,12 @@ export interface ExecuteOptions<T> {
   counts?: (err: unknown) => boolean;
 }
 
-/** Thrown by {@link CircuitBreaker.execute} when the circuit rejects: ERR_CIRCUIT_OPEN, with `retryAfterMs`. */
+/**
+ * Thrown by {@link CircuitBreaker.execute} when the circuit rejects: ERR_CIRCUIT_OPEN (503), with `retryAfterMs`.
+ *
+ * @example
+ * if (err instanceof CircuitOpenError) reply.header('Retry-After', Math.ceil(err.retryAfterMs / 1000));
+ */
 export class CircuitOpenError extends GatehouseError {
   constructor(readonly retryAfterMs: number) {
     super('ERR_CIRCUIT_OPEN', { detail: `retry after ${retryAfterMs} ms` });

@@ -51,7 +51,12 @@ export function emissionIntervalUs(limit: RateLimit): number {
   return interval;
 }
 
-/** Converts a Clock reading (milliseconds, possibly fractional) to integer microseconds. */
+/**
+ * Converts a Clock reading (milliseconds, possibly fractional) to integer microseconds.
+ *
+ * @example
+ * toMicros(1.5); // 1500
+ */
 export function toMicros(nowMs: number): number {
   return Math.round(nowMs * 1000);
 }
