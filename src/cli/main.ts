@@ -1,9 +1,22 @@
 #!/usr/bin/env node
+import type { Command } from 'commander';
+import { isGatehouseError } from '../core/index.js';
 import { buildProgram } from './program.js';
 
-buildProgram()
+/** Usage errors exit 2 on every subcommand (commander's own default is 1). */
+function usageExitsTwo(command: Command): Command {
+  command.exitOverride((err) => {
+    process.exit(err.exitCode === 0 ? 0 : 2);
+  });
+  for (const sub of command.commands) usageExitsTwo(sub);
+  return command;
+}
+
+/** Exit codes: 0 done, 1 failed, 2 usage error, 3 nothing running on the data directory. */
+usageExitsTwo(buildProgram())
   .parseAsync(process.argv)
   .catch((err: unknown) => {
-    console.error(`gatehouse: ${(err as Error).message}`);
-    process.exit(1);
+    const message = (err as Error).message ?? String(err);
+    console.error(`gatehouse: ${message.split('\n')[0]}`);
+    process.exit(isGatehouseError(err, 'ERR_NOT_RUNNING') ? 3 : 1);
   });

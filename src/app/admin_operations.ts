@@ -1,0 +1,66 @@
+import type { AdminOperations } from '../http/index.js';
+import type { AdminToken } from './admin_token.js';
+import type { PlatformCore } from './compose.js';
+import type { DataDirPaths } from './data_dir.js';
+import type { ResolvedRootKey } from './root_key_source.js';
+import { rotateRootKey } from './root_rotation.js';
+
+/** JSON field names of our HTTP APIs are snake_case, like Vault's: converts a domain object deeply. */
+export function snakeCase(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(snakeCase);
+  if (value instanceof Date) return value.toISOString();
+  if (value === null || typeof value !== 'object') return value;
+  const out: Record<string, unknown> = {};
+  for (const [key, inner] of Object.entries(value)) {
+    out[key.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`)] = snakeCase(inner);
+  }
+  return out;
+}
+
+/** The admin API's operations on this process's platform core. */
+export function adminOperations(options: {
+  core: PlatformCore;
+  paths: DataDirPaths;
+  adminToken: AdminToken;
+  rootKey: ResolvedRootKey;
+  renewListeners: () => Promise<unknown>;
+}): AdminOperations {
+  const { core, paths, adminToken, rootKey } = options;
+  const { keyring, authority, clock, logger } = core;
+  const audit = logger.child({ audit: true, actor: 'admin-token' });
+  const done = <T>(operation: string, fields: object, value: T): unknown => {
+    audit.info({ operation, ...fields, result: 'ok' }, 'admin operation');
+    return snakeCase(value);
+  };
+  return {
+    checkToken: (token) => adminToken.check(token),
+    status: async () =>
+      snakeCase({
+        dataDir: paths.dir,
+        trustDomain: core.config.trustDomain,
+        storage: core.config.storage.kind,
+        rootKeySource: rootKey.source,
+        rootKeyFingerprint: rootKey.key.fingerprint(),
+        ca: await authority.status(clock.now()),
+      }),
+    rotateAdminToken: async () => {
+      await adminToken.rotate(core.records, paths.adminToken, clock.now());
+      audit.info({ operation: 'admin.rotate-token', result: 'ok' }, 'admin operation');
+      return { rotated: true, file: paths.adminToken };
+    },
+    caStatus: async () => snakeCase(await authority.status(clock.now())),
+    keys: {
+      createKey: async (name, opts) => done('kms.key.create', { key: name }, await keyring.createKey(name, opts)),
+      listKeys: async () => snakeCase(await keyring.listKeys()),
+      getKey: async (name) => snakeCase(await keyring.getKey(name)),
+      configureKey: async (name, opts) =>
+        done('kms.key.config', { key: name, ...opts }, await keyring.configureKey(name, opts)),
+      rotateKey: async (name) => done('kms.key.rotate', { key: name }, await keyring.rotateKey(name)),
+      deleteKey: async (name) => done('kms.key.delete', { key: name }, await keyring.deleteKey(name)),
+      restoreKey: async (name) => done('kms.key.restore', { key: name }, await keyring.restoreKey(name)),
+      trimKey: async (name, min) =>
+        done('kms.key.trim', { key: name, minAvailableVersion: min }, await keyring.trimKey(name, min)),
+    },
+    rotateRootKey: async () => done('kms.root.rotate', {}, await rotateRootKey({ core, rootKey, paths, logger })),
+  };
+}

@@ -1,0 +1,63 @@
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { GatehouseError, writeFileAtomic, type RecordStore } from '../core/index.js';
+
+const COLLECTION = 'admin';
+const KEY = 'token';
+
+interface StoredToken {
+  digest: string;
+  rotatedAt: number;
+}
+
+function digestOf(token: string): Buffer {
+  return createHash('sha256').update(token, 'utf8').digest();
+}
+
+/**
+ * The admin token: 256 random bits, written to DIR/admin.token (0600) and stored server-side only as its SHA-256
+ * digest. Checks compare digests in constant time.
+ */
+export class AdminToken {
+  private digest: Buffer;
+
+  private constructor(digest: Buffer) {
+    this.digest = digest;
+  }
+
+  /** Creates a new token, stores its digest (replacing any) and writes the token file. */
+  static async create(store: RecordStore, file: string, now: number): Promise<AdminToken> {
+    const token = `gha_${randomBytes(32).toString('base64url')}`;
+    const digest = digestOf(token);
+    // The file is written before the digest: if we crash between the two, the old token stays valid and a retry
+    // produces a new one; the reverse order could lock the operator out.
+    writeFileAtomic(file, token + '\n', 0o600);
+    await store.write([
+      { op: 'upsert', collection: COLLECTION, key: KEY, value: { digest: digest.toString('hex'), rotatedAt: now } },
+    ]);
+    return new AdminToken(digest);
+  }
+
+  /** Loads the stored digest. */
+  static async load(store: RecordStore): Promise<AdminToken> {
+    const record = await store.get<StoredToken>(COLLECTION, KEY);
+    if (!record) {
+      throw new GatehouseError('ERR_DATADIR_INVALID', { message: 'the admin token digest is missing from storage' });
+    }
+    return new AdminToken(Buffer.from(record.value.digest, 'hex'));
+  }
+
+  /** Replaces the token: the old one stops working at once. */
+  async rotate(store: RecordStore, file: string, now: number): Promise<void> {
+    const next = await AdminToken.create(store, file, now);
+    this.digest = next.digest;
+  }
+
+  /** Re-reads the digest, so a rotation made by another replica takes effect here too. */
+  async refresh(store: RecordStore): Promise<void> {
+    this.digest = (await AdminToken.load(store)).digest;
+  }
+
+  check(presented: string): boolean {
+    return timingSafeEqual(digestOf(presented), this.digest);
+  }
+}

@@ -1,0 +1,65 @@
+import type { Config } from '../config/index.js';
+import type { Clock, Leases, Logger, RecordStore } from '../core/index.js';
+import { openStorage } from '../adapters/index.js';
+import { Keyring } from '../kms/index.js';
+import { Authority } from '../pki/index.js';
+import type { ResolvedRootKey } from './root_key_source.js';
+
+/** The opened core of a gatehouse process: storage, the sealed keyring and the CA. */
+export interface PlatformCore {
+  config: Config;
+  clock: Clock;
+  logger: Logger;
+  records: RecordStore;
+  leases: Leases;
+  keyring: Keyring;
+  authority: Authority;
+  close(): Promise<void>;
+}
+
+/**
+ * The only place that wires the modules together: storage from config, the keyring on the root key, the CA with the
+ * keyring as its secret vault. Opening verifies the root key before anything else reads sealed data.
+ */
+export async function openPlatformCore(options: {
+  config: Config;
+  rootKey: ResolvedRootKey;
+  clock: Clock;
+  logger: Logger;
+}): Promise<PlatformCore> {
+  const { config, clock, logger } = options;
+  const storage = await openStorage(config, { clock, logger: logger.child({ component: 'storage' }) });
+  try {
+    const keyring = await Keyring.open({
+      store: storage.records,
+      root: options.rootKey.key,
+      clock,
+      logger: logger.child({ component: 'keyring' }),
+      usageBlock: config.keyring.usageBlock,
+      maxEncryptionsPerVersion: config.keyring.maxEncryptionsPerVersion,
+    });
+    const authority = await Authority.open({
+      store: storage.records,
+      vault: keyring,
+      clock,
+      trustDomain: config.trustDomain,
+      rootTtlMs: config.pki.rootTtl,
+      intermediateTtlMs: config.pki.intermediateTtl,
+      expiryWarningMs: config.pki.expiryWarning,
+      logger: logger.child({ component: 'ca' }),
+    });
+    return {
+      config,
+      clock,
+      logger,
+      records: storage.records,
+      leases: storage.leases,
+      keyring,
+      authority,
+      close: () => storage.close(),
+    };
+  } catch (err) {
+    await storage.close();
+    throw err;
+  }
+}

@@ -1,0 +1,94 @@
+import { chmodSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { resolve, join } from 'node:path';
+import { GatehouseError, writeFileAtomic } from '../core/index.js';
+
+/** The files of a data directory, as absolute paths. */
+export interface DataDirPaths {
+  dir: string;
+  lock: string;
+  manifest: string;
+  rootKey: string;
+  adminToken: string;
+  trustBundle: string;
+  endpoints: string;
+  leases: string;
+}
+
+/** The manifest is written last on first start: a data directory is initialized exactly when it exists. */
+export interface Manifest {
+  format: 1;
+  createdAt: string;
+  storage: 'sqlite' | 'postgres';
+  rootKeySource: 'file' | 'external';
+  rootKeyFingerprint: string;
+}
+
+export function dataDirPaths(dir: string): DataDirPaths {
+  const abs = resolve(dir);
+  return {
+    dir: abs,
+    lock: join(abs, 'lock'),
+    manifest: join(abs, 'gatehouse.json'),
+    rootKey: join(abs, 'root.key'),
+    adminToken: join(abs, 'admin.token'),
+    trustBundle: join(abs, 'trust-bundle.pem'),
+    endpoints: join(abs, 'endpoints.json'),
+    leases: join(abs, 'leases'),
+  };
+}
+
+/** Creates the directory (0700) if needed and refuses one that is not a directory. */
+export function ensureDataDir(paths: DataDirPaths): void {
+  if (existsSync(paths.dir)) {
+    if (!statSync(paths.dir).isDirectory()) {
+      throw new GatehouseError('ERR_DATADIR_INVALID', { message: `${paths.dir} exists and is not a directory` });
+    }
+    return;
+  }
+  mkdirSync(paths.dir, { recursive: true, mode: 0o700 });
+  chmodSync(paths.dir, 0o700);
+}
+
+export function readManifest(paths: DataDirPaths): Manifest | undefined {
+  let text: string;
+  try {
+    text = readFileSync(paths.manifest, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw err;
+  }
+  try {
+    const manifest = JSON.parse(text) as Manifest;
+    if (manifest.format !== 1) throw new Error('unknown format');
+    return manifest;
+  } catch {
+    throw new GatehouseError('ERR_DATADIR_INVALID', {
+      message: `${paths.manifest} is damaged (not a gatehouse manifest); restore it from a backup`,
+    });
+  }
+}
+
+export function writeManifest(paths: DataDirPaths, manifest: Manifest): void {
+  writeFileAtomic(paths.manifest, JSON.stringify(manifest, null, 2) + '\n', 0o600);
+}
+
+/**
+ * Removes what an interrupted first start may have left (staging directories and files that only a complete
+ * initialization keeps). Never touches root.key: a key the user placed there, or one a crashed start created, is reused.
+ */
+export function removeInitLeftovers(paths: DataDirPaths, extraFiles: readonly string[]): string[] {
+  const removed: string[] = [];
+  for (const name of readdirSync(paths.dir)) {
+    if (name.startsWith('.init-')) {
+      rmSync(join(paths.dir, name), { recursive: true, force: true });
+      removed.push(name);
+    }
+  }
+  for (const file of [paths.adminToken, paths.trustBundle, paths.endpoints, ...extraFiles]) {
+    if (existsSync(file)) {
+      rmSync(file, { force: true });
+      removed.push(file);
+    }
+  }
+  return removed;
+}

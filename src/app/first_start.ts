@@ -1,0 +1,84 @@
+import { existsSync, mkdirSync, renameSync, rmSync } from 'node:fs';
+import { isAbsolute, join } from 'node:path';
+import type { Config } from '../config/index.js';
+import { fsyncDirectory, randomId, writeFileAtomic, type Clock, type Logger } from '../core/index.js';
+import { RootKey } from '../kms/index.js';
+import { AdminToken } from './admin_token.js';
+import { openPlatformCore } from './compose.js';
+import { removeInitLeftovers, writeManifest, type DataDirPaths } from './data_dir.js';
+import { rootKeyBesideDataWarning, type ResolvedRootKey } from './root_key_source.js';
+
+/** SQLite files that belong to the data directory (and to a staged first start). */
+function sqliteFiles(config: Config): string[] | undefined {
+  const file = config.storage.sqlite.file;
+  if (config.storage.kind !== 'sqlite' || isAbsolute(file) || file.includes('/') || file.includes('\\')) {
+    return undefined;
+  }
+  return [file, `${file}-wal`, `${file}-shm`, `${file}-journal`];
+}
+
+/**
+ * Initializes a data directory all or nothing: the root key (unless supplied), storage schema, keyring, CA and admin
+ * token. With SQLite inside DIR everything is built in a staging directory and moved in, the manifest last; with
+ * PostgreSQL (or a SQLite file elsewhere) each step is idempotent and the manifest is still written last. A start
+ * that finds no manifest removes what an interrupted first start left and begins again.
+ */
+export async function initializeDataDir(options: {
+  config: Config;
+  paths: DataDirPaths;
+  suppliedRootKey: ResolvedRootKey | undefined;
+  clock: Clock;
+  logger: Logger;
+}): Promise<{ rootKeyCreated: boolean }> {
+  const { config, paths, clock, logger } = options;
+  const staged = sqliteFiles(config);
+  const leftovers = removeInitLeftovers(
+    paths,
+    (staged ?? []).map((f) => join(paths.dir, f)),
+  );
+  if (leftovers.length > 0) logger.warn({ removed: leftovers }, 'removed leftovers of an interrupted first start');
+
+  const stage = join(paths.dir, `.init-${randomId(6)}`);
+  mkdirSync(stage, { mode: 0o700 });
+  try {
+    let root = options.suppliedRootKey;
+    let rootKeyCreated = false;
+    if (!root) {
+      const key = RootKey.generate();
+      // Written straight into DIR (not staged) before any sealed data exists, so a crash can never leave data sealed
+      // under a key that was lost: the next start finds and reuses this file.
+      writeFileAtomic(paths.rootKey, key.toText() + '\n', 0o600);
+      root = { key, source: 'data-dir', file: paths.rootKey };
+      rootKeyCreated = true;
+      logger.warn({ file: paths.rootKey }, rootKeyBesideDataWarning(paths));
+    }
+
+    const target = staged ? stage : paths.dir;
+    const stageConfig = { ...config, dataDir: target } as Config;
+    const core = await openPlatformCore({ config: stageConfig, rootKey: root, clock, logger });
+    try {
+      await AdminToken.create(core.records, join(target, 'admin.token'), clock.now());
+    } finally {
+      await core.close();
+    }
+
+    if (staged) {
+      for (const name of [...staged, 'admin.token']) {
+        const from = join(stage, name);
+        if (existsSync(from)) renameSync(from, join(paths.dir, name));
+      }
+      fsyncDirectory(paths.dir);
+    }
+    writeManifest(paths, {
+      format: 1,
+      createdAt: new Date(clock.now()).toISOString(),
+      storage: config.storage.kind,
+      rootKeySource: root.source === 'data-dir' ? 'file' : 'external',
+      rootKeyFingerprint: root.key.fingerprint(),
+    });
+    logger.info({ dataDir: paths.dir, storage: config.storage.kind }, 'data directory initialized');
+    return { rootKeyCreated };
+  } finally {
+    rmSync(stage, { recursive: true, force: true });
+  }
+}

@@ -1,0 +1,157 @@
+import { existsSync, rmSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import type { Config } from '../config/index.js';
+import { GatehouseError, writeFileAtomic, type Clock, type Logger } from '../core/index.js';
+import { acquireFileLock } from '../adapters/index.js';
+import { createHttpsServer, registerAdminRoutes, type HttpsServer } from '../http/index.js';
+import { AdminToken } from './admin_token.js';
+import { adminOperations } from './admin_operations.js';
+import type { PlatformCore } from './compose.js';
+import { dataDirPaths, ensureDataDir, readManifest, type DataDirPaths } from './data_dir.js';
+import { initializeDataDir } from './first_start.js';
+import { ListenerCertificate } from './listener_certificate.js';
+import { resolveRootKey, rootKeyBesideDataWarning, type RootKeyInputs } from './root_key_source.js';
+import { openWithRootRecovery } from './root_rotation.js';
+import { Scheduler } from './scheduler.js';
+
+/** endpoints.json: where each running capability listens. Keys appear as their capability lands. */
+export interface Endpoints {
+  pid: number;
+  admin: string;
+  trustBundle: string;
+  trustDomain: string;
+}
+
+export interface RunningGatehouse {
+  paths: DataDirPaths;
+  endpoints: Endpoints;
+  core: PlatformCore;
+  /** True when this start created the data directory. */
+  created: boolean;
+  rootKeyCreated: boolean;
+  /** Stops accepting, drains in-flight requests, closes stores, removes endpoints.json, releases the lock. */
+  stop(): Promise<void>;
+}
+
+const PURGE_EVERY_MS = 10 * 60_000;
+
+/**
+ * `gatehouse up`: locks the data directory, initializes it on first start (all or nothing), opens storage, keyring
+ * and CA, starts every listener with a certificate from the platform CA, and writes endpoints.json once all are ready.
+ */
+export async function startGatehouse(options: {
+  config: Config;
+  rootKey: RootKeyInputs;
+  clock: Clock;
+  logger: Logger;
+}): Promise<RunningGatehouse> {
+  const { config, clock, logger } = options;
+  const paths = dataDirPaths(config.dataDir);
+  ensureDataDir(paths);
+  const lock = acquireFileLock(paths.lock);
+  if (!lock) {
+    throw new GatehouseError('ERR_DATADIR_LOCKED', {
+      message: `another gatehouse is already running on ${paths.dir} (lock held on ${paths.lock})`,
+    });
+  }
+  const cleanups: Array<() => Promise<void> | void> = [() => lock.release()];
+  const unwind = async () => {
+    for (const cleanup of cleanups.reverse()) {
+      try {
+        await cleanup();
+      } catch (err) {
+        logger.error({ err: (err as Error).message }, 'cleanup failed');
+      }
+    }
+  };
+  try {
+    if (existsSync(paths.endpoints)) rmSync(paths.endpoints, { force: true });
+    let created = false;
+    let rootKeyCreated = false;
+    if (!readManifest(paths)) {
+      const supplied = resolveRootKey(options.rootKey, paths, logger);
+      ({ rootKeyCreated } = await initializeDataDir({ config, paths, suppliedRootKey: supplied, clock, logger }));
+      created = true;
+    }
+    const rootKey = resolveRootKey(options.rootKey, paths, logger);
+    if (!rootKey) {
+      throw new GatehouseError('ERR_ROOT_KEY_MISSING', {
+        message: `no root key for ${paths.dir}: supply --root-key-file FILE or GATEHOUSE_ROOT_KEY (the data was sealed with root key ${readManifest(paths)?.rootKeyFingerprint ?? '?'})`,
+      });
+    }
+    if (rootKey.source === 'data-dir' && !rootKeyCreated)
+      logger.warn({ file: paths.rootKey }, rootKeyBesideDataWarning(paths));
+
+    const core = await openWithRootRecovery({ config, rootKey, paths, clock, logger });
+    cleanups.push(() => core.close());
+    const adminToken = await AdminToken.load(core.records);
+    writeFileAtomic(paths.trustBundle, await core.authority.trustBundlePem(), 0o644);
+
+    const ticketKeys = randomBytes(48);
+    const adminCert = new ListenerCertificate({
+      component: 'admin',
+      authority: core.authority,
+      ttlMs: config.pki.listenerCertTtl,
+      renewAtFraction: config.pki.renewAtFraction,
+      clock,
+      logger,
+    });
+    const issued = await adminCert.issue();
+    let ready = false;
+    const admin: HttpsServer = createHttpsServer({
+      name: 'admin',
+      http: config.http,
+      certPem: issued.certPem,
+      keyPem: issued.keyPem,
+      ticketKeys,
+      logger: logger.child({ listener: 'admin' }),
+      ready: () => ready,
+    });
+    registerAdminRoutes(
+      admin.app,
+      adminOperations({ core, paths, adminToken, rootKey, renewListeners: () => adminCert.renewNow() }),
+    );
+    const bound = await admin.listen('127.0.0.1', config.listen.admin.port);
+    cleanups.push(() => admin.close());
+    adminCert.start((cert) => admin.setCertificate(cert.certPem, cert.keyPem));
+    cleanups.push(() => adminCert.stop());
+
+    const scheduler = new Scheduler(core.leases, logger.child({ component: 'scheduler' }));
+    scheduler.add({
+      name: 'records-purge',
+      everyMs: PURGE_EVERY_MS,
+      run: async () => {
+        const purged = await core.records.purgeExpired();
+        if (purged > 0) logger.info({ purged }, 'expired records purged');
+      },
+    });
+    cleanups.push(() => scheduler.stop());
+
+    const endpoints: Endpoints = {
+      pid: process.pid,
+      admin: `https://127.0.0.1:${bound.port}`,
+      trustBundle: paths.trustBundle,
+      trustDomain: config.trustDomain,
+    };
+    writeFileAtomic(paths.endpoints, JSON.stringify(endpoints, null, 2) + '\n', 0o644);
+    cleanups.push(() => rmSync(paths.endpoints, { force: true }));
+    ready = true;
+
+    let stopping: Promise<void> | undefined;
+    return {
+      paths,
+      endpoints,
+      core,
+      created,
+      rootKeyCreated,
+      stop: () =>
+        (stopping ??= (async () => {
+          ready = false;
+          await unwind();
+        })()),
+    };
+  } catch (err) {
+    await unwind();
+    throw err;
+  }
+}

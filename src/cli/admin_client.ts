@@ -1,0 +1,84 @@
+import { readFileSync } from 'node:fs';
+import { Agent, request } from 'undici';
+import { GatehouseError } from '../core/index.js';
+import { clientTlsOptions } from '../crypto/index.js';
+import { dataDirPaths, type Endpoints } from '../app/index.js';
+
+/** Talks to the admin API of the gatehouse running on a data directory, with DIR/admin.token. */
+export class AdminClient {
+  private constructor(
+    private readonly base: string,
+    private readonly token: string,
+    private readonly agent: Agent,
+  ) {}
+
+  /** Finds the running gatehouse through DIR/endpoints.json; ERR_NOT_RUNNING (exit 3) when there is none. */
+  static connect(dataDir: string): AdminClient {
+    const paths = dataDirPaths(dataDir);
+    const notRunning = () =>
+      new GatehouseError('ERR_NOT_RUNNING', { message: `gatehouse is not running on ${paths.dir}` });
+    let endpoints: Endpoints;
+    try {
+      endpoints = JSON.parse(readFileSync(paths.endpoints, 'utf8')) as Endpoints;
+    } catch {
+      throw notRunning();
+    }
+    if (!isAlive(endpoints.pid)) throw notRunning();
+    let token: string;
+    let ca: string;
+    try {
+      token = readFileSync(paths.adminToken, 'utf8').trim();
+      ca = readFileSync(endpoints.trustBundle, 'utf8');
+    } catch (err) {
+      throw new GatehouseError('ERR_ADMIN_UNAUTHORIZED', {
+        message: `cannot read the admin token or trust bundle in ${paths.dir}: ${(err as NodeJS.ErrnoException).code ?? 'error'}`,
+      });
+    }
+    const agent = new Agent({ connect: { ...clientTlsOptions({ ca }), servername: 'localhost' } });
+    return new AdminClient(endpoints.admin, token, agent);
+  }
+
+  async call<T = unknown>(method: 'GET' | 'POST' | 'DELETE', path: string, body?: unknown): Promise<T> {
+    try {
+      const response = await request(`${this.base}${path}`, {
+        method,
+        dispatcher: this.agent,
+        headers: {
+          authorization: `Bearer ${this.token}`,
+          ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+        },
+        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+        headersTimeout: 60_000,
+        bodyTimeout: 60_000,
+      });
+      const text = await response.body.text();
+      const parsed = text === '' ? undefined : (JSON.parse(text) as unknown);
+      if (response.statusCode >= 400) {
+        const problem = (parsed ?? {}) as { title?: string; code?: string };
+        const code = (problem.code ?? 'ERR_INTERNAL') as ConstructorParameters<typeof GatehouseError>[0];
+        throw new GatehouseError(code, { message: problem.title ?? `HTTP ${response.statusCode}` });
+      }
+      return parsed as T;
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'ECONNREFUSED' || code === 'UND_ERR_SOCKET' || code === 'ECONNRESET') {
+        throw new GatehouseError('ERR_NOT_RUNNING', { message: `gatehouse is not running at ${this.base}` });
+      }
+      throw err;
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.agent.close();
+  }
+}
+
+function isAlive(pid: number): boolean {
+  if (!Number.isInteger(pid) || pid <= 0) return false;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}

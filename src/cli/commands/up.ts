@@ -1,0 +1,92 @@
+import { Command } from 'commander';
+import {
+  configFileFromEnvironment,
+  loadConfig,
+  processEnvironment,
+  rootKeyFromEnvironment,
+} from '../../config/index.js';
+import { systemClock } from '../../core/index.js';
+import { startGatehouse, type RunningGatehouse } from '../../app/index.js';
+import { createLogger } from '../logger.js';
+
+interface UpFlags {
+  dataDir?: string;
+  config?: string;
+  rootKeyFile?: string;
+}
+
+function banner(running: RunningGatehouse): string {
+  const { endpoints, paths } = running;
+  const dir = paths.dir;
+  const lines = [
+    '',
+    `gatehouse is up (pid ${endpoints.pid}), data in ${dir}`,
+    '',
+    `  admin API     ${endpoints.admin}   (127.0.0.1 only; token in ${paths.adminToken})`,
+    `  trust bundle  ${endpoints.trustBundle}   (trust domain ${endpoints.trustDomain})`,
+    `  endpoints     ${paths.endpoints}`,
+    '',
+  ];
+  if (running.created) lines.push('  First start: the data directory was initialized.');
+  if (running.rootKeyCreated) {
+    lines.push(
+      `  WARNING: the root key was written to ${paths.rootKey}, beside the data it protects.`,
+      '           Move it somewhere safe and start with --root-key-file FILE or GATEHOUSE_ROOT_KEY.',
+    );
+  }
+  lines.push(
+    '',
+    'Try next:',
+    `  curl --cacert ${endpoints.trustBundle} ${endpoints.admin}/healthz`,
+    `  npx gatehouse kms key create orders --data-dir ${dir}`,
+    `  npx gatehouse ca status --data-dir ${dir}`,
+    '',
+  );
+  return lines.join('\n');
+}
+
+/** `gatehouse up`: the whole platform on one machine; stops cleanly on SIGINT/SIGTERM. */
+export function upCommand(): Command {
+  return new Command('up')
+    .description('run every capability on this machine (embedded defaults: SQLite, in-memory limits)')
+    .option('--data-dir <dir>', 'data directory (default ./.gatehouse, or dataDir from the config)')
+    .option('--config <file>', 'configuration file (YAML or JSON); also GATEHOUSE_CONFIG')
+    .option('--root-key-file <file>', 'file holding the root key (default DIR/root.key; also GATEHOUSE_ROOT_KEY)')
+    .action(async (flags: UpFlags) => {
+      const env = processEnvironment();
+      const file = flags.config ?? configFileFromEnvironment(env);
+      const config = loadConfig({
+        ...(file === undefined ? {} : { file }),
+        env,
+        overrides: flags.dataDir === undefined ? {} : { dataDir: flags.dataDir },
+      });
+      const logger = createLogger(config.log.level);
+      const rootKeyEnv = rootKeyFromEnvironment(env);
+      const running = await startGatehouse({
+        config,
+        rootKey: {
+          ...(flags.rootKeyFile === undefined ? {} : { file: flags.rootKeyFile }),
+          ...(rootKeyEnv === undefined ? {} : { env: rootKeyEnv }),
+        },
+        clock: systemClock,
+        logger,
+      });
+      process.stdout.write(banner(running));
+      logger.info({ endpoints: running.endpoints }, 'gatehouse is up');
+      const shutdown = (signal: string) => {
+        logger.info({ signal }, 'stopping: draining in-flight requests');
+        running
+          .stop()
+          .then(() => {
+            logger.info({}, 'stopped');
+            process.exit(0);
+          })
+          .catch((err: unknown) => {
+            console.error(`gatehouse: stop failed: ${(err as Error).message}`);
+            process.exit(1);
+          });
+      };
+      process.once('SIGINT', () => shutdown('SIGINT'));
+      process.once('SIGTERM', () => shutdown('SIGTERM'));
+    });
+}

@@ -1,0 +1,92 @@
+import type { FastifyInstance } from 'fastify';
+import { z } from 'zod';
+import { GatehouseError } from '../core/index.js';
+import { requireAdminToken, type AdminTokenCheck } from './admin_auth.js';
+
+/** What the admin API needs from the platform; `app/compose.ts` supplies it. */
+export interface AdminOperations {
+  checkToken: AdminTokenCheck;
+  status(): Promise<unknown>;
+  rotateAdminToken(): Promise<{ rotated: true; file: string }>;
+  keys: {
+    createKey(name: string, options: { type?: 'aes256-gcm96' | 'chacha20-poly1305' }): Promise<unknown>;
+    listKeys(): Promise<unknown>;
+    getKey(name: string): Promise<unknown>;
+    configureKey(
+      name: string,
+      options: { minDecryptionVersion?: number; minEncryptionVersion?: number; deletionAllowed?: boolean },
+    ): Promise<unknown>;
+    rotateKey(name: string): Promise<unknown>;
+    deleteKey(name: string): Promise<unknown>;
+    restoreKey(name: string): Promise<unknown>;
+    trimKey(name: string, minAvailableVersion: number): Promise<unknown>;
+  };
+  rotateRootKey(): Promise<unknown>;
+  caStatus(): Promise<unknown>;
+}
+
+const createKeyBody = z.strictObject({
+  name: z.string().min(1).max(128),
+  type: z.enum(['aes256-gcm96', 'chacha20-poly1305']).optional(),
+});
+const configBody = z.strictObject({
+  min_decryption_version: z.number().int().min(0).optional(),
+  min_encryption_version: z.number().int().min(0).optional(),
+  deletion_allowed: z.boolean().optional(),
+});
+const trimBody = z.strictObject({ min_available_version: z.number().int().min(1) });
+const nameParams = z.strictObject({ name: z.string().min(1).max(128) });
+
+function parse<T>(schema: z.ZodType<T>, value: unknown): T {
+  const result = schema.safeParse(value ?? {});
+  if (!result.success) {
+    const issue = result.error.issues[0];
+    const where = issue?.path.join('.') || 'body';
+    throw new GatehouseError('ERR_HTTP_BAD_REQUEST', { message: `Invalid request: ${where}: ${issue?.message ?? ''}` });
+  }
+  return result.data;
+}
+
+/**
+ * The admin API (its own TLS 1.3 listener on 127.0.0.1). Every route needs the admin token.
+ *
+ * @example
+ * registerAdminRoutes(server.app, operations);
+ */
+export function registerAdminRoutes(app: FastifyInstance, ops: AdminOperations): void {
+  void app.register(async (scope) => {
+    scope.addHook('preHandler', requireAdminToken(ops.checkToken));
+    scope.get('/v1/status', async () => ops.status());
+    scope.post('/v1/admin/rotate-token', async () => ops.rotateAdminToken());
+    scope.get('/v1/ca/status', async () => ops.caStatus());
+
+    scope.post('/v1/kms/keys', async (request, reply) => {
+      const body = parse(createKeyBody, request.body);
+      const key = await ops.keys.createKey(body.name, body.type ? { type: body.type } : {});
+      return reply.code(201).send(key);
+    });
+    scope.get('/v1/kms/keys', async () => ({ keys: await ops.keys.listKeys() }));
+    scope.get('/v1/kms/keys/:name', async (request) => ops.keys.getKey(parse(nameParams, request.params).name));
+    scope.post('/v1/kms/keys/:name/config', async (request) => {
+      const { name } = parse(nameParams, request.params);
+      const body = parse(configBody, request.body);
+      return ops.keys.configureKey(name, {
+        ...(body.min_decryption_version === undefined ? {} : { minDecryptionVersion: body.min_decryption_version }),
+        ...(body.min_encryption_version === undefined ? {} : { minEncryptionVersion: body.min_encryption_version }),
+        ...(body.deletion_allowed === undefined ? {} : { deletionAllowed: body.deletion_allowed }),
+      });
+    });
+    scope.post('/v1/kms/keys/:name/rotate', async (request) =>
+      ops.keys.rotateKey(parse(nameParams, request.params).name),
+    );
+    scope.delete('/v1/kms/keys/:name', async (request) => ops.keys.deleteKey(parse(nameParams, request.params).name));
+    scope.post('/v1/kms/keys/:name/restore', async (request) =>
+      ops.keys.restoreKey(parse(nameParams, request.params).name),
+    );
+    scope.post('/v1/kms/keys/:name/trim', async (request) => {
+      const { name } = parse(nameParams, request.params);
+      return ops.keys.trimKey(name, parse(trimBody, request.body).min_available_version);
+    });
+    scope.post('/v1/kms/root/rotate', async () => ops.rotateRootKey());
+  });
+}

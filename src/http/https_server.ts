@@ -1,0 +1,113 @@
+import { createServer, type Server } from 'node:https';
+import Fastify, { type FastifyInstance } from 'fastify';
+import type { Config } from '../config/index.js';
+import { GatehouseError, randomId, type Logger } from '../core/index.js';
+import { serverTlsOptions } from '../crypto/index.js';
+import { sendProblem } from './problem.js';
+
+/** What a listener needs: its name, the shared HTTP limits, a certificate, and a readiness check. */
+export interface HttpsServerOptions {
+  name: string;
+  http: Config['http'];
+  certPem: string;
+  keyPem: string;
+  /** 48-byte session ticket key kept across certificate swaps so that resumption survives rotation. */
+  ticketKeys?: Buffer;
+  logger: Logger;
+  /** `/readyz` answers 200 only while this returns true. */
+  ready?: () => boolean;
+}
+
+/** A fastify instance on a TLS 1.3-only node:https server, plus the hooks every listener shares. */
+export interface HttpsServer {
+  app: FastifyInstance;
+  /** Swaps the certificate for new connections; existing ones keep theirs. */
+  setCertificate(certPem: string, keyPem: string): void;
+  listen(host: string, port: number): Promise<{ host: string; port: number }>;
+  close(): Promise<void>;
+}
+
+/**
+ * The one way gatehouse builds an HTTPS listener: TLS 1.3 only with the three AEAD suites, HSTS on every response,
+ * slow-client timeouts (headers, whole request, keep-alive, checked about every second), bounded bodies and headers,
+ * `/healthz` and `/readyz`, and errors as application/problem+json.
+ *
+ * @example
+ * const server = createHttpsServer({ name: 'admin', http: config.http, certPem, keyPem, logger });
+ * server.app.get('/v1/status', async () => ({ ok: true }));
+ * const { port } = await server.listen('127.0.0.1', 0);
+ */
+export function createHttpsServer(options: HttpsServerOptions): HttpsServer {
+  const { http, logger } = options;
+  const ticketKeys = options.ticketKeys;
+  const tls = (certPem: string, keyPem: string) =>
+    serverTlsOptions({ cert: certPem, key: keyPem, ...(ticketKeys ? { ticketKeys } : {}) });
+  let httpsServer: Server | undefined;
+  const app = Fastify({
+    logger: false,
+    bodyLimit: http.bodyLimit,
+    genReqId: () => randomId(9),
+    return503OnClosing: true,
+    forceCloseConnections: 'idle',
+    serverFactory: (handler) => {
+      httpsServer = createServer(
+        {
+          ...tls(options.certPem, options.keyPem),
+          headersTimeout: http.headersTimeout,
+          requestTimeout: http.requestTimeout,
+          keepAliveTimeout: http.keepAliveTimeout,
+          connectionsCheckingInterval: http.connectionsCheckingInterval,
+          maxHeaderSize: http.maxHeaderSize,
+        },
+        handler,
+      );
+      httpsServer.on('tlsClientError', (err: NodeJS.ErrnoException) => {
+        logger.debug({ listener: options.name, code: err.code, reason: err.message }, 'TLS handshake refused');
+      });
+      return httpsServer;
+    },
+  });
+  const hsts = `max-age=${Math.floor(http.hstsMaxAge / 1000)}; includeSubDomains`;
+  app.addHook('onSend', async (_request, reply, payload) => {
+    reply.header('strict-transport-security', hsts);
+    reply.header('x-content-type-options', 'nosniff');
+    reply.header('cache-control', reply.getHeader('cache-control') ?? 'no-store');
+    return payload;
+  });
+  app.setErrorHandler((err, request, reply) => sendProblem(reply, request, err, logger));
+  app.setNotFoundHandler((request, reply) =>
+    sendProblem(reply, request, new GatehouseError('ERR_HTTP_NOT_FOUND'), logger),
+  );
+  app.get('/healthz', async () => ({ status: 'ok' }));
+  app.get('/readyz', async (_request, reply) => {
+    const ready = options.ready ? options.ready() : true;
+    return reply.code(ready ? 200 : 503).send({ status: ready ? 'ready' : 'not ready' });
+  });
+
+  return {
+    app,
+    setCertificate(certPem, keyPem) {
+      if (!httpsServer) throw new GatehouseError('ERR_INTERNAL', { detail: 'server not created yet' });
+      httpsServer.setSecureContext(tls(certPem, keyPem));
+    },
+    async listen(host, port) {
+      try {
+        await app.listen({ host, port });
+      } catch (err) {
+        const code = (err as NodeJS.ErrnoException).code;
+        if (code === 'EADDRINUSE' || code === 'EACCES' || code === 'EADDRNOTAVAIL') {
+          throw new GatehouseError('ERR_PORT_IN_USE', {
+            message: `${options.name} listener cannot bind ${host}:${port}: ${code === 'EADDRINUSE' ? 'address already in use' : code}`,
+          });
+        }
+        throw err;
+      }
+      const address = app.server.address();
+      if (address === null || typeof address === 'string') throw new GatehouseError('ERR_INTERNAL');
+      return { host, port: address.port };
+    },
+    async close() {
+      await app.close();
+    },
+  };
+}

@@ -1,0 +1,193 @@
+import { existsSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { createPrivateKey } from 'node:crypto';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { startGatehouse, type RunningGatehouse } from '../../src/app/index.js';
+import { loadConfig } from '../../src/config/index.js';
+import { MemoryLogger, systemClock } from '../../src/core/index.js';
+import { getJson, sClient, trustingAgent } from '../support/https.js';
+import { tempDir } from '../support/tmp.js';
+
+/** The private part of a PKCS#8 key (its public half legitimately appears in certificates), or the raw bytes. */
+function privateScalarOrRaw(secret: Buffer): Buffer {
+  try {
+    const jwk = createPrivateKey({ key: secret, format: 'der', type: 'pkcs8' }).export({ format: 'jwk' });
+    return Buffer.from(jwk.d as string, 'base64url');
+  } catch {
+    return secret;
+  }
+}
+
+const cleanups: Array<() => Promise<void> | void> = [];
+afterEach(async () => {
+  while (cleanups.length) await cleanups.pop()?.();
+});
+
+function configFor(dir: string, overrides: Record<string, unknown> = {}) {
+  return loadConfig({ overrides: { dataDir: dir, listen: { admin: { port: 0 } }, ...overrides } });
+}
+
+async function up(dir: string, rootKey: { env?: string; file?: string } = {}, overrides: Record<string, unknown> = {}) {
+  const logger = new MemoryLogger();
+  const running = await startGatehouse({ config: configFor(dir, overrides), rootKey, clock: systemClock, logger });
+  cleanups.push(() => running.stop());
+  return { running, logger };
+}
+
+function adminUrl(running: RunningGatehouse, path: string): string {
+  return `${running.endpoints.admin}${path}`;
+}
+
+describe('gatehouse up (in process)', () => {
+  it('initializes the data directory, serves TLS 1.3 with a CA certificate and writes endpoints.json', async () => {
+    const tmp = tempDir();
+    cleanups.push(tmp.remove);
+    const dir = join(tmp.dir, 'data');
+    const { running, logger } = await up(dir);
+    expect(running.created).toBe(true);
+    expect(running.rootKeyCreated).toBe(true);
+
+    for (const file of ['root.key', 'admin.token']) {
+      expect(statSync(join(dir, file)).mode & 0o777).toBe(0o600);
+    }
+    expect(statSync(dir).mode & 0o777).toBe(0o700);
+    expect(existsSync(join(dir, 'gatehouse.json'))).toBe(true);
+    const endpoints = JSON.parse(readFileSync(join(dir, 'endpoints.json'), 'utf8'));
+    expect(endpoints.pid).toBe(process.pid);
+    expect(endpoints.admin).toMatch(/^https:\/\/127\.0\.0\.1:\d+$/);
+    expect(endpoints.trustBundle).toBe(join(dir, 'trust-bundle.pem'));
+    expect(endpoints.trustDomain).toBe('gatehouse.local');
+    expect(logger.lines.some((l) => l.level === 'warn' && String(l.msg).includes('beside the data'))).toBe(true);
+
+    const agent = trustingAgent(endpoints.trustBundle);
+    cleanups.push(() => agent.close());
+    const health = await getJson(agent, adminUrl(running, '/healthz'));
+    expect(health.status).toBe(200);
+    expect(health.headers['strict-transport-security']).toMatch(/^max-age=63072000; includeSubDomains$/);
+    expect((await getJson(agent, adminUrl(running, '/readyz'))).status).toBe(200);
+
+    const port = Number(new URL(endpoints.admin).port);
+    const tls13 = await sClient(port, ['-tls1_3', '-CAfile', endpoints.trustBundle]);
+    expect(tls13.output).toContain('Verify return code: 0 (ok)');
+    expect(tls13.output).toMatch(/TLSv1\.3/);
+    const tls12 = await sClient(port, ['-tls1_2']);
+    expect(tls12.code).not.toBe(0);
+    expect(tls12.output).toMatch(/alert protocol version|no protocols available|wrong version/i);
+  });
+
+  it('requires the admin token and answers problem+json', async () => {
+    const tmp = tempDir();
+    cleanups.push(tmp.remove);
+    const { running } = await up(tmp.dir);
+    const agent = trustingAgent(running.endpoints.trustBundle);
+    cleanups.push(() => agent.close());
+    const anonymous = await getJson(agent, adminUrl(running, '/v1/status'));
+    expect(anonymous.status).toBe(401);
+    expect(anonymous.headers['content-type']).toMatch(/^application\/problem\+json/);
+    expect(anonymous.headers['www-authenticate']).toMatch(/^Bearer/);
+    expect((anonymous.body as { code: string }).code).toBe('ERR_ADMIN_UNAUTHORIZED');
+    expect((await getJson(agent, adminUrl(running, '/v1/status'), { token: 'gha_wrong' })).status).toBe(401);
+
+    const token = readFileSync(join(tmp.dir, 'admin.token'), 'utf8').trim();
+    const status = await getJson(agent, adminUrl(running, '/v1/status'), { token });
+    expect(status.status).toBe(200);
+    expect((status.body as { trust_domain: string }).trust_domain).toBe('gatehouse.local');
+
+    const notFound = await getJson(agent, adminUrl(running, '/v1/nope'), { token });
+    expect(notFound.status).toBe(404);
+    expect((notFound.body as { code: string }).code).toBe('ERR_HTTP_NOT_FOUND');
+    const bad = await getJson(agent, adminUrl(running, '/v1/kms/keys'), { token, method: 'POST', body: { nam: 'x' } });
+    expect(bad.status).toBe(400);
+    expect((bad.body as { code: string }).code).toBe('ERR_HTTP_BAD_REQUEST');
+  });
+
+  it('reuses an initialized directory, refuses a second process, and cleans up on stop', async () => {
+    const tmp = tempDir();
+    cleanups.push(tmp.remove);
+    const first = await up(tmp.dir);
+    const token = readFileSync(join(tmp.dir, 'admin.token'), 'utf8');
+    await expect(up(tmp.dir)).rejects.toMatchObject({ code: 'ERR_DATADIR_LOCKED' });
+    await first.running.stop();
+    expect(existsSync(join(tmp.dir, 'endpoints.json'))).toBe(false);
+
+    const second = await up(tmp.dir);
+    expect(second.running.created).toBe(false);
+    expect(readFileSync(join(tmp.dir, 'admin.token'), 'utf8')).toBe(token);
+    const agent = trustingAgent(second.running.endpoints.trustBundle);
+    cleanups.push(() => agent.close());
+    expect((await getJson(agent, adminUrl(second.running, '/v1/status'), { token: token.trim() })).status).toBe(200);
+  });
+
+  it('stops with a clear reason on a port in use, a wrong root key and a corrupt database', async () => {
+    const tmp = tempDir();
+    cleanups.push(tmp.remove);
+    const blocker = createServer();
+    await new Promise<void>((r) => blocker.listen(0, '127.0.0.1', () => r()));
+    cleanups.push(() => new Promise<void>((r) => blocker.close(() => r())));
+    const busyPort = (blocker.address() as { port: number }).port;
+    await expect(
+      startGatehouse({
+        config: loadConfig({ overrides: { dataDir: tmp.dir, listen: { admin: { port: busyPort } } } }),
+        rootKey: {},
+        clock: systemClock,
+        logger: new MemoryLogger(),
+      }),
+    ).rejects.toMatchObject({ code: 'ERR_PORT_IN_USE', message: expect.stringContaining('address already in use') });
+    expect(existsSync(join(tmp.dir, 'endpoints.json'))).toBe(false);
+
+    const other = '00'.repeat(32);
+    await expect(up(tmp.dir, { env: other })).rejects.toMatchObject({ code: 'ERR_ROOT_KEY_WRONG' });
+
+    writeFileSync(join(tmp.dir, 'gatehouse.db'), Buffer.alloc(8192, 7));
+    await expect(up(tmp.dir)).rejects.toMatchObject({
+      code: 'ERR_STORE_CORRUPT',
+      message: expect.stringContaining('gatehouse.db'),
+    });
+  });
+
+  it('takes the root key from the environment without writing one', async () => {
+    const tmp = tempDir();
+    cleanups.push(tmp.remove);
+    const key = 'ab'.repeat(32);
+    const { running } = await up(tmp.dir, { env: key });
+    expect(running.rootKeyCreated).toBe(false);
+    expect(existsSync(join(tmp.dir, 'root.key'))).toBe(false);
+    await running.stop();
+    await expect(up(tmp.dir)).rejects.toMatchObject({ code: 'ERR_ROOT_KEY_MISSING' });
+    const again = await up(tmp.dir, { env: key });
+    expect(again.running.created).toBe(false);
+  });
+
+  it('keeps every secret sealed at rest: no key material in any file of the data directory', async () => {
+    const tmp = tempDir();
+    cleanups.push(tmp.remove);
+    const { running } = await up(tmp.dir);
+    const { keyring } = running.core;
+    await keyring.createKey('orders', {});
+    await keyring.rotateKey('orders');
+    const material = [(await keyring.encryptionKey('orders')).key, (await keyring.decryptionKey('orders', 1)).key];
+    for (const name of await keyring.listSecrets('')) {
+      const secret = await keyring.getSecret(name);
+      if (secret) material.push(privateScalarOrRaw(secret));
+    }
+    expect(material.length).toBeGreaterThanOrEqual(4);
+    await running.stop();
+
+    const files = readdirSync(tmp.dir, { recursive: true, withFileTypes: true })
+      .filter((e) => e.isFile() && !['root.key', 'admin.token'].includes(e.name))
+      .map((e) => join(e.parentPath, e.name));
+    expect(files.some((f) => f.endsWith('gatehouse.db'))).toBe(true);
+    for (const file of files) {
+      const bytes = readFileSync(file);
+      const text = bytes.toString('latin1');
+      for (const secret of material) {
+        const probe = secret.subarray(0, 16);
+        expect(bytes.includes(probe), `${file} holds raw key bytes`).toBe(false);
+        for (const form of [secret.toString('hex'), secret.toString('base64'), secret.toString('base64url')]) {
+          expect(text.includes(form.slice(0, 20)), `${file} holds encoded key bytes`).toBe(false);
+        }
+      }
+    }
+  });
+});

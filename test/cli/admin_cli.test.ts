@@ -1,0 +1,172 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { ChildProcess } from 'node:child_process';
+import { exitOf, runCli, startUp } from '../support/cli.js';
+import { tempDir } from '../support/tmp.js';
+
+// The admin CLI as a user types it, against a real `gatehouse up` process.
+describe('admin CLI round trips', () => {
+  const tmp = tempDir('gh-cli-');
+  const dir = join(tmp.dir, 'data');
+  let child: ChildProcess;
+  let banner: () => string;
+
+  beforeAll(async () => {
+    const started = await startUp(dir);
+    child = started.child;
+    banner = started.output;
+  });
+
+  afterAll(async () => {
+    if (child.exitCode === null) {
+      child.kill('SIGKILL');
+      await exitOf(child);
+    }
+    tmp.remove();
+  });
+
+  const gh = (...args: string[]) => runCli([...args, '--data-dir', dir]);
+
+  it('prints a banner with what runs where and commands to try', () => {
+    expect(banner()).toContain('gatehouse is up');
+    expect(banner()).toContain('admin API');
+    expect(banner()).toContain('Try next:');
+    expect(banner()).toContain('WARNING: the root key was written to');
+  });
+
+  it('creates, lists, shows and rotates keys, human and JSON', async () => {
+    const created = await gh('kms', 'key', 'create', 'orders');
+    expect(created).toMatchObject({ code: 0, stderr: '' });
+    expect(created.stdout).toContain('created key orders (aes256-gcm96), version 1');
+
+    const chacha = await gh('kms', 'key', 'create', 'billing', '--type', 'chacha20-poly1305', '--json');
+    expect(chacha.code).toBe(0);
+    expect(JSON.parse(chacha.stdout)).toMatchObject({ name: 'billing', type: 'chacha20-poly1305', latest_version: 1 });
+
+    const duplicate = await gh('kms', 'key', 'create', 'orders');
+    expect(duplicate.code).toBe(1);
+    expect(duplicate.stdout).toBe('');
+    expect(duplicate.stderr.trim().split('\n')).toHaveLength(1);
+
+    const rotated = await gh('kms', 'rotate', 'orders', '--json');
+    expect(JSON.parse(rotated.stdout).latest_version).toBe(2);
+    const rotatedAgain = await gh('kms', 'key', 'rotate', 'orders');
+    expect(rotatedAgain.stdout).toContain('version 3 is now primary');
+
+    const list = await gh('kms', 'key', 'list', '--json');
+    const names = (JSON.parse(list.stdout) as { keys: Array<{ name: string }> }).keys.map((k) => k.name).sort();
+    expect(names).toEqual(['billing', 'orders']);
+
+    const show = await gh('kms', 'key', 'show', 'orders');
+    expect(show.stdout).toMatch(/latest version\s+3/);
+    expect(show.stdout).not.toMatch(/[A-Za-z0-9+/]{40,}/); // never key material
+  });
+
+  it('enforces version floors, the deletion guard and soft delete', async () => {
+    const bad = await gh('kms', 'key', 'config', 'orders', '--min-decryption-version', '9');
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toMatch(/^gatehouse: /);
+
+    const config = await gh('kms', 'key', 'config', 'orders', '--min-decryption-version', '2', '--json');
+    expect(JSON.parse(config.stdout).min_decryption_version).toBe(2);
+
+    const refused = await gh('kms', 'key', 'delete', 'orders');
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toContain('Deletion is not allowed');
+
+    expect((await gh('kms', 'key', 'config', 'orders', '--deletion-allowed')).code).toBe(0);
+    expect((await gh('kms', 'key', 'delete', 'orders')).stdout).toContain('deleted');
+    expect((await gh('kms', 'key', 'show', 'orders', '--json')).stdout).toContain('"deleted":true');
+    expect((await gh('kms', 'key', 'restore', 'orders')).stdout).toContain('restored');
+
+    const early = await gh('kms', 'key', 'trim', 'orders');
+    expect(early.code).toBe(1); // min_encryption_version 0 (latest): nothing may be trimmed yet, as in Vault
+    expect((await gh('kms', 'key', 'config', 'orders', '--min-encryption-version', '3')).code).toBe(0);
+    const trimmed = await gh('kms', 'key', 'trim', 'orders', '--json');
+    expect(trimmed.code).toBe(0);
+    const versions = (JSON.parse(trimmed.stdout) as { versions: Array<{ version: number }> }).versions.map(
+      (v) => v.version,
+    );
+    expect(versions).toEqual([2, 3]);
+  });
+
+  it('reports the CA and rotates the admin token and the root key', async () => {
+    const ca = await gh('ca', 'status', '--json');
+    expect(ca.code).toBe(0);
+    const status = JSON.parse(ca.stdout);
+    expect(status.root.subject).toContain('gatehouse');
+    expect(status.warnings).toEqual([]);
+
+    const oldToken = readFileSync(join(dir, 'admin.token'), 'utf8');
+    const rotated = await gh('admin', 'rotate-token');
+    expect(rotated.code).toBe(0);
+    expect(rotated.stdout).not.toContain(oldToken.trim());
+    const newToken = readFileSync(join(dir, 'admin.token'), 'utf8');
+    expect(newToken).not.toBe(oldToken);
+    expect((await gh('kms', 'key', 'list')).code).toBe(0);
+
+    const oldRoot = readFileSync(join(dir, 'root.key'), 'utf8');
+    const root = await gh('kms', 'root', 'rotate', '--json');
+    expect(root.code).toBe(0);
+    expect(JSON.parse(root.stdout).fingerprint).toMatch(/\S/);
+    expect(readFileSync(join(dir, 'root.key'), 'utf8')).not.toBe(oldRoot);
+    expect(root.stdout).not.toContain(readFileSync(join(dir, 'root.key'), 'utf8').trim());
+    expect((await gh('kms', 'key', 'show', 'billing')).code).toBe(0);
+  });
+
+  it('exits 2 on usage errors', async () => {
+    const usage = await gh('kms', 'key', 'config', 'orders', '--min-decryption-version', 'many');
+    expect(usage.code).toBe(2);
+    expect(usage.stdout).toBe('');
+  });
+
+  it('stops cleanly on SIGTERM, then admin commands exit 3', async () => {
+    child.kill('SIGTERM');
+    expect(await exitOf(child)).toBe(0);
+    expect(existsSync(join(dir, 'endpoints.json'))).toBe(false);
+    const after = await gh('kms', 'key', 'list');
+    expect(after.code).toBe(3);
+    expect(after.stderr.trim()).toBe(`gatehouse: gatehouse is not running on ${dir}`);
+    expect(after.stdout).toBe('');
+  });
+
+  it('restarts on the rotated root key and keeps every key', async () => {
+    const again = await startUp(dir);
+    try {
+      const list = await gh('kms', 'key', 'list', '--json');
+      expect((JSON.parse(list.stdout) as { keys: unknown[] }).keys).toHaveLength(2);
+    } finally {
+      again.child.kill('SIGTERM');
+      expect(await exitOf(again.child)).toBe(0);
+    }
+  });
+});
+
+describe('gatehouse up failures', () => {
+  it('exits non-zero with one line on a malformed config', async () => {
+    const tmp = tempDir('gh-cli-');
+    try {
+      const result = await runCli(['up', '--data-dir', tmp.dir], { GATEHOUSE_STORAGE__KIND: 'mysql' });
+      expect(result.code).toBe(1);
+      expect(result.stderr.trim()).toMatch(/^gatehouse: config: storage\.kind: .*"mysql".*GATEHOUSE_STORAGE__KIND/);
+      expect(existsSync(join(tmp.dir, 'gatehouse.json'))).toBe(false);
+    } finally {
+      tmp.remove();
+    }
+  });
+
+  it('a second up on the same directory exits with a clear message', async () => {
+    const tmp = tempDir('gh-cli-');
+    const first = await startUp(tmp.dir);
+    try {
+      const second = await runCli(['up', '--data-dir', tmp.dir], { GATEHOUSE_LISTEN__ADMIN__PORT: '0' });
+      expect(second.code).toBe(1);
+      expect(second.stderr).toContain('another gatehouse is already running on');
+    } finally {
+      first.child.kill('SIGTERM');
+      await exitOf(first.child);
+      tmp.remove();
+    }
+  });
+});

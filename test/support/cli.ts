@@ -1,0 +1,75 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+
+/** The built CLI (`npm test` builds before running the tests). */
+export const CLI = resolve(import.meta.dirname, '../../dist/cli/main.js');
+
+export interface CliResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs `gatehouse ...args` to completion. */
+export function runCli(args: string[], env: Record<string, string> = {}, input?: string): Promise<CliResult> {
+  return new Promise((resolvePromise, reject) => {
+    const child = spawn(process.execPath, [CLI, ...args], {
+      env: { PATH: process.env.PATH ?? '/usr/bin:/bin', ...env },
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.on('error', reject);
+    child.on('close', (code) => resolvePromise({ code, stdout, stderr }));
+    child.stdin.end(input ?? '');
+  });
+}
+
+/** Starts `gatehouse up` in the background; resolves when endpoints.json appears (or rejects if it exits first). */
+export async function startUp(
+  dataDir: string,
+  env: Record<string, string> = {},
+  extraArgs: string[] = [],
+): Promise<{
+  child: ChildProcess;
+  endpoints: { pid: number; admin: string; trustBundle: string };
+  output: () => string;
+}> {
+  const child = spawn(process.execPath, [CLI, 'up', '--data-dir', dataDir, ...extraArgs], {
+    env: {
+      PATH: process.env.PATH ?? '/usr/bin:/bin',
+      GATEHOUSE_LISTEN__ADMIN__PORT: '0',
+      GATEHOUSE_LOG__LEVEL: 'warn',
+      ...env,
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  child.stdout?.on('data', (d: Buffer) => (output += d.toString()));
+  child.stderr?.on('data', (d: Buffer) => (output += d.toString()));
+  const file = join(dataDir, 'endpoints.json');
+  const deadline = Date.now() + 60_000;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null) throw new Error(`gatehouse up exited ${child.exitCode}: ${output}`);
+    if (existsSync(file)) {
+      try {
+        const endpoints = JSON.parse(readFileSync(file, 'utf8')) as { pid: number; admin: string; trustBundle: string };
+        if (endpoints.pid === child.pid) return { child, endpoints, output: () => output };
+      } catch {
+        // written atomically, but the file may be replaced between exists and read
+      }
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  child.kill('SIGKILL');
+  throw new Error(`gatehouse up did not become ready: ${output}`);
+}
+
+/** Waits for a child to exit and returns its code. */
+export function exitOf(child: ChildProcess): Promise<number | null> {
+  if (child.exitCode !== null) return Promise.resolve(child.exitCode);
+  return new Promise((r) => child.once('exit', (code) => r(code)));
+}
