@@ -72,6 +72,7 @@ function keptExpiry(given: number | null | undefined, live: RecordState): number
  */
 export function checkWriteOps(ops: readonly WriteOp[]): Array<string | undefined> {
   return ops.map((op) => {
+    if (!['insert', 'update', 'upsert', 'delete'].includes(op.op)) throw invalid(`unknown write op ${String(op.op)}`);
     checkName(op.collection, op.key);
     if (op.op === 'delete') {
       checkVersion(op.expectVersion);

@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { isGatehouseError, type ManualClock, type RecordStore } from '../../src/core/index.js';
+import { isGatehouseError, type ManualClock, type RecordStore, type WriteOp } from '../../src/core/index.js';
 
 /** What a contract run needs: a fresh, empty store on a ManualClock, and how to throw it away. */
 export interface ContractStore {
@@ -258,6 +258,8 @@ export function recordStoreContract(name: string, makeStore: () => Promise<Contr
       );
       expect(await codeOf(store.write([{ op: 'insert', collection: 'c', key: 'k\n', value: 1 }]))).toBe('ERR_INTERNAL');
       expect(await codeOf(store.list('c', { limit: -1 }))).toBe('ERR_INTERNAL');
+      const bogus = { op: 'replace', collection: 'c', key: 'k', value: 1 } as unknown as WriteOp;
+      expect(await codeOf(store.write([bogus]))).toBe('ERR_INTERNAL');
       expect(await codeOf(store.increment('c', 'k', 0.5))).toBe('ERR_INTERNAL');
       expect(await store.list('c')).toEqual([]);
     });

@@ -1,9 +1,16 @@
-import { closeSync, mkdtempSync, openSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, mkdtempSync, openSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
-import { SqliteLeases, SqliteRecordStore, acquireFileLock, leaseFileName } from '../../src/adapters/index.js';
+import {
+  SqliteLeases,
+  SqliteRecordStore,
+  acquireFileLock,
+  leaseFileName,
+  openStorage,
+} from '../../src/adapters/index.js';
+import { loadConfig } from '../../src/config/index.js';
 import { ManualClock, MemoryLogger, isGatehouseError } from '../../src/core/index.js';
 import { recordStoreContract } from './record_store.contract.js';
 
@@ -183,5 +190,30 @@ describe('SqliteLeases (in process)', () => {
     expect(leaseFileName('a/b')).not.toBe(leaseFileName('a_b'));
     expect(leaseFileName('../x')).not.toContain('/');
     expect(leaseFileName('..')).toMatch(/^_/);
+  });
+});
+
+describe('openStorage (sqlite)', () => {
+  it('opens the database in the data directory and leases under <dataDir>/leases', async () => {
+    const dataDir = tempDir();
+    const config = loadConfig({ overrides: { dataDir } });
+    const storage = await openStorage(config, { clock: new ManualClock(0), logger: new MemoryLogger() });
+    await storage.records.write([{ op: 'insert', collection: 'c', key: 'k', value: 1 }]);
+    const lease = await storage.leases.tryAcquire('cleanup');
+    expect(lease).toBeDefined();
+    expect(existsSync(join(dataDir, 'gatehouse.db'))).toBe(true);
+    expect(existsSync(join(dataDir, 'leases', leaseFileName('cleanup')))).toBe(true);
+    await storage.close();
+    // close() released the lease.
+    const again = new SqliteLeases({ dir: join(dataDir, 'leases') });
+    expect(await again.tryAcquire('cleanup')).toBeDefined();
+    await again.close();
+    const reopened = SqliteRecordStore.open({
+      file: join(dataDir, 'gatehouse.db'),
+      clock: new ManualClock(0),
+      busyTimeoutMs: 1,
+    });
+    expect((await reopened.get('c', 'k'))?.value).toBe(1);
+    await reopened.close();
   });
 });
