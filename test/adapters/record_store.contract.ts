@@ -242,6 +242,22 @@ export function recordStoreContract(name: string, makeStore: () => Promise<Contr
       expect(await store.get('race', 'k')).toMatchObject({ version: 2, value: winner?.value });
     });
 
+    it('keeps multi-op writes atomic under concurrency: losers leave no partial effects', async () => {
+      await store.write([{ op: 'insert', collection: 'race', key: 'head', value: 0 }]);
+      const outcomes = await Promise.allSettled(
+        Array.from({ length: 20 }, (_, i) =>
+          store.write([
+            { op: 'insert', collection: 'race', key: `side-${String(i).padStart(2, '0')}`, value: i },
+            { op: 'update', collection: 'race', key: 'head', value: i, expectVersion: 1 },
+          ]),
+        ),
+      );
+      expect(outcomes.filter((o) => o.status === 'fulfilled')).toHaveLength(1);
+      const sides = await store.list('race', { prefix: 'side-' });
+      expect(sides).toHaveLength(1);
+      expect(await store.get('race', 'head')).toMatchObject({ version: 2, value: sides[0]?.value });
+    });
+
     it('gives exactly one winner among parallel inserts of one key', async () => {
       const outcomes = await Promise.allSettled(
         Array.from({ length: 20 }, (_, i) => store.write([{ op: 'insert', collection: 'race', key: 'new', value: i }])),
