@@ -4,7 +4,12 @@ import type { NewCaCertificate } from './root.js';
 import { randomSerialNumber } from './serial.js';
 import { x509 } from './x509.js';
 
-/** The subject of an intermediate of `trustDomain`. */
+/**
+ * The subject of an intermediate of `trustDomain`.
+ *
+ * @example
+ * intermediateSubject('gatehouse.local'); // 'CN=gatehouse intermediate CA, O=gatehouse, OU=gatehouse.local'
+ */
 export function intermediateSubject(trustDomain: string): string {
   return `CN=gatehouse intermediate CA, O=gatehouse, OU=${trustDomain}`;
 }

@@ -9,7 +9,12 @@ export interface NewCaCertificate {
   keys: CryptoKeyPair;
 }
 
-/** The subject of the root of `trustDomain`. */
+/**
+ * The subject of the root of `trustDomain`.
+ *
+ * @example
+ * rootSubject('gatehouse.local'); // 'CN=gatehouse root CA, O=gatehouse, OU=gatehouse.local'
+ */
 export function rootSubject(trustDomain: string): string {
   return `CN=gatehouse root CA, O=gatehouse, OU=${trustDomain}`;
 }

@@ -34,7 +34,12 @@ export function listenerSpiffeId(trustDomain: string, component: string): string
   return `spiffe://${assertTrustDomain(trustDomain)}/gatehouse/${component}`;
 }
 
-/** Checks DNS names for a SAN (LDH labels; no wildcards) and returns them lowercased. */
+/**
+ * Checks DNS names for a SAN (LDH labels; no wildcards) and returns them lowercased.
+ *
+ * @example
+ * assertDnsNames(['localhost', 'GW.internal']); // ['localhost', 'gw.internal']
+ */
 export function assertDnsNames(names: readonly string[]): string[] {
   return names.map((name) => {
     if (!DNS_NAME.test(name)) throw invalid('DNS name');
@@ -42,7 +47,12 @@ export function assertDnsNames(names: readonly string[]): string[] {
   });
 }
 
-/** Checks IPv4/IPv6 literals for a SAN and returns them. */
+/**
+ * Checks IPv4/IPv6 literals for a SAN and returns them.
+ *
+ * @example
+ * assertIpAddresses(['127.0.0.1', '::1']);
+ */
 export function assertIpAddresses(addresses: readonly string[]): string[] {
   return addresses.map((address) => {
     if (isIP(address) === 0) throw invalid('IP address');

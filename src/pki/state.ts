@@ -39,12 +39,22 @@ export interface AuthorityRecord {
   activeIntermediateId: string;
 }
 
-/** Vault name of a root key. */
+/**
+ * Vault name of a root key.
+ *
+ * @example
+ * rootKeySecret('Xq3c'); // 'pki/root/Xq3c'
+ */
 export function rootKeySecret(id: string): string {
   return `pki/root/${id}`;
 }
 
-/** Vault name of an intermediate key. */
+/**
+ * Vault name of an intermediate key.
+ *
+ * @example
+ * intermediateKeySecret('Xq3c'); // 'pki/intermediate/Xq3c'
+ */
 export function intermediateKeySecret(id: string): string {
   return `pki/intermediate/${id}`;
 }
