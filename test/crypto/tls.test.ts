@@ -1,3 +1,4 @@
+import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { createServer as createHttpsServer, request, type Server as HttpsServer } from 'node:https';
@@ -153,6 +154,19 @@ describe('an HTTPS listener with a certificate from the platform CA', () => {
       `https://localhost:${port}/`,
     ]);
     expect(old.code).not.toBe(0);
+  });
+
+  it('a plain Node process trusts the listener through NODE_EXTRA_CA_CERTS=bundle', async () => {
+    const script = `require('https').get('https://localhost:${port}/', (r) => r.pipe(process.stdout)).on('error', (e) => { console.error(e.code); process.exit(2); });`;
+    const output = await new Promise<string>((resolve, reject) => {
+      execFile(
+        process.execPath,
+        ['-e', script],
+        { env: { PATH: process.env.PATH, NODE_EXTRA_CA_CERTS: files.path('bundle.pem') }, timeout: 15_000 },
+        (err, stdout, stderr) => (err ? reject(new Error(`${err.message} ${stderr}`)) : resolve(stdout)),
+      );
+    });
+    expect(output).toBe('hello over tls 1.3\n');
   });
 
   it('a Node client built with clientTlsOptions verifies and speaks TLSv1.3', async () => {
