@@ -18,3 +18,5 @@ export { openStorage } from './open_storage.js';
 export type { Storage } from './open_storage.js';
 export { decideWrite, isLive } from './write_rules.js';
 export type { RecordState, WriteOutcome } from './write_rules.js';
+export { RedisLimiterStore } from './redis/index.js';
+export type { RedisLimiterStoreOptions } from './redis/index.js';

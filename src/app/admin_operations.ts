@@ -23,7 +23,7 @@ export function adminOperations(options: {
   paths: DataDirPaths;
   adminToken: AdminToken;
   rootKey: ResolvedRootKey;
-  renewListeners: () => Promise<unknown>;
+  renewListeners: () => Promise<Array<{ listener: string; serialNumber: string; notAfter: string }>>;
 }): AdminOperations {
   const { core, paths, adminToken, rootKey } = options;
   const { keyring, authority, clock, logger } = core;
@@ -49,6 +49,7 @@ export function adminOperations(options: {
       return { rotated: true, file: paths.adminToken };
     },
     caStatus: async () => snakeCase(await authority.status(clock.now())),
+    renewListenerCertificates: async () => done('tls.renew', {}, await options.renewListeners()),
     keys: {
       createKey: async (name, opts) => done('kms.key.create', { key: name }, await keyring.createKey(name, opts)),
       listKeys: async () => snakeCase(await keyring.listKeys()),

@@ -109,7 +109,18 @@ export async function startGatehouse(options: {
     });
     registerAdminRoutes(
       admin.app,
-      adminOperations({ core, paths, adminToken, rootKey, renewListeners: () => adminCert.renewNow() }),
+      adminOperations({
+        core,
+        paths,
+        adminToken,
+        rootKey,
+        renewListeners: async () => {
+          const cert = await adminCert.renewNow();
+          return [
+            { listener: 'admin', serialNumber: cert.serialNumber, notAfter: new Date(cert.notAfter).toISOString() },
+          ];
+        },
+      }),
     );
     const bound = await admin.listen('127.0.0.1', config.listen.admin.port);
     cleanups.push(() => admin.close());

@@ -23,6 +23,8 @@ export interface AdminOperations {
   };
   rotateRootKey(): Promise<unknown>;
   caStatus(): Promise<unknown>;
+  /** Renews every listener certificate now (tests and operators rotate without waiting for 2/3 of the lifetime). */
+  renewListenerCertificates(): Promise<unknown>;
 }
 
 const createKeyBody = z.strictObject({
@@ -59,6 +61,7 @@ export function registerAdminRoutes(app: FastifyInstance, ops: AdminOperations):
     scope.get('/v1/status', async () => ops.status());
     scope.post('/v1/admin/rotate-token', async () => ops.rotateAdminToken());
     scope.get('/v1/ca/status', async () => ops.caStatus());
+    scope.post('/v1/tls/renew', async () => ops.renewListenerCertificates());
 
     scope.post('/v1/kms/keys', async (request, reply) => {
       const body = parse(createKeyBody, request.body);

@@ -1,5 +1,6 @@
 import { existsSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
+import { connect, type TLSSocket } from 'node:tls';
 import { createPrivateKey } from 'node:crypto';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -189,5 +190,52 @@ describe('gatehouse up (in process)', () => {
         }
       }
     }
+  });
+
+  it('renews listener certificates with setSecureContext: new connections see the new one, open ones keep working', async () => {
+    const tmp = tempDir();
+    cleanups.push(tmp.remove);
+    const { running } = await up(tmp.dir);
+    const port = Number(new URL(running.endpoints.admin).port);
+    const ca = readFileSync(running.endpoints.trustBundle, 'utf8');
+    const open = (): Promise<TLSSocket> =>
+      new Promise((resolve, reject) => {
+        const socket = connect({ host: '127.0.0.1', port, servername: 'localhost', ca, minVersion: 'TLSv1.3' }, () =>
+          resolve(socket),
+        );
+        socket.once('error', reject);
+      });
+    const before = await open();
+    cleanups.push(() => void before.destroy());
+    const serialBefore = before.getPeerX509Certificate()?.serialNumber;
+    expect(before.authorized).toBe(true);
+
+    const agent = trustingAgent(running.endpoints.trustBundle);
+    cleanups.push(() => agent.close());
+    const token = readFileSync(join(tmp.dir, 'admin.token'), 'utf8').trim();
+    const renewed = await getJson(agent, adminUrl(running, '/v1/tls/renew'), { token, method: 'POST', body: {} });
+    expect(renewed.status).toBe(200);
+    const [entry] = renewed.body as Array<{ listener: string; serial_number: string }>;
+    expect(entry?.listener).toBe('admin');
+
+    const after = await open();
+    cleanups.push(() => void after.destroy());
+    const leaf = after.getPeerX509Certificate();
+    const serialAfter = leaf?.serialNumber;
+    expect(after.authorized).toBe(true);
+    expect(serialAfter).not.toBe(serialBefore);
+    expect(serialAfter?.toLowerCase()).toBe(entry?.serial_number.toLowerCase().replace(/^0+/, '') ?? '');
+    expect(leaf?.subjectAltName).toContain('URI:spiffe://gatehouse.local/gatehouse/admin');
+    expect(leaf?.subjectAltName).toContain('DNS:localhost');
+    expect(leaf?.subjectAltName).toContain('IP Address:127.0.0.1');
+
+    // The connection opened before the swap still works.
+    before.write('GET /healthz HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n');
+    const reply = await new Promise<string>((resolve) => {
+      let data = '';
+      before.on('data', (d: Buffer) => (data += d.toString()));
+      before.on('end', () => resolve(data));
+    });
+    expect(reply).toMatch(/^HTTP\/1\.1 200/);
   });
 });
