@@ -1,0 +1,312 @@
+import {
+  GatehouseError,
+  isGatehouseError,
+  silentLogger,
+  type Clock,
+  type Logger,
+  type RecordStore,
+} from '../core/index.js';
+import { randomKey } from '../crypto/index.js';
+import {
+  checkDecryptionVersion,
+  checkKeyName,
+  checkKeyType,
+  encryptionVersion,
+  newKeyRecord,
+  versionLabel,
+  withConfig,
+  withDeleted,
+  withNewVersion,
+  withRestored,
+  withTrim,
+  type KeyConfigChange,
+  type KeyRecord,
+  type KeyType,
+} from './key_policy.js';
+import { describeKey, type KeyInfo, type KeyMaterial } from './key_info.js';
+import { MaterialCache } from './material_cache.js';
+import { KeyedMutex } from './mutex.js';
+import { ensureRootCheck, META_COLLECTION, ROOT_CHECK_KEY } from './root_check.js';
+import type { RootKey } from './root_key.js';
+import { KEYS_COLLECTION, loadKey, updateKey } from './key_records.js';
+import { listAll } from './paging.js';
+import { planRootRotation, type RootRotationCounts } from './root_rotation.js';
+import { Sealer, SealerRing } from './sealer.js';
+import { SecretShelf } from './secrets.js';
+import { DEFAULT_MAX_ENCRYPTIONS, DEFAULT_USAGE_BLOCK, UsageReservations } from './usage.js';
+
+/** Options of {@link Keyring.open}. */
+export interface KeyringOptions {
+  store: RecordStore;
+  root: RootKey;
+  clock: Clock;
+  logger?: Logger;
+  /** Encryptions reserved durably at a time per version (config `keyring.usageBlock`, default 10,000). */
+  usageBlock?: number;
+  /** A version rotates before this many encryptions (config `keyring.maxEncryptionsPerVersion`, 0.9 × 2^32). */
+  maxEncryptionsPerVersion?: number;
+  /** Unsealed versions kept in memory (default 64). */
+  cacheSize?: number;
+}
+
+const MAX_ATTEMPTS = 5;
+
+/**
+ * The sealed keyring, root of every secret gatehouse keeps at rest: named keys with versions (Vault transit's
+ * lifecycle rules), usage counted by durable block reservation with automatic rotation before the GCM limit, sealed
+ * secrets for other modules, and root-key rotation in one atomic write. Material is sealed under the root key with
+ * AES-256-GCM and never written, logged or returned except by `encryptionKey` / `decryptionKey` / `getSecret`.
+ *
+ * @example
+ * const keyring = await Keyring.open({ store, root, clock, logger });
+ * await keyring.createKey('orders');
+ * const { version, key } = await keyring.encryptionKey('orders');
+ */
+export class Keyring {
+  private readonly store: RecordStore;
+  private readonly clock: Clock;
+  private readonly logger: Logger;
+  private readonly usage: UsageReservations;
+  private readonly cache: MaterialCache;
+  private readonly writes = new KeyedMutex();
+  private readonly sealers: SealerRing;
+  private readonly secrets: SecretShelf;
+
+  private constructor(options: KeyringOptions, sealer: Sealer) {
+    this.store = options.store;
+    this.clock = options.clock;
+    this.logger = options.logger ?? silentLogger;
+    this.usage = new UsageReservations(this.store, {
+      block: options.usageBlock ?? DEFAULT_USAGE_BLOCK,
+      max: options.maxEncryptionsPerVersion ?? DEFAULT_MAX_ENCRYPTIONS,
+    });
+    this.cache = new MaterialCache(options.cacheSize ?? 64);
+    this.sealers = new SealerRing(sealer);
+    this.secrets = new SecretShelf({
+      store: this.store,
+      clock: this.clock,
+      sealers: this.sealers,
+      writes: this.writes,
+    });
+  }
+
+  /**
+   * Opens the keyring on `store` with `root`. The first open writes the root-check record; a later open with another
+   * root key throws ERR_ROOT_KEY_WRONG before anything else happens.
+   *
+   * @example
+   * const keyring = await Keyring.open({ store, root: RootKey.parse(text), clock: systemClock });
+   */
+  static async open(options: KeyringOptions): Promise<Keyring> {
+    const sealer = new Sealer(options.root);
+    const keyring = new Keyring(options, sealer);
+    if (await ensureRootCheck(options.store, sealer, options.clock.now())) {
+      keyring.logger.info({ event: 'kms.keyring.initialized', root: sealer.fingerprint }, 'keyring initialized');
+    }
+    return keyring;
+  }
+
+  /**
+   * True when `store` already holds a keyring (and so needs its root key).
+   *
+   * @example
+   * if (await Keyring.isInitialized(store) && !rootKeyText) throw new GatehouseError('ERR_ROOT_KEY_MISSING');
+   */
+  static async isInitialized(store: RecordStore): Promise<boolean> {
+    return (await store.get(META_COLLECTION, ROOT_CHECK_KEY)) !== undefined;
+  }
+
+  /** The fingerprint of the root key currently sealing new data. */
+  rootFingerprint(): string {
+    return this.sealers.current.fingerprint;
+  }
+
+  /** Creates a named key at version 1 (ERR_KMS_KEY_EXISTS if the name is taken, even by a deleted key). */
+  async createKey(name: string, options: { type?: KeyType } = {}): Promise<KeyInfo> {
+    checkKeyName(name);
+    const type = checkKeyType(options.type ?? 'aes256-gcm96');
+    const rec = await this.writes.run('', async () => {
+      const value = newKeyRecord(name, type, this.clock.now(), this.sealNew(name, 1));
+      try {
+        await this.store.write([{ op: 'insert', collection: KEYS_COLLECTION, key: name, value }]);
+      } catch (err) {
+        if (isGatehouseError(err, 'ERR_STORE_CONFLICT'))
+          throw new GatehouseError('ERR_KMS_KEY_EXISTS', { detail: `key ${name}` });
+        throw err;
+      }
+      return value;
+    });
+    this.audit('created', name, { type, version: 1 });
+    return this.info(rec);
+  }
+
+  /** Metadata of a key (ERR_KMS_KEY_NOT_FOUND when absent); deleted keys show `deleted: true`. */
+  async getKey(name: string): Promise<KeyInfo> {
+    return this.info(await loadKey(this.store, name));
+  }
+
+  /** Metadata of every key, deleted ones included, by name. */
+  async listKeys(): Promise<KeyInfo[]> {
+    const all = await listAll<KeyRecord>(this.store, KEYS_COLLECTION);
+    return Promise.all(all.map((stored) => this.info(stored.value)));
+  }
+
+  /** Adds a new version, which becomes the one new encryptions use. */
+  async rotateKey(name: string): Promise<KeyInfo> {
+    const rec = await this.mutate(name, (current) => this.rotated(current));
+    this.audit('rotated', name, { version: rec.latestVersion });
+    return this.info(rec);
+  }
+
+  /** Changes min_decryption_version, min_encryption_version or deletion_allowed (Vault's rules). */
+  async configureKey(name: string, change: KeyConfigChange): Promise<KeyInfo> {
+    const rec = await this.mutate(name, (current) => withConfig(current, change));
+    this.audit('configured', name, {
+      minDecryptionVersion: rec.minDecryptionVersion,
+      minEncryptionVersion: rec.minEncryptionVersion,
+      deletionAllowed: rec.deletionAllowed,
+    });
+    return this.info(rec);
+  }
+
+  /** Soft-deletes a key whose deletion is allowed (ERR_KMS_DELETION_NOT_ALLOWED otherwise); nothing is destroyed. */
+  async deleteKey(name: string): Promise<KeyInfo> {
+    const rec = await this.mutate(name, (current) => withDeleted(current, this.clock.now()));
+    this.cache.clear(`${name}:`);
+    this.audit('deleted', name, {});
+    return this.info(rec);
+  }
+
+  /** Undoes a soft deletion. */
+  async restoreKey(name: string): Promise<KeyInfo> {
+    const rec = await this.mutate(name, (current) => withRestored(current));
+    this.audit('restored', name, {});
+    return this.info(rec);
+  }
+
+  /** Destroys the material of versions below `minAvailableVersion` (Vault's trim rules, ERR_KMS_TRIM_INVALID). */
+  async trimKey(name: string, minAvailableVersion: number): Promise<KeyInfo> {
+    const rec = await this.mutate(name, (current) => withTrim(current, minAvailableVersion));
+    this.cache.clear(`${name}:`);
+    this.audit('trimmed', name, { minAvailableVersion: rec.minAvailableVersion });
+    return this.info(rec);
+  }
+
+  /**
+   * Material to encrypt with: the latest version (or `version`, if allowed), counting one use. A version that has
+   * reached `maxEncryptionsPerVersion` is rotated automatically and the new one is used.
+   */
+  async encryptionKey(name: string, options: { version?: number } = {}): Promise<KeyMaterial> {
+    for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
+      const rec = await loadKey(this.store, name);
+      const version = encryptionVersion(rec, options.version);
+      if (await this.usage.take(`${name}:v${version}`)) return this.material(rec, version);
+      if (options.version !== undefined) {
+        throw new GatehouseError('ERR_KMS_VERSION_INVALID', { detail: `key ${name} v${version}: usage limit reached` });
+      }
+      await this.autoRotate(name, version);
+    }
+    throw new GatehouseError('ERR_INTERNAL', { detail: `key ${name}: no usable version after rotation` });
+  }
+
+  /** Material to decrypt with: refuses unknown, trimmed and too-old versions and deleted keys. */
+  async decryptionKey(name: string, version: number): Promise<KeyMaterial> {
+    const rec = await loadKey(this.store, name);
+    checkDecryptionVersion(rec, version);
+    return this.material(rec, version);
+  }
+
+  /** Seals and stores a secret for another module (replacing any previous value). */
+  putSecret(name: string, value: Buffer): Promise<void> {
+    return this.secrets.put(name, value);
+  }
+
+  /** The unsealed secret, or undefined when there is none. */
+  getSecret(name: string): Promise<Buffer | undefined> {
+    return this.secrets.get(name);
+  }
+
+  /** Removes a secret (no error when absent). */
+  deleteSecret(name: string): Promise<void> {
+    return this.secrets.delete(name);
+  }
+
+  /** Names of the secrets under `prefix` (all when empty), in byte order. */
+  listSecrets(prefix = ''): Promise<string[]> {
+    return this.secrets.list(prefix);
+  }
+
+  /**
+   * Re-seals every key version, every secret and the root-check record under `newRoot` in one atomic write (each
+   * guarded by the version it was read at), then seals new data with it. A failure leaves everything as it was.
+   */
+  async rotateRoot(newRoot: RootKey): Promise<RootRotationCounts> {
+    return this.writes.run('', async () => {
+      const previous = this.sealers.current;
+      const next = new Sealer(newRoot);
+      const open = (blob: string, label: string): Buffer => this.sealers.open(blob, label);
+      const { ops, counts } = await planRootRotation(this.store, open, next, this.clock.now());
+      await this.store.write(ops);
+      this.sealers.rotateTo(next);
+      this.logger.info(
+        { event: 'kms.root.rotated', from: previous.fingerprint, to: next.fingerprint, ...counts },
+        'root key rotated',
+      );
+      return counts;
+    });
+  }
+
+  /** Gives back unused usage reservations and wipes cached material. The store stays open (the caller owns it). */
+  async close(): Promise<void> {
+    await this.usage.release();
+    this.cache.clear();
+  }
+
+  /** Applies a pure change to a stored key under the in-process write lock. */
+  private mutate(name: string, change: (rec: KeyRecord) => KeyRecord): Promise<KeyRecord> {
+    return this.writes.run('', () => updateKey(this.store, name, change));
+  }
+
+  private rotated(rec: KeyRecord): KeyRecord {
+    return withNewVersion(rec, this.clock.now(), this.sealNew(rec.name, rec.latestVersion + 1));
+  }
+
+  /** Rotates a key whose latest version ran out of uses, unless another writer already did. */
+  private async autoRotate(name: string, exhausted: number): Promise<void> {
+    let rotatedHere = false;
+    const rec = await this.mutate(name, (current) => {
+      rotatedHere = current.latestVersion === exhausted;
+      return rotatedHere ? this.rotated(current) : current;
+    });
+    if (rotatedHere) this.audit('rotated', name, { version: rec.latestVersion, reason: 'usage limit' });
+  }
+
+  private sealNew(name: string, version: number): string {
+    const material = randomKey();
+    try {
+      return this.sealers.seal(material, versionLabel(name, version));
+    } finally {
+      material.fill(0);
+    }
+  }
+
+  private material(rec: KeyRecord, version: number): KeyMaterial {
+    const id = `${rec.name}:v${version}`;
+    let key = this.cache.get(id);
+    if (!key) {
+      const stored = rec.versions[version];
+      if (!stored) throw new GatehouseError('ERR_KMS_VERSION_INVALID', { detail: `key ${rec.name} v${version}` });
+      key = this.sealers.open(stored.sealed, versionLabel(rec.name, version));
+      this.cache.put(id, key);
+    }
+    return { name: rec.name, version, type: rec.type, key };
+  }
+
+  private info(rec: KeyRecord): Promise<KeyInfo> {
+    return describeKey(rec, (name, version) => this.usage.reserved(`${name}:v${version}`));
+  }
+
+  private audit(action: string, name: string, fields: object): void {
+    this.logger.info({ event: `kms.key.${action}`, key: name, ...fields }, `key ${action}`);
+  }
+}
