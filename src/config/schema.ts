@@ -42,7 +42,7 @@ export const configSchema = z.strictObject({
     .describe('Data directory: database, sealed keys, admin token, endpoints.json. `--data-dir` overrides it.'),
   trustDomain: z
     .string()
-    .regex(/^[a-z0-9]([a-z0-9.-_]{0,253}[a-z0-9])?$/, 'expected a lowercase trust domain such as gatehouse.local')
+    .regex(/^[a-z0-9]([a-z0-9._-]{0,253}[a-z0-9])?$/, 'expected a lowercase trust domain such as gatehouse.local')
     .default('gatehouse.local')
     .describe('SPIFFE trust domain: every certificate the CA issues names spiffe://<trustDomain>/...'),
   log: z
