@@ -95,12 +95,22 @@ export function versionLabel(name: string, version: number): string {
   return `kms_key:${name}:v${version}`;
 }
 
-/** Throws ERR_KMS_KEY_DELETED for a soft-deleted key. */
+/**
+ * Throws ERR_KMS_KEY_DELETED for a soft-deleted key.
+ *
+ * @example
+ * assertLive(rec); // before handing out material
+ */
 export function assertLive(rec: KeyRecord): void {
   if (rec.deletedAt !== null) throw new GatehouseError('ERR_KMS_KEY_DELETED', { detail: `key ${rec.name}` });
 }
 
-/** The record with one more version (sealed by the caller for `rec.latestVersion + 1`). */
+/**
+ * The record with one more version (its material sealed by the caller for `rec.latestVersion + 1`).
+ *
+ * @example
+ * const next = withNewVersion(rec, clock.now(), sealer.seal(randomKey(), versionLabel(rec.name, rec.latestVersion + 1)));
+ */
 export function withNewVersion(rec: KeyRecord, now: number, sealed: string): KeyRecord {
   assertLive(rec);
   const version = rec.latestVersion + 1;
@@ -180,14 +190,24 @@ export function withTrim(rec: KeyRecord, minAvailableVersion: number): KeyRecord
   return { ...rec, minAvailableVersion, versions };
 }
 
-/** Soft-deletes the key; ERR_KMS_DELETION_NOT_ALLOWED unless deletion_allowed is set. Deleting twice changes nothing. */
+/**
+ * Soft-deletes the key; ERR_KMS_DELETION_NOT_ALLOWED unless deletion_allowed is set. Deleting twice changes nothing.
+ *
+ * @example
+ * const deleted = withDeleted(withConfig(rec, { deletionAllowed: true }), clock.now());
+ */
 export function withDeleted(rec: KeyRecord, now: number): KeyRecord {
   if (rec.deletedAt !== null) return rec;
   if (!rec.deletionAllowed) throw new GatehouseError('ERR_KMS_DELETION_NOT_ALLOWED', { detail: `key ${rec.name}` });
   return { ...rec, deletedAt: now };
 }
 
-/** Undoes a soft deletion. */
+/**
+ * Undoes a soft deletion (a live key is returned unchanged).
+ *
+ * @example
+ * const live = withRestored(deleted);
+ */
 export function withRestored(rec: KeyRecord): KeyRecord {
   return rec.deletedAt === null ? rec : { ...rec, deletedAt: null };
 }
