@@ -1,10 +1,8 @@
-import { GatehouseError, isGatehouseError, type RecordStore } from '../core/index.js';
+import { GatehouseError, type RecordStore, type WriteOp } from '../core/index.js';
 import { checkKeyName, type KeyRecord } from './key_policy.js';
 
 /** The collection of named keys (one record per key, its versions inside). */
 export const KEYS_COLLECTION = 'kms_keys';
-
-const MAX_ATTEMPTS = 5;
 
 /**
  * The stored key named `name` (ERR_KMS_KEY_NAME_INVALID, ERR_KMS_KEY_NOT_FOUND).
@@ -24,28 +22,23 @@ async function loadStored(store: RecordStore, name: string) {
 }
 
 /**
- * Applies the pure `change` to the stored key and writes it back guarded by the version it read, re-reading and
- * re-applying when another writer got there first. `change` returning its argument unchanged writes nothing.
+ * Plans applying the pure `change` to the stored key: the update op, guarded by the version it read, and the new
+ * record. `change` returning its argument unchanged plans nothing. Run it inside a retrying writer, which re-plans
+ * when another writer got there first.
  *
  * @example
- * const rec = await updateKey(store, 'orders', (current) => withRestored(current));
+ * const rec = await writer.write(() => planKeyUpdate(store, 'orders', (current) => withRestored(current)));
  */
-export async function updateKey(
+export async function planKeyUpdate(
   store: RecordStore,
   name: string,
   change: (rec: KeyRecord) => KeyRecord,
-): Promise<KeyRecord> {
-  for (let attempt = 1; ; attempt++) {
-    const stored = await loadStored(store, name);
-    const next = change(stored.value);
-    if (next === stored.value) return next;
-    try {
-      await store.write([
-        { op: 'update', collection: KEYS_COLLECTION, key: name, value: next, expectVersion: stored.version },
-      ]);
-      return next;
-    } catch (err) {
-      if (!isGatehouseError(err, 'ERR_STORE_CONFLICT') || attempt >= MAX_ATTEMPTS) throw err;
-    }
-  }
+): Promise<{ ops: WriteOp[]; result: KeyRecord }> {
+  const stored = await loadStored(store, name);
+  const next = change(stored.value);
+  if (next === stored.value) return { ops: [], result: next };
+  return {
+    ops: [{ op: 'update', collection: KEYS_COLLECTION, key: name, value: next, expectVersion: stored.version }],
+    result: next,
+  };
 }

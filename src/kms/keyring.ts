@@ -1,10 +1,10 @@
 import {
   GatehouseError,
-  isGatehouseError,
   silentLogger,
   type Clock,
   type Logger,
   type RecordStore,
+  type StoredRecord,
 } from '../core/index.js';
 import { randomKey } from '../crypto/index.js';
 import {
@@ -25,10 +25,10 @@ import {
 } from './key_policy.js';
 import { describeKey, type KeyInfo, type KeyMaterial } from './key_info.js';
 import { MaterialCache } from './material_cache.js';
-import { KeyedMutex } from './mutex.js';
-import { ensureRootCheck, META_COLLECTION, ROOT_CHECK_KEY } from './root_check.js';
+import { ensureRootCheck, META_COLLECTION, ROOT_CHECK_KEY, type RootCheckRecord } from './root_check.js';
 import type { RootKey } from './root_key.js';
-import { KEYS_COLLECTION, loadKey, updateKey } from './key_records.js';
+import { KEYS_COLLECTION, loadKey, planKeyUpdate } from './key_records.js';
+import { GuardedWriter } from './guarded_writer.js';
 import { listAll } from './paging.js';
 import { planRootRotation, type RootRotationCounts } from './root_rotation.js';
 import { Sealer, SealerRing } from './sealer.js';
@@ -68,25 +68,28 @@ export class Keyring {
   private readonly logger: Logger;
   private readonly usage: UsageReservations;
   private readonly cache: MaterialCache;
-  private readonly writes = new KeyedMutex();
   private readonly sealers: SealerRing;
+  private readonly writer: GuardedWriter;
   private readonly secrets: SecretShelf;
 
-  private constructor(options: KeyringOptions, sealer: Sealer) {
+  private constructor(
+    options: KeyringOptions,
+    usage: UsageReservations,
+    sealer: Sealer,
+    check: StoredRecord<RootCheckRecord>,
+  ) {
     this.store = options.store;
     this.clock = options.clock;
     this.logger = options.logger ?? silentLogger;
-    this.usage = new UsageReservations(this.store, {
-      block: options.usageBlock ?? DEFAULT_USAGE_BLOCK,
-      max: options.maxEncryptionsPerVersion ?? DEFAULT_MAX_ENCRYPTIONS,
-    });
+    this.usage = usage;
     this.cache = new MaterialCache(options.cacheSize ?? 64);
     this.sealers = new SealerRing(sealer);
+    this.writer = new GuardedWriter(this.store, check, () => this.sealers.current.fingerprint);
     this.secrets = new SecretShelf({
       store: this.store,
       clock: this.clock,
       sealers: this.sealers,
-      writes: this.writes,
+      writer: this.writer,
     });
   }
 
@@ -98,9 +101,14 @@ export class Keyring {
    * const keyring = await Keyring.open({ store, root: RootKey.parse(text), clock: systemClock });
    */
   static async open(options: KeyringOptions): Promise<Keyring> {
+    const usage = new UsageReservations(options.store, {
+      block: options.usageBlock ?? DEFAULT_USAGE_BLOCK,
+      max: options.maxEncryptionsPerVersion ?? DEFAULT_MAX_ENCRYPTIONS,
+    });
     const sealer = new Sealer(options.root);
-    const keyring = new Keyring(options, sealer);
-    if (await ensureRootCheck(options.store, sealer, options.clock.now())) {
+    const { created, record } = await ensureRootCheck(options.store, sealer, options.clock.now());
+    const keyring = new Keyring(options, usage, sealer, record);
+    if (created) {
       keyring.logger.info({ event: 'kms.keyring.initialized', root: sealer.fingerprint }, 'keyring initialized');
     }
     return keyring;
@@ -125,16 +133,12 @@ export class Keyring {
   async createKey(name: string, options: { type?: KeyType } = {}): Promise<KeyInfo> {
     checkKeyName(name);
     const type = checkKeyType(options.type ?? 'aes256-gcm96');
-    const rec = await this.writes.run('', async () => {
-      const value = newKeyRecord(name, type, this.clock.now(), this.sealNew(name, 1));
-      try {
-        await this.store.write([{ op: 'insert', collection: KEYS_COLLECTION, key: name, value }]);
-      } catch (err) {
-        if (isGatehouseError(err, 'ERR_STORE_CONFLICT'))
-          throw new GatehouseError('ERR_KMS_KEY_EXISTS', { detail: `key ${name}` });
-        throw err;
+    const rec = await this.writer.write(async () => {
+      if (await this.store.get(KEYS_COLLECTION, name)) {
+        throw new GatehouseError('ERR_KMS_KEY_EXISTS', { detail: `key ${name}` });
       }
-      return value;
+      const value = newKeyRecord(name, type, this.clock.now(), this.sealNew(name, 1));
+      return { ops: [{ op: 'insert', collection: KEYS_COLLECTION, key: name, value }], result: value };
     });
     this.audit('created', name, { type, version: 1 });
     return this.info(rec);
@@ -241,18 +245,19 @@ export class Keyring {
    * guarded by the version it was read at), then seals new data with it. A failure leaves everything as it was.
    */
   async rotateRoot(newRoot: RootKey): Promise<RootRotationCounts> {
-    return this.writes.run('', async () => {
+    return this.writer.exclusive(async () => {
       const previous = this.sealers.current;
       const next = new Sealer(newRoot);
       const open = (blob: string, label: string): Buffer => this.sealers.open(blob, label);
       const { ops, counts } = await planRootRotation(this.store, open, next, this.clock.now());
-      await this.store.write(ops);
+      const written = await this.store.write(ops);
       this.sealers.rotateTo(next);
       this.logger.info(
         { event: 'kms.root.rotated', from: previous.fingerprint, to: next.fingerprint, ...counts },
         'root key rotated',
       );
-      return counts;
+      // The root-check record is the last operation of the plan.
+      return { check: written[written.length - 1] as StoredRecord<RootCheckRecord>, result: counts };
     });
   }
 
@@ -262,9 +267,9 @@ export class Keyring {
     this.cache.clear();
   }
 
-  /** Applies a pure change to a stored key under the in-process write lock. */
+  /** Applies a pure change to a stored key (serialized, guarded by the root check, retried on conflicts). */
   private mutate(name: string, change: (rec: KeyRecord) => KeyRecord): Promise<KeyRecord> {
-    return this.writes.run('', () => updateKey(this.store, name, change));
+    return this.writer.write(() => planKeyUpdate(this.store, name, change));
   }
 
   private rotated(rec: KeyRecord): KeyRecord {

@@ -1,4 +1,4 @@
-import { GatehouseError, isGatehouseError, type RecordStore } from '../core/index.js';
+import { GatehouseError, isGatehouseError, type RecordStore, type StoredRecord } from '../core/index.js';
 import { sealedFingerprint, type Sealer } from './sealer.js';
 
 /** The keyring's own bookkeeping collection. */
@@ -45,27 +45,31 @@ export function verifyRootCheck(sealer: Sealer, record: RootCheckRecord): void {
 }
 
 /**
- * Verifies the root-check record, or writes it on first use. Returns whether it was created.
+ * Verifies the root-check record, or writes it on first use. Returns the stored record and whether it was created.
  *
  * @example
- * const created = await ensureRootCheck(store, sealer, clock.now());
+ * const { created, record } = await ensureRootCheck(store, sealer, clock.now());
  */
-export async function ensureRootCheck(store: RecordStore, sealer: Sealer, now: number): Promise<boolean> {
+export async function ensureRootCheck(
+  store: RecordStore,
+  sealer: Sealer,
+  now: number,
+): Promise<{ created: boolean; record: StoredRecord<RootCheckRecord> }> {
   const existing = await store.get<RootCheckRecord>(META_COLLECTION, ROOT_CHECK_KEY);
   if (existing) {
     verifyRootCheck(sealer, existing.value);
-    return false;
+    return { created: false, record: existing };
   }
   const value = rootCheckFor(sealer, { createdAt: now, rotatedAt: null });
   try {
-    await store.write([{ op: 'insert', collection: META_COLLECTION, key: ROOT_CHECK_KEY, value }]);
-    return true;
+    const [record] = await store.write([{ op: 'insert', collection: META_COLLECTION, key: ROOT_CHECK_KEY, value }]);
+    return { created: true, record: record as StoredRecord<RootCheckRecord> };
   } catch (err) {
     if (!isGatehouseError(err, 'ERR_STORE_CONFLICT')) throw err;
     // Another process initialized the keyring at the same moment: its record must open under our key too.
     const raced = await store.get<RootCheckRecord>(META_COLLECTION, ROOT_CHECK_KEY);
     if (!raced) throw err;
     verifyRootCheck(sealer, raced.value);
-    return false;
+    return { created: false, record: raced };
   }
 }

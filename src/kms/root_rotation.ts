@@ -1,4 +1,4 @@
-import type { RecordStore, StoredRecord, WriteOp } from '../core/index.js';
+import { GatehouseError, type RecordStore, type StoredRecord, type WriteOp } from '../core/index.js';
 import { listAll } from './paging.js';
 import { versionLabel, type KeyRecord } from './key_policy.js';
 import { KEYS_COLLECTION } from './key_records.js';
@@ -58,8 +58,9 @@ export async function planRootRotation(
     );
   }
   const check = await store.get<RootCheckRecord>(META_COLLECTION, ROOT_CHECK_KEY);
-  if (check)
-    ops.push(update(META_COLLECTION, check, rootCheckFor(next, { createdAt: check.value.createdAt, rotatedAt: now })));
+  if (!check) throw new GatehouseError('ERR_INTERNAL', { detail: 'the keyring has no root-check record' });
+  // Last on purpose: the caller takes the new root-check record from the end of the write's result.
+  ops.push(update(META_COLLECTION, check, rootCheckFor(next, { createdAt: check.value.createdAt, rotatedAt: now })));
   return { ops, counts };
 }
 

@@ -1,5 +1,5 @@
 import { GatehouseError, type Clock, type RecordStore } from '../core/index.js';
-import type { KeyedMutex } from './mutex.js';
+import type { GuardedWriter } from './guarded_writer.js';
 import { listAll } from './paging.js';
 import type { SealerRing } from './sealer.js';
 
@@ -38,21 +38,23 @@ export function secretLabel(name: string): string {
 
 /**
  * The sealed secrets of the keyring: each value sealed under the root key, bound to its name. Writes take the
- * keyring's write lock so that a root rotation never interleaves with them.
+ * keyring's guarded writer, so that they never interleave with a root rotation, here or in another process.
  *
  * @example
- * const shelf = new SecretShelf({ store, clock, sealers, writes });
+ * const shelf = new SecretShelf({ store, clock, sealers, writer });
  * await shelf.put('pki/root/key', pem);
  */
 export class SecretShelf {
-  constructor(private readonly deps: { store: RecordStore; clock: Clock; sealers: SealerRing; writes: KeyedMutex }) {}
+  constructor(
+    private readonly deps: { store: RecordStore; clock: Clock; sealers: SealerRing; writer: GuardedWriter },
+  ) {}
 
   async put(name: string, value: Buffer): Promise<void> {
     checkSecretName(name);
-    const { store, clock, sealers, writes } = this.deps;
-    await writes.run('', async () => {
+    const { clock, sealers, writer } = this.deps;
+    await writer.write(async () => {
       const record: SecretRecord = { sealed: sealers.seal(value, secretLabel(name)), updatedAt: clock.now() };
-      await store.write([{ op: 'upsert', collection: SECRETS_COLLECTION, key: name, value: record }]);
+      return { ops: [{ op: 'upsert', collection: SECRETS_COLLECTION, key: name, value: record }], result: undefined };
     });
   }
 
@@ -64,8 +66,10 @@ export class SecretShelf {
 
   async delete(name: string): Promise<void> {
     checkSecretName(name);
-    const { store, writes } = this.deps;
-    await writes.run('', () => store.write([{ op: 'delete', collection: SECRETS_COLLECTION, key: name }]));
+    await this.deps.writer.write(async () => ({
+      ops: [{ op: 'delete', collection: SECRETS_COLLECTION, key: name }],
+      result: undefined,
+    }));
   }
 
   async list(prefix = ''): Promise<string[]> {

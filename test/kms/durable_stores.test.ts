@@ -74,6 +74,20 @@ describe.each(backends)('Keyring on $name', (backend) => {
     expect((await third.getSecret('pki/root/key'))?.toString()).toBe('ca key');
   });
 
+  it('lets two processes write at once, and stops a stale one after a root rotation', async () => {
+    const connect = await backend.setup();
+    const root = RootKey.generate();
+    const a = await openKeyring({ store: await connect(), clock, root });
+    const b = await openKeyring({ store: await connect(), clock, root });
+    await Promise.all(
+      Array.from({ length: 6 }, (_, i) => (i % 2 === 0 ? a : b).putSecret(`s${i}`, Buffer.from(`v${i}`))),
+    );
+    expect(await b.listSecrets('s')).toEqual(['s0', 's1', 's2', 's3', 's4', 's5']);
+    await a.rotateRoot(RootKey.generate());
+    expect(await codeOf(b.putSecret('late', Buffer.from('x')))).toBe('ERR_ROOT_KEY_WRONG');
+    expect(await a.listSecrets()).not.toContain('late');
+  });
+
   it('keeps every version under the limit when two processes encrypt at once', async () => {
     const connect = await backend.setup();
     const root = RootKey.generate();

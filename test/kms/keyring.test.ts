@@ -192,6 +192,34 @@ describe('named keys', () => {
   });
 });
 
+describe('several processes on one store', () => {
+  it('interleave writes, retrying when the other one wrote first', async () => {
+    const parts = fixture();
+    const a = await openKeyring(parts);
+    const b = await openKeyring(parts);
+    await Promise.all([
+      a.createKey('one'),
+      b.createKey('two'),
+      a.putSecret('s1', Buffer.from('1')),
+      b.putSecret('s2', Buffer.from('2')),
+    ]);
+    await Promise.all([a.rotateKey('two'), b.rotateKey('one'), a.rotateKey('one')]);
+    expect((await a.listKeys()).map((k) => [k.name, k.latestVersion])).toEqual([
+      ['one', 3],
+      ['two', 2],
+    ]);
+    expect(await b.listSecrets()).toEqual(['s1', 's2']);
+  });
+
+  it('create the same key name only once', async () => {
+    const parts = fixture();
+    const a = await openKeyring(parts);
+    const b = await openKeyring(parts);
+    const outcomes = await Promise.all([codeOf(a.createKey('orders')), codeOf(b.createKey('orders'))]);
+    expect(outcomes.sort()).toEqual(['ERR_KMS_KEY_EXISTS', undefined]);
+  });
+});
+
 describe('sealed secrets', () => {
   it('puts, gets, replaces, lists by prefix and deletes', async () => {
     const keyring = await openKeyring(fixture());

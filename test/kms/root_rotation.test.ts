@@ -92,4 +92,23 @@ describe('rotateRoot', () => {
     expect(await fingerprints(parts.store)).toEqual(new Set([parts.root.fingerprint()]));
     expect((await (await openKeyring(parts)).getKey('orders')).latestVersion).toBe(3);
   });
+
+  it('stops another process that still seals with the old root from writing anything', async () => {
+    const { parts, keyring } = await populated();
+    const stale = await openKeyring(parts);
+    const newRoot = RootKey.generate();
+    await keyring.rotateRoot(newRoot);
+    expect(await codeOf(stale.createKey('late'))).toBe('ERR_ROOT_KEY_WRONG');
+    expect(await codeOf(stale.putSecret('late', Buffer.from('x')))).toBe('ERR_ROOT_KEY_WRONG');
+    expect(await codeOf(stale.rotateKey('orders'))).toBe('ERR_ROOT_KEY_WRONG');
+    expect(await codeOf(stale.configureKey('orders', { deletionAllowed: true }))).toBe('ERR_ROOT_KEY_WRONG');
+    expect(await codeOf(stale.getSecret('pki/root/key'))).toBe('ERR_SEAL_CORRUPT');
+    expect(await fingerprints(parts.store)).toEqual(new Set([newRoot.fingerprint()]));
+    expect(await parts.store.get('kms_keys', 'late')).toBeUndefined();
+    // The rotating process and a process opened with the new root keep writing.
+    const fresh = await openKeyring({ ...parts, root: newRoot });
+    await fresh.putSecret('late', Buffer.from('y'));
+    await keyring.createKey('later');
+    expect((await fresh.getKey('later')).latestVersion).toBe(1);
+  });
 });
