@@ -134,6 +134,56 @@ export const ERROR_CODES = {
     message: 'Decryption failed',
     doc: 'The ciphertext, its context or its key version did not authenticate. Fixed message on purpose.',
   },
+  ERR_KMS_CONTEXT_INVALID: {
+    status: 400,
+    message: 'Invalid encryption context',
+    doc: 'The encryption context must be an object of at most 64 string pairs with non-empty keys, at most 8 KiB encoded.',
+  },
+  ERR_KMS_SEGMENT_SIZE_INVALID: {
+    status: 400,
+    message: 'Invalid stream segment size',
+    doc: 'Stream segment sizes are whole numbers of bytes from 1 KiB to 16 MiB (default 64 KiB).',
+  },
+  ERR_KMS_KEY_MISMATCH: {
+    status: 400,
+    message: 'The ciphertext belongs to another key',
+    doc: 'A transit `decrypt/:name` or `rewrap/:name` call got a ciphertext whose header names a different key.',
+  },
+  ERR_KMS_BATCH_TOO_LARGE: {
+    status: 413,
+    message: 'Too many batch items',
+    doc: 'A transit `batch_input` holds more items than `kms.maxBatchItems`.',
+  },
+  ERR_KMS_UNAUTHORIZED: {
+    status: 401,
+    message: 'Missing or invalid credentials',
+    doc: 'A KMS API call came without valid credentials (`Authorization: Bearer ...`).',
+  },
+  ERR_KMS_FORBIDDEN: {
+    status: 403,
+    message: 'Not allowed',
+    doc: 'The caller is authenticated but lacks the permission (`kms:encrypt:<key>`, `kms:admin`, ...) for this call.',
+  },
+  ERR_OBJECT_NAME_INVALID: {
+    status: 400,
+    message: 'Invalid bucket or object name',
+    doc: 'Bucket names are 1-63 lowercase letters, digits and dashes; object keys are 1-1024 bytes of UTF-8 without NUL.',
+  },
+  ERR_OBJECT_NOT_FOUND: {
+    status: 404,
+    message: 'No such bucket or object',
+    doc: 'The bucket or the object key does not exist (objects are created by `gatehouse object put`).',
+  },
+  ERR_BACKUP_INVALID: {
+    status: 400,
+    message: 'The backup archive is invalid',
+    doc: 'A backup archive failed verification: unknown format, missing entry or a SHA-256 that does not match the manifest.',
+  },
+  ERR_RESTORE_TARGET_IN_USE: {
+    status: 409,
+    message: 'The restore target is not an empty data directory',
+    doc: '`gatehouse restore` writes only into a new data directory: not initialized, not locked, with an empty store.',
+  },
   ERR_PKI_CA_INVALID: {
     status: 500,
     message: 'The certificate authority is invalid',
@@ -179,6 +229,116 @@ export const ERROR_CODES = {
     status: 503,
     message: 'Upstream circuit is open',
     doc: 'The circuit breaker for the upstream is open; Retry-After says when a trial is due.',
+  },
+  ERR_JWS_MALFORMED: {
+    status: 401,
+    message: 'Malformed token',
+    doc: 'A compact JWS is not three unpadded base64url parts with JSON object header and payload, or exceeds the size bound.',
+  },
+  ERR_JWS_INVALID: {
+    status: 401,
+    message: 'Invalid token signature',
+    doc: "The JWS signature does not verify, its `alg` differs from the key's pinned algorithm, or its header carries `jwk`, `jku`, `x5u`, `x5c` or `crit`. Fixed message on purpose.",
+  },
+  ERR_JWK_INVALID: {
+    status: 400,
+    message: 'Invalid JSON Web Key',
+    doc: 'A JWK lacks `alg` or `kid`, has an `alg` inconsistent with its `kty`/`crv`, holds private members, or is an RSA key under 2048 bits; or an exported signing key is damaged.',
+  },
+  ERR_TOKEN_MISSING: {
+    status: 401,
+    message: 'Authentication required',
+    doc: 'A protected resource was called without a bearer token or API key (RFC 6750 §3.1: no error code).',
+  },
+  ERR_TOKEN_REQUEST_INVALID: {
+    status: 400,
+    message: 'Malformed authorization request',
+    doc: 'The request carries credentials in an unusable form: several credentials, or an `Authorization` header that is not `Bearer <token>` (RFC 6750 `invalid_request`).',
+  },
+  ERR_TOKEN_INVALID: {
+    status: 401,
+    message: 'Invalid access token',
+    doc: 'The access token or API key is malformed, expired, revoked, not yet valid, for another issuer or audience, not an `at+jwt`, or its signature fails (RFC 6750 `invalid_token`). Fixed message on purpose.',
+  },
+  ERR_TOKEN_INSUFFICIENT_SCOPE: {
+    status: 403,
+    message: 'Insufficient scope',
+    doc: 'The token is valid but lacks a scope or role the route requires (RFC 6750 `insufficient_scope`).',
+  },
+  ERR_VERIFIER_UNAVAILABLE: {
+    status: 503,
+    message: 'Token verification is temporarily unavailable',
+    doc: 'The verifier could not reach the issuer (JWKS or introspection) to decide; it fails closed. Retry later.',
+  },
+  ERR_OAUTH_INVALID_REQUEST: {
+    status: 400,
+    message: 'The request is missing a parameter, repeats one or is otherwise malformed',
+    doc: 'OAuth `invalid_request` (RFC 6749 §5.2): missing or repeated parameter, wrong content type, oversized body, malformed Authorization header.',
+  },
+  ERR_OAUTH_INVALID_CLIENT: {
+    status: 401,
+    message: 'Client authentication failed',
+    doc: 'OAuth `invalid_client`: unknown client, wrong secret or assertion, or an auth method the client is not registered for. Sent with `WWW-Authenticate`. Fixed message on purpose.',
+  },
+  ERR_OAUTH_INVALID_GRANT: {
+    status: 400,
+    message: 'The grant is invalid, expired or revoked',
+    doc: 'OAuth `invalid_grant` (RFC 6749 §5.2).',
+  },
+  ERR_OAUTH_UNAUTHORIZED_CLIENT: {
+    status: 400,
+    message: 'The client may not use this grant type',
+    doc: 'OAuth `unauthorized_client`: the grant type is not registered for the client.',
+  },
+  ERR_OAUTH_UNSUPPORTED_GRANT_TYPE: {
+    status: 400,
+    message: 'Unsupported grant type',
+    doc: 'OAuth `unsupported_grant_type`: the server does not know this `grant_type`.',
+  },
+  ERR_OAUTH_INVALID_SCOPE: {
+    status: 400,
+    message: 'The requested scope is invalid or exceeds what the client may request',
+    doc: 'OAuth `invalid_scope`: a scope not granted to the client, or not registered on the target API.',
+  },
+  ERR_OAUTH_INVALID_TARGET: {
+    status: 400,
+    message: 'The requested resource is invalid or not allowed for this client',
+    doc: "OAuth `invalid_target` (RFC 8707): `resource` is not an absolute URI, not one of the client's audiences, or the client has no default audience.",
+  },
+  ERR_OAUTH_THROTTLED: {
+    status: 429,
+    message: 'Too many requests; try again later',
+    doc: 'OAuth `temporarily_unavailable` with 429 and Retry-After: too many failed client authentications (per client or per source address) or a token request flood. Limits: `identity.limits.*`.',
+  },
+  ERR_IDENTITY_CLIENT_NOT_FOUND: {
+    status: 404,
+    message: 'No such client',
+    doc: 'The admin API or CLI named a client_id that does not exist.',
+  },
+  ERR_IDENTITY_CLIENT_INVALID: {
+    status: 400,
+    message: 'Invalid client registration',
+    doc: 'A client registration is inconsistent (unknown grant, scope not registered on any API, audience not registered, auth method that does not fit the client type, missing JWKS for private_key_jwt, ...); the message says which.',
+  },
+  ERR_IDENTITY_API_NOT_FOUND: {
+    status: 404,
+    message: 'No such API',
+    doc: 'The admin API or CLI named an API audience that is not registered.',
+  },
+  ERR_IDENTITY_API_EXISTS: {
+    status: 409,
+    message: 'An API with that audience already exists',
+    doc: 'API audiences are unique.',
+  },
+  ERR_IDENTITY_API_INVALID: {
+    status: 400,
+    message: 'Invalid API registration',
+    doc: 'The audience is not an absolute URI, or a scope name or description is malformed; the message says which.',
+  },
+  ERR_IDENTITY_SIGNING_KEY_UNAVAILABLE: {
+    status: 503,
+    message: 'No token signing key is available',
+    doc: 'The identity server has no active signing key (its sealed key could not be loaded). The log has the detail.',
   },
 } as const satisfies Record<string, { status: number; message: string; doc: string }>;
 

@@ -4,3 +4,16 @@ export { registerAdminRoutes } from './admin_routes.js';
 export type { AdminOperations } from './admin_routes.js';
 export { problemFor, toGatehouseError } from './problem.js';
 export type { Problem } from './problem.js';
+export { registerKmsRoutes } from './kms_routes.js';
+export type { KmsRoutesOptions } from './kms_routes.js';
+export { registerKmsStreamRoutes, contextFromQuery } from './kms_stream_routes.js';
+export { kmsAudit } from './kms_audit.js';
+export type { KmsAudit, KmsAuditEntry } from './kms_audit.js';
+export type {
+  KmsOperations,
+  KmsAuthorizer,
+  KmsContext,
+  KmsCiphertext,
+  KmsDataKey,
+  KmsStreamHeader,
+} from './kms_port.js';

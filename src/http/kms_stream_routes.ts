@@ -1,0 +1,149 @@
+import type { Readable } from 'node:stream';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { GatehouseError, isGatehouseError, type Logger } from '../core/index.js';
+import { checkKeyName } from '../kms/index.js';
+import { requireAdminToken, type AdminTokenCheck } from './admin_auth.js';
+import { kmsAudit, type KmsAudit, type KmsAuditEntry } from './kms_audit.js';
+import type { KmsContext, KmsOperations, KmsStreamHeader } from './kms_port.js';
+import { checkContext } from './kms_request.js';
+
+const MAX_CONTEXT_PARAMS = 64;
+
+/**
+ * The encryption context of a streaming call: repeated `context=k=v` query parameters (split at the first `=`).
+ *
+ * @example
+ * contextFromQuery({ context: ['tenant=acme', 'table=orders'] }); // { tenant: 'acme', table: 'orders' }
+ */
+export function contextFromQuery(query: unknown): KmsContext {
+  const raw = (query as { context?: unknown } | undefined)?.context;
+  if (raw === undefined) return {};
+  const list = Array.isArray(raw) ? raw : [raw];
+  if (list.length > MAX_CONTEXT_PARAMS) {
+    throw new GatehouseError('ERR_HTTP_BAD_REQUEST', { message: `Invalid request: context: at most 64 pairs` });
+  }
+  const pairs: Record<string, string> = {};
+  for (const entry of list) {
+    const text = String(entry);
+    const at = text.indexOf('=');
+    const key = at < 0 ? '' : text.slice(0, at);
+    if (at <= 0 || Object.hasOwn(pairs, key)) {
+      throw new GatehouseError('ERR_HTTP_BAD_REQUEST', {
+        message: 'Invalid request: context: expected distinct k=v pairs',
+      });
+    }
+    pairs[key] = text.slice(at + 1);
+  }
+  return checkContext(pairs);
+}
+
+function keyFromQuery(query: unknown): string {
+  const key = (query as { key?: unknown } | undefined)?.key;
+  if (typeof key !== 'string') throw new GatehouseError('ERR_HTTP_BAD_REQUEST', { message: 'Invalid request: key' });
+  checkKeyName(key);
+  return key;
+}
+
+function bodyStream(request: FastifyRequest): Readable {
+  const body = request.body as Readable | undefined;
+  if (!body || typeof body.pipe !== 'function') {
+    throw new GatehouseError('ERR_HTTP_BAD_REQUEST', { message: 'Expected an application/octet-stream body' });
+  }
+  return body;
+}
+
+/** Sends a streamed result once its header is known; a later failure aborts the response instead of ending it. */
+async function sendStream(
+  reply: FastifyReply,
+  audit: KmsAudit,
+  entry: Omit<KmsAuditEntry, 'result' | 'principal'>,
+  started: { output: Readable; header: Promise<KmsStreamHeader> },
+): Promise<FastifyReply> {
+  let header: KmsStreamHeader;
+  try {
+    header = await started.header;
+  } catch (err) {
+    started.output.destroy();
+    audit({ principal: 'admin', ...entry, result: isGatehouseError(err) ? err.code : 'ERR_INTERNAL' });
+    throw err;
+  }
+  const done = { key: header.keyName, versions: [header.keyVersion] };
+  started.output.once('error', (err) => {
+    audit({ principal: 'admin', ...entry, ...done, result: isGatehouseError(err) ? err.code : 'ERR_INTERNAL' });
+  });
+  started.output.once('end', () => audit({ principal: 'admin', ...entry, ...done, result: 'ok' }));
+  return reply.type('application/octet-stream').send(started.output);
+}
+
+/**
+ * Streaming KMS endpoints on the admin listener, for the CLI (admin token): `POST /v1/kms/stream/encrypt?key=NAME`,
+ * `/v1/kms/stream/decrypt`, `/v1/kms/stream/verify`, `/v1/kms/stream/rewrap` (context as repeated `context=k=v`
+ * query parameters; raw application/octet-stream bodies passed through unbuffered, in constant memory) and
+ * `POST /v1/kms/datakey` (JSON).
+ *
+ * @example
+ * registerKmsStreamRoutes(admin.app, { ops, checkToken, logger });
+ */
+export function registerKmsStreamRoutes(
+  app: FastifyInstance,
+  options: { ops: KmsOperations; checkToken: AdminTokenCheck; logger: Logger },
+): void {
+  const { ops } = options;
+  const audit = kmsAudit(options.logger);
+  void app.register(async (scope) => {
+    scope.addHook('onRequest', requireAdminToken(options.checkToken));
+    scope.addContentTypeParser('application/octet-stream', (_request, payload, done) => done(null, payload));
+
+    scope.post('/v1/kms/stream/encrypt', async (request, reply) => {
+      const key = keyFromQuery(request.query);
+      const context = contextFromQuery(request.query);
+      const entry = { operation: 'stream.encrypt', key, contextKeys: Object.keys(context) };
+      return sendStream(reply, audit, entry, ops.streams.encrypt(key, context, bodyStream(request)));
+    });
+    scope.post('/v1/kms/stream/decrypt', async (request, reply) => {
+      const context = contextFromQuery(request.query);
+      const entry = { operation: 'stream.decrypt', contextKeys: Object.keys(context) };
+      return sendStream(reply, audit, entry, ops.streams.decrypt(context, bodyStream(request)));
+    });
+    scope.post('/v1/kms/stream/rewrap', async (request, reply) => {
+      const context = contextFromQuery(request.query);
+      const entry = { operation: 'stream.rewrap', contextKeys: Object.keys(context) };
+      return sendStream(reply, audit, entry, ops.streams.rewrap(context, bodyStream(request)));
+    });
+    scope.post('/v1/kms/stream/verify', async (request) => {
+      const context = contextFromQuery(request.query);
+      const entry = { principal: 'admin', operation: 'stream.verify', contextKeys: Object.keys(context) };
+      try {
+        const header = await ops.streams.verify(context, bodyStream(request));
+        audit({ ...entry, key: header.keyName, versions: [header.keyVersion], result: 'ok' });
+        return { data: { key_name: header.keyName, key_version: header.keyVersion } };
+      } catch (err) {
+        audit({ ...entry, result: isGatehouseError(err) ? err.code : 'ERR_INTERNAL' });
+        throw err;
+      }
+    });
+    scope.post('/v1/kms/datakey', async (request) => {
+      const body = (request.body ?? {}) as { key?: unknown; context?: unknown; wrapped_only?: unknown };
+      if (typeof body.key !== 'string') {
+        throw new GatehouseError('ERR_HTTP_BAD_REQUEST', { message: 'Invalid request: key' });
+      }
+      checkKeyName(body.key);
+      const context = body.context === undefined ? {} : checkContext(body.context);
+      const plaintext = body.wrapped_only !== true;
+      const entry = { principal: 'admin', operation: 'datakey', key: body.key, contextKeys: Object.keys(context) };
+      try {
+        const key = await ops.dataKey(body.key, context, { plaintext });
+        audit({ ...entry, versions: [key.keyVersion], result: 'ok' });
+        const out: Record<string, unknown> = { ciphertext: key.ciphertext, key_version: key.keyVersion };
+        if (plaintext && key.plaintext) {
+          out.plaintext = key.plaintext.toString('base64');
+          key.plaintext.fill(0);
+        }
+        return { data: out };
+      } catch (err) {
+        audit({ ...entry, result: isGatehouseError(err) ? err.code : 'ERR_INTERNAL' });
+        throw err;
+      }
+    });
+  });
+}
