@@ -8,3 +8,37 @@ export { hkdfSha256 } from './hkdf.js';
 
 // TLS option builders (crypto/tls.ts)
 export { serverTlsOptions, clientTlsOptions, TLS13_CIPHERSUITES } from './tls.js';
+
+// JWS / JWK with algorithms pinned per key (crypto/jws/)
+export {
+  JWS_ALGORITHMS,
+  RSA_MIN_MODULUS_BITS,
+  isJwsAlgorithm,
+  assertKeyFitsAlgorithm,
+  generateSigningKey,
+  verificationKeyOf,
+  exportSigningKey,
+  importSigningKey,
+  publicJwk,
+  verificationKeyFromJwk,
+  jwkThumbprint,
+  MAX_KID_LENGTH,
+  decodeJwt,
+  MAX_JWT_LENGTH,
+  signJwt,
+  jwsSign,
+  verifyJwtSignature,
+  jwsVerify,
+  FORBIDDEN_HEADERS,
+} from './jws/index.js';
+export type {
+  JwsAlgorithm,
+  SigningKey,
+  VerificationKey,
+  GenerateSigningKeyOptions,
+  PublicJwk,
+  DecodedJwt,
+  DecodeOptions,
+  JwsHeader,
+  JwtHeaderInput,
+} from './jws/index.js';

@@ -1,0 +1,12 @@
+export { JWS_ALGORITHMS, RSA_MIN_MODULUS_BITS, isJwsAlgorithm, assertKeyFitsAlgorithm } from './algorithms.js';
+export type { JwsAlgorithm } from './algorithms.js';
+export { generateSigningKey, verificationKeyOf, exportSigningKey, importSigningKey } from './keys.js';
+export type { GenerateSigningKeyOptions } from './keys.js';
+export type { SigningKey, VerificationKey } from './key_types.js';
+export { publicJwk, verificationKeyFromJwk, jwkThumbprint, MAX_KID_LENGTH } from './jwk.js';
+export type { PublicJwk } from './jwk.js';
+export { decodeJwt, MAX_JWT_LENGTH } from './decode.js';
+export type { DecodedJwt, DecodeOptions, JwsHeader } from './decode.js';
+export { signJwt, jwsSign } from './sign.js';
+export type { JwtHeaderInput } from './sign.js';
+export { verifyJwtSignature, jwsVerify, FORBIDDEN_HEADERS } from './verify.js';
