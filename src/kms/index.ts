@@ -7,3 +7,25 @@ export { KEY_TYPES, checkKeyName, checkKeyType } from './key_policy.js';
 export type { KeyType, KeyConfigChange } from './key_policy.js';
 export type { RootRotationCounts } from './root_rotation.js';
 export { UsageReservations } from './usage.js';
+export {
+  Envelopes,
+  encodeContext,
+  CONTEXT_LIMITS,
+  parseHeader as parseEnvelopeHeader,
+  headerLengthOf as envelopeHeaderLength,
+  MAX_HEADER_BYTES as ENVELOPE_MAX_HEADER_BYTES,
+  SEGMENT_LIMITS,
+  FORMAT_VERSION as ENVELOPE_FORMAT_VERSION,
+  envelopeToText,
+  envelopeFromText,
+} from './envelope/index.js';
+export type {
+  EnvelopesOptions,
+  Decrypted,
+  DataKey,
+  KeyMaterialSource,
+  DataKeyCacheLimits,
+  EncryptionContext,
+  EnvelopeHeader,
+  EnvelopeMode,
+} from './envelope/index.js';

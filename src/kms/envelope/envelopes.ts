@@ -1,0 +1,371 @@
+import { Transform, Writable, type TransformCallback } from 'node:stream';
+import { randomBytes } from 'node:crypto';
+import { GatehouseError, type Clock } from '../../core/index.js';
+import type { KeyMaterial } from '../key_info.js';
+import { KEY_TYPES } from '../key_policy.js';
+import { encodeContext, type EncryptionContext } from './context.js';
+import { DataKeyCache, type DataKeyCacheLimits } from './data_key_cache.js';
+import { unwrapDek, wrapDek } from './dek_wrap.js';
+import { checkCommitment, deriveSingle, deriveStream } from './derive.js';
+import { parseHeader, SEGMENT_LIMITS, SIZES, startHeader, type EnvelopeHeader, type EnvelopeMode } from './format.js';
+import type { KeyMaterialSource } from './key_source.js';
+import { newSingleKey, openSingle, sealSingle, type SingleKey } from './single.js';
+import { StreamKeys } from './stream_keys.js';
+import { StreamReader } from './stream_open.js';
+import { sealingStream } from './stream_seal.js';
+import { envelopeFromText, envelopeToText } from './text.js';
+
+/** Options of {@link Envelopes}. */
+export interface EnvelopesOptions {
+  /** The keyring (or anything that hands out key-version material). The material it returns is wiped after use. */
+  keys: KeyMaterialSource;
+  /** Opt-in reuse of single-shot data keys per key name + context (off when absent). */
+  cache?: DataKeyCacheLimits;
+  clock: Clock;
+}
+
+/** The result of {@link Envelopes.decrypt}. */
+export interface Decrypted {
+  plaintext: Buffer;
+  keyName: string;
+  keyVersion: number;
+}
+
+/** A data key from {@link Envelopes.dataKey}: `plaintext` only when asked for. */
+export interface DataKey {
+  plaintext?: Buffer;
+  wrapped: Buffer;
+  keyName: string;
+  keyVersion: number;
+}
+
+/**
+ * Envelope encryption over the keyring: self-describing binary envelopes (format in docs/kms-format.md) holding key
+ * name, key version, a wrapped 32-byte data key and the AEAD payload, bound to an encryption context; rewrap that
+ * rewrites only the wrapped-key header; data keys; streaming AEAD in authenticated segments with constant memory; and
+ * an opt-in data-key cache. Every authentication failure is ERR_KMS_DECRYPT_FAILED with a fixed message.
+ *
+ * @example
+ * const envelopes = new Envelopes({ keys: keyring, clock: systemClock });
+ * const sealed = await envelopes.encrypt('orders', Buffer.from('card 4242'), { tenant: 'acme' });
+ * const { plaintext } = await envelopes.decrypt(sealed, { tenant: 'acme' });
+ */
+export class Envelopes {
+  private readonly keys: KeyMaterialSource;
+  private readonly cache: DataKeyCache | undefined;
+
+  constructor(options: EnvelopesOptions) {
+    this.keys = options.keys;
+    this.cache = options.cache ? new DataKeyCache(options.cache, options.clock) : undefined;
+  }
+
+  /** `gh1:` + base64 of an envelope, for JSON APIs. */
+  static toText(envelope: Buffer): string {
+    return envelopeToText(envelope);
+  }
+
+  /** Parses {@link Envelopes.toText} output (ERR_KMS_DECRYPT_FAILED when it is not one). */
+  static fromText(text: string): Buffer {
+    return envelopeFromText(text);
+  }
+
+  /**
+   * Encrypts `plaintext` under the current version of `keyName`, bound to `context`, as a single-shot envelope.
+   *
+   * @example
+   * const sealed = await envelopes.encrypt('orders', Buffer.from('hello'), { table: 'orders' });
+   */
+  async encrypt(keyName: string, plaintext: Uint8Array, context?: EncryptionContext): Promise<Buffer> {
+    const data = asBuffer(plaintext);
+    const ctx = encodeContext(context);
+    const cache = this.cache;
+    if (!cache) {
+      const key = await this.freshSingleKey(keyName, ctx);
+      try {
+        return sealSingle(key, data, ctx);
+      } finally {
+        key.okm.fill(0);
+      }
+    }
+    const id = `${keyName}\u0000${ctx.toString('latin1')}`;
+    const hit = cache.take(id, data.length);
+    if (hit) return sealSingle(hit, data, ctx);
+    const key = await this.freshSingleKey(keyName, ctx);
+    const out = sealSingle(key, data, ctx);
+    cache.put(id, key, data.length);
+    return out;
+  }
+
+  /**
+   * Decrypts a single-shot or stream envelope: the header names the key and version, `context` must match exactly.
+   *
+   * @example
+   * const { plaintext, keyVersion } = await envelopes.decrypt(sealed, { table: 'orders' });
+   */
+  async decrypt(ciphertext: Uint8Array, context?: EncryptionContext): Promise<Decrypted> {
+    const bytes = asBuffer(ciphertext);
+    const ctx = encodeContext(context);
+    const header = parseHeader(bytes);
+    let plaintext: Buffer;
+    if (header.mode === 'single') {
+      const dek = await this.unwrap(bytes, header, ctx);
+      try {
+        plaintext = openSingle(bytes, header, dek, ctx);
+      } finally {
+        dek.fill(0);
+      }
+    } else if (header.mode === 'stream') {
+      const parts: Buffer[] = [];
+      const reader = new StreamReader(this.keys, ctx);
+      await reader.write(bytes, (part) => parts.push(part));
+      reader.end((part) => parts.push(part));
+      plaintext = parts.length === 1 ? (parts[0] as Buffer) : Buffer.concat(parts);
+    } else {
+      throw new GatehouseError('ERR_KMS_DECRYPT_FAILED', { detail: 'a data key is not a ciphertext' });
+    }
+    return { plaintext, keyName: header.keyName, keyVersion: header.keyVersion };
+  }
+
+  /**
+   * Re-wraps the data key of an envelope (single, stream or data key) under the key's current version and returns
+   * the envelope with only its wrap section rewritten: the payload bytes are copied untouched, no plaintext leaves.
+   *
+   * @example
+   * const fresh = await envelopes.rewrap(sealed, { table: 'orders' });
+   */
+  async rewrap(ciphertext: Uint8Array, context?: EncryptionContext): Promise<Buffer> {
+    const bytes = asBuffer(ciphertext);
+    const header = parseHeader(bytes);
+    if (header.mode === 'datakey' && bytes.length !== header.headerLength) throw malformed();
+    const fresh = await this.rewrapHeader(bytes, context);
+    const out = Buffer.allocUnsafe(bytes.length);
+    fresh.copy(out, 0);
+    bytes.copy(out, fresh.length, fresh.length);
+    return out;
+  }
+
+  /**
+   * Re-wraps the header at the start of `headerBytes` (more bytes may follow; only the header is read) and returns
+   * the new header, always the same length as the old one, so a file can be rewrapped by overwriting its header.
+   *
+   * @example
+   * const { headerLength } = envelopes.parseHeader(first);
+   * await file.write(await envelopes.rewrapHeader(first, context), 0, headerLength, 0);
+   */
+  async rewrapHeader(headerBytes: Uint8Array, context?: EncryptionContext): Promise<Buffer> {
+    const bytes = asBuffer(headerBytes);
+    const ctx = encodeContext(context);
+    const header = parseHeader(bytes);
+    const dek = await this.unwrap(bytes, header, ctx);
+    try {
+      checkPayloadCommitment(bytes, header, dek);
+      const material = await this.keys.encryptionKey(header.keyName);
+      try {
+        const { out, prefixLength } = startHeader(header.mode, header.aead, header.keyName, material.version);
+        bytes.copy(out, prefixLength + SIZES.wrap, prefixLength + SIZES.wrap, header.headerLength);
+        wrapDek(out, prefixLength, material, dek, ctx);
+        return out;
+      } finally {
+        material.key.fill(0);
+      }
+    } finally {
+      dek.fill(0);
+    }
+  }
+
+  /**
+   * Parses the header at the start of `bytes` without decrypting (ERR_KMS_DECRYPT_FAILED when malformed or
+   * incomplete). Reading the first `MAX_HEADER_BYTES` (275) bytes of an envelope always covers its header.
+   *
+   * @example
+   * const { mode, headerLength } = envelopes.parseHeader(firstBytes);
+   */
+  parseHeader(bytes: Uint8Array): EnvelopeHeader {
+    return parseHeader(asBuffer(bytes));
+  }
+
+  /**
+   * Key name, key version and mode of an envelope, without decrypting.
+   *
+   * @example
+   * const { keyVersion } = envelopes.inspect(sealed); // rewrap when below the latest
+   */
+  inspect(ciphertext: Uint8Array): { keyName: string; keyVersion: number; mode: EnvelopeMode } {
+    const { keyName, keyVersion, mode } = parseHeader(asBuffer(ciphertext));
+    return { keyName, keyVersion, mode };
+  }
+
+  /**
+   * A fresh 32-byte data key wrapped under the current version of `keyName` (a header-only `datakey` envelope bound
+   * to `context`), with its plaintext only when `plaintext: true`.
+   *
+   * @example
+   * const { plaintext, wrapped } = await envelopes.dataKey('objects', { bucket: 'b1' }, { plaintext: true });
+   */
+  async dataKey(
+    keyName: string,
+    context?: EncryptionContext,
+    options: { plaintext: boolean } = { plaintext: true },
+  ): Promise<DataKey> {
+    const ctx = encodeContext(context);
+    const material = await this.keys.encryptionKey(keyName);
+    const dek = randomBytes(SIZES.dek);
+    try {
+      const { out, prefixLength } = startHeader('datakey', KEY_TYPES[material.type], material.name, material.version);
+      wrapDek(out, prefixLength, material, dek, ctx);
+      const result: DataKey = { wrapped: out, keyName: material.name, keyVersion: material.version };
+      if (options.plaintext) result.plaintext = Buffer.from(dek);
+      return result;
+    } finally {
+      dek.fill(0);
+      material.key.fill(0);
+    }
+  }
+
+  /**
+   * The plaintext of a wrapped data key from {@link Envelopes.dataKey} (same context required).
+   *
+   * @example
+   * const { plaintext } = await envelopes.unwrapDataKey(wrapped, { bucket: 'b1' });
+   */
+  async unwrapDataKey(wrapped: Uint8Array, context?: EncryptionContext): Promise<Decrypted> {
+    const bytes = asBuffer(wrapped);
+    const ctx = encodeContext(context);
+    const header = parseHeader(bytes);
+    if (header.mode !== 'datakey' || bytes.length !== header.headerLength) throw malformed();
+    const plaintext = await this.unwrap(bytes, header, ctx);
+    return { plaintext, keyName: header.keyName, keyVersion: header.keyVersion };
+  }
+
+  /**
+   * A Transform encrypting a byte stream of any size in authenticated segments (default 64 KiB, 1 KiB to 16 MiB)
+   * with constant memory. Key errors surface as the stream's error.
+   *
+   * @example
+   * await pipeline(createReadStream(src), envelopes.encryptStream('objects', { object: 'a.bin' }), sink);
+   */
+  encryptStream(keyName: string, context?: EncryptionContext, options: { segmentSize?: number } = {}): Transform {
+    const segmentSize = options.segmentSize ?? SEGMENT_LIMITS.default;
+    if (!Number.isInteger(segmentSize) || segmentSize < SEGMENT_LIMITS.min || segmentSize > SEGMENT_LIMITS.max) {
+      throw new GatehouseError('ERR_KMS_SEGMENT_SIZE_INVALID');
+    }
+    const ctx = encodeContext(context);
+    return sealingStream(async () => {
+      const material = await this.keys.encryptionKey(keyName);
+      try {
+        return StreamKeys.create(material, ctx, segmentSize);
+      } finally {
+        material.key.fill(0);
+      }
+    }, segmentSize);
+  }
+
+  /**
+   * A Transform decrypting a stream envelope: each segment's plaintext is released only after that segment
+   * authenticated; truncation, reordering, duplication, foreign segments or trailing bytes end it with
+   * ERR_KMS_DECRYPT_FAILED. Data already released is then partial: use {@link Envelopes.verifyStream} first when
+   * nothing may be released before the whole stream is known good.
+   *
+   * @example
+   * await pipeline(createReadStream(file), envelopes.decryptStream({ object: 'a.bin' }), response);
+   */
+  decryptStream(context?: EncryptionContext): Transform {
+    const reader = new StreamReader(this.keys, encodeContext(context));
+    return new Transform({
+      transform(this: Transform, chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback) {
+        reader.write(chunk, (part) => this.push(part)).then(() => callback(), callback);
+      },
+      flush(this: Transform, callback: TransformCallback) {
+        try {
+          reader.end((part) => this.push(part));
+          callback();
+        } catch (err) {
+          callback(err as Error);
+        }
+      },
+      destroy(err: Error | null, callback: (error: Error | null) => void) {
+        reader.wipe();
+        callback(err);
+      },
+    });
+  }
+
+  /**
+   * A Writable that authenticates a whole stream envelope and releases nothing: it finishes only when every segment
+   * and the end authenticated, and errors with ERR_KMS_DECRYPT_FAILED otherwise.
+   *
+   * @example
+   * await pipeline(createReadStream(file), envelopes.verifyStream({ object: 'a.bin' }));
+   */
+  verifyStream(context?: EncryptionContext): Writable {
+    const reader = new StreamReader(this.keys, encodeContext(context));
+    const discard = (part: Buffer): void => {
+      part.fill(0);
+    };
+    return new Writable({
+      write(chunk: Buffer, _encoding: BufferEncoding, callback: (error?: Error | null) => void) {
+        reader.write(chunk, discard).then(() => callback(), callback);
+      },
+      final(callback: (error?: Error | null) => void) {
+        try {
+          reader.end(discard);
+          callback();
+        } catch (err) {
+          callback(err as Error);
+        }
+      },
+      destroy(err: Error | null, callback: (error: Error | null) => void) {
+        reader.wipe();
+        callback(err);
+      },
+    });
+  }
+
+  /** Forgets and wipes every cached data key (for example after rotating a key that must stop being used). */
+  clearCache(): void {
+    this.cache?.clear();
+  }
+
+  private async freshSingleKey(keyName: string, ctx: Buffer): Promise<SingleKey> {
+    const material = await this.keys.encryptionKey(keyName);
+    try {
+      return newSingleKey(material, ctx);
+    } finally {
+      material.key.fill(0);
+    }
+  }
+
+  private async unwrap(bytes: Buffer, header: EnvelopeHeader, ctx: Buffer): Promise<Buffer> {
+    const material: KeyMaterial = await this.keys.decryptionKey(header.keyName, header.keyVersion);
+    try {
+      return unwrapDek(bytes, header, material, ctx);
+    } finally {
+      material.key.fill(0);
+    }
+  }
+}
+
+/** Checks the key commitment of a single or stream header against an unwrapped DEK (data keys have none). */
+function checkPayloadCommitment(bytes: Buffer, header: EnvelopeHeader, dek: Buffer): void {
+  if (header.mode === 'datakey') return;
+  const commitAt = header.prefixLength + SIZES.wrap;
+  const okm =
+    header.mode === 'single'
+      ? deriveSingle(dek)
+      : deriveStream(dek, bytes.subarray(commitAt + SIZES.commitment, commitAt + SIZES.commitment + SIZES.salt));
+  try {
+    checkCommitment(okm, bytes.subarray(commitAt, commitAt + SIZES.commitment));
+  } finally {
+    okm.fill(0);
+  }
+}
+
+function asBuffer(bytes: Uint8Array): Buffer {
+  if (Buffer.isBuffer(bytes)) return bytes;
+  if (bytes instanceof Uint8Array) return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  throw new GatehouseError('ERR_KMS_DECRYPT_FAILED', { detail: 'expected bytes' });
+}
+
+function malformed(): GatehouseError {
+  return new GatehouseError('ERR_KMS_DECRYPT_FAILED', { detail: 'malformed envelope' });
+}
