@@ -3,12 +3,20 @@ import { randomBytes } from 'node:crypto';
 import type { Config } from '../config/index.js';
 import { GatehouseError, writeFileAtomic, type Clock, type Logger } from '../core/index.js';
 import { acquireFileLock } from '../adapters/index.js';
-import { createHttpsServer, registerAdminRoutes, type HttpsServer } from '../http/index.js';
+import {
+  createHttpsServer,
+  registerAdminRoutes,
+  registerKmsRoutes,
+  registerKmsStreamRoutes,
+  type HttpsServer,
+} from '../http/index.js';
 import { AdminToken } from './admin_token.js';
 import { adminOperations } from './admin_operations.js';
 import type { PlatformCore } from './compose.js';
 import { dataDirPaths, ensureDataDir, readManifest, type DataDirPaths } from './data_dir.js';
 import { initializeDataDir } from './first_start.js';
+import { adminTokenKmsAuthorizer } from './kms_authorizer.js';
+import { kmsOperations } from './kms_operations.js';
 import { ListenerCertificate } from './listener_certificate.js';
 import { resolveRootKey, rootKeyBesideDataWarning, type RootKeyInputs } from './root_key_source.js';
 import { openWithRootRecovery } from './root_rotation.js';
@@ -18,6 +26,8 @@ import { Scheduler } from './scheduler.js';
 export interface Endpoints {
   pid: number;
   admin: string;
+  /** The KMS transit API. */
+  kms: string;
   trustBundle: string;
   trustDomain: string;
 }
@@ -34,6 +44,13 @@ export interface RunningGatehouse {
 }
 
 const PURGE_EVERY_MS = 10 * 60_000;
+
+/** The host part of a listener URL: a wildcard bind is reached on loopback; IPv6 literals get brackets. */
+function urlHost(host: string): string {
+  if (host === '0.0.0.0' || host === '') return '127.0.0.1';
+  if (host === '::') return '[::1]';
+  return host.includes(':') ? `[${host}]` : host;
+}
 
 /**
  * `gatehouse up`: locks the data directory, initializes it on first start (all or nothing), opens storage, keyring
@@ -96,7 +113,17 @@ export async function startGatehouse(options: {
       clock,
       logger,
     });
+    const kmsCert = new ListenerCertificate({
+      component: 'kms',
+      authority: core.authority,
+      ttlMs: config.pki.listenerCertTtl,
+      renewAtFraction: config.pki.renewAtFraction,
+      clock,
+      logger,
+    });
     const issued = await adminCert.issue();
+    const kmsIssued = await kmsCert.issue();
+    const kmsOps = kmsOperations(core);
     let ready = false;
     const admin: HttpsServer = createHttpsServer({
       name: 'admin',
@@ -115,17 +142,51 @@ export async function startGatehouse(options: {
         adminToken,
         rootKey,
         renewListeners: async () => {
-          const cert = await adminCert.renewNow();
-          return [
-            { listener: 'admin', serialNumber: cert.serialNumber, notAfter: new Date(cert.notAfter).toISOString() },
-          ];
+          const renewed = [];
+          for (const [listener, certificate] of [
+            ['admin', adminCert],
+            ['kms', kmsCert],
+          ] as const) {
+            const cert = await certificate.renewNow();
+            renewed.push({
+              listener,
+              serialNumber: cert.serialNumber,
+              notAfter: new Date(cert.notAfter).toISOString(),
+            });
+          }
+          return renewed;
         },
       }),
     );
+    registerKmsStreamRoutes(admin.app, {
+      ops: kmsOps,
+      checkToken: (token) => adminToken.check(token),
+      logger: logger.child({ listener: 'admin' }),
+    });
     const bound = await admin.listen('127.0.0.1', config.listen.admin.port);
     cleanups.push(() => admin.close());
     adminCert.start((cert) => admin.setCertificate(cert.certPem, cert.keyPem));
     cleanups.push(() => adminCert.stop());
+
+    const kms: HttpsServer = createHttpsServer({
+      name: 'kms',
+      http: config.http,
+      certPem: kmsIssued.certPem,
+      keyPem: kmsIssued.keyPem,
+      ticketKeys,
+      logger: logger.child({ listener: 'kms' }),
+      ready: () => ready,
+    });
+    registerKmsRoutes(kms.app, {
+      ops: kmsOps,
+      authorizer: adminTokenKmsAuthorizer((token) => adminToken.check(token)),
+      logger: logger.child({ listener: 'kms' }),
+      maxBatchItems: config.kms.maxBatchItems,
+    });
+    const kmsBound = await kms.listen(config.listen.host, config.listen.kms.port);
+    cleanups.push(() => kms.close());
+    kmsCert.start((cert) => kms.setCertificate(cert.certPem, cert.keyPem));
+    cleanups.push(() => kmsCert.stop());
 
     const scheduler = new Scheduler(core.leases, logger.child({ component: 'scheduler' }));
     scheduler.add({
@@ -141,6 +202,7 @@ export async function startGatehouse(options: {
     const endpoints: Endpoints = {
       pid: process.pid,
       admin: `https://127.0.0.1:${bound.port}`,
+      kms: `https://${urlHost(config.listen.host)}:${kmsBound.port}`,
       trustBundle: paths.trustBundle,
       trustDomain: config.trustDomain,
     };

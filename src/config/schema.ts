@@ -111,6 +111,10 @@ export const configSchema = z.strictObject({
         .strictObject({ port: port(8440, 'Admin API port (always bound to 127.0.0.1). 0 = any free port.') })
         .prefault({})
         .describe('Admin API listener.'),
+      kms: z
+        .strictObject({ port: port(8444, 'KMS transit API port (binds listen.host). 0 = any free port.') })
+        .prefault({})
+        .describe('KMS transit API listener.'),
     })
     .prefault({})
     .describe('Listeners. Every listener speaks TLS 1.3 only with a certificate from the platform CA.'),
@@ -181,6 +185,18 @@ export const configSchema = z.strictObject({
     })
     .prefault({})
     .describe('The sealed keyring: root key and named key versions.'),
+  kms: z
+    .strictObject({
+      maxBatchItems: z
+        .number()
+        .int()
+        .min(1)
+        .max(100_000)
+        .default(1000)
+        .describe('Most items a transit `batch_input` may hold (larger batches are refused with 413).'),
+    })
+    .prefault({})
+    .describe('KMS transit API.'),
   ratelimit: z
     .strictObject({
       memory: z

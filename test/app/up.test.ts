@@ -26,7 +26,7 @@ afterEach(async () => {
 });
 
 function configFor(dir: string, overrides: Record<string, unknown> = {}) {
-  return loadConfig({ overrides: { dataDir: dir, listen: { admin: { port: 0 } }, ...overrides } });
+  return loadConfig({ overrides: { dataDir: dir, listen: { admin: { port: 0 }, kms: { port: 0 } }, ...overrides } });
 }
 
 async function up(dir: string, rootKey: { env?: string; file?: string } = {}, overrides: Record<string, unknown> = {}) {
@@ -129,7 +129,9 @@ describe('gatehouse up (in process)', () => {
     const busyPort = (blocker.address() as { port: number }).port;
     await expect(
       startGatehouse({
-        config: loadConfig({ overrides: { dataDir: tmp.dir, listen: { admin: { port: busyPort } } } }),
+        config: loadConfig({
+          overrides: { dataDir: tmp.dir, listen: { admin: { port: busyPort }, kms: { port: 0 } } },
+        }),
         rootKey: {},
         clock: systemClock,
         logger: new MemoryLogger(),

@@ -42,6 +42,7 @@ export async function startUp(
     env: {
       PATH: process.env.PATH ?? '/usr/bin:/bin',
       GATEHOUSE_LISTEN__ADMIN__PORT: '0',
+      GATEHOUSE_LISTEN__KMS__PORT: '0',
       GATEHOUSE_LOG__LEVEL: 'warn',
       ...env,
     },

@@ -23,6 +23,7 @@ function banner(running: RunningGatehouse): string {
     `gatehouse is up (pid ${endpoints.pid}), data in ${dir}`,
     '',
     `  admin API     ${endpoints.admin}   (127.0.0.1 only; token in ${paths.adminToken})`,
+    `  KMS API       ${endpoints.kms}   (transit API, docs/kms.md)`,
     `  trust bundle  ${endpoints.trustBundle}   (trust domain ${endpoints.trustDomain})`,
     `  endpoints     ${paths.endpoints}`,
     '',
