@@ -29,3 +29,31 @@ export type {
   EnvelopeHeader,
   EnvelopeMode,
 } from './envelope/index.js';
+export {
+  ObjectStore,
+  ObjectRewrap,
+  EnvelopeObjectCipher,
+  OBJECT_COLLECTIONS,
+  HEADER_READ_LIMIT,
+  checkBucketName,
+  checkObjectKey,
+  defaultBucketKey,
+  objectContext,
+  objectFileName,
+  objectRecordKey,
+  toObjectInfo,
+} from './objects/index.js';
+export type {
+  ObjectStoreOptions,
+  RewrapJobRecord,
+  RewrapProgress,
+  RewrapReport,
+  BucketRecord,
+  ObjectRecord,
+  ObjectInfo,
+  ObjectFiles,
+  TempObjectFile,
+  ObjectCipher,
+  ObjectContext,
+  ObjectHeader,
+} from './objects/index.js';
