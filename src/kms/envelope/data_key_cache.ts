@@ -63,7 +63,8 @@ export class DataKeyCache {
   /** A cached key for one more message of `bytes` plaintext bytes (counted), or undefined. */
   take(id: string, bytes: number): SingleKey | undefined {
     const entry = this.entries.get(id);
-    if (!entry) return undefined;
+    // A message larger than maxBytes alone bypasses the cache (the cached key stays for smaller ones).
+    if (!entry || bytes > this.limits.maxBytes) return undefined;
     const { maxAgeMs, maxMessages, maxBytes } = this.limits;
     if (this.clock.now() - entry.createdAt >= maxAgeMs || entry.messages >= maxMessages) {
       this.drop(id);

@@ -1,4 +1,4 @@
-import { Transform, Writable, type TransformCallback } from 'node:stream';
+import type { Transform, Writable } from 'node:stream';
 import { randomBytes } from 'node:crypto';
 import { GatehouseError, type Clock } from '../../core/index.js';
 import type { KeyMaterial } from '../key_info.js';
@@ -6,13 +6,14 @@ import { KEY_TYPES } from '../key_policy.js';
 import { encodeContext, type EncryptionContext } from './context.js';
 import { DataKeyCache, type DataKeyCacheLimits } from './data_key_cache.js';
 import { unwrapDek, wrapDek } from './dek_wrap.js';
-import { checkCommitment, deriveSingle, deriveStream } from './derive.js';
 import { parseHeader, SEGMENT_LIMITS, SIZES, startHeader, type EnvelopeHeader, type EnvelopeMode } from './format.js';
 import type { KeyMaterialSource } from './key_source.js';
 import { newSingleKey, openSingle, sealSingle, type SingleKey } from './single.js';
 import { StreamKeys } from './stream_keys.js';
 import { StreamReader } from './stream_open.js';
 import { sealingStream } from './stream_seal.js';
+import { openingStream, verifyingStream } from './stream_streams.js';
+import { rewrapHeaderBytes } from './rewrap.js';
 import { envelopeFromText, envelopeToText } from './text.js';
 
 /** Options of {@link Envelopes}. */
@@ -153,24 +154,7 @@ export class Envelopes {
    * await file.write(await envelopes.rewrapHeader(first, context), 0, headerLength, 0);
    */
   async rewrapHeader(headerBytes: Uint8Array, context?: EncryptionContext): Promise<Buffer> {
-    const bytes = asBuffer(headerBytes);
-    const ctx = encodeContext(context);
-    const header = parseHeader(bytes);
-    const dek = await this.unwrap(bytes, header, ctx);
-    try {
-      checkPayloadCommitment(bytes, header, dek);
-      const material = await this.keys.encryptionKey(header.keyName);
-      try {
-        const { out, prefixLength } = startHeader(header.mode, header.aead, header.keyName, material.version);
-        bytes.copy(out, prefixLength + SIZES.wrap, prefixLength + SIZES.wrap, header.headerLength);
-        wrapDek(out, prefixLength, material, dek, ctx);
-        return out;
-      } finally {
-        material.key.fill(0);
-      }
-    } finally {
-      dek.fill(0);
-    }
+    return rewrapHeaderBytes(this.keys, asBuffer(headerBytes), encodeContext(context));
   }
 
   /**
@@ -270,24 +254,7 @@ export class Envelopes {
    * await pipeline(createReadStream(file), envelopes.decryptStream({ object: 'a.bin' }), response);
    */
   decryptStream(context?: EncryptionContext): Transform {
-    const reader = new StreamReader(this.keys, encodeContext(context));
-    return new Transform({
-      transform(this: Transform, chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback) {
-        reader.write(chunk, (part) => this.push(part)).then(() => callback(), callback);
-      },
-      flush(this: Transform, callback: TransformCallback) {
-        try {
-          reader.end((part) => this.push(part));
-          callback();
-        } catch (err) {
-          callback(err as Error);
-        }
-      },
-      destroy(err: Error | null, callback: (error: Error | null) => void) {
-        reader.wipe();
-        callback(err);
-      },
-    });
+    return openingStream(new StreamReader(this.keys, encodeContext(context)));
   }
 
   /**
@@ -298,27 +265,7 @@ export class Envelopes {
    * await pipeline(createReadStream(file), envelopes.verifyStream({ object: 'a.bin' }));
    */
   verifyStream(context?: EncryptionContext): Writable {
-    const reader = new StreamReader(this.keys, encodeContext(context));
-    const discard = (part: Buffer): void => {
-      part.fill(0);
-    };
-    return new Writable({
-      write(chunk: Buffer, _encoding: BufferEncoding, callback: (error?: Error | null) => void) {
-        reader.write(chunk, discard).then(() => callback(), callback);
-      },
-      final(callback: (error?: Error | null) => void) {
-        try {
-          reader.end(discard);
-          callback();
-        } catch (err) {
-          callback(err as Error);
-        }
-      },
-      destroy(err: Error | null, callback: (error: Error | null) => void) {
-        reader.wipe();
-        callback(err);
-      },
-    });
+    return verifyingStream(new StreamReader(this.keys, encodeContext(context)));
   }
 
   /** Forgets and wipes every cached data key (for example after rotating a key that must stop being used). */
@@ -342,21 +289,6 @@ export class Envelopes {
     } finally {
       material.key.fill(0);
     }
-  }
-}
-
-/** Checks the key commitment of a single or stream header against an unwrapped DEK (data keys have none). */
-function checkPayloadCommitment(bytes: Buffer, header: EnvelopeHeader, dek: Buffer): void {
-  if (header.mode === 'datakey') return;
-  const commitAt = header.prefixLength + SIZES.wrap;
-  const okm =
-    header.mode === 'single'
-      ? deriveSingle(dek)
-      : deriveStream(dek, bytes.subarray(commitAt + SIZES.commitment, commitAt + SIZES.commitment + SIZES.salt));
-  try {
-    checkCommitment(okm, bytes.subarray(commitAt, commitAt + SIZES.commitment));
-  } finally {
-    okm.fill(0);
   }
 }
 

@@ -1,0 +1,129 @@
+import { createDecipheriv, createHmac, hkdfSync, type CipherGCMTypes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { MemoryRecordStore } from '../../../src/adapters/index.js';
+import { ManualClock } from '../../../src/core/index.js';
+import { Envelopes, Keyring, RootKey, Sealer, encodeContext, type KeyType } from '../../../src/kms/index.js';
+import { newKeyRecord, versionLabel } from '../../../src/kms/key_policy.js';
+import { hkdfExpandSha512 } from '../../../src/kms/envelope/derive.js';
+import { through } from './envelope_fixture.js';
+
+interface Vectors {
+  rootKey: string;
+  keys: { name: string; type: KeyType; version: number; material: string }[];
+  single: { keyName: string; context: Record<string, string>; plaintext: string; envelope: string };
+  stream: {
+    keyName: string;
+    context: Record<string, string>;
+    segmentSize: number;
+    plaintextHex: string;
+    envelope: string;
+  };
+  dataKey: { keyName: string; context: Record<string, string>; plaintext: string; wrapped: string };
+}
+
+const vectors = JSON.parse(readFileSync(new URL('./vectors/envelope_v1.json', import.meta.url), 'utf8')) as Vectors;
+const hex = (text: string) => Buffer.from(text, 'hex');
+
+/** A real keyring under the vectors' fixed root key, holding their fixed key material as version 1. */
+async function vectorKeyring(): Promise<Envelopes> {
+  const clock = new ManualClock(Date.parse('2026-01-01T00:00:00Z'));
+  const store = new MemoryRecordStore({ clock });
+  const root = RootKey.fromBytes(hex(vectors.rootKey));
+  const keyring = await Keyring.open({ store, root, clock });
+  const sealer = new Sealer(root);
+  for (const key of vectors.keys) {
+    const sealed = sealer.seal(hex(key.material), versionLabel(key.name, key.version));
+    const value = newKeyRecord(key.name, key.type, clock.now(), sealed);
+    await store.write([{ op: 'insert', collection: 'kms_keys', key: key.name, value }]);
+  }
+  return new Envelopes({ keys: keyring, clock });
+}
+
+/**
+ * An independent reader of a single-mode envelope written from docs/kms-format.md with node:crypto only, so the
+ * document is checked to be precise enough for another implementation.
+ */
+function readSingleByTheDoc(envelope: Buffer, kek: Buffer, alg: CipherGCMTypes, context: Buffer): Buffer {
+  expect(envelope.subarray(0, 4).toString('latin1')).toBe('GHEV');
+  expect([envelope[4], envelope[5], envelope[6]]).toEqual([1, 1, 1]);
+  const n = envelope[7] ?? 0;
+  const w = 8 + n;
+  const open = (key: Buffer, nonce: Buffer, sealed: Buffer, aad: Buffer) => {
+    const d = createDecipheriv(alg, key, nonce, { authTagLength: 16 });
+    d.setAuthTag(sealed.subarray(sealed.length - 16));
+    d.setAAD(aad);
+    return Buffer.concat([d.update(sealed.subarray(0, sealed.length - 16)), d.final()]);
+  };
+  const dek = open(
+    kek,
+    envelope.subarray(w + 4, w + 16),
+    envelope.subarray(w + 16, w + 64),
+    Buffer.concat([envelope.subarray(0, w + 16), context]),
+  );
+  const okm = createHmac('sha512', dek)
+    .update(Buffer.concat([Buffer.from('gatehouse envelope v1 single'), Buffer.from([1])]))
+    .digest();
+  expect(okm.subarray(32).equals(envelope.subarray(w + 64, w + 96))).toBe(true);
+  const h = w + 96;
+  const aad = Buffer.concat([envelope.subarray(0, w), envelope.subarray(w + 64, w + 96), context]);
+  return open(okm.subarray(0, 32), envelope.subarray(h, h + 12), envelope.subarray(h + 12), aad);
+}
+
+describe('stored test vectors (format v1)', () => {
+  it('decrypts the single-shot vector through a real keyring holding the fixed material', async () => {
+    const envelopes = await vectorKeyring();
+    const { plaintext, keyName, keyVersion } = await envelopes.decrypt(
+      hex(vectors.single.envelope),
+      vectors.single.context,
+    );
+    expect(plaintext.toString('hex')).toBe(vectors.single.plaintext);
+    expect({ keyName, keyVersion }).toEqual({ keyName: 'orders', keyVersion: 1 });
+  });
+
+  it('decrypts the stream vector (two segments, ChaCha20-Poly1305)', async () => {
+    const envelopes = await vectorKeyring();
+    const opened = await through(envelopes.decryptStream(vectors.stream.context), hex(vectors.stream.envelope), 100);
+    expect(opened.toString('hex')).toBe(vectors.stream.plaintextHex);
+  });
+
+  it('unwraps the data-key vector', async () => {
+    const envelopes = await vectorKeyring();
+    const { plaintext } = await envelopes.unwrapDataKey(hex(vectors.dataKey.wrapped), vectors.dataKey.context);
+    expect(plaintext.toString('hex')).toBe(vectors.dataKey.plaintext);
+  });
+
+  it('is readable by an independent implementation of docs/kms-format.md', () => {
+    const kek = hex(vectors.keys[0]?.material ?? '');
+    const plaintext = readSingleByTheDoc(
+      hex(vectors.single.envelope),
+      kek,
+      'aes-256-gcm',
+      encodeContext(vectors.single.context),
+    );
+    expect(plaintext.toString('hex')).toBe(vectors.single.plaintext);
+  });
+
+  it('encodes the context canonically as documented', () => {
+    expect(encodeContext(vectors.single.context).toString('hex')).toBe(
+      '0002' +
+        '0005' +
+        Buffer.from('table').toString('hex') +
+        '0006' +
+        Buffer.from('orders').toString('hex') +
+        '0006' +
+        Buffer.from('tenant').toString('hex') +
+        '0004' +
+        Buffer.from('acme').toString('hex'),
+    );
+  });
+
+  it('derives single-shot keys with HKDF-Expand-SHA512 exactly as node:crypto HKDF does after its extract step', () => {
+    const ikm = hex('0b'.repeat(22));
+    const salt = hex('000102030405060708090a0b0c');
+    const info = Buffer.from('gatehouse envelope v1 single');
+    const prk = createHmac('sha512', salt).update(ikm).digest();
+    const expected = Buffer.from(hkdfSync('sha512', ikm, salt, info, 64));
+    expect(hkdfExpandSha512(prk, info).equals(expected)).toBe(true);
+  });
+});
