@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import type { Readable } from 'node:stream';
 import { Agent, request } from 'undici';
 import { GatehouseError } from '../core/index.js';
 import { clientTlsOptions } from '../crypto/index.js';
@@ -62,6 +63,41 @@ export class AdminClient {
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
       if (code === 'ECONNREFUSED' || code === 'UND_ERR_SOCKET' || code === 'ECONNRESET') {
+        throw new GatehouseError('ERR_NOT_RUNNING', { message: `gatehouse is not running at ${this.base}` });
+      }
+      throw err;
+    }
+  }
+
+  /**
+   * A request whose body and answer are streams (the KMS streaming endpoints). Resolves with the answer's body once
+   * its headers arrived with a 2xx status; a problem answer becomes a GatehouseError with its code and title.
+   */
+  async stream(path: string, body: Readable): Promise<Readable> {
+    try {
+      const response = await request(`${this.base}${path}`, {
+        method: 'POST',
+        dispatcher: this.agent,
+        headers: { authorization: `Bearer ${this.token}`, 'content-type': 'application/octet-stream' },
+        body,
+        headersTimeout: 60_000,
+        bodyTimeout: 60_000,
+      });
+      if (response.statusCode >= 400) {
+        const text = await response.body.text();
+        let problem: { title?: string; code?: string } = {};
+        try {
+          problem = JSON.parse(text) as { title?: string; code?: string };
+        } catch {
+          // not a problem document: keep the status
+        }
+        const code = (problem.code ?? 'ERR_INTERNAL') as ConstructorParameters<typeof GatehouseError>[0];
+        throw new GatehouseError(code, { message: problem.title ?? `HTTP ${response.statusCode}` });
+      }
+      return response.body;
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'ECONNREFUSED') {
         throw new GatehouseError('ERR_NOT_RUNNING', { message: `gatehouse is not running at ${this.base}` });
       }
       throw err;

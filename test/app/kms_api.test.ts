@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Agent } from 'undici';
+import { request, type Agent } from 'undici';
 import { startGatehouse, type RunningGatehouse } from '../../src/app/index.js';
 import { loadConfig } from '../../src/config/index.js';
 import { MemoryLogger, systemClock } from '../../src/core/index.js';
@@ -53,7 +53,9 @@ describe('KMS listener of gatehouse up', () => {
       token,
       body: {},
     });
-    expect((renewed.body as Array<{ listener: string }>).map((r) => r.listener)).toEqual(['admin', 'kms']);
+    expect((renewed.body as Array<{ listener: string }>).map((r) => r.listener)).toEqual(
+      expect.arrayContaining(['admin', 'kms']),
+    );
     expect((await kms('/healthz', undefined, 'GET', false)).status).toBe(200);
   });
 
@@ -148,5 +150,53 @@ describe('KMS listener of gatehouse up', () => {
     for (const secret of [items[3]?.plaintext, sealed[3]?.ciphertext, dk.body.data.plaintext]) {
       expect(text).not.toContain(String(secret).slice(4, 40));
     }
+  });
+
+  it('streams on the admin listener: verify refuses a changed byte and decrypt aborts instead of ending', async () => {
+    await kms('/v1/transit/keys/files', {});
+    const admin = (path: string, body: Buffer) =>
+      request(`${running.endpoints.admin}${path}`, {
+        method: 'POST',
+        dispatcher: agent,
+        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/octet-stream' },
+        body,
+      });
+    const plain = Buffer.alloc(200 * 1024, 9);
+    const enc = await admin('/v1/kms/stream/encrypt?key=files&context=a%3Db', plain);
+    expect(enc.statusCode).toBe(200);
+    const cipher = Buffer.from(await enc.body.arrayBuffer());
+    const ok = await admin('/v1/kms/stream/decrypt?context=a%3Db', cipher);
+    expect(Buffer.from(await ok.body.arrayBuffer()).equals(plain)).toBe(true);
+    const good = await admin('/v1/kms/stream/verify?context=a%3Db', cipher);
+    expect(((await good.body.json()) as Json).data).toEqual({ key_name: 'files', key_version: 1 });
+
+    const flipped = Buffer.from(cipher);
+    flipped[cipher.length - 3] = (flipped[cipher.length - 3] ?? 0) ^ 1;
+    const bad = await admin('/v1/kms/stream/verify?context=a%3Db', flipped);
+    expect(bad.statusCode).toBe(400);
+    expect(((await bad.body.json()) as Json).code).toBe('ERR_KMS_DECRYPT_FAILED');
+    const aborted = await admin('/v1/kms/stream/decrypt?context=a%3Db', flipped);
+    expect(aborted.statusCode).toBe(200);
+    await expect(aborted.body.arrayBuffer()).rejects.toThrow();
+    const wrongKey = await admin('/v1/kms/stream/encrypt?key=missing', plain);
+    expect(wrongKey.statusCode).toBe(404);
+    await wrongKey.body.dump();
+    const anonymous = await request(`${running.endpoints.admin}/v1/kms/stream/verify`, {
+      method: 'POST',
+      dispatcher: agent,
+      headers: { 'content-type': 'application/octet-stream' },
+      body: cipher,
+    });
+    expect(anonymous.statusCode).toBe(401);
+    await anonymous.body.dump();
+    const streamAudit = logger.lines.filter((l) => l.audit === true && String(l.operation).startsWith('stream.'));
+    expect(streamAudit.map((l) => [l.operation, l.result])).toEqual([
+      ['stream.encrypt', 'ok'],
+      ['stream.decrypt', 'ok'],
+      ['stream.verify', 'ok'],
+      ['stream.verify', 'ERR_KMS_DECRYPT_FAILED'],
+      ['stream.decrypt', 'ERR_KMS_DECRYPT_FAILED'],
+      ['stream.encrypt', 'ERR_KMS_KEY_NOT_FOUND'],
+    ]);
   });
 });

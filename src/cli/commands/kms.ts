@@ -1,5 +1,6 @@
 import { Command, InvalidArgumentError } from 'commander';
 import { print, table } from '../output.js';
+import { addKmsDataCommands } from './kms_data.js';
 import { adminFlags, withAdmin, type AdminFlags } from './with_admin.js';
 
 interface KeyView {
@@ -42,7 +43,7 @@ const keyPath = (name: string) => `/v1/kms/keys/${encodeURIComponent(name)}`;
 
 /** `gatehouse kms ...`: named keys with versions and the root key. */
 export function kmsCommand(): Command {
-  const kms = new Command('kms').description('keys and the root key');
+  const kms = new Command('kms').description('keys, envelope encryption and the root key');
   const key = kms.command('key').description('named keys with versions');
 
   adminFlags(key.command('create <name>').description('new named key, version 1'))
@@ -135,6 +136,8 @@ export function kmsCommand(): Command {
         print(output, trimmed, (k: KeyView) => `key ${k.name}: versions below ${min} dropped`);
       }),
     );
+
+  addKmsDataCommands(kms);
 
   const root = kms.command('root').description('the root key that seals every secret at rest');
   adminFlags(root.command('rotate').description('re-seal everything under a new root key')).action(

@@ -1,0 +1,129 @@
+import { createReadStream, createWriteStream, fstatSync, mkdtempSync, renameSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { basename, dirname, join } from 'node:path';
+import type { Readable, Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import type { Command } from 'commander';
+import { InvalidArgumentError } from 'commander';
+import type { AdminClient } from '../admin_client.js';
+import { print } from '../output.js';
+import { adminFlags, withAdmin, type AdminFlags } from './with_admin.js';
+
+interface ContextFlags extends AdminFlags {
+  context: string[];
+}
+
+/** Commander collector for repeatable `--context k=v`. */
+function contextPair(value: string, previous: string[]): string[] {
+  const at = value.indexOf('=');
+  if (at <= 0) throw new InvalidArgumentError('expected k=v');
+  return [...previous, value];
+}
+
+function query(params: Array<[string, string]>): string {
+  const text = new URLSearchParams(params).toString();
+  return text === '' ? '' : `?${text}`;
+}
+
+const contextQuery = (context: string[]) => context.map((pair): [string, string] => ['context', pair]);
+
+/** A way to read the ciphertext twice: stdin itself when it is a regular file, else a private spool of it. */
+async function rereadableInput(): Promise<{ open(): Readable; cleanup(): void }> {
+  if (fstatSync(0).isFile()) {
+    return {
+      open: () => createReadStream('', { fd: 0, start: 0, autoClose: false }),
+      cleanup: () => {},
+    };
+  }
+  const dir = mkdtempSync(join(tmpdir(), 'gatehouse-kms-'));
+  const cleanup = () => rmSync(dir, { recursive: true, force: true });
+  try {
+    const spool = join(dir, 'ciphertext');
+    await pipeline(process.stdin, createWriteStream(spool, { mode: 0o600, flags: 'wx' }));
+    return { open: () => createReadStream(spool), cleanup };
+  } catch (err) {
+    cleanup();
+    throw err;
+  }
+}
+
+/**
+ * Decrypts with verify-before-release: pass 1 has the server authenticate every segment (no plaintext comes back),
+ * pass 2 decrypts. With `out`, plaintext goes to a temporary file beside it, renamed over it only on success.
+ */
+async function decryptVerified(client: AdminClient, context: string[], out: string | undefined): Promise<void> {
+  const input = await rereadableInput();
+  try {
+    const verified = await client.stream('/v1/kms/stream/verify' + query(contextQuery(context)), input.open());
+    for await (const chunk of verified) void chunk; // a small JSON answer: the ciphertext is good
+    const plaintext = await client.stream('/v1/kms/stream/decrypt' + query(contextQuery(context)), input.open());
+    if (out === undefined) {
+      await pipeline(plaintext, process.stdout as Writable);
+      return;
+    }
+    const temp = join(dirname(out), `.${basename(out)}.${process.pid}.tmp`);
+    try {
+      await pipeline(plaintext, createWriteStream(temp, { mode: 0o600, flags: 'wx' }));
+      renameSync(temp, out);
+    } catch (err) {
+      rmSync(temp, { force: true });
+      throw err;
+    }
+  } finally {
+    input.cleanup();
+  }
+}
+
+/**
+ * Adds the data verbs to `gatehouse kms`: `encrypt`, `decrypt` (verify before release), `rewrap` (stdin to stdout,
+ * streaming, any size) and `datakey`.
+ *
+ * @example
+ * addKmsDataCommands(kmsCommand); // gatehouse kms encrypt --key orders --context tenant=acme < plain > cipher
+ */
+export function addKmsDataCommands(kms: Command): void {
+  const withContext = (command: Command) =>
+    adminFlags(command).option('--context <k=v>', 'encryption context pair (repeatable)', contextPair, []);
+
+  withContext(kms.command('encrypt').description('envelope-encrypt stdin to stdout (any size, streaming)'))
+    .requiredOption('--key <name>', 'named key to encrypt with')
+    .action(async (flags: ContextFlags & { key: string }) =>
+      withAdmin(flags, async (client) => {
+        const path = '/v1/kms/stream/encrypt' + query([['key', flags.key], ...contextQuery(flags.context)]);
+        await pipeline(await client.stream(path, process.stdin), process.stdout as Writable);
+      }),
+    );
+
+  withContext(kms.command('decrypt').description('decrypt stdin; nothing is written unless all of it authenticates'))
+    .option('--out <file>', 'write the plaintext to FILE (atomically) instead of stdout')
+    .action(async (flags: ContextFlags & { out?: string }) =>
+      withAdmin(flags, (client) => decryptVerified(client, flags.context, flags.out)),
+    );
+
+  withContext(kms.command('rewrap').description('rewrap a ciphertext on stdin to the newest key version')).action(
+    async (flags: ContextFlags) =>
+      withAdmin(flags, async (client) => {
+        const path = '/v1/kms/stream/rewrap' + query(contextQuery(flags.context));
+        await pipeline(await client.stream(path, process.stdin), process.stdout as Writable);
+      }),
+  );
+
+  withContext(kms.command('datakey').description('a fresh 256-bit data key, wrapped (and in plaintext)'))
+    .requiredOption('--key <name>', 'named key to wrap it with')
+    .option('--wrapped-only', 'print only the wrapped form')
+    .action(async (flags: ContextFlags & { key: string; wrappedOnly?: boolean }) =>
+      withAdmin(flags, async (client, output) => {
+        const context = Object.fromEntries(
+          flags.context.map((pair) => [pair.slice(0, pair.indexOf('=')), pair.slice(pair.indexOf('=') + 1)]),
+        );
+        const result = await client.call<{ data: { plaintext?: string; ciphertext: string; key_version: number } }>(
+          'POST',
+          '/v1/kms/datakey',
+          { key: flags.key, context, wrapped_only: flags.wrappedOnly === true },
+        );
+        print(output, result.data, (d: { plaintext?: string; ciphertext: string; key_version: number }) =>
+          d.plaintext === undefined ? d.ciphertext : `plaintext  ${d.plaintext}\nwrapped    ${d.ciphertext}`,
+        );
+      }),
+    );
+}
