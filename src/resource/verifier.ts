@@ -1,0 +1,194 @@
+import { GatehouseError, isGatehouseError } from '../core/index.js';
+import { decodeJwt, sha256Base64url, verifyJwtSignature, type DecodedJwt } from '../crypto/index.js';
+import { checkAccessTokenClaims, isAccessTokenType } from './access_token_claims.js';
+import { isApiKey } from './api_key.js';
+import { extractCredential, type HeaderBag } from './credentials.js';
+import { DenyList } from './deny_list.js';
+import { introspect } from './introspection.js';
+import { JwksCache } from './jwks.js';
+import { principalFromClaims, type Principal } from './principal.js';
+import { RevocationFeed } from './revocation_feed.js';
+import { TokenCache } from './token_cache.js';
+import { resolveVerifierOptions, type ResolvedVerifierOptions, type VerifierOptions } from './verifier_options.js';
+
+/** The token / API-key verifier a service embeds. */
+export interface Verifier {
+  /** Finds the request's credential (Bearer JWT, Bearer `ghk_…` or the API-key header) and verifies it. */
+  verifyRequest(headers: HeaderBag): Promise<Principal>;
+  /** Verifies one credential: a JWT access token, or an API key when API keys are configured. */
+  verifyToken(token: string): Promise<Principal>;
+  /** Loads the JWKS and, in poll mode, the revocation feed; then keeps polling. Call before serving. */
+  start(): Promise<void>;
+  /** Stops background polling. */
+  close(): Promise<void>;
+  /** The realm of this verifier's WWW-Authenticate challenges. */
+  readonly realm: string;
+  /** The header API keys may come in, when API keys are enabled. */
+  readonly apiKeyHeader: string | undefined;
+}
+
+function invalid(detail: string): GatehouseError {
+  return new GatehouseError('ERR_TOKEN_INVALID', { oauthError: 'invalid_token', detail });
+}
+
+/** Re-labels JWS/JWK failures as invalid_token; lets unavailability and our own token errors through. */
+function asTokenError(err: unknown): GatehouseError {
+  if (isGatehouseError(err) && (err.code === 'ERR_TOKEN_INVALID' || err.code === 'ERR_VERIFIER_UNAVAILABLE'))
+    return err;
+  return invalid(isGatehouseError(err) ? `${err.code}: ${err.detail ?? ''}` : 'unexpected failure');
+}
+
+class TokenVerifier implements Verifier {
+  private readonly jwks: JwksCache;
+  private readonly deny: DenyList;
+  private readonly cache: TokenCache;
+  private readonly feed: RevocationFeed | undefined;
+  private started = false;
+
+  constructor(private readonly o: ResolvedVerifierOptions) {
+    this.jwks = new JwksCache(o.jwksSource, o.clock, o.logger, o.jwksCache);
+    this.deny = new DenyList(o.denyMaxEntries, o.logger);
+    this.cache = new TokenCache(o.cacheMaxEntries);
+    if (o.mode === 'poll' && o.dispatcher !== undefined && o.credentials !== undefined) {
+      this.feed = new RevocationFeed(
+        {
+          url: o.feedUrl,
+          dispatcher: o.dispatcher,
+          credentials: o.credentials,
+          intervalMs: o.intervalMs,
+          timeoutMs: o.fetchTimeoutMs,
+          maxBytes: 4 * 1024 * 1024,
+        },
+        this.deny,
+        o.clock,
+        o.logger,
+      );
+    }
+    if (o.mode === 'off') {
+      o.logger.warn(
+        { event: 'revocation_off', insecure: true },
+        'INSECURE: token revocation is off, so revoked tokens stay valid until they expire; set revocation.mode to poll or introspect',
+      );
+    }
+  }
+
+  get realm(): string {
+    return this.o.realm;
+  }
+
+  get apiKeyHeader(): string | undefined {
+    return this.o.apiKeys?.header;
+  }
+
+  async start(): Promise<void> {
+    if (this.started) return;
+    this.started = true;
+    await this.jwks.refresh();
+    await this.feed?.start();
+  }
+
+  async close(): Promise<void> {
+    await this.feed?.close();
+  }
+
+  verifyRequest(headers: HeaderBag): Promise<Principal> {
+    try {
+      return this.verifyToken(extractCredential(headers, this.o.apiKeys?.header).value);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+  }
+
+  async verifyToken(token: string): Promise<Principal> {
+    const now = this.o.clock.now();
+    if (this.feed !== undefined && now - this.feed.lastSuccessAt > this.o.maxStalenessMs) {
+      throw new GatehouseError('ERR_VERIFIER_UNAVAILABLE', { detail: 'revocation feed is stale' });
+    }
+    if (typeof token !== 'string' || token.length > this.o.maxTokenBytes) throw invalid('token too large');
+    const digest = sha256Base64url(token);
+    const hit = this.cache.get(digest, now);
+    if (hit !== undefined) {
+      const kid = hit.principal.keyId;
+      if (!this.deny.isDenied(hit.jti, kid, now) && (kid === undefined || this.jwks.peek(kid) !== undefined)) {
+        return hit.principal;
+      }
+      this.cache.delete(digest);
+      throw invalid('revoked or key withdrawn');
+    }
+    if (isApiKey(token)) return this.verifyApiKey(token, digest, now);
+    return this.verifyJwt(token, digest, now);
+  }
+
+  private async verifyJwt(token: string, digest: string, now: number): Promise<Principal> {
+    let decoded: DecodedJwt;
+    try {
+      decoded = decodeJwt(token, { maxLength: this.o.maxTokenBytes });
+      if (!isAccessTokenType(decoded.header.typ)) throw invalid('typ is not at+jwt');
+      const kid = decoded.header.kid;
+      if (typeof kid !== 'string') throw invalid('no kid');
+      const key = await this.jwks.resolve(kid);
+      if (key === undefined) throw invalid('unknown kid');
+      verifyJwtSignature(decoded, key);
+      checkAccessTokenClaims(decoded, this.o, Math.floor(now / 1000));
+    } catch (err) {
+      throw asTokenError(err);
+    }
+    const claims = decoded.payload;
+    const kid = decoded.header.kid as string;
+    const jti = claims['jti'] as string;
+    if (this.deny.isDenied(jti, kid, now)) throw invalid('revoked');
+    let expiresAt = (claims['exp'] as number) * 1000;
+    if (this.o.mode === 'introspect' && this.o.introspection !== undefined && this.o.dispatcher !== undefined) {
+      const answer = await introspect(
+        this.o.dispatcher,
+        this.o.introspection,
+        token,
+        'access_token',
+        this.o.fetchTimeoutMs,
+      );
+      if (answer === undefined) throw invalid('inactive at introspection');
+      expiresAt = Math.min(expiresAt, now + this.o.introspectionTtlMs);
+    }
+    const principal = principalFromClaims('jwt', claims, kid);
+    this.cache.set(digest, { principal, expiresAt, jti });
+    return principal;
+  }
+
+  private async verifyApiKey(token: string, digest: string, now: number): Promise<Principal> {
+    const config = this.o.apiKeys;
+    if (config === undefined || this.o.dispatcher === undefined) throw invalid('API keys are not accepted here');
+    const answer = await introspect(this.o.dispatcher, config.introspect, token, 'api_key', this.o.fetchTimeoutMs);
+    if (answer === undefined) throw invalid('inactive API key');
+    if (answer['iss'] !== undefined && answer['iss'] !== this.o.issuer) throw invalid('API key iss mismatch');
+    const aud = answer['aud'];
+    if (aud !== undefined && aud !== this.o.audience && !(Array.isArray(aud) && aud.includes(this.o.audience))) {
+      throw invalid('API key aud mismatch');
+    }
+    const exp = typeof answer['exp'] === 'number' ? answer['exp'] * 1000 : Number.POSITIVE_INFINITY;
+    if (exp <= now) throw invalid('API key expired');
+    const jti = typeof answer['jti'] === 'string' ? answer['jti'] : undefined;
+    if (this.deny.isDenied(jti, undefined, now)) throw invalid('revoked');
+    const principal = principalFromClaims('api_key', answer);
+    this.cache.set(digest, { principal, expiresAt: Math.min(exp, now + config.cacheTtlMs), jti });
+    return principal;
+  }
+}
+
+/**
+ * Creates the verifier a resource server embeds: RFC 9068 JWT access tokens checked against the issuer's JWKS
+ * (algorithms pinned per key), API keys through introspection, revocation by feed polling or introspection, and a
+ * verified-token cache that never outlives `exp` and re-checks revocation on every hit.
+ *
+ * @example
+ * const verifier = createVerifier({
+ *   issuer: 'https://id.example.com',
+ *   audience: 'orders',
+ *   jwks: { url: 'https://id.example.com/.well-known/jwks.json' },
+ *   revocation: { mode: 'poll', credentials: async () => feedToken },
+ * });
+ * await verifier.start();
+ * const principal = await verifier.verifyRequest(req.headers);
+ */
+export function createVerifier(options: VerifierOptions): Verifier {
+  return new TokenVerifier(resolveVerifierOptions(options));
+}

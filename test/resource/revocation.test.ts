@@ -1,0 +1,172 @@
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { ManualClock } from '../../src/core/index.js';
+import { generateSigningKey } from '../../src/crypto/index.js';
+import { API_KEY_PREFIX, bearerChallenge, createVerifier, type Verifier } from '../../src/resource/index.js';
+import { AUDIENCE, ISSUER, jwksOf, mint, startFakeIssuer, type FakeIssuer } from './helpers.js';
+
+const key = generateSigningKey('ES256', 'k1');
+const T0 = Date.parse('2026-06-01T00:00:00Z');
+const sec = (clock: ManualClock): number => Math.floor(clock.now() / 1000);
+
+let issuer: FakeIssuer;
+let clock: ManualClock;
+const verifiers: Verifier[] = [];
+beforeAll(async () => {
+  issuer = await startFakeIssuer();
+});
+afterAll(async () => {
+  await issuer.close();
+});
+beforeEach(async () => {
+  await Promise.all(verifiers.splice(0).map((v) => v.close()));
+  issuer.revocations = [];
+  issuer.active.clear();
+  issuer.counts = { jwks: 0, revocations: 0, introspect: 0, unauthorized: 0 };
+  clock = new ManualClock(T0);
+});
+
+function make(revocation: Parameters<typeof createVerifier>[0]['revocation'], extra = {}): Verifier {
+  const v = createVerifier({
+    issuer: ISSUER,
+    audience: AUDIENCE,
+    jwks: { keys: jwksOf(key) },
+    revocation,
+    clock,
+    fetchTimeoutMs: 2000,
+    tls: { ca: issuer.ca },
+    ...extra,
+  });
+  verifiers.push(v);
+  return v;
+}
+
+const statusOf = (v: Verifier, token: string): Promise<number> =>
+  v.verifyToken(token).then(
+    () => 200,
+    (err: unknown) => bearerChallenge(err, 'r').status,
+  );
+
+const feed = () => ({
+  mode: 'poll' as const,
+  feedUrl: `${issuer.url}/revocations`,
+  credentials: async () => issuer.feedToken,
+  intervalMs: 50,
+});
+
+describe('revocation: poll', () => {
+  it('a revoked jti is refused after the next poll, also when it was cached', async () => {
+    const v = make(feed(), { jwks: { keys: jwksOf(key) } });
+    await v.start();
+    const token = mint(key, sec(clock), { jti: 'j-1' });
+    expect(await statusOf(v, token)).toBe(200);
+    issuer.revocations.push({ jti: 'j-1', exp: sec(clock) + 300 });
+    const polls = issuer.counts.revocations;
+    await expect.poll(() => issuer.counts.revocations, { interval: 20, timeout: 5000 }).toBeGreaterThan(polls + 1);
+    expect(await statusOf(v, token)).toBe(401);
+    expect(await statusOf(v, mint(key, sec(clock), { jti: 'j-2' }))).toBe(200);
+  });
+
+  it('a revoked signing key id refuses every token it signed', async () => {
+    issuer.revocations.push({ key_id: 'k1', exp: sec(clock) + 600 });
+    const v = make(feed());
+    await v.start();
+    expect(await statusOf(v, mint(key, sec(clock)))).toBe(401);
+  });
+
+  it('sends the feed credential; a feed that refuses it leaves the verifier failing closed (503)', async () => {
+    const v = make({ ...feed(), credentials: async () => 'wrong' });
+    await v.start();
+    expect(issuer.counts.unauthorized).toBeGreaterThan(0);
+    expect(await statusOf(v, mint(key, sec(clock)))).toBe(503);
+  });
+
+  it('fails closed when the feed has been silent longer than maxStalenessMs', async () => {
+    const v = make({ ...feed(), intervalMs: 60_000, maxStalenessMs: 60_000 });
+    await v.start();
+    expect(await statusOf(v, mint(key, sec(clock)))).toBe(200);
+    clock.advance(60_001);
+    expect(await statusOf(v, mint(key, sec(clock)))).toBe(503);
+  });
+});
+
+describe('revocation: introspect', () => {
+  it('asks the issuer per uncached token, caches the answer briefly, never past exp', async () => {
+    const v = make({
+      mode: 'introspect',
+      introspection: { url: `${issuer.url}/introspect`, ...issuer.introspectionClient },
+      cacheTtlMs: 10_000,
+    });
+    const token = mint(key, sec(clock), { exp: sec(clock) + 5 });
+    issuer.active.set(token, { sub: 'alice' });
+    expect(await statusOf(v, token)).toBe(200);
+    expect(await statusOf(v, token)).toBe(200);
+    expect(issuer.counts.introspect).toBe(1);
+    issuer.active.delete(token); // revoked at the issuer
+    clock.advance(4_000);
+    expect(await statusOf(v, token)).toBe(200); // still cached (staleness ≤ cacheTtlMs)
+    clock.advance(1_000); // exp reached: the cache entry is gone whatever the ttl
+    expect(await statusOf(v, token)).toBe(401);
+    const other = mint(key, sec(clock));
+    expect(await statusOf(v, other)).toBe(401); // inactive at the issuer
+  });
+});
+
+describe('API keys', () => {
+  const apiKey = `${API_KEY_PREFIX}${'a'.repeat(40)}`;
+  it('are introspected (Bearer or the configured header), cached for cacheTtlMs, and map to a principal', async () => {
+    const v = make(
+      { mode: 'off' },
+      {
+        apiKeys: {
+          header: 'x-api-key',
+          introspect: { url: `${issuer.url}/introspect`, ...issuer.introspectionClient },
+          cacheTtlMs: 1000,
+        },
+      },
+    );
+    issuer.active.set(apiKey, {
+      sub: 'svc-reports',
+      client_id: 'reports',
+      scope: 'orders:read',
+      aud: AUDIENCE,
+      iss: ISSUER,
+    });
+    const p = await v.verifyRequest({ 'x-api-key': apiKey });
+    expect(p).toMatchObject({ kind: 'api_key', sub: 'svc-reports', clientId: 'reports' });
+    expect(p.scopes.has('orders:read')).toBe(true);
+    await v.verifyRequest({ authorization: `Bearer ${apiKey}` });
+    expect(issuer.counts.introspect).toBe(1);
+    issuer.active.delete(apiKey);
+    clock.advance(1000);
+    await expect(v.verifyRequest({ 'x-api-key': apiKey })).rejects.toMatchObject({ code: 'ERR_TOKEN_INVALID' });
+    await expect(v.verifyRequest({ 'x-api-key': apiKey, authorization: 'Bearer x' })).rejects.toMatchObject({
+      code: 'ERR_TOKEN_REQUEST_INVALID',
+    });
+  });
+
+  it('are refused when API keys are not configured, or answered for another audience', async () => {
+    const plain = make({ mode: 'off' });
+    expect(await statusOf(plain, apiKey)).toBe(401);
+    const v = make(
+      { mode: 'off' },
+      {
+        apiKeys: { introspect: { url: `${issuer.url}/introspect`, ...issuer.introspectionClient } },
+      },
+    );
+    issuer.active.set(apiKey, { sub: 's', client_id: 'c', aud: 'billing' });
+    expect(await statusOf(v, apiKey)).toBe(401);
+  });
+});
+
+describe('verified-token cache', () => {
+  it('never serves an entry at or past exp, and holds at most maxEntries', async () => {
+    const v = make({ mode: 'off' }, { cache: { maxEntries: 2 }, clockSkewSeconds: 0 });
+    const token = mint(key, sec(clock), { exp: sec(clock) + 10 });
+    expect(await statusOf(v, token)).toBe(200);
+    clock.advance(9_999);
+    expect(await statusOf(v, token)).toBe(200);
+    clock.advance(1);
+    expect(await statusOf(v, token)).toBe(401);
+    for (let i = 0; i < 5; i += 1) expect(await statusOf(v, mint(key, sec(clock), { jti: `c${i}` }))).toBe(200);
+  });
+});
