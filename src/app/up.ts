@@ -8,6 +8,7 @@ import {
   registerAdminRoutes,
   registerKmsRoutes,
   registerKmsStreamRoutes,
+  registerIdentityAdminRoutes,
   type HttpsServer,
 } from '../http/index.js';
 import { AdminToken } from './admin_token.js';
@@ -15,6 +16,8 @@ import { adminOperations } from './admin_operations.js';
 import type { PlatformCore } from './compose.js';
 import { dataDirPaths, ensureDataDir, readManifest, type DataDirPaths } from './data_dir.js';
 import { initializeDataDir } from './first_start.js';
+import { identityAdminOperations } from './identity_admin.js';
+import { prepareIdentityListener } from './identity_listener.js';
 import { adminTokenKmsAuthorizer } from './kms_authorizer.js';
 import { kmsOperations } from './kms_operations.js';
 import { ListenerCertificate } from './listener_certificate.js';
@@ -28,6 +31,8 @@ export interface Endpoints {
   admin: string;
   /** The KMS transit API. */
   kms: string;
+  /** The identity issuer (OAuth2 authorization server). */
+  identity: string;
   trustBundle: string;
   trustDomain: string;
 }
@@ -125,6 +130,8 @@ export async function startGatehouse(options: {
     const kmsIssued = await kmsCert.issue();
     const kmsOps = kmsOperations(core);
     let ready = false;
+    const identityListener = await prepareIdentityListener({ core, ticketKeys, ready: () => ready });
+    cleanups.push(() => identityListener.close());
     const admin: HttpsServer = createHttpsServer({
       name: 'admin',
       http: config.http,
@@ -146,8 +153,10 @@ export async function startGatehouse(options: {
           for (const [listener, certificate] of [
             ['admin', adminCert],
             ['kms', kmsCert],
+            ['identity', identityListener],
           ] as const) {
-            const cert = await certificate.renewNow();
+            const cert =
+              'identity' in certificate ? await certificate.renewCertificate() : await certificate.renewNow();
             renewed.push({
               listener,
               serialNumber: cert.serialNumber,
@@ -163,6 +172,11 @@ export async function startGatehouse(options: {
       checkToken: (token) => adminToken.check(token),
       logger: logger.child({ listener: 'admin' }),
     });
+    registerIdentityAdminRoutes(
+      admin.app,
+      (token) => adminToken.check(token),
+      identityAdminOperations(identityListener.identity, logger),
+    );
     const bound = await admin.listen('127.0.0.1', config.listen.admin.port);
     cleanups.push(() => admin.close());
     adminCert.start((cert) => admin.setCertificate(cert.certPem, cert.keyPem));
@@ -198,11 +212,13 @@ export async function startGatehouse(options: {
       },
     });
     cleanups.push(() => scheduler.stop());
+    const identityUrl = await identityListener.listen(scheduler);
 
     const endpoints: Endpoints = {
       pid: process.pid,
       admin: `https://127.0.0.1:${bound.port}`,
       kms: `https://${urlHost(config.listen.host)}:${kmsBound.port}`,
+      identity: identityUrl,
       trustBundle: paths.trustBundle,
       trustDomain: config.trustDomain,
     };

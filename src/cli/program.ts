@@ -1,7 +1,10 @@
 import { Command } from 'commander';
 import { adminCommand } from './commands/admin.js';
+import { apiCommand } from './commands/api.js';
 import { caCommand } from './commands/ca.js';
+import { clientCommand } from './commands/client.js';
 import { kmsCommand } from './commands/kms.js';
+import { signingKeysCommands } from './commands/signing_keys.js';
 import { upCommand } from './commands/up.js';
 
 /** The `gatehouse` command tree. Each verb lives in its own file under cli/commands/. */
@@ -14,5 +17,8 @@ export function buildProgram(): Command {
   program.addCommand(adminCommand());
   program.addCommand(kmsCommand());
   program.addCommand(caCommand());
+  program.addCommand(apiCommand());
+  program.addCommand(clientCommand());
+  for (const command of signingKeysCommands()) program.addCommand(command);
   return program;
 }

@@ -111,6 +111,15 @@ export const configSchema = z.strictObject({
         .strictObject({ port: port(8440, 'Admin API port (always bound to 127.0.0.1). 0 = any free port.') })
         .prefault({})
         .describe('Admin API listener.'),
+      identity: z
+        .strictObject({
+          port: port(
+            8443,
+            'Identity issuer (OAuth2 authorization server) port (binds listen.host). 0 = any free port.',
+          ),
+        })
+        .prefault({})
+        .describe('Identity issuer listener.'),
       kms: z
         .strictObject({ port: port(8444, 'KMS transit API port (binds listen.host). 0 = any free port.') })
         .prefault({})
@@ -197,6 +206,86 @@ export const configSchema = z.strictObject({
     })
     .prefault({})
     .describe('KMS transit API.'),
+  identity: z
+    .strictObject({
+      issuer: z
+        .string()
+        .url()
+        .optional()
+        .describe('Issuer URL (https, no query or fragment). Default: https://127.0.0.1:<bound identity port>.'),
+      accessTokenTtl: duration(
+        '15m',
+        'Default access token lifetime (a client may set its own with --access-token-ttl).',
+      ),
+      maxAccessTokenTtl: duration(
+        '24h',
+        'Longest access token lifetime a client may be given; retired signing keys stay published this long.',
+      ),
+      secretRotationOverlap: duration(
+        '24h',
+        'How long the previous client secret stays valid after `gatehouse client rotate-secret`.',
+      ),
+      clientCacheTtl: duration(
+        '5s',
+        'How long a replica trusts its in-memory copy of a client (changes on this replica invalidate it at once).',
+      ),
+      signing: z
+        .strictObject({
+          alg: z.enum(['ES256', 'EdDSA', 'RS256']).default('ES256').describe('Algorithm of new signing keys.'),
+          prePublish: duration(
+            '1h',
+            'How long a new signing key is published in the JWKS before it signs (JWKS max-age is at most half of it).',
+          ),
+          rotateEvery: duration('30d', 'Automatic signing key rotation period (checked under a lease).'),
+        })
+        .prefault({})
+        .describe('Access token signing keys (sealed in the KMS).'),
+      limits: z
+        .strictObject({
+          maxBodyBytes: z
+            .number()
+            .int()
+            .min(256)
+            .max(65536)
+            .default(8192)
+            .describe('Largest token request body, in bytes (larger: 400 invalid_request).'),
+          maxParameters: z
+            .number()
+            .int()
+            .min(4)
+            .max(256)
+            .default(32)
+            .describe('Most form parameters a token request may carry.'),
+          failedAuthPerClient: z
+            .strictObject({
+              rate: z.number().int().min(1).default(10).describe('Requests admitted per period.'),
+              period: duration('1m', 'The period of `rate`.'),
+              burst: z.number().int().min(0).default(10).describe('Extra requests admitted at once.'),
+            })
+            .prefault({})
+            .describe('Failed client authentications tolerated per client_id.'),
+          failedAuthPerAddress: z
+            .strictObject({
+              rate: z.number().int().min(1).default(30).describe('Requests admitted per period.'),
+              period: duration('1m', 'The period of `rate`.'),
+              burst: z.number().int().min(0).default(30).describe('Extra requests admitted at once.'),
+            })
+            .prefault({})
+            .describe('Failed client authentications tolerated per source address.'),
+          tokenRequestsPerAddress: z
+            .strictObject({
+              rate: z.number().int().min(1).default(6000).describe('Requests admitted per period.'),
+              period: duration('1m', 'The period of `rate`.'),
+              burst: z.number().int().min(0).default(1000).describe('Extra requests admitted at once.'),
+            })
+            .prefault({})
+            .describe('Token requests admitted per source address (flood guard).'),
+        })
+        .prefault({})
+        .describe('Token endpoint protection.'),
+    })
+    .prefault({})
+    .describe('Identity: the OAuth2 authorization server.'),
   ratelimit: z
     .strictObject({
       memory: z

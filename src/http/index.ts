@@ -17,3 +17,7 @@ export type {
   KmsDataKey,
   KmsStreamHeader,
 } from './kms_port.js';
+export { registerIdentityRoutes } from './identity_routes.js';
+export type { IdentityRoutesOptions } from './identity_routes.js';
+export { registerIdentityAdminRoutes } from './identity_admin_routes.js';
+export type { IdentityAdminOperations, ClientCreateBody } from './identity_admin_routes.js';

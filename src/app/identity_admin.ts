@@ -1,0 +1,86 @@
+import type { Logger } from '../core/index.js';
+import type { IdentityAdminOperations } from '../http/index.js';
+import { clientView, type ClientAuthMethod } from '../identity/index.js';
+import { snakeCase } from './admin_operations.js';
+import type { IdentityServer } from './identity_server.js';
+
+/**
+ * The identity admin operations on this process's identity server, audited like every admin operation. Client secrets
+ * appear only in the answers of create and rotate-secret, never in logs.
+ *
+ * @example
+ * registerIdentityAdminRoutes(admin.app, adminToken.check, identityAdminOperations(identity, logger));
+ */
+export function identityAdminOperations(identity: IdentityServer, logger: Logger): IdentityAdminOperations {
+  const audit = logger.child({ audit: true, actor: 'admin-token' });
+  const done = <T>(operation: string, fields: object, value: T): unknown => {
+    audit.info({ operation, ...fields, result: 'ok' }, 'admin operation');
+    return snakeCase(value);
+  };
+  const { apis, clients, signingKeys } = identity;
+  const keyView = () =>
+    signingKeys.list().map((k) => ({
+      kid: k.kid,
+      alg: k.alg,
+      createdAt: new Date(k.createdAt),
+      activatesAt: new Date(k.activatesAt),
+      retiresAt: k.retiresAt === null ? null : new Date(k.retiresAt),
+    }));
+  return {
+    createApi: async (audience, scopes) =>
+      done('identity.api.create', { audience }, await apis.create(audience, scopes)),
+    listApis: async () => snakeCase(await apis.list()),
+    getApi: async (audience) => snakeCase(await apis.require(audience)),
+    deleteApi: async (audience) => {
+      await apis.delete(audience);
+      return done('identity.api.delete', { audience }, { deleted: true, audience });
+    },
+    createClient: async (body) => {
+      const { client, secret } = await clients.create({
+        name: body.name,
+        grantTypes: body.grant_types,
+        scopes: body.scope === undefined ? [] : body.scope.split(' ').filter((s) => s !== ''),
+        ...(body.redirect_uris ? { redirectUris: body.redirect_uris } : {}),
+        ...(body.public === undefined ? {} : { public: body.public }),
+        ...(body.audiences ? { audiences: body.audiences } : {}),
+        ...(body.auth_method ? { authMethod: body.auth_method as ClientAuthMethod } : {}),
+        ...(body.jwks ? { jwks: body.jwks as { keys: Array<Record<string, unknown> & { kty: string }> } } : {}),
+        ...(body.accessTokenTtlMs === undefined ? {} : { accessTokenTtlMs: body.accessTokenTtlMs }),
+        ...(body.legacy_implicit === undefined ? {} : { legacyImplicit: body.legacy_implicit }),
+        ...(body.tls_client_auth_san_uri ? { tlsClientAuthSanUri: body.tls_client_auth_san_uri } : {}),
+        ...(body.roles ? { roles: body.roles } : {}),
+      });
+      audit.info({ operation: 'identity.client.create', clientId: client.clientId, result: 'ok' }, 'admin operation');
+      return {
+        client_id: client.clientId,
+        ...(secret === undefined ? {} : { client_secret: secret }),
+        client: snakeCase(clientView(client)),
+      };
+    },
+    listClients: async () => snakeCase((await clients.list()).map(clientView)),
+    getClient: async (clientId) => snakeCase(clientView(await clients.get(clientId))),
+    rotateClientSecret: async (clientId, overlapMs) => {
+      const { client, secret } = await clients.rotateSecret(clientId, overlapMs);
+      audit.info({ operation: 'identity.client.rotate-secret', clientId, result: 'ok' }, 'admin operation');
+      return { client_id: client.clientId, client_secret: secret, client: snakeCase(clientView(client)) };
+    },
+    deleteClient: async (clientId) => {
+      await clients.delete(clientId);
+      return done('identity.client.delete', { clientId }, { deleted: true, clientId });
+    },
+    rotateSigningKeys: async () => {
+      const next = await signingKeys.rotate();
+      return done(
+        'identity.signing-keys.rotate',
+        { kid: next.kid },
+        {
+          kid: next.kid,
+          alg: next.alg,
+          activatesAt: new Date(next.activatesAt),
+          keys: keyView(),
+        },
+      );
+    },
+    listSigningKeys: async () => snakeCase(keyView()),
+  };
+}

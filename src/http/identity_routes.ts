@@ -1,0 +1,71 @@
+import type { FastifyInstance } from 'fastify';
+import { IDENTITY_PATHS, type TokenEndpoint } from '../identity/index.js';
+
+/** What the identity listener's public routes need; app/identity_server.ts supplies it. */
+export interface IdentityRoutesOptions {
+  token: TokenEndpoint;
+  /** The RFC 8414 document (built once the issuer is known). */
+  metadata: () => Record<string, unknown>;
+  /** The JWKS as JSON text, and the seconds verifiers may cache it. */
+  jwksJson: () => string;
+  jwksMaxAgeSeconds: () => number;
+  maxBodyBytes: number;
+}
+
+const oauthJson = (error: string, description: string) => JSON.stringify({ error, error_description: description });
+
+/**
+ * The identity issuer's public routes: RFC 8414 metadata at both well-known paths, the JWKS, and the token endpoint
+ * (a raw form body bounded by `maxBodyBytes`, handed to the framework-free {@link TokenEndpoint}). Framework-level
+ * failures on the token route (oversized or unreadable body) are answered as OAuth `invalid_request`, never a 500.
+ *
+ * @example
+ * registerIdentityRoutes(server.app, { token, metadata, jwksJson, jwksMaxAgeSeconds, maxBodyBytes: 8192 });
+ */
+export function registerIdentityRoutes(app: FastifyInstance, options: IdentityRoutesOptions): void {
+  const metadata = async (_request: unknown, reply: { header: (k: string, v: string) => unknown }) => {
+    reply.header('cache-control', 'public, max-age=300');
+    reply.header('access-control-allow-origin', '*');
+    return options.metadata();
+  };
+  app.get(IDENTITY_PATHS.metadata, metadata);
+  app.get(IDENTITY_PATHS.openidConfiguration, metadata);
+  app.get(IDENTITY_PATHS.jwks, async (_request, reply) =>
+    reply
+      .header('cache-control', `public, max-age=${options.jwksMaxAgeSeconds()}`)
+      .header('access-control-allow-origin', '*')
+      .type('application/jwk-set+json')
+      .send(options.jwksJson()),
+  );
+
+  void app.register(async (scope) => {
+    scope.removeAllContentTypeParsers();
+    scope.addContentTypeParser('*', { parseAs: 'string', bodyLimit: options.maxBodyBytes }, (_request, body, done) =>
+      done(null, body),
+    );
+    scope.setErrorHandler((err, _request, reply) => {
+      const status = (err as { statusCode?: number }).statusCode ?? 500;
+      const tooLarge = status === 413;
+      void reply
+        .code(status >= 500 ? 500 : 400)
+        .header('cache-control', 'no-store')
+        .type('application/json')
+        .send(
+          status >= 500
+            ? JSON.stringify({ error: 'server_error' })
+            : oauthJson('invalid_request', tooLarge ? 'request body too large' : 'malformed request'),
+        );
+    });
+    scope.post(IDENTITY_PATHS.token, async (request, reply) => {
+      const authorization = request.headers.authorization;
+      const contentType = request.headers['content-type'];
+      const response = await options.token.handle({
+        contentType,
+        body: typeof request.body === 'string' ? request.body : '',
+        authorization,
+        address: request.socket.remoteAddress ?? 'unknown',
+      });
+      return reply.code(response.status).headers(response.headers).send(response.body);
+    });
+  });
+}

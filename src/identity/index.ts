@@ -1,0 +1,46 @@
+export { oauthError, oauthErrorResponse } from './oauth_error.js';
+export type { OAuthErrorValue, OAuthErrorBody } from './oauth_error.js';
+export { ApiRegistry, APIS_COLLECTION } from './apis/api_registry.js';
+export { ApiCatalog } from './apis/api_catalog.js';
+export { checkAudience, checkApiScopes, SCOPE_NAME } from './apis/api.js';
+export type { Api, ApiScope } from './apis/api.js';
+export { CLIENT_AUTH_METHODS, GRANT_TYPE_NAMES, clientView } from './clients/client.js';
+export type { Client, ClientAuthMethod, ClientJwk, ClientRegistration, ClientSecretDigest } from './clients/client.js';
+export { ClientRegistry, CLIENTS_COLLECTION } from './clients/client_registry.js';
+export { ClientCache } from './clients/client_cache.js';
+export { checkRegistration } from './clients/client_rules.js';
+export type { CheckedRegistration } from './clients/client_rules.js';
+export { newClientSecret, clientSecretDigest, secretMatches, CLIENT_SECRET_PREFIX } from './clients/client_secret.js';
+export {
+  presentedCredentials,
+  authenticateClient,
+  isInvalidClient,
+  JTI_COLLECTION,
+  JWT_BEARER_ASSERTION,
+} from './clients/client_auth.js';
+export type { PresentedCredentials } from './clients/client_auth.js';
+export { AuthThrottle } from './clients/auth_throttle.js';
+export type { AuthThrottleLimits, Throttled } from './clients/auth_throttle.js';
+export { SigningKeys, SIGNING_KEYS_COLLECTION } from './signing_keys/signing_keys.js';
+export type { SigningKeysOptions } from './signing_keys/signing_keys.js';
+export type { SealedSecrets } from './signing_keys/ports.js';
+export {
+  signingKeyAt,
+  publishedKeys,
+  isRemovable,
+  pendingKey,
+  rotationDue,
+  planRotation,
+} from './signing_keys/timeline.js';
+export type { SigningKeyMeta } from './signing_keys/timeline.js';
+export { issueAccessToken } from './tokens/access_token.js';
+export type { AccessTokenClaims, IssuedAccessToken } from './tokens/access_token.js';
+export { IssuanceAudit } from './tokens/issuance_audit.js';
+export type { IssuanceEvent } from './tokens/issuance_audit.js';
+export type { Grant, GrantContext, TokenResponse } from './grants/grant.js';
+export { clientCredentialsGrant, parseScope } from './grants/client_credentials.js';
+export { parseTokenRequest } from './token_request.js';
+export type { TokenRequestParams } from './token_request.js';
+export { TokenEndpoint } from './token_endpoint.js';
+export type { TokenHttpRequest, TokenHttpResponse } from './token_endpoint.js';
+export { authorizationServerMetadata, IDENTITY_PATHS } from './metadata.js';

@@ -1,0 +1,50 @@
+import { CLIENT_AUTH_METHODS } from './clients/client.js';
+
+/** Paths of the identity issuer, relative to the issuer URL. */
+export const IDENTITY_PATHS = {
+  token: '/oauth2/token',
+  jwks: '/.well-known/jwks.json',
+  introspection: '/oauth2/introspect',
+  revocation: '/oauth2/revoke',
+  authorization: '/oauth2/authorize',
+  metadata: '/.well-known/oauth-authorization-server',
+  openidConfiguration: '/.well-known/openid-configuration',
+} as const;
+
+/**
+ * The RFC 8414 authorization server metadata. `grant_types_supported` is always listed (its default would claim
+ * implicit); `response_types_supported` never holds `token` unless `legacyImplicit` is on; PKCE S256 only.
+ *
+ * @example
+ * const doc = authorizationServerMetadata({ issuer, grantTypes: ['client_credentials'], signingAlgs: ['ES256'] });
+ */
+export function authorizationServerMetadata(options: {
+  issuer: string;
+  grantTypes: readonly string[];
+  signingAlgs: readonly string[];
+  scopes?: readonly string[];
+  legacyImplicit?: boolean;
+}): Record<string, unknown> {
+  const at = (path: string) => `${options.issuer}${path}`;
+  return {
+    issuer: options.issuer,
+    authorization_endpoint: at(IDENTITY_PATHS.authorization),
+    token_endpoint: at(IDENTITY_PATHS.token),
+    jwks_uri: at(IDENTITY_PATHS.jwks),
+    introspection_endpoint: at(IDENTITY_PATHS.introspection),
+    revocation_endpoint: at(IDENTITY_PATHS.revocation),
+    grant_types_supported: [...options.grantTypes],
+    response_types_supported: options.legacyImplicit ? ['code', 'token'] : ['code'],
+    response_modes_supported: ['query'],
+    token_endpoint_auth_methods_supported: [...CLIENT_AUTH_METHODS],
+    token_endpoint_auth_signing_alg_values_supported: ['ES256', 'EdDSA', 'RS256'],
+    introspection_endpoint_auth_methods_supported: CLIENT_AUTH_METHODS.filter((m) => m !== 'none'),
+    revocation_endpoint_auth_methods_supported: [...CLIENT_AUTH_METHODS],
+    code_challenge_methods_supported: ['S256'],
+    scopes_supported: [...(options.scopes ?? [])],
+    access_token_signing_alg_values_supported: [...options.signingAlgs],
+    subject_types_supported: ['public'],
+    id_token_signing_alg_values_supported: [...options.signingAlgs],
+    authorization_response_iss_parameter_supported: true,
+  };
+}

@@ -1,0 +1,55 @@
+import { GatehouseError, type ErrorCode } from '../core/index.js';
+
+/** The RFC `error` values the token endpoint answers with (RFC 6749 §5.2, RFC 8707 §2). */
+export type OAuthErrorValue =
+  | 'invalid_request'
+  | 'invalid_client'
+  | 'invalid_grant'
+  | 'unauthorized_client'
+  | 'unsupported_grant_type'
+  | 'invalid_scope'
+  | 'invalid_target'
+  | 'temporarily_unavailable';
+
+const CODES: Record<OAuthErrorValue, ErrorCode> = {
+  invalid_request: 'ERR_OAUTH_INVALID_REQUEST',
+  invalid_client: 'ERR_OAUTH_INVALID_CLIENT',
+  invalid_grant: 'ERR_OAUTH_INVALID_GRANT',
+  unauthorized_client: 'ERR_OAUTH_UNAUTHORIZED_CLIENT',
+  unsupported_grant_type: 'ERR_OAUTH_UNSUPPORTED_GRANT_TYPE',
+  invalid_scope: 'ERR_OAUTH_INVALID_SCOPE',
+  invalid_target: 'ERR_OAUTH_INVALID_TARGET',
+  temporarily_unavailable: 'ERR_OAUTH_THROTTLED',
+};
+
+/**
+ * A protocol error of the token endpoint: a GatehouseError whose `oauthError` is the RFC value. `description` becomes
+ * `error_description`, so it must never hold a secret or echo a credential.
+ *
+ * @example
+ * throw oauthError('invalid_scope', 'scope "admin" is not granted to this client');
+ */
+export function oauthError(error: OAuthErrorValue, description?: string, detail?: string): GatehouseError {
+  return new GatehouseError(CODES[error], {
+    oauthError: error,
+    ...(description === undefined ? {} : { message: description }),
+    ...(detail === undefined ? {} : { detail }),
+  });
+}
+
+/** The JSON body of an OAuth error response (RFC 6749 §5.2). */
+export interface OAuthErrorBody {
+  error: string;
+  error_description?: string;
+}
+
+/**
+ * The token endpoint's answer for an OAuth error: its status and RFC body (`error`, `error_description`).
+ *
+ * @example
+ * const { status, body } = oauthErrorResponse(err);
+ */
+export function oauthErrorResponse(err: GatehouseError): { status: number; body: OAuthErrorBody } {
+  const error = err.oauthError ?? 'invalid_request';
+  return { status: err.status, body: { error, error_description: err.message } };
+}

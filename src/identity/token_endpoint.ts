@@ -1,0 +1,112 @@
+import { GatehouseError, type Clock, type Logger, type RecordStore } from '../core/index.js';
+import type { AuthThrottle, Throttled } from './clients/auth_throttle.js';
+import { authenticateClient, isInvalidClient, presentedCredentials } from './clients/client_auth.js';
+import type { ClientCache } from './clients/client_cache.js';
+import type { Grant } from './grants/grant.js';
+import { oauthError, oauthErrorResponse } from './oauth_error.js';
+import { parseTokenRequest } from './token_request.js';
+
+/** A token request as the HTTP layer hands it over (body already read, bounded by identity.limits.maxBodyBytes). */
+export interface TokenHttpRequest {
+  contentType: string | undefined;
+  body: string;
+  authorization: string | undefined;
+  /** The peer address (throttling key). */
+  address: string;
+}
+
+/** What to send back: status, headers and a JSON body. */
+export interface TokenHttpResponse {
+  status: number;
+  headers: Record<string, string>;
+  body: string;
+}
+
+const NO_STORE = { 'content-type': 'application/json', 'cache-control': 'no-store', pragma: 'no-cache' };
+
+/**
+ * The token endpoint (RFC 6749 §3.2), independent of the HTTP framework: parses the form, dispatches to the registered
+ * grant, authenticates the client under the throttle, and answers RFC errors (invalid_client with 401 and
+ * `WWW-Authenticate`, throttling with 429 and `Retry-After`). Never a 500 for bad input; never a stack trace.
+ *
+ * @example
+ * const endpoint = new TokenEndpoint({ grants: [clientCredentialsGrant(...)], cache, store, throttle, clock, logger, issuer: () => issuer, tokenEndpointUrl: () => url, maxParameters: 32 });
+ * const response = await endpoint.handle({ contentType, body, authorization, address });
+ */
+export class TokenEndpoint {
+  private readonly grants: Map<string, Grant>;
+
+  constructor(
+    private readonly deps: {
+      grants: readonly Grant[];
+      cache: ClientCache;
+      store: RecordStore;
+      throttle: AuthThrottle;
+      clock: Clock;
+      logger: Logger;
+      issuer: () => string;
+      tokenEndpointUrl: () => string;
+      maxParameters: number;
+    },
+  ) {
+    this.grants = new Map(deps.grants.map((g) => [g.grantType, g]));
+  }
+
+  /** The grant types registered here (metadata `grant_types_supported`). */
+  grantTypes(): string[] {
+    return [...this.grants.keys()];
+  }
+
+  async handle(request: TokenHttpRequest): Promise<TokenHttpResponse> {
+    try {
+      return await this.process(request);
+    } catch (err) {
+      return this.errorResponse(err);
+    }
+  }
+
+  private async process(request: TokenHttpRequest): Promise<TokenHttpResponse> {
+    const { params, resources } = parseTokenRequest(request.contentType, request.body, this.deps.maxParameters);
+    const grantType = params.get('grant_type');
+    if (grantType === undefined) throw oauthError('invalid_request', 'grant_type is required');
+    const grant = this.grants.get(grantType);
+    if (!grant) throw oauthError('unsupported_grant_type');
+    const presented = presentedCredentials(request.authorization, params);
+    const clientId = presented.clientId.slice(0, 128);
+    await this.deps.throttle.admit(request.address, clientId);
+    const now = this.deps.clock.now();
+    const issuer = this.deps.issuer();
+    let client;
+    try {
+      client = await authenticateClient(presented, {
+        cache: this.deps.cache,
+        store: this.deps.store,
+        now,
+        audiences: [issuer, this.deps.tokenEndpointUrl()],
+      });
+    } catch (err) {
+      if (isInvalidClient(err)) await this.deps.throttle.failed(request.address, clientId);
+      throw err;
+    }
+    if (!client.grantTypes.includes(grantType)) throw oauthError('unauthorized_client');
+    const body = await grant.handle({ client, params, resources, now, issuer, address: request.address });
+    return { status: 200, headers: NO_STORE, body: JSON.stringify(body) };
+  }
+
+  private errorResponse(err: unknown): TokenHttpResponse {
+    let gh: GatehouseError;
+    if (err instanceof GatehouseError && err.oauthError !== undefined) gh = err;
+    else if (err instanceof GatehouseError && err.code === 'ERR_IDENTITY_SIGNING_KEY_UNAVAILABLE') {
+      gh = new GatehouseError('ERR_IDENTITY_SIGNING_KEY_UNAVAILABLE', { oauthError: 'temporarily_unavailable' });
+    } else {
+      this.deps.logger.error({ err: (err as Error)?.message }, 'token endpoint failed');
+      return { status: 500, headers: NO_STORE, body: JSON.stringify({ error: 'server_error' }) };
+    }
+    const { status, body } = oauthErrorResponse(gh);
+    const headers: Record<string, string> = { ...NO_STORE };
+    if (gh.oauthError === 'invalid_client') headers['www-authenticate'] = 'Basic realm="gatehouse", charset="UTF-8"';
+    const retry = (err as Partial<Throttled>).retryAfterSeconds;
+    if (typeof retry === 'number') headers['retry-after'] = String(retry);
+    return { status, headers, body: JSON.stringify(body) };
+  }
+}

@@ -1,0 +1,138 @@
+import Fastify, { type FastifyInstance } from 'fastify';
+import { MemoryRecordStore } from '../../src/adapters/index.js';
+import { openIdentity, type IdentityServer } from '../../src/app/identity_server.js';
+import { loadConfig } from '../../src/config/index.js';
+import { ManualClock, MemoryLogger, type RecordStore } from '../../src/core/index.js';
+import { registerIdentityRoutes } from '../../src/http/index.js';
+import type { SealedSecrets } from '../../src/identity/index.js';
+import { MemoryLimiterStore } from '../../src/ratelimit/index.js';
+
+export const ISSUER = 'https://id.test.example';
+
+/** An in-memory vault standing in for the keyring's sealed secrets. */
+export class MapVault implements SealedSecrets {
+  readonly secrets = new Map<string, Buffer>();
+  async putSecret(name: string, value: Buffer): Promise<void> {
+    this.secrets.set(name, Buffer.from(value));
+  }
+  async getSecret(name: string): Promise<Buffer | undefined> {
+    return this.secrets.get(name);
+  }
+  async deleteSecret(name: string): Promise<void> {
+    this.secrets.delete(name);
+  }
+}
+
+export interface Harness {
+  clock: ManualClock;
+  store: RecordStore;
+  vault: MapVault;
+  identity: IdentityServer;
+  app: FastifyInstance;
+  logger: MemoryLogger;
+  /** A fetch that answers through fastify's inject (no sockets), for openid-client, oauth4webapi and jose. */
+  fetch: typeof globalThis.fetch;
+  /** Raw token request through the routes. */
+  token(
+    body: string,
+    headers?: Record<string, string>,
+    address?: string,
+  ): Promise<{ status: number; headers: Record<string, unknown>; json: Record<string, unknown> }>;
+  close(): Promise<void>;
+}
+
+/** The identity capability on a memory store and a manual clock, its routes on an un-listened fastify instance. */
+export async function identityHarness(
+  identityOverrides: Record<string, unknown> = {},
+  options: { store?: RecordStore; clock?: ManualClock } = {},
+): Promise<Harness> {
+  const clock = options.clock ?? new ManualClock(Date.parse('2026-03-01T00:00:00Z'));
+  const config = loadConfig({ overrides: { identity: { issuer: ISSUER, ...identityOverrides } } });
+  const store = options.store ?? new MemoryRecordStore({ clock });
+  const vault = new MapVault();
+  const logger = new MemoryLogger();
+  const limiter = new MemoryLimiterStore({ clock, maxKeys: 10_000 });
+  const identity = await openIdentity({ config, records: store, vault, limiter, clock, logger });
+  const app = Fastify({ logger: false });
+  registerIdentityRoutes(app, {
+    token: identity.token,
+    metadata: () => identity.metadata(),
+    jwksJson: () => identity.signingKeys.jwksJson(),
+    jwksMaxAgeSeconds: () => identity.signingKeys.jwksMaxAgeSeconds(),
+    maxBodyBytes: config.identity.limits.maxBodyBytes,
+  });
+  await app.ready();
+  const fetchImpl = async (input: string | URL | Request, init?: RequestInit): Promise<Response> => {
+    const request = input instanceof Request ? input : new Request(input, init);
+    const url = new URL(request.url);
+    const headers: Record<string, string> = {};
+    request.headers.forEach((v, k) => (headers[k] = v));
+    const body = request.method === 'GET' || request.method === 'HEAD' ? undefined : await request.text();
+    const res = await app.inject({
+      method: request.method as 'GET' | 'POST',
+      url: url.pathname + url.search,
+      headers,
+      ...(body === undefined ? {} : { payload: body }),
+      remoteAddress: '203.0.113.10',
+    });
+    const out = new Headers();
+    for (const [k, v] of Object.entries(res.headers)) if (v !== undefined) out.set(k, String(v));
+    return new Response(res.statusCode === 204 ? null : res.body, { status: res.statusCode, headers: out });
+  };
+  return {
+    clock,
+    store,
+    vault,
+    identity,
+    app,
+    logger,
+    fetch: fetchImpl as typeof globalThis.fetch,
+    async token(body, headers = {}, address = '203.0.113.10') {
+      const res = await app.inject({
+        method: 'POST',
+        url: '/oauth2/token',
+        headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers },
+        payload: body,
+        remoteAddress: address,
+      });
+      let json: Record<string, unknown>;
+      try {
+        json = JSON.parse(res.body) as Record<string, unknown>;
+      } catch {
+        json = { raw: res.body };
+      }
+      return { status: res.statusCode, headers: res.headers, json };
+    },
+    async close() {
+      await app.close();
+      identity.close();
+      await limiter.close();
+      if (!options.store) await store.close();
+    },
+  };
+}
+
+/** Registers an API and a client_credentials client; returns its id and secret. */
+export async function ccClient(
+  h: Harness,
+  extra: Record<string, unknown> = {},
+): Promise<{ clientId: string; secret: string; audience: string }> {
+  const audience = 'https://orders.test.example';
+  if (!(await h.identity.apis.get(audience))) {
+    await h.identity.apis.create(audience, [
+      { name: 'orders:read', description: 'read orders' },
+      { name: 'orders:write', description: 'change orders' },
+    ]);
+  }
+  const { client, secret } = await h.identity.clients.create({
+    name: 'billing',
+    grantTypes: ['client_credentials'],
+    scopes: ['orders:read', 'orders:write'],
+    ...extra,
+  });
+  return { clientId: client.clientId, secret: secret ?? '', audience };
+}
+
+export function basic(id: string, secret: string): string {
+  return `Basic ${Buffer.from(`${encodeURIComponent(id)}:${encodeURIComponent(secret)}`).toString('base64')}`;
+}
