@@ -20,6 +20,7 @@ import { identityAdminOperations } from './identity_admin.js';
 import { prepareIdentityListener } from './identity_listener.js';
 import { adminTokenKmsAuthorizer } from './kms_authorizer.js';
 import { kmsOperations } from './kms_operations.js';
+import { attachObjectStore } from './object_operations.js';
 import { ListenerCertificate } from './listener_certificate.js';
 import { resolveRootKey, rootKeyBesideDataWarning, type RootKeyInputs } from './root_key_source.js';
 import { openWithRootRecovery } from './root_rotation.js';
@@ -172,6 +173,7 @@ export async function startGatehouse(options: {
       checkToken: (token) => adminToken.check(token),
       logger: logger.child({ listener: 'admin' }),
     });
+    await attachObjectStore(admin.app, core, (token) => adminToken.check(token));
     registerIdentityAdminRoutes(
       admin.app,
       (token) => adminToken.check(token),

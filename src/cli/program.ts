@@ -4,6 +4,7 @@ import { apiCommand } from './commands/api.js';
 import { caCommand } from './commands/ca.js';
 import { clientCommand } from './commands/client.js';
 import { kmsCommand } from './commands/kms.js';
+import { objectCommand } from './commands/object.js';
 import { signingKeysCommands } from './commands/signing_keys.js';
 import { upCommand } from './commands/up.js';
 
@@ -20,5 +21,6 @@ export function buildProgram(): Command {
   program.addCommand(apiCommand());
   program.addCommand(clientCommand());
   for (const command of signingKeysCommands()) program.addCommand(command);
+  program.addCommand(objectCommand());
   return program;
 }

@@ -21,3 +21,5 @@ export { registerIdentityRoutes } from './identity_routes.js';
 export type { IdentityRoutesOptions } from './identity_routes.js';
 export { registerIdentityAdminRoutes } from './identity_admin_routes.js';
 export type { IdentityAdminOperations, ClientCreateBody } from './identity_admin_routes.js';
+export { registerObjectRoutes } from './object_routes.js';
+export type { ObjectOperations } from './object_routes.js';

@@ -188,13 +188,23 @@ export class ObjectStore {
 
   /**
    * The plaintext of an object as a stream of verified segments. The stream errors (ERR_KMS_DECRYPT_FAILED) at the
-   * first segment that does not authenticate: callers that must not release unverified data run `verify` first.
+   * first segment that does not authenticate; with `verifyFirst` the whole file is authenticated before the stream is
+   * returned (two reads of the same generation), so nothing unverified is ever released.
    */
-  async read(bucket: string, key: string): Promise<{ info: ObjectInfo; plaintext: Readable }> {
-    const { info, envelope } = await this.openEnvelope(bucket, key);
-    const decrypt = this.options.cipher.decryptStream(objectContext(bucket, key));
-    const plaintext = pipelineCb(envelope, decrypt, () => undefined) as unknown as Readable;
-    return { info, plaintext };
+  async read(
+    bucket: string,
+    key: string,
+    options: { verifyFirst?: boolean } = {},
+  ): Promise<{ info: ObjectInfo; plaintext: Readable }> {
+    const rec = await this.record(bucket, key);
+    const { files, cipher } = this.options;
+    const context = objectContext(bucket, key);
+    if (options.verifyFirst) {
+      await pipeline(await files.openRead(bucket, rec.value.fileName), cipher.verifyStream(context));
+    }
+    const envelope = await files.openRead(bucket, rec.value.fileName);
+    const plaintext = pipelineCb(envelope, cipher.decryptStream(context), () => undefined) as unknown as Readable;
+    return { info: toObjectInfo(rec.value), plaintext };
   }
 
   /** Reads the whole object and checks every segment; throws ERR_KMS_DECRYPT_FAILED on any tampering. */

@@ -1,0 +1,88 @@
+import { join } from 'node:path';
+import type { Readable } from 'node:stream';
+import { FsObjectFiles } from '../adapters/index.js';
+import { isGatehouseError } from '../core/index.js';
+import { registerObjectRoutes, type ObjectOperations } from '../http/index.js';
+import type { FastifyInstance } from 'fastify';
+import { EnvelopeObjectCipher, Envelopes, ObjectRewrap, ObjectStore } from '../kms/index.js';
+import { snakeCase } from './admin_operations.js';
+import type { PlatformCore } from './compose.js';
+
+/** The object store of a platform core: files under `<dataDir>/objects`, envelopes over the core's keyring. */
+export function openObjectStore(core: PlatformCore): {
+  store: ObjectStore;
+  rewrap: ObjectRewrap;
+  files: FsObjectFiles;
+} {
+  const files = new FsObjectFiles(join(core.config.dataDir, 'objects'));
+  const cipher = new EnvelopeObjectCipher(new Envelopes({ keys: core.keyring, clock: core.clock }), core.keyring);
+  const logger = core.logger.child({ component: 'objects' });
+  const parts = { records: core.records, files, cipher, clock: core.clock, logger };
+  const store = new ObjectStore(parts);
+  return { store, files, rewrap: new ObjectRewrap({ ...parts, store }) };
+}
+
+/**
+ * The admin API's object operations, with one audit line per call (bucket and key names, sizes, versions; never
+ * object bytes).
+ *
+ * @example
+ * registerObjectRoutes(admin.app, { ops: objectOperations(openObjectStore(core), core), checkToken });
+ */
+export function objectOperations(
+  objects: { store: ObjectStore; rewrap: ObjectRewrap },
+  core: PlatformCore,
+): ObjectOperations {
+  const { store, rewrap } = objects;
+  const audit = core.logger.child({ audit: true, actor: 'admin-token' });
+  const audited = async <T>(operation: string, fields: object, run: () => Promise<T>): Promise<T> => {
+    try {
+      const result = await run();
+      audit.info({ operation, ...fields, result: 'ok' }, 'object operation');
+      return result;
+    } catch (err) {
+      audit.info(
+        { operation, ...fields, result: isGatehouseError(err) ? err.code : 'ERR_INTERNAL' },
+        'object operation',
+      );
+      throw err;
+    }
+  };
+  return {
+    listBuckets: async () => snakeCase(await store.listBuckets()),
+    put: (bucket, key, body, options) =>
+      audited('object.put', { bucket, key }, async () => snakeCase(await store.put(bucket, key, body, options))),
+    read: (bucket, key, options) =>
+      audited('object.get', { bucket, key, verifyFirst: options.verifyFirst }, async () => {
+        const { info, plaintext } = await store.read(bucket, key, { verifyFirst: options.verifyFirst });
+        return { size: info.size, plaintext: plaintext as Readable };
+      }),
+    verify: (bucket, key) =>
+      audited('object.verify', { bucket, key }, async () => snakeCase(await store.verify(bucket, key))),
+    list: async (bucket, options) => snakeCase(await store.list(bucket, options)),
+    remove: (bucket, key) =>
+      audited('object.rm', { bucket, key }, async () => snakeCase(await store.remove(bucket, key))),
+    rewrap: (bucket, progress) =>
+      audited('object.rewrap', { bucket }, async () =>
+        snakeCase(await rewrap.run(bucket, (event) => progress(snakeCase(event)))),
+      ),
+  };
+}
+
+/**
+ * Wires the object store into the admin listener of `gatehouse up`: removes leftovers of interrupted writes (before
+ * the listener accepts anything), then registers the object routes.
+ *
+ * @example
+ * await attachObjectStore(admin.app, core, (token) => adminToken.check(token));
+ */
+export async function attachObjectStore(
+  app: FastifyInstance,
+  core: PlatformCore,
+  checkToken: (token: string) => boolean,
+): Promise<{ store: ObjectStore; files: FsObjectFiles }> {
+  const objects = openObjectStore(core);
+  await objects.store.recover();
+  registerObjectRoutes(app, { ops: objectOperations(objects, core), checkToken });
+  return objects;
+}

@@ -1,0 +1,106 @@
+import { readFileSync } from 'node:fs';
+import type { Readable } from 'node:stream';
+import { Agent, request } from 'undici';
+import { GatehouseError, type ErrorCode } from '../core/index.js';
+import { clientTlsOptions } from '../crypto/index.js';
+import { dataDirPaths, type Endpoints } from '../app/index.js';
+
+/** The answer of a raw request: status and body stream (problem answers already turned into errors). */
+export interface RawAnswer {
+  statusCode: number;
+  headers: Record<string, string | string[] | undefined>;
+  body: Readable;
+}
+
+/**
+ * Raw streaming requests to the admin API of the gatehouse running on a data directory (object store, backups):
+ * any method, a streamed request body, a streamed answer. Problem answers become GatehouseErrors with their code.
+ *
+ * @example
+ * const client = StreamingAdminClient.connect('./.gatehouse');
+ * const answer = await client.send('GET', '/v1/objects/photos/a.jpg');
+ */
+export class StreamingAdminClient {
+  private constructor(
+    private readonly base: string,
+    private readonly token: string,
+    private readonly agent: Agent,
+  ) {}
+
+  static connect(dataDir: string): StreamingAdminClient {
+    const paths = dataDirPaths(dataDir);
+    const notRunning = () =>
+      new GatehouseError('ERR_NOT_RUNNING', { message: `gatehouse is not running on ${paths.dir}` });
+    let endpoints: Endpoints;
+    let token: string;
+    let ca: string;
+    try {
+      endpoints = JSON.parse(readFileSync(paths.endpoints, 'utf8')) as Endpoints;
+    } catch {
+      throw notRunning();
+    }
+    try {
+      process.kill(endpoints.pid, 0);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EPERM') throw notRunning();
+    }
+    try {
+      token = readFileSync(paths.adminToken, 'utf8').trim();
+      ca = readFileSync(endpoints.trustBundle, 'utf8');
+    } catch (err) {
+      throw new GatehouseError('ERR_ADMIN_UNAUTHORIZED', {
+        message: `cannot read the admin token or trust bundle in ${paths.dir}: ${(err as NodeJS.ErrnoException).code ?? 'error'}`,
+      });
+    }
+    const agent = new Agent({ connect: { ...clientTlsOptions({ ca }), servername: 'localhost' } });
+    return new StreamingAdminClient(endpoints.admin, token, agent);
+  }
+
+  async send(method: 'GET' | 'PUT' | 'POST' | 'DELETE', path: string, body?: Readable): Promise<RawAnswer> {
+    let response: Awaited<ReturnType<typeof request>>;
+    try {
+      response = await request(`${this.base}${path}`, {
+        method,
+        dispatcher: this.agent,
+        headers: {
+          authorization: `Bearer ${this.token}`,
+          ...(body === undefined ? {} : { 'content-type': 'application/octet-stream' }),
+        },
+        ...(body === undefined ? {} : { body }),
+        headersTimeout: 600_000,
+        bodyTimeout: 600_000,
+      });
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'ECONNREFUSED') {
+        throw new GatehouseError('ERR_NOT_RUNNING', { message: `gatehouse is not running at ${this.base}` });
+      }
+      throw err;
+    }
+    if (response.statusCode >= 400) {
+      const text = await response.body.text();
+      let problem: { title?: string; code?: string } = {};
+      try {
+        problem = JSON.parse(text) as typeof problem;
+      } catch {
+        // not a problem document: keep the status
+      }
+      throw new GatehouseError((problem.code ?? 'ERR_INTERNAL') as ErrorCode, {
+        message: problem.title ?? `HTTP ${response.statusCode}`,
+      });
+    }
+    return { statusCode: response.statusCode, headers: response.headers, body: response.body };
+  }
+
+  /** Sends and parses a JSON answer. */
+  async json<T>(method: 'GET' | 'PUT' | 'POST' | 'DELETE', path: string, body?: Readable): Promise<T> {
+    const answer = await this.send(method, path, body);
+    let text = '';
+    for await (const chunk of answer.body) text += (chunk as Buffer).toString('utf8');
+    return JSON.parse(text) as T;
+  }
+
+  async close(): Promise<void> {
+    await this.agent.close();
+  }
+}

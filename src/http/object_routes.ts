@@ -1,0 +1,124 @@
+import type { Readable } from 'node:stream';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { z } from 'zod';
+import { GatehouseError } from '../core/index.js';
+import { requireAdminToken, type AdminTokenCheck } from './admin_auth.js';
+
+/** What the object routes need (implemented in app/object_operations.ts). Results are snake_case JSON. */
+export interface ObjectOperations {
+  listBuckets(): Promise<unknown>;
+  put(bucket: string, key: string, body: Readable, options: { keyName?: string }): Promise<unknown>;
+  /** Plaintext of verified segments; with `verifyFirst` the whole object is authenticated before the first byte. */
+  read(bucket: string, key: string, options: { verifyFirst: boolean }): Promise<{ size: number; plaintext: Readable }>;
+  verify(bucket: string, key: string): Promise<unknown>;
+  list(bucket: string, options: { prefix?: string; limit?: number }): Promise<unknown>;
+  remove(bucket: string, key: string): Promise<unknown>;
+  /** Runs (or resumes) the bucket's rewrap, calling `progress` after every object; resolves with the report. */
+  rewrap(bucket: string, progress: (event: unknown) => void): Promise<unknown>;
+}
+
+const listQuery = z.object({
+  prefix: z.string().max(1024).optional(),
+  limit: z.coerce.number().int().min(1).max(100_000).optional(),
+});
+const readQuery = z.object({ verify: z.enum(['first', 'only', 'none']).optional() });
+const putQuery = z.object({ key_name: z.string().min(1).max(128).optional() });
+
+function parse<T>(schema: z.ZodType<T>, value: unknown): T {
+  const result = schema.safeParse(value ?? {});
+  if (!result.success) {
+    const issue = result.error.issues[0];
+    throw new GatehouseError('ERR_HTTP_BAD_REQUEST', {
+      message: `Invalid request: ${issue?.path.join('.') || 'query'}: ${issue?.message ?? ''}`,
+    });
+  }
+  return result.data;
+}
+
+function target(request: FastifyRequest): { bucket: string; key: string } {
+  const params = request.params as { bucket?: string; '*'?: string };
+  return { bucket: params.bucket ?? '', key: params['*'] ?? '' };
+}
+
+function bodyStream(request: FastifyRequest): Readable {
+  const body = request.body as Readable | undefined;
+  if (!body || typeof body.pipe !== 'function') {
+    throw new GatehouseError('ERR_HTTP_BAD_REQUEST', { message: 'Expected an application/octet-stream body' });
+  }
+  return body;
+}
+
+/**
+ * The encrypted object store on the admin listener (admin token): `GET /v1/objects` (buckets),
+ * `PUT /v1/objects/:bucket/*` (raw body streamed in constant memory, no body limit; `?key_name=` for a new bucket),
+ * `GET /v1/objects/:bucket/*` (plaintext of verified segments; `?verify=first` authenticates everything before the
+ * first byte, `?verify=only` returns JSON; a failure after the headers aborts the connection),
+ * `GET /v1/objects/:bucket?prefix=&limit=`, `DELETE /v1/objects/:bucket/*`, and `POST /v1/objects/:bucket/rewrap`
+ * (NDJSON: progress lines, then one `report` or `error` line).
+ *
+ * @example
+ * registerObjectRoutes(admin.app, { ops: objectOperations(core, files), checkToken });
+ */
+export function registerObjectRoutes(
+  app: FastifyInstance,
+  options: { ops: ObjectOperations; checkToken: AdminTokenCheck },
+): void {
+  const { ops } = options;
+  void app.register(async (scope) => {
+    scope.addHook('onRequest', requireAdminToken(options.checkToken));
+    scope.addContentTypeParser('application/octet-stream', (_request, payload, done) => done(null, payload));
+
+    scope.get('/v1/objects', async () => ({ buckets: await ops.listBuckets() }));
+    scope.get('/v1/objects/:bucket', async (request) => {
+      const query = parse(listQuery, request.query);
+      return {
+        objects: await ops.list(target(request).bucket, {
+          ...(query.prefix === undefined ? {} : { prefix: query.prefix }),
+          ...(query.limit === undefined ? {} : { limit: query.limit }),
+        }),
+      };
+    });
+    scope.put('/v1/objects/:bucket/*', async (request, reply) => {
+      const { bucket, key } = target(request);
+      const query = parse(putQuery, request.query);
+      const info = await ops.put(bucket, key, bodyStream(request), query.key_name ? { keyName: query.key_name } : {});
+      return reply.code(201).send(info);
+    });
+    scope.get('/v1/objects/:bucket/*', async (request, reply) => {
+      const { bucket, key } = target(request);
+      const verify = parse(readQuery, request.query).verify ?? 'none';
+      if (verify === 'only') return { verified: true, object: await ops.verify(bucket, key) };
+      const { size, plaintext } = await ops.read(bucket, key, { verifyFirst: verify === 'first' });
+      // A segment that fails after the headers destroys the stream: fastify then destroys the socket, so the client
+      // sees an aborted response (never a clean end with partial data).
+      return reply.type('application/octet-stream').header('content-length', size).send(plaintext);
+    });
+    scope.delete('/v1/objects/:bucket/*', async (request) => {
+      const { bucket, key } = target(request);
+      return ops.remove(bucket, key);
+    });
+    scope.post('/v1/objects/:bucket/rewrap', async (request, reply) => {
+      const { bucket } = target(request);
+      const raw = reply.raw;
+      let started = false;
+      const line = (value: unknown) => {
+        if (!started) {
+          started = true;
+          reply.hijack();
+          raw.writeHead(200, { 'content-type': 'application/x-ndjson', 'cache-control': 'no-store' });
+        }
+        raw.write(JSON.stringify(value) + '\n');
+      };
+      try {
+        const report = await ops.rewrap(bucket, (event) => line({ type: 'progress', ...(event as object) }));
+        line({ type: 'report', ...(report as object) });
+      } catch (err) {
+        if (!started) throw err;
+        const gh = err instanceof GatehouseError ? err : new GatehouseError('ERR_INTERNAL');
+        line({ type: 'error', code: gh.code, message: gh.message });
+      }
+      raw.end();
+      return reply;
+    });
+  });
+}
