@@ -7,7 +7,12 @@ import type { KmsAuthorizer } from './kms_port.js';
 /** What a route reports back for the audit line besides principal, operation and result. */
 export type AuditFields = Omit<KmsAuditEntry, 'principal' | 'operation' | 'result'> & { result?: string };
 
-/** The key name of a `:name` route parameter, checked (ERR_KMS_KEY_NAME_INVALID). */
+/**
+ * The key name of a `:name` route parameter, checked (ERR_KMS_KEY_NAME_INVALID).
+ *
+ * @example
+ * const name = keyNameOf(request); // 'orders' for POST /v1/transit/encrypt/orders
+ */
 export function keyNameOf(request: FastifyRequest): string {
   const name = (request.params as { name?: unknown }).name;
   checkKeyName(name as string);
