@@ -1,12 +1,11 @@
 import type { Transform, Writable } from 'node:stream';
-import { randomBytes } from 'node:crypto';
 import { GatehouseError, type Clock } from '../../core/index.js';
 import type { KeyMaterial } from '../key_info.js';
-import { KEY_TYPES } from '../key_policy.js';
 import { encodeContext, type EncryptionContext } from './context.js';
 import { DataKeyCache, type DataKeyCacheLimits } from './data_key_cache.js';
-import { unwrapDek, wrapDek } from './dek_wrap.js';
-import { parseHeader, SEGMENT_LIMITS, SIZES, startHeader, type EnvelopeHeader, type EnvelopeMode } from './format.js';
+import { newDataKey, type DataKey } from './data_key.js';
+import { unwrapDek } from './dek_wrap.js';
+import { parseHeader, SEGMENT_LIMITS, type EnvelopeHeader, type EnvelopeMode } from './format.js';
 import type { KeyMaterialSource } from './key_source.js';
 import { newSingleKey, openSingle, sealSingle, type SingleKey } from './single.js';
 import { StreamKeys } from './stream_keys.js';
@@ -28,14 +27,6 @@ export interface EnvelopesOptions {
 /** The result of {@link Envelopes.decrypt}. */
 export interface Decrypted {
   plaintext: Buffer;
-  keyName: string;
-  keyVersion: number;
-}
-
-/** A data key from {@link Envelopes.dataKey}: `plaintext` only when asked for. */
-export interface DataKey {
-  plaintext?: Buffer;
-  wrapped: Buffer;
   keyName: string;
   keyVersion: number;
 }
@@ -193,15 +184,9 @@ export class Envelopes {
   ): Promise<DataKey> {
     const ctx = encodeContext(context);
     const material = await this.keys.encryptionKey(keyName);
-    const dek = randomBytes(SIZES.dek);
     try {
-      const { out, prefixLength } = startHeader('datakey', KEY_TYPES[material.type], material.name, material.version);
-      wrapDek(out, prefixLength, material, dek, ctx);
-      const result: DataKey = { wrapped: out, keyName: material.name, keyVersion: material.version };
-      if (options.plaintext) result.plaintext = Buffer.from(dek);
-      return result;
+      return newDataKey(material, ctx, options.plaintext);
     } finally {
-      dek.fill(0);
       material.key.fill(0);
     }
   }

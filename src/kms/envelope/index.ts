@@ -1,5 +1,6 @@
 export { Envelopes } from './envelopes.js';
-export type { EnvelopesOptions, Decrypted, DataKey } from './envelopes.js';
+export type { EnvelopesOptions, Decrypted } from './envelopes.js';
+export type { DataKey } from './data_key.js';
 export type { KeyMaterialSource } from './key_source.js';
 export type { DataKeyCacheLimits } from './data_key_cache.js';
 export { encodeContext, CONTEXT_LIMITS } from './context.js';

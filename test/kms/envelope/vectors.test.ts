@@ -118,6 +118,16 @@ describe('stored test vectors (format v1)', () => {
     );
   });
 
+  it('sorts context keys by UTF-8 bytes, whatever the insertion order', () => {
+    const a = encodeContext({ '\u{1F600}': '1', '\uFB01': '2', b: '3' });
+    const b = encodeContext({ b: '3', '\uFB01': '2', '\u{1F600}': '1' });
+    expect(a.equals(b)).toBe(true);
+    // 'b' (62) < U+FB01 (EF AC 81) < U+1F600 (F0 9F 98 80), although U+1F600 sorts first in UTF-16
+    expect(a.subarray(2, 5).toString('hex')).toBe('000162');
+    expect(a.subarray(8, 13).toString('hex')).toBe('0003efac81');
+    expect(encodeContext({}).equals(encodeContext())).toBe(true);
+  });
+
   it('derives single-shot keys with HKDF-Expand-SHA512 exactly as node:crypto HKDF does after its extract step', () => {
     const ikm = hex('0b'.repeat(22));
     const salt = hex('000102030405060708090a0b0c');
