@@ -1,6 +1,6 @@
 export { createVerifier } from './verifier.js';
 export type { Verifier } from './verifier.js';
-export type { VerifierOptions } from './verifier_options.js';
+export type { VerifierOptions, RevocationItem, RevocationSubscribe } from './verifier_options.js';
 export type { Principal } from './principal.js';
 export { principalFromClaims } from './principal.js';
 export { requireScopes, InsufficientScopeError } from './requirements.js';

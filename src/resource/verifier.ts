@@ -44,6 +44,7 @@ class TokenVerifier implements Verifier {
   private readonly cache: TokenCache;
   private readonly feed: RevocationFeed | undefined;
   private started = false;
+  private unsubscribe: (() => Promise<void>) | undefined;
 
   constructor(private readonly o: ResolvedVerifierOptions) {
     this.jwks = new JwksCache(o.jwksSource, o.clock, o.logger, o.jwksCache);
@@ -85,10 +86,19 @@ class TokenVerifier implements Verifier {
     this.started = true;
     await this.jwks.refresh();
     await this.feed?.start();
+    if (this.o.subscribe !== undefined) {
+      this.unsubscribe = await this.o.subscribe((item) => {
+        const now = this.o.clock.now();
+        if (typeof item?.exp !== 'number') return;
+        if (typeof item.jti === 'string') this.deny.add('jti', item.jti, item.exp * 1000, now);
+        else if (typeof item.key_id === 'string') this.deny.add('key_id', item.key_id, item.exp * 1000, now);
+      });
+    }
   }
 
   async close(): Promise<void> {
     await this.feed?.close();
+    await this.unsubscribe?.();
   }
 
   verifyRequest(headers: HeaderBag): Promise<Principal> {

@@ -5,6 +5,16 @@ import { assertIssuerUrl, dispatcherFor } from './http_client.js';
 import type { IntrospectionEndpoint } from './introspection.js';
 import type { JwksCacheOptions, JwksSource } from './jwks.js';
 
+/** A revocation item as the feed and push fan-out carry it (`exp` in epoch seconds). */
+export interface RevocationItem {
+  jti?: string;
+  key_id?: string;
+  exp: number;
+}
+
+/** The port a push channel (Redis pub/sub, ...) implements for the verifier. */
+export type RevocationSubscribe = (onItem: (item: RevocationItem) => void) => Promise<() => Promise<void>>;
+
 /** Options of `createVerifier`. */
 export interface VerifierOptions {
   /** The exact `iss` of accepted tokens (no trailing-slash normalisation). */
@@ -37,6 +47,11 @@ export interface VerifierOptions {
     maxStalenessMs?: number;
     /** Bound of the deny list (default 100 000). */
     maxEntries?: number;
+    /**
+     * Push fan-out (e.g. Redis pub/sub, wired by the app): called at start with a callback for each revocation item;
+     * resolves a function that unsubscribes. Works beside any mode; the feed or introspection stays the source of truth.
+     */
+    subscribe?: RevocationSubscribe;
   };
   apiKeys?: {
     /** Header carrying API keys besides `Authorization: Bearer ghk_…` (default `x-api-key`). */
@@ -68,6 +83,7 @@ export interface ResolvedVerifierOptions {
   intervalMs: number;
   feedUrl: string;
   credentials: (() => Promise<string>) | undefined;
+  subscribe: RevocationSubscribe | undefined;
   introspection: IntrospectionEndpoint | undefined;
   introspectionTtlMs: number;
   maxStalenessMs: number;
@@ -150,6 +166,7 @@ export function resolveVerifierOptions(o: VerifierOptions): ResolvedVerifierOpti
     intervalMs,
     feedUrl,
     credentials: o.revocation.credentials,
+    subscribe: o.revocation.subscribe,
     introspection: o.revocation.introspection,
     introspectionTtlMs: positive(o.revocation.cacheTtlMs, 10_000, 'revocation.cacheTtlMs'),
     maxStalenessMs: positive(

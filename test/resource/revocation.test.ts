@@ -89,6 +89,29 @@ describe('revocation: poll', () => {
   });
 });
 
+describe('revocation: push subscription', () => {
+  it('an item pushed through the subscribe port is refused at once, cached or not; close unsubscribes', async () => {
+    let push: ((item: { jti?: string; key_id?: string; exp: number }) => void) | undefined;
+    let unsubscribed = false;
+    const v = make({
+      mode: 'off',
+      subscribe: async (onItem) => {
+        push = onItem;
+        return async () => {
+          unsubscribed = true;
+        };
+      },
+    });
+    await v.start();
+    const token = mint(key, sec(clock), { jti: 'p-1' });
+    expect(await statusOf(v, token)).toBe(200);
+    push?.({ jti: 'p-1', exp: sec(clock) + 60 });
+    expect(await statusOf(v, token)).toBe(401);
+    await v.close();
+    expect(unsubscribed).toBe(true);
+  });
+});
+
 describe('revocation: introspect', () => {
   it('asks the issuer per uncached token, caches the answer briefly, never past exp', async () => {
     const v = make({

@@ -103,7 +103,7 @@ describe('sign and verify', () => {
 });
 
 const ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
-/** The last character of a 64-byte base64url string with its lowest (unused) bit flipped. */
+/** The last character of a base64url string that has unused trailing bits, with its lowest (unused) bit flipped. */
 const flipUnusedBit = (text: string): string => ALPHABET[ALPHABET.indexOf(text.slice(-1)) ^ 1] as string;
 
 describe('decodeJwt is strict', () => {
@@ -127,6 +127,14 @@ describe('decodeJwt is strict', () => {
       expect(code(() => decodeJwt(token))).toBe('ERR_JWS_MALFORMED');
     });
   }
+  it('refuses non-canonical payload encodings with 1 and 2 trailing bytes', () => {
+    for (const json of ['{"a":1}', '{"a":12}']) {
+      const enc = Buffer.from(json).toString('base64url');
+      expect(decodeJwt(`${h}.${enc}.${s}`).payload).toEqual(JSON.parse(json));
+      const bad = `${enc.slice(0, -1)}${flipUnusedBit(enc)}`;
+      expect(code(() => decodeJwt(`${h}.${bad}.${s}`))).toBe('ERR_JWS_MALFORMED');
+    }
+  });
   it('accepts the good token', () => {
     expect(decodeJwt(good).signingInput).toBe(`${h}.${p}`);
   });
