@@ -21,7 +21,11 @@ const tmp = tempDir();
 beforeAll(async () => {
   logger = new MemoryLogger();
   const config = loadConfig({
-    overrides: { dataDir: tmp.dir, listen: { admin: { port: 0 }, kms: { port: 0 } }, kms: { maxBatchItems: 200 } },
+    overrides: {
+      dataDir: tmp.dir,
+      listen: { admin: { port: 0 }, kms: { port: 0 }, identity: { port: 0 } },
+      kms: { maxBatchItems: 200 },
+    },
   });
   running = await startGatehouse({ config, rootKey: {}, clock: systemClock, logger });
   agent = trustingAgent(running.endpoints.trustBundle);

@@ -26,7 +26,9 @@ afterEach(async () => {
 });
 
 function configFor(dir: string, overrides: Record<string, unknown> = {}) {
-  return loadConfig({ overrides: { dataDir: dir, listen: { admin: { port: 0 }, kms: { port: 0 } }, ...overrides } });
+  return loadConfig({
+    overrides: { dataDir: dir, listen: { admin: { port: 0 }, kms: { port: 0 }, identity: { port: 0 } }, ...overrides },
+  });
 }
 
 async function up(dir: string, rootKey: { env?: string; file?: string } = {}, overrides: Record<string, unknown> = {}) {
@@ -130,7 +132,10 @@ describe('gatehouse up (in process)', () => {
     await expect(
       startGatehouse({
         config: loadConfig({
-          overrides: { dataDir: tmp.dir, listen: { admin: { port: busyPort }, kms: { port: 0 } } },
+          overrides: {
+            dataDir: tmp.dir,
+            listen: { admin: { port: busyPort }, kms: { port: 0 }, identity: { port: 0 } },
+          },
         }),
         rootKey: {},
         clock: systemClock,

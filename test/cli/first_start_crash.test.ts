@@ -17,6 +17,7 @@ describe('kill -9 during first start', () => {
             PATH: process.env.PATH ?? '/usr/bin:/bin',
             GATEHOUSE_LISTEN__ADMIN__PORT: '0',
             GATEHOUSE_LISTEN__KMS__PORT: '0',
+            GATEHOUSE_LISTEN__IDENTITY__PORT: '0',
             GATEHOUSE_LOG__LEVEL: 'silent',
           },
           stdio: 'ignore',

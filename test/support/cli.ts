@@ -43,6 +43,7 @@ export async function startUp(
       PATH: process.env.PATH ?? '/usr/bin:/bin',
       GATEHOUSE_LISTEN__ADMIN__PORT: '0',
       GATEHOUSE_LISTEN__KMS__PORT: '0',
+      GATEHOUSE_LISTEN__IDENTITY__PORT: '0',
       GATEHOUSE_LOG__LEVEL: 'warn',
       ...env,
     },
