@@ -57,6 +57,9 @@ describe('gatehouse kms encrypt | decrypt | rewrap | datakey', () => {
     expect(fromFile.stdout.toString()).toBe('the quarterly numbers\n');
     const chained = await sh(`gh kms encrypt --key orders ${D} < plain.txt | gh kms decrypt ${D}`);
     expect(chained.stdout.toString()).toBe('the quarterly numbers\n');
+    const empty = await sh(`printf '' | gh kms encrypt --key orders ${D} | gh kms decrypt ${D} | wc -c`);
+    expect(empty.code, empty.stderr).toBe(0);
+    expect(empty.stdout.toString().trim()).toBe('0');
 
     for (const script of [
       `cat c1 | gh kms decrypt --context tenant=evil --context table=q3 ${D}`,
