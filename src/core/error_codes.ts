@@ -270,46 +270,6 @@ export const ERROR_CODES = {
     message: 'Token verification is temporarily unavailable',
     doc: 'The verifier could not reach the issuer (JWKS or introspection) to decide; it fails closed. Retry later.',
   },
-  ERR_JWS_MALFORMED: {
-    status: 401,
-    message: 'Malformed token',
-    doc: 'A compact JWS is not three unpadded base64url parts with JSON object header and payload, or exceeds the size bound.',
-  },
-  ERR_JWS_INVALID: {
-    status: 401,
-    message: 'Invalid token signature',
-    doc: "The JWS signature does not verify, its `alg` differs from the key's pinned algorithm, or its header carries `jwk`, `jku`, `x5u`, `x5c` or `crit`. Fixed message on purpose.",
-  },
-  ERR_JWK_INVALID: {
-    status: 400,
-    message: 'Invalid JSON Web Key',
-    doc: 'A JWK lacks `alg` or `kid`, has an `alg` inconsistent with its `kty`/`crv`, holds private members, or is an RSA key under 2048 bits; or an exported signing key is damaged.',
-  },
-  ERR_TOKEN_MISSING: {
-    status: 401,
-    message: 'Authentication required',
-    doc: 'A protected resource was called without a bearer token or API key (RFC 6750 §3.1: no error code).',
-  },
-  ERR_TOKEN_REQUEST_INVALID: {
-    status: 400,
-    message: 'Malformed authorization request',
-    doc: 'The request carries credentials in an unusable form: several credentials, or an `Authorization` header that is not `Bearer <token>` (RFC 6750 `invalid_request`).',
-  },
-  ERR_TOKEN_INVALID: {
-    status: 401,
-    message: 'Invalid access token',
-    doc: 'The access token or API key is malformed, expired, revoked, not yet valid, for another issuer or audience, not an `at+jwt`, or its signature fails (RFC 6750 `invalid_token`). Fixed message on purpose.',
-  },
-  ERR_TOKEN_INSUFFICIENT_SCOPE: {
-    status: 403,
-    message: 'Insufficient scope',
-    doc: 'The token is valid but lacks a scope or role the route requires (RFC 6750 `insufficient_scope`).',
-  },
-  ERR_VERIFIER_UNAVAILABLE: {
-    status: 503,
-    message: 'Token verification is temporarily unavailable',
-    doc: 'The verifier could not reach the issuer (JWKS or introspection) to decide; it fails closed. Retry later.',
-  },
   ERR_OAUTH_INVALID_REQUEST: {
     status: 400,
     message: 'The request is missing a parameter, repeats one or is otherwise malformed',
