@@ -47,6 +47,11 @@ export interface KeyringOptions {
   maxEncryptionsPerVersion?: number;
   /** Unsealed versions kept in memory (default 64). */
   cacheSize?: number;
+  /**
+   * How long a key's metadata read by `encryptionKey` / `decryptionKey` is reused (default 1000 ms). This process's own
+   * changes take effect at once; another replica's rotation or min-version change takes effect here within this time.
+   */
+  metadataTtlMs?: number;
 }
 
 const MAX_ATTEMPTS = 5;
@@ -71,6 +76,8 @@ export class Keyring {
   private readonly sealers: SealerRing;
   private readonly writer: GuardedWriter;
   private readonly secrets: SecretShelf;
+  private readonly metadataTtlMs: number;
+  private readonly records = new Map<string, { rec: KeyRecord; until: number }>();
 
   private constructor(
     options: KeyringOptions,
@@ -83,6 +90,7 @@ export class Keyring {
     this.logger = options.logger ?? silentLogger;
     this.usage = usage;
     this.cache = new MaterialCache(options.cacheSize ?? 64);
+    this.metadataTtlMs = options.metadataTtlMs ?? 1000;
     this.sealers = new SealerRing(sealer);
     this.writer = new GuardedWriter(this.store, check, () => this.sealers.current.fingerprint);
     this.secrets = new SecretShelf({
@@ -202,7 +210,7 @@ export class Keyring {
    */
   async encryptionKey(name: string, options: { version?: number } = {}): Promise<KeyMaterial> {
     for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
-      const rec = await loadKey(this.store, name);
+      const rec = await this.hotRecord(name);
       const version = encryptionVersion(rec, options.version);
       if (await this.usage.take(`${name}:v${version}`)) return this.material(rec, version);
       if (options.version !== undefined) {
@@ -215,7 +223,7 @@ export class Keyring {
 
   /** Material to decrypt with: refuses unknown, trimmed and too-old versions and deleted keys. */
   async decryptionKey(name: string, version: number): Promise<KeyMaterial> {
-    const rec = await loadKey(this.store, name);
+    const rec = await this.hotRecord(name);
     checkDecryptionVersion(rec, version);
     return this.material(rec, version);
   }
@@ -252,6 +260,7 @@ export class Keyring {
       const { ops, counts } = await planRootRotation(this.store, open, next, this.clock.now());
       const written = await this.store.write(ops);
       this.sealers.rotateTo(next);
+      this.records.clear();
       this.logger.info(
         { event: 'kms.root.rotated', from: previous.fingerprint, to: next.fingerprint, ...counts },
         'root key rotated',
@@ -265,11 +274,28 @@ export class Keyring {
   async close(): Promise<void> {
     await this.usage.release();
     this.cache.clear();
+    this.records.clear();
   }
 
   /** Applies a pure change to a stored key (serialized, guarded by the root check, retried on conflicts). */
-  private mutate(name: string, change: (rec: KeyRecord) => KeyRecord): Promise<KeyRecord> {
-    return this.writer.write(() => planKeyUpdate(this.store, name, change));
+  private async mutate(name: string, change: (rec: KeyRecord) => KeyRecord): Promise<KeyRecord> {
+    this.records.delete(name);
+    try {
+      return await this.writer.write(() => planKeyUpdate(this.store, name, change));
+    } finally {
+      this.records.delete(name);
+    }
+  }
+
+  /** The key record for the encrypt/decrypt hot path, re-read at most every `metadataTtlMs` (bounded map). */
+  private async hotRecord(name: string): Promise<KeyRecord> {
+    const now = this.clock.now();
+    const hit = this.records.get(name);
+    if (hit && hit.until > now) return hit.rec;
+    const rec = await loadKey(this.store, name);
+    if (this.records.size >= 1024) this.records.clear();
+    this.records.set(name, { rec, until: now + this.metadataTtlMs });
+    return rec;
   }
 
   private rotated(rec: KeyRecord): KeyRecord {
