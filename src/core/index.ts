@@ -9,7 +9,7 @@ export { parseDuration, formatDuration } from './durations.js';
 export { silentLogger, MemoryLogger } from './logger.js';
 export type { Logger } from './logger.js';
 export { RECORD_NAME_LIMITS } from './records.js';
-export type { RecordStore, StoredRecord, ListOptions, WriteOp } from './records.js';
+export type { RecordStore, StoredRecord, ListOptions, WriteOp, SnapshotEntry } from './records.js';
 export { runUnderLease } from './lease.js';
 export type { Leases, Lease } from './lease.js';
 export { writeFileAtomic, fsyncDirectory } from './atomic_file.js';

@@ -30,6 +30,16 @@ export interface RecordStore {
   counter(collection: string, key: string): Promise<number>;
   /** Removes expired records; returns how many. */
   purgeExpired(): Promise<number>;
+  /**
+   * Every live record and every counter, read in ONE consistent read (a point-in-time view; writes that commit while
+   * the iteration runs are not seen). Optional: the backup needs it, every adapter of this package implements it.
+   */
+  snapshot?(): AsyncIterable<SnapshotEntry>;
+  /**
+   * Loads a snapshot into an EMPTY store in one transaction, keeping versions and expiries; refuses a store that holds
+   * any record or counter (ERR_RESTORE_TARGET_IN_USE). Returns how many records and counters it wrote.
+   */
+  restore?(entries: AsyncIterable<SnapshotEntry>): Promise<{ records: number; counters: number }>;
   close(): Promise<void>;
 }
 
@@ -41,6 +51,11 @@ export interface StoredRecord<T = unknown> {
   /** Expiry as ms since the epoch, or null for never. */
   expiresAt: number | null;
 }
+
+/** One line of a snapshot: a record (with its version and expiry) or a counter. */
+export type SnapshotEntry =
+  | { kind: 'record'; collection: string; key: string; value: unknown; version: number; expiresAt: number | null }
+  | { kind: 'counter'; collection: string; key: string; value: number };
 
 export interface ListOptions {
   prefix?: string;

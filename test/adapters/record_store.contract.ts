@@ -279,5 +279,56 @@ export function recordStoreContract(name: string, makeStore: () => Promise<Contr
       expect(await codeOf(store.increment('c', 'k', 0.5))).toBe('ERR_INTERNAL');
       expect(await store.list('c')).toEqual([]);
     });
+
+    it('snapshot: one consistent read of live records and counters; restore into an empty store only', async () => {
+      await store.write([
+        { op: 'insert', collection: 'c', key: 'a', value: { n: 1 } },
+        { op: 'insert', collection: 'c', key: 'gone', value: 0, expiresAt: clock.now() + 1000 },
+        { op: 'insert', collection: 'd', key: 'ü/x', value: [1, 'two'], expiresAt: clock.now() + 60_000 },
+      ]);
+      await store.write([{ op: 'update', collection: 'c', key: 'a', value: { n: 2 } }]);
+      await store.increment('n', 'hits', 7);
+      clock.advance(1000);
+      const iterator = store.snapshot!()[Symbol.asyncIterator]();
+      const first = await iterator.next();
+      // Writes after the snapshot started are not part of it.
+      await store.write([{ op: 'insert', collection: 'c', key: 'late', value: 1 }]);
+      await store.write([{ op: 'update', collection: 'c', key: 'a', value: { n: 3 } }]);
+      await store.increment('n', 'hits', 100);
+      const entries = [first.value];
+      for (let next = await iterator.next(); !next.done; next = await iterator.next()) entries.push(next.value);
+      const sorted = entries.sort((x, y) =>
+        `${x.kind}${x.collection}${x.key}`.localeCompare(`${y.kind}${y.collection}${y.key}`),
+      );
+      expect(sorted).toEqual([
+        { kind: 'counter', collection: 'n', key: 'hits', value: 7 },
+        { kind: 'record', collection: 'c', key: 'a', value: { n: 2 }, version: 2, expiresAt: null },
+        { kind: 'record', collection: 'd', key: 'ü/x', value: [1, 'two'], version: 1, expiresAt: clock.now() + 59_000 },
+      ]);
+
+      const target = await makeStore();
+      try {
+        const counts = await target.store.restore!(
+          (async function* () {
+            yield* sorted;
+          })(),
+        );
+        expect(counts).toEqual({ records: 2, counters: 1 });
+        expect(await target.store.get('c', 'a')).toEqual({
+          collection: 'c',
+          key: 'a',
+          value: { n: 2 },
+          version: 2,
+          expiresAt: null,
+        });
+        expect(await target.store.counter('n', 'hits')).toBe(7);
+        const [bumped] = await target.store.write([{ op: 'update', collection: 'c', key: 'a', value: 4 }]);
+        expect(bumped?.version).toBe(3);
+        expect(await codeOf(target.store.restore!((async function* () {})()))).toBe('ERR_RESTORE_TARGET_IN_USE');
+      } finally {
+        await target.cleanup();
+      }
+      expect(await codeOf(store.restore!((async function* () {})()))).toBe('ERR_RESTORE_TARGET_IN_USE');
+    });
   });
 }

@@ -7,10 +7,12 @@ import {
   type ListOptions,
   type Logger,
   type RecordStore,
+  type SnapshotEntry,
   type StoredRecord,
   type WriteOp,
 } from '../../core/index.js';
 import { checkLimit, checkName, checkStep, checkWriteOps, decideWrite } from '../write_rules.js';
+import { SNAPSHOT_PAGE, checkSnapshotEntry, restoreTargetInUse } from '../snapshot_rules.js';
 import { quoteSchema } from './advisory_key.js';
 import { postgresError } from './errors.js';
 import { migratePostgres } from './migrations.js';
@@ -48,6 +50,7 @@ const COLUMNS = 'key, value, version, expires_at';
  */
 export class PostgresRecordStore implements RecordStore {
   private readonly sql: ReturnType<typeof statements>;
+  private readonly schema: string;
 
   private constructor(
     private readonly pool: pg.Pool,
@@ -55,6 +58,7 @@ export class PostgresRecordStore implements RecordStore {
     private readonly clock: Clock,
   ) {
     this.sql = statements(schema);
+    this.schema = quoteSchema(schema);
   }
 
   /** Connects, creates the schema when missing and migrates it under an advisory lock. */
@@ -142,6 +146,96 @@ export class PostgresRecordStore implements RecordStore {
   async purgeExpired(): Promise<number> {
     const result = await this.query(this.sql.purge, [this.clock.now()]);
     return result.rowCount ?? 0;
+  }
+
+  /** One REPEATABLE READ, READ ONLY transaction: every page sees the same snapshot of both tables. */
+  async *snapshot(): AsyncIterable<SnapshotEntry> {
+    const s = this.schema;
+    const now = this.clock.now();
+    const client = await this.pool.connect().catch((err: unknown) => {
+      throw postgresError(err);
+    });
+    let broken: Error | undefined;
+    try {
+      await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+      let after: [string, string] = ['', ''];
+      for (;;) {
+        const { rows } = await client.query<Row & { collection: string }>(
+          `SELECT collection, ${COLUMNS} FROM ${s}.records
+           WHERE (collection, key) > ($1, $2) AND (expires_at IS NULL OR expires_at > $3)
+           ORDER BY collection, key LIMIT ${SNAPSHOT_PAGE}`,
+          [...after, now],
+        );
+        for (const row of rows) yield { kind: 'record', ...toRecord(row.collection, row) };
+        const last = rows.at(-1);
+        if (!last || rows.length < SNAPSHOT_PAGE) break;
+        after = [last.collection, last.key];
+      }
+      after = ['', ''];
+      for (;;) {
+        const { rows } = await client.query<{ collection: string; key: string; value: string }>(
+          `SELECT collection, key, value FROM ${s}.counters WHERE (collection, key) > ($1, $2)
+           ORDER BY collection, key LIMIT ${SNAPSHOT_PAGE}`,
+          after,
+        );
+        for (const row of rows)
+          yield { kind: 'counter', collection: row.collection, key: row.key, value: Number(row.value) };
+        const last = rows.at(-1);
+        if (!last || rows.length < SNAPSHOT_PAGE) break;
+        after = [last.collection, last.key];
+      }
+      await client.query('COMMIT');
+    } catch (err) {
+      await client.query('ROLLBACK').catch((rollbackErr: unknown) => {
+        broken = rollbackErr as Error;
+      });
+      throw postgresError(err);
+    } finally {
+      if (!broken) await client.query('ROLLBACK').catch(() => undefined); // no-op after COMMIT; ends an abandoned iteration
+      client.release(broken);
+    }
+  }
+
+  /** One transaction around the whole load, refused unless both tables are empty. */
+  async restore(entries: AsyncIterable<SnapshotEntry>): Promise<{ records: number; counters: number }> {
+    const s = this.schema;
+    const counts = { records: 0, counters: 0 };
+    const client = await this.pool.connect().catch((err: unknown) => {
+      throw postgresError(err);
+    });
+    let broken: Error | undefined;
+    try {
+      await client.query('BEGIN');
+      await client.query(`LOCK TABLE ${s}.records, ${s}.counters IN EXCLUSIVE MODE`);
+      const used = await client.query(`SELECT 1 FROM ${s}.records UNION ALL SELECT 1 FROM ${s}.counters LIMIT 1`);
+      if (used.rows.length > 0) throw restoreTargetInUse();
+      for await (const entry of entries) {
+        const text = checkSnapshotEntry(entry);
+        if (entry.kind === 'counter') {
+          await client.query(`INSERT INTO ${s}.counters (collection, key, value) VALUES ($1, $2, $3)`, [
+            entry.collection,
+            entry.key,
+            entry.value,
+          ]);
+          counts.counters += 1;
+        } else {
+          await client.query(
+            `INSERT INTO ${s}.records (collection, key, value, version, expires_at) VALUES ($1, $2, $3, $4, $5)`,
+            [entry.collection, entry.key, text, entry.version, entry.expiresAt],
+          );
+          counts.records += 1;
+        }
+      }
+      await client.query('COMMIT');
+      return counts;
+    } catch (err) {
+      await client.query('ROLLBACK').catch((rollbackErr: unknown) => {
+        broken = rollbackErr as Error;
+      });
+      throw postgresError(err);
+    } finally {
+      client.release(broken);
+    }
   }
 
   async close(): Promise<void> {

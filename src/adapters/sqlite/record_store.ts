@@ -1,4 +1,6 @@
-import { closeSync, constants, openSync } from 'node:fs';
+import { closeSync, constants, openSync, rmSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { basename, dirname, join } from 'node:path';
 import Database from 'better-sqlite3';
 import {
   GatehouseError,
@@ -7,10 +9,12 @@ import {
   type ListOptions,
   type Logger,
   type RecordStore,
+  type SnapshotEntry,
   type StoredRecord,
   type WriteOp,
 } from '../../core/index.js';
 import { checkLimit, checkName, checkStep, checkWriteOps, decideWrite } from '../write_rules.js';
+import { checkSnapshotEntry, restoreTargetInUse } from '../snapshot_rules.js';
 import { sqliteError } from './errors.js';
 import { migrateSqlite } from './migrations.js';
 
@@ -137,6 +141,62 @@ export class SqliteRecordStore implements RecordStore {
 
   async purgeExpired(): Promise<number> {
     return this.run(() => this.statements.purge.run(this.clock.now()).changes);
+  }
+
+  /**
+   * `VACUUM INTO` a private file beside the database (one consistent read of the whole database, done before the
+   * first entry is yielded), then streams the copy's live records and counters and removes it.
+   */
+  async *snapshot(): AsyncIterable<SnapshotEntry> {
+    const copy = join(dirname(this.file), `.${basename(this.file)}.snapshot-${randomBytes(6).toString('hex')}`);
+    const now = this.clock.now();
+    let db: Database.Database | undefined;
+    try {
+      createPrivateFile(copy); // an empty 0600 file: VACUUM INTO fills it and keeps its mode
+      this.run(() => this.db.prepare('VACUUM INTO ?').run(copy));
+      db = new Database(copy, { readonly: true });
+      const records = db.prepare(
+        'SELECT collection, key, value, version, expires_at FROM records WHERE expires_at IS NULL OR expires_at > ?',
+      );
+      for (const row of records.iterate(now) as Iterable<Row & { collection: string }>) {
+        yield { kind: 'record', ...toRecord(row.collection, row) };
+      }
+      const counters = db.prepare('SELECT collection, key, value FROM counters');
+      for (const row of counters.iterate() as Iterable<{ collection: string; key: string; value: number }>) {
+        yield { kind: 'counter', collection: row.collection, key: row.key, value: row.value };
+      }
+    } finally {
+      db?.close();
+      rmSync(copy, { force: true });
+    }
+  }
+
+  /** One IMMEDIATE transaction around the whole load (the store is offline while it restores). */
+  async restore(entries: AsyncIterable<SnapshotEntry>): Promise<{ records: number; counters: number }> {
+    const counts = { records: 0, counters: 0 };
+    this.run(() => this.db.exec('BEGIN IMMEDIATE'));
+    try {
+      const used = this.run(
+        () => this.db.prepare('SELECT 1 FROM records UNION ALL SELECT 1 FROM counters LIMIT 1').get() !== undefined,
+      );
+      if (used) throw restoreTargetInUse();
+      const counter = this.db.prepare('INSERT INTO counters (collection, key, value) VALUES (?, ?, ?)');
+      for await (const entry of entries) {
+        const text = checkSnapshotEntry(entry);
+        if (entry.kind === 'counter') {
+          this.run(() => counter.run(entry.collection, entry.key, entry.value));
+          counts.counters += 1;
+        } else {
+          this.run(() => this.statements.put.run(entry.collection, entry.key, text, entry.version, entry.expiresAt));
+          counts.records += 1;
+        }
+      }
+      this.run(() => this.db.exec('COMMIT'));
+      return counts;
+    } catch (err) {
+      if (this.db.inTransaction) this.db.exec('ROLLBACK');
+      throw err;
+    }
   }
 
   async close(): Promise<void> {
