@@ -46,6 +46,10 @@ export async function openPlatformCore(options: {
       rootTtlMs: config.pki.rootTtl,
       intermediateTtlMs: config.pki.intermediateTtl,
       expiryWarningMs: config.pki.expiryWarning,
+      svidTtlMs: config.pki.svidTtl,
+      maxSvidTtlMs: config.pki.maxSvidTtl,
+      maxLeafTtlMs: Math.max(config.pki.maxSvidTtl, config.pki.listenerCertTtl),
+      activationDelayMs: config.pki.caActivationDelay,
       logger: logger.child({ component: 'ca' }),
     });
     return {

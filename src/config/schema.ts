@@ -30,6 +30,98 @@ const tlsMode = z
 
 const level = z.enum(['trace', 'debug', 'info', 'warn', 'error', 'silent']);
 
+const policyName = z
+  .string()
+  .regex(/^[a-z0-9][a-z0-9_-]{0,62}$/, 'expected a lowercase name (letters, digits, _ and -)');
+
+/** The `gateway` section: routes, upstreams, trusted proxies (docs/gateway.md). */
+function gatewaySection() {
+  const limit = z.strictObject({
+    name: policyName.describe('Policy name, sent in RateLimit-Policy.'),
+    key: z
+      .array(z.enum(['api_key', 'client', 'user', 'ip', 'route']))
+      .min(1)
+      .describe(
+        'What the limit counts per: API key, client, user, source address (IPv6 by /64), route, or a combination.',
+      ),
+    rate: z.number().int().min(1).describe('Requests admitted per `per`.'),
+    per: duration('1s', 'The period of `rate`.'),
+    burst: z.number().int().min(0).default(0).describe('Extra requests admitted at once.'),
+    tier: z
+      .enum(['local', 'global'])
+      .default('local')
+      .describe('local = in process; global = Redis, shared by gateways.'),
+    shadow: z.boolean().default(false).describe('Count over-limit requests, do not enforce.'),
+    failure: z
+      .enum(['open', 'closed'])
+      .default('open')
+      .describe('When Redis is unreachable: admit (open) or 503 (closed).'),
+    throttle: z
+      .strictObject({
+        maxWait: duration('500ms', 'Longest delay before a 429.'),
+        maxQueue: z.number().int().min(1).max(10_000).default(100).describe('Requests queued per key.'),
+      })
+      .optional()
+      .describe('Delay requests over the limit instead of rejecting them at once (local tier).'),
+  });
+  const route = z.strictObject({
+    name: policyName.describe('Route name (metrics label).'),
+    host: z.string().optional().describe('Host header to match (no port); unset = any host.'),
+    pathPrefix: z.string().regex(/^\//, 'expected a path starting with /').describe('Path prefix to match.'),
+    upstream: z.string().describe('Name of the upstream requests go to.'),
+    auth: z
+      .strictObject({
+        kind: z.enum(['none', 'jwt', 'api_key']).default('none').describe('How callers authenticate.'),
+        scopes: z.array(z.string()).default([]).describe('Every one of these scopes is required.'),
+        anyScopes: z.array(z.string()).default([]).describe('At least one of these scopes is required.'),
+        roles: z.array(z.string()).default([]).describe('Every one of these roles is required.'),
+      })
+      .prefault({})
+      .describe('Authentication and authorization of the route.'),
+    limits: z.array(limit).default([]).describe('Rate limits, all of which must admit a request.'),
+  });
+  const upstream = z.strictObject({
+    name: policyName.describe('Upstream name.'),
+    hosts: z.array(z.string().url()).min(1).describe('Origins (http://host:port) requests are balanced over.'),
+    connections: z.number().int().min(1).max(10_000).default(64).describe('Keep-alive connections per host.'),
+    maxConcurrent: z.number().int().min(1).default(1024).describe('Requests in flight before queueing.'),
+    maxQueue: z.number().int().min(0).default(1024).describe('Requests queued before 503 (x-gatehouse-overloaded).'),
+    timeout: duration('30s', 'Time the upstream has for response headers, and between body chunks.'),
+    breaker: z
+      .strictObject({
+        consecutiveFailures: z.number().int().min(1).default(5).describe('Failures in a row that open it.'),
+        errorRate: z.number().gt(0).max(1).default(0.5).describe('Failure ratio over the window that opens it.'),
+        minimumRequests: z.number().int().min(1).default(20).describe('Outcomes needed before the ratio counts.'),
+        window: duration('10s', 'Rolling window of the error rate.'),
+        openDuration: duration('30s', 'Time open before half-open trials.'),
+        halfOpenTrials: z.number().int().min(1).default(1).describe('Concurrent trials while half-open.'),
+      })
+      .prefault({})
+      .describe('Circuit breaker of the upstream.'),
+    outlier: z
+      .strictObject({
+        consecutiveFailures: z.number().int().min(1).default(5).describe('Failures in a row that eject a host.'),
+        baseEjection: duration('30s', 'Ejection time, multiplied by the ejection count.'),
+        maxEjectionPercent: z.number().int().min(0).max(100).default(50).describe('Most hosts ejected at once.'),
+      })
+      .prefault({})
+      .describe('Outlier ejection of single hosts.'),
+  });
+  return z
+    .strictObject({
+      routes: z.array(route).default([]).describe('Routes, matched by host then longest path prefix.'),
+      upstreams: z.array(upstream).default([]).describe('Upstream services.'),
+      trustedProxies: z
+        .array(z.string())
+        .default([])
+        .describe('CIDRs of proxies whose X-Forwarded-For is believed (read from the right).'),
+      redisTimeout: duration('100ms', 'Longest wait for a global (Redis) rate-limit decision.'),
+      redisRetry: duration('1s', 'After a Redis failure, time before it is tried again.'),
+    })
+    .prefault({})
+    .describe('API gateway (data plane).');
+}
+
 /**
  * The one configuration schema of gatehouse. docs/configuration.md is generated from it.
  * Every key has a default, so an empty file (or none) runs the platform on embedded defaults.
@@ -124,6 +216,19 @@ export const configSchema = z.strictObject({
         .strictObject({ port: port(8444, 'KMS transit API port (binds listen.host). 0 = any free port.') })
         .prefault({})
         .describe('KMS transit API listener.'),
+      ca: z
+        .strictObject({
+          port: port(
+            8445,
+            'CA API port (SVID signing, renewal over mTLS, bundles; binds listen.host). 0 = any free port.',
+          ),
+        })
+        .prefault({})
+        .describe('Certificate authority listener.'),
+      gateway: z
+        .strictObject({ port: port(8446, 'Gateway (data plane) port (binds listen.host). 0 = any free port.') })
+        .prefault({})
+        .describe('API gateway listener.'),
     })
     .prefault({})
     .describe('Listeners. Every listener speaks TLS 1.3 only with a certificate from the platform CA.'),
@@ -166,6 +271,14 @@ export const configSchema = z.strictObject({
         .default(2 / 3)
         .describe('Fraction of a certificate lifetime after which it is renewed.'),
       expiryWarning: duration('30d', 'A CA certificate closer than this to expiry is reported loudly.'),
+      svidTtl: duration('24h', 'Default lifetime of a workload X.509-SVID.'),
+      maxSvidTtl: duration('24h', 'Longest SVID lifetime a caller may request (also how long revocations are listed).'),
+      joinTokenTtl: duration('10m', 'Default lifetime of a one-time join token (`gatehouse ca join-token`).'),
+      caActivationDelay: duration(
+        '24h',
+        'CA rotation: how long a prepared intermediate is published in the bundle before it starts signing.',
+      ),
+      bundleRefreshHint: duration('5m', 'The `spiffe_refresh_hint` of the SPIFFE bundle (how often peers refetch it).'),
     })
     .prefault({})
     .describe('Certificate authority.'),
@@ -303,6 +416,7 @@ export const configSchema = z.strictObject({
     })
     .prefault({})
     .describe('Rate limiting.'),
+  gateway: gatewaySection(),
 });
 
 /** The validated, frozen configuration that is passed explicitly to every component. */

@@ -194,6 +194,36 @@ export const ERROR_CODES = {
     message: 'Invalid certificate name',
     doc: 'A trust domain, SPIFFE ID path, DNS name or IP address given to the CA is malformed.',
   },
+  ERR_PKI_CSR_INVALID: {
+    status: 400,
+    message: 'Invalid certificate signing request',
+    doc: 'The CSR sent to the CA is not PKCS#10 DER/PEM, its key is not EC P-256 or Ed25519, or its signature does not verify.',
+  },
+  ERR_PKI_JOIN_TOKEN_INVALID: {
+    status: 401,
+    message: 'Invalid join token',
+    doc: 'The join token given to `POST /v1/ca/sign` is unknown, expired or already used (tokens are single use).',
+  },
+  ERR_PKI_UNAUTHENTICATED: {
+    status: 401,
+    message: 'A bootstrap credential or client certificate is required',
+    doc: 'The CA endpoint needs a join token, an access token (`/v1/ca/sign`) or a valid client SVID over mTLS (`/v1/ca/renew`).',
+  },
+  ERR_PKI_FORBIDDEN: {
+    status: 403,
+    message: 'This credential may not hold this SPIFFE ID',
+    doc: 'The join token, access token or client certificate is bound to another SPIFFE ID than the one requested.',
+  },
+  ERR_PKI_REVOKED: {
+    status: 403,
+    message: 'This identity is revoked',
+    doc: 'The SPIFFE ID was revoked (`gatehouse ca revoke`): its certificates issued before then cannot renew.',
+  },
+  ERR_PKI_BOOTSTRAP_UNAVAILABLE: {
+    status: 501,
+    message: 'Access tokens are not accepted as CA bootstrap credentials yet',
+    doc: 'No identity server is wired to verify access tokens for the CA; use a join token (`gatehouse ca join-token`).',
+  },
   ERR_TLS_CONFIG: {
     status: 500,
     message: 'Invalid TLS configuration',
@@ -229,6 +259,26 @@ export const ERROR_CODES = {
     status: 503,
     message: 'Upstream circuit is open',
     doc: 'The circuit breaker for the upstream is open; Retry-After says when a trial is due.',
+  },
+  ERR_GATEWAY_OVERLOADED: {
+    status: 503,
+    message: 'Upstream is overloaded',
+    doc: 'The gateway reached the upstream maximum of concurrent requests and its queue is full (`x-gatehouse-overloaded: true`).',
+  },
+  ERR_GATEWAY_UPSTREAM_FAILED: {
+    status: 502,
+    message: 'Upstream failed',
+    doc: 'The gateway could not reach the upstream, or the connection failed before a response.',
+  },
+  ERR_GATEWAY_UPSTREAM_TIMEOUT: {
+    status: 504,
+    message: 'Upstream timed out',
+    doc: 'The upstream did not answer within its `timeout`.',
+  },
+  ERR_GATEWAY_LIMITER_UNAVAILABLE: {
+    status: 503,
+    message: 'Rate limiting is temporarily unavailable',
+    doc: 'A global (Redis) rate limit of a route configured `failure: closed` could not be decided; retry later.',
   },
   ERR_JWS_MALFORMED: {
     status: 401,

@@ -8,9 +8,13 @@ import {
 } from './listener_certificate.js';
 import { loadAuthority, type LoadedAuthority } from './load.js';
 import type { SecretVault } from './ports.js';
+import { rotationSteps, type RotationPolicy } from './rotation.js';
+import { applyRotationStep } from './rotation_apply.js';
+import { spiffeBundle, type SpiffeBundle } from './spiffe_bundle.js';
 import { assertTrustDomain } from './spiffe_id.js';
 import { AUTHORITY_COLLECTION, AUTHORITY_KEY, type AuthorityRecord } from './state.js';
 import { authorityStatus, type AuthorityStatus } from './status.js';
+import { issueSvidFromCsr, type IssuedSvid, type SvidRequest } from './svid_request.js';
 
 /** What {@link Authority.open} needs. */
 export interface AuthorityOptions {
@@ -24,10 +28,25 @@ export interface AuthorityOptions {
   intermediateTtlMs: number;
   /** Status warns when a CA certificate is this close to expiry (default 30 days). */
   expiryWarningMs?: number;
+  /** Default SVID lifetime (24 h). */
+  svidTtlMs?: number;
+  /** Longest SVID lifetime a caller may ask for (24 h). */
+  maxSvidTtlMs?: number;
+  /** Longest lifetime of any leaf, listener certificates included (default maxSvidTtlMs): decides CA retirement. */
+  maxLeafTtlMs?: number;
+  /** CA rotation: time a prepared intermediate is published in the bundle before it signs (24 h). */
+  activationDelayMs?: number;
   logger: Logger;
 }
 
 const DEFAULT_EXPIRY_WARNING_MS = 30 * 86_400_000;
+const DAY_MS = 86_400_000;
+
+/** What a rotation pass did. */
+export interface RotationResult {
+  steps: string[];
+  bundleSequence: number;
+}
 
 function positive(name: string, value: number): number {
   if (!Number.isSafeInteger(value) || value <= 0)
@@ -46,10 +65,25 @@ function positive(name: string, value: number): number {
  */
 export class Authority {
   private constructor(
-    private readonly loaded: LoadedAuthority,
+    private loaded: LoadedAuthority,
+    private record: { value: AuthorityRecord; version: number },
     private readonly clock: Clock,
     private readonly expiryWarningMs: number,
+    private readonly options: AuthorityOptions,
   ) {}
+
+  private get lifetimes(): { defaultTtlMs: number; maxTtlMs: number } {
+    const maxTtlMs = this.options.maxSvidTtlMs ?? DAY_MS;
+    return { defaultTtlMs: Math.min(this.options.svidTtlMs ?? DAY_MS, maxTtlMs), maxTtlMs };
+  }
+
+  private get policy(): RotationPolicy {
+    return {
+      maxLeafTtlMs: this.options.maxLeafTtlMs ?? this.lifetimes.maxTtlMs,
+      activationDelayMs: this.options.activationDelayMs ?? DAY_MS,
+      prepareAtFraction: 0.5,
+    };
+  }
 
   /**
    * Opens the CA of `trustDomain`, creating it if the store has none. Creation is safe under a race: the record is
@@ -83,7 +117,13 @@ export class Authority {
       if (!stored) throw new GatehouseError('ERR_PKI_CA_INVALID', { detail: 'the CA record vanished after creation' });
     }
     const loaded = await loadAuthority({ record: stored.value, vault, trustDomain, now: clock.now() });
-    const authority = new Authority(loaded, clock, expiryWarningMs);
+    const authority = new Authority(
+      loaded,
+      { value: stored.value, version: stored.version },
+      clock,
+      expiryWarningMs,
+      options,
+    );
     const { warnings } = authority.status(clock.now());
     if (warnings.length > 0) logger.warn({ trustDomain, warnings }, 'the certificate authority is close to expiry');
     return authority;
@@ -104,6 +144,91 @@ export class Authority {
     return issueListenerCertificate(issuer, this.loaded.trustDomain, request, now);
   }
 
+  /**
+   * Signs an X.509-SVID for a CSR; see {@link issueSvidFromCsr}. The caller has authorized `spiffeId` (join token,
+   * access token or the mTLS certificate being renewed).
+   */
+  issueSvid(request: SvidRequest): IssuedSvid {
+    return issueSvidFromCsr(this.loaded, request, this.lifetimes, this.clock.now());
+  }
+
+  /** The longest SVID lifetime (revocation entries live this long). */
+  get maxSvidTtlMs(): number {
+    return this.lifetimes.maxTtlMs;
+  }
+
+  /** Reloads the CA from the store (another process may have rotated it). */
+  async refresh(): Promise<void> {
+    const stored = await this.options.store.get<AuthorityRecord>(AUTHORITY_COLLECTION, AUTHORITY_KEY);
+    if (!stored) throw new GatehouseError('ERR_PKI_CA_INVALID', { detail: 'the CA record vanished' });
+    if (stored.version === this.record.version) return;
+    this.loaded = await loadAuthority({
+      record: stored.value,
+      vault: this.options.vault,
+      trustDomain: this.loaded.trustDomain,
+      now: this.clock.now(),
+    });
+    this.record = { value: stored.value, version: stored.version };
+  }
+
+  /**
+   * Runs the CA rotation state machine once (pure decisions of now, see {@link rotationSteps}): with `force` (the
+   * admin's `ca rotate`) the next intermediate is prepared and published now. Every step is written with a version
+   * precondition, so replicas racing on it apply it once.
+   */
+  async rotate(force = false): Promise<RotationResult> {
+    const done: string[] = [];
+    for (let pass = 0; pass < 4; pass++) {
+      await this.refresh();
+      const now = this.clock.now();
+      const steps = rotationSteps(this.record.value, now, this.policy, force && pass === 0 && done.length === 0);
+      const step = steps[0];
+      if (!step) break;
+      const updated = await applyRotationStep(this.record.value, step, {
+        vault: this.options.vault,
+        now,
+        intermediateTtlMs: this.options.intermediateTtlMs,
+      });
+      try {
+        await this.options.store.write([
+          {
+            op: 'update',
+            collection: AUTHORITY_COLLECTION,
+            key: AUTHORITY_KEY,
+            value: updated,
+            expectVersion: this.record.version,
+          },
+        ]);
+      } catch (err) {
+        if (!isGatehouseError(err, 'ERR_STORE_CONFLICT')) throw err;
+        continue;
+      }
+      done.push(step.kind);
+      this.options.logger.warn(
+        { step: step.kind, ...('intermediateId' in step ? { intermediate: step.intermediateId } : {}) },
+        `CA rotation: ${step.kind}`,
+      );
+    }
+    await this.refresh();
+    return { steps: done, bundleSequence: this.bundleSequence };
+  }
+
+  /** The SPIFFE bundle's sequence number: grows on every bundle change. */
+  get bundleSequence(): number {
+    return this.record.value.bundleSequence ?? 1;
+  }
+
+  /** The trust bundle as a SPIFFE bundle (JWKS with x5c), same certificates as {@link trustBundlePem}. */
+  spiffeBundle(refreshHintSeconds: number): SpiffeBundle {
+    const now = this.clock.now();
+    const live = this.loaded.intermediates.filter((ca) => ca.record.notAfter > now);
+    return spiffeBundle(
+      [...this.loaded.roots, ...live].map((ca) => ca.certificate),
+      this.bundleSequence,
+      refreshHintSeconds,
+    );
+  }
+
   /** Roots plus the intermediates still valid now, as PEM (the content of `trust-bundle.pem`). */
   trustBundlePem(): string {
     return trustBundlePem(this.loaded, this.clock.now());
@@ -111,6 +236,13 @@ export class Authority {
 
   /** Root and active intermediate: subjects, validity, days left, expiry warnings. */
   status(now: number = this.clock.now()): AuthorityStatus {
-    return authorityStatus(this.loaded, now, this.expiryWarningMs);
+    const status = authorityStatus(this.loaded, now, this.expiryWarningMs);
+    const { next, retiring } = this.record.value;
+    return {
+      ...status,
+      bundleSequence: this.bundleSequence,
+      ...(next ? { next: { intermediateId: next.intermediateId, activateAt: next.activateAt } } : {}),
+      retiring: retiring ?? [],
+    };
   }
 }

@@ -1,7 +1,8 @@
-import { X509Certificate as NodeX509Certificate } from 'node:crypto';
+import { X509Certificate as NodeX509Certificate, createPrivateKey } from 'node:crypto';
 import { GatehouseError } from '../core/index.js';
 import { importSigningKey, publicSpkiOf, type CryptoKey } from './keys.js';
 import type { SecretVault } from './ports.js';
+import { svidSigner, type SvidSigner } from './svid_issue.js';
 import { AUTHORITY_FORMAT, type AuthorityRecord, type CaCertificateRecord } from './state.js';
 import { x509 } from './x509.js';
 
@@ -16,7 +17,7 @@ export interface LoadedAuthority {
   trustDomain: string;
   roots: LoadedCa[];
   intermediates: LoadedCa[];
-  active: LoadedCa & { rootId: string; privateKey: CryptoKey };
+  active: LoadedCa & { rootId: string; privateKey: CryptoKey; signer: SvidSigner };
 }
 
 function invalid(detail: string): GatehouseError {
@@ -87,10 +88,19 @@ export async function loadAuthority(input: {
     record: ca,
     certificate: new x509.X509Certificate(ca.certPem),
   });
+  const active = parse(activeRecord);
   return {
     trustDomain: record.trustDomain,
     roots: record.roots.map(parse),
     intermediates: record.intermediates.map(parse),
-    active: { ...parse(activeRecord), rootId: activeRecord.rootId, privateKey: await importSigningKey(der) },
+    active: {
+      ...active,
+      rootId: activeRecord.rootId,
+      privateKey: await importSigningKey(der),
+      signer: svidSigner(
+        Buffer.from(active.certificate.rawData),
+        createPrivateKey({ key: der, format: 'der', type: 'pkcs8' }),
+      ),
+    },
   };
 }

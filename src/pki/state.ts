@@ -37,6 +37,12 @@ export interface AuthorityRecord {
   intermediates: IntermediateRecord[];
   /** The intermediate that signs new certificates. */
   activeIntermediateId: string;
+  /** CA rotation: the prepared intermediate (already in `intermediates` and the bundle) and when it starts signing. */
+  next?: { intermediateId: string; activateAt: number };
+  /** CA rotation: former active intermediates, kept in the bundle until every leaf they signed has expired. */
+  retiring?: Array<{ intermediateId: string; retireAt: number }>;
+  /** The SPIFFE bundle's `spiffe_sequence`: grows by one on every change of the bundle (absent = 1). */
+  bundleSequence?: number;
 }
 
 /**

@@ -10,6 +10,8 @@ export interface CaCertificateStatus {
   notAfter: number;
   /** Whole days until notAfter (negative once expired). */
   daysLeft: number;
+  /** Seconds until notAfter (negative once expired): the value an expiry alert watches. */
+  expirySeconds: number;
 }
 
 /** What `gatehouse status` and the admin API show about the CA. */
@@ -19,6 +21,12 @@ export interface AuthorityStatus {
   intermediate: CaCertificateStatus;
   /** Human-readable, one per CA certificate within `expiryWarningMs` of expiry (or expired). Empty when all is well. */
   warnings: string[];
+  /** The SPIFFE bundle sequence. */
+  bundleSequence?: number;
+  /** CA rotation: the prepared intermediate and when it starts signing. */
+  next?: { intermediateId: string; activateAt: number };
+  /** CA rotation: former intermediates still in the bundle until their leaves expire. */
+  retiring?: Array<{ intermediateId: string; retireAt: number }>;
 }
 
 function describe(ca: LoadedCa, now: number): CaCertificateStatus {
@@ -28,6 +36,7 @@ function describe(ca: LoadedCa, now: number): CaCertificateStatus {
     notBefore: ca.record.notBefore,
     notAfter: ca.record.notAfter,
     daysLeft: Math.floor((ca.record.notAfter - now) / DAY_MS),
+    expirySeconds: Math.floor((ca.record.notAfter - now) / 1000),
   };
 }
 
