@@ -1,0 +1,87 @@
+import { BlockList, isIP } from 'node:net';
+import { GatehouseError } from '../core/index.js';
+
+/** Strips the IPv4-mapped IPv6 prefix so `::ffff:192.0.2.1` reads as `192.0.2.1`. */
+function plain(address: string): string {
+  return address.startsWith('::ffff:') && isIP(address.slice(7)) === 4 ? address.slice(7) : address;
+}
+
+/**
+ * Who the client is: the socket's peer address, unless that peer is a trusted proxy; then X-Forwarded-For is read from
+ * the right, skipping trusted proxies, and the first untrusted address is the client (a client can prepend anything
+ * to the header, so the left side is never believed).
+ *
+ * @example
+ * const addresses = new ClientAddresses(['10.0.0.0/8']);
+ * addresses.resolve('10.0.0.5', '198.51.100.7, 10.0.0.9'); // '198.51.100.7'
+ */
+export class ClientAddresses {
+  private readonly trusted = new BlockList();
+  private readonly any: boolean;
+
+  constructor(cidrs: readonly string[]) {
+    for (const cidr of cidrs) {
+      const [address = '', bits] = cidr.split('/');
+      const family = isIP(address);
+      const prefix = bits === undefined ? (family === 4 ? 32 : 128) : Number(bits);
+      if (family === 0 || !Number.isInteger(prefix) || prefix < 0 || prefix > (family === 4 ? 32 : 128)) {
+        throw new GatehouseError('ERR_CONFIG_INVALID', {
+          message: `gateway.trustedProxies: "${cidr}" is not an IPv4 or IPv6 CIDR`,
+        });
+      }
+      this.trusted.addSubnet(address, prefix, family === 4 ? 'ipv4' : 'ipv6');
+    }
+    this.any = cidrs.length > 0;
+  }
+
+  /** True when `address` is inside a trusted-proxy CIDR. */
+  isTrusted(address: string): boolean {
+    if (!this.any) return false;
+    const a = plain(address);
+    const family = isIP(a);
+    return family !== 0 && this.trusted.check(a, family === 4 ? 'ipv4' : 'ipv6');
+  }
+
+  /**
+   * The client address of a request whose socket peer is `peer`.
+   *
+   * @example
+   * addresses.resolve(req.socket.remoteAddress ?? '', req.headers['x-forwarded-for']);
+   */
+  resolve(peer: string, forwardedFor: string | string[] | undefined): string {
+    const direct = plain(peer);
+    if (forwardedFor === undefined || !this.isTrusted(direct)) return direct;
+    const hops = (Array.isArray(forwardedFor) ? forwardedFor.join(',') : forwardedFor).split(',');
+    let client = direct;
+    for (let i = hops.length - 1; i >= 0; i -= 1) {
+      const hop = plain((hops[i] ?? '').trim());
+      if (isIP(hop) === 0) break;
+      client = hop;
+      if (!this.isTrusted(hop)) break;
+    }
+    return client;
+  }
+}
+
+/** Groups a list of IPv6 parts stands for (a dotted IPv4 tail is two). */
+function width(parts: string[]): number {
+  return parts.reduce((n, part) => n + (part.includes('.') ? 2 : 1), 0);
+}
+
+/**
+ * The rate-limit key of an address: IPv4 as is, IPv6 by its /64 prefix (one subscriber usually holds a whole /64).
+ *
+ * @example
+ * addressKey('2001:db8:1:2:aaaa::1'); // '2001:db8:1:2::/64'
+ */
+export function addressKey(address: string): string {
+  if (isIP(address) !== 6) return address;
+  const [head = '', tail = ''] = address.split('::');
+  const left = head === '' ? [] : head.split(':');
+  const right = address.includes('::') ? (tail === '' ? [] : tail.split(':')) : [];
+  const groups = address.includes('::')
+    ? [...left, ...new Array<string>(8 - width(left) - width(right)).fill('0'), ...right]
+    : left;
+  const prefix = groups.slice(0, 4).map((g) => g.toLowerCase().replace(/^0+(?=.)/, ''));
+  return `${prefix.join(':')}::/64`;
+}

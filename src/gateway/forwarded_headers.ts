@@ -1,0 +1,93 @@
+import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
+import type { GatewayPrincipal } from './authenticator.js';
+
+/** RFC 9110 §7.6.1 connection-specific fields, never forwarded in either direction. */
+const HOP_BY_HOP = new Set([
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'proxy-authenticate',
+  'proxy-authorization',
+  'te',
+  'trailer',
+  'transfer-encoding',
+  'upgrade',
+  'host',
+]);
+
+/** Prefix of the identity headers the gateway sets; copies a caller sends are dropped. */
+export const IDENTITY_HEADER_PREFIX = 'x-gatehouse-';
+
+/** Header names listed in `Connection` (they are hop-by-hop too). */
+function connectionListed(value: string | string[] | undefined): Set<string> | undefined {
+  if (value === undefined) return undefined;
+  const text = Array.isArray(value) ? value.join(',') : value;
+  return new Set(text.split(',').map((token) => token.trim().toLowerCase()));
+}
+
+/** What the gateway adds to a forwarded request. */
+export interface ForwardContext {
+  clientIp: string;
+  /** The socket peer, when it is a trusted proxy (its own X-Forwarded-For is extended, not replaced). */
+  trustedPeer: string | undefined;
+  requestId: string;
+  principal: GatewayPrincipal | undefined;
+}
+
+/**
+ * The headers sent upstream: hop-by-hop fields and caller-sent `x-gatehouse-*` removed; `X-Forwarded-For` (the
+ * client, or a trusted proxy's list plus that proxy), `X-Forwarded-Proto: https`, `X-Forwarded-Host`,
+ * `X-Request-Id`, and the verified identity (`x-gatehouse-sub`, `-client-id`, `-key-id`, `-auth`, `-scopes`).
+ *
+ * @example
+ * const headers = upstreamRequestHeaders(req.headers, { clientIp, trustedPeer: undefined, requestId, principal });
+ */
+export function upstreamRequestHeaders(incoming: IncomingHttpHeaders, ctx: ForwardContext): Record<string, string> {
+  const listed = connectionListed(incoming.connection);
+  const out: Record<string, string> = {};
+  for (const name in incoming) {
+    if (HOP_BY_HOP.has(name) || name.startsWith(IDENTITY_HEADER_PREFIX) || listed?.has(name)) continue;
+    if (name.startsWith('x-forwarded-') || name === 'x-request-id' || name === 'forwarded') continue;
+    const value = incoming[name];
+    if (value === undefined) continue;
+    out[name] = Array.isArray(value) ? value.join(name === 'cookie' ? '; ' : ', ') : value;
+  }
+  const prior = incoming['x-forwarded-for'];
+  out['x-forwarded-for'] =
+    ctx.trustedPeer !== undefined && prior !== undefined
+      ? `${Array.isArray(prior) ? prior.join(', ') : prior}, ${ctx.trustedPeer}`
+      : ctx.clientIp;
+  out['x-forwarded-proto'] = 'https';
+  if (incoming.host !== undefined) out['x-forwarded-host'] = incoming.host;
+  out['x-request-id'] = ctx.requestId;
+  const p = ctx.principal;
+  if (p) {
+    out[`${IDENTITY_HEADER_PREFIX}auth`] = p.kind;
+    if (p.sub !== '') out[`${IDENTITY_HEADER_PREFIX}sub`] = p.sub;
+    if (p.clientId !== '') out[`${IDENTITY_HEADER_PREFIX}client-id`] = p.clientId;
+    if (p.apiKeyId !== undefined) out[`${IDENTITY_HEADER_PREFIX}key-id`] = p.apiKeyId;
+    if (p.scopes.size > 0) out[`${IDENTITY_HEADER_PREFIX}scopes`] = [...p.scopes].join(' ');
+  }
+  return out;
+}
+
+/**
+ * The headers sent back to the client: the upstream's minus hop-by-hop fields, plus the request id.
+ *
+ * @example
+ * res.writeHead(status, clientResponseHeaders(upstream.headers, requestId));
+ */
+export function clientResponseHeaders(
+  upstream: Record<string, string | string[] | undefined>,
+  requestId: string,
+): OutgoingHttpHeaders {
+  const listed = connectionListed(upstream['connection']);
+  const out: OutgoingHttpHeaders = {};
+  for (const name in upstream) {
+    if (HOP_BY_HOP.has(name) || listed?.has(name)) continue;
+    const value = upstream[name];
+    if (value !== undefined) out[name] = value;
+  }
+  out['x-request-id'] = requestId;
+  return out;
+}

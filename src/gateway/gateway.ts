@@ -1,0 +1,281 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { GatehouseError, isGatehouseError, randomId, type Clock, type Logger } from '../core/index.js';
+import { CircuitOpenError, MemoryLimiterStore, type LimiterStore } from '../ratelimit/index.js';
+import { AccessLog } from './access_log.js';
+import { authorize, refuseAllAuthenticator, type Authenticator } from './authenticator.js';
+import { upstreamRequestHeaders } from './forwarded_headers.js';
+import type { GatewayConfig } from './gateway_config.js';
+import { GatewayLimiter } from './gateway_limiter.js';
+import { GatewayMetrics } from './gateway_metrics.js';
+import { buildGatewayState, type GatewayState } from './gateway_state.js';
+import { OverLimitCache } from './over_limit_cache.js';
+import { buildPipeline, noopStage, runPipeline, type RequestContext, type Stage, type StageRun } from './pipeline.js';
+import { QUOTA_EXCEEDED, TEMPORARY_REDUCED_CAPACITY, sendProblem } from './problem_response.js';
+import { retryAfterSeconds } from './ratelimit_headers.js';
+import { RedisGuard } from './redis_guard.js';
+import { hostOf } from './route_table.js';
+import { Throttle } from './throttle.js';
+
+/** Options of {@link Gateway}. */
+export interface GatewayOptions {
+  config: GatewayConfig;
+  clock: Clock;
+  logger: Logger;
+  /** Verifies JWTs and API keys for routes that require them (default: refuse every credential). */
+  authenticator?: Authenticator;
+  /** The global limiter tier (a RedisLimiterStore); without it `global` limits decide in process. */
+  globalStore?: LimiterStore;
+  /** Keys of the in-process limiter store (config `ratelimit.memory.maxKeys`). */
+  maxKeys?: number;
+  /** Largest request body accepted (config `http.bodyLimit`), checked against Content-Length. */
+  bodyLimit?: number;
+  /** Plug-in stages for the named slots. */
+  stages?: { waf?: StageRun; cache?: StageRun };
+  metrics?: GatewayMetrics;
+}
+
+const REQUEST_ID = /^[A-Za-z0-9._-]{1,64}$/;
+
+/**
+ * The gateway data plane: a `(req, res)` handler for a plain node:https server that runs the fixed pipeline
+ * request id → limits → waf → authentication → rate limit → authorization → cache → shedding → proxy.
+ * `reload` swaps the routes, limits and upstreams atomically; connections and in-flight requests are untouched.
+ *
+ * @example
+ * const gateway = new Gateway({ config: config.gateway, clock: systemClock, logger, authenticator });
+ * const server = https.createServer(serverTlsOptions({ cert, key }), gateway.handler);
+ */
+export class Gateway {
+  readonly metrics: GatewayMetrics;
+  /** Bound `(req, res)` handler for `https.createServer`. */
+  readonly handler: (req: IncomingMessage, res: ServerResponse) => void;
+  private state: GatewayState;
+  private readonly stages: readonly Stage[];
+  private readonly limiter: GatewayLimiter;
+  private readonly accessLog: AccessLog;
+  private readonly authenticator: Authenticator;
+  private readonly local: MemoryLimiterStore;
+  private readonly deps: { clock: Clock; logger: Logger; metrics: GatewayMetrics };
+
+  constructor(private readonly o: GatewayOptions) {
+    this.metrics = o.metrics ?? new GatewayMetrics();
+    this.deps = { clock: o.clock, logger: o.logger, metrics: this.metrics };
+    this.state = buildGatewayState(o.config, undefined, this.deps).state;
+    this.authenticator = o.authenticator ?? refuseAllAuthenticator;
+    this.local = new MemoryLimiterStore({ clock: o.clock, maxKeys: o.maxKeys ?? 1_000_000 });
+    this.limiter = new GatewayLimiter({
+      local: this.local,
+      global: o.globalStore
+        ? new RedisGuard({
+            store: o.globalStore,
+            clock: o.clock,
+            logger: o.logger,
+            metrics: this.metrics,
+            timeoutMs: o.config.redisTimeout,
+            retryMs: o.config.redisRetry,
+          })
+        : undefined,
+      overLimit: new OverLimitCache(100_000),
+      throttle: new Throttle(o.clock),
+      clock: o.clock,
+      metrics: this.metrics,
+    });
+    this.accessLog = new AccessLog(o.logger.child({ log: 'access' }));
+    this.stages = buildPipeline({
+      request_id: (ctx) => this.front(ctx),
+      limits: (ctx) => this.sizeLimits(ctx),
+      waf: o.stages?.waf ?? noopStage,
+      authentication: (ctx) => this.authenticate(ctx),
+      rate_limit: (ctx) => this.rateLimit(ctx),
+      authorization: (ctx) => authorize(ctx.route!.config.auth, ctx.principal),
+      cache: o.stages?.cache ?? noopStage,
+      shedding: (ctx) => this.shed(ctx),
+      proxy: (ctx) => this.proxy(ctx),
+    });
+    this.handler = (req, res) => this.handle(req, res);
+  }
+
+  /**
+   * Replaces routes, limits, trusted proxies and upstreams at once. A bad configuration throws ERR_CONFIG_INVALID and
+   * changes nothing. Requests already past routing finish on the generation they started with.
+   *
+   * @example
+   * process.on('SIGHUP', () => gateway.reload(loadConfig({ file }).gateway));
+   */
+  reload(config: GatewayConfig): void {
+    const { state, retired } = buildGatewayState(config, this.state, this.deps);
+    this.state = state;
+    for (const upstream of retired) void upstream.close().catch(() => {});
+    this.o.logger.info({ event: 'gateway_reloaded', routes: config.routes.length }, 'gateway configuration reloaded');
+  }
+
+  /** Closes every upstream pool (after their in-flight requests). */
+  async close(): Promise<void> {
+    this.accessLog.flush();
+    await Promise.all([...this.state.upstreams.values()].map((u) => u.close()));
+  }
+
+  private handle(req: IncomingMessage, res: ServerResponse): void {
+    const ctx: RequestContext = {
+      req,
+      res,
+      startedAt: this.o.clock.now(),
+      requestId: '',
+      clientIp: '',
+      trustedPeer: undefined,
+      route: undefined,
+      principal: undefined,
+      responseHeaders: undefined,
+      permit: undefined,
+      answered: false,
+    };
+    let pending: void | Promise<void> = undefined;
+    try {
+      pending = runPipeline(this.stages, ctx);
+    } catch (err) {
+      this.fail(ctx, err);
+    }
+    if (pending)
+      pending.then(
+        () => this.finish(ctx),
+        (err: unknown) => (this.fail(ctx, err), this.finish(ctx)),
+      );
+    else this.finish(ctx);
+  }
+
+  /** Request id, client address and route. */
+  private front(ctx: RequestContext): void {
+    const { req } = ctx;
+    const state = this.state;
+    const peer = req.socket.remoteAddress ?? '';
+    const trusted = state.addresses.isTrusted(peer);
+    ctx.trustedPeer = trusted ? peer : undefined;
+    ctx.clientIp = state.addresses.resolve(peer, req.headers['x-forwarded-for']);
+    const sent = req.headers['x-request-id'];
+    ctx.requestId = trusted && typeof sent === 'string' && REQUEST_ID.test(sent) ? sent : randomId(12);
+    const url = req.url ?? '/';
+    const q = url.indexOf('?');
+    const entry = state.table.match(hostOf(req.headers.host), q === -1 ? url : url.slice(0, q));
+    if (!entry) throw new GatehouseError('ERR_HTTP_NOT_FOUND');
+    ctx.route = entry.value;
+  }
+
+  private sizeLimits(ctx: RequestContext): void {
+    const length = ctx.req.headers['content-length'];
+    if (length !== undefined && this.o.bodyLimit !== undefined && Number(length) > this.o.bodyLimit) {
+      throw new GatehouseError('ERR_HTTP_PAYLOAD_TOO_LARGE');
+    }
+  }
+
+  private authenticate(ctx: RequestContext): void | Promise<void> {
+    const kind = ctx.route!.config.auth.kind;
+    if (kind === 'none') return;
+    return this.authenticator.authenticate(ctx.req.headers, kind).then((principal) => {
+      ctx.principal = principal;
+    });
+  }
+
+  private rateLimit(ctx: RequestContext): void | Promise<void> {
+    const route = ctx.route!;
+    const name = route.config.name;
+    const verdict = this.limiter.check(name, route.limits, {
+      route: name,
+      clientIp: ctx.clientIp,
+      principal: ctx.principal,
+    });
+    const apply = (v: Awaited<typeof verdict>) => {
+      if (v.policy === undefined) return;
+      const headers: Record<string, string> = { 'ratelimit-policy': v.policy };
+      if (v.rateLimit !== undefined) headers['ratelimit'] = v.rateLimit;
+      if (v.outcome === 'admit') {
+        ctx.responseHeaders = headers;
+        return;
+      }
+      headers['retry-after'] = String(retryAfterSeconds(v.retryAfterMs));
+      ctx.answered = true;
+      const limited = v.outcome === 'limited';
+      sendProblem(
+        ctx.res,
+        new GatehouseError(limited ? 'ERR_RATE_LIMITED' : 'ERR_GATEWAY_LIMITER_UNAVAILABLE'),
+        ctx.requestId,
+        {
+          headers,
+          type: limited ? QUOTA_EXCEEDED : TEMPORARY_REDUCED_CAPACITY,
+          members: { violated_policies: v.violated },
+        },
+      );
+    };
+    if (verdict instanceof Promise) return verdict.then(apply);
+    apply(verdict);
+  }
+
+  private shed(ctx: RequestContext): void | Promise<void> {
+    const admitted = ctx.route!.upstream.admit();
+    if (admitted instanceof Promise) {
+      return admitted.then((permit) => {
+        ctx.permit = permit;
+      });
+    }
+    ctx.permit = admitted;
+  }
+
+  private proxy(ctx: RequestContext): Promise<void> {
+    const headers = upstreamRequestHeaders(ctx.req.headers, ctx);
+    return ctx.route!.upstream.send(
+      { req: ctx.req, res: ctx.res, headers, requestId: ctx.requestId, responseHeaders: ctx.responseHeaders },
+      ctx.permit!,
+    );
+  }
+
+  private fail(ctx: RequestContext, err: unknown): void {
+    ctx.answered = true;
+    if (ctx.requestId === '') ctx.requestId = randomId(12);
+    const headers: Record<string, string> = { ...ctx.responseHeaders };
+    if (err instanceof CircuitOpenError) headers['retry-after'] = String(retryAfterSeconds(err.retryAfterMs));
+    if (isGatehouseError(err, 'ERR_GATEWAY_OVERLOADED')) headers['x-gatehouse-overloaded'] = 'true';
+    if (isGatehouseError(err) && err.status === 401) {
+      headers['www-authenticate'] =
+        err.code === 'ERR_TOKEN_MISSING'
+          ? 'Bearer realm="gatehouse"'
+          : 'Bearer realm="gatehouse", error="invalid_token"';
+    }
+    if (isGatehouseError(err, 'ERR_TOKEN_INSUFFICIENT_SCOPE')) {
+      headers['www-authenticate'] = 'Bearer realm="gatehouse", error="insufficient_scope"';
+    }
+    if (!isGatehouseError(err) || err.status >= 500) {
+      this.o.logger.warn(
+        {
+          event: 'gateway_error',
+          request_id: ctx.requestId,
+          route: ctx.route?.config.name,
+          code: isGatehouseError(err) ? err.code : 'ERR_INTERNAL',
+          detail: isGatehouseError(err) ? err.detail : (err as Error)?.message,
+        },
+        'gateway request failed',
+      );
+    }
+    sendProblem(ctx.res, err, ctx.requestId, { headers });
+  }
+
+  private finish(ctx: RequestContext): void {
+    const route = ctx.route?.config.name ?? '(none)';
+    const status = ctx.res.statusCode;
+    const ms = this.o.clock.now() - ctx.startedAt;
+    this.metrics.requests.labels(route, String(status)).inc();
+    this.metrics.duration.labels(route).observe(ms / 1000);
+    const entry: Parameters<AccessLog['write']>[0] = {
+      request_id: ctx.requestId,
+      route,
+      method: ctx.req.method ?? '',
+      path: (ctx.req.url ?? '').split('?', 1)[0] ?? '',
+      status,
+      duration_ms: ms,
+      client_ip: ctx.clientIp,
+    };
+    if (ctx.principal) {
+      entry.sub = ctx.principal.sub;
+      entry.client_id = ctx.principal.clientId;
+    }
+    this.accessLog.write(entry);
+  }
+}

@@ -1,0 +1,97 @@
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { BreakerState } from '../ratelimit/index.js';
+
+const BREAKER_VALUE: Record<BreakerState, number> = { closed: 0, 'half-open': 1, open: 2 };
+
+/**
+ * The gateway's Prometheus metrics, in a registry of its own (several gateways may share a process in tests).
+ * Cache hits and WAF blocks are added by the stages that own them.
+ *
+ * @example
+ * const metrics = new GatewayMetrics();
+ * metrics.requests.labels('demo', '200').inc();
+ * const text = await metrics.text();
+ */
+export class GatewayMetrics {
+  readonly registry = new Registry();
+  readonly requests = new Counter({
+    name: 'gatehouse_gateway_requests_total',
+    help: 'Requests answered, by route and status code.',
+    labelNames: ['route', 'status'] as const,
+    registers: [this.registry],
+  });
+  readonly duration = new Histogram({
+    name: 'gatehouse_gateway_request_duration_seconds',
+    help: 'Time from request to response end, by route.',
+    labelNames: ['route'] as const,
+    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10],
+    registers: [this.registry],
+  });
+  readonly limited = new Counter({
+    name: 'gatehouse_gateway_limited_total',
+    help: 'Requests refused with 429, by route and limit.',
+    labelNames: ['route', 'limit'] as const,
+    registers: [this.registry],
+  });
+  readonly shadowLimited = new Counter({
+    name: 'gatehouse_gateway_shadow_limited_total',
+    help: 'Requests over a shadow-mode limit (admitted anyway), by route and limit.',
+    labelNames: ['route', 'limit'] as const,
+    registers: [this.registry],
+  });
+  readonly throttled = new Counter({
+    name: 'gatehouse_gateway_throttled_total',
+    help: 'Requests delayed by throttling, by route, limit and outcome (admitted or limited).',
+    labelNames: ['route', 'limit', 'outcome'] as const,
+    registers: [this.registry],
+  });
+  readonly shed = new Counter({
+    name: 'gatehouse_gateway_shed_total',
+    help: 'Requests refused with 503 before the upstream, by upstream and reason (overloaded, circuit_open).',
+    labelNames: ['upstream', 'reason'] as const,
+    registers: [this.registry],
+  });
+  readonly breakerState = new Gauge({
+    name: 'gatehouse_gateway_breaker_state',
+    help: 'Circuit breaker state per upstream: 0 closed, 1 half-open, 2 open.',
+    labelNames: ['upstream'] as const,
+    registers: [this.registry],
+  });
+  readonly ejections = new Counter({
+    name: 'gatehouse_gateway_outlier_ejections_total',
+    help: 'Hosts ejected by outlier detection, by upstream.',
+    labelNames: ['upstream'] as const,
+    registers: [this.registry],
+  });
+  readonly redisErrors = new Counter({
+    name: 'gatehouse_gateway_redis_errors_total',
+    help: 'Global rate-limit decisions that Redis could not make (error, timeout, or skipped while it recovers).',
+    registers: [this.registry],
+  });
+  readonly failOpen = new Counter({
+    name: 'gatehouse_gateway_limiter_fail_open_total',
+    help: 'Requests admitted without a global decision because Redis was unavailable, by route and limit.',
+    labelNames: ['route', 'limit'] as const,
+    registers: [this.registry],
+  });
+  readonly overLimitCacheHits = new Counter({
+    name: 'gatehouse_gateway_over_limit_cache_hits_total',
+    help: 'Global decisions answered from the local cache of keys known to be over their limit (no Redis call).',
+    registers: [this.registry],
+  });
+
+  /** Records a breaker transition. */
+  setBreakerState(upstream: string, state: BreakerState): void {
+    this.breakerState.labels(upstream).set(BREAKER_VALUE[state]);
+  }
+
+  /** The Prometheus text exposition. */
+  text(): Promise<string> {
+    return this.registry.metrics();
+  }
+
+  /** The exposition's content type. */
+  get contentType(): string {
+    return this.registry.contentType;
+  }
+}

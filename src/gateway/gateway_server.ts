@@ -1,0 +1,77 @@
+import { createServer, type Server } from 'node:https';
+import type { Socket } from 'node:net';
+import type { Config } from '../config/index.js';
+import type { Logger } from '../core/index.js';
+import { serverTlsOptions } from '../crypto/index.js';
+import type { Gateway } from './gateway.js';
+
+/** Options of {@link createGatewayServer}. */
+export interface GatewayServerOptions {
+  gateway: Gateway;
+  http: Config['http'];
+  certPem: string;
+  keyPem: string;
+  ticketKeys?: Buffer;
+  logger: Logger;
+}
+
+/** The gateway's TLS 1.3 listener. */
+export interface GatewayServer {
+  server: Server;
+  listen(host: string, port: number): Promise<{ host: string; port: number }>;
+  /** Swaps the certificate for new connections; open ones keep theirs. */
+  setCertificate(certPem: string, keyPem: string): void;
+  /** Stops accepting, lets in-flight requests finish (idle keep-alive connections are closed), closes upstreams. */
+  close(): Promise<void>;
+}
+
+/**
+ * A plain node:https server (TLS 1.3 only, via `serverTlsOptions`) running the gateway handler, with the shared
+ * slow-client timeouts and header bound. No framework on the data path: see docs/adr/0002-gateway-data-plane.md.
+ *
+ * @example
+ * const server = createGatewayServer({ gateway, http: config.http, certPem, keyPem, logger });
+ * const { port } = await server.listen('127.0.0.1', 0);
+ */
+export function createGatewayServer(o: GatewayServerOptions): GatewayServer {
+  const tls = (cert: string, key: string) =>
+    serverTlsOptions({ cert, key, ...(o.ticketKeys ? { ticketKeys: o.ticketKeys } : {}) });
+  const server = createServer(
+    {
+      ...tls(o.certPem, o.keyPem),
+      headersTimeout: o.http.headersTimeout,
+      requestTimeout: o.http.requestTimeout,
+      keepAliveTimeout: o.http.keepAliveTimeout,
+      connectionsCheckingInterval: o.http.connectionsCheckingInterval,
+      maxHeaderSize: o.http.maxHeaderSize,
+    },
+    o.gateway.handler,
+  );
+  server.on('tlsClientError', (err: NodeJS.ErrnoException) => {
+    o.logger.debug({ listener: 'gateway', code: err.code }, 'TLS handshake refused');
+  });
+  server.on('clientError', (_err: Error, socket: Socket) => {
+    if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nconnection: close\r\n\r\n');
+    else socket.destroy();
+  });
+  return {
+    server,
+    listen: (host, port) =>
+      new Promise((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(port, host, () => {
+          server.off('error', reject);
+          const address = server.address();
+          resolve({ host, port: typeof address === 'object' && address ? address.port : port });
+        });
+      }),
+    setCertificate: (certPem, keyPem) => server.setSecureContext(tls(certPem, keyPem)),
+    close: async () => {
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeIdleConnections();
+      });
+      await o.gateway.close();
+    },
+  };
+}

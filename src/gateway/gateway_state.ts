@@ -1,0 +1,77 @@
+import { GatehouseError, type Clock, type Logger } from '../core/index.js';
+import { ClientAddresses } from './client_address.js';
+import type { GatewayConfig, RouteConfig } from './gateway_config.js';
+import { compileLimits, type RouteLimits } from './gateway_limiter.js';
+import type { GatewayMetrics } from './gateway_metrics.js';
+import { RouteTable } from './route_table.js';
+import { Upstream } from './upstream.js';
+
+/** A route ready to serve. */
+export interface CompiledRoute {
+  config: RouteConfig;
+  limits: RouteLimits;
+  upstream: Upstream;
+}
+
+/** One immutable generation of the gateway's configuration; hot reload swaps it whole. */
+export interface GatewayState {
+  table: RouteTable<CompiledRoute>;
+  addresses: ClientAddresses;
+  upstreams: ReadonlyMap<string, Upstream>;
+}
+
+/**
+ * Builds a state from the `gateway` section, reusing the upstreams of `previous` whose configuration is unchanged
+ * (their keep-alive pools, breaker and outlier state survive the reload). Validates everything before anything is
+ * built, so a bad configuration throws ERR_CONFIG_INVALID and leaves the running state untouched.
+ *
+ * @example
+ * const { state, retired } = buildGatewayState(config.gateway, previous, deps);
+ */
+export function buildGatewayState(
+  config: GatewayConfig,
+  previous: GatewayState | undefined,
+  deps: { clock: Clock; logger: Logger; metrics: GatewayMetrics },
+): { state: GatewayState; retired: Upstream[] } {
+  const names = new Set<string>();
+  for (const u of config.upstreams) {
+    if (names.has(u.name)) throw invalid(`two upstreams are named ${u.name}`);
+    names.add(u.name);
+  }
+  const limits = new Map<string, RouteLimits>();
+  const routeNames = new Set<string>();
+  for (const r of config.routes) {
+    if (!names.has(r.upstream)) throw invalid(`route ${r.name} names unknown upstream ${r.upstream}`);
+    if (routeNames.has(r.name)) throw invalid(`two routes are named ${r.name}`);
+    routeNames.add(r.name);
+    const seen = new Set<string>();
+    for (const l of r.limits) {
+      if (seen.has(l.name)) throw invalid(`route ${r.name} has two limits named ${l.name}`);
+      seen.add(l.name);
+    }
+    limits.set(r.name, compileLimits(r.limits));
+  }
+  const addresses = new ClientAddresses(config.trustedProxies);
+  new RouteTable(config.routes.map((route) => ({ route, value: null }))); // validates before any pool is created
+  const upstreams = new Map<string, Upstream>();
+  for (const u of config.upstreams) {
+    const old = previous?.upstreams.get(u.name);
+    upstreams.set(u.name, old && old.fingerprint === JSON.stringify(u) ? old : new Upstream(u, deps));
+  }
+  const entries = config.routes.map((route) => ({
+    route,
+    value: {
+      config: route,
+      limits: limits.get(route.name) as RouteLimits,
+      upstream: upstreams.get(route.upstream) as Upstream,
+    },
+  }));
+  const table = new RouteTable(entries);
+  const kept = new Set(upstreams.values());
+  const retired = previous ? [...previous.upstreams.values()].filter((u) => !kept.has(u)) : [];
+  return { state: { table, addresses, upstreams }, retired };
+}
+
+function invalid(message: string): GatehouseError {
+  return new GatehouseError('ERR_CONFIG_INVALID', { message: `gateway: ${message}` });
+}

@@ -1,0 +1,84 @@
+import type { Clock } from '../core/index.js';
+
+/** One host's outlier state. */
+export interface HostHealth {
+  failures: number;
+  ejections: number;
+  ejectedUntil: number;
+}
+
+/** Outlier ejection settings (config `gateway.upstreams[].outlier`). */
+export interface OutlierOptions {
+  consecutiveFailures: number;
+  baseEjection: number;
+  maxEjectionPercent: number;
+}
+
+/**
+ * Outlier ejection across an upstream's hosts (Envoy-style): a host with `consecutiveFailures` failures in a row
+ * (5xx, connect error, timeout) leaves the rotation for `baseEjection × its ejection count`, then returns. At most
+ * `maxEjectionPercent` of the hosts are out at once (at least one may be, never all), so traffic always has a host.
+ *
+ * @example
+ * const detector = new OutlierDetector(3, options, clock);
+ * const i = detector.pick(); detector.report(i, response.statusCode < 500);
+ */
+export class OutlierDetector {
+  readonly hosts: HostHealth[];
+  private next = 0;
+
+  constructor(
+    count: number,
+    private readonly options: OutlierOptions,
+    private readonly clock: Clock,
+    private readonly onEject: (host: number) => void = () => {},
+  ) {
+    this.hosts = Array.from({ length: count }, () => ({ failures: 0, ejections: 0, ejectedUntil: 0 }));
+  }
+
+  /** Round-robin over the hosts not ejected now. */
+  pick(): number {
+    const n = this.hosts.length;
+    if (n === 1) return 0;
+    const now = this.clock.now();
+    for (let tries = 0; tries < n; tries += 1) {
+      const i = this.next;
+      this.next = (this.next + 1) % n;
+      if ((this.hosts[i] as HostHealth).ejectedUntil <= now) return i;
+    }
+    return this.next;
+  }
+
+  /** Reports one outcome of host `i`. */
+  report(i: number, success: boolean): void {
+    const h = this.hosts[i];
+    if (!h) return;
+    if (success) {
+      h.failures = 0;
+      return;
+    }
+    h.failures += 1;
+    if (h.failures < this.options.consecutiveFailures) return;
+    const now = this.clock.now();
+    if (h.ejectedUntil > now || !this.mayEject(now)) return;
+    h.ejections += 1;
+    h.failures = 0;
+    h.ejectedUntil = now + this.options.baseEjection * h.ejections;
+    this.onEject(i);
+  }
+
+  /** True when host `i` is out of the rotation now. */
+  isEjected(i: number): boolean {
+    return (this.hosts[i]?.ejectedUntil ?? 0) > this.clock.now();
+  }
+
+  private mayEject(now: number): boolean {
+    const n = this.hosts.length;
+    const out = this.hosts.filter((h) => h.ejectedUntil > now).length;
+    const allowed = Math.min(
+      n - 1,
+      Math.max(this.options.maxEjectionPercent > 0 ? 1 : 0, Math.floor((n * this.options.maxEjectionPercent) / 100)),
+    );
+    return out < allowed;
+  }
+}

@@ -1,0 +1,82 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { BreakerPermit } from '../ratelimit/index.js';
+import type { GatewayPrincipal } from './authenticator.js';
+import type { CompiledRoute } from './gateway_state.js';
+
+/**
+ * The fixed stages of a gateway request, in order (docs/gateway.md draws them). `waf` and `cache` are named slots
+ * that do nothing until their stages are plugged in.
+ */
+export const STAGE_NAMES = [
+  'request_id',
+  'limits',
+  'waf',
+  'authentication',
+  'rate_limit',
+  'authorization',
+  'cache',
+  'shedding',
+  'proxy',
+] as const;
+
+export type StageName = (typeof STAGE_NAMES)[number];
+
+/** Everything the stages know about one request. */
+export interface RequestContext {
+  req: IncomingMessage;
+  res: ServerResponse;
+  /** Clock reading (ms) at arrival. */
+  startedAt: number;
+  requestId: string;
+  clientIp: string;
+  /** The socket peer when it is a trusted proxy. */
+  trustedPeer: string | undefined;
+  route: CompiledRoute | undefined;
+  principal: GatewayPrincipal | undefined;
+  /** Headers added to the final response (RateLimit, ...). */
+  responseHeaders: Record<string, string> | undefined;
+  /** The breaker permit of the shedding stage, consumed by the proxy stage. */
+  permit: BreakerPermit | undefined;
+  /** Set by a stage that answered the request itself (a block, a cache hit, a 429): later stages are skipped. */
+  answered: boolean;
+}
+
+/** A stage: may finish synchronously (no promise on the fast path) and throws GatehouseError to refuse. */
+export type StageRun = (ctx: RequestContext) => void | Promise<void>;
+
+export interface Stage {
+  name: StageName;
+  run: StageRun;
+}
+
+/** A stage that does nothing (the `waf` and `cache` slots by default). */
+export const noopStage: StageRun = () => {};
+
+/**
+ * The pipeline in {@link STAGE_NAMES} order from one run function per name.
+ *
+ * @example
+ * const stages = buildPipeline({ ...runs, waf: noopStage, cache: noopStage });
+ */
+export function buildPipeline(runs: Record<StageName, StageRun>): readonly Stage[] {
+  return STAGE_NAMES.map((name) => ({ name, run: runs[name] }));
+}
+
+async function continueFrom(stages: readonly Stage[], ctx: RequestContext, i: number, pending: Promise<void>) {
+  await pending;
+  for (let j = i + 1; j < stages.length && !ctx.answered; j += 1) await (stages[j] as Stage).run(ctx);
+}
+
+/**
+ * Runs the stages in order until one answers; synchronous until the first stage that returns a promise.
+ *
+ * @example
+ * const done = runPipeline(stages, ctx);
+ * if (done) await done;
+ */
+export function runPipeline(stages: readonly Stage[], ctx: RequestContext): void | Promise<void> {
+  for (let i = 0; i < stages.length && !ctx.answered; i += 1) {
+    const r = (stages[i] as Stage).run(ctx);
+    if (r !== undefined) return continueFrom(stages, ctx, i, r);
+  }
+}

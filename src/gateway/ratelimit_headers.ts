@@ -1,0 +1,47 @@
+import type { RateDecision } from '../ratelimit/index.js';
+
+/** What the headers need of a limit. */
+export interface HeaderPolicy {
+  name: string;
+  rate: number;
+  /** Milliseconds. */
+  per: number;
+}
+
+/** Whole seconds, rounded up. */
+function seconds(ms: number): number {
+  return Math.ceil(ms / 1000);
+}
+
+/**
+ * `RateLimit-Policy` (draft-ietf-httpapi-ratelimit-headers-11): a Structured-Field list of the route's policies,
+ * `"name";q=<rate>;w=<period in seconds>`.
+ *
+ * @example
+ * policyHeader([{ name: 'per-key', rate: 1000, per: 1000 }]); // '"per-key";q=1000;w=1'
+ */
+export function policyHeader(policies: readonly HeaderPolicy[]): string {
+  return policies.map((p) => `"${p.name}";q=${p.rate};w=${Math.max(1, seconds(p.per))}`).join(', ');
+}
+
+/**
+ * `RateLimit` for the most restrictive policy: `"name";r=<remaining>;t=<seconds>`, where `t` is the wait before a
+ * retry when refused, and the time until the quota is full again when admitted.
+ *
+ * @example
+ * rateLimitHeader('per-key', decision); // '"per-key";r=0;t=1'
+ */
+export function rateLimitHeader(name: string, decision: RateDecision): string {
+  const t = decision.allowed ? seconds(decision.resetAfterMs) : seconds(decision.retryAfterMs);
+  return `"${name}";r=${Math.max(0, decision.remaining)};t=${t}`;
+}
+
+/**
+ * `Retry-After` in whole seconds, at least 1 (RFC 9110 §10.2.3 delay-seconds).
+ *
+ * @example
+ * retryAfterSeconds(1200); // 2
+ */
+export function retryAfterSeconds(ms: number): number {
+  return Number.isFinite(ms) ? Math.max(1, seconds(ms)) : 3600;
+}

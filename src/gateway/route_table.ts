@@ -1,0 +1,65 @@
+import { GatehouseError } from '../core/index.js';
+import type { RouteConfig } from './gateway_config.js';
+
+/** A route as the table holds it. */
+export interface TableEntry<T> {
+  route: RouteConfig;
+  value: T;
+}
+
+/** True when `path` is under `prefix` on a segment boundary (`/demo/` matches `/demo/x`, `/api` matches `/api/v1`). */
+function under(path: string, prefix: string): boolean {
+  if (!path.startsWith(prefix)) return false;
+  if (prefix.endsWith('/') || path.length === prefix.length) return true;
+  const next = path.charCodeAt(prefix.length);
+  return next === 47 /* / */ || next === 63; /* ? */
+}
+
+/** The host of a Host header, lowercased and without the port. */
+export function hostOf(header: string | undefined): string {
+  if (header === undefined) return '';
+  const h = header.toLowerCase();
+  if (h.startsWith('[')) return h.slice(0, h.indexOf(']') + 1);
+  const colon = h.indexOf(':');
+  return colon === -1 ? h : h.slice(0, colon);
+}
+
+/**
+ * Routes by host, then by the longest path prefix; routes without a host match any host, after the host's own.
+ * Immutable: hot reload builds a new table and swaps it.
+ *
+ * @example
+ * const table = new RouteTable(config.routes.map((route) => ({ route, value: compile(route) })));
+ * table.match('api.example.com', '/orders/7')?.value;
+ */
+export class RouteTable<T> {
+  private readonly byHost = new Map<string, Array<TableEntry<T>>>();
+  private readonly anyHost: Array<TableEntry<T>> = [];
+
+  constructor(entries: ReadonlyArray<TableEntry<T>>) {
+    const seen = new Set<string>();
+    for (const entry of entries) {
+      const host = entry.route.host?.toLowerCase();
+      const id = `${host ?? '*'} ${entry.route.pathPrefix}`;
+      if (seen.has(id)) {
+        throw new GatehouseError('ERR_CONFIG_INVALID', {
+          message: `gateway.routes: two routes match host ${host ?? '(any)'} and prefix ${entry.route.pathPrefix}`,
+        });
+      }
+      seen.add(id);
+      if (host === undefined) this.anyHost.push(entry);
+      else this.byHost.set(host, [...(this.byHost.get(host) ?? []), entry]);
+    }
+    const longestFirst = (a: TableEntry<T>, b: TableEntry<T>) => b.route.pathPrefix.length - a.route.pathPrefix.length;
+    this.anyHost.sort(longestFirst);
+    for (const list of this.byHost.values()) list.sort(longestFirst);
+  }
+
+  /** The entry for a request, or undefined (404). `host` as {@link hostOf} returns it. */
+  match(host: string, path: string): TableEntry<T> | undefined {
+    const own = this.byHost.get(host);
+    if (own) for (const entry of own) if (under(path, entry.route.pathPrefix)) return entry;
+    for (const entry of this.anyHost) if (under(path, entry.route.pathPrefix)) return entry;
+    return undefined;
+  }
+}

@@ -1,0 +1,180 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { Pool } from 'undici';
+import { GatehouseError, type Clock, type Logger } from '../core/index.js';
+import { CircuitBreaker, CircuitOpenError, type BreakerPermit } from '../ratelimit/index.js';
+import { Bulkhead } from './bulkhead.js';
+import type { UpstreamConfig } from './gateway_config.js';
+import type { GatewayMetrics } from './gateway_metrics.js';
+import { clientResponseHeaders } from './forwarded_headers.js';
+import { OutlierDetector } from './outlier_detector.js';
+
+const TIMEOUT_CODES = new Set(['UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT', 'UND_ERR_CONNECT_TIMEOUT']);
+
+/** What a forwarded request needs. */
+export interface ForwardRequest {
+  req: IncomingMessage;
+  res: ServerResponse;
+  headers: Record<string, string>;
+  requestId: string;
+  /** Extra response headers (RateLimit, ...). */
+  responseHeaders: Record<string, string> | undefined;
+}
+
+/**
+ * One upstream service: an undici keep-alive `Pool` per host, outlier ejection across hosts, a circuit breaker
+ * (consecutive failures and error rate over a rolling window; half-open trials) and a bulkhead (max concurrent
+ * requests, bounded FIFO queue). Kept across hot reloads while its configuration is unchanged.
+ *
+ * @example
+ * const upstream = new Upstream(config.upstreams[0], { clock, logger, metrics });
+ * const permit = await upstream.admit();
+ * await upstream.send({ req, res, headers, requestId, responseHeaders: undefined }, permit);
+ */
+export class Upstream {
+  readonly name: string;
+  /** The configuration it was built from, to decide reuse on reload. */
+  readonly fingerprint: string;
+  readonly breaker: CircuitBreaker;
+  readonly bulkhead: Bulkhead;
+  readonly outliers: OutlierDetector;
+  private readonly pools: Pool[];
+  private readonly timeout: number;
+
+  constructor(
+    config: UpstreamConfig,
+    private readonly deps: { clock: Clock; logger: Logger; metrics: GatewayMetrics },
+  ) {
+    this.name = config.name;
+    this.fingerprint = JSON.stringify(config);
+    this.timeout = config.timeout;
+    const b = config.breaker;
+    const buckets = 10;
+    const windowMs = Math.max(buckets, Math.ceil(b.window / buckets) * buckets);
+    deps.metrics.setBreakerState(config.name, 'closed');
+    this.breaker = new CircuitBreaker({
+      clock: deps.clock,
+      consecutiveFailures: b.consecutiveFailures,
+      errorRate: { threshold: b.errorRate, minimumRequests: b.minimumRequests, windowMs, buckets },
+      openDuration: Math.max(1, b.openDuration),
+      halfOpenMaxTrials: b.halfOpenTrials,
+      onStateChange: (change) => {
+        deps.metrics.setBreakerState(config.name, change.to);
+        deps.logger.warn(
+          { event: 'gateway_breaker', upstream: config.name, ...change },
+          'upstream circuit breaker moved',
+        );
+      },
+    });
+    this.bulkhead = new Bulkhead(config.maxConcurrent, config.maxQueue);
+    this.outliers = new OutlierDetector(config.hosts.length, config.outlier, deps.clock, (host) => {
+      deps.metrics.ejections.labels(config.name).inc();
+      deps.logger.warn(
+        { event: 'gateway_outlier_ejected', upstream: config.name, host: config.hosts[host] },
+        'upstream host ejected',
+      );
+    });
+    this.pools = config.hosts.map(
+      (origin) =>
+        new Pool(origin, {
+          connections: config.connections,
+          headersTimeout: config.timeout,
+          bodyTimeout: config.timeout,
+          keepAliveTimeout: 4_000,
+        }),
+    );
+  }
+
+  /**
+   * The shedding stage: a breaker permit (CircuitOpenError, 503 with Retry-After, while open), then a bulkhead slot
+   * (ERR_GATEWAY_OVERLOADED when the queue is full; a promise while queued). Pass the permit to {@link send}.
+   */
+  admit(): BreakerPermit | Promise<BreakerPermit> {
+    const permit = this.breaker.tryAcquire();
+    if (!permit.ok) {
+      this.deps.metrics.shed.labels(this.name, 'circuit_open').inc();
+      throw new CircuitOpenError(permit.retryAfterMs);
+    }
+    const slot = this.bulkhead.acquire();
+    if (slot === true) return permit;
+    if (slot === false) {
+      permit.release();
+      this.deps.metrics.shed.labels(this.name, 'overloaded').inc();
+      throw new GatehouseError('ERR_GATEWAY_OVERLOADED', { detail: `upstream ${this.name}` });
+    }
+    return slot.then(() => permit);
+  }
+
+  /**
+   * The proxy stage: forwards on a pooled keep-alive connection and streams the answer back; reports the outcome to
+   * the breaker and the outlier detector, and frees the bulkhead slot. Throws GatehouseError (502/504) only before the
+   * response started; after that a failure destroys the response.
+   */
+  async send(f: ForwardRequest, permit: BreakerPermit): Promise<void> {
+    try {
+      await this.exchange(f, permit);
+    } finally {
+      this.bulkhead.release();
+    }
+  }
+
+  private async exchange(f: ForwardRequest, permit: BreakerPermit): Promise<void> {
+    const host = this.outliers.pick();
+    const pool = this.pools[host] as Pool;
+    const { req, res } = f;
+    const hasBody = req.headers['content-length'] !== undefined || req.headers['transfer-encoding'] !== undefined;
+    const abort = new AbortController();
+    const onClose = () => {
+      if (!res.writableFinished) abort.abort();
+    };
+    res.once('close', onClose);
+    let status = 0;
+    try {
+      await pool.stream(
+        {
+          path: req.url ?? '/',
+          method: req.method as 'GET',
+          headers: f.headers,
+          body: hasBody ? req : null,
+          signal: abort.signal,
+          headersTimeout: this.timeout,
+          bodyTimeout: this.timeout,
+        },
+        ({ statusCode, headers }) => {
+          status = statusCode;
+          const out = clientResponseHeaders(headers as Record<string, string | string[] | undefined>, f.requestId);
+          if (f.responseHeaders) Object.assign(out, f.responseHeaders);
+          res.writeHead(statusCode, out);
+          return res;
+        },
+      );
+      const ok = status < 500;
+      permit.done(ok);
+      this.outliers.report(host, ok);
+    } catch (err) {
+      if (abort.signal.aborted) {
+        permit.release();
+        return;
+      }
+      permit.done(false);
+      this.outliers.report(host, false);
+      const code = (err as { code?: string }).code ?? '';
+      if (res.headersSent) {
+        res.destroy(err as Error);
+        return;
+      }
+      throw new GatehouseError(
+        TIMEOUT_CODES.has(code) ? 'ERR_GATEWAY_UPSTREAM_TIMEOUT' : 'ERR_GATEWAY_UPSTREAM_FAILED',
+        {
+          detail: `upstream ${this.name}: ${code || (err as Error).message}`,
+        },
+      );
+    } finally {
+      res.off('close', onClose);
+    }
+  }
+
+  /** Closes the pools once their requests finish. */
+  async close(): Promise<void> {
+    await Promise.all(this.pools.map((p) => p.close()));
+  }
+}
