@@ -1,0 +1,212 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ManualClock } from '../../src/core/index.js';
+import {
+  GatewayLimiter,
+  GatewayMetrics,
+  OverLimitCache,
+  Throttle,
+  compileLimits,
+  policyHeader,
+  rateLimitHeader,
+} from '../../src/gateway/index.js';
+import { MemoryLimiterStore } from '../../src/ratelimit/index.js';
+import { call, gatewayConfig, startBackend, startGateway, tableAuthenticator, type RunningGateway } from './support.js';
+
+function localLimiter(clock: ManualClock) {
+  const metrics = new GatewayMetrics();
+  const limiter = new GatewayLimiter({
+    local: new MemoryLimiterStore({ clock, maxKeys: 1000 }),
+    global: undefined,
+    overLimit: new OverLimitCache(100),
+    throttle: new Throttle(clock),
+    clock,
+    metrics,
+  });
+  return { limiter, metrics };
+}
+
+const subject = { route: 'r', clientIp: '192.0.2.1', principal: undefined };
+
+describe('rate-limit headers (draft-ietf-httpapi-ratelimit-headers-11)', () => {
+  it('formats RateLimit-Policy as an SF list and RateLimit with r and t', () => {
+    expect(
+      policyHeader([
+        { name: 'per-key', rate: 1000, per: 1000 },
+        { name: 'hourly', rate: 100000, per: 3_600_000 },
+      ]),
+    ).toBe('"per-key";q=1000;w=1, "hourly";q=100000;w=3600');
+    expect(rateLimitHeader('per-key', { allowed: false, remaining: 0, retryAfterMs: 1, resetAfterMs: 101 })).toBe(
+      '"per-key";r=0;t=1',
+    );
+    expect(rateLimitHeader('h', { allowed: true, remaining: 7, retryAfterMs: 0, resetAfterMs: 2500 })).toBe(
+      '"h";r=7;t=3',
+    );
+  });
+});
+
+describe('local tier', () => {
+  it('admits exactly burst + 1 at one instant, then one per emission interval', () => {
+    const clock = new ManualClock(1_700_000_000_000);
+    const { limiter } = localLimiter(clock);
+    const limits = compileLimits(
+      gatewayConfig({
+        upstreams: [{ name: 'u', hosts: ['http://127.0.0.1:1'] }],
+        routes: [
+          {
+            name: 'r',
+            pathPrefix: '/',
+            upstream: 'u',
+            limits: [{ name: 'per-ip', key: ['ip'], rate: 1000, burst: 100 }],
+          },
+        ],
+      }).routes[0]!.limits,
+    );
+    let admitted = 0;
+    for (let i = 0; i < 500; i += 1) {
+      const v = limiter.check('r', limits, subject);
+      if (!(v instanceof Promise) && v.outcome === 'admit') admitted += 1;
+    }
+    expect(admitted).toBe(101);
+    clock.advance(1);
+    const next = limiter.check('r', limits, subject);
+    expect(next).toMatchObject({ outcome: 'admit' });
+    expect(limiter.check('r', limits, subject)).toMatchObject({
+      outcome: 'limited',
+      retryAfterMs: 1,
+      violated: ['per-ip'],
+    });
+    // another address has its own budget
+    expect(limiter.check('r', limits, { ...subject, clientIp: '192.0.2.2' })).toMatchObject({ outcome: 'admit' });
+  });
+
+  it('keys IPv6 clients by /64: two addresses of one /64 share a budget', () => {
+    const clock = new ManualClock(1_700_000_000_000);
+    const { limiter } = localLimiter(clock);
+    const limits = compileLimits([
+      {
+        name: 'ip',
+        key: ['ip'],
+        rate: 1,
+        per: 60_000,
+        burst: 0,
+        tier: 'local',
+        shadow: false,
+        failure: 'open',
+        throttle: undefined,
+      },
+    ]);
+    expect(limiter.check('r', limits, { ...subject, clientIp: '2001:db8:1:2::1' })).toMatchObject({ outcome: 'admit' });
+    expect(limiter.check('r', limits, { ...subject, clientIp: '2001:db8:1:2:ffff::9' })).toMatchObject({
+      outcome: 'limited',
+    });
+    expect(limiter.check('r', limits, { ...subject, clientIp: '2001:db8:1:3::1' })).toMatchObject({ outcome: 'admit' });
+  });
+
+  it('shadow mode counts but admits', async () => {
+    const clock = new ManualClock(1_700_000_000_000);
+    const { limiter, metrics } = localLimiter(clock);
+    const limits = compileLimits([
+      {
+        name: 'shadowed',
+        key: ['route'],
+        rate: 1,
+        per: 1000,
+        burst: 0,
+        tier: 'local',
+        shadow: true,
+        failure: 'open',
+        throttle: undefined,
+      },
+    ]);
+    for (let i = 0; i < 5; i += 1) expect(limiter.check('r', limits, subject)).toMatchObject({ outcome: 'admit' });
+    const text = await metrics.text();
+    expect(text).toContain('gatehouse_gateway_shadow_limited_total{route="r",limit="shadowed"} 4');
+  });
+
+  it('enforces several limits per route (a short burst limit and a long quota)', () => {
+    const clock = new ManualClock(1_700_000_000_000);
+    const { limiter } = localLimiter(clock);
+    const limits = compileLimits([
+      {
+        name: 'burst',
+        key: ['ip'],
+        rate: 10,
+        per: 1000,
+        burst: 0,
+        tier: 'local',
+        shadow: false,
+        failure: 'open',
+        throttle: undefined,
+      },
+      {
+        name: 'daily',
+        key: ['ip'],
+        rate: 3,
+        per: 86_400_000,
+        burst: 2,
+        tier: 'local',
+        shadow: false,
+        failure: 'open',
+        throttle: undefined,
+      },
+    ]);
+    const outcomes: string[] = [];
+    for (let i = 0; i < 5; i += 1) {
+      const v = limiter.check('r', limits, subject) as { outcome: string; violated: string[] };
+      outcomes.push(v.outcome === 'admit' ? 'ok' : v.violated.join());
+      clock.advance(200);
+    }
+    expect(outcomes).toEqual(['ok', 'ok', 'ok', 'daily', 'daily']);
+  });
+});
+
+describe('429 over HTTP', () => {
+  let backend: Awaited<ReturnType<typeof startBackend>>;
+  let gw: RunningGateway;
+  beforeAll(async () => {
+    backend = await startBackend();
+    gw = await startGateway(
+      {
+        upstreams: [{ name: 'u', hosts: [backend.url] }],
+        routes: [
+          {
+            name: 'demo',
+            pathPrefix: '/demo/',
+            upstream: 'u',
+            auth: { kind: 'api_key', scopes: ['demo'] },
+            limits: [{ name: 'per-key', key: ['api_key'], rate: 1, per: '1m', burst: 2 }],
+          },
+        ],
+      },
+      { authenticator: tableAuthenticator({ k1: { sub: 'a', clientId: 'c', scopes: ['demo'], apiKeyId: 'key_a' } }) },
+    );
+  });
+  afterAll(async () => {
+    await gw.close();
+    await backend.close();
+  });
+
+  it('sends RateLimit headers on admitted responses and 429 problem+json with Retry-After once over', async () => {
+    const statuses: number[] = [];
+    let last;
+    for (let i = 0; i < 4; i += 1) {
+      last = await call(gw, '/demo/x', { headers: { 'x-api-key': 'k1' } });
+      statuses.push(last.status);
+      if (i === 0) {
+        expect(last.headers['ratelimit-policy']).toBe('"per-key";q=1;w=60');
+        expect(last.headers['ratelimit']).toMatch(/^"per-key";r=2;t=\d+$/);
+      }
+    }
+    expect(statuses).toEqual([200, 200, 200, 429]);
+    expect(last!.headers['content-type']).toBe('application/problem+json');
+    expect(last!.headers['ratelimit-policy']).toBe('"per-key";q=1;w=60');
+    expect(last!.headers['ratelimit']).toMatch(/^"per-key";r=0;t=(59|60)$/);
+    expect(last!.headers['retry-after']).toMatch(/^(59|60)$/);
+    expect(last!.body).toMatchObject({
+      type: 'https://iana.org/assignments/http-problem-types#quota-exceeded',
+      status: 429,
+      code: 'ERR_RATE_LIMITED',
+      violated_policies: ['per-key'],
+    });
+  });
+});

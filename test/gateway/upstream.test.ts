@@ -1,0 +1,185 @@
+import type { ServerResponse } from 'node:http';
+import { afterEach, describe, expect, it } from 'vitest';
+import { ManualClock } from '../../src/core/index.js';
+import { Bulkhead, OutlierDetector } from '../../src/gateway/index.js';
+import { call, startBackend, startGateway, type RunningGateway } from './support.js';
+
+const closers: Array<() => Promise<void>> = [];
+afterEach(async () => {
+  for (const close of closers.splice(0).reverse()) await close();
+});
+
+async function backend(handler?: Parameters<typeof startBackend>[0]) {
+  const b = await startBackend(handler);
+  closers.push(() => b.close());
+  return b;
+}
+async function gateway(...args: Parameters<typeof startGateway>): Promise<RunningGateway> {
+  const gw = await startGateway(...args);
+  closers.push(() => gw.close());
+  return gw;
+}
+
+describe('bulkhead', () => {
+  it('admits maxConcurrent, queues maxQueue FIFO, refuses the rest', async () => {
+    const b = new Bulkhead(2, 1);
+    expect(b.acquire()).toBe(true);
+    expect(b.acquire()).toBe(true);
+    const queued = b.acquire();
+    expect(queued).toBeInstanceOf(Promise);
+    expect(b.acquire()).toBe(false);
+    b.release();
+    await queued;
+    expect(b.inFlight).toBe(2);
+    expect(b.queued).toBe(0);
+  });
+});
+
+describe('per-upstream concurrency and queue', () => {
+  it('answers 503 with x-gatehouse-overloaded past max concurrent + max queue', async () => {
+    const held: ServerResponse[] = [];
+    const slow = await backend((req, res) => {
+      req.resume();
+      held.push(res);
+    });
+    const gw = await gateway({
+      upstreams: [{ name: 'slow', hosts: [slow.url], maxConcurrent: 2, maxQueue: 1 }],
+      routes: [{ name: 'r', pathPrefix: '/', upstream: 'slow' }],
+    });
+    const inflight = [call(gw, '/1'), call(gw, '/2'), call(gw, '/3')];
+    while (held.length < 2) await new Promise((r) => setTimeout(r, 5));
+    const shed = await call(gw, '/4');
+    expect(shed.status).toBe(503);
+    expect(shed.headers['x-gatehouse-overloaded']).toBe('true');
+    expect(shed.body.code).toBe('ERR_GATEWAY_OVERLOADED');
+    for (const res of held) res.end('ok');
+    while (held.length < 3) await new Promise((r) => setTimeout(r, 5));
+    held[2]!.end('ok');
+    expect((await Promise.all(inflight)).map((r) => r.status)).toEqual([200, 200, 200]);
+    expect(await gw.gateway.metrics.text()).toContain(
+      'gatehouse_gateway_shed_total{upstream="slow",reason="overloaded"} 1',
+    );
+  });
+});
+
+describe('circuit breaker', () => {
+  it('opens after consecutive failures (503 + Retry-After), then admits a half-open trial that closes it', async () => {
+    const clock = new ManualClock(1_700_000_000_000);
+    let failing = true;
+    const flaky = await backend((req, res) => {
+      req.resume();
+      res.writeHead(failing ? 500 : 200).end(failing ? 'down' : 'up');
+    });
+    const gw = await gateway(
+      {
+        upstreams: [
+          {
+            name: 'flaky',
+            hosts: [flaky.url],
+            breaker: { consecutiveFailures: 3, openDuration: '10s', minimumRequests: 100 },
+            outlier: { maxEjectionPercent: 0 },
+          },
+        ],
+        routes: [{ name: 'r', pathPrefix: '/', upstream: 'flaky' }],
+      },
+      { clock },
+    );
+    for (let i = 0; i < 3; i += 1) expect((await call(gw, '/')).status).toBe(500);
+    const hits = flaky.hits;
+    const open = await call(gw, '/');
+    expect(open.status).toBe(503);
+    expect(open.body.code).toBe('ERR_CIRCUIT_OPEN');
+    expect(open.headers['retry-after']).toBe('10');
+    expect(flaky.hits).toBe(hits);
+    expect(await gw.gateway.metrics.text()).toContain('gatehouse_gateway_breaker_state{upstream="flaky"} 2');
+    clock.advance(10_000);
+    failing = false;
+    expect((await call(gw, '/')).status).toBe(200); // the trial
+    expect((await call(gw, '/')).status).toBe(200); // closed again
+    expect(await gw.gateway.metrics.text()).toContain('gatehouse_gateway_breaker_state{upstream="flaky"} 0');
+  });
+
+  it('a failed half-open trial re-opens the circuit', async () => {
+    const clock = new ManualClock(1_700_000_000_000);
+    const down = await backend((req, res) => {
+      req.resume();
+      res.writeHead(502).end();
+    });
+    const gw = await gateway(
+      {
+        upstreams: [{ name: 'd', hosts: [down.url], breaker: { consecutiveFailures: 1, openDuration: '5s' } }],
+        routes: [{ name: 'r', pathPrefix: '/', upstream: 'd' }],
+      },
+      { clock },
+    );
+    expect((await call(gw, '/')).status).toBe(502);
+    expect((await call(gw, '/')).status).toBe(503);
+    clock.advance(5000);
+    expect((await call(gw, '/')).status).toBe(502); // trial fails
+    const again = await call(gw, '/');
+    expect(again.status).toBe(503);
+    expect(again.headers['retry-after']).toBe('5');
+  });
+
+  it('answers 502 problem+json when the upstream is unreachable', async () => {
+    const gone = await startBackend();
+    await gone.close();
+    const gw = await gateway({
+      upstreams: [{ name: 'gone', hosts: [gone.url] }],
+      routes: [{ name: 'r', pathPrefix: '/', upstream: 'gone' }],
+    });
+    const res = await call(gw, '/');
+    expect(res.status).toBe(502);
+    expect(res.body.code).toBe('ERR_GATEWAY_UPSTREAM_FAILED');
+  });
+});
+
+describe('outlier ejection', () => {
+  it('ejects a failing host for baseEjection × ejections, never all hosts', () => {
+    const clock = new ManualClock(0);
+    const ejected: number[] = [];
+    const d = new OutlierDetector(
+      3,
+      { consecutiveFailures: 2, baseEjection: 1000, maxEjectionPercent: 100 },
+      clock,
+      (h) => ejected.push(h),
+    );
+    d.report(1, false);
+    d.report(1, false);
+    expect(ejected).toEqual([1]);
+    const picks = new Set(Array.from({ length: 6 }, () => d.pick()));
+    expect(picks).toEqual(new Set([0, 2]));
+    d.report(0, false);
+    d.report(0, false);
+    d.report(2, false);
+    d.report(2, false);
+    expect(ejected).toEqual([1, 0]); // the last host is never ejected
+    clock.advance(1000);
+    expect(d.isEjected(1)).toBe(false);
+    expect(d.isEjected(0)).toBe(false);
+  });
+
+  it('over HTTP: traffic moves off a host that keeps failing', async () => {
+    const bad = await backend((req, res) => {
+      req.resume();
+      res.writeHead(503).end();
+    });
+    const good = await backend();
+    const gw = await gateway({
+      upstreams: [
+        {
+          name: 'pair',
+          hosts: [bad.url, good.url],
+          outlier: { consecutiveFailures: 2, baseEjection: '1m' },
+          breaker: { consecutiveFailures: 100, minimumRequests: 1000 },
+        },
+      ],
+      routes: [{ name: 'r', pathPrefix: '/', upstream: 'pair' }],
+    });
+    const statuses = [];
+    for (let i = 0; i < 12; i += 1) statuses.push((await call(gw, '/')).status);
+    expect(bad.hits).toBe(2);
+    expect(statuses.slice(4)).toEqual(new Array(8).fill(200));
+    expect(await gw.gateway.metrics.text()).toContain('gatehouse_gateway_outlier_ejections_total{upstream="pair"} 1');
+  });
+});
