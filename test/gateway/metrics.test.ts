@@ -1,0 +1,78 @@
+import { describe, expect, it } from 'vitest';
+import { MemoryLogger } from '../../src/core/index.js';
+import { STAGE_NAMES } from '../../src/gateway/index.js';
+import { call, startBackend, startGateway } from './support.js';
+
+describe('observability', () => {
+  it('exposes Prometheus metrics and writes asynchronous access logs without credentials or query strings', async () => {
+    const backend = await startBackend();
+    const logger = new MemoryLogger();
+    const gw = await startGateway(
+      {
+        upstreams: [{ name: 'u', hosts: [backend.url] }],
+        routes: [
+          { name: 'r', pathPrefix: '/', upstream: 'u', limits: [{ name: 'l', key: ['ip'], rate: 1, per: '1m' }] },
+        ],
+      },
+      { logger },
+    );
+    try {
+      expect((await call(gw, '/a?api_key=secret')).status).toBe(200);
+      expect((await call(gw, '/a', { headers: { 'x-api-key': 'ghk_secret' } })).status).toBe(429);
+      await new Promise((r) => setImmediate(r));
+      const text = await gw.gateway.metrics.text();
+      expect(text).toContain('gatehouse_gateway_requests_total{route="r",status="200"} 1');
+      expect(text).toContain('gatehouse_gateway_requests_total{route="r",status="429"} 1');
+      expect(text).toContain('gatehouse_gateway_limited_total{route="r",limit="l"} 1');
+      expect(text).toMatch(/gatehouse_gateway_request_duration_seconds_count\{route="r"\} 2/);
+      expect(text).toContain('# TYPE gatehouse_gateway_breaker_state gauge');
+      const access = logger.lines.filter((l) => l.msg === 'access');
+      expect(access.map((l) => [l['path'], l['status']])).toEqual([
+        ['/a', 200],
+        ['/a', 429],
+      ]);
+      expect(JSON.stringify(logger.lines)).not.toContain('secret');
+    } finally {
+      await gw.close();
+      await backend.close();
+    }
+  });
+
+  it('runs the stages in the documented order, with waf and cache slots', () => {
+    expect(STAGE_NAMES).toEqual([
+      'request_id',
+      'limits',
+      'waf',
+      'authentication',
+      'rate_limit',
+      'authorization',
+      'cache',
+      'shedding',
+      'proxy',
+    ]);
+  });
+
+  it('lets a plugged-in stage answer the request itself (later stages skipped)', async () => {
+    const backend = await startBackend();
+    const gw = await startGateway(
+      { upstreams: [{ name: 'u', hosts: [backend.url] }], routes: [{ name: 'r', pathPrefix: '/', upstream: 'u' }] },
+      {
+        stages: {
+          waf: (ctx) => {
+            if (ctx.req.url?.includes('..')) {
+              ctx.answered = true;
+              ctx.res.writeHead(403).end('blocked');
+            }
+          },
+        },
+      },
+    );
+    try {
+      expect((await call(gw, '/a?file=../etc')).status).toBe(403);
+      expect(backend.hits).toBe(0);
+    } finally {
+      await gw.close();
+      await backend.close();
+    }
+  });
+});

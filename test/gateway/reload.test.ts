@@ -1,0 +1,90 @@
+import type { ServerResponse } from 'node:http';
+import { Client } from 'undici';
+import { afterAll, describe, expect, it } from 'vitest';
+import { gatewayConfig, startBackend, startGateway, testCertificate } from './support.js';
+
+describe('hot reload', () => {
+  const closers: Array<() => Promise<void>> = [];
+  afterAll(async () => {
+    for (const close of closers.reverse()) await close();
+  });
+
+  it('swaps routes and limits atomically without dropping an in-flight keep-alive connection', async () => {
+    const held: ServerResponse[] = [];
+    const a = await startBackend((req, res) => {
+      req.resume();
+      if (req.url === '/svc/slow') held.push(res);
+      else res.end('from-a');
+    });
+    const b = await startBackend((req, res) => {
+      req.resume();
+      res.end('from-b');
+    });
+    closers.push(
+      () => a.close(),
+      () => b.close(),
+    );
+    const first = {
+      upstreams: [
+        { name: 'a', hosts: [a.url] },
+        { name: 'b', hosts: [b.url] },
+      ],
+      routes: [{ name: 'svc', pathPrefix: '/svc/', upstream: 'a' }],
+    };
+    const gw = await startGateway(first);
+    closers.push(() => gw.close());
+    let connections = 0;
+    gw.server.server.on('secureConnection', () => (connections += 1));
+
+    const client = new Client(gw.url, {
+      connect: { ca: testCertificate().certPem, servername: 'localhost' },
+      pipelining: 1,
+    });
+    closers.push(() => client.close());
+    const get = async (path: string) => {
+      const res = await client.request({ path, method: 'GET' });
+      return { status: res.statusCode, body: await res.body.text(), headers: res.headers };
+    };
+    expect((await get('/svc/x')).body).toBe('from-a');
+    const slow = get('/svc/slow');
+    while (held.length === 0) await new Promise((r) => setTimeout(r, 5));
+
+    gw.gateway.reload(
+      gatewayConfig({
+        ...first,
+        routes: [
+          {
+            name: 'svc',
+            pathPrefix: '/svc/',
+            upstream: 'b',
+            limits: [{ name: 'tiny', key: ['route'], rate: 1, per: '1m', burst: 1 }],
+          },
+        ],
+      }),
+    );
+    held[0]!.end('slow-from-a');
+    expect(await slow).toMatchObject({ status: 200, body: 'slow-from-a' }); // the in-flight request finished
+    const after = await get('/svc/x');
+    expect(after.body).toBe('from-b'); // the new table, on the same connection
+    expect(after.headers['ratelimit-policy']).toBe('"tiny";q=1;w=60');
+    await get('/svc/x');
+    expect((await get('/svc/x')).status).toBe(429); // the new limits
+    expect(connections).toBe(1);
+  });
+
+  it('keeps the running configuration when the new one is invalid', async () => {
+    const a = await startBackend();
+    closers.push(() => a.close());
+    const config = {
+      upstreams: [{ name: 'a', hosts: [a.url] }],
+      routes: [{ name: 'svc', pathPrefix: '/', upstream: 'a' }],
+    };
+    const gw = await startGateway(config);
+    closers.push(() => gw.close());
+    expect(() =>
+      gw.gateway.reload(gatewayConfig({ ...config, routes: [{ name: 'svc', pathPrefix: '/', upstream: 'missing' }] })),
+    ).toThrow(/unknown upstream/);
+    const { call } = await import('./support.js');
+    expect((await call(gw, '/x')).status).toBe(200);
+  });
+});
