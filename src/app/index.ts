@@ -1,4 +1,5 @@
 import type { startGatehouse as StartGatehouse } from './up.js';
+import type { restoreBackup as RestoreBackup } from './restore.js';
 
 export type { RunningGatehouse, Endpoints } from './up.js';
 export { dataDirPaths } from './data_dir.js';
@@ -17,3 +18,15 @@ export async function startGatehouse(...args: Parameters<typeof StartGatehouse>)
   const { startGatehouse: start } = await import('./up.js');
   return start(...args);
 }
+
+/**
+ * `gatehouse restore` (see ./restore.ts), loaded on demand like {@link startGatehouse}.
+ *
+ * @example
+ * const report = await restoreBackup({ archive: 'backup.tar', config, clock: systemClock, logger });
+ */
+export async function restoreBackup(...args: Parameters<typeof RestoreBackup>): ReturnType<typeof RestoreBackup> {
+  const { restoreBackup: restore } = await import('./restore.js');
+  return restore(...args);
+}
+export type { RestoreReport } from './restore.js';

@@ -2,11 +2,13 @@ import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { FsObjectFiles } from '../adapters/index.js';
 import { isGatehouseError } from '../core/index.js';
-import { registerObjectRoutes, type ObjectOperations } from '../http/index.js';
+import { registerBackupRoutes, registerObjectRoutes, type ObjectOperations } from '../http/index.js';
 import type { FastifyInstance } from 'fastify';
 import { EnvelopeObjectCipher, Envelopes, ObjectRewrap, ObjectStore } from '../kms/index.js';
 import { snakeCase } from './admin_operations.js';
+import { createBackup, removeBackupLeftovers } from './backup.js';
 import type { PlatformCore } from './compose.js';
+import { dataDirPaths } from './data_dir.js';
 
 /** The object store of a platform core: files under `<dataDir>/objects`, envelopes over the core's keyring. */
 export function openObjectStore(core: PlatformCore): {
@@ -70,8 +72,8 @@ export function objectOperations(
 }
 
 /**
- * Wires the object store into the admin listener of `gatehouse up`: removes leftovers of interrupted writes (before
- * the listener accepts anything), then registers the object routes.
+ * Wires the object store and backups into the admin listener of `gatehouse up`: removes leftovers of interrupted
+ * writes and backups (before the listener accepts anything), then registers the object and backup routes.
  *
  * @example
  * await attachObjectStore(admin.app, core, (token) => adminToken.check(token));
@@ -82,7 +84,20 @@ export async function attachObjectStore(
   checkToken: (token: string) => boolean,
 ): Promise<{ store: ObjectStore; files: FsObjectFiles }> {
   const objects = openObjectStore(core);
+  const paths = dataDirPaths(core.config.dataDir);
   await objects.store.recover();
+  await removeBackupLeftovers(paths);
   registerObjectRoutes(app, { ops: objectOperations(objects, core), checkToken });
+  const audit = core.logger.child({ audit: true, actor: 'admin-token' });
+  registerBackupRoutes(app, {
+    checkToken,
+    ops: {
+      backup: async () => {
+        const { archive, manifest } = await createBackup({ core, store: objects.store, paths });
+        audit.info({ operation: 'backup', ...manifest.counts, result: 'ok' }, 'admin operation');
+        return { archive, counts: manifest.counts };
+      },
+    },
+  });
   return objects;
 }

@@ -5,6 +5,7 @@ import { caCommand } from './commands/ca.js';
 import { clientCommand } from './commands/client.js';
 import { kmsCommand } from './commands/kms.js';
 import { objectCommand } from './commands/object.js';
+import { backupCommand, restoreCommand } from './commands/backup.js';
 import { signingKeysCommands } from './commands/signing_keys.js';
 import { upCommand } from './commands/up.js';
 
@@ -22,5 +23,7 @@ export function buildProgram(): Command {
   program.addCommand(clientCommand());
   for (const command of signingKeysCommands()) program.addCommand(command);
   program.addCommand(objectCommand());
+  program.addCommand(backupCommand());
+  program.addCommand(restoreCommand());
   return program;
 }

@@ -23,3 +23,5 @@ export { registerIdentityAdminRoutes } from './identity_admin_routes.js';
 export type { IdentityAdminOperations, ClientCreateBody } from './identity_admin_routes.js';
 export { registerObjectRoutes } from './object_routes.js';
 export type { ObjectOperations } from './object_routes.js';
+export { registerBackupRoutes } from './backup_routes.js';
+export type { BackupOperations } from './backup_routes.js';

@@ -45,7 +45,33 @@ const notFound = (what: string) => new GatehouseError('ERR_OBJECT_NOT_FOUND', { 
  * await pipeline(await store.read('photos', 'a/b.jpg'), process.stdout);
  */
 export class ObjectStore {
+  private holds = 0;
+  private deferred: Array<{ bucket: string; fileName: string }> = [];
+
   constructor(private readonly options: ObjectStoreOptions) {}
+
+  /**
+   * Keeps every file that metadata points to now from being removed until the returned release is called (a backup
+   * reads the files of its record snapshot while puts, rewraps and removals go on). Removals are queued meanwhile.
+   */
+  hold(): () => Promise<void> {
+    this.holds += 1;
+    let released = false;
+    return async () => {
+      if (released) return;
+      released = true;
+      this.holds -= 1;
+      if (this.holds > 0) return;
+      const queued = this.deferred.splice(0);
+      for (const { bucket, fileName } of queued) await this.options.files.remove(bucket, fileName);
+    };
+  }
+
+  /** Removes a file no metadata points to any more (now, or when the last hold is released). */
+  async discardFile(bucket: string, fileName: string): Promise<void> {
+    if (this.holds > 0) this.deferred.push({ bucket, fileName });
+    else await this.options.files.remove(bucket, fileName);
+  }
 
   /** Removes temp files and files no metadata points to (leftovers of crashed puts, rewraps and removals). */
   async recover(): Promise<{ temps: number; orphans: number }> {
@@ -151,7 +177,7 @@ export class ObjectStore {
       await files.remove(bucket, fileName).catch(() => undefined);
       throw err;
     }
-    if (replaced) await files.remove(bucket, replaced);
+    if (replaced) await this.discardFile(bucket, replaced);
     return toObjectInfo(value);
   }
 
@@ -232,7 +258,7 @@ export class ObjectStore {
     await this.options.records.write([
       { op: 'delete', collection: C.objects, key: rec.key, expectVersion: rec.version },
     ]);
-    await this.options.files.remove(bucket, rec.value.fileName);
+    await this.discardFile(bucket, rec.value.fileName);
     return toObjectInfo(rec.value);
   }
 

@@ -183,7 +183,7 @@ export class ObjectRewrap {
       if (code === 'ERR_STORE_CONFLICT' || code === 'ERR_STORE_NOT_FOUND') return false;
       throw err;
     }
-    await files.remove(bucket, fileName);
+    await this.options.store.discardFile(bucket, fileName);
     return true;
   }
 }

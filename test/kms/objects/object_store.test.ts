@@ -137,6 +137,25 @@ describe('ObjectStore', () => {
   });
 });
 
+describe('ObjectStore.hold', () => {
+  it('keeps replaced and removed files on disk until the last hold is released', async () => {
+    const { store, root } = setup();
+    await store.put('b1', 'k', Readable.from([Buffer.from('v1')]));
+    await store.put('b1', 'gone', Readable.from([Buffer.from('x')]));
+    const release = store.hold();
+    const inner = store.hold();
+    await store.put('b1', 'k', Readable.from([Buffer.from('v2')]));
+    await store.remove('b1', 'gone');
+    expect(readdirSync(join(root, 'b1'))).toHaveLength(3);
+    await inner();
+    expect(readdirSync(join(root, 'b1'))).toHaveLength(3);
+    await release();
+    await release();
+    expect(readdirSync(join(root, 'b1'))).toHaveLength(1);
+    expect((await collect((await store.read('b1', 'k')).plaintext)).toString()).toBe('v2');
+  });
+});
+
 describe('ObjectRewrap', () => {
   it('rewraps only the header of objects under older versions, skips current ones, and reports', async () => {
     const { store, cipher, rewrap, records, root } = setup();

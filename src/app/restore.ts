@@ -1,0 +1,202 @@
+import { createHash } from 'node:crypto';
+import { createReadStream, existsSync, renameSync } from 'node:fs';
+import { chmod, mkdir, readFile, readdir, rm } from 'node:fs/promises';
+import { isAbsolute, join, relative } from 'node:path';
+import { createInterface } from 'node:readline';
+import { extract } from 'tar';
+import type { Config } from '../config/index.js';
+import {
+  GatehouseError,
+  fsyncDirectory,
+  randomId,
+  type Clock,
+  type Logger,
+  type SnapshotEntry,
+} from '../core/index.js';
+import { acquireFileLock, openStorage } from '../adapters/index.js';
+import { AdminToken } from './admin_token.js';
+import { checkEntryPath, invalidBackup, parseBackupManifest, type BackupManifest } from './backup_format.js';
+import { dataDirPaths, ensureDataDir, readManifest, writeManifest } from './data_dir.js';
+
+/** What a restore did. */
+export interface RestoreReport {
+  dataDir: string;
+  records: number;
+  counters: number;
+  objects: number;
+  rootKeyFingerprint: string;
+  adminToken: string;
+}
+
+async function sha256File(path: string): Promise<string> {
+  const hash = createHash('sha256');
+  for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
+  return hash.digest('hex');
+}
+
+async function filesUnder(root: string, dir = root): Promise<string[]> {
+  const out: string[] = [];
+  for (const entry of await readdir(dir, { withFileTypes: true })) {
+    const path = join(dir, entry.name);
+    if (entry.isDirectory()) out.push(...(await filesUnder(root, path)));
+    else out.push(relative(root, path).split('\\').join('/'));
+  }
+  return out;
+}
+
+/** Extracts the archive into `stage`, refusing anything but plain files at the paths the format allows. */
+async function extractArchive(file: string, stage: string): Promise<void> {
+  let refused: GatehouseError | undefined;
+  try {
+    await extract({
+      file,
+      cwd: stage,
+      strict: true,
+      preserveOwner: false,
+      filter: (path, entry) => {
+        const type = 'type' in entry ? entry.type : 'File';
+        if (type === 'Directory') return false;
+        try {
+          if (type !== 'File' && type !== 'OldFile') throw invalidBackup(`entry ${JSON.stringify(path)} is not a file`);
+          checkEntryPath(path);
+          return true;
+        } catch (err) {
+          refused ??= err as GatehouseError;
+          return false;
+        }
+      },
+    });
+  } catch (err) {
+    throw refused ?? invalidBackup(`not a readable tar archive (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
+  }
+  if (refused) throw refused;
+}
+
+/** Directories under `dir` (and `dir`) become 0700, as the object store creates them. */
+async function privateDirectories(dir: string): Promise<void> {
+  if (!existsSync(dir)) return;
+  await chmod(dir, 0o700);
+  for (const entry of await readdir(dir, { withFileTypes: true })) {
+    if (entry.isDirectory()) await privateDirectories(join(dir, entry.name));
+  }
+}
+
+/** Checks that the staged files are exactly the manifest's entries, each with its SHA-256. */
+async function verifyStage(stage: string): Promise<BackupManifest> {
+  if (!existsSync(join(stage, 'manifest.json'))) throw invalidBackup('manifest.json is missing');
+  const manifest = parseBackupManifest(await readFile(join(stage, 'manifest.json'), 'utf8'));
+  const present = new Set((await filesUnder(stage)).filter((p) => p !== 'manifest.json'));
+  for (const [path, expected] of Object.entries(manifest.entries)) {
+    if (!present.delete(path)) throw invalidBackup(`${path} is missing`);
+    if ((await sha256File(join(stage, path))) !== expected) throw invalidBackup(`${path} does not match its SHA-256`);
+  }
+  const extra = [...present][0];
+  if (extra !== undefined) throw invalidBackup(`${extra} is not listed in the manifest`);
+  return manifest;
+}
+
+async function* snapshotLines(file: string): AsyncIterable<SnapshotEntry> {
+  for await (const line of createInterface({ input: createReadStream(file), crlfDelay: Infinity })) {
+    if (line === '') continue;
+    try {
+      yield JSON.parse(line) as SnapshotEntry;
+    } catch {
+      throw invalidBackup('records.jsonl holds a line that is not JSON');
+    }
+  }
+}
+
+/** The SQLite files that live inside the data directory (moved in from the staging directory), if any. */
+function stagedDatabaseFiles(config: Config): string[] {
+  const file = config.storage.sqlite.file;
+  if (config.storage.kind !== 'sqlite' || isAbsolute(file) || file.includes('/') || file.includes('\\')) return [];
+  return [file, `${file}-wal`, `${file}-shm`];
+}
+
+/**
+ * `gatehouse restore FILE --data-dir NEWDIR`, offline: refuses a data directory that is initialized or locked by a
+ * running gatehouse, verifies every entry of the archive against its manifest, loads the records into an empty store
+ * (SQLite in NEWDIR, or the configured PostgreSQL schema), puts the object files in place, issues a NEW admin token
+ * and writes NEWDIR/gatehouse.json last (a crash before that leaves a directory the next restore or first start
+ * cleans). The root key is not in the archive: the first `gatehouse up` needs the original one.
+ *
+ * @example
+ * const report = await restoreBackup({ archive: 'backup.tar', config, clock: systemClock, logger });
+ */
+export async function restoreBackup(options: {
+  archive: string;
+  config: Config;
+  clock: Clock;
+  logger: Logger;
+}): Promise<RestoreReport> {
+  const { config, clock, logger } = options;
+  const paths = dataDirPaths(config.dataDir);
+  ensureDataDir(paths);
+  const lock = acquireFileLock(paths.lock);
+  if (!lock) {
+    throw new GatehouseError('ERR_RESTORE_TARGET_IN_USE', { message: `a gatehouse is running on ${paths.dir}` });
+  }
+  const stage = join(paths.dir, `.init-restore-${randomId(6)}`);
+  try {
+    if (readManifest(paths)) {
+      throw new GatehouseError('ERR_RESTORE_TARGET_IN_USE', {
+        message: `${paths.dir} is already an initialized data directory: restore into a new one`,
+      });
+    }
+    const unexpected = (await readdir(paths.dir)).filter(
+      (name) => !['lock', 'leases', 'root.key'].includes(name) && !/^(lock-|\.init-)/.test(name),
+    );
+    if (unexpected.length > 0) {
+      throw new GatehouseError('ERR_RESTORE_TARGET_IN_USE', {
+        message: `${paths.dir} is not empty (${unexpected.slice(0, 3).join(', ')}): restore into a new directory`,
+      });
+    }
+    await mkdir(stage, { mode: 0o700 });
+    await extractArchive(options.archive, stage);
+    const manifest = await verifyStage(stage);
+    await privateDirectories(join(stage, 'objects'));
+    if (manifest.trustDomain !== config.trustDomain) {
+      throw new GatehouseError('ERR_CONFIG_INVALID', {
+        message: `config: trustDomain: the backup was taken with trust domain ${manifest.trustDomain}; set trustDomain to it`,
+      });
+    }
+
+    const staged = stagedDatabaseFiles(config);
+    const target = staged.length > 0 ? stage : paths.dir;
+    const storage = await openStorage({ ...config, dataDir: target } as Config, { clock, logger });
+    let counts: { records: number; counters: number };
+    try {
+      if (!storage.records.restore) throw new GatehouseError('ERR_INTERNAL', { detail: 'store cannot restore' });
+      counts = await storage.records.restore(snapshotLines(join(stage, 'records.jsonl')));
+      await AdminToken.create(storage.records, join(target, 'admin.token'), clock.now());
+    } finally {
+      await storage.close();
+    }
+
+    for (const name of [...staged, 'admin.token']) {
+      const from = join(stage, name);
+      if (existsSync(from)) renameSync(from, join(paths.dir, name));
+    }
+    if (existsSync(join(stage, 'objects'))) renameSync(join(stage, 'objects'), join(paths.dir, 'objects'));
+    fsyncDirectory(paths.dir);
+    writeManifest(paths, {
+      format: 1,
+      createdAt: new Date(clock.now()).toISOString(),
+      storage: config.storage.kind,
+      rootKeySource: 'external',
+      rootKeyFingerprint: manifest.rootKeyFingerprint,
+    });
+    const report: RestoreReport = {
+      dataDir: paths.dir,
+      ...counts,
+      objects: manifest.counts.objects,
+      rootKeyFingerprint: manifest.rootKeyFingerprint,
+      adminToken: paths.adminToken,
+    };
+    logger.info({ ...report }, 'backup restored');
+    return report;
+  } finally {
+    await rm(stage, { recursive: true, force: true });
+    lock.release();
+  }
+}

@@ -1,0 +1,101 @@
+import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
+import type { ChildProcess } from 'node:child_process';
+import { afterAll, describe, expect, it } from 'vitest';
+import { exitOf } from '../support/cli.js';
+import { tempDir } from '../support/tmp.js';
+import { gatehouse, kill9, up } from './object_support.js';
+
+// Backup from a running gatehouse, restore into a fresh data directory, start with the root key supplied separately.
+describe('gatehouse backup / restore', () => {
+  const tmp = tempDir('gh-backup-');
+  const source = join(tmp.dir, 'source');
+  const target = join(tmp.dir, 'target');
+  const archive = join(tmp.dir, 'backup.tar');
+  const rootKeyFile = join(tmp.dir, 'root.key');
+  const children: ChildProcess[] = [];
+  afterAll(async () => {
+    for (const child of children) await kill9(child);
+    tmp.remove();
+  });
+  const file = (name: string, bytes: Buffer | string) => {
+    const path = join(tmp.dir, name);
+    writeFileSync(path, bytes);
+    return path;
+  };
+  const big = randomBytes(1024 * 1024);
+  const marker = `known plaintext ${randomBytes(8).toString('hex')}`;
+
+  it('backs up a running gatehouse: no root key and no plaintext in the archive', async () => {
+    const server = await up(source);
+    children.push(server.child);
+    const gh = (args: string[], stdinFile?: string) =>
+      gatehouse([...args, '--data-dir', source], stdinFile === undefined ? {} : { stdinFile });
+    expect((await gh(['object', 'put', 'docs/known.txt'], file('known', marker))).code).toBe(0);
+    expect((await gh(['object', 'put', 'docs/ü/big.bin'], file('big', big))).code).toBe(0);
+    expect((await gh(['kms', 'key', 'create', 'orders'])).code).toBe(0);
+    const sealed = await gh(['kms', 'encrypt', '--key', 'orders', '--context', 'tenant=acme'], file('p', marker));
+    expect(sealed.code, sealed.stderr).toBe(0);
+    file('sealed.bin', sealed.stdout);
+
+    const backup = await gh(['backup', '--out', archive, '--json']);
+    expect(backup.code, backup.stderr).toBe(0);
+    expect(JSON.parse(backup.stdout.toString())).toMatchObject({ file: archive, objects: 2 });
+
+    const bytes = readFileSync(archive);
+    const rootText = readFileSync(join(source, 'root.key'), 'utf8').trim();
+    expect(bytes.includes(Buffer.from(rootText))).toBe(false);
+    expect(bytes.includes(Buffer.from(rootText, 'base64'))).toBe(false);
+    expect(bytes.includes(Buffer.from(marker))).toBe(false);
+    expect(bytes.includes(Buffer.from(readFileSync(join(source, 'admin.token'), 'utf8').trim()))).toBe(false);
+    expect(bytes.includes(big.subarray(0, 64))).toBe(false);
+
+    server.child.kill('SIGTERM');
+    await exitOf(server.child);
+    renameSync(join(source, 'root.key'), rootKeyFile);
+  });
+
+  it('refuses a tampered archive and an initialized data directory', async () => {
+    const bytes = readFileSync(archive);
+    const at = bytes.indexOf(Buffer.from('"kind":"record"')) + 20;
+    bytes[at] = (bytes[at] ?? 0) ^ 1;
+    const tampered = file('tampered.tar', bytes);
+    const refused = await gatehouse(['restore', tampered, '--data-dir', join(tmp.dir, 'never')]);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toContain('The backup archive is invalid: records.jsonl does not match its SHA-256');
+    expect(existsSync(join(tmp.dir, 'never', 'gatehouse.json'))).toBe(false);
+
+    const truncated = file('truncated.tar', readFileSync(archive).subarray(0, 3000));
+    expect((await gatehouse(['restore', truncated, '--data-dir', join(tmp.dir, 'never2')])).code).toBe(1);
+
+    const initialized = await gatehouse(['restore', archive, '--data-dir', source]);
+    expect(initialized.code).toBe(1);
+    expect(initialized.stderr).toContain('already an initialized data directory');
+  });
+
+  it('restores into a fresh directory; with the original root key every key, secret and object decrypts', async () => {
+    const restored = await gatehouse(['restore', archive, '--data-dir', target]);
+    expect(restored.code, restored.stderr).toBe(0);
+    expect(restored.stdout.toString()).toContain('start it with the ORIGINAL root key');
+    expect(existsSync(join(target, 'root.key'))).toBe(false);
+    expect(readFileSync(join(target, 'admin.token'), 'utf8')).not.toBe(
+      readFileSync(join(source, 'admin.token'), 'utf8'),
+    );
+
+    await expect(up(target)).rejects.toThrow(/no root key/);
+    const server = await up(target, { GATEHOUSE_ROOT_KEY: readFileSync(rootKeyFile, 'utf8').trim() });
+    children.push(server.child);
+    const gh = (args: string[], stdinFile?: string) =>
+      gatehouse([...args, '--data-dir', target], stdinFile === undefined ? {} : { stdinFile });
+    expect((await gh(['object', 'get', 'docs/known.txt'])).stdout.toString()).toBe(marker);
+    expect((await gh(['object', 'get', 'docs/ü/big.bin'])).stdout.equals(big)).toBe(true);
+    const opened = await gh(['kms', 'decrypt', '--context', 'tenant=acme'], join(tmp.dir, 'sealed.bin'));
+    expect(opened.code, opened.stderr).toBe(0);
+    expect(opened.stdout.toString()).toBe(marker);
+    const ca = await gh(['ca', 'status', '--json']);
+    expect(ca.code, ca.stderr).toBe(0);
+    expect((await gh(['object', 'put', 'docs/after'], file('after', 'new'))).code).toBe(0);
+    await kill9(server.child);
+  });
+});
