@@ -9,6 +9,7 @@ import {
   registerKmsRoutes,
   registerKmsStreamRoutes,
   registerIdentityAdminRoutes,
+  registerCaAdminRoutes,
   type HttpsServer,
 } from '../http/index.js';
 import { AdminToken } from './admin_token.js';
@@ -18,6 +19,7 @@ import { dataDirPaths, ensureDataDir, readManifest, type DataDirPaths } from './
 import { initializeDataDir } from './first_start.js';
 import { identityAdminOperations } from './identity_admin.js';
 import { prepareIdentityListener } from './identity_listener.js';
+import { prepareCaListener } from './ca_listener.js';
 import { adminTokenKmsAuthorizer } from './kms_authorizer.js';
 import { kmsOperations } from './kms_operations.js';
 import { attachObjectStore } from './object_operations.js';
@@ -34,6 +36,8 @@ export interface Endpoints {
   kms: string;
   /** The identity issuer (OAuth2 authorization server). */
   identity: string;
+  /** The CA API (SVID signing, renewal over mTLS, bundles). */
+  ca: string;
   trustBundle: string;
   trustDomain: string;
 }
@@ -133,6 +137,13 @@ export async function startGatehouse(options: {
     let ready = false;
     const identityListener = await prepareIdentityListener({ core, ticketKeys, ready: () => ready });
     cleanups.push(() => identityListener.close());
+    const caListener = await prepareCaListener({
+      core,
+      trustBundleFile: paths.trustBundle,
+      ticketKeys,
+      ready: () => ready,
+    });
+    cleanups.push(() => caListener.close());
     const admin: HttpsServer = createHttpsServer({
       name: 'admin',
       http: config.http,
@@ -155,9 +166,10 @@ export async function startGatehouse(options: {
             ['admin', adminCert],
             ['kms', kmsCert],
             ['identity', identityListener],
+            ['ca', caListener],
           ] as const) {
             const cert =
-              'identity' in certificate ? await certificate.renewCertificate() : await certificate.renewNow();
+              'renewCertificate' in certificate ? await certificate.renewCertificate() : await certificate.renewNow();
             renewed.push({
               listener,
               serialNumber: cert.serialNumber,
@@ -179,6 +191,7 @@ export async function startGatehouse(options: {
       (token) => adminToken.check(token),
       identityAdminOperations(identityListener.identity, logger),
     );
+    registerCaAdminRoutes(admin.app, (token) => adminToken.check(token), caListener.admin);
     const bound = await admin.listen('127.0.0.1', config.listen.admin.port);
     cleanups.push(() => admin.close());
     adminCert.start((cert) => admin.setCertificate(cert.certPem, cert.keyPem));
@@ -215,12 +228,14 @@ export async function startGatehouse(options: {
     });
     cleanups.push(() => scheduler.stop());
     const identityUrl = await identityListener.listen(scheduler);
+    const caUrl = await caListener.listen(scheduler);
 
     const endpoints: Endpoints = {
       pid: process.pid,
       admin: `https://127.0.0.1:${bound.port}`,
       kms: `https://${urlHost(config.listen.host)}:${kmsBound.port}`,
       identity: identityUrl,
+      ca: caUrl,
       trustBundle: paths.trustBundle,
       trustDomain: config.trustDomain,
     };

@@ -1,4 +1,5 @@
 import { createServer, type Server } from 'node:https';
+import type { TLSSocket } from 'node:tls';
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { Config } from '../config/index.js';
 import { GatehouseError, randomId, type Logger } from '../core/index.js';
@@ -16,6 +17,22 @@ export interface HttpsServerOptions {
   logger: Logger;
   /** `/readyz` answers 200 only while this returns true. */
   ready?: () => boolean;
+  /** Mutual TLS: client certificates are requested and judged here (see {@link ClientAuthOptions}). */
+  clientAuth?: ClientAuthOptions;
+}
+
+/**
+ * Client-certificate authentication. Node over TLS 1.3 rejects a bad client chain silently with
+ * `rejectUnauthorized: true` (openssl/openssl#8500), so the listener requests a certificate without rejecting and
+ * `check` judges every connection that presented one (`socket.authorized`, `authorizationError`, the SVID rules):
+ * a refusal closes the connection with a warn log line carrying the reason. Connections without a certificate are
+ * accepted; routes that need one refuse the request themselves.
+ */
+export interface ClientAuthOptions {
+  /** PEM trust anchors client certificates must chain to (the trust bundle). */
+  ca: string;
+  /** Returns fields explaining a refusal (must include `reason`), or undefined to accept. */
+  check(socket: TLSSocket): ({ reason: string } & Record<string, unknown>) | undefined;
 }
 
 /** A fastify instance on a TLS 1.3-only node:https server, plus the hooks every listener shares. */
@@ -23,9 +40,19 @@ export interface HttpsServer {
   app: FastifyInstance;
   /** Swaps the certificate for new connections; existing ones keep theirs. */
   setCertificate(certPem: string, keyPem: string): void;
+  /** Swaps the client-certificate trust anchors (after a bundle change); needs `clientAuth`. */
+  setClientCa(caPem: string): void;
   listen(host: string, port: number): Promise<{ host: string; port: number }>;
   close(): Promise<void>;
 }
+
+/** Plain words for the handshake failures peers cause most. */
+const HANDSHAKE_REASONS: Record<string, string> = {
+  ERR_SSL_UNSUPPORTED_PROTOCOL: 'the client offered only TLS versions below 1.3 (this listener speaks TLS 1.3 only)',
+  ERR_SSL_NO_SHARED_CIPHER: 'no TLS 1.3 cipher suite in common',
+  ERR_SSL_TLSV13_ALERT_CERTIFICATE_REQUIRED: 'the client sent no certificate',
+  ECONNRESET: 'the client reset the connection during the handshake',
+};
 
 /**
  * The one way gatehouse builds an HTTPS listener: TLS 1.3 only with the three AEAD suites, HSTS on every response,
@@ -40,8 +67,12 @@ export interface HttpsServer {
 export function createHttpsServer(options: HttpsServerOptions): HttpsServer {
   const { http, logger } = options;
   const ticketKeys = options.ticketKeys;
-  const tls = (certPem: string, keyPem: string) =>
-    serverTlsOptions({ cert: certPem, key: keyPem, ...(ticketKeys ? { ticketKeys } : {}) });
+  let clientCa = options.clientAuth?.ca;
+  let current = { certPem: options.certPem, keyPem: options.keyPem };
+  const tls = (certPem: string, keyPem: string) => {
+    const base = serverTlsOptions({ cert: certPem, key: keyPem, ...(ticketKeys ? { ticketKeys } : {}) });
+    return clientCa === undefined ? base : { ...base, ca: clientCa, requestCert: true, rejectUnauthorized: false };
+  };
   let httpsServer: Server | undefined;
   const app = Fastify({
     logger: false,
@@ -61,9 +92,31 @@ export function createHttpsServer(options: HttpsServerOptions): HttpsServer {
         },
         handler,
       );
-      httpsServer.on('tlsClientError', (err: NodeJS.ErrnoException) => {
-        logger.debug({ listener: options.name, code: err.code, reason: err.message }, 'TLS handshake refused');
+      httpsServer.on('tlsClientError', (err: NodeJS.ErrnoException, socket: TLSSocket) => {
+        const fields = {
+          listener: options.name,
+          code: err.code,
+          why: HANDSHAKE_REASONS[err.code ?? ''] ?? 'TLS handshake failed',
+          reason: err.message.trim(),
+          remote: socket.remoteAddress,
+        };
+        if (options.clientAuth) logger.warn(fields, 'TLS handshake refused');
+        else logger.debug(fields, 'TLS handshake refused');
       });
+      const clientAuth = options.clientAuth;
+      if (clientAuth) {
+        httpsServer.on('secureConnection', (socket: TLSSocket) => {
+          if (!socket.getPeerX509Certificate()) return;
+          const refusal = clientAuth.check(socket);
+          if (refusal) {
+            logger.warn(
+              { listener: options.name, remote: socket.remoteAddress, ...refusal },
+              'client certificate refused',
+            );
+            socket.destroy();
+          }
+        });
+      }
       return httpsServer;
     },
   });
@@ -88,7 +141,14 @@ export function createHttpsServer(options: HttpsServerOptions): HttpsServer {
     app,
     setCertificate(certPem, keyPem) {
       if (!httpsServer) throw new GatehouseError('ERR_INTERNAL', { detail: 'server not created yet' });
+      current = { certPem, keyPem };
       httpsServer.setSecureContext(tls(certPem, keyPem));
+    },
+    setClientCa(caPem) {
+      if (!httpsServer || clientCa === undefined)
+        throw new GatehouseError('ERR_INTERNAL', { detail: 'no client auth' });
+      clientCa = caPem;
+      httpsServer.setSecureContext(tls(current.certPem, current.keyPem));
     },
     async listen(host, port) {
       try {

@@ -1,5 +1,7 @@
 export { createHttpsServer } from './https_server.js';
-export type { HttpsServer, HttpsServerOptions } from './https_server.js';
+export type { HttpsServer, HttpsServerOptions, ClientAuthOptions } from './https_server.js';
+export { registerCaRoutes, registerCaAdminRoutes } from './ca_routes.js';
+export type { CaAdminOperations, CaRoutesOptions } from './ca_routes.js';
 export { registerAdminRoutes } from './admin_routes.js';
 export type { AdminOperations } from './admin_routes.js';
 export { problemFor, toGatehouseError } from './problem.js';

@@ -1,0 +1,139 @@
+import type { TLSSocket } from 'node:tls';
+import { writeFileAtomic } from '../core/index.js';
+import { createHttpsServer, registerCaRoutes, type CaAdminOperations } from '../http/index.js';
+import { Enrollment, JoinTokens, Revocations, type BootstrapTokenVerifier } from '../pki/index.js';
+import { caAdminOperations } from './ca_operations.js';
+import type { PlatformCore } from './compose.js';
+import { ListenerCertificate, type IssuedListenerCert } from './listener_certificate.js';
+import type { Scheduler } from './scheduler.js';
+
+/** The CA's listener, prepared (routes registered, certificate issued) and then started. */
+export interface CaListener {
+  enrollment: Enrollment;
+  admin: CaAdminOperations;
+  /** Binds `listen.host`:`listen.ca.port`, schedules rotation checks; returns the CA URL. */
+  listen(scheduler: Scheduler): Promise<string>;
+  renewCertificate(): Promise<IssuedListenerCert>;
+  close(): Promise<void>;
+}
+
+const ROTATION_CHECK_MS = 60_000;
+
+/**
+ * Prepares the CA API on its own TLS 1.3 listener (listener certificate `spiffe://<td>/gatehouse/ca`) with client
+ * certificates requested and judged on every connection (chain to the trust bundle, SVID rules, deny list; refusals
+ * logged with their reason). Whenever the bundle changes (CA rotation here or on another replica), trust-bundle.pem is
+ * rewritten and the listener trusts the new bundle. `bootstrap` stays unset until the identity module provides it.
+ *
+ * @example
+ * const ca = await prepareCaListener({ core, trustBundleFile, ticketKeys, ready: () => ready });
+ * const url = await ca.listen(scheduler);
+ */
+export async function prepareCaListener(options: {
+  core: PlatformCore;
+  trustBundleFile: string;
+  ticketKeys: Buffer;
+  ready: () => boolean;
+  bootstrap?: BootstrapTokenVerifier;
+}): Promise<CaListener> {
+  const { core } = options;
+  const { config, clock, authority } = core;
+  const logger = core.logger.child({ listener: 'ca' });
+  const enrollment = new Enrollment({
+    authority,
+    joinTokens: new JoinTokens(core.records, clock),
+    revocations: new Revocations(core.records, clock, authority.maxSvidTtlMs),
+    ...(options.bootstrap ? { bootstrap: options.bootstrap } : {}),
+    clock,
+    logger,
+  });
+  await enrollment.refreshDenyList(true);
+  const cert = new ListenerCertificate({
+    component: 'ca',
+    authority,
+    ttlMs: config.pki.listenerCertTtl,
+    renewAtFraction: config.pki.renewAtFraction,
+    clock,
+    logger,
+  });
+  const issued = await cert.issue();
+  const server = createHttpsServer({
+    name: 'ca',
+    http: config.http,
+    certPem: issued.certPem,
+    keyPem: issued.keyPem,
+    ticketKeys: options.ticketKeys,
+    logger,
+    ready: options.ready,
+    clientAuth: {
+      ca: authority.trustBundlePem(),
+      check: (socket: TLSSocket) => {
+        const peer = socket.getPeerX509Certificate();
+        if (!peer) return undefined;
+        const refusal = enrollment.peerRefusal(peer.raw, socket.authorized, socket.authorizationError?.toString());
+        return refusal ? { ...refusal } : undefined;
+      },
+    },
+  });
+  const refreshHintSeconds = Math.max(1, Math.floor(config.pki.bundleRefreshHint / 1000));
+  registerCaRoutes(server.app, {
+    enrollment,
+    bundlePem: () => authority.trustBundlePem(),
+    spiffeBundle: () => authority.spiffeBundle(refreshHintSeconds),
+    logger,
+  });
+  let published = authority.trustBundlePem();
+  const onBundleChange = async (): Promise<void> => {
+    const pem = authority.trustBundlePem();
+    if (pem === published) return;
+    published = pem;
+    writeFileAtomic(options.trustBundleFile, pem, 0o644);
+    server.setClientCa(pem);
+    logger.warn({ bundleSequence: authority.bundleSequence }, 'trust bundle changed; trust-bundle.pem rewritten');
+  };
+  const admin = caAdminOperations({ core, enrollment, refreshHintSeconds, onBundleChange, logger });
+  let refresher: NodeJS.Timeout | undefined;
+  return {
+    enrollment,
+    admin,
+    async listen(scheduler) {
+      const bound = await server.listen(config.listen.host, config.listen.ca.port);
+      cert.start((next) => server.setCertificate(next.certPem, next.keyPem));
+      // Every replica follows the stored CA (another one may have rotated it) and its deny list.
+      refresher = setInterval(() => {
+        authority
+          .refresh()
+          .then(() => onBundleChange())
+          .then(() => enrollment.refreshDenyList())
+          .catch((err: unknown) => logger.error({ err: (err as Error).message }, 'CA refresh failed'));
+      }, 10_000);
+      refresher.unref();
+      scheduler.add({
+        name: 'ca-rotation',
+        everyMs: ROTATION_CHECK_MS,
+        run: async () => {
+          await authority.rotate();
+          await onBundleChange();
+          const { warnings } = authority.status();
+          if (warnings.length > 0) logger.warn({ warnings }, 'the certificate authority is close to expiry');
+        },
+      });
+      const host = config.listen.host;
+      const urlHost =
+        host === '0.0.0.0' || host === ''
+          ? '127.0.0.1'
+          : host === '::'
+            ? '[::1]'
+            : host.includes(':')
+              ? `[${host}]`
+              : host;
+      return `https://${urlHost}:${bound.port}`;
+    },
+    renewCertificate: () => cert.renewNow(),
+    async close() {
+      if (refresher) clearInterval(refresher);
+      cert.stop();
+      await server.close();
+    },
+  };
+}

@@ -1,0 +1,51 @@
+import type { Logger } from '../core/index.js';
+import type { CaAdminOperations } from '../http/index.js';
+import type { Enrollment } from '../pki/index.js';
+import type { PlatformCore } from './compose.js';
+import { snakeCase } from './admin_operations.js';
+
+/**
+ * The CA's admin operations (admin listener): join tokens (shown once, never logged), revocation, rotation (prepare
+ * and publish now; activation and retirement follow on schedule) and the bundle. Each is audit-logged.
+ *
+ * @example
+ * registerCaAdminRoutes(admin.app, check, caAdminOperations({ core, enrollment, refreshHintSeconds: 300, ... }));
+ */
+export function caAdminOperations(options: {
+  core: PlatformCore;
+  enrollment: Enrollment;
+  refreshHintSeconds: number;
+  onBundleChange: () => Promise<void>;
+  logger: Logger;
+}): CaAdminOperations {
+  const { core, enrollment } = options;
+  const { authority, config } = core;
+  const audit = core.logger.child({ audit: true, actor: 'admin-token' });
+  return {
+    async createJoinToken(spiffeId, ttlMs) {
+      const created = await enrollment.createJoinToken(spiffeId, ttlMs ?? config.pki.joinTokenTtl);
+      const id = created.spiffeId;
+      audit.info({ operation: 'ca.join-token', spiffeId: id, result: 'ok' }, 'admin operation');
+      return { token: created.token, spiffe_id: id, expires_at: new Date(created.expiresAt).toISOString() };
+    },
+    async revoke(spiffeId) {
+      const entry = await enrollment.revoke(spiffeId);
+      audit.info({ operation: 'ca.revoke', spiffeId: entry.spiffeId, result: 'ok' }, 'admin operation');
+      return snakeCase({
+        spiffeId: entry.spiffeId,
+        revokedAt: new Date(entry.revokedAt),
+        expiresAt: new Date(entry.expiresAt),
+      });
+    },
+    async rotate() {
+      const result = await authority.rotate(true);
+      await options.onBundleChange();
+      audit.info({ operation: 'ca.rotate', steps: result.steps, result: 'ok' }, 'admin operation');
+      const status = authority.status();
+      return snakeCase({ steps: result.steps, bundleSequence: result.bundleSequence, next: status.next ?? null });
+    },
+    async bundle() {
+      return { pem: authority.trustBundlePem(), spiffe: authority.spiffeBundle(options.refreshHintSeconds) };
+    },
+  };
+}

@@ -1,0 +1,222 @@
+import { readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { validateSvid } from '../../src/pki/index.js';
+import { importSigningKey } from '../../src/pki/keys.js';
+import type { AuthorityRecord } from '../../src/pki/state.js';
+import { x509 } from '../../src/pki/x509.js';
+import { fixture, splitPem, TRUST_DOMAIN, exec } from '../pki/helpers.js';
+import { sClient } from '../support/https.js';
+import { caHarness, type CaHarness } from './harness.js';
+
+const HOUR = 3_600_000;
+const id = (sa: string) => `spiffe://${TRUST_DOMAIN}/ns/prod/sa/${sa}`;
+
+describe('CA listener with real peers (curl, openssl s_client)', () => {
+  let h: CaHarness;
+  beforeAll(async () => {
+    h = await caHarness();
+  });
+  afterAll(async () => h?.close());
+
+  /** Writes cert (leaf + chain) and key files for `name` from a signed answer. */
+  async function keep(name: string, chain: string): Promise<{ cert: string; key: string }> {
+    const cert = join(h.dir, `${name}.pem`);
+    await writeFile(cert, chain);
+    return { cert, key: join(h.dir, `${name}.key`) };
+  }
+
+  /** Issues directly through the authority (the clock may be moved first) and keeps the files. */
+  async function issued(name: string, spiffeId: string, ttlMs?: number) {
+    const csrPem = await h.csr(name);
+    const svid = h.authority.issueSvid({ csrPem, spiffeId, dnsNames: ['localhost'], ...(ttlMs ? { ttlMs } : {}) });
+    return keep(name, svid.chainPem);
+  }
+
+  async function refusedWith(files: { cert: string; key: string }): Promise<Record<string, unknown>> {
+    const before = h.lines('client certificate refused').length;
+    const res = await h.curl('/v1/ca/bundle.pem', files);
+    expect(res.status).toBe(0);
+    const lines = h.lines('client certificate refused');
+    expect(lines.length).toBe(before + 1);
+    return lines[lines.length - 1]!;
+  }
+
+  it('signs with a one-time join token, then renews over mTLS with a new key', async () => {
+    const { token } = await h.ca.enrollment.createJoinToken(id('api'), 600_000);
+    const csr = await h.csr('api');
+    const signed = await h.curl('/v1/ca/sign', { json: { csr, join_token: token, dns_names: ['localhost'] } });
+    expect(signed.status, signed.output).toBe(200);
+    const body = JSON.parse(signed.body);
+    expect(body).toMatchObject({ spiffe_id: id('api') });
+    expect(splitPem(body.certificate_chain)).toHaveLength(2);
+    expect(body.bundle).toBe(h.authority.trustBundlePem());
+    expect(Date.parse(body.not_after) - h.f.clock.now()).toBeLessThanOrEqual(24 * HOUR);
+
+    const again = await h.curl('/v1/ca/sign', { json: { csr, join_token: token } });
+    expect(again.status).toBe(401);
+    expect(JSON.parse(again.body).code).toBe('ERR_PKI_JOIN_TOKEN_INVALID');
+    expect(h.lines('CA sign refused').at(-1)).toMatchObject({ code: 'ERR_PKI_JOIN_TOKEN_INVALID' });
+
+    const current = await keep('api', body.certificate_chain);
+    const sameKey = await h.curl('/v1/ca/renew', { json: { csr }, ...current });
+    expect(JSON.parse(sameKey.body).code).toBe('ERR_PKI_CSR_INVALID');
+    const csr2 = await h.csr('api2');
+    const renewed = await h.curl('/v1/ca/renew', { json: { csr: csr2 }, ...current });
+    expect(renewed.status, renewed.output).toBe(200);
+    const next = JSON.parse(renewed.body);
+    expect(next.spiffe_id).toBe(id('api'));
+    expect(next.serial_number).not.toBe(body.serial_number);
+    const leaf = splitPem(next.certificate_chain)[0]!;
+    expect(validateSvid(leaf, { trustDomain: TRUST_DOMAIN, now: h.f.clock.now() })).toMatchObject({ valid: true });
+    const text = (await exec('openssl', ['x509', '-noout', '-ext', 'subjectAltName'], leaf)).output;
+    expect(text).toContain('DNS:localhost');
+  });
+
+  it('serves the bundle as PEM and as a SPIFFE bundle, and the deny list', async () => {
+    const pem = await h.curl('/v1/ca/bundle.pem');
+    expect(pem.body.trim()).toBe(h.authority.trustBundlePem().trim());
+    const json = JSON.parse((await h.curl('/v1/ca/bundle.json')).body);
+    expect(json.spiffe_sequence).toBe(1);
+    expect(json.spiffe_refresh_hint).toBe(300);
+    expect(json.keys).toHaveLength(2);
+    for (const key of json.keys) {
+      expect(key).toMatchObject({ use: 'x509-svid', kty: 'EC', crv: 'P-256' });
+      expect(key.kid).toBeUndefined();
+      expect(key.x5c).toHaveLength(1);
+    }
+    const deny = JSON.parse((await h.curl('/v1/ca/denylist')).body);
+    expect(deny).toEqual({ entries: [] });
+  });
+
+  it('refuses /sign without a credential, and access tokens until identity is wired', async () => {
+    const csr = await h.csr('nocred');
+    const none = await h.curl('/v1/ca/sign', { json: { csr } });
+    expect(none.status).toBe(401);
+    expect(JSON.parse(none.body).code).toBe('ERR_PKI_UNAUTHENTICATED');
+    const bearer = await h.curl('/v1/ca/sign', {
+      json: { csr, spiffe_id: id('x') },
+      header: 'authorization: Bearer eyJhbGciOiJFUzI1NiJ9.e30.sig',
+    });
+    expect(bearer.status).toBe(501);
+    expect(JSON.parse(bearer.body).code).toBe('ERR_PKI_BOOTSTRAP_UNAVAILABLE');
+    const bad = await h.curl('/v1/ca/sign', { json: { csr: 'nope', join_token: 'ghj_x' } });
+    expect(bad.status).toBe(400);
+    expect(JSON.parse(bad.body).code).toBe('ERR_PKI_CSR_INVALID');
+  });
+
+  it('refuses /renew without a client certificate, with a log line', async () => {
+    const res = await h.curl('/v1/ca/renew', { json: { csr: await h.csr('anon') } });
+    expect(res.status).toBe(401);
+    expect(h.lines('CA renew refused').at(-1)).toMatchObject({ reason: 'no client certificate' });
+  });
+
+  it('refuses a certificate from another CA (openssl s_client as the peer)', async () => {
+    const other = await fixture(Date.now()).open();
+    const csrPem = await h.csr('foreign');
+    const svid = other.issueSvid({ csrPem, spiffeId: id('api') });
+    const files = await keep('foreign', svid.chainPem);
+    const before = h.lines('client certificate refused').length;
+    const res = await sClient(h.port, [
+      '-tls1_3',
+      '-CAfile',
+      h.bundleFile,
+      '-cert',
+      files.cert,
+      '-key',
+      files.key,
+      '-cert_chain',
+      files.cert,
+    ]);
+    expect(res.output).not.toMatch(/Verify return code: [1-9]/); // the server's certificate is fine
+    const line = h.lines('client certificate refused')[before];
+    expect(line).toMatchObject({ listener: 'ca', reason: 'untrusted_chain', svid: 'ok' });
+    expect(String(line?.tlsError)).toMatch(/ISSUER|SELF_SIGNED|UNABLE/);
+  });
+
+  it('refuses an expired and a not-yet-valid certificate', async () => {
+    const now = h.f.clock.now();
+    h.f.clock.set(now - 2 * HOUR);
+    const expired = await issued('expired', id('old'), HOUR);
+    h.f.clock.set(now + HOUR);
+    const future = await issued('future', id('future'));
+    h.f.clock.set(now);
+    expect(await refusedWith(expired)).toMatchObject({
+      reason: 'untrusted_chain',
+      tlsError: 'CERT_HAS_EXPIRED',
+      svid: 'expired',
+    });
+    expect(await refusedWith(future)).toMatchObject({
+      reason: 'untrusted_chain',
+      tlsError: 'CERT_NOT_YET_VALID',
+      svid: 'not_yet_valid',
+    });
+  });
+
+  it('refuses two URI SANs and a name-constraint violation signed by our own intermediate', async () => {
+    const record = (await h.f.store.get<AuthorityRecord>('pki_authorities', 'platform'))!.value;
+    const int = record.intermediates[0]!;
+    const issuer = new x509.X509Certificate(int.certPem);
+    const signingKey = await importSigningKey((await h.f.vault.getSecret(int.keySecret))!);
+    const forge = async (name: string, uris: string[]) => {
+      await h.csr(name);
+      const keyPem = await readFile(join(h.dir, `${name}.key`), 'utf8');
+      const { createPrivateKey, createPublicKey, webcrypto } = await import('node:crypto');
+      const spki = createPublicKey(createPrivateKey(keyPem)).export({ type: 'spki', format: 'der' });
+      const publicKey = await webcrypto.subtle.importKey('spki', spki, { name: 'ECDSA', namedCurve: 'P-256' }, true, [
+        'verify',
+      ]);
+      const cert = await x509.X509CertificateGenerator.create({
+        serialNumber: '7f01',
+        subject: '',
+        issuer: issuer.subjectName,
+        notBefore: new Date(h.f.clock.now() - 60_000),
+        notAfter: new Date(h.f.clock.now() + HOUR),
+        signingAlgorithm: { name: 'ECDSA', hash: 'SHA-256' },
+        publicKey,
+        signingKey,
+        extensions: [
+          new x509.BasicConstraintsExtension(false, undefined, true),
+          new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),
+          new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.serverAuth, x509.ExtendedKeyUsage.clientAuth]),
+          new x509.SubjectAlternativeNameExtension(
+            uris.map((value) => ({ type: 'url' as const, value })),
+            true,
+          ),
+        ],
+      });
+      return keep(name, cert.toString('pem') + '\n' + int.certPem);
+    };
+    const two = await forge('two', [id('a'), id('b')]);
+    expect(await refusedWith(two)).toMatchObject({ reason: 'multiple_uri_sans' });
+    const evil = await forge('evil', ['spiffe://evil.org/ns/prod/sa/api']);
+    expect(await refusedWith(evil)).toMatchObject({ reason: 'untrusted_chain', svid: 'foreign_trust_domain' });
+  });
+
+  it('refuses a revoked identity at the handshake and at /renew, and lists it', async () => {
+    const files = await issued('revoked', id('revoked'));
+    const ok = await h.curl('/v1/ca/bundle.pem', files);
+    expect(ok.status).toBe(200);
+    await h.ca.admin.revoke(id('revoked'));
+    expect(await refusedWith(files)).toMatchObject({ reason: 'revoked', spiffeId: id('revoked') });
+    const deny = JSON.parse((await h.curl('/v1/ca/denylist')).body);
+    expect(deny.entries).toEqual([expect.objectContaining({ spiffe_id: id('revoked') })]);
+    const pem = await readFile(files.cert, 'utf8');
+    await expect(
+      h.ca.enrollment.renew(
+        { csrPem: await h.csr('revoked2') },
+        Buffer.from(new x509.X509Certificate(splitPem(pem)[0]!).rawData),
+      ),
+    ).rejects.toMatchObject({ code: 'ERR_PKI_REVOKED' });
+  });
+
+  it('refuses TLS 1.2 with a warn line', async () => {
+    const before = h.lines('TLS handshake refused').length;
+    const res = await sClient(h.port, ['-tls1_2', '-CAfile', h.bundleFile]);
+    expect(res.output).toMatch(/alert|error/i);
+    const line = h.lines('TLS handshake refused')[before];
+    expect(line).toMatchObject({ level: 'warn', listener: 'ca' });
+    expect(line).toMatchObject({ code: 'ERR_SSL_UNSUPPORTED_PROTOCOL' });
+    expect(String(line?.why)).toContain('TLS versions below 1.3');
+  });
+});
