@@ -21,7 +21,7 @@ export function openObjectStore(core: PlatformCore): {
   const logger = core.logger.child({ component: 'objects' });
   const parts = { records: core.records, files, cipher, clock: core.clock, logger };
   const store = new ObjectStore(parts);
-  return { store, files, rewrap: new ObjectRewrap({ ...parts, store }) };
+  return { store, files, rewrap: new ObjectRewrap({ ...parts, store, leases: core.leases }) };
 }
 
 /**

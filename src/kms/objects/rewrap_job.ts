@@ -1,6 +1,6 @@
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { GatehouseError, randomId, type Clock, type Logger, type RecordStore } from '../../core/index.js';
+import { GatehouseError, randomId, type Clock, type Leases, type Logger, type RecordStore } from '../../core/index.js';
 import type { ObjectRecord } from './object_info.js';
 import { OBJECT_COLLECTIONS as C, objectContext, objectFileName } from './names.js';
 import { HEADER_READ_LIMIT, type ObjectStore } from './object_store.js';
@@ -59,18 +59,42 @@ export class ObjectRewrap {
       cipher: ObjectCipher;
       clock: Clock;
       logger: Logger;
+      /** One rewrap per bucket at a time, across processes sharing the store (in-process only when absent). */
+      leases?: Leases;
     },
   ) {}
+
+  private readonly running = new Set<string>();
 
   /** The saved job of a bucket, if any. */
   async job(bucket: string): Promise<RewrapJobRecord | undefined> {
     return (await this.options.records.get<RewrapJobRecord>(C.jobs, `rewrap/${bucket}`))?.value;
   }
 
+  /** Runs (or resumes) the rewrap of a bucket; ERR_LEASE_HELD when one is already running for it. */
   async run(
     bucketName: string,
     onProgress: (progress: RewrapProgress) => void = () => undefined,
   ): Promise<RewrapReport> {
+    const busy = () =>
+      new GatehouseError('ERR_LEASE_HELD', { message: `A rewrap of bucket ${bucketName} is already running` });
+    if (this.running.has(bucketName)) throw busy();
+    this.running.add(bucketName);
+    try {
+      const leases = this.options.leases;
+      const lease = leases ? await leases.tryAcquire(`object-rewrap:${bucketName}`) : undefined;
+      if (leases && !lease) throw busy();
+      try {
+        return await this.runLocked(bucketName, onProgress);
+      } finally {
+        await lease?.release();
+      }
+    } finally {
+      this.running.delete(bucketName);
+    }
+  }
+
+  private async runLocked(bucketName: string, onProgress: (progress: RewrapProgress) => void): Promise<RewrapReport> {
     const { store, records, cipher, clock, logger } = this.options;
     const bucket = await store.bucket(bucketName);
     const jobKey = `rewrap/${bucketName}`;

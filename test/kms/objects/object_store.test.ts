@@ -205,6 +205,18 @@ describe('ObjectRewrap', () => {
     for (const rec of await records.list<ObjectRecord>('kms_objects')) expect(rec.value.keyVersion).toBe(2);
   });
 
+  it('refuses a second rewrap of the same bucket while one runs', async () => {
+    const { store, cipher, rewrap } = setup();
+    for (let i = 0; i < 3; i += 1) await store.put('b1', `k${i}`, Readable.from([randomBytes(10)]));
+    cipher.rotate('bucket-b1');
+    let second: Promise<unknown> | undefined;
+    const report = await rewrap.run('b1', () => {
+      second ??= rewrap.run('b1');
+    });
+    expect(report.rewrapped).toBe(3);
+    await expect(second).rejects.toMatchObject({ code: 'ERR_LEASE_HELD' });
+  });
+
   it('stops at the first object that does not decrypt, naming it', async () => {
     const { store, cipher, rewrap, records, root } = setup();
     await store.put('b1', 'good', Readable.from([Buffer.from('x')]));
