@@ -396,6 +396,62 @@ export const configSchema = z.strictObject({
         })
         .prefault({})
         .describe('Token endpoint protection.'),
+      signIn: z
+        .strictObject({
+          codeTtl: duration('60s', 'Lifetime of an authorization code (one-time use).'),
+          sessionTtl: duration('12h', 'Absolute lifetime of a browser session after sign-in.'),
+          sessionIdleTtl: duration('1h', 'A browser session ends after this long without a request.'),
+          refreshIdleTtl: duration('14d', 'A refresh token family ends after this long without a refresh.'),
+          refreshAbsoluteTtl: duration('90d', 'Longest life of a refresh token family, whatever its use.'),
+          refreshGraceWindow: duration(
+            '0s',
+            'Concurrent-refresh window: a reuse inside it gets the same unused successor (0: every reuse revokes the family).',
+          ),
+          legacyImplicit: z
+            .boolean()
+            .default(false)
+            .describe('Allow response_type=token for clients created with --legacy-implicit (deprecated; off).'),
+          implicitTokenTtl: duration('5m', 'Access token lifetime of the legacy implicit flow.'),
+          scryptCost: z
+            .number()
+            .int()
+            .min(10)
+            .max(22)
+            .default(17)
+            .describe('log2 of the scrypt cost N for new password hashes (OWASP: 17, r=8, p=1).'),
+          hashConcurrency: z
+            .number()
+            .int()
+            .min(1)
+            .max(64)
+            .default(2)
+            .describe('Password hashes computed at once (the rest wait in a bounded queue).'),
+          hashQueue: z
+            .number()
+            .int()
+            .min(1)
+            .max(10_000)
+            .default(64)
+            .describe('Password hashes that may wait; beyond it sign-in answers 503 at once.'),
+          failedLoginPerAccount: z
+            .strictObject({
+              rate: z.number().int().min(1).default(5).describe('Requests admitted per period.'),
+              period: duration('1m', 'The period of `rate`.'),
+              burst: z.number().int().min(0).default(5).describe('Extra requests admitted at once.'),
+            })
+            .prefault({})
+            .describe('Failed sign-ins tolerated per username (checked before hashing).'),
+          failedLoginPerAddress: z
+            .strictObject({
+              rate: z.number().int().min(1).default(20).describe('Requests admitted per period.'),
+              period: duration('1m', 'The period of `rate`.'),
+              burst: z.number().int().min(0).default(20).describe('Extra requests admitted at once.'),
+            })
+            .prefault({})
+            .describe('Failed sign-ins tolerated per source address (checked before hashing).'),
+        })
+        .prefault({})
+        .describe('People: users, browser sessions, the authorization endpoint, codes and refresh tokens.'),
     })
     .prefault({})
     .describe('Identity: the OAuth2 authorization server.'),

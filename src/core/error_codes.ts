@@ -390,6 +390,61 @@ export const ERROR_CODES = {
     message: 'No token signing key is available',
     doc: 'The identity server has no active signing key (its sealed key could not be loaded). The log has the detail.',
   },
+  ERR_OAUTH_ACCESS_DENIED: {
+    status: 400,
+    message: 'The resource owner denied the request',
+    doc: 'OAuth `access_denied` (RFC 6749 §4.1.2.1): the person chose "Deny", or the account may not use this client.',
+  },
+  ERR_OAUTH_UNSUPPORTED_RESPONSE_TYPE: {
+    status: 400,
+    message: 'Unsupported response type',
+    doc: 'OAuth `unsupported_response_type`: only `code` is served; `token` only with identity.signIn.legacyImplicit and a client created with --legacy-implicit.',
+  },
+  ERR_OAUTH_LOGIN_REQUIRED: {
+    status: 400,
+    message: 'Sign-in required',
+    doc: 'OAuth `login_required`: `prompt=none` was asked but nobody is signed in (or the session is older than `max_age`).',
+  },
+  ERR_OAUTH_CONSENT_REQUIRED: {
+    status: 400,
+    message: 'Consent required',
+    doc: 'OAuth `consent_required`: `prompt=none` was asked but the person has not allowed these scopes for this client.',
+  },
+  ERR_IDENTITY_USER_NOT_FOUND: {
+    status: 404,
+    message: 'No such user',
+    doc: 'The admin API or CLI named a username that does not exist.',
+  },
+  ERR_IDENTITY_USER_EXISTS: {
+    status: 409,
+    message: 'A user with that username already exists',
+    doc: 'Usernames are unique (compared after Unicode NFC normalisation and lower-casing).',
+  },
+  ERR_IDENTITY_USER_INVALID: {
+    status: 400,
+    message: 'Invalid user',
+    doc: 'A username (1-64 letters, digits, `.`, `_`, `-`, `@`), role name or password (8-1024 characters) is malformed; the message says which.',
+  },
+  ERR_IDENTITY_SIGN_IN_FAILED: {
+    status: 401,
+    message: 'Wrong username or password',
+    doc: 'Sign-in failed: unknown user, wrong password or disabled account. Fixed message on purpose (usernames are not revealed).',
+  },
+  ERR_IDENTITY_SIGN_IN_THROTTLED: {
+    status: 429,
+    message: 'Too many sign-in attempts; try again later',
+    doc: 'Too many failed sign-ins for this username or from this address (`identity.signIn.failedLoginPer*`); checked before any hashing.',
+  },
+  ERR_IDENTITY_PASSWORD_BUSY: {
+    status: 503,
+    message: 'Sign-in is busy; try again in a moment',
+    doc: 'The bounded password-hash queue is full (`identity.signIn.hashQueue`); the request is refused at once instead of waiting.',
+  },
+  ERR_IDENTITY_CSRF: {
+    status: 403,
+    message: 'The form expired or was not sent by this site; reload the page',
+    doc: 'A sign-in, consent or logout form arrived without the CSRF token of the browser session (forged, stale or cross-site).',
+  },
 } as const satisfies Record<string, { status: number; message: string; doc: string }>;
 
 /** A stable error code. */

@@ -9,7 +9,11 @@ export type OAuthErrorValue =
   | 'unsupported_grant_type'
   | 'invalid_scope'
   | 'invalid_target'
-  | 'temporarily_unavailable';
+  | 'temporarily_unavailable'
+  | 'access_denied'
+  | 'unsupported_response_type'
+  | 'login_required'
+  | 'consent_required';
 
 const CODES: Record<OAuthErrorValue, ErrorCode> = {
   invalid_request: 'ERR_OAUTH_INVALID_REQUEST',
@@ -20,6 +24,10 @@ const CODES: Record<OAuthErrorValue, ErrorCode> = {
   invalid_scope: 'ERR_OAUTH_INVALID_SCOPE',
   invalid_target: 'ERR_OAUTH_INVALID_TARGET',
   temporarily_unavailable: 'ERR_OAUTH_THROTTLED',
+  access_denied: 'ERR_OAUTH_ACCESS_DENIED',
+  unsupported_response_type: 'ERR_OAUTH_UNSUPPORTED_RESPONSE_TYPE',
+  login_required: 'ERR_OAUTH_LOGIN_REQUIRED',
+  consent_required: 'ERR_OAUTH_CONSENT_REQUIRED',
 };
 
 /**
