@@ -106,6 +106,6 @@ export class DataKeyCache {
     const entry = this.entries.get(id);
     if (!entry) return;
     this.entries.delete(id);
-    entry.key.okm.fill(0);
+    entry.key.payloadKey.fill(0);
   }
 }

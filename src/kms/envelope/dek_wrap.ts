@@ -8,16 +8,32 @@ import { openSealed, sealInto } from './seal.js';
  * Wraps `dek` under the key version in `material` into the wrap section of `out` (which starts at `prefixLength` with
  * the key version already written): a fresh 12-byte nonce, then DEK ciphertext ‖ tag with the key's AEAD. The AAD is
  * every header byte before the wrapped DEK (prefix, key version, wrap nonce) followed by the canonical context.
+ * `nonce` (12 random bytes) lets a caller that drew its randomness in one call supply it; else it is drawn here.
  *
  * @example
  * wrapDek(out, prefixLength, material, dek, encodeContext(context));
  */
-export function wrapDek(out: Buffer, prefixLength: number, material: KeyMaterial, dek: Buffer, context: Buffer): void {
+export function wrapDek(
+  out: Buffer,
+  prefixLength: number,
+  material: KeyMaterial,
+  dek: Buffer,
+  context: Buffer,
+  nonce?: Buffer,
+): void {
   const nonceAt = prefixLength + SIZES.keyVersion;
   const dekAt = nonceAt + SIZES.nonce;
-  randomFillSync(out, nonceAt, SIZES.nonce);
-  const nonce = out.subarray(nonceAt, dekAt);
-  sealInto(KEY_TYPES[material.type], material.key, nonce, dek, [out.subarray(0, dekAt), context], out, dekAt);
+  if (nonce?.length === SIZES.nonce) nonce.copy(out, nonceAt);
+  else randomFillSync(out, nonceAt, SIZES.nonce);
+  sealInto(
+    KEY_TYPES[material.type],
+    material.key,
+    out.subarray(nonceAt, dekAt),
+    dek,
+    [out.subarray(0, dekAt), context],
+    out,
+    dekAt,
+  );
 }
 
 /**

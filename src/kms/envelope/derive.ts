@@ -1,30 +1,19 @@
-import { createHmac, hkdfSync, timingSafeEqual } from 'node:crypto';
+import { createHash, hkdfSync, timingSafeEqual } from 'node:crypto';
 import { GatehouseError } from '../../core/index.js';
 
-const SINGLE_INFO = Buffer.from('gatehouse envelope v1 single', 'latin1');
+const SINGLE_COMMITMENT_LABEL = Buffer.from('gatehouse envelope v1 single commitment', 'latin1');
 const STREAM_INFO = Buffer.from('gatehouse envelope v1 stream', 'latin1');
-const ONE = Buffer.from([1]);
 
 /**
- * HKDF-Expand-SHA512 (RFC 5869 §2.3) of one block: T(1) = HMAC-SHA512(prk, info ‖ 0x01), 64 bytes. Used directly on
- * the DEK, which is already 32 uniformly random bytes (RFC 5869 §3.3 lets the extract step go), because one HMAC
- * costs a fraction of a full `hkdfSync` on the per-record hot path.
+ * The key commitment of a single-shot envelope: SHA-256("gatehouse envelope v1 single commitment" ‖ DEK), 32 bytes.
+ * The DEK itself is the payload key: it is 32 fresh uniformly random bytes used for one message (or one cache
+ * entry), so no derivation is needed, and one SHA-256 costs about a third of the HMAC-SHA512 a derivation would.
  *
  * @example
- * const okm = hkdfExpandSha512(prk, Buffer.from('label')); // equals hkdfSync('sha512', ikm, salt, 'label', 64)
+ * const commitment = singleCommitment(dek); // stored in the header, compared with checkCommitment on read
  */
-export function hkdfExpandSha512(prk: Buffer, info: Buffer): Buffer {
-  return createHmac('sha512', prk).update(info).update(ONE).digest();
-}
-
-/**
- * Single-shot keys from a DEK: 64 bytes = payload key (first 32) ‖ key commitment (last 32).
- *
- * @example
- * const okm = deriveSingle(dek); const key = okm.subarray(0, 32), commitment = okm.subarray(32);
- */
-export function deriveSingle(dek: Buffer): Buffer {
-  return hkdfExpandSha512(dek, SINGLE_INFO);
+export function singleCommitment(dek: Buffer): Buffer {
+  return createHash('sha256').update(SINGLE_COMMITMENT_LABEL).update(dek).digest();
 }
 
 /**
@@ -39,14 +28,14 @@ export function deriveStream(dek: Buffer, salt: Buffer): Buffer {
 }
 
 /**
- * Checks in constant time that the derived commitment (`okm` bytes 32-63) equals the stored one; throws
- * ERR_KMS_DECRYPT_FAILED otherwise, before any payload byte is decrypted.
+ * Checks in constant time that the `expected` 32-byte commitment (derived from the unwrapped DEK) equals the stored
+ * one; throws ERR_KMS_DECRYPT_FAILED otherwise, before any payload byte is decrypted.
  *
  * @example
- * checkCommitment(okm, envelope.subarray(at, at + 32));
+ * checkCommitment(singleCommitment(dek), envelope.subarray(at, at + 32));
  */
-export function checkCommitment(okm: Buffer, stored: Buffer): void {
-  if (stored.length !== 32 || !timingSafeEqual(okm.subarray(32, 64), stored)) {
+export function checkCommitment(expected: Buffer, stored: Buffer): void {
+  if (expected.length !== 32 || stored.length !== 32 || !timingSafeEqual(expected, stored)) {
     throw new GatehouseError('ERR_KMS_DECRYPT_FAILED', { detail: 'key commitment mismatch' });
   }
 }

@@ -7,7 +7,7 @@ import { newDataKey, type DataKey } from './data_key.js';
 import { unwrapDek } from './dek_wrap.js';
 import { parseHeader, SEGMENT_LIMITS, type EnvelopeHeader, type EnvelopeMode } from './format.js';
 import type { KeyMaterialSource } from './key_source.js';
-import { newSingleKey, openSingle, sealSingle, type SingleKey } from './single.js';
+import { newSingleKey, openSingle, sealFreshSingle, sealSingle, type SingleKey } from './single.js';
 import { StreamKeys } from './stream_keys.js';
 import { StreamReader } from './stream_open.js';
 import { sealingStream } from './stream_seal.js';
@@ -72,11 +72,11 @@ export class Envelopes {
     const ctx = encodeContext(context);
     const cache = this.cache;
     if (!cache) {
-      const key = await this.freshSingleKey(keyName, ctx);
+      const material = await this.keys.encryptionKey(keyName);
       try {
-        return sealSingle(key, data, ctx);
+        return sealFreshSingle(material, data, ctx);
       } finally {
-        key.okm.fill(0);
+        material.key.fill(0);
       }
     }
     const id = `${keyName}\u0000${ctx.toString('latin1')}`;

@@ -1,4 +1,4 @@
-import { checkCommitment, deriveSingle, deriveStream } from './derive.js';
+import { checkCommitment, deriveStream, singleCommitment } from './derive.js';
 import { unwrapDek, wrapDek } from './dek_wrap.js';
 import { parseHeader, SIZES, startHeader, type EnvelopeHeader } from './format.js';
 import type { KeyMaterialSource } from './key_source.js';
@@ -42,10 +42,11 @@ function checkPayloadCommitment(bytes: Buffer, header: EnvelopeHeader, dek: Buff
   if (header.mode === 'datakey') return;
   const commitAt = header.prefixLength + SIZES.wrap;
   const saltAt = commitAt + SIZES.commitment;
-  const okm =
-    header.mode === 'single' ? deriveSingle(dek) : deriveStream(dek, bytes.subarray(saltAt, saltAt + SIZES.salt));
+  const stored = bytes.subarray(commitAt, saltAt);
+  if (header.mode === 'single') return checkCommitment(singleCommitment(dek), stored);
+  const okm = deriveStream(dek, bytes.subarray(saltAt, saltAt + SIZES.salt));
   try {
-    checkCommitment(okm, bytes.subarray(commitAt, saltAt));
+    checkCommitment(okm.subarray(32, 64), stored);
   } finally {
     okm.fill(0);
   }

@@ -70,7 +70,7 @@ export class StreamKeys {
     const prefixAt = saltAt + SIZES.salt;
     const okm = deriveStream(dek, bytes.subarray(saltAt, prefixAt));
     try {
-      checkCommitment(okm, bytes.subarray(commitAt, saltAt));
+      checkCommitment(okm.subarray(32, 64), bytes.subarray(commitAt, saltAt));
     } catch (err) {
       okm.fill(0);
       throw err;

@@ -1,11 +1,11 @@
-import { createDecipheriv, createHmac, hkdfSync, type CipherGCMTypes } from 'node:crypto';
+import { createDecipheriv, createHash, type CipherGCMTypes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { MemoryRecordStore } from '../../../src/adapters/index.js';
 import { ManualClock } from '../../../src/core/index.js';
 import { Envelopes, Keyring, RootKey, Sealer, encodeContext, type KeyType } from '../../../src/kms/index.js';
 import { newKeyRecord, versionLabel } from '../../../src/kms/key_policy.js';
-import { hkdfExpandSha512 } from '../../../src/kms/envelope/derive.js';
+import { singleCommitment } from '../../../src/kms/envelope/derive.js';
 import { through } from './envelope_fixture.js';
 
 interface Vectors {
@@ -61,13 +61,13 @@ function readSingleByTheDoc(envelope: Buffer, kek: Buffer, alg: CipherGCMTypes, 
     envelope.subarray(w + 16, w + 64),
     Buffer.concat([envelope.subarray(0, w + 16), context]),
   );
-  const okm = createHmac('sha512', dek)
-    .update(Buffer.concat([Buffer.from('gatehouse envelope v1 single'), Buffer.from([1])]))
+  const commitment = createHash('sha256')
+    .update(Buffer.concat([Buffer.from('gatehouse envelope v1 single commitment'), dek]))
     .digest();
-  expect(okm.subarray(32).equals(envelope.subarray(w + 64, w + 96))).toBe(true);
+  expect(commitment.equals(envelope.subarray(w + 64, w + 96))).toBe(true);
   const h = w + 96;
   const aad = Buffer.concat([envelope.subarray(0, w), envelope.subarray(w + 64, w + 96), context]);
-  return open(okm.subarray(0, 32), envelope.subarray(h, h + 12), envelope.subarray(h + 12), aad);
+  return open(dek, envelope.subarray(h, h + 12), envelope.subarray(h + 12), aad);
 }
 
 describe('stored test vectors (format v1)', () => {
@@ -128,12 +128,13 @@ describe('stored test vectors (format v1)', () => {
     expect(encodeContext({}).equals(encodeContext())).toBe(true);
   });
 
-  it('derives single-shot keys with HKDF-Expand-SHA512 exactly as node:crypto HKDF does after its extract step', () => {
-    const ikm = hex('0b'.repeat(22));
-    const salt = hex('000102030405060708090a0b0c');
-    const info = Buffer.from('gatehouse envelope v1 single');
-    const prk = createHmac('sha512', salt).update(ikm).digest();
-    const expected = Buffer.from(hkdfSync('sha512', ikm, salt, info, 64));
-    expect(hkdfExpandSha512(prk, info).equals(expected)).toBe(true);
+  it('commits single-shot envelopes with SHA-256(label ‖ DEK) as documented', () => {
+    const dek = hex('0b'.repeat(32));
+    const label = Buffer.from('gatehouse envelope v1 single commitment', 'latin1');
+    const expected = createHash('sha256')
+      .update(Buffer.concat([label, dek]))
+      .digest();
+    expect(singleCommitment(dek).equals(expected)).toBe(true);
+    expect(singleCommitment(hex('0c'.repeat(32))).equals(expected)).toBe(false);
   });
 });
