@@ -1,7 +1,7 @@
-import { createPublicKey, verify, type KeyObject } from 'node:crypto';
-import { CertificationRequest } from '@peculiar/asn1-csr';
+import { createPublicKey, sign, verify, type KeyObject } from 'node:crypto';
+import { Attributes, CertificationRequest, CertificationRequestInfo } from '@peculiar/asn1-csr';
 import { AsnConvert } from '@peculiar/asn1-schema';
-import type { SubjectPublicKeyInfo } from '@peculiar/asn1-x509';
+import { AlgorithmIdentifier, Name, SubjectPublicKeyInfo } from '@peculiar/asn1-x509';
 import { GatehouseError } from '../core/index.js';
 
 const ID_EC_PUBLIC_KEY = '1.2.840.10045.2.1';
@@ -89,4 +89,33 @@ export function verifyCsr(der: Buffer): VerifiedCsr {
   const ok = verify(hash, signed, { key: publicKey, dsaEncoding: 'der' }, signature);
   if (!ok) throw bad('CSR signature does not verify');
   return { spki, spkiDer, publicKey, keyType };
+}
+
+/**
+ * A PKCS#10 CSR (PEM) for `privateKey` (EC P-256 or Ed25519) with an empty subject and no requested names: the CA
+ * decides the names. Built with @peculiar/asn1-csr and signed with node:crypto.
+ *
+ * @example
+ * const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+ * const csrPem = createCsr(privateKey);
+ */
+export function createCsr(privateKey: KeyObject): string {
+  const spkiDer = createPublicKey(privateKey).export({ type: 'spki', format: 'der' });
+  const info = new CertificationRequestInfo({
+    version: 0,
+    subject: new Name([]),
+    subjectPKInfo: AsnConvert.parse(spkiDer, SubjectPublicKeyInfo),
+    attributes: new Attributes(),
+  });
+  const infoDer = Buffer.from(AsnConvert.serialize(info));
+  const ed = privateKey.asymmetricKeyType === 'ed25519';
+  const signature = sign(ed ? null : 'sha256', infoDer, { key: privateKey, dsaEncoding: 'der' });
+  const request = new CertificationRequest({
+    certificationRequestInfo: info,
+    signatureAlgorithm: new AlgorithmIdentifier({ algorithm: ed ? ED25519 : ECDSA_WITH_SHA256 }),
+    signature: signature.buffer.slice(signature.byteOffset, signature.byteOffset + signature.byteLength) as ArrayBuffer,
+  });
+  const der = Buffer.from(AsnConvert.serialize(request));
+  const lines = der.toString('base64').match(/.{1,64}/g) ?? [];
+  return `-----BEGIN CERTIFICATE REQUEST-----\n${lines.join('\n')}\n-----END CERTIFICATE REQUEST-----\n`;
 }

@@ -14,7 +14,7 @@ export type { WorkloadSpiffeId } from './spiffe_id.js';
 export { validateSvid } from './svid.js';
 export type { SvidRejection, SvidVerdict } from './svid.js';
 export type { SvidRequest, IssuedSvid } from './svid_request.js';
-export { csrPemToDer, verifyCsr } from './csr.js';
+export { csrPemToDer, verifyCsr, createCsr } from './csr.js';
 export type { VerifiedCsr } from './csr.js';
 export { JoinTokens, JOIN_TOKEN_COLLECTION, JOIN_TOKEN_PREFIX } from './join_tokens.js';
 export type { CreatedJoinToken } from './join_tokens.js';

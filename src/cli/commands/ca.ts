@@ -1,31 +1,152 @@
 import { Command } from 'commander';
-import { print } from '../output.js';
+import { print, table } from '../output.js';
+import { issueToDirectory } from './ca_issue.js';
 import { adminFlags, withAdmin, type AdminFlags } from './with_admin.js';
 
-interface Authority {
+interface CaCert {
   subject: string;
-  not_after: string;
+  not_after: string | number;
   days_left: number;
+  expiry_seconds?: number;
 }
 
-/** `gatehouse ca status`: the CA certificates, their expiry and any warning. */
+interface Status {
+  root: CaCert;
+  intermediate: CaCert;
+  warnings: string[];
+  bundle_sequence?: number;
+  next?: { intermediate_id: string; activate_at: number };
+  retiring?: Array<{ intermediate_id: string; retire_at: number }>;
+}
+
+const iso = (t: string | number) => (typeof t === 'number' ? new Date(t).toISOString() : t);
+const collect = (value: string, previous: string[]) => [...previous, value];
+
+/**
+ * `gatehouse ca status|issue|join-token|revoke|rotate|bundle`: the platform certificate authority through the admin
+ * API (and, for `issue`, the CA listener with a join token).
+ *
+ * @example
+ * program.addCommand(caCommand());
+ */
 export function caCommand(): Command {
   const ca = new Command('ca').description('the platform certificate authority');
-  adminFlags(ca.command('status').description('root and intermediate, expiry, warnings')).action(
+  adminFlags(ca.command('status').description('root and intermediate, expiry, rotation, warnings')).action(
     async (flags: AdminFlags) =>
       withAdmin(flags, async (client, output) => {
-        const status = await client.call<{ root: Authority; intermediate: Authority; warnings: string[] }>(
-          'GET',
-          '/v1/ca/status',
-        );
-        print(output, status, (s: { root: Authority; intermediate: Authority; warnings: string[] }) =>
+        const status = await client.call<Status>('GET', '/v1/ca/status');
+        print(output, status, (s: Status) =>
           [
-            `root          ${s.root.subject}  expires ${s.root.not_after} (${s.root.days_left} days)`,
-            `intermediate  ${s.intermediate.subject}  expires ${s.intermediate.not_after} (${s.intermediate.days_left} days)`,
+            `root          ${s.root.subject}  expires ${iso(s.root.not_after)} (${s.root.days_left} days)`,
+            `intermediate  ${s.intermediate.subject}  expires ${iso(s.intermediate.not_after)} (${s.intermediate.days_left} days)`,
+            ...(s.bundle_sequence === undefined ? [] : [`bundle        sequence ${s.bundle_sequence}`]),
+            ...(s.next ? [`next          ${s.next.intermediate_id} activates ${iso(s.next.activate_at)}`] : []),
+            ...(s.retiring ?? []).map(
+              (r) => `retiring      ${r.intermediate_id} leaves the bundle ${iso(r.retire_at)}`,
+            ),
             ...s.warnings.map((w) => `WARNING: ${w}`),
           ].join('\n'),
         );
       }),
+  );
+  adminFlags(
+    ca
+      .command('issue')
+      .description('make a key here, have the CA sign a CSR, write cert.pem, key.pem (0600) and bundle.pem')
+      .requiredOption('--spiffe-id <id>', 'spiffe://<trust-domain>/ns/<namespace>/sa/<name>')
+      .option('--dns <name>', 'a DNS SAN (repeatable)', collect, [] as string[])
+      .option('--ttl <duration>', 'lifetime, e.g. 24h (capped by pki.maxSvidTtl)')
+      .requiredOption('--out <dir>', 'directory for cert.pem, key.pem, bundle.pem')
+      .option('--join-token <token>', 'a join token (default: one is made through the admin API)'),
+  ).action(
+    async (flags: AdminFlags & { spiffeId: string; dns: string[]; ttl?: string; out: string; joinToken?: string }) =>
+      withAdmin(flags, async (client, output) => {
+        const result = await issueToDirectory(client, flags.dataDir, {
+          spiffeId: flags.spiffeId,
+          dns: flags.dns,
+          out: flags.out,
+          ...(flags.ttl === undefined ? {} : { ttl: flags.ttl }),
+          ...(flags.joinToken === undefined ? {} : { joinToken: flags.joinToken }),
+        });
+        print(output, result, (r: typeof result) =>
+          table([
+            ['spiffe id', r.spiffe_id],
+            ['serial', r.serial_number],
+            ['expires', r.not_after],
+            ['certificate', r.files.cert],
+            ['key', r.files.key],
+            ['bundle', r.files.bundle],
+          ]),
+        );
+      }),
+  );
+  adminFlags(
+    ca
+      .command('join-token')
+      .description('a one-time join token bound to one SPIFFE ID (printed once)')
+      .requiredOption('--spiffe-id <id>', 'spiffe://<trust-domain>/ns/<namespace>/sa/<name>')
+      .option('--ttl <duration>', 'validity, e.g. 10m (default pki.joinTokenTtl)'),
+  ).action(async (flags: AdminFlags & { spiffeId: string; ttl?: string }) =>
+    withAdmin(flags, async (client, output) => {
+      const created = await client.call<{ token: string; spiffe_id: string; expires_at: string }>(
+        'POST',
+        '/v1/ca/join-tokens',
+        { spiffe_id: flags.spiffeId, ...(flags.ttl === undefined ? {} : { ttl: flags.ttl }) },
+      );
+      print(output, created, (c: typeof created) =>
+        [c.token, `(single use, for ${c.spiffe_id}, expires ${c.expires_at}; it is not shown again)`].join('\n'),
+      );
+    }),
+  );
+  adminFlags(
+    ca
+      .command('revoke')
+      .description('revoke an identity: it cannot renew and sidecars refuse its current certificates')
+      .requiredOption('--spiffe-id <id>', 'the SPIFFE ID to revoke'),
+  ).action(async (flags: AdminFlags & { spiffeId: string }) =>
+    withAdmin(flags, async (client, output) => {
+      const revoked = await client.call<{ spiffe_id: string; revoked_at: string; expires_at: string }>(
+        'POST',
+        '/v1/ca/revoke',
+        { spiffe_id: flags.spiffeId },
+      );
+      print(
+        output,
+        revoked,
+        (r: typeof revoked) => `revoked ${r.spiffe_id} at ${r.revoked_at} (on the deny list until ${r.expires_at})`,
+      );
+    }),
+  );
+  adminFlags(ca.command('rotate').description('prepare and publish the next intermediate now')).action(
+    async (flags: AdminFlags) =>
+      withAdmin(flags, async (client, output) => {
+        const result = await client.call<{ steps: string[]; bundle_sequence: number; next: Status['next'] | null }>(
+          'POST',
+          '/v1/ca/rotate',
+          {},
+        );
+        print(output, result, (r: typeof result) =>
+          r.next
+            ? `next intermediate ${r.next.intermediate_id} published (bundle sequence ${r.bundle_sequence}); it signs from ${iso(r.next.activate_at)}`
+            : `rotation steps: ${r.steps.join(', ') || 'none'} (bundle sequence ${r.bundle_sequence})`,
+        );
+      }),
+  );
+  adminFlags(
+    ca
+      .command('bundle')
+      .description('the trust bundle')
+      .option('--format <format>', 'pem or spiffe (JWKS with x5c)', 'pem'),
+  ).action(async (flags: AdminFlags & { format: string }) =>
+    withAdmin(flags, async (client, output) => {
+      if (flags.format !== 'pem' && flags.format !== 'spiffe') {
+        throw new Error('--format: expected pem or spiffe');
+      }
+      const bundle = await client.call<{ pem: string; spiffe: unknown }>('GET', '/v1/ca/bundle');
+      if (output.json || flags.format === 'spiffe')
+        process.stdout.write(JSON.stringify(flags.format === 'spiffe' ? bundle.spiffe : bundle) + '\n');
+      else process.stdout.write(bundle.pem);
+    }),
   );
   return ca;
 }
