@@ -445,6 +445,26 @@ export const ERROR_CODES = {
     message: 'The form expired or was not sent by this site; reload the page',
     doc: 'A sign-in, consent or logout form arrived without the CSRF token of the browser session (forged, stale or cross-site).',
   },
+  ERR_MESH_FORBIDDEN: {
+    status: 403,
+    message: 'The caller is not allowed by the mesh policy',
+    doc: 'A sidecar (or `createMtlsServer`) refused the call: a DENY policy matched, no ALLOW policy matched, or the caller has no valid mTLS identity. The problem body names the `reason` and policy. See docs/mesh.md.',
+  },
+  ERR_MESH_UNKNOWN_SERVICE: {
+    status: 404,
+    message: 'No mesh upstream by that name',
+    doc: "The local app called its sidecar's outbound side with a Host that names no upstream in `sidecar.outbound.upstreams`.",
+  },
+  ERR_MESH_UPSTREAM_FAILED: {
+    status: 502,
+    message: 'The mesh upstream failed',
+    doc: "The peer sidecar (or the local app, on the inbound side) could not be reached or its identity was refused; the sidecar's log has the reason.",
+  },
+  ERR_MESH_IDENTITY_UNAVAILABLE: {
+    status: 503,
+    message: 'The sidecar holds no valid certificate',
+    doc: 'The SVID expired before it could be renewed (CA unreachable); the sidecar stops serving and re-bootstraps with its join token.',
+  },
 } as const satisfies Record<string, { status: number; message: string; doc: string }>;
 
 /** A stable error code. */

@@ -1,0 +1,102 @@
+import { connect, type TLSSocket } from 'node:tls';
+import type { buildConnector } from 'undici';
+import { GatehouseError } from '../core/index.js';
+import type { IdentitySource } from './identity_source.js';
+import type { PeerChecker } from './peer_check.js';
+import { ClientContexts } from './tls_contexts.js';
+
+const SESSION_CACHE_LIMIT = 1024;
+
+/** Counters of outbound connections. */
+export interface ConnectorStats {
+  connected: number;
+  resumed: number;
+  refused: number;
+}
+
+/**
+ * The undici `connect` function of mTLS clients (sidecar outbound pools and the library agent): each new connection
+ * takes the SecureContext of the current certificate generation (old connections drain on theirs), resumes a
+ * cached session for that address, and checks the server's SVID with our own checks, on resumed sessions too (Node
+ * skips `checkServerIdentity` when a session is resumed).
+ *
+ * @example
+ * const pool = new Pool('https://127.0.0.1:15002', { connect: mtlsConnector({ identity, checker, expected }) });
+ */
+export function mtlsConnector(options: {
+  identity: IdentitySource;
+  checker: PeerChecker;
+  expected: (spiffeId: string) => boolean;
+  stats?: ConnectorStats;
+  timeoutMs?: number;
+}): buildConnector.connector {
+  const { identity, checker, expected } = options;
+  const contexts = new ClientContexts();
+  const sessions = new Map<string, Buffer>();
+  const checkServerIdentity = checker.serverIdentity(expected);
+  return (opts, callback) => {
+    const material = identity.current;
+    if (!material) {
+      callback(new GatehouseError('ERR_MESH_IDENTITY_UNAVAILABLE'), null);
+      return;
+    }
+    const port = Number(opts.port) || 443;
+    const key = `${opts.hostname}:${port}`;
+    let socket: TLSSocket;
+    try {
+      socket = connect({
+        host: opts.hostname,
+        port,
+        secureContext: contexts.context(material, identity.bundle),
+        minVersion: 'TLSv1.3',
+        maxVersion: 'TLSv1.3',
+        ALPNProtocols: ['http/1.1'],
+        checkServerIdentity,
+        ...(sessions.has(key) ? { session: sessions.get(key) } : {}),
+      });
+    } catch (err) {
+      callback(err as Error, null);
+      return;
+    }
+    socket.setNoDelay(true);
+    socket.on('session', (session: Buffer) => {
+      if (sessions.size >= SESSION_CACHE_LIMIT && !sessions.has(key)) sessions.clear();
+      sessions.set(key, session);
+    });
+    const timer = setTimeout(() => socket.destroy(new Error('mTLS connect timeout')), options.timeoutMs ?? 10_000);
+    const fail = (err: Error) => {
+      clearTimeout(timer);
+      sessions.delete(key);
+      callback(err, null);
+    };
+    socket.once('error', fail);
+    socket.once('secureConnect', () => {
+      clearTimeout(timer);
+      socket.off('error', fail);
+      const resumed = socket.isSessionReused();
+      if (resumed) {
+        const verdict = checker.check(
+          socket.getPeerX509Certificate()?.raw,
+          socket.authorized,
+          socket.authorizationError,
+          expected,
+        );
+        if (!verdict.ok) {
+          if (options.stats) options.stats.refused++;
+          sessions.delete(key);
+          socket.destroy();
+          callback(
+            new GatehouseError('ERR_MESH_UPSTREAM_FAILED', { detail: `server SVID refused: ${verdict.reason}` }),
+            null,
+          );
+          return;
+        }
+      }
+      if (options.stats) {
+        options.stats.connected++;
+        if (resumed) options.stats.resumed++;
+      }
+      callback(null, socket);
+    });
+  };
+}

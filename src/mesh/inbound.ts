@@ -1,0 +1,85 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { Pool } from 'undici';
+import type { Logger } from '../core/index.js';
+import { forwardHeaders, responseHeaders, sendProblem, XFCC_HEADER, xfccValue } from './http_forwarding.js';
+import type { IdentitySource } from './identity_source.js';
+import type { CallerLimits } from './limits.js';
+import type { PeerIdentity } from './peer_check.js';
+import { evaluatePolicies, type AuthorizationPolicy } from './policy.js';
+
+/** What the inbound side needs besides the listener. */
+export interface InboundOptions {
+  identity: IdentitySource;
+  policies: readonly AuthorizationPolicy[];
+  limits: CallerLimits;
+  /** The local app on loopback, e.g. `127.0.0.1:8080`. */
+  app: string;
+  logger: Logger;
+  /** Keep-alive connections to the app (default 32). */
+  connections?: number;
+}
+
+/**
+ * The inbound request path of a sidecar: caller burst limit (429), authorization policies (403), the caller's identity
+ * in `x-forwarded-client-cert` (a copy sent by the caller stripped), then the request to the app over a keep-alive
+ * pool on loopback.
+ *
+ * @example
+ * const inbound = new Inbound({ identity, policies, limits, app: '127.0.0.1:8080', logger });
+ * new MtlsListener({ ..., handler: inbound.handler });
+ */
+export class Inbound {
+  private readonly pool: Pool;
+
+  constructor(private readonly options: InboundOptions) {
+    this.pool = new Pool(`http://${options.app}`, { connections: options.connections ?? 32, keepAliveTimeout: 30_000 });
+  }
+
+  readonly handler = (req: IncomingMessage, res: ServerResponse, peer: PeerIdentity | undefined): void => {
+    void this.handle(req, res, peer);
+  };
+
+  async close(): Promise<void> {
+    await this.pool.close();
+  }
+
+  private async handle(req: IncomingMessage, res: ServerResponse, peer: PeerIdentity | undefined): Promise<void> {
+    const { identity, logger } = this.options;
+    const method = req.method ?? 'GET';
+    const path = req.url ?? '/';
+    const decision = this.options.limits.admit(peer?.spiffeId ?? 'plaintext');
+    if (!decision.allowed) {
+      sendProblem(res, 'ERR_RATE_LIMITED', { retryAfterMs: decision.retryAfterMs });
+      return;
+    }
+    const verdict = evaluatePolicies(this.options.policies, { principal: peer?.spiffeId, method, path });
+    if (!verdict.allowed) {
+      logger.info(
+        { spiffeId: peer?.spiffeId, method, path, reason: verdict.reason, policy: verdict.policy },
+        'request denied by policy',
+      );
+      sendProblem(res, 'ERR_MESH_FORBIDDEN', {
+        reason: verdict.reason,
+        ...(verdict.policy ? { policy: verdict.policy } : {}),
+      });
+      return;
+    }
+    const ourId = identity.current?.spiffeId ?? '';
+    const extra: Record<string, string> = peer ? { [XFCC_HEADER]: xfccValue(ourId, peer) } : {};
+    if (req.headers.host) extra['x-forwarded-host'] = req.headers.host;
+    try {
+      const upstream = await this.pool.request({
+        method,
+        path,
+        headers: forwardHeaders(req.headers, extra),
+        body: method === 'GET' || method === 'HEAD' ? null : req,
+      });
+      res.writeHead(upstream.statusCode, responseHeaders(upstream.headers));
+      upstream.body.on('error', () => res.destroy());
+      upstream.body.pipe(res);
+    } catch (err) {
+      logger.warn({ err: (err as Error).message, method, path }, 'local app unreachable');
+      sendProblem(res, 'ERR_MESH_UPSTREAM_FAILED', { detail: 'the local app did not answer' });
+    }
+  }
+}

@@ -1,0 +1,30 @@
+export type { CertificateAuthorityClient, IssuedCertificate, SvidMaterial, TrustBundle } from './ports.js';
+export { IdentitySource } from './identity_source.js';
+export type { IdentitySourceOptions } from './identity_source.js';
+export { newKeyAndCsr } from './key_pair.js';
+export { TicketKeys, ClientContexts, meshServerOptions, sessionLifetimeSeconds } from './tls_contexts.js';
+export { PeerChecker, expectSpiffeId } from './peer_check.js';
+export type { PeerIdentity, PeerRejection, PeerVerdict } from './peer_check.js';
+export { evaluatePolicies, matchesPattern } from './policy.js';
+export type {
+  AuthorizationPolicy,
+  PolicyRule,
+  PolicySource,
+  PolicyOperation,
+  PolicyRequest,
+  PolicyDecision,
+} from './policy.js';
+export { CallerLimits, UpstreamBreakers } from './limits.js';
+export type { UpstreamBreakerOptions } from './limits.js';
+export { XFCC_HEADER, xfccValue, forwardHeaders, sendProblem } from './http_forwarding.js';
+export { MtlsListener } from './mtls_listener.js';
+export type { MtlsMode, MtlsListenerOptions, ListenerStats } from './mtls_listener.js';
+export { mtlsConnector } from './connector.js';
+export type { ConnectorStats } from './connector.js';
+export { Inbound } from './inbound.js';
+export type { InboundOptions } from './inbound.js';
+export { Outbound } from './outbound.js';
+export type { MeshUpstream, OutboundOptions } from './outbound.js';
+export { Sidecar } from './sidecar.js';
+export type { SidecarOptions } from './sidecar.js';
+export { createMtlsServer, createMtlsAgent } from './library.js';

@@ -1,0 +1,200 @@
+import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import { createServer as createNetServer, type AddressInfo, type Socket } from 'node:net';
+import type { TLSSocket } from 'node:tls';
+import type { Logger } from '../core/index.js';
+import type { IdentitySource } from './identity_source.js';
+import type { PeerChecker, PeerIdentity } from './peer_check.js';
+import { sendProblem } from './http_forwarding.js';
+import { meshServerOptions, sessionLifetimeSeconds, TicketKeys } from './tls_contexts.js';
+
+/** STRICT: mTLS only. PERMISSIVE: mTLS or plaintext on the same port (the first byte decides), as in Istio. */
+export type MtlsMode = 'STRICT' | 'PERMISSIVE';
+
+/** Counters of a listener (asserted on by tests, exported as metrics). */
+export interface ListenerStats {
+  /** TLS connections admitted after the peer check. */
+  admitted: number;
+  /** Of those, resumed sessions (`isSessionReused()`). */
+  resumed: number;
+  /** Connections closed by the peer check. */
+  refused: number;
+  /** Plaintext connections admitted in PERMISSIVE mode. */
+  plaintext: number;
+}
+
+/** Options of {@link MtlsListener}. */
+export interface MtlsListenerOptions {
+  identity: IdentitySource;
+  checker: PeerChecker;
+  mode: MtlsMode;
+  logger: Logger;
+  /** Receives every admitted request with the verified peer (undefined for plaintext in PERMISSIVE mode). */
+  handler: (req: IncomingMessage, res: ServerResponse, peer: PeerIdentity | undefined) => void;
+  renewAtFraction?: number;
+  ticketKeyRotationMs?: number;
+  keepAliveTimeoutMs?: number;
+  headersTimeoutMs?: number;
+  requestTimeoutMs?: number;
+}
+
+/**
+ * An HTTPS listener doing mTLS with SPIFFE peer checks: requests the client certificate without letting OpenSSL
+ * reject it (TLS 1.3 would do so silently), then on every `secureConnection` (resumed ones too) verifies chain, SVID
+ * rules, validity, deny list, and closes refused peers with a logged reason. Certificates are swapped with
+ * `setSecureContext` keeping the same ticket keys, so resumption survives rotation; the keys rotate on their own.
+ *
+ * @example
+ * const listener = new MtlsListener({ identity, checker, mode: 'STRICT', logger, handler });
+ * const address = await listener.listen('127.0.0.1', 15001);
+ */
+export class MtlsListener {
+  readonly stats: ListenerStats = { admitted: 0, resumed: 0, refused: 0, plaintext: 0 };
+  private readonly peers = new WeakMap<Socket, PeerIdentity>();
+  private readonly tls: Server;
+  private readonly plain: Server | undefined;
+  private readonly front: ReturnType<typeof createNetServer> | undefined;
+  private readonly ticketKeys: TicketKeys;
+  private readonly unsubscribe: () => void;
+
+  constructor(private readonly options: MtlsListenerOptions) {
+    const { identity, logger } = options;
+    this.ticketKeys = new TicketKeys(options.ticketKeyRotationMs ?? 3_600_000, () => this.refreshContext());
+    const material = identity.current;
+    if (!material) throw new Error('MtlsListener needs a started IdentitySource');
+    const handle = (req: IncomingMessage, res: ServerResponse) => this.onRequest(req, res);
+    this.tls = createHttpsServer(this.serverOptions() ?? {}, handle);
+    this.tune(this.tls);
+    this.tls.on('secureConnection', (socket: TLSSocket) => this.onSecureConnection(socket));
+    this.tls.on('tlsClientError', (err: Error & { code?: string }) =>
+      logger.info({ reason: 'tls_handshake_failed', code: err.code ?? 'unknown' }, 'mTLS handshake refused'),
+    );
+    if (options.mode === 'PERMISSIVE') {
+      this.plain = createHttpServer(handle);
+      this.tune(this.plain);
+      this.front = createNetServer({ pauseOnConnect: true }, (socket) => this.sniff(socket));
+    }
+    this.unsubscribe = identity.onChange(() => this.refreshContext());
+    this.ticketKeys.start();
+  }
+
+  /** Binds and resolves with the address. */
+  listen(host: string, port: number): Promise<AddressInfo> {
+    const server = this.front ?? this.tls;
+    return new Promise((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(port, host, () => {
+        server.off('error', reject);
+        resolve(server.address() as AddressInfo);
+      });
+    });
+  }
+
+  /** The verified peer of a request's connection. */
+  peerOf(req: IncomingMessage): PeerIdentity | undefined {
+    return this.peers.get(req.socket);
+  }
+
+  /** Stops accepting, closes idle connections, lets in-flight requests finish. */
+  async close(): Promise<void> {
+    this.unsubscribe();
+    this.ticketKeys.stop();
+    const closing = [this.tls, this.plain, this.front].filter((s) => s !== undefined && s.listening);
+    for (const server of [this.tls, this.plain]) server?.closeIdleConnections();
+    await Promise.all(closing.map((s) => new Promise<void>((resolve) => s!.close(() => resolve()))));
+    for (const server of [this.tls, this.plain]) server?.closeAllConnections();
+  }
+
+  private serverOptions() {
+    const material = this.options.identity.current;
+    if (!material) return undefined;
+    const fraction = this.options.renewAtFraction ?? 2 / 3;
+    return meshServerOptions(
+      material,
+      this.options.identity.bundle,
+      this.ticketKeys.current,
+      sessionLifetimeSeconds(material, fraction),
+    );
+  }
+
+  private refreshContext(): void {
+    const options = this.serverOptions();
+    if (options) (this.tls as unknown as { setSecureContext(o: object): void }).setSecureContext(options);
+  }
+
+  private tune(server: Server): void {
+    server.keepAliveTimeout = this.options.keepAliveTimeoutMs ?? 60_000;
+    server.headersTimeout = this.options.headersTimeoutMs ?? 10_000;
+    server.requestTimeout = this.options.requestTimeoutMs ?? 60_000;
+  }
+
+  private sniff(socket: Socket): void {
+    socket.once('readable', () => {
+      const first = socket.read(1) as Buffer | null;
+      if (!first) return socket.destroy();
+      socket.unshift(first);
+      if (first[0] === 0x16) {
+        this.tls.emit('connection', socket);
+      } else {
+        this.stats.plaintext++;
+        this.plain?.emit('connection', socket);
+      }
+    });
+    socket.on('error', () => socket.destroy());
+    socket.resume();
+  }
+
+  private onSecureConnection(socket: TLSSocket): void {
+    const { identity, checker, logger, mode } = this.options;
+    if (!identity.current) {
+      this.stats.refused++;
+      logger.warn({ reason: 'own_svid_expired' }, 'connection refused: this sidecar holds no valid SVID');
+      socket.destroy();
+      return;
+    }
+    const resumed = socket.isSessionReused();
+    const verdict = checker.check(socket.getPeerX509Certificate()?.raw, socket.authorized, socket.authorizationError);
+    if (verdict.ok) {
+      this.peers.set(socket, verdict.peer);
+      this.stats.admitted++;
+      if (resumed) this.stats.resumed++;
+      return;
+    }
+    if (mode === 'PERMISSIVE' && verdict.reason === 'no_certificate') {
+      this.stats.plaintext++;
+      return;
+    }
+    this.stats.refused++;
+    logger.warn(
+      {
+        reason: verdict.reason,
+        spiffeId: verdict.spiffeId,
+        tlsError: verdict.tlsError,
+        resumed,
+        remote: socket.remoteAddress,
+      },
+      'mTLS peer refused',
+    );
+    socket.destroy();
+  }
+
+  private onRequest(req: IncomingMessage, res: ServerResponse): void {
+    const peer = this.peers.get(req.socket);
+    if (peer) {
+      const verdict = this.options.checker.recheck(peer);
+      if (!verdict.ok) {
+        this.options.logger.warn(
+          { reason: verdict.reason, spiffeId: peer.spiffeId },
+          'mTLS peer refused mid-connection',
+        );
+        res.shouldKeepAlive = false;
+        sendProblem(res, 'ERR_MESH_FORBIDDEN', { detail: `peer ${verdict.reason}` });
+        return;
+      }
+    } else if (this.options.mode === 'STRICT' || !this.options.identity.current) {
+      sendProblem(res, 'ERR_MESH_FORBIDDEN', { detail: 'mTLS required' });
+      return;
+    }
+    this.options.handler(req, res, peer);
+  }
+}

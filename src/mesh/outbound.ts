@@ -1,0 +1,124 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { Pool } from 'undici';
+import type { Logger } from '../core/index.js';
+import { mtlsConnector, type ConnectorStats } from './connector.js';
+import { forwardHeaders, responseHeaders, sendProblem } from './http_forwarding.js';
+import type { IdentitySource } from './identity_source.js';
+import type { UpstreamBreakers } from './limits.js';
+import { expectSpiffeId, type PeerChecker } from './peer_check.js';
+
+/** A peer service reachable through its sidecar. */
+export interface MeshUpstream {
+  /** Service name: the Host header the local app sends (`http://backend/...`). */
+  name: string;
+  /** The peer sidecar's inbound mTLS address, `host:port`. */
+  address: string;
+  /** The SPIFFE ID the peer must present. */
+  spiffeId: string;
+}
+
+/** Options of {@link Outbound}. */
+export interface OutboundOptions {
+  identity: IdentitySource;
+  checker: PeerChecker;
+  upstreams: readonly MeshUpstream[];
+  breakers: UpstreamBreakers;
+  logger: Logger;
+  /** Keep-alive connections per upstream (default 32). */
+  connections?: number;
+  /** Requests per connection before it is replaced (default unlimited). */
+  maxRequestsPerConnection?: number;
+}
+
+const FAILURE_STATUSES = new Set([502, 503, 504]);
+
+/**
+ * The outbound side of a sidecar: plain HTTP from the local app on loopback, the peer chosen by the Host header's
+ * service name, mTLS to the peer's sidecar over a keep-alive pool with our server-identity check, a circuit breaker
+ * per upstream (503 while open).
+ *
+ * @example
+ * const outbound = new Outbound({ identity, checker, upstreams, breakers, logger });
+ * await outbound.listen('127.0.0.1', 15101);
+ */
+export class Outbound {
+  readonly stats: ConnectorStats = { connected: 0, resumed: 0, refused: 0 };
+  private readonly pools = new Map<string, { upstream: MeshUpstream; pool: Pool }>();
+  private readonly server: Server;
+
+  constructor(private readonly options: OutboundOptions) {
+    for (const upstream of options.upstreams) {
+      const connect = mtlsConnector({
+        identity: options.identity,
+        checker: options.checker,
+        expected: expectSpiffeId(upstream.spiffeId),
+        stats: this.stats,
+      });
+      const pool = new Pool(`https://${upstream.address}`, {
+        connect,
+        connections: options.connections ?? 32,
+        keepAliveTimeout: 30_000,
+        ...(options.maxRequestsPerConnection ? { maxRequestsPerClient: options.maxRequestsPerConnection } : {}),
+      });
+      this.pools.set(upstream.name, { upstream, pool });
+    }
+    this.server = createServer((req, res) => void this.handle(req, res));
+    this.server.keepAliveTimeout = 60_000;
+  }
+
+  listen(host: string, port: number): Promise<AddressInfo> {
+    return new Promise((resolve, reject) => {
+      this.server.once('error', reject);
+      this.server.listen(port, host, () => {
+        this.server.off('error', reject);
+        resolve(this.server.address() as AddressInfo);
+      });
+    });
+  }
+
+  async close(): Promise<void> {
+    this.server.closeIdleConnections();
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+    this.server.closeAllConnections();
+    await Promise.all([...this.pools.values()].map(({ pool }) => pool.close()));
+  }
+
+  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const { logger } = this.options;
+    const name = (req.headers.host ?? '').replace(/:\d+$/, '').toLowerCase();
+    const entry = this.pools.get(name);
+    if (!entry) {
+      sendProblem(res, 'ERR_MESH_UNKNOWN_SERVICE', {
+        detail: `no upstream named ${JSON.stringify(name.slice(0, 64))}`,
+      });
+      return;
+    }
+    if (!this.options.identity.current) {
+      sendProblem(res, 'ERR_MESH_IDENTITY_UNAVAILABLE');
+      return;
+    }
+    const permit = this.options.breakers.of(name).tryAcquire();
+    if (!permit.ok) {
+      sendProblem(res, 'ERR_CIRCUIT_OPEN', { retryAfterMs: permit.retryAfterMs, upstream: name });
+      return;
+    }
+    const method = req.method ?? 'GET';
+    try {
+      const upstream = await entry.pool.request({
+        method,
+        path: req.url ?? '/',
+        headers: forwardHeaders(req.headers, { host: name }),
+        body: method === 'GET' || method === 'HEAD' ? null : req,
+      });
+      permit.done(!FAILURE_STATUSES.has(upstream.statusCode));
+      res.writeHead(upstream.statusCode, responseHeaders(upstream.headers));
+      upstream.body.on('error', () => res.destroy());
+      upstream.body.pipe(res);
+    } catch (err) {
+      permit.done(false);
+      logger.warn({ err: (err as Error).message, upstream: name }, 'upstream sidecar failed');
+      sendProblem(res, 'ERR_MESH_UPSTREAM_FAILED', { upstream: name });
+    }
+  }
+}

@@ -1,0 +1,52 @@
+import type { RevokedIdentity } from '../pki/index.js';
+
+/** A certificate the CA signed for this workload (the private key stayed here). */
+export interface IssuedCertificate {
+  spiffeId: string;
+  /** PEM: the leaf, then the intermediate that signed it. */
+  chainPem: string;
+  serialNumber: string;
+  notBefore: number;
+  notAfter: number;
+}
+
+/** The trust bundle: CA certificates as PEM, the SPIFFE bundle sequence and how often to refetch it. */
+export interface TrustBundle {
+  pem: string;
+  sequence: number;
+  refreshHintMs: number;
+}
+
+/** What the mesh needs from its SVID as held in memory (see {@link IdentitySource}). */
+export interface SvidMaterial {
+  spiffeId: string;
+  chainPem: string;
+  /** PKCS#8 PEM; never logged. */
+  keyPem: string;
+  serialNumber: string;
+  notBefore: number;
+  notAfter: number;
+  /** When this process received it (renewal counts from here, not from the backdated notBefore). */
+  issuedAt: number;
+  /** Grows by one with every certificate installed. */
+  generation: number;
+}
+
+/**
+ * The port to the certificate authority: implemented with undici against the CA listener (POST /v1/ca/sign,
+ * POST /v1/ca/renew over mTLS, GET /v1/ca/bundle.pem, GET /v1/ca/denylist) and in process on an Authority for
+ * `gatehouse up` and tests (src/app/mesh_ca_client.ts).
+ *
+ * @example
+ * const issued = await client.sign(csrPem, joinToken);
+ * const renewed = await client.renew(nextCsrPem, current);
+ */
+export interface CertificateAuthorityClient {
+  /** Signs the first SVID for a bootstrap credential (a one-time join token). */
+  sign(csrPem: string, credential: string): Promise<IssuedCertificate>;
+  /** Renews: the caller proves `current` (over mTLS with it) and sends a CSR for a new key. */
+  renew(csrPem: string, current: SvidMaterial): Promise<IssuedCertificate>;
+  bundle(): Promise<TrustBundle>;
+  /** The revoked identities (passive revocation by SPIFFE ID). */
+  denyList(): Promise<RevokedIdentity[]>;
+}
