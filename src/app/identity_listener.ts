@@ -1,4 +1,4 @@
-import { createHttpsServer, registerIdentityRoutes } from '../http/index.js';
+import { createHttpsServer, registerIdentityRevocationRoutes, registerIdentityRoutes } from '../http/index.js';
 import { MemoryLimiterStore } from '../ratelimit/index.js';
 import type { PlatformCore } from './compose.js';
 import { openIdentity, type IdentityServer } from './identity_server.js';
@@ -56,6 +56,12 @@ export async function prepareIdentityListener(options: {
     metadata: () => identity.metadata(),
     jwksJson: () => identity.signingKeys.jwksJson(),
     jwksMaxAgeSeconds: () => identity.signingKeys.jwksMaxAgeSeconds(),
+    maxBodyBytes: config.identity.limits.maxBodyBytes,
+  });
+  registerIdentityRevocationRoutes(server.app, {
+    introspection: identity.introspection,
+    revocation: identity.revocation,
+    feed: identity.revocationFeed,
     maxBodyBytes: config.identity.limits.maxBodyBytes,
   });
   let refresher: NodeJS.Timeout | undefined;

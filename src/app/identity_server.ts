@@ -2,7 +2,14 @@ import type { Config } from '../config/index.js';
 import type { Clock, Logger, RecordStore } from '../core/index.js';
 import {
   ApiCatalog,
+  ApiKeyRegistry,
   ApiRegistry,
+  IntrospectionEndpoint,
+  IssuedTokenCheck,
+  RevocationEndpoint,
+  RevocationFeedEndpoint,
+  RevocationList,
+  type RevocationBus,
   AuthThrottle,
   ClientRegistry,
   IssuanceAudit,
@@ -23,6 +30,13 @@ export interface IdentityServer {
   signingKeys: SigningKeys;
   token: TokenEndpoint;
   audit: IssuanceAudit;
+  apiKeys: ApiKeyRegistry;
+  revocations: RevocationList;
+  /** In-process check of our access tokens (signature, iss, exp; revocation is `revocations`). */
+  tokens: IssuedTokenCheck;
+  introspection: IntrospectionEndpoint;
+  revocation: RevocationEndpoint;
+  revocationFeed: RevocationFeedEndpoint;
   /** The issuer URL (fixed once the listener is bound, unless `identity.issuer` sets it). */
   issuer(): string;
   setBoundPort(port: number): void;
@@ -45,6 +59,8 @@ export async function openIdentity(options: {
   limiter: LimiterStore;
   clock: Clock;
   logger: Logger;
+  /** Push fan-out of revocations (Redis pub/sub when `redis.url` is set). */
+  revocationBus?: RevocationBus;
 }): Promise<IdentityServer> {
   const { config, records, clock, logger } = options;
   const settings = config.identity;
@@ -88,12 +104,80 @@ export async function openIdentity(options: {
     tokenEndpointUrl: () => `${currentIssuer()}${IDENTITY_PATHS.token}`,
     maxParameters: settings.limits.maxParameters,
   });
+  const protocolAudit = logger.child({ audit: true, component: 'revocation' });
+  const revocations = new RevocationList({
+    store: records,
+    clock,
+    logger: protocolAudit,
+    pageSize: settings.revocation.feedPageSize,
+    ...(options.revocationBus ? { bus: options.revocationBus } : {}),
+  });
+  await revocations.start();
+  const revocationRefresh = setInterval(() => {
+    revocations.refresh().catch((err: unknown) => {
+      logger.warn({ err: (err as Error).message }, 'revocation refresh failed');
+    });
+  }, settings.revocation.refreshEvery);
+  revocationRefresh.unref();
+  const apiKeys = await ApiKeyRegistry.open({
+    store: records,
+    clock,
+    logger: logger.child({ component: 'api-keys' }),
+    revocations,
+    rotationOverlapMs: settings.apiKeys.rotationOverlap,
+    refreshEveryMs: settings.apiKeys.refreshEvery,
+    lastUsedEveryMs: settings.apiKeys.lastUsedEvery,
+  });
+  const tokens = new IssuedTokenCheck(
+    () => signingKeys.jwksJson(),
+    () => currentIssuer(),
+  );
+  const protocolLimits = {
+    ...settings.limits,
+    tokenRequestsPerAddress: settings.limits.introspectionRequestsPerAddress,
+  };
+  const protocolDeps = (path: string, floodName: string) => ({
+    cache: clients.cache,
+    store: records,
+    throttle: new AuthThrottle(options.limiter, protocolLimits, 'identity:', floodName),
+    clock,
+    audit: protocolAudit,
+    issuer: currentIssuer,
+    endpointUrl: () => `${currentIssuer()}${path}`,
+    maxParameters: settings.limits.maxParameters,
+  });
+  const introspection = new IntrospectionEndpoint({
+    ...protocolDeps(IDENTITY_PATHS.introspection, 'introspect'),
+    tokens,
+    revocations,
+    apiKeys,
+  });
+  const revocation = new RevocationEndpoint({
+    ...protocolDeps(IDENTITY_PATHS.revocation, 'revoke'),
+    tokens,
+    revocations,
+    apiKeys,
+  });
+  const revocationFeed = new RevocationFeedEndpoint({
+    revocations,
+    tokens,
+    apiKeys,
+    throttle: new AuthThrottle(options.limiter, protocolLimits, 'identity:', 'feed'),
+    clock,
+    audit: protocolAudit,
+  });
   return {
     apis,
     clients,
     signingKeys,
     token,
     audit,
+    apiKeys,
+    revocations,
+    tokens,
+    introspection,
+    revocation,
+    revocationFeed,
     issuer: currentIssuer,
     setBoundPort(port) {
       if (settings.issuer === undefined) issuer = `https://127.0.0.1:${port}`;
@@ -104,6 +188,10 @@ export async function openIdentity(options: {
         grantTypes: token.grantTypes(),
         signingAlgs: [settings.signing.alg],
       }),
-    close: () => audit.flush(),
+    close: () => {
+      clearInterval(revocationRefresh);
+      void revocations.close();
+      audit.flush();
+    },
   };
 }

@@ -393,6 +393,14 @@ export const configSchema = z.strictObject({
             })
             .prefault({})
             .describe('Token requests admitted per source address (flood guard).'),
+          introspectionRequestsPerAddress: z
+            .strictObject({
+              rate: z.number().int().min(1).default(6000).describe('Requests admitted per period.'),
+              period: duration('1m', 'The period of `rate`.'),
+              burst: z.number().int().min(0).default(1000).describe('Extra requests admitted at once.'),
+            })
+            .prefault({})
+            .describe('Introspection, revocation and revocation-feed requests admitted per source address (flood guard).'),
         })
         .prefault({})
         .describe('Token endpoint protection.'),
@@ -452,6 +460,38 @@ export const configSchema = z.strictObject({
         })
         .prefault({})
         .describe('People: users, browser sessions, the authorization endpoint, codes and refresh tokens.'),
+      apiKeys: z
+        .strictObject({
+          header: z
+            .string()
+            .regex(/^[a-z0-9-]{1,64}$/, 'expected a lowercase header name')
+            .default('x-api-key')
+            .describe('Header API keys are presented in (also accepted: `Authorization: Bearer ghk_…`).'),
+          rotationOverlap: duration('24h', 'How long the previous key stays valid after `gatehouse apikey rotate`.'),
+          refreshEvery: duration(
+            '5s',
+            'How often a replica re-reads API keys into its in-memory index (its own changes apply at once).',
+          ),
+          lastUsedEvery: duration('1m', 'A key\'s last-used time is written at most once per this period.'),
+        })
+        .prefault({})
+        .describe('API keys (`ghk_…`).'),
+      revocation: z
+        .strictObject({
+          refreshEvery: duration(
+            '1s',
+            'How often a replica re-reads revocations written by other replicas (without Redis fan-out).',
+          ),
+          feedPageSize: z
+            .number()
+            .int()
+            .min(10)
+            .max(10000)
+            .default(1000)
+            .describe('Most items one `GET /revocations` page returns.'),
+        })
+        .prefault({})
+        .describe('Token and API key revocation (deny list kept until each token expires).'),
     })
     .prefault({})
     .describe('Identity: the OAuth2 authorization server.'),

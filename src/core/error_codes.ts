@@ -234,6 +234,11 @@ export const ERROR_CODES = {
     message: 'Missing or invalid admin token',
     doc: 'The admin API needs `Authorization: Bearer <DIR/admin.token>`.',
   },
+  ERR_ADMIN_FORBIDDEN: {
+    status: 403,
+    message: 'Not allowed',
+    doc: 'The admin or object API caller is authenticated (access token or API key) but lacks the scope: `admin` for the admin API, `object:read:<bucket>` / `object:write:<bucket>` for objects.',
+  },
   ERR_HTTP_NOT_FOUND: { status: 404, message: 'Not found', doc: 'No route matches the path.' },
   ERR_HTTP_BAD_REQUEST: {
     status: 400,
@@ -389,6 +394,16 @@ export const ERROR_CODES = {
     status: 503,
     message: 'No token signing key is available',
     doc: 'The identity server has no active signing key (its sealed key could not be loaded). The log has the detail.',
+  },
+  ERR_IDENTITY_API_KEY_NOT_FOUND: {
+    status: 404,
+    message: 'No such API key',
+    doc: 'The admin API or CLI named an API key id that does not exist.',
+  },
+  ERR_IDENTITY_API_KEY_INVALID: {
+    status: 400,
+    message: 'Invalid API key request',
+    doc: 'An API key request is inconsistent (malformed scope, expiry not in the future, overlap out of range, key already revoked); the message says which.',
   },
   ERR_OAUTH_ACCESS_DENIED: {
     status: 400,

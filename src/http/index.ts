@@ -21,6 +21,8 @@ export type {
 } from './kms_port.js';
 export { registerIdentityRoutes } from './identity_routes.js';
 export type { IdentityRoutesOptions } from './identity_routes.js';
+export { registerIdentityRevocationRoutes } from './identity_revocation_routes.js';
+export type { IdentityRevocationRoutesOptions } from './identity_revocation_routes.js';
 export { registerIdentityAdminRoutes } from './identity_admin_routes.js';
 export type { IdentityAdminOperations, ClientCreateBody } from './identity_admin_routes.js';
 export { registerObjectRoutes } from './object_routes.js';

@@ -55,3 +55,31 @@ export { SESSION_COOKIE, sessionCookie, sessionIdFromCookie } from './sessions/b
 export type { BrowserSession } from './sessions/browser_session.js';
 export { SessionStore, SESSIONS_COLLECTION } from './sessions/session_store.js';
 export type { AccountCheck } from './sessions/session_store.js';
+export {
+  API_KEY_PREFIX as IDENTITY_API_KEY_PREFIX,
+  API_KEY_LENGTH,
+  newApiKey,
+  isWellFormedApiKey,
+  apiKeyDigest,
+} from './api_keys/api_key_format.js';
+export { checkApiKeyRequest, isApiKeyUsable, apiKeyView } from './api_keys/api_key.js';
+export type { ApiKey, ApiKeyDigest, ApiKeyRequest } from './api_keys/api_key.js';
+export { ApiKeyRegistry, API_KEYS_COLLECTION } from './api_keys/api_key_registry.js';
+export type { ApiKeyRegistryOptions } from './api_keys/api_key_registry.js';
+export { ApiKeyIndex } from './api_keys/api_key_index.js';
+export { LastUsedRecorder, API_KEY_LAST_USED_COLLECTION } from './api_keys/last_used.js';
+export { isRevocationItem } from './revocation/revocation_bus.js';
+export type { RevocationBus, RevocationItem as IdentityRevocationItem } from './revocation/revocation_bus.js';
+export {
+  RevocationList,
+  REVOCATIONS_COLLECTION,
+  REVOCATION_SEQ_COLLECTION,
+  isFeedCursor,
+} from './revocation/revocation_list.js';
+export type { RevocationListOptions } from './revocation/revocation_list.js';
+export { RevocationEndpoint } from './revocation/revocation_endpoint.js';
+export { RevocationFeedEndpoint, REVOCATION_FEED_SCOPE } from './revocation/feed_endpoint.js';
+export { authenticatedCall, protocolErrorResponse } from './revocation/protocol_call.js';
+export type { ProtocolDeps } from './revocation/protocol_call.js';
+export { IntrospectionEndpoint, RESOURCE_SERVER_ROLE } from './introspection.js';
+export { IssuedTokenCheck } from './introspection_tokens.js';

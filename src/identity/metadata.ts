@@ -6,6 +6,8 @@ export const IDENTITY_PATHS = {
   jwks: '/.well-known/jwks.json',
   introspection: '/oauth2/introspect',
   revocation: '/oauth2/revoke',
+  /** The authenticated revocation feed embedded verifiers poll (`?since=<cursor>`). */
+  revocationFeed: '/revocations',
   authorization: '/oauth2/authorize',
   metadata: '/.well-known/oauth-authorization-server',
   openidConfiguration: '/.well-known/openid-configuration',

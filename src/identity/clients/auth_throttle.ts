@@ -35,20 +35,22 @@ export class AuthThrottle {
     private readonly store: LimiterStore,
     private readonly limits: AuthThrottleLimits,
     private readonly prefix = 'identity:',
+    /** Name of the per-address flood budget (each protected endpoint has its own; failure budgets are shared). */
+    private readonly floodName = 'req',
   ) {}
 
   /** Spends one request from the address budget and checks both failure budgets (without spending them). */
   async admit(address: string, clientId: string | undefined): Promise<void> {
     const { tokenRequestsPerAddress, failedAuthPerAddress, failedAuthPerClient } = this.limits;
     const requests = [
-      { key: `${this.prefix}req:${address}`, limit: tokenRequestsPerAddress, cost: 1 },
+      { key: `${this.prefix}${this.floodName}:${address}`, limit: tokenRequestsPerAddress, cost: 1 },
       { key: `${this.prefix}fail-addr:${address}`, limit: failedAuthPerAddress, cost: 0 },
       ...(clientId === undefined
         ? []
         : [{ key: `${this.prefix}fail-client:${clientId}`, limit: failedAuthPerClient, cost: 0 }]),
     ];
     const [flood, addr, client] = await this.store.consumeMany(requests);
-    if (flood && !flood.allowed) throw throttled(flood.retryAfterMs, 'token request flood from one address');
+    if (flood && !flood.allowed) throw throttled(flood.retryAfterMs, `${this.floodName} flood from one address`);
     if (addr && addr.remaining < 1) throw throttled(intervalMs(failedAuthPerAddress), 'failed auth per address');
     if (client && client.remaining < 1) throw throttled(intervalMs(failedAuthPerClient), 'failed auth per client');
   }

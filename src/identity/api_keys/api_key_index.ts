@@ -1,0 +1,79 @@
+import type { Clock, Logger } from '../../core/index.js';
+import { isApiKeyUsable, type ApiKey, type ApiKeyDigest } from './api_key.js';
+import { apiKeyDigest, isWellFormedApiKey } from './api_key_format.js';
+import type { LastUsedRecorder } from './last_used.js';
+
+interface Entry {
+  key: ApiKey;
+  digest: ApiKeyDigest;
+}
+
+/**
+ * The in-memory index of API keys by digest: verification is a checksum check, one SHA-256 and one Map lookup, with no
+ * I/O. The index is reloaded from the store every `refreshEveryMs` (in the background, keys created on other
+ * replicas), updated at once by this replica's changes, and revocations (own, feed or push) mark keys revoked at once.
+ *
+ * @example
+ * const key = index.verify(presented); // ApiKey, or undefined when unknown, malformed, expired or revoked
+ */
+export class ApiKeyIndex {
+  private byDigest = new Map<string, Entry>();
+  private readonly revoked = new Set<string>();
+  private loadedAt = Number.NEGATIVE_INFINITY;
+  private loading: Promise<void> | undefined;
+
+  constructor(
+    private readonly deps: {
+      load: () => Promise<ApiKey[]>;
+      clock: Clock;
+      logger: Logger;
+      lastUsed: LastUsedRecorder;
+      refreshEveryMs: number;
+    },
+  ) {}
+
+  /** Reloads every key from the store. */
+  async reload(): Promise<void> {
+    const keys = await this.deps.load();
+    const next = new Map<string, Entry>();
+    for (const key of keys) for (const digest of key.digests) next.set(digest.digest, { key, digest });
+    this.byDigest = next;
+    this.loadedAt = this.deps.clock.now();
+  }
+
+  /** Applies a change made on this replica at once. */
+  put(key: ApiKey): void {
+    for (const [digest, entry] of this.byDigest) if (entry.key.id === key.id) this.byDigest.delete(digest);
+    for (const digest of key.digests) this.byDigest.set(digest.digest, { key, digest });
+  }
+
+  /** Marks a key revoked (from a revocation item naming its id). */
+  markRevoked(id: string): void {
+    if (this.revoked.size > 100_000) this.revoked.clear();
+    this.revoked.add(id);
+  }
+
+  /** The key a presented string stands for, when it is well formed, known and usable now; records the use. */
+  verify(presented: string): ApiKey | undefined {
+    const now = this.deps.clock.now();
+    this.refreshIfStale(now);
+    if (!isWellFormedApiKey(presented)) return undefined;
+    const entry = this.byDigest.get(apiKeyDigest(presented));
+    if (entry === undefined || this.revoked.has(entry.key.id) || !isApiKeyUsable(entry.key, entry.digest, now)) {
+      return undefined;
+    }
+    this.deps.lastUsed.touch(entry.key.id, now);
+    return entry.key;
+  }
+
+  private refreshIfStale(now: number): void {
+    if (this.loading !== undefined || now - this.loadedAt < this.deps.refreshEveryMs) return;
+    this.loading = this.reload()
+      .catch((err: unknown) => {
+        this.deps.logger.warn({ event: 'api_key_reload_failed', err: (err as Error).message }, 'reload failed');
+      })
+      .finally(() => {
+        this.loading = undefined;
+      });
+  }
+}

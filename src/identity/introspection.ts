@@ -1,0 +1,100 @@
+import type { ApiKey } from './api_keys/api_key.js';
+import type { ApiKeyRegistry } from './api_keys/api_key_registry.js';
+import { API_KEY_PREFIX } from './api_keys/api_key_format.js';
+import type { Client } from './clients/client.js';
+import type { IssuedTokenCheck } from './introspection_tokens.js';
+import { authenticatedCall, NO_STORE, protocolErrorResponse, type ProtocolDeps } from './revocation/protocol_call.js';
+import type { RevocationList } from './revocation/revocation_list.js';
+import type { TokenHttpRequest, TokenHttpResponse } from './token_endpoint.js';
+
+const INACTIVE: TokenHttpResponse = { status: 200, headers: NO_STORE, body: '{"active":false}' };
+
+/**
+ * The role that marks a client as a resource server: with it, the client may introspect tokens whose `aud` names one
+ * of the client's `audiences` (`gatehouse client create … --audience <api> --role resource-server`).
+ */
+export const RESOURCE_SERVER_ROLE = 'resource-server';
+
+/** Whether `caller` may learn about a token for these audiences and this owning client. */
+function callerMayKnow(caller: Client, ownerClientId: string | null, audiences: readonly string[]): boolean {
+  if (ownerClientId !== null && caller.clientId === ownerClientId) return true;
+  if (!caller.roles.includes(RESOURCE_SERVER_ROLE)) return false;
+  return audiences.some((aud) => caller.audiences.includes(aud));
+}
+
+function audiencesOf(aud: unknown): string[] {
+  if (typeof aud === 'string') return [aud];
+  return Array.isArray(aud) ? aud.filter((a): a is string => typeof a === 'string') : [];
+}
+
+/**
+ * RFC 7662 token introspection for our JWT access tokens and API keys, answered in process (signature check with
+ * the signing keys in memory, the in-memory revocation list, the in-memory API key index: no store read). The caller
+ * authenticates as a confidential client; it learns about a token only when it is the token's own client (an API
+ * key's owner) or a resource server named in its `aud` (a client with the `resource-server` role whose `audiences`
+ * hold one of them; for an API key without audiences, any resource server). Everyone else, and every unknown, malformed, expired or revoked token, gets exactly
+ * `{"active":false}`.
+ *
+ * @example
+ * const endpoint = new IntrospectionEndpoint({ ...protocolDeps, tokens, revocations, apiKeys });
+ * const response = await endpoint.handle({ contentType, body, authorization, address });
+ */
+export class IntrospectionEndpoint {
+  constructor(
+    private readonly deps: ProtocolDeps & {
+      tokens: IssuedTokenCheck;
+      revocations: RevocationList;
+      apiKeys: ApiKeyRegistry;
+    },
+  ) {}
+
+  async handle(request: TokenHttpRequest): Promise<TokenHttpResponse> {
+    try {
+      const { client, params } = await authenticatedCall(request, this.deps, {
+        allowPublic: false,
+        endpoint: 'introspection',
+      });
+      const token = params.get('token') as string;
+      const answer = token.startsWith(API_KEY_PREFIX) ? this.apiKey(client, token) : this.jwt(client, token);
+      if (answer === undefined) return INACTIVE;
+      return { status: 200, headers: NO_STORE, body: JSON.stringify(answer) };
+    } catch (err) {
+      return protocolErrorResponse(err, this.deps.audit);
+    }
+  }
+
+  private jwt(caller: Client, token: string): Record<string, unknown> | undefined {
+    const now = this.deps.clock.now();
+    const claims = this.deps.tokens.claims(token, now);
+    if (claims === undefined || this.deps.revocations.isRevoked(claims['jti'] as string, now)) return undefined;
+    const clientId = typeof claims['client_id'] === 'string' ? claims['client_id'] : null;
+    if (!callerMayKnow(caller, clientId, audiencesOf(claims['aud']))) return undefined;
+    const answer: Record<string, unknown> = { active: true, token_type: 'Bearer' };
+    for (const name of ['scope', 'client_id', 'sub', 'aud', 'iss', 'exp', 'iat', 'nbf', 'jti', 'roles']) {
+      if (claims[name] !== undefined) answer[name] = claims[name];
+    }
+    return answer;
+  }
+
+  private apiKey(caller: Client, token: string): Record<string, unknown> | undefined {
+    const key: ApiKey | undefined = this.deps.apiKeys.index.verify(token);
+    if (key === undefined || this.deps.revocations.isRevoked(key.id, this.deps.clock.now())) return undefined;
+    const mayKnow =
+      callerMayKnow(caller, key.owner, key.audiences) ||
+      (key.audiences.length === 0 && caller.roles.includes(RESOURCE_SERVER_ROLE));
+    if (!mayKnow) return undefined;
+    return {
+      active: true,
+      token_type: 'api_key',
+      scope: key.scopes.join(' '),
+      client_id: key.id,
+      key_id: key.id,
+      sub: key.owner ?? key.id,
+      iss: this.deps.issuer(),
+      iat: Math.floor(key.createdAt / 1000),
+      jti: key.id,
+      ...(key.expiresAt === null ? {} : { exp: Math.floor(key.expiresAt / 1000) }),
+      ...(key.audiences.length === 0 ? {} : { aud: key.audiences.length === 1 ? key.audiences[0] : key.audiences }),
+    };
+  }
+}

@@ -1,0 +1,147 @@
+import Fastify, { type FastifyInstance } from 'fastify';
+import { MemoryRecordStore } from '../../src/adapters/index.js';
+import { openIdentity, type IdentityServer } from '../../src/app/identity_server.js';
+import { loadConfig } from '../../src/config/index.js';
+import { ManualClock, MemoryLogger, type RecordStore } from '../../src/core/index.js';
+import { registerIdentityRevocationRoutes, registerIdentityRoutes } from '../../src/http/index.js';
+import type { RevocationBus } from '../../src/identity/index.js';
+import { MemoryLimiterStore } from '../../src/ratelimit/index.js';
+import { MapVault } from './harness.js';
+
+export const ISSUER = 'https://id.test.example';
+export const ORDERS = 'https://orders.test.example';
+
+export interface RevocationHarness {
+  clock: ManualClock;
+  store: RecordStore;
+  identity: IdentityServer;
+  app: FastifyInstance;
+  logger: MemoryLogger;
+  /** A fetch answering through fastify's inject (no sockets), for openid-client. */
+  fetch: typeof globalThis.fetch;
+  post(
+    path: string,
+    form: Record<string, string>,
+    headers?: Record<string, string>,
+    address?: string,
+  ): Promise<{ status: number; headers: Record<string, unknown>; body: string; json: Record<string, unknown> }>;
+  close(): Promise<void>;
+}
+
+/** The identity capability with introspection, revocation and the feed on an un-listened fastify instance. */
+export async function revocationHarness(
+  identityOverrides: Record<string, unknown> = {},
+  options: { clock?: ManualClock; store?: RecordStore; bus?: RevocationBus } = {},
+): Promise<RevocationHarness> {
+  const clock = options.clock ?? new ManualClock(Date.now());
+  const config = loadConfig({ overrides: { identity: { issuer: ISSUER, ...identityOverrides } } });
+  const store = options.store ?? new MemoryRecordStore({ clock });
+  const logger = new MemoryLogger();
+  const limiter = new MemoryLimiterStore({ clock, maxKeys: 10_000 });
+  const identity = await openIdentity({
+    config,
+    records: store,
+    vault: new MapVault(),
+    limiter,
+    clock,
+    logger,
+    ...(options.bus ? { revocationBus: options.bus } : {}),
+  });
+  const app = Fastify({ logger: false });
+  registerIdentityRoutes(app, {
+    token: identity.token,
+    metadata: () => identity.metadata(),
+    jwksJson: () => identity.signingKeys.jwksJson(),
+    jwksMaxAgeSeconds: () => identity.signingKeys.jwksMaxAgeSeconds(),
+    maxBodyBytes: config.identity.limits.maxBodyBytes,
+  });
+  registerIdentityRevocationRoutes(app, {
+    introspection: identity.introspection,
+    revocation: identity.revocation,
+    feed: identity.revocationFeed,
+    maxBodyBytes: config.identity.limits.maxBodyBytes,
+  });
+  await app.ready();
+  const fetchImpl = async (input: string | URL | Request, init?: RequestInit): Promise<Response> => {
+    const request = input instanceof Request ? input : new Request(input, init);
+    const url = new URL(request.url);
+    const headers: Record<string, string> = {};
+    request.headers.forEach((v, k) => (headers[k] = v));
+    const body = request.method === 'GET' || request.method === 'HEAD' ? undefined : await request.text();
+    const res = await app.inject({
+      method: request.method as 'GET' | 'POST',
+      url: url.pathname + url.search,
+      headers,
+      ...(body === undefined ? {} : { payload: body }),
+      remoteAddress: '203.0.113.10',
+    });
+    const out = new Headers();
+    for (const [k, v] of Object.entries(res.headers)) if (v !== undefined) out.set(k, String(v));
+    return new Response(res.statusCode === 204 ? null : res.body, { status: res.statusCode, headers: out });
+  };
+  return {
+    clock,
+    store,
+    identity,
+    app,
+    logger,
+    fetch: fetchImpl as typeof globalThis.fetch,
+    async post(path, form, headers = {}, address = '203.0.113.10') {
+      const res = await app.inject({
+        method: 'POST',
+        url: path,
+        headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers },
+        payload: new URLSearchParams(form).toString(),
+        remoteAddress: address,
+      });
+      let json: Record<string, unknown> = {};
+      try {
+        json = JSON.parse(res.body) as Record<string, unknown>;
+      } catch {
+        // empty body (revocation)
+      }
+      return { status: res.statusCode, headers: res.headers, body: res.body, json };
+    },
+    async close() {
+      await app.close();
+      identity.close();
+      await limiter.close();
+      if (!options.store) await store.close();
+    },
+  };
+}
+
+/** Registers the orders API (and optionally another) and a confidential client_credentials client. */
+export async function client(
+  h: RevocationHarness,
+  name: string,
+  extra: { audiences?: string[]; scopes?: string[]; roles?: string[] } = {},
+): Promise<{ clientId: string; secret: string }> {
+  if (!(await h.identity.apis.get(ORDERS))) {
+    await h.identity.apis.create(ORDERS, [
+      { name: 'orders:read', description: 'read orders' },
+      { name: 'revocations:read', description: 'read the revocation feed' },
+    ]);
+  }
+  const { client: c, secret } = await h.identity.clients.create({
+    name,
+    grantTypes: ['client_credentials'],
+    scopes: extra.scopes ?? ['orders:read'],
+    ...(extra.audiences ? { audiences: extra.audiences } : {}),
+    ...(extra.roles ? { roles: extra.roles } : {}),
+  });
+  return { clientId: c.clientId, secret: secret ?? '' };
+}
+
+export function basic(id: string, secret: string): Record<string, string> {
+  return {
+    authorization: `Basic ${Buffer.from(`${encodeURIComponent(id)}:${encodeURIComponent(secret)}`).toString('base64')}`,
+  };
+}
+
+/** A client_credentials token for `c` (through the token endpoint). */
+export async function tokenFor(h: RevocationHarness, c: { clientId: string; secret: string }, scope = 'orders:read') {
+  const res = await h.post('/oauth2/token', { grant_type: 'client_credentials', scope }, basic(c.clientId, c.secret));
+  if (res.status !== 200) throw new Error(`token request failed: ${res.body}`);
+  return res.json['access_token'] as string;
+}
