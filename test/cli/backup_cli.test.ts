@@ -8,7 +8,7 @@ import { tempDir } from '../support/tmp.js';
 import { gatehouse, kill9, up } from './object_support.js';
 
 // Backup from a running gatehouse, restore into a fresh data directory, start with the root key supplied separately.
-describe('gatehouse backup / restore', () => {
+describe('gatehouse backup / restore', { timeout: 120_000 }, () => {
   const tmp = tempDir('gh-backup-');
   const source = join(tmp.dir, 'source');
   const target = join(tmp.dir, 'target');
@@ -50,6 +50,10 @@ describe('gatehouse backup / restore', () => {
     expect(bytes.includes(Buffer.from(marker))).toBe(false);
     expect(bytes.includes(Buffer.from(readFileSync(join(source, 'admin.token'), 'utf8').trim()))).toBe(false);
     expect(bytes.includes(big.subarray(0, 64))).toBe(false);
+
+    const running = await gatehouse(['restore', archive, '--data-dir', source]);
+    expect(running.code).toBe(1);
+    expect(running.stderr).toContain(`a gatehouse is running on ${source}`);
 
     server.child.kill('SIGTERM');
     await exitOf(server.child);

@@ -9,7 +9,7 @@ import { tempDir } from '../support/tmp.js';
 import { gatehouse, kill9, up } from './object_support.js';
 
 // The object store as a user types it, against a real `gatehouse up` process (built CLI in dist/).
-describe('gatehouse object', () => {
+describe('gatehouse object', { timeout: 120_000 }, () => {
   const tmp = tempDir('gh-objcli-');
   const dir = join(tmp.dir, 'data');
   let child: ChildProcess;

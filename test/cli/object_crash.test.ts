@@ -81,7 +81,7 @@ describe('crashes of the object store', () => {
     const got = await gh(['object', 'get', 'crash/doc']);
     expect(got.code).toBe(0);
     expect(got.stdout.toString()).toBe('old version');
-  });
+  }, 120_000);
 
   it('kill -9 of the CLI mid-put: the server drops the upload and keeps the old version', async () => {
     const { dir, gh, file, bucketFiles } = setup();
@@ -96,7 +96,7 @@ describe('crashes of the object store', () => {
       objects: Array<{ size: number }>;
     };
     expect(ls.objects).toEqual([expect.objectContaining({ size: 'old version'.length })]);
-  });
+  }, 120_000);
 
   it('kill -9 of the server mid-rewrap of 200 objects: the next rewrap resumes, every object reads back', async () => {
     const { dir, gh, bucketFiles } = setup();
@@ -164,5 +164,5 @@ describe('crashes of the object store', () => {
     }
     const again = JSON.parse((await gh(['object', 'rewrap', 'many', '--json', '--quiet'])).stdout.toString());
     expect(again).toMatchObject({ resumed: false, rewrapped: 0, skipped: 200 });
-  });
+  }, 240_000);
 });

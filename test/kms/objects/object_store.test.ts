@@ -211,10 +211,13 @@ describe('ObjectRewrap', () => {
     cipher.rotate('bucket-b1');
     let second: Promise<unknown> | undefined;
     const report = await rewrap.run('b1', () => {
-      second ??= rewrap.run('b1');
+      second ??= rewrap.run('b1').then(
+        () => undefined,
+        (err: unknown) => err,
+      );
     });
     expect(report.rewrapped).toBe(3);
-    await expect(second).rejects.toMatchObject({ code: 'ERR_LEASE_HELD' });
+    expect(await second).toMatchObject({ code: 'ERR_LEASE_HELD' });
   });
 
   it('stops at the first object that does not decrypt, naming it', async () => {
