@@ -34,6 +34,34 @@ const policyName = z
   .string()
   .regex(/^[a-z0-9][a-z0-9_-]{0,62}$/, 'expected a lowercase name (letters, digits, _ and -)');
 
+/** The per-route WAF rules (docs/waf.md). */
+function wafRule() {
+  const count = (n: number, what: string) => z.number().int().min(1).default(n).describe(what);
+  return z
+    .strictObject({
+      mode: z
+        .enum(['block', 'log', 'off'])
+        .default('block')
+        .describe('block = 403 naming the rule; log = count and log only; off = no checks.'),
+      methods: z
+        .array(z.string().regex(/^[A-Z]+$/))
+        .default(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'])
+        .describe('Allowed request methods.'),
+      contentTypes: z
+        .array(z.string())
+        .default(['application/json', 'application/x-www-form-urlencoded', 'multipart/form-data', 'text/plain'])
+        .describe('Allowed media types of request bodies (parameters ignored; +json suffixes count as JSON).'),
+      maxBody: count(1048576, 'Largest request body, in bytes.'),
+      inspectBody: count(65536, 'Bodies up to this size are read and their parameters checked; larger ones are refused.'),
+      maxHeaders: count(100, 'Most request header fields.'),
+      maxHeaderBytes: count(8192, 'Longest single header field (name + value), in bytes.'),
+      maxUrlLength: count(4096, 'Longest request target (path and query), in bytes.'),
+      maxArgs: count(256, 'Most query and body parameters.'),
+      maxArgLength: count(8192, 'Longest decoded parameter value.'),
+    })
+    .prefault({});
+}
+
 /** The `gateway` section: routes, upstreams, trusted proxies (docs/gateway.md). */
 function gatewaySection() {
   const limit = z.strictObject({
@@ -79,6 +107,13 @@ function gatewaySection() {
       .prefault({})
       .describe('Authentication and authorization of the route.'),
     limits: z.array(limit).default([]).describe('Rate limits, all of which must admit a request.'),
+    waf: wafRule().describe('WAF rules of the route (docs/waf.md).'),
+    cache: z
+      .strictObject({
+        enabled: z.boolean().default(false).describe('Serve GET/HEAD from the shared response cache (RFC 9111).'),
+      })
+      .prefault({})
+      .describe('Response cache of the route (docs/gateway-cache.md).'),
   });
   const upstream = z.strictObject({
     name: policyName.describe('Upstream name.'),
@@ -122,6 +157,33 @@ function gatewaySection() {
     .describe('API gateway (data plane).');
 }
 
+      cache: z
+        .strictObject({
+          maxBytes: z.number().int().min(0).default(67108864).describe('Memory of the response cache, in bytes.'),
+          maxEntries: z.number().int().min(0).default(10000).describe('Most responses kept.'),
+          maxObjectSize: z.number().int().min(0).default(1048576).describe('Largest response body stored.'),
+          heuristicMax: duration('1h', 'Cap of heuristic freshness (10 % of the Last-Modified age).'),
+        })
+        .prefault({})
+        .describe('The shared response cache (docs/gateway-cache.md).'),
+      slowClients: z
+        .strictObject({
+          maxConnections: z
+            .number()
+            .int()
+            .min(1)
+            .default(10000)
+            .describe('Open client connections; above it the oldest still reading a request are closed.'),
+          minBodyRate: z
+            .number()
+            .int()
+            .min(0)
+            .default(1024)
+            .describe('Least request-body rate in bytes/s (0 = off), checked after `bodyGrace`.'),
+          bodyGrace: duration('5s', 'Time a request body may arrive slower than `minBodyRate`.'),
+        })
+        .prefault({})
+        .describe('Slow-client and flood defences of the gateway listener (docs/waf.md).'),
 /**
  * The one configuration schema of gatehouse. docs/configuration.md is generated from it.
  * Every key has a default, so an empty file (or none) runs the platform on embedded defaults.

@@ -265,6 +265,11 @@ export const ERROR_CODES = {
     message: 'Upstream circuit is open',
     doc: 'The circuit breaker for the upstream is open; Retry-After says when a trial is due.',
   },
+  ERR_GATEWAY_WAF_BLOCKED: {
+    status: 403,
+    message: 'Request blocked by a WAF rule',
+    doc: 'A WAF rule of the route refused the request; the problem body names the rule (`waf_rule`). See docs/waf.md.',
+  },
   ERR_GATEWAY_OVERLOADED: {
     status: 503,
     message: 'Upstream is overloaded',

@@ -9,12 +9,13 @@ import { GatewayLimiter } from './gateway_limiter.js';
 import { GatewayMetrics } from './gateway_metrics.js';
 import { buildGatewayState, type GatewayState } from './gateway_state.js';
 import { OverLimitCache } from './over_limit_cache.js';
-import { buildPipeline, noopStage, runPipeline, type RequestContext, type Stage, type StageRun } from './pipeline.js';
+import { buildPipeline, runPipeline, type RequestContext, type Stage, type StageRun } from './pipeline.js';
 import { QUOTA_EXCEEDED, TEMPORARY_REDUCED_CAPACITY, sendProblem } from './problem_response.js';
 import { retryAfterSeconds } from './ratelimit_headers.js';
 import { RedisGuard } from './redis_guard.js';
 import { hostOf } from './route_table.js';
 import { Throttle } from './throttle.js';
+import { createWafStages } from './waf/waf_stage.js';
 
 /** Options of {@link Gateway}. */
 export interface GatewayOptions {
@@ -83,12 +84,13 @@ export class Gateway {
     this.accessLog = new AccessLog(o.logger.child({ log: 'access' }));
     this.stages = buildPipeline({
       request_id: (ctx) => this.front(ctx),
+    const waf = createWafStages({ metrics: this.metrics, logger: o.logger });
       limits: (ctx) => this.sizeLimits(ctx),
-      waf: o.stages?.waf ?? noopStage,
+      waf: o.stages?.waf ?? waf.head,
       authentication: (ctx) => this.authenticate(ctx),
       rate_limit: (ctx) => this.rateLimit(ctx),
       authorization: (ctx) => authorize(ctx.route!.config.auth, ctx.principal),
-      cache: o.stages?.cache ?? noopStage,
+      cache: o.stages?.cache ?? waf.body,
       shedding: (ctx) => this.shed(ctx),
       proxy: (ctx) => this.proxy(ctx),
     });

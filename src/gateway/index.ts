@@ -26,3 +26,15 @@ export type { AccessEntry } from './access_log.js';
 export { STAGE_NAMES, buildPipeline, runPipeline, noopStage } from './pipeline.js';
 export type { StageName, StageRun, Stage, RequestContext } from './pipeline.js';
 export { sendProblem, QUOTA_EXCEEDED, TEMPORARY_REDUCED_CAPACITY } from './problem_response.js';
+export { inspectHead, inspectBody, inspectRequest, contentTypeAllowed } from './waf/waf_rules.js';
+export type { WafConfig, WafRule, WafVerdict, WafHead, WafInput } from './waf/waf_rules.js';
+export {
+  looksLikeSqlInjection,
+  looksLikeXss,
+  looksLikeTraversal,
+  pathTraverses,
+  isScannerAgent,
+} from './waf/signatures.js';
+export { percentDecode, unescapeText, fullyDecode } from './waf/decode.js';
+export { queryParams, bodyParams } from './waf/request_params.js';
+export type { RequestParam } from './waf/request_params.js';
