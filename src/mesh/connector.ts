@@ -2,7 +2,7 @@ import { connect, type TLSSocket } from 'node:tls';
 import type { buildConnector } from 'undici';
 import { GatehouseError } from '../core/index.js';
 import type { IdentitySource } from './identity_source.js';
-import type { PeerChecker } from './peer_check.js';
+import type { PeerChecker, PeerIdentity } from './peer_check.js';
 import { ClientContexts } from './tls_contexts.js';
 
 const SESSION_CACHE_LIMIT = 1024;
@@ -32,7 +32,9 @@ export function mtlsConnector(options: {
 }): buildConnector.connector {
   const { identity, checker, expected } = options;
   const contexts = new ClientContexts();
-  const sessions = new Map<string, Buffer>();
+  // A resumed TLS 1.3 session shows no server certificate on the client side: each cached session keeps the
+  // identity verified on the full handshake it descends from, and that identity is re-checked on every resumption.
+  const sessions = new Map<string, { session: Buffer; peer: PeerIdentity }>();
   const checkServerIdentity = checker.serverIdentity(expected);
   return (opts, callback) => {
     const material = identity.current;
@@ -42,6 +44,7 @@ export function mtlsConnector(options: {
     }
     const port = Number(opts.port) || 443;
     const key = `${opts.hostname}:${port}`;
+    const cached = sessions.get(key);
     let socket: TLSSocket;
     try {
       socket = connect({
@@ -52,17 +55,24 @@ export function mtlsConnector(options: {
         maxVersion: 'TLSv1.3',
         ALPNProtocols: ['http/1.1'],
         checkServerIdentity,
-        ...(sessions.has(key) ? { session: sessions.get(key) } : {}),
+        ...(cached ? { session: cached.session } : {}),
       });
     } catch (err) {
       callback(err as Error, null);
       return;
     }
     socket.setNoDelay(true);
-    socket.on('session', (session: Buffer) => {
+    let peer: PeerIdentity | undefined;
+    const pending: Buffer[] = [];
+    const remember = (session: Buffer) => {
+      if (!peer) {
+        pending.push(session);
+        return;
+      }
       if (sessions.size >= SESSION_CACHE_LIMIT && !sessions.has(key)) sessions.clear();
-      sessions.set(key, session);
-    });
+      sessions.set(key, { session, peer });
+    };
+    socket.on('session', remember);
     const timer = setTimeout(() => socket.destroy(new Error('mTLS connect timeout')), options.timeoutMs ?? 10_000);
     const fail = (err: Error) => {
       clearTimeout(timer);
@@ -74,24 +84,20 @@ export function mtlsConnector(options: {
       clearTimeout(timer);
       socket.off('error', fail);
       const resumed = socket.isSessionReused();
-      if (resumed) {
-        const verdict = checker.check(
-          socket.getPeerX509Certificate()?.raw,
-          socket.authorized,
-          socket.authorizationError,
-          expected,
-        );
-        if (!verdict.ok) {
-          if (options.stats) options.stats.refused++;
-          sessions.delete(key);
-          socket.destroy();
-          callback(
-            new GatehouseError('ERR_MESH_UPSTREAM_FAILED', { detail: `server SVID refused: ${verdict.reason}` }),
-            null,
-          );
-          return;
-        }
+      const verdict =
+        resumed && cached
+          ? checker.recheck(cached.peer, expected)
+          : checker.check(socket.getPeerX509Certificate()?.raw, socket.authorized, socket.authorizationError, expected);
+      if (!verdict.ok) {
+        if (options.stats) options.stats.refused++;
+        sessions.delete(key);
+        socket.destroy();
+        const detail = `server SVID refused: ${verdict.reason}${resumed ? ' (resumed session)' : ''}`;
+        callback(new GatehouseError('ERR_MESH_UPSTREAM_FAILED', { detail }), null);
+        return;
       }
+      peer = verdict.peer;
+      for (const session of pending.splice(0)) remember(session);
       if (options.stats) {
         options.stats.connected++;
         if (resumed) options.stats.resumed++;

@@ -51,6 +51,8 @@ export interface MtlsListenerOptions {
 export class MtlsListener {
   readonly stats: ListenerStats = { admitted: 0, resumed: 0, refused: 0, plaintext: 0 };
   private readonly peers = new WeakMap<Socket, PeerIdentity>();
+  /** Sockets accepted by the PERMISSIVE front (the inner servers never listen, so they do not track them). */
+  private readonly sniffed = new Set<Socket>();
   private readonly tls: Server;
   private readonly plain: Server | undefined;
   private readonly front: ReturnType<typeof createNetServer> | undefined;
@@ -95,14 +97,19 @@ export class MtlsListener {
     return this.peers.get(req.socket);
   }
 
-  /** Stops accepting, closes idle connections, lets in-flight requests finish. */
-  async close(): Promise<void> {
+  /** Stops accepting, closes idle connections, gives in-flight requests `graceMs` (default 2 s) to finish. */
+  async close(graceMs = 2_000): Promise<void> {
     this.unsubscribe();
     this.ticketKeys.stop();
-    const closing = [this.tls, this.plain, this.front].filter((s) => s !== undefined && s.listening);
-    for (const server of [this.tls, this.plain]) server?.closeIdleConnections();
-    await Promise.all(closing.map((s) => new Promise<void>((resolve) => s!.close(() => resolve()))));
-    for (const server of [this.tls, this.plain]) server?.closeAllConnections();
+    const listening = [this.tls, this.front].filter((s) => s !== undefined && s.listening);
+    const done = Promise.all(listening.map((s) => new Promise<void>((resolve) => s!.close(() => resolve()))));
+    this.tls.closeIdleConnections();
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([done, new Promise((resolve) => (timer = setTimeout(resolve, graceMs)))]);
+    clearTimeout(timer);
+    this.tls.closeAllConnections();
+    for (const socket of this.sniffed) socket.destroy();
+    await done;
   }
 
   private serverOptions() {
@@ -129,6 +136,8 @@ export class MtlsListener {
   }
 
   private sniff(socket: Socket): void {
+    this.sniffed.add(socket);
+    socket.once('close', () => this.sniffed.delete(socket));
     socket.once('readable', () => {
       const first = socket.read(1) as Buffer | null;
       if (!first) return socket.destroy();

@@ -15,9 +15,10 @@ export const id = (sa: string, ns = 'demo'): string => `spiffe://${TD}/ns/${ns}/
 export async function meshCa(options: { ttlMs?: number; trustDomain?: string } = {}) {
   const clock = systemClock;
   const store = new MemoryRecordStore({ clock });
+  const vault = new MapVault();
   const authority = await Authority.open({
     store,
-    vault: new MapVault(),
+    vault,
     clock,
     trustDomain: options.trustDomain ?? TD,
     rootTtlMs: 3650 * DAY,
@@ -33,7 +34,7 @@ export async function meshCa(options: { ttlMs?: number; trustDomain?: string } =
     ...(options.ttlMs ? { ttlMs: options.ttlMs } : {}),
     redeem: async (credential) => credential.replace(/^join:/, ''),
   });
-  return { authority, revocations, client, store };
+  return { authority, revocations, client, store, vault };
 }
 
 /** A started IdentitySource for `spiffeId`. */

@@ -1,0 +1,129 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Agent, request } from 'undici';
+import { createMtlsAgent, createMtlsServer, type IdentitySource, type MtlsListener } from '../../src/mesh/index.js';
+import { MemoryLogger } from '../../src/core/index.js';
+import { closeServer, echoApp, frontendOnly, id, identityFor, meshCa, sidecarFor } from './helpers.js';
+
+type Echo = { headers: Record<string, string> };
+
+describe('STRICT and PERMISSIVE', () => {
+  it('PERMISSIVE serves plaintext and TLS without a client certificate (no XFCC), still refuses a bad certificate', async () => {
+    const ca = await meshCa();
+    const foreign = await meshCa();
+    const app = await echoApp('backend');
+    const { sidecar: permissive } = await sidecarFor(ca.client, 'backend', app.address, { mode: 'PERMISSIVE' });
+    const { sidecar: strict } = await sidecarFor(ca.client, 'backend', app.address, { mode: 'STRICT' });
+    const { sidecar: guarded } = await sidecarFor(ca.client, 'backend', app.address, {
+      mode: 'PERMISSIVE',
+      policies: frontendOnly,
+    });
+    const frontend = await identityFor(ca.client, id('frontend'));
+    const stranger = await identityFor(foreign.client, id('frontend'));
+    const anonymous = new Agent({ connect: { rejectUnauthorized: false } });
+    try {
+      const plain = await request(`http://127.0.0.1:${permissive.inboundAddress.port}/p`, {
+        headers: { 'x-forwarded-client-cert': 'By=forged' },
+      });
+      expect(plain.statusCode).toBe(200);
+      expect(((await plain.body.json()) as Echo).headers['x-forwarded-client-cert']).toBeUndefined();
+      const tlsNoCert = await request(`https://127.0.0.1:${permissive.inboundAddress.port}/t`, {
+        dispatcher: anonymous,
+      });
+      expect(tlsNoCert.statusCode).toBe(200);
+      await tlsNoCert.body.dump();
+      const mtls = createMtlsAgent({
+        identity: frontend,
+        trustDomain: ca.authority.trustDomain,
+        expect: id('backend'),
+      });
+      const withCert = await request(`https://127.0.0.1:${permissive.inboundAddress.port}/m`, { dispatcher: mtls });
+      expect(((await withCert.body.json()) as Echo).headers['x-forwarded-client-cert']).toContain(
+        `URI=${id('frontend')}`,
+      );
+      await mtls.close();
+      // a certificate from another CA is refused in PERMISSIVE too (it is not "no certificate")
+      const wrong = createMtlsAgent({
+        identity: stranger,
+        trustDomain: ca.authority.trustDomain,
+        expect: id('backend'),
+      });
+      await expect(
+        request(`https://127.0.0.1:${permissive.inboundAddress.port}/w`, { dispatcher: wrong }),
+      ).rejects.toThrow();
+      await wrong.close();
+      // a policy naming principals denies plaintext callers
+      const denied = await request(`http://127.0.0.1:${guarded.inboundAddress.port}/p`);
+      expect(denied.statusCode).toBe(403);
+      await denied.body.dump();
+      // STRICT: plaintext gets no HTTP answer; TLS without a client certificate is closed
+      await expect(request(`http://127.0.0.1:${strict.inboundAddress.port}/p`)).rejects.toThrow();
+      await expect(
+        request(`https://127.0.0.1:${strict.inboundAddress.port}/t`, { dispatcher: anonymous }),
+      ).rejects.toThrow();
+      expect(strict.stats().inbound.refused).toBe(1);
+    } finally {
+      frontend.stop();
+      stranger.stop();
+      await anonymous.close();
+      await Promise.all([permissive.stop(), strict.stop(), guarded.stop()]);
+      await closeServer(app.server);
+    }
+  });
+});
+
+describe('library mode: createMtlsServer + createMtlsAgent', () => {
+  let server: MtlsListener;
+  let serverIdentity: IdentitySource;
+  let clientIdentity: IdentitySource;
+  let url: string;
+  let trustDomain: string;
+
+  beforeAll(async () => {
+    const ca = await meshCa();
+    trustDomain = ca.authority.trustDomain;
+    serverIdentity = await identityFor(ca.client, id('backend'));
+    clientIdentity = await identityFor(ca.client, id('frontend'));
+    server = createMtlsServer({
+      identity: serverIdentity,
+      trustDomain,
+      logger: new MemoryLogger(),
+      policies: [{ name: 'read-only', action: 'ALLOW', rules: [{ to: [{ methods: ['GET'] }] }] }],
+      handler: (req, res, peer) => res.end(JSON.stringify({ peer: peer?.spiffeId, url: req.url })),
+    });
+    const address = await server.listen('127.0.0.1', 0);
+    url = `https://127.0.0.1:${address.port}`;
+  });
+  afterAll(async () => {
+    serverIdentity?.stop();
+    clientIdentity?.stop();
+    await server?.close();
+  });
+
+  it('authenticates both ends, applies the policy, and keeps working across rotation of both', async () => {
+    const agent = createMtlsAgent({ identity: clientIdentity, trustDomain, expect: id('backend') });
+    try {
+      const res = await request(`${url}/hello`, { dispatcher: agent });
+      expect(await res.body.json()).toEqual({ peer: id('frontend'), url: '/hello' });
+      const post = await request(`${url}/hello`, { dispatcher: agent, method: 'POST', body: 'x' });
+      expect(post.statusCode).toBe(403);
+      await post.body.dump();
+      const before = serverIdentity.current!.serialNumber;
+      await serverIdentity.renewNow();
+      await clientIdentity.renewNow();
+      expect(serverIdentity.current!.serialNumber).not.toBe(before);
+      const again = await request(`${url}/again`, { dispatcher: agent, reset: true });
+      expect(await again.body.json()).toEqual({ peer: id('frontend'), url: '/again' });
+    } finally {
+      await agent.close();
+    }
+  });
+
+  it('refuses a server that holds another identity', async () => {
+    const agent = createMtlsAgent({ identity: clientIdentity, trustDomain, expect: id('someone-else') });
+    try {
+      await expect(request(`${url}/`, { dispatcher: agent })).rejects.toThrow(/unexpected_identity/);
+    } finally {
+      await agent.close();
+    }
+  });
+});
