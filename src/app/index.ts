@@ -1,5 +1,6 @@
 import type { startGatehouse as StartGatehouse } from './up.js';
 import type { restoreBackup as RestoreBackup } from './restore.js';
+import type { startStandaloneGateway as StartStandaloneGateway } from './gateway_standalone.js';
 
 export type { RunningGatehouse, Endpoints } from './up.js';
 export { dataDirPaths } from './data_dir.js';
@@ -30,3 +31,17 @@ export async function restoreBackup(...args: Parameters<typeof RestoreBackup>): 
   return restore(...args);
 }
 export type { RestoreReport } from './restore.js';
+
+/**
+ * `gatehouse gateway` (see ./gateway_standalone.ts), loaded on demand like {@link startGatehouse}.
+ *
+ * @example
+ * const gw = await startStandaloneGateway({ config, certPem, keyPem, clock: systemClock, logger });
+ */
+export async function startStandaloneGateway(
+  ...args: Parameters<typeof StartStandaloneGateway>
+): ReturnType<typeof StartStandaloneGateway> {
+  const { startStandaloneGateway: start } = await import('./gateway_standalone.js');
+  return start(...args);
+}
+export type { StandaloneGateway } from './gateway_standalone.js';

@@ -9,6 +9,7 @@ import {
   registerKmsRoutes,
   registerKmsStreamRoutes,
   registerIdentityAdminRoutes,
+  registerApiKeyAdminRoutes,
   registerCaAdminRoutes,
   type HttpsServer,
 } from '../http/index.js';
@@ -18,15 +19,17 @@ import type { PlatformCore } from './compose.js';
 import { dataDirPaths, ensureDataDir, readManifest, type DataDirPaths } from './data_dir.js';
 import { initializeDataDir } from './first_start.js';
 import { identityAdminOperations } from './identity_admin.js';
+import { apiKeyAdminOperations } from './apikey_admin.js';
 import { prepareIdentityListener } from './identity_listener.js';
 import { prepareCaListener } from './ca_listener.js';
-import { adminTokenKmsAuthorizer } from './kms_authorizer.js';
+import { platformCallers, platformKmsAuthorizer, platformObjectAuthorizer } from './platform_authorizer.js';
 import { kmsOperations } from './kms_operations.js';
 import { attachObjectStore } from './object_operations.js';
 import { ListenerCertificate } from './listener_certificate.js';
 import { resolveRootKey, rootKeyBesideDataWarning, type RootKeyInputs } from './root_key_source.js';
 import { openWithRootRecovery } from './root_rotation.js';
 import { Scheduler } from './scheduler.js';
+import { startGatewayListener, type GatewayListener } from './gateway_listener.js';
 
 /** endpoints.json: where each running capability listens. Keys appear as their capability lands. */
 export interface Endpoints {
@@ -38,6 +41,8 @@ export interface Endpoints {
   identity: string;
   /** The CA API (SVID signing, renewal over mTLS, bundles). */
   ca: string;
+  /** The API gateway (data plane); `/demo/` reaches the demo backend. */
+  gateway: string;
   trustBundle: string;
   trustDomain: string;
 }
@@ -49,6 +54,8 @@ export interface RunningGatehouse {
   /** True when this start created the data directory. */
   created: boolean;
   rootKeyCreated: boolean;
+  /** Swaps the gateway's routes, limits and upstreams (SIGHUP); throws ERR_CONFIG_INVALID and keeps the old ones. */
+  reloadGateway(gateway: Config['gateway']): void;
   /** Stops accepting, drains in-flight requests, closes stores, removes endpoints.json, releases the lock. */
   stop(): Promise<void>;
 }
@@ -137,6 +144,14 @@ export async function startGatehouse(options: {
     let ready = false;
     const identityListener = await prepareIdentityListener({ core, ticketKeys, ready: () => ready });
     cleanups.push(() => identityListener.close());
+    // The admin token, our access tokens and API keys, with scopes (docs/identity.md, "Authorization of our APIs").
+    const callers = platformCallers({
+      identity: identityListener.identity,
+      checkAdminToken: (token) => adminToken.check(token),
+      apiKeyHeader: config.identity.apiKeys.header,
+      clock,
+    });
+    const checkAdmin = (token: string) => callers.adminCheck(token);
     const caListener = await prepareCaListener({
       core,
       trustBundleFile: paths.trustBundle,
@@ -153,6 +168,7 @@ export async function startGatehouse(options: {
       logger: logger.child({ listener: 'admin' }),
       ready: () => ready,
     });
+    const started: { gateway?: GatewayListener } = {}; // the gateway starts after the admin routes exist
     registerAdminRoutes(
       admin.app,
       adminOperations({
@@ -160,6 +176,7 @@ export async function startGatehouse(options: {
         paths,
         adminToken,
         rootKey,
+        checkAdmin,
         renewListeners: async () => {
           const renewed = [];
           for (const [listener, certificate] of [
@@ -176,21 +193,30 @@ export async function startGatehouse(options: {
               notAfter: new Date(cert.notAfter).toISOString(),
             });
           }
+          if (started.gateway) {
+            const cert = await started.gateway.renewCertificate();
+            renewed.push({
+              listener: 'gateway',
+              serialNumber: cert.serialNumber,
+              notAfter: new Date(cert.notAfter).toISOString(),
+            });
+          }
           return renewed;
         },
       }),
     );
     registerKmsStreamRoutes(admin.app, {
       ops: kmsOps,
-      checkToken: (token) => adminToken.check(token),
+      checkToken: checkAdmin,
       logger: logger.child({ listener: 'admin' }),
     });
-    await attachObjectStore(admin.app, core, (token) => adminToken.check(token));
+    await attachObjectStore(admin.app, core, checkAdmin, platformObjectAuthorizer(callers, logger));
     registerIdentityAdminRoutes(
       admin.app,
-      (token) => adminToken.check(token),
+      checkAdmin,
       identityAdminOperations(identityListener.identity, logger),
     );
+    registerApiKeyAdminRoutes(admin.app, checkAdmin, apiKeyAdminOperations(identityListener.identity, logger));
     registerCaAdminRoutes(admin.app, (token) => adminToken.check(token), caListener.admin);
     const bound = await admin.listen('127.0.0.1', config.listen.admin.port);
     cleanups.push(() => admin.close());
@@ -208,7 +234,7 @@ export async function startGatehouse(options: {
     });
     registerKmsRoutes(kms.app, {
       ops: kmsOps,
-      authorizer: adminTokenKmsAuthorizer((token) => adminToken.check(token)),
+      authorizer: platformKmsAuthorizer(callers, logger.child({ listener: 'kms' })),
       logger: logger.child({ listener: 'kms' }),
       maxBatchItems: config.kms.maxBatchItems,
     });
@@ -229,6 +255,14 @@ export async function startGatehouse(options: {
     cleanups.push(() => scheduler.stop());
     const identityUrl = await identityListener.listen(scheduler);
     const caUrl = await caListener.listen(scheduler);
+    const gateway = await startGatewayListener({
+      core,
+      ticketKeys,
+      issuer: identityUrl,
+      trustBundlePem: await core.authority.trustBundlePem(),
+    });
+    started.gateway = gateway;
+    cleanups.push(() => gateway.close());
 
     const endpoints: Endpoints = {
       pid: process.pid,
@@ -236,6 +270,7 @@ export async function startGatehouse(options: {
       kms: `https://${urlHost(config.listen.host)}:${kmsBound.port}`,
       identity: identityUrl,
       ca: caUrl,
+      gateway: gateway.url,
       trustBundle: paths.trustBundle,
       trustDomain: config.trustDomain,
     };
@@ -250,6 +285,7 @@ export async function startGatehouse(options: {
       core,
       created,
       rootKeyCreated,
+      reloadGateway: (section) => gateway.reload(section),
       stop: () =>
         (stopping ??= (async () => {
           ready = false;

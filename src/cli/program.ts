@@ -8,6 +8,7 @@ import { objectCommand } from './commands/object.js';
 import { backupCommand, restoreCommand } from './commands/backup.js';
 import { signingKeysCommands } from './commands/signing_keys.js';
 import { upCommand } from './commands/up.js';
+import { gatewayCommand } from './commands/gateway.js';
 
 /** The `gatehouse` command tree. Each verb lives in its own file under cli/commands/. */
 export function buildProgram(): Command {
@@ -16,6 +17,7 @@ export function buildProgram(): Command {
     .version('0.1.0')
     .showHelpAfterError();
   program.addCommand(upCommand());
+  program.addCommand(gatewayCommand());
   program.addCommand(adminCommand());
   program.addCommand(kmsCommand());
   program.addCommand(caCommand());

@@ -57,6 +57,8 @@ export class Gateway {
   private readonly authenticator: Authenticator;
   private readonly local: MemoryLimiterStore;
   private readonly deps: { clock: Clock; logger: Logger; metrics: GatewayMetrics };
+  /** Labelled metric children by route and status (prom-client hashes labels on every `labels` call). */
+  private readonly children = new Map<string, { count: { inc(): void }; time: { observe(v: number): void } }>();
 
   constructor(private readonly o: GatewayOptions) {
     this.metrics = o.metrics ?? new GatewayMetrics();
@@ -82,9 +84,9 @@ export class Gateway {
       metrics: this.metrics,
     });
     this.accessLog = new AccessLog(o.logger.child({ log: 'access' }));
+    const waf = createWafStages({ metrics: this.metrics, logger: o.logger });
     this.stages = buildPipeline({
       request_id: (ctx) => this.front(ctx),
-    const waf = createWafStages({ metrics: this.metrics, logger: o.logger });
       limits: (ctx) => this.sizeLimits(ctx),
       waf: o.stages?.waf ?? waf.head,
       authentication: (ctx) => this.authenticate(ctx),
@@ -263,8 +265,15 @@ export class Gateway {
     const route = ctx.route?.config.name ?? '(none)';
     const status = ctx.res.statusCode;
     const ms = this.o.clock.now() - ctx.startedAt;
-    this.metrics.requests.labels(route, String(status)).inc();
-    this.metrics.duration.labels(route).observe(ms / 1000);
+    const id = `${route} ${status}`;
+    let child = this.children.get(id);
+    if (child === undefined) {
+      if (this.children.size > 10_000) this.children.clear();
+      child = { count: this.metrics.requests.labels(route, String(status)), time: this.metrics.duration.labels(route) };
+      this.children.set(id, child);
+    }
+    child.count.inc();
+    child.time.observe(ms / 1000);
     const entry: Parameters<AccessLog['write']>[0] = {
       request_id: ctx.requestId,
       route,

@@ -45,6 +45,7 @@ export async function startUp(
       GATEHOUSE_LISTEN__KMS__PORT: '0',
       GATEHOUSE_LISTEN__IDENTITY__PORT: '0',
       GATEHOUSE_LISTEN__CA__PORT: '0',
+      GATEHOUSE_LISTEN__GATEWAY__PORT: '0',
       GATEHOUSE_LOG__LEVEL: 'warn',
       ...env,
     },

@@ -26,6 +26,7 @@ function banner(running: RunningGatehouse): string {
     `  KMS API       ${endpoints.kms}   (transit API, docs/kms.md)`,
     `  identity      ${endpoints.identity}   (OAuth2 issuer: ${endpoints.identity}/.well-known/oauth-authorization-server)`,
     `  CA API        ${endpoints.ca}   (SVIDs, renewal over mTLS, bundles: docs/ca.md)`,
+    `  gateway       ${endpoints.gateway}   (data plane; /demo/ needs an API key with scope demo, docs/gateway.md)`,
     `  trust bundle  ${endpoints.trustBundle}   (trust domain ${endpoints.trustDomain})`,
     `  endpoints     ${paths.endpoints}`,
     '',
@@ -89,6 +90,22 @@ export function upCommand(): Command {
             process.exit(1);
           });
       };
+      process.on('SIGHUP', () => {
+        try {
+          const next = loadConfig({
+            ...(file === undefined ? {} : { file }),
+            env,
+            overrides: flags.dataDir === undefined ? {} : { dataDir: flags.dataDir },
+          });
+          running.reloadGateway(next.gateway);
+          logger.info({ event: 'gateway_reload' }, 'gateway configuration reloaded (SIGHUP)');
+        } catch (err) {
+          logger.error(
+            { event: 'gateway_reload_failed', reason: (err as Error).message },
+            'reload refused; keeping the running gateway configuration',
+          );
+        }
+      });
       process.once('SIGINT', () => shutdown('SIGINT'));
       process.once('SIGTERM', () => shutdown('SIGTERM'));
     });

@@ -1,0 +1,86 @@
+import type { IncomingHttpHeaders } from 'node:http';
+import { GatehouseError, type Clock, type Logger } from '../core/index.js';
+import type { Authenticator, GatewayConfig, GatewayPrincipal } from '../gateway/index.js';
+import { IDENTITY_PATHS } from '../identity/index.js';
+import { createVerifier, extractCredential, type Principal, type Verifier } from '../resource/index.js';
+
+/** Verifies API keys for the gateway (the identity server's API-key lookup, once it exists). */
+export type ApiKeyVerifier = (headers: IncomingHttpHeaders) => Promise<GatewayPrincipal>;
+
+/** The gateway's view of a verifier principal: the API key id comes from the `key_id` claim (or `jti`). */
+export function toGatewayPrincipal(p: Principal): GatewayPrincipal {
+  const out: GatewayPrincipal = { kind: p.kind, sub: p.sub, clientId: p.clientId, scopes: p.scopes, roles: p.roles };
+  if (p.keyId !== undefined) out.keyId = p.keyId;
+  if (p.kind === 'api_key') {
+    const id = p.claims['key_id'] ?? p.claims['jti'];
+    if (typeof id === 'string') out.apiKeyId = id;
+  }
+  return out;
+}
+
+/** The running authenticator and what it owns. */
+export interface AppAuthenticator extends Authenticator {
+  start(): Promise<void>;
+  close(): Promise<void>;
+}
+
+/**
+ * Wires the gateway's Authenticator port: JWT routes use the resource-server verifier (`createVerifier`) against the
+ * platform's issuer and JWKS, created only when some route needs it; API-key routes use `apiKeys` when given and are
+ * refused (401) otherwise, so a route never opens by accident.
+ *
+ * @example
+ * const auth = appGatewayAuthenticator({ gateway: config.gateway, issuer, trustBundlePem, clock, logger });
+ * await auth.start();
+ */
+export function appGatewayAuthenticator(o: {
+  gateway: GatewayConfig;
+  issuer: string | undefined;
+  /** CA certificates the JWKS endpoint is verified against (default: system roots). */
+  trustBundlePem?: string;
+  apiKeys?: ApiKeyVerifier;
+  clock: Clock;
+  logger: Logger;
+}): AppAuthenticator {
+  let verifier: Verifier | undefined;
+  const needsJwt = o.gateway.routes.some((r) => r.auth.kind === 'jwt');
+  if (needsJwt) {
+    if (o.issuer === undefined) {
+      throw new GatehouseError('ERR_CONFIG_INVALID', {
+        message: 'gateway routes with auth.kind jwt need identity.issuer (the issuer whose tokens are accepted)',
+      });
+    }
+    const jwksUrl = `${o.issuer.replace(/\/+$/, '')}${IDENTITY_PATHS.jwks}`;
+    verifier = createVerifier({
+      issuer: o.issuer,
+      audience: o.gateway.jwtAudience,
+      jwks: { url: jwksUrl, ...(o.trustBundlePem === undefined ? {} : { ca: o.trustBundlePem }) },
+      revocation: { mode: 'off' },
+      clock: o.clock,
+      logger: o.logger,
+    });
+  }
+  return {
+    async authenticate(headers, kind) {
+      if (kind === 'api_key') {
+        const credential = extractCredential(headers, 'x-api-key'); // ERR_TOKEN_MISSING / _REQUEST_INVALID first
+        if (credential.kind !== 'api_key')
+          throw new GatehouseError('ERR_TOKEN_INVALID', { detail: 'route expects an API key' });
+        if (!o.apiKeys) {
+          throw new GatehouseError('ERR_TOKEN_INVALID', { detail: 'no API-key verifier is wired into this gateway' });
+        }
+        return o.apiKeys(headers);
+      }
+      if (!verifier) throw new GatehouseError('ERR_TOKEN_INVALID', { detail: 'no JWT verifier configured' });
+      const principal = await verifier.verifyRequest(headers);
+      if (principal.kind !== 'jwt') throw new GatehouseError('ERR_TOKEN_INVALID', { detail: 'route expects a JWT' });
+      return toGatewayPrincipal(principal);
+    },
+    start: async () => {
+      await verifier?.start();
+    },
+    close: async () => {
+      await verifier?.close();
+    },
+  };
+}

@@ -1,0 +1,101 @@
+import { Gateway, createGatewayServer, type GatewayConfig, type GatewayMetrics } from '../gateway/index.js';
+import type { PlatformCore } from './compose.js';
+import { appGatewayAuthenticator } from './gateway_authenticator.js';
+import { startDemoBackend, withDemoRoute } from './gateway_demo.js';
+import { openGatewayRedis } from './gateway_redis.js';
+import { ListenerCertificate, type IssuedListenerCert } from './listener_certificate.js';
+
+/** The gateway inside `gatehouse up`. */
+export interface GatewayListener {
+  url: string;
+  metrics: GatewayMetrics;
+  /** Swaps routes, limits and upstreams (the demo route is kept); throws ERR_CONFIG_INVALID and keeps the old ones. */
+  reload(gateway: GatewayConfig): void;
+  renewCertificate(): Promise<IssuedListenerCert>;
+  close(): Promise<void>;
+}
+
+/** The host part of a listener URL (a wildcard bind is reached on loopback). */
+function urlHost(host: string): string {
+  if (host === '0.0.0.0' || host === '') return '127.0.0.1';
+  if (host === '::') return '[::1]';
+  return host.includes(':') ? `[${host}]` : host;
+}
+
+/**
+ * Starts the gateway listener of `gatehouse up` on `listen.host`:`listen.gateway.port` with a certificate from the
+ * platform CA (renewed like the others), the demo backend on 127.0.0.1 and its `/demo/` route, JWT routes verified
+ * against the platform issuer, and the global limiter tier on Redis when `redis.url` is set.
+ *
+ * @example
+ * const gateway = await startGatewayListener({ core, ticketKeys, issuer, trustBundlePem });
+ */
+export async function startGatewayListener(o: {
+  core: PlatformCore;
+  ticketKeys: Buffer;
+  issuer: string;
+  trustBundlePem: string;
+}): Promise<GatewayListener> {
+  const { config, clock } = o.core;
+  const logger = o.core.logger.child({ listener: 'gateway' });
+  const cleanups: Array<() => Promise<void> | void> = [];
+  const unwind = async () => {
+    for (const c of cleanups.reverse()) await c();
+  };
+  try {
+    const demo = await startDemoBackend();
+    cleanups.push(() => demo.close());
+    const section = (g: GatewayConfig) => withDemoRoute(g, demo.url);
+    const authenticator = appGatewayAuthenticator({
+      gateway: config.gateway,
+      issuer: o.issuer,
+      trustBundlePem: o.trustBundlePem,
+      clock,
+      logger,
+    });
+    await authenticator.start();
+    cleanups.push(() => authenticator.close());
+    const redis = openGatewayRedis(config, logger);
+    if (redis) cleanups.push(() => redis.close());
+    const gateway = new Gateway({
+      config: section(config.gateway),
+      clock,
+      logger,
+      authenticator,
+      maxKeys: config.ratelimit.memory.maxKeys,
+      bodyLimit: config.http.bodyLimit,
+      ...(redis ? { globalStore: redis.store } : {}),
+    });
+    const cert = new ListenerCertificate({
+      component: 'gateway',
+      authority: o.core.authority,
+      ttlMs: config.pki.listenerCertTtl,
+      renewAtFraction: config.pki.renewAtFraction,
+      clock,
+      logger,
+    });
+    const issued = await cert.issue();
+    const server = createGatewayServer({
+      gateway,
+      http: config.http,
+      certPem: issued.certPem,
+      keyPem: issued.keyPem,
+      ticketKeys: o.ticketKeys,
+      logger,
+    });
+    const bound = await server.listen(config.listen.host, config.listen.gateway.port);
+    cleanups.push(() => server.close());
+    cert.start((next) => server.setCertificate(next.certPem, next.keyPem));
+    cleanups.push(() => cert.stop());
+    return {
+      url: `https://${urlHost(config.listen.host)}:${bound.port}`,
+      metrics: gateway.metrics,
+      reload: (g) => gateway.reload(section(g)),
+      renewCertificate: () => cert.renewNow(),
+      close: unwind,
+    };
+  } catch (err) {
+    await unwind();
+    throw err;
+  }
+}

@@ -1,0 +1,82 @@
+import { createServer, type Server } from 'node:http';
+import type { Config } from '../config/index.js';
+import type { Clock, Logger } from '../core/index.js';
+import { Gateway, createGatewayServer, type GatewayConfig } from '../gateway/index.js';
+import { appGatewayAuthenticator } from './gateway_authenticator.js';
+import { openGatewayRedis } from './gateway_redis.js';
+
+/** A gateway running alone (`gatehouse gateway`). */
+export interface StandaloneGateway {
+  url: string;
+  /** The plain-HTTP Prometheus endpoint on 127.0.0.1, when a metrics port was given. */
+  metricsUrl: string | undefined;
+  reload(gateway: GatewayConfig): void;
+  close(): Promise<void>;
+}
+
+/**
+ * `gatehouse gateway`: the data plane alone, with a certificate from files, the global tier on Redis when
+ * `redis.url` is set, JWT routes verified against `identity.issuer` (JWKS trusted through `issuerCaPem` or the
+ * system roots), and `/metrics` on a separate 127.0.0.1 listener.
+ *
+ * @example
+ * const gw = await startStandaloneGateway({ config, certPem, keyPem, clock: systemClock, logger, metricsPort: 9446 });
+ */
+export async function startStandaloneGateway(o: {
+  config: Config;
+  certPem: string;
+  keyPem: string;
+  issuerCaPem?: string;
+  metricsPort?: number;
+  clock: Clock;
+  logger: Logger;
+}): Promise<StandaloneGateway> {
+  const { config, clock, logger } = o;
+  const cleanups: Array<() => Promise<void> | void> = [];
+  const unwind = async () => {
+    for (const c of cleanups.reverse()) await c();
+  };
+  try {
+    const authenticator = appGatewayAuthenticator({
+      gateway: config.gateway,
+      issuer: config.identity.issuer,
+      ...(o.issuerCaPem === undefined ? {} : { trustBundlePem: o.issuerCaPem }),
+      clock,
+      logger,
+    });
+    await authenticator.start();
+    cleanups.push(() => authenticator.close());
+    const redis = openGatewayRedis(config, logger);
+    if (redis) cleanups.push(() => redis.close());
+    const gateway = new Gateway({
+      config: config.gateway,
+      clock,
+      logger,
+      authenticator,
+      maxKeys: config.ratelimit.memory.maxKeys,
+      bodyLimit: config.http.bodyLimit,
+      ...(redis ? { globalStore: redis.store } : {}),
+    });
+    const server = createGatewayServer({ gateway, http: config.http, certPem: o.certPem, keyPem: o.keyPem, logger });
+    const bound = await server.listen(config.listen.host, config.listen.gateway.port);
+    cleanups.push(() => server.close());
+    let metricsUrl: string | undefined;
+    if (o.metricsPort !== undefined) {
+      const metrics: Server = createServer((req, res) => {
+        if (req.url !== '/metrics') return void res.writeHead(404).end();
+        gateway.metrics.text().then(
+          (text) => res.writeHead(200, { 'content-type': gateway.metrics.contentType }).end(text),
+          () => res.writeHead(500).end(),
+        );
+      });
+      await new Promise<void>((resolve) => metrics.listen(o.metricsPort, '127.0.0.1', resolve));
+      cleanups.push(() => new Promise<void>((resolve) => metrics.close(() => resolve())));
+      metricsUrl = `http://127.0.0.1:${(metrics.address() as { port: number }).port}/metrics`;
+    }
+    const host = config.listen.host.includes(':') ? `[${config.listen.host}]` : config.listen.host;
+    return { url: `https://${host}:${bound.port}`, metricsUrl, reload: (g) => gateway.reload(g), close: unwind };
+  } catch (err) {
+    await unwind();
+    throw err;
+  }
+}

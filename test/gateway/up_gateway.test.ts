@@ -1,0 +1,57 @@
+import { join } from 'node:path';
+import { request } from 'undici';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startGatehouse, type RunningGatehouse } from '../../src/app/index.js';
+import { configSchema, loadConfig } from '../../src/config/index.js';
+import { MemoryLogger, systemClock } from '../../src/core/index.js';
+import { trustingAgent } from '../support/https.js';
+import { tempDir } from '../support/tmp.js';
+
+describe('the gateway in gatehouse up', () => {
+  const tmp = tempDir();
+  let running: RunningGatehouse;
+  let agent: ReturnType<typeof trustingAgent>;
+  beforeAll(async () => {
+    const config = loadConfig({
+      overrides: {
+        dataDir: join(tmp.dir, 'data'),
+        listen: { admin: { port: 0 }, kms: { port: 0 }, identity: { port: 0 }, ca: { port: 0 }, gateway: { port: 0 } },
+      },
+    });
+    running = await startGatehouse({ config, rootKey: {}, clock: systemClock, logger: new MemoryLogger() });
+    agent = trustingAgent(running.endpoints.trustBundle);
+  }, 60_000);
+  afterAll(async () => {
+    await agent?.close();
+    await running?.stop();
+    tmp.remove();
+  });
+
+  const get = async (path: string, headers: Record<string, string> = {}) => {
+    const res = await request(`${running.endpoints.gateway}${path}`, { headers, dispatcher: agent });
+    return { status: res.statusCode, headers: res.headers, body: (await res.body.json()) as Record<string, unknown> };
+  };
+
+  it('listens over TLS 1.3 with a platform CA certificate and lists itself in endpoints.json', () => {
+    expect(running.endpoints.gateway).toMatch(/^https:\/\/127\.0\.0\.1:\d+$/);
+  });
+
+  it('routes /demo/ to the demo backend behind an API key with scope demo', async () => {
+    const missing = await get('/demo/hello');
+    expect(missing.status).toBe(401);
+    expect(missing.body['code']).toBe('ERR_TOKEN_MISSING');
+    const nope = await get('/nothing-here');
+    expect(nope.status).toBe(404);
+  });
+
+  it('reloads the gateway section (SIGHUP path) keeping the demo route', async () => {
+    const section = configSchema.parse({
+      gateway: { routes: [{ name: 'open', pathPrefix: '/open/', upstream: 'demo' }] },
+    }).gateway;
+    running.reloadGateway(section);
+    const open = await get('/open/x', { 'x-gatehouse-sub': 'spoofed' });
+    expect(open.status).toBe(200);
+    expect(open.body).toMatchObject({ message: 'hello from the gatehouse demo backend', path: '/open/x', sub: null });
+    expect((await get('/demo/hello')).status).toBe(401);
+  });
+});
