@@ -1,10 +1,9 @@
-import { createPublicKey, sign, verify, type KeyObject } from 'node:crypto';
+import { createHash, createPublicKey, sign, verify, type KeyObject } from 'node:crypto';
 import { Attributes, CertificationRequest, CertificationRequestInfo } from '@peculiar/asn1-csr';
-import { AsnConvert } from '@peculiar/asn1-schema';
+import { AsnConvert, AsnProp, AsnPropTypes, AsnType, AsnTypeTypes } from '@peculiar/asn1-schema';
 import { AlgorithmIdentifier, Name, SubjectPublicKeyInfo } from '@peculiar/asn1-x509';
 import { GatehouseError } from '../core/index.js';
 
-const ID_EC_PUBLIC_KEY = '1.2.840.10045.2.1';
 const ED25519 = '1.3.101.112';
 const ECDSA_WITH_SHA256 = '1.2.840.10045.4.3.2';
 const ECDSA_WITH_SHA384 = '1.2.840.10045.4.3.3';
@@ -14,13 +13,38 @@ export const CSR_MAX_BYTES = 16_384;
 
 /** A CSR whose signature was verified: only its public key is used; every requested name is ignored. */
 export interface VerifiedCsr {
-  /** The subject public key info as parsed (placed as-is into the certificate). */
-  spki: SubjectPublicKeyInfo;
-  /** Its DER (for key identifiers and comparisons). */
+  /** The SubjectPublicKeyInfo DER exactly as received (placed as-is into the certificate). */
   spkiDer: Buffer;
+  /** SHA-256 of the SPKI DER: the SVID's subjectKeyIdentifier is its leftmost 160 bits (RFC 7093 §2, method 4). */
+  spkiSha256: Buffer;
   publicKey: KeyObject;
   keyType: 'ec-p256' | 'ed25519';
 }
+
+/** CertificationRequestInfo, mapped only as far as needed: the key stays raw DER for node:crypto. */
+class CsrInfoView {
+  version = 0;
+  subject = new ArrayBuffer(0);
+  subjectPKInfo = new ArrayBuffer(0);
+  attributes?: ArrayBuffer;
+}
+AsnType({ type: AsnTypeTypes.Sequence })(CsrInfoView);
+AsnProp({ type: AsnPropTypes.Integer })(CsrInfoView.prototype, 'version');
+AsnProp({ type: AsnPropTypes.Any })(CsrInfoView.prototype, 'subject');
+AsnProp({ type: AsnPropTypes.Any })(CsrInfoView.prototype, 'subjectPKInfo');
+AsnProp({ type: AsnPropTypes.Any, optional: true })(CsrInfoView.prototype, 'attributes');
+
+/** PKCS#10 CertificationRequest with the signed info kept raw (`certificationRequestInfoRaw`). */
+class CsrView {
+  certificationRequestInfo = new CsrInfoView();
+  certificationRequestInfoRaw?: ArrayBuffer;
+  signatureAlgorithm = new AlgorithmIdentifier();
+  signature = new ArrayBuffer(0);
+}
+AsnType({ type: AsnTypeTypes.Sequence })(CsrView);
+AsnProp({ type: CsrInfoView, raw: true })(CsrView.prototype, 'certificationRequestInfo');
+AsnProp({ type: AlgorithmIdentifier })(CsrView.prototype, 'signatureAlgorithm');
+AsnProp({ type: AsnPropTypes.BitString })(CsrView.prototype, 'signature');
 
 function bad(detail: string): GatehouseError {
   return new GatehouseError('ERR_PKI_CSR_INVALID', { detail });
@@ -50,45 +74,42 @@ export function csrPemToDer(pem: string): Buffer {
  */
 export function verifyCsr(der: Buffer): VerifiedCsr {
   if (der.length === 0 || der.length > CSR_MAX_BYTES) throw bad('CSR size out of bounds');
-  let request: CertificationRequest;
+  let request: CsrView;
   try {
-    request = AsnConvert.parse(der, CertificationRequest);
+    request = AsnConvert.parse(der, CsrView);
   } catch {
     throw bad('CSR is not DER PKCS#10');
   }
-  const info = request.certificationRequestInfo;
-  const spki = info.subjectPKInfo;
-  const keyAlgorithm = spki.algorithm.algorithm;
-  let keyType: VerifiedCsr['keyType'];
-  let hash: string | null;
-  const sigAlg = request.signatureAlgorithm.algorithm;
-  if (keyAlgorithm === ID_EC_PUBLIC_KEY) {
-    keyType = 'ec-p256';
-    if (sigAlg === ECDSA_WITH_SHA256) hash = 'sha256';
-    else if (sigAlg === ECDSA_WITH_SHA384) hash = 'sha384';
-    else throw bad(`unsupported CSR signature algorithm ${sigAlg}`);
-  } else if (keyAlgorithm === ED25519) {
-    keyType = 'ed25519';
-    if (sigAlg !== ED25519) throw bad(`unsupported CSR signature algorithm ${sigAlg}`);
-    hash = null;
-  } else {
-    throw bad(`unsupported CSR key algorithm ${keyAlgorithm}`);
+  if (request.certificationRequestInfo.version !== 0 || !request.certificationRequestInfoRaw) {
+    throw bad('CSR version is not 1');
   }
-  const spkiDer = Buffer.from(AsnConvert.serialize(spki));
+  const spkiDer = Buffer.from(request.certificationRequestInfo.subjectPKInfo);
   let publicKey: KeyObject;
   try {
     publicKey = createPublicKey({ key: spkiDer, format: 'der', type: 'spki' });
   } catch {
     throw bad('CSR public key cannot be decoded');
   }
-  if (keyType === 'ec-p256' && publicKey.asymmetricKeyDetails?.namedCurve !== 'prime256v1') {
-    throw bad('CSR EC key is not on P-256');
+  const sigAlg = request.signatureAlgorithm.algorithm;
+  let keyType: VerifiedCsr['keyType'];
+  let hash: string | null;
+  if (publicKey.asymmetricKeyType === 'ec') {
+    if (publicKey.asymmetricKeyDetails?.namedCurve !== 'prime256v1') throw bad('CSR EC key is not on P-256');
+    keyType = 'ec-p256';
+    if (sigAlg === ECDSA_WITH_SHA256) hash = 'sha256';
+    else if (sigAlg === ECDSA_WITH_SHA384) hash = 'sha384';
+    else throw bad(`unsupported CSR signature algorithm ${sigAlg}`);
+  } else if (publicKey.asymmetricKeyType === 'ed25519') {
+    keyType = 'ed25519';
+    if (sigAlg !== ED25519) throw bad(`unsupported CSR signature algorithm ${sigAlg}`);
+    hash = null;
+  } else {
+    throw bad(`unsupported CSR key type ${String(publicKey.asymmetricKeyType)}`);
   }
-  const signed = Buffer.from(request.certificationRequestInfoRaw ?? AsnConvert.serialize(info));
-  const signature = Buffer.from(request.signature);
-  const ok = verify(hash, signed, { key: publicKey, dsaEncoding: 'der' }, signature);
+  const signed = Buffer.from(request.certificationRequestInfoRaw);
+  const ok = verify(hash, signed, { key: publicKey, dsaEncoding: 'der' }, Buffer.from(request.signature));
   if (!ok) throw bad('CSR signature does not verify');
-  return { spki, spkiDer, publicKey, keyType };
+  return { spkiDer, spkiSha256: createHash('sha256').update(spkiDer).digest(), publicKey, keyType };
 }
 
 /**
