@@ -1,9 +1,10 @@
 import { createServer, type Server } from 'node:https';
 import type { Socket } from 'node:net';
 import type { Config } from '../config/index.js';
-import type { Logger } from '../core/index.js';
+import { systemClock, type Clock, type Logger } from '../core/index.js';
 import { serverTlsOptions } from '../crypto/index.js';
 import type { Gateway } from './gateway.js';
+import { SlowClientGuard } from './slow_clients.js';
 
 /** Options of {@link createGatewayServer}. */
 export interface GatewayServerOptions {
@@ -13,6 +14,10 @@ export interface GatewayServerOptions {
   keyPem: string;
   ticketKeys?: Buffer;
   logger: Logger;
+  /** The `gateway.slowClients` keys (defaults: 10 000 connections, 1024 B/s after 5 s). */
+  slowClients?: { maxConnections: number; minBodyRate: number; bodyGrace: number };
+  /** Clock of the slow-body check (default: the system clock). */
+  clock?: Clock;
 }
 
 /** The gateway's TLS 1.3 listener. */
@@ -47,6 +52,15 @@ export function createGatewayServer(o: GatewayServerOptions): GatewayServer {
     },
     o.gateway.handler,
   );
+  const guard = new SlowClientGuard(server, {
+    maxConnections: 10_000,
+    minBodyRate: 1024,
+    bodyGrace: 5_000,
+    ...o.slowClients,
+    checkInterval: o.http.connectionsCheckingInterval,
+    clock: o.clock ?? systemClock,
+  });
+  server.once('close', () => guard.stop());
   server.on('tlsClientError', (err: NodeJS.ErrnoException) => {
     o.logger.debug({ listener: 'gateway', code: err.code }, 'TLS handshake refused');
   });

@@ -38,3 +38,5 @@ export {
 export { percentDecode, unescapeText, fullyDecode } from './waf/decode.js';
 export { queryParams, bodyParams } from './waf/request_params.js';
 export type { RequestParam } from './waf/request_params.js';
+export { SlowClientGuard } from './slow_clients.js';
+export type { SlowClientOptions } from './slow_clients.js';

@@ -1,0 +1,128 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Server } from 'node:https';
+import type { Socket } from 'node:net';
+import type { Clock } from '../core/index.js';
+
+/** The `gateway.slowClients` keys (docs/waf.md). */
+export interface SlowClientOptions {
+  /** Open connections; a new one at the cap closes the oldest connection still reading a request. */
+  maxConnections: number;
+  /** Least request-body rate in bytes/s, checked after `bodyGrace` ms (0 = off). */
+  minBodyRate: number;
+  bodyGrace: number;
+  /** Sweep period in ms (the server's `connectionsCheckingInterval`). */
+  checkInterval: number;
+  clock: Clock;
+}
+
+type Phase = 'reading' | 'body' | 'answering';
+
+interface Tracked {
+  socket: Socket;
+  phase: Phase;
+  bodyStart: number;
+  bodyBaseline: number;
+  /** The TLS socket of the connection, once the handshake is done (bytesRead of the body is counted on it). */
+  tls: Socket | undefined;
+}
+
+const key = (s: Socket) => `${s.remoteAddress}|${s.remotePort}`;
+
+/**
+ * Slow-client and flood defences of a node:https listener. At `maxConnections`, a new connection closes the oldest
+ * connection still reading headers or a body (handshakes and idle keep-alive connections included; never one being
+ * answered), so a flood of half-open requests cannot lock users out and no connection is refused for its address
+ * alone. Request bodies arriving slower than `minBodyRate` after `bodyGrace` are closed.
+ *
+ * @example
+ * const guard = new SlowClientGuard(server, { maxConnections: 10_000, minBodyRate: 1024, bodyGrace: 5000, checkInterval: 1000, clock });
+ * server.on('close', () => guard.stop());
+ */
+export class SlowClientGuard {
+  /** Connections closed, by reason (for tests and logs). */
+  readonly closed = { cap: 0, slowBody: 0 };
+  /** Insertion order = age: the first entry is the oldest. */
+  private readonly connections = new Map<string, Tracked>();
+  private readonly timer: NodeJS.Timeout;
+
+  constructor(
+    server: Server,
+    private readonly o: SlowClientOptions,
+  ) {
+    server.on('connection', (socket: Socket) => this.accept(socket));
+    server.on('secureConnection', (tls: Socket) => {
+      const entry = this.connections.get(key(tls));
+      if (entry) entry.tls = tls;
+    });
+    server.on('request', (req: IncomingMessage, res: ServerResponse) => this.track(req, res));
+    this.timer = setInterval(() => this.sweep(), Math.max(100, o.checkInterval));
+    this.timer.unref();
+  }
+
+  /** Open connections tracked. */
+  get size(): number {
+    return this.connections.size;
+  }
+
+  /** Stops the sweep timer. */
+  stop(): void {
+    clearInterval(this.timer);
+  }
+
+  private accept(socket: Socket): void {
+    if (this.connections.size >= this.o.maxConnections) this.evictOldestReading();
+    const id = key(socket);
+    const entry: Tracked = { socket, phase: 'reading', bodyStart: 0, bodyBaseline: 0, tls: undefined };
+    this.connections.set(id, entry);
+    socket.once('close', () => {
+      if (this.connections.get(id) === entry) this.connections.delete(id);
+    });
+  }
+
+  private evictOldestReading(): void {
+    for (const entry of this.connections.values()) {
+      if (entry.phase === 'answering') continue;
+      this.closed.cap += 1;
+      entry.socket.destroy();
+      this.connections.delete(key(entry.socket));
+      return;
+    }
+  }
+
+  private track(req: IncomingMessage, res: ServerResponse): void {
+    const entry = this.connections.get(key(req.socket));
+    if (!entry) return;
+    entry.tls = req.socket;
+    if (
+      req.complete ||
+      (req.headers['content-length'] === undefined && req.headers['transfer-encoding'] === undefined)
+    ) {
+      entry.phase = 'answering';
+    } else {
+      entry.phase = 'body';
+      entry.bodyStart = this.o.clock.now();
+      entry.bodyBaseline = req.socket.bytesRead;
+      req.once('end', () => {
+        if (entry.phase === 'body') entry.phase = 'answering';
+      });
+    }
+    res.once('finish', () => {
+      entry.phase = 'reading';
+    });
+  }
+
+  private sweep(): void {
+    if (this.o.minBodyRate <= 0) return;
+    const now = this.o.clock.now();
+    for (const entry of this.connections.values()) {
+      if (entry.phase !== 'body') continue;
+      const elapsed = now - entry.bodyStart;
+      if (elapsed < this.o.bodyGrace) continue;
+      const read = (entry.tls ?? entry.socket).bytesRead - entry.bodyBaseline;
+      if ((read * 1000) / elapsed < this.o.minBodyRate) {
+        this.closed.slowBody += 1;
+        entry.socket.destroy();
+      }
+    }
+  }
+}
