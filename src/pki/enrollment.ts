@@ -5,7 +5,7 @@ import { csrPemToDer, verifyCsr } from './csr.js';
 import type { CreatedJoinToken, JoinTokens } from './join_tokens.js';
 import type { BootstrapTokenVerifier } from './ports.js';
 import { isDenied, type Revocations, type RevokedIdentity } from './revocation.js';
-import { parseWorkloadSpiffeId } from './spiffe_id.js';
+import { assertDnsNames, parseWorkloadSpiffeId } from './spiffe_id.js';
 import { validateSvid, type SvidRejection } from './svid.js';
 import type { IssuedSvid } from './svid_request.js';
 
@@ -58,7 +58,13 @@ export class Enrollment {
   /** Signs for the SPIFFE ID the join token is bound to, consuming the token (single use). */
   async signWithJoinToken(input: SignInput, joinToken: string): Promise<IssuedSvid> {
     const { authority, joinTokens, logger } = this.deps;
-    verifyCsr(csrPemToDer(input.csrPem)); // a bad CSR does not burn the token
+    // Whatever can be refused is refused before the token is used up: a bad request does not burn it.
+    verifyCsr(csrPemToDer(input.csrPem));
+    if (input.spiffeId !== undefined) parseWorkloadSpiffeId(input.spiffeId, authority.trustDomain);
+    assertDnsNames(input.dnsNames ?? []);
+    if (input.ttlMs !== undefined && (!Number.isSafeInteger(input.ttlMs) || input.ttlMs < 60_000)) {
+      throw new GatehouseError('ERR_PKI_NAME_INVALID', { message: 'Invalid certificate lifetime (at least 1m)' });
+    }
     const spiffeId = await joinTokens.consume(joinToken);
     if (input.spiffeId !== undefined && input.spiffeId !== spiffeId) {
       throw new GatehouseError('ERR_PKI_FORBIDDEN', { detail: 'join token bound to another SPIFFE ID' });

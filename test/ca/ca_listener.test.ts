@@ -45,6 +45,15 @@ describe('CA listener with real peers (curl, openssl s_client)', () => {
   it('signs with a one-time join token, then renews over mTLS with a new key', async () => {
     const { token } = await h.ca.enrollment.createJoinToken(id('api'), 600_000);
     const csr = await h.csr('api');
+    // Refused requests do not burn the token.
+    for (const json of [
+      { csr: 'not a csr', join_token: token },
+      { csr, join_token: token, dns_names: ['bad name'] },
+      { csr, join_token: token, spiffe_id: 'spiffe://elsewhere.org/ns/a/sa/b' },
+      { csr, join_token: token, ttl: '1s' },
+    ]) {
+      expect((await h.curl('/v1/ca/sign', { json })).status).toBe(400);
+    }
     const signed = await h.curl('/v1/ca/sign', { json: { csr, join_token: token, dns_names: ['localhost'] } });
     expect(signed.status, signed.output).toBe(200);
     const body = JSON.parse(signed.body);
