@@ -57,6 +57,7 @@ export async function prepareIdentityListener(options: {
     jwksJson: () => identity.signingKeys.jwksJson(),
     jwksMaxAgeSeconds: () => identity.signingKeys.jwksMaxAgeSeconds(),
     maxBodyBytes: config.identity.limits.maxBodyBytes,
+    rawTokenRoute: { hstsMaxAgeMs: config.http.hstsMaxAge },
   });
   registerIdentityRevocationRoutes(server.app, {
     introspection: identity.introspection,

@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { IDENTITY_PATHS, type TokenEndpoint } from '../identity/index.js';
+import { serveTokenRoute } from './raw_token_route.js';
 
 /** What the identity listener's public routes need; app/identity_server.ts supplies it. */
 export interface IdentityRoutesOptions {
@@ -10,6 +11,11 @@ export interface IdentityRoutesOptions {
   jwksJson: () => string;
   jwksMaxAgeSeconds: () => number;
   maxBodyBytes: number;
+  /**
+   * Serve POST /oauth2/token from a raw node:https handler in front of fastify (ADR 0001), adding the listener's HSTS
+   * (`hstsMaxAgeMs`, as createHttpsServer does) and nosniff headers. Absent: fastify serves it (inject in tests).
+   */
+  rawTokenRoute?: { hstsMaxAgeMs: number };
 }
 
 const oauthJson = (error: string, description: string) => JSON.stringify({ error, error_description: description });
@@ -68,4 +74,15 @@ export function registerIdentityRoutes(app: FastifyInstance, options: IdentityRo
       return reply.code(response.status).headers(response.headers).send(response.body);
     });
   });
+  if (options.rawTokenRoute) {
+    serveTokenRoute(app.server, {
+      path: IDENTITY_PATHS.token,
+      token: options.token,
+      maxBodyBytes: options.maxBodyBytes,
+      headers: {
+        'strict-transport-security': `max-age=${Math.floor(options.rawTokenRoute.hstsMaxAgeMs / 1000)}; includeSubDomains`,
+        'x-content-type-options': 'nosniff',
+      },
+    });
+  }
 }

@@ -14,6 +14,23 @@ export function parseScope(value: string): string[] {
   return [...new Set(parts)];
 }
 
+const absoluteUris = new Map<string, boolean>();
+
+/** Whether `resource` is an absolute URI without fragment; remembered for up to 1,024 strings (URL parsing is hot). */
+function isAbsoluteUri(resource: string): boolean {
+  const known = absoluteUris.get(resource);
+  if (known !== undefined) return known;
+  let absolute: boolean;
+  try {
+    absolute = !resource.includes('#') && new URL(resource).protocol.length > 1;
+  } catch {
+    absolute = false;
+  }
+  if (absoluteUris.size >= 1024) absoluteUris.clear();
+  absoluteUris.set(resource, absolute);
+  return absolute;
+}
+
 function audienceFor(context: GrantContext): string {
   const { client, resources } = context;
   if (resources.length > 1) throw oauthError('invalid_target', 'one resource per token request');
@@ -23,13 +40,7 @@ function audienceFor(context: GrantContext): string {
     if (fallback === undefined) throw oauthError('invalid_target', 'the client has no default audience');
     return fallback;
   }
-  let absolute: boolean;
-  try {
-    absolute = !resource.includes('#') && new URL(resource).protocol.length > 1;
-  } catch {
-    absolute = false;
-  }
-  if (!absolute) throw oauthError('invalid_target', 'resource must be an absolute URI without fragment');
+  if (!isAbsoluteUri(resource)) throw oauthError('invalid_target', 'resource must be an absolute URI without fragment');
   if (!client.audiences.includes(resource)) throw oauthError('invalid_target', 'resource not allowed for this client');
   return resource;
 }

@@ -1,5 +1,5 @@
-import { randomId } from '../../core/index.js';
 import { signJwt, type SigningKey } from '../../crypto/index.js';
+import { newTokenId } from './token_ids.js';
 
 /** What an RFC 9068 access token says. */
 export interface AccessTokenClaims {
@@ -32,7 +32,7 @@ export interface IssuedAccessToken {
 export function issueAccessToken(claims: AccessTokenClaims, key: SigningKey, now: number): IssuedAccessToken {
   const iat = Math.floor(now / 1000);
   const expiresIn = Math.max(1, Math.floor(claims.ttlMs / 1000));
-  const jti = randomId(16);
+  const jti = newTokenId();
   const payload: Record<string, unknown> = {
     iss: claims.issuer,
     sub: claims.subject,

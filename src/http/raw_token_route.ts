@@ -1,0 +1,97 @@
+import type { IncomingMessage, RequestListener, Server, ServerResponse } from 'node:http';
+import { GatehouseError } from '../core/index.js';
+import type { TokenEndpoint, TokenHttpResponse } from '../identity/index.js';
+
+/** What {@link serveTokenRoute} needs. */
+export interface RawTokenRouteOptions {
+  /** The exact request path served here (POST only; anything else goes to the framework). */
+  path: string;
+  token: TokenEndpoint;
+  /** Largest body accepted; a larger one is answered 400 invalid_request and the connection closed. */
+  maxBodyBytes: number;
+  /** The listener-wide headers fastify's onSend hook would add (HSTS, nosniff). */
+  headers: Readonly<Record<string, string>>;
+}
+
+const tooLarge = (): TokenHttpResponse => ({
+  status: 400,
+  headers: { 'content-type': 'application/json', 'cache-control': 'no-store', pragma: 'no-cache' },
+  body: JSON.stringify({ error: 'invalid_request', error_description: 'request body too large' }),
+});
+
+const serverError = (): TokenHttpResponse => ({
+  status: 500,
+  headers: { 'content-type': 'application/json', 'cache-control': 'no-store' },
+  body: JSON.stringify({ error: 'server_error' }),
+});
+
+function send(res: ServerResponse, answer: TokenHttpResponse, extra: Readonly<Record<string, string>>, close = false) {
+  if (res.headersSent || res.destroyed) return;
+  const headers: Record<string, string | number> = { ...answer.headers, ...extra };
+  headers['content-length'] = Buffer.byteLength(answer.body);
+  if (close) headers.connection = 'close';
+  res.writeHead(answer.status, headers);
+  res.end(answer.body);
+}
+
+function handle(req: IncomingMessage, res: ServerResponse, options: RawTokenRouteOptions): void {
+  const { maxBodyBytes, headers } = options;
+  const declared = Number(req.headers['content-length']);
+  if (declared > maxBodyBytes) {
+    send(res, tooLarge(), headers, true);
+    req.resume();
+    return;
+  }
+  const chunks: Buffer[] = [];
+  let size = 0;
+  let refused = false;
+  req.on('data', (chunk: Buffer) => {
+    if (refused) return;
+    size += chunk.length;
+    if (size > maxBodyBytes) {
+      refused = true;
+      send(res, tooLarge(), headers, true);
+      return;
+    }
+    chunks.push(chunk);
+  });
+  req.on('error', () => res.destroy());
+  req.on('end', () => {
+    if (refused) return;
+    const body = chunks.length === 1 ? (chunks[0] as Buffer).toString('utf8') : Buffer.concat(chunks).toString('utf8');
+    options.token
+      .handle({
+        contentType: req.headers['content-type'],
+        body,
+        authorization: req.headers.authorization,
+        address: req.socket.remoteAddress ?? 'unknown',
+      })
+      .then(
+        (answer) => send(res, answer, headers),
+        () => send(res, serverError(), headers),
+      );
+  });
+}
+
+/**
+ * Serves the token endpoint straight from the node:https server, in front of the framework (ADR 0001): POSTs to
+ * exactly `path` go to the framework-free {@link TokenEndpoint} with a bounded raw body; every other request goes on
+ * to the listener's fastify handler unchanged. Server-level defences (TLS 1.3 only, header and request timeouts,
+ * header size) still apply; the listener-wide response headers are added here. The fastify route stays registered
+ * for `inject` and for paths with a query string.
+ *
+ * @example
+ * serveTokenRoute(app.server, { path: '/oauth2/token', token, maxBodyBytes: 8192, headers: { 'x-content-type-options': 'nosniff' } });
+ */
+export function serveTokenRoute(server: Server, options: RawTokenRouteOptions): void {
+  const listeners = server.listeners('request') as RequestListener[];
+  const framework = listeners[0];
+  if (listeners.length !== 1 || framework === undefined) {
+    throw new GatehouseError('ERR_INTERNAL', { detail: 'expected exactly one request listener on the server' });
+  }
+  server.removeListener('request', framework);
+  server.on('request', (req: IncomingMessage, res: ServerResponse) => {
+    if (req.method === 'POST' && req.url === options.path) handle(req, res, options);
+    else framework(req, res);
+  });
+}
