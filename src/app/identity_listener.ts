@@ -1,4 +1,9 @@
-import { createHttpsServer, registerIdentityRevocationRoutes, registerIdentityRoutes } from '../http/index.js';
+import {
+  createHttpsServer,
+  registerIdentityPages,
+  registerIdentityRevocationRoutes,
+  registerIdentityRoutes,
+} from '../http/index.js';
 import { MemoryLimiterStore } from '../ratelimit/index.js';
 import type { PlatformCore } from './compose.js';
 import { openIdentity, type IdentityServer } from './identity_server.js';
@@ -63,6 +68,14 @@ export async function prepareIdentityListener(options: {
     introspection: identity.introspection,
     revocation: identity.revocation,
     feed: identity.revocationFeed,
+    maxBodyBytes: config.identity.limits.maxBodyBytes,
+  });
+  registerIdentityPages(server.app, {
+    flow: identity.people.flow,
+    sessions: identity.people.sessions,
+    consents: identity.people.consents,
+    clients: identity.clients.cache,
+    logger,
     maxBodyBytes: config.identity.limits.maxBodyBytes,
   });
   let refresher: NodeJS.Timeout | undefined;

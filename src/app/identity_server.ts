@@ -22,6 +22,7 @@ import {
   type SealedSecrets,
 } from '../identity/index.js';
 import type { LimiterStore } from '../ratelimit/index.js';
+import { openPeople, type IdentityPeople } from './identity_people.js';
 
 /** The assembled identity capability of one process. */
 export interface IdentityServer {
@@ -37,6 +38,8 @@ export interface IdentityServer {
   introspection: IntrospectionEndpoint;
   revocation: RevocationEndpoint;
   revocationFeed: RevocationFeedEndpoint;
+  /** People's sign-in: users, sessions, the authorization flow, codes and refresh tokens. */
+  people: IdentityPeople;
   /** The issuer URL (fixed once the listener is bound, unless `identity.issuer` sets it). */
   issuer(): string;
   setBoundPort(port: number): void;
@@ -88,11 +91,28 @@ export async function openIdentity(options: {
     maxTokenTtlMs,
   });
   const audit = new IssuanceAudit(logger.child({ audit: true, component: 'token' }));
-  const grants: Grant[] = [
-    clientCredentialsGrant({ apis: catalog, signingKeys, audit, defaultTtlMs: settings.accessTokenTtl }),
-  ];
   let issuer = settings.issuer?.replace(/\/+$/, '');
   const currentIssuer = () => issuer ?? 'https://127.0.0.1';
+  const revoker: { list?: RevocationList } = {};
+  const people = openPeople({
+    config,
+    records,
+    clock,
+    logger,
+    limiter: options.limiter,
+    apis: catalog,
+    clients: clients.cache,
+    signingKeys,
+    audit,
+    issuer: currentIssuer,
+    revokeAccess: async (access) => {
+      for (const item of access) await revoker.list?.revoke({ jti: item.jti, exp: item.exp });
+    },
+  });
+  const grants: Grant[] = [
+    clientCredentialsGrant({ apis: catalog, signingKeys, audit, defaultTtlMs: settings.accessTokenTtl }),
+    ...people.grants,
+  ];
   const token = new TokenEndpoint({
     grants,
     cache: clients.cache,
@@ -112,6 +132,7 @@ export async function openIdentity(options: {
     pageSize: settings.revocation.feedPageSize,
     ...(options.revocationBus ? { bus: options.revocationBus } : {}),
   });
+  revoker.list = revocations;
   await revocations.start();
   const revocationRefresh = setInterval(() => {
     revocations.refresh().catch((err: unknown) => {
@@ -178,6 +199,7 @@ export async function openIdentity(options: {
     introspection,
     revocation,
     revocationFeed,
+    people,
     issuer: currentIssuer,
     setBoundPort(port) {
       if (settings.issuer === undefined) issuer = `https://127.0.0.1:${port}`;
@@ -187,6 +209,7 @@ export async function openIdentity(options: {
         issuer: currentIssuer(),
         grantTypes: token.grantTypes(),
         signingAlgs: [settings.signing.alg],
+        legacyImplicit: settings.signIn.legacyImplicit,
       }),
     close: () => {
       clearInterval(revocationRefresh);

@@ -55,6 +55,32 @@ export { SESSION_COOKIE, sessionCookie, sessionIdFromCookie } from './sessions/b
 export type { BrowserSession } from './sessions/browser_session.js';
 export { SessionStore, SESSIONS_COLLECTION } from './sessions/session_store.js';
 export type { AccountCheck } from './sessions/session_store.js';
+export { isS256Challenge, verifierMatches } from './authorize/pkce.js';
+export { matchRedirectUri, redirectWith } from './authorize/redirect_uri.js';
+export {
+  validateAuthorizationRequest,
+  AuthorizeFailure,
+  OFFLINE_ACCESS,
+  apiScopesOf,
+} from './authorize/authorization_request.js';
+export type { AuthorizationRequest } from './authorize/authorization_request.js';
+export { AuthorizationCodes, CODES_COLLECTION } from './authorize/authorization_codes.js';
+export type { CodeGrant, CodeUse } from './authorize/authorization_codes.js';
+export { ConsentStore, CONSENTS_COLLECTION } from './authorize/consents.js';
+export type { Consent } from './authorize/consents.js';
+export {
+  RefreshTokens,
+  REFRESH_FAMILIES_COLLECTION,
+  REFRESH_TOKENS_COLLECTION,
+  REFRESH_REVOKED_COLLECTION,
+} from './authorize/refresh_tokens.js';
+export type { RefreshFamily, RefreshUse, IssuedAccess } from './authorize/refresh_tokens.js';
+export { UserTokenIssuer } from './authorize/user_tokens.js';
+export type { UserTokenSubject } from './authorize/user_tokens.js';
+export { AuthorizationFlow } from './authorize/authorization_flow.js';
+export type { AuthorizationFlowDeps, FlowOutcome, ScopeWords } from './authorize/authorization_flow.js';
+export { authorizationCodeGrant } from './grants/authorization_code.js';
+export { refreshTokenGrant } from './grants/refresh_token.js';
 export {
   API_KEY_PREFIX as IDENTITY_API_KEY_PREFIX,
   API_KEY_LENGTH,

@@ -53,7 +53,7 @@ describe('token endpoint: bad input gets the exact RFC error', () => {
     const post = await h.token(`${CC}&client_id=${c.clientId}&client_secret=${c.secret}`);
     expect([post.status, post.json.error]).toEqual([401, 'invalid_client']); // registered for basic only
     const ac = await h.token('grant_type=authorization_code&code=x', { authorization: basic(c.clientId, c.secret) });
-    expect(ac.json.error).toBe('unsupported_grant_type');
+    expect(ac.json.error).toBe('unauthorized_client'); // served since the code grant landed; not this client's
   });
 
   it('checks scopes as a subset of the client and the API, and resource against the audiences', async () => {
@@ -150,7 +150,7 @@ describe('metadata and JWKS', () => {
       const res = await h.app.inject({ method: 'GET', url: path });
       const doc = res.json();
       expect(doc.issuer).toBe('https://id.test.example');
-      expect(doc.grant_types_supported).toEqual(['client_credentials']);
+      expect(doc.grant_types_supported).toEqual(['client_credentials', 'authorization_code', 'refresh_token']);
       expect(doc.response_types_supported).not.toContain('token');
       expect(doc.token_endpoint_auth_methods_supported).toEqual(
         expect.arrayContaining(['client_secret_basic', 'client_secret_post', 'private_key_jwt', 'none']),

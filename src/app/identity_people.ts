@@ -1,0 +1,119 @@
+import type { Config } from '../config/index.js';
+import type { Clock, Logger, RecordStore } from '../core/index.js';
+import {
+  AuthorizationCodes,
+  AuthorizationFlow,
+  ConsentStore,
+  PasswordHasher,
+  RefreshTokens,
+  SessionStore,
+  SignInThrottle,
+  UserRegistry,
+  UserTokenIssuer,
+  authorizationCodeGrant,
+  refreshTokenGrant,
+  type ApiCatalog,
+  type ClientCache,
+  type Grant,
+  type IssuanceAudit,
+  type IssuedAccess,
+  type SigningKeys,
+} from '../identity/index.js';
+import type { LimiterStore } from '../ratelimit/index.js';
+
+/** People's sign-in, assembled: users, sessions, consents, codes, refresh tokens, the flow and its two grants. */
+export interface IdentityPeople {
+  users: UserRegistry;
+  sessions: SessionStore;
+  consents: ConsentStore;
+  codes: AuthorizationCodes;
+  refresh: RefreshTokens;
+  flow: AuthorizationFlow;
+  grants: Grant[];
+}
+
+/**
+ * Wires people's sign-in from `identity.signIn.*`: the scrypt hasher with its bounded queue, the sign-in throttle on
+ * the limiter store, server-side sessions, remembered consents, one-time codes, rotating refresh tokens (revoking a
+ * family revokes its access tokens through `revokeAccess`), the authorization flow and the authorization_code and
+ * refresh_token grants for the token endpoint's registry.
+ *
+ * @example
+ * const people = openPeople({ config, records, clock, logger, limiter, apis, clients, signingKeys, audit, issuer, revokeAccess });
+ */
+export function openPeople(options: {
+  config: Config;
+  records: RecordStore;
+  clock: Clock;
+  logger: Logger;
+  limiter: LimiterStore;
+  apis: ApiCatalog;
+  clients: ClientCache;
+  signingKeys: SigningKeys;
+  audit: IssuanceAudit;
+  issuer: () => string;
+  revokeAccess: (access: IssuedAccess[]) => Promise<void>;
+}): IdentityPeople {
+  const { config, records: store, clock, logger } = options;
+  const settings = config.identity.signIn;
+  const hasher = new PasswordHasher({
+    params: { ln: settings.scryptCost, r: 8, p: 1 },
+    concurrency: settings.hashConcurrency,
+    queue: settings.hashQueue,
+  });
+  const throttle = new SignInThrottle(options.limiter, settings);
+  const users = new UserRegistry({ store, clock, hasher, throttle });
+  const sessions = new SessionStore({
+    store,
+    clock,
+    ttlMs: settings.sessionTtl,
+    idleMs: settings.sessionIdleTtl,
+    accountCheck: async (account, generation) => UserRegistry.accepts(await users.find(account), generation),
+  });
+  const consents = new ConsentStore({ store, clock });
+  const codes = new AuthorizationCodes({ store, clock, ttlMs: settings.codeTtl });
+  const refreshLog = logger.child({ audit: true, component: 'refresh-tokens' });
+  const refresh = new RefreshTokens({
+    store,
+    clock,
+    idleMs: settings.refreshIdleTtl,
+    absoluteMs: settings.refreshAbsoluteTtl,
+    graceMs: settings.refreshGraceWindow,
+    onRevoked: async (family, access) => {
+      refreshLog.warn(
+        {
+          event: 'refresh_family_revoked',
+          clientId: family.clientId,
+          familyId: family.familyId,
+          accessTokens: access.length,
+        },
+        'refresh token family revoked',
+      );
+      await options.revokeAccess(access);
+    },
+  });
+  const tokens = new UserTokenIssuer({
+    signingKeys: options.signingKeys,
+    audit: options.audit,
+    defaultTtlMs: config.identity.accessTokenTtl,
+  });
+  const flow = new AuthorizationFlow({
+    clients: options.clients,
+    apis: options.apis,
+    users,
+    sessions,
+    consents,
+    codes,
+    tokens,
+    clock,
+    logger: logger.child({ component: 'authorize' }),
+    issuer: options.issuer,
+    legacyImplicit: settings.legacyImplicit,
+    implicitTtlMs: settings.implicitTokenTtl,
+  });
+  const grants = [
+    authorizationCodeGrant({ codes, refresh, users, tokens, clock }),
+    refreshTokenGrant({ refresh, users, tokens }),
+  ];
+  return { users, sessions, consents, codes, refresh, flow, grants };
+}

@@ -1,0 +1,130 @@
+/** Server-rendered sign-in pages: no script, one small same-origin stylesheet, accessible labels, phone-sized. */
+
+/** The stylesheet's path (served by identity_pages.ts). */
+export const SIGN_IN_CSS_PATH = '/oauth2/assets/sign-in.css';
+
+/** The one stylesheet: system fonts, clear type, large touch targets, visible focus. */
+export const SIGN_IN_CSS = `*{box-sizing:border-box}
+html{font:16px/1.5 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;color:#1b1f24;background:#f4f5f7}
+body{margin:0;padding:1rem;display:flex;justify-content:center}
+main{width:100%;max-width:26rem;margin-top:8vh;background:#fff;border:1px solid #d8dce1;border-radius:.5rem;padding:1.5rem}
+h1{font-size:1.35rem;margin:0 0 1rem}
+p,ul{margin:0 0 1rem}
+label{display:block;font-weight:600;margin:.75rem 0 .25rem}
+input[type=text],input[type=password]{width:100%;font:inherit;padding:.6rem .7rem;border:1px solid #8a939e;border-radius:.35rem}
+.check{display:flex;gap:.5rem;align-items:center;font-weight:400}
+.actions{display:flex;gap:.75rem;margin-top:1.25rem;flex-wrap:wrap}
+button{font:inherit;font-weight:600;min-height:2.75rem;padding:.55rem 1.2rem;border-radius:.35rem;border:1px solid #1b5fc1;background:#1b5fc1;color:#fff;cursor:pointer}
+button.secondary{background:#fff;color:#1b5fc1}
+:focus-visible{outline:3px solid #f0b429;outline-offset:2px}
+.error{border-left:4px solid #c62828;background:#fdecea;padding:.5rem .75rem}
+.scope{margin:.25rem 0}.scope code{font-size:.85em;color:#57606a}
+@media (prefers-color-scheme:dark){html{background:#111418;color:#e6e8eb}main{background:#1b1f24;border-color:#30363d}input[type=text],input[type=password]{background:#0d1117;color:inherit}button.secondary{background:transparent}.error{background:#3b1213}}
+`;
+
+/**
+ * Escapes text for HTML element content and double-quoted attribute values.
+ *
+ * @example
+ * escapeHtml('<b>"x"</b>'); // '&lt;b&gt;&quot;x&quot;&lt;/b&gt;'
+ */
+export function escapeHtml(value: string): string {
+  return value.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+}
+
+const e = escapeHtml;
+
+function layout(title: string, body: string): string {
+  return `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
+<meta name="referrer" content="no-referrer"><title>${e(title)}</title><link rel="stylesheet" href="${SIGN_IN_CSS_PATH}"></head>
+<body><main>${body}</main></body></html>`;
+}
+
+const hidden = (name: string, value: string) => `<input type="hidden" name="${name}" value="${e(value)}">`;
+
+/** The sign-in page ("Sign in"). */
+export function loginView(options: {
+  query: string;
+  csrf: string;
+  clientName?: string;
+  loginHint?: string;
+  error?: string;
+}): string {
+  return layout(
+    'Sign in',
+    `<h1>Sign in</h1>
+${options.clientName ? `<p>to continue to <strong>${e(options.clientName)}</strong></p>` : ''}
+${options.error ? `<p class="error" role="alert">${e(options.error)}</p>` : ''}
+<form method="post" action="/oauth2/authorize/login">
+${hidden('csrf', options.csrf)}${hidden('query', options.query)}
+<label for="username">Username</label>
+<input type="text" id="username" name="username" autocomplete="username" autocapitalize="none" spellcheck="false" required maxlength="64" value="${e(options.loginHint ?? '')}" autofocus>
+<label for="password">Password</label>
+<input type="password" id="password" name="password" autocomplete="current-password" required maxlength="1024">
+<div class="actions"><button type="submit">Sign in</button></div>
+</form>`,
+  );
+}
+
+/** The consent page ("Allow" / "Deny"), scopes in the API registry's plain words. */
+export function consentView(options: {
+  query: string;
+  csrf: string;
+  clientName: string;
+  username: string;
+  scopes: Array<{ name: string; description: string }>;
+}): string {
+  const items = options.scopes
+    .map((s) => `<li class="scope">${e(s.description)} <code>${e(s.name)}</code></li>`)
+    .join('');
+  return layout(
+    `Allow ${options.clientName}?`,
+    `<h1>Allow <strong>${e(options.clientName)}</strong> to use your account?</h1>
+<p>Signed in as <strong>${e(options.username)}</strong>. ${e(options.clientName)} asks to:</p>
+<ul>${items || '<li class="scope">Know who you are</li>'}</ul>
+<form method="post" action="/oauth2/authorize/consent">
+${hidden('csrf', options.csrf)}${hidden('query', options.query)}
+<label class="check"><input type="checkbox" name="remember" value="yes" checked> Remember this choice</label>
+<div class="actions"><button type="submit" name="decision" value="allow">Allow</button>
+<button type="submit" name="decision" value="deny" class="secondary">Deny</button></div>
+</form>
+<p><a href="/oauth2/account">Manage what you have allowed</a></p>`,
+  );
+}
+
+/** A plain message page: errors, success, signed out. */
+export function messageView(title: string, message: string, role: 'alert' | 'status' = 'status'): string {
+  return layout(title, `<h1>${e(title)}</h1><p role="${role}">${e(message)}</p>`);
+}
+
+/** The sign-out confirmation page. */
+export function logoutView(options: { csrf: string; username: string }): string {
+  return layout(
+    'Sign out',
+    `<h1>Sign out</h1><p>Signed in as <strong>${e(options.username)}</strong>.</p>
+<form method="post" action="/oauth2/logout">${hidden('csrf', options.csrf)}
+<div class="actions"><button type="submit">Sign out</button></div></form>`,
+  );
+}
+
+/** The account page: remembered consents, each with a "Revoke" button. */
+export function accountView(options: {
+  csrf: string;
+  username: string;
+  consents: Array<{ clientId: string; clientName: string; scopes: string[] }>;
+}): string {
+  const rows = options.consents
+    .map(
+      (c) => `<li><strong>${e(c.clientName)}</strong>: ${e(c.scopes.join(', '))}
+<form method="post" action="/oauth2/account/revoke">${hidden('csrf', options.csrf)}${hidden('client_id', c.clientId)}
+<button type="submit" class="secondary">Revoke</button></form></li>`,
+    )
+    .join('');
+  return layout(
+    'Your account',
+    `<h1>Your account</h1><p>Signed in as <strong>${e(options.username)}</strong>.</p>
+<h2>Apps you have allowed</h2>${rows ? `<ul>${rows}</ul>` : '<p>None.</p>'}
+<p><a href="/oauth2/logout">Sign out</a></p>`,
+  );
+}

@@ -1,0 +1,245 @@
+import { isGatehouseError, type Clock, type RecordStore } from '../../core/index.js';
+import {
+  aeadDecrypt,
+  aeadEncrypt,
+  hkdfSha256,
+  randomToken,
+  secureRandomBytes,
+  sha256Base64url,
+} from '../../crypto/index.js';
+
+export const REFRESH_FAMILIES_COLLECTION = 'identity_refresh_families';
+export const REFRESH_TOKENS_COLLECTION = 'identity_refresh_tokens';
+export const REFRESH_REVOKED_COLLECTION = 'identity_refresh_revoked';
+
+/** One grant: what every refresh token of the family is bound to (scopes, audience, client, user). Immutable. */
+export interface RefreshFamily {
+  familyId: string;
+  clientId: string;
+  account: string;
+  username: string;
+  generation: number;
+  roles: string[];
+  scopes: string[];
+  audience: string;
+  authTime: number;
+  createdAt: number;
+  absoluteExpiresAt: number;
+}
+
+/** An access token issued under a family (revoked with it). */
+export interface IssuedAccess {
+  jti: string;
+  /** Epoch seconds. */
+  exp: number;
+}
+
+interface StoredRefreshToken {
+  usedAt: number | null;
+  /** Key of the successor, once used. */
+  successor: string | null;
+  /** The successor token sealed under a key derived from THIS token (only inside a grace window). */
+  sealedSuccessor: string | null;
+  access: IssuedAccess[];
+}
+
+/** The outcome of presenting a refresh token. */
+export type RefreshUse =
+  | { kind: 'rotated'; family: RefreshFamily; token: string }
+  | { kind: 'grace'; family: RefreshFamily; token: string }
+  | { kind: 'reused'; family: RefreshFamily }
+  | { kind: 'invalid' };
+
+const FORMAT = /^ghr_([0-9a-f]{32})_([A-Za-z0-9_-]{43})$/;
+const SEAL_INFO = 'gatehouse refresh successor v1';
+
+const tokenKey = (familyId: string, token: string) => `${familyId}:${sha256Base64url(token)}`;
+
+function sealFor(predecessor: string, successor: string): string {
+  const key = hkdfSha256(Buffer.from(predecessor), 'gatehouse', SEAL_INFO);
+  return aeadEncrypt('aes-256-gcm', key, Buffer.from(successor)).toString('base64url');
+}
+
+function unseal(predecessor: string, sealed: string): string {
+  const key = hkdfSha256(Buffer.from(predecessor), 'gatehouse', SEAL_INFO);
+  return aeadDecrypt('aes-256-gcm', key, Buffer.from(sealed, 'base64url')).toString();
+}
+
+/**
+ * Refresh tokens in families, rotated on every use (RFC 9700 §4.14.2). Tokens look like `ghr_<family>_<secret>`; the
+ * store holds only digests. `use` consumes with ONE conditional update (expected version) that also inserts the
+ * successor, so of concurrent uses exactly one rotates. A reuse of a used token revokes the whole family, except inside
+ * a non-zero `graceMs` after its use while the successor is still unused: then it gets that same successor (sealed
+ * under a key derived from the presented token, so the store alone cannot reveal it). Tokens expire after `idleMs`
+ * without use and at the family's absolute expiry.
+ *
+ * @example
+ * const token = await refresh.start(family, access);
+ * const use = await refresh.use(token, () => issueAccess());
+ */
+export class RefreshTokens {
+  constructor(
+    private readonly deps: {
+      store: RecordStore;
+      clock: Clock;
+      idleMs: number;
+      absoluteMs: number;
+      graceMs: number;
+      /** Called with the access tokens of a revoked family (wired to the revocation list). */
+      onRevoked?: (family: RefreshFamily, access: IssuedAccess[]) => Promise<void>;
+    },
+  ) {}
+
+  /** A new family id (before the family exists: codes carry it so that a replayed code can revoke it). */
+  static newFamilyId(): string {
+    return secureRandomBytes(16).toString('hex');
+  }
+
+  /** Creates the family and its first token. */
+  async start(
+    family: Omit<RefreshFamily, 'createdAt' | 'absoluteExpiresAt'>,
+    access: IssuedAccess,
+  ): Promise<{ token: string; family: RefreshFamily }> {
+    const now = this.deps.clock.now();
+    const full: RefreshFamily = { ...family, createdAt: now, absoluteExpiresAt: now + this.deps.absoluteMs };
+    const token = `ghr_${family.familyId}_${randomToken(32)}`;
+    await this.deps.store.write([
+      {
+        op: 'insert',
+        collection: REFRESH_FAMILIES_COLLECTION,
+        key: family.familyId,
+        value: full,
+        expiresAt: full.absoluteExpiresAt,
+      },
+      this.tokenInsert(full, token, access, now),
+    ]);
+    return { token, family: full };
+  }
+
+  /** The live family of a token (not revoked, not expired), without using it. */
+  async familyOf(token: string): Promise<RefreshFamily | undefined> {
+    const m = FORMAT.exec(token);
+    if (!m) return undefined;
+    const familyId = m[1] as string;
+    const [family, revoked] = await Promise.all([
+      this.deps.store.get<RefreshFamily>(REFRESH_FAMILIES_COLLECTION, familyId),
+      this.deps.store.get(REFRESH_REVOKED_COLLECTION, familyId),
+    ]);
+    return family && !revoked ? family.value : undefined;
+  }
+
+  /**
+   * Presents `token`. `issue` makes the access token to hand out with the result (called before the write, so that its
+   * jti is recorded; discarded when the use loses).
+   */
+  async use(token: string, issue: (family: RefreshFamily) => IssuedAccess): Promise<RefreshUse> {
+    const family = await this.familyOf(token);
+    if (!family) return { kind: 'invalid' };
+    const key = tokenKey(family.familyId, token);
+    for (let attempt = 0; attempt < 2; attempt++) {
+      const rec = await this.deps.store.get<StoredRefreshToken>(REFRESH_TOKENS_COLLECTION, key);
+      if (!rec) return { kind: 'invalid' };
+      const now = this.deps.clock.now();
+      if (rec.value.usedAt === null) {
+        const access = issue(family);
+        const successor = `ghr_${family.familyId}_${randomToken(32)}`;
+        const successorKey = tokenKey(family.familyId, successor);
+        const value: StoredRefreshToken = {
+          ...rec.value,
+          usedAt: now,
+          successor: successorKey,
+          sealedSuccessor: this.deps.graceMs > 0 ? sealFor(token, successor) : null,
+        };
+        try {
+          await this.deps.store.write([
+            {
+              op: 'update',
+              collection: REFRESH_TOKENS_COLLECTION,
+              key,
+              value,
+              expectVersion: rec.version,
+              expiresAt: family.absoluteExpiresAt,
+            },
+            this.tokenInsert(family, successor, access, now),
+          ]);
+          return { kind: 'rotated', family, token: successor };
+        } catch (err) {
+          if (!isGatehouseError(err, 'ERR_STORE_CONFLICT') && !isGatehouseError(err, 'ERR_STORE_NOT_FOUND')) throw err;
+          continue; // lost the race: decide as a reuse with the winner's record
+        }
+      }
+      const grace = await this.graceSuccessor(token, rec.value, family, now, issue);
+      if (grace) return grace;
+      await this.revokeFamily(family);
+      return { kind: 'reused', family };
+    }
+    await this.revokeFamily(family);
+    return { kind: 'reused', family };
+  }
+
+  /** Revokes a whole family: every token of it stops working, its access tokens go to `onRevoked`. Idempotent. */
+  async revokeFamily(family: RefreshFamily | string): Promise<void> {
+    const familyId = typeof family === 'string' ? family : family.familyId;
+    const rec =
+      typeof family === 'string'
+        ? (await this.deps.store.get<RefreshFamily>(REFRESH_FAMILIES_COLLECTION, familyId))?.value
+        : family;
+    const expiresAt = rec?.absoluteExpiresAt ?? this.deps.clock.now() + this.deps.absoluteMs;
+    await this.deps.store
+      .write([
+        {
+          op: 'upsert',
+          collection: REFRESH_REVOKED_COLLECTION,
+          key: familyId,
+          value: { revokedAt: this.deps.clock.now() },
+          expiresAt,
+        },
+      ])
+      .catch(() => undefined);
+    if (rec && this.deps.onRevoked) {
+      const tokens = await this.deps.store.list<StoredRefreshToken>(REFRESH_TOKENS_COLLECTION, {
+        prefix: `${familyId}:`,
+        limit: 10_000,
+      });
+      await this.deps.onRevoked(
+        rec,
+        tokens.flatMap((t) => t.value.access),
+      );
+    }
+  }
+
+  private async graceSuccessor(
+    token: string,
+    used: StoredRefreshToken,
+    family: RefreshFamily,
+    now: number,
+    issue: (family: RefreshFamily) => IssuedAccess,
+  ): Promise<RefreshUse | undefined> {
+    if (this.deps.graceMs <= 0 || used.usedAt === null || now - used.usedAt > this.deps.graceMs) return undefined;
+    if (used.successor === null || used.sealedSuccessor === null) return undefined;
+    const next = await this.deps.store.get<StoredRefreshToken>(REFRESH_TOKENS_COLLECTION, used.successor);
+    if (!next || next.value.usedAt !== null) return undefined;
+    const access = issue(family);
+    // Recorded beside the family's tokens (no version race between concurrent grace uses), revoked with it.
+    await this.deps.store.write([
+      {
+        op: 'insert',
+        collection: REFRESH_TOKENS_COLLECTION,
+        key: `${family.familyId}:grace:${access.jti}`,
+        value: { usedAt: now, successor: null, sealedSuccessor: null, access: [access] } satisfies StoredRefreshToken,
+        expiresAt: family.absoluteExpiresAt,
+      },
+    ]);
+    return { kind: 'grace', family, token: unseal(token, used.sealedSuccessor) };
+  }
+
+  private tokenInsert(family: RefreshFamily, token: string, access: IssuedAccess, now: number) {
+    return {
+      op: 'insert' as const,
+      collection: REFRESH_TOKENS_COLLECTION,
+      key: tokenKey(family.familyId, token),
+      value: { usedAt: null, successor: null, sealedSuccessor: null, access: [access] } satisfies StoredRefreshToken,
+      expiresAt: Math.min(now + this.deps.idleMs, family.absoluteExpiresAt),
+    };
+  }
+}

@@ -1,0 +1,80 @@
+import type { Client } from '../clients/client.js';
+import type { SigningKeys } from '../signing_keys/signing_keys.js';
+import { issueAccessToken } from '../tokens/access_token.js';
+import type { IssuanceAudit } from '../tokens/issuance_audit.js';
+import { OFFLINE_ACCESS } from './authorization_request.js';
+import type { IssuedAccess } from './refresh_tokens.js';
+
+/** What a person's access token says: the user as subject, their roles, the granted API scopes. */
+export interface UserTokenSubject {
+  grantType: string;
+  client: Client;
+  username: string;
+  roles: readonly string[];
+  scopes: readonly string[];
+  audience: string;
+  address: string;
+}
+
+/**
+ * Issues access tokens for people (authorization_code, refresh_token and legacy implicit), audited like every token.
+ *
+ * @example
+ * const issuer = new UserTokenIssuer({ signingKeys, audit, defaultTtlMs: 900_000 });
+ */
+export class UserTokenIssuer {
+  constructor(
+    private readonly deps: {
+      signingKeys: SigningKeys;
+      audit: IssuanceAudit;
+      defaultTtlMs: number;
+    },
+  ) {}
+
+  /**
+   * Signs an RFC 9068 access token whose `sub` is the username, with the user's `roles`; `offline_access` is never
+   * put in the token's `scope` (it only governs refresh token issuance).
+   *
+   * @example
+   * const at = issuer.issue({ grantType: 'authorization_code', client, username, roles, scopes, audience, address }, issuerUrl, now);
+   */
+  issue(
+    subject: UserTokenSubject,
+    issuer: string,
+    now: number,
+    ttlMs?: number,
+  ): IssuedAccess & { token: string; expiresIn: number; scope: string } {
+    const scope = subject.scopes.filter((s) => s !== OFFLINE_ACCESS).join(' ');
+    const issued = issueAccessToken(
+      {
+        issuer,
+        subject: subject.username,
+        audience: subject.audience,
+        clientId: subject.client.clientId,
+        scope,
+        roles: subject.roles,
+        ttlMs: ttlMs ?? subject.client.accessTokenTtlMs ?? this.deps.defaultTtlMs,
+      },
+      this.deps.signingKeys.signer(),
+      now,
+    );
+    this.deps.audit.record({
+      grantType: subject.grantType,
+      clientId: subject.client.clientId,
+      subject: subject.username,
+      audience: subject.audience,
+      scope,
+      jti: issued.jti,
+      kid: issued.kid,
+      expiresAt: issued.expiresAt,
+      address: subject.address,
+    });
+    return {
+      token: issued.token,
+      jti: issued.jti,
+      exp: Math.floor(issued.expiresAt / 1000),
+      expiresIn: issued.expiresIn,
+      scope,
+    };
+  }
+}

@@ -1,0 +1,362 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { ISSUER, PASSWORD, REDIRECT, peopleHarness, seed, type Browser, type PeopleHarness } from './harness.js';
+
+let h: PeopleHarness | undefined;
+afterEach(async () => {
+  await h?.close();
+  h = undefined;
+});
+
+const VERIFIER = 'dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk';
+const CHALLENGE = 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM';
+
+function authorizeUrl(params: Record<string, string | undefined>): string {
+  const q = new URLSearchParams();
+  for (const [k, v] of Object.entries(params)) if (v !== undefined) q.append(k, v);
+  return `/oauth2/authorize?${q.toString()}`;
+}
+
+function base(clientId: string, extra: Record<string, string | undefined> = {}) {
+  return {
+    client_id: clientId,
+    redirect_uri: REDIRECT,
+    response_type: 'code',
+    scope: 'orders:read',
+    state: 'st-1',
+    code_challenge: CHALLENGE,
+    code_challenge_method: 'S256',
+    ...extra,
+  };
+}
+
+async function signIn(browser: Browser, url: string) {
+  const login = await browser.get(url);
+  return browser.post('/oauth2/authorize/login', {
+    csrf: login.inputs.csrf as string,
+    query: login.inputs.query as string,
+    username: 'ada',
+    password: PASSWORD,
+  });
+}
+
+/** Signs in, allows, and returns a fresh code for the given request. */
+async function codeFor(browser: Browser, clientId: string, extra: Record<string, string | undefined> = {}) {
+  let page = await browser.get(authorizeUrl(base(clientId, extra)));
+  if (page.body.includes('type="password"')) {
+    page = await browser.post('/oauth2/authorize/login', {
+      csrf: page.inputs.csrf as string,
+      query: page.inputs.query as string,
+      username: 'ada',
+      password: PASSWORD,
+    });
+  }
+  if (page.body.includes('>Allow</button>')) {
+    page = await browser.post('/oauth2/authorize/consent', {
+      csrf: page.inputs.csrf as string,
+      query: page.inputs.query as string,
+      decision: 'allow',
+      remember: 'yes',
+    });
+  }
+  return new URL(page.location as string).searchParams.get('code') as string;
+}
+
+function redirectError(location: string | undefined) {
+  const url = new URL(location as string);
+  expect(url.origin + url.pathname).toBe(REDIRECT);
+  return {
+    error: url.searchParams.get('error'),
+    state: url.searchParams.get('state'),
+    iss: url.searchParams.get('iss'),
+  };
+}
+
+describe('authorization endpoint errors (RFC 6749 §4.1.2.1)', () => {
+  it('never redirects for an unknown client or an unregistered redirect URI (no open redirector)', async () => {
+    h = await peopleHarness();
+    const { clientId } = await seed(h);
+    const browser = h.browser();
+    for (const params of [
+      base('nope'),
+      base(clientId, { redirect_uri: 'https://evil.example/callback' }),
+      base(clientId, { redirect_uri: `${REDIRECT}/../x` }),
+      base(clientId, { redirect_uri: `${REDIRECT}?extra=1` }),
+      base(clientId, { client_id: undefined }),
+    ]) {
+      const page = await browser.get(authorizeUrl(params));
+      expect(page.status).toBe(400);
+      expect(page.location).toBeUndefined();
+      expect(page.headers['content-type']).toContain('text/html');
+    }
+    const twice = await browser.get(`${authorizeUrl(base(clientId))}&redirect_uri=${encodeURIComponent(REDIRECT)}`);
+    expect(twice.status).toBe(400);
+    expect(twice.location).toBeUndefined();
+  });
+
+  it('answers every redirectable error at the registered redirect URI with state and iss', async () => {
+    h = await peopleHarness();
+    const { clientId } = await seed(h);
+    const { clientId: ccOnly } = await seed(h, {
+      public: false,
+      grantTypes: ['client_credentials'],
+      redirectUris: [REDIRECT],
+    });
+    const browser = h.browser();
+    const cases: Array<[Record<string, string | undefined>, string]> = [
+      [base(clientId, { response_type: undefined }), 'invalid_request'],
+      [base(clientId, { response_type: 'token' }), 'unsupported_response_type'],
+      [base(clientId, { response_type: 'id_token' }), 'unsupported_response_type'],
+      [base(clientId, { code_challenge: undefined }), 'invalid_request'],
+      [base(clientId, { code_challenge_method: 'plain' }), 'invalid_request'],
+      [base(clientId, { code_challenge_method: undefined }), 'invalid_request'],
+      [base(clientId, { code_challenge: 'short' }), 'invalid_request'],
+      [base(clientId, { scope: 'orders:admin' }), 'invalid_scope'],
+      [base(clientId, { scope: 'a"b' }), 'invalid_scope'],
+      [base(clientId, { resource: 'https://other.example' }), 'invalid_target'],
+      [base(clientId, { prompt: 'select_account' }), 'invalid_request'],
+      [base(clientId, { max_age: '-1' }), 'invalid_request'],
+      [base(clientId, { prompt: 'none' }), 'login_required'],
+      [base(ccOnly), 'unauthorized_client'],
+    ];
+    for (const [params, error] of cases) {
+      const res = await browser.get(authorizeUrl(params));
+      expect(res.status, JSON.stringify(params)).toBe(302);
+      expect(redirectError(res.location)).toEqual({ error, state: 'st-1', iss: ISSUER });
+    }
+    const repeated = await browser.get(`${authorizeUrl(base(clientId))}&scope=orders:write`);
+    expect(redirectError(repeated.location).error).toBe('invalid_request');
+  });
+
+  it('Deny answers access_denied; prompt=none without consent answers consent_required', async () => {
+    h = await peopleHarness();
+    const { clientId } = await seed(h);
+    const browser = h.browser();
+    const consent = await signIn(browser, authorizeUrl(base(clientId)));
+    const denied = await browser.post('/oauth2/authorize/consent', {
+      csrf: consent.inputs.csrf as string,
+      query: consent.inputs.query as string,
+      decision: 'deny',
+    });
+    expect(redirectError(denied.location)).toEqual({ error: 'access_denied', state: 'st-1', iss: ISSUER });
+    const none = await browser.get(authorizeUrl(base(clientId, { prompt: 'none' })));
+    expect(redirectError(none.location).error).toBe('consent_required');
+  });
+
+  it('loopback redirect URIs of native apps may use any port; nothing else may differ', async () => {
+    h = await peopleHarness();
+    const { clientId } = await seed(h, { redirectUris: ['http://127.0.0.1/cb'] });
+    const browser = h.browser();
+    const ok = await browser.get(authorizeUrl(base(clientId, { redirect_uri: 'http://127.0.0.1:53127/cb' })));
+    expect(ok.status).toBe(200);
+    const wrongPath = await browser.get(authorizeUrl(base(clientId, { redirect_uri: 'http://127.0.0.1:53127/other' })));
+    expect(wrongPath.status).toBe(400);
+    const notLoopback = await browser.get(authorizeUrl(base(clientId, { redirect_uri: 'http://localhost.evil:1/cb' })));
+    expect(notLoopback.status).toBe(400);
+  });
+});
+
+describe('token endpoint errors for codes (RFC 6749 §5.2)', () => {
+  it('code: one-time, bound to client, redirect URI and verifier; replay revokes what it issued', async () => {
+    h = await peopleHarness();
+    const { clientId } = await seed(h);
+    const { clientId: other } = await seed(h);
+    const browser = h.browser();
+    const form = (code: string, extra: Record<string, string> = {}) => ({
+      grant_type: 'authorization_code',
+      client_id: clientId,
+      code,
+      redirect_uri: REDIRECT,
+      code_verifier: VERIFIER,
+      ...extra,
+    });
+    const cases: Array<[Record<string, string>, number, string]> = [];
+    const c1 = await codeFor(browser, clientId, { scope: 'orders:read offline_access' });
+    expect((await h.token({ ...form(c1), code_verifier: '' })).json.error).toBe('invalid_request');
+    cases.push([form(c1, { redirect_uri: 'https://app.test.example/other' }), 400, 'invalid_grant']);
+    for (const [body, status, error] of cases) {
+      const res = await h.token(body);
+      expect(res.status).toBe(status);
+      expect(res.json.error).toBe(error);
+    }
+    // the failed exchange above consumed the code: it is now a replay
+    expect((await h.token(form(c1))).json.error).toBe('invalid_grant');
+
+    const c2 = await codeFor(browser, clientId);
+    expect((await h.token(form(c2, { code_verifier: 'x'.repeat(43) }))).json.error).toBe('invalid_grant');
+    const c3 = await codeFor(browser, clientId);
+    expect((await h.token(form(c3, { client_id: other }))).json.error).toBe('invalid_grant');
+    const c4 = await codeFor(browser, clientId);
+    expect((await h.token({ grant_type: 'authorization_code', client_id: clientId, code: c4 })).json.error).toBe(
+      'invalid_request',
+    );
+    expect((await h.token(form('not-a-code'))).json.error).toBe('invalid_grant');
+
+    // expiry: 60 s
+    const c5 = await codeFor(browser, clientId);
+    h.clock.advance(61_000);
+    expect((await h.token(form(c5))).json.error).toBe('invalid_grant');
+
+    // replay after success revokes the refresh family and the access token
+    const c6 = await codeFor(browser, clientId, { scope: 'orders:read offline_access' });
+    const first = await h.token(form(c6));
+    expect(first.status).toBe(200);
+    const replay = await h.token(form(c6));
+    expect(replay.json.error).toBe('invalid_grant');
+    const refresh = await h.token({
+      grant_type: 'refresh_token',
+      client_id: clientId,
+      refresh_token: first.json.refresh_token as string,
+    });
+    expect(refresh.json.error).toBe('invalid_grant');
+    const jti = JSON.parse(
+      Buffer.from((first.json.access_token as string).split('.')[1] as string, 'base64url').toString(),
+    ).jti;
+    expect(h.identity.revocations.isRevoked(jti, h.clock.now())).toBe(true);
+  });
+
+  it('no refresh token without offline_access; scope narrowing and resource binding on refresh', async () => {
+    h = await peopleHarness();
+    const { clientId } = await seed(h);
+    const browser = h.browser();
+    const form = (code: string) => ({
+      grant_type: 'authorization_code',
+      client_id: clientId,
+      code,
+      redirect_uri: REDIRECT,
+      code_verifier: VERIFIER,
+    });
+    const plain = await h.token(form(await codeFor(browser, clientId)));
+    expect(plain.status).toBe(200);
+    expect(plain.json.refresh_token).toBeUndefined();
+    const offline = await h.token(
+      form(await codeFor(browser, clientId, { scope: 'orders:read orders:write offline_access' })),
+    );
+    const rt = offline.json.refresh_token as string;
+    const refresh = (extra: Record<string, string>) =>
+      h!.token({ grant_type: 'refresh_token', client_id: clientId, refresh_token: rt, ...extra });
+    expect((await refresh({ scope: 'orders:read orders:admin' })).json.error).toBe('invalid_scope');
+    expect((await refresh({ resource: 'https://other.example' })).json.error).toBe('invalid_target');
+    const narrowed = await refresh({ scope: 'orders:read' });
+    expect(narrowed.status).toBe(200);
+    expect(narrowed.json.scope).toBe('orders:read');
+  });
+});
+
+describe('pages: CSRF, cookies, CSP', () => {
+  it('session cookie is HttpOnly, Secure, SameSite=Lax, host-only; pages carry a strict CSP; forged CSRF is refused', async () => {
+    h = await peopleHarness();
+    const { clientId } = await seed(h);
+    const browser = h.browser();
+    const login = await browser.get(authorizeUrl(base(clientId)));
+    const cookie = browser.setCookies[0] as string;
+    expect(cookie).toMatch(
+      /^__Host-gatehouse-session=[A-Za-z0-9_-]{43}; Path=\/; Max-Age=\d+; HttpOnly; Secure; SameSite=Lax$/,
+    );
+    expect(cookie).not.toMatch(/domain=/i);
+    const csp = login.headers['content-security-policy'] as string;
+    expect(csp).toContain("default-src 'none'");
+    expect(csp).toContain("style-src 'self'");
+    expect(csp).toContain("frame-ancestors 'none'");
+    expect(csp).toContain("form-action 'self' https://app.test.example");
+    expect(csp).not.toContain('unsafe-inline');
+    expect(login.body).not.toContain('<script');
+    expect(login.headers['x-frame-options']).toBe('DENY');
+    expect(login.headers['access-control-allow-origin']).toBeUndefined();
+    expect(login.body).toMatch(/<label for="username">/);
+
+    const forged = await browser.post('/oauth2/authorize/login', {
+      csrf: 'forged',
+      query: login.inputs.query as string,
+      username: 'ada',
+      password: PASSWORD,
+    });
+    expect(forged.status).toBe(403);
+    // another browser's CSRF token with its own (or no) cookie
+    const stranger = h.browser();
+    const strangerPost = await stranger.post('/oauth2/authorize/login', {
+      csrf: login.inputs.csrf as string,
+      query: login.inputs.query as string,
+      username: 'ada',
+      password: PASSWORD,
+    });
+    expect(strangerPost.status).toBe(403);
+
+    const signed = await browser.post('/oauth2/authorize/login', {
+      csrf: login.inputs.csrf as string,
+      query: login.inputs.query as string,
+      username: 'ada',
+      password: PASSWORD,
+    });
+    expect(signed.status).toBe(200);
+    const rotated = browser.setCookies.at(-1) as string;
+    expect(rotated.split(';')[0]).not.toBe(cookie.split(';')[0]);
+    const forgedConsent = await browser.post('/oauth2/authorize/consent', {
+      csrf: login.inputs.csrf as string, // the pre-sign-in token no longer counts
+      query: signed.inputs.query as string,
+      decision: 'allow',
+    });
+    expect(forgedConsent.status).toBe(403);
+  });
+
+  it('wrong password shows the same message for unknown users; logout ends the session; malformed bodies are 400 pages', async () => {
+    h = await peopleHarness();
+    const { clientId } = await seed(h);
+    const browser = h.browser();
+    const login = await browser.get(authorizeUrl(base(clientId)));
+    const wrong = await browser.post('/oauth2/authorize/login', {
+      csrf: login.inputs.csrf as string,
+      query: login.inputs.query as string,
+      username: 'ada',
+      password: 'not the password',
+    });
+    const unknown = await browser.post('/oauth2/authorize/login', {
+      csrf: login.inputs.csrf as string,
+      query: login.inputs.query as string,
+      username: 'nobody',
+      password: 'not the password',
+    });
+    expect(wrong.status).toBe(401);
+    expect(unknown.status).toBe(401);
+    expect(wrong.body.replace(/value="[^"]*"/g, '')).toBe(unknown.body.replace(/value="[^"]*"/g, ''));
+
+    await browser.post('/oauth2/authorize/login', {
+      csrf: login.inputs.csrf as string,
+      query: '',
+      username: 'ada',
+      password: PASSWORD,
+    });
+    const logout = await browser.get('/oauth2/logout');
+    expect(logout.body).toContain('>Sign out</button>');
+    const out = await browser.post('/oauth2/logout', { csrf: logout.inputs.csrf as string });
+    expect(out.status).toBe(200);
+    expect((await browser.get('/oauth2/account')).body).toContain('>Sign in</button>');
+
+    const garbage = await browser.post('/oauth2/authorize/login', {}, { 'content-type': 'application/json' });
+    expect(garbage.status).toBeLessThan(500);
+    const huge = await browser.post('/oauth2/authorize/login', { query: 'x'.repeat(20_000) });
+    expect(huge.status).toBe(400);
+  });
+
+  it('a password change ends the session and revokes refresh tokens', async () => {
+    h = await peopleHarness();
+    const { clientId } = await seed(h);
+    const browser = h.browser();
+    const code = await codeFor(browser, clientId, { scope: 'orders:read offline_access' });
+    const tokens = await h.token({
+      grant_type: 'authorization_code',
+      client_id: clientId,
+      code,
+      redirect_uri: REDIRECT,
+      code_verifier: VERIFIER,
+    });
+    await h.identity.people.users.setPassword('ada', 'another long password');
+    const refresh = await h.token({
+      grant_type: 'refresh_token',
+      client_id: clientId,
+      refresh_token: tokens.json.refresh_token as string,
+    });
+    expect(refresh.json.error).toBe('invalid_grant');
+    const page = await browser.get(authorizeUrl(base(clientId)));
+    expect(page.body).toContain('>Sign in</button>');
+  });
+});

@@ -1,0 +1,138 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import * as client from 'openid-client';
+import {
+  AUDIENCE,
+  ISSUER,
+  PASSWORD,
+  REDIRECT,
+  peopleHarness,
+  seed,
+  type Browser,
+  type PeopleHarness,
+} from './harness.js';
+
+let h: PeopleHarness | undefined;
+afterEach(async () => {
+  await h?.close();
+  h = undefined;
+});
+
+async function discover(harness: PeopleHarness, clientId: string): Promise<client.Configuration> {
+  return client.discovery(new URL(ISSUER), clientId, undefined, client.None(), {
+    [client.customFetch]: harness.fetch,
+    algorithm: 'oauth2',
+  });
+}
+
+function pathOf(url: URL | string): string {
+  const u = new URL(url);
+  return u.pathname + u.search;
+}
+
+/** Drives the pages like a person: sign in, then Allow. Returns the final redirect. */
+async function signInAndAllow(browser: Browser, authorizeUrl: URL | string): Promise<string> {
+  const login = await browser.get(pathOf(authorizeUrl));
+  expect(login.status).toBe(200);
+  expect(login.body).toContain('>Sign in</button>');
+  const consent = await browser.post('/oauth2/authorize/login', {
+    csrf: login.inputs.csrf as string,
+    query: login.inputs.query as string,
+    username: 'ada',
+    password: PASSWORD,
+  });
+  expect(consent.status).toBe(200);
+  expect(consent.body).toContain('>Allow</button>');
+  expect(consent.body).toContain('>Deny</button>');
+  const done = await browser.post('/oauth2/authorize/consent', {
+    csrf: consent.inputs.csrf as string,
+    query: consent.inputs.query as string,
+    decision: 'allow',
+    remember: 'yes',
+  });
+  expect(done.status).toBe(303);
+  return done.location as string;
+}
+
+describe('authorization code + PKCE with openid-client 6 as the real app', () => {
+  it('signs in, consents, exchanges the code, refreshes with rotation', async () => {
+    h = await peopleHarness();
+    const { clientId } = await seed(h);
+    const config = await discover(h, clientId);
+    expect(config.serverMetadata().grant_types_supported).toEqual(
+      expect.arrayContaining(['authorization_code', 'refresh_token']),
+    );
+    expect(config.serverMetadata().response_types_supported).toEqual(['code']);
+    const verifier = client.randomPKCECodeVerifier();
+    const state = client.randomState();
+    const url = client.buildAuthorizationUrl(config, {
+      redirect_uri: REDIRECT,
+      scope: 'orders:read offline_access',
+      code_challenge: await client.calculatePKCECodeChallenge(verifier),
+      code_challenge_method: 'S256',
+      state,
+    });
+    const location = await signInAndAllow(h.browser(), url);
+    const back = new URL(location);
+    expect(back.origin + back.pathname).toBe(REDIRECT);
+    expect(back.searchParams.get('state')).toBe(state);
+    expect(back.searchParams.get('iss')).toBe(ISSUER);
+    const tokens = await client.authorizationCodeGrant(config, back, {
+      pkceCodeVerifier: verifier,
+      expectedState: state,
+    });
+    expect(tokens.scope).toBe('orders:read offline_access');
+    expect(typeof tokens.refresh_token).toBe('string');
+    const claims = JSON.parse(Buffer.from(tokens.access_token.split('.')[1] as string, 'base64url').toString());
+    expect(claims).toMatchObject({ iss: ISSUER, sub: 'ada', aud: AUDIENCE, client_id: clientId, roles: ['admin'] });
+    expect(claims.scope).toBe('orders:read');
+
+    const refreshed = await client.refreshTokenGrant(config, tokens.refresh_token as string);
+    expect(refreshed.refresh_token).not.toBe(tokens.refresh_token);
+    expect(typeof refreshed.access_token).toBe('string');
+    // the rotated token presented again: invalid_grant, and the whole family is revoked
+    await expect(client.refreshTokenGrant(config, tokens.refresh_token as string)).rejects.toMatchObject({
+      error: 'invalid_grant',
+    });
+    await expect(client.refreshTokenGrant(config, refreshed.refresh_token as string)).rejects.toMatchObject({
+      error: 'invalid_grant',
+    });
+  });
+
+  it('remembers consent per client and scope; a second authorization needs no page; prompt=consent asks again', async () => {
+    h = await peopleHarness();
+    const { clientId } = await seed(h);
+    const config = await discover(h, clientId);
+    const browser = h.browser();
+    const params = (extra: Record<string, string> = {}) => ({
+      redirect_uri: REDIRECT,
+      scope: 'orders:read',
+      code_challenge: 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM',
+      code_challenge_method: 'S256',
+      ...extra,
+    });
+    await signInAndAllow(browser, client.buildAuthorizationUrl(config, params()));
+    const again = await browser.get(pathOf(client.buildAuthorizationUrl(config, params())));
+    expect(again.status).toBe(302);
+    expect(new URL(again.location as string).searchParams.get('code')).toBeTruthy();
+    const wider = await browser.get(
+      pathOf(client.buildAuthorizationUrl(config, params({ scope: 'orders:read orders:write' }))),
+    );
+    expect(wider.status).toBe(200);
+    expect(wider.body).toContain('Place and cancel orders');
+    const forced = await browser.get(pathOf(client.buildAuthorizationUrl(config, params({ prompt: 'consent' }))));
+    expect(forced.body).toContain('>Allow</button>');
+    // prompt=login shows the sign-in page although signed in
+    const login = await browser.get(pathOf(client.buildAuthorizationUrl(config, params({ prompt: 'login' }))));
+    expect(login.body).toContain('>Sign in</button>');
+    // revoke on the account page: the next request asks again
+    const account = await browser.get('/oauth2/account');
+    expect(account.body).toContain('Order Desk');
+    const revoked = await browser.post('/oauth2/account/revoke', {
+      csrf: account.inputs.csrf as string,
+      client_id: clientId,
+    });
+    expect(revoked.status).toBe(303);
+    const after = await browser.get(pathOf(client.buildAuthorizationUrl(config, params())));
+    expect(after.body).toContain('>Allow</button>');
+  });
+});

@@ -1,0 +1,202 @@
+import Fastify, { type FastifyInstance } from 'fastify';
+import { MemoryRecordStore } from '../../../src/adapters/index.js';
+import { openIdentity, type IdentityServer } from '../../../src/app/identity_server.js';
+import { loadConfig } from '../../../src/config/index.js';
+import { ManualClock, MemoryLogger, type RecordStore } from '../../../src/core/index.js';
+import { registerIdentityPages, registerIdentityRoutes } from '../../../src/http/index.js';
+import { MemoryLimiterStore } from '../../../src/ratelimit/index.js';
+import { MapVault } from '../harness.js';
+
+export const ISSUER = 'https://id.test.example';
+export const AUDIENCE = 'https://orders.test.example';
+export const REDIRECT = 'https://app.test.example/callback';
+export const PASSWORD = 'correct horse battery staple';
+
+/** A browser of sorts: a cookie jar over fastify inject, remembering our session cookie. */
+export interface Browser {
+  cookie: string | undefined;
+  setCookies: string[];
+  get(url: string): Promise<Page>;
+  post(url: string, form: Record<string, string>, headers?: Record<string, string>): Promise<Page>;
+}
+
+export interface Page {
+  status: number;
+  headers: Record<string, string | string[] | number | undefined>;
+  body: string;
+  location: string | undefined;
+  /** Hidden and other input values by name. */
+  inputs: Record<string, string>;
+}
+
+export interface PeopleHarness {
+  clock: ManualClock;
+  store: RecordStore;
+  identity: IdentityServer;
+  app: FastifyInstance;
+  logger: MemoryLogger;
+  fetch: typeof globalThis.fetch;
+  browser(address?: string): Browser;
+  token(
+    form: Record<string, string>,
+    headers?: Record<string, string>,
+  ): Promise<{ status: number; json: Record<string, unknown> }>;
+  close(): Promise<void>;
+}
+
+function decodeEntities(value: string): string {
+  return value.replace(/&#(\d+);/g, (_m, n: string) => String.fromCharCode(Number(n)));
+}
+
+function inputsOf(html: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const m of html.matchAll(/<input[^>]*name="([^"]+)"[^>]*value="([^"]*)"/g)) {
+    out[m[1] as string] = decodeEntities(m[2] as string);
+  }
+  return out;
+}
+
+/** Identity (memory store, fast scrypt) with its routes and the sign-in pages on an un-listened fastify. */
+export async function peopleHarness(
+  signIn: Record<string, unknown> = {},
+  options: { store?: RecordStore; clock?: ManualClock } = {},
+): Promise<PeopleHarness> {
+  const clock = options.clock ?? new ManualClock(Date.now());
+  const config = loadConfig({
+    overrides: { identity: { issuer: ISSUER, signIn: { scryptCost: 10, ...signIn } } },
+  });
+  const store = options.store ?? new MemoryRecordStore({ clock });
+  const logger = new MemoryLogger();
+  const limiter = new MemoryLimiterStore({ clock, maxKeys: 10_000 });
+  const identity = await openIdentity({ config, records: store, vault: new MapVault(), limiter, clock, logger });
+  const app = Fastify({ logger: false });
+  registerIdentityRoutes(app, {
+    token: identity.token,
+    metadata: () => identity.metadata(),
+    jwksJson: () => identity.signingKeys.jwksJson(),
+    jwksMaxAgeSeconds: () => identity.signingKeys.jwksMaxAgeSeconds(),
+    maxBodyBytes: config.identity.limits.maxBodyBytes,
+  });
+  registerIdentityPages(app, {
+    flow: identity.people.flow,
+    sessions: identity.people.sessions,
+    consents: identity.people.consents,
+    clients: identity.clients.cache,
+    logger,
+    maxBodyBytes: config.identity.limits.maxBodyBytes,
+  });
+  await app.ready();
+  const toPage = (res: { statusCode: number; headers: Page['headers']; body: string }): Page => ({
+    status: res.statusCode,
+    headers: res.headers,
+    body: res.body,
+    location: typeof res.headers.location === 'string' ? res.headers.location : undefined,
+    inputs: inputsOf(res.body),
+  });
+  const fetchImpl = async (input: string | URL | Request, init?: RequestInit): Promise<Response> => {
+    const request = input instanceof Request ? input : new Request(input, init);
+    const url = new URL(request.url);
+    const headers: Record<string, string> = {};
+    request.headers.forEach((v, k) => (headers[k] = v));
+    const body = request.method === 'GET' || request.method === 'HEAD' ? undefined : await request.text();
+    const res = await app.inject({
+      method: request.method as 'GET' | 'POST',
+      url: url.pathname + url.search,
+      headers,
+      ...(body === undefined ? {} : { payload: body }),
+      remoteAddress: '203.0.113.10',
+    });
+    const out = new Headers();
+    for (const [k, v] of Object.entries(res.headers)) if (v !== undefined) out.set(k, String(v));
+    return new Response(res.statusCode === 204 ? null : res.body, { status: res.statusCode, headers: out });
+  };
+  return {
+    clock,
+    store,
+    identity,
+    app,
+    logger,
+    fetch: fetchImpl as typeof globalThis.fetch,
+    browser(address = '198.51.100.7') {
+      const jar: Browser = {
+        cookie: undefined,
+        setCookies: [],
+        async get(url) {
+          const res = await app.inject({
+            method: 'GET',
+            url,
+            headers: jar.cookie ? { cookie: jar.cookie } : {},
+            remoteAddress: address,
+          });
+          remember(res.headers['set-cookie']);
+          return toPage(res);
+        },
+        async post(url, form, headers = {}) {
+          const res = await app.inject({
+            method: 'POST',
+            url,
+            headers: {
+              'content-type': 'application/x-www-form-urlencoded',
+              ...(jar.cookie ? { cookie: jar.cookie } : {}),
+              ...headers,
+            },
+            payload: new URLSearchParams(form).toString(),
+            remoteAddress: address,
+          });
+          remember(res.headers['set-cookie']);
+          return toPage(res);
+        },
+      };
+      const remember = (value: string | string[] | undefined) => {
+        if (value === undefined) return;
+        for (const cookie of Array.isArray(value) ? value : [value]) {
+          jar.setCookies.push(cookie);
+          const pair = cookie.split(';')[0] as string;
+          jar.cookie = pair.endsWith('=') ? undefined : pair;
+        }
+      };
+      return jar;
+    },
+    async token(form, headers = {}) {
+      const res = await app.inject({
+        method: 'POST',
+        url: '/oauth2/token',
+        headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers },
+        payload: new URLSearchParams(form).toString(),
+        remoteAddress: '203.0.113.10',
+      });
+      return { status: res.statusCode, json: JSON.parse(res.body) as Record<string, unknown> };
+    },
+    async close() {
+      await app.close();
+      identity.close();
+      await limiter.close();
+      if (!options.store) await store.close();
+    },
+  };
+}
+
+/** An API, a user `ada` (roles admin) and a public code+refresh client; returns the client id. */
+export async function seed(
+  h: PeopleHarness,
+  client: Record<string, unknown> = {},
+): Promise<{ clientId: string; secret: string | undefined }> {
+  if (!(await h.identity.apis.get(AUDIENCE))) {
+    await h.identity.apis.create(AUDIENCE, [
+      { name: 'orders:read', description: 'See your orders' },
+      { name: 'orders:write', description: 'Place and cancel orders' },
+    ]);
+  }
+  if (!(await h.identity.people.users.find('ada'))) {
+    await h.identity.people.users.create({ username: 'ada', password: PASSWORD, roles: ['admin'] });
+  }
+  const { client: created, secret } = await h.identity.clients.create({
+    name: 'Order Desk',
+    public: true,
+    grantTypes: ['authorization_code', 'refresh_token'],
+    scopes: ['orders:read', 'orders:write'],
+    redirectUris: [REDIRECT],
+    ...client,
+  });
+  return { clientId: created.clientId, secret };
+}
