@@ -1,11 +1,34 @@
-import type { IncomingHttpHeaders } from 'node:http';
 import { GatehouseError, type Clock, type Logger } from '../core/index.js';
 import type { Authenticator, GatewayConfig, GatewayPrincipal } from '../gateway/index.js';
 import { IDENTITY_PATHS } from '../identity/index.js';
+import type { IdentityServer } from './identity_server.js';
 import { createVerifier, extractCredential, type Principal, type Verifier } from '../resource/index.js';
 
-/** Verifies API keys for the gateway (the identity server's API-key lookup, once it exists). */
-export type ApiKeyVerifier = (headers: IncomingHttpHeaders) => Promise<GatewayPrincipal>;
+/** Verifies a presented API key (`ghk_…`) for the gateway; undefined when unknown, expired or revoked. */
+export type ApiKeyVerifier = (key: string) => GatewayPrincipal | undefined;
+
+/**
+ * API keys checked in process against the identity server's key index (no I/O: checksum, SHA-256, map lookup).
+ * A key restricted to audiences must name `audience` (the gateway's `jwtAudience`).
+ *
+ * @example
+ * const apiKeys = identityApiKeys(identityListener.identity, config.gateway.jwtAudience);
+ */
+export function identityApiKeys(identity: Pick<IdentityServer, 'apiKeys'>, audience: string): ApiKeyVerifier {
+  return (presented) => {
+    const key = identity.apiKeys.index.verify(presented);
+    if (key === undefined) return undefined;
+    if (key.audiences.length > 0 && !key.audiences.includes(audience)) return undefined;
+    return {
+      kind: 'api_key',
+      sub: key.owner ?? key.id,
+      clientId: key.owner ?? '',
+      scopes: new Set(key.scopes),
+      roles: [],
+      apiKeyId: key.id,
+    };
+  };
+}
 
 /** The gateway's view of a verifier principal: the API key id comes from the `key_id` claim (or `jti`). */
 export function toGatewayPrincipal(p: Principal): GatewayPrincipal {
@@ -39,6 +62,8 @@ export function appGatewayAuthenticator(o: {
   /** CA certificates the JWKS endpoint is verified against (default: system roots). */
   trustBundlePem?: string;
   apiKeys?: ApiKeyVerifier;
+  /** Header API keys may come in besides `Authorization: Bearer ghk_…` (config `identity.apiKeys.header`). */
+  apiKeyHeader?: string;
   clock: Clock;
   logger: Logger;
 }): AppAuthenticator {
@@ -63,13 +88,16 @@ export function appGatewayAuthenticator(o: {
   return {
     async authenticate(headers, kind) {
       if (kind === 'api_key') {
-        const credential = extractCredential(headers, 'x-api-key'); // ERR_TOKEN_MISSING / _REQUEST_INVALID first
+        const credential = extractCredential(headers, o.apiKeyHeader ?? 'x-api-key'); // ERR_TOKEN_MISSING / _REQUEST_INVALID first
         if (credential.kind !== 'api_key')
           throw new GatehouseError('ERR_TOKEN_INVALID', { detail: 'route expects an API key' });
         if (!o.apiKeys) {
           throw new GatehouseError('ERR_TOKEN_INVALID', { detail: 'no API-key verifier is wired into this gateway' });
         }
-        return o.apiKeys(headers);
+        const principal = o.apiKeys(credential.value);
+        if (principal === undefined)
+          throw new GatehouseError('ERR_TOKEN_INVALID', { detail: 'unknown, expired or revoked API key' });
+        return principal;
       }
       if (!verifier) throw new GatehouseError('ERR_TOKEN_INVALID', { detail: 'no JWT verifier configured' });
       const principal = await verifier.verifyRequest(headers);

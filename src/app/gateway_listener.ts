@@ -1,6 +1,6 @@
 import { Gateway, createGatewayServer, type GatewayConfig, type GatewayMetrics } from '../gateway/index.js';
 import type { PlatformCore } from './compose.js';
-import { appGatewayAuthenticator } from './gateway_authenticator.js';
+import { appGatewayAuthenticator, type ApiKeyVerifier } from './gateway_authenticator.js';
 import { startDemoBackend, withDemoRoute } from './gateway_demo.js';
 import { openGatewayRedis } from './gateway_redis.js';
 import { ListenerCertificate, type IssuedListenerCert } from './listener_certificate.js';
@@ -35,6 +35,8 @@ export async function startGatewayListener(o: {
   ticketKeys: Buffer;
   issuer: string;
   trustBundlePem: string;
+  /** API keys for `api_key` routes (the identity server's index in `gatehouse up`). */
+  apiKeys?: ApiKeyVerifier;
 }): Promise<GatewayListener> {
   const { config, clock } = o.core;
   const logger = o.core.logger.child({ listener: 'gateway' });
@@ -50,6 +52,8 @@ export async function startGatewayListener(o: {
       gateway: config.gateway,
       issuer: o.issuer,
       trustBundlePem: o.trustBundlePem,
+      ...(o.apiKeys === undefined ? {} : { apiKeys: o.apiKeys }),
+      apiKeyHeader: config.identity.apiKeys.header,
       clock,
       logger,
     });
@@ -64,6 +68,7 @@ export async function startGatewayListener(o: {
       authenticator,
       maxKeys: config.ratelimit.memory.maxKeys,
       bodyLimit: config.http.bodyLimit,
+      apiKeyHeader: config.identity.apiKeys.header,
       ...(redis ? { globalStore: redis.store } : {}),
     });
     const cert = new ListenerCertificate({

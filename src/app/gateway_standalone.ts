@@ -55,6 +55,7 @@ export async function startStandaloneGateway(o: {
       authenticator,
       maxKeys: config.ratelimit.memory.maxKeys,
       bodyLimit: config.http.bodyLimit,
+      apiKeyHeader: config.identity.apiKeys.header,
       ...(redis ? { globalStore: redis.store } : {}),
     });
     const server = createGatewayServer({ gateway, http: config.http, certPem: o.certPem, keyPem: o.keyPem, logger });

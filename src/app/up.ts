@@ -28,6 +28,7 @@ import { resolveRootKey, rootKeyBesideDataWarning, type RootKeyInputs } from './
 import { openWithRootRecovery } from './root_rotation.js';
 import { Scheduler } from './scheduler.js';
 import { startGatewayListener, type GatewayListener } from './gateway_listener.js';
+import { identityApiKeys } from './gateway_authenticator.js';
 
 /** endpoints.json: where each running capability listens. Keys appear as their capability lands. */
 export interface Endpoints {
@@ -248,6 +249,7 @@ export async function startGatehouse(options: {
       ticketKeys,
       issuer: identityUrl,
       trustBundlePem: await core.authority.trustBundlePem(),
+      apiKeys: identityApiKeys(identityListener.identity, config.gateway.jwtAudience),
     });
     started.gateway = gateway;
     cleanups.push(() => gateway.close());

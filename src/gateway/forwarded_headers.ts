@@ -91,3 +91,16 @@ export function clientResponseHeaders(
   out['x-request-id'] = requestId;
   return out;
 }
+
+/**
+ * Removes an API key from headers going upstream (the upstream gets the verified identity instead): the API-key
+ * header, and `Authorization` when it carries a `ghk_` bearer key.
+ *
+ * @example
+ * if (route.auth.kind === 'api_key') stripApiKey(headers, 'x-api-key');
+ */
+export function stripApiKey(headers: Record<string, string>, apiKeyHeader: string): void {
+  delete headers[apiKeyHeader];
+  const authorization = headers['authorization'];
+  if (authorization !== undefined && /^bearer\s+ghk_/i.test(authorization)) delete headers['authorization'];
+}

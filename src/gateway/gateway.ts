@@ -3,7 +3,7 @@ import { GatehouseError, isGatehouseError, randomId, type Clock, type Logger } f
 import { CircuitOpenError, MemoryLimiterStore, type LimiterStore } from '../ratelimit/index.js';
 import { AccessLog } from './access_log.js';
 import { authorize, refuseAllAuthenticator, type Authenticator } from './authenticator.js';
-import { upstreamRequestHeaders } from './forwarded_headers.js';
+import { stripApiKey, upstreamRequestHeaders } from './forwarded_headers.js';
 import type { GatewayConfig } from './gateway_config.js';
 import { GatewayLimiter } from './gateway_limiter.js';
 import { GatewayMetrics } from './gateway_metrics.js';
@@ -30,6 +30,8 @@ export interface GatewayOptions {
   maxKeys?: number;
   /** Largest request body accepted (config `http.bodyLimit`), checked against Content-Length. */
   bodyLimit?: number;
+  /** Header API keys may come in (config `identity.apiKeys.header`); removed before proxying on API-key routes. */
+  apiKeyHeader?: string;
   /** Plug-in stages for the named slots. */
   stages?: { waf?: StageRun; cache?: StageRun };
   metrics?: GatewayMetrics;
@@ -225,6 +227,7 @@ export class Gateway {
 
   private proxy(ctx: RequestContext): Promise<void> {
     const headers = upstreamRequestHeaders(ctx.req.headers, ctx);
+    if (ctx.route!.config.auth.kind === 'api_key') stripApiKey(headers, this.o.apiKeyHeader ?? 'x-api-key');
     return ctx.route!.upstream.send(
       { req: ctx.req, res: ctx.res, headers, requestId: ctx.requestId, responseHeaders: ctx.responseHeaders },
       ctx.permit!,

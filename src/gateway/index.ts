@@ -7,7 +7,12 @@ export { authorize, refuseAllAuthenticator } from './authenticator.js';
 export type { Authenticator, GatewayPrincipal } from './authenticator.js';
 export { ClientAddresses, addressKey } from './client_address.js';
 export { RouteTable, hostOf } from './route_table.js';
-export { upstreamRequestHeaders, clientResponseHeaders, IDENTITY_HEADER_PREFIX } from './forwarded_headers.js';
+export {
+  upstreamRequestHeaders,
+  clientResponseHeaders,
+  stripApiKey,
+  IDENTITY_HEADER_PREFIX,
+} from './forwarded_headers.js';
 export { GatewayLimiter, compileLimits } from './gateway_limiter.js';
 export type { CompiledLimit, RouteLimits, LimitVerdict } from './gateway_limiter.js';
 export { limitKey } from './limit_key.js';
