@@ -16,6 +16,8 @@ import { RedisGuard } from './redis_guard.js';
 import { hostOf } from './route_table.js';
 import { Throttle } from './throttle.js';
 import { createWafStages } from './waf/waf_stage.js';
+import { chainStages, createCacheStage } from './cache/cache_stage.js';
+import { ResponseCache } from './cache/response_cache.js';
 
 /** Options of {@link Gateway}. */
 export interface GatewayOptions {
@@ -50,6 +52,8 @@ const REQUEST_ID = /^[A-Za-z0-9._-]{1,64}$/;
  */
 export class Gateway {
   readonly metrics: GatewayMetrics;
+  /** The shared response cache of routes with `cache.enabled` (docs/gateway-cache.md). */
+  readonly cache: ResponseCache;
   /** Bound `(req, res)` handler for `https.createServer`. */
   readonly handler: (req: IncomingMessage, res: ServerResponse) => void;
   private state: GatewayState;
@@ -87,6 +91,21 @@ export class Gateway {
     });
     this.accessLog = new AccessLog(o.logger.child({ log: 'access' }));
     const waf = createWafStages({ metrics: this.metrics, logger: o.logger });
+    const c = o.config.cache;
+    this.cache = new ResponseCache({
+      clock: o.clock,
+      maxBytes: c.maxBytes,
+      maxEntries: c.maxEntries,
+      maxObjectSize: c.maxObjectSize,
+    });
+    const cache = createCacheStage({
+      cache: this.cache,
+      clock: o.clock,
+      logger: o.logger,
+      metrics: this.metrics,
+      heuristicMaxMs: c.heuristicMax,
+      maxObjectSize: c.maxObjectSize,
+    });
     this.stages = buildPipeline({
       request_id: (ctx) => this.front(ctx),
       limits: (ctx) => this.sizeLimits(ctx),
@@ -94,7 +113,7 @@ export class Gateway {
       authentication: (ctx) => this.authenticate(ctx),
       rate_limit: (ctx) => this.rateLimit(ctx),
       authorization: (ctx) => authorize(ctx.route!.config.auth, ctx.principal),
-      cache: o.stages?.cache ?? waf.body,
+      cache: o.stages?.cache ?? chainStages(waf.body, cache),
       shedding: (ctx) => this.shed(ctx),
       proxy: (ctx) => this.proxy(ctx),
     });

@@ -1,0 +1,76 @@
+import type { IncomingMessage, OutgoingHttpHeaders } from 'node:http';
+import { Writable } from 'node:stream';
+import type { Upstream } from '../upstream.js';
+
+/** A response read whole from the upstream (bounded). */
+export interface FetchedResponse {
+  status: number;
+  headers: Record<string, string | string[]>;
+  body: Buffer;
+  /** The body went over the bound and was not kept. */
+  tooLarge: boolean;
+}
+
+/** A Writable that stands in for the client response so the proxy stage's code path fills the cache. */
+class CaptureResponse extends Writable {
+  status = 0;
+  headers: Record<string, string | string[]> = {};
+  headersSent = false;
+  tooLarge = false;
+  private readonly chunks: Buffer[] = [];
+  private size = 0;
+
+  constructor(private readonly limit: number) {
+    super();
+  }
+
+  writeHead(status: number, headers: OutgoingHttpHeaders): this {
+    this.status = status;
+    for (const [k, v] of Object.entries(headers)) {
+      if (v !== undefined) this.headers[k] = Array.isArray(v) ? v.map(String) : String(v);
+    }
+    this.headersSent = true;
+    return this;
+  }
+
+  override _write(chunk: Buffer, _enc: BufferEncoding, done: (err?: Error) => void): void {
+    this.size += chunk.length;
+    if (this.size > this.limit) this.tooLarge = true;
+    else this.chunks.push(chunk);
+    done();
+  }
+
+  get body(): Buffer {
+    return Buffer.concat(this.chunks);
+  }
+}
+
+/**
+ * Sends one GET for the cache through the upstream (breaker, bulkhead, pools) and reads the answer whole, keeping at
+ * most `limit` bytes of body.
+ *
+ * @example
+ * const r = await fetchForCache(route.upstream, '/a?b=1', headers, requestId, 1 << 20);
+ */
+export async function fetchForCache(
+  upstream: Upstream,
+  url: string,
+  headers: Record<string, string>,
+  requestId: string,
+  limit: number,
+): Promise<FetchedResponse> {
+  const capture = new CaptureResponse(limit);
+  const req = { url, method: 'GET', headers: {} } as unknown as IncomingMessage;
+  const permit = await upstream.admit();
+  await upstream.send(
+    {
+      req,
+      res: capture as unknown as Parameters<Upstream['send']>[0]['res'],
+      headers,
+      requestId,
+      responseHeaders: undefined,
+    },
+    permit,
+  );
+  return { status: capture.status, headers: capture.headers, body: capture.body, tooLarge: capture.tooLarge };
+}

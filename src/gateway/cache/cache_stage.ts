@@ -1,0 +1,200 @@
+import type { OutgoingHttpHeaders } from 'node:http';
+import { Counter } from 'prom-client';
+import type { Clock, Logger } from '../../core/index.js';
+import { upstreamRequestHeaders } from '../forwarded_headers.js';
+import type { GatewayMetrics } from '../gateway_metrics.js';
+import type { RequestContext, StageRun } from '../pipeline.js';
+import { parseCacheControl, storePolicy } from './cache_control.js';
+import { fetchForCache, type FetchedResponse } from './cache_fill.js';
+import { UNKEYED_HEADERS, cacheKey } from './cache_key.js';
+import type { ResponseCache } from './response_cache.js';
+import { varyValues, type CachedResponse } from './response_cache.js';
+
+/** Options of {@link createCacheStage}. */
+export interface CacheStageOptions {
+  cache: ResponseCache;
+  clock: Clock;
+  logger: Logger;
+  metrics: GatewayMetrics;
+  heuristicMaxMs: number;
+  maxObjectSize: number;
+}
+
+type Outcome = 'hit' | 'miss' | 'stale' | 'revalidated' | 'stale_if_error' | 'coalesced' | 'uncacheable';
+
+function etagMatches(ifNoneMatch: string | string[] | undefined, etag: string | string[] | undefined): boolean {
+  if (ifNoneMatch === undefined || typeof etag !== 'string') return false;
+  const weak = (t: string) => t.trim().replace(/^W\//, '');
+  const list = (Array.isArray(ifNoneMatch) ? ifNoneMatch.join(',') : ifNoneMatch).split(',');
+  return list.some((t) => t.trim() === '*' || weak(t) === weak(etag));
+}
+
+/**
+ * The `cache` slot: for routes with `cache.enabled`, GET and HEAD are answered from the shared {@link ResponseCache}
+ * (fresh hit, stale-while-revalidate with one background refresh, stale-if-error), misses are coalesced (one upstream
+ * request per key; the others wait and read the stored result), stale entries are revalidated with If-None-Match, a
+ * matching client If-None-Match gets 304, and `Age` is sent. Results are counted in
+ * `gatehouse_gateway_cache_requests_total{route, result}`.
+ *
+ * @example
+ * const stage = createCacheStage({ cache, clock, logger, metrics, heuristicMaxMs: 3_600_000, maxObjectSize: 1 << 20 });
+ */
+export function createCacheStage(o: CacheStageOptions): StageRun {
+  const results = new Counter({
+    name: 'gatehouse_gateway_cache_requests_total',
+    help: 'Cacheable requests by route and result (hit, miss, stale, revalidated, stale_if_error, coalesced, uncacheable).',
+    labelNames: ['route', 'result'] as const,
+    registers: [o.metrics.registry],
+  });
+
+  const answer = (ctx: RequestContext, r: CachedResponse | FetchedResponse, outcome: Outcome, age?: number) => {
+    ctx.answered = true;
+    results.labels(ctx.route!.config.name, outcome).inc();
+    const headers: OutgoingHttpHeaders = { ...r.headers, 'x-request-id': ctx.requestId, ...ctx.responseHeaders };
+    if (age !== undefined) headers['age'] = String(age);
+    headers['x-cache'] = outcome === 'hit' || outcome === 'stale' || outcome === 'stale_if_error' ? 'HIT' : 'MISS';
+    if (etagMatches(ctx.req.headers['if-none-match'], r.headers['etag'])) {
+      delete headers['content-length'];
+      ctx.res.writeHead(304, headers);
+      ctx.res.end();
+      return;
+    }
+    headers['content-length'] = String(r.body.length);
+    ctx.res.writeHead(r.status, headers);
+    ctx.res.end(ctx.req.method === 'HEAD' ? undefined : r.body);
+  };
+
+  const upstreamHeaders = (ctx: RequestContext, stored: CachedResponse | undefined) => {
+    const headers = upstreamRequestHeaders(ctx.req.headers, ctx);
+    for (const name of UNKEYED_HEADERS) delete headers[name];
+    headers['x-forwarded-proto'] = 'https';
+    if (ctx.req.headers.host !== undefined) headers['x-forwarded-host'] = ctx.req.headers.host;
+    const etag = stored?.headers['etag'];
+    if (typeof etag === 'string') headers['if-none-match'] = etag;
+    return headers;
+  };
+
+  /** Fetches, stores when allowed, returns what to answer the leader with. */
+  const fill = async (ctx: RequestContext, key: string, stored: CachedResponse | undefined) => {
+    const url = ctx.req.url ?? '/';
+    const requestedAt = o.clock.now();
+    let fetched: FetchedResponse;
+    try {
+      fetched = await fetchForCache(
+        ctx.route!.upstream,
+        url,
+        upstreamHeaders(ctx, stored),
+        ctx.requestId,
+        o.maxObjectSize,
+      );
+    } catch (err) {
+      if (stored && o.cache.usableOnError(stored)) return { response: stored, outcome: 'stale_if_error' as const };
+      throw err;
+    }
+    const now = o.clock.now();
+    if (fetched.status === 304 && stored) {
+      const merged = { ...stored.headers, ...fetched.headers };
+      const policy = storePolicy({ ...policyInput(ctx, merged, 200, now) });
+      const refreshed: CachedResponse = { ...stored, headers: merged, storedAt: now, initialAge: 0 };
+      if (policy) Object.assign(refreshed, { freshMs: policy.freshMs, directives: policy.directives });
+      o.cache.store(key, refreshed);
+      return { response: refreshed, outcome: 'revalidated' as const };
+    }
+    if (fetched.status >= 500 && stored && o.cache.usableOnError(stored)) {
+      return { response: stored, outcome: 'stale_if_error' as const };
+    }
+    if (fetched.tooLarge) return { response: undefined, outcome: 'uncacheable' as const };
+    const policy = storePolicy(policyInput(ctx, fetched.headers, fetched.status, now));
+    if (!policy) return { response: fetched, outcome: 'uncacheable' as const };
+    const ageHeader = Number(fetched.headers['age'] ?? 0);
+    const vary = String(fetched.headers['vary'] ?? '')
+      .split(',')
+      .map((v) => v.trim().toLowerCase())
+      .filter((v) => v !== '');
+    const entry: CachedResponse = {
+      status: fetched.status,
+      headers: fetched.headers,
+      body: fetched.body,
+      storedAt: now,
+      initialAge: (Number.isFinite(ageHeader) ? ageHeader : 0) + Math.floor((now - requestedAt) / 1000),
+      freshMs: policy.freshMs,
+      directives: policy.directives,
+      vary,
+      varyValues: varyValues(vary, ctx.req.headers),
+    };
+    o.cache.store(key, entry);
+    return { response: entry, outcome: 'miss' as const };
+  };
+
+  const policyInput = (
+    ctx: RequestContext,
+    headers: Record<string, string | string[]>,
+    status: number,
+    now: number,
+  ) => ({
+    method: 'GET',
+    status,
+    requestDirectives: parseCacheControl(ctx.req.headers['cache-control']),
+    responseHeaders: headers,
+    authenticated: ctx.principal !== undefined || ctx.req.headers.authorization !== undefined,
+    now,
+    heuristicMaxMs: o.heuristicMaxMs,
+  });
+
+  return (ctx) => {
+    const { req } = ctx;
+    if (!ctx.route!.config.cache.enabled || (req.method !== 'GET' && req.method !== 'HEAD')) return;
+    const key = cacheKey(req.method, req.headers.host, req.url ?? '/');
+    const noCache = parseCacheControl(req.headers['cache-control']).noCache || req.headers.pragma === 'no-cache';
+    const stored = o.cache.lookup(key, req.headers);
+    if (stored && !noCache) {
+      const state = o.cache.freshness(stored);
+      if (state === 'fresh') return answer(ctx, stored, 'hit', o.cache.age(stored));
+      if (state === 'stale-while-revalidate') {
+        answer(ctx, stored, 'stale', o.cache.age(stored));
+        const background = { ...ctx, res: ctx.res, answered: true };
+        o.cache
+          .coalesce(key, () => fill(background, key, stored))
+          .promise.catch((err: unknown) => {
+            o.logger.debug(
+              { event: 'gateway_cache_refresh_failed', key, err: String(err) },
+              'background refresh failed',
+            );
+          });
+        return;
+      }
+    }
+    return (async () => {
+      const { promise, leader } = o.cache.coalesce(key, () => fill(ctx, key, stored));
+      if (leader) {
+        const result = await promise;
+        if (result.response === undefined) return; // too large to keep: the proxy stage streams it
+        answer(
+          ctx,
+          result.response,
+          result.outcome,
+          'storedAt' in result.response ? o.cache.age(result.response) : undefined,
+        );
+        return;
+      }
+      await promise.catch(() => undefined);
+      const shared = o.cache.lookup(key, req.headers);
+      if (shared && o.cache.freshness(shared) !== 'stale') answer(ctx, shared, 'coalesced', o.cache.age(shared));
+      // otherwise the proxy stage forwards this request itself
+    })();
+  };
+}
+
+/**
+ * Two stage runs in one slot (the body half of the WAF, then the cache), synchronous when both are.
+ *
+ * @example
+ * const cacheSlot = chainStages(waf.body, createCacheStage(options));
+ */
+export function chainStages(first: StageRun, second: StageRun): StageRun {
+  return (ctx) => {
+    const r = first(ctx);
+    if (r instanceof Promise) return r.then(() => (ctx.answered ? undefined : second(ctx)));
+    if (!ctx.answered) return second(ctx);
+  };
+}

@@ -1,0 +1,210 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ManualClock } from '../../../src/core/index.js';
+import { ResponseCache, cacheKey, parseCacheControl, type CachedResponse } from '../../../src/gateway/index.js';
+import { call, startBackend, startGateway, type RunningGateway } from '../support.js';
+
+type Backend = Awaited<ReturnType<typeof startBackend>>;
+
+describe('ResponseCache (unit)', () => {
+  const entry = (body: string, over: Partial<CachedResponse> = {}): CachedResponse => ({
+    status: 200,
+    headers: {},
+    body: Buffer.from(body),
+    storedAt: 0,
+    initialAge: 0,
+    freshMs: 10_000,
+    directives: parseCacheControl('max-age=10'),
+    vary: [],
+    varyValues: [],
+    ...over,
+  });
+
+  it('keeps memory under maxBytes by evicting the least recently used key, and refuses large objects', () => {
+    const cache = new ResponseCache({
+      clock: new ManualClock(0),
+      maxBytes: 4000,
+      maxEntries: 100,
+      maxObjectSize: 1500,
+    });
+    expect(cache.store('a', entry('x'.repeat(1000)))).toBe(true);
+    expect(cache.store('b', entry('x'.repeat(1000)))).toBe(true);
+    cache.lookup('a', {});
+    expect(cache.store('c', entry('x'.repeat(1000)))).toBe(true);
+    expect(cache.store('big', entry('x'.repeat(2000)))).toBe(false);
+    expect(cache.usage.bytes).toBeLessThanOrEqual(4000);
+    expect(cache.lookup('b', {})).toBeUndefined();
+    expect(cache.lookup('a', {})).toBeDefined();
+    expect(cache.lookup('c', {})).toBeDefined();
+  });
+
+  it('ages entries and moves through fresh, stale-while-revalidate and stale; stale-if-error has its own window', () => {
+    const clock = new ManualClock(0);
+    const cache = new ResponseCache({ clock, maxBytes: 1 << 20, maxEntries: 10, maxObjectSize: 1 << 20 });
+    const r = entry('x', {
+      initialAge: 2,
+      directives: parseCacheControl('max-age=10, stale-while-revalidate=5, stale-if-error=60'),
+    });
+    expect(cache.age(r)).toBe(2);
+    expect(cache.freshness(r)).toBe('fresh');
+    clock.advance(8_000);
+    expect(cache.freshness(r)).toBe('stale-while-revalidate');
+    clock.advance(5_000);
+    expect(cache.freshness(r)).toBe('stale');
+    expect(cache.usableOnError(r)).toBe(true);
+    clock.advance(60_000);
+    expect(cache.usableOnError(r)).toBe(false);
+  });
+
+  it('keys by method, host without port, normalized path and sorted query', () => {
+    expect(cacheKey('HEAD', 'Example.com:443', '/a//b%7e?y=2&x=1')).toBe('GET https example.com /a/b~?x=1&y=2');
+    expect(cacheKey('GET', 'example.com', '/a?x=1')).not.toBe(cacheKey('GET', 'other.com', '/a?x=1'));
+  });
+});
+
+describe('gateway response cache (RFC 9111 over TLS)', () => {
+  let backend: Backend;
+  let gw: RunningGateway;
+  const clock = new ManualClock(Date.UTC(2026, 0, 1));
+  const seen: IncomingMessage[] = [];
+  let fail = false;
+
+  beforeAll(async () => {
+    backend = await startBackend((req: IncomingMessage, res: ServerResponse) => {
+      seen.push(req);
+      const path = (req.url ?? '').split('?')[0]!;
+      const send = (status: number, headers: Record<string, string>, body: string) => {
+        res.writeHead(status, { 'content-type': 'text/plain', ...headers });
+        res.end(body);
+      };
+      if (fail) return send(503, {}, 'down');
+      const cc = path.split('/')[2] ?? '';
+      if (path.startsWith('/c/etag')) {
+        if (req.headers['if-none-match'] === '"v1"')
+          return send(304, { etag: '"v1"', 'cache-control': 'max-age=10' }, '');
+        return send(200, { etag: '"v1"', 'cache-control': 'max-age=10' }, 'etag body');
+      }
+      if (path.startsWith('/c/vary')) {
+        return send(
+          200,
+          { 'cache-control': 'max-age=60', vary: 'accept-language' },
+          `lang ${req.headers['accept-language']}`,
+        );
+      }
+      if (path.startsWith('/c/slow')) {
+        setTimeout(() => send(200, { 'cache-control': 'max-age=60' }, 'slow'), 200);
+        return;
+      }
+      if (path.startsWith('/c/cookie')) return send(200, { 'cache-control': 'max-age=60', 'set-cookie': 'a=b' }, 'c');
+      if (path.startsWith('/c/host')) {
+        return send(
+          200,
+          { 'cache-control': 'max-age=60' },
+          `host ${req.headers['x-forwarded-host']} ${req.headers['x-original-url'] ?? '-'}`,
+        );
+      }
+      send(200, { 'cache-control': decodeURIComponent(cc) }, `body ${seen.length}`);
+    });
+    gw = await startGateway(
+      {
+        upstreams: [{ name: 'app', hosts: [backend.url], breaker: { consecutiveFailures: 1000 } }],
+        routes: [
+          { name: 'cached', pathPrefix: '/c', upstream: 'app', cache: { enabled: true } },
+          { name: 'plain', pathPrefix: '/p', upstream: 'app' },
+        ],
+      },
+      { clock },
+    );
+  });
+  afterAll(async () => {
+    await gw?.close();
+    await backend?.close();
+  });
+
+  const hitsFor = (prefix: string) => seen.filter((r) => (r.url ?? '').startsWith(prefix)).length;
+
+  it('serves a fresh max-age response from the cache with Age, and counts hits in /metrics', async () => {
+    const a = await call(gw, '/c/max-age%3D60/a');
+    clock.advance(3_000);
+    const b = await call(gw, '/c/max-age%3D60/a');
+    expect(a.status).toBe(200);
+    expect(b.body).toBe(a.body);
+    expect(b.headers['age']).toBe('3');
+    expect(b.headers['x-cache']).toBe('HIT');
+    expect(hitsFor('/c/max-age%3D60/a')).toBe(1);
+    expect(await gw.gateway.metrics.text()).toMatch(
+      /gatehouse_gateway_cache_requests_total\{route="cached",result="hit"\} 1/,
+    );
+  });
+
+  it('never stores no-store, private, Set-Cookie, or a non-public response to an authenticated request', async () => {
+    for (const path of ['/c/no-store/x', '/c/private%2C%20max-age%3D60/x', '/c/cookie/x']) {
+      await call(gw, path);
+      await call(gw, path);
+      expect(hitsFor(path)).toBe(2);
+    }
+    const auth = { authorization: 'Bearer abc' };
+    await call(gw, '/c/max-age%3D60/auth', { headers: auth });
+    await call(gw, '/c/max-age%3D60/auth', { headers: auth });
+    expect(hitsFor('/c/max-age%3D60/auth')).toBe(2);
+    await call(gw, '/c/public%2C%20max-age%3D60/auth', { headers: auth });
+    await call(gw, '/c/public%2C%20max-age%3D60/auth', { headers: auth });
+    expect(hitsFor('/c/public%2C%20max-age%3D60/auth')).toBe(1);
+  });
+
+  it('keeps one variant per Vary header value', async () => {
+    const en = await call(gw, '/c/vary', { headers: { 'accept-language': 'en' } });
+    const fr = await call(gw, '/c/vary', { headers: { 'accept-language': 'fr' } });
+    const en2 = await call(gw, '/c/vary', { headers: { 'accept-language': 'en' } });
+    expect([en.body, fr.body, en2.body]).toEqual(['lang en', 'lang fr', 'lang en']);
+    expect(hitsFor('/c/vary')).toBe(2);
+  });
+
+  it('answers 304 to a matching If-None-Match and revalidates a stale entry with the stored ETag', async () => {
+    const first = await call(gw, '/c/etag');
+    expect(first.headers['etag']).toBe('"v1"');
+    const cond = await call(gw, '/c/etag', { headers: { 'if-none-match': '"v1"' } });
+    expect(cond.status).toBe(304);
+    clock.advance(11_000);
+    const again = await call(gw, '/c/etag');
+    expect(again.body).toBe('etag body');
+    const etagRequests = seen.filter((r) => (r.url ?? '').startsWith('/c/etag'));
+    expect(etagRequests.length).toBe(2);
+    expect(etagRequests[1]!.headers['if-none-match']).toBe('"v1"');
+  });
+
+  it('coalesces concurrent misses into one upstream request', async () => {
+    const answers = await Promise.all(Array.from({ length: 10 }, () => call(gw, '/c/slow')));
+    expect(answers.every((a) => a.status === 200 && a.body === 'slow')).toBe(true);
+    expect(hitsFor('/c/slow')).toBe(1);
+  });
+
+  it('serves stale-while-revalidate at once and refreshes in the background; stale-if-error on upstream 5xx', async () => {
+    const path = '/c/max-age%3D1%2C%20stale-while-revalidate%3D30%2C%20stale-if-error%3D600/s';
+    const first = await call(gw, path);
+    clock.advance(5_000);
+    const stale = await call(gw, path);
+    expect(stale.body).toBe(first.body);
+    for (let i = 0; i < 50 && hitsFor(path) < 2; i += 1) await sleep(20);
+    expect(hitsFor(path)).toBe(2);
+    clock.advance(100_000);
+    fail = true;
+    try {
+      const kept = await call(gw, path);
+      expect(kept.status).toBe(200);
+      expect(kept.headers['x-cache']).toBe('HIT');
+    } finally {
+      fail = false;
+    }
+  });
+
+  it('strips unkeyed forwarding headers so a poisoned variant cannot be stored', async () => {
+    const poisoned = await call(gw, '/c/host', {
+      headers: { 'x-forwarded-host': 'evil.test', 'x-original-url': '/admin' },
+    });
+    expect(poisoned.body).toBe('host 127.0.0.1:' + gw.port + ' -');
+    const normal = await call(gw, '/c/host');
+    expect(normal.body).toBe(poisoned.body);
+  });
+});
