@@ -20,4 +20,6 @@ export { decideWrite, isLive } from './write_rules.js';
 export type { RecordState, WriteOutcome } from './write_rules.js';
 export { RedisLimiterStore } from './redis/index.js';
 export type { RedisLimiterStoreOptions } from './redis/index.js';
+export { RedisRevocationBus } from './redis/index.js';
+export type { RedisRevocationBusOptions } from './redis/index.js';
 export { FsObjectFiles } from './fs/object_files.js';

@@ -23,6 +23,8 @@ export function adminOperations(options: {
   paths: DataDirPaths;
   adminToken: AdminToken;
   rootKey: ResolvedRootKey;
+  /** The bearer check of the admin API (default: the admin token only; app/platform_authorizer.ts adds `admin`). */
+  checkAdmin?: (token: string) => boolean | 'forbidden';
   renewListeners: () => Promise<Array<{ listener: string; serialNumber: string; notAfter: string }>>;
 }): AdminOperations {
   const { core, paths, adminToken, rootKey } = options;
@@ -33,7 +35,7 @@ export function adminOperations(options: {
     return snakeCase(value);
   };
   return {
-    checkToken: (token) => adminToken.check(token),
+    checkToken: options.checkAdmin ?? ((token) => adminToken.check(token)),
     status: async () =>
       snakeCase({
         dataDir: paths.dir,

@@ -8,6 +8,7 @@ import { MemoryLimiterStore } from '../ratelimit/index.js';
 import type { PlatformCore } from './compose.js';
 import { openIdentity, type IdentityServer } from './identity_server.js';
 import { ListenerCertificate, type IssuedListenerCert } from './listener_certificate.js';
+import { openRevocationFanout } from './revocation_fanout.js';
 import type { Scheduler } from './scheduler.js';
 
 /** The identity issuer's listener, prepared (routes registered, certificate issued) and then started. */
@@ -37,7 +38,16 @@ export async function prepareIdentityListener(options: {
   const { config, clock } = core;
   const logger = core.logger.child({ listener: 'identity' });
   const limiter = new MemoryLimiterStore({ clock, maxKeys: config.ratelimit.memory.maxKeys });
-  const identity = await openIdentity({ config, records: core.records, vault: core.keyring, limiter, clock, logger });
+  const fanout = openRevocationFanout(config, logger);
+  const identity = await openIdentity({
+    config,
+    records: core.records,
+    vault: core.keyring,
+    limiter,
+    clock,
+    logger,
+    ...(fanout ? { revocationBus: fanout.bus } : {}),
+  });
   const cert = new ListenerCertificate({
     component: 'identity',
     authority: core.authority,
@@ -107,6 +117,7 @@ export async function prepareIdentityListener(options: {
       cert.stop();
       await server.close();
       identity.close();
+      await fanout?.close();
       await limiter.close();
     },
   };

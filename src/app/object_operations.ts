@@ -3,7 +3,7 @@ import type { Readable } from 'node:stream';
 import { FsObjectFiles } from '../adapters/index.js';
 import { isGatehouseError } from '../core/index.js';
 import { registerBackupRoutes, registerObjectRoutes, type ObjectOperations } from '../http/index.js';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { EnvelopeObjectCipher, Envelopes, ObjectRewrap, ObjectStore } from '../kms/index.js';
 import { snakeCase } from './admin_operations.js';
 import { createBackup, removeBackupLeftovers } from './backup.js';
@@ -81,13 +81,19 @@ export function objectOperations(
 export async function attachObjectStore(
   app: FastifyInstance,
   core: PlatformCore,
-  checkToken: (token: string) => boolean,
+  checkToken: (token: string) => boolean | 'forbidden',
+  /** Per-bucket scopes (`object:read:<bucket>`, `object:write:<bucket>`); without it, the admin token only. */
+  authorize?: (headers: FastifyRequest['headers'], permission: string) => string,
 ): Promise<{ store: ObjectStore; files: FsObjectFiles }> {
   const objects = openObjectStore(core);
   const paths = dataDirPaths(core.config.dataDir);
   await objects.store.recover();
   await removeBackupLeftovers(paths);
-  registerObjectRoutes(app, { ops: objectOperations(objects, core), checkToken });
+  registerObjectRoutes(app, {
+    ops: objectOperations(objects, core),
+    checkToken,
+    ...(authorize === undefined ? {} : { authorize }),
+  });
   const audit = core.logger.child({ audit: true, actor: 'admin-token' });
   registerBackupRoutes(app, {
     checkToken,

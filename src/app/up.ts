@@ -9,6 +9,7 @@ import {
   registerKmsRoutes,
   registerKmsStreamRoutes,
   registerIdentityAdminRoutes,
+  registerApiKeyAdminRoutes,
   registerCaAdminRoutes,
   type HttpsServer,
 } from '../http/index.js';
@@ -18,9 +19,10 @@ import type { PlatformCore } from './compose.js';
 import { dataDirPaths, ensureDataDir, readManifest, type DataDirPaths } from './data_dir.js';
 import { initializeDataDir } from './first_start.js';
 import { identityAdminOperations } from './identity_admin.js';
+import { apiKeyAdminOperations } from './apikey_admin.js';
 import { prepareIdentityListener } from './identity_listener.js';
 import { prepareCaListener } from './ca_listener.js';
-import { adminTokenKmsAuthorizer } from './kms_authorizer.js';
+import { platformCallers, platformKmsAuthorizer, platformObjectAuthorizer } from './platform_authorizer.js';
 import { kmsOperations } from './kms_operations.js';
 import { attachObjectStore } from './object_operations.js';
 import { ListenerCertificate } from './listener_certificate.js';
@@ -143,6 +145,14 @@ export async function startGatehouse(options: {
     let ready = false;
     const identityListener = await prepareIdentityListener({ core, ticketKeys, ready: () => ready });
     cleanups.push(() => identityListener.close());
+    // The admin token, our access tokens and API keys, with scopes (docs/identity.md, "Authorization of our APIs").
+    const callers = platformCallers({
+      identity: identityListener.identity,
+      checkAdminToken: (token) => adminToken.check(token),
+      apiKeyHeader: config.identity.apiKeys.header,
+      clock,
+    });
+    const checkAdmin = (token: string) => callers.adminCheck(token);
     const caListener = await prepareCaListener({
       core,
       trustBundleFile: paths.trustBundle,
@@ -167,6 +177,7 @@ export async function startGatehouse(options: {
         paths,
         adminToken,
         rootKey,
+        checkAdmin,
         renewListeners: async () => {
           const renewed = [];
           for (const [listener, certificate] of [
@@ -197,15 +208,12 @@ export async function startGatehouse(options: {
     );
     registerKmsStreamRoutes(admin.app, {
       ops: kmsOps,
-      checkToken: (token) => adminToken.check(token),
+      checkToken: checkAdmin,
       logger: logger.child({ listener: 'admin' }),
     });
-    await attachObjectStore(admin.app, core, (token) => adminToken.check(token));
-    registerIdentityAdminRoutes(
-      admin.app,
-      (token) => adminToken.check(token),
-      identityAdminOperations(identityListener.identity, logger),
-    );
+    await attachObjectStore(admin.app, core, checkAdmin, platformObjectAuthorizer(callers, logger));
+    registerIdentityAdminRoutes(admin.app, checkAdmin, identityAdminOperations(identityListener.identity, logger));
+    registerApiKeyAdminRoutes(admin.app, checkAdmin, apiKeyAdminOperations(identityListener.identity, logger));
     registerCaAdminRoutes(admin.app, (token) => adminToken.check(token), caListener.admin);
     const bound = await admin.listen('127.0.0.1', config.listen.admin.port);
     cleanups.push(() => admin.close());
@@ -223,7 +231,7 @@ export async function startGatehouse(options: {
     });
     registerKmsRoutes(kms.app, {
       ops: kmsOps,
-      authorizer: adminTokenKmsAuthorizer((token) => adminToken.check(token)),
+      authorizer: platformKmsAuthorizer(callers, logger.child({ listener: 'kms' })),
       logger: logger.child({ listener: 'kms' }),
       maxBatchItems: config.kms.maxBatchItems,
     });

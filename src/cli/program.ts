@@ -1,6 +1,7 @@
 import { Command } from 'commander';
 import { adminCommand } from './commands/admin.js';
 import { apiCommand } from './commands/api.js';
+import { apikeyCommand } from './commands/apikey.js';
 import { caCommand } from './commands/ca.js';
 import { clientCommand } from './commands/client.js';
 import { kmsCommand } from './commands/kms.js';
@@ -23,6 +24,7 @@ export function buildProgram(): Command {
   program.addCommand(caCommand());
   program.addCommand(apiCommand());
   program.addCommand(clientCommand());
+  program.addCommand(apikeyCommand());
   for (const command of signingKeysCommands()) program.addCommand(command);
   program.addCommand(objectCommand());
   program.addCommand(backupCommand());

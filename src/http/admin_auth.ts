@@ -1,8 +1,11 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { GatehouseError } from '../core/index.js';
 
-/** Checks a presented admin token; implementations compare digests in constant time. */
-export type AdminTokenCheck = (token: string) => boolean;
+/**
+ * Checks a presented admin token; implementations compare digests in constant time. `'forbidden'`: a valid credential
+ * without the `admin` permission (403 instead of 401).
+ */
+export type AdminTokenCheck = (token: string) => boolean | 'forbidden';
 
 const BEARER = /^Bearer ([A-Za-z0-9._~+/=-]{1,512})$/;
 
@@ -14,7 +17,9 @@ export function requireAdminToken(check: AdminTokenCheck) {
   return async (request: FastifyRequest, reply: FastifyReply): Promise<void> => {
     const header = request.headers.authorization;
     const match = typeof header === 'string' ? BEARER.exec(header) : null;
-    if (!match || !check(match[1] as string)) {
+    const verdict = match ? check(match[1] as string) : false;
+    if (verdict === 'forbidden') throw new GatehouseError('ERR_ADMIN_FORBIDDEN');
+    if (verdict !== true) {
       void reply.header('www-authenticate', 'Bearer realm="gatehouse-admin"');
       throw new GatehouseError('ERR_ADMIN_UNAUTHORIZED');
     }

@@ -61,11 +61,35 @@ function bodyStream(request: FastifyRequest): Readable {
  */
 export function registerObjectRoutes(
   app: FastifyInstance,
-  options: { ops: ObjectOperations; checkToken: AdminTokenCheck },
+  options: {
+    ops: ObjectOperations;
+    checkToken: AdminTokenCheck;
+    /**
+     * Per-bucket authorization (app/platform_authorizer.ts): called with `object:read:<bucket>` (GET),
+     * `object:write:<bucket>` (PUT, DELETE, rewrap) or `admin` (bucket list); throws 401/403. Without it, only the
+     * admin token is accepted.
+     */
+    authorize?: (headers: FastifyRequest['headers'], permission: string) => string;
+  },
 ): void {
-  const { ops } = options;
+  const { ops, authorize } = options;
   void app.register(async (scope) => {
-    scope.addHook('onRequest', requireAdminToken(options.checkToken));
+    if (authorize === undefined) scope.addHook('onRequest', requireAdminToken(options.checkToken));
+    else {
+      scope.addHook('onRequest', async (request, reply) => {
+        const { bucket } = target(request);
+        const write = request.method !== 'GET' && request.method !== 'HEAD';
+        const permission = bucket === '' ? 'admin' : `object:${write ? 'write' : 'read'}:${bucket}`;
+        try {
+          authorize(request.headers, permission);
+        } catch (err) {
+          if ((err as { status?: number }).status === 401) {
+            void reply.header('www-authenticate', 'Bearer realm="gatehouse-admin"');
+          }
+          throw err;
+        }
+      });
+    }
     scope.addContentTypeParser('application/octet-stream', (_request, payload, done) => done(null, payload));
 
     scope.get('/v1/objects', async () => ({ buckets: await ops.listBuckets() }));

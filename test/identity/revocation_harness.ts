@@ -19,6 +19,8 @@ export interface RevocationHarness {
   logger: MemoryLogger;
   /** A fetch answering through fastify's inject (no sockets), for openid-client. */
   fetch: typeof globalThis.fetch;
+  /** Listens on 127.0.0.1:0 (https when `tls` was given); returns the base URL. */
+  listen(): Promise<string>;
   post(
     path: string,
     form: Record<string, string>,
@@ -31,7 +33,13 @@ export interface RevocationHarness {
 /** The identity capability with introspection, revocation and the feed on an un-listened fastify instance. */
 export async function revocationHarness(
   identityOverrides: Record<string, unknown> = {},
-  options: { clock?: ManualClock; store?: RecordStore; bus?: RevocationBus } = {},
+  options: {
+    clock?: ManualClock;
+    store?: RecordStore;
+    bus?: RevocationBus;
+    vault?: MapVault;
+    tls?: { cert: string; key: string };
+  } = {},
 ): Promise<RevocationHarness> {
   const clock = options.clock ?? new ManualClock(Date.now());
   const config = loadConfig({ overrides: { identity: { issuer: ISSUER, ...identityOverrides } } });
@@ -41,13 +49,17 @@ export async function revocationHarness(
   const identity = await openIdentity({
     config,
     records: store,
-    vault: new MapVault(),
+    vault: options.vault ?? new MapVault(),
     limiter,
     clock,
     logger,
     ...(options.bus ? { revocationBus: options.bus } : {}),
   });
-  const app = Fastify({ logger: false });
+  const app = (
+    options.tls
+      ? Fastify({ logger: false, https: { cert: options.tls.cert, key: options.tls.key } })
+      : Fastify({ logger: false })
+  ) as FastifyInstance;
   registerIdentityRoutes(app, {
     token: identity.token,
     metadata: () => identity.metadata(),
@@ -86,6 +98,10 @@ export async function revocationHarness(
     app,
     logger,
     fetch: fetchImpl as typeof globalThis.fetch,
+    async listen() {
+      const address = await app.listen({ host: '127.0.0.1', port: 0 });
+      return address;
+    },
     async post(path, form, headers = {}, address = '203.0.113.10') {
       const res = await app.inject({
         method: 'POST',

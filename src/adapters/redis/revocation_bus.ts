@@ -1,0 +1,63 @@
+import type { Redis } from 'ioredis';
+import type { Logger } from '../../core/index.js';
+import { isRevocationItem, type IdentityRevocationItem, type RevocationBus } from '../../identity/index.js';
+
+/** Options of {@link RedisRevocationBus}. */
+export interface RedisRevocationBusOptions {
+  /** An ioredis 5 client for publishing; each subscription opens its own connection with `duplicate()`. */
+  redis: Redis;
+  /** The channel is `<keyPrefix>revocations` (config `redis.keyPrefix`). */
+  keyPrefix: string;
+  logger: Logger;
+}
+
+/**
+ * Revocation fan-out over Redis pub/sub: `publish` sends one JSON item (`{"jti"|"key_id","exp"}`, never a token) on
+ * `<keyPrefix>revocations`; `subscribe` listens on a dedicated connection and hands every well-formed item to the
+ * callback (malformed messages are dropped and logged). Best effort by nature: the stored revocation list and the feed
+ * stay the source of truth. Its `subscribe` also fits the verifier's `revocation.subscribe` port (src/resource).
+ *
+ * @example
+ * const bus = new RedisRevocationBus({ redis, keyPrefix: 'gatehouse:', logger });
+ * const stop = await bus.subscribe((item) => deny(item));
+ * await bus.publish({ jti: 'a1b2', exp: 1767225600 });
+ */
+export class RedisRevocationBus implements RevocationBus {
+  readonly channel: string;
+
+  constructor(private readonly options: RedisRevocationBusOptions) {
+    this.channel = `${options.keyPrefix}revocations`;
+  }
+
+  async publish(item: IdentityRevocationItem): Promise<void> {
+    const message = JSON.stringify(
+      item.jti !== undefined ? { jti: item.jti, exp: item.exp } : { key_id: item.key_id, exp: item.exp },
+    );
+    await this.options.redis.publish(this.channel, message);
+  }
+
+  async subscribe(onItem: (item: IdentityRevocationItem) => void): Promise<() => Promise<void>> {
+    const connection = this.options.redis.duplicate();
+    connection.on('error', (err: Error) =>
+      this.options.logger.debug({ event: 'revocation_bus_error', reason: err.message }, 'redis error'),
+    );
+    connection.on('message', (channel: string, message: string) => {
+      if (channel !== this.channel || message.length > 2048) return;
+      let item: unknown;
+      try {
+        item = JSON.parse(message);
+      } catch {
+        item = undefined;
+      }
+      if (!isRevocationItem(item)) {
+        this.options.logger.warn({ event: 'revocation_bus_malformed' }, 'malformed revocation message dropped');
+        return;
+      }
+      onItem(item);
+    });
+    await connection.subscribe(this.channel);
+    return async () => {
+      await connection.quit().catch(() => connection.disconnect());
+    };
+  }
+}

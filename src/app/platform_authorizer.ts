@@ -1,0 +1,134 @@
+import { GatehouseError, type Clock, type Logger } from '../core/index.js';
+import type { KmsAuthorizer } from '../http/index.js';
+import { IDENTITY_API_KEY_PREFIX } from '../identity/index.js';
+import type { IdentityServer } from './identity_server.js';
+
+/** Who is calling one of the platform's own APIs, and what it may do. */
+export interface PlatformCaller {
+  /** For audit lines: `admin`, `client:<client_id>` or `api_key:<key id>`. */
+  principal: string;
+  kind: 'admin_token' | 'access_token' | 'api_key';
+  /** Granted scopes; the admin token holds every permission. */
+  scopes: ReadonlySet<string>;
+}
+
+const BEARER = /^Bearer ([A-Za-z0-9._~+/=-]{1,8192})$/;
+
+/** The `admin` scope: every permission of the KMS, object and admin APIs. */
+export const ADMIN_SCOPE = 'admin';
+
+/**
+ * Whether `caller` holds `permission`. Deny by default: the admin token and the `admin` scope hold everything;
+ * otherwise the scope must equal the permission (`kms:encrypt:<key>`, `kms:decrypt:<key>`, `kms:rewrap:<key>`,
+ * `kms:datakey-plaintext:<key>`, `object:read:<bucket>`, `object:write:<bucket>`), except that the wrapped-only
+ * `kms:datakey:<key>` is also allowed by `kms:datakey-plaintext:<key>`. `kms:admin` and `admin` need `admin`.
+ *
+ * @example
+ * permits(caller, 'kms:encrypt:orders'); // true only with that scope (or admin)
+ */
+export function permits(caller: PlatformCaller, permission: string): boolean {
+  if (caller.kind === 'admin_token' || caller.scopes.has(ADMIN_SCOPE)) return true;
+  if (permission === 'kms:admin' || permission === ADMIN_SCOPE) return false;
+  if (caller.scopes.has(permission)) return true;
+  const datakey = /^kms:datakey:(.+)$/.exec(permission);
+  return datakey !== null && caller.scopes.has(`kms:datakey-plaintext:${datakey[1] as string}`);
+}
+
+/**
+ * Recognizes the callers of the platform's own APIs: `Authorization: Bearer` with the admin token, one of our access
+ * tokens (verified in process with the identity signing keys, revocation list checked) or an API key (also in the
+ * API key header); all checks are synchronous and in memory.
+ *
+ * @example
+ * const callers = platformCallers({ identity, checkAdminToken: (t) => adminToken.check(t), apiKeyHeader: 'x-api-key', clock });
+ * const caller = callers.identify(request.headers); // undefined: no or invalid credentials
+ */
+export function platformCallers(deps: {
+  identity: IdentityServer;
+  checkAdminToken: (token: string) => boolean;
+  apiKeyHeader: string;
+  clock: Clock;
+}) {
+  const { identity, clock } = deps;
+  const byCredential = (credential: string): PlatformCaller | undefined => {
+    const now = clock.now();
+    if (credential.startsWith(IDENTITY_API_KEY_PREFIX)) {
+      const key = identity.apiKeys.index.verify(credential);
+      if (key === undefined || identity.revocations.isRevoked(key.id, now)) return undefined;
+      return { principal: `api_key:${key.id}`, kind: 'api_key', scopes: new Set(key.scopes) };
+    }
+    if (deps.checkAdminToken(credential)) return { principal: 'admin', kind: 'admin_token', scopes: new Set() };
+    const claims = identity.tokens.claims(credential, now);
+    if (claims === undefined || identity.revocations.isRevoked(claims['jti'] as string, now)) return undefined;
+    const scope = typeof claims['scope'] === 'string' ? claims['scope'] : '';
+    return {
+      principal: `client:${String(claims['client_id'] ?? claims['sub'])}`,
+      kind: 'access_token',
+      scopes: new Set(scope.split(' ').filter((s) => s !== '')),
+    };
+  };
+  return {
+    /** The caller of a request, or undefined without valid credentials (two credentials at once: undefined). */
+    identify(headers: Record<string, string | string[] | undefined>): PlatformCaller | undefined {
+      const authorization = headers['authorization'];
+      const apiKey = headers[deps.apiKeyHeader];
+      if (Array.isArray(authorization) || Array.isArray(apiKey)) return undefined;
+      if (authorization !== undefined && apiKey !== undefined) return undefined;
+      if (typeof apiKey === 'string') return byCredential(apiKey.trim());
+      const match = typeof authorization === 'string' ? BEARER.exec(authorization) : null;
+      return match ? byCredential(match[1] as string) : undefined;
+    },
+    /** For the admin API's bearer check: true for the admin token or the `admin` scope, 'forbidden' otherwise. */
+    adminCheck(token: string): boolean | 'forbidden' {
+      const caller = byCredential(token);
+      if (caller === undefined) return false;
+      return permits(caller, ADMIN_SCOPE) ? true : 'forbidden';
+    },
+  };
+}
+
+/** The callers recognizer {@link platformCallers} returns. */
+export type PlatformCallers = ReturnType<typeof platformCallers>;
+
+/**
+ * The KMS transit API's authorizer: the admin token, our access tokens and API keys, with per-key scopes
+ * (ERR_KMS_UNAUTHORIZED without valid credentials, ERR_KMS_FORBIDDEN without the permission). Every refusal for
+ * lack of permission is audited with the caller's identity (the routes audit every call as well).
+ *
+ * @example
+ * registerKmsRoutes(kms.app, { ops, authorizer: platformKmsAuthorizer(callers, logger), logger, maxBatchItems });
+ */
+export function platformKmsAuthorizer(callers: PlatformCallers, logger: Logger): KmsAuthorizer {
+  const audit = logger.child({ audit: true, component: 'authorizer' });
+  return {
+    async authorize(headers, permission) {
+      const caller = callers.identify(headers);
+      if (caller === undefined) throw new GatehouseError('ERR_KMS_UNAUTHORIZED');
+      if (!permission.startsWith('kms:') || !permits(caller, permission)) {
+        audit.warn({ event: 'authorization.denied', principal: caller.principal, permission }, 'permission denied');
+        throw new GatehouseError('ERR_KMS_FORBIDDEN');
+      }
+      return { principal: caller.principal };
+    },
+  };
+}
+
+/**
+ * The object API's authorizer: `object:read:<bucket>` / `object:write:<bucket>` (or `admin`), 401 without valid
+ * credentials (ERR_ADMIN_UNAUTHORIZED), 403 without the permission (ERR_ADMIN_FORBIDDEN); returns the principal.
+ *
+ * @example
+ * const principal = authorizeObjects(callers, logger)(request.headers, 'object:read:invoices');
+ */
+export function platformObjectAuthorizer(callers: PlatformCallers, logger: Logger) {
+  const audit = logger.child({ audit: true, component: 'authorizer' });
+  return (headers: Record<string, string | string[] | undefined>, permission: string): string => {
+    const caller = callers.identify(headers);
+    if (caller === undefined) throw new GatehouseError('ERR_ADMIN_UNAUTHORIZED');
+    if (!permits(caller, permission)) {
+      audit.warn({ event: 'authorization.denied', principal: caller.principal, permission }, 'permission denied');
+      throw new GatehouseError('ERR_ADMIN_FORBIDDEN');
+    }
+    return caller.principal;
+  };
+}
