@@ -10,6 +10,7 @@ import {
   registerKmsStreamRoutes,
   registerIdentityAdminRoutes,
   registerApiKeyAdminRoutes,
+  registerUserAdminRoutes,
   registerCaAdminRoutes,
   type HttpsServer,
 } from '../http/index.js';
@@ -20,6 +21,7 @@ import { dataDirPaths, ensureDataDir, readManifest, type DataDirPaths } from './
 import { initializeDataDir } from './first_start.js';
 import { identityAdminOperations } from './identity_admin.js';
 import { apiKeyAdminOperations } from './apikey_admin.js';
+import { userAdminOperations } from './user_admin.js';
 import { prepareIdentityListener } from './identity_listener.js';
 import { prepareCaListener } from './ca_listener.js';
 import { platformCallers, platformKmsAuthorizer, platformObjectAuthorizer } from './platform_authorizer.js';
@@ -214,6 +216,7 @@ export async function startGatehouse(options: {
     await attachObjectStore(admin.app, core, checkAdmin, platformObjectAuthorizer(callers, logger));
     registerIdentityAdminRoutes(admin.app, checkAdmin, identityAdminOperations(identityListener.identity, logger));
     registerApiKeyAdminRoutes(admin.app, checkAdmin, apiKeyAdminOperations(identityListener.identity, logger));
+    registerUserAdminRoutes(admin.app, checkAdmin, userAdminOperations(identityListener.identity, logger));
     registerCaAdminRoutes(admin.app, (token) => adminToken.check(token), caListener.admin);
     const bound = await admin.listen('127.0.0.1', config.listen.admin.port);
     cleanups.push(() => admin.close());

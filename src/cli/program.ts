@@ -4,6 +4,7 @@ import { apiCommand } from './commands/api.js';
 import { apikeyCommand } from './commands/apikey.js';
 import { caCommand } from './commands/ca.js';
 import { clientCommand } from './commands/client.js';
+import { userCommand } from './commands/user.js';
 import { kmsCommand } from './commands/kms.js';
 import { objectCommand } from './commands/object.js';
 import { backupCommand, restoreCommand } from './commands/backup.js';
@@ -24,6 +25,7 @@ export function buildProgram(): Command {
   program.addCommand(caCommand());
   program.addCommand(apiCommand());
   program.addCommand(clientCommand());
+  program.addCommand(userCommand());
   program.addCommand(apikeyCommand());
   for (const command of signingKeysCommands()) program.addCommand(command);
   program.addCommand(objectCommand());

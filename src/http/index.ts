@@ -26,6 +26,8 @@ export type { ApiKeyAdminOperations } from './identity_apikey_routes.js';
 export { registerIdentityPages, pageCsp } from './identity_pages.js';
 export type { IdentityPagesOptions } from './identity_pages.js';
 export { escapeHtml, SIGN_IN_CSS_PATH } from './identity_pages_views.js';
+export { registerUserAdminRoutes } from './user_admin_routes.js';
+export type { UserAdminOperations } from './user_admin_routes.js';
 export { registerIdentityRevocationRoutes } from './identity_revocation_routes.js';
 export type { IdentityRevocationRoutesOptions } from './identity_revocation_routes.js';
 export { registerIdentityAdminRoutes } from './identity_admin_routes.js';
