@@ -37,7 +37,7 @@ export function authorizationServerMetadata(options: {
     revocation_endpoint: at(IDENTITY_PATHS.revocation),
     grant_types_supported: [...options.grantTypes],
     response_types_supported: options.legacyImplicit ? ['code', 'token'] : ['code'],
-    response_modes_supported: ['query'],
+    response_modes_supported: options.legacyImplicit ? ['query', 'fragment'] : ['query'],
     token_endpoint_auth_methods_supported: [...CLIENT_AUTH_METHODS],
     token_endpoint_auth_signing_alg_values_supported: ['ES256', 'EdDSA', 'RS256'],
     introspection_endpoint_auth_methods_supported: CLIENT_AUTH_METHODS.filter((m) => m !== 'none'),
