@@ -10,7 +10,6 @@ import {
   registerKmsStreamRoutes,
   registerIdentityAdminRoutes,
   registerApiKeyAdminRoutes,
-  registerUserAdminRoutes,
   registerCaAdminRoutes,
   type HttpsServer,
 } from '../http/index.js';
@@ -21,7 +20,6 @@ import { dataDirPaths, ensureDataDir, readManifest, type DataDirPaths } from './
 import { initializeDataDir } from './first_start.js';
 import { identityAdminOperations } from './identity_admin.js';
 import { apiKeyAdminOperations } from './apikey_admin.js';
-import { userAdminOperations } from './user_admin.js';
 import { prepareIdentityListener } from './identity_listener.js';
 import { prepareCaListener } from './ca_listener.js';
 import { platformCallers, platformKmsAuthorizer, platformObjectAuthorizer } from './platform_authorizer.js';
@@ -33,6 +31,7 @@ import { openWithRootRecovery } from './root_rotation.js';
 import { Scheduler } from './scheduler.js';
 import { startGatewayListener, type GatewayListener } from './gateway_listener.js';
 import { identityApiKeys } from './gateway_authenticator.js';
+import { registerGatewayMetricsRoute } from './gateway_metrics_route.js';
 
 /** endpoints.json: where each running capability listens. Keys appear as their capability lands. */
 export interface Endpoints {
@@ -216,8 +215,8 @@ export async function startGatehouse(options: {
     await attachObjectStore(admin.app, core, checkAdmin, platformObjectAuthorizer(callers, logger));
     registerIdentityAdminRoutes(admin.app, checkAdmin, identityAdminOperations(identityListener.identity, logger));
     registerApiKeyAdminRoutes(admin.app, checkAdmin, apiKeyAdminOperations(identityListener.identity, logger));
-    registerUserAdminRoutes(admin.app, checkAdmin, userAdminOperations(identityListener.identity, logger));
     registerCaAdminRoutes(admin.app, (token) => adminToken.check(token), caListener.admin);
+    registerGatewayMetricsRoute(admin.app, () => started.gateway?.metrics, (token) => adminToken.check(token));
     const bound = await admin.listen('127.0.0.1', config.listen.admin.port);
     cleanups.push(() => admin.close());
     adminCert.start((cert) => admin.setCertificate(cert.certPem, cert.keyPem));

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -53,5 +54,17 @@ describe('the gateway in gatehouse up', () => {
     expect(open.status).toBe(200);
     expect(open.body).toMatchObject({ message: 'hello from the gatehouse demo backend', path: '/open/x', sub: null });
     expect((await get('/demo/hello')).status).toBe(401);
+  });
+
+  it('serves the gateway metrics on the admin listener behind the admin token', async () => {
+    const url = `${running.endpoints.admin}/metrics`;
+    const anonymous = await request(url, { dispatcher: agent });
+    await anonymous.body.text();
+    expect(anonymous.statusCode).toBe(401);
+    const token = readFileSync(running.paths.adminToken, 'utf8').trim();
+    const res = await request(url, { dispatcher: agent, headers: { authorization: `Bearer ${token}` } });
+    expect(res.statusCode).toBe(200);
+    const text = await res.body.text();
+    expect(text).toContain('gatehouse_gateway_requests_total{route="demo",status="401"}');
   });
 });
