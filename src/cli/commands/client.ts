@@ -58,6 +58,7 @@ export function clientCommand(): Command {
     .option('--access-token-ttl <duration>', 'access token lifetime, e.g. 15m')
     .option('--legacy-implicit', 'allow the implicit grant (not recommended)')
     .option('--tls-client-auth-san-uri <id>', 'SAN URI of the client certificate (mTLS)')
+    .option('--role <role>', 'role of the client as a subject (repeatable; resource-server: may introspect)', collect)
     .action(
       async (
         flags: AdminFlags & {
@@ -72,6 +73,7 @@ export function clientCommand(): Command {
           accessTokenTtl?: string;
           legacyImplicit?: boolean;
           tlsClientAuthSanUri?: string;
+          role?: string[];
         },
       ) => {
         const jwks = flags.jwksFile ? (JSON.parse(readFileSync(flags.jwksFile, 'utf8')) as unknown) : undefined;
@@ -88,6 +90,7 @@ export function clientCommand(): Command {
             ...(flags.accessTokenTtl ? { access_token_ttl: flags.accessTokenTtl } : {}),
             ...(flags.legacyImplicit ? { legacy_implicit: true } : {}),
             ...(flags.tlsClientAuthSanUri ? { tls_client_auth_san_uri: flags.tlsClientAuthSanUri } : {}),
+            ...(flags.role ? { roles: flags.role } : {}),
           });
           print(output, created, createdText);
         });
