@@ -45,3 +45,5 @@ export async function startStandaloneGateway(
   return start(...args);
 }
 export type { StandaloneGateway } from './gateway_standalone.js';
+export { startStandaloneSidecar } from './sidecar_standalone.js';
+export type { RunningSidecar } from './sidecar_standalone.js';

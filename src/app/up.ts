@@ -9,7 +9,7 @@ import {
   registerKmsRoutes,
   registerKmsStreamRoutes,
   registerIdentityAdminRoutes,
-  registerApiKeyAdminRoutes,
+  registerMeshAdminRoutes,
   registerCaAdminRoutes,
   type HttpsServer,
 } from '../http/index.js';
@@ -19,19 +19,17 @@ import type { PlatformCore } from './compose.js';
 import { dataDirPaths, ensureDataDir, readManifest, type DataDirPaths } from './data_dir.js';
 import { initializeDataDir } from './first_start.js';
 import { identityAdminOperations } from './identity_admin.js';
-import { apiKeyAdminOperations } from './apikey_admin.js';
 import { prepareIdentityListener } from './identity_listener.js';
 import { prepareCaListener } from './ca_listener.js';
-import { platformCallers, platformKmsAuthorizer, platformObjectAuthorizer } from './platform_authorizer.js';
+import { adminTokenKmsAuthorizer } from './kms_authorizer.js';
 import { kmsOperations } from './kms_operations.js';
 import { attachObjectStore } from './object_operations.js';
 import { ListenerCertificate } from './listener_certificate.js';
 import { resolveRootKey, rootKeyBesideDataWarning, type RootKeyInputs } from './root_key_source.js';
 import { openWithRootRecovery } from './root_rotation.js';
 import { Scheduler } from './scheduler.js';
+import { startDemoMesh, type DemoMesh } from './mesh_demo.js';
 import { startGatewayListener, type GatewayListener } from './gateway_listener.js';
-import { identityApiKeys } from './gateway_authenticator.js';
-import { registerGatewayMetricsRoute } from './gateway_metrics_route.js';
 
 /** endpoints.json: where each running capability listens. Keys appear as their capability lands. */
 export interface Endpoints {
@@ -47,6 +45,8 @@ export interface Endpoints {
   gateway: string;
   trustBundle: string;
   trustDomain: string;
+  /** Inbound address of each demo mesh sidecar (`mesh.demo`). */
+  mesh?: { frontend: string; backend: string };
 }
 
 export interface RunningGatehouse {
@@ -146,14 +146,6 @@ export async function startGatehouse(options: {
     let ready = false;
     const identityListener = await prepareIdentityListener({ core, ticketKeys, ready: () => ready });
     cleanups.push(() => identityListener.close());
-    // The admin token, our access tokens and API keys, with scopes (docs/identity.md, "Authorization of our APIs").
-    const callers = platformCallers({
-      identity: identityListener.identity,
-      checkAdminToken: (token) => adminToken.check(token),
-      apiKeyHeader: config.identity.apiKeys.header,
-      clock,
-    });
-    const checkAdmin = (token: string) => callers.adminCheck(token);
     const caListener = await prepareCaListener({
       core,
       trustBundleFile: paths.trustBundle,
@@ -178,7 +170,6 @@ export async function startGatehouse(options: {
         paths,
         adminToken,
         rootKey,
-        checkAdmin,
         renewListeners: async () => {
           const renewed = [];
           for (const [listener, certificate] of [
@@ -209,14 +200,31 @@ export async function startGatehouse(options: {
     );
     registerKmsStreamRoutes(admin.app, {
       ops: kmsOps,
-      checkToken: checkAdmin,
+      checkToken: (token) => adminToken.check(token),
       logger: logger.child({ listener: 'admin' }),
     });
-    await attachObjectStore(admin.app, core, checkAdmin, platformObjectAuthorizer(callers, logger));
-    registerIdentityAdminRoutes(admin.app, checkAdmin, identityAdminOperations(identityListener.identity, logger));
-    registerApiKeyAdminRoutes(admin.app, checkAdmin, apiKeyAdminOperations(identityListener.identity, logger));
+    await attachObjectStore(admin.app, core, (token) => adminToken.check(token));
+    registerIdentityAdminRoutes(
+      admin.app,
+      (token) => adminToken.check(token),
+      identityAdminOperations(identityListener.identity, logger),
+    );
     registerCaAdminRoutes(admin.app, (token) => adminToken.check(token), caListener.admin);
-    registerGatewayMetricsRoute(admin.app, () => started.gateway?.metrics, (token) => adminToken.check(token));
+    let demoMesh: DemoMesh | undefined;
+    if (config.mesh.demo.enabled) {
+      const mesh = await startDemoMesh({
+        authority: core.authority,
+        records: core.records,
+        clock,
+        logger: logger.child({ component: 'mesh' }),
+        frontendPort: config.mesh.demo.frontendPort,
+        backendPort: config.mesh.demo.backendPort,
+        renewAtFraction: config.pki.renewAtFraction,
+      });
+      cleanups.push(() => mesh.stop());
+      registerMeshAdminRoutes(admin.app, (token) => adminToken.check(token), mesh);
+      demoMesh = mesh;
+    }
     const bound = await admin.listen('127.0.0.1', config.listen.admin.port);
     cleanups.push(() => admin.close());
     adminCert.start((cert) => admin.setCertificate(cert.certPem, cert.keyPem));
@@ -233,7 +241,7 @@ export async function startGatehouse(options: {
     });
     registerKmsRoutes(kms.app, {
       ops: kmsOps,
-      authorizer: platformKmsAuthorizer(callers, logger.child({ listener: 'kms' })),
+      authorizer: adminTokenKmsAuthorizer((token) => adminToken.check(token)),
       logger: logger.child({ listener: 'kms' }),
       maxBatchItems: config.kms.maxBatchItems,
     });
@@ -259,7 +267,6 @@ export async function startGatehouse(options: {
       ticketKeys,
       issuer: identityUrl,
       trustBundlePem: await core.authority.trustBundlePem(),
-      apiKeys: identityApiKeys(identityListener.identity, config.gateway.jwtAudience),
     });
     started.gateway = gateway;
     cleanups.push(() => gateway.close());
@@ -273,6 +280,7 @@ export async function startGatehouse(options: {
       gateway: gateway.url,
       trustBundle: paths.trustBundle,
       trustDomain: config.trustDomain,
+      ...(demoMesh ? { mesh: demoMesh.endpoints } : {}),
     };
     writeFileAtomic(paths.endpoints, JSON.stringify(endpoints, null, 2) + '\n', 0o644);
     cleanups.push(() => rmSync(paths.endpoints, { force: true }));

@@ -1,16 +1,15 @@
 import { Command } from 'commander';
 import { adminCommand } from './commands/admin.js';
 import { apiCommand } from './commands/api.js';
-import { apikeyCommand } from './commands/apikey.js';
 import { caCommand } from './commands/ca.js';
 import { clientCommand } from './commands/client.js';
-import { userCommand } from './commands/user.js';
 import { kmsCommand } from './commands/kms.js';
 import { objectCommand } from './commands/object.js';
 import { backupCommand, restoreCommand } from './commands/backup.js';
 import { signingKeysCommands } from './commands/signing_keys.js';
 import { upCommand } from './commands/up.js';
 import { gatewayCommand } from './commands/gateway.js';
+import { sidecarCommand } from './commands/sidecar.js';
 
 /** The `gatehouse` command tree. Each verb lives in its own file under cli/commands/. */
 export function buildProgram(): Command {
@@ -20,13 +19,12 @@ export function buildProgram(): Command {
     .showHelpAfterError();
   program.addCommand(upCommand());
   program.addCommand(gatewayCommand());
+  program.addCommand(sidecarCommand());
   program.addCommand(adminCommand());
   program.addCommand(kmsCommand());
   program.addCommand(caCommand());
   program.addCommand(apiCommand());
   program.addCommand(clientCommand());
-  program.addCommand(userCommand());
-  program.addCommand(apikeyCommand());
   for (const command of signingKeysCommands()) program.addCommand(command);
   program.addCommand(objectCommand());
   program.addCommand(backupCommand());
