@@ -10,6 +10,7 @@ import {
   registerKmsStreamRoutes,
   registerIdentityAdminRoutes,
   registerMeshAdminRoutes,
+  registerApiKeyAdminRoutes,
   registerCaAdminRoutes,
   type HttpsServer,
 } from '../http/index.js';
@@ -19,9 +20,10 @@ import type { PlatformCore } from './compose.js';
 import { dataDirPaths, ensureDataDir, readManifest, type DataDirPaths } from './data_dir.js';
 import { initializeDataDir } from './first_start.js';
 import { identityAdminOperations } from './identity_admin.js';
+import { apiKeyAdminOperations } from './apikey_admin.js';
 import { prepareIdentityListener } from './identity_listener.js';
 import { prepareCaListener } from './ca_listener.js';
-import { adminTokenKmsAuthorizer } from './kms_authorizer.js';
+import { platformCallers, platformKmsAuthorizer, platformObjectAuthorizer } from './platform_authorizer.js';
 import { kmsOperations } from './kms_operations.js';
 import { attachObjectStore } from './object_operations.js';
 import { ListenerCertificate } from './listener_certificate.js';
@@ -30,6 +32,8 @@ import { openWithRootRecovery } from './root_rotation.js';
 import { Scheduler } from './scheduler.js';
 import { startDemoMesh, type DemoMesh } from './mesh_demo.js';
 import { startGatewayListener, type GatewayListener } from './gateway_listener.js';
+import { identityApiKeys } from './gateway_authenticator.js';
+import { registerGatewayMetricsRoute } from './gateway_metrics_route.js';
 
 /** endpoints.json: where each running capability listens. Keys appear as their capability lands. */
 export interface Endpoints {
@@ -146,6 +150,14 @@ export async function startGatehouse(options: {
     let ready = false;
     const identityListener = await prepareIdentityListener({ core, ticketKeys, ready: () => ready });
     cleanups.push(() => identityListener.close());
+    // The admin token, our access tokens and API keys, with scopes (docs/identity.md, "Authorization of our APIs").
+    const callers = platformCallers({
+      identity: identityListener.identity,
+      checkAdminToken: (token) => adminToken.check(token),
+      apiKeyHeader: config.identity.apiKeys.header,
+      clock,
+    });
+    const checkAdmin = (token: string) => callers.adminCheck(token);
     const caListener = await prepareCaListener({
       core,
       trustBundleFile: paths.trustBundle,
@@ -170,6 +182,7 @@ export async function startGatehouse(options: {
         paths,
         adminToken,
         rootKey,
+        checkAdmin,
         renewListeners: async () => {
           const renewed = [];
           for (const [listener, certificate] of [
@@ -200,16 +213,14 @@ export async function startGatehouse(options: {
     );
     registerKmsStreamRoutes(admin.app, {
       ops: kmsOps,
-      checkToken: (token) => adminToken.check(token),
+      checkToken: checkAdmin,
       logger: logger.child({ listener: 'admin' }),
     });
-    await attachObjectStore(admin.app, core, (token) => adminToken.check(token));
-    registerIdentityAdminRoutes(
-      admin.app,
-      (token) => adminToken.check(token),
-      identityAdminOperations(identityListener.identity, logger),
-    );
+    await attachObjectStore(admin.app, core, checkAdmin, platformObjectAuthorizer(callers, logger));
+    registerIdentityAdminRoutes(admin.app, checkAdmin, identityAdminOperations(identityListener.identity, logger));
+    registerApiKeyAdminRoutes(admin.app, checkAdmin, apiKeyAdminOperations(identityListener.identity, logger));
     registerCaAdminRoutes(admin.app, (token) => adminToken.check(token), caListener.admin);
+    registerGatewayMetricsRoute(admin.app, () => started.gateway?.metrics, (token) => adminToken.check(token));
     let demoMesh: DemoMesh | undefined;
     if (config.mesh.demo.enabled) {
       const mesh = await startDemoMesh({
@@ -241,7 +252,7 @@ export async function startGatehouse(options: {
     });
     registerKmsRoutes(kms.app, {
       ops: kmsOps,
-      authorizer: adminTokenKmsAuthorizer((token) => adminToken.check(token)),
+      authorizer: platformKmsAuthorizer(callers, logger.child({ listener: 'kms' })),
       logger: logger.child({ listener: 'kms' }),
       maxBatchItems: config.kms.maxBatchItems,
     });
@@ -267,6 +278,7 @@ export async function startGatehouse(options: {
       ticketKeys,
       issuer: identityUrl,
       trustBundlePem: await core.authority.trustBundlePem(),
+      apiKeys: identityApiKeys(identityListener.identity, config.gateway.jwtAudience),
     });
     started.gateway = gateway;
     cleanups.push(() => gateway.close());

@@ -1,8 +1,10 @@
 import { Command } from 'commander';
 import { adminCommand } from './commands/admin.js';
 import { apiCommand } from './commands/api.js';
+import { apikeyCommand } from './commands/apikey.js';
 import { caCommand } from './commands/ca.js';
 import { clientCommand } from './commands/client.js';
+import { userCommand } from './commands/user.js';
 import { kmsCommand } from './commands/kms.js';
 import { objectCommand } from './commands/object.js';
 import { backupCommand, restoreCommand } from './commands/backup.js';
@@ -25,6 +27,8 @@ export function buildProgram(): Command {
   program.addCommand(caCommand());
   program.addCommand(apiCommand());
   program.addCommand(clientCommand());
+  program.addCommand(userCommand());
+  program.addCommand(apikeyCommand());
   for (const command of signingKeysCommands()) program.addCommand(command);
   program.addCommand(objectCommand());
   program.addCommand(backupCommand());

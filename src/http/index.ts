@@ -21,9 +21,13 @@ export type {
 } from './kms_port.js';
 export { registerIdentityRoutes } from './identity_routes.js';
 export type { IdentityRoutesOptions } from './identity_routes.js';
+export { registerApiKeyAdminRoutes } from './identity_apikey_routes.js';
+export type { ApiKeyAdminOperations } from './identity_apikey_routes.js';
 export { registerIdentityPages, pageCsp } from './identity_pages.js';
 export type { IdentityPagesOptions } from './identity_pages.js';
 export { escapeHtml, SIGN_IN_CSS_PATH } from './identity_pages_views.js';
+export { registerUserAdminRoutes } from './user_admin_routes.js';
+export type { UserAdminOperations } from './user_admin_routes.js';
 export { registerIdentityRevocationRoutes } from './identity_revocation_routes.js';
 export type { IdentityRevocationRoutesOptions } from './identity_revocation_routes.js';
 export { registerIdentityAdminRoutes } from './identity_admin_routes.js';
