@@ -178,6 +178,7 @@ export async function openIdentity(options: {
     tokens,
     revocations,
     apiKeys,
+    refreshTokens: people.refresh,
   });
   const revocationFeed = new RevocationFeedEndpoint({
     revocations,

@@ -177,6 +177,14 @@ export class RefreshTokens {
     return { kind: 'reused', family };
   }
 
+  /** RFC 7009: revokes the family of `token` when it was issued to `clientId`; false (and nothing done) otherwise. */
+  async revokeOwned(token: string, clientId: string): Promise<boolean> {
+    const family = await this.familyOf(token);
+    if (!family || family.clientId !== clientId) return false;
+    await this.revokeFamily(family);
+    return true;
+  }
+
   /** Revokes a whole family: every token of it stops working, its access tokens go to `onRevoked`. Idempotent. */
   async revokeFamily(family: RefreshFamily | string): Promise<void> {
     const familyId = typeof family === 'string' ? family : family.familyId;

@@ -24,6 +24,8 @@ export class RevocationEndpoint {
       tokens: IssuedTokenCheck;
       revocations: RevocationList;
       apiKeys: ApiKeyRegistry;
+      /** Refresh tokens (`ghr_`): revoking one revokes its whole grant and the grant's access tokens. */
+      refreshTokens?: { revokeOwned(token: string, clientId: string): Promise<boolean> };
     },
   ) {}
 
@@ -41,6 +43,15 @@ export class RevocationEndpoint {
           this.deps.audit.info(
             { event: 'api_key.revoked', keyId: key.id, actor: client.clientId, address: request.address },
             'API key revoked',
+          );
+        }
+        return DONE;
+      }
+      if (token.startsWith('ghr_') && this.deps.refreshTokens) {
+        if (await this.deps.refreshTokens.revokeOwned(token, client.clientId)) {
+          this.deps.audit.info(
+            { event: 'refresh_token.revoked', clientId: client.clientId, address: request.address },
+            'refresh token grant revoked',
           );
         }
         return DONE;

@@ -360,3 +360,46 @@ describe('pages: CSRF, cookies, CSP', () => {
     expect(page.body).toContain('>Sign in</button>');
   });
 });
+
+describe('RFC 7009 revocation of refresh tokens', () => {
+  it('revoking a refresh token revokes its grant and the access tokens of the grant; another client cannot', async () => {
+    h = await peopleHarness();
+    const { clientId } = await seed(h);
+    const { clientId: other } = await seed(h);
+    const browser = h.browser();
+    const code = await codeFor(browser, clientId, { scope: 'orders:read offline_access' });
+    const first = await h.token({
+      grant_type: 'authorization_code',
+      client_id: clientId,
+      code,
+      redirect_uri: REDIRECT,
+      code_verifier: VERIFIER,
+    });
+    const rotated = await h.token({
+      grant_type: 'refresh_token',
+      client_id: clientId,
+      refresh_token: first.json.refresh_token as string,
+    });
+    const rt = rotated.json.refresh_token as string;
+    const jtiOf = (at: unknown) =>
+      JSON.parse(Buffer.from((at as string).split('.')[1] as string, 'base64url').toString()).jti as string;
+
+    const foreign = await h.token({ token: rt, client_id: other }, {}, '/oauth2/revoke');
+    expect(foreign.status).toBe(200);
+    const still = await h.token({ grant_type: 'refresh_token', client_id: clientId, refresh_token: rt });
+    expect(still.status).toBe(200);
+    const current = still.json.refresh_token as string;
+
+    const revoked = await h.token(
+      { token: current, token_type_hint: 'refresh_token', client_id: clientId },
+      {},
+      '/oauth2/revoke',
+    );
+    expect(revoked.status).toBe(200);
+    const after = await h.token({ grant_type: 'refresh_token', client_id: clientId, refresh_token: current });
+    expect(after.json.error).toBe('invalid_grant');
+    for (const at of [first.json.access_token, rotated.json.access_token, still.json.access_token]) {
+      expect(h.identity.revocations.isRevoked(jtiOf(at), h.clock.now())).toBe(true);
+    }
+  });
+});

@@ -3,7 +3,11 @@ import { MemoryRecordStore } from '../../../src/adapters/index.js';
 import { openIdentity, type IdentityServer } from '../../../src/app/identity_server.js';
 import { loadConfig } from '../../../src/config/index.js';
 import { ManualClock, MemoryLogger, type RecordStore } from '../../../src/core/index.js';
-import { registerIdentityPages, registerIdentityRoutes } from '../../../src/http/index.js';
+import {
+  registerIdentityPages,
+  registerIdentityRevocationRoutes,
+  registerIdentityRoutes,
+} from '../../../src/http/index.js';
 import { MemoryLimiterStore } from '../../../src/ratelimit/index.js';
 import { MapVault } from '../harness.js';
 
@@ -75,6 +79,12 @@ export async function peopleHarness(
     metadata: () => identity.metadata(),
     jwksJson: () => identity.signingKeys.jwksJson(),
     jwksMaxAgeSeconds: () => identity.signingKeys.jwksMaxAgeSeconds(),
+    maxBodyBytes: config.identity.limits.maxBodyBytes,
+  });
+  registerIdentityRevocationRoutes(app, {
+    introspection: identity.introspection,
+    revocation: identity.revocation,
+    feed: identity.revocationFeed,
     maxBodyBytes: config.identity.limits.maxBodyBytes,
   });
   registerIdentityPages(app, {
@@ -157,15 +167,15 @@ export async function peopleHarness(
       };
       return jar;
     },
-    async token(form, headers = {}) {
+    async token(form, headers = {}, path = '/oauth2/token') {
       const res = await app.inject({
         method: 'POST',
-        url: '/oauth2/token',
+        url: path,
         headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers },
         payload: new URLSearchParams(form).toString(),
         remoteAddress: '203.0.113.10',
       });
-      return { status: res.statusCode, json: JSON.parse(res.body) as Record<string, unknown> };
+      return { status: res.statusCode, json: (res.body ? JSON.parse(res.body) : {}) as Record<string, unknown> };
     },
     async close() {
       await app.close();
