@@ -85,7 +85,13 @@ export class TokenEndpoint {
         audiences: [issuer, this.deps.tokenEndpointUrl()],
       });
     } catch (err) {
-      if (isInvalidClient(err)) await this.deps.throttle.failed(request.address, clientId);
+      if (isInvalidClient(err)) {
+        await this.deps.throttle.failed(request.address, clientId);
+        this.deps.logger.warn(
+          { audit: true, event: 'client.auth_failed', endpoint: 'token', clientId, address: request.address },
+          'client authentication failed',
+        );
+      }
       throw err;
     }
     if (!client.grantTypes.includes(grantType)) throw oauthError('unauthorized_client');

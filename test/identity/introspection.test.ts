@@ -185,3 +185,26 @@ describe('throttling of the protocol endpoints', () => {
     expect(revokes).toEqual([200, 200, 200, 200, 429, 429]);
   });
 });
+
+describe('audit lines', () => {
+  it('failed client authentication at the token endpoint, token revocation and signing key rotation are audited without secrets', async () => {
+    h = await revocationHarness();
+    const owner = await client(h, 'owner');
+    const failed = await h.post(
+      '/oauth2/token',
+      { grant_type: 'client_credentials' },
+      basic(owner.clientId, 'guess-1'),
+    );
+    expect(failed.status).toBe(401);
+    const token = await tokenFor(h, owner);
+    await h.post('/oauth2/revoke', { token }, basic(owner.clientId, owner.secret));
+    await h.identity.signingKeys.rotate();
+    const lines = h.logger.lines;
+    const authFailed = lines.find((l) => l['event'] === 'client.auth_failed' && l['endpoint'] === 'token');
+    expect(authFailed).toMatchObject({ audit: true, clientId: owner.clientId, address: '203.0.113.10' });
+    expect(lines.find((l) => l['event'] === 'token.revoked')).toMatchObject({ audit: true, clientId: owner.clientId });
+    expect(lines.find((l) => l['event'] === 'signing_key.rotated')).toMatchObject({ audit: true });
+    const text = JSON.stringify(lines);
+    for (const secret of ['guess-1', owner.secret, token]) expect(text).not.toContain(secret);
+  });
+});

@@ -3,6 +3,7 @@ import { rmSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { REVOCATION_SEQ_COLLECTION } from '../../src/identity/index.js';
+import { createVerifier } from '../../src/resource/index.js';
 import { compileResource, selfSignedTls } from '../resource/helpers.js';
 import {
   basic,
@@ -89,6 +90,8 @@ describe('revocation reaches a verifier in a child process through the feed', ()
   let h: RevocationHarness;
   let dist: string;
   let child: ChildProcessWithoutNullStreams;
+  let base: string;
+  let tlsCert: string;
   const pending: Array<(line: string) => void> = [];
   const next = () => new Promise<string>((resolve) => pending.push(resolve));
   const ask = async (token: string) => {
@@ -100,7 +103,8 @@ describe('revocation reaches a verifier in a child process through the feed', ()
   beforeAll(async () => {
     const tls = selfSignedTls();
     h = await revocationHarness({}, { tls });
-    const base = await h.listen();
+    tlsCert = tls.cert;
+    base = await h.listen();
     const { key: feedKey } = await h.identity.apiKeys.create({ name: 'feed', scopes: ['revocations:read'] });
     dist = compileResource();
     const options = {
@@ -128,6 +132,37 @@ describe('revocation reaches a verifier in a child process through the feed', ()
     child?.kill();
     await h?.close();
     if (dist) rmSync(dist, { recursive: true, force: true });
+  });
+
+  it('a verifier in introspect mode (JWTs and API keys) against /oauth2/introspect sees revocations', async () => {
+    const owner = await client(h, 'owner-i');
+    const rs = await client(h, 'orders-rs', { audiences: [ORDERS], roles: ['resource-server'] });
+    const introspection = { url: `${base}/oauth2/introspect`, clientId: rs.clientId, clientSecret: rs.secret };
+    const verifier = createVerifier({
+      issuer: ISSUER,
+      audience: ORDERS,
+      jwks: { keys: (JSON.parse(h.identity.signingKeys.jwksJson()) as { keys: unknown[] }).keys },
+      tls: { ca: tlsCert },
+      revocation: { mode: 'introspect', introspection, cacheTtlMs: 1 },
+      apiKeys: { introspect: introspection, cacheTtlMs: 1 },
+    });
+    await verifier.start();
+    try {
+      const token = await tokenFor(h, owner);
+      expect((await verifier.verifyToken(token)).clientId).toBe(owner.clientId);
+      const { key, apiKey } = await h.identity.apiKeys.create({ name: 'svc', scopes: ['orders:read'] });
+      const principal = await verifier.verifyRequest({ 'x-api-key': key });
+      expect(principal.kind).toBe('api_key');
+      expect([...principal.scopes]).toEqual(['orders:read']);
+      expect(principal.claims['key_id']).toBe(apiKey.id);
+      await h.post('/oauth2/revoke', { token }, basic(owner.clientId, owner.secret));
+      await h.identity.apiKeys.revoke(apiKey.id);
+      await new Promise((r) => setTimeout(r, 5)); // past the 1 ms caches
+      await expect(verifier.verifyToken(token)).rejects.toMatchObject({ code: 'ERR_TOKEN_INVALID' });
+      await expect(verifier.verifyRequest({ 'x-api-key': key })).rejects.toMatchObject({ code: 'ERR_TOKEN_INVALID' });
+    } finally {
+      await verifier.close();
+    }
   });
 
   it('the child refuses a token revoked at /oauth2/revoke within the documented staleness', async () => {

@@ -147,7 +147,13 @@ export class SigningKeys {
       throw err;
     }
     this.options.logger.info(
-      { kid: key.kid, alg: key.alg, activatesAt: new Date(plan.added.activatesAt).toISOString() },
+      {
+        audit: true,
+        event: 'signing_key.rotated',
+        kid: key.kid,
+        alg: key.alg,
+        activatesAt: new Date(plan.added.activatesAt).toISOString(),
+      },
       'signing key published',
     );
     await this.refresh();
