@@ -121,6 +121,20 @@ describe('circuit breaker', () => {
     expect(again.headers['retry-after']).toBe('5');
   });
 
+  it('answers 504 when the upstream does not answer within its timeout, and counts it as a failure', async () => {
+    const silent = await backend((req) => {
+      req.resume(); // never answers
+    });
+    const gw = await gateway({
+      upstreams: [{ name: 'silent', hosts: [silent.url], timeout: '200ms', breaker: { consecutiveFailures: 1 } }],
+      routes: [{ name: 'r', pathPrefix: '/', upstream: 'silent' }],
+    });
+    const res = await call(gw, '/');
+    expect(res.status).toBe(504);
+    expect(res.body.code).toBe('ERR_GATEWAY_UPSTREAM_TIMEOUT');
+    expect((await call(gw, '/')).status).toBe(503); // the timeout opened the breaker
+  });
+
   it('answers 502 problem+json when the upstream is unreachable', async () => {
     const gone = await startBackend();
     await gone.close();
