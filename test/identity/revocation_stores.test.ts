@@ -1,0 +1,82 @@
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { MemoryRecordStore, PostgresRecordStore, SqliteRecordStore } from '../../src/adapters/index.js';
+import { ManualClock, MemoryLogger, type RecordStore } from '../../src/core/index.js';
+import { ApiKeyRegistry, RevocationList } from '../../src/identity/index.js';
+import { freshPostgresSchema } from '../support/postgres.js';
+import { tempDir } from '../support/tmp.js';
+
+const cleanups: Array<() => Promise<void> | void> = [];
+afterEach(async () => {
+  while (cleanups.length) await cleanups.pop()?.();
+});
+
+type Factory = (clock: ManualClock) => Promise<RecordStore>;
+
+const factories: Array<[string, Factory]> = [
+  ['memory', async (clock) => new MemoryRecordStore({ clock })],
+  [
+    'sqlite',
+    async (clock) => {
+      const tmp = tempDir('gh-revocation-');
+      cleanups.push(tmp.remove);
+      return SqliteRecordStore.open({ file: join(tmp.dir, 'db.sqlite'), clock, busyTimeoutMs: 5000 });
+    },
+  ],
+  [
+    'postgres',
+    async (clock) => {
+      const pg = await freshPostgresSchema();
+      cleanups.push(() => pg.drop());
+      return PostgresRecordStore.open({ url: pg.url, schema: pg.schema, poolSize: 2, ssl: false, clock });
+    },
+  ],
+];
+
+describe.each(factories)('revocation list and API keys on %s', (_name, factory) => {
+  it('two replicas on one store: revocations and keys cross over; expired entries leave the feed', async () => {
+    const clock = new ManualClock(Date.parse('2026-03-01T00:00:00Z'));
+    const store = await factory(clock);
+    cleanups.push(() => store.close());
+    const logger = new MemoryLogger();
+    const replica = async () => {
+      const revocations = new RevocationList({ store, clock, logger, pageSize: 10 });
+      await revocations.start();
+      const keys = await ApiKeyRegistry.open({
+        store,
+        clock,
+        logger,
+        revocations,
+        rotationOverlapMs: 60_000,
+        refreshEveryMs: 5_000,
+        lastUsedEveryMs: 60_000,
+      });
+      return { revocations, keys };
+    };
+    const a = await replica();
+    const b = await replica();
+    const nowS = Math.floor(clock.now() / 1000);
+    for (let i = 0; i < 12; i++) await a.revocations.revoke({ jti: `t${i}`, exp: nowS + (i === 0 ? 60 : 3600) });
+    expect(b.revocations.isRevoked('t5', clock.now())).toBe(false);
+    await b.revocations.refresh();
+    expect(b.revocations.isRevoked('t5', clock.now())).toBe(true);
+    expect(b.revocations.isRevoked('t11', clock.now())).toBe(true);
+
+    const { key, apiKey } = await a.keys.create({ name: 'svc', scopes: ['x'] });
+    expect(b.keys.index.verify(key)).toBeUndefined(); // not yet reloaded
+    clock.advance(5_000);
+    b.keys.index.verify(key); // starts the background reload
+    await b.keys.index.reload();
+    expect(b.keys.index.verify(key)?.id).toBe(apiKey.id);
+    await a.keys.revoke(apiKey.id);
+    await b.revocations.refresh();
+    expect(b.keys.index.verify(key)).toBeUndefined();
+
+    // t0 expired (exp + 1 min kept for slow readers): the feed from the start no longer lists it
+    clock.advance(2 * 60_000);
+    const page = await a.revocations.page(undefined);
+    expect(page.items.map((i) => i.jti)).not.toContain('t0');
+    expect(page.items.map((i) => i.jti)).toContain('t1');
+    expect(b.revocations.isRevoked('t0', clock.now())).toBe(false);
+  });
+});
