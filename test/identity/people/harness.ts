@@ -41,9 +41,11 @@ export interface PeopleHarness {
   logger: MemoryLogger;
   fetch: typeof globalThis.fetch;
   browser(address?: string): Browser;
+  /** A form POST to the token endpoint (or `path`); the JSON answer ({} for an empty body). */
   token(
     form: Record<string, string>,
     headers?: Record<string, string>,
+    path?: string,
   ): Promise<{ status: number; json: Record<string, unknown> }>;
   close(): Promise<void>;
 }
