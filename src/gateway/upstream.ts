@@ -121,6 +121,10 @@ export class Upstream {
     const host = this.outliers.pick();
     const pool = this.pools[host] as Pool;
     const { req, res } = f;
+    if (res.destroyed) {
+      permit.release(); // the client left while the request waited in a queue: neither success nor failure
+      return;
+    }
     const hasBody = req.headers['content-length'] !== undefined || req.headers['transfer-encoding'] !== undefined;
     const abort = new AbortController();
     const onClose = () => {
@@ -151,7 +155,7 @@ export class Upstream {
       permit.done(ok);
       this.outliers.report(host, ok);
     } catch (err) {
-      if (abort.signal.aborted) {
+      if (abort.signal.aborted || (res.destroyed && !res.headersSent)) {
         permit.release();
         return;
       }

@@ -62,6 +62,38 @@ describe('per-upstream concurrency and queue', () => {
   });
 });
 
+describe('client aborts', () => {
+  it('a request abandoned while queued is neither proxied nor counted as an upstream failure', async () => {
+    const held: ServerResponse[] = [];
+    const slow = await backend((req, res) => {
+      req.resume();
+      held.push(res);
+    });
+    const gw = await gateway({
+      upstreams: [{ name: 's', hosts: [slow.url], maxConcurrent: 1, maxQueue: 5, breaker: { consecutiveFailures: 1 } }],
+      routes: [{ name: 'r', pathPrefix: '/', upstream: 's' }],
+    });
+    const first = call(gw, '/first');
+    while (held.length < 1) await new Promise((r) => setTimeout(r, 5));
+    const { request } = await import('undici');
+    const controller = new AbortController();
+    const abandoned = request(`${gw.url}/abandoned`, { dispatcher: gw.agent, signal: controller.signal }).catch(
+      () => 'aborted',
+    );
+    await new Promise((r) => setTimeout(r, 50));
+    controller.abort();
+    expect(await abandoned).toBe('aborted');
+    await new Promise((r) => setTimeout(r, 50));
+    held[0]!.end('ok');
+    expect((await first).status).toBe(200);
+    const next = call(gw, '/next');
+    while (held.length < 2) await new Promise((r) => setTimeout(r, 5));
+    held[1]!.end('ok');
+    expect((await next).status).toBe(200); // the breaker stayed closed
+    expect(slow.hits).toBe(2); // the abandoned request never reached the upstream
+  });
+});
+
 describe('circuit breaker', () => {
   it('opens after consecutive failures (503 + Retry-After), then admits a half-open trial that closes it', async () => {
     const clock = new ManualClock(1_700_000_000_000);
