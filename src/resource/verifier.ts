@@ -115,8 +115,9 @@ class TokenVerifier implements Verifier {
       throw new GatehouseError('ERR_VERIFIER_UNAVAILABLE', { detail: 'revocation feed is stale' });
     }
     if (typeof token !== 'string' || token.length > this.o.maxTokenBytes) throw invalid('token too large');
-    const digest = sha256Base64url(token);
-    const hit = this.cache.get(digest, now);
+    // The cache key; a verifier without a cache (cache.maxEntries 0) skips the hash on every request.
+    const digest = this.o.cacheMaxEntries > 0 ? sha256Base64url(token) : '';
+    const hit = digest === '' ? undefined : this.cache.get(digest, now);
     if (hit !== undefined) {
       const kid = hit.principal.keyId;
       if (!this.deny.isDenied(hit.jti, kid, now) && (kid === undefined || this.jwks.peek(kid) !== undefined)) {

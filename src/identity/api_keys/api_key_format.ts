@@ -1,4 +1,5 @@
-import { secureRandomBytes, sha256, sha256Hex } from '../../crypto/index.js';
+import { hash } from 'node:crypto';
+import { secureRandomBytes, sha256 } from '../../crypto/index.js';
 
 /**
  * The prefix of every gatehouse API key. It equals `API_KEY_PREFIX` of src/resource (identity may not import the
@@ -51,11 +52,23 @@ export function isWellFormedApiKey(key: string): boolean {
 }
 
 /**
- * The stored form of a key: its SHA-256 digest (hex). Keys hold 256 random bits, so a fast hash is enough.
+ * The stored form of a key: its SHA-256 digest (hex). Keys hold 256 random bits, so a fast hash is enough. The
+ * one-shot `crypto.hash` costs about a third of `createHash` on a 53-byte input (this runs on every verification).
  *
  * @example
  * const digest = apiKeyDigest(key);
  */
 export function apiKeyDigest(key: string): string {
-  return sha256Hex(key);
+  return hash('sha256', key, 'hex');
+}
+
+/**
+ * True when `key` has the API key prefix and length, without checking the alphabet or the checksum: enough before an
+ * in-memory lookup by digest, since only stored keys' digests can match (anything else hashes to no entry).
+ *
+ * @example
+ * if (hasApiKeyShape(presented)) entry = byDigest.get(apiKeyDigest(presented));
+ */
+export function hasApiKeyShape(key: string): boolean {
+  return typeof key === 'string' && key.length === API_KEY_LENGTH && key.startsWith(API_KEY_PREFIX);
 }

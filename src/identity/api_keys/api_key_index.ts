@@ -1,6 +1,6 @@
 import type { Clock, Logger } from '../../core/index.js';
 import { isApiKeyUsable, type ApiKey, type ApiKeyDigest } from './api_key.js';
-import { apiKeyDigest, isWellFormedApiKey } from './api_key_format.js';
+import { apiKeyDigest, hasApiKeyShape } from './api_key_format.js';
 import type { LastUsedRecorder } from './last_used.js';
 
 interface Entry {
@@ -9,8 +9,8 @@ interface Entry {
 }
 
 /**
- * The in-memory index of API keys by digest: verification is a checksum check, one SHA-256 and one Map lookup, with no
- * I/O. The index is reloaded from the store every `refreshEveryMs` (in the background, keys created on other
+ * The in-memory index of API keys by digest: verification is a shape check, one SHA-256 and one Map lookup, with no
+ * I/O (the checksum is not needed here: a malformed key's digest matches nothing). The index is reloaded from the store every `refreshEveryMs` (in the background, keys created on other
  * replicas), updated at once by this replica's changes, and revocations (own, feed or push) mark keys revoked at once.
  *
  * @example
@@ -57,7 +57,7 @@ export class ApiKeyIndex {
   verify(presented: string): ApiKey | undefined {
     const now = this.deps.clock.now();
     this.refreshIfStale(now);
-    if (!isWellFormedApiKey(presented)) return undefined;
+    if (!hasApiKeyShape(presented)) return undefined;
     const entry = this.byDigest.get(apiKeyDigest(presented));
     if (entry === undefined || this.revoked.has(entry.key.id) || !isApiKeyUsable(entry.key, entry.digest, now)) {
       return undefined;

@@ -1,0 +1,85 @@
+// HTTP targets measured side by side: each server runs in its own child process, the load generator (autocannon) in
+// another, with the same connections and duration for every target, targets alternating over several rounds.
+import { setTimeout, clearTimeout } from 'node:timers';
+import { spawn, execFile } from 'node:child_process';
+import { once } from 'node:events';
+import { createInterface } from 'node:readline';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const run = promisify(execFile);
+
+const median = (values) => {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+};
+
+/**
+ * Starts `node <script>` with `input` (JSON) on argv; resolves with the first line the child prints (JSON: at least
+ * { port }) and a stop() that ends it.
+ */
+export async function startServer(script, input) {
+  const child = spawn(process.execPath, [script, JSON.stringify(input)], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const lines = createInterface({ input: child.stdout });
+  const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
+  const [first] = await Promise.race([
+    once(lines, 'line'),
+    once(child, 'exit').then(([code]) => {
+      throw new Error(`${script} exited with ${code} before it was ready`);
+    }),
+  ]);
+  clearTimeout(timer);
+  const info = JSON.parse(first);
+  return {
+    ...info,
+    async stop() {
+      if (child.exitCode !== null) return;
+      child.kill('SIGTERM');
+      const t = setTimeout(() => child.kill('SIGKILL'), 5000);
+      await once(child, 'exit');
+      clearTimeout(t);
+    },
+  };
+}
+
+/** One autocannon run in a separate process against `target` ({ url, headers, body, method }). */
+export async function load(target, { connections, seconds }) {
+  const spec = { ...target, connections, seconds };
+  const { stdout } = await run(process.execPath, [join(here, 'load_child.mjs'), JSON.stringify(spec)], {
+    maxBuffer: 1 << 20,
+  });
+  return JSON.parse(stdout.trim().split('\n').pop());
+}
+
+/**
+ * Alternates `targets` (name → { url, headers, body }) over `rounds` rounds of `seconds` each (after a short warm-up
+ * of each) and returns rows { name, opsPerSec, p99Ms, ratio } with medians; the first target is the subject. A round
+ * with errors or non-2xx answers throws: a broken target must not pass as a slow one.
+ */
+export async function compareHttp({ targets, rounds = 3, seconds = 5, connections = 32, warmupSeconds = 2 }) {
+  const names = Object.keys(targets);
+  const samples = Object.fromEntries(names.map((n) => [n, { ops: [], p99: [] }]));
+  for (const n of names) await load(targets[n], { connections, seconds: warmupSeconds });
+  for (let r = 0; r < rounds; r++) {
+    const order = r % 2 === 0 ? names : [...names].reverse();
+    for (const n of order) {
+      const res = await load(targets[n], { connections, seconds });
+      if (res.non2xx > 0 || res.errors > 0 || res.ok === 0) {
+        throw new Error(`${n}: ${res.non2xx} non-2xx, ${res.errors} errors, ${res.ok} ok in a round`);
+      }
+      samples[n].ops.push(res.okPerSec);
+      samples[n].p99.push(res.p99Ms);
+      console.error(`    ${n}: ${Math.round(res.okPerSec)}/s p99 ${res.p99Ms} ms`);
+    }
+  }
+  const subject = median(samples[names[0]].ops);
+  return names.map((n) => ({
+    name: n,
+    opsPerSec: median(samples[n].ops),
+    p99Ms: median(samples[n].p99),
+    ratio: subject / median(samples[n].ops),
+  }));
+}
