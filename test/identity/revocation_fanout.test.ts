@@ -96,3 +96,30 @@ describe('Redis pub/sub revocation fan-out', () => {
     }
   });
 });
+
+describe('in-process revocation push', () => {
+  it('RevocationList.subscribe feeds an embedded verifier in the same process at once, and unsubscribes', async () => {
+    const h = await revocationHarness();
+    try {
+      const owner = await client(h, 'owner');
+      const token = await tokenFor(h, owner);
+      const second = await tokenFor(h, owner);
+      const verifier = createVerifier({
+        issuer: ISSUER,
+        audience: ORDERS,
+        jwks: { keys: (JSON.parse(h.identity.signingKeys.jwksJson()) as { keys: unknown[] }).keys },
+        revocation: { mode: 'off', subscribe: (onItem) => h.identity.revocations.subscribe(onItem) },
+        clock: h.clock,
+      });
+      await verifier.start();
+      expect((await verifier.verifyToken(token)).clientId).toBe(owner.clientId);
+      await h.post('/oauth2/revoke', { token }, basic(owner.clientId, owner.secret));
+      await expect(verifier.verifyToken(token)).rejects.toMatchObject({ code: 'ERR_TOKEN_INVALID' });
+      await verifier.close();
+      await h.post('/oauth2/revoke', { token: second }, basic(owner.clientId, owner.secret));
+      expect((await verifier.verifyToken(second)).clientId).toBe(owner.clientId); // unsubscribed: no longer told
+    } finally {
+      await h.close();
+    }
+  });
+});

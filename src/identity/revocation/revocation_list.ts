@@ -70,6 +70,18 @@ export class RevocationList {
     this.listeners.push(listener);
   }
 
+  /**
+   * The verifier's `revocation.subscribe` port for a verifier in this process (the gateway of `gatehouse up`, say):
+   * every revocation this replica learns of is handed over at once; resolves the unsubscribe function.
+   */
+  async subscribe(onItem: (item: RevocationItem) => void): Promise<() => Promise<void>> {
+    this.listeners.push(onItem);
+    return async () => {
+      const at = this.listeners.indexOf(onItem);
+      if (at >= 0) this.listeners.splice(at, 1);
+    };
+  }
+
   /** Stores a revocation, applies it here at once and publishes it (a bus failure is logged, not thrown). */
   async revoke(item: RevocationItem): Promise<void> {
     const now = this.options.clock.now();
