@@ -48,8 +48,11 @@ export function platformCallers(deps: {
   checkAdminToken: (token: string) => boolean;
   apiKeyHeader: string;
   clock: Clock;
+  /** Audit of admin API calls made with an access token or API key (`authorization.granted`, principal named). */
+  logger?: Logger;
 }) {
   const { identity, clock } = deps;
+  const audit = deps.logger?.child({ audit: true, component: 'authorizer' });
   const byCredential = (credential: string): PlatformCaller | undefined => {
     const now = clock.now();
     if (credential.startsWith(IDENTITY_API_KEY_PREFIX)) {
@@ -82,7 +85,18 @@ export function platformCallers(deps: {
     adminCheck(token: string): boolean | 'forbidden' {
       const caller = byCredential(token);
       if (caller === undefined) return false;
-      return permits(caller, ADMIN_SCOPE) ? true : 'forbidden';
+      const allowed = permits(caller, ADMIN_SCOPE);
+      if (caller.kind !== 'admin_token') {
+        audit?.info(
+          {
+            event: allowed ? 'authorization.granted' : 'authorization.denied',
+            principal: caller.principal,
+            permission: ADMIN_SCOPE,
+          },
+          'admin API caller',
+        );
+      }
+      return allowed ? true : 'forbidden';
     },
   };
 }
@@ -129,6 +143,7 @@ export function platformObjectAuthorizer(callers: PlatformCallers, logger: Logge
       audit.warn({ event: 'authorization.denied', principal: caller.principal, permission }, 'permission denied');
       throw new GatehouseError('ERR_ADMIN_FORBIDDEN');
     }
+    audit.info({ event: 'authorization.granted', principal: caller.principal, permission }, 'object API caller');
     return caller.principal;
   };
 }

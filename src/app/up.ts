@@ -156,6 +156,7 @@ export async function startGatehouse(options: {
       checkAdminToken: (token) => adminToken.check(token),
       apiKeyHeader: config.identity.apiKeys.header,
       clock,
+      logger,
     });
     const checkAdmin = (token: string) => callers.adminCheck(token);
     const caListener = await prepareCaListener({

@@ -180,6 +180,8 @@ describe('authorization of our own APIs by scopes', () => {
     expect(list.status).toBe(200);
     expect(list.body.api_keys.length).toBeGreaterThan(0);
     expect(JSON.stringify(list.body)).not.toContain('ghk_');
+    const granted = logger.lines.find((l) => l['event'] === 'authorization.granted' && l['permission'] === 'admin');
+    expect(granted).toMatchObject({ audit: true, principal: expect.stringMatching(/^api_key:ak_/) });
     expect((await kms('/v1/transit/keys/billing/rotate', bearer(adminKey))).status).toBe(200);
     const plain = await apiKey('kms:encrypt:orders');
     const forbidden = await call(running.endpoints.admin, '/v1/identity/api-keys', { auth: bearer(plain) });
@@ -210,5 +212,14 @@ describe('authorization of our own APIs by scopes', () => {
     ).toBe(403);
     expect((await call(running.endpoints.admin, '/v1/objects', { auth: { 'x-api-key': reader } })).status).toBe(403);
     expect((await call(running.endpoints.admin, '/v1/objects/invoices/a.txt', {})).status).toBe(401);
+    const lines = logger.lines.filter((l) => String(l['permission'] ?? '').startsWith('object:'));
+    expect(lines.map((l) => `${String(l['event'])} ${String(l['permission'])}`)).toEqual(
+      expect.arrayContaining([
+        'authorization.granted object:write:invoices',
+        'authorization.denied object:write:invoices',
+        'authorization.granted object:read:invoices',
+        'authorization.denied object:read:payroll',
+      ]),
+    );
   });
 });
