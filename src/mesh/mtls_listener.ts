@@ -188,6 +188,11 @@ export class MtlsListener {
   }
 
   private onRequest(req: IncomingMessage, res: ServerResponse): void {
+    if (!this.options.identity.current) {
+      res.shouldKeepAlive = false;
+      sendProblem(res, 'ERR_MESH_IDENTITY_UNAVAILABLE');
+      return;
+    }
     const peer = this.peers.get(req.socket);
     if (peer) {
       const verdict = this.options.checker.recheck(peer);
@@ -200,7 +205,7 @@ export class MtlsListener {
         sendProblem(res, 'ERR_MESH_FORBIDDEN', { detail: `peer ${verdict.reason}` });
         return;
       }
-    } else if (this.options.mode === 'STRICT' || !this.options.identity.current) {
+    } else if (this.options.mode === 'STRICT') {
       sendProblem(res, 'ERR_MESH_FORBIDDEN', { detail: 'mTLS required' });
       return;
     }

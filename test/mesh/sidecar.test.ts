@@ -2,8 +2,8 @@ import { X509Certificate } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { request } from 'undici';
 import { sha256Base64url } from '../../src/crypto/index.js';
-import type { Sidecar } from '../../src/mesh/index.js';
-import { closeServer, echoApp, frontendOnly, id, meshCa, sidecarFor } from './helpers.js';
+import { createMtlsAgent, type Sidecar } from '../../src/mesh/index.js';
+import { closeServer, DAY, echoApp, frontendOnly, id, meshCa, sidecarFor, TD } from './helpers.js';
 
 type Echo = { app: string; url: string; headers: Record<string, string> };
 
@@ -123,6 +123,48 @@ describe('sidecar local limits', () => {
     } finally {
       await frontend.stop();
       await backend.stop().catch(() => {});
+      await closeServer(app.server);
+    }
+  });
+});
+
+describe('sidecar after its own SVID expired', () => {
+  it('stops serving: 503 on open connections, refused new connections with a logged reason, 503 outbound', async () => {
+    const { client } = await meshCa();
+    const app = await echoApp('backend');
+    // Moving a sidecar's clock past its notAfter is "the CA stayed down until expiry" (renewal is 40 s away).
+    const backendClock = { offset: 0, now: () => Date.now() + backendClock.offset };
+    const frontendClock = { offset: 0, now: () => Date.now() + frontendClock.offset };
+    const { sidecar: backend, logger } = await sidecarFor(client, 'backend', app.address, { clock: backendClock });
+    const upstreams = [
+      { name: 'backend', address: `127.0.0.1:${backend.inboundAddress.port}`, spiffeId: id('backend') },
+    ];
+    const { sidecar: frontend } = await sidecarFor(client, 'frontend', app.address, {
+      clock: frontendClock,
+      outbound: { host: '127.0.0.1', port: 0, upstreams },
+    });
+    const agent = createMtlsAgent({ identity: frontend.identity, trustDomain: TD, expect: id('backend') });
+    try {
+      const url = `http://127.0.0.1:${frontend.outboundAddress!.port}/`;
+      const ok = await request(url, { headers: { host: 'backend' } });
+      expect(ok.statusCode).toBe(200);
+      await ok.body.dump();
+      backendClock.offset = 2 * DAY;
+      const open = await request(url, { headers: { host: 'backend' } });
+      expect(open.statusCode).toBe(503);
+      expect(((await open.body.json()) as { code: string }).code).toBe('ERR_MESH_IDENTITY_UNAVAILABLE');
+      await expect(
+        request(`https://127.0.0.1:${backend.inboundAddress.port}/`, { dispatcher: agent }),
+      ).rejects.toThrow();
+      expect(logger.lines.some((l) => l.reason === 'own_svid_expired')).toBe(true);
+      frontendClock.offset = 2 * DAY;
+      const outbound = await request(url, { headers: { host: 'backend' } });
+      expect(outbound.statusCode).toBe(503);
+      expect(((await outbound.body.json()) as { code: string }).code).toBe('ERR_MESH_IDENTITY_UNAVAILABLE');
+    } finally {
+      await agent.close();
+      await frontend.stop();
+      await backend.stop();
       await closeServer(app.server);
     }
   });
