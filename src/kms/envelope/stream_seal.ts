@@ -27,6 +27,8 @@ export function sealingStream(
   }
 
   return new Transform({
+    // Let a few sealed segments queue ahead of a slow sink (disk writes overlap with sealing), bounded.
+    readableHighWaterMark: 4 * (segmentSize + 16),
     transform(this: Transform, chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback) {
       begin(this).then((current) => {
         let at = 0;
