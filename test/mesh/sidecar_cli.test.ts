@@ -1,0 +1,105 @@
+import { spawn } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { exitOf, runCli, startUp } from '../support/cli.js';
+import { tempDir } from '../support/tmp.js';
+import { exec } from '../pki/helpers.js';
+import { closeServer, echoApp } from './helpers.js';
+
+const cleanups: Array<() => Promise<void> | void> = [];
+afterEach(async () => {
+  while (cleanups.length) await cleanups.pop()?.();
+});
+
+describe('gatehouse sidecar --config FILE (built CLI)', () => {
+  it('bootstraps with a join token file from gatehouse ca join-token, serves curl with a client SVID, stops on SIGTERM', async () => {
+    const tmp = tempDir();
+    cleanups.push(tmp.remove);
+    const dir = join(tmp.dir, 'data');
+    const up = await startUp(dir, { GATEHOUSE_MESH__DEMO__ENABLED: 'false' });
+    cleanups.push(async () => {
+      up.child.kill('SIGTERM');
+      await exitOf(up.child);
+    });
+    const endpoints = up.endpoints as typeof up.endpoints & { ca: string; trustDomain: string };
+    const ordersId = `spiffe://${endpoints.trustDomain}/ns/prod/sa/orders`;
+    const webId = `spiffe://${endpoints.trustDomain}/ns/prod/sa/web`;
+    const made = await runCli(['ca', 'join-token', '--spiffe-id', ordersId, '--data-dir', dir, '--json']);
+    expect(made.code, made.stderr).toBe(0);
+    writeFileSync(join(tmp.dir, 'orders.join'), (JSON.parse(made.stdout) as { token: string }).token, { mode: 0o600 });
+    const issued = await runCli([
+      'ca',
+      'issue',
+      '--spiffe-id',
+      webId,
+      '--out',
+      join(tmp.dir, 'web'),
+      '--data-dir',
+      dir,
+    ]);
+    expect(issued.code, issued.stderr).toBe(0);
+
+    const app = await echoApp('orders');
+    cleanups.push(() => closeServer(app.server));
+    const config = join(tmp.dir, 'sidecar.json');
+    writeFileSync(
+      config,
+      JSON.stringify({
+        trustDomain: endpoints.trustDomain,
+        log: { level: 'warn' },
+        sidecar: {
+          spiffeId: ordersId,
+          joinTokenFile: join(tmp.dir, 'orders.join'),
+          ca: { url: endpoints.ca, bundleFile: endpoints.trustBundle },
+          inbound: { port: 0, app: app.address },
+          policies: [{ name: 'web-only', action: 'ALLOW', rules: [{ from: [{ principals: [webId] }] }] }],
+        },
+      }),
+    );
+    const child = spawn(
+      process.execPath,
+      [join(import.meta.dirname, '../../dist/cli/main.js'), 'sidecar', '--config', config],
+      {
+        env: { PATH: process.env.PATH ?? '/usr/bin:/bin' },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
+    cleanups.push(() => void child.kill('SIGKILL'));
+    let output = '';
+    child.stdout.on('data', (d: Buffer) => (output += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (output += d.toString()));
+    const port = await new Promise<number>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`sidecar did not start: ${output}`)), 30_000);
+      const check = () => {
+        const match = /inbound \(mTLS\)\s+[\d.]+:(\d+)/.exec(output);
+        if (match) {
+          clearTimeout(timer);
+          resolve(Number(match[1]));
+        }
+      };
+      child.stdout.on('data', check);
+      child.once('exit', (code) => reject(new Error(`sidecar exited ${code}: ${output}`)));
+    });
+    expect(output).toContain(`gatehouse sidecar is up as ${ordersId}`);
+
+    const web = join(tmp.dir, 'web');
+    const res = await exec('curl', [
+      '-sS',
+      '-k',
+      '--tlsv1.3',
+      '--cert',
+      join(web, 'cert.pem'),
+      '--key',
+      join(web, 'key.pem'),
+      `https://127.0.0.1:${port}/orders`,
+    ]);
+    expect(res.code, res.output).toBe(0);
+    const echo = JSON.parse(res.output) as { url: string; headers: Record<string, string> };
+    expect(echo.url).toBe('/orders');
+    expect(echo.headers['x-forwarded-client-cert']).toContain(`URI=${webId}`);
+
+    child.kill('SIGTERM');
+    expect(await exitOf(child)).toBe(0);
+  }, 90_000);
+});
