@@ -36,8 +36,8 @@ export function permits(caller: PlatformCaller, permission: string): boolean {
 
 /**
  * Recognizes the callers of the platform's own APIs: `Authorization: Bearer` with the admin token, one of our access
- * tokens (verified in process with the identity signing keys, revocation list checked) or an API key (also in the
- * API key header); all checks are synchronous and in memory.
+ * tokens for the platform audience (verified in process with the identity signing keys, revocation list checked) or
+ * an API key (also in the API key header); all checks are synchronous and in memory.
  *
  * @example
  * const callers = platformCallers({ identity, checkAdminToken: (t) => adminToken.check(t), apiKeyHeader: 'x-api-key', clock });
@@ -47,6 +47,11 @@ export function platformCallers(deps: {
   identity: IdentityServer;
   checkAdminToken: (token: string) => boolean;
   apiKeyHeader: string;
+  /**
+   * The `aud` an access token must carry here (`identity.platformAudience`): a scope named `admin` or `kms:…` that
+   * some other API defines for its own tokens grants nothing on the platform.
+   */
+  platformAudience: string;
   clock: Clock;
   /** Audit of admin API calls made with an access token or API key (`authorization.granted`, principal named). */
   logger?: Logger;
@@ -63,6 +68,9 @@ export function platformCallers(deps: {
     if (deps.checkAdminToken(credential)) return { principal: 'admin', kind: 'admin_token', scopes: new Set() };
     const claims = identity.tokens.claims(credential, now);
     if (claims === undefined || identity.revocations.isRevoked(claims['jti'] as string, now)) return undefined;
+    const aud = claims['aud'];
+    const audiences = Array.isArray(aud) ? aud : [aud];
+    if (!audiences.includes(deps.platformAudience)) return undefined;
     const scope = typeof claims['scope'] === 'string' ? claims['scope'] : '';
     return {
       principal: `client:${String(claims['client_id'] ?? claims['sub'])}`,

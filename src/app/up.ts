@@ -155,6 +155,7 @@ export async function startGatehouse(options: {
       identity: identityListener.identity,
       checkAdminToken: (token) => adminToken.check(token),
       apiKeyHeader: config.identity.apiKeys.header,
+      platformAudience: config.identity.platformAudience,
       clock,
       logger,
     });

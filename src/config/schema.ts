@@ -580,7 +580,9 @@ export const configSchema = z.strictObject({
               burst: z.number().int().min(0).default(1000).describe('Extra requests admitted at once.'),
             })
             .prefault({})
-            .describe('Introspection, revocation and revocation-feed requests admitted per source address (flood guard).'),
+            .describe(
+              'Introspection, revocation and revocation-feed requests admitted per source address (flood guard).',
+            ),
         })
         .prefault({})
         .describe('Token endpoint protection.'),
@@ -640,6 +642,14 @@ export const configSchema = z.strictObject({
         })
         .prefault({})
         .describe('People: users, browser sessions, the authorization endpoint, codes and refresh tokens.'),
+      platformAudience: z
+        .string()
+        .min(1)
+        .max(512)
+        .default('urn:gatehouse:platform')
+        .describe(
+          'Audience (`aud`) an access token must carry to be accepted by the KMS, object and admin APIs (register it with `gatehouse api create --audience` and the scopes `admin`, `kms:encrypt:<key>`, ...).',
+        ),
       apiKeys: z
         .strictObject({
           header: z
@@ -652,7 +662,7 @@ export const configSchema = z.strictObject({
             '5s',
             'How often a replica re-reads API keys into its in-memory index (its own changes apply at once).',
           ),
-          lastUsedEvery: duration('1m', 'A key\'s last-used time is written at most once per this period.'),
+          lastUsedEvery: duration('1m', "A key's last-used time is written at most once per this period."),
         })
         .prefault({})
         .describe('API keys (`ghk_…`).'),

@@ -116,7 +116,7 @@ describe('authorization of our own APIs by scopes', () => {
   });
 
   it('access tokens of our issuer carry the same scopes: encrypt orders only', async () => {
-    const audience = 'https://kms.gatehouse.test';
+    const audience = 'urn:gatehouse:platform'; // identity.platformAudience
     expect(
       (
         await admin('/v1/identity/apis', {
@@ -148,6 +148,26 @@ describe('authorization of our own APIs by scopes', () => {
       (await kms('/v1/transit/decrypt/orders', bearer(token), { ciphertext: enc.body.data.ciphertext })).status,
     ).toBe(403);
     expect((await kms('/v1/transit/encrypt/billing', bearer(token), { plaintext: b64('x') })).status).toBe(403);
+    // the same scope granted for another API's audience is worth nothing here
+    const elsewhere = 'https://crm.gatehouse.test';
+    await admin('/v1/identity/apis', { audience: elsewhere, scopes: [{ name: 'admin', description: 'CRM admin' }] });
+    const crm = await admin('/v1/identity/clients', {
+      name: 'crm-admin',
+      grant_types: ['client_credentials'],
+      scope: 'admin',
+      audiences: [elsewhere],
+    });
+    expect(crm.status).toBe(201);
+    const crmBasic = Buffer.from(`${crm.body.client_id}:${crm.body.client_secret}`).toString('base64');
+    const crmToken = (
+      await call(running.endpoints.identity, '/oauth2/token', {
+        method: 'POST',
+        auth: { authorization: `Basic ${crmBasic}` },
+        raw: 'grant_type=client_credentials',
+      })
+    ).body.access_token as string;
+    expect((await kms('/v1/transit/keys/orders/rotate', bearer(crmToken))).status).toBe(401);
+    expect((await call(running.endpoints.admin, '/v1/identity/api-keys', { auth: bearer(crmToken) })).status).toBe(401);
     // revoked at the identity issuer: refused at once by the KMS (same process, in-memory revocation list)
     const revoked = await call(running.endpoints.identity, '/oauth2/revoke', {
       method: 'POST',
