@@ -28,6 +28,11 @@ function banner(running: RunningGatehouse): string {
     `  CA API        ${endpoints.ca}   (SVIDs, renewal over mTLS, bundles: docs/ca.md)`,
     `  gateway       ${endpoints.gateway}   (data plane; /demo/ needs an API key with scope demo, docs/gateway.md)`,
     `  trust bundle  ${endpoints.trustBundle}   (trust domain ${endpoints.trustDomain})`,
+    ...(endpoints.mesh
+      ? [
+          `  mesh demo     curl http://${endpoints.mesh.frontend}/   (frontend → backend sidecar over mTLS at ${endpoints.mesh.backend}, docs/mesh.md)`,
+        ]
+      : []),
     `  endpoints     ${paths.endpoints}`,
     '',
   ];
