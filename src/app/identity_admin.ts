@@ -49,6 +49,7 @@ export function identityAdminOperations(identity: IdentityServer, logger: Logger
         ...(body.legacy_implicit === undefined ? {} : { legacyImplicit: body.legacy_implicit }),
         ...(body.tls_client_auth_san_uri ? { tlsClientAuthSanUri: body.tls_client_auth_san_uri } : {}),
         ...(body.roles ? { roles: body.roles } : {}),
+        ...(body.allowed_origins ? { allowedOrigins: body.allowed_origins } : {}),
       });
       audit.info({ operation: 'identity.client.create', clientId: client.clientId, result: 'ok' }, 'admin operation');
       return {

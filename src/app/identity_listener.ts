@@ -73,6 +73,7 @@ export async function prepareIdentityListener(options: {
     jwksMaxAgeSeconds: () => identity.signingKeys.jwksMaxAgeSeconds(),
     maxBodyBytes: config.identity.limits.maxBodyBytes,
     rawTokenRoute: { hstsMaxAgeMs: config.http.hstsMaxAge },
+    corsOrigins: (origin) => identity.corsOrigins.allows(origin),
   });
   registerIdentityRevocationRoutes(server.app, {
     introspection: identity.introspection,

@@ -18,6 +18,7 @@ import {
   authorizationServerMetadata,
   clientCredentialsGrant,
   IDENTITY_PATHS,
+  CorsOrigins,
   type Grant,
   type SealedSecrets,
 } from '../identity/index.js';
@@ -40,6 +41,8 @@ export interface IdentityServer {
   revocationFeed: RevocationFeedEndpoint;
   /** People's sign-in: users, sessions, the authorization flow, codes and refresh tokens. */
   people: IdentityPeople;
+  /** Browser origins clients registered, for CORS preflights of the token and revocation endpoints. */
+  corsOrigins: CorsOrigins;
   /** The issuer URL (fixed once the listener is bound, unless `identity.issuer` sets it). */
   issuer(): string;
   setBoundPort(port: number): void;
@@ -201,6 +204,7 @@ export async function openIdentity(options: {
     revocation,
     revocationFeed,
     people,
+    corsOrigins: new CorsOrigins({ clock, ttlMs: settings.clientCacheTtl, load: () => clients.list() }),
     issuer: currentIssuer,
     setBoundPort(port) {
       if (settings.issuer === undefined) issuer = `https://127.0.0.1:${port}`;

@@ -17,6 +17,7 @@ export interface ClientCreateBody {
   legacy_implicit?: boolean;
   tls_client_auth_san_uri?: string;
   roles?: string[];
+  allowed_origins?: string[];
 }
 
 /** What the identity admin routes need; app/identity_admin.ts implements it. Results are JSON-ready (snake_case). */
@@ -54,6 +55,7 @@ const clientBody = z.strictObject({
   legacy_implicit: z.boolean().optional(),
   tls_client_auth_san_uri: z.string().max(2000).optional(),
   roles: z.array(z.string().min(1).max(100)).max(50).optional(),
+  allowed_origins: z.array(z.string().max(512)).max(10).optional(),
 });
 const rotateBody = z.strictObject({ overlap: z.string().max(20).optional() });
 const idParams = z.strictObject({ id: z.string().min(1).max(128) });

@@ -51,6 +51,7 @@ export function registerIdentityRevocationRoutes(app: FastifyInstance, options: 
           body: typeof request.body === 'string' ? request.body : '',
           authorization: request.headers.authorization,
           address: request.socket.remoteAddress ?? 'unknown',
+          ...(typeof request.headers.origin === 'string' ? { origin: request.headers.origin } : {}),
         });
         return reply.code(response.status).headers(response.headers).send(response.body);
       });

@@ -1,5 +1,5 @@
-import type { FastifyInstance } from 'fastify';
-import { IDENTITY_PATHS, type TokenEndpoint } from '../identity/index.js';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { IDENTITY_PATHS, preflightHeaders, type TokenEndpoint } from '../identity/index.js';
 import { serveTokenRoute } from './raw_token_route.js';
 
 /** What the identity listener's public routes need; app/identity_server.ts supplies it. */
@@ -16,6 +16,8 @@ export interface IdentityRoutesOptions {
    * (`hstsMaxAgeMs`, as createHttpsServer does) and nosniff headers. Absent: fastify serves it (inject in tests).
    */
   rawTokenRoute?: { hstsMaxAgeMs: number };
+  /** Whether a browser origin may preflight the token and revocation endpoints (any client's `allowedOrigins`). */
+  corsOrigins?: (origin: string) => Promise<boolean>;
 }
 
 const oauthJson = (error: string, description: string) => JSON.stringify({ error, error_description: description });
@@ -44,6 +46,18 @@ export function registerIdentityRoutes(app: FastifyInstance, options: IdentityRo
       .send(options.jwksJson()),
   );
 
+  const preflight = async (request: FastifyRequest, reply: FastifyReply) => {
+    const origin = request.headers.origin;
+    const allowed =
+      typeof origin === 'string' && options.corsOrigins !== undefined && (await options.corsOrigins(origin));
+    return reply
+      .code(204)
+      .headers(allowed ? preflightHeaders(origin) : { vary: 'Origin' })
+      .send();
+  };
+  app.options(IDENTITY_PATHS.token, preflight);
+  app.options(IDENTITY_PATHS.revocation, preflight);
+
   void app.register(async (scope) => {
     scope.removeAllContentTypeParsers();
     scope.addContentTypeParser('*', { parseAs: 'string', bodyLimit: options.maxBodyBytes }, (_request, body, done) =>
@@ -70,6 +84,7 @@ export function registerIdentityRoutes(app: FastifyInstance, options: IdentityRo
         body: typeof request.body === 'string' ? request.body : '',
         authorization,
         address: request.socket.remoteAddress ?? 'unknown',
+        ...(typeof request.headers.origin === 'string' ? { origin: request.headers.origin } : {}),
       });
       return reply.code(response.status).headers(response.headers).send(response.body);
     });

@@ -65,6 +65,7 @@ function handle(req: IncomingMessage, res: ServerResponse, options: RawTokenRout
         body,
         authorization: req.headers.authorization,
         address: req.socket.remoteAddress ?? 'unknown',
+        ...(typeof req.headers.origin === 'string' ? { origin: req.headers.origin } : {}),
       })
       .then(
         (answer) => send(res, answer, headers),

@@ -41,7 +41,7 @@ export type { Grant, GrantContext, TokenResponse } from './grants/grant.js';
 export { clientCredentialsGrant, parseScope } from './grants/client_credentials.js';
 export { parseTokenRequest } from './token_request.js';
 export type { TokenRequestParams } from './token_request.js';
-export { TokenEndpoint } from './token_endpoint.js';
+export { TokenEndpoint, corsHeaders } from './token_endpoint.js';
 export type { TokenHttpRequest, TokenHttpResponse } from './token_endpoint.js';
 export { authorizationServerMetadata, IDENTITY_PATHS } from './metadata.js';
 export { checkUsername, checkPassword, checkRoles, usernameKey, userView } from './users/user.js';
@@ -55,32 +55,6 @@ export { SESSION_COOKIE, sessionCookie, sessionIdFromCookie } from './sessions/b
 export type { BrowserSession } from './sessions/browser_session.js';
 export { SessionStore, SESSIONS_COLLECTION } from './sessions/session_store.js';
 export type { AccountCheck } from './sessions/session_store.js';
-export { isS256Challenge, verifierMatches } from './authorize/pkce.js';
-export { matchRedirectUri, redirectWith } from './authorize/redirect_uri.js';
-export {
-  validateAuthorizationRequest,
-  AuthorizeFailure,
-  OFFLINE_ACCESS,
-  apiScopesOf,
-} from './authorize/authorization_request.js';
-export type { AuthorizationRequest } from './authorize/authorization_request.js';
-export { AuthorizationCodes, CODES_COLLECTION } from './authorize/authorization_codes.js';
-export type { CodeGrant, CodeUse } from './authorize/authorization_codes.js';
-export { ConsentStore, CONSENTS_COLLECTION } from './authorize/consents.js';
-export type { Consent } from './authorize/consents.js';
-export {
-  RefreshTokens,
-  REFRESH_FAMILIES_COLLECTION,
-  REFRESH_TOKENS_COLLECTION,
-  REFRESH_REVOKED_COLLECTION,
-} from './authorize/refresh_tokens.js';
-export type { RefreshFamily, RefreshUse, IssuedAccess } from './authorize/refresh_tokens.js';
-export { UserTokenIssuer } from './authorize/user_tokens.js';
-export type { UserTokenSubject } from './authorize/user_tokens.js';
-export { AuthorizationFlow } from './authorize/authorization_flow.js';
-export type { AuthorizationFlowDeps, FlowOutcome, ScopeWords } from './authorize/authorization_flow.js';
-export { authorizationCodeGrant } from './grants/authorization_code.js';
-export { refreshTokenGrant } from './grants/refresh_token.js';
 export {
   API_KEY_PREFIX as IDENTITY_API_KEY_PREFIX,
   API_KEY_LENGTH,
@@ -109,3 +83,30 @@ export { authenticatedCall, protocolErrorResponse } from './revocation/protocol_
 export type { ProtocolDeps } from './revocation/protocol_call.js';
 export { IntrospectionEndpoint, RESOURCE_SERVER_ROLE } from './introspection.js';
 export { IssuedTokenCheck } from './introspection_tokens.js';
+export { isS256Challenge, verifierMatches } from './authorize/pkce.js';
+export { matchRedirectUri, redirectWith } from './authorize/redirect_uri.js';
+export {
+  validateAuthorizationRequest,
+  AuthorizeFailure,
+  OFFLINE_ACCESS,
+  apiScopesOf,
+} from './authorize/authorization_request.js';
+export type { AuthorizationRequest } from './authorize/authorization_request.js';
+export { AuthorizationCodes, CODES_COLLECTION } from './authorize/authorization_codes.js';
+export type { CodeGrant, CodeUse } from './authorize/authorization_codes.js';
+export { ConsentStore, CONSENTS_COLLECTION } from './authorize/consents.js';
+export type { Consent } from './authorize/consents.js';
+export {
+  RefreshTokens,
+  REFRESH_FAMILIES_COLLECTION,
+  REFRESH_TOKENS_COLLECTION,
+  REFRESH_REVOKED_COLLECTION,
+} from './authorize/refresh_tokens.js';
+export type { RefreshFamily, RefreshUse, IssuedAccess } from './authorize/refresh_tokens.js';
+export { UserTokenIssuer } from './authorize/user_tokens.js';
+export type { UserTokenSubject } from './authorize/user_tokens.js';
+export { AuthorizationFlow } from './authorize/authorization_flow.js';
+export type { AuthorizationFlowDeps, FlowOutcome, ScopeWords } from './authorize/authorization_flow.js';
+export { authorizationCodeGrant } from './grants/authorization_code.js';
+export { refreshTokenGrant } from './grants/refresh_token.js';
+export { CorsOrigins, preflightHeaders } from './authorize/cors_origins.js';

@@ -2,6 +2,7 @@ import { GatehouseError, type Clock, type Logger, type RecordStore } from '../co
 import type { AuthThrottle, Throttled } from './clients/auth_throttle.js';
 import { authenticateClient, isInvalidClient, presentedCredentials } from './clients/client_auth.js';
 import type { ClientCache } from './clients/client_cache.js';
+import type { Client } from './clients/client.js';
 import type { Grant } from './grants/grant.js';
 import { oauthError, oauthErrorResponse } from './oauth_error.js';
 import { parseTokenRequest } from './token_request.js';
@@ -13,6 +14,8 @@ export interface TokenHttpRequest {
   authorization: string | undefined;
   /** The peer address (throttling key). */
   address: string;
+  /** The browser's `Origin` header: answered with CORS headers when the authenticated client allows it. */
+  origin?: string;
 }
 
 /** What to send back: status, headers and a JSON body. */
@@ -20,6 +23,21 @@ export interface TokenHttpResponse {
   status: number;
   headers: Record<string, string>;
   body: string;
+}
+
+/**
+ * The CORS headers of an answer to an allowed browser origin (never `*`, never credentials: the token endpoint uses
+ * no cookies).
+ *
+ * @example
+ * corsHeaders('https://spa.example'); // { 'access-control-allow-origin': 'https://spa.example', vary: 'Origin', ... }
+ */
+export function corsHeaders(origin: string): Record<string, string> {
+  return {
+    'access-control-allow-origin': origin,
+    vary: 'Origin',
+    'access-control-expose-headers': 'WWW-Authenticate, Retry-After',
+  };
 }
 
 const NO_STORE = { 'content-type': 'application/json', 'cache-control': 'no-store', pragma: 'no-cache' };
@@ -58,14 +76,21 @@ export class TokenEndpoint {
   }
 
   async handle(request: TokenHttpRequest): Promise<TokenHttpResponse> {
+    const seen: { client?: Client } = {};
+    let response: TokenHttpResponse;
     try {
-      return await this.process(request);
+      response = await this.process(request, seen);
     } catch (err) {
-      return this.errorResponse(err);
+      response = this.errorResponse(err);
     }
+    const origin = request.origin;
+    if (origin !== undefined && seen.client?.allowedOrigins?.includes(origin)) {
+      response = { ...response, headers: { ...response.headers, ...corsHeaders(origin) } };
+    }
+    return response;
   }
 
-  private async process(request: TokenHttpRequest): Promise<TokenHttpResponse> {
+  private async process(request: TokenHttpRequest, seen: { client?: Client }): Promise<TokenHttpResponse> {
     const { params, resources } = parseTokenRequest(request.contentType, request.body, this.deps.maxParameters);
     const grantType = params.get('grant_type');
     if (grantType === undefined) throw oauthError('invalid_request', 'grant_type is required');
@@ -94,6 +119,7 @@ export class TokenEndpoint {
       }
       throw err;
     }
+    seen.client = client;
     if (!client.grantTypes.includes(grantType)) throw oauthError('unauthorized_client');
     const body = await grant.handle({ client, params, resources, now, issuer, address: request.address });
     return { status: 200, headers: NO_STORE, body: JSON.stringify(body) };

@@ -59,6 +59,11 @@ export function clientCommand(): Command {
     .option('--legacy-implicit', 'allow the implicit grant (not recommended)')
     .option('--tls-client-auth-san-uri <id>', 'SAN URI of the client certificate (mTLS)')
     .option('--role <role>', 'role of the client as a subject (repeatable; resource-server: may introspect)', collect)
+    .option(
+      '--allowed-origin <origin>',
+      'browser origin allowed to call the token endpoint with CORS (repeatable)',
+      collect,
+    )
     .action(
       async (
         flags: AdminFlags & {
@@ -74,6 +79,7 @@ export function clientCommand(): Command {
           legacyImplicit?: boolean;
           tlsClientAuthSanUri?: string;
           role?: string[];
+          allowedOrigin?: string[];
         },
       ) => {
         const jwks = flags.jwksFile ? (JSON.parse(readFileSync(flags.jwksFile, 'utf8')) as unknown) : undefined;
@@ -91,6 +97,7 @@ export function clientCommand(): Command {
             ...(flags.legacyImplicit ? { legacy_implicit: true } : {}),
             ...(flags.tlsClientAuthSanUri ? { tls_client_auth_san_uri: flags.tlsClientAuthSanUri } : {}),
             ...(flags.role ? { roles: flags.role } : {}),
+            ...(flags.allowedOrigin ? { allowed_origins: flags.allowedOrigin } : {}),
           });
           print(output, created, createdText);
         });

@@ -41,6 +41,8 @@ export interface Client {
   tlsClientAuthSanUri?: string;
   /** Roles of the client as a subject (client_credentials tokens carry them as `roles`). */
   roles: string[];
+  /** Browser origins (single-page apps) allowed to call the token and revocation endpoints with CORS. */
+  allowedOrigins?: string[];
   secrets: ClientSecretDigest[];
   createdAt: number;
   updatedAt: number;
@@ -60,6 +62,7 @@ export interface ClientRegistration {
   legacyImplicit?: boolean;
   tlsClientAuthSanUri?: string;
   roles?: string[];
+  allowedOrigins?: string[];
 }
 
 /**

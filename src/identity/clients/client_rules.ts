@@ -15,6 +15,7 @@ export interface CheckedRegistration {
   authMethod: ClientAuthMethod;
   legacyImplicit: boolean;
   roles: string[];
+  allowedOrigins: string[];
 }
 
 function isLoopback(url: URL): boolean {
@@ -30,6 +31,20 @@ function checkRedirectUri(uri: string): void {
   }
   if (url.hash !== '' || uri.includes('#')) throw invalid('a redirect URI must not have a fragment');
   if (url.protocol === 'http:' && !isLoopback(url)) throw invalid('http redirect URIs are allowed only for loopback');
+}
+
+/** A CORS origin: exactly `scheme://host[:port]`, https (or http on loopback), nothing else. */
+function checkOrigin(origin: string): void {
+  let url: URL;
+  try {
+    url = new URL(origin);
+  } catch {
+    throw invalid(`allowed origin ${JSON.stringify(origin)} is not an origin`);
+  }
+  if (url.origin !== origin || origin === 'null') throw invalid(`allowed origin must be scheme://host[:port] exactly`);
+  if (url.protocol !== 'https:' && !(url.protocol === 'http:' && isLoopback(url))) {
+    throw invalid('allowed origins must be https (http only for loopback)');
+  }
 }
 
 function unique(values: readonly string[], what: string): string[] {
@@ -94,6 +109,9 @@ export function checkRegistration(reg: ClientRegistration, apis: readonly Api[])
     audiences = apis.filter((api) => api.scopes.some((s) => scopes.includes(s.name))).map((api) => api.audience);
   }
   const roles = unique(reg.roles ?? [], 'role');
+  const allowedOrigins = unique(reg.allowedOrigins ?? [], 'allowed origin');
+  if (allowedOrigins.length > 10) throw invalid('at most 10 allowed origins');
+  allowedOrigins.forEach(checkOrigin);
   return {
     name: reg.name.trim(),
     public: isPublic,
@@ -104,5 +122,6 @@ export function checkRegistration(reg: ClientRegistration, apis: readonly Api[])
     authMethod,
     legacyImplicit,
     roles,
+    allowedOrigins,
   };
 }

@@ -1,7 +1,7 @@
 import type { ApiKeyRegistry } from '../api_keys/api_key_registry.js';
 import { API_KEY_PREFIX } from '../api_keys/api_key_format.js';
 import type { IssuedTokenCheck } from '../introspection_tokens.js';
-import type { TokenHttpRequest, TokenHttpResponse } from '../token_endpoint.js';
+import { corsHeaders, type TokenHttpRequest, type TokenHttpResponse } from '../token_endpoint.js';
 import { authenticatedCall, protocolErrorResponse, type ProtocolDeps } from './protocol_call.js';
 import type { RevocationList } from './revocation_list.js';
 
@@ -36,6 +36,11 @@ export class RevocationEndpoint {
         endpoint: 'revocation',
       });
       const token = params.get('token') as string;
+      const origin = request.origin;
+      const done: TokenHttpResponse =
+        origin !== undefined && client.allowedOrigins?.includes(origin)
+          ? { ...DONE, headers: { ...DONE.headers, ...corsHeaders(origin) } }
+          : DONE;
       if (token.startsWith(API_KEY_PREFIX)) {
         const key = this.deps.apiKeys.index.verify(token);
         if (key !== undefined && key.owner === client.clientId) {
@@ -45,7 +50,7 @@ export class RevocationEndpoint {
             'API key revoked',
           );
         }
-        return DONE;
+        return done;
       }
       if (token.startsWith('ghr_') && this.deps.refreshTokens) {
         if (await this.deps.refreshTokens.revokeOwned(token, client.clientId)) {
@@ -54,7 +59,7 @@ export class RevocationEndpoint {
             'refresh token grant revoked',
           );
         }
-        return DONE;
+        return done;
       }
       const claims = this.deps.tokens.claims(token, this.deps.clock.now());
       if (claims !== undefined && claims['client_id'] === client.clientId) {
@@ -65,7 +70,7 @@ export class RevocationEndpoint {
           'access token revoked',
         );
       }
-      return DONE;
+      return done;
     } catch (err) {
       return protocolErrorResponse(err, this.deps.audit);
     }

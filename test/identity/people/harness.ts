@@ -82,6 +82,7 @@ export async function peopleHarness(
     jwksJson: () => identity.signingKeys.jwksJson(),
     jwksMaxAgeSeconds: () => identity.signingKeys.jwksMaxAgeSeconds(),
     maxBodyBytes: config.identity.limits.maxBodyBytes,
+    corsOrigins: (origin) => identity.corsOrigins.allows(origin),
   });
   registerIdentityRevocationRoutes(app, {
     introspection: identity.introspection,
