@@ -10,12 +10,11 @@ import type { AuthorizationCodes } from './authorization_codes.js';
 import {
   AuthorizeFailure,
   OFFLINE_ACCESS,
-  apiScopesOf,
   validateAuthorizationRequest,
   type AuthorizationRequest,
 } from './authorization_request.js';
 import type { ConsentStore } from './consents.js';
-import { RefreshTokens } from './refresh_tokens.js';
+import { respond } from './authorization_response.js';
 import { redirectWith } from './redirect_uri.js';
 import type { UserTokenIssuer } from './user_tokens.js';
 
@@ -199,54 +198,15 @@ export class AuthorizationFlow {
         redirectOrigin: new URL(request.redirectUri).origin,
       };
     }
-    const issuer = this.deps.issuer();
-    if (request.responseType === 'token') {
-      this.deps.logger.warn(
-        { event: 'legacy_implicit_used', clientId: request.client.clientId },
-        'the implicit flow (response_type=token) is deprecated (RFC 9700 §2.1.2); move this client to code + PKCE',
-      );
-      const at = this.deps.tokens.issue(
-        {
-          grantType: 'implicit',
-          client: request.client,
-          username: user.username,
-          roles: user.roles,
-          scopes: apiScopesOf(request),
-          audience: request.audience,
-          address: 'browser',
-        },
-        issuer,
-        now,
-        this.deps.implicitTtlMs,
-      );
-      const params = {
-        access_token: at.token,
-        token_type: 'Bearer',
-        expires_in: String(at.expiresIn),
-        ...(at.scope === '' ? {} : { scope: at.scope }),
-        state: request.state,
-        iss: issuer,
-      };
-      return { kind: 'redirect', location: redirectWith(request.redirectUri, params, 'fragment') };
-    }
-    const code = await this.deps.codes.issue({
-      clientId: request.client.clientId,
-      redirectUri: request.redirectUri,
-      redirectUriGiven: new URLSearchParams(request.query).has('redirect_uri'),
-      codeChallenge: request.codeChallenge as string,
-      scopes: request.scopes,
-      audience: request.audience,
-      account: session.account,
-      username: user.username,
-      generation: user.generation,
-      roles: user.roles,
-      authTime: session.authTime ?? now,
-      familyId: RefreshTokens.newFamilyId(),
+    const location = await respond(request, { ...user, account: session.account }, session.authTime ?? now, {
+      codes: this.deps.codes,
+      tokens: this.deps.tokens,
+      logger: this.deps.logger,
+      issuer: this.deps.issuer(),
+      implicitTtlMs: this.deps.implicitTtlMs,
+      now,
     });
-    return {
-      kind: 'redirect',
-      location: redirectWith(request.redirectUri, { code, state: request.state, iss: issuer }, 'query'),
-    };
+    return { kind: 'redirect', location };
   }
 
   private async loginOutcome(

@@ -136,3 +136,69 @@ describe('authorization code + PKCE with openid-client 6 as the real app', () =>
     expect(after.body).toContain('>Allow</button>');
   });
 });
+
+describe('prompt, max_age, login_hint and the PKCE downgrade', () => {
+  const CHALLENGE = 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM';
+  const VERIFIER = 'dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk';
+
+  it('login_hint pre-fills the username; max_age asks for the password again once the sign-in is older', async () => {
+    h = await peopleHarness();
+    const { clientId } = await seed(h);
+    const browser = h.browser();
+    const url = (extra: Record<string, string> = {}) =>
+      `/oauth2/authorize?${new URLSearchParams({
+        client_id: clientId,
+        response_type: 'code',
+        scope: 'orders:read',
+        code_challenge: CHALLENGE,
+        code_challenge_method: 'S256',
+        ...extra,
+      }).toString()}`;
+    const hinted = await browser.get(url({ login_hint: 'ada<script>' }));
+    expect(hinted.inputs.username).toBe('ada<script>');
+    expect(hinted.body).not.toContain('ada<script>');
+    await signInAndAllow(browser, `https://id.test.example${url()}`);
+    h.clock.advance(120_000);
+    expect((await browser.get(url({ max_age: '600' }))).status).toBe(302);
+    const again = await browser.get(url({ max_age: '60' }));
+    expect(again.body).toContain('>Sign in</button>');
+    // signing in again satisfies max_age without asking twice
+    const done = await browser.post('/oauth2/authorize/login', {
+      csrf: again.inputs.csrf as string,
+      query: again.inputs.query as string,
+      username: 'ada',
+      password: PASSWORD,
+    });
+    expect(done.status).toBe(303);
+    const code = new URL(done.location as string).searchParams.get('code') as string;
+    // the request named no redirect_uri (one registered): the token request may leave it out
+    const tokens = await h.token({
+      grant_type: 'authorization_code',
+      client_id: clientId,
+      code,
+      code_verifier: VERIFIER,
+    });
+    expect(tokens.status).toBe(200);
+  });
+
+  it('a verifier for a code without a challenge is refused (downgrade)', async () => {
+    h = await peopleHarness();
+    const { clientId } = await seed(h);
+    const code = await h.identity.people.codes.issue({
+      clientId,
+      redirectUri: REDIRECT,
+      redirectUriGiven: false,
+      codeChallenge: '',
+      scopes: ['orders:read'],
+      audience: AUDIENCE,
+      account: 'ada',
+      username: 'ada',
+      generation: 1,
+      roles: [],
+      authTime: h.clock.now(),
+      familyId: '0'.repeat(32),
+    });
+    const res = await h.token({ grant_type: 'authorization_code', client_id: clientId, code, code_verifier: VERIFIER });
+    expect(res.json.error).toBe('invalid_grant');
+  });
+});
