@@ -52,7 +52,10 @@ function wafRule() {
         .default(['application/json', 'application/x-www-form-urlencoded', 'multipart/form-data', 'text/plain'])
         .describe('Allowed media types of request bodies (parameters ignored; +json suffixes count as JSON).'),
       maxBody: count(1048576, 'Largest request body, in bytes.'),
-      inspectBody: count(65536, 'Bodies up to this size are read and their parameters checked; larger ones are refused.'),
+      inspectBody: count(
+        65536,
+        'Bodies up to this size are read and their parameters checked; larger ones are refused.',
+      ),
       maxHeaders: count(100, 'Most request header fields.'),
       maxHeaderBytes: count(8192, 'Longest single header field (name + value), in bytes.'),
       maxUrlLength: count(4096, 'Longest request target (path and query), in bytes.'),

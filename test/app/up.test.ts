@@ -27,7 +27,11 @@ afterEach(async () => {
 
 function configFor(dir: string, overrides: Record<string, unknown> = {}) {
   return loadConfig({
-    overrides: { dataDir: dir, listen: { admin: { port: 0 }, kms: { port: 0 }, identity: { port: 0 }, ca: { port: 0 }, gateway: { port: 0 } }, ...overrides },
+    overrides: {
+      dataDir: dir,
+      listen: { admin: { port: 0 }, kms: { port: 0 }, identity: { port: 0 }, ca: { port: 0 }, gateway: { port: 0 } },
+      ...overrides,
+    },
   });
 }
 
@@ -134,7 +138,13 @@ describe('gatehouse up (in process)', () => {
         config: loadConfig({
           overrides: {
             dataDir: tmp.dir,
-            listen: { admin: { port: busyPort }, kms: { port: 0 }, identity: { port: 0 }, ca: { port: 0 }, gateway: { port: 0 } },
+            listen: {
+              admin: { port: busyPort },
+              kms: { port: 0 },
+              identity: { port: 0 },
+              ca: { port: 0 },
+              gateway: { port: 0 },
+            },
           },
         }),
         rootKey: {},
