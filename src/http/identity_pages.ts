@@ -86,7 +86,9 @@ function render(
         .header('referrer-policy', 'no-referrer')
         .header('location', outcome.location)
         .send();
-    case 'login':
+    case 'login': {
+      const retry = (outcome.error as { retryAfterSeconds?: number } | undefined)?.retryAfterSeconds;
+      if (typeof retry === 'number') reply.header('retry-after', String(retry));
       return page(
         reply,
         outcome.error ? outcome.error.status : 200,
@@ -99,6 +101,7 @@ function render(
         }),
         outcome.redirectOrigin,
       );
+    }
     case 'consent':
       return page(reply, 200, consentView(outcome), outcome.redirectOrigin);
     case 'signed-in':

@@ -112,11 +112,19 @@ export class AuthorizationFlow {
       user = await this.deps.users.signIn(form.username, form.password, address);
     } catch (err) {
       if ((isGatehouseError(err) && err.status < 500) || isGatehouseError(err, 'ERR_IDENTITY_PASSWORD_BUSY')) {
+        this.deps.logger.info(
+          { audit: true, event: 'sign_in', result: (err as GatehouseError).code, address },
+          'sign-in refused',
+        );
         const page = await this.loginOutcome(form.query, session, request);
         return page.kind === 'login' ? { ...page, error: err as GatehouseError } : page;
       }
       throw err;
     }
+    this.deps.logger.info(
+      { audit: true, event: 'sign_in', result: 'ok', username: user.username, address },
+      'signed in',
+    );
     const next = await this.deps.sessions.signIn(sessionId, {
       account: usernameKey(user.username),
       username: user.username,

@@ -403,3 +403,29 @@ describe('RFC 7009 revocation of refresh tokens', () => {
     }
   });
 });
+
+describe('sign-in throttling on the page', () => {
+  it('answers 429 with Retry-After before hashing once the account budget is spent; audit lines never hold the password', async () => {
+    h = await peopleHarness({ failedLoginPerAccount: { rate: 1, period: '1m', burst: 1 } });
+    const { clientId } = await seed(h);
+    const browser = h.browser();
+    const login = await browser.get(authorizeUrl(base(clientId)));
+    const attempt = (password: string) =>
+      browser.post('/oauth2/authorize/login', {
+        csrf: login.inputs.csrf as string,
+        query: login.inputs.query as string,
+        username: 'ada',
+        password,
+      });
+    expect((await attempt('wrong password 1')).status).toBe(401);
+    expect((await attempt('wrong password 2')).status).toBe(401);
+    const throttled = await attempt(PASSWORD);
+    expect(throttled.status).toBe(429);
+    expect(throttled.headers['retry-after']).toBe('60');
+    expect(throttled.body).toContain('Too many sign-in attempts');
+    const lines = JSON.stringify(h.logger.lines);
+    expect(lines).toContain('ERR_IDENTITY_SIGN_IN_THROTTLED');
+    expect(lines).not.toContain('wrong password');
+    expect(lines).not.toContain(PASSWORD);
+  });
+});
