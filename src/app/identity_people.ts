@@ -62,7 +62,16 @@ export function openPeople(options: {
     queue: settings.hashQueue,
   });
   const throttle = new SignInThrottle(options.limiter, settings);
-  const users = new UserRegistry({ store, clock, hasher, throttle });
+  const holder: { refresh?: RefreshTokens } = {};
+  const users = new UserRegistry({
+    store,
+    clock,
+    hasher,
+    throttle,
+    onGenerationChange: async (account) => {
+      await holder.refresh?.revokeAllOf(account);
+    },
+  });
   const sessions = new SessionStore({
     store,
     clock,
@@ -92,6 +101,7 @@ export function openPeople(options: {
       await options.revokeAccess(access);
     },
   });
+  holder.refresh = refresh;
   const tokens = new UserTokenIssuer({
     signingKeys: options.signingKeys,
     audit: options.audit,

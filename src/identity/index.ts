@@ -101,6 +101,7 @@ export {
   REFRESH_FAMILIES_COLLECTION,
   REFRESH_TOKENS_COLLECTION,
   REFRESH_REVOKED_COLLECTION,
+  REFRESH_BY_USER_COLLECTION,
 } from './authorize/refresh_tokens.js';
 export type { RefreshFamily, RefreshUse, IssuedAccess } from './authorize/refresh_tokens.js';
 export { UserTokenIssuer } from './authorize/user_tokens.js';

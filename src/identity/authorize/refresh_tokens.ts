@@ -11,6 +11,8 @@ import {
 export const REFRESH_FAMILIES_COLLECTION = 'identity_refresh_families';
 export const REFRESH_TOKENS_COLLECTION = 'identity_refresh_tokens';
 export const REFRESH_REVOKED_COLLECTION = 'identity_refresh_revoked';
+/** Index of families by user: `account|familyId`. */
+export const REFRESH_BY_USER_COLLECTION = 'identity_refresh_by_user';
 
 /** One grant: what every refresh token of the family is bound to (scopes, audience, client, user). Immutable. */
 export interface RefreshFamily {
@@ -112,6 +114,13 @@ export class RefreshTokens {
         expiresAt: full.absoluteExpiresAt,
       },
       this.tokenInsert(full, token, access, now),
+      {
+        op: 'insert',
+        collection: REFRESH_BY_USER_COLLECTION,
+        key: `${family.account}|${family.familyId}`,
+        value: {},
+        expiresAt: full.absoluteExpiresAt,
+      },
     ]);
     return { token, family: full };
   }
@@ -175,6 +184,13 @@ export class RefreshTokens {
     }
     await this.revokeFamily(family);
     return { kind: 'reused', family };
+  }
+
+  /** Revokes every family of a user (password change, disable): their refresh and access tokens stop working. */
+  async revokeAllOf(account: string): Promise<number> {
+    const index = await this.deps.store.list(REFRESH_BY_USER_COLLECTION, { prefix: `${account}|`, limit: 10_000 });
+    for (const entry of index) await this.revokeFamily(entry.key.slice(account.length + 1));
+    return index.length;
   }
 
   /** RFC 7009: revokes the family of `token` when it was issued to `clientId`; false (and nothing done) otherwise. */

@@ -21,7 +21,14 @@ const signInFailed = () => new GatehouseError('ERR_IDENTITY_SIGN_IN_FAILED');
  */
 export class UserRegistry {
   constructor(
-    private readonly deps: { store: RecordStore; clock: Clock; hasher: PasswordHasher; throttle: SignInThrottle },
+    private readonly deps: {
+      store: RecordStore;
+      clock: Clock;
+      hasher: PasswordHasher;
+      throttle: SignInThrottle;
+      /** Called after a password change or disable (the app revokes the user's refresh token families). */
+      onGenerationChange?: (account: string) => Promise<void>;
+    },
   ) {}
 
   async create(input: { username: unknown; password: unknown; roles?: unknown }): Promise<User> {
@@ -75,16 +82,20 @@ export class UserRegistry {
   async setPassword(username: string, password: unknown): Promise<User> {
     const checked = checkPassword(password);
     const passwordHash = await this.deps.hasher.hash(checked);
-    return this.change(username, (user) => ({ ...user, passwordHash, generation: user.generation + 1 }));
+    const user = await this.change(username, (u) => ({ ...u, passwordHash, generation: u.generation + 1 }));
+    await this.deps.onGenerationChange?.(usernameKey(user.username));
+    return user;
   }
 
   /** Disables (or re-enables) the account; disabling ends its sessions and refresh token families. */
   async setDisabled(username: string, disabled: boolean): Promise<User> {
-    return this.change(username, (user) => ({
-      ...user,
+    const user = await this.change(username, (u) => ({
+      ...u,
       disabled,
-      generation: disabled ? user.generation + 1 : user.generation,
+      generation: disabled ? u.generation + 1 : u.generation,
     }));
+    if (disabled) await this.deps.onGenerationChange?.(usernameKey(user.username));
+    return user;
   }
 
   async setRoles(username: string, roles: unknown): Promise<User> {

@@ -337,7 +337,7 @@ describe('pages: CSRF, cookies, CSP', () => {
     expect(huge.status).toBe(400);
   });
 
-  it('a password change ends the session and revokes refresh tokens', async () => {
+  it('a password change ends the session and revokes refresh tokens and their access tokens', async () => {
     h = await peopleHarness();
     const { clientId } = await seed(h);
     const browser = h.browser();
@@ -350,6 +350,10 @@ describe('pages: CSRF, cookies, CSP', () => {
       code_verifier: VERIFIER,
     });
     await h.identity.people.users.setPassword('ada', 'another long password');
+    const jti = JSON.parse(
+      Buffer.from((tokens.json.access_token as string).split('.')[1] as string, 'base64url').toString(),
+    ).jti as string;
+    expect(h.identity.revocations.isRevoked(jti, h.clock.now())).toBe(true);
     const refresh = await h.token({
       grant_type: 'refresh_token',
       client_id: clientId,
