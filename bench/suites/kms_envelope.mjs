@@ -80,14 +80,26 @@ export async function run() {
           encryptionContext: context,
           suiteId: AlgorithmSuiteIdentifier.ALG_AES256_GCM_IV12_TAG16_HKDF_SHA512_COMMIT_KEY,
         }),
+      'bare node:crypto (random DEK + GCM wrap + GCM), the ceiling': () => {
+        const dek = randomBytes(32);
+        const wrapped = gcm(kek, dek, contextAad);
+        return [wrapped, gcm(dek, record, contextAad)];
+      },
     },
     rounds: 5,
   });
+  const [esdkSubject, esdkAnchor, esdkCeiling] = esdkRows;
   rows.push({
     bench: '1 KiB records vs AWS Encryption SDK, fresh data key each',
     target: '≥ 25× ESDK',
     need: 25,
-    results: esdkRows,
+    results: [esdkSubject, esdkAnchor],
+    note:
+      `Plainly: with a fresh data key per record, 25× the ESDK is above what Node itself can do here. In the same run ` +
+      `the bare node:crypto loop (random DEK, GCM wrap, GCM) reaches ${Math.round(esdkCeiling.opsPerSec)} ops/s, ` +
+      `${(esdkCeiling.opsPerSec / esdkAnchor.opsPerSec).toFixed(1)}× the ESDK, and gatehouse is ` +
+      `${(esdkSubject.opsPerSec / esdkCeiling.opsPerSec).toFixed(2)}× that ceiling. The next row (both sides caching ` +
+      `data keys) is the comparison where 25× is reachable; both rows are kept.`,
   });
 
   // 4. Both with data-key caching: our cache against the ESDK caching materials manager.
