@@ -11,6 +11,7 @@ import {
   registerIdentityAdminRoutes,
   registerMeshAdminRoutes,
   registerApiKeyAdminRoutes,
+  registerUserAdminRoutes,
   registerCaAdminRoutes,
   type HttpsServer,
 } from '../http/index.js';
@@ -21,6 +22,7 @@ import { dataDirPaths, ensureDataDir, readManifest, type DataDirPaths } from './
 import { initializeDataDir } from './first_start.js';
 import { identityAdminOperations } from './identity_admin.js';
 import { apiKeyAdminOperations } from './apikey_admin.js';
+import { userAdminOperations } from './user_admin.js';
 import { prepareIdentityListener } from './identity_listener.js';
 import { prepareCaListener } from './ca_listener.js';
 import { platformCallers, platformKmsAuthorizer, platformObjectAuthorizer } from './platform_authorizer.js';
@@ -221,8 +223,8 @@ export async function startGatehouse(options: {
     await attachObjectStore(admin.app, core, checkAdmin, platformObjectAuthorizer(callers, logger));
     registerIdentityAdminRoutes(admin.app, checkAdmin, identityAdminOperations(identityListener.identity, logger));
     registerApiKeyAdminRoutes(admin.app, checkAdmin, apiKeyAdminOperations(identityListener.identity, logger));
+    registerUserAdminRoutes(admin.app, checkAdmin, userAdminOperations(identityListener.identity, logger));
     registerCaAdminRoutes(admin.app, (token) => adminToken.check(token), caListener.admin);
-    registerGatewayMetricsRoute(admin.app, () => started.gateway?.metrics, (token) => adminToken.check(token));
     let demoMesh: DemoMesh | undefined;
     if (config.mesh.demo.enabled) {
       const mesh = await startDemoMesh({
@@ -238,6 +240,11 @@ export async function startGatehouse(options: {
       registerMeshAdminRoutes(admin.app, (token) => adminToken.check(token), mesh);
       demoMesh = mesh;
     }
+    registerGatewayMetricsRoute(
+      admin.app,
+      () => started.gateway?.metrics,
+      (token) => adminToken.check(token),
+    );
     const bound = await admin.listen('127.0.0.1', config.listen.admin.port);
     cleanups.push(() => admin.close());
     adminCert.start((cert) => admin.setCertificate(cert.certPem, cert.keyPem));
