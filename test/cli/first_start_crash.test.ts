@@ -34,7 +34,7 @@ describe('kill -9 during first start', () => {
         try {
           expect(readdirSync(tmp.dir).filter((n) => n.startsWith('.init-'))).toEqual([]);
           const list = await runCli(['kms', 'key', 'list', '--json', '--data-dir', tmp.dir]);
-          expect(list.code).toBe(0);
+          expect(list.code, list.stderr).toBe(0);
           expect(JSON.parse(list.stdout)).toEqual({ keys: [] });
         } finally {
           restarted.child.kill('SIGTERM');
