@@ -1,7 +1,7 @@
-import { Redis } from 'ioredis';
 import { RedisLimiterStore } from '../adapters/index.js';
-import { connectionTls, type Config } from '../config/index.js';
+import type { Config } from '../config/index.js';
 import type { Logger } from '../core/index.js';
+import { openRedis } from './redis_connection.js';
 
 /** The gateway's global limiter tier and its Redis connection. */
 export interface GatewayRedis {
@@ -18,21 +18,8 @@ export interface GatewayRedis {
  * const redis = openGatewayRedis(config, logger); // undefined without redis.url
  */
 export function openGatewayRedis(config: Config, logger: Logger): GatewayRedis | undefined {
-  const url = config.redis.url;
-  if (url === undefined) return undefined;
-  const tls = connectionTls(url, config.redis.tls);
-  if (tls.insecure)
-    logger.warn(
-      { event: 'redis_insecure' },
-      'INSECURE: Redis without TLS on a non-loopback host; set redis.tls to auto or require',
-    );
-  const redis = new Redis(url, {
-    maxRetriesPerRequest: 1,
-    enableOfflineQueue: false,
-    retryStrategy: (attempt) => Math.min(attempt * 200, 2000),
-    ...(tls.tls ? { tls: { minVersion: 'TLSv1.3' as const } } : {}),
-  });
-  redis.on('error', (err: Error) => logger.debug({ event: 'gateway_redis_error', reason: err.message }, 'redis error'));
+  const redis = openRedis(config, logger, 'gateway');
+  if (redis === undefined) return undefined;
   const store = new RedisLimiterStore({ redis, keyPrefix: `${config.redis.keyPrefix}gw:` });
   return {
     store,

@@ -1,7 +1,7 @@
-import { Redis } from 'ioredis';
 import { RedisRevocationBus } from '../adapters/index.js';
-import { connectionTls, type Config } from '../config/index.js';
+import type { Config } from '../config/index.js';
 import type { Logger } from '../core/index.js';
+import { openRedis } from './redis_connection.js';
 
 /** The Redis revocation fan-out of one process, and the connection it owns. */
 export interface RevocationFanout {
@@ -18,18 +18,8 @@ export interface RevocationFanout {
  * const fanout = openRevocationFanout(config, logger); // undefined without redis.url
  */
 export function openRevocationFanout(config: Config, logger: Logger): RevocationFanout | undefined {
-  const url = config.redis.url;
-  if (url === undefined) return undefined;
-  const tls = connectionTls(url, config.redis.tls);
-  const redis = new Redis(url, {
-    maxRetriesPerRequest: 1,
-    enableOfflineQueue: false,
-    retryStrategy: (attempt) => Math.min(attempt * 200, 2000),
-    ...(tls.tls ? { tls: { minVersion: 'TLSv1.3' as const } } : {}),
-  });
-  redis.on('error', (err: Error) =>
-    logger.debug({ event: 'revocation_redis_error', reason: err.message }, 'redis error'),
-  );
+  const redis = openRedis(config, logger, 'revocations');
+  if (redis === undefined) return undefined;
   const bus = new RedisRevocationBus({ redis, keyPrefix: config.redis.keyPrefix, logger });
   return { bus, close: async () => redis.disconnect() };
 }

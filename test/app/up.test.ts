@@ -256,4 +256,25 @@ describe('gatehouse up (in process)', () => {
     });
     expect(reply).toMatch(/^HTTP\/1\.1 200/);
   });
+
+  it('every HTTPS listener speaks TLS 1.3 only with a certificate the trust bundle verifies', async () => {
+    const tmp = tempDir();
+    cleanups.push(tmp.remove);
+    const { running } = await up(tmp.dir);
+    const endpoints = JSON.parse(readFileSync(join(tmp.dir, 'endpoints.json'), 'utf8')) as Record<string, unknown>;
+    const listeners = Object.entries(endpoints).filter(
+      (entry): entry is [string, string] => typeof entry[1] === 'string' && entry[1].startsWith('https://'),
+    );
+    expect(listeners.map(([name]) => name).sort()).toEqual(
+      expect.arrayContaining(['admin', 'ca', 'gateway', 'identity', 'kms']),
+    );
+    for (const [name, url] of listeners) {
+      const port = Number(new URL(url).port);
+      const tls13 = await sClient(port, ['-tls1_3', '-CAfile', running.endpoints.trustBundle]);
+      expect(tls13.output, `${name} over TLS 1.3`).toContain('Verify return code: 0 (ok)');
+      const tls12 = await sClient(port, ['-tls1_2']);
+      expect(tls12.code, `${name} must refuse TLS 1.2`).not.toBe(0);
+      expect(tls12.output, name).toMatch(/alert protocol version|no protocols available|wrong version/i);
+    }
+  });
 });
