@@ -5,6 +5,45 @@ import { GatehouseError } from '../core/index.js';
 import { clientTlsOptions } from '../crypto/index.js';
 import { dataDirPaths, type Endpoints } from '../app/index.js';
 
+/** Where and how to reach the admin API of a running gatehouse: base URL, admin token, TLS agent trusting its CA. */
+export interface AdminConnection {
+  base: string;
+  token: string;
+  agent: Agent;
+}
+
+/**
+ * Finds the running gatehouse through DIR/endpoints.json and reads DIR/admin.token and its trust bundle;
+ * ERR_NOT_RUNNING (exit 3) when there is none, ERR_ADMIN_UNAUTHORIZED when the token or bundle cannot be read.
+ *
+ * @example
+ * const { base, token, agent } = openAdminConnection('./.gatehouse');
+ */
+export function openAdminConnection(dataDir: string): AdminConnection {
+  const paths = dataDirPaths(dataDir);
+  const notRunning = () =>
+    new GatehouseError('ERR_NOT_RUNNING', { message: `gatehouse is not running on ${paths.dir}` });
+  let endpoints: Endpoints;
+  try {
+    endpoints = JSON.parse(readFileSync(paths.endpoints, 'utf8')) as Endpoints;
+  } catch {
+    throw notRunning();
+  }
+  if (!isAlive(endpoints.pid)) throw notRunning();
+  let token: string;
+  let ca: string;
+  try {
+    token = readFileSync(paths.adminToken, 'utf8').trim();
+    ca = readFileSync(endpoints.trustBundle, 'utf8');
+  } catch (err) {
+    throw new GatehouseError('ERR_ADMIN_UNAUTHORIZED', {
+      message: `cannot read the admin token or trust bundle in ${paths.dir}: ${(err as NodeJS.ErrnoException).code ?? 'error'}`,
+    });
+  }
+  const agent = new Agent({ connect: { ...clientTlsOptions({ ca }), servername: 'localhost' } });
+  return { base: endpoints.admin, token, agent };
+}
+
 /** Talks to the admin API of the gatehouse running on a data directory, with DIR/admin.token. */
 export class AdminClient {
   private constructor(
@@ -15,28 +54,8 @@ export class AdminClient {
 
   /** Finds the running gatehouse through DIR/endpoints.json; ERR_NOT_RUNNING (exit 3) when there is none. */
   static connect(dataDir: string): AdminClient {
-    const paths = dataDirPaths(dataDir);
-    const notRunning = () =>
-      new GatehouseError('ERR_NOT_RUNNING', { message: `gatehouse is not running on ${paths.dir}` });
-    let endpoints: Endpoints;
-    try {
-      endpoints = JSON.parse(readFileSync(paths.endpoints, 'utf8')) as Endpoints;
-    } catch {
-      throw notRunning();
-    }
-    if (!isAlive(endpoints.pid)) throw notRunning();
-    let token: string;
-    let ca: string;
-    try {
-      token = readFileSync(paths.adminToken, 'utf8').trim();
-      ca = readFileSync(endpoints.trustBundle, 'utf8');
-    } catch (err) {
-      throw new GatehouseError('ERR_ADMIN_UNAUTHORIZED', {
-        message: `cannot read the admin token or trust bundle in ${paths.dir}: ${(err as NodeJS.ErrnoException).code ?? 'error'}`,
-      });
-    }
-    const agent = new Agent({ connect: { ...clientTlsOptions({ ca }), servername: 'localhost' } });
-    return new AdminClient(endpoints.admin, token, agent);
+    const { base, token, agent } = openAdminConnection(dataDir);
+    return new AdminClient(base, token, agent);
   }
 
   async call<T = unknown>(method: 'GET' | 'POST' | 'DELETE', path: string, body?: unknown): Promise<T> {

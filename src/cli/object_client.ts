@@ -1,9 +1,7 @@
-import { readFileSync } from 'node:fs';
 import type { Readable } from 'node:stream';
-import { Agent, request } from 'undici';
+import { request, type Agent } from 'undici';
 import { GatehouseError, type ErrorCode } from '../core/index.js';
-import { clientTlsOptions } from '../crypto/index.js';
-import { dataDirPaths, type Endpoints } from '../app/index.js';
+import { openAdminConnection } from './admin_client.js';
 
 /** The answer of a raw request: status and body stream (problem answers already turned into errors). */
 export interface RawAnswer {
@@ -27,33 +25,10 @@ export class StreamingAdminClient {
     private readonly agent: Agent,
   ) {}
 
+  /** Finds the running gatehouse through DIR/endpoints.json (same rules and errors as `AdminClient.connect`). */
   static connect(dataDir: string): StreamingAdminClient {
-    const paths = dataDirPaths(dataDir);
-    const notRunning = () =>
-      new GatehouseError('ERR_NOT_RUNNING', { message: `gatehouse is not running on ${paths.dir}` });
-    let endpoints: Endpoints;
-    let token: string;
-    let ca: string;
-    try {
-      endpoints = JSON.parse(readFileSync(paths.endpoints, 'utf8')) as Endpoints;
-    } catch {
-      throw notRunning();
-    }
-    try {
-      process.kill(endpoints.pid, 0);
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EPERM') throw notRunning();
-    }
-    try {
-      token = readFileSync(paths.adminToken, 'utf8').trim();
-      ca = readFileSync(endpoints.trustBundle, 'utf8');
-    } catch (err) {
-      throw new GatehouseError('ERR_ADMIN_UNAUTHORIZED', {
-        message: `cannot read the admin token or trust bundle in ${paths.dir}: ${(err as NodeJS.ErrnoException).code ?? 'error'}`,
-      });
-    }
-    const agent = new Agent({ connect: { ...clientTlsOptions({ ca }), servername: 'localhost' } });
-    return new StreamingAdminClient(endpoints.admin, token, agent);
+    const { base, token, agent } = openAdminConnection(dataDir);
+    return new StreamingAdminClient(base, token, agent);
   }
 
   async send(method: 'GET' | 'PUT' | 'POST' | 'DELETE', path: string, body?: Readable): Promise<RawAnswer> {
