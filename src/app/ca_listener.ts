@@ -4,7 +4,8 @@ import { createHttpsServer, registerCaRoutes, type CaAdminOperations } from '../
 import { Enrollment, JoinTokens, Revocations, type BootstrapTokenVerifier } from '../pki/index.js';
 import { caAdminOperations } from './ca_operations.js';
 import type { PlatformCore } from './compose.js';
-import { ListenerCertificate, type IssuedListenerCert } from './listener_certificate.js';
+import type { IssuedListenerCert } from './listener_certificate.js';
+import { listenerUrl, preparePlatformListener } from './platform_listener.js';
 import type { Scheduler } from './scheduler.js';
 
 /** The CA's listener, prepared (routes registered, certificate issued) and then started. */
@@ -48,33 +49,31 @@ export async function prepareCaListener(options: {
     logger,
   });
   await enrollment.refreshDenyList(true);
-  const cert = new ListenerCertificate({
+  const listener = await preparePlatformListener({
+    core,
     component: 'ca',
-    authority,
-    ttlMs: config.pki.listenerCertTtl,
-    renewAtFraction: config.pki.renewAtFraction,
-    clock,
     logger,
+    build: (issued) =>
+      createHttpsServer({
+        name: 'ca',
+        http: config.http,
+        certPem: issued.certPem,
+        keyPem: issued.keyPem,
+        ticketKeys: options.ticketKeys,
+        logger,
+        ready: options.ready,
+        clientAuth: {
+          ca: authority.trustBundlePem(),
+          check: (socket: TLSSocket) => {
+            const peer = socket.getPeerX509Certificate();
+            if (!peer) return undefined;
+            const refusal = enrollment.peerRefusal(peer.raw, socket.authorized, socket.authorizationError?.toString());
+            return refusal ? { ...refusal } : undefined;
+          },
+        },
+      }),
   });
-  const issued = await cert.issue();
-  const server = createHttpsServer({
-    name: 'ca',
-    http: config.http,
-    certPem: issued.certPem,
-    keyPem: issued.keyPem,
-    ticketKeys: options.ticketKeys,
-    logger,
-    ready: options.ready,
-    clientAuth: {
-      ca: authority.trustBundlePem(),
-      check: (socket: TLSSocket) => {
-        const peer = socket.getPeerX509Certificate();
-        if (!peer) return undefined;
-        const refusal = enrollment.peerRefusal(peer.raw, socket.authorized, socket.authorizationError?.toString());
-        return refusal ? { ...refusal } : undefined;
-      },
-    },
-  });
+  const { server } = listener;
   const refreshHintSeconds = Math.max(1, Math.floor(config.pki.bundleRefreshHint / 1000));
   registerCaRoutes(server.app, {
     enrollment,
@@ -97,8 +96,7 @@ export async function prepareCaListener(options: {
     enrollment,
     admin,
     async listen(scheduler) {
-      const bound = await server.listen(config.listen.host, config.listen.ca.port);
-      cert.start((next) => server.setCertificate(next.certPem, next.keyPem));
+      const bound = await listener.listen(config.listen.host, config.listen.ca.port);
       // Every replica follows the stored CA (another one may have rotated it) and its deny list.
       refresher = setInterval(() => {
         authority
@@ -118,22 +116,12 @@ export async function prepareCaListener(options: {
           if (warnings.length > 0) logger.warn({ warnings }, 'the certificate authority is close to expiry');
         },
       });
-      const host = config.listen.host;
-      const urlHost =
-        host === '0.0.0.0' || host === ''
-          ? '127.0.0.1'
-          : host === '::'
-            ? '[::1]'
-            : host.includes(':')
-              ? `[${host}]`
-              : host;
-      return `https://${urlHost}:${bound.port}`;
+      return listenerUrl(config.listen.host, bound.port);
     },
-    renewCertificate: () => cert.renewNow(),
+    renewCertificate: () => listener.renewCertificate(),
     async close() {
       if (refresher) clearInterval(refresher);
-      cert.stop();
-      await server.close();
+      await listener.close();
     },
   };
 }

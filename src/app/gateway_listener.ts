@@ -3,7 +3,8 @@ import type { PlatformCore } from './compose.js';
 import { appGatewayAuthenticator, type ApiKeyVerifier } from './gateway_authenticator.js';
 import { startDemoBackend, withDemoRoute } from './gateway_demo.js';
 import { openGatewayRedis } from './gateway_redis.js';
-import { ListenerCertificate, type IssuedListenerCert } from './listener_certificate.js';
+import type { IssuedListenerCert } from './listener_certificate.js';
+import { listenerUrl, preparePlatformListener } from './platform_listener.js';
 
 /** The gateway inside `gatehouse up`. */
 export interface GatewayListener {
@@ -13,13 +14,6 @@ export interface GatewayListener {
   reload(gateway: GatewayConfig): void;
   renewCertificate(): Promise<IssuedListenerCert>;
   close(): Promise<void>;
-}
-
-/** The host part of a listener URL (a wildcard bind is reached on loopback). */
-function urlHost(host: string): string {
-  if (host === '0.0.0.0' || host === '') return '127.0.0.1';
-  if (host === '::') return '[::1]';
-  return host.includes(':') ? `[${host}]` : host;
 }
 
 /**
@@ -71,32 +65,27 @@ export async function startGatewayListener(o: {
       apiKeyHeader: config.identity.apiKeys.header,
       ...(redis ? { globalStore: redis.store } : {}),
     });
-    const cert = new ListenerCertificate({
+    const listener = await preparePlatformListener({
+      core: o.core,
       component: 'gateway',
-      authority: o.core.authority,
-      ttlMs: config.pki.listenerCertTtl,
-      renewAtFraction: config.pki.renewAtFraction,
-      clock,
       logger,
+      build: (issued) =>
+        createGatewayServer({
+          gateway,
+          http: config.http,
+          certPem: issued.certPem,
+          keyPem: issued.keyPem,
+          ticketKeys: o.ticketKeys,
+          logger,
+        }),
     });
-    const issued = await cert.issue();
-    const server = createGatewayServer({
-      gateway,
-      http: config.http,
-      certPem: issued.certPem,
-      keyPem: issued.keyPem,
-      ticketKeys: o.ticketKeys,
-      logger,
-    });
-    const bound = await server.listen(config.listen.host, config.listen.gateway.port);
-    cleanups.push(() => server.close());
-    cert.start((next) => server.setCertificate(next.certPem, next.keyPem));
-    cleanups.push(() => cert.stop());
+    const bound = await listener.listen(config.listen.host, config.listen.gateway.port);
+    cleanups.push(() => listener.close());
     return {
-      url: `https://${urlHost(config.listen.host)}:${bound.port}`,
+      url: listenerUrl(config.listen.host, bound.port),
       metrics: gateway.metrics,
       reload: (g) => gateway.reload(section(g)),
-      renewCertificate: () => cert.renewNow(),
+      renewCertificate: () => listener.renewCertificate(),
       close: unwind,
     };
   } catch (err) {

@@ -1,5 +1,6 @@
 import {
   createHttpsServer,
+  registerIdentityDevicePages,
   registerIdentityPages,
   registerIdentityRevocationRoutes,
   registerIdentityRoutes,
@@ -7,7 +8,8 @@ import {
 import { MemoryLimiterStore } from '../ratelimit/index.js';
 import type { PlatformCore } from './compose.js';
 import { openIdentity, type IdentityServer } from './identity_server.js';
-import { ListenerCertificate, type IssuedListenerCert } from './listener_certificate.js';
+import type { IssuedListenerCert } from './listener_certificate.js';
+import { preparePlatformListener } from './platform_listener.js';
 import { openRevocationFanout } from './revocation_fanout.js';
 import type { Scheduler } from './scheduler.js';
 
@@ -48,24 +50,22 @@ export async function prepareIdentityListener(options: {
     logger,
     ...(fanout ? { revocationBus: fanout.bus } : {}),
   });
-  const cert = new ListenerCertificate({
+  const listener = await preparePlatformListener({
+    core,
     component: 'identity',
-    authority: core.authority,
-    ttlMs: config.pki.listenerCertTtl,
-    renewAtFraction: config.pki.renewAtFraction,
-    clock,
     logger,
+    build: (issued) =>
+      createHttpsServer({
+        name: 'identity',
+        http: config.http,
+        certPem: issued.certPem,
+        keyPem: issued.keyPem,
+        ticketKeys: options.ticketKeys,
+        logger,
+        ready: options.ready,
+      }),
   });
-  const issued = await cert.issue();
-  const server = createHttpsServer({
-    name: 'identity',
-    http: config.http,
-    certPem: issued.certPem,
-    keyPem: issued.keyPem,
-    ticketKeys: options.ticketKeys,
-    logger,
-    ready: options.ready,
-  });
+  const { server } = listener;
   registerIdentityRoutes(server.app, {
     token: identity.token,
     metadata: () => identity.metadata(),
@@ -74,6 +74,7 @@ export async function prepareIdentityListener(options: {
     maxBodyBytes: config.identity.limits.maxBodyBytes,
     rawTokenRoute: { hstsMaxAgeMs: config.http.hstsMaxAge },
     corsOrigins: (origin) => identity.corsOrigins.allows(origin),
+    userinfo: identity.userinfo,
   });
   registerIdentityRevocationRoutes(server.app, {
     introspection: identity.introspection,
@@ -89,13 +90,19 @@ export async function prepareIdentityListener(options: {
     logger,
     maxBodyBytes: config.identity.limits.maxBodyBytes,
   });
+  registerIdentityDevicePages(server.app, {
+    ...identity.people.device,
+    flow: identity.people.flow,
+    sessions: identity.people.sessions,
+    logger,
+    maxBodyBytes: config.identity.limits.maxBodyBytes,
+  });
   let refresher: NodeJS.Timeout | undefined;
   return {
     identity,
     async listen(scheduler) {
-      const bound = await server.listen(config.listen.host, config.listen.identity.port);
+      const bound = await listener.listen(config.listen.host, config.listen.identity.port);
       identity.setBoundPort(bound.port);
-      cert.start((next) => server.setCertificate(next.certPem, next.keyPem));
       const refreshEvery = Math.max(1000, Math.min(60_000, Math.floor(config.identity.signing.prePublish / 4)));
       refresher = setInterval(() => {
         identity.signingKeys.refresh().catch((err: unknown) => {
@@ -112,11 +119,10 @@ export async function prepareIdentityListener(options: {
       });
       return identity.issuer();
     },
-    renewCertificate: () => cert.renewNow(),
+    renewCertificate: () => listener.renewCertificate(),
     async close() {
       if (refresher) clearInterval(refresher);
-      cert.stop();
-      await server.close();
+      await listener.close();
       identity.close();
       await fanout?.close();
       await limiter.close();

@@ -28,7 +28,8 @@ import { prepareCaListener } from './ca_listener.js';
 import { platformCallers, platformKmsAuthorizer, platformObjectAuthorizer } from './platform_authorizer.js';
 import { kmsOperations } from './kms_operations.js';
 import { attachObjectStore } from './object_operations.js';
-import { ListenerCertificate } from './listener_certificate.js';
+import type { IssuedListenerCert } from './listener_certificate.js';
+import { listenerUrl, preparePlatformListener } from './platform_listener.js';
 import { resolveRootKey, rootKeyBesideDataWarning, type RootKeyInputs } from './root_key_source.js';
 import { openWithRootRecovery } from './root_rotation.js';
 import { Scheduler } from './scheduler.js';
@@ -69,13 +70,6 @@ export interface RunningGatehouse {
 }
 
 const PURGE_EVERY_MS = 10 * 60_000;
-
-/** The host part of a listener URL: a wildcard bind is reached on loopback; IPv6 literals get brackets. */
-function urlHost(host: string): string {
-  if (host === '0.0.0.0' || host === '') return '127.0.0.1';
-  if (host === '::') return '[::1]';
-  return host.includes(':') ? `[${host}]` : host;
-}
 
 /**
  * `gatehouse up`: locks the data directory, initializes it on first start (all or nothing), opens storage, keyring
@@ -130,26 +124,25 @@ export async function startGatehouse(options: {
     writeFileAtomic(paths.trustBundle, await core.authority.trustBundlePem(), 0o644);
 
     const ticketKeys = randomBytes(48);
-    const adminCert = new ListenerCertificate({
-      component: 'admin',
-      authority: core.authority,
-      ttlMs: config.pki.listenerCertTtl,
-      renewAtFraction: config.pki.renewAtFraction,
-      clock,
-      logger,
-    });
-    const kmsCert = new ListenerCertificate({
-      component: 'kms',
-      authority: core.authority,
-      ttlMs: config.pki.listenerCertTtl,
-      renewAtFraction: config.pki.renewAtFraction,
-      clock,
-      logger,
-    });
-    const issued = await adminCert.issue();
-    const kmsIssued = await kmsCert.issue();
-    const kmsOps = kmsOperations(core);
     let ready = false;
+    const platformServer = (name: string) => (issued: IssuedListenerCert) =>
+      createHttpsServer({
+        name,
+        http: config.http,
+        certPem: issued.certPem,
+        keyPem: issued.keyPem,
+        ticketKeys,
+        logger: logger.child({ listener: name }),
+        ready: () => ready,
+      });
+    const adminListener = await preparePlatformListener({
+      core,
+      component: 'admin',
+      logger,
+      build: platformServer('admin'),
+    });
+    const kmsListener = await preparePlatformListener({ core, component: 'kms', logger, build: platformServer('kms') });
+    const kmsOps = kmsOperations(core);
     const identityListener = await prepareIdentityListener({ core, ticketKeys, ready: () => ready });
     cleanups.push(() => identityListener.close());
     // The admin token, our access tokens and API keys, with scopes (docs/identity.md, "Authorization of our APIs").
@@ -169,15 +162,7 @@ export async function startGatehouse(options: {
       ready: () => ready,
     });
     cleanups.push(() => caListener.close());
-    const admin: HttpsServer = createHttpsServer({
-      name: 'admin',
-      http: config.http,
-      certPem: issued.certPem,
-      keyPem: issued.keyPem,
-      ticketKeys,
-      logger: logger.child({ listener: 'admin' }),
-      ready: () => ready,
-    });
+    const admin: HttpsServer = adminListener.server;
     const started: { gateway?: GatewayListener } = {}; // the gateway starts after the admin routes exist
     registerAdminRoutes(
       admin.app,
@@ -190,13 +175,12 @@ export async function startGatehouse(options: {
         renewListeners: async () => {
           const renewed = [];
           for (const [listener, certificate] of [
-            ['admin', adminCert],
-            ['kms', kmsCert],
+            ['admin', adminListener],
+            ['kms', kmsListener],
             ['identity', identityListener],
             ['ca', caListener],
           ] as const) {
-            const cert =
-              'renewCertificate' in certificate ? await certificate.renewCertificate() : await certificate.renewNow();
+            const cert = await certificate.renewCertificate();
             renewed.push({
               listener,
               serialNumber: cert.serialNumber,
@@ -245,30 +229,18 @@ export async function startGatehouse(options: {
       () => started.gateway?.metrics,
       (token) => adminToken.check(token),
     );
-    const bound = await admin.listen('127.0.0.1', config.listen.admin.port);
-    cleanups.push(() => admin.close());
-    adminCert.start((cert) => admin.setCertificate(cert.certPem, cert.keyPem));
-    cleanups.push(() => adminCert.stop());
+    const bound = await adminListener.listen('127.0.0.1', config.listen.admin.port);
+    cleanups.push(() => adminListener.close());
 
-    const kms: HttpsServer = createHttpsServer({
-      name: 'kms',
-      http: config.http,
-      certPem: kmsIssued.certPem,
-      keyPem: kmsIssued.keyPem,
-      ticketKeys,
-      logger: logger.child({ listener: 'kms' }),
-      ready: () => ready,
-    });
+    const kms: HttpsServer = kmsListener.server;
     registerKmsRoutes(kms.app, {
       ops: kmsOps,
       authorizer: platformKmsAuthorizer(callers, logger.child({ listener: 'kms' })),
       logger: logger.child({ listener: 'kms' }),
       maxBatchItems: config.kms.maxBatchItems,
     });
-    const kmsBound = await kms.listen(config.listen.host, config.listen.kms.port);
-    cleanups.push(() => kms.close());
-    kmsCert.start((cert) => kms.setCertificate(cert.certPem, cert.keyPem));
-    cleanups.push(() => kmsCert.stop());
+    const kmsBound = await kmsListener.listen(config.listen.host, config.listen.kms.port);
+    cleanups.push(() => kmsListener.close());
 
     const scheduler = new Scheduler(core.leases, logger.child({ component: 'scheduler' }));
     scheduler.add({
@@ -295,7 +267,7 @@ export async function startGatehouse(options: {
     const endpoints: Endpoints = {
       pid: process.pid,
       admin: `https://127.0.0.1:${bound.port}`,
-      kms: `https://${urlHost(config.listen.host)}:${kmsBound.port}`,
+      kms: listenerUrl(config.listen.host, kmsBound.port),
       identity: identityUrl,
       ca: caUrl,
       gateway: gateway.url,

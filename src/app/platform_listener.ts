@@ -1,0 +1,75 @@
+import type { Logger } from '../core/index.js';
+import type { PlatformCore } from './compose.js';
+import { ListenerCertificate, type IssuedListenerCert } from './listener_certificate.js';
+
+/** What a platform listener's server must offer: bind, swap its certificate, close. */
+export interface CertifiedServer {
+  setCertificate(certPem: string, keyPem: string): void;
+  listen(host: string, port: number): Promise<{ host: string; port: number }>;
+  close(): Promise<void>;
+}
+
+/** A platform listener prepared with its first certificate from the CA; renewal starts once it listens. */
+export interface PlatformListener<S extends CertifiedServer> {
+  server: S;
+  /** Binds the server, then renews its certificate on schedule, swapping each new one in with setSecureContext. */
+  listen(host: string, port: number): Promise<{ host: string; port: number }>;
+  /** Renews the certificate now (admin `renew` operation) and swaps it in once listening. */
+  renewCertificate(): Promise<IssuedListenerCert>;
+  /** Stops the renewals, then closes the server. */
+  close(): Promise<void>;
+}
+
+/**
+ * Issues a listener certificate for `component` from the platform CA (`pki.listenerCertTtl`,
+ * `pki.renewAtFraction`), builds the server with it, and returns the listener ready to bind.
+ *
+ * @example
+ * const kms = await preparePlatformListener({ core, component: 'kms', logger, build: (issued) =>
+ *   createHttpsServer({ name: 'kms', http: core.config.http, ...issued, ticketKeys, logger }) });
+ * await kms.listen('127.0.0.1', 0);
+ */
+export async function preparePlatformListener<S extends CertifiedServer>(o: {
+  core: PlatformCore;
+  component: string;
+  logger: Logger;
+  build: (issued: IssuedListenerCert) => S;
+}): Promise<PlatformListener<S>> {
+  const { config, clock, authority } = o.core;
+  const cert = new ListenerCertificate({
+    component: o.component,
+    authority,
+    ttlMs: config.pki.listenerCertTtl,
+    renewAtFraction: config.pki.renewAtFraction,
+    clock,
+    logger: o.logger,
+  });
+  const issued = await cert.issue();
+  const server = o.build(issued);
+  return {
+    server,
+    async listen(host, port) {
+      const bound = await server.listen(host, port);
+      cert.start((next) => server.setCertificate(next.certPem, next.keyPem));
+      return bound;
+    },
+    renewCertificate: () => cert.renewNow(),
+    async close() {
+      cert.stop();
+      await server.close();
+    },
+  };
+}
+
+/**
+ * The `https://host:port` URL of a listener bound on `host`: a wildcard bind is reached on loopback; IPv6 literals
+ * get brackets.
+ *
+ * @example
+ * listenerUrl('0.0.0.0', 8443); // 'https://127.0.0.1:8443'
+ */
+export function listenerUrl(host: string, port: number): string {
+  const urlHost =
+    host === '0.0.0.0' || host === '' ? '127.0.0.1' : host === '::' ? '[::1]' : host.includes(':') ? `[${host}]` : host;
+  return `https://${urlHost}:${port}`;
+}
