@@ -1,7 +1,10 @@
 import { isGatehouseError, type ErrorCode } from '../core/index.js';
 import type { TransitBody, TransitItem } from './kms_request.js';
 
-/** One item's answer: its fields (snake_case), and the key version it used for the audit line. */
+/**
+ * One item's answer: its fields (snake_case; a fresh object, to which a batch adds the item's `reference`), and the
+ * key version it used for the audit line.
+ */
 export interface ItemResult {
   fields: Record<string, unknown>;
   keyVersion: number;
@@ -53,17 +56,19 @@ export async function runTransit(
   const errors: ErrorCode[] = [];
   for (let i = 0; i < body.items.length; i++) {
     const item = body.items[i] as TransitItem;
-    const ref = item.reference === undefined ? {} : { reference: item.reference };
+    let entry: Record<string, unknown>;
     try {
       const result = await handle(item);
-      results[i] = { ...result.fields, ...ref };
+      entry = result.fields;
       if (!versions.includes(result.keyVersion)) versions.push(result.keyVersion);
     } catch (err) {
       const error = itemError(err);
       if (!error) throw err;
       errors.push(error.code);
-      results[i] = { error, ...ref };
+      entry = { error };
     }
+    if (item.reference !== undefined) entry.reference = item.reference;
+    results[i] = entry;
   }
   const status = errors.length === 0 ? 200 : errors.length === results.length ? 400 : body.partialFailureCode;
   return { status, body: { data: { batch_results: results } }, versions, errors };

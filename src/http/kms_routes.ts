@@ -3,6 +3,7 @@ import type { Logger } from '../core/index.js';
 import { kmsAudit } from './kms_audit.js';
 import { runTransit, type ItemResult } from './kms_batch.js';
 import { guarded, keyNameOf, type AuditFields } from './kms_call.js';
+import { JSON_MEDIA_TYPE, transitJson } from './kms_json.js';
 import { registerKmsKeyRoutes } from './kms_key_routes.js';
 import type { KmsAuthorizer, KmsOperations } from './kms_port.js';
 import {
@@ -78,7 +79,7 @@ export function registerKmsRoutes(app: FastifyInstance, options: KmsRoutesOption
           return out;
         },
       );
-      return reply.code(outcome.status).send(outcome.body);
+      return reply.code(outcome.status).type(JSON_MEDIA_TYPE).send(transitJson(outcome.body));
     };
 
   app.post(
