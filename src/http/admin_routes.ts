@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
-import { GatehouseError } from '../core/index.js';
 import { requireAdminToken, type AdminTokenCheck } from './admin_auth.js';
+import { parseRequest } from './request_parse.js';
 
 /** What the admin API needs from the platform; `app/compose.ts` supplies it. */
 export interface AdminOperations {
@@ -39,16 +39,6 @@ const configBody = z.strictObject({
 const trimBody = z.strictObject({ min_available_version: z.number().int().min(1) });
 const nameParams = z.strictObject({ name: z.string().min(1).max(128) });
 
-function parse<T>(schema: z.ZodType<T>, value: unknown): T {
-  const result = schema.safeParse(value ?? {});
-  if (!result.success) {
-    const issue = result.error.issues[0];
-    const where = issue?.path.join('.') || 'body';
-    throw new GatehouseError('ERR_HTTP_BAD_REQUEST', { message: `Invalid request: ${where}: ${issue?.message ?? ''}` });
-  }
-  return result.data;
-}
-
 /**
  * The admin API (its own TLS 1.3 listener on 127.0.0.1). Every route needs the admin token.
  *
@@ -64,15 +54,15 @@ export function registerAdminRoutes(app: FastifyInstance, ops: AdminOperations):
     scope.post('/v1/tls/renew', async () => ops.renewListenerCertificates());
 
     scope.post('/v1/kms/keys', async (request, reply) => {
-      const body = parse(createKeyBody, request.body);
+      const body = parseRequest(createKeyBody, request.body);
       const key = await ops.keys.createKey(body.name, body.type ? { type: body.type } : {});
       return reply.code(201).send(key);
     });
     scope.get('/v1/kms/keys', async () => ({ keys: await ops.keys.listKeys() }));
-    scope.get('/v1/kms/keys/:name', async (request) => ops.keys.getKey(parse(nameParams, request.params).name));
+    scope.get('/v1/kms/keys/:name', async (request) => ops.keys.getKey(parseRequest(nameParams, request.params).name));
     scope.post('/v1/kms/keys/:name/config', async (request) => {
-      const { name } = parse(nameParams, request.params);
-      const body = parse(configBody, request.body);
+      const { name } = parseRequest(nameParams, request.params);
+      const body = parseRequest(configBody, request.body);
       return ops.keys.configureKey(name, {
         ...(body.min_decryption_version === undefined ? {} : { minDecryptionVersion: body.min_decryption_version }),
         ...(body.min_encryption_version === undefined ? {} : { minEncryptionVersion: body.min_encryption_version }),
@@ -80,15 +70,17 @@ export function registerAdminRoutes(app: FastifyInstance, ops: AdminOperations):
       });
     });
     scope.post('/v1/kms/keys/:name/rotate', async (request) =>
-      ops.keys.rotateKey(parse(nameParams, request.params).name),
+      ops.keys.rotateKey(parseRequest(nameParams, request.params).name),
     );
-    scope.delete('/v1/kms/keys/:name', async (request) => ops.keys.deleteKey(parse(nameParams, request.params).name));
+    scope.delete('/v1/kms/keys/:name', async (request) =>
+      ops.keys.deleteKey(parseRequest(nameParams, request.params).name),
+    );
     scope.post('/v1/kms/keys/:name/restore', async (request) =>
-      ops.keys.restoreKey(parse(nameParams, request.params).name),
+      ops.keys.restoreKey(parseRequest(nameParams, request.params).name),
     );
     scope.post('/v1/kms/keys/:name/trim', async (request) => {
-      const { name } = parse(nameParams, request.params);
-      return ops.keys.trimKey(name, parse(trimBody, request.body).min_available_version);
+      const { name } = parseRequest(nameParams, request.params);
+      return ops.keys.trimKey(name, parseRequest(trimBody, request.body).min_available_version);
     });
     scope.post('/v1/kms/root/rotate', async () => ops.rotateRootKey());
   });

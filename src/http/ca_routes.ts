@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { GatehouseError, isGatehouseError, parseDuration, type Logger } from '../core/index.js';
 import type { Enrollment, IssuedSvid, SpiffeBundle } from '../pki/index.js';
 import { requireAdminToken, type AdminTokenCheck } from './admin_auth.js';
+import { parseRequest } from './request_parse.js';
 
 /** What the public CA routes need. */
 export interface CaRoutesOptions {
@@ -39,16 +40,6 @@ const renewBody = z.strictObject({ csr: z.string().min(1).max(MAX_CSR_CHARS), tt
 const joinTokenBody = z.strictObject({ spiffe_id: z.string().min(1).max(2048), ttl });
 const revokeBody = z.strictObject({ spiffe_id: z.string().min(1).max(2048) });
 const BEARER = /^Bearer ([A-Za-z0-9._~+/=-]{1,4096})$/;
-
-function parse<T>(schema: z.ZodType<T>, value: unknown): T {
-  const result = schema.safeParse(value ?? {});
-  if (!result.success) {
-    const issue = result.error.issues[0];
-    const where = issue?.path.join('.') || 'body';
-    throw new GatehouseError('ERR_HTTP_BAD_REQUEST', { message: `Invalid request: ${where}: ${issue?.message ?? ''}` });
-  }
-  return result.data;
-}
 
 function ttlMs(text: string | undefined): number | undefined {
   return text === undefined ? undefined : parseDuration(text);
@@ -91,7 +82,7 @@ export function registerCaRoutes(app: FastifyInstance, options: CaRoutesOptions)
   const { enrollment, logger } = options;
   app.post('/v1/ca/sign', async (request) =>
     refused(logger, request, 'sign', async () => {
-      const body = parse(signBody, request.body);
+      const body = parseRequest(signBody, request.body);
       const input = {
         csrPem: body.csr,
         ...(body.spiffe_id === undefined ? {} : { spiffeId: body.spiffe_id }),
@@ -117,7 +108,7 @@ export function registerCaRoutes(app: FastifyInstance, options: CaRoutesOptions)
           detail: `client certificate not trusted: ${String(socket.authorizationError)}`,
         });
       }
-      const body = parse(renewBody, request.body);
+      const body = parseRequest(renewBody, request.body);
       const input = { csrPem: body.csr, ...(body.ttl === undefined ? {} : { ttlMs: ttlMs(body.ttl) as number }) };
       return answer(await enrollment.renew(input, peer.raw), options.bundlePem());
     }),
@@ -151,10 +142,10 @@ export function registerCaAdminRoutes(app: FastifyInstance, checkToken: AdminTok
   void app.register(async (scope) => {
     scope.addHook('preHandler', requireAdminToken(checkToken));
     scope.post('/v1/ca/join-tokens', async (request, reply) => {
-      const body = parse(joinTokenBody, request.body);
+      const body = parseRequest(joinTokenBody, request.body);
       return reply.code(201).send(await ops.createJoinToken(body.spiffe_id, ttlMs(body.ttl)));
     });
-    scope.post('/v1/ca/revoke', async (request) => ops.revoke(parse(revokeBody, request.body).spiffe_id));
+    scope.post('/v1/ca/revoke', async (request) => ops.revoke(parseRequest(revokeBody, request.body).spiffe_id));
     scope.post('/v1/ca/rotate', async () => ops.rotate());
     scope.get('/v1/ca/bundle', async () => ops.bundle());
   });

@@ -1,9 +1,9 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
-import { GatehouseError } from '../core/index.js';
 import type { KmsAudit } from './kms_audit.js';
 import { guarded, keyNameOf } from './kms_call.js';
 import type { KmsAuthorizer, KmsOperations } from './kms_port.js';
+import { parseRequest } from './request_parse.js';
 
 const createBody = z.strictObject({ type: z.enum(['aes256-gcm96', 'chacha20-poly1305']).optional() });
 const configBody = z.strictObject({
@@ -12,16 +12,6 @@ const configBody = z.strictObject({
   deletion_allowed: z.boolean().optional(),
 });
 const trimBody = z.strictObject({ min_available_version: z.number().int().min(1) });
-
-function parse<T>(schema: z.ZodType<T>, value: unknown): T {
-  const result = schema.safeParse(value ?? {});
-  if (!result.success) {
-    const issue = result.error.issues[0];
-    const where = issue?.path.join('.') || 'body';
-    throw new GatehouseError('ERR_HTTP_BAD_REQUEST', { message: `Invalid request: ${where}: ${issue?.message ?? ''}` });
-  }
-  return result.data;
-}
 
 /**
  * Transit key management under `/v1/transit/keys` (permission `kms:admin`): create, read, list, config, rotate,
@@ -52,7 +42,7 @@ export function registerKmsKeyRoutes(
   app.post(
     '/v1/transit/keys/:name',
     keyCall('create', (name, body) => {
-      const { type } = parse(createBody, body);
+      const { type } = parseRequest(createBody, body);
       return ops.keys.create(name, type === undefined ? {} : { type });
     }),
   );
@@ -63,7 +53,7 @@ export function registerKmsKeyRoutes(
   app.post(
     '/v1/transit/keys/:name/config',
     keyCall('config', (name, body) => {
-      const change = parse(configBody, body);
+      const change = parseRequest(configBody, body);
       return ops.keys.configure(name, {
         ...(change.min_decryption_version === undefined ? {} : { minDecryptionVersion: change.min_decryption_version }),
         ...(change.min_encryption_version === undefined ? {} : { minEncryptionVersion: change.min_encryption_version }),
@@ -85,6 +75,6 @@ export function registerKmsKeyRoutes(
   );
   app.post(
     '/v1/transit/keys/:name/trim',
-    keyCall('trim', (name, body) => ops.keys.trim(name, parse(trimBody, body).min_available_version)),
+    keyCall('trim', (name, body) => ops.keys.trim(name, parseRequest(trimBody, body).min_available_version)),
   );
 }

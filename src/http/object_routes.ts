@@ -3,6 +3,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { GatehouseError } from '../core/index.js';
 import { requireAdminToken, type AdminTokenCheck } from './admin_auth.js';
+import { parseRequest } from './request_parse.js';
 
 /** What the object routes need (implemented in app/object_operations.ts). Results are snake_case JSON. */
 export interface ObjectOperations {
@@ -23,17 +24,6 @@ const listQuery = z.object({
 });
 const readQuery = z.object({ verify: z.enum(['first', 'only', 'none']).optional() });
 const putQuery = z.object({ key_name: z.string().min(1).max(128).optional() });
-
-function parse<T>(schema: z.ZodType<T>, value: unknown): T {
-  const result = schema.safeParse(value ?? {});
-  if (!result.success) {
-    const issue = result.error.issues[0];
-    throw new GatehouseError('ERR_HTTP_BAD_REQUEST', {
-      message: `Invalid request: ${issue?.path.join('.') || 'query'}: ${issue?.message ?? ''}`,
-    });
-  }
-  return result.data;
-}
 
 function target(request: FastifyRequest): { bucket: string; key: string } {
   const params = request.params as { bucket?: string; '*'?: string };
@@ -94,7 +84,7 @@ export function registerObjectRoutes(
 
     scope.get('/v1/objects', async () => ({ buckets: await ops.listBuckets() }));
     scope.get('/v1/objects/:bucket', async (request) => {
-      const query = parse(listQuery, request.query);
+      const query = parseRequest(listQuery, request.query, 'query');
       return {
         objects: await ops.list(target(request).bucket, {
           ...(query.prefix === undefined ? {} : { prefix: query.prefix }),
@@ -104,13 +94,13 @@ export function registerObjectRoutes(
     });
     scope.put('/v1/objects/:bucket/*', async (request, reply) => {
       const { bucket, key } = target(request);
-      const query = parse(putQuery, request.query);
+      const query = parseRequest(putQuery, request.query, 'query');
       const info = await ops.put(bucket, key, bodyStream(request), query.key_name ? { keyName: query.key_name } : {});
       return reply.code(201).send(info);
     });
     scope.get('/v1/objects/:bucket/*', async (request, reply) => {
       const { bucket, key } = target(request);
-      const verify = parse(readQuery, request.query).verify ?? 'none';
+      const verify = parseRequest(readQuery, request.query, 'query').verify ?? 'none';
       if (verify === 'only') return { verified: true, object: await ops.verify(bucket, key) };
       const { size, plaintext } = await ops.read(bucket, key, { verifyFirst: verify === 'first' });
       // A segment that fails after the headers destroys the stream: fastify then destroys the socket, so the client
