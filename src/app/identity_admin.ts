@@ -50,6 +50,9 @@ export function identityAdminOperations(identity: IdentityServer, logger: Logger
         ...(body.tls_client_auth_san_uri ? { tlsClientAuthSanUri: body.tls_client_auth_san_uri } : {}),
         ...(body.roles ? { roles: body.roles } : {}),
         ...(body.allowed_origins ? { allowedOrigins: body.allowed_origins } : {}),
+        ...(body.id_token_signed_response_alg
+          ? { idTokenSignedResponseAlg: body.id_token_signed_response_alg as 'RS256' | 'ES256' }
+          : {}),
       });
       audit.info({ operation: 'identity.client.create', clientId: client.clientId, result: 'ok' }, 'admin operation');
       return {

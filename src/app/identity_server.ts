@@ -19,6 +19,8 @@ import {
   clientCredentialsGrant,
   IDENTITY_PATHS,
   CorsOrigins,
+  UserinfoEndpoint,
+  withOpenIdConfiguration,
   type Grant,
   type SealedSecrets,
 } from '../identity/index.js';
@@ -43,6 +45,8 @@ export interface IdentityServer {
   people: IdentityPeople;
   /** Browser origins clients registered, for CORS preflights of the token and revocation endpoints. */
   corsOrigins: CorsOrigins;
+  /** The OpenID Connect userinfo endpoint. */
+  userinfo: UserinfoEndpoint;
   /** The issuer URL (fixed once the listener is bound, unless `identity.issuer` sets it). */
   issuer(): string;
   setBoundPort(port: number): void;
@@ -89,6 +93,8 @@ export async function openIdentity(options: {
     clock,
     logger: logger.child({ component: 'signing-keys' }),
     alg: settings.signing.alg,
+    // OpenID Connect ID tokens: RS256 by default (Discovery requires it), ES256 per client; each its own key set.
+    extraAlgs: ['RS256', 'ES256'],
     prePublishMs: settings.signing.prePublish,
     rotateEveryMs: settings.signing.rotateEvery,
     maxTokenTtlMs,
@@ -204,18 +210,22 @@ export async function openIdentity(options: {
     revocation,
     revocationFeed,
     people,
+    userinfo: new UserinfoEndpoint({ tokens, revocations, clients: clients.cache, clock }),
     corsOrigins: new CorsOrigins({ clock, ttlMs: settings.clientCacheTtl, load: () => clients.list() }),
     issuer: currentIssuer,
     setBoundPort(port) {
       if (settings.issuer === undefined) issuer = `https://127.0.0.1:${port}`;
     },
     metadata: () =>
-      authorizationServerMetadata({
-        issuer: currentIssuer(),
-        grantTypes: token.grantTypes(),
-        signingAlgs: [settings.signing.alg],
-        legacyImplicit: settings.signIn.legacyImplicit,
-      }),
+      withOpenIdConfiguration(
+        authorizationServerMetadata({
+          issuer: currentIssuer(),
+          grantTypes: token.grantTypes(),
+          signingAlgs: [settings.signing.alg],
+          legacyImplicit: settings.signIn.legacyImplicit,
+        }),
+        currentIssuer(),
+      ),
     close: () => {
       clearInterval(revocationRefresh);
       void revocations.close();

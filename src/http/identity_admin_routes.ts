@@ -18,6 +18,7 @@ export interface ClientCreateBody {
   tls_client_auth_san_uri?: string;
   roles?: string[];
   allowed_origins?: string[];
+  id_token_signed_response_alg?: string;
 }
 
 /** What the identity admin routes need; app/identity_admin.ts implements it. Results are JSON-ready (snake_case). */
@@ -56,6 +57,7 @@ const clientBody = z.strictObject({
   tls_client_auth_san_uri: z.string().max(2000).optional(),
   roles: z.array(z.string().min(1).max(100)).max(50).optional(),
   allowed_origins: z.array(z.string().max(512)).max(10).optional(),
+  id_token_signed_response_alg: z.string().max(10).optional(),
 });
 const rotateBody = z.strictObject({ overlap: z.string().max(20).optional() });
 const idParams = z.strictObject({ id: z.string().min(1).max(128) });

@@ -1,5 +1,11 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { IDENTITY_PATHS, preflightHeaders, type TokenEndpoint } from '../identity/index.js';
+import {
+  IDENTITY_PATHS,
+  OIDC_PATHS,
+  preflightHeaders,
+  type TokenEndpoint,
+  type UserinfoEndpoint,
+} from '../identity/index.js';
 import { serveTokenRoute } from './raw_token_route.js';
 
 /** What the identity listener's public routes need; app/identity_server.ts supplies it. */
@@ -18,6 +24,8 @@ export interface IdentityRoutesOptions {
   rawTokenRoute?: { hstsMaxAgeMs: number };
   /** Whether a browser origin may preflight the token and revocation endpoints (any client's `allowedOrigins`). */
   corsOrigins?: (origin: string) => Promise<boolean>;
+  /** The OpenID Connect userinfo endpoint (GET and POST /userinfo, CORS per the token's client). */
+  userinfo?: UserinfoEndpoint;
 }
 
 const oauthJson = (error: string, description: string) => JSON.stringify({ error, error_description: description });
@@ -26,6 +34,7 @@ const oauthJson = (error: string, description: string) => JSON.stringify({ error
  * The identity issuer's public routes: RFC 8414 metadata at both well-known paths, the JWKS, and the token endpoint
  * (a raw form body bounded by `maxBodyBytes`, handed to the framework-free {@link TokenEndpoint}). Framework-level
  * failures on the token route (oversized or unreadable body) are answered as OAuth `invalid_request`, never a 500.
+ * With `userinfo`, the OpenID Connect userinfo endpoint too (GET, and POST with an optional form body).
  *
  * @example
  * registerIdentityRoutes(server.app, { token, metadata, jwksJson, jwksMaxAgeSeconds, maxBodyBytes: 8192 });
@@ -57,6 +66,21 @@ export function registerIdentityRoutes(app: FastifyInstance, options: IdentityRo
   };
   app.options(IDENTITY_PATHS.token, preflight);
   app.options(IDENTITY_PATHS.revocation, preflight);
+  const userinfo = options.userinfo;
+  const userinfoRoute = async (request: FastifyRequest, reply: FastifyReply) => {
+    const response = await (userinfo as UserinfoEndpoint).handle({
+      method: request.method,
+      authorization: request.headers.authorization,
+      contentType: request.headers['content-type'],
+      body: typeof request.body === 'string' ? request.body : '',
+      ...(typeof request.headers.origin === 'string' ? { origin: request.headers.origin } : {}),
+    });
+    return reply.code(response.status).headers(response.headers).send(response.body);
+  };
+  if (userinfo) {
+    app.options(OIDC_PATHS.userinfo, preflight);
+    app.get(OIDC_PATHS.userinfo, userinfoRoute);
+  }
 
   void app.register(async (scope) => {
     scope.removeAllContentTypeParsers();
@@ -88,6 +112,7 @@ export function registerIdentityRoutes(app: FastifyInstance, options: IdentityRo
       });
       return reply.code(response.status).headers(response.headers).send(response.body);
     });
+    if (userinfo) scope.post(OIDC_PATHS.userinfo, userinfoRoute);
   });
   if (options.rawTokenRoute) {
     serveTokenRoute(app.server, {

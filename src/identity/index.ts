@@ -111,3 +111,9 @@ export type { AuthorizationFlowDeps, FlowOutcome, ScopeWords } from './authorize
 export { authorizationCodeGrant } from './grants/authorization_code.js';
 export { refreshTokenGrant } from './grants/refresh_token.js';
 export { CorsOrigins, preflightHeaders } from './authorize/cors_origins.js';
+export { issueIdToken, atHash, ID_TOKEN_ALGS, ID_TOKEN_TTL_SECONDS } from './oidc/id_token.js';
+export type { IdTokenAlg, IdTokenClaims } from './oidc/id_token.js';
+export { OPENID, OIDC_SCOPES, OIDC_CLAIMS, OIDC_SCOPE_DESCRIPTIONS, scopedClaims } from './oidc/scopes.js';
+export { UserinfoEndpoint } from './oidc/userinfo_endpoint.js';
+export type { UserinfoRequest, UserinfoResponse } from './oidc/userinfo_endpoint.js';
+export { withOpenIdConfiguration, OIDC_PATHS } from './oidc/discovery.js';

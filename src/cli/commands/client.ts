@@ -64,6 +64,7 @@ export function clientCommand(): Command {
       'browser origin allowed to call the token endpoint with CORS (repeatable)',
       collect,
     )
+    .option('--id-token-alg <alg>', 'OpenID Connect ID token signing algorithm: RS256 (default) or ES256')
     .action(
       async (
         flags: AdminFlags & {
@@ -80,6 +81,7 @@ export function clientCommand(): Command {
           tlsClientAuthSanUri?: string;
           role?: string[];
           allowedOrigin?: string[];
+          idTokenAlg?: string;
         },
       ) => {
         const jwks = flags.jwksFile ? (JSON.parse(readFileSync(flags.jwksFile, 'utf8')) as unknown) : undefined;
@@ -98,6 +100,7 @@ export function clientCommand(): Command {
             ...(flags.tlsClientAuthSanUri ? { tls_client_auth_san_uri: flags.tlsClientAuthSanUri } : {}),
             ...(flags.role ? { roles: flags.role } : {}),
             ...(flags.allowedOrigin ? { allowed_origins: flags.allowedOrigin } : {}),
+            ...(flags.idTokenAlg ? { id_token_signed_response_alg: flags.idTokenAlg } : {}),
           });
           print(output, created, createdText);
         });

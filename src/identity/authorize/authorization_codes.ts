@@ -21,6 +21,8 @@ export interface CodeGrant {
   generation: number;
   roles: string[];
   authTime: number;
+  /** OpenID Connect nonce of the authorization request, echoed in the ID token. */
+  nonce?: string;
   /** The refresh family id the exchange will create (so that a replay can revoke it). */
   familyId: string;
 }

@@ -1,6 +1,7 @@
 import { GatehouseError, isGatehouseError, type Clock, type Logger } from '../../core/index.js';
 import type { ApiCatalog } from '../apis/api_catalog.js';
 import type { ClientCache } from '../clients/client_cache.js';
+import { OIDC_SCOPE_DESCRIPTIONS } from '../oidc/scopes.js';
 import { oauthError as oauthErrorOf } from '../oauth_error.js';
 import type { BrowserSession } from '../sessions/browser_session.js';
 import { SessionStore } from '../sessions/session_store.js';
@@ -241,7 +242,7 @@ export class AuthorizationFlow {
       description:
         name === OFFLINE_ACCESS
           ? 'Stay connected when you are not using it (a refresh token)'
-          : (api?.scopes.find((s) => s.name === name)?.description ?? name),
+          : (OIDC_SCOPE_DESCRIPTIONS[name] ?? api?.scopes.find((s) => s.name === name)?.description ?? name),
     }));
   }
 

@@ -4,6 +4,7 @@ import type { ClientCache } from '../clients/client_cache.js';
 import type { Client } from '../clients/client.js';
 import { parseScope } from '../grants/client_credentials.js';
 import { oauthError } from '../oauth_error.js';
+import { OIDC_SCOPES } from '../oidc/scopes.js';
 import { isS256Challenge } from './pkce.js';
 import { matchRedirectUri } from './redirect_uri.js';
 
@@ -23,6 +24,8 @@ export interface AuthorizationRequest {
   prompt: 'none' | 'login' | 'consent' | undefined;
   maxAgeSeconds: number | undefined;
   loginHint: string | undefined;
+  /** OpenID Connect `nonce`, stored with the code and echoed in the ID token. */
+  nonce: string | undefined;
   /** The raw query, carried in the login/consent forms and re-validated on POST. */
   query: string;
 }
@@ -148,7 +151,8 @@ export async function validateAuthorizationRequest(
   }
   for (const scope of scopes) {
     const offline = scope === OFFLINE_ACCESS && client.grantTypes.includes('refresh_token') && responseType === 'code';
-    if (!offline && (!client.scopes.includes(scope) || !api.scopes.some((d) => d.name === scope))) {
+    const oidc = OIDC_SCOPES.includes(scope) && responseType === 'code';
+    if (!offline && !oidc && (!client.scopes.includes(scope) || !api.scopes.some((d) => d.name === scope))) {
       throw fail('invalid_scope', 'a requested scope is not granted to this client for this resource');
     }
   }
@@ -160,6 +164,8 @@ export async function validateAuthorizationRequest(
   if (maxAge !== null && !/^\d{1,9}$/.test(maxAge)) throw fail('invalid_request', 'max_age must be whole seconds');
   const loginHint = query.get('login_hint') ?? undefined;
   if (loginHint !== undefined && loginHint.length > 256) throw fail('invalid_request', 'login_hint is too long');
+  const nonce = query.get('nonce') ?? undefined;
+  if (nonce !== undefined && nonce.length > 512) throw fail('invalid_request', 'nonce is too long');
   return {
     client,
     redirectUri,
@@ -171,6 +177,7 @@ export async function validateAuthorizationRequest(
     prompt: prompts[0] as AuthorizationRequest['prompt'],
     maxAgeSeconds: maxAge === null ? undefined : Number(maxAge),
     loginHint,
+    nonce,
     query: rawQuery,
   };
 }

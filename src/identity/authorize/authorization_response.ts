@@ -69,6 +69,7 @@ export async function respond(
     generation: user.generation,
     roles: user.roles,
     authTime,
+    ...(request.nonce === undefined ? {} : { nonce: request.nonce }),
     familyId: RefreshTokens.newFamilyId(),
   });
   return redirectWith(request.redirectUri, { code, state: request.state, iss: issuer }, 'query');

@@ -1,5 +1,7 @@
 import type { Client } from '../clients/client.js';
 import type { SigningKeys } from '../signing_keys/signing_keys.js';
+import { issueIdToken } from '../oidc/id_token.js';
+import { OPENID, scopedClaims } from '../oidc/scopes.js';
 import { issueAccessToken } from '../tokens/access_token.js';
 import type { IssuanceAudit } from '../tokens/issuance_audit.js';
 import { OFFLINE_ACCESS } from './authorization_request.js';
@@ -76,5 +78,36 @@ export class UserTokenIssuer {
       expiresIn: issued.expiresIn,
       scope,
     };
+  }
+
+  /**
+   * The OpenID Connect ID token beside an access token, when `openid` was granted (else undefined): signed with the
+   * client's `idTokenSignedResponseAlg` key set (RS256 by default), aud = client_id, with nonce, auth_time, at_hash and
+   * the claims `profile` and `roles` allow.
+   *
+   * @example
+   * const idToken = issuer.idToken(subject, { authTime, nonce, accessToken: at.token }, issuerUrl, now);
+   */
+  idToken(
+    subject: UserTokenSubject,
+    context: { authTime: number; nonce?: string; accessToken: string },
+    issuer: string,
+    now: number,
+  ): string | undefined {
+    if (!subject.scopes.includes(OPENID)) return undefined;
+    const key = this.deps.signingKeys.signer(subject.client.idTokenSignedResponseAlg ?? 'RS256');
+    return issueIdToken(
+      {
+        issuer,
+        subject: subject.username,
+        clientId: subject.client.clientId,
+        authTime: context.authTime,
+        ...(context.nonce === undefined ? {} : { nonce: context.nonce }),
+        accessToken: context.accessToken,
+        extra: scopedClaims(subject.scopes, subject),
+      },
+      key,
+      now,
+    );
   }
 }

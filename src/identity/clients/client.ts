@@ -43,6 +43,8 @@ export interface Client {
   roles: string[];
   /** Browser origins (single-page apps) allowed to call the token and revocation endpoints with CORS. */
   allowedOrigins?: string[];
+  /** OpenID Connect `id_token_signed_response_alg`: RS256 when absent. */
+  idTokenSignedResponseAlg?: 'RS256' | 'ES256';
   secrets: ClientSecretDigest[];
   createdAt: number;
   updatedAt: number;
@@ -63,6 +65,7 @@ export interface ClientRegistration {
   tlsClientAuthSanUri?: string;
   roles?: string[];
   allowedOrigins?: string[];
+  idTokenSignedResponseAlg?: 'RS256' | 'ES256';
 }
 
 /**

@@ -16,6 +16,7 @@ export interface CheckedRegistration {
   legacyImplicit: boolean;
   roles: string[];
   allowedOrigins: string[];
+  idTokenSignedResponseAlg?: 'RS256' | 'ES256';
 }
 
 function isLoopback(url: URL): boolean {
@@ -112,6 +113,10 @@ export function checkRegistration(reg: ClientRegistration, apis: readonly Api[])
   const allowedOrigins = unique(reg.allowedOrigins ?? [], 'allowed origin');
   if (allowedOrigins.length > 10) throw invalid('at most 10 allowed origins');
   allowedOrigins.forEach(checkOrigin);
+  const idAlg: string | undefined = reg.idTokenSignedResponseAlg;
+  if (idAlg !== undefined && idAlg !== 'RS256' && idAlg !== 'ES256') {
+    throw invalid('id_token_signed_response_alg must be RS256 or ES256');
+  }
   return {
     name: reg.name.trim(),
     public: isPublic,
@@ -123,5 +128,6 @@ export function checkRegistration(reg: ClientRegistration, apis: readonly Api[])
     legacyImplicit,
     roles,
     allowedOrigins,
+    ...(idAlg === undefined ? {} : { idTokenSignedResponseAlg: idAlg }),
   };
 }

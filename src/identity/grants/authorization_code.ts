@@ -13,7 +13,8 @@ import type { Grant, GrantContext, TokenResponse } from './grant.js';
  * refresh family and access tokens the code issued), bound to the client, to the redirect URI (which must be repeated
  * when the request named it) and to the S256 challenge; `code_verifier` is required. The user must still stand
  * (password unchanged, not disabled). A refresh token is issued only for `offline_access` and a client registered for
- * the refresh_token grant.
+ * the refresh_token grant. When `openid` was granted, an OpenID Connect `id_token` (nonce of the request, auth_time,
+ * at_hash of this access token) is returned too.
  *
  * @example
  * const grant = authorizationCodeGrant({ codes, refresh, users, tokens, clock });
@@ -69,6 +70,17 @@ export function authorizationCodeGrant(deps: {
         expires_in: at.expiresIn,
         ...(at.scope === '' ? {} : { scope: grant.scopes.join(' ') }),
       };
+      const idToken = deps.tokens.idToken(
+        subject,
+        {
+          authTime: grant.authTime,
+          accessToken: at.token,
+          ...(grant.nonce === undefined ? {} : { nonce: grant.nonce }),
+        },
+        context.issuer,
+        context.now,
+      );
+      if (idToken !== undefined) response.id_token = idToken;
       if (grant.scopes.includes(OFFLINE_ACCESS) && client.grantTypes.includes('refresh_token')) {
         const { token } = await deps.refresh.start(
           {

@@ -10,7 +10,8 @@ import type { Grant, GrantContext, TokenResponse } from './grant.js';
  * The Refresh Token grant (RFC 6749 §6) with rotation (RFC 9700 §4.14.2): every use returns a new refresh token; a
  * rotated token presented again revokes the whole family (outside the grace window, see RefreshTokens). Bound to the
  * client, the original scopes (a narrower `scope` may be asked for this access token) and audience (`resource`, when
- * given, must be that audience). The user must still stand, else the family is revoked.
+ * given, must be that audience). The user must still stand, else the family is revoked. When `openid` is among the
+ * scopes of this access token, a new ID token (same auth_time, no nonce) comes with it.
  *
  * @example
  * const grant = refreshTokenGrant({ refresh, users, tokens });
@@ -47,20 +48,17 @@ export function refreshTokenGrant(deps: {
         throw oauthError('invalid_grant', 'the refresh token is invalid, expired or revoked', 'user changed');
       }
       let issued: ReturnType<UserTokenIssuer['issue']> | undefined;
+      const subject = {
+        grantType: 'refresh_token',
+        client,
+        username: user.username,
+        roles: user.roles,
+        scopes,
+        audience: family.audience,
+        address: context.address,
+      };
       const use = await deps.refresh.use(token, () => {
-        issued = deps.tokens.issue(
-          {
-            grantType: 'refresh_token',
-            client,
-            username: user.username,
-            roles: user.roles,
-            scopes,
-            audience: family.audience,
-            address: context.address,
-          },
-          context.issuer,
-          context.now,
-        );
+        issued = deps.tokens.issue(subject, context.issuer, context.now);
         return { jti: issued.jti, exp: issued.exp };
       });
       if ((use.kind !== 'rotated' && use.kind !== 'grace') || !issued) {
@@ -71,12 +69,19 @@ export function refreshTokenGrant(deps: {
         );
       }
       const scope = scopes.filter((s) => s !== OFFLINE_ACCESS);
+      const idToken = deps.tokens.idToken(
+        subject,
+        { authTime: family.authTime, accessToken: issued.token },
+        context.issuer,
+        context.now,
+      );
       return {
         access_token: issued.token,
         token_type: 'Bearer',
         expires_in: issued.expiresIn,
         refresh_token: use.token,
         ...(scope.length === 0 ? {} : { scope: scopes.join(' ') }),
+        ...(idToken === undefined ? {} : { id_token: idToken }),
       };
     },
   };

@@ -29,7 +29,13 @@ export interface SigningKeysOptions {
   vault: SealedSecrets;
   clock: Clock;
   logger: Logger;
+  /** Algorithm of the access token key set (the default signer). */
   alg: JwsAlgorithm;
+  /**
+   * Further algorithms with a key set of their own (e.g. RS256 and ES256 for OpenID Connect ID tokens): each set
+   * rotates on the same schedule, independently, and every set is published in the one JWKS.
+   */
+  extraAlgs?: readonly JwsAlgorithm[];
   prePublishMs: number;
   rotateEveryMs: number;
   /** Longest lifetime of any token we sign: retired keys stay published this long. */
@@ -57,7 +63,7 @@ export class SigningKeys {
   static async open(options: SigningKeysOptions): Promise<SigningKeys> {
     const keys = new SigningKeys(options);
     await keys.refresh();
-    if (!keys.signerMeta()) await keys.rotate();
+    for (const alg of keys.algs()) if (!keys.signerMeta(alg)) await keys.rotate(alg);
     return keys;
   }
 
@@ -79,18 +85,29 @@ export class SigningKeys {
     this.jwksCache = undefined;
   }
 
-  /** The key that signs now (ERR_IDENTITY_SIGNING_KEY_UNAVAILABLE when none: fails closed). */
-  signer(): SigningKey {
-    const meta = this.signerMeta();
+  /** Every algorithm with a key set: the access token algorithm first. */
+  algs(): JwsAlgorithm[] {
+    return [...new Set([this.options.alg, ...(this.options.extraAlgs ?? [])])];
+  }
+
+  /**
+   * The key of `alg`'s set (default: the access token algorithm) that signs now
+   * (ERR_IDENTITY_SIGNING_KEY_UNAVAILABLE when none: fails closed).
+   */
+  signer(alg: JwsAlgorithm = this.options.alg): SigningKey {
+    const meta = this.algs().includes(alg) ? this.signerMeta(alg) : undefined;
     const key = meta && this.loaded.get(meta.kid);
     if (!key) throw new GatehouseError('ERR_IDENTITY_SIGNING_KEY_UNAVAILABLE');
     return key;
   }
 
-  /** The JWKS document at now: signer first, pre-published and retired-but-verifying keys after it. */
+  /**
+   * The JWKS document at now: per key set (access token algorithm first), signer first, pre-published and
+   * retired-but-verifying keys after it.
+   */
   jwks(): { keys: PublicJwk[] } {
     const now = this.options.clock.now();
-    const keys = publishedKeys(this.metas, now, this.options.maxTokenTtlMs);
+    const keys = this.algs().flatMap((alg) => publishedKeys(this.ofAlg(alg), now, this.options.maxTokenTtlMs));
     return { keys: keys.map((m) => publicJwk(this.loaded.get(m.kid) as SigningKey)) };
   }
 
@@ -126,11 +143,15 @@ export class SigningKeys {
    * Publishes a successor (or returns the pending one): it signs after the pre-publication window. The private key is
    * sealed before its metadata is written, so a crash leaves at worst an unreferenced sealed secret.
    */
-  async rotate(): Promise<{ kid: string; activatesAt: number; alg: string }> {
+  async rotate(alg: JwsAlgorithm = this.options.alg): Promise<{ kid: string; activatesAt: number; alg: string }> {
     await this.refresh();
     const now = this.options.clock.now();
-    const key = generateSigningKey(this.options.alg);
-    const plan = planRotation(this.metas, now, { kid: key.kid, alg: key.alg, prePublishMs: this.options.prePublishMs });
+    const key = generateSigningKey(alg);
+    const plan = planRotation(this.ofAlg(alg), now, {
+      kid: key.kid,
+      alg: key.alg,
+      prePublishMs: this.options.prePublishMs,
+    });
     if ('pending' in plan)
       return { kid: plan.pending.kid, activatesAt: plan.pending.activatesAt, alg: plan.pending.alg };
     await this.options.vault.putSecret(secretName(key.kid), exportSigningKey(key));
@@ -166,9 +187,11 @@ export class SigningKeys {
     const now = this.options.clock.now();
     const { rotateEveryMs, prePublishMs, maxTokenTtlMs } = this.options;
     let rotated = false;
-    if (rotationDue(this.metas, now, { rotateEveryMs, prePublishMs })) {
-      await this.rotate();
-      rotated = true;
+    for (const alg of this.algs()) {
+      if (rotationDue(this.ofAlg(alg), now, { rotateEveryMs, prePublishMs })) {
+        await this.rotate(alg);
+        rotated = true;
+      }
     }
     const removed: string[] = [];
     for (const meta of this.metas) {
@@ -184,7 +207,11 @@ export class SigningKeys {
     return { rotated, removed };
   }
 
-  private signerMeta(): SigningKeyMeta | undefined {
-    return signingKeyAt(this.metas, this.options.clock.now());
+  private signerMeta(alg: JwsAlgorithm): SigningKeyMeta | undefined {
+    return signingKeyAt(this.ofAlg(alg), this.options.clock.now());
+  }
+
+  private ofAlg(alg: JwsAlgorithm): SigningKeyMeta[] {
+    return this.metas.filter((m) => m.alg === alg);
   }
 }

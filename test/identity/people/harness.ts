@@ -83,6 +83,7 @@ export async function peopleHarness(
     jwksMaxAgeSeconds: () => identity.signingKeys.jwksMaxAgeSeconds(),
     maxBodyBytes: config.identity.limits.maxBodyBytes,
     corsOrigins: (origin) => identity.corsOrigins.allows(origin),
+    userinfo: identity.userinfo,
   });
   registerIdentityRevocationRoutes(app, {
     introspection: identity.introspection,
