@@ -1,0 +1,83 @@
+// Issue 7 benchmark: the gateway doing JWT auth (cached verify) + a local rate limit + proxying, against a bare
+// node:https + undici Pool proxy that does nothing else, fastify 5 + @fastify/reply-from doing plain proxying, and
+// nginx proxy_pass. Every front end terminates TLS 1.3 with the same certificate and proxies to the same plain
+// node:http backend (keep-alive); every server runs in its own child process, autocannon in another.
+import { join, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { compareHttp, startServer } from '../lib/http_load.mjs';
+import { selfSigned } from '../lib/tls.mjs';
+
+const servers = join(dirname(fileURLToPath(import.meta.url)), '..', 'servers');
+
+export async function run() {
+  const tls = selfSigned();
+  const started = [];
+  const start = async (file, input) => {
+    const s = await startServer(join(servers, file), input);
+    started.push(s);
+    return s;
+  };
+  try {
+    const backendServer = await start('backend.mjs', {});
+    const backend = `http://127.0.0.1:${backendServer.port}`;
+    const gatehouse = await start('gatehouse_gateway.mjs', { ...tls, backend });
+    const bare = await start('bare_proxy.mjs', { ...tls, backend });
+    const fastify = await start('fastify_proxy.mjs', { ...tls, backend });
+    const nginx = await start('nginx_proxy.mjs', { ...tls, backend });
+    // The same request for every front end (the others ignore the token).
+    const target = (s) => ({
+      url: `https://127.0.0.1:${s.port}/orders/42`,
+      method: 'GET',
+      headers: { authorization: `Bearer ${gatehouse.token}` },
+    });
+    const NAMES = {
+      gatehouse: 'gatehouse gateway (JWT cached verify + local limit + proxy)',
+      bare: 'bare node:https + undici Pool.stream proxy',
+      fastify: 'fastify 5.12.8 + @fastify/reply-from 12.6.5 (plain proxy)',
+      nginx: `${nginx.version} proxy_pass (1 worker, upstream keepalive)`,
+    };
+    const results = await compareHttp({
+      targets: {
+        [NAMES.gatehouse]: target(gatehouse),
+        [NAMES.bare]: target(bare),
+        [NAMES.fastify]: target(fastify),
+        [NAMES.nginx]: target(nginx),
+      },
+      rounds: 3,
+      seconds: 4,
+      connections: 32,
+    });
+    const by = Object.fromEntries(results.map((r) => [r.name, r]));
+    const subject = by[NAMES.gatehouse];
+    const setup =
+      'Setup: GET /orders/42 with the same Bearer header to every front end, 32 keep-alive connections, 4 s per ' +
+      'target per round after a 2 s warm-up, 3 alternating rounds, medians; autocannon 9 in its own process; every ' +
+      'server (and the backend) in its own process on loopback, TLS 1.3 with the same self-signed P-256 certificate. ' +
+      'The gateway route has `auth: jwt` (createVerifier on a static ES256 key, verified-token cache on) and a ' +
+      'per-client local GCRA limit set high enough never to reject.';
+    return [
+      {
+        bench: 'Gateway (JWT + rate limit + proxy) vs bare node:https + undici Pool proxy, TLS 1.3, 32 connections',
+        target: '≥ 0.9× bare',
+        need: 0.9,
+        results: [subject, by[NAMES.bare]],
+        note: setup,
+      },
+      {
+        bench: 'Gateway (JWT + rate limit + proxy) vs fastify + @fastify/reply-from (plain proxy)',
+        target: '≥ 1.1× fastify',
+        need: 1.1,
+        results: [subject, by[NAMES.fastify]],
+      },
+      {
+        bench: 'Gateway (JWT + rate limit + proxy) vs nginx proxy_pass (informational)',
+        target: 'none; in the same table',
+        need: 0,
+        results: [subject, by[NAMES.nginx]],
+        note: `Same run: bare ÷ nginx ${(by[NAMES.bare].opsPerSec / by[NAMES.nginx].opsPerSec).toFixed(2)}×, fastify ÷ bare ${(by[NAMES.fastify].opsPerSec / by[NAMES.bare].opsPerSec).toFixed(2)}×.`,
+      },
+    ];
+  } finally {
+    for (const s of started.reverse()) await s.stop();
+  }
+}
