@@ -1,8 +1,14 @@
 import type { Config } from '../config/index.js';
 import type { Clock, Logger, RecordStore } from '../core/index.js';
 import {
+  AuthThrottle,
   AuthorizationCodes,
   AuthorizationFlow,
+  CodeEntryThrottle,
+  DeviceAuthorizationEndpoint,
+  DeviceAuthorizations,
+  DeviceVerification,
+  IDENTITY_PATHS,
   ConsentStore,
   PasswordHasher,
   RefreshTokens,
@@ -10,7 +16,9 @@ import {
   SignInThrottle,
   UserRegistry,
   UserTokenIssuer,
+  attemptsWithin,
   authorizationCodeGrant,
+  deviceCodeGrant,
   refreshTokenGrant,
   type ApiCatalog,
   type ClientCache,
@@ -30,13 +38,15 @@ export interface IdentityPeople {
   refresh: RefreshTokens;
   flow: AuthorizationFlow;
   grants: Grant[];
+  /** RFC 8628: the device authorization endpoint and the person's device pages. */
+  device: { endpoint: DeviceAuthorizationEndpoint; verification: DeviceVerification };
 }
 
 /**
  * Wires people's sign-in from `identity.signIn.*`: the scrypt hasher with its bounded queue, the sign-in throttle on
  * the limiter store, server-side sessions, remembered consents, one-time codes, rotating refresh tokens (revoking a
- * family revokes its access tokens through `revokeAccess`), the authorization flow and the authorization_code and
- * refresh_token grants for the token endpoint's registry.
+ * family revokes its access tokens through `revokeAccess`), the authorization flow, the device flow (`identity.device.*`)
+ * and the authorization_code, refresh_token and device_code grants for the token endpoint's registry.
  *
  * @example
  * const people = openPeople({ config, records, clock, logger, limiter, apis, clients, signingKeys, audit, issuer, revokeAccess });
@@ -121,9 +131,42 @@ export function openPeople(options: {
     legacyImplicit: settings.legacyImplicit,
     implicitTtlMs: settings.implicitTokenTtl,
   });
+  const deviceSettings = config.identity.device;
+  const devices = new DeviceAuthorizations({
+    store,
+    clock,
+    ttlMs: deviceSettings.codeTtl,
+    interval: deviceSettings.interval,
+    maxPending: deviceSettings.maxPending,
+  });
+  const device = {
+    endpoint: new DeviceAuthorizationEndpoint({
+      cache: options.clients,
+      store,
+      throttle: new AuthThrottle(options.limiter, config.identity.limits, 'identity:', 'device'),
+      clock,
+      audit: logger.child({ audit: true, component: 'device-authorization' }),
+      issuer: options.issuer,
+      endpointUrl: () => `${options.issuer()}${IDENTITY_PATHS.deviceAuthorization}`,
+      maxParameters: config.identity.limits.maxParameters,
+      devices,
+      apis: options.apis,
+      attempts: attemptsWithin(deviceSettings.failedEntryGlobal, deviceSettings.codeTtl),
+    }),
+    verification: new DeviceVerification({
+      devices,
+      sessions,
+      throttle: new CodeEntryThrottle(options.limiter, deviceSettings),
+      clients: options.clients,
+      apis: options.apis,
+      clock,
+      logger: logger.child({ component: 'device' }),
+    }),
+  };
   const grants = [
     authorizationCodeGrant({ codes, refresh, users, tokens, clock }),
     refreshTokenGrant({ refresh, users, tokens }),
+    deviceCodeGrant({ devices, refresh, users, tokens }),
   ];
-  return { users, sessions, consents, codes, refresh, flow, grants };
+  return { users, sessions, consents, codes, refresh, flow, grants, device };
 }

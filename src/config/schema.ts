@@ -645,6 +645,50 @@ export const configSchema = z.strictObject({
         })
         .prefault({})
         .describe('People: users, browser sessions, the authorization endpoint, codes and refresh tokens.'),
+      device: z
+        .strictObject({
+          codeTtl: duration('10m', 'Lifetime of a device authorization (device_code and user_code), RFC 8628.'),
+          interval: z
+            .number()
+            .int()
+            .min(1)
+            .max(60)
+            .default(5)
+            .describe('Seconds a device must wait between polls (`interval`); each `slow_down` adds 5.'),
+          maxPending: z
+            .number()
+            .int()
+            .min(1)
+            .max(100_000)
+            .default(1000)
+            .describe('Pending device authorizations at most; beyond it new ones answer slow_down with Retry-After.'),
+          failedEntryPerAccount: z
+            .strictObject({
+              rate: z.number().int().min(1).default(5).describe('Requests admitted per period.'),
+              period: duration('1m', 'The period of `rate`.'),
+              burst: z.number().int().min(0).default(5).describe('Extra requests admitted at once.'),
+            })
+            .prefault({})
+            .describe('Failed user code entries tolerated per signed-in account.'),
+          failedEntryPerAddress: z
+            .strictObject({
+              rate: z.number().int().min(1).default(10).describe('Requests admitted per period.'),
+              period: duration('1m', 'The period of `rate`.'),
+              burst: z.number().int().min(0).default(10).describe('Extra requests admitted at once.'),
+            })
+            .prefault({})
+            .describe('Failed user code entries tolerated per source address.'),
+          failedEntryGlobal: z
+            .strictObject({
+              rate: z.number().int().min(1).default(60).describe('Requests admitted per period.'),
+              period: duration('1m', 'The period of `rate`.'),
+              burst: z.number().int().min(0).default(60).describe('Extra requests admitted at once.'),
+            })
+            .prefault({})
+            .describe('Failed user code entries tolerated in total (bounds guessing; see docs/sign-in.md).'),
+        })
+        .prefault({})
+        .describe('The Device Authorization Grant (RFC 8628): codes, polling interval, code-entry limits.'),
       platformAudience: z
         .string()
         .min(1)

@@ -430,6 +430,31 @@ export const ERROR_CODES = {
     message: 'Consent required',
     doc: 'OAuth `consent_required`: `prompt=none` was asked but the person has not allowed these scopes for this client.',
   },
+  ERR_OAUTH_AUTHORIZATION_PENDING: {
+    status: 400,
+    message: 'The person has not yet approved this device',
+    doc: 'OAuth `authorization_pending` (RFC 8628 §3.5): poll again after `interval` seconds.',
+  },
+  ERR_OAUTH_SLOW_DOWN: {
+    status: 400,
+    message: 'Polling too fast; wait 5 seconds more between polls',
+    doc: 'OAuth `slow_down` (RFC 8628 §3.5): a poll came before `interval` elapsed (or raced another poll); the interval grows by 5 s for this and every later poll. Also answered, with Retry-After, by the device authorization endpoint when too many device authorizations are pending (`identity.device.maxPending`).',
+  },
+  ERR_OAUTH_EXPIRED_TOKEN: {
+    status: 400,
+    message: 'The device code has expired',
+    doc: 'OAuth `expired_token` (RFC 8628 §3.5): the device authorization outlived `identity.device.codeTtl`; start again.',
+  },
+  ERR_IDENTITY_DEVICE_CODE_UNKNOWN: {
+    status: 400,
+    message: 'That code is not valid; check it and try again',
+    doc: 'The device page was given a user code that is unknown, expired or already used (counted against `identity.device.failedEntry*`).',
+  },
+  ERR_IDENTITY_DEVICE_CODE_THROTTLED: {
+    status: 429,
+    message: 'Too many wrong codes; try again later',
+    doc: 'Too many failed user code entries for this account, from this address or in total (`identity.device.failedEntry*`); answered with Retry-After.',
+  },
   ERR_IDENTITY_USER_NOT_FOUND: {
     status: 404,
     message: 'No such user',

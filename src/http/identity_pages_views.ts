@@ -34,14 +34,27 @@ export function escapeHtml(value: string): string {
 
 const e = escapeHtml;
 
-function layout(title: string, body: string): string {
+/**
+ * The page frame every sign-in page shares (title, viewport, our stylesheet).
+ *
+ * @example
+ * layout('Sign in', '<h1>Sign in</h1>');
+ */
+export function layout(title: string, body: string): string {
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
 <meta name="referrer" content="no-referrer"><title>${e(title)}</title><link rel="stylesheet" href="${SIGN_IN_CSS_PATH}"></head>
 <body><main>${body}</main></body></html>`;
 }
 
-const hidden = (name: string, value: string) => `<input type="hidden" name="${name}" value="${e(value)}">`;
+/**
+ * A hidden form field, escaped.
+ *
+ * @example
+ * hidden('csrf', token);
+ */
+export const hidden = (name: string, value: string): string =>
+  `<input type="hidden" name="${name}" value="${e(value)}">`;
 
 /** The sign-in page ("Sign in"). */
 export function loginView(options: {

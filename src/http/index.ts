@@ -25,6 +25,8 @@ export { registerApiKeyAdminRoutes } from './identity_apikey_routes.js';
 export type { ApiKeyAdminOperations } from './identity_apikey_routes.js';
 export { registerIdentityPages, pageCsp } from './identity_pages.js';
 export type { IdentityPagesOptions } from './identity_pages.js';
+export { registerIdentityDevicePages } from './identity_device_pages.js';
+export type { IdentityDevicePagesOptions } from './identity_device_pages.js';
 export { escapeHtml, SIGN_IN_CSS_PATH } from './identity_pages_views.js';
 export { registerUserAdminRoutes } from './user_admin_routes.js';
 export type { UserAdminOperations } from './user_admin_routes.js';

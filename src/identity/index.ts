@@ -117,3 +117,26 @@ export { OPENID, OIDC_SCOPES, OIDC_CLAIMS, OIDC_SCOPE_DESCRIPTIONS, scopedClaims
 export { UserinfoEndpoint } from './oidc/userinfo_endpoint.js';
 export type { UserinfoRequest, UserinfoResponse } from './oidc/userinfo_endpoint.js';
 export { withOpenIdConfiguration, OIDC_PATHS } from './oidc/discovery.js';
+export { deviceCodeGrant, DEVICE_CODE_GRANT } from './grants/device_code.js';
+export {
+  DeviceAuthorizations,
+  DEVICE_CODES_COLLECTION,
+  DEVICE_USER_CODES_COLLECTION,
+} from './device/device_authorizations.js';
+export type { DeviceAuthorization, DeviceApproval, DevicePoll } from './device/device_authorizations.js';
+export { DeviceAuthorizationEndpoint, DEVICE_VERIFICATION_PATH } from './device/device_authorization_endpoint.js';
+export { DeviceVerification } from './device/device_verification.js';
+export type { DeviceOutcome } from './device/device_verification.js';
+export { CodeEntryThrottle, attemptsWithin } from './device/code_entry_throttle.js';
+export type { CodeEntryLimits, CodeEntryThrottled } from './device/code_entry_throttle.js';
+export {
+  USER_CODE_ALPHABET,
+  MIN_USER_CODE_LENGTH,
+  MAX_USER_CODE_LENGTH,
+  GUESS_BOUND,
+  guessProbability,
+  userCodeLength,
+  newUserCode,
+  normalizeUserCode,
+  formatUserCode,
+} from './device/user_code.js';

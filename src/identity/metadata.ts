@@ -11,11 +11,14 @@ export const IDENTITY_PATHS = {
   authorization: '/oauth2/authorize',
   metadata: '/.well-known/oauth-authorization-server',
   openidConfiguration: '/.well-known/openid-configuration',
+  /** RFC 8628 §3.1 device authorization endpoint (its `verification_uri` is `/oauth2/device`). */
+  deviceAuthorization: '/oauth2/device_authorization',
 } as const;
 
 /**
  * The RFC 8414 authorization server metadata. `grant_types_supported` is always listed (its default would claim
- * implicit); `response_types_supported` never holds `token` unless `legacyImplicit` is on; PKCE S256 only.
+ * implicit); `device_authorization_endpoint` only when the device_code grant is registered; `response_types_supported`
+ * never holds `token` unless `legacyImplicit` is on; PKCE S256 only.
  *
  * @example
  * const doc = authorizationServerMetadata({ issuer, grantTypes: ['client_credentials'], signingAlgs: ['ES256'] });
@@ -35,6 +38,9 @@ export function authorizationServerMetadata(options: {
     jwks_uri: at(IDENTITY_PATHS.jwks),
     introspection_endpoint: at(IDENTITY_PATHS.introspection),
     revocation_endpoint: at(IDENTITY_PATHS.revocation),
+    ...(options.grantTypes.includes('urn:ietf:params:oauth:grant-type:device_code')
+      ? { device_authorization_endpoint: at(IDENTITY_PATHS.deviceAuthorization) }
+      : {}),
     grant_types_supported: [...options.grantTypes],
     response_types_supported: options.legacyImplicit ? ['code', 'token'] : ['code'],
     response_modes_supported: options.legacyImplicit ? ['query', 'fragment'] : ['query'],

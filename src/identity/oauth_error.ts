@@ -13,7 +13,10 @@ export type OAuthErrorValue =
   | 'access_denied'
   | 'unsupported_response_type'
   | 'login_required'
-  | 'consent_required';
+  | 'consent_required'
+  | 'authorization_pending'
+  | 'slow_down'
+  | 'expired_token';
 
 const CODES: Record<OAuthErrorValue, ErrorCode> = {
   invalid_request: 'ERR_OAUTH_INVALID_REQUEST',
@@ -28,6 +31,9 @@ const CODES: Record<OAuthErrorValue, ErrorCode> = {
   unsupported_response_type: 'ERR_OAUTH_UNSUPPORTED_RESPONSE_TYPE',
   login_required: 'ERR_OAUTH_LOGIN_REQUIRED',
   consent_required: 'ERR_OAUTH_CONSENT_REQUIRED',
+  authorization_pending: 'ERR_OAUTH_AUTHORIZATION_PENDING',
+  slow_down: 'ERR_OAUTH_SLOW_DOWN',
+  expired_token: 'ERR_OAUTH_EXPIRED_TOKEN',
 };
 
 /**

@@ -150,7 +150,13 @@ describe('metadata and JWKS', () => {
       const res = await h.app.inject({ method: 'GET', url: path });
       const doc = res.json();
       expect(doc.issuer).toBe('https://id.test.example');
-      expect(doc.grant_types_supported).toEqual(['client_credentials', 'authorization_code', 'refresh_token']);
+      expect(doc.grant_types_supported).toEqual([
+        'client_credentials',
+        'authorization_code',
+        'refresh_token',
+        'urn:ietf:params:oauth:grant-type:device_code',
+      ]);
+      expect(doc.device_authorization_endpoint).toBe('https://id.test.example/oauth2/device_authorization');
       expect(doc.response_types_supported).not.toContain('token');
       expect(doc.token_endpoint_auth_methods_supported).toEqual(
         expect.arrayContaining(['client_secret_basic', 'client_secret_post', 'private_key_jwt', 'none']),

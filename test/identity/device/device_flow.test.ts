@@ -1,0 +1,187 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import * as oidc from 'openid-client';
+import { AUDIENCE, DEVICE_GRANT, deviceHarness, phoneSignIn, seedDevice, type DeviceHarness } from './harness.js';
+
+let h: DeviceHarness | undefined;
+afterEach(async () => {
+  await h?.close();
+  h = undefined;
+});
+
+function claimsOf(jwt: string): Record<string, unknown> {
+  return JSON.parse(Buffer.from(jwt.split('.')[1] as string, 'base64url').toString()) as Record<string, unknown>;
+}
+
+function pathOf(url: string): string {
+  const u = new URL(url);
+  return u.pathname + u.search;
+}
+
+describe('device authorization grant (RFC 8628)', () => {
+  it('metadata lists the device authorization endpoint and the grant', async () => {
+    h = await deviceHarness();
+    const config = await h.discover(await seedDevice(h));
+    const metadata = config.serverMetadata();
+    expect(metadata.device_authorization_endpoint).toBe('https://id.test.example/oauth2/device_authorization');
+    expect(metadata.grant_types_supported).toContain(DEVICE_GRANT);
+  });
+
+  it('TV polls while the phone signs in, enters the code in lower case with dashes, confirms and allows: tokens', async () => {
+    h = await deviceHarness();
+    const config = await h.discover(await seedDevice(h));
+    const started = await oidc.initiateDeviceAuthorization(config, { scope: 'orders:read offline_access' });
+    expect(started.user_code).toMatch(/^[BCDFGHJKLMNPQRSTVWXZ]{4}(-[BCDFGHJKLMNPQRSTVWXZ]{1,4})+$/);
+    expect(started.verification_uri).toBe('https://id.test.example/oauth2/device');
+    expect(started.verification_uri_complete).toBe(
+      `https://id.test.example/oauth2/device?user_code=${encodeURIComponent(started.user_code)}`,
+    );
+    expect(started.expires_in).toBe(600);
+    expect(started.interval).toBe(1);
+    h.advanceMsPerPoll = 1000;
+    const polling = oidc.pollDeviceAuthorizationGrant(config, started);
+
+    const phone = h.phone();
+    const form = await phoneSignIn(phone, '/oauth2/device');
+    expect(form.status).toBe(200);
+    expect(form.body).toContain('name="user_code"');
+    expect(form.body).toContain('>Confirm</button>');
+    expect(form.headers['content-security-policy']).toContain("default-src 'none'");
+    const typed = started.user_code.toLowerCase().replace(/(.)(.)/, '$1-$2');
+    const consent = await phone.post('/oauth2/device', { csrf: form.inputs.csrf as string, user_code: typed });
+    expect(consent.status).toBe(200);
+    expect(consent.body).toContain('Living Room TV');
+    expect(consent.body).toContain('See your orders');
+    expect(consent.body).toContain('>Allow</button>');
+    expect(consent.body).toContain('>Deny</button>');
+    const done = await phone.post('/oauth2/device/consent', {
+      csrf: consent.inputs.csrf as string,
+      user_code: consent.inputs.user_code as string,
+      decision: 'allow',
+    });
+    expect(done.status).toBe(200);
+    expect(done.body).toContain('Device connected');
+
+    const tokens = await polling;
+    expect(tokens.token_type.toLowerCase()).toBe('bearer');
+    expect(typeof tokens.refresh_token).toBe('string');
+    const claims = claimsOf(tokens.access_token);
+    expect(claims.sub).toBe('ada');
+    expect(claims.aud).toBe(AUDIENCE);
+    expect(claims.scope).toBe('orders:read');
+
+    // the device code is one-time, and the user code is gone
+    h.clock.advance(60_000);
+    const again = await h.post('/oauth2/token', {
+      grant_type: DEVICE_GRANT,
+      device_code: started.device_code,
+      client_id: config.clientMetadata().client_id,
+    });
+    expect(again.status).toBe(400);
+    expect(again.json.error).toBe('invalid_grant');
+    const reuse = await phone.post('/oauth2/device', { csrf: form.inputs.csrf as string, user_code: typed });
+    expect(reuse.status).toBe(400);
+  });
+
+  it('arrives by verification_uri_complete with the code prefilled after sign-in', async () => {
+    h = await deviceHarness();
+    const config = await h.discover(await seedDevice(h));
+    const started = await oidc.initiateDeviceAuthorization(config, {});
+    const form = await phoneSignIn(h.phone(), pathOf(started.verification_uri_complete as string));
+    expect(form.inputs.user_code).toBe(started.user_code);
+  });
+
+  it('Deny: the TV gets access_denied', async () => {
+    h = await deviceHarness();
+    const config = await h.discover(await seedDevice(h));
+    const started = await oidc.initiateDeviceAuthorization(config, {});
+    const phone = h.phone();
+    const form = await phoneSignIn(phone, '/oauth2/device');
+    const consent = await phone.post('/oauth2/device', {
+      csrf: form.inputs.csrf as string,
+      user_code: started.user_code,
+    });
+    const done = await phone.post('/oauth2/device/consent', {
+      csrf: consent.inputs.csrf as string,
+      user_code: consent.inputs.user_code as string,
+      decision: 'deny',
+    });
+    expect(done.body).toContain('Device not connected');
+    h.advanceMsPerPoll = 1000;
+    const error = await oidc.pollDeviceAuthorizationGrant(config, started).catch((err: unknown) => err);
+    expect(error).toBeInstanceOf(oidc.ResponseBodyError);
+    expect((error as oidc.ResponseBodyError).error).toBe('access_denied');
+  });
+
+  it('expiry: the TV gets expired_token and the phone can no longer use the code', async () => {
+    h = await deviceHarness();
+    const config = await h.discover(await seedDevice(h));
+    const started = await oidc.initiateDeviceAuthorization(config, {});
+    const phone = h.phone();
+    const form = await phoneSignIn(phone, '/oauth2/device');
+    h.clock.advance(600_000);
+    const late = await phone.post('/oauth2/device', { csrf: form.inputs.csrf as string, user_code: started.user_code });
+    expect(late.status).toBe(400);
+    expect(late.body).toContain('not valid');
+    const error = await oidc
+      .pollDeviceAuthorizationGrant(config, started, undefined, { signal: AbortSignal.timeout(10_000) })
+      .catch((err: unknown) => err);
+    expect((error as oidc.ResponseBodyError).error).toBe('expired_token');
+  });
+
+  it('interval: a poll before it is slow_down and adds 5 s for every later poll', async () => {
+    h = await deviceHarness();
+    const clientId = await seedDevice(h);
+    const started = await h.post('/oauth2/device_authorization', { client_id: clientId });
+    expect(started.status).toBe(200);
+    const poll = () =>
+      h!.post('/oauth2/token', {
+        grant_type: DEVICE_GRANT,
+        device_code: started.json.device_code as string,
+        client_id: clientId,
+      });
+    expect((await poll()).json.error).toBe('authorization_pending');
+    expect((await poll()).json.error).toBe('slow_down'); // interval now 6 s
+    h.clock.advance(1_000);
+    expect((await poll()).json.error).toBe('slow_down'); // interval now 11 s
+    h.clock.advance(11_000);
+    expect((await poll()).json.error).toBe('authorization_pending');
+    const other = await seedDevice(h);
+    const stolen = await h.post('/oauth2/token', {
+      grant_type: DEVICE_GRANT,
+      device_code: started.json.device_code as string,
+      client_id: other,
+    });
+    expect(stolen.json.error).toBe('invalid_grant');
+  });
+
+  it('20 parallel polls: at most one passes the interval check, the others get slow_down', async () => {
+    h = await deviceHarness();
+    const clientId = await seedDevice(h);
+    const started = await h.post('/oauth2/device_authorization', { client_id: clientId });
+    const form = { grant_type: DEVICE_GRANT, device_code: started.json.device_code as string, client_id: clientId };
+    const answers = await Promise.all(Array.from({ length: 20 }, () => h!.post('/oauth2/token', form)));
+    const errors = answers.map((a) => a.json.error);
+    expect(errors.filter((e) => e === 'authorization_pending').length).toBeLessThanOrEqual(1);
+    expect(errors.filter((e) => e === 'slow_down').length).toBeGreaterThanOrEqual(19);
+    expect(errors.every((e) => e === 'authorization_pending' || e === 'slow_down')).toBe(true);
+    expect(answers.every((a) => a.status === 400)).toBe(true);
+  });
+
+  it('refuses a client not registered for the device grant, and an unknown scope', async () => {
+    h = await deviceHarness();
+    const clientId = await seedDevice(h);
+    const { client } = await h.identity.clients.create({
+      name: 'Web',
+      public: true,
+      grantTypes: ['authorization_code'],
+      scopes: ['orders:read'],
+      redirectUris: ['https://app.test.example/cb'],
+    });
+    const refused = await h.post('/oauth2/device_authorization', { client_id: client.clientId });
+    expect(refused.json.error).toBe('unauthorized_client');
+    const scope = await h.post('/oauth2/device_authorization', { client_id: clientId, scope: 'orders:write' });
+    expect(scope.json.error).toBe('invalid_scope');
+    const garbage = await h.app.inject({ method: 'POST', url: '/oauth2/device_authorization', payload: 'x' });
+    expect(garbage.statusCode).toBe(400);
+  });
+});
