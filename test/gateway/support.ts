@@ -1,8 +1,5 @@
-import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { request as httpsRequest } from 'node:https';
-import { join } from 'node:path';
 import { Agent, request } from 'undici';
 import { configSchema, type ConfigInput } from '../../src/config/index.js';
 import { silentLogger, systemClock, type Clock, type Logger } from '../../src/core/index.js';
@@ -13,49 +10,12 @@ import {
   type GatewayOptions,
   type GatewayServer,
 } from '../../src/gateway/index.js';
-import { tempDir } from '../support/tmp.js';
+import { testCertificate } from '../support/test_tls.js';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- test bodies are read freely
 export type Json = any;
 
-let cached: { certPem: string; keyPem: string } | undefined;
-
-/** A throwaway self-signed P-256 certificate for 127.0.0.1/localhost, made by the openssl CLI. */
-export function testCertificate(): { certPem: string; keyPem: string } {
-  if (cached) return cached;
-  const tmp = tempDir('gh-gw-');
-  try {
-    const cert = join(tmp.dir, 'cert.pem');
-    const key = join(tmp.dir, 'key.pem');
-    execFileSync(
-      'openssl',
-      [
-        'req',
-        '-x509',
-        '-newkey',
-        'ec',
-        '-pkeyopt',
-        'ec_paramgen_curve:P-256',
-        '-nodes',
-        '-days',
-        '1',
-        '-subj',
-        '/CN=localhost',
-        '-addext',
-        'subjectAltName=DNS:localhost,IP:127.0.0.1',
-        '-keyout',
-        key,
-        '-out',
-        cert,
-      ],
-      { stdio: 'ignore' },
-    );
-    cached = { certPem: readFileSync(cert, 'utf8'), keyPem: readFileSync(key, 'utf8') };
-    return cached;
-  } finally {
-    tmp.remove();
-  }
-}
+export { testCertificate };
 
 /** A plain-HTTP backend on 127.0.0.1:0; by default it echoes method, url and headers as JSON. */
 export async function startBackend(

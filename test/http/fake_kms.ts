@@ -1,10 +1,6 @@
 import { PassThrough, Readable } from 'node:stream';
-import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { GatehouseError } from '../../src/core/index.js';
 import type { KmsAuthorizer, KmsContext, KmsOperations } from '../../src/http/index.js';
-import { tempDir } from '../support/tmp.js';
 
 /**
  * A stand-in for the KMS operations that does no cryptography at all: a "ciphertext" is `fake:KEY:vN:` and the
@@ -126,41 +122,7 @@ export const fakeAuthorizer: KmsAuthorizer = {
   },
 };
 
-let cached: { certPem: string; keyPem: string } | undefined;
-
-/** A throwaway self-signed certificate (openssl) for listeners that tests drive with inject(). */
-export function selfSigned(): { certPem: string; keyPem: string } {
-  if (cached) return cached;
-  const tmp = tempDir();
-  try {
-    const key = join(tmp.dir, 'key.pem');
-    const cert = join(tmp.dir, 'cert.pem');
-    execFileSync(
-      'openssl',
-      [
-        'req',
-        '-x509',
-        '-newkey',
-        'ec',
-        '-pkeyopt',
-        'ec_paramgen_curve:P-256',
-        '-nodes',
-        '-subj',
-        '/CN=localhost',
-        '-days',
-        '1',
-        '-keyout',
-        key,
-        '-out',
-        cert,
-      ],
-      { stdio: 'ignore' },
-    );
-    cached = { certPem: readFileSync(cert, 'utf8'), keyPem: readFileSync(key, 'utf8') };
-    return cached;
-  } finally {
-    tmp.remove();
-  }
-}
+/** A throwaway self-signed certificate for listeners that tests drive with inject(). */
+export { testCertificate as selfSigned } from '../support/test_tls.js';
 
 export { Readable };

@@ -1,48 +1,21 @@
 import { execFileSync } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { randomUUID } from 'node:crypto';
 import { publicJwk, signJwt, type SigningKey } from '../../src/crypto/index.js';
+import { testCertificate } from '../support/test_tls.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
-/** A throwaway self-signed P-256 certificate for localhost / 127.0.0.1 (made by openssl). */
+/** A throwaway self-signed P-256 certificate for localhost / 127.0.0.1 (see test/support/test_tls.ts). */
 export function selfSignedTls(): { cert: string; key: string } {
-  const dir = mkdtempSync(join(tmpdir(), 'gh-resource-tls-'));
-  try {
-    execFileSync(
-      'openssl',
-      [
-        'req',
-        '-x509',
-        '-newkey',
-        'ec',
-        '-pkeyopt',
-        'ec_paramgen_curve:P-256',
-        '-nodes',
-        '-days',
-        '1',
-        '-subj',
-        '/CN=localhost',
-        '-addext',
-        'subjectAltName=DNS:localhost,IP:127.0.0.1',
-        '-keyout',
-        join(dir, 'key.pem'),
-        '-out',
-        join(dir, 'cert.pem'),
-      ],
-      { stdio: 'ignore' },
-    );
-    return { cert: readFileSync(join(dir, 'cert.pem'), 'utf8'), key: readFileSync(join(dir, 'key.pem'), 'utf8') };
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
+  const { certPem, keyPem } = testCertificate();
+  return { cert: certPem, key: keyPem };
 }
 
 export interface RevocationItem {
