@@ -1,37 +1,14 @@
-import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { MemoryRecordStore, PostgresRecordStore, SqliteRecordStore } from '../../src/adapters/index.js';
-import { ManualClock, MemoryLogger, type RecordStore } from '../../src/core/index.js';
+import { ManualClock, MemoryLogger } from '../../src/core/index.js';
 import { ApiKeyRegistry, RevocationList } from '../../src/identity/index.js';
-import { freshPostgresSchema } from '../support/postgres.js';
-import { tempDir } from '../support/tmp.js';
+import { recordStoreFactories } from '../support/stores.js';
 
 const cleanups: Array<() => Promise<void> | void> = [];
 afterEach(async () => {
   while (cleanups.length) await cleanups.pop()?.();
 });
 
-type Factory = (clock: ManualClock) => Promise<RecordStore>;
-
-const factories: Array<[string, Factory]> = [
-  ['memory', async (clock) => new MemoryRecordStore({ clock })],
-  [
-    'sqlite',
-    async (clock) => {
-      const tmp = tempDir('gh-revocation-');
-      cleanups.push(tmp.remove);
-      return SqliteRecordStore.open({ file: join(tmp.dir, 'db.sqlite'), clock, busyTimeoutMs: 5000 });
-    },
-  ],
-  [
-    'postgres',
-    async (clock) => {
-      const pg = await freshPostgresSchema();
-      cleanups.push(() => pg.drop());
-      return PostgresRecordStore.open({ url: pg.url, schema: pg.schema, poolSize: 2, ssl: false, clock });
-    },
-  ],
-];
+const factories = recordStoreFactories(cleanups, { tmpPrefix: 'gh-revocation-' });
 
 describe.each(factories)('revocation list and API keys on %s', (_name, factory) => {
   it('two replicas on one store: revocations and keys cross over; expired entries leave the feed', async () => {

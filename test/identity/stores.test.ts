@@ -1,10 +1,7 @@
-import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { MemoryRecordStore, PostgresRecordStore, SqliteRecordStore } from '../../src/adapters/index.js';
-import { ManualClock, type RecordStore } from '../../src/core/index.js';
+import { ManualClock } from '../../src/core/index.js';
 import { ApiRegistry, ClientRegistry, secretMatches } from '../../src/identity/index.js';
-import { freshPostgresSchema } from '../support/postgres.js';
-import { tempDir } from '../support/tmp.js';
+import { recordStoreFactories } from '../support/stores.js';
 import { basic, ccClient, identityHarness } from './harness.js';
 
 const cleanups: Array<() => Promise<void> | void> = [];
@@ -12,27 +9,7 @@ afterEach(async () => {
   while (cleanups.length) await cleanups.pop()?.();
 });
 
-type Factory = (clock: ManualClock) => Promise<RecordStore>;
-
-const factories: Array<[string, Factory]> = [
-  ['memory', async (clock) => new MemoryRecordStore({ clock })],
-  [
-    'sqlite',
-    async (clock) => {
-      const tmp = tempDir('gh-identity-');
-      cleanups.push(tmp.remove);
-      return SqliteRecordStore.open({ file: join(tmp.dir, 'db.sqlite'), clock, busyTimeoutMs: 5000 });
-    },
-  ],
-  [
-    'postgres',
-    async (clock) => {
-      const pg = await freshPostgresSchema();
-      cleanups.push(() => pg.drop());
-      return PostgresRecordStore.open({ url: pg.url, schema: pg.schema, poolSize: 2, ssl: false, clock });
-    },
-  ],
-];
+const factories = recordStoreFactories(cleanups, { tmpPrefix: 'gh-identity-' });
 
 describe.each(factories)('client and API stores on %s', (_name, factory) => {
   it('round-trips APIs and clients, refuses duplicates and unknown scopes, rotates and deletes', async () => {

@@ -1,6 +1,5 @@
-import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { MemoryRecordStore, PostgresRecordStore, SqliteRecordStore } from '../../../src/adapters/index.js';
+import { MemoryRecordStore } from '../../../src/adapters/index.js';
 import { ManualClock, randomId, type RecordStore } from '../../../src/core/index.js';
 import {
   AuthorizationCodes,
@@ -9,35 +8,14 @@ import {
   type IssuedAccess,
   type RefreshUse,
 } from '../../../src/identity/index.js';
-import { freshPostgresSchema } from '../../support/postgres.js';
-import { tempDir } from '../../support/tmp.js';
+import { recordStoreFactories, type StoreFactory } from '../../support/stores.js';
 
 const cleanups: Array<() => Promise<void> | void> = [];
 afterEach(async () => {
   while (cleanups.length) await cleanups.pop()?.();
 });
 
-type Factory = (clock: ManualClock) => Promise<RecordStore>;
-
-const factories: Array<[string, Factory]> = [
-  ['memory', async (clock) => new MemoryRecordStore({ clock })],
-  [
-    'sqlite',
-    async (clock) => {
-      const tmp = tempDir('gh-refresh-');
-      cleanups.push(tmp.remove);
-      return SqliteRecordStore.open({ file: join(tmp.dir, 'db.sqlite'), clock, busyTimeoutMs: 5000 });
-    },
-  ],
-  [
-    'postgres',
-    async (clock) => {
-      const pg = await freshPostgresSchema();
-      cleanups.push(() => pg.drop());
-      return PostgresRecordStore.open({ url: pg.url, schema: pg.schema, poolSize: 8, ssl: false, clock });
-    },
-  ],
-];
+const factories = recordStoreFactories(cleanups, { tmpPrefix: 'gh-refresh-', postgresPoolSize: 8 });
 
 const HOUR = 3600_000;
 
@@ -57,7 +35,7 @@ function family(familyId = RefreshTokens.newFamilyId()) {
 
 const access = (): IssuedAccess => ({ jti: randomId(), exp: 2_000_000_000 });
 
-async function setup(factory: Factory, graceMs: number) {
+async function setup(factory: StoreFactory, graceMs: number) {
   const clock = new ManualClock(Date.parse('2026-03-01T00:00:00Z'));
   const store = await factory(clock);
   cleanups.push(() => store.close());
