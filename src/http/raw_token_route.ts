@@ -27,11 +27,18 @@ const serverError = (): TokenHttpResponse => ({
 
 function send(res: ServerResponse, answer: TokenHttpResponse, extra: Readonly<Record<string, string>>, close = false) {
   if (res.headersSent || res.destroyed) return;
-  const headers: Record<string, string | number> = { ...answer.headers, ...extra };
-  headers['content-length'] = Buffer.byteLength(answer.body);
-  if (close) headers.connection = 'close';
+  // One flat [name, value, ...] list (writeHead's raw form): no merged header object per answer. A listener-wide
+  // header wins over an answer's header of the same name, as the object merge did.
+  const body = Buffer.from(answer.body, 'utf8');
+  const headers: string[] = [];
+  for (const name in answer.headers) {
+    if (!(name in extra)) headers.push(name, answer.headers[name] as string);
+  }
+  for (const name in extra) headers.push(name, extra[name] as string);
+  headers.push('content-length', String(body.length));
+  if (close) headers.push('connection', 'close');
   res.writeHead(answer.status, headers);
-  res.end(answer.body);
+  res.end(body);
 }
 
 function handle(req: IncomingMessage, res: ServerResponse, options: RawTokenRouteOptions): void {

@@ -24,6 +24,35 @@ export function jwsSign(signingInput: string, key: SigningKey): Buffer {
   return sign(spec.digest, data, key.privateKey);
 }
 
+function encodeHeader(header: JwtHeaderInput, key: SigningKey): string {
+  const fullHeader = { ...header, alg: key.alg, kid: key.kid };
+  const ordered = Object.assign({ alg: key.alg, kid: key.kid }, fullHeader);
+  return Buffer.from(JSON.stringify(ordered), 'utf8').toString('base64url');
+}
+
+/** Encoded headers of the common shape `{ typ }` per key (a token endpoint signs thousands a second with one key). */
+const typHeaders = new WeakMap<SigningKey, { alg: string; kid: string; byTyp: Map<string, string> }>();
+const MAX_TYPS_PER_KEY = 8;
+
+/** The base64url header of `header` under `key`: from the per-key cache when it is exactly `{ typ }`. */
+function encodedHeader(header: JwtHeaderInput, key: SigningKey): string {
+  const typ = header.typ;
+  let only = typeof typ === 'string';
+  for (const name in header) if (name !== 'typ') only = false;
+  if (!only) return encodeHeader(header, key);
+  let entry = typHeaders.get(key);
+  if (entry === undefined || entry.alg !== key.alg || entry.kid !== key.kid) {
+    entry = { alg: key.alg, kid: key.kid, byTyp: new Map() };
+    typHeaders.set(key, entry);
+  }
+  let encoded = entry.byTyp.get(typ as string);
+  if (encoded === undefined) {
+    encoded = encodeHeader(header, key);
+    if (entry.byTyp.size < MAX_TYPS_PER_KEY) entry.byTyp.set(typ as string, encoded);
+  }
+  return encoded;
+}
+
 /**
  * Signs a JWT in compact serialization. The header's `alg` and `kid` are set from the key (overriding the input);
  * the header members are written as `alg`, `kid`, then the caller's in their order.
@@ -32,9 +61,7 @@ export function jwsSign(signingInput: string, key: SigningKey): Buffer {
  * const token = signJwt({ typ: 'at+jwt' }, { iss, sub: 'alice', aud: 'orders', exp, iat, jti, client_id }, key);
  */
 export function signJwt(header: JwtHeaderInput, payload: Record<string, unknown>, key: SigningKey): string {
-  const fullHeader = { ...header, alg: key.alg, kid: key.kid };
-  const ordered = Object.assign({ alg: key.alg, kid: key.kid }, fullHeader);
-  const h = Buffer.from(JSON.stringify(ordered), 'utf8').toString('base64url');
+  const h = encodedHeader(header, key);
   const p = Buffer.from(JSON.stringify(payload), 'utf8').toString('base64url');
   const signingInput = `${h}.${p}`;
   return `${signingInput}.${jwsSign(signingInput, key).toString('base64url')}`;
