@@ -167,6 +167,46 @@ describe('device authorization grant (RFC 8628)', () => {
     expect(answers.every((a) => a.status === 400)).toBe(true);
   });
 
+  it('caps pending authorizations: beyond identity.device.maxPending the device gets slow_down with Retry-After', async () => {
+    h = await deviceHarness({ device: { maxPending: 2 } });
+    const clientId = await seedDevice(h);
+    expect((await h.post('/oauth2/device_authorization', { client_id: clientId })).status).toBe(200);
+    expect((await h.post('/oauth2/device_authorization', { client_id: clientId })).status).toBe(200);
+    const res = await h.app.inject({
+      method: 'POST',
+      url: '/oauth2/device_authorization',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      payload: `client_id=${clientId}`,
+    });
+    expect(res.json().error).toBe('slow_down');
+    expect(Number(res.headers['retry-after'])).toBe(1);
+  });
+
+  it('a user disabled after allowing: the poll is invalid_grant, no tokens', async () => {
+    h = await deviceHarness();
+    const clientId = await seedDevice(h);
+    const started = await h.post('/oauth2/device_authorization', { client_id: clientId });
+    const phone = h.phone();
+    const form = await phoneSignIn(phone, '/oauth2/device');
+    const consent = await phone.post('/oauth2/device', {
+      csrf: form.inputs.csrf as string,
+      user_code: started.json.user_code as string,
+    });
+    await phone.post('/oauth2/device/consent', {
+      csrf: consent.inputs.csrf as string,
+      user_code: consent.inputs.user_code as string,
+      decision: 'allow',
+    });
+    await h.identity.people.users.setDisabled('ada', true);
+    const poll = await h.post('/oauth2/token', {
+      grant_type: DEVICE_GRANT,
+      device_code: started.json.device_code as string,
+      client_id: clientId,
+    });
+    expect(poll.json.error).toBe('invalid_grant');
+    expect(poll.json.access_token).toBeUndefined();
+  });
+
   it('refuses a client not registered for the device grant, and an unknown scope', async () => {
     h = await deviceHarness();
     const clientId = await seedDevice(h);
