@@ -53,6 +53,7 @@ export function identityAdminOperations(identity: IdentityServer, logger: Logger
         ...(body.id_token_signed_response_alg
           ? { idTokenSignedResponseAlg: body.id_token_signed_response_alg as 'RS256' | 'ES256' }
           : {}),
+        ...(body.post_logout_redirect_uris ? { postLogoutRedirectUris: body.post_logout_redirect_uris } : {}),
       });
       audit.info({ operation: 'identity.client.create', clientId: client.clientId, result: 'ok' }, 'admin operation');
       return {

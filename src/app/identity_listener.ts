@@ -89,6 +89,7 @@ export async function prepareIdentityListener(options: {
     clients: identity.clients.cache,
     logger,
     maxBodyBytes: config.identity.limits.maxBodyBytes,
+    endSession: identity.endSession,
   });
   registerIdentityDevicePages(server.app, {
     ...identity.people.device,

@@ -20,6 +20,7 @@ import {
   IDENTITY_PATHS,
   CorsOrigins,
   UserinfoEndpoint,
+  EndSession,
   withOpenIdConfiguration,
   type Grant,
   type SealedSecrets,
@@ -47,6 +48,8 @@ export interface IdentityServer {
   corsOrigins: CorsOrigins;
   /** The OpenID Connect userinfo endpoint. */
   userinfo: UserinfoEndpoint;
+  /** OpenID Connect RP-initiated logout (validation of end-session requests). */
+  endSession: EndSession;
   /** The issuer URL (fixed once the listener is bound, unless `identity.issuer` sets it). */
   issuer(): string;
   setBoundPort(port: number): void;
@@ -211,6 +214,11 @@ export async function openIdentity(options: {
     revocationFeed,
     people,
     userinfo: new UserinfoEndpoint({ tokens, revocations, clients: clients.cache, clock }),
+    endSession: new EndSession({
+      clients: clients.cache,
+      jwksJson: () => signingKeys.jwksJson(),
+      issuer: currentIssuer,
+    }),
     corsOrigins: new CorsOrigins({ clock, ttlMs: settings.clientCacheTtl, load: () => clients.list() }),
     issuer: currentIssuer,
     setBoundPort(port) {

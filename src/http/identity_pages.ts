@@ -8,6 +8,8 @@ import {
   type AuthorizationFlow,
   type ClientCache,
   type ConsentStore,
+  type EndSession,
+  type EndSessionRequest,
   type FlowOutcome,
 } from '../identity/index.js';
 import {
@@ -28,6 +30,8 @@ export interface IdentityPagesOptions {
   clients: ClientCache;
   logger: Logger;
   maxBodyBytes: number;
+  /** OpenID Connect RP-initiated logout on /oauth2/logout (id_token_hint, post_logout_redirect_uri, state). */
+  endSession?: EndSession;
 }
 
 /**
@@ -115,7 +119,9 @@ function render(
  * The people-facing pages of the identity issuer (server-rendered, no script, strict CSP, `__Host-` session cookie):
  * GET /oauth2/authorize, POST /oauth2/authorize/login ("Sign in"), POST /oauth2/authorize/consent ("Allow"/"Deny"),
  * GET /oauth2/login, GET+POST /oauth2/logout, GET /oauth2/account with POST /oauth2/account/revoke, and the stylesheet.
- * No CORS on any of them. Malformed input is an error page, never a 500.
+ * No CORS on any of them. Malformed input is an error page, never a 500. With `endSession`, /oauth2/logout is also the
+ * OpenID Connect end_session_endpoint: a valid `id_token_hint` of the signed-in person signs out at once; otherwise the
+ * person confirms ("Sign out", CSRF-protected); then back to the registered `post_logout_redirect_uri` with `state`.
  *
  * @example
  * registerIdentityPages(server.app, { flow, sessions, consents, clients, logger, maxBodyBytes: 8192 });
@@ -193,12 +199,49 @@ export function registerIdentityPages(app: FastifyInstance, options: IdentityPag
     scope.get('/oauth2/login', async (request, reply) =>
       render(reply, await flow.loginPage(sid(request)), 'GET', options.sessions),
     );
+    const endSession = async (raw: string): Promise<EndSessionRequest> =>
+      options.endSession && raw !== ''
+        ? options.endSession.validate(raw)
+        : { hintSubject: undefined, redirect: undefined };
+    const signedOut = (reply: FastifyReply, request: EndSessionRequest, message: string, status = 303) =>
+      request.redirect === undefined
+        ? page(reply, 200, messageView('Signed out', message))
+        : reply
+            .code(status)
+            .header('cache-control', 'no-store')
+            .header('referrer-policy', 'no-referrer')
+            .header('location', request.redirect)
+            .send();
     scope.get('/oauth2/logout', async (request, reply) => {
-      const session = await options.sessions.read(sid(request));
-      if (!session?.username) return page(reply, 200, messageView('Signed out', 'You are not signed in.'));
-      return page(reply, 200, logoutView({ csrf: session.csrf, username: session.username }));
+      const raw = request.url.includes('?') ? request.url.slice(request.url.indexOf('?') + 1) : '';
+      let ending: EndSessionRequest;
+      try {
+        ending = await endSession(raw);
+      } catch (err) {
+        return failed(reply, err);
+      }
+      const id = sid(request);
+      const session = await options.sessions.read(id);
+      if (!session?.username) return signedOut(reply, ending, 'You are not signed in.', 302);
+      if (ending.hintSubject !== undefined && ending.hintSubject === session.username && id !== undefined) {
+        await options.sessions.end(id);
+        reply.header('set-cookie', sessionCookie('', 0));
+        return signedOut(reply, ending, 'You are signed out.', 302);
+      }
+      return page(
+        reply,
+        200,
+        logoutView({ csrf: session.csrf, username: session.username, ...(raw === '' ? {} : { query: raw }) }),
+        ending.redirect === undefined ? undefined : new URL(ending.redirect).origin,
+      );
     });
     scope.post('/oauth2/logout', async (request, reply) => {
+      let ending: EndSessionRequest;
+      try {
+        ending = await endSession(field(request.body, 'query') ?? '');
+      } catch (err) {
+        return failed(reply, err);
+      }
       const result = await flow.signOut({ csrf: field(request.body, 'csrf') }, sid(request));
       if (!result.ok)
         return render(
@@ -208,7 +251,7 @@ export function registerIdentityPages(app: FastifyInstance, options: IdentityPag
           options.sessions,
         );
       reply.header('set-cookie', sessionCookie('', 0));
-      return page(reply, 200, messageView('Signed out', 'You are signed out.'));
+      return signedOut(reply, ending, 'You are signed out.');
     });
     scope.get('/oauth2/account', async (request, reply) => {
       const session = await options.sessions.read(sid(request));

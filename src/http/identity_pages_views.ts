@@ -111,12 +111,12 @@ export function messageView(title: string, message: string, role: 'alert' | 'sta
   return layout(title, `<h1>${e(title)}</h1><p role="${role}">${e(message)}</p>`);
 }
 
-/** The sign-out confirmation page. */
-export function logoutView(options: { csrf: string; username: string }): string {
+/** The sign-out confirmation page (`query`: an RP-initiated logout request, carried to the POST). */
+export function logoutView(options: { csrf: string; username: string; query?: string }): string {
   return layout(
     'Sign out',
     `<h1>Sign out</h1><p>Signed in as <strong>${e(options.username)}</strong>.</p>
-<form method="post" action="/oauth2/logout">${hidden('csrf', options.csrf)}
+<form method="post" action="/oauth2/logout">${hidden('csrf', options.csrf)}${options.query ? hidden('query', options.query) : ''}
 <div class="actions"><button type="submit">Sign out</button></div></form>`,
   );
 }

@@ -117,6 +117,10 @@ export { OPENID, OIDC_SCOPES, OIDC_CLAIMS, OIDC_SCOPE_DESCRIPTIONS, scopedClaims
 export { UserinfoEndpoint } from './oidc/userinfo_endpoint.js';
 export type { UserinfoRequest, UserinfoResponse } from './oidc/userinfo_endpoint.js';
 export { withOpenIdConfiguration, OIDC_PATHS } from './oidc/discovery.js';
+export { EndSession } from './oidc/end_session.js';
+export type { EndSessionRequest } from './oidc/end_session.js';
+export { idTokenHint } from './oidc/id_token_hint.js';
+export type { IdTokenHint } from './oidc/id_token_hint.js';
 export { deviceCodeGrant, DEVICE_CODE_GRANT } from './grants/device_code.js';
 export {
   DeviceAuthorizations,

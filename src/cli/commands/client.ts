@@ -65,6 +65,11 @@ export function clientCommand(): Command {
       collect,
     )
     .option('--id-token-alg <alg>', 'OpenID Connect ID token signing algorithm: RS256 (default) or ES256')
+    .option(
+      '--post-logout-redirect-uri <uri>',
+      'where OpenID Connect logout may return the person (repeatable, exact match)',
+      collect,
+    )
     .action(
       async (
         flags: AdminFlags & {
@@ -82,6 +87,7 @@ export function clientCommand(): Command {
           role?: string[];
           allowedOrigin?: string[];
           idTokenAlg?: string;
+          postLogoutRedirectUri?: string[];
         },
       ) => {
         const jwks = flags.jwksFile ? (JSON.parse(readFileSync(flags.jwksFile, 'utf8')) as unknown) : undefined;
@@ -101,6 +107,7 @@ export function clientCommand(): Command {
             ...(flags.role ? { roles: flags.role } : {}),
             ...(flags.allowedOrigin ? { allowed_origins: flags.allowedOrigin } : {}),
             ...(flags.idTokenAlg ? { id_token_signed_response_alg: flags.idTokenAlg } : {}),
+            ...(flags.postLogoutRedirectUri ? { post_logout_redirect_uris: flags.postLogoutRedirectUri } : {}),
           });
           print(output, created, createdText);
         });

@@ -45,6 +45,8 @@ export interface Client {
   allowedOrigins?: string[];
   /** OpenID Connect `id_token_signed_response_alg`: RS256 when absent. */
   idTokenSignedResponseAlg?: 'RS256' | 'ES256';
+  /** Where RP-initiated logout may send the person back to (exact match). */
+  postLogoutRedirectUris?: string[];
   secrets: ClientSecretDigest[];
   createdAt: number;
   updatedAt: number;
@@ -66,6 +68,7 @@ export interface ClientRegistration {
   roles?: string[];
   allowedOrigins?: string[];
   idTokenSignedResponseAlg?: 'RS256' | 'ES256';
+  postLogoutRedirectUris?: string[];
 }
 
 /**

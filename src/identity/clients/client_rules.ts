@@ -17,6 +17,7 @@ export interface CheckedRegistration {
   roles: string[];
   allowedOrigins: string[];
   idTokenSignedResponseAlg?: 'RS256' | 'ES256';
+  postLogoutRedirectUris?: string[];
 }
 
 function isLoopback(url: URL): boolean {
@@ -117,6 +118,8 @@ export function checkRegistration(reg: ClientRegistration, apis: readonly Api[])
   if (idAlg !== undefined && idAlg !== 'RS256' && idAlg !== 'ES256') {
     throw invalid('id_token_signed_response_alg must be RS256 or ES256');
   }
+  const postLogoutRedirectUris = unique(reg.postLogoutRedirectUris ?? [], 'post-logout redirect URI');
+  postLogoutRedirectUris.forEach(checkRedirectUri);
   return {
     name: reg.name.trim(),
     public: isPublic,
@@ -129,5 +132,6 @@ export function checkRegistration(reg: ClientRegistration, apis: readonly Api[])
     roles,
     allowedOrigins,
     ...(idAlg === undefined ? {} : { idTokenSignedResponseAlg: idAlg }),
+    ...(postLogoutRedirectUris.length === 0 ? {} : { postLogoutRedirectUris }),
   };
 }

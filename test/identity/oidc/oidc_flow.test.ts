@@ -1,95 +1,14 @@
-import { createHash } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
 import * as client from 'openid-client';
-import { createLocalJWKSet, jwtVerify } from 'jose';
 import { createVerifier } from '../../../src/resource/index.js';
-import {
-  AUDIENCE,
-  ISSUER,
-  PASSWORD,
-  REDIRECT,
-  peopleHarness,
-  seed,
-  type Browser,
-  type PeopleHarness,
-} from '../people/harness.js';
+import { AUDIENCE, ISSUER, REDIRECT, peopleHarness, seed, type PeopleHarness } from '../people/harness.js';
+import { codeFlow, discover, headerOf, leftHalfSha256, verifyWithOurJwks } from './rp.js';
 
 let h: PeopleHarness | undefined;
 afterEach(async () => {
   await h?.close();
   h = undefined;
 });
-
-async function discover(
-  harness: PeopleHarness,
-  clientId: string,
-  metadata: Partial<client.ClientMetadata> = {},
-  algorithm: 'oidc' | 'oauth2' = 'oidc',
-): Promise<client.Configuration> {
-  return client.discovery(new URL(ISSUER), clientId, metadata, client.None(), {
-    [client.customFetch]: harness.fetch,
-    algorithm,
-  });
-}
-
-function pathOf(url: URL | string): string {
-  const u = new URL(url);
-  return u.pathname + u.search;
-}
-
-async function signInAndAllow(browser: Browser, authorizeUrl: URL | string): Promise<string> {
-  const login = await browser.get(pathOf(authorizeUrl));
-  expect(login.status).toBe(200);
-  const consent = await browser.post('/oauth2/authorize/login', {
-    csrf: login.inputs.csrf as string,
-    query: login.inputs.query as string,
-    username: 'ada',
-    password: PASSWORD,
-  });
-  expect(consent.status).toBe(200);
-  const done = await browser.post('/oauth2/authorize/consent', {
-    csrf: consent.inputs.csrf as string,
-    query: consent.inputs.query as string,
-    decision: 'allow',
-  });
-  expect(done.status).toBe(303);
-  return done.location as string;
-}
-
-/** Code + PKCE + nonce through the pages; returns the token response and the nonce. */
-async function codeFlow(harness: PeopleHarness, config: client.Configuration, scope: string) {
-  const verifier = client.randomPKCECodeVerifier();
-  const nonce = client.randomNonce();
-  const state = client.randomState();
-  const url = client.buildAuthorizationUrl(config, {
-    redirect_uri: REDIRECT,
-    scope,
-    code_challenge: await client.calculatePKCECodeChallenge(verifier),
-    code_challenge_method: 'S256',
-    state,
-    nonce,
-  });
-  const location = await signInAndAllow(harness.browser(), url);
-  const tokens = await client.authorizationCodeGrant(config, new URL(location), {
-    pkceCodeVerifier: verifier,
-    expectedState: state,
-    // an expected nonce makes openid-client require an ID token
-    ...(scope.split(' ').includes('openid') ? { expectedNonce: nonce, idTokenExpected: true } : {}),
-  });
-  return { tokens, nonce };
-}
-
-function headerOf(jwt: string): Record<string, unknown> {
-  return JSON.parse(Buffer.from(jwt.split('.')[0] as string, 'base64url').toString()) as Record<string, unknown>;
-}
-
-async function verifyWithOurJwks(harness: PeopleHarness, jwt: string, audience: string) {
-  const jwks = createLocalJWKSet(JSON.parse(harness.identity.signingKeys.jwksJson()) as { keys: [] });
-  return (await jwtVerify(jwt, jwks, { issuer: ISSUER, audience })).payload;
-}
-
-const leftHalfSha256 = (text: string) =>
-  createHash('sha256').update(text).digest().subarray(0, 16).toString('base64url');
 
 describe('OpenID Connect with openid-client 6 as the relying party', () => {
   it('discovery publishes the OpenID Connect fields', async () => {

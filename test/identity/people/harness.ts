@@ -98,6 +98,7 @@ export async function peopleHarness(
     clients: identity.clients.cache,
     logger,
     maxBodyBytes: config.identity.limits.maxBodyBytes,
+    endSession: identity.endSession,
   });
   await app.ready();
   const toPage = (res: { statusCode: number; headers: Page['headers']; body: string }): Page => ({
