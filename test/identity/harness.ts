@@ -6,6 +6,7 @@ import { ManualClock, MemoryLogger, type RecordStore } from '../../src/core/inde
 import { registerIdentityRoutes } from '../../src/http/index.js';
 import type { SealedSecrets } from '../../src/identity/index.js';
 import { MemoryLimiterStore } from '../../src/ratelimit/index.js';
+import { injectFetch } from '../support/inject_fetch.js';
 
 export const ISSUER = 'https://id.test.example';
 
@@ -62,23 +63,6 @@ export async function identityHarness(
     maxBodyBytes: config.identity.limits.maxBodyBytes,
   });
   await app.ready();
-  const fetchImpl = async (input: string | URL | Request, init?: RequestInit): Promise<Response> => {
-    const request = input instanceof Request ? input : new Request(input, init);
-    const url = new URL(request.url);
-    const headers: Record<string, string> = {};
-    request.headers.forEach((v, k) => (headers[k] = v));
-    const body = request.method === 'GET' || request.method === 'HEAD' ? undefined : await request.text();
-    const res = await app.inject({
-      method: request.method as 'GET' | 'POST',
-      url: url.pathname + url.search,
-      headers,
-      ...(body === undefined ? {} : { payload: body }),
-      remoteAddress: '203.0.113.10',
-    });
-    const out = new Headers();
-    for (const [k, v] of Object.entries(res.headers)) if (v !== undefined) out.set(k, String(v));
-    return new Response(res.statusCode === 204 ? null : res.body, { status: res.statusCode, headers: out });
-  };
   return {
     clock,
     store,
@@ -86,7 +70,7 @@ export async function identityHarness(
     identity,
     app,
     logger,
-    fetch: fetchImpl as typeof globalThis.fetch,
+    fetch: injectFetch(app),
     async token(body, headers = {}, address = '203.0.113.10') {
       const res = await app.inject({
         method: 'POST',
