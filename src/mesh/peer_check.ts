@@ -30,7 +30,7 @@ const CACHE_LIMIT = 1024;
  *
  * @example
  * const checker = new PeerChecker({ trustDomain, clock, denyList: () => identity.denyList });
- * const verdict = checker.check(socket.getPeerX509Certificate()?.raw, socket.authorized, socket.authorizationError);
+ * const verdict = checker.check(socket.getPeerCertificate().raw, socket.authorized, socket.authorizationError);
  */
 export class PeerChecker {
   private readonly parsed = new Map<string, PeerIdentity | SvidRejection>();
