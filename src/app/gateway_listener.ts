@@ -1,8 +1,8 @@
-import { Gateway, createGatewayServer, type GatewayConfig, type GatewayMetrics } from '../gateway/index.js';
+import { createGatewayServer, type GatewayConfig, type GatewayMetrics } from '../gateway/index.js';
 import type { PlatformCore } from './compose.js';
 import { appGatewayAuthenticator, type ApiKeyVerifier } from './gateway_authenticator.js';
 import { startDemoBackend, withDemoRoute } from './gateway_demo.js';
-import { openGatewayRedis } from './gateway_redis.js';
+import { openGateway } from './gateway_instance.js';
 import type { IssuedListenerCert } from './listener_certificate.js';
 import { listenerUrl, preparePlatformListener } from './platform_listener.js';
 
@@ -53,18 +53,7 @@ export async function startGatewayListener(o: {
     });
     await authenticator.start();
     cleanups.push(() => authenticator.close());
-    const redis = openGatewayRedis(config, logger);
-    if (redis) cleanups.push(() => redis.close());
-    const gateway = new Gateway({
-      config: section(config.gateway),
-      clock,
-      logger,
-      authenticator,
-      maxKeys: config.ratelimit.memory.maxKeys,
-      bodyLimit: config.http.bodyLimit,
-      apiKeyHeader: config.identity.apiKeys.header,
-      ...(redis ? { globalStore: redis.store } : {}),
-    });
+    const gateway = openGateway({ config, routes: section(config.gateway), authenticator, clock, logger, cleanups });
     const listener = await preparePlatformListener({
       core: o.core,
       component: 'gateway',

@@ -1,9 +1,9 @@
 import { createServer, type Server } from 'node:http';
 import type { Config } from '../config/index.js';
 import type { Clock, Logger } from '../core/index.js';
-import { Gateway, createGatewayServer, type GatewayConfig } from '../gateway/index.js';
+import { createGatewayServer, type GatewayConfig } from '../gateway/index.js';
 import { appGatewayAuthenticator } from './gateway_authenticator.js';
-import { openGatewayRedis } from './gateway_redis.js';
+import { openGateway } from './gateway_instance.js';
 
 /** A gateway running alone (`gatehouse gateway`). */
 export interface StandaloneGateway {
@@ -46,18 +46,7 @@ export async function startStandaloneGateway(o: {
     });
     await authenticator.start();
     cleanups.push(() => authenticator.close());
-    const redis = openGatewayRedis(config, logger);
-    if (redis) cleanups.push(() => redis.close());
-    const gateway = new Gateway({
-      config: config.gateway,
-      clock,
-      logger,
-      authenticator,
-      maxKeys: config.ratelimit.memory.maxKeys,
-      bodyLimit: config.http.bodyLimit,
-      apiKeyHeader: config.identity.apiKeys.header,
-      ...(redis ? { globalStore: redis.store } : {}),
-    });
+    const gateway = openGateway({ config, routes: config.gateway, authenticator, clock, logger, cleanups });
     const server = createGatewayServer({ gateway, http: config.http, certPem: o.certPem, keyPem: o.keyPem, logger });
     const bound = await server.listen(config.listen.host, config.listen.gateway.port);
     cleanups.push(() => server.close());

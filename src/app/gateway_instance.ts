@@ -1,0 +1,36 @@
+import type { Config } from '../config/index.js';
+import type { Clock, Logger } from '../core/index.js';
+import { Gateway, type Authenticator, type GatewayConfig } from '../gateway/index.js';
+import { openGatewayRedis } from './gateway_redis.js';
+
+/**
+ * Builds the gateway with the platform's shared settings (`ratelimit.memory.maxKeys`, `http.bodyLimit`, the API key
+ * header) and, when `redis.url` is set, the global limiter tier on Redis, whose close is pushed onto `cleanups`.
+ * Used by `gatehouse up` and by `gatehouse gateway`.
+ *
+ * @example
+ * const gateway = openGateway({ config, routes: config.gateway, authenticator, clock, logger, cleanups });
+ */
+export function openGateway(o: {
+  config: Config;
+  /** The gateway section to run (routes, limits, upstreams). */
+  routes: GatewayConfig;
+  authenticator: Authenticator;
+  clock: Clock;
+  logger: Logger;
+  cleanups: Array<() => Promise<void> | void>;
+}): Gateway {
+  const { config } = o;
+  const redis = openGatewayRedis(config, o.logger);
+  if (redis) o.cleanups.push(() => redis.close());
+  return new Gateway({
+    config: o.routes,
+    clock: o.clock,
+    logger: o.logger,
+    authenticator: o.authenticator,
+    maxKeys: config.ratelimit.memory.maxKeys,
+    bodyLimit: config.http.bodyLimit,
+    apiKeyHeader: config.identity.apiKeys.header,
+    ...(redis ? { globalStore: redis.store } : {}),
+  });
+}
