@@ -1,7 +1,8 @@
 // Child process: the gatehouse gateway as `gatehouse gateway` wires it (Gateway + createGatewayServer: node:https,
 // TLS 1.3 only), one route `/` with `auth: jwt` (the resource-server verifier on static keys, verified-token cache on)
-// and one local limit per client, proxying to the backend. Input { certPem, keyPem, backend, limit? } where limit is
-// { rate, per, burst } (default: high enough never to reject). Prints { port, token }: a token the route admits,
+// and one local limit per client, proxying to the backend. Input { certPem, keyPem, backend, limit?, plain? } where
+// limit is { rate, per, burst } (default: high enough never to reject) and plain: true makes the route public with no
+// limit (the gateway's own cost without auth). Prints { port, token }: a token the route admits,
 // signed with src/crypto signJwt. Stops on SIGTERM.
 import { toGatewayPrincipal } from '../../dist/app/gateway_authenticator.js';
 import { loadConfig } from '../../dist/config/index.js';
@@ -10,7 +11,7 @@ import { generateSigningKey, publicJwk, signJwt } from '../../dist/crypto/index.
 import { Gateway, createGatewayServer } from '../../dist/gateway/index.js';
 import { createVerifier } from '../../dist/resource/index.js';
 
-const { certPem, keyPem, backend, limit } = JSON.parse(process.argv[2]);
+const { certPem, keyPem, backend, limit, plain } = JSON.parse(process.argv[2]);
 const ISSUER = 'https://id.bench.example';
 const AUDIENCE = 'gateway';
 const config = loadConfig({
@@ -23,16 +24,18 @@ const config = loadConfig({
           name: 'bench',
           pathPrefix: '/',
           upstream: 'backend',
-          auth: { kind: 'jwt', scopes: ['orders:read'] },
-          limits: [
-            {
-              name: 'per-client',
-              key: ['client'],
-              rate: limit?.rate ?? 10_000_000,
-              per: limit?.per ?? '1s',
-              burst: limit?.burst ?? 1_000_000,
-            },
-          ],
+          auth: plain ? { kind: 'none' } : { kind: 'jwt', scopes: ['orders:read'] },
+          limits: plain
+            ? []
+            : [
+                {
+                  name: 'per-client',
+                  key: ['client'],
+                  rate: limit?.rate ?? 10_000_000,
+                  per: limit?.per ?? '1s',
+                  burst: limit?.burst ?? 1_000_000,
+                },
+              ],
         },
       ],
     },

@@ -24,6 +24,7 @@ export async function run() {
     const bare = await start('bare_proxy.mjs', { ...tls, backend });
     const fastify = await start('fastify_proxy.mjs', { ...tls, backend });
     const nginx = await start('nginx_proxy.mjs', { ...tls, backend });
+    const plain = await start('gatehouse_gateway.mjs', { ...tls, backend, plain: true });
     // The same request for every front end (the others ignore the token).
     const target = (s) => ({
       url: `https://127.0.0.1:${s.port}/orders/42`,
@@ -35,6 +36,7 @@ export async function run() {
       bare: 'bare node:https + undici Pool.stream proxy',
       fastify: 'fastify 5.12.8 + @fastify/reply-from 12.6.5 (plain proxy)',
       nginx: `${nginx.version} proxy_pass (1 worker, upstream keepalive)`,
+      plain: 'gatehouse gateway, public route, no limit (proxy only)',
     };
     const results = await compareHttp({
       targets: {
@@ -42,16 +44,17 @@ export async function run() {
         [NAMES.bare]: target(bare),
         [NAMES.fastify]: target(fastify),
         [NAMES.nginx]: target(nginx),
+        [NAMES.plain]: target(plain),
       },
-      rounds: 3,
-      seconds: 4,
+      rounds: 5,
+      seconds: 3,
       connections: 32,
     });
     const by = Object.fromEntries(results.map((r) => [r.name, r]));
     const subject = by[NAMES.gatehouse];
     const setup =
-      'Setup: GET /orders/42 with the same Bearer header to every front end, 32 keep-alive connections, 4 s per ' +
-      'target per round after a 2 s warm-up, 3 alternating rounds, medians; autocannon 9 in its own process; every ' +
+      'Setup: GET /orders/42 with the same Bearer header to every front end, 32 keep-alive connections, 3 s per ' +
+      'target per round after a 2 s warm-up, 5 alternating rounds, medians; autocannon 9 in its own process; every ' +
       'server (and the backend) in its own process on loopback, TLS 1.3 with the same self-signed P-256 certificate. ' +
       'The gateway route has `auth: jwt` (createVerifier on a static ES256 key, verified-token cache on) and a ' +
       'per-client local GCRA limit set high enough never to reject.';
@@ -73,8 +76,8 @@ export async function run() {
         bench: 'Gateway (JWT + rate limit + proxy) vs nginx proxy_pass (informational)',
         target: 'none; in the same table',
         need: 0,
-        results: [subject, by[NAMES.nginx]],
-        note: `Same run: bare ÷ nginx ${(by[NAMES.bare].opsPerSec / by[NAMES.nginx].opsPerSec).toFixed(2)}×, fastify ÷ bare ${(by[NAMES.fastify].opsPerSec / by[NAMES.bare].opsPerSec).toFixed(2)}×.`,
+        results: [subject, by[NAMES.nginx], by[NAMES.plain]],
+        note: `Same run: gateway without auth and limit ÷ bare ${(by[NAMES.plain].opsPerSec / by[NAMES.bare].opsPerSec).toFixed(2)}×, bare ÷ nginx ${(by[NAMES.bare].opsPerSec / by[NAMES.nginx].opsPerSec).toFixed(2)}×, fastify ÷ bare ${(by[NAMES.fastify].opsPerSec / by[NAMES.bare].opsPerSec).toFixed(2)}×.`,
       },
     ];
   } finally {
