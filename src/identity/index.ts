@@ -139,6 +139,7 @@ export {
   MAX_USER_CODE_LENGTH,
   GUESS_BOUND,
   guessProbability,
+  harmonic,
   userCodeLength,
   newUserCode,
   normalizeUserCode,

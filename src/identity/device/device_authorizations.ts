@@ -73,7 +73,7 @@ export class DeviceAuthorizations {
         retryAfterSeconds: this.deps.interval,
       });
     }
-    const length = userCodeLength(pending + 1, attempts);
+    const length = userCodeLength(pending + 1, attempts, this.deps.maxPending);
     const now = this.deps.clock.now();
     const expiresAt = now + this.deps.ttlMs;
     for (let tries = 0; ; tries++) {

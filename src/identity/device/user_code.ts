@@ -24,19 +24,33 @@ export function guessProbability(attempts: number, pending: number, length: numb
 }
 
 /**
+ * The harmonic number `H(n) = 1 + 1/2 + … + 1/n`.
+ *
+ * @example
+ * harmonic(3); // 1.8333…
+ */
+export function harmonic(n: number): number {
+  let sum = 0;
+  for (let k = 1; k <= Math.max(1, Math.floor(n)); k++) sum += 1 / k;
+  return sum;
+}
+
+/**
  * The user code length for `pending` live codes (this one included) when at most `attempts` wrong entries are
- * admitted during one code lifetime: the smallest `L ≥ 8` with `attempts · pending / 20^L ≤ 2^-32`, i.e.
- * `L = max(8, ⌈log20(attempts · pending · 2^32)⌉)`, capped at 16.
+ * admitted during one code lifetime and at most `maxPending` codes live at once: the smallest `L ≥ 8` with
+ * `attempts · pending · H(maxPending) / 20^L ≤ 2^-32`, capped at 16. The `H(maxPending)` factor makes the bound hold
+ * for ALL live codes together even though each keeps the length chosen at its issue: the j-th oldest live code was
+ * issued with at least j pending, so `Σ attempts / 20^L_j ≤ Σ 2^-32 / (j · H(maxPending)) ≤ 2^-32`.
  *
  * @example
  * userCodeLength(1, 5); // 8
- * userCodeLength(1000, 660); // 12
+ * userCodeLength(660, 1000); // 12
  */
-export function userCodeLength(pending: number, attempts: number): number {
-  const needed = Math.log(Math.max(1, attempts) * Math.max(1, pending)) / Math.log(20) + 32 / Math.log2(20);
-  let length = Math.max(MIN_USER_CODE_LENGTH, Math.ceil(needed - 1e-9));
-  while (length < MAX_USER_CODE_LENGTH && guessProbability(attempts, pending, length) > GUESS_BOUND) length++;
-  return Math.min(MAX_USER_CODE_LENGTH, length);
+export function userCodeLength(pending: number, attempts: number, maxPending = 1): number {
+  const weight = Math.max(1, attempts) * harmonic(maxPending);
+  let length = MIN_USER_CODE_LENGTH;
+  while (length < MAX_USER_CODE_LENGTH && guessProbability(weight, pending, length) > GUESS_BOUND) length++;
+  return length;
 }
 
 /**

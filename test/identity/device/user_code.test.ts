@@ -8,6 +8,7 @@ import {
   attemptsWithin,
   formatUserCode,
   guessProbability,
+  harmonic,
   newUserCode,
   normalizeUserCode,
   userCodeLength,
@@ -51,20 +52,38 @@ describe('user codes (RFC 8628 §6.1)', () => {
     expect(userCodeLength(100_000, attempts)).toBe(14);
   });
 
+  it('keeps the chance of hitting ANY live code below 2^-32 although each code keeps its issue-time length', () => {
+    const attempts = 661;
+    const maxPending = 1000;
+    expect(harmonic(1)).toBe(1);
+    expect(harmonic(3)).toBeCloseTo(1 + 1 / 2 + 1 / 3, 12);
+    // worst case: codes issued one after another while none expires, the j-th with j pending
+    let total = 0;
+    const lengths = new Set<number>();
+    for (let pending = 1; pending <= maxPending; pending++) {
+      const length = userCodeLength(pending, attempts, maxPending);
+      lengths.add(length);
+      total += guessProbability(attempts, 1, length);
+    }
+    expect(total).toBeLessThanOrEqual(GUESS_BOUND);
+    expect([...lengths].sort()).toEqual([11, 12, 13]);
+  });
+
   it('issues longer codes as more authorizations are pending', async () => {
     const clock = new ManualClock(Date.now());
     const store = new MemoryRecordStore({ clock });
-    const devices = new DeviceAuthorizations({ store, clock, ttlMs: 600_000, interval: 5, maxPending: 100 });
+    const devices = new DeviceAuthorizations({ store, clock, ttlMs: 600_000, interval: 5, maxPending: 2 });
     const request = { clientId: 'tv', scopes: [], audience: 'https://a.example' };
-    const first = await devices.start(request, 5);
-    const second = await devices.start(request, 5);
+    // attempts 3, H(2) = 1.5: 3 · 1.5 · 1 / 20^8 ≤ 2^-32 < 3 · 1.5 · 2 / 20^8
+    const first = await devices.start(request, 3);
+    const second = await devices.start(request, 3);
     expect(first.userCode).toHaveLength(8);
     expect(second.userCode).toHaveLength(9);
     expect(first.deviceCode).toMatch(/^[A-Za-z0-9_-]{43}$/); // 256 bits
     expect(await devices.pending()).toBe(2);
     clock.advance(600_001);
     expect(await devices.pending()).toBe(0);
-    expect((await devices.start(request, 5)).userCode).toHaveLength(8);
+    expect((await devices.start(request, 3)).userCode).toHaveLength(8);
     await store.close();
   });
 
