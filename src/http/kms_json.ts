@@ -7,8 +7,8 @@ const COMMA = 0x2c;
 
 /**
  * The JSON bytes of a transit answer, written straight into one Buffer. A batch of 100 items of 1 KiB makes a body of
- * ~150 KiB: serializing each item on its own (JSON.stringify, so escaping is unchanged) and copying it into a buffer
- * sized up front avoids building, flattening and re-encoding one large string. The bytes parse to the same value as
+ * ~150 KiB: serializing each item on its own (JSON.stringify, so escaping is unchanged) and copying it into one buffer
+ * of the exact size avoids building, flattening and re-encoding one large string. The bytes parse to the same value as
  * `JSON.stringify(body)`.
  *
  * @example
@@ -19,19 +19,18 @@ export function transitJson(body: { data: Record<string, unknown> }): Buffer {
   const results = body.data.batch_results;
   if (!Array.isArray(results) || Object.keys(body.data).length !== 1) return Buffer.from(JSON.stringify(body));
   const parts = new Array<string>(results.length);
-  // Upper bound: a JSON string of n UTF-16 units is at most 3n UTF-8 bytes.
-  let bound = BATCH_OPEN.length + BATCH_CLOSE.length + results.length;
+  let size = BATCH_OPEN.length + BATCH_CLOSE.length + Math.max(0, results.length - 1);
   for (let i = 0; i < results.length; i++) {
     const part = JSON.stringify(results[i]) ?? 'null';
     parts[i] = part;
-    bound += part.length * 3;
+    size += Buffer.byteLength(part, 'utf8');
   }
-  const out = Buffer.allocUnsafe(bound);
+  const out = Buffer.allocUnsafe(size);
   let at = out.write(BATCH_OPEN, 0, 'latin1');
   for (let i = 0; i < parts.length; i++) {
     if (i > 0) out[at++] = COMMA;
     at += out.write(parts[i] as string, at, 'utf8');
   }
-  at += out.write(BATCH_CLOSE, at, 'latin1');
-  return out.subarray(0, at);
+  out.write(BATCH_CLOSE, at, 'latin1');
+  return out;
 }

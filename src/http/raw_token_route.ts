@@ -28,17 +28,17 @@ const serverError = (): TokenHttpResponse => ({
 function send(res: ServerResponse, answer: TokenHttpResponse, extra: Readonly<Record<string, string>>, close = false) {
   if (res.headersSent || res.destroyed) return;
   // One flat [name, value, ...] list (writeHead's raw form): no merged header object per answer. A listener-wide
-  // header wins over an answer's header of the same name, as the object merge did.
-  const body = Buffer.from(answer.body, 'utf8');
+  // header wins over an answer's header of the same name, as the object merge did. The body stays a string: node
+  // then sends head and body in one write (one TLS record) instead of two.
   const headers: string[] = [];
   for (const name in answer.headers) {
     if (!(name in extra)) headers.push(name, answer.headers[name] as string);
   }
   for (const name in extra) headers.push(name, extra[name] as string);
-  headers.push('content-length', String(body.length));
+  headers.push('content-length', String(Buffer.byteLength(answer.body)));
   if (close) headers.push('connection', 'close');
   res.writeHead(answer.status, headers);
-  res.end(body);
+  res.end(answer.body);
 }
 
 function handle(req: IncomingMessage, res: ServerResponse, options: RawTokenRouteOptions): void {
