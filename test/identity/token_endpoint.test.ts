@@ -167,9 +167,12 @@ describe('metadata and JWKS', () => {
       expect(doc.jwks_uri).toBe('https://id.test.example/.well-known/jwks.json');
     }
     const jwks = await h.app.inject({ method: 'GET', url: '/.well-known/jwks.json' });
-    expect(jwks.json().keys).toHaveLength(1);
-    expect(jwks.json().keys[0]).toMatchObject({ kty: 'EC', crv: 'P-256', alg: 'ES256', use: 'sig' });
-    expect(jwks.json().keys[0].d).toBeUndefined();
+    // One key set per algorithm: ES256 signs access tokens, RS256 (and ES256) sign ID tokens (OpenID Discovery).
+    const keys = jwks.json().keys as Array<Record<string, unknown>>;
+    expect(keys.map((k) => k.alg).sort()).toEqual(['ES256', 'RS256']);
+    expect(keys.find((k) => k.alg === 'ES256')).toMatchObject({ kty: 'EC', crv: 'P-256', use: 'sig' });
+    expect(keys.find((k) => k.alg === 'RS256')).toMatchObject({ kty: 'RSA', use: 'sig' });
+    for (const key of keys) for (const priv of ['d', 'p', 'q', 'dp', 'dq', 'qi']) expect(key[priv]).toBeUndefined();
     const maxAge = Number(/max-age=(\d+)/.exec(String(jwks.headers['cache-control']))?.[1]);
     expect(maxAge).toBeLessThanOrEqual(3600 / 2);
   });
