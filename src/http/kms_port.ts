@@ -5,6 +5,7 @@ export type KmsContext = Record<string, string>;
 
 /** One encryption's result: the `gh1:` ciphertext text and the key version that made it. */
 export interface KmsCiphertext {
+  /** The text form (`gh1:` + standard base64): no character JSON escapes (it is copied into answers unescaped). */
   ciphertext: string;
   keyVersion: number;
 }

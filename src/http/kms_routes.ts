@@ -3,7 +3,7 @@ import type { Logger } from '../core/index.js';
 import { kmsAudit } from './kms_audit.js';
 import { runTransit, type ItemResult } from './kms_batch.js';
 import { guarded, keyNameOf, type AuditFields } from './kms_call.js';
-import { JSON_MEDIA_TYPE, transitJson } from './kms_json.js';
+import { Base64Text, JSON_MEDIA_TYPE, transitJson } from './kms_json.js';
 import { registerKmsKeyRoutes } from './kms_key_routes.js';
 import type { KmsAuthorizer, KmsOperations } from './kms_port.js';
 import {
@@ -88,7 +88,7 @@ export function registerKmsRoutes(app: FastifyInstance, options: KmsRoutesOption
       const plaintext = base64Field(item.raw, 'plaintext');
       const sealed = await ops.encrypt(name, plaintext, contextField(item.raw));
       return {
-        fields: { ciphertext: sealed.ciphertext, key_version: sealed.keyVersion },
+        fields: { ciphertext: new Base64Text(sealed.ciphertext), key_version: sealed.keyVersion },
         keyVersion: sealed.keyVersion,
       };
     }),
@@ -98,7 +98,7 @@ export function registerKmsRoutes(app: FastifyInstance, options: KmsRoutesOption
     transit('decrypt', async (name, item) => {
       const ciphertext = textField(item.raw, 'ciphertext');
       const opened = await ops.decrypt(name, ciphertext, contextField(item.raw));
-      const fields = { plaintext: opened.plaintext.toString('base64') };
+      const fields = { plaintext: new Base64Text(opened.plaintext.toString('base64')) };
       opened.plaintext.fill(0);
       return { fields, keyVersion: opened.keyVersion };
     }),
@@ -109,7 +109,7 @@ export function registerKmsRoutes(app: FastifyInstance, options: KmsRoutesOption
       const ciphertext = textField(item.raw, 'ciphertext');
       const sealed = await ops.rewrap(name, ciphertext, contextField(item.raw));
       return {
-        fields: { ciphertext: sealed.ciphertext, key_version: sealed.keyVersion },
+        fields: { ciphertext: new Base64Text(sealed.ciphertext), key_version: sealed.keyVersion },
         keyVersion: sealed.keyVersion,
       };
     }),
