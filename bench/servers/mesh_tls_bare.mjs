@@ -15,5 +15,7 @@ const server = createServer(
   },
 );
 server.on('tlsClientError', () => {});
-server.listen(0, '127.0.0.1', () => process.stdout.write(JSON.stringify({ port: server.address().port }) + '\n'));
+server.listen(0, '127.0.0.1', () =>
+  process.stdout.write(JSON.stringify({ port: server.address().port, pid: process.pid }) + '\n'),
+);
 process.on('SIGTERM', () => process.exit(0));

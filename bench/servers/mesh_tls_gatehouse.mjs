@@ -24,5 +24,5 @@ const server = createMtlsServer({
   },
 });
 const { port } = await server.listen('127.0.0.1', 0);
-process.stdout.write(JSON.stringify({ port }) + '\n');
+process.stdout.write(JSON.stringify({ port, pid: process.pid }) + '\n');
 process.on('SIGTERM', () => process.exit(0));

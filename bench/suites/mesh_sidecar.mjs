@@ -9,8 +9,8 @@ import { createCaSnapshot, openCa } from '../lib/mesh_ca.mjs';
 
 const servers = join(dirname(fileURLToPath(import.meta.url)), '..', 'servers');
 const RATE = 500;
-const LATENCY_ROUNDS = 3;
-const LATENCY_SECONDS = 5;
+const LATENCY_ROUNDS = 5;
+const LATENCY_SECONDS = 4;
 
 const median = (values) => {
   const sorted = [...values].sort((a, b) => a - b);
@@ -122,13 +122,15 @@ export async function run() {
         bench: `Latency the sidecar pair adds at ${RATE} req/s (autocannon -R ${RATE}, 10 connections)`,
         target: 'added p50 < 1 ms over calling the app directly',
         results: latencyRows,
-        checks: [{ label: 'added p50 (ms, not ×)', value: addedP50, need: 1, atMost: true }],
+        // Strictly below 1 ms: autocannon's whole-millisecond p50 can only show that when the two p50s are equal.
+        checks: [{ label: 'added p50 in ms (not ×), must be < 1', value: addedP50, need: 0.999, atMost: true }],
         note:
           `Medians of ${LATENCY_ROUNDS} alternating rounds of ${LATENCY_SECONDS} s: p50 gatehouse pair ${ms(g.p50)}, ` +
           `bare pair ${ms(b.p50)}, direct ${ms(d.p50)}; mean gatehouse pair ${ms(g.mean)}, bare pair ${ms(b.mean)}, ` +
           `direct ${ms(d.mean)} (added mean ${ms(g.mean - d.mean)}). autocannon records latencies in whole ` +
-          'milliseconds, so p50 moves in 1 ms steps; the means are finer. The "gatehouse ÷ this" column of this ' +
-          'table compares achieved request rates (all ≈ 500/s), not latency. Target read as "≤ 1 ms".',
+          'milliseconds (a p50 of 1 means 1 to 2 ms), so an added p50 of 1 says "between 0 and 2 ms" and is not ' +
+          'counted as meeting "< 1 ms"; the means are finer. The "gatehouse ÷ this" column of this table compares ' +
+          'achieved request rates (all ≈ 500/s), not latency.',
       },
     ];
   } finally {
