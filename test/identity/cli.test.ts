@@ -91,9 +91,13 @@ describe('gatehouse api / client / signing-keys (CLI against a running gatehouse
     expect(JSON.parse(alias.stdout).kid).toBe(JSON.parse(keys.stdout).kid); // pending key: same one
 
     const jwks = await request(`${endpoints.identity}/.well-known/jwks.json`, { dispatcher: agent });
-    const published = ((await jwks.body.json()) as { keys: Array<{ kid: string }> }).keys.map((k) => k.kid);
+    // The access-token (ES256) set now publishes the current and the pre-published key; the RS256 ID-token set
+    // rotates on its own schedule and keeps its one key.
+    const all = ((await jwks.body.json()) as { keys: Array<{ kid: string; alg: string }> }).keys;
+    const published = all.filter((k) => k.alg === 'ES256').map((k) => k.kid);
     expect(published).toContain(JSON.parse(keys.stdout).kid);
     expect(published).toHaveLength(2);
+    expect(all.filter((k) => k.alg === 'RS256')).toHaveLength(1);
 
     const deleted = await runCli(['client', 'delete', clientId, ...d]);
     expect(deleted.code, deleted.stderr).toBe(0);
