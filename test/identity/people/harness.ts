@@ -10,6 +10,7 @@ import {
 } from '../../../src/http/index.js';
 import { MemoryLimiterStore } from '../../../src/ratelimit/index.js';
 import { MapVault } from '../harness.js';
+import { injectFetch } from '../../support/inject_fetch.js';
 
 export const ISSUER = 'https://id.test.example';
 export const AUDIENCE = 'https://orders.test.example';
@@ -108,23 +109,7 @@ export async function peopleHarness(
     location: typeof res.headers.location === 'string' ? res.headers.location : undefined,
     inputs: inputsOf(res.body),
   });
-  const fetchImpl = async (input: string | URL | Request, init?: RequestInit): Promise<Response> => {
-    const request = input instanceof Request ? input : new Request(input, init);
-    const url = new URL(request.url);
-    const headers: Record<string, string> = {};
-    request.headers.forEach((v, k) => (headers[k] = v));
-    const body = request.method === 'GET' || request.method === 'HEAD' ? undefined : await request.text();
-    const res = await app.inject({
-      method: request.method as 'GET' | 'POST',
-      url: url.pathname + url.search,
-      headers,
-      ...(body === undefined ? {} : { payload: body }),
-      remoteAddress: '203.0.113.10',
-    });
-    const out = new Headers();
-    for (const [k, v] of Object.entries(res.headers)) if (v !== undefined) out.set(k, String(v));
-    return new Response(res.statusCode === 204 ? null : res.body, { status: res.statusCode, headers: out });
-  };
+  const fetchImpl = injectFetch(app);
   return {
     clock,
     store,
