@@ -24,7 +24,7 @@ const ROTATION_CHECK_MS = 60_000;
  * Prepares the CA API on its own TLS 1.3 listener (listener certificate `spiffe://<td>/gatehouse/ca`) with client
  * certificates requested and judged on every connection (chain to the trust bundle, SVID rules, deny list; refusals
  * logged with their reason). Whenever the bundle changes (CA rotation here or on another replica), trust-bundle.pem is
- * rewritten and the listener trusts the new bundle. `bootstrap` stays unset until the identity module provides it.
+ * rewritten and the listener trusts the new bundle. `bootstrap` verifies access tokens (up.ts wires identity's).
  *
  * @example
  * const ca = await prepareCaListener({ core, trustBundleFile, ticketKeys, ready: () => ready });

@@ -54,6 +54,7 @@ export function identityAdminOperations(identity: IdentityServer, logger: Logger
           ? { idTokenSignedResponseAlg: body.id_token_signed_response_alg as 'RS256' | 'ES256' }
           : {}),
         ...(body.post_logout_redirect_uris ? { postLogoutRedirectUris: body.post_logout_redirect_uris } : {}),
+        ...(body.spiffe_ids ? { spiffeIds: body.spiffe_ids } : {}),
       });
       audit.info({ operation: 'identity.client.create', clientId: client.clientId, result: 'ok' }, 'admin operation');
       return {

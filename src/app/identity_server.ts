@@ -89,6 +89,7 @@ export async function openIdentity(options: {
     cacheTtlMs: settings.clientCacheTtl,
     secretOverlapMs: settings.secretRotationOverlap,
     maxAccessTokenTtlMs: maxTokenTtlMs,
+    trustDomain: config.trustDomain,
   });
   const signingKeys = await SigningKeys.open({
     store: records,

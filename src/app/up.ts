@@ -25,6 +25,7 @@ import { apiKeyAdminOperations } from './apikey_admin.js';
 import { userAdminOperations } from './user_admin.js';
 import { prepareIdentityListener } from './identity_listener.js';
 import { prepareCaListener } from './ca_listener.js';
+import { identityBootstrapVerifier } from './ca_bootstrap.js';
 import { platformCallers, platformKmsAuthorizer, platformObjectAuthorizer } from './platform_authorizer.js';
 import { kmsOperations } from './kms_operations.js';
 import { attachObjectStore } from './object_operations.js';
@@ -160,6 +161,12 @@ export async function startGatehouse(options: {
       trustBundleFile: paths.trustBundle,
       ticketKeys,
       ready: () => ready,
+      // Access tokens of clients holding SPIFFE IDs enroll too (docs/ca.md, "Enrollment with an access token").
+      bootstrap: identityBootstrapVerifier({
+        identity: identityListener.identity,
+        platformAudience: config.identity.platformAudience,
+        clock,
+      }),
     });
     cleanups.push(() => caListener.close());
     const admin: HttpsServer = adminListener.server;

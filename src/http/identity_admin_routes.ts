@@ -20,6 +20,7 @@ export interface ClientCreateBody {
   allowed_origins?: string[];
   id_token_signed_response_alg?: string;
   post_logout_redirect_uris?: string[];
+  spiffe_ids?: string[];
 }
 
 /** What the identity admin routes need; app/identity_admin.ts implements it. Results are JSON-ready (snake_case). */
@@ -60,6 +61,7 @@ const clientBody = z.strictObject({
   allowed_origins: z.array(z.string().max(512)).max(10).optional(),
   id_token_signed_response_alg: z.string().max(10).optional(),
   post_logout_redirect_uris: z.array(z.string().max(2000)).max(20).optional(),
+  spiffe_ids: z.array(z.string().max(2048)).max(20).optional(),
 });
 const rotateBody = z.strictObject({ overlap: z.string().max(20).optional() });
 const idParams = z.strictObject({ id: z.string().min(1).max(128) });

@@ -70,6 +70,11 @@ export function clientCommand(): Command {
       'where OpenID Connect logout may return the person (repeatable, exact match)',
       collect,
     )
+    .option(
+      '--spiffe-id <id>',
+      'workload SPIFFE ID the client may enroll at the CA with its token (repeatable)',
+      collect,
+    )
     .action(
       async (
         flags: AdminFlags & {
@@ -88,6 +93,7 @@ export function clientCommand(): Command {
           allowedOrigin?: string[];
           idTokenAlg?: string;
           postLogoutRedirectUri?: string[];
+          spiffeId?: string[];
         },
       ) => {
         const jwks = flags.jwksFile ? (JSON.parse(readFileSync(flags.jwksFile, 'utf8')) as unknown) : undefined;
@@ -108,6 +114,7 @@ export function clientCommand(): Command {
             ...(flags.allowedOrigin ? { allowed_origins: flags.allowedOrigin } : {}),
             ...(flags.idTokenAlg ? { id_token_signed_response_alg: flags.idTokenAlg } : {}),
             ...(flags.postLogoutRedirectUri ? { post_logout_redirect_uris: flags.postLogoutRedirectUri } : {}),
+            ...(flags.spiffeId ? { spiffe_ids: flags.spiffeId } : {}),
           });
           print(output, created, createdText);
         });

@@ -47,6 +47,8 @@ export interface Client {
   idTokenSignedResponseAlg?: 'RS256' | 'ES256';
   /** Where RP-initiated logout may send the person back to (exact match). */
   postLogoutRedirectUris?: string[];
+  /** Workload SPIFFE IDs the client may hold: the CA signs them for its client_credentials access tokens. */
+  spiffeIds?: string[];
   secrets: ClientSecretDigest[];
   createdAt: number;
   updatedAt: number;
@@ -69,6 +71,7 @@ export interface ClientRegistration {
   allowedOrigins?: string[];
   idTokenSignedResponseAlg?: 'RS256' | 'ES256';
   postLogoutRedirectUris?: string[];
+  spiffeIds?: string[];
 }
 
 /**

@@ -44,6 +44,8 @@ export class ClientRegistry {
       cacheTtlMs: number;
       secretOverlapMs: number;
       maxAccessTokenTtlMs: number;
+      /** The platform trust domain: client SPIFFE IDs must be workload IDs in it (refused when unset). */
+      trustDomain?: string;
     },
   ) {
     this.cache = new ClientCache({
@@ -55,7 +57,7 @@ export class ClientRegistry {
 
   /** Registers a client; confidential clients using a secret get one, returned here and never again. */
   async create(reg: ClientRegistration): Promise<{ client: Client; secret?: string }> {
-    const checked = checkRegistration(reg, await this.deps.apis.list());
+    const checked = checkRegistration(reg, await this.deps.apis.list(), this.deps.trustDomain);
     checkJwks(reg.jwks);
     if (reg.accessTokenTtlMs !== undefined) this.checkTtl(reg.accessTokenTtlMs);
     const now = this.deps.clock.now();

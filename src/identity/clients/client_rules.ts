@@ -1,5 +1,6 @@
 import { GatehouseError } from '../../core/index.js';
 import type { Api } from '../apis/api.js';
+import { checkClientSpiffeIds } from './client_spiffe_ids.js';
 import { CLIENT_AUTH_METHODS, GRANT_TYPE_NAMES, type ClientAuthMethod, type ClientRegistration } from './client.js';
 
 const invalid = (message: string) => new GatehouseError('ERR_IDENTITY_CLIENT_INVALID', { message });
@@ -18,6 +19,7 @@ export interface CheckedRegistration {
   allowedOrigins: string[];
   idTokenSignedResponseAlg?: 'RS256' | 'ES256';
   postLogoutRedirectUris?: string[];
+  spiffeIds?: string[];
 }
 
 function isLoopback(url: URL): boolean {
@@ -58,12 +60,17 @@ function unique(values: readonly string[], what: string): string[] {
  * Checks a client registration against the rules and the API registry, and fills in defaults: confidential clients
  * default to client_secret_basic, public ones must use `none`; `implicit` needs `legacyImplicit`; every scope must be
  * defined by a registered API (by one of the client's audiences when it names them); without `audiences` the client
- * gets the APIs that define its scopes, in registry order.
+ * gets the APIs that define its scopes, in registry order. SPIFFE IDs (`spiffeIds`) must be workload IDs of
+ * `trustDomain` and need the client_credentials grant.
  *
  * @example
  * const checked = checkRegistration(registration, await apis.list());
  */
-export function checkRegistration(reg: ClientRegistration, apis: readonly Api[]): CheckedRegistration {
+export function checkRegistration(
+  reg: ClientRegistration,
+  apis: readonly Api[],
+  trustDomain?: string,
+): CheckedRegistration {
   if (typeof reg.name !== 'string' || reg.name.trim().length === 0 || reg.name.length > 100) {
     throw invalid('name must be 1-100 characters');
   }
@@ -120,6 +127,10 @@ export function checkRegistration(reg: ClientRegistration, apis: readonly Api[])
   }
   const postLogoutRedirectUris = unique(reg.postLogoutRedirectUris ?? [], 'post-logout redirect URI');
   postLogoutRedirectUris.forEach(checkRedirectUri);
+  const spiffeIds = checkClientSpiffeIds(reg.spiffeIds ?? [], trustDomain);
+  if (spiffeIds.length > 0 && !grantTypes.includes('client_credentials')) {
+    throw invalid('SPIFFE IDs need the client_credentials grant (the CA accepts client_credentials tokens)');
+  }
   return {
     name: reg.name.trim(),
     public: isPublic,
@@ -133,5 +144,6 @@ export function checkRegistration(reg: ClientRegistration, apis: readonly Api[])
     allowedOrigins,
     ...(idAlg === undefined ? {} : { idTokenSignedResponseAlg: idAlg }),
     ...(postLogoutRedirectUris.length === 0 ? {} : { postLogoutRedirectUris }),
+    ...(spiffeIds.length === 0 ? {} : { spiffeIds }),
   };
 }
