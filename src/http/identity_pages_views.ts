@@ -14,6 +14,7 @@ label{display:block;font-weight:600;margin:.75rem 0 .25rem}
 input[type=text],input[type=password]{width:100%;font:inherit;padding:.6rem .7rem;border:1px solid #8a939e;border-radius:.35rem}
 .check{display:flex;gap:.5rem;align-items:center;font-weight:400}
 .actions{display:flex;gap:.75rem;margin-top:1.25rem;flex-wrap:wrap}
+form+p{margin-top:1.25rem}
 button{font:inherit;font-weight:600;min-height:2.75rem;padding:.55rem 1.2rem;border-radius:.35rem;border:1px solid #1b5fc1;background:#1b5fc1;color:#fff;cursor:pointer}
 button.secondary{background:#fff;color:#1b5fc1}
 :focus-visible{outline:3px solid #f0b429;outline-offset:2px}
