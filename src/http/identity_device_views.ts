@@ -63,7 +63,7 @@ export function deviceConsentView(options: {
   return layout(
     `Allow ${options.clientName}?`,
     `<h1>Allow <strong>${e(options.clientName)}</strong> on your device to use your account?</h1>
-<p>Signed in as <strong>${e(options.username)}</strong>. Code <strong>${e(options.userCode)}</strong>. It asks to:</p>
+<p>Signed in as <strong>${e(options.username)}</strong>. Code <strong class="user-code">${e(options.userCode)}</strong>. It asks to:</p>
 <ul>${items || '<li class="scope">Know who you are</li>'}</ul>
 <form method="post" action="/oauth2/device/consent">
 ${hidden('csrf', options.csrf)}${hidden('user_code', options.userCode)}

@@ -19,7 +19,7 @@ button{font:inherit;font-weight:600;min-height:2.75rem;padding:.55rem 1.2rem;bor
 button.secondary{background:#fff;color:#1b5fc1}
 :focus-visible{outline:3px solid #f0b429;outline-offset:2px}
 .error{border-left:4px solid #c62828;background:#fdecea;padding:.5rem .75rem}
-.scope{margin:.25rem 0}.scope code{font-size:.85em;color:#57606a}
+.scope{margin:.25rem 0}.scope code{font-size:.85em;color:#57606a}.user-code{white-space:nowrap}
 @media (prefers-color-scheme:dark){html{background:#111418;color:#e6e8eb}main{background:#1b1f24;border-color:#30363d}input[type=text],input[type=password]{background:#0d1117;color:inherit}button.secondary{background:transparent}.error{background:#3b1213}}
 `;
 
