@@ -1,50 +1,15 @@
 // Issue 3 benchmark: the transit API over HTTPS (TLS 1.3, keep-alive) with batch_input of 100 records of 1 KiB,
 // against the in-process Envelopes.encrypt of the same 100 records. One operation = 100 records on both sides.
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { Agent, request } from 'undici';
 import { compare } from '../lib/measure.mjs';
+import { selfSigned } from '../lib/tls.mjs';
 import { MemoryRecordStore } from '../../dist/adapters/index.js';
 import { Envelopes, Keyring, RootKey } from '../../dist/kms/index.js';
 import { ManualClock, silentLogger } from '../../dist/core/index.js';
 import { loadConfig } from '../../dist/config/index.js';
 import { createHttpsServer, registerKmsRoutes } from '../../dist/http/index.js';
 import { kmsOperations } from '../../dist/app/kms_operations.js';
-
-function selfSigned() {
-  const dir = mkdtempSync(join(tmpdir(), 'gh-bench-'));
-  try {
-    const key = join(dir, 'key.pem');
-    const cert = join(dir, 'cert.pem');
-    execFileSync(
-      'openssl',
-      [
-        'req',
-        '-x509',
-        '-newkey',
-        'ec',
-        '-pkeyopt',
-        'ec_paramgen_curve:P-256',
-        '-nodes',
-        '-subj',
-        '/CN=localhost',
-        '-days',
-        '1',
-        '-keyout',
-        key,
-        '-out',
-        cert,
-      ],
-      { stdio: 'ignore' },
-    );
-    return { certPem: readFileSync(cert, 'utf8'), keyPem: readFileSync(key, 'utf8') };
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-}
 
 export async function run() {
   const clock = new ManualClock(Date.now());

@@ -12,7 +12,7 @@ import {
   type SessionStore,
 } from '../identity/index.js';
 import { deviceCodeView, deviceConsentView, deviceLoginView } from './identity_device_views.js';
-import { pageCsp } from './identity_pages.js';
+import { field, page } from './identity_pages.js';
 import { messageView } from './identity_pages_views.js';
 
 /** What the device routes need; app/identity_listener.ts supplies it. */
@@ -24,23 +24,6 @@ export interface IdentityDevicePagesOptions {
   logger: Logger;
   maxBodyBytes: number;
 }
-
-function page(reply: FastifyReply, status: number, html: string): FastifyReply {
-  return reply
-    .code(status)
-    .header('content-security-policy', pageCsp())
-    .header('x-frame-options', 'DENY')
-    .header('x-content-type-options', 'nosniff')
-    .header('referrer-policy', 'no-referrer')
-    .header('cache-control', 'no-store')
-    .type('text/html; charset=utf-8')
-    .send(html);
-}
-
-const field = (body: unknown, name: string): string | undefined => {
-  const value = (body as Record<string, unknown> | undefined)?.[name];
-  return typeof value === 'string' ? value : undefined;
-};
 
 function failure(reply: FastifyReply, error: GatehouseError): FastifyReply {
   const retry = (error as { retryAfterSeconds?: number }).retryAfterSeconds;

@@ -53,7 +53,8 @@ export function pageCsp(formTarget?: string): string {
   ].join('; ');
 }
 
-function page(reply: FastifyReply, status: number, html: string, formTarget?: string): FastifyReply {
+/** Sends a page with the headers every sign-in page carries (strict CSP, no framing, no caching). */
+export function page(reply: FastifyReply, status: number, html: string, formTarget?: string): FastifyReply {
   return reply
     .code(status)
     .header('content-security-policy', pageCsp(formTarget))
@@ -65,7 +66,8 @@ function page(reply: FastifyReply, status: number, html: string, formTarget?: st
     .send(html);
 }
 
-const field = (body: unknown, name: string): string | undefined => {
+/** A string field of a parsed form body, or undefined. */
+export const field = (body: unknown, name: string): string | undefined => {
   const value = (body as Record<string, unknown> | undefined)?.[name];
   return typeof value === 'string' ? value : undefined;
 };

@@ -7,6 +7,7 @@ import { ManualClock, MemoryLogger } from '../../../src/core/index.js';
 import { registerIdentityDevicePages, registerIdentityRoutes } from '../../../src/http/index.js';
 import { MemoryLimiterStore } from '../../../src/ratelimit/index.js';
 import { MapVault } from '../harness.js';
+import { inputsOf } from '../people/harness.js';
 
 export const ISSUER = 'https://id.test.example';
 export const AUDIENCE = 'https://orders.test.example';
@@ -41,18 +42,6 @@ export interface DeviceHarness {
   /** Discovery for the public device client (openid-client). */
   discover(clientId: string): Promise<oidc.Configuration>;
   close(): Promise<void>;
-}
-
-function decodeEntities(value: string): string {
-  return value.replace(/&#(\d+);/g, (_m, n: string) => String.fromCharCode(Number(n)));
-}
-
-function inputsOf(html: string): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const m of html.matchAll(/<input[^>]*name="([^"]+)"[^>]*value="([^"]*)"/g)) {
-    out[m[1] as string] = decodeEntities(m[2] as string);
-  }
-  return out;
 }
 
 /** Identity on a memory store with the token routes and the device routes and pages. */

@@ -55,7 +55,8 @@ function decodeEntities(value: string): string {
   return value.replace(/&#(\d+);/g, (_m, n: string) => String.fromCharCode(Number(n)));
 }
 
-function inputsOf(html: string): Record<string, string> {
+/** The named inputs of a page's forms and their (entity-decoded) values. */
+export function inputsOf(html: string): Record<string, string> {
   const out: Record<string, string> = {};
   for (const m of html.matchAll(/<input[^>]*name="([^"]+)"[^>]*value="([^"]*)"/g)) {
     out[m[1] as string] = decodeEntities(m[2] as string);
