@@ -96,6 +96,9 @@ describe('IdentitySource', () => {
     expect(ca.calls).toContain('sign:token-1');
     ca.down = true;
     await until(() => identity.current === undefined, 'expiry');
+    // `current` turns undefined by the clock at once; the retry loop that notices the expiry notifies listeners on its
+    // next attempt (up to one backoff later), so wait for that notification too.
+    await until(() => seen.includes(undefined), 'the expiry notification');
     const renewAttempts = ca.calls.filter((c) => c === 'renew:1').length;
     expect(renewAttempts).toBeGreaterThanOrEqual(2);
     expect(seen).toContain(undefined);
