@@ -52,10 +52,12 @@ describe('gatehouse api / client / signing-keys (CLI against a running gatehouse
     expect(created.code, created.stderr).toBe(0);
     const { client_id: clientId, client_secret: secret } = JSON.parse(created.stdout);
     expect(secret).toMatch(/^ghcs_/);
+    expect(clientId).toMatch(/^ghc_[A-Za-z0-9_-]{22}$/); // never a leading '-' a CLI would read as an option
 
     const list = JSON.parse((await runCli(['client', 'list', '--json', ...d])).stdout);
     expect(list.clients.map((c: { client_id: string }) => c.client_id)).toEqual([clientId]);
     const show = await runCli(['client', 'show', clientId, '--json', ...d]);
+    expect(show.code, show.stderr).toBe(0);
     expect(show.stdout).not.toContain(secret);
     expect(JSON.parse(show.stdout).access_token_ttl_ms).toBe(300_000);
 

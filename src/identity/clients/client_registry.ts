@@ -1,4 +1,4 @@
-import { GatehouseError, randomId, type Clock, type RecordStore } from '../../core/index.js';
+import { GatehouseError, prefixedId, type Clock, type RecordStore } from '../../core/index.js';
 import { verificationKeyFromJwk } from '../../crypto/index.js';
 import type { ApiRegistry } from '../apis/api_registry.js';
 import type { Client, ClientJwk, ClientRegistration } from './client.js';
@@ -64,7 +64,8 @@ export class ClientRegistry {
     const usesSecret = checked.authMethod === 'client_secret_basic' || checked.authMethod === 'client_secret_post';
     const fresh = usesSecret ? newClientSecret() : undefined;
     const client: Client = {
-      clientId: randomId(16),
+      // A readable prefix, and never a leading '-' (which a CLI would take for an option).
+      clientId: prefixedId('ghc', 16),
       ...checked,
       ...(reg.jwks ? { jwks: { keys: reg.jwks.keys } } : {}),
       ...(reg.accessTokenTtlMs === undefined ? {} : { accessTokenTtlMs: reg.accessTokenTtlMs }),
