@@ -22,6 +22,7 @@ const lines = [
   '',
 ];
 let failed = 0;
+const count = (n) => (Number.isInteger(n) ? n.toLocaleString('en-US') : n.toFixed(2));
 for (const file of suites) {
   console.error(`bench: ${file} ...`);
   const mod = await import(join(here, 'suites', file));
@@ -43,17 +44,20 @@ for (const file of suites) {
       const ratio = r.name === subject.name ? '—' : r.ratio.toFixed(2) + '×';
       lines.push(`| ${r.name} | ${fmt(r.opsPerSec)} | ${ratio} |${withP99 ? ` ${r.p99Ms ?? '—'} |` : ''}`);
     }
-    // A row passes when every check passes; by default the one check is the worst throughput ratio ≥ need.
+    // A row passes when every check passes; by default the one check is the worst throughput ratio ≥ need. A check
+    // with a `unit` (e.g. '' for a count, ' MiB') shows its value and need with that unit instead of as a ratio (×).
     const checks = row.checks ?? [
       { label: 'throughput', value: Math.min(...row.results.slice(1).map((r) => r.ratio)), need: row.need },
     ];
     const verdicts = checks.map((c) => {
       const ok = c.atMost ? c.value <= c.need : c.value >= c.need;
-      return { ...c, ok, text: `${c.label} ${c.value.toFixed(2)}× (${c.atMost ? '≤' : '≥'} ${c.need}×)` };
+      const shown = c.unit === undefined ? `${c.value.toFixed(2)}×` : `${count(c.value)}${c.unit}`;
+      const need = c.unit === undefined ? `${c.need}×` : `${count(c.need)}${c.unit}`;
+      return { ...c, ok, shown, text: `${c.label} ${shown} (${c.atMost ? '≤' : '≥'} ${need})` };
     });
     const pass = verdicts.every((v) => v.ok);
     if (!pass) failed++;
-    const summary = verdicts.length === 1 ? `${verdicts[0].value.toFixed(2)}×` : verdicts.map((v) => v.text).join('; ');
+    const summary = verdicts.length === 1 ? verdicts[0].shown : verdicts.map((v) => v.text).join('; ');
     lines.push('', `Result: ${summary} — ${pass ? 'meets' : 'MISSES'} the target.`, '');
     if (row.note) lines.push(row.note, '');
     console.error(`  ${row.bench}: ${summary} (${pass ? 'ok' : 'MISS'})`);
