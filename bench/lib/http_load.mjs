@@ -7,6 +7,8 @@ import { createInterface } from 'node:readline';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const run = promisify(execFile);
@@ -47,11 +49,17 @@ export async function startServer(script, input) {
 
 /** One autocannon run in a separate process against `target` ({ url, headers, body, method }). */
 export async function load(target, { connections, seconds }) {
-  const spec = { ...target, connections, seconds };
-  const { stdout } = await run(process.execPath, [join(here, 'load_child.mjs'), JSON.stringify(spec)], {
-    maxBuffer: 1 << 20,
-  });
-  return JSON.parse(stdout.trim().split('\n').pop());
+  const spec = JSON.stringify({ ...target, connections, seconds });
+  // One argv string may not exceed 128 KiB on Linux: a large spec (a big request body) goes through a file.
+  const dir = spec.length > 64 * 1024 ? mkdtempSync(join(tmpdir(), 'gh-load-')) : undefined;
+  if (dir) writeFileSync(join(dir, 'spec.json'), spec);
+  try {
+    const arg = dir ? `@${join(dir, 'spec.json')}` : spec;
+    const { stdout } = await run(process.execPath, [join(here, 'load_child.mjs'), arg], { maxBuffer: 1 << 20 });
+    return JSON.parse(stdout.trim().split('\n').pop());
+  } finally {
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  }
 }
 
 /**

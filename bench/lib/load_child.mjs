@@ -1,9 +1,11 @@
 // The load generator, run in its own process so that it never shares an event loop with a server under test.
-// argv[2] = JSON { url, connections, seconds, method, headers, body, rate? } (rate: autocannon -R, requests/s over
+// argv[2] = JSON (or @FILE holding it) { url, connections, seconds, method, headers, body, rate? } (rate: autocannon -R, requests/s over
 // all connections); prints one JSON line with the results.
+import { readFileSync } from 'node:fs';
 import autocannon from 'autocannon';
 
-const spec = JSON.parse(process.argv[2]);
+const arg = process.argv[2];
+const spec = JSON.parse(arg.startsWith('@') ? readFileSync(arg.slice(1), 'utf8') : arg);
 const result = await autocannon({
   url: spec.url,
   connections: spec.connections,

@@ -10,21 +10,28 @@ export interface MemoryLimiterStoreOptions {
 }
 
 /**
- * The in-process limiter store: a Map of key → TAT (a plain number of microseconds), bounded by least-recently-used
- * eviction (Map insertion order; a touched key is deleted and set again, so the first key is the least recently used).
+ * The in-process limiter store: key → TAT (a plain number of microseconds) in two generations of Maps, bounded like
+ * an LRU but cheaper. A decision on a key of the current generation is one `get` and one `set` of an existing entry
+ * (no reordering); a key found in the previous generation moves to the current one. When the current generation
+ * holds `maxKeys / 2` keys it becomes the previous one and the old previous generation is dropped whole. So a key
+ * used among the last `maxKeys / 2` distinct keys is never evicted, at most `maxKeys` keys are held, and eviction
+ * costs O(1) amortized (a strict LRU deletes and re-inserts on every touch: about half the cost of a decision).
  *
  * A key whose TAT is at or before now decides exactly like an absent key, so it is not stored, and evicting it changes
  * no decision. Evicting a key that is still owing (TAT in the future) forgives its debt: that is the price of bounded
- * memory, paid by the least recently seen client. `evictions` counts evictions of owing keys for metrics.
+ * memory, paid by the least recently seen clients. `evictions` counts evictions of owing keys for metrics.
  *
  * @example
  * const store = new MemoryLimiterStore({ clock: systemClock, maxKeys: config.ratelimit.memory.maxKeys });
  * const d = store.consumeSync(`ip:${ip}`, { rate: 10, period: 1000, burst: 20 });
  */
 export class MemoryLimiterStore implements LimiterStore {
-  private readonly tats = new Map<string, number>();
+  private current = new Map<string, number>();
+  private previous = new Map<string, number>();
   private readonly clock: Clock;
-  private readonly maxKeys: number;
+  /** Keys per generation: floor(maxKeys / 2), at least 1 (with maxKeys 1 the previous generation stays empty). */
+  private readonly generation: number;
+  private readonly keepPrevious: boolean;
   /** Evictions of keys that were still owing (their TAT in the future); idle evictions are free and not counted. */
   evictions = 0;
 
@@ -35,12 +42,13 @@ export class MemoryLimiterStore implements LimiterStore {
       });
     }
     this.clock = options.clock;
-    this.maxKeys = options.maxKeys;
+    this.generation = Math.max(1, Math.floor(options.maxKeys / 2));
+    this.keepPrevious = options.maxKeys >= 2;
   }
 
   /** Keys currently held (at most `maxKeys`). */
   get size(): number {
-    return this.tats.size;
+    return this.current.size + this.previous.size;
   }
 
   /**
@@ -51,12 +59,18 @@ export class MemoryLimiterStore implements LimiterStore {
    */
   consumeSync(key: string, limit: RateLimit, cost = 1): RateDecision {
     const now = this.clock.now();
-    const stored = this.tats.get(key);
+    let stored = this.current.get(key);
+    const inCurrent = stored !== undefined;
+    if (!inCurrent && this.previous.size > 0) {
+      stored = this.previous.get(key);
+      if (stored !== undefined) this.previous.delete(key);
+    }
     const d = decide(stored, now, limit, cost);
-    if (stored !== undefined) this.tats.delete(key);
     if (!isIdle(d.tat, now)) {
-      this.tats.set(key, d.tat);
-      if (this.tats.size > this.maxKeys) this.evictOldest(now);
+      if (inCurrent) this.current.set(key, d.tat);
+      else this.insert(key, d.tat, now);
+    } else if (inCurrent) {
+      this.current.delete(key);
     }
     return { allowed: d.allowed, remaining: d.remaining, retryAfterMs: d.retryAfterMs, resetAfterMs: d.resetAfterMs };
   }
@@ -70,17 +84,31 @@ export class MemoryLimiterStore implements LimiterStore {
   }
 
   async reset(key: string): Promise<void> {
-    this.tats.delete(key);
+    this.current.delete(key);
+    this.previous.delete(key);
   }
 
   async close(): Promise<void> {
-    this.tats.clear();
+    this.current.clear();
+    this.previous.clear();
   }
 
-  private evictOldest(now: number): void {
-    const oldest = this.tats.keys().next();
-    if (oldest.done) return;
-    if (!isIdle(this.tats.get(oldest.value), now)) this.evictions += 1;
-    this.tats.delete(oldest.value);
+  /** Adds a key to the current generation, turning generations over first when it is full. */
+  private insert(key: string, tat: number, now: number): void {
+    if (this.current.size >= this.generation) {
+      this.countOwing(this.previous, now);
+      if (this.keepPrevious) {
+        this.previous = this.current;
+      } else {
+        this.countOwing(this.current, now);
+        this.previous = new Map();
+      }
+      this.current = new Map();
+    }
+    this.current.set(key, tat);
+  }
+
+  private countOwing(dropped: Map<string, number>, now: number): void {
+    for (const tat of dropped.values()) if (!isIdle(tat, now)) this.evictions += 1;
   }
 }

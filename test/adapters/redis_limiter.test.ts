@@ -42,6 +42,41 @@ limiterStoreContract('RedisLimiterStore (caller ManualClock)', async () => {
 });
 
 describe('RedisLimiterStore', () => {
+  it('batches concurrent decisions into script calls and keeps their order exact', async () => {
+    const { keyPrefix, cleanup } = prefix();
+    const clock = new ManualClock(T0);
+    const store = new RedisLimiterStore({ redis, keyPrefix, clock, maxBatch: 16, maxInFlight: 2 });
+    const calls: unknown[][] = [];
+    const sent = (redis as unknown as { sendCommand: (c: { name: string; args: unknown[] }) => unknown }).sendCommand;
+    const spy = function (this: unknown, command: { name: string; args: unknown[] }) {
+      if (command.name === 'evalsha' || command.name === 'eval') calls.push(command.args);
+      return sent.call(this, command);
+    };
+    (redis as unknown as { sendCommand: typeof spy }).sendCommand = spy;
+    try {
+      const limit = { rate: 1, period: 60_000, burst: 99 };
+      // 250 decisions on one key made in one tick: 100 admitted, in call order, whatever the batch boundaries.
+      const decisions = await Promise.all(Array.from({ length: 250 }, () => store.consume('k', limit)));
+      expect(decisions.slice(0, 100).every((d) => d.allowed)).toBe(true);
+      expect(decisions.slice(100).some((d) => d.allowed)).toBe(false);
+      expect(decisions.map((d) => d.remaining).slice(0, 3)).toEqual([99, 98, 97]);
+      // 250 decisions in batches of at most 16: at least 16 script calls, far fewer than 250.
+      expect(calls.length).toBeGreaterThanOrEqual(16);
+      expect(calls.length).toBeLessThan(250);
+      // A bad request in consumeMany rejects the whole call before anything is counted.
+      await expect(
+        store.consumeMany([
+          { key: 'other', limit },
+          { key: 'other', limit: { rate: 0, period: 1000, burst: 0 } },
+        ]),
+      ).rejects.toMatchObject({ code: 'ERR_CONFIG_INVALID' });
+      expect((await store.consume('other', limit)).remaining).toBe(99);
+    } finally {
+      (redis as unknown as { sendCommand: typeof sent }).sendCommand = sent;
+      await cleanup();
+    }
+  });
+
   it('stores one integer TAT per key under the prefix, expiring when the TAT passes', async () => {
     const { keyPrefix, cleanup } = prefix();
     const store = new RedisLimiterStore({ redis, keyPrefix });

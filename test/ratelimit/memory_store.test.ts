@@ -13,17 +13,29 @@ limiterStoreContract('MemoryLimiterStore', async () => {
 describe('MemoryLimiterStore', () => {
   const limit: RateLimit = { rate: 10, period: 1000, burst: 2 };
 
-  it('holds at most maxKeys keys, evicting the least recently used', () => {
+  it('holds at most maxKeys keys and keeps the last maxKeys / 2 distinct keys (two generations)', () => {
     const clock = new ManualClock(T0);
-    const store = new MemoryLimiterStore({ clock, maxKeys: 3 });
-    for (const key of ['a', 'b', 'c']) store.consumeSync(key, limit, 3);
-    store.consumeSync('a', limit, 0); // touch a: b is now the least recently used
-    store.consumeSync('d', limit, 3);
+    const store = new MemoryLimiterStore({ clock, maxKeys: 4 }); // generations of 2 keys
+    for (const key of ['a', 'b', 'c']) store.consumeSync(key, limit, 3); // c turns over: previous a, b; current c
+    store.consumeSync('a', limit, 0); // a touched: moves to the current generation (previous b; current c, a)
+    expect(store.size).toBe(3);
+    store.consumeSync('d', limit, 3); // current full: b (owing) is dropped; previous c, a; current d
     expect(store.size).toBe(3);
     expect(store.evictions).toBe(1);
-    expect(store.consumeSync('a', limit).allowed).toBe(false); // kept
-    expect(store.consumeSync('c', limit).allowed).toBe(false); // kept
+    for (const key of ['a', 'c', 'd']) expect(store.consumeSync(key, limit).allowed).toBe(false); // kept
     expect(store.consumeSync('b', limit).allowed).toBe(true); // evicted: its debt was forgiven
+    for (let i = 0; i < 20; i += 1) store.consumeSync(`k${i}`, limit, 3);
+    expect(store.size).toBeLessThanOrEqual(4);
+  });
+
+  it('with maxKeys 1 holds one key', () => {
+    const clock = new ManualClock(T0);
+    const store = new MemoryLimiterStore({ clock, maxKeys: 1 });
+    store.consumeSync('a', limit, 3);
+    store.consumeSync('b', limit, 3);
+    expect(store.size).toBe(1);
+    expect(store.evictions).toBe(1);
+    expect(store.consumeSync('b', limit).allowed).toBe(false);
   });
 
   it('never stores an idle key: one whose TAT is not in the future', () => {
@@ -38,10 +50,11 @@ describe('MemoryLimiterStore', () => {
 
   it('evicting idle keys never changes a decision', () => {
     // Two stores see the same traffic; one is so small that it evicts constantly. A TAT is at most 300 ms ahead
-    // (burst 2, T = 100 ms) and the evicted key was last touched 4 steps of 80 ms ago, so every eviction hits an idle
-    // key, and the decisions must be identical to the unbounded store's and to the pure function's.
+    // (burst 2, T = 100 ms); the store keeps the last 4 distinct keys, so an evicted key was last touched at least
+    // 4 steps of 80 ms ago: every eviction hits an idle key, and the decisions must be identical to the unbounded
+    // store's and to the pure function's.
     const clock = new ManualClock(T0);
-    const small = new MemoryLimiterStore({ clock, maxKeys: 4 });
+    const small = new MemoryLimiterStore({ clock, maxKeys: 8 });
     const large = new MemoryLimiterStore({ clock, maxKeys: 1000 });
     const reference = new Map<string, number>();
     let largest = 0;
@@ -58,8 +71,8 @@ describe('MemoryLimiterStore', () => {
         largest = Math.max(largest, large.size);
       }
     }
-    expect(small.size).toBeLessThanOrEqual(4);
-    expect(largest).toBeGreaterThan(4); // so the small store did evict
+    expect(small.size).toBeLessThanOrEqual(8);
+    expect(largest).toBeGreaterThan(8); // so the small store did evict
     expect(small.evictions).toBe(0); // every eviction hit an idle key
   });
 

@@ -8,7 +8,7 @@ import {
   type RateDecision,
   type RateLimit,
 } from '../../ratelimit/index.js';
-import { GCRA_LUA } from './gcra_script.js';
+import { GCRA_BATCH_LUA } from './gcra_script.js';
 
 /** Options of {@link RedisLimiterStore}. */
 export interface RedisLimiterStoreOptions {
@@ -21,17 +21,34 @@ export interface RedisLimiterStoreOptions {
    * one server clock is the only clock they all agree on. Set it in tests (ManualClock) or with a single caller.
    */
   clock?: Clock;
+  /** Most decisions in one script call (default 128, at most 4096: the script unpacks its keys into one MGET). */
+  maxBatch?: number;
+  /** Script calls awaiting Redis at once; decisions made meanwhile wait and go in the next batch (default 4). */
+  maxInFlight?: number;
 }
 
 /** Extra lifetime given to keys when the caller's clock decides, in case it runs behind the server's. */
 const CALLER_CLOCK_TTL_SLACK_MS = 60_000;
-const COMMAND = 'gatehouseGcraV1';
+const COMMAND = 'gatehouseGcraBatchV1';
 
-type Reply = [number, number, number, number];
-type Scripted = { [COMMAND](key: string, ...args: Array<string | number>): Promise<Reply> };
+type Scripted = { [COMMAND](keyCount: number, ...keysThenArgs: Array<string | number>): Promise<number[]> };
 
-function toDecision(reply: Reply): RateDecision {
-  const [allowed, remaining, retryUs, resetUs] = reply;
+/** A decision waiting for its batch. */
+interface Pending {
+  key: string;
+  interval: number;
+  burst: number;
+  cost: number;
+  resolve(d: RateDecision): void;
+  reject(err: unknown): void;
+}
+
+function toDecision(reply: number[], i: number): RateDecision {
+  const o = 4 * i;
+  const allowed = reply[o] as number;
+  const remaining = reply[o + 1] as number;
+  const retryUs = reply[o + 2] as number;
+  const resetUs = reply[o + 3] as number;
   return {
     allowed: allowed === 1,
     remaining,
@@ -48,11 +65,13 @@ function unavailable(err: unknown): GatehouseError {
 }
 
 /**
- * The shared limiter store: GCRA in one Lua script per decision (atomic per key), loaded once with `defineCommand`
- * (EVALSHA, falling back to EVAL after a server restart). Time is the Redis server's `TIME` unless a clock is given.
- * Each key holds one integer (its TAT in µs) and expires when that TAT passes. `consumeMany` sends one pipeline.
+ * The shared limiter store: GCRA in a Lua script (atomic per key), loaded once with `defineCommand` (EVALSHA, falling
+ * back to EVAL after a server restart). Decisions are batched: those made in the same tick (and those made while
+ * `maxInFlight` script calls are already awaiting Redis) share one script call, so under load many decisions cost one
+ * round trip, and an idle store sends each decision at once. Time is the Redis server's `TIME` (read once per batch)
+ * unless a clock is given. Each key holds one integer (its TAT in µs) and expires when that TAT passes.
  *
- * Failures throw ERR_STORE_UNAVAILABLE; whether to fail open is the caller's policy.
+ * Failures reject with ERR_STORE_UNAVAILABLE; whether to fail open is the caller's policy.
  *
  * @example
  * const store = new RedisLimiterStore({ redis: new Redis(config.redis.url), keyPrefix: 'gatehouse:rl:' });
@@ -62,39 +81,45 @@ export class RedisLimiterStore implements LimiterStore {
   private readonly redis: Redis;
   private readonly keyPrefix: string;
   private readonly clock: Clock | undefined;
+  private readonly maxBatch: number;
+  private readonly maxInFlight: number;
+  private queue: Pending[] = [];
+  private scheduled = false;
+  private inFlight = 0;
   private closed = false;
 
   constructor(options: RedisLimiterStoreOptions) {
     this.redis = options.redis;
     this.keyPrefix = options.keyPrefix;
     this.clock = options.clock;
-    if (!(COMMAND in this.redis)) this.redis.defineCommand(COMMAND, { numberOfKeys: 1, lua: GCRA_LUA });
+    this.maxBatch = options.maxBatch ?? 128;
+    this.maxInFlight = options.maxInFlight ?? 4;
+    if (!(Number.isSafeInteger(this.maxBatch) && this.maxBatch >= 1 && this.maxBatch <= 4096)) {
+      throw new GatehouseError('ERR_CONFIG_INVALID', { message: `RedisLimiterStore maxBatch must be 1..4096` });
+    }
+    if (!(Number.isSafeInteger(this.maxInFlight) && this.maxInFlight >= 1)) {
+      throw new GatehouseError('ERR_CONFIG_INVALID', { message: `RedisLimiterStore maxInFlight must be ≥ 1` });
+    }
+    if (!(COMMAND in this.redis)) this.redis.defineCommand(COMMAND, { lua: GCRA_BATCH_LUA });
   }
 
-  async consume(key: string, limit: RateLimit, cost = 1): Promise<RateDecision> {
-    const args = this.args(limit, cost);
+  consume(key: string, limit: RateLimit, cost = 1): Promise<RateDecision> {
     try {
-      return toDecision(await (this.redis as unknown as Scripted)[COMMAND](this.keyPrefix + key, ...args));
+      return this.enqueue(key, limit, cost);
     } catch (err) {
-      throw unavailable(err);
+      return Promise.reject(err);
     }
   }
 
-  async consumeMany(requests: readonly ConsumeRequest[]): Promise<RateDecision[]> {
-    if (requests.length === 0) return [];
-    const pipeline = this.redis.pipeline() as unknown as Scripted & ReturnType<Redis['pipeline']>;
-    for (const r of requests) void pipeline[COMMAND](this.keyPrefix + r.key, ...this.args(r.limit, r.cost ?? 1));
-    let results: Array<[Error | null, unknown]> | null;
+  consumeMany(requests: readonly ConsumeRequest[]): Promise<RateDecision[]> {
     try {
-      results = await pipeline.exec();
+      // Validate every request before queueing any, so a bad one changes no counter.
+      this.ensureOpen();
+      for (const r of requests) validate(r.limit, r.cost ?? 1);
+      return Promise.all(requests.map((r) => this.enqueue(r.key, r.limit, r.cost ?? 1)));
     } catch (err) {
-      throw unavailable(err);
+      return Promise.reject(err);
     }
-    if (!results) throw unavailable(new Error('pipeline discarded'));
-    return results.map(([err, reply]) => {
-      if (err) throw unavailable(err);
-      return toDecision(reply as Reply);
-    });
   }
 
   async reset(key: string): Promise<void> {
@@ -106,7 +131,7 @@ export class RedisLimiterStore implements LimiterStore {
     }
   }
 
-  /** Marks the store closed; the client stays connected (its creator owns it). */
+  /** Marks the store closed; the client stays connected (its creator owns it). Queued decisions still go out. */
   async close(): Promise<void> {
     this.closed = true;
   }
@@ -115,18 +140,66 @@ export class RedisLimiterStore implements LimiterStore {
     if (this.closed) throw unavailable(new Error('the store is closed'));
   }
 
-  /** Validates and encodes ARGV (throws ERR_CONFIG_INVALID before any round trip). */
-  private args(limit: RateLimit, cost: number): Array<string | number> {
+  /** Validates (throws ERR_CONFIG_INVALID before any round trip) and queues one decision. */
+  private enqueue(key: string, limit: RateLimit, cost: number): Promise<RateDecision> {
     this.ensureOpen();
-    const interval = emissionIntervalUs(limit);
-    if (!Number.isSafeInteger(cost) || cost < 0) {
-      throw new GatehouseError('ERR_CONFIG_INVALID', {
-        message: `invalid rate-limit cost ${cost}: expected an integer ≥ 0`,
-      });
-    }
+    const interval = validate(limit, cost);
     // A cost above burst + 1 is never admitted; clamping keeps cost · interval a safe integer inside the script.
     const sent = Math.min(cost, limit.burst + 2);
-    if (!this.clock) return [interval, limit.burst, sent, '', 0];
-    return [interval, limit.burst, sent, toMicros(this.clock.now()), CALLER_CLOCK_TTL_SLACK_MS];
+    return new Promise<RateDecision>((resolve, reject) => {
+      this.queue.push({ key: this.keyPrefix + key, interval, burst: limit.burst, cost: sent, resolve, reject });
+      if (!this.scheduled) {
+        this.scheduled = true;
+        queueMicrotask(() => this.flush());
+      }
+    });
   }
+
+  /** Sends queued decisions in batches while fewer than `maxInFlight` script calls await Redis. */
+  private flush(): void {
+    this.scheduled = false;
+    while (this.queue.length > 0 && this.inFlight < this.maxInFlight) {
+      const batch = this.queue.length <= this.maxBatch ? this.queue : this.queue.slice(0, this.maxBatch);
+      this.queue = this.queue.length <= this.maxBatch ? [] : this.queue.slice(this.maxBatch);
+      this.send(batch);
+    }
+  }
+
+  private send(batch: Pending[]): void {
+    const keysThenArgs: Array<string | number> = batch.map((p) => p.key);
+    if (this.clock) keysThenArgs.push(toMicros(this.clock.now()), CALLER_CLOCK_TTL_SLACK_MS);
+    else keysThenArgs.push('', 0);
+    for (const p of batch) keysThenArgs.push(p.interval, p.burst, p.cost);
+    this.inFlight += 1;
+    (this.redis as unknown as Scripted)[COMMAND](batch.length, ...keysThenArgs).then(
+      (reply) => {
+        this.done();
+        for (let i = 0; i < batch.length; i += 1) (batch[i] as Pending).resolve(toDecision(reply, i));
+      },
+      (err: unknown) => {
+        this.done();
+        const failure = unavailable(err);
+        for (const p of batch) p.reject(failure);
+      },
+    );
+  }
+
+  private done(): void {
+    this.inFlight -= 1;
+    if (this.queue.length > 0 && !this.scheduled) {
+      this.scheduled = true;
+      queueMicrotask(() => this.flush());
+    }
+  }
+}
+
+/** Checks a limit and a cost; returns the emission interval (µs). Throws ERR_CONFIG_INVALID. */
+function validate(limit: RateLimit, cost: number): number {
+  const interval = emissionIntervalUs(limit);
+  if (!Number.isSafeInteger(cost) || cost < 0) {
+    throw new GatehouseError('ERR_CONFIG_INVALID', {
+      message: `invalid rate-limit cost ${cost}: expected an integer ≥ 0`,
+    });
+  }
+  return interval;
 }
