@@ -94,6 +94,37 @@ describe('client aborts', () => {
   });
 });
 
+describe('client leaves while the upstream works', () => {
+  it('aborts the upstream request, frees the slot and counts no failure', async () => {
+    const held: ServerResponse[] = [];
+    let upstreamClosed = 0;
+    const slow = await backend((req, res) => {
+      req.resume();
+      res.on('close', () => {
+        if (!res.writableFinished) upstreamClosed += 1;
+      });
+      held.push(res);
+    });
+    const gw = await gateway({
+      upstreams: [{ name: 's', hosts: [slow.url], maxConcurrent: 1, maxQueue: 0, breaker: { consecutiveFailures: 1 } }],
+      routes: [{ name: 'r', pathPrefix: '/', upstream: 's' }],
+    });
+    const { request } = await import('undici');
+    const controller = new AbortController();
+    const left = request(`${gw.url}/leaves`, { dispatcher: gw.agent, signal: controller.signal }).catch(
+      () => 'aborted',
+    );
+    while (held.length < 1) await new Promise((r) => setTimeout(r, 5));
+    controller.abort();
+    expect(await left).toBe('aborted');
+    while (upstreamClosed < 1) await new Promise((r) => setTimeout(r, 5)); // the gateway dropped the upstream request
+    const next = call(gw, '/next'); // the only slot is free again (maxQueue 0 would refuse otherwise)
+    while (held.length < 2) await new Promise((r) => setTimeout(r, 5));
+    held[1]!.end('ok');
+    expect((await next).status).toBe(200); // and the breaker (1 failure opens it) stayed closed
+  });
+});
+
 describe('circuit breaker', () => {
   it('opens after consecutive failures (503 + Retry-After), then admits a half-open trial that closes it', async () => {
     const clock = new ManualClock(1_700_000_000_000);
