@@ -1,6 +1,6 @@
 import { randomFillSync } from 'node:crypto';
 import { GatehouseError } from '../../core/index.js';
-import type { AeadAlgorithm } from '../../crypto/index.js';
+import { writeNonce, type AeadAlgorithm } from '../../crypto/index.js';
 import type { KeyMaterial } from '../key_info.js';
 import { KEY_TYPES } from '../key_policy.js';
 import { checkCommitment, singleCommitment } from './derive.js';
@@ -114,7 +114,7 @@ export function sealSingle(key: SingleKey, plaintext: Buffer, context: Buffer): 
   const out = Buffer.allocUnsafe(headerLength + SIZES.nonce + plaintext.length + SIZES.tag);
   key.header.copy(out, 0);
   const bodyAt = headerLength + SIZES.nonce;
-  randomFillSync(out, headerLength, SIZES.nonce);
+  writeNonce(out, headerLength);
   const nonce = out.subarray(headerLength, bodyAt);
   sealInto(key.aead, key.payloadKey, nonce, plaintext, [key.prefix, key.commitment, context], out, bodyAt);
   return out;
