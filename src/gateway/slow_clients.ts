@@ -28,6 +28,10 @@ interface Tracked {
 
 const key = (s: Socket) => `${s.remoteAddress}|${s.remotePort}`;
 
+/** The tracked entry, set on the TLS socket once per connection so that each request finds it without a lookup. */
+const ENTRY = Symbol('gatehouse.slowClients');
+type Tagged = Socket & { [ENTRY]?: Tracked };
+
 /**
  * Slow-client and flood defences of a node:https listener. At `maxConnections`, a new connection closes the oldest
  * connection still reading headers or a body (handshakes and idle keep-alive connections included; never one being
@@ -52,7 +56,10 @@ export class SlowClientGuard {
     server.on('connection', (socket: Socket) => this.accept(socket));
     server.on('secureConnection', (tls: Socket) => {
       const entry = this.connections.get(key(tls));
-      if (entry) entry.tls = tls;
+      if (entry) {
+        entry.tls = tls;
+        (tls as Tagged)[ENTRY] = entry;
+      }
     });
     server.on('request', (req: IncomingMessage, res: ServerResponse) => this.track(req, res));
     this.timer = setInterval(() => this.sweep(), Math.max(100, o.checkInterval));
@@ -90,7 +97,7 @@ export class SlowClientGuard {
   }
 
   private track(req: IncomingMessage, res: ServerResponse): void {
-    const entry = this.connections.get(key(req.socket));
+    const entry = (req.socket as Tagged)[ENTRY] ?? this.connections.get(key(req.socket));
     if (!entry) return;
     entry.tls = req.socket;
     if (
