@@ -1,18 +1,55 @@
 import { readFileSync } from 'node:fs';
 import type { Config } from '../config/index.js';
 import { GatehouseError, type Clock, type Logger } from '../core/index.js';
-import { Sidecar, type AuthorizationPolicy } from '../mesh/index.js';
+import { Sidecar, type AuthorizationPolicy, type SidecarReload } from '../mesh/index.js';
 import { HttpCaClient } from './mesh_http_ca_client.js';
 
-/** A standalone sidecar and how to stop it. */
+/** A standalone sidecar, how to reload its configuration and how to stop it. */
 export interface RunningSidecar {
   sidecar: Sidecar;
+  /**
+   * Applies a re-read configuration (SIGHUP): policies, outbound upstreams, limits and the join token settings.
+   * Throws ERR_CONFIG_INVALID, changing nothing, when a setting that needs a restart differs.
+   */
+  reload(config: Config): Promise<void>;
   stop(): Promise<void>;
+}
+
+type SidecarSection = NonNullable<Config['sidecar']>;
+
+/** What a hot reload swaps, from the `sidecar` section. */
+function reloadable(section: SidecarSection): SidecarReload {
+  const { perCaller, breaker } = section.limits;
+  return {
+    policies: section.policies as AuthorizationPolicy[],
+    outbound: section.outbound,
+    ...(perCaller ? { callerLimit: { rate: perCaller.rate, period: perCaller.per, burst: perCaller.burst } } : {}),
+    breaker: { consecutiveFailures: breaker.consecutiveFailures, openDurationMs: breaker.openDuration },
+  };
+}
+
+/**
+ * The settings a running sidecar cannot change (listeners, identity, CA), as `path: value` pairs to compare. The
+ * outbound address counts only once the outbound listener is open.
+ */
+function fixedSettings(config: Config, outboundOpen: boolean): Record<string, string> {
+  const section = config.sidecar as SidecarSection;
+  return {
+    trustDomain: config.trustDomain,
+    'sidecar.spiffeId': String(section.spiffeId),
+    'sidecar.ca': JSON.stringify(section.ca),
+    'sidecar.mode': section.mode,
+    'sidecar.inbound': JSON.stringify(section.inbound),
+    ...(outboundOpen ? { 'sidecar.outbound.host/port': `${section.outbound.host}:${section.outbound.port}` } : {}),
+    'sidecar.renewAtFraction': String(section.renewAtFraction),
+    'sidecar.ticketKeyRotation': String(section.ticketKeyRotation),
+  };
 }
 
 /**
  * `gatehouse sidecar --config FILE`: the `sidecar` section of the config, bootstrapped with its join token (config,
- * GATEHOUSE_SIDECAR__JOIN_TOKEN or joinTokenFile) against the CA listener, renewed over mTLS.
+ * GATEHOUSE_SIDECAR__JOIN_TOKEN or joinTokenFile) against the CA listener, renewed over mTLS. `reload` applies a
+ * re-read file (the CLI calls it on SIGHUP).
  *
  * @example
  * const running = await startStandaloneSidecar({ config, clock: systemClock, logger });
@@ -22,19 +59,25 @@ export async function startStandaloneSidecar(options: {
   clock: Clock;
   logger: Logger;
 }): Promise<RunningSidecar> {
-  const { config, clock, logger } = options;
-  const section = config.sidecar;
-  if (!section) {
+  const { clock, logger } = options;
+  let config = options.config;
+  const first = config.sidecar;
+  if (!first) {
     throw new GatehouseError('ERR_CONFIG_INVALID', { message: 'config: sidecar: the section is required' });
   }
+  const section = first;
+  // Read at each (re-)bootstrap from the running configuration: a reload may bring a fresh join token.
   const credential = () => {
-    if (section.joinToken) return section.joinToken;
-    if (section.joinTokenFile) return readFileSync(section.joinTokenFile, 'utf8').trim();
+    const current = config.sidecar as SidecarSection;
+    if (current.joinToken) return current.joinToken;
+    if (current.joinTokenFile) return readFileSync(current.joinTokenFile, 'utf8').trim();
     throw new GatehouseError('ERR_CONFIG_INVALID', {
       message: 'config: sidecar.joinToken or sidecar.joinTokenFile (or GATEHOUSE_SIDECAR__JOIN_TOKEN) is required',
     });
   };
   const client = new HttpCaClient({ url: section.ca.url, bundlePem: readFileSync(section.ca.bundleFile, 'utf8') });
+  const { outbound: _outbound, ...swappable } = reloadable(section);
+  void _outbound; // opened only when there are upstreams
   const sidecar = await Sidecar.start({
     client,
     credential,
@@ -42,22 +85,9 @@ export async function startStandaloneSidecar(options: {
     clock,
     logger,
     mode: section.mode,
-    policies: section.policies as AuthorizationPolicy[],
+    ...swappable,
     inbound: section.inbound,
     ...(section.outbound.upstreams.length > 0 ? { outbound: section.outbound } : {}),
-    ...(section.limits.perCaller
-      ? {
-          callerLimit: {
-            rate: section.limits.perCaller.rate,
-            period: section.limits.perCaller.per,
-            burst: section.limits.perCaller.burst,
-          },
-        }
-      : {}),
-    breaker: {
-      consecutiveFailures: section.limits.breaker.consecutiveFailures,
-      openDurationMs: section.limits.breaker.openDuration,
-    },
     renewAtFraction: section.renewAtFraction,
     ticketKeyRotationMs: section.ticketKeyRotation,
   }).catch(async (err: unknown) => {
@@ -74,6 +104,22 @@ export async function startStandaloneSidecar(options: {
   }
   return {
     sidecar,
+    async reload(next) {
+      if (!next.sidecar) {
+        throw new GatehouseError('ERR_CONFIG_INVALID', { message: 'config: sidecar: the section is required' });
+      }
+      const open = sidecar.outboundAddress !== undefined;
+      const before = fixedSettings(config, open);
+      const after = fixedSettings(next, open);
+      const changed = Object.keys(before).filter((key) => before[key] !== after[key]);
+      if (changed.length > 0) {
+        throw new GatehouseError('ERR_CONFIG_INVALID', {
+          message: `config: ${changed.join(', ')}: cannot change while the sidecar runs (restart it)`,
+        });
+      }
+      await sidecar.reload(reloadable(next.sidecar));
+      config = next;
+    },
     stop: async () => {
       await sidecar.stop();
       await client.close();

@@ -30,9 +30,16 @@ export interface InboundOptions {
  */
 export class Inbound {
   private readonly pool: Pool;
+  private policies: readonly AuthorizationPolicy[];
 
   constructor(private readonly options: InboundOptions) {
     this.pool = new Pool(`http://${options.app}`, { connections: options.connections ?? 32, keepAliveTimeout: 30_000 });
+    this.policies = options.policies;
+  }
+
+  /** Replaces the authorization policies (hot reload): every request after this call is judged by the new ones. */
+  setPolicies(policies: readonly AuthorizationPolicy[]): void {
+    this.policies = policies;
   }
 
   readonly handler = (req: IncomingMessage, res: ServerResponse, peer: PeerIdentity | undefined): void => {
@@ -52,7 +59,7 @@ export class Inbound {
       sendProblem(res, 'ERR_RATE_LIMITED', { retryAfterMs: decision.retryAfterMs });
       return;
     }
-    const verdict = evaluatePolicies(this.options.policies, { principal: peer?.spiffeId, method, path });
+    const verdict = evaluatePolicies(this.policies, { principal: peer?.spiffeId, method, path });
     if (!verdict.allowed) {
       logger.info(
         { spiffeId: peer?.spiffeId, method, path, reason: verdict.reason, policy: verdict.policy },

@@ -26,5 +26,5 @@ export type { InboundOptions } from './inbound.js';
 export { Outbound } from './outbound.js';
 export type { MeshUpstream, OutboundOptions } from './outbound.js';
 export { Sidecar } from './sidecar.js';
-export type { SidecarOptions } from './sidecar.js';
+export type { SidecarOptions, SidecarReload } from './sidecar.js';
 export { createMtlsServer, createMtlsAgent } from './library.js';

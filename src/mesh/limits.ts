@@ -9,17 +9,32 @@ import { CircuitBreaker, MemoryLimiterStore, type RateDecision, type RateLimit }
  * if (!limits.admit(peer.spiffeId).allowed) respond429();
  */
 export class CallerLimits {
-  private readonly store: MemoryLimiterStore;
+  private store: MemoryLimiterStore;
+  private limit: RateLimit | undefined;
 
   constructor(private readonly options: { clock: Clock; limit?: RateLimit; maxKeys?: number }) {
-    this.store = new MemoryLimiterStore({ clock: options.clock, maxKeys: options.maxKeys ?? 100_000 });
+    this.store = this.newStore();
+    this.limit = options.limit;
   }
 
   /** Admits (and counts) one request of `caller`; always allowed when no limit is configured. */
   admit(caller: string): RateDecision {
-    const limit = this.options.limit;
+    const limit = this.limit;
     if (!limit) return { allowed: true, remaining: Infinity, retryAfterMs: 0, resetAfterMs: 0 };
     return this.store.consumeSync(`caller:${caller}`, limit);
+  }
+
+  /** Replaces the limit (hot reload); counters of callers are kept when it is unchanged, restarted otherwise. */
+  setLimit(limit: RateLimit | undefined): void {
+    const same = (a?: RateLimit, b?: RateLimit) =>
+      a === b || (!!a && !!b && a.rate === b.rate && a.period === b.period && a.burst === b.burst);
+    if (same(limit, this.limit)) return;
+    this.limit = limit;
+    this.store = this.newStore();
+  }
+
+  private newStore(): MemoryLimiterStore {
+    return new MemoryLimiterStore({ clock: this.options.clock, maxKeys: this.options.maxKeys ?? 100_000 });
   }
 }
 
@@ -38,7 +53,25 @@ export interface UpstreamBreakerOptions {
 export class UpstreamBreakers {
   private readonly breakers = new Map<string, CircuitBreaker>();
 
-  constructor(private readonly options: UpstreamBreakerOptions & { clock: Clock }) {}
+  constructor(private options: UpstreamBreakerOptions & { clock: Clock }) {}
+
+  /** New settings (hot reload): unchanged ones keep every breaker's state, changed ones start them afresh. */
+  configure(options: UpstreamBreakerOptions): void {
+    const current = this.options;
+    if (
+      options.consecutiveFailures === current.consecutiveFailures &&
+      options.openDurationMs === current.openDurationMs
+    ) {
+      return;
+    }
+    this.options = { ...options, clock: current.clock };
+    this.breakers.clear();
+  }
+
+  /** Drops the breaker of an upstream that was removed or changed. */
+  forget(upstream: string): void {
+    this.breakers.delete(upstream);
+  }
 
   of(upstream: string): CircuitBreaker {
     let breaker = this.breakers.get(upstream);

@@ -44,27 +44,60 @@ const FAILURE_STATUSES = new Set([502, 503, 504]);
  */
 export class Outbound {
   readonly stats: ConnectorStats = { connected: 0, resumed: 0, refused: 0 };
-  private readonly pools = new Map<string, { upstream: MeshUpstream; pool: Pool }>();
+  private pools = new Map<string, { upstream: MeshUpstream; pool: Pool }>();
+  /** Pools of removed or changed upstreams, finishing their requests in flight. */
+  private readonly draining = new Set<Promise<void>>();
   private readonly server: Server;
 
   constructor(private readonly options: OutboundOptions) {
-    for (const upstream of options.upstreams) {
-      const connect = mtlsConnector({
-        identity: options.identity,
-        checker: options.checker,
-        expected: expectSpiffeId(upstream.spiffeId),
-        stats: this.stats,
-      });
-      const pool = new Pool(`https://${upstream.address}`, {
-        connect,
-        connections: options.connections ?? 32,
-        keepAliveTimeout: 30_000,
-        ...(options.maxRequestsPerConnection ? { maxRequestsPerClient: options.maxRequestsPerConnection } : {}),
-      });
-      this.pools.set(upstream.name, { upstream, pool });
-    }
+    this.setUpstreams(options.upstreams);
     this.server = createServer((req, res) => void this.handle(req, res));
     this.server.keepAliveTimeout = 60_000;
+  }
+
+  /**
+   * Replaces the peer services (hot reload). An upstream whose name, address and SPIFFE ID are unchanged keeps its
+   * pool (open connections, cached TLS sessions) and breaker; a removed or changed one gets no new requests and its
+   * pool closes once the requests in flight on it have finished.
+   */
+  setUpstreams(upstreams: readonly MeshUpstream[]): void {
+    const next = new Map<string, { upstream: MeshUpstream; pool: Pool }>();
+    for (const upstream of upstreams) {
+      const held = this.pools.get(upstream.name);
+      const same =
+        held !== undefined &&
+        held.upstream.address === upstream.address &&
+        held.upstream.spiffeId === upstream.spiffeId;
+      next.set(upstream.name, same ? held : { upstream: { ...upstream }, pool: this.newPool(upstream) });
+    }
+    const retired = [...this.pools].filter(([name, held]) => next.get(name) !== held);
+    this.pools = next;
+    for (const [name, { pool }] of retired) {
+      this.options.breakers.forget(name);
+      const closing = pool
+        .close()
+        .catch((err: unknown) =>
+          this.options.logger.warn({ err: (err as Error).message, upstream: name }, 'pool close failed'),
+        )
+        .finally(() => this.draining.delete(closing));
+      this.draining.add(closing);
+    }
+  }
+
+  private newPool(upstream: MeshUpstream): Pool {
+    const { options } = this;
+    const connect = mtlsConnector({
+      identity: options.identity,
+      checker: options.checker,
+      expected: expectSpiffeId(upstream.spiffeId),
+      stats: this.stats,
+    });
+    return new Pool(`https://${upstream.address}`, {
+      connect,
+      connections: options.connections ?? 32,
+      keepAliveTimeout: 30_000,
+      ...(options.maxRequestsPerConnection ? { maxRequestsPerClient: options.maxRequestsPerConnection } : {}),
+    });
   }
 
   listen(host: string, port: number): Promise<AddressInfo> {
@@ -82,6 +115,7 @@ export class Outbound {
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
     this.server.closeAllConnections();
     await Promise.all([...this.pools.values()].map(({ pool }) => pool.close()));
+    await Promise.all([...this.draining]);
   }
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {

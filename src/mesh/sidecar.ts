@@ -33,6 +33,29 @@ export interface SidecarOptions {
   maxRequestsPerConnection?: number;
 }
 
+/** What a hot reload of a running sidecar replaces (see {@link Sidecar.reload}). */
+export interface SidecarReload {
+  policies: readonly AuthorizationPolicy[];
+  /** The peer services; a sidecar started without an outbound listener opens one at `host:port` for them. */
+  outbound?: { host: string; port: number; upstreams: readonly MeshUpstream[] };
+  /** Per-caller burst limit (unset: none). */
+  callerLimit?: RateLimit;
+  breaker?: UpstreamBreakerOptions;
+}
+
+const DEFAULT_BREAKER: UpstreamBreakerOptions = { consecutiveFailures: 5, openDurationMs: 10_000 };
+
+/** The parts of a sidecar a reload touches. */
+interface SidecarParts {
+  identity: IdentitySource;
+  checker: PeerChecker;
+  listener: MtlsListener;
+  inbound: Inbound;
+  limits: CallerLimits;
+  breakers: UpstreamBreakers;
+  outbound: Outbound | undefined;
+}
+
 /**
  * A running sidecar: inbound mTLS listener in front of the local app, outbound loopback listener for the app's calls,
  * one identity rotating under both.
@@ -43,16 +66,22 @@ export interface SidecarOptions {
  * await sidecar.renewNow();
  */
 export class Sidecar {
+  readonly identity: IdentitySource;
+
   private constructor(
-    readonly identity: IdentitySource,
-    private readonly listener: MtlsListener,
-    private readonly inbound: Inbound,
-    private readonly outbound: Outbound | undefined,
+    private readonly parts: SidecarParts,
+    private readonly options: SidecarOptions,
     /** Where peers reach this sidecar (mTLS). */
     readonly inboundAddress: AddressInfo,
-    /** Where the local app sends its plain HTTP calls (undefined without upstreams). */
-    readonly outboundAddress: AddressInfo | undefined,
-  ) {}
+    private outboundBound: AddressInfo | undefined,
+  ) {
+    this.identity = parts.identity;
+  }
+
+  /** Where the local app sends its plain HTTP calls (undefined while the sidecar has no outbound listener). */
+  get outboundAddress(): AddressInfo | undefined {
+    return this.outboundBound;
+  }
 
   static async start(options: SidecarOptions): Promise<Sidecar> {
     const { clock, logger } = options;
@@ -66,10 +95,12 @@ export class Sidecar {
     });
     await identity.start();
     const checker = new PeerChecker({ trustDomain: options.trustDomain, clock, denyList: () => identity.denyList });
+    const limits = new CallerLimits({ clock, ...(options.callerLimit ? { limit: options.callerLimit } : {}) });
+    const breakers = new UpstreamBreakers({ clock, ...(options.breaker ?? DEFAULT_BREAKER) });
     const inbound = new Inbound({
       identity,
       policies: options.policies,
-      limits: new CallerLimits({ clock, ...(options.callerLimit ? { limit: options.callerLimit } : {}) }),
+      limits,
       app: options.inbound.app,
       logger: logger.child({ side: 'inbound' }),
     });
@@ -86,21 +117,13 @@ export class Sidecar {
     try {
       const inboundAddress = await listener.listen(options.inbound.host, options.inbound.port);
       let outboundAddress: AddressInfo | undefined;
+      const parts: SidecarParts = { identity, checker, listener, inbound, limits, breakers, outbound: undefined };
       if (options.outbound) {
-        outbound = new Outbound({
-          identity,
-          checker,
-          upstreams: options.outbound.upstreams,
-          breakers: new UpstreamBreakers({
-            clock,
-            ...(options.breaker ?? { consecutiveFailures: 5, openDurationMs: 10_000 }),
-          }),
-          logger: logger.child({ side: 'outbound' }),
-          ...(options.maxRequestsPerConnection ? { maxRequestsPerConnection: options.maxRequestsPerConnection } : {}),
-        });
+        outbound = Sidecar.outbound(parts, options, options.outbound.upstreams);
         outboundAddress = await outbound.listen(options.outbound.host, options.outbound.port);
+        parts.outbound = outbound;
       }
-      return new Sidecar(identity, listener, inbound, outbound, inboundAddress, outboundAddress);
+      return new Sidecar(parts, options, inboundAddress, outboundAddress);
     } catch (err) {
       identity.stop();
       await listener.close();
@@ -110,20 +133,68 @@ export class Sidecar {
     }
   }
 
+  private static outbound(parts: SidecarParts, options: SidecarOptions, upstreams: readonly MeshUpstream[]): Outbound {
+    return new Outbound({
+      identity: parts.identity,
+      checker: parts.checker,
+      upstreams,
+      breakers: parts.breakers,
+      logger: options.logger.child({ side: 'outbound' }),
+      ...(options.maxRequestsPerConnection ? { maxRequestsPerConnection: options.maxRequestsPerConnection } : {}),
+    });
+  }
+
   /** Renews the SVID now (the forced-renew hook). */
   renewNow(): Promise<SvidMaterial> {
     return this.identity.renewNow();
   }
 
+  /**
+   * Hot reload: swaps the authorization policies, the peer services and the local limits without touching open
+   * connections (requests after the call see the new settings; an unchanged upstream keeps its pool and breaker, a
+   * removed one drains). Listener addresses, mode and identity stay as started. When a new outbound listener has to
+   * be opened and cannot bind, nothing is changed and the error is thrown.
+   *
+   * @example
+   * await sidecar.reload({ policies, outbound: { host: '127.0.0.1', port: 15101, upstreams }, breaker });
+   */
+  async reload(next: SidecarReload): Promise<void> {
+    const { parts } = this;
+    const upstreams = next.outbound?.upstreams ?? [];
+    if (!parts.outbound && next.outbound && upstreams.length > 0) {
+      const outbound = Sidecar.outbound(parts, this.options, []);
+      let bound: AddressInfo;
+      try {
+        bound = await outbound.listen(next.outbound.host, next.outbound.port);
+      } catch (err) {
+        await outbound.close();
+        throw err;
+      }
+      parts.outbound = outbound;
+      this.outboundBound = bound;
+      this.options.logger.info({ outbound: `${bound.address}:${bound.port}` }, 'outbound listener opened');
+    }
+    parts.breakers.configure(next.breaker ?? DEFAULT_BREAKER);
+    parts.outbound?.setUpstreams(upstreams);
+    parts.limits.setLimit(next.callerLimit);
+    parts.inbound.setPolicies(next.policies);
+    this.options.logger.info(
+      { policies: next.policies.length, upstreams: upstreams.length, callerLimit: next.callerLimit !== undefined },
+      'sidecar configuration reloaded',
+    );
+  }
+
   /** Inbound connection counters (admitted, resumed, refused) and outbound ones. */
   stats(): { inbound: ListenerStats; outbound: ConnectorStats | undefined } {
-    return { inbound: { ...this.listener.stats }, outbound: this.outbound && { ...this.outbound.stats } };
+    const { listener, outbound } = this.parts;
+    return { inbound: { ...listener.stats }, outbound: outbound && { ...outbound.stats } };
   }
 
   async stop(): Promise<void> {
-    this.identity.stop();
-    await this.outbound?.close();
-    await this.listener.close();
-    await this.inbound.close();
+    const { identity, outbound, listener, inbound } = this.parts;
+    identity.stop();
+    await outbound?.close();
+    await listener.close();
+    await inbound.close();
   }
 }

@@ -4,7 +4,11 @@ import { systemClock } from '../../core/index.js';
 import { startStandaloneSidecar } from '../../app/index.js';
 import { createLogger } from '../logger.js';
 
-/** `gatehouse sidecar --config FILE`: the mTLS sidecar of one service (config section `sidecar`, docs/mesh.md). */
+/**
+ * `gatehouse sidecar --config FILE`: the mTLS sidecar of one service (config section `sidecar`, docs/mesh.md).
+ * SIGHUP re-reads the file and swaps policies, upstreams and limits without dropping connections; a bad file is
+ * refused with a log line (`sidecar_reload_failed`) and the running configuration stays.
+ */
 export function sidecarCommand(): Command {
   return new Command('sidecar')
     .description('run the mTLS sidecar of one service (config section sidecar; docs/mesh.md)')
@@ -12,7 +16,8 @@ export function sidecarCommand(): Command {
     .action(async (flags: { config?: string }) => {
       const env = processEnvironment();
       const file = flags.config ?? configFileFromEnvironment(env);
-      const config = loadConfig({ ...(file === undefined ? {} : { file }), env });
+      const load = () => loadConfig({ ...(file === undefined ? {} : { file }), env });
+      const config = load();
       const logger = createLogger(config.log.level);
       const running = await startStandaloneSidecar({ config, clock: systemClock, logger });
       const { sidecar } = running;
@@ -26,6 +31,27 @@ export function sidecarCommand(): Command {
           '',
         ].join('\n'),
       );
+      // One reload at a time, in signal order.
+      let reloading = Promise.resolve();
+      process.on('SIGHUP', () => {
+        reloading = reloading.then(async () => {
+          try {
+            const outboundNow = () => sidecar.outboundAddress; // read again after the reload (it may open one)
+            const before = outboundNow();
+            await running.reload(load());
+            const opened = before ? undefined : outboundNow();
+            process.stdout.write(
+              'gatehouse sidecar: configuration reloaded\n' +
+                (opened ? `  outbound (HTTP)  ${opened.address}:${opened.port}  (Host: <service name>)\n` : ''),
+            );
+          } catch (err) {
+            logger.error(
+              { event: 'sidecar_reload_failed', reason: (err as Error).message },
+              'reload refused; keeping the running configuration',
+            );
+          }
+        });
+      });
       const shutdown = (signal: string) => {
         logger.info({ signal }, 'sidecar stopping');
         running.stop().then(
