@@ -64,7 +64,10 @@ export function buildPipeline(runs: Record<StageName, StageRun>): readonly Stage
 
 async function continueFrom(stages: readonly Stage[], ctx: RequestContext, i: number, pending: Promise<void>) {
   await pending;
-  for (let j = i + 1; j < stages.length && !ctx.answered; j += 1) await (stages[j] as Stage).run(ctx);
+  for (let j = i + 1; j < stages.length && !ctx.answered; j += 1) {
+    const r = (stages[j] as Stage).run(ctx);
+    if (r !== undefined) await r; // a stage that finished synchronously costs no microtask turn
+  }
 }
 
 /**
