@@ -37,6 +37,14 @@ export class AdminToken {
     return new AdminToken(digest);
   }
 
+  /**
+   * True once a first start stored the admin token digest: its last write to storage, so a store that holds it is
+   * fully initialized (keyring, CA and signing keys exist).
+   */
+  static async exists(store: RecordStore): Promise<boolean> {
+    return (await store.get(COLLECTION, KEY)) !== undefined;
+  }
+
   /** Loads the stored digest. */
   static async load(store: RecordStore): Promise<AdminToken> {
     const record = await store.get<StoredToken>(COLLECTION, KEY);

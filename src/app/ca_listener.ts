@@ -1,11 +1,11 @@
 import type { TLSSocket } from 'node:tls';
 import { writeFileAtomic } from '../core/index.js';
-import { createHttpsServer, registerCaRoutes, type CaAdminOperations } from '../http/index.js';
+import { registerCaRoutes, type CaAdminOperations } from '../http/index.js';
 import { Enrollment, JoinTokens, Revocations, type BootstrapTokenVerifier } from '../pki/index.js';
 import { caAdminOperations } from './ca_operations.js';
 import type { PlatformCore } from './compose.js';
 import type { IssuedListenerCert } from './listener_certificate.js';
-import { listenerUrl, preparePlatformListener } from './platform_listener.js';
+import { httpsServerBuilder, listenerUrl, preparePlatformListener } from './platform_listener.js';
 import type { Scheduler } from './scheduler.js';
 
 /** The CA's listener, prepared (routes registered, certificate issued) and then started. */
@@ -32,10 +32,13 @@ const ROTATION_CHECK_MS = 60_000;
  */
 export async function prepareCaListener(options: {
   core: PlatformCore;
-  trustBundleFile: string;
+  /** Rewritten whenever the bundle changes (none: no file is kept). */
+  trustBundleFile?: string | undefined;
   ticketKeys: Buffer;
   ready: () => boolean;
   bootstrap?: BootstrapTokenVerifier;
+  /** The operator's certificate and key (PEM) instead of one from the platform CA. */
+  certificate?: { certPem: string; keyPem: string } | undefined;
 }): Promise<CaListener> {
   const { core } = options;
   const { config, clock, authority } = core;
@@ -53,25 +56,23 @@ export async function prepareCaListener(options: {
     core,
     component: 'ca',
     logger,
-    build: (issued) =>
-      createHttpsServer({
-        name: 'ca',
-        http: config.http,
-        certPem: issued.certPem,
-        keyPem: issued.keyPem,
-        ticketKeys: options.ticketKeys,
-        logger,
-        ready: options.ready,
-        clientAuth: {
-          ca: authority.trustBundlePem(),
-          check: (socket: TLSSocket) => {
-            const peer = socket.getPeerX509Certificate();
-            if (!peer) return undefined;
-            const refusal = enrollment.peerRefusal(peer.raw, socket.authorized, socket.authorizationError?.toString());
-            return refusal ? { ...refusal } : undefined;
-          },
+    certificate: options.certificate,
+    build: httpsServerBuilder({
+      name: 'ca',
+      http: config.http,
+      ticketKeys: options.ticketKeys,
+      logger,
+      ready: options.ready,
+      clientAuth: {
+        ca: authority.trustBundlePem(),
+        check: (socket: TLSSocket) => {
+          const peer = socket.getPeerX509Certificate();
+          if (!peer) return undefined;
+          const refusal = enrollment.peerRefusal(peer.raw, socket.authorized, socket.authorizationError?.toString());
+          return refusal ? { ...refusal } : undefined;
         },
-      }),
+      },
+    }),
   });
   const { server } = listener;
   const refreshHintSeconds = Math.max(1, Math.floor(config.pki.bundleRefreshHint / 1000));
@@ -86,9 +87,12 @@ export async function prepareCaListener(options: {
     const pem = authority.trustBundlePem();
     if (pem === published) return;
     published = pem;
-    writeFileAtomic(options.trustBundleFile, pem, 0o644);
+    if (options.trustBundleFile !== undefined) writeFileAtomic(options.trustBundleFile, pem, 0o644);
     server.setClientCa(pem);
-    logger.warn({ bundleSequence: authority.bundleSequence }, 'trust bundle changed; trust-bundle.pem rewritten');
+    logger.warn(
+      { bundleSequence: authority.bundleSequence, file: options.trustBundleFile },
+      'trust bundle changed; the listener trusts the new one',
+    );
   };
   const admin = caAdminOperations({ core, enrollment, refreshHintSeconds, onBundleChange, logger });
   let refresher: NodeJS.Timeout | undefined;

@@ -1,8 +1,9 @@
 import type { Config } from '../config/index.js';
-import type { Clock, Leases, Logger, RecordStore } from '../core/index.js';
+import { GatehouseError, type Clock, type Leases, type Logger, type RecordStore } from '../core/index.js';
 import { openStorage } from '../adapters/index.js';
 import { Keyring } from '../kms/index.js';
 import { Authority } from '../pki/index.js';
+import { AdminToken } from './admin_token.js';
 import type { ResolvedRootKey } from './root_key_source.js';
 
 /** The opened core of a gatehouse process: storage, the sealed keyring and the CA. */
@@ -26,10 +27,20 @@ export async function openPlatformCore(options: {
   rootKey: ResolvedRootKey;
   clock: Clock;
   logger: Logger;
+  /**
+   * Refuse (ERR_STORE_NOT_INITIALIZED) a store that no first start completed, instead of creating a keyring and a CA
+   * in it: components started alone never initialize storage, `gatehouse up` does.
+   */
+  requireInitialized?: boolean;
 }): Promise<PlatformCore> {
   const { config, clock, logger } = options;
   const storage = await openStorage(config, { clock, logger: logger.child({ component: 'storage' }) });
   try {
+    if (options.requireInitialized && !(await AdminToken.exists(storage.records))) {
+      throw new GatehouseError('ERR_STORE_NOT_INITIALIZED', {
+        message: notInitializedMessage(config),
+      });
+    }
     const keyring = await Keyring.open({
       store: storage.records,
       root: options.rootKey.key,
@@ -66,4 +77,13 @@ export async function openPlatformCore(options: {
     await storage.close();
     throw err;
   }
+}
+
+/** What to do about a store that was never initialized, naming the storage. */
+export function notInitializedMessage(config: Config): string {
+  const where =
+    config.storage.kind === 'postgres'
+      ? `PostgreSQL schema ${config.storage.postgres.schema}`
+      : `data directory ${config.dataDir}`;
+  return `the ${where} holds no initialized gatehouse: run \`gatehouse up --config FILE\` once on the same storage (it creates the keyring, the CA and the signing keys), then start the component again`;
 }

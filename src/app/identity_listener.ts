@@ -1,16 +1,14 @@
 import {
-  createHttpsServer,
   registerIdentityDevicePages,
   registerIdentityPages,
   registerIdentityRevocationRoutes,
   registerIdentityRoutes,
 } from '../http/index.js';
-import { MemoryLimiterStore } from '../ratelimit/index.js';
 import type { PlatformCore } from './compose.js';
-import { openIdentity, type IdentityServer } from './identity_server.js';
+import { openInProcessIdentity, signingKeyRefreshMs } from './identity_in_process.js';
+import type { IdentityServer } from './identity_server.js';
 import type { IssuedListenerCert } from './listener_certificate.js';
-import { preparePlatformListener } from './platform_listener.js';
-import { openRevocationFanout } from './revocation_fanout.js';
+import { httpsServerBuilder, listenerUrl, preparePlatformListener } from './platform_listener.js';
 import type { Scheduler } from './scheduler.js';
 
 /** The identity issuer's listener, prepared (routes registered, certificate issued) and then started. */
@@ -18,14 +16,17 @@ export interface IdentityListener {
   identity: IdentityServer;
   /** Binds `listen.host`:`listen.identity.port` and schedules key maintenance; returns the issuer URL. */
   listen(scheduler: Scheduler): Promise<string>;
+  /** Where the listener is bound (`https://host:port`), once listening; the issuer may be another name for it. */
+  boundUrl(): string | undefined;
   renewCertificate(): Promise<IssuedListenerCert>;
   close(): Promise<void>;
 }
 
 /**
  * Prepares the identity issuer on its own TLS 1.3 listener with a certificate from the platform CA (renewed like the
- * admin one). Once listening, signing keys are refreshed on every replica more often than the pre-publication window,
- * and rotated and purged by a lease-guarded scheduled job.
+ * admin one) or the operator's `certificate`. Once listening, signing keys are refreshed on every replica more often
+ * than the pre-publication window, and rotated and purged by a lease-guarded scheduled job. The throttles count in
+ * Redis when `redis.url` is set (shared by replicas), in memory otherwise.
  *
  * @example
  * const listener = await prepareIdentityListener({ core, ticketKeys, ready: () => ready });
@@ -35,35 +36,29 @@ export async function prepareIdentityListener(options: {
   core: PlatformCore;
   ticketKeys: Buffer;
   ready: () => boolean;
+  /** The operator's certificate and key (PEM) instead of one from the platform CA. */
+  certificate?: { certPem: string; keyPem: string } | undefined;
 }): Promise<IdentityListener> {
   const { core } = options;
-  const { config, clock } = core;
+  const { config } = core;
   const logger = core.logger.child({ listener: 'identity' });
-  const limiter = new MemoryLimiterStore({ clock, maxKeys: config.ratelimit.memory.maxKeys });
-  const fanout = openRevocationFanout(config, logger);
-  const identity = await openIdentity({
-    config,
-    records: core.records,
-    vault: core.keyring,
-    limiter,
-    clock,
-    logger,
-    ...(fanout ? { revocationBus: fanout.bus } : {}),
-  });
+  const opened = await openInProcessIdentity(core, logger, { sharedLimits: true });
+  const { identity } = opened;
   const listener = await preparePlatformListener({
     core,
     component: 'identity',
     logger,
-    build: (issued) =>
-      createHttpsServer({
-        name: 'identity',
-        http: config.http,
-        certPem: issued.certPem,
-        keyPem: issued.keyPem,
-        ticketKeys: options.ticketKeys,
-        logger,
-        ready: options.ready,
-      }),
+    certificate: options.certificate,
+    build: httpsServerBuilder({
+      name: 'identity',
+      http: config.http,
+      ticketKeys: options.ticketKeys,
+      logger,
+      ready: options.ready,
+    }),
+  }).catch(async (err: unknown) => {
+    await opened.close();
+    throw err;
   });
   const { server } = listener;
   registerIdentityRoutes(server.app, {
@@ -98,35 +93,27 @@ export async function prepareIdentityListener(options: {
     logger,
     maxBodyBytes: config.identity.limits.maxBodyBytes,
   });
-  let refresher: NodeJS.Timeout | undefined;
+  let bound: string | undefined;
   return {
     identity,
     async listen(scheduler) {
-      const bound = await listener.listen(config.listen.host, config.listen.identity.port);
-      identity.setBoundPort(bound.port);
-      const refreshEvery = Math.max(1000, Math.min(60_000, Math.floor(config.identity.signing.prePublish / 4)));
-      refresher = setInterval(() => {
-        identity.signingKeys.refresh().catch((err: unknown) => {
-          logger.error({ err: (err as Error).message }, 'signing key refresh failed');
-        });
-      }, refreshEvery);
-      refresher.unref();
+      const { port } = await listener.listen(config.listen.host, config.listen.identity.port);
+      bound = listenerUrl(config.listen.host, port);
+      identity.setBoundPort(port);
       scheduler.add({
         name: 'identity-signing-keys',
-        everyMs: refreshEvery,
+        everyMs: signingKeyRefreshMs(config),
         run: async () => {
           await identity.signingKeys.maintain();
         },
       });
       return identity.issuer();
     },
+    boundUrl: () => bound,
     renewCertificate: () => listener.renewCertificate(),
     async close() {
-      if (refresher) clearInterval(refresher);
       await listener.close();
-      identity.close();
-      await fanout?.close();
-      await limiter.close();
+      await opened.close();
     },
   };
 }

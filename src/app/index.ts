@@ -1,6 +1,7 @@
 import type { startGatehouse as StartGatehouse } from './up.js';
 import type { restoreBackup as RestoreBackup } from './restore.js';
 import type { startStandaloneGateway as StartStandaloneGateway } from './gateway_standalone.js';
+import type { startStandaloneComponent as StartStandaloneComponent } from './component_standalone.js';
 
 export type { RunningGatehouse, Endpoints } from './up.js';
 export { dataDirPaths } from './data_dir.js';
@@ -45,5 +46,19 @@ export async function startStandaloneGateway(
   return start(...args);
 }
 export type { StandaloneGateway } from './gateway_standalone.js';
+
+/**
+ * `gatehouse identity|kms|ca` (see ./component_standalone.ts), loaded on demand like {@link startGatehouse}.
+ *
+ * @example
+ * const running = await startStandaloneComponent({ component: 'kms', config, rootKey: {}, clock: systemClock, logger });
+ */
+export async function startStandaloneComponent(
+  ...args: Parameters<typeof StartStandaloneComponent>
+): ReturnType<typeof StartStandaloneComponent> {
+  const { startStandaloneComponent: start } = await import('./component_standalone.js');
+  return start(...args);
+}
+export type { RunningComponent, StandaloneComponent } from './component_standalone.js';
 export { startStandaloneSidecar } from './sidecar_standalone.js';
 export type { RunningSidecar } from './sidecar_standalone.js';

@@ -1,5 +1,5 @@
-import { randomBytes } from 'node:crypto';
-import type { Clock, Logger } from '../core/index.js';
+import { X509Certificate, createPrivateKey, randomBytes } from 'node:crypto';
+import { GatehouseError, type Clock, type Logger } from '../core/index.js';
 import { renewalTime, type Authority } from '../pki/index.js';
 
 export interface IssuedListenerCert {
@@ -12,13 +12,65 @@ export interface IssuedListenerCert {
 
 const RETRY_MS = 30_000;
 
+/** What a platform listener needs from its certificate: the first one, renewals handed to `apply`, and a stop. */
+export interface ListenerCertificateSource {
+  issue(): Promise<IssuedListenerCert>;
+  start(apply: (cert: IssuedListenerCert) => void): void;
+  renewNow(): Promise<IssuedListenerCert>;
+  stop(): void;
+}
+
+/**
+ * A listener certificate supplied by the operator (`--cert`/`--key` of a component started alone): checked once
+ * (the first certificate of the PEM chain must match the private key), never renewed here; `renewNow` hands the
+ * same one back. Whoever issued it renews it (restart the component with the new files).
+ */
+export class FixedListenerCertificate implements ListenerCertificateSource {
+  constructor(private readonly pem: { certPem: string; keyPem: string }) {}
+
+  async issue(): Promise<IssuedListenerCert> {
+    let cert: X509Certificate;
+    try {
+      cert = new X509Certificate(this.pem.certPem);
+    } catch {
+      throw new GatehouseError('ERR_CONFIG_INVALID', { message: '--cert: not a PEM certificate' });
+    }
+    let matches: boolean;
+    try {
+      matches = cert.checkPrivateKey(createPrivateKey(this.pem.keyPem));
+    } catch {
+      throw new GatehouseError('ERR_CONFIG_INVALID', { message: '--key: not a PEM private key' });
+    }
+    if (!matches) {
+      throw new GatehouseError('ERR_CONFIG_INVALID', {
+        message: '--key: the private key does not belong to the first certificate of --cert',
+      });
+    }
+    return {
+      certPem: this.pem.certPem,
+      keyPem: this.pem.keyPem,
+      notAfter: Date.parse(cert.validTo),
+      issuedAt: Date.parse(cert.validFrom),
+      serialNumber: cert.serialNumber,
+    };
+  }
+
+  start(): void {}
+
+  renewNow(): Promise<IssuedListenerCert> {
+    return this.issue();
+  }
+
+  stop(): void {}
+}
+
 /**
  * Keeps one platform listener's certificate fresh: issues it from the CA (SPIFFE URI for the component plus
  * DNS:localhost, IP:127.0.0.1 and ::1), renews it at the configured fraction of its lifetime with a little jitter,
  * and hands each new one to `apply` (which swaps it in with setSecureContext). The private key lives only in memory.
  * If renewal fails it retries every 30 s while the current certificate is still valid.
  */
-export class ListenerCertificate {
+export class ListenerCertificate implements ListenerCertificateSource {
   private timer: NodeJS.Timeout | undefined;
   private stopped = false;
   current: IssuedListenerCert | undefined;

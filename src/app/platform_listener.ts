@@ -1,6 +1,13 @@
+import type { Config } from '../config/index.js';
 import type { Logger } from '../core/index.js';
+import { createHttpsServer, type ClientAuthOptions, type HttpsServer } from '../http/index.js';
 import type { PlatformCore } from './compose.js';
-import { ListenerCertificate, type IssuedListenerCert } from './listener_certificate.js';
+import {
+  FixedListenerCertificate,
+  ListenerCertificate,
+  type IssuedListenerCert,
+  type ListenerCertificateSource,
+} from './listener_certificate.js';
 
 /** What a platform listener's server must offer: bind, swap its certificate, close. */
 export interface CertifiedServer {
@@ -22,7 +29,8 @@ export interface PlatformListener<S extends CertifiedServer> {
 
 /**
  * Issues a listener certificate for `component` from the platform CA (`pki.listenerCertTtl`,
- * `pki.renewAtFraction`), builds the server with it, and returns the listener ready to bind.
+ * `pki.renewAtFraction`), or takes the operator's `certificate` (files given with `--cert`/`--key`, never renewed
+ * here), builds the server with it, and returns the listener ready to bind.
  *
  * @example
  * const kms = await preparePlatformListener({ core, component: 'kms', logger, build: (issued) =>
@@ -34,16 +42,20 @@ export async function preparePlatformListener<S extends CertifiedServer>(o: {
   component: string;
   logger: Logger;
   build: (issued: IssuedListenerCert) => S;
+  /** The operator's certificate and key (PEM) instead of one from the platform CA. */
+  certificate?: { certPem: string; keyPem: string } | undefined;
 }): Promise<PlatformListener<S>> {
   const { config, clock, authority } = o.core;
-  const cert = new ListenerCertificate({
-    component: o.component,
-    authority,
-    ttlMs: config.pki.listenerCertTtl,
-    renewAtFraction: config.pki.renewAtFraction,
-    clock,
-    logger: o.logger,
-  });
+  const cert: ListenerCertificateSource = o.certificate
+    ? new FixedListenerCertificate(o.certificate)
+    : new ListenerCertificate({
+        component: o.component,
+        authority,
+        ttlMs: config.pki.listenerCertTtl,
+        renewAtFraction: config.pki.renewAtFraction,
+        clock,
+        logger: o.logger,
+      });
   const issued = await cert.issue();
   const server = o.build(issued);
   return {
@@ -72,4 +84,34 @@ export function listenerUrl(host: string, port: number): string {
   const urlHost =
     host === '0.0.0.0' || host === '' ? '127.0.0.1' : host === '::' ? '[::1]' : host.includes(':') ? `[${host}]` : host;
   return `https://${urlHost}:${port}`;
+}
+
+/**
+ * The usual `build` of a platform listener: a TLS 1.3 HTTPS server named `name` with the shared HTTP limits, the
+ * process's session ticket keys (resumption survives certificate swaps), the readiness check and, for mTLS, the
+ * client-certificate checks.
+ *
+ * @example
+ * const kms = await preparePlatformListener({ core, component: 'kms', logger,
+ *   build: httpsServerBuilder({ name: 'kms', http: config.http, ticketKeys, logger, ready }) });
+ */
+export function httpsServerBuilder(o: {
+  name: string;
+  http: Config['http'];
+  ticketKeys: Buffer;
+  logger: Logger;
+  ready: () => boolean;
+  clientAuth?: ClientAuthOptions;
+}): (issued: IssuedListenerCert) => HttpsServer {
+  return (issued) =>
+    createHttpsServer({
+      name: o.name,
+      http: o.http,
+      certPem: issued.certPem,
+      keyPem: issued.keyPem,
+      ticketKeys: o.ticketKeys,
+      logger: o.logger,
+      ready: o.ready,
+      ...(o.clientAuth ? { clientAuth: o.clientAuth } : {}),
+    });
 }

@@ -55,6 +55,8 @@ export async function openWithRootRecovery(options: {
   paths: DataDirPaths;
   clock: Clock;
   logger: Logger;
+  /** See openPlatformCore: refuse a store no first start completed. */
+  requireInitialized?: boolean;
 }): Promise<PlatformCore> {
   const { rootKey, logger } = options;
   const nextFile = rootKey.file ? nextFileOf(rootKey.file) : undefined;

@@ -1,4 +1,4 @@
-import { runUnderLease, type Leases, type Logger } from '../core/index.js';
+import { runUnderLease, type Leases, type Logger, type RecordStore } from '../core/index.js';
 
 /** A job that runs every `everyMs`, on at most one replica at a time (under the lease of its name). */
 export interface ScheduledJob {
@@ -40,4 +40,24 @@ export class Scheduler {
     for (const timer of this.timers) clearInterval(timer);
     await Promise.allSettled([...this.running]);
   }
+}
+
+const PURGE_EVERY_MS = 10 * 60_000;
+
+/**
+ * The purge of expired records (join tokens, codes, sessions, revocations past their expiry) every 10 minutes, on
+ * one replica at a time like every scheduled job.
+ *
+ * @example
+ * scheduler.add(recordsPurgeJob(core.records, logger));
+ */
+export function recordsPurgeJob(records: RecordStore, logger: Logger): ScheduledJob {
+  return {
+    name: 'records-purge',
+    everyMs: PURGE_EVERY_MS,
+    run: async () => {
+      const purged = await records.purgeExpired();
+      if (purged > 0) logger.info({ purged }, 'expired records purged');
+    },
+  };
 }

@@ -6,7 +6,6 @@ import { acquireFileLock } from '../adapters/index.js';
 import {
   createHttpsServer,
   registerAdminRoutes,
-  registerKmsRoutes,
   registerKmsStreamRoutes,
   registerIdentityAdminRoutes,
   registerMeshAdminRoutes,
@@ -26,14 +25,16 @@ import { userAdminOperations } from './user_admin.js';
 import { prepareIdentityListener } from './identity_listener.js';
 import { prepareCaListener } from './ca_listener.js';
 import { identityBootstrapVerifier } from './ca_bootstrap.js';
-import { platformCallers, platformKmsAuthorizer, platformObjectAuthorizer } from './platform_authorizer.js';
+import { platformCallers, platformObjectAuthorizer } from './platform_authorizer.js';
 import { kmsOperations } from './kms_operations.js';
+import { prepareKmsListener } from './kms_listener.js';
 import { attachObjectStore } from './object_operations.js';
 import type { IssuedListenerCert } from './listener_certificate.js';
-import { listenerUrl, preparePlatformListener } from './platform_listener.js';
-import { resolveRootKey, rootKeyBesideDataWarning, type RootKeyInputs } from './root_key_source.js';
-import { openWithRootRecovery } from './root_rotation.js';
-import { Scheduler } from './scheduler.js';
+import { preparePlatformListener } from './platform_listener.js';
+import { resolveRootKey, type RootKeyInputs } from './root_key_source.js';
+import { openSealedCore } from './sealed_core.js';
+import { Scheduler, recordsPurgeJob } from './scheduler.js';
+import { Cleanups } from './cleanups.js';
 import { startDemoMesh, type DemoMesh } from './mesh_demo.js';
 import { startGatewayListener, type GatewayListener } from './gateway_listener.js';
 import { identityApiKeys } from './gateway_authenticator.js';
@@ -70,8 +71,6 @@ export interface RunningGatehouse {
   stop(): Promise<void>;
 }
 
-const PURGE_EVERY_MS = 10 * 60_000;
-
 /**
  * `gatehouse up`: locks the data directory, initializes it on first start (all or nothing), opens storage, keyring
  * and CA, starts every listener with a certificate from the platform CA, and writes endpoints.json once all are ready.
@@ -91,16 +90,8 @@ export async function startGatehouse(options: {
       message: `another gatehouse is already running on ${paths.dir} (lock held on ${paths.lock})`,
     });
   }
-  const cleanups: Array<() => Promise<void> | void> = [() => lock.release()];
-  const unwind = async () => {
-    for (const cleanup of cleanups.reverse()) {
-      try {
-        await cleanup();
-      } catch (err) {
-        logger.error({ err: (err as Error).message }, 'cleanup failed');
-      }
-    }
-  };
+  const cleanups = new Cleanups(logger);
+  cleanups.push(() => lock.release());
   try {
     if (existsSync(paths.endpoints)) rmSync(paths.endpoints, { force: true });
     let created = false;
@@ -110,16 +101,14 @@ export async function startGatehouse(options: {
       ({ rootKeyCreated } = await initializeDataDir({ config, paths, suppliedRootKey: supplied, clock, logger }));
       created = true;
     }
-    const rootKey = resolveRootKey(options.rootKey, paths, logger);
-    if (!rootKey) {
-      throw new GatehouseError('ERR_ROOT_KEY_MISSING', {
-        message: `no root key for ${paths.dir}: supply --root-key-file FILE or GATEHOUSE_ROOT_KEY (the data was sealed with root key ${readManifest(paths)?.rootKeyFingerprint ?? '?'})`,
-      });
-    }
-    if (rootKey.source === 'data-dir' && !rootKeyCreated)
-      logger.warn({ file: paths.rootKey }, rootKeyBesideDataWarning(paths));
-
-    const core = await openWithRootRecovery({ config, rootKey, paths, clock, logger });
+    const { core, rootKey } = await openSealedCore({
+      config,
+      rootKey: options.rootKey,
+      paths,
+      clock,
+      logger,
+      rootKeyCreated,
+    });
     cleanups.push(() => core.close());
     const adminToken = await AdminToken.load(core.records);
     writeFileAtomic(paths.trustBundle, await core.authority.trustBundlePem(), 0o644);
@@ -142,7 +131,6 @@ export async function startGatehouse(options: {
       logger,
       build: platformServer('admin'),
     });
-    const kmsListener = await preparePlatformListener({ core, component: 'kms', logger, build: platformServer('kms') });
     const kmsOps = kmsOperations(core);
     const identityListener = await prepareIdentityListener({ core, ticketKeys, ready: () => ready });
     cleanups.push(() => identityListener.close());
@@ -156,6 +144,8 @@ export async function startGatehouse(options: {
       logger,
     });
     const checkAdmin = (token: string) => callers.adminCheck(token);
+    const kmsListener = await prepareKmsListener({ core, ops: kmsOps, callers, ticketKeys, ready: () => ready });
+    cleanups.push(() => kmsListener.close());
     const caListener = await prepareCaListener({
       core,
       trustBundleFile: paths.trustBundle,
@@ -239,25 +229,10 @@ export async function startGatehouse(options: {
     const bound = await adminListener.listen('127.0.0.1', config.listen.admin.port);
     cleanups.push(() => adminListener.close());
 
-    const kms: HttpsServer = kmsListener.server;
-    registerKmsRoutes(kms.app, {
-      ops: kmsOps,
-      authorizer: platformKmsAuthorizer(callers, logger.child({ listener: 'kms' })),
-      logger: logger.child({ listener: 'kms' }),
-      maxBatchItems: config.kms.maxBatchItems,
-    });
-    const kmsBound = await kmsListener.listen(config.listen.host, config.listen.kms.port);
-    cleanups.push(() => kmsListener.close());
+    const kmsUrl = await kmsListener.listen();
 
     const scheduler = new Scheduler(core.leases, logger.child({ component: 'scheduler' }));
-    scheduler.add({
-      name: 'records-purge',
-      everyMs: PURGE_EVERY_MS,
-      run: async () => {
-        const purged = await core.records.purgeExpired();
-        if (purged > 0) logger.info({ purged }, 'expired records purged');
-      },
-    });
+    scheduler.add(recordsPurgeJob(core.records, logger));
     cleanups.push(() => scheduler.stop());
     const identityUrl = await identityListener.listen(scheduler);
     const caUrl = await caListener.listen(scheduler);
@@ -274,7 +249,7 @@ export async function startGatehouse(options: {
     const endpoints: Endpoints = {
       pid: process.pid,
       admin: `https://127.0.0.1:${bound.port}`,
-      kms: listenerUrl(config.listen.host, kmsBound.port),
+      kms: kmsUrl,
       identity: identityUrl,
       ca: caUrl,
       gateway: gateway.url,
@@ -286,7 +261,6 @@ export async function startGatehouse(options: {
     cleanups.push(() => rmSync(paths.endpoints, { force: true }));
     ready = true;
 
-    let stopping: Promise<void> | undefined;
     return {
       paths,
       endpoints,
@@ -294,14 +268,13 @@ export async function startGatehouse(options: {
       created,
       rootKeyCreated,
       reloadGateway: (section) => gateway.reload(section),
-      stop: () =>
-        (stopping ??= (async () => {
-          ready = false;
-          await unwind();
-        })()),
+      stop: () => {
+        ready = false;
+        return cleanups.unwind();
+      },
     };
   } catch (err) {
-    await unwind();
+    await cleanups.unwind();
     throw err;
   }
 }

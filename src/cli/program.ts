@@ -12,16 +12,21 @@ import { signingKeysCommands } from './commands/signing_keys.js';
 import { upCommand } from './commands/up.js';
 import { gatewayCommand } from './commands/gateway.js';
 import { sidecarCommand } from './commands/sidecar.js';
+import { identityCommand } from './commands/identity.js';
 
 /** The `gatehouse` command tree. Each verb lives in its own file under cli/commands/. */
 export function buildProgram(): Command {
   const program = new Command('gatehouse')
     .description('A security platform for distributed systems: identity, PKI and mesh, gateway, KMS.')
     .version('0.1.0')
-    .showHelpAfterError();
+    .showHelpAfterError()
+    // Options belong to the command they follow: `gatehouse kms --config F` runs the KMS alone, while
+    // `gatehouse kms key list --data-dir D` gives --data-dir to `key list` (see cli/commands/standalone.ts).
+    .enablePositionalOptions();
   program.addCommand(upCommand());
   program.addCommand(gatewayCommand());
   program.addCommand(sidecarCommand());
+  program.addCommand(identityCommand());
   program.addCommand(adminCommand());
   program.addCommand(kmsCommand());
   program.addCommand(caCommand());

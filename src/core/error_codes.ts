@@ -28,6 +28,11 @@ export const ERROR_CODES = {
     message: 'The data directory is incomplete or corrupt',
     doc: 'DIR exists but is not a complete gatehouse data directory, or one of its files is damaged.',
   },
+  ERR_STORE_NOT_INITIALIZED: {
+    status: 500,
+    message: 'The storage holds no initialized gatehouse',
+    doc: 'A component started alone (`gatehouse identity|kms|ca`) found no initialized gatehouse in its storage (SQLite data directory or PostgreSQL schema): run `gatehouse up --config FILE` once on the same storage to create the keyring, the CA and the signing keys.',
+  },
   ERR_NOT_RUNNING: {
     status: 503,
     message: 'gatehouse is not running',

@@ -2,6 +2,9 @@ import type { Redis } from 'ioredis';
 import type { Logger } from '../../core/index.js';
 import { isRevocationItem, type IdentityRevocationItem, type RevocationBus } from '../../identity/index.js';
 
+/** How long `subscribe` waits for Redis before it returns with the subscription still pending. */
+const SUBSCRIBE_WAIT_MS = 5000;
+
 /** Options of {@link RedisRevocationBus}. */
 export interface RedisRevocationBusOptions {
   /** An ioredis 5 client for publishing; each subscription opens its own connection with `duplicate()`. */
@@ -15,7 +18,8 @@ export interface RedisRevocationBusOptions {
  * Revocation fan-out over Redis pub/sub: `publish` sends one JSON item (`{"jti"|"key_id","exp"}`, never a token) on
  * `<keyPrefix>revocations`; `subscribe` listens on a dedicated connection and hands every well-formed item to the
  * callback (malformed messages are dropped and logged). Best effort by nature: the stored revocation list and the feed
- * stay the source of truth. Its `subscribe` also fits the verifier's `revocation.subscribe` port (src/resource).
+ * stay the source of truth. Its `subscribe` also fits the verifier's `revocation.subscribe` port (src/resource); it
+ * resolves once subscribed, or after 5 s without Redis (the subscription then completes whenever Redis is back).
  *
  * @example
  * const bus = new RedisRevocationBus({ redis, keyPrefix: 'gatehouse:', logger });
@@ -37,7 +41,9 @@ export class RedisRevocationBus implements RevocationBus {
   }
 
   async subscribe(onItem: (item: IdentityRevocationItem) => void): Promise<() => Promise<void>> {
-    const connection = this.options.redis.duplicate();
+    // The subscriber connection queues its SUBSCRIBE until it is connected (the publishing client may fail fast
+    // while disconnected) and subscribes again after every reconnection.
+    const connection = this.options.redis.duplicate({ enableOfflineQueue: true, maxRetriesPerRequest: null });
     connection.on('error', (err: Error) =>
       this.options.logger.debug({ event: 'revocation_bus_error', reason: err.message }, 'redis error'),
     );
@@ -55,7 +61,21 @@ export class RedisRevocationBus implements RevocationBus {
       }
       onItem(item);
     });
-    await connection.subscribe(this.channel);
+    const subscribed = connection.subscribe(this.channel).then(() => true);
+    let timer: NodeJS.Timeout | undefined;
+    const waited = await Promise.race([
+      subscribed,
+      new Promise<false>((resolve) => {
+        timer = setTimeout(() => resolve(false), SUBSCRIBE_WAIT_MS);
+      }),
+    ]).finally(() => clearTimeout(timer));
+    if (!waited) {
+      subscribed.catch(() => undefined);
+      this.options.logger.warn(
+        { event: 'revocation_bus_pending', channel: this.channel },
+        'Redis not reachable yet: revocations from other replicas arrive through the store until it is',
+      );
+    }
     return async () => {
       await connection.quit().catch(() => connection.disconnect());
     };

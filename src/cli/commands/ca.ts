@@ -1,6 +1,7 @@
 import { Command } from 'commander';
 import { print, table } from '../output.js';
 import { issueToDirectory } from './ca_issue.js';
+import { runsAlone } from './standalone.js';
 import { adminFlags, withAdmin, type AdminFlags } from './with_admin.js';
 
 interface CaCert {
@@ -24,13 +25,18 @@ const collect = (value: string, previous: string[]) => [...previous, value];
 
 /**
  * `gatehouse ca status|issue|join-token|revoke|rotate|bundle`: the platform certificate authority through the admin
- * API (and, for `issue`, the CA listener with a join token).
+ * API (and, for `issue`, the CA listener with a join token); `gatehouse ca --config FILE` runs the CA API alone.
  *
  * @example
  * program.addCommand(caCommand());
  */
 export function caCommand(): Command {
-  const ca = new Command('ca').description('the platform certificate authority');
+  const ca = runsAlone(
+    new Command('ca').description(
+      'the platform certificate authority; with --config: run the CA API alone (docs/operations.md)',
+    ),
+    'ca',
+  );
   adminFlags(ca.command('status').description('root and intermediate, expiry, rotation, warnings')).action(
     async (flags: AdminFlags) =>
       withAdmin(flags, async (client, output) => {

@@ -1,6 +1,7 @@
 import { Command, InvalidArgumentError } from 'commander';
 import { print, table } from '../output.js';
 import { addKmsDataCommands } from './kms_data.js';
+import { runsAlone } from './standalone.js';
 import { adminFlags, withAdmin, type AdminFlags } from './with_admin.js';
 
 interface KeyView {
@@ -41,9 +42,14 @@ function describeKey(key: KeyView): string {
 
 const keyPath = (name: string) => `/v1/kms/keys/${encodeURIComponent(name)}`;
 
-/** `gatehouse kms ...`: named keys with versions and the root key. */
+/** `gatehouse kms ...`: named keys with versions and the root key; `gatehouse kms --config FILE` runs the KMS alone. */
 export function kmsCommand(): Command {
-  const kms = new Command('kms').description('keys, envelope encryption and the root key');
+  const kms = runsAlone(
+    new Command('kms').description(
+      'keys, envelope encryption and the root key; with --config: run the KMS transit API alone (docs/operations.md)',
+    ),
+    'kms',
+  );
   const key = kms.command('key').description('named keys with versions');
 
   adminFlags(key.command('create <name>').description('new named key, version 1'))

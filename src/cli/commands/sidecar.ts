@@ -3,6 +3,7 @@ import { configFileFromEnvironment, loadConfig, processEnvironment } from '../..
 import { systemClock } from '../../core/index.js';
 import { startStandaloneSidecar } from '../../app/index.js';
 import { createLogger } from '../logger.js';
+import { exitOnSignals } from '../signals.js';
 
 /**
  * `gatehouse sidecar --config FILE`: the mTLS sidecar of one service (config section `sidecar`, docs/mesh.md).
@@ -52,17 +53,6 @@ export function sidecarCommand(): Command {
           }
         });
       });
-      const shutdown = (signal: string) => {
-        logger.info({ signal }, 'sidecar stopping');
-        running.stop().then(
-          () => process.exit(0),
-          (err: unknown) => {
-            console.error(`gatehouse: stop failed: ${(err as Error).message}`);
-            process.exit(1);
-          },
-        );
-      };
-      process.once('SIGINT', () => shutdown('SIGINT'));
-      process.once('SIGTERM', () => shutdown('SIGTERM'));
+      exitOnSignals(() => running.stop(), logger, 'sidecar stopping');
     });
 }

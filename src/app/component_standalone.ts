@@ -1,0 +1,210 @@
+import { existsSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import type { Config } from '../config/index.js';
+import { GatehouseError, writeFileAtomic, type Clock, type Logger } from '../core/index.js';
+import { AdminToken } from './admin_token.js';
+import { identityBootstrapVerifier } from './ca_bootstrap.js';
+import { Cleanups } from './cleanups.js';
+import { prepareCaListener } from './ca_listener.js';
+import { notInitializedMessage, type PlatformCore } from './compose.js';
+import { dataDirPaths, readManifest } from './data_dir.js';
+import { openInProcessIdentity } from './identity_in_process.js';
+import { prepareIdentityListener } from './identity_listener.js';
+import { prepareKmsListener } from './kms_listener.js';
+import { kmsOperations } from './kms_operations.js';
+import { platformCallers } from './platform_authorizer.js';
+import type { RootKeyInputs } from './root_key_source.js';
+import { Scheduler, recordsPurgeJob } from './scheduler.js';
+import { openSealedCore } from './sealed_core.js';
+
+/** The components that run alone on the platform's storage (`gatehouse identity|kms|ca --config FILE`). */
+export type StandaloneComponent = 'identity' | 'kms' | 'ca';
+
+/** A component running alone, and how to stop it. */
+export interface RunningComponent {
+  component: StandaloneComponent;
+  /** Where the listener is bound (`https://host:port`). */
+  url: string;
+  /** The identity issuer URL (`identity.issuer`, or the listener's own address when unset). */
+  issuer?: string;
+  /** trust-bundle.pem in the data directory, when the directory exists (the listener's CA when no --cert is given). */
+  trustBundle: string | undefined;
+  /** Stops accepting, drains in-flight requests, stops scheduled work, closes storage. */
+  stop(): Promise<void>;
+}
+
+/** What each component's starter gets: the opened core and the process-wide pieces. */
+interface Runtime {
+  core: PlatformCore;
+  ticketKeys: Buffer;
+  ready: () => boolean;
+  scheduler: Scheduler;
+  certificate: { certPem: string; keyPem: string } | undefined;
+  trustBundle: string | undefined;
+  cleanups: Cleanups;
+  logger: Logger;
+}
+
+/** How often a component re-reads the admin token digest, so a rotation made through `gatehouse up` applies here. */
+const ADMIN_TOKEN_REFRESH_MS = 5000;
+
+/** Our access tokens and API keys (verified in process) and the admin token, as the KMS and CA see them. */
+async function verifyingCallers(rt: Runtime) {
+  const { core, logger } = rt;
+  const { config, clock } = core;
+  const opened = await openInProcessIdentity(core, logger.child({ component: 'identity' }), { sharedLimits: false });
+  rt.cleanups.push(() => opened.close());
+  if (config.identity.issuer === undefined) {
+    logger.warn(
+      { setting: 'identity.issuer' },
+      'identity.issuer is not set: access tokens are refused here (their issuer cannot be known); the admin token and API keys work. Set identity.issuer to the issuer URL the identity replicas share.',
+    );
+  }
+  const adminToken = await AdminToken.load(core.records);
+  const timer = setInterval(() => {
+    adminToken.refresh(core.records).catch((err: unknown) => {
+      logger.warn({ err: (err as Error).message }, 'admin token refresh failed');
+    });
+  }, ADMIN_TOKEN_REFRESH_MS);
+  timer.unref();
+  rt.cleanups.push(() => clearInterval(timer));
+  const callers = platformCallers({
+    identity: opened.identity,
+    checkAdminToken: (token) => adminToken.check(token),
+    apiKeyHeader: config.identity.apiKeys.header,
+    platformAudience: config.identity.platformAudience,
+    clock,
+    logger,
+  });
+  return { identity: opened.identity, callers };
+}
+
+/** What a starter reports: where it listens and, for identity, the issuer. */
+interface Started {
+  url: string;
+  issuer?: string;
+}
+
+const STARTERS: Record<StandaloneComponent, (rt: Runtime) => Promise<Started>> = {
+  async identity(rt) {
+    const { config } = rt.core;
+    if (config.identity.issuer === undefined) {
+      rt.logger.warn(
+        { setting: 'identity.issuer' },
+        'identity.issuer is not set: this replica names itself after its own address, so its tokens are refused by other replicas and by the KMS and CA started alone. Set identity.issuer to the URL clients use (the load balancer).',
+      );
+    }
+    const listener = await prepareIdentityListener({
+      core: rt.core,
+      ticketKeys: rt.ticketKeys,
+      ready: rt.ready,
+      certificate: rt.certificate,
+    });
+    rt.cleanups.push(() => listener.close());
+    const issuer = await listener.listen(rt.scheduler);
+    return { url: listener.boundUrl() ?? issuer, issuer };
+  },
+  async kms(rt) {
+    const { callers } = await verifyingCallers(rt);
+    const listener = await prepareKmsListener({
+      core: rt.core,
+      ops: kmsOperations(rt.core),
+      callers,
+      ticketKeys: rt.ticketKeys,
+      ready: rt.ready,
+      certificate: rt.certificate,
+    });
+    rt.cleanups.push(() => listener.close());
+    return { url: await listener.listen() };
+  },
+  async ca(rt) {
+    const { core } = rt;
+    const { identity } = await verifyingCallers(rt);
+    const listener = await prepareCaListener({
+      core,
+      trustBundleFile: rt.trustBundle,
+      ticketKeys: rt.ticketKeys,
+      ready: rt.ready,
+      certificate: rt.certificate,
+      bootstrap: identityBootstrapVerifier({
+        identity,
+        platformAudience: core.config.identity.platformAudience,
+        clock: core.clock,
+      }),
+    });
+    rt.cleanups.push(() => listener.close());
+    return { url: await listener.listen(rt.scheduler) };
+  },
+};
+
+/**
+ * `gatehouse identity|kms|ca --config FILE`: one component alone on the configured storage (the SQLite data
+ * directory or PostgreSQL) and the sealed keyring (root key from `--root-key-file`, `GATEHOUSE_ROOT_KEY` or
+ * `DIR/root.key`), serving only its own TLS 1.3 listener with the operator's certificate or one from the platform CA.
+ * Storage that no `gatehouse up` ever initialized is refused (ERR_STORE_NOT_INITIALIZED) and left untouched.
+ * Scheduled work (signing-key rotation, CA rotation checks, purges) runs under the storage's leases, so replicas on one
+ * PostgreSQL never run a job twice at once. Several replicas of one component, and `gatehouse up`, may share the
+ * storage; the admin API stays in `gatehouse up` (docs/operations.md).
+ *
+ * @example
+ * const running = await startStandaloneComponent({ component: 'identity', config, rootKey: {}, clock: systemClock, logger });
+ * await running.stop();
+ */
+export async function startStandaloneComponent(o: {
+  component: StandaloneComponent;
+  config: Config;
+  rootKey: RootKeyInputs;
+  /** The listener's certificate chain and key (PEM); default: a certificate from the platform CA, renewed. */
+  certificate?: { certPem: string; keyPem: string };
+  clock: Clock;
+  logger: Logger;
+}): Promise<RunningComponent> {
+  const { config, clock } = o;
+  const logger = o.logger.child({ component: o.component });
+  const paths = dataDirPaths(config.dataDir);
+  // SQLite: the manifest says whether DIR was initialized, before any file is created there.
+  if (config.storage.kind === 'sqlite' && !readManifest(paths)) {
+    throw new GatehouseError('ERR_STORE_NOT_INITIALIZED', { message: notInitializedMessage(config) });
+  }
+  const cleanups = new Cleanups(logger);
+  try {
+    const { core } = await openSealedCore({
+      config,
+      rootKey: o.rootKey,
+      paths,
+      clock,
+      logger,
+      requireInitialized: true,
+    });
+    cleanups.push(() => core.close());
+    const trustBundle = existsSync(paths.dir) ? paths.trustBundle : undefined;
+    if (trustBundle !== undefined) writeFileAtomic(trustBundle, await core.authority.trustBundlePem(), 0o644);
+    const scheduler = new Scheduler(core.leases, logger.child({ component: 'scheduler' }));
+    scheduler.add(recordsPurgeJob(core.records, logger));
+    cleanups.push(() => scheduler.stop());
+    let ready = false;
+    const started = await STARTERS[o.component]({
+      core,
+      ticketKeys: randomBytes(48),
+      ready: () => ready,
+      scheduler,
+      certificate: o.certificate,
+      trustBundle,
+      cleanups,
+      logger,
+    });
+    ready = true;
+    return {
+      component: o.component,
+      ...started,
+      trustBundle,
+      stop: () => {
+        ready = false;
+        return cleanups.unwind();
+      },
+    };
+  } catch (err) {
+    await cleanups.unwind();
+    throw err;
+  }
+}

@@ -1,0 +1,102 @@
+import { readFileSync } from 'node:fs';
+import type { Command } from 'commander';
+import { startStandaloneComponent, type StandaloneComponent } from '../../app/index.js';
+import {
+  configFileFromEnvironment,
+  loadConfig,
+  processEnvironment,
+  rootKeyFromEnvironment,
+} from '../../config/index.js';
+import { GatehouseError, systemClock } from '../../core/index.js';
+import { createLogger } from '../logger.js';
+import { exitOnSignals } from '../signals.js';
+
+interface StandaloneFlags {
+  config?: string;
+  dataDir?: string;
+  rootKeyFile?: string;
+  cert?: string;
+  key?: string;
+}
+
+const TITLES: Record<StandaloneComponent, string> = {
+  identity: 'the identity issuer (OAuth2 authorization server)',
+  kms: 'the KMS transit API',
+  ca: 'the CA API',
+};
+
+function readPem(file: string, what: string): string {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new GatehouseError('ERR_CONFIG_UNREADABLE', {
+      message: `cannot read the ${what} file ${file}: ${(err as NodeJS.ErrnoException).code ?? 'error'}`,
+    });
+  }
+}
+
+/**
+ * Makes `command` run `component` alone when called without a subcommand: `gatehouse identity|kms|ca --config FILE
+ * [--data-dir DIR] [--root-key-file FILE] [--cert FILE --key FILE]`. Its own options are read only before a
+ * subcommand (`gatehouse kms key list --data-dir DIR` keeps meaning the admin command). Prints the URL, then runs
+ * until SIGINT/SIGTERM, which stop it cleanly (exit 0).
+ *
+ * @example
+ * runsAlone(new Command('kms'), 'kms');
+ */
+export function runsAlone(command: Command, component: StandaloneComponent): Command {
+  const title = TITLES[component];
+  return command
+    .enablePositionalOptions()
+    .option('--config <file>', `configuration file (YAML or JSON) to run ${title} alone; also GATEHOUSE_CONFIG`)
+    .option('--data-dir <dir>', 'data directory (SQLite storage, root.key, trust-bundle.pem; default dataDir)')
+    .option('--root-key-file <file>', 'file holding the root key (default DIR/root.key; also GATEHOUSE_ROOT_KEY)')
+    .option('--cert <file>', 'PEM certificate chain of the listener (default: one from the platform CA, renewed)')
+    .option('--key <file>', 'PEM private key of the listener (with --cert)')
+    .action(async (flags: StandaloneFlags) => {
+      const env = processEnvironment();
+      const file = flags.config ?? configFileFromEnvironment(env);
+      if (file === undefined) {
+        command.error(
+          `error: --config FILE (or GATEHOUSE_CONFIG) is required to run ${title} alone; see gatehouse ${command.name()} --help`,
+        );
+      }
+      if ((flags.cert === undefined) !== (flags.key === undefined)) {
+        command.error('error: --cert and --key go together');
+      }
+      const config = loadConfig({
+        file,
+        env,
+        overrides: flags.dataDir === undefined ? {} : { dataDir: flags.dataDir },
+      });
+      const logger = createLogger(config.log.level);
+      const rootKeyEnv = rootKeyFromEnvironment(env);
+      const running = await startStandaloneComponent({
+        component,
+        config,
+        rootKey: {
+          ...(flags.rootKeyFile === undefined ? {} : { file: flags.rootKeyFile }),
+          ...(rootKeyEnv === undefined ? {} : { env: rootKeyEnv }),
+        },
+        ...(flags.cert !== undefined && flags.key !== undefined
+          ? { certificate: { certPem: readPem(flags.cert, 'certificate'), keyPem: readPem(flags.key, 'key') } }
+          : {}),
+        clock: systemClock,
+        logger,
+      });
+      process.stdout.write(
+        [
+          `gatehouse ${component} listening on ${running.url} (pid ${process.pid}, storage ${config.storage.kind})`,
+          ...(running.issuer && running.issuer !== running.url ? [`  issuer ${running.issuer}`] : []),
+          ...(flags.cert === undefined && running.trustBundle
+            ? [
+                `  listener certificate from the platform CA: curl --cacert ${running.trustBundle} ${running.url}/healthz`,
+              ]
+            : []),
+          '',
+        ].join('\n'),
+      );
+      logger.info({ event: 'component_up', component, url: running.url }, `${component} is up`);
+      exitOnSignals(() => running.stop(), logger, 'stopping: draining in-flight requests');
+    });
+}

@@ -1,0 +1,126 @@
+import { generateKeyPairSync } from 'node:crypto';
+import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Agent } from 'undici';
+import { afterAll, describe, expect, it } from 'vitest';
+import { exitOf, runCli } from '../support/cli.js';
+import { getJson, trustingAgent } from '../support/https.js';
+import { testCertificate } from '../support/test_tls.js';
+import { tempDir } from '../support/tmp.js';
+import { up } from './object_support.js';
+import { startComponent, type ComponentProcess } from './standalone_support.js';
+
+// `gatehouse identity|kms|ca --config FILE` on the embedded SQLite data directory that a `gatehouse up` initialized.
+describe('components started alone (SQLite)', { timeout: 120_000 }, () => {
+  const tmp = tempDir('gh-alone-');
+  const running: ComponentProcess[] = [];
+  const agents: Agent[] = [];
+  afterAll(async () => {
+    for (const c of running) await c.stop();
+    for (const a of agents) await a.close();
+    tmp.remove();
+  });
+  const config = join(tmp.dir, 'alone.json');
+  writeFileSync(
+    config,
+    JSON.stringify({ log: { level: 'warn' }, listen: { identity: { port: 0 }, kms: { port: 0 }, ca: { port: 0 } } }),
+  );
+  const dir = join(tmp.dir, 'data');
+  const withFiles = (component: string, key: string) => [
+    component,
+    ...['--config', config, '--data-dir', dir, '--cert', join(tmp.dir, 'cert.pem'), '--key', key],
+  ];
+
+  it('refuses a data directory that no gatehouse up initialized, and creates nothing in it', async () => {
+    const empty = join(tmp.dir, 'empty');
+    for (const component of ['identity', 'kms', 'ca']) {
+      const result = await runCli([component, '--config', config, '--data-dir', empty]);
+      expect(result.code).toBe(1);
+      expect(result.stdout).toBe('');
+      expect(result.stderr).toContain(`holds no initialized gatehouse: run \`gatehouse up --config FILE\` once`);
+    }
+    expect(existsSync(empty) ? readdirSync(empty) : []).toEqual([]);
+  });
+
+  it('needs --config, takes --cert with --key only, and leaves the admin subcommands as they were', async () => {
+    const bare = await runCli(['identity']);
+    expect(bare.code).toBe(2);
+    expect(bare.stderr).toContain('--config FILE (or GATEHOUSE_CONFIG) is required to run the identity issuer');
+    const half = await runCli(['ca', '--config', config, '--cert', join(tmp.dir, 'x.pem')]);
+    expect(half.code).toBe(2);
+    expect(half.stderr).toContain('--cert and --key go together');
+    // The kms group's own --data-dir is read only before a subcommand: this is still the admin command.
+    const list = await runCli(['kms', 'key', 'list', '--data-dir', join(tmp.dir, 'nothing')]);
+    expect(list.code).toBe(3);
+    expect(list.stderr).toContain(`gatehouse is not running on ${join(tmp.dir, 'nothing')}`);
+    const status = await runCli(['ca', 'status', '--data-dir', join(tmp.dir, 'nothing')]);
+    expect(status.stderr).toContain(`gatehouse is not running on ${join(tmp.dir, 'nothing')}`);
+    const help = await runCli(['kms', '--help']);
+    expect(help.stdout).toContain('--config <file>');
+    expect(help.stdout).toContain('key');
+  });
+
+  it('runs the KMS alone with a CA-issued listener certificate and the CA alone with --cert/--key', async () => {
+    const server = await up(dir);
+    const created = await runCli(['kms', 'key', 'create', 'orders', '--data-dir', dir]);
+    expect(created.code, created.stderr).toBe(0);
+    server.child.kill('SIGTERM');
+    expect(await exitOf(server.child)).toBe(0);
+    const adminToken = readFileSync(join(dir, 'admin.token'), 'utf8').trim();
+
+    const kms = await startComponent(['kms', '--config', config, '--data-dir', dir]);
+    running.push(kms);
+    expect(kms.output()).toContain(`curl --cacert ${join(dir, 'trust-bundle.pem')}`);
+    const platform = trustingAgent(join(dir, 'trust-bundle.pem'));
+    agents.push(platform);
+    const encrypted = await getJson(platform, `${kms.url}/v1/transit/encrypt/orders`, {
+      method: 'POST',
+      token: adminToken,
+      body: { plaintext: Buffer.from('alone').toString('base64') },
+    });
+    expect(encrypted.status, JSON.stringify(encrypted.body)).toBe(200);
+    const { ciphertext } = (encrypted.body as { data: { ciphertext: string } }).data;
+    const decrypted = await getJson(platform, `${kms.url}/v1/transit/decrypt/orders`, {
+      method: 'POST',
+      token: adminToken,
+      body: { ciphertext },
+    });
+    expect(Buffer.from((decrypted.body as { data: { plaintext: string } }).data.plaintext, 'base64').toString()).toBe(
+      'alone',
+    );
+    const anonymous = await getJson(platform, `${kms.url}/v1/transit/encrypt/orders`, {
+      method: 'POST',
+      body: { plaintext: 'eA==' },
+    });
+    expect(anonymous.status).toBe(401);
+
+    const { certPem, keyPem } = testCertificate();
+    writeFileSync(join(tmp.dir, 'cert.pem'), certPem);
+    writeFileSync(join(tmp.dir, 'key.pem'), keyPem, { mode: 0o600 });
+    const ca = await startComponent(withFiles('ca', join(tmp.dir, 'key.pem')));
+    running.push(ca);
+    const operator = new Agent({ connect: { ca: certPem, minVersion: 'TLSv1.3', servername: 'localhost' } });
+    agents.push(operator);
+    const bundle = await operator.request({ origin: ca.url, path: '/v1/ca/bundle.pem', method: 'GET' });
+    expect(bundle.statusCode).toBe(200);
+    expect(await bundle.body.text()).toBe(readFileSync(join(dir, 'trust-bundle.pem'), 'utf8'));
+
+    expect(await kms.stop()).toBe(0);
+    expect(await ca.stop()).toBe(0);
+  });
+
+  it("refuses a --key that is not a key, or not the certificate's", async () => {
+    writeFileSync(join(tmp.dir, 'not-a-key.pem'), readFileSync(join(dir, 'root.key'), 'utf8'));
+    const garbage = await runCli(withFiles('identity', join(tmp.dir, 'not-a-key.pem')));
+    expect(garbage.code).toBe(1);
+    expect(garbage.stderr).toContain('--key: not a PEM private key');
+    const other = generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({
+      type: 'pkcs8',
+      format: 'pem',
+    });
+    writeFileSync(join(tmp.dir, 'other.pem'), other, { mode: 0o600 });
+    const mismatch = await runCli(withFiles('identity', join(tmp.dir, 'other.pem')));
+    expect(mismatch.code).toBe(1);
+    expect(mismatch.stderr).toContain('--key: the private key does not belong to the first certificate of --cert');
+  });
+});
