@@ -1,5 +1,5 @@
-import { GatehouseError, isGatehouseError, type Clock, type Logger } from '../core/index.js';
-import { CircuitBreaker } from './breaker.js';
+import { isGatehouseError, type Clock, type Logger } from '../core/index.js';
+import { GuardedStore } from './guarded_store.js';
 import type { ConsumeRequest, LimiterStore, RateDecision, RateLimit } from './ports.js';
 
 /** Options of {@link FallbackLimiterStore}. */
@@ -17,39 +17,37 @@ export interface FallbackLimiterStoreOptions {
 }
 
 /**
- * A shared limiter store that degrades to a local one: decisions go to `shared` (one Redis for every replica); when
- * it fails (ERR_STORE_UNAVAILABLE) or takes longer than `timeoutMs`, this and the following decisions for `retryMs`
- * are made by `local`, so limits keep applying per process instead of failing every request or none. Going local and
- * coming back are logged once each. Other errors (an invalid limit) propagate.
+ * A shared limiter store that degrades to a local one: decisions go to `shared` (one Redis for every replica) through
+ * a {@link GuardedStore}; when it fails (ERR_STORE_UNAVAILABLE) or takes longer than `timeoutMs`, this and the
+ * following decisions for `retryMs` are made by `local`, so limits keep applying per process instead of failing every
+ * request or none. Going local and coming back are logged once each (`limiter_shared_down`,
+ * `limiter_shared_recovered`). Other errors (an invalid limit) propagate.
  *
  * @example
  * const limiter = new FallbackLimiterStore({ shared: redisStore, local: memoryStore, clock, logger, timeoutMs: 200, retryMs: 1000 });
  * const [d] = await limiter.consumeMany([{ key: 'identity:fail-addr:203.0.113.7', limit, cost: 1 }]);
  */
 export class FallbackLimiterStore implements LimiterStore {
-  private readonly breaker: CircuitBreaker;
+  private readonly guarded: GuardedStore;
 
   constructor(private readonly o: FallbackLimiterStoreOptions) {
-    this.breaker = new CircuitBreaker({
+    this.guarded = new GuardedStore({
+      store: o.shared,
       clock: o.clock,
-      consecutiveFailures: 1,
-      openDuration: Math.max(1, o.retryMs),
-      onStateChange: (change) => {
-        if (change.to === 'open' && change.from === 'closed') {
-          o.logger.warn(
-            { event: 'limiter_shared_down', retry_ms: o.retryMs },
-            'shared rate-limit store (Redis) unavailable: limits are counted in this process until it is back',
-          );
-        } else if (change.to === 'closed') {
-          o.logger.info({ event: 'limiter_shared_recovered' }, 'shared rate-limit store (Redis) recovered');
-        }
+      logger: o.logger,
+      timeoutMs: o.timeoutMs,
+      retryMs: o.retryMs,
+      down: {
+        event: 'limiter_shared_down',
+        message: 'shared rate-limit store (Redis) unavailable: limits are counted in this process until it is back',
       },
+      recovered: { event: 'limiter_shared_recovered', message: 'shared rate-limit store (Redis) recovered' },
     });
   }
 
   /** True while decisions go to the shared store. */
   get shared(): boolean {
-    return this.breaker.state === 'closed';
+    return this.guarded.up;
   }
 
   async consume(key: string, limit: RateLimit, cost = 1): Promise<RateDecision> {
@@ -58,30 +56,11 @@ export class FallbackLimiterStore implements LimiterStore {
   }
 
   async consumeMany(requests: readonly ConsumeRequest[]): Promise<RateDecision[]> {
-    const permit = this.breaker.tryAcquire();
-    if (!permit.ok) return this.o.local.consumeMany(requests);
-    let timer: NodeJS.Timeout | undefined;
     try {
-      const decisions = await Promise.race([
-        this.o.shared.consumeMany(requests),
-        new Promise<never>((_, reject) => {
-          timer = setTimeout(
-            () => reject(new GatehouseError('ERR_STORE_UNAVAILABLE', { detail: 'shared limiter timed out' })),
-            this.o.timeoutMs,
-          );
-        }),
-      ]);
-      permit.done(true);
-      return decisions;
+      return await this.guarded.consumeMany(requests);
     } catch (err) {
-      if (!isGatehouseError(err, 'ERR_STORE_UNAVAILABLE')) {
-        permit.done(true);
-        throw err;
-      }
-      permit.done(false);
+      if (!isGatehouseError(err, 'ERR_STORE_UNAVAILABLE')) throw err;
       return this.o.local.consumeMany(requests);
-    } finally {
-      clearTimeout(timer);
     }
   }
 

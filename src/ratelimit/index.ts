@@ -3,6 +3,8 @@ export type { GcraDecision } from './gcra.js';
 export type { RateLimit, RateDecision, ConsumeRequest, LimiterStore } from './ports.js';
 export { MemoryLimiterStore } from './memory_store.js';
 export type { MemoryLimiterStoreOptions } from './memory_store.js';
+export { GuardedStore } from './guarded_store.js';
+export type { GuardedStoreOptions } from './guarded_store.js';
 export { FallbackLimiterStore } from './fallback_store.js';
 export type { FallbackLimiterStoreOptions } from './fallback_store.js';
 export { RollingWindow } from './rolling_window.js';
