@@ -197,7 +197,9 @@ export class GatewayLimiter {
           this.o.metrics.shadowLimited.labels(route, l.name).inc();
           continue;
         }
-        if (Number.isFinite(d.retryAfterMs)) this.o.overLimit.remember(key, this.o.clock.now() + d.retryAfterMs);
+        // From `now`, taken before the round trip: the decision was made at or after it, so the cached refusal never
+        // outlives the real one (a late answer on a busy process would otherwise waste tokens).
+        if (Number.isFinite(d.retryAfterMs)) this.o.overLimit.remember(key, now + d.retryAfterMs);
         return this.limited(route, limits, l.name, d);
       }
       track(tightest, l.name, d);

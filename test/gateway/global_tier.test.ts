@@ -24,6 +24,8 @@ if (!REDIS_URL) throw new Error('REDIS_URL must be set for the gateway global-ti
 class SwitchableStore implements LimiterStore {
   calls = 0;
   down = false;
+  /** Runs after Redis answered and before the caller sees it (a slow answer moves the clock here). */
+  afterAnswer: (() => void) | undefined;
   constructor(private readonly inner: LimiterStore) {}
   consume(key: string, limit: ConsumeRequest['limit'], cost?: number): Promise<RateDecision> {
     return this.inner.consume(key, limit, cost);
@@ -31,7 +33,9 @@ class SwitchableStore implements LimiterStore {
   async consumeMany(requests: readonly ConsumeRequest[]): Promise<RateDecision[]> {
     this.calls += 1;
     if (this.down) throw new GatehouseError('ERR_STORE_UNAVAILABLE', { detail: 'switched off' });
-    return this.inner.consumeMany(requests);
+    const decisions = await this.inner.consumeMany(requests);
+    this.afterAnswer?.();
+    return decisions;
   }
   reset(key: string): Promise<void> {
     return this.inner.reset(key);
@@ -169,5 +173,17 @@ describe('global tier on Redis', () => {
     ]);
     await limiter.check('r', two, subject);
     expect(store.calls).toBe(1);
+  });
+
+  it('caches a refusal from when Redis was asked, so a late answer wastes no token', async () => {
+    const { store, limiter, clock } = setup();
+    for (let i = 0; i < 5; i += 1) expect((await limiter.check('r', limit('open'), subject)).outcome).toBe('admit');
+    store.afterAnswer = () => clock.advance(50); // the answer arrives 50 ms after the decision
+    expect((await limiter.check('r', limit('open'), subject)).outcome).toBe('limited'); // retry after 100 ms
+    store.afterAnswer = undefined;
+    clock.advance(60); // 110 ms after the decision: Redis has a token again, and is asked
+    const calls = store.calls;
+    expect((await limiter.check('r', limit('open'), subject)).outcome).toBe('admit');
+    expect(store.calls).toBe(calls + 1);
   });
 });
