@@ -2,7 +2,13 @@ import { GatehouseError, type Clock, type Logger } from '../core/index.js';
 import type { Authenticator, GatewayConfig, GatewayPrincipal } from '../gateway/index.js';
 import { IDENTITY_PATHS } from '../identity/index.js';
 import type { IdentityServer } from './identity_server.js';
-import { createVerifier, extractCredential, type Principal, type Verifier } from '../resource/index.js';
+import {
+  createVerifier,
+  extractCredential,
+  type Principal,
+  type Verifier,
+  type VerifierOptions,
+} from '../resource/index.js';
 
 /** Verifies a presented API key (`ghk_…`) for the gateway; undefined when unknown, expired or revoked. */
 export type ApiKeyVerifier = (key: string) => GatewayPrincipal | undefined;
@@ -41,6 +47,41 @@ export function toGatewayPrincipal(p: Principal): GatewayPrincipal {
   return out;
 }
 
+/**
+ * The verifier's revocation options for the gateway's JWT routes: `poll` (the default) needs a feed credential and
+ * fails at start without one; `off` is an explicit opt-in, logged as insecure.
+ */
+function jwtRevocation(
+  revocation: GatewayConfig['revocation'],
+  feedCredential: (() => Promise<string>) | undefined,
+  logger: Logger,
+): VerifierOptions['revocation'] {
+  if (revocation.mode === 'off') {
+    logger.warn(
+      { event: 'gateway_revocation_off', insecure: true },
+      'INSECURE: gateway.revocation.mode is off, so revoked tokens pass the gateway until they expire; remove it to poll the revocation feed',
+    );
+    return { mode: 'off' };
+  }
+  if (revocation.maxStaleness <= revocation.interval) {
+    throw new GatehouseError('ERR_CONFIG_INVALID', {
+      message: 'gateway.revocation.maxStaleness must be longer than gateway.revocation.interval',
+    });
+  }
+  if (feedCredential === undefined) {
+    throw new GatehouseError('ERR_CONFIG_INVALID', {
+      message:
+        'gateway routes with auth.kind jwt poll the revocation feed: set gateway.credentials.feedApiKey (an API key with scope revocations:read), or gateway.revocation.mode: off to accept revoked tokens until they expire',
+    });
+  }
+  return {
+    mode: 'poll',
+    credentials: feedCredential,
+    intervalMs: revocation.interval,
+    maxStalenessMs: revocation.maxStaleness,
+  };
+}
+
 /** The running authenticator and what it owns. */
 export interface AppAuthenticator extends Authenticator {
   start(): Promise<void>;
@@ -64,6 +105,11 @@ export function appGatewayAuthenticator(o: {
   apiKeys?: ApiKeyVerifier;
   /** Header API keys may come in besides `Authorization: Bearer ghk_…` (config `identity.apiKeys.header`). */
   apiKeyHeader?: string;
+  /**
+   * The bearer credential the verifier reads the issuer's revocation feed with (`gateway.revocation.mode: poll`):
+   * an API key or access token with scope `revocations:read`, asked for on every poll.
+   */
+  feedCredential?: () => Promise<string>;
   clock: Clock;
   logger: Logger;
 }): AppAuthenticator {
@@ -80,7 +126,7 @@ export function appGatewayAuthenticator(o: {
       issuer: o.issuer,
       audience: o.gateway.jwtAudience,
       jwks: { url: jwksUrl, ...(o.trustBundlePem === undefined ? {} : { ca: o.trustBundlePem }) },
-      revocation: { mode: 'off' },
+      revocation: jwtRevocation(o.gateway.revocation, o.feedCredential, o.logger),
       clock: o.clock,
       logger: o.logger,
     });

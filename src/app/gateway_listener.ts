@@ -19,7 +19,8 @@ export interface GatewayListener {
 /**
  * Starts the gateway listener of `gatehouse up` on `listen.host`:`listen.gateway.port` with a certificate from the
  * platform CA (renewed like the others), the demo backend on 127.0.0.1 and its `/demo/` route, JWT routes verified
- * against the platform issuer, and the global limiter tier on Redis when `redis.url` is set.
+ * against the platform issuer (revocations read from its feed with `feedCredential`), and the global limiter tier on
+ * Redis when `redis.url` is set.
  *
  * @example
  * const gateway = await startGatewayListener({ core, ticketKeys, issuer, trustBundlePem });
@@ -31,6 +32,8 @@ export async function startGatewayListener(o: {
   trustBundlePem: string;
   /** API keys for `api_key` routes (the identity server's index in `gatehouse up`). */
   apiKeys?: ApiKeyVerifier;
+  /** The revocation-feed credential of JWT routes (an in-process feed token in `gatehouse up`). */
+  feedCredential?: () => Promise<string>;
 }): Promise<GatewayListener> {
   const { config, clock } = o.core;
   const logger = o.core.logger.child({ listener: 'gateway' });
@@ -47,6 +50,7 @@ export async function startGatewayListener(o: {
       issuer: o.issuer,
       trustBundlePem: o.trustBundlePem,
       ...(o.apiKeys === undefined ? {} : { apiKeys: o.apiKeys }),
+      ...(o.feedCredential === undefined ? {} : { feedCredential: o.feedCredential }),
       apiKeyHeader: config.identity.apiKeys.header,
       clock,
       logger,

@@ -1,9 +1,30 @@
+import { readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { Config } from '../config/index.js';
-import type { Clock, Logger } from '../core/index.js';
+import { GatehouseError, type Clock, type Logger } from '../core/index.js';
 import { createGatewayServer, type GatewayConfig } from '../gateway/index.js';
 import { appGatewayAuthenticator } from './gateway_authenticator.js';
 import { openGateway } from './gateway_instance.js';
+
+/**
+ * The revocation-feed credential of a standalone gateway: `gateway.credentials.feedApiKey` (or the env variable), else
+ * the content of `feedApiKeyFile` read once at start; undefined when neither is set.
+ */
+function feedApiKey(credentials: GatewayConfig['credentials']): (() => Promise<string>) | undefined {
+  let key = credentials.feedApiKey;
+  if (key === undefined && credentials.feedApiKeyFile !== undefined) {
+    try {
+      key = readFileSync(credentials.feedApiKeyFile, 'utf8').trim();
+    } catch (err) {
+      throw new GatehouseError('ERR_CONFIG_UNREADABLE', {
+        message: `cannot read gateway.credentials.feedApiKeyFile ${credentials.feedApiKeyFile}: ${(err as Error).message}`,
+      });
+    }
+  }
+  if (key === undefined || key === '') return undefined;
+  const value = key;
+  return async () => value;
+}
 
 /** A gateway running alone (`gatehouse gateway`). */
 export interface StandaloneGateway {
@@ -16,8 +37,9 @@ export interface StandaloneGateway {
 
 /**
  * `gatehouse gateway`: the data plane alone, with a certificate from files, the global tier on Redis when
- * `redis.url` is set, JWT routes verified against `identity.issuer` (JWKS trusted through `issuerCaPem` or the
- * system roots), and `/metrics` on a separate 127.0.0.1 listener.
+ * `redis.url` is set, JWT routes verified against `identity.issuer` (JWKS and revocation feed trusted through
+ * `issuerCaPem` or the system roots; the feed read with `gateway.credentials.feedApiKey`), and `/metrics` on a
+ * separate 127.0.0.1 listener.
  *
  * @example
  * const gw = await startStandaloneGateway({ config, certPem, keyPem, clock: systemClock, logger, metricsPort: 9446 });
@@ -37,10 +59,12 @@ export async function startStandaloneGateway(o: {
     for (const c of cleanups.reverse()) await c();
   };
   try {
+    const feedCredential = feedApiKey(config.gateway.credentials);
     const authenticator = appGatewayAuthenticator({
       gateway: config.gateway,
       issuer: config.identity.issuer,
       ...(o.issuerCaPem === undefined ? {} : { trustBundlePem: o.issuerCaPem }),
+      ...(feedCredential === undefined ? {} : { feedCredential }),
       clock,
       logger,
     });

@@ -39,6 +39,7 @@ import { startDemoMesh, type DemoMesh } from './mesh_demo.js';
 import { startGatewayListener, type GatewayListener } from './gateway_listener.js';
 import { identityApiKeys } from './gateway_authenticator.js';
 import { registerGatewayMetricsRoute } from './gateway_metrics_route.js';
+import { inProcessFeedToken } from './gateway_feed_token.js';
 
 /** endpoints.json: where each running capability listens. Keys appear as their capability lands. */
 export interface Endpoints {
@@ -254,6 +255,12 @@ export async function startGatehouse(options: {
       ca: caUrl,
       gateway: gateway.url,
       trustBundle: paths.trustBundle,
+      // JWT routes poll the issuer's revocation feed with a short-lived in-process token (revocations:read).
+      feedCredential: inProcessFeedToken({
+        identity: identityListener.identity,
+        audience: config.identity.platformAudience,
+        clock,
+      }),
       trustDomain: config.trustDomain,
       ...(demoMesh ? { mesh: demoMesh.endpoints } : {}),
     };

@@ -279,6 +279,36 @@ function gatewaySection() {
           maxEntries: z.number().int().min(0).default(10000).describe('Most responses kept.'),
           maxObjectSize: z.number().int().min(0).default(1048576).describe('Largest response body stored.'),
           heuristicMax: duration('1h', 'Cap of heuristic freshness (10 % of the Last-Modified age).'),
+      revocation: z
+        .strictObject({
+          mode: z
+            .enum(['poll', 'off'])
+            .default('poll')
+            .describe(
+              "How JWT routes learn of revoked tokens: poll = the issuer's /revocations feed (a standalone gateway needs `gateway.credentials.feedApiKey`); off = revoked tokens stay valid until they expire (logged as INSECURE).",
+            ),
+          interval: duration('5s', 'Poll period of the revocation feed.'),
+          maxStaleness: duration(
+            '60s',
+            'When the feed has not answered for this long, JWT routes answer 503 (fail closed).',
+          ),
+        })
+        .prefault({})
+        .describe('Revocation of JWTs on routes with `auth.kind: jwt` (docs/gateway.md).'),
+      credentials: z
+        .strictObject({
+          feedApiKey: z
+            .string()
+            .optional()
+            .describe(
+              'API key with scope revocations:read that reads the revocation feed; prefer GATEHOUSE_GATEWAY__CREDENTIALS__FEED_API_KEY or feedApiKeyFile.',
+            ),
+          feedApiKeyFile: z.string().optional().describe('File holding the feed API key (read at start).'),
+        })
+        .prefault({})
+        .describe(
+          'How a standalone gateway authenticates to the identity server (`gatehouse up` wires its gateway in process).',
+        ),
         })
         .prefault({})
         .describe('The shared response cache (docs/gateway-cache.md).'),

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MemoryRecordStore } from '../../src/adapters/index.js';
 import { appGatewayAuthenticator, identityApiKeys } from '../../src/app/gateway_authenticator.js';
-import { ManualClock, silentLogger, systemClock } from '../../src/core/index.js';
+import { ManualClock, MemoryLogger, silentLogger, systemClock } from '../../src/core/index.js';
 import { ApiKeyRegistry, RevocationList } from '../../src/identity/index.js';
 import { call, gatewayConfig, startBackend, startGateway, type RunningGateway } from './support.js';
 
@@ -87,5 +87,32 @@ describe('app wiring: API-key routes verified by the identity key index', () => 
     expect(() =>
       appGatewayAuthenticator({ gateway: jwt, issuer: undefined, clock: new ManualClock(0), logger: silentLogger }),
     ).toThrow(/identity.issuer/);
+  });
+
+  it('JWT routes poll the revocation feed by default: no feed credential is a configuration error; off is logged', () => {
+    const route = { ...section.routes[0]!, auth: { kind: 'jwt' as const } };
+    const poll = gatewayConfig({ ...section, routes: [route] });
+    expect(poll.revocation).toEqual({ mode: 'poll', interval: 5000, maxStaleness: 60_000 });
+    const issuer = 'https://id.example';
+    expect(() =>
+      appGatewayAuthenticator({ gateway: poll, issuer, clock: new ManualClock(0), logger: silentLogger }),
+    ).toThrow(/gateway\.credentials\.feedApiKey/);
+    const tight = gatewayConfig({ ...section, routes: [route], revocation: { interval: '5s', maxStaleness: '5s' } });
+    expect(() =>
+      appGatewayAuthenticator({
+        gateway: tight,
+        issuer,
+        feedCredential: async () => 'ghk_x',
+        clock: new ManualClock(0),
+        logger: silentLogger,
+      }),
+    ).toThrow(/maxStaleness/);
+    const logger = new MemoryLogger();
+    const off = gatewayConfig({ ...section, routes: [route], revocation: { mode: 'off' } });
+    appGatewayAuthenticator({ gateway: off, issuer, clock: new ManualClock(0), logger });
+    const warned = logger.lines.filter((l) => l['event'] === 'gateway_revocation_off');
+    expect(warned).toHaveLength(1);
+    expect(warned[0]).toMatchObject({ level: 'warn', insecure: true });
+    expect(warned[0]!.msg).toMatch(/^INSECURE/);
   });
 });
