@@ -772,7 +772,9 @@ export const configSchema = z.strictObject({
             .min(100)
             .max(100_000_000)
             .default(1_000_000)
-            .describe('In-process limiter store: most keys held; a key used among the last maxKeys / 2 distinct keys is never evicted (two-generation LRU).'),
+            .describe(
+              'In-process limiter store: most keys held; a key used among the last maxKeys / 2 distinct keys is never evicted (two-generation LRU).',
+            ),
         })
         .prefault({})
         .describe('In-process limiter store.'),
