@@ -70,6 +70,7 @@ process.stdout.write(
     other,
     errors,
     p50Ms: pct(admitted, 0.5),
+    meanMs: admitted.length ? Number((admitted.reduce((a, b) => a + b, 0) / admitted.length).toFixed(3)) : NaN,
     p99Ms: pct(admitted, 0.99),
     allP99Ms: pct(all, 0.99),
   }) + '\n',
