@@ -53,6 +53,8 @@ export interface IdentityServer {
   /** The issuer URL (fixed once the listener is bound, unless `identity.issuer` sets it). */
   issuer(): string;
   setBoundPort(port: number): void;
+  /** The mTLS listener's base URL, once bound: metadata then publishes `mtls_endpoint_aliases` (RFC 8705 §5). */
+  setMtlsBaseUrl(url: string): void;
   metadata(): Record<string, unknown>;
   close(): void;
 }
@@ -105,6 +107,7 @@ export async function openIdentity(options: {
   });
   const audit = new IssuanceAudit(logger.child({ audit: true, component: 'token' }));
   let issuer = settings.issuer?.replace(/\/+$/, '');
+  let mtlsBaseUrl: string | undefined;
   const currentIssuer = () => issuer ?? 'https://127.0.0.1';
   const revoker: { list?: RevocationList } = {};
   const people = openPeople({
@@ -225,6 +228,9 @@ export async function openIdentity(options: {
     setBoundPort(port) {
       if (settings.issuer === undefined) issuer = `https://127.0.0.1:${port}`;
     },
+    setMtlsBaseUrl(url) {
+      mtlsBaseUrl = url;
+    },
     metadata: () =>
       withOpenIdConfiguration(
         authorizationServerMetadata({
@@ -232,6 +238,7 @@ export async function openIdentity(options: {
           grantTypes: token.grantTypes(),
           signingAlgs: [settings.signing.alg],
           legacyImplicit: settings.signIn.legacyImplicit,
+          ...(mtlsBaseUrl === undefined ? {} : { mtlsBaseUrl }),
         }),
         currentIssuer(),
       ),

@@ -23,6 +23,7 @@ import { identityAdminOperations } from './identity_admin.js';
 import { apiKeyAdminOperations } from './apikey_admin.js';
 import { userAdminOperations } from './user_admin.js';
 import { prepareIdentityListener } from './identity_listener.js';
+import { prepareIdentityMtlsListener } from './identity_mtls_listener.js';
 import { prepareCaListener } from './ca_listener.js';
 import { identityBootstrapVerifier } from './ca_bootstrap.js';
 import { platformCallers, platformObjectAuthorizer } from './platform_authorizer.js';
@@ -49,6 +50,8 @@ export interface Endpoints {
   kms: string;
   /** The identity issuer (OAuth2 authorization server). */
   identity: string;
+  /** The identity issuer's mTLS listener (RFC 8705 `mtls_endpoint_aliases`: tls_client_auth, bound tokens). */
+  identityMtls: string;
   /** The CA API (SVID signing, renewal over mTLS, bundles). */
   ca: string;
   /** The API gateway (data plane); `/demo/` reaches the demo backend. */
@@ -135,6 +138,13 @@ export async function startGatehouse(options: {
     const kmsOps = kmsOperations(core);
     const identityListener = await prepareIdentityListener({ core, ticketKeys, ready: () => ready });
     cleanups.push(() => identityListener.close());
+    const identityMtlsListener = await prepareIdentityMtlsListener({
+      core,
+      identity: identityListener.identity,
+      ticketKeys,
+      ready: () => ready,
+    });
+    cleanups.push(() => identityMtlsListener.close());
     // The admin token, our access tokens and API keys, with scopes (docs/identity.md, "Authorization of our APIs").
     const callers = platformCallers({
       identity: identityListener.identity,
@@ -176,6 +186,7 @@ export async function startGatehouse(options: {
             ['admin', adminListener],
             ['kms', kmsListener],
             ['identity', identityListener],
+            ['identityMtls', identityMtlsListener],
             ['ca', caListener],
           ] as const) {
             const cert = await certificate.renewCertificate();
@@ -236,6 +247,7 @@ export async function startGatehouse(options: {
     scheduler.add(recordsPurgeJob(core.records, logger));
     cleanups.push(() => scheduler.stop());
     const identityUrl = await identityListener.listen(scheduler);
+    const identityMtlsUrl = await identityMtlsListener.listen();
     const caUrl = await caListener.listen(scheduler);
     const gateway = await startGatewayListener({
       core,
@@ -252,6 +264,7 @@ export async function startGatehouse(options: {
       admin: `https://127.0.0.1:${bound.port}`,
       kms: kmsUrl,
       identity: identityUrl,
+      identityMtls: identityMtlsUrl,
       ca: caUrl,
       gateway: gateway.url,
       trustBundle: paths.trustBundle,

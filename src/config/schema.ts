@@ -425,6 +425,24 @@ export const configSchema = z.strictObject({
         })
         .prefault({})
         .describe('Identity issuer listener.'),
+      identityMtls: z
+        .strictObject({
+          port: port(
+            8447,
+            'Identity issuer mTLS port (RFC 8705: token, introspection, revocation, device authorization with client certificates; binds listen.host). 0 = any free port.',
+          ),
+          url: z
+            .string()
+            .url()
+            .optional()
+            .describe(
+              'Public base URL of the mTLS listener in the metadata `mtls_endpoint_aliases` (default https://<listen.host>:<bound port>).',
+            ),
+        })
+        .prefault({})
+        .describe(
+          'Identity issuer mTLS listener: tls_client_auth and certificate-bound access tokens; no HTML pages, so browsers are never asked for a certificate.',
+        ),
       kms: z
         .strictObject({ port: port(8444, 'KMS transit API port (binds listen.host). 0 = any free port.') })
         .prefault({})

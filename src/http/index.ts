@@ -32,6 +32,8 @@ export { registerUserAdminRoutes } from './user_admin_routes.js';
 export type { UserAdminOperations } from './user_admin_routes.js';
 export { registerIdentityRevocationRoutes } from './identity_revocation_routes.js';
 export type { IdentityRevocationRoutesOptions } from './identity_revocation_routes.js';
+export { registerIdentityMtlsRoutes } from './identity_mtls_routes.js';
+export type { IdentityMtlsRoutesOptions, ProtocolEndpoint } from './identity_mtls_routes.js';
 export { registerIdentityAdminRoutes } from './identity_admin_routes.js';
 export type { IdentityAdminOperations, ClientCreateBody } from './identity_admin_routes.js';
 export { registerObjectRoutes } from './object_routes.js';

@@ -19,6 +19,8 @@ export {
   JWT_BEARER_ASSERTION,
 } from './clients/client_auth.js';
 export type { PresentedCredentials } from './clients/client_auth.js';
+export { confirmationOf, certificateAuthenticates } from './clients/client_certificate.js';
+export type { PresentedCertificate, CertificateConfirmation } from './clients/client_certificate.js';
 export { AuthThrottle } from './clients/auth_throttle.js';
 export type { AuthThrottleLimits, Throttled } from './clients/auth_throttle.js';
 export { SigningKeys, SIGNING_KEYS_COLLECTION } from './signing_keys/signing_keys.js';

@@ -33,7 +33,7 @@ function audiencesOf(aud: unknown): string[] {
  * authenticates as a confidential client; it learns about a token only when it is the token's own client (an API
  * key's owner) or a resource server named in its `aud` (a client with the `resource-server` role whose `audiences`
  * hold one of them; for an API key without audiences, any resource server). Everyone else, and every unknown, malformed, expired or revoked token, gets exactly
- * `{"active":false}`.
+ * `{"active":false}`. A certificate-bound token's answer carries its `cnf` (RFC 8705 §3.2).
  *
  * @example
  * const endpoint = new IntrospectionEndpoint({ ...protocolDeps, tokens, revocations, apiKeys });
@@ -70,7 +70,7 @@ export class IntrospectionEndpoint {
     const clientId = typeof claims['client_id'] === 'string' ? claims['client_id'] : null;
     if (!callerMayKnow(caller, clientId, audiencesOf(claims['aud']))) return undefined;
     const answer: Record<string, unknown> = { active: true, token_type: 'Bearer' };
-    for (const name of ['scope', 'client_id', 'sub', 'aud', 'iss', 'exp', 'iat', 'nbf', 'jti', 'roles']) {
+    for (const name of ['scope', 'client_id', 'sub', 'aud', 'iss', 'exp', 'iat', 'nbf', 'jti', 'roles', 'cnf']) {
       if (claims[name] !== undefined) answer[name] = claims[name];
     }
     return answer;

@@ -18,7 +18,10 @@ export const IDENTITY_PATHS = {
 /**
  * The RFC 8414 authorization server metadata. `grant_types_supported` is always listed (its default would claim
  * implicit); `device_authorization_endpoint` only when the device_code grant is registered; `response_types_supported`
- * never holds `token` unless `legacyImplicit` is on; PKCE S256 only.
+ * never holds `token` unless `legacyImplicit` is on; PKCE S256 only. With `mtlsBaseUrl` (the mTLS listener), RFC 8705
+ * §5 `mtls_endpoint_aliases` for the token, introspection, revocation (and device authorization) endpoints,
+ * `tls_client_certificate_bound_access_tokens: true` and `tls_client_auth` among the auth methods; without it,
+ * tls_client_auth is not offered (it cannot work).
  *
  * @example
  * const doc = authorizationServerMetadata({ issuer, grantTypes: ['client_credentials'], signingAlgs: ['ES256'] });
@@ -29,8 +32,25 @@ export function authorizationServerMetadata(options: {
   signingAlgs: readonly string[];
   scopes?: readonly string[];
   legacyImplicit?: boolean;
+  /** Base URL of the mTLS listener (e.g. `https://127.0.0.1:8447`), when one runs. */
+  mtlsBaseUrl?: string;
 }): Record<string, unknown> {
   const at = (path: string) => `${options.issuer}${path}`;
+  const device = options.grantTypes.includes('urn:ietf:params:oauth:grant-type:device_code');
+  const mtls = options.mtlsBaseUrl;
+  const methods = CLIENT_AUTH_METHODS.filter((m) => mtls !== undefined || m !== 'tls_client_auth');
+  const aliases =
+    mtls === undefined
+      ? {}
+      : {
+          mtls_endpoint_aliases: {
+            token_endpoint: `${mtls}${IDENTITY_PATHS.token}`,
+            introspection_endpoint: `${mtls}${IDENTITY_PATHS.introspection}`,
+            revocation_endpoint: `${mtls}${IDENTITY_PATHS.revocation}`,
+            ...(device ? { device_authorization_endpoint: `${mtls}${IDENTITY_PATHS.deviceAuthorization}` } : {}),
+          },
+          tls_client_certificate_bound_access_tokens: true,
+        };
   return {
     issuer: options.issuer,
     authorization_endpoint: at(IDENTITY_PATHS.authorization),
@@ -38,21 +58,20 @@ export function authorizationServerMetadata(options: {
     jwks_uri: at(IDENTITY_PATHS.jwks),
     introspection_endpoint: at(IDENTITY_PATHS.introspection),
     revocation_endpoint: at(IDENTITY_PATHS.revocation),
-    ...(options.grantTypes.includes('urn:ietf:params:oauth:grant-type:device_code')
-      ? { device_authorization_endpoint: at(IDENTITY_PATHS.deviceAuthorization) }
-      : {}),
+    ...(device ? { device_authorization_endpoint: at(IDENTITY_PATHS.deviceAuthorization) } : {}),
     grant_types_supported: [...options.grantTypes],
     response_types_supported: options.legacyImplicit ? ['code', 'token'] : ['code'],
     response_modes_supported: options.legacyImplicit ? ['query', 'fragment'] : ['query'],
-    token_endpoint_auth_methods_supported: [...CLIENT_AUTH_METHODS],
+    token_endpoint_auth_methods_supported: methods,
     token_endpoint_auth_signing_alg_values_supported: ['ES256', 'EdDSA', 'RS256'],
-    introspection_endpoint_auth_methods_supported: CLIENT_AUTH_METHODS.filter((m) => m !== 'none'),
-    revocation_endpoint_auth_methods_supported: [...CLIENT_AUTH_METHODS],
+    introspection_endpoint_auth_methods_supported: methods.filter((m) => m !== 'none'),
+    revocation_endpoint_auth_methods_supported: [...methods],
     code_challenge_methods_supported: ['S256'],
     scopes_supported: [...(options.scopes ?? [])],
     access_token_signing_alg_values_supported: [...options.signingAlgs],
     subject_types_supported: ['public'],
     id_token_signing_alg_values_supported: [...options.signingAlgs],
     authorization_response_iss_parameter_supported: true,
+    ...aliases,
   };
 }

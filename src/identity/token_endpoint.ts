@@ -2,6 +2,7 @@ import { GatehouseError, type Clock, type Logger, type RecordStore } from '../co
 import type { AuthThrottle, Throttled } from './clients/auth_throttle.js';
 import { authenticateClient, isInvalidClient, presentedCredentials } from './clients/client_auth.js';
 import type { ClientCache } from './clients/client_cache.js';
+import { confirmationOf, type PresentedCertificate } from './clients/client_certificate.js';
 import type { Client } from './clients/client.js';
 import type { Grant } from './grants/grant.js';
 import { oauthError, oauthErrorResponse } from './oauth_error.js';
@@ -16,6 +17,11 @@ export interface TokenHttpRequest {
   address: string;
   /** The browser's `Origin` header: answered with CORS headers when the authenticated client allows it. */
   origin?: string;
+  /**
+   * The connection's verified client certificate (the mTLS listener only): it authenticates tls_client_auth clients
+   * and binds the access tokens issued on this request (`cnf.x5t#S256`, RFC 8705 §3).
+   */
+  certificate?: PresentedCertificate;
 }
 
 /** What to send back: status, headers and a JSON body. */
@@ -45,7 +51,8 @@ const NO_STORE = { 'content-type': 'application/json', 'cache-control': 'no-stor
 /**
  * The token endpoint (RFC 6749 §3.2), independent of the HTTP framework: parses the form, dispatches to the registered
  * grant, authenticates the client under the throttle, and answers RFC errors (invalid_client with 401 and
- * `WWW-Authenticate`, throttling with 429 and `Retry-After`). Never a 500 for bad input; never a stack trace.
+ * `WWW-Authenticate`, throttling with 429 and `Retry-After`). Never a 500 for bad input; never a stack trace. A request
+ * that came with a client certificate (the mTLS listener) gets certificate-bound access tokens (RFC 8705 §3).
  *
  * @example
  * const endpoint = new TokenEndpoint({ grants: [clientCredentialsGrant(...)], cache, store, throttle, clock, logger, issuer: () => issuer, tokenEndpointUrl: () => url, maxParameters: 32 });
@@ -96,7 +103,7 @@ export class TokenEndpoint {
     if (grantType === undefined) throw oauthError('invalid_request', 'grant_type is required');
     const grant = this.grants.get(grantType);
     if (!grant) throw oauthError('unsupported_grant_type');
-    const presented = presentedCredentials(request.authorization, params);
+    const presented = presentedCredentials(request.authorization, params, request.certificate);
     const clientId = presented.clientId.slice(0, 128);
     await this.deps.throttle.admit(request.address, clientId);
     const now = this.deps.clock.now();
@@ -121,7 +128,16 @@ export class TokenEndpoint {
     }
     seen.client = client;
     if (!client.grantTypes.includes(grantType)) throw oauthError('unauthorized_client');
-    const body = await grant.handle({ client, params, resources, now, issuer, address: request.address });
+    const confirmation = confirmationOf(request.certificate);
+    const body = await grant.handle({
+      client,
+      params,
+      resources,
+      now,
+      issuer,
+      address: request.address,
+      ...(confirmation === undefined ? {} : { confirmation }),
+    });
     return { status: 200, headers: NO_STORE, body: JSON.stringify(body) };
   }
 

@@ -23,7 +23,14 @@ beforeAll(async () => {
   const config = loadConfig({
     overrides: {
       dataDir: tmp.dir,
-      listen: { admin: { port: 0 }, kms: { port: 0 }, identity: { port: 0 }, ca: { port: 0 }, gateway: { port: 0 } },
+      listen: {
+        admin: { port: 0 },
+        kms: { port: 0 },
+        identity: { port: 0 },
+        ca: { port: 0 },
+        gateway: { port: 0 },
+        identityMtls: { port: 0 },
+      },
       kms: { maxBatchItems: 200 },
     },
   });

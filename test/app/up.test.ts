@@ -29,7 +29,14 @@ function configFor(dir: string, overrides: Record<string, unknown> = {}) {
   return loadConfig({
     overrides: {
       dataDir: dir,
-      listen: { admin: { port: 0 }, kms: { port: 0 }, identity: { port: 0 }, ca: { port: 0 }, gateway: { port: 0 } },
+      listen: {
+        admin: { port: 0 },
+        kms: { port: 0 },
+        identity: { port: 0 },
+        ca: { port: 0 },
+        gateway: { port: 0 },
+        identityMtls: { port: 0 },
+      },
       ...overrides,
     },
   });
@@ -144,6 +151,7 @@ describe('gatehouse up (in process)', () => {
               identity: { port: 0 },
               ca: { port: 0 },
               gateway: { port: 0 },
+              identityMtls: { port: 0 },
             },
           },
         }),

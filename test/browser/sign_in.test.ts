@@ -97,7 +97,14 @@ beforeAll(async () => {
   const config = loadConfig({
     overrides: {
       dataDir: join(tmp.dir, 'data'),
-      listen: { admin: { port: 0 }, kms: { port: 0 }, identity: { port: 0 }, ca: { port: 0 }, gateway: { port: 0 } },
+      listen: {
+        admin: { port: 0 },
+        kms: { port: 0 },
+        identity: { port: 0 },
+        ca: { port: 0 },
+        gateway: { port: 0 },
+        identityMtls: { port: 0 },
+      },
       identity: { signIn: { scryptCost: 12 }, device: { interval: 1 } },
     },
   });

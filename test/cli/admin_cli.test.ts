@@ -164,6 +164,7 @@ describe('gatehouse up failures', () => {
         GATEHOUSE_LISTEN__ADMIN__PORT: '0',
         GATEHOUSE_LISTEN__KMS__PORT: '0',
         GATEHOUSE_LISTEN__IDENTITY__PORT: '0',
+        GATEHOUSE_LISTEN__IDENTITY_MTLS__PORT: '0',
       });
       expect(second.code).toBe(1);
       expect(second.stderr).toContain('another gatehouse is already running on');

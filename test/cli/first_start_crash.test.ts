@@ -18,6 +18,7 @@ describe('kill -9 during first start', () => {
             GATEHOUSE_LISTEN__ADMIN__PORT: '0',
             GATEHOUSE_LISTEN__KMS__PORT: '0',
             GATEHOUSE_LISTEN__IDENTITY__PORT: '0',
+            GATEHOUSE_LISTEN__IDENTITY_MTLS__PORT: '0',
             GATEHOUSE_LOG__LEVEL: 'silent',
           },
           stdio: 'ignore',

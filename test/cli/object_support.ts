@@ -5,6 +5,7 @@ import { CLI, exitOf, startUp } from '../support/cli.js';
 /** Environment for a `gatehouse up` under test: every listener on a free port, quiet logs. */
 export const UP_ENV = {
   GATEHOUSE_LISTEN__IDENTITY__PORT: '0',
+  GATEHOUSE_LISTEN__IDENTITY_MTLS__PORT: '0',
   GATEHOUSE_LISTEN__KMS__PORT: '0',
   GATEHOUSE_LISTEN__ADMIN__PORT: '0',
 };

@@ -25,7 +25,14 @@ describe('gatehouse up: demo mesh', () => {
     const config = loadConfig({
       overrides: {
         dataDir: dir,
-        listen: { admin: { port: 0 }, kms: { port: 0 }, identity: { port: 0 }, ca: { port: 0 }, gateway: { port: 0 } },
+        listen: {
+          admin: { port: 0 },
+          kms: { port: 0 },
+          identity: { port: 0 },
+          ca: { port: 0 },
+          gateway: { port: 0 },
+          identityMtls: { port: 0 },
+        },
         mesh: { demo: { frontendPort: 0, backendPort: 0 } },
       },
     });
@@ -90,6 +97,7 @@ describe('gatehouse up: demo mesh', () => {
       identity: { port: 0 },
       ca: { port: 0 },
       gateway: { port: 0 },
+      identityMtls: { port: 0 },
     };
     const base = loadConfig({ overrides: { dataDir: dir, listen, mesh: { demo: { enabled: false } } } });
     const running = await startGatehouse({ config: base, rootKey: {}, clock: systemClock, logger: new MemoryLogger() });

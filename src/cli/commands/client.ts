@@ -53,11 +53,17 @@ export function clientCommand(): Command {
     .option('--redirect-uri <uri>', 'exact redirect URI (repeatable)', collect)
     .option('--public', 'public client (no secret, auth method none)')
     .option('--audience <uri>', 'allowed audience (repeatable; the first is the default)', collect)
-    .option('--auth-method <method>', 'client_secret_basic, client_secret_post, private_key_jwt or none')
+    .option(
+      '--auth-method <method>',
+      'client_secret_basic, client_secret_post, private_key_jwt, tls_client_auth or none',
+    )
     .option('--jwks-file <file>', 'JSON file with the public keys for private_key_jwt ({"keys": [...]})')
     .option('--access-token-ttl <duration>', 'access token lifetime, e.g. 15m')
     .option('--legacy-implicit', 'allow the implicit grant (not recommended)')
-    .option('--tls-client-auth-san-uri <id>', 'SAN URI of the client certificate (mTLS)')
+    .option(
+      '--tls-client-auth-san-uri <id>',
+      'SPIFFE ID the client certificate must carry: tls_client_auth on the mTLS listener (RFC 8705)',
+    )
     .option('--role <role>', 'role of the client as a subject (repeatable; resource-server: may introspect)', collect)
     .option(
       '--allowed-origin <origin>',

@@ -1,4 +1,5 @@
 import type { Client } from '../clients/client.js';
+import type { CertificateConfirmation } from '../clients/client_certificate.js';
 import type { SigningKeys } from '../signing_keys/signing_keys.js';
 import { issueIdToken } from '../oidc/id_token.js';
 import { OPENID, scopedClaims } from '../oidc/scopes.js';
@@ -16,6 +17,8 @@ export interface UserTokenSubject {
   scopes: readonly string[];
   audience: string;
   address: string;
+  /** Binds the access token to the client certificate of the token request (RFC 8705 §3). */
+  confirmation?: CertificateConfirmation;
 }
 
 /**
@@ -56,6 +59,7 @@ export class UserTokenIssuer {
         scope,
         roles: subject.roles,
         ttlMs: ttlMs ?? subject.client.accessTokenTtlMs ?? this.deps.defaultTtlMs,
+        ...(subject.confirmation === undefined ? {} : { confirmation: subject.confirmation }),
       },
       this.deps.signingKeys.signer(),
       now,

@@ -1,5 +1,14 @@
-/** Client authentication methods at the token endpoint (RFC 8414 `token_endpoint_auth_methods_supported`). */
-export const CLIENT_AUTH_METHODS = ['client_secret_basic', 'client_secret_post', 'private_key_jwt', 'none'] as const;
+/**
+ * Client authentication methods at the token endpoint (RFC 8414 `token_endpoint_auth_methods_supported`).
+ * `tls_client_auth` (RFC 8705 §2.1.2, SAN URI variant) works only on the mTLS listener (`mtls_endpoint_aliases`).
+ */
+export const CLIENT_AUTH_METHODS = [
+  'client_secret_basic',
+  'client_secret_post',
+  'private_key_jwt',
+  'tls_client_auth',
+  'none',
+] as const;
 export type ClientAuthMethod = (typeof CLIENT_AUTH_METHODS)[number];
 
 /** Grant type names, as the RFCs spell them. */
@@ -38,6 +47,7 @@ export interface Client {
   /** Its own access token lifetime (ms), or the server default. */
   accessTokenTtlMs?: number;
   legacyImplicit: boolean;
+  /** tls_client_auth: the URI SAN (a SPIFFE ID of our trust domain) the client certificate must carry. */
   tlsClientAuthSanUri?: string;
   /** Roles of the client as a subject (client_credentials tokens carry them as `roles`). */
   roles: string[];

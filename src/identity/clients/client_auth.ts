@@ -2,6 +2,7 @@ import { GatehouseError, isGatehouseError, type RecordStore } from '../../core/i
 import { decodeJwt, verificationKeyFromJwk, verifyJwtSignature, type VerificationKey } from '../../crypto/index.js';
 import { oauthError } from '../oauth_error.js';
 import type { Client, ClientAuthMethod } from './client.js';
+import { certificateAuthenticates, type PresentedCertificate } from './client_certificate.js';
 import type { ClientCache } from './client_cache.js';
 import { secretMatches } from './client_secret.js';
 
@@ -21,6 +22,8 @@ export interface PresentedCredentials {
   clientId: string;
   secret?: string;
   assertion?: string;
+  /** The connection's client certificate (mTLS listener only). */
+  certificate?: PresentedCertificate;
 }
 
 function formDecode(part: string): string {
@@ -33,16 +36,27 @@ function formDecode(part: string): string {
 
 /**
  * Reads how a token request authenticates: HTTP Basic (RFC 6749 §2.3.1, form-encoded id and secret), client_secret in
- * the body, a JWT assertion (RFC 7523), or a bare client_id (public clients). More than one method at once, or a
- * malformed Basic header, is invalid_request; no credentials at all, or another Authorization scheme, is
- * invalid_client.
+ * the body, a JWT assertion (RFC 7523), a bare client_id with the connection's client certificate (tls_client_auth,
+ * RFC 8705 §2.1.2) or without one (public clients). More than one method at once, or a malformed Basic header, is
+ * invalid_request; no credentials at all, or another Authorization scheme, is invalid_client. The certificate, when
+ * there is one, is carried along whatever the method (it binds the tokens issued on this connection).
  *
  * @example
- * const presented = presentedCredentials(request.headers.authorization, params);
+ * const presented = presentedCredentials(request.headers.authorization, params, request.certificate);
  */
 export function presentedCredentials(
   authorization: string | undefined,
   params: ReadonlyMap<string, string>,
+  certificate?: PresentedCertificate,
+): PresentedCredentials {
+  const presented = presentedMethod(authorization, params, certificate !== undefined);
+  return certificate === undefined ? presented : { ...presented, certificate };
+}
+
+function presentedMethod(
+  authorization: string | undefined,
+  params: ReadonlyMap<string, string>,
+  withCertificate: boolean,
 ): PresentedCredentials {
   const bodyId = params.get('client_id');
   const bodySecret = params.get('client_secret');
@@ -80,16 +94,17 @@ export function presentedCredentials(
     if (bodyId === undefined) throw oauthError('invalid_request', 'client_secret without client_id');
     return { method: 'client_secret_post', clientId: bodyId, secret: bodySecret };
   }
-  if (bodyId !== undefined) return { method: 'none', clientId: bodyId };
+  if (bodyId !== undefined) return { method: withCertificate ? 'tls_client_auth' : 'none', clientId: bodyId };
   throw oauthError('invalid_client', 'client authentication is required');
 }
 
 /**
- * Checks presented credentials against the registered client: the method must be the client's registered one; secrets
- * are compared as SHA-256 digests in constant time (old secrets within their overlap included); assertions are verified
- * against the client's registered keys (alg pinned per key), must name the client as iss and sub, the issuer or token
- * endpoint as aud, expire within an hour, and are accepted once (jti recorded until exp). Failures are invalid_client
- * with a fixed message.
+ * Checks presented credentials against the registered client: the method must be the client's registered one (a
+ * public client that happens to present a certificate is still `none`); secrets are compared as SHA-256 digests in
+ * constant time (old secrets within their overlap included); assertions are verified against the client's registered
+ * keys (alg pinned per key), must name the client as iss and sub, the issuer or token endpoint as aud, expire within
+ * an hour, and are accepted once (jti recorded until exp); tls_client_auth needs the connection's certificate with
+ * the registered SAN URI, so it never works without mTLS. Failures are invalid_client with a fixed message.
  *
  * @example
  * const client = await authenticateClient(presented, { cache, store, now, audiences: [issuer, tokenEndpoint] });
@@ -102,8 +117,15 @@ export async function authenticateClient(
   if (presented.clientId.length === 0 || presented.clientId.length > 128) throw fail('client_id length');
   const client = await deps.cache.get(presented.clientId);
   if (!client) throw fail('unknown client');
-  if (client.authMethod !== presented.method) throw fail('auth method not registered for the client');
-  switch (presented.method) {
+  const method = presented.method === 'tls_client_auth' && client.authMethod === 'none' ? 'none' : presented.method;
+  if (client.authMethod !== method) {
+    throw fail(
+      client.authMethod === 'tls_client_auth' && presented.certificate === undefined
+        ? 'tls_client_auth without a client certificate (mTLS endpoint only)'
+        : 'auth method not registered for the client',
+    );
+  }
+  switch (method) {
     case 'client_secret_basic':
     case 'client_secret_post':
       if (!secretMatches(client.secrets, presented.secret ?? '', deps.now)) throw fail('wrong secret');
@@ -113,6 +135,9 @@ export async function authenticateClient(
       return client;
     case 'private_key_jwt':
       await checkAssertion(client, presented.assertion ?? '', deps);
+      return client;
+    case 'tls_client_auth':
+      if (!certificateAuthenticates(client, presented.certificate)) throw fail('client certificate SAN URI mismatch');
       return client;
   }
 }

@@ -69,7 +69,6 @@ export class ClientRegistry {
       ...checked,
       ...(reg.jwks ? { jwks: { keys: reg.jwks.keys } } : {}),
       ...(reg.accessTokenTtlMs === undefined ? {} : { accessTokenTtlMs: reg.accessTokenTtlMs }),
-      ...(reg.tlsClientAuthSanUri ? { tlsClientAuthSanUri: reg.tlsClientAuthSanUri } : {}),
       secrets: fresh ? [{ digest: fresh.digest, createdAt: now, expiresAt: null }] : [],
       createdAt: now,
       updatedAt: now,

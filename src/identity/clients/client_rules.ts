@@ -20,6 +20,7 @@ export interface CheckedRegistration {
   idTokenSignedResponseAlg?: 'RS256' | 'ES256';
   postLogoutRedirectUris?: string[];
   spiffeIds?: string[];
+  tlsClientAuthSanUri?: string;
 }
 
 function isLoopback(url: URL): boolean {
@@ -51,6 +52,24 @@ function checkOrigin(origin: string): void {
   }
 }
 
+/**
+ * The SAN URI of a tls_client_auth client: a SPIFFE ID of `trustDomain` (the certificates the mTLS listener admits
+ * come from our CA), or any absolute URI without fragment when no trust domain is configured.
+ */
+function checkSanUri(uri: string, trustDomain: string | undefined): void {
+  let url: URL;
+  try {
+    url = new URL(uri);
+  } catch {
+    throw invalid(`tls_client_auth_san_uri ${JSON.stringify(uri)} is not an absolute URI`);
+  }
+  if (uri.includes('#') || url.search !== '')
+    throw invalid('tls_client_auth_san_uri must not have a query or fragment');
+  if (trustDomain !== undefined && !uri.startsWith(`spiffe://${trustDomain}/`)) {
+    throw invalid(`tls_client_auth_san_uri must be a SPIFFE ID of the trust domain (spiffe://${trustDomain}/...)`);
+  }
+}
+
 function unique(values: readonly string[], what: string): string[] {
   if (new Set(values).size !== values.length) throw invalid(`${what} lists a value twice`);
   return [...values];
@@ -61,7 +80,8 @@ function unique(values: readonly string[], what: string): string[] {
  * default to client_secret_basic, public ones must use `none`; `implicit` needs `legacyImplicit`; every scope must be
  * defined by a registered API (by one of the client's audiences when it names them); without `audiences` the client
  * gets the APIs that define its scopes, in registry order. SPIFFE IDs (`spiffeIds`) must be workload IDs of
- * `trustDomain` and need the client_credentials grant.
+ * `trustDomain` and need the client_credentials grant. A `tlsClientAuthSanUri` makes tls_client_auth the default
+ * method of a confidential client; tls_client_auth needs one, and no other method takes one.
  *
  * @example
  * const checked = checkRegistration(registration, await apis.list());
@@ -87,7 +107,9 @@ export function checkRegistration(
   if (isPublic && grantTypes.includes('client_credentials')) {
     throw invalid('a public client cannot use client_credentials');
   }
-  const authMethod = reg.authMethod ?? (isPublic ? 'none' : 'client_secret_basic');
+  const sanUri = reg.tlsClientAuthSanUri;
+  const authMethod =
+    reg.authMethod ?? (isPublic ? 'none' : sanUri !== undefined ? 'tls_client_auth' : 'client_secret_basic');
   if (!(CLIENT_AUTH_METHODS as readonly string[]).includes(authMethod)) {
     throw invalid(`unknown auth method ${String(authMethod)}`);
   }
@@ -95,6 +117,10 @@ export function checkRegistration(
   if (authMethod === 'private_key_jwt' && !(reg.jwks?.keys?.length ?? 0)) {
     throw invalid('private_key_jwt needs the client public keys (--jwks-file)');
   }
+  if ((authMethod === 'tls_client_auth') !== (sanUri !== undefined)) {
+    throw invalid('tls_client_auth needs --tls-client-auth-san-uri, and only tls_client_auth takes one');
+  }
+  if (sanUri !== undefined) checkSanUri(sanUri, trustDomain);
   const redirectUris = unique(reg.redirectUris ?? [], 'redirect URI');
   redirectUris.forEach(checkRedirectUri);
   if ((grantTypes.includes('authorization_code') || grantTypes.includes('implicit')) && redirectUris.length === 0) {
@@ -145,5 +171,6 @@ export function checkRegistration(
     ...(idAlg === undefined ? {} : { idTokenSignedResponseAlg: idAlg }),
     ...(postLogoutRedirectUris.length === 0 ? {} : { postLogoutRedirectUris }),
     ...(spiffeIds.length === 0 ? {} : { spiffeIds }),
+    ...(sanUri === undefined ? {} : { tlsClientAuthSanUri: sanUri }),
   };
 }

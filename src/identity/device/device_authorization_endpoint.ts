@@ -44,7 +44,7 @@ export class DeviceAuthorizationEndpoint {
   private async process(request: TokenHttpRequest): Promise<TokenHttpResponse> {
     const { deps } = this;
     const { params, resources } = parseTokenRequest(request.contentType, request.body, deps.maxParameters);
-    const presented = presentedCredentials(request.authorization, params);
+    const presented = presentedCredentials(request.authorization, params, request.certificate);
     const clientId = presented.clientId.slice(0, 128);
     await deps.throttle.admit(request.address, clientId);
     let client: Client;

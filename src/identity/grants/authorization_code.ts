@@ -62,6 +62,7 @@ export function authorizationCodeGrant(deps: {
         scopes: grant.scopes,
         audience: grant.audience,
         address: context.address,
+        ...(context.confirmation === undefined ? {} : { confirmation: context.confirmation }),
       };
       const at = deps.tokens.issue(subject, context.issuer, context.now);
       const response: TokenResponse = {

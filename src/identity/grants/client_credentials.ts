@@ -49,7 +49,8 @@ function audienceFor(context: GrantContext): string {
  * The Client Credentials grant (RFC 6749 §4.4): the client is the subject. Requested scopes must be a subset of the
  * client's and defined by the target API (invalid_scope); without `scope` the client gets all of its scopes that the
  * API defines. The audience is `resource` (RFC 8707) when given, checked against the client's audiences
- * (invalid_target), else the client's default audience. Issues an RFC 9068 JWT; no database write, audit is async.
+ * (invalid_target), else the client's default audience. Issues an RFC 9068 JWT (certificate-bound when the request
+ * came with a client certificate); no database write, audit is async.
  *
  * @example
  * const grant = clientCredentialsGrant({ apis, signingKeys, audit, defaultTtlMs: 900_000 });
@@ -91,6 +92,7 @@ export function clientCredentialsGrant(deps: {
           scope,
           roles: client.roles,
           ttlMs: client.accessTokenTtlMs ?? deps.defaultTtlMs,
+          ...(context.confirmation === undefined ? {} : { confirmation: context.confirmation }),
         },
         key,
         now,

@@ -48,6 +48,7 @@ export function deviceCodeGrant(deps: {
           scopes: authorization.scopes,
           audience: authorization.audience,
           address: context.address,
+          ...(context.confirmation === undefined ? {} : { confirmation: context.confirmation }),
         },
         context.issuer,
         context.now,

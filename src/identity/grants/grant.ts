@@ -1,4 +1,5 @@
 import type { Client } from '../clients/client.js';
+import type { CertificateConfirmation } from '../clients/client_certificate.js';
 
 /** What a grant handler gets: the authenticated client, the request's parameters, the time and the issuer. */
 export interface GrantContext {
@@ -9,6 +10,8 @@ export interface GrantContext {
   now: number;
   issuer: string;
   address: string;
+  /** The `cnf` of the connection's client certificate: access tokens issued here are bound to it (RFC 8705 §3). */
+  confirmation?: CertificateConfirmation;
 }
 
 /** A successful token response (RFC 6749 §5.1). */

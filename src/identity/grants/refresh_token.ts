@@ -56,6 +56,7 @@ export function refreshTokenGrant(deps: {
         scopes,
         audience: family.audience,
         address: context.address,
+        ...(context.confirmation === undefined ? {} : { confirmation: context.confirmation }),
       };
       const use = await deps.refresh.use(token, () => {
         issued = deps.tokens.issue(subject, context.issuer, context.now);

@@ -38,7 +38,7 @@ export async function authenticatedCall(
   options: { allowPublic: boolean; endpoint: string },
 ): Promise<{ client: Client; params: Map<string, string> }> {
   const { params } = parseTokenRequest(request.contentType, request.body, deps.maxParameters);
-  const presented = presentedCredentials(request.authorization, params);
+  const presented = presentedCredentials(request.authorization, params, request.certificate);
   const clientId = presented.clientId.slice(0, 128);
   await deps.throttle.admit(request.address, clientId);
   let client: Client;
@@ -52,6 +52,10 @@ export async function authenticatedCall(
       now: deps.clock.now(),
       audiences: [deps.issuer(), deps.endpointUrl()],
     });
+    // A public client presenting a certificate on the mTLS listener is still public.
+    if (client.public && !options.allowPublic) {
+      throw oauthError('invalid_client', undefined, 'public clients may not call this endpoint');
+    }
   } catch (err) {
     if (isInvalidClient(err)) {
       await deps.throttle.failed(request.address, clientId);

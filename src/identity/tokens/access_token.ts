@@ -1,4 +1,5 @@
 import { signJwt, type SigningKey } from '../../crypto/index.js';
+import type { CertificateConfirmation } from '../clients/client_certificate.js';
 import { newTokenId } from './token_ids.js';
 
 /** What an RFC 9068 access token says. */
@@ -11,6 +12,8 @@ export interface AccessTokenClaims {
   scope: string;
   roles?: readonly string[];
   ttlMs: number;
+  /** RFC 8705 certificate binding: `cnf: { "x5t#S256": ... }`. */
+  confirmation?: CertificateConfirmation;
 }
 
 /** A signed access token and what the token response needs about it. */
@@ -24,7 +27,8 @@ export interface IssuedAccessToken {
 
 /**
  * Signs an RFC 9068 JWT access token: header `typ: at+jwt`, `alg` and `kid` from the key; claims iss, sub, aud, exp,
- * iat, jti, client_id, scope (when any) and roles (when the subject has some). Times are whole seconds.
+ * iat, jti, client_id, scope (when any), roles (when the subject has some) and cnf (when certificate-bound, RFC 8705
+ * §3.1). Times are whole seconds.
  *
  * @example
  * const at = issueAccessToken(claims, signingKeys.signer(), clock.now());
@@ -44,6 +48,7 @@ export function issueAccessToken(claims: AccessTokenClaims, key: SigningKey, now
   };
   if (claims.scope !== '') payload.scope = claims.scope;
   if (claims.roles && claims.roles.length > 0) payload.roles = [...claims.roles];
+  if (claims.confirmation !== undefined) payload.cnf = { 'x5t#S256': claims.confirmation['x5t#S256'] };
   const token = signJwt({ typ: 'at+jwt' }, payload, key);
   return { token, jti, kid: key.kid, expiresIn, expiresAt: (iat + expiresIn) * 1000 };
 }

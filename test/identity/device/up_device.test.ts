@@ -18,7 +18,14 @@ describe('device flow on the identity listener of gatehouse up', () => {
     const config = loadConfig({
       overrides: {
         dataDir: tmp.dir,
-        listen: { admin: { port: 0 }, kms: { port: 0 }, identity: { port: 0 }, ca: { port: 0 }, gateway: { port: 0 } },
+        listen: {
+          admin: { port: 0 },
+          kms: { port: 0 },
+          identity: { port: 0 },
+          ca: { port: 0 },
+          gateway: { port: 0 },
+          identityMtls: { port: 0 },
+        },
       },
     });
     const running = await startGatehouse({ config, rootKey: {}, clock: systemClock, logger: new MemoryLogger() });

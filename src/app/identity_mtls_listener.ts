@@ -1,0 +1,110 @@
+import { createHttpsServer, registerIdentityMtlsRoutes } from '../http/index.js';
+import { Revocations } from '../pki/index.js';
+import type { PlatformCore } from './compose.js';
+import type { IdentityServer } from './identity_server.js';
+import type { IssuedListenerCert } from './listener_certificate.js';
+import { MtlsClientCertificates } from './mtls_client_certificates.js';
+import { listenerUrl, preparePlatformListener } from './platform_listener.js';
+
+/** The identity issuer's mTLS listener (RFC 8705 `mtls_endpoint_aliases`), prepared and then started. */
+export interface IdentityMtlsListener {
+  /** Binds `listen.host`:`listen.identityMtls.port`, publishes the aliases in the metadata; returns its base URL. */
+  listen(): Promise<string>;
+  renewCertificate(): Promise<IssuedListenerCert>;
+  close(): Promise<void>;
+}
+
+const REFRESH_MS = 10_000;
+
+/**
+ * Prepares the identity issuer's second listener, for mutual TLS (RFC 8705): TLS 1.3 with client certificates
+ * requested (never required) against the platform trust bundle and judged on every connection (chain, SVID rules,
+ * deny list; see {@link MtlsClientCertificates}), serving only the token, introspection, revocation and device
+ * authorization endpoints, so browsers on the sign-in pages of the main listener are never asked for a certificate.
+ * Clients registered for tls_client_auth authenticate here with their SVID, and access tokens issued to a request that
+ * came with a certificate carry `cnf.x5t#S256`. Every 10 s the deny list is reloaded and a changed trust bundle is
+ * swapped in. Its certificate is the identity listener's own (`spiffe://<td>/gatehouse/identity`).
+ *
+ * @example
+ * const mtls = await prepareIdentityMtlsListener({ core, identity, ticketKeys, ready: () => ready });
+ * const url = await mtls.listen(); // 'https://127.0.0.1:8447'
+ */
+export async function prepareIdentityMtlsListener(options: {
+  core: PlatformCore;
+  identity: IdentityServer;
+  ticketKeys: Buffer;
+  ready: () => boolean;
+}): Promise<IdentityMtlsListener> {
+  const { core, identity } = options;
+  const { config, clock, authority } = core;
+  const logger = core.logger.child({ listener: 'identity-mtls' });
+  const certificates = new MtlsClientCertificates({
+    trustDomain: authority.trustDomain,
+    revocations: new Revocations(core.records, clock, authority.maxSvidTtlMs),
+    clock,
+    logger,
+  });
+  await certificates.refreshDenyList();
+  let bundle = authority.trustBundlePem();
+  const listener = await preparePlatformListener({
+    core,
+    component: 'identity',
+    logger,
+    build: (issued) =>
+      createHttpsServer({
+        name: 'identity-mtls',
+        http: config.http,
+        certPem: issued.certPem,
+        keyPem: issued.keyPem,
+        ticketKeys: options.ticketKeys,
+        logger,
+        ready: options.ready,
+        clientAuth: {
+          ca: bundle,
+          check: (socket) => {
+            const refusal = certificates.refusal(socket);
+            return refusal ? { ...refusal } : undefined;
+          },
+        },
+      }),
+  });
+  const { server } = listener;
+  const device = identity.token.grantTypes().includes('urn:ietf:params:oauth:grant-type:device_code');
+  registerIdentityMtlsRoutes(server.app, {
+    token: identity.token,
+    introspection: identity.introspection,
+    revocation: identity.revocation,
+    ...(device ? { deviceAuthorization: identity.people.device.endpoint } : {}),
+    clientCertificate: (socket) => certificates.of(socket),
+    maxBodyBytes: config.identity.limits.maxBodyBytes,
+  });
+  const refresh = async (): Promise<void> => {
+    await certificates.refreshDenyList();
+    const pem = authority.trustBundlePem();
+    if (pem !== bundle) {
+      bundle = pem;
+      server.setClientCa(pem);
+      logger.info({ bundleSequence: authority.bundleSequence }, 'trust bundle changed; client CA swapped');
+    }
+  };
+  let refresher: NodeJS.Timeout | undefined;
+  return {
+    async listen() {
+      const bound = await listener.listen(config.listen.host, config.listen.identityMtls.port);
+      const url = config.listen.identityMtls.url?.replace(/\/+$/, '') ?? listenerUrl(config.listen.host, bound.port);
+      identity.setMtlsBaseUrl(url);
+      refresher = setInterval(() => {
+        refresh().catch((err: unknown) =>
+          logger.error({ err: (err as Error).message }, 'mTLS listener refresh failed'),
+        );
+      }, REFRESH_MS);
+      refresher.unref();
+      return url;
+    },
+    renewCertificate: () => listener.renewCertificate(),
+    async close() {
+      if (refresher) clearInterval(refresher);
+      await listener.close();
+    },
+  };
+}

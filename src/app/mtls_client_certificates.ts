@@ -1,0 +1,82 @@
+import type { TLSSocket } from 'node:tls';
+import type { Clock, Logger } from '../core/index.js';
+import { sha256Base64url } from '../crypto/index.js';
+import type { PresentedCertificate } from '../identity/index.js';
+import { isDenied, validateSvid, type PeerRefusal, type Revocations, type RevokedIdentity } from '../pki/index.js';
+
+/** A client certificate admitted at the handshake: what each request on that connection re-checks and uses. */
+interface AdmittedPeer {
+  spiffeId: string;
+  thumbprint: string;
+  notBefore: number;
+  notAfter: number;
+}
+
+/**
+ * Client certificates of the identity issuer's mTLS listener. At the handshake (`refusal`, the listener's
+ * `secureConnection` check) a presented certificate must chain to the trust bundle (`socket.authorized`: Node over
+ * TLS 1.3 never refuses a bad chain on its own, openssl/openssl#8500), be a valid X.509-SVID of the trust domain now,
+ * and not be on the deny list; otherwise the connection is closed with a logged reason, the CA listener's rules.
+ * Connections without a certificate are admitted (client_secret and private_key_jwt clients may use the aliases; their
+ * tokens stay unbound). Per request (`of`) the admitted certificate is re-checked against the clock and the deny list
+ * (keep-alive connections outlive certificates) and handed to identity as its thumbprint and SPIFFE ID.
+ *
+ * @example
+ * const certificates = new MtlsClientCertificates({ trustDomain, revocations, clock, logger });
+ * createHttpsServer({ ..., clientAuth: { ca: bundlePem, check: (socket) => certificates.refusal(socket) } });
+ * const presented = certificates.of(request.raw.socket as TLSSocket);
+ */
+export class MtlsClientCertificates {
+  private readonly admitted = new WeakMap<TLSSocket, AdmittedPeer>();
+  private denied: readonly RevokedIdentity[] = [];
+
+  constructor(private readonly deps: { trustDomain: string; revocations: Revocations; clock: Clock; logger: Logger }) {}
+
+  /** Reloads the deny list from the store (revocations made by the CA on any replica). */
+  async refreshDenyList(): Promise<void> {
+    this.denied = await this.deps.revocations.denyList();
+  }
+
+  /** The handshake check: a refusal (connection closed and logged) or undefined (admitted). */
+  refusal(socket: TLSSocket): PeerRefusal | undefined {
+    const der = socket.getPeerCertificate().raw as Buffer | undefined;
+    if (der === undefined || der.length === 0) return undefined;
+    const verdict = validateSvid(der, { trustDomain: this.deps.trustDomain, now: this.deps.clock.now() });
+    if (!socket.authorized) {
+      return {
+        reason: 'untrusted_chain',
+        tlsError: String(socket.authorizationError ?? 'unknown'),
+        svid: verdict.valid ? 'ok' : verdict.reason,
+        ...(verdict.valid ? { spiffeId: verdict.spiffeId } : {}),
+      };
+    }
+    if (!verdict.valid) return { reason: verdict.reason };
+    if (isDenied(this.denied, verdict.spiffeId, verdict.notBefore)) {
+      return { reason: 'revoked', spiffeId: verdict.spiffeId };
+    }
+    this.admitted.set(socket, {
+      spiffeId: verdict.spiffeId,
+      thumbprint: sha256Base64url(der),
+      notBefore: verdict.notBefore,
+      notAfter: verdict.notAfter,
+    });
+    return undefined;
+  }
+
+  /** The connection's certificate for a request, or undefined (none, or no longer valid: logged). */
+  of(socket: TLSSocket): PresentedCertificate | undefined {
+    const peer = this.admitted.get(socket);
+    if (peer === undefined) return undefined;
+    const now = this.deps.clock.now();
+    const expired = now >= peer.notAfter || now < peer.notBefore;
+    if (expired || isDenied(this.denied, peer.spiffeId, peer.notBefore)) {
+      this.admitted.delete(socket);
+      this.deps.logger.warn(
+        { spiffeId: peer.spiffeId, reason: expired ? 'expired' : 'revoked', remote: socket.remoteAddress },
+        'client certificate no longer valid on an open connection; requests on it are treated as without one',
+      );
+      return undefined;
+    }
+    return { thumbprint: peer.thumbprint, sanUri: peer.spiffeId };
+  }
+}
