@@ -2,6 +2,13 @@ export { createVerifier } from './verifier.js';
 export type { Verifier } from './verifier.js';
 export type { VerifierOptions, RevocationItem, RevocationSubscribe } from './verifier_options.js';
 export type { Principal } from './principal.js';
+export {
+  CERTIFICATE_THUMBPRINT,
+  boundThumbprint,
+  checkCertificateBinding,
+  peerCertificateThumbprint,
+} from './certificate_binding.js';
+export type { CertificateThumbprint, RequestBinding } from './certificate_binding.js';
 export { principalFromClaims } from './principal.js';
 export { requireScopes, InsufficientScopeError } from './requirements.js';
 export type { Requirement } from './requirements.js';

@@ -2,6 +2,7 @@ import { GatehouseError, isGatehouseError } from '../core/index.js';
 import { decodeJwt, sha256Base64url, verifyJwtSignature, type DecodedJwt } from '../crypto/index.js';
 import { checkAccessTokenClaims, isAccessTokenType } from './access_token_claims.js';
 import { isApiKey } from './api_key.js';
+import { checkCertificateBinding, type RequestBinding } from './certificate_binding.js';
 import { extractCredential, type HeaderBag } from './credentials.js';
 import { DenyList } from './deny_list.js';
 import { introspect } from './introspection.js';
@@ -13,10 +14,14 @@ import { resolveVerifierOptions, type ResolvedVerifierOptions, type VerifierOpti
 
 /** The token / API-key verifier a service embeds. */
 export interface Verifier {
-  /** Finds the request's credential (Bearer JWT, Bearer `ghk_…` or the API-key header) and verifies it. */
-  verifyRequest(headers: HeaderBag): Promise<Principal>;
+  /**
+   * Finds the request's credential (Bearer JWT, Bearer `ghk_…` or the API-key header) and verifies it. `binding`
+   * carries the connection's client certificate: a certificate-bound token (RFC 8705 `cnf.x5t#S256`) is accepted only
+   * with that certificate.
+   */
+  verifyRequest(headers: HeaderBag, binding?: RequestBinding): Promise<Principal>;
   /** Verifies one credential: a JWT access token, or an API key when API keys are configured. */
-  verifyToken(token: string): Promise<Principal>;
+  verifyToken(token: string, binding?: RequestBinding): Promise<Principal>;
   /** Loads the JWKS and, in poll mode, the revocation feed; then keeps polling. Call before serving. */
   start(): Promise<void>;
   /** Stops background polling. */
@@ -101,15 +106,22 @@ class TokenVerifier implements Verifier {
     await this.unsubscribe?.();
   }
 
-  verifyRequest(headers: HeaderBag): Promise<Principal> {
+  verifyRequest(headers: HeaderBag, binding?: RequestBinding): Promise<Principal> {
     try {
-      return this.verifyToken(extractCredential(headers, this.o.apiKeys?.header).value);
+      return this.verifyToken(extractCredential(headers, this.o.apiKeys?.header).value, binding);
     } catch (err) {
       return Promise.reject(err);
     }
   }
 
-  async verifyToken(token: string): Promise<Principal> {
+  async verifyToken(token: string, binding?: RequestBinding): Promise<Principal> {
+    const principal = await this.verifyCredential(token);
+    // RFC 8705 §3, on cache hits too: the cache knows the token, not the connection it came on.
+    checkCertificateBinding(principal.claims, binding?.certificateThumbprint);
+    return principal;
+  }
+
+  private async verifyCredential(token: string): Promise<Principal> {
     const now = this.o.clock.now();
     if (this.feed !== undefined && now - this.feed.lastSuccessAt > this.o.maxStalenessMs) {
       throw new GatehouseError('ERR_VERIFIER_UNAVAILABLE', { detail: 'revocation feed is stale' });
@@ -188,7 +200,8 @@ class TokenVerifier implements Verifier {
 /**
  * Creates the verifier a resource server embeds: RFC 9068 JWT access tokens checked against the issuer's JWKS
  * (algorithms pinned per key), API keys through introspection, revocation by feed polling or introspection, and a
- * verified-token cache that never outlives `exp` and re-checks revocation on every hit.
+ * verified-token cache that never outlives `exp` and re-checks revocation on every hit. Certificate-bound tokens
+ * (RFC 8705) need the request's client certificate thumbprint (the framework plugins pass the TLS peer's).
  *
  * @example
  * const verifier = createVerifier({

@@ -1,4 +1,5 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest, preHandlerAsyncHookHandler } from 'fastify';
+import { peerCertificateThumbprint } from '../certificate_binding.js';
 import { bearerChallenge } from '../challenge.js';
 import type { Principal } from '../principal.js';
 import { requireScopes, type Requirement } from '../requirements.js';
@@ -24,7 +25,8 @@ export interface FastifyVerifierPlugin {
 
 /**
  * A fastify plugin: decorates `request.principal`, enforces `config: { auth: {...} }` on routes that declare it, and
- * offers `authorize({ allOf, anyOf, roles })` as a preHandler factory. Failures answer per RFC 6750.
+ * offers `authorize({ allOf, anyOf, roles })` as a preHandler factory. Failures answer per RFC 6750. A
+ * certificate-bound token (RFC 8705) must come on a TLS connection with that client certificate.
  *
  * @example
  * const auth = fastifyVerifier(verifier);
@@ -35,7 +37,9 @@ export interface FastifyVerifierPlugin {
 export function fastifyVerifier(verifier: Verifier): FastifyVerifierPlugin {
   const guard = async (requirement: Requirement, request: FastifyRequest, reply: FastifyReply): Promise<void> => {
     try {
-      const principal = await verifier.verifyRequest(request.headers);
+      const principal = await verifier.verifyRequest(request.headers, {
+        certificateThumbprint: () => peerCertificateThumbprint(request.raw.socket),
+      });
       requireScopes(requirement)(principal);
       request.principal = principal;
     } catch (err) {

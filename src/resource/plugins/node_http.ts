@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { peerCertificateThumbprint } from '../certificate_binding.js';
 import type { Principal } from '../principal.js';
 import { requireScopes, type Requirement } from '../requirements.js';
 import type { Verifier } from '../verifier.js';
@@ -9,7 +10,8 @@ export type AuthorizedHandler = (req: IncomingMessage, res: ServerResponse, prin
 
 /**
  * Wraps a plain node:http handler: the request's credential is verified and `requirement` enforced before `handler`
- * runs; failures are answered per RFC 6750. A handler that throws gets a 500 (the error is not shown).
+ * runs; failures are answered per RFC 6750. A handler that throws gets a 500 (the error is not shown). On a TLS
+ * socket the client certificate is the one certificate-bound tokens (RFC 8705) must match.
  *
  * @example
  * http.createServer(nodeHttpVerifier(verifier, { anyOf: ['orders:read'] }, (req, res, principal) => res.end(principal.sub)));
@@ -22,7 +24,7 @@ export function nodeHttpVerifier(
   const check = requireScopes(requirement);
   return (req, res) => {
     verifier
-      .verifyRequest(req.headers)
+      .verifyRequest(req.headers, { certificateThumbprint: () => peerCertificateThumbprint(req.socket) })
       .then(
         async (principal) => {
           try {
