@@ -2,6 +2,9 @@ import type { Config } from '../config/index.js';
 import { GatehouseError, type Clock, type Leases, type Logger, type RecordStore } from '../core/index.js';
 import { openStorage } from '../adapters/index.js';
 import { Keyring } from '../kms/index.js';
+import { decodeJwt } from '../crypto/index.js';
+import type { TokenBindingCheck } from '../mesh/index.js';
+import { checkCertificateBinding } from '../resource/index.js';
 import { Authority } from '../pki/index.js';
 import { AdminToken } from './admin_token.js';
 import type { ResolvedRootKey } from './root_key_source.js';
@@ -86,4 +89,31 @@ export function notInitializedMessage(config: Config): string {
       ? `PostgreSQL schema ${config.storage.postgres.schema}`
       : `data directory ${config.dataDir}`;
   return `the ${where} holds no initialized gatehouse: run \`gatehouse up --config FILE\` once on the same storage (it creates the keyring, the CA and the signing keys), then start the component again`;
+}
+
+/**
+ * The mesh's token-binding check (the `TokenBindingCheck` port of a sidecar with `bindTokens`), wired to the resource
+ * verifier's RFC 8705 rule: a JWT whose `cnf.x5t#S256` is not the caller's certificate thumbprint is refused, as is a
+ * `cnf` the verifier cannot check. The sidecar only reads the claims; it does not verify the signature, because it
+ * refuses and never admits on them: a forged or altered token still meets the app's verifier, and removing `cnf`
+ * breaks the signature. Credentials that are not JWTs (API keys, opaque tokens) pass to the app.
+ *
+ * @example
+ * await Sidecar.start({ ...options, tokenBinding: meshTokenBinding() });
+ */
+export function meshTokenBinding(): TokenBindingCheck {
+  return (token, thumbprint) => {
+    let claims: Record<string, unknown>;
+    try {
+      claims = decodeJwt(token).payload;
+    } catch {
+      return true;
+    }
+    try {
+      checkCertificateBinding(claims, thumbprint);
+      return true;
+    } catch {
+      return false;
+    }
+  };
 }

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import type { Config } from '../config/index.js';
 import { GatehouseError, type Clock, type Logger } from '../core/index.js';
 import { Sidecar, type AuthorizationPolicy, type SidecarReload } from '../mesh/index.js';
+import { meshTokenBinding } from './compose.js';
 import { HttpCaClient } from './mesh_http_ca_client.js';
 
 /** A standalone sidecar, how to reload its configuration and how to stop it. */
@@ -90,6 +91,7 @@ export async function startStandaloneSidecar(options: {
     ...(section.outbound.upstreams.length > 0 ? { outbound: section.outbound } : {}),
     renewAtFraction: section.renewAtFraction,
     ticketKeyRotationMs: section.ticketKeyRotation,
+    ...(section.inbound.bindTokens ? { tokenBinding: meshTokenBinding() } : {}),
   }).catch(async (err: unknown) => {
     await client.close();
     throw err;

@@ -122,6 +122,12 @@ function sidecarSection() {
           host: z.string().default('127.0.0.1').describe('Address the inbound mTLS listener binds.'),
           port: port(15001, 'Inbound mTLS port.'),
           app: address.default('127.0.0.1:8080').describe('The local app (plain HTTP on loopback), host:port.'),
+          bindTokens: z
+            .boolean()
+            .default(false)
+            .describe(
+              'Refuse (401 invalid_token) a Bearer JWT bound to a client certificate (`cnf.x5t#S256`, RFC 8705) that is not the mTLS certificate of the caller. The app still verifies the token itself.',
+            ),
         })
         .prefault({})
         .describe('Peers to the local app.'),

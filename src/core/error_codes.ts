@@ -323,7 +323,7 @@ export const ERROR_CODES = {
   ERR_TOKEN_INVALID: {
     status: 401,
     message: 'Invalid access token',
-    doc: 'The access token or API key is malformed, expired, revoked, not yet valid, for another issuer or audience, not an `at+jwt`, or its signature fails (RFC 6750 `invalid_token`). Fixed message on purpose.',
+    doc: 'The access token or API key is malformed, expired, revoked, not yet valid, for another issuer or audience, not an `at+jwt`, its signature fails, or it is bound to a client certificate (RFC 8705 `cnf`) the request does not present, at the verifier or a sidecar with `bindTokens` (RFC 6750 `invalid_token`). Fixed message on purpose.',
   },
   ERR_TOKEN_INSUFFICIENT_SCOPE: {
     status: 403,
@@ -343,7 +343,7 @@ export const ERROR_CODES = {
   ERR_OAUTH_INVALID_CLIENT: {
     status: 401,
     message: 'Client authentication failed',
-    doc: 'OAuth `invalid_client`: unknown client, wrong secret or assertion, or an auth method the client is not registered for. Sent with `WWW-Authenticate`. Fixed message on purpose.',
+    doc: 'OAuth `invalid_client`: unknown client, wrong secret or assertion, a client certificate without the registered SAN URI (tls_client_auth; no certificate at all, or the listener without mTLS), or an auth method the client is not registered for. Sent with `WWW-Authenticate`. Fixed message on purpose.',
   },
   ERR_OAUTH_INVALID_GRANT: {
     status: 400,

@@ -6,6 +6,8 @@ import type { IdentitySource } from './identity_source.js';
 import type { CallerLimits } from './limits.js';
 import type { PeerIdentity } from './peer_check.js';
 import { evaluatePolicies, type AuthorizationPolicy } from './policy.js';
+import type { TokenBindingCheck } from './ports.js';
+import { refuseBoundToken, tokenBindingAllows } from './token_binding.js';
 
 /** What the inbound side needs besides the listener. */
 export interface InboundOptions {
@@ -17,12 +19,14 @@ export interface InboundOptions {
   logger: Logger;
   /** Keep-alive connections to the app (default 32). */
   connections?: number;
+  /** `bindTokens`: refuse Bearer tokens bound to another client certificate (RFC 8705, see TokenBindingCheck). */
+  tokenBinding?: TokenBindingCheck;
 }
 
 /**
- * The inbound request path of a sidecar: caller burst limit (429), authorization policies (403), the caller's identity
- * in `x-forwarded-client-cert` (a copy sent by the caller stripped), then the request to the app over a keep-alive
- * pool on loopback.
+ * The inbound request path of a sidecar: caller burst limit (429), authorization policies (403), with `tokenBinding`
+ * the certificate binding of a Bearer token (401), the caller's identity in `x-forwarded-client-cert` (a copy sent by
+ * the caller stripped; `Hash` is the `x5t#S256` form), then the request to the app over a keep-alive pool on loopback.
  *
  * @example
  * const inbound = new Inbound({ identity, policies, limits, app: '127.0.0.1:8080', logger });
@@ -69,6 +73,12 @@ export class Inbound {
         reason: verdict.reason,
         ...(verdict.policy ? { policy: verdict.policy } : {}),
       });
+      return;
+    }
+    const binding = this.options.tokenBinding;
+    if (binding !== undefined && !(await tokenBindingAllows(binding, req.headers, peer?.fingerprint))) {
+      logger.info({ spiffeId: peer?.spiffeId, method, path }, 'bearer token bound to another client certificate');
+      refuseBoundToken(res);
       return;
     }
     const ourId = identity.current?.spiffeId ?? '';

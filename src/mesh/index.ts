@@ -1,4 +1,10 @@
-export type { CertificateAuthorityClient, IssuedCertificate, SvidMaterial, TrustBundle } from './ports.js';
+export type {
+  CertificateAuthorityClient,
+  IssuedCertificate,
+  SvidMaterial,
+  TrustBundle,
+  TokenBindingCheck,
+} from './ports.js';
 export { IdentitySource } from './identity_source.js';
 export type { IdentitySourceOptions } from './identity_source.js';
 export { newKeyAndCsr } from './key_pair.js';

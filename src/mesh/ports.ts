@@ -50,3 +50,15 @@ export interface CertificateAuthorityClient {
   /** The revoked identities (passive revocation by SPIFFE ID). */
   denyList(): Promise<RevokedIdentity[]>;
 }
+
+/**
+ * The token-binding check of the inbound side (opt-in `bindTokens`, RFC 8705 §3): given a request's Bearer token and
+ * the caller's client certificate thumbprint (base64url SHA-256 of the leaf DER, the `x5t#S256` form; undefined on a
+ * plaintext PERMISSIVE connection), true lets the request through and false refuses it (401 invalid_token). Unbound
+ * tokens and credentials that are not JWTs pass: the app's own verifier still decides about them. app/compose.ts
+ * implements it with the resource verifier's binding rule.
+ *
+ * @example
+ * const pass = await check(bearerToken, peer?.fingerprint);
+ */
+export type TokenBindingCheck = (token: string, thumbprint: string | undefined) => boolean | Promise<boolean>;

@@ -8,7 +8,7 @@ import { MtlsListener, type ListenerStats, type MtlsMode } from './mtls_listener
 import { Outbound, type MeshUpstream } from './outbound.js';
 import { PeerChecker } from './peer_check.js';
 import type { AuthorizationPolicy } from './policy.js';
-import type { CertificateAuthorityClient, SvidMaterial } from './ports.js';
+import type { CertificateAuthorityClient, SvidMaterial, TokenBindingCheck } from './ports.js';
 import type { ConnectorStats } from './connector.js';
 
 /** Everything a sidecar needs (config `sidecar` section, or the demo mesh of `gatehouse up`). */
@@ -31,6 +31,8 @@ export interface SidecarOptions {
   ticketKeyRotationMs?: number;
   /** Outbound: requests per connection before it is replaced (default unlimited). */
   maxRequestsPerConnection?: number;
+  /** Inbound `bindTokens`: refuse Bearer tokens bound to another client certificate (app/compose.ts wires it). */
+  tokenBinding?: TokenBindingCheck;
 }
 
 /** What a hot reload of a running sidecar replaces (see {@link Sidecar.reload}). */
@@ -103,6 +105,7 @@ export class Sidecar {
       limits,
       app: options.inbound.app,
       logger: logger.child({ side: 'inbound' }),
+      ...(options.tokenBinding ? { tokenBinding: options.tokenBinding } : {}),
     });
     const listener = new MtlsListener({
       identity,

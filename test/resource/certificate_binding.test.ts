@@ -1,4 +1,5 @@
 import { beforeEach, describe, expect, it } from 'vitest';
+import { meshTokenBinding } from '../../src/app/compose.js';
 import { ManualClock } from '../../src/core/index.js';
 import { generateSigningKey, sha256Base64url } from '../../src/crypto/index.js';
 import {
@@ -90,5 +91,18 @@ describe('peerCertificateThumbprint', () => {
     expect(peerCertificateThumbprint({ getPeerCertificate: () => ({}) })).toBeUndefined();
     expect(peerCertificateThumbprint({ remoteAddress: '127.0.0.1' })).toBeUndefined();
     expect(peerCertificateThumbprint(undefined)).toBeUndefined();
+  });
+});
+
+describe('the mesh token-binding check (app/compose.ts)', () => {
+  const check = meshTokenBinding();
+  it('passes unbound tokens, tokens bound to the caller and non-JWT credentials; refuses the rest', () => {
+    expect(check(mint(key, now), mine)).toBe(true);
+    expect(check(mint(key, now), undefined)).toBe(true);
+    expect(check(mint(key, now, { cnf: { 'x5t#S256': mine } }), mine)).toBe(true);
+    expect(check(mint(key, now, { cnf: { 'x5t#S256': mine } }), theirs)).toBe(false);
+    expect(check(mint(key, now, { cnf: { 'x5t#S256': mine } }), undefined)).toBe(false);
+    expect(check(mint(key, now, { cnf: { jkt: mine } }), mine)).toBe(false);
+    expect(check('ghk_an-api-key', theirs)).toBe(true);
   });
 });
