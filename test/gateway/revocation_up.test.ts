@@ -57,7 +57,14 @@ describe('JWT routes of the gateway in gatehouse up poll the revocation feed', (
     const config = loadConfig({
       overrides: {
         dataDir: join(tmp.dir, 'data'),
-        listen: { admin: { port: 0 }, kms: { port: 0 }, identity: { port: 0 }, ca: { port: 0 }, gateway: { port: 0 } },
+        listen: {
+          admin: { port: 0 },
+          kms: { port: 0 },
+          identity: { port: 0 },
+          ca: { port: 0 },
+          gateway: { port: 0 },
+          identityMtls: { port: 0 },
+        },
         gateway: {
           jwtAudience: AUDIENCE,
           revocation: { interval: `${INTERVAL_MS}ms` },
