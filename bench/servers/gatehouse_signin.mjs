@@ -1,0 +1,111 @@
+// Child process: the gatehouse identity issuer with people's sign-in, wired as `gatehouse up` wires it (openIdentity on
+// a memory store, createHttpsServer: TLS 1.3, the token routes on the raw node:https route, the sign-in pages, the
+// device routes and pages), with one user, one API, a public code + PKCE client and a public device client. Default
+// configuration (scrypt ln=17 r=8 p=1 with 2 hashes at once, ES256 access tokens, RS256 ID tokens) except the
+// operator settings named below. argv[2] = JSON { certPem, keyPem, username, password, redirectUri, audience }.
+// Prints { port, pid, codeClientId, deviceClientId } once listening; stops on SIGTERM.
+import { MemoryRecordStore } from '../../dist/adapters/index.js';
+import { openIdentity } from '../../dist/app/identity_server.js';
+import { loadConfig } from '../../dist/config/index.js';
+import { silentLogger, systemClock } from '../../dist/core/index.js';
+import {
+  createHttpsServer,
+  registerIdentityDevicePages,
+  registerIdentityPages,
+  registerIdentityRoutes,
+} from '../../dist/http/index.js';
+import { MemoryLimiterStore } from '../../dist/ratelimit/index.js';
+
+const input = JSON.parse(process.argv[2]);
+const DEVICE_GRANT = 'urn:ietf:params:oauth:grant-type:device_code';
+const vault = new Map();
+const secrets = {
+  putSecret: async (name, value) => void vault.set(name, Buffer.from(value)),
+  getSecret: async (name) => vault.get(name),
+  deleteSecret: async (name) => void vault.delete(name),
+};
+// Operator settings for the run: all load comes from 127.0.0.1, so the per-address flood guard (token endpoint and
+// device authorization endpoint) is lifted; 10,000 pending device authorizations need maxPending 10,000 (default
+// 1,000); the polling interval is the minimum, 1 s, so that the rounds of polls measure capacity rather than the
+// interval (10,000 devices at the default 5 s offer 2,000 polls/s); codes live 30 min (default 10) so that the first
+// ones are still pending once the last of 10,000 is created on a busy machine. Failed-sign-in budgets stay at their
+// defaults (every sign-in of the run succeeds).
+const flood = { rate: 10_000_000, period: '1s', burst: 1_000_000 };
+const config = loadConfig({
+  overrides: {
+    identity: {
+      limits: { tokenRequestsPerAddress: flood, introspectionRequestsPerAddress: flood },
+      device: { interval: 1, maxPending: 10_000, codeTtl: '30m' },
+    },
+  },
+});
+const clock = systemClock;
+const records = new MemoryRecordStore({ clock });
+const limiter = new MemoryLimiterStore({ clock, maxKeys: config.ratelimit.memory.maxKeys });
+const identity = await openIdentity({ config, records, vault: secrets, limiter, clock, logger: silentLogger });
+await identity.apis.create(input.audience, [{ name: 'orders:read', description: 'See your orders' }]);
+await identity.people.users.create({ username: input.username, password: input.password, roles: ['viewer'] });
+const { client: codeClient } = await identity.clients.create({
+  name: 'Bench Web App',
+  public: true,
+  grantTypes: ['authorization_code'],
+  scopes: ['orders:read'],
+  redirectUris: [input.redirectUri],
+});
+const { client: deviceClient } = await identity.clients.create({
+  name: 'Bench TV',
+  public: true,
+  grantTypes: [DEVICE_GRANT],
+  scopes: ['orders:read'],
+});
+const server = createHttpsServer({
+  name: 'identity',
+  http: config.http,
+  certPem: input.certPem,
+  keyPem: input.keyPem,
+  logger: silentLogger,
+});
+const maxBodyBytes = config.identity.limits.maxBodyBytes;
+registerIdentityRoutes(server.app, {
+  token: identity.token,
+  metadata: () => identity.metadata(),
+  jwksJson: () => identity.signingKeys.jwksJson(),
+  jwksMaxAgeSeconds: () => identity.signingKeys.jwksMaxAgeSeconds(),
+  maxBodyBytes,
+  rawTokenRoute: { hstsMaxAgeMs: config.http.hstsMaxAge },
+  corsOrigins: (origin) => identity.corsOrigins.allows(origin),
+  userinfo: identity.userinfo,
+});
+registerIdentityPages(server.app, {
+  flow: identity.people.flow,
+  sessions: identity.people.sessions,
+  consents: identity.people.consents,
+  clients: identity.clients.cache,
+  logger: silentLogger,
+  maxBodyBytes,
+  endSession: identity.endSession,
+});
+registerIdentityDevicePages(server.app, {
+  ...identity.people.device,
+  flow: identity.people.flow,
+  sessions: identity.people.sessions,
+  logger: silentLogger,
+  maxBodyBytes,
+});
+const { port } = await server.listen('127.0.0.1', 0);
+identity.setBoundPort(port);
+process.stdout.write(
+  JSON.stringify({
+    port,
+    pid: process.pid,
+    issuer: identity.issuer(),
+    codeClientId: codeClient.clientId,
+    deviceClientId: deviceClient.clientId,
+  }) + '\n',
+);
+process.on('SIGTERM', async () => {
+  await server.close();
+  identity.close();
+  await limiter.close();
+  process.exit(0);
+});
