@@ -10,16 +10,21 @@ afterEach(async () => {
   while (cleanups.length) await cleanups.pop()?.();
 });
 
+/** A `gatehouse up` child process on a temporary data directory, stopped and removed after the test. */
+async function runningUp() {
+  const tmp = tempDir();
+  cleanups.push(tmp.remove);
+  const up = await startUp(tmp.dir, { GATEHOUSE_LISTEN__IDENTITY__PORT: '0', GATEHOUSE_LISTEN__KMS__PORT: '0' });
+  cleanups.push(async () => {
+    up.child.kill('SIGTERM');
+    await exitOf(up.child);
+  });
+  return { tmp, d: ['--data-dir', tmp.dir] };
+}
+
 describe('gatehouse api / client / signing-keys (CLI against a running gatehouse up)', () => {
   it('round-trips APIs, clients and key rotation, and the issued client gets a token over TLS 1.3', async () => {
-    const tmp = tempDir();
-    cleanups.push(tmp.remove);
-    const up = await startUp(tmp.dir, { GATEHOUSE_LISTEN__IDENTITY__PORT: '0', GATEHOUSE_LISTEN__KMS__PORT: '0' });
-    cleanups.push(async () => {
-      up.child.kill('SIGTERM');
-      await exitOf(up.child);
-    });
-    const d = ['--data-dir', tmp.dir];
+    const { tmp, d } = await runningUp();
     const endpoints = JSON.parse(readFileSync(`${tmp.dir}/endpoints.json`, 'utf8')) as { identity: string };
     expect(endpoints.identity).toMatch(/^https:\/\/127\.0\.0\.1:\d+$/);
 
@@ -110,14 +115,7 @@ describe('gatehouse api / client / signing-keys (CLI against a running gatehouse
   }, 60_000);
 
   it('client create carries every flag into the stored client, and refuses bad ones with exit 2 or a typed error', async () => {
-    const tmp = tempDir();
-    cleanups.push(tmp.remove);
-    const up = await startUp(tmp.dir, { GATEHOUSE_LISTEN__IDENTITY__PORT: '0', GATEHOUSE_LISTEN__KMS__PORT: '0' });
-    cleanups.push(async () => {
-      up.child.kill('SIGTERM');
-      await exitOf(up.child);
-    });
-    const d = ['--data-dir', tmp.dir];
+    const { tmp, d } = await runningUp();
     const show = async (id: string) => JSON.parse((await runCli(['client', 'show', id, '--json', ...d])).stdout);
     const api = await runCli([
       'api',
