@@ -1,6 +1,7 @@
 import { GatehouseError, type Clock, type Logger } from '../core/index.js';
 import type { Authenticator, GatewayConfig, GatewayPrincipal } from '../gateway/index.js';
 import { IDENTITY_PATHS } from '../identity/index.js';
+import { ApiKeyIntrospection } from './gateway_api_keys.js';
 import type { IdentityServer } from './identity_server.js';
 import {
   createVerifier,
@@ -12,6 +13,17 @@ import {
 
 /** Verifies a presented API key (`ghk_…`) for the gateway; undefined when unknown, expired or revoked. */
 export type ApiKeyVerifier = (key: string) => GatewayPrincipal | undefined;
+
+/** API keys by RFC 7662 introspection at the issuer (a standalone gateway), as the gateway's confidential client. */
+export interface ApiKeyIntrospectionSettings {
+  clientId: string;
+  clientSecret: string;
+  /** How long an active key is reused (ms). */
+  cacheTtlMs: number;
+  /** How long a refused key is refused without asking (ms). */
+  negativeTtlMs: number;
+  maxEntries: number;
+}
 
 /**
  * API keys checked in process against the identity server's key index (no I/O: checksum, SHA-256, map lookup).
@@ -90,8 +102,9 @@ export interface AppAuthenticator extends Authenticator {
 
 /**
  * Wires the gateway's Authenticator port: JWT routes use the resource-server verifier (`createVerifier`) against the
- * platform's issuer and JWKS, created only when some route needs it; API-key routes use `apiKeys` when given and are
- * refused (401) otherwise, so a route never opens by accident.
+ * platform's issuer and JWKS, created only when some route needs it; API-key routes use `apiKeys` when given (in
+ * process), else introspection at the issuer with `apiKeyIntrospection` (cached both ways), and are refused (401)
+ * otherwise, so a route never opens by accident.
  *
  * @example
  * const auth = appGatewayAuthenticator({ gateway: config.gateway, issuer, trustBundlePem, clock, logger });
@@ -110,26 +123,72 @@ export function appGatewayAuthenticator(o: {
    * an API key or access token with scope `revocations:read`, asked for on every poll.
    */
   feedCredential?: () => Promise<string>;
+  /** API keys by introspection, used when `apiKeys` is not given (the standalone gateway). */
+  apiKeyIntrospection?: ApiKeyIntrospectionSettings;
   clock: Clock;
   logger: Logger;
 }): AppAuthenticator {
   let verifier: Verifier | undefined;
+  let introspected: ApiKeyIntrospection | undefined;
   const needsJwt = o.gateway.routes.some((r) => r.auth.kind === 'jwt');
-  if (needsJwt) {
+  const needsApiKeys = o.gateway.routes.some((r) => r.auth.kind === 'api_key');
+  const introspection = o.apiKeys === undefined && needsApiKeys ? o.apiKeyIntrospection : undefined;
+  if (needsApiKeys && o.apiKeys === undefined && introspection === undefined) {
+    o.logger.warn(
+      { event: 'gateway_api_keys_unverifiable' },
+      'API-key routes refuse every key: set gateway.credentials.clientId and clientSecret to introspect keys at the identity server',
+    );
+  }
+  if (needsJwt || introspection !== undefined) {
     if (o.issuer === undefined) {
       throw new GatehouseError('ERR_CONFIG_INVALID', {
-        message: 'gateway routes with auth.kind jwt need identity.issuer (the issuer whose tokens are accepted)',
+        message:
+          'gateway routes with auth.kind jwt, and API keys by introspection, need identity.issuer (the identity server whose tokens and keys are accepted)',
       });
     }
-    const jwksUrl = `${o.issuer.replace(/\/+$/, '')}${IDENTITY_PATHS.jwks}`;
+    const base = o.issuer.replace(/\/+$/, '');
+    const endpoint =
+      introspection === undefined
+        ? undefined
+        : {
+            url: `${base}${IDENTITY_PATHS.introspection}`,
+            clientId: introspection.clientId,
+            clientSecret: introspection.clientSecret,
+          };
     verifier = createVerifier({
       issuer: o.issuer,
       audience: o.gateway.jwtAudience,
-      jwks: { url: jwksUrl, ...(o.trustBundlePem === undefined ? {} : { ca: o.trustBundlePem }) },
-      revocation: jwtRevocation(o.gateway.revocation, o.feedCredential, o.logger),
+      jwks: {
+        url: `${base}${IDENTITY_PATHS.jwks}`,
+        ...(o.trustBundlePem === undefined ? {} : { ca: o.trustBundlePem }),
+      },
+      // Without JWT routes and a feed, API-key revocation is bounded by the key cache (introspect mode).
+      revocation:
+        needsJwt || o.feedCredential !== undefined || endpoint === undefined
+          ? jwtRevocation(o.gateway.revocation, o.feedCredential, o.logger)
+          : { mode: 'introspect', introspection: endpoint },
+      ...(endpoint === undefined || introspection === undefined
+        ? {}
+        : {
+            apiKeys: { introspect: endpoint, cacheTtlMs: introspection.cacheTtlMs },
+            cache: { maxEntries: introspection.maxEntries },
+          }),
       clock: o.clock,
       logger: o.logger,
     });
+    if (introspection !== undefined) {
+      const v = verifier;
+      introspected = new ApiKeyIntrospection({
+        introspect: async (key) => {
+          const principal = await v.verifyToken(key);
+          if (principal.kind !== 'api_key') throw new GatehouseError('ERR_TOKEN_INVALID', { detail: 'not an API key' });
+          return toGatewayPrincipal(principal);
+        },
+        negativeTtlMs: introspection.negativeTtlMs,
+        maxEntries: introspection.maxEntries,
+        clock: o.clock,
+      });
+    }
   }
   return {
     async authenticate(headers, kind) {
@@ -137,10 +196,11 @@ export function appGatewayAuthenticator(o: {
         const credential = extractCredential(headers, o.apiKeyHeader ?? 'x-api-key'); // ERR_TOKEN_MISSING / _REQUEST_INVALID first
         if (credential.kind !== 'api_key')
           throw new GatehouseError('ERR_TOKEN_INVALID', { detail: 'route expects an API key' });
-        if (!o.apiKeys) {
+        let principal: GatewayPrincipal | undefined;
+        if (o.apiKeys) principal = o.apiKeys(credential.value);
+        else if (introspected) principal = await introspected.verify(credential.value);
+        else
           throw new GatehouseError('ERR_TOKEN_INVALID', { detail: 'no API-key verifier is wired into this gateway' });
-        }
-        const principal = o.apiKeys(credential.value);
         if (principal === undefined)
           throw new GatehouseError('ERR_TOKEN_INVALID', { detail: 'unknown, expired or revoked API key' });
         return principal;

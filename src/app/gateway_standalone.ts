@@ -3,8 +3,19 @@ import { createServer, type Server } from 'node:http';
 import type { Config } from '../config/index.js';
 import { GatehouseError, type Clock, type Logger } from '../core/index.js';
 import { createGatewayServer, type GatewayConfig } from '../gateway/index.js';
-import { appGatewayAuthenticator } from './gateway_authenticator.js';
+import { appGatewayAuthenticator, type ApiKeyIntrospectionSettings } from './gateway_authenticator.js';
 import { openGateway } from './gateway_instance.js';
+
+/** The trimmed content of a secret file named by `gateway.credentials.<what>`. */
+function readSecret(file: string, what: string): string {
+  try {
+    return readFileSync(file, 'utf8').trim();
+  } catch (err) {
+    throw new GatehouseError('ERR_CONFIG_UNREADABLE', {
+      message: `cannot read gateway.credentials.${what} ${file}: ${(err as Error).message}`,
+    });
+  }
+}
 
 /**
  * The revocation-feed credential of a standalone gateway: `gateway.credentials.feedApiKey` (or the env variable), else
@@ -13,17 +24,29 @@ import { openGateway } from './gateway_instance.js';
 function feedApiKey(credentials: GatewayConfig['credentials']): (() => Promise<string>) | undefined {
   let key = credentials.feedApiKey;
   if (key === undefined && credentials.feedApiKeyFile !== undefined) {
-    try {
-      key = readFileSync(credentials.feedApiKeyFile, 'utf8').trim();
-    } catch (err) {
-      throw new GatehouseError('ERR_CONFIG_UNREADABLE', {
-        message: `cannot read gateway.credentials.feedApiKeyFile ${credentials.feedApiKeyFile}: ${(err as Error).message}`,
-      });
-    }
+    key = readSecret(credentials.feedApiKeyFile, 'feedApiKeyFile');
   }
   if (key === undefined || key === '') return undefined;
   const value = key;
   return async () => value;
+}
+
+/**
+ * API keys by introspection when `gateway.credentials.clientId` and a secret (`clientSecret`, the env variable, or
+ * `clientSecretFile` read once at start) are set; undefined otherwise.
+ */
+function introspectionSettings(gateway: GatewayConfig): ApiKeyIntrospectionSettings | undefined {
+  const { clientId, clientSecretFile } = gateway.credentials;
+  let secret = gateway.credentials.clientSecret;
+  if (secret === undefined && clientSecretFile !== undefined) secret = readSecret(clientSecretFile, 'clientSecretFile');
+  if (clientId === undefined || secret === undefined || secret === '') return undefined;
+  return {
+    clientId,
+    clientSecret: secret,
+    cacheTtlMs: gateway.apiKeys.cacheTtl,
+    negativeTtlMs: gateway.apiKeys.negativeCacheTtl,
+    maxEntries: gateway.apiKeys.maxEntries,
+  };
 }
 
 /** A gateway running alone (`gatehouse gateway`). */
@@ -60,11 +83,14 @@ export async function startStandaloneGateway(o: {
   };
   try {
     const feedCredential = feedApiKey(config.gateway.credentials);
+    const apiKeyIntrospection = introspectionSettings(config.gateway);
     const authenticator = appGatewayAuthenticator({
       gateway: config.gateway,
       issuer: config.identity.issuer,
       ...(o.issuerCaPem === undefined ? {} : { trustBundlePem: o.issuerCaPem }),
       ...(feedCredential === undefined ? {} : { feedCredential }),
+      ...(apiKeyIntrospection === undefined ? {} : { apiKeyIntrospection }),
+      apiKeyHeader: config.identity.apiKeys.header,
       clock,
       logger,
     });

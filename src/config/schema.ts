@@ -304,11 +304,43 @@ function gatewaySection() {
       credentials: z
         .strictObject({
           feedApiKey: z
+          clientId: z
+            .string()
+            .optional()
+            .describe(
+              'Confidential client of the gateway (role resource-server, audience `jwtAudience`): API keys are introspected (RFC 7662) as this client.',
+            ),
+          clientSecret: z
+            .string()
+            .optional()
+            .describe('Its secret; prefer GATEHOUSE_GATEWAY__CREDENTIALS__CLIENT_SECRET or clientSecretFile.'),
+          clientSecretFile: z.string().optional().describe('File holding the client secret (read at start).'),
             .string()
             .optional()
             .describe(
               'API key with scope revocations:read that reads the revocation feed; prefer GATEHOUSE_GATEWAY__CREDENTIALS__FEED_API_KEY or feedApiKeyFile.',
             ),
+      apiKeys: z
+        .strictObject({
+          cacheTtl: duration('10s', 'How long an active API key is reused without asking again (the staleness bound).'),
+          negativeCacheTtl: duration('5s', 'How long a refused API key is refused without asking again.'),
+          maxEntries: z
+            .number()
+            .int()
+            .min(1)
+            .default(10000)
+            .describe('Most API keys remembered, each way (and most introspections in flight).'),
+        })
+        .prefault({})
+        .describe(
+          'API keys on a standalone gateway, introspected at the identity server with `gateway.credentials.clientId` (docs/gateway.md).',
+        ),
+      cache: z
+        .strictObject({
+          maxBytes: z.number().int().min(0).default(67108864).describe('Memory of the response cache, in bytes.'),
+          maxEntries: z.number().int().min(0).default(10000).describe('Most responses kept.'),
+          maxObjectSize: z.number().int().min(0).default(1048576).describe('Largest response body stored.'),
+          heuristicMax: duration('1h', 'Cap of heuristic freshness (10 % of the Last-Modified age).'),
           feedApiKeyFile: z.string().optional().describe('File holding the feed API key (read at start).'),
         })
         .prefault({})

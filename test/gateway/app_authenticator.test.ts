@@ -89,6 +89,21 @@ describe('app wiring: API-key routes verified by the identity key index', () => 
     ).toThrow(/identity.issuer/);
   });
 
+  it('API-key routes without a key source refuse every key and say so at start', async () => {
+    const logger = new MemoryLogger();
+    const auth = appGatewayAuthenticator({
+      gateway: gatewayConfig(section),
+      issuer: undefined,
+      clock: systemClock,
+      logger,
+    });
+    expect(logger.lines.filter((l) => l['event'] === 'gateway_api_keys_unverifiable')).toHaveLength(1);
+    const { key } = await keys.create({ name: 'unverifiable', scopes: ['demo'] });
+    await expect(auth.authenticate({ 'x-api-key': key }, 'api_key')).rejects.toMatchObject({
+      code: 'ERR_TOKEN_INVALID',
+    });
+  });
+
   it('JWT routes poll the revocation feed by default: no feed credential is a configuration error; off is logged', () => {
     const route = { ...section.routes[0]!, auth: { kind: 'jwt' as const } };
     const poll = gatewayConfig({ ...section, routes: [route] });
