@@ -16,6 +16,24 @@ function envelopeOf(envelopes: Envelopes, key: string, text: string) {
 }
 
 /**
+ * Envelopes over the keyring, with the data-key cache of `kms.dataKeyCache` when it is enabled (logged: one data key
+ * then seals many messages, within the configured age, message and byte bounds).
+ */
+function configuredEnvelopes(core: PlatformCore): Envelopes {
+  const c = core.config.kms.dataKeyCache;
+  if (!c.enabled) return new Envelopes({ keys: core.keyring, clock: core.clock });
+  core.logger.warn(
+    { event: 'kms_data_key_cache_on', max_age_ms: c.maxAge, max_messages: c.maxMessages, max_bytes: c.maxBytes },
+    'KMS data-key cache on: transit encrypt reuses data keys within the configured bounds (kms.dataKeyCache)',
+  );
+  return new Envelopes({
+    keys: core.keyring,
+    clock: core.clock,
+    cache: { maxAgeMs: c.maxAge, maxMessages: c.maxMessages, maxBytes: c.maxBytes, maxEntries: c.maxEntries },
+  });
+}
+
+/**
  * The KMS operations of the transit API and the CLI's streaming endpoints, on this process's keyring and an
  * {@link Envelopes} over it: key management (snake_case results), encrypt, decrypt (single-shot and stream
  * envelopes, and data keys: Vault's `decrypt` of a `datakey` ciphertext gives the data key), rewrap, data keys and
@@ -24,10 +42,7 @@ function envelopeOf(envelopes: Envelopes, key: string, text: string) {
  * @example
  * registerKmsRoutes(server.app, { ops: kmsOperations(core), authorizer, logger, maxBatchItems: 1000 });
  */
-export function kmsOperations(
-  core: PlatformCore,
-  envelopes = new Envelopes({ keys: core.keyring, clock: core.clock }),
-): KmsOperations {
+export function kmsOperations(core: PlatformCore, envelopes = configuredEnvelopes(core)): KmsOperations {
   const { keyring } = core;
   return {
     keys: {
@@ -35,7 +50,11 @@ export function kmsOperations(
       get: async (name) => snakeCase(await keyring.getKey(name)),
       list: async () => snakeCase(await keyring.listKeys()) as unknown[],
       configure: async (name, change) => snakeCase(await keyring.configureKey(name, change)),
-      rotate: async (name) => snakeCase(await keyring.rotateKey(name)),
+      rotate: async (name) => {
+        const rotated = await keyring.rotateKey(name);
+        envelopes.clearCache(); // cached data keys were wrapped under the old version: none outlives the rotation
+        return snakeCase(rotated);
+      },
       delete: async (name) => snakeCase(await keyring.deleteKey(name)),
       restore: async (name) => snakeCase(await keyring.restoreKey(name)),
       trim: async (name, min) => snakeCase(await keyring.trimKey(name, min)),

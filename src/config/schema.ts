@@ -613,6 +613,38 @@ export const configSchema = z.strictObject({
       ),
       signing: z
         .strictObject({
+      dataKeyCache: z
+        .strictObject({
+          enabled: z
+            .boolean()
+            .default(false)
+            .describe(
+              'Reuse a data key for single-shot encryptions under the same key and context (high-volume writers; logged at start). Off: a fresh data key per message.',
+            ),
+          maxAge: duration('5m', 'A cached data key is dropped once this old.'),
+          maxMessages: z
+            .number()
+            .int()
+            .min(1)
+            .max(2 ** 32)
+            .default(10_000)
+            .describe('Messages one cached data key may seal.'),
+          maxBytes: z
+            .number()
+            .int()
+            .min(1)
+            .default(1024 ** 3)
+            .describe('Plaintext bytes one cached data key may seal.'),
+          maxEntries: z
+            .number()
+            .int()
+            .min(1)
+            .max(100_000)
+            .default(1000)
+            .describe('Cached data keys held at most (one per key name and context).'),
+        })
+        .prefault({})
+        .describe('Data-key caching of the transit `encrypt` (the AWS Encryption SDK caching thresholds).'),
           alg: z.enum(['ES256', 'EdDSA', 'RS256']).default('ES256').describe('Algorithm of new signing keys.'),
           prePublish: duration(
             '1h',
