@@ -74,7 +74,14 @@ describe('a standalone gateway against a real identity server', () => {
     const config = loadConfig({
       overrides: {
         dataDir: join(tmp.dir, 'data'),
-        listen: { admin: { port: 0 }, kms: { port: 0 }, identity: { port: 0 }, ca: { port: 0 }, gateway: { port: 0 } },
+        listen: {
+          admin: { port: 0 },
+          kms: { port: 0 },
+          identity: { port: 0 },
+          identityMtls: { port: 0 },
+          ca: { port: 0 },
+          gateway: { port: 0 },
+        },
       },
     });
     running = await startGatehouse({ config, rootKey: {}, clock: systemClock, logger: new MemoryLogger() });
