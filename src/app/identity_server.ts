@@ -31,6 +31,8 @@ import { openPeople, type IdentityPeople } from './identity_people.js';
 /** The assembled identity capability of one process. */
 export interface IdentityServer {
   apis: ApiRegistry;
+  /** Registered APIs by audience, in memory (reloaded after `identity.clientCacheTtl`; local changes at once). */
+  apiCatalog: ApiCatalog;
   clients: ClientRegistry;
   signingKeys: SigningKeys;
   token: TokenEndpoint;
@@ -206,6 +208,7 @@ export async function openIdentity(options: {
   });
   return {
     apis,
+    apiCatalog: catalog,
     clients,
     signingKeys,
     token,

@@ -3,6 +3,7 @@ import type { PlatformCore } from './compose.js';
 import type { IssuedListenerCert } from './listener_certificate.js';
 import { platformKmsAuthorizer, type PlatformCallers } from './platform_authorizer.js';
 import { httpsServerBuilder, listenerUrl, preparePlatformListener } from './platform_listener.js';
+import { WorkloadCertificates } from './workload_certificates.js';
 
 /** The KMS transit API's listener, prepared (routes registered, certificate issued) and then started. */
 export interface KmsListener {
@@ -15,7 +16,8 @@ export interface KmsListener {
 /**
  * Prepares the KMS transit API on its own TLS 1.3 listener with a certificate from the platform CA (renewed like the
  * others) or the operator's `certificate`; callers are the admin token, our access tokens for the platform audience
- * and API keys, with per-key scopes (docs/kms.md).
+ * and API keys, with per-key scopes, and workloads presenting an X.509-SVID of the platform CA whose SPIFFE ID a
+ * client holds (a client certificate is requested, never required: see {@link WorkloadCertificates}; docs/kms.md).
  *
  * @example
  * const kms = await prepareKmsListener({ core, ops: kmsOperations(core), callers, ticketKeys, ready: () => ready });
@@ -33,6 +35,7 @@ export async function prepareKmsListener(options: {
   const { core } = options;
   const { config } = core;
   const logger = core.logger.child({ listener: 'kms' });
+  const workloads = await WorkloadCertificates.open(core, logger);
   const listener = await preparePlatformListener({
     core,
     component: 'kms',
@@ -44,20 +47,25 @@ export async function prepareKmsListener(options: {
       ticketKeys: options.ticketKeys,
       logger,
       ready: options.ready,
+      clientAuth: workloads.clientAuth(),
     }),
   });
   registerKmsRoutes(listener.server.app, {
     ops: options.ops,
-    authorizer: platformKmsAuthorizer(options.callers, logger),
+    authorizer: platformKmsAuthorizer(options.callers, logger, workloads),
     logger,
     maxBatchItems: config.kms.maxBatchItems,
   });
   return {
     async listen() {
       const bound = await listener.listen(config.listen.host, config.listen.kms.port);
+      workloads.start(listener.server);
       return listenerUrl(config.listen.host, bound.port);
     },
     renewCertificate: () => listener.renewCertificate(),
-    close: () => listener.close(),
+    async close() {
+      workloads.stop();
+      await listener.close();
+    },
   };
 }

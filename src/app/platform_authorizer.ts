@@ -1,13 +1,17 @@
+import type { TLSSocket } from 'node:tls';
 import { GatehouseError, type Clock, type Logger } from '../core/index.js';
 import type { KmsAuthorizer } from '../http/index.js';
 import { IDENTITY_API_KEY_PREFIX } from '../identity/index.js';
 import type { IdentityServer } from './identity_server.js';
+import type { WorkloadCertificates } from './workload_certificates.js';
 
 /** Who is calling one of the platform's own APIs, and what it may do. */
 export interface PlatformCaller {
-  /** For audit lines: `admin`, `client:<client_id>` or `api_key:<key id>`. */
+  /** For audit lines: `admin`, `client:<client_id>`, `api_key:<key id>` or `spiffe:<SPIFFE ID>`. */
   principal: string;
-  kind: 'admin_token' | 'access_token' | 'api_key';
+  kind: 'admin_token' | 'access_token' | 'api_key' | 'workload';
+  /** A workload certificate's client (the one client whose `spiffeIds` hold its SPIFFE ID). */
+  client?: string;
   /** Granted scopes; the admin token holds every permission. */
   scopes: ReadonlySet<string>;
 }
@@ -79,6 +83,31 @@ export function platformCallers(deps: {
     };
   };
   return {
+    /** Whether the request carries a credential (`Authorization` or the API key header): then it alone decides. */
+    hasCredential(headers: Record<string, string | string[] | undefined>): boolean {
+      return headers['authorization'] !== undefined || headers[deps.apiKeyHeader] !== undefined;
+    },
+    /**
+     * The caller for a workload certificate's SPIFFE ID (already verified): the one client listing it in `spiffeIds`
+     * acts, with those of its scopes that the platform API (`platformAudience`) defines, if the client names that
+     * audience (none otherwise: authenticated, allowed nothing). No client or several: a refusal reason.
+     */
+    async workload(spiffeId: string): Promise<PlatformCaller | { refused: 'no_client' | 'several_clients' }> {
+      const holders = await identity.clients.bySpiffeId.clientsOf(spiffeId);
+      if (holders.length === 0) return { refused: 'no_client' };
+      if (holders.length > 1) return { refused: 'several_clients' };
+      const client = holders[0] as (typeof holders)[number];
+      const api = client.audiences.includes(deps.platformAudience)
+        ? await identity.apiCatalog.get(deps.platformAudience)
+        : undefined;
+      const defined = new Set(api?.scopes.map((s) => s.name) ?? []);
+      return {
+        principal: `spiffe:${spiffeId}`,
+        kind: 'workload',
+        client: client.clientId,
+        scopes: new Set(client.scopes.filter((s) => defined.has(s))),
+      };
+    },
     /** The caller of a request, or undefined without valid credentials (two credentials at once: undefined). */
     identify(headers: Record<string, string | string[] | undefined>): PlatformCaller | undefined {
       const authorization = headers['authorization'];
@@ -114,23 +143,52 @@ export type PlatformCallers = ReturnType<typeof platformCallers>;
 
 /**
  * The KMS transit API's authorizer: the admin token, our access tokens and API keys, with per-key scopes
- * (ERR_KMS_UNAUTHORIZED without valid credentials, ERR_KMS_FORBIDDEN without the permission). Every refusal for
- * lack of permission is audited with the caller's identity (the routes audit every call as well).
+ * (ERR_KMS_UNAUTHORIZED without valid credentials, ERR_KMS_FORBIDDEN without the permission). With `workloads`, a
+ * request without `Authorization` or API key on a connection that presented a client certificate is authorized by
+ * it: a valid SVID of ours whose SPIFFE ID exactly one client holds acts as that client ({@link PlatformCallers}
+ * `workload`); a refused certificate or an unknown SPIFFE ID is ERR_WORKLOAD_CERTIFICATE_REFUSED (401), never
+ * anonymous. A credential in the headers always decides, certificate or not. Every refusal is audited with the
+ * caller's identity (the routes audit every call as well).
  *
  * @example
- * registerKmsRoutes(kms.app, { ops, authorizer: platformKmsAuthorizer(callers, logger), logger, maxBatchItems });
+ * registerKmsRoutes(kms.app, { ops, authorizer: platformKmsAuthorizer(callers, logger, workloads), logger, maxBatchItems });
  */
-export function platformKmsAuthorizer(callers: PlatformCallers, logger: Logger): KmsAuthorizer {
+export function platformKmsAuthorizer(
+  callers: PlatformCallers,
+  logger: Logger,
+  workloads?: WorkloadCertificates,
+): KmsAuthorizer {
   const audit = logger.child({ audit: true, component: 'authorizer' });
+  const refuse = (fields: Record<string, unknown>): never => {
+    audit.warn({ event: 'authentication.refused', ...fields }, 'workload certificate refused');
+    throw new GatehouseError('ERR_WORKLOAD_CERTIFICATE_REFUSED');
+  };
+  const byCertificate = async (socket: TLSSocket, permission: string): Promise<PlatformCaller | undefined> => {
+    const presented = (workloads as WorkloadCertificates).of(socket);
+    if (presented.kind === 'none') return undefined;
+    if (presented.kind === 'refused') {
+      const who = presented.spiffeId === undefined ? {} : { principal: `spiffe:${presented.spiffeId}` };
+      return refuse({ ...who, reason: presented.reason, permission });
+    }
+    const caller = await callers.workload(presented.spiffeId);
+    if ('refused' in caller)
+      return refuse({ principal: `spiffe:${presented.spiffeId}`, reason: caller.refused, permission });
+    return caller;
+  };
   return {
-    async authorize(headers, permission) {
-      const caller = callers.identify(headers);
+    async authorize(headers, permission, socket) {
+      const certificate = workloads !== undefined && socket !== undefined && !callers.hasCredential(headers);
+      const caller = certificate ? await byCertificate(socket as TLSSocket, permission) : callers.identify(headers);
       if (caller === undefined) throw new GatehouseError('ERR_KMS_UNAUTHORIZED');
+      const client = caller.client === undefined ? {} : { client: caller.client };
       if (!permission.startsWith('kms:') || !permits(caller, permission)) {
-        audit.warn({ event: 'authorization.denied', principal: caller.principal, permission }, 'permission denied');
+        audit.warn(
+          { event: 'authorization.denied', principal: caller.principal, ...client, permission },
+          'permission denied',
+        );
         throw new GatehouseError('ERR_KMS_FORBIDDEN');
       }
-      return { principal: caller.principal };
+      return { principal: caller.principal, ...client };
     },
   };
 }

@@ -4,6 +4,8 @@ import type { Logger } from '../core/index.js';
 export interface KmsAuditEntry {
   /** Who called (`admin` for the admin token). */
   principal: string;
+  /** The OAuth client a workload certificate acted as (principal `spiffe:<id>`). */
+  client?: string | undefined;
   /** `transit.encrypt`, `transit.keys.rotate`, `stream.decrypt`, ... */
   operation: string;
   key?: string | undefined;
@@ -34,6 +36,7 @@ export function kmsAudit(logger: Logger): KmsAudit {
   const log = logger.child({ audit: true, component: 'kms' });
   return (entry) => {
     const line: Record<string, unknown> = { principal: entry.principal, operation: entry.operation };
+    if (entry.client !== undefined) line.client = entry.client;
     if (entry.key !== undefined) line.key = entry.key;
     if (entry.versions !== undefined) line.versions = entry.versions;
     line.result = entry.result;

@@ -5,7 +5,7 @@ import type { KmsAudit, KmsAuditEntry } from './kms_audit.js';
 import type { KmsAuthorizer } from './kms_port.js';
 
 /** What a route reports back for the audit line besides principal, operation and result. */
-export type AuditFields = Omit<KmsAuditEntry, 'principal' | 'operation' | 'result'> & { result?: string };
+export type AuditFields = Omit<KmsAuditEntry, 'principal' | 'client' | 'operation' | 'result'> & { result?: string };
 
 /**
  * The key name of a `:name` route parameter, checked (ERR_KMS_KEY_NAME_INVALID).
@@ -37,17 +37,18 @@ export async function guarded<T>(
   run: (principal: string) => Promise<T>,
 ): Promise<T> {
   let principal = 'anonymous';
+  let client: string | undefined;
   try {
-    ({ principal } = await deps.authorizer.authorize(request.headers, permission));
+    ({ principal, client } = await deps.authorizer.authorize(request.headers, permission, request.raw.socket));
     const value = await run(principal);
-    deps.audit({ principal, operation, ...fields, result: fields.result ?? 'ok' });
+    deps.audit({ principal, client, operation, ...fields, result: fields.result ?? 'ok' });
     return value;
   } catch (err) {
     if (isGatehouseError(err, 'ERR_KMS_UNAUTHORIZED')) {
       void reply.header('www-authenticate', 'Bearer realm="gatehouse-kms"');
     }
     const result = isGatehouseError(err) ? err.code : 'ERR_INTERNAL';
-    deps.audit({ principal, operation, ...fields, result });
+    deps.audit({ principal, client, operation, ...fields, result });
     throw err;
   }
 }

@@ -1,3 +1,4 @@
+import type { Socket } from 'node:net';
 import type { Readable } from 'node:stream';
 
 /** Encryption context: non-secret key/value pairs bound to a ciphertext as associated data. */
@@ -69,5 +70,13 @@ export interface KmsOperations {
  * const { principal } = await authorizer.authorize(request.headers, `kms:encrypt:${name}`);
  */
 export interface KmsAuthorizer {
-  authorize(headers: Record<string, string | string[] | undefined>, permission: string): Promise<{ principal: string }>;
+  /**
+   * `socket` is the request's connection, for callers that authenticate with a client certificate (mutual TLS).
+   * `client` names the OAuth client a workload certificate acted as, for the audit line.
+   */
+  authorize(
+    headers: Record<string, string | string[] | undefined>,
+    permission: string,
+    socket?: Socket,
+  ): Promise<{ principal: string; client?: string }>;
 }

@@ -8,6 +8,7 @@ export { CLIENT_AUTH_METHODS, GRANT_TYPE_NAMES, clientView } from './clients/cli
 export type { Client, ClientAuthMethod, ClientJwk, ClientRegistration, ClientSecretDigest } from './clients/client.js';
 export { ClientRegistry, CLIENTS_COLLECTION } from './clients/client_registry.js';
 export { ClientCache } from './clients/client_cache.js';
+export { ClientSpiffeIndex } from './clients/client_spiffe_index.js';
 export { checkRegistration } from './clients/client_rules.js';
 export type { CheckedRegistration } from './clients/client_rules.js';
 export { newClientSecret, clientSecretDigest, secretMatches, CLIENT_SECRET_PREFIX } from './clients/client_secret.js';

@@ -3,6 +3,7 @@ import { verificationKeyFromJwk } from '../../crypto/index.js';
 import type { ApiRegistry } from '../apis/api_registry.js';
 import type { Client, ClientJwk, ClientRegistration } from './client.js';
 import { ClientCache } from './client_cache.js';
+import { ClientSpiffeIndex } from './client_spiffe_index.js';
 import { checkRegistration } from './client_rules.js';
 import { newClientSecret } from './client_secret.js';
 
@@ -27,7 +28,7 @@ function checkJwks(jwks: { keys: ClientJwk[] } | undefined): void {
 
 /**
  * The client registry on the RecordStore port, with the in-memory cache the token endpoint reads. Every change made
- * here invalidates the cache entry at once; other replicas see it within the cache TTL.
+ * here invalidates the cache entry (and the SPIFFE ID index) at once; other replicas see it within the cache TTL.
  *
  * @example
  * const clients = new ClientRegistry({ store, clock, apis, cacheTtlMs: 5000, secretOverlapMs: 86_400_000, maxTtlMs });
@@ -35,6 +36,8 @@ function checkJwks(jwks: { keys: ClientJwk[] } | undefined): void {
  */
 export class ClientRegistry {
   readonly cache: ClientCache;
+  /** Clients by the workload SPIFFE IDs they hold (callers authenticated by an X.509-SVID). */
+  readonly bySpiffeId: ClientSpiffeIndex;
 
   constructor(
     private readonly deps: {
@@ -53,6 +56,7 @@ export class ClientRegistry {
       ttlMs: deps.cacheTtlMs,
       load: async (id) => (await deps.store.get<Client>(CLIENTS_COLLECTION, id))?.value,
     });
+    this.bySpiffeId = new ClientSpiffeIndex({ clock: deps.clock, ttlMs: deps.cacheTtlMs, load: () => this.list() });
   }
 
   /** Registers a client; confidential clients using a secret get one, returned here and never again. */
@@ -76,6 +80,7 @@ export class ClientRegistry {
     await this.deps.store.write([
       { op: 'insert', collection: CLIENTS_COLLECTION, key: client.clientId, value: client },
     ]);
+    if (client.spiffeIds !== undefined) this.bySpiffeId.invalidate();
     return fresh ? { client, secret: fresh.secret } : { client };
   }
 
@@ -131,6 +136,7 @@ export class ClientRegistry {
     await this.get(clientId);
     await this.deps.store.write([{ op: 'delete', collection: CLIENTS_COLLECTION, key: clientId }]);
     this.cache.invalidate(clientId);
+    this.bySpiffeId.invalidate();
   }
 
   private checkTtl(ttlMs: number): void {

@@ -1,0 +1,235 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Agent, request } from 'undici';
+import { startGatehouse, type RunningGatehouse } from '../../src/app/index.js';
+import { loadConfig } from '../../src/config/index.js';
+import { MemoryLogger, systemClock } from '../../src/core/index.js';
+import { newKeyAndCsr } from '../../src/mesh/index.js';
+import { meshCa } from '../mesh/helpers.js';
+import { tempDir } from '../support/tmp.js';
+
+// Response bodies are walked freely in assertions.
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type Json = any;
+
+const PLATFORM = 'urn:gatehouse:platform'; // identity.platformAudience
+const tmp = tempDir();
+const agents: Agent[] = [];
+let running: RunningGatehouse;
+let logger: MemoryLogger;
+let bundlePem: string;
+let adminToken: string;
+let td: string;
+let ordersClientId: string;
+const workload = (sa: string) => `spiffe://${td}/ns/shop/sa/${sa}`;
+
+interface Material {
+  chainPem: string;
+  keyPem: string;
+}
+
+/** An undici agent trusting the platform bundle, presenting `cert` when given. */
+function agentWith(cert?: Material): Agent {
+  const agent = new Agent({
+    connect: {
+      ca: bundlePem,
+      minVersion: 'TLSv1.3',
+      servername: 'localhost',
+      ...(cert ? { cert: cert.chainPem, key: cert.keyPem } : {}),
+    },
+  });
+  agents.push(agent);
+  return agent;
+}
+
+/** An X.509-SVID for `spiffeId` from the platform CA of the running gatehouse up. */
+async function svid(spiffeId: string): Promise<Material> {
+  const { keyPem, csrPem } = await newKeyAndCsr();
+  return { chainPem: running.core.authority.issueSvid({ csrPem, spiffeId }).chainPem, keyPem };
+}
+
+async function call(
+  agent: Agent,
+  url: string,
+  init: { headers?: Record<string, string>; json?: unknown; form?: string } = {},
+): Promise<{ status: number; headers: Record<string, unknown>; body: Json }> {
+  const res = await request(url, {
+    method: 'POST',
+    dispatcher: agent,
+    headers: {
+      ...(init.headers ?? {}),
+      ...(init.form === undefined ? { 'content-type': 'application/json' } : {}),
+      ...(init.form === undefined ? {} : { 'content-type': 'application/x-www-form-urlencoded' }),
+    },
+    body: init.form ?? JSON.stringify(init.json ?? {}),
+  });
+  const text = await res.body.text();
+  return { status: res.statusCode, headers: res.headers, body: text ? JSON.parse(text) : undefined };
+}
+
+let plain: Agent;
+const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
+const admin = (path: string, json: unknown) =>
+  call(plain, `${running.endpoints.admin}${path}`, { headers: bearer(adminToken), json });
+const kms = (agent: Agent, path: string, json: unknown = {}, headers: Record<string, string> = {}) =>
+  call(agent, `${running.endpoints.kms}${path}`, { json, headers });
+const b64 = (text: string) => Buffer.from(text).toString('base64');
+
+async function client(body: Record<string, unknown>): Promise<{ id: string; secret?: string }> {
+  const created = await admin('/v1/identity/clients', { grant_types: ['client_credentials'], ...body });
+  expect(created.status, JSON.stringify(created.body)).toBe(201);
+  return { id: created.body.client_id, secret: created.body.client_secret };
+}
+
+async function accessToken(id: string, secret: string): Promise<string> {
+  const basic = Buffer.from(`${id}:${secret}`).toString('base64');
+  const res = await call(plain, `${running.endpoints.identity}/oauth2/token`, {
+    headers: { authorization: `Basic ${basic}` },
+    form: 'grant_type=client_credentials',
+  });
+  expect(res.status, JSON.stringify(res.body)).toBe(200);
+  return res.body.access_token as string;
+}
+
+function expectRefused(res: { status: number; headers: Record<string, unknown>; body: Json }): void {
+  expect(res.status).toBe(401);
+  expect(res.headers['content-type']).toMatch(/^application\/problem\+json/);
+  expect(res.body.code).toBe('ERR_WORKLOAD_CERTIFICATE_REFUSED');
+}
+
+beforeAll(async () => {
+  logger = new MemoryLogger();
+  const config = loadConfig({
+    overrides: {
+      dataDir: tmp.dir,
+      listen: {
+        admin: { port: 0 },
+        kms: { port: 0 },
+        identity: { port: 0 },
+        identityMtls: { port: 0 },
+        ca: { port: 0 },
+        gateway: { port: 0 },
+      },
+      mesh: { demo: { enabled: false } },
+    },
+  });
+  running = await startGatehouse({ config, rootKey: {}, clock: systemClock, logger });
+  bundlePem = readFileSync(running.endpoints.trustBundle, 'utf8');
+  td = running.endpoints.trustDomain;
+  adminToken = readFileSync(join(tmp.dir, 'admin.token'), 'utf8').trim();
+  plain = agentWith();
+  for (const name of ['orders', 'billing']) {
+    expect((await kms(plain, `/v1/transit/keys/${name}`, {}, bearer(adminToken))).status).toBeLessThan(300);
+  }
+  const api = await admin('/v1/identity/apis', {
+    audience: PLATFORM,
+    scopes: [
+      { name: 'kms:encrypt:orders', description: 'encrypt with orders' },
+      { name: 'kms:decrypt:orders', description: 'decrypt with orders' },
+    ],
+  });
+  expect(api.status, JSON.stringify(api.body)).toBe(201);
+  ordersClientId = (
+    await client({ name: 'orders-workload', scope: 'kms:encrypt:orders', spiffe_ids: [workload('orders')] })
+  ).id;
+  // The same SPIFFE ID held by two clients: ambiguous, so refused.
+  for (const name of ['twin-a', 'twin-b']) {
+    await client({ name, scope: 'kms:encrypt:orders', spiffe_ids: [workload('twin')] });
+  }
+});
+
+afterAll(async () => {
+  for (const agent of agents) await agent.close();
+  await running?.stop();
+  tmp.remove();
+});
+
+describe('workload certificates (X.509-SVIDs) on the KMS API', () => {
+  it('an SVID whose SPIFFE ID a client holds acts as that client: encrypt with orders, nothing else', async () => {
+    const orders = agentWith(await svid(workload('orders')));
+    const enc = await kms(orders, '/v1/transit/encrypt/orders', { plaintext: b64('order 42') });
+    expect(enc.status, JSON.stringify(enc.body)).toBe(200);
+    const ciphertext = enc.body.data.ciphertext as string;
+    expect(ciphertext.startsWith('gh1:')).toBe(true);
+
+    const dec = await kms(orders, '/v1/transit/decrypt/orders', { ciphertext });
+    expect(dec.status).toBe(403);
+    expect(dec.body.code).toBe('ERR_KMS_FORBIDDEN');
+    for (const op of ['encrypt', 'decrypt', 'rewrap']) {
+      const res = await kms(orders, `/v1/transit/${op}/billing`, { plaintext: b64('x'), ciphertext });
+      expect(res.status, op).toBe(403);
+      expect(res.body.code).toBe('ERR_KMS_FORBIDDEN');
+    }
+    expect((await kms(orders, '/v1/transit/keys/orders/rotate')).status).toBe(403);
+    expect((await kms(orders, '/v1/transit/datakey/plaintext/orders')).status).toBe(403);
+
+    // The admin token decrypts what the workload encrypted.
+    const back = await kms(plain, '/v1/transit/decrypt/orders', { ciphertext }, bearer(adminToken));
+    expect(Buffer.from(back.body.data.plaintext, 'base64').toString()).toBe('order 42');
+
+    // Audited with the SPIFFE ID and the client it acted as.
+    const principal = `spiffe:${workload('orders')}`;
+    const calls = logger.lines.filter((l) => l['component'] === 'kms' && l['principal'] === principal);
+    expect(calls.some((l) => l['operation'] === 'transit.encrypt' && l['result'] === 'ok')).toBe(true);
+    expect(calls.every((l) => l['client'] === ordersClientId)).toBe(true);
+    // Refusals for lack of permission are audited by the authorizer with the caller's identity.
+    const denied = logger.lines.filter((l) => l['event'] === 'authorization.denied' && l['principal'] === principal);
+    expect(denied.map((l) => l['permission'])).toContain('kms:decrypt:orders');
+    expect(denied.every((l) => l['client'] === ordersClientId)).toBe(true);
+  });
+
+  it('an SVID of a SPIFFE ID no client holds, or several do, is refused 401, not taken as anonymous', async () => {
+    const stranger = agentWith(await svid(workload('stranger')));
+    expectRefused(await kms(stranger, '/v1/transit/encrypt/orders', { plaintext: b64('x') }));
+    const twin = agentWith(await svid(workload('twin')));
+    expectRefused(await kms(twin, '/v1/transit/encrypt/orders', { plaintext: b64('x') }));
+    const reasons = logger.lines
+      .filter((l) => l['event'] === 'authentication.refused')
+      .map((l) => [l['principal'], l['reason']]);
+    expect(reasons).toContainEqual([`spiffe:${workload('stranger')}`, 'no_client']);
+    expect(reasons).toContainEqual([`spiffe:${workload('twin')}`, 'several_clients']);
+  });
+
+  it('a certificate from another CA (same trust domain and SPIFFE ID) is refused 401 on the same connection', async () => {
+    const foreign = await meshCa({ trustDomain: td });
+    const { keyPem, csrPem } = await newKeyAndCsr();
+    const forged = foreign.authority.issueSvid({ csrPem, spiffeId: workload('orders') });
+    const agent = agentWith({ chainPem: forged.chainPem, keyPem });
+    // Twice on one keep-alive connection: the connection stays open, every call on it is refused.
+    for (let i = 0; i < 2; i += 1) {
+      expectRefused(await kms(agent, '/v1/transit/encrypt/orders', { plaintext: b64('x') }));
+    }
+    const refused = logger.lines.filter((l) => l['listener'] === 'kms' && l['reason'] === 'untrusted_chain');
+    expect(refused.length).toBeGreaterThan(0);
+  });
+
+  it('without a certificate the Bearer / API key path is unchanged; with both, the credential decides', async () => {
+    const decryptor = await client({ name: 'decryptor', scope: 'kms:encrypt:orders kms:decrypt:orders' });
+    const token = await accessToken(decryptor.id, decryptor.secret as string);
+    const enc = await kms(plain, '/v1/transit/encrypt/orders', { plaintext: b64('hi') }, bearer(token));
+    expect(enc.status).toBe(200);
+    const ciphertext = enc.body.data.ciphertext as string;
+    const none = await kms(plain, '/v1/transit/encrypt/orders', { plaintext: b64('hi') });
+    expect(none.status).toBe(401);
+    expect(none.body.code).toBe('ERR_KMS_UNAUTHORIZED');
+    expect(none.headers['www-authenticate']).toBe('Bearer realm="gatehouse-kms"');
+
+    // The orders SVID alone may not decrypt; with the decryptor's token the token decides.
+    const orders = agentWith(await svid(workload('orders')));
+    const dec = await kms(orders, '/v1/transit/decrypt/orders', { ciphertext }, bearer(token));
+    expect(dec.status).toBe(200);
+    expect(Buffer.from(dec.body.data.plaintext, 'base64').toString()).toBe('hi');
+    const decCalls = logger.lines.filter((l) => l['operation'] === 'transit.decrypt' && l['result'] === 'ok');
+    expect(decCalls.at(-1)?.['principal']).toBe(`client:${decryptor.id}`);
+    // An invalid token next to a valid SVID is not rescued by the certificate.
+    const bad = await kms(orders, '/v1/transit/encrypt/orders', { plaintext: b64('x') }, bearer('not-a-token'));
+    expect(bad.status).toBe(401);
+    expect(bad.body.code).toBe('ERR_KMS_UNAUTHORIZED');
+    // A refused certificate next to a valid token: the token decides too.
+    const stranger = agentWith(await svid(workload('stranger')));
+    expect((await kms(stranger, '/v1/transit/encrypt/orders', { plaintext: b64('x') }, bearer(token))).status).toBe(
+      200,
+    );
+  });
+});
