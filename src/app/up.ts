@@ -39,8 +39,8 @@ import { Cleanups } from './cleanups.js';
 import { startDemoMesh, type DemoMesh } from './mesh_demo.js';
 import { startGatewayListener, type GatewayListener } from './gateway_listener.js';
 import { identityApiKeys } from './gateway_authenticator.js';
-import { registerGatewayMetricsRoute } from './gateway_metrics_route.js';
 import { inProcessFeedToken } from './gateway_feed_token.js';
+import { registerGatewayMetricsRoute } from './gateway_metrics_route.js';
 
 /** endpoints.json: where each running capability listens. Keys appear as their capability lands. */
 export interface Endpoints {
@@ -255,6 +255,12 @@ export async function startGatehouse(options: {
       issuer: identityUrl,
       trustBundlePem: await core.authority.trustBundlePem(),
       apiKeys: identityApiKeys(identityListener.identity, config.gateway.jwtAudience),
+      // JWT routes poll the issuer's revocation feed with a short-lived in-process token (revocations:read).
+      feedCredential: inProcessFeedToken({
+        identity: identityListener.identity,
+        audience: config.identity.platformAudience,
+        clock,
+      }),
     });
     started.gateway = gateway;
     cleanups.push(() => gateway.close());
@@ -268,12 +274,6 @@ export async function startGatehouse(options: {
       ca: caUrl,
       gateway: gateway.url,
       trustBundle: paths.trustBundle,
-      // JWT routes poll the issuer's revocation feed with a short-lived in-process token (revocations:read).
-      feedCredential: inProcessFeedToken({
-        identity: identityListener.identity,
-        audience: config.identity.platformAudience,
-        clock,
-      }),
       trustDomain: config.trustDomain,
       ...(demoMesh ? { mesh: demoMesh.endpoints } : {}),
     };

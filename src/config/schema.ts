@@ -279,12 +279,6 @@ function gatewaySection() {
         .describe('Audience (`aud`) that JWT access tokens must carry on routes with `auth.kind: jwt`.'),
       redisTimeout: duration('100ms', 'Longest wait for a global (Redis) rate-limit decision.'),
       redisRetry: duration('1s', 'After a Redis failure, time before it is tried again.'),
-      cache: z
-        .strictObject({
-          maxBytes: z.number().int().min(0).default(67108864).describe('Memory of the response cache, in bytes.'),
-          maxEntries: z.number().int().min(0).default(10000).describe('Most responses kept.'),
-          maxObjectSize: z.number().int().min(0).default(1048576).describe('Largest response body stored.'),
-          heuristicMax: duration('1h', 'Cap of heuristic freshness (10 % of the Last-Modified age).'),
       revocation: z
         .strictObject({
           mode: z
@@ -304,6 +298,12 @@ function gatewaySection() {
       credentials: z
         .strictObject({
           feedApiKey: z
+            .string()
+            .optional()
+            .describe(
+              'API key with scope revocations:read that reads the revocation feed; prefer GATEHOUSE_GATEWAY__CREDENTIALS__FEED_API_KEY or feedApiKeyFile.',
+            ),
+          feedApiKeyFile: z.string().optional().describe('File holding the feed API key (read at start).'),
           clientId: z
             .string()
             .optional()
@@ -315,11 +315,11 @@ function gatewaySection() {
             .optional()
             .describe('Its secret; prefer GATEHOUSE_GATEWAY__CREDENTIALS__CLIENT_SECRET or clientSecretFile.'),
           clientSecretFile: z.string().optional().describe('File holding the client secret (read at start).'),
-            .string()
-            .optional()
-            .describe(
-              'API key with scope revocations:read that reads the revocation feed; prefer GATEHOUSE_GATEWAY__CREDENTIALS__FEED_API_KEY or feedApiKeyFile.',
-            ),
+        })
+        .prefault({})
+        .describe(
+          'How a standalone gateway authenticates to the identity server (`gatehouse up` wires its gateway in process).',
+        ),
       apiKeys: z
         .strictObject({
           cacheTtl: duration('10s', 'How long an active API key is reused without asking again (the staleness bound).'),
@@ -341,12 +341,6 @@ function gatewaySection() {
           maxEntries: z.number().int().min(0).default(10000).describe('Most responses kept.'),
           maxObjectSize: z.number().int().min(0).default(1048576).describe('Largest response body stored.'),
           heuristicMax: duration('1h', 'Cap of heuristic freshness (10 % of the Last-Modified age).'),
-          feedApiKeyFile: z.string().optional().describe('File holding the feed API key (read at start).'),
-        })
-        .prefault({})
-        .describe(
-          'How a standalone gateway authenticates to the identity server (`gatehouse up` wires its gateway in process).',
-        ),
         })
         .prefault({})
         .describe('The shared response cache (docs/gateway-cache.md).'),
@@ -585,34 +579,6 @@ export const configSchema = z.strictObject({
         .max(100_000)
         .default(1000)
         .describe('Most items a transit `batch_input` may hold (larger batches are refused with 413).'),
-    })
-    .prefault({})
-    .describe('KMS transit API.'),
-  identity: z
-    .strictObject({
-      issuer: z
-        .string()
-        .url()
-        .optional()
-        .describe('Issuer URL (https, no query or fragment). Default: https://127.0.0.1:<bound identity port>.'),
-      accessTokenTtl: duration(
-        '15m',
-        'Default access token lifetime (a client may set its own with --access-token-ttl).',
-      ),
-      maxAccessTokenTtl: duration(
-        '24h',
-        'Longest access token lifetime a client may be given; retired signing keys stay published this long.',
-      ),
-      secretRotationOverlap: duration(
-        '24h',
-        'How long the previous client secret stays valid after `gatehouse client rotate-secret`.',
-      ),
-      clientCacheTtl: duration(
-        '5s',
-        'How long a replica trusts its in-memory copy of a client (changes on this replica invalidate it at once).',
-      ),
-      signing: z
-        .strictObject({
       dataKeyCache: z
         .strictObject({
           enabled: z
@@ -645,6 +611,34 @@ export const configSchema = z.strictObject({
         })
         .prefault({})
         .describe('Data-key caching of the transit `encrypt` (the AWS Encryption SDK caching thresholds).'),
+    })
+    .prefault({})
+    .describe('KMS transit API.'),
+  identity: z
+    .strictObject({
+      issuer: z
+        .string()
+        .url()
+        .optional()
+        .describe('Issuer URL (https, no query or fragment). Default: https://127.0.0.1:<bound identity port>.'),
+      accessTokenTtl: duration(
+        '15m',
+        'Default access token lifetime (a client may set its own with --access-token-ttl).',
+      ),
+      maxAccessTokenTtl: duration(
+        '24h',
+        'Longest access token lifetime a client may be given; retired signing keys stay published this long.',
+      ),
+      secretRotationOverlap: duration(
+        '24h',
+        'How long the previous client secret stays valid after `gatehouse client rotate-secret`.',
+      ),
+      clientCacheTtl: duration(
+        '5s',
+        'How long a replica trusts its in-memory copy of a client (changes on this replica invalidate it at once).',
+      ),
+      signing: z
+        .strictObject({
           alg: z.enum(['ES256', 'EdDSA', 'RS256']).default('ES256').describe('Algorithm of new signing keys.'),
           prePublish: duration(
             '1h',
