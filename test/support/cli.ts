@@ -62,7 +62,9 @@ export async function startUp(
     if (existsSync(file)) {
       try {
         const endpoints = JSON.parse(readFileSync(file, 'utf8')) as { pid: number; admin: string; trustBundle: string };
-        if (endpoints.pid === child.pid) return { child, endpoints, output: () => output };
+        // endpoints.json is written just before the banner: wait for both, so callers can read the banner.
+        if (endpoints.pid === child.pid && output.includes('Try next:'))
+          return { child, endpoints, output: () => output };
       } catch {
         // written atomically, but the file may be replaced between exists and read
       }
