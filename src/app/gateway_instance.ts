@@ -1,6 +1,6 @@
 import type { Config } from '../config/index.js';
 import type { Clock, Logger } from '../core/index.js';
-import { Gateway, type Authenticator, type GatewayConfig } from '../gateway/index.js';
+import { Gateway, type Authenticator, type GatewayConfig, type UpstreamMesh } from '../gateway/index.js';
 import { openGatewayRedis } from './gateway_redis.js';
 
 /**
@@ -16,6 +16,8 @@ export function openGateway(o: {
   /** The gateway section to run (routes, limits, upstreams). */
   routes: GatewayConfig;
   authenticator: Authenticator;
+  /** The gateway's SVID for upstreams with `mtls`. */
+  mesh?: UpstreamMesh;
   clock: Clock;
   logger: Logger;
   cleanups: Array<() => Promise<void> | void>;
@@ -32,5 +34,6 @@ export function openGateway(o: {
     bodyLimit: config.http.bodyLimit,
     apiKeyHeader: config.identity.apiKeys.header,
     ...(redis ? { globalStore: redis.store } : {}),
+    ...(o.mesh ? { mesh: o.mesh } : {}),
   });
 }

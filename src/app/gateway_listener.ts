@@ -3,6 +3,7 @@ import type { PlatformCore } from './compose.js';
 import { appGatewayAuthenticator, type ApiKeyVerifier } from './gateway_authenticator.js';
 import { startDemoBackend, withDemoRoute } from './gateway_demo.js';
 import { openGateway } from './gateway_instance.js';
+import { needsMesh, openUpGatewayMesh } from './gateway_mesh.js';
 import type { IssuedListenerCert } from './listener_certificate.js';
 import { listenerUrl, preparePlatformListener } from './platform_listener.js';
 
@@ -57,7 +58,26 @@ export async function startGatewayListener(o: {
     });
     await authenticator.start();
     cleanups.push(() => authenticator.close());
-    const gateway = openGateway({ config, routes: section(config.gateway), authenticator, clock, logger, cleanups });
+    // Upstreams with mtls: the gateway's own SVID from the in-process CA (spiffe://<td>/ns/gatehouse/sa/gateway).
+    const mesh = needsMesh(config.gateway)
+      ? await openUpGatewayMesh({
+          authority: o.core.authority,
+          records: o.core.records,
+          clock,
+          logger,
+          renewAtFraction: config.pki.renewAtFraction,
+        })
+      : undefined;
+    if (mesh) cleanups.push(() => mesh.close());
+    const gateway = openGateway({
+      config,
+      routes: section(config.gateway),
+      authenticator,
+      ...(mesh ? { mesh: mesh.mesh } : {}),
+      clock,
+      logger,
+      cleanups,
+    });
     const listener = await preparePlatformListener({
       core: o.core,
       component: 'gateway',

@@ -5,6 +5,7 @@ import { GatehouseError, type Clock, type Logger } from '../core/index.js';
 import { createGatewayServer, type GatewayConfig } from '../gateway/index.js';
 import { appGatewayAuthenticator, type ApiKeyIntrospectionSettings } from './gateway_authenticator.js';
 import { openGateway } from './gateway_instance.js';
+import { openStandaloneGatewayMesh } from './gateway_mesh.js';
 
 /** The trimmed content of a secret file named by `gateway.credentials.<what>`. */
 function readSecret(file: string, what: string): string {
@@ -96,7 +97,17 @@ export async function startStandaloneGateway(o: {
     });
     await authenticator.start();
     cleanups.push(() => authenticator.close());
-    const gateway = openGateway({ config, routes: config.gateway, authenticator, clock, logger, cleanups });
+    const mesh = await openStandaloneGatewayMesh({ config, clock, logger });
+    if (mesh) cleanups.push(() => mesh.close());
+    const gateway = openGateway({
+      config,
+      routes: config.gateway,
+      authenticator,
+      ...(mesh ? { mesh: mesh.mesh } : {}),
+      clock,
+      logger,
+      cleanups,
+    });
     const server = createGatewayServer({ gateway, http: config.http, certPem: o.certPem, keyPem: o.keyPem, logger });
     const bound = await server.listen(config.listen.host, config.listen.gateway.port);
     cleanups.push(() => server.close());

@@ -244,6 +244,17 @@ function gatewaySection() {
     maxConcurrent: z.number().int().min(1).default(1024).describe('Requests in flight before queueing.'),
     maxQueue: z.number().int().min(0).default(1024).describe('Requests queued before 503 (x-gatehouse-overloaded).'),
     timeout: duration('30s', 'Time the upstream has for response headers, and between body chunks.'),
+    mtls: z
+      .strictObject({
+        spiffeId: z
+          .string()
+          .regex(/^spiffe:\/\/[^/]+\/.+/, 'expected a SPIFFE ID such as spiffe://gatehouse.local/ns/demo/sa/backend')
+          .describe('The SPIFFE ID the upstream (a sidecar inbound, a library-mode server) must present.'),
+      })
+      .optional()
+      .describe(
+        "Originate mutual TLS with the gateway's own SVID (TLS 1.3, hosts https://); the server's SVID must chain to the mesh bundle and name `spiffeId`.",
+      ),
     breaker: z
       .strictObject({
         consecutiveFailures: z.number().int().min(1).default(5).describe('Failures in a row that open it.'),
@@ -319,6 +330,29 @@ function gatewaySection() {
         .prefault({})
         .describe(
           'How a standalone gateway authenticates to the identity server (`gatehouse up` wires its gateway in process).',
+        ),
+      mesh: z
+        .strictObject({
+          ca: z
+            .strictObject({
+              url: z.string().url().describe('The CA API, e.g. https://127.0.0.1:8445 (endpoints.json `ca`).'),
+              bundleFile: z
+                .string()
+                .describe('Trust bundle PEM that authenticates the CA listener (DIR/trust-bundle.pem).'),
+            })
+            .describe('Where the gateway gets and renews its SVID.'),
+          joinToken: z
+            .string()
+            .optional()
+            .describe(
+              'One-time join token (`gatehouse ca join-token`); prefer GATEHOUSE_GATEWAY__MESH__JOIN_TOKEN or joinTokenFile.',
+            ),
+          joinTokenFile: z.string().optional().describe('File holding the join token (read at each bootstrap).'),
+          spiffeId: z.string().optional().describe('The SPIFFE ID the join token is bound to (checked when set).'),
+        })
+        .optional()
+        .describe(
+          'The mesh identity of a standalone gateway, for upstreams with `mtls` (`gatehouse up` issues its gateway an SVID in process).',
         ),
       apiKeys: z
         .strictObject({

@@ -15,6 +15,7 @@ import { retryAfterSeconds } from './ratelimit_headers.js';
 import { RedisGuard } from './redis_guard.js';
 import { hostOf } from './route_table.js';
 import { Throttle } from './throttle.js';
+import type { UpstreamMesh } from './upstream_mtls.js';
 import { createWafStages } from './waf/waf_stage.js';
 import { chainStages, createCacheStage } from './cache/cache_stage.js';
 import { ResponseCache } from './cache/response_cache.js';
@@ -36,6 +37,8 @@ export interface GatewayOptions {
   apiKeyHeader?: string;
   /** Plug-in stages for the named slots. */
   stages?: { waf?: StageRun; cache?: StageRun };
+  /** The gateway's SVID, for upstreams with `mtls` (docs/gateway.md). */
+  mesh?: UpstreamMesh;
   metrics?: GatewayMetrics;
 }
 
@@ -62,13 +65,13 @@ export class Gateway {
   private readonly accessLog: AccessLog;
   private readonly authenticator: Authenticator;
   private readonly local: MemoryLimiterStore;
-  private readonly deps: { clock: Clock; logger: Logger; metrics: GatewayMetrics };
+  private readonly deps: { clock: Clock; logger: Logger; metrics: GatewayMetrics; mesh?: UpstreamMesh };
   /** Labelled metric children by route and status (prom-client hashes labels on every `labels` call). */
   private readonly children = new Map<string, { count: { inc(): void }; time: { observe(v: number): void } }>();
 
   constructor(private readonly o: GatewayOptions) {
     this.metrics = o.metrics ?? new GatewayMetrics();
-    this.deps = { clock: o.clock, logger: o.logger, metrics: this.metrics };
+    this.deps = { clock: o.clock, logger: o.logger, metrics: this.metrics, ...(o.mesh ? { mesh: o.mesh } : {}) };
     this.state = buildGatewayState(o.config, undefined, this.deps).state;
     this.authenticator = o.authenticator ?? refuseAllAuthenticator;
     this.local = new MemoryLimiterStore({ clock: o.clock, maxKeys: o.maxKeys ?? 1_000_000 });

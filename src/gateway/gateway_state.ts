@@ -5,6 +5,7 @@ import { compileLimits, type RouteLimits } from './gateway_limiter.js';
 import type { GatewayMetrics } from './gateway_metrics.js';
 import { RouteTable } from './route_table.js';
 import { Upstream } from './upstream.js';
+import { checkUpstreamMtls, type UpstreamMesh } from './upstream_mtls.js';
 
 /** A route ready to serve. */
 export interface CompiledRoute {
@@ -31,12 +32,13 @@ export interface GatewayState {
 export function buildGatewayState(
   config: GatewayConfig,
   previous: GatewayState | undefined,
-  deps: { clock: Clock; logger: Logger; metrics: GatewayMetrics },
+  deps: { clock: Clock; logger: Logger; metrics: GatewayMetrics; mesh?: UpstreamMesh },
 ): { state: GatewayState; retired: Upstream[] } {
   const names = new Set<string>();
   for (const u of config.upstreams) {
     if (names.has(u.name)) throw invalid(`two upstreams are named ${u.name}`);
     names.add(u.name);
+    checkUpstreamMtls(u, deps.mesh);
   }
   const limits = new Map<string, RouteLimits>();
   const routeNames = new Set<string>();

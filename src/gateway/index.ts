@@ -1,3 +1,5 @@
+export { upstreamConnector, checkUpstreamMtls } from './upstream_mtls.js';
+export type { UpstreamMesh } from './upstream_mtls.js';
 export { Gateway } from './gateway.js';
 export type { GatewayOptions } from './gateway.js';
 export { createGatewayServer } from './gateway_server.js';

@@ -8,6 +8,7 @@ import type { UpstreamConfig } from './gateway_config.js';
 import type { GatewayMetrics } from './gateway_metrics.js';
 import { clientResponseHeaders } from './forwarded_headers.js';
 import { OutlierDetector } from './outlier_detector.js';
+import { upstreamConnector, type UpstreamMesh } from './upstream_mtls.js';
 
 const TIMEOUT_CODES = new Set(['UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT', 'UND_ERR_CONNECT_TIMEOUT']);
 
@@ -71,7 +72,7 @@ export class Upstream {
 
   constructor(
     config: UpstreamConfig,
-    private readonly deps: { clock: Clock; logger: Logger; metrics: GatewayMetrics },
+    private readonly deps: { clock: Clock; logger: Logger; metrics: GatewayMetrics; mesh?: UpstreamMesh },
   ) {
     this.name = config.name;
     this.fingerprint = JSON.stringify(config);
@@ -102,6 +103,7 @@ export class Upstream {
         'upstream host ejected',
       );
     });
+    const connect = upstreamConnector(config, deps.mesh, deps.clock); // mTLS with the gateway's SVID, or plain
     this.pools = config.hosts.map(
       (origin) =>
         new Pool(origin, {
@@ -109,6 +111,7 @@ export class Upstream {
           headersTimeout: config.timeout,
           bodyTimeout: config.timeout,
           keepAliveTimeout: 4_000,
+          ...(connect ? { connect } : {}),
         }),
     );
   }

@@ -1,0 +1,56 @@
+import type { buildConnector } from 'undici';
+import { GatehouseError, type Clock } from '../core/index.js';
+import { PeerChecker, expectSpiffeId, mtlsConnector, type IdentitySource } from '../mesh/index.js';
+import type { UpstreamConfig } from './gateway_config.js';
+
+/** The gateway's own workload identity in the mesh: its SVID (kept fresh by the source) and the trust domain. */
+export interface UpstreamMesh {
+  identity: IdentitySource;
+  trustDomain: string;
+}
+
+/**
+ * Checks an upstream's `mtls` against what the gateway has: a mesh identity, and https:// hosts. Throws
+ * ERR_CONFIG_INVALID (so a reload is refused before anything is built).
+ *
+ * @example
+ * checkUpstreamMtls(config.upstreams[0], mesh);
+ */
+export function checkUpstreamMtls(config: UpstreamConfig, mesh: UpstreamMesh | undefined): void {
+  if (config.mtls === undefined) return;
+  if (mesh === undefined) {
+    throw new GatehouseError('ERR_CONFIG_INVALID', {
+      message: `gateway: upstream ${config.name} uses mtls but this gateway has no mesh identity (gateway.mesh)`,
+    });
+  }
+  if (config.hosts.some((h) => !h.startsWith('https://'))) {
+    throw new GatehouseError('ERR_CONFIG_INVALID', {
+      message: `gateway: upstream ${config.name} uses mtls, so its hosts must be https:// origins`,
+    });
+  }
+}
+
+/**
+ * The undici `connect` function of an upstream with `mtls`: TLS 1.3 presenting the gateway's current SVID (a renewed
+ * one is used for new connections), accepting only a server whose SVID chains to the mesh bundle, is not revoked and
+ * names `mtls.spiffeId` (re-checked on resumed sessions). Undefined for a plain upstream.
+ *
+ * @example
+ * const connect = upstreamConnector(config, mesh, clock);
+ * const pool = new Pool(origin, { ...(connect ? { connect } : {}) });
+ */
+export function upstreamConnector(
+  config: UpstreamConfig,
+  mesh: UpstreamMesh | undefined,
+  clock: Clock,
+): buildConnector.connector | undefined {
+  checkUpstreamMtls(config, mesh);
+  if (config.mtls === undefined || mesh === undefined) return undefined;
+  const checker = new PeerChecker({ trustDomain: mesh.trustDomain, clock, denyList: () => mesh.identity.denyList });
+  return mtlsConnector({
+    identity: mesh.identity,
+    checker,
+    expected: expectSpiffeId(config.mtls.spiffeId),
+    timeoutMs: config.timeout,
+  });
+}

@@ -1,0 +1,169 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Agent, request } from 'undici';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startGatehouse, startStandaloneGateway, type RunningGatehouse } from '../../src/app/index.js';
+import type { StandaloneGateway } from '../../src/app/gateway_standalone.js';
+import { HttpCaClient } from '../../src/app/mesh_http_ca_client.js';
+import { configSchema, loadConfig } from '../../src/config/index.js';
+import { MemoryLogger, systemClock } from '../../src/core/index.js';
+import { Sidecar } from '../../src/mesh/index.js';
+import { closeServer, echoApp } from '../mesh/helpers.js';
+import { trustingAgent } from '../support/https.js';
+import { tempDir } from '../support/tmp.js';
+import { testCertificate, type Json } from './support.js';
+
+const TD = 'gatehouse.local';
+const ORDERS = `spiffe://${TD}/ns/shop/sa/orders`;
+const UP_GATEWAY = `spiffe://${TD}/ns/gatehouse/sa/gateway`;
+const EDGE_GATEWAY = `spiffe://${TD}/ns/edge/sa/gateway`;
+
+/**
+ * Upstream mTLS with SVIDs from the platform CA: a real sidecar inbound (STRICT, bootstrapped with a join token at the
+ * CA listener of an in-process `gatehouse up`) behind the gateway of `gatehouse up` and behind a standalone gateway
+ * that gets its own SVID with `gateway.mesh`.
+ */
+describe('gateway upstreams over mTLS with SVIDs from the platform CA', () => {
+  const tmp = tempDir();
+  let running: RunningGatehouse;
+  let platform: Agent;
+  let adminToken: string;
+  let app: Awaited<ReturnType<typeof echoApp>>;
+  let sidecar: Sidecar;
+  let caClient: HttpCaClient;
+  let inbound: string;
+
+  const admin = async (path: string, json: unknown): Promise<Json> => {
+    const res = await request(`${running.endpoints.admin}${path}`, {
+      method: 'POST',
+      dispatcher: platform,
+      headers: { authorization: `Bearer ${adminToken}`, 'content-type': 'application/json' },
+      body: JSON.stringify(json),
+    });
+    const body = (await res.body.json()) as Json;
+    expect(res.statusCode, JSON.stringify(body)).toBe(201);
+    return body;
+  };
+  const joinToken = async (spiffeId: string) => (await admin('/v1/ca/join-tokens', { spiffe_id: spiffeId })).token;
+  const section = (hosts: string[], spiffeId = ORDERS) =>
+    configSchema.parse({
+      gateway: {
+        upstreams: [{ name: 'orders', hosts, mtls: { spiffeId } }],
+        routes: [{ name: 'orders', pathPrefix: '/orders/', upstream: 'orders' }],
+      },
+    }).gateway;
+
+  beforeAll(async () => {
+    const config = loadConfig({
+      overrides: {
+        dataDir: join(tmp.dir, 'data'),
+        listen: {
+          admin: { port: 0 },
+          kms: { port: 0 },
+          identity: { port: 0 },
+          identityMtls: { port: 0 },
+          ca: { port: 0 },
+          gateway: { port: 0 },
+        },
+        mesh: { demo: { enabled: false } },
+        // An mtls upstream at start gives the gateway its SVID; the test points it at the sidecar by a reload.
+        gateway: section(['https://127.0.0.1:1']),
+      },
+    });
+    running = await startGatehouse({ config, rootKey: {}, clock: systemClock, logger: new MemoryLogger() });
+    platform = trustingAgent(running.endpoints.trustBundle);
+    adminToken = readFileSync(running.paths.adminToken, 'utf8').trim();
+    app = await echoApp('orders');
+    caClient = new HttpCaClient({
+      url: running.endpoints.ca,
+      bundlePem: readFileSync(running.endpoints.trustBundle, 'utf8'),
+    });
+    const token = await joinToken(ORDERS);
+    sidecar = await Sidecar.start({
+      client: caClient,
+      credential: () => token,
+      trustDomain: TD,
+      clock: systemClock,
+      logger: new MemoryLogger(),
+      mode: 'STRICT',
+      policies: [
+        {
+          name: 'gateways-only',
+          action: 'ALLOW',
+          rules: [{ from: [{ principals: [UP_GATEWAY, EDGE_GATEWAY] }] }],
+        },
+      ],
+      inbound: { host: '127.0.0.1', port: 0, app: app.address },
+    });
+    inbound = `https://127.0.0.1:${sidecar.inboundAddress.port}`;
+  }, 60_000);
+
+  afterAll(async () => {
+    await sidecar?.stop();
+    await caClient?.close();
+    if (app) await closeServer(app.server);
+    await platform?.close();
+    await running?.stop();
+    tmp.remove();
+  });
+
+  it('the gateway of gatehouse up reaches the sidecar with its own SVID (spiffe://…/ns/gatehouse/sa/gateway)', async () => {
+    running.reloadGateway(section([inbound]));
+    const res = await request(`${running.endpoints.gateway}/orders/7`, { dispatcher: platform });
+    const body = (await res.body.json()) as Json;
+    expect(res.statusCode, JSON.stringify(body)).toBe(200);
+    expect(body.app).toBe('orders');
+    expect(body.headers['x-forwarded-client-cert']).toContain(`URI=${UP_GATEWAY}`);
+
+    running.reloadGateway(section([inbound], `spiffe://${TD}/ns/shop/sa/payments`)); // not who answers there
+    const wrong = await request(`${running.endpoints.gateway}/orders/7`, { dispatcher: platform });
+    expect(wrong.statusCode).toBe(502);
+    expect(((await wrong.body.json()) as Json).code).toBe('ERR_GATEWAY_UPSTREAM_FAILED');
+  });
+
+  it('a standalone gateway bootstraps its SVID with a join token (gateway.mesh) and is known by it', async () => {
+    const { certPem, keyPem } = testCertificate();
+    const gateway: StandaloneGateway = await startStandaloneGateway({
+      config: loadConfig({
+        overrides: {
+          listen: { host: '127.0.0.1', gateway: { port: 0 } },
+          gateway: {
+            ...section([inbound]),
+            mesh: {
+              ca: { url: running.endpoints.ca, bundleFile: running.endpoints.trustBundle },
+              joinToken: await joinToken(EDGE_GATEWAY),
+              spiffeId: EDGE_GATEWAY,
+            },
+          },
+        },
+      }),
+      certPem,
+      keyPem,
+      clock: systemClock,
+      logger: new MemoryLogger(),
+    });
+    const client = new Agent({ connect: { ca: certPem, servername: 'localhost' } });
+    try {
+      const res = await request(`${gateway.url}/orders/8`, { dispatcher: client });
+      const body = (await res.body.json()) as Json;
+      expect(res.statusCode, JSON.stringify(body)).toBe(200);
+      expect(body.headers['x-forwarded-client-cert']).toContain(`URI=${EDGE_GATEWAY}`);
+    } finally {
+      await client.close();
+      await gateway.close();
+    }
+  });
+
+  it('a standalone gateway with mtls upstreams and no gateway.mesh refuses to start', async () => {
+    const { certPem, keyPem } = testCertificate();
+    await expect(
+      startStandaloneGateway({
+        config: loadConfig({ overrides: { listen: { gateway: { port: 0 } }, gateway: section([inbound]) } }),
+        certPem,
+        keyPem,
+        clock: systemClock,
+        logger: new MemoryLogger(),
+      }),
+    ).rejects.toMatchObject({ code: 'ERR_CONFIG_INVALID' });
+  });
+});
