@@ -1,5 +1,5 @@
 // The open-loop load generator of the overload benchmark, in its own process. argv[2] = JSON { url, connections,
-// seconds, rate, method, headers }. Requests are sent on a fixed schedule (`rate` per second, evenly spaced) whether
+// seconds, rate, method, headers, warm? }. Requests are sent on a fixed schedule (`rate` per second, evenly spaced) whether
 // or not earlier ones have been answered, over an undici Pool of `connections` keep-alive connections; latency is
 // measured from the scheduled send time, so queueing in the generator counts (no coordinated omission). autocannon's
 // -R sends each second's quota as a burst at the start of the second, which a rate limiter with a small burst
@@ -38,6 +38,20 @@ async function send(scheduledAt) {
   } catch {
     errors++;
   }
+}
+
+// Open every connection before the clock starts (keep-alive clients hold theirs), so that TLS handshakes made while
+// the schedule runs are not counted as request latency. The warm-up requests carry no Authorization header: the
+// gateway answers them 401 before its rate limit, so they spend no limiter budget.
+if (spec.warm) {
+  const headers = Object.fromEntries(
+    Object.entries(spec.headers ?? {}).filter(([name]) => name.toLowerCase() !== 'authorization'),
+  );
+  await Promise.all(
+    Array.from({ length: spec.connections }, () =>
+      pool.request({ path: url.pathname + url.search, method: 'GET', headers }).then((res) => res.body.dump()),
+    ),
+  );
 }
 
 const start = now();

@@ -25,7 +25,7 @@ const median = (values) => {
 };
 
 async function offer(target, rate, seconds) {
-  const spec = { ...target, rate, seconds, connections: CONNECTIONS };
+  const spec = { ...target, rate, seconds, connections: CONNECTIONS, warm: true };
   const { stdout } = await runFile(process.execPath, [
     join(here, '..', 'lib', 'open_loop_child.mjs'),
     JSON.stringify(spec),
@@ -91,7 +91,9 @@ export async function run() {
         note:
           `Setup: one client token, an undici Pool of ${CONNECTIONS} keep-alive connections sending on a fixed ` +
           'schedule whatever the answers (latency from the scheduled time, so generator-side queueing counts), ' +
-          `${SECONDS} s per phase, ${ROUNDS} alternating rounds after a warm-up, medians; p99 over the 2xx answers ` +
+          `${SECONDS} s per phase, ${ROUNDS} alternating rounds after a warm-up, medians; every connection opened ` +
+          '(TLS handshake done, with an unauthenticated request the gateway answers 401 before its limiter) before ' +
+          `each phase's clock starts, as keep-alive clients hold theirs; p99 over the 2xx answers ` +
           `only (the 429s are counted apart). Overloaded phase: ${Math.round(offered)}/s offered, ` +
           `${Math.round(limited)}/s answered 429. Not autocannon -R: it sends each second's quota as a burst at ` +
           'the start of the second, which the burst-20 limit rejects even at 0.5× the rate (seen: 340 of 600 ' +

@@ -34,7 +34,7 @@ const NAMES = {
  * sub-millisecond resolution (autocannon keeps whole milliseconds).
  */
 async function offer(target, seconds) {
-  const spec = { ...target, rate: RATE, seconds, connections: 10 };
+  const spec = { ...target, rate: RATE, seconds, connections: 10, warm: true };
   const { stdout } = await runFile(process.execPath, [
     join(here, '..', 'lib', 'open_loop_child.mjs'),
     JSON.stringify(spec),
@@ -145,7 +145,7 @@ export async function run() {
           `Medians of ${LATENCY_ROUNDS} alternating rounds of ${LATENCY_SECONDS} s: p50 gatehouse pair ${ms(g.p50)}, ` +
           `bare pair ${ms(b.p50)}, direct ${ms(d.p50)}; mean gatehouse pair ${ms(g.mean)}, bare pair ${ms(b.mean)}, ` +
           `direct ${ms(d.mean)} (added mean ${ms(g.mean - d.mean)}). Load: bench/lib/open_loop_child.mjs, ` +
-          `requests evenly spaced at ${RATE}/s over 10 keep-alive connections whatever the answers, latency from ` +
+          `requests evenly spaced at ${RATE}/s over 10 keep-alive connections (opened before the clock starts) whatever the answers, latency from ` +
           'the scheduled send time in fractions of a millisecond (earlier runs used autocannon -R, which sends each ' +
           'second\'s quota as one burst and keeps whole milliseconds). The "gatehouse ÷ this" column of this ' +
           'table compares achieved request rates (all ≈ 500/s), not latency.',
