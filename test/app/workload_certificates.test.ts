@@ -204,6 +204,28 @@ describe('workload certificates (X.509-SVIDs) on the KMS API', () => {
     expect(refused.length).toBeGreaterThan(0);
   });
 
+  it('a revoked SPIFFE ID is refused once the deny list is reloaded, on its open connection too', async () => {
+    await client({ name: 'revoked-workload', scope: 'kms:encrypt:orders', spiffe_ids: [workload('revoked')] });
+    const material = await svid(workload('revoked'));
+    const open = agentWith(material);
+    expect((await kms(open, '/v1/transit/encrypt/orders', { plaintext: b64('x') })).status).toBe(200);
+    expect((await admin('/v1/ca/revoke', { spiffe_id: workload('revoked') })).status).toBeLessThan(300);
+    // The KMS listener reloads the deny list every 10 s: poll (generous bound), on the keep-alive connection.
+    let last = 200;
+    for (let i = 0; i < 60 && last === 200; i += 1) {
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      const res = await kms(open, '/v1/transit/encrypt/orders', { plaintext: b64('x') });
+      last = res.status;
+      if (last !== 200) expectRefused(res);
+    }
+    expect(last).toBe(401);
+    // A new connection with the same certificate is refused too (at the handshake check).
+    expectRefused(await kms(agentWith(material), '/v1/transit/encrypt/orders', { plaintext: b64('x') }));
+    const reasons = logger.lines.filter((l) => l['event'] === 'authentication.refused').map((l) => l['reason']);
+    expect(reasons).toContain('no_longer_valid');
+    expect(reasons).toContain('revoked');
+  }, 60_000);
+
   it('without a certificate the Bearer / API key path is unchanged; with both, the credential decides', async () => {
     const decryptor = await client({ name: 'decryptor', scope: 'kms:encrypt:orders kms:decrypt:orders' });
     const token = await accessToken(decryptor.id, decryptor.secret as string);
