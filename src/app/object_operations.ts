@@ -1,3 +1,4 @@
+import type { Socket } from 'node:net';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { FsObjectFiles } from '../adapters/index.js';
@@ -83,7 +84,7 @@ export async function attachObjectStore(
   core: PlatformCore,
   checkToken: (token: string) => boolean | 'forbidden',
   /** Per-bucket scopes (`object:read:<bucket>`, `object:write:<bucket>`); without it, the admin token only. */
-  authorize?: (headers: FastifyRequest['headers'], permission: string) => string,
+  authorize?: (headers: FastifyRequest['headers'], permission: string, socket?: Socket) => Promise<string>,
 ): Promise<{ store: ObjectStore; files: FsObjectFiles }> {
   const objects = openObjectStore(core);
   const paths = dataDirPaths(core.config.dataDir);

@@ -1,3 +1,4 @@
+import type { Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import { GatehouseError, type Clock, type Logger } from '../core/index.js';
 import type { KmsAuthorizer } from '../http/index.js';
@@ -141,6 +142,39 @@ export function platformCallers(deps: {
 /** The callers recognizer {@link platformCallers} returns. */
 export type PlatformCallers = ReturnType<typeof platformCallers>;
 
+type Headers = Record<string, string | string[] | undefined>;
+
+/**
+ * The caller of a request on a listener that takes workload certificates: a credential in the headers decides alone;
+ * without one, the connection's certificate (none: undefined; refused, or a SPIFFE ID held by no client or several:
+ * ERR_WORKLOAD_CERTIFICATE_REFUSED, audited as `authentication.refused` with the reason).
+ */
+function requestCaller(
+  deps: { callers: PlatformCallers; workloads: WorkloadCertificates | undefined; audit: Logger },
+  headers: Headers,
+  permission: string,
+  socket: Socket | undefined,
+): PlatformCaller | undefined | Promise<PlatformCaller | undefined> {
+  const { callers, workloads, audit } = deps;
+  if (workloads === undefined || socket === undefined || callers.hasCredential(headers))
+    return callers.identify(headers);
+  const refuse = (fields: Record<string, unknown>): never => {
+    audit.warn({ event: 'authentication.refused', ...fields, permission }, 'workload certificate refused');
+    throw new GatehouseError('ERR_WORKLOAD_CERTIFICATE_REFUSED');
+  };
+  const presented = workloads.of(socket as TLSSocket);
+  if (presented.kind === 'none') return undefined;
+  if (presented.kind === 'refused') {
+    const who = presented.spiffeId === undefined ? {} : { principal: `spiffe:${presented.spiffeId}` };
+    return refuse({ ...who, reason: presented.reason });
+  }
+  return callers
+    .workload(presented.spiffeId)
+    .then((caller) =>
+      'refused' in caller ? refuse({ principal: `spiffe:${presented.spiffeId}`, reason: caller.refused }) : caller,
+    );
+}
+
 /**
  * The KMS transit API's authorizer: the admin token, our access tokens and API keys, with per-key scopes
  * (ERR_KMS_UNAUTHORIZED without valid credentials, ERR_KMS_FORBIDDEN without the permission). With `workloads`, a
@@ -159,26 +193,9 @@ export function platformKmsAuthorizer(
   workloads?: WorkloadCertificates,
 ): KmsAuthorizer {
   const audit = logger.child({ audit: true, component: 'authorizer' });
-  const refuse = (fields: Record<string, unknown>): never => {
-    audit.warn({ event: 'authentication.refused', ...fields }, 'workload certificate refused');
-    throw new GatehouseError('ERR_WORKLOAD_CERTIFICATE_REFUSED');
-  };
-  const byCertificate = async (socket: TLSSocket, permission: string): Promise<PlatformCaller | undefined> => {
-    const presented = (workloads as WorkloadCertificates).of(socket);
-    if (presented.kind === 'none') return undefined;
-    if (presented.kind === 'refused') {
-      const who = presented.spiffeId === undefined ? {} : { principal: `spiffe:${presented.spiffeId}` };
-      return refuse({ ...who, reason: presented.reason, permission });
-    }
-    const caller = await callers.workload(presented.spiffeId);
-    if ('refused' in caller)
-      return refuse({ principal: `spiffe:${presented.spiffeId}`, reason: caller.refused, permission });
-    return caller;
-  };
   return {
     async authorize(headers, permission, socket) {
-      const certificate = workloads !== undefined && socket !== undefined && !callers.hasCredential(headers);
-      const caller = certificate ? await byCertificate(socket as TLSSocket, permission) : callers.identify(headers);
+      const caller = await requestCaller({ callers, workloads, audit }, headers, permission, socket);
       if (caller === undefined) throw new GatehouseError('ERR_KMS_UNAUTHORIZED');
       const client = caller.client === undefined ? {} : { client: caller.client };
       if (!permission.startsWith('kms:') || !permits(caller, permission)) {
@@ -196,20 +213,28 @@ export function platformKmsAuthorizer(
 /**
  * The object API's authorizer: `object:read:<bucket>` / `object:write:<bucket>` (or `admin`), 401 without valid
  * credentials (ERR_ADMIN_UNAUTHORIZED), 403 without the permission (ERR_ADMIN_FORBIDDEN); returns the principal.
+ * With `workloads`, workload certificates count as on the KMS API ({@link platformKmsAuthorizer}).
  *
  * @example
- * const principal = authorizeObjects(callers, logger)(request.headers, 'object:read:invoices');
+ * const principal = await platformObjectAuthorizer(callers, logger)(request.headers, 'object:read:invoices');
  */
-export function platformObjectAuthorizer(callers: PlatformCallers, logger: Logger) {
+export function platformObjectAuthorizer(callers: PlatformCallers, logger: Logger, workloads?: WorkloadCertificates) {
   const audit = logger.child({ audit: true, component: 'authorizer' });
-  return (headers: Record<string, string | string[] | undefined>, permission: string): string => {
-    const caller = callers.identify(headers);
+  return async (headers: Headers, permission: string, socket?: Socket): Promise<string> => {
+    const caller = await requestCaller({ callers, workloads, audit }, headers, permission, socket);
     if (caller === undefined) throw new GatehouseError('ERR_ADMIN_UNAUTHORIZED');
+    const client = caller.client === undefined ? {} : { client: caller.client };
     if (!permits(caller, permission)) {
-      audit.warn({ event: 'authorization.denied', principal: caller.principal, permission }, 'permission denied');
+      audit.warn(
+        { event: 'authorization.denied', principal: caller.principal, ...client, permission },
+        'permission denied',
+      );
       throw new GatehouseError('ERR_ADMIN_FORBIDDEN');
     }
-    audit.info({ event: 'authorization.granted', principal: caller.principal, permission }, 'object API caller');
+    audit.info(
+      { event: 'authorization.granted', principal: caller.principal, ...client, permission },
+      'object API caller',
+    );
     return caller.principal;
   };
 }

@@ -30,6 +30,7 @@ import { platformCallers, platformObjectAuthorizer } from './platform_authorizer
 import { kmsOperations } from './kms_operations.js';
 import { prepareKmsListener } from './kms_listener.js';
 import { attachObjectStore } from './object_operations.js';
+import { WorkloadCertificates } from './workload_certificates.js';
 import type { IssuedListenerCert } from './listener_certificate.js';
 import { preparePlatformListener } from './platform_listener.js';
 import { resolveRootKey, type RootKeyInputs } from './root_key_source.js';
@@ -119,21 +120,23 @@ export async function startGatehouse(options: {
 
     const ticketKeys = randomBytes(48);
     let ready = false;
-    const platformServer = (name: string) => (issued: IssuedListenerCert) =>
-      createHttpsServer({
-        name,
-        http: config.http,
-        certPem: issued.certPem,
-        keyPem: issued.keyPem,
-        ticketKeys,
-        logger: logger.child({ listener: name }),
-        ready: () => ready,
-      });
+    // The object routes take workload certificates too: client certificates are requested, never required.
+    const adminWorkloads = await WorkloadCertificates.open(core, logger.child({ listener: 'admin' }));
     const adminListener = await preparePlatformListener({
       core,
       component: 'admin',
       logger,
-      build: platformServer('admin'),
+      build: (issued: IssuedListenerCert) =>
+        createHttpsServer({
+          name: 'admin',
+          http: config.http,
+          certPem: issued.certPem,
+          keyPem: issued.keyPem,
+          ticketKeys,
+          logger: logger.child({ listener: 'admin' }),
+          ready: () => ready,
+          clientAuth: adminWorkloads.clientAuth(),
+        }),
     });
     const kmsOps = kmsOperations(core);
     const identityListener = await prepareIdentityListener({ core, ticketKeys, ready: () => ready });
@@ -213,7 +216,7 @@ export async function startGatehouse(options: {
       checkToken: checkAdmin,
       logger: logger.child({ listener: 'admin' }),
     });
-    await attachObjectStore(admin.app, core, checkAdmin, platformObjectAuthorizer(callers, logger));
+    await attachObjectStore(admin.app, core, checkAdmin, platformObjectAuthorizer(callers, logger, adminWorkloads));
     registerIdentityAdminRoutes(admin.app, checkAdmin, identityAdminOperations(identityListener.identity, logger));
     registerApiKeyAdminRoutes(admin.app, checkAdmin, apiKeyAdminOperations(identityListener.identity, logger));
     registerUserAdminRoutes(admin.app, checkAdmin, userAdminOperations(identityListener.identity, logger));
@@ -239,6 +242,8 @@ export async function startGatehouse(options: {
       (token) => adminToken.check(token),
     );
     const bound = await adminListener.listen('127.0.0.1', config.listen.admin.port);
+    adminWorkloads.start(admin);
+    cleanups.push(() => adminWorkloads.stop());
     cleanups.push(() => adminListener.close());
 
     const kmsUrl = await kmsListener.listen();

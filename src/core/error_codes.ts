@@ -172,7 +172,7 @@ export const ERROR_CODES = {
   ERR_WORKLOAD_CERTIFICATE_REFUSED: {
     status: 401,
     message: 'The client certificate is not accepted',
-    doc: 'A call to the KMS API came without `Authorization` or API key but with a client certificate that is not a valid X.509-SVID of the platform CA now (chain, SVID rules, expiry, `gatehouse ca revoke`), or whose SPIFFE ID is held by no client or by several (`gatehouse client create --spiffe-id`). The log line names the reason. Never treated as anonymous.',
+    doc: 'A call to the KMS or object API came without `Authorization` or API key but with a client certificate that is not a valid X.509-SVID of the platform CA now (chain, SVID rules, expiry, `gatehouse ca revoke`), or whose SPIFFE ID is held by no client or by several (`gatehouse client create --spiffe-id`). The log line names the reason. Never treated as anonymous.',
   },
   ERR_OBJECT_NAME_INVALID: {
     status: 400,

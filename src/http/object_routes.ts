@@ -1,3 +1,4 @@
+import type { Socket } from 'node:net';
 import type { Readable } from 'node:stream';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { z } from 'zod';
@@ -56,10 +57,10 @@ export function registerObjectRoutes(
     checkToken: AdminTokenCheck;
     /**
      * Per-bucket authorization (app/platform_authorizer.ts): called with `object:read:<bucket>` (GET),
-     * `object:write:<bucket>` (PUT, DELETE, rewrap) or `admin` (bucket list); throws 401/403. Without it, only the
-     * admin token is accepted.
+     * `object:write:<bucket>` (PUT, DELETE, rewrap) or `admin` (bucket list); rejects with 401/403. `socket` is the
+     * connection (workload certificates). Without it, only the admin token is accepted.
      */
-    authorize?: (headers: FastifyRequest['headers'], permission: string) => string;
+    authorize?: (headers: FastifyRequest['headers'], permission: string, socket?: Socket) => Promise<string>;
   },
 ): void {
   const { ops, authorize } = options;
@@ -71,7 +72,7 @@ export function registerObjectRoutes(
         const write = request.method !== 'GET' && request.method !== 'HEAD';
         const permission = bucket === '' ? 'admin' : `object:${write ? 'write' : 'read'}:${bucket}`;
         try {
-          authorize(request.headers, permission);
+          await authorize(request.headers, permission, request.raw.socket);
         } catch (err) {
           if ((err as { status?: number }).status === 401) {
             void reply.header('www-authenticate', 'Bearer realm="gatehouse-admin"');

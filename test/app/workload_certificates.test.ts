@@ -127,6 +127,8 @@ beforeAll(async () => {
     scopes: [
       { name: 'kms:encrypt:orders', description: 'encrypt with orders' },
       { name: 'kms:decrypt:orders', description: 'decrypt with orders' },
+      { name: 'object:write:invoices', description: 'write invoices' },
+      { name: 'object:read:invoices', description: 'read invoices' },
     ],
   });
   expect(api.status, JSON.stringify(api.body)).toBe(201);
@@ -225,6 +227,41 @@ describe('workload certificates (X.509-SVIDs) on the KMS API', () => {
     expect(reasons).toContain('no_longer_valid');
     expect(reasons).toContain('revoked');
   }, 60_000);
+
+  it('the object API on the admin listener takes them too (object:write:invoices only); the admin API does not', async () => {
+    const { id } = await client({
+      name: 'invoices-workload',
+      scope: 'object:write:invoices',
+      spiffe_ids: [workload('invoices')],
+    });
+    const invoices = agentWith(await svid(workload('invoices')));
+    const object = async (agent: Agent, method: 'PUT' | 'GET', path: string) => {
+      const res = await request(`${running.endpoints.admin}/v1/objects/${path}`, {
+        method,
+        dispatcher: agent,
+        ...(method === 'PUT' ? { headers: { 'content-type': 'application/octet-stream' }, body: 'invoice 7' } : {}),
+      });
+      const text = await res.body.text();
+      return {
+        status: res.statusCode,
+        headers: res.headers as Record<string, unknown>,
+        body: JSON.parse(text) as Json,
+      };
+    };
+    expect((await object(invoices, 'PUT', 'invoices/7.txt?key_name=orders')).status).toBe(201);
+    expect((await object(invoices, 'GET', 'invoices/7.txt')).body.code).toBe('ERR_ADMIN_FORBIDDEN');
+    expect((await object(invoices, 'PUT', 'payroll/7.txt?key_name=orders')).status).toBe(403);
+    expect((await object(invoices, 'GET', '')).status).toBe(403); // the bucket list needs admin
+    expectRefused(await object(agentWith(await svid(workload('stranger'))), 'PUT', 'invoices/8.txt?key_name=orders'));
+    // The admin API itself takes the admin token (or a credential with the admin scope), never a certificate.
+    const adminApi = await request(`${running.endpoints.admin}/v1/identity/clients`, { dispatcher: invoices });
+    await adminApi.body.text();
+    expect(adminApi.statusCode).toBe(401);
+    const granted = logger.lines.filter(
+      (l) => l['event'] === 'authorization.granted' && l['principal'] === `spiffe:${workload('invoices')}`,
+    );
+    expect(granted.map((l) => [l['permission'], l['client']])).toEqual([['object:write:invoices', id]]);
+  });
 
   it('without a certificate the Bearer / API key path is unchanged; with both, the credential decides', async () => {
     const decryptor = await client({ name: 'decryptor', scope: 'kms:encrypt:orders kms:decrypt:orders' });
