@@ -193,6 +193,24 @@ describe('workload certificates (X.509-SVIDs) on the KMS API', () => {
     expect(reasons).toContainEqual([`spiffe:${workload('twin')}`, 'several_clients']);
   });
 
+  it("grants only the platform API's scopes: a kms: scope another API defines grants nothing", async () => {
+    const other = await admin('/v1/identity/apis', {
+      audience: 'https://other.example/api',
+      scopes: [{ name: 'kms:encrypt:orders', description: "the other API's own scope of that name" }],
+    });
+    expect(other.status).toBe(201);
+    await client({
+      name: 'other-audience',
+      scope: 'kms:encrypt:orders',
+      audiences: ['https://other.example/api'],
+      spiffe_ids: [workload('elsewhere')],
+    });
+    const agent = agentWith(await svid(workload('elsewhere')));
+    const res = await kms(agent, '/v1/transit/encrypt/orders', { plaintext: b64('x') });
+    expect(res.status).toBe(403);
+    expect(res.body.code).toBe('ERR_KMS_FORBIDDEN');
+  });
+
   it('a certificate from another CA (same trust domain and SPIFFE ID) is refused 401 on the same connection', async () => {
     const foreign = await meshCa({ trustDomain: td });
     const { keyPem, csrPem } = await newKeyAndCsr();
@@ -264,7 +282,11 @@ describe('workload certificates (X.509-SVIDs) on the KMS API', () => {
   });
 
   it('without a certificate the Bearer / API key path is unchanged; with both, the credential decides', async () => {
-    const decryptor = await client({ name: 'decryptor', scope: 'kms:encrypt:orders kms:decrypt:orders' });
+    const decryptor = await client({
+      name: 'decryptor',
+      scope: 'kms:encrypt:orders kms:decrypt:orders',
+      audiences: [PLATFORM],
+    });
     const token = await accessToken(decryptor.id, decryptor.secret as string);
     const enc = await kms(plain, '/v1/transit/encrypt/orders', { plaintext: b64('hi') }, bearer(token));
     expect(enc.status).toBe(200);
