@@ -121,7 +121,7 @@ describe('CA listener with real peers (curl, openssl s_client)', () => {
   });
 
   it('refuses a certificate from another CA (openssl s_client as the peer)', async () => {
-    const other = await fixture(Date.now()).open();
+    const other = await fixture(h.f.clock.now()).open(); // on the listener's clock: a slow run must not make it not-yet-valid
     const csrPem = await h.csr('foreign');
     const svid = other.issueSvid({ csrPem, spiffeId: id('api') });
     const files = await keep('foreign', svid.chainPem);
