@@ -6,6 +6,7 @@ import {
   type TokenHttpRequest,
   type TokenHttpResponse,
 } from '../identity/index.js';
+import { oauthFormScope } from './oauth_form_scope.js';
 
 /** One of the identity protocol endpoints (token, introspection, revocation, device authorization). */
 export interface ProtocolEndpoint {
@@ -45,23 +46,7 @@ export function registerIdentityMtlsRoutes(app: FastifyInstance, options: Identi
   ];
   if (options.deviceAuthorization) routes.push([IDENTITY_PATHS.deviceAuthorization, options.deviceAuthorization]);
   void app.register(async (scope) => {
-    scope.removeAllContentTypeParsers();
-    scope.addContentTypeParser('*', { parseAs: 'string', bodyLimit: options.maxBodyBytes }, (_request, body, done) =>
-      done(null, body),
-    );
-    scope.setErrorHandler((err, _request, reply) => {
-      const status = (err as { statusCode?: number }).statusCode ?? 500;
-      const description = status === 413 ? 'request body too large' : 'malformed request';
-      void reply
-        .code(status >= 500 ? 500 : 400)
-        .header('cache-control', 'no-store')
-        .type('application/json')
-        .send(
-          JSON.stringify(
-            status >= 500 ? { error: 'server_error' } : { error: 'invalid_request', error_description: description },
-          ),
-        );
-    });
+    oauthFormScope(scope, options.maxBodyBytes);
     for (const [path, endpoint] of routes) {
       scope.post(path, async (request, reply) => {
         const certificate = options.clientCertificate(request.raw.socket as TLSSocket);

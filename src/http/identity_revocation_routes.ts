@@ -5,6 +5,7 @@ import {
   type RevocationEndpoint,
   type RevocationFeedEndpoint,
 } from '../identity/index.js';
+import { oauthFormScope } from './oauth_form_scope.js';
 
 /** What the introspection, revocation and feed routes need; app/identity_server.ts builds them. */
 export interface IdentityRevocationRoutesOptions {
@@ -24,23 +25,7 @@ export interface IdentityRevocationRoutesOptions {
  */
 export function registerIdentityRevocationRoutes(app: FastifyInstance, options: IdentityRevocationRoutesOptions): void {
   void app.register(async (scope) => {
-    scope.removeAllContentTypeParsers();
-    scope.addContentTypeParser('*', { parseAs: 'string', bodyLimit: options.maxBodyBytes }, (_request, body, done) =>
-      done(null, body),
-    );
-    scope.setErrorHandler((err, _request, reply) => {
-      const status = (err as { statusCode?: number }).statusCode ?? 500;
-      const description = status === 413 ? 'request body too large' : 'malformed request';
-      void reply
-        .code(status >= 500 ? 500 : 400)
-        .header('cache-control', 'no-store')
-        .type('application/json')
-        .send(
-          JSON.stringify(
-            status >= 500 ? { error: 'server_error' } : { error: 'invalid_request', error_description: description },
-          ),
-        );
-    });
+    oauthFormScope(scope, options.maxBodyBytes);
     for (const [path, endpoint] of [
       [IDENTITY_PATHS.introspection, options.introspection],
       [IDENTITY_PATHS.revocation, options.revocation],
