@@ -1,0 +1,267 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Redis } from 'ioredis';
+import { request, type Agent } from 'undici';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { exitOf, runCli } from '../support/cli.js';
+import { trustingAgent } from '../support/https.js';
+import { freshPostgresSchema, type FreshPostgresSchema } from '../support/postgres.js';
+import { tempDir } from '../support/tmp.js';
+import { up } from './object_support.js';
+import { startComponent, type ComponentProcess } from './standalone_support.js';
+
+const REDIS_URL = process.env.REDIS_URL;
+if (!REDIS_URL) throw new Error('REDIS_URL must be set (e.g. redis://127.0.0.1:6379): the replica tests never skip');
+
+const REDIRECT = 'https://app.replicas.test/cb';
+const AUDIENCE = 'https://orders.test';
+const USER = { username: 'ada', password: 'correct horse battery staple' };
+
+interface Answer {
+  status: number;
+  body: Record<string, unknown>;
+}
+
+/** The named inputs of a page's forms (the sign-in and consent pages' csrf and query). */
+function inputsOf(html: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const m of html.matchAll(/<input([^>]*)>/g)) {
+    const attrs = m[1] as string;
+    const name = /name="([^"]+)"/.exec(attrs)?.[1];
+    const value = /value="([^"]*)"/.exec(attrs)?.[1];
+    if (name === undefined || value === undefined) continue;
+    out[name] = value
+      .replace(/&#(\d+);/g, (_s, n: string) => String.fromCharCode(Number(n)))
+      .replace(/&quot;/g, '"')
+      .replace(/&lt;/g, '<')
+      .replace(/&gt;/g, '>')
+      .replace(/&amp;/g, '&');
+  }
+  return out;
+}
+
+// Issue 5: 50 parallel uses of one refresh token, 25 at each of two `gatehouse identity` processes on one PostgreSQL
+// schema (default grace window 0): one winner, everyone else invalid_grant, and the reuse revokes the whole family.
+describe('refresh token race across two gatehouse identity replicas on PostgreSQL', { timeout: 180_000 }, () => {
+  const tmp = tempDir('gh-refresh-replicas-');
+  const prefix = `t_${randomBytes(6).toString('hex')}:`;
+  const replicas: ComponentProcess[] = [];
+  let pg: FreshPostgresSchema;
+  let agent: Agent;
+  let app: string;
+  let rs: { clientId: string; secret: string };
+  let a: ComponentProcess;
+  let b: ComponentProcess;
+
+  const post = async (url: string, form: Record<string, string>, authorization?: string): Promise<Answer> => {
+    const res = await request(url, {
+      method: 'POST',
+      dispatcher: agent,
+      headers: {
+        'content-type': 'application/x-www-form-urlencoded',
+        ...(authorization === undefined ? {} : { authorization }),
+      },
+      body: new URLSearchParams(form).toString(),
+    });
+    const text = await res.body.text();
+    return { status: res.statusCode, body: (text ? JSON.parse(text) : {}) as Record<string, unknown> };
+  };
+  const refresh = (at: ComponentProcess, token: string) =>
+    post(`${at.url}/oauth2/token`, { grant_type: 'refresh_token', refresh_token: token, client_id: app });
+  const introspect = async (at: ComponentProcess, jwt: string) => {
+    const basic = `Basic ${Buffer.from(`${rs.clientId}:${rs.secret}`).toString('base64')}`;
+    const answer = await post(`${at.url}/oauth2/introspect`, { token: jwt }, basic);
+    expect(answer.status).toBe(200);
+    return answer.body['active'];
+  };
+  /** Introspection at `at` until inactive (the revocation reaches the other replica through Redis), at most 10 s. */
+  const becomesInactive = async (at: ComponentProcess, jwt: string) => {
+    let active: unknown = true;
+    for (let i = 0; i < 100 && active !== false; i += 1) {
+      active = await introspect(at, jwt);
+      if (active !== false) await new Promise((r) => setTimeout(r, 100));
+    }
+    return active === false;
+  };
+
+  /** A person's code + PKCE sign-in at `at` over HTTP (cookie jar, CSRF, password, consent Allow), then the code. */
+  const signIn = async (at: ComponentProcess): Promise<Answer> => {
+    const jar = new Map<string, string>();
+    const send = async (path: string, form?: Record<string, string>) => {
+      const headers: Record<string, string> = {};
+      if (jar.size > 0) headers['cookie'] = [...jar].map(([k, v]) => `${k}=${v}`).join('; ');
+      if (form) headers['content-type'] = 'application/x-www-form-urlencoded';
+      const res = await request(`${at.url}${path}`, {
+        method: form ? 'POST' : 'GET',
+        dispatcher: agent,
+        headers,
+        ...(form ? { body: new URLSearchParams(form).toString() } : {}),
+      });
+      const body = await res.body.text();
+      const cookies = res.headers['set-cookie'];
+      for (const cookie of cookies === undefined ? [] : Array.isArray(cookies) ? cookies : [cookies]) {
+        const pair = cookie.split(';')[0] as string;
+        const eq = pair.indexOf('=');
+        const value = pair.slice(eq + 1).trim();
+        if (value === '' || /max-age=0/i.test(cookie)) jar.delete(pair.slice(0, eq).trim());
+        else jar.set(pair.slice(0, eq).trim(), value);
+      }
+      const location = res.headers['location'];
+      return { status: res.statusCode, body, location: typeof location === 'string' ? location : undefined };
+    };
+    const verifier = randomBytes(32).toString('base64url');
+    const state = randomBytes(16).toString('base64url');
+    const query = new URLSearchParams({
+      response_type: 'code',
+      client_id: app,
+      redirect_uri: REDIRECT,
+      scope: 'orders:read offline_access',
+      state,
+      code_challenge: createHash('sha256').update(verifier).digest('base64url'),
+      code_challenge_method: 'S256',
+    });
+    const login = await send(`/oauth2/authorize?${query.toString()}`);
+    expect(login.status, login.body).toBe(200);
+    expect(login.body).toContain('>Sign in</button>');
+    const loginInputs = inputsOf(login.body);
+    const consent = await send('/oauth2/authorize/login', {
+      csrf: loginInputs['csrf'] as string,
+      query: loginInputs['query'] as string,
+      ...USER,
+    });
+    expect(consent.status, consent.body).toBe(200);
+    expect(consent.body).toContain('>Allow</button>');
+    const consentInputs = inputsOf(consent.body);
+    const done = await send('/oauth2/authorize/consent', {
+      csrf: consentInputs['csrf'] as string,
+      query: consentInputs['query'] as string,
+      decision: 'allow',
+    });
+    expect(done.status, done.body).toBe(303);
+    const back = new URL(done.location as string);
+    expect(back.origin + back.pathname).toBe(REDIRECT);
+    expect(back.searchParams.get('state')).toBe(state);
+    const code = back.searchParams.get('code');
+    expect(code, back.searchParams.get('error') ?? '').toBeTruthy();
+    return post(`${at.url}/oauth2/token`, {
+      grant_type: 'authorization_code',
+      code: code as string,
+      redirect_uri: REDIRECT,
+      client_id: app,
+      code_verifier: verifier,
+    });
+  };
+
+  beforeAll(async () => {
+    pg = await freshPostgresSchema();
+    const config = join(tmp.dir, 'replica.json');
+    writeFileSync(
+      config,
+      JSON.stringify({
+        log: { level: 'warn' },
+        storage: { kind: 'postgres', postgres: { url: pg.url, schema: pg.schema } },
+        redis: { url: REDIS_URL, keyPrefix: prefix },
+        listen: { identity: { port: 0 } },
+        // One issuer for both replicas; the default refresh grace window (0s): every reuse revokes the family.
+        identity: { issuer: 'https://identity.replicas.test', signIn: { scryptCost: 12 } },
+      }),
+    );
+    // `gatehouse up` initializes the schema once and registers the API, clients and user through its admin API.
+    const dir = join(tmp.dir, 'admin');
+    const server = await up(dir, { GATEHOUSE_CONFIG: config });
+    const cli = (args: string[], input?: string) => runCli([...args, '--json', '--data-dir', dir], {}, input);
+    const api = await cli(['api', 'create', '--audience', AUDIENCE, '--scope', 'orders:read=read']);
+    expect(api.code, api.stderr).toBe(0);
+    const user = await cli(['user', 'create', '--username', USER.username, '--password-stdin'], `${USER.password}\n`);
+    expect(user.code, user.stderr).toBe(0);
+    const web = await cli([
+      'client',
+      'create',
+      '--name',
+      'web',
+      '--grant',
+      'authorization_code',
+      '--grant',
+      'refresh_token',
+      '--public',
+      '--scope',
+      'orders:read',
+      '--redirect-uri',
+      REDIRECT,
+    ]);
+    expect(web.code, web.stderr).toBe(0);
+    app = (JSON.parse(web.stdout) as { client_id: string }).client_id;
+    const resourceServer = await cli([
+      'client',
+      'create',
+      '--name',
+      'orders-rs',
+      '--grant',
+      'client_credentials',
+      '--role',
+      'resource-server',
+      '--audience',
+      AUDIENCE,
+    ]);
+    expect(resourceServer.code, resourceServer.stderr).toBe(0);
+    const parsed = JSON.parse(resourceServer.stdout) as { client_id: string; client_secret: string };
+    rs = { clientId: parsed.client_id, secret: parsed.client_secret };
+    server.child.kill('SIGTERM');
+    expect(await exitOf(server.child)).toBe(0);
+
+    agent = trustingAgent(join(dir, 'trust-bundle.pem'));
+    const env = { GATEHOUSE_ROOT_KEY: readFileSync(join(dir, 'root.key'), 'utf8').trim() };
+    for (const name of ['a', 'b']) {
+      replicas.push(
+        await startComponent(['identity', '--config', config, '--data-dir', join(tmp.dir, `replica-${name}`)], env),
+      );
+    }
+    [a, b] = replicas as [ComponentProcess, ComponentProcess];
+  });
+
+  afterAll(async () => {
+    for (const replica of replicas) expect(await replica.stop()).toBe(0);
+    await agent?.close();
+    await pg?.drop();
+    const redis = new Redis(REDIS_URL);
+    const keys = await redis.keys(`${prefix}*`);
+    if (keys.length > 0) await redis.del(...keys);
+    redis.disconnect();
+    tmp.remove();
+  });
+
+  it('50 parallel refreshes of one token, 25 at each replica: one winner, 49 invalid_grant, the family revoked', async () => {
+    const issued = await signIn(a);
+    expect(issued.status, JSON.stringify(issued.body)).toBe(200);
+    const first = issued.body['refresh_token'] as string;
+    const firstAccess = issued.body['access_token'] as string;
+    expect(typeof first).toBe('string');
+    expect(await introspect(b, firstAccess)).toBe(true); // the replicas share keys: B knows A's token
+
+    const answers = await Promise.all(Array.from({ length: 50 }, (_, i) => refresh(i % 2 === 0 ? a : b, first)));
+    const winners = answers.filter((r) => r.status === 200);
+    expect(winners).toHaveLength(1); // never two live families
+    const losers = answers.filter((r) => r.status !== 200);
+    expect(losers).toHaveLength(49);
+    for (const loser of losers) {
+      expect(loser.status).toBe(400);
+      expect(loser.body['error']).toBe('invalid_grant');
+    }
+    const winner = (winners[0] as Answer).body;
+    const successor = winner['refresh_token'] as string;
+    expect(typeof successor).toBe('string');
+    expect(successor).not.toBe(first);
+
+    // The reuse revoked the family: the winner's successor is refused at both replicas (and stays refused).
+    for (const at of [a, b, a]) {
+      const refused = await refresh(at, successor);
+      expect(refused.status).toBe(400);
+      expect(refused.body['error']).toBe('invalid_grant');
+    }
+    // And the family's access tokens (the sign-in's and the winner's) are inactive at both replicas.
+    for (const jwt of [winner['access_token'] as string, firstAccess]) {
+      for (const at of [a, b]) expect(await becomesInactive(at, jwt)).toBe(true);
+    }
+  });
+});
