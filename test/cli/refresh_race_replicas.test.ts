@@ -1,7 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Redis } from 'ioredis';
 import { request, type Agent } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { exitOf, runCli } from '../support/cli.js';
@@ -9,7 +8,7 @@ import { trustingAgent } from '../support/https.js';
 import { freshPostgresSchema, type FreshPostgresSchema } from '../support/postgres.js';
 import { tempDir } from '../support/tmp.js';
 import { up } from './object_support.js';
-import { startComponent, type ComponentProcess } from './standalone_support.js';
+import { startIdentityReplicas, stopReplicas, type ComponentProcess } from './standalone_support.js';
 
 const REDIS_URL = process.env.REDIS_URL;
 if (!REDIS_URL) throw new Error('REDIS_URL must be set (e.g. redis://127.0.0.1:6379): the replica tests never skip');
@@ -211,24 +210,15 @@ describe('refresh token race across two gatehouse identity replicas on PostgreSQ
     expect(await exitOf(server.child)).toBe(0);
 
     agent = trustingAgent(join(dir, 'trust-bundle.pem'));
-    const env = { GATEHOUSE_ROOT_KEY: readFileSync(join(dir, 'root.key'), 'utf8').trim() };
-    for (const name of ['a', 'b']) {
-      replicas.push(
-        await startComponent(['identity', '--config', config, '--data-dir', join(tmp.dir, `replica-${name}`)], env),
-      );
-    }
-    [a, b] = replicas as [ComponentProcess, ComponentProcess];
+    [a, b] = await startIdentityReplicas(config, dir, tmp.dir);
+    replicas.push(a, b);
   });
 
   afterAll(async () => {
-    for (const replica of replicas) expect(await replica.stop()).toBe(0);
     await agent?.close();
-    await pg?.drop();
-    const redis = new Redis(REDIS_URL);
-    const keys = await redis.keys(`${prefix}*`);
-    if (keys.length > 0) await redis.del(...keys);
-    redis.disconnect();
+    const codes = await stopReplicas({ replicas, pg, redisUrl: REDIS_URL, prefix });
     tmp.remove();
+    expect(codes.every((code) => code === 0)).toBe(true);
   });
 
   it('50 parallel refreshes of one token, 25 at each replica: one winner, 49 invalid_grant, the family revoked', async () => {

@@ -1,4 +1,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Redis } from 'ioredis';
+import type { FreshPostgresSchema } from '../support/postgres.js';
 import { CLI, exitOf } from '../support/cli.js';
 
 /** A component started alone (`gatehouse identity|kms|ca ...`) as a child process. */
@@ -32,4 +36,40 @@ export async function startComponent(args: string[], env: Record<string, string>
   }
   child.kill('SIGKILL');
   throw new Error(`gatehouse ${args[0]} did not start: ${out}`);
+}
+
+/**
+ * Two `gatehouse identity --config FILE` replicas on the storage a `gatehouse up` initialized in `upDir`: they get its
+ * root key through GATEHOUSE_ROOT_KEY and have no data directory of their own beyond a scratch one under `scratch`.
+ */
+export async function startIdentityReplicas(
+  config: string,
+  upDir: string,
+  scratch: string,
+): Promise<[ComponentProcess, ComponentProcess]> {
+  const env = { GATEHOUSE_ROOT_KEY: readFileSync(join(upDir, 'root.key'), 'utf8').trim() };
+  const started: ComponentProcess[] = [];
+  for (const name of ['a', 'b']) {
+    started.push(
+      await startComponent(['identity', '--config', config, '--data-dir', join(scratch, `replica-${name}`)], env),
+    );
+  }
+  return started as [ComponentProcess, ComponentProcess];
+}
+
+/** Stops the replicas (each must exit 0), drops the PostgreSQL schema and deletes the Redis keys under `prefix`. */
+export async function stopReplicas(o: {
+  replicas: readonly ComponentProcess[];
+  pg: FreshPostgresSchema | undefined;
+  redisUrl: string;
+  prefix: string;
+}): Promise<number[]> {
+  const codes: number[] = [];
+  for (const replica of o.replicas) codes.push((await replica.stop()) ?? -1);
+  await o.pg?.drop();
+  const redis = new Redis(o.redisUrl);
+  const keys = await redis.keys(`${o.prefix}*`);
+  if (keys.length > 0) await redis.del(...keys);
+  redis.disconnect();
+  return codes;
 }
