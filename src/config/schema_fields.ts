@@ -1,0 +1,46 @@
+// The field builders shared by the sections of the configuration schema (schema.ts).
+import { z } from 'zod';
+import { parseDuration } from '../core/index.js';
+
+/** A duration written as `15m`, `24h`, `30d`, ... and held as milliseconds. */
+export function duration(defaultText: string, description: string) {
+  return z
+    .union([z.string(), z.number()])
+    .default(defaultText)
+    .describe(description)
+    .transform((value, ctx) => {
+      const ms = parseDuration(value);
+      if (ms === undefined) {
+        ctx.addIssue({ code: 'custom', message: `expected a duration such as 500ms, 30s, 15m, 24h or 30d` });
+        return z.NEVER;
+      }
+      return ms;
+    });
+}
+
+/** A TCP port (0 = any free port). */
+export function port(defaultPort: number, description: string) {
+  return z.number().int().min(0).max(65535).default(defaultPort).describe(description);
+}
+
+/** A lowercase name of a policy, route, limit or upstream. */
+export const policyName = z
+  .string()
+  .regex(/^[a-z0-9][a-z0-9_-]{0,62}$/, 'expected a lowercase name (letters, digits, _ and -)');
+
+/**
+ * A rate budget `{ rate, period, burst }` (GCRA: `rate` per `period`, plus `burst` at once) with its defaults.
+ *
+ * @example
+ * failedLoginPerAccount: rateBudget(5, '1m', 5, 'Failed sign-ins tolerated per username.'),
+ */
+export function rateBudget(rate: number, period: string, burst: number, description: string) {
+  return z
+    .strictObject({
+      rate: z.number().int().min(1).default(rate).describe('Requests admitted per period.'),
+      period: duration(period, 'The period of `rate`.'),
+      burst: z.number().int().min(0).default(burst).describe('Extra requests admitted at once.'),
+    })
+    .prefault({})
+    .describe(description);
+}

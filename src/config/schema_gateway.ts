@@ -1,0 +1,251 @@
+// The `gateway` section of the configuration schema and its per-route WAF rules (docs/gateway.md, docs/waf.md).
+import { z } from 'zod';
+import { duration, policyName } from './schema_fields.js';
+
+/** The per-route WAF rules (docs/waf.md). */
+function wafRule() {
+  const count = (n: number, what: string) => z.number().int().min(1).default(n).describe(what);
+  return z
+    .strictObject({
+      mode: z
+        .enum(['block', 'log', 'off'])
+        .default('block')
+        .describe('block = 403 naming the rule; log = count and log only; off = no checks.'),
+      methods: z
+        .array(z.string().regex(/^[A-Z]+$/))
+        .default(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'])
+        .describe('Allowed request methods.'),
+      contentTypes: z
+        .array(z.string())
+        .default(['application/json', 'application/x-www-form-urlencoded', 'multipart/form-data', 'text/plain'])
+        .describe('Allowed media types of request bodies (parameters ignored; +json suffixes count as JSON).'),
+      maxBody: count(1048576, 'Largest request body, in bytes.'),
+      inspectBody: count(
+        65536,
+        'Bodies up to this size are read and their parameters checked; larger ones are refused.',
+      ),
+      maxHeaders: count(100, 'Most request header fields.'),
+      maxHeaderBytes: count(8192, 'Longest single header field (name + value), in bytes.'),
+      maxUrlLength: count(4096, 'Longest request target (path and query), in bytes.'),
+      maxArgs: count(256, 'Most query and body parameters.'),
+      maxArgLength: count(8192, 'Longest decoded parameter value.'),
+    })
+    .prefault({});
+}
+
+/** The `gateway` section: routes, upstreams, trusted proxies (docs/gateway.md). */
+export function gatewaySection() {
+  const limit = z.strictObject({
+    name: policyName.describe('Policy name, sent in RateLimit-Policy.'),
+    key: z
+      .array(z.enum(['api_key', 'client', 'user', 'ip', 'route']))
+      .min(1)
+      .describe(
+        'What the limit counts per: API key, client, user, source address (IPv6 by /64), route, or a combination.',
+      ),
+    rate: z.number().int().min(1).describe('Requests admitted per `per`.'),
+    per: duration('1s', 'The period of `rate`.'),
+    burst: z.number().int().min(0).default(0).describe('Extra requests admitted at once.'),
+    tier: z
+      .enum(['local', 'global'])
+      .default('local')
+      .describe('local = in process; global = Redis, shared by gateways.'),
+    shadow: z.boolean().default(false).describe('Count over-limit requests, do not enforce.'),
+    failure: z
+      .enum(['open', 'closed'])
+      .default('open')
+      .describe('When Redis is unreachable: admit (open) or 503 (closed).'),
+    throttle: z
+      .strictObject({
+        maxWait: duration('500ms', 'Longest delay before a 429.'),
+        maxQueue: z.number().int().min(1).max(10_000).default(100).describe('Requests queued per key.'),
+      })
+      .optional()
+      .describe('Delay requests over the limit instead of rejecting them at once (local tier).'),
+  });
+  const route = z.strictObject({
+    name: policyName.describe('Route name (metrics label).'),
+    host: z.string().optional().describe('Host header to match (no port); unset = any host.'),
+    pathPrefix: z.string().regex(/^\//, 'expected a path starting with /').describe('Path prefix to match.'),
+    upstream: z.string().describe('Name of the upstream requests go to.'),
+    auth: z
+      .strictObject({
+        kind: z.enum(['none', 'jwt', 'api_key']).default('none').describe('How callers authenticate.'),
+        scopes: z.array(z.string()).default([]).describe('Every one of these scopes is required.'),
+        anyScopes: z.array(z.string()).default([]).describe('At least one of these scopes is required.'),
+        roles: z.array(z.string()).default([]).describe('Every one of these roles is required.'),
+      })
+      .prefault({})
+      .describe('Authentication and authorization of the route.'),
+    limits: z.array(limit).default([]).describe('Rate limits, all of which must admit a request.'),
+    waf: wafRule().describe('WAF rules of the route (docs/waf.md).'),
+    cache: z
+      .strictObject({
+        enabled: z.boolean().default(false).describe('Serve GET/HEAD from the shared response cache (RFC 9111).'),
+      })
+      .prefault({})
+      .describe('Response cache of the route (docs/gateway-cache.md).'),
+  });
+  const upstream = z.strictObject({
+    name: policyName.describe('Upstream name.'),
+    hosts: z.array(z.string().url()).min(1).describe('Origins (http://host:port) requests are balanced over.'),
+    connections: z.number().int().min(1).max(10_000).default(64).describe('Keep-alive connections per host.'),
+    maxConcurrent: z.number().int().min(1).default(1024).describe('Requests in flight before queueing.'),
+    maxQueue: z.number().int().min(0).default(1024).describe('Requests queued before 503 (x-gatehouse-overloaded).'),
+    timeout: duration('30s', 'Time the upstream has for response headers, and between body chunks.'),
+    mtls: z
+      .strictObject({
+        spiffeId: z
+          .string()
+          .regex(/^spiffe:\/\/[^/]+\/.+/, 'expected a SPIFFE ID such as spiffe://gatehouse.local/ns/demo/sa/backend')
+          .describe('The SPIFFE ID the upstream (a sidecar inbound, a library-mode server) must present.'),
+      })
+      .optional()
+      .describe(
+        "Originate mutual TLS with the gateway's own SVID (TLS 1.3, hosts https://); the server's SVID must chain to the mesh bundle and name `spiffeId`.",
+      ),
+    breaker: z
+      .strictObject({
+        consecutiveFailures: z.number().int().min(1).default(5).describe('Failures in a row that open it.'),
+        errorRate: z.number().gt(0).max(1).default(0.5).describe('Failure ratio over the window that opens it.'),
+        minimumRequests: z.number().int().min(1).default(20).describe('Outcomes needed before the ratio counts.'),
+        window: duration('10s', 'Rolling window of the error rate.'),
+        openDuration: duration('30s', 'Time open before half-open trials.'),
+        halfOpenTrials: z.number().int().min(1).default(1).describe('Concurrent trials while half-open.'),
+      })
+      .prefault({})
+      .describe('Circuit breaker of the upstream.'),
+    outlier: z
+      .strictObject({
+        consecutiveFailures: z.number().int().min(1).default(5).describe('Failures in a row that eject a host.'),
+        baseEjection: duration('30s', 'Ejection time, multiplied by the ejection count.'),
+        maxEjectionPercent: z.number().int().min(0).max(100).default(50).describe('Most hosts ejected at once.'),
+      })
+      .prefault({})
+      .describe('Outlier ejection of single hosts.'),
+  });
+  return z
+    .strictObject({
+      routes: z.array(route).default([]).describe('Routes, matched by host then longest path prefix.'),
+      upstreams: z.array(upstream).default([]).describe('Upstream services.'),
+      trustedProxies: z
+        .array(z.string())
+        .default([])
+        .describe('CIDRs of proxies whose X-Forwarded-For is believed (read from the right).'),
+      jwtAudience: z
+        .string()
+        .min(1)
+        .default('gateway')
+        .describe('Audience (`aud`) that JWT access tokens must carry on routes with `auth.kind: jwt`.'),
+      redisTimeout: duration('100ms', 'Longest wait for a global (Redis) rate-limit decision.'),
+      redisRetry: duration('1s', 'After a Redis failure, time before it is tried again.'),
+      revocation: z
+        .strictObject({
+          mode: z
+            .enum(['poll', 'off'])
+            .default('poll')
+            .describe(
+              "How JWT routes learn of revoked tokens: poll = the issuer's /revocations feed (a standalone gateway needs `gateway.credentials.feedApiKey`); off = revoked tokens stay valid until they expire (logged as INSECURE).",
+            ),
+          interval: duration('5s', 'Poll period of the revocation feed.'),
+          maxStaleness: duration(
+            '60s',
+            'When the feed has not answered for this long, JWT routes answer 503 (fail closed).',
+          ),
+        })
+        .prefault({})
+        .describe('Revocation of JWTs on routes with `auth.kind: jwt` (docs/gateway.md).'),
+      credentials: z
+        .strictObject({
+          feedApiKey: z
+            .string()
+            .optional()
+            .describe(
+              'API key with scope revocations:read that reads the revocation feed; prefer GATEHOUSE_GATEWAY__CREDENTIALS__FEED_API_KEY or feedApiKeyFile.',
+            ),
+          feedApiKeyFile: z.string().optional().describe('File holding the feed API key (read at start).'),
+          clientId: z
+            .string()
+            .optional()
+            .describe(
+              'Confidential client of the gateway (role resource-server, audience `jwtAudience`): API keys are introspected (RFC 7662) as this client.',
+            ),
+          clientSecret: z
+            .string()
+            .optional()
+            .describe('Its secret; prefer GATEHOUSE_GATEWAY__CREDENTIALS__CLIENT_SECRET or clientSecretFile.'),
+          clientSecretFile: z.string().optional().describe('File holding the client secret (read at start).'),
+        })
+        .prefault({})
+        .describe(
+          'How a standalone gateway authenticates to the identity server (`gatehouse up` wires its gateway in process).',
+        ),
+      mesh: z
+        .strictObject({
+          ca: z
+            .strictObject({
+              url: z.string().url().describe('The CA API, e.g. https://127.0.0.1:8445 (endpoints.json `ca`).'),
+              bundleFile: z
+                .string()
+                .describe('Trust bundle PEM that authenticates the CA listener (DIR/trust-bundle.pem).'),
+            })
+            .describe('Where the gateway gets and renews its SVID.'),
+          joinToken: z
+            .string()
+            .optional()
+            .describe(
+              'One-time join token (`gatehouse ca join-token`); prefer GATEHOUSE_GATEWAY__MESH__JOIN_TOKEN or joinTokenFile.',
+            ),
+          joinTokenFile: z.string().optional().describe('File holding the join token (read at each bootstrap).'),
+          spiffeId: z.string().optional().describe('The SPIFFE ID the join token is bound to (checked when set).'),
+        })
+        .optional()
+        .describe(
+          'The mesh identity of a standalone gateway, for upstreams with `mtls` (`gatehouse up` issues its gateway an SVID in process).',
+        ),
+      apiKeys: z
+        .strictObject({
+          cacheTtl: duration('10s', 'How long an active API key is reused without asking again (the staleness bound).'),
+          negativeCacheTtl: duration('5s', 'How long a refused API key is refused without asking again.'),
+          maxEntries: z
+            .number()
+            .int()
+            .min(1)
+            .default(10000)
+            .describe('Most API keys remembered, each way (and most introspections in flight).'),
+        })
+        .prefault({})
+        .describe(
+          'API keys on a standalone gateway, introspected at the identity server with `gateway.credentials.clientId` (docs/gateway.md).',
+        ),
+      cache: z
+        .strictObject({
+          maxBytes: z.number().int().min(0).default(67108864).describe('Memory of the response cache, in bytes.'),
+          maxEntries: z.number().int().min(0).default(10000).describe('Most responses kept.'),
+          maxObjectSize: z.number().int().min(0).default(1048576).describe('Largest response body stored.'),
+          heuristicMax: duration('1h', 'Cap of heuristic freshness (10 % of the Last-Modified age).'),
+        })
+        .prefault({})
+        .describe('The shared response cache (docs/gateway-cache.md).'),
+      slowClients: z
+        .strictObject({
+          maxConnections: z
+            .number()
+            .int()
+            .min(1)
+            .default(10000)
+            .describe('Open client connections; above it the oldest still reading a request are closed.'),
+          minBodyRate: z
+            .number()
+            .int()
+            .min(0)
+            .default(1024)
+            .describe('Least request-body rate in bytes/s (0 = off), checked after `bodyGrace`.'),
+          bodyGrace: duration('5s', 'Time a request body may arrive slower than `minBodyRate`.'),
+        })
+        .prefault({})
+        .describe('Slow-client and flood defences of the gateway listener (docs/waf.md).'),
+    })
+    .prefault({})
+    .describe('API gateway (data plane).');
+}

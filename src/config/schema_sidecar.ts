@@ -1,0 +1,122 @@
+// The `sidecar` section of the configuration schema and the mesh policies it holds (docs/mesh.md).
+import { z } from 'zod';
+import { duration, policyName, port } from './schema_fields.js';
+
+/** Policies of the mesh (docs/mesh.md): Istio AuthorizationPolicy semantics. */
+function meshPolicies() {
+  const strings = z.array(z.string().min(1).max(2048)).max(256).optional();
+  const rule = z.strictObject({
+    from: z
+      .array(z.strictObject({ principals: strings, notPrincipals: strings }))
+      .optional()
+      .describe('Callers: SPIFFE IDs (with or without spiffe://), exact, prefix* or *suffix.'),
+    to: z
+      .array(z.strictObject({ methods: strings, notMethods: strings, paths: strings, notPaths: strings }))
+      .optional()
+      .describe('Operations: methods and paths, exact, prefix* or *suffix.'),
+  });
+  return z
+    .array(
+      z.strictObject({
+        name: policyName.describe('Policy name (logged and named in 403 bodies).'),
+        action: z.enum(['ALLOW', 'DENY']).describe('Any DENY match denies; with ALLOW policies one must match.'),
+        rules: z.array(rule).max(256).describe('A policy matches when any rule does; no rules: matches nothing.'),
+      }),
+    )
+    .default([])
+    .describe(
+      'Authorization policies evaluated like Istio: DENY first, no ALLOW policy allows, else an ALLOW must match.',
+    );
+}
+
+/** The `sidecar` section: a standalone `gatehouse sidecar --config FILE` (docs/mesh.md). */
+export function sidecarSection() {
+  const address = z.string().regex(/^[^\s:]+:\d{1,5}$/, 'expected host:port');
+  return z
+    .strictObject({
+      spiffeId: z.string().optional().describe('The SPIFFE ID the join token is bound to (checked when set).'),
+      joinToken: z
+        .string()
+        .optional()
+        .describe(
+          'One-time join token (`gatehouse ca join-token`); prefer GATEHOUSE_SIDECAR__JOIN_TOKEN or joinTokenFile.',
+        ),
+      joinTokenFile: z.string().optional().describe('File holding the join token (read at each bootstrap).'),
+      ca: z
+        .strictObject({
+          url: z.string().url().describe('The CA API, e.g. https://127.0.0.1:8445 (endpoints.json `ca`).'),
+          bundleFile: z
+            .string()
+            .describe('Trust bundle PEM that authenticates the CA listener (DIR/trust-bundle.pem).'),
+        })
+        .describe('Where the sidecar gets and renews its SVID.'),
+      mode: z
+        .enum(['STRICT', 'PERMISSIVE'])
+        .default('STRICT')
+        .describe('STRICT: mTLS only. PERMISSIVE: mTLS or plaintext on the inbound port.'),
+      inbound: z
+        .strictObject({
+          host: z.string().default('127.0.0.1').describe('Address the inbound mTLS listener binds.'),
+          port: port(15001, 'Inbound mTLS port.'),
+          app: address.default('127.0.0.1:8080').describe('The local app (plain HTTP on loopback), host:port.'),
+          bindTokens: z
+            .boolean()
+            .default(false)
+            .describe(
+              'Refuse (401 invalid_token) a Bearer JWT bound to a client certificate (`cnf.x5t#S256`, RFC 8705) that is not the mTLS certificate of the caller. The app still verifies the token itself.',
+            ),
+        })
+        .prefault({})
+        .describe('Peers to the local app.'),
+      outbound: z
+        .strictObject({
+          host: z.string().default('127.0.0.1').describe('Address the outbound listener binds (keep it loopback).'),
+          port: port(15101, 'Outbound port: the app calls http://<service>:<port>/... (Host names the service).'),
+          upstreams: z
+            .array(
+              z.strictObject({
+                name: z
+                  .string()
+                  .regex(/^[a-z0-9][a-z0-9.-]{0,62}$/)
+                  .describe('Service name (the Host the app sends).'),
+                address: address.describe("The peer sidecar's inbound address, host:port."),
+                spiffeId: z.string().describe('The SPIFFE ID the peer must present.'),
+              }),
+            )
+            .default([])
+            .describe('Peer services.'),
+        })
+        .prefault({})
+        .describe('The local app to peers.'),
+      policies: meshPolicies(),
+      limits: z
+        .strictObject({
+          perCaller: z
+            .strictObject({
+              rate: z.number().int().min(1).describe('Requests admitted per `per`.'),
+              per: duration('1s', 'The period of `rate`.'),
+              burst: z.number().int().min(0).default(0).describe('Extra requests admitted at once.'),
+            })
+            .optional()
+            .describe('Burst limit per caller SPIFFE ID on the inbound side (429).'),
+          breaker: z
+            .strictObject({
+              consecutiveFailures: z.number().int().min(1).default(5).describe('Failures in a row that open it.'),
+              openDuration: duration('10s', 'How long it stays open before a trial.'),
+            })
+            .prefault({})
+            .describe('Circuit breaker per upstream on the outbound side (503 while open).'),
+        })
+        .prefault({})
+        .describe('Local limits.'),
+      renewAtFraction: z
+        .number()
+        .gt(0)
+        .lt(1)
+        .default(2 / 3)
+        .describe('Renew the SVID after this fraction of its lifetime (from issuance), with ±5 % jitter.'),
+      ticketKeyRotation: duration('1h', 'How often the TLS session ticket keys are replaced.'),
+    })
+    .optional()
+    .describe('A standalone sidecar (`gatehouse sidecar --config FILE`); unused by `gatehouse up`.');
+}
