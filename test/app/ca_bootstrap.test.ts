@@ -2,17 +2,13 @@ import { generateKeyPairSync, X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { request, type Agent } from 'undici';
+import type { Agent } from 'undici';
 import { startGatehouse, type RunningGatehouse } from '../../src/app/index.js';
 import { loadConfig } from '../../src/config/index.js';
 import { MemoryLogger, systemClock } from '../../src/core/index.js';
 import { createCsr } from '../../src/pki/index.js';
-import { trustingAgent } from '../support/https.js';
+import { trustingAgent, callJson, type CallInit } from '../support/https.js';
 import { tempDir } from '../support/tmp.js';
-
-// Response bodies are walked freely in assertions.
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-type Json = any;
 
 const ORDERS = 'spiffe://gatehouse.local/ns/demo/sa/orders';
 const PLATFORM = 'urn:gatehouse:platform';
@@ -21,24 +17,7 @@ let running: RunningGatehouse;
 let agent: Agent;
 let adminToken: string;
 
-async function call(
-  url: string,
-  init: { headers?: Record<string, string>; json?: unknown; form?: string } = {},
-): Promise<{ status: number; body: Json }> {
-  const res = await request(url, {
-    method: init.json === undefined && init.form === undefined ? 'GET' : 'POST',
-    dispatcher: agent,
-    headers: {
-      ...(init.headers ?? {}),
-      ...(init.json === undefined ? {} : { 'content-type': 'application/json' }),
-      ...(init.form === undefined ? {} : { 'content-type': 'application/x-www-form-urlencoded' }),
-    },
-    ...(init.json === undefined ? {} : { body: JSON.stringify(init.json) }),
-    ...(init.form === undefined ? {} : { body: init.form }),
-  });
-  const text = await res.body.text();
-  return { status: res.statusCode, body: text ? JSON.parse(text) : undefined };
-}
+const call = (url: string, init: CallInit = {}) => callJson(agent, url, init);
 
 const admin = (path: string, json: unknown) =>
   call(`${running.endpoints.admin}${path}`, { headers: { authorization: `Bearer ${adminToken}` }, json });

@@ -1,13 +1,12 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { request, type Agent } from 'undici';
+import type { Agent } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startGatehouse, type RunningGatehouse } from '../../src/app/index.js';
 import { loadConfig } from '../../src/config/index.js';
 import { MemoryLogger, systemClock } from '../../src/core/index.js';
-import { trustingAgent } from '../support/https.js';
+import { callJson, trustingAgent, type CallInit } from '../support/https.js';
 import { tempDir } from '../support/tmp.js';
-import type { Json } from './support.js';
 
 const AUDIENCE = 'https://gateway.test';
 const INTERVAL_MS = 200;
@@ -22,24 +21,7 @@ describe('JWT routes of the gateway in gatehouse up poll the revocation feed', (
   let adminToken: string;
   let basic: string;
 
-  async function call(
-    url: string,
-    init: { headers?: Record<string, string>; json?: unknown; form?: string } = {},
-  ): Promise<{ status: number; body: Json }> {
-    const res = await request(url, {
-      method: init.json === undefined && init.form === undefined ? 'GET' : 'POST',
-      dispatcher: agent,
-      headers: {
-        ...(init.headers ?? {}),
-        ...(init.json === undefined ? {} : { 'content-type': 'application/json' }),
-        ...(init.form === undefined ? {} : { 'content-type': 'application/x-www-form-urlencoded' }),
-      },
-      ...(init.json === undefined ? {} : { body: JSON.stringify(init.json) }),
-      ...(init.form === undefined ? {} : { body: init.form }),
-    });
-    const text = await res.body.text();
-    return { status: res.statusCode, body: text ? JSON.parse(text) : undefined };
-  }
+  const call = (url: string, init: CallInit = {}) => callJson(agent, url, init);
   const admin = (path: string, json: unknown) =>
     call(`${running.endpoints.admin}${path}`, { headers: { authorization: `Bearer ${adminToken}` }, json });
   const gateway = (token: string) =>

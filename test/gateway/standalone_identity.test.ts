@@ -1,12 +1,12 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Agent, request } from 'undici';
+import { Agent } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startGatehouse, startStandaloneGateway, type RunningGatehouse } from '../../src/app/index.js';
 import type { StandaloneGateway } from '../../src/app/gateway_standalone.js';
 import { loadConfig } from '../../src/config/index.js';
 import { MemoryLogger, systemClock } from '../../src/core/index.js';
-import { trustingAgent } from '../support/https.js';
+import { trustingAgent, callJson, type CallInit } from '../support/https.js';
 import { tempDir } from '../support/tmp.js';
 import { startBackend, testCertificate, type Json } from './support.js';
 
@@ -27,24 +27,8 @@ describe('a standalone gateway against a real identity server', () => {
   let client: Agent;
   let orders: { id: string; basic: string };
 
-  async function call(
-    url: string,
-    init: { headers?: Record<string, string>; json?: unknown; form?: string; dispatcher?: Agent } = {},
-  ): Promise<{ status: number; body: Json }> {
-    const res = await request(url, {
-      method: init.json === undefined && init.form === undefined ? 'GET' : 'POST',
-      dispatcher: init.dispatcher ?? platform,
-      headers: {
-        ...(init.headers ?? {}),
-        ...(init.json === undefined ? {} : { 'content-type': 'application/json' }),
-        ...(init.form === undefined ? {} : { 'content-type': 'application/x-www-form-urlencoded' }),
-      },
-      ...(init.json === undefined ? {} : { body: JSON.stringify(init.json) }),
-      ...(init.form === undefined ? {} : { body: init.form }),
-    });
-    const text = await res.body.text();
-    return { status: res.statusCode, body: text ? JSON.parse(text) : undefined };
-  }
+  const call = (url: string, init: CallInit & { dispatcher?: Agent } = {}) =>
+    callJson(init.dispatcher ?? platform, url, init);
   const admin = async (path: string, json: unknown = {}) => {
     const res = await call(`${running.endpoints.admin}${path}`, {
       headers: { authorization: `Bearer ${adminToken}` },

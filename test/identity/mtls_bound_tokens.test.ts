@@ -5,7 +5,7 @@ import { createServer, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Agent, request } from 'undici';
+import { Agent } from 'undici';
 import { meshTokenBinding } from '../../src/app/compose.js';
 import { startGatehouse, type RunningGatehouse } from '../../src/app/index.js';
 import { InProcessCaClient } from '../../src/app/mesh_ca_client.js';
@@ -16,12 +16,8 @@ import { Sidecar, type SvidMaterial } from '../../src/mesh/index.js';
 import { Revocations } from '../../src/pki/index.js';
 import { createVerifier, nodeHttpVerifier, type Verifier } from '../../src/resource/index.js';
 import { closeServer, echoApp } from '../mesh/helpers.js';
-import { sClient } from '../support/https.js';
+import { sClient, callJson, type CallInit } from '../support/https.js';
 import { tempDir } from '../support/tmp.js';
-
-// Response bodies are walked freely in assertions.
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-type Json = any;
 
 const API = 'https://orders.example/api';
 const tmp = tempDir();
@@ -48,30 +44,7 @@ function agentWith(svid?: SvidMaterial): Agent {
 
 let plainAgent: Agent;
 
-async function call(
-  url: string,
-  init: { agent?: Agent; headers?: Record<string, string>; json?: unknown; form?: string; method?: string } = {},
-): Promise<{ status: number; headers: Record<string, unknown>; body: Json }> {
-  const res = await request(url, {
-    method: (init.method ?? (init.json === undefined && init.form === undefined ? 'GET' : 'POST')) as 'GET',
-    dispatcher: init.agent ?? plainAgent,
-    headers: {
-      ...(init.headers ?? {}),
-      ...(init.json === undefined ? {} : { 'content-type': 'application/json' }),
-      ...(init.form === undefined ? {} : { 'content-type': 'application/x-www-form-urlencoded' }),
-    },
-    ...(init.json === undefined ? {} : { body: JSON.stringify(init.json) }),
-    ...(init.form === undefined ? {} : { body: init.form }),
-  });
-  const text = await res.body.text();
-  let body: Json = text;
-  try {
-    body = text ? JSON.parse(text) : undefined;
-  } catch {
-    // HTML or plain text stays a string
-  }
-  return { status: res.statusCode, headers: res.headers, body };
-}
+const call = (url: string, init: CallInit & { agent?: Agent } = {}) => callJson(init.agent ?? plainAgent, url, init);
 
 const admin = (path: string, json: unknown) =>
   call(`${running.endpoints.admin}${path}`, { headers: { authorization: `Bearer ${adminToken}` }, json });

@@ -1,6 +1,6 @@
 import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { Agent, request } from 'undici';
+import { Agent, request, type Dispatcher } from 'undici';
 
 /** An undici agent that trusts only the given bundle, speaking TLS 1.3 like our own clients. */
 export function trustingAgent(bundleFile: string): Agent {
@@ -41,4 +41,45 @@ export function sClient(port: number, flags: string[]): Promise<{ code: number; 
     );
     child.stdin?.end('Q\n');
   });
+}
+
+/** What {@link callJson} sends: a JSON body or a form (then POST unless told), else a GET. */
+export interface CallInit {
+  method?: string;
+  headers?: Record<string, string>;
+  json?: unknown;
+  form?: string;
+}
+
+/**
+ * One HTTP call through `agent`; the answer's body parsed as JSON when it is JSON, else kept as text.
+ *
+ * @example
+ * const { status, body } = await callJson(agent, `${endpoints.admin}/v1/identity/clients`, { json: { name: 'x' } });
+ */
+export async function callJson(
+  agent: Dispatcher,
+  url: string,
+  init: CallInit = {},
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- response bodies are walked freely in assertions
+): Promise<{ status: number; headers: Record<string, unknown>; body: any }> {
+  const res = await request(url, {
+    method: (init.method ?? (init.json === undefined && init.form === undefined ? 'GET' : 'POST')) as 'GET',
+    dispatcher: agent,
+    headers: {
+      ...(init.headers ?? {}),
+      ...(init.json === undefined ? {} : { 'content-type': 'application/json' }),
+      ...(init.form === undefined ? {} : { 'content-type': 'application/x-www-form-urlencoded' }),
+    },
+    ...(init.json === undefined ? {} : { body: JSON.stringify(init.json) }),
+    ...(init.form === undefined ? {} : { body: init.form }),
+  });
+  const text = await res.body.text();
+  let body: unknown = text === '' ? undefined : text;
+  try {
+    body = text ? JSON.parse(text) : undefined;
+  } catch {
+    // HTML or plain text stays a string
+  }
+  return { status: res.statusCode, headers: res.headers, body };
 }
