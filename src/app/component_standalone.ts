@@ -9,7 +9,7 @@ import { prepareCaListener } from './ca_listener.js';
 import { notInitializedMessage, type PlatformCore } from './compose.js';
 import { dataDirPaths, readManifest } from './data_dir.js';
 import { openInProcessIdentity } from './identity_in_process.js';
-import { prepareIdentityListener } from './identity_listener.js';
+import { prepareIdentityListeners } from './identity_listeners.js';
 import { prepareKmsListener } from './kms_listener.js';
 import { kmsOperations } from './kms_operations.js';
 import { platformCallers } from './platform_authorizer.js';
@@ -27,6 +27,8 @@ export interface RunningComponent {
   url: string;
   /** The identity issuer URL (`identity.issuer`, or the listener's own address when unset). */
   issuer?: string;
+  /** Identity only: the mTLS listener's base URL (RFC 8705 `mtls_endpoint_aliases`, `listen.identityMtls`). */
+  mtlsUrl?: string;
   /** trust-bundle.pem in the data directory, when the directory exists (the listener's CA when no --cert is given). */
   trustBundle: string | undefined;
   /** Stops accepting, drains in-flight requests, stops scheduled work, closes storage. */
@@ -79,10 +81,11 @@ async function verifyingCallers(rt: Runtime) {
   return { identity: opened.identity, callers };
 }
 
-/** What a starter reports: where it listens and, for identity, the issuer. */
+/** What a starter reports: where it listens and, for identity, the issuer and the mTLS listener. */
 interface Started {
   url: string;
   issuer?: string;
+  mtlsUrl?: string;
 }
 
 const STARTERS: Record<StandaloneComponent, (rt: Runtime) => Promise<Started>> = {
@@ -94,15 +97,14 @@ const STARTERS: Record<StandaloneComponent, (rt: Runtime) => Promise<Started>> =
         'identity.issuer is not set: this replica names itself after its own address, so its tokens are refused by other replicas and by the KMS and CA started alone. Set identity.issuer to the URL clients use (the load balancer).',
       );
     }
-    const listener = await prepareIdentityListener({
+    const listeners = await prepareIdentityListeners({
       core: rt.core,
       ticketKeys: rt.ticketKeys,
       ready: rt.ready,
       certificate: rt.certificate,
     });
-    rt.cleanups.push(() => listener.close());
-    const issuer = await listener.listen(rt.scheduler);
-    return { url: listener.boundUrl() ?? issuer, issuer };
+    rt.cleanups.push(() => listeners.close());
+    return listeners.listen(rt.scheduler);
   },
   async kms(rt) {
     const { callers } = await verifyingCallers(rt);
@@ -140,7 +142,8 @@ const STARTERS: Record<StandaloneComponent, (rt: Runtime) => Promise<Started>> =
 /**
  * `gatehouse identity|kms|ca --config FILE`: one component alone on the configured storage (the SQLite data
  * directory or PostgreSQL) and the sealed keyring (root key from `--root-key-file`, `GATEHOUSE_ROOT_KEY` or
- * `DIR/root.key`), serving only its own TLS 1.3 listener with the operator's certificate or one from the platform CA.
+ * `DIR/root.key`), serving only its own TLS 1.3 listener (identity: and its RFC 8705 mTLS listener, as in `up`) with
+ * the operator's certificate or one from the platform CA.
  * Storage that no `gatehouse up` ever initialized is refused (ERR_STORE_NOT_INITIALIZED) and left untouched.
  * Scheduled work (signing-key rotation, CA rotation checks, purges) runs under the storage's leases, so replicas on one
  * PostgreSQL never run a job twice at once. Several replicas of one component, and `gatehouse up`, may share the

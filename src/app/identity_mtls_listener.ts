@@ -23,7 +23,8 @@ const REFRESH_MS = 10_000;
  * authorization endpoints, so browsers on the sign-in pages of the main listener are never asked for a certificate.
  * Clients registered for tls_client_auth authenticate here with their SVID, and access tokens issued to a request that
  * came with a certificate carry `cnf.x5t#S256`. Every 10 s the deny list is reloaded and a changed trust bundle is
- * swapped in. Its certificate is the identity listener's own (`spiffe://<td>/gatehouse/identity`).
+ * swapped in. Its certificate is the identity listener's own (`spiffe://<td>/gatehouse/identity`, from the platform CA,
+ * renewed) or the operator's `certificate` (`--cert`/`--key` of `gatehouse identity` alone).
  *
  * @example
  * const mtls = await prepareIdentityMtlsListener({ core, identity, ticketKeys, ready: () => ready });
@@ -34,6 +35,8 @@ export async function prepareIdentityMtlsListener(options: {
   identity: IdentityServer;
   ticketKeys: Buffer;
   ready: () => boolean;
+  /** The operator's certificate and key (PEM) instead of one from the platform CA. */
+  certificate?: { certPem: string; keyPem: string } | undefined;
 }): Promise<IdentityMtlsListener> {
   const { core, identity } = options;
   const { config, clock, authority } = core;
@@ -50,6 +53,7 @@ export async function prepareIdentityMtlsListener(options: {
     core,
     component: 'identity',
     logger,
+    certificate: options.certificate,
     build: (issued) =>
       createHttpsServer({
         name: 'identity-mtls',

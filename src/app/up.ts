@@ -22,8 +22,7 @@ import { initializeDataDir } from './first_start.js';
 import { identityAdminOperations } from './identity_admin.js';
 import { apiKeyAdminOperations } from './apikey_admin.js';
 import { userAdminOperations } from './user_admin.js';
-import { prepareIdentityListener } from './identity_listener.js';
-import { prepareIdentityMtlsListener } from './identity_mtls_listener.js';
+import { prepareIdentityListeners } from './identity_listeners.js';
 import { prepareCaListener } from './ca_listener.js';
 import { identityBootstrapVerifier } from './ca_bootstrap.js';
 import { platformCallers, platformObjectAuthorizer } from './platform_authorizer.js';
@@ -139,18 +138,12 @@ export async function startGatehouse(options: {
         }),
     });
     const kmsOps = kmsOperations(core);
-    const identityListener = await prepareIdentityListener({ core, ticketKeys, ready: () => ready });
-    cleanups.push(() => identityListener.close());
-    const identityMtlsListener = await prepareIdentityMtlsListener({
-      core,
-      identity: identityListener.identity,
-      ticketKeys,
-      ready: () => ready,
-    });
-    cleanups.push(() => identityMtlsListener.close());
+    const identityListeners = await prepareIdentityListeners({ core, ticketKeys, ready: () => ready });
+    cleanups.push(() => identityListeners.close());
+    const { identity } = identityListeners;
     // The admin token, our access tokens and API keys, with scopes (docs/identity.md, "Authorization of our APIs").
     const callers = platformCallers({
-      identity: identityListener.identity,
+      identity,
       checkAdminToken: (token) => adminToken.check(token),
       apiKeyHeader: config.identity.apiKeys.header,
       platformAudience: config.identity.platformAudience,
@@ -167,7 +160,7 @@ export async function startGatehouse(options: {
       ready: () => ready,
       // Access tokens of clients holding SPIFFE IDs enroll too (docs/ca.md, "Enrollment with an access token").
       bootstrap: identityBootstrapVerifier({
-        identity: identityListener.identity,
+        identity,
         platformAudience: config.identity.platformAudience,
         clock,
       }),
@@ -188,8 +181,8 @@ export async function startGatehouse(options: {
           for (const [listener, certificate] of [
             ['admin', adminListener],
             ['kms', kmsListener],
-            ['identity', identityListener],
-            ['identityMtls', identityMtlsListener],
+            ['identity', identityListeners.main],
+            ['identityMtls', identityListeners.mtls],
             ['ca', caListener],
           ] as const) {
             const cert = await certificate.renewCertificate();
@@ -217,9 +210,9 @@ export async function startGatehouse(options: {
       logger: logger.child({ listener: 'admin' }),
     });
     await attachObjectStore(admin.app, core, checkAdmin, platformObjectAuthorizer(callers, logger, adminWorkloads));
-    registerIdentityAdminRoutes(admin.app, checkAdmin, identityAdminOperations(identityListener.identity, logger));
-    registerApiKeyAdminRoutes(admin.app, checkAdmin, apiKeyAdminOperations(identityListener.identity, logger));
-    registerUserAdminRoutes(admin.app, checkAdmin, userAdminOperations(identityListener.identity, logger));
+    registerIdentityAdminRoutes(admin.app, checkAdmin, identityAdminOperations(identity, logger));
+    registerApiKeyAdminRoutes(admin.app, checkAdmin, apiKeyAdminOperations(identity, logger));
+    registerUserAdminRoutes(admin.app, checkAdmin, userAdminOperations(identity, logger));
     registerCaAdminRoutes(admin.app, (token) => adminToken.check(token), caListener.admin);
     let demoMesh: DemoMesh | undefined;
     if (config.mesh.demo.enabled) {
@@ -251,18 +244,17 @@ export async function startGatehouse(options: {
     const scheduler = new Scheduler(core.leases, logger.child({ component: 'scheduler' }));
     scheduler.add(recordsPurgeJob(core.records, logger));
     cleanups.push(() => scheduler.stop());
-    const identityUrl = await identityListener.listen(scheduler);
-    const identityMtlsUrl = await identityMtlsListener.listen();
+    const { issuer: identityUrl, mtlsUrl: identityMtlsUrl } = await identityListeners.listen(scheduler);
     const caUrl = await caListener.listen(scheduler);
     const gateway = await startGatewayListener({
       core,
       ticketKeys,
       issuer: identityUrl,
       trustBundlePem: await core.authority.trustBundlePem(),
-      apiKeys: identityApiKeys(identityListener.identity, config.gateway.jwtAudience),
+      apiKeys: identityApiKeys(identity, config.gateway.jwtAudience),
       // JWT routes poll the issuer's revocation feed with a short-lived in-process token (revocations:read).
       feedCredential: inProcessFeedToken({
-        identity: identityListener.identity,
+        identity,
         audience: config.identity.platformAudience,
         clock,
       }),

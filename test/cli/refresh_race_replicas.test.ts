@@ -161,7 +161,7 @@ describe('refresh token race across two gatehouse identity replicas on PostgreSQ
         log: { level: 'warn' },
         storage: { kind: 'postgres', postgres: { url: pg.url, schema: pg.schema } },
         redis: { url: REDIS_URL, keyPrefix: prefix },
-        listen: { identity: { port: 0 } },
+        listen: { identity: { port: 0 }, identityMtls: { port: 0 } },
         // One issuer for both replicas; the default refresh grace window (0s): every reuse revokes the family.
         identity: { issuer: 'https://identity.replicas.test', signIn: { scryptCost: 12 } },
       }),

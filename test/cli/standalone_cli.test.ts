@@ -23,7 +23,10 @@ describe('components started alone (SQLite)', { timeout: 120_000 }, () => {
   const config = join(tmp.dir, 'alone.json');
   writeFileSync(
     config,
-    JSON.stringify({ log: { level: 'warn' }, listen: { identity: { port: 0 }, kms: { port: 0 }, ca: { port: 0 } } }),
+    JSON.stringify({
+      log: { level: 'warn' },
+      listen: { identity: { port: 0 }, identityMtls: { port: 0 }, kms: { port: 0 }, ca: { port: 0 } },
+    }),
   );
   const dir = join(tmp.dir, 'data');
   const withFiles = (component: string, key: string) => [

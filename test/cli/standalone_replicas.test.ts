@@ -57,7 +57,7 @@ describe('gatehouse identity replicas on PostgreSQL + Redis', { timeout: 180_000
         log: { level: 'warn' },
         storage: { kind: 'postgres', postgres: { url: pg.url, schema: pg.schema } },
         redis: { url: REDIS_URL, keyPrefix: prefix },
-        listen: { identity: { port: 0 } },
+        listen: { identity: { port: 0 }, identityMtls: { port: 0 } },
         identity: {
           // Replicas behind one name: the issuer (`iss`) every replica issues and accepts.
           issuer: 'https://identity.replicas.test',

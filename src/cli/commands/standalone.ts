@@ -88,6 +88,9 @@ export function runsAlone(command: Command, component: StandaloneComponent): Com
         [
           `gatehouse ${component} listening on ${running.url} (pid ${process.pid}, storage ${config.storage.kind})`,
           ...(running.issuer && running.issuer !== running.url ? [`  issuer ${running.issuer}`] : []),
+          ...(running.mtlsUrl
+            ? [`  mTLS   ${running.mtlsUrl}   (token, introspection, revocation with client certificates: RFC 8705)`]
+            : []),
           ...(flags.cert === undefined && running.trustBundle
             ? [
                 `  listener certificate from the platform CA: curl --cacert ${running.trustBundle} ${running.url}/healthz`,
