@@ -63,7 +63,8 @@ for (const file of suites) {
     console.error(`  ${row.bench}: ${summary} (${pass ? 'ok' : 'MISS'})`);
   }
 }
-const file = join(here, 'RESULTS.md');
+// BENCH_RESULTS=FILE writes somewhere else (exploratory runs that should not land in the record).
+const file = process.env.BENCH_RESULTS ?? join(here, 'RESULTS.md');
 const header = '# Benchmark results\n\nNewest first. Ratios, not absolute times: the machine is shared and noisy.\n\n';
 const previous = existsSync(file) ? readFileSync(file, 'utf8').replace(header, '') : '';
 writeFileSync(file, header + lines.join('\n') + '\n' + previous);

@@ -5,11 +5,17 @@ import { MemoryRecordStore } from '../../dist/adapters/index.js';
 import { openIdentity } from '../../dist/app/identity_server.js';
 import { loadConfig } from '../../dist/config/index.js';
 import { silentLogger, systemClock } from '../../dist/core/index.js';
-import { createHttpsServer, registerIdentityRevocationRoutes, registerIdentityRoutes } from '../../dist/http/index.js';
+import {
+  createHttpsServer,
+  registerIdentityRevocationRoutes,
+  registerIdentityRoutes,
+  serveIdentityFormRoutes,
+} from '../../dist/http/index.js';
 import { MemoryLimiterStore } from '../../dist/ratelimit/index.js';
 
-// `fastifyToken: true` serves the token endpoint through fastify (the ADR 0001 comparison) instead of the raw route.
-const { certPem, keyPem, fastifyToken } = JSON.parse(process.argv[2]);
+// `fastify: true` serves the token, introspection and revocation endpoints through fastify (the ADR 0001 comparison)
+// instead of the raw node:https routes.
+const { certPem, keyPem, fastify } = JSON.parse(process.argv[2]);
 const vault = new Map();
 const secrets = {
   putSecret: async (name, value) => void vault.set(name, Buffer.from(value)),
@@ -46,7 +52,6 @@ registerIdentityRoutes(server.app, {
   jwksJson: () => identity.signingKeys.jwksJson(),
   jwksMaxAgeSeconds: () => identity.signingKeys.jwksMaxAgeSeconds(),
   maxBodyBytes: config.identity.limits.maxBodyBytes,
-  ...(fastifyToken ? {} : { rawTokenRoute: { hstsMaxAgeMs: config.http.hstsMaxAge } }),
 });
 registerIdentityRevocationRoutes(server.app, {
   introspection: identity.introspection,
@@ -54,6 +59,15 @@ registerIdentityRevocationRoutes(server.app, {
   feed: identity.revocationFeed,
   maxBodyBytes: config.identity.limits.maxBodyBytes,
 });
+if (!fastify) {
+  serveIdentityFormRoutes(server.app, {
+    token: identity.token,
+    introspection: identity.introspection,
+    revocation: identity.revocation,
+    maxBodyBytes: config.identity.limits.maxBodyBytes,
+    hstsMaxAgeMs: config.http.hstsMaxAge,
+  });
+}
 const { port } = await server.listen('127.0.0.1', 0);
 identity.setBoundPort(port);
 process.stdout.write(JSON.stringify({ port, clientId: client.clientId, secret, audience }) + '\n');

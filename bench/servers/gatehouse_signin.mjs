@@ -13,6 +13,7 @@ import {
   registerIdentityDevicePages,
   registerIdentityPages,
   registerIdentityRoutes,
+  serveIdentityFormRoutes,
 } from '../../dist/http/index.js';
 import { MemoryLimiterStore } from '../../dist/ratelimit/index.js';
 
@@ -72,10 +73,10 @@ registerIdentityRoutes(server.app, {
   jwksJson: () => identity.signingKeys.jwksJson(),
   jwksMaxAgeSeconds: () => identity.signingKeys.jwksMaxAgeSeconds(),
   maxBodyBytes,
-  rawTokenRoute: { hstsMaxAgeMs: config.http.hstsMaxAge },
   corsOrigins: (origin) => identity.corsOrigins.allows(origin),
   userinfo: identity.userinfo,
 });
+serveIdentityFormRoutes(server.app, { token: identity.token, maxBodyBytes, hstsMaxAgeMs: config.http.hstsMaxAge });
 registerIdentityPages(server.app, {
   flow: identity.people.flow,
   sessions: identity.people.sessions,

@@ -35,7 +35,7 @@ export async function run() {
   try {
     const gatehouse = await startServer(join(servers, 'gatehouse_identity.mjs'), tls);
     started.push(gatehouse);
-    const viaFastify = await startServer(join(servers, 'gatehouse_identity.mjs'), { ...tls, fastifyToken: true });
+    const viaFastify = await startServer(join(servers, 'gatehouse_identity.mjs'), { ...tls, fastify: true });
     started.push(viaFastify);
     const oidc = await startServer(join(servers, 'oidc_provider.mjs'), tls);
     started.push(oidc);

@@ -3,6 +3,7 @@ import {
   registerIdentityPages,
   registerIdentityRevocationRoutes,
   registerIdentityRoutes,
+  serveIdentityFormRoutes,
 } from '../http/index.js';
 import type { PlatformCore } from './compose.js';
 import { openInProcessIdentity, signingKeyRefreshMs } from './identity_in_process.js';
@@ -67,7 +68,6 @@ export async function prepareIdentityListener(options: {
     jwksJson: () => identity.signingKeys.jwksJson(),
     jwksMaxAgeSeconds: () => identity.signingKeys.jwksMaxAgeSeconds(),
     maxBodyBytes: config.identity.limits.maxBodyBytes,
-    rawTokenRoute: { hstsMaxAgeMs: config.http.hstsMaxAge },
     corsOrigins: (origin) => identity.corsOrigins.allows(origin),
     userinfo: identity.userinfo,
   });
@@ -76,6 +76,13 @@ export async function prepareIdentityListener(options: {
     revocation: identity.revocation,
     feed: identity.revocationFeed,
     maxBodyBytes: config.identity.limits.maxBodyBytes,
+  });
+  serveIdentityFormRoutes(server.app, {
+    token: identity.token,
+    introspection: identity.introspection,
+    revocation: identity.revocation,
+    maxBodyBytes: config.identity.limits.maxBodyBytes,
+    hstsMaxAgeMs: config.http.hstsMaxAge,
   });
   registerIdentityPages(server.app, {
     flow: identity.people.flow,

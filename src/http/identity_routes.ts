@@ -6,7 +6,8 @@ import {
   type TokenEndpoint,
   type UserinfoEndpoint,
 } from '../identity/index.js';
-import { serveTokenRoute } from './raw_token_route.js';
+import { oauthFormScope } from './oauth_form_scope.js';
+import { serveRawFormRoutes, type FormEndpoint } from './raw_form_routes.js';
 
 /** What the identity listener's public routes need; app/identity_server.ts supplies it. */
 export interface IdentityRoutesOptions {
@@ -17,18 +18,11 @@ export interface IdentityRoutesOptions {
   jwksJson: () => string;
   jwksMaxAgeSeconds: () => number;
   maxBodyBytes: number;
-  /**
-   * Serve POST /oauth2/token from a raw node:https handler in front of fastify (ADR 0001), adding the listener's HSTS
-   * (`hstsMaxAgeMs`, as createHttpsServer does) and nosniff headers. Absent: fastify serves it (inject in tests).
-   */
-  rawTokenRoute?: { hstsMaxAgeMs: number };
   /** Whether a browser origin may preflight the token and revocation endpoints (any client's `allowedOrigins`). */
   corsOrigins?: (origin: string) => Promise<boolean>;
   /** The OpenID Connect userinfo endpoint (GET and POST /userinfo, CORS per the token's client). */
   userinfo?: UserinfoEndpoint;
 }
-
-const oauthJson = (error: string, description: string) => JSON.stringify({ error, error_description: description });
 
 /**
  * The identity issuer's public routes: RFC 8414 metadata at both well-known paths, the JWKS, and the token endpoint
@@ -83,23 +77,7 @@ export function registerIdentityRoutes(app: FastifyInstance, options: IdentityRo
   }
 
   void app.register(async (scope) => {
-    scope.removeAllContentTypeParsers();
-    scope.addContentTypeParser('*', { parseAs: 'string', bodyLimit: options.maxBodyBytes }, (_request, body, done) =>
-      done(null, body),
-    );
-    scope.setErrorHandler((err, _request, reply) => {
-      const status = (err as { statusCode?: number }).statusCode ?? 500;
-      const tooLarge = status === 413;
-      void reply
-        .code(status >= 500 ? 500 : 400)
-        .header('cache-control', 'no-store')
-        .type('application/json')
-        .send(
-          status >= 500
-            ? JSON.stringify({ error: 'server_error' })
-            : oauthJson('invalid_request', tooLarge ? 'request body too large' : 'malformed request'),
-        );
-    });
+    oauthFormScope(scope, options.maxBodyBytes);
     scope.post(IDENTITY_PATHS.token, async (request, reply) => {
       const authorization = request.headers.authorization;
       const contentType = request.headers['content-type'];
@@ -114,15 +92,35 @@ export function registerIdentityRoutes(app: FastifyInstance, options: IdentityRo
     });
     if (userinfo) scope.post(OIDC_PATHS.userinfo, userinfoRoute);
   });
-  if (options.rawTokenRoute) {
-    serveTokenRoute(app.server, {
-      path: IDENTITY_PATHS.token,
-      token: options.token,
-      maxBodyBytes: options.maxBodyBytes,
-      headers: {
-        'strict-transport-security': `max-age=${Math.floor(options.rawTokenRoute.hstsMaxAgeMs / 1000)}; includeSubDomains`,
-        'x-content-type-options': 'nosniff',
-      },
-    });
-  }
+}
+
+/**
+ * Serves POST /oauth2/token, /oauth2/introspect and /oauth2/revoke from a raw node:https handler in front of fastify
+ * (ADR 0001), adding the listener's HSTS (`hstsMaxAgeMs`, as createHttpsServer does) and nosniff headers. Call it once,
+ * after the fastify routes are registered (they stay for `inject` in tests and for paths with a query string).
+ *
+ * @example
+ * serveIdentityFormRoutes(server.app, { token, introspection, revocation, maxBodyBytes: 8192, hstsMaxAgeMs });
+ */
+export function serveIdentityFormRoutes(
+  app: FastifyInstance,
+  options: {
+    token: FormEndpoint;
+    introspection?: FormEndpoint;
+    revocation?: FormEndpoint;
+    maxBodyBytes: number;
+    hstsMaxAgeMs: number;
+  },
+): void {
+  const routes: Record<string, FormEndpoint> = { [IDENTITY_PATHS.token]: options.token };
+  if (options.introspection) routes[IDENTITY_PATHS.introspection] = options.introspection;
+  if (options.revocation) routes[IDENTITY_PATHS.revocation] = options.revocation;
+  serveRawFormRoutes(app.server, {
+    routes,
+    maxBodyBytes: options.maxBodyBytes,
+    headers: {
+      'strict-transport-security': `max-age=${Math.floor(options.hstsMaxAgeMs / 1000)}; includeSubDomains`,
+      'x-content-type-options': 'nosniff',
+    },
+  });
 }

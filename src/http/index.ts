@@ -19,7 +19,7 @@ export type {
   KmsDataKey,
   KmsStreamHeader,
 } from './kms_port.js';
-export { registerIdentityRoutes } from './identity_routes.js';
+export { registerIdentityRoutes, serveIdentityFormRoutes } from './identity_routes.js';
 export type { IdentityRoutesOptions } from './identity_routes.js';
 export { registerApiKeyAdminRoutes } from './identity_apikey_routes.js';
 export type { ApiKeyAdminOperations } from './identity_apikey_routes.js';

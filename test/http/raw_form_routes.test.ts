@@ -1,14 +1,14 @@
 import { request as httpRequest } from 'node:http';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { afterEach, describe, expect, it } from 'vitest';
-import { registerIdentityRoutes } from '../../src/http/index.js';
+import { registerIdentityRoutes, serveIdentityFormRoutes } from '../../src/http/index.js';
 import type { TokenEndpoint, TokenHttpRequest } from '../../src/identity/index.js';
 
 /** A token endpoint that echoes what the HTTP layer handed it (or fails when asked to). */
-function echoEndpoint(seen: TokenHttpRequest[]): TokenEndpoint {
+function echoEndpoint(seen: TokenHttpRequest[], name = 'token'): TokenEndpoint {
   return {
     async handle(request: TokenHttpRequest) {
-      seen.push(request);
+      seen.push(name === 'token' ? request : { ...request, body: `${name}:${request.body}` });
       if (request.body === 'explode') throw new Error('boom');
       return {
         status: 200,
@@ -33,8 +33,16 @@ async function start(seen: TokenHttpRequest[], raw = true): Promise<number> {
     jwksJson: () => '{"keys":[]}',
     jwksMaxAgeSeconds: () => 60,
     maxBodyBytes: 256,
-    ...(raw ? { rawTokenRoute: { hstsMaxAgeMs: 86_400_000 } } : {}),
   });
+  if (raw) {
+    serveIdentityFormRoutes(app, {
+      token: echoEndpoint(seen),
+      introspection: echoEndpoint(seen, 'introspection'),
+      revocation: echoEndpoint(seen, 'revocation'),
+      maxBodyBytes: 256,
+      hstsMaxAgeMs: 86_400_000,
+    });
+  }
   await app.listen({ host: '127.0.0.1', port: 0 });
   const address = app.server.address();
   if (address === null || typeof address === 'string') throw new Error('no port');
@@ -60,7 +68,21 @@ function post(
   });
 }
 
-describe('token endpoint on the raw node:https route (ADR 0001)', () => {
+describe('token, introspection and revocation on the raw node:https route (ADR 0001)', () => {
+  it('routes each POST path to its own endpoint, and a GET on them to fastify', async () => {
+    const seen: TokenHttpRequest[] = [];
+    const port = await start(seen);
+    for (const path of ['/oauth2/introspect', '/oauth2/revoke', '/oauth2/token']) {
+      const res = await post(port, path, 'token=x', { 'content-type': 'application/x-www-form-urlencoded' });
+      expect(res.status).toBe(200);
+      expect(res.headers['strict-transport-security']).toBe('max-age=86400; includeSubDomains');
+    }
+    expect(seen.map((s) => s.body)).toEqual(['introspection:token=x', 'revocation:token=x', 'token=x']);
+    const get = await fetch(`http://127.0.0.1:${port}/oauth2/introspect`);
+    expect(get.status).toBe(404);
+    expect(seen).toHaveLength(3);
+  });
+
   it('hands the raw form, authorization, content type and peer address to the endpoint and adds the listener headers', async () => {
     const seen: TokenHttpRequest[] = [];
     const port = await start(seen);

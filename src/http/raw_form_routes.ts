@@ -1,12 +1,16 @@
 import type { IncomingMessage, RequestListener, Server, ServerResponse } from 'node:http';
 import { GatehouseError } from '../core/index.js';
-import type { TokenEndpoint, TokenHttpResponse } from '../identity/index.js';
+import type { TokenHttpRequest, TokenHttpResponse } from '../identity/index.js';
 
-/** What {@link serveTokenRoute} needs. */
-export interface RawTokenRouteOptions {
-  /** The exact request path served here (POST only; anything else goes to the framework). */
-  path: string;
-  token: TokenEndpoint;
+/** A framework-free OAuth form endpoint: the token, introspection and revocation endpoints all have this shape. */
+export interface FormEndpoint {
+  handle(request: TokenHttpRequest): Promise<TokenHttpResponse>;
+}
+
+/** What {@link serveRawFormRoutes} needs. */
+export interface RawFormRoutesOptions {
+  /** The exact request paths served here, each by its endpoint (POST only; anything else goes to the framework). */
+  routes: Readonly<Record<string, FormEndpoint>>;
   /** Largest body accepted; a larger one is answered 400 invalid_request and the connection closed. */
   maxBodyBytes: number;
   /** The listener-wide headers fastify's onSend hook would add (HSTS, nosniff). */
@@ -41,7 +45,12 @@ function send(res: ServerResponse, answer: TokenHttpResponse, extra: Readonly<Re
   res.end(answer.body);
 }
 
-function handle(req: IncomingMessage, res: ServerResponse, options: RawTokenRouteOptions): void {
+function handle(
+  req: IncomingMessage,
+  res: ServerResponse,
+  endpoint: FormEndpoint,
+  options: RawFormRoutesOptions,
+): void {
   const { maxBodyBytes, headers } = options;
   const declared = Number(req.headers['content-length']);
   if (declared > maxBodyBytes) {
@@ -66,7 +75,7 @@ function handle(req: IncomingMessage, res: ServerResponse, options: RawTokenRout
   req.on('end', () => {
     if (refused) return;
     const body = chunks.length === 1 ? (chunks[0] as Buffer).toString('utf8') : Buffer.concat(chunks).toString('utf8');
-    options.token
+    endpoint
       .handle({
         contentType: req.headers['content-type'],
         body,
@@ -82,24 +91,30 @@ function handle(req: IncomingMessage, res: ServerResponse, options: RawTokenRout
 }
 
 /**
- * Serves the token endpoint straight from the node:https server, in front of the framework (ADR 0001): POSTs to
- * exactly `path` go to the framework-free {@link TokenEndpoint} with a bounded raw body; every other request goes on
- * to the listener's fastify handler unchanged. Server-level defences (TLS 1.3 only, header and request timeouts,
- * header size) still apply; the listener-wide response headers are added here. The fastify route stays registered
- * for `inject` and for paths with a query string.
+ * Serves OAuth form endpoints (token, introspection, revocation) straight from the node:https server, in front of the
+ * framework (ADR 0001): POSTs to exactly one of `routes`' paths go to that framework-free endpoint with a bounded raw
+ * body; every other request goes on to the listener's fastify handler unchanged. Server-level defences (TLS 1.3 only,
+ * header and request timeouts, header size) still apply; the listener-wide response headers are added here. The
+ * fastify routes stay registered for `inject` and for paths with a query string.
  *
  * @example
- * serveTokenRoute(app.server, { path: '/oauth2/token', token, maxBodyBytes: 8192, headers: { 'x-content-type-options': 'nosniff' } });
+ * serveRawFormRoutes(app.server, {
+ *   routes: { '/oauth2/token': token, '/oauth2/introspect': introspection },
+ *   maxBodyBytes: 8192,
+ *   headers: { 'x-content-type-options': 'nosniff' },
+ * });
  */
-export function serveTokenRoute(server: Server, options: RawTokenRouteOptions): void {
+export function serveRawFormRoutes(server: Server, options: RawFormRoutesOptions): void {
   const listeners = server.listeners('request') as RequestListener[];
   const framework = listeners[0];
   if (listeners.length !== 1 || framework === undefined) {
     throw new GatehouseError('ERR_INTERNAL', { detail: 'expected exactly one request listener on the server' });
   }
+  const routes = new Map(Object.entries(options.routes));
   server.removeListener('request', framework);
   server.on('request', (req: IncomingMessage, res: ServerResponse) => {
-    if (req.method === 'POST' && req.url === options.path) handle(req, res, options);
+    const endpoint = req.method === 'POST' ? routes.get(req.url as string) : undefined;
+    if (endpoint !== undefined) handle(req, res, endpoint, options);
     else framework(req, res);
   });
 }
