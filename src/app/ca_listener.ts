@@ -4,7 +4,7 @@ import { registerCaRoutes, type CaAdminOperations } from '../http/index.js';
 import { Enrollment, JoinTokens, Revocations, type BootstrapTokenVerifier } from '../pki/index.js';
 import { caAdminOperations } from './ca_operations.js';
 import type { PlatformCore } from './compose.js';
-import type { IssuedListenerCert } from './listener_certificate.js';
+import type { IssuedListenerCert, OperatorCertificate } from './listener_certificate.js';
 import { httpsServerBuilder, listenerUrl, preparePlatformListener } from './platform_listener.js';
 import type { Scheduler } from './scheduler.js';
 
@@ -37,8 +37,8 @@ export async function prepareCaListener(options: {
   ticketKeys: Buffer;
   ready: () => boolean;
   bootstrap?: BootstrapTokenVerifier;
-  /** The operator's certificate and key (PEM) instead of one from the platform CA. */
-  certificate?: { certPem: string; keyPem: string } | undefined;
+  /** The operator's certificate and key (`--cert`/`--key`) instead of one from the platform CA. */
+  certificate?: OperatorCertificate | undefined;
 }): Promise<CaListener> {
   const { core } = options;
   const { config, clock, authority } = core;

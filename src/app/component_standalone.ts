@@ -12,6 +12,7 @@ import { openInProcessIdentity } from './identity_in_process.js';
 import { prepareIdentityListeners } from './identity_listeners.js';
 import { prepareKmsListener } from './kms_listener.js';
 import { kmsOperations } from './kms_operations.js';
+import { OperatorCertificate, type CertificatePair } from './listener_certificate.js';
 import { platformCallers } from './platform_authorizer.js';
 import type { RootKeyInputs } from './root_key_source.js';
 import { Scheduler, recordsPurgeJob } from './scheduler.js';
@@ -31,6 +32,13 @@ export interface RunningComponent {
   mtlsUrl?: string;
   /** trust-bundle.pem in the data directory, when the directory exists (the listener's CA when no --cert is given). */
   trustBundle: string | undefined;
+  /**
+   * Swaps a renewed `--cert`/`--key` pair into every listener of the component (the CLI calls it on SIGHUP): new
+   * connections get it, open ones keep theirs. Throws ERR_CONFIG_INVALID, changing nothing, when the pair does not
+   * check (see `OperatorCertificate`) or when the component was started without `certificate` (its certificates come
+   * from the platform CA and renew themselves).
+   */
+  reloadCertificate(pem: CertificatePair): { serialNumber: string; notAfter: number };
   /** Stops accepting, drains in-flight requests, stops scheduled work, closes storage. */
   stop(): Promise<void>;
 }
@@ -41,7 +49,7 @@ interface Runtime {
   ticketKeys: Buffer;
   ready: () => boolean;
   scheduler: Scheduler;
-  certificate: { certPem: string; keyPem: string } | undefined;
+  certificate: OperatorCertificate | undefined;
   trustBundle: string | undefined;
   cleanups: Cleanups;
   logger: Logger;
@@ -158,7 +166,7 @@ export async function startStandaloneComponent(o: {
   config: Config;
   rootKey: RootKeyInputs;
   /** The listener's certificate chain and key (PEM); default: a certificate from the platform CA, renewed. */
-  certificate?: { certPem: string; keyPem: string };
+  certificate?: CertificatePair;
   clock: Clock;
   logger: Logger;
 }): Promise<RunningComponent> {
@@ -169,6 +177,8 @@ export async function startStandaloneComponent(o: {
   if (config.storage.kind === 'sqlite' && !readManifest(paths)) {
     throw new GatehouseError('ERR_STORE_NOT_INITIALIZED', { message: notInitializedMessage(config) });
   }
+  // Checked before anything opens: a bad pair stops the start with ERR_CONFIG_INVALID naming --cert or --key.
+  const certificate = o.certificate ? OperatorCertificate.load(o.certificate) : undefined;
   const cleanups = new Cleanups(logger);
   try {
     const { core } = await openSealedCore({
@@ -191,7 +201,7 @@ export async function startStandaloneComponent(o: {
       ticketKeys: randomBytes(48),
       ready: () => ready,
       scheduler,
-      certificate: o.certificate,
+      certificate,
       trustBundle,
       cleanups,
       logger,
@@ -201,6 +211,19 @@ export async function startStandaloneComponent(o: {
       component: o.component,
       ...started,
       trustBundle,
+      reloadCertificate: (pem) => {
+        if (!certificate) {
+          throw new GatehouseError('ERR_CONFIG_INVALID', {
+            message: 'this component was started without --cert/--key: its certificates come from the platform CA',
+          });
+        }
+        const { serialNumber, notAfter } = certificate.replace(pem);
+        logger.info(
+          { event: 'listener_certificate_replaced', serial: serialNumber, notAfter: new Date(notAfter).toISOString() },
+          'listener certificate replaced',
+        );
+        return { serialNumber, notAfter };
+      },
       stop: () => {
         ready = false;
         return cleanups.unwind();

@@ -8,7 +8,7 @@ import {
 import type { PlatformCore } from './compose.js';
 import { openInProcessIdentity, signingKeyRefreshMs } from './identity_in_process.js';
 import type { IdentityServer } from './identity_server.js';
-import type { IssuedListenerCert } from './listener_certificate.js';
+import type { IssuedListenerCert, OperatorCertificate } from './listener_certificate.js';
 import { httpsServerBuilder, listenerUrl, preparePlatformListener } from './platform_listener.js';
 import type { Scheduler } from './scheduler.js';
 
@@ -37,8 +37,8 @@ export async function prepareIdentityListener(options: {
   core: PlatformCore;
   ticketKeys: Buffer;
   ready: () => boolean;
-  /** The operator's certificate and key (PEM) instead of one from the platform CA. */
-  certificate?: { certPem: string; keyPem: string } | undefined;
+  /** The operator's certificate and key (`--cert`/`--key`) instead of one from the platform CA. */
+  certificate?: OperatorCertificate | undefined;
 }): Promise<IdentityListener> {
   const { core } = options;
   const { config } = core;

@@ -2,6 +2,7 @@ import type { PlatformCore } from './compose.js';
 import { prepareIdentityListener, type IdentityListener } from './identity_listener.js';
 import { prepareIdentityMtlsListener, type IdentityMtlsListener } from './identity_mtls_listener.js';
 import type { IdentityServer } from './identity_server.js';
+import type { OperatorCertificate } from './listener_certificate.js';
 import type { Scheduler } from './scheduler.js';
 
 /** The identity issuer's two listeners, prepared together and then started together. */
@@ -33,8 +34,8 @@ export async function prepareIdentityListeners(options: {
   core: PlatformCore;
   ticketKeys: Buffer;
   ready: () => boolean;
-  /** The operator's certificate and key (PEM) instead of ones from the platform CA. */
-  certificate?: { certPem: string; keyPem: string } | undefined;
+  /** The operator's certificate and key (`--cert`/`--key`) instead of one from the platform CA. */
+  certificate?: OperatorCertificate | undefined;
 }): Promise<IdentityListeners> {
   const main = await prepareIdentityListener(options);
   const mtls = await prepareIdentityMtlsListener({ ...options, identity: main.identity }).catch(

@@ -2,7 +2,7 @@ import { createHttpsServer, registerIdentityMtlsRoutes } from '../http/index.js'
 import { Revocations } from '../pki/index.js';
 import type { PlatformCore } from './compose.js';
 import type { IdentityServer } from './identity_server.js';
-import type { IssuedListenerCert } from './listener_certificate.js';
+import type { IssuedListenerCert, OperatorCertificate } from './listener_certificate.js';
 import { MtlsClientCertificates } from './mtls_client_certificates.js';
 import { listenerUrl, preparePlatformListener } from './platform_listener.js';
 
@@ -35,8 +35,8 @@ export async function prepareIdentityMtlsListener(options: {
   identity: IdentityServer;
   ticketKeys: Buffer;
   ready: () => boolean;
-  /** The operator's certificate and key (PEM) instead of one from the platform CA. */
-  certificate?: { certPem: string; keyPem: string } | undefined;
+  /** The operator's certificate and key (`--cert`/`--key`) instead of one from the platform CA. */
+  certificate?: OperatorCertificate | undefined;
 }): Promise<IdentityMtlsListener> {
   const { core, identity } = options;
   const { config, clock, authority } = core;

@@ -1,6 +1,6 @@
 import { registerKmsRoutes, type KmsOperations } from '../http/index.js';
 import type { PlatformCore } from './compose.js';
-import type { IssuedListenerCert } from './listener_certificate.js';
+import type { IssuedListenerCert, OperatorCertificate } from './listener_certificate.js';
 import { platformKmsAuthorizer, type PlatformCallers } from './platform_authorizer.js';
 import { httpsServerBuilder, listenerUrl, preparePlatformListener } from './platform_listener.js';
 import { WorkloadCertificates } from './workload_certificates.js';
@@ -29,8 +29,8 @@ export async function prepareKmsListener(options: {
   callers: PlatformCallers;
   ticketKeys: Buffer;
   ready: () => boolean;
-  /** The operator's certificate and key (PEM) instead of one from the platform CA. */
-  certificate?: { certPem: string; keyPem: string } | undefined;
+  /** The operator's certificate and key (`--cert`/`--key`) instead of one from the platform CA. */
+  certificate?: OperatorCertificate | undefined;
 }): Promise<KmsListener> {
   const { core } = options;
   const { config } = core;

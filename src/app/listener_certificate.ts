@@ -20,48 +20,105 @@ export interface ListenerCertificateSource {
   stop(): void;
 }
 
-/**
- * A listener certificate supplied by the operator (`--cert`/`--key` of a component started alone): checked once
- * (the first certificate of the PEM chain must match the private key), never renewed here; `renewNow` hands the
- * same one back. Whoever issued it renews it (restart the component with the new files).
- */
-export class FixedListenerCertificate implements ListenerCertificateSource {
-  constructor(private readonly pem: { certPem: string; keyPem: string }) {}
+/** A certificate chain and its private key (PEM), as the operator gives them with `--cert`/`--key`. */
+export interface CertificatePair {
+  certPem: string;
+  keyPem: string;
+}
 
-  async issue(): Promise<IssuedListenerCert> {
-    let cert: X509Certificate;
+/**
+ * Checks an operator's pair: the first certificate of the PEM chain must parse and match the private key. Throws
+ * ERR_CONFIG_INVALID naming `--cert` or `--key` otherwise.
+ *
+ * @example
+ * const issued = checkCertificatePair({ certPem, keyPem });
+ */
+export function checkCertificatePair(pem: CertificatePair): IssuedListenerCert {
+  let cert: X509Certificate;
+  try {
+    cert = new X509Certificate(pem.certPem);
+  } catch {
+    throw new GatehouseError('ERR_CONFIG_INVALID', { message: '--cert: not a PEM certificate' });
+  }
+  let matches: boolean;
+  try {
+    matches = cert.checkPrivateKey(createPrivateKey(pem.keyPem));
+  } catch {
+    throw new GatehouseError('ERR_CONFIG_INVALID', { message: '--key: not a PEM private key' });
+  }
+  if (!matches) {
+    throw new GatehouseError('ERR_CONFIG_INVALID', {
+      message: '--key: the private key does not belong to the first certificate of --cert',
+    });
+  }
+  return {
+    certPem: pem.certPem,
+    keyPem: pem.keyPem,
+    notAfter: Date.parse(cert.validTo),
+    issuedAt: Date.parse(cert.validFrom),
+    serialNumber: cert.serialNumber,
+  };
+}
+
+/**
+ * The listener certificate supplied by the operator (`--cert`/`--key` of a component started alone), shared by the
+ * component's listeners. Never renewed by gatehouse: whoever issued it renews it, and `replace` (the CLI calls it on
+ * SIGHUP with the re-read files) checks the new pair and swaps it into every listener with setSecureContext; a pair
+ * that does not check throws and the current one stays.
+ *
+ * @example
+ * const operator = OperatorCertificate.load({ certPem, keyPem }); // ERR_CONFIG_INVALID for a bad pair
+ * await preparePlatformListener({ core, component: 'kms', logger, certificate: operator, build });
+ * operator.replace(renewedPair);
+ */
+export class OperatorCertificate {
+  private readonly appliers = new Set<(cert: IssuedListenerCert) => void>();
+
+  private constructor(private issued: IssuedListenerCert) {}
+
+  /** Checks the pair (see {@link checkCertificatePair}). */
+  static load(pem: CertificatePair): OperatorCertificate {
+    return new OperatorCertificate(checkCertificatePair(pem));
+  }
+
+  /**
+   * Checks `pem`, then swaps it into every listener (new connections get it; open ones keep theirs). When TLS refuses
+   * it at one listener (a key too weak for OpenSSL, say), the listeners already swapped get the current pair back and
+   * ERR_CONFIG_INVALID is thrown.
+   */
+  replace(pem: CertificatePair): IssuedListenerCert {
+    const next = checkCertificatePair(pem);
+    const swapped: Array<(cert: IssuedListenerCert) => void> = [];
     try {
-      cert = new X509Certificate(this.pem.certPem);
-    } catch {
-      throw new GatehouseError('ERR_CONFIG_INVALID', { message: '--cert: not a PEM certificate' });
-    }
-    let matches: boolean;
-    try {
-      matches = cert.checkPrivateKey(createPrivateKey(this.pem.keyPem));
-    } catch {
-      throw new GatehouseError('ERR_CONFIG_INVALID', { message: '--key: not a PEM private key' });
-    }
-    if (!matches) {
+      for (const apply of this.appliers) {
+        apply(next);
+        swapped.push(apply);
+      }
+    } catch (err) {
+      for (const apply of swapped) apply(this.issued);
       throw new GatehouseError('ERR_CONFIG_INVALID', {
-        message: '--key: the private key does not belong to the first certificate of --cert',
+        message: `--cert/--key: refused by TLS: ${(err as Error).message}`,
       });
     }
+    this.issued = next;
+    return next;
+  }
+
+  /** One listener's view: its first certificate, then each replacement handed to `apply` once it listens. */
+  source(): ListenerCertificateSource {
+    let applier: ((cert: IssuedListenerCert) => void) | undefined;
     return {
-      certPem: this.pem.certPem,
-      keyPem: this.pem.keyPem,
-      notAfter: Date.parse(cert.validTo),
-      issuedAt: Date.parse(cert.validFrom),
-      serialNumber: cert.serialNumber,
+      issue: async () => this.issued,
+      start: (apply) => {
+        applier = apply;
+        this.appliers.add(apply);
+      },
+      renewNow: async () => this.issued,
+      stop: () => {
+        if (applier) this.appliers.delete(applier);
+      },
     };
   }
-
-  start(): void {}
-
-  renewNow(): Promise<IssuedListenerCert> {
-    return this.issue();
-  }
-
-  stop(): void {}
 }
 
 /**

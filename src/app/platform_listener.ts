@@ -3,10 +3,10 @@ import type { Logger } from '../core/index.js';
 import { createHttpsServer, type ClientAuthOptions, type HttpsServer } from '../http/index.js';
 import type { PlatformCore } from './compose.js';
 import {
-  FixedListenerCertificate,
   ListenerCertificate,
   type IssuedListenerCert,
   type ListenerCertificateSource,
+  type OperatorCertificate,
 } from './listener_certificate.js';
 
 /** What a platform listener's server must offer: bind, swap its certificate, close. */
@@ -30,7 +30,7 @@ export interface PlatformListener<S extends CertifiedServer> {
 /**
  * Issues a listener certificate for `component` from the platform CA (`pki.listenerCertTtl`,
  * `pki.renewAtFraction`), or takes the operator's `certificate` (files given with `--cert`/`--key`, never renewed
- * here), builds the server with it, and returns the listener ready to bind.
+ * here, swapped in when the operator replaces them), builds the server with it, and returns the listener ready to bind.
  *
  * @example
  * const kms = await preparePlatformListener({ core, component: 'kms', logger, build: (issued) =>
@@ -42,12 +42,12 @@ export async function preparePlatformListener<S extends CertifiedServer>(o: {
   component: string;
   logger: Logger;
   build: (issued: IssuedListenerCert) => S;
-  /** The operator's certificate and key (PEM) instead of one from the platform CA. */
-  certificate?: { certPem: string; keyPem: string } | undefined;
+  /** The operator's certificate and key instead of one from the platform CA. */
+  certificate?: OperatorCertificate | undefined;
 }): Promise<PlatformListener<S>> {
   const { config, clock, authority } = o.core;
   const cert: ListenerCertificateSource = o.certificate
-    ? new FixedListenerCertificate(o.certificate)
+    ? o.certificate.source()
     : new ListenerCertificate({
         component: o.component,
         authority,

@@ -10,13 +10,26 @@ import {
   type RunningGatehouse,
 } from '../../src/app/index.js';
 import { loadConfig, type Config } from '../../src/config/index.js';
-import { MemoryLogger, systemClock } from '../../src/core/index.js';
+import { MemoryLogger, isGatehouseError, systemClock } from '../../src/core/index.js';
 import { decodeJwt, sha256Base64url } from '../../src/crypto/index.js';
 import { newKeyAndCsr } from '../../src/mesh/index.js';
 import { callJson, type CallInit } from '../support/https.js';
+import { servedFingerprint, testCertificate } from '../support/test_tls.js';
 import { tempDir } from '../support/tmp.js';
 
 const API = 'https://orders.example/api';
+
+const fingerprintOf = (pem: { certPem: string }) => new X509Certificate(pem.certPem).fingerprint256;
+
+/** `code: message` of the error `run` throws (undefined when it returns). */
+function codeOf(run: () => unknown): string | undefined {
+  try {
+    run();
+  } catch (err) {
+    return isGatehouseError(err) ? `${err.code}: ${err.message}` : String(err);
+  }
+  return undefined;
+}
 
 /**
  * Components started alone (`startStandaloneComponent`, what `gatehouse identity|kms|ca --config FILE` runs) on the
@@ -58,13 +71,17 @@ describe('components started alone beside gatehouse up', () => {
     const { keyPem, csrPem } = await newKeyAndCsr();
     return { chainPem: running.core.authority.issueSvid({ csrPem, spiffeId }).chainPem, keyPem };
   };
-  const alone = async (component: 'identity' | 'kms' | 'ca', logger = new MemoryLogger()) => {
+  const alone = async (
+    component: 'identity' | 'kms' | 'ca',
+    o: { logger?: MemoryLogger; certificate?: { certPem: string; keyPem: string } } = {},
+  ) => {
     const started: RunningComponent = await startStandaloneComponent({
       component,
       config,
       rootKey: {},
       clock: systemClock,
-      logger,
+      logger: o.logger ?? new MemoryLogger(),
+      ...(o.certificate ? { certificate: o.certificate } : {}),
     });
     cleanups.push(() => started.stop());
     return started;
@@ -144,5 +161,39 @@ describe('components started alone beside gatehouse up', () => {
     }
     // The KMS and CA alone have no second listener.
     expect((await alone('kms')).mtlsUrl).toBeUndefined();
+  });
+
+  it('swaps a replaced --cert/--key pair into both identity listeners; a pair that does not check changes nothing', async () => {
+    const first = testCertificate({ fresh: true });
+    const second = testCertificate({ fresh: true });
+    const logger = new MemoryLogger();
+    const identity = await alone('identity', { logger, certificate: first });
+    const urls = [identity.url, identity.mtlsUrl as string];
+    for (const url of urls) expect(await servedFingerprint(url)).toBe(fingerprintOf(first));
+
+    const replaced = identity.reloadCertificate(second);
+    expect(replaced.serialNumber).toBe(new X509Certificate(second.certPem).serialNumber);
+    for (const url of urls) expect(await servedFingerprint(url)).toBe(fingerprintOf(second));
+    // The new pair serves requests (trusted by its own certificate).
+    const operator = new Agent({ connect: { ca: second.certPem, minVersion: 'TLSv1.3', servername: 'localhost' } });
+    cleanups.push(() => operator.close());
+    expect((await call(`${identity.url}/healthz`, { agent: operator })).status).toBe(200);
+
+    expect(codeOf(() => identity.reloadCertificate({ certPem: first.certPem, keyPem: second.keyPem }))).toBe(
+      'ERR_CONFIG_INVALID: --key: the private key does not belong to the first certificate of --cert',
+    );
+    expect(codeOf(() => identity.reloadCertificate({ certPem: 'not a certificate', keyPem: first.keyPem }))).toBe(
+      'ERR_CONFIG_INVALID: --cert: not a PEM certificate',
+    );
+    expect(codeOf(() => identity.reloadCertificate({ certPem: first.certPem, keyPem: 'not a key' }))).toBe(
+      'ERR_CONFIG_INVALID: --key: not a PEM private key',
+    );
+    for (const url of urls) expect(await servedFingerprint(url)).toBe(fingerprintOf(second));
+    const swaps = logger.lines.filter((line) => line['event'] === 'listener_certificate_replaced');
+    expect(swaps).toHaveLength(1);
+
+    // A component whose certificates come from the platform CA has no pair to replace.
+    const kms = await alone('kms');
+    expect(codeOf(() => kms.reloadCertificate(second))).toMatch(/^ERR_CONFIG_INVALID: .*without --cert\/--key/);
   });
 });

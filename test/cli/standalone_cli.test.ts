@@ -1,11 +1,11 @@
-import { generateKeyPairSync } from 'node:crypto';
-import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { X509Certificate, generateKeyPairSync } from 'node:crypto';
+import { existsSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Agent } from 'undici';
 import { afterAll, describe, expect, it } from 'vitest';
 import { exitOf, runCli } from '../support/cli.js';
 import { getJson, trustingAgent } from '../support/https.js';
-import { testCertificate } from '../support/test_tls.js';
+import { servedFingerprint, testCertificate } from '../support/test_tls.js';
 import { tempDir } from '../support/tmp.js';
 import { up } from './object_support.js';
 import { startComponent, type ComponentProcess } from './standalone_support.js';
@@ -125,5 +125,48 @@ describe('components started alone (SQLite)', { timeout: 120_000 }, () => {
     const mismatch = await runCli(withFiles('identity', join(tmp.dir, 'other.pem')));
     expect(mismatch.code).toBe(1);
     expect(mismatch.stderr).toContain('--key: the private key does not belong to the first certificate of --cert');
+  });
+
+  it('reloads --cert/--key on SIGHUP into both identity listeners; an unreadable or mismatched pair keeps the old one', async () => {
+    const certFile = join(tmp.dir, 'hup-cert.pem');
+    const keyFile = join(tmp.dir, 'hup-key.pem');
+    const write = (pair: { certPem?: string; keyPem?: string }) => {
+      if (pair.certPem !== undefined) writeFileSync(certFile, pair.certPem);
+      if (pair.keyPem !== undefined) writeFileSync(keyFile, pair.keyPem, { mode: 0o600 });
+    };
+    const first = testCertificate({ fresh: true });
+    const second = testCertificate({ fresh: true });
+    write(first);
+    const identity = await startComponent([
+      ...['identity', '--config', config, '--data-dir', dir, '--cert', certFile, '--key', keyFile],
+    ]);
+    running.push(identity);
+    const mtls = /mTLS\s+(https:\/\/\S+)/.exec(identity.output())?.[1] as string;
+    expect(mtls).toMatch(/^https:\/\/127\.0\.0\.1:\d+$/);
+    const served = async () => [await servedFingerprint(identity.url), await servedFingerprint(mtls)];
+    const fingerprint = (pair: { certPem: string }) => new X509Certificate(pair.certPem).fingerprint256;
+    expect(await served()).toEqual([fingerprint(first), fingerprint(first)]);
+    /** Sends SIGHUP and waits for the `times`-th occurrence of `marker` in the output. */
+    const hangUp = async (marker: string, times: number) => {
+      identity.child.kill('SIGHUP');
+      for (let i = 0; i < 400 && identity.output().split(marker).length - 1 < times; i += 1) {
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      expect(identity.output().split(marker).length - 1, identity.output()).toBe(times);
+    };
+
+    write(second);
+    await hangUp('listener certificate reloaded', 1);
+    expect(await served()).toEqual([fingerprint(second), fingerprint(second)]);
+
+    write({ keyPem: first.keyPem }); // not the certificate's key
+    await hangUp('certificate_reload_failed', 1);
+    expect(identity.output()).toContain('the private key does not belong to the first certificate of --cert');
+    rmSync(keyFile);
+    await hangUp('certificate_reload_failed', 2);
+    expect(identity.output()).toContain(`cannot read the key file ${keyFile}: ENOENT`);
+    expect(await served()).toEqual([fingerprint(second), fingerprint(second)]);
+    expect(identity.output()).not.toContain('BEGIN');
+    expect(await identity.stop()).toBe(0);
   });
 });

@@ -1,13 +1,13 @@
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
-import { startStandaloneComponent, type StandaloneComponent } from '../../app/index.js';
+import { startStandaloneComponent, type RunningComponent, type StandaloneComponent } from '../../app/index.js';
 import {
   configFileFromEnvironment,
   loadConfig,
   processEnvironment,
   rootKeyFromEnvironment,
 } from '../../config/index.js';
-import { GatehouseError, systemClock } from '../../core/index.js';
+import { GatehouseError, systemClock, type Logger } from '../../core/index.js';
 import { createLogger } from '../logger.js';
 import { exitOnSignals } from '../signals.js';
 
@@ -36,10 +36,38 @@ function readPem(file: string, what: string): string {
 }
 
 /**
+ * SIGHUP with `--cert`/`--key`: re-reads both files and swaps the pair into the component's listeners. An unreadable
+ * file or a pair that does not check is refused with a log line (`certificate_reload_failed`) and the current pair stays.
+ */
+function reloadCertificateOnHangup(running: RunningComponent, files: { cert: string; key: string }, logger: Logger) {
+  const component = running.component;
+  // One reload at a time, in signal order (as the sidecar does).
+  let reloading = Promise.resolve();
+  process.on('SIGHUP', () => {
+    reloading = reloading.then(() => {
+      try {
+        const { serialNumber, notAfter } = running.reloadCertificate({
+          certPem: readPem(files.cert, 'certificate'),
+          keyPem: readPem(files.key, 'key'),
+        });
+        process.stdout.write(
+          `gatehouse ${component}: listener certificate reloaded (serial ${serialNumber}, valid until ${new Date(notAfter).toISOString()})\n`,
+        );
+      } catch (err) {
+        logger.error(
+          { event: 'certificate_reload_failed', reason: (err as Error).message },
+          'certificate reload refused; keeping the current certificate',
+        );
+      }
+    });
+  });
+}
+
+/**
  * Makes `command` run `component` alone when called without a subcommand: `gatehouse identity|kms|ca --config FILE
  * [--data-dir DIR] [--root-key-file FILE] [--cert FILE --key FILE]`. Its own options are read only before a
  * subcommand (`gatehouse kms key list --data-dir DIR` keeps meaning the admin command). Prints the URL, then runs
- * until SIGINT/SIGTERM, which stop it cleanly (exit 0).
+ * until SIGINT/SIGTERM, which stop it cleanly (exit 0); SIGHUP reloads the `--cert`/`--key` files.
  *
  * @example
  * runsAlone(new Command('kms'), 'kms');
@@ -51,8 +79,11 @@ export function runsAlone(command: Command, component: StandaloneComponent): Com
     .option('--config <file>', `configuration file (YAML or JSON) to run ${title} alone; also GATEHOUSE_CONFIG`)
     .option('--data-dir <dir>', 'data directory (SQLite storage, root.key, trust-bundle.pem; default dataDir)')
     .option('--root-key-file <file>', 'file holding the root key (default DIR/root.key; also GATEHOUSE_ROOT_KEY)')
-    .option('--cert <file>', 'PEM certificate chain of the listener (default: one from the platform CA, renewed)')
-    .option('--key <file>', 'PEM private key of the listener (with --cert)')
+    .option(
+      '--cert <file>',
+      'PEM certificate chain of the listener (default: one from the platform CA, renewed); SIGHUP re-reads it',
+    )
+    .option('--key <file>', 'PEM private key of the listener (with --cert; SIGHUP re-reads it)')
     .action(async (flags: StandaloneFlags) => {
       const env = processEnvironment();
       const file = flags.config ?? configFileFromEnvironment(env);
@@ -100,6 +131,9 @@ export function runsAlone(command: Command, component: StandaloneComponent): Com
         ].join('\n'),
       );
       logger.info({ event: 'component_up', component, url: running.url }, `${component} is up`);
+      if (flags.cert !== undefined && flags.key !== undefined) {
+        reloadCertificateOnHangup(running, { cert: flags.cert, key: flags.key }, logger);
+      }
       exitOnSignals(() => running.stop(), logger, 'stopping: draining in-flight requests');
     });
 }
