@@ -13,3 +13,4 @@ export type { RecordStore, StoredRecord, ListOptions, WriteOp, SnapshotEntry } f
 export { runUnderLease } from './lease.js';
 export type { Leases, Lease } from './lease.js';
 export { writeFileAtomic, fsyncDirectory } from './atomic_file.js';
+export { formFields } from './form_fields.js';

@@ -9,6 +9,25 @@ import type { TokenHttpRequest, TokenHttpResponse } from './token_endpoint.js';
 
 const INACTIVE: TokenHttpResponse = { status: 200, headers: NO_STORE, body: '{"active":false}' };
 
+/** The claims an active JWT's answer repeats (RFC 7662 §2.2), in this order. */
+const ANSWERED_CLAIMS = ['scope', 'client_id', 'sub', 'aud', 'iss', 'exp', 'iat', 'nbf', 'jti', 'roles', 'cnf'];
+
+/** The answer of an active JWT depends on its (frozen, remembered) claims only: built once per claims object. */
+const jwtAnswers = new WeakMap<object, string>();
+
+function jwtAnswer(claims: Readonly<Record<string, unknown>>): string {
+  let body = jwtAnswers.get(claims);
+  if (body === undefined) {
+    const answer: Record<string, unknown> = { active: true, token_type: 'Bearer' };
+    for (const name of ANSWERED_CLAIMS) {
+      if (claims[name] !== undefined) answer[name] = claims[name];
+    }
+    body = JSON.stringify(answer);
+    jwtAnswers.set(claims, body);
+  }
+  return body;
+}
+
 /**
  * The role that marks a client as a resource server: with it, the client may introspect tokens whose `aud` names one
  * of the client's `audiences` (`gatehouse client create … --audience <api> --role resource-server`).
@@ -55,35 +74,31 @@ export class IntrospectionEndpoint {
         endpoint: 'introspection',
       });
       const token = params.get('token') as string;
-      const answer = token.startsWith(API_KEY_PREFIX) ? this.apiKey(client, token) : this.jwt(client, token);
-      if (answer === undefined) return INACTIVE;
-      return { status: 200, headers: NO_STORE, body: JSON.stringify(answer) };
+      const body = token.startsWith(API_KEY_PREFIX) ? this.apiKey(client, token) : this.jwt(client, token);
+      if (body === undefined) return INACTIVE;
+      return { status: 200, headers: NO_STORE, body };
     } catch (err) {
       return protocolErrorResponse(err, this.deps.audit);
     }
   }
 
-  private jwt(caller: Client, token: string): Record<string, unknown> | undefined {
+  private jwt(caller: Client, token: string): string | undefined {
     const now = this.deps.clock.now();
     const claims = this.deps.tokens.claims(token, now);
     if (claims === undefined || this.deps.revocations.isRevoked(claims['jti'] as string, now)) return undefined;
     const clientId = typeof claims['client_id'] === 'string' ? claims['client_id'] : null;
     if (!callerMayKnow(caller, clientId, audiencesOf(claims['aud']))) return undefined;
-    const answer: Record<string, unknown> = { active: true, token_type: 'Bearer' };
-    for (const name of ['scope', 'client_id', 'sub', 'aud', 'iss', 'exp', 'iat', 'nbf', 'jti', 'roles', 'cnf']) {
-      if (claims[name] !== undefined) answer[name] = claims[name];
-    }
-    return answer;
+    return jwtAnswer(claims);
   }
 
-  private apiKey(caller: Client, token: string): Record<string, unknown> | undefined {
+  private apiKey(caller: Client, token: string): string | undefined {
     const key: ApiKey | undefined = this.deps.apiKeys.index.verify(token);
     if (key === undefined || this.deps.revocations.isRevoked(key.id, this.deps.clock.now())) return undefined;
     const mayKnow =
       callerMayKnow(caller, key.owner, key.audiences) ||
       (key.audiences.length === 0 && caller.roles.includes(RESOURCE_SERVER_ROLE));
     if (!mayKnow) return undefined;
-    return {
+    return JSON.stringify({
       active: true,
       token_type: 'api_key',
       scope: key.scopes.join(' '),
@@ -95,6 +110,6 @@ export class IntrospectionEndpoint {
       jti: key.id,
       ...(key.expiresAt === null ? {} : { exp: Math.floor(key.expiresAt / 1000) }),
       ...(key.audiences.length === 0 ? {} : { aud: key.audiences.length === 1 ? key.audiences[0] : key.audiences }),
-    };
+    });
   }
 }

@@ -1,3 +1,4 @@
+import { formFields } from '../core/index.js';
 import { oauthError } from './oauth_error.js';
 
 const FORM = /^application\/x-www-form-urlencoded\s*(;.*)?$/i;
@@ -29,7 +30,7 @@ export function parseTokenRequest(
   const params = new Map<string, string>();
   const resources: string[] = [];
   let count = 0;
-  for (const [name, value] of new URLSearchParams(body)) {
+  for (const [name, value] of formFields(body)) {
     if (++count > maxParameters) throw oauthError('invalid_request', 'too many parameters');
     if (value === '') continue;
     if (REPEATABLE.has(name)) {

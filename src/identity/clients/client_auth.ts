@@ -27,6 +27,7 @@ export interface PresentedCredentials {
 }
 
 function formDecode(part: string): string {
+  if (!part.includes('%') && !part.includes('+')) return part;
   try {
     return decodeURIComponent(part.replace(/\+/g, ' '));
   } catch {

@@ -26,6 +26,18 @@ export function clientSecretDigest(secret: string): string {
   return sha256Base64url(secret);
 }
 
+/** Stored digests decoded once per digest record (they are immutable; a rotation makes new records). */
+const decodedDigests = new WeakMap<ClientSecretDigest, Buffer>();
+
+function decodedDigest(stored: ClientSecretDigest): Buffer {
+  let bytes = decodedDigests.get(stored);
+  if (bytes === undefined) {
+    bytes = Buffer.from(stored.digest, 'base64url');
+    decodedDigests.set(stored, bytes);
+  }
+  return bytes;
+}
+
 /**
  * True when `presented` matches one of the digests that is still valid at `now` (a rotated-out secret works until its
  * `expiresAt`, exclusive). Every digest is compared in constant time, whatever matched.
@@ -41,7 +53,7 @@ export function secretMatches(secrets: readonly ClientSecretDigest[], presented:
   let ok = false;
   for (const stored of secrets) {
     const live = stored.expiresAt === null || now < stored.expiresAt;
-    const expected = Buffer.from(stored.digest, 'base64url');
+    const expected = decodedDigest(stored);
     if (expected.length === digest.length && timingSafeEqual(digest, expected) && live) ok = true;
   }
   return ok;
