@@ -14,6 +14,7 @@ import { prepareKmsListener } from './kms_listener.js';
 import { kmsOperations } from './kms_operations.js';
 import { OperatorCertificate, type CertificatePair } from './listener_certificate.js';
 import { platformCallers } from './platform_authorizer.js';
+import { ROOT_KEY_CHECK_MS, RootKeyFollower, type RootKeyCheck } from './root_key_follower.js';
 import type { RootKeyInputs } from './root_key_source.js';
 import { Scheduler, recordsPurgeJob } from './scheduler.js';
 import { openSealedCore } from './sealed_core.js';
@@ -39,6 +40,11 @@ export interface RunningComponent {
    * from the platform CA and renew themselves).
    */
   reloadCertificate(pem: CertificatePair): { serialNumber: string; notAfter: number };
+  /**
+   * Follows a root rotation made through `gatehouse up` now (it is also checked every 5 s): when the store is sealed
+   * under another root key, re-reads the root key source and adopts the new key if it holds it (see RootKeyFollower).
+   */
+  refreshRootKey(): Promise<RootKeyCheck>;
   /** Stops accepting, drains in-flight requests, stops scheduled work, closes storage. */
   stop(): Promise<void>;
 }
@@ -154,7 +160,8 @@ const STARTERS: Record<StandaloneComponent, (rt: Runtime) => Promise<Started>> =
  * the operator's certificate or one from the platform CA.
  * Storage that no `gatehouse up` ever initialized is refused (ERR_STORE_NOT_INITIALIZED) and left untouched.
  * Scheduled work (signing-key rotation, CA rotation checks, purges) runs under the storage's leases, so replicas on one
- * PostgreSQL never run a job twice at once. Several replicas of one component, and `gatehouse up`, may share the
+ * PostgreSQL never run a job twice at once. A root key rotated through `gatehouse up` is followed once the component's
+ * root key source holds it (checked every 5 s and by `refreshRootKey`). Several replicas of one component, and `gatehouse up`, may share the
  * storage; the admin API stays in `gatehouse up` (docs/operations.md).
  *
  * @example
@@ -169,6 +176,8 @@ export async function startStandaloneComponent(o: {
   certificate?: CertificatePair;
   clock: Clock;
   logger: Logger;
+  /** How often a root rotation made elsewhere is looked for (default 5 s). */
+  rootKeyCheckEveryMs?: number;
 }): Promise<RunningComponent> {
   const { config, clock } = o;
   const logger = o.logger.child({ component: o.component });
@@ -181,7 +190,7 @@ export async function startStandaloneComponent(o: {
   const certificate = o.certificate ? OperatorCertificate.load(o.certificate) : undefined;
   const cleanups = new Cleanups(logger);
   try {
-    const { core } = await openSealedCore({
+    const { core, rootKey } = await openSealedCore({
       config,
       rootKey: o.rootKey,
       paths,
@@ -190,6 +199,9 @@ export async function startStandaloneComponent(o: {
       requireInitialized: true,
     });
     cleanups.push(() => core.close());
+    const follower = new RootKeyFollower({ keyring: core.keyring, inputs: o.rootKey, paths, rootKey, logger });
+    follower.start(o.rootKeyCheckEveryMs ?? ROOT_KEY_CHECK_MS);
+    cleanups.push(() => follower.stop());
     const trustBundle = existsSync(paths.dir) ? paths.trustBundle : undefined;
     if (trustBundle !== undefined) writeFileAtomic(trustBundle, await core.authority.trustBundlePem(), 0o644);
     const scheduler = new Scheduler(core.leases, logger.child({ component: 'scheduler' }));
@@ -224,6 +236,7 @@ export async function startStandaloneComponent(o: {
         );
         return { serialNumber, notAfter };
       },
+      refreshRootKey: () => follower.check(),
       stop: () => {
         ready = false;
         return cleanups.unwind();

@@ -8,7 +8,8 @@ import { openPlatformCore, type PlatformCore } from './compose.js';
 import { readManifest, writeManifest, type DataDirPaths } from './data_dir.js';
 import type { ResolvedRootKey } from './root_key_source.js';
 
-function nextFileOf(file: string): string {
+/** Where a root rotation writes the next key, beside the current key file, until the re-seal commits. */
+export function nextFileOf(file: string): string {
   return `${file}.next`;
 }
 
@@ -47,7 +48,9 @@ export async function rotateRootKey(options: {
 /**
  * Opens the platform, finishing a root rotation that crashed between the re-seal and the file rename: when the
  * current key is refused and `<file>.next` opens the data, the next key is promoted; when the current key opens the
- * data, a stale `.next` (rotation that never committed) is removed.
+ * data, a stale `.next` (rotation that never committed) is removed. With `repair: false` (components started alone,
+ * which never rotate: the `.next` may belong to a rotation that `gatehouse up` is running right now) the files are
+ * left as they are and a `.next` that opens the data is only used.
  */
 export async function openWithRootRecovery(options: {
   config: Config;
@@ -57,12 +60,15 @@ export async function openWithRootRecovery(options: {
   logger: Logger;
   /** See openPlatformCore: refuse a store no first start completed. */
   requireInitialized?: boolean;
+  /** Remove a stale `.next`, promote a committed one (default true; false for components started alone). */
+  repair?: boolean;
 }): Promise<PlatformCore> {
   const { rootKey, logger } = options;
+  const repair = options.repair ?? true;
   const nextFile = rootKey.file ? nextFileOf(rootKey.file) : undefined;
   try {
     const core = await openPlatformCore(options);
-    if (nextFile && existsSync(nextFile)) {
+    if (repair && nextFile && existsSync(nextFile)) {
       rmSync(nextFile, { force: true });
       logger.warn({ file: nextFile }, 'removed the key of a root rotation that never committed');
     }
@@ -71,9 +77,16 @@ export async function openWithRootRecovery(options: {
     if (!isGatehouseError(err, 'ERR_ROOT_KEY_WRONG') || !nextFile || !existsSync(nextFile)) throw err;
     const next = RootKey.parse(readFileSync(nextFile, 'utf8'));
     const core = await openPlatformCore({ ...options, rootKey: { ...rootKey, key: next } });
+    rootKey.key = next;
+    if (!repair) {
+      logger.warn(
+        { file: rootKey.file },
+        'the root key file holds the key before a rotation and its .next opens the data: using it; gatehouse up finishes the rotation at its next start',
+      );
+      return core;
+    }
     renameSync(nextFile, rootKey.file as string);
     fsyncDirectory(dirname(nextFile));
-    rootKey.key = next;
     const manifest = readManifest(options.paths);
     if (manifest) writeManifest(options.paths, { ...manifest, rootKeyFingerprint: next.fingerprint() });
     logger.warn({ file: rootKey.file }, 'finished an interrupted root key rotation');

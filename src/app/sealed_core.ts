@@ -13,7 +13,8 @@ import { openWithRootRecovery } from './root_rotation.js';
 /**
  * Opens storage, the sealed keyring and the CA on the root key from `--root-key-file`, `GATEHOUSE_ROOT_KEY` or
  * `DIR/root.key` (in that order), finishing a root rotation that crashed half way. Shared by `gatehouse up` (after
- * its first-start step) and the components started alone (`requireInitialized`: they never initialize storage).
+ * its first-start step) and the components started alone (`requireInitialized`: they never initialize storage, and
+ * never touch the key files of a rotation: they only open with its `.next` when the data is sealed under it).
  * Warns loudly when the root key sits beside the data, unless this very start created it (and said so already).
  *
  * @example
@@ -47,7 +48,8 @@ export async function openSealedCore(o: {
     paths,
     clock,
     logger,
-    ...(o.requireInitialized ? { requireInitialized: true } : {}),
+    // Components started alone never rotate, so they never repair the key files of a rotation either.
+    ...(o.requireInitialized ? { requireInitialized: true, repair: false } : {}),
   });
   return { core, rootKey };
 }

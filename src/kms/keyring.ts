@@ -25,13 +25,19 @@ import {
 } from './key_policy.js';
 import { describeKey, type KeyInfo, type KeyMaterial } from './key_info.js';
 import { MaterialCache } from './material_cache.js';
-import { ensureRootCheck, META_COLLECTION, ROOT_CHECK_KEY, type RootCheckRecord } from './root_check.js';
+import {
+  ensureRootCheck,
+  META_COLLECTION,
+  ROOT_CHECK_KEY,
+  verifyRootCheck,
+  type RootCheckRecord,
+} from './root_check.js';
 import type { RootKey } from './root_key.js';
 import { KEYS_COLLECTION, loadKey, planKeyUpdate } from './key_records.js';
 import { GuardedWriter } from './guarded_writer.js';
 import { listAll } from './paging.js';
 import { planRootRotation, type RootRotationCounts } from './root_rotation.js';
-import { Sealer, SealerRing } from './sealer.js';
+import { Sealer, SealerRing, sealedFingerprint } from './sealer.js';
 import { SecretShelf } from './secrets.js';
 import { DEFAULT_MAX_ENCRYPTIONS, DEFAULT_USAGE_BLOCK, UsageReservations } from './usage.js';
 
@@ -267,6 +273,42 @@ export class Keyring {
       );
       // The root-check record is the last operation of the plan.
       return { check: written[written.length - 1] as StoredRecord<RootCheckRecord>, result: counts };
+    });
+  }
+
+  /**
+   * The fingerprint of the root key the store is sealed under now: another process may have rotated it (then it is
+   * not {@link rootFingerprint}, and this keyring cannot open what was re-sealed nor write until it adopts the key).
+   */
+  async storedRootFingerprint(): Promise<string | undefined> {
+    const stored = await this.store.get<RootCheckRecord>(META_COLLECTION, ROOT_CHECK_KEY);
+    return stored ? sealedFingerprint(stored.value.sealed) : undefined;
+  }
+
+  /**
+   * Follows a root rotation made by another process: when the store's root-check record opens under `root`, new data
+   * is sealed with it from now on and writes assert that record (the previous root key is kept to open what was read
+   * before). Nothing is re-sealed: the rotating process did that. Returns false when `root` was already current.
+   * Throws ERR_ROOT_KEY_WRONG, changing nothing, when the record does not open under `root`.
+   *
+   * @example
+   * if ((await keyring.storedRootFingerprint()) === next.fingerprint()) await keyring.adoptRoot(next);
+   */
+  async adoptRoot(root: RootKey): Promise<boolean> {
+    const next = new Sealer(root);
+    return this.writer.exclusive(async () => {
+      const check = await this.store.get<RootCheckRecord>(META_COLLECTION, ROOT_CHECK_KEY);
+      if (!check) throw new GatehouseError('ERR_INTERNAL', { detail: 'the keyring has no root-check record' });
+      verifyRootCheck(next, check.value);
+      const previous = this.sealers.current;
+      if (previous.fingerprint === next.fingerprint) return { check, result: false };
+      this.sealers.rotateTo(next);
+      this.records.clear();
+      this.logger.info(
+        { event: 'kms.root.adopted', from: previous.fingerprint, to: next.fingerprint },
+        'root key rotated by another process: adopted',
+      );
+      return { check, result: true };
     });
   }
 

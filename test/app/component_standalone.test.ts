@@ -1,5 +1,5 @@
 import { X509Certificate } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Agent } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -12,6 +12,7 @@ import {
 import { loadConfig, type Config } from '../../src/config/index.js';
 import { MemoryLogger, isGatehouseError, systemClock } from '../../src/core/index.js';
 import { decodeJwt, sha256Base64url } from '../../src/crypto/index.js';
+import { RootKey } from '../../src/kms/index.js';
 import { newKeyAndCsr } from '../../src/mesh/index.js';
 import { callJson, type CallInit } from '../support/https.js';
 import { servedFingerprint, testCertificate } from '../support/test_tls.js';
@@ -73,15 +74,21 @@ describe('components started alone beside gatehouse up', () => {
   };
   const alone = async (
     component: 'identity' | 'kms' | 'ca',
-    o: { logger?: MemoryLogger; certificate?: { certPem: string; keyPem: string } } = {},
+    o: {
+      logger?: MemoryLogger;
+      certificate?: { certPem: string; keyPem: string };
+      rootKey?: { env?: string };
+      rootKeyCheckEveryMs?: number;
+    } = {},
   ) => {
     const started: RunningComponent = await startStandaloneComponent({
       component,
       config,
-      rootKey: {},
+      rootKey: o.rootKey ?? {},
       clock: systemClock,
       logger: o.logger ?? new MemoryLogger(),
       ...(o.certificate ? { certificate: o.certificate } : {}),
+      ...(o.rootKeyCheckEveryMs === undefined ? {} : { rootKeyCheckEveryMs: o.rootKeyCheckEveryMs }),
     });
     cleanups.push(() => started.stop());
     return started;
@@ -195,5 +202,74 @@ describe('components started alone beside gatehouse up', () => {
     // A component whose certificates come from the platform CA has no pair to replace.
     const kms = await alone('kms');
     expect(codeOf(() => kms.reloadCertificate(second))).toMatch(/^ERR_CONFIG_INVALID: .*without --cert\/--key/);
+  });
+
+  it('follows a root key rotated through gatehouse up; with only the previous key it says so once and keeps trying', async () => {
+    const rootFile = running.paths.rootKey;
+    const previous = readFileSync(rootFile, 'utf8').trim();
+    const manualLog = new MemoryLogger();
+    const pinnedLog = new MemoryLogger();
+    const hour = 3_600_000;
+    const manual = await alone('kms', { logger: manualLog, rootKeyCheckEveryMs: hour }); // checks when asked
+    const polling = await alone('kms', { rootKeyCheckEveryMs: 50 });
+    const pinned = await alone('kms', { logger: pinnedLog, rootKey: { env: previous }, rootKeyCheckEveryMs: hour });
+    const transit = (at: RunningComponent, path: string, json: unknown) =>
+      call(`${at.url}/v1/transit/${path}`, { headers: { authorization: `Bearer ${adminToken}` }, json });
+    const encrypt = (at: RunningComponent, key: string) =>
+      transit(at, `encrypt/${key}`, { plaintext: Buffer.from('sealed').toString('base64') });
+
+    await admin('/v1/kms/keys', { name: 'early' });
+    const early = await encrypt(manual, 'early');
+    expect(early.status, JSON.stringify(early.body)).toBe(200);
+    const rotated = await admin('/v1/kms/root/rotate', {});
+    const fingerprint = RootKey.parse(readFileSync(rootFile, 'utf8')).fingerprint();
+    expect(JSON.stringify(rotated)).toContain(fingerprint);
+    await admin('/v1/kms/keys', { name: 'late' }); // sealed under the new root key
+
+    // Before it looks, what was sealed under the new key cannot be opened here.
+    expect((await encrypt(manual, 'late')).status).toBe(500);
+    expect(await manual.refreshRootKey()).toBe('adopted');
+    expect(await manual.refreshRootKey()).toBe('current');
+    expect((await encrypt(manual, 'late')).status).toBe(200);
+    const decrypted = await transit(manual, 'decrypt/early', { ciphertext: early.body.data.ciphertext });
+    expect(Buffer.from(decrypted.body.data.plaintext, 'base64').toString()).toBe('sealed');
+    expect(manualLog.lines.find((line) => line['event'] === 'root_key_adopted')).toMatchObject({ to: fingerprint });
+    // On its schedule, without being asked.
+    let late = await encrypt(polling, 'late');
+    for (let i = 0; i < 200 && late.status !== 200; i += 1) {
+      await new Promise((r) => setTimeout(r, 50));
+      late = await encrypt(polling, 'late');
+    }
+    expect(late.status).toBe(200);
+    // GATEHOUSE_ROOT_KEY cannot change under a running process: one error line, and the data stays out of reach.
+    expect(await pinned.refreshRootKey()).toBe('unavailable');
+    expect(await pinned.refreshRootKey()).toBe('unavailable');
+    const stale = pinnedLog.lines.filter((line) => line['event'] === 'root_key_stale');
+    expect(stale).toHaveLength(1);
+    expect(stale[0]).toMatchObject({ stored: fingerprint, source: 'env' });
+    expect(String(stale[0]?.['msg'])).toContain('restart this component with the new key');
+    expect((await encrypt(pinned, 'late')).status).toBe(500);
+    expect(JSON.stringify([...manualLog.lines, ...pinnedLog.lines])).not.toContain(previous);
+
+    // A component alone never repairs the key files of a rotation (up may be running one right now): it only uses a
+    // committed .next, and leaves a stale one where it is.
+    const current = readFileSync(rootFile, 'utf8');
+    const next = `${rootFile}.next`;
+    try {
+      writeFileSync(rootFile, `${previous}\n`, { mode: 0o600 });
+      writeFileSync(next, current, { mode: 0o600 });
+      const committed = await alone('kms', { rootKeyCheckEveryMs: hour });
+      expect((await encrypt(committed, 'late')).status).toBe(200);
+      expect(readFileSync(rootFile, 'utf8').trim()).toBe(previous);
+      expect(readFileSync(next, 'utf8')).toBe(current);
+      writeFileSync(rootFile, current, { mode: 0o600 });
+      writeFileSync(next, `${RootKey.generate().toText()}\n`, { mode: 0o600 });
+      const beside = await alone('kms', { rootKeyCheckEveryMs: hour });
+      expect((await encrypt(beside, 'late')).status).toBe(200);
+      expect(existsSync(next)).toBe(true);
+    } finally {
+      writeFileSync(rootFile, current, { mode: 0o600 });
+      rmSync(next, { force: true });
+    }
   });
 });

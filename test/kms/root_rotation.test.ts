@@ -111,4 +111,38 @@ describe('rotateRoot', () => {
     await keyring.createKey('later');
     expect((await fresh.getKey('later')).latestVersion).toBe(1);
   });
+
+  it('lets another process adopt the rotated root: it opens the re-sealed data and writes again', async () => {
+    const { parts, keyring, material } = await populated();
+    const other = await openKeyring(parts);
+    const newRoot = RootKey.generate();
+    await keyring.rotateRoot(newRoot);
+    await keyring.putSecret('sealed-after', Buffer.from('new'));
+    expect(await other.storedRootFingerprint()).toBe(newRoot.fingerprint());
+    expect(other.rootFingerprint()).toBe(parts.root.fingerprint());
+
+    // A key that does not open the store is refused and changes nothing; the current one is no change.
+    expect(await codeOf(other.adoptRoot(RootKey.generate()))).toBe('ERR_ROOT_KEY_WRONG');
+    expect(await codeOf(other.adoptRoot(parts.root))).toBe('ERR_ROOT_KEY_WRONG');
+    expect(other.rootFingerprint()).toBe(parts.root.fingerprint());
+    expect(await codeOf(other.putSecret('late', Buffer.from('x')))).toBe('ERR_ROOT_KEY_WRONG');
+
+    expect(await other.adoptRoot(newRoot)).toBe(true);
+    expect(await other.adoptRoot(newRoot)).toBe(false);
+    expect(other.rootFingerprint()).toBe(newRoot.fingerprint());
+    expect((await other.getSecret('sealed-after'))?.toString()).toBe('new');
+    expect((await other.decryptionKey('orders', 1)).key.equals(material.o1)).toBe(true);
+    await other.putSecret('late', Buffer.from('x'));
+    await other.createKey('late');
+    await other.rotateKey('orders');
+    // Everything it wrote is sealed under the new root, which the rotating process and a fresh open read.
+    expect(await fingerprints(parts.store)).toEqual(new Set([newRoot.fingerprint()]));
+    expect((await keyring.getSecret('late'))?.toString()).toBe('x');
+    const fresh = await openKeyring({ ...parts, root: newRoot });
+    expect((await fresh.getKey('orders')).latestVersion).toBe(3);
+    expect(parts.logger.lines.find((l) => l.event === 'kms.root.adopted')).toMatchObject({
+      from: parts.root.fingerprint(),
+      to: newRoot.fingerprint(),
+    });
+  });
 });

@@ -42,6 +42,10 @@ function describeKey(key: KeyView): string {
 
 const keyPath = (name: string) => `/v1/kms/keys/${encodeURIComponent(name)}`;
 
+const ROOT_ROTATE_HELP =
+  're-seal everything under a new root key (components run alone adopt it once their root key file holds it; ' +
+  'with GATEHOUSE_ROOT_KEY restart them with the new key; docs/operations.md)';
+
 /** `gatehouse kms ...`: named keys with versions and the root key; `gatehouse kms --config FILE` runs the KMS alone. */
 export function kmsCommand(): Command {
   const kms = runsAlone(
@@ -146,16 +150,15 @@ export function kmsCommand(): Command {
   addKmsDataCommands(kms);
 
   const root = kms.command('root').description('the root key that seals every secret at rest');
-  adminFlags(root.command('rotate').description('re-seal everything under a new root key')).action(
-    async (flags: AdminFlags) =>
-      withAdmin(flags, async (client, output) => {
-        const result = await client.call<{ fingerprint: string }>('POST', '/v1/kms/root/rotate', {});
-        print(
-          output,
-          result,
-          (r: { fingerprint: string }) => `root key rotated; new root key ${r.fingerprint}; everything re-sealed`,
-        );
-      }),
+  adminFlags(root.command('rotate').description(ROOT_ROTATE_HELP)).action(async (flags: AdminFlags) =>
+    withAdmin(flags, async (client, output) => {
+      const result = await client.call<{ fingerprint: string }>('POST', '/v1/kms/root/rotate', {});
+      print(
+        output,
+        result,
+        (r: { fingerprint: string }) => `root key rotated; new root key ${r.fingerprint}; everything re-sealed`,
+      );
+    }),
   );
   return kms;
 }

@@ -36,38 +36,56 @@ function readPem(file: string, what: string): string {
 }
 
 /**
- * SIGHUP with `--cert`/`--key`: re-reads both files and swaps the pair into the component's listeners. An unreadable
- * file or a pair that does not check is refused with a log line (`certificate_reload_failed`) and the current pair stays.
+ * SIGHUP: with `--cert`/`--key`, re-reads both files and swaps the pair into the component's listeners (an unreadable
+ * file or a pair that does not check is refused with a log line, `certificate_reload_failed`, and the current pair
+ * stays); then looks for a root key rotated through `gatehouse up` and adopts it if the root key source holds it.
  */
-function reloadCertificateOnHangup(running: RunningComponent, files: { cert: string; key: string }, logger: Logger) {
+function reloadOnHangup(
+  running: RunningComponent,
+  files: { cert: string; key: string } | undefined,
+  logger: Logger,
+): void {
   const component = running.component;
   // One reload at a time, in signal order (as the sidecar does).
   let reloading = Promise.resolve();
   process.on('SIGHUP', () => {
-    reloading = reloading.then(() => {
+    reloading = reloading.then(async () => {
+      if (files) reloadCertificate(running, files, logger);
       try {
-        const { serialNumber, notAfter } = running.reloadCertificate({
-          certPem: readPem(files.cert, 'certificate'),
-          keyPem: readPem(files.key, 'key'),
-        });
-        process.stdout.write(
-          `gatehouse ${component}: listener certificate reloaded (serial ${serialNumber}, valid until ${new Date(notAfter).toISOString()})\n`,
-        );
+        if ((await running.refreshRootKey()) === 'adopted') {
+          process.stdout.write(`gatehouse ${component}: root key rotated through gatehouse up: now sealing with it\n`);
+        }
       } catch (err) {
-        logger.error(
-          { event: 'certificate_reload_failed', reason: (err as Error).message },
-          'certificate reload refused; keeping the current certificate',
-        );
+        logger.error({ event: 'root_key_check_failed', reason: (err as Error).message }, 'root key check failed');
       }
     });
   });
+}
+
+/** Re-reads `--cert`/`--key` and swaps the pair in; a refused pair is logged and the current one stays. */
+function reloadCertificate(running: RunningComponent, files: { cert: string; key: string }, logger: Logger): void {
+  try {
+    const { serialNumber, notAfter } = running.reloadCertificate({
+      certPem: readPem(files.cert, 'certificate'),
+      keyPem: readPem(files.key, 'key'),
+    });
+    process.stdout.write(
+      `gatehouse ${running.component}: listener certificate reloaded (serial ${serialNumber}, valid until ${new Date(notAfter).toISOString()})\n`,
+    );
+  } catch (err) {
+    logger.error(
+      { event: 'certificate_reload_failed', reason: (err as Error).message },
+      'certificate reload refused; keeping the current certificate',
+    );
+  }
 }
 
 /**
  * Makes `command` run `component` alone when called without a subcommand: `gatehouse identity|kms|ca --config FILE
  * [--data-dir DIR] [--root-key-file FILE] [--cert FILE --key FILE]`. Its own options are read only before a
  * subcommand (`gatehouse kms key list --data-dir DIR` keeps meaning the admin command). Prints the URL, then runs
- * until SIGINT/SIGTERM, which stop it cleanly (exit 0); SIGHUP reloads the `--cert`/`--key` files.
+ * until SIGINT/SIGTERM, which stop it cleanly (exit 0); SIGHUP reloads the `--cert`/`--key` files and looks for a
+ * rotated root key.
  *
  * @example
  * runsAlone(new Command('kms'), 'kms');
@@ -131,9 +149,11 @@ export function runsAlone(command: Command, component: StandaloneComponent): Com
         ].join('\n'),
       );
       logger.info({ event: 'component_up', component, url: running.url }, `${component} is up`);
-      if (flags.cert !== undefined && flags.key !== undefined) {
-        reloadCertificateOnHangup(running, { cert: flags.cert, key: flags.key }, logger);
-      }
+      reloadOnHangup(
+        running,
+        flags.cert !== undefined && flags.key !== undefined ? { cert: flags.cert, key: flags.key } : undefined,
+        logger,
+      );
       exitOnSignals(() => running.stop(), logger, 'stopping: draining in-flight requests');
     });
 }
