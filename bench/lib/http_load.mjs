@@ -21,7 +21,7 @@ const median = (values) => {
 
 /**
  * Starts `node <script>` with `input` (JSON) on argv; resolves with the first line the child prints (JSON: at least
- * { port }) and a stop() that ends it.
+ * { port }), the child's pid and a stop() that ends it.
  */
 export async function startServer(script, input) {
   const child = spawn(process.execPath, [script, JSON.stringify(input)], { stdio: ['ignore', 'pipe', 'inherit'] });
@@ -36,6 +36,7 @@ export async function startServer(script, input) {
   clearTimeout(timer);
   const info = JSON.parse(first);
   return {
+    pid: child.pid,
     ...info,
     async stop() {
       if (child.exitCode !== null) return;

@@ -18,9 +18,12 @@ const HOP_BY_HOP = new Set([
 /** Prefix of the identity headers the gateway sets; copies a caller sends are dropped. */
 export const IDENTITY_HEADER_PREFIX = 'x-gatehouse-';
 
+/** `Connection` values that name no other field (the usual ones): nothing more to drop, no set to build. */
+const PLAIN_CONNECTION = new Set(['keep-alive', 'close', 'Keep-Alive', 'Close', 'upgrade', 'Upgrade']);
+
 /** Header names listed in `Connection` (they are hop-by-hop too). */
 function connectionListed(value: string | string[] | undefined): Set<string> | undefined {
-  if (value === undefined) return undefined;
+  if (value === undefined || (typeof value === 'string' && PLAIN_CONNECTION.has(value))) return undefined;
   const text = Array.isArray(value) ? value.join(',') : value;
   return new Set(text.split(',').map((token) => token.trim().toLowerCase()));
 }

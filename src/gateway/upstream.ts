@@ -1,4 +1,3 @@
-import type { EventEmitter } from 'node:events';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Pool } from 'undici';
 import { GatehouseError, type Clock, type Logger } from '../core/index.js';
@@ -6,8 +5,8 @@ import { CircuitBreaker, CircuitOpenError, type BreakerPermit } from '../ratelim
 import { Bulkhead } from './bulkhead.js';
 import type { UpstreamConfig } from './gateway_config.js';
 import type { GatewayMetrics } from './gateway_metrics.js';
-import { clientResponseHeaders } from './forwarded_headers.js';
 import { OutlierDetector } from './outlier_detector.js';
+import { ProxyExchange, type ExchangeOutcome } from './proxy_exchange.js';
 import { upstreamConnector, type UpstreamMesh } from './upstream_mtls.js';
 
 const TIMEOUT_CODES = new Set(['UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT', 'UND_ERR_CONNECT_TIMEOUT']);
@@ -20,34 +19,6 @@ export interface ForwardRequest {
   requestId: string;
   /** Extra response headers (RateLimit, ...). */
   responseHeaders: Record<string, string> | undefined;
-}
-
-/**
- * The smallest abort signal undici accepts: its documented alternative to AbortSignal is an emitter of `abort`
- * (`aborted`, `on`/`once`, `removeListener`), and it only ever holds one listener. An AbortController per proxied
- * request (an EventTarget, listener objects) cost about 4 % of the gateway's CPU; this costs one small object.
- */
-class ClientGone {
-  aborted = false;
-  private listener: (() => void) | undefined;
-  on(_event: 'abort', listener: () => void): this {
-    this.listener = listener;
-    return this;
-  }
-  once(event: 'abort', listener: () => void): this {
-    return this.on(event, listener);
-  }
-  removeListener(_event: 'abort', listener: () => void): this {
-    if (this.listener === listener) this.listener = undefined;
-    return this;
-  }
-  abort(): void {
-    if (this.aborted) return;
-    this.aborted = true;
-    const listener = this.listener;
-    this.listener = undefined;
-    listener?.();
-  }
 }
 
 /**
@@ -158,55 +129,40 @@ export class Upstream {
       return;
     }
     const hasBody = req.headers['content-length'] !== undefined || req.headers['transfer-encoding'] !== undefined;
-    const gone = new ClientGone();
-    const onClose = () => {
-      if (!res.writableFinished) gone.abort();
-    };
-    res.once('close', onClose);
-    let status = 0;
-    try {
-      await pool.stream(
+    const outcome = await new Promise<ExchangeOutcome>((resolve) => {
+      pool.dispatch(
         {
           path: req.url ?? '/',
           method: req.method as 'GET',
           headers: f.headers,
           body: hasBody ? req : null,
-          signal: gone as unknown as EventEmitter,
           headersTimeout: this.timeout,
           bodyTimeout: this.timeout,
         },
-        ({ statusCode, headers }) => {
-          status = statusCode;
-          const out = clientResponseHeaders(headers as Record<string, string | string[] | undefined>, f.requestId);
-          if (f.responseHeaders) Object.assign(out, f.responseHeaders);
-          res.writeHead(statusCode, out);
-          return res;
-        },
+        new ProxyExchange(res, f.requestId, f.responseHeaders, resolve),
       );
-      const ok = status < 500;
+    });
+    if ('status' in outcome) {
+      const ok = outcome.status < 500;
       permit.done(ok);
       this.outliers.report(host, ok);
-    } catch (err) {
-      if (gone.aborted || (res.destroyed && !res.headersSent)) {
-        permit.release();
-        return;
-      }
-      permit.done(false);
-      this.outliers.report(host, false);
-      const code = (err as { code?: string }).code ?? '';
-      if (res.headersSent) {
-        res.destroy(err as Error);
-        return;
-      }
-      throw new GatehouseError(
-        TIMEOUT_CODES.has(code) ? 'ERR_GATEWAY_UPSTREAM_TIMEOUT' : 'ERR_GATEWAY_UPSTREAM_FAILED',
-        {
-          detail: `upstream ${this.name}: ${code || (err as Error).message}`,
-        },
-      );
-    } finally {
-      res.off('close', onClose);
+      return;
     }
+    if (outcome.clientGone || (res.destroyed && !res.headersSent)) {
+      permit.release();
+      return;
+    }
+    permit.done(false);
+    this.outliers.report(host, false);
+    const err = outcome.error;
+    const code = (err as { code?: string }).code ?? '';
+    if (res.headersSent) {
+      res.destroy(err);
+      return;
+    }
+    throw new GatehouseError(TIMEOUT_CODES.has(code) ? 'ERR_GATEWAY_UPSTREAM_TIMEOUT' : 'ERR_GATEWAY_UPSTREAM_FAILED', {
+      detail: `upstream ${this.name}: ${code || err.message}`,
+    });
   }
 
   /** Closes the pools once their requests finish. */
