@@ -187,7 +187,7 @@ export async function startStandaloneComponent(o: {
     throw new GatehouseError('ERR_STORE_NOT_INITIALIZED', { message: notInitializedMessage(config) });
   }
   // Checked before anything opens: a bad pair stops the start with ERR_CONFIG_INVALID naming --cert or --key.
-  const certificate = o.certificate ? OperatorCertificate.load(o.certificate) : undefined;
+  const certificate = o.certificate ? OperatorCertificate.load(o.certificate, logger) : undefined;
   const cleanups = new Cleanups(logger);
   try {
     const { core, rootKey } = await openSealedCore({
@@ -230,10 +230,6 @@ export async function startStandaloneComponent(o: {
           });
         }
         const { serialNumber, notAfter } = certificate.replace(pem);
-        logger.info(
-          { event: 'listener_certificate_replaced', serial: serialNumber, notAfter: new Date(notAfter).toISOString() },
-          'listener certificate replaced',
-        );
         return { serialNumber, notAfter };
       },
       refreshRootKey: () => follower.check(),

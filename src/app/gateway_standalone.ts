@@ -6,6 +6,8 @@ import { createGatewayServer, type GatewayConfig } from '../gateway/index.js';
 import { appGatewayAuthenticator, type ApiKeyIntrospectionSettings } from './gateway_authenticator.js';
 import { openGateway } from './gateway_instance.js';
 import { openStandaloneGatewayMesh } from './gateway_mesh.js';
+import { OperatorCertificate, type CertificatePair } from './listener_certificate.js';
+import { prepareCertifiedListener } from './platform_listener.js';
 
 /** The trimmed content of a secret file named by `gateway.credentials.<what>`. */
 function readSecret(file: string, what: string): string {
@@ -55,7 +57,13 @@ export interface StandaloneGateway {
   url: string;
   /** The plain-HTTP Prometheus endpoint on 127.0.0.1, when a metrics port was given. */
   metricsUrl: string | undefined;
+  /** Swaps routes, limits and upstreams (SIGHUP); throws ERR_CONFIG_INVALID and keeps the old ones. */
   reload(gateway: GatewayConfig): void;
+  /**
+   * Swaps a renewed `--cert`/`--key` pair into the listener (SIGHUP): new connections get it, open ones keep theirs.
+   * Throws ERR_CONFIG_INVALID, changing nothing, when the pair does not check (see `OperatorCertificate`).
+   */
+  reloadCertificate(pem: CertificatePair): { serialNumber: string; notAfter: number };
   close(): Promise<void>;
 }
 
@@ -63,7 +71,8 @@ export interface StandaloneGateway {
  * `gatehouse gateway`: the data plane alone, with a certificate from files, the global tier on Redis when
  * `redis.url` is set, JWT routes verified against `identity.issuer` (JWKS and revocation feed trusted through
  * `issuerCaPem` or the system roots; the feed read with `gateway.credentials.feedApiKey`), and `/metrics` on a
- * separate 127.0.0.1 listener.
+ * separate 127.0.0.1 listener. The certificate and key are checked before anything opens (ERR_CONFIG_INVALID naming
+ * `--cert` or `--key`) and replaced with `reloadCertificate`, as for the components alone.
  *
  * @example
  * const gw = await startStandaloneGateway({ config, certPem, keyPem, clock: systemClock, logger, metricsPort: 9446 });
@@ -78,6 +87,7 @@ export async function startStandaloneGateway(o: {
   logger: Logger;
 }): Promise<StandaloneGateway> {
   const { config, clock, logger } = o;
+  const certificate = OperatorCertificate.load({ certPem: o.certPem, keyPem: o.keyPem }, logger);
   const cleanups: Array<() => Promise<void> | void> = [];
   const unwind = async () => {
     for (const c of cleanups.reverse()) await c();
@@ -108,9 +118,11 @@ export async function startStandaloneGateway(o: {
       logger,
       cleanups,
     });
-    const server = createGatewayServer({ gateway, http: config.http, certPem: o.certPem, keyPem: o.keyPem, logger });
-    const bound = await server.listen(config.listen.host, config.listen.gateway.port);
-    cleanups.push(() => server.close());
+    const listener = await prepareCertifiedListener(certificate.source(), (issued) =>
+      createGatewayServer({ gateway, http: config.http, certPem: issued.certPem, keyPem: issued.keyPem, logger }),
+    );
+    const bound = await listener.listen(config.listen.host, config.listen.gateway.port);
+    cleanups.push(() => listener.close());
     let metricsUrl: string | undefined;
     if (o.metricsPort !== undefined) {
       const metrics: Server = createServer((req, res) => {
@@ -125,7 +137,16 @@ export async function startStandaloneGateway(o: {
       metricsUrl = `http://127.0.0.1:${(metrics.address() as { port: number }).port}/metrics`;
     }
     const host = config.listen.host.includes(':') ? `[${config.listen.host}]` : config.listen.host;
-    return { url: `https://${host}:${bound.port}`, metricsUrl, reload: (g) => gateway.reload(g), close: unwind };
+    return {
+      url: `https://${host}:${bound.port}`,
+      metricsUrl,
+      reload: (g) => gateway.reload(g),
+      reloadCertificate: (pem) => {
+        const { serialNumber, notAfter } = certificate.replace(pem);
+        return { serialNumber, notAfter };
+      },
+      close: unwind,
+    };
   } catch (err) {
     await unwind();
     throw err;

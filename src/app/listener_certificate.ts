@@ -1,5 +1,5 @@
 import { X509Certificate, createPrivateKey, randomBytes } from 'node:crypto';
-import { GatehouseError, type Clock, type Logger } from '../core/index.js';
+import { GatehouseError, silentLogger, type Clock, type Logger } from '../core/index.js';
 import { renewalTime, type Authority } from '../pki/index.js';
 
 export interface IssuedListenerCert {
@@ -64,27 +64,31 @@ export function checkCertificatePair(pem: CertificatePair): IssuedListenerCert {
  * The listener certificate supplied by the operator (`--cert`/`--key` of a component started alone), shared by the
  * component's listeners. Never renewed by gatehouse: whoever issued it renews it, and `replace` (the CLI calls it on
  * SIGHUP with the re-read files) checks the new pair and swaps it into every listener with setSecureContext; a pair
- * that does not check throws and the current one stays.
+ * that does not check throws and the current one stays. Used by the components alone (`gatehouse identity|kms|ca`)
+ * and the gateway alone (`gatehouse gateway`).
  *
  * @example
- * const operator = OperatorCertificate.load({ certPem, keyPem }); // ERR_CONFIG_INVALID for a bad pair
+ * const operator = OperatorCertificate.load({ certPem, keyPem }, logger); // ERR_CONFIG_INVALID for a bad pair
  * await preparePlatformListener({ core, component: 'kms', logger, certificate: operator, build });
  * operator.replace(renewedPair);
  */
 export class OperatorCertificate {
   private readonly appliers = new Set<(cert: IssuedListenerCert) => void>();
 
-  private constructor(private issued: IssuedListenerCert) {}
+  private constructor(
+    private issued: IssuedListenerCert,
+    private readonly logger: Logger,
+  ) {}
 
-  /** Checks the pair (see {@link checkCertificatePair}). */
-  static load(pem: CertificatePair): OperatorCertificate {
-    return new OperatorCertificate(checkCertificatePair(pem));
+  /** Checks the pair (see {@link checkCertificatePair}); each replacement is logged to `logger`. */
+  static load(pem: CertificatePair, logger: Logger = silentLogger): OperatorCertificate {
+    return new OperatorCertificate(checkCertificatePair(pem), logger);
   }
 
   /**
    * Checks `pem`, then swaps it into every listener (new connections get it; open ones keep theirs). When TLS refuses
    * it at one listener (a key too weak for OpenSSL, say), the listeners already swapped get the current pair back and
-   * ERR_CONFIG_INVALID is thrown.
+   * ERR_CONFIG_INVALID is thrown. A pair swapped in is logged (`listener_certificate_replaced`, serial and expiry).
    */
   replace(pem: CertificatePair): IssuedListenerCert {
     const next = checkCertificatePair(pem);
@@ -101,6 +105,14 @@ export class OperatorCertificate {
       });
     }
     this.issued = next;
+    this.logger.info(
+      {
+        event: 'listener_certificate_replaced',
+        serial: next.serialNumber,
+        notAfter: new Date(next.notAfter).toISOString(),
+      },
+      'listener certificate replaced',
+    );
     return next;
   }
 

@@ -56,8 +56,24 @@ export async function preparePlatformListener<S extends CertifiedServer>(o: {
         clock,
         logger: o.logger,
       });
+  return prepareCertifiedListener(cert, o.build);
+}
+
+/**
+ * A listener whose certificate comes from `cert`: the server is built with its first certificate, and once bound every
+ * new one (a renewal, an operator's replaced pair) is swapped in with setSecureContext. `preparePlatformListener`
+ * uses it; so does the gateway alone (`gatehouse gateway`, whose certificate is always the operator's).
+ *
+ * @example
+ * const gw = await prepareCertifiedListener(operator.source(), (issued) => createGatewayServer({ ...issued, ... }));
+ * await gw.listen('0.0.0.0', 8443);
+ */
+export async function prepareCertifiedListener<S extends CertifiedServer>(
+  cert: ListenerCertificateSource,
+  build: (issued: IssuedListenerCert) => S,
+): Promise<PlatformListener<S>> {
   const issued = await cert.issue();
-  const server = o.build(issued);
+  const server = build(issued);
   return {
     server,
     async listen(host, port) {

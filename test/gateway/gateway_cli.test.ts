@@ -1,9 +1,11 @@
 import { spawn } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { X509Certificate } from 'node:crypto';
+import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Agent, request } from 'undici';
 import { afterAll, describe, expect, it } from 'vitest';
-import { CLI, exitOf } from '../support/cli.js';
+import { CLI, exitOf, runCli } from '../support/cli.js';
+import { servedFingerprint } from '../support/test_tls.js';
 import { tempDir } from '../support/tmp.js';
 import { startBackend, testCertificate } from './support.js';
 
@@ -78,6 +80,117 @@ describe('gatehouse gateway (CLI)', () => {
       await agent.close();
       await a.close();
       await b.close();
+    }
+  }, 60_000);
+
+  it('SIGHUP also reloads --cert/--key (first the pair, then the configuration), each refused on its own', async () => {
+    const backend = await startBackend((req, res) => {
+      req.resume();
+      res.end(req.url);
+    });
+    const first = testCertificate({ fresh: true });
+    const second = testCertificate({ fresh: true });
+    const certFile = join(tmp.dir, 'hup-cert.pem');
+    const keyFile = join(tmp.dir, 'hup-key.pem');
+    const config = join(tmp.dir, 'hup.json');
+    const write = (pair: { certPem?: string; keyPem?: string }) => {
+      if (pair.certPem !== undefined) writeFileSync(certFile, pair.certPem);
+      if (pair.keyPem !== undefined) writeFileSync(keyFile, pair.keyPem, { mode: 0o600 });
+    };
+    const routes = (prefix: string) => ({
+      log: { level: 'info' },
+      listen: { host: '127.0.0.1', gateway: { port: 0 } },
+      gateway: {
+        upstreams: [{ name: 'b', hosts: [backend.url] }],
+        routes: [{ name: 'svc', pathPrefix: prefix, upstream: 'b' }],
+      },
+    });
+    const fingerprint = (pair: { certPem: string }) => new X509Certificate(pair.certPem).fingerprint256;
+
+    // A pair that does not check stops the start, naming the flag.
+    write({ certPem: first.certPem, keyPem: second.keyPem });
+    writeFileSync(config, JSON.stringify(routes('/a/')));
+    const refused = await runCli(['gateway', '--config', config, '--cert', certFile, '--key', keyFile]);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toContain('--key: the private key does not belong to the first certificate of --cert');
+
+    write(first);
+    const child = spawn(process.execPath, [CLI, 'gateway', '--config', config, '--cert', certFile, '--key', keyFile], {
+      env: { PATH: process.env['PATH'] ?? '/usr/bin:/bin' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (out += d.toString()));
+    /** Sends SIGHUP and waits until both steps reported (reloaded or refused) `times` times in all. */
+    const hangUp = async (times: number) => {
+      const steps = () =>
+        out.split('\n').filter((l) => /gateway: listener certificate reloaded|certificate_reload_failed/.test(l));
+      const configs = () =>
+        out.split('\n').filter((l) => /gateway: configuration reloaded|gateway_reload_failed/.test(l));
+      child.kill('SIGHUP');
+      for (let i = 0; i < 400 && (steps().length < times || configs().length < times); i += 1) {
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      expect([steps().length, configs().length], out).toEqual([times, times]);
+      return { certificate: steps().at(-1) ?? '', configuration: configs().at(-1) ?? '' };
+    };
+    const agents: Agent[] = [];
+    /** The status of GET `path`, on a new connection that trusts `pair` only. */
+    const statusOf = async (url: string, path: string, pair: { certPem: string }) => {
+      const agent = new Agent({ connect: { ca: pair.certPem, servername: 'localhost' } });
+      agents.push(agent);
+      return (await request(`${url}${path}`, { dispatcher: agent })).statusCode;
+    };
+    try {
+      const [, url] = await waitFor(() => out, /listening on (https:\/\/\S+)/);
+      const base = url as string;
+      expect(await servedFingerprint(base)).toBe(fingerprint(first));
+      expect(await statusOf(base, '/a/1', first)).toBe(200);
+
+      // Both good: the pair first, then the configuration.
+      write(second);
+      writeFileSync(config, JSON.stringify(routes('/b/')));
+      const both = await hangUp(1);
+      expect(both.certificate).toContain('gatehouse gateway: listener certificate reloaded (serial');
+      expect(out.indexOf('gateway: listener certificate reloaded')).toBeLessThan(
+        out.indexOf('gateway: configuration reloaded'),
+      );
+      expect(await servedFingerprint(base)).toBe(fingerprint(second));
+      expect(await statusOf(base, '/b/1', second)).toBe(200);
+      expect(await statusOf(base, '/a/1', second)).toBe(404);
+
+      // A mismatched key is refused and the pair stays; the good configuration still applies.
+      write({ keyPem: first.keyPem });
+      writeFileSync(config, JSON.stringify(routes('/c/')));
+      const badPair = await hangUp(2);
+      expect(badPair.certificate).toContain('certificate_reload_failed');
+      expect(badPair.certificate).toContain('the private key does not belong to the first certificate of --cert');
+      expect(badPair.configuration).toContain('gateway: configuration reloaded');
+      expect(await servedFingerprint(base)).toBe(fingerprint(second));
+      expect(await statusOf(base, '/c/1', second)).toBe(200);
+
+      // A missing key file, likewise.
+      rmSync(keyFile);
+      const missing = await hangUp(3);
+      expect(missing.certificate).toContain(`cannot read the key file ${keyFile}: ENOENT`);
+      expect(await servedFingerprint(base)).toBe(fingerprint(second));
+
+      // A good pair with a bad configuration: the pair is swapped in, the routes stay.
+      write(first);
+      writeFileSync(config, '{ "gateway": { "routes": [{ "name": "bad", "pathPrefix": "/", "upstream": "nope" }] } }');
+      const badConfig = await hangUp(4);
+      expect(badConfig.certificate).toContain('listener certificate reloaded');
+      expect(badConfig.configuration).toContain('gateway_reload_failed');
+      expect(await servedFingerprint(base)).toBe(fingerprint(first));
+      expect(await statusOf(base, '/c/1', first)).toBe(200);
+      expect(out).toContain('listener_certificate_replaced');
+      expect(out).not.toContain('BEGIN');
+    } finally {
+      child.kill('SIGTERM');
+      expect(await exitOf(child)).toBe(0);
+      for (const agent of agents) await agent.close();
+      await backend.close();
     }
   }, 60_000);
 });

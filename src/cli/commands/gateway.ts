@@ -1,9 +1,10 @@
-import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
-import { startStandaloneGateway } from '../../app/index.js';
-import { configFileFromEnvironment, loadConfig, processEnvironment } from '../../config/index.js';
-import { GatehouseError, systemClock } from '../../core/index.js';
+import { startStandaloneGateway, type StandaloneGateway } from '../../app/index.js';
+import { configFileFromEnvironment, loadConfig, processEnvironment, type Config } from '../../config/index.js';
+import { GatehouseError, systemClock, type Logger } from '../../core/index.js';
+import { readPem, reloadCertificateFiles } from '../certificate_files.js';
 import { createLogger } from '../logger.js';
+import { exitOnSignals } from '../signals.js';
 
 interface GatewayFlags {
   config?: string;
@@ -13,26 +14,42 @@ interface GatewayFlags {
   metricsPort?: string;
 }
 
-function readPem(file: string, what: string): string {
-  try {
-    return readFileSync(file, 'utf8');
-  } catch (err) {
-    throw new GatehouseError('ERR_CONFIG_UNREADABLE', {
-      message: `cannot read the ${what} file ${file}: ${(err as Error).message}`,
-    });
-  }
+/**
+ * SIGHUP, in this order: (1) re-reads `--cert`/`--key` and swaps the pair into the listener (refused:
+ * `certificate_reload_failed`, the current pair stays); (2) re-reads the configuration file and swaps the gateway
+ * section (refused: `gateway_reload_failed`, the running configuration stays). Each step is applied or refused on its
+ * own: a bad certificate does not hold back a good configuration, nor the reverse.
+ */
+function reloadOnHangup(
+  gateway: StandaloneGateway,
+  files: { cert: string; key: string },
+  load: () => Config,
+  logger: Logger,
+): void {
+  process.on('SIGHUP', () => {
+    reloadCertificateFiles(gateway, files, 'gateway', logger);
+    try {
+      gateway.reload(load().gateway);
+      process.stdout.write('gatehouse gateway: configuration reloaded\n');
+    } catch (err) {
+      logger.error(
+        { event: 'gateway_reload_failed', reason: (err as Error).message },
+        'reload refused; keeping the running configuration',
+      );
+    }
+  });
 }
 
 /**
  * `gatehouse gateway --config FILE --cert FILE --key FILE`: the gateway data plane alone; SIGHUP re-reads the
- * configuration file and swaps the gateway section without dropping connections.
+ * certificate and key files and the configuration file, and swaps them in without dropping connections.
  */
 export function gatewayCommand(): Command {
   return new Command('gateway')
     .description('run the API gateway alone (routes, limits and upstreams from the gateway section of --config)')
-    .option('--config <file>', 'configuration file (YAML or JSON); also GATEHOUSE_CONFIG')
-    .requiredOption('--cert <file>', 'PEM certificate chain of the listener')
-    .requiredOption('--key <file>', 'PEM private key of the listener')
+    .option('--config <file>', 'configuration file (YAML or JSON); also GATEHOUSE_CONFIG; SIGHUP re-reads it')
+    .requiredOption('--cert <file>', 'PEM certificate chain of the listener; SIGHUP re-reads it')
+    .requiredOption('--key <file>', 'PEM private key of the listener (SIGHUP re-reads it)')
     .option('--issuer-ca <file>', 'PEM CA bundle trusted for the issuer JWKS (JWT routes; default: system roots)')
     .option('--metrics-port <port>', 'serve Prometheus /metrics on 127.0.0.1:<port> (plain HTTP)')
     .action(async (flags: GatewayFlags) => {
@@ -47,10 +64,11 @@ export function gatewayCommand(): Command {
           message: `--metrics-port: expected 0..65535, got ${flags.metricsPort}`,
         });
       }
+      const files = { cert: flags.cert as string, key: flags.key as string };
       const gateway = await startStandaloneGateway({
         config,
-        certPem: readPem(flags.cert as string, 'certificate'),
-        keyPem: readPem(flags.key as string, 'key'),
+        certPem: readPem(files.cert, 'certificate'),
+        keyPem: readPem(files.key, 'key'),
         ...(flags.issuerCa === undefined ? {} : { issuerCaPem: readPem(flags.issuerCa, 'issuer CA') }),
         ...(metricsPort === undefined ? {} : { metricsPort }),
         clock: systemClock,
@@ -60,24 +78,7 @@ export function gatewayCommand(): Command {
         `gatehouse gateway listening on ${gateway.url}${gateway.metricsUrl ? ` (metrics ${gateway.metricsUrl})` : ''}\n`,
       );
       logger.info({ event: 'gateway_up', url: gateway.url, metrics: gateway.metricsUrl }, 'gateway is up');
-      process.on('SIGHUP', () => {
-        try {
-          gateway.reload(load().gateway);
-          process.stdout.write('gatehouse gateway: configuration reloaded\n');
-        } catch (err) {
-          logger.error(
-            { event: 'gateway_reload_failed', reason: (err as Error).message },
-            'reload refused; keeping the running configuration',
-          );
-        }
-      });
-      const stop = () => {
-        gateway.close().then(
-          () => process.exit(0),
-          () => process.exit(1),
-        );
-      };
-      process.once('SIGINT', stop);
-      process.once('SIGTERM', stop);
+      reloadOnHangup(gateway, files, load, logger);
+      exitOnSignals(() => gateway.close(), logger, 'stopping: draining in-flight requests');
     });
 }

@@ -1,4 +1,3 @@
-import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { startStandaloneComponent, type RunningComponent, type StandaloneComponent } from '../../app/index.js';
 import {
@@ -7,7 +6,8 @@ import {
   processEnvironment,
   rootKeyFromEnvironment,
 } from '../../config/index.js';
-import { GatehouseError, systemClock, type Logger } from '../../core/index.js';
+import { systemClock, type Logger } from '../../core/index.js';
+import { readPem, reloadCertificateFiles } from '../certificate_files.js';
 import { createLogger } from '../logger.js';
 import { exitOnSignals } from '../signals.js';
 
@@ -25,16 +25,6 @@ const TITLES: Record<StandaloneComponent, string> = {
   ca: 'the CA API',
 };
 
-function readPem(file: string, what: string): string {
-  try {
-    return readFileSync(file, 'utf8');
-  } catch (err) {
-    throw new GatehouseError('ERR_CONFIG_UNREADABLE', {
-      message: `cannot read the ${what} file ${file}: ${(err as NodeJS.ErrnoException).code ?? 'error'}`,
-    });
-  }
-}
-
 /**
  * SIGHUP: with `--cert`/`--key`, re-reads both files and swaps the pair into the component's listeners (an unreadable
  * file or a pair that does not check is refused with a log line, `certificate_reload_failed`, and the current pair
@@ -50,7 +40,7 @@ function reloadOnHangup(
   let reloading = Promise.resolve();
   process.on('SIGHUP', () => {
     reloading = reloading.then(async () => {
-      if (files) reloadCertificate(running, files, logger);
+      if (files) reloadCertificateFiles(running, files, component, logger);
       try {
         if ((await running.refreshRootKey()) === 'adopted') {
           process.stdout.write(`gatehouse ${component}: root key rotated through gatehouse up: now sealing with it\n`);
@@ -60,24 +50,6 @@ function reloadOnHangup(
       }
     });
   });
-}
-
-/** Re-reads `--cert`/`--key` and swaps the pair in; a refused pair is logged and the current one stays. */
-function reloadCertificate(running: RunningComponent, files: { cert: string; key: string }, logger: Logger): void {
-  try {
-    const { serialNumber, notAfter } = running.reloadCertificate({
-      certPem: readPem(files.cert, 'certificate'),
-      keyPem: readPem(files.key, 'key'),
-    });
-    process.stdout.write(
-      `gatehouse ${running.component}: listener certificate reloaded (serial ${serialNumber}, valid until ${new Date(notAfter).toISOString()})\n`,
-    );
-  } catch (err) {
-    logger.error(
-      { event: 'certificate_reload_failed', reason: (err as Error).message },
-      'certificate reload refused; keeping the current certificate',
-    );
-  }
 }
 
 /**
