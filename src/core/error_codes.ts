@@ -68,6 +68,11 @@ export const ERROR_CODES = {
     message: 'Sealed data failed authentication',
     doc: 'A sealed blob was altered or truncated.',
   },
+  ERR_ROOT_KEY_NOT_HELD: {
+    status: 503,
+    message: 'The data is sealed under a root key this process does not hold yet',
+    doc: 'The data was re-sealed under a new root key (`gatehouse kms root rotate` through another process) and this process still holds the previous one. Nothing is damaged: a component started alone adopts the new key by itself once its root key source holds it (re-read every 5 s and on SIGHUP: write the new key into its `--root-key-file`); with `GATEHOUSE_ROOT_KEY`, restart it with the new key. Retry meanwhile (docs/operations.md, root key rotation).',
+  },
   ERR_STORE_CONFLICT: {
     status: 409,
     message: 'The record was changed concurrently',

@@ -89,10 +89,19 @@ export class SealerRing {
     return this.current.seal(plaintext, label);
   }
 
-  /** Opens with whichever held root key the blob names (ERR_SEAL_CORRUPT otherwise). */
+  /**
+   * Opens with whichever held root key the blob names. A well-formed blob naming a root key this ring does not hold
+   * throws ERR_ROOT_KEY_NOT_HELD (503: re-sealed by another process's root rotation that this one has not adopted
+   * yet); a malformed blob, or one that fails authentication under the key it names, throws ERR_SEAL_CORRUPT.
+   */
   open(blob: string, label: string): Buffer {
     const fingerprint = sealedFingerprint(blob);
-    return (this.sealers.find((s) => s.fingerprint === fingerprint) ?? this.current).open(blob, label);
+    const sealer = this.sealers.find((s) => s.fingerprint === fingerprint);
+    if (sealer) return sealer.open(blob, label);
+    if (fingerprint === undefined) return this.current.open(blob, label);
+    throw new GatehouseError('ERR_ROOT_KEY_NOT_HELD', {
+      detail: `sealed blob for ${label} names root key ${fingerprint}; this process holds ${this.sealers.map((s) => s.fingerprint).join(', ')}`,
+    });
   }
 
   /** Makes `next` current, keeping the previous one for opening only. */

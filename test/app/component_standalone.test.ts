@@ -226,8 +226,10 @@ describe('components started alone beside gatehouse up', () => {
     expect(JSON.stringify(rotated)).toContain(fingerprint);
     await admin('/v1/kms/keys', { name: 'late' }); // sealed under the new root key
 
-    // Before it looks, what was sealed under the new key cannot be opened here.
-    expect((await encrypt(manual, 'late')).status).toBe(500);
+    // Before it looks, what was sealed under the new key cannot be opened here, and the answer says why.
+    const before = await encrypt(manual, 'late');
+    expect(before.status).toBe(503);
+    expect(before.body.code).toBe('ERR_ROOT_KEY_NOT_HELD');
     expect(await manual.refreshRootKey()).toBe('adopted');
     expect(await manual.refreshRootKey()).toBe('current');
     expect((await encrypt(manual, 'late')).status).toBe(200);
@@ -248,7 +250,7 @@ describe('components started alone beside gatehouse up', () => {
     expect(stale).toHaveLength(1);
     expect(stale[0]).toMatchObject({ stored: fingerprint, source: 'env' });
     expect(String(stale[0]?.['msg'])).toContain('restart this component with the new key');
-    expect((await encrypt(pinned, 'late')).status).toBe(500);
+    expect((await encrypt(pinned, 'late')).body.code).toBe('ERR_ROOT_KEY_NOT_HELD');
     expect(JSON.stringify([...manualLog.lines, ...pinnedLog.lines])).not.toContain(previous);
 
     // A component alone never repairs the key files of a rotation (up may be running one right now): it only uses a
