@@ -4,7 +4,7 @@
 // limit is { rate, per, burst } (default: high enough never to reject) and plain: true makes the route public with no
 // limit (the gateway's own cost without auth). Prints { port, token }: a token the route admits,
 // signed with src/crypto signJwt. Stops on SIGTERM.
-import { toGatewayPrincipal } from '../../dist/app/gateway_authenticator.js';
+import { verifiedJwt } from '../../dist/app/gateway_authenticator.js';
 import { loadConfig } from '../../dist/config/index.js';
 import { silentLogger, systemClock } from '../../dist/core/index.js';
 import { generateSigningKey, publicJwk, signJwt } from '../../dist/crypto/index.js';
@@ -51,11 +51,8 @@ const verifier = createVerifier({
   logger: silentLogger,
 });
 await verifier.start();
-const authenticator = {
-  async authenticate(headers) {
-    return toGatewayPrincipal(await verifier.verifyRequest(headers));
-  },
-};
+// The JWT half of the production wiring (src/app/gateway_authenticator.ts): cached tokens answered without a promise.
+const authenticator = { authenticate: (headers) => verifiedJwt(verifier, headers) };
 const gateway = new Gateway({
   config: config.gateway,
   clock: systemClock,

@@ -1,3 +1,4 @@
+import type { IncomingHttpHeaders } from 'node:http';
 import { GatehouseError, type Clock, type Logger } from '../core/index.js';
 import type { Authenticator, GatewayConfig, GatewayPrincipal } from '../gateway/index.js';
 import { IDENTITY_PATHS } from '../identity/index.js';
@@ -57,6 +58,40 @@ export function toGatewayPrincipal(p: Principal): GatewayPrincipal {
     if (typeof id === 'string') out.apiKeyId = id;
   }
   return out;
+}
+
+/** Gateway principals of remembered verifier principals (the verifier's cache keeps those objects). */
+const gatewayPrincipals = new WeakMap<Principal, GatewayPrincipal>();
+
+/** A JWT route's principal: refuses an API key, and converts each remembered verifier principal once. */
+function jwtPrincipal(p: Principal): GatewayPrincipal {
+  if (p.kind !== 'jwt') throw new GatehouseError('ERR_TOKEN_INVALID', { detail: 'route expects a JWT' });
+  let out = gatewayPrincipals.get(p);
+  if (out === undefined) {
+    out = toGatewayPrincipal(p);
+    gatewayPrincipals.set(p, out);
+  }
+  return out;
+}
+
+/**
+ * The gateway principal of a JWT route's request: a token verified before is answered at once, without a promise
+ * (the verifier still re-checks revocation, key presence and feed staleness on every call); others are verified.
+ *
+ * @example
+ * const authenticator = { authenticate: (headers) => verifiedJwt(verifier, headers) };
+ */
+export function verifiedJwt(
+  verifier: Verifier,
+  headers: IncomingHttpHeaders,
+): GatewayPrincipal | Promise<GatewayPrincipal> {
+  try {
+    const cached = verifier.cachedPrincipal?.(headers);
+    if (cached !== undefined) return jwtPrincipal(cached);
+  } catch (err) {
+    return Promise.reject(err); // failures are always rejections, as before
+  }
+  return verifier.verifyRequest(headers).then(jwtPrincipal);
 }
 
 /**
@@ -190,25 +225,25 @@ export function appGatewayAuthenticator(o: {
       });
     }
   }
+  const apiKeyPrincipal = async (headers: IncomingHttpHeaders): Promise<GatewayPrincipal> => {
+    const credential = extractCredential(headers, o.apiKeyHeader ?? 'x-api-key'); // ERR_TOKEN_MISSING / _REQUEST_INVALID first
+    if (credential.kind !== 'api_key')
+      throw new GatehouseError('ERR_TOKEN_INVALID', { detail: 'route expects an API key' });
+    let principal: GatewayPrincipal | undefined;
+    if (o.apiKeys) principal = o.apiKeys(credential.value);
+    else if (introspected) principal = await introspected.verify(credential.value);
+    else throw new GatehouseError('ERR_TOKEN_INVALID', { detail: 'no API-key verifier is wired into this gateway' });
+    if (principal === undefined)
+      throw new GatehouseError('ERR_TOKEN_INVALID', { detail: 'unknown, expired or revoked API key' });
+    return principal;
+  };
   return {
-    async authenticate(headers, kind) {
-      if (kind === 'api_key') {
-        const credential = extractCredential(headers, o.apiKeyHeader ?? 'x-api-key'); // ERR_TOKEN_MISSING / _REQUEST_INVALID first
-        if (credential.kind !== 'api_key')
-          throw new GatehouseError('ERR_TOKEN_INVALID', { detail: 'route expects an API key' });
-        let principal: GatewayPrincipal | undefined;
-        if (o.apiKeys) principal = o.apiKeys(credential.value);
-        else if (introspected) principal = await introspected.verify(credential.value);
-        else
-          throw new GatehouseError('ERR_TOKEN_INVALID', { detail: 'no API-key verifier is wired into this gateway' });
-        if (principal === undefined)
-          throw new GatehouseError('ERR_TOKEN_INVALID', { detail: 'unknown, expired or revoked API key' });
-        return principal;
+    authenticate(headers, kind) {
+      if (kind === 'api_key') return apiKeyPrincipal(headers);
+      if (verifier === undefined) {
+        return Promise.reject(new GatehouseError('ERR_TOKEN_INVALID', { detail: 'no JWT verifier configured' }));
       }
-      if (!verifier) throw new GatehouseError('ERR_TOKEN_INVALID', { detail: 'no JWT verifier configured' });
-      const principal = await verifier.verifyRequest(headers);
-      if (principal.kind !== 'jwt') throw new GatehouseError('ERR_TOKEN_INVALID', { detail: 'route expects a JWT' });
-      return toGatewayPrincipal(principal);
+      return verifiedJwt(verifier, headers);
     },
     start: async () => {
       await verifier?.start();

@@ -27,7 +27,8 @@ export interface GatewayPrincipal {
  * const authenticator: Authenticator = { authenticate: (headers, kind) => verifier.verifyRequest(headers) };
  */
 export interface Authenticator {
-  authenticate(headers: IncomingHttpHeaders, kind: 'jwt' | 'api_key'): Promise<GatewayPrincipal>;
+  /** A principal at once when the credential is already known to be good (no promise on the hot path), else a promise. */
+  authenticate(headers: IncomingHttpHeaders, kind: 'jwt' | 'api_key'): GatewayPrincipal | Promise<GatewayPrincipal>;
 }
 
 /** An authenticator that refuses everyone: the default until a verifier is wired. */

@@ -198,8 +198,13 @@ export class Gateway {
   private authenticate(ctx: RequestContext): void | Promise<void> {
     const kind = ctx.route!.config.auth.kind;
     if (kind === 'none') return;
-    return this.authenticator.authenticate(ctx.req.headers, kind).then((principal) => {
+    const principal = this.authenticator.authenticate(ctx.req.headers, kind);
+    if (!(principal instanceof Promise)) {
       ctx.principal = principal;
+      return;
+    }
+    return principal.then((p) => {
+      ctx.principal = p;
     });
   }
 

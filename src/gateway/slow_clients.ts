@@ -24,6 +24,13 @@ interface Tracked {
   bodyBaseline: number;
   /** The TLS socket of the connection, once the handshake is done (bytesRead of the body is counted on it). */
   tls: Socket | undefined;
+  /** The response of the connection's current request: once it has finished, the connection reads again. */
+  response: ServerResponse | undefined;
+}
+
+/** Where a connection is; a finished response puts it back to reading (no per-request listener needed). */
+function phaseOf(entry: Tracked): Phase {
+  return entry.response !== undefined && entry.response.writableFinished ? 'reading' : entry.phase;
 }
 
 const key = (s: Socket) => `${s.remoteAddress}|${s.remotePort}`;
@@ -79,7 +86,14 @@ export class SlowClientGuard {
   private accept(socket: Socket): void {
     if (this.connections.size >= this.o.maxConnections) this.evictOldestReading();
     const id = key(socket);
-    const entry: Tracked = { socket, phase: 'reading', bodyStart: 0, bodyBaseline: 0, tls: undefined };
+    const entry: Tracked = {
+      socket,
+      phase: 'reading',
+      bodyStart: 0,
+      bodyBaseline: 0,
+      tls: undefined,
+      response: undefined,
+    };
     this.connections.set(id, entry);
     socket.once('close', () => {
       if (this.connections.get(id) === entry) this.connections.delete(id);
@@ -88,7 +102,7 @@ export class SlowClientGuard {
 
   private evictOldestReading(): void {
     for (const entry of this.connections.values()) {
-      if (entry.phase === 'answering') continue;
+      if (phaseOf(entry) === 'answering') continue;
       this.closed.cap += 1;
       entry.socket.destroy();
       this.connections.delete(key(entry.socket));
@@ -100,6 +114,7 @@ export class SlowClientGuard {
     const entry = (req.socket as Tagged)[ENTRY] ?? this.connections.get(key(req.socket));
     if (!entry) return;
     entry.tls = req.socket;
+    entry.response = res;
     if (
       req.complete ||
       (req.headers['content-length'] === undefined && req.headers['transfer-encoding'] === undefined)
@@ -113,16 +128,13 @@ export class SlowClientGuard {
         if (entry.phase === 'body') entry.phase = 'answering';
       });
     }
-    res.once('finish', () => {
-      entry.phase = 'reading';
-    });
   }
 
   private sweep(): void {
     if (this.o.minBodyRate <= 0) return;
     const now = this.o.clock.now();
     for (const entry of this.connections.values()) {
-      if (entry.phase !== 'body') continue;
+      if (phaseOf(entry) !== 'body') continue;
       const elapsed = now - entry.bodyStart;
       if (elapsed < this.o.bodyGrace) continue;
       const read = (entry.tls ?? entry.socket).bytesRead - entry.bodyBaseline;

@@ -22,6 +22,13 @@ export interface Verifier {
   verifyRequest(headers: HeaderBag, binding?: RequestBinding): Promise<Principal>;
   /** Verifies one credential: a JWT access token, or an API key when API keys are configured. */
   verifyToken(token: string, binding?: RequestBinding): Promise<Principal>;
+  /**
+   * The synchronous fast path of {@link verifyRequest}: the principal when the request's credential was verified
+   * before and is still remembered (every per-request check applied: revocation, key presence, feed staleness,
+   * certificate binding), undefined when it must go through `verifyRequest`. Throws what `verifyRequest` would reject
+   * with. Optional for other implementations of this interface.
+   */
+  cachedPrincipal?(headers: HeaderBag, binding?: RequestBinding): Principal | undefined;
   /** Loads the JWKS and, in poll mode, the revocation feed; then keeps polling. Call before serving. */
   start(): Promise<void>;
   /** Stops background polling. */
@@ -114,6 +121,18 @@ class TokenVerifier implements Verifier {
     }
   }
 
+  cachedPrincipal(headers: HeaderBag, binding?: RequestBinding): Principal | undefined {
+    const now = this.o.clock.now();
+    this.checkFeedFresh(now);
+    if (this.o.cacheMaxEntries === 0) return undefined;
+    const token = extractCredential(headers, this.o.apiKeys?.header).value;
+    if (token.length > this.o.maxTokenBytes) throw invalid('token too large');
+    const digest = sha256Base64url(token);
+    const principal = this.remembered(digest, now);
+    if (principal !== undefined) checkCertificateBinding(principal.claims, binding?.certificateThumbprint);
+    return principal;
+  }
+
   async verifyToken(token: string, binding?: RequestBinding): Promise<Principal> {
     const principal = await this.verifyCredential(token);
     // RFC 8705 §3, on cache hits too: the cache knows the token, not the connection it came on.
@@ -121,23 +140,32 @@ class TokenVerifier implements Verifier {
     return principal;
   }
 
-  private async verifyCredential(token: string): Promise<Principal> {
-    const now = this.o.clock.now();
+  private checkFeedFresh(now: number): void {
     if (this.feed !== undefined && now - this.feed.lastSuccessAt > this.o.maxStalenessMs) {
       throw new GatehouseError('ERR_VERIFIER_UNAVAILABLE', { detail: 'revocation feed is stale' });
     }
+  }
+
+  /** A remembered principal, re-checked against the deny list and the JWKS; throws when it was revoked or withdrawn. */
+  private remembered(digest: string, now: number): Principal | undefined {
+    const hit = this.cache.get(digest, now);
+    if (hit === undefined) return undefined;
+    const kid = hit.principal.keyId;
+    if (!this.deny.isDenied(hit.jti, kid, now) && (kid === undefined || this.jwks.peek(kid) !== undefined)) {
+      return hit.principal;
+    }
+    this.cache.delete(digest);
+    throw invalid('revoked or key withdrawn');
+  }
+
+  private async verifyCredential(token: string): Promise<Principal> {
+    const now = this.o.clock.now();
+    this.checkFeedFresh(now);
     if (typeof token !== 'string' || token.length > this.o.maxTokenBytes) throw invalid('token too large');
     // The cache key; a verifier without a cache (cache.maxEntries 0) skips the hash on every request.
     const digest = this.o.cacheMaxEntries > 0 ? sha256Base64url(token) : '';
-    const hit = digest === '' ? undefined : this.cache.get(digest, now);
-    if (hit !== undefined) {
-      const kid = hit.principal.keyId;
-      if (!this.deny.isDenied(hit.jti, kid, now) && (kid === undefined || this.jwks.peek(kid) !== undefined)) {
-        return hit.principal;
-      }
-      this.cache.delete(digest);
-      throw invalid('revoked or key withdrawn');
-    }
+    const hit = digest === '' ? undefined : this.remembered(digest, now);
+    if (hit !== undefined) return hit;
     if (isApiKey(token)) return this.verifyApiKey(token, digest, now);
     return this.verifyJwt(token, digest, now);
   }

@@ -112,6 +112,53 @@ describe('revocation: push subscription', () => {
   });
 });
 
+describe('cachedPrincipal: the synchronous fast path of verifyRequest', () => {
+  it('answers only remembered tokens, and applies revocation and feed staleness on every call', async () => {
+    let push: ((item: { jti?: string; key_id?: string; exp: number }) => void) | undefined;
+    const v = make({
+      ...feed(),
+      intervalMs: 60_000,
+      maxStalenessMs: 60_000,
+      subscribe: async (onItem) => {
+        push = onItem;
+        return async () => {};
+      },
+    });
+    await v.start();
+    const token = mint(key, sec(clock), { jti: 'c-1' });
+    const headers = { authorization: `Bearer ${token}` };
+    expect(v.cachedPrincipal?.(headers)).toBeUndefined(); // never verified: the caller must take verifyRequest
+    const verified = await v.verifyRequest(headers);
+    expect(v.cachedPrincipal?.(headers)).toBe(verified);
+    expect(() => v.cachedPrincipal?.({ authorization: 'Bearer not a token!' })).toThrow(); // malformed: 400 as before
+    expect(() => v.cachedPrincipal?.({})).toThrow(); // missing: 401 as before
+    push?.({ jti: 'c-1', exp: sec(clock) + 60 });
+    expect(() => v.cachedPrincipal?.(headers)).toThrow(expect.objectContaining({ detail: 'revoked or key withdrawn' }));
+    await expect(v.verifyRequest(headers)).rejects.toThrow();
+    const other = { authorization: `Bearer ${mint(key, sec(clock), { jti: 'c-2' })}` };
+    await v.verifyRequest(other);
+    clock.advance(60_001);
+    let status = 0;
+    try {
+      v.cachedPrincipal?.(other);
+    } catch (err) {
+      status = bearerChallenge(err, 'r').status;
+    }
+    expect(status).toBe(503); // the feed is stale: fail closed on the fast path too
+  });
+
+  it('checks the certificate binding of a cnf-bound token on every call', async () => {
+    const v = make({ mode: 'off' });
+    await v.start();
+    const bound = mint(key, sec(clock), { jti: 'c-3', cnf: { 'x5t#S256': 'A'.repeat(43) } });
+    const headers = { authorization: `Bearer ${bound}` };
+    await v.verifyRequest(headers, { certificateThumbprint: 'A'.repeat(43) });
+    expect(v.cachedPrincipal?.(headers, { certificateThumbprint: 'A'.repeat(43) })?.sub).toBeDefined();
+    expect(() => v.cachedPrincipal?.(headers, { certificateThumbprint: 'B'.repeat(43) })).toThrow();
+    expect(() => v.cachedPrincipal?.(headers)).toThrow();
+  });
+});
+
 describe('revocation: introspect', () => {
   it('asks the issuer per uncached token, caches the answer briefly, never past exp', async () => {
     const v = make({
