@@ -5,15 +5,15 @@ import type { DataDirPaths } from './data_dir.js';
 import { resolveRootKey, type ResolvedRootKey, type RootKeyInputs } from './root_key_source.js';
 import { nextFileOf } from './root_rotation.js';
 
-/** How often a component started alone looks whether the root key was rotated under it. */
+/** How often a component started alone, or a `gatehouse up` replica, looks whether the root key was rotated under it. */
 export const ROOT_KEY_CHECK_MS = 5000;
 
 /** What a check found: nothing changed, the new root key adopted, or a rotation whose key this process lacks. */
 export type RootKeyCheck = 'current' | 'adopted' | 'unavailable';
 
 /**
- * Lets a process that does not rotate the root key (a component started alone) follow a rotation made by another
- * (`gatehouse kms root rotate` through `gatehouse up`). A check reads which root key the store is sealed under; when
+ * Lets a process follow a root rotation made by another (`gatehouse kms root rotate` through a `gatehouse up`): a
+ * component started alone, or another `gatehouse up` replica on the same PostgreSQL. A check reads which root key the store is sealed under; when
  * it is not the one this process seals with, it re-reads the process's root key source (`--root-key-file`,
  * `GATEHOUSE_ROOT_KEY` or `DIR/root.key`, and the `<file>.next` a rotation writes first) and adopts the key whose
  * fingerprint the store names, once the keyring has verified that it opens the store. Until then data re-sealed
@@ -39,6 +39,8 @@ export class RootKeyFollower {
       /** The key this process opened with; updated when a new one is adopted. */
       rootKey: ResolvedRootKey;
       logger: Logger;
+      /** Called with each key adopted (`gatehouse up` records it in its data directory's manifest). */
+      onAdopted?: (key: RootKey) => void;
     },
   ) {}
 
@@ -60,8 +62,10 @@ export class RootKeyFollower {
     this.timer.unref();
   }
 
-  stop(): void {
+  /** Stops the checks and waits for one in progress. */
+  async stop(): Promise<void> {
     if (this.timer) clearInterval(this.timer);
+    await this.running?.catch(() => undefined);
   }
 
   private async run(): Promise<RootKeyCheck> {
@@ -81,6 +85,7 @@ export class RootKeyFollower {
       await keyring.adoptRoot(next);
       this.o.rootKey.key = next;
       this.reported = undefined;
+      this.o.onAdopted?.(next);
       logger.warn(
         { event: 'root_key_adopted', from: current, to: stored },
         'the root key was rotated by another process: sealing with the new one',
@@ -92,7 +97,7 @@ export class RootKeyFollower {
       logger.error(
         { event: 'root_key_stale', stored, current, source: this.o.rootKey.source, ...(reason ? { reason } : {}) },
         this.o.rootKey.source === 'env'
-          ? 'the root key was rotated by another process and GATEHOUSE_ROOT_KEY holds the previous one: restart this component with the new key; until then data sealed under the new key cannot be opened here and writes fail'
+          ? 'the root key was rotated by another process and GATEHOUSE_ROOT_KEY holds the previous one: restart this process with the new key; until then data sealed under the new key cannot be opened here and writes fail'
           : 'the root key was rotated by another process and the root key file holds another key: put the new key there (it is re-read every 5 s and on SIGHUP) or restart with it; until then data sealed under the new key cannot be opened here and writes fail',
       );
     }

@@ -32,7 +32,9 @@ import { attachObjectStore } from './object_operations.js';
 import { WorkloadCertificates } from './workload_certificates.js';
 import type { IssuedListenerCert } from './listener_certificate.js';
 import { preparePlatformListener } from './platform_listener.js';
+import { ROOT_KEY_CHECK_MS, RootKeyFollower, type RootKeyCheck } from './root_key_follower.js';
 import { resolveRootKey, type RootKeyInputs } from './root_key_source.js';
+import { recordInManifest } from './root_rotation.js';
 import { openSealedCore } from './sealed_core.js';
 import { Scheduler, recordsPurgeJob } from './scheduler.js';
 import { Cleanups } from './cleanups.js';
@@ -71,6 +73,11 @@ export interface RunningGatehouse {
   rootKeyCreated: boolean;
   /** Swaps the gateway's routes, limits and upstreams (SIGHUP); throws ERR_CONFIG_INVALID and keeps the old ones. */
   reloadGateway(gateway: Config['gateway']): void;
+  /**
+   * Follows a root rotation made by another replica on the same storage now (it is also checked every 5 s): when the
+   * store is sealed under another root key, re-reads the root key source and adopts the new key if it holds it.
+   */
+  refreshRootKey(): Promise<RootKeyCheck>;
   /** Stops accepting, drains in-flight requests, closes stores, removes endpoints.json, releases the lock. */
   stop(): Promise<void>;
 }
@@ -78,12 +85,16 @@ export interface RunningGatehouse {
 /**
  * `gatehouse up`: locks the data directory, initializes it on first start (all or nothing), opens storage, keyring
  * and CA, starts every listener with a certificate from the platform CA, and writes endpoints.json once all are ready.
+ * A root key rotated through another replica on the same PostgreSQL is followed once this replica's root key source
+ * holds it (RootKeyFollower, every 5 s and `refreshRootKey`).
  */
 export async function startGatehouse(options: {
   config: Config;
   rootKey: RootKeyInputs;
   clock: Clock;
   logger: Logger;
+  /** How often a root rotation made by another replica is looked for (default 5 s). */
+  rootKeyCheckEveryMs?: number;
 }): Promise<RunningGatehouse> {
   const { config, clock, logger } = options;
   const paths = dataDirPaths(config.dataDir);
@@ -114,6 +125,16 @@ export async function startGatehouse(options: {
       rootKeyCreated,
     });
     cleanups.push(() => core.close());
+    const follower = new RootKeyFollower({
+      keyring: core.keyring,
+      inputs: options.rootKey,
+      paths,
+      rootKey,
+      logger,
+      onAdopted: (key) => recordInManifest(paths, key),
+    });
+    follower.start(options.rootKeyCheckEveryMs ?? ROOT_KEY_CHECK_MS);
+    cleanups.push(() => follower.stop());
     const adminToken = await AdminToken.load(core.records);
     writeFileAtomic(paths.trustBundle, await core.authority.trustBundlePem(), 0o644);
 
@@ -285,6 +306,7 @@ export async function startGatehouse(options: {
       created,
       rootKeyCreated,
       reloadGateway: (section) => gateway.reload(section),
+      refreshRootKey: () => follower.check(),
       stop: () => {
         ready = false;
         return cleanups.unwind();

@@ -71,7 +71,7 @@ export const ERROR_CODES = {
   ERR_ROOT_KEY_NOT_HELD: {
     status: 503,
     message: 'The data is sealed under a root key this process does not hold yet',
-    doc: 'The data was re-sealed under a new root key (`gatehouse kms root rotate` through another process) and this process still holds the previous one. Nothing is damaged: a component started alone adopts the new key by itself once its root key source holds it (re-read every 5 s and on SIGHUP: write the new key into its `--root-key-file`); with `GATEHOUSE_ROOT_KEY`, restart it with the new key. Retry meanwhile (docs/operations.md, root key rotation).',
+    doc: 'The data was re-sealed under a new root key (`gatehouse kms root rotate` through another process) and this process still holds the previous one. Nothing is damaged: a component started alone or another `gatehouse up` replica adopts the new key by itself once its root key source holds it (re-read every 5 s and on SIGHUP: write the new key into its `--root-key-file`); with `GATEHOUSE_ROOT_KEY`, restart it with the new key. Retry meanwhile (docs/operations.md, root key rotation).',
   },
   ERR_STORE_CONFLICT: {
     status: 409,
@@ -96,7 +96,7 @@ export const ERROR_CODES = {
   ERR_LEASE_HELD: {
     status: 409,
     message: 'The lease is held by another process',
-    doc: 'A scheduled job found its lease held elsewhere.',
+    doc: 'A scheduled job, a bucket rewrap or a root key rotation found its lease held elsewhere (one root key rotation at a time across replicas: wait for the running one to finish).',
   },
   ERR_KMS_KEY_NOT_FOUND: {
     status: 404,

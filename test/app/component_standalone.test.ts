@@ -249,7 +249,7 @@ describe('components started alone beside gatehouse up', () => {
     const stale = pinnedLog.lines.filter((line) => line['event'] === 'root_key_stale');
     expect(stale).toHaveLength(1);
     expect(stale[0]).toMatchObject({ stored: fingerprint, source: 'env' });
-    expect(String(stale[0]?.['msg'])).toContain('restart this component with the new key');
+    expect(String(stale[0]?.['msg'])).toContain('restart this process with the new key');
     expect((await encrypt(pinned, 'late')).body.code).toBe('ERR_ROOT_KEY_NOT_HELD');
     expect(JSON.stringify([...manualLog.lines, ...pinnedLog.lines])).not.toContain(previous);
 

@@ -43,7 +43,7 @@ function describeKey(key: KeyView): string {
 const keyPath = (name: string) => `/v1/kms/keys/${encodeURIComponent(name)}`;
 
 const ROOT_ROTATE_HELP =
-  're-seal everything under a new root key (components run alone adopt it once their root key file holds it; ' +
+  're-seal everything under a new root key (components run alone and other up replicas adopt it once their root key file holds it; ' +
   'with GATEHOUSE_ROOT_KEY restart them with the new key; docs/operations.md)';
 
 /** `gatehouse kms ...`: named keys with versions and the root key; `gatehouse kms --config FILE` runs the KMS alone. */

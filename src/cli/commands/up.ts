@@ -55,7 +55,10 @@ function banner(running: RunningGatehouse): string {
   return lines.join('\n');
 }
 
-/** `gatehouse up`: the whole platform on one machine; stops cleanly on SIGINT/SIGTERM. */
+/**
+ * `gatehouse up`: the whole platform on one machine; stops cleanly on SIGINT/SIGTERM; SIGHUP reloads the gateway
+ * section, then looks for a root key rotated through another replica.
+ */
 export function upCommand(): Command {
   return new Command('up')
     .description('run every capability on this machine (embedded defaults: SQLite, in-memory limits)')
@@ -96,6 +99,8 @@ export function upCommand(): Command {
             process.exit(1);
           });
       };
+      // SIGHUP, in order: the gateway section of the configuration file, then a root key rotated by another replica.
+      let reloading = Promise.resolve();
       process.on('SIGHUP', () => {
         try {
           const next = loadConfig({
@@ -111,6 +116,15 @@ export function upCommand(): Command {
             'reload refused; keeping the running gateway configuration',
           );
         }
+        reloading = reloading.then(async () => {
+          try {
+            if ((await running.refreshRootKey()) === 'adopted') {
+              process.stdout.write('gatehouse up: root key rotated through another replica: now sealing with it\n');
+            }
+          } catch (err) {
+            logger.error({ event: 'root_key_check_failed', reason: (err as Error).message }, 'root key check failed');
+          }
+        });
       });
       process.once('SIGINT', () => shutdown('SIGINT'));
       process.once('SIGTERM', () => shutdown('SIGTERM'));
