@@ -8,6 +8,7 @@ import {
   createVerifier,
   extractCredential,
   type Principal,
+  type RevocationSubscribe,
   type Verifier,
   type VerifierOptions,
 } from '../resource/index.js';
@@ -129,6 +130,14 @@ function jwtRevocation(
   };
 }
 
+/** Adds the push channel to the verifier's revocation options, unless revocation is off. */
+function withPush(
+  revocation: VerifierOptions['revocation'],
+  push: RevocationSubscribe | undefined,
+): VerifierOptions['revocation'] {
+  return push === undefined || revocation.mode === 'off' ? revocation : { ...revocation, subscribe: push };
+}
+
 /** The running authenticator and what it owns. */
 export interface AppAuthenticator extends Authenticator {
   start(): Promise<void>;
@@ -158,6 +167,11 @@ export function appGatewayAuthenticator(o: {
    * an API key or access token with scope `revocations:read`, asked for on every poll.
    */
   feedCredential?: () => Promise<string>;
+  /**
+   * Revocations pushed to the verifier at once (the Redis revocation bus when `redis.url` is set, see
+   * `revocationPush`), beside the feed, which stays the source of truth. Not used with `gateway.revocation.mode: off`.
+   */
+  revocationPush?: RevocationSubscribe;
   /** API keys by introspection, used when `apiKeys` is not given (the standalone gateway). */
   apiKeyIntrospection?: ApiKeyIntrospectionSettings;
   clock: Clock;
@@ -198,10 +212,12 @@ export function appGatewayAuthenticator(o: {
         ...(o.trustBundlePem === undefined ? {} : { ca: o.trustBundlePem }),
       },
       // Without JWT routes and a feed, API-key revocation is bounded by the key cache (introspect mode).
-      revocation:
+      revocation: withPush(
         needsJwt || o.feedCredential !== undefined || endpoint === undefined
           ? jwtRevocation(o.gateway.revocation, o.feedCredential, o.logger)
           : { mode: 'introspect', introspection: endpoint },
+        o.revocationPush,
+      ),
       ...(endpoint === undefined || introspection === undefined
         ? {}
         : {

@@ -3,6 +3,7 @@ import type { PlatformCore } from './compose.js';
 import { appGatewayAuthenticator, type ApiKeyVerifier } from './gateway_authenticator.js';
 import { startDemoBackend, withDemoRoute } from './gateway_demo.js';
 import { openGateway } from './gateway_instance.js';
+import { revocationPush } from './revocation_fanout.js';
 import { needsMesh, openUpGatewayMesh } from './gateway_mesh.js';
 import type { IssuedListenerCert } from './listener_certificate.js';
 import { listenerUrl, preparePlatformListener } from './platform_listener.js';
@@ -20,8 +21,8 @@ export interface GatewayListener {
 /**
  * Starts the gateway listener of `gatehouse up` on `listen.host`:`listen.gateway.port` with a certificate from the
  * platform CA (renewed like the others), the demo backend on 127.0.0.1 and its `/demo/` route, JWT routes verified
- * against the platform issuer (revocations read from its feed with `feedCredential`), and the global limiter tier on
- * Redis when `redis.url` is set.
+ * against the platform issuer (revocations read from its feed with `feedCredential` and, when `redis.url` is set,
+ * pushed over the Redis revocation bus), and the global limiter tier on Redis when `redis.url` is set.
  *
  * @example
  * const gateway = await startGatewayListener({ core, ticketKeys, issuer, trustBundlePem });
@@ -46,12 +47,15 @@ export async function startGatewayListener(o: {
     const demo = await startDemoBackend();
     cleanups.push(() => demo.close());
     const section = (g: GatewayConfig) => withDemoRoute(g, demo.url);
+    // With Redis, revocations made at any identity replica reach the verifier at once (the feed stays the truth).
+    const push = revocationPush(config, logger);
     const authenticator = appGatewayAuthenticator({
       gateway: config.gateway,
       issuer: o.issuer,
       trustBundlePem: o.trustBundlePem,
       ...(o.apiKeys === undefined ? {} : { apiKeys: o.apiKeys }),
       ...(o.feedCredential === undefined ? {} : { feedCredential: o.feedCredential }),
+      ...(push === undefined ? {} : { revocationPush: push }),
       apiKeyHeader: config.identity.apiKeys.header,
       clock,
       logger,

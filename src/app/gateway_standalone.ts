@@ -8,6 +8,7 @@ import { openGateway } from './gateway_instance.js';
 import { openStandaloneGatewayMesh } from './gateway_mesh.js';
 import { OperatorCertificate, type CertificatePair } from './listener_certificate.js';
 import { prepareCertifiedListener } from './platform_listener.js';
+import { revocationPush } from './revocation_fanout.js';
 
 /** The trimmed content of a secret file named by `gateway.credentials.<what>`. */
 function readSecret(file: string, what: string): string {
@@ -70,7 +71,8 @@ export interface StandaloneGateway {
 /**
  * `gatehouse gateway`: the data plane alone, with a certificate from files, the global tier on Redis when
  * `redis.url` is set, JWT routes verified against `identity.issuer` (JWKS and revocation feed trusted through
- * `issuerCaPem` or the system roots; the feed read with `gateway.credentials.feedApiKey`), and `/metrics` on a
+ * `issuerCaPem` or the system roots; the feed read with `gateway.credentials.feedApiKey`; with `redis.url`,
+ * revocations also pushed over the Redis revocation bus of the identity replicas), and `/metrics` on a
  * separate 127.0.0.1 listener. The certificate and key are checked before anything opens (ERR_CONFIG_INVALID naming
  * `--cert` or `--key`) and replaced with `reloadCertificate`, as for the components alone.
  *
@@ -95,11 +97,14 @@ export async function startStandaloneGateway(o: {
   try {
     const feedCredential = feedApiKey(config.gateway.credentials);
     const apiKeyIntrospection = introspectionSettings(config.gateway);
+    // With Redis (the identity replicas' redis.url and keyPrefix), revocations are pushed at once; the feed stays the truth.
+    const push = revocationPush(config, logger);
     const authenticator = appGatewayAuthenticator({
       gateway: config.gateway,
       issuer: config.identity.issuer,
       ...(o.issuerCaPem === undefined ? {} : { trustBundlePem: o.issuerCaPem }),
       ...(feedCredential === undefined ? {} : { feedCredential }),
+      ...(push === undefined ? {} : { revocationPush: push }),
       ...(apiKeyIntrospection === undefined ? {} : { apiKeyIntrospection }),
       apiKeyHeader: config.identity.apiKeys.header,
       clock,

@@ -80,8 +80,15 @@ export const configSchema = z.strictObject({
       url: z
         .string()
         .optional()
-        .describe('Redis URL, e.g. redis://cache.internal:6379. Unset: limits stay in process.'),
-      keyPrefix: z.string().default('gatehouse:').describe('Prefix of every Redis key gatehouse writes.'),
+        .describe(
+          'Redis URL, e.g. redis://cache.internal:6379: shared rate-limit counters, and revocations pushed to identity replicas and gateways at once. Unset: limits stay in process and revocations travel through the store and the feed.',
+        ),
+      keyPrefix: z
+        .string()
+        .default('gatehouse:')
+        .describe(
+          'Prefix of every Redis key and channel gatehouse uses; revocations go out on `<keyPrefix>revocations`, so identity replicas and gateways share one prefix.',
+        ),
       tls: tlsMode,
     })
     .prefault({})
