@@ -87,7 +87,7 @@ export function mtlsConnector(options: {
       const verdict =
         resumed && cached
           ? checker.recheck(cached.peer, expected)
-          : checker.check(socket.getPeerCertificate().raw, socket.authorized, socket.authorizationError, expected);
+          : checker.check(socket.getPeerCertificate(), socket.authorized, socket.authorizationError, expected);
       if (!verdict.ok) {
         if (options.stats) options.stats.refused++;
         sessions.delete(key);
