@@ -1,31 +1,24 @@
 import type { IncomingHttpHeaders } from 'node:http';
-import { GatehouseError, type Clock, type Logger } from '../core/index.js';
+import { GatehouseError, isGatehouseError, type Clock, type Logger } from '../core/index.js';
 import type { Authenticator, GatewayConfig, GatewayPrincipal } from '../gateway/index.js';
-import { IDENTITY_PATHS } from '../identity/index.js';
-import { ApiKeyIntrospection } from './gateway_api_keys.js';
 import type { IdentityServer } from './identity_server.js';
+import { gatewayNeeds } from './gateway_needs.js';
 import {
-  createVerifier,
-  extractCredential,
-  type Principal,
-  type RevocationSubscribe,
-  type Verifier,
-  type VerifierOptions,
-} from '../resource/index.js';
+  buildGatewayVerifier,
+  toGatewayPrincipal,
+  verifierCovers,
+  type ApiKeyIntrospectionSettings,
+  type GatewayCredentials,
+  type GatewayVerifier,
+  type GatewayVerifierInputs,
+} from './gateway_verifier.js';
+import { extractCredential, type Principal, type RevocationSubscribe, type Verifier } from '../resource/index.js';
+
+export { toGatewayPrincipal } from './gateway_verifier.js';
+export type { ApiKeyIntrospectionSettings, GatewayCredentials } from './gateway_verifier.js';
 
 /** Verifies a presented API key (`ghk_…`) for the gateway; undefined when unknown, expired or revoked. */
 export type ApiKeyVerifier = (key: string) => GatewayPrincipal | undefined;
-
-/** API keys by RFC 7662 introspection at the issuer (a standalone gateway), as the gateway's confidential client. */
-export interface ApiKeyIntrospectionSettings {
-  clientId: string;
-  clientSecret: string;
-  /** How long an active key is reused (ms). */
-  cacheTtlMs: number;
-  /** How long a refused key is refused without asking (ms). */
-  negativeTtlMs: number;
-  maxEntries: number;
-}
 
 /**
  * API keys checked in process against the identity server's key index (no I/O: checksum, SHA-256, map lookup).
@@ -48,17 +41,6 @@ export function identityApiKeys(identity: Pick<IdentityServer, 'apiKeys'>, audie
       apiKeyId: key.id,
     };
   };
-}
-
-/** The gateway's view of a verifier principal: the API key id comes from the `key_id` claim (or `jti`). */
-export function toGatewayPrincipal(p: Principal): GatewayPrincipal {
-  const out: GatewayPrincipal = { kind: p.kind, sub: p.sub, clientId: p.clientId, scopes: p.scopes, roles: p.roles };
-  if (p.keyId !== undefined) out.keyId = p.keyId;
-  if (p.kind === 'api_key') {
-    const id = p.claims['key_id'] ?? p.claims['jti'];
-    if (typeof id === 'string') out.apiKeyId = id;
-  }
-  return out;
 }
 
 /** Gateway principals of remembered verifier principals (the verifier's cache keeps those objects). */
@@ -95,60 +77,32 @@ export function verifiedJwt(
   return verifier.verifyRequest(headers).then(jwtPrincipal);
 }
 
-/**
- * The verifier's revocation options for the gateway's JWT routes: `poll` (the default) needs a feed credential and
- * fails at start without one; `off` is an explicit opt-in, logged as insecure.
- */
-function jwtRevocation(
-  revocation: GatewayConfig['revocation'],
-  feedCredential: (() => Promise<string>) | undefined,
-  logger: Logger,
-): VerifierOptions['revocation'] {
-  if (revocation.mode === 'off') {
-    logger.warn(
-      { event: 'gateway_revocation_off', insecure: true },
-      'INSECURE: gateway.revocation.mode is off, so revoked tokens pass the gateway until they expire; remove it to poll the revocation feed',
-    );
-    return { mode: 'off' };
-  }
-  if (revocation.maxStaleness <= revocation.interval) {
-    throw new GatehouseError('ERR_CONFIG_INVALID', {
-      message: 'gateway.revocation.maxStaleness must be longer than gateway.revocation.interval',
-    });
-  }
-  if (feedCredential === undefined) {
-    throw new GatehouseError('ERR_CONFIG_INVALID', {
-      message:
-        'gateway routes with auth.kind jwt poll the revocation feed: set gateway.credentials.feedApiKey (an API key with scope revocations:read), or gateway.revocation.mode: off to accept revoked tokens until they expire',
-    });
-  }
-  return {
-    mode: 'poll',
-    credentials: feedCredential,
-    intervalMs: revocation.interval,
-    maxStalenessMs: revocation.maxStaleness,
-  };
-}
-
-/** Adds the push channel to the verifier's revocation options, unless revocation is off. */
-function withPush(
-  revocation: VerifierOptions['revocation'],
-  push: RevocationSubscribe | undefined,
-): VerifierOptions['revocation'] {
-  return push === undefined || revocation.mode === 'off' ? revocation : { ...revocation, subscribe: push };
+/** A verifier built and started for a reload, not serving yet. */
+export interface PreparedVerifier {
+  /** Serves the new verifier from now on and closes the one it replaces (requests already in it finish). */
+  commit(): Promise<void>;
+  /** Closes the new verifier: the reload was refused. */
+  abandon(): Promise<void>;
 }
 
 /** The running authenticator and what it owns. */
 export interface AppAuthenticator extends Authenticator {
   start(): Promise<void>;
+  /**
+   * For a reload: builds and starts (JWKS fetched, feed read, push subscribed) the verifier `section` needs when the
+   * running one does not serve it (the first JWT route, the first API-key route verified by introspection);
+   * undefined when nothing is missing. Throws ERR_CONFIG_INVALID, changing nothing, when it cannot be built or started.
+   */
+  prepare(section: GatewayConfig): Promise<PreparedVerifier | undefined>;
+  /** Closes the verifier serving now (and with it what the last reload built). */
   close(): Promise<void>;
 }
 
 /**
  * Wires the gateway's Authenticator port: JWT routes use the resource-server verifier (`createVerifier`) against the
- * platform's issuer and JWKS, created only when some route needs it; API-key routes use `apiKeys` when given (in
- * process), else introspection at the issuer with `apiKeyIntrospection` (cached both ways), and are refused (401)
- * otherwise, so a route never opens by accident.
+ * platform's issuer and JWKS, created only when some route needs it (at start, or by `prepare` at the reload that
+ * adds the first one); API-key routes use `apiKeys` when given (in process), else introspection at the issuer with
+ * `apiKeyIntrospection` (cached both ways), and are refused (401) otherwise, so a route never opens by accident.
  *
  * @example
  * const auth = appGatewayAuthenticator({ gateway: config.gateway, issuer, trustBundlePem, clock, logger });
@@ -174,78 +128,42 @@ export function appGatewayAuthenticator(o: {
   revocationPush?: RevocationSubscribe;
   /** API keys by introspection, used when `apiKeys` is not given (the standalone gateway). */
   apiKeyIntrospection?: ApiKeyIntrospectionSettings;
+  /**
+   * The credentials of a section, read when a verifier is built for it (a standalone gateway reads them from the
+   * section); default `feedCredential` and `apiKeyIntrospection` for every section.
+   */
+  credentials?: (section: GatewayConfig) => GatewayCredentials;
   clock: Clock;
   logger: Logger;
 }): AppAuthenticator {
-  let verifier: Verifier | undefined;
-  let introspected: ApiKeyIntrospection | undefined;
-  const needsJwt = o.gateway.routes.some((r) => r.auth.kind === 'jwt');
-  const needsApiKeys = o.gateway.routes.some((r) => r.auth.kind === 'api_key');
-  const introspection = o.apiKeys === undefined && needsApiKeys ? o.apiKeyIntrospection : undefined;
-  if (needsApiKeys && o.apiKeys === undefined && introspection === undefined) {
-    o.logger.warn(
-      { event: 'gateway_api_keys_unverifiable' },
-      'API-key routes refuse every key: set gateway.credentials.clientId and clientSecret to introspect keys at the identity server',
-    );
-  }
-  if (needsJwt || introspection !== undefined) {
-    if (o.issuer === undefined) {
-      throw new GatehouseError('ERR_CONFIG_INVALID', {
-        message:
-          'gateway routes with auth.kind jwt, and API keys by introspection, need identity.issuer (the identity server whose tokens and keys are accepted)',
-      });
+  const inputs: GatewayVerifierInputs = {
+    issuer: o.issuer,
+    ...(o.trustBundlePem === undefined ? {} : { trustBundlePem: o.trustBundlePem }),
+    inProcessApiKeys: o.apiKeys !== undefined,
+    ...(o.revocationPush === undefined ? {} : { revocationPush: o.revocationPush }),
+    clock: o.clock,
+    logger: o.logger,
+  };
+  const credentialsOf = (section: GatewayConfig): GatewayCredentials => {
+    const given = o.credentials?.(section) ?? {
+      ...(o.feedCredential === undefined ? {} : { feedCredential: o.feedCredential }),
+      ...(o.apiKeyIntrospection === undefined ? {} : { apiKeyIntrospection: o.apiKeyIntrospection }),
+    };
+    if (gatewayNeeds(section).apiKeys && o.apiKeys === undefined && given.apiKeyIntrospection === undefined) {
+      o.logger.warn(
+        { event: 'gateway_api_keys_unverifiable' },
+        'API-key routes refuse every key: set gateway.credentials.clientId and clientSecret to introspect keys at the identity server',
+      );
     }
-    const base = o.issuer.replace(/\/+$/, '');
-    const endpoint =
-      introspection === undefined
-        ? undefined
-        : {
-            url: `${base}${IDENTITY_PATHS.introspection}`,
-            clientId: introspection.clientId,
-            clientSecret: introspection.clientSecret,
-          };
-    verifier = createVerifier({
-      issuer: o.issuer,
-      audience: o.gateway.jwtAudience,
-      jwks: {
-        url: `${base}${IDENTITY_PATHS.jwks}`,
-        ...(o.trustBundlePem === undefined ? {} : { ca: o.trustBundlePem }),
-      },
-      // Without JWT routes and a feed, API-key revocation is bounded by the key cache (introspect mode).
-      revocation: withPush(
-        needsJwt || o.feedCredential !== undefined || endpoint === undefined
-          ? jwtRevocation(o.gateway.revocation, o.feedCredential, o.logger)
-          : { mode: 'introspect', introspection: endpoint },
-        o.revocationPush,
-      ),
-      ...(endpoint === undefined || introspection === undefined
-        ? {}
-        : {
-            apiKeys: { introspect: endpoint, cacheTtlMs: introspection.cacheTtlMs },
-            cache: { maxEntries: introspection.maxEntries },
-          }),
-      clock: o.clock,
-      logger: o.logger,
-    });
-    if (introspection !== undefined) {
-      const v = verifier;
-      introspected = new ApiKeyIntrospection({
-        introspect: async (key) => {
-          const principal = await v.verifyToken(key);
-          if (principal.kind !== 'api_key') throw new GatehouseError('ERR_TOKEN_INVALID', { detail: 'not an API key' });
-          return toGatewayPrincipal(principal);
-        },
-        negativeTtlMs: introspection.negativeTtlMs,
-        maxEntries: introspection.maxEntries,
-        clock: o.clock,
-      });
-    }
-  }
+    return given;
+  };
+  let current = buildGatewayVerifier(o.gateway, inputs, credentialsOf(o.gateway));
   const apiKeyPrincipal = async (headers: IncomingHttpHeaders): Promise<GatewayPrincipal> => {
     const credential = extractCredential(headers, o.apiKeyHeader ?? 'x-api-key'); // ERR_TOKEN_MISSING / _REQUEST_INVALID first
     if (credential.kind !== 'api_key')
       throw new GatehouseError('ERR_TOKEN_INVALID', { detail: 'route expects an API key' });
     let principal: GatewayPrincipal | undefined;
+    const introspected = current?.introspected;
     if (o.apiKeys) principal = o.apiKeys(credential.value);
     else if (introspected) principal = await introspected.verify(credential.value);
     else throw new GatehouseError('ERR_TOKEN_INVALID', { detail: 'no API-key verifier is wired into this gateway' });
@@ -256,16 +174,39 @@ export function appGatewayAuthenticator(o: {
   return {
     authenticate(headers, kind) {
       if (kind === 'api_key') return apiKeyPrincipal(headers);
-      if (verifier === undefined) {
+      if (current === undefined) {
         return Promise.reject(new GatehouseError('ERR_TOKEN_INVALID', { detail: 'no JWT verifier configured' }));
       }
-      return verifiedJwt(verifier, headers);
+      return verifiedJwt(current.verifier, headers);
     },
     start: async () => {
-      await verifier?.start();
+      await current?.verifier.start();
+    },
+    prepare: async (section) => {
+      const credentials = credentialsOf(section);
+      if (verifierCovers(current, section, inputs, credentials)) return undefined;
+      const next = buildGatewayVerifier(section, inputs, credentials) as GatewayVerifier; // throws ERR_CONFIG_INVALID
+      try {
+        await next.verifier.start();
+      } catch (err) {
+        await next.verifier.close().catch(() => {});
+        throw new GatehouseError('ERR_CONFIG_INVALID', {
+          message: `gateway: the token verifier for this section could not start (JWKS or revocation feed of ${o.issuer}): ${(err as Error).message}`,
+          detail: isGatehouseError(err) ? err.detail : undefined,
+          cause: err,
+        });
+      }
+      return {
+        commit: async () => {
+          const replaced = current;
+          current = next;
+          await replaced?.verifier.close();
+        },
+        abandon: () => next.verifier.close(),
+      };
     },
     close: async () => {
-      await verifier?.close();
+      await current?.verifier.close();
     },
   };
 }

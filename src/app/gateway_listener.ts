@@ -1,10 +1,11 @@
 import { createGatewayServer, type GatewayConfig, type GatewayMetrics } from '../gateway/index.js';
 import type { PlatformCore } from './compose.js';
 import { appGatewayAuthenticator, type ApiKeyVerifier } from './gateway_authenticator.js';
+import { GatewayCapabilities } from './gateway_capabilities.js';
 import { startDemoBackend, withDemoRoute } from './gateway_demo.js';
 import { openGateway } from './gateway_instance.js';
 import { revocationPush } from './revocation_fanout.js';
-import { needsMesh, openUpGatewayMesh } from './gateway_mesh.js';
+import { openUpGatewayMesh } from './gateway_mesh.js';
 import type { IssuedListenerCert } from './listener_certificate.js';
 import { listenerUrl, preparePlatformListener } from './platform_listener.js';
 
@@ -12,8 +13,11 @@ import { listenerUrl, preparePlatformListener } from './platform_listener.js';
 export interface GatewayListener {
   url: string;
   metrics: GatewayMetrics;
-  /** Swaps routes, limits and upstreams (the demo route is kept); throws ERR_CONFIG_INVALID and keeps the old ones. */
-  reload(gateway: GatewayConfig): void;
+  /**
+   * Swaps routes, limits and upstreams (the demo route is kept), first building what the section adds (the JWT
+   * verifier, the gateway's SVID); rejects with ERR_CONFIG_INVALID and keeps the old ones.
+   */
+  reload(gateway: GatewayConfig): Promise<void>;
   renewCertificate(): Promise<IssuedListenerCert>;
   close(): Promise<void>;
 }
@@ -60,24 +64,27 @@ export async function startGatewayListener(o: {
       clock,
       logger,
     });
-    await authenticator.start();
-    cleanups.push(() => authenticator.close());
-    // Upstreams with mtls: the gateway's own SVID from the in-process CA (spiffe://<td>/ns/gatehouse/sa/gateway).
-    const mesh = needsMesh(config.gateway)
-      ? await openUpGatewayMesh({
+    const capabilities = new GatewayCapabilities({
+      authenticator,
+      // Upstreams with mtls: the gateway's own SVID from the in-process CA (spiffe://<td>/ns/gatehouse/sa/gateway),
+      // at start or at the reload that adds the first one.
+      openMesh: () =>
+        openUpGatewayMesh({
           authority: o.core.authority,
           records: o.core.records,
           clock,
           logger,
           renewAtFraction: config.pki.renewAtFraction,
-        })
-      : undefined;
-    if (mesh) cleanups.push(() => mesh.close());
+        }),
+      logger,
+    });
+    cleanups.push(() => capabilities.close());
+    const mesh = await capabilities.start(config.gateway);
     const gateway = openGateway({
       config,
       routes: section(config.gateway),
       authenticator,
-      ...(mesh ? { mesh: mesh.mesh } : {}),
+      ...(mesh ? { mesh } : {}),
       clock,
       logger,
       cleanups,
@@ -101,7 +108,7 @@ export async function startGatewayListener(o: {
     return {
       url: listenerUrl(config.listen.host, bound.port),
       metrics: gateway.metrics,
-      reload: (g) => gateway.reload(section(g)),
+      reload: (g) => capabilities.reload(gateway, section(g)),
       renewCertificate: () => listener.renewCertificate(),
       close: unwind,
     };

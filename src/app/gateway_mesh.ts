@@ -18,11 +18,6 @@ export function upGatewaySpiffeId(trustDomain: string): string {
   return `spiffe://${trustDomain}/ns/gatehouse/sa/gateway`;
 }
 
-/** True when some upstream of the section originates mTLS. */
-export function needsMesh(gateway: Config['gateway']): boolean {
-  return gateway.upstreams.some((u) => u.mtls !== undefined);
-}
-
 /**
  * The SVID of the gateway inside `gatehouse up`, for upstreams with `mtls`: issued by the in-process CA against a
  * one-time join token for `spiffe://<trustDomain>/ns/gatehouse/sa/gateway`, renewed like a sidecar's.
@@ -57,19 +52,20 @@ export async function openUpGatewayMesh(o: {
 }
 
 /**
- * The SVID of a standalone gateway (`gateway.mesh`): bootstrapped with its join token (config,
- * GATEHOUSE_GATEWAY__MESH__JOIN_TOKEN or joinTokenFile) at the CA listener, renewed over mTLS, like a sidecar.
- * Undefined without a `gateway.mesh` section.
+ * The SVID of a standalone gateway (`gateway.mesh` of `section`, at start or at the reload that adds it):
+ * bootstrapped with its join token (config, GATEHOUSE_GATEWAY__MESH__JOIN_TOKEN or joinTokenFile) at the CA listener,
+ * renewed over mTLS, like a sidecar. Undefined without a `gateway.mesh` section.
  *
  * @example
- * const mesh = await openStandaloneGatewayMesh({ config, clock, logger });
+ * const mesh = await openStandaloneGatewayMesh({ section: config.gateway, trustDomain: config.trustDomain, clock, logger });
  */
 export async function openStandaloneGatewayMesh(o: {
-  config: Config;
+  section: Config['gateway'];
+  trustDomain: string;
   clock: Clock;
   logger: Logger;
 }): Promise<GatewayMesh | undefined> {
-  const section = o.config.gateway.mesh;
+  const section = o.section.mesh;
   if (section === undefined) return undefined;
   const credential = () => {
     if (section.joinToken) return section.joinToken;
@@ -95,5 +91,5 @@ export async function openStandaloneGatewayMesh(o: {
     await close();
     throw err;
   }
-  return { mesh: { identity, trustDomain: o.config.trustDomain }, close };
+  return { mesh: { identity, trustDomain: o.trustDomain }, close };
 }

@@ -4,6 +4,7 @@ import type { Config } from '../config/index.js';
 import { GatehouseError, type Clock, type Logger } from '../core/index.js';
 import { createGatewayServer, type GatewayConfig } from '../gateway/index.js';
 import { appGatewayAuthenticator, type ApiKeyIntrospectionSettings } from './gateway_authenticator.js';
+import { GatewayCapabilities } from './gateway_capabilities.js';
 import { openGateway } from './gateway_instance.js';
 import { openStandaloneGatewayMesh } from './gateway_mesh.js';
 import { OperatorCertificate, type CertificatePair } from './listener_certificate.js';
@@ -23,7 +24,8 @@ function readSecret(file: string, what: string): string {
 
 /**
  * The revocation-feed credential of a standalone gateway: `gateway.credentials.feedApiKey` (or the env variable), else
- * the content of `feedApiKeyFile` read once at start; undefined when neither is set.
+ * the content of `feedApiKeyFile`, read when a verifier is built (at start, or at the reload adding the first JWT
+ * route); undefined when neither is set.
  */
 function feedApiKey(credentials: GatewayConfig['credentials']): (() => Promise<string>) | undefined {
   let key = credentials.feedApiKey;
@@ -37,7 +39,7 @@ function feedApiKey(credentials: GatewayConfig['credentials']): (() => Promise<s
 
 /**
  * API keys by introspection when `gateway.credentials.clientId` and a secret (`clientSecret`, the env variable, or
- * `clientSecretFile` read once at start) are set; undefined otherwise.
+ * `clientSecretFile`, read when a verifier is built) are set; undefined otherwise.
  */
 function introspectionSettings(gateway: GatewayConfig): ApiKeyIntrospectionSettings | undefined {
   const { clientId, clientSecretFile } = gateway.credentials;
@@ -58,8 +60,11 @@ export interface StandaloneGateway {
   url: string;
   /** The plain-HTTP Prometheus endpoint on 127.0.0.1, when a metrics port was given. */
   metricsUrl: string | undefined;
-  /** Swaps routes, limits and upstreams (SIGHUP); throws ERR_CONFIG_INVALID and keeps the old ones. */
-  reload(gateway: GatewayConfig): void;
+  /**
+   * Swaps routes, limits and upstreams (SIGHUP), first building and starting what the section adds (the JWT verifier,
+   * the SVID of `gateway.mesh`); rejects with ERR_CONFIG_INVALID naming what is missing and keeps the old ones.
+   */
+  reload(gateway: GatewayConfig): Promise<void>;
   /**
    * Swaps a renewed `--cert`/`--key` pair into the listener (SIGHUP): new connections get it, open ones keep theirs.
    * Throws ERR_CONFIG_INVALID, changing nothing, when the pair does not check (see `OperatorCertificate`).
@@ -95,30 +100,38 @@ export async function startStandaloneGateway(o: {
     for (const c of cleanups.reverse()) await c();
   };
   try {
-    const feedCredential = feedApiKey(config.gateway.credentials);
-    const apiKeyIntrospection = introspectionSettings(config.gateway);
     // With Redis (the identity replicas' redis.url and keyPrefix), revocations are pushed at once; the feed stays the truth.
     const push = revocationPush(config, logger);
     const authenticator = appGatewayAuthenticator({
       gateway: config.gateway,
       issuer: config.identity.issuer,
       ...(o.issuerCaPem === undefined ? {} : { trustBundlePem: o.issuerCaPem }),
-      ...(feedCredential === undefined ? {} : { feedCredential }),
+      // Read from the section the verifier is built for: the start one, or the reload adding the first JWT route.
+      credentials: (section) => {
+        const feedCredential = feedApiKey(section.credentials);
+        const apiKeyIntrospection = introspectionSettings(section);
+        return {
+          ...(feedCredential === undefined ? {} : { feedCredential }),
+          ...(apiKeyIntrospection === undefined ? {} : { apiKeyIntrospection }),
+        };
+      },
       ...(push === undefined ? {} : { revocationPush: push }),
-      ...(apiKeyIntrospection === undefined ? {} : { apiKeyIntrospection }),
       apiKeyHeader: config.identity.apiKeys.header,
       clock,
       logger,
     });
-    await authenticator.start();
-    cleanups.push(() => authenticator.close());
-    const mesh = await openStandaloneGatewayMesh({ config, clock, logger });
-    if (mesh) cleanups.push(() => mesh.close());
+    const capabilities = new GatewayCapabilities({
+      authenticator,
+      openMesh: (section) => openStandaloneGatewayMesh({ section, trustDomain: config.trustDomain, clock, logger }),
+      logger,
+    });
+    cleanups.push(() => capabilities.close());
+    const mesh = await capabilities.start(config.gateway);
     const gateway = openGateway({
       config,
       routes: config.gateway,
       authenticator,
-      ...(mesh ? { mesh: mesh.mesh } : {}),
+      ...(mesh ? { mesh } : {}),
       clock,
       logger,
       cleanups,
@@ -145,7 +158,7 @@ export async function startStandaloneGateway(o: {
     return {
       url: `https://${host}:${bound.port}`,
       metricsUrl,
-      reload: (g) => gateway.reload(g),
+      reload: (g) => capabilities.reload(gateway, g),
       reloadCertificate: (pem) => {
         const { serialNumber, notAfter } = certificate.replace(pem);
         return { serialNumber, notAfter };

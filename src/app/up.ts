@@ -71,8 +71,11 @@ export interface RunningGatehouse {
   /** True when this start created the data directory. */
   created: boolean;
   rootKeyCreated: boolean;
-  /** Swaps the gateway's routes, limits and upstreams (SIGHUP); throws ERR_CONFIG_INVALID and keeps the old ones. */
-  reloadGateway(gateway: Config['gateway']): void;
+  /**
+   * Swaps the gateway's routes, limits and upstreams (SIGHUP), first building and starting what the section adds (the
+   * JWT verifier, the gateway's SVID); rejects with ERR_CONFIG_INVALID and keeps the old ones.
+   */
+  reloadGateway(gateway: Config['gateway']): Promise<void>;
   /**
    * Follows a root rotation made by another replica on the same storage now (it is also checked every 5 s): when the
    * store is sealed under another root key, re-reads the root key source and adopts the new key if it holds it.

@@ -163,7 +163,10 @@ export function gatewaySection() {
             .describe(
               'API key with scope revocations:read that reads the revocation feed; prefer GATEHOUSE_GATEWAY__CREDENTIALS__FEED_API_KEY or feedApiKeyFile.',
             ),
-          feedApiKeyFile: z.string().optional().describe('File holding the feed API key (read at start).'),
+          feedApiKeyFile: z
+            .string()
+            .optional()
+            .describe('File holding the feed API key (read at start and at each reload).'),
           clientId: z
             .string()
             .optional()
@@ -174,7 +177,10 @@ export function gatewaySection() {
             .string()
             .optional()
             .describe('Its secret; prefer GATEHOUSE_GATEWAY__CREDENTIALS__CLIENT_SECRET or clientSecretFile.'),
-          clientSecretFile: z.string().optional().describe('File holding the client secret (read at start).'),
+          clientSecretFile: z
+            .string()
+            .optional()
+            .describe('File holding the client secret (read at start and at each reload).'),
         })
         .prefault({})
         .describe(

@@ -65,7 +65,7 @@ export class Gateway {
   private readonly accessLog: AccessLog;
   private readonly authenticator: Authenticator;
   private readonly local: MemoryLimiterStore;
-  private readonly deps: { clock: Clock; logger: Logger; metrics: GatewayMetrics; mesh?: UpstreamMesh };
+  private deps: { clock: Clock; logger: Logger; metrics: GatewayMetrics; mesh?: UpstreamMesh };
   /** Labelled metric children by route and status (prom-client hashes labels on every `labels` call). */
   private readonly children = new Map<string, { count: { inc(): void }; time: { observe(v: number): void } }>();
 
@@ -125,13 +125,17 @@ export class Gateway {
 
   /**
    * Replaces routes, limits, trusted proxies and upstreams at once. A bad configuration throws ERR_CONFIG_INVALID and
-   * changes nothing. Requests already past routing finish on the generation they started with.
+   * changes nothing. Requests already past routing finish on the generation they started with. `added.mesh` gives a
+   * gateway started without a mesh identity the one its first `mtls` upstream needs (kept only if the reload applies).
    *
    * @example
    * process.on('SIGHUP', () => gateway.reload(loadConfig({ file }).gateway));
    */
-  reload(config: GatewayConfig): void {
-    const { state, retired } = buildGatewayState(config, this.state, this.deps);
+  reload(config: GatewayConfig, added: { mesh?: UpstreamMesh } = {}): void {
+    const deps =
+      added.mesh === undefined || this.deps.mesh !== undefined ? this.deps : { ...this.deps, mesh: added.mesh };
+    const { state, retired } = buildGatewayState(config, this.state, deps);
+    this.deps = deps;
     this.state = state;
     for (const upstream of retired) void upstream.close().catch(() => {});
     this.o.logger.info({ event: 'gateway_reloaded', routes: config.routes.length }, 'gateway configuration reloaded');

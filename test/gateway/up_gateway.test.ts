@@ -56,7 +56,7 @@ describe('the gateway in gatehouse up', () => {
     const section = configSchema.parse({
       gateway: { routes: [{ name: 'open', pathPrefix: '/open/', upstream: 'demo' }] },
     }).gateway;
-    running.reloadGateway(section);
+    await running.reloadGateway(section);
     const open = await get('/open/x', { 'x-gatehouse-sub': 'spoofed' });
     expect(open.status).toBe(200);
     expect(open.body).toMatchObject({ message: 'hello from the gatehouse demo backend', path: '/open/x', sub: null });

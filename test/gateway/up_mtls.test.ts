@@ -11,7 +11,7 @@ import { Sidecar } from '../../src/mesh/index.js';
 import { closeServer, echoApp } from '../mesh/helpers.js';
 import { trustingAgent } from '../support/https.js';
 import { tempDir } from '../support/tmp.js';
-import { testCertificate, type Json } from './support.js';
+import { startBackend, testCertificate, type Json } from './support.js';
 
 const TD = 'gatehouse.local';
 const ORDERS = `spiffe://${TD}/ns/shop/sa/orders`;
@@ -66,8 +66,7 @@ describe('gateway upstreams over mTLS with SVIDs from the platform CA', () => {
           gateway: { port: 0 },
         },
         mesh: { demo: { enabled: false } },
-        // An mtls upstream at start gives the gateway its SVID; the test points it at the sidecar by a reload.
-        gateway: section(['https://127.0.0.1:1']),
+        // No mtls upstream at start: the gateway gets its SVID at the reload that adds the first one.
       },
     });
     running = await startGatehouse({ config, rootKey: {}, clock: systemClock, logger: new MemoryLogger() });
@@ -107,15 +106,16 @@ describe('gateway upstreams over mTLS with SVIDs from the platform CA', () => {
     tmp.remove();
   });
 
-  it('the gateway of gatehouse up reaches the sidecar with its own SVID (spiffe://…/ns/gatehouse/sa/gateway)', async () => {
-    running.reloadGateway(section([inbound]));
+  it('a reload adding the first mtls upstream gives the gateway of gatehouse up its SVID (…/ns/gatehouse/sa/gateway)', async () => {
+    expect((await request(`${running.endpoints.gateway}/orders/7`, { dispatcher: platform })).statusCode).toBe(404);
+    await running.reloadGateway(section([inbound]));
     const res = await request(`${running.endpoints.gateway}/orders/7`, { dispatcher: platform });
     const body = (await res.body.json()) as Json;
     expect(res.statusCode, JSON.stringify(body)).toBe(200);
     expect(body.app).toBe('orders');
     expect(body.headers['x-forwarded-client-cert']).toContain(`URI=${UP_GATEWAY}`);
 
-    running.reloadGateway(section([inbound], `spiffe://${TD}/ns/shop/sa/payments`)); // not who answers there
+    await running.reloadGateway(section([inbound], `spiffe://${TD}/ns/shop/sa/payments`)); // not who answers there
     const wrong = await request(`${running.endpoints.gateway}/orders/7`, { dispatcher: platform });
     expect(wrong.statusCode).toBe(502);
     expect(((await wrong.body.json()) as Json).code).toBe('ERR_GATEWAY_UPSTREAM_FAILED');
@@ -165,5 +165,63 @@ describe('gateway upstreams over mTLS with SVIDs from the platform CA', () => {
         logger: new MemoryLogger(),
       }),
     ).rejects.toMatchObject({ code: 'ERR_CONFIG_INVALID' });
+  });
+  it('a standalone gateway gets its SVID at the reload adding gateway.mesh and its first mtls upstream; an SVID it cannot get refuses the reload', async () => {
+    const backend = await startBackend();
+    const { certPem, keyPem } = testCertificate();
+    const plain = configSchema.parse({
+      gateway: {
+        upstreams: [{ name: 'plain', hosts: [backend.url] }],
+        routes: [{ name: 'plain', pathPrefix: '/plain/', upstream: 'plain' }],
+      },
+    }).gateway;
+    const logger = new MemoryLogger();
+    const gateway = await startStandaloneGateway({
+      config: loadConfig({ overrides: { listen: { host: '127.0.0.1', gateway: { port: 0 } }, gateway: plain } }),
+      certPem,
+      keyPem,
+      clock: systemClock,
+      logger,
+    });
+    const client = new Agent({ connect: { ca: certPem, servername: 'localhost' } });
+    const statusOf = async (path: string) => {
+      const res = await request(`${gateway.url}${path}`, { dispatcher: client });
+      return { status: res.statusCode, body: (await res.body.json()) as Json };
+    };
+    const withOrders = (mesh?: Record<string, unknown>) =>
+      configSchema.parse({
+        gateway: {
+          upstreams: [...plain.upstreams, { name: 'orders', hosts: [inbound], mtls: { spiffeId: ORDERS } }],
+          routes: [...plain.routes, { name: 'orders', pathPrefix: '/orders/', upstream: 'orders' }],
+          ...(mesh === undefined ? {} : { mesh }),
+        },
+      }).gateway;
+    const meshAt = { ca: { url: running.endpoints.ca, bundleFile: running.endpoints.trustBundle } };
+    try {
+      // No gateway.mesh: nothing can give it an SVID.
+      await expect(gateway.reload(withOrders())).rejects.toMatchObject({
+        code: 'ERR_CONFIG_INVALID',
+        message: expect.stringContaining('(gateway.mesh)'),
+      });
+      // A join token the CA refuses: no SVID, the reload is refused and the running routes stay.
+      const refused = gateway.reload(withOrders({ ...meshAt, joinToken: 'not-a-join-token' }));
+      await expect(refused).rejects.toMatchObject({
+        code: 'ERR_CONFIG_INVALID',
+        message: expect.stringContaining("the gateway's mesh identity (for upstreams with mtls) could not be issued"),
+      });
+      expect((await statusOf('/plain/1')).status).toBe(200);
+      expect((await statusOf('/orders/1')).status).toBe(404);
+
+      await gateway.reload(withOrders({ ...meshAt, joinToken: await joinToken(EDGE_GATEWAY), spiffeId: EDGE_GATEWAY }));
+      const res = await statusOf('/orders/9');
+      expect(res.status, JSON.stringify(res.body)).toBe(200);
+      expect(res.body.headers['x-forwarded-client-cert']).toContain(`URI=${EDGE_GATEWAY}`);
+      expect((await statusOf('/plain/2')).status).toBe(200);
+      expect(logger.lines.filter((l) => l['event'] === 'gateway_capabilities_added')).toMatchObject([{ mesh: true }]);
+    } finally {
+      await client.close();
+      await gateway.close();
+      await backend.close();
+    }
   });
 });

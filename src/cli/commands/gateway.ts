@@ -17,8 +17,9 @@ interface GatewayFlags {
 /**
  * SIGHUP, in this order: (1) re-reads `--cert`/`--key` and swaps the pair into the listener (refused:
  * `certificate_reload_failed`, the current pair stays); (2) re-reads the configuration file and swaps the gateway
- * section (refused: `gateway_reload_failed`, the running configuration stays). Each step is applied or refused on its
- * own: a bad certificate does not hold back a good configuration, nor the reverse.
+ * section, once what it adds (the JWT verifier, the mesh identity) is running (refused: `gateway_reload_failed`, the
+ * running configuration stays). Each step is applied or refused on its own: a bad certificate does not hold back a
+ * good configuration, nor the reverse. Signals are handled one at a time, in order.
  */
 function reloadOnHangup(
   gateway: StandaloneGateway,
@@ -26,17 +27,20 @@ function reloadOnHangup(
   load: () => Config,
   logger: Logger,
 ): void {
+  let reloading = Promise.resolve();
   process.on('SIGHUP', () => {
-    reloadCertificateFiles(gateway, files, 'gateway', logger);
-    try {
-      gateway.reload(load().gateway);
-      process.stdout.write('gatehouse gateway: configuration reloaded\n');
-    } catch (err) {
-      logger.error(
-        { event: 'gateway_reload_failed', reason: (err as Error).message },
-        'reload refused; keeping the running configuration',
-      );
-    }
+    reloading = reloading.then(async () => {
+      reloadCertificateFiles(gateway, files, 'gateway', logger);
+      try {
+        await gateway.reload(load().gateway);
+        process.stdout.write('gatehouse gateway: configuration reloaded\n');
+      } catch (err) {
+        logger.error(
+          { event: 'gateway_reload_failed', reason: (err as Error).message },
+          'reload refused; keeping the running configuration',
+        );
+      }
+    });
   });
 }
 

@@ -102,21 +102,22 @@ export function upCommand(): Command {
       // SIGHUP, in order: the gateway section of the configuration file, then a root key rotated by another replica.
       let reloading = Promise.resolve();
       process.on('SIGHUP', () => {
-        try {
-          const next = loadConfig({
-            ...(file === undefined ? {} : { file }),
-            env,
-            overrides: flags.dataDir === undefined ? {} : { dataDir: flags.dataDir },
-          });
-          running.reloadGateway(next.gateway);
-          logger.info({ event: 'gateway_reload' }, 'gateway configuration reloaded (SIGHUP)');
-        } catch (err) {
-          logger.error(
-            { event: 'gateway_reload_failed', reason: (err as Error).message },
-            'reload refused; keeping the running gateway configuration',
-          );
-        }
         reloading = reloading.then(async () => {
+          try {
+            const next = loadConfig({
+              ...(file === undefined ? {} : { file }),
+              env,
+              overrides: flags.dataDir === undefined ? {} : { dataDir: flags.dataDir },
+            });
+            // Builds what the section adds (JWT verifier, the gateway's SVID) before its routes are swapped in.
+            await running.reloadGateway(next.gateway);
+            logger.info({ event: 'gateway_reload' }, 'gateway configuration reloaded (SIGHUP)');
+          } catch (err) {
+            logger.error(
+              { event: 'gateway_reload_failed', reason: (err as Error).message },
+              'reload refused; keeping the running gateway configuration',
+            );
+          }
           try {
             if ((await running.refreshRootKey()) === 'adopted') {
               process.stdout.write('gatehouse up: root key rotated through another replica: now sealing with it\n');
