@@ -66,8 +66,6 @@ export class Gateway {
   private readonly authenticator: Authenticator;
   private readonly local: MemoryLimiterStore;
   private deps: { clock: Clock; logger: Logger; metrics: GatewayMetrics; mesh?: UpstreamMesh };
-  /** Labelled metric children by route and status (prom-client hashes labels on every `labels` call). */
-  private readonly children = new Map<string, { count: { inc(): void }; time: { observe(v: number): void } }>();
 
   constructor(private readonly o: GatewayOptions) {
     this.metrics = o.metrics ?? new GatewayMetrics();
@@ -299,20 +297,14 @@ export class Gateway {
     const route = ctx.route?.config.name ?? '(none)';
     const status = ctx.res.statusCode;
     const ms = this.o.clock.now() - ctx.startedAt;
-    const id = `${route} ${status}`;
-    let child = this.children.get(id);
-    if (child === undefined) {
-      if (this.children.size > 10_000) this.children.clear();
-      child = { count: this.metrics.requests.labels(route, String(status)), time: this.metrics.duration.labels(route) };
-      this.children.set(id, child);
-    }
-    child.count.inc();
-    child.time.observe(ms / 1000);
+    this.metrics.requests.record(route, status, ms / 1000);
+    const url = ctx.req.url ?? '';
+    const query = url.indexOf('?');
     const entry: Parameters<AccessLog['write']>[0] = {
       request_id: ctx.requestId,
       route,
       method: ctx.req.method ?? '',
-      path: (ctx.req.url ?? '').split('?', 1)[0] ?? '',
+      path: query === -1 ? url : url.slice(0, query),
       status,
       duration_ms: ms,
       client_ip: ctx.clientIp,

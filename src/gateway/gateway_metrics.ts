@@ -1,5 +1,6 @@
-import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { Counter, Gauge, Registry } from 'prom-client';
 import type { BreakerState } from '../ratelimit/index.js';
+import { RequestStats } from './request_stats.js';
 
 const BREAKER_VALUE: Record<BreakerState, number> = { closed: 0, 'half-open': 1, open: 2 };
 
@@ -9,24 +10,17 @@ const BREAKER_VALUE: Record<BreakerState, number> = { closed: 0, 'half-open': 1,
  *
  * @example
  * const metrics = new GatewayMetrics();
- * metrics.requests.labels('demo', '200').inc();
+ * metrics.requests.record('demo', 200, 0.004);
  * const text = await metrics.text();
  */
 export class GatewayMetrics {
   readonly registry = new Registry();
-  readonly requests = new Counter({
-    name: 'gatehouse_gateway_requests_total',
-    help: 'Requests answered, by route and status code.',
-    labelNames: ['route', 'status'] as const,
-    registers: [this.registry],
-  });
-  readonly duration = new Histogram({
-    name: 'gatehouse_gateway_request_duration_seconds',
-    help: 'Time from request to response end, by route.',
-    labelNames: ['route'] as const,
-    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10],
-    registers: [this.registry],
-  });
+  /** `gatehouse_gateway_requests_total` and `gatehouse_gateway_request_duration_seconds`, kept off prom-client. */
+  readonly requests = new RequestStats(
+    { name: 'gatehouse_gateway_requests_total', help: 'Requests answered, by route and status code.' },
+    { name: 'gatehouse_gateway_request_duration_seconds', help: 'Time from request to response end, by route.' },
+    [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10],
+  );
   readonly limited = new Counter({
     name: 'gatehouse_gateway_limited_total',
     help: 'Requests refused with 429, by route and limit.',
@@ -86,8 +80,9 @@ export class GatewayMetrics {
   }
 
   /** The Prometheus text exposition. */
-  text(): Promise<string> {
-    return this.registry.metrics();
+  async text(): Promise<string> {
+    const text = await this.registry.metrics();
+    return `${text}${text.endsWith('\n') || text === '' ? '' : '\n'}${this.requests.text()}`;
   }
 
   /** The exposition's content type. */
