@@ -39,6 +39,15 @@ export interface Verifier {
   readonly apiKeyHeader: string | undefined;
 }
 
+/**
+ * The verified-token cache key of a credential. A JWT is its own key: it lives minutes, and a map lookup costs a
+ * fraction of the SHA-256 that hashing it would (about 0.8 of a gateway request's ~70 µs; Envoy's JWT cache is keyed
+ * the same way). An API key is long-lived, so only its SHA-256 is kept (`k:` cannot start a JWT).
+ */
+function cacheKey(token: string): string {
+  return isApiKey(token) ? `k:${sha256Base64url(token)}` : token;
+}
+
 function invalid(detail: string): GatehouseError {
   return new GatehouseError('ERR_TOKEN_INVALID', { oauthError: 'invalid_token', detail });
 }
@@ -127,8 +136,7 @@ class TokenVerifier implements Verifier {
     if (this.o.cacheMaxEntries === 0) return undefined;
     const token = extractCredential(headers, this.o.apiKeys?.header).value;
     if (token.length > this.o.maxTokenBytes) throw invalid('token too large');
-    const digest = sha256Base64url(token);
-    const principal = this.remembered(digest, now);
+    const principal = this.remembered(cacheKey(token), now);
     if (principal !== undefined) checkCertificateBinding(principal.claims, binding?.certificateThumbprint);
     return principal;
   }
@@ -147,14 +155,14 @@ class TokenVerifier implements Verifier {
   }
 
   /** A remembered principal, re-checked against the deny list and the JWKS; throws when it was revoked or withdrawn. */
-  private remembered(digest: string, now: number): Principal | undefined {
-    const hit = this.cache.get(digest, now);
+  private remembered(key: string, now: number): Principal | undefined {
+    const hit = this.cache.get(key, now);
     if (hit === undefined) return undefined;
     const kid = hit.principal.keyId;
     if (!this.deny.isDenied(hit.jti, kid, now) && (kid === undefined || this.jwks.peek(kid) !== undefined)) {
       return hit.principal;
     }
-    this.cache.delete(digest);
+    this.cache.delete(key);
     throw invalid('revoked or key withdrawn');
   }
 
@@ -162,8 +170,8 @@ class TokenVerifier implements Verifier {
     const now = this.o.clock.now();
     this.checkFeedFresh(now);
     if (typeof token !== 'string' || token.length > this.o.maxTokenBytes) throw invalid('token too large');
-    // The cache key; a verifier without a cache (cache.maxEntries 0) skips the hash on every request.
-    const digest = this.o.cacheMaxEntries > 0 ? sha256Base64url(token) : '';
+    // The cache key; a verifier without a cache (cache.maxEntries 0) skips it on every request.
+    const digest = this.o.cacheMaxEntries > 0 ? cacheKey(token) : '';
     const hit = digest === '' ? undefined : this.remembered(digest, now);
     if (hit !== undefined) return hit;
     if (isApiKey(token)) return this.verifyApiKey(token, digest, now);
