@@ -65,13 +65,27 @@ export function upstreamRequestHeaders(incoming: IncomingHttpHeaders, ctx: Forwa
   out['x-request-id'] = ctx.requestId;
   const p = ctx.principal;
   if (p) {
-    out[`${IDENTITY_HEADER_PREFIX}auth`] = p.kind;
-    if (p.sub !== '') out[`${IDENTITY_HEADER_PREFIX}sub`] = p.sub;
-    if (p.clientId !== '') out[`${IDENTITY_HEADER_PREFIX}client-id`] = p.clientId;
-    if (p.apiKeyId !== undefined) out[`${IDENTITY_HEADER_PREFIX}key-id`] = p.apiKeyId;
-    if (p.scopes.size > 0) out[`${IDENTITY_HEADER_PREFIX}scopes`] = [...p.scopes].join(' ');
+    const identity = identityHeaders(p);
+    for (let i = 0; i < identity.length; i += 2) out[identity[i] as string] = identity[i + 1] as string;
   }
   return out;
+}
+
+/** The identity headers of each principal, built once (verifiers hand out the same principal for a cached token). */
+const identityHeaderLists = new WeakMap<GatewayPrincipal, readonly string[]>();
+
+function identityHeaders(p: GatewayPrincipal): readonly string[] {
+  let list = identityHeaderLists.get(p);
+  if (list === undefined) {
+    const out: string[] = [`${IDENTITY_HEADER_PREFIX}auth`, p.kind];
+    if (p.sub !== '') out.push(`${IDENTITY_HEADER_PREFIX}sub`, p.sub);
+    if (p.clientId !== '') out.push(`${IDENTITY_HEADER_PREFIX}client-id`, p.clientId);
+    if (p.apiKeyId !== undefined) out.push(`${IDENTITY_HEADER_PREFIX}key-id`, p.apiKeyId);
+    if (p.scopes.size > 0) out.push(`${IDENTITY_HEADER_PREFIX}scopes`, [...p.scopes].join(' '));
+    list = out;
+    identityHeaderLists.set(p, list);
+  }
+  return list;
 }
 
 /**

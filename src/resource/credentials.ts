@@ -52,3 +52,20 @@ export function extractCredential(headers: HeaderBag, apiKeyHeader?: string): Cr
   }
   throw new GatehouseError('ERR_TOKEN_MISSING');
 }
+
+/**
+ * The Bearer value of the common request shape, without validating it: one `Authorization: Bearer <value>` header
+ * (scheme as `Bearer` or `bearer`, one space) and no API-key header. Undefined for anything else. Only for a lookup of
+ * credentials already verified (their syntax was checked then); every other use goes through
+ * {@link extractCredential}.
+ *
+ * @example
+ * const quick = plainBearer(req.headers, 'x-api-key'); // then look it up; on a miss, extractCredential()
+ */
+export function plainBearer(headers: HeaderBag, apiKeyHeader?: string): string | undefined {
+  const authorization = headers['authorization'];
+  if (typeof authorization !== 'string' || authorization.length < 8) return undefined;
+  if (!authorization.startsWith('Bearer ') && !authorization.startsWith('bearer ')) return undefined;
+  if (apiKeyHeader !== undefined && headers[apiKeyHeader] !== undefined) return undefined;
+  return authorization.slice(7);
+}

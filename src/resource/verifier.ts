@@ -3,7 +3,7 @@ import { decodeJwt, sha256Base64url, verifyJwtSignature, type DecodedJwt } from 
 import { checkAccessTokenClaims, isAccessTokenType } from './access_token_claims.js';
 import { isApiKey } from './api_key.js';
 import { checkCertificateBinding, type RequestBinding } from './certificate_binding.js';
-import { extractCredential, type HeaderBag } from './credentials.js';
+import { extractCredential, plainBearer, type HeaderBag } from './credentials.js';
 import { DenyList } from './deny_list.js';
 import { introspect } from './introspection.js';
 import { JwksCache } from './jwks.js';
@@ -134,7 +134,10 @@ class TokenVerifier implements Verifier {
     const now = this.o.clock.now();
     this.checkFeedFresh(now);
     if (this.o.cacheMaxEntries === 0) return undefined;
-    const token = extractCredential(headers, this.o.apiKeys?.header).value;
+    // The usual shape is looked up as sent (a remembered token passed every syntax check when it was verified);
+    // anything else is parsed and checked first, as verifyRequest does.
+    const token =
+      plainBearer(headers, this.o.apiKeys?.header) ?? extractCredential(headers, this.o.apiKeys?.header).value;
     if (token.length > this.o.maxTokenBytes) throw invalid('token too large');
     const principal = this.remembered(cacheKey(token), now);
     if (principal !== undefined) checkCertificateBinding(principal.claims, binding?.certificateThumbprint);

@@ -130,7 +130,11 @@ describe('cachedPrincipal: the synchronous fast path of verifyRequest', () => {
     expect(v.cachedPrincipal?.(headers)).toBeUndefined(); // never verified: the caller must take verifyRequest
     const verified = await v.verifyRequest(headers);
     expect(v.cachedPrincipal?.(headers)).toBe(verified);
-    expect(() => v.cachedPrincipal?.({ authorization: 'Bearer not a token!' })).toThrow(); // malformed: 400 as before
+    // Malformed: never remembered, so the caller takes verifyRequest, which refuses it (400) as before.
+    expect(v.cachedPrincipal?.({ authorization: 'Bearer not a token!' })).toBeUndefined();
+    await expect(v.verifyRequest({ authorization: 'Bearer not a token!' })).rejects.toMatchObject({
+      code: 'ERR_TOKEN_REQUEST_INVALID',
+    });
     expect(() => v.cachedPrincipal?.({})).toThrow(); // missing: 401 as before
     push?.({ jti: 'c-1', exp: sec(clock) + 60 });
     expect(() => v.cachedPrincipal?.(headers)).toThrow(expect.objectContaining({ detail: 'revoked or key withdrawn' }));
