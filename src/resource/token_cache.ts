@@ -8,11 +8,11 @@ export interface CachedToken {
 }
 
 /**
- * The verified-token cache: a Map keyed by the SHA-256 of the credential, bounded to `maxEntries` (oldest inserted
- * evicted first). `get` never returns an entry at or past its `expiresAt`; callers re-check revocation on each hit.
+ * The verified-token cache: a Map keyed by the verifier's cache key of the credential (the JWT itself, or the
+ * SHA-256 of an API key), bounded to `maxEntries` (oldest inserted evicted first). `get` never returns an entry at or past its `expiresAt`; callers re-check revocation on each hit.
  *
  * @example
- * const hit = cache.get(digest, clock.now());
+ * const hit = cache.get(key, clock.now());
  */
 export class TokenCache {
   private readonly entries = new Map<string, CachedToken>();
@@ -23,26 +23,26 @@ export class TokenCache {
     return this.entries.size;
   }
 
-  get(digest: string, nowMs: number): CachedToken | undefined {
-    const entry = this.entries.get(digest);
+  get(key: string, nowMs: number): CachedToken | undefined {
+    const entry = this.entries.get(key);
     if (entry === undefined) return undefined;
     if (nowMs >= entry.expiresAt) {
-      this.entries.delete(digest);
+      this.entries.delete(key);
       return undefined;
     }
     return entry;
   }
 
-  set(digest: string, entry: CachedToken): void {
+  set(key: string, entry: CachedToken): void {
     if (this.maxEntries <= 0) return;
-    if (this.entries.size >= this.maxEntries && !this.entries.has(digest)) {
+    if (this.entries.size >= this.maxEntries && !this.entries.has(key)) {
       const oldest = this.entries.keys().next();
       if (oldest.done !== true) this.entries.delete(oldest.value);
     }
-    this.entries.set(digest, entry);
+    this.entries.set(key, entry);
   }
 
-  delete(digest: string): void {
-    this.entries.delete(digest);
+  delete(key: string): void {
+    this.entries.delete(key);
   }
 }
