@@ -3,20 +3,16 @@ import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Agent } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  startGatehouse,
-  startStandaloneComponent,
-  type RunningComponent,
-  type RunningGatehouse,
-} from '../../src/app/index.js';
-import { loadConfig, type Config } from '../../src/config/index.js';
+import { startStandaloneComponent, type RunningComponent, type RunningGatehouse } from '../../src/app/index.js';
+import type { Config } from '../../src/config/index.js';
 import { MemoryLogger, isGatehouseError, systemClock } from '../../src/core/index.js';
 import { decodeJwt, sha256Base64url } from '../../src/crypto/index.js';
 import { RootKey } from '../../src/kms/index.js';
 import { newKeyAndCsr } from '../../src/mesh/index.js';
-import { callJson, type CallInit } from '../support/https.js';
+import { bundleAgent, callJson, type CallInit } from '../support/https.js';
 import { servedFingerprint, testCertificate } from '../support/test_tls.js';
 import { tempDir } from '../support/tmp.js';
+import { startTestGatehouse } from '../support/up.js';
 
 const API = 'https://orders.example/api';
 
@@ -46,14 +42,7 @@ describe('components started alone beside gatehouse up', () => {
   let td: string;
 
   const agentWith = (material?: { chainPem: string; keyPem: string }): Agent => {
-    const agent = new Agent({
-      connect: {
-        ca: bundlePem,
-        minVersion: 'TLSv1.3',
-        servername: 'localhost',
-        ...(material ? { cert: material.chainPem, key: material.keyPem } : {}),
-      },
-    });
+    const agent = bundleAgent(bundlePem, material);
     cleanups.push(() => agent.close());
     return agent;
   };
@@ -95,24 +84,8 @@ describe('components started alone beside gatehouse up', () => {
   };
 
   beforeAll(async () => {
-    config = loadConfig({
-      overrides: {
-        dataDir: join(tmp.dir, 'data'),
-        listen: {
-          admin: { port: 0 },
-          kms: { port: 0 },
-          identity: { port: 0 },
-          identityMtls: { port: 0 },
-          ca: { port: 0 },
-          gateway: { port: 0 },
-        },
-        mesh: { demo: { enabled: false } },
-      },
-    });
-    running = await startGatehouse({ config, rootKey: {}, clock: systemClock, logger: new MemoryLogger() });
+    ({ running, config, bundlePem, adminToken } = await startTestGatehouse({ dataDir: join(tmp.dir, 'data') }));
     cleanups.push(() => running.stop());
-    bundlePem = readFileSync(running.endpoints.trustBundle, 'utf8');
-    adminToken = readFileSync(running.paths.adminToken, 'utf8').trim();
     td = running.endpoints.trustDomain;
     plain = agentWith();
   });

@@ -2,14 +2,14 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Agent } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startGatehouse, type RunningGatehouse } from '../../src/app/index.js';
-import { loadConfig } from '../../src/config/index.js';
-import { MemoryLogger, systemClock, type Lease } from '../../src/core/index.js';
+import type { RunningGatehouse } from '../../src/app/index.js';
+import { MemoryLogger, type Lease } from '../../src/core/index.js';
 import { RootKey } from '../../src/kms/index.js';
 import { callJson } from '../support/https.js';
 import { trustingAgent } from '../support/https.js';
 import { freshPostgresSchema, type FreshPostgresSchema } from '../support/postgres.js';
 import { tempDir } from '../support/tmp.js';
+import { startTestGatehouse } from '../support/up.js';
 
 const HOUR = 3_600_000;
 const LEASE = 'root-key-rotation';
@@ -30,34 +30,13 @@ describe('gatehouse up replicas on one PostgreSQL follow each other root rotatio
   let b: RunningGatehouse;
 
   const start = async (name: string, logger = new MemoryLogger()) => {
-    const config = loadConfig({
-      overrides: {
-        dataDir: join(tmp.dir, name),
-        storage: { kind: 'postgres', postgres: { url: pg.url, schema: pg.schema } },
-        listen: {
-          admin: { port: 0 },
-          kms: { port: 0 },
-          identity: { port: 0 },
-          identityMtls: { port: 0 },
-          ca: { port: 0 },
-          gateway: { port: 0 },
-        },
-        mesh: { demo: { enabled: false } },
-      },
-    });
-    const running = await startGatehouse({
-      config,
+    const { running, stop } = await startTestGatehouse({
+      dataDir: join(tmp.dir, name),
+      overrides: { storage: { kind: 'postgres', postgres: { url: pg.url, schema: pg.schema } } },
       rootKey: { file: rootFile },
-      clock: systemClock,
       logger,
       rootKeyCheckEveryMs: HOUR, // checked when the test asks
     });
-    let stopped = false;
-    const stop = async () => {
-      if (stopped) return;
-      stopped = true;
-      await running.stop();
-    };
     stops.push(stop);
     return { running, logger, stop };
   };

@@ -1,13 +1,13 @@
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Agent, request } from 'undici';
-import { startGatehouse, type RunningGatehouse } from '../../src/app/index.js';
-import { loadConfig } from '../../src/config/index.js';
-import { MemoryLogger, systemClock } from '../../src/core/index.js';
+import type { Agent } from 'undici';
+import { request } from 'undici';
+import type { RunningGatehouse } from '../../src/app/index.js';
+import { MemoryLogger } from '../../src/core/index.js';
 import { newKeyAndCsr } from '../../src/mesh/index.js';
 import { meshCa } from '../mesh/helpers.js';
+import { bundleAgent } from '../support/https.js';
 import { tempDir } from '../support/tmp.js';
+import { startTestGatehouse } from '../support/up.js';
 
 // Response bodies are walked freely in assertions.
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -31,14 +31,7 @@ interface Material {
 
 /** An undici agent trusting the platform bundle, presenting `cert` when given. */
 function agentWith(cert?: Material): Agent {
-  const agent = new Agent({
-    connect: {
-      ca: bundlePem,
-      minVersion: 'TLSv1.3',
-      servername: 'localhost',
-      ...(cert ? { cert: cert.chainPem, key: cert.keyPem } : {}),
-    },
-  });
+  const agent = bundleAgent(bundlePem, cert);
   agents.push(agent);
   return agent;
 }
@@ -100,24 +93,8 @@ function expectRefused(res: { status: number; headers: Record<string, unknown>; 
 
 beforeAll(async () => {
   logger = new MemoryLogger();
-  const config = loadConfig({
-    overrides: {
-      dataDir: tmp.dir,
-      listen: {
-        admin: { port: 0 },
-        kms: { port: 0 },
-        identity: { port: 0 },
-        identityMtls: { port: 0 },
-        ca: { port: 0 },
-        gateway: { port: 0 },
-      },
-      mesh: { demo: { enabled: false } },
-    },
-  });
-  running = await startGatehouse({ config, rootKey: {}, clock: systemClock, logger });
-  bundlePem = readFileSync(running.endpoints.trustBundle, 'utf8');
+  ({ running, bundlePem, adminToken } = await startTestGatehouse({ dataDir: tmp.dir, logger }));
   td = running.endpoints.trustDomain;
-  adminToken = readFileSync(join(tmp.dir, 'admin.token'), 'utf8').trim();
   plain = agentWith();
   for (const name of ['orders', 'billing']) {
     expect((await kms(plain, `/v1/transit/keys/${name}`, {}, bearer(adminToken))).status).toBeLessThan(300);

@@ -6,11 +6,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as oidc from 'openid-client';
 import { fetch as undiciFetch, request, type Agent } from 'undici';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
-import { startGatehouse, type RunningGatehouse } from '../../src/app/index.js';
-import { loadConfig } from '../../src/config/index.js';
-import { MemoryLogger, systemClock } from '../../src/core/index.js';
+import type { RunningGatehouse } from '../../src/app/index.js';
 import { trustingAgent } from '../support/https.js';
 import { tempDir } from '../support/tmp.js';
+import { startTestGatehouse } from '../support/up.js';
 
 /**
  * Real-browser tests: a real `gatehouse up` in process, headless Debian Chromium driven by playwright-core.
@@ -94,21 +93,11 @@ beforeAll(async () => {
   const tmp = tempDir();
   cleanups.push(tmp.remove);
   shots = process.env.SCREENSHOTS_DIR ?? join(tmp.dir, 'shots');
-  const config = loadConfig({
-    overrides: {
-      dataDir: join(tmp.dir, 'data'),
-      listen: {
-        admin: { port: 0 },
-        kms: { port: 0 },
-        identity: { port: 0 },
-        ca: { port: 0 },
-        gateway: { port: 0 },
-        identityMtls: { port: 0 },
-      },
-      identity: { signIn: { scryptCost: 12 }, device: { interval: 1 } },
-    },
-  });
-  running = await startGatehouse({ config, rootKey: {}, clock: systemClock, logger: new MemoryLogger() });
+  ({ running } = await startTestGatehouse({
+    dataDir: join(tmp.dir, 'data'),
+    demoMesh: true,
+    overrides: { identity: { signIn: { scryptCost: 12 }, device: { interval: 1 } } },
+  }));
   cleanups.push(() => running.stop());
   agent = trustingAgent(running.endpoints.trustBundle);
   cleanups.push(() => agent.close());

@@ -1,16 +1,17 @@
 import { spawn } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Agent } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startGatehouse, startStandaloneGateway, type RunningGatehouse } from '../../src/app/index.js';
+import { startStandaloneGateway, type RunningGatehouse } from '../../src/app/index.js';
 import type { StandaloneGateway } from '../../src/app/gateway_standalone.js';
 import { configSchema, loadConfig } from '../../src/config/index.js';
 import { MemoryLogger, systemClock } from '../../src/core/index.js';
 import { CLI, exitOf } from '../support/cli.js';
 import { callJson, trustingAgent, type CallInit } from '../support/https.js';
 import { tempDir } from '../support/tmp.js';
-import { startBackend, testCertificate } from './support.js';
+import { startTestGatehouse } from '../support/up.js';
+import { clientCredentialsToken, startBackend, testCertificate } from './support.js';
 
 const AUDIENCE = 'https://gateway.test';
 
@@ -51,14 +52,7 @@ describe('a reload adding the first JWT route builds its verifier first', () => 
     expect(res.status, JSON.stringify(res.body)).toBe(201);
     return res.body;
   };
-  const token = async (): Promise<string> => {
-    const res = await call(`${running.endpoints.identity}/oauth2/token`, {
-      headers: { authorization: basic },
-      form: `grant_type=client_credentials&resource=${encodeURIComponent(AUDIENCE)}`,
-    });
-    expect(res.status, JSON.stringify(res.body)).toBe(200);
-    return res.body.access_token as string;
-  };
+  const token = () => clientCredentialsToken(platform, running.endpoints.identity, basic, AUDIENCE);
   /** The same token with another signature. */
   const forged = (jwt: string) => {
     const [header, payload] = jwt.split('.');
@@ -92,24 +86,12 @@ describe('a reload adding the first JWT route builds its verifier first', () => 
     call(`${gateway.url}${path}`, { headers, dispatcher: client });
 
   beforeAll(async () => {
-    const config = loadConfig({
-      overrides: {
-        dataDir: join(tmp.dir, 'data'),
-        listen: {
-          admin: { port: 0 },
-          kms: { port: 0 },
-          identity: { port: 0 },
-          identityMtls: { port: 0 },
-          ca: { port: 0 },
-          gateway: { port: 0 },
-        },
-        mesh: { demo: { enabled: false } },
-      },
-    });
-    running = await startGatehouse({ config, rootKey: {}, clock: systemClock, logger });
+    ({
+      running,
+      bundlePem: issuerCaPem,
+      adminToken,
+    } = await startTestGatehouse({ dataDir: join(tmp.dir, 'data'), logger }));
     platform = trustingAgent(running.endpoints.trustBundle);
-    issuerCaPem = readFileSync(running.endpoints.trustBundle, 'utf8');
-    adminToken = readFileSync(running.paths.adminToken, 'utf8').trim();
     await admin('/v1/identity/apis', { audience: AUDIENCE, scopes: [{ name: 'orders:read', description: 'read' }] });
     const app = await admin('/v1/identity/clients', {
       name: 'orders-app',

@@ -3,13 +3,14 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Agent } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startGatehouse, startStandaloneGateway, type RunningGatehouse } from '../../src/app/index.js';
+import { startStandaloneGateway, type RunningGatehouse } from '../../src/app/index.js';
 import type { StandaloneGateway } from '../../src/app/gateway_standalone.js';
 import { loadConfig } from '../../src/config/index.js';
 import { MemoryLogger, systemClock } from '../../src/core/index.js';
 import { callJson, trustingAgent, type CallInit } from '../support/https.js';
 import { tempDir } from '../support/tmp.js';
-import { startBackend, testCertificate, type Json } from './support.js';
+import { startTestGatehouse } from '../support/up.js';
+import { clientCredentialsToken, startBackend, testCertificate, type Json } from './support.js';
 
 const REDIS_URL = process.env.REDIS_URL;
 if (!REDIS_URL) throw new Error('REDIS_URL must be set (e.g. redis://127.0.0.1:6379): the Redis tests never skip');
@@ -51,14 +52,7 @@ describe('revocations pushed to the gateway over Redis', () => {
     call(`${running.endpoints.gateway}/orders/1`, { headers: { authorization: `Bearer ${token}` } });
   const viaAlone = (token: string) =>
     call(`${alone.url}/orders/1`, { headers: { authorization: `Bearer ${token}` }, dispatcher: client });
-  async function token(): Promise<string> {
-    const res = await call(`${running.endpoints.identity}/oauth2/token`, {
-      headers: { authorization: basic },
-      form: `grant_type=client_credentials&resource=${encodeURIComponent(AUDIENCE)}`,
-    });
-    expect(res.status, JSON.stringify(res.body)).toBe(200);
-    return res.body.access_token as string;
-  }
+  const token = () => clientCredentialsToken(platform, running.endpoints.identity, basic, AUDIENCE);
   /** Asks until the answer is 401 or the bound passed; resolves the last answer and how long it took. */
   async function untilRefused(ask: () => Promise<Json>): Promise<{ answer: Json; ms: number }> {
     const started = performance.now();
@@ -73,29 +67,19 @@ describe('revocations pushed to the gateway over Redis', () => {
   beforeAll(async () => {
     const redis = { url: REDIS_URL, keyPrefix: prefix };
     const revocation = { interval: POLL, maxStaleness: '10m' };
-    const config = loadConfig({
+    ({ running, adminToken } = await startTestGatehouse({
+      dataDir: join(tmp.dir, 'data'),
+      logger: upLog,
       overrides: {
-        dataDir: join(tmp.dir, 'data'),
         redis,
-        listen: {
-          admin: { port: 0 },
-          kms: { port: 0 },
-          identity: { port: 0 },
-          identityMtls: { port: 0 },
-          ca: { port: 0 },
-          gateway: { port: 0 },
-        },
-        mesh: { demo: { enabled: false } },
         gateway: {
           jwtAudience: AUDIENCE,
           revocation,
           routes: [{ name: 'orders', pathPrefix: '/orders/', upstream: 'demo', auth: { kind: 'jwt' } }],
         },
       },
-    });
-    running = await startGatehouse({ config, rootKey: {}, clock: systemClock, logger: upLog });
+    }));
     platform = trustingAgent(running.endpoints.trustBundle);
-    adminToken = readFileSync(running.paths.adminToken, 'utf8').trim();
     await admin('/v1/identity/apis', { audience: AUDIENCE, scopes: [{ name: 'orders:read', description: 'read' }] });
     const app = await admin('/v1/identity/clients', {
       name: 'orders-app',

@@ -1,12 +1,12 @@
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Agent } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startGatehouse, type RunningGatehouse } from '../../src/app/index.js';
-import { loadConfig } from '../../src/config/index.js';
-import { MemoryLogger, systemClock } from '../../src/core/index.js';
+import type { RunningGatehouse } from '../../src/app/index.js';
+import { MemoryLogger } from '../../src/core/index.js';
 import { callJson, trustingAgent, type CallInit } from '../support/https.js';
 import { tempDir } from '../support/tmp.js';
+import { startTestGatehouse } from '../support/up.js';
+import { clientCredentialsToken } from './support.js';
 
 const AUDIENCE = 'https://gateway.test';
 const INTERVAL_MS = 200;
@@ -26,27 +26,14 @@ describe('JWT routes of the gateway in gatehouse up poll the revocation feed', (
     call(`${running.endpoints.admin}${path}`, { headers: { authorization: `Bearer ${adminToken}` }, json });
   const gateway = (token: string) =>
     call(`${running.endpoints.gateway}/orders/1`, { headers: { authorization: `Bearer ${token}` } });
-  async function token(): Promise<string> {
-    const res = await call(`${running.endpoints.identity}/oauth2/token`, {
-      headers: { authorization: basic },
-      form: `grant_type=client_credentials&resource=${encodeURIComponent(AUDIENCE)}`,
-    });
-    expect(res.status, JSON.stringify(res.body)).toBe(200);
-    return res.body.access_token as string;
-  }
+  const token = () => clientCredentialsToken(agent, running.endpoints.identity, basic, AUDIENCE);
 
   beforeAll(async () => {
-    const config = loadConfig({
+    ({ running, adminToken } = await startTestGatehouse({
+      dataDir: join(tmp.dir, 'data'),
+      demoMesh: true,
+      logger,
       overrides: {
-        dataDir: join(tmp.dir, 'data'),
-        listen: {
-          admin: { port: 0 },
-          kms: { port: 0 },
-          identity: { port: 0 },
-          ca: { port: 0 },
-          gateway: { port: 0 },
-          identityMtls: { port: 0 },
-        },
         gateway: {
           jwtAudience: AUDIENCE,
           revocation: { interval: `${INTERVAL_MS}ms` },
@@ -60,10 +47,8 @@ describe('JWT routes of the gateway in gatehouse up poll the revocation feed', (
           ],
         },
       },
-    });
-    running = await startGatehouse({ config, rootKey: {}, clock: systemClock, logger });
+    }));
     agent = trustingAgent(running.endpoints.trustBundle);
-    adminToken = readFileSync(running.paths.adminToken, 'utf8').trim();
     const api = await admin('/v1/identity/apis', {
       audience: AUDIENCE,
       scopes: [{ name: 'orders:read', description: 'read orders' }],

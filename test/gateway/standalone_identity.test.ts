@@ -2,12 +2,13 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Agent } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startGatehouse, startStandaloneGateway, type RunningGatehouse } from '../../src/app/index.js';
+import { startStandaloneGateway, type RunningGatehouse } from '../../src/app/index.js';
 import type { StandaloneGateway } from '../../src/app/gateway_standalone.js';
 import { loadConfig } from '../../src/config/index.js';
 import { MemoryLogger, systemClock } from '../../src/core/index.js';
 import { trustingAgent, callJson, type CallInit } from '../support/https.js';
 import { tempDir } from '../support/tmp.js';
+import { startTestGatehouse } from '../support/up.js';
 import { startBackend, testCertificate, type Json } from './support.js';
 
 const AUDIENCE = 'https://gateway.test';
@@ -55,22 +56,8 @@ describe('a standalone gateway against a real identity server', () => {
   }
 
   beforeAll(async () => {
-    const config = loadConfig({
-      overrides: {
-        dataDir: join(tmp.dir, 'data'),
-        listen: {
-          admin: { port: 0 },
-          kms: { port: 0 },
-          identity: { port: 0 },
-          identityMtls: { port: 0 },
-          ca: { port: 0 },
-          gateway: { port: 0 },
-        },
-      },
-    });
-    running = await startGatehouse({ config, rootKey: {}, clock: systemClock, logger: new MemoryLogger() });
+    ({ running, adminToken } = await startTestGatehouse({ dataDir: join(tmp.dir, 'data'), demoMesh: true }));
     platform = trustingAgent(running.endpoints.trustBundle);
-    adminToken = readFileSync(running.paths.adminToken, 'utf8').trim();
     await admin('/v1/identity/apis', { audience: AUDIENCE, scopes: [{ name: 'orders:read', description: 'read' }] });
     // The gateway's own client: a resource server for its audience (it may introspect keys and tokens for it).
     const gw = await admin('/v1/identity/clients', {

@@ -2,31 +2,18 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startGatehouse, type RunningGatehouse } from '../../src/app/index.js';
-import { configSchema, loadConfig } from '../../src/config/index.js';
-import { MemoryLogger, systemClock } from '../../src/core/index.js';
+import type { RunningGatehouse } from '../../src/app/index.js';
+import { configSchema } from '../../src/config/index.js';
 import { trustingAgent } from '../support/https.js';
 import { tempDir } from '../support/tmp.js';
+import { startTestGatehouse } from '../support/up.js';
 
 describe('the gateway in gatehouse up', () => {
   const tmp = tempDir();
   let running: RunningGatehouse;
   let agent: ReturnType<typeof trustingAgent>;
   beforeAll(async () => {
-    const config = loadConfig({
-      overrides: {
-        dataDir: join(tmp.dir, 'data'),
-        listen: {
-          admin: { port: 0 },
-          kms: { port: 0 },
-          identity: { port: 0 },
-          ca: { port: 0 },
-          gateway: { port: 0 },
-          identityMtls: { port: 0 },
-        },
-      },
-    });
-    running = await startGatehouse({ config, rootKey: {}, clock: systemClock, logger: new MemoryLogger() });
+    ({ running } = await startTestGatehouse({ dataDir: join(tmp.dir, 'data'), demoMesh: true }));
     agent = trustingAgent(running.endpoints.trustBundle);
   }, 60_000);
   afterAll(async () => {

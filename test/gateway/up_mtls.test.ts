@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Agent, request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startGatehouse, startStandaloneGateway, type RunningGatehouse } from '../../src/app/index.js';
+import { startStandaloneGateway, type RunningGatehouse } from '../../src/app/index.js';
 import type { StandaloneGateway } from '../../src/app/gateway_standalone.js';
 import { HttpCaClient } from '../../src/app/mesh_http_ca_client.js';
 import { configSchema, loadConfig } from '../../src/config/index.js';
@@ -11,6 +11,7 @@ import { Sidecar } from '../../src/mesh/index.js';
 import { closeServer, echoApp } from '../mesh/helpers.js';
 import { trustingAgent } from '../support/https.js';
 import { tempDir } from '../support/tmp.js';
+import { startTestGatehouse } from '../support/up.js';
 import { startBackend, testCertificate, type Json } from './support.js';
 
 const TD = 'gatehouse.local';
@@ -54,24 +55,9 @@ describe('gateway upstreams over mTLS with SVIDs from the platform CA', () => {
     }).gateway;
 
   beforeAll(async () => {
-    const config = loadConfig({
-      overrides: {
-        dataDir: join(tmp.dir, 'data'),
-        listen: {
-          admin: { port: 0 },
-          kms: { port: 0 },
-          identity: { port: 0 },
-          identityMtls: { port: 0 },
-          ca: { port: 0 },
-          gateway: { port: 0 },
-        },
-        mesh: { demo: { enabled: false } },
-        // No mtls upstream at start: the gateway gets its SVID at the reload that adds the first one.
-      },
-    });
-    running = await startGatehouse({ config, rootKey: {}, clock: systemClock, logger: new MemoryLogger() });
+    // No mtls upstream at start: the gateway gets its SVID at the reload that adds the first one.
+    ({ running, adminToken } = await startTestGatehouse({ dataDir: join(tmp.dir, 'data') }));
     platform = trustingAgent(running.endpoints.trustBundle);
-    adminToken = readFileSync(running.paths.adminToken, 'utf8').trim();
     app = await echoApp('orders');
     caClient = new HttpCaClient({
       url: running.endpoints.ca,

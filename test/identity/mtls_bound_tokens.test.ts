@@ -5,19 +5,19 @@ import { createServer, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Agent } from 'undici';
+import type { Agent } from 'undici';
 import { meshTokenBinding } from '../../src/app/compose.js';
-import { startGatehouse, type RunningGatehouse } from '../../src/app/index.js';
+import type { RunningGatehouse } from '../../src/app/index.js';
 import { InProcessCaClient } from '../../src/app/mesh_ca_client.js';
-import { loadConfig } from '../../src/config/index.js';
 import { MemoryLogger, systemClock } from '../../src/core/index.js';
 import { decodeJwt, sha256Base64url } from '../../src/crypto/index.js';
 import { Sidecar, type SvidMaterial } from '../../src/mesh/index.js';
 import { Revocations } from '../../src/pki/index.js';
 import { createVerifier, nodeHttpVerifier, type Verifier } from '../../src/resource/index.js';
 import { closeServer, echoApp } from '../mesh/helpers.js';
-import { sClient, callJson, type CallInit } from '../support/https.js';
+import { bundleAgent, sClient, callJson, type CallInit } from '../support/https.js';
 import { tempDir } from '../support/tmp.js';
+import { startTestGatehouse } from '../support/up.js';
 
 const API = 'https://orders.example/api';
 const tmp = tempDir();
@@ -30,14 +30,7 @@ const workload = (sa: string) => `spiffe://${td}/ns/demo/sa/${sa}`;
 
 /** An undici agent trusting the platform bundle, presenting `svid` when given. */
 function agentWith(svid?: SvidMaterial): Agent {
-  const agent = new Agent({
-    connect: {
-      ca: bundlePem,
-      minVersion: 'TLSv1.3',
-      servername: 'localhost',
-      ...(svid ? { cert: svid.chainPem, key: svid.keyPem } : {}),
-    },
-  });
+  const agent = bundleAgent(bundlePem, svid);
   cleanups.push(() => agent.close());
   return agent;
 }
@@ -81,26 +74,10 @@ async function boundToken(svid: SvidMaterial | undefined, form: string, headers:
 }
 
 beforeAll(async () => {
-  const config = loadConfig({
-    overrides: {
-      dataDir: tmp.dir,
-      listen: {
-        admin: { port: 0 },
-        kms: { port: 0 },
-        identity: { port: 0 },
-        identityMtls: { port: 0 },
-        ca: { port: 0 },
-        gateway: { port: 0 },
-      },
-      mesh: { demo: { enabled: false } },
-    },
-  });
-  running = await startGatehouse({ config, rootKey: {}, clock: systemClock, logger: new MemoryLogger() });
+  ({ running, bundlePem, adminToken } = await startTestGatehouse({ dataDir: tmp.dir }));
   cleanups.push(() => running.stop());
-  bundlePem = readFileSync(running.endpoints.trustBundle, 'utf8');
   td = running.endpoints.trustDomain;
   plainAgent = agentWith();
-  adminToken = readFileSync(join(tmp.dir, 'admin.token'), 'utf8').trim();
   const api = await admin('/v1/identity/apis', {
     audience: API,
     scopes: [{ name: 'orders:read', description: 'read orders' }],

@@ -4,8 +4,18 @@ import { Agent, request, type Dispatcher } from 'undici';
 
 /** An undici agent that trusts only the given bundle, speaking TLS 1.3 like our own clients. */
 export function trustingAgent(bundleFile: string): Agent {
+  return bundleAgent(readFileSync(bundleFile, 'utf8'));
+}
+
+/** Like {@link trustingAgent} for a bundle in memory, presenting the client certificate `material` when given. */
+export function bundleAgent(bundlePem: string, material?: { chainPem: string; keyPem: string }): Agent {
   return new Agent({
-    connect: { ca: readFileSync(bundleFile, 'utf8'), minVersion: 'TLSv1.3', servername: 'localhost' },
+    connect: {
+      ca: bundlePem,
+      minVersion: 'TLSv1.3',
+      servername: 'localhost',
+      ...(material ? { cert: material.chainPem, key: material.keyPem } : {}),
+    },
   });
 }
 
