@@ -1,14 +1,11 @@
 import { generateKeyPairSync, X509Certificate } from 'node:crypto';
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Agent } from 'undici';
-import { startGatehouse, type RunningGatehouse } from '../../src/app/index.js';
-import { loadConfig } from '../../src/config/index.js';
-import { MemoryLogger, systemClock } from '../../src/core/index.js';
+import type { RunningGatehouse } from '../../src/app/index.js';
 import { createCsr } from '../../src/pki/index.js';
 import { trustingAgent, callJson, type CallInit } from '../support/https.js';
 import { tempDir } from '../support/tmp.js';
+import { clientCredentialsToken, startTestGatehouse } from '../support/up.js';
 
 const ORDERS = 'spiffe://gatehouse.local/ns/demo/sa/orders';
 const PLATFORM = 'urn:gatehouse:platform';
@@ -36,32 +33,11 @@ async function createClient(body: Record<string, unknown>): Promise<{ id: string
   return { id, secret, basic: `Basic ${Buffer.from(`${id}:${secret}`).toString('base64')}` };
 }
 
-async function token(basic: string): Promise<string> {
-  const res = await call(`${running.endpoints.identity}/oauth2/token`, {
-    headers: { authorization: basic },
-    form: `grant_type=client_credentials&resource=${encodeURIComponent(PLATFORM)}`,
-  });
-  expect(res.status, JSON.stringify(res.body)).toBe(200);
-  return res.body.access_token as string;
-}
+const token = (basic: string) => clientCredentialsToken(agent, running.endpoints.identity, basic, PLATFORM);
 
 beforeAll(async () => {
-  const config = loadConfig({
-    overrides: {
-      dataDir: tmp.dir,
-      listen: {
-        admin: { port: 0 },
-        kms: { port: 0 },
-        identity: { port: 0 },
-        ca: { port: 0 },
-        gateway: { port: 0 },
-        identityMtls: { port: 0 },
-      },
-    },
-  });
-  running = await startGatehouse({ config, rootKey: {}, clock: systemClock, logger: new MemoryLogger() });
+  ({ running, adminToken } = await startTestGatehouse({ dataDir: tmp.dir, demoMesh: true }));
   agent = trustingAgent(running.endpoints.trustBundle);
-  adminToken = readFileSync(join(tmp.dir, 'admin.token'), 'utf8').trim();
   const api = await admin('/v1/identity/apis', {
     audience: PLATFORM,
     scopes: [{ name: 'ca:enroll', description: 'enroll at the CA' }],

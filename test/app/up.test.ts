@@ -9,6 +9,7 @@ import { loadConfig } from '../../src/config/index.js';
 import { MemoryLogger, systemClock } from '../../src/core/index.js';
 import { getJson, sClient, trustingAgent } from '../support/https.js';
 import { tempDir } from '../support/tmp.js';
+import { ephemeralListen } from '../support/up.js';
 
 /** The private part of a PKCS#8 key (its public half legitimately appears in certificates), or the raw bytes. */
 function privateScalarOrRaw(secret: Buffer): Buffer {
@@ -29,14 +30,7 @@ function configFor(dir: string, overrides: Record<string, unknown> = {}) {
   return loadConfig({
     overrides: {
       dataDir: dir,
-      listen: {
-        admin: { port: 0 },
-        kms: { port: 0 },
-        identity: { port: 0 },
-        ca: { port: 0 },
-        gateway: { port: 0 },
-        identityMtls: { port: 0 },
-      },
+      listen: ephemeralListen(),
       ...overrides,
     },
   });
@@ -145,14 +139,7 @@ describe('gatehouse up (in process)', () => {
         config: loadConfig({
           overrides: {
             dataDir: tmp.dir,
-            listen: {
-              admin: { port: busyPort },
-              kms: { port: 0 },
-              identity: { port: 0 },
-              ca: { port: 0 },
-              gateway: { port: 0 },
-              identityMtls: { port: 0 },
-            },
+            listen: { ...ephemeralListen(), admin: { port: busyPort } },
           },
         }),
         rootKey: {},

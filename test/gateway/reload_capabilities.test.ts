@@ -10,8 +10,8 @@ import { MemoryLogger, systemClock } from '../../src/core/index.js';
 import { CLI, exitOf } from '../support/cli.js';
 import { callJson, trustingAgent, type CallInit } from '../support/https.js';
 import { tempDir } from '../support/tmp.js';
-import { startTestGatehouse } from '../support/up.js';
-import { clientCredentialsToken, startBackend, testCertificate } from './support.js';
+import { clientCredentialsToken, startTestGatehouse } from '../support/up.js';
+import { startBackend, testCertificate } from './support.js';
 
 const AUDIENCE = 'https://gateway.test';
 

@@ -9,8 +9,8 @@ import { loadConfig } from '../../src/config/index.js';
 import { MemoryLogger, systemClock } from '../../src/core/index.js';
 import { callJson, trustingAgent, type CallInit } from '../support/https.js';
 import { tempDir } from '../support/tmp.js';
-import { startTestGatehouse } from '../support/up.js';
-import { clientCredentialsToken, startBackend, testCertificate, type Json } from './support.js';
+import { clientCredentialsToken, startTestGatehouse } from '../support/up.js';
+import { startBackend, testCertificate, type Json } from './support.js';
 
 const REDIS_URL = process.env.REDIS_URL;
 if (!REDIS_URL) throw new Error('REDIS_URL must be set (e.g. redis://127.0.0.1:6379): the Redis tests never skip');

@@ -5,8 +5,7 @@ import type { RunningGatehouse } from '../../src/app/index.js';
 import { MemoryLogger } from '../../src/core/index.js';
 import { callJson, trustingAgent, type CallInit } from '../support/https.js';
 import { tempDir } from '../support/tmp.js';
-import { startTestGatehouse } from '../support/up.js';
-import { clientCredentialsToken } from './support.js';
+import { clientCredentialsToken, startTestGatehouse } from '../support/up.js';
 
 const AUDIENCE = 'https://gateway.test';
 const INTERVAL_MS = 200;

@@ -1,7 +1,6 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { request as httpsRequest } from 'node:https';
-import { Agent, request, type Dispatcher } from 'undici';
-import { expect } from 'vitest';
+import { Agent, request } from 'undici';
 import { configSchema, type ConfigInput } from '../../src/config/index.js';
 import { silentLogger, systemClock, type Clock, type Logger } from '../../src/core/index.js';
 import {
@@ -11,31 +10,12 @@ import {
   type GatewayOptions,
   type GatewayServer,
 } from '../../src/gateway/index.js';
-import { callJson } from '../support/https.js';
 import { testCertificate } from '../support/test_tls.js';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- test bodies are read freely
 export type Json = any;
 
 export { testCertificate };
-
-/**
- * An access token for `audience` from the client_credentials grant at `identityUrl` (through `agent`), the client
- * authenticated by `basic` (an `Authorization: Basic ...` value); expects the answer 200.
- */
-export async function clientCredentialsToken(
-  agent: Dispatcher,
-  identityUrl: string,
-  basic: string,
-  audience: string,
-): Promise<string> {
-  const res = await callJson(agent, `${identityUrl}/oauth2/token`, {
-    headers: { authorization: basic },
-    form: `grant_type=client_credentials&resource=${encodeURIComponent(audience)}`,
-  });
-  expect(res.status, JSON.stringify(res.body)).toBe(200);
-  return res.body.access_token as string;
-}
 
 /** A plain-HTTP backend on 127.0.0.1:0; by default it echoes method, url and headers as JSON. */
 export async function startBackend(

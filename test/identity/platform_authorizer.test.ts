@@ -1,12 +1,10 @@
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { request, type Agent } from 'undici';
-import { startGatehouse, type RunningGatehouse } from '../../src/app/index.js';
-import { loadConfig } from '../../src/config/index.js';
-import { MemoryLogger, systemClock } from '../../src/core/index.js';
+import type { RunningGatehouse } from '../../src/app/index.js';
+import { MemoryLogger } from '../../src/core/index.js';
 import { trustingAgent } from '../support/https.js';
 import { tempDir } from '../support/tmp.js';
+import { startTestGatehouse } from '../support/up.js';
 
 // Response bodies are walked freely in assertions.
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -65,22 +63,8 @@ async function apiKey(scope: string): Promise<string> {
 
 beforeAll(async () => {
   logger = new MemoryLogger();
-  const config = loadConfig({
-    overrides: {
-      dataDir: tmp.dir,
-      listen: {
-        admin: { port: 0 },
-        kms: { port: 0 },
-        identity: { port: 0 },
-        ca: { port: 0 },
-        gateway: { port: 0 },
-        identityMtls: { port: 0 },
-      },
-    },
-  });
-  running = await startGatehouse({ config, rootKey: {}, clock: systemClock, logger });
+  ({ running, adminToken } = await startTestGatehouse({ dataDir: tmp.dir, demoMesh: true, logger }));
   agent = trustingAgent(running.endpoints.trustBundle);
-  adminToken = readFileSync(join(tmp.dir, 'admin.token'), 'utf8').trim();
   for (const name of ['orders', 'billing'])
     expect((await kms(`/v1/transit/keys/${name}`, bearer(adminToken))).status).toBeLessThan(300);
 });

@@ -2,7 +2,6 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { request } from 'undici';
-import { startGatehouse } from '../../src/app/index.js';
 import { loadConfig } from '../../src/config/index.js';
 import { MemoryLogger, systemClock } from '../../src/core/index.js';
 import { startStandaloneSidecar } from '../../src/app/sidecar_standalone.js';
@@ -11,6 +10,7 @@ import { createMtlsAgent, IdentitySource } from '../../src/mesh/index.js';
 import { trustingAgent } from '../support/https.js';
 import { closeServer, echoApp } from './helpers.js';
 import { tempDir } from '../support/tmp.js';
+import { startTestGatehouse } from '../support/up.js';
 
 const cleanups: Array<() => Promise<void> | void> = [];
 afterEach(async () => {
@@ -22,21 +22,10 @@ describe('gatehouse up: demo mesh', () => {
     const tmp = tempDir();
     cleanups.push(tmp.remove);
     const dir = join(tmp.dir, 'data');
-    const config = loadConfig({
-      overrides: {
-        dataDir: dir,
-        listen: {
-          admin: { port: 0 },
-          kms: { port: 0 },
-          identity: { port: 0 },
-          ca: { port: 0 },
-          gateway: { port: 0 },
-          identityMtls: { port: 0 },
-        },
-        mesh: { demo: { frontendPort: 0, backendPort: 0 } },
-      },
+    const { running, adminToken: token } = await startTestGatehouse({
+      dataDir: dir,
+      overrides: { mesh: { demo: { frontendPort: 0, backendPort: 0 } } },
     });
-    const running = await startGatehouse({ config, rootKey: {}, clock: systemClock, logger: new MemoryLogger() });
     cleanups.push(() => running.stop());
     const endpoints = JSON.parse(readFileSync(join(dir, 'endpoints.json'), 'utf8')) as {
       mesh: { frontend: string; backend: string };
@@ -55,7 +44,6 @@ describe('gatehouse up: demo mesh', () => {
     // the backend sidecar is STRICT: no plaintext
     await expect(request(`http://${endpoints.mesh.backend}/`)).rejects.toThrow();
 
-    const token = readFileSync(join(dir, 'admin.token'), 'utf8').trim();
     const agent = trustingAgent(running.endpoints.trustBundle);
     const auth = { authorization: `Bearer ${token}` };
     const before = (await (
@@ -91,19 +79,9 @@ describe('gatehouse up: demo mesh', () => {
     const tmp = tempDir();
     cleanups.push(tmp.remove);
     const dir = join(tmp.dir, 'data');
-    const listen = {
-      admin: { port: 0 },
-      kms: { port: 0 },
-      identity: { port: 0 },
-      ca: { port: 0 },
-      gateway: { port: 0 },
-      identityMtls: { port: 0 },
-    };
-    const base = loadConfig({ overrides: { dataDir: dir, listen, mesh: { demo: { enabled: false } } } });
-    const running = await startGatehouse({ config: base, rootKey: {}, clock: systemClock, logger: new MemoryLogger() });
+    const { running, adminToken: token } = await startTestGatehouse({ dataDir: dir });
     cleanups.push(() => running.stop());
     const { ca, trustBundle, trustDomain, admin } = running.endpoints as typeof running.endpoints & { ca: string };
-    const token = readFileSync(join(dir, 'admin.token'), 'utf8').trim();
     const adminAgent = trustingAgent(trustBundle);
     cleanups.push(() => adminAgent.close());
     const joinToken = async (spiffeId: string) => {

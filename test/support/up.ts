@@ -1,7 +1,10 @@
 import { readFileSync } from 'node:fs';
+import type { Dispatcher } from 'undici';
+import { expect } from 'vitest';
 import { startGatehouse, type RunningGatehouse } from '../../src/app/index.js';
 import { loadConfig, type Config } from '../../src/config/index.js';
 import { MemoryLogger, systemClock, type Logger } from '../../src/core/index.js';
+import { callJson } from './https.js';
 
 /** The `listen` overrides putting every listener of `gatehouse up` on an ephemeral port. */
 export const ephemeralListen = () => ({
@@ -69,4 +72,22 @@ export async function startTestGatehouse(options: {
       await running.stop();
     },
   };
+}
+
+/**
+ * An access token for `audience` from the client_credentials grant at `identityUrl` (through `agent`), the client
+ * authenticated by `basic` (an `Authorization: Basic ...` value); expects the answer 200.
+ */
+export async function clientCredentialsToken(
+  agent: Dispatcher,
+  identityUrl: string,
+  basic: string,
+  audience: string,
+): Promise<string> {
+  const res = await callJson(agent, `${identityUrl}/oauth2/token`, {
+    headers: { authorization: basic },
+    form: `grant_type=client_credentials&resource=${encodeURIComponent(audience)}`,
+  });
+  expect(res.status, JSON.stringify(res.body)).toBe(200);
+  return res.body.access_token as string;
 }

@@ -1,10 +1,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { request } from 'undici';
-import { startGatehouse } from '../../../src/app/index.js';
-import { loadConfig } from '../../../src/config/index.js';
-import { MemoryLogger, systemClock } from '../../../src/core/index.js';
 import { getJson, trustingAgent } from '../../support/https.js';
 import { tempDir } from '../../support/tmp.js';
+import { startTestGatehouse } from '../../support/up.js';
 
 const cleanups: Array<() => Promise<void> | void> = [];
 afterEach(async () => {
@@ -15,20 +13,7 @@ describe('device flow on the identity listener of gatehouse up', () => {
   it('metadata names the device authorization endpoint; the endpoint and the device page answer over TLS', async () => {
     const tmp = tempDir();
     cleanups.push(tmp.remove);
-    const config = loadConfig({
-      overrides: {
-        dataDir: tmp.dir,
-        listen: {
-          admin: { port: 0 },
-          kms: { port: 0 },
-          identity: { port: 0 },
-          ca: { port: 0 },
-          gateway: { port: 0 },
-          identityMtls: { port: 0 },
-        },
-      },
-    });
-    const running = await startGatehouse({ config, rootKey: {}, clock: systemClock, logger: new MemoryLogger() });
+    const { running } = await startTestGatehouse({ dataDir: tmp.dir, demoMesh: true });
     cleanups.push(() => running.stop());
     const agent = trustingAgent(running.endpoints.trustBundle);
     cleanups.push(() => agent.close());
