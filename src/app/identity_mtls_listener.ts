@@ -1,5 +1,4 @@
 import { createHttpsServer, registerIdentityMtlsRoutes } from '../http/index.js';
-import { Revocations } from '../pki/index.js';
 import type { PlatformCore } from './compose.js';
 import type { IdentityServer } from './identity_server.js';
 import type { IssuedListenerCert, OperatorCertificate } from './listener_certificate.js';
@@ -13,8 +12,6 @@ export interface IdentityMtlsListener {
   renewCertificate(): Promise<IssuedListenerCert>;
   close(): Promise<void>;
 }
-
-const REFRESH_MS = 10_000;
 
 /**
  * Prepares the identity issuer's second listener, for mutual TLS (RFC 8705): TLS 1.3 with client certificates
@@ -39,16 +36,10 @@ export async function prepareIdentityMtlsListener(options: {
   certificate?: OperatorCertificate | undefined;
 }): Promise<IdentityMtlsListener> {
   const { core, identity } = options;
-  const { config, clock, authority } = core;
+  const { config, authority } = core;
   const logger = core.logger.child({ listener: 'identity-mtls' });
-  const certificates = new MtlsClientCertificates({
-    trustDomain: authority.trustDomain,
-    revocations: new Revocations(core.records, clock, authority.maxSvidTtlMs),
-    clock,
-    logger,
-  });
-  await certificates.refreshDenyList();
-  let bundle = authority.trustBundlePem();
+  const certificates = await MtlsClientCertificates.forPlatform(core, logger);
+  const bundle = authority.trustBundlePem();
   const listener = await preparePlatformListener({
     core,
     component: 'identity',
@@ -82,32 +73,18 @@ export async function prepareIdentityMtlsListener(options: {
     clientCertificate: (socket) => certificates.of(socket),
     maxBodyBytes: config.identity.limits.maxBodyBytes,
   });
-  const refresh = async (): Promise<void> => {
-    await certificates.refreshDenyList();
-    const pem = authority.trustBundlePem();
-    if (pem !== bundle) {
-      bundle = pem;
-      server.setClientCa(pem);
-      logger.info({ bundleSequence: authority.bundleSequence }, 'trust bundle changed; client CA swapped');
-    }
-  };
-  let refresher: NodeJS.Timeout | undefined;
+  let stopRefresh: (() => void) | undefined;
   return {
     async listen() {
       const bound = await listener.listen(config.listen.host, config.listen.identityMtls.port);
       const url = config.listen.identityMtls.url?.replace(/\/+$/, '') ?? listenerUrl(config.listen.host, bound.port);
       identity.setMtlsBaseUrl(url);
-      refresher = setInterval(() => {
-        refresh().catch((err: unknown) =>
-          logger.error({ err: (err as Error).message }, 'mTLS listener refresh failed'),
-        );
-      }, REFRESH_MS);
-      refresher.unref();
+      stopRefresh = certificates.keepFresh(core, listener.server, bundle);
       return url;
     },
     renewCertificate: () => listener.renewCertificate(),
     async close() {
-      if (refresher) clearInterval(refresher);
+      stopRefresh?.();
       await listener.close();
     },
   };

@@ -2,7 +2,11 @@ import type { TLSSocket } from 'node:tls';
 import type { Clock, Logger } from '../core/index.js';
 import { sha256Base64url } from '../crypto/index.js';
 import type { PresentedCertificate } from '../identity/index.js';
-import { isDenied, validateSvid, type PeerRefusal, type Revocations, type RevokedIdentity } from '../pki/index.js';
+import { isDenied, Revocations, validateSvid, type PeerRefusal, type RevokedIdentity } from '../pki/index.js';
+import type { PlatformCore } from './compose.js';
+
+/** How often a platform listener reloads the deny list and looks for a changed trust bundle. */
+const REFRESH_MS = 10_000;
 
 /** A client certificate admitted at the handshake: what each request on that connection re-checks and uses. */
 interface AdmittedPeer {
@@ -31,6 +35,48 @@ export class MtlsClientCertificates {
   private denied: readonly RevokedIdentity[] = [];
 
   constructor(private readonly deps: { trustDomain: string; revocations: Revocations; clock: Clock; logger: Logger }) {}
+
+  /** The judge of a platform listener's client certificates: the platform CA's trust domain, its deny list loaded. */
+  static async forPlatform(core: PlatformCore, logger: Logger): Promise<MtlsClientCertificates> {
+    const { authority, clock } = core;
+    const certificates = new MtlsClientCertificates({
+      trustDomain: authority.trustDomain,
+      revocations: new Revocations(core.records, clock, authority.maxSvidTtlMs),
+      clock,
+      logger,
+    });
+    await certificates.refreshDenyList();
+    return certificates;
+  }
+
+  /**
+   * Every 10 s reloads the deny list and swaps the platform CA's trust bundle into `server` when it differs from the
+   * one it last had (`bundle` at first). Returns the function that stops it.
+   *
+   * @example
+   * const stop = certificates.keepFresh(core, server, core.authority.trustBundlePem());
+   */
+  keepFresh(core: PlatformCore, server: { setClientCa(caPem: string): void }, bundle: string): () => void {
+    const { authority } = core;
+    const { logger } = this.deps;
+    let current = bundle;
+    const refresh = async (): Promise<void> => {
+      await this.refreshDenyList();
+      const pem = authority.trustBundlePem();
+      if (pem !== current) {
+        current = pem;
+        server.setClientCa(pem);
+        logger.info({ bundleSequence: authority.bundleSequence }, 'trust bundle changed; client CA swapped');
+      }
+    };
+    const timer = setInterval(() => {
+      refresh().catch((err: unknown) =>
+        logger.error({ err: (err as Error).message }, 'client certificate refresh failed'),
+      );
+    }, REFRESH_MS);
+    timer.unref();
+    return () => clearInterval(timer);
+  }
 
   /** Reloads the deny list from the store (revocations made by the CA on any replica). */
   async refreshDenyList(): Promise<void> {

@@ -1,15 +1,13 @@
 import type { TLSSocket } from 'node:tls';
 import type { Logger } from '../core/index.js';
 import type { ClientAuthOptions } from '../http/index.js';
-import { Revocations, type PeerRefusal } from '../pki/index.js';
+import type { PeerRefusal } from '../pki/index.js';
 import type { PlatformCore } from './compose.js';
 import { MtlsClientCertificates } from './mtls_client_certificates.js';
 
 /** What a connection presented: no certificate, a refused one (with the reason), or a valid SVID of ours. */
 export type PresentedWorkload =
   { kind: 'none' } | { kind: 'refused'; reason: string; spiffeId?: string } | { kind: 'svid'; spiffeId: string };
-
-const REFRESH_MS = 10_000;
 
 /**
  * Workload certificates (X.509-SVIDs) as credentials on a platform listener (the KMS API). The listener only requests
@@ -29,8 +27,8 @@ const REFRESH_MS = 10_000;
 export class WorkloadCertificates {
   private readonly refused = new WeakMap<TLSSocket, PeerRefusal>();
   private readonly presented = new WeakSet<TLSSocket>();
-  private bundle: string;
-  private refresher: NodeJS.Timeout | undefined;
+  private readonly bundle: string;
+  private stopRefresh: (() => void) | undefined;
 
   private constructor(
     private readonly core: PlatformCore,
@@ -42,15 +40,7 @@ export class WorkloadCertificates {
 
   /** Loads the deny list and the trust bundle of the platform CA. */
   static async open(core: PlatformCore, logger: Logger): Promise<WorkloadCertificates> {
-    const { authority, clock } = core;
-    const certificates = new MtlsClientCertificates({
-      trustDomain: authority.trustDomain,
-      revocations: new Revocations(core.records, clock, authority.maxSvidTtlMs),
-      clock,
-      logger,
-    });
-    await certificates.refreshDenyList();
-    return new WorkloadCertificates(core, certificates, logger);
+    return new WorkloadCertificates(core, await MtlsClientCertificates.forPlatform(core, logger), logger);
   }
 
   /** The listener's client-certificate options: requested against the bundle, judged here, never refused there. */
@@ -91,28 +81,11 @@ export class WorkloadCertificates {
 
   /** Reloads the deny list and swaps a changed trust bundle into `server` every 10 s, until {@link stop}. */
   start(server: { setClientCa(caPem: string): void }): void {
-    const refresh = async (): Promise<void> => {
-      await this.certificates.refreshDenyList();
-      const pem = this.core.authority.trustBundlePem();
-      if (pem !== this.bundle) {
-        this.bundle = pem;
-        server.setClientCa(pem);
-        this.logger.info(
-          { bundleSequence: this.core.authority.bundleSequence },
-          'trust bundle changed; client CA swapped',
-        );
-      }
-    };
-    this.refresher = setInterval(() => {
-      refresh().catch((err: unknown) =>
-        this.logger.error({ err: (err as Error).message }, 'client certificate refresh failed'),
-      );
-    }, REFRESH_MS);
-    this.refresher.unref();
+    this.stopRefresh = this.certificates.keepFresh(this.core, server, this.bundle);
   }
 
   stop(): void {
-    if (this.refresher) clearInterval(this.refresher);
-    this.refresher = undefined;
+    this.stopRefresh?.();
+    this.stopRefresh = undefined;
   }
 }
