@@ -44,3 +44,13 @@ export function rateBudget(rate: number, period: string, burst: number, descript
     .prefault({})
     .describe(description);
 }
+
+/** Where a workload (the sidecar, a standalone gateway) gets and renews its SVID: the CA API and its trust bundle. */
+export function caConnection(who: string) {
+  return z
+    .strictObject({
+      url: z.string().url().describe('The CA API, e.g. https://127.0.0.1:8445 (endpoints.json `ca`).'),
+      bundleFile: z.string().describe('Trust bundle PEM that authenticates the CA listener (DIR/trust-bundle.pem).'),
+    })
+    .describe(`Where the ${who} gets and renews its SVID.`);
+}

@@ -1,6 +1,6 @@
 // The `gateway` section of the configuration schema and its per-route WAF rules (docs/gateway.md, docs/waf.md).
 import { z } from 'zod';
-import { duration, policyName } from './schema_fields.js';
+import { duration, policyName, caConnection } from './schema_fields.js';
 
 /** The per-route WAF rules (docs/waf.md). */
 function wafRule() {
@@ -188,14 +188,7 @@ export function gatewaySection() {
         ),
       mesh: z
         .strictObject({
-          ca: z
-            .strictObject({
-              url: z.string().url().describe('The CA API, e.g. https://127.0.0.1:8445 (endpoints.json `ca`).'),
-              bundleFile: z
-                .string()
-                .describe('Trust bundle PEM that authenticates the CA listener (DIR/trust-bundle.pem).'),
-            })
-            .describe('Where the gateway gets and renews its SVID.'),
+          ca: caConnection('gateway'),
           joinToken: z
             .string()
             .optional()

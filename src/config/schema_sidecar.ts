@@ -1,6 +1,6 @@
 // The `sidecar` section of the configuration schema and the mesh policies it holds (docs/mesh.md).
 import { z } from 'zod';
-import { duration, policyName, port } from './schema_fields.js';
+import { duration, policyName, port, caConnection } from './schema_fields.js';
 
 /** Policies of the mesh (docs/mesh.md): Istio AuthorizationPolicy semantics. */
 function meshPolicies() {
@@ -42,14 +42,7 @@ export function sidecarSection() {
           'One-time join token (`gatehouse ca join-token`); prefer GATEHOUSE_SIDECAR__JOIN_TOKEN or joinTokenFile.',
         ),
       joinTokenFile: z.string().optional().describe('File holding the join token (read at each bootstrap).'),
-      ca: z
-        .strictObject({
-          url: z.string().url().describe('The CA API, e.g. https://127.0.0.1:8445 (endpoints.json `ca`).'),
-          bundleFile: z
-            .string()
-            .describe('Trust bundle PEM that authenticates the CA listener (DIR/trust-bundle.pem).'),
-        })
-        .describe('Where the sidecar gets and renews its SVID.'),
+      ca: caConnection('sidecar'),
       mode: z
         .enum(['STRICT', 'PERMISSIVE'])
         .default('STRICT')

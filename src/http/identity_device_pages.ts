@@ -1,4 +1,5 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { oauthFormScope } from './oauth_form_scope.js';
 import { isGatehouseError, type GatehouseError, type Logger } from '../core/index.js';
 import {
   DEVICE_VERIFICATION_PATH,
@@ -95,24 +96,7 @@ export function registerIdentityDevicePages(app: FastifyInstance, options: Ident
     };
 
   void app.register(async (scope) => {
-    scope.removeAllContentTypeParsers();
-    scope.addContentTypeParser('*', { parseAs: 'string', bodyLimit: options.maxBodyBytes }, (_request, body, done) =>
-      done(null, body),
-    );
-    scope.setErrorHandler((err, _request, reply) => {
-      const status = (err as { statusCode?: number }).statusCode ?? 500;
-      void reply
-        .code(status >= 500 ? 500 : 400)
-        .header('cache-control', 'no-store')
-        .type('application/json')
-        .send(
-          JSON.stringify(
-            status >= 500
-              ? { error: 'server_error' }
-              : { error: 'invalid_request', error_description: 'malformed request' },
-          ),
-        );
-    });
+    oauthFormScope(scope, options.maxBodyBytes);
     scope.post(IDENTITY_PATHS.deviceAuthorization, async (request, reply) => {
       const response = await options.endpoint.handle({
         contentType: request.headers['content-type'],
