@@ -65,10 +65,10 @@ export class RequestStats {
       for (const [status, n] of entry.statuses) lines.push(`${r.name}{route="${name}",status="${status}"} ${n}`);
     }
     lines.push(`# HELP ${d.name} ${d.help}`, `# TYPE ${d.name} histogram`);
+    const bounds = [...this.bounds, Number.POSITIVE_INFINITY];
     for (const [route, entry] of this.routes) {
       const name = labelValue(route);
       let cumulative = 0;
-      const bounds = [...this.bounds, Number.POSITIVE_INFINITY];
       bounds.forEach((bound, i) => {
         cumulative += entry.buckets[i] as number;
         lines.push(`${d.name}_bucket{le="${le(bound)}",route="${name}"} ${cumulative}`);
