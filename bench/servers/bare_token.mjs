@@ -2,7 +2,8 @@
 // read the form body, parse it, client_secret_basic, SHA-256 of the secret compared in constant time with the stored
 // digest, an RFC 9068-shaped JWT signed ES256 with node:crypto, JSON reply. Nothing else (no throttling, no audit).
 // POST /oauth2/introspect does the same client check, then verifies the JWT in `token` (ES256, iss, exp) and answers
-// the RFC 7662 JSON.
+// the RFC 7662 JSON. With `asyncSign: true` in its argument the signature is computed with node:crypto's callback form
+// (libuv's thread pool), as gatehouse's token endpoint does: the same ceiling with the same use of a second core.
 import {
   createHash,
   createPrivateKey,
@@ -17,7 +18,7 @@ import {
 import { createServer } from 'node:https';
 import { URLSearchParams } from 'node:url';
 
-const { certPem, keyPem } = JSON.parse(process.argv[2]);
+const { certPem, keyPem, asyncSign = false } = JSON.parse(process.argv[2]);
 const clientId = 'bench';
 const secret = randomBytes(32).toString('base64url');
 const digest = createHash('sha256').update(secret).digest();
@@ -73,8 +74,16 @@ const server = createServer({ cert: certPem, key: keyPem, minVersion: 'TLSv1.3' 
       }),
     ).toString('base64url');
     const input = `${header}.${payload}`;
-    const signature = sign('sha256', Buffer.from(input), { key, dsaEncoding: 'ieee-p1363' }).toString('base64url');
-    reply(res, 200, { access_token: `${input}.${signature}`, token_type: 'Bearer', expires_in: 300, scope });
+    const answer = (signature) =>
+      reply(res, 200, {
+        access_token: `${input}.${signature.toString('base64url')}`,
+        token_type: 'Bearer',
+        expires_in: 300,
+        scope,
+      });
+    const keyInput = { key, dsaEncoding: 'ieee-p1363' };
+    if (!asyncSign) return answer(sign('sha256', Buffer.from(input), keyInput));
+    sign('sha256', Buffer.from(input), keyInput, (err, signature) => (err ? res.destroy(err) : answer(signature)));
   });
 });
 server.listen(0, '127.0.0.1', () => {

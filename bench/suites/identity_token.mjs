@@ -26,6 +26,7 @@ const NAMES = {
   gatehouse: 'gatehouse token endpoint (raw node:https route)',
   oidc: 'node-oidc-provider 8.8.1 (JWT ES256 via resourceIndicators)',
   bare: 'bare node:https (form + SHA-256 + ES256 + JSON)',
+  bareAsync: 'bare node:https, ES256 signed on the thread pool (informational)',
   fastify: 'gatehouse token endpoint served by fastify',
 };
 
@@ -41,11 +42,14 @@ export async function run() {
     started.push(oidc);
     const bare = await startServer(join(servers, 'bare_token.mjs'), tls);
     started.push(bare);
+    const bareAsync = await startServer(join(servers, 'bare_token.mjs'), { ...tls, asyncSign: true });
+    started.push(bareAsync);
     const results = await compareHttp({
       targets: {
         [NAMES.gatehouse]: tokenTarget(gatehouse, '/oauth2/token'),
         [NAMES.oidc]: tokenTarget(oidc, '/token'),
         [NAMES.bare]: tokenTarget(bare, '/oauth2/token'),
+        [NAMES.bareAsync]: tokenTarget(bareAsync, '/oauth2/token'),
         [NAMES.fastify]: tokenTarget(viaFastify, '/oauth2/token'),
       },
       rounds: 5,
@@ -72,8 +76,12 @@ export async function run() {
       {
         bench: 'Client credentials token endpoint vs the bare node:https ceiling',
         target: '≥ 0.85× bare',
-        need: 0.85,
-        results: [subject, by[NAMES.bare]],
+        results: [subject, by[NAMES.bare], by[NAMES.bareAsync]],
+        checks: [{ label: 'throughput', value: subject.opsPerSec / by[NAMES.bare].opsPerSec, need: 0.85 }],
+        note:
+          "gatehouse computes the ES256 signature with node:crypto's callback form (libuv's thread pool), so the event " +
+          'loop serves other connections meanwhile; the target compares it with the bare endpoint as the issue defines ' +
+          'it (synchronous sign), and the last row is the same bare endpoint signing on the thread pool too.',
       },
       {
         bench: 'ADR 0001: token endpoint on the raw node:https route vs through fastify (informational)',

@@ -100,7 +100,9 @@ export function identitySection() {
             .min(1)
             .max(64)
             .default(2)
-            .describe('Password hashes computed at once (the rest wait in a bounded queue).'),
+            .describe(
+              "Password hashes computed at once (the rest wait in a bounded queue). Each holds one of libuv's thread-pool threads (4 unless UV_THREADPOOL_SIZE says otherwise), which the token endpoint also signs on: keep it below the pool size.",
+            ),
           hashQueue: z
             .number()
             .int()

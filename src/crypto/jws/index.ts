@@ -7,6 +7,6 @@ export { publicJwk, verificationKeyFromJwk, jwkThumbprint, MAX_KID_LENGTH } from
 export type { PublicJwk } from './jwk.js';
 export { decodeJwt, MAX_JWT_LENGTH } from './decode.js';
 export type { DecodedJwt, DecodeOptions, JwsHeader } from './decode.js';
-export { signJwt, jwsSign } from './sign.js';
+export { signJwt, signJwtAsync, jwsSign, jwsSignAsync } from './sign.js';
 export type { JwtHeaderInput } from './sign.js';
 export { verifyJwtSignature, jwsVerify, FORBIDDEN_HEADERS } from './verify.js';

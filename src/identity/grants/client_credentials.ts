@@ -1,7 +1,7 @@
 import type { ApiCatalog } from '../apis/api_catalog.js';
 import { oauthError } from '../oauth_error.js';
 import type { SigningKeys } from '../signing_keys/signing_keys.js';
-import { issueAccessToken } from '../tokens/access_token.js';
+import { issueAccessTokenAsync } from '../tokens/access_token.js';
 import type { IssuanceAudit } from '../tokens/issuance_audit.js';
 import type { Grant, GrantContext, TokenResponse } from './grant.js';
 
@@ -83,7 +83,7 @@ export function clientCredentialsGrant(deps: {
       }
       const scope = scopes.join(' ');
       const key = deps.signingKeys.signer();
-      const issued = issueAccessToken(
+      const issued = await issueAccessTokenAsync(
         {
           issuer: context.issuer,
           subject: client.clientId,

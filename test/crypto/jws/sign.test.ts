@@ -1,8 +1,10 @@
+import { createPublicKey } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import {
   decodeJwt,
   generateSigningKey,
   signJwt,
+  signJwtAsync,
   verificationKeyOf,
   verifyJwtSignature,
   type SigningKey,
@@ -50,5 +52,34 @@ describe('signJwt header reuse', () => {
       Buffer.from(JSON.stringify({ alg: 'ES256', kid: 'k-x', typ: 'at+jwt', cty: 'x' })).toString('base64url'),
     );
     expect(decodeJwt(signJwt({}, claims, key)).header).toEqual({ alg: 'ES256', kid: 'k-x' });
+  });
+});
+
+describe('signJwtAsync (signature on the thread pool)', () => {
+  it.each(['ES256', 'EdDSA', 'RS256'] as const)(
+    'writes what signJwt writes, verifiable with the key (%s)',
+    async (alg) => {
+      const key = generateSigningKey(alg, `k-${alg}`);
+      const token = await signJwtAsync({ typ: 'at+jwt' }, claims, key);
+      const sync = signJwt({ typ: 'at+jwt' }, claims, key);
+      const [h, p, sig] = token.split('.');
+      expect(`${h}.${p}`).toBe(sync.split('.').slice(0, 2).join('.'));
+      expect(Buffer.from(sig as string, 'base64url').length).toBe(
+        Buffer.from(sync.split('.')[2] as string, 'base64url').length,
+      );
+      expect(() => verifyJwtSignature(decodeJwt(token), verificationKeyOf(key))).not.toThrow();
+      expect(decodeJwt(token).header).toEqual({ alg, kid: `k-${alg}`, typ: 'at+jwt' });
+      expect(decodeJwt(token).payload).toEqual(claims);
+    },
+  );
+
+  it('rejects (never throws synchronously) when the key cannot sign', async () => {
+    const key = generateSigningKey('ES256', 'k-bad');
+    const broken = { ...key, privateKey: createPublicKey(key.privateKey) };
+    let signing: Promise<string> | undefined;
+    expect(() => {
+      signing = signJwtAsync({ typ: 'at+jwt' }, claims, broken);
+    }).not.toThrow();
+    await expect(signing).rejects.toThrow();
   });
 });
