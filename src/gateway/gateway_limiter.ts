@@ -2,7 +2,7 @@ import type { Clock } from '../core/index.js';
 import { emissionIntervalUs, type MemoryLimiterStore, type RateDecision, type RateLimit } from '../ratelimit/index.js';
 import type { LimitConfig, LimitKeyPart } from './gateway_config.js';
 import type { GatewayMetrics } from './gateway_metrics.js';
-import { limitKey, type LimitSubject } from './limit_key.js';
+import { LimitKeys, type LimitSubject } from './limit_key.js';
 import type { OverLimitCache } from './over_limit_cache.js';
 import { policyHeader, rateLimitHeader } from './ratelimit_headers.js';
 import type { RedisGuard } from './redis_guard.js';
@@ -12,6 +12,8 @@ import type { Throttle } from './throttle.js';
 export interface CompiledLimit {
   name: string;
   parts: readonly LimitKeyPart[];
+  /** The store keys of this limit (remembered per principal where the key does not depend on the address). */
+  keys: LimitKeys;
   limit: RateLimit;
   tier: 'local' | 'global';
   shadow: boolean;
@@ -50,6 +52,7 @@ export function compileLimits(limits: readonly LimitConfig[]): RouteLimits {
     return {
       name: l.name,
       parts: l.key,
+      keys: new LimitKeys(l.name, l.key),
       limit,
       tier: l.tier,
       shadow: l.shadow,
@@ -112,7 +115,7 @@ export class GatewayLimiter {
     for (let i = start; i < list.length; i += 1) {
       const l = list[i] as CompiledLimit;
       if (l.tier === 'global' && this.o.global !== undefined) continue;
-      const key = limitKey(route, l.name, l.parts, subject);
+      const key = l.keys.of(route, subject);
       const queueBehind = l.throttle !== undefined && !l.shadow && this.o.throttle.busy(key);
       const d = queueBehind ? undefined : this.o.local.consumeSync(key, l.limit);
       if (d === undefined || !d.allowed) {
@@ -159,7 +162,7 @@ export class GatewayLimiter {
     const asked: Array<{ l: CompiledLimit; key: string }> = [];
     for (const l of limits.limits) {
       if (l.tier !== 'global') continue;
-      const key = limitKey(route, l.name, l.parts, subject);
+      const key = l.keys.of(route, subject);
       const until = l.shadow ? 0 : this.o.overLimit.refusedUntil(key, now);
       if (until > 0) {
         this.o.metrics.overLimitCacheHits.inc();

@@ -17,7 +17,7 @@ export {
 } from './forwarded_headers.js';
 export { GatewayLimiter, compileLimits } from './gateway_limiter.js';
 export type { CompiledLimit, RouteLimits, LimitVerdict } from './gateway_limiter.js';
-export { limitKey } from './limit_key.js';
+export { limitKey, LimitKeys } from './limit_key.js';
 export type { LimitSubject } from './limit_key.js';
 export { policyHeader, rateLimitHeader, retryAfterSeconds } from './ratelimit_headers.js';
 export { Throttle } from './throttle.js';

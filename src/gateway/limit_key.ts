@@ -40,3 +40,40 @@ export function limitKey(route: string, limit: string, parts: readonly LimitKeyP
   }
   return key;
 }
+
+/**
+ * {@link limitKey} of one compiled limit, remembered per principal when the limit does not count by address: the
+ * principal of a cached token or API key is one object across requests, and a remembered key string is hashed once,
+ * where a freshly built one is hashed again by every lookup in the limiter store (about a microsecond a request).
+ *
+ * @example
+ * const keys = new LimitKeys('per-client', ['client']);
+ * keys.of('orders', subject); // 'orders/per-client/client=svc-a', the same string for the same principal
+ */
+export class LimitKeys {
+  private byPrincipal = new WeakMap<GatewayPrincipal, string>();
+  private route: string | undefined;
+  private readonly byAddress: boolean;
+
+  constructor(
+    private readonly limit: string,
+    private readonly parts: readonly LimitKeyPart[],
+  ) {
+    this.byAddress = parts.includes('ip');
+  }
+
+  of(route: string, s: LimitSubject): string {
+    const principal = s.principal;
+    if (this.byAddress || principal === undefined) return limitKey(route, this.limit, this.parts, s);
+    if (route !== this.route) {
+      this.route = route;
+      this.byPrincipal = new WeakMap();
+    }
+    let key = this.byPrincipal.get(principal);
+    if (key === undefined) {
+      key = limitKey(route, this.limit, this.parts, s);
+      this.byPrincipal.set(principal, key);
+    }
+    return key;
+  }
+}

@@ -3,9 +3,11 @@ import { ManualClock } from '../../src/core/index.js';
 import {
   GatewayLimiter,
   GatewayMetrics,
+  LimitKeys,
   OverLimitCache,
   Throttle,
   compileLimits,
+  limitKey,
   policyHeader,
   rateLimitHeader,
 } from '../../src/gateway/index.js';
@@ -208,5 +210,46 @@ describe('429 over HTTP', () => {
       code: 'ERR_RATE_LIMITED',
       violated_policies: ['per-key'],
     });
+  });
+});
+
+describe('LimitKeys (limit keys remembered per principal)', () => {
+  const principal = (clientId: string) => ({
+    kind: 'jwt' as const,
+    sub: `user-${clientId}`,
+    clientId,
+    scopes: new Set<string>(),
+    roles: [],
+  });
+
+  it('gives the key limitKey builds, the same string for the same principal, and a fresh one per principal', () => {
+    const keys = new LimitKeys('per-client', ['client', 'user']);
+    const a = principal('svc-a');
+    const b = principal('svc-b');
+    const first = keys.of('orders', { route: 'orders', clientIp: '192.0.2.1', principal: a });
+    expect(first).toBe(
+      limitKey('orders', 'per-client', ['client', 'user'], { route: 'orders', clientIp: '192.0.2.1', principal: a }),
+    );
+    expect(keys.of('orders', { route: 'orders', clientIp: '198.51.100.9', principal: a })).toBe(first);
+    expect(keys.of('orders', { route: 'orders', clientIp: '192.0.2.1', principal: b })).toBe(
+      'orders/per-client/client=svc-b|user=user-svc-b',
+    );
+    // Another route name never reuses a key remembered for the first one.
+    expect(keys.of('billing', { route: 'billing', clientIp: '192.0.2.1', principal: a })).toBe(
+      'billing/per-client/client=svc-a|user=user-svc-a',
+    );
+  });
+
+  it('builds the key per request when it counts by address or there is no principal', () => {
+    const byIp = new LimitKeys('per-ip', ['ip', 'client']);
+    const a = principal('svc-a');
+    expect(byIp.of('r', { route: 'r', clientIp: '192.0.2.1', principal: a })).toBe(
+      'r/per-ip/ip=192.0.2.1|client=svc-a',
+    );
+    expect(byIp.of('r', { route: 'r', clientIp: '192.0.2.2', principal: a })).toBe(
+      'r/per-ip/ip=192.0.2.2|client=svc-a',
+    );
+    const byClient = new LimitKeys('per-client', ['client']);
+    expect(byClient.of('r', { route: 'r', clientIp: '192.0.2.1', principal: undefined })).toBe('r/per-client/client=-');
   });
 });

@@ -243,4 +243,20 @@ describe('verified-token cache', () => {
     expect(await statusOf(v, token)).toBe(401);
     for (let i = 0; i < 5; i += 1) expect(await statusOf(v, mint(key, sec(clock), { jti: `c${i}` }))).toBe(200);
   });
+
+  it('keys remembered JWTs by their signature end but serves only the exact token: a forgery with the same end is a miss', async () => {
+    const v = make({ mode: 'off' });
+    await v.start();
+    const token = mint(key, sec(clock), { jti: 'same-end' });
+    const headers = { authorization: `Bearer ${token}` };
+    const principal = await v.verifyRequest(headers);
+    const [h, , signature] = token.split('.');
+    const otherPayload = Buffer.from(JSON.stringify({ sub: 'mallory', aud: AUDIENCE, iss: ISSUER })).toString(
+      'base64url',
+    );
+    const forged = { authorization: `Bearer ${h}.${otherPayload}.${signature}` };
+    expect(v.cachedPrincipal?.(forged)).toBeUndefined();
+    expect(await statusOf(v, `${h}.${otherPayload}.${signature}`)).toBe(401);
+    expect(v.cachedPrincipal?.(headers)).toBe(principal); // the genuine entry is untouched
+  });
 });

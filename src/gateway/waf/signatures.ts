@@ -82,7 +82,9 @@ export function looksLikeSqlInjection(value: string): boolean {
  */
 export function looksLikeXss(value: string): boolean {
   const v = normalize(value).replace(/[\t\n\r]/g, '');
-  return XSS.some((re) => re.test(v)) || XSS.some((re) => re.test(v.replace(/\s+/g, '')));
+  if (XSS.some((re) => re.test(v))) return true;
+  // Again with the whitespace squeezed out (`java script:`), only when there is some: otherwise it is the same text.
+  return v.includes(' ') && XSS.some((re) => re.test(v.replace(/\s+/g, '')));
 }
 
 /**
