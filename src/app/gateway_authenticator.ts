@@ -187,7 +187,7 @@ export function appGatewayAuthenticator(o: {
       if (verifierCovers(current, section, inputs, credentials)) return undefined;
       const next = buildGatewayVerifier(section, inputs, credentials) as GatewayVerifier; // throws ERR_CONFIG_INVALID
       try {
-        await next.verifier.start();
+        await next.verifier.start({ requireFeed: true }); // a reload proves its feed credential before it serves
       } catch (err) {
         await next.verifier.close().catch(() => {});
         throw new GatehouseError('ERR_CONFIG_INVALID', {

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { Config } from '../config/index.js';
+import { sha256Hex } from '../crypto/index.js';
 import { GatehouseError, type Clock, type Logger } from '../core/index.js';
 import { createGatewayServer, type GatewayConfig } from '../gateway/index.js';
 import { appGatewayAuthenticator, type ApiKeyIntrospectionSettings } from './gateway_authenticator.js';
@@ -24,17 +25,19 @@ function readSecret(file: string, what: string): string {
 
 /**
  * The revocation-feed credential of a standalone gateway: `gateway.credentials.feedApiKey` (or the env variable), else
- * the content of `feedApiKeyFile`, read when a verifier is built (at start, or at the reload adding the first JWT
- * route); undefined when neither is set.
+ * the content of `feedApiKeyFile`, read when a verifier is built or a reload is checked; with the key's SHA-256 as its
+ * fingerprint (a reload with another key rebuilds the verifier). Undefined when neither is set.
  */
-function feedApiKey(credentials: GatewayConfig['credentials']): (() => Promise<string>) | undefined {
+function feedApiKey(
+  credentials: GatewayConfig['credentials'],
+): { feedCredential: () => Promise<string>; feedFingerprint: string } | undefined {
   let key = credentials.feedApiKey;
   if (key === undefined && credentials.feedApiKeyFile !== undefined) {
     key = readSecret(credentials.feedApiKeyFile, 'feedApiKeyFile');
   }
   if (key === undefined || key === '') return undefined;
   const value = key;
-  return async () => value;
+  return { feedCredential: async () => value, feedFingerprint: sha256Hex(value) };
 }
 
 /**
@@ -106,12 +109,13 @@ export async function startStandaloneGateway(o: {
       gateway: config.gateway,
       issuer: config.identity.issuer,
       ...(o.issuerCaPem === undefined ? {} : { trustBundlePem: o.issuerCaPem }),
-      // Read from the section the verifier is built for: the start one, or the reload adding the first JWT route.
+      // Read from each section: the start one and every reload (a verifier is rebuilt when they, the audience or the
+      // revocation settings changed).
       credentials: (section) => {
-        const feedCredential = feedApiKey(section.credentials);
+        const feed = feedApiKey(section.credentials);
         const apiKeyIntrospection = introspectionSettings(section);
         return {
-          ...(feedCredential === undefined ? {} : { feedCredential }),
+          ...feed,
           ...(apiKeyIntrospection === undefined ? {} : { apiKeyIntrospection }),
         };
       },

@@ -1,4 +1,5 @@
 import { GatehouseError, type Clock, type Logger } from '../core/index.js';
+import { sha256Hex } from '../crypto/index.js';
 import type { GatewayConfig, GatewayPrincipal } from '../gateway/index.js';
 import { IDENTITY_PATHS } from '../identity/index.js';
 import { ApiKeyIntrospection } from './gateway_api_keys.js';
@@ -28,6 +29,11 @@ export interface GatewayCredentials {
   feedCredential?: () => Promise<string>;
   /** API keys by introspection (only when no in-process key source is wired). */
   apiKeyIntrospection?: ApiKeyIntrospectionSettings;
+  /**
+   * Identifies `feedCredential` across reloads (a digest of the key it presents): a reload whose credential differs
+   * rebuilds the verifier. Absent when the credential is the same for every section (`gatehouse up`'s in-process token).
+   */
+  feedFingerprint?: string;
 }
 
 /** What the gateway's verifier is built from, besides the gateway section. */
@@ -49,6 +55,8 @@ export interface GatewayVerifier {
   introspected: ApiKeyIntrospection | undefined;
   /** Built for JWT routes (revocation read from the feed, or off), not for introspection alone. */
   jwt: boolean;
+  /** What it was built from that a reload can change ({@link verifierSettings}). */
+  settings: string;
 }
 
 /** The gateway's view of a verifier principal: the API key id comes from the `key_id` claim (or `jti`). */
@@ -117,8 +125,28 @@ function verifierNeeds(
 }
 
 /**
- * True when `running` already serves everything `section` needs (JWT routes, API keys by introspection), so a reload
- * keeps it; false when a verifier must be built for the section.
+ * What a verifier built for `section` depends on that a reload can change: the audience, the revocation settings, the
+ * introspection client (its secret as a digest) and the feed credential's fingerprint. Two sections with the same
+ * settings can share one verifier.
+ */
+function verifierSettings(
+  section: GatewayConfig,
+  introspection: ApiKeyIntrospectionSettings | undefined,
+  credentials: GatewayCredentials,
+): string {
+  return JSON.stringify({
+    audience: section.jwtAudience,
+    revocation: section.revocation,
+    introspection:
+      introspection === undefined ? null : { ...introspection, clientSecret: sha256Hex(introspection.clientSecret) },
+    feed: credentials.feedFingerprint ?? null,
+  });
+}
+
+/**
+ * True when `running` already serves everything `section` needs (JWT routes, API keys by introspection) with the
+ * same settings (audience, revocation, credentials), so a reload keeps it; false when a verifier must be built for the
+ * section (the first JWT route, or a changed `jwtAudience`, `revocation` or credential).
  */
 export function verifierCovers(
   running: GatewayVerifier | undefined,
@@ -127,8 +155,13 @@ export function verifierCovers(
   credentials: GatewayCredentials,
 ): boolean {
   const { jwt, introspection } = verifierNeeds(section, inputs, credentials);
-  if (running === undefined) return !jwt && introspection === undefined;
-  return (!jwt || running.jwt) && (introspection === undefined || running.introspected !== undefined);
+  if (!jwt && introspection === undefined) return true;
+  if (running === undefined) return false;
+  return (
+    (!jwt || running.jwt) &&
+    (introspection === undefined || running.introspected !== undefined) &&
+    running.settings === verifierSettings(section, introspection, credentials)
+  );
 }
 
 /**
@@ -201,5 +234,5 @@ export function buildGatewayVerifier(
       clock: inputs.clock,
     });
   }
-  return { verifier, introspected, jwt: polls };
+  return { verifier, introspected, jwt: polls, settings: verifierSettings(section, introspection, credentials) };
 }

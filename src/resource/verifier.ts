@@ -29,8 +29,12 @@ export interface Verifier {
    * with. Optional for other implementations of this interface.
    */
   cachedPrincipal?(headers: HeaderBag, binding?: RequestBinding): Principal | undefined;
-  /** Loads the JWKS and, in poll mode, the revocation feed; then keeps polling. Call before serving. */
-  start(): Promise<void>;
+  /**
+   * Loads the JWKS and, in poll mode, the revocation feed; then keeps polling. Call before serving. A JWKS that cannot
+   * be loaded rejects; a first feed read that fails is logged and retried (requests fail closed once the feed is older
+   * than `maxStalenessMs`), unless `requireFeed` is set: then it rejects too (a reload that must prove its credential).
+   */
+  start(options?: { requireFeed?: boolean }): Promise<void>;
   /** Stops background polling. */
   close(): Promise<void>;
   /** The realm of this verifier's WWW-Authenticate challenges. */
@@ -107,11 +111,11 @@ class TokenVerifier implements Verifier {
     return this.o.apiKeys?.header;
   }
 
-  async start(): Promise<void> {
+  async start(options: { requireFeed?: boolean } = {}): Promise<void> {
     if (this.started) return;
     this.started = true;
     await this.jwks.refresh();
-    await this.feed?.start();
+    await this.feed?.start(options);
     if (this.o.subscribe !== undefined) {
       this.unsubscribe = await this.o.subscribe((item) => {
         const now = this.o.clock.now();

@@ -164,6 +164,42 @@ describe('a reload adding the first JWT route builds its verifier first', () => 
     }
   });
 
+  it('a standalone gateway rebuilds its verifier when a reload changes jwtAudience or the feed key, and keeps it when that fails', async () => {
+    const OTHER = 'https://gateway-two.test';
+    await admin('/v1/identity/apis', { audience: OTHER, scopes: [{ name: 'orders:read', description: 'read' }] });
+    const app = await admin('/v1/identity/clients', {
+      name: 'two-audiences',
+      grant_types: ['client_credentials'],
+      scope: 'orders:read',
+      audiences: [AUDIENCE, OTHER],
+    });
+    const twoBasic = `Basic ${Buffer.from(`${app.client_id}:${app.client_secret}`).toString('base64')}`;
+    const forAudience = (aud: string) => clientCredentialsToken(platform, running.endpoints.identity, twoBasic, aud);
+    const section = (extra: Record<string, unknown>) =>
+      configSchema.parse({
+        gateway: standaloneSection({ credentials: { feedApiKey: feedKey }, ...extra }, [jwtRoute('b')]),
+      }).gateway;
+    const gateway = await startAlone(running.endpoints.identity, section({}));
+    try {
+      const first = await forAudience(AUDIENCE);
+      const second = await forAudience(OTHER);
+      expect((await via(gateway, '/orders/1', bearer(first))).status).toBe(200);
+      expect((await via(gateway, '/orders/1', bearer(second))).status).toBe(401);
+
+      await gateway.reload(section({ jwtAudience: OTHER }));
+      expect((await via(gateway, '/orders/2', bearer(second))).status).toBe(200);
+      expect((await via(gateway, '/orders/2', bearer(first))).status).toBe(401); // cached before, refused now
+
+      // A feed key the issuer refuses: the new verifier cannot start, the reload is refused, the running one stays.
+      const refusedKey = section({ jwtAudience: AUDIENCE, credentials: { feedApiKey: 'ghk_not_a_real_key' } });
+      await expect(gateway.reload(refusedKey)).rejects.toMatchObject({ code: 'ERR_CONFIG_INVALID' });
+      expect((await via(gateway, '/orders/3', bearer(second))).status).toBe(200);
+      expect((await via(gateway, '/orders/3', bearer(first))).status).toBe(401);
+    } finally {
+      await gateway.close();
+    }
+  });
+
   it('a standalone gateway without identity.issuer, or whose issuer does not answer, refuses the reload', async () => {
     const jwtSection = configSchema.parse({
       gateway: standaloneSection({ credentials: { feedApiKey: feedKey } }, [jwtRoute('b')]),
