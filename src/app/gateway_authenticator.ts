@@ -11,11 +11,12 @@ import {
   type GatewayCredentials,
   type GatewayVerifier,
   type GatewayVerifierInputs,
+  type VerifierIssuer,
 } from './gateway_verifier.js';
 import { extractCredential, type Principal, type RevocationSubscribe, type Verifier } from '../resource/index.js';
 
 export { toGatewayPrincipal } from './gateway_verifier.js';
-export type { ApiKeyIntrospectionSettings, GatewayCredentials } from './gateway_verifier.js';
+export type { ApiKeyIntrospectionSettings, GatewayCredentials, VerifierIssuer } from './gateway_verifier.js';
 
 /** Verifies a presented API key (`ghk_…`) for the gateway; undefined when unknown, expired or revoked. */
 export type ApiKeyVerifier = (key: string) => GatewayPrincipal | undefined;
@@ -77,6 +78,16 @@ export function verifiedJwt(
   return verifier.verifyRequest(headers).then(jwtPrincipal);
 }
 
+/** `inputs` with another issuer and CA bundle. */
+function withIssuer(inputs: GatewayVerifierInputs, issuer: VerifierIssuer): GatewayVerifierInputs {
+  const { trustBundlePem: _replaced, ...rest } = inputs;
+  return {
+    ...rest,
+    issuer: issuer.issuer,
+    ...(issuer.trustBundlePem === undefined ? {} : { trustBundlePem: issuer.trustBundlePem }),
+  };
+}
+
 /** A verifier built and started for a reload, not serving yet. */
 export interface PreparedVerifier {
   /** Serves the new verifier from now on and closes the one it replaces (requests already in it finish). */
@@ -91,9 +102,11 @@ export interface AppAuthenticator extends Authenticator {
   /**
    * For a reload: builds and starts (JWKS fetched, feed read, push subscribed) the verifier `section` needs when the
    * running one does not serve it (the first JWT route, the first API-key route verified by introspection);
-   * undefined when nothing is missing. Throws ERR_CONFIG_INVALID, changing nothing, when it cannot be built or started.
+   * undefined when nothing is missing. `issuer` (a standalone gateway's reloaded `identity.issuer` and `--issuer-ca`)
+   * replaces the running one for this build, and from its commit on. Throws ERR_CONFIG_INVALID, changing nothing, when
+   * it cannot be built or started.
    */
-  prepare(section: GatewayConfig): Promise<PreparedVerifier | undefined>;
+  prepare(section: GatewayConfig, issuer?: VerifierIssuer): Promise<PreparedVerifier | undefined>;
   /** Closes the verifier serving now (and with it what the last reload built). */
   close(): Promise<void>;
 }
@@ -136,7 +149,7 @@ export function appGatewayAuthenticator(o: {
   clock: Clock;
   logger: Logger;
 }): AppAuthenticator {
-  const inputs: GatewayVerifierInputs = {
+  let inputs: GatewayVerifierInputs = {
     issuer: o.issuer,
     ...(o.trustBundlePem === undefined ? {} : { trustBundlePem: o.trustBundlePem }),
     inProcessApiKeys: o.apiKeys !== undefined,
@@ -182,16 +195,17 @@ export function appGatewayAuthenticator(o: {
     start: async () => {
       await current?.verifier.start();
     },
-    prepare: async (section) => {
+    prepare: async (section, issuer) => {
       const credentials = credentialsOf(section);
-      if (verifierCovers(current, section, inputs, credentials)) return undefined;
-      const next = buildGatewayVerifier(section, inputs, credentials) as GatewayVerifier; // throws ERR_CONFIG_INVALID
+      const nextInputs = issuer === undefined ? inputs : withIssuer(inputs, issuer);
+      if (verifierCovers(current, section, nextInputs, credentials)) return undefined;
+      const next = buildGatewayVerifier(section, nextInputs, credentials) as GatewayVerifier; // throws ERR_CONFIG_INVALID
       try {
         await next.verifier.start({ requireFeed: true }); // a reload proves its feed credential before it serves
       } catch (err) {
         await next.verifier.close().catch(() => {});
         throw new GatehouseError('ERR_CONFIG_INVALID', {
-          message: `gateway: the token verifier for this section could not start (JWKS or revocation feed of ${o.issuer}): ${(err as Error).message}`,
+          message: `gateway: the token verifier for this section could not start (JWKS or revocation feed of ${nextInputs.issuer}): ${(err as Error).message}`,
           detail: isGatehouseError(err) ? err.detail : undefined,
           cause: err,
         });
@@ -200,6 +214,7 @@ export function appGatewayAuthenticator(o: {
         commit: async () => {
           const replaced = current;
           current = next;
+          inputs = nextInputs;
           await replaced?.verifier.close();
         },
         abandon: () => next.verifier.close(),

@@ -1,6 +1,6 @@
 import { GatehouseError, type Logger } from '../core/index.js';
 import type { Gateway, GatewayConfig, UpstreamMesh } from '../gateway/index.js';
-import type { AppAuthenticator, PreparedVerifier } from './gateway_authenticator.js';
+import type { AppAuthenticator, PreparedVerifier, VerifierIssuer } from './gateway_authenticator.js';
 import type { GatewayMesh } from './gateway_mesh.js';
 import { gatewayNeeds } from './gateway_needs.js';
 
@@ -45,10 +45,11 @@ export class GatewayCapabilities {
   /**
    * Swaps `section` into `gateway`, first building and starting what it needs that is not running (the first JWT
    * route's verifier, the first `mtls` upstream's SVID). Throws ERR_CONFIG_INVALID naming what is missing, or what
-   * could not start, and then changes nothing.
+   * could not start, and then changes nothing. `issuer` replaces the verifier's issuer and CA bundle (a standalone
+   * gateway's reloaded `identity.issuer` and `--issuer-ca`); a change rebuilds the verifier.
    */
-  reload(gateway: Gateway, section: GatewayConfig): Promise<void> {
-    const run = this.queue.then(() => this.apply(gateway, section));
+  reload(gateway: Gateway, section: GatewayConfig, issuer?: VerifierIssuer): Promise<void> {
+    const run = this.queue.then(() => this.apply(gateway, section, issuer));
     this.queue = run.catch(() => {});
     return run;
   }
@@ -62,9 +63,9 @@ export class GatewayCapabilities {
     await this.o.authenticator.close();
   }
 
-  private async apply(gateway: Gateway, section: GatewayConfig): Promise<void> {
+  private async apply(gateway: Gateway, section: GatewayConfig, issuer: VerifierIssuer | undefined): Promise<void> {
     if (this.closed) throw new GatehouseError('ERR_CONFIG_INVALID', { message: 'gateway: stopping, reload refused' });
-    const verifier: PreparedVerifier | undefined = await this.o.authenticator.prepare(section);
+    const verifier: PreparedVerifier | undefined = await this.o.authenticator.prepare(section, issuer);
     let mesh: GatewayMesh | undefined;
     try {
       if (this.mesh === undefined && gatewayNeeds(section).mesh) mesh = await this.openMesh(section);

@@ -67,7 +67,7 @@ export interface StandaloneGateway {
    * Swaps routes, limits and upstreams (SIGHUP), first building and starting what the section adds (the JWT verifier,
    * the SVID of `gateway.mesh`); rejects with ERR_CONFIG_INVALID naming what is missing and keeps the old ones.
    */
-  reload(gateway: GatewayConfig): Promise<void>;
+  reload(gateway: GatewayConfig, identity?: { issuer: string | undefined; issuerCaPem?: string }): Promise<void>;
   /**
    * Swaps a renewed `--cert`/`--key` pair into the listener (SIGHUP): new connections get it, open ones keep theirs.
    * Throws ERR_CONFIG_INVALID, changing nothing, when the pair does not check (see `OperatorCertificate`).
@@ -162,7 +162,17 @@ export async function startStandaloneGateway(o: {
     return {
       url: `https://${host}:${bound.port}`,
       metricsUrl,
-      reload: (g) => capabilities.reload(gateway, g),
+      reload: (g, identity) =>
+        capabilities.reload(
+          gateway,
+          g,
+          identity === undefined
+            ? undefined
+            : {
+                issuer: identity.issuer,
+                ...(identity.issuerCaPem === undefined ? {} : { trustBundlePem: identity.issuerCaPem }),
+              },
+        ),
       reloadCertificate: (pem) => {
         const { serialNumber, notAfter } = certificate.replace(pem);
         return { serialNumber, notAfter };

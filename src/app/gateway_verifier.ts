@@ -36,6 +36,13 @@ export interface GatewayCredentials {
   feedFingerprint?: string;
 }
 
+/** Whose tokens the gateway accepts: `identity.issuer` and the CA bundle its JWKS and feed are trusted through. */
+export interface VerifierIssuer {
+  issuer: string | undefined;
+  /** CA certificates the JWKS endpoint is verified against (default: system roots). */
+  trustBundlePem?: string;
+}
+
 /** What the gateway's verifier is built from, besides the gateway section. */
 export interface GatewayVerifierInputs {
   issuer: string | undefined;
@@ -125,16 +132,19 @@ function verifierNeeds(
 }
 
 /**
- * What a verifier built for `section` depends on that a reload can change: the audience, the revocation settings, the
- * introspection client (its secret as a digest) and the feed credential's fingerprint. Two sections with the same
+ * What a verifier built for `section` depends on that a reload can change: the issuer and its CA bundle, the audience,
+ * the revocation settings, the introspection client (its secret as a digest) and the feed credential's fingerprint. Two sections with the same
  * settings can share one verifier.
  */
 function verifierSettings(
   section: GatewayConfig,
+  inputs: GatewayVerifierInputs,
   introspection: ApiKeyIntrospectionSettings | undefined,
   credentials: GatewayCredentials,
 ): string {
   return JSON.stringify({
+    issuer: inputs.issuer ?? null,
+    trust: inputs.trustBundlePem === undefined ? null : sha256Hex(inputs.trustBundlePem),
     audience: section.jwtAudience,
     revocation: section.revocation,
     introspection:
@@ -145,8 +155,8 @@ function verifierSettings(
 
 /**
  * True when `running` already serves everything `section` needs (JWT routes, API keys by introspection) with the
- * same settings (audience, revocation, credentials), so a reload keeps it; false when a verifier must be built for the
- * section (the first JWT route, or a changed `jwtAudience`, `revocation` or credential).
+ * same settings (issuer, audience, revocation, credentials), so a reload keeps it; false when a verifier must be built
+ * for the section (the first JWT route, or a changed issuer, `jwtAudience`, `revocation` or credential).
  */
 export function verifierCovers(
   running: GatewayVerifier | undefined,
@@ -160,7 +170,7 @@ export function verifierCovers(
   return (
     (!jwt || running.jwt) &&
     (introspection === undefined || running.introspected !== undefined) &&
-    running.settings === verifierSettings(section, introspection, credentials)
+    running.settings === verifierSettings(section, inputs, introspection, credentials)
   );
 }
 
@@ -234,5 +244,10 @@ export function buildGatewayVerifier(
       clock: inputs.clock,
     });
   }
-  return { verifier, introspected, jwt: polls, settings: verifierSettings(section, introspection, credentials) };
+  return {
+    verifier,
+    introspected,
+    jwt: polls,
+    settings: verifierSettings(section, inputs, introspection, credentials),
+  };
 }

@@ -200,6 +200,29 @@ describe('a reload adding the first JWT route builds its verifier first', () => 
     }
   });
 
+  it('a standalone gateway takes identity.issuer and its CA from the reload: a JWT route then works, an issuer that does not answer is refused', async () => {
+    const jwtSection = configSchema.parse({
+      gateway: standaloneSection({ credentials: { feedApiKey: feedKey } }, [jwtRoute('b')]),
+    }).gateway;
+    const gateway = await startAlone(undefined, standaloneSection());
+    try {
+      await gateway.reload(jwtSection, { issuer: running.endpoints.identity, issuerCaPem });
+      const jwt = await token();
+      expect((await via(gateway, '/orders/1', bearer(jwt))).status).toBe(200);
+      // Another issuer that does not answer: refused, the running verifier (and its issuer) stays.
+      await expect(gateway.reload(jwtSection, { issuer: 'https://127.0.0.1:1', issuerCaPem })).rejects.toMatchObject({
+        code: 'ERR_CONFIG_INVALID',
+        message: expect.stringContaining('https://127.0.0.1:1'),
+      });
+      expect((await via(gateway, '/orders/2', bearer(jwt))).status).toBe(200);
+      // The same issuer again: nothing to rebuild.
+      await gateway.reload(jwtSection, { issuer: running.endpoints.identity, issuerCaPem });
+      expect((await via(gateway, '/orders/3', bearer(jwt))).status).toBe(200);
+    } finally {
+      await gateway.close();
+    }
+  });
+
   it('a standalone gateway without identity.issuer, or whose issuer does not answer, refuses the reload', async () => {
     const jwtSection = configSchema.parse({
       gateway: standaloneSection({ credentials: { feedApiKey: feedKey } }, [jwtRoute('b')]),

@@ -17,13 +17,14 @@ interface GatewayFlags {
 /**
  * SIGHUP, in this order: (1) re-reads `--cert`/`--key` and swaps the pair into the listener (refused:
  * `certificate_reload_failed`, the current pair stays); (2) re-reads the configuration file and swaps the gateway
- * section, once what it adds (the JWT verifier, the mesh identity) is running (refused: `gateway_reload_failed`, the
+ * section with `identity.issuer` and `--issuer-ca` read again, once what it adds or changes (the JWT verifier, the mesh
+ * identity) is running (refused: `gateway_reload_failed`, the
  * running configuration stays). Each step is applied or refused on its own: a bad certificate does not hold back a
  * good configuration, nor the reverse. Signals are handled one at a time, in order.
  */
 function reloadOnHangup(
   gateway: StandaloneGateway,
-  files: { cert: string; key: string },
+  files: { cert: string; key: string; issuerCa?: string },
   load: () => Config,
   logger: Logger,
 ): void {
@@ -32,7 +33,11 @@ function reloadOnHangup(
     reloading = reloading.then(async () => {
       reloadCertificateFiles(gateway, files, 'gateway', logger);
       try {
-        await gateway.reload(load().gateway);
+        const config = load();
+        await gateway.reload(config.gateway, {
+          issuer: config.identity.issuer,
+          ...(files.issuerCa === undefined ? {} : { issuerCaPem: readPem(files.issuerCa, 'issuer CA') }),
+        });
         process.stdout.write('gatehouse gateway: configuration reloaded\n');
       } catch (err) {
         logger.error(
@@ -54,7 +59,10 @@ export function gatewayCommand(): Command {
     .option('--config <file>', 'configuration file (YAML or JSON); also GATEHOUSE_CONFIG; SIGHUP re-reads it')
     .requiredOption('--cert <file>', 'PEM certificate chain of the listener; SIGHUP re-reads it')
     .requiredOption('--key <file>', 'PEM private key of the listener (SIGHUP re-reads it)')
-    .option('--issuer-ca <file>', 'PEM CA bundle trusted for the issuer JWKS (JWT routes; default: system roots)')
+    .option(
+      '--issuer-ca <file>',
+      'PEM CA bundle trusted for the issuer JWKS (JWT routes; default: system roots); SIGHUP re-reads it',
+    )
     .option('--metrics-port <port>', 'serve Prometheus /metrics on 127.0.0.1:<port> (plain HTTP)')
     .action(async (flags: GatewayFlags) => {
       const env = processEnvironment();
@@ -68,7 +76,11 @@ export function gatewayCommand(): Command {
           message: `--metrics-port: expected 0..65535, got ${flags.metricsPort}`,
         });
       }
-      const files = { cert: flags.cert as string, key: flags.key as string };
+      const files = {
+        cert: flags.cert as string,
+        key: flags.key as string,
+        ...(flags.issuerCa === undefined ? {} : { issuerCa: flags.issuerCa }),
+      };
       const gateway = await startStandaloneGateway({
         config,
         certPem: readPem(files.cert, 'certificate'),
