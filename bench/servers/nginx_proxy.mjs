@@ -1,7 +1,9 @@
 // Child process: the nginx anchor of issue 7. Writes a private nginx.conf into a temp dir (TLS 1.3 only, one worker
 // like the single-threaded node proxies, keepalive connections to the upstream, no access log), starts
 // `nginx -g 'daemon off;'` on a free loopback port, prints { port, version } once it accepts connections, and on
-// SIGTERM stops nginx (SIGQUIT) and removes the temp dir. Input { certPem, keyPem, backend }.
+// SIGTERM stops nginx (SIGQUIT) and removes the temp dir. Input { certPem, keyPem, backend, limit? }: with
+// limit { rate, burst } (requests per second), limit_req keyed by the Authorization header (one key per bearer
+// token, as the gateway limits per client) with `burst=<burst> nodelay` and 429 for refusals: issue 7's reference line.
 import { spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -11,7 +13,7 @@ import { join } from 'node:path';
 import { setTimeout, clearTimeout } from 'node:timers';
 import { setTimeout as sleep } from 'node:timers/promises';
 
-const { certPem, keyPem, backend } = JSON.parse(process.argv[2]);
+const { certPem, keyPem, backend, limit } = JSON.parse(process.argv[2]);
 const bin = ['/usr/sbin/nginx', '/usr/local/sbin/nginx', '/usr/local/nginx/sbin/nginx'].find(
   (p) => spawnSync(p, ['-v']).status === 0,
 );
@@ -51,7 +53,7 @@ http {
   scgi_temp_path ${dir}/scgi;
   keepalive_timeout 65s;
   keepalive_requests 1000000;
-  upstream backend {
+${limit ? `  limit_req_zone $http_authorization zone=perclient:10m rate=${limit.rate}r/s;\n  limit_req_status 429;\n` : ''}  upstream backend {
     server ${upstream.hostname}:${upstream.port};
     keepalive 64;
     keepalive_requests 1000000;
@@ -62,7 +64,7 @@ http {
     ssl_certificate_key ${dir}/key.pem;
     ssl_protocols TLSv1.3;
     location / {
-      proxy_pass http://backend;
+${limit ? `      limit_req zone=perclient burst=${limit.burst} nodelay;\n` : ''}      proxy_pass http://backend;
       proxy_http_version 1.1;
       proxy_set_header Connection "";
     }
