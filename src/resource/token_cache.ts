@@ -5,13 +5,11 @@ export interface CachedToken {
   principal: Principal;
   expiresAt: number;
   jti: string | undefined;
-  /** The whole credential when the key is only part of it (a JWT's end): a hit must present exactly this. */
-  token?: string;
 }
 
 /**
- * The verified-token cache: a Map keyed by the verifier's cache key of the credential (the end of a JWT's signature,
- * the whole JWT kept in the entry; or the SHA-256 of an API key), bounded to `maxEntries` (oldest inserted evicted first). `get` never returns an entry at or past its `expiresAt`; callers re-check revocation on each hit.
+ * The verified-token cache: a Map keyed by the verifier's cache key of the credential (the JWT itself, or the
+ * SHA-256 of an API key), bounded to `maxEntries` (oldest inserted evicted first). `get` never returns an entry at or past its `expiresAt`; callers re-check revocation on each hit.
  *
  * @example
  * const hit = cache.get(key, clock.now());

@@ -244,7 +244,7 @@ describe('verified-token cache', () => {
     for (let i = 0; i < 5; i += 1) expect(await statusOf(v, mint(key, sec(clock), { jti: `c${i}` }))).toBe(200);
   });
 
-  it('keys remembered JWTs by their signature end but serves only the exact token: a forgery with the same end is a miss', async () => {
+  it('serves only the exact token it remembered: a forgery carrying the same signature is a miss, then refused', async () => {
     const v = make({ mode: 'off' });
     await v.start();
     const token = mint(key, sec(clock), { jti: 'same-end' });
