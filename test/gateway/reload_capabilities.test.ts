@@ -67,6 +67,10 @@ describe('a reload adding the first JWT route builds its verifier first', () => 
     routes: [{ name: 'public', pathPrefix: '/public/', upstream: 'b' }, ...routes],
     ...extra,
   });
+  /** The standalone section with the JWT route and the feed key. */
+  const jwtSectionWithFeed = () =>
+    configSchema.parse({ gateway: standaloneSection({ credentials: { feedApiKey: feedKey } }, [jwtRoute('b')]) })
+      .gateway;
   const startAlone = (issuer: string | undefined, gateway: Record<string, unknown>) =>
     startStandaloneGateway({
       config: loadConfig({
@@ -146,9 +150,7 @@ describe('a reload adding the first JWT route builds its verifier first', () => 
       expect((await via(gateway, '/public/1')).status).toBe(200);
       expect((await via(gateway, '/orders/1', bearer(jwt))).status).toBe(404);
 
-      const withFeed = configSchema.parse({
-        gateway: standaloneSection({ credentials: { feedApiKey: feedKey } }, [jwtRoute('b')]),
-      }).gateway;
+      const withFeed = jwtSectionWithFeed();
       await gateway.reload(withFeed);
       const ok = await via(gateway, '/orders/1', bearer(jwt));
       expect(ok.status, JSON.stringify(ok.body)).toBe(200);
@@ -201,9 +203,7 @@ describe('a reload adding the first JWT route builds its verifier first', () => 
   });
 
   it('a standalone gateway takes identity.issuer and its CA from the reload: a JWT route then works, an issuer that does not answer is refused', async () => {
-    const jwtSection = configSchema.parse({
-      gateway: standaloneSection({ credentials: { feedApiKey: feedKey } }, [jwtRoute('b')]),
-    }).gateway;
+    const jwtSection = jwtSectionWithFeed();
     const gateway = await startAlone(undefined, standaloneSection());
     try {
       await gateway.reload(jwtSection, { issuer: running.endpoints.identity, issuerCaPem });
@@ -224,9 +224,7 @@ describe('a reload adding the first JWT route builds its verifier first', () => 
   });
 
   it('a standalone gateway without identity.issuer, or whose issuer does not answer, refuses the reload', async () => {
-    const jwtSection = configSchema.parse({
-      gateway: standaloneSection({ credentials: { feedApiKey: feedKey } }, [jwtRoute('b')]),
-    }).gateway;
+    const jwtSection = jwtSectionWithFeed();
     const noIssuer = await startAlone(undefined, standaloneSection());
     const silent = await startAlone('https://127.0.0.1:1', standaloneSection());
     try {
