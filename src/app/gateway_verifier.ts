@@ -63,7 +63,13 @@ export interface GatewayVerifier {
   /** Built for JWT routes (revocation read from the feed, or off), not for introspection alone. */
   jwt: boolean;
   /** What it was built from that a reload can change ({@link verifierSettings}). */
-  settings: string;
+  settings: VerifierSettings;
+}
+
+/** The two parts of what a verifier was built from: for JWT routes, and for API keys by introspection (when built). */
+export interface VerifierSettings {
+  jwt: string;
+  introspection: string | undefined;
 }
 
 /** The gateway's view of a verifier principal: the API key id comes from the `key_id` claim (or `jti`). */
@@ -132,30 +138,39 @@ function verifierNeeds(
 }
 
 /**
- * What a verifier built for `section` depends on that a reload can change: the issuer and its CA bundle, the audience,
- * the revocation settings, the introspection client (its secret as a digest) and the feed credential's fingerprint. Two sections with the same
- * settings can share one verifier.
+ * What a verifier built for `section` depends on that a reload can change, in two parts: for its JWT routes the issuer
+ * and its CA bundle, the audience, the revocation settings and the feed credential's fingerprint; for API keys by
+ * introspection the issuer, its CA bundle and the introspection client (its secret as a digest). A reload keeps the
+ * running verifier when the parts the new section needs are unchanged, so removing the last API-key route or editing
+ * only the key cache does not rebuild a JWT verifier.
  */
 function verifierSettings(
   section: GatewayConfig,
   inputs: GatewayVerifierInputs,
   introspection: ApiKeyIntrospectionSettings | undefined,
   credentials: GatewayCredentials,
-): string {
-  return JSON.stringify({
+): VerifierSettings {
+  const issuer = {
     issuer: inputs.issuer ?? null,
     trust: inputs.trustBundlePem === undefined ? null : sha256Hex(inputs.trustBundlePem),
-    audience: section.jwtAudience,
-    revocation: section.revocation,
+  };
+  return {
+    jwt: JSON.stringify({
+      ...issuer,
+      audience: section.jwtAudience,
+      revocation: section.revocation,
+      feed: credentials.feedFingerprint ?? null,
+    }),
     introspection:
-      introspection === undefined ? null : { ...introspection, clientSecret: sha256Hex(introspection.clientSecret) },
-    feed: credentials.feedFingerprint ?? null,
-  });
+      introspection === undefined
+        ? undefined
+        : JSON.stringify({ ...issuer, ...introspection, clientSecret: sha256Hex(introspection.clientSecret) }),
+  };
 }
 
 /**
  * True when `running` already serves everything `section` needs (JWT routes, API keys by introspection) with the
- * same settings (issuer, audience, revocation, credentials), so a reload keeps it; false when a verifier must be built
+ * same settings for those needs ({@link verifierSettings}), so a reload keeps it; false when a verifier must be built
  * for the section (the first JWT route, or a changed issuer, `jwtAudience`, `revocation` or credential).
  */
 export function verifierCovers(
@@ -167,10 +182,11 @@ export function verifierCovers(
   const { jwt, introspection } = verifierNeeds(section, inputs, credentials);
   if (!jwt && introspection === undefined) return true;
   if (running === undefined) return false;
+  const wanted = verifierSettings(section, inputs, introspection, credentials);
   return (
-    (!jwt || running.jwt) &&
-    (introspection === undefined || running.introspected !== undefined) &&
-    running.settings === verifierSettings(section, inputs, introspection, credentials)
+    (!jwt || (running.jwt && running.settings.jwt === wanted.jwt)) &&
+    (introspection === undefined ||
+      (running.introspected !== undefined && running.settings.introspection === wanted.introspection))
   );
 }
 

@@ -1,4 +1,4 @@
-import type { Config } from '../config/index.js';
+import { processEnvironment, threadPoolSize, type Config } from '../config/index.js';
 import type { Clock, Logger, RecordStore } from '../core/index.js';
 import {
   AuthThrottle,
@@ -66,6 +66,15 @@ export function openPeople(options: {
 }): IdentityPeople {
   const { config, records: store, clock, logger } = options;
   const settings = config.identity.signIn;
+  // scrypt and the token endpoint's signatures share libuv's thread pool (4 threads unless UV_THREADPOOL_SIZE says
+  // otherwise): hashes that can take every thread would queue every token behind a sign-in flood.
+  const pool = threadPoolSize(processEnvironment());
+  if (settings.hashConcurrency >= pool) {
+    logger.warn(
+      { event: 'hash_concurrency_fills_thread_pool', hashConcurrency: settings.hashConcurrency, threadPool: pool },
+      'identity.signIn.hashConcurrency can occupy every thread-pool thread, so a sign-in flood delays token signing: keep it below UV_THREADPOOL_SIZE',
+    );
+  }
   const hasher = new PasswordHasher({
     params: { ln: settings.scryptCost, r: 8, p: 1 },
     concurrency: settings.hashConcurrency,

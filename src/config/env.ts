@@ -73,3 +73,15 @@ export function configFileFromEnvironment(env: Record<string, string | undefined
   const value = env.GATEHOUSE_CONFIG;
   return value === undefined || value === '' ? undefined : value;
 }
+
+/**
+ * The size of libuv's thread pool for this process: `UV_THREADPOOL_SIZE` as libuv reads it at the pool's first use
+ * (1–1024), else 4. scrypt and the token endpoint's signatures share it.
+ *
+ * @example
+ * if (config.identity.signIn.hashConcurrency >= threadPoolSize(processEnvironment())) logger.warn(...);
+ */
+export function threadPoolSize(env: Record<string, string | undefined>): number {
+  const size = Number(env.UV_THREADPOOL_SIZE);
+  return Number.isInteger(size) && size >= 1 ? Math.min(size, 1024) : 4;
+}

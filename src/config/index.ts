@@ -6,6 +6,7 @@ export {
   envNameFor,
   ENV_PREFIX,
   processEnvironment,
+  threadPoolSize,
   rootKeyFromEnvironment,
   configFileFromEnvironment,
 } from './env.js';

@@ -101,7 +101,7 @@ export function identitySection() {
             .max(64)
             .default(2)
             .describe(
-              "Password hashes computed at once (the rest wait in a bounded queue). Each holds one of libuv's thread-pool threads (4 unless UV_THREADPOOL_SIZE says otherwise), which the token endpoint also signs on: keep it below the pool size.",
+              "Password hashes computed at once (the rest wait in a bounded queue). Each holds one of libuv's thread-pool threads (4 unless UV_THREADPOOL_SIZE says otherwise), which the token endpoint also signs on: keep it below the pool size (a value that is not is logged at start as hash_concurrency_fills_thread_pool).",
             ),
           hashQueue: z
             .number()
