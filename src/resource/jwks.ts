@@ -67,6 +67,14 @@ export class JwksCache {
   }
 
   /**
+   * The key named `kid` when the set is fresh (no refresh due) and holds it, without a promise: what `resolve` would
+   * answer at once. Undefined otherwise; then call `resolve`.
+   */
+  current(kid: string): VerificationKey | undefined {
+    return this.clock.now() < this.expiresAt ? this.keys.get(kid) : undefined;
+  }
+
+  /**
    * The key named `kid`, refreshing a stale set first and refetching once (cooldown permitting) for an unknown kid.
    * Resolves undefined when the issuer does not publish it. Throws ERR_VERIFIER_UNAVAILABLE only when no key set was
    * ever loaded.

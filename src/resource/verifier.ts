@@ -194,7 +194,7 @@ class TokenVerifier implements Verifier {
       if (!isAccessTokenType(decoded.header.typ)) throw invalid('typ is not at+jwt');
       const kid = decoded.header.kid;
       if (typeof kid !== 'string') throw invalid('no kid');
-      const key = await this.jwks.resolve(kid);
+      const key = this.jwks.current(kid) ?? (await this.jwks.resolve(kid)); // no await while the set is fresh
       if (key === undefined) throw invalid('unknown kid');
       verifyJwtSignature(decoded, key);
       checkAccessTokenClaims(decoded, this.o, Math.floor(now / 1000));
