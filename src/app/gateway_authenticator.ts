@@ -80,12 +80,8 @@ export function verifiedJwt(
 
 /** `inputs` with another issuer and CA bundle. */
 function withIssuer(inputs: GatewayVerifierInputs, issuer: VerifierIssuer): GatewayVerifierInputs {
-  const { trustBundlePem: _replaced, ...rest } = inputs;
-  return {
-    ...rest,
-    issuer: issuer.issuer,
-    ...(issuer.trustBundlePem === undefined ? {} : { trustBundlePem: issuer.trustBundlePem }),
-  };
+  const { issuer: _issuer, trustBundlePem: _bundle, ...rest } = inputs;
+  return { ...rest, ...issuer };
 }
 
 /** A verifier built and started for a reload, not serving yet. */

@@ -44,10 +44,7 @@ export interface VerifierIssuer {
 }
 
 /** What the gateway's verifier is built from, besides the gateway section. */
-export interface GatewayVerifierInputs {
-  issuer: string | undefined;
-  /** CA certificates the JWKS endpoint is verified against (default: system roots). */
-  trustBundlePem?: string;
+export interface GatewayVerifierInputs extends VerifierIssuer {
   /** True when API keys are checked in process (then never by introspection). */
   inProcessApiKeys: boolean;
   revocationPush?: RevocationSubscribe;

@@ -9,7 +9,8 @@ export interface CachedToken {
 
 /**
  * The verified-token cache: a Map keyed by the verifier's cache key of the credential (the JWT itself, or the
- * SHA-256 of an API key), bounded to `maxEntries` (oldest inserted evicted first). `get` never returns an entry at or past its `expiresAt`; callers re-check revocation on each hit.
+ * SHA-256 of an API key), bounded to `maxEntries` (oldest inserted evicted first). `get` never returns an entry at or
+ * past its `expiresAt`; callers re-check revocation on each hit.
  *
  * @example
  * const hit = cache.get(key, clock.now());

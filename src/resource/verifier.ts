@@ -180,14 +180,14 @@ class TokenVerifier implements Verifier {
     this.checkFeedFresh(now);
     if (typeof token !== 'string' || token.length > this.o.maxTokenBytes) throw invalid('token too large');
     // The cache key; a verifier without a cache (cache.maxEntries 0) skips it on every request.
-    const digest = this.o.cacheMaxEntries > 0 ? cacheKey(token) : '';
-    const hit = digest === '' ? undefined : this.remembered(digest, now);
+    const entryKey = this.o.cacheMaxEntries > 0 ? cacheKey(token) : '';
+    const hit = entryKey === '' ? undefined : this.remembered(entryKey, now);
     if (hit !== undefined) return hit;
-    if (isApiKey(token)) return this.verifyApiKey(token, digest, now);
-    return this.verifyJwt(token, digest, now);
+    if (isApiKey(token)) return this.verifyApiKey(token, entryKey, now);
+    return this.verifyJwt(token, entryKey, now);
   }
 
-  private async verifyJwt(token: string, digest: string, now: number): Promise<Principal> {
+  private async verifyJwt(token: string, entryKey: string, now: number): Promise<Principal> {
     let decoded: DecodedJwt;
     try {
       decoded = decodeJwt(token, { maxLength: this.o.maxTokenBytes });
@@ -218,11 +218,11 @@ class TokenVerifier implements Verifier {
       expiresAt = Math.min(expiresAt, now + this.o.introspectionTtlMs);
     }
     const principal = principalFromClaims('jwt', claims, kid);
-    this.cache.set(digest, { principal, expiresAt, jti });
+    this.cache.set(entryKey, { principal, expiresAt, jti });
     return principal;
   }
 
-  private async verifyApiKey(token: string, digest: string, now: number): Promise<Principal> {
+  private async verifyApiKey(token: string, entryKey: string, now: number): Promise<Principal> {
     const config = this.o.apiKeys;
     if (config === undefined || this.o.dispatcher === undefined) throw invalid('API keys are not accepted here');
     const answer = await introspect(this.o.dispatcher, config.introspect, token, 'api_key', this.o.fetchTimeoutMs);
@@ -237,7 +237,7 @@ class TokenVerifier implements Verifier {
     const jti = typeof answer['jti'] === 'string' ? answer['jti'] : undefined;
     if (this.deny.isDenied(jti, undefined, now)) throw invalid('revoked');
     const principal = principalFromClaims('api_key', answer);
-    this.cache.set(digest, { principal, expiresAt: Math.min(exp, now + config.cacheTtlMs), jti });
+    this.cache.set(entryKey, { principal, expiresAt: Math.min(exp, now + config.cacheTtlMs), jti });
     return principal;
   }
 }

@@ -16,12 +16,18 @@ export interface JwtHeaderInput {
  * const sig = jwsSign('eyJhbGciOiJFZERTQSJ9.RXhhbXBsZQ', edKey);
  */
 export function jwsSign(signingInput: string, key: SigningKey): Buffer {
+  const { digest, data, keyInput } = signArguments(signingInput, key);
+  return sign(digest, data, keyInput);
+}
+
+/** node:crypto `sign`'s arguments for `key`'s pinned algorithm (ECDSA signatures in IEEE-P1363 `r||s` form). */
+function signArguments(signingInput: string, key: SigningKey) {
   const spec = algorithmSpec(key.alg);
-  const data = Buffer.from(signingInput, 'ascii');
-  if (spec.dsaEncoding !== undefined) {
-    return sign(spec.digest, data, { key: key.privateKey, dsaEncoding: spec.dsaEncoding });
-  }
-  return sign(spec.digest, data, key.privateKey);
+  return {
+    digest: spec.digest,
+    data: Buffer.from(signingInput, 'ascii'),
+    keyInput: spec.dsaEncoding === undefined ? key.privateKey : { key: key.privateKey, dsaEncoding: spec.dsaEncoding },
+  };
 }
 
 /**
@@ -32,12 +38,9 @@ export function jwsSign(signingInput: string, key: SigningKey): Buffer {
  * const sig = await jwsSignAsync('eyJhbGciOiJFUzI1NiJ9.e30', ecKey);
  */
 export function jwsSignAsync(signingInput: string, key: SigningKey): Promise<Buffer> {
-  const spec = algorithmSpec(key.alg);
-  const data = Buffer.from(signingInput, 'ascii');
-  const keyInput =
-    spec.dsaEncoding === undefined ? key.privateKey : { key: key.privateKey, dsaEncoding: spec.dsaEncoding };
   return new Promise((resolve, reject) => {
-    sign(spec.digest, data, keyInput, (err, signature) => (err ? reject(err) : resolve(signature)));
+    const { digest, data, keyInput } = signArguments(signingInput, key);
+    sign(digest, data, keyInput, (err, signature) => (err ? reject(err) : resolve(signature)));
   });
 }
 
@@ -78,10 +81,13 @@ function encodedHeader(header: JwtHeaderInput, key: SigningKey): string {
  * const token = signJwt({ typ: 'at+jwt' }, { iss, sub: 'alice', aud: 'orders', exp, iat, jti, client_id }, key);
  */
 export function signJwt(header: JwtHeaderInput, payload: Record<string, unknown>, key: SigningKey): string {
-  const h = encodedHeader(header, key);
-  const p = Buffer.from(JSON.stringify(payload), 'utf8').toString('base64url');
-  const signingInput = `${h}.${p}`;
+  const signingInput = jwtSigningInput(header, payload, key);
   return `${signingInput}.${jwsSign(signingInput, key).toString('base64url')}`;
+}
+
+/** `<base64url header>.<base64url payload>`, the text a JWT's signature covers. */
+function jwtSigningInput(header: JwtHeaderInput, payload: Record<string, unknown>, key: SigningKey): string {
+  return `${encodedHeader(header, key)}.${Buffer.from(JSON.stringify(payload), 'utf8').toString('base64url')}`;
 }
 
 /**
@@ -95,7 +101,7 @@ export async function signJwtAsync(
   payload: Record<string, unknown>,
   key: SigningKey,
 ): Promise<string> {
-  const signingInput = `${encodedHeader(header, key)}.${Buffer.from(JSON.stringify(payload), 'utf8').toString('base64url')}`;
+  const signingInput = jwtSigningInput(header, payload, key);
   const signature = await jwsSignAsync(signingInput, key);
   return `${signingInput}.${signature.toString('base64url')}`;
 }
