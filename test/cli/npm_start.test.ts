@@ -25,6 +25,9 @@ describe('npm start', () => {
       expect(existsSync(file), out).toBe(true);
       const endpoints = JSON.parse(readFileSync(file, 'utf8'));
       expect(endpoints.admin).toMatch(/^https:\/\/127\.0\.0\.1:\d+$/);
+      // endpoints.json is written just before the banner is printed: give the pipe a moment (a loaded CI once read
+      // stdout between the two).
+      for (let i = 0; i < 100 && !out.includes('gatehouse is up'); i++) await new Promise((r) => setTimeout(r, 50));
       expect(out).toContain('gatehouse is up');
       process.kill(endpoints.pid, 'SIGTERM');
       expect(await exitOf(child)).toBe(0);
