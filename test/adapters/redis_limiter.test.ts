@@ -118,6 +118,39 @@ describe('RedisLimiterStore', () => {
     }
   });
 
+  it('decides a batch mixing limits, costs and repeated keys exactly as the memory store decides them in turn', async () => {
+    const { keyPrefix, cleanup } = prefix();
+    const clock = new ManualClock(T0);
+    const shared = new RedisLimiterStore({ redis, keyPrefix, clock });
+    const local = new MemoryLimiterStore({ clock, maxKeys: 100 });
+    const limits = [
+      { rate: 7, period: 1000, burst: 3 },
+      { rate: 2, period: 1000, burst: 0 },
+      { rate: 100, period: 60_000, burst: 10 },
+    ];
+    // Costs 0 (a peek), 1, 2 and 6 (above burst + 1 of the first two limits: never admitted, retry = ∞).
+    const plan = Array.from({ length: 45 }, (_, i) => ({
+      key: `k${i % 4}`,
+      limit: limits[i % 3] as (typeof limits)[number],
+      cost: [1, 0, 2, 1, 6][i % 5] as number,
+    }));
+    try {
+      for (let round = 0; round < 3; round += 1) {
+        // One tick: one script call holding three limits and several decisions per key.
+        const batch = await Promise.all(plan.map((p) => shared.consume(p.key, p.limit, p.cost)));
+        const expected = plan.map((p) => local.consumeSync(p.key, p.limit, p.cost));
+        expect(batch).toEqual(expected);
+        expect(batch.some((d) => d.allowed)).toBe(true);
+        expect(batch.some((d) => !d.allowed && d.retryAfterMs === Number.POSITIVE_INFINITY)).toBe(true);
+        expect(batch.some((d) => !d.allowed && Number.isFinite(d.retryAfterMs))).toBe(true);
+        // What each key stored (its last TAT) carries into the next round.
+        clock.advance(150 + round * 400);
+      }
+    } finally {
+      await cleanup();
+    }
+  });
+
   it('fails with ERR_STORE_UNAVAILABLE after close, and on a dead connection', async () => {
     const { keyPrefix } = prefix();
     const store = new RedisLimiterStore({ redis, keyPrefix });

@@ -1,6 +1,7 @@
 import type { Redis } from 'ioredis';
 import { GatehouseError, type Clock } from '../../core/index.js';
 import {
+  decide,
   emissionIntervalUs,
   toMicros,
   type ConsumeRequest,
@@ -29,13 +30,14 @@ export interface RedisLimiterStoreOptions {
 
 /** Extra lifetime given to keys when the caller's clock decides, in case it runs behind the server's. */
 const CALLER_CLOCK_TTL_SLACK_MS = 60_000;
-const COMMAND = 'gatehouseGcraBatchV1';
+const COMMAND = 'gatehouseGcraBatchV2';
 
 type Scripted = { [COMMAND](keyCount: number, ...keysThenArgs: Array<string | number>): Promise<number[]> };
 
 /** A decision waiting for its batch. */
 interface Pending {
   key: string;
+  limit: RateLimit;
   interval: number;
   burst: number;
   cost: number;
@@ -43,18 +45,15 @@ interface Pending {
   reject(err: unknown): void;
 }
 
-function toDecision(reply: number[], i: number): RateDecision {
-  const o = 4 * i;
-  const allowed = reply[o] as number;
-  const remaining = reply[o + 1] as number;
-  const retryUs = reply[o + 2] as number;
-  const resetUs = reply[o + 3] as number;
-  return {
-    allowed: allowed === 1,
-    remaining,
-    retryAfterMs: retryUs < 0 ? Number.POSITIVE_INFINITY : Math.ceil(retryUs / 1000),
-    resetAfterMs: resetUs <= 0 ? 0 : Math.ceil(resetUs / 1000),
-  };
+/**
+ * The decision from the script's one number (the TAT relative to now: `≥ 0` admitted, `-1 - (tat - now)` refused):
+ * `decide` from src/ratelimit/gcra.ts on the TAT the script started from, relative to now (so now is 0), gives the
+ * same numbers the script's own arithmetic did, and the memory store's exactly.
+ */
+function toDecision(reply: number, p: Pending): RateDecision {
+  const before = reply >= 0 ? reply - p.cost * p.interval : -1 - reply;
+  const d = decide(before, 0, p.limit, p.cost);
+  return { allowed: d.allowed, remaining: d.remaining, retryAfterMs: d.retryAfterMs, resetAfterMs: d.resetAfterMs };
 }
 
 function unavailable(err: unknown): GatehouseError {
@@ -147,7 +146,7 @@ export class RedisLimiterStore implements LimiterStore {
     // A cost above burst + 1 is never admitted; clamping keeps cost · interval a safe integer inside the script.
     const sent = Math.min(cost, limit.burst + 2);
     return new Promise<RateDecision>((resolve, reject) => {
-      this.queue.push({ key: this.keyPrefix + key, interval, burst: limit.burst, cost: sent, resolve, reject });
+      this.queue.push({ key: this.keyPrefix + key, limit, interval, burst: limit.burst, cost: sent, resolve, reject });
       if (!this.scheduled) {
         this.scheduled = true;
         queueMicrotask(() => this.flush());
@@ -169,12 +168,34 @@ export class RedisLimiterStore implements LimiterStore {
     const keysThenArgs: Array<string | number> = batch.map((p) => p.key);
     if (this.clock) keysThenArgs.push(toMicros(this.clock.now()), CALLER_CLOCK_TTL_SLACK_MS);
     else keysThenArgs.push('', 0);
-    for (const p of batch) keysThenArgs.push(p.interval, p.burst, p.cost);
+    // The distinct (interval, burst, cost) triples of the batch (a handful: a linear search), then each decision's
+    // 1-based triple index.
+    const triples: Pending[] = [];
+    const indexes: number[] = [];
+    const countAt = keysThenArgs.push(0) - 1;
+    for (const p of batch) {
+      let index = 0;
+      while (index < triples.length) {
+        const t = triples[index] as Pending;
+        if (t.interval === p.interval && t.burst === p.burst && t.cost === p.cost) break;
+        index += 1;
+      }
+      if (index === triples.length) {
+        triples.push(p);
+        keysThenArgs.push(p.interval, p.burst, p.cost);
+      }
+      indexes.push(index + 1);
+    }
+    keysThenArgs[countAt] = triples.length;
+    for (const index of indexes) keysThenArgs.push(index);
     this.inFlight += 1;
     (this.redis as unknown as Scripted)[COMMAND](batch.length, ...keysThenArgs).then(
       (reply) => {
         this.done();
-        for (let i = 0; i < batch.length; i += 1) (batch[i] as Pending).resolve(toDecision(reply, i));
+        for (let i = 0; i < batch.length; i += 1) {
+          const p = batch[i] as Pending;
+          p.resolve(toDecision(reply[i] as number, p));
+        }
       },
       (err: unknown) => {
         this.done();
