@@ -33,7 +33,7 @@ export async function respond(
       { event: 'legacy_implicit_used', clientId: request.client.clientId },
       'the implicit flow (response_type=token) is deprecated (RFC 9700 §2.1.2); move this client to code + PKCE',
     );
-    const at = deps.tokens.issue(
+    const at = await deps.tokens.issue(
       {
         grantType: 'implicit',
         client: request.client,

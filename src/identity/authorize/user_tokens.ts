@@ -1,9 +1,9 @@
 import type { Client } from '../clients/client.js';
 import type { CertificateConfirmation } from '../clients/client_certificate.js';
 import type { SigningKeys } from '../signing_keys/signing_keys.js';
-import { issueIdToken } from '../oidc/id_token.js';
+import { issueIdTokenAsync } from '../oidc/id_token.js';
 import { OPENID, scopedClaims } from '../oidc/scopes.js';
-import { issueAccessToken } from '../tokens/access_token.js';
+import { prepareAccessToken, signAccessTokenAsync } from '../tokens/access_token.js';
 import type { IssuanceAudit } from '../tokens/issuance_audit.js';
 import { OFFLINE_ACCESS } from './authorization_request.js';
 import type { IssuedAccess } from './refresh_tokens.js';
@@ -21,8 +21,18 @@ export interface UserTokenSubject {
   confirmation?: CertificateConfirmation;
 }
 
+/** A signed access token for a person, as the token response needs it. */
+export type IssuedUserToken = IssuedAccess & { token: string; expiresIn: number; scope: string };
+
+/** An access token decided but not yet signed ({@link UserTokenIssuer.prepare}). */
+export interface PendingUserToken extends IssuedAccess {
+  /** Signs (on the thread pool) and audits the token. */
+  sign(): Promise<IssuedUserToken>;
+}
+
 /**
- * Issues access tokens for people (authorization_code, refresh_token and legacy implicit), audited like every token.
+ * Issues access tokens for people (authorization_code, refresh_token, device_code and legacy implicit), audited like
+ * every token, and their ID tokens; every signature is computed on libuv's thread pool (ADR 0001).
  *
  * @example
  * const issuer = new UserTokenIssuer({ signingKeys, audit, defaultTtlMs: 900_000 });
@@ -38,19 +48,29 @@ export class UserTokenIssuer {
 
   /**
    * Signs an RFC 9068 access token whose `sub` is the username, with the user's `roles`; `offline_access` is never
-   * put in the token's `scope` (it only governs refresh token issuance).
+   * put in the token's `scope` (it only governs refresh token issuance). The signature is computed on libuv's thread
+   * pool.
    *
    * @example
-   * const at = issuer.issue({ grantType: 'authorization_code', client, username, roles, scopes, audience, address }, issuerUrl, now);
+   * const at = await issuer.issue({ grantType: 'authorization_code', client, username, roles, scopes, audience, address }, issuerUrl, now);
    */
-  issue(
-    subject: UserTokenSubject,
-    issuer: string,
-    now: number,
-    ttlMs?: number,
-  ): IssuedAccess & { token: string; expiresIn: number; scope: string } {
+  issue(subject: UserTokenSubject, issuer: string, now: number, ttlMs?: number): Promise<IssuedUserToken> {
+    return this.prepare(subject, issuer, now, ttlMs).sign();
+  }
+
+  /**
+   * Decides an access token's id, expiry and claims without signing it: refresh rotation records `jti` and `exp` with
+   * the family first (synchronously, in its `use` callback) and signs once the rotation is known to have happened.
+   * The token is audited when it is signed.
+   *
+   * @example
+   * const pending = issuer.prepare(subject, issuerUrl, now);
+   * const use = await refresh.use(token, () => ({ jti: pending.jti, exp: pending.exp }));
+   * const at = await pending.sign();
+   */
+  prepare(subject: UserTokenSubject, issuer: string, now: number, ttlMs?: number): PendingUserToken {
     const scope = subject.scopes.filter((s) => s !== OFFLINE_ACCESS).join(' ');
-    const issued = issueAccessToken(
+    const prepared = prepareAccessToken(
       {
         issuer,
         subject: subject.username,
@@ -61,26 +81,28 @@ export class UserTokenIssuer {
         ttlMs: ttlMs ?? subject.client.accessTokenTtlMs ?? this.deps.defaultTtlMs,
         ...(subject.confirmation === undefined ? {} : { confirmation: subject.confirmation }),
       },
-      this.deps.signingKeys.signer(),
       now,
     );
-    this.deps.audit.record({
-      grantType: subject.grantType,
-      clientId: subject.client.clientId,
-      subject: subject.username,
-      audience: subject.audience,
-      scope,
-      jti: issued.jti,
-      kid: issued.kid,
-      expiresAt: issued.expiresAt,
-      address: subject.address,
-    });
+    const exp = Math.floor(prepared.expiresAt / 1000);
+    const key = this.deps.signingKeys.signer();
     return {
-      token: issued.token,
-      jti: issued.jti,
-      exp: Math.floor(issued.expiresAt / 1000),
-      expiresIn: issued.expiresIn,
-      scope,
+      jti: prepared.jti,
+      exp,
+      sign: async () => {
+        const issued = await signAccessTokenAsync(prepared, key);
+        this.deps.audit.record({
+          grantType: subject.grantType,
+          clientId: subject.client.clientId,
+          subject: subject.username,
+          audience: subject.audience,
+          scope,
+          jti: issued.jti,
+          kid: issued.kid,
+          expiresAt: issued.expiresAt,
+          address: subject.address,
+        });
+        return { token: issued.token, jti: issued.jti, exp, expiresIn: issued.expiresIn, scope };
+      },
     };
   }
 
@@ -90,17 +112,17 @@ export class UserTokenIssuer {
    * the claims `profile` and `roles` allow.
    *
    * @example
-   * const idToken = issuer.idToken(subject, { authTime, nonce, accessToken: at.token }, issuerUrl, now);
+   * const idToken = await issuer.idToken(subject, { authTime, nonce, accessToken: at.token }, issuerUrl, now);
    */
-  idToken(
+  async idToken(
     subject: UserTokenSubject,
     context: { authTime: number; nonce?: string; accessToken: string },
     issuer: string,
     now: number,
-  ): string | undefined {
+  ): Promise<string | undefined> {
     if (!subject.scopes.includes(OPENID)) return undefined;
     const key = this.deps.signingKeys.signer(subject.client.idTokenSignedResponseAlg ?? 'RS256');
-    return issueIdToken(
+    return issueIdTokenAsync(
       {
         issuer,
         subject: subject.username,

@@ -64,14 +64,14 @@ export function authorizationCodeGrant(deps: {
         address: context.address,
         ...(context.confirmation === undefined ? {} : { confirmation: context.confirmation }),
       };
-      const at = deps.tokens.issue(subject, context.issuer, context.now);
+      const at = await deps.tokens.issue(subject, context.issuer, context.now);
       const response: TokenResponse = {
         access_token: at.token,
         token_type: 'Bearer',
         expires_in: at.expiresIn,
         ...(at.scope === '' ? {} : { scope: grant.scopes.join(' ') }),
       };
-      const idToken = deps.tokens.idToken(
+      const idToken = await deps.tokens.idToken(
         subject,
         {
           authTime: grant.authTime,

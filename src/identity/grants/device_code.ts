@@ -39,7 +39,7 @@ export function deviceCodeGrant(deps: {
       const user = approval ? await deps.users.find(approval.account) : undefined;
       if (!approval || !UserRegistry.accepts(user, approval.generation))
         throw oauthError('invalid_grant', 'the sign-in has ended');
-      const at = deps.tokens.issue(
+      const at = await deps.tokens.issue(
         {
           grantType: DEVICE_CODE_GRANT,
           client,

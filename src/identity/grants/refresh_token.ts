@@ -47,7 +47,6 @@ export function refreshTokenGrant(deps: {
         await deps.refresh.revokeFamily(family);
         throw oauthError('invalid_grant', 'the refresh token is invalid, expired or revoked', 'user changed');
       }
-      let issued: ReturnType<UserTokenIssuer['issue']> | undefined;
       const subject = {
         grantType: 'refresh_token',
         client,
@@ -58,19 +57,19 @@ export function refreshTokenGrant(deps: {
         address: context.address,
         ...(context.confirmation === undefined ? {} : { confirmation: context.confirmation }),
       };
-      const use = await deps.refresh.use(token, () => {
-        issued = deps.tokens.issue(subject, context.issuer, context.now);
-        return { jti: issued.jti, exp: issued.exp };
-      });
-      if ((use.kind !== 'rotated' && use.kind !== 'grace') || !issued) {
+      // The token's id and expiry go into the family in the rotation; it is signed once the rotation happened.
+      const pending = deps.tokens.prepare(subject, context.issuer, context.now);
+      const use = await deps.refresh.use(token, () => ({ jti: pending.jti, exp: pending.exp }));
+      if (use.kind !== 'rotated' && use.kind !== 'grace') {
         throw oauthError(
           'invalid_grant',
           'the refresh token is invalid, expired or revoked',
           use.kind === 'reused' ? 'refresh token reuse: family revoked' : undefined,
         );
       }
+      const issued = await pending.sign();
       const scope = scopes.filter((s) => s !== OFFLINE_ACCESS);
-      const idToken = deps.tokens.idToken(
+      const idToken = await deps.tokens.idToken(
         subject,
         { authTime: family.authTime, accessToken: issued.token },
         context.issuer,

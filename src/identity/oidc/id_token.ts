@@ -1,4 +1,4 @@
-import { sha256, signJwt, type SigningKey } from '../../crypto/index.js';
+import { sha256, signJwt, signJwtAsync, type SigningKey } from '../../crypto/index.js';
 
 /** Algorithms an ID token may be signed with: RS256 by default (OpenID Connect Discovery requires it), ES256 per client. */
 export const ID_TOKEN_ALGS = ['RS256', 'ES256'] as const;
@@ -43,6 +43,21 @@ export function atHash(accessToken: string): string {
  * const idToken = issueIdToken({ issuer, subject: 'alice', clientId, authTime, nonce, accessToken }, keys.signer('RS256'), now);
  */
 export function issueIdToken(claims: IdTokenClaims, key: SigningKey, now: number): string {
+  return signJwt({ typ: 'JWT' }, idTokenPayload(claims, now), key);
+}
+
+/**
+ * {@link issueIdToken} with the signature computed on libuv's thread pool (an RS256 signature holds a core for about
+ * a millisecond): what the token endpoint uses.
+ *
+ * @example
+ * const idToken = await issueIdTokenAsync({ issuer, subject: 'alice', clientId, authTime }, keys.signer('RS256'), now);
+ */
+export function issueIdTokenAsync(claims: IdTokenClaims, key: SigningKey, now: number): Promise<string> {
+  return signJwtAsync({ typ: 'JWT' }, idTokenPayload(claims, now), key);
+}
+
+function idTokenPayload(claims: IdTokenClaims, now: number): Record<string, unknown> {
   const iat = Math.floor(now / 1000);
   const payload: Record<string, unknown> = {
     ...claims.extra,
@@ -55,5 +70,5 @@ export function issueIdToken(claims: IdTokenClaims, key: SigningKey, now: number
   };
   if (claims.nonce !== undefined) payload.nonce = claims.nonce;
   if (claims.accessToken !== undefined) payload.at_hash = atHash(claims.accessToken);
-  return signJwt({ typ: 'JWT' }, payload, key);
+  return payload;
 }
