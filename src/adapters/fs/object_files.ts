@@ -7,6 +7,13 @@ import { GatehouseError, fsyncDirectory, randomId } from '../../core/index.js';
 import type { ObjectFiles, TempObjectFile } from '../../kms/index.js';
 
 const TEMP_PREFIX = '.tmp-';
+/**
+ * Read and write buffer of object files: segments (64 KiB) are written and read a megabyte at a time instead of one
+ * syscall each on the thread pool (Node's stream default is 16 KiB for writes, 64 KiB for reads). Measured with
+ * `npm run bench kms_objects_stream`: put + read of 1 GiB from 0.47× to 0.77× the bare 1 MiB loop (256 KiB: 0.73×);
+ * it bounds the buffered bytes per open object stream.
+ */
+const IO_CHUNK = 1024 * 1024;
 const SAFE_NAME = /^[A-Za-z0-9._-]{1,200}$/;
 
 function checkName(name: string): void {
@@ -39,7 +46,12 @@ export class FsObjectFiles implements ObjectFiles {
     const tempPath = join(dir, `${TEMP_PREFIX}${randomId(9)}`);
     const finalPath = join(dir, fileName);
     // `flush: true` fsyncs the file before the stream closes, and pipeline() waits for that close.
-    const stream: WriteStream = createWriteStream(tempPath, { flags: 'wx', mode: 0o600, flush: true });
+    const stream: WriteStream = createWriteStream(tempPath, {
+      flags: 'wx',
+      mode: 0o600,
+      flush: true,
+      highWaterMark: IO_CHUNK,
+    });
     await once(stream, 'open');
     return {
       stream,
@@ -62,7 +74,7 @@ export class FsObjectFiles implements ObjectFiles {
     const path = join(this.dir(bucket), fileName);
     try {
       const handle = await open(path, 'r');
-      return handle.createReadStream({ autoClose: true, start: options.start ?? 0 });
+      return handle.createReadStream({ autoClose: true, start: options.start ?? 0, highWaterMark: IO_CHUNK });
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
         throw new GatehouseError('ERR_OBJECT_NOT_FOUND', { message: 'The object file is missing' });
