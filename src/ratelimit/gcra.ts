@@ -92,12 +92,27 @@ export function decide(tat: number | undefined, nowMs: number, limit: RateLimit,
       message: `invalid rate-limit cost ${cost}: expected an integer ≥ 0`,
     });
   }
-  const interval = emissionIntervalUs(limit);
-  const capacity = (limit.burst + 1) * interval;
-  const now = toMicros(nowMs);
+  return decideMicros(tat, toMicros(nowMs), emissionIntervalUs(limit), limit.burst, cost);
+}
+
+/**
+ * {@link decide} in integer microseconds on an already validated emission interval, burst and cost (no checks):
+ * for stores that decided elsewhere and rebuild the decision from the TAT (src/adapters/redis/limiter_store.ts).
+ *
+ * @example
+ * const d = decideMicros(tatUs, nowUs, emissionIntervalUs(limit), limit.burst, 1);
+ */
+export function decideMicros(
+  tat: number | undefined,
+  now: number,
+  interval: number,
+  burst: number,
+  cost: number,
+): GcraDecision {
+  const capacity = (burst + 1) * interval;
   const base = tat === undefined || tat < now ? now : tat;
   // cost > burst + 1 can never be admitted; deciding it first also keeps cost · T a safe integer.
-  const never = cost > limit.burst + 1;
+  const never = cost > burst + 1;
   const next = never ? base : base + cost * interval;
   if (!never && next - now <= capacity) {
     return {

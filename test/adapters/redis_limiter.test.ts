@@ -151,6 +151,30 @@ describe('RedisLimiterStore', () => {
     }
   });
 
+  it('writes a key decided several times in one batch once, with the TAT and expiry of its last decision', async () => {
+    const { keyPrefix, cleanup } = prefix();
+    const store = new RedisLimiterStore({ redis, keyPrefix });
+    const limit = { rate: 1, period: 10_000, burst: 9 };
+    try {
+      // Server clock, one tick: a peek first (nothing to write yet), then five admissions of 10 s each.
+      const decisions = await Promise.all([
+        store.consume('hot', limit, 0),
+        ...Array.from({ length: 5 }, () => store.consume('hot', limit)),
+      ]);
+      expect(decisions.map((d) => d.remaining)).toEqual([10, 9, 8, 7, 6, 5]);
+      const [seconds, micros] = await redis.time();
+      const serverUs = Number(seconds) * 1e6 + Number(micros);
+      const ahead = Number(await redis.get(`${keyPrefix}hot`)) - serverUs;
+      expect(ahead).toBeGreaterThan(49_000_000);
+      expect(ahead).toBeLessThanOrEqual(50_000_000);
+      const pttl = await redis.pttl(`${keyPrefix}hot`);
+      expect(pttl).toBeGreaterThan(49_000);
+      expect(pttl).toBeLessThanOrEqual(50_000);
+    } finally {
+      await cleanup();
+    }
+  });
+
   it('fails with ERR_STORE_UNAVAILABLE after close, and on a dead connection', async () => {
     const { keyPrefix } = prefix();
     const store = new RedisLimiterStore({ redis, keyPrefix });

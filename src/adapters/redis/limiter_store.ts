@@ -1,7 +1,7 @@
 import type { Redis } from 'ioredis';
 import { GatehouseError, type Clock } from '../../core/index.js';
 import {
-  decide,
+  decideMicros,
   emissionIntervalUs,
   toMicros,
   type ConsumeRequest,
@@ -37,7 +37,6 @@ type Scripted = { [COMMAND](keyCount: number, ...keysThenArgs: Array<string | nu
 /** A decision waiting for its batch. */
 interface Pending {
   key: string;
-  limit: RateLimit;
   interval: number;
   burst: number;
   cost: number;
@@ -47,12 +46,12 @@ interface Pending {
 
 /**
  * The decision from the script's one number (the TAT relative to now: `≥ 0` admitted, `-1 - (tat - now)` refused):
- * `decide` from src/ratelimit/gcra.ts on the TAT the script started from, relative to now (so now is 0), gives the
- * same numbers the script's own arithmetic did, and the memory store's exactly.
+ * the GCRA arithmetic of src/ratelimit/gcra.ts on the TAT the script started from, relative to now (so now is 0),
+ * with the interval, burst and cost sent, gives the numbers the script's own arithmetic did, and the memory store's.
  */
 function toDecision(reply: number, p: Pending): RateDecision {
   const before = reply >= 0 ? reply - p.cost * p.interval : -1 - reply;
-  const d = decide(before, 0, p.limit, p.cost);
+  const d = decideMicros(before, 0, p.interval, p.burst, p.cost);
   return { allowed: d.allowed, remaining: d.remaining, retryAfterMs: d.retryAfterMs, resetAfterMs: d.resetAfterMs };
 }
 
@@ -146,7 +145,7 @@ export class RedisLimiterStore implements LimiterStore {
     // A cost above burst + 1 is never admitted; clamping keeps cost · interval a safe integer inside the script.
     const sent = Math.min(cost, limit.burst + 2);
     return new Promise<RateDecision>((resolve, reject) => {
-      this.queue.push({ key: this.keyPrefix + key, limit, interval, burst: limit.burst, cost: sent, resolve, reject });
+      this.queue.push({ key: this.keyPrefix + key, interval, burst: limit.burst, cost: sent, resolve, reject });
       if (!this.scheduled) {
         this.scheduled = true;
         queueMicrotask(() => this.flush());
@@ -168,25 +167,28 @@ export class RedisLimiterStore implements LimiterStore {
     const keysThenArgs: Array<string | number> = batch.map((p) => p.key);
     if (this.clock) keysThenArgs.push(toMicros(this.clock.now()), CALLER_CLOCK_TTL_SLACK_MS);
     else keysThenArgs.push('', 0);
-    // The distinct (interval, burst, cost) triples of the batch (a handful: a linear search), then each decision's
-    // 1-based triple index.
-    const triples: Pending[] = [];
+    // The distinct (interval, burst, cost) triples of the batch, then each decision's 1-based triple index. Decisions
+    // in a row usually share their limit: the previous triple is tried before the map.
+    const triples = new Map<string, number>();
     const indexes: number[] = [];
     const countAt = keysThenArgs.push(0) - 1;
+    let last: Pending | undefined;
+    let lastIndex = 0;
     for (const p of batch) {
-      let index = 0;
-      while (index < triples.length) {
-        const t = triples[index] as Pending;
-        if (t.interval === p.interval && t.burst === p.burst && t.cost === p.cost) break;
-        index += 1;
+      if (last === undefined || last.interval !== p.interval || last.burst !== p.burst || last.cost !== p.cost) {
+        const id = `${p.interval}:${p.burst}:${p.cost}`;
+        let index = triples.get(id);
+        if (index === undefined) {
+          index = triples.size + 1;
+          triples.set(id, index);
+          keysThenArgs.push(p.interval, p.burst, p.cost);
+        }
+        last = p;
+        lastIndex = index;
       }
-      if (index === triples.length) {
-        triples.push(p);
-        keysThenArgs.push(p.interval, p.burst, p.cost);
-      }
-      indexes.push(index + 1);
+      indexes.push(lastIndex);
     }
-    keysThenArgs[countAt] = triples.length;
+    keysThenArgs[countAt] = triples.size;
     for (const index of indexes) keysThenArgs.push(index);
     this.inFlight += 1;
     (this.redis as unknown as Scripted)[COMMAND](batch.length, ...keysThenArgs).then(

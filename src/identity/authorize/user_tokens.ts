@@ -24,10 +24,10 @@ export interface UserTokenSubject {
 /** A signed access token for a person, as the token response needs it. */
 export type IssuedUserToken = IssuedAccess & { token: string; expiresIn: number; scope: string };
 
-/** An access token decided but not yet signed ({@link UserTokenIssuer.prepare}). */
-export interface PendingUserToken extends IssuedAccess {
-  /** Signs (on the thread pool) and audits the token. */
-  sign(): Promise<IssuedUserToken>;
+/** A signed access token not yet recorded in the issuance audit ({@link UserTokenIssuer.sign}). */
+export interface SignedUserToken extends IssuedUserToken {
+  /** Records the issuance in the audit stream, once (later calls do nothing). */
+  audit(): void;
 }
 
 /**
@@ -54,42 +54,50 @@ export class UserTokenIssuer {
    * @example
    * const at = await issuer.issue({ grantType: 'authorization_code', client, username, roles, scopes, audience, address }, issuerUrl, now);
    */
-  issue(subject: UserTokenSubject, issuer: string, now: number, ttlMs?: number): Promise<IssuedUserToken> {
-    return this.prepare(subject, issuer, now, ttlMs).sign();
+  async issue(subject: UserTokenSubject, issuer: string, now: number, ttlMs?: number): Promise<IssuedUserToken> {
+    const signed = await this.sign(subject, issuer, now, ttlMs);
+    signed.audit();
+    return signed;
   }
 
   /**
-   * Decides an access token's id, expiry and claims without signing it: refresh rotation records `jti` and `exp` with
-   * the family first (synchronously, in its `use` callback) and signs once the rotation is known to have happened.
-   * The token is audited when it is signed.
+   * {@link issue} without the audit record, which the caller writes with `audit()` once the token is really handed
+   * out: refresh rotation signs first (the family records the token's jti and exp) and audits only when the rotation
+   * happened.
    *
    * @example
-   * const pending = issuer.prepare(subject, issuerUrl, now);
-   * const use = await refresh.use(token, () => ({ jti: pending.jti, exp: pending.exp }));
-   * const at = await pending.sign();
+   * const signed = await issuer.sign(subject, issuerUrl, now);
+   * const use = await refresh.use(token, () => ({ jti: signed.jti, exp: signed.exp }));
+   * if (use.kind === 'rotated') signed.audit();
    */
-  prepare(subject: UserTokenSubject, issuer: string, now: number, ttlMs?: number): PendingUserToken {
+  async sign(subject: UserTokenSubject, issuer: string, now: number, ttlMs?: number): Promise<SignedUserToken> {
     const scope = subject.scopes.filter((s) => s !== OFFLINE_ACCESS).join(' ');
-    const prepared = prepareAccessToken(
-      {
-        issuer,
-        subject: subject.username,
-        audience: subject.audience,
-        clientId: subject.client.clientId,
-        scope,
-        roles: subject.roles,
-        ttlMs: ttlMs ?? subject.client.accessTokenTtlMs ?? this.deps.defaultTtlMs,
-        ...(subject.confirmation === undefined ? {} : { confirmation: subject.confirmation }),
-      },
-      now,
+    const issued = await signAccessTokenAsync(
+      prepareAccessToken(
+        {
+          issuer,
+          subject: subject.username,
+          audience: subject.audience,
+          clientId: subject.client.clientId,
+          scope,
+          roles: subject.roles,
+          ttlMs: ttlMs ?? subject.client.accessTokenTtlMs ?? this.deps.defaultTtlMs,
+          ...(subject.confirmation === undefined ? {} : { confirmation: subject.confirmation }),
+        },
+        now,
+      ),
+      this.deps.signingKeys.signer(),
     );
-    const exp = Math.floor(prepared.expiresAt / 1000);
-    const key = this.deps.signingKeys.signer();
+    let audited = false;
     return {
-      jti: prepared.jti,
-      exp,
-      sign: async () => {
-        const issued = await signAccessTokenAsync(prepared, key);
+      token: issued.token,
+      jti: issued.jti,
+      exp: Math.floor(issued.expiresAt / 1000),
+      expiresIn: issued.expiresIn,
+      scope,
+      audit: () => {
+        if (audited) return;
+        audited = true;
         this.deps.audit.record({
           grantType: subject.grantType,
           clientId: subject.client.clientId,
@@ -101,7 +109,6 @@ export class UserTokenIssuer {
           expiresAt: issued.expiresAt,
           address: subject.address,
         });
-        return { token: issued.token, jti: issued.jti, exp, expiresIn: issued.expiresIn, scope };
       },
     };
   }

@@ -1,6 +1,6 @@
 import { OFFLINE_ACCESS } from '../authorize/authorization_request.js';
 import type { RefreshTokens } from '../authorize/refresh_tokens.js';
-import type { UserTokenIssuer } from '../authorize/user_tokens.js';
+import type { SignedUserToken, UserTokenIssuer } from '../authorize/user_tokens.js';
 import { oauthError } from '../oauth_error.js';
 import { UserRegistry } from '../users/user_registry.js';
 import { parseScope } from './client_credentials.js';
@@ -57,17 +57,29 @@ export function refreshTokenGrant(deps: {
         address: context.address,
         ...(context.confirmation === undefined ? {} : { confirmation: context.confirmation }),
       };
-      // The token's id and expiry go into the family in the rotation; it is signed once the rotation happened.
-      const pending = deps.tokens.prepare(subject, context.issuer, context.now);
-      const use = await deps.refresh.use(token, () => ({ jti: pending.jti, exp: pending.exp }));
-      if (use.kind !== 'rotated' && use.kind !== 'grace') {
+      // Signed before the rotation (the family records the new token's jti and exp) and audited only once the rotation
+      // happened. A signing failure surfaces inside the rotation callback, after a reused token has revoked its
+      // family, exactly as when the token was signed in the callback.
+      let signed: SignedUserToken | undefined;
+      let failure: unknown;
+      try {
+        signed = await deps.tokens.sign(subject, context.issuer, context.now);
+      } catch (err) {
+        failure = err;
+      }
+      const use = await deps.refresh.use(token, () => {
+        if (signed === undefined) throw failure;
+        return { jti: signed.jti, exp: signed.exp };
+      });
+      if ((use.kind !== 'rotated' && use.kind !== 'grace') || signed === undefined) {
         throw oauthError(
           'invalid_grant',
           'the refresh token is invalid, expired or revoked',
           use.kind === 'reused' ? 'refresh token reuse: family revoked' : undefined,
         );
       }
-      const issued = await pending.sign();
+      signed.audit();
+      const issued = signed;
       const scope = scopes.filter((s) => s !== OFFLINE_ACCESS);
       const idToken = await deps.tokens.idToken(
         subject,

@@ -240,6 +240,38 @@ describe('token endpoint errors for codes (RFC 6749 §5.2)', () => {
     expect(narrowed.status).toBe(200);
     expect(narrowed.json.scope).toBe('orders:read');
   });
+
+  it('a refresh audits the access token it hands out (the jti the family records); a reused token audits none', async () => {
+    h = await peopleHarness();
+    const { clientId } = await seed(h);
+    const browser = h.browser();
+    const code = await codeFor(browser, clientId, { scope: 'orders:read offline_access' });
+    const first = await h.token({
+      grant_type: 'authorization_code',
+      client_id: clientId,
+      code,
+      redirect_uri: REDIRECT,
+      code_verifier: VERIFIER,
+    });
+    const rt = first.json.refresh_token as string;
+    const refresh = () => h!.token({ grant_type: 'refresh_token', client_id: clientId, refresh_token: rt });
+    const refreshAudits = async () => {
+      await new Promise((resolve) => setImmediate(resolve)); // the audit stream drains on setImmediate
+      return h!.logger.lines.filter((l) => l.event === 'token.issued' && l.grantType === 'refresh_token');
+    };
+    const rotated = await refresh();
+    expect(rotated.status).toBe(200);
+    const jti = JSON.parse(
+      Buffer.from((rotated.json.access_token as string).split('.')[1] as string, 'base64url').toString(),
+    ).jti as string;
+    expect((await refreshAudits()).map((l) => l.jti)).toEqual([jti]);
+    // Reuse (grace window 0): the family is revoked, with the access token the rotation recorded, and nothing new is
+    // audited.
+    const reused = await refresh();
+    expect(reused.json.error).toBe('invalid_grant');
+    expect(await refreshAudits()).toHaveLength(1);
+    expect(h.identity.revocations.isRevoked(jti, h.clock.now())).toBe(true);
+  });
 });
 
 describe('pages: CSRF, cookies, CSP', () => {
