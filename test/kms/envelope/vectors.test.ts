@@ -128,6 +128,41 @@ describe('stored test vectors (format v1)', () => {
     expect(encodeContext({}).equals(encodeContext())).toBe(true);
   });
 
+  it('encodes any context exactly as the documented layout built from Buffers sorted with Buffer.compare', () => {
+    // The reference: UTF-8 Buffers per key and value, sorted by bytes, concatenated with uint16 lengths.
+    const reference = (context: Record<string, string>) => {
+      const pairs = Object.entries(context).map(([k, v]) => [Buffer.from(k), Buffer.from(v)] as const);
+      pairs.sort((x, y) => Buffer.compare(x[0], y[0]));
+      const u16 = (n: number) => Buffer.from([n >> 8, n & 0xff]);
+      return Buffer.concat([u16(pairs.length), ...pairs.flatMap(([k, v]) => [u16(k.length), k, u16(v.length), v])]);
+    };
+    // Prefixes, the surrogate / U+E000–U+FFFF boundary on both sides, 1- to 4-byte UTF-8, empty values.
+    const alphabet = [
+      'a',
+      'b',
+      'z',
+      '\u00e9',
+      '\u07ff',
+      '\u0800',
+      '\ud7ff',
+      '\ue000',
+      '\uffff',
+      '\u{10000}',
+      '\u{1f600}',
+    ];
+    let seed = 7;
+    const pick = () => alphabet[(seed = (seed * 1103515245 + 12345) % 2 ** 31) % alphabet.length] as string;
+    for (let i = 0; i < 300; i += 1) {
+      const context: Record<string, string> = {};
+      const pairs = 1 + (i % 6);
+      for (let p = 0; p < pairs; p += 1) {
+        const length = 1 + ((i + p) % 3);
+        context[Array.from({ length }, pick).join('')] = Array.from({ length: (i + p) % 4 }, pick).join('');
+      }
+      expect(encodeContext(context).toString('hex')).toBe(reference(context).toString('hex'));
+    }
+  });
+
   it('commits single-shot envelopes with SHA-256(label ‖ DEK) as documented', () => {
     const dek = hex('0b'.repeat(32));
     const label = Buffer.from('gatehouse envelope v1 single commitment', 'latin1');
