@@ -61,6 +61,21 @@ async function codeFor(browser: Browser, clientId: string, extra: Record<string,
   return new URL(page.location as string).searchParams.get('code') as string;
 }
 
+/** Seeds ada and a client, signs in and exchanges a code granted `offline_access` (tokens with a refresh token). */
+async function offlineTokens(h: PeopleHarness) {
+  const { clientId } = await seed(h);
+  const browser = h.browser();
+  const code = await codeFor(browser, clientId, { scope: 'orders:read offline_access' });
+  const tokens = await h.token({
+    grant_type: 'authorization_code',
+    client_id: clientId,
+    code,
+    redirect_uri: REDIRECT,
+    code_verifier: VERIFIER,
+  });
+  return { clientId, browser, tokens };
+}
+
 function redirectError(location: string | undefined) {
   const url = new URL(location as string);
   expect(url.origin + url.pathname).toBe(REDIRECT);
@@ -243,16 +258,7 @@ describe('token endpoint errors for codes (RFC 6749 §5.2)', () => {
 
   it('a refresh audits the access token it hands out (the jti the family records); a reused token audits none', async () => {
     h = await peopleHarness();
-    const { clientId } = await seed(h);
-    const browser = h.browser();
-    const code = await codeFor(browser, clientId, { scope: 'orders:read offline_access' });
-    const first = await h.token({
-      grant_type: 'authorization_code',
-      client_id: clientId,
-      code,
-      redirect_uri: REDIRECT,
-      code_verifier: VERIFIER,
-    });
+    const { clientId, tokens: first } = await offlineTokens(h);
     const rt = first.json.refresh_token as string;
     const refresh = () => h!.token({ grant_type: 'refresh_token', client_id: clientId, refresh_token: rt });
     const refreshAudits = async () => {
@@ -371,16 +377,7 @@ describe('pages: CSRF, cookies, CSP', () => {
 
   it('a password change ends the session and revokes refresh tokens and their access tokens', async () => {
     h = await peopleHarness();
-    const { clientId } = await seed(h);
-    const browser = h.browser();
-    const code = await codeFor(browser, clientId, { scope: 'orders:read offline_access' });
-    const tokens = await h.token({
-      grant_type: 'authorization_code',
-      client_id: clientId,
-      code,
-      redirect_uri: REDIRECT,
-      code_verifier: VERIFIER,
-    });
+    const { clientId, browser, tokens } = await offlineTokens(h);
     await h.identity.people.users.setPassword('ada', 'another long password');
     const jti = JSON.parse(
       Buffer.from((tokens.json.access_token as string).split('.')[1] as string, 'base64url').toString(),
