@@ -70,6 +70,8 @@ export function gatewayCommand(): Command {
       const load = () => loadConfig({ ...(file === undefined ? {} : { file }), env, overrides: {} });
       const config = load();
       const logger = createLogger(config.log.level);
+      // Before anything starts: a signal during startup stops the command once it runs (not Node's default kill).
+      const stopWith = exitOnSignals(logger, 'stopping: draining in-flight requests');
       const metricsPort = flags.metricsPort === undefined ? undefined : Number(flags.metricsPort);
       if (metricsPort !== undefined && !(Number.isInteger(metricsPort) && metricsPort >= 0 && metricsPort <= 65535)) {
         throw new GatehouseError('ERR_CONFIG_INVALID', {
@@ -90,11 +92,12 @@ export function gatewayCommand(): Command {
         clock: systemClock,
         logger,
       });
+      reloadOnHangup(gateway, files, load, logger);
+      stopWith(() => gateway.close());
+      // Last, once every signal is handled: whoever waits for this line may signal at once.
       process.stdout.write(
         `gatehouse gateway listening on ${gateway.url}${gateway.metricsUrl ? ` (metrics ${gateway.metricsUrl})` : ''}\n`,
       );
       logger.info({ event: 'gateway_up', url: gateway.url, metrics: gateway.metricsUrl }, 'gateway is up');
-      reloadOnHangup(gateway, files, load, logger);
-      exitOnSignals(() => gateway.close(), logger, 'stopping: draining in-flight requests');
     });
 }

@@ -20,18 +20,12 @@ export function sidecarCommand(): Command {
       const load = () => loadConfig({ ...(file === undefined ? {} : { file }), env });
       const config = load();
       const logger = createLogger(config.log.level);
+      // Before anything starts: a signal during startup stops the command once it runs (not Node's default kill).
+      const stopWith = exitOnSignals(logger, 'sidecar stopping');
       const running = await startStandaloneSidecar({ config, clock: systemClock, logger });
       const { sidecar } = running;
       const svid = sidecar.identity.current;
       const outbound = sidecar.outboundAddress;
-      process.stdout.write(
-        [
-          `gatehouse sidecar is up as ${svid?.spiffeId ?? '?'} (pid ${process.pid})`,
-          `  inbound (mTLS)   ${sidecar.inboundAddress.address}:${sidecar.inboundAddress.port} → ${config.sidecar?.inbound.app ?? ''}`,
-          ...(outbound ? [`  outbound (HTTP)  ${outbound.address}:${outbound.port}  (Host: <service name>)`] : []),
-          '',
-        ].join('\n'),
-      );
       // One reload at a time, in signal order.
       let reloading = Promise.resolve();
       process.on('SIGHUP', () => {
@@ -53,6 +47,15 @@ export function sidecarCommand(): Command {
           }
         });
       });
-      exitOnSignals(() => running.stop(), logger, 'sidecar stopping');
+      stopWith(() => running.stop());
+      // Last, once every signal is handled: whoever waits for this line may signal at once.
+      process.stdout.write(
+        [
+          `gatehouse sidecar is up as ${svid?.spiffeId ?? '?'} (pid ${process.pid})`,
+          `  inbound (mTLS)   ${sidecar.inboundAddress.address}:${sidecar.inboundAddress.port} → ${config.sidecar?.inbound.app ?? ''}`,
+          ...(outbound ? [`  outbound (HTTP)  ${outbound.address}:${outbound.port}  (Host: <service name>)`] : []),
+          '',
+        ].join('\n'),
+      );
     });
 }

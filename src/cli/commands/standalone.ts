@@ -91,6 +91,8 @@ export function runsAlone(command: Command, component: StandaloneComponent): Com
         overrides: flags.dataDir === undefined ? {} : { dataDir: flags.dataDir },
       });
       const logger = createLogger(config.log.level);
+      // Before anything starts: a signal during startup stops the command once it runs (not Node's default kill).
+      const stopWith = exitOnSignals(logger, 'stopping: draining in-flight requests');
       const rootKeyEnv = rootKeyFromEnvironment(env);
       const running = await startStandaloneComponent({
         component,
@@ -105,6 +107,13 @@ export function runsAlone(command: Command, component: StandaloneComponent): Com
         clock: systemClock,
         logger,
       });
+      reloadOnHangup(
+        running,
+        flags.cert !== undefined && flags.key !== undefined ? { cert: flags.cert, key: flags.key } : undefined,
+        logger,
+      );
+      stopWith(() => running.stop());
+      // Last, once every signal is handled: whoever waits for this line may signal at once.
       process.stdout.write(
         [
           `gatehouse ${component} listening on ${running.url} (pid ${process.pid}, storage ${config.storage.kind})`,
@@ -121,11 +130,5 @@ export function runsAlone(command: Command, component: StandaloneComponent): Com
         ].join('\n'),
       );
       logger.info({ event: 'component_up', component, url: running.url }, `${component} is up`);
-      reloadOnHangup(
-        running,
-        flags.cert !== undefined && flags.key !== undefined ? { cert: flags.cert, key: flags.key } : undefined,
-        logger,
-      );
-      exitOnSignals(() => running.stop(), logger, 'stopping: draining in-flight requests');
     });
 }

@@ -8,6 +8,7 @@ import {
 import { systemClock } from '../../core/index.js';
 import { startGatehouse, type RunningGatehouse } from '../../app/index.js';
 import { createLogger } from '../logger.js';
+import { exitOnSignals } from '../signals.js';
 
 interface UpFlags {
   dataDir?: string;
@@ -74,6 +75,8 @@ export function upCommand(): Command {
         overrides: flags.dataDir === undefined ? {} : { dataDir: flags.dataDir },
       });
       const logger = createLogger(config.log.level);
+      // Before anything starts: a signal during startup stops the platform once it runs (not Node's default kill).
+      const stopWith = exitOnSignals(logger, 'stopping: draining in-flight requests');
       const rootKeyEnv = rootKeyFromEnvironment(env);
       const running = await startGatehouse({
         config,
@@ -84,21 +87,6 @@ export function upCommand(): Command {
         clock: systemClock,
         logger,
       });
-      process.stdout.write(banner(running));
-      logger.info({ endpoints: running.endpoints }, 'gatehouse is up');
-      const shutdown = (signal: string) => {
-        logger.info({ signal }, 'stopping: draining in-flight requests');
-        running
-          .stop()
-          .then(() => {
-            logger.info({}, 'stopped');
-            process.exit(0);
-          })
-          .catch((err: unknown) => {
-            console.error(`gatehouse: stop failed: ${(err as Error).message}`);
-            process.exit(1);
-          });
-      };
       // SIGHUP, in order: the gateway section of the configuration file, then a root key rotated by another replica.
       let reloading = Promise.resolve();
       process.on('SIGHUP', () => {
@@ -127,7 +115,9 @@ export function upCommand(): Command {
           }
         });
       });
-      process.once('SIGINT', () => shutdown('SIGINT'));
-      process.once('SIGTERM', () => shutdown('SIGTERM'));
+      stopWith(() => running.stop());
+      // Last, once every signal is handled: whoever waits for this line may signal at once.
+      process.stdout.write(banner(running));
+      logger.info({ endpoints: running.endpoints }, 'gatehouse is up');
     });
 }
