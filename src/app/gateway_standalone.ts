@@ -4,7 +4,11 @@ import type { Config } from '../config/index.js';
 import { sha256Hex } from '../crypto/index.js';
 import { GatehouseError, type Clock, type Logger } from '../core/index.js';
 import { createGatewayServer, type GatewayConfig } from '../gateway/index.js';
-import { appGatewayAuthenticator, type ApiKeyIntrospectionSettings } from './gateway_authenticator.js';
+import {
+  appGatewayAuthenticator,
+  type ApiKeyIntrospectionSettings,
+  type VerifierIssuer,
+} from './gateway_authenticator.js';
 import { GatewayCapabilities } from './gateway_capabilities.js';
 import { openGateway } from './gateway_instance.js';
 import { openStandaloneGatewayMesh } from './gateway_mesh.js';
@@ -67,7 +71,7 @@ export interface StandaloneGateway {
    * Swaps routes, limits and upstreams (SIGHUP), first building and starting what the section adds (the JWT verifier,
    * the SVID of `gateway.mesh`); rejects with ERR_CONFIG_INVALID naming what is missing and keeps the old ones.
    */
-  reload(gateway: GatewayConfig, identity?: { issuer: string | undefined; issuerCaPem?: string }): Promise<void>;
+  reload(gateway: GatewayConfig, issuer?: VerifierIssuer): Promise<void>;
   /**
    * Swaps a renewed `--cert`/`--key` pair into the listener (SIGHUP): new connections get it, open ones keep theirs.
    * Throws ERR_CONFIG_INVALID, changing nothing, when the pair does not check (see `OperatorCertificate`).
@@ -162,17 +166,7 @@ export async function startStandaloneGateway(o: {
     return {
       url: `https://${host}:${bound.port}`,
       metricsUrl,
-      reload: (g, identity) =>
-        capabilities.reload(
-          gateway,
-          g,
-          identity === undefined
-            ? undefined
-            : {
-                issuer: identity.issuer,
-                ...(identity.issuerCaPem === undefined ? {} : { trustBundlePem: identity.issuerCaPem }),
-              },
-        ),
+      reload: (g, issuer) => capabilities.reload(gateway, g, issuer),
       reloadCertificate: (pem) => {
         const { serialNumber, notAfter } = certificate.replace(pem);
         return { serialNumber, notAfter };

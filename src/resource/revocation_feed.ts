@@ -47,8 +47,8 @@ export class RevocationFeed {
 
   /** Polls once (awaited, so the verifier starts with a loaded list) and then keeps polling in the background. */
   async start(options: { requireFeed?: boolean } = {}): Promise<void> {
-    if (options.requireFeed === true)
-      await this.pollOnce(); // rejects: the caller closes this feed
+    // With requireFeed a failed first poll rejects (the caller closes this feed); otherwise it is reported.
+    if (options.requireFeed === true) await this.pollOnce();
     else await this.pollOnce().catch((err: unknown) => this.report(err));
     this.schedule();
   }

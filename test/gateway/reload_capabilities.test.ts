@@ -206,17 +206,19 @@ describe('a reload adding the first JWT route builds its verifier first', () => 
     const jwtSection = jwtSectionWithFeed();
     const gateway = await startAlone(undefined, standaloneSection());
     try {
-      await gateway.reload(jwtSection, { issuer: running.endpoints.identity, issuerCaPem });
+      await gateway.reload(jwtSection, { issuer: running.endpoints.identity, trustBundlePem: issuerCaPem });
       const jwt = await token();
       expect((await via(gateway, '/orders/1', bearer(jwt))).status).toBe(200);
       // Another issuer that does not answer: refused, the running verifier (and its issuer) stays.
-      await expect(gateway.reload(jwtSection, { issuer: 'https://127.0.0.1:1', issuerCaPem })).rejects.toMatchObject({
+      await expect(
+        gateway.reload(jwtSection, { issuer: 'https://127.0.0.1:1', trustBundlePem: issuerCaPem }),
+      ).rejects.toMatchObject({
         code: 'ERR_CONFIG_INVALID',
         message: expect.stringContaining('https://127.0.0.1:1'),
       });
       expect((await via(gateway, '/orders/2', bearer(jwt))).status).toBe(200);
       // The same issuer again: nothing to rebuild.
-      await gateway.reload(jwtSection, { issuer: running.endpoints.identity, issuerCaPem });
+      await gateway.reload(jwtSection, { issuer: running.endpoints.identity, trustBundlePem: issuerCaPem });
       expect((await via(gateway, '/orders/3', bearer(jwt))).status).toBe(200);
     } finally {
       await gateway.close();

@@ -12,7 +12,7 @@
  *
  * Returns one number per decision, the key's TAT relative to now (µs): `tat - now ≥ 0` when admitted (the new TAT),
  * `-1 - (tat - now)` when refused (the unchanged TAT). The caller derives remaining, retry and reset from it and
- * the limit it sent, exactly as `decide` does (src/adapters/redis/limiter_store.ts `toDecision`).
+ * the limit it sent with `decideMicros`, the arithmetic of `decide` (src/adapters/redis/limiter_store.ts `toDecision`).
  * Each key is written once per batch, with its last TAT, after every decision is made; it expires (PX) when its TAT
  * passes, plus the slack. An idle TAT is never written. The SET is most of the script's cost (about 2 of 3.3 µs of
  * Redis CPU per decision on the benchmark machine), so a hot key decided many times in a batch costs one.

@@ -36,7 +36,7 @@ function reloadOnHangup(
         const config = load();
         await gateway.reload(config.gateway, {
           issuer: config.identity.issuer,
-          ...(files.issuerCa === undefined ? {} : { issuerCaPem: readPem(files.issuerCa, 'issuer CA') }),
+          ...(files.issuerCa === undefined ? {} : { trustBundlePem: readPem(files.issuerCa, 'issuer CA') }),
         });
         process.stdout.write('gatehouse gateway: configuration reloaded\n');
       } catch (err) {

@@ -3,7 +3,7 @@ import type { CertificateConfirmation } from '../clients/client_certificate.js';
 import type { SigningKeys } from '../signing_keys/signing_keys.js';
 import { issueIdTokenAsync } from '../oidc/id_token.js';
 import { OPENID, scopedClaims } from '../oidc/scopes.js';
-import { prepareAccessToken, signAccessTokenAsync } from '../tokens/access_token.js';
+import { issueAccessTokenAsync } from '../tokens/access_token.js';
 import type { IssuanceAudit } from '../tokens/issuance_audit.js';
 import { OFFLINE_ACCESS } from './authorization_request.js';
 import type { IssuedAccess } from './refresh_tokens.js';
@@ -72,21 +72,19 @@ export class UserTokenIssuer {
    */
   async sign(subject: UserTokenSubject, issuer: string, now: number, ttlMs?: number): Promise<SignedUserToken> {
     const scope = subject.scopes.filter((s) => s !== OFFLINE_ACCESS).join(' ');
-    const issued = await signAccessTokenAsync(
-      prepareAccessToken(
-        {
-          issuer,
-          subject: subject.username,
-          audience: subject.audience,
-          clientId: subject.client.clientId,
-          scope,
-          roles: subject.roles,
-          ttlMs: ttlMs ?? subject.client.accessTokenTtlMs ?? this.deps.defaultTtlMs,
-          ...(subject.confirmation === undefined ? {} : { confirmation: subject.confirmation }),
-        },
-        now,
-      ),
+    const issued = await issueAccessTokenAsync(
+      {
+        issuer,
+        subject: subject.username,
+        audience: subject.audience,
+        clientId: subject.client.clientId,
+        scope,
+        roles: subject.roles,
+        ttlMs: ttlMs ?? subject.client.accessTokenTtlMs ?? this.deps.defaultTtlMs,
+        ...(subject.confirmation === undefined ? {} : { confirmation: subject.confirmation }),
+      },
       this.deps.signingKeys.signer(),
+      now,
     );
     let audited = false;
     return {

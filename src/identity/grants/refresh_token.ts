@@ -79,18 +79,17 @@ export function refreshTokenGrant(deps: {
         );
       }
       signed.audit();
-      const issued = signed;
       const scope = scopes.filter((s) => s !== OFFLINE_ACCESS);
       const idToken = await deps.tokens.idToken(
         subject,
-        { authTime: family.authTime, accessToken: issued.token },
+        { authTime: family.authTime, accessToken: signed.token },
         context.issuer,
         context.now,
       );
       return {
-        access_token: issued.token,
+        access_token: signed.token,
         token_type: 'Bearer',
-        expires_in: issued.expiresIn,
+        expires_in: signed.expiresIn,
         refresh_token: use.token,
         ...(scope.length === 0 ? {} : { scope: scopes.join(' ') }),
         ...(idToken === undefined ? {} : { id_token: idToken }),

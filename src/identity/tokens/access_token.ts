@@ -25,23 +25,8 @@ export interface IssuedAccessToken {
   expiresAt: number;
 }
 
-/** An access token's payload, id and times, decided before it is signed. */
-export interface PreparedAccessToken {
-  payload: Record<string, unknown>;
-  jti: string;
-  expiresIn: number;
-  expiresAt: number;
-}
-
-/**
- * The RFC 9068 payload of `claims` at `now`, with its jti and times: what a caller that must record the token's id
- * before signing it (refresh rotation) needs; sign it with {@link signAccessTokenAsync}.
- *
- * @example
- * const prepared = prepareAccessToken(claims, clock.now());
- * const at = await signAccessTokenAsync(prepared, signingKeys.signer());
- */
-export function prepareAccessToken(claims: AccessTokenClaims, now: number): PreparedAccessToken {
+/** The RFC 9068 payload of `claims` at `now`, with its jti and times. */
+function accessTokenPayload(claims: AccessTokenClaims, now: number) {
   const iat = Math.floor(now / 1000);
   const expiresIn = Math.max(1, Math.floor(claims.ttlMs / 1000));
   const jti = newTokenId();
@@ -69,7 +54,7 @@ export function prepareAccessToken(claims: AccessTokenClaims, now: number): Prep
  * const at = issueAccessToken(claims, signingKeys.signer(), clock.now());
  */
 export function issueAccessToken(claims: AccessTokenClaims, key: SigningKey, now: number): IssuedAccessToken {
-  const { payload, jti, expiresIn, expiresAt } = prepareAccessToken(claims, now);
+  const { payload, jti, expiresIn, expiresAt } = accessTokenPayload(claims, now);
   return { token: signJwt({ typ: 'at+jwt' }, payload, key), jti, kid: key.kid, expiresIn, expiresAt };
 }
 
@@ -80,21 +65,11 @@ export function issueAccessToken(claims: AccessTokenClaims, key: SigningKey, now
  * @example
  * const at = await issueAccessTokenAsync(claims, signingKeys.signer(), clock.now());
  */
-export function issueAccessTokenAsync(
+export async function issueAccessTokenAsync(
   claims: AccessTokenClaims,
   key: SigningKey,
   now: number,
 ): Promise<IssuedAccessToken> {
-  return signAccessTokenAsync(prepareAccessToken(claims, now), key);
-}
-
-/**
- * Signs a {@link prepareAccessToken} result on libuv's thread pool (header `typ: at+jwt`, `alg` and `kid` from the key).
- *
- * @example
- * const at = await signAccessTokenAsync(prepareAccessToken(claims, now), signingKeys.signer());
- */
-export async function signAccessTokenAsync(prepared: PreparedAccessToken, key: SigningKey): Promise<IssuedAccessToken> {
-  const { payload, jti, expiresIn, expiresAt } = prepared;
+  const { payload, jti, expiresIn, expiresAt } = accessTokenPayload(claims, now);
   return { token: await signJwtAsync({ typ: 'at+jwt' }, payload, key), jti, kid: key.kid, expiresIn, expiresAt };
 }

@@ -397,17 +397,8 @@ describe('pages: CSRF, cookies, CSP', () => {
 describe('RFC 7009 revocation of refresh tokens', () => {
   it('revoking a refresh token revokes its grant and the access tokens of the grant; another client cannot', async () => {
     h = await peopleHarness();
-    const { clientId } = await seed(h);
+    const { clientId, tokens: first } = await offlineTokens(h);
     const { clientId: other } = await seed(h);
-    const browser = h.browser();
-    const code = await codeFor(browser, clientId, { scope: 'orders:read offline_access' });
-    const first = await h.token({
-      grant_type: 'authorization_code',
-      client_id: clientId,
-      code,
-      redirect_uri: REDIRECT,
-      code_verifier: VERIFIER,
-    });
     const rotated = await h.token({
       grant_type: 'refresh_token',
       client_id: clientId,
