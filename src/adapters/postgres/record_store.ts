@@ -107,27 +107,14 @@ export class PostgresRecordStore implements RecordStore {
     const texts = checkWriteOps(ops);
     if (ops.length === 0) return [];
     const now = this.clock.now();
-    const client = await this.pool.connect().catch((err: unknown) => {
-      throw postgresError(err);
-    });
-    let broken: Error | undefined;
-    try {
-      await client.query('BEGIN');
+    return this.transaction(async (client) => {
       const results: StoredRecord[] = [];
       for (const [i, op] of ops.entries()) {
         const stored = await this.apply(client, op, texts[i], now);
         if (stored) results.push(stored);
       }
-      await client.query('COMMIT');
       return results;
-    } catch (err) {
-      await client.query('ROLLBACK').catch((rollbackErr: unknown) => {
-        broken = rollbackErr as Error;
-      });
-      throw postgresError(err);
-    } finally {
-      client.release(broken);
-    }
+    });
   }
 
   async increment(collection: string, key: string, by: number): Promise<number> {
@@ -152,9 +139,7 @@ export class PostgresRecordStore implements RecordStore {
   async *snapshot(): AsyncIterable<SnapshotEntry> {
     const s = this.schema;
     const now = this.clock.now();
-    const client = await this.pool.connect().catch((err: unknown) => {
-      throw postgresError(err);
-    });
+    const client = await this.connect();
     let broken: Error | undefined;
     try {
       await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
@@ -200,12 +185,7 @@ export class PostgresRecordStore implements RecordStore {
   async restore(entries: AsyncIterable<SnapshotEntry>): Promise<{ records: number; counters: number }> {
     const s = this.schema;
     const counts = { records: 0, counters: 0 };
-    const client = await this.pool.connect().catch((err: unknown) => {
-      throw postgresError(err);
-    });
-    let broken: Error | undefined;
-    try {
-      await client.query('BEGIN');
+    return this.transaction(async (client) => {
       await client.query(`LOCK TABLE ${s}.records, ${s}.counters IN EXCLUSIVE MODE`);
       const used = await client.query(`SELECT 1 FROM ${s}.records UNION ALL SELECT 1 FROM ${s}.counters LIMIT 1`);
       if (used.rows.length > 0) throw restoreTargetInUse();
@@ -226,8 +206,33 @@ export class PostgresRecordStore implements RecordStore {
           counts.records += 1;
         }
       }
-      await client.query('COMMIT');
       return counts;
+    });
+  }
+
+  async close(): Promise<void> {
+    if (!this.pool.ended) await this.pool.end();
+  }
+
+  /** A pooled client; a failure to get one is mapped by postgresError (ERR_STORE_UNAVAILABLE). */
+  private connect(): Promise<pg.PoolClient> {
+    return this.pool.connect().catch((err: unknown) => {
+      throw postgresError(err);
+    });
+  }
+
+  /**
+   * Runs `work` in one transaction: COMMIT after it, ROLLBACK on any error (rethrown through postgresError). A client
+   * whose ROLLBACK failed is discarded from the pool instead of reused.
+   */
+  private async transaction<T>(work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+    const client = await this.connect();
+    let broken: Error | undefined;
+    try {
+      await client.query('BEGIN');
+      const result = await work(client);
+      await client.query('COMMIT');
+      return result;
     } catch (err) {
       await client.query('ROLLBACK').catch((rollbackErr: unknown) => {
         broken = rollbackErr as Error;
@@ -236,10 +241,6 @@ export class PostgresRecordStore implements RecordStore {
     } finally {
       client.release(broken);
     }
-  }
-
-  async close(): Promise<void> {
-    if (!this.pool.ended) await this.pool.end();
   }
 
   private async apply(
