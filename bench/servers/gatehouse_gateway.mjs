@@ -60,7 +60,14 @@ const gateway = new Gateway({
   authenticator,
   bodyLimit: config.http.bodyLimit,
 });
-const server = createGatewayServer({ gateway, http: config.http, certPem, keyPem, logger: silentLogger });
+const server = createGatewayServer({
+  gateway,
+  http: config.http,
+  slowClients: config.gateway.slowClients,
+  certPem,
+  keyPem,
+  logger: silentLogger,
+});
 const { port } = await server.listen('127.0.0.1', 0);
 const now = Math.floor(Date.now() / 1000);
 const token = signJwt(

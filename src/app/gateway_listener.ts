@@ -97,6 +97,7 @@ export async function startGatewayListener(o: {
         createGatewayServer({
           gateway,
           http: config.http,
+          slowClients: config.gateway.slowClients,
           certPem: issued.certPem,
           keyPem: issued.keyPem,
           ticketKeys: o.ticketKeys,

@@ -145,7 +145,14 @@ export async function startStandaloneGateway(o: {
       cleanups,
     });
     const listener = await prepareCertifiedListener(certificate.source(), (issued) =>
-      createGatewayServer({ gateway, http: config.http, certPem: issued.certPem, keyPem: issued.keyPem, logger }),
+      createGatewayServer({
+        gateway,
+        http: config.http,
+        slowClients: config.gateway.slowClients,
+        certPem: issued.certPem,
+        keyPem: issued.keyPem,
+        logger,
+      }),
     );
     const bound = await listener.listen(config.listen.host, config.listen.gateway.port);
     cleanups.push(() => listener.close());

@@ -14,3 +14,4 @@ export { runUnderLease } from './lease.js';
 export type { Leases, Lease } from './lease.js';
 export { writeFileAtomic, fsyncDirectory } from './atomic_file.js';
 export { formFields } from './form_fields.js';
+export { normalizeRequestTarget } from './request_target.js';

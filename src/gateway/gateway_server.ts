@@ -14,8 +14,8 @@ export interface GatewayServerOptions {
   keyPem: string;
   ticketKeys?: Buffer;
   logger: Logger;
-  /** The `gateway.slowClients` keys (defaults: 10 000 connections, 1024 B/s after 5 s). */
-  slowClients?: { maxConnections: number; minBodyRate: number; bodyGrace: number };
+  /** The `gateway.slowClients` section (required, so that a caller cannot silently fall back to built-in values). */
+  slowClients: { maxConnections: number; minBodyRate: number; bodyGrace: number };
   /** Clock of the slow-body check (default: the system clock). */
   clock?: Clock;
 }
@@ -35,7 +35,7 @@ export interface GatewayServer {
  * slow-client timeouts and header bound. No framework on the data path: see docs/adr/0002-gateway-data-plane.md.
  *
  * @example
- * const server = createGatewayServer({ gateway, http: config.http, certPem, keyPem, logger });
+ * const server = createGatewayServer({ gateway, http: config.http, slowClients: config.gateway.slowClients, certPem, keyPem, logger });
  * const { port } = await server.listen('127.0.0.1', 0);
  */
 export function createGatewayServer(o: GatewayServerOptions): GatewayServer {
@@ -53,9 +53,6 @@ export function createGatewayServer(o: GatewayServerOptions): GatewayServer {
     o.gateway.handler,
   );
   const guard = new SlowClientGuard(server, {
-    maxConnections: 10_000,
-    minBodyRate: 1024,
-    bodyGrace: 5_000,
     ...o.slowClients,
     checkInterval: o.http.connectionsCheckingInterval,
     clock: o.clock ?? systemClock,

@@ -82,7 +82,14 @@ export async function startGateway(
     ...options,
     config: config.gateway,
   });
-  const server = createGatewayServer({ gateway: gw, http: config.http, certPem, keyPem, logger: silentLogger });
+  const server = createGatewayServer({
+    gateway: gw,
+    http: config.http,
+    slowClients: config.gateway.slowClients,
+    certPem,
+    keyPem,
+    logger: silentLogger,
+  });
   const { port } = await server.listen('127.0.0.1', 0);
   const agent = new Agent({ connect: { ca: certPem, servername: 'localhost' } });
   return {
