@@ -24,7 +24,7 @@ export interface CompiledLimit {
 /** A route's limits with their `RateLimit-Policy` header. */
 export interface RouteLimits {
   limits: readonly CompiledLimit[];
-  /** Undefined when the route has no limits. */
+  /** Undefined when the route enforces no limit (none, or shadow limits only: they are never advertised). */
   policy: string | undefined;
 }
 
@@ -60,12 +60,13 @@ export function compileLimits(limits: readonly LimitConfig[]): RouteLimits {
       throttle: l.throttle ? { maxWait: l.throttle.maxWait, maxQueue: l.throttle.maxQueue } : undefined,
     };
   });
+  const enforced = compiled.filter((c) => !c.shadow);
   return {
     limits: compiled,
     policy:
-      compiled.length === 0
+      enforced.length === 0
         ? undefined
-        : policyHeader(compiled.map((c) => ({ ...c.limit, per: c.limit.period, name: c.name }))),
+        : policyHeader(enforced.map((c) => ({ ...c.limit, per: c.limit.period, name: c.name }))),
   };
 }
 
@@ -88,7 +89,8 @@ export interface GatewayLimiterOptions {
 /**
  * The rate-limit stage. Local limits decide synchronously on the in-process GCRA store (no promise on the fast path);
  * global limits of a request go to Redis in one pipelined round trip, except keys the over-limit cache already knows
- * are refused. Shadow limits count and admit. Throttled limits queue (see {@link Throttle}). When Redis is unavailable
+ * are refused. Shadow limits count and admit, and appear in no RateLimit header (a client must not back off for a limit
+ * that is not enforced). Throttled limits queue (see {@link Throttle}). When Redis is unavailable
  * each global limit fails open (counted) or closed (503) as configured.
  *
  * @example
@@ -99,7 +101,7 @@ export class GatewayLimiter {
   constructor(private readonly o: GatewayLimiterOptions) {}
 
   check(route: string, limits: RouteLimits, subject: LimitSubject): LimitVerdict | Promise<LimitVerdict> {
-    if (limits.policy === undefined)
+    if (limits.limits.length === 0)
       return { outcome: 'admit', policy: undefined, rateLimit: undefined, retryAfterMs: 0, violated: [] };
     return this.loop(route, limits, subject, 0, { name: undefined, decision: undefined });
   }
@@ -126,7 +128,7 @@ export class GatewayLimiter {
         if (l.throttle) return this.throttled(route, limits, subject, i, tightest, key, d);
         return this.limited(route, limits, l.name, d as RateDecision);
       }
-      track(tightest, l.name, d);
+      if (!l.shadow) track(tightest, l.name, d);
     }
     if (this.o.global === undefined || !list.some((l) => l.tier === 'global')) return this.admit(limits, tightest);
     return this.global(route, limits, subject, tightest);
@@ -143,7 +145,7 @@ export class GatewayLimiter {
   ): Promise<LimitVerdict> {
     const l = limits.limits[i] as CompiledLimit;
     const attempt = () => this.o.local.consumeSync(key, l.limit);
-    const first = refused ?? { allowed: false, remaining: 0, retryAfterMs: 0, resetAfterMs: 0 };
+    const first = refused ?? this.behindQueue(key, l);
     const d = await this.o.throttle.wait(key, attempt, first, l.throttle as { maxWait: number; maxQueue: number });
     this.o.metrics.throttled.labels(route, l.name, d.allowed ? 'admitted' : 'limited').inc();
     if (!d.allowed) return this.limited(route, limits, l.name, d);
@@ -205,9 +207,22 @@ export class GatewayLimiter {
         if (Number.isFinite(d.retryAfterMs)) this.o.overLimit.remember(key, now + d.retryAfterMs);
         return this.limited(route, limits, l.name, d);
       }
-      track(tightest, l.name, d);
+      if (!l.shadow) track(tightest, l.name, d);
     }
     return this.admit(limits, tightest);
+  }
+
+  /**
+   * The refusal a newcomer to a busy throttle queue stands on: it is admitted only after everyone queued before it,
+   * so its wait is the time until `queued + 1` more requests fit the limit (a peek: nothing is consumed). This is
+   * what Retry-After and `t` say when the queue is full or the wait exceeds `maxWait`.
+   */
+  private behindQueue(key: string, l: CompiledLimit): RateDecision {
+    const peek = this.o.local.consumeSync(key, l.limit, 0);
+    const intervalMs = emissionIntervalUs(l.limit) / 1000;
+    const ahead = this.o.throttle.queued(key) + 1;
+    const wait = Math.max(0, Math.ceil(peek.resetAfterMs + (ahead - (l.limit.burst + 1)) * intervalMs));
+    return { allowed: false, remaining: 0, retryAfterMs: wait, resetAfterMs: Math.max(peek.resetAfterMs, wait) };
   }
 
   private admit(limits: RouteLimits, t: Tightest): LimitVerdict {

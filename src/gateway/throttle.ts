@@ -27,6 +27,11 @@ export class Throttle {
     return this.queues.has(key);
   }
 
+  /** Requests of `key` waiting now. */
+  queued(key: string): number {
+    return this.queues.get(key)?.length ?? 0;
+  }
+
   /** Requests waiting across every key. */
   get waiting(): number {
     let n = 0;

@@ -125,6 +125,32 @@ describe('local tier', () => {
     expect(text).toContain('gatehouse_gateway_shadow_limited_total{route="r",limit="shadowed"} 4');
   });
 
+  it('never advertises a shadow limit in RateLimit-Policy or RateLimit (it is not enforced)', () => {
+    const clock = new ManualClock(1_700_000_000_000);
+    const { limiter } = localLimiter(clock);
+    const limit = (name: string, shadow: boolean, rate: number) => ({
+      name,
+      key: ['route' as const],
+      rate,
+      per: 3_600_000,
+      burst: 10,
+      tier: 'local' as const,
+      shadow,
+      failure: 'open' as const,
+      throttle: undefined,
+    });
+    const both = compileLimits([limit('trial', true, 1), limit('hourly', false, 100)]);
+    expect(both.policy).toBe('"hourly";q=100;w=3600');
+    for (let i = 0; i < 3; i += 1) {
+      const v = limiter.check('r', both, subject);
+      expect(v).toMatchObject({ outcome: 'admit', policy: '"hourly";q=100;w=3600' });
+      expect(v.rateLimit).toMatch(/^"hourly";r=/);
+    }
+    const shadowOnly = compileLimits([limit('trial', true, 1)]);
+    expect(shadowOnly.policy).toBeUndefined();
+    expect(limiter.check('r2', shadowOnly, subject)).toMatchObject({ outcome: 'admit', rateLimit: undefined });
+  });
+
   it('enforces several limits per route (a short burst limit and a long quota)', () => {
     const clock = new ManualClock(1_700_000_000_000);
     const { limiter } = localLimiter(clock);

@@ -3,7 +3,7 @@ import { systemClock } from '../../src/core/index.js';
 import { GatewayLimiter, GatewayMetrics, OverLimitCache, Throttle, compileLimits } from '../../src/gateway/index.js';
 import { MemoryLimiterStore } from '../../src/ratelimit/index.js';
 
-function throttledLimiter(maxWait: number, maxQueue: number) {
+function throttledLimiter(maxWait: number, maxQueue: number, rate = 50, per = 1000) {
   const metrics = new GatewayMetrics();
   const limiter = new GatewayLimiter({
     local: new MemoryLimiterStore({ clock: systemClock, maxKeys: 1000 }),
@@ -18,8 +18,8 @@ function throttledLimiter(maxWait: number, maxQueue: number) {
     {
       name: 't',
       key: ['ip'],
-      rate: 50,
-      per: 1000,
+      rate,
+      per,
       burst: 0,
       tier: 'local',
       shadow: false,
@@ -62,6 +62,20 @@ describe('throttling', () => {
     expect(waited.filter((o) => o === 'admit').length).toBeGreaterThanOrEqual(2);
     expect(waited.filter((o) => o === 'limited').length).toBeGreaterThanOrEqual(3);
     expect(waited.slice(waited.indexOf('limited'))).not.toContain('admit'); // FIFO: no later request overtakes
+  });
+
+  it('a refusal behind a full queue says when the next free slot is, not "now"', async () => {
+    // One request every 10 s: the first is admitted, the second queues (maxWait 60 s), the third finds the queue full.
+    const { check } = throttledLimiter(60_000, 1, 1, 10_000);
+    const first = await check('192.0.2.9');
+    expect(first.outcome).toBe('admit');
+    void check('192.0.2.9'); // waits about 10 s in the queue (never awaited: the test ends first)
+    const refused = await check('192.0.2.9');
+    expect(refused.outcome).toBe('limited');
+    // Admitted only after the queued request: about 20 s from now, never 0.
+    expect(refused.retryAfterMs).toBeGreaterThan(15_000);
+    expect(refused.retryAfterMs).toBeLessThanOrEqual(20_000);
+    expect(refused.rateLimit).toMatch(/^"t";r=0;t=(1[6-9]|20)$/);
   });
 
   it('is fair across keys: a long queue of one key does not delay another key', async () => {
