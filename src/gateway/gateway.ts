@@ -1,5 +1,12 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { GatehouseError, isGatehouseError, randomId, type Clock, type Logger } from '../core/index.js';
+import {
+  GatehouseError,
+  isGatehouseError,
+  normalizeRequestTarget,
+  randomId,
+  type Clock,
+  type Logger,
+} from '../core/index.js';
 import { CircuitOpenError, MemoryLimiterStore, type LimiterStore } from '../ratelimit/index.js';
 import { AccessLog } from './access_log.js';
 import { authorize, refuseAllAuthenticator, type Authenticator } from './authenticator.js';
@@ -106,6 +113,7 @@ export class Gateway {
       metrics: this.metrics,
       heuristicMaxMs: c.heuristicMax,
       maxObjectSize: c.maxObjectSize,
+      forwardHeaders: (ctx) => this.forwardHeaders(ctx),
     });
     this.stages = buildPipeline({
       request_id: (ctx) => this.front(ctx),
@@ -151,6 +159,7 @@ export class Gateway {
       res,
       startedAt: this.o.clock.now(),
       requestId: '',
+      target: '/',
       clientIp: '',
       trustedPeer: undefined,
       route: undefined,
@@ -183,9 +192,15 @@ export class Gateway {
     ctx.clientIp = state.addresses.resolve(peer, req.headers['x-forwarded-for']);
     const sent = req.headers['x-request-id'];
     ctx.requestId = trusted && typeof sent === 'string' && REQUEST_ID.test(sent) ? sent : randomId(12);
-    const url = req.url ?? '/';
-    const q = url.indexOf('?');
-    const entry = state.table.match(hostOf(req.headers.host), q === -1 ? url : url.slice(0, q));
+    const target = normalizeRequestTarget(req.url ?? '/');
+    if (target === undefined) {
+      throw new GatehouseError('ERR_HTTP_BAD_REQUEST', {
+        message: 'The request target must be an origin-form path with well-formed percent-escapes',
+      });
+    }
+    ctx.target = target;
+    const q = target.indexOf('?');
+    const entry = state.table.match(hostOf(req.headers.host), q === -1 ? target : target.slice(0, q));
     if (!entry) throw new GatehouseError('ERR_HTTP_NOT_FOUND');
     ctx.route = entry.value;
   }
@@ -254,11 +269,23 @@ export class Gateway {
     ctx.permit = admitted;
   }
 
-  private proxy(ctx: RequestContext): Promise<void> {
+  /** The headers a request is forwarded with, on every path to the upstream (proxy and cache fill). */
+  private forwardHeaders(ctx: RequestContext): Record<string, string> {
     const headers = upstreamRequestHeaders(ctx.req.headers, ctx);
     if (ctx.route!.config.auth.kind === 'api_key') stripApiKey(headers, this.o.apiKeyHeader ?? 'x-api-key');
+    return headers;
+  }
+
+  private proxy(ctx: RequestContext): Promise<void> {
     return ctx.route!.upstream.send(
-      { req: ctx.req, res: ctx.res, headers, requestId: ctx.requestId, responseHeaders: ctx.responseHeaders },
+      {
+        req: ctx.req,
+        res: ctx.res,
+        path: ctx.target,
+        headers: this.forwardHeaders(ctx),
+        requestId: ctx.requestId,
+        responseHeaders: ctx.responseHeaders,
+      },
       ctx.permit!,
     );
   }

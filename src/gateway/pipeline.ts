@@ -28,6 +28,11 @@ export interface RequestContext {
   /** Clock reading (ms) at arrival. */
   startedAt: number;
   requestId: string;
+  /**
+   * The request target as routing, the cache key and the upstream see it (`normalizeRequestTarget` of `req.url`:
+   * `/%61dmin` and `//x/../admin` are `/admin`). The WAF inspects the target as sent.
+   */
+  target: string;
   clientIp: string;
   /** The socket peer when it is a trusted proxy. */
   trustedPeer: string | undefined;

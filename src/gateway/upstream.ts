@@ -14,6 +14,8 @@ const TIMEOUT_CODES = new Set(['UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT'
 /** What a forwarded request needs. */
 export interface ForwardRequest {
   req: IncomingMessage;
+  /** The request target sent upstream (the normalized one: what routing and the cache key saw). */
+  path: string;
   res: ServerResponse;
   headers: Record<string, string>;
   requestId: string;
@@ -29,7 +31,7 @@ export interface ForwardRequest {
  * @example
  * const upstream = new Upstream(config.upstreams[0], { clock, logger, metrics });
  * const permit = await upstream.admit();
- * await upstream.send({ req, res, headers, requestId, responseHeaders: undefined }, permit);
+ * await upstream.send({ req, res, path: ctx.target, headers, requestId, responseHeaders: undefined }, permit);
  */
 export class Upstream {
   readonly name: string;
@@ -132,7 +134,7 @@ export class Upstream {
     const outcome = await new Promise<ExchangeOutcome>((resolve) => {
       pool.dispatch(
         {
-          path: req.url ?? '/',
+          path: f.path,
           method: req.method as 'GET',
           headers: f.headers,
           body: hasBody ? req : null,

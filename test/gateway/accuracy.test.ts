@@ -140,8 +140,10 @@ describe('accuracy over HTTP in real time (2 s, loose bound)', () => {
       let limited = 0;
       const started = performance.now();
       const pending: Array<Promise<void>> = [];
+      // 300 req/s offered as bursts of 30 every 100 ms: each burst alone exceeds burst + 1, so some are refused even
+      // when this machine is too loaded to keep a steady 3 per 10 ms.
       while (performance.now() - started < 2000) {
-        for (let i = 0; i < 3; i += 1) {
+        for (let i = 0; i < 30; i += 1) {
           pending.push(
             call(gw, '/').then((r) => {
               if (r.status === 200) admitted += 1;
@@ -149,7 +151,7 @@ describe('accuracy over HTTP in real time (2 s, loose bound)', () => {
             }),
           );
         }
-        await new Promise((r) => setTimeout(r, 10));
+        await new Promise((r) => setTimeout(r, 100));
       }
       await Promise.all(pending);
       const seconds = (performance.now() - started) / 1000;

@@ -35,9 +35,16 @@ class CaptureResponse extends Writable {
 
   override _write(chunk: Buffer, _enc: BufferEncoding, done: (err?: Error) => void): void {
     this.size += chunk.length;
-    if (this.size > this.limit) this.tooLarge = true;
-    else this.chunks.push(chunk);
+    if (this.size <= this.limit) {
+      this.chunks.push(chunk);
+      return done();
+    }
+    // Over the bound: stop reading. Closing this stand-in aborts the upstream request the way a client that leaves
+    // does (neither a success nor a failure for the breaker), so the object is not downloaded whole for nothing.
+    this.tooLarge = true;
+    this.chunks.length = 0;
     done();
+    this.destroy();
   }
 
   get body(): Buffer {
@@ -47,7 +54,8 @@ class CaptureResponse extends Writable {
 
 /**
  * Sends one GET for the cache through the upstream (breaker, bulkhead, pools) and reads the answer whole, keeping at
- * most `limit` bytes of body.
+ * most `limit` bytes of body: past that it stops reading and reports `tooLarge` (the caller then streams the object
+ * to the client itself, with a second upstream request).
  *
  * @example
  * const r = await fetchForCache(route.upstream, '/a?b=1', headers, requestId, 1 << 20);
@@ -65,6 +73,7 @@ export async function fetchForCache(
   await upstream.send(
     {
       req,
+      path: url,
       res: capture as unknown as Parameters<Upstream['send']>[0]['res'],
       headers,
       requestId,

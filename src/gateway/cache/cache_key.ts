@@ -1,5 +1,3 @@
-import { hostOf } from '../route_table.js';
-
 /**
  * Request headers that some frameworks honour but that are not part of the cache key: they are stripped before a
  * cacheable request goes upstream, so a poisoned variant cannot be stored under an innocent key.
@@ -25,33 +23,27 @@ export const UNKEYED_HEADERS = [
   'range',
 ];
 
-function normalizePath(path: string): string {
-  const decoded = path.replace(/%[0-9a-fA-F]{2}/g, (m) => {
-    const c = String.fromCharCode(parseInt(m.slice(1), 16));
-    return /[A-Za-z0-9\-._~]/.test(c) ? c : m.toUpperCase();
-  });
-  return decoded.replace(/\/{2,}/g, '/');
+/**
+ * The host as the cache keys it and as a cacheable request forwards it in `X-Forwarded-Host`: the Host header
+ * lowercased, port kept (an origin that builds links from it sees exactly what the key holds).
+ *
+ * @example
+ * keyedHost('API.example.com:8443'); // 'api.example.com:8443'
+ */
+export function keyedHost(host: string | undefined): string {
+  return (host ?? '').trim().toLowerCase();
 }
 
 /**
- * The primary cache key: method (HEAD shares GET's entries), scheme, host (lowercase, no port), normalized path
- * (unreserved characters decoded, other escapes uppercased, repeated slashes merged) and query (parameters sorted).
+ * The primary cache key: method (HEAD shares GET's entries), scheme, host ({@link keyedHost}) and the request target
+ * exactly as it is forwarded upstream: the gateway's normalized target (`normalizeRequestTarget`: escapes, merged
+ * slashes, dot segments). Nothing is normalized here that the upstream would not also receive, so two requests share
+ * an entry only when the upstream would have been asked the same thing (query parameters keep their order).
  *
  * @example
- * cacheKey('GET', 'Example.com:443', '/a//b%7e?y=2&x=1'); // 'GET https example.com /a/b~?x=1&y=2'
+ * cacheKey('GET', 'Example.com', '/a/b~?y=2&x=1'); // 'GET https example.com /a/b~?y=2&x=1'
  */
-export function cacheKey(method: string, host: string | undefined, url: string): string {
-  const q = url.indexOf('?');
-  const path = normalizePath(q === -1 ? url : url.slice(0, q));
-  const query =
-    q === -1
-      ? ''
-      : url
-          .slice(q + 1)
-          .split('&')
-          .filter((p) => p !== '')
-          .sort()
-          .join('&');
+export function cacheKey(method: string, host: string | undefined, target: string): string {
   const m = method === 'HEAD' ? 'GET' : method;
-  return `${m} https ${hostOf(host)} ${path}${query === '' ? '' : `?${query}`}`;
+  return `${m} https ${keyedHost(host)} ${target}`;
 }

@@ -1,12 +1,11 @@
 import type { OutgoingHttpHeaders } from 'node:http';
 import { Counter } from 'prom-client';
 import type { Clock, Logger } from '../../core/index.js';
-import { upstreamRequestHeaders } from '../forwarded_headers.js';
 import type { GatewayMetrics } from '../gateway_metrics.js';
 import type { RequestContext, StageRun } from '../pipeline.js';
 import { parseCacheControl, storePolicy } from './cache_control.js';
 import { fetchForCache, type FetchedResponse } from './cache_fill.js';
-import { UNKEYED_HEADERS, cacheKey } from './cache_key.js';
+import { UNKEYED_HEADERS, cacheKey, keyedHost } from './cache_key.js';
 import type { ResponseCache } from './response_cache.js';
 import { varyValues, type CachedResponse } from './response_cache.js';
 
@@ -18,6 +17,11 @@ export interface CacheStageOptions {
   metrics: GatewayMetrics;
   heuristicMaxMs: number;
   maxObjectSize: number;
+  /**
+   * The headers a request is forwarded with (the gateway's: forwarding headers, verified identity, API key removed),
+   * so a cache fill sends exactly what the proxy stage would.
+   */
+  forwardHeaders: (ctx: RequestContext) => Record<string, string>;
 }
 
 type Outcome = 'hit' | 'miss' | 'stale' | 'revalidated' | 'stale_if_error' | 'coalesced' | 'uncacheable';
@@ -33,7 +37,8 @@ function etagMatches(ifNoneMatch: string | string[] | undefined, etag: string | 
  * The `cache` slot: for routes with `cache.enabled`, GET and HEAD are answered from the shared {@link ResponseCache}
  * (fresh hit, stale-while-revalidate with one background refresh, stale-if-error), misses are coalesced (one upstream
  * request per key; the others wait and read the stored result), stale entries are revalidated with If-None-Match, a
- * matching client If-None-Match gets 304, and `Age` is sent. Results are counted in
+ * matching client If-None-Match gets 304 (for a stored 2xx), and `Age` is sent. A successful unsafe request (POST,
+ * PUT, DELETE, ...) drops the entries of its target (RFC 9111 §4.4). Results are counted in
  * `gatehouse_gateway_cache_requests_total{route, result}`.
  *
  * @example
@@ -53,7 +58,8 @@ export function createCacheStage(o: CacheStageOptions): StageRun {
     const headers: OutgoingHttpHeaders = { ...r.headers, 'x-request-id': ctx.requestId, ...ctx.responseHeaders };
     if (age !== undefined) headers['age'] = String(age);
     headers['x-cache'] = outcome === 'hit' || outcome === 'stale' || outcome === 'stale_if_error' ? 'HIT' : 'MISS';
-    if (etagMatches(ctx.req.headers['if-none-match'], r.headers['etag'])) {
+    // RFC 9110 §13.2.1: a precondition is evaluated only when the response would otherwise be a 2xx.
+    if (r.status >= 200 && r.status < 300 && etagMatches(ctx.req.headers['if-none-match'], r.headers['etag'])) {
       delete headers['content-length'];
       ctx.res.writeHead(304, headers);
       ctx.res.end();
@@ -65,10 +71,11 @@ export function createCacheStage(o: CacheStageOptions): StageRun {
   };
 
   const upstreamHeaders = (ctx: RequestContext, stored: CachedResponse | undefined) => {
-    const headers = upstreamRequestHeaders(ctx.req.headers, ctx);
+    const headers = o.forwardHeaders(ctx);
     for (const name of UNKEYED_HEADERS) delete headers[name];
     headers['x-forwarded-proto'] = 'https';
-    if (ctx.req.headers.host !== undefined) headers['x-forwarded-host'] = ctx.req.headers.host;
+    // The host exactly as keyed: an origin that builds links from it cannot be made to store another host's variant.
+    if (ctx.req.headers.host !== undefined) headers['x-forwarded-host'] = keyedHost(ctx.req.headers.host);
     const etag = stored?.headers['etag'];
     if (typeof etag === 'string') headers['if-none-match'] = etag;
     return headers;
@@ -76,7 +83,7 @@ export function createCacheStage(o: CacheStageOptions): StageRun {
 
   /** Fetches, stores when allowed, returns what to answer the leader with. */
   const fill = async (ctx: RequestContext, key: string, stored: CachedResponse | undefined) => {
-    const url = ctx.req.url ?? '/';
+    const url = ctx.target;
     const requestedAt = o.clock.now();
     let fetched: FetchedResponse;
     try {
@@ -143,8 +150,12 @@ export function createCacheStage(o: CacheStageOptions): StageRun {
 
   return (ctx) => {
     const { req } = ctx;
-    if (!ctx.route!.config.cache.enabled || (req.method !== 'GET' && req.method !== 'HEAD')) return;
-    const key = cacheKey(req.method, req.headers.host, req.url ?? '/');
+    if (!ctx.route!.config.cache.enabled) return;
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      invalidateOnSuccess(ctx, o.cache);
+      return;
+    }
+    const key = cacheKey(req.method, req.headers.host, ctx.target);
     const noCache = parseCacheControl(req.headers['cache-control']).noCache || req.headers.pragma === 'no-cache';
     const stored = o.cache.lookup(key, req.headers);
     if (stored && !noCache) {
@@ -183,6 +194,19 @@ export function createCacheStage(o: CacheStageOptions): StageRun {
       // otherwise the proxy stage forwards this request itself
     })();
   };
+}
+
+/**
+ * RFC 9111 §4.4: once an unsafe request's response is a non-error (status < 400), the stored responses of its target
+ * are dropped, whatever their variants. OPTIONS and TRACE are safe and change nothing.
+ */
+function invalidateOnSuccess(ctx: RequestContext, cache: ResponseCache): void {
+  const method = ctx.req.method;
+  if (method === 'OPTIONS' || method === 'TRACE') return;
+  const key = cacheKey('GET', ctx.req.headers.host, ctx.target);
+  ctx.res.once('finish', () => {
+    if (ctx.res.statusCode < 400) cache.invalidate(key);
+  });
 }
 
 /**

@@ -78,6 +78,7 @@ export class ResponseCache {
 
   /** How a stored response may be used now. */
   freshness(r: CachedResponse): Freshness {
+    if (r.directives.noCache) return 'stale'; // RFC 9111 §5.2.2.4: validated before every use
     const ageMs = this.age(r) * 1000;
     if (ageMs < r.freshMs) return 'fresh';
     const swr = r.directives.staleWhileRevalidate;
@@ -87,10 +88,14 @@ export class ResponseCache {
     return 'stale';
   }
 
-  /** Whether a stale response may still answer after an upstream error (RFC 5861 §4). */
+  /**
+   * Whether a stale response may still answer after an upstream error (RFC 5861 §4); never one whose response said
+   * `must-revalidate`, `proxy-revalidate` or `no-cache` (RFC 9111 §4.2.4).
+   */
   usableOnError(r: CachedResponse): boolean {
-    const sie = r.directives.staleIfError;
-    return sie !== undefined && this.age(r) * 1000 < r.freshMs + sie * 1000;
+    const d = r.directives;
+    const sie = d.staleIfError;
+    return sie !== undefined && !d.mustRevalidate && !d.noCache && this.age(r) * 1000 < r.freshMs + sie * 1000;
   }
 
   /**
@@ -137,6 +142,20 @@ export class ResponseCache {
       this.count -= list.length;
     }
     return true;
+  }
+
+  /**
+   * Drops every variant stored under a primary key (RFC 9111 §4.4: after an unsafe request to that URI succeeded).
+   *
+   * @example
+   * cache.invalidate(cacheKey('GET', host, target));
+   */
+  invalidate(key: string): void {
+    const list = this.entries.get(key);
+    if (!list) return;
+    this.entries.delete(key);
+    for (const v of list) this.bytes -= sizeOf(v);
+    this.count -= list.length;
   }
 
   /**

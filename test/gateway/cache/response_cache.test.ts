@@ -57,9 +57,11 @@ describe('ResponseCache (unit)', () => {
     expect(cache.usableOnError(r)).toBe(false);
   });
 
-  it('keys by method, host without port, normalized path and sorted query', () => {
-    expect(cacheKey('HEAD', 'Example.com:443', '/a//b%7e?y=2&x=1')).toBe('GET https example.com /a/b~?x=1&y=2');
+  it('keys by method, lowercased host with its port, and the target exactly as forwarded', () => {
+    expect(cacheKey('HEAD', 'Example.com:8443', '/a/b~?y=2&x=1')).toBe('GET https example.com:8443 /a/b~?y=2&x=1');
     expect(cacheKey('GET', 'example.com', '/a?x=1')).not.toBe(cacheKey('GET', 'other.com', '/a?x=1'));
+    expect(cacheKey('GET', 'example.com', '/a?x=1&x=2')).not.toBe(cacheKey('GET', 'example.com', '/a?x=2&x=1'));
+    expect(cacheKey('GET', 'example.com:6666', '/a')).not.toBe(cacheKey('GET', 'example.com', '/a'));
   });
 });
 
