@@ -258,7 +258,7 @@ export const ERROR_CODES = {
   ERR_HTTP_BAD_REQUEST: {
     status: 400,
     message: 'Bad request',
-    doc: 'The request is malformed: body, content type or parameters; at the gateway and the sidecar, a request target that is not origin-form or whose path holds a malformed percent-escape.',
+    doc: 'The request is malformed: body, content type or parameters; at the gateway, a request target that is not origin-form, holds a fragment or a raw backslash in its path, or has a malformed percent-escape in its path.',
   },
   ERR_HTTP_PAYLOAD_TOO_LARGE: {
     status: 413,

@@ -55,26 +55,25 @@ function removeDotSegments(path: string): string {
 /**
  * The request target as routing, policies, cache keys and the upstream must all see it: origin-form only; in the path,
  * escapes of unreserved characters decoded and the rest uppercased (`/%61dmin` is `/admin`), runs of `/` merged
- * (as nginx's `merge_slashes`) and `.` / `..` segments removed (RFC 3986 §5.2.4; `/x/../admin` is `/admin`); in the
- * query, the same escape normalization when every escape in it is well formed (otherwise it is left as sent, never
- * half-decoded). Encoded slashes and backslashes (`%2F`, `%5C`) stay encoded. Returns `undefined` for a target that is
- * not origin-form (absolute-form, `*`) or whose path holds a malformed escape: the caller answers 400. A target that
+ * (as nginx's `merge_slashes`) and `.` / `..` segments removed (RFC 3986 §5.2.4; `/x/../admin` is `/admin`). The
+ * query is left byte for byte as sent (an upstream may check a signature over it). Encoded slashes and backslashes
+ * (`%2F`, `%5C`) stay encoded. Returns `undefined`, for the caller to answer 400, for a target that is not
+ * origin-form (absolute-form, `*`), holds a `#` (no fragment in a request target, RFC 9112 §3.2) or a raw `\` in its
+ * path (upstreams that read it as `/` would route differently), or whose path has a malformed escape. A target that
  * needs no change is returned as the same string.
  *
  * @example
- * normalizeRequestTarget('//x/./%61dmin/../b%2fc?q=%7e%3d'); // '/x/b%2Fc?q=~%3D'
+ * normalizeRequestTarget('//x/./%61dmin/../b%2fc?q=%7e%3d'); // '/x/b%2Fc?q=%7e%3d'
  */
 export function normalizeRequestTarget(target: string): string | undefined {
-  if (target.charCodeAt(0) !== 47 /* / */) return undefined;
+  if (target.charCodeAt(0) !== 47 /* / */ || target.includes('#')) return undefined;
   const q = target.indexOf('?');
   const rawPath = q === -1 ? target : target.slice(0, q);
-  const rawQuery = q === -1 ? undefined : target.slice(q + 1);
-  const plainPath = !rawPath.includes('%') && !rawPath.includes('//') && !rawPath.includes('/.');
-  if (plainPath && (rawQuery === undefined || !rawQuery.includes('%'))) return target;
+  if (rawPath.includes('\\')) return undefined;
+  if (!rawPath.includes('%') && !rawPath.includes('//') && !rawPath.includes('/.')) return target;
   let path = normalizeEscapes(rawPath);
   if (path === undefined) return undefined;
   if (path.includes('//')) path = path.replace(/\/{2,}/g, '/');
   if (path.includes('/.')) path = removeDotSegments(path);
-  if (rawQuery === undefined) return path;
-  return `${path}?${normalizeEscapes(rawQuery) ?? rawQuery}`;
+  return q === -1 ? path : path + target.slice(q);
 }
