@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { CONSENTS_COLLECTION } from '../../../src/identity/index.js';
+import { basic } from '../harness.js';
 import {
   AUDIENCE,
   ISSUER,
@@ -291,6 +292,41 @@ describe('token endpoint errors for codes (RFC 6749 §5.2)', () => {
       Buffer.from((first.json.access_token as string).split('.')[1] as string, 'base64url').toString(),
     ).jti;
     expect(h.identity.revocations.isRevoked(jti, h.clock.now())).toBe(true);
+  });
+
+  it('a replayed code revokes the access token it issued also without offline_access (no refresh family)', async () => {
+    h = await peopleHarness();
+    const { clientId } = await seed(h);
+    const { client: rs, secret } = await h.identity.clients.create({
+      name: 'Orders RS',
+      grantTypes: ['client_credentials'],
+      scopes: ['orders:read'],
+      audiences: [AUDIENCE],
+      roles: ['resource-server'],
+    });
+    const introspect = async (token: string) =>
+      (await h!.token({ token }, { authorization: basic(rs.clientId, secret as string) }, '/oauth2/introspect')).json;
+    const form = (code: string) => ({
+      grant_type: 'authorization_code',
+      client_id: clientId,
+      code,
+      redirect_uri: REDIRECT,
+      code_verifier: VERIFIER,
+    });
+    const code = await codeFor(h.browser(), clientId);
+    const first = await h.token(form(code));
+    expect(first.status).toBe(200);
+    expect(first.json.refresh_token).toBeUndefined();
+    const accessToken = first.json.access_token as string;
+    const jti = JSON.parse(Buffer.from(accessToken.split('.')[1] as string, 'base64url').toString()).jti as string;
+    expect(await introspect(accessToken)).toMatchObject({ active: true, jti });
+    const replay = await h.token(form(code));
+    expect(replay.status).toBe(400);
+    expect(replay.json.error).toBe('invalid_grant');
+    expect(await introspect(accessToken)).toEqual({ active: false });
+    expect(h.identity.revocations.isRevoked(jti, h.clock.now())).toBe(true);
+    const feed = await h.identity.revocations.page(undefined);
+    expect(feed.items).toContainEqual(expect.objectContaining({ jti }));
   });
 
   it('no refresh token without offline_access; scope narrowing and resource binding on refresh', async () => {
