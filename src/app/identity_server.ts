@@ -108,7 +108,7 @@ export async function openIdentity(options: {
     maxTokenTtlMs,
   });
   const audit = new IssuanceAudit(logger.child({ audit: true, component: 'token' }));
-  let issuer = settings.issuer?.replace(/\/+$/, '');
+  let issuer = settings.issuer; // without a trailing slash (the config schema drops it)
   let mtlsBaseUrl: string | undefined;
   const currentIssuer = () => issuer ?? 'https://127.0.0.1';
   const revoker: { list?: RevocationList } = {};

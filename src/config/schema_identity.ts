@@ -2,15 +2,34 @@
 import { z } from 'zod';
 import { duration, rateBudget } from './schema_fields.js';
 
+/**
+ * The issuer identifier (RFC 8414 §2): an https URL without query or fragment, held without a trailing slash, since
+ * every verifier compares `iss` exactly.
+ */
+function issuerUrl() {
+  return z
+    .string()
+    .url()
+    .superRefine((value, ctx) => {
+      if (!value.toLowerCase().startsWith('https://')) {
+        ctx.addIssue({ code: 'custom', message: 'expected an https URL (RFC 8414: the issuer uses https)' });
+      }
+      if (value.includes('?') || value.includes('#')) {
+        ctx.addIssue({ code: 'custom', message: 'expected an issuer URL without query or fragment' });
+      }
+    })
+    .transform((value) => value.replace(/\/+$/, ''));
+}
+
 /** The `identity` section: issuer, signing keys, clients, tokens, API keys, sign-in, limits and revocation. */
 export function identitySection() {
   return z
     .strictObject({
-      issuer: z
-        .string()
-        .url()
+      issuer: issuerUrl()
         .optional()
-        .describe('Issuer URL (https, no query or fragment). Default: https://127.0.0.1:<bound identity port>.'),
+        .describe(
+          'Issuer URL (RFC 8414: https, no query or fragment; a trailing slash is dropped, so tokens, metadata and verifiers all see one value). Default: https://127.0.0.1:<bound identity port>.',
+        ),
       accessTokenTtl: duration(
         '15m',
         'Default access token lifetime (a client may set its own with --access-token-ttl).',
