@@ -2,6 +2,9 @@
 import { z } from 'zod';
 import { duration, rateBudget } from './schema_fields.js';
 
+/** Longest `identity.signIn.refreshGraceWindow` (ORY Hydra's bound): beyond it reuse detection means little. */
+const MAX_REFRESH_GRACE_MS = 5 * 60_000;
+
 /**
  * The issuer identifier (RFC 8414 §2): an https URL without query or fragment, held without a trailing slash, since
  * every verifier compares `iss` exactly.
@@ -99,8 +102,11 @@ export function identitySection() {
           refreshAbsoluteTtl: duration('90d', 'Longest life of a refresh token family, whatever its use.'),
           refreshGraceWindow: duration(
             '0s',
-            'Concurrent-refresh window: a reuse inside it gets the same unused successor (0: every reuse revokes the family).',
-          ),
+            'Concurrent-refresh window: a reuse inside it gets the same unused successor (0: every reuse revokes the family). At most 5m (the bound ORY Hydra uses): a longer window would let a stolen refresh token be reused without revoking the family.',
+          ).refine((ms) => ms <= MAX_REFRESH_GRACE_MS, {
+            message:
+              'expected at most 5m: a longer window lets a stolen refresh token be reused without revoking the family (refresh reuse detection)',
+          }),
           legacyImplicit: z
             .boolean()
             .default(false)

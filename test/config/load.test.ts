@@ -94,6 +94,20 @@ describe('loadConfig', () => {
     }
   });
 
+  it('identity.signIn.refreshGraceWindow is at most 5 minutes (a longer one would disable refresh reuse detection)', () => {
+    const graceOf = (refreshGraceWindow: string) =>
+      loadConfig({ overrides: { identity: { signIn: { refreshGraceWindow } } } }).identity.signIn.refreshGraceWindow;
+    expect(loadConfig().identity.signIn.refreshGraceWindow).toBe(0);
+    expect(graceOf('10s')).toBe(10_000);
+    expect(graceOf('5m')).toBe(300_000);
+    for (const refreshGraceWindow of ['300001ms', '6m', '90d']) {
+      const err = errorOf(() => loadConfig({ overrides: { identity: { signIn: { refreshGraceWindow } } } }));
+      expect(isGatehouseError(err, 'ERR_CONFIG_INVALID'), refreshGraceWindow).toBe(true);
+      expect(err.message).toContain('identity.signIn.refreshGraceWindow');
+      expect(err.message).toContain('at most 5m');
+    }
+  });
+
   it('applies GATEHOUSE_* environment overrides and names the variable on error', () => {
     const config = loadConfig({
       env: { GATEHOUSE_STORAGE__KIND: 'postgres', GATEHOUSE_STORAGE__POSTGRES__URL: 'postgres://db/x', PATH: '/bin' },
