@@ -173,7 +173,7 @@ export function openPeople(options: {
     }),
   };
   const grants = [
-    authorizationCodeGrant({ codes, refresh, users, tokens, clock }),
+    authorizationCodeGrant({ codes, refresh, users, tokens, clock, revokeAccess: options.revokeAccess }),
     refreshTokenGrant({ refresh, users, tokens }),
     deviceCodeGrant({ devices, refresh, users, tokens }),
   ];

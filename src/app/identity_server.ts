@@ -57,7 +57,8 @@ export interface IdentityServer {
   setBoundPort(port: number): void;
   /** The mTLS listener's base URL, once bound: metadata then publishes `mtls_endpoint_aliases` (RFC 8705 §5). */
   setMtlsBaseUrl(url: string): void;
-  metadata(): Record<string, unknown>;
+  /** The RFC 8414 / OpenID Connect Discovery document; `scopes_supported` from the API catalog's snapshot. */
+  metadata(): Promise<Record<string, unknown>>;
   close(): void;
 }
 
@@ -108,7 +109,7 @@ export async function openIdentity(options: {
     maxTokenTtlMs,
   });
   const audit = new IssuanceAudit(logger.child({ audit: true, component: 'token' }));
-  let issuer = settings.issuer?.replace(/\/+$/, '');
+  let issuer = settings.issuer; // without a trailing slash (the config schema drops it)
   let mtlsBaseUrl: string | undefined;
   const currentIssuer = () => issuer ?? 'https://127.0.0.1';
   const revoker: { list?: RevocationList } = {};
@@ -234,12 +235,13 @@ export async function openIdentity(options: {
     setMtlsBaseUrl(url) {
       mtlsBaseUrl = url;
     },
-    metadata: () =>
+    metadata: async () =>
       withOpenIdConfiguration(
         authorizationServerMetadata({
           issuer: currentIssuer(),
           grantTypes: token.grantTypes(),
           signingAlgs: [settings.signing.alg],
+          scopes: await catalog.scopeNames(),
           legacyImplicit: settings.signIn.legacyImplicit,
           ...(mtlsBaseUrl === undefined ? {} : { mtlsBaseUrl }),
         }),

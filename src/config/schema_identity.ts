@@ -2,15 +2,37 @@
 import { z } from 'zod';
 import { duration, rateBudget } from './schema_fields.js';
 
+/** Longest `identity.signIn.refreshGraceWindow` (ORY Hydra's bound): beyond it reuse detection means little. */
+const MAX_REFRESH_GRACE_MS = 5 * 60_000;
+
+/**
+ * The issuer identifier (RFC 8414 §2): an https URL without query or fragment, held without a trailing slash, since
+ * every verifier compares `iss` exactly.
+ */
+function issuerUrl() {
+  return z
+    .string()
+    .url()
+    .superRefine((value, ctx) => {
+      if (!value.toLowerCase().startsWith('https://')) {
+        ctx.addIssue({ code: 'custom', message: 'expected an https URL (RFC 8414: the issuer uses https)' });
+      }
+      if (value.includes('?') || value.includes('#')) {
+        ctx.addIssue({ code: 'custom', message: 'expected an issuer URL without query or fragment' });
+      }
+    })
+    .transform((value) => value.replace(/\/+$/, ''));
+}
+
 /** The `identity` section: issuer, signing keys, clients, tokens, API keys, sign-in, limits and revocation. */
 export function identitySection() {
   return z
     .strictObject({
-      issuer: z
-        .string()
-        .url()
+      issuer: issuerUrl()
         .optional()
-        .describe('Issuer URL (https, no query or fragment). Default: https://127.0.0.1:<bound identity port>.'),
+        .describe(
+          'Issuer URL (RFC 8414: https, no query or fragment; a trailing slash is dropped, so tokens, metadata and verifiers all see one value). Default: https://127.0.0.1:<bound identity port>.',
+        ),
       accessTokenTtl: duration(
         '15m',
         'Default access token lifetime (a client may set its own with --access-token-ttl).',
@@ -80,8 +102,11 @@ export function identitySection() {
           refreshAbsoluteTtl: duration('90d', 'Longest life of a refresh token family, whatever its use.'),
           refreshGraceWindow: duration(
             '0s',
-            'Concurrent-refresh window: a reuse inside it gets the same unused successor (0: every reuse revokes the family).',
-          ),
+            'Concurrent-refresh window: a reuse inside it gets the same unused successor (0: every reuse revokes the family). At most 5m (the bound ORY Hydra uses): a longer window would let a stolen refresh token be reused without revoking the family.',
+          ).refine((ms) => ms <= MAX_REFRESH_GRACE_MS, {
+            message:
+              'expected at most 5m: a longer window lets a stolen refresh token be reused without revoking the family (refresh reuse detection)',
+          }),
           legacyImplicit: z
             .boolean()
             .default(false)

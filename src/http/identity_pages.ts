@@ -264,7 +264,7 @@ export function registerIdentityPages(app: FastifyInstance, options: IdentityPag
         consents.map(async (c) => ({
           clientId: c.clientId,
           clientName: (await options.clients.get(c.clientId))?.name ?? c.clientId,
-          scopes: c.scopes,
+          apis: c.apis,
         })),
       );
       return page(reply, 200, accountView({ csrf: session.csrf, username: session.username, consents: named }));

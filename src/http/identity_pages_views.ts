@@ -122,15 +122,19 @@ export function logoutView(options: { csrf: string; username: string; query?: st
   );
 }
 
-/** The account page: remembered consents, each with a "Revoke" button. */
+/** The account page: remembered consents (scopes per API), each client with a "Revoke" button. */
 export function accountView(options: {
   csrf: string;
   username: string;
-  consents: Array<{ clientId: string; clientName: string; scopes: string[] }>;
+  consents: Array<{ clientId: string; clientName: string; apis: Array<{ audience: string; scopes: string[] }> }>;
 }): string {
+  const allowed = (apis: Array<{ audience: string; scopes: string[] }>) =>
+    apis.length === 0
+      ? 'nothing yet (you are asked again)'
+      : apis.map((a) => `${a.scopes.join(', ')} at ${a.audience}`).join('; ');
   const rows = options.consents
     .map(
-      (c) => `<li><strong>${e(c.clientName)}</strong>: ${e(c.scopes.join(', '))}
+      (c) => `<li><strong>${e(c.clientName)}</strong>: ${e(allowed(c.apis))}
 <form method="post" action="/oauth2/account/revoke">${hidden('csrf', options.csrf)}${hidden('client_id', c.clientId)}
 <button type="submit" class="secondary">Revoke</button></form></li>`,
     )

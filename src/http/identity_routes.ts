@@ -12,8 +12,8 @@ import { serveRawFormRoutes, type FormEndpoint } from './raw_form_routes.js';
 /** What the identity listener's public routes need; app/identity_server.ts supplies it. */
 export interface IdentityRoutesOptions {
   token: TokenEndpoint;
-  /** The RFC 8414 document (built once the issuer is known). */
-  metadata: () => Record<string, unknown>;
+  /** The RFC 8414 document (built per request once the issuer is known; API scopes from the in-memory catalog). */
+  metadata: () => Record<string, unknown> | Promise<Record<string, unknown>>;
   /** The JWKS as JSON text, and the seconds verifiers may cache it. */
   jwksJson: () => string;
   jwksMaxAgeSeconds: () => number;

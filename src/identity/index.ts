@@ -98,7 +98,7 @@ export type { AuthorizationRequest } from './authorize/authorization_request.js'
 export { AuthorizationCodes, CODES_COLLECTION } from './authorize/authorization_codes.js';
 export type { CodeGrant, CodeUse } from './authorize/authorization_codes.js';
 export { ConsentStore, CONSENTS_COLLECTION } from './authorize/consents.js';
-export type { Consent } from './authorize/consents.js';
+export type { Consent, ConsentedApi } from './authorize/consents.js';
 export {
   RefreshTokens,
   REFRESH_FAMILIES_COLLECTION,

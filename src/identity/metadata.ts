@@ -18,7 +18,8 @@ export const IDENTITY_PATHS = {
 /**
  * The RFC 8414 authorization server metadata. `grant_types_supported` is always listed (its default would claim
  * implicit); `device_authorization_endpoint` only when the device_code grant is registered; `response_types_supported`
- * never holds `token` unless `legacyImplicit` is on; PKCE S256 only. With `mtlsBaseUrl` (the mTLS listener), RFC 8705
+ * never holds `token`, nor `grant_types_supported` `implicit`, unless `legacyImplicit` is on; `scopes_supported` lists
+ * `scopes` (the registered APIs' scope names); PKCE S256 only. With `mtlsBaseUrl` (the mTLS listener), RFC 8705
  * §5 `mtls_endpoint_aliases` for the token, introspection, revocation (and device authorization) endpoints,
  * `tls_client_certificate_bound_access_tokens: true` and `tls_client_auth` among the auth methods; without it,
  * tls_client_auth is not offered (it cannot work).
@@ -59,7 +60,8 @@ export function authorizationServerMetadata(options: {
     introspection_endpoint: at(IDENTITY_PATHS.introspection),
     revocation_endpoint: at(IDENTITY_PATHS.revocation),
     ...(device ? { device_authorization_endpoint: at(IDENTITY_PATHS.deviceAuthorization) } : {}),
-    grant_types_supported: [...options.grantTypes],
+    // The implicit grant has no token endpoint grant; it is the `token` response type of the authorization endpoint.
+    grant_types_supported: [...new Set([...options.grantTypes, ...(options.legacyImplicit ? ['implicit'] : [])])],
     response_types_supported: options.legacyImplicit ? ['code', 'token'] : ['code'],
     response_modes_supported: options.legacyImplicit ? ['query', 'fragment'] : ['query'],
     token_endpoint_auth_methods_supported: methods,

@@ -75,7 +75,7 @@ class TokenVerifier implements Verifier {
 
   constructor(private readonly o: ResolvedVerifierOptions) {
     this.jwks = new JwksCache(o.jwksSource, o.clock, o.logger, o.jwksCache);
-    this.deny = new DenyList(o.denyMaxEntries, o.logger);
+    this.deny = new DenyList(o.denyMaxEntries, o.logger, o.clockSkewSeconds * 1000);
     this.cache = new TokenCache(o.cacheMaxEntries);
     if (o.mode === 'poll' && o.dispatcher !== undefined && o.credentials !== undefined) {
       this.feed = new RevocationFeed(

@@ -68,6 +68,46 @@ describe('loadConfig', () => {
     expect(err.message).toContain('storage.postgres.url');
   });
 
+  it('identity.issuer: https, no query or fragment, one value without a trailing slash for every consumer', () => {
+    const issuerOf = (issuer: string) => loadConfig({ overrides: { identity: { issuer } } }).identity.issuer;
+    expect(loadConfig().identity.issuer).toBeUndefined();
+    expect(issuerOf('https://id.example.com')).toBe('https://id.example.com');
+    expect(issuerOf('https://id.example.com/')).toBe('https://id.example.com');
+    expect(issuerOf('https://id.example.com/tenant-a//')).toBe('https://id.example.com/tenant-a');
+    expect(loadConfig({ env: { GATEHOUSE_IDENTITY__ISSUER: 'https://id.example.com/' } }).identity.issuer).toBe(
+      'https://id.example.com',
+    );
+    const refused: Array<[string, string]> = [
+      ['http://id.example.com', 'https'],
+      ['http://127.0.0.1:8443', 'https'],
+      ['ftp://id.example.com', 'https'],
+      ['https://id.example.com?tenant=a', 'query or fragment'],
+      ['https://id.example.com/?', 'query or fragment'],
+      ['https://id.example.com/#top', 'query or fragment'],
+      ['id.example.com', 'identity.issuer'],
+    ];
+    for (const [issuer, words] of refused) {
+      const err = errorOf(() => loadConfig({ overrides: { identity: { issuer } } }));
+      expect(isGatehouseError(err, 'ERR_CONFIG_INVALID'), issuer).toBe(true);
+      expect(err.message, issuer).toContain('identity.issuer');
+      expect(err.message, issuer).toContain(words);
+    }
+  });
+
+  it('identity.signIn.refreshGraceWindow is at most 5 minutes (a longer one would disable refresh reuse detection)', () => {
+    const graceOf = (refreshGraceWindow: string) =>
+      loadConfig({ overrides: { identity: { signIn: { refreshGraceWindow } } } }).identity.signIn.refreshGraceWindow;
+    expect(loadConfig().identity.signIn.refreshGraceWindow).toBe(0);
+    expect(graceOf('10s')).toBe(10_000);
+    expect(graceOf('5m')).toBe(300_000);
+    for (const refreshGraceWindow of ['300001ms', '6m', '90d']) {
+      const err = errorOf(() => loadConfig({ overrides: { identity: { signIn: { refreshGraceWindow } } } }));
+      expect(isGatehouseError(err, 'ERR_CONFIG_INVALID'), refreshGraceWindow).toBe(true);
+      expect(err.message).toContain('identity.signIn.refreshGraceWindow');
+      expect(err.message).toContain('at most 5m');
+    }
+  });
+
   it('applies GATEHOUSE_* environment overrides and names the variable on error', () => {
     const config = loadConfig({
       env: { GATEHOUSE_STORAGE__KIND: 'postgres', GATEHOUSE_STORAGE__POSTGRES__URL: 'postgres://db/x', PATH: '/bin' },

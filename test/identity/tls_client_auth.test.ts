@@ -130,12 +130,12 @@ describe('tls_client_auth registration rules and metadata', () => {
 
   it('offers tls_client_auth and mtls_endpoint_aliases only once an mTLS listener is known', async () => {
     h = await identityHarness();
-    const before = h.identity.metadata();
+    const before = await h.identity.metadata();
     expect(before['token_endpoint_auth_methods_supported']).not.toContain('tls_client_auth');
     expect(before['mtls_endpoint_aliases']).toBeUndefined();
     expect(before['tls_client_certificate_bound_access_tokens']).toBeUndefined();
     h.identity.setMtlsBaseUrl('https://mtls.test.example');
-    const after = h.identity.metadata();
+    const after = await h.identity.metadata();
     expect(after['token_endpoint_auth_methods_supported']).toContain('tls_client_auth');
     expect(after['introspection_endpoint_auth_methods_supported']).toContain('tls_client_auth');
     expect(after['tls_client_certificate_bound_access_tokens']).toBe(true);

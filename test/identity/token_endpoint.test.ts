@@ -1,4 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
+import { MemoryRecordStore } from '../../src/adapters/index.js';
+import { ManualClock, type RecordStore } from '../../src/core/index.js';
+import { APIS_COLLECTION } from '../../src/identity/index.js';
 import { basic, ccClient, identityHarness, type Harness } from './harness.js';
 
 let h: Harness | undefined;
@@ -175,5 +178,44 @@ describe('metadata and JWKS', () => {
     for (const key of keys) for (const priv of ['d', 'p', 'q', 'dp', 'dq', 'qi']) expect(key[priv]).toBeUndefined();
     const maxAge = Number(/max-age=(\d+)/.exec(String(jwks.headers['cache-control']))?.[1]);
     expect(maxAge).toBeLessThanOrEqual(3600 / 2);
+  });
+
+  it("scopes_supported lists the registered APIs' scope names, from the API catalog (no store read per request)", async () => {
+    const clock = new ManualClock(Date.parse('2026-03-01T00:00:00Z'));
+    const inner = new MemoryRecordStore({ clock });
+    let apiReads = 0;
+    const store = new Proxy(inner, {
+      get(target, prop) {
+        if (prop === 'list') {
+          return (collection: string, options?: Parameters<RecordStore['list']>[1]) => {
+            if (collection === APIS_COLLECTION) apiReads += 1;
+            return target.list(collection, options);
+          };
+        }
+        const value: unknown = Reflect.get(target, prop, target);
+        return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+      },
+    });
+    h = await identityHarness({}, { store, clock });
+    await h.identity.apis.create('https://orders.test.example', [
+      { name: 'orders:read', description: 'See orders' },
+      { name: 'orders:write', description: 'Place orders' },
+    ]);
+    await h.identity.apis.create('https://billing.test.example', [
+      { name: 'invoices:read', description: 'See invoices' },
+      { name: 'orders:read', description: 'See the orders billed' },
+    ]);
+    const scopesOf = async (path = '/.well-known/oauth-authorization-server') =>
+      (await h!.app.inject({ method: 'GET', url: path })).json().scopes_supported as string[];
+    const scopes = await scopesOf();
+    expect(scopes).toEqual(
+      expect.arrayContaining(['openid', 'offline_access', 'invoices:read', 'orders:read', 'orders:write']),
+    );
+    expect(scopes.filter((s) => s === 'orders:read')).toHaveLength(1);
+    const reads = apiReads;
+    for (let i = 0; i < 5; i++) expect(await scopesOf('/.well-known/openid-configuration')).toEqual(scopes);
+    expect(apiReads).toBe(reads);
+    await h.identity.apis.delete('https://billing.test.example');
+    expect(await scopesOf()).not.toContain('invoices:read');
   });
 });

@@ -112,6 +112,42 @@ describe('revocation: push subscription', () => {
   });
 });
 
+describe('revocation: through the clock skew after exp', () => {
+  it('a revoked token stays refused until exp + clockSkewSeconds, the time the claims check accepts it until', async () => {
+    let push: ((item: { jti?: string; key_id?: string; exp: number }) => void) | undefined;
+    const v = make(
+      {
+        mode: 'off',
+        subscribe: async (onItem) => {
+          push = onItem;
+          return async () => {};
+        },
+      },
+      { clockSkewSeconds: 30 },
+    );
+    await v.start();
+    const exp = sec(clock) + 60;
+    const revoked = mint(key, sec(clock), { jti: 's-1', exp });
+    const kept = mint(key, sec(clock), { jti: 's-2', exp });
+    const late = mint(key, sec(clock), { jti: 's-3', exp });
+    for (const token of [revoked, kept, late]) expect(await statusOf(v, token)).toBe(200);
+    push?.({ jti: 's-1', exp });
+    expect(await statusOf(v, revoked)).toBe(401);
+    // 10 s past exp: the cache no longer serves the tokens, the claims check still accepts them (skew 30 s)
+    clock.set(exp * 1000 + 10_000);
+    expect(await statusOf(v, kept)).toBe(200);
+    expect(await statusOf(v, revoked)).toBe(401);
+    // a revocation that arrives after exp but inside the skew still counts
+    push?.({ jti: 's-3', exp });
+    expect(await statusOf(v, late)).toBe(401);
+    clock.set((exp + 30) * 1000 - 1); // the last accepted millisecond
+    expect(await statusOf(v, kept)).toBe(200);
+    expect(await statusOf(v, revoked)).toBe(401);
+    clock.set((exp + 30) * 1000); // expired for everyone
+    expect(await statusOf(v, kept)).toBe(401);
+  });
+});
+
 describe('cachedPrincipal: the synchronous fast path of verifyRequest', () => {
   it('answers only remembered tokens, and applies revocation and feed staleness on every call', async () => {
     let push: ((item: { jti?: string; key_id?: string; exp: number }) => void) | undefined;

@@ -1,5 +1,6 @@
-import { isGatehouseError, type Clock, type RecordStore } from '../../core/index.js';
+import { isGatehouseError, type Clock, type RecordStore, type StoredRecord } from '../../core/index.js';
 import { randomToken, sha256Base64url } from '../../crypto/index.js';
+import type { IssuedAccess } from './refresh_tokens.js';
 
 /** Collection of authorization codes, keyed by the SHA-256 of the code. */
 export const CODES_COLLECTION = 'identity_codes';
@@ -29,20 +30,32 @@ export interface CodeGrant {
 
 interface StoredCode extends CodeGrant {
   usedAt: number | null;
+  /** When a used code was presented again (a fresh exchange still in flight must then not hand out its token). */
+  replayedAt?: number;
+  /** The access token the exchange handed out, revoked on a replay. */
+  access?: IssuedAccess;
 }
 
-/** The outcome of presenting a code. */
+/** The outcome of presenting a code. A replay carries the access token the first exchange recorded (if any yet). */
 export type CodeUse =
-  { kind: 'fresh'; grant: CodeGrant } | { kind: 'replayed'; grant: CodeGrant } | { kind: 'unknown' };
+  | { kind: 'fresh'; grant: CodeGrant }
+  | { kind: 'replayed'; grant: CodeGrant; access: IssuedAccess[] }
+  | { kind: 'unknown' };
+
+/** Conditional writes retried when a concurrent presentation of the same code won the race. */
+const ATTEMPTS = 3;
 
 /**
  * One-time authorization codes: 256 random bits, stored by digest, living `ttlMs` (60 s by default). `consume` marks
  * a code used with one conditional update: of concurrent presentations exactly one is `fresh`; every other, and any
- * later one, is `replayed` (the caller revokes what the code issued). Used codes are kept 10 minutes to notice replays.
+ * later one, is `replayed` and marks the code so (the caller revokes what the code issued). The fresh exchange
+ * records the access token it is about to hand out with `recordAccess`, which fails when a replay came first; a replay
+ * after it gets that token to revoke. Used codes are kept 10 minutes to notice replays.
  *
  * @example
  * const code = await codes.issue(grant);
  * const use = await codes.consume(code);
+ * if (use.kind === 'fresh' && !(await codes.recordAccess(code, { jti, exp }))) throw replayed;
  */
 export class AuthorizationCodes {
   constructor(private readonly deps: { store: RecordStore; clock: Clock; ttlMs: number }) {}
@@ -64,28 +77,59 @@ export class AuthorizationCodes {
   async consume(code: string): Promise<CodeUse> {
     if (code.length > 256) return { kind: 'unknown' };
     const key = sha256Base64url(code);
-    const rec = await this.deps.store.get<StoredCode>(CODES_COLLECTION, key);
-    if (!rec) return { kind: 'unknown' };
-    const { usedAt: _usedAt, ...grant } = rec.value;
-    if (rec.value.usedAt !== null) return { kind: 'replayed', grant };
-    const now = this.deps.clock.now();
+    let rec: StoredRecord<StoredCode> | undefined;
+    for (let attempt = 0; attempt < ATTEMPTS; attempt++) {
+      rec = await this.deps.store.get<StoredCode>(CODES_COLLECTION, key);
+      if (!rec) return { kind: 'unknown' };
+      const now = this.deps.clock.now();
+      const fresh = rec.value.usedAt === null;
+      const marked: StoredCode = fresh ? { ...rec.value, usedAt: now } : { ...rec.value, replayedAt: now };
+      if (await this.update(key, rec, marked, fresh ? now + KEEP_USED_MS : rec.expiresAt)) {
+        return fresh ? { kind: 'fresh', grant: grantOf(rec.value) } : replayed(rec.value);
+      }
+    }
+    // Still contended: someone else presented it meanwhile, so this is a replay of what was last read.
+    return rec ? replayed(rec.value) : { kind: 'unknown' };
+  }
+
+  /**
+   * Records the access token a fresh exchange is about to hand out, so that a later replay revokes it. False when the
+   * code was presented again before (the exchange must then refuse, its token was never handed out).
+   */
+  async recordAccess(code: string, access: IssuedAccess): Promise<boolean> {
+    const key = sha256Base64url(code);
+    for (let attempt = 0; attempt < ATTEMPTS; attempt++) {
+      const rec = await this.deps.store.get<StoredCode>(CODES_COLLECTION, key);
+      if (!rec || rec.value.replayedAt !== undefined) return false;
+      if (await this.update(key, rec, { ...rec.value, access }, rec.expiresAt)) return true;
+    }
+    return false;
+  }
+
+  /** One conditional update; false when another presentation changed (or expiry removed) the record first. */
+  private async update(
+    key: string,
+    rec: StoredRecord<StoredCode>,
+    value: StoredCode,
+    expiresAt: number | null,
+  ): Promise<boolean> {
     try {
       await this.deps.store.write([
-        {
-          op: 'update',
-          collection: CODES_COLLECTION,
-          key,
-          value: { ...rec.value, usedAt: now },
-          expectVersion: rec.version,
-          expiresAt: now + KEEP_USED_MS,
-        },
+        { op: 'update', collection: CODES_COLLECTION, key, value, expectVersion: rec.version, expiresAt },
       ]);
+      return true;
     } catch (err) {
-      if (isGatehouseError(err, 'ERR_STORE_CONFLICT') || isGatehouseError(err, 'ERR_STORE_NOT_FOUND')) {
-        return { kind: 'replayed', grant };
-      }
+      if (isGatehouseError(err, 'ERR_STORE_CONFLICT') || isGatehouseError(err, 'ERR_STORE_NOT_FOUND')) return false;
       throw err;
     }
-    return { kind: 'fresh', grant };
   }
+}
+
+function grantOf(stored: StoredCode): CodeGrant {
+  const { usedAt: _usedAt, replayedAt: _replayedAt, access: _access, ...grant } = stored;
+  return grant;
+}
+
+function replayed(stored: StoredCode): CodeUse {
+  return { kind: 'replayed', grant: grantOf(stored), access: stored.access ? [stored.access] : [] };
 }

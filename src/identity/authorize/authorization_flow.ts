@@ -69,7 +69,7 @@ export interface AuthorizationFlowDeps {
 
 /**
  * The authorization endpoint's decisions, free of HTTP: validate the request, then sign-in (with `prompt=login`,
- * `max_age`, `login_hint`), consent (remembered per client and scope; `prompt=consent` asks again), and finally the
+ * `max_age`, `login_hint`), consent (remembered per client, API and scope; `prompt=consent` asks again), and finally the
  * redirect with `code`, `state` and `iss` (RFC 9207), or with an RFC error. `prompt=none` never shows a page: it answers
  * login_required / consent_required. Forms carry the session's CSRF token and the original query, re-validated on POST.
  *
@@ -148,7 +148,9 @@ export class AuthorizationFlow {
     if (form.decision !== 'allow') {
       return this.redirectError(request, 'access_denied', 'the person denied the request');
     }
-    if (form.remember) await this.deps.consents.remember(session.account, request.client.clientId, request.scopes);
+    if (form.remember) {
+      await this.deps.consents.remember(session.account, request.client.clientId, request.audience, request.scopes);
+    }
     return this.proceed(request, session, { freshSignIn: true, consented: true });
   }
 
@@ -193,7 +195,12 @@ export class AuthorizationFlow {
     }
     const user = await this.deps.users.find(session.account);
     if (!user) return this.loginOutcome(request.query, undefined, request);
-    const remembered = await this.deps.consents.covers(session.account, request.client.clientId, request.scopes);
+    const remembered = await this.deps.consents.covers(
+      session.account,
+      request.client.clientId,
+      request.audience,
+      request.scopes,
+    );
     const needConsent = !flags.consented && (request.prompt === 'consent' || !remembered);
     if (needConsent) {
       if (request.prompt === 'none') return this.redirectError(request, 'consent_required', 'consent is required');

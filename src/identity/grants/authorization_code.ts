@@ -2,7 +2,7 @@ import type { Clock } from '../../core/index.js';
 import type { AuthorizationCodes } from '../authorize/authorization_codes.js';
 import { OFFLINE_ACCESS } from '../authorize/authorization_request.js';
 import { verifierMatches } from '../authorize/pkce.js';
-import type { RefreshTokens } from '../authorize/refresh_tokens.js';
+import type { IssuedAccess, RefreshTokens } from '../authorize/refresh_tokens.js';
 import type { UserTokenIssuer } from '../authorize/user_tokens.js';
 import { oauthError } from '../oauth_error.js';
 import { UserRegistry } from '../users/user_registry.js';
@@ -10,14 +10,15 @@ import type { Grant, GrantContext, TokenResponse } from './grant.js';
 
 /**
  * The Authorization Code grant (RFC 6749 §4.1.3 with RFC 7636 PKCE): the code is one-time (a replay revokes the
- * refresh family and access tokens the code issued), bound to the client, to the redirect URI (which must be repeated
- * when the request named it) and to the S256 challenge; `code_verifier` is required. The user must still stand
- * (password unchanged, not disabled). A refresh token is issued only for `offline_access` and a client registered for
- * the refresh_token grant. When `openid` was granted, an OpenID Connect `id_token` (nonce of the request, auth_time,
- * at_hash of this access token) is returned too.
+ * refresh family and the access token the code issued, through `revokeAccess`, with or without a refresh token; an
+ * exchange still in flight when the replay arrives hands out nothing), bound to the client, to the redirect URI
+ * (which must be repeated when the request named it) and to the S256 challenge; `code_verifier` is required. The user
+ * must still stand (password unchanged, not disabled). A refresh token is issued only for `offline_access` and a client
+ * registered for the refresh_token grant. When `openid` was granted, an OpenID Connect `id_token` (nonce of the
+ * request, auth_time, at_hash of this access token) is returned too.
  *
  * @example
- * const grant = authorizationCodeGrant({ codes, refresh, users, tokens, clock });
+ * const grant = authorizationCodeGrant({ codes, refresh, users, tokens, clock, revokeAccess });
  */
 export function authorizationCodeGrant(deps: {
   codes: AuthorizationCodes;
@@ -25,6 +26,8 @@ export function authorizationCodeGrant(deps: {
   users: UserRegistry;
   tokens: UserTokenIssuer;
   clock: Clock;
+  /** Revokes access tokens (wired to the revocation list, which the introspection and the feed read). */
+  revokeAccess: (access: IssuedAccess[]) => Promise<void>;
 }): Grant {
   return {
     grantType: 'authorization_code',
@@ -41,7 +44,8 @@ export function authorizationCodeGrant(deps: {
       const { grant } = use;
       if (use.kind === 'replayed') {
         await deps.refresh.revokeFamily(grant.familyId);
-        throw oauthError('invalid_grant', 'the code was already used', 'authorization code replay: grant revoked');
+        await deps.revokeAccess(use.access);
+        throw replayError();
       }
       if (grant.clientId !== client.clientId)
         throw oauthError('invalid_grant', 'the code was issued to another client');
@@ -64,7 +68,10 @@ export function authorizationCodeGrant(deps: {
         address: context.address,
         ...(context.confirmation === undefined ? {} : { confirmation: context.confirmation }),
       };
-      const at = await deps.tokens.issue(subject, context.issuer, context.now);
+      const at = await deps.tokens.sign(subject, context.issuer, context.now);
+      // Recorded before it is handed out, so that a replay revokes it; a replay that came first refuses this exchange.
+      if (!(await deps.codes.recordAccess(code, { jti: at.jti, exp: at.exp }))) throw replayError();
+      at.audit();
       const response: TokenResponse = {
         access_token: at.token,
         token_type: 'Bearer',
@@ -102,4 +109,8 @@ export function authorizationCodeGrant(deps: {
       return response;
     },
   };
+}
+
+function replayError() {
+  return oauthError('invalid_grant', 'the code was already used', 'authorization code replay: grant revoked');
 }

@@ -1,5 +1,16 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { ISSUER, PASSWORD, REDIRECT, peopleHarness, seed, type Browser, type PeopleHarness } from './harness.js';
+import { CONSENTS_COLLECTION } from '../../../src/identity/index.js';
+import { basic } from '../harness.js';
+import {
+  AUDIENCE,
+  ISSUER,
+  PASSWORD,
+  REDIRECT,
+  peopleHarness,
+  seed,
+  type Browser,
+  type PeopleHarness,
+} from './harness.js';
 
 let h: PeopleHarness | undefined;
 afterEach(async () => {
@@ -157,6 +168,60 @@ describe('authorization endpoint errors (RFC 6749 §4.1.2.1)', () => {
     expect(redirectError(none.location).error).toBe('consent_required');
   });
 
+  it('remembered consent is bound to the API: the same scope name of another API asks again', async () => {
+    h = await peopleHarness();
+    const billing = 'https://billing.test.example';
+    await h.identity.apis.create(billing, [{ name: 'orders:read', description: 'See your invoices' }]);
+    const { clientId } = await seed(h, { audiences: [AUDIENCE, billing] });
+    const browser = h.browser();
+    expect(await codeFor(browser, clientId)).toBeTruthy(); // allowed and remembered for the default API (AUDIENCE)
+    const silent = await browser.get(authorizeUrl(base(clientId, { prompt: 'none' })));
+    expect(new URL(silent.location as string).searchParams.get('code')).toBeTruthy();
+    // `orders:read` of the billing API is another permission: no silent code, the page asks
+    const other = await browser.get(authorizeUrl(base(clientId, { prompt: 'none', resource: billing })));
+    expect(redirectError(other.location)).toEqual({ error: 'consent_required', state: 'st-1', iss: ISSUER });
+    const page = await browser.get(authorizeUrl(base(clientId, { resource: billing })));
+    expect(page.status).toBe(200);
+    expect(page.body).toContain('See your invoices');
+    const allowed = await browser.post('/oauth2/authorize/consent', {
+      csrf: page.inputs.csrf as string,
+      query: page.inputs.query as string,
+      decision: 'allow',
+      remember: 'yes',
+    });
+    expect(new URL(allowed.location as string).searchParams.get('code')).toBeTruthy();
+    for (const resource of [billing, AUDIENCE]) {
+      const again = await browser.get(authorizeUrl(base(clientId, { prompt: 'none', resource })));
+      expect(new URL(again.location as string).searchParams.get('code'), resource).toBeTruthy();
+    }
+    const account = await browser.get('/oauth2/account');
+    expect(account.body).toContain(`orders:read at ${AUDIENCE}`);
+    expect(account.body).toContain(`orders:read at ${billing}`);
+  });
+
+  it('a consent remembered without its API (the older format) allows nothing: the person is asked again', async () => {
+    h = await peopleHarness();
+    const { clientId } = await seed(h);
+    const browser = h.browser();
+    await signIn(browser, authorizeUrl(base(clientId)));
+    await h.store.write([
+      {
+        op: 'upsert',
+        collection: CONSENTS_COLLECTION,
+        key: `ada|${clientId}`,
+        value: { clientId, scopes: ['orders:read', 'orders:write'], grantedAt: h.clock.now() },
+      },
+    ]);
+    const none = await browser.get(authorizeUrl(base(clientId, { prompt: 'none' })));
+    expect(redirectError(none.location).error).toBe('consent_required');
+    const account = await browser.get('/oauth2/account');
+    expect(account.status).toBe(200);
+    expect(account.body).toContain('Order Desk');
+    expect(await codeFor(browser, clientId)).toBeTruthy(); // asked, allowed, remembered in the new format
+    const silent = await browser.get(authorizeUrl(base(clientId, { prompt: 'none' })));
+    expect(new URL(silent.location as string).searchParams.get('code')).toBeTruthy();
+  });
+
   it('loopback redirect URIs of native apps may use any port; nothing else may differ', async () => {
     h = await peopleHarness();
     const { clientId } = await seed(h, { redirectUris: ['http://127.0.0.1/cb'] });
@@ -227,6 +292,41 @@ describe('token endpoint errors for codes (RFC 6749 §5.2)', () => {
       Buffer.from((first.json.access_token as string).split('.')[1] as string, 'base64url').toString(),
     ).jti;
     expect(h.identity.revocations.isRevoked(jti, h.clock.now())).toBe(true);
+  });
+
+  it('a replayed code revokes the access token it issued also without offline_access (no refresh family)', async () => {
+    h = await peopleHarness();
+    const { clientId } = await seed(h);
+    const { client: rs, secret } = await h.identity.clients.create({
+      name: 'Orders RS',
+      grantTypes: ['client_credentials'],
+      scopes: ['orders:read'],
+      audiences: [AUDIENCE],
+      roles: ['resource-server'],
+    });
+    const introspect = async (token: string) =>
+      (await h!.token({ token }, { authorization: basic(rs.clientId, secret as string) }, '/oauth2/introspect')).json;
+    const form = (code: string) => ({
+      grant_type: 'authorization_code',
+      client_id: clientId,
+      code,
+      redirect_uri: REDIRECT,
+      code_verifier: VERIFIER,
+    });
+    const code = await codeFor(h.browser(), clientId);
+    const first = await h.token(form(code));
+    expect(first.status).toBe(200);
+    expect(first.json.refresh_token).toBeUndefined();
+    const accessToken = first.json.access_token as string;
+    const jti = JSON.parse(Buffer.from(accessToken.split('.')[1] as string, 'base64url').toString()).jti as string;
+    expect(await introspect(accessToken)).toMatchObject({ active: true, jti });
+    const replay = await h.token(form(code));
+    expect(replay.status).toBe(400);
+    expect(replay.json.error).toBe('invalid_grant');
+    expect(await introspect(accessToken)).toEqual({ active: false });
+    expect(h.identity.revocations.isRevoked(jti, h.clock.now())).toBe(true);
+    const feed = await h.identity.revocations.page(undefined);
+    expect(feed.items).toContainEqual(expect.objectContaining({ jti }));
   });
 
   it('no refresh token without offline_access; scope narrowing and resource binding on refresh', async () => {

@@ -28,7 +28,8 @@ describe('legacy implicit (response_type=token) behind two opt-ins', () => {
     const url = new URL(res.location as string);
     expect(url.searchParams.get('error')).toBe('unsupported_response_type');
     expect(url.hash).toBe('');
-    expect(h.identity.metadata().response_types_supported).toEqual(['code']);
+    expect((await h.identity.metadata()).response_types_supported).toEqual(['code']);
+    expect((await h.identity.metadata()).grant_types_supported).not.toContain('implicit');
   });
 
   it('on globally but not for the client: unsupported_response_type', async () => {
@@ -40,8 +41,9 @@ describe('legacy implicit (response_type=token) behind two opt-ins', () => {
 
   it('on at both levels: fragment response, short token, no refresh token, a deprecation warning each time', async () => {
     h = await peopleHarness({ legacyImplicit: true });
-    expect(h.identity.metadata().response_types_supported).toEqual(['code', 'token']);
-    expect(h.identity.metadata().response_modes_supported).toEqual(['query', 'fragment']);
+    expect((await h.identity.metadata()).response_types_supported).toEqual(['code', 'token']);
+    expect((await h.identity.metadata()).response_modes_supported).toEqual(['query', 'fragment']);
+    expect((await h.identity.metadata()).grant_types_supported).toContain('implicit');
     const { clientId } = await seed(h, implicitClient);
     const browser = h.browser();
     const login = await browser.get(tokenRequest(clientId));

@@ -145,5 +145,31 @@ describe.each(factories)('authorization codes on %s', (_name, factory) => {
     const uses = await Promise.all(Array.from({ length: 50 }, () => codes.consume(code)));
     expect(uses.filter((u) => u.kind === 'fresh')).toHaveLength(1);
     expect(uses.filter((u) => u.kind === 'replayed')).toHaveLength(49);
+    // the replays came before the fresh exchange recorded its token: it must not hand one out
+    expect(await codes.recordAccess(code, { jti: 'late', exp: 2_000_000_000 })).toBe(false);
+  });
+
+  it('a replay after the exchange gets the access token to revoke; a replay before it refuses the exchange', async () => {
+    const clock = new ManualClock(Date.parse('2026-03-01T00:00:00Z'));
+    const store = await factory(clock);
+    cleanups.push(() => store.close());
+    const codes = new AuthorizationCodes({ store, clock, ttlMs: 60_000 });
+    const grant = {
+      ...family(),
+      redirectUri: 'https://app.example/cb',
+      redirectUriGiven: true,
+      codeChallenge: 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM',
+    };
+    const after = await codes.issue(grant);
+    expect((await codes.consume(after)).kind).toBe('fresh');
+    expect(await codes.recordAccess(after, { jti: 'j-1', exp: 2_000_000_000 })).toBe(true);
+    expect(await codes.consume(after)).toMatchObject({
+      kind: 'replayed',
+      access: [{ jti: 'j-1', exp: 2_000_000_000 }],
+    });
+    const before = await codes.issue(grant);
+    expect((await codes.consume(before)).kind).toBe('fresh');
+    expect(await codes.consume(before)).toMatchObject({ kind: 'replayed', access: [] });
+    expect(await codes.recordAccess(before, { jti: 'j-2', exp: 2_000_000_000 })).toBe(false);
   });
 });
