@@ -49,11 +49,32 @@ describe.each(factories)('revocation list and API keys on %s', (_name, factory) 
     await b.revocations.refresh();
     expect(b.keys.index.verify(key)).toBeUndefined();
 
-    // t0 expired (exp + 1 min kept for slow readers): the feed from the start no longer lists it
+    // t0 expired (kept until exp + the verifiers' 2 min skew + 1 min for slow readers): the feed no longer lists it
+    clock.advance(2 * 60_000);
+    expect(b.revocations.isRevoked('t0', clock.now())).toBe(true); // a verifier with 120 s skew still accepts t0
+    expect((await a.revocations.page(undefined)).items.map((i) => i.jti)).toContain('t0');
     clock.advance(2 * 60_000);
     const page = await a.revocations.page(undefined);
     expect(page.items.map((i) => i.jti)).not.toContain('t0');
     expect(page.items.map((i) => i.jti)).toContain('t1');
     expect(b.revocations.isRevoked('t0', clock.now())).toBe(false);
+  });
+
+  it('takes a revocation made after exp while a verifier may still accept the token (clock skew)', async () => {
+    const clock = new ManualClock(Date.parse('2026-03-01T00:00:00Z'));
+    const store = await factory(clock);
+    cleanups.push(() => store.close());
+    const list = new RevocationList({ store, clock, logger: new MemoryLogger(), pageSize: 10 });
+    await list.start();
+    const seen: string[] = [];
+    list.onRevoked((item) => seen.push(item.jti ?? ''));
+    const exp = Math.floor(clock.now() / 1000) - 30; // expired 30 s ago: inside a 120 s skew
+    await list.revoke({ jti: 'late', exp });
+    expect(list.isRevoked('late', clock.now())).toBe(true);
+    expect(seen).toEqual(['late']);
+    expect((await list.page(undefined)).items.map((i) => i.jti)).toEqual(['late']);
+    await list.revoke({ jti: 'gone', exp: exp - 120 }); // 150 s past exp: no verifier accepts it any more
+    expect(list.isRevoked('gone', clock.now())).toBe(false);
+    expect(seen).toEqual(['late']);
   });
 });

@@ -7,8 +7,13 @@ export const REVOCATIONS_COLLECTION = 'identity_revocations';
 export const REVOCATION_SEQ_COLLECTION = 'identity_revocation_seq';
 
 const SEQ_DIGITS = 16;
-/** Stored entries outlive their token by this much, so a slow feed reader still sees them. */
-const KEEP_AFTER_EXP_MS = 60_000;
+/**
+ * The largest clock skew a verifier accepts past `exp` (resource `clockSkewSeconds` is 0..120): a token stays usable
+ * somewhere until `exp` plus this, so its revocation is taken, held and served until then too.
+ */
+const VERIFIER_SKEW_MS = 120_000;
+/** Stored entries outlive that window by this much, so a slow feed reader still sees them. */
+const KEEP_AFTER_EXP_MS = VERIFIER_SKEW_MS + 60_000;
 const MAX_MEMORY_ENTRIES = 1_000_000;
 const CURSOR = /^\d{1,16}$/;
 
@@ -85,7 +90,7 @@ export class RevocationList {
   /** Stores a revocation, applies it here at once and publishes it (a bus failure is logged, not thrown). */
   async revoke(item: RevocationItem): Promise<void> {
     const now = this.options.clock.now();
-    if (item.exp * 1000 <= now) return;
+    if (item.exp * 1000 + VERIFIER_SKEW_MS <= now) return;
     const seq = await this.options.store.increment(REVOCATION_SEQ_COLLECTION, 'seq', 1);
     const value: StoredRevocation = { ...item, revokedAt: now };
     await this.options.store.write([
@@ -103,7 +108,7 @@ export class RevocationList {
     });
   }
 
-  /** True when the `jti` (or API key id) is revoked and not yet expired. No I/O. */
+  /** True when the `jti` (or API key id) is revoked and within `exp` + the verifiers' largest skew. No I/O. */
   isRevoked(jti: string, now: number): boolean {
     const exp = this.denied.get(jti);
     return exp !== undefined && exp > now;
@@ -150,10 +155,10 @@ export class RevocationList {
   private apply(item: RevocationItem): void {
     const id = item.jti ?? item.key_id;
     if (id === undefined) return;
-    const expMs = item.exp * 1000;
-    if (expMs <= this.options.clock.now()) return;
+    const until = item.exp * 1000 + VERIFIER_SKEW_MS;
+    if (until <= this.options.clock.now()) return;
     if (this.denied.size >= MAX_MEMORY_ENTRIES) this.prune();
-    this.denied.set(id, Math.max(expMs, this.denied.get(id) ?? 0));
+    this.denied.set(id, Math.max(until, this.denied.get(id) ?? 0));
     for (const listener of this.listeners) listener(item);
   }
 
