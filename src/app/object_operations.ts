@@ -53,6 +53,15 @@ export function objectOperations(
   };
   return {
     listBuckets: async () => snakeCase(await store.listBuckets()),
+    keyExists: async (keyName) => {
+      try {
+        await core.keyring.getKey(keyName);
+        return true;
+      } catch (err) {
+        if (isGatehouseError(err, 'ERR_KMS_KEY_NOT_FOUND')) return false;
+        throw err;
+      }
+    },
     put: (bucket, key, body, options) =>
       audited('object.put', { bucket, key }, async () => snakeCase(await store.put(bucket, key, body, options))),
     read: (bucket, key, options) =>

@@ -184,6 +184,11 @@ export const ERROR_CODES = {
     message: 'Invalid bucket or object name',
     doc: 'Bucket names are 1-63 lowercase letters, digits and dashes; object keys are 1-1024 bytes of UTF-8 without NUL.',
   },
+  ERR_OBJECT_KEY_FORBIDDEN: {
+    status: 403,
+    message: 'Not allowed to use this KMS key for the bucket',
+    doc: "A `PUT /v1/objects/<bucket>/<key>?key_name=<name>` (`gatehouse object put --key`) named a KMS key other than the bucket's default `bucket-<bucket>`: besides `object:write:<bucket>` that needs `kms:encrypt:<name>` (or `admin`), and `admin` when the key does not exist yet (the object API would create it).",
+  },
   ERR_OBJECT_NOT_FOUND: {
     status: 404,
     message: 'No such bucket or object',
