@@ -47,7 +47,8 @@ function checkLimits(limits: DataKeyCacheLimits): Required<DataKeyCacheLimits> {
  *
  * @example
  * const cache = new DataKeyCache({ maxAgeMs: 60_000, maxMessages: 10_000, maxBytes: 1 << 30 }, clock);
- * const key = cache.take(id, plaintext.length, await keys.currentVersion(name)) ?? cache.put(id, fresh, plaintext.length);
+ * const hit = cache.take(id, plaintext.length, await keys.currentVersion(name));
+ * if (!hit && !cache.put(id, fresh, plaintext.length)) fresh.payloadKey.fill(0); // after sealing with fresh
  */
 export class DataKeyCache {
   private readonly limits: Required<DataKeyCacheLimits>;
@@ -88,9 +89,12 @@ export class DataKeyCache {
     return entry.key;
   }
 
-  /** Caches a fresh key that is about to seal its first message of `bytes` bytes (unless that alone is too big). */
-  put(id: string, key: SingleKey, bytes: number): SingleKey {
-    if (bytes > this.limits.maxBytes) return key;
+  /**
+   * Caches a fresh key that sealed its first message of `bytes` bytes, unless that alone is too big. Returns whether
+   * it was cached: a declined key stays the caller's to wipe (the cache wipes the keys it holds when it drops them).
+   */
+  put(id: string, key: SingleKey, bytes: number): boolean {
+    if (bytes > this.limits.maxBytes) return false;
     this.drop(id);
     while (this.entries.size >= this.limits.maxEntries) {
       const oldest = this.entries.keys().next().value;
@@ -98,7 +102,7 @@ export class DataKeyCache {
       this.drop(oldest);
     }
     this.entries.set(id, { key, createdAt: this.clock.now(), messages: 1, bytes });
-    return key;
+    return true;
   }
 
   /** Forgets and wipes the cached keys of the key named `keyName` (after it changed). */

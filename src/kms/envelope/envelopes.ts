@@ -90,9 +90,14 @@ export class Envelopes {
     const hit = cache.take(id, data.length, current);
     if (hit) return sealSingle(hit, data, ctx);
     const key = await this.freshSingleKey(keyName, ctx);
-    const out = sealSingle(key, data, ctx);
-    cache.put(id, key, data.length);
-    return out;
+    let cached = false;
+    try {
+      const out = sealSingle(key, data, ctx);
+      cached = cache.put(id, key, data.length);
+      return out;
+    } finally {
+      if (!cached) key.payloadKey.fill(0); // declined (a message larger than maxBytes): used once, wiped now
+    }
   }
 
   /**
@@ -116,8 +121,15 @@ export class Envelopes {
     } else if (header.mode === 'stream') {
       const parts: Buffer[] = [];
       const reader = new StreamReader(this.keys, ctx);
-      await reader.write(bytes, (part) => parts.push(part));
-      reader.end((part) => parts.push(part));
+      try {
+        await reader.write(bytes, (part) => parts.push(part));
+        reader.end((part) => parts.push(part));
+      } catch (err) {
+        for (const part of parts) part.fill(0); // segments before the failure: never released
+        throw err;
+      } finally {
+        reader.wipe(); // a failing segment in write() never reaches end(), which would wipe the derived keys
+      }
       plaintext = parts.length === 1 ? (parts[0] as Buffer) : Buffer.concat(parts);
     } else {
       throw new GatehouseError('ERR_KMS_DECRYPT_FAILED', { detail: 'a data key is not a ciphertext' });
