@@ -26,8 +26,9 @@ const excluded = (entry: SnapshotEntry) =>
  * A consistent backup of a running gatehouse as a tar stream: `manifest.json` (first), `records.jsonl` (one
  * consistent snapshot of the record store, without the admin token's digest) and `objects/<bucket>/<file>` for every
  * object file that snapshot points to. Object files are hard-linked into a private staging directory inside DIR while
- * the object store holds back removals, so puts, rewraps and deletions may go on during the backup. No root key, no
- * admin token, no plaintext: records are sealed and objects are envelopes.
+ * the object store holds back removals, so puts, rewraps and deletions may go on during the backup. No root key and
+ * no admin token; key material and secrets are sealed and objects are envelopes, but every other record (users and
+ * password hashes, clients, key and object names, ...) is plain JSON: the archive is sensitive.
  *
  * @example
  * const { archive, manifest } = await createBackup({ core, store, paths });
