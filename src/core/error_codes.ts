@@ -197,7 +197,7 @@ export const ERROR_CODES = {
   ERR_BACKUP_INVALID: {
     status: 400,
     message: 'The backup archive is invalid',
-    doc: 'A backup archive failed verification: unknown format, missing entry or a SHA-256 that does not match the manifest.',
+    doc: 'A backup archive failed verification: unknown format, missing entry, a SHA-256 that does not match the manifest, or (restore given the root key) a manifest whose HMAC does not verify.',
   },
   ERR_RESTORE_TARGET_IN_USE: {
     status: 409,
