@@ -6,10 +6,11 @@ import { Readable } from 'node:stream';
 import { once } from 'node:events';
 import { create as createTar } from 'tar';
 import { GatehouseError, randomId, type SnapshotEntry } from '../core/index.js';
-import { OBJECT_COLLECTIONS, type ObjectRecord, type ObjectStore } from '../kms/index.js';
+import { OBJECT_COLLECTIONS, type ObjectRecord, type ObjectStore, type RootKey } from '../kms/index.js';
 import { BACKUP_FORMAT, EXCLUDED_RECORDS, type BackupManifest } from './backup_format.js';
+import { manifestMac } from './backup_mac.js';
 import type { PlatformCore } from './compose.js';
-import { readManifest, type DataDirPaths } from './data_dir.js';
+import type { DataDirPaths } from './data_dir.js';
 
 const STAGE_PREFIX = '.backup-';
 
@@ -26,8 +27,11 @@ const excluded = (entry: SnapshotEntry) =>
  * A consistent backup of a running gatehouse as a tar stream: `manifest.json` (first), `records.jsonl` (one
  * consistent snapshot of the record store, without the admin token's digest) and `objects/<bucket>/<file>` for every
  * object file that snapshot points to. Object files are hard-linked into a private staging directory inside DIR while
- * the object store holds back removals, so puts, rewraps and deletions may go on during the backup. No root key, no
- * admin token, no plaintext: records are sealed and objects are envelopes.
+ * the object store holds back removals, so puts, rewraps and deletions may go on during the backup. No root key and
+ * no admin token; key material and secrets are sealed and objects are envelopes, but every other record (users and
+ * password hashes, clients, key and object names, ...) is plain JSON: the archive is sensitive. The manifest carries
+ * an HMAC under a key derived from `rootKey` (the key the records are sealed under), which a restore given the root
+ * key verifies.
  *
  * @example
  * const { archive, manifest } = await createBackup({ core, store, paths });
@@ -37,8 +41,10 @@ export async function createBackup(options: {
   core: PlatformCore;
   store: ObjectStore;
   paths: DataDirPaths;
+  /** The root key in use now: the manifest names it and is authenticated under a key derived from it. */
+  rootKey: RootKey;
 }): Promise<{ archive: Readable; manifest: BackupManifest }> {
-  const { core, store, paths } = options;
+  const { core, store, paths, rootKey } = options;
   if (!core.records.snapshot) {
     throw new GatehouseError('ERR_INTERNAL', { detail: 'the record store cannot take snapshots' });
   }
@@ -83,15 +89,16 @@ export async function createBackup(options: {
       counts.objects += 1;
       counts.objectBytes += (await stat(join(stage, path))).size;
     }
-    const manifest: BackupManifest = {
+    const fields: BackupManifest = {
       format: BACKUP_FORMAT,
       createdAt: new Date(core.clock.now()).toISOString(),
       trustDomain: core.config.trustDomain,
-      rootKeyFingerprint: readManifest(paths)?.rootKeyFingerprint ?? '',
+      rootKeyFingerprint: rootKey.fingerprint(),
       storage: core.config.storage.kind,
       counts,
       entries,
     };
+    const manifest: BackupManifest = { ...fields, mac: manifestMac(rootKey, fields) };
     await writeFile(join(stage, 'manifest.json'), JSON.stringify(manifest, null, 2) + '\n', { mode: 0o600 });
     const pack = createTar({ cwd: stage, portable: true, noDirRecurse: true }, [
       'manifest.json',

@@ -1,11 +1,14 @@
 import { GatehouseError } from '../core/index.js';
 
-/** The archive format this code writes and reads. */
-export const BACKUP_FORMAT = 1;
+/**
+ * The archive format this code writes: 2 = format 1 plus `mac`, an HMAC of the manifest under a key derived from the
+ * root key. Restore reads both (format 1 archives, written before, carry no MAC).
+ */
+export const BACKUP_FORMAT = 2;
 
 /** manifest.json, the first entry of a backup archive. Never holds the root key or the admin token. */
 export interface BackupManifest {
-  format: typeof BACKUP_FORMAT;
+  format: 1 | 2;
   createdAt: string;
   trustDomain: string;
   /** The root key the sealed records need at the first start of the restored data directory. */
@@ -14,6 +17,8 @@ export interface BackupManifest {
   counts: { records: number; counters: number; objects: number; objectBytes: number };
   /** SHA-256 (hex) of every other entry, by path. */
   entries: Record<string, string>;
+  /** Format 2: HMAC-SHA256 (hex) of every field above (backup_mac.ts), under a key derived from the root key. */
+  mac?: string;
 }
 
 /** Records a backup leaves out: the admin token's digest (a restore issues a new token). */
@@ -50,9 +55,20 @@ export function parseBackupManifest(text: string): BackupManifest {
   } catch {
     throw invalidBackup('manifest.json is not JSON');
   }
-  if (manifest?.format !== BACKUP_FORMAT) throw invalidBackup('unknown format version');
-  if (typeof manifest.rootKeyFingerprint !== 'string' || typeof manifest.entries !== 'object') {
+  if (manifest?.format !== 1 && manifest?.format !== 2) throw invalidBackup('unknown format version');
+  const counts = manifest.counts as Record<string, unknown> | undefined;
+  if (
+    typeof manifest.rootKeyFingerprint !== 'string' ||
+    typeof manifest.entries !== 'object' ||
+    manifest.entries === null ||
+    typeof counts !== 'object' ||
+    counts === null ||
+    !['records', 'counters', 'objects', 'objectBytes'].every((k) => Number.isSafeInteger(counts[k]))
+  ) {
     throw invalidBackup('manifest.json is incomplete');
+  }
+  if (manifest.format === 2 && (typeof manifest.mac !== 'string' || !/^[0-9a-f]{64}$/.test(manifest.mac))) {
+    throw invalidBackup('manifest.json has no valid HMAC');
   }
   for (const [path, hash] of Object.entries(manifest.entries)) {
     if (checkEntryPath(path) === 'manifest' || !/^[0-9a-f]{64}$/.test(String(hash))) {

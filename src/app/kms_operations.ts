@@ -50,11 +50,7 @@ export function kmsOperations(core: PlatformCore, envelopes = configuredEnvelope
       get: async (name) => snakeCase(await keyring.getKey(name)),
       list: async () => snakeCase(await keyring.listKeys()) as unknown[],
       configure: async (name, change) => snakeCase(await keyring.configureKey(name, change)),
-      rotate: async (name) => {
-        const rotated = await keyring.rotateKey(name);
-        envelopes.clearCache(); // cached data keys were wrapped under the old version: none outlives the rotation
-        return snakeCase(rotated);
-      },
+      rotate: async (name) => snakeCase(await keyring.rotateKey(name)),
       delete: async (name) => snakeCase(await keyring.deleteKey(name)),
       restore: async (name) => snakeCase(await keyring.restoreKey(name)),
       trim: async (name, min) => snakeCase(await keyring.trimKey(name, min)),

@@ -10,6 +10,7 @@ import { snakeCase } from './admin_operations.js';
 import { createBackup, removeBackupLeftovers } from './backup.js';
 import type { PlatformCore } from './compose.js';
 import { dataDirPaths } from './data_dir.js';
+import type { ResolvedRootKey } from './root_key_source.js';
 
 /** The object store of a platform core: files under `<dataDir>/objects`, envelopes over the core's keyring. */
 export function openObjectStore(core: PlatformCore): {
@@ -53,6 +54,15 @@ export function objectOperations(
   };
   return {
     listBuckets: async () => snakeCase(await store.listBuckets()),
+    keyExists: async (keyName) => {
+      try {
+        await core.keyring.getKey(keyName);
+        return true;
+      } catch (err) {
+        if (isGatehouseError(err, 'ERR_KMS_KEY_NOT_FOUND')) return false;
+        throw err;
+      }
+    },
     put: (bucket, key, body, options) =>
       audited('object.put', { bucket, key }, async () => snakeCase(await store.put(bucket, key, body, options))),
     read: (bucket, key, options) =>
@@ -77,12 +87,14 @@ export function objectOperations(
  * writes and backups (before the listener accepts anything), then registers the object and backup routes.
  *
  * @example
- * await attachObjectStore(admin.app, core, (token) => adminToken.check(token));
+ * await attachObjectStore(admin.app, core, (token) => adminToken.check(token), rootKey);
  */
 export async function attachObjectStore(
   app: FastifyInstance,
   core: PlatformCore,
   checkToken: (token: string) => boolean | 'forbidden',
+  /** The root key holder of this process (rotations update it): backups are authenticated under its key. */
+  rootKey: ResolvedRootKey,
   /** Per-bucket scopes (`object:read:<bucket>`, `object:write:<bucket>`); without it, the admin token only. */
   authorize?: (headers: FastifyRequest['headers'], permission: string, socket?: Socket) => Promise<string>,
 ): Promise<{ store: ObjectStore; files: FsObjectFiles }> {
@@ -100,7 +112,12 @@ export async function attachObjectStore(
     checkToken,
     ops: {
       backup: async () => {
-        const { archive, manifest } = await createBackup({ core, store: objects.store, paths });
+        const { archive, manifest } = await createBackup({
+          core,
+          store: objects.store,
+          paths,
+          rootKey: rootKey.key,
+        });
         audit.info({ operation: 'backup', ...manifest.counts, result: 'ok' }, 'admin operation');
         return { archive, counts: manifest.counts };
       },

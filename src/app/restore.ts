@@ -13,10 +13,13 @@ import {
   type Logger,
   type SnapshotEntry,
 } from '../core/index.js';
+import type { RootKey } from '../kms/index.js';
 import { acquireFileLock, openStorage } from '../adapters/index.js';
 import { AdminToken } from './admin_token.js';
 import { checkEntryPath, invalidBackup, parseBackupManifest, type BackupManifest } from './backup_format.js';
+import { checkManifestMac } from './backup_mac.js';
 import { dataDirPaths, ensureDataDir, readManifest, writeManifest } from './data_dir.js';
+import { resolveRootKey, type RootKeyInputs } from './root_key_source.js';
 
 /** What a restore did. */
 export interface RestoreReport {
@@ -26,6 +29,12 @@ export interface RestoreReport {
   objects: number;
   rootKeyFingerprint: string;
   adminToken: string;
+  /**
+   * True when the manifest's HMAC verified under the root key. False when no root key was given, or for a format-1
+   * archive (written before manifests were authenticated): the entries then only matched a manifest that anyone able
+   * to write the archive could have rewritten.
+   */
+  authenticated: boolean;
 }
 
 async function sha256File(path: string): Promise<string> {
@@ -81,10 +90,14 @@ async function privateDirectories(dir: string): Promise<void> {
   }
 }
 
-/** Checks that the staged files are exactly the manifest's entries, each with its SHA-256. */
-async function verifyStage(stage: string): Promise<BackupManifest> {
+/**
+ * Checks the manifest (its HMAC under `root` first, when there is a root key), then that the staged files are exactly
+ * its entries, each with its SHA-256.
+ */
+async function verifyStage(stage: string, root: RootKey | undefined): Promise<BackupManifest> {
   if (!existsSync(join(stage, 'manifest.json'))) throw invalidBackup('manifest.json is missing');
   const manifest = parseBackupManifest(await readFile(join(stage, 'manifest.json'), 'utf8'));
+  if (root !== undefined) checkManifestMac(root, manifest);
   const present = new Set((await filesUnder(stage)).filter((p) => p !== 'manifest.json'));
   for (const [path, expected] of Object.entries(manifest.entries)) {
     if (!present.delete(path)) throw invalidBackup(`${path} is missing`);
@@ -118,7 +131,10 @@ function stagedDatabaseFiles(config: Config): string[] {
  * running gatehouse, verifies every entry of the archive against its manifest, loads the records into an empty store
  * (SQLite in NEWDIR, or the configured PostgreSQL schema), puts the object files in place, issues a NEW admin token
  * and writes NEWDIR/gatehouse.json last (a crash before that leaves a directory the next restore or first start
- * cleans). The root key is not in the archive: the first `gatehouse up` needs the original one.
+ * cleans). The root key is not in the archive: the first `gatehouse up` needs the original one. Given it now
+ * (`rootKey`: --root-key-file, GATEHOUSE_ROOT_KEY or NEWDIR/root.key), the restore also authenticates the archive
+ * (the manifest's HMAC, ERR_BACKUP_INVALID) and refuses another root key (ERR_ROOT_KEY_WRONG) before loading
+ * anything; without it, or for a format-1 archive, it warns that the archive was not authenticated.
  *
  * @example
  * const report = await restoreBackup({ archive: 'backup.tar', config, clock: systemClock, logger });
@@ -128,10 +144,13 @@ export async function restoreBackup(options: {
   config: Config;
   clock: Clock;
   logger: Logger;
+  /** Where the root key may come from; a key found there authenticates the archive. */
+  rootKey?: RootKeyInputs;
 }): Promise<RestoreReport> {
   const { config, clock, logger } = options;
   const paths = dataDirPaths(config.dataDir);
   ensureDataDir(paths);
+  const root = resolveRootKey(options.rootKey ?? {}, paths, logger)?.key;
   const lock = acquireFileLock(paths.lock);
   if (!lock) {
     throw new GatehouseError('ERR_RESTORE_TARGET_IN_USE', { message: `a gatehouse is running on ${paths.dir}` });
@@ -153,7 +172,16 @@ export async function restoreBackup(options: {
     }
     await mkdir(stage, { mode: 0o700 });
     await extractArchive(options.archive, stage);
-    const manifest = await verifyStage(stage);
+    const manifest = await verifyStage(stage, root);
+    const authenticated = root !== undefined && manifest.format === 2;
+    if (!authenticated) {
+      logger.warn(
+        { format: manifest.format, rootKey: root !== undefined },
+        root === undefined
+          ? 'backup not authenticated: no root key given (--root-key-file FILE or GATEHOUSE_ROOT_KEY); entries were only checked against the manifest'
+          : 'backup not authenticated: a format-1 archive has no manifest HMAC; entries were only checked against the manifest',
+      );
+    }
     await privateDirectories(join(stage, 'objects'));
     if (manifest.trustDomain !== config.trustDomain) {
       throw new GatehouseError('ERR_CONFIG_INVALID', {
@@ -192,6 +220,7 @@ export async function restoreBackup(options: {
       objects: manifest.counts.objects,
       rootKeyFingerprint: manifest.rootKeyFingerprint,
       adminToken: paths.adminToken,
+      authenticated,
     };
     logger.info({ ...report }, 'backup restored');
     return report;

@@ -233,7 +233,13 @@ export async function startGatehouse(options: {
       checkToken: checkAdmin,
       logger: logger.child({ listener: 'admin' }),
     });
-    await attachObjectStore(admin.app, core, checkAdmin, platformObjectAuthorizer(callers, logger, adminWorkloads));
+    await attachObjectStore(
+      admin.app,
+      core,
+      checkAdmin,
+      rootKey,
+      platformObjectAuthorizer(callers, logger, adminWorkloads),
+    );
     registerIdentityAdminRoutes(admin.app, checkAdmin, identityAdminOperations(identity, logger));
     registerApiKeyAdminRoutes(admin.app, checkAdmin, apiKeyAdminOperations(identity, logger));
     registerUserAdminRoutes(admin.app, checkAdmin, userAdminOperations(identity, logger));

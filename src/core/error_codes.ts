@@ -184,6 +184,11 @@ export const ERROR_CODES = {
     message: 'Invalid bucket or object name',
     doc: 'Bucket names are 1-63 lowercase letters, digits and dashes; object keys are 1-1024 bytes of UTF-8 without NUL.',
   },
+  ERR_OBJECT_KEY_FORBIDDEN: {
+    status: 403,
+    message: 'Not allowed to use this KMS key for the bucket',
+    doc: "A `PUT /v1/objects/<bucket>/<key>?key_name=<name>` (`gatehouse object put --key`) named a KMS key other than the bucket's default `bucket-<bucket>`: besides `object:write:<bucket>` that needs `kms:encrypt:<name>` (or `admin`), and `admin` when the key does not exist yet (the object API would create it).",
+  },
   ERR_OBJECT_NOT_FOUND: {
     status: 404,
     message: 'No such bucket or object',
@@ -192,7 +197,7 @@ export const ERROR_CODES = {
   ERR_BACKUP_INVALID: {
     status: 400,
     message: 'The backup archive is invalid',
-    doc: 'A backup archive failed verification: unknown format, missing entry or a SHA-256 that does not match the manifest.',
+    doc: 'A backup archive failed verification: unknown format, missing entry, a SHA-256 that does not match the manifest, or (restore given the root key) a manifest whose HMAC does not verify.',
   },
   ERR_RESTORE_TARGET_IN_USE: {
     status: 409,

@@ -93,12 +93,21 @@ export function aeadDecrypt(
   const nonce = input.subarray(0, AEAD_NONCE_BYTES);
   const body = input.subarray(AEAD_NONCE_BYTES, input.length - AEAD_TAG_BYTES);
   const tag = input.subarray(input.length - AEAD_TAG_BYTES);
+  // What this returns is often key material (the sealer unseals keys with it): no unwiped copy is left behind.
+  let first: Buffer | undefined;
   try {
     const decipher = createDecipheriv(alg as CipherGCMTypes, key, nonce, { authTagLength: AEAD_TAG_BYTES });
     decipher.setAuthTag(tag);
     decipher.setAAD(aad, { plaintextLength: body.length });
-    return Buffer.concat([decipher.update(body), decipher.final()]);
+    first = decipher.update(body);
+    const last = decipher.final();
+    if (last.length === 0) return first; // always, for these stream-mode AEADs: no copy at all
+    const whole = Buffer.concat([first, last]);
+    first.fill(0);
+    last.fill(0);
+    return whole;
   } catch {
+    first?.fill(0); // unauthenticated plaintext
     throw new GatehouseError('ERR_KMS_DECRYPT_FAILED');
   }
 }

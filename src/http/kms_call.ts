@@ -1,6 +1,5 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { isGatehouseError } from '../core/index.js';
-import { checkKeyName } from '../kms/index.js';
 import type { KmsAudit, KmsAuditEntry } from './kms_audit.js';
 import type { KmsAuthorizer } from './kms_port.js';
 
@@ -8,15 +7,20 @@ import type { KmsAuthorizer } from './kms_port.js';
 export type AuditFields = Omit<KmsAuditEntry, 'principal' | 'client' | 'operation' | 'result'> & { result?: string };
 
 /**
- * The key name of a `:name` route parameter, checked (ERR_KMS_KEY_NAME_INVALID).
+ * The `:name` route parameter as sent (not yet checked), for the permission and the audit line. Check it with
+ * `checkKeyName` inside {@link guarded}'s `run`, after authorization: an anonymous caller then gets 401 whatever
+ * the name, and a bad name (ERR_KMS_KEY_NAME_INVALID) is audited like any other failure.
  *
  * @example
- * const name = keyNameOf(request); // 'orders' for POST /v1/transit/encrypt/orders
+ * const name = keyParamOf(request); // 'orders' for POST /v1/transit/encrypt/orders
+ * return guarded(deps, request, reply, 'transit.encrypt', `kms:encrypt:${name}`, { key: name }, async () => {
+ *   checkKeyName(name);
+ *   ...
+ * });
  */
-export function keyNameOf(request: FastifyRequest): string {
+export function keyParamOf(request: FastifyRequest): string {
   const name = (request.params as { name?: unknown }).name;
-  checkKeyName(name as string);
-  return name as string;
+  return typeof name === 'string' ? name : '';
 }
 
 /**

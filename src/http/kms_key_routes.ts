@@ -1,7 +1,8 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
+import { checkKeyName } from '../kms/index.js';
 import type { KmsAudit } from './kms_audit.js';
-import { guarded, keyNameOf } from './kms_call.js';
+import { guarded, keyParamOf } from './kms_call.js';
 import type { KmsAuthorizer, KmsOperations } from './kms_port.js';
 import { parseRequest } from './request_parse.js';
 
@@ -27,11 +28,12 @@ export function registerKmsKeyRoutes(
   const { ops } = deps;
   const keyCall =
     (operation: string, run: (name: string, body: unknown) => Promise<unknown>) =>
-    async (request: Parameters<typeof keyNameOf>[0], reply: Parameters<typeof guarded>[2]) => {
-      const name = keyNameOf(request);
-      const data = await guarded(deps, request, reply, `transit.keys.${operation}`, 'kms:admin', { key: name }, () =>
-        run(name, request.body),
-      );
+    async (request: Parameters<typeof keyParamOf>[0], reply: Parameters<typeof guarded>[2]) => {
+      const name = keyParamOf(request);
+      const data = await guarded(deps, request, reply, `transit.keys.${operation}`, 'kms:admin', { key: name }, () => {
+        checkKeyName(name);
+        return run(name, request.body);
+      });
       return { data };
     };
 

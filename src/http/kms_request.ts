@@ -124,7 +124,8 @@ export function checkContext(value: unknown): KmsContext {
   if (!isObject(value)) throw bad('Invalid request: context: expected an object of strings');
   const entries = Object.entries(value);
   if (entries.length > MAX_CONTEXT_PAIRS) throw bad(`Invalid request: context: at most ${MAX_CONTEXT_PAIRS} pairs`);
-  const context: KmsContext = {};
+  // No prototype: a `__proto__` key is kept as a pair (bound like any other), never taken as the object's prototype.
+  const context: KmsContext = Object.create(null) as KmsContext;
   for (const [key, inner] of entries) {
     if (typeof inner !== 'string') throw bad('Invalid request: context: every value must be a string');
     if (key.length === 0 || key.length > MAX_CONTEXT_TEXT || inner.length > MAX_CONTEXT_TEXT) {

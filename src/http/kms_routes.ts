@@ -1,8 +1,9 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Logger } from '../core/index.js';
+import { checkKeyName } from '../kms/index.js';
 import { kmsAudit } from './kms_audit.js';
 import { runTransit, type ItemResult } from './kms_batch.js';
-import { guarded, keyNameOf, type AuditFields } from './kms_call.js';
+import { guarded, keyParamOf, type AuditFields } from './kms_call.js';
 import { Base64Text, JSON_MEDIA_TYPE, transitJson } from './kms_json.js';
 import { registerKmsKeyRoutes } from './kms_key_routes.js';
 import type { KmsAuthorizer, KmsOperations } from './kms_port.js';
@@ -57,7 +58,7 @@ export function registerKmsRoutes(app: FastifyInstance, options: KmsRoutesOption
   const transit =
     (operation: string, handle: (name: string, item: TransitItem) => Promise<ItemResult>) =>
     async (request: FastifyRequest, reply: FastifyReply) => {
-      const name = keyNameOf(request);
+      const name = keyParamOf(request);
       const fields: AuditFields = { key: name };
       const outcome = await guarded(
         deps,
@@ -67,6 +68,7 @@ export function registerKmsRoutes(app: FastifyInstance, options: KmsRoutesOption
         `kms:${operation}:${name}`,
         fields,
         async () => {
+          checkKeyName(name);
           const body = transitBody(request.body, options.maxBatchItems);
           fields.batchSize = body.items.length;
           fields.contextKeys = contextKeysOf(body);
@@ -118,7 +120,7 @@ export function registerKmsRoutes(app: FastifyInstance, options: KmsRoutesOption
   for (const kind of ['plaintext', 'wrapped'] as const) {
     const permission = kind === 'plaintext' ? 'datakey-plaintext' : 'datakey';
     app.post(`/v1/transit/datakey/${kind}/:name`, async (request, reply) => {
-      const name = keyNameOf(request);
+      const name = keyParamOf(request);
       const fields: AuditFields = { key: name, batchSize: 1 };
       const data = await guarded(
         deps,
@@ -128,6 +130,7 @@ export function registerKmsRoutes(app: FastifyInstance, options: KmsRoutesOption
         `kms:${permission}:${name}`,
         fields,
         async () => {
+          checkKeyName(name);
           const body: unknown = request.body ?? {};
           const raw = typeof body === 'object' && body !== null && !Array.isArray(body) ? body : null;
           const context = contextField(raw as Record<string, unknown> | null);

@@ -22,7 +22,8 @@ export function contextFromQuery(query: unknown): KmsContext {
   if (list.length > MAX_CONTEXT_PARAMS) {
     throw new GatehouseError('ERR_HTTP_BAD_REQUEST', { message: `Invalid request: context: at most 64 pairs` });
   }
-  const pairs: Record<string, string> = {};
+  // No prototype: a `__proto__=v` pair becomes an own key like any other (on `{}` it would set the prototype and vanish).
+  const pairs: Record<string, string> = Object.create(null) as Record<string, string>;
   for (const entry of list) {
     const text = String(entry);
     const at = text.indexOf('=');

@@ -2,13 +2,16 @@ import type { Socket } from 'node:net';
 import type { Readable } from 'node:stream';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { z } from 'zod';
-import { GatehouseError } from '../core/index.js';
+import { GatehouseError, isGatehouseError } from '../core/index.js';
+import { defaultBucketKey } from '../kms/index.js';
 import { requireAdminToken, type AdminTokenCheck } from './admin_auth.js';
 import { parseRequest } from './request_parse.js';
 
 /** What the object routes need (implemented in app/object_operations.ts). Results are snake_case JSON. */
 export interface ObjectOperations {
   listBuckets(): Promise<unknown>;
+  /** Whether a KMS key of that name exists (deleted or not); ERR_KMS_KEY_NAME_INVALID for a bad name. */
+  keyExists(keyName: string): Promise<boolean>;
   put(bucket: string, key: string, body: Readable, options: { keyName?: string }): Promise<unknown>;
   /** Plaintext of verified segments; with `verifyFirst` the whole object is authenticated before the first byte. */
   read(bucket: string, key: string, options: { verifyFirst: boolean }): Promise<{ size: number; plaintext: Readable }>;
@@ -41,7 +44,8 @@ function bodyStream(request: FastifyRequest): Readable {
 
 /**
  * The encrypted object store on the admin listener (admin token): `GET /v1/objects` (buckets),
- * `PUT /v1/objects/:bucket/*` (raw body streamed in constant memory, no body limit; `?key_name=` for a new bucket),
+ * `PUT /v1/objects/:bucket/*` (raw body streamed in constant memory, no body limit; `?key_name=` for a new bucket,
+ * which needs `kms:encrypt:<key_name>` besides `object:write:<bucket>` unless it is the default `bucket-<bucket>`),
  * `GET /v1/objects/:bucket/*` (plaintext of verified segments; `?verify=first` authenticates everything before the
  * first byte, `?verify=only` returns JSON; a failure after the headers aborts the connection),
  * `GET /v1/objects/:bucket?prefix=&limit=`, `DELETE /v1/objects/:bucket/*`, and `POST /v1/objects/:bucket/rewrap`
@@ -57,13 +61,30 @@ export function registerObjectRoutes(
     checkToken: AdminTokenCheck;
     /**
      * Per-bucket authorization (app/platform_authorizer.ts): called with `object:read:<bucket>` (GET),
-     * `object:write:<bucket>` (PUT, DELETE, rewrap) or `admin` (bucket list); rejects with 401/403. `socket` is the
-     * connection (workload certificates). Without it, only the admin token is accepted.
+     * `object:write:<bucket>` (PUT, DELETE, rewrap) or `admin` (bucket list); rejects with 401/403. A PUT whose
+     * `key_name` is not the bucket's default key also needs `kms:encrypt:<key_name>`, or `admin` when that key does
+     * not exist yet (ERR_OBJECT_KEY_FORBIDDEN otherwise). `socket` is the connection (workload certificates).
+     * Without it, only the admin token is accepted.
      */
     authorize?: (headers: FastifyRequest['headers'], permission: string, socket?: Socket) => Promise<string>;
   },
 ): void {
   const { ops, authorize } = options;
+  /**
+   * `object:write:<bucket>` covers the bucket's own key only: choosing another key encrypts with it (and binds a new
+   * bucket to it for good), so it needs `kms:encrypt:<key>`; a key that does not exist yet would be created, which
+   * needs `admin`. Keys are never removed, so one that exists now still exists when the store looks it up.
+   */
+  const authorizeKeyChoice = async (request: FastifyRequest, bucket: string, keyName: string): Promise<void> => {
+    if (authorize === undefined || keyName === defaultBucketKey(bucket)) return;
+    const permission = (await ops.keyExists(keyName)) ? `kms:encrypt:${keyName}` : 'admin';
+    try {
+      await authorize(request.headers, permission, request.raw.socket);
+    } catch (err) {
+      if (!isGatehouseError(err, 'ERR_ADMIN_FORBIDDEN')) throw err;
+      throw new GatehouseError('ERR_OBJECT_KEY_FORBIDDEN', { detail: `bucket ${bucket}, key ${keyName}` });
+    }
+  };
   void app.register(async (scope) => {
     if (authorize === undefined) scope.addHook('onRequest', requireAdminToken(options.checkToken));
     else {
@@ -96,6 +117,7 @@ export function registerObjectRoutes(
     scope.put('/v1/objects/:bucket/*', async (request, reply) => {
       const { bucket, key } = target(request);
       const query = parseRequest(putQuery, request.query, 'query');
+      if (query.key_name !== undefined) await authorizeKeyChoice(request, bucket, query.key_name);
       const info = await ops.put(bucket, key, bodyStream(request), query.key_name ? { keyName: query.key_name } : {});
       return reply.code(201).send(info);
     });

@@ -62,6 +62,9 @@ export interface KeyringOptions {
 
 const MAX_ATTEMPTS = 5;
 
+/** Told the name of a key after every change this keyring makes to it (see {@link Keyring.onKeyChange}). */
+export type KeyChangeListener = (name: string) => void;
+
 /**
  * The sealed keyring, root of every secret gatehouse keeps at rest: named keys with versions (Vault transit's
  * lifecycle rules), usage counted by durable block reservation with automatic rotation before the GCM limit, sealed
@@ -84,6 +87,7 @@ export class Keyring {
   private readonly secrets: SecretShelf;
   private readonly metadataTtlMs: number;
   private readonly records = new Map<string, { rec: KeyRecord; until: number }>();
+  private readonly changeListeners = new Set<KeyChangeListener>();
 
   private constructor(
     options: KeyringOptions,
@@ -211,6 +215,32 @@ export class Keyring {
   }
 
   /**
+   * The version {@link encryptionKey} would use now without a `version`: the latest (ERR_KMS_KEY_DELETED,
+   * ERR_KMS_KEY_NOT_FOUND). Reads the short-lived metadata cache (`metadataTtlMs`), never the material, and counts no
+   * use: cheap enough to confirm a cached data key on every message.
+   *
+   * @example
+   * if ((await keyring.currentVersion('orders')) !== cached.keyVersion) dropCached();
+   */
+  async currentVersion(name: string): Promise<number> {
+    return encryptionVersion(await this.hotRecord(name));
+  }
+
+  /**
+   * Calls `listener` with the key's name after every change this keyring attempts on a key (rotate, automatic
+   * rotation, config, delete, restore, trim), whichever API made it, so caches of derived state can drop what the
+   * change may have made stale. Changes made by another process are not seen here: readers of
+   * {@link currentVersion} see them within `metadataTtlMs`. Returns the unsubscribe function.
+   *
+   * @example
+   * const off = keyring.onKeyChange((name) => dataKeyCache.forgetKey(name));
+   */
+  onKeyChange(listener: KeyChangeListener): () => void {
+    this.changeListeners.add(listener);
+    return () => this.changeListeners.delete(listener);
+  }
+
+  /**
    * Material to encrypt with: the latest version (or `version`, if allowed), counting one use. A version that has
    * reached `maxEncryptionsPerVersion` is rotated automatically and the new one is used.
    */
@@ -319,13 +349,18 @@ export class Keyring {
     this.records.clear();
   }
 
-  /** Applies a pure change to a stored key (serialized, guarded by the root check, retried on conflicts). */
+  /**
+   * Applies a pure change to a stored key (serialized, guarded by the root check, retried on conflicts), then tells
+   * the change listeners, even when the write failed: a write whose outcome is unknown may have happened, and a
+   * listener only drops cached state.
+   */
   private async mutate(name: string, change: (rec: KeyRecord) => KeyRecord): Promise<KeyRecord> {
     this.records.delete(name);
     try {
       return await this.writer.write(() => planKeyUpdate(this.store, name, change));
     } finally {
       this.records.delete(name);
+      for (const listener of this.changeListeners) listener(name);
     }
   }
 

@@ -170,6 +170,15 @@ describe('KMS listener of gatehouse up', () => {
     expect(Buffer.from(await ok.body.arrayBuffer()).equals(plain)).toBe(true);
     const good = await admin('/v1/kms/stream/verify?context=a%3Db', cipher);
     expect(((await good.body.json()) as Json).data).toEqual({ key_name: 'files', key_version: 1 });
+    // a __proto__ pair is bound like any other (it used to vanish, leaving a ciphertext bound to no context)
+    const small = Buffer.from('tenant A data'); // small: a refusal answered early must not cut an upload short
+    const proto = await admin('/v1/kms/stream/encrypt?key=files&context=__proto__%3DtenantA', small);
+    expect(proto.statusCode).toBe(200);
+    const protoCipher = Buffer.from(await proto.body.arrayBuffer());
+    const unbound = await admin('/v1/kms/stream/verify', protoCipher);
+    expect([unbound.statusCode, ((await unbound.body.json()) as Json).code]).toEqual([400, 'ERR_KMS_DECRYPT_FAILED']);
+    const bound = await admin('/v1/kms/stream/decrypt?context=__proto__%3DtenantA', protoCipher);
+    expect(Buffer.from(await bound.body.arrayBuffer()).equals(small)).toBe(true);
 
     const flipped = Buffer.from(cipher);
     flipped[cipher.length - 3] = (flipped[cipher.length - 3] ?? 0) ^ 1;
@@ -195,6 +204,9 @@ describe('KMS listener of gatehouse up', () => {
       ['stream.encrypt', 'ok'],
       ['stream.decrypt', 'ok'],
       ['stream.verify', 'ok'],
+      ['stream.encrypt', 'ok'],
+      ['stream.verify', 'ERR_KMS_DECRYPT_FAILED'],
+      ['stream.decrypt', 'ok'],
       ['stream.verify', 'ERR_KMS_DECRYPT_FAILED'],
       ['stream.decrypt', 'ERR_KMS_DECRYPT_FAILED'],
       ['stream.encrypt', 'ERR_KMS_KEY_NOT_FOUND'],

@@ -2,8 +2,8 @@ import { describe, expect, it } from 'vitest';
 import type { PlatformCore } from '../../src/app/compose.js';
 import { kmsOperations } from '../../src/app/kms_operations.js';
 import { loadConfig } from '../../src/config/index.js';
-import { Envelopes } from '../../src/kms/index.js';
-import { fixture, openKeyring } from '../kms/keyring_fixture.js';
+import { Envelopes, type Keyring } from '../../src/kms/index.js';
+import { codeOf, fixture, openKeyring } from '../kms/keyring_fixture.js';
 
 /** The header of a single-shot envelope: everything before nonce ‖ ciphertext ‖ tag. */
 function headerOf(text: string, plaintextLength: number): Buffer {
@@ -17,7 +17,7 @@ async function operations(dataKeyCache: Record<string, unknown>) {
   await keyring.createKey('orders', {});
   const config = loadConfig({ overrides: { kms: { dataKeyCache } } });
   const core = { config, clock: f.clock, logger: f.logger, keyring } as unknown as PlatformCore;
-  return { ops: kmsOperations(core), logger: f.logger, clock: f.clock };
+  return { ops: kmsOperations(core), logger: f.logger, clock: f.clock, keyring };
 }
 
 describe('kms.dataKeyCache', () => {
@@ -64,6 +64,56 @@ describe('kms.dataKeyCache', () => {
     await ops.keys.rotate('orders');
     const b = await ops.encrypt('orders', plaintext, context);
     expect([a.keyVersion, b.keyVersion]).toEqual([1, 2]);
+  });
+
+  describe('follows every key change, whichever API made it (the admin API and CLI call the keyring)', () => {
+    /** Encrypts once (caching a data key under v1), applies `change`, then encrypts again. */
+    async function afterChange(change: (keyring: Keyring) => Promise<unknown>) {
+      const { ops, keyring } = await operations({ enabled: true });
+      expect((await ops.encrypt('orders', plaintext, context)).keyVersion).toBe(1);
+      await change(keyring);
+      return { ops, keyring, next: () => ops.encrypt('orders', plaintext, context) };
+    }
+
+    it('delete: encrypt fails with ERR_KMS_KEY_DELETED; after restore it works again', async () => {
+      const { ops, keyring, next } = await afterChange(async (keyring) => {
+        await keyring.configureKey('orders', { deletionAllowed: true });
+        await keyring.deleteKey('orders');
+      });
+      expect(await codeOf(next())).toBe('ERR_KMS_KEY_DELETED');
+      await keyring.restoreKey('orders');
+      const sealed = await next();
+      expect(await ops.decrypt('orders', sealed.ciphertext, context)).toMatchObject({ plaintext, keyVersion: 1 });
+    });
+
+    it('rotate through the admin API (keyring.rotateKey): the next message uses the new version', async () => {
+      const { ops, next } = await afterChange((keyring) => keyring.rotateKey('orders'));
+      const sealed = await next();
+      expect(sealed.keyVersion).toBe(2);
+      expect(await ops.decrypt('orders', sealed.ciphertext, context)).toMatchObject({ plaintext });
+    });
+
+    it('min_decryption_version raised: what encrypt returns still decrypts', async () => {
+      const { ops, next } = await afterChange(async (keyring) => {
+        await keyring.rotateKey('orders');
+        await keyring.configureKey('orders', { minDecryptionVersion: 2 });
+      });
+      const sealed = await next();
+      expect(sealed.keyVersion).toBe(2);
+      expect(await ops.decrypt('orders', sealed.ciphertext, context)).toMatchObject({ plaintext });
+    });
+
+    it('trim: encrypt never uses destroyed material', async () => {
+      const { ops, keyring, next } = await afterChange(async (keyring) => {
+        await keyring.rotateKey('orders');
+        await keyring.configureKey('orders', { minDecryptionVersion: 2, minEncryptionVersion: 2 });
+        await keyring.trimKey('orders', 2);
+      });
+      const sealed = [await next(), await next()];
+      expect(sealed.map((x) => x.keyVersion)).toEqual([2, 2]);
+      expect((await keyring.getKey('orders')).minAvailableVersion).toBe(2);
+      for (const x of sealed) expect(await ops.decrypt('orders', x.ciphertext, context)).toMatchObject({ plaintext });
+    });
   });
 
   it('refuses bounds out of range', () => {

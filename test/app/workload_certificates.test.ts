@@ -243,7 +243,11 @@ describe('workload certificates (X.509-SVIDs) on the KMS API', () => {
         body: JSON.parse(text) as Json,
       };
     };
-    expect((await object(invoices, 'PUT', 'invoices/7.txt?key_name=orders')).status).toBe(201);
+    // object:write:invoices covers the bucket's own key, not the KMS key orders
+    expect((await object(invoices, 'PUT', 'invoices/7.txt?key_name=orders')).body.code).toBe(
+      'ERR_OBJECT_KEY_FORBIDDEN',
+    );
+    expect((await object(invoices, 'PUT', 'invoices/7.txt')).status).toBe(201);
     expect((await object(invoices, 'GET', 'invoices/7.txt')).body.code).toBe('ERR_ADMIN_FORBIDDEN');
     expect((await object(invoices, 'PUT', 'payroll/7.txt?key_name=orders')).status).toBe(403);
     expect((await object(invoices, 'GET', '')).status).toBe(403); // the bucket list needs admin
@@ -255,7 +259,10 @@ describe('workload certificates (X.509-SVIDs) on the KMS API', () => {
     const granted = logger.lines.filter(
       (l) => l['event'] === 'authorization.granted' && l['principal'] === `spiffe:${workload('invoices')}`,
     );
-    expect(granted.map((l) => [l['permission'], l['client']])).toEqual([['object:write:invoices', id]]);
+    expect(granted.map((l) => [l['permission'], l['client']])).toEqual([
+      ['object:write:invoices', id],
+      ['object:write:invoices', id],
+    ]);
   });
 
   it('without a certificate the Bearer / API key path is unchanged; with both, the credential decides', async () => {

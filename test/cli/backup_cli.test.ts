@@ -1,6 +1,7 @@
-import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
-import { randomBytes } from 'node:crypto';
-import { join } from 'node:path';
+import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, writeFileSync } from 'node:fs';
+import { createHash, randomBytes } from 'node:crypto';
+import { basename, join } from 'node:path';
+import { create, extract } from 'tar';
 import type { ChildProcess } from 'node:child_process';
 import { afterAll, describe, expect, it } from 'vitest';
 import { exitOf } from '../support/cli.js';
@@ -23,6 +24,25 @@ describe('gatehouse backup / restore', { timeout: 120_000 }, () => {
     const path = join(tmp.dir, name);
     writeFileSync(path, bytes);
     return path;
+  };
+  /** The text of the manifest and records entries of an archive (objects left out). */
+  const unpack = async (archiveFile: string): Promise<Record<string, string>> => {
+    const into = join(tmp.dir, `unpacked-${randomBytes(4).toString('hex')}`);
+    mkdirSync(into);
+    await extract({ file: archiveFile, cwd: into });
+    return Object.fromEntries(
+      ['manifest.json', 'records.jsonl'].map((name) => [name, readFileSync(join(into, name), 'utf8')]),
+    );
+  };
+  /** An archive of the manifest and records given, plus the objects of the original archive. */
+  const repack = async (entries: Record<string, string>): Promise<string> => {
+    const from = join(tmp.dir, `repack-${randomBytes(4).toString('hex')}`);
+    mkdirSync(from);
+    await extract({ file: archive, cwd: from });
+    for (const [name, text] of Object.entries(entries)) writeFileSync(join(from, name), text);
+    const out = join(tmp.dir, `${basename(from)}.tar`);
+    await create({ cwd: from, file: out, portable: true }, readdirSync(from));
+    return out;
   };
   const big = randomBytes(1024 * 1024);
   const marker = `known plaintext ${randomBytes(8).toString('hex')}`;
@@ -73,15 +93,30 @@ describe('gatehouse backup / restore', { timeout: 120_000 }, () => {
     const truncated = file('truncated.tar', readFileSync(archive).subarray(0, 3000));
     expect((await gatehouse(['restore', truncated, '--data-dir', join(tmp.dir, 'never2')])).code).toBe(1);
 
+    // the same rewrite with the SHA-256 fixed in the manifest passes the hashes, but not the HMAC
+    const entries = await unpack(tampered);
+    const manifest = JSON.parse(entries['manifest.json'] as string) as { entries: Record<string, string> };
+    manifest.entries['records.jsonl'] = createHash('sha256')
+      .update(entries['records.jsonl'] as string)
+      .digest('hex');
+    const rewritten = await repack({ ...entries, 'manifest.json': JSON.stringify(manifest) });
+    const forged = await gatehouse(['restore', rewritten, '--data-dir', join(tmp.dir, 'never3')], {
+      env: { GATEHOUSE_ROOT_KEY: readFileSync(rootKeyFile, 'utf8').trim() },
+    });
+    expect(forged.code).toBe(1);
+    expect(forged.stderr).toContain('manifest.json is not authentic');
+
     const initialized = await gatehouse(['restore', archive, '--data-dir', source]);
     expect(initialized.code).toBe(1);
     expect(initialized.stderr).toContain('already an initialized data directory');
   });
 
   it('restores into a fresh directory; with the original root key every key, secret and object decrypts', async () => {
-    const restored = await gatehouse(['restore', archive, '--data-dir', target]);
+    const restored = await gatehouse(['restore', archive, '--data-dir', target, '--root-key-file', rootKeyFile]);
     expect(restored.code, restored.stderr).toBe(0);
     expect(restored.stdout.toString()).toContain('start it with the ORIGINAL root key');
+    // the running gatehouse MACed the manifest under its root key: the restore verified it
+    expect(restored.stdout.toString()).toContain('archive authenticated under the root key');
     expect(existsSync(join(target, 'root.key'))).toBe(false);
     expect(readFileSync(join(target, 'admin.token'), 'utf8')).not.toBe(
       readFileSync(join(source, 'admin.token'), 'utf8'),

@@ -143,6 +143,33 @@ describe('transit routes', () => {
     expect(mismatch.body.code).toBe('ERR_KMS_KEY_MISMATCH');
   });
 
+  it('checks a key name only after authorization: 401 first, and every call writes its one audit line', async () => {
+    const { call, logger } = setup();
+    const audited = () => logger.lines.filter((l) => l.audit === true);
+    const calls: Array<['GET' | 'POST' | 'DELETE', string, unknown]> = [
+      ['POST', '/v1/transit/encrypt/..bad', { plaintext: b64('x') }],
+      ['POST', '/v1/transit/decrypt/-x', { ciphertext: 'fake:x:v1:e30=' }],
+      ['POST', '/v1/transit/datakey/plaintext/..bad', {}],
+      ['POST', '/v1/transit/keys/..bad', {}],
+      ['GET', '/v1/transit/keys/-x', undefined],
+      ['POST', '/v1/transit/keys/-x/rotate', {}],
+    ];
+    for (const [method, url, body] of calls) {
+      const anonymous = await call(method, url, body, '');
+      expect([anonymous.status, anonymous.body.code], url).toEqual([401, 'ERR_KMS_UNAUTHORIZED']);
+      const forbidden = await call(method, url, body, 'enc-only');
+      expect(forbidden.status, url).toBe(url.startsWith('/v1/transit/encrypt/') ? 400 : 403);
+      const admin = await call(method, url, body);
+      expect([admin.status, admin.body.code], url).toEqual([400, 'ERR_KMS_KEY_NAME_INVALID']);
+    }
+    const lines = audited();
+    expect(lines).toHaveLength(calls.length * 3);
+    expect(lines.filter((l) => l.result === 'ERR_KMS_UNAUTHORIZED')).toHaveLength(calls.length);
+    expect(lines.filter((l) => l.principal === 'admin').map((l) => [l.key, l.result])).toEqual(
+      calls.map(([, url]) => [/\/(\.\.bad|-x)/.exec(url)?.[1], 'ERR_KMS_KEY_NAME_INVALID']),
+    );
+  });
+
   it('limits the body size', async () => {
     const { call } = setup({ bodyLimit: 2048 });
     const res = await call('POST', '/v1/transit/encrypt/orders', { plaintext: b64('x'.repeat(4096)) });

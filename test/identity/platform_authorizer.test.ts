@@ -212,7 +212,11 @@ describe('authorization of our own APIs by scopes', () => {
         headers: { ...auth, 'content-type': 'application/octet-stream' },
         body: 'object body',
       }).then(async (r) => ({ status: r.statusCode, text: await r.body.text() }));
-    expect((await put({ 'x-api-key': writer }, 'invoices')).status).toBe(201);
+    // object:write:invoices does not reach the KMS key orders: naming it needs kms:encrypt:orders as well
+    const chosen = await put({ 'x-api-key': writer }, 'invoices');
+    expect([chosen.status, JSON.parse(chosen.text).code]).toEqual([403, 'ERR_OBJECT_KEY_FORBIDDEN']);
+    const writerWithKey = await apiKey('object:write:invoices kms:encrypt:orders');
+    expect((await put({ 'x-api-key': writerWithKey }, 'invoices')).status).toBe(201);
     expect((await put({ 'x-api-key': reader }, 'invoices')).status).toBe(403);
     expect((await put({ 'x-api-key': writer }, 'payroll')).status).toBe(403);
     const read = await call(running.endpoints.admin, '/v1/objects/invoices/a.txt', { auth: { 'x-api-key': reader } });
@@ -223,11 +227,12 @@ describe('authorization of our own APIs by scopes', () => {
     ).toBe(403);
     expect((await call(running.endpoints.admin, '/v1/objects', { auth: { 'x-api-key': reader } })).status).toBe(403);
     expect((await call(running.endpoints.admin, '/v1/objects/invoices/a.txt', {})).status).toBe(401);
-    const lines = logger.lines.filter((l) => String(l['permission'] ?? '').startsWith('object:'));
+    const lines = logger.lines.filter((l) => /^(object|kms):/.test(String(l['permission'] ?? '')));
     expect(lines.map((l) => `${String(l['event'])} ${String(l['permission'])}`)).toEqual(
       expect.arrayContaining([
         'authorization.granted object:write:invoices',
         'authorization.denied object:write:invoices',
+        'authorization.denied kms:encrypt:orders',
         'authorization.granted object:read:invoices',
         'authorization.denied object:read:payroll',
       ]),

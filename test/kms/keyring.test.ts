@@ -192,6 +192,43 @@ describe('named keys', () => {
   });
 });
 
+describe('key change hook', () => {
+  it('tells every listener the key name after each change, whichever path made it, until unsubscribed', async () => {
+    const keyring = await openKeyring(fixture(), { usageBlock: 2, maxEncryptionsPerVersion: 2 });
+    await keyring.createKey('orders');
+    const seen: string[] = [];
+    const off = keyring.onKeyChange((name) => seen.push(name));
+    await keyring.rotateKey('orders');
+    await keyring.configureKey('orders', { deletionAllowed: true, minDecryptionVersion: 2, minEncryptionVersion: 2 });
+    await keyring.trimKey('orders', 2);
+    await keyring.deleteKey('orders');
+    await keyring.restoreKey('orders');
+    expect(seen).toEqual(['orders', 'orders', 'orders', 'orders', 'orders']);
+    // the automatic rotation at the usage limit is a change too
+    for (let i = 0; i < 3; i++) await keyring.encryptionKey('orders');
+    expect((await keyring.getKey('orders')).latestVersion).toBe(3);
+    expect(seen).toHaveLength(6);
+    // a refused change is told too (its outcome may be unknown; a listener only drops cached state)
+    expect(await codeOf(keyring.trimKey('orders', 1))).toBe('ERR_KMS_TRIM_INVALID');
+    expect(seen).toHaveLength(7);
+    off();
+    await keyring.rotateKey('orders');
+    expect(seen).toHaveLength(7);
+  });
+
+  it('currentVersion is the version encryptionKey uses, refuses deleted keys and counts no use', async () => {
+    const keyring = await openKeyring(fixture());
+    await keyring.createKey('orders');
+    await keyring.rotateKey('orders');
+    expect(await keyring.currentVersion('orders')).toBe(2);
+    expect((await keyring.getKey('orders')).versions.map((v) => v.encryptions)).toEqual([0, 0]);
+    await keyring.configureKey('orders', { deletionAllowed: true });
+    await keyring.deleteKey('orders');
+    expect(await codeOf(keyring.currentVersion('orders'))).toBe('ERR_KMS_KEY_DELETED');
+    expect(await codeOf(keyring.currentVersion('absent'))).toBe('ERR_KMS_KEY_NOT_FOUND');
+  });
+});
+
 describe('several processes on one store', () => {
   it('interleave writes, retrying when the other one wrote first', async () => {
     const parts = fixture();

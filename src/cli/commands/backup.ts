@@ -2,7 +2,12 @@ import { createWriteStream, renameSync, rmSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { Command } from 'commander';
-import { configFileFromEnvironment, loadConfig, processEnvironment } from '../../config/index.js';
+import {
+  configFileFromEnvironment,
+  loadConfig,
+  processEnvironment,
+  rootKeyFromEnvironment,
+} from '../../config/index.js';
 import { fsyncDirectory, systemClock } from '../../core/index.js';
 import { restoreBackup, type RestoreReport } from '../../app/index.js';
 import { createLogger } from '../logger.js';
@@ -48,8 +53,12 @@ export function restoreCommand(): Command {
     .argument('<file>', 'archive written by gatehouse backup')
     .requiredOption('--data-dir <dir>', 'the new data directory')
     .option('--config <file>', 'configuration file (YAML or JSON); also GATEHOUSE_CONFIG')
+    .option(
+      '--root-key-file <file>',
+      'the original root key, to authenticate the archive before restoring it (also GATEHOUSE_ROOT_KEY)',
+    )
     .option('--json', 'print exactly one JSON document')
-    .action(async (file: string, flags: { dataDir: string; config?: string; json?: boolean }) => {
+    .action(async (file: string, flags: { dataDir: string; config?: string; rootKeyFile?: string; json?: boolean }) => {
       const env = processEnvironment();
       const configFile = flags.config ?? configFileFromEnvironment(env);
       const config = loadConfig({
@@ -58,10 +67,18 @@ export function restoreCommand(): Command {
         overrides: { dataDir: flags.dataDir },
       });
       const logger = createLogger(config.log.level);
-      const report = await restoreBackup({ archive: file, config, clock: systemClock, logger });
+      const rootKeyEnv = rootKeyFromEnvironment(env);
+      const rootKey = {
+        ...(flags.rootKeyFile === undefined ? {} : { file: flags.rootKeyFile }),
+        ...(rootKeyEnv === undefined ? {} : { env: rootKeyEnv }),
+      };
+      const report = await restoreBackup({ archive: file, config, clock: systemClock, logger, rootKey });
       print({ json: flags.json === true }, report, (r: RestoreReport) =>
         [
           `restored ${r.records} records, ${r.counters} counters and ${r.objects} objects into ${r.dataDir}`,
+          r.authenticated
+            ? 'archive authenticated under the root key'
+            : 'archive NOT authenticated (no root key given, or a backup older than authenticated manifests)',
           `new admin token in ${r.adminToken}`,
           `start it with the ORIGINAL root key (fingerprint ${r.rootKeyFingerprint}):`,
           `  gatehouse up --data-dir ${r.dataDir} --root-key-file FILE   (or GATEHOUSE_ROOT_KEY)`,

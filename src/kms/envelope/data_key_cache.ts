@@ -47,7 +47,8 @@ function checkLimits(limits: DataKeyCacheLimits): Required<DataKeyCacheLimits> {
  *
  * @example
  * const cache = new DataKeyCache({ maxAgeMs: 60_000, maxMessages: 10_000, maxBytes: 1 << 30 }, clock);
- * const key = cache.take(id, plaintext.length) ?? cache.put(id, newSingleKey(material, ctx), plaintext.length);
+ * const hit = cache.take(id, plaintext.length, await keys.currentVersion(name));
+ * if (!hit && !cache.put(id, fresh, plaintext.length)) fresh.payloadKey.fill(0); // after sealing with fresh
  */
 export class DataKeyCache {
   private readonly limits: Required<DataKeyCacheLimits>;
@@ -60,13 +61,21 @@ export class DataKeyCache {
     this.limits = checkLimits(limits);
   }
 
-  /** A cached key for one more message of `bytes` plaintext bytes (counted), or undefined. */
-  take(id: string, bytes: number): SingleKey | undefined {
+  /**
+   * A cached key for one more message of `bytes` plaintext bytes (counted), or undefined. An entry wrapped under
+   * another key version than `currentVersion` (the one the keyring would wrap a fresh key under now) is stale: it is
+   * dropped, so a rotated, retired or trimmed version stops sealing at once.
+   */
+  take(id: string, bytes: number, currentVersion: number): SingleKey | undefined {
     const entry = this.entries.get(id);
     // A message larger than maxBytes alone bypasses the cache (the cached key stays for smaller ones).
     if (!entry || bytes > this.limits.maxBytes) return undefined;
     const { maxAgeMs, maxMessages, maxBytes } = this.limits;
-    if (this.clock.now() - entry.createdAt >= maxAgeMs || entry.messages >= maxMessages) {
+    if (
+      entry.key.keyVersion !== currentVersion ||
+      this.clock.now() - entry.createdAt >= maxAgeMs ||
+      entry.messages >= maxMessages
+    ) {
       this.drop(id);
       return undefined;
     }
@@ -80,9 +89,12 @@ export class DataKeyCache {
     return entry.key;
   }
 
-  /** Caches a fresh key that is about to seal its first message of `bytes` bytes (unless that alone is too big). */
-  put(id: string, key: SingleKey, bytes: number): SingleKey {
-    if (bytes > this.limits.maxBytes) return key;
+  /**
+   * Caches a fresh key that sealed its first message of `bytes` bytes, unless that alone is too big. Returns whether
+   * it was cached: a declined key stays the caller's to wipe (the cache wipes the keys it holds when it drops them).
+   */
+  put(id: string, key: SingleKey, bytes: number): boolean {
+    if (bytes > this.limits.maxBytes) return false;
     this.drop(id);
     while (this.entries.size >= this.limits.maxEntries) {
       const oldest = this.entries.keys().next().value;
@@ -90,7 +102,12 @@ export class DataKeyCache {
       this.drop(oldest);
     }
     this.entries.set(id, { key, createdAt: this.clock.now(), messages: 1, bytes });
-    return key;
+    return true;
+  }
+
+  /** Forgets and wipes the cached keys of the key named `keyName` (after it changed). */
+  forgetKey(keyName: string): void {
+    for (const [id, entry] of [...this.entries]) if (entry.key.keyName === keyName) this.drop(id);
   }
 
   /** Forgets and wipes every cached key. */

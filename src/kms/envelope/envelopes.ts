@@ -48,7 +48,11 @@ export class Envelopes {
 
   constructor(options: EnvelopesOptions) {
     this.keys = options.keys;
-    this.cache = options.cache ? new DataKeyCache(options.cache, options.clock) : undefined;
+    const cache = options.cache ? new DataKeyCache(options.cache, options.clock) : undefined;
+    this.cache = cache;
+    // Every key change this keyring makes (rotate, config, delete, restore, trim, by any API) drops that key's
+    // cached data keys at once; `encrypt` also confirms each hit, which bounds another process's changes.
+    if (cache) this.keys.onKeyChange((name) => cache.forgetKey(name));
   }
 
   /** `gh1:` + base64 of an envelope, for JSON APIs. */
@@ -80,12 +84,20 @@ export class Envelopes {
       }
     }
     const id = `${keyName}\u0000${ctx.toString('latin1')}`;
-    const hit = cache.take(id, data.length);
+    // Asked before the (synchronous) take so that no await separates taking a cached key from sealing with it: a
+    // concurrent drop would wipe it. A deleted key throws here; a cached key under an older version is dropped.
+    const current = await this.keys.currentVersion(keyName);
+    const hit = cache.take(id, data.length, current);
     if (hit) return sealSingle(hit, data, ctx);
     const key = await this.freshSingleKey(keyName, ctx);
-    const out = sealSingle(key, data, ctx);
-    cache.put(id, key, data.length);
-    return out;
+    let cached = false;
+    try {
+      const out = sealSingle(key, data, ctx);
+      cached = cache.put(id, key, data.length);
+      return out;
+    } finally {
+      if (!cached) key.payloadKey.fill(0); // declined (a message larger than maxBytes): used once, wiped now
+    }
   }
 
   /**
@@ -109,8 +121,15 @@ export class Envelopes {
     } else if (header.mode === 'stream') {
       const parts: Buffer[] = [];
       const reader = new StreamReader(this.keys, ctx);
-      await reader.write(bytes, (part) => parts.push(part));
-      reader.end((part) => parts.push(part));
+      try {
+        await reader.write(bytes, (part) => parts.push(part));
+        reader.end((part) => parts.push(part));
+      } catch (err) {
+        for (const part of parts) part.fill(0); // segments before the failure: never released
+        throw err;
+      } finally {
+        reader.wipe(); // a failing segment in write() never reaches end(), which would wipe the derived keys
+      }
       plaintext = parts.length === 1 ? (parts[0] as Buffer) : Buffer.concat(parts);
     } else {
       throw new GatehouseError('ERR_KMS_DECRYPT_FAILED', { detail: 'a data key is not a ciphertext' });
@@ -253,7 +272,7 @@ export class Envelopes {
     return verifyingStream(new StreamReader(this.keys, encodeContext(context)));
   }
 
-  /** Forgets and wipes every cached data key (for example after rotating a key that must stop being used). */
+  /** Forgets and wipes every cached data key (key changes already drop that key's own: see the constructor). */
   clearCache(): void {
     this.cache?.clear();
   }

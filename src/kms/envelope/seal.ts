@@ -43,14 +43,16 @@ export function openSealed(
 ): Buffer {
   if (sealed.length < TAG) throw new GatehouseError('ERR_KMS_DECRYPT_FAILED');
   const body = sealed.subarray(0, sealed.length - TAG);
+  let first: Buffer | undefined;
   try {
     const decipher = createDecipheriv(alg as CipherGCMTypes, key, nonce, { authTagLength: TAG });
     decipher.setAuthTag(sealed.subarray(sealed.length - TAG));
     for (const part of aad) decipher.setAAD(part);
-    const first = decipher.update(body);
+    first = decipher.update(body);
     const last = decipher.final();
     return last.length === 0 ? first : Buffer.concat([first, last]);
   } catch {
+    first?.fill(0); // unauthenticated plaintext (an unwrapped DEK candidate)
     throw new GatehouseError('ERR_KMS_DECRYPT_FAILED');
   }
 }

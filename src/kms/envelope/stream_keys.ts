@@ -95,16 +95,18 @@ export class StreamKeys {
   /** Opens the next segment; ERR_KMS_DECRYPT_FAILED unless it authenticates at this position with this flag. */
   open(sealed: Buffer, last: boolean): Buffer {
     if (sealed.length < TAG) throw new GatehouseError('ERR_KMS_DECRYPT_FAILED');
+    let body: Buffer | undefined;
     try {
       const decipher = createDecipheriv(this.aead as CipherGCMTypes, this.okm.subarray(0, 32), this.nextNonce(last), {
         authTagLength: TAG,
       });
       decipher.setAuthTag(sealed.subarray(sealed.length - TAG));
       decipher.setAAD(this.aad);
-      const body = decipher.update(sealed.subarray(0, sealed.length - TAG));
+      body = decipher.update(sealed.subarray(0, sealed.length - TAG));
       const tail = decipher.final();
       return tail.length === 0 ? body : Buffer.concat([body, tail]);
     } catch {
+      body?.fill(0); // unauthenticated plaintext
       throw new GatehouseError('ERR_KMS_DECRYPT_FAILED');
     }
   }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { Envelopes } from '../../../src/kms/index.js';
+import { Envelopes, Keyring, type KeyMaterialSource } from '../../../src/kms/index.js';
 import { codeOf, envelopeFixture } from './envelope_fixture.js';
 
 const CONTEXT = { tenant: 'acme' };
@@ -83,6 +83,53 @@ describe('data-key cache', () => {
     envelopes.clearCache();
     const [b] = await sealMany(envelopes, [1]);
     expect(b).not.toBe(a);
+  });
+
+  it("follows another process's key changes within the keyring's metadata lifetime (1 s)", async () => {
+    const { envelopes, keyring, store, root, clock } = await envelopeFixture({ cache: BIG });
+    const other = await Keyring.open({ store, root, clock }); // another replica on the same storage
+    const sealed: Buffer[] = [];
+    const seal = async () => {
+      const out = await envelopes.encrypt('k-aes', Buffer.from('record'), CONTEXT);
+      sealed.push(out);
+      return envelopes.inspect(out).keyVersion;
+    };
+    expect(await seal()).toBe(1);
+    await other.rotateKey('k-aes');
+    clock.advance(1_000);
+    expect(await seal()).toBe(2);
+    await other.configureKey('k-aes', { minDecryptionVersion: 2, minEncryptionVersion: 2 });
+    await other.trimKey('k-aes', 2);
+    await other.rotateKey('k-aes');
+    clock.advance(1_000);
+    expect(await seal()).toBe(3);
+    for (const out of sealed.slice(1))
+      expect((await envelopes.decrypt(out, CONTEXT)).plaintext.toString()).toBe('record');
+    await other.configureKey('k-aes', { deletionAllowed: true });
+    await other.deleteKey('k-aes');
+    clock.advance(1_000);
+    expect(await codeOf(envelopes.encrypt('k-aes', Buffer.from('record'), CONTEXT))).toBe('ERR_KMS_KEY_DELETED');
+    expect((await keyring.getKey('k-aes')).deleted).toBe(true);
+  });
+
+  it("drops a key's cached data keys when the keyring changes it, before any hit could re-check", async () => {
+    const { keyring, clock } = await envelopeFixture();
+    // a source whose metadata view is stale (as a replica's is for up to a second): only the hook can help
+    const stale: KeyMaterialSource = {
+      encryptionKey: (name) => keyring.encryptionKey(name),
+      decryptionKey: (name, version) => keyring.decryptionKey(name, version),
+      currentVersion: () => Promise.resolve(1),
+      onKeyChange: (listener) => keyring.onKeyChange(listener),
+    };
+    const envelopes = new Envelopes({ keys: stale, clock, cache: BIG });
+    const [a] = await sealMany(envelopes, [1]);
+    const chacha = wrapOf(envelopes, await envelopes.encrypt('k-chacha', Buffer.alloc(1), CONTEXT));
+    await keyring.rotateKey('k-aes');
+    const after = await envelopes.encrypt('k-aes', Buffer.alloc(1), CONTEXT);
+    expect(wrapOf(envelopes, after)).not.toBe(a);
+    expect(envelopes.inspect(after).keyVersion).toBe(2);
+    // another key's cached data key stays
+    expect(wrapOf(envelopes, await envelopes.encrypt('k-chacha', Buffer.alloc(1), CONTEXT))).toBe(chacha);
   });
 
   it('refuses invalid bounds with ERR_CONFIG_INVALID', async () => {

@@ -8,11 +8,12 @@ import { Envelopes, Keyring, RootKey, type DataKeyCacheLimits, type KeyType } fr
 export async function envelopeFixture(options: { cache?: DataKeyCacheLimits } = {}) {
   const clock = new ManualClock(Date.parse('2026-01-01T00:00:00Z'));
   const store = new MemoryRecordStore({ clock });
-  const keyring = await Keyring.open({ store, root: RootKey.generate(), clock, usageBlock: 100 });
+  const root = RootKey.generate();
+  const keyring = await Keyring.open({ store, root, clock, usageBlock: 100 });
   const types: Record<string, KeyType> = { 'k-aes': 'aes256-gcm96', 'k-chacha': 'chacha20-poly1305' };
   for (const [name, type] of Object.entries(types)) await keyring.createKey(name, { type });
   const envelopes = new Envelopes({ keys: keyring, clock, ...options });
-  return { clock, store, keyring, envelopes };
+  return { clock, store, root, keyring, envelopes };
 }
 
 /** The error code a promise (or a function) fails with; undefined when it succeeds. */

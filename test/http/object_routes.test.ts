@@ -1,0 +1,120 @@
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { FsObjectFiles, MemoryRecordStore } from '../../src/adapters/index.js';
+import type { PlatformCore } from '../../src/app/compose.js';
+import { objectOperations } from '../../src/app/object_operations.js';
+import { permits } from '../../src/app/platform_authorizer.js';
+import { loadConfig } from '../../src/config/index.js';
+import { GatehouseError, ManualClock, MemoryLogger } from '../../src/core/index.js';
+import { createHttpsServer, registerObjectRoutes, type HttpsServer } from '../../src/http/index.js';
+import {
+  EnvelopeObjectCipher,
+  Envelopes,
+  Keyring,
+  ObjectStore,
+  RootKey,
+  type ObjectRewrap,
+} from '../../src/kms/index.js';
+import { selfSigned } from './fake_kms.js';
+import { tempDir } from '../support/tmp.js';
+
+const cleanups: Array<() => unknown> = [];
+afterEach(async () => {
+  while (cleanups.length) await cleanups.pop()?.();
+});
+
+/**
+ * The object routes over a real object store and keyring, authorized like app/platform_authorizer.ts: the bearer
+ * token is the caller's space-separated scopes (`permits` decides), `none` has no credentials.
+ */
+async function setup() {
+  const tmp = tempDir('gh-object-routes-');
+  cleanups.push(() => tmp.remove());
+  const clock = new ManualClock(Date.parse('2026-01-01T00:00:00Z'));
+  const logger = new MemoryLogger();
+  const records = new MemoryRecordStore({ clock });
+  const keyring = await Keyring.open({ store: records, root: RootKey.generate(), clock });
+  await keyring.createKey('orders');
+  const cipher = new EnvelopeObjectCipher(new Envelopes({ keys: keyring, clock }), keyring);
+  const files = new FsObjectFiles(join(tmp.dir, 'objects'));
+  const store = new ObjectStore({ records, files, cipher, clock, logger });
+  const core = { logger, keyring } as unknown as PlatformCore;
+  const config = loadConfig({});
+  const server: HttpsServer = createHttpsServer({ name: 'admin', http: config.http, ...selfSigned(), logger });
+  cleanups.push(() => server.close());
+  const permissions: string[] = [];
+  registerObjectRoutes(server.app, {
+    ops: objectOperations({ store, rewrap: {} as ObjectRewrap }, core),
+    checkToken: () => false,
+    authorize: async (headers, permission) => {
+      permissions.push(permission);
+      const scopes = /^Bearer (.+)$/.exec(String(headers.authorization ?? ''))?.[1];
+      if (scopes === undefined) throw new GatehouseError('ERR_ADMIN_UNAUTHORIZED');
+      const caller = { principal: 'api_key:test', kind: 'api_key' as const, scopes: new Set(scopes.split(' ')) };
+      if (!permits(caller, permission)) throw new GatehouseError('ERR_ADMIN_FORBIDDEN');
+      return caller.principal;
+    },
+  });
+  const put = async (path: string, scopes: string) => {
+    const response = await server.app.inject({
+      method: 'PUT',
+      url: `/v1/objects/${path}`,
+      headers: { authorization: `Bearer ${scopes}`, 'content-type': 'application/octet-stream' },
+      payload: Buffer.from('object body'),
+    });
+    return { status: response.statusCode, body: response.json() as Record<string, unknown> };
+  };
+  const keyNames = async () => (await keyring.listKeys()).map((k) => k.name);
+  return { put, keyNames, permissions, store };
+}
+
+describe('object PUT ?key_name=', () => {
+  it('object:write:<bucket> alone cannot bind a bucket to an existing key: 403 ERR_OBJECT_KEY_FORBIDDEN', async () => {
+    const { put, store, permissions } = await setup();
+    const refused = await put('invoices/a.txt?key_name=orders', 'object:write:invoices');
+    expect(refused.status).toBe(403);
+    expect(refused.body['code']).toBe('ERR_OBJECT_KEY_FORBIDDEN');
+    expect(await store.listBuckets()).toEqual([]);
+    expect(permissions).toEqual(['object:write:invoices', 'kms:encrypt:orders']);
+    // with kms:encrypt:orders as well it may
+    const allowed = await put('invoices/a.txt?key_name=orders', 'object:write:invoices kms:encrypt:orders');
+    expect(allowed.status).toBe(201);
+    expect(allowed.body['key_name']).toBe('orders');
+    expect((await store.listBuckets()).map((b) => [b.name, b.keyName])).toEqual([['invoices', 'orders']]);
+  });
+
+  it('object:write:<bucket> cannot create a KMS key; kms:encrypt:<key> cannot either; admin can', async () => {
+    const { put, keyNames } = await setup();
+    for (const scopes of ['object:write:invoices', 'object:write:invoices kms:encrypt:payments']) {
+      const refused = await put('invoices/a.txt?key_name=payments', scopes);
+      expect(refused.status).toBe(403);
+      expect(refused.body['code']).toBe('ERR_OBJECT_KEY_FORBIDDEN');
+    }
+    expect(await keyNames()).toEqual(['orders']);
+    const created = await put('invoices/a.txt?key_name=payments', 'admin');
+    expect(created.status).toBe(201);
+    expect(await keyNames()).toEqual(['orders', 'payments']);
+  });
+
+  it("the bucket's default key needs only object:write:<bucket>, named or not, and is created on first use", async () => {
+    const { put, keyNames, permissions } = await setup();
+    expect((await put('invoices/a.txt', 'object:write:invoices')).status).toBe(201);
+    expect((await put('invoices/b.txt?key_name=bucket-invoices', 'object:write:invoices')).status).toBe(201);
+    expect((await put('photos/a.jpg?key_name=bucket-photos', 'object:write:photos')).status).toBe(201);
+    expect(await keyNames()).toEqual(['bucket-invoices', 'bucket-photos', 'orders']);
+    expect(permissions.every((p) => p.startsWith('object:write:'))).toBe(true);
+    // another bucket's default key is not this bucket's
+    const other = await put('photos/b.jpg?key_name=bucket-invoices', 'object:write:photos');
+    expect(other.body['code']).toBe('ERR_OBJECT_KEY_FORBIDDEN');
+  });
+
+  it('checks the key choice only after object:write:<bucket>: 401 without credentials, 403 without the scope', async () => {
+    const { put, permissions } = await setup();
+    const anonymous = await put('invoices/a.txt?key_name=orders', '');
+    expect(anonymous.status).toBe(401);
+    const wrongBucket = await put('invoices/a.txt?key_name=orders', 'object:write:photos kms:encrypt:orders');
+    expect(wrongBucket.status).toBe(403);
+    expect(wrongBucket.body['code']).toBe('ERR_ADMIN_FORBIDDEN');
+    expect(permissions).toEqual(['object:write:invoices', 'object:write:invoices']);
+  });
+});
