@@ -31,6 +31,30 @@ export interface SignInput {
 const DENY_LIST_REFRESH_MS = 5_000;
 
 /**
+ * The refusal of a client certificate whose chain did not verify (`socket.authorized` false), judged before anything
+ * else. The leaf is then read only to say in the log line what it claims (`svid`, `spiffeId`: e.g. another trust
+ * domain under our intermediate, where Node only says `UNSPECIFIED`); validateSvid never throws, so garbage bytes
+ * there are just `svid: "malformed"`.
+ *
+ * @example
+ * if (!socket.authorized) return untrustedChain(der, trustDomain, clock.now(), String(socket.authorizationError));
+ */
+export function untrustedChain(
+  peerDer: Buffer,
+  trustDomain: string,
+  now: number,
+  authorizationError: string | undefined,
+): PeerRefusal {
+  const claimed = validateSvid(peerDer, { trustDomain, now });
+  return {
+    reason: 'untrusted_chain',
+    tlsError: authorizationError ?? 'unknown',
+    svid: claimed.valid ? 'ok' : claimed.reason,
+    ...(claimed.valid ? { spiffeId: claimed.spiffeId } : {}),
+  };
+}
+
+/**
  * The CA's enrollment service: signs SVIDs for bootstrap credentials (one-time join token, or an access token from
  * our identity server through the {@link BootstrapTokenVerifier} port), renews them for a peer that proves the current
  * SVID over mTLS (refused once revoked or expired), and judges presented client certificates for the listener.
@@ -131,15 +155,8 @@ export class Enrollment {
    */
   peerRefusal(peerDer: Buffer, authorized: boolean, authorizationError?: string): PeerRefusal | undefined {
     const { authority, clock } = this.deps;
+    if (!authorized) return untrustedChain(peerDer, authority.trustDomain, clock.now(), authorizationError);
     const verdict = validateSvid(peerDer, { trustDomain: authority.trustDomain, now: clock.now() });
-    if (!authorized) {
-      return {
-        reason: 'untrusted_chain',
-        tlsError: authorizationError ?? 'unknown',
-        svid: verdict.valid ? 'ok' : verdict.reason,
-        ...(verdict.valid ? { spiffeId: verdict.spiffeId } : {}),
-      };
-    }
     if (!verdict.valid) return { reason: verdict.reason };
     if (isDenied(this.denied, verdict.spiffeId, verdict.notBefore))
       return { reason: 'revoked', spiffeId: verdict.spiffeId };

@@ -6,6 +6,13 @@ import { importSigningKey } from '../../src/pki/keys.js';
 import type { AuthorityRecord } from '../../src/pki/state.js';
 import { x509 } from '../../src/pki/x509.js';
 import { fixture, splitPem, TRUST_DOMAIN, exec } from '../pki/helpers.js';
+import {
+  GARBAGE_EXTENSIONS,
+  presentCertificate,
+  selfSigned,
+  underIntermediate,
+  type CraftedCert,
+} from '../support/crafted_certs.js';
 import { sClient } from '../support/https.js';
 import { caHarness, type CaHarness } from './harness.js';
 
@@ -204,6 +211,31 @@ describe('CA listener with real peers (curl, openssl s_client)', () => {
     expect(await refusedWith(two)).toMatchObject({ reason: 'multiple_uri_sans' });
     const evil = await forge('evil', ['spiffe://evil.org/ns/prod/sa/api']);
     expect(await refusedWith(evil)).toMatchObject({ reason: 'untrusted_chain', svid: 'foreign_trust_domain' });
+  });
+
+  it('refuses certificates whose extensions cannot be decoded, stays up, and serves a good client after', async () => {
+    // These used to throw from the secureConnection handler and end the process.
+    const refusal = async (cert: CraftedCert) => {
+      const before = h.lines('client certificate refused').length;
+      expect(await presentCertificate(h.port, cert)).toEqual({ handshake: true, answer: '' });
+      const lines = h.lines('client certificate refused');
+      expect(lines.length).toBe(before + 1);
+      return lines.at(-1);
+    };
+    expect(await refusal(await selfSigned([GARBAGE_EXTENSIONS.san()]))).toMatchObject({
+      listener: 'ca',
+      reason: 'untrusted_chain',
+      svid: 'malformed',
+    });
+    const ours = await underIntermediate({ store: h.f.store, vault: h.f.vault }, [
+      new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),
+      GARBAGE_EXTENSIONS.sanX400(),
+    ]);
+    expect(await refusal(ours)).toMatchObject({ listener: 'ca', reason: 'malformed' });
+    const good = await issued('after-garbage', id('after-garbage'));
+    const res = await h.curl('/v1/ca/bundle.pem', good);
+    expect(res.status, res.output).toBe(200);
+    expect(h.lines('connection closed: its handler failed')).toEqual([]);
   });
 
   it('refuses a revoked identity at the handshake and at /renew, and lists it', async () => {
