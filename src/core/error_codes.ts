@@ -258,7 +258,7 @@ export const ERROR_CODES = {
   ERR_HTTP_BAD_REQUEST: {
     status: 400,
     message: 'Bad request',
-    doc: 'The request is malformed: body, content type or parameters.',
+    doc: 'The request is malformed: body, content type or parameters; or, at a mesh sidecar or `createMtlsServer`, a request target that is not a path (origin-form) with well-formed percent-escapes (`reason: "invalid_target"`).',
   },
   ERR_HTTP_PAYLOAD_TOO_LARGE: {
     status: 413,
