@@ -232,7 +232,7 @@ export const ERROR_CODES = {
   ERR_PKI_REVOKED: {
     status: 403,
     message: 'This identity is revoked',
-    doc: 'The SPIFFE ID was revoked (`gatehouse ca revoke`): its certificates issued before then cannot renew.',
+    doc: 'The SPIFFE ID was revoked (`gatehouse ca revoke`): its certificates issued before then cannot renew, and while its deny-list entry lives (`pki.maxSvidTtl` + 1 min) it cannot enroll again, by join token or access token, nor get a new join token. See docs/ca.md#revocation.',
   },
   ERR_PKI_BOOTSTRAP_UNAVAILABLE: {
     status: 501,

@@ -56,8 +56,9 @@ export function untrustedChain(
 
 /**
  * The CA's enrollment service: signs SVIDs for bootstrap credentials (one-time join token, or an access token from
- * our identity server through the {@link BootstrapTokenVerifier} port), renews them for a peer that proves the current
- * SVID over mTLS (refused once revoked or expired), and judges presented client certificates for the listener.
+ * our identity server through the {@link BootstrapTokenVerifier} port; neither for an identity on the deny list),
+ * renews them for a peer that proves the current SVID over mTLS (refused once revoked or expired), and judges
+ * presented client certificates for the listener.
  *
  * @example
  * const enrollment = new Enrollment({ authority, joinTokens, revocations, clock, logger });
@@ -89,6 +90,8 @@ export class Enrollment {
     if (input.ttlMs !== undefined && (!Number.isSafeInteger(input.ttlMs) || input.ttlMs < 60_000)) {
       throw new GatehouseError('ERR_PKI_NAME_INVALID', { message: 'Invalid certificate lifetime (at least 1m)' });
     }
+    // A revoked identity cannot enroll again while its deny-list entry lives; refused before the token is used up.
+    await this.deps.revocations.assertEnrollable(await joinTokens.boundTo(joinToken));
     const spiffeId = await joinTokens.consume(joinToken);
     if (input.spiffeId !== undefined && input.spiffeId !== spiffeId) {
       throw new GatehouseError('ERR_PKI_FORBIDDEN', { detail: 'join token bound to another SPIFFE ID' });
@@ -110,9 +113,7 @@ export class Enrollment {
     if (!grant.allowedSpiffeIds.includes(spiffeId)) {
       throw new GatehouseError('ERR_PKI_FORBIDDEN', { detail: `client ${grant.clientId} may not hold ${spiffeId}` });
     }
-    if (await this.deps.revocations.isRevoked(spiffeId, this.deps.clock.now())) {
-      throw new GatehouseError('ERR_PKI_REVOKED');
-    }
+    await this.deps.revocations.assertEnrollable(spiffeId);
     const svid = authority.issueSvid({ ...this.request(input), spiffeId });
     logger.info(
       { spiffeId, serial: svid.serialNumber, credential: 'access_token', clientId: grant.clientId },
@@ -163,9 +164,10 @@ export class Enrollment {
     return undefined;
   }
 
-  /** Creates a one-time join token for a workload SPIFFE ID of this trust domain. */
+  /** Creates a one-time join token for a workload SPIFFE ID of this trust domain (not for a revoked one). */
   async createJoinToken(spiffeId: string, ttlMs: number): Promise<CreatedJoinToken> {
     const id = parseWorkloadSpiffeId(spiffeId, this.deps.authority.trustDomain).id;
+    await this.deps.revocations.assertEnrollable(id);
     return this.deps.joinTokens.create(id, ttlMs);
   }
 

@@ -1,7 +1,15 @@
 import { generateKeyPairSync } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { GatehouseError, MemoryLogger } from '../../src/core/index.js';
-import { Enrollment, JoinTokens, Revocations, createCsr, type BootstrapTokenVerifier } from '../../src/pki/index.js';
+import { InProcessCaClient } from '../../src/app/mesh_ca_client.js';
+import {
+  Enrollment,
+  JoinTokens,
+  Revocations,
+  createCsr,
+  isDenied,
+  type BootstrapTokenVerifier,
+} from '../../src/pki/index.js';
 import { DAY, TRUST_DOMAIN, fixture } from './helpers.js';
 
 const ID = `spiffe://${TRUST_DOMAIN}/ns/billing/sa/worker`;
@@ -71,5 +79,54 @@ describe('Enrollment with access tokens (BootstrapTokenVerifier port)', () => {
     await expect(enrollment.signWithJoinToken({ csrPem: csr() }, token)).rejects.toMatchObject({
       code: 'ERR_PKI_JOIN_TOKEN_INVALID',
     });
+  });
+});
+
+// The bootstrap paths used to test `now <= revokedAt`, true only in the revocation's own millisecond: a revoked
+// identity could enroll again a moment later, by access token or join token, and its new certificate (notBefore
+// backdated) was then refused by every sidecar anyway. Now neither path issues while the deny-list entry lives.
+describe('a revoked identity cannot enroll again while its deny-list entry lives', () => {
+  const MINUTE = 60_000;
+
+  it('access token: refused with 403 ERR_PKI_REVOKED a minute and a day later; after the entry, not denied', async () => {
+    const { f, enrollment } = await setup(verifier);
+    const entry = await enrollment.revoke(ID);
+    f.clock.advance(MINUTE);
+    for (const wait of [0, DAY - MINUTE]) {
+      f.clock.advance(wait);
+      await expect(enrollment.signWithAccessToken({ csrPem: csr(), spiffeId: ID }, 'good-token')).rejects.toMatchObject(
+        { code: 'ERR_PKI_REVOKED', status: 403 },
+      );
+    }
+    f.clock.set(entry.expiresAt);
+    const svid = await enrollment.signWithAccessToken({ csrPem: csr(), spiffeId: ID }, 'good-token');
+    expect(isDenied(await enrollment.refreshDenyList(true), ID, svid.notBefore)).toBe(false);
+    expect(svid.notBefore).toBeGreaterThan(entry.revokedAt);
+  });
+
+  it('join token: refused with 403 ERR_PKI_REVOKED without burning the token; new tokens refused too', async () => {
+    const { f, enrollment } = await setup();
+    const { token } = await enrollment.createJoinToken(ID, 2 * DAY);
+    const entry = await enrollment.revoke(ID);
+    f.clock.advance(MINUTE);
+    await expect(enrollment.signWithJoinToken({ csrPem: csr() }, token)).rejects.toMatchObject({
+      code: 'ERR_PKI_REVOKED',
+      status: 403,
+    });
+    await expect(enrollment.createJoinToken(ID, 60_000)).rejects.toMatchObject({ code: 'ERR_PKI_REVOKED' });
+    f.clock.set(entry.expiresAt);
+    const svid = await enrollment.signWithJoinToken({ csrPem: csr() }, token);
+    expect(svid.spiffeId).toBe(ID);
+    expect(svid.notBefore).toBeGreaterThan(entry.revokedAt);
+  });
+
+  it('the in-process CA client of the demo mesh refuses the same way', async () => {
+    const { f } = await setup();
+    const authority = await f.open();
+    const revocations = new Revocations(f.store, f.clock, DAY);
+    const client = new InProcessCaClient({ authority, revocations, clock: f.clock, redeem: async () => ID });
+    await revocations.revoke(ID);
+    f.clock.advance(MINUTE);
+    await expect(client.sign(csr(), 'any')).rejects.toMatchObject({ code: 'ERR_PKI_REVOKED' });
   });
 });
