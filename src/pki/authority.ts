@@ -157,11 +157,11 @@ export class Authority {
     return this.lifetimes.maxTtlMs;
   }
 
-  /** Reloads the CA from the store (another process may have rotated it). */
-  async refresh(): Promise<void> {
+  /** Reloads the CA from the store (another process may have rotated it); true when it had changed. */
+  async refresh(): Promise<boolean> {
     const stored = await this.options.store.get<AuthorityRecord>(AUTHORITY_COLLECTION, AUTHORITY_KEY);
     if (!stored) throw new GatehouseError('ERR_PKI_CA_INVALID', { detail: 'the CA record vanished' });
-    if (stored.version === this.record.version) return;
+    if (stored.version === this.record.version) return false;
     this.loaded = await loadAuthority({
       record: stored.value,
       vault: this.options.vault,
@@ -169,6 +169,7 @@ export class Authority {
       now: this.clock.now(),
     });
     this.record = { value: stored.value, version: stored.version };
+    return true;
   }
 
   /**
