@@ -202,7 +202,7 @@ export const ERROR_CODES = {
   ERR_PKI_CA_INVALID: {
     status: 500,
     message: 'The certificate authority is invalid',
-    doc: 'The stored CA certificates or keys are inconsistent or expired.',
+    doc: 'The stored CA certificates or keys are inconsistent or expired (an expired root, or an expired active intermediate whose root cannot sign a new one; an expired intermediate under a valid root is replaced at start, see docs/ca.md).',
   },
   ERR_PKI_NAME_INVALID: {
     status: 400,

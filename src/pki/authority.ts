@@ -6,6 +6,7 @@ import {
   type ListenerCertificate,
   type ListenerCertificateRequest,
 } from './listener_certificate.js';
+import { replaceExpiredIntermediate } from './expired_intermediate.js';
 import { loadAuthority, type LoadedAuthority } from './load.js';
 import type { SecretVault } from './ports.js';
 import { rotationSteps, type RotationPolicy } from './rotation.js';
@@ -48,6 +49,15 @@ export interface RotationResult {
   bundleSequence: number;
 }
 
+function rotationPolicy(options: AuthorityOptions): RotationPolicy {
+  const maxSvidTtlMs = options.maxSvidTtlMs ?? DAY_MS;
+  return {
+    maxLeafTtlMs: options.maxLeafTtlMs ?? maxSvidTtlMs,
+    activationDelayMs: options.activationDelayMs ?? DAY_MS,
+    prepareAtFraction: 0.5,
+  };
+}
+
 function positive(name: string, value: number): number {
   if (!Number.isSafeInteger(value) || value <= 0)
     throw new GatehouseError('ERR_CONFIG_INVALID', { message: `${name} must be positive` });
@@ -78,17 +88,15 @@ export class Authority {
   }
 
   private get policy(): RotationPolicy {
-    return {
-      maxLeafTtlMs: this.options.maxLeafTtlMs ?? this.lifetimes.maxTtlMs,
-      activationDelayMs: this.options.activationDelayMs ?? DAY_MS,
-      prepareAtFraction: 0.5,
-    };
+    return rotationPolicy(this.options);
   }
 
   /**
    * Opens the CA of `trustDomain`, creating it if the store has none. Creation is safe under a race: the record is
    * inserted with an absence precondition, and a process that loses loads the winner's CA (its own freshly sealed
-   * keys stay unreferenced in the vault). Throws ERR_PKI_CA_INVALID when the stored CA is inconsistent or expired.
+   * keys stay unreferenced in the vault). An active intermediate that expired while no rotation ran is replaced by a
+   * new one under the root when the root is valid and its key held (warn line `ca_intermediate_replaced`). Throws
+   * ERR_PKI_CA_INVALID when the stored CA is inconsistent or expired beyond that (an expired root).
    */
   static async open(options: AuthorityOptions): Promise<Authority> {
     const { store, vault, clock, logger } = options;
@@ -116,6 +124,16 @@ export class Authority {
       stored = await store.get<AuthorityRecord>(AUTHORITY_COLLECTION, AUTHORITY_KEY);
       if (!stored) throw new GatehouseError('ERR_PKI_CA_INVALID', { detail: 'the CA record vanished after creation' });
     }
+    // An intermediate that expired while the CA was stopped is replaced under a valid root (loudly), not a dead end.
+    stored = await replaceExpiredIntermediate({
+      store,
+      vault,
+      stored,
+      now: clock.now(),
+      policy: rotationPolicy(options),
+      intermediateTtlMs: positive('intermediateTtlMs', options.intermediateTtlMs),
+      logger,
+    });
     const loaded = await loadAuthority({ record: stored.value, vault, trustDomain, now: clock.now() });
     const authority = new Authority(
       loaded,
