@@ -49,6 +49,7 @@ export async function prepareCaListener(options: {
     joinTokens: new JoinTokens(core.records, clock),
     revocations: new Revocations(core.records, clock, authority.maxSvidTtlMs),
     ...(options.bootstrap ? { bootstrap: options.bootstrap } : {}),
+    ...(config.pki.allowedDnsNames ? { allowedDnsNames: config.pki.allowedDnsNames } : {}),
     clock,
     logger,
   });

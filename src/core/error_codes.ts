@@ -229,6 +229,11 @@ export const ERROR_CODES = {
     message: 'This credential may not hold this SPIFFE ID',
     doc: 'The join token, access token or client certificate is bound to another SPIFFE ID than the one requested.',
   },
+  ERR_PKI_DNS_NAME_NOT_ALLOWED: {
+    status: 403,
+    message: 'This DNS name may not be put in a workload certificate',
+    doc: 'A DNS name asked of `POST /v1/ca/sign` (or kept by `/v1/ca/renew`) is `localhost` or `*.localhost` (the platform listeners use it), looks like an IP address, or is outside `pki.allowedDnsNames` when that list is set. See docs/ca.md.',
+  },
   ERR_PKI_REVOKED: {
     status: 403,
     message: 'This identity is revoked',

@@ -5,7 +5,8 @@ import { csrPemToDer, verifyCsr } from './csr.js';
 import type { CreatedJoinToken, JoinTokens } from './join_tokens.js';
 import type { BootstrapTokenVerifier } from './ports.js';
 import { isDenied, type Revocations, type RevokedIdentity } from './revocation.js';
-import { assertDnsNames, parseWorkloadSpiffeId } from './spiffe_id.js';
+import { assertWorkloadDnsNames } from './dns_policy.js';
+import { parseWorkloadSpiffeId } from './spiffe_id.js';
 import { validateSvid, type SvidRejection } from './svid.js';
 import type { IssuedSvid } from './svid_request.js';
 
@@ -75,6 +76,8 @@ export class Enrollment {
       revocations: Revocations;
       /** Unset until the identity module provides it: access tokens are then refused with a clear error. */
       bootstrap?: BootstrapTokenVerifier;
+      /** `pki.allowedDnsNames`: the DNS names (exact or `*.suffix`) workloads may ask for; unset: any but the refused. */
+      allowedDnsNames?: readonly string[];
       clock: Clock;
       logger: Logger;
     },
@@ -86,7 +89,7 @@ export class Enrollment {
     // Whatever can be refused is refused before the token is used up: a bad request does not burn it.
     verifyCsr(csrPemToDer(input.csrPem));
     if (input.spiffeId !== undefined) parseWorkloadSpiffeId(input.spiffeId, authority.trustDomain);
-    assertDnsNames(input.dnsNames ?? []);
+    assertWorkloadDnsNames(input.dnsNames ?? [], this.deps.allowedDnsNames);
     if (input.ttlMs !== undefined && (!Number.isSafeInteger(input.ttlMs) || input.ttlMs < 60_000)) {
       throw new GatehouseError('ERR_PKI_NAME_INVALID', { message: 'Invalid certificate lifetime (at least 1m)' });
     }
@@ -109,6 +112,7 @@ export class Enrollment {
       throw new GatehouseError('ERR_HTTP_BAD_REQUEST', { message: 'Invalid request: spiffe_id is required' });
     }
     const spiffeId = parseWorkloadSpiffeId(input.spiffeId, authority.trustDomain).id;
+    assertWorkloadDnsNames(input.dnsNames ?? [], this.deps.allowedDnsNames);
     const grant = await bootstrap.verify(accessToken);
     if (!grant.allowedSpiffeIds.includes(spiffeId)) {
       throw new GatehouseError('ERR_PKI_FORBIDDEN', { detail: `client ${grant.clientId} may not hold ${spiffeId}` });
@@ -145,6 +149,9 @@ export class Enrollment {
       .split(', ')
       .filter((name) => name.startsWith('DNS:'))
       .map((name) => name.slice(4));
+    // The names are checked again: a certificate issued before a name was refused (or the allow list narrowed) does
+    // not carry it forward.
+    assertWorkloadDnsNames(dnsNames, this.deps.allowedDnsNames);
     const svid = authority.issueSvid({ ...this.request(input), spiffeId: verdict.spiffeId, dnsNames });
     logger.info({ spiffeId: svid.spiffeId, serial: svid.serialNumber, previous: verdict.serialNumber }, 'SVID renewed');
     return svid;

@@ -61,7 +61,11 @@ describe('CA listener with real peers (curl, openssl s_client)', () => {
     ]) {
       expect((await h.curl('/v1/ca/sign', { json })).status).toBe(400);
     }
-    const signed = await h.curl('/v1/ca/sign', { json: { csr, join_token: token, dns_names: ['localhost'] } });
+    // localhost names the platform listeners (their clients trust this bundle): never in a workload SVID (403, token kept).
+    const localhost = await h.curl('/v1/ca/sign', { json: { csr, join_token: token, dns_names: ['localhost'] } });
+    expect(localhost.status).toBe(403);
+    expect(JSON.parse(localhost.body).code).toBe('ERR_PKI_DNS_NAME_NOT_ALLOWED');
+    const signed = await h.curl('/v1/ca/sign', { json: { csr, join_token: token, dns_names: ['api.prod.internal'] } });
     expect(signed.status, signed.output).toBe(200);
     const body = JSON.parse(signed.body);
     expect(body).toMatchObject({ spiffe_id: id('api') });
@@ -86,7 +90,7 @@ describe('CA listener with real peers (curl, openssl s_client)', () => {
     const leaf = splitPem(next.certificate_chain)[0]!;
     expect(validateSvid(leaf, { trustDomain: TRUST_DOMAIN, now: h.f.clock.now() })).toMatchObject({ valid: true });
     const text = (await exec('openssl', ['x509', '-noout', '-ext', 'subjectAltName'], leaf)).output;
-    expect(text).toContain('DNS:localhost');
+    expect(text).toContain('DNS:api.prod.internal');
   });
 
   it('serves the bundle as PEM and as a SPIFFE bundle, and the deny list', async () => {

@@ -1,4 +1,4 @@
-import { generateKeyPairSync } from 'node:crypto';
+import { X509Certificate, generateKeyPairSync } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { GatehouseError, MemoryLogger } from '../../src/core/index.js';
 import { InProcessCaClient } from '../../src/app/mesh_ca_client.js';
@@ -128,5 +128,55 @@ describe('a revoked identity cannot enroll again while its deny-list entry lives
     await revocations.revoke(ID);
     f.clock.advance(MINUTE);
     await expect(client.sign(csr(), 'any')).rejects.toMatchObject({ code: 'ERR_PKI_REVOKED' });
+  });
+});
+
+// DNS names were not tied to the bootstrap credential: any join token could get `localhost` (the name every platform
+// listener's certificate carries, trusted by the same bundle) or any other name into a workload SVID.
+describe('DNS names a workload may ask for', () => {
+  const REFUSED = ['localhost', 'api.localhost', '127.0.0.1', '10.1', '0x7f000001', 'host.0x7f'];
+
+  it('refuses localhost and IP-like names on both bootstrap paths (403, the join token kept), and on renewal', async () => {
+    const { f, enrollment } = await setup(verifier);
+    const { token } = await enrollment.createJoinToken(ID, 60_000);
+    for (const name of REFUSED) {
+      await expect(
+        enrollment.signWithJoinToken({ csrPem: csr(), dnsNames: [name] }, token),
+        name,
+      ).rejects.toMatchObject({ code: 'ERR_PKI_DNS_NAME_NOT_ALLOWED', status: 403 });
+      await expect(
+        enrollment.signWithAccessToken({ csrPem: csr(), spiffeId: ID, dnsNames: ['ok.internal', name] }, 'good-token'),
+        name,
+      ).rejects.toMatchObject({ code: 'ERR_PKI_DNS_NAME_NOT_ALLOWED' });
+    }
+    const svid = await enrollment.signWithJoinToken({ csrPem: csr(), dnsNames: ['Orders.Internal'] }, token);
+    expect(new X509Certificate(svid.certificatePem).subjectAltName).toContain('DNS:orders.internal');
+    // A certificate that carries localhost (issued before this rule) does not carry it into a renewal.
+    const old = await f.open();
+    const legacy = old.issueSvid({ csrPem: csr(), spiffeId: ID, dnsNames: ['localhost'] });
+    await expect(
+      enrollment.renew({ csrPem: csr() }, new X509Certificate(legacy.certificatePem).raw),
+    ).rejects.toMatchObject({ code: 'ERR_PKI_DNS_NAME_NOT_ALLOWED' });
+  });
+
+  it('with pki.allowedDnsNames, only exact names and names below a *.suffix pattern', async () => {
+    const f = fixture(Date.now());
+    const enrollment = new Enrollment({
+      authority: await f.open(),
+      joinTokens: new JoinTokens(f.store, f.clock),
+      revocations: new Revocations(f.store, f.clock, DAY),
+      bootstrap: verifier,
+      allowedDnsNames: ['api.internal', '*.svc.cluster.local'],
+      clock: f.clock,
+      logger: new MemoryLogger(),
+    });
+    const sign = (dnsNames: string[]) =>
+      enrollment.signWithAccessToken({ csrPem: csr(), spiffeId: ID, dnsNames }, 'good-token');
+    await expect(sign(['api.internal', 'orders.svc.cluster.local', 'a.b.svc.cluster.local'])).resolves.toMatchObject({
+      spiffeId: ID,
+    });
+    for (const name of ['evil.example', 'svc.cluster.local', 'xsvc.cluster.local', 'api.internal.evil', ...REFUSED]) {
+      await expect(sign([name]), name).rejects.toMatchObject({ code: 'ERR_PKI_DNS_NAME_NOT_ALLOWED' });
+    }
   });
 });
