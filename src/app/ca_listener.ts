@@ -2,6 +2,7 @@ import type { TLSSocket } from 'node:tls';
 import { writeFileAtomic } from '../core/index.js';
 import { registerCaRoutes, type CaAdminOperations } from '../http/index.js';
 import { Enrollment, JoinTokens, Revocations, type BootstrapTokenVerifier } from '../pki/index.js';
+import { CA_REFRESH_MS, CaFollower } from './ca_follower.js';
 import { caAdminOperations } from './ca_operations.js';
 import type { PlatformCore } from './compose.js';
 import type { IssuedListenerCert, OperatorCertificate } from './listener_certificate.js';
@@ -48,6 +49,7 @@ export async function prepareCaListener(options: {
     joinTokens: new JoinTokens(core.records, clock),
     revocations: new Revocations(core.records, clock, authority.maxSvidTtlMs),
     ...(options.bootstrap ? { bootstrap: options.bootstrap } : {}),
+    ...(config.pki.allowedDnsNames ? { allowedDnsNames: config.pki.allowedDnsNames } : {}),
     clock,
     logger,
   });
@@ -95,21 +97,21 @@ export async function prepareCaListener(options: {
     );
   };
   const admin = caAdminOperations({ core, enrollment, refreshHintSeconds, onBundleChange, logger });
-  let refresher: NodeJS.Timeout | undefined;
+  // Every replica follows the stored CA (another one may have rotated it) and its deny list.
+  const follower = new CaFollower({
+    authority,
+    logger,
+    afterRefresh: async () => {
+      await onBundleChange();
+      await enrollment.refreshDenyList();
+    },
+  });
   return {
     enrollment,
     admin,
     async listen(scheduler) {
       const bound = await listener.listen(config.listen.host, config.listen.ca.port);
-      // Every replica follows the stored CA (another one may have rotated it) and its deny list.
-      refresher = setInterval(() => {
-        authority
-          .refresh()
-          .then(() => onBundleChange())
-          .then(() => enrollment.refreshDenyList())
-          .catch((err: unknown) => logger.error({ err: (err as Error).message }, 'CA refresh failed'));
-      }, 10_000);
-      refresher.unref();
+      follower.start(CA_REFRESH_MS);
       scheduler.add({
         name: 'ca-rotation',
         everyMs: ROTATION_CHECK_MS,
@@ -124,7 +126,7 @@ export async function prepareCaListener(options: {
     },
     renewCertificate: () => listener.renewCertificate(),
     async close() {
-      if (refresher) clearInterval(refresher);
+      follower.stop();
       await listener.close();
     },
   };

@@ -4,6 +4,7 @@ import type { Config } from '../config/index.js';
 import { GatehouseError, writeFileAtomic, type Clock, type Logger } from '../core/index.js';
 import { AdminToken } from './admin_token.js';
 import { identityBootstrapVerifier } from './ca_bootstrap.js';
+import { CA_REFRESH_MS, CaFollower } from './ca_follower.js';
 import { Cleanups } from './cleanups.js';
 import { prepareCaListener } from './ca_listener.js';
 import { notInitializedMessage, type PlatformCore } from './compose.js';
@@ -41,6 +42,11 @@ export interface RunningComponent {
    */
   reloadCertificate(pem: CertificatePair): { serialNumber: string; notAfter: number };
   /**
+   * Follows a CA rotation made elsewhere (`gatehouse up`, the CA) now; it is also checked every 10 s. Resolves with
+   * whether the stored CA had changed and its bundle sequence.
+   */
+  refreshCa(): Promise<{ changed: boolean; bundleSequence: number }>;
+  /**
    * Follows a root rotation made through `gatehouse up` now (it is also checked every 5 s): when the store is sealed
    * under another root key, re-reads the root key source and adopts the new key if it holds it (see RootKeyFollower).
    */
@@ -59,6 +65,8 @@ interface Runtime {
   trustBundle: string | undefined;
   cleanups: Cleanups;
   logger: Logger;
+  /** Keeps `core.authority` on the stored CA; the identity and KMS starters start it (the CA listener has its own). */
+  followCa: () => void;
 }
 
 /** How often a component re-reads the admin token digest, so a rotation made through `gatehouse up` applies here. */
@@ -105,6 +113,7 @@ interface Started {
 const STARTERS: Record<StandaloneComponent, (rt: Runtime) => Promise<Started>> = {
   async identity(rt) {
     const { config } = rt.core;
+    rt.followCa();
     if (config.identity.issuer === undefined) {
       rt.logger.warn(
         { setting: 'identity.issuer' },
@@ -121,6 +130,7 @@ const STARTERS: Record<StandaloneComponent, (rt: Runtime) => Promise<Started>> =
     return listeners.listen(rt.scheduler);
   },
   async kms(rt) {
+    rt.followCa();
     const { callers } = await verifyingCallers(rt);
     const listener = await prepareKmsListener({
       core: rt.core,
@@ -160,7 +170,9 @@ const STARTERS: Record<StandaloneComponent, (rt: Runtime) => Promise<Started>> =
  * the operator's certificate or one from the platform CA.
  * Storage that no `gatehouse up` ever initialized is refused (ERR_STORE_NOT_INITIALIZED) and left untouched.
  * Scheduled work (signing-key rotation, CA rotation checks, purges) runs under the storage's leases, so replicas on one
- * PostgreSQL never run a job twice at once. A root key rotated through `gatehouse up` is followed once the component's
+ * PostgreSQL never run a job twice at once. The stored CA is followed (every 10 s, `refreshCa`), so a CA rotated by
+ * `gatehouse up` or the CA keeps renewing this component's listener certificate. A root key rotated through
+ * `gatehouse up` is followed once the component's
  * root key source holds it (checked every 5 s and by `refreshRootKey`). Several replicas of one component, and `gatehouse up`, may share the
  * storage; the admin API stays in `gatehouse up` (docs/operations.md).
  *
@@ -178,6 +190,8 @@ export async function startStandaloneComponent(o: {
   logger: Logger;
   /** How often a root rotation made elsewhere is looked for (default 5 s). */
   rootKeyCheckEveryMs?: number;
+  /** How often the identity and KMS components re-read the stored CA (default 10 s, as the CA listener). */
+  caRefreshEveryMs?: number;
 }): Promise<RunningComponent> {
   const { config, clock } = o;
   const logger = o.logger.child({ component: o.component });
@@ -204,6 +218,20 @@ export async function startStandaloneComponent(o: {
     cleanups.push(() => follower.stop());
     const trustBundle = existsSync(paths.dir) ? paths.trustBundle : undefined;
     if (trustBundle !== undefined) writeFileAtomic(trustBundle, await core.authority.trustBundlePem(), 0o644);
+    // The CA may rotate in another process: without following it, this component's listener certificate cannot be
+    // renewed once its intermediate has expired, and its client-certificate checks keep an outdated bundle.
+    let bundle = core.authority.trustBundlePem();
+    const caFollower = new CaFollower({
+      authority: core.authority,
+      logger,
+      afterRefresh: () => {
+        const pem = core.authority.trustBundlePem();
+        if (pem === bundle) return;
+        bundle = pem;
+        if (trustBundle !== undefined) writeFileAtomic(trustBundle, pem, 0o644);
+      },
+    });
+    cleanups.push(() => caFollower.stop());
     const scheduler = new Scheduler(core.leases, logger.child({ component: 'scheduler' }));
     scheduler.add(recordsPurgeJob(core.records, logger));
     cleanups.push(() => scheduler.stop());
@@ -217,6 +245,7 @@ export async function startStandaloneComponent(o: {
       trustBundle,
       cleanups,
       logger,
+      followCa: () => caFollower.start(o.caRefreshEveryMs ?? CA_REFRESH_MS),
     });
     ready = true;
     return {
@@ -232,6 +261,7 @@ export async function startStandaloneComponent(o: {
         const { serialNumber, notAfter } = certificate.replace(pem);
         return { serialNumber, notAfter };
       },
+      refreshCa: () => caFollower.refresh(),
       refreshRootKey: () => follower.check(),
       stop: () => {
         ready = false;

@@ -15,7 +15,7 @@ function issued(svid: IssuedSvid): IssuedCertificate {
 
 /**
  * The mesh's CA client in the same process as the Authority (the demo mesh of `gatehouse up`, tests): sign for a
- * bootstrap credential resolved by `redeem` (e.g. JoinTokens.consume), renew for a current SVID that is still valid
+ * bootstrap credential resolved by `redeem` (e.g. JoinTokens.consume) unless its identity is on the deny list, renew for a current SVID that is still valid
  * and not revoked, bundle and deny list straight from the CA state.
  *
  * @example
@@ -41,6 +41,7 @@ export class InProcessCaClient implements CertificateAuthorityClient {
   async sign(csrPem: string, credential: string): Promise<IssuedCertificate> {
     this.check();
     const spiffeId = await this.deps.redeem(credential);
+    await this.deps.revocations.assertEnrollable(spiffeId);
     return issued(this.deps.authority.issueSvid({ csrPem, spiffeId, ...this.ttl() }));
   }
 

@@ -2,7 +2,14 @@ import type { TLSSocket } from 'node:tls';
 import type { Clock, Logger } from '../core/index.js';
 import { sha256Base64url } from '../crypto/index.js';
 import type { PresentedCertificate } from '../identity/index.js';
-import { isDenied, Revocations, validateSvid, type PeerRefusal, type RevokedIdentity } from '../pki/index.js';
+import {
+  isDenied,
+  Revocations,
+  untrustedChain,
+  validateSvid,
+  type PeerRefusal,
+  type RevokedIdentity,
+} from '../pki/index.js';
 import type { PlatformCore } from './compose.js';
 
 /** How often a platform listener reloads the deny list and looks for a changed trust bundle. */
@@ -87,15 +94,11 @@ export class MtlsClientCertificates {
   refusal(socket: TLSSocket): PeerRefusal | undefined {
     const der = socket.getPeerCertificate().raw as Buffer | undefined;
     if (der === undefined || der.length === 0) return undefined;
-    const verdict = validateSvid(der, { trustDomain: this.deps.trustDomain, now: this.deps.clock.now() });
+    const { trustDomain, clock } = this.deps;
     if (!socket.authorized) {
-      return {
-        reason: 'untrusted_chain',
-        tlsError: String(socket.authorizationError ?? 'unknown'),
-        svid: verdict.valid ? 'ok' : verdict.reason,
-        ...(verdict.valid ? { spiffeId: verdict.spiffeId } : {}),
-      };
+      return untrustedChain(der, trustDomain, clock.now(), String(socket.authorizationError ?? 'unknown'));
     }
+    const verdict = validateSvid(der, { trustDomain, now: clock.now() });
     if (!verdict.valid) return { reason: verdict.reason };
     if (isDenied(this.denied, verdict.spiffeId, verdict.notBefore)) {
       return { reason: 'revoked', spiffeId: verdict.spiffeId };

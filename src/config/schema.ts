@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { duration, port } from './schema_fields.js';
+import { DNS_NAME_PATTERN, duration, port } from './schema_fields.js';
 import { gatewaySection } from './schema_gateway.js';
 import { identitySection } from './schema_identity.js';
 import { sidecarSection } from './schema_sidecar.js';
@@ -195,6 +195,18 @@ export const configSchema = z.strictObject({
         'CA rotation: how long a prepared intermediate is published in the bundle before it starts signing.',
       ),
       bundleRefreshHint: duration('5m', 'The `spiffe_refresh_hint` of the SPIFFE bundle (how often peers refetch it).'),
+      allowedDnsNames: z
+        .array(
+          z
+            .string()
+            .max(253)
+            .regex(DNS_NAME_PATTERN, 'expected a lowercase DNS name, or *. and a suffix such as *.svc.cluster.local'),
+        )
+        .max(256)
+        .optional()
+        .describe(
+          'DNS names workloads may ask for in their SVIDs (`dns_names` of `POST /v1/ca/sign`, kept on renewal): exact names or `*.suffix` patterns. Unset: any name. `localhost`, `*.localhost` and names that parse as IP addresses are always refused.',
+        ),
     })
     .prefault({})
     .describe('Certificate authority.'),

@@ -18,6 +18,9 @@ export function duration(defaultText: string, description: string) {
     });
 }
 
+/** An entry of `pki.allowedDnsNames`: a lowercase DNS name, or `*.` and a suffix (any name below it). */
+export const DNS_NAME_PATTERN = /^(\*\.)?[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/;
+
 /** A TCP port (0 = any free port). */
 export function port(defaultPort: number, description: string) {
   return z.number().int().min(0).max(65535).default(defaultPort).describe(description);

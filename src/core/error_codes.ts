@@ -207,7 +207,7 @@ export const ERROR_CODES = {
   ERR_PKI_CA_INVALID: {
     status: 500,
     message: 'The certificate authority is invalid',
-    doc: 'The stored CA certificates or keys are inconsistent or expired.',
+    doc: 'The stored CA certificates or keys are inconsistent or expired (an expired root, or an expired active intermediate whose root cannot sign a new one; an expired intermediate under a valid root is replaced at start, see docs/ca.md).',
   },
   ERR_PKI_NAME_INVALID: {
     status: 400,
@@ -234,10 +234,15 @@ export const ERROR_CODES = {
     message: 'This credential may not hold this SPIFFE ID',
     doc: 'The join token, access token or client certificate is bound to another SPIFFE ID than the one requested.',
   },
+  ERR_PKI_DNS_NAME_NOT_ALLOWED: {
+    status: 403,
+    message: 'This DNS name may not be put in a workload certificate',
+    doc: 'A DNS name asked of `POST /v1/ca/sign` (or kept by `/v1/ca/renew`) is `localhost` or `*.localhost` (the platform listeners use it), looks like an IP address, or is outside `pki.allowedDnsNames` when that list is set. See docs/ca.md.',
+  },
   ERR_PKI_REVOKED: {
     status: 403,
     message: 'This identity is revoked',
-    doc: 'The SPIFFE ID was revoked (`gatehouse ca revoke`): its certificates issued before then cannot renew.',
+    doc: 'The SPIFFE ID was revoked (`gatehouse ca revoke`): its certificates issued before then cannot renew, and while its deny-list entry lives (`pki.maxSvidTtl` + 1 min) it cannot enroll again, by join token or access token, nor get a new join token. See docs/ca.md#revocation.',
   },
   ERR_PKI_BOOTSTRAP_UNAVAILABLE: {
     status: 501,
@@ -263,7 +268,7 @@ export const ERROR_CODES = {
   ERR_HTTP_BAD_REQUEST: {
     status: 400,
     message: 'Bad request',
-    doc: 'The request is malformed: body, content type or parameters; at the gateway, a request target that is not origin-form, holds a fragment or a raw backslash in its path, or has a malformed percent-escape in its path.',
+    doc: 'The request is malformed: body, content type or parameters; at the gateway, a mesh sidecar or `createMtlsServer`, a request target that is not origin-form, holds a fragment or a raw backslash in its path, or has a malformed percent-escape in its path (the sidecar adds `reason: "invalid_target"`).',
   },
   ERR_HTTP_PAYLOAD_TOO_LARGE: {
     status: 413,

@@ -2,7 +2,7 @@ import { createServer, type Server } from 'node:https';
 import type { TLSSocket } from 'node:tls';
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { Config } from '../config/index.js';
-import { GatehouseError, randomId, type Logger } from '../core/index.js';
+import { GatehouseError, guardConnection, randomId, type Logger } from '../core/index.js';
 import { serverTlsOptions } from '../crypto/index.js';
 import { sendProblem } from './problem.js';
 
@@ -105,17 +105,20 @@ export function createHttpsServer(options: HttpsServerOptions): HttpsServer {
       });
       const clientAuth = options.clientAuth;
       if (clientAuth) {
-        httpsServer.on('secureConnection', (socket: TLSSocket) => {
-          if (!socket.getPeerX509Certificate()) return;
-          const refusal = clientAuth.check(socket);
-          if (refusal) {
-            logger.warn(
-              { listener: options.name, remote: socket.remoteAddress, ...refusal },
-              'client certificate refused',
-            );
-            socket.destroy();
-          }
-        });
+        httpsServer.on(
+          'secureConnection',
+          guardConnection(logger, { listener: options.name }, (socket: TLSSocket) => {
+            if (!socket.getPeerX509Certificate()) return;
+            const refusal = clientAuth.check(socket);
+            if (refusal) {
+              logger.warn(
+                { listener: options.name, remote: socket.remoteAddress, ...refusal },
+                'client certificate refused',
+              );
+              socket.destroy();
+            }
+          }),
+        );
       }
       return httpsServer;
     },

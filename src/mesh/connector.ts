@@ -2,7 +2,7 @@ import { connect, type TLSSocket } from 'node:tls';
 import type { buildConnector } from 'undici';
 import { GatehouseError } from '../core/index.js';
 import type { IdentitySource } from './identity_source.js';
-import type { PeerChecker, PeerIdentity } from './peer_check.js';
+import type { PeerChecker, PeerIdentity, PeerVerdict } from './peer_check.js';
 import { ClientContexts } from './tls_contexts.js';
 
 const SESSION_CACHE_LIMIT = 1024;
@@ -84,10 +84,16 @@ export function mtlsConnector(options: {
       clearTimeout(timer);
       socket.off('error', fail);
       const resumed = socket.isSessionReused();
-      const verdict =
-        resumed && cached
-          ? checker.recheck(cached.peer, expected)
-          : checker.check(socket.getPeerCertificate(), socket.authorized, socket.authorizationError, expected);
+      let verdict: PeerVerdict;
+      try {
+        verdict =
+          resumed && cached
+            ? checker.recheck(cached.peer, expected)
+            : checker.check(socket.getPeerCertificate(), socket.authorized, socket.authorizationError, expected);
+      } catch (err) {
+        // An event handler: a throw here would end the process. The server's bytes cause it, so it is a refusal.
+        verdict = { ok: false, reason: 'malformed', tlsError: (err as Error).message };
+      }
       if (!verdict.ok) {
         if (options.stats) options.stats.refused++;
         sessions.delete(key);

@@ -1,5 +1,5 @@
-import type { IncomingHttpHeaders, ServerResponse } from 'node:http';
-import { GatehouseError, type ErrorCode } from '../core/index.js';
+import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
+import { GatehouseError, normalizeRequestTarget, type ErrorCode, type Logger } from '../core/index.js';
 
 /** The XFCC-style header carrying the caller's verified identity to the app. */
 export const XFCC_HEADER = 'x-forwarded-client-cert';
@@ -79,6 +79,34 @@ export function sendProblem(
   }
   res.writeHead(err.status, headers);
   res.end(body);
+}
+
+/**
+ * The request's target normalized (normalizeRequestTarget: what policies judge and the app receives), or undefined
+ * after answering 400 ERR_HTTP_BAD_REQUEST (`reason: "invalid_target"`) for a target it refuses: not origin-form
+ * (absolute-form, `*`) or a path with a malformed escape. The refusal is logged at info level.
+ *
+ * @example
+ * const target = normalizedTarget(req, res, logger, peer);
+ * if (target === undefined) return;
+ */
+export function normalizedTarget(
+  req: IncomingMessage,
+  res: ServerResponse,
+  logger: Logger,
+  peer: { spiffeId: string } | undefined,
+): string | undefined {
+  const target = normalizeRequestTarget(req.url ?? '/');
+  if (target !== undefined) return target;
+  logger.info(
+    { spiffeId: peer?.spiffeId, method: req.method, reason: 'invalid_target', length: req.url?.length ?? 0 },
+    'request target refused',
+  );
+  sendProblem(res, 'ERR_HTTP_BAD_REQUEST', {
+    reason: 'invalid_target',
+    detail: 'the request target must be a path (origin-form) with well-formed percent-escapes',
+  });
+  return undefined;
 }
 
 /** Response headers from undici, minus hop-by-hop ones. */

@@ -1,7 +1,14 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Pool } from 'undici';
 import type { Logger } from '../core/index.js';
-import { forwardHeaders, responseHeaders, sendProblem, XFCC_HEADER, xfccValue } from './http_forwarding.js';
+import {
+  forwardHeaders,
+  normalizedTarget,
+  responseHeaders,
+  sendProblem,
+  XFCC_HEADER,
+  xfccValue,
+} from './http_forwarding.js';
 import type { IdentitySource } from './identity_source.js';
 import type { CallerLimits } from './limits.js';
 import type { PeerIdentity } from './peer_check.js';
@@ -24,9 +31,11 @@ export interface InboundOptions {
 }
 
 /**
- * The inbound request path of a sidecar: caller burst limit (429), authorization policies (403), with `tokenBinding`
+ * The inbound request path of a sidecar: caller burst limit (429), the request target normalized (400 when it cannot
+ * be), authorization policies on that target (403), with `tokenBinding`
  * the certificate binding of a Bearer token (401), the caller's identity in `x-forwarded-client-cert` (a copy sent by
- * the caller stripped; `Hash` is the `x5t#S256` form), then the request to the app over a keep-alive pool on loopback.
+ * the caller stripped; `Hash` is the `x5t#S256` form), then the request, with the normalized target, to the app over a
+ * keep-alive pool on loopback.
  *
  * @example
  * const inbound = new Inbound({ identity, policies, limits, app: '127.0.0.1:8080', logger });
@@ -57,12 +66,14 @@ export class Inbound {
   private async handle(req: IncomingMessage, res: ServerResponse, peer: PeerIdentity | undefined): Promise<void> {
     const { identity, logger } = this.options;
     const method = req.method ?? 'GET';
-    const path = req.url ?? '/';
     const decision = this.options.limits.admit(peer?.spiffeId ?? 'plaintext');
     if (!decision.allowed) {
       sendProblem(res, 'ERR_RATE_LIMITED', { retryAfterMs: decision.retryAfterMs });
       return;
     }
+    // Policies judge, and the app receives, one and the same normalized target (never the raw one).
+    const path = normalizedTarget(req, res, logger, peer);
+    if (path === undefined) return;
     const verdict = evaluatePolicies(this.policies, { principal: peer?.spiffeId, method, path });
     if (!verdict.allowed) {
       logger.info(

@@ -2,7 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Agent } from 'undici';
 import { systemClock, type Clock, type Logger } from '../core/index.js';
 import { mtlsConnector, type ConnectorStats } from './connector.js';
-import { sendProblem } from './http_forwarding.js';
+import { normalizedTarget, sendProblem } from './http_forwarding.js';
 import type { IdentitySource } from './identity_source.js';
 import { MtlsListener, type MtlsMode } from './mtls_listener.js';
 import { expectSpiffeId, PeerChecker, type PeerIdentity } from './peer_check.js';
@@ -10,7 +10,8 @@ import { evaluatePolicies, type AuthorizationPolicy } from './policy.js';
 
 /**
  * Library mode, server side: an HTTPS server in the service's own process with the sidecar's identity checks,
- * policies and rotation. The handler gets the verified peer.
+ * policies and rotation. The handler gets the verified peer, and `req.url` normalized (what the policies judged; 400
+ * for a target that cannot be normalized).
  *
  * @example
  * const server = createMtlsServer({ identity, trustDomain, policies, logger,
@@ -39,10 +40,14 @@ export function createMtlsServer(options: {
     mode: options.mode ?? 'STRICT',
     logger: options.logger,
     handler: (req, res, peer) => {
+      // The policies judge, and the handler sees (req.url), one and the same normalized target.
+      const target = normalizedTarget(req, res, options.logger, peer);
+      if (target === undefined) return;
+      req.url = target;
       const verdict = evaluatePolicies(policies, {
         principal: peer?.spiffeId,
         method: req.method ?? 'GET',
-        path: req.url ?? '/',
+        path: target,
       });
       if (!verdict.allowed) {
         sendProblem(res, 'ERR_MESH_FORBIDDEN', { reason: verdict.reason });

@@ -2,7 +2,7 @@ import { createServer as createHttpServer, type IncomingMessage, type Server, ty
 import { createServer as createHttpsServer } from 'node:https';
 import { createServer as createNetServer, type AddressInfo, type Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
-import type { Logger } from '../core/index.js';
+import { guardConnection, type Logger } from '../core/index.js';
 import type { IdentitySource } from './identity_source.js';
 import type { PeerChecker, PeerIdentity } from './peer_check.js';
 import { sendProblem } from './http_forwarding.js';
@@ -67,7 +67,10 @@ export class MtlsListener {
     const handle = (req: IncomingMessage, res: ServerResponse) => this.onRequest(req, res);
     this.tls = createHttpsServer(this.serverOptions() ?? {}, handle);
     this.tune(this.tls);
-    this.tls.on('secureConnection', (socket: TLSSocket) => this.onSecureConnection(socket));
+    this.tls.on(
+      'secureConnection',
+      guardConnection(logger, { listener: 'mesh' }, (socket: TLSSocket) => this.onSecureConnection(socket)),
+    );
     this.tls.on('tlsClientError', (err: Error & { code?: string }) =>
       logger.info({ reason: 'tls_handshake_failed', code: err.code ?? 'unknown' }, 'mTLS handshake refused'),
     );

@@ -65,15 +65,18 @@ export class PeerChecker {
   ): PeerVerdict {
     const der = cert?.raw;
     if (!der || der.length === 0) return { ok: false, reason: 'no_certificate' };
-    const parsed = this.parse(der, cert.fingerprint256);
     if (!authorized) {
+      // The chain is judged first, and an untrusted leaf never enters the cache. It is read only to name the SPIFFE
+      // ID it claims in the log line (validateSvid never throws: garbage bytes are just `malformed`).
+      const claimed = validateSvid(der, { trustDomain: this.options.trustDomain, now: Number.NaN });
       return {
         ok: false,
         reason: 'untrusted_chain',
         tlsError: String(authorizationError ?? 'unknown'),
-        ...(typeof parsed === 'object' ? { spiffeId: parsed.spiffeId } : {}),
+        ...(claimed.valid ? { spiffeId: claimed.spiffeId } : {}),
       };
     }
+    const parsed = this.parse(der, cert.fingerprint256);
     if (typeof parsed === 'string') return { ok: false, reason: parsed };
     return this.recheck(parsed, expected);
   }
@@ -98,11 +101,19 @@ export class PeerChecker {
    */
   serverIdentity(expected: (spiffeId: string) => boolean): (host: string, cert: PeerCertificate) => Error | undefined {
     return (_host, cert) => {
-      const verdict = this.check(cert, true, null, expected);
-      if (verdict.ok) return undefined;
-      const err = new Error(`server SVID refused: ${verdict.reason}`) as Error & { code: string; reason: string };
+      // Node calls this only once the chain has verified, and outside any try: a throw here would end the process, so
+      // an unexpected one becomes a refusal like any other.
+      let reason: string;
+      try {
+        const verdict = this.check(cert, true, null, expected);
+        if (verdict.ok) return undefined;
+        reason = verdict.reason;
+      } catch {
+        reason = 'malformed';
+      }
+      const err = new Error(`server SVID refused: ${reason}`) as Error & { code: string; reason: string };
       err.code = 'ERR_MESH_PEER_REFUSED';
-      err.reason = verdict.reason;
+      err.reason = reason;
       return err;
     };
   }

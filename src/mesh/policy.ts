@@ -1,3 +1,5 @@
+import { normalizeRequestTarget } from '../core/index.js';
+
 /**
  * Authorization policies by caller SPIFFE ID, method and path, with the semantics of Istio's AuthorizationPolicy:
  * any matching DENY policy denies; with no ALLOW policy the request is allowed; otherwise an ALLOW policy must match.
@@ -12,7 +14,11 @@ export interface PolicySource {
   notPrincipals?: string[];
 }
 
-/** What is called: every listed field must match. Paths are matched without the query string. */
+/**
+ * What is called: every listed field must match. Paths are matched without the query string, after
+ * normalizeRequestTarget (escapes of unreserved characters decoded, `//` merged, `.` and `..` removed): write
+ * patterns in that form (`/admin/*`, never `//admin` or `/%61dmin`).
+ */
 export interface PolicyOperation {
   methods?: string[];
   notMethods?: string[];
@@ -37,13 +43,14 @@ export interface AuthorizationPolicy {
 export interface PolicyRequest {
   principal: string | undefined;
   method: string;
+  /** The request target (path and query) as received or already normalized: it is normalized here either way. */
   path: string;
 }
 
 /** The outcome and which policy decided it. */
 export interface PolicyDecision {
   allowed: boolean;
-  reason: 'deny_matched' | 'no_allow_policy' | 'allow_matched' | 'no_allow_matched';
+  reason: 'deny_matched' | 'no_allow_policy' | 'allow_matched' | 'no_allow_matched' | 'invalid_target';
   policy?: string;
 }
 
@@ -99,15 +106,20 @@ function policyMatches(policy: AuthorizationPolicy, request: PolicyRequest, path
 }
 
 /**
- * Evaluates the policies of a workload for one request (Istio order: DENY, then ALLOW).
+ * Evaluates the policies of a workload for one request (Istio order: DENY, then ALLOW), on the normalized path, so
+ * that `//admin/x`, `/./admin/x`, `/%61dmin/x` and `/x/../admin/x` all meet a policy on `/admin/*` (Istio
+ * CVE-2019-9901). A target normalizeRequestTarget refuses (not origin-form, malformed escape) is denied
+ * (`invalid_target`). The caller must forward the normalized target, not the raw one, or the app may see another path.
  *
  * @example
  * evaluatePolicies(policies, { principal: 'spiffe://td/ns/demo/sa/frontend', method: 'GET', path: '/hello' });
  * // { allowed: true, reason: 'allow_matched', policy: 'frontend-only' }
  */
 export function evaluatePolicies(policies: readonly AuthorizationPolicy[], request: PolicyRequest): PolicyDecision {
-  const query = request.path.indexOf('?');
-  const path = query === -1 ? request.path : request.path.slice(0, query);
+  const target = normalizeRequestTarget(request.path);
+  if (target === undefined) return { allowed: false, reason: 'invalid_target' };
+  const query = target.indexOf('?');
+  const path = query === -1 ? target : target.slice(0, query);
   for (const policy of policies) {
     if (policy.action === 'DENY' && policyMatches(policy, request, path)) {
       return { allowed: false, reason: 'deny_matched', policy: policy.name };

@@ -6,6 +6,7 @@ import {
   type ListenerCertificate,
   type ListenerCertificateRequest,
 } from './listener_certificate.js';
+import { replaceExpiredIntermediate } from './expired_intermediate.js';
 import { loadAuthority, type LoadedAuthority } from './load.js';
 import type { SecretVault } from './ports.js';
 import { rotationSteps, type RotationPolicy } from './rotation.js';
@@ -48,6 +49,15 @@ export interface RotationResult {
   bundleSequence: number;
 }
 
+function rotationPolicy(options: AuthorityOptions): RotationPolicy {
+  const maxSvidTtlMs = options.maxSvidTtlMs ?? DAY_MS;
+  return {
+    maxLeafTtlMs: options.maxLeafTtlMs ?? maxSvidTtlMs,
+    activationDelayMs: options.activationDelayMs ?? DAY_MS,
+    prepareAtFraction: 0.5,
+  };
+}
+
 function positive(name: string, value: number): number {
   if (!Number.isSafeInteger(value) || value <= 0)
     throw new GatehouseError('ERR_CONFIG_INVALID', { message: `${name} must be positive` });
@@ -78,17 +88,15 @@ export class Authority {
   }
 
   private get policy(): RotationPolicy {
-    return {
-      maxLeafTtlMs: this.options.maxLeafTtlMs ?? this.lifetimes.maxTtlMs,
-      activationDelayMs: this.options.activationDelayMs ?? DAY_MS,
-      prepareAtFraction: 0.5,
-    };
+    return rotationPolicy(this.options);
   }
 
   /**
    * Opens the CA of `trustDomain`, creating it if the store has none. Creation is safe under a race: the record is
    * inserted with an absence precondition, and a process that loses loads the winner's CA (its own freshly sealed
-   * keys stay unreferenced in the vault). Throws ERR_PKI_CA_INVALID when the stored CA is inconsistent or expired.
+   * keys stay unreferenced in the vault). An active intermediate that expired while no rotation ran is replaced by a
+   * new one under the root when the root is valid and its key held (warn line `ca_intermediate_replaced`). Throws
+   * ERR_PKI_CA_INVALID when the stored CA is inconsistent or expired beyond that (an expired root).
    */
   static async open(options: AuthorityOptions): Promise<Authority> {
     const { store, vault, clock, logger } = options;
@@ -116,6 +124,16 @@ export class Authority {
       stored = await store.get<AuthorityRecord>(AUTHORITY_COLLECTION, AUTHORITY_KEY);
       if (!stored) throw new GatehouseError('ERR_PKI_CA_INVALID', { detail: 'the CA record vanished after creation' });
     }
+    // An intermediate that expired while the CA was stopped is replaced under a valid root (loudly), not a dead end.
+    stored = await replaceExpiredIntermediate({
+      store,
+      vault,
+      stored,
+      now: clock.now(),
+      policy: rotationPolicy(options),
+      intermediateTtlMs: positive('intermediateTtlMs', options.intermediateTtlMs),
+      logger,
+    });
     const loaded = await loadAuthority({ record: stored.value, vault, trustDomain, now: clock.now() });
     const authority = new Authority(
       loaded,
@@ -157,11 +175,11 @@ export class Authority {
     return this.lifetimes.maxTtlMs;
   }
 
-  /** Reloads the CA from the store (another process may have rotated it). */
-  async refresh(): Promise<void> {
+  /** Reloads the CA from the store (another process may have rotated it); true when it had changed. */
+  async refresh(): Promise<boolean> {
     const stored = await this.options.store.get<AuthorityRecord>(AUTHORITY_COLLECTION, AUTHORITY_KEY);
     if (!stored) throw new GatehouseError('ERR_PKI_CA_INVALID', { detail: 'the CA record vanished' });
-    if (stored.version === this.record.version) return;
+    if (stored.version === this.record.version) return false;
     this.loaded = await loadAuthority({
       record: stored.value,
       vault: this.options.vault,
@@ -169,6 +187,7 @@ export class Authority {
       now: this.clock.now(),
     });
     this.record = { value: stored.value, version: stored.version };
+    return true;
   }
 
   /**

@@ -5,7 +5,8 @@ import { csrPemToDer, verifyCsr } from './csr.js';
 import type { CreatedJoinToken, JoinTokens } from './join_tokens.js';
 import type { BootstrapTokenVerifier } from './ports.js';
 import { isDenied, type Revocations, type RevokedIdentity } from './revocation.js';
-import { assertDnsNames, parseWorkloadSpiffeId } from './spiffe_id.js';
+import { assertWorkloadDnsNames } from './dns_policy.js';
+import { parseWorkloadSpiffeId } from './spiffe_id.js';
 import { validateSvid, type SvidRejection } from './svid.js';
 import type { IssuedSvid } from './svid_request.js';
 
@@ -31,9 +32,34 @@ export interface SignInput {
 const DENY_LIST_REFRESH_MS = 5_000;
 
 /**
+ * The refusal of a client certificate whose chain did not verify (`socket.authorized` false), judged before anything
+ * else. The leaf is then read only to say in the log line what it claims (`svid`, `spiffeId`: e.g. another trust
+ * domain under our intermediate, where Node only says `UNSPECIFIED`); validateSvid never throws, so garbage bytes
+ * there are just `svid: "malformed"`.
+ *
+ * @example
+ * if (!socket.authorized) return untrustedChain(der, trustDomain, clock.now(), String(socket.authorizationError));
+ */
+export function untrustedChain(
+  peerDer: Buffer,
+  trustDomain: string,
+  now: number,
+  authorizationError: string | undefined,
+): PeerRefusal {
+  const claimed = validateSvid(peerDer, { trustDomain, now });
+  return {
+    reason: 'untrusted_chain',
+    tlsError: authorizationError ?? 'unknown',
+    svid: claimed.valid ? 'ok' : claimed.reason,
+    ...(claimed.valid ? { spiffeId: claimed.spiffeId } : {}),
+  };
+}
+
+/**
  * The CA's enrollment service: signs SVIDs for bootstrap credentials (one-time join token, or an access token from
- * our identity server through the {@link BootstrapTokenVerifier} port), renews them for a peer that proves the current
- * SVID over mTLS (refused once revoked or expired), and judges presented client certificates for the listener.
+ * our identity server through the {@link BootstrapTokenVerifier} port; neither for an identity on the deny list),
+ * renews them for a peer that proves the current SVID over mTLS (refused once revoked or expired), and judges
+ * presented client certificates for the listener.
  *
  * @example
  * const enrollment = new Enrollment({ authority, joinTokens, revocations, clock, logger });
@@ -50,6 +76,8 @@ export class Enrollment {
       revocations: Revocations;
       /** Unset until the identity module provides it: access tokens are then refused with a clear error. */
       bootstrap?: BootstrapTokenVerifier;
+      /** `pki.allowedDnsNames`: the DNS names (exact or `*.suffix`) workloads may ask for; unset: any but the refused. */
+      allowedDnsNames?: readonly string[];
       clock: Clock;
       logger: Logger;
     },
@@ -61,10 +89,12 @@ export class Enrollment {
     // Whatever can be refused is refused before the token is used up: a bad request does not burn it.
     verifyCsr(csrPemToDer(input.csrPem));
     if (input.spiffeId !== undefined) parseWorkloadSpiffeId(input.spiffeId, authority.trustDomain);
-    assertDnsNames(input.dnsNames ?? []);
+    assertWorkloadDnsNames(input.dnsNames ?? [], this.deps.allowedDnsNames);
     if (input.ttlMs !== undefined && (!Number.isSafeInteger(input.ttlMs) || input.ttlMs < 60_000)) {
       throw new GatehouseError('ERR_PKI_NAME_INVALID', { message: 'Invalid certificate lifetime (at least 1m)' });
     }
+    // A revoked identity cannot enroll again while its deny-list entry lives; refused before the token is used up.
+    await this.deps.revocations.assertEnrollable(await joinTokens.boundTo(joinToken));
     const spiffeId = await joinTokens.consume(joinToken);
     if (input.spiffeId !== undefined && input.spiffeId !== spiffeId) {
       throw new GatehouseError('ERR_PKI_FORBIDDEN', { detail: 'join token bound to another SPIFFE ID' });
@@ -82,13 +112,12 @@ export class Enrollment {
       throw new GatehouseError('ERR_HTTP_BAD_REQUEST', { message: 'Invalid request: spiffe_id is required' });
     }
     const spiffeId = parseWorkloadSpiffeId(input.spiffeId, authority.trustDomain).id;
+    assertWorkloadDnsNames(input.dnsNames ?? [], this.deps.allowedDnsNames);
     const grant = await bootstrap.verify(accessToken);
     if (!grant.allowedSpiffeIds.includes(spiffeId)) {
       throw new GatehouseError('ERR_PKI_FORBIDDEN', { detail: `client ${grant.clientId} may not hold ${spiffeId}` });
     }
-    if (await this.deps.revocations.isRevoked(spiffeId, this.deps.clock.now())) {
-      throw new GatehouseError('ERR_PKI_REVOKED');
-    }
+    await this.deps.revocations.assertEnrollable(spiffeId);
     const svid = authority.issueSvid({ ...this.request(input), spiffeId });
     logger.info(
       { spiffeId, serial: svid.serialNumber, credential: 'access_token', clientId: grant.clientId },
@@ -120,6 +149,9 @@ export class Enrollment {
       .split(', ')
       .filter((name) => name.startsWith('DNS:'))
       .map((name) => name.slice(4));
+    // The names are checked again: a certificate issued before a name was refused (or the allow list narrowed) does
+    // not carry it forward.
+    assertWorkloadDnsNames(dnsNames, this.deps.allowedDnsNames);
     const svid = authority.issueSvid({ ...this.request(input), spiffeId: verdict.spiffeId, dnsNames });
     logger.info({ spiffeId: svid.spiffeId, serial: svid.serialNumber, previous: verdict.serialNumber }, 'SVID renewed');
     return svid;
@@ -131,24 +163,18 @@ export class Enrollment {
    */
   peerRefusal(peerDer: Buffer, authorized: boolean, authorizationError?: string): PeerRefusal | undefined {
     const { authority, clock } = this.deps;
+    if (!authorized) return untrustedChain(peerDer, authority.trustDomain, clock.now(), authorizationError);
     const verdict = validateSvid(peerDer, { trustDomain: authority.trustDomain, now: clock.now() });
-    if (!authorized) {
-      return {
-        reason: 'untrusted_chain',
-        tlsError: authorizationError ?? 'unknown',
-        svid: verdict.valid ? 'ok' : verdict.reason,
-        ...(verdict.valid ? { spiffeId: verdict.spiffeId } : {}),
-      };
-    }
     if (!verdict.valid) return { reason: verdict.reason };
     if (isDenied(this.denied, verdict.spiffeId, verdict.notBefore))
       return { reason: 'revoked', spiffeId: verdict.spiffeId };
     return undefined;
   }
 
-  /** Creates a one-time join token for a workload SPIFFE ID of this trust domain. */
+  /** Creates a one-time join token for a workload SPIFFE ID of this trust domain (not for a revoked one). */
   async createJoinToken(spiffeId: string, ttlMs: number): Promise<CreatedJoinToken> {
     const id = parseWorkloadSpiffeId(spiffeId, this.deps.authority.trustDomain).id;
+    await this.deps.revocations.assertEnrollable(id);
     return this.deps.joinTokens.create(id, ttlMs);
   }
 

@@ -25,5 +25,5 @@ export { rotationSteps, activationTime, retirementTime } from './rotation.js';
 export type { RotationPolicy, RotationStep } from './rotation.js';
 export { spiffeBundle } from './spiffe_bundle.js';
 export type { SpiffeBundle } from './spiffe_bundle.js';
-export { Enrollment } from './enrollment.js';
+export { Enrollment, untrustedChain } from './enrollment.js';
 export type { PeerRefusal, SignInput } from './enrollment.js';

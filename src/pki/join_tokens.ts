@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { GatehouseError, isGatehouseError, type Clock, type RecordStore } from '../core/index.js';
+import { GatehouseError, isGatehouseError, type Clock, type RecordStore, type StoredRecord } from '../core/index.js';
 
 /** Collection of join tokens: key = SHA-256 hex of the token, never the token itself. */
 export const JOIN_TOKEN_COLLECTION = 'pki_join_tokens';
@@ -58,14 +58,19 @@ export class JoinTokens {
   }
 
   /**
+   * The SPIFFE ID a live token is bound to, without using it up (so that a request refused for that ID does not burn
+   * the token). Fails like {@link consume}.
+   */
+  async boundTo(token: string): Promise<string> {
+    return (await this.live(token)).record.value.spiffeId;
+  }
+
+  /**
    * Uses the token up and returns the SPIFFE ID it is bound to. Unknown, expired and already used tokens all fail
    * the same way (ERR_PKI_JOIN_TOKEN_INVALID).
    */
   async consume(token: string): Promise<string> {
-    if (typeof token !== 'string' || !token.startsWith(JOIN_TOKEN_PREFIX) || token.length > 128) throw invalidToken();
-    const key = digest(token);
-    const record = await this.store.get<JoinTokenRecord>(JOIN_TOKEN_COLLECTION, key);
-    if (!record || record.value.expiresAt <= this.clock.now()) throw invalidToken();
+    const { key, record } = await this.live(token);
     try {
       await this.store.write([{ op: 'delete', collection: JOIN_TOKEN_COLLECTION, key, expectVersion: record.version }]);
     } catch (err) {
@@ -75,5 +80,13 @@ export class JoinTokens {
       throw err;
     }
     return record.value.spiffeId;
+  }
+
+  private async live(token: string): Promise<{ key: string; record: StoredRecord<JoinTokenRecord> }> {
+    if (typeof token !== 'string' || !token.startsWith(JOIN_TOKEN_PREFIX) || token.length > 128) throw invalidToken();
+    const key = digest(token);
+    const record = await this.store.get<JoinTokenRecord>(JOIN_TOKEN_COLLECTION, key);
+    if (!record || record.value.expiresAt <= this.clock.now()) throw invalidToken();
+    return { key, record };
   }
 }

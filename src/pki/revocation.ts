@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { Clock, RecordStore } from '../core/index.js';
+import { GatehouseError, type Clock, type RecordStore } from '../core/index.js';
 
 /** Collection of revoked SPIFFE IDs (key: SHA-256 hex of the ID, since IDs may exceed the key limit). */
 export const REVOCATION_COLLECTION = 'pki_revocations';
@@ -18,9 +18,11 @@ function keyOf(spiffeId: string): string {
 }
 
 /**
- * Passive revocation by identity (like step-ca): a revoked SPIFFE ID cannot renew, and sidecars refuse its
- * certificates issued before the revocation through the short deny list. An entry lives as long as the longest
- * certificate lifetime, after which no certificate issued before it can still be valid.
+ * Passive revocation by identity (like step-ca): a revoked SPIFFE ID cannot renew, cannot enroll again (join token or
+ * access token) while its entry lives, and sidecars refuse its certificates issued before the revocation through the
+ * short deny list. An entry lives as long as the longest certificate lifetime, after which no certificate issued
+ * before it can still be valid. There is no un-revoke: were enrollment allowed while the entry lives, the new
+ * certificate (its notBefore backdated for clock skew) could fall at or before `revokedAt` and be refused on arrival.
  *
  * @example
  * const revocations = new Revocations(store, clock, 86_400_000);
@@ -53,6 +55,18 @@ export class Revocations {
   async isRevoked(spiffeId: string, issuedAt: number): Promise<boolean> {
     const record = await this.store.get<RevokedIdentity>(REVOCATION_COLLECTION, keyOf(spiffeId));
     return record !== undefined && issuedAt <= record.value.revokedAt;
+  }
+
+  /**
+   * Refuses enrollment of a listed identity: throws ERR_PKI_REVOKED (403) while `spiffeId` has a live deny-list entry,
+   * whenever it was revoked (a join token or access token must not get it a new certificate).
+   */
+  async assertEnrollable(spiffeId: string): Promise<void> {
+    const record = await this.store.get<RevokedIdentity>(REVOCATION_COLLECTION, keyOf(spiffeId));
+    if (record === undefined) return;
+    throw new GatehouseError('ERR_PKI_REVOKED', {
+      detail: `${spiffeId} was revoked at ${new Date(record.value.revokedAt).toISOString()}; it may enroll again from ${new Date(record.value.expiresAt).toISOString()}`,
+    });
   }
 
   /** Every live entry (bounded by how many identities were revoked within one certificate lifetime). */

@@ -25,7 +25,7 @@ export type SvidVerdict =
   | { valid: false; reason: SvidRejection; message: string };
 
 const MESSAGES: Record<SvidRejection, string> = {
-  malformed: 'the certificate cannot be parsed',
+  malformed: 'the certificate or one of its extensions cannot be decoded',
   not_yet_valid: 'the certificate is not yet valid',
   expired: 'the certificate has expired',
   ca_certificate: 'a CA certificate is not a leaf SVID (basicConstraints cA=true)',
@@ -45,10 +45,41 @@ function reject(reason: SvidRejection): SvidVerdict {
   return { valid: false, reason, message: MESSAGES[reason] };
 }
 
-function parse(cert: Buffer | string | x509.X509Certificate): x509.X509Certificate | undefined {
-  if (cert instanceof x509.X509Certificate) return cert;
+/** What the SVID rules read of a certificate, taken from the DER in one guarded step. */
+interface SvidFacts {
+  notBefore: number;
+  notAfter: number;
+  serialNumber: string;
+  subject: string;
+  ca: boolean;
+  keyUsage: { critical: boolean; usages: number } | undefined;
+  extendedKeyUsages: string[] | undefined;
+  uris: string[];
+  sanCritical: boolean;
+}
+
+/**
+ * Parses the certificate and every extension the rules read. @peculiar/x509 decodes the extensions lazily and throws
+ * on garbage bytes in any of them (SAN, keyUsage, EKU, basicConstraints, ...), and after a throw it caches an empty
+ * extension list: so everything is read here, once, and any throw makes the certificate `malformed` (undefined).
+ */
+function readFacts(certificate: Buffer | string | x509.X509Certificate): SvidFacts | undefined {
   try {
-    return new x509.X509Certificate(cert);
+    const cert = certificate instanceof x509.X509Certificate ? certificate : new x509.X509Certificate(certificate);
+    const keyUsage = cert.getExtension(x509.KeyUsagesExtension);
+    const eku = cert.getExtension(x509.ExtendedKeyUsageExtension);
+    const san = cert.getExtension(x509.SubjectAlternativeNameExtension);
+    return {
+      notBefore: cert.notBefore.getTime(),
+      notAfter: cert.notAfter.getTime(),
+      serialNumber: cert.serialNumber,
+      subject: cert.subject,
+      ca: cert.getExtension(x509.BasicConstraintsExtension)?.ca === true,
+      keyUsage: keyUsage ? { critical: keyUsage.critical, usages: keyUsage.usages } : undefined,
+      extendedKeyUsages: eku ? eku.usages.map(String) : undefined,
+      uris: san ? san.names.items.filter((n) => n.type === 'url').map((n) => n.value) : [],
+      sanCritical: san?.critical === true,
+    };
   } catch {
     return undefined;
   }
@@ -58,7 +89,8 @@ function parse(cert: Buffer | string | x509.X509Certificate): x509.X509Certifica
  * Checks every X.509-SVID rule (SPIFFE X509-SVID §4, §5) on a leaf, beyond the chain check TLS does: validity at
  * `now`; cA=false; keyUsage present, critical, with digitalSignature and without keyCertSign/cRLSign; EKU (when
  * present) with both serverAuth and clientAuth; exactly one URI SAN, a valid SPIFFE ID of `trustDomain` with a
- * non-root path; SAN critical when the subject is empty. Returns a typed reason instead of throwing.
+ * non-root path; SAN critical when the subject is empty. Returns a typed reason instead of throwing, on any input:
+ * a certificate or any of its extensions that cannot be decoded is `malformed` (peers send arbitrary bytes).
  *
  * @example
  * const verdict = validateSvid(peer.raw, { trustDomain: 'gatehouse.local', now: clock.now() });
@@ -68,28 +100,25 @@ export function validateSvid(
   certificate: Buffer | string | x509.X509Certificate,
   options: { trustDomain: string; now: number },
 ): SvidVerdict {
-  const cert = parse(certificate);
+  const cert = readFacts(certificate);
   if (!cert) return reject('malformed');
-  if (cert.notBefore.getTime() > options.now) return reject('not_yet_valid');
-  if (cert.notAfter.getTime() <= options.now) return reject('expired');
-  const basic = cert.getExtension(x509.BasicConstraintsExtension);
-  if (basic?.ca) return reject('ca_certificate');
-  const keyUsage = cert.getExtension(x509.KeyUsagesExtension);
+  if (cert.notBefore > options.now) return reject('not_yet_valid');
+  if (cert.notAfter <= options.now) return reject('expired');
+  if (cert.ca) return reject('ca_certificate');
+  const keyUsage = cert.keyUsage;
   if (!keyUsage) return reject('key_usage_missing');
   if (!keyUsage.critical) return reject('key_usage_not_critical');
   if ((keyUsage.usages & x509.KeyUsageFlags.digitalSignature) === 0) return reject('key_usage_no_digital_signature');
   if ((keyUsage.usages & (x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign)) !== 0) {
     return reject('key_usage_cert_sign');
   }
-  const eku = cert.getExtension(x509.ExtendedKeyUsageExtension);
-  if (eku) {
-    const usages = eku.usages.map(String);
+  const usages = cert.extendedKeyUsages;
+  if (usages) {
     if (!usages.includes(x509.ExtendedKeyUsage.serverAuth) || !usages.includes(x509.ExtendedKeyUsage.clientAuth)) {
       return reject('eku_incomplete');
     }
   }
-  const san = cert.getExtension(x509.SubjectAlternativeNameExtension);
-  const uris = san ? san.names.items.filter((n) => n.type === 'url').map((n) => n.value) : [];
+  const uris = cert.uris;
   if (uris.length === 0) return reject('no_uri_san');
   if (uris.length > 1) return reject('multiple_uri_sans');
   const spiffeId = uris[0] as string;
@@ -101,12 +130,12 @@ export function validateSvid(
     throw err;
   }
   if (trustDomain !== options.trustDomain) return reject('foreign_trust_domain');
-  if (cert.subject === '' && !san?.critical) return reject('san_not_critical');
+  if (cert.subject === '' && !cert.sanCritical) return reject('san_not_critical');
   return {
     valid: true,
     spiffeId,
-    notBefore: cert.notBefore.getTime(),
-    notAfter: cert.notAfter.getTime(),
+    notBefore: cert.notBefore,
+    notAfter: cert.notAfter,
     serialNumber: cert.serialNumber,
   };
 }

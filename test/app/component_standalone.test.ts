@@ -68,6 +68,7 @@ describe('components started alone beside gatehouse up', () => {
       certificate?: { certPem: string; keyPem: string };
       rootKey?: { env?: string };
       rootKeyCheckEveryMs?: number;
+      caRefreshEveryMs?: number;
     } = {},
   ) => {
     const started: RunningComponent = await startStandaloneComponent({
@@ -78,6 +79,7 @@ describe('components started alone beside gatehouse up', () => {
       logger: o.logger ?? new MemoryLogger(),
       ...(o.certificate ? { certificate: o.certificate } : {}),
       ...(o.rootKeyCheckEveryMs === undefined ? {} : { rootKeyCheckEveryMs: o.rootKeyCheckEveryMs }),
+      ...(o.caRefreshEveryMs === undefined ? {} : { caRefreshEveryMs: o.caRefreshEveryMs }),
     });
     cleanups.push(() => started.stop());
     return started;
@@ -246,5 +248,26 @@ describe('components started alone beside gatehouse up', () => {
       writeFileSync(rootFile, current, { mode: 0o600 });
       rmSync(next, { force: true });
     }
+  });
+
+  it('identity and KMS alone follow a CA rotation made through gatehouse up (on their schedule, and when asked)', async () => {
+    const followed = 'the stored CA changed (rotation elsewhere); following it';
+    const logs = { identity: new MemoryLogger(), kms: new MemoryLogger() };
+    const identity = await alone('identity', { logger: logs.identity, caRefreshEveryMs: 50 });
+    const kms = await alone('kms', { logger: logs.kms, caRefreshEveryMs: 50 });
+    const asked = await alone('kms', { caRefreshEveryMs: 3_600_000 }); // follows only when asked
+    const before = running.core.authority.bundleSequence;
+    await admin('/v1/ca/rotate', {}); // prepares and publishes the next intermediate: the bundle changes
+    const sequence = running.core.authority.bundleSequence;
+    expect(sequence).toBeGreaterThan(before);
+    for (const logger of [logs.identity, logs.kms]) {
+      for (let i = 0; i < 200 && !logger.lines.some((l) => l.msg === followed); i += 1) {
+        await new Promise((r) => setTimeout(r, 25));
+      }
+      expect(logger.lines.find((l) => l.msg === followed)).toMatchObject({ bundleSequence: sequence });
+    }
+    expect(await identity.refreshCa()).toEqual({ changed: false, bundleSequence: sequence });
+    expect(await kms.refreshCa()).toEqual({ changed: false, bundleSequence: sequence });
+    expect(await asked.refreshCa()).toEqual({ changed: true, bundleSequence: sequence });
   });
 });

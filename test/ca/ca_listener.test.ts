@@ -6,6 +6,13 @@ import { importSigningKey } from '../../src/pki/keys.js';
 import type { AuthorityRecord } from '../../src/pki/state.js';
 import { x509 } from '../../src/pki/x509.js';
 import { fixture, splitPem, TRUST_DOMAIN, exec } from '../pki/helpers.js';
+import {
+  GARBAGE_EXTENSIONS,
+  presentCertificate,
+  selfSigned,
+  underIntermediate,
+  type CraftedCert,
+} from '../support/crafted_certs.js';
 import { sClient } from '../support/https.js';
 import { caHarness, type CaHarness } from './harness.js';
 
@@ -54,7 +61,11 @@ describe('CA listener with real peers (curl, openssl s_client)', () => {
     ]) {
       expect((await h.curl('/v1/ca/sign', { json })).status).toBe(400);
     }
-    const signed = await h.curl('/v1/ca/sign', { json: { csr, join_token: token, dns_names: ['localhost'] } });
+    // localhost names the platform listeners (their clients trust this bundle): never in a workload SVID (403, token kept).
+    const localhost = await h.curl('/v1/ca/sign', { json: { csr, join_token: token, dns_names: ['localhost'] } });
+    expect(localhost.status).toBe(403);
+    expect(JSON.parse(localhost.body).code).toBe('ERR_PKI_DNS_NAME_NOT_ALLOWED');
+    const signed = await h.curl('/v1/ca/sign', { json: { csr, join_token: token, dns_names: ['api.prod.internal'] } });
     expect(signed.status, signed.output).toBe(200);
     const body = JSON.parse(signed.body);
     expect(body).toMatchObject({ spiffe_id: id('api') });
@@ -79,7 +90,7 @@ describe('CA listener with real peers (curl, openssl s_client)', () => {
     const leaf = splitPem(next.certificate_chain)[0]!;
     expect(validateSvid(leaf, { trustDomain: TRUST_DOMAIN, now: h.f.clock.now() })).toMatchObject({ valid: true });
     const text = (await exec('openssl', ['x509', '-noout', '-ext', 'subjectAltName'], leaf)).output;
-    expect(text).toContain('DNS:localhost');
+    expect(text).toContain('DNS:api.prod.internal');
   });
 
   it('serves the bundle as PEM and as a SPIFFE bundle, and the deny list', async () => {
@@ -204,6 +215,31 @@ describe('CA listener with real peers (curl, openssl s_client)', () => {
     expect(await refusedWith(two)).toMatchObject({ reason: 'multiple_uri_sans' });
     const evil = await forge('evil', ['spiffe://evil.org/ns/prod/sa/api']);
     expect(await refusedWith(evil)).toMatchObject({ reason: 'untrusted_chain', svid: 'foreign_trust_domain' });
+  });
+
+  it('refuses certificates whose extensions cannot be decoded, stays up, and serves a good client after', async () => {
+    // These used to throw from the secureConnection handler and end the process.
+    const refusal = async (cert: CraftedCert) => {
+      const before = h.lines('client certificate refused').length;
+      expect(await presentCertificate(h.port, cert)).toEqual({ handshake: true, answer: '' });
+      const lines = h.lines('client certificate refused');
+      expect(lines.length).toBe(before + 1);
+      return lines.at(-1);
+    };
+    expect(await refusal(await selfSigned([GARBAGE_EXTENSIONS.san()]))).toMatchObject({
+      listener: 'ca',
+      reason: 'untrusted_chain',
+      svid: 'malformed',
+    });
+    const ours = await underIntermediate({ store: h.f.store, vault: h.f.vault }, [
+      new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),
+      GARBAGE_EXTENSIONS.sanX400(),
+    ]);
+    expect(await refusal(ours)).toMatchObject({ listener: 'ca', reason: 'malformed' });
+    const good = await issued('after-garbage', id('after-garbage'));
+    const res = await h.curl('/v1/ca/bundle.pem', good);
+    expect(res.status, res.output).toBe(200);
+    expect(h.lines('connection closed: its handler failed')).toEqual([]);
   });
 
   it('refuses a revoked identity at the handshake and at /renew, and lists it', async () => {

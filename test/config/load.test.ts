@@ -63,6 +63,16 @@ describe('loadConfig', () => {
     );
   });
 
+  it('takes pki.allowedDnsNames as exact names or *.suffix patterns (unset by default)', () => {
+    expect(loadConfig().pki.allowedDnsNames).toBeUndefined();
+    const allowed = ['api.internal', '*.svc.cluster.local'];
+    expect(loadConfig({ overrides: { pki: { allowedDnsNames: allowed } } }).pki.allowedDnsNames).toEqual(allowed);
+    for (const bad of ['*', 'a.*.b', 'API.internal', 'x..y', '*.']) {
+      const err = errorOf(() => loadConfig({ overrides: { pki: { allowedDnsNames: [bad] } } }));
+      expect(err.message, bad).toContain('pki.allowedDnsNames');
+    }
+  });
+
   it('requires a URL for postgres', () => {
     const err = errorOf(() => loadConfig({ overrides: { storage: { kind: 'postgres' } } }));
     expect(err.message).toContain('storage.postgres.url');

@@ -53,6 +53,18 @@ describe('authorization policies (Istio semantics)', () => {
     expect(decision).toEqual({ allowed, reason, ...(policy ? { policy } : {}) });
   });
 
+  it('judges the normalized path: every encoding of /admin/keys meets the DENY, an unparsable target is denied', () => {
+    const judge = (path: string) =>
+      evaluatePolicies([allowAll, denyAdminPaths], { principal: FRONTEND, method: 'GET', path });
+    for (const path of ['//admin/keys', '/./admin/keys', '/%61dmin/keys', '/x/../admin/keys', '/admin//keys?x=1']) {
+      expect(judge(path), path).toEqual({ allowed: false, reason: 'deny_matched', policy: 'deny-admin' });
+    }
+    for (const path of ['/%zz/admin', 'http://h/admin/keys', '*', '']) {
+      expect(judge(path), path).toEqual({ allowed: false, reason: 'invalid_target' });
+    }
+    expect(judge('/x/../public')).toEqual({ allowed: true, reason: 'allow_matched', policy: 'allow-all' });
+  });
+
   it('matches exact, prefix, suffix and any', () => {
     expect(matchesPattern('/a', '/a')).toBe(true);
     expect(matchesPattern('/a', '/a/b')).toBe(false);

@@ -1,9 +1,11 @@
 import { X509Certificate, createPrivateKey, generateKeyPairSync } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { MemoryLogger } from '../../src/core/index.js';
-import { AUTHORITY_COLLECTION, Authority } from '../../src/pki/index.js';
+import { AUTHORITY_COLLECTION, Authority, createCsr } from '../../src/pki/index.js';
 import type { AuthorityRecord } from '../../src/pki/state.js';
 import { DAY, T0, TRUST_DOMAIN, fixture, splitPem } from './helpers.js';
+
+const csr = () => createCsr(generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey);
 
 async function storedRecord(f: ReturnType<typeof fixture>): Promise<AuthorityRecord> {
   const rec = await f.store.get<AuthorityRecord>(AUTHORITY_COLLECTION, 'platform');
@@ -102,13 +104,88 @@ describe('Authority.open', () => {
     await expect(fixture().open({ trustDomain: 'Bad Domain' })).rejects.toMatchObject({ code: 'ERR_PKI_NAME_INVALID' });
   });
 
-  it('refuses to open once the intermediate has expired', async () => {
-    const f = fixture();
-    await f.open({ intermediateTtlMs: 2 * DAY });
-    f.clock.set(T0 + 2 * DAY - 1);
-    await expect(f.open()).resolves.toBeInstanceOf(Authority);
-    f.clock.set(T0 + 2 * DAY);
-    await expect(f.open()).rejects.toMatchObject({ code: 'ERR_PKI_CA_INVALID' });
+  // An intermediate that expired while the CA was stopped used to make every later open fail (ERR_PKI_CA_INVALID) with
+  // no way to repair it, since `ca rotate` needs the running CA. With a valid root whose key is held, open repairs it.
+  describe('once the active intermediate has expired (no rotation ran)', () => {
+    const replaced = (logger: MemoryLogger) => logger.lines.filter((l) => l['event'] === 'ca_intermediate_replaced');
+
+    it('replaces it under the root at open, loudly, and signs certificates that chain to the new bundle', async () => {
+      const f = fixture();
+      const first = await f.open({ intermediateTtlMs: 2 * DAY });
+      const old = first.status().intermediate.serialNumber;
+      const sequence = first.bundleSequence;
+      const quiet = new MemoryLogger();
+      f.clock.set(T0 + 2 * DAY - 1); // just before: nothing to repair
+      await f.open({ intermediateTtlMs: 2 * DAY, logger: quiet });
+      expect(replaced(quiet)).toEqual([]);
+
+      f.clock.set(T0 + 2 * DAY); // at expiry
+      const logger = new MemoryLogger();
+      const ca = await f.open({ intermediateTtlMs: 2 * DAY, logger });
+      expect(replaced(logger)).toEqual([
+        expect.objectContaining({ level: 'warn', expired: old, bundleSequence: expect.any(Number) }),
+      ]);
+      expect(String(replaced(logger)[0]?.msg)).toMatch(/^THE ACTIVE CA INTERMEDIATE HAD EXPIRED/);
+      const record = await storedRecord(f);
+      expect(record.intermediates.map((i) => i.serialNumber)).toEqual([ca.status().intermediate.serialNumber]);
+      expect(ca.status().intermediate.serialNumber).not.toBe(old);
+      expect(record.intermediates[0]!.notAfter).toBe(T0 + 4 * DAY);
+      expect(record.retiring ?? []).toEqual([]);
+      expect(ca.bundleSequence).toBeGreaterThan(sequence);
+
+      const svid = ca.issueSvid({ csrPem: csr(), spiffeId: `spiffe://${TRUST_DOMAIN}/ns/a/sa/b` });
+      const [root, intermediate] = splitPem(ca.trustBundlePem()).map((pem) => new X509Certificate(pem));
+      const leaf = new X509Certificate(svid.certificatePem);
+      expect(intermediate!.serialNumber.toLowerCase()).toBe(ca.status().intermediate.serialNumber);
+      expect(leaf.checkIssued(intermediate!) && leaf.verify(intermediate!.publicKey)).toBe(true);
+      expect(intermediate!.checkIssued(root!) && intermediate!.verify(root!.publicKey)).toBe(true);
+
+      const again = new MemoryLogger(); // repaired once: a later open just loads it
+      await f.open({ intermediateTtlMs: 2 * DAY, logger: again });
+      expect(replaced(again)).toEqual([]);
+    });
+
+    it('activates a prepared next intermediate that is still valid instead of making another', async () => {
+      const f = fixture();
+      const ca = await f.open({ intermediateTtlMs: 10 * DAY, activationDelayMs: 3 * DAY });
+      f.clock.set(T0 + 6 * DAY);
+      await ca.rotate(); // prepares the next intermediate (valid until day 16), activating on day 9
+      const prepared = (await storedRecord(f)).next!.intermediateId;
+      f.clock.set(T0 + 10 * DAY); // the CA was stopped from day 6: activation never ran, the active one expired
+      const logger = new MemoryLogger();
+      const reopened = await f.open({ intermediateTtlMs: 10 * DAY, logger });
+      const record = await storedRecord(f);
+      expect(record.activeIntermediateId).toBe(prepared);
+      expect(record.intermediates.map((i) => i.id)).toEqual([prepared]);
+      expect(reopened.status().intermediate.serialNumber).toBe(record.intermediates[0]!.serialNumber);
+      expect(replaced(logger)).toHaveLength(1);
+    });
+
+    it('repairs once when two processes open at the same time', async () => {
+      const f = fixture();
+      await f.open({ intermediateTtlMs: 2 * DAY });
+      f.clock.set(T0 + 3 * DAY);
+      const loggers = [new MemoryLogger(), new MemoryLogger()];
+      const [a, b] = await Promise.all(loggers.map((logger) => f.open({ intermediateTtlMs: 2 * DAY, logger })));
+      expect(a!.status().intermediate.serialNumber).toBe(b!.status().intermediate.serialNumber);
+      expect(loggers.flatMap(replaced)).toHaveLength(1);
+      expect((await storedRecord(f)).intermediates).toHaveLength(1);
+    });
+
+    it('still refuses when the root has expired too, or its key is gone', async () => {
+      const f = fixture();
+      await f.open({ rootTtlMs: 5 * DAY, intermediateTtlMs: 2 * DAY });
+      f.clock.set(T0 + 5 * DAY);
+      await expect(f.open({ rootTtlMs: 5 * DAY })).rejects.toMatchObject({ code: 'ERR_PKI_CA_INVALID' });
+
+      const g = fixture();
+      await g.open({ intermediateTtlMs: 2 * DAY });
+      const rootSecret = (await storedRecord(g)).roots[0]!.keySecret;
+      g.vault.secrets.delete(rootSecret);
+      g.clock.set(T0 + 2 * DAY);
+      await expect(g.open()).rejects.toMatchObject({ code: 'ERR_PKI_CA_INVALID' });
+      expect((await storedRecord(g)).intermediates).toHaveLength(1);
+    });
   });
 
   it('caps the intermediate at the root lifetime', async () => {

@@ -1,7 +1,15 @@
-import { generateKeyPairSync } from 'node:crypto';
+import { X509Certificate, generateKeyPairSync } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { GatehouseError, MemoryLogger } from '../../src/core/index.js';
-import { Enrollment, JoinTokens, Revocations, createCsr, type BootstrapTokenVerifier } from '../../src/pki/index.js';
+import { InProcessCaClient } from '../../src/app/mesh_ca_client.js';
+import {
+  Enrollment,
+  JoinTokens,
+  Revocations,
+  createCsr,
+  isDenied,
+  type BootstrapTokenVerifier,
+} from '../../src/pki/index.js';
 import { DAY, TRUST_DOMAIN, fixture } from './helpers.js';
 
 const ID = `spiffe://${TRUST_DOMAIN}/ns/billing/sa/worker`;
@@ -71,5 +79,104 @@ describe('Enrollment with access tokens (BootstrapTokenVerifier port)', () => {
     await expect(enrollment.signWithJoinToken({ csrPem: csr() }, token)).rejects.toMatchObject({
       code: 'ERR_PKI_JOIN_TOKEN_INVALID',
     });
+  });
+});
+
+// The bootstrap paths used to test `now <= revokedAt`, true only in the revocation's own millisecond: a revoked
+// identity could enroll again a moment later, by access token or join token, and its new certificate (notBefore
+// backdated) was then refused by every sidecar anyway. Now neither path issues while the deny-list entry lives.
+describe('a revoked identity cannot enroll again while its deny-list entry lives', () => {
+  const MINUTE = 60_000;
+
+  it('access token: refused with 403 ERR_PKI_REVOKED a minute and a day later; after the entry, not denied', async () => {
+    const { f, enrollment } = await setup(verifier);
+    const entry = await enrollment.revoke(ID);
+    f.clock.advance(MINUTE);
+    for (const wait of [0, DAY - MINUTE]) {
+      f.clock.advance(wait);
+      await expect(enrollment.signWithAccessToken({ csrPem: csr(), spiffeId: ID }, 'good-token')).rejects.toMatchObject(
+        { code: 'ERR_PKI_REVOKED', status: 403 },
+      );
+    }
+    f.clock.set(entry.expiresAt);
+    const svid = await enrollment.signWithAccessToken({ csrPem: csr(), spiffeId: ID }, 'good-token');
+    expect(isDenied(await enrollment.refreshDenyList(true), ID, svid.notBefore)).toBe(false);
+    expect(svid.notBefore).toBeGreaterThan(entry.revokedAt);
+  });
+
+  it('join token: refused with 403 ERR_PKI_REVOKED without burning the token; new tokens refused too', async () => {
+    const { f, enrollment } = await setup();
+    const { token } = await enrollment.createJoinToken(ID, 2 * DAY);
+    const entry = await enrollment.revoke(ID);
+    f.clock.advance(MINUTE);
+    await expect(enrollment.signWithJoinToken({ csrPem: csr() }, token)).rejects.toMatchObject({
+      code: 'ERR_PKI_REVOKED',
+      status: 403,
+    });
+    await expect(enrollment.createJoinToken(ID, 60_000)).rejects.toMatchObject({ code: 'ERR_PKI_REVOKED' });
+    f.clock.set(entry.expiresAt);
+    const svid = await enrollment.signWithJoinToken({ csrPem: csr() }, token);
+    expect(svid.spiffeId).toBe(ID);
+    expect(svid.notBefore).toBeGreaterThan(entry.revokedAt);
+  });
+
+  it('the in-process CA client of the demo mesh refuses the same way', async () => {
+    const { f } = await setup();
+    const authority = await f.open();
+    const revocations = new Revocations(f.store, f.clock, DAY);
+    const client = new InProcessCaClient({ authority, revocations, clock: f.clock, redeem: async () => ID });
+    await revocations.revoke(ID);
+    f.clock.advance(MINUTE);
+    await expect(client.sign(csr(), 'any')).rejects.toMatchObject({ code: 'ERR_PKI_REVOKED' });
+  });
+});
+
+// DNS names were not tied to the bootstrap credential: any join token could get `localhost` (the name every platform
+// listener's certificate carries, trusted by the same bundle) or any other name into a workload SVID.
+describe('DNS names a workload may ask for', () => {
+  const REFUSED = ['localhost', 'api.localhost', '127.0.0.1', '10.1', '0x7f000001', 'host.0x7f'];
+
+  it('refuses localhost and IP-like names on both bootstrap paths (403, the join token kept), and on renewal', async () => {
+    const { f, enrollment } = await setup(verifier);
+    const { token } = await enrollment.createJoinToken(ID, 60_000);
+    for (const name of REFUSED) {
+      await expect(
+        enrollment.signWithJoinToken({ csrPem: csr(), dnsNames: [name] }, token),
+        name,
+      ).rejects.toMatchObject({ code: 'ERR_PKI_DNS_NAME_NOT_ALLOWED', status: 403 });
+      await expect(
+        enrollment.signWithAccessToken({ csrPem: csr(), spiffeId: ID, dnsNames: ['ok.internal', name] }, 'good-token'),
+        name,
+      ).rejects.toMatchObject({ code: 'ERR_PKI_DNS_NAME_NOT_ALLOWED' });
+    }
+    const svid = await enrollment.signWithJoinToken({ csrPem: csr(), dnsNames: ['Orders.Internal'] }, token);
+    expect(new X509Certificate(svid.certificatePem).subjectAltName).toContain('DNS:orders.internal');
+    // A certificate that carries localhost (issued before this rule) does not carry it into a renewal.
+    const old = await f.open();
+    const legacy = old.issueSvid({ csrPem: csr(), spiffeId: ID, dnsNames: ['localhost'] });
+    await expect(
+      enrollment.renew({ csrPem: csr() }, new X509Certificate(legacy.certificatePem).raw),
+    ).rejects.toMatchObject({ code: 'ERR_PKI_DNS_NAME_NOT_ALLOWED' });
+  });
+
+  it('with pki.allowedDnsNames, only exact names and names below a *.suffix pattern', async () => {
+    const f = fixture(Date.now());
+    const enrollment = new Enrollment({
+      authority: await f.open(),
+      joinTokens: new JoinTokens(f.store, f.clock),
+      revocations: new Revocations(f.store, f.clock, DAY),
+      bootstrap: verifier,
+      allowedDnsNames: ['api.internal', '*.svc.cluster.local'],
+      clock: f.clock,
+      logger: new MemoryLogger(),
+    });
+    const sign = (dnsNames: string[]) =>
+      enrollment.signWithAccessToken({ csrPem: csr(), spiffeId: ID, dnsNames }, 'good-token');
+    await expect(sign(['api.internal', 'orders.svc.cluster.local', 'a.b.svc.cluster.local'])).resolves.toMatchObject({
+      spiffeId: ID,
+    });
+    for (const name of ['evil.example', 'svc.cluster.local', 'xsvc.cluster.local', 'api.internal.evil', ...REFUSED]) {
+      await expect(sign([name]), name).rejects.toMatchObject({ code: 'ERR_PKI_DNS_NAME_NOT_ALLOWED' });
+    }
   });
 });

@@ -6,6 +6,7 @@ import { validateSvid, type SvidRejection } from '../../src/pki/svid.js';
 import { generateP256KeyPair, importSigningKey, type CryptoKey, type CryptoKeyPair } from '../../src/pki/keys.js';
 import type { AuthorityRecord } from '../../src/pki/state.js';
 import { x509 } from '../../src/pki/x509.js';
+import { GARBAGE_EXTENSIONS, selfSigned } from '../support/crafted_certs.js';
 import { DAY, TRUST_DOMAIN, exec, fixture, splitPem, tempFiles } from './helpers.js';
 
 const ID = `spiffe://${TRUST_DOMAIN}/ns/prod/sa/api`;
@@ -250,5 +251,20 @@ describe('validateSvid: every rule', () => {
     expect(validateSvid(Buffer.from('nope'), { trustDomain: TRUST_DOMAIN, now })).toMatchObject({
       reason: 'malformed',
     });
+  });
+});
+
+describe('validateSvid on certificates whose extensions cannot be decoded', () => {
+  it('answers malformed, never throws, for every garbage extension (DER, PEM or parsed)', async () => {
+    for (const [name, garbage] of Object.entries(GARBAGE_EXTENSIONS)) {
+      const crafted = await selfSigned([garbage()]);
+      for (const input of [crafted.der, crafted.certPem, new x509.X509Certificate(crafted.der)]) {
+        expect(validateSvid(input, { trustDomain: TRUST_DOMAIN, now: Date.now() }), name).toEqual({
+          valid: false,
+          reason: 'malformed',
+          message: 'the certificate or one of its extensions cannot be decoded',
+        });
+      }
+    }
   });
 });
