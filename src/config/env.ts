@@ -9,7 +9,9 @@ const NOT_CONFIG = new Set(['GATEHOUSE_ROOT_KEY', 'GATEHOUSE_CONFIG']);
 /**
  * Maps `GATEHOUSE_STORAGE__POSTGRES__URL=...` to `{ storage: { postgres: { url: ... } } }`: segments are separated
  * by a double underscore and written in UPPER_SNAKE case (`HEADERS_TIMEOUT` → `headersTimeout`). Values that parse as
- * JSON numbers or booleans become those; everything else stays a string.
+ * JSON numbers or booleans become those; a value starting with `[` or `{` is read as JSON (lists such as
+ * `gateway.trustedProxies` or `pki.allowedDnsNames`; ERR_CONFIG_INVALID naming the variable when it is not JSON);
+ * everything else stays a string.
  */
 export function envOverrides(env: Record<string, string | undefined>): {
   values: Record<string, unknown>;
@@ -31,7 +33,7 @@ export function envOverrides(env: Record<string, string | undefined>): {
       const next = node[part];
       node = (typeof next === 'object' && next !== null ? next : (node[part] = {})) as Record<string, unknown>;
     }
-    node[path[path.length - 1] as string] = coerce(raw);
+    node[path[path.length - 1] as string] = coerce(name, raw);
     sources.set(path.join('.'), name);
   }
   return { values, sources };
@@ -50,10 +52,20 @@ function camelToSnake(segment: string): string {
   return segment.replace(/([A-Z])/g, '_$1').toUpperCase();
 }
 
-function coerce(raw: string): unknown {
+function coerce(name: string, raw: string): unknown {
   if (raw === 'true') return true;
   if (raw === 'false') return false;
   if (/^-?\d+(\.\d+)?$/.test(raw)) return Number(raw);
+  const first = raw.trimStart()[0];
+  if (first === '[' || first === '{') {
+    try {
+      return JSON.parse(raw) as unknown;
+    } catch {
+      throw new GatehouseError('ERR_CONFIG_INVALID', {
+        message: `config: environment variable ${name} starts like a JSON list or object but is not valid JSON`,
+      });
+    }
+  }
   return raw;
 }
 

@@ -129,6 +129,20 @@ describe('loadConfig', () => {
     expect(envNameFor('http.headersTimeout')).toBe('GATEHOUSE_HTTP__HEADERS_TIMEOUT');
   });
 
+  it('reads list and object overrides written as JSON, and names a variable that is not valid JSON', () => {
+    const config = loadConfig({
+      env: {
+        GATEHOUSE_GATEWAY__TRUSTED_PROXIES: '["10.0.0.0/8", "192.0.2.1/32"]',
+        GATEHOUSE_PKI__ALLOWED_DNS_NAMES: '["*.svc.example.com"]',
+      },
+    });
+    expect(config.gateway.trustedProxies).toEqual(['10.0.0.0/8', '192.0.2.1/32']);
+    expect(config.pki.allowedDnsNames).toEqual(['*.svc.example.com']);
+    const err = errorOf(() => loadConfig({ env: { GATEHOUSE_GATEWAY__TRUSTED_PROXIES: '[10.0.0.0/8' } }));
+    expect(err.code).toBe('ERR_CONFIG_INVALID');
+    expect(err.message).toContain('GATEHOUSE_GATEWAY__TRUSTED_PROXIES');
+  });
+
   it('reports unreadable and malformed files', () => {
     expect(errorOf(() => loadConfig({ file: '/nonexistent/gatehouse.yaml' })).code).toBe('ERR_CONFIG_UNREADABLE');
     expect(errorOf(() => loadConfig({ file: file('a: [1,\n') })).code).toBe('ERR_CONFIG_UNREADABLE');
