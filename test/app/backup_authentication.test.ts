@@ -7,9 +7,10 @@ import type { BackupManifest } from '../../src/app/backup_format.js';
 import { manifestMac } from '../../src/app/backup_mac.js';
 import { restoreBackup } from '../../src/app/restore.js';
 import { loadConfig } from '../../src/config/index.js';
-import { ManualClock, MemoryLogger, isGatehouseError } from '../../src/core/index.js';
+import { ManualClock, MemoryLogger } from '../../src/core/index.js';
 import { RootKey } from '../../src/kms/index.js';
 import { tempDir } from '../support/tmp.js';
+import { codeOf } from '../support/error_code.js';
 
 const dirs: Array<{ remove(): void }> = [];
 afterEach(() => dirs.splice(0).forEach((d) => d.remove()));
@@ -65,16 +66,6 @@ async function restore(a: { file: string; dataDir: string }, rootKey?: RootKey) 
     ...(rootKey === undefined ? {} : { rootKey: { env: rootKey.toText() } }),
   });
   return { report, logger };
-}
-
-async function codeOf(promise: Promise<unknown>): Promise<string | undefined> {
-  try {
-    await promise;
-  } catch (err) {
-    if (isGatehouseError(err)) return err.code;
-    throw err;
-  }
-  return undefined;
 }
 
 describe('backup manifests are authenticated under the root key', () => {

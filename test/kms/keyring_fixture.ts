@@ -1,6 +1,7 @@
 import { MemoryRecordStore } from '../../src/adapters/index.js';
-import { ManualClock, MemoryLogger, isGatehouseError, type ErrorCode, type RecordStore } from '../../src/core/index.js';
+import { ManualClock, MemoryLogger, type RecordStore } from '../../src/core/index.js';
 import { Keyring, RootKey, type KeyringOptions } from '../../src/kms/index.js';
+export { codeOf } from '../support/error_code.js';
 
 /** A fresh in-memory store, clock, logger and root key for one test. */
 export function fixture(): { store: MemoryRecordStore; clock: ManualClock; logger: MemoryLogger; root: RootKey } {
@@ -14,17 +15,6 @@ export function openKeyring(
   options: Partial<KeyringOptions> = {},
 ): Promise<Keyring> {
   return Keyring.open({ usageBlock: 10, maxEncryptionsPerVersion: 1_000, ...parts, ...options });
-}
-
-/** The error code an async call fails with (undefined when it succeeds). */
-export async function codeOf(promise: Promise<unknown>): Promise<ErrorCode | undefined> {
-  try {
-    await promise;
-  } catch (err) {
-    if (isGatehouseError(err)) return err.code;
-    throw err;
-  }
-  return undefined;
 }
 
 /** The raw JSON text of every record in the keyring's collections. */

@@ -1,8 +1,9 @@
 import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { MemoryRecordStore } from '../../../src/adapters/index.js';
-import { ManualClock, isGatehouseError, type ErrorCode } from '../../../src/core/index.js';
+import { ManualClock } from '../../../src/core/index.js';
 import { Envelopes, Keyring, RootKey, type DataKeyCacheLimits, type KeyType } from '../../../src/kms/index.js';
+export { codeOf } from '../../support/error_code.js';
 
 /** A keyring on a memory store with keys `k-aes` and `k-chacha`, and Envelopes over it. */
 export async function envelopeFixture(options: { cache?: DataKeyCacheLimits } = {}) {
@@ -14,17 +15,6 @@ export async function envelopeFixture(options: { cache?: DataKeyCacheLimits } = 
   for (const [name, type] of Object.entries(types)) await keyring.createKey(name, { type });
   const envelopes = new Envelopes({ keys: keyring, clock, ...options });
   return { clock, store, root, keyring, envelopes };
-}
-
-/** The error code a promise (or a function) fails with; undefined when it succeeds. */
-export async function codeOf(run: Promise<unknown> | (() => unknown)): Promise<ErrorCode | undefined> {
-  try {
-    await (typeof run === 'function' ? run() : run);
-  } catch (err) {
-    if (isGatehouseError(err)) return err.code;
-    throw err;
-  }
-  return undefined;
 }
 
 /** Runs `bytes` through a Transform in chunks of `chunk` bytes and collects the output. */

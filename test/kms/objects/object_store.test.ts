@@ -5,10 +5,11 @@ import { pipeline } from 'node:stream/promises';
 import { randomBytes } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
 import { FsObjectFiles, MemoryRecordStore } from '../../../src/adapters/index.js';
-import { ManualClock, MemoryLogger, isGatehouseError } from '../../../src/core/index.js';
+import { ManualClock, MemoryLogger } from '../../../src/core/index.js';
 import { ObjectRewrap, ObjectStore, objectRecordKey, type ObjectRecord } from '../../../src/kms/index.js';
 import { tempDir } from '../../support/tmp.js';
 import { FakeCipher } from './fake_cipher.js';
+import { codeOf } from '../../support/error_code.js';
 
 const dirs: Array<{ remove(): void }> = [];
 afterEach(() => dirs.splice(0).forEach((d) => d.remove()));
@@ -38,16 +39,6 @@ async function collect(readable: Readable): Promise<Buffer> {
     }),
   );
   return Buffer.concat(chunks);
-}
-
-async function codeOf(promise: Promise<unknown>): Promise<string | undefined> {
-  try {
-    await promise;
-  } catch (err) {
-    if (isGatehouseError(err)) return err.code;
-    throw err;
-  }
-  return undefined;
 }
 
 describe('ObjectStore', () => {
