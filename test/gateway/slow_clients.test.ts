@@ -77,6 +77,11 @@ describe('slow clients: slowhttptest against the gateway (loopback, ≤ 8 s each
     ['slow body (R-U-Dead-Yet)', '-B', ['-s', '100000']],
   ] as const) {
     it(`answers a normal request during ${mode}`, async () => {
+      // Server-side evidence that the attack really ran (slowhttptest's own report can read "connected: 0" when it
+      // started late on a loaded machine): TLS connections accepted while it lasts.
+      let accepted = 0;
+      const count = () => (accepted += 1);
+      server.server.on('secureConnection', count);
       const attack = slowhttptest([
         flag,
         '-c',
@@ -106,7 +111,9 @@ describe('slow clients: slowhttptest against the gateway (loopback, ≤ 8 s each
             .slice(-3)
             .join(' | ')}`,
       );
+      server.server.off('secureConnection', count);
       for (const a of answers) expect(a.status).toBe(200);
+      expect(accepted).toBeGreaterThan(100); // the attack's connections (at most 100 open at once: the cap), plus ours
     }, 30_000);
   }
 });
