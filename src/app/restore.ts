@@ -134,7 +134,8 @@ function stagedDatabaseFiles(config: Config): string[] {
  * cleans). The root key is not in the archive: the first `gatehouse up` needs the original one. Given it now
  * (`rootKey`: --root-key-file, GATEHOUSE_ROOT_KEY or NEWDIR/root.key), the restore also authenticates the archive
  * (the manifest's HMAC, ERR_BACKUP_INVALID) and refuses another root key (ERR_ROOT_KEY_WRONG) before loading
- * anything; without it, or for a format-1 archive, it warns that the archive was not authenticated.
+ * anything. An archive it cannot authenticate (no root key, or format 1) is refused (ERR_BACKUP_UNAUTHENTICATED)
+ * unless `allowUnauthenticated` (--allow-unauthenticated) is set; then it is restored with a warning.
  *
  * @example
  * const report = await restoreBackup({ archive: 'backup.tar', config, clock: systemClock, logger });
@@ -146,6 +147,8 @@ export async function restoreBackup(options: {
   logger: Logger;
   /** Where the root key may come from; a key found there authenticates the archive. */
   rootKey?: RootKeyInputs;
+  /** Restore an archive that cannot be authenticated (the explicit, logged opt-in of --allow-unauthenticated). */
+  allowUnauthenticated?: boolean;
 }): Promise<RestoreReport> {
   const { config, clock, logger } = options;
   const paths = dataDirPaths(config.dataDir);
@@ -174,6 +177,14 @@ export async function restoreBackup(options: {
     await extractArchive(options.archive, stage);
     const manifest = await verifyStage(stage, root);
     const authenticated = root !== undefined && manifest.format === 2;
+    if (!authenticated && options.allowUnauthenticated !== true) {
+      throw new GatehouseError('ERR_BACKUP_UNAUTHENTICATED', {
+        message:
+          root === undefined
+            ? 'the archive cannot be authenticated without the root key: give --root-key-file FILE (or GATEHOUSE_ROOT_KEY), or --allow-unauthenticated to trust the archive storage'
+            : 'a format-1 archive has no manifest HMAC: give --allow-unauthenticated to trust the archive storage',
+      });
+    }
     if (!authenticated) {
       logger.warn(
         { format: manifest.format, rootKey: root !== undefined },

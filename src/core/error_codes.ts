@@ -199,6 +199,11 @@ export const ERROR_CODES = {
     message: 'The backup archive is invalid',
     doc: 'A backup archive failed verification: unknown format, missing entry, a SHA-256 that does not match the manifest, or (restore given the root key) a manifest whose HMAC does not verify.',
   },
+  ERR_BACKUP_UNAUTHENTICATED: {
+    status: 400,
+    message: 'The backup archive cannot be authenticated',
+    doc: 'Restore refuses an archive it cannot authenticate (no root key given, or a format-1 archive without a manifest HMAC) unless `--allow-unauthenticated` says to trust the archive storage.',
+  },
   ERR_RESTORE_TARGET_IN_USE: {
     status: 409,
     message: 'The restore target is not an empty data directory',

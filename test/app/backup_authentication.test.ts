@@ -56,13 +56,14 @@ async function archive(options: {
   return { file, dataDir: join(tmp.dir, 'restored'), root: options.root, mac };
 }
 
-async function restore(a: { file: string; dataDir: string }, rootKey?: RootKey) {
+async function restore(a: { file: string; dataDir: string }, rootKey?: RootKey, allowUnauthenticated = false) {
   const logger = new MemoryLogger();
   const report = await restoreBackup({
     archive: a.file,
     config: { ...config, dataDir: a.dataDir },
     clock: new ManualClock(Date.parse('2026-01-02T00:00:00Z')),
     logger,
+    allowUnauthenticated,
     ...(rootKey === undefined ? {} : { rootKey: { env: rootKey.toText() } }),
   });
   return { report, logger };
@@ -85,8 +86,9 @@ describe('backup manifests are authenticated under the root key', () => {
     for (const forged of [copied, ownKey]) {
       expect(await codeOf(restore(forged, root))).toBe('ERR_BACKUP_INVALID');
     }
-    // without the root key the rewrite goes through, reported as not authenticated (the limit the docs state)
-    expect((await restore(ownKey)).report).toMatchObject({ records: 1, authenticated: false });
+    // without the root key it is refused too, unless the operator says to trust the archive storage
+    expect(await codeOf(restore(ownKey))).toBe('ERR_BACKUP_UNAUTHENTICATED');
+    expect((await restore(ownKey, undefined, true)).report).toMatchObject({ records: 1, authenticated: false });
     expect((await restore(original, root)).report.authenticated).toBe(true);
   });
 
@@ -96,12 +98,15 @@ describe('backup manifests are authenticated under the root key', () => {
     expect((await restore(a, a.root)).report.authenticated).toBe(true); // nothing was loaded by the refusal
   });
 
-  it('without the root key, or for a format-1 archive, restores as before and warns that it is not authenticated', async () => {
-    const withoutKey = await restore(await archive({ root: RootKey.generate() }));
+  it('without the root key, or for a format-1 archive, refuses unless allowed, then restores and warns', async () => {
+    const fresh = await archive({ root: RootKey.generate() });
+    expect(await codeOf(restore(fresh))).toBe('ERR_BACKUP_UNAUTHENTICATED');
+    const withoutKey = await restore(fresh, undefined, true); // the refusal loaded nothing
     expect(withoutKey.report.authenticated).toBe(false);
     expect(withoutKey.logger.lines.some((l) => String(l.msg).startsWith('backup not authenticated'))).toBe(true);
     const old = await archive({ root: RootKey.generate(), format: 1 });
-    const restored = await restore(old, old.root);
+    expect(await codeOf(restore(old, old.root))).toBe('ERR_BACKUP_UNAUTHENTICATED');
+    const restored = await restore(old, old.root, true);
     expect(restored.report).toMatchObject({ records: 1, authenticated: false });
     expect(restored.logger.lines.some((l) => String(l.msg).includes('format-1 archive'))).toBe(true);
   });

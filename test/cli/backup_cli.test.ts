@@ -106,6 +106,13 @@ describe('gatehouse backup / restore', { timeout: 120_000 }, () => {
     expect(forged.code).toBe(1);
     expect(forged.stderr).toContain('manifest.json is not authentic');
 
+    // a genuine archive without the root key: refused unless the operator trusts the archive storage explicitly
+    const unauthenticated = await gatehouse(['restore', archive, '--data-dir', join(tmp.dir, 'never4')]);
+    expect(unauthenticated.code).toBe(1);
+    expect(unauthenticated.stderr).toContain('cannot be authenticated without the root key');
+    expect(unauthenticated.stderr).toContain('--allow-unauthenticated');
+    expect(existsSync(join(tmp.dir, 'never4', 'gatehouse.json'))).toBe(false);
+
     const initialized = await gatehouse(['restore', archive, '--data-dir', source]);
     expect(initialized.code).toBe(1);
     expect(initialized.stderr).toContain('already an initialized data directory');

@@ -39,11 +39,15 @@ describe('gatehouse restore into PostgreSQL', { timeout: 120_000 }, () => {
       GATEHOUSE_STORAGE__POSTGRES__SCHEMA: pg.schema,
     };
     const target = join(tmp.dir, 'target');
-    const restored = await gatehouse(['restore', archive, '--data-dir', target, '--json'], { env });
+    const restored = await gatehouse(['restore', archive, '--data-dir', target, '--json'], {
+      env: { ...env, GATEHOUSE_ROOT_KEY: rootKey },
+    });
     expect(restored.code, restored.stderr).toBe(0);
     expect(JSON.parse(restored.stdout.toString())).toMatchObject({ objects: 1 });
 
-    const again = await gatehouse(['restore', archive, '--data-dir', join(tmp.dir, 'other')], { env });
+    const again = await gatehouse(['restore', archive, '--data-dir', join(tmp.dir, 'other')], {
+      env: { ...env, GATEHOUSE_ROOT_KEY: rootKey },
+    });
     expect(again.code).toBe(1);
     expect(again.stderr).toContain('The record store is not empty');
 

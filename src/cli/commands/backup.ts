@@ -57,32 +57,54 @@ export function restoreCommand(): Command {
       '--root-key-file <file>',
       'the original root key, to authenticate the archive before restoring it (also GATEHOUSE_ROOT_KEY)',
     )
+    .option(
+      '--allow-unauthenticated',
+      'restore an archive that cannot be authenticated (no root key, or a format-1 backup): trusts the archive storage',
+    )
     .option('--json', 'print exactly one JSON document')
-    .action(async (file: string, flags: { dataDir: string; config?: string; rootKeyFile?: string; json?: boolean }) => {
-      const env = processEnvironment();
-      const configFile = flags.config ?? configFileFromEnvironment(env);
-      const config = loadConfig({
-        ...(configFile === undefined ? {} : { file: configFile }),
-        env,
-        overrides: { dataDir: flags.dataDir },
-      });
-      const logger = createLogger(config.log.level);
-      const rootKeyEnv = rootKeyFromEnvironment(env);
-      const rootKey = {
-        ...(flags.rootKeyFile === undefined ? {} : { file: flags.rootKeyFile }),
-        ...(rootKeyEnv === undefined ? {} : { env: rootKeyEnv }),
-      };
-      const report = await restoreBackup({ archive: file, config, clock: systemClock, logger, rootKey });
-      print({ json: flags.json === true }, report, (r: RestoreReport) =>
-        [
-          `restored ${r.records} records, ${r.counters} counters and ${r.objects} objects into ${r.dataDir}`,
-          r.authenticated
-            ? 'archive authenticated under the root key'
-            : 'archive NOT authenticated (no root key given, or a backup older than authenticated manifests)',
-          `new admin token in ${r.adminToken}`,
-          `start it with the ORIGINAL root key (fingerprint ${r.rootKeyFingerprint}):`,
-          `  gatehouse up --data-dir ${r.dataDir} --root-key-file FILE   (or GATEHOUSE_ROOT_KEY)`,
-        ].join('\n'),
-      );
-    });
+    .action(
+      async (
+        file: string,
+        flags: {
+          dataDir: string;
+          config?: string;
+          rootKeyFile?: string;
+          allowUnauthenticated?: boolean;
+          json?: boolean;
+        },
+      ) => {
+        const env = processEnvironment();
+        const configFile = flags.config ?? configFileFromEnvironment(env);
+        const config = loadConfig({
+          ...(configFile === undefined ? {} : { file: configFile }),
+          env,
+          overrides: { dataDir: flags.dataDir },
+        });
+        const logger = createLogger(config.log.level);
+        const rootKeyEnv = rootKeyFromEnvironment(env);
+        const rootKey = {
+          ...(flags.rootKeyFile === undefined ? {} : { file: flags.rootKeyFile }),
+          ...(rootKeyEnv === undefined ? {} : { env: rootKeyEnv }),
+        };
+        const report = await restoreBackup({
+          archive: file,
+          config,
+          clock: systemClock,
+          logger,
+          rootKey,
+          allowUnauthenticated: flags.allowUnauthenticated === true,
+        });
+        print({ json: flags.json === true }, report, (r: RestoreReport) =>
+          [
+            `restored ${r.records} records, ${r.counters} counters and ${r.objects} objects into ${r.dataDir}`,
+            r.authenticated
+              ? 'archive authenticated under the root key'
+              : 'archive NOT authenticated (no root key given, or a backup older than authenticated manifests)',
+            `new admin token in ${r.adminToken}`,
+            `start it with the ORIGINAL root key (fingerprint ${r.rootKeyFingerprint}):`,
+            `  gatehouse up --data-dir ${r.dataDir} --root-key-file FILE   (or GATEHOUSE_ROOT_KEY)`,
+          ].join('\n'),
+        );
+      },
+    );
 }
