@@ -86,6 +86,8 @@ export class Keyring {
   private readonly writer: GuardedWriter;
   private readonly secrets: SecretShelf;
   private readonly metadataTtlMs: number;
+  /** Bumped when a change made here starts and when it ends: a hot-path read that spans one is not cached. */
+  private changes = 0;
   private readonly records = new Map<string, { rec: KeyRecord; until: number }>();
   private readonly changeListeners = new Set<KeyChangeListener>();
 
@@ -355,21 +357,29 @@ export class Keyring {
    * listener only drops cached state.
    */
   private async mutate(name: string, change: (rec: KeyRecord) => KeyRecord): Promise<KeyRecord> {
+    this.changes += 1;
     this.records.delete(name);
     try {
       return await this.writer.write(() => planKeyUpdate(this.store, name, change));
     } finally {
+      this.changes += 1;
       this.records.delete(name);
       for (const listener of this.changeListeners) listener(name);
     }
   }
 
-  /** The key record for the encrypt/decrypt hot path, re-read at most every `metadataTtlMs` (bounded map). */
+  /**
+   * The key record for the encrypt/decrypt hot path, re-read at most every `metadataTtlMs` (bounded map). A read
+   * that overlapped a change made here ({@link mutate}) is used once but not remembered: it may predate the change,
+   * and remembering it would bring the old version back for the whole lifetime.
+   */
   private async hotRecord(name: string): Promise<KeyRecord> {
     const now = this.clock.now();
     const hit = this.records.get(name);
     if (hit && hit.until > now) return hit.rec;
+    const changes = this.changes;
     const rec = await loadKey(this.store, name);
+    if (changes !== this.changes) return rec;
     if (this.records.size >= 1024) this.records.clear();
     this.records.set(name, { rec, until: now + this.metadataTtlMs });
     return rec;

@@ -132,6 +132,34 @@ describe('data-key cache', () => {
     expect(wrapOf(envelopes, await envelopes.encrypt('k-chacha', Buffer.alloc(1), CONTEXT))).toBe(chacha);
   });
 
+  it('a key read in flight during a change here does not bring the old version back for the metadata lifetime', async () => {
+    const { envelopes, keyring, store, clock } = await envelopeFixture({ cache: BIG });
+    expect(envelopes.inspect(await envelopes.encrypt('k-aes', Buffer.from('a'), CONTEXT)).keyVersion).toBe(1);
+    clock.advance(2_000); // the metadata cache expired: the next encrypt reads the key record
+    const get = store.get.bind(store);
+    let release: () => void = () => {};
+    let held = false;
+    store.get = (async (collection: string, key: string) => {
+      const record = await get(collection, key);
+      if (!held && key === 'k-aes' && collection.startsWith('kms_key')) {
+        held = true; // this read returns the record as it was before the rotation below, after the rotation
+        await new Promise<void>((resolve) => (release = resolve));
+      }
+      return record;
+    }) as typeof store.get;
+    const inFlight = envelopes.encrypt('k-aes', Buffer.from('b'), CONTEXT);
+    for (let i = 0; i < 50 && !held; i += 1) await new Promise((r) => setImmediate(r));
+    expect(held).toBe(true);
+    await keyring.rotateKey('k-aes');
+    await keyring.configureKey('k-aes', { minDecryptionVersion: 2 });
+    release();
+    await inFlight; // it began before the change: either version is a correct answer for it
+    // Every encryption that starts after the change returned uses version 2, without waiting out the lifetime.
+    const after = await envelopes.encrypt('k-aes', Buffer.from('c'), CONTEXT);
+    expect(envelopes.inspect(after).keyVersion).toBe(2);
+    expect((await envelopes.decrypt(after, CONTEXT)).plaintext.toString()).toBe('c');
+  });
+
   it('refuses invalid bounds with ERR_CONFIG_INVALID', async () => {
     const { keyring, clock } = await envelopeFixture();
     const bad = [
