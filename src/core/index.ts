@@ -14,6 +14,6 @@ export { runUnderLease } from './lease.js';
 export type { Leases, Lease } from './lease.js';
 export { writeFileAtomic, fsyncDirectory } from './atomic_file.js';
 export { formFields } from './form_fields.js';
-export { normalizeRequestTarget } from './request_target.js';
+export { normalizeRequestTarget, REQUEST_TARGET_RULE } from './request_target.js';
 export { guardConnection } from './connection_guard.js';
 export type { GuardedSocket } from './connection_guard.js';

@@ -1,3 +1,7 @@
+/** What {@link normalizeRequestTarget} refuses, in the words the 400 answers use (gateway and sidecar alike). */
+export const REQUEST_TARGET_RULE =
+  'the request target must be an origin-form path without a fragment or a raw backslash, with well-formed percent-escapes';
+
 /** Hex digit values by char code (-1 for anything else). */
 const HEX = new Int8Array(128).fill(-1);
 for (let i = 0; i < 10; i++) HEX[48 + i] = i;

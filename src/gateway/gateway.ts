@@ -4,6 +4,7 @@ import {
   isGatehouseError,
   normalizeRequestTarget,
   randomId,
+  REQUEST_TARGET_RULE,
   type Clock,
   type Logger,
 } from '../core/index.js';
@@ -194,9 +195,7 @@ export class Gateway {
     ctx.requestId = trusted && typeof sent === 'string' && REQUEST_ID.test(sent) ? sent : randomId(12);
     const target = normalizeRequestTarget(req.url ?? '/');
     if (target === undefined) {
-      throw new GatehouseError('ERR_HTTP_BAD_REQUEST', {
-        message: 'The request target must be an origin-form path with well-formed percent-escapes',
-      });
+      throw new GatehouseError('ERR_HTTP_BAD_REQUEST', { message: REQUEST_TARGET_RULE });
     }
     ctx.target = target;
     const q = target.indexOf('?');

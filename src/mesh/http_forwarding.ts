@@ -1,5 +1,11 @@
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
-import { GatehouseError, normalizeRequestTarget, type ErrorCode, type Logger } from '../core/index.js';
+import {
+  GatehouseError,
+  normalizeRequestTarget,
+  REQUEST_TARGET_RULE,
+  type ErrorCode,
+  type Logger,
+} from '../core/index.js';
 
 /** The XFCC-style header carrying the caller's verified identity to the app. */
 export const XFCC_HEADER = 'x-forwarded-client-cert';
@@ -84,7 +90,7 @@ export function sendProblem(
 /**
  * The request's target normalized (normalizeRequestTarget: what policies judge and the app receives), or undefined
  * after answering 400 ERR_HTTP_BAD_REQUEST (`reason: "invalid_target"`) for a target it refuses: not origin-form
- * (absolute-form, `*`) or a path with a malformed escape. The refusal is logged at info level.
+ * (absolute-form, `*`), a fragment, a raw backslash or a malformed escape in the path. The refusal is logged at info level.
  *
  * @example
  * const target = normalizedTarget(req, res, logger, peer);
@@ -104,7 +110,7 @@ export function normalizedTarget(
   );
   sendProblem(res, 'ERR_HTTP_BAD_REQUEST', {
     reason: 'invalid_target',
-    detail: 'the request target must be a path (origin-form) with well-formed percent-escapes',
+    detail: REQUEST_TARGET_RULE,
   });
   return undefined;
 }
