@@ -1,7 +1,8 @@
 export { RootKey } from './root_key.js';
 export { Sealer, sealedFingerprint } from './sealer.js';
 export { Keyring } from './keyring.js';
-export type { KeyringOptions, KeyChangeListener } from './keyring.js';
+export type { KeyringOptions } from './keyring.js';
+export type { KeyChangeListener } from './key_record_cache.js';
 export type { KeyInfo, KeyVersionInfo, KeyMaterial } from './key_info.js';
 export { KEY_TYPES, checkKeyName, checkKeyType } from './key_policy.js';
 export type { KeyType, KeyConfigChange } from './key_policy.js';

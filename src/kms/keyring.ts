@@ -24,6 +24,7 @@ import {
   type KeyType,
 } from './key_policy.js';
 import { describeKey, type KeyInfo, type KeyMaterial } from './key_info.js';
+import { KeyRecordCache, type KeyChangeListener } from './key_record_cache.js';
 import { MaterialCache } from './material_cache.js';
 import {
   ensureRootCheck,
@@ -62,9 +63,6 @@ export interface KeyringOptions {
 
 const MAX_ATTEMPTS = 5;
 
-/** Told the name of a key after every change this keyring makes to it (see {@link Keyring.onKeyChange}). */
-export type KeyChangeListener = (name: string) => void;
-
 /**
  * The sealed keyring, root of every secret gatehouse keeps at rest: named keys with versions (Vault transit's
  * lifecycle rules), usage counted by durable block reservation with automatic rotation before the GCM limit, sealed
@@ -85,11 +83,7 @@ export class Keyring {
   private readonly sealers: SealerRing;
   private readonly writer: GuardedWriter;
   private readonly secrets: SecretShelf;
-  private readonly metadataTtlMs: number;
-  /** Bumped when a change made here starts and when it ends: a hot-path read that spans one is not cached. */
-  private changes = 0;
-  private readonly records = new Map<string, { rec: KeyRecord; until: number }>();
-  private readonly changeListeners = new Set<KeyChangeListener>();
+  private readonly records: KeyRecordCache;
 
   private constructor(
     options: KeyringOptions,
@@ -102,7 +96,7 @@ export class Keyring {
     this.logger = options.logger ?? silentLogger;
     this.usage = usage;
     this.cache = new MaterialCache(options.cacheSize ?? 64);
-    this.metadataTtlMs = options.metadataTtlMs ?? 1000;
+    this.records = new KeyRecordCache(this.clock, options.metadataTtlMs ?? 1000);
     this.sealers = new SealerRing(sealer);
     this.writer = new GuardedWriter(this.store, check, () => this.sealers.current.fingerprint);
     this.secrets = new SecretShelf({
@@ -238,8 +232,7 @@ export class Keyring {
    * const off = keyring.onKeyChange((name) => dataKeyCache.forgetKey(name));
    */
   onKeyChange(listener: KeyChangeListener): () => void {
-    this.changeListeners.add(listener);
-    return () => this.changeListeners.delete(listener);
+    return this.records.onChange(listener);
   }
 
   /**
@@ -356,33 +349,13 @@ export class Keyring {
    * the change listeners, even when the write failed: a write whose outcome is unknown may have happened, and a
    * listener only drops cached state.
    */
-  private async mutate(name: string, change: (rec: KeyRecord) => KeyRecord): Promise<KeyRecord> {
-    this.changes += 1;
-    this.records.delete(name);
-    try {
-      return await this.writer.write(() => planKeyUpdate(this.store, name, change));
-    } finally {
-      this.changes += 1;
-      this.records.delete(name);
-      for (const listener of this.changeListeners) listener(name);
-    }
+  private mutate(name: string, change: (rec: KeyRecord) => KeyRecord): Promise<KeyRecord> {
+    return this.records.changing(name, () => this.writer.write(() => planKeyUpdate(this.store, name, change)));
   }
 
-  /**
-   * The key record for the encrypt/decrypt hot path, re-read at most every `metadataTtlMs` (bounded map). A read
-   * that overlapped a change made here ({@link mutate}) is used once but not remembered: it may predate the change,
-   * and remembering it would bring the old version back for the whole lifetime.
-   */
-  private async hotRecord(name: string): Promise<KeyRecord> {
-    const now = this.clock.now();
-    const hit = this.records.get(name);
-    if (hit && hit.until > now) return hit.rec;
-    const changes = this.changes;
-    const rec = await loadKey(this.store, name);
-    if (changes !== this.changes) return rec;
-    if (this.records.size >= 1024) this.records.clear();
-    this.records.set(name, { rec, until: now + this.metadataTtlMs });
-    return rec;
+  /** The key record for the encrypt/decrypt hot path (see {@link KeyRecordCache}). */
+  private hotRecord(name: string): Promise<KeyRecord> {
+    return this.records.read(name, () => loadKey(this.store, name));
   }
 
   private rotated(rec: KeyRecord): KeyRecord {
