@@ -227,7 +227,7 @@ export const ERROR_CODES = {
   ERR_PKI_JOIN_TOKEN_INVALID: {
     status: 401,
     message: 'Invalid join token',
-    doc: 'The join token given to `POST /v1/ca/sign` is unknown, expired or already used (tokens are single use).',
+    doc: 'The join token given to `POST /v1/ca/sign` is unknown, expired, already used (tokens are single use) or voided by a revocation of its SPIFFE ID.',
   },
   ERR_PKI_UNAUTHENTICATED: {
     status: 401,

@@ -99,6 +99,9 @@ export class Enrollment {
     if (input.spiffeId !== undefined && input.spiffeId !== spiffeId) {
       throw new GatehouseError('ERR_PKI_FORBIDDEN', { detail: 'join token bound to another SPIFFE ID' });
     }
+    // Again after the token is used up: a revocation that committed while it was being consumed (another replica)
+    // refuses now; one that commits after this check predates the certificate's issuance and denies it.
+    await this.deps.revocations.assertEnrollable(spiffeId);
     const svid = authority.issueSvid({ ...this.request(input), spiffeId });
     logger.info({ spiffeId, serial: svid.serialNumber, credential: 'join_token' }, 'SVID issued');
     return svid;
@@ -173,17 +176,30 @@ export class Enrollment {
 
   /** Creates a one-time join token for a workload SPIFFE ID of this trust domain (not for a revoked one). */
   async createJoinToken(spiffeId: string, ttlMs: number): Promise<CreatedJoinToken> {
+    const { joinTokens, revocations } = this.deps;
     const id = parseWorkloadSpiffeId(spiffeId, this.deps.authority.trustDomain).id;
-    await this.deps.revocations.assertEnrollable(id);
-    return this.deps.joinTokens.create(id, ttlMs);
+    await revocations.assertEnrollable(id);
+    const created = await joinTokens.create(id, ttlMs);
+    try {
+      // A revocation that committed while the token was written voided the tokens it found, not this one.
+      await revocations.assertEnrollable(id);
+    } catch (err) {
+      await joinTokens.voidFor(id);
+      throw err;
+    }
+    return created;
   }
 
-  /** Revokes an identity and refreshes the cached deny list at once. */
+  /**
+   * Revokes an identity, voids the join tokens outstanding for it (they would otherwise enroll it again once the
+   * deny-list entry expires) and refreshes the cached deny list at once.
+   */
   async revoke(spiffeId: string): Promise<RevokedIdentity> {
     const entry = await this.deps.revocations.revoke(
       parseWorkloadSpiffeId(spiffeId, this.deps.authority.trustDomain).id,
     );
-    this.deps.logger.warn({ spiffeId: entry.spiffeId }, 'identity revoked');
+    const voidedJoinTokens = await this.deps.joinTokens.voidFor(entry.spiffeId);
+    this.deps.logger.warn({ spiffeId: entry.spiffeId, voidedJoinTokens }, 'identity revoked');
     await this.refreshDenyList(true);
     return entry;
   }

@@ -20,6 +20,8 @@ export interface CreatedJoinToken {
   expiresAt: number;
 }
 
+const VOID_PAGE = 500;
+
 function digest(token: string): string {
   return createHash('sha256').update(token).digest('hex');
 }
@@ -80,6 +82,36 @@ export class JoinTokens {
       throw err;
     }
     return record.value.spiffeId;
+  }
+
+  /**
+   * Deletes every live token bound to `spiffeId` (a revocation voids the tokens issued before it, which could
+   * otherwise enroll the identity again once its deny-list entry expires). Returns how many were deleted. Pages
+   * through the collection: outstanding tokens are few and short-lived.
+   */
+  async voidFor(spiffeId: string): Promise<number> {
+    let deleted = 0;
+    let after: string | undefined;
+    for (;;) {
+      const page = await this.store.list<JoinTokenRecord>(JOIN_TOKEN_COLLECTION, {
+        limit: VOID_PAGE,
+        ...(after === undefined ? {} : { after }),
+      });
+      for (const record of page) {
+        if (record.value.spiffeId !== spiffeId) continue;
+        try {
+          await this.store.write([
+            { op: 'delete', collection: JOIN_TOKEN_COLLECTION, key: record.key, expectVersion: record.version },
+          ]);
+          deleted++;
+        } catch (err) {
+          // Consumed (or voided) meanwhile: gone either way.
+          if (!isGatehouseError(err, 'ERR_STORE_CONFLICT') && !isGatehouseError(err, 'ERR_STORE_NOT_FOUND')) throw err;
+        }
+      }
+      if (page.length < VOID_PAGE) return deleted;
+      after = page[page.length - 1]!.key;
+    }
   }
 
   private async live(token: string): Promise<{ key: string; record: StoredRecord<JoinTokenRecord> }> {

@@ -104,20 +104,93 @@ describe('a revoked identity cannot enroll again while its deny-list entry lives
     expect(svid.notBefore).toBeGreaterThan(entry.revokedAt);
   });
 
-  it('join token: refused with 403 ERR_PKI_REVOKED without burning the token; new tokens refused too', async () => {
-    const { f, enrollment } = await setup();
+  it('join token: new tokens refused while the entry lives; tokens issued before the revocation are void for good', async () => {
+    const { f, enrollment, logger } = await setup();
     const { token } = await enrollment.createJoinToken(ID, 2 * DAY);
     const entry = await enrollment.revoke(ID);
+    expect(logger.lines.find((e) => e.msg === 'identity revoked')).toMatchObject({ voidedJoinTokens: 1 });
     f.clock.advance(MINUTE);
-    await expect(enrollment.signWithJoinToken({ csrPem: csr() }, token)).rejects.toMatchObject({
+    await expect(enrollment.createJoinToken(ID, 60_000)).rejects.toMatchObject({
       code: 'ERR_PKI_REVOKED',
       status: 403,
     });
-    await expect(enrollment.createJoinToken(ID, 60_000)).rejects.toMatchObject({ code: 'ERR_PKI_REVOKED' });
-    f.clock.set(entry.expiresAt);
-    const svid = await enrollment.signWithJoinToken({ csrPem: csr() }, token);
+    // Before, the old token waited out the entry and then enrolled the revoked identity again.
+    for (const at of [f.clock.now(), entry.expiresAt]) {
+      f.clock.set(at);
+      await expect(enrollment.signWithJoinToken({ csrPem: csr() }, token)).rejects.toMatchObject({
+        code: 'ERR_PKI_JOIN_TOKEN_INVALID',
+      });
+    }
+    const fresh = await enrollment.createJoinToken(ID, 60_000);
+    const svid = await enrollment.signWithJoinToken({ csrPem: csr() }, fresh.token);
     expect(svid.spiffeId).toBe(ID);
     expect(svid.notBefore).toBeGreaterThan(entry.revokedAt);
+  });
+
+  it("voiding pages through the tokens and leaves other identities' tokens alone", async () => {
+    const f = fixture(Date.now());
+    const tokens = new JoinTokens(f.store, f.clock);
+    const OTHER = `spiffe://${TRUST_DOMAIN}/ns/billing/sa/other`;
+    const others = [];
+    for (let i = 0; i < 1_010; i++) others.push((await tokens.create(OTHER, DAY)).token);
+    const mine = [(await tokens.create(ID, DAY)).token, (await tokens.create(ID, DAY)).token];
+    expect(await tokens.voidFor(ID)).toBe(2);
+    for (const token of mine)
+      await expect(tokens.boundTo(token)).rejects.toMatchObject({ code: 'ERR_PKI_JOIN_TOKEN_INVALID' });
+    expect(await tokens.boundTo(others[0]!)).toBe(OTHER);
+    expect(await tokens.boundTo(others[others.length - 1]!)).toBe(OTHER);
+  });
+
+  // A revocation committed on another replica while a token was being consumed or created used to slip through: the
+  // only check ran before the store write.
+  it('a revocation that commits while the token is consumed refuses the certificate', async () => {
+    const f = fixture(Date.now());
+    const authority = await f.open();
+    const revocations = new Revocations(f.store, f.clock, DAY);
+    class RevokedWhileConsuming extends JoinTokens {
+      override async consume(token: string): Promise<string> {
+        const id = await super.consume(token);
+        await revocations.revoke(id);
+        return id;
+      }
+    }
+    const joinTokens = new RevokedWhileConsuming(f.store, f.clock);
+    const enrollment = new Enrollment({
+      authority,
+      joinTokens,
+      revocations,
+      clock: f.clock,
+      logger: new MemoryLogger(),
+    });
+    const { token } = await enrollment.createJoinToken(ID, DAY);
+    await expect(enrollment.signWithJoinToken({ csrPem: csr() }, token)).rejects.toMatchObject({
+      code: 'ERR_PKI_REVOKED',
+    });
+  });
+
+  it('a revocation that commits while a token is created voids it', async () => {
+    const f = fixture(Date.now());
+    const authority = await f.open();
+    const revocations = new Revocations(f.store, f.clock, DAY);
+    let created = '';
+    class RevokedWhileCreating extends JoinTokens {
+      override async create(spiffeId: string, ttlMs: number) {
+        const token = await super.create(spiffeId, ttlMs);
+        created = token.token;
+        await revocations.revoke(spiffeId);
+        return token;
+      }
+    }
+    const joinTokens = new RevokedWhileCreating(f.store, f.clock);
+    const enrollment = new Enrollment({
+      authority,
+      joinTokens,
+      revocations,
+      clock: f.clock,
+      logger: new MemoryLogger(),
+    });
+    await expect(enrollment.createJoinToken(ID, DAY)).rejects.toMatchObject({ code: 'ERR_PKI_REVOKED' });
+    await expect(joinTokens.boundTo(created)).rejects.toMatchObject({ code: 'ERR_PKI_JOIN_TOKEN_INVALID' });
   });
 
   it('the in-process CA client of the demo mesh refuses the same way', async () => {
