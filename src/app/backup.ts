@@ -6,7 +6,16 @@ import { Readable } from 'node:stream';
 import { once } from 'node:events';
 import { create as createTar } from 'tar';
 import { GatehouseError, randomId, type SnapshotEntry } from '../core/index.js';
-import { OBJECT_COLLECTIONS, type ObjectRecord, type ObjectStore, type RootKey } from '../kms/index.js';
+import {
+  META_COLLECTION,
+  OBJECT_COLLECTIONS,
+  ROOT_CHECK_KEY,
+  sealedFingerprint,
+  type ObjectRecord,
+  type ObjectStore,
+  type RootCheckRecord,
+  type RootKey,
+} from '../kms/index.js';
 import { BACKUP_FORMAT, EXCLUDED_RECORDS, type BackupManifest } from './backup_format.js';
 import { manifestMac } from './backup_mac.js';
 import type { PlatformCore } from './compose.js';
@@ -60,6 +69,7 @@ export async function createBackup(options: {
       const objects: Array<{ bucket: string; fileName: string }> = [];
       const out = createWriteStream(join(stage, 'records.jsonl'), { mode: 0o600, flush: true });
       const hash = createHash('sha256');
+      let sealedUnder: string | undefined;
       for await (const entry of core.records.snapshot()) {
         if (excluded(entry)) continue;
         const line = JSON.stringify(entry) + '\n';
@@ -67,6 +77,9 @@ export async function createBackup(options: {
         if (!out.write(line)) await once(out, 'drain');
         if (entry.kind === 'counter') counts.counters += 1;
         else counts.records += 1;
+        if (entry.kind === 'record' && entry.collection === META_COLLECTION && entry.key === ROOT_CHECK_KEY) {
+          sealedUnder = sealedFingerprint((entry.value as RootCheckRecord).sealed);
+        }
         if (entry.kind === 'record' && entry.collection === OBJECT_COLLECTIONS.objects) {
           const { bucket, fileName } = entry.value as ObjectRecord;
           objects.push({ bucket, fileName });
@@ -74,6 +87,13 @@ export async function createBackup(options: {
       }
       out.end();
       await once(out, 'close');
+      // The records must be sealed under the key the manifest names and is MACed with: a root rotation committed on
+      // another replica before the snapshot, and not adopted here yet, would make an archive no key can restore.
+      if (sealedUnder !== undefined && sealedUnder !== rootKey.fingerprint()) {
+        throw new GatehouseError('ERR_BACKUP_ROOT_KEY_CHANGED', {
+          detail: `the snapshot is sealed under root key ${sealedUnder}, this process holds ${rootKey.fingerprint()}`,
+        });
+      }
       entries['records.jsonl'] = hash.digest('hex');
       for (const { bucket, fileName } of objects) {
         const path = `objects/${bucket}/${fileName}`;

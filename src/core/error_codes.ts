@@ -204,6 +204,11 @@ export const ERROR_CODES = {
     message: 'The backup archive cannot be authenticated',
     doc: 'Restore refuses an archive it cannot authenticate (no root key given, or a format-1 archive without a manifest HMAC) unless `--allow-unauthenticated` says to trust the archive storage.',
   },
+  ERR_BACKUP_ROOT_KEY_CHANGED: {
+    status: 409,
+    message: 'The root key was rotated while the backup ran; run it again',
+    doc: 'The record snapshot of `gatehouse backup` is sealed under another root key than the one this process holds (a `gatehouse kms root rotate` committed on another replica that this one has not adopted yet, which it does within seconds). No archive is written: run the backup again.',
+  },
   ERR_RESTORE_TARGET_IN_USE: {
     status: 409,
     message: 'The restore target is not an empty data directory',

@@ -1,5 +1,6 @@
 export { RootKey } from './root_key.js';
 export { Sealer, sealedFingerprint } from './sealer.js';
+export { META_COLLECTION, ROOT_CHECK_KEY, type RootCheckRecord } from './root_check.js';
 export { Keyring } from './keyring.js';
 export type { KeyringOptions } from './keyring.js';
 export type { KeyChangeListener } from './key_record_cache.js';
