@@ -1,18 +1,8 @@
 import { chmodSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
-import { resolve, join } from 'node:path';
-import { GatehouseError, writeFileAtomic } from '../core/index.js';
+import { join } from 'node:path';
+import { GatehouseError, writeFileAtomic, type DataDirPaths } from '../core/index.js';
 
-/** The files of a data directory, as absolute paths. */
-export interface DataDirPaths {
-  dir: string;
-  lock: string;
-  manifest: string;
-  rootKey: string;
-  adminToken: string;
-  trustBundle: string;
-  endpoints: string;
-  leases: string;
-}
+export { dataDirPaths, type DataDirPaths } from '../core/index.js';
 
 /** The manifest is written last on first start: a data directory is initialized exactly when it exists. */
 export interface Manifest {
@@ -21,20 +11,6 @@ export interface Manifest {
   storage: 'sqlite' | 'postgres';
   rootKeySource: 'file' | 'external';
   rootKeyFingerprint: string;
-}
-
-export function dataDirPaths(dir: string): DataDirPaths {
-  const abs = resolve(dir);
-  return {
-    dir: abs,
-    lock: join(abs, 'lock'),
-    manifest: join(abs, 'gatehouse.json'),
-    rootKey: join(abs, 'root.key'),
-    adminToken: join(abs, 'admin.token'),
-    trustBundle: join(abs, 'trust-bundle.pem'),
-    endpoints: join(abs, 'endpoints.json'),
-    leases: join(abs, 'leases'),
-  };
 }
 
 /** Creates the directory (0700) if needed and refuses one that is not a directory. */

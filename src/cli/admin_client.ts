@@ -1,9 +1,9 @@
 import { readFileSync } from 'node:fs';
 import type { Readable } from 'node:stream';
 import { Agent, request } from 'undici';
-import { GatehouseError } from '../core/index.js';
+import { GatehouseError, dataDirPaths } from '../core/index.js';
 import { clientTlsOptions } from '../crypto/index.js';
-import { dataDirPaths, type Endpoints } from '../app/index.js';
+import type { Endpoints } from '../app/index.js';
 
 /** Where and how to reach the admin API of a running gatehouse: base URL, admin token, TLS agent trusting its CA. */
 export interface AdminConnection {

@@ -2,6 +2,7 @@
 import type { Command } from 'commander';
 import { isGatehouseError } from '../core/index.js';
 import { buildProgram } from './program.js';
+import { exitWhenFlushed, runsUntilSignalled } from './signals.js';
 
 /** Usage errors exit 2 on every subcommand (commander's own default is 1). */
 function usageExitsTwo(command: Command): Command {
@@ -15,6 +16,11 @@ function usageExitsTwo(command: Command): Command {
 /** Exit codes: 0 done, 1 failed, 2 usage error, 3 nothing running on the data directory. */
 usageExitsTwo(buildProgram())
   .parseAsync(process.argv)
+  .then(() => {
+    // A one-shot command is done when its action resolves; a long-running one (up, gateway, sidecar, a component run
+    // alone) keeps serving until a signal stops it.
+    if (!runsUntilSignalled()) exitWhenFlushed(Number(process.exitCode ?? 0));
+  })
   .catch((err: unknown) => {
     const message = (err as Error).message ?? String(err);
     console.error(`gatehouse: ${message.split('\n')[0]}`);

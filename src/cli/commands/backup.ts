@@ -2,15 +2,8 @@ import { createWriteStream, renameSync, rmSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { Command } from 'commander';
-import {
-  configFileFromEnvironment,
-  loadConfig,
-  processEnvironment,
-  rootKeyFromEnvironment,
-} from '../../config/index.js';
 import { fsyncDirectory, systemClock } from '../../core/index.js';
-import { restoreBackup, type RestoreReport } from '../../app/index.js';
-import { createLogger } from '../logger.js';
+import type { RestoreReport } from '../../app/index.js';
 import { StreamingAdminClient } from '../object_client.js';
 import { print } from '../output.js';
 import { adminFlags, type AdminFlags } from './with_admin.js';
@@ -73,6 +66,9 @@ export function restoreCommand(): Command {
           json?: boolean;
         },
       ) => {
+        const { configFileFromEnvironment, loadConfig, processEnvironment, rootKeyFromEnvironment } =
+          await import('../../config/index.js');
+        const { restoreBackup } = await import('../../app/index.js');
         const env = processEnvironment();
         const configFile = flags.config ?? configFileFromEnvironment(env);
         const config = loadConfig({
@@ -80,6 +76,7 @@ export function restoreCommand(): Command {
           env,
           overrides: { dataDir: flags.dataDir },
         });
+        const { createLogger } = await import('../logger.js');
         const logger = createLogger(config.log.level);
         const rootKeyEnv = rootKeyFromEnvironment(env);
         const rootKey = {

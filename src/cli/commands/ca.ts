@@ -1,6 +1,5 @@
 import { Command } from 'commander';
 import { print, table } from '../output.js';
-import { issueToDirectory } from './ca_issue.js';
 import { runsAlone } from './standalone.js';
 import { adminFlags, withAdmin, type AdminFlags } from './with_admin.js';
 
@@ -67,6 +66,8 @@ export function caCommand(): Command {
   ).action(
     async (flags: AdminFlags & { spiffeId: string; dns: string[]; ttl?: string; out: string; joinToken?: string }) =>
       withAdmin(flags, async (client, output) => {
+        // Loaded here: the CSR code brings the X.509 library, which no other command needs.
+        const { issueToDirectory } = await import('./ca_issue.js');
         const result = await issueToDirectory(client, flags.dataDir, {
           spiffeId: flags.spiffeId,
           dns: flags.dns,

@@ -1,9 +1,8 @@
 import { Command } from 'commander';
-import { startStandaloneGateway, type StandaloneGateway } from '../../app/index.js';
-import { configFileFromEnvironment, loadConfig, processEnvironment, type Config } from '../../config/index.js';
+import type { StandaloneGateway } from '../../app/index.js';
+import type { Config } from '../../config/index.js';
 import { GatehouseError, systemClock, type Logger } from '../../core/index.js';
 import { readPem, reloadCertificateFiles } from '../certificate_files.js';
-import { createLogger } from '../logger.js';
 import { exitOnSignals } from '../signals.js';
 
 interface GatewayFlags {
@@ -65,10 +64,13 @@ export function gatewayCommand(): Command {
     )
     .option('--metrics-port <port>', 'serve Prometheus /metrics on 127.0.0.1:<port> (plain HTTP)')
     .action(async (flags: GatewayFlags) => {
+      const { configFileFromEnvironment, loadConfig, processEnvironment } = await import('../../config/index.js');
+      const { startStandaloneGateway } = await import('../../app/index.js');
       const env = processEnvironment();
       const file = flags.config ?? configFileFromEnvironment(env);
       const load = () => loadConfig({ ...(file === undefined ? {} : { file }), env, overrides: {} });
       const config = load();
+      const { createLogger } = await import('../logger.js');
       const logger = createLogger(config.log.level);
       // Before anything starts: a signal during startup stops the command once it runs (not Node's default kill).
       const stopWith = exitOnSignals(logger, 'stopping: draining in-flight requests');

@@ -1,8 +1,5 @@
 import { Command } from 'commander';
-import { configFileFromEnvironment, loadConfig, processEnvironment } from '../../config/index.js';
 import { systemClock } from '../../core/index.js';
-import { startStandaloneSidecar } from '../../app/index.js';
-import { createLogger } from '../logger.js';
 import { exitOnSignals } from '../signals.js';
 
 /**
@@ -15,10 +12,13 @@ export function sidecarCommand(): Command {
     .description('run the mTLS sidecar of one service (config section sidecar; docs/mesh.md)')
     .option('--config <file>', 'configuration file (YAML or JSON) with a sidecar section; also GATEHOUSE_CONFIG')
     .action(async (flags: { config?: string }) => {
+      const { configFileFromEnvironment, loadConfig, processEnvironment } = await import('../../config/index.js');
+      const { startStandaloneSidecar } = await import('../../app/index.js');
       const env = processEnvironment();
       const file = flags.config ?? configFileFromEnvironment(env);
       const load = () => loadConfig({ ...(file === undefined ? {} : { file }), env });
       const config = load();
+      const { createLogger } = await import('../logger.js');
       const logger = createLogger(config.log.level);
       // Before anything starts: a signal during startup stops the command once it runs (not Node's default kill).
       const stopWith = exitOnSignals(logger, 'sidecar stopping');

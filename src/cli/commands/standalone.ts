@@ -1,14 +1,7 @@
 import type { Command } from 'commander';
-import { startStandaloneComponent, type RunningComponent, type StandaloneComponent } from '../../app/index.js';
-import {
-  configFileFromEnvironment,
-  loadConfig,
-  processEnvironment,
-  rootKeyFromEnvironment,
-} from '../../config/index.js';
+import type { RunningComponent, StandaloneComponent } from '../../app/index.js';
 import { systemClock, type Logger } from '../../core/index.js';
 import { readPem, reloadCertificateFiles } from '../certificate_files.js';
-import { createLogger } from '../logger.js';
 import { exitOnSignals } from '../signals.js';
 
 interface StandaloneFlags {
@@ -75,6 +68,9 @@ export function runsAlone(command: Command, component: StandaloneComponent): Com
     )
     .option('--key <file>', 'PEM private key of the listener (with --cert; SIGHUP re-reads it)')
     .action(async (flags: StandaloneFlags) => {
+      const { configFileFromEnvironment, loadConfig, processEnvironment, rootKeyFromEnvironment } =
+        await import('../../config/index.js');
+      const { startStandaloneComponent } = await import('../../app/index.js');
       const env = processEnvironment();
       const file = flags.config ?? configFileFromEnvironment(env);
       if (file === undefined) {
@@ -90,6 +86,7 @@ export function runsAlone(command: Command, component: StandaloneComponent): Com
         env,
         overrides: flags.dataDir === undefined ? {} : { dataDir: flags.dataDir },
       });
+      const { createLogger } = await import('../logger.js');
       const logger = createLogger(config.log.level);
       // Before anything starts: a signal during startup stops the command once it runs (not Node's default kill).
       const stopWith = exitOnSignals(logger, 'stopping: draining in-flight requests');

@@ -1,13 +1,6 @@
 import { Command } from 'commander';
-import {
-  configFileFromEnvironment,
-  loadConfig,
-  processEnvironment,
-  rootKeyFromEnvironment,
-} from '../../config/index.js';
 import { systemClock } from '../../core/index.js';
-import { startGatehouse, type RunningGatehouse } from '../../app/index.js';
-import { createLogger } from '../logger.js';
+import type { RunningGatehouse } from '../../app/index.js';
 import { exitOnSignals } from '../signals.js';
 
 interface UpFlags {
@@ -67,6 +60,9 @@ export function upCommand(): Command {
     .option('--config <file>', 'configuration file (YAML or JSON); also GATEHOUSE_CONFIG')
     .option('--root-key-file <file>', 'file holding the root key (default DIR/root.key; also GATEHOUSE_ROOT_KEY)')
     .action(async (flags: UpFlags) => {
+      const { configFileFromEnvironment, loadConfig, processEnvironment, rootKeyFromEnvironment } =
+        await import('../../config/index.js');
+      const { startGatehouse } = await import('../../app/index.js');
       const env = processEnvironment();
       const file = flags.config ?? configFileFromEnvironment(env);
       const config = loadConfig({
@@ -74,6 +70,7 @@ export function upCommand(): Command {
         env,
         overrides: flags.dataDir === undefined ? {} : { dataDir: flags.dataDir },
       });
+      const { createLogger } = await import('../logger.js');
       const logger = createLogger(config.log.level);
       // Before anything starts: a signal during startup stops the platform once it runs (not Node's default kill).
       const stopWith = exitOnSignals(logger, 'stopping: draining in-flight requests');
