@@ -1,6 +1,6 @@
 export { aeadEncrypt, aeadDecrypt, AEAD_ALGORITHMS, AEAD_KEY_BYTES, AEAD_NONCE_BYTES, AEAD_TAG_BYTES } from './aead.js';
 export type { AeadAlgorithm, AeadKey } from './aead.js';
-export { secureRandomBytes, randomKey, randomNonce, randomToken, writeNonce } from './random.js';
+export { secureRandomBytes, randomKey, randomNonce, randomToken, writeNonce, fillRandom } from './random.js';
 export { sha256, sha256Hex, sha256Base64url } from './hash.js';
 export type { HashInput } from './hash.js';
 export { constantTimeEqual } from './compare.js';

@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { fillRandom } from '../../crypto/index.js';
 import type { KeyMaterial } from '../key_info.js';
 import { KEY_TYPES } from '../key_policy.js';
 import { wrapDek } from './dek_wrap.js';
@@ -20,7 +20,8 @@ export interface DataKey {
  * const { wrapped } = newDataKey(await keys.encryptionKey('objects'), encodeContext(context), false);
  */
 export function newDataKey(material: KeyMaterial, context: Buffer, withPlaintext: boolean): DataKey {
-  const dek = randomBytes(SIZES.dek);
+  const dek = Buffer.allocUnsafeSlow(SIZES.dek);
+  fillRandom(dek, 0, SIZES.dek);
   try {
     const { out, prefixLength } = startHeader('datakey', KEY_TYPES[material.type], material.name, material.version);
     wrapDek(out, prefixLength, material, dek, context);

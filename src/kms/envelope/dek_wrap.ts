@@ -1,4 +1,4 @@
-import { randomFillSync } from 'node:crypto';
+import { fillRandom } from '../../crypto/index.js';
 import type { KeyMaterial } from '../key_info.js';
 import { KEY_TYPES } from '../key_policy.js';
 import { SIZES, type EnvelopeHeader } from './format.js';
@@ -24,7 +24,7 @@ export function wrapDek(
   const nonceAt = prefixLength + SIZES.keyVersion;
   const dekAt = nonceAt + SIZES.nonce;
   if (nonce?.length === SIZES.nonce) nonce.copy(out, nonceAt);
-  else randomFillSync(out, nonceAt, SIZES.nonce);
+  else fillRandom(out, nonceAt, SIZES.nonce);
   sealInto(
     KEY_TYPES[material.type],
     material.key,

@@ -1,6 +1,5 @@
-import { randomFillSync } from 'node:crypto';
 import { GatehouseError } from '../../core/index.js';
-import { writeNonce, type AeadAlgorithm } from '../../crypto/index.js';
+import { fillRandom, writeNonce, type AeadAlgorithm } from '../../crypto/index.js';
 import type { KeyMaterial } from '../key_info.js';
 import { KEY_TYPES } from '../key_policy.js';
 import { checkCommitment, singleCommitment } from './derive.js';
@@ -56,7 +55,8 @@ export function sealFreshSingle(material: KeyMaterial, plaintext: Buffer, contex
   const aead = KEY_TYPES[material.type];
   const extra = SIZES.nonce + plaintext.length + SIZES.tag;
   const { out, prefixLength, headerLength } = startHeader('single', aead, material.name, material.version, extra);
-  const random = randomFillSync(Buffer.allocUnsafeSlow(RANDOM_BYTES));
+  const random = Buffer.allocUnsafeSlow(RANDOM_BYTES);
+  fillRandom(random, 0, RANDOM_BYTES);
   try {
     const dek = random.subarray(DEK_AT, WRAP_NONCE_AT);
     const wrapNonce = random.subarray(WRAP_NONCE_AT, PAYLOAD_NONCE_AT);
@@ -81,7 +81,8 @@ export function sealFreshSingle(material: KeyMaterial, plaintext: Buffer, contex
 export function newSingleKey(material: KeyMaterial, context: Buffer): SingleKey {
   const aead = KEY_TYPES[material.type];
   const { out, prefixLength, headerLength } = startHeader('single', aead, material.name, material.version);
-  const random = randomFillSync(Buffer.allocUnsafeSlow(PAYLOAD_NONCE_AT));
+  const random = Buffer.allocUnsafeSlow(PAYLOAD_NONCE_AT);
+  fillRandom(random, 0, PAYLOAD_NONCE_AT);
   try {
     const dek = random.subarray(DEK_AT, WRAP_NONCE_AT);
     writeSingleHeader(out, prefixLength, headerLength, material, dek, random.subarray(WRAP_NONCE_AT), context);

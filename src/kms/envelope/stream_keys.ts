@@ -1,6 +1,6 @@
-import { createCipheriv, createDecipheriv, randomBytes, randomFillSync, type CipherGCMTypes } from 'node:crypto';
+import { createCipheriv, createDecipheriv, type CipherGCMTypes } from 'node:crypto';
 import { GatehouseError } from '../../core/index.js';
-import type { AeadAlgorithm } from '../../crypto/index.js';
+import { fillRandom, type AeadAlgorithm } from '../../crypto/index.js';
 import type { KeyMaterial } from '../key_info.js';
 import { KEY_TYPES } from '../key_policy.js';
 import { checkCommitment, deriveStream } from './derive.js';
@@ -39,12 +39,13 @@ export class StreamKeys {
   static create(material: KeyMaterial, context: Buffer, segmentSize: number): { keys: StreamKeys; header: Buffer } {
     const aead = KEY_TYPES[material.type];
     const { out, prefixLength, headerLength } = startHeader('stream', aead, material.name, material.version);
-    const dek = randomBytes(SIZES.dek);
+    const dek = Buffer.allocUnsafeSlow(SIZES.dek);
+    fillRandom(dek, 0, SIZES.dek);
     wrapDek(out, prefixLength, material, dek, context);
     const commitAt = prefixLength + SIZES.wrap;
     const saltAt = commitAt + SIZES.commitment;
     const prefixAt = saltAt + SIZES.salt;
-    randomFillSync(out, saltAt, SIZES.salt + SIZES.noncePrefix);
+    fillRandom(out, saltAt, SIZES.salt + SIZES.noncePrefix);
     out.writeUInt32BE(segmentSize, headerLength - SIZES.segmentSize);
     const okm = deriveStream(dek, out.subarray(saltAt, prefixAt));
     dek.fill(0);
