@@ -143,18 +143,26 @@ describe('a revoked identity cannot enroll again while its deny-list entry lives
 
   // A revocation committed on another replica while a token was being consumed or created used to slip through: the
   // only check ran before the store write.
-  it('a revocation that commits while the token is consumed refuses the certificate', async () => {
+  /** An enrollment whose join-token store sees a revocation of the token's ID commit right after its `step`. */
+  async function revokedDuring(step: 'consume' | 'create') {
     const f = fixture(Date.now());
     const authority = await f.open();
     const revocations = new Revocations(f.store, f.clock, DAY);
-    class RevokedWhileConsuming extends JoinTokens {
+    const made: string[] = [];
+    class RacingTokens extends JoinTokens {
+      override async create(spiffeId: string, ttlMs: number) {
+        const created = await super.create(spiffeId, ttlMs);
+        made.push(created.token);
+        if (step === 'create') await revocations.revoke(spiffeId);
+        return created;
+      }
       override async consume(token: string): Promise<string> {
         const id = await super.consume(token);
-        await revocations.revoke(id);
+        if (step === 'consume') await revocations.revoke(id);
         return id;
       }
     }
-    const joinTokens = new RevokedWhileConsuming(f.store, f.clock);
+    const joinTokens = new RacingTokens(f.store, f.clock);
     const enrollment = new Enrollment({
       authority,
       joinTokens,
@@ -162,6 +170,11 @@ describe('a revoked identity cannot enroll again while its deny-list entry lives
       clock: f.clock,
       logger: new MemoryLogger(),
     });
+    return { enrollment, joinTokens, made };
+  }
+
+  it('a revocation that commits while the token is consumed refuses the certificate', async () => {
+    const { enrollment } = await revokedDuring('consume');
     const { token } = await enrollment.createJoinToken(ID, DAY);
     await expect(enrollment.signWithJoinToken({ csrPem: csr() }, token)).rejects.toMatchObject({
       code: 'ERR_PKI_REVOKED',
@@ -169,28 +182,10 @@ describe('a revoked identity cannot enroll again while its deny-list entry lives
   });
 
   it('a revocation that commits while a token is created voids it', async () => {
-    const f = fixture(Date.now());
-    const authority = await f.open();
-    const revocations = new Revocations(f.store, f.clock, DAY);
-    let created = '';
-    class RevokedWhileCreating extends JoinTokens {
-      override async create(spiffeId: string, ttlMs: number) {
-        const token = await super.create(spiffeId, ttlMs);
-        created = token.token;
-        await revocations.revoke(spiffeId);
-        return token;
-      }
-    }
-    const joinTokens = new RevokedWhileCreating(f.store, f.clock);
-    const enrollment = new Enrollment({
-      authority,
-      joinTokens,
-      revocations,
-      clock: f.clock,
-      logger: new MemoryLogger(),
-    });
+    const { enrollment, joinTokens, made } = await revokedDuring('create');
     await expect(enrollment.createJoinToken(ID, DAY)).rejects.toMatchObject({ code: 'ERR_PKI_REVOKED' });
-    await expect(joinTokens.boundTo(created)).rejects.toMatchObject({ code: 'ERR_PKI_JOIN_TOKEN_INVALID' });
+    expect(made).toHaveLength(1);
+    await expect(joinTokens.boundTo(made[0]!)).rejects.toMatchObject({ code: 'ERR_PKI_JOIN_TOKEN_INVALID' });
   });
 
   it('the in-process CA client of the demo mesh refuses the same way', async () => {
