@@ -13,7 +13,15 @@ function usageExitsTwo(command: Command): Command {
   return command;
 }
 
-/** Exit codes: 0 done, 1 failed, 2 usage error, 3 nothing running on the data directory. */
+// A reader that stops early (`gatehouse kms key list | head -1`) closes stdout. A one-shot command then ends quietly
+// with 141, as a Unix tool killed by SIGPIPE does, instead of an EPIPE stack trace; a long-running command keeps
+// serving (its logs go to stderr).
+process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+  if (err.code !== 'EPIPE') throw err;
+  if (!runsUntilSignalled()) process.exit(141);
+});
+
+/** Exit codes: 0 done, 1 failed, 2 usage error, 3 nothing running on the data directory, 141 stdout closed early. */
 usageExitsTwo(buildProgram())
   .parseAsync(process.argv)
   .then(() => {

@@ -146,6 +146,16 @@ describe('gatehouse kms encrypt | decrypt | rewrap | datakey', () => {
     expect(usage.code).toBe(2);
   });
 
+  // `gatehouse kms key list | head -1` used to end in an EPIPE stack trace once the reader had gone.
+  it('ends quietly with 141 when the reader of stdout stops early, like a Unix tool', async () => {
+    writeFileSync(join(tmp.dir, 'head.bin'), randomBytes(4 * 1024 * 1024));
+    for (const script of [`gh kms key list ${D} | true`, `gh kms encrypt --key orders ${D} < head.bin | head -c 10`]) {
+      const result = await sh(script);
+      expect(result.code, script).toBe(141);
+      expect(result.stderr, script).toBe('');
+    }
+  });
+
   it('round-trips 50 MiB through pipes', async () => {
     const block = randomBytes(1024 * 1024);
     const expected = createHash('sha256');
