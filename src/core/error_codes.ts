@@ -18,6 +18,11 @@ export const ERROR_CODES = {
     message: 'Configuration file cannot be read',
     doc: 'The file named by --config does not exist, cannot be read or is not valid YAML/JSON.',
   },
+  ERR_OUTPUT_FILE: {
+    status: 400,
+    message: 'Cannot write the output file',
+    doc: "A CLI command's `--out FILE` cannot be written: its directory does not exist or is not writable, or FILE is a directory. Checked before the command asks the server for anything; nothing is written.",
+  },
   ERR_DATADIR_LOCKED: {
     status: 409,
     message: 'The data directory is in use by another gatehouse process',

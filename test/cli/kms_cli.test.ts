@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CLI, exitOf, runCli, startUp } from '../support/cli.js';
 import { tempDir } from '../support/tmp.js';
@@ -144,6 +144,19 @@ describe('gatehouse kms encrypt | decrypt | rewrap | datakey', () => {
     expect(unknown.stdout).toBe('');
     const usage = await runCli(['kms', 'encrypt', '--key', 'orders', '--context', 'novalue', '--data-dir', dir]);
     expect(usage.code).toBe(2);
+  });
+
+  it('names an --out FILE it cannot write, before asking the server (ERR_OUTPUT_FILE)', async () => {
+    const missing = join(tmp.dir, 'no-such-dir', 'x');
+    const decrypt = await sh(`echo x | gh kms decrypt --out ${JSON.stringify(missing)} ${D}`);
+    expect(decrypt.code).toBe(1);
+    expect(decrypt.stderr.trim()).toBe(
+      `gatehouse: cannot write ${missing}: directory ${dirname(missing)} does not exist`,
+    );
+    const backup = await runCli(['backup', '--out', tmp.dir, '--data-dir', dir]);
+    expect(backup.code).toBe(1);
+    expect(backup.stderr.trim()).toBe(`gatehouse: cannot write ${tmp.dir}: it is a directory`);
+    expect(backup.stdout).toBe('');
   });
 
   // `gatehouse kms key list | head -1` used to end in an EPIPE stack trace once the reader had gone.

@@ -1,10 +1,8 @@
-import { createWriteStream, renameSync, rmSync } from 'node:fs';
-import { basename, dirname, join } from 'node:path';
-import { pipeline } from 'node:stream/promises';
 import { Command } from 'commander';
-import { fsyncDirectory, systemClock } from '../../core/index.js';
+import { systemClock } from '../../core/index.js';
 import type { RestoreReport } from '../../app/index.js';
 import { StreamingAdminClient } from '../object_client.js';
+import { OutputFile } from '../output_file.js';
 import { print } from '../output.js';
 import { adminFlags, type AdminFlags } from './with_admin.js';
 
@@ -16,12 +14,10 @@ export function backupCommand(): Command {
     .requiredOption('--out <file>', 'archive to write (temp file beside it, renamed when complete)')
     .action(async (flags: AdminFlags & { out: string }) => {
       const client = StreamingAdminClient.connect(flags.dataDir);
-      const temp = join(dirname(flags.out), `.${basename(flags.out)}.${process.pid}.tmp`);
+      const out = OutputFile.open(flags.out);
       try {
         const answer = await client.send('POST', '/v1/backup');
-        await pipeline(answer.body, createWriteStream(temp, { mode: 0o600, flags: 'wx', flush: true }));
-        renameSync(temp, flags.out);
-        fsyncDirectory(dirname(flags.out));
+        await out.write(answer.body);
         const result = {
           file: flags.out,
           records: Number(answer.headers['gatehouse-backup-records']),
@@ -31,7 +27,7 @@ export function backupCommand(): Command {
           return `backup written to ${r.file}: ${r.records} records, ${r.objects} objects (no root key: keep it separately)`;
         });
       } catch (err) {
-        rmSync(temp, { force: true });
+        out.discard();
         throw err;
       } finally {
         await client.close();

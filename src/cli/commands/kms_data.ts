@@ -1,11 +1,12 @@
-import { createReadStream, createWriteStream, fstatSync, mkdtempSync, renameSync, rmSync } from 'node:fs';
+import { createReadStream, createWriteStream, fstatSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { basename, dirname, join } from 'node:path';
+import { join } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { Command } from 'commander';
 import { InvalidArgumentError } from 'commander';
 import type { AdminClient } from '../admin_client.js';
+import { OutputFile } from '../output_file.js';
 import { print } from '../output.js';
 import { adminFlags, withAdmin, type AdminFlags } from './with_admin.js';
 
@@ -52,25 +53,20 @@ async function rereadableInput(): Promise<{ open(): Readable; cleanup(): void }>
  * pass 2 decrypts. With `out`, plaintext goes to a temporary file beside it, renamed over it only on success.
  */
 async function decryptVerified(client: AdminClient, context: string[], out: string | undefined): Promise<void> {
-  const input = await rereadableInput();
+  const file = out === undefined ? undefined : OutputFile.open(out);
+  let input: Awaited<ReturnType<typeof rereadableInput>> | undefined;
   try {
+    input = await rereadableInput();
     const verified = await client.stream('/v1/kms/stream/verify' + query(contextQuery(context)), input.open());
     for await (const chunk of verified) void chunk; // a small JSON answer: the ciphertext is good
     const plaintext = await client.stream('/v1/kms/stream/decrypt' + query(contextQuery(context)), input.open());
-    if (out === undefined) {
-      await pipeline(plaintext, process.stdout as Writable);
-      return;
-    }
-    const temp = join(dirname(out), `.${basename(out)}.${process.pid}.tmp`);
-    try {
-      await pipeline(plaintext, createWriteStream(temp, { mode: 0o600, flags: 'wx' }));
-      renameSync(temp, out);
-    } catch (err) {
-      rmSync(temp, { force: true });
-      throw err;
-    }
+    if (file === undefined) await pipeline(plaintext, process.stdout as Writable);
+    else await file.write(plaintext);
+  } catch (err) {
+    file?.discard();
+    throw err;
   } finally {
-    input.cleanup();
+    input?.cleanup();
   }
 }
 

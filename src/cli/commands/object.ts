@@ -1,11 +1,11 @@
-import { createReadStream, createWriteStream, renameSync, rmSync } from 'node:fs';
-import { basename, dirname, join } from 'node:path';
+import { createReadStream } from 'node:fs';
 import { Readable, type Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createInterface } from 'node:readline';
 import { Command, InvalidArgumentError } from 'commander';
 import { GatehouseError, type ErrorCode } from '../../core/index.js';
 import { StreamingAdminClient } from '../object_client.js';
+import { OutputFile } from '../output_file.js';
 import { print } from '../output.js';
 import { adminFlags, type AdminFlags } from './with_admin.js';
 
@@ -57,13 +57,11 @@ async function get(client: StreamingAdminClient, target: string, out: string | u
     await pipeline(answer.body, process.stdout as Writable);
     return;
   }
-  const temp = join(dirname(out), `.${basename(out)}.${process.pid}.tmp`);
+  const file = OutputFile.open(out);
   try {
-    const answer = await client.send('GET', objectPath(bucket, key));
-    await pipeline(answer.body, createWriteStream(temp, { mode: 0o600, flags: 'wx', flush: true }));
-    renameSync(temp, out);
+    await file.write((await client.send('GET', objectPath(bucket, key))).body);
   } catch (err) {
-    rmSync(temp, { force: true });
+    file.discard();
     throw err;
   }
 }
