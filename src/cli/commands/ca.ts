@@ -108,7 +108,9 @@ export function caCommand(): Command {
   adminFlags(
     ca
       .command('revoke')
-      .description('revoke an identity: it cannot renew and sidecars refuse its current certificates')
+      .description(
+        'revoke an identity: it cannot renew or enroll again, sidecars refuse its current certificates, its join tokens are void',
+      )
       .requiredOption('--spiffe-id <id>', 'the SPIFFE ID to revoke'),
   ).action(async (flags: AdminFlags & { spiffeId: string }) =>
     withAdmin(flags, async (client, output) => {
