@@ -94,14 +94,14 @@ export class Enrollment {
       throw new GatehouseError('ERR_PKI_NAME_INVALID', { message: 'Invalid certificate lifetime (at least 1m)' });
     }
     // A revoked identity cannot enroll again while its deny-list entry lives; refused before the token is used up.
-    await this.deps.revocations.assertEnrollable(await joinTokens.boundTo(joinToken));
-    const spiffeId = await joinTokens.consume(joinToken);
+    const { revocations } = this.deps;
+    const spiffeId = await joinTokens.consume(joinToken, (id) => revocations.assertEnrollable(id));
     if (input.spiffeId !== undefined && input.spiffeId !== spiffeId) {
       throw new GatehouseError('ERR_PKI_FORBIDDEN', { detail: 'join token bound to another SPIFFE ID' });
     }
     // Again after the token is used up: a revocation that committed while it was being consumed (another replica)
     // refuses now; one that commits after this check predates the certificate's issuance and denies it.
-    await this.deps.revocations.assertEnrollable(spiffeId);
+    await revocations.assertEnrollable(spiffeId);
     const svid = authority.issueSvid({ ...this.request(input), spiffeId });
     logger.info({ spiffeId, serial: svid.serialNumber, credential: 'join_token' }, 'SVID issued');
     return svid;

@@ -60,27 +60,14 @@ export class JoinTokens {
   }
 
   /**
-   * The SPIFFE ID a live token is bound to, without using it up (so that a request refused for that ID does not burn
-   * the token). Fails like {@link consume}.
-   */
-  async boundTo(token: string): Promise<string> {
-    return (await this.live(token)).record.value.spiffeId;
-  }
-
-  /**
    * Uses the token up and returns the SPIFFE ID it is bound to. Unknown, expired and already used tokens all fail
-   * the same way (ERR_PKI_JOIN_TOKEN_INVALID).
+   * the same way (ERR_PKI_JOIN_TOKEN_INVALID). `check`, given the bound SPIFFE ID, runs between reading the token and
+   * using it up: when it throws, the token is kept (a request refused for its identity does not burn it).
    */
-  async consume(token: string): Promise<string> {
-    const { key, record } = await this.live(token);
-    try {
-      await this.store.write([{ op: 'delete', collection: JOIN_TOKEN_COLLECTION, key, expectVersion: record.version }]);
-    } catch (err) {
-      if (isGatehouseError(err, 'ERR_STORE_CONFLICT') || isGatehouseError(err, 'ERR_STORE_NOT_FOUND')) {
-        throw invalidToken();
-      }
-      throw err;
-    }
+  async consume(token: string, check?: (spiffeId: string) => Promise<void>): Promise<string> {
+    const record = await this.live(token);
+    await check?.(record.value.spiffeId);
+    if (!(await this.deleteUnchanged(record))) throw invalidToken();
     return record.value.spiffeId;
   }
 
@@ -98,27 +85,30 @@ export class JoinTokens {
         ...(after === undefined ? {} : { after }),
       });
       for (const record of page) {
-        if (record.value.spiffeId !== spiffeId) continue;
-        try {
-          await this.store.write([
-            { op: 'delete', collection: JOIN_TOKEN_COLLECTION, key: record.key, expectVersion: record.version },
-          ]);
-          deleted++;
-        } catch (err) {
-          // Consumed (or voided) meanwhile: gone either way.
-          if (!isGatehouseError(err, 'ERR_STORE_CONFLICT') && !isGatehouseError(err, 'ERR_STORE_NOT_FOUND')) throw err;
-        }
+        if (record.value.spiffeId === spiffeId && (await this.deleteUnchanged(record))) deleted++;
       }
       if (page.length < VOID_PAGE) return deleted;
       after = page[page.length - 1]!.key;
     }
   }
 
-  private async live(token: string): Promise<{ key: string; record: StoredRecord<JoinTokenRecord> }> {
+  private async live(token: string): Promise<StoredRecord<JoinTokenRecord>> {
     if (typeof token !== 'string' || !token.startsWith(JOIN_TOKEN_PREFIX) || token.length > 128) throw invalidToken();
-    const key = digest(token);
-    const record = await this.store.get<JoinTokenRecord>(JOIN_TOKEN_COLLECTION, key);
+    const record = await this.store.get<JoinTokenRecord>(JOIN_TOKEN_COLLECTION, digest(token));
     if (!record || record.value.expiresAt <= this.clock.now()) throw invalidToken();
-    return { key, record };
+    return record;
+  }
+
+  /** Deletes the token record if it is still the version read; false when it is gone or changed (used meanwhile). */
+  private async deleteUnchanged(record: StoredRecord<JoinTokenRecord>): Promise<boolean> {
+    try {
+      await this.store.write([
+        { op: 'delete', collection: JOIN_TOKEN_COLLECTION, key: record.key, expectVersion: record.version },
+      ]);
+      return true;
+    } catch (err) {
+      if (isGatehouseError(err, 'ERR_STORE_CONFLICT') || isGatehouseError(err, 'ERR_STORE_NOT_FOUND')) return false;
+      throw err;
+    }
   }
 }
