@@ -26,19 +26,14 @@ import {
 import { describeKey, type KeyInfo, type KeyMaterial } from './key_info.js';
 import { KeyRecordCache, type KeyChangeListener } from './key_record_cache.js';
 import { MaterialCache } from './material_cache.js';
-import {
-  ensureRootCheck,
-  META_COLLECTION,
-  ROOT_CHECK_KEY,
-  verifyRootCheck,
-  type RootCheckRecord,
-} from './root_check.js';
+import { ensureRootCheck, META_COLLECTION, ROOT_CHECK_KEY, type RootCheckRecord } from './root_check.js';
 import type { RootKey } from './root_key.js';
 import { KEYS_COLLECTION, loadKey, planKeyUpdate } from './key_records.js';
 import { GuardedWriter } from './guarded_writer.js';
 import { listAll } from './paging.js';
-import { planRootRotation, type RootRotationCounts } from './root_rotation.js';
-import { Sealer, SealerRing, sealedFingerprint } from './sealer.js';
+import type { RootRotationCounts } from './root_rotation.js';
+import { RootSealing } from './root_sealing.js';
+import { Sealer, SealerRing } from './sealer.js';
 import { SecretShelf } from './secrets.js';
 import { DEFAULT_MAX_ENCRYPTIONS, DEFAULT_USAGE_BLOCK, UsageReservations } from './usage.js';
 
@@ -84,6 +79,7 @@ export class Keyring {
   private readonly writer: GuardedWriter;
   private readonly secrets: SecretShelf;
   private readonly records: KeyRecordCache;
+  private readonly root: RootSealing;
 
   private constructor(
     options: KeyringOptions,
@@ -99,6 +95,14 @@ export class Keyring {
     this.records = new KeyRecordCache(this.clock, options.metadataTtlMs ?? 1000);
     this.sealers = new SealerRing(sealer);
     this.writer = new GuardedWriter(this.store, check, () => this.sealers.current.fingerprint);
+    this.root = new RootSealing({
+      store: this.store,
+      clock: this.clock,
+      logger: this.logger,
+      sealers: this.sealers,
+      writer: this.writer,
+      switched: () => this.records.clear(),
+    });
     this.secrets = new SecretShelf({
       store: this.store,
       clock: this.clock,
@@ -280,61 +284,30 @@ export class Keyring {
   }
 
   /**
-   * Re-seals every key version, every secret and the root-check record under `newRoot` in one atomic write (each
-   * guarded by the version it was read at), then seals new data with it. A failure leaves everything as it was.
+   * Re-seals every key version, every secret and the root-check record under `newRoot` in one atomic write, then
+   * seals new data with it (see {@link RootSealing.rotate}). A failure leaves everything as it was.
    */
-  async rotateRoot(newRoot: RootKey): Promise<RootRotationCounts> {
-    return this.writer.exclusive(async () => {
-      const previous = this.sealers.current;
-      const next = new Sealer(newRoot);
-      const open = (blob: string, label: string): Buffer => this.sealers.open(blob, label);
-      const { ops, counts } = await planRootRotation(this.store, open, next, this.clock.now());
-      const written = await this.store.write(ops);
-      this.sealers.rotateTo(next);
-      this.records.clear();
-      this.logger.info(
-        { event: 'kms.root.rotated', from: previous.fingerprint, to: next.fingerprint, ...counts },
-        'root key rotated',
-      );
-      // The root-check record is the last operation of the plan.
-      return { check: written[written.length - 1] as StoredRecord<RootCheckRecord>, result: counts };
-    });
+  rotateRoot(newRoot: RootKey): Promise<RootRotationCounts> {
+    return this.root.rotate(newRoot);
   }
 
   /**
    * The fingerprint of the root key the store is sealed under now: another process may have rotated it (then it is
    * not {@link rootFingerprint}, and this keyring cannot open what was re-sealed nor write until it adopts the key).
    */
-  async storedRootFingerprint(): Promise<string | undefined> {
-    const stored = await this.store.get<RootCheckRecord>(META_COLLECTION, ROOT_CHECK_KEY);
-    return stored ? sealedFingerprint(stored.value.sealed) : undefined;
+  storedRootFingerprint(): Promise<string | undefined> {
+    return this.root.storedFingerprint();
   }
 
   /**
-   * Follows a root rotation made by another process: when the store's root-check record opens under `root`, new data
-   * is sealed with it from now on and writes assert that record (the previous root key is kept to open what was read
-   * before). Nothing is re-sealed: the rotating process did that. Returns false when `root` was already current.
-   * Throws ERR_ROOT_KEY_WRONG, changing nothing, when the record does not open under `root`.
+   * Follows a root rotation made by another process (see {@link RootSealing.adopt}): false when `root` was already
+   * current; ERR_ROOT_KEY_WRONG, changing nothing, when the store's root-check record does not open under it.
    *
    * @example
    * if ((await keyring.storedRootFingerprint()) === next.fingerprint()) await keyring.adoptRoot(next);
    */
-  async adoptRoot(root: RootKey): Promise<boolean> {
-    const next = new Sealer(root);
-    return this.writer.exclusive(async () => {
-      const check = await this.store.get<RootCheckRecord>(META_COLLECTION, ROOT_CHECK_KEY);
-      if (!check) throw new GatehouseError('ERR_INTERNAL', { detail: 'the keyring has no root-check record' });
-      verifyRootCheck(next, check.value);
-      const previous = this.sealers.current;
-      if (previous.fingerprint === next.fingerprint) return { check, result: false };
-      this.sealers.rotateTo(next);
-      this.records.clear();
-      this.logger.info(
-        { event: 'kms.root.adopted', from: previous.fingerprint, to: next.fingerprint },
-        'root key rotated by another process: adopted',
-      );
-      return { check, result: true };
-    });
+  adoptRoot(root: RootKey): Promise<boolean> {
+    return this.root.adopt(root);
   }
 
   /** Gives back unused usage reservations and wipes cached material. The store stays open (the caller owns it). */
