@@ -2,7 +2,7 @@ import type { TLSSocket } from 'node:tls';
 import { writeFileAtomic } from '../core/index.js';
 import { registerCaRoutes, type CaAdminOperations } from '../http/index.js';
 import { Enrollment, JoinTokens, Revocations, type BootstrapTokenVerifier } from '../pki/index.js';
-import { CA_REFRESH_MS, CaFollower } from './ca_follower.js';
+import { CaFollower } from './ca_follower.js';
 import { caAdminOperations } from './ca_operations.js';
 import type { PlatformCore } from './compose.js';
 import type { IssuedListenerCert, OperatorCertificate } from './listener_certificate.js';
@@ -111,7 +111,7 @@ export async function prepareCaListener(options: {
     admin,
     async listen(scheduler) {
       const bound = await listener.listen(config.listen.host, config.listen.ca.port);
-      follower.start(CA_REFRESH_MS);
+      follower.start();
       scheduler.add({
         name: 'ca-rotation',
         everyMs: ROTATION_CHECK_MS,

@@ -172,9 +172,9 @@ const STARTERS: Record<StandaloneComponent, (rt: Runtime) => Promise<Started>> =
  * Scheduled work (signing-key rotation, CA rotation checks, purges) runs under the storage's leases, so replicas on one
  * PostgreSQL never run a job twice at once. The stored CA is followed (every 10 s, `refreshCa`), so a CA rotated by
  * `gatehouse up` or the CA keeps renewing this component's listener certificate. A root key rotated through
- * `gatehouse up` is followed once the component's
- * root key source holds it (checked every 5 s and by `refreshRootKey`). Several replicas of one component, and `gatehouse up`, may share the
- * storage; the admin API stays in `gatehouse up` (docs/operations.md).
+ * `gatehouse up` is followed once the component's root key source holds it (checked every 5 s and by
+ * `refreshRootKey`). Several replicas of one component, and `gatehouse up`, may share the storage; the admin API stays
+ * in `gatehouse up` (docs/operations.md).
  *
  * @example
  * const running = await startStandaloneComponent({ component: 'identity', config, rootKey: {}, clock: systemClock, logger });

@@ -15,8 +15,8 @@ function issued(svid: IssuedSvid): IssuedCertificate {
 
 /**
  * The mesh's CA client in the same process as the Authority (the demo mesh of `gatehouse up`, tests): sign for a
- * bootstrap credential resolved by `redeem` (e.g. JoinTokens.consume) unless its identity is on the deny list, renew for a current SVID that is still valid
- * and not revoked, bundle and deny list straight from the CA state.
+ * bootstrap credential resolved by `redeem` (e.g. JoinTokens.consume) unless its identity is on the deny list, renew
+ * for a current SVID that is still valid and not revoked, bundle and deny list straight from the CA state.
  *
  * @example
  * const client = new InProcessCaClient({ authority, revocations, clock, redeem: (t) => joinTokens.consume(t) });

@@ -90,7 +90,8 @@ export function sendProblem(
 /**
  * The request's target normalized (normalizeRequestTarget: what policies judge and the app receives), or undefined
  * after answering 400 ERR_HTTP_BAD_REQUEST (`reason: "invalid_target"`) for a target it refuses: not origin-form
- * (absolute-form, `*`), a fragment, a raw backslash or a malformed escape in the path. The refusal is logged at info level.
+ * (absolute-form, `*`), a fragment, a raw backslash or a malformed escape in the path. The refusal is logged at info
+ * level.
  *
  * @example
  * const target = normalizedTarget(req, res, logger, peer);

@@ -32,10 +32,9 @@ export interface InboundOptions {
 
 /**
  * The inbound request path of a sidecar: caller burst limit (429), the request target normalized (400 when it cannot
- * be), authorization policies on that target (403), with `tokenBinding`
- * the certificate binding of a Bearer token (401), the caller's identity in `x-forwarded-client-cert` (a copy sent by
- * the caller stripped; `Hash` is the `x5t#S256` form), then the request, with the normalized target, to the app over a
- * keep-alive pool on loopback.
+ * be), authorization policies on that target (403), with `tokenBinding` the certificate binding of a Bearer token
+ * (401), the caller's identity in `x-forwarded-client-cert` (a copy sent by the caller stripped; `Hash` is the
+ * `x5t#S256` form), then the request, with the normalized target, to the app over a keep-alive pool on loopback.
  *
  * @example
  * const inbound = new Inbound({ identity, policies, limits, app: '127.0.0.1:8080', logger });

@@ -90,24 +90,23 @@ describe('request targets are normalized before policies, and forwarded normaliz
     if (app) await closeServer(app.server);
   });
 
-  it('sidecar: denies every bypass form of /admin/x with 403 and the app never sees it', async () => {
-    for (const target of BYPASSES) {
+  /** Sends each target through the sidecar: all answered `status` with a problem `body`, none reaching the app. */
+  async function refusedBySidecar(targets: readonly string[], status: number, body: object): Promise<void> {
+    for (const target of targets) {
       const before = app.requests.length;
       const res = await raw(sidecar.inboundAddress.port, caller, target);
-      expect(res.status, target).toBe(403);
-      expect(json(res.body), target).toMatchObject({ code: 'ERR_MESH_FORBIDDEN', reason: 'deny_matched' });
+      expect(res.status, target).toBe(status);
+      expect(json(res.body), target).toMatchObject(body);
       expect(app.requests.length, target).toBe(before);
     }
+  }
+
+  it('sidecar: denies every bypass form of /admin/x with 403 and the app never sees it', async () => {
+    await refusedBySidecar(BYPASSES, 403, { code: 'ERR_MESH_FORBIDDEN', reason: 'deny_matched' });
   });
 
   it('sidecar: answers 400 problem+json to a target it cannot normalize', async () => {
-    for (const target of INVALID) {
-      const before = app.requests.length;
-      const res = await raw(sidecar.inboundAddress.port, caller, target);
-      expect(res.status, target).toBe(400);
-      expect(json(res.body), target).toMatchObject({ code: 'ERR_HTTP_BAD_REQUEST', reason: 'invalid_target' });
-      expect(app.requests.length, target).toBe(before);
-    }
+    await refusedBySidecar(INVALID, 400, { code: 'ERR_HTTP_BAD_REQUEST', reason: 'invalid_target' });
   });
 
   it('sidecar: passes a normal request, the app receiving the normalized target', async () => {
