@@ -2,6 +2,7 @@ import type { AdminOperations } from '../http/index.js';
 import type { AdminToken } from './admin_token.js';
 import type { PlatformCore } from './compose.js';
 import type { DataDirPaths } from './data_dir.js';
+import type { PostureReport } from './posture_checks.js';
 import type { ResolvedRootKey } from './root_key_source.js';
 import { rotateRootKey } from './root_rotation.js';
 
@@ -26,6 +27,8 @@ export function adminOperations(options: {
   /** The bearer check of the admin API (default: the admin token only; app/platform_authorizer.ts adds `admin`). */
   checkAdmin?: (token: string) => boolean | 'forbidden';
   renewListeners: () => Promise<Array<{ listener: string; serialNumber: string; notAfter: string }>>;
+  /** The posture audit of `gatehouse doctor` (app/posture_checks.ts on the facts of this process). */
+  doctor: () => Promise<PostureReport>;
 }): AdminOperations {
   const { core, paths, adminToken, rootKey } = options;
   const { keyring, authority, clock, logger } = core;
@@ -52,6 +55,10 @@ export function adminOperations(options: {
     },
     caStatus: async () => snakeCase(await authority.status(clock.now())),
     renewListenerCertificates: async () => done('tls.renew', {}, await options.renewListeners()),
+    doctor: async () => {
+      const report = await options.doctor();
+      return snakeCase({ ...report, checkedAt: new Date(report.checkedAt) });
+    },
     keys: {
       createKey: async (name, opts) => done('kms.key.create', { key: name }, await keyring.createKey(name, opts)),
       listKeys: async () => snakeCase(await keyring.listKeys()),

@@ -18,6 +18,8 @@ export interface GatewayListener {
    * verifier, the gateway's SVID); rejects with ERR_CONFIG_INVALID and keeps the old ones.
    */
   reload(gateway: GatewayConfig): Promise<void>;
+  /** The section in force (with the demo route): the start one, then the last reload that applied. */
+  config(): GatewayConfig;
   renewCertificate(): Promise<IssuedListenerCert>;
   close(): Promise<void>;
 }
@@ -80,9 +82,10 @@ export async function startGatewayListener(o: {
     });
     cleanups.push(() => capabilities.close());
     const mesh = await capabilities.start(config.gateway);
+    let inForce = section(config.gateway);
     const gateway = openGateway({
       config,
-      routes: section(config.gateway),
+      routes: inForce,
       authenticator,
       ...(mesh ? { mesh } : {}),
       clock,
@@ -109,7 +112,12 @@ export async function startGatewayListener(o: {
     return {
       url: listenerUrl(config.listen.host, bound.port),
       metrics: gateway.metrics,
-      reload: (g) => capabilities.reload(gateway, section(g)),
+      reload: async (g) => {
+        const next = section(g);
+        await capabilities.reload(gateway, next);
+        inForce = next;
+      },
+      config: () => inForce,
       renewCertificate: () => listener.renewCertificate(),
       close: unwind,
     };

@@ -16,6 +16,8 @@ import {
 } from '../http/index.js';
 import { AdminToken } from './admin_token.js';
 import { adminOperations } from './admin_operations.js';
+import { auditPosture } from './posture_checks.js';
+import { gatherPostureFacts } from './posture_facts.js';
 import type { PlatformCore } from './compose.js';
 import { dataDirPaths, ensureDataDir, readManifest, type DataDirPaths } from './data_dir.js';
 import { initializeDataDir } from './first_start.js';
@@ -226,6 +228,16 @@ export async function startGatehouse(options: {
           }
           return renewed;
         },
+        doctor: async () =>
+          auditPosture(
+            await gatherPostureFacts({
+              core,
+              paths,
+              rootKey,
+              identity,
+              gateway: () => started.gateway?.config() ?? config.gateway,
+            }),
+          ),
       }),
     );
     registerKmsStreamRoutes(admin.app, {

@@ -13,6 +13,7 @@ import { upCommand } from './commands/up.js';
 import { gatewayCommand } from './commands/gateway.js';
 import { sidecarCommand } from './commands/sidecar.js';
 import { identityCommand } from './commands/identity.js';
+import { doctorCommand } from './commands/doctor.js';
 
 /** The `gatehouse` command tree. Each verb lives in its own file under cli/commands/. */
 export function buildProgram(): Command {
@@ -38,5 +39,6 @@ export function buildProgram(): Command {
   program.addCommand(objectCommand());
   program.addCommand(backupCommand());
   program.addCommand(restoreCommand());
+  program.addCommand(doctorCommand());
   return program;
 }

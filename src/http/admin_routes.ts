@@ -25,6 +25,8 @@ export interface AdminOperations {
   caStatus(): Promise<unknown>;
   /** Renews every listener certificate now (tests and operators rotate without waiting for 2/3 of the lifetime). */
   renewListenerCertificates(): Promise<unknown>;
+  /** The security posture audit of `gatehouse doctor` (docs/operations.md, "gatehouse doctor"). */
+  doctor(): Promise<unknown>;
 }
 
 const createKeyBody = z.strictObject({
@@ -52,6 +54,7 @@ export function registerAdminRoutes(app: FastifyInstance, ops: AdminOperations):
     scope.post('/v1/admin/rotate-token', async () => ops.rotateAdminToken());
     scope.get('/v1/ca/status', async () => ops.caStatus());
     scope.post('/v1/tls/renew', async () => ops.renewListenerCertificates());
+    scope.get('/v1/doctor', async () => ops.doctor());
 
     scope.post('/v1/kms/keys', async (request, reply) => {
       const body = parseRequest(createKeyBody, request.body);

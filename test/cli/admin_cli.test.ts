@@ -115,6 +115,25 @@ describe('admin CLI round trips', () => {
     expect((await gh('kms', 'key', 'show', 'billing')).code).toBe(0);
   });
 
+  it('gatehouse doctor: findings on stdout, most severe first, exit 4 at warning or above', async () => {
+    const human = await gh('doctor');
+    expect(human.code).toBe(4);
+    expect(human.stderr).toBe('');
+    expect(human.stdout).toMatch(/^gatehouse doctor: 0 critical, 1 warning, \d+ notices? \(\d+ checks passed\)/);
+    expect(human.stdout).toContain('WARNING   root_key.location');
+    expect(human.stdout).toContain(`    - ${join(dir, 'root.key')}`);
+    expect(human.stdout).toContain('  fix: move it to a secret mount');
+
+    const json = await gh('doctor', '--json');
+    expect(json.code).toBe(4);
+    const report = JSON.parse(json.stdout) as {
+      findings: Array<{ check: string; severity: string }>;
+      passed: string[];
+    };
+    expect(report.findings[0]).toMatchObject({ check: 'root_key.location', severity: 'warning' });
+    expect(report.passed).toContain('admin_token.file_mode');
+  });
+
   it('exits 2 on usage errors', async () => {
     const usage = await gh('kms', 'key', 'config', 'orders', '--min-decryption-version', 'many');
     expect(usage.code).toBe(2);
