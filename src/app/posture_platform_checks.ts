@@ -1,0 +1,88 @@
+import { finding, type Check } from './posture_finding.js';
+
+const opensToOthers = (mode: number | undefined) => mode !== undefined && (mode & 0o077) !== 0;
+const octal = (mode: number) => `0${mode.toString(8)}`;
+
+/** The checks of the platform itself: the root key, the files of the data directory, the CA, shared storage. */
+export const PLATFORM_CHECKS: readonly Check[] = [
+  {
+    name: 'root_key.location',
+    run: ({ rootKey }) =>
+      rootKey.source === 'data-dir'
+        ? [
+            finding(
+              'warning',
+              'the root key sits in the data directory: a copy of the directory (a backup, a disk image) opens every secret',
+              'move it to a secret mount and start with --root-key-file FILE or GATEHOUSE_ROOT_KEY (docs/operations.md)',
+              rootKey.file === undefined ? undefined : [rootKey.file],
+            ),
+          ]
+        : [],
+  },
+  {
+    name: 'root_key.file_mode',
+    run: ({ rootKey }) =>
+      opensToOthers(rootKey.fileMode)
+        ? [
+            finding(
+              'critical',
+              `the root key file is readable by group or others (mode ${octal(rootKey.fileMode!)})`,
+              'chmod 600 it',
+              [rootKey.file!],
+            ),
+          ]
+        : [],
+  },
+  {
+    name: 'admin_token.file_mode',
+    run: ({ adminToken }) =>
+      opensToOthers(adminToken.mode)
+        ? [
+            finding(
+              'critical',
+              `the admin token file is readable by group or others (mode ${octal(adminToken.mode!)})`,
+              'chmod 600 it, then gatehouse admin rotate-token (the old token may have been read)',
+              [adminToken.file],
+            ),
+          ]
+        : [],
+  },
+  {
+    name: 'data_dir.permissions',
+    run: ({ dataDir }) =>
+      dataDir.mode !== undefined && (dataDir.mode & 0o022) !== 0
+        ? [
+            finding(
+              'critical',
+              `the data directory is writable by group or others (mode ${octal(dataDir.mode)}): they can replace its files`,
+              'chmod 700 it',
+              [dataDir.path],
+            ),
+          ]
+        : [],
+  },
+  {
+    name: 'ca.expiry',
+    run: ({ caWarnings }) =>
+      caWarnings.map((warning) =>
+        finding(
+          'critical',
+          warning,
+          'gatehouse ca rotate (an intermediate), or plan a new root (docs/ca.md, "CA rotation")',
+        ),
+      ),
+  },
+  {
+    name: 'redis.revocation_fanout',
+    run: ({ config }) =>
+      config.storage.kind === 'postgres' && config.redis.url === undefined
+        ? [
+            finding(
+              'notice',
+              'replicas share storage but no Redis: revocations reach the others only every identity.revocation.refreshEvery, and limits count per replica',
+              'set redis.url',
+            ),
+          ]
+        : [],
+  },
+];
