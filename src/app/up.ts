@@ -44,7 +44,8 @@ import { startDemoMesh, type DemoMesh } from './mesh_demo.js';
 import { startGatewayListener, type GatewayListener } from './gateway_listener.js';
 import { identityApiKeys } from './gateway_authenticator.js';
 import { inProcessFeedToken } from './gateway_feed_token.js';
-import { registerGatewayMetricsRoute } from './gateway_metrics_route.js';
+import { caMetricsText } from './ca_metrics.js';
+import { registerMetricsRoute } from './metrics_route.js';
 
 /** endpoints.json: where each running capability listens. Keys appear as their capability lands. */
 export interface Endpoints {
@@ -271,9 +272,9 @@ export async function startGatehouse(options: {
       registerMeshAdminRoutes(admin.app, (token) => adminToken.check(token), mesh);
       demoMesh = mesh;
     }
-    registerGatewayMetricsRoute(
+    registerMetricsRoute(
       admin.app,
-      () => started.gateway?.metrics,
+      { ca: () => caMetricsText(core.authority.status(clock.now())), gateway: () => started.gateway?.metrics },
       (token) => adminToken.check(token),
     );
     const bound = await adminListener.listen('127.0.0.1', config.listen.admin.port);

@@ -60,5 +60,22 @@ describe('the gateway in gatehouse up', () => {
     expect(res.statusCode).toBe(200);
     const text = await res.body.text();
     expect(text).toContain('gatehouse_gateway_requests_total{route="demo",status="401"}');
+    // The CA's expiry gauges come first, in step with `ca status`.
+    expect(text.startsWith('# HELP gatehouse_ca_certificate_expiry_seconds')).toBe(true);
+    const status = await request(`${running.endpoints.admin}/v1/ca/status`, {
+      dispatcher: agent,
+      headers: { authorization: `Bearer ${token}` },
+    });
+    const ca = (await status.body.json()) as Record<'root' | 'intermediate', { expiry_seconds: number }>;
+    for (const certificate of ['root', 'intermediate'] as const) {
+      const line = new RegExp(
+        `^gatehouse_ca_certificate_expiry_seconds\\{certificate="${certificate}"\\} (\\d+)$`,
+        'm',
+      );
+      const seconds = Number(line.exec(text)?.[1]);
+      expect(seconds).toBeGreaterThan(0);
+      expect(Math.abs(seconds - ca[certificate].expiry_seconds)).toBeLessThanOrEqual(60);
+    }
+    expect(text).toMatch(/^gatehouse_ca_expiry_warnings 0$/m);
   });
 });

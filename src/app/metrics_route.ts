@@ -1,0 +1,30 @@
+import type { FastifyInstance } from 'fastify';
+import { GatehouseError } from '../core/index.js';
+import type { GatewayMetrics } from '../gateway/index.js';
+
+/** Prometheus text exposition (version 0.0.4), what prom-client's registry answers too. */
+const EXPOSITION = 'text/plain; version=0.0.4; charset=utf-8';
+
+/**
+ * `GET /metrics` on the admin listener of `gatehouse up` (127.0.0.1 only), behind the admin token
+ * (`Authorization: Bearer <DIR/admin.token>`, Prometheus `authorization.credentials_file`): the CA's series
+ * (app/ca_metrics.ts), then the gateway's once it has started.
+ *
+ * @example
+ * registerMetricsRoute(admin.app, { ca: () => caMetricsText(authority.status()), gateway: () => started.gateway?.metrics },
+ *   (token) => adminToken.check(token));
+ */
+export function registerMetricsRoute(
+  app: FastifyInstance,
+  sources: { ca: () => string; gateway: () => GatewayMetrics | undefined },
+  checkToken: (token: string) => boolean,
+): void {
+  app.get('/metrics', async (request, reply) => {
+    const header = request.headers.authorization ?? '';
+    const token = /^Bearer (\S+)$/i.exec(header)?.[1];
+    if (token === undefined || !checkToken(token)) throw new GatehouseError('ERR_ADMIN_UNAUTHORIZED');
+    const gateway = sources.gateway();
+    reply.header('content-type', gateway?.contentType ?? EXPOSITION);
+    return sources.ca() + (gateway ? await gateway.text() : '');
+  });
+}
