@@ -5,6 +5,7 @@ import { GatehouseError, writeFileAtomic, type Clock, type Logger } from '../cor
 import { AdminToken } from './admin_token.js';
 import { identityBootstrapVerifier } from './ca_bootstrap.js';
 import { CA_REFRESH_MS, CaFollower } from './ca_follower.js';
+import { caMetricsText } from './ca_metrics.js';
 import { Cleanups } from './cleanups.js';
 import { prepareCaListener } from './ca_listener.js';
 import { notInitializedMessage, type PlatformCore } from './compose.js';
@@ -13,6 +14,7 @@ import { openInProcessIdentity } from './identity_in_process.js';
 import { prepareIdentityListeners } from './identity_listeners.js';
 import { prepareKmsListener } from './kms_listener.js';
 import { kmsOperations } from './kms_operations.js';
+import { listenMetrics } from './metrics_listener.js';
 import { OperatorCertificate, type CertificatePair } from './listener_certificate.js';
 import { platformCallers } from './platform_authorizer.js';
 import { ROOT_KEY_CHECK_MS, RootKeyFollower, type RootKeyCheck } from './root_key_follower.js';
@@ -32,6 +34,8 @@ export interface RunningComponent {
   issuer?: string;
   /** Identity only: the mTLS listener's base URL (RFC 8705 `mtls_endpoint_aliases`, `listen.identityMtls`). */
   mtlsUrl?: string;
+  /** The plain-HTTP Prometheus endpoint on 127.0.0.1 (the CA's expiry gauges), when a metrics port was given. */
+  metricsUrl?: string;
   /** trust-bundle.pem in the data directory, when the directory exists (the listener's CA when no --cert is given). */
   trustBundle: string | undefined;
   /**
@@ -192,6 +196,8 @@ export async function startStandaloneComponent(o: {
   rootKeyCheckEveryMs?: number;
   /** How often the identity and KMS components re-read the stored CA (default 10 s, as the CA listener). */
   caRefreshEveryMs?: number;
+  /** Serve the CA's expiry gauges (app/ca_metrics.ts) on `http://127.0.0.1:<port>/metrics` (0: any free port). */
+  metricsPort?: number;
 }): Promise<RunningComponent> {
   const { config, clock } = o;
   const logger = o.logger.child({ component: o.component });
@@ -247,10 +253,17 @@ export async function startStandaloneComponent(o: {
       logger,
       followCa: () => caFollower.start(o.caRefreshEveryMs ?? CA_REFRESH_MS),
     });
+    let metricsUrl: string | undefined;
+    if (o.metricsPort !== undefined) {
+      const metrics = await listenMetrics(o.metricsPort, () => caMetricsText(core.authority.status(clock.now())));
+      cleanups.push(() => metrics.close());
+      metricsUrl = metrics.url;
+    }
     ready = true;
     return {
       component: o.component,
       ...started,
+      ...(metricsUrl === undefined ? {} : { metricsUrl }),
       trustBundle,
       reloadCertificate: (pem) => {
         if (!certificate) {

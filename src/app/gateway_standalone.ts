@@ -1,5 +1,4 @@
 import { readFileSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
 import type { Config } from '../config/index.js';
 import { sha256Hex } from '../crypto/index.js';
 import { GatehouseError, type Clock, type Logger } from '../core/index.js';
@@ -13,6 +12,7 @@ import { GatewayCapabilities } from './gateway_capabilities.js';
 import { openGateway } from './gateway_instance.js';
 import { openStandaloneGatewayMesh } from './gateway_mesh.js';
 import { OperatorCertificate, type CertificatePair } from './listener_certificate.js';
+import { listenMetrics } from './metrics_listener.js';
 import { prepareCertifiedListener } from './platform_listener.js';
 import { revocationPush } from './revocation_fanout.js';
 
@@ -158,16 +158,13 @@ export async function startStandaloneGateway(o: {
     cleanups.push(() => listener.close());
     let metricsUrl: string | undefined;
     if (o.metricsPort !== undefined) {
-      const metrics: Server = createServer((req, res) => {
-        if (req.url !== '/metrics') return void res.writeHead(404).end();
-        gateway.metrics.text().then(
-          (text) => res.writeHead(200, { 'content-type': gateway.metrics.contentType }).end(text),
-          () => res.writeHead(500).end(),
-        );
-      });
-      await new Promise<void>((resolve) => metrics.listen(o.metricsPort, '127.0.0.1', resolve));
-      cleanups.push(() => new Promise<void>((resolve) => metrics.close(() => resolve())));
-      metricsUrl = `http://127.0.0.1:${(metrics.address() as { port: number }).port}/metrics`;
+      const metrics = await listenMetrics(
+        o.metricsPort,
+        () => gateway.metrics.text(),
+        () => gateway.metrics.contentType,
+      );
+      cleanups.push(() => metrics.close());
+      metricsUrl = metrics.url;
     }
     const host = config.listen.host.includes(':') ? `[${config.listen.host}]` : config.listen.host;
     return {

@@ -1,9 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { GatehouseError } from '../core/index.js';
 import type { GatewayMetrics } from '../gateway/index.js';
-
-/** Prometheus text exposition (version 0.0.4), what prom-client's registry answers too. */
-const EXPOSITION = 'text/plain; version=0.0.4; charset=utf-8';
+import { EXPOSITION_CONTENT_TYPE } from './metrics_listener.js';
 
 /**
  * `GET /metrics` on the admin listener of `gatehouse up` (127.0.0.1 only), behind the admin token
@@ -24,7 +22,7 @@ export function registerMetricsRoute(
     const token = /^Bearer (\S+)$/i.exec(header)?.[1];
     if (token === undefined || !checkToken(token)) throw new GatehouseError('ERR_ADMIN_UNAUTHORIZED');
     const gateway = sources.gateway();
-    reply.header('content-type', gateway?.contentType ?? EXPOSITION);
+    reply.header('content-type', gateway?.contentType ?? EXPOSITION_CONTENT_TYPE);
     return sources.ca() + (gateway ? await gateway.text() : '');
   });
 }

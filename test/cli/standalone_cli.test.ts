@@ -61,6 +61,12 @@ describe('components started alone (SQLite)', { timeout: 120_000 }, () => {
     const help = await runCli(['kms', '--help']);
     expect(help.stdout).toContain('--config <file>');
     expect(help.stdout).toContain('key');
+    // Only the CA alone serves metrics (its expiry gauges); a port out of range is a usage error.
+    expect(help.stdout).not.toContain('--metrics-port');
+    expect((await runCli(['ca', '--help'])).stdout).toContain('--metrics-port <port>');
+    const badPort = await runCli(['ca', '--config', config, '--metrics-port', '70000']);
+    expect(badPort.code).toBe(2);
+    expect(badPort.stderr).toContain('--metrics-port: expected 0..65535, got 70000');
   });
 
   it('runs the KMS alone with a CA-issued listener certificate and the CA alone with --cert/--key', async () => {
@@ -102,8 +108,17 @@ describe('components started alone (SQLite)', { timeout: 120_000 }, () => {
     const { certPem, keyPem } = testCertificate();
     writeFileSync(join(tmp.dir, 'cert.pem'), certPem);
     writeFileSync(join(tmp.dir, 'key.pem'), keyPem, { mode: 0o600 });
-    const ca = await startComponent(withFiles('ca', join(tmp.dir, 'key.pem')));
+    const ca = await startComponent([...withFiles('ca', join(tmp.dir, 'key.pem')), '--metrics-port', '0']);
     running.push(ca);
+    const metricsUrl = /metrics (http:\/\/127\.0\.0\.1:\d+\/metrics)/.exec(ca.output())?.[1];
+    expect(metricsUrl, ca.output()).toBeDefined();
+    const metrics = await fetch(metricsUrl!);
+    expect(metrics.status).toBe(200);
+    expect(metrics.headers.get('content-type')).toContain('text/plain; version=0.0.4');
+    const exposition = await metrics.text();
+    expect(exposition).toMatch(/^gatehouse_ca_certificate_expiry_seconds\{certificate="intermediate"\} \d+$/m);
+    expect(exposition).toMatch(/^gatehouse_ca_expiry_warnings 0$/m);
+    expect((await fetch(metricsUrl!.replace('/metrics', '/other'))).status).toBe(404);
     const operator = new Agent({ connect: { ca: certPem, minVersion: 'TLSv1.3', servername: 'localhost' } });
     agents.push(operator);
     const bundle = await operator.request({ origin: ca.url, path: '/v1/ca/bundle.pem', method: 'GET' });

@@ -10,6 +10,7 @@ interface StandaloneFlags {
   rootKeyFile?: string;
   cert?: string;
   key?: string;
+  metricsPort?: string;
 }
 
 const TITLES: Record<StandaloneComponent, string> = {
@@ -57,7 +58,7 @@ function reloadOnHangup(
  */
 export function runsAlone(command: Command, component: StandaloneComponent): Command {
   const title = TITLES[component];
-  return command
+  command
     .enablePositionalOptions()
     .option('--config <file>', `configuration file (YAML or JSON) to run ${title} alone; also GATEHOUSE_CONFIG`)
     .option('--data-dir <dir>', 'data directory (SQLite storage, root.key, trust-bundle.pem; default dataDir)')
@@ -66,66 +67,76 @@ export function runsAlone(command: Command, component: StandaloneComponent): Com
       '--cert <file>',
       'PEM certificate chain of the listener (default: one from the platform CA, renewed); SIGHUP re-reads it',
     )
-    .option('--key <file>', 'PEM private key of the listener (with --cert; SIGHUP re-reads it)')
-    .action(async (flags: StandaloneFlags) => {
-      const { configFileFromEnvironment, loadConfig, processEnvironment, rootKeyFromEnvironment } =
-        await import('../../config/index.js');
-      const { startStandaloneComponent } = await import('../../app/index.js');
-      const env = processEnvironment();
-      const file = flags.config ?? configFileFromEnvironment(env);
-      if (file === undefined) {
-        command.error(
-          `error: --config FILE (or GATEHOUSE_CONFIG) is required to run ${title} alone; see gatehouse ${command.name()} --help`,
-        );
-      }
-      if ((flags.cert === undefined) !== (flags.key === undefined)) {
-        command.error('error: --cert and --key go together');
-      }
-      const config = loadConfig({
-        file,
-        env,
-        overrides: flags.dataDir === undefined ? {} : { dataDir: flags.dataDir },
-      });
-      const { createLogger } = await import('../logger.js');
-      const logger = createLogger(config.log.level);
-      // Before anything starts: a signal during startup stops the command once it runs (not Node's default kill).
-      const stopWith = exitOnSignals(logger, 'stopping: draining in-flight requests');
-      const rootKeyEnv = rootKeyFromEnvironment(env);
-      const running = await startStandaloneComponent({
-        component,
-        config,
-        rootKey: {
-          ...(flags.rootKeyFile === undefined ? {} : { file: flags.rootKeyFile }),
-          ...(rootKeyEnv === undefined ? {} : { env: rootKeyEnv }),
-        },
-        ...(flags.cert !== undefined && flags.key !== undefined
-          ? { certificate: { certPem: readPem(flags.cert, 'certificate'), keyPem: readPem(flags.key, 'key') } }
-          : {}),
-        clock: systemClock,
-        logger,
-      });
-      reloadOnHangup(
-        running,
-        flags.cert !== undefined && flags.key !== undefined ? { cert: flags.cert, key: flags.key } : undefined,
-        logger,
+    .option('--key <file>', 'PEM private key of the listener (with --cert; SIGHUP re-reads it)');
+  if (component === 'ca') {
+    command.option(
+      '--metrics-port <port>',
+      "serve the CA's Prometheus expiry gauges on http://127.0.0.1:<port>/metrics (0: any free port)",
+    );
+  }
+  return command.action(async (flags: StandaloneFlags) => {
+    const { configFileFromEnvironment, loadConfig, processEnvironment, rootKeyFromEnvironment } =
+      await import('../../config/index.js');
+    const { startStandaloneComponent } = await import('../../app/index.js');
+    const env = processEnvironment();
+    const file = flags.config ?? configFileFromEnvironment(env);
+    if (file === undefined) {
+      command.error(
+        `error: --config FILE (or GATEHOUSE_CONFIG) is required to run ${title} alone; see gatehouse ${command.name()} --help`,
       );
-      stopWith(() => running.stop());
-      // Last, once every signal is handled: whoever waits for this line may signal at once.
-      process.stdout.write(
-        [
-          `gatehouse ${component} listening on ${running.url} (pid ${process.pid}, storage ${config.storage.kind})`,
-          ...(running.issuer && running.issuer !== running.url ? [`  issuer ${running.issuer}`] : []),
-          ...(running.mtlsUrl
-            ? [`  mTLS   ${running.mtlsUrl}   (token, introspection, revocation with client certificates: RFC 8705)`]
-            : []),
-          ...(flags.cert === undefined && running.trustBundle
-            ? [
-                `  listener certificate from the platform CA: curl --cacert ${running.trustBundle} ${running.url}/healthz`,
-              ]
-            : []),
-          '',
-        ].join('\n'),
-      );
-      logger.info({ event: 'component_up', component, url: running.url }, `${component} is up`);
+    }
+    if ((flags.cert === undefined) !== (flags.key === undefined)) {
+      command.error('error: --cert and --key go together');
+    }
+    const metricsPort = flags.metricsPort === undefined ? undefined : Number(flags.metricsPort);
+    if (metricsPort !== undefined && !(Number.isInteger(metricsPort) && metricsPort >= 0 && metricsPort <= 65535)) {
+      command.error(`error: --metrics-port: expected 0..65535, got ${flags.metricsPort}`);
+    }
+    const config = loadConfig({
+      file,
+      env,
+      overrides: flags.dataDir === undefined ? {} : { dataDir: flags.dataDir },
     });
+    const { createLogger } = await import('../logger.js');
+    const logger = createLogger(config.log.level);
+    // Before anything starts: a signal during startup stops the command once it runs (not Node's default kill).
+    const stopWith = exitOnSignals(logger, 'stopping: draining in-flight requests');
+    const rootKeyEnv = rootKeyFromEnvironment(env);
+    const running = await startStandaloneComponent({
+      component,
+      config,
+      rootKey: {
+        ...(flags.rootKeyFile === undefined ? {} : { file: flags.rootKeyFile }),
+        ...(rootKeyEnv === undefined ? {} : { env: rootKeyEnv }),
+      },
+      ...(flags.cert !== undefined && flags.key !== undefined
+        ? { certificate: { certPem: readPem(flags.cert, 'certificate'), keyPem: readPem(flags.key, 'key') } }
+        : {}),
+      ...(metricsPort === undefined ? {} : { metricsPort }),
+      clock: systemClock,
+      logger,
+    });
+    reloadOnHangup(
+      running,
+      flags.cert !== undefined && flags.key !== undefined ? { cert: flags.cert, key: flags.key } : undefined,
+      logger,
+    );
+    stopWith(() => running.stop());
+    // Last, once every signal is handled: whoever waits for this line may signal at once.
+    process.stdout.write(
+      [
+        `gatehouse ${component} listening on ${running.url} (pid ${process.pid}, storage ${config.storage.kind})`,
+        ...(running.issuer && running.issuer !== running.url ? [`  issuer ${running.issuer}`] : []),
+        ...(running.mtlsUrl
+          ? [`  mTLS   ${running.mtlsUrl}   (token, introspection, revocation with client certificates: RFC 8705)`]
+          : []),
+        ...(running.metricsUrl ? [`  metrics ${running.metricsUrl}`] : []),
+        ...(flags.cert === undefined && running.trustBundle
+          ? [`  listener certificate from the platform CA: curl --cacert ${running.trustBundle} ${running.url}/healthz`]
+          : []),
+        '',
+      ].join('\n'),
+    );
+    logger.info({ event: 'component_up', component, url: running.url }, `${component} is up`);
+  });
 }
