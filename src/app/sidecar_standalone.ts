@@ -4,10 +4,13 @@ import { GatehouseError, type Clock, type Logger } from '../core/index.js';
 import { Sidecar, type AuthorizationPolicy, type SidecarReload } from '../mesh/index.js';
 import { meshTokenBinding } from './compose.js';
 import { HttpCaClient } from './mesh_http_ca_client.js';
+import { listenMetrics, type MetricsListener } from './metrics_listener.js';
 
 /** A standalone sidecar, how to reload its configuration and how to stop it. */
 export interface RunningSidecar {
   sidecar: Sidecar;
+  /** The plain-HTTP Prometheus endpoint on 127.0.0.1, when a metrics port was given. */
+  metricsUrl?: string;
   /**
    * Applies a re-read configuration (SIGHUP): policies, outbound upstreams, limits and the join token settings.
    * Throws ERR_CONFIG_INVALID, changing nothing, when a setting that needs a restart differs.
@@ -59,6 +62,8 @@ export async function startStandaloneSidecar(options: {
   config: Config;
   clock: Clock;
   logger: Logger;
+  /** Serve the sidecar's metrics (Sidecar.metricsText) on `http://127.0.0.1:<port>/metrics` (0: any free port). */
+  metricsPort?: number;
 }): Promise<RunningSidecar> {
   const { clock, logger } = options;
   let config = options.config;
@@ -104,8 +109,19 @@ export async function startStandaloneSidecar(options: {
       message: `config: sidecar.spiffeId: the join token is bound to ${held}, not ${section.spiffeId}`,
     });
   }
+  let metrics: MetricsListener | undefined;
+  if (options.metricsPort !== undefined) {
+    try {
+      metrics = await listenMetrics(options.metricsPort, () => sidecar.metricsText());
+    } catch (err) {
+      await sidecar.stop();
+      await client.close();
+      throw err;
+    }
+  }
   return {
     sidecar,
+    ...(metrics ? { metricsUrl: metrics.url } : {}),
     async reload(next) {
       if (!next.sidecar) {
         throw new GatehouseError('ERR_CONFIG_INVALID', { message: 'config: sidecar: the section is required' });
@@ -123,6 +139,7 @@ export async function startStandaloneSidecar(options: {
       config = next;
     },
     stop: async () => {
+      await metrics?.close();
       await sidecar.stop();
       await client.close();
     },

@@ -30,6 +30,20 @@ export interface InboundOptions {
   tokenBinding?: TokenBindingCheck;
 }
 
+/** Counters of the inbound request path, by outcome (exported as metrics). */
+export interface InboundStats {
+  /** Requests passed to the app (whatever it answered). */
+  forwarded: number;
+  /** 429: the caller's burst limit. */
+  limited: number;
+  /** 403: the authorization policies. */
+  denied: number;
+  /** 401: a Bearer token bound to another client certificate. */
+  tokenRefused: number;
+  /** 502: the app did not answer. */
+  appFailed: number;
+}
+
 /**
  * The inbound request path of a sidecar: caller burst limit (429), the request target normalized (400 when it cannot
  * be), authorization policies on that target (403), with `tokenBinding` the certificate binding of a Bearer token
@@ -41,6 +55,7 @@ export interface InboundOptions {
  * new MtlsListener({ ..., handler: inbound.handler });
  */
 export class Inbound {
+  readonly stats: InboundStats = { forwarded: 0, limited: 0, denied: 0, tokenRefused: 0, appFailed: 0 };
   private readonly pool: Pool;
   private policies: readonly AuthorizationPolicy[];
 
@@ -67,6 +82,7 @@ export class Inbound {
     const method = req.method ?? 'GET';
     const decision = this.options.limits.admit(peer?.spiffeId ?? 'plaintext');
     if (!decision.allowed) {
+      this.stats.limited++;
       sendProblem(res, 'ERR_RATE_LIMITED', { retryAfterMs: decision.retryAfterMs });
       return;
     }
@@ -75,6 +91,7 @@ export class Inbound {
     if (path === undefined) return;
     const verdict = evaluatePolicies(this.policies, { principal: peer?.spiffeId, method, path });
     if (!verdict.allowed) {
+      this.stats.denied++;
       logger.info(
         { spiffeId: peer?.spiffeId, method, path, reason: verdict.reason, policy: verdict.policy },
         'request denied by policy',
@@ -87,6 +104,7 @@ export class Inbound {
     }
     const binding = this.options.tokenBinding;
     if (binding !== undefined && !(await tokenBindingAllows(binding, req.headers, peer?.fingerprint))) {
+      this.stats.tokenRefused++;
       logger.info({ spiffeId: peer?.spiffeId, method, path }, 'bearer token bound to another client certificate');
       refuseBoundToken(res);
       return;
@@ -101,10 +119,12 @@ export class Inbound {
         headers: forwardHeaders(req.headers, extra),
         body: method === 'GET' || method === 'HEAD' ? null : req,
       });
+      this.stats.forwarded++;
       res.writeHead(upstream.statusCode, responseHeaders(upstream.headers));
       upstream.body.on('error', () => res.destroy());
       upstream.body.pipe(res);
     } catch (err) {
+      this.stats.appFailed++;
       logger.warn({ err: (err as Error).message, method, path }, 'local app unreachable');
       sendProblem(res, 'ERR_MESH_UPSTREAM_FAILED', { detail: 'the local app did not answer' });
     }

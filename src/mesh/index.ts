@@ -33,4 +33,5 @@ export { Outbound } from './outbound.js';
 export type { MeshUpstream, OutboundOptions } from './outbound.js';
 export { Sidecar } from './sidecar.js';
 export type { SidecarOptions, SidecarReload } from './sidecar.js';
+export { sidecarMetricsText, type SidecarMetricsInput, type SidecarStats } from './sidecar_metrics.js';
 export { createMtlsServer, createMtlsAgent } from './library.js';

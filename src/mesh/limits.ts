@@ -1,5 +1,11 @@
 import type { Clock } from '../core/index.js';
-import { CircuitBreaker, MemoryLimiterStore, type RateDecision, type RateLimit } from '../ratelimit/index.js';
+import {
+  CircuitBreaker,
+  MemoryLimiterStore,
+  type BreakerState,
+  type RateDecision,
+  type RateLimit,
+} from '../ratelimit/index.js';
 
 /**
  * A burst limit per caller SPIFFE ID, in process (GCRA on a MemoryLimiterStore), like Envoy's local rate limit.
@@ -71,6 +77,11 @@ export class UpstreamBreakers {
   /** Drops the breaker of an upstream that was removed or changed. */
   forget(upstream: string): void {
     this.breakers.delete(upstream);
+  }
+
+  /** The state of every breaker in use, by upstream name (metrics). */
+  states(): Array<{ upstream: string; state: BreakerState }> {
+    return [...this.breakers].map(([upstream, breaker]) => ({ upstream, state: breaker.state }));
   }
 
   of(upstream: string): CircuitBreaker {

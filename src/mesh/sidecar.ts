@@ -4,12 +4,12 @@ import type { RateLimit } from '../ratelimit/index.js';
 import { IdentitySource } from './identity_source.js';
 import { Inbound } from './inbound.js';
 import { CallerLimits, UpstreamBreakers, type UpstreamBreakerOptions } from './limits.js';
-import { MtlsListener, type ListenerStats, type MtlsMode } from './mtls_listener.js';
+import { MtlsListener, type MtlsMode } from './mtls_listener.js';
 import { Outbound, type MeshUpstream } from './outbound.js';
 import { PeerChecker } from './peer_check.js';
 import type { AuthorizationPolicy } from './policy.js';
 import type { CertificateAuthorityClient, SvidMaterial, TokenBindingCheck } from './ports.js';
-import type { ConnectorStats } from './connector.js';
+import { sidecarMetricsText, type SidecarStats } from './sidecar_metrics.js';
 
 /** Everything a sidecar needs (config `sidecar` section, or the demo mesh of `gatehouse up`). */
 export interface SidecarOptions {
@@ -187,10 +187,34 @@ export class Sidecar {
     );
   }
 
-  /** Inbound connection counters (admitted, resumed, refused) and outbound ones. */
-  stats(): { inbound: ListenerStats; outbound: ConnectorStats | undefined } {
-    const { listener, outbound } = this.parts;
-    return { inbound: { ...listener.stats }, outbound: outbound && { ...outbound.stats } };
+  /**
+   * Inbound connection counters (admitted, resumed, refused), inbound request outcomes, outbound connection counters
+   * and the state of each upstream's breaker.
+   */
+  stats(): SidecarStats {
+    const { listener, inbound, outbound, breakers } = this.parts;
+    return {
+      inbound: { ...listener.stats },
+      requests: { ...inbound.stats },
+      outbound: outbound && { ...outbound.stats },
+      breakers: breakers.states(),
+    };
+  }
+
+  /** The Prometheus text exposition of {@link stats}, the SVID's time to expiry and the bundle sequence. */
+  metricsText(): string {
+    const svid = this.identity.current;
+    let bundleSequence: number | undefined;
+    try {
+      bundleSequence = this.identity.bundle.sequence;
+    } catch {
+      bundleSequence = undefined; // no bundle yet
+    }
+    return sidecarMetricsText({
+      stats: this.stats(),
+      svidExpirySeconds: svid && Math.floor((svid.notAfter - this.options.clock.now()) / 1000),
+      bundleSequence,
+    });
   }
 
   async stop(): Promise<void> {

@@ -66,7 +66,7 @@ describe('components started alone (SQLite)', { timeout: 120_000 }, () => {
     expect((await runCli(['ca', '--help'])).stdout).toContain('--metrics-port <port>');
     const badPort = await runCli(['ca', '--config', config, '--metrics-port', '70000']);
     expect(badPort.code).toBe(2);
-    expect(badPort.stderr).toContain('--metrics-port: expected 0..65535, got 70000');
+    expect(badPort.stderr).toContain('expected a port, 0..65535');
   });
 
   it('runs the KMS alone with a CA-issued listener certificate and the CA alone with --cert/--key', async () => {

@@ -59,7 +59,7 @@ describe('gatehouse sidecar --config FILE (built CLI)', () => {
     );
     const child = spawn(
       process.execPath,
-      [join(import.meta.dirname, '../../dist/cli/main.js'), 'sidecar', '--config', config],
+      [join(import.meta.dirname, '../../dist/cli/main.js'), 'sidecar', '--config', config, '--metrics-port', '0'],
       {
         env: { PATH: process.env.PATH ?? '/usr/bin:/bin' },
         stdio: ['ignore', 'pipe', 'pipe'],
@@ -98,6 +98,18 @@ describe('gatehouse sidecar --config FILE (built CLI)', () => {
     const echo = JSON.parse(res.output) as { url: string; headers: Record<string, string> };
     expect(echo.url).toBe('/orders');
     expect(echo.headers['x-forwarded-client-cert']).toContain(`URI=${webId}`);
+
+    // --metrics-port: the sidecar's counters and its SVID's time to expiry (a 24 h certificate).
+    const metricsUrl = /metrics\s+(http:\/\/127\.0\.0\.1:\d+\/metrics)/.exec(output)?.[1];
+    expect(metricsUrl, output).toBeDefined();
+    const text = await (await fetch(metricsUrl!)).text();
+    expect(text).toMatch(/^gatehouse_sidecar_inbound_connections_total\{outcome="admitted"\} [1-9]/m);
+    expect(text).toContain('gatehouse_sidecar_inbound_requests_total{outcome="forwarded"} 1\n');
+    expect(text).toContain('gatehouse_sidecar_inbound_requests_total{outcome="denied"} 0\n');
+    const expiry = Number(/^gatehouse_sidecar_svid_expiry_seconds (\d+)$/m.exec(text)?.[1]);
+    expect(expiry).toBeGreaterThan(23 * 3600);
+    expect(expiry).toBeLessThanOrEqual(24 * 3600 + 60);
+    expect(text).toMatch(/^gatehouse_sidecar_bundle_sequence [1-9]\d*$/m);
 
     child.kill('SIGTERM');
     expect(await exitOf(child)).toBe(0);

@@ -1,7 +1,8 @@
 import { Command } from 'commander';
+import { metricsPortOption } from '../metrics_port.js';
 import type { StandaloneGateway } from '../../app/index.js';
 import type { Config } from '../../config/index.js';
-import { GatehouseError, systemClock, type Logger } from '../../core/index.js';
+import { systemClock, type Logger } from '../../core/index.js';
 import { readPem, reloadCertificateFiles } from '../certificate_files.js';
 import { exitOnSignals } from '../signals.js';
 
@@ -10,7 +11,7 @@ interface GatewayFlags {
   cert?: string;
   key?: string;
   issuerCa?: string;
-  metricsPort?: string;
+  metricsPort?: number;
 }
 
 /**
@@ -62,7 +63,7 @@ export function gatewayCommand(): Command {
       '--issuer-ca <file>',
       'PEM CA bundle trusted for the issuer JWKS (JWT routes; default: system roots); SIGHUP re-reads it',
     )
-    .option('--metrics-port <port>', 'serve Prometheus /metrics on 127.0.0.1:<port> (plain HTTP)')
+    .addOption(metricsPortOption("the gateway's Prometheus metrics"))
     .action(async (flags: GatewayFlags) => {
       const { configFileFromEnvironment, loadConfig, processEnvironment } = await import('../../config/index.js');
       const { startStandaloneGateway } = await import('../../app/index.js');
@@ -74,12 +75,7 @@ export function gatewayCommand(): Command {
       const logger = createLogger(config.log.level);
       // Before anything starts: a signal during startup stops the command once it runs (not Node's default kill).
       const stopWith = exitOnSignals(logger, 'stopping: draining in-flight requests');
-      const metricsPort = flags.metricsPort === undefined ? undefined : Number(flags.metricsPort);
-      if (metricsPort !== undefined && !(Number.isInteger(metricsPort) && metricsPort >= 0 && metricsPort <= 65535)) {
-        throw new GatehouseError('ERR_CONFIG_INVALID', {
-          message: `--metrics-port: expected 0..65535, got ${flags.metricsPort}`,
-        });
-      }
+      const { metricsPort } = flags;
       const files = {
         cert: flags.cert as string,
         key: flags.key as string,

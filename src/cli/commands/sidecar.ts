@@ -1,4 +1,5 @@
 import { Command } from 'commander';
+import { metricsPortOption } from '../metrics_port.js';
 import { systemClock } from '../../core/index.js';
 import { exitOnSignals } from '../signals.js';
 
@@ -11,7 +12,9 @@ export function sidecarCommand(): Command {
   return new Command('sidecar')
     .description('run the mTLS sidecar of one service (config section sidecar; docs/mesh.md)')
     .option('--config <file>', 'configuration file (YAML or JSON) with a sidecar section; also GATEHOUSE_CONFIG')
-    .action(async (flags: { config?: string }) => {
+    .addOption(metricsPortOption("the sidecar's Prometheus metrics"))
+    .action(async (flags: { config?: string; metricsPort?: number }) => {
+      const { metricsPort } = flags;
       const { configFileFromEnvironment, loadConfig, processEnvironment } = await import('../../config/index.js');
       const { startStandaloneSidecar } = await import('../../app/index.js');
       const env = processEnvironment();
@@ -22,7 +25,12 @@ export function sidecarCommand(): Command {
       const logger = createLogger(config.log.level);
       // Before anything starts: a signal during startup stops the command once it runs (not Node's default kill).
       const stopWith = exitOnSignals(logger, 'sidecar stopping');
-      const running = await startStandaloneSidecar({ config, clock: systemClock, logger });
+      const running = await startStandaloneSidecar({
+        config,
+        clock: systemClock,
+        logger,
+        ...(metricsPort === undefined ? {} : { metricsPort }),
+      });
       const { sidecar } = running;
       const svid = sidecar.identity.current;
       const outbound = sidecar.outboundAddress;
@@ -54,6 +62,7 @@ export function sidecarCommand(): Command {
           `gatehouse sidecar is up as ${svid?.spiffeId ?? '?'} (pid ${process.pid})`,
           `  inbound (mTLS)   ${sidecar.inboundAddress.address}:${sidecar.inboundAddress.port} → ${config.sidecar?.inbound.app ?? ''}`,
           ...(outbound ? [`  outbound (HTTP)  ${outbound.address}:${outbound.port}  (Host: <service name>)`] : []),
+          ...(running.metricsUrl ? [`  metrics          ${running.metricsUrl}`] : []),
           '',
         ].join('\n'),
       );

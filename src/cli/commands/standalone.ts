@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { metricsPortOption } from '../metrics_port.js';
 import type { RunningComponent, StandaloneComponent } from '../../app/index.js';
 import { systemClock, type Logger } from '../../core/index.js';
 import { readPem, reloadCertificateFiles } from '../certificate_files.js';
@@ -10,7 +11,7 @@ interface StandaloneFlags {
   rootKeyFile?: string;
   cert?: string;
   key?: string;
-  metricsPort?: string;
+  metricsPort?: number;
 }
 
 const TITLES: Record<StandaloneComponent, string> = {
@@ -69,10 +70,7 @@ export function runsAlone(command: Command, component: StandaloneComponent): Com
     )
     .option('--key <file>', 'PEM private key of the listener (with --cert; SIGHUP re-reads it)');
   if (component === 'ca') {
-    command.option(
-      '--metrics-port <port>',
-      "serve the CA's Prometheus expiry gauges on http://127.0.0.1:<port>/metrics (0: any free port)",
-    );
+    command.addOption(metricsPortOption("the CA's Prometheus expiry gauges"));
   }
   return command.action(async (flags: StandaloneFlags) => {
     const { configFileFromEnvironment, loadConfig, processEnvironment, rootKeyFromEnvironment } =
@@ -88,10 +86,7 @@ export function runsAlone(command: Command, component: StandaloneComponent): Com
     if ((flags.cert === undefined) !== (flags.key === undefined)) {
       command.error('error: --cert and --key go together');
     }
-    const metricsPort = flags.metricsPort === undefined ? undefined : Number(flags.metricsPort);
-    if (metricsPort !== undefined && !(Number.isInteger(metricsPort) && metricsPort >= 0 && metricsPort <= 65535)) {
-      command.error(`error: --metrics-port: expected 0..65535, got ${flags.metricsPort}`);
-    }
+    const { metricsPort } = flags;
     const config = loadConfig({
       file,
       env,

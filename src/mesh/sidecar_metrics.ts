@@ -1,0 +1,100 @@
+import type { BreakerState } from '../ratelimit/index.js';
+import type { ConnectorStats } from './connector.js';
+import type { InboundStats } from './inbound.js';
+import type { ListenerStats } from './mtls_listener.js';
+
+/** What `Sidecar.stats()` reports. */
+export interface SidecarStats {
+  inbound: ListenerStats;
+  requests: InboundStats;
+  outbound: ConnectorStats | undefined;
+  breakers: Array<{ upstream: string; state: BreakerState }>;
+}
+
+/** What the exposition needs besides the counters: the SVID held now and the bundle's sequence. */
+export interface SidecarMetricsInput {
+  stats: SidecarStats;
+  /** Seconds until the current SVID expires; undefined when the sidecar holds none (expired, not yet bootstrapped). */
+  svidExpirySeconds: number | undefined;
+  bundleSequence: number | undefined;
+}
+
+const BREAKER_VALUE: Record<BreakerState, number> = { closed: 0, 'half-open': 1, open: 2 };
+
+/** Escapes a label value for the text exposition (backslash, double quote, newline). */
+const label = (value: string) => value.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n');
+
+function family(name: string, type: 'counter' | 'gauge', help: string, samples: Array<[string, number]>): string[] {
+  return [`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`, ...samples.map(([labels, v]) => `${name}${labels} ${v}`)];
+}
+
+/**
+ * A sidecar's Prometheus series (text exposition), in the spirit of Envoy's listener and cluster stats: inbound
+ * connections by outcome, inbound requests by outcome, outbound connections, each upstream's breaker, and the SVID's
+ * time to expiry (absent while it holds none: alert on its absence too).
+ *
+ * @example
+ * const text = sidecarMetricsText({ stats: sidecar.stats(), svidExpirySeconds, bundleSequence });
+ */
+export function sidecarMetricsText(input: SidecarMetricsInput): string {
+  const { inbound, requests, outbound, breakers } = input.stats;
+  const lines = [
+    ...family('gatehouse_sidecar_inbound_connections_total', 'counter', 'Inbound mTLS connections by outcome.', [
+      ['{outcome="admitted"}', inbound.admitted],
+      ['{outcome="refused"}', inbound.refused],
+      ['{outcome="plaintext"}', inbound.plaintext],
+    ]),
+    ...family(
+      'gatehouse_sidecar_inbound_resumed_total',
+      'counter',
+      'Admitted inbound connections that resumed a TLS session.',
+      [['', inbound.resumed]],
+    ),
+    ...family('gatehouse_sidecar_inbound_requests_total', 'counter', 'Inbound requests by outcome.', [
+      ['{outcome="forwarded"}', requests.forwarded],
+      ['{outcome="rate_limited"}', requests.limited],
+      ['{outcome="denied"}', requests.denied],
+      ['{outcome="token_refused"}', requests.tokenRefused],
+      ['{outcome="app_failed"}', requests.appFailed],
+    ]),
+  ];
+  if (outbound) {
+    lines.push(
+      ...family('gatehouse_sidecar_outbound_connections_total', 'counter', 'Outbound mTLS connections by outcome.', [
+        ['{outcome="connected"}', outbound.connected],
+        ['{outcome="refused"}', outbound.refused],
+      ]),
+      ...family(
+        'gatehouse_sidecar_outbound_resumed_total',
+        'counter',
+        'Outbound connections that resumed a TLS session.',
+        [['', outbound.resumed]],
+      ),
+    );
+  }
+  if (breakers.length > 0) {
+    lines.push(
+      ...family(
+        'gatehouse_sidecar_breaker_state',
+        'gauge',
+        'Circuit breaker of each upstream: 0 closed, 1 half-open, 2 open.',
+        breakers.map((b) => [`{upstream="${label(b.upstream)}"}`, BREAKER_VALUE[b.state]]),
+      ),
+    );
+  }
+  if (input.svidExpirySeconds !== undefined) {
+    lines.push(
+      ...family('gatehouse_sidecar_svid_expiry_seconds', 'gauge', 'Seconds until the current SVID expires.', [
+        ['', input.svidExpirySeconds],
+      ]),
+    );
+  }
+  if (input.bundleSequence !== undefined) {
+    lines.push(
+      ...family('gatehouse_sidecar_bundle_sequence', 'gauge', 'Sequence of the trust bundle in use.', [
+        ['', input.bundleSequence],
+      ]),
+    );
+  }
+  return lines.join('\n') + '\n';
+}

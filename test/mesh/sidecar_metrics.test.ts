@@ -1,0 +1,57 @@
+import { describe, expect, it } from 'vitest';
+import { sidecarMetricsText, type SidecarStats } from '../../src/mesh/index.js';
+
+const stats = (overrides: Partial<SidecarStats> = {}): SidecarStats => ({
+  inbound: { admitted: 5, resumed: 3, refused: 2, plaintext: 0 },
+  requests: { forwarded: 7, limited: 1, denied: 2, tokenRefused: 0, appFailed: 1 },
+  outbound: undefined,
+  breakers: [],
+  ...overrides,
+});
+
+const samples = (text: string) => text.split('\n').filter((l) => l !== '' && !l.startsWith('#'));
+
+describe('the sidecar metrics', () => {
+  it('exposes connections and requests by outcome, the SVID expiry and the bundle sequence', () => {
+    const text = sidecarMetricsText({ stats: stats(), svidExpirySeconds: 86_000, bundleSequence: 3 });
+    expect(samples(text)).toEqual([
+      'gatehouse_sidecar_inbound_connections_total{outcome="admitted"} 5',
+      'gatehouse_sidecar_inbound_connections_total{outcome="refused"} 2',
+      'gatehouse_sidecar_inbound_connections_total{outcome="plaintext"} 0',
+      'gatehouse_sidecar_inbound_resumed_total 3',
+      'gatehouse_sidecar_inbound_requests_total{outcome="forwarded"} 7',
+      'gatehouse_sidecar_inbound_requests_total{outcome="rate_limited"} 1',
+      'gatehouse_sidecar_inbound_requests_total{outcome="denied"} 2',
+      'gatehouse_sidecar_inbound_requests_total{outcome="token_refused"} 0',
+      'gatehouse_sidecar_inbound_requests_total{outcome="app_failed"} 1',
+      'gatehouse_sidecar_svid_expiry_seconds 86000',
+      'gatehouse_sidecar_bundle_sequence 3',
+    ]);
+    expect(text).toContain('# TYPE gatehouse_sidecar_inbound_requests_total counter\n');
+    expect(text).toContain('# TYPE gatehouse_sidecar_svid_expiry_seconds gauge\n');
+  });
+
+  it('adds outbound connections and breaker states, and leaves out an SVID it does not hold', () => {
+    const text = sidecarMetricsText({
+      stats: stats({
+        outbound: { connected: 4, resumed: 2, refused: 1 },
+        breakers: [
+          { upstream: 'payments', state: 'open' },
+          { upstream: 'we"ird\\name', state: 'half-open' },
+          { upstream: 'orders', state: 'closed' },
+        ],
+      }),
+      svidExpirySeconds: undefined,
+      bundleSequence: undefined,
+    });
+    const lines = samples(text);
+    expect(lines).toContain('gatehouse_sidecar_outbound_connections_total{outcome="connected"} 4');
+    expect(lines).toContain('gatehouse_sidecar_outbound_connections_total{outcome="refused"} 1');
+    expect(lines).toContain('gatehouse_sidecar_outbound_resumed_total 2');
+    expect(lines).toContain('gatehouse_sidecar_breaker_state{upstream="payments"} 2');
+    expect(lines).toContain('gatehouse_sidecar_breaker_state{upstream="we\\"ird\\\\name"} 1');
+    expect(lines).toContain('gatehouse_sidecar_breaker_state{upstream="orders"} 0');
+    expect(text).not.toContain('svid_expiry');
+    expect(text).not.toContain('bundle_sequence');
+  });
+});
