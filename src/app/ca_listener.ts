@@ -62,6 +62,7 @@ export async function prepareCaListener(options: {
     build: httpsServerBuilder({
       name: 'ca',
       http: config.http,
+      requestStats: core.requestStats,
       ticketKeys: options.ticketKeys,
       logger,
       ready: options.ready,

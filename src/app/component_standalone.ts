@@ -34,7 +34,7 @@ export interface RunningComponent {
   issuer?: string;
   /** Identity only: the mTLS listener's base URL (RFC 8705 `mtls_endpoint_aliases`, `listen.identityMtls`). */
   mtlsUrl?: string;
-  /** The plain-HTTP Prometheus endpoint on 127.0.0.1 (the CA's expiry gauges), when a metrics port was given. */
+  /** The plain-HTTP Prometheus endpoint on 127.0.0.1 (CA expiry, HTTP requests), when a metrics port was given. */
   metricsUrl?: string;
   /** trust-bundle.pem in the data directory, when the directory exists (the listener's CA when no --cert is given). */
   trustBundle: string | undefined;
@@ -196,7 +196,10 @@ export async function startStandaloneComponent(o: {
   rootKeyCheckEveryMs?: number;
   /** How often the identity and KMS components re-read the stored CA (default 10 s, as the CA listener). */
   caRefreshEveryMs?: number;
-  /** Serve the CA's expiry gauges (app/ca_metrics.ts) on `http://127.0.0.1:<port>/metrics` (0: any free port). */
+  /**
+   * Serve the CA's expiry gauges (app/ca_metrics.ts) and the listener's HTTP request metrics on
+   * `http://127.0.0.1:<port>/metrics` (0: any free port).
+   */
   metricsPort?: number;
 }): Promise<RunningComponent> {
   const { config, clock } = o;
@@ -255,7 +258,10 @@ export async function startStandaloneComponent(o: {
     });
     let metricsUrl: string | undefined;
     if (o.metricsPort !== undefined) {
-      const metrics = await listenMetrics(o.metricsPort, () => caMetricsText(core.authority.status(clock.now())));
+      const metrics = await listenMetrics(
+        o.metricsPort,
+        () => caMetricsText(core.authority.status(clock.now())) + core.requestStats.text(),
+      );
       cleanups.push(() => metrics.close());
       metricsUrl = metrics.url;
     }

@@ -1,11 +1,19 @@
 import type { Config } from '../config/index.js';
-import { GatehouseError, type Clock, type Leases, type Logger, type RecordStore } from '../core/index.js';
+import {
+  GatehouseError,
+  type Clock,
+  type Leases,
+  type Logger,
+  type RecordStore,
+  type RequestStats,
+} from '../core/index.js';
 import { openStorage } from '../adapters/index.js';
 import { Keyring } from '../kms/index.js';
 import { decodeJwt } from '../crypto/index.js';
 import type { TokenBindingCheck } from '../mesh/index.js';
 import { checkCertificateBinding } from '../resource/index.js';
 import { Authority } from '../pki/index.js';
+import { platformRequestStats } from '../http/index.js';
 import { AdminToken } from './admin_token.js';
 import type { ResolvedRootKey } from './root_key_source.js';
 
@@ -18,6 +26,8 @@ export interface PlatformCore {
   leases: Leases;
   keyring: Keyring;
   authority: Authority;
+  /** The HTTP request metrics of this process's platform listeners (served on `/metrics`). */
+  requestStats: RequestStats;
   close(): Promise<void>;
 }
 
@@ -74,6 +84,7 @@ export async function openPlatformCore(options: {
       leases: storage.leases,
       keyring,
       authority,
+      requestStats: platformRequestStats(),
       close: () => storage.close(),
     };
   } catch (err) {

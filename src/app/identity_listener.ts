@@ -53,6 +53,7 @@ export async function prepareIdentityListener(options: {
     build: httpsServerBuilder({
       name: 'identity',
       http: config.http,
+      requestStats: core.requestStats,
       ticketKeys: options.ticketKeys,
       logger,
       ready: options.ready,

@@ -49,6 +49,7 @@ export async function prepareIdentityMtlsListener(options: {
       createHttpsServer({
         name: 'identity-mtls',
         http: config.http,
+        requestStats: core.requestStats,
         certPem: issued.certPem,
         keyPem: issued.keyPem,
         ticketKeys: options.ticketKeys,

@@ -44,6 +44,7 @@ export async function prepareKmsListener(options: {
     build: httpsServerBuilder({
       name: 'kms',
       http: config.http,
+      requestStats: core.requestStats,
       ticketKeys: options.ticketKeys,
       logger,
       ready: options.ready,

@@ -5,16 +5,16 @@ import { EXPOSITION_CONTENT_TYPE } from './metrics_listener.js';
 
 /**
  * `GET /metrics` on the admin listener of `gatehouse up` (127.0.0.1 only), behind the admin token
- * (`Authorization: Bearer <DIR/admin.token>`, Prometheus `authorization.credentials_file`): the CA's series
- * (app/ca_metrics.ts), then the gateway's once it has started.
+ * (`Authorization: Bearer <DIR/admin.token>`, Prometheus `authorization.credentials_file`): the platform's series
+ * (the CA's, app/ca_metrics.ts, and the listeners' HTTP requests), then the gateway's once it has started.
  *
  * @example
- * registerMetricsRoute(admin.app, { ca: () => caMetricsText(authority.status()), gateway: () => started.gateway?.metrics },
+ * registerMetricsRoute(admin.app, { platform: () => caMetricsText(authority.status()), gateway: () => started.gateway?.metrics },
  *   (token) => adminToken.check(token));
  */
 export function registerMetricsRoute(
   app: FastifyInstance,
-  sources: { ca: () => string; gateway: () => GatewayMetrics | undefined },
+  sources: { platform: () => string; gateway: () => GatewayMetrics | undefined },
   checkToken: (token: string) => boolean,
 ): void {
   app.get('/metrics', async (request, reply) => {
@@ -23,6 +23,6 @@ export function registerMetricsRoute(
     if (token === undefined || !checkToken(token)) throw new GatehouseError('ERR_ADMIN_UNAUTHORIZED');
     const gateway = sources.gateway();
     reply.header('content-type', gateway?.contentType ?? EXPOSITION_CONTENT_TYPE);
-    return sources.ca() + (gateway ? await gateway.text() : '');
+    return sources.platform() + (gateway ? await gateway.text() : '');
   });
 }

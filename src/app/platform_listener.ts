@@ -1,5 +1,5 @@
 import type { Config } from '../config/index.js';
-import type { Logger } from '../core/index.js';
+import type { Logger, RequestStats } from '../core/index.js';
 import { createHttpsServer, type ClientAuthOptions, type HttpsServer } from '../http/index.js';
 import type { PlatformCore } from './compose.js';
 import {
@@ -118,6 +118,8 @@ export function httpsServerBuilder(o: {
   logger: Logger;
   ready: () => boolean;
   clientAuth?: ClientAuthOptions;
+  /** Where the listener's requests are counted (`core.requestStats`). */
+  requestStats?: RequestStats;
 }): (issued: IssuedListenerCert) => HttpsServer {
   return (issued) =>
     createHttpsServer({
@@ -129,5 +131,6 @@ export function httpsServerBuilder(o: {
       logger: o.logger,
       ready: o.ready,
       ...(o.clientAuth ? { clientAuth: o.clientAuth } : {}),
+      ...(o.requestStats ? { requestStats: o.requestStats } : {}),
     });
 }

@@ -156,6 +156,7 @@ export async function startGatehouse(options: {
         createHttpsServer({
           name: 'admin',
           http: config.http,
+          requestStats: core.requestStats,
           certPem: issued.certPem,
           keyPem: issued.keyPem,
           ticketKeys,
@@ -274,7 +275,10 @@ export async function startGatehouse(options: {
     }
     registerMetricsRoute(
       admin.app,
-      { ca: () => caMetricsText(core.authority.status(clock.now())), gateway: () => started.gateway?.metrics },
+      {
+        platform: () => caMetricsText(core.authority.status(clock.now())) + core.requestStats.text(),
+        gateway: () => started.gateway?.metrics,
+      },
       (token) => adminToken.check(token),
     );
     const bound = await adminListener.listen('127.0.0.1', config.listen.admin.port);

@@ -1,6 +1,6 @@
 import { Counter, Gauge, Registry } from 'prom-client';
+import { RequestStats } from '../core/index.js';
 import type { BreakerState } from '../ratelimit/index.js';
-import { RequestStats } from './request_stats.js';
 
 const BREAKER_VALUE: Record<BreakerState, number> = { closed: 0, 'half-open': 1, open: 2 };
 

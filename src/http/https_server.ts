@@ -2,9 +2,10 @@ import { createServer, type Server } from 'node:https';
 import type { TLSSocket } from 'node:tls';
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { Config } from '../config/index.js';
-import { GatehouseError, guardConnection, randomId, type Logger } from '../core/index.js';
+import { GatehouseError, guardConnection, randomId, type Logger, type RequestStats } from '../core/index.js';
 import { serverTlsOptions } from '../crypto/index.js';
 import { sendProblem } from './problem.js';
+import { countRequests } from './request_metrics.js';
 
 /** What a listener needs: its name, the shared HTTP limits, a certificate, and a readiness check. */
 export interface HttpsServerOptions {
@@ -19,6 +20,8 @@ export interface HttpsServerOptions {
   ready?: () => boolean;
   /** Mutual TLS: client certificates are requested and judged here (see {@link ClientAuthOptions}). */
   clientAuth?: ClientAuthOptions;
+  /** Where every answered request is counted (see `platformRequestStats`). */
+  requestStats?: RequestStats;
 }
 
 /**
@@ -123,6 +126,7 @@ export function createHttpsServer(options: HttpsServerOptions): HttpsServer {
       return httpsServer;
     },
   });
+  if (options.requestStats) countRequests(app, options.name, options.requestStats);
   const hsts = `max-age=${Math.floor(http.hstsMaxAge / 1000)}; includeSubDomains`;
   app.addHook('onSend', async (_request, reply, payload) => {
     reply.header('strict-transport-security', hsts);

@@ -1,4 +1,5 @@
 export { createHttpsServer } from './https_server.js';
+export { platformRequestStats } from './request_metrics.js';
 export type { HttpsServer, HttpsServerOptions, ClientAuthOptions } from './https_server.js';
 export { registerCaRoutes, registerCaAdminRoutes } from './ca_routes.js';
 export type { CaAdminOperations, CaRoutesOptions } from './ca_routes.js';

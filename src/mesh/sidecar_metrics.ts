@@ -1,3 +1,4 @@
+import { labelValue } from '../core/index.js';
 import type { BreakerState } from '../ratelimit/index.js';
 import type { ConnectorStats } from './connector.js';
 import type { InboundStats } from './inbound.js';
@@ -20,9 +21,6 @@ export interface SidecarMetricsInput {
 }
 
 const BREAKER_VALUE: Record<BreakerState, number> = { closed: 0, 'half-open': 1, open: 2 };
-
-/** Escapes a label value for the text exposition (backslash, double quote, newline). */
-const label = (value: string) => value.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n');
 
 function family(name: string, type: 'counter' | 'gauge', help: string, samples: Array<[string, number]>): string[] {
   return [`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`, ...samples.map(([labels, v]) => `${name}${labels} ${v}`)];
@@ -78,7 +76,7 @@ export function sidecarMetricsText(input: SidecarMetricsInput): string {
         'gatehouse_sidecar_breaker_state',
         'gauge',
         'Circuit breaker of each upstream: 0 closed, 1 half-open, 2 open.',
-        breakers.map((b) => [`{upstream="${label(b.upstream)}"}`, BREAKER_VALUE[b.state]]),
+        breakers.map((b) => [`{upstream="${labelValue(b.upstream)}"}`, BREAKER_VALUE[b.state]]),
       ),
     );
   }

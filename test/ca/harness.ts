@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { prepareCaListener, type CaListener } from '../../src/app/ca_listener.js';
+import { platformRequestStats } from '../../src/http/index.js';
 import type { PlatformCore } from '../../src/app/index.js';
 import { Scheduler } from '../../src/app/scheduler.js';
 import { MemoryLeases } from '../../src/adapters/index.js';
@@ -51,6 +52,7 @@ export async function caHarness(): Promise<CaHarness> {
     leases: new MemoryLeases(),
     keyring: undefined as never,
     authority,
+    requestStats: platformRequestStats(),
     close: async () => {},
   } satisfies PlatformCore;
   const bundleFile = join(tmp.dir, 'trust-bundle.pem');

@@ -61,9 +61,8 @@ describe('components started alone (SQLite)', { timeout: 120_000 }, () => {
     const help = await runCli(['kms', '--help']);
     expect(help.stdout).toContain('--config <file>');
     expect(help.stdout).toContain('key');
-    // Only the CA alone serves metrics (its expiry gauges); a port out of range is a usage error.
-    expect(help.stdout).not.toContain('--metrics-port');
-    expect((await runCli(['ca', '--help'])).stdout).toContain('--metrics-port <port>');
+    // Each component alone may serve its metrics; a port out of range is a usage error.
+    expect(help.stdout).toContain('--metrics-port <port>');
     const badPort = await runCli(['ca', '--config', config, '--metrics-port', '70000']);
     expect(badPort.code).toBe(2);
     expect(badPort.stderr).toContain('expected a port, 0..65535');
@@ -110,6 +109,11 @@ describe('components started alone (SQLite)', { timeout: 120_000 }, () => {
     writeFileSync(join(tmp.dir, 'key.pem'), keyPem, { mode: 0o600 });
     const ca = await startComponent([...withFiles('ca', join(tmp.dir, 'key.pem')), '--metrics-port', '0']);
     running.push(ca);
+    const operator = new Agent({ connect: { ca: certPem, minVersion: 'TLSv1.3', servername: 'localhost' } });
+    agents.push(operator);
+    const bundle = await operator.request({ origin: ca.url, path: '/v1/ca/bundle.pem', method: 'GET' });
+    expect(bundle.statusCode).toBe(200);
+    expect(await bundle.body.text()).toBe(readFileSync(join(dir, 'trust-bundle.pem'), 'utf8'));
     const metricsUrl = /metrics (http:\/\/127\.0\.0\.1:\d+\/metrics)/.exec(ca.output())?.[1];
     expect(metricsUrl, ca.output()).toBeDefined();
     const metrics = await fetch(metricsUrl!);
@@ -118,12 +122,11 @@ describe('components started alone (SQLite)', { timeout: 120_000 }, () => {
     const exposition = await metrics.text();
     expect(exposition).toMatch(/^gatehouse_ca_certificate_expiry_seconds\{certificate="intermediate"\} \d+$/m);
     expect(exposition).toMatch(/^gatehouse_ca_expiry_warnings 0$/m);
+    // The bundle fetched above, counted by its route's pattern.
+    expect(exposition).toMatch(
+      /^gatehouse_http_requests_total\{listener="ca",method="GET",route="\/v1\/ca\/bundle\.pem",status="200"\} 1$/m,
+    );
     expect((await fetch(metricsUrl!.replace('/metrics', '/other'))).status).toBe(404);
-    const operator = new Agent({ connect: { ca: certPem, minVersion: 'TLSv1.3', servername: 'localhost' } });
-    agents.push(operator);
-    const bundle = await operator.request({ origin: ca.url, path: '/v1/ca/bundle.pem', method: 'GET' });
-    expect(bundle.statusCode).toBe(200);
-    expect(await bundle.body.text()).toBe(readFileSync(join(dir, 'trust-bundle.pem'), 'utf8'));
 
     expect(await kms.stop()).toBe(0);
     expect(await ca.stop()).toBe(0);

@@ -77,5 +77,21 @@ describe('the gateway in gatehouse up', () => {
       expect(Math.abs(seconds - ca[certificate].expiry_seconds)).toBeLessThanOrEqual(60);
     }
     expect(text).toMatch(/^gatehouse_ca_expiry_warnings 0$/m);
+    // The platform listeners' requests, by route pattern; a path no route knows is `(unmatched)`.
+    const unknown = await request(`${running.endpoints.admin}/v1/no/such/thing`, { dispatcher: agent });
+    await unknown.body.text();
+    expect(unknown.statusCode).toBe(404);
+    const again = await (
+      await request(url, { dispatcher: agent, headers: { authorization: `Bearer ${token}` } })
+    ).body.text();
+    expect(again).toContain(
+      'gatehouse_http_requests_total{listener="admin",method="GET",route="/v1/ca/status",status="200"} 1\n',
+    );
+    expect(again).toContain(
+      'gatehouse_http_requests_total{listener="admin",method="GET",route="(unmatched)",status="404"} 1\n',
+    );
+    expect(again).toMatch(
+      /^gatehouse_http_request_duration_seconds_count\{listener="admin",method="GET",route="\/v1\/ca\/status"\} 1$/m,
+    );
   });
 });

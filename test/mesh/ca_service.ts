@@ -3,6 +3,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { MemoryLeases, MemoryRecordStore } from '../../src/adapters/index.js';
 import { prepareCaListener, type CaListener } from '../../src/app/ca_listener.js';
+import { platformRequestStats } from '../../src/http/index.js';
 import type { PlatformCore } from '../../src/app/index.js';
 import { HttpCaClient } from '../../src/app/mesh_http_ca_client.js';
 import { Scheduler } from '../../src/app/scheduler.js';
@@ -97,6 +98,7 @@ export async function caService(tuning: CaTuning = {}, options: { bundleRefreshH
       leases,
       keyring: undefined as never,
       authority,
+      requestStats: platformRequestStats(),
       close: async () => {},
     } satisfies PlatformCore;
     const prepared = await prepareCaListener({

@@ -68,10 +68,8 @@ export function runsAlone(command: Command, component: StandaloneComponent): Com
       '--cert <file>',
       'PEM certificate chain of the listener (default: one from the platform CA, renewed); SIGHUP re-reads it',
     )
-    .option('--key <file>', 'PEM private key of the listener (with --cert; SIGHUP re-reads it)');
-  if (component === 'ca') {
-    command.addOption(metricsPortOption("the CA's Prometheus expiry gauges"));
-  }
+    .option('--key <file>', 'PEM private key of the listener (with --cert; SIGHUP re-reads it)')
+    .addOption(metricsPortOption('Prometheus metrics (HTTP requests, CA expiry)'));
   return command.action(async (flags: StandaloneFlags) => {
     const { configFileFromEnvironment, loadConfig, processEnvironment, rootKeyFromEnvironment } =
       await import('../../config/index.js');

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { Histogram, Counter, Registry } from 'prom-client';
-import { RequestStats } from '../../src/gateway/request_stats.js';
+import { RequestStats, labelValue } from '../../src/core/index.js';
 
 const REQ = { name: 'x_requests_total', help: 'Requests.' };
 const DUR = { name: 'x_duration_seconds', help: 'Durations.' };
@@ -33,6 +33,20 @@ describe('RequestStats', () => {
     expect(sortLines(stats.text())).toEqual(sortLines(await registry.metrics()));
     expect(stats.text()).toContain(`# TYPE ${DUR.name} histogram`);
     expect(stats.text()).toContain(`# TYPE ${REQ.name} counter`);
+  });
+
+  it('writes the labels a key maps to, escaped, before status and after le', () => {
+    const stats = new RequestStats(REQ, DUR, [0.1], (key) => {
+      const [listener, route] = key.split(' ');
+      return `listener="${labelValue(listener ?? '')}",route="${labelValue(route ?? '')}"`;
+    });
+    stats.record('kms /v1/keys/"x"', 200, 0.05);
+    stats.record('kms /v1/keys/"x"', 200, 0.5);
+    const lines = stats.text().split('\n');
+    expect(lines).toContain(`${REQ.name}{listener="kms",route="/v1/keys/\\"x\\"",status="200"} 2`);
+    expect(lines).toContain(`${DUR.name}_bucket{le="0.1",listener="kms",route="/v1/keys/\\"x\\""} 1`);
+    expect(lines).toContain(`${DUR.name}_bucket{le="+Inf",listener="kms",route="/v1/keys/\\"x\\""} 2`);
+    expect(lines).toContain(`${DUR.name}_count{listener="kms",route="/v1/keys/\\"x\\""} 2`);
   });
 
   it('writes only the family headers before any request', () => {
