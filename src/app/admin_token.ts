@@ -1,5 +1,9 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
-import { GatehouseError, writeFileAtomic, type RecordStore } from '../core/index.js';
+import { readFileSync } from 'node:fs';
+import { GatehouseError, writeFileAtomic, type Logger, type RecordStore } from '../core/index.js';
+
+/** How often a running process re-reads the admin token digest, so a rotation made on another replica applies here. */
+export const ADMIN_TOKEN_REFRESH_MS = 5000;
 
 const COLLECTION = 'admin';
 const KEY = 'token';
@@ -19,6 +23,8 @@ function digestOf(token: string): Buffer {
  */
 export class AdminToken {
   private digest: Buffer;
+  /** Counts rotations made here, so a refresh that read the store before one does not undo it. */
+  private rotations = 0;
 
   private constructor(digest: Buffer) {
     this.digest = digest;
@@ -45,6 +51,20 @@ export class AdminToken {
     return (await store.get(COLLECTION, KEY)) !== undefined;
   }
 
+  /**
+   * Whether `file` holds the token whose digest is stored: a replica joining storage that another `gatehouse up`
+   * initialized keeps that shared token instead of replacing it (which would lock out every other replica).
+   */
+  static async fileMatches(store: RecordStore, file: string): Promise<boolean> {
+    let token: string;
+    try {
+      token = readFileSync(file, 'utf8').trim();
+    } catch {
+      return false;
+    }
+    return (await AdminToken.load(store)).check(token);
+  }
+
   /** Loads the stored digest. */
   static async load(store: RecordStore): Promise<AdminToken> {
     const record = await store.get<StoredToken>(COLLECTION, KEY);
@@ -56,13 +76,34 @@ export class AdminToken {
 
   /** Replaces the token: the old one stops working at once. */
   async rotate(store: RecordStore, file: string, now: number): Promise<void> {
+    this.rotations += 1;
     const next = await AdminToken.create(store, file, now);
     this.digest = next.digest;
   }
 
   /** Re-reads the digest, so a rotation made by another replica takes effect here too. */
   async refresh(store: RecordStore): Promise<void> {
-    this.digest = (await AdminToken.load(store)).digest;
+    const rotations = this.rotations;
+    const stored = (await AdminToken.load(store)).digest;
+    if (rotations === this.rotations) this.digest = stored;
+  }
+
+  /**
+   * Re-reads the digest every `everyMs` (a failed read is logged and the current digest kept); returns the stop
+   * function. Every process that checks the admin token runs this, so `admin rotate-token` on one replica ends the
+   * old token everywhere within `everyMs`.
+   *
+   * @example
+   * cleanups.push(adminToken.follow(core.records, logger));
+   */
+  follow(store: RecordStore, logger: Logger, everyMs = ADMIN_TOKEN_REFRESH_MS): () => void {
+    const timer = setInterval(() => {
+      this.refresh(store).catch((err: unknown) => {
+        logger.warn({ err: (err as Error).message }, 'admin token refresh failed');
+      });
+    }, everyMs);
+    timer.unref();
+    return () => clearInterval(timer);
   }
 
   check(presented: string): boolean {

@@ -139,6 +139,8 @@ export async function startGatehouse(options: {
     follower.start(options.rootKeyCheckEveryMs ?? ROOT_KEY_CHECK_MS);
     cleanups.push(() => follower.stop());
     const adminToken = await AdminToken.load(core.records);
+    // Shared by every replica on the same storage: a rotation made through another one ends the old token here too.
+    cleanups.push(adminToken.follow(core.records, logger));
     writeFileAtomic(paths.trustBundle, await core.authority.trustBundlePem(), 0o644);
 
     const ticketKeys = randomBytes(48);
