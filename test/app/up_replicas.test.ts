@@ -14,9 +14,13 @@ import { startTestGatehouse } from '../support/up.js';
 /**
  * Two `gatehouse up` replicas on one PostgreSQL schema share one admin token: the second one's first start keeps the
  * token the first one made (it used to replace it, locking the first replica's admin CLI out at its next start), and
- * `admin rotate-token` on one replica ends the old token on the other (it used to work there until a restart).
+ * `admin rotate-token` on one replica ends the old token on the other (it used to work there until a restart). An API
+ * key made through one replica works at the other's first request (its index used to reload only when a request found
+ * it stale, refusing that request).
  */
-describe('gatehouse up replicas on one PostgreSQL share the admin token', { timeout: 120_000 }, () => {
+const API_KEY_REFRESH_MS = 100;
+
+describe('gatehouse up replicas on one PostgreSQL share the admin token and API keys', { timeout: 120_000 }, () => {
   const tmp = tempDir('gh-upadm-');
   const rootFile = join(tmp.dir, 'root.key');
   const stops: Array<() => Promise<void>> = [];
@@ -29,7 +33,10 @@ describe('gatehouse up replicas on one PostgreSQL share the admin token', { time
   const start = async (name: string, logger = new MemoryLogger()) => {
     const up = await startTestGatehouse({
       dataDir: join(tmp.dir, name),
-      overrides: { storage: { kind: 'postgres', postgres: { url: pg.url, schema: pg.schema } } },
+      overrides: {
+        storage: { kind: 'postgres', postgres: { url: pg.url, schema: pg.schema } },
+        identity: { apiKeys: { refreshEvery: `${API_KEY_REFRESH_MS}ms` } },
+      },
       rootKey: { file: rootFile },
       logger,
     });
@@ -81,5 +88,25 @@ describe('gatehouse up replicas on one PostgreSQL share the admin token', { time
     await vi.waitFor(async () => expect((await status(b, old)).status).toBe(401), { timeout: 30_000, interval: 250 });
     expect(await status(b, old)).toEqual({ status: 401, code: 'ERR_ADMIN_UNAUTHORIZED' });
     expect(await status(b, fresh)).toEqual({ status: 200, code: undefined });
+  });
+
+  it('an API key made through one replica is accepted by the other at its first request', async () => {
+    const token = readFileSync(a.paths.adminToken, 'utf8').trim();
+    const auth = { authorization: `Bearer ${token}` };
+    const key = await callJson(agent, `${a.endpoints.admin}/v1/kms/keys`, { headers: auth, json: { name: 'shared' } });
+    expect(key.status).toBe(201);
+    const made = await callJson(agent, `${a.endpoints.admin}/v1/identity/api-keys`, {
+      headers: auth,
+      json: { name: 'replica-test', scope: 'kms:encrypt:shared' },
+    });
+    expect(made.status).toBe(201);
+    // B gets no request meanwhile: only its timer can load the new key (many times over in this wait).
+    await new Promise((resolve) => setTimeout(resolve, 20 * API_KEY_REFRESH_MS));
+    const encrypted = await callJson(agent, `${b.endpoints.kms}/v1/transit/encrypt/shared`, {
+      headers: { 'x-api-key': (made.body as { key: string }).key },
+      json: { plaintext: Buffer.from('shared').toString('base64') },
+    });
+    expect(encrypted.status, JSON.stringify(encrypted.body)).toBe(200);
+    expect((encrypted.body as { data: { ciphertext: string } }).data.ciphertext).toMatch(/^gh1:/);
   });
 });
