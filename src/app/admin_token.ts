@@ -1,6 +1,6 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
-import { readFileSync } from 'node:fs';
-import { GatehouseError, writeFileAtomic, type Logger, type RecordStore } from '../core/index.js';
+import { readFileSync, rmSync } from 'node:fs';
+import { GatehouseError, isGatehouseError, writeFileAtomic, type Logger, type RecordStore } from '../core/index.js';
 
 /** How often a running process re-reads the admin token digest, so a rotation made on another replica applies here. */
 export const ADMIN_TOKEN_REFRESH_MS = 5000;
@@ -31,16 +31,38 @@ export class AdminToken {
   }
 
   /** Creates a new token, stores its digest (replacing any) and writes the token file. */
-  static async create(store: RecordStore, file: string, now: number): Promise<AdminToken> {
+  static async create(
+    store: RecordStore,
+    file: string,
+    now: number,
+    op: 'upsert' | 'insert' = 'upsert',
+  ): Promise<AdminToken> {
     const token = `gha_${randomBytes(32).toString('base64url')}`;
     const digest = digestOf(token);
     // The file is written before the digest: if we crash between the two, the old token stays valid and a retry
     // produces a new one; the reverse order could lock the operator out.
     writeFileAtomic(file, token + '\n', 0o600);
     await store.write([
-      { op: 'upsert', collection: COLLECTION, key: KEY, value: { digest: digest.toString('hex'), rotatedAt: now } },
+      { op, collection: COLLECTION, key: KEY, value: { digest: digest.toString('hex'), rotatedAt: now } },
     ]);
     return new AdminToken(digest);
+  }
+
+  /**
+   * The first start's token: created (file, then digest) unless the store holds one already, e.g. made by another
+   * replica starting at the same moment; then the file just written is removed and the stored token stays. True when
+   * this call made the token.
+   */
+  static async createFirst(store: RecordStore, file: string, now: number): Promise<boolean> {
+    if (await AdminToken.exists(store)) return false;
+    try {
+      await AdminToken.create(store, file, now, 'insert');
+      return true;
+    } catch (err) {
+      if (!isGatehouseError(err) || err.code !== 'ERR_STORE_CONFLICT') throw err;
+      rmSync(file, { force: true });
+      return false;
+    }
   }
 
   /**

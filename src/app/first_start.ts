@@ -61,9 +61,8 @@ export async function initializeDataDir(options: {
     const core = await openPlatformCore({ config: stageConfig, rootKey: root, clock, logger });
     try {
       const tokenFile = join(target, 'admin.token');
-      if (!(await AdminToken.exists(core.records))) {
-        await AdminToken.create(core.records, tokenFile, clock.now());
-      } else if (!(await AdminToken.fileMatches(core.records, tokenFile))) {
+      const made = await AdminToken.createFirst(core.records, tokenFile, clock.now());
+      if (!made && !(await AdminToken.fileMatches(core.records, tokenFile))) {
         // Another `gatehouse up` initialized this storage: its admin token is shared, and replacing it here would
         // lock the other replicas' admin CLI out. This replica uses the same token once its file is copied in.
         logger.warn(
