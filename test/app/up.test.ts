@@ -275,7 +275,36 @@ describe('gatehouse up (in process)', () => {
   });
 });
 
+/** The subjectAltName of the certificate served on 127.0.0.1:port when asked for `servername`, verified for that name. */
+function servedNames(port: number, servername: string, ca: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = connect({ host: '127.0.0.1', port, servername, ca }, () => {
+      const names = socket.getPeerX509Certificate()?.subjectAltName ?? '';
+      socket.end();
+      resolve(names);
+    });
+    socket.on('error', reject);
+  });
+}
+
 describe('gatehouse up with identity.issuer set (replicas behind a load balancer)', () => {
+  it('listen.certificateNames go into every listener certificate, so clients can verify them by those names', async () => {
+    const tmp = tempDir();
+    cleanups.push(tmp.remove);
+    const { running } = await up(
+      tmp.dir,
+      {},
+      { listen: { ...ephemeralListen(), certificateNames: ['identity.replicas.test', '10.1.2.3'] } },
+    );
+    const ca = readFileSync(running.endpoints.trustBundle, 'utf8');
+    for (const url of [running.endpoints.identity, running.endpoints.identityMtls, running.endpoints.kms]) {
+      const names = await servedNames(Number(new URL(url).port), 'identity.replicas.test', ca);
+      expect(names, url).toContain('DNS:identity.replicas.test');
+      expect(names, url).toContain('IP Address:10.1.2.3');
+      expect(names, url).toContain('DNS:localhost');
+    }
+  });
+
   it('endpoints.json names the bound identity listener, and the issuer beside it', async () => {
     const tmp = tempDir();
     cleanups.push(tmp.remove);
