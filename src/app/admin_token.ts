@@ -23,7 +23,7 @@ function digestOf(token: string): Buffer {
  */
 export class AdminToken {
   private digest: Buffer;
-  /** Counts rotations made here, so a refresh that read the store before one does not undo it. */
+  /** Counts rotations completed here, so a refresh that read the store before one ended does not undo it. */
   private rotations = 0;
 
   private constructor(digest: Buffer) {
@@ -98,9 +98,10 @@ export class AdminToken {
 
   /** Replaces the token: the old one stops working at once. */
   async rotate(store: RecordStore, file: string, now: number): Promise<void> {
-    this.rotations += 1;
     const next = await AdminToken.create(store, file, now);
     this.digest = next.digest;
+    // Counted once done: a refresh whose read overlapped any part of this rotation is then discarded.
+    this.rotations += 1;
   }
 
   /** Re-reads the digest, so a rotation made by another replica takes effect here too. */

@@ -1,12 +1,15 @@
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { AdminToken } from '../../src/app/admin_token.js';
 import { MemoryRecordStore } from '../../src/adapters/index.js';
 import { ManualClock, type RecordStore } from '../../src/core/index.js';
 import { tempDir } from '../support/tmp.js';
 
-const tmp = tempDir('gh-admtok-');
+let tmp: ReturnType<typeof tempDir>;
+beforeEach(() => {
+  tmp = tempDir('gh-admtok-');
+});
 afterEach(() => tmp.remove());
 
 /** The store as a replica sees it when it read before another replica's first start committed its token. */
@@ -35,5 +38,51 @@ describe('AdminToken.createFirst (two replicas initializing one storage at once)
     expect(await AdminToken.createFirst(store, second, 1002)).toBe(false);
     expect(existsSync(second)).toBe(false);
     expect(await AdminToken.fileMatches(store, first)).toBe(true);
+  });
+});
+
+describe('AdminToken.refresh racing a rotation on this replica', () => {
+  it('a refresh that read the store while a rotation was being written does not bring the old token back', async () => {
+    const store = new MemoryRecordStore({ clock: new ManualClock(1000) });
+    const file = join(tmp.dir, 'admin.token');
+    expect(await AdminToken.createFirst(store, file, 1000)).toBe(true);
+    const token = await AdminToken.load(store);
+    const old = readFileSync(file, 'utf8').trim();
+    let commit: () => void = () => undefined;
+    const committed = new Promise<void>((resolve) => (commit = resolve));
+    let writing: () => void = () => undefined;
+    const started = new Promise<void>((resolve) => (writing = resolve));
+    // The rotation's write waits, so the refresh starts in the middle of the rotation.
+    const slowWrites: RecordStore = {
+      ...readingTooEarly(store),
+      get: (collection, key) => store.get(collection, key),
+      write: async (ops) => {
+        writing();
+        await committed;
+        return store.write(ops);
+      },
+    };
+    let apply: () => void = () => undefined;
+    const applied = new Promise<void>((resolve) => (apply = resolve));
+    // The refresh reads the stored (old) digest now and hands it back only once the rotation has ended.
+    const slowReads: RecordStore = {
+      ...readingTooEarly(store),
+      get: async (collection, key) => {
+        const record = await store.get(collection, key);
+        await applied;
+        return record as never;
+      },
+    };
+    const rotating = token.rotate(slowWrites, file, 1001);
+    await started;
+    const refreshing = token.refresh(slowReads);
+    commit();
+    await rotating;
+    apply();
+    await refreshing;
+    const fresh = readFileSync(file, 'utf8').trim();
+    expect(fresh).not.toBe(old);
+    expect(token.check(fresh)).toBe(true);
+    expect(token.check(old)).toBe(false);
   });
 });
