@@ -1,5 +1,9 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
-import { GatehouseError, writeFileAtomic, type RecordStore } from '../core/index.js';
+import { readFileSync, rmSync } from 'node:fs';
+import { GatehouseError, isGatehouseError, writeFileAtomic, type Logger, type RecordStore } from '../core/index.js';
+
+/** How often a running process re-reads the admin token digest, so a rotation made on another replica applies here. */
+export const ADMIN_TOKEN_REFRESH_MS = 5000;
 
 const COLLECTION = 'admin';
 const KEY = 'token';
@@ -19,22 +23,46 @@ function digestOf(token: string): Buffer {
  */
 export class AdminToken {
   private digest: Buffer;
+  /** Counts rotations completed here, so a refresh that read the store before one ended does not undo it. */
+  private rotations = 0;
 
   private constructor(digest: Buffer) {
     this.digest = digest;
   }
 
   /** Creates a new token, stores its digest (replacing any) and writes the token file. */
-  static async create(store: RecordStore, file: string, now: number): Promise<AdminToken> {
+  static async create(
+    store: RecordStore,
+    file: string,
+    now: number,
+    op: 'upsert' | 'insert' = 'upsert',
+  ): Promise<AdminToken> {
     const token = `gha_${randomBytes(32).toString('base64url')}`;
     const digest = digestOf(token);
     // The file is written before the digest: if we crash between the two, the old token stays valid and a retry
     // produces a new one; the reverse order could lock the operator out.
     writeFileAtomic(file, token + '\n', 0o600);
     await store.write([
-      { op: 'upsert', collection: COLLECTION, key: KEY, value: { digest: digest.toString('hex'), rotatedAt: now } },
+      { op, collection: COLLECTION, key: KEY, value: { digest: digest.toString('hex'), rotatedAt: now } },
     ]);
     return new AdminToken(digest);
+  }
+
+  /**
+   * The first start's token: created (file, then digest) unless the store holds one already, e.g. made by another
+   * replica starting at the same moment; then the file just written is removed and the stored token stays. True when
+   * this call made the token.
+   */
+  static async createFirst(store: RecordStore, file: string, now: number): Promise<boolean> {
+    if (await AdminToken.exists(store)) return false;
+    try {
+      await AdminToken.create(store, file, now, 'insert');
+      return true;
+    } catch (err) {
+      if (!isGatehouseError(err) || err.code !== 'ERR_STORE_CONFLICT') throw err;
+      rmSync(file, { force: true });
+      return false;
+    }
   }
 
   /**
@@ -43,6 +71,20 @@ export class AdminToken {
    */
   static async exists(store: RecordStore): Promise<boolean> {
     return (await store.get(COLLECTION, KEY)) !== undefined;
+  }
+
+  /**
+   * Whether `file` holds the token whose digest is stored: a replica joining storage that another `gatehouse up`
+   * initialized keeps that shared token instead of replacing it (which would lock out every other replica).
+   */
+  static async fileMatches(store: RecordStore, file: string): Promise<boolean> {
+    let token: string;
+    try {
+      token = readFileSync(file, 'utf8').trim();
+    } catch {
+      return false;
+    }
+    return (await AdminToken.load(store)).check(token);
   }
 
   /** Loads the stored digest. */
@@ -58,11 +100,33 @@ export class AdminToken {
   async rotate(store: RecordStore, file: string, now: number): Promise<void> {
     const next = await AdminToken.create(store, file, now);
     this.digest = next.digest;
+    // Counted once done: a refresh whose read overlapped any part of this rotation is then discarded.
+    this.rotations += 1;
   }
 
   /** Re-reads the digest, so a rotation made by another replica takes effect here too. */
   async refresh(store: RecordStore): Promise<void> {
-    this.digest = (await AdminToken.load(store)).digest;
+    const rotations = this.rotations;
+    const stored = (await AdminToken.load(store)).digest;
+    if (rotations === this.rotations) this.digest = stored;
+  }
+
+  /**
+   * Re-reads the digest every `everyMs` (a failed read is logged and the current digest kept); returns the stop
+   * function. Every process that checks the admin token runs this, so `admin rotate-token` on one replica ends the
+   * old token everywhere within `everyMs`.
+   *
+   * @example
+   * cleanups.push(adminToken.follow(core.records, logger));
+   */
+  follow(store: RecordStore, logger: Logger, everyMs = ADMIN_TOKEN_REFRESH_MS): () => void {
+    const timer = setInterval(() => {
+      this.refresh(store).catch((err: unknown) => {
+        logger.warn({ err: (err as Error).message }, 'admin token refresh failed');
+      });
+    }, everyMs);
+    timer.unref();
+    return () => clearInterval(timer);
   }
 
   check(presented: string): boolean {

@@ -73,9 +73,6 @@ interface Runtime {
   followCa: () => void;
 }
 
-/** How often a component re-reads the admin token digest, so a rotation made through `gatehouse up` applies here. */
-const ADMIN_TOKEN_REFRESH_MS = 5000;
-
 /** Our access tokens and API keys (verified in process) and the admin token, as the KMS and CA see them. */
 async function verifyingCallers(rt: Runtime) {
   const { core, logger } = rt;
@@ -89,13 +86,7 @@ async function verifyingCallers(rt: Runtime) {
     );
   }
   const adminToken = await AdminToken.load(core.records);
-  const timer = setInterval(() => {
-    adminToken.refresh(core.records).catch((err: unknown) => {
-      logger.warn({ err: (err as Error).message }, 'admin token refresh failed');
-    });
-  }, ADMIN_TOKEN_REFRESH_MS);
-  timer.unref();
-  rt.cleanups.push(() => clearInterval(timer));
+  rt.cleanups.push(adminToken.follow(core.records, logger));
   const callers = platformCallers({
     identity: opened.identity,
     checkAdminToken: (token) => adminToken.check(token),

@@ -51,8 +51,14 @@ export function writeManifest(paths: DataDirPaths, manifest: Manifest): void {
 /**
  * Removes what an interrupted first start may have left (staging directories and files that only a complete
  * initialization keeps). Never touches root.key: a key the user placed there, or one a crashed start created, is reused.
+ * With `keepAdminToken` (storage outside the data directory, which may hold the admin token already) admin.token stays
+ * too: the first start checks it against the stored digest.
  */
-export function removeInitLeftovers(paths: DataDirPaths, extraFiles: readonly string[]): string[] {
+export function removeInitLeftovers(
+  paths: DataDirPaths,
+  extraFiles: readonly string[],
+  options: { keepAdminToken?: boolean } = {},
+): string[] {
   const removed: string[] = [];
   for (const name of readdirSync(paths.dir)) {
     if (name.startsWith('.init-')) {
@@ -60,7 +66,9 @@ export function removeInitLeftovers(paths: DataDirPaths, extraFiles: readonly st
       removed.push(name);
     }
   }
-  for (const file of [paths.adminToken, paths.trustBundle, paths.endpoints, ...extraFiles]) {
+  const files = [paths.trustBundle, paths.endpoints, ...extraFiles];
+  if (options.keepAdminToken !== true) files.push(paths.adminToken);
+  for (const file of files) {
     if (existsSync(file)) {
       rmSync(file, { force: true });
       removed.push(file);

@@ -21,7 +21,9 @@ function sqliteFiles(config: Config): string[] | undefined {
  * Initializes a data directory all or nothing: the root key (unless supplied), storage schema, keyring, CA and admin
  * token. With SQLite inside DIR everything is built in a staging directory and moved in, the manifest last; with
  * PostgreSQL (or a SQLite file elsewhere) each step is idempotent and the manifest is still written last. A start
- * that finds no manifest removes what an interrupted first start left and begins again.
+ * that finds no manifest removes what an interrupted first start left and begins again. Storage that another
+ * `gatehouse up` initialized keeps its admin token (shared by the replicas): DIR/admin.token is kept when it holds
+ * that token, and a warning says to copy it in otherwise.
  */
 export async function initializeDataDir(options: {
   config: Config;
@@ -35,6 +37,7 @@ export async function initializeDataDir(options: {
   const leftovers = removeInitLeftovers(
     paths,
     (staged ?? []).map((f) => join(paths.dir, f)),
+    { keepAdminToken: staged === undefined },
   );
   if (leftovers.length > 0) logger.warn({ removed: leftovers }, 'removed leftovers of an interrupted first start');
 
@@ -57,7 +60,16 @@ export async function initializeDataDir(options: {
     const stageConfig = { ...config, dataDir: target } as Config;
     const core = await openPlatformCore({ config: stageConfig, rootKey: root, clock, logger });
     try {
-      await AdminToken.create(core.records, join(target, 'admin.token'), clock.now());
+      const tokenFile = join(target, 'admin.token');
+      const made = await AdminToken.createFirst(core.records, tokenFile, clock.now());
+      if (!made && !(await AdminToken.fileMatches(core.records, tokenFile))) {
+        // Another `gatehouse up` initialized this storage: its admin token is shared, and replacing it here would
+        // lock the other replicas' admin CLI out. This replica uses the same token once its file is copied in.
+        logger.warn(
+          { file: join(paths.dir, 'admin.token') },
+          'this storage was initialized by another gatehouse up and its admin token is shared: copy admin.token from a replica of this storage into this data directory (mode 600) to use the admin CLI here',
+        );
+      }
     } finally {
       await core.close();
     }

@@ -25,7 +25,7 @@ export function signingKeyRefreshMs(config: Config): number {
 /**
  * Opens the identity capability on the core's store and keyring: the revocation fan-out when `redis.url` is set,
  * the limiter store (`sharedLimits`: on Redis when configured, see openIdentityLimiter; otherwise in memory, for a
- * process that only verifies), and a timer that re-reads signing keys written by other replicas. The identity
+ * process that only verifies), and timers that re-read signing keys and API keys written by other replicas. The identity
  * listener serves it; the KMS and CA started alone use it to verify our access tokens and API keys in process.
  *
  * @example
@@ -64,10 +64,18 @@ export async function openInProcessIdentity(
     });
   }, signingKeyRefreshMs(config));
   refresher.unref();
+  // API keys created on other replicas: re-read on a timer, not only when a request finds the index stale (that
+  // request was refused, however long ago the key was made).
+  const apiKeyRefresher = setInterval(
+    () => void identity.apiKeys.index.refresh(),
+    config.identity.apiKeys.refreshEvery,
+  );
+  apiKeyRefresher.unref();
   return {
     identity,
     async close() {
       clearInterval(refresher);
+      clearInterval(apiKeyRefresher);
       identity.close();
       await release();
     },

@@ -1,4 +1,5 @@
 import { X509Certificate, createPrivateKey, randomBytes } from 'node:crypto';
+import { isIP } from 'node:net';
 import { GatehouseError, silentLogger, type Clock, type Logger } from '../core/index.js';
 import { renewalTime, type Authority } from '../pki/index.js';
 
@@ -135,7 +136,7 @@ export class OperatorCertificate {
 
 /**
  * Keeps one platform listener's certificate fresh: issues it from the CA (SPIFFE URI for the component plus
- * DNS:localhost, IP:127.0.0.1 and ::1), renews it at the configured fraction of its lifetime with a little jitter,
+ * DNS:localhost, IP:127.0.0.1 and ::1, and the `names` the operator lists), renews it at the configured fraction of its lifetime with a little jitter,
  * and hands each new one to `apply` (which swaps it in with setSecureContext). The private key lives only in memory.
  * If renewal fails it retries every 30 s while the current certificate is still valid.
  */
@@ -148,6 +149,8 @@ export class ListenerCertificate implements ListenerCertificateSource {
     private readonly options: {
       component: string;
       authority: Authority;
+      /** Extra DNS names and IP addresses (`listen.certificateNames`). */
+      names?: readonly string[];
       ttlMs: number;
       renewAtFraction: number;
       clock: Clock;
@@ -159,10 +162,11 @@ export class ListenerCertificate implements ListenerCertificateSource {
   /** Issues the first certificate (no timer yet: call `start` once the listener exists). */
   async issue(): Promise<IssuedListenerCert> {
     const issuedAt = this.options.clock.now();
+    const names = this.options.names ?? [];
     const cert = await this.options.authority.issueListenerCertificate({
       component: this.options.component,
-      dnsNames: ['localhost'],
-      ipAddresses: ['127.0.0.1', '::1'],
+      dnsNames: ['localhost', ...names.filter((name) => isIP(name) === 0)],
+      ipAddresses: ['127.0.0.1', '::1', ...names.filter((name) => isIP(name) !== 0)],
       ttlMs: this.options.ttlMs,
     });
     this.current = {

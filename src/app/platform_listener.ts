@@ -51,6 +51,7 @@ export async function preparePlatformListener<S extends CertifiedServer>(o: {
     : new ListenerCertificate({
         component: o.component,
         authority,
+        names: config.listen.certificateNames,
         ttlMs: config.pki.listenerCertTtl,
         renewAtFraction: config.pki.renewAtFraction,
         clock,

@@ -53,8 +53,10 @@ export interface Endpoints {
   admin: string;
   /** The KMS transit API. */
   kms: string;
-  /** The identity issuer (OAuth2 authorization server). */
+  /** The identity issuer's listener (OAuth2 authorization server), where this process bound it. */
   identity: string;
+  /** The issuer URL tokens name (`identity.issuer`, e.g. a load balancer; else the same as `identity`). */
+  issuer: string;
   /** The identity issuer's mTLS listener (RFC 8705 `mtls_endpoint_aliases`: tls_client_auth, bound tokens). */
   identityMtls: string;
   /** The CA API (SVID signing, renewal over mTLS, bundles). */
@@ -142,6 +144,8 @@ export async function startGatehouse(options: {
     follower.start(options.rootKeyCheckEveryMs ?? ROOT_KEY_CHECK_MS);
     cleanups.push(() => follower.stop());
     const adminToken = await AdminToken.load(core.records);
+    // Shared by every replica on the same storage: a rotation made through another one ends the old token here too.
+    cleanups.push(adminToken.follow(core.records, logger));
     writeFileAtomic(paths.trustBundle, await core.authority.trustBundlePem(), 0o644);
 
     const ticketKeys = randomBytes(48);
@@ -165,6 +169,12 @@ export async function startGatehouse(options: {
           clientAuth: adminWorkloads.clientAuth(),
         }),
     });
+    if (config.storage.kind === 'postgres' && config.identity.issuer === undefined) {
+      logger.warn(
+        { setting: 'identity.issuer' },
+        'identity.issuer is not set: this replica names itself after its own address, so its tokens are refused by other replicas on the same storage. Set identity.issuer to the URL clients use (the load balancer).',
+      );
+    }
     const kmsOps = kmsOperations(core);
     const identityListeners = await prepareIdentityListeners({ core, ticketKeys, ready: () => ready });
     cleanups.push(() => identityListeners.close());
@@ -291,12 +301,16 @@ export async function startGatehouse(options: {
     const scheduler = new Scheduler(core.leases, logger.child({ component: 'scheduler' }));
     scheduler.add(recordsPurgeJob(core.records, logger));
     cleanups.push(() => scheduler.stop());
-    const { issuer: identityUrl, mtlsUrl: identityMtlsUrl } = await identityListeners.listen(scheduler);
+    const {
+      issuer: identityIssuer,
+      url: identityUrl,
+      mtlsUrl: identityMtlsUrl,
+    } = await identityListeners.listen(scheduler);
     const caUrl = await caListener.listen(scheduler);
     const gateway = await startGatewayListener({
       core,
       ticketKeys,
-      issuer: identityUrl,
+      issuer: identityIssuer,
       trustBundlePem: await core.authority.trustBundlePem(),
       apiKeys: identityApiKeys(identity, config.gateway.jwtAudience),
       // JWT routes poll the issuer's revocation feed with a short-lived in-process token (revocations:read).
@@ -314,6 +328,7 @@ export async function startGatehouse(options: {
       admin: `https://127.0.0.1:${bound.port}`,
       kms: kmsUrl,
       identity: identityUrl,
+      issuer: identityIssuer,
       identityMtls: identityMtlsUrl,
       ca: caUrl,
       gateway: gateway.url,

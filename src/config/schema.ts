@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import { z } from 'zod';
 import { DNS_NAME_PATTERN, duration, port } from './schema_fields.js';
 import { gatewaySection } from './schema_gateway.js';
@@ -97,6 +98,20 @@ export const configSchema = z.strictObject({
   listen: z
     .strictObject({
       host: z.string().default('127.0.0.1').describe('Address the public listeners bind.'),
+      certificateNames: z
+        .array(
+          z
+            .string()
+            .refine(
+              (name) => isIP(name) !== 0 || (DNS_NAME_PATTERN.test(name) && !name.startsWith('*')),
+              'expected a lowercase DNS name (no wildcard) or an IP address',
+            ),
+        )
+        .max(32)
+        .default([])
+        .describe(
+          'Names clients reach the listeners by (a load balancer, the host of identity.issuer or listen.identityMtls.url, the machine): DNS names or IP addresses added to every listener certificate the platform CA issues, which otherwise names only localhost, 127.0.0.1 and ::1. Not used for --cert/--key.',
+        ),
       admin: z
         .strictObject({ port: port(8440, 'Admin API port (always bound to 127.0.0.1). 0 = any free port.') })
         .prefault({})

@@ -1,4 +1,4 @@
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Agent } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -30,8 +30,14 @@ describe('gatehouse up replicas on one PostgreSQL follow each other root rotatio
   let b: RunningGatehouse;
 
   const start = async (name: string, logger = new MemoryLogger()) => {
+    const dataDir = join(tmp.dir, name);
+    if (a !== undefined) {
+      // The admin token is shared by the replicas of one storage: a joining replica gets a copy (docs/operations.md).
+      mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+      copyFileSync(a.paths.adminToken, join(dataDir, 'admin.token'));
+    }
     const { running, stop } = await startTestGatehouse({
-      dataDir: join(tmp.dir, name),
+      dataDir,
       overrides: { storage: { kind: 'postgres', postgres: { url: pg.url, schema: pg.schema } } },
       rootKey: { file: rootFile },
       logger,

@@ -8,6 +8,7 @@ import { startGatehouse, type RunningGatehouse } from '../../src/app/index.js';
 import { loadConfig } from '../../src/config/index.js';
 import { MemoryLogger, systemClock } from '../../src/core/index.js';
 import { getJson, sClient, trustingAgent } from '../support/https.js';
+import { freshPostgresSchema } from '../support/postgres.js';
 import { tempDir } from '../support/tmp.js';
 import { ephemeralListen } from '../support/up.js';
 
@@ -271,5 +272,68 @@ describe('gatehouse up (in process)', () => {
       expect(tls12.code, `${name} must refuse TLS 1.2`).not.toBe(0);
       expect(tls12.output, name).toMatch(/alert protocol version|no protocols available|wrong version/i);
     }
+  });
+});
+
+/** The subjectAltName of the certificate served on 127.0.0.1:port when asked for `servername`, verified for that name. */
+function servedNames(port: number, servername: string, ca: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = connect({ host: '127.0.0.1', port, servername, ca }, () => {
+      const names = socket.getPeerX509Certificate()?.subjectAltName ?? '';
+      socket.end();
+      resolve(names);
+    });
+    socket.on('error', reject);
+  });
+}
+
+describe('gatehouse up with identity.issuer set (replicas behind a load balancer)', () => {
+  it('listen.certificateNames go into every listener certificate, so clients can verify them by those names', async () => {
+    const tmp = tempDir();
+    cleanups.push(tmp.remove);
+    const { running } = await up(
+      tmp.dir,
+      {},
+      { listen: { ...ephemeralListen(), certificateNames: ['identity.replicas.test', '10.1.2.3'] } },
+    );
+    const ca = readFileSync(running.endpoints.trustBundle, 'utf8');
+    for (const url of [running.endpoints.identity, running.endpoints.identityMtls, running.endpoints.kms]) {
+      const names = await servedNames(Number(new URL(url).port), 'identity.replicas.test', ca);
+      expect(names, url).toContain('DNS:identity.replicas.test');
+      expect(names, url).toContain('IP Address:10.1.2.3');
+      expect(names, url).toContain('DNS:localhost');
+    }
+  });
+
+  it('endpoints.json names the bound identity listener, and the issuer beside it', async () => {
+    const tmp = tempDir();
+    cleanups.push(tmp.remove);
+    const issuer = 'https://identity.replicas.test';
+    const { running } = await up(tmp.dir, {}, { identity: { issuer } });
+    const endpoints = JSON.parse(readFileSync(join(tmp.dir, 'endpoints.json'), 'utf8')) as Record<string, string>;
+    expect(endpoints['issuer']).toBe(issuer);
+    expect(endpoints['identity']).toMatch(/^https:\/\/127\.0\.0\.1:\d+$/);
+    expect(Number(new URL(endpoints['identity'] as string).port)).toBeGreaterThan(0);
+    const agent = trustingAgent(running.endpoints.trustBundle);
+    const metadata = await getJson(agent, `${endpoints['identity']}/.well-known/oauth-authorization-server`);
+    expect(metadata.status).toBe(200);
+    expect((metadata.body as { issuer: string }).issuer).toBe(issuer);
+    await agent.close();
+  });
+});
+
+describe('gatehouse up on PostgreSQL without identity.issuer', () => {
+  it('warns that its tokens are refused by other replicas', async () => {
+    const tmp = tempDir();
+    cleanups.push(tmp.remove);
+    const pg = await freshPostgresSchema();
+    cleanups.push(() => pg.drop());
+    const { logger } = await up(
+      tmp.dir,
+      {},
+      { storage: { kind: 'postgres', postgres: { url: pg.url, schema: pg.schema } } },
+    );
+    const warning = logger.lines.find((l) => l['setting'] === 'identity.issuer');
+    expect(String(warning?.['msg'])).toContain('its tokens are refused by other replicas');
   });
 });

@@ -104,6 +104,22 @@ describe('loadConfig', () => {
     }
   });
 
+  it('listen.certificateNames takes DNS names and IP addresses, never a wildcard or a URL', () => {
+    const namesOf = (certificateNames: string[]) =>
+      loadConfig({ overrides: { listen: { certificateNames } } }).listen.certificateNames;
+    expect(loadConfig().listen.certificateNames).toEqual([]);
+    expect(namesOf(['identity.example.com', '10.0.0.7', '2001:db8::1'])).toEqual([
+      'identity.example.com',
+      '10.0.0.7',
+      '2001:db8::1',
+    ]);
+    for (const name of ['*.example.com', 'https://identity.example.com', 'Identity.Example.com', '']) {
+      const err = errorOf(() => namesOf([name]));
+      expect(isGatehouseError(err, 'ERR_CONFIG_INVALID'), name).toBe(true);
+      expect(err.message, name).toContain('listen.certificateNames');
+    }
+  });
+
   it('identity.signIn.refreshGraceWindow is at most 5 minutes (a longer one would disable refresh reuse detection)', () => {
     const graceOf = (refreshGraceWindow: string) =>
       loadConfig({ overrides: { identity: { signIn: { refreshGraceWindow } } } }).identity.signIn.refreshGraceWindow;

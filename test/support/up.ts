@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import type { Dispatcher } from 'undici';
 import { expect } from 'vitest';
 import { startGatehouse, type RunningGatehouse } from '../../src/app/index.js';
@@ -22,7 +22,7 @@ export interface TestGatehouse {
   config: Config;
   /** The platform trust bundle (PEM). */
   bundlePem: string;
-  /** The admin token written to the data directory. */
+  /** The admin token in the data directory ('' when there is none: a replica that joined storage without a copy). */
   adminToken: string;
   /** Stops it; a second call does nothing. */
   stop: () => Promise<void>;
@@ -65,7 +65,7 @@ export async function startTestGatehouse(options: {
     running,
     config,
     bundlePem: readFileSync(running.endpoints.trustBundle, 'utf8'),
-    adminToken: readFileSync(running.paths.adminToken, 'utf8').trim(),
+    adminToken: existsSync(running.paths.adminToken) ? readFileSync(running.paths.adminToken, 'utf8').trim() : '',
     stop: async () => {
       if (stopped) return;
       stopped = true;

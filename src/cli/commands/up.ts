@@ -18,7 +18,9 @@ function banner(running: RunningGatehouse): string {
     '',
     `  admin API     ${endpoints.admin}   (127.0.0.1 only; token in ${paths.adminToken})`,
     `  KMS API       ${endpoints.kms}   (transit API, docs/kms.md)`,
-    `  identity      ${endpoints.identity}   (OAuth2 issuer: ${endpoints.identity}/.well-known/oauth-authorization-server)`,
+    endpoints.issuer === endpoints.identity
+      ? `  identity      ${endpoints.identity}   (OAuth2 issuer: ${endpoints.identity}/.well-known/oauth-authorization-server)`
+      : `  identity      ${endpoints.identity}   (OAuth2 issuer ${endpoints.issuer}: ${endpoints.identity}/.well-known/oauth-authorization-server)`,
     `  identity mTLS ${endpoints.identityMtls}   (token, introspection, revocation with client certificates: RFC 8705)`,
     `  CA API        ${endpoints.ca}   (SVIDs, renewal over mTLS, bundles: docs/ca.md)`,
     `  gateway       ${endpoints.gateway}   (data plane; /demo/ needs an API key with scope demo, docs/gateway.md)`,

@@ -10,8 +10,10 @@ interface Entry {
 
 /**
  * The in-memory index of API keys by digest: verification is a shape check, one SHA-256 and one Map lookup, with no
- * I/O (the checksum is not needed here: a malformed key's digest matches nothing). The index is reloaded from the store every `refreshEveryMs` (in the background, keys created on other
- * replicas), updated at once by this replica's changes, and revocations (own, feed or push) mark keys revoked at once.
+ * I/O (the checksum is not needed here: a malformed key's digest matches nothing). Keys created on other replicas
+ * arrive through `refresh`, which the process calls every `refreshEveryMs` (a verification also starts one when the
+ * index is older than that, in the background); this replica's changes apply at once, and revocations (own, feed or
+ * push) mark keys revoked at once.
  *
  * @example
  * const key = index.verify(presented); // ApiKey, or undefined when unknown, malformed, expired or revoked
@@ -66,14 +68,26 @@ export class ApiKeyIndex {
     return entry.key;
   }
 
-  private refreshIfStale(now: number): void {
-    if (this.loading !== undefined || now - this.loadedAt < this.deps.refreshEveryMs) return;
-    this.loading = this.reload()
+  /**
+   * Reloads the index in the background (joining a reload already running); a failure is logged and the index kept.
+   * The process calls it every `refreshEveryMs`, so a key created on another replica works here within that time
+   * even when no request came meanwhile.
+   *
+   * @example
+   * setInterval(() => void index.refresh(), refreshEveryMs);
+   */
+  refresh(): Promise<void> {
+    this.loading ??= this.reload()
       .catch((err: unknown) => {
         this.deps.logger.warn({ event: 'api_key_reload_failed', err: (err as Error).message }, 'reload failed');
       })
       .finally(() => {
         this.loading = undefined;
       });
+    return this.loading;
+  }
+
+  private refreshIfStale(now: number): void {
+    if (now - this.loadedAt >= this.deps.refreshEveryMs) void this.refresh();
   }
 }
