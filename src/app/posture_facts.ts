@@ -14,7 +14,7 @@ import type { ResolvedRootKey } from './root_key_source.js';
  */
 export interface PostureFacts {
   now: number;
-  config: Pick<Config, 'storage' | 'redis' | 'identity'>;
+  config: Pick<Config, 'storage' | 'redis' | 'identity' | 'listen'>;
   /** The gateway section in force (after SIGHUP reloads). */
   gateway: GatewayConfig;
   rootKey: { source: ResolvedRootKey['source']; file?: string; fileMode?: number };

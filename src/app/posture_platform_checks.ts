@@ -3,7 +3,12 @@ import { finding, type Check } from './posture_finding.js';
 const opensToOthers = (mode: number | undefined) => mode !== undefined && (mode & 0o077) !== 0;
 const octal = (mode: number) => `0${mode.toString(8)}`;
 
-/** The checks of the platform itself: the root key, the files of the data directory, the CA, shared storage. */
+const LOOPBACK = new Set(['127.0.0.1', '::1', 'localhost']);
+
+/**
+ * The checks of the platform itself: the root key, the files of the data directory, the CA, the listeners' names,
+ * shared storage.
+ */
 export const PLATFORM_CHECKS: readonly Check[] = [
   {
     name: 'root_key.location',
@@ -71,6 +76,19 @@ export const PLATFORM_CHECKS: readonly Check[] = [
           'gatehouse ca rotate (an intermediate), or plan a new root (docs/ca.md, "CA rotation")',
         ),
       ),
+  },
+  {
+    name: 'listen.certificate_names',
+    run: ({ config }) =>
+      !LOOPBACK.has(config.listen.host) && config.listen.certificateNames.length === 0
+        ? [
+            finding(
+              'warning',
+              `the listeners bind ${config.listen.host}, but their certificates name only localhost, 127.0.0.1 and ::1: clients reaching them by another name or address cannot verify them`,
+              'list the names and addresses clients use in listen.certificateNames',
+            ),
+          ]
+        : [],
   },
   {
     name: 'redis.revocation_fanout',

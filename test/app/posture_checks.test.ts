@@ -116,6 +116,12 @@ describe('gatehouse doctor: the posture checks', () => {
     ).toEqual([]);
   });
 
+  it('wants certificate names when the listeners bind beyond loopback', () => {
+    expect(checksOf(facts({ listen: { host: '0.0.0.0' } }))).toEqual(['warning listen.certificate_names']);
+    expect(checksOf(facts({ listen: { host: '0.0.0.0', certificateNames: ['idp.example.com'] } }))).toEqual([]);
+    expect(checksOf(facts({ listen: { host: '::1' } }))).toEqual([]);
+  });
+
   it('notices a signing key that outlived its rotation period by more than a day', () => {
     const rotateEvery = 30 * DAY;
     const prePublish = 3_600_000;
