@@ -1,7 +1,8 @@
 // RFC 9111 rules the cache stage must keep beyond the basics in response_cache.test.ts: the key is what the upstream
 // is asked (no poisoning through the Host port, slashes, escapes or parameter order), no-cache and must-revalidate
 // responses are never served unvalidated, unsafe requests invalidate, 304 only for a stored 2xx, API keys never reach
-// the upstream on a cached route, and an object over maxObjectSize is not downloaded whole twice.
+// the upstream on a cached route, an object over maxObjectSize is not downloaded whole twice, and an upstream that
+// fails in the middle of a body fails the fill (502) instead of ending the process or storing a truncated body.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../../src/core/index.js';
@@ -54,6 +55,12 @@ describe('gateway cache rules (RFC 9111)', () => {
           res.end();
         };
         return pump();
+      }
+      if (url.startsWith('/c/cut')) {
+        // Headers and part of the body, then the connection is lost.
+        res.writeHead(200, { 'cache-control': 'max-age=60', 'content-length': '100' });
+        res.write('partial');
+        return void setTimeout(() => res.socket?.destroy(), 20);
       }
       if (url.startsWith('/c/nocache')) {
         return send(
@@ -176,5 +183,15 @@ describe('gateway cache rules (RFC 9111)', () => {
     expect(hits('/c/big')).toBe(2); // the stopped fill, then the proxy stage's own request
     // The fill read about maxObjectSize and stopped: far less than two whole copies left the upstream.
     expect(bigBytesSent).toBeLessThan(2 * 4 * 1024 * 1024);
+  });
+
+  it('answers 502 when the upstream fails in the middle of the body, and stores nothing of it', async () => {
+    const first = await call(gw, '/c/cut');
+    expect(first.status).toBe(502);
+    expect(first.body).toMatchObject({ code: 'ERR_GATEWAY_UPSTREAM_FAILED' });
+    const second = await call(gw, '/c/cut');
+    expect(second.status).toBe(502);
+    expect(hits('/c/cut')).toBe(2); // the truncated answer was not stored
+    expect((await call(gw, '/c/after-cut')).status).toBe(200); // the gateway is still serving
   });
 });
