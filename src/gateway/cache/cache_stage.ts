@@ -85,15 +85,10 @@ export function createCacheStage(o: CacheStageOptions): StageRun {
   const fill = async (ctx: RequestContext, key: string, stored: CachedResponse | undefined) => {
     const url = ctx.target;
     const requestedAt = o.clock.now();
+    const sent = upstreamHeaders(ctx, stored);
     let fetched: FetchedResponse;
     try {
-      fetched = await fetchForCache(
-        ctx.route!.upstream,
-        url,
-        upstreamHeaders(ctx, stored),
-        ctx.requestId,
-        o.maxObjectSize,
-      );
+      fetched = await fetchForCache(ctx.route!.upstream, url, sent, ctx.requestId, o.maxObjectSize);
     } catch (err) {
       if (stored && o.cache.usableOnError(stored)) return { response: stored, outcome: 'stale_if_error' as const };
       throw err;
@@ -118,6 +113,12 @@ export function createCacheStage(o: CacheStageOptions): StageRun {
       .split(',')
       .map((v) => v.trim().toLowerCase())
       .filter((v) => v !== '');
+    // A field the variant is keyed on but the upstream never saw (named in the caller's Connection, or stripped as
+    // unkeyed) would file the origin's default variant under the caller's value: `Accept-Language: fr` with
+    // `Connection: Accept-Language` must not plant the default language for every fr reader.
+    if (vary.some((name) => ctx.req.headers[name] !== undefined && sent[name] === undefined)) {
+      return { response: fetched, outcome: 'uncacheable' as const };
+    }
     const entry: CachedResponse = {
       status: fetched.status,
       headers: fetched.headers,

@@ -1,13 +1,13 @@
 // RFC 9111 rules the cache stage must keep beyond the basics in response_cache.test.ts: the key is what the upstream
 // is asked (no poisoning through the Host port, slashes, escapes or parameter order), no-cache and must-revalidate
 // responses are never served unvalidated, unsafe requests invalidate, 304 only for a stored 2xx, API keys never reach
-// the upstream on a cached route, an object over maxObjectSize is not downloaded whole twice, and an upstream that
+// the upstream on a cached route, a Vary field hidden from the upstream by Connection never files a variant, an object over maxObjectSize is not downloaded whole twice, and an upstream that
 // fails in the middle of a body fails the fill (502) instead of ending the process or storing a truncated body.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../../src/core/index.js';
 import type { Authenticator } from '../../../src/gateway/index.js';
-import { call, startBackend, startGateway, type RunningGateway } from '../support.js';
+import { call, rawGet, startBackend, startGateway, type RunningGateway } from '../support.js';
 
 type Backend = Awaited<ReturnType<typeof startBackend>>;
 
@@ -55,6 +55,15 @@ describe('gateway cache rules (RFC 9111)', () => {
           res.end();
         };
         return pump();
+      }
+      if (url.startsWith('/c/lang')) {
+        const lang = req.headers['accept-language'] ?? 'default';
+        res.writeHead(200, {
+          'content-type': 'application/json',
+          'cache-control': 'max-age=60',
+          vary: 'Accept-Language',
+        });
+        return void res.end(JSON.stringify({ lang }));
       }
       if (url.startsWith('/c/cut')) {
         // Headers and part of the body, then the connection is lost.
@@ -193,5 +202,14 @@ describe('gateway cache rules (RFC 9111)', () => {
     expect(second.status).toBe(502);
     expect(hits('/c/cut')).toBe(2); // the truncated answer was not stored
     expect((await call(gw, '/c/after-cut')).status).toBe(200); // the gateway is still serving
+  });
+
+  it('stores no variant keyed on a Vary field the caller hid from the upstream with Connection', async () => {
+    const hidden = await rawGet(gw, '/c/lang', { 'accept-language': 'fr', connection: 'keep-alive, Accept-Language' });
+    expect(hidden.body).toEqual({ lang: 'default' }); // hop-by-hop: the upstream never saw the field
+    const reader = await rawGet(gw, '/c/lang', { 'accept-language': 'fr' });
+    expect(reader.body).toEqual({ lang: 'fr' });
+    expect((await rawGet(gw, '/c/lang', { 'accept-language': 'fr' })).body).toEqual({ lang: 'fr' });
+    expect(hits('/c/lang')).toBe(2); // the fr variant was stored from the honest request only
   });
 });
