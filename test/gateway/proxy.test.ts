@@ -87,6 +87,8 @@ describe('gateway proxy: routing and header hygiene', () => {
       'x-secret-hop': '1',
       te: 'trailers',
       'proxy-authorization': 'Basic abc',
+      proxy: 'http://attacker.example:8080',
+      'proxy-foo': '1',
       'x-forwarded-for': '203.0.113.9',
       'x-forwarded-proto': 'http',
       'x-request-id': 'caller-chosen',
@@ -96,6 +98,8 @@ describe('gateway proxy: routing and header hygiene', () => {
     expect(h['x-secret-hop']).toBeUndefined();
     expect(h['te']).toBeUndefined();
     expect(h['proxy-authorization']).toBeUndefined();
+    expect(h['proxy']).toBeUndefined(); // httpoxy
+    expect(h['proxy-foo']).toBeUndefined();
     expect(h['x-kept']).toBe('yes');
     expect(h['x-forwarded-for']).toBe('127.0.0.1'); // the peer is not a trusted proxy: its XFF is replaced
     expect(h['x-forwarded-proto']).toBe('https');
