@@ -1,8 +1,20 @@
 import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
 import type { GatewayPrincipal } from './authenticator.js';
 
-/** RFC 9110 §7.6.1 connection-specific fields, never forwarded in either direction (and `Proxy-*`: {@link isProxyField}). */
-const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'host']);
+/**
+ * RFC 9110 §7.6.1 connection-specific fields, never forwarded in either direction (and `Proxy-*`: {@link isProxyField}),
+ * plus `Expect`: the listener already answered `100-continue` (and 417 to anything else), and undici refuses to send it.
+ */
+const HOP_BY_HOP = new Set([
+  'connection',
+  'keep-alive',
+  'te',
+  'trailer',
+  'transfer-encoding',
+  'upgrade',
+  'host',
+  'expect',
+]);
 
 /**
  * `Proxy-*` fields (`Proxy-Authorization`, `Proxy-Connection`, ...) are meant for the next proxy only, and a bare

@@ -10,6 +10,8 @@ import { ProxyExchange, type ExchangeOutcome } from './proxy_exchange.js';
 import { upstreamConnector, type UpstreamMesh } from './upstream_mtls.js';
 
 const TIMEOUT_CODES = new Set(['UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT', 'UND_ERR_CONNECT_TIMEOUT']);
+/** undici refused to send the request as given (nothing reached the upstream): says nothing of the upstream's health. */
+const REFUSED_CODES = new Set(['UND_ERR_INVALID_ARG', 'UND_ERR_NOT_SUPPORTED']);
 
 /**
  * The gateway's error for an upstream exchange that failed: 504 ERR_GATEWAY_UPSTREAM_TIMEOUT for undici's timeouts,
@@ -167,6 +169,11 @@ export class Upstream {
     if (outcome.clientGone || (res.destroyed && !res.headersSent)) {
       permit.release();
       return;
+    }
+    if (REFUSED_CODES.has((outcome.error as { code?: string }).code ?? '')) {
+      // A request undici will not send is no upstream failure: a caller must not open the breaker or eject hosts.
+      permit.release();
+      throw upstreamFailure(this.name, outcome.error);
     }
     permit.done(false);
     this.outliers.report(host, false);

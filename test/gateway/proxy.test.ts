@@ -111,6 +111,23 @@ describe('gateway proxy: routing and header hygiene', () => {
     expect(res.headers['x-end']).toBe('kept');
   });
 
+  it('answers a request with Expect: 100-continue and does not count it against the upstream', async () => {
+    const gw2 = await startGateway({
+      upstreams: [{ name: 'a', hosts: [a.url], breaker: { consecutiveFailures: 1 } }],
+      routes: [{ name: 'x', pathPrefix: '/', upstream: 'a' }],
+    });
+    try {
+      for (let i = 0; i < 3; i += 1) {
+        const res = await rawGet(gw2, '/expect', { expect: '100-continue' });
+        expect(res.status).toBe(200);
+        expect(res.body.headers['expect']).toBeUndefined(); // answered by the listener, not forwarded
+      }
+      expect((await call(gw2, '/after')).status).toBe(200); // the breaker stayed closed
+    } finally {
+      await gw2.close();
+    }
+  });
+
   it('authenticates per route, sends the verified identity upstream and strips caller-sent copies', async () => {
     const spoof = { 'x-gatehouse-sub': 'root', 'x-gatehouse-client-id': 'evil', 'x-gatehouse-key-id': 'k' };
     const open = await call(gw, '/echo', { headers: spoof });
