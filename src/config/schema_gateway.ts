@@ -19,10 +19,10 @@ function wafRule() {
         .array(z.string())
         .default(['application/json', 'application/x-www-form-urlencoded', 'multipart/form-data', 'text/plain'])
         .describe('Allowed media types of request bodies (parameters ignored; +json suffixes count as JSON).'),
-      maxBody: count(1048576, 'Largest request body, in bytes.'),
+      maxBody: count(1048576, 'Largest request body, in bytes; bodies up to it are read whole and checked.'),
       inspectBody: count(
         65536,
-        'Bodies up to this size are read and their parameters checked; larger ones are refused.',
+        'Ignored (every body up to `maxBody` is read and checked); still accepted so existing files load.',
       ),
       maxHeaders: count(100, 'Most request header fields.'),
       maxHeaderBytes: count(8192, 'Longest single header field (name + value), in bytes.'),
