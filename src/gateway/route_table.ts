@@ -25,6 +25,24 @@ export function hostOf(header: string | undefined): string {
 }
 
 /**
+ * True when the raw header list holds more than one Host field. Node keeps only the first in `req.headers`, while a
+ * proxy in front may have used another: RFC 9112 §3.2 requires a 400. No allocation: names are compared by length first.
+ *
+ * @example
+ * if (repeatsHost(req.rawHeaders)) throw new GatehouseError('ERR_HTTP_BAD_REQUEST');
+ */
+export function repeatsHost(rawHeaders: readonly string[]): boolean {
+  let seen = false;
+  for (let i = 0; i < rawHeaders.length; i += 2) {
+    const name = rawHeaders[i] as string;
+    if (name.length !== 4 || (name !== 'host' && name !== 'Host' && name.toLowerCase() !== 'host')) continue;
+    if (seen) return true;
+    seen = true;
+  }
+  return false;
+}
+
+/**
  * Routes by host, then by the longest path prefix; routes without a host match any host, after the host's own.
  * Immutable: hot reload builds a new table and swaps it.
  *
