@@ -15,13 +15,20 @@ function under(path: string, prefix: string): boolean {
   return next === 47 /* / */ || next === 63; /* ? */
 }
 
-/** The host of a Host header, lowercased and without the port. */
+/**
+ * The host of a Host header, lowercased, without the port and without the trailing dot of a fully qualified name
+ * (`API.example.com.:443` is `api.example.com`, as nginx reads it), so that spelling cannot skip a host's routes.
+ *
+ * @example
+ * hostOf('API.Example.com.:8443'); // 'api.example.com'
+ */
 export function hostOf(header: string | undefined): string {
   if (header === undefined) return '';
   const h = header.toLowerCase();
   if (h.startsWith('[')) return h.slice(0, h.indexOf(']') + 1);
   const colon = h.indexOf(':');
-  return colon === -1 ? h : h.slice(0, colon);
+  const host = colon === -1 ? h : h.slice(0, colon);
+  return host.endsWith('.') ? host.slice(0, -1) : host;
 }
 
 /**

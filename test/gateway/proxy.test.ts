@@ -60,8 +60,11 @@ describe('gateway proxy: routing and header hygiene', () => {
     const { Agent, request } = await import('undici');
     const lax = new Agent({ connect: { ca: testCertificate().certPem, checkServerIdentity: () => undefined } });
     await (await request(`${gw.url}/api`, { headers: { host: 'other.example:443' }, dispatcher: lax })).body.text();
+    // The fully qualified spelling (trailing dot) is the same host: it cannot skip the host's own routes.
+    await (await request(`${gw.url}/api`, { headers: { host: 'Other.Example.' }, dispatcher: lax })).body.text();
+    await (await request(`${gw.url}/api`, { headers: { host: 'other.example.:443' }, dispatcher: lax })).body.text();
     await lax.close();
-    expect(a.hits).toBe(before.a + 3);
+    expect(a.hits).toBe(before.a + 5);
     expect(b.hits).toBe(before.b + 1);
   });
 
