@@ -24,6 +24,12 @@ export interface CacheStageOptions {
   forwardHeaders: (ctx: RequestContext) => Record<string, string>;
 }
 
+/**
+ * Fields the gateway sets from what the primary key already holds (the scheme, the keyed host): a `Vary` on them
+ * cannot tell two callers of one key apart, so the caller's own copy (removed before forwarding) does not matter.
+ */
+const HOST_DERIVED = new Set(['x-forwarded-proto', 'x-forwarded-host']);
+
 type Outcome = 'hit' | 'miss' | 'stale' | 'revalidated' | 'stale_if_error' | 'coalesced' | 'uncacheable';
 
 function etagMatches(ifNoneMatch: string | string[] | undefined, etag: string | string[] | undefined): boolean {
@@ -113,10 +119,13 @@ export function createCacheStage(o: CacheStageOptions): StageRun {
       .split(',')
       .map((v) => v.trim().toLowerCase())
       .filter((v) => v !== '');
-    // A field the variant is keyed on but the upstream never saw (named in the caller's Connection, or stripped as
-    // unkeyed) would file the origin's default variant under the caller's value: `Accept-Language: fr` with
-    // `Connection: Accept-Language` must not plant the default language for every fr reader.
-    if (vary.some((name) => ctx.req.headers[name] !== undefined && sent[name] === undefined)) {
+    // The variant is looked up by the caller's header values, so it may only be filed when the upstream answered for
+    // those same values. A field the caller hid with Connection (`Accept-Language: fr` + `Connection:
+    // Accept-Language`), or one the gateway sets itself (an identity header, X-Forwarded-For), would file the answer
+    // meant for other values under the caller's, for every later caller sending them.
+    const keyed = varyValues(vary, ctx.req.headers);
+    const asSent = varyValues(vary, sent);
+    if (vary.some((name, i) => !HOST_DERIVED.has(name) && keyed[i] !== asSent[i])) {
       return { response: fetched, outcome: 'uncacheable' as const };
     }
     const entry: CachedResponse = {
@@ -128,7 +137,7 @@ export function createCacheStage(o: CacheStageOptions): StageRun {
       freshMs: policy.freshMs,
       directives: policy.directives,
       vary,
-      varyValues: varyValues(vary, ctx.req.headers),
+      varyValues: keyed,
     };
     o.cache.store(key, entry);
     return { response: entry, outcome: 'miss' as const };

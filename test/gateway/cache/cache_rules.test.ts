@@ -85,6 +85,10 @@ describe('gateway cache rules (RFC 9111)', () => {
       if (url.startsWith('/c/link')) {
         return send(200, { 'cache-control': 'max-age=60' }, `${req.headers['x-forwarded-host']} ${url}`);
       }
+      if (url.startsWith('/k/who')) {
+        const id = String(req.headers['x-gatehouse-key-id']);
+        return send(200, { 'cache-control': 'public, max-age=60', vary: 'X-Gatehouse-Key-Id' }, id);
+      }
       if (url.startsWith('/k/')) {
         return send(
           200,
@@ -211,5 +215,13 @@ describe('gateway cache rules (RFC 9111)', () => {
     expect(reader.body).toEqual({ lang: 'fr' });
     expect((await rawGet(gw, '/c/lang', { 'accept-language': 'fr' })).body).toEqual({ lang: 'fr' });
     expect(hits('/c/lang')).toBe(2); // the fr variant was stored from the honest request only
+  });
+
+  it('files no variant under a Vary field the gateway sets itself (per-key answers stay per key)', async () => {
+    const first = await call(gw, '/k/who', { headers: { 'x-api-key': 'ghk_secret' } });
+    expect(first.body).toBe('key1');
+    const other = await call(gw, '/k/who', { headers: { 'x-api-key': 'ghk_other' } });
+    expect(other.body).toBe('other'); // not key1's answer, stored under the caller-sent (absent) identity header
+    expect(hits('/k/who')).toBe(2);
   });
 });
