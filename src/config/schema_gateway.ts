@@ -19,10 +19,10 @@ function wafRule() {
         .array(z.string())
         .default(['application/json', 'application/x-www-form-urlencoded', 'multipart/form-data', 'text/plain'])
         .describe('Allowed media types of request bodies (parameters ignored; +json suffixes count as JSON).'),
-      maxBody: count(1048576, 'Largest request body, in bytes.'),
+      maxBody: count(1048576, 'Largest request body, in bytes; bodies up to it are read whole and checked.'),
       inspectBody: count(
         65536,
-        'Bodies up to this size are read and their parameters checked; larger ones are refused.',
+        'Ignored (every body up to `maxBody` is read and checked); still accepted so existing files load.',
       ),
       maxHeaders: count(100, 'Most request header fields.'),
       maxHeaderBytes: count(8192, 'Longest single header field (name + value), in bytes.'),
@@ -33,39 +33,67 @@ function wafRule() {
     .prefault({});
 }
 
+/** A duration above zero (a zero period or timeout would divide by zero or turn the bound off). */
+function positive<T extends z.ZodType<number>>(field: T) {
+  return field.refine((ms) => ms > 0, 'expected a duration above zero');
+}
+
+/** An upstream origin: http or https, a host and an optional port, nothing else (the request path is appended). */
+const origin = z.string().refine(
+  (text) => {
+    if (!URL.canParse(text)) return false;
+    const u = new URL(text);
+    const bare = u.pathname === '/' && u.search === '' && u.hash === '' && u.username === '' && u.password === '';
+    return (u.protocol === 'http:' || u.protocol === 'https:') && bare && !text.endsWith('?') && !text.endsWith('#');
+  },
+  { message: 'expected an origin such as http://10.1.0.11:8080 (http or https, no path, query or credentials)' },
+);
+
 /** The `gateway` section: routes, upstreams, trusted proxies (docs/gateway.md). */
 export function gatewaySection() {
-  const limit = z.strictObject({
-    name: policyName.describe('Policy name, sent in RateLimit-Policy.'),
-    key: z
-      .array(z.enum(['api_key', 'client', 'user', 'ip', 'route']))
-      .min(1)
-      .describe(
-        'What the limit counts per: API key, client, user, source address (IPv6 by /64), route, or a combination.',
-      ),
-    rate: z.number().int().min(1).describe('Requests admitted per `per`.'),
-    per: duration('1s', 'The period of `rate`.'),
-    burst: z.number().int().min(0).default(0).describe('Extra requests admitted at once.'),
-    tier: z
-      .enum(['local', 'global'])
-      .default('local')
-      .describe('local = in process; global = Redis, shared by gateways.'),
-    shadow: z.boolean().default(false).describe('Count over-limit requests, do not enforce.'),
-    failure: z
-      .enum(['open', 'closed'])
-      .default('open')
-      .describe('When Redis is unreachable: admit (open) or 503 (closed).'),
-    throttle: z
-      .strictObject({
-        maxWait: duration('500ms', 'Longest delay before a 429.'),
-        maxQueue: z.number().int().min(1).max(10_000).default(100).describe('Requests queued per key.'),
-      })
-      .optional()
-      .describe('Delay requests over the limit instead of rejecting them at once (local tier).'),
-  });
+  const limit = z
+    .strictObject({
+      name: policyName.describe('Policy name, sent in RateLimit-Policy.'),
+      key: z
+        .array(z.enum(['api_key', 'client', 'user', 'ip', 'route']))
+        .min(1)
+        .describe(
+          'What the limit counts per: API key, client, user, source address (IPv6 by /64), route, or a combination.',
+        ),
+      rate: z.number().int().min(1).describe('Requests admitted per `per`.'),
+      per: positive(duration('1s', 'The period of `rate`.')),
+      burst: z.number().int().min(0).default(0).describe('Extra requests admitted at once.'),
+      tier: z
+        .enum(['local', 'global'])
+        .default('local')
+        .describe('local = in process; global = Redis, shared by gateways.'),
+      shadow: z.boolean().default(false).describe('Count over-limit requests, do not enforce.'),
+      failure: z
+        .enum(['open', 'closed'])
+        .default('open')
+        .describe('When Redis is unreachable: admit (open) or 503 (closed).'),
+      throttle: z
+        .strictObject({
+          maxWait: duration('500ms', 'Longest delay before a 429.'),
+          maxQueue: z.number().int().min(1).max(10_000).default(100).describe('Requests queued per key.'),
+        })
+        .optional()
+        .describe('Delay requests over the limit instead of rejecting them at once (local tier).'),
+    })
+    .refine((l) => l.throttle === undefined || l.tier === 'local', {
+      message: 'throttle works on the local tier only (tier: local, or no throttle)',
+      path: ['throttle'],
+    });
   const route = z.strictObject({
     name: policyName.describe('Route name (metrics label).'),
-    host: z.string().optional().describe('Host header to match (no port); unset = any host.'),
+    host: z
+      .string()
+      .regex(
+        /^(\[[0-9A-Fa-f:.]+\]|[^\s:/[\]]+)$/,
+        'expected a host name or address without a port, e.g. api.example.com',
+      )
+      .optional()
+      .describe('Host header to match (no port); unset = any host.'),
     pathPrefix: z.string().regex(/^\//, 'expected a path starting with /').describe('Path prefix to match.'),
     upstream: z.string().describe('Name of the upstream requests go to.'),
     auth: z
@@ -88,11 +116,11 @@ export function gatewaySection() {
   });
   const upstream = z.strictObject({
     name: policyName.describe('Upstream name.'),
-    hosts: z.array(z.string().url()).min(1).describe('Origins (http://host:port) requests are balanced over.'),
+    hosts: z.array(origin).min(1).describe('Origins (http://host:port) requests are balanced over.'),
     connections: z.number().int().min(1).max(10_000).default(64).describe('Keep-alive connections per host.'),
     maxConcurrent: z.number().int().min(1).default(1024).describe('Requests in flight before queueing.'),
     maxQueue: z.number().int().min(0).default(1024).describe('Requests queued before 503 (x-gatehouse-overloaded).'),
-    timeout: duration('30s', 'Time the upstream has for response headers, and between body chunks.'),
+    timeout: positive(duration('30s', 'Time the upstream has for response headers, and between body chunks.')),
     mtls: z
       .strictObject({
         spiffeId: z

@@ -1,15 +1,35 @@
 import { BlockList, isIP } from 'node:net';
 import { GatehouseError } from '../core/index.js';
 
-/** Strips the IPv4-mapped IPv6 prefix so `::ffff:192.0.2.1` reads as `192.0.2.1`. */
+/** Strips the IPv4-mapped IPv6 prefix so `::ffff:192.0.2.1` (any case) reads as `192.0.2.1`. */
 function plain(address: string): string {
-  return address.startsWith('::ffff:') && isIP(address.slice(7)) === 4 ? address.slice(7) : address;
+  if (address.length < 14 || address.charCodeAt(0) !== 58 /* : */) return address;
+  const mapped = address.startsWith('::ffff:') || address.slice(0, 7).toLowerCase() === '::ffff:';
+  return mapped && isIP(address.slice(7)) === 4 ? address.slice(7) : address;
+}
+
+/**
+ * The address of one X-Forwarded-For entry: trimmed, and without the port some proxies append (`192.0.2.1:4711`,
+ * `[2001:db8::1]:4711`, `[2001:db8::1]`); anything else is returned as is (and then fails `isIP`).
+ */
+function hopAddress(entry: string): string {
+  const hop = entry.trim();
+  if (hop.startsWith('[')) {
+    const close = hop.indexOf(']');
+    const rest = hop.slice(close + 1);
+    return close > 0 && (rest === '' || /^:\d{1,5}$/.test(rest)) ? hop.slice(1, close) : hop;
+  }
+  const colon = hop.indexOf(':');
+  return colon > 0 && hop.indexOf(':', colon + 1) === -1 && /^\d{1,5}$/.test(hop.slice(colon + 1))
+    ? hop.slice(0, colon)
+    : hop;
 }
 
 /**
  * Who the client is: the socket's peer address, unless that peer is a trusted proxy; then X-Forwarded-For is read from
  * the right, skipping trusted proxies, and the first untrusted address is the client (a client can prepend anything
- * to the header, so the left side is never believed).
+ * to the header, so the left side is never believed). An entry's port (`192.0.2.1:4711`, `[2001:db8::1]:4711`) is
+ * dropped; an entry that is still not an address stops the walk.
  *
  * @example
  * const addresses = new ClientAddresses(['10.0.0.0/8']);
@@ -54,7 +74,7 @@ export class ClientAddresses {
     const hops = (Array.isArray(forwardedFor) ? forwardedFor.join(',') : forwardedFor).split(',');
     let client = direct;
     for (let i = hops.length - 1; i >= 0; i -= 1) {
-      const hop = plain((hops[i] ?? '').trim());
+      const hop = plain(hopAddress(hops[i] ?? ''));
       if (isIP(hop) === 0) break;
       client = hop;
       if (!this.isTrusted(hop)) break;

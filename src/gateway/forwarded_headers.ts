@@ -1,19 +1,28 @@
 import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
 import type { GatewayPrincipal } from './authenticator.js';
 
-/** RFC 9110 §7.6.1 connection-specific fields, never forwarded in either direction. */
+/**
+ * RFC 9110 §7.6.1 connection-specific fields, never forwarded in either direction (and `Proxy-*`: {@link isProxyField}),
+ * plus `Expect`: the listener already answered `100-continue` (and 417 to anything else), and undici refuses to send it.
+ */
 const HOP_BY_HOP = new Set([
   'connection',
   'keep-alive',
-  'proxy-connection',
-  'proxy-authenticate',
-  'proxy-authorization',
   'te',
   'trailer',
   'transfer-encoding',
   'upgrade',
   'host',
+  'expect',
 ]);
+
+/**
+ * `Proxy-*` fields (`Proxy-Authorization`, `Proxy-Connection`, ...) are meant for the next proxy only, and a bare
+ * `Proxy` field is never legitimate: CGI-style upstreams read it as `HTTP_PROXY` (httpoxy, CVE-2016-5385).
+ */
+function isProxyField(name: string): boolean {
+  return name.charCodeAt(0) === 112 /* p */ && (name === 'proxy' || name.startsWith('proxy-'));
+}
 
 /** Prefix of the identity headers the gateway sets; copies a caller sends are dropped. */
 export const IDENTITY_HEADER_PREFIX = 'x-gatehouse-';
@@ -38,7 +47,7 @@ export interface ForwardContext {
 }
 
 /**
- * The headers sent upstream: hop-by-hop fields and caller-sent `x-gatehouse-*` removed; `X-Forwarded-For` (the
+ * The headers sent upstream: hop-by-hop fields (with `Proxy` and `Proxy-*`) and caller-sent `x-gatehouse-*` removed; `X-Forwarded-For` (the
  * client, or a trusted proxy's list plus that proxy), `X-Forwarded-Proto: https`, `X-Forwarded-Host`,
  * `X-Request-Id`, and the verified identity (`x-gatehouse-sub`, `-client-id`, `-key-id`, `-auth`, `-scopes`).
  *
@@ -50,6 +59,7 @@ export function upstreamRequestHeaders(incoming: IncomingHttpHeaders, ctx: Forwa
   const out: Record<string, string> = {};
   for (const name in incoming) {
     if (HOP_BY_HOP.has(name) || name.startsWith(IDENTITY_HEADER_PREFIX) || listed?.has(name)) continue;
+    if (isProxyField(name)) continue;
     if (name.startsWith('x-forwarded-') || name === 'x-request-id' || name === 'forwarded') continue;
     const value = incoming[name];
     if (value === undefined) continue;
@@ -101,7 +111,7 @@ export function clientResponseHeaders(
   const listed = connectionListed(upstream['connection']);
   const out: OutgoingHttpHeaders = {};
   for (const name in upstream) {
-    if (HOP_BY_HOP.has(name) || listed?.has(name)) continue;
+    if (HOP_BY_HOP.has(name) || listed?.has(name) || isProxyField(name)) continue;
     const value = upstream[name];
     if (value !== undefined) out[name] = value;
   }

@@ -21,7 +21,7 @@ import { buildPipeline, runPipeline, type RequestContext, type Stage, type Stage
 import { QUOTA_EXCEEDED, TEMPORARY_REDUCED_CAPACITY, sendProblem } from './problem_response.js';
 import { retryAfterSeconds } from './ratelimit_headers.js';
 import { RedisGuard } from './redis_guard.js';
-import { hostOf } from './route_table.js';
+import { hostOf, repeatsHost } from './route_table.js';
 import { Throttle } from './throttle.js';
 import type { UpstreamMesh } from './upstream_mtls.js';
 import { createWafStages } from './waf/waf_stage.js';
@@ -198,6 +198,9 @@ export class Gateway {
       throw new GatehouseError('ERR_HTTP_BAD_REQUEST', { message: REQUEST_TARGET_RULE });
     }
     ctx.target = target;
+    if (repeatsHost(req.rawHeaders)) {
+      throw new GatehouseError('ERR_HTTP_BAD_REQUEST', { message: 'a request must carry exactly one Host field' });
+    }
     const q = target.indexOf('?');
     const entry = state.table.match(hostOf(req.headers.host), q === -1 ? target : target.slice(0, q));
     if (!entry) throw new GatehouseError('ERR_HTTP_NOT_FOUND');

@@ -6,6 +6,18 @@ import { serverTlsOptions } from '../crypto/index.js';
 import type { Gateway } from './gateway.js';
 import { SlowClientGuard } from './slow_clients.js';
 
+const BAD_REQUEST = 'HTTP/1.1 400 Bad Request\r\nconnection: close\r\n\r\n';
+
+/**
+ * What the listener answers when a request cannot be parsed or arrives too slowly (as Node's own default would):
+ * 408 when `http.headersTimeout`/`requestTimeout` ran out, 431 over `http.maxHeaderSize`, else 400 (malformed,
+ * smuggling forms such as Content-Length with Transfer-Encoding), always closing the connection.
+ */
+const CLIENT_ERROR_ANSWERS: Readonly<Record<string, string>> = {
+  ERR_HTTP_REQUEST_TIMEOUT: 'HTTP/1.1 408 Request Timeout\r\nconnection: close\r\n\r\n',
+  HPE_HEADER_OVERFLOW: 'HTTP/1.1 431 Request Header Fields Too Large\r\nconnection: close\r\n\r\n',
+};
+
 /** Options of {@link createGatewayServer}. */
 export interface GatewayServerOptions {
   gateway: Gateway;
@@ -61,8 +73,8 @@ export function createGatewayServer(o: GatewayServerOptions): GatewayServer {
   server.on('tlsClientError', (err: NodeJS.ErrnoException) => {
     o.logger.debug({ listener: 'gateway', code: err.code }, 'TLS handshake refused');
   });
-  server.on('clientError', (_err: Error, socket: Socket) => {
-    if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nconnection: close\r\n\r\n');
+  server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => {
+    if (socket.writable) socket.end(CLIENT_ERROR_ANSWERS[err.code ?? ''] ?? BAD_REQUEST);
     else socket.destroy();
   });
   return {

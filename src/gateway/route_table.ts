@@ -15,13 +15,38 @@ function under(path: string, prefix: string): boolean {
   return next === 47 /* / */ || next === 63; /* ? */
 }
 
-/** The host of a Host header, lowercased and without the port. */
+/**
+ * The host of a Host header, lowercased, without the port and without the trailing dot of a fully qualified name
+ * (`API.example.com.:443` is `api.example.com`, as nginx reads it), so that spelling cannot skip a host's routes.
+ *
+ * @example
+ * hostOf('API.Example.com.:8443'); // 'api.example.com'
+ */
 export function hostOf(header: string | undefined): string {
   if (header === undefined) return '';
   const h = header.toLowerCase();
   if (h.startsWith('[')) return h.slice(0, h.indexOf(']') + 1);
   const colon = h.indexOf(':');
-  return colon === -1 ? h : h.slice(0, colon);
+  const host = colon === -1 ? h : h.slice(0, colon);
+  return host.endsWith('.') ? host.slice(0, -1) : host;
+}
+
+/**
+ * True when the raw header list holds more than one Host field. Node keeps only the first in `req.headers`, while a
+ * proxy in front may have used another: RFC 9112 §3.2 requires a 400. No allocation: names are compared by length first.
+ *
+ * @example
+ * if (repeatsHost(req.rawHeaders)) throw new GatehouseError('ERR_HTTP_BAD_REQUEST');
+ */
+export function repeatsHost(rawHeaders: readonly string[]): boolean {
+  let seen = false;
+  for (let i = 0; i < rawHeaders.length; i += 2) {
+    const name = rawHeaders[i] as string;
+    if (name.length !== 4 || (name !== 'host' && name !== 'Host' && name.toLowerCase() !== 'host')) continue;
+    if (seen) return true;
+    seen = true;
+  }
+  return false;
 }
 
 /**

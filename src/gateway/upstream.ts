@@ -10,6 +10,22 @@ import { ProxyExchange, type ExchangeOutcome } from './proxy_exchange.js';
 import { upstreamConnector, type UpstreamMesh } from './upstream_mtls.js';
 
 const TIMEOUT_CODES = new Set(['UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT', 'UND_ERR_CONNECT_TIMEOUT']);
+/** undici refused to send the request as given (nothing reached the upstream): says nothing of the upstream's health. */
+const REFUSED_CODES = new Set(['UND_ERR_INVALID_ARG', 'UND_ERR_NOT_SUPPORTED']);
+
+/**
+ * The gateway's error for an upstream exchange that failed: 504 ERR_GATEWAY_UPSTREAM_TIMEOUT for undici's timeouts,
+ * else 502 ERR_GATEWAY_UPSTREAM_FAILED (the upstream's error code only in the private detail).
+ *
+ * @example
+ * throw upstreamFailure('orders', err);
+ */
+export function upstreamFailure(upstream: string, err: Error): GatehouseError {
+  const code = (err as { code?: string }).code ?? '';
+  return new GatehouseError(TIMEOUT_CODES.has(code) ? 'ERR_GATEWAY_UPSTREAM_TIMEOUT' : 'ERR_GATEWAY_UPSTREAM_FAILED', {
+    detail: `upstream ${upstream}: ${code || err.message}`,
+  });
+}
 
 /** What a forwarded request needs. */
 export interface ForwardRequest {
@@ -154,17 +170,18 @@ export class Upstream {
       permit.release();
       return;
     }
+    if (REFUSED_CODES.has((outcome.error as { code?: string }).code ?? '')) {
+      // A request undici will not send is no upstream failure: a caller must not open the breaker or eject hosts.
+      permit.release();
+      throw upstreamFailure(this.name, outcome.error);
+    }
     permit.done(false);
     this.outliers.report(host, false);
-    const err = outcome.error;
-    const code = (err as { code?: string }).code ?? '';
     if (res.headersSent) {
-      res.destroy(err);
+      res.destroy(outcome.error);
       return;
     }
-    throw new GatehouseError(TIMEOUT_CODES.has(code) ? 'ERR_GATEWAY_UPSTREAM_TIMEOUT' : 'ERR_GATEWAY_UPSTREAM_FAILED', {
-      detail: `upstream ${this.name}: ${code || err.message}`,
-    });
+    throw upstreamFailure(this.name, outcome.error);
   }
 
   /** Closes the pools once their requests finish. */

@@ -15,6 +15,16 @@ describe('ClientAddresses', () => {
     expect(addresses.resolve('2001:db8:ffff::1', '2001:db8:1::5')).toBe('2001:db8:1::5');
   });
 
+  it('reads entries with a port, in brackets, or IPv4-mapped in capitals as their address', () => {
+    expect(addresses.resolve('10.0.0.5', '1.2.3.4, 198.51.100.7:4711')).toBe('198.51.100.7');
+    expect(addresses.resolve('10.0.0.5', '[2001:db8:1::5]:4711')).toBe('2001:db8:1::5');
+    expect(addresses.resolve('10.0.0.5', '[2001:db8:1::5]')).toBe('2001:db8:1::5');
+    expect(addresses.resolve('10.0.0.5', '::FFFF:198.51.100.7')).toBe('198.51.100.7');
+    expect(addresses.resolve('10.0.0.5', '198.51.100.7, 10.0.0.9:80')).toBe('198.51.100.7'); // trusted, with a port
+    expect(addresses.resolve('10.0.0.5', '198.51.100.7:x')).toBe('10.0.0.5'); // not a port: malformed
+    expect(addresses.resolve('10.0.0.5', '[2001:db8:1::5]x')).toBe('10.0.0.5');
+  });
+
   it('stops at a malformed hop and keeps the last trusted address', () => {
     expect(addresses.resolve('10.0.0.5', 'garbage, 10.0.0.7')).toBe('10.0.0.7');
     expect(addresses.resolve('10.0.0.5', '')).toBe('10.0.0.5');

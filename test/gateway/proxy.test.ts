@@ -60,8 +60,11 @@ describe('gateway proxy: routing and header hygiene', () => {
     const { Agent, request } = await import('undici');
     const lax = new Agent({ connect: { ca: testCertificate().certPem, checkServerIdentity: () => undefined } });
     await (await request(`${gw.url}/api`, { headers: { host: 'other.example:443' }, dispatcher: lax })).body.text();
+    // The fully qualified spelling (trailing dot) is the same host: it cannot skip the host's own routes.
+    await (await request(`${gw.url}/api`, { headers: { host: 'Other.Example.' }, dispatcher: lax })).body.text();
+    await (await request(`${gw.url}/api`, { headers: { host: 'other.example.:443' }, dispatcher: lax })).body.text();
     await lax.close();
-    expect(a.hits).toBe(before.a + 3);
+    expect(a.hits).toBe(before.a + 5);
     expect(b.hits).toBe(before.b + 1);
   });
 
@@ -87,6 +90,8 @@ describe('gateway proxy: routing and header hygiene', () => {
       'x-secret-hop': '1',
       te: 'trailers',
       'proxy-authorization': 'Basic abc',
+      proxy: 'http://attacker.example:8080',
+      'proxy-foo': '1',
       'x-forwarded-for': '203.0.113.9',
       'x-forwarded-proto': 'http',
       'x-request-id': 'caller-chosen',
@@ -96,6 +101,8 @@ describe('gateway proxy: routing and header hygiene', () => {
     expect(h['x-secret-hop']).toBeUndefined();
     expect(h['te']).toBeUndefined();
     expect(h['proxy-authorization']).toBeUndefined();
+    expect(h['proxy']).toBeUndefined(); // httpoxy
+    expect(h['proxy-foo']).toBeUndefined();
     expect(h['x-kept']).toBe('yes');
     expect(h['x-forwarded-for']).toBe('127.0.0.1'); // the peer is not a trusted proxy: its XFF is replaced
     expect(h['x-forwarded-proto']).toBe('https');
@@ -105,6 +112,23 @@ describe('gateway proxy: routing and header hygiene', () => {
     expect(res.headers['x-request-id']).toBe(h['x-request-id']);
     expect(res.headers['x-hop']).toBeUndefined(); // named in the upstream's Connection header
     expect(res.headers['x-end']).toBe('kept');
+  });
+
+  it('answers a request with Expect: 100-continue and does not count it against the upstream', async () => {
+    const gw2 = await startGateway({
+      upstreams: [{ name: 'a', hosts: [a.url], breaker: { consecutiveFailures: 1 } }],
+      routes: [{ name: 'x', pathPrefix: '/', upstream: 'a' }],
+    });
+    try {
+      for (let i = 0; i < 3; i += 1) {
+        const res = await rawGet(gw2, '/expect', { expect: '100-continue' });
+        expect(res.status).toBe(200);
+        expect(res.body.headers['expect']).toBeUndefined(); // answered by the listener, not forwarded
+      }
+      expect((await call(gw2, '/after')).status).toBe(200); // the breaker stayed closed
+    } finally {
+      await gw2.close();
+    }
   });
 
   it('authenticates per route, sends the verified identity upstream and strips caller-sent copies', async () => {

@@ -8,10 +8,11 @@ import { call, startBackend, startGateway, type RunningGateway } from './support
 type Backend = Awaited<ReturnType<typeof startBackend>>;
 
 /** One raw HTTP/1.1 request over TLS (undici would normalize some targets itself); resolves with the status. */
-function rawStatus(gw: RunningGateway, target: string): Promise<number> {
+function rawStatus(gw: RunningGateway, target: string, hosts = ['localhost']): Promise<number> {
   return new Promise((resolve, reject) => {
     const socket = connect({ host: '127.0.0.1', port: gw.port, rejectUnauthorized: false }, () => {
-      socket.write(`GET ${target} HTTP/1.1\r\nhost: localhost\r\nconnection: close\r\n\r\n`);
+      const host = hosts.map((h) => `host: ${h}\r\n`).join('');
+      socket.write(`GET ${target} HTTP/1.1\r\n${host}connection: close\r\n\r\n`);
     });
     let text = '';
     socket.on('data', (d: Buffer) => (text += d.toString('latin1')));
@@ -73,5 +74,13 @@ describe('gateway routing on the normalized request target', () => {
       expect(await rawStatus(gw, target), target).toBe(400);
     }
     expect(await rawStatus(gw, 'http://evil.example/admin/x')).toBe(400);
+  });
+
+  it('answers 400 to a request with two Host fields (RFC 9112 §3.2), whichever comes first', async () => {
+    const before = seen.length;
+    expect(await rawStatus(gw, '/x', ['localhost', 'other.example'])).toBe(400);
+    expect(await rawStatus(gw, '/x', ['other.example', 'LOCALHOST'])).toBe(400);
+    expect(await rawStatus(gw, '/x', ['localhost'])).toBe(200);
+    expect(seen.length).toBe(before + 1);
   });
 });

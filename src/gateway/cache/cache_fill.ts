@@ -1,6 +1,6 @@
 import type { IncomingMessage, OutgoingHttpHeaders } from 'node:http';
 import { Writable } from 'node:stream';
-import type { Upstream } from '../upstream.js';
+import { upstreamFailure, type Upstream } from '../upstream.js';
 
 /** A response read whole from the upstream (bounded). */
 export interface FetchedResponse {
@@ -17,6 +17,8 @@ class CaptureResponse extends Writable {
   headers: Record<string, string | string[]> = {};
   headersSent = false;
   tooLarge = false;
+  /** The upstream failed after its headers (connection lost, body timeout): what was captured is truncated. */
+  failure: Error | undefined;
   private readonly chunks: Buffer[] = [];
   private size = 0;
 
@@ -45,6 +47,16 @@ class CaptureResponse extends Writable {
     this.chunks.length = 0;
     done();
     this.destroy();
+  }
+
+  /**
+   * `Upstream.send` destroys a response that already started with the upstream's error. A real client response just
+   * closes; this stand-in records the error instead of emitting an 'error' event that nobody listens to (which would
+   * end the process), so the fill is reported as failed and its partial body is never answered or stored.
+   */
+  override _destroy(err: Error | null, done: (err?: Error | null) => void): void {
+    if (err) this.failure = err;
+    done();
   }
 
   get body(): Buffer {
@@ -81,5 +93,6 @@ export async function fetchForCache(
     },
     permit,
   );
+  if (capture.failure) throw upstreamFailure(upstream.name, capture.failure);
   return { status: capture.status, headers: capture.headers, body: capture.body, tooLarge: capture.tooLarge };
 }

@@ -24,6 +24,12 @@ export interface CacheStageOptions {
   forwardHeaders: (ctx: RequestContext) => Record<string, string>;
 }
 
+/**
+ * Fields the gateway sets from what the primary key already holds (the scheme, the keyed host): a `Vary` on them
+ * cannot tell two callers of one key apart, so the caller's own copy (removed before forwarding) does not matter.
+ */
+const HOST_DERIVED = new Set(['x-forwarded-proto', 'x-forwarded-host']);
+
 type Outcome = 'hit' | 'miss' | 'stale' | 'revalidated' | 'stale_if_error' | 'coalesced' | 'uncacheable';
 
 function etagMatches(ifNoneMatch: string | string[] | undefined, etag: string | string[] | undefined): boolean {
@@ -85,15 +91,10 @@ export function createCacheStage(o: CacheStageOptions): StageRun {
   const fill = async (ctx: RequestContext, key: string, stored: CachedResponse | undefined) => {
     const url = ctx.target;
     const requestedAt = o.clock.now();
+    const sent = upstreamHeaders(ctx, stored);
     let fetched: FetchedResponse;
     try {
-      fetched = await fetchForCache(
-        ctx.route!.upstream,
-        url,
-        upstreamHeaders(ctx, stored),
-        ctx.requestId,
-        o.maxObjectSize,
-      );
+      fetched = await fetchForCache(ctx.route!.upstream, url, sent, ctx.requestId, o.maxObjectSize);
     } catch (err) {
       if (stored && o.cache.usableOnError(stored)) return { response: stored, outcome: 'stale_if_error' as const };
       throw err;
@@ -118,6 +119,15 @@ export function createCacheStage(o: CacheStageOptions): StageRun {
       .split(',')
       .map((v) => v.trim().toLowerCase())
       .filter((v) => v !== '');
+    // The variant is looked up by the caller's header values, so it may only be filed when the upstream answered for
+    // those same values. A field the caller hid with Connection (`Accept-Language: fr` + `Connection:
+    // Accept-Language`), or one the gateway sets itself (an identity header, X-Forwarded-For), would file the answer
+    // meant for other values under the caller's, for every later caller sending them.
+    const keyed = varyValues(vary, ctx.req.headers);
+    const asSent = varyValues(vary, sent);
+    if (vary.some((name, i) => !HOST_DERIVED.has(name) && keyed[i] !== asSent[i])) {
+      return { response: fetched, outcome: 'uncacheable' as const };
+    }
     const entry: CachedResponse = {
       status: fetched.status,
       headers: fetched.headers,
@@ -127,7 +137,7 @@ export function createCacheStage(o: CacheStageOptions): StageRun {
       freshMs: policy.freshMs,
       directives: policy.directives,
       vary,
-      varyValues: varyValues(vary, ctx.req.headers),
+      varyValues: keyed,
     };
     o.cache.store(key, entry);
     return { response: entry, outcome: 'miss' as const };

@@ -1,12 +1,13 @@
 // RFC 9111 rules the cache stage must keep beyond the basics in response_cache.test.ts: the key is what the upstream
 // is asked (no poisoning through the Host port, slashes, escapes or parameter order), no-cache and must-revalidate
 // responses are never served unvalidated, unsafe requests invalidate, 304 only for a stored 2xx, API keys never reach
-// the upstream on a cached route, and an object over maxObjectSize is not downloaded whole twice.
+// the upstream on a cached route, a Vary field hidden from the upstream by Connection never files a variant, an object over maxObjectSize is not downloaded whole twice, and an upstream that
+// fails in the middle of a body fails the fill (502) instead of ending the process or storing a truncated body.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../../src/core/index.js';
 import type { Authenticator } from '../../../src/gateway/index.js';
-import { call, startBackend, startGateway, type RunningGateway } from '../support.js';
+import { call, rawGet, startBackend, startGateway, type RunningGateway } from '../support.js';
 
 type Backend = Awaited<ReturnType<typeof startBackend>>;
 
@@ -55,6 +56,21 @@ describe('gateway cache rules (RFC 9111)', () => {
         };
         return pump();
       }
+      if (url.startsWith('/c/lang')) {
+        const lang = req.headers['accept-language'] ?? 'default';
+        res.writeHead(200, {
+          'content-type': 'application/json',
+          'cache-control': 'max-age=60',
+          vary: 'Accept-Language',
+        });
+        return void res.end(JSON.stringify({ lang }));
+      }
+      if (url.startsWith('/c/cut')) {
+        // Headers and part of the body, then the connection is lost.
+        res.writeHead(200, { 'cache-control': 'max-age=60', 'content-length': '100' });
+        res.write('partial');
+        return void setTimeout(() => res.socket?.destroy(), 20);
+      }
       if (url.startsWith('/c/nocache')) {
         return send(
           200,
@@ -68,6 +84,10 @@ describe('gateway cache rules (RFC 9111)', () => {
       if (url.startsWith('/c/missing')) return send(404, { etag: '"m"', 'cache-control': 'max-age=60' }, 'nope');
       if (url.startsWith('/c/link')) {
         return send(200, { 'cache-control': 'max-age=60' }, `${req.headers['x-forwarded-host']} ${url}`);
+      }
+      if (url.startsWith('/k/who')) {
+        const id = String(req.headers['x-gatehouse-key-id']);
+        return send(200, { 'cache-control': 'public, max-age=60', vary: 'X-Gatehouse-Key-Id' }, id);
       }
       if (url.startsWith('/k/')) {
         return send(
@@ -176,5 +196,32 @@ describe('gateway cache rules (RFC 9111)', () => {
     expect(hits('/c/big')).toBe(2); // the stopped fill, then the proxy stage's own request
     // The fill read about maxObjectSize and stopped: far less than two whole copies left the upstream.
     expect(bigBytesSent).toBeLessThan(2 * 4 * 1024 * 1024);
+  });
+
+  it('answers 502 when the upstream fails in the middle of the body, and stores nothing of it', async () => {
+    const first = await call(gw, '/c/cut');
+    expect(first.status).toBe(502);
+    expect(first.body).toMatchObject({ code: 'ERR_GATEWAY_UPSTREAM_FAILED' });
+    const second = await call(gw, '/c/cut');
+    expect(second.status).toBe(502);
+    expect(hits('/c/cut')).toBe(2); // the truncated answer was not stored
+    expect((await call(gw, '/c/after-cut')).status).toBe(200); // the gateway is still serving
+  });
+
+  it('stores no variant keyed on a Vary field the caller hid from the upstream with Connection', async () => {
+    const hidden = await rawGet(gw, '/c/lang', { 'accept-language': 'fr', connection: 'keep-alive, Accept-Language' });
+    expect(hidden.body).toEqual({ lang: 'default' }); // hop-by-hop: the upstream never saw the field
+    const reader = await rawGet(gw, '/c/lang', { 'accept-language': 'fr' });
+    expect(reader.body).toEqual({ lang: 'fr' });
+    expect((await rawGet(gw, '/c/lang', { 'accept-language': 'fr' })).body).toEqual({ lang: 'fr' });
+    expect(hits('/c/lang')).toBe(2); // the fr variant was stored from the honest request only
+  });
+
+  it('files no variant under a Vary field the gateway sets itself (per-key answers stay per key)', async () => {
+    const first = await call(gw, '/k/who', { headers: { 'x-api-key': 'ghk_secret' } });
+    expect(first.body).toBe('key1');
+    const other = await call(gw, '/k/who', { headers: { 'x-api-key': 'ghk_other' } });
+    expect(other.body).toBe('other'); // not key1's answer, stored under the caller-sent (absent) identity header
+    expect(hits('/k/who')).toBe(2);
   });
 });

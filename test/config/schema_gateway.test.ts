@@ -1,0 +1,73 @@
+// Gateway settings that used to pass the schema and then fail later with an unclear message (an undici error at
+// start, "invalid url", a limit with a zero period) or never apply (a route host with a port, a throttle on the global
+// tier): refused at load with ERR_CONFIG_INVALID naming the key.
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { loadConfig } from '../../src/config/index.js';
+import { isGatehouseError } from '../../src/core/index.js';
+
+function load(gateway: unknown) {
+  const path = join(mkdtempSync(join(tmpdir(), 'gh-config-gw-')), 'gatehouse.json');
+  writeFileSync(path, JSON.stringify({ gateway }));
+  return loadConfig({ file: path });
+}
+
+function refusal(gateway: unknown): string {
+  try {
+    load(gateway);
+  } catch (err) {
+    expect(isGatehouseError(err, 'ERR_CONFIG_INVALID')).toBe(true);
+    return (err as Error).message;
+  }
+  throw new Error('expected ERR_CONFIG_INVALID');
+}
+
+const upstream = (extra: Record<string, unknown>) => ({ name: 'u', hosts: ['http://127.0.0.1:8080'], ...extra });
+const route = (extra: Record<string, unknown>) => ({ name: 'r', pathPrefix: '/', upstream: 'u', ...extra });
+
+describe('gateway configuration schema', () => {
+  it('accepts http and https origins, with or without a trailing slash', () => {
+    const config = load({
+      upstreams: [upstream({ hosts: ['http://10.1.0.11:8080', 'https://orders.internal/', 'http://[::1]:9000'] })],
+      routes: [route({ host: 'API.example.com' }), route({ name: 'v6', host: '[2001:db8::1]' })],
+    });
+    expect(config.gateway.upstreams[0]?.hosts).toHaveLength(3);
+  });
+
+  it.each([
+    ['ftp://127.0.0.1:21'],
+    ['http://127.0.0.1:8080/base'],
+    ['http://127.0.0.1:8080?x=1'],
+    ['http://user:secret@127.0.0.1:8080'],
+    ['127.0.0.1:8080'],
+  ])('refuses the upstream host %s, naming the key', (host) => {
+    expect(refusal({ upstreams: [upstream({ hosts: [host] })] })).toMatch(
+      /gateway\.upstreams\.0\.hosts\.0: expected an origin such as http:\/\/10\.1\.0\.11:8080/,
+    );
+  });
+
+  it('refuses a zero limit period and a zero upstream timeout', () => {
+    const limits = [{ name: 'l', key: ['ip'], rate: 1, per: '0s' }];
+    expect(refusal({ upstreams: [upstream({})], routes: [route({ limits })] })).toMatch(
+      /gateway\.routes\.0\.limits\.0\.per: expected a duration above zero/,
+    );
+    expect(refusal({ upstreams: [upstream({ timeout: 0 })] })).toMatch(
+      /gateway\.upstreams\.0\.timeout: expected a duration above zero/,
+    );
+  });
+
+  it('refuses a route host with a port (the Host port is never matched)', () => {
+    expect(refusal({ upstreams: [upstream({})], routes: [route({ host: 'api.example.com:8443' })] })).toMatch(
+      /gateway\.routes\.0\.host: expected a host name or address without a port/,
+    );
+  });
+
+  it('refuses a throttle on a global limit (throttling is local only)', () => {
+    const limits = [{ name: 'l', key: ['ip'], rate: 1, tier: 'global', throttle: { maxWait: '100ms' } }];
+    expect(refusal({ upstreams: [upstream({})], routes: [route({ limits })] })).toMatch(
+      /gateway\.routes\.0\.limits\.0\.throttle: throttle works on the local tier only/,
+    );
+  });
+});
