@@ -1,6 +1,7 @@
 import { statSync } from 'node:fs';
 import type { Config } from '../config/index.js';
 import type { GatewayConfig } from '../gateway/index.js';
+import type { SigningKeyMeta } from '../identity/index.js';
 import type { KeyInfo } from '../kms/index.js';
 import type { PlatformCore } from './compose.js';
 import type { DataDirPaths } from './data_dir.js';
@@ -29,7 +30,7 @@ export interface PostureFacts {
     accessTokenTtlMs?: number;
   }>;
   apiKeys: Array<{ id: string; name: string; createdAt: number; expiresAt: number | null; revokedAt: number | null }>;
-  signingKeys: Array<{ kid: string; alg: string; activatesAt: number; retiresAt: number | null }>;
+  signingKeys: SigningKeyMeta[];
   kmsKeys: Array<Pick<KeyInfo, 'name' | 'deleted' | 'deletionAllowed' | 'latestVersion' | 'versions'>>;
 }
 
@@ -91,6 +92,7 @@ export async function gatherPostureFacts(o: {
     signingKeys: identity.signingKeys.list().map((k) => ({
       kid: k.kid,
       alg: k.alg,
+      createdAt: k.createdAt,
       activatesAt: k.activatesAt,
       retiresAt: k.retiresAt,
     })),

@@ -1,16 +1,41 @@
-import { isIP } from 'node:net';
+import { BlockList, isIP } from 'node:net';
 import { DAY_MS, finding, type Check } from './posture_finding.js';
 
 /** KMS key versions older than this are a finding (AWS KMS rotates yearly). */
 export const KMS_KEY_MAX_AGE_MS = 365 * DAY_MS;
-/** Trusted-proxy CIDRs wider than these prefixes let most of the internet forge X-Forwarded-For. */
-const WIDEST_TRUSTED_PREFIX = { 4: 8, 6: 7 } as const;
+/** IPv4 trusted-proxy ranges wider than /8 let most of the internet forge X-Forwarded-For. */
+const WIDEST_IPV4_PREFIX = 8;
+/** Public IPv6 ranges wider than /32 (an ISP's allocation): no proxy fleet is that large. */
+const WIDEST_PUBLIC_IPV6_PREFIX = 32;
+/** Private IPv6 (unique local fc00::/7, link-local fe80::/10): as wide as /7 is fine. */
+const WIDEST_PRIVATE_IPV6_PREFIX = 7;
 
+function subnet(address: string, prefix: number): BlockList {
+  const list = new BlockList();
+  list.addSubnet(address, prefix, 'ipv6');
+  return list;
+}
+/** IPv4-mapped IPv6: Node's BlockList (and so the gateway's ClientAddresses) matches IPv4 peers against it. */
+const MAPPED_IPV4 = subnet('::ffff:0:0', 96);
+const PRIVATE_IPV6 = new BlockList();
+PRIVATE_IPV6.addSubnet('fc00::', 7, 'ipv6');
+PRIVATE_IPV6.addSubnet('fe80::', 10, 'ipv6');
+
+/**
+ * Whether a `gateway.trustedProxies` entry trusts far more than a proxy fleet: IPv4 wider than /8; an IPv6 range that
+ * covers all of IPv4 (it holds ::ffff:0:0 with a prefix of 96 or less) or a mapped IPv4 range wider than /8; private
+ * IPv6 wider than /7; public IPv6 wider than /32.
+ */
 function prefixTooWide(cidr: string): boolean {
   const [address = '', bits] = cidr.split('/');
   const family = isIP(address);
   if (family === 0 || bits === undefined) return false;
-  return Number(bits) < WIDEST_TRUSTED_PREFIX[family as 4 | 6];
+  const prefix = Number(bits);
+  if (family === 4) return prefix < WIDEST_IPV4_PREFIX;
+  if (prefix <= 96 && subnet(address, prefix).check('::ffff:0:0', 'ipv6')) return true;
+  if (MAPPED_IPV4.check(address, 'ipv6')) return prefix - 96 < WIDEST_IPV4_PREFIX;
+  if (PRIVATE_IPV6.check(address, 'ipv6')) return prefix < WIDEST_PRIVATE_IPV6_PREFIX;
+  return prefix < WIDEST_PUBLIC_IPV6_PREFIX;
 }
 
 /** The checks of KMS keys and of the gateway section in force. */

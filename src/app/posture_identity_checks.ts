@@ -1,3 +1,4 @@
+import { pendingKey, signingKeyAt } from '../identity/index.js';
 import type { PostureFacts } from './posture_facts.js';
 import { DAY_MS, finding, type Check } from './posture_finding.js';
 
@@ -83,16 +84,20 @@ export const IDENTITY_CHECKS: readonly Check[] = [
     name: 'identity.signing_key_rotation',
     run: ({ config, signingKeys, now }) => {
       const { rotateEvery, prePublish } = config.identity.signing;
-      const overdue = signingKeys
-        .filter((k) => k.retiresAt === null && k.activatesAt <= now)
-        .filter((k) => !signingKeys.some((n) => n.activatesAt > k.activatesAt && n.retiresAt === null))
-        .filter((k) => now - k.activatesAt > rotateEvery + prePublish + DAY_MS)
-        .map((k) => k.kid);
+      // One key set per algorithm (the access token one, RS256 and ES256 for ID tokens), judged on its own as the
+      // scheduled job does (identity/signing_keys/timeline.ts): a rotation is due once the signer's activation plus
+      // rotateEvery falls within prePublish; a pending successor means it ran. Overdue: still due a day later.
+      const overdue = [...new Set(signingKeys.map((k) => k.alg))].flatMap((alg) => {
+        const set = signingKeys.filter((k) => k.alg === alg);
+        if (pendingKey(set, now)) return [];
+        const signer = signingKeyAt(set, now);
+        return signer && signer.activatesAt + rotateEvery - prePublish + DAY_MS < now ? [`${signer.kid} (${alg})`] : [];
+      });
       return overdue.length > 0
         ? [
             finding(
               'warning',
-              'a signing key has been signing for over identity.signing.rotateEvery plus a day: automatic rotation is not running',
+              'a signing key should have had a successor for over a day (identity.signing.rotateEvery): automatic rotation is not running',
               'look for scheduler errors in the log, then gatehouse signing-keys rotate',
               overdue,
             ),

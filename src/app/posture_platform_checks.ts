@@ -1,9 +1,16 @@
+import { isAbsolute, relative, resolve } from 'node:path';
 import { finding, type Check } from './posture_finding.js';
 
 const opensToOthers = (mode: number | undefined) => mode !== undefined && (mode & 0o077) !== 0;
 const octal = (mode: number) => `0${mode.toString(8)}`;
 
 const LOOPBACK = new Set(['127.0.0.1', '::1', 'localhost']);
+
+/** Whether `file` lies in `dir` (both resolved; the directory itself does not count). */
+function inside(file: string, dir: string): boolean {
+  const rel = relative(resolve(dir), resolve(file));
+  return rel !== '' && !rel.startsWith('..') && !isAbsolute(rel);
+}
 
 /**
  * The checks of the platform itself: the root key, the files of the data directory, the CA, the listeners' names,
@@ -12,8 +19,8 @@ const LOOPBACK = new Set(['127.0.0.1', '::1', 'localhost']);
 export const PLATFORM_CHECKS: readonly Check[] = [
   {
     name: 'root_key.location',
-    run: ({ rootKey }) =>
-      rootKey.source === 'data-dir'
+    run: ({ rootKey, dataDir }) =>
+      rootKey.source === 'data-dir' || (rootKey.file !== undefined && inside(rootKey.file, dataDir.path))
         ? [
             finding(
               'warning',
@@ -31,7 +38,7 @@ export const PLATFORM_CHECKS: readonly Check[] = [
         ? [
             finding(
               'critical',
-              `the root key file is readable by group or others (mode ${octal(rootKey.fileMode!)})`,
+              `the root key file is open to group or others (mode ${octal(rootKey.fileMode!)})`,
               'chmod 600 it',
               [rootKey.file!],
             ),
@@ -45,7 +52,7 @@ export const PLATFORM_CHECKS: readonly Check[] = [
         ? [
             finding(
               'critical',
-              `the admin token file is readable by group or others (mode ${octal(adminToken.mode!)})`,
+              `the admin token file is open to group or others (mode ${octal(adminToken.mode!)})`,
               'chmod 600 it, then gatehouse admin rotate-token (the old token may have been read)',
               [adminToken.file],
             ),

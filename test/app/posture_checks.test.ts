@@ -25,7 +25,10 @@ function facts(overrides: Record<string, unknown> = {}, change: (f: PostureFacts
     caWarnings: [],
     clients: [{ clientId: 'ghc_web', name: 'web', legacyImplicit: false }],
     apiKeys: [{ id: 'ak_1', name: 'ci', createdAt: NOW - DAY, expiresAt: NOW + 30 * DAY, revokedAt: null }],
-    signingKeys: [{ kid: 'k1', alg: 'ES256', activatesAt: NOW - 10 * DAY, retiresAt: null }],
+    signingKeys: [
+      { kid: 'k1', alg: 'ES256', createdAt: NOW - 10 * DAY, activatesAt: NOW - 10 * DAY, retiresAt: null },
+      { kid: 'r1', alg: 'RS256', createdAt: NOW - 10 * DAY, activatesAt: NOW - 10 * DAY, retiresAt: null },
+    ],
     kmsKeys: [
       {
         name: 'orders',
@@ -67,6 +70,11 @@ describe('gatehouse doctor: the posture checks', () => {
       'warning root_key.location',
     ]);
     expect(report.findings[0]).toMatchObject({ summary: expect.stringContaining('0640'), subjects: ['/d/root.key'] });
+    // --root-key-file pointing into the data directory is the same exposure as DIR/root.key.
+    const flagged = facts({}, (x) => (x.rootKey = { source: 'flag-file', file: '/var/lib/gatehouse/keys/root' }));
+    expect(checksOf(flagged)).toEqual(['warning root_key.location']);
+    const beside = facts({}, (x) => (x.rootKey = { source: 'flag-file', file: '/var/lib/gatehouse-root.key' }));
+    expect(checksOf(beside)).toEqual([]);
     // A readable (not writable) directory and a root key from the environment are fine.
     expect(checksOf(facts({}, (x) => ((x.dataDir.mode = 0o755), (x.rootKey = { source: 'env' }))))).toEqual([]);
     // A file that does not exist has no mode: nothing to judge.
@@ -122,20 +130,35 @@ describe('gatehouse doctor: the posture checks', () => {
     expect(checksOf(facts({ listen: { host: '::1' } }))).toEqual([]);
   });
 
-  it('notices a signing key that outlived its rotation period by more than a day', () => {
+  it('warns when a key set has been due for rotation for over a day, judging each algorithm on its own', () => {
     const rotateEvery = 30 * DAY;
     const prePublish = 3_600_000;
-    const signer = (age: number) => [{ kid: 'k1', alg: 'ES256', activatesAt: NOW - age, retiresAt: null }];
-    expect(checksOf(facts({}, (x) => (x.signingKeys = signer(rotateEvery + prePublish + DAY))))).toEqual([]);
-    const overdue = facts({}, (x) => (x.signingKeys = signer(rotateEvery + prePublish + DAY + 1)));
-    expect(auditPosture(overdue).findings).toEqual([
-      expect.objectContaining({ check: 'identity.signing_key_rotation', severity: 'warning', subjects: ['k1'] }),
-    ]);
-    // A successor already signing makes the old key's age irrelevant.
-    const rotated = facts({}, (x) => {
-      x.signingKeys = [...signer(60 * DAY), { kid: 'k2', alg: 'ES256', activatesAt: NOW - DAY, retiresAt: null }];
+    const key = (kid: string, alg: string, activated: number, retires: number | null = null) => ({
+      kid,
+      alg,
+      createdAt: NOW - activated - prePublish,
+      activatesAt: NOW - activated,
+      retiresAt: retires === null ? null : NOW - retires,
     });
-    expect(checksOf(rotated)).toEqual([]);
+    const due = rotateEvery - prePublish; // the signer's age at which the scheduled job publishes a successor
+    const rs = key('r1', 'RS256', DAY);
+    expect(checksOf(facts({}, (x) => (x.signingKeys = [key('k1', 'ES256', due + DAY), rs])))).toEqual([]);
+    const overdue = facts({}, (x) => (x.signingKeys = [key('k1', 'ES256', due + DAY + 1), rs]));
+    expect(auditPosture(overdue).findings).toEqual([
+      expect.objectContaining({
+        check: 'identity.signing_key_rotation',
+        severity: 'warning',
+        subjects: ['k1 (ES256)'],
+      }),
+    ]);
+    // A pending successor (published, not yet signing) means the job ran.
+    const pending = { ...key('k2', 'ES256', -prePublish / 2), createdAt: NOW - prePublish / 2 };
+    expect(checksOf(facts({}, (x) => (x.signingKeys = [key('k1', 'ES256', 60 * DAY), pending, rs])))).toEqual([]);
+    // A rotation of one algorithm (ES256 rotated yesterday) does not hide another stuck for 60 days (RS256 ID tokens).
+    const mixed = facts({}, (x) => {
+      x.signingKeys = [key('k1', 'ES256', 60 * DAY, DAY), key('k2', 'ES256', DAY), key('r1', 'RS256', 60 * DAY)];
+    });
+    expect(auditPosture(mixed).findings.map((f) => f.subjects)).toEqual([['r1 (RS256)']]);
   });
 
   it('flags old API keys and notices keys without expiry; revoked and expired keys do not count', () => {
@@ -184,7 +207,7 @@ describe('gatehouse doctor: the posture checks', () => {
   it('judges the gateway section: proxies, WAF, shadow limits, revocation and public routes', () => {
     const gateway = {
       upstreams: [{ name: 'app', hosts: ['http://127.0.0.1:9000'] }],
-      trustedProxies: ['10.0.0.0/8', 'fc00::/7', '0.0.0.0/0', '::/0', '192.168.1.7'],
+      trustedProxies: ['10.0.0.0/8', 'fc00::/7', '0.0.0.0/0', '::/0', '192.168.1.7', '2001:db8::/48'],
       revocation: { mode: 'off' },
       routes: [
         { name: 'api', pathPrefix: '/api/', upstream: 'app', auth: { kind: 'jwt' }, waf: { mode: 'log' } },
@@ -204,6 +227,12 @@ describe('gatehouse doctor: the posture checks', () => {
       ['warning', 'gateway.revocation', undefined],
       ['notice', 'gateway.public_routes', ['open']],
     ]);
+    // IPv6 ranges that cover IPv4 (the gateway matches IPv4 peers against IPv4-mapped ranges), wide mapped IPv4
+    // ranges, and public IPv6 wider than /32 trust far too much; private IPv6 up to /7 and narrow ranges are fine.
+    const wide = ['::ffff:0.0.0.0/96', '::ffff:0:0/96', '::/8', '::/64', '::ffff:0.0.0.0/97', '2a00::/8', 'fc00::/6'];
+    const narrow = ['::ffff:10.0.0.0/104', '2001:db8::/32', 'fd12:3456::/48', 'fe80::/10', '10.1.2.3'];
+    const judged = auditPosture(facts({ gateway: { trustedProxies: [...wide, ...narrow] } })).findings;
+    expect(judged.map((f) => [f.check, f.subjects])).toEqual([['gateway.trusted_proxies', wide]]);
     // Revocation off matters only with JWT routes.
     const noJwt = { ...gateway, trustedProxies: [], routes: [{ ...gateway.routes[1], limits: [] }] };
     expect(checksOf(facts({ gateway: noJwt }))).toEqual(['notice gateway.public_routes']);
