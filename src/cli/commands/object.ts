@@ -1,10 +1,10 @@
-import { createReadStream } from 'node:fs';
 import { Readable, type Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createInterface } from 'node:readline';
 import { Command, InvalidArgumentError } from 'commander';
 import { GatehouseError, type ErrorCode } from '../../core/index.js';
 import { StreamingAdminClient } from '../object_client.js';
+import { openInputFile } from '../input_file.js';
 import { OutputFile } from '../output_file.js';
 import { print } from '../output.js';
 import { adminFlags, type AdminFlags } from './with_admin.js';
@@ -99,7 +99,7 @@ export function objectCommand(): Command {
     .action(async (target: string, flags: AdminFlags & { in?: string; key?: string }) =>
       withClient(flags, async (client) => {
         const { bucket, key } = bucketAndKey(target);
-        const source = flags.in === undefined ? process.stdin : createReadStream(flags.in);
+        const source = flags.in === undefined ? process.stdin : openInputFile(flags.in, '--in');
         const query = flags.key === undefined ? '' : `?key_name=${encodeURIComponent(flags.key)}`;
         const info = await client.json<ObjectView>('PUT', objectPath(bucket, key) + query, source);
         print({ json: flags.json === true }, info, (o: ObjectView) => {
