@@ -1,4 +1,5 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ChildProcess } from 'node:child_process';
@@ -171,6 +172,42 @@ describe('gatehouse up failures', () => {
     } finally {
       first.child.kill('SIGTERM');
       await exitOf(first.child);
+      tmp.remove();
+    }
+  });
+});
+
+// endpoints.json naming a live pid whose admin listener refuses connections (gatehouse stopping, or a reused pid):
+// the commands said "gatehouse is not running at https://127.0.0.1:PORT" instead of the contract's "on DIR".
+describe('admin commands against a listener that refuses connections', () => {
+  it('exit 3 with "gatehouse is not running on DIR" and nothing on stdout', async () => {
+    const tmp = tempDir('gh-cli-');
+    try {
+      const server = createServer();
+      await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+      const port = (server.address() as AddressInfo).port;
+      await new Promise((r) => server.close(r));
+      const bundle = join(tmp.dir, 'trust-bundle.pem');
+      writeFileSync(bundle, '');
+      writeFileSync(join(tmp.dir, 'admin.token'), 'gha_not-a-real-token\n');
+      writeFileSync(
+        join(tmp.dir, 'endpoints.json'),
+        JSON.stringify({ pid: process.pid, admin: `https://127.0.0.1:${port}`, trustBundle: bundle }),
+      );
+      for (const args of [
+        ['kms', 'key', 'list'],
+        ['object', 'ls'],
+        ['kms', 'encrypt', '--key', 'k'],
+      ]) {
+        const result = await runCli([...args, '--data-dir', tmp.dir, '--json'], {}, 'x');
+        expect({ args, code: result.code, stdout: result.stdout, stderr: result.stderr }).toEqual({
+          args,
+          code: 3,
+          stdout: '',
+          stderr: `gatehouse: gatehouse is not running on ${tmp.dir}\n`,
+        });
+      }
+    } finally {
       tmp.remove();
     }
   });
