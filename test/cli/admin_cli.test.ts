@@ -120,6 +120,20 @@ describe('admin CLI round trips', () => {
     const usage = await gh('kms', 'key', 'config', 'orders', '--min-decryption-version', 'many');
     expect(usage.code).toBe(2);
     expect(usage.stdout).toBe('');
+    // Found malformed by the command itself rather than by commander: these exited 1.
+    for (const args of [
+      ['object', 'get', 'bucket-without-key'],
+      ['object', 'rm', 'photos/'],
+      ['ca', 'bundle', '--format', 'der'],
+    ]) {
+      const result = await gh(...args);
+      expect({
+        args,
+        code: result.code,
+        stdout: result.stdout,
+        lines: result.stderr.trim().split('\n').length,
+      }).toEqual({ args, code: 2, stdout: '', lines: 1 });
+    }
   });
 
   it('stops cleanly on SIGTERM, then admin commands exit 3', async () => {
