@@ -61,6 +61,8 @@ describe('admin CLI round trips', () => {
 
     const show = await gh('kms', 'key', 'show', 'orders');
     expect(show.stdout).toMatch(/latest version\s+3/);
+    // Version dates were printed as epoch milliseconds ("created 1795958127097").
+    expect(show.stdout).toMatch(/version 1\s+created \d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z/);
     expect(show.stdout).not.toMatch(/[A-Za-z0-9+/]{40,}/); // never key material
   });
 
