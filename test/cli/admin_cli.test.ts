@@ -173,6 +173,33 @@ describe('gatehouse up failures', () => {
     }
   });
 
+  // `up --data-dir /proc/x` spun forever at full CPU in Node's recursive mkdir; `up --data-dir FILE/x` printed a raw
+  // "ENOTDIR: not a directory, mkdir ...".
+  it('refuses a data directory that cannot be created, with one line', async () => {
+    const tmp = tempDir('gh-cli-');
+    try {
+      const file = join(tmp.dir, 'plain');
+      writeFileSync(file, 'x');
+      const underFile = await runCli(['up', '--data-dir', join(file, 'data')]);
+      expect(underFile).toEqual({
+        code: 1,
+        stdout: '',
+        stderr: `gatehouse: cannot create the data directory ${join(file, 'data')}: ${file} is not a directory\n`,
+      });
+      if (existsSync('/proc/self')) {
+        const proc = await runCli(['up', '--data-dir', '/proc/gatehouse-test']);
+        expect(proc).toEqual({
+          code: 1,
+          stdout: '',
+          stderr:
+            'gatehouse: cannot create the data directory /proc/gatehouse-test: directories cannot be created there\n',
+        });
+      }
+    } finally {
+      tmp.remove();
+    }
+  });
+
   it('a second up on the same directory exits with a clear message', async () => {
     const tmp = tempDir('gh-cli-');
     const first = await startUp(tmp.dir);
