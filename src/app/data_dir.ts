@@ -1,6 +1,6 @@
-import { chmodSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { chmodSync, existsSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { GatehouseError, writeFileAtomic, type DataDirPaths } from '../core/index.js';
+import { GatehouseError, makeDirectories, writeFileAtomic, type DataDirPaths } from '../core/index.js';
 
 export { dataDirPaths, type DataDirPaths } from '../core/index.js';
 
@@ -13,7 +13,7 @@ export interface Manifest {
   rootKeyFingerprint: string;
 }
 
-/** Creates the directory (0700) if needed and refuses one that is not a directory. */
+/** Creates the directory (0700) if needed and refuses one that is not a directory or cannot be created. */
 export function ensureDataDir(paths: DataDirPaths): void {
   if (existsSync(paths.dir)) {
     if (!statSync(paths.dir).isDirectory()) {
@@ -21,7 +21,22 @@ export function ensureDataDir(paths: DataDirPaths): void {
     }
     return;
   }
-  mkdirSync(paths.dir, { recursive: true, mode: 0o700 });
+  try {
+    makeDirectories(paths.dir, 0o700);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    const why =
+      code === 'ENOTDIR'
+        ? `${(err as NodeJS.ErrnoException).path ?? 'a parent'} is not a directory`
+        : code === 'EACCES' || code === 'EPERM' || code === 'EROFS'
+          ? 'no permission'
+          : code === 'ENOENT'
+            ? 'directories cannot be created there'
+            : (code ?? 'error');
+    throw new GatehouseError('ERR_DATADIR_INVALID', {
+      message: `cannot create the data directory ${paths.dir}: ${why}`,
+    });
+  }
   chmodSync(paths.dir, 0o700);
 }
 

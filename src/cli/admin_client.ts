@@ -10,6 +10,13 @@ export interface AdminConnection {
   base: string;
   token: string;
   agent: Agent;
+  /** The data directory, for the "not running on DIR" message when the listener refuses connections. */
+  dir: string;
+}
+
+/** ERR_NOT_RUNNING (exit 3) with the contract's message: `gatehouse is not running on DIR`. */
+export function notRunningOn(dir: string): GatehouseError {
+  return new GatehouseError('ERR_NOT_RUNNING', { message: `gatehouse is not running on ${dir}` });
 }
 
 /**
@@ -21,8 +28,7 @@ export interface AdminConnection {
  */
 export function openAdminConnection(dataDir: string): AdminConnection {
   const paths = dataDirPaths(dataDir);
-  const notRunning = () =>
-    new GatehouseError('ERR_NOT_RUNNING', { message: `gatehouse is not running on ${paths.dir}` });
+  const notRunning = () => notRunningOn(paths.dir);
   let endpoints: Endpoints;
   try {
     endpoints = JSON.parse(readFileSync(paths.endpoints, 'utf8')) as Endpoints;
@@ -41,7 +47,7 @@ export function openAdminConnection(dataDir: string): AdminConnection {
     });
   }
   const agent = new Agent({ connect: { ...clientTlsOptions({ ca }), servername: 'localhost' } });
-  return { base: endpoints.admin, token, agent };
+  return { base: endpoints.admin, token, agent, dir: paths.dir };
 }
 
 /** Talks to the admin API of the gatehouse running on a data directory, with DIR/admin.token. */
@@ -50,12 +56,13 @@ export class AdminClient {
     private readonly base: string,
     private readonly token: string,
     private readonly agent: Agent,
+    private readonly dir: string,
   ) {}
 
   /** Finds the running gatehouse through DIR/endpoints.json; ERR_NOT_RUNNING (exit 3) when there is none. */
   static connect(dataDir: string): AdminClient {
-    const { base, token, agent } = openAdminConnection(dataDir);
-    return new AdminClient(base, token, agent);
+    const { base, token, agent, dir } = openAdminConnection(dataDir);
+    return new AdminClient(base, token, agent, dir);
   }
 
   async call<T = unknown>(method: 'GET' | 'POST' | 'DELETE', path: string, body?: unknown): Promise<T> {
@@ -82,7 +89,7 @@ export class AdminClient {
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
       if (code === 'ECONNREFUSED' || code === 'UND_ERR_SOCKET' || code === 'ECONNRESET') {
-        throw new GatehouseError('ERR_NOT_RUNNING', { message: `gatehouse is not running at ${this.base}` });
+        throw notRunningOn(this.dir);
       }
       throw err;
     }
@@ -117,7 +124,7 @@ export class AdminClient {
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
       if (code === 'ECONNREFUSED') {
-        throw new GatehouseError('ERR_NOT_RUNNING', { message: `gatehouse is not running at ${this.base}` });
+        throw notRunningOn(this.dir);
       }
       throw err;
     }

@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-import type { Command } from 'commander';
+import { InvalidArgumentError, type Command } from 'commander';
 import { isGatehouseError } from '../core/index.js';
 import { buildProgram } from './program.js';
 import { exitWhenFlushed, runsUntilSignalled } from './signals.js';
@@ -32,5 +32,8 @@ usageExitsTwo(buildProgram())
   .catch((err: unknown) => {
     const message = (err as Error).message ?? String(err);
     console.error(`gatehouse: ${message.split('\n')[0]}`);
-    process.exit(isGatehouseError(err, 'ERR_NOT_RUNNING') ? 3 : 1);
+    // An argument a command's action finds malformed (`object get BUCKET` without /KEY) is a usage error, like the
+    // ones commander finds while parsing.
+    const code = isGatehouseError(err, 'ERR_NOT_RUNNING') ? 3 : err instanceof InvalidArgumentError ? 2 : 1;
+    process.exit(code);
   });

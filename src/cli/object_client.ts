@@ -1,7 +1,7 @@
 import type { Readable } from 'node:stream';
 import { request, type Agent } from 'undici';
 import { GatehouseError, type ErrorCode } from '../core/index.js';
-import { openAdminConnection } from './admin_client.js';
+import { notRunningOn, openAdminConnection } from './admin_client.js';
 
 /** The answer of a raw request: status and body stream (problem answers already turned into errors). */
 export interface RawAnswer {
@@ -23,12 +23,13 @@ export class StreamingAdminClient {
     private readonly base: string,
     private readonly token: string,
     private readonly agent: Agent,
+    private readonly dir: string,
   ) {}
 
   /** Finds the running gatehouse through DIR/endpoints.json (same rules and errors as `AdminClient.connect`). */
   static connect(dataDir: string): StreamingAdminClient {
-    const { base, token, agent } = openAdminConnection(dataDir);
-    return new StreamingAdminClient(base, token, agent);
+    const { base, token, agent, dir } = openAdminConnection(dataDir);
+    return new StreamingAdminClient(base, token, agent, dir);
   }
 
   async send(method: 'GET' | 'PUT' | 'POST' | 'DELETE', path: string, body?: Readable): Promise<RawAnswer> {
@@ -48,7 +49,7 @@ export class StreamingAdminClient {
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
       if (code === 'ECONNREFUSED') {
-        throw new GatehouseError('ERR_NOT_RUNNING', { message: `gatehouse is not running at ${this.base}` });
+        throw notRunningOn(this.dir);
       }
       throw err;
     }

@@ -1,4 +1,4 @@
-import { closeSync, createWriteStream, openSync, renameSync, rmSync, statSync } from 'node:fs';
+import { closeSync, createWriteStream, existsSync, openSync, renameSync, rmSync, statSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -7,7 +7,12 @@ import { GatehouseError, fsyncDirectory } from '../core/index.js';
 /** Why `file` cannot be written, in words (the error's code otherwise). */
 function reason(err: unknown, file: string): string {
   const code = (err as NodeJS.ErrnoException).code;
-  if (code === 'ENOENT' || code === 'ENOTDIR') return `directory ${dirname(file)} does not exist`;
+  if (code === 'ENOENT' || code === 'ENOTDIR') {
+    // A directory that exists but where nothing can be created (/proc) also answers ENOENT.
+    return existsSync(dirname(file)) && statSync(dirname(file)).isDirectory()
+      ? `files cannot be created in ${dirname(file)}`
+      : `directory ${dirname(file)} does not exist`;
+  }
   if (code === 'EACCES' || code === 'EPERM' || code === 'EROFS') return `no permission to write in ${dirname(file)}`;
   return code ?? (err as Error).message;
 }

@@ -21,7 +21,12 @@ export const ERROR_CODES = {
   ERR_OUTPUT_FILE: {
     status: 400,
     message: 'Cannot write the output file',
-    doc: "A CLI command's `--out FILE` cannot be written: its directory does not exist or is not writable, or FILE is a directory. Checked before the command asks the server for anything; nothing is written.",
+    doc: "A CLI command's `--out FILE` cannot be written: its directory does not exist or is not writable, or FILE is a directory; or the `--out DIR` of `ca issue` is (or lies under) a file or cannot be created or written. Checked before the command asks the server for anything; nothing is written.",
+  },
+  ERR_INPUT_FILE: {
+    status: 400,
+    message: 'Cannot read the input file',
+    doc: "A file a CLI command reads (`object put --in FILE`, `client create --jwks-file FILE`) does not exist, cannot be read, or is not what the option expects (JSON for `--jwks-file`). Checked before the command asks the server for anything; the message never quotes the file's content.",
   },
   ERR_DATADIR_LOCKED: {
     status: 409,

@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
-import { GatehouseError, parseDuration } from '../core/index.js';
+import { GatehouseError } from '../core/index.js';
+import { parseDurationField } from './request_parse.js';
 import { requireAdminToken, type AdminTokenCheck } from './admin_auth.js';
 
 /** A client registration as the admin API receives it (snake_case JSON). */
@@ -77,13 +78,6 @@ function parse<T>(schema: z.ZodType<T>, value: unknown): T {
   return result.data;
 }
 
-function durationMs(text: string | undefined, what: string): number | undefined {
-  if (text === undefined) return undefined;
-  const ms = parseDuration(text);
-  if (ms === undefined) throw new GatehouseError('ERR_HTTP_BAD_REQUEST', { message: `Invalid request: ${what}` });
-  return ms;
-}
-
 /**
  * The identity part of the admin API (on the admin listener, admin token required): APIs, clients and signing keys.
  *
@@ -110,7 +104,7 @@ export function registerIdentityAdminRoutes(
     );
     scope.post('/v1/identity/clients', async (request, reply) => {
       const body = parse(clientBody, request.body);
-      const ttl = durationMs(body.access_token_ttl, 'access_token_ttl');
+      const ttl = parseDurationField(body.access_token_ttl, 'access_token_ttl');
       return reply
         .code(201)
         .send(await ops.createClient({ ...body, ...(ttl === undefined ? {} : { accessTokenTtlMs: ttl }) }));
@@ -119,7 +113,7 @@ export function registerIdentityAdminRoutes(
     scope.get('/v1/identity/clients/:id', async (request) => ops.getClient(parse(idParams, request.params).id));
     scope.post('/v1/identity/clients/:id/rotate-secret', async (request) => {
       const { id } = parse(idParams, request.params);
-      return ops.rotateClientSecret(id, durationMs(parse(rotateBody, request.body).overlap, 'overlap'));
+      return ops.rotateClientSecret(id, parseDurationField(parse(rotateBody, request.body).overlap, 'overlap'));
     });
     scope.delete('/v1/identity/clients/:id', async (request) => ops.deleteClient(parse(idParams, request.params).id));
     scope.post('/v1/identity/signing-keys/rotate', async () => ops.rotateSigningKeys());

@@ -28,6 +28,9 @@ export function parseRequest<T>(schema: z.ZodType<T>, value: unknown, fallbackWh
 export function parseDurationField(text: string | undefined, what: string): number | undefined {
   if (text === undefined) return undefined;
   const ms = parseDuration(text);
-  if (ms === undefined) throw new GatehouseError('ERR_HTTP_BAD_REQUEST', { message: `Invalid request: ${what}` });
+  if (ms === undefined)
+    throw new GatehouseError('ERR_HTTP_BAD_REQUEST', {
+      message: `Invalid request: ${what}: expected a duration such as 15m, 24h or 30d`,
+    });
   return ms;
 }

@@ -1,4 +1,4 @@
-import { readFileSync, statSync } from 'node:fs';
+import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ChildProcess } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -86,6 +86,21 @@ describe('gatehouse ca CLI', () => {
     expect(second.stderr).toContain('Invalid join token');
     const bad = await gh('ca', 'join-token', '--spiffe-id', 'spiffe://elsewhere.org/ns/a/sa/b');
     expect(bad.code).toBe(1);
+  });
+
+  // `--out` naming a file used to fail with a raw "EEXIST: ... mkdir" only after the CA had signed, spending the
+  // join token; now the directory is checked first and the token stays usable.
+  it('refuses an --out that cannot be a directory before the join token is spent', async () => {
+    const token = (await gh('ca', 'join-token', '--spiffe-id', ID, '--ttl', '2m')).stdout.split('\n')[0]!;
+    const file = join(tmp.dir, 'not-a-dir');
+    writeFileSync(file, 'x');
+    const refused = await gh('ca', 'issue', '--spiffe-id', ID, '--out', file, '--join-token', token, '--json');
+    expect(refused.code).toBe(1);
+    expect(refused.stdout).toBe('');
+    expect(refused.stderr).toBe(`gatehouse: cannot write ${file}: ${file} is not a directory\n`);
+    const issued = await gh('ca', 'issue', '--spiffe-id', ID, '--out', join(tmp.dir, 'c'), '--join-token', token);
+    expect(issued.code).toBe(0);
+    expect(statSync(join(tmp.dir, 'c', 'key.pem')).mode & 0o777).toBe(0o600);
   });
 
   it('revokes, rotates with overlap, and shows status and both bundle forms', async () => {

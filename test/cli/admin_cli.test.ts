@@ -1,4 +1,5 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ChildProcess } from 'node:child_process';
@@ -60,6 +61,8 @@ describe('admin CLI round trips', () => {
 
     const show = await gh('kms', 'key', 'show', 'orders');
     expect(show.stdout).toMatch(/latest version\s+3/);
+    // Version dates were printed as epoch milliseconds ("created 1795958127097").
+    expect(show.stdout).toMatch(/version 1\s+created \d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z/);
     expect(show.stdout).not.toMatch(/[A-Za-z0-9+/]{40,}/); // never key material
   });
 
@@ -138,6 +141,20 @@ describe('admin CLI round trips', () => {
     const usage = await gh('kms', 'key', 'config', 'orders', '--min-decryption-version', 'many');
     expect(usage.code).toBe(2);
     expect(usage.stdout).toBe('');
+    // Found malformed by the command itself rather than by commander: these exited 1.
+    for (const args of [
+      ['object', 'get', 'bucket-without-key'],
+      ['object', 'rm', 'photos/'],
+      ['ca', 'bundle', '--format', 'der'],
+    ]) {
+      const result = await gh(...args);
+      expect({
+        args,
+        code: result.code,
+        stdout: result.stdout,
+        lines: result.stderr.trim().split('\n').length,
+      }).toEqual({ args, code: 2, stdout: '', lines: 1 });
+    }
   });
 
   it('stops cleanly on SIGTERM, then admin commands exit 3', async () => {
@@ -175,6 +192,33 @@ describe('gatehouse up failures', () => {
     }
   });
 
+  // `up --data-dir /proc/x` spun forever at full CPU in Node's recursive mkdir; `up --data-dir FILE/x` printed a raw
+  // "ENOTDIR: not a directory, mkdir ...".
+  it('refuses a data directory that cannot be created, with one line', async () => {
+    const tmp = tempDir('gh-cli-');
+    try {
+      const file = join(tmp.dir, 'plain');
+      writeFileSync(file, 'x');
+      const underFile = await runCli(['up', '--data-dir', join(file, 'data')]);
+      expect(underFile).toEqual({
+        code: 1,
+        stdout: '',
+        stderr: `gatehouse: cannot create the data directory ${join(file, 'data')}: ${file} is not a directory\n`,
+      });
+      if (existsSync('/proc/self')) {
+        const proc = await runCli(['up', '--data-dir', '/proc/gatehouse-test']);
+        expect(proc).toEqual({
+          code: 1,
+          stdout: '',
+          stderr:
+            'gatehouse: cannot create the data directory /proc/gatehouse-test: directories cannot be created there\n',
+        });
+      }
+    } finally {
+      tmp.remove();
+    }
+  });
+
   it('a second up on the same directory exits with a clear message', async () => {
     const tmp = tempDir('gh-cli-');
     const first = await startUp(tmp.dir);
@@ -190,6 +234,42 @@ describe('gatehouse up failures', () => {
     } finally {
       first.child.kill('SIGTERM');
       await exitOf(first.child);
+      tmp.remove();
+    }
+  });
+});
+
+// endpoints.json naming a live pid whose admin listener refuses connections (gatehouse stopping, or a reused pid):
+// the commands said "gatehouse is not running at https://127.0.0.1:PORT" instead of the contract's "on DIR".
+describe('admin commands against a listener that refuses connections', () => {
+  it('exit 3 with "gatehouse is not running on DIR" and nothing on stdout', async () => {
+    const tmp = tempDir('gh-cli-');
+    try {
+      const server = createServer();
+      await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+      const port = (server.address() as AddressInfo).port;
+      await new Promise((r) => server.close(r));
+      const bundle = join(tmp.dir, 'trust-bundle.pem');
+      writeFileSync(bundle, '');
+      writeFileSync(join(tmp.dir, 'admin.token'), 'gha_not-a-real-token\n');
+      writeFileSync(
+        join(tmp.dir, 'endpoints.json'),
+        JSON.stringify({ pid: process.pid, admin: `https://127.0.0.1:${port}`, trustBundle: bundle }),
+      );
+      for (const args of [
+        ['kms', 'key', 'list'],
+        ['object', 'ls'],
+        ['kms', 'encrypt', '--key', 'k'],
+      ]) {
+        const result = await runCli([...args, '--data-dir', tmp.dir, '--json'], {}, 'x');
+        expect({ args, code: result.code, stdout: result.stdout, stderr: result.stderr }).toEqual({
+          args,
+          code: 3,
+          stdout: '',
+          stderr: `gatehouse: gatehouse is not running on ${tmp.dir}\n`,
+        });
+      }
+    } finally {
       tmp.remove();
     }
   });

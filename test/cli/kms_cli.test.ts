@@ -129,6 +129,34 @@ describe('gatehouse kms encrypt | decrypt | rewrap | datakey', () => {
     expect(wrongRewrap.stdout.length).toBe(0);
   });
 
+  // `--json` (help: "print exactly one JSON document") used to write the raw envelope or plaintext bytes.
+  it('with --json prints one JSON document holding the bytes in base64, and nothing on failure', async () => {
+    const plain = randomBytes(100_003); // not a multiple of 3: the base64 stream carries bytes over chunks
+    writeFileSync(join(tmp.dir, 'json-plain.bin'), plain);
+    const enc = await sh(`gh kms encrypt --key orders --context t=j --json ${D} < json-plain.bin`);
+    expect(enc.code, enc.stderr).toBe(0);
+    const envelope = Buffer.from((JSON.parse(enc.stdout.toString()) as { ciphertext: string }).ciphertext, 'base64');
+    writeFileSync(join(tmp.dir, 'json-c'), envelope);
+    const dec = await sh(`gh kms decrypt --context t=j --json ${D} < json-c`);
+    expect(dec.code, dec.stderr).toBe(0);
+    expect(Buffer.from((JSON.parse(dec.stdout.toString()) as { plaintext: string }).plaintext, 'base64')).toEqual(
+      plain,
+    );
+    const rewrapped = await sh(`gh kms rewrap --context t=j --json ${D} < json-c`);
+    expect(rewrapped.code, rewrapped.stderr).toBe(0);
+    expect(Object.keys(JSON.parse(rewrapped.stdout.toString()) as object)).toEqual(['ciphertext']);
+    const toFile = await sh(`gh kms decrypt --context t=j --json --out json-out.bin ${D} < json-c`);
+    expect(JSON.parse(toFile.stdout.toString())).toEqual({ file: join(tmp.dir, 'json-out.bin'), bytes: plain.length });
+    expect(readFileSync(join(tmp.dir, 'json-out.bin'))).toEqual(plain);
+
+    const wrong = await sh(`gh kms decrypt --context t=other --json ${D} < json-c`);
+    expect(wrong.code).toBe(1);
+    expect(wrong.stdout.length).toBe(0);
+    const noKey = await sh(`gh kms encrypt --key missing --json ${D} < json-plain.bin`);
+    expect(noKey.code).toBe(1);
+    expect(noKey.stdout.length).toBe(0);
+  });
+
   it('makes data keys', async () => {
     const human = await runCli(['kms', 'datakey', '--key', 'orders', '--data-dir', dir]);
     expect(human.code).toBe(0);

@@ -52,6 +52,24 @@ describe('gatehouse object', { timeout: 120_000 }, () => {
     expect(objects.map((o) => o.size)).toEqual([0, 1, 1024 * 1024, 20 * 1024 * 1024]);
   });
 
+  // `object get --json` used to write the raw object; a missing --in FILE gave a raw ENOENT.
+  it('with --json prints one JSON document (base64 data, or file and size with --out)', async () => {
+    const data = randomBytes(70_001);
+    expect((await gh(['object', 'put', 'json/a.bin'], input('json-in', data))).code).toBe(0);
+    const got = await gh(['object', 'get', 'json/a.bin', '--json']);
+    expect(got.code, got.stderr).toBe(0);
+    expect(Buffer.from((JSON.parse(got.stdout.toString()) as { data: string }).data, 'base64').equals(data)).toBe(true);
+    const out = join(tmp.dir, 'json-out.bin');
+    const toFile = await gh(['object', 'get', 'json/a.bin', '--out', out, '--json']);
+    expect(JSON.parse(toFile.stdout.toString())).toEqual({ file: out, bytes: data.length });
+    const missing = await gh(['object', 'get', 'json/none', '--json']);
+    expect(missing.code).toBe(1);
+    expect(missing.stdout.length).toBe(0);
+    const noFile = await gh(['object', 'put', 'json/b.bin', '--in', join(tmp.dir, 'absent')]);
+    expect(noFile.code).toBe(1);
+    expect(noFile.stderr).toBe(`gatehouse: --in ${join(tmp.dir, 'absent')}: no such file\n`);
+  });
+
   it('keeps keys with slashes and unicode, lists by prefix, removes', async () => {
     const keys = ['a/b/c.txt', 'a/ü/東京 😀.txt', 'b'];
     for (const key of keys) {

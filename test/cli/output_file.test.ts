@@ -35,6 +35,16 @@ describe('OutputFile (the --out FILE of the CLI)', () => {
     }
   });
 
+  // `kms decrypt --out /proc/version` said "directory /proc does not exist".
+  it.runIf(existsSync('/proc/self'))('says so when the directory exists but nothing can be created in it', () => {
+    expect(() => OutputFile.open('/proc/version')).toThrow(
+      expect.objectContaining({
+        code: 'ERR_OUTPUT_FILE',
+        message: 'cannot write /proc/version: files cannot be created in /proc',
+      }),
+    );
+  });
+
   it('writes atomically: 0600, the whole content, no temporary file left', async () => {
     const dir = fresh();
     const file = join(dir, 'out.bin');

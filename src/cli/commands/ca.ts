@@ -1,4 +1,4 @@
-import { Command } from 'commander';
+import { Command, InvalidArgumentError } from 'commander';
 import { print, table } from '../output.js';
 import { runsAlone } from './standalone.js';
 import { adminFlags, withAdmin, type AdminFlags } from './with_admin.js';
@@ -149,7 +149,7 @@ export function caCommand(): Command {
   ).action(async (flags: AdminFlags & { format: string }) =>
     withAdmin(flags, async (client, output) => {
       if (flags.format !== 'pem' && flags.format !== 'spiffe') {
-        throw new Error('--format: expected pem or spiffe');
+        throw new InvalidArgumentError('--format: expected pem or spiffe');
       }
       const bundle = await client.call<{ pem: string; spiffe: unknown }>('GET', '/v1/ca/bundle');
       if (output.json || flags.format === 'spiffe')

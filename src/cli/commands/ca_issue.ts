@@ -1,12 +1,13 @@
 import { generateKeyPairSync } from 'node:crypto';
-import { mkdirSync, readFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { Agent, request } from 'undici';
 import type { Endpoints } from '../../app/index.js';
 import { GatehouseError, dataDirPaths, parseDuration, writeFileAtomic } from '../../core/index.js';
 import { clientTlsOptions } from '../../crypto/index.js';
 import { createCsr } from '../../pki/index.js';
 import type { AdminClient } from '../admin_client.js';
+import { prepareOutputDirectory } from '../output_directory.js';
 
 /** What `gatehouse ca issue` asks for. */
 export interface IssueOptions {
@@ -50,7 +51,7 @@ async function sign(endpoints: Endpoints, body: object): Promise<Signed> {
 /**
  * `gatehouse ca issue`: makes an EC P-256 key here, sends only a CSR to the CA listener with a join token (fetched
  * through the admin API unless given), and writes `cert.pem` (leaf then chain), `key.pem` (0600) and `bundle.pem`
- * atomically into `out`.
+ * atomically into `out`, which is created and checked first (ERR_OUTPUT_FILE before anything is asked of the server).
  *
  * @example
  * await issueToDirectory(client, 'DIR', { spiffeId, dns: ['api.internal'], out: './certs' });
@@ -63,6 +64,8 @@ export async function issueToDirectory(
   if (options.ttl !== undefined && parseDuration(options.ttl) === undefined) {
     throw new GatehouseError('ERR_HTTP_BAD_REQUEST', { message: `--ttl: expected a duration such as 24h` });
   }
+  // Before a join token is spent and a certificate signed: a DIR that cannot take the files is refused now.
+  const out = prepareOutputDirectory(options.out);
   const endpoints = JSON.parse(readFileSync(dataDirPaths(dataDir).endpoints, 'utf8')) as Endpoints;
   if (!endpoints.ca)
     throw new GatehouseError('ERR_NOT_RUNNING', { message: 'the running gatehouse has no CA listener' });
@@ -79,8 +82,6 @@ export async function issueToDirectory(
     ...(options.dns.length > 0 ? { dns_names: options.dns } : {}),
     ...(options.ttl === undefined ? {} : { ttl: options.ttl }),
   });
-  const out = resolve(options.out);
-  mkdirSync(out, { recursive: true, mode: 0o700 });
   const files = { key: join(out, 'key.pem'), cert: join(out, 'cert.pem'), bundle: join(out, 'bundle.pem') };
   writeFileAtomic(files.key, privateKey.export({ type: 'pkcs8', format: 'pem' }) as string, 0o600);
   writeFileAtomic(files.cert, signed.certificate_chain, 0o644);

@@ -1,5 +1,5 @@
-import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
+import { readJsonFile } from '../input_file.js';
 import { print, table } from '../output.js';
 import { adminFlags, withAdmin, type AdminFlags } from './with_admin.js';
 
@@ -102,7 +102,7 @@ export function clientCommand(): Command {
           spiffeId?: string[];
         },
       ) => {
-        const jwks = flags.jwksFile ? (JSON.parse(readFileSync(flags.jwksFile, 'utf8')) as unknown) : undefined;
+        const jwks = flags.jwksFile ? readJsonFile(flags.jwksFile, '--jwks-file') : undefined;
         await withAdmin(flags, async (admin, output) => {
           const created = await admin.call<Created>('POST', '/v1/identity/clients', {
             name: flags.name,

@@ -12,7 +12,7 @@ interface KeyView {
   min_encryption_version: number;
   deletion_allowed: boolean;
   deleted: boolean;
-  versions?: Array<{ version: number; created_at: string; encryptions?: number }>;
+  versions?: Array<{ version: number; created_at: number; encryptions?: number }>;
 }
 
 function positiveInt(value: string): number {
@@ -34,7 +34,7 @@ function describeKey(key: KeyView): string {
   for (const v of key.versions ?? []) {
     rows.push([
       `version ${v.version}`,
-      `created ${v.created_at}${v.encryptions === undefined ? '' : `, ${v.encryptions} encryptions reserved`}`,
+      `created ${new Date(v.created_at).toISOString()}${v.encryptions === undefined ? '' : `, ${v.encryptions} encryptions reserved`}`,
     ]);
   }
   return table(rows);

@@ -1,13 +1,14 @@
-import { createReadStream, createWriteStream, fstatSync, mkdtempSync, rmSync } from 'node:fs';
+import { createReadStream, createWriteStream, fstatSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { Command } from 'commander';
 import { InvalidArgumentError } from 'commander';
 import type { AdminClient } from '../admin_client.js';
+import { writeBytesAsJson } from '../json_bytes.js';
 import { OutputFile } from '../output_file.js';
-import { print } from '../output.js';
+import { print, type Output } from '../output.js';
 import { adminFlags, withAdmin, type AdminFlags } from './with_admin.js';
 
 interface ContextFlags extends AdminFlags {
@@ -48,11 +49,23 @@ async function rereadableInput(): Promise<{ open(): Readable; cleanup(): void }>
   }
 }
 
+/** Raw bytes to stdout, or with --json one document `{ "<field>": "<base64>" }`. */
+async function writeBytes(output: Output, field: string, body: Readable): Promise<void> {
+  if (output.json) await writeBytesAsJson(field, body, process.stdout);
+  else await pipeline(body, process.stdout as Writable);
+}
+
 /**
  * Decrypts with verify-before-release: pass 1 has the server authenticate every segment (no plaintext comes back),
- * pass 2 decrypts. With `out`, plaintext goes to a temporary file beside it, renamed over it only on success.
+ * pass 2 decrypts. With `out`, plaintext goes to a temporary file beside it, renamed over it only on success (and
+ * `--json` prints `{ "file", "bytes" }`).
  */
-async function decryptVerified(client: AdminClient, context: string[], out: string | undefined): Promise<void> {
+async function decryptVerified(
+  client: AdminClient,
+  context: string[],
+  out: string | undefined,
+  output: Output,
+): Promise<void> {
   const file = out === undefined ? undefined : OutputFile.open(out);
   let input: Awaited<ReturnType<typeof rereadableInput>> | undefined;
   try {
@@ -60,8 +73,11 @@ async function decryptVerified(client: AdminClient, context: string[], out: stri
     const verified = await client.stream('/v1/kms/stream/verify' + query(contextQuery(context)), input.open());
     for await (const chunk of verified) void chunk; // a small JSON answer: the ciphertext is good
     const plaintext = await client.stream('/v1/kms/stream/decrypt' + query(contextQuery(context)), input.open());
-    if (file === undefined) await pipeline(plaintext, process.stdout as Writable);
-    else await file.write(plaintext);
+    if (file === undefined) await writeBytes(output, 'plaintext', plaintext);
+    else {
+      await file.write(plaintext);
+      if (output.json) print(output, { file: resolve(file.file), bytes: statSync(file.file).size }, () => '');
+    }
   } catch (err) {
     file?.discard();
     throw err;
@@ -84,23 +100,23 @@ export function addKmsDataCommands(kms: Command): void {
   withContext(kms.command('encrypt').description('envelope-encrypt stdin to stdout (any size, streaming)'))
     .requiredOption('--key <name>', 'named key to encrypt with')
     .action(async (flags: ContextFlags & { key: string }) =>
-      withAdmin(flags, async (client) => {
+      withAdmin(flags, async (client, output) => {
         const path = '/v1/kms/stream/encrypt' + query([['key', flags.key], ...contextQuery(flags.context)]);
-        await pipeline(await client.stream(path, process.stdin), process.stdout as Writable);
+        await writeBytes(output, 'ciphertext', await client.stream(path, process.stdin));
       }),
     );
 
   withContext(kms.command('decrypt').description('decrypt stdin; nothing is written unless all of it authenticates'))
     .option('--out <file>', 'write the plaintext to FILE (atomically) instead of stdout')
     .action(async (flags: ContextFlags & { out?: string }) =>
-      withAdmin(flags, (client) => decryptVerified(client, flags.context, flags.out)),
+      withAdmin(flags, (client, output) => decryptVerified(client, flags.context, flags.out, output)),
     );
 
   withContext(kms.command('rewrap').description('rewrap a ciphertext on stdin to the newest key version')).action(
     async (flags: ContextFlags) =>
-      withAdmin(flags, async (client) => {
+      withAdmin(flags, async (client, output) => {
         const path = '/v1/kms/stream/rewrap' + query(contextQuery(flags.context));
-        await pipeline(await client.stream(path, process.stdin), process.stdout as Writable);
+        await writeBytes(output, 'ciphertext', await client.stream(path, process.stdin));
       }),
   );
 

@@ -1,10 +1,13 @@
-import { createReadStream } from 'node:fs';
+import { statSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { Readable, type Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createInterface } from 'node:readline';
 import { Command, InvalidArgumentError } from 'commander';
 import { GatehouseError, type ErrorCode } from '../../core/index.js';
 import { StreamingAdminClient } from '../object_client.js';
+import { openInputFile } from '../input_file.js';
+import { writeBytesAsJson } from '../json_bytes.js';
 import { OutputFile } from '../output_file.js';
 import { print } from '../output.js';
 import { adminFlags, type AdminFlags } from './with_admin.js';
@@ -49,12 +52,19 @@ async function withClient<T>(flags: AdminFlags, fn: (client: StreamingAdminClien
   }
 }
 
-async function get(client: StreamingAdminClient, target: string, out: string | undefined): Promise<void> {
+/** `object get`: raw bytes, or with --json `{ "data": "<base64>" }` (stdout) or `{ "file", "bytes" }` (--out). */
+async function get(
+  client: StreamingAdminClient,
+  target: string,
+  out: string | undefined,
+  json: boolean,
+): Promise<void> {
   const { bucket, key } = bucketAndKey(target);
   if (out === undefined) {
     // Verify before release: the server authenticates the whole object before it sends the first byte.
     const answer = await client.send('GET', `${objectPath(bucket, key)}?verify=first`);
-    await pipeline(answer.body, process.stdout as Writable);
+    if (json) await writeBytesAsJson('data', answer.body, process.stdout);
+    else await pipeline(answer.body, process.stdout as Writable);
     return;
   }
   const file = OutputFile.open(out);
@@ -64,6 +74,7 @@ async function get(client: StreamingAdminClient, target: string, out: string | u
     file.discard();
     throw err;
   }
+  if (json) print({ json }, { file: resolve(file.file), bytes: statSync(file.file).size }, () => '');
 }
 
 /** Runs the rewrap, printing each NDJSON progress line to stderr; returns the final report. */
@@ -99,7 +110,7 @@ export function objectCommand(): Command {
     .action(async (target: string, flags: AdminFlags & { in?: string; key?: string }) =>
       withClient(flags, async (client) => {
         const { bucket, key } = bucketAndKey(target);
-        const source = flags.in === undefined ? process.stdin : createReadStream(flags.in);
+        const source = flags.in === undefined ? process.stdin : openInputFile(flags.in, '--in');
         const query = flags.key === undefined ? '' : `?key_name=${encodeURIComponent(flags.key)}`;
         const info = await client.json<ObjectView>('PUT', objectPath(bucket, key) + query, source);
         print({ json: flags.json === true }, info, (o: ObjectView) => {
@@ -111,7 +122,7 @@ export function objectCommand(): Command {
   adminFlags(object.command('get <bucket/key>').description('write an object to stdout (verified first) or --out'))
     .option('--out <file>', 'write to FILE atomically (temp file renamed only when complete)')
     .action(async (target: string, flags: AdminFlags & { out?: string }) =>
-      withClient(flags, (client) => get(client, target, flags.out)),
+      withClient(flags, (client) => get(client, target, flags.out, flags.json === true)),
     );
 
   adminFlags(object.command('ls [bucket]').description('list buckets, or the objects of BUCKET[/PREFIX]'))
