@@ -1,4 +1,4 @@
-import type { Logger } from '../core/index.js';
+import { formatDuration, GatehouseError, type Logger } from '../core/index.js';
 import type { CaAdminOperations } from '../http/index.js';
 import type { Enrollment } from '../pki/index.js';
 import type { PlatformCore } from './compose.js';
@@ -23,7 +23,13 @@ export function caAdminOperations(options: {
   const audit = core.logger.child({ audit: true, actor: 'admin-token' });
   return {
     async createJoinToken(spiffeId, ttlMs) {
-      const created = await enrollment.createJoinToken(spiffeId, ttlMs ?? config.pki.joinTokenTtl);
+      const ttl = ttlMs ?? config.pki.joinTokenTtl;
+      if (ttl > config.pki.maxJoinTokenTtl) {
+        throw new GatehouseError('ERR_HTTP_BAD_REQUEST', {
+          message: `a join token lives at most ${formatDuration(config.pki.maxJoinTokenTtl)} (pki.maxJoinTokenTtl)`,
+        });
+      }
+      const created = await enrollment.createJoinToken(spiffeId, ttl);
       const id = created.spiffeId;
       audit.info({ operation: 'ca.join-token', spiffeId: id, result: 'ok' }, 'admin operation');
       return { token: created.token, spiffe_id: id, expires_at: new Date(created.expiresAt).toISOString() };

@@ -11,7 +11,8 @@ export interface MetricsListener {
 
 /**
  * Serves `GET /metrics` on `127.0.0.1:port` (plain HTTP, loopback only, as Envoy's admin port; `0` = any free port) for
- * the components run alone (`gatehouse gateway|ca --metrics-port P`); anything else is 404. A failing exposition is
+ * the processes run alone (`gatehouse gateway|sidecar|identity|kms|ca --metrics-port P`; a query string is ignored);
+ * anything else is 404. A failing exposition is
  * a 500 without details.
  *
  * @example
@@ -23,13 +24,15 @@ export async function listenMetrics(
   contentType: () => string = () => EXPOSITION_CONTENT_TYPE,
 ): Promise<MetricsListener> {
   const server = createServer((req, res) => {
-    if (req.url !== '/metrics' || (req.method !== 'GET' && req.method !== 'HEAD')) return void res.writeHead(404).end();
+    const path = (req.url ?? '').split('?', 1)[0];
+    if (path !== '/metrics' || (req.method !== 'GET' && req.method !== 'HEAD')) return void res.writeHead(404).end();
     Promise.resolve()
       .then(exposition)
       .then(
         (text) => res.writeHead(200, { 'content-type': contentType() }).end(req.method === 'HEAD' ? '' : text),
         () => res.writeHead(500).end(),
-      );
+      )
+      .catch(() => res.destroy()); // a failure after the answer started: never an unhandled rejection
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);

@@ -205,6 +205,10 @@ export const configSchema = z.strictObject({
       svidTtl: duration('24h', 'Default lifetime of a workload X.509-SVID.'),
       maxSvidTtl: duration('24h', 'Longest SVID lifetime a caller may request (also how long revocations are listed).'),
       joinTokenTtl: duration('10m', 'Default lifetime of a one-time join token (`gatehouse ca join-token`).'),
+      maxJoinTokenTtl: duration(
+        '24h',
+        'Longest lifetime a join token may be given (`ca join-token --ttl`; as kubeadm bootstrap tokens): an unused bootstrap credential should not outlive a day.',
+      ),
       caActivationDelay: duration(
         '24h',
         'CA rotation: how long a prepared intermediate is published in the bundle before it starts signing.',
@@ -222,6 +226,10 @@ export const configSchema = z.strictObject({
         .describe(
           'DNS names workloads may ask for in their SVIDs (`dns_names` of `POST /v1/ca/sign`, kept on renewal): exact names or `*.suffix` patterns. Unset: any name. `localhost`, `*.localhost` and names that parse as IP addresses are always refused.',
         ),
+    })
+    .refine((pki) => pki.joinTokenTtl <= pki.maxJoinTokenTtl, {
+      message: 'expected pki.joinTokenTtl at most pki.maxJoinTokenTtl',
+      path: ['joinTokenTtl'],
     })
     .prefault({})
     .describe('Certificate authority.'),

@@ -36,6 +36,8 @@ export interface InboundStats {
   forwarded: number;
   /** 429: the caller's burst limit. */
   limited: number;
+  /** 400: a request target that cannot be normalized. */
+  badRequest: number;
   /** 403: the authorization policies. */
   denied: number;
   /** 401: a Bearer token bound to another client certificate. */
@@ -55,7 +57,14 @@ export interface InboundStats {
  * new MtlsListener({ ..., handler: inbound.handler });
  */
 export class Inbound {
-  readonly stats: InboundStats = { forwarded: 0, limited: 0, denied: 0, tokenRefused: 0, appFailed: 0 };
+  readonly stats: InboundStats = {
+    forwarded: 0,
+    limited: 0,
+    badRequest: 0,
+    denied: 0,
+    tokenRefused: 0,
+    appFailed: 0,
+  };
   private readonly pool: Pool;
   private policies: readonly AuthorizationPolicy[];
 
@@ -88,7 +97,10 @@ export class Inbound {
     }
     // Policies judge, and the app receives, one and the same normalized target (never the raw one).
     const path = normalizedTarget(req, res, logger, peer);
-    if (path === undefined) return;
+    if (path === undefined) {
+      this.stats.badRequest++; // answered 400 by normalizedTarget
+      return;
+    }
     const verdict = evaluatePolicies(this.policies, { principal: peer?.spiffeId, method, path });
     if (!verdict.allowed) {
       this.stats.denied++;
@@ -119,8 +131,8 @@ export class Inbound {
         headers: forwardHeaders(req.headers, extra),
         body: method === 'GET' || method === 'HEAD' ? null : req,
       });
-      this.stats.forwarded++;
       res.writeHead(upstream.statusCode, responseHeaders(upstream.headers));
+      this.stats.forwarded++;
       upstream.body.on('error', () => res.destroy());
       upstream.body.pipe(res);
     } catch (err) {

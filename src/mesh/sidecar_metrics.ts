@@ -51,6 +51,7 @@ export function sidecarMetricsText(input: SidecarMetricsInput): string {
     ...family('gatehouse_sidecar_inbound_requests_total', 'counter', 'Inbound requests by outcome.', [
       ['{outcome="forwarded"}', requests.forwarded],
       ['{outcome="rate_limited"}', requests.limited],
+      ['{outcome="bad_request"}', requests.badRequest],
       ['{outcome="denied"}', requests.denied],
       ['{outcome="token_refused"}', requests.tokenRefused],
       ['{outcome="app_failed"}', requests.appFailed],

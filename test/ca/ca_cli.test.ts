@@ -86,6 +86,11 @@ describe('gatehouse ca CLI', () => {
     expect(second.stderr).toContain('Invalid join token');
     const bad = await gh('ca', 'join-token', '--spiffe-id', 'spiffe://elsewhere.org/ns/a/sa/b');
     expect(bad.code).toBe(1);
+    // A bootstrap credential lives at most pki.maxJoinTokenTtl (24h by default).
+    const forever = await gh('ca', 'join-token', '--spiffe-id', ID, '--ttl', '99y');
+    expect(forever).toMatchObject({ code: 1, stdout: '' });
+    expect(forever.stderr).toContain('a join token lives at most 1d (pki.maxJoinTokenTtl)');
+    expect((await gh('ca', 'join-token', '--spiffe-id', ID, '--ttl', '24h')).code).toBe(0);
   });
 
   // `--out` naming a file used to fail with a raw "EEXIST: ... mkdir" only after the CA had signed, spending the

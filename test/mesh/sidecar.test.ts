@@ -58,6 +58,7 @@ describe('sidecar: two sidecars, frontend calling backend', () => {
   });
 
   it('refuses an identity outside the policy with 403 problem+json', async () => {
+    const before = backend.stats().requests;
     const res = await request(`http://127.0.0.1:${intruder.outboundAddress!.port}/hello`, {
       headers: { host: 'backend' },
     });
@@ -65,6 +66,12 @@ describe('sidecar: two sidecars, frontend calling backend', () => {
     expect(res.headers['content-type']).toBe('application/problem+json');
     const body = (await res.body.json()) as { code: string; reason: string; status: number };
     expect(body).toMatchObject({ code: 'ERR_MESH_FORBIDDEN', reason: 'no_allow_matched', status: 403 });
+    const after = backend.stats().requests;
+    expect(after.denied - before.denied).toBe(1);
+    expect(after.forwarded).toBe(before.forwarded);
+    expect(backend.metricsText()).toContain(
+      `gatehouse_sidecar_inbound_requests_total{outcome="denied"} ${after.denied}\n`,
+    );
   });
 
   it('answers 404 problem+json for an unknown service name', async () => {
@@ -110,6 +117,7 @@ describe('sidecar local limits', () => {
         } else await res.body.dump();
       }
       expect(statuses).toEqual([200, 200, 200, 429]);
+      expect(backend.stats().requests).toMatchObject({ forwarded: 3, limited: 1, denied: 0, appFailed: 0 });
       // 429 is not an upstream failure; a 503 from the app is. Three of them open the breaker.
       await backend.stop();
       const failures: number[] = [];
@@ -120,6 +128,8 @@ describe('sidecar local limits', () => {
         if (i >= 3) expect(body.code).toBe('ERR_CIRCUIT_OPEN');
       }
       expect(failures).toEqual([502, 502, 502, 503, 503]);
+      expect(frontend.stats().breakers).toEqual([{ upstream: 'backend', state: 'open' }]);
+      expect(frontend.metricsText()).toContain('gatehouse_sidecar_breaker_state{upstream="backend"} 2\n');
     } finally {
       await frontend.stop();
       await backend.stop().catch(() => {});

@@ -3,7 +3,7 @@ import { sidecarMetricsText, type SidecarStats } from '../../src/mesh/index.js';
 
 const stats = (overrides: Partial<SidecarStats> = {}): SidecarStats => ({
   inbound: { admitted: 5, resumed: 3, refused: 2, plaintext: 0 },
-  requests: { forwarded: 7, limited: 1, denied: 2, tokenRefused: 0, appFailed: 1 },
+  requests: { forwarded: 7, limited: 1, badRequest: 4, denied: 2, tokenRefused: 0, appFailed: 1 },
   outbound: undefined,
   breakers: [],
   ...overrides,
@@ -21,6 +21,7 @@ describe('the sidecar metrics', () => {
       'gatehouse_sidecar_inbound_resumed_total 3',
       'gatehouse_sidecar_inbound_requests_total{outcome="forwarded"} 7',
       'gatehouse_sidecar_inbound_requests_total{outcome="rate_limited"} 1',
+      'gatehouse_sidecar_inbound_requests_total{outcome="bad_request"} 4',
       'gatehouse_sidecar_inbound_requests_total{outcome="denied"} 2',
       'gatehouse_sidecar_inbound_requests_total{outcome="token_refused"} 0',
       'gatehouse_sidecar_inbound_requests_total{outcome="app_failed"} 1',
