@@ -13,3 +13,22 @@ export function table(rows: Array<[string, unknown]>): string {
   const width = Math.max(...rows.map(([k]) => k.length));
   return rows.map(([k, v]) => `${k.padEnd(width)}  ${v === undefined || v === null ? '-' : String(v)}`).join('\n');
 }
+
+/**
+ * Rows as aligned columns for human output: every column but the last padded to its widest cell, two spaces apart.
+ *
+ * @example
+ * columns([['orders', 'aes256-gcm96', 'v3'], ['billing-archive', 'chacha20-poly1305', 'v1']]);
+ */
+export function columns(rows: ReadonlyArray<readonly string[]>): string {
+  const widths: number[] = [];
+  for (const row of rows) row.forEach((cell, i) => (widths[i] = Math.max(widths[i] ?? 0, cell.length)));
+  return rows
+    .map((row) =>
+      row
+        .map((cell, i) => (i === row.length - 1 ? cell : cell.padEnd(widths[i] ?? 0)))
+        .join('  ')
+        .trimEnd(),
+    )
+    .join('\n');
+}

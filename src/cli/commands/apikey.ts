@@ -1,5 +1,5 @@
 import { Command } from 'commander';
-import { print, table } from '../output.js';
+import { columns, print, table } from '../output.js';
 import { adminFlags, withAdmin, type AdminFlags } from './with_admin.js';
 
 interface ApiKeyView {
@@ -72,7 +72,7 @@ export function apikeyCommand(): Command {
         print(output, result, (r: { api_keys: ApiKeyView[] }) =>
           r.api_keys.length === 0
             ? 'no API keys'
-            : r.api_keys.map((k) => `${k.id}  ${k.name}  ${status(k)}  [${k.scopes.join(' ')}]`).join('\n'),
+            : columns(r.api_keys.map((k) => [k.id, k.name, status(k), `[${k.scopes.join(' ')}]`])),
         );
       }),
   );

@@ -1,6 +1,6 @@
 import { Command } from 'commander';
 import { readJsonFile } from '../input_file.js';
-import { print, table } from '../output.js';
+import { columns, print, table } from '../output.js';
 import { adminFlags, withAdmin, type AdminFlags } from './with_admin.js';
 
 interface ClientView {
@@ -132,7 +132,7 @@ export function clientCommand(): Command {
       print(output, result, (r: { clients: ClientView[] }) =>
         r.clients.length === 0
           ? 'no clients'
-          : r.clients.map((c) => `${c.client_id}  ${c.name}  ${c.grant_types.join(',')}`).join('\n'),
+          : columns(r.clients.map((c) => [c.client_id, c.name, c.grant_types.join(',')])),
       );
     }),
   );

@@ -1,5 +1,5 @@
 import { Command, InvalidArgumentError } from 'commander';
-import { print, table } from '../output.js';
+import { columns, print, table } from '../output.js';
 import { addKmsDataCommands } from './kms_data.js';
 import { runsAlone } from './standalone.js';
 import { adminFlags, withAdmin, type AdminFlags } from './with_admin.js';
@@ -71,7 +71,7 @@ export function kmsCommand(): Command {
       print(output, result, (r: { keys: KeyView[] }) =>
         r.keys.length === 0
           ? 'no keys'
-          : r.keys.map((k) => `${k.name}  ${k.type}  v${k.latest_version}${k.deleted ? '  (deleted)' : ''}`).join('\n'),
+          : columns(r.keys.map((k) => [k.name, k.type, `v${k.latest_version}`, k.deleted ? '(deleted)' : ''])),
       );
     }),
   );

@@ -9,7 +9,7 @@ import { StreamingAdminClient } from '../object_client.js';
 import { openInputFile } from '../input_file.js';
 import { writeBytesAsJson } from '../json_bytes.js';
 import { OutputFile } from '../output_file.js';
-import { print } from '../output.js';
+import { columns, print } from '../output.js';
 import { adminFlags, type AdminFlags } from './with_admin.js';
 
 interface ObjectView {
@@ -136,7 +136,7 @@ export function objectCommand(): Command {
             '/v1/objects',
           );
           print(output, result, (r: typeof result) =>
-            r.buckets.length === 0 ? 'no buckets' : r.buckets.map((b) => `${b.name}  key ${b.key_name}`).join('\n'),
+            r.buckets.length === 0 ? 'no buckets' : columns(r.buckets.map((b) => [b.name, `key ${b.key_name}`])),
           );
           return;
         }

@@ -1,5 +1,5 @@
 import { Command } from 'commander';
-import { print } from '../output.js';
+import { columns, print } from '../output.js';
 import { adminFlags, withAdmin, type AdminFlags } from './with_admin.js';
 
 interface Rotated {
@@ -35,9 +35,13 @@ export function signingKeysCommands(): Command[] {
           '/v1/identity/signing-keys',
         );
         print(output, result, (r: { keys: Array<Record<string, string | null>> }) =>
-          r.keys
-            .map((k) => `${k.kid}  ${k.alg}  signs ${k.activates_at} → ${k.retires_at ?? 'until rotated'}`)
-            .join('\n'),
+          columns(
+            r.keys.map((k) => [
+              k.kid ?? '',
+              k.alg ?? '',
+              `signs ${k.activates_at} → ${k.retires_at ?? 'until rotated'}`,
+            ]),
+          ),
         );
       }),
   );
