@@ -40,10 +40,20 @@ export function openAdminConnection(dataDir: string): AdminConnection {
   let ca: string;
   try {
     token = readFileSync(paths.adminToken, 'utf8').trim();
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code ?? 'error';
+    throw new GatehouseError('ERR_ADMIN_UNAUTHORIZED', {
+      message:
+        code === 'ENOENT'
+          ? `${paths.adminToken} does not exist: a gatehouse up that joined storage another replica initialized writes none; copy admin.token from that replica (mode 600)`
+          : `cannot read the admin token ${paths.adminToken}: ${code}`,
+    });
+  }
+  try {
     ca = readFileSync(endpoints.trustBundle, 'utf8');
   } catch (err) {
     throw new GatehouseError('ERR_ADMIN_UNAUTHORIZED', {
-      message: `cannot read the admin token or trust bundle in ${paths.dir}: ${(err as NodeJS.ErrnoException).code ?? 'error'}`,
+      message: `cannot read the trust bundle ${endpoints.trustBundle}: ${(err as NodeJS.ErrnoException).code ?? 'error'}`,
     });
   }
   const agent = new Agent({ connect: { ...clientTlsOptions({ ca }), servername: 'localhost' } });
