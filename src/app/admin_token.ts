@@ -87,6 +87,11 @@ export class AdminToken {
     return (await AdminToken.load(store)).check(token);
   }
 
+  /** When the stored token was made or last rotated (ms), undefined when none is stored. */
+  static async rotatedAt(store: RecordStore): Promise<number | undefined> {
+    return (await store.get<StoredToken>(COLLECTION, KEY))?.value.rotatedAt;
+  }
+
   /** Loads the stored digest. */
   static async load(store: RecordStore): Promise<AdminToken> {
     const record = await store.get<StoredToken>(COLLECTION, KEY);

@@ -3,6 +3,7 @@ import type { Config } from '../config/index.js';
 import type { GatewayConfig } from '../gateway/index.js';
 import type { SigningKeyMeta } from '../identity/index.js';
 import type { KeyInfo } from '../kms/index.js';
+import { AdminToken } from './admin_token.js';
 import type { PlatformCore } from './compose.js';
 import type { DataDirPaths } from './data_dir.js';
 import type { IdentityServer } from './identity_server.js';
@@ -20,7 +21,8 @@ export interface PostureFacts {
   gateway: GatewayConfig;
   rootKey: { source: ResolvedRootKey['source']; file?: string; fileMode?: number };
   dataDir: { path: string; mode?: number };
-  adminToken: { file: string; mode?: number };
+  /** The token file of this data directory, and when the shared token was made or last rotated. */
+  adminToken: { file: string; mode?: number; rotatedAt?: number };
   /** The CA's own expiry warnings (`ca status`). */
   caWarnings: string[];
   clients: Array<{
@@ -58,10 +60,11 @@ export async function gatherPostureFacts(o: {
 }): Promise<PostureFacts> {
   const { core, paths, rootKey, identity } = o;
   const now = core.clock.now();
-  const [clients, apiKeys, kmsKeys] = await Promise.all([
+  const [clients, apiKeys, kmsKeys, rotatedAt] = await Promise.all([
     identity.clients.list(),
     identity.apiKeys.list(),
     core.keyring.listKeys(),
+    AdminToken.rotatedAt(core.records),
   ]);
   const rootKeyMode = rootKey.file === undefined ? undefined : modeOf(rootKey.file);
   return {
@@ -74,7 +77,11 @@ export async function gatherPostureFacts(o: {
       ...(rootKeyMode === undefined ? {} : { fileMode: rootKeyMode }),
     },
     dataDir: { path: paths.dir, ...optionalMode(paths.dir) },
-    adminToken: { file: paths.adminToken, ...optionalMode(paths.adminToken) },
+    adminToken: {
+      file: paths.adminToken,
+      ...optionalMode(paths.adminToken),
+      ...(rotatedAt === undefined ? {} : { rotatedAt }),
+    },
     caWarnings: core.authority.status(now).warnings,
     clients: clients.map((c) => ({
       clientId: c.clientId,

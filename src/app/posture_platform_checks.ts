@@ -1,5 +1,8 @@
 import { isAbsolute, relative, resolve } from 'node:path';
-import { finding, type Check } from './posture_finding.js';
+import { DAY_MS, finding, type Check } from './posture_finding.js';
+
+/** An admin token older than this is a notice. */
+export const ADMIN_TOKEN_MAX_AGE_MS = 90 * DAY_MS;
 
 const opensToOthers = (mode: number | undefined) => mode !== undefined && (mode & 0o077) !== 0;
 const octal = (mode: number) => `0${mode.toString(8)}`;
@@ -55,6 +58,19 @@ export const PLATFORM_CHECKS: readonly Check[] = [
               `the admin token file is open to group or others (mode ${octal(adminToken.mode!)})`,
               'chmod 600 it, then gatehouse admin rotate-token (the old token may have been read)',
               [adminToken.file],
+            ),
+          ]
+        : [],
+  },
+  {
+    name: 'admin_token.age',
+    run: ({ adminToken, now }) =>
+      adminToken.rotatedAt !== undefined && now - adminToken.rotatedAt > ADMIN_TOKEN_MAX_AGE_MS
+        ? [
+            finding(
+              'notice',
+              'the admin token has not been rotated for over 90 days',
+              'gatehouse admin rotate-token (then copy the new admin.token to the other replicas)',
             ),
           ]
         : [],

@@ -81,6 +81,12 @@ describe('gatehouse doctor: the posture checks', () => {
     expect(checksOf(facts({}, (x) => (x.adminToken = { file: '/d/admin.token' })))).toEqual([]);
   });
 
+  it('notices an admin token not rotated for over 90 days', () => {
+    const aged = (days: number) => facts({}, (x) => (x.adminToken.rotatedAt = NOW - days * DAY));
+    expect(checksOf(aged(90))).toEqual([]);
+    expect(checksOf(aged(91))).toEqual(['notice admin_token.age']);
+  });
+
   it('passes the CA expiry warnings on as critical findings', () => {
     const f = facts({}, (x) => (x.caWarnings = ['intermediate expires in 12 days']));
     expect(auditPosture(f).findings).toEqual([
