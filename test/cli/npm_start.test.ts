@@ -12,7 +12,19 @@ describe('npm start', () => {
     const root = resolve(import.meta.dirname, '../..');
     const child = spawn('npm', ['start', '--silent', '--', '--data-dir', tmp.dir], {
       cwd: root,
-      env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: tmp.dir, GATEHOUSE_LISTEN__ADMIN__PORT: '0' },
+      // Every port 0: a platform already running on this machine (a developer's own `npm start`) holds the defaults.
+      env: {
+        PATH: process.env.PATH ?? '/usr/bin:/bin',
+        HOME: tmp.dir,
+        GATEHOUSE_LISTEN__ADMIN__PORT: '0',
+        GATEHOUSE_LISTEN__IDENTITY__PORT: '0',
+        GATEHOUSE_LISTEN__IDENTITY_MTLS__PORT: '0',
+        GATEHOUSE_LISTEN__KMS__PORT: '0',
+        GATEHOUSE_LISTEN__CA__PORT: '0',
+        GATEHOUSE_LISTEN__GATEWAY__PORT: '0',
+        GATEHOUSE_MESH__DEMO__FRONTEND_PORT: '0',
+        GATEHOUSE_MESH__DEMO__BACKEND_PORT: '0',
+      },
       stdio: ['ignore', 'pipe', 'pipe'],
       detached: true,
     });
@@ -21,7 +33,10 @@ describe('npm start', () => {
     child.stderr.on('data', (d: Buffer) => (out += d.toString()));
     try {
       const file = join(tmp.dir, 'endpoints.json');
-      for (let i = 0; i < 600 && !existsSync(file); i++) await new Promise((r) => setTimeout(r, 100));
+      // Until endpoints.json appears, or the platform exits (then its output says why).
+      for (let i = 0; i < 600 && !existsSync(file) && child.exitCode === null; i++) {
+        await new Promise((r) => setTimeout(r, 100));
+      }
       expect(existsSync(file), out).toBe(true);
       const endpoints = JSON.parse(readFileSync(file, 'utf8'));
       expect(endpoints.admin).toMatch(/^https:\/\/127\.0\.0\.1:\d+$/);
