@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as oidc from 'openid-client';
+import * as oauth from 'oauth4webapi';
 import { createRemoteJWKSet, customFetch as joseFetch, exportJWK, generateKeyPair, jwtVerify } from 'jose';
 import { fetch as undiciFetch, type Agent } from 'undici';
 import type { RunningGatehouse } from '../../src/app/index.js';
@@ -191,6 +192,18 @@ describe('openid-client 6 against gatehouse up over TLS', () => {
     expect(viaBasic.expires_in).toBeGreaterThan(0);
     expect(viaBasic.refresh_token).toBeUndefined();
     const { payload, protectedHeader } = await verifyAccessToken(viaBasic.access_token);
+    // oauth4webapi's RFC 9068 checker, independent of jose's options above
+    const as = await oauth.processDiscoveryResponse(
+      new URL(issuer),
+      await oauth.discoveryRequest(new URL(issuer), { [oauth.customFetch]: trustingFetch }),
+    );
+    const rsRequest = new Request(`${AUDIENCE}/v1/orders`, {
+      headers: { authorization: `Bearer ${viaBasic.access_token}` },
+    });
+    const validated = await oauth.validateJwtAccessToken(as, rsRequest, AUDIENCE, {
+      [oauth.customFetch]: trustingFetch,
+    });
+    expect(validated).toMatchObject({ iss: issuer, client_id: basic.id, scope: 'orders:read' });
     expect(protectedHeader.typ).toBe('at+jwt');
     expect(payload).toMatchObject({ iss: issuer, sub: basic.id, client_id: basic.id, aud: AUDIENCE });
 
@@ -265,6 +278,16 @@ describe('openid-client 6 against gatehouse up over TLS', () => {
     });
     await oidc.tokenRevocation(config, tokens.access_token, { token_type_hint: 'access_token' });
     expect(await oidc.tokenIntrospection(config, tokens.access_token)).toEqual({ active: false });
+    // userinfo refuses the revoked token with an RFC 6750 challenge, which the library reports as such
+    const refused = await oidc.fetchUserInfo(config, tokens.access_token, 'ada').then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(refused).toBeInstanceOf(oidc.WWWAuthenticateChallengeError);
+    expect((refused as oidc.WWWAuthenticateChallengeError).cause[0]).toMatchObject({
+      scheme: 'bearer',
+      parameters: { error: 'invalid_token' },
+    });
     await oidc.tokenRevocation(config, tokens.refresh_token as string, { token_type_hint: 'refresh_token' });
     expect(await oauthError(oidc.refreshTokenGrant(config, tokens.refresh_token as string))).toMatchObject({
       error: 'invalid_grant',
