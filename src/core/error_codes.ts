@@ -383,7 +383,7 @@ export const ERROR_CODES = {
   ERR_OAUTH_INVALID_CLIENT: {
     status: 401,
     message: 'Client authentication failed',
-    doc: 'OAuth `invalid_client`: unknown client, wrong secret or assertion, a client certificate without the registered SAN URI (tls_client_auth; no certificate at all, or the listener without mTLS), or an auth method the client is not registered for. Sent with `WWW-Authenticate`. Fixed message on purpose.',
+    doc: 'OAuth `invalid_client`: unknown client, wrong secret or assertion, a client certificate without the registered SAN URI (tls_client_auth; no certificate at all, or the listener without mTLS), or an auth method the client is not registered for. 401 with a `Basic` challenge (`error="invalid_client"`) when the client used the `Authorization` header, else 400 without a challenge (RFC 6749 §5.2). Fixed message on purpose.',
   },
   ERR_OAUTH_INVALID_GRANT: {
     status: 400,

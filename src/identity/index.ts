@@ -1,4 +1,4 @@
-export { oauthError, oauthErrorResponse } from './oauth_error.js';
+export { INVALID_CLIENT_CHALLENGE, invalidClientAnswer, oauthError, oauthErrorResponse } from './oauth_error.js';
 export type { OAuthErrorValue, OAuthErrorBody } from './oauth_error.js';
 export { ApiRegistry, APIS_COLLECTION } from './apis/api_registry.js';
 export { ApiCatalog } from './apis/api_catalog.js';

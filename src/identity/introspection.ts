@@ -78,7 +78,7 @@ export class IntrospectionEndpoint {
       if (body === undefined) return INACTIVE;
       return { status: 200, headers: NO_STORE, body };
     } catch (err) {
-      return protocolErrorResponse(err, this.deps.audit);
+      return protocolErrorResponse(err, this.deps.audit, request);
     }
   }
 

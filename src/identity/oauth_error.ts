@@ -67,3 +67,26 @@ export function oauthErrorResponse(err: GatehouseError): { status: number; body:
   const error = err.oauthError ?? 'invalid_request';
   return { status: err.status, body: { error, error_description: err.message } };
 }
+
+/** The challenge of an `invalid_client` answer to a client that used the `Authorization` header. */
+export const INVALID_CLIENT_CHALLENGE = 'Basic realm="gatehouse", charset="UTF-8", error="invalid_client"';
+
+/**
+ * The status and extra headers of an `invalid_client` answer (RFC 6749 §5.2). A client that authenticated with the
+ * `Authorization` header gets 401 and a `Basic` challenge (RFC 6749 MUST; the challenge also names the error, for
+ * clients that read only the header). Any other (credentials or an assertion in the body, a certificate, a bare
+ * `client_id`, nothing) gets 400 without a challenge: a 401 always carries one (RFC 9110 §15.5.2), and relying-party
+ * libraries such as openid-client report a 401 with a challenge as a challenge error without reading the body's
+ * `error`.
+ *
+ * @example
+ * const { status, headers } = invalidClientAnswer(request.authorization !== undefined);
+ */
+export function invalidClientAnswer(usedAuthorizationHeader: boolean): {
+  status: number;
+  headers: Record<string, string>;
+} {
+  return usedAuthorizationHeader
+    ? { status: 401, headers: { 'www-authenticate': INVALID_CLIENT_CHALLENGE } }
+    : { status: 400, headers: {} };
+}

@@ -5,7 +5,7 @@ import type { ClientCache } from './clients/client_cache.js';
 import { confirmationOf, type PresentedCertificate } from './clients/client_certificate.js';
 import type { Client } from './clients/client.js';
 import type { Grant } from './grants/grant.js';
-import { oauthError, oauthErrorResponse } from './oauth_error.js';
+import { invalidClientAnswer, oauthError, oauthErrorResponse } from './oauth_error.js';
 import { parseTokenRequest } from './token_request.js';
 
 /** A token request as the HTTP layer hands it over (body already read, bounded by identity.limits.maxBodyBytes). */
@@ -50,9 +50,10 @@ const NO_STORE = { 'content-type': 'application/json', 'cache-control': 'no-stor
 
 /**
  * The token endpoint (RFC 6749 §3.2), independent of the HTTP framework: parses the form, dispatches to the registered
- * grant, authenticates the client under the throttle, and answers RFC errors (invalid_client with 401 and
- * `WWW-Authenticate`, throttling with 429 and `Retry-After`). Never a 500 for bad input; never a stack trace. A request
- * that came with a client certificate (the mTLS listener) gets certificate-bound access tokens (RFC 8705 §3).
+ * grant, authenticates the client under the throttle, and answers RFC errors (invalid_client as
+ * {@link invalidClientAnswer} says, throttling with 429 and `Retry-After`). Never a 500 for bad input; never a stack
+ * trace. A request that came with a client certificate (the mTLS listener) gets certificate-bound access tokens
+ * (RFC 8705 §3).
  *
  * @example
  * const endpoint = new TokenEndpoint({ grants: [clientCredentialsGrant(...)], cache, store, throttle, clock, logger, issuer: () => issuer, tokenEndpointUrl: () => url, maxParameters: 32 });
@@ -88,7 +89,7 @@ export class TokenEndpoint {
     try {
       response = await this.process(request, seen);
     } catch (err) {
-      response = this.errorResponse(err);
+      response = this.errorResponse(err, request.authorization !== undefined);
     }
     const origin = request.origin;
     if (origin !== undefined && seen.client?.allowedOrigins?.includes(origin)) {
@@ -141,7 +142,7 @@ export class TokenEndpoint {
     return { status: 200, headers: NO_STORE, body: JSON.stringify(body) };
   }
 
-  private errorResponse(err: unknown): TokenHttpResponse {
+  private errorResponse(err: unknown, usedAuthorizationHeader: boolean): TokenHttpResponse {
     let gh: GatehouseError;
     if (err instanceof GatehouseError && err.oauthError !== undefined) gh = err;
     else if (err instanceof GatehouseError && err.code === 'ERR_IDENTITY_SIGNING_KEY_UNAVAILABLE') {
@@ -150,9 +151,10 @@ export class TokenEndpoint {
       this.deps.logger.error({ err: (err as Error)?.message }, 'token endpoint failed');
       return { status: 500, headers: NO_STORE, body: JSON.stringify({ error: 'server_error' }) };
     }
-    const { status, body } = oauthErrorResponse(gh);
-    const headers: Record<string, string> = { ...NO_STORE };
-    if (gh.oauthError === 'invalid_client') headers['www-authenticate'] = 'Basic realm="gatehouse", charset="UTF-8"';
+    const { status: registered, body } = oauthErrorResponse(gh);
+    const invalidClient = gh.oauthError === 'invalid_client' ? invalidClientAnswer(usedAuthorizationHeader) : undefined;
+    const status = invalidClient?.status ?? registered;
+    const headers: Record<string, string> = { ...NO_STORE, ...invalidClient?.headers };
     const retry = (err as Partial<Throttled>).retryAfterSeconds;
     if (typeof retry === 'number') headers['retry-after'] = String(retry);
     return { status, headers, body: JSON.stringify(body) };

@@ -138,7 +138,7 @@ describe('components started alone beside gatehouse up', () => {
       await call(`${mtls}/oauth2/token`, { form }),
       await call(`${identity.url}/oauth2/token`, { form }),
     ]) {
-      expect(refused.status).toBe(401);
+      expect(refused.status).toBe(400); // no Authorization header: no challenge (RFC 6749 §5.2)
       expect(refused.body.error).toBe('invalid_client');
     }
     // The KMS and CA alone have no second listener.

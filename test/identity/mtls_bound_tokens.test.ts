@@ -185,20 +185,21 @@ describe('RFC 8705: the identity mTLS listener', () => {
     expect(introspected.body).toMatchObject({ active: true, cnf: { 'x5t#S256': leafThumbprint(svid) } });
   });
 
-  it('refuses tls_client_auth without a certificate, with another SVID, and on the plain listener (401)', async () => {
+  it('refuses tls_client_auth without a certificate, with another SVID, and on the plain listener (400)', async () => {
     const form = `grant_type=client_credentials&client_id=${mtlsClientId}`;
     for (const res of [
       await boundToken(undefined, form),
       await boundToken(intruder.identity.current, form),
       await call(`${running.endpoints.identity}/oauth2/token`, { form }),
     ]) {
-      expect(res.status).toBe(401);
+      // no Authorization header: 400 without a challenge (RFC 6749 §5.2), which clients read as the body's error
+      expect(res.status).toBe(400);
       expect(res.body.error).toBe('invalid_client');
-      expect(res.headers['www-authenticate']).toMatch(/^Basic /);
+      expect(res.headers['www-authenticate']).toBeUndefined();
     }
     // client_id is required: a certificate alone names no client
     const anonymous = await boundToken(orders.identity.current, 'grant_type=client_credentials');
-    expect(anonymous.status).toBe(401);
+    expect(anonymous.status).toBe(400);
     expect(anonymous.body.error).toBe('invalid_client');
   });
 

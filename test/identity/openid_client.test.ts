@@ -92,6 +92,6 @@ describe('openid-client 6 as the real client', () => {
         client_assertion: assertion,
       }).toString(),
     );
-    expect([replay.status, replay.json.error]).toEqual([401, 'invalid_client']);
+    expect([replay.status, replay.json.error]).toEqual([400, 'invalid_client']);
   });
 });

@@ -1,6 +1,10 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { decodeJwt, sha256Base64url } from '../../src/crypto/index.js';
-import type { PresentedCertificate, TokenHttpRequest } from '../../src/identity/index.js';
+import {
+  INVALID_CLIENT_CHALLENGE,
+  type PresentedCertificate,
+  type TokenHttpRequest,
+} from '../../src/identity/index.js';
 import { basic, ccClient, identityHarness, type Harness } from './harness.js';
 
 let h: Harness | undefined;
@@ -44,15 +48,16 @@ describe('tls_client_auth (RFC 8705 §2.1.2) at the token endpoint', () => {
     expect(claims['sub']).toBe(clientId);
   });
 
-  it('answers invalid_client (401) for another certificate, no certificate, or a secret-style request', async () => {
+  it('answers invalid_client for another certificate, no certificate (400), or a Basic secret (401)', async () => {
     h = await identityHarness();
     const { clientId } = await ccClient(h, { tlsClientAuthSanUri: ORDERS });
     const form = `grant_type=client_credentials&client_id=${clientId}`;
     for (const extra of [{ certificate: otherCert }, {}, { authorization: basic(clientId, 'ghcs_guess') }]) {
       const res = await h.identity.token.handle(request(form, extra));
-      expect(res.status, JSON.stringify(extra)).toBe(401);
+      const header = 'authorization' in extra;
+      expect(res.status, JSON.stringify(extra)).toBe(header ? 401 : 400);
       expect(parsed(res.body).error).toBe('invalid_client');
-      expect(res.headers['www-authenticate']).toMatch(/^Basic /);
+      expect(res.headers['www-authenticate']).toBe(header ? INVALID_CLIENT_CHALLENGE : undefined);
     }
     const warned = h.logger.lines.filter(
       (line) => line['event'] === 'client.auth_failed' && line['clientId'] === clientId,
@@ -97,7 +102,7 @@ describe('tls_client_auth (RFC 8705 §2.1.2) at the token endpoint', () => {
     const denied = await h.identity.introspection.handle(
       request(`client_id=${spa.clientId}&token=${token}`, { certificate: ordersCert }),
     );
-    expect(denied.status).toBe(401);
+    expect(denied.status).toBe(400);
     expect(parsed(denied.body).error).toBe('invalid_client');
   });
 });

@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { MemoryRecordStore } from '../../src/adapters/index.js';
 import { ManualClock, type RecordStore } from '../../src/core/index.js';
-import { APIS_COLLECTION } from '../../src/identity/index.js';
+import { APIS_COLLECTION, INVALID_CLIENT_CHALLENGE } from '../../src/identity/index.js';
 import { basic, ccClient, identityHarness, type Harness } from './harness.js';
 
 let h: Harness | undefined;
@@ -28,7 +28,7 @@ describe('token endpoint: bad input gets the exact RFC error', () => {
       'invalid_request',
     ],
     ['other auth scheme', CC, { authorization: 'Bearer abc' }, 401, 'invalid_client'],
-    ['no credentials', CC, {}, 401, 'invalid_client'],
+    ['no credentials', CC, {}, 400, 'invalid_client'],
     ['unknown client', CC, { authorization: basic('nobody', 'x') }, 401, 'invalid_client'],
     ['oversized body', `${CC}&pad=${'x'.repeat(9000)}`, {}, 400, 'invalid_request'],
     [
@@ -44,7 +44,9 @@ describe('token endpoint: bad input gets the exact RFC error', () => {
     expect(res.status).toBe(status);
     expect(res.json.error).toBe(error);
     expect(JSON.stringify(res.json)).not.toMatch(/at .*\.(ts|js):\d+/);
-    if (status === 401) expect(String(res.headers['www-authenticate'])).toMatch(/^Basic /);
+    // a challenge exactly when the client used the Authorization header (RFC 6749 §5.2)
+    if (status === 401) expect(res.headers['www-authenticate']).toBe(INVALID_CLIENT_CHALLENGE);
+    else expect(res.headers['www-authenticate']).toBeUndefined();
   });
 
   it('answers wrong secret, both auth methods at once and grants the client lacks precisely', async () => {
@@ -54,7 +56,8 @@ describe('token endpoint: bad input gets the exact RFC error', () => {
     const both = await h.token(`${CC}&client_secret=${c.secret}`, { authorization: basic(c.clientId, c.secret) });
     expect([both.status, both.json.error]).toEqual([400, 'invalid_request']);
     const post = await h.token(`${CC}&client_id=${c.clientId}&client_secret=${c.secret}`);
-    expect([post.status, post.json.error]).toEqual([401, 'invalid_client']); // registered for basic only
+    expect([post.status, post.json.error]).toEqual([400, 'invalid_client']); // registered for basic only
+    expect(post.headers['www-authenticate']).toBeUndefined();
     const ac = await h.token('grant_type=authorization_code&code=x', { authorization: basic(c.clientId, c.secret) });
     expect(ac.json.error).toBe('unauthorized_client'); // served since the code grant landed; not this client's
   });

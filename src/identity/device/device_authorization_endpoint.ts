@@ -37,7 +37,7 @@ export class DeviceAuthorizationEndpoint {
     try {
       return await this.process(request);
     } catch (err) {
-      return protocolErrorResponse(err, this.deps.audit);
+      return protocolErrorResponse(err, this.deps.audit, request);
     }
   }
 

@@ -3,7 +3,7 @@ import type { AuthThrottle, Throttled } from '../clients/auth_throttle.js';
 import type { Client } from '../clients/client.js';
 import { authenticateClient, isInvalidClient, presentedCredentials } from '../clients/client_auth.js';
 import type { ClientCache } from '../clients/client_cache.js';
-import { oauthError, oauthErrorResponse } from '../oauth_error.js';
+import { invalidClientAnswer, oauthError, oauthErrorResponse } from '../oauth_error.js';
 import type { TokenHttpRequest, TokenHttpResponse } from '../token_endpoint.js';
 import { parseTokenRequest } from '../token_request.js';
 
@@ -71,20 +71,27 @@ export async function authenticatedCall(
 }
 
 /**
- * The RFC error response for a failure of these endpoints: OAuth errors with their status (invalid_client with
- * `WWW-Authenticate`, throttling 429 with Retry-After); anything else a logged 500 `server_error`.
+ * The RFC error response for a failure of these endpoints: OAuth errors with their status (invalid_client as
+ * {@link invalidClientAnswer} says for `request`, throttling 429 with Retry-After); anything else a logged 500
+ * `server_error`.
  *
  * @example
- * return protocolErrorResponse(err, logger);
+ * return protocolErrorResponse(err, logger, request);
  */
-export function protocolErrorResponse(err: unknown, logger: Logger): TokenHttpResponse {
+export function protocolErrorResponse(
+  err: unknown,
+  logger: Logger,
+  request: Pick<TokenHttpRequest, 'authorization'>,
+): TokenHttpResponse {
   if (!(err instanceof GatehouseError) || err.oauthError === undefined) {
     logger.error({ err: (err as Error)?.message }, 'protocol endpoint failed');
     return { status: 500, headers: NO_STORE, body: JSON.stringify({ error: 'server_error' }) };
   }
-  const { status, body } = oauthErrorResponse(err);
-  const headers: Record<string, string> = { ...NO_STORE };
-  if (err.oauthError === 'invalid_client') headers['www-authenticate'] = 'Basic realm="gatehouse", charset="UTF-8"';
+  const { status: registered, body } = oauthErrorResponse(err);
+  const invalidClient =
+    err.oauthError === 'invalid_client' ? invalidClientAnswer(request.authorization !== undefined) : undefined;
+  const status = invalidClient?.status ?? registered;
+  const headers: Record<string, string> = { ...NO_STORE, ...invalidClient?.headers };
   const retry = (err as Partial<Throttled>).retryAfterSeconds;
   if (typeof retry === 'number') headers['retry-after'] = String(retry);
   return { status, headers, body: JSON.stringify(body) };

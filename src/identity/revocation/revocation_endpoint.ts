@@ -72,7 +72,7 @@ export class RevocationEndpoint {
       }
       return done;
     } catch (err) {
-      return protocolErrorResponse(err, this.deps.audit);
+      return protocolErrorResponse(err, this.deps.audit, request);
     }
   }
 }

@@ -30,7 +30,7 @@ describe('device flow on the identity listener of gatehouse up', () => {
       headers: { 'content-type': 'application/x-www-form-urlencoded' },
       body: 'client_id=nobody',
     });
-    expect(unknownClient.statusCode).toBe(401);
+    expect(unknownClient.statusCode).toBe(400);
     expect(((await unknownClient.body.json()) as { error: string }).error).toBe('invalid_client');
 
     const page = await request(`${base}/oauth2/device`, { dispatcher: agent });
