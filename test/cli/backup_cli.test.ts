@@ -2,11 +2,11 @@ import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, writeFile
 import { createHash, randomBytes } from 'node:crypto';
 import { basename, join } from 'node:path';
 import { create, extract } from 'tar';
-import type { ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { afterAll, describe, expect, it } from 'vitest';
-import { exitOf } from '../support/cli.js';
+import { CLI, exitOf } from '../support/cli.js';
 import { tempDir } from '../support/tmp.js';
-import { gatehouse, kill9, up } from './object_support.js';
+import { collect, gatehouse, kill9, up } from './object_support.js';
 
 // Backup from a running gatehouse, restore into a fresh data directory, start with the root key supplied separately.
 describe('gatehouse backup / restore', { timeout: 120_000 }, () => {
@@ -70,6 +70,32 @@ describe('gatehouse backup / restore', { timeout: 120_000 }, () => {
     expect(bytes.includes(Buffer.from(marker))).toBe(false);
     expect(bytes.includes(Buffer.from(readFileSync(join(source, 'admin.token'), 'utf8').trim()))).toBe(false);
     expect(bytes.includes(big.subarray(0, 64))).toBe(false);
+
+    // A write that fails half way (here a file size limit; a full disk alike) used to print a bare "EFBIG"/"ENOSPC".
+    const limited = await collect(
+      spawn(
+        'sh',
+        [
+          '-c',
+          'ulimit -f 64 && exec "$0" "$@"',
+          process.execPath,
+          CLI,
+          'backup',
+          '--out',
+          join(tmp.dir, 'cut.tar'),
+          '--data-dir',
+          source,
+        ],
+        {
+          stdio: ['ignore', 'pipe', 'pipe'],
+        },
+      ),
+    );
+    expect(limited.code).toBe(1);
+    expect(limited.stderr).toBe(
+      `gatehouse: cannot write ${join(tmp.dir, 'cut.tar')}: the file grew larger than this process may write (ulimit -f)\n`,
+    );
+    expect(readdirSync(tmp.dir).filter((name) => name.includes('cut.tar'))).toEqual([]);
 
     const running = await gatehouse(['restore', archive, '--data-dir', source]);
     expect(running.code).toBe(1);
