@@ -27,6 +27,26 @@ export function openObjectStore(core: PlatformCore): {
 }
 
 /**
+ * Reports once how a streamed answer ended: `ok` when it was read to the end, the error's code when it failed,
+ * `aborted` when it was closed before the end (the client went away).
+ */
+function auditOutcome(stream: Readable, report: (result: string) => void): void {
+  let reported = false;
+  const once = (result: string) => {
+    if (reported) return;
+    reported = true;
+    report(result);
+  };
+  stream.once('end', () => once('ok'));
+  stream.once('error', (err) => {
+    const code = (err as NodeJS.ErrnoException).code;
+    const gone = code === 'ERR_STREAM_PREMATURE_CLOSE' || code === 'ABORT_ERR'; // destroyed by its reader
+    once(isGatehouseError(err) ? err.code : gone ? 'aborted' : 'ERR_INTERNAL');
+  });
+  stream.once('close', () => once('aborted'));
+}
+
+/**
  * The admin API's object operations, with one audit line per call (bucket and key names, sizes, versions; never
  * object bytes).
  *
@@ -65,11 +85,20 @@ export function objectOperations(
     },
     put: (bucket, key, body, options) =>
       audited('object.put', { bucket, key }, async () => snakeCase(await store.put(bucket, key, body, options))),
-    read: (bucket, key, options) =>
-      audited('object.get', { bucket, key, verifyFirst: options.verifyFirst }, async () => {
-        const { info, plaintext } = await store.read(bucket, key, { verifyFirst: options.verifyFirst });
-        return { size: info.size, plaintext: plaintext as Readable };
-      }),
+    read: async (bucket, key, options) => {
+      const fields = { operation: 'object.get', bucket, key, verifyFirst: options.verifyFirst };
+      let opened: { info: { size: number }; plaintext: Readable };
+      try {
+        opened = await store.read(bucket, key, { verifyFirst: options.verifyFirst });
+      } catch (err) {
+        audit.info({ ...fields, result: isGatehouseError(err) ? err.code : 'ERR_INTERNAL' }, 'object operation');
+        throw err;
+      }
+      // The plaintext streams out after this returns: the audit line waits for its outcome, so a segment that
+      // fails to authenticate half way (the download is aborted) is not recorded as `ok`.
+      auditOutcome(opened.plaintext, (result) => audit.info({ ...fields, result }, 'object operation'));
+      return { size: opened.info.size, plaintext: opened.plaintext };
+    },
     verify: (bucket, key) =>
       audited('object.verify', { bucket, key }, async () => snakeCase(await store.verify(bucket, key))),
     list: async (bucket, options) => snakeCase(await store.list(bucket, options)),
