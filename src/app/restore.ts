@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { createReadStream, existsSync, renameSync } from 'node:fs';
+import { accessSync, constants, createReadStream, existsSync, readFileSync, renameSync, statSync } from 'node:fs';
 import { chmod, mkdir, readFile, readdir, rm } from 'node:fs/promises';
 import { isAbsolute, join, relative } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -13,13 +13,14 @@ import {
   type Logger,
   type SnapshotEntry,
 } from '../core/index.js';
-import type { RootKey } from '../kms/index.js';
+import { RootKey } from '../kms/index.js';
 import { acquireFileLock, openStorage } from '../adapters/index.js';
 import { AdminToken } from './admin_token.js';
 import { checkEntryPath, invalidBackup, parseBackupManifest, type BackupManifest } from './backup_format.js';
 import { checkManifestMac } from './backup_mac.js';
 import { dataDirPaths, ensureDataDir, readManifest, writeManifest } from './data_dir.js';
-import { resolveRootKey, type RootKeyInputs } from './root_key_source.js';
+import { nextFileOf } from './root_rotation.js';
+import { resolveRootKey, type ResolvedRootKey, type RootKeyInputs } from './root_key_source.js';
 
 /** What a restore did. */
 export interface RestoreReport {
@@ -94,9 +95,13 @@ async function privateDirectories(dir: string): Promise<void> {
  * Checks the manifest (its HMAC under `root` first, when there is a root key), then that the staged files are exactly
  * its entries, each with its SHA-256.
  */
-async function verifyStage(stage: string, root: RootKey | undefined): Promise<BackupManifest> {
+async function verifyStage(
+  stage: string,
+  chooseRoot: (manifest: BackupManifest) => RootKey | undefined,
+): Promise<{ manifest: BackupManifest; root: RootKey | undefined }> {
   if (!existsSync(join(stage, 'manifest.json'))) throw invalidBackup('manifest.json is missing');
   const manifest = parseBackupManifest(await readFile(join(stage, 'manifest.json'), 'utf8'));
+  const root = chooseRoot(manifest);
   if (root !== undefined) checkManifestMac(root, manifest);
   const present = new Set((await filesUnder(stage)).filter((p) => p !== 'manifest.json'));
   for (const [path, expected] of Object.entries(manifest.entries)) {
@@ -105,7 +110,44 @@ async function verifyStage(stage: string, root: RootKey | undefined): Promise<Ba
   }
   const extra = [...present][0];
   if (extra !== undefined) throw invalidBackup(`${extra} is not listed in the manifest`);
-  return manifest;
+  return { manifest, root };
+}
+
+/**
+ * The root key to authenticate `manifest` with: the one given, or, when the archive was taken under the key of a root
+ * rotation that never renamed its `<file>.next` over the key file (as `gatehouse up` opens such a pair), that `.next`.
+ */
+function rootKeyFor(given: ResolvedRootKey | undefined, manifest: BackupManifest, logger: Logger): RootKey | undefined {
+  if (given === undefined || given.key.fingerprint() === manifest.rootKeyFingerprint || !given.file) return given?.key;
+  const nextFile = nextFileOf(given.file);
+  if (!existsSync(nextFile)) return given.key;
+  const next = RootKey.parse(readFileSync(nextFile, 'utf8'));
+  if (next.fingerprint() !== manifest.rootKeyFingerprint) return given.key;
+  logger.warn(
+    { file: nextFile },
+    `the backup was taken under the key of an unfinished root rotation: using ${nextFile}; the restored directory needs that key (gatehouse up renames it over ${given.file})`,
+  );
+  return next;
+}
+
+/** ERR_INPUT_FILE when the archive cannot be read (before the data directory is touched). */
+function checkArchiveReadable(file: string): void {
+  const refuse = (why: string) => new GatehouseError('ERR_INPUT_FILE', { message: `backup archive ${file}: ${why}` });
+  let isFile: boolean;
+  try {
+    isFile = statSync(file).isFile();
+    accessSync(file, constants.R_OK);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    throw refuse(
+      code === 'ENOENT' || code === 'ENOTDIR'
+        ? 'no such file'
+        : code === 'EACCES'
+          ? 'no permission to read it'
+          : (code ?? 'cannot be read'),
+    );
+  }
+  if (!isFile) throw refuse('not a regular file');
 }
 
 async function* snapshotLines(file: string): AsyncIterable<SnapshotEntry> {
@@ -152,8 +194,9 @@ export async function restoreBackup(options: {
 }): Promise<RestoreReport> {
   const { config, clock, logger } = options;
   const paths = dataDirPaths(config.dataDir);
+  checkArchiveReadable(options.archive);
   ensureDataDir(paths);
-  const root = resolveRootKey(options.rootKey ?? {}, paths, logger)?.key;
+  const given = resolveRootKey(options.rootKey ?? {}, paths, logger);
   const lock = acquireFileLock(paths.lock);
   if (!lock) {
     throw new GatehouseError('ERR_RESTORE_TARGET_IN_USE', { message: `a gatehouse is running on ${paths.dir}` });
@@ -175,7 +218,7 @@ export async function restoreBackup(options: {
     }
     await mkdir(stage, { mode: 0o700 });
     await extractArchive(options.archive, stage);
-    const manifest = await verifyStage(stage, root);
+    const { manifest, root } = await verifyStage(stage, (m) => rootKeyFor(given, m, logger));
     const authenticated = root !== undefined && manifest.format === 2;
     if (!authenticated && options.allowUnauthenticated !== true) {
       throw new GatehouseError('ERR_BACKUP_UNAUTHENTICATED', {

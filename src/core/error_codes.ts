@@ -26,7 +26,7 @@ export const ERROR_CODES = {
   ERR_INPUT_FILE: {
     status: 400,
     message: 'Cannot read the input file',
-    doc: "A file a CLI command reads (`object put --in FILE`, `client create --jwks-file FILE`) does not exist, cannot be read, or is not what the option expects (JSON for `--jwks-file`). Checked before the command asks the server for anything; the message never quotes the file's content.",
+    doc: "A file a CLI command reads (`object put --in FILE`, `client create --jwks-file FILE`, the archive of `restore`) does not exist, cannot be read, or is not what the option expects (JSON for `--jwks-file`). Checked before the command asks the server for anything; the message never quotes the file's content.",
   },
   ERR_DATADIR_LOCKED: {
     status: 409,

@@ -6,6 +6,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { afterAll, describe, expect, it } from 'vitest';
 import { CLI, exitOf } from '../support/cli.js';
 import { tempDir } from '../support/tmp.js';
+import { RootKey } from '../../src/kms/index.js';
 import { collect, gatehouse, kill9, up } from './object_support.js';
 
 // Backup from a running gatehouse, restore into a fresh data directory, start with the root key supplied separately.
@@ -142,6 +143,39 @@ describe('gatehouse backup / restore', { timeout: 120_000 }, () => {
     const initialized = await gatehouse(['restore', archive, '--data-dir', source]);
     expect(initialized.code).toBe(1);
     expect(initialized.stderr).toContain('already an initialized data directory');
+  });
+
+  // A missing archive was ERR_BACKUP_INVALID "not a readable tar archive (ENOENT)", after creating the directory.
+  it('refuses an archive that cannot be read before touching the data directory', async () => {
+    const missing = await gatehouse(['restore', join(tmp.dir, 'absent.tar'), '--data-dir', join(tmp.dir, 'never5')]);
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toBe(`gatehouse: backup archive ${join(tmp.dir, 'absent.tar')}: no such file\n`);
+    expect(existsSync(join(tmp.dir, 'never5'))).toBe(false);
+    const directory = await gatehouse(['restore', tmp.dir, '--data-dir', join(tmp.dir, 'never6')]);
+    expect(directory.stderr).toBe(`gatehouse: backup archive ${tmp.dir}: not a regular file\n`);
+  });
+
+  // `gatehouse up --root-key-file F` opens data sealed under the F.next of a root rotation that never renamed it;
+  // restore refused the same F with ERR_ROOT_KEY_WRONG.
+  it("authenticates with the .next beside --root-key-file when the backup was taken under that unfinished rotation's key", async () => {
+    const before = join(tmp.dir, 'before-rotation.key');
+    writeFileSync(before, RootKey.generate().toText() + '\n', { mode: 0o600 });
+    const other = await gatehouse([
+      'restore',
+      archive,
+      '--data-dir',
+      join(tmp.dir, 'never7'),
+      '--root-key-file',
+      before,
+    ]);
+    expect(other.code).toBe(1);
+    expect(other.stderr).toContain('the backup was taken under root key');
+    writeFileSync(`${before}.next`, readFileSync(rootKeyFile), { mode: 0o600 });
+    const into = join(tmp.dir, 'from-next');
+    const restored = await gatehouse(['restore', archive, '--data-dir', into, '--root-key-file', before, '--json']);
+    expect(restored.code, restored.stderr).toBe(0);
+    expect(JSON.parse(restored.stdout.toString())).toMatchObject({ authenticated: true });
+    expect(restored.stderr).toContain('unfinished root rotation');
   });
 
   it('restores into a fresh directory; with the original root key every key, secret and object decrypts', async () => {
