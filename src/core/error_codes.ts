@@ -36,7 +36,7 @@ export const ERROR_CODES = {
   ERR_DATADIR_INVALID: {
     status: 500,
     message: 'The data directory is incomplete or corrupt',
-    doc: 'DIR exists but is not a complete gatehouse data directory, or one of its files is damaged.',
+    doc: 'DIR exists but is not a complete gatehouse data directory, or one of its files is damaged (`gatehouse backup`: the file of an object is missing, named in the message; no archive is written).',
   },
   ERR_STORE_NOT_INITIALIZED: {
     status: 500,

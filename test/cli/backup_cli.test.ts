@@ -72,6 +72,19 @@ describe('gatehouse backup / restore', { timeout: 120_000 }, () => {
     expect(bytes.includes(Buffer.from(readFileSync(join(source, 'admin.token'), 'utf8').trim()))).toBe(false);
     expect(bytes.includes(big.subarray(0, 64))).toBe(false);
 
+    // An object file gone from the data directory made the backup fail with a bare 500 "Internal error".
+    const [objectFile] = readdirSync(join(source, 'objects', 'docs'));
+    const objectPath = join(source, 'objects', 'docs', objectFile!);
+    renameSync(objectPath, join(tmp.dir, 'aside.obj'));
+    const damaged = await gh(['backup', '--out', join(tmp.dir, 'damaged.tar')]);
+    renameSync(join(tmp.dir, 'aside.obj'), objectPath);
+    expect(damaged.code).toBe(1);
+    expect(damaged.stderr).toContain(
+      `objects/docs/${objectFile!}, the file of an object, is missing; no backup was written`,
+    );
+    expect(existsSync(join(tmp.dir, 'damaged.tar'))).toBe(false);
+    expect(readdirSync(source).filter((name) => name.startsWith('.backup-'))).toEqual([]);
+
     // A write that fails half way (here a file size limit; a full disk alike) used to print a bare "EFBIG"/"ENOSPC".
     const limited = await collect(
       spawn(
