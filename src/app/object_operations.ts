@@ -58,7 +58,9 @@ export function objectOperations(
   core: PlatformCore,
 ): ObjectOperations {
   const { store, rewrap } = objects;
-  const audit = core.logger.child({ audit: true, actor: 'admin-token' });
+  const audit = core.logger.child({ audit: true });
+  /** The principal the route authorized (`admin-token` when the admin token is the only credential). */
+  const by = (actor: string | undefined) => ({ actor: actor ?? 'admin-token' });
   const audited = async <T>(operation: string, fields: object, run: () => Promise<T>): Promise<T> => {
     try {
       const result = await run();
@@ -84,9 +86,13 @@ export function objectOperations(
       }
     },
     put: (bucket, key, body, options) =>
-      audited('object.put', { bucket, key }, async () => snakeCase(await store.put(bucket, key, body, options))),
+      audited('object.put', { ...by(options.actor), bucket, key }, async () =>
+        snakeCase(
+          await store.put(bucket, key, body, options.keyName === undefined ? {} : { keyName: options.keyName }),
+        ),
+      ),
     read: async (bucket, key, options) => {
-      const fields = { operation: 'object.get', bucket, key, verifyFirst: options.verifyFirst };
+      const fields = { ...by(options.actor), operation: 'object.get', bucket, key, verifyFirst: options.verifyFirst };
       let opened: { info: { size: number }; plaintext: Readable };
       try {
         opened = await store.read(bucket, key, { verifyFirst: options.verifyFirst });
@@ -99,13 +105,13 @@ export function objectOperations(
       auditOutcome(opened.plaintext, (result) => audit.info({ ...fields, result }, 'object operation'));
       return { size: opened.info.size, plaintext: opened.plaintext };
     },
-    verify: (bucket, key) =>
-      audited('object.verify', { bucket, key }, async () => snakeCase(await store.verify(bucket, key))),
+    verify: (bucket, key, actor) =>
+      audited('object.verify', { ...by(actor), bucket, key }, async () => snakeCase(await store.verify(bucket, key))),
     list: async (bucket, options) => snakeCase(await store.list(bucket, options)),
-    remove: (bucket, key) =>
-      audited('object.rm', { bucket, key }, async () => snakeCase(await store.remove(bucket, key))),
-    rewrap: (bucket, progress) =>
-      audited('object.rewrap', { bucket }, async () =>
+    remove: (bucket, key, actor) =>
+      audited('object.rm', { ...by(actor), bucket, key }, async () => snakeCase(await store.remove(bucket, key))),
+    rewrap: (bucket, progress, actor) =>
+      audited('object.rewrap', { ...by(actor), bucket }, async () =>
         snakeCase(await rewrap.run(bucket, (event) => progress(snakeCase(event)))),
       ),
   };

@@ -168,3 +168,19 @@ describe('object get audit line', () => {
     expect(auditLines(logger)).toEqual(['aborted']);
   });
 });
+
+// Every object audit line said `actor: "admin-token"`, also for an API key or access token admitted by its scopes.
+describe('object audit actor', () => {
+  it('names the principal the authorizer admitted', async () => {
+    const { put, logger } = await setup();
+    expect((await put('invoices/a.txt', 'object:write:invoices')).status).toBe(201);
+    const lines = logger.lines.filter((l) => l['operation'] === 'object.put');
+    expect(lines.map((l) => [l['actor'], l['result']])).toEqual([['api_key:test', 'ok']]);
+  });
+
+  it('is admin-token when the admin token is the only credential (no authorizer)', async () => {
+    const { ops, logger } = await setup();
+    await ops.put('audit', 'c.bin', Readable.from([Buffer.from('c')]), {});
+    expect(logger.lines.find((l) => l['operation'] === 'object.put')?.['actor']).toBe('admin-token');
+  });
+});
