@@ -18,7 +18,14 @@ import { acquireFileLock, openStorage } from '../adapters/index.js';
 import { AdminToken } from './admin_token.js';
 import { checkEntryPath, invalidBackup, parseBackupManifest, type BackupManifest } from './backup_format.js';
 import { checkManifestMac } from './backup_mac.js';
-import { dataDirPaths, ensureDataDir, readManifest, writeManifest } from './data_dir.js';
+import {
+  dataDirPaths,
+  ensureDataDir,
+  markRestore,
+  readManifest,
+  refuseUnfinishedRestore,
+  writeManifest,
+} from './data_dir.js';
 import { nextFileOf } from './root_rotation.js';
 import { resolveRootKey, type ResolvedRootKey, type RootKeyInputs } from './root_key_source.js';
 
@@ -172,8 +179,10 @@ function stagedDatabaseFiles(config: Config): string[] {
  * `gatehouse restore FILE --data-dir NEWDIR`, offline: refuses a data directory that is initialized or locked by a
  * running gatehouse, verifies every entry of the archive against its manifest, loads the records into an empty store
  * (SQLite in NEWDIR, or the configured PostgreSQL schema), puts the object files in place, issues a NEW admin token
- * and writes NEWDIR/gatehouse.json last (a crash before that leaves a directory the next restore or first start
- * cleans). The root key is not in the archive: the first `gatehouse up` needs the original one. Given it now
+ * and writes NEWDIR/gatehouse.json last. From the committed load of the records until then NEWDIR/restore.incomplete
+ * marks the restore as unfinished: after a crash `gatehouse up` and the next restore refuse the directory
+ * (ERR_DATADIR_INVALID) instead of initializing an empty deployment over the restored files.
+ * The root key is not in the archive: the first `gatehouse up` needs the original one. Given it now
  * (`rootKey`: --root-key-file, GATEHOUSE_ROOT_KEY or NEWDIR/root.key), the restore also authenticates the archive
  * (the manifest's HMAC, ERR_BACKUP_INVALID) and refuses another root key (ERR_ROOT_KEY_WRONG) before loading
  * anything. An archive it cannot authenticate (no root key, or format 1) is refused (ERR_BACKUP_UNAUTHENTICATED)
@@ -203,6 +212,7 @@ export async function restoreBackup(options: {
   }
   const stage = join(paths.dir, `.init-restore-${randomId(6)}`);
   try {
+    refuseUnfinishedRestore(paths);
     if (readManifest(paths)) {
       throw new GatehouseError('ERR_RESTORE_TARGET_IN_USE', {
         message: `${paths.dir} is already an initialized data directory: restore into a new one`,
@@ -250,6 +260,9 @@ export async function restoreBackup(options: {
     try {
       if (!storage.records.restore) throw new GatehouseError('ERR_INTERNAL', { detail: 'store cannot restore' });
       counts = await storage.records.restore(snapshotLines(join(stage, 'records.jsonl')));
+      // The load committed (in one transaction): from here on a crash leaves restored data outside the staging
+      // directory (the PostgreSQL schema; with SQLite, the files moved in below).
+      markRestore(paths, false);
       await AdminToken.create(storage.records, join(target, 'admin.token'), clock.now());
     } finally {
       await storage.close();
@@ -268,6 +281,7 @@ export async function restoreBackup(options: {
       rootKeySource: 'external',
       rootKeyFingerprint: manifest.rootKeyFingerprint,
     });
+    markRestore(paths, true);
     const report: RestoreReport = {
       dataDir: paths.dir,
       ...counts,

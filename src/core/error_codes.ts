@@ -36,7 +36,7 @@ export const ERROR_CODES = {
   ERR_DATADIR_INVALID: {
     status: 500,
     message: 'The data directory is incomplete or corrupt',
-    doc: 'DIR exists but is not a complete gatehouse data directory, or one of its files is damaged (`gatehouse backup`: the file of an object is missing, named in the message; no archive is written).',
+    doc: 'DIR exists but is not a complete gatehouse data directory, or one of its files is damaged (`gatehouse backup`: the file of an object is missing, named in the message; no archive is written). Also `gatehouse up` or `restore` on a directory a restore did not finish (`restore.incomplete`): remove it and restore again.',
   },
   ERR_STORE_NOT_INITIALIZED: {
     status: 500,

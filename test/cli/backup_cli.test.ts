@@ -191,9 +191,23 @@ describe('gatehouse backup / restore', { timeout: 120_000 }, () => {
     expect(restored.stderr).toContain('unfinished root rotation');
   });
 
+  // A restore killed after moving files in left a directory without gatehouse.json: `gatehouse up` took it for an
+  // interrupted first start, removed the restored database and objects and initialized an empty deployment.
+  it('refuses to start on, or restore into, a directory whose restore did not finish', async () => {
+    const unfinished = join(tmp.dir, 'unfinished');
+    mkdirSync(unfinished, { mode: 0o700 });
+    writeFileSync(join(unfinished, 'restore.incomplete'), 'x', { mode: 0o600 });
+    await expect(up(unfinished)).rejects.toThrow(/restore into .* did not finish: remove the directory/);
+    expect(existsSync(join(unfinished, 'gatehouse.json'))).toBe(false);
+    const again = await gatehouse(['restore', archive, '--data-dir', unfinished, '--root-key-file', rootKeyFile]);
+    expect(again.code).toBe(1);
+    expect(again.stderr).toContain('did not finish: remove the directory');
+  });
+
   it('restores into a fresh directory; with the original root key every key, secret and object decrypts', async () => {
     const restored = await gatehouse(['restore', archive, '--data-dir', target, '--root-key-file', rootKeyFile]);
     expect(restored.code, restored.stderr).toBe(0);
+    expect(existsSync(join(target, 'restore.incomplete'))).toBe(false);
     expect(restored.stdout.toString()).toContain('start it with the ORIGINAL root key');
     // the running gatehouse MACed the manifest under its root key: the restore verified it
     expect(restored.stdout.toString()).toContain('archive authenticated under the root key');
