@@ -29,6 +29,21 @@ async function sha256File(path: string): Promise<string> {
   return hash.digest('hex');
 }
 
+/**
+ * Hard-links an object file of the snapshot into the staging directory. A file the metadata points to but that is
+ * gone (removed by hand, a damaged disk) refuses the backup with ERR_DATADIR_INVALID naming it, not a bare ENOENT.
+ */
+async function linkObjectFile(from: string, to: string, path: string): Promise<void> {
+  try {
+    await link(from, to);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    throw new GatehouseError('ERR_DATADIR_INVALID', {
+      message: `The data directory is incomplete: ${path}, the file of an object, is missing; no backup was written (put the file back, or remove the object with gatehouse object rm)`,
+    });
+  }
+}
+
 const excluded = (entry: SnapshotEntry) =>
   entry.kind === 'record' && EXCLUDED_RECORDS.some((x) => x.collection === entry.collection && x.key === entry.key);
 
@@ -98,7 +113,7 @@ export async function createBackup(options: {
       for (const { bucket, fileName } of objects) {
         const path = `objects/${bucket}/${fileName}`;
         await mkdir(join(stage, 'objects', bucket), { recursive: true, mode: 0o700 });
-        await link(join(paths.dir, 'objects', bucket, fileName), join(stage, path));
+        await linkObjectFile(join(paths.dir, 'objects', bucket, fileName), join(stage, path), path);
         objectPaths.push(path);
       }
     } finally {

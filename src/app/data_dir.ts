@@ -91,3 +91,33 @@ export function removeInitLeftovers(
   }
   return removed;
 }
+
+/** Written by `gatehouse restore` before its first change outside its staging directory, removed after the manifest. */
+const RESTORE_MARKER = 'restore.incomplete';
+
+/**
+ * Marks DIR as being restored into (`done: false`) or finished (`done: true`). A directory still marked after a
+ * crashed restore is refused by `gatehouse up` and by the next restore ({@link refuseUnfinishedRestore}), instead of
+ * being taken for an interrupted first start and initialized afresh over the restored files.
+ *
+ * @example
+ * markRestore(paths, false); // ... load records, move files in, write the manifest ...; markRestore(paths, true);
+ */
+export function markRestore(paths: DataDirPaths, done: boolean): void {
+  const marker = join(paths.dir, RESTORE_MARKER);
+  if (done) rmSync(marker, { force: true });
+  else writeFileAtomic(marker, 'a gatehouse restore into this directory has not finished\n', 0o600);
+}
+
+/**
+ * ERR_DATADIR_INVALID when a restore into DIR did not finish.
+ *
+ * @example
+ * refuseUnfinishedRestore(paths);
+ */
+export function refuseUnfinishedRestore(paths: DataDirPaths): void {
+  if (!existsSync(join(paths.dir, RESTORE_MARKER))) return;
+  throw new GatehouseError('ERR_DATADIR_INVALID', {
+    message: `a gatehouse restore into ${paths.dir} did not finish: remove the directory (on PostgreSQL, drop the schema too) and run the restore again`,
+  });
+}

@@ -27,6 +27,26 @@ export function openObjectStore(core: PlatformCore): {
 }
 
 /**
+ * Reports once how a streamed answer ended: `ok` when it was read to the end, the error's code when it failed,
+ * `aborted` when it was closed before the end (the client went away).
+ */
+function auditOutcome(stream: Readable, report: (result: string) => void): void {
+  let reported = false;
+  const once = (result: string) => {
+    if (reported) return;
+    reported = true;
+    report(result);
+  };
+  stream.once('end', () => once('ok'));
+  stream.once('error', (err) => {
+    const code = (err as NodeJS.ErrnoException).code;
+    const gone = code === 'ERR_STREAM_PREMATURE_CLOSE' || code === 'ABORT_ERR'; // destroyed by its reader
+    once(isGatehouseError(err) ? err.code : gone ? 'aborted' : 'ERR_INTERNAL');
+  });
+  stream.once('close', () => once('aborted'));
+}
+
+/**
  * The admin API's object operations, with one audit line per call (bucket and key names, sizes, versions; never
  * object bytes).
  *
@@ -38,7 +58,9 @@ export function objectOperations(
   core: PlatformCore,
 ): ObjectOperations {
   const { store, rewrap } = objects;
-  const audit = core.logger.child({ audit: true, actor: 'admin-token' });
+  const audit = core.logger.child({ audit: true });
+  /** The principal the route authorized (`admin-token` when the admin token is the only credential). */
+  const by = (actor: string | undefined) => ({ actor: actor ?? 'admin-token' });
   const audited = async <T>(operation: string, fields: object, run: () => Promise<T>): Promise<T> => {
     try {
       const result = await run();
@@ -64,19 +86,32 @@ export function objectOperations(
       }
     },
     put: (bucket, key, body, options) =>
-      audited('object.put', { bucket, key }, async () => snakeCase(await store.put(bucket, key, body, options))),
-    read: (bucket, key, options) =>
-      audited('object.get', { bucket, key, verifyFirst: options.verifyFirst }, async () => {
-        const { info, plaintext } = await store.read(bucket, key, { verifyFirst: options.verifyFirst });
-        return { size: info.size, plaintext: plaintext as Readable };
-      }),
-    verify: (bucket, key) =>
-      audited('object.verify', { bucket, key }, async () => snakeCase(await store.verify(bucket, key))),
+      audited('object.put', { ...by(options.actor), bucket, key }, async () =>
+        snakeCase(
+          await store.put(bucket, key, body, options.keyName === undefined ? {} : { keyName: options.keyName }),
+        ),
+      ),
+    read: async (bucket, key, options) => {
+      const fields = { ...by(options.actor), operation: 'object.get', bucket, key, verifyFirst: options.verifyFirst };
+      let opened: { info: { size: number }; plaintext: Readable };
+      try {
+        opened = await store.read(bucket, key, { verifyFirst: options.verifyFirst });
+      } catch (err) {
+        audit.info({ ...fields, result: isGatehouseError(err) ? err.code : 'ERR_INTERNAL' }, 'object operation');
+        throw err;
+      }
+      // The plaintext streams out after this returns: the audit line waits for its outcome, so a segment that
+      // fails to authenticate half way (the download is aborted) is not recorded as `ok`.
+      auditOutcome(opened.plaintext, (result) => audit.info({ ...fields, result }, 'object operation'));
+      return { size: opened.info.size, plaintext: opened.plaintext };
+    },
+    verify: (bucket, key, actor) =>
+      audited('object.verify', { ...by(actor), bucket, key }, async () => snakeCase(await store.verify(bucket, key))),
     list: async (bucket, options) => snakeCase(await store.list(bucket, options)),
-    remove: (bucket, key) =>
-      audited('object.rm', { bucket, key }, async () => snakeCase(await store.remove(bucket, key))),
-    rewrap: (bucket, progress) =>
-      audited('object.rewrap', { bucket }, async () =>
+    remove: (bucket, key, actor) =>
+      audited('object.rm', { ...by(actor), bucket, key }, async () => snakeCase(await store.remove(bucket, key))),
+    rewrap: (bucket, progress, actor) =>
+      audited('object.rewrap', { ...by(actor), bucket }, async () =>
         snakeCase(await rewrap.run(bucket, (event) => progress(snakeCase(event)))),
       ),
   };

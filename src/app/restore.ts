@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { createReadStream, existsSync, renameSync } from 'node:fs';
+import { accessSync, constants, createReadStream, existsSync, readFileSync, renameSync, statSync } from 'node:fs';
 import { chmod, mkdir, readFile, readdir, rm } from 'node:fs/promises';
 import { isAbsolute, join, relative } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -13,13 +13,21 @@ import {
   type Logger,
   type SnapshotEntry,
 } from '../core/index.js';
-import type { RootKey } from '../kms/index.js';
+import { RootKey } from '../kms/index.js';
 import { acquireFileLock, openStorage } from '../adapters/index.js';
 import { AdminToken } from './admin_token.js';
 import { checkEntryPath, invalidBackup, parseBackupManifest, type BackupManifest } from './backup_format.js';
 import { checkManifestMac } from './backup_mac.js';
-import { dataDirPaths, ensureDataDir, readManifest, writeManifest } from './data_dir.js';
-import { resolveRootKey, type RootKeyInputs } from './root_key_source.js';
+import {
+  dataDirPaths,
+  ensureDataDir,
+  markRestore,
+  readManifest,
+  refuseUnfinishedRestore,
+  writeManifest,
+} from './data_dir.js';
+import { nextFileOf } from './root_rotation.js';
+import { resolveRootKey, type ResolvedRootKey, type RootKeyInputs } from './root_key_source.js';
 
 /** What a restore did. */
 export interface RestoreReport {
@@ -94,9 +102,13 @@ async function privateDirectories(dir: string): Promise<void> {
  * Checks the manifest (its HMAC under `root` first, when there is a root key), then that the staged files are exactly
  * its entries, each with its SHA-256.
  */
-async function verifyStage(stage: string, root: RootKey | undefined): Promise<BackupManifest> {
+async function verifyStage(
+  stage: string,
+  chooseRoot: (manifest: BackupManifest) => RootKey | undefined,
+): Promise<{ manifest: BackupManifest; root: RootKey | undefined }> {
   if (!existsSync(join(stage, 'manifest.json'))) throw invalidBackup('manifest.json is missing');
   const manifest = parseBackupManifest(await readFile(join(stage, 'manifest.json'), 'utf8'));
+  const root = chooseRoot(manifest);
   if (root !== undefined) checkManifestMac(root, manifest);
   const present = new Set((await filesUnder(stage)).filter((p) => p !== 'manifest.json'));
   for (const [path, expected] of Object.entries(manifest.entries)) {
@@ -105,7 +117,44 @@ async function verifyStage(stage: string, root: RootKey | undefined): Promise<Ba
   }
   const extra = [...present][0];
   if (extra !== undefined) throw invalidBackup(`${extra} is not listed in the manifest`);
-  return manifest;
+  return { manifest, root };
+}
+
+/**
+ * The root key to authenticate `manifest` with: the one given, or, when the archive was taken under the key of a root
+ * rotation that never renamed its `<file>.next` over the key file (as `gatehouse up` opens such a pair), that `.next`.
+ */
+function rootKeyFor(given: ResolvedRootKey | undefined, manifest: BackupManifest, logger: Logger): RootKey | undefined {
+  if (given === undefined || given.key.fingerprint() === manifest.rootKeyFingerprint || !given.file) return given?.key;
+  const nextFile = nextFileOf(given.file);
+  if (!existsSync(nextFile)) return given.key;
+  const next = RootKey.parse(readFileSync(nextFile, 'utf8'));
+  if (next.fingerprint() !== manifest.rootKeyFingerprint) return given.key;
+  logger.warn(
+    { file: nextFile },
+    `the backup was taken under the key of an unfinished root rotation: using ${nextFile}; the restored directory needs that key (gatehouse up renames it over ${given.file})`,
+  );
+  return next;
+}
+
+/** ERR_INPUT_FILE when the archive cannot be read (before the data directory is touched). */
+function checkArchiveReadable(file: string): void {
+  const refuse = (why: string) => new GatehouseError('ERR_INPUT_FILE', { message: `backup archive ${file}: ${why}` });
+  let isFile: boolean;
+  try {
+    isFile = statSync(file).isFile();
+    accessSync(file, constants.R_OK);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    throw refuse(
+      code === 'ENOENT' || code === 'ENOTDIR'
+        ? 'no such file'
+        : code === 'EACCES'
+          ? 'no permission to read it'
+          : (code ?? 'cannot be read'),
+    );
+  }
+  if (!isFile) throw refuse('not a regular file');
 }
 
 async function* snapshotLines(file: string): AsyncIterable<SnapshotEntry> {
@@ -130,8 +179,10 @@ function stagedDatabaseFiles(config: Config): string[] {
  * `gatehouse restore FILE --data-dir NEWDIR`, offline: refuses a data directory that is initialized or locked by a
  * running gatehouse, verifies every entry of the archive against its manifest, loads the records into an empty store
  * (SQLite in NEWDIR, or the configured PostgreSQL schema), puts the object files in place, issues a NEW admin token
- * and writes NEWDIR/gatehouse.json last (a crash before that leaves a directory the next restore or first start
- * cleans). The root key is not in the archive: the first `gatehouse up` needs the original one. Given it now
+ * and writes NEWDIR/gatehouse.json last. From the committed load of the records until then NEWDIR/restore.incomplete
+ * marks the restore as unfinished: after a crash `gatehouse up` and the next restore refuse the directory
+ * (ERR_DATADIR_INVALID) instead of initializing an empty deployment over the restored files.
+ * The root key is not in the archive: the first `gatehouse up` needs the original one. Given it now
  * (`rootKey`: --root-key-file, GATEHOUSE_ROOT_KEY or NEWDIR/root.key), the restore also authenticates the archive
  * (the manifest's HMAC, ERR_BACKUP_INVALID) and refuses another root key (ERR_ROOT_KEY_WRONG) before loading
  * anything. An archive it cannot authenticate (no root key, or format 1) is refused (ERR_BACKUP_UNAUTHENTICATED)
@@ -152,14 +203,16 @@ export async function restoreBackup(options: {
 }): Promise<RestoreReport> {
   const { config, clock, logger } = options;
   const paths = dataDirPaths(config.dataDir);
+  checkArchiveReadable(options.archive);
   ensureDataDir(paths);
-  const root = resolveRootKey(options.rootKey ?? {}, paths, logger)?.key;
+  const given = resolveRootKey(options.rootKey ?? {}, paths, logger);
   const lock = acquireFileLock(paths.lock);
   if (!lock) {
     throw new GatehouseError('ERR_RESTORE_TARGET_IN_USE', { message: `a gatehouse is running on ${paths.dir}` });
   }
   const stage = join(paths.dir, `.init-restore-${randomId(6)}`);
   try {
+    refuseUnfinishedRestore(paths);
     if (readManifest(paths)) {
       throw new GatehouseError('ERR_RESTORE_TARGET_IN_USE', {
         message: `${paths.dir} is already an initialized data directory: restore into a new one`,
@@ -175,7 +228,7 @@ export async function restoreBackup(options: {
     }
     await mkdir(stage, { mode: 0o700 });
     await extractArchive(options.archive, stage);
-    const manifest = await verifyStage(stage, root);
+    const { manifest, root } = await verifyStage(stage, (m) => rootKeyFor(given, m, logger));
     const authenticated = root !== undefined && manifest.format === 2;
     if (!authenticated && options.allowUnauthenticated !== true) {
       throw new GatehouseError('ERR_BACKUP_UNAUTHENTICATED', {
@@ -207,6 +260,9 @@ export async function restoreBackup(options: {
     try {
       if (!storage.records.restore) throw new GatehouseError('ERR_INTERNAL', { detail: 'store cannot restore' });
       counts = await storage.records.restore(snapshotLines(join(stage, 'records.jsonl')));
+      // The load committed (in one transaction): from here on a crash leaves restored data outside the staging
+      // directory (the PostgreSQL schema; with SQLite, the files moved in below).
+      markRestore(paths, false);
       await AdminToken.create(storage.records, join(target, 'admin.token'), clock.now());
     } finally {
       await storage.close();
@@ -225,6 +281,7 @@ export async function restoreBackup(options: {
       rootKeySource: 'external',
       rootKeyFingerprint: manifest.rootKeyFingerprint,
     });
+    markRestore(paths, true);
     const report: RestoreReport = {
       dataDir: paths.dir,
       ...counts,

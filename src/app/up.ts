@@ -19,7 +19,7 @@ import { adminOperations } from './admin_operations.js';
 import { auditPosture } from './posture_checks.js';
 import { gatherPostureFacts } from './posture_facts.js';
 import type { PlatformCore } from './compose.js';
-import { dataDirPaths, ensureDataDir, readManifest, type DataDirPaths } from './data_dir.js';
+import { dataDirPaths, ensureDataDir, readManifest, refuseUnfinishedRestore, type DataDirPaths } from './data_dir.js';
 import { initializeDataDir } from './first_start.js';
 import { identityAdminOperations } from './identity_admin.js';
 import { apiKeyAdminOperations } from './apikey_admin.js';
@@ -119,6 +119,7 @@ export async function startGatehouse(options: {
     if (existsSync(paths.endpoints)) rmSync(paths.endpoints, { force: true });
     let created = false;
     let rootKeyCreated = false;
+    refuseUnfinishedRestore(paths);
     if (!readManifest(paths)) {
       const supplied = resolveRootKey(options.rootKey, paths, logger);
       ({ rootKeyCreated } = await initializeDataDir({ config, paths, suppliedRootKey: supplied, clock, logger }));

@@ -1,6 +1,6 @@
-import type { Readable } from 'node:stream';
+import { Readable } from 'node:stream';
 import { request, type Agent } from 'undici';
-import { GatehouseError, type ErrorCode } from '../core/index.js';
+import { GatehouseError, isGatehouseError, type ErrorCode } from '../core/index.js';
 import { notRunningOn, openAdminConnection } from './admin_client.js';
 
 /** The answer of a raw request: status and body stream (problem answers already turned into errors). */
@@ -8,6 +8,25 @@ export interface RawAnswer {
   statusCode: number;
   headers: Record<string, string | string[] | undefined>;
   body: Readable;
+}
+
+/**
+ * The answer body, with a connection lost half way (the server aborts an answer that fails after it started, or it
+ * stopped) turned into ERR_TRANSFER_ABORTED instead of undici's bare 'other side closed'.
+ */
+function abortsTyped(body: Readable): Readable {
+  async function* chunks() {
+    try {
+      for await (const chunk of body) yield chunk as Buffer;
+    } catch (err) {
+      if (isGatehouseError(err)) throw err;
+      throw new GatehouseError('ERR_TRANSFER_ABORTED', {
+        message: 'the server ended the transfer before it was complete (see its log)',
+        detail: (err as Error).message,
+      });
+    }
+  }
+  return Readable.from(chunks(), { objectMode: false });
 }
 
 /**
@@ -65,7 +84,7 @@ export class StreamingAdminClient {
         message: problem.title ?? `HTTP ${response.statusCode}`,
       });
     }
-    return { statusCode: response.statusCode, headers: response.headers, body: response.body };
+    return { statusCode: response.statusCode, headers: response.headers, body: abortsTyped(response.body) };
   }
 
   /** Sends and parses a JSON answer. */

@@ -62,14 +62,30 @@ export class OutputFile {
     const fd = this.fd;
     if (fd === undefined) throw new GatehouseError('ERR_INTERNAL', { detail: 'output file already written' });
     this.fd = undefined;
+    const sink = createWriteStream('', { fd, flush: true });
+    let writeFailure: unknown;
+    sink.once('error', (err) => (writeFailure = err));
     try {
-      await pipeline(body, createWriteStream('', { fd, flush: true }));
+      await pipeline(body, sink);
       renameSync(this.temp, this.file);
       fsyncDirectory(dirname(this.file));
     } catch (err) {
       rmSync(this.temp, { force: true });
+      // Writing FILE failed half way (a full disk, a quota, a file size limit): typed and naming FILE.
+      if (writeFailure !== undefined && err === writeFailure) throw this.writeFailed(err);
       throw err;
     }
+  }
+
+  private writeFailed(err: unknown): GatehouseError {
+    const code = (err as NodeJS.ErrnoException).code;
+    const why =
+      code === 'ENOSPC' || code === 'EDQUOT'
+        ? 'no space left on the device'
+        : code === 'EFBIG'
+          ? 'the file grew larger than this process may write (ulimit -f)'
+          : reason(err, this.file);
+    return new GatehouseError('ERR_OUTPUT_FILE', { message: `cannot write ${this.file}: ${why}` });
   }
 
   /** Removes the temporary file (a command that failed before writing). */

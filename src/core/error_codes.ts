@@ -21,12 +21,12 @@ export const ERROR_CODES = {
   ERR_OUTPUT_FILE: {
     status: 400,
     message: 'Cannot write the output file',
-    doc: "A CLI command's `--out FILE` cannot be written: its directory does not exist or is not writable, or FILE is a directory; or the `--out DIR` of `ca issue` is (or lies under) a file or cannot be created or written. Checked before the command asks the server for anything; nothing is written.",
+    doc: "A CLI command's `--out FILE` cannot be written: its directory does not exist or is not writable, or FILE is a directory; or the `--out DIR` of `ca issue` is (or lies under) a file or cannot be created or written. Checked before the command asks the server for anything; nothing is written. Also when writing FILE fails half way (a full disk): the temporary file is removed, FILE is left as it was.",
   },
   ERR_INPUT_FILE: {
     status: 400,
     message: 'Cannot read the input file',
-    doc: "A file a CLI command reads (`object put --in FILE`, `client create --jwks-file FILE`) does not exist, cannot be read, or is not what the option expects (JSON for `--jwks-file`). Checked before the command asks the server for anything; the message never quotes the file's content.",
+    doc: "A file a CLI command reads (`object put --in FILE`, `client create --jwks-file FILE`, the archive of `restore`) does not exist, cannot be read, or is not what the option expects (JSON for `--jwks-file`). Checked before the command asks the server for anything; the message never quotes the file's content.",
   },
   ERR_DATADIR_LOCKED: {
     status: 409,
@@ -36,7 +36,7 @@ export const ERROR_CODES = {
   ERR_DATADIR_INVALID: {
     status: 500,
     message: 'The data directory is incomplete or corrupt',
-    doc: 'DIR exists but is not a complete gatehouse data directory, or one of its files is damaged.',
+    doc: 'DIR exists but is not a complete gatehouse data directory, or one of its files is damaged (`gatehouse backup`: the file of an object is missing, named in the message; no archive is written). Also `gatehouse up` or `restore` on a directory a restore did not finish (`restore.incomplete`): remove it and restore again.',
   },
   ERR_STORE_NOT_INITIALIZED: {
     status: 500,
@@ -47,6 +47,11 @@ export const ERROR_CODES = {
     status: 503,
     message: 'gatehouse is not running',
     doc: 'An admin command found nothing running on the data directory (exit code 3).',
+  },
+  ERR_TRANSFER_ABORTED: {
+    status: 502,
+    message: 'The server ended the transfer before it was complete',
+    doc: 'A CLI command streaming an answer from the running gatehouse (`backup`, `object get`, `object rewrap`) lost it half way: the server aborted it (a failure after the answer started, e.g. while writing the archive) or stopped. Nothing was written to `--out`; the server log says why. Run the command again (`object rewrap` resumes).',
   },
   ERR_PORT_IN_USE: {
     status: 500,

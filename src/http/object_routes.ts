@@ -12,14 +12,19 @@ export interface ObjectOperations {
   listBuckets(): Promise<unknown>;
   /** Whether a KMS key of that name exists (deleted or not); ERR_KMS_KEY_NAME_INVALID for a bad name. */
   keyExists(keyName: string): Promise<boolean>;
-  put(bucket: string, key: string, body: Readable, options: { keyName?: string }): Promise<unknown>;
+  /** `actor` (every call that changes or reads an object): the authorized principal, for the audit line. */
+  put(bucket: string, key: string, body: Readable, options: { keyName?: string; actor?: string }): Promise<unknown>;
   /** Plaintext of verified segments; with `verifyFirst` the whole object is authenticated before the first byte. */
-  read(bucket: string, key: string, options: { verifyFirst: boolean }): Promise<{ size: number; plaintext: Readable }>;
-  verify(bucket: string, key: string): Promise<unknown>;
+  read(
+    bucket: string,
+    key: string,
+    options: { verifyFirst: boolean; actor?: string },
+  ): Promise<{ size: number; plaintext: Readable }>;
+  verify(bucket: string, key: string, actor?: string): Promise<unknown>;
   list(bucket: string, options: { prefix?: string; limit?: number }): Promise<unknown>;
-  remove(bucket: string, key: string): Promise<unknown>;
+  remove(bucket: string, key: string, actor?: string): Promise<unknown>;
   /** Runs (or resumes) the bucket's rewrap, calling `progress` after every object; resolves with the report. */
-  rewrap(bucket: string, progress: (event: unknown) => void): Promise<unknown>;
+  rewrap(bucket: string, progress: (event: unknown) => void, actor?: string): Promise<unknown>;
 }
 
 const listQuery = z.object({
@@ -70,6 +75,9 @@ export function registerObjectRoutes(
   },
 ): void {
   const { ops, authorize } = options;
+  /** The principal `authorize` admitted for each request (the admin token alone when there is no authorizer). */
+  const actors = new WeakMap<FastifyRequest, string>();
+  const actor = (request: FastifyRequest) => actors.get(request) ?? 'admin-token';
   /**
    * `object:write:<bucket>` covers the bucket's own key only: choosing another key encrypts with it (and binds a new
    * bucket to it for good), so it needs `kms:encrypt:<key>`; a key that does not exist yet would be created, which
@@ -93,7 +101,7 @@ export function registerObjectRoutes(
         const write = request.method !== 'GET' && request.method !== 'HEAD';
         const permission = bucket === '' ? 'admin' : `object:${write ? 'write' : 'read'}:${bucket}`;
         try {
-          await authorize(request.headers, permission, request.raw.socket);
+          actors.set(request, await authorize(request.headers, permission, request.raw.socket));
         } catch (err) {
           if ((err as { status?: number }).status === 401) {
             void reply.header('www-authenticate', 'Bearer realm="gatehouse-admin"');
@@ -118,21 +126,27 @@ export function registerObjectRoutes(
       const { bucket, key } = target(request);
       const query = parseRequest(putQuery, request.query, 'query');
       if (query.key_name !== undefined) await authorizeKeyChoice(request, bucket, query.key_name);
-      const info = await ops.put(bucket, key, bodyStream(request), query.key_name ? { keyName: query.key_name } : {});
+      const info = await ops.put(bucket, key, bodyStream(request), {
+        ...(query.key_name ? { keyName: query.key_name } : {}),
+        actor: actor(request),
+      });
       return reply.code(201).send(info);
     });
     scope.get('/v1/objects/:bucket/*', async (request, reply) => {
       const { bucket, key } = target(request);
       const verify = parseRequest(readQuery, request.query, 'query').verify ?? 'none';
-      if (verify === 'only') return { verified: true, object: await ops.verify(bucket, key) };
-      const { size, plaintext } = await ops.read(bucket, key, { verifyFirst: verify === 'first' });
+      if (verify === 'only') return { verified: true, object: await ops.verify(bucket, key, actor(request)) };
+      const { size, plaintext } = await ops.read(bucket, key, {
+        verifyFirst: verify === 'first',
+        actor: actor(request),
+      });
       // A segment that fails after the headers destroys the stream: fastify then destroys the socket, so the client
       // sees an aborted response (never a clean end with partial data).
       return reply.type('application/octet-stream').header('content-length', size).send(plaintext);
     });
     scope.delete('/v1/objects/:bucket/*', async (request) => {
       const { bucket, key } = target(request);
-      return ops.remove(bucket, key);
+      return ops.remove(bucket, key, actor(request));
     });
     scope.post('/v1/objects/:bucket/rewrap', async (request, reply) => {
       const { bucket } = target(request);
@@ -147,7 +161,11 @@ export function registerObjectRoutes(
         raw.write(JSON.stringify(value) + '\n');
       };
       try {
-        const report = await ops.rewrap(bucket, (event) => line({ type: 'progress', ...(event as object) }));
+        const report = await ops.rewrap(
+          bucket,
+          (event) => line({ type: 'progress', ...(event as object) }),
+          actor(request),
+        );
         line({ type: 'report', ...(report as object) });
       } catch (err) {
         if (!started) throw err;

@@ -2,11 +2,12 @@ import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, writeFile
 import { createHash, randomBytes } from 'node:crypto';
 import { basename, join } from 'node:path';
 import { create, extract } from 'tar';
-import type { ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { afterAll, describe, expect, it } from 'vitest';
-import { exitOf } from '../support/cli.js';
+import { CLI, exitOf } from '../support/cli.js';
 import { tempDir } from '../support/tmp.js';
-import { gatehouse, kill9, up } from './object_support.js';
+import { RootKey } from '../../src/kms/index.js';
+import { collect, gatehouse, kill9, up } from './object_support.js';
 
 // Backup from a running gatehouse, restore into a fresh data directory, start with the root key supplied separately.
 describe('gatehouse backup / restore', { timeout: 120_000 }, () => {
@@ -71,6 +72,45 @@ describe('gatehouse backup / restore', { timeout: 120_000 }, () => {
     expect(bytes.includes(Buffer.from(readFileSync(join(source, 'admin.token'), 'utf8').trim()))).toBe(false);
     expect(bytes.includes(big.subarray(0, 64))).toBe(false);
 
+    // An object file gone from the data directory made the backup fail with a bare 500 "Internal error".
+    const [objectFile] = readdirSync(join(source, 'objects', 'docs'));
+    const objectPath = join(source, 'objects', 'docs', objectFile!);
+    renameSync(objectPath, join(tmp.dir, 'aside.obj'));
+    const damaged = await gh(['backup', '--out', join(tmp.dir, 'damaged.tar')]);
+    renameSync(join(tmp.dir, 'aside.obj'), objectPath);
+    expect(damaged.code).toBe(1);
+    expect(damaged.stderr).toContain(
+      `objects/docs/${objectFile!}, the file of an object, is missing; no backup was written`,
+    );
+    expect(existsSync(join(tmp.dir, 'damaged.tar'))).toBe(false);
+    expect(readdirSync(source).filter((name) => name.startsWith('.backup-'))).toEqual([]);
+
+    // A write that fails half way (here a file size limit; a full disk alike) used to print a bare "EFBIG"/"ENOSPC".
+    const limited = await collect(
+      spawn(
+        'sh',
+        [
+          '-c',
+          'ulimit -f 64 && exec "$0" "$@"',
+          process.execPath,
+          CLI,
+          'backup',
+          '--out',
+          join(tmp.dir, 'cut.tar'),
+          '--data-dir',
+          source,
+        ],
+        {
+          stdio: ['ignore', 'pipe', 'pipe'],
+        },
+      ),
+    );
+    expect(limited.code).toBe(1);
+    expect(limited.stderr).toBe(
+      `gatehouse: cannot write ${join(tmp.dir, 'cut.tar')}: the file grew larger than this process may write (ulimit -f)\n`,
+    );
+    expect(readdirSync(tmp.dir).filter((name) => name.includes('cut.tar'))).toEqual([]);
+
     const running = await gatehouse(['restore', archive, '--data-dir', source]);
     expect(running.code).toBe(1);
     expect(running.stderr).toContain(`a gatehouse is running on ${source}`);
@@ -118,9 +158,56 @@ describe('gatehouse backup / restore', { timeout: 120_000 }, () => {
     expect(initialized.stderr).toContain('already an initialized data directory');
   });
 
+  // A missing archive was ERR_BACKUP_INVALID "not a readable tar archive (ENOENT)", after creating the directory.
+  it('refuses an archive that cannot be read before touching the data directory', async () => {
+    const missing = await gatehouse(['restore', join(tmp.dir, 'absent.tar'), '--data-dir', join(tmp.dir, 'never5')]);
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toBe(`gatehouse: backup archive ${join(tmp.dir, 'absent.tar')}: no such file\n`);
+    expect(existsSync(join(tmp.dir, 'never5'))).toBe(false);
+    const directory = await gatehouse(['restore', tmp.dir, '--data-dir', join(tmp.dir, 'never6')]);
+    expect(directory.stderr).toBe(`gatehouse: backup archive ${tmp.dir}: not a regular file\n`);
+  });
+
+  // `gatehouse up --root-key-file F` opens data sealed under the F.next of a root rotation that never renamed it;
+  // restore refused the same F with ERR_ROOT_KEY_WRONG.
+  it("authenticates with the .next beside --root-key-file when the backup was taken under that unfinished rotation's key", async () => {
+    const before = join(tmp.dir, 'before-rotation.key');
+    writeFileSync(before, RootKey.generate().toText() + '\n', { mode: 0o600 });
+    const other = await gatehouse([
+      'restore',
+      archive,
+      '--data-dir',
+      join(tmp.dir, 'never7'),
+      '--root-key-file',
+      before,
+    ]);
+    expect(other.code).toBe(1);
+    expect(other.stderr).toContain('the backup was taken under root key');
+    writeFileSync(`${before}.next`, readFileSync(rootKeyFile), { mode: 0o600 });
+    const into = join(tmp.dir, 'from-next');
+    const restored = await gatehouse(['restore', archive, '--data-dir', into, '--root-key-file', before, '--json']);
+    expect(restored.code, restored.stderr).toBe(0);
+    expect(JSON.parse(restored.stdout.toString())).toMatchObject({ authenticated: true });
+    expect(restored.stderr).toContain('unfinished root rotation');
+  });
+
+  // A restore killed after moving files in left a directory without gatehouse.json: `gatehouse up` took it for an
+  // interrupted first start, removed the restored database and objects and initialized an empty deployment.
+  it('refuses to start on, or restore into, a directory whose restore did not finish', async () => {
+    const unfinished = join(tmp.dir, 'unfinished');
+    mkdirSync(unfinished, { mode: 0o700 });
+    writeFileSync(join(unfinished, 'restore.incomplete'), 'x', { mode: 0o600 });
+    await expect(up(unfinished)).rejects.toThrow(/restore into .* did not finish: remove the directory/);
+    expect(existsSync(join(unfinished, 'gatehouse.json'))).toBe(false);
+    const again = await gatehouse(['restore', archive, '--data-dir', unfinished, '--root-key-file', rootKeyFile]);
+    expect(again.code).toBe(1);
+    expect(again.stderr).toContain('did not finish: remove the directory');
+  });
+
   it('restores into a fresh directory; with the original root key every key, secret and object decrypts', async () => {
     const restored = await gatehouse(['restore', archive, '--data-dir', target, '--root-key-file', rootKeyFile]);
     expect(restored.code, restored.stderr).toBe(0);
+    expect(existsSync(join(target, 'restore.incomplete'))).toBe(false);
     expect(restored.stdout.toString()).toContain('start it with the ORIGINAL root key');
     // the running gatehouse MACed the manifest under its root key: the restore verified it
     expect(restored.stdout.toString()).toContain('archive authenticated under the root key');

@@ -123,7 +123,10 @@ describe('gatehouse object', { timeout: 120_000 }, () => {
     expect(got.code).toBe(1);
     expect(got.stdout.length).toBe(0);
     const out = join(tmp.dir, 'tampered.out');
-    expect((await gh(['object', 'get', 'tamper/x', '--out', out])).code).toBe(1);
+    // `--out` used to stream without verifying first and failed with undici's bare "other side closed".
+    const toFile = await gh(['object', 'get', 'tamper/x', '--out', out]);
+    expect(toFile.code).toBe(1);
+    expect(toFile.stderr).toBe('gatehouse: Decryption failed\n');
     expect(existsSync(out)).toBe(false);
     expect(readdirSync(tmp.dir).filter((n) => n.includes('tampered'))).toEqual([]);
 

@@ -98,6 +98,41 @@ describe('crashes of the object store', () => {
     expect(ls.objects).toEqual([expect.objectContaining({ size: 'old version'.length })]);
   }, 120_000);
 
+  // The CLI used to end with undici's bare "gatehouse: other side closed" when the server died mid-rewrap.
+  it('object rewrap whose server dies half way says it was interrupted (ERR_TRANSFER_ABORTED), resumable', async () => {
+    const { dir, gh } = setup();
+    const server = await start(dir);
+    const client = StreamingAdminClient.connect(dir);
+    try {
+      for (let i = 0; i < 200; i += 1) {
+        await client.json('PUT', `/v1/objects/cut/k${i}`, Readable.from([randomBytes(64)]));
+      }
+    } finally {
+      await client.close();
+    }
+    expect((await gh(['kms', 'key', 'rotate', 'bucket-cut'])).code).toBe(0);
+    const cli = spawn(process.execPath, [CLI, 'object', 'rewrap', 'cut', '--data-dir', dir], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let killed = false;
+    cli.stderr.on('data', (chunk: Buffer) => {
+      if (!killed && /rewrap cut: [1-9]\d*\/200/.test(chunk.toString())) {
+        killed = true;
+        void kill9(server);
+      }
+    });
+    const result = await collect(cli);
+    expect(killed).toBe(true);
+    expect(result.code).toBe(1);
+    expect(result.stdout.length).toBe(0);
+    expect(result.stderr.trim().split('\n').at(-1)).toBe(
+      'gatehouse: rewrap of cut was interrupted; run it again to resume',
+    );
+    await start(dir);
+    const resumed = JSON.parse((await gh(['object', 'rewrap', 'cut', '--json', '--quiet'])).stdout.toString());
+    expect(resumed).toMatchObject({ resumed: true, total: 200, done: 200, failed: 0 });
+  }, 240_000);
+
   it('kill -9 of the server mid-rewrap of 200 objects: the next rewrap resumes, every object reads back', async () => {
     const { dir, gh, bucketFiles } = setup();
     const server = await start(dir);

@@ -1,4 +1,6 @@
+import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { Readable } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
 import { FsObjectFiles, MemoryRecordStore } from '../../src/adapters/index.js';
 import type { PlatformCore } from '../../src/app/compose.js';
@@ -65,7 +67,8 @@ async function setup() {
     return { status: response.statusCode, body: response.json() as Record<string, unknown> };
   };
   const keyNames = async () => (await keyring.listKeys()).map((k) => k.name);
-  return { put, keyNames, permissions, store };
+  const ops = objectOperations({ store, rewrap: {} as ObjectRewrap }, core);
+  return { put, keyNames, permissions, store, ops, logger, objectsDir: join(tmp.dir, 'objects') };
 }
 
 describe('object PUT ?key_name=', () => {
@@ -116,5 +119,68 @@ describe('object PUT ?key_name=', () => {
     expect(wrongBucket.status).toBe(403);
     expect(wrongBucket.body['code']).toBe('ERR_ADMIN_FORBIDDEN');
     expect(permissions).toEqual(['object:write:invoices', 'object:write:invoices']);
+  });
+});
+
+// A streamed GET (no ?verify=first) was audited `result: ok` as soon as the stream was handed out, also when a
+// tampered segment later aborted the download.
+describe('object get audit line', () => {
+  const auditLines = (logger: MemoryLogger) =>
+    logger.lines.filter((l) => l['operation'] === 'object.get').map((l) => l['result']);
+  const drain = async (stream: Readable) => {
+    for await (const chunk of stream) void chunk;
+  };
+
+  it('records the outcome of the stream: ok at its end, the error code when a segment fails', async () => {
+    const { ops, logger, objectsDir } = await setup();
+    const data = Buffer.alloc(300 * 1024, 7);
+    await ops.put('audit', 'a.bin', Readable.from([data]), {});
+    const whole = await ops.read('audit', 'a.bin', { verifyFirst: false });
+    expect(auditLines(logger)).toEqual([]);
+    await drain(whole.plaintext);
+    expect(auditLines(logger)).toEqual(['ok']);
+
+    const [file] = readdirSync(join(objectsDir, 'audit'));
+    const path = join(objectsDir, 'audit', file!);
+    const bytes = readFileSync(path);
+    const at = bytes.length - 1000;
+    bytes[at] = (bytes[at] ?? 0) ^ 1;
+    writeFileSync(path, bytes);
+    const tampered = await ops.read('audit', 'a.bin', { verifyFirst: false });
+    await expect(drain(tampered.plaintext)).rejects.toMatchObject({ code: 'ERR_KMS_DECRYPT_FAILED' });
+    expect(auditLines(logger)).toEqual(['ok', 'ERR_KMS_DECRYPT_FAILED']);
+    await expect(ops.read('audit', 'a.bin', { verifyFirst: true })).rejects.toMatchObject({
+      code: 'ERR_KMS_DECRYPT_FAILED',
+    });
+    expect(auditLines(logger)).toEqual(['ok', 'ERR_KMS_DECRYPT_FAILED', 'ERR_KMS_DECRYPT_FAILED']);
+  });
+
+  it('records `aborted` when the reader goes away before the end', async () => {
+    const { ops, logger } = await setup();
+    await ops.put('audit', 'b.bin', Readable.from([Buffer.alloc(300 * 1024, 1)]), {});
+    const { plaintext } = await ops.read('audit', 'b.bin', { verifyFirst: false });
+    for await (const chunk of plaintext) {
+      void chunk;
+      break;
+    }
+    // 'close' is emitted on the next tick after the destroy that ending the loop early caused.
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(auditLines(logger)).toEqual(['aborted']);
+  });
+});
+
+// Every object audit line said `actor: "admin-token"`, also for an API key or access token admitted by its scopes.
+describe('object audit actor', () => {
+  it('names the principal the authorizer admitted', async () => {
+    const { put, logger } = await setup();
+    expect((await put('invoices/a.txt', 'object:write:invoices')).status).toBe(201);
+    const lines = logger.lines.filter((l) => l['operation'] === 'object.put');
+    expect(lines.map((l) => [l['actor'], l['result']])).toEqual([['api_key:test', 'ok']]);
+  });
+
+  it('is admin-token when the admin token is the only credential (no authorizer)', async () => {
+    const { ops, logger } = await setup();
+    await ops.put('audit', 'c.bin', Readable.from([Buffer.from('c')]), {});
+    expect(logger.lines.find((l) => l['operation'] === 'object.put')?.['actor']).toBe('admin-token');
   });
 });

@@ -4,7 +4,7 @@ import { Readable, type Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createInterface } from 'node:readline';
 import { Command, InvalidArgumentError } from 'commander';
-import { GatehouseError, type ErrorCode } from '../../core/index.js';
+import { GatehouseError, isGatehouseError, type ErrorCode } from '../../core/index.js';
 import { StreamingAdminClient } from '../object_client.js';
 import { openInputFile } from '../input_file.js';
 import { writeBytesAsJson } from '../json_bytes.js';
@@ -69,7 +69,8 @@ async function get(
   }
   const file = OutputFile.open(out);
   try {
-    await file.write((await client.send('GET', objectPath(bucket, key))).body);
+    // Verify first here too: a tampered object fails with ERR_KMS_DECRYPT_FAILED before any byte, not by an abort.
+    await file.write((await client.send('GET', `${objectPath(bucket, key)}?verify=first`)).body);
   } catch (err) {
     file.discard();
     throw err;
@@ -81,7 +82,24 @@ async function get(
 async function rewrap(client: StreamingAdminClient, bucket: string, quiet: boolean): Promise<RewrapReportView> {
   const answer = await client.send('POST', `/v1/objects/${encodeURIComponent(bucket)}/rewrap`, Readable.from([]));
   let report: RewrapReportView | undefined;
-  for await (const line of createInterface({ input: answer.body, crlfDelay: Infinity })) {
+  try {
+    report = await readRewrapLines(answer.body, bucket, quiet);
+  } catch (err) {
+    if (!isGatehouseError(err, 'ERR_TRANSFER_ABORTED')) throw err;
+    report = undefined;
+  }
+  if (!report) {
+    throw new GatehouseError('ERR_TRANSFER_ABORTED', {
+      message: `rewrap of ${bucket} was interrupted; run it again to resume`,
+    });
+  }
+  return report;
+}
+
+/** Prints the NDJSON progress lines of a rewrap to stderr; the final report, or undefined when none came. */
+async function readRewrapLines(body: Readable, bucket: string, quiet: boolean): Promise<RewrapReportView | undefined> {
+  let report: RewrapReportView | undefined;
+  for await (const line of createInterface({ input: body, crlfDelay: Infinity })) {
     if (line.trim() === '') continue;
     const event = JSON.parse(line) as { type: string; code?: string; message?: string } & RewrapReportView;
     if (event.type === 'progress' && !quiet) {
@@ -91,11 +109,6 @@ async function rewrap(client: StreamingAdminClient, bucket: string, quiet: boole
     } else if (event.type === 'error') {
       throw new GatehouseError((event.code ?? 'ERR_INTERNAL') as ErrorCode, { message: event.message ?? 'failed' });
     }
-  }
-  if (!report) {
-    throw new GatehouseError('ERR_INTERNAL', {
-      message: `rewrap of ${bucket} was interrupted; run it again to resume`,
-    });
   }
   return report;
 }
