@@ -93,5 +93,14 @@ describe('the gateway in gatehouse up', () => {
     expect(again).toMatch(
       /^gatehouse_http_request_duration_seconds_count\{listener="admin",method="GET",route="\/v1\/ca\/status"\} 1$/m,
     );
+    // The sources are concatenated: still one HELP and one TYPE per family, as the exposition format requires.
+    for (const kind of ['HELP', 'TYPE']) {
+      const names = again
+        .split('\n')
+        .filter((l) => l.startsWith(`# ${kind} `))
+        .map((l) => l.split(' ')[2]);
+      expect(names.length).toBeGreaterThan(10);
+      expect(new Set(names).size).toBe(names.length);
+    }
   });
 });

@@ -138,6 +138,34 @@ describe('sidecar local limits', () => {
   });
 });
 
+describe('sidecar request counters', () => {
+  it('counts a request the local app does not answer as app_failed, not forwarded', async () => {
+    const { client } = await meshCa();
+    const app = await echoApp('frontend');
+    // The backend's app address refuses connections (the app is down).
+    const { sidecar: backend } = await sidecarFor(client, 'backend', '127.0.0.1:1');
+    const upstreams = [
+      { name: 'backend', address: `127.0.0.1:${backend.inboundAddress.port}`, spiffeId: id('backend') },
+    ];
+    const { sidecar: frontend } = await sidecarFor(client, 'frontend', app.address, {
+      outbound: { host: '127.0.0.1', port: 0, upstreams },
+    });
+    try {
+      const res = await request(`http://127.0.0.1:${frontend.outboundAddress!.port}/x`, {
+        headers: { host: 'backend' },
+      });
+      expect(res.statusCode).toBe(502);
+      await res.body.dump();
+      expect(backend.stats().requests).toMatchObject({ forwarded: 0, appFailed: 1, denied: 0, limited: 0 });
+      expect(backend.metricsText()).toContain('gatehouse_sidecar_inbound_requests_total{outcome="app_failed"} 1\n');
+    } finally {
+      await frontend.stop();
+      await backend.stop();
+      await closeServer(app.server);
+    }
+  });
+});
+
 describe('sidecar after its own SVID expired', () => {
   it('stops serving: 503 on open connections, refused new connections with a logged reason, 503 outbound', async () => {
     const { client } = await meshCa();
