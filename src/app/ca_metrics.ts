@@ -1,3 +1,4 @@
+import { metricFamily } from '../core/index.js';
 import type { AuthorityStatus } from '../pki/index.js';
 
 /**
@@ -11,19 +12,30 @@ import type { AuthorityStatus } from '../pki/index.js';
  */
 export function caMetricsText(status: AuthorityStatus): string {
   const lines = [
-    '# HELP gatehouse_ca_certificate_expiry_seconds Seconds until the CA certificate expires (negative once expired).',
-    '# TYPE gatehouse_ca_certificate_expiry_seconds gauge',
-    `gatehouse_ca_certificate_expiry_seconds{certificate="root"} ${status.root.expirySeconds}`,
-    `gatehouse_ca_certificate_expiry_seconds{certificate="intermediate"} ${status.intermediate.expirySeconds}`,
-    '# HELP gatehouse_ca_expiry_warnings CA certificates within pki.expiryWarning of expiry, or expired.',
-    '# TYPE gatehouse_ca_expiry_warnings gauge',
-    `gatehouse_ca_expiry_warnings ${status.warnings.length}`,
+    ...metricFamily(
+      'gatehouse_ca_certificate_expiry_seconds',
+      'gauge',
+      'Seconds until the CA certificate expires (negative once expired).',
+      [
+        ['{certificate="root"}', status.root.expirySeconds],
+        ['{certificate="intermediate"}', status.intermediate.expirySeconds],
+      ],
+    ),
+    ...metricFamily(
+      'gatehouse_ca_expiry_warnings',
+      'gauge',
+      'CA certificates within pki.expiryWarning of expiry, or expired.',
+      [['', status.warnings.length]],
+    ),
   ];
   if (status.bundleSequence !== undefined) {
     lines.push(
-      '# HELP gatehouse_ca_bundle_sequence Sequence number of the published SPIFFE trust bundle.',
-      '# TYPE gatehouse_ca_bundle_sequence gauge',
-      `gatehouse_ca_bundle_sequence ${status.bundleSequence}`,
+      ...metricFamily(
+        'gatehouse_ca_bundle_sequence',
+        'gauge',
+        'Sequence number of the published SPIFFE trust bundle.',
+        [['', status.bundleSequence]],
+      ),
     );
   }
   return lines.join('\n') + '\n';

@@ -1,14 +1,7 @@
 import { closeSync, openSync, rmSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { GatehouseError, makeDirectories } from '../core/index.js';
-
-/** Why `dir` cannot be written, in words (the error's code otherwise). */
-function reason(err: unknown, dir: string): string {
-  const code = (err as NodeJS.ErrnoException).code;
-  if (code === 'EACCES' || code === 'EPERM' || code === 'EROFS') return `no permission to write in ${dir}`;
-  if (code === 'ENOENT' || code === 'ENOTDIR') return `files cannot be created in ${dir}`;
-  return code ?? (err as Error).message;
-}
+import { unwritableReason } from './output_file.js';
 
 /**
  * The `--out DIR` of a command that writes several files (`gatehouse ca issue`), made ready before the command asks
@@ -27,14 +20,14 @@ export function prepareOutputDirectory(dir: string): string {
   } catch (err) {
     const { code, path } = err as NodeJS.ErrnoException;
     throw refuse(
-      code === 'ENOTDIR' ? `${path ?? 'a parent'} is not a directory` : reason(err, dirname(path ?? target)),
+      code === 'ENOTDIR' ? `${path ?? 'a parent'} is not a directory` : unwritableReason(err, dirname(path ?? target)),
     );
   }
   const probe = join(target, `.gatehouse-probe.${process.pid}.tmp`);
   try {
     closeSync(openSync(probe, 'wx', 0o600));
   } catch (err) {
-    throw refuse(reason(err, target));
+    throw refuse(unwritableReason(err, target));
   }
   rmSync(probe, { force: true });
   return target;

@@ -4,16 +4,19 @@ import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { GatehouseError, fsyncDirectory } from '../core/index.js';
 
-/** Why `file` cannot be written, in words (the error's code otherwise). */
-function reason(err: unknown, file: string): string {
+/**
+ * Why nothing could be created in `dir`, in words (the error's code otherwise): shared by `--out FILE` and
+ * `--out DIR` (output_directory.ts).
+ */
+export function unwritableReason(err: unknown, dir: string): string {
   const code = (err as NodeJS.ErrnoException).code;
   if (code === 'ENOENT' || code === 'ENOTDIR') {
     // A directory that exists but where nothing can be created (/proc) also answers ENOENT.
-    return existsSync(dirname(file)) && statSync(dirname(file)).isDirectory()
-      ? `files cannot be created in ${dirname(file)}`
-      : `directory ${dirname(file)} does not exist`;
+    return existsSync(dir) && statSync(dir).isDirectory()
+      ? `files cannot be created in ${dir}`
+      : `directory ${dir} does not exist`;
   }
-  if (code === 'EACCES' || code === 'EPERM' || code === 'EROFS') return `no permission to write in ${dirname(file)}`;
+  if (code === 'EACCES' || code === 'EPERM' || code === 'EROFS') return `no permission to write in ${dir}`;
   return code ?? (err as Error).message;
 }
 
@@ -53,7 +56,7 @@ export class OutputFile {
     try {
       return new OutputFile(file, temp, openSync(temp, 'wx', 0o600));
     } catch (err) {
-      throw refuse(reason(err, file));
+      throw refuse(unwritableReason(err, dirname(file)));
     }
   }
 
@@ -84,7 +87,7 @@ export class OutputFile {
         ? 'no space left on the device'
         : code === 'EFBIG'
           ? 'the file grew larger than this process may write (ulimit -f)'
-          : reason(err, this.file);
+          : unwritableReason(err, dirname(this.file));
     return new GatehouseError('ERR_OUTPUT_FILE', { message: `cannot write ${this.file}: ${why}` });
   }
 

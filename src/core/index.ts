@@ -20,5 +20,5 @@ export { formFields } from './form_fields.js';
 export { normalizeRequestTarget, REQUEST_TARGET_RULE } from './request_target.js';
 export { guardConnection } from './connection_guard.js';
 export type { GuardedSocket } from './connection_guard.js';
-export { RequestStats, labelValue } from './request_stats.js';
+export { RequestStats, labelValue, metricFamily } from './request_stats.js';
 export type { KeyLabels } from './request_stats.js';

@@ -13,6 +13,22 @@ export function labelValue(value: string): string {
   return value.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n');
 }
 
+/**
+ * One counter or gauge family in the Prometheus text exposition: its HELP and TYPE lines, then a sample per
+ * `[labels, value]` (`labels` as written between the braces' outer edges, e.g. `{route="a"}`, or '' for none).
+ *
+ * @example
+ * metricFamily('gatehouse_ca_expiry_warnings', 'gauge', 'CA certificates near expiry.', [['', 0]]);
+ */
+export function metricFamily(
+  name: string,
+  type: 'counter' | 'gauge',
+  help: string,
+  samples: ReadonlyArray<readonly [string, number]>,
+): string[] {
+  return [`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`, ...samples.map(([labels, v]) => `${name}${labels} ${v}`)];
+}
+
 /** A bound as Prometheus writes `le`: `+Inf` for infinity, else the plain number. */
 function le(bound: number): string {
   return bound === Number.POSITIVE_INFINITY ? '+Inf' : String(bound);

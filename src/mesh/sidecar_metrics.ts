@@ -1,4 +1,4 @@
-import { labelValue } from '../core/index.js';
+import { labelValue, metricFamily } from '../core/index.js';
 import type { BreakerState } from '../ratelimit/index.js';
 import type { ConnectorStats } from './connector.js';
 import type { InboundStats } from './inbound.js';
@@ -22,10 +22,6 @@ export interface SidecarMetricsInput {
 
 const BREAKER_VALUE: Record<BreakerState, number> = { closed: 0, 'half-open': 1, open: 2 };
 
-function family(name: string, type: 'counter' | 'gauge', help: string, samples: Array<[string, number]>): string[] {
-  return [`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`, ...samples.map(([labels, v]) => `${name}${labels} ${v}`)];
-}
-
 /**
  * A sidecar's Prometheus series (text exposition), in the spirit of Envoy's listener and cluster stats: inbound
  * connections by outcome, inbound requests by outcome, outbound connections, each upstream's breaker, and the SVID's
@@ -37,18 +33,18 @@ function family(name: string, type: 'counter' | 'gauge', help: string, samples: 
 export function sidecarMetricsText(input: SidecarMetricsInput): string {
   const { inbound, requests, outbound, breakers } = input.stats;
   const lines = [
-    ...family('gatehouse_sidecar_inbound_connections_total', 'counter', 'Inbound mTLS connections by outcome.', [
+    ...metricFamily('gatehouse_sidecar_inbound_connections_total', 'counter', 'Inbound mTLS connections by outcome.', [
       ['{outcome="admitted"}', inbound.admitted],
       ['{outcome="refused"}', inbound.refused],
       ['{outcome="plaintext"}', inbound.plaintext],
     ]),
-    ...family(
+    ...metricFamily(
       'gatehouse_sidecar_inbound_resumed_total',
       'counter',
       'Admitted inbound connections that resumed a TLS session.',
       [['', inbound.resumed]],
     ),
-    ...family('gatehouse_sidecar_inbound_requests_total', 'counter', 'Inbound requests by outcome.', [
+    ...metricFamily('gatehouse_sidecar_inbound_requests_total', 'counter', 'Inbound requests by outcome.', [
       ['{outcome="forwarded"}', requests.forwarded],
       ['{outcome="rate_limited"}', requests.limited],
       ['{outcome="bad_request"}', requests.badRequest],
@@ -59,11 +55,16 @@ export function sidecarMetricsText(input: SidecarMetricsInput): string {
   ];
   if (outbound) {
     lines.push(
-      ...family('gatehouse_sidecar_outbound_connections_total', 'counter', 'Outbound mTLS connections by outcome.', [
-        ['{outcome="connected"}', outbound.connected],
-        ['{outcome="refused"}', outbound.refused],
-      ]),
-      ...family(
+      ...metricFamily(
+        'gatehouse_sidecar_outbound_connections_total',
+        'counter',
+        'Outbound mTLS connections by outcome.',
+        [
+          ['{outcome="connected"}', outbound.connected],
+          ['{outcome="refused"}', outbound.refused],
+        ],
+      ),
+      ...metricFamily(
         'gatehouse_sidecar_outbound_resumed_total',
         'counter',
         'Outbound connections that resumed a TLS session.',
@@ -73,7 +74,7 @@ export function sidecarMetricsText(input: SidecarMetricsInput): string {
   }
   if (breakers.length > 0) {
     lines.push(
-      ...family(
+      ...metricFamily(
         'gatehouse_sidecar_breaker_state',
         'gauge',
         'Circuit breaker of each upstream: 0 closed, 1 half-open, 2 open.',
@@ -83,14 +84,14 @@ export function sidecarMetricsText(input: SidecarMetricsInput): string {
   }
   if (input.svidExpirySeconds !== undefined) {
     lines.push(
-      ...family('gatehouse_sidecar_svid_expiry_seconds', 'gauge', 'Seconds until the current SVID expires.', [
+      ...metricFamily('gatehouse_sidecar_svid_expiry_seconds', 'gauge', 'Seconds until the current SVID expires.', [
         ['', input.svidExpirySeconds],
       ]),
     );
   }
   if (input.bundleSequence !== undefined) {
     lines.push(
-      ...family('gatehouse_sidecar_bundle_sequence', 'gauge', 'Sequence of the trust bundle in use.', [
+      ...metricFamily('gatehouse_sidecar_bundle_sequence', 'gauge', 'Sequence of the trust bundle in use.', [
         ['', input.bundleSequence],
       ]),
     );
