@@ -1,7 +1,7 @@
 /**
  * Lenient decoding of request parameters for signature checks: what an attacker hides behind URL encoding (once or
- * several times), `%uXXXX` and `\uXXXX` escapes, overlong UTF-8 dots and slashes, and HTML character references is
- * turned back into the text the application will eventually see.
+ * several times), `%uXXXX` and `\uXXXX` escapes, overlong UTF-8 dots and slashes, HTML character references and
+ * Unicode compatibility forms (fullwidth `＜`, `＇`, `．`) is turned back into the text the application will eventually see.
  */
 
 const OVERLONG: Record<string, string> = {
@@ -74,13 +74,28 @@ export function unescapeText(text: string): string {
     });
 }
 
+const NON_ASCII = /[^\p{ASCII}]/u;
+
+/**
+ * Folds Unicode compatibility forms to their plain characters (NFKC): fullwidth `＜script＞` and `＇ OR ＇1＇＝＇1`
+ * become ASCII, as they do in applications and databases that normalize text (NFKC in the application, best-fit
+ * mappings into a legacy code page). ASCII-only text is returned as it is, without the cost of normalizing.
+ *
+ * @example
+ * foldCompatibility('＜script＞'); // '<script>'
+ */
+export function foldCompatibility(text: string): string {
+  return NON_ASCII.test(text) ? text.normalize('NFKC') : text;
+}
+
 /**
  * Everything a value may decode to: percent-decoding, then escapes, then percent-decoding again (escapes inside
- * encodings and the reverse).
+ * encodings and the reverse), then compatibility forms folded.
  *
  * @example
  * fullyDecode('%26lt%3Bscript%26gt%3B'); // '<script>'
+ * fullyDecode('%EF%BC%9Cscript%EF%BC%9E'); // '<script>'
  */
 export function fullyDecode(text: string): string {
-  return percentDecode(unescapeText(percentDecode(text)));
+  return foldCompatibility(percentDecode(unescapeText(percentDecode(text))));
 }

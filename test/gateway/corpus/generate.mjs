@@ -11,6 +11,11 @@ const uni = (s) =>
   [...s].map((c) => (/[a-z0-9 ]/i.test(c) ? c : '\\u' + c.charCodeAt(0).toString(16).padStart(4, '0'))).join('');
 const pctU = (s) =>
   [...s].map((c) => (/[a-z0-9]/i.test(c) ? c : '%u' + c.charCodeAt(0).toString(16).padStart(4, '0'))).join('');
+// Fullwidth forms (U+FF01..U+FF5E) of ASCII punctuation: what NFKC or a best-fit code page turns back into ASCII.
+const wide = (s) =>
+  [...s]
+    .map((c) => (c >= '!' && c <= '~' && !/[a-z0-9]/i.test(c) ? String.fromCharCode(c.charCodeAt(0) + 0xfee0) : c))
+    .join('');
 const html = (s) => [...s].map((c) => (/[<>"'()]/.test(c) ? `&#${c.charCodeAt(0)};` : c)).join('');
 const B = '----gatehouseB0undary';
 const multipart = (fields) =>
@@ -172,6 +177,14 @@ for (const [path, query] of [
 ])
   attacks.push(get(path, query, 'nul'));
 attacks.push(post('/api/files', JSON.stringify({ name: 'a.php\u0000.png' }), 'application/json', 'nul/json'));
+sqli.forEach((p, i) => {
+  if (i % 4 === 1) attacks.push(get('/api/search', `q=${enc(wide(p))}`, 'sqli/fullwidth'));
+});
+xss.forEach((p, i) => {
+  if (i % 4 === 1)
+    attacks.push(post('/api/comments', JSON.stringify({ body: wide(p) }), 'application/json', 'xss/fullwidth'));
+});
+attacks.push(get('/api/files', `name=${enc(wide('../../etc/passwd'))}`, 'traversal/fullwidth'));
 scanners.forEach((ua) => attacks.push(get('/', '', 'scanner', { 'user-agent': ua })));
 attacks.push({ input: { method: 'TRACE', path: '/api/items' }, family: 'protocol/method' });
 attacks.push({ input: { method: 'PROPFIND', path: '/api/items' }, family: 'protocol/method' });
@@ -275,6 +288,19 @@ const benignText = [
   'Window location: north side',
   'He wrote on the base of the statue',
 ];
+// Japanese and Chinese prose uses fullwidth punctuation and digits: folded to ASCII, it must stay benign.
+const cjkText = [
+  '東京タワー（東京都港区）は３３３ｍです！',
+  'ＡＢＣ株式会社＜営業部＞　担当：山田',
+  '価格：￥１，０００（税込）／送料無料',
+  '「はい」と言いました。本当ですか？',
+  '会議は１０：３０〜１１：００、場所は３Ｆ会議室＃２',
+  '这是一个测试（仅供参考）：请选择＊一个＊选项',
+  'メール：ｉｎｆｏ＠ｅｘａｍｐｌｅ．ｊｐ までご連絡ください',
+  '私の名前はオブライエン（Ｏ＇Ｂｒｉｅｎ）です',
+  '５＜７　かつ　９＞２',
+  '【重要】パスワードを変更してください；期限は今週金曜日',
+];
 const markdown = [
   '**bold** and _italic_ with <b>bold</b> and <i>italic</i>',
   '# Title\n\nSome <em>text</em> and a [link](https://example.com)',
@@ -354,6 +380,10 @@ benignText.forEach((t, i) => {
         'text/multipart',
       ),
     );
+});
+cjkText.forEach((t) => {
+  benign.push(get('/api/search', `q=${enc(t)}`, 'text/cjk-query'));
+  benign.push(post('/api/comments', JSON.stringify({ body: t }), 'application/json', 'text/cjk-json'));
 });
 markdown.forEach((t) => {
   benign.push(post('/api/posts', JSON.stringify({ title: 'Post', markdown: t }), 'application/json', 'markdown/json'));
