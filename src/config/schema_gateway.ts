@@ -146,7 +146,16 @@ export function gatewaySection() {
     outlier: z
       .strictObject({
         consecutiveFailures: z.number().int().min(1).default(5).describe('Failures in a row that eject a host.'),
-        baseEjection: duration('30s', 'Ejection time, multiplied by the ejection count.'),
+        baseEjection: positive(
+          duration(
+            '30s',
+            'Ejection time, multiplied by the ejection count; the count drops by one for each such period a host stays in the rotation.',
+          ),
+        ),
+        maxEjection: duration(
+          '300s',
+          'Longest ejection, whatever the ejection count (raised to `baseEjection` if lower).',
+        ),
         maxEjectionPercent: z.number().int().min(0).max(100).default(50).describe('Most hosts ejected at once.'),
       })
       .prefault({})

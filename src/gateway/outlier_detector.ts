@@ -11,13 +11,16 @@ export interface HostHealth {
 export interface OutlierOptions {
   consecutiveFailures: number;
   baseEjection: number;
+  maxEjection: number;
   maxEjectionPercent: number;
 }
 
 /**
  * Outlier ejection across an upstream's hosts (Envoy-style): a host with `consecutiveFailures` failures in a row
- * (5xx, connect error, timeout) leaves the rotation for `baseEjection × its ejection count`, then returns. At most
- * `maxEjectionPercent` of the hosts are out at once (at least one may be, never all), so traffic always has a host.
+ * (5xx, connect error, timeout) leaves the rotation for `baseEjection × its ejection count` (at most `maxEjection`),
+ * then returns. The count decays by one for every `baseEjection` a host spends back in the rotation without being
+ * ejected, so a host that failed often last week starts again from a short ejection. At most `maxEjectionPercent` of
+ * the hosts are out at once (at least one may be, never all), so traffic always has a host.
  *
  * @example
  * const detector = new OutlierDetector(3, options, clock);
@@ -61,9 +64,11 @@ export class OutlierDetector {
     if (h.failures < this.options.consecutiveFailures) return;
     const now = this.clock.now();
     if (h.ejectedUntil > now || !this.mayEject(now)) return;
-    h.ejections += 1;
+    const { baseEjection, maxEjection } = this.options;
+    const healthyPeriods = h.ejections > 0 ? Math.floor((now - h.ejectedUntil) / baseEjection) : 0;
+    h.ejections = Math.max(0, h.ejections - healthyPeriods) + 1;
     h.failures = 0;
-    h.ejectedUntil = now + this.options.baseEjection * h.ejections;
+    h.ejectedUntil = now + Math.min(baseEjection * h.ejections, Math.max(maxEjection, baseEjection));
     this.onEject(i);
   }
 

@@ -1,5 +1,6 @@
 import type { ServerResponse } from 'node:http';
 import { afterEach, describe, expect, it } from 'vitest';
+import { configSchema } from '../../src/config/index.js';
 import { ManualClock } from '../../src/core/index.js';
 import { Bulkhead, OutlierDetector } from '../../src/gateway/index.js';
 import { call, startBackend, startGateway, type RunningGateway } from './support.js';
@@ -217,7 +218,7 @@ describe('outlier ejection', () => {
     const ejected: number[] = [];
     const d = new OutlierDetector(
       3,
-      { consecutiveFailures: 2, baseEjection: 1000, maxEjectionPercent: 100 },
+      { consecutiveFailures: 2, baseEjection: 1000, maxEjection: 300_000, maxEjectionPercent: 100 },
       clock,
       (h) => ejected.push(h),
     );
@@ -234,6 +235,51 @@ describe('outlier ejection', () => {
     clock.advance(1000);
     expect(d.isEjected(1)).toBe(false);
     expect(d.isEjected(0)).toBe(false);
+  });
+
+  it('caps an ejection at maxEjection and lets the ejection count decay while a host stays healthy', () => {
+    const clock = new ManualClock(0);
+    const d = new OutlierDetector(
+      2,
+      { consecutiveFailures: 1, baseEjection: 1000, maxEjection: 3500, maxEjectionPercent: 50 },
+      clock,
+    );
+    /** Ejects host 0 now; returns how long it stays out. */
+    const eject = () => {
+      const start = clock.now();
+      d.report(0, false);
+      expect(d.isEjected(0)).toBe(true);
+      return d.hosts[0]!.ejectedUntil - start;
+    };
+    expect(eject()).toBe(1000);
+    clock.advance(1000);
+    expect(eject()).toBe(2000);
+    clock.advance(2000);
+    expect(eject()).toBe(3000);
+    clock.advance(3000);
+    expect(eject()).toBe(3500); // 4 × 1000, capped
+    clock.advance(3500);
+    expect(eject()).toBe(3500); // still capped: no healthy time in between
+    expect(d.hosts[0]!.ejections).toBe(5);
+    // Back in the rotation for 2.5 base periods: the count drops by two (5 → 3), then this ejection makes it 4.
+    clock.advance(3500 + 2500);
+    expect(eject()).toBe(3500);
+    expect(d.hosts[0]!.ejections).toBe(4);
+    // A week later the host starts again from one base period.
+    clock.advance(7 * 86_400_000);
+    expect(eject()).toBe(1000);
+    expect(d.hosts[0]!.ejections).toBe(1);
+  });
+
+  it('refuses a zero baseEjection at load', () => {
+    expect(() =>
+      configSchema.parse({
+        gateway: {
+          upstreams: [{ name: 'u', hosts: ['http://127.0.0.1:1'], outlier: { baseEjection: '0s' } }],
+          routes: [{ name: 'r', pathPrefix: '/', upstream: 'u' }],
+        },
+      }),
+    ).toThrow(/baseEjection[\s\S]*above zero|above zero[\s\S]*baseEjection/);
   });
 
   it('over HTTP: traffic moves off a host that keeps failing', async () => {
