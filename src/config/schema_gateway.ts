@@ -2,6 +2,9 @@
 import { z } from 'zod';
 import { duration, policyName, caConnection } from './schema_fields.js';
 
+/** The largest Structured Field integer (RFC 9651 §3.3.1: at most 15 digits), as sent in the RateLimit headers. */
+const SF_INTEGER_MAX = 999_999_999_999_999;
+
 /** The per-route WAF rules (docs/waf.md). */
 function wafRule() {
   const count = (n: number, what: string) => z.number().int().min(1).default(n).describe(what);
@@ -60,9 +63,20 @@ export function gatewaySection() {
         .describe(
           'What the limit counts per: API key, client, user, source address (IPv6 by /64), route, or a combination.',
         ),
-      rate: z.number().int().min(1).describe('Requests admitted per `per`.'),
+      rate: z
+        .number()
+        .int()
+        .min(1)
+        .max(SF_INTEGER_MAX, 'at most 15 digits (RateLimit-Policy sends it as a Structured Field integer)')
+        .describe('Requests admitted per `per`.'),
       per: positive(duration('1s', 'The period of `rate`.')),
-      burst: z.number().int().min(0).default(0).describe('Extra requests admitted at once.'),
+      burst: z
+        .number()
+        .int()
+        .min(0)
+        .max(SF_INTEGER_MAX, 'at most 15 digits (RateLimit sends the remaining count as a Structured Field integer)')
+        .default(0)
+        .describe('Extra requests admitted at once.'),
       tier: z
         .enum(['local', 'global'])
         .default('local')

@@ -58,6 +58,26 @@ describe('gateway configuration schema', () => {
     );
   });
 
+  it('refuses a zero outlier baseEjection (the ejection arithmetic divides by it)', () => {
+    expect(refusal({ upstreams: [upstream({ outlier: { baseEjection: '0s' } })] })).toMatch(
+      /gateway\.upstreams\.0\.outlier\.baseEjection: expected a duration above zero/,
+    );
+  });
+
+  it('refuses a rate or burst of more than 15 digits (RateLimit headers carry them as Structured Field integers)', () => {
+    const limits = (extra: Record<string, unknown>) => [{ name: 'l', key: ['ip'], rate: 1000, ...extra }];
+    expect(refusal({ upstreams: [upstream({})], routes: [route({ limits: limits({ rate: 1e15 }) })] })).toMatch(
+      /gateway\.routes\.0\.limits\.0\.rate: at most 15 digits/,
+    );
+    expect(refusal({ upstreams: [upstream({})], routes: [route({ limits: limits({ burst: 1e16 }) })] })).toMatch(
+      /gateway\.routes\.0\.limits\.0\.burst: at most 15 digits/,
+    );
+    expect(
+      load({ upstreams: [upstream({})], routes: [route({ limits: limits({ rate: 999_999_999_999_999 }) })] }).gateway
+        .routes[0]?.limits[0]?.rate,
+    ).toBe(999_999_999_999_999);
+  });
+
   it('refuses a route host with a port (the Host port is never matched)', () => {
     expect(refusal({ upstreams: [upstream({})], routes: [route({ host: 'api.example.com:8443' })] })).toMatch(
       /gateway\.routes\.0\.host: expected a host name or address without a port/,
