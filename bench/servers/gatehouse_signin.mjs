@@ -29,14 +29,16 @@ const secrets = {
 // device authorization endpoint) is lifted; 10,000 pending device authorizations need maxPending 10,000 (default
 // 1,000); the polling interval is the minimum, 1 s, so that the rounds of polls measure capacity rather than the
 // interval (10,000 devices at the default 5 s offer 2,000 polls/s); codes live 30 min (default 10) so that the first
-// ones are still pending once the last of 10,000 is created on a busy machine. Failed-sign-in budgets stay at their
-// defaults (every sign-in of the run succeeds).
+// ones are still pending once the last of 10,000 is created on a busy machine. Each of the 1,000 logins starts in a
+// fresh cookie jar, i.e. a new anonymous browser session from 127.0.0.1, so that budget is lifted too
+// (newSessionsPerAddress). Failed-sign-in budgets stay at their defaults (every sign-in of the run succeeds).
 const flood = { rate: 10_000_000, period: '1s', burst: 1_000_000 };
 const config = loadConfig({
   overrides: {
     identity: {
       limits: { tokenRequestsPerAddress: flood, introspectionRequestsPerAddress: flood },
       device: { interval: 1, maxPending: 10_000, codeTtl: '30m' },
+      signIn: { newSessionsPerAddress: flood },
     },
   },
 });
@@ -80,7 +82,7 @@ serveIdentityFormRoutes(server.app, { token: identity.token, maxBodyBytes, hstsM
 registerIdentityPages(server.app, {
   flow: identity.people.flow,
   sessions: identity.people.sessions,
-  consents: identity.people.consents,
+  apps: identity.people.apps,
   clients: identity.clients.cache,
   logger: silentLogger,
   maxBodyBytes,

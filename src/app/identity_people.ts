@@ -5,6 +5,7 @@ import {
   AuthorizationCodes,
   AuthorizationFlow,
   CodeEntryThrottle,
+  ConnectedApps,
   DeviceAuthorizationEndpoint,
   DeviceAuthorizations,
   DeviceVerification,
@@ -19,6 +20,7 @@ import {
   attemptsWithin,
   authorizationCodeGrant,
   deviceCodeGrant,
+  newSessionAdmission,
   refreshTokenGrant,
   type ApiCatalog,
   type ClientCache,
@@ -34,6 +36,8 @@ export interface IdentityPeople {
   users: UserRegistry;
   sessions: SessionStore;
   consents: ConsentStore;
+  /** The account page's apps: remembered consents and live refresh tokens, revoked together. */
+  apps: ConnectedApps;
   codes: AuthorizationCodes;
   refresh: RefreshTokens;
   flow: AuthorizationFlow;
@@ -97,6 +101,7 @@ export function openPeople(options: {
     ttlMs: settings.sessionTtl,
     idleMs: settings.sessionIdleTtl,
     accountCheck: async (account, generation) => UserRegistry.accepts(await users.find(account), generation),
+    admitNew: newSessionAdmission(options.limiter, settings.newSessionsPerAddress),
   });
   const consents = new ConsentStore({ store, clock });
   const codes = new AuthorizationCodes({ store, clock, ttlMs: settings.codeTtl });
@@ -177,5 +182,6 @@ export function openPeople(options: {
     refreshTokenGrant({ refresh, users, tokens }),
     deviceCodeGrant({ devices, refresh, users, tokens }),
   ];
-  return { users, sessions, consents, codes, refresh, flow, grants, device };
+  const apps = new ConnectedApps({ consents, refresh });
+  return { users, sessions, consents, apps, codes, refresh, flow, grants, device };
 }

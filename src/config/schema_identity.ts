@@ -147,6 +147,12 @@ export function identitySection() {
             20,
             'Failed sign-ins tolerated per source address (checked before hashing).',
           ),
+          newSessionsPerAddress: rateBudget(
+            60,
+            '1m',
+            60,
+            'New browser sessions per source address: each visit of a sign-in page without a session cookie stores one (its CSRF token), so this bounds what a client dropping cookies can make the store hold; beyond it the page answers 429 with Retry-After.',
+          ),
         })
         .prefault({})
         .describe('People: users, browser sessions, the authorization endpoint, codes and refresh tokens.'),

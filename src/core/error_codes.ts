@@ -530,6 +530,11 @@ export const ERROR_CODES = {
     message: 'Too many sign-in attempts; try again later',
     doc: 'Too many failed sign-ins for this username or from this address (`identity.signIn.failedLoginPer*`); checked before any hashing.',
   },
+  ERR_IDENTITY_SESSIONS_THROTTLED: {
+    status: 429,
+    message: 'Too many sign-in pages were opened from your network; try again later',
+    doc: 'Too many new browser sessions (sign-in pages visited without a session cookie) from this address (`identity.signIn.newSessionsPerAddress`); answered with Retry-After.',
+  },
   ERR_IDENTITY_PASSWORD_BUSY: {
     status: 503,
     message: 'Sign-in is busy; try again in a moment',

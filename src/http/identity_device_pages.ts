@@ -123,9 +123,15 @@ export function registerIdentityDevicePages(app: FastifyInstance, options: Ident
       guarded(async (request, reply) => {
         const userCode = (request.query as Record<string, unknown> | undefined)?.user_code;
         const prefill = typeof userCode === 'string' ? userCode.slice(0, 64) : '';
-        return render(reply, await verification.page(sid(request), prefill), sessions, prefill);
+        return render(reply, await verification.page(sid(request), prefill, address(request)), sessions, prefill);
       }),
     );
+    // the form targets, typed into the address bar or restored without their form: the device page, not a 404
+    for (const path of [`${DEVICE_VERIFICATION_PATH}/login`, `${DEVICE_VERIFICATION_PATH}/consent`]) {
+      scope.get(path, async (_request, reply) =>
+        reply.code(302).header('cache-control', 'no-store').header('location', DEVICE_VERIFICATION_PATH).send(),
+      );
+    }
     scope.post(
       `${DEVICE_VERIFICATION_PATH}/login`,
       guarded(async (request, reply) => {
@@ -158,6 +164,7 @@ export function registerIdentityDevicePages(app: FastifyInstance, options: Ident
             deviceLoginView({
               csrf: outcome.csrf,
               userCode,
+              ...(outcome.loginHint ? { username: outcome.loginHint } : {}),
               ...(outcome.error ? { error: outcome.error.message } : {}),
             }),
           );

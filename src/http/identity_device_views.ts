@@ -7,7 +7,12 @@ import { escapeHtml as e, hidden, layout } from './identity_pages_views.js';
  * @example
  * deviceLoginView({ csrf, userCode: 'WDJB-MJHT' });
  */
-export function deviceLoginView(options: { csrf: string; userCode: string; error?: string }): string {
+export function deviceLoginView(options: {
+  csrf: string;
+  userCode: string;
+  username?: string;
+  error?: string;
+}): string {
   return layout(
     'Sign in to connect a device',
     `<h1>Sign in to connect a device</h1>
@@ -15,7 +20,7 @@ ${options.error ? `<p class="error" role="alert">${e(options.error)}</p>` : ''}
 <form method="post" action="/oauth2/device/login">
 ${hidden('csrf', options.csrf)}${hidden('user_code', options.userCode)}
 <label for="username">Username</label>
-<input type="text" id="username" name="username" autocomplete="username" autocapitalize="none" spellcheck="false" required maxlength="64" autofocus>
+<input type="text" id="username" name="username" autocomplete="username" autocapitalize="none" spellcheck="false" required maxlength="64" value="${e(options.username ?? '')}" autofocus>
 <label for="password">Password</label>
 <input type="password" id="password" name="password" autocomplete="current-password" required maxlength="1024">
 <div class="actions"><button type="submit">Sign in</button></div>
@@ -65,6 +70,7 @@ export function deviceConsentView(options: {
     `<h1>Allow <strong>${e(options.clientName)}</strong> on your device to use your account?</h1>
 <p>Signed in as <strong>${e(options.username)}</strong>. Code <strong class="user-code">${e(options.userCode)}</strong>. It asks to:</p>
 <ul>${items || '<li class="scope">Know who you are</li>'}</ul>
+<p><strong>Only allow if you started this yourself on a device you have with you, and it shows this code.</strong> If someone sent you this link or code, choose Deny.</p>
 <form method="post" action="/oauth2/device/consent">
 ${hidden('csrf', options.csrf)}${hidden('user_code', options.userCode)}
 <div class="actions"><button type="submit" name="decision" value="allow">Allow</button>

@@ -1,16 +1,18 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { GatehouseError, isGatehouseError, type Logger } from '../core/index.js';
 import {
+  FORBIDDEN_REDIRECT_SCHEMES,
   IDENTITY_PATHS,
   SessionStore,
   sessionCookie,
   sessionIdFromCookie,
   type AuthorizationFlow,
   type ClientCache,
-  type ConsentStore,
+  type ConnectedApps,
   type EndSession,
   type EndSessionRequest,
   type FlowOutcome,
+  formActionSource,
 } from '../identity/index.js';
 import {
   SIGN_IN_CSS,
@@ -26,7 +28,8 @@ import {
 export interface IdentityPagesOptions {
   flow: AuthorizationFlow;
   sessions: SessionStore;
-  consents: ConsentStore;
+  /** The account page's apps (remembered consents and refresh tokens; "Revoke" ends both). */
+  apps: ConnectedApps;
   clients: ClientCache;
   logger: Logger;
   maxBodyBytes: number;
@@ -34,15 +37,21 @@ export interface IdentityPagesOptions {
   endSession?: EndSession;
 }
 
+/** A CSP source naming where a form's answer may redirect: an http(s) origin or a native app's scheme (`com.example.app:`). */
+const FORM_TARGET = /^(?:https?:\/\/[^\s;,'/]+|[a-z][a-z0-9+.-]*:)$/;
+
 /**
  * The strict Content-Security-Policy of every page: nothing but our own stylesheet; forms post only to us (and, when
- * the form's answer redirects to a client, to that client's origin: browsers apply form-action to redirects).
+ * the form's answer redirects to a client, to that client's origin, or to its scheme for a native app's private-use
+ * redirect URI: browsers apply form-action to redirects, so without it "Allow" would do nothing).
  *
  * @example
  * reply.header('content-security-policy', pageCsp('https://app.example'));
  */
 export function pageCsp(formTarget?: string): string {
-  const targets = ["'self'", ...(formTarget && /^https?:\/\/[^\s;,']+$/.test(formTarget) ? [formTarget] : [])];
+  const allowed =
+    formTarget !== undefined && FORM_TARGET.test(formTarget) && !FORBIDDEN_REDIRECT_SCHEMES.has(formTarget);
+  const targets = ["'self'", ...(allowed ? [formTarget] : [])];
   return [
     "default-src 'none'",
     "style-src 'self'",
@@ -71,6 +80,9 @@ export const field = (body: unknown, name: string): string | undefined => {
   const value = (body as Record<string, unknown> | undefined)?.[name];
   return typeof value === 'string' ? value : undefined;
 };
+
+/** The account page: who is signed in, the apps they allowed ("Revoke"), sign out. */
+const ACCOUNT_PATH = '/oauth2/account';
 
 function render(
   reply: FastifyReply,
@@ -105,15 +117,23 @@ function render(
           ...(outcome.loginHint ? { loginHint: outcome.loginHint } : {}),
           ...(outcome.error ? { error: outcome.error.message } : {}),
         }),
-        outcome.redirectOrigin,
+        outcome.formActionSource,
       );
     }
     case 'consent':
-      return page(reply, 200, consentView(outcome), outcome.redirectOrigin);
+      return page(reply, 200, consentView(outcome), outcome.formActionSource);
     case 'signed-in':
-      return page(reply, 200, messageView('Signed in', `You are signed in as ${outcome.username}.`));
-    case 'error':
+      // a sign-in without an app ends on the account page (who you are, your apps, sign out), as a GET
+      return reply
+        .code(method === 'GET' ? 302 : 303)
+        .header('cache-control', 'no-store')
+        .header('location', ACCOUNT_PATH)
+        .send();
+    case 'error': {
+      const retry = (outcome.error as { retryAfterSeconds?: number }).retryAfterSeconds;
+      if (typeof retry === 'number') reply.header('retry-after', String(retry));
       return page(reply, outcome.error.status, messageView('Something went wrong', outcome.error.message, 'alert'));
+    }
   }
 }
 
@@ -126,11 +146,12 @@ function render(
  * person confirms ("Sign out", CSRF-protected); then back to the registered `post_logout_redirect_uri` with `state`.
  *
  * @example
- * registerIdentityPages(server.app, { flow, sessions, consents, clients, logger, maxBodyBytes: 8192 });
+ * registerIdentityPages(server.app, { flow, sessions, apps, clients, logger, maxBodyBytes: 8192 });
  */
 export function registerIdentityPages(app: FastifyInstance, options: IdentityPagesOptions): void {
   const { flow, logger } = options;
   const sid = (request: FastifyRequest) => sessionIdFromCookie(request.headers.cookie);
+  const address = (request: FastifyRequest) => request.socket.remoteAddress ?? 'unknown';
   const failed = (reply: FastifyReply, err: unknown) => {
     if (isGatehouseError(err) && err.status < 500)
       return render(reply, { kind: 'error', error: err }, 'GET', options.sessions);
@@ -158,7 +179,7 @@ export function registerIdentityPages(app: FastifyInstance, options: IdentityPag
     scope.get(IDENTITY_PATHS.authorization, async (request, reply) => {
       const raw = request.url.includes('?') ? request.url.slice(request.url.indexOf('?') + 1) : '';
       try {
-        return render(reply, await flow.start(raw, sid(request)), 'GET', options.sessions);
+        return render(reply, await flow.start(raw, sid(request), address(request)), 'GET', options.sessions);
       } catch (err) {
         return failed(reply, err);
       }
@@ -174,7 +195,7 @@ export function registerIdentityPages(app: FastifyInstance, options: IdentityPag
             csrf: field(body, 'csrf'),
           },
           sid(request),
-          request.socket.remoteAddress ?? 'unknown',
+          address(request),
         );
         return render(reply, outcome, 'POST', options.sessions);
       } catch (err) {
@@ -192,15 +213,30 @@ export function registerIdentityPages(app: FastifyInstance, options: IdentityPag
             remember: field(body, 'remember') === 'yes',
           },
           sid(request),
+          address(request),
         );
         return render(reply, outcome, 'POST', options.sessions);
       } catch (err) {
         return failed(reply, err);
       }
     });
-    scope.get('/oauth2/login', async (request, reply) =>
-      render(reply, await flow.loginPage(sid(request)), 'GET', options.sessions),
-    );
+    // the form targets, typed into the address bar or restored without their form: somewhere useful, not a 404
+    for (const path of [
+      `${IDENTITY_PATHS.authorization}/login`,
+      `${IDENTITY_PATHS.authorization}/consent`,
+      `${ACCOUNT_PATH}/revoke`,
+    ]) {
+      scope.get(path, async (_request, reply) =>
+        reply.code(302).header('cache-control', 'no-store').header('location', '/oauth2/login').send(),
+      );
+    }
+    scope.get('/oauth2/login', async (request, reply) => {
+      try {
+        return render(reply, await flow.loginPage(sid(request), address(request)), 'GET', options.sessions);
+      } catch (err) {
+        return failed(reply, err);
+      }
+    });
     const endSession = async (raw: string): Promise<EndSessionRequest> =>
       options.endSession && raw !== ''
         ? options.endSession.validate(raw)
@@ -234,7 +270,7 @@ export function registerIdentityPages(app: FastifyInstance, options: IdentityPag
         reply,
         200,
         logoutView({ csrf: session.csrf, username: session.username, ...(raw === '' ? {} : { query: raw }) }),
-        ending.redirect === undefined ? undefined : new URL(ending.redirect).origin,
+        ending.redirect === undefined ? undefined : formActionSource(ending.redirect),
       );
     });
     scope.post('/oauth2/logout', async (request, reply) => {
@@ -243,6 +279,12 @@ export function registerIdentityPages(app: FastifyInstance, options: IdentityPag
         ending = await endSession(field(request.body, 'query') ?? '');
       } catch (err) {
         return failed(reply, err);
+      }
+      // nobody signed in (the session ended meanwhile, or in another tab): that is what signing out wanted
+      const current = await options.sessions.read(sid(request));
+      if (!current?.username) {
+        reply.header('set-cookie', sessionCookie('', 0));
+        return signedOut(reply, ending, 'You are signed out.');
       }
       const result = await flow.signOut({ csrf: field(request.body, 'csrf') }, sid(request));
       if (!result.ok)
@@ -255,21 +297,24 @@ export function registerIdentityPages(app: FastifyInstance, options: IdentityPag
       reply.header('set-cookie', sessionCookie('', 0));
       return signedOut(reply, ending, 'You are signed out.');
     });
-    scope.get('/oauth2/account', async (request, reply) => {
-      const session = await options.sessions.read(sid(request));
-      if (!session?.account || !session.username)
-        return render(reply, await flow.loginPage(sid(request)), 'GET', options.sessions);
-      const consents = await options.consents.list(session.account);
-      const named = await Promise.all(
-        consents.map(async (c) => ({
-          clientId: c.clientId,
-          clientName: (await options.clients.get(c.clientId))?.name ?? c.clientId,
-          apis: c.apis,
-        })),
-      );
-      return page(reply, 200, accountView({ csrf: session.csrf, username: session.username, consents: named }));
+    scope.get(ACCOUNT_PATH, async (request, reply) => {
+      try {
+        const session = await options.sessions.read(sid(request));
+        if (!session?.account || !session.username)
+          return render(reply, await flow.loginPage(sid(request), address(request)), 'GET', options.sessions);
+        const apps = await options.apps.list(session.account);
+        const named = await Promise.all(
+          apps.map(async (app) => ({
+            ...app,
+            clientName: (await options.clients.get(app.clientId))?.name ?? app.clientId,
+          })),
+        );
+        return page(reply, 200, accountView({ csrf: session.csrf, username: session.username, apps: named }));
+      } catch (err) {
+        return failed(reply, err);
+      }
     });
-    scope.post('/oauth2/account/revoke', async (request, reply) => {
+    scope.post(`${ACCOUNT_PATH}/revoke`, async (request, reply) => {
       const session = await options.sessions.read(sid(request));
       if (!SessionStore.csrfMatches(session, field(request.body, 'csrf')) || !session?.account) {
         return render(
@@ -280,8 +325,14 @@ export function registerIdentityPages(app: FastifyInstance, options: IdentityPag
         );
       }
       const clientId = field(request.body, 'client_id');
-      if (clientId) await options.consents.revoke(session.account, clientId);
-      return reply.code(303).header('location', '/oauth2/account').send();
+      if (clientId) {
+        await options.apps.revoke(session.account, clientId);
+        logger.info(
+          { audit: true, event: 'app_revoked', username: session.username, clientId },
+          'the person revoked an app on the account page',
+        );
+      }
+      return reply.code(303).header('cache-control', 'no-store').header('location', ACCOUNT_PATH).send();
     });
   });
 }

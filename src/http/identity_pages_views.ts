@@ -9,6 +9,8 @@ html{font:16px/1.5 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;color:#1
 body{margin:0;padding:1rem;display:flex;justify-content:center}
 main{width:100%;max-width:26rem;margin-top:8vh;background:#fff;border:1px solid #d8dce1;border-radius:.5rem;padding:1.5rem}
 h1{font-size:1.35rem;margin:0 0 1rem}
+h2{font-size:1.05rem;margin:1.25rem 0 .5rem}
+li+li{margin-top:.75rem}
 p,ul{margin:0 0 1rem}
 label{display:block;font-weight:600;margin:.75rem 0 .25rem}
 input[type=text],input[type=password]{width:100%;font:inherit;padding:.6rem .7rem;border:1px solid #8a939e;border-radius:.35rem}
@@ -122,27 +124,38 @@ export function logoutView(options: { csrf: string; username: string; query?: st
   );
 }
 
-/** The account page: remembered consents (scopes per API), each client with a "Revoke" button. */
+/** The account page: each app the person allowed (scopes per API) or that stays connected, with "Revoke". */
 export function accountView(options: {
   csrf: string;
   username: string;
-  consents: Array<{ clientId: string; clientName: string; apis: Array<{ audience: string; scopes: string[] }> }>;
+  apps: Array<{
+    clientId: string;
+    clientName: string;
+    allowed: Array<{ audience: string; scopes: string[] }>;
+    connected: Array<{ audience: string; scopes: string[] }>;
+  }>;
 }): string {
-  const allowed = (apis: Array<{ audience: string; scopes: string[] }>) =>
-    apis.length === 0
-      ? 'nothing yet (you are asked again)'
-      : apis.map((a) => `${a.scopes.join(', ')} at ${a.audience}`).join('; ');
-  const rows = options.consents
-    .map(
-      (c) => `<li><strong>${e(c.clientName)}</strong>: ${e(allowed(c.apis))}
-<form method="post" action="/oauth2/account/revoke">${hidden('csrf', options.csrf)}${hidden('client_id', c.clientId)}
-<button type="submit" class="secondary">Revoke</button></form></li>`,
-    )
+  const words = (apis: Array<{ audience: string; scopes: string[] }>) =>
+    apis
+      .map((a) => ({ ...a, scopes: a.scopes.filter((s) => s !== 'offline_access') }))
+      .map((a) => (a.scopes.length === 0 ? a.audience : `${a.scopes.join(', ')} at ${a.audience}`))
+      .join('; ');
+  const rows = options.apps
+    .map((app) => {
+      const allowed =
+        app.allowed.length > 0 ? words(app.allowed) : app.connected.length > 0 ? words(app.connected) : '';
+      const what = allowed === '' ? 'nothing yet (you are asked again)' : allowed;
+      const stays = app.connected.length > 0 ? '<br>It stays connected while you are away, until you revoke it.' : '';
+      return `<li><strong>${e(app.clientName)}</strong>: ${e(what)}${stays}
+<form method="post" action="/oauth2/account/revoke">${hidden('csrf', options.csrf)}${hidden('client_id', app.clientId)}
+<button type="submit" class="secondary">Revoke</button></form></li>`;
+    })
     .join('');
   return layout(
     'Your account',
     `<h1>Your account</h1><p>Signed in as <strong>${e(options.username)}</strong>.</p>
 <h2>Apps you have allowed</h2>${rows ? `<ul>${rows}</ul>` : '<p>None.</p>'}
+<p>Revoking an app signs it out: its refresh tokens and the access tokens issued with them stop working.</p>
 <p><a href="/oauth2/logout">Sign out</a></p>`,
   );
 }

@@ -57,7 +57,9 @@ export { UserRegistry, USERS_COLLECTION } from './users/user_registry.js';
 export { SESSION_COOKIE, sessionCookie, sessionIdFromCookie } from './sessions/browser_session.js';
 export type { BrowserSession } from './sessions/browser_session.js';
 export { SessionStore, SESSIONS_COLLECTION } from './sessions/session_store.js';
-export type { AccountCheck } from './sessions/session_store.js';
+export type { AccountCheck, NewSessionAdmission } from './sessions/session_store.js';
+export { newSessionAdmission } from './sessions/new_session_throttle.js';
+export type { NewSessionThrottled } from './sessions/new_session_throttle.js';
 export {
   API_KEY_PREFIX as IDENTITY_API_KEY_PREFIX,
   API_KEY_LENGTH,
@@ -87,7 +89,12 @@ export type { ProtocolDeps } from './revocation/protocol_call.js';
 export { IntrospectionEndpoint, RESOURCE_SERVER_ROLE } from './introspection.js';
 export { IssuedTokenCheck } from './introspection_tokens.js';
 export { isS256Challenge, verifierMatches } from './authorize/pkce.js';
-export { matchRedirectUri, redirectWith } from './authorize/redirect_uri.js';
+export {
+  FORBIDDEN_REDIRECT_SCHEMES,
+  formActionSource,
+  matchRedirectUri,
+  redirectWith,
+} from './authorize/redirect_uri.js';
 export {
   validateAuthorizationRequest,
   AuthorizeFailure,
@@ -99,6 +106,8 @@ export { AuthorizationCodes, CODES_COLLECTION } from './authorize/authorization_
 export type { CodeGrant, CodeUse } from './authorize/authorization_codes.js';
 export { ConsentStore, CONSENTS_COLLECTION } from './authorize/consents.js';
 export type { Consent, ConsentedApi } from './authorize/consents.js';
+export { ConnectedApps } from './authorize/connected_apps.js';
+export type { ConnectedApp } from './authorize/connected_apps.js';
 export {
   RefreshTokens,
   REFRESH_FAMILIES_COLLECTION,

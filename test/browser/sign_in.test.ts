@@ -206,7 +206,7 @@ describe('sign-in pages in headless Chromium against gatehouse up', () => {
     expect(back.searchParams.get('code')).toBeNull();
   }, 120_000);
 
-  it('a forged CSRF token is refused with the error page; nothing is signed in', async () => {
+  it('a forged CSRF token signs nobody in: the sign-in page comes back with a fresh token and says so', async () => {
     const { page } = await newPage();
     await page.goto(`${running.endpoints.identity}/oauth2/login`);
     await page.waitForSelector('#username');
@@ -214,10 +214,9 @@ describe('sign-in pages in headless Chromium against gatehouse up', () => {
       (input as { value: string }).value = 'forged-token-forged-token-forged';
     });
     await signIn(page);
-    await page.waitForSelector('h1');
-    await expect.poll(() => page.locator('h1').textContent()).not.toBe('Sign in');
-    const body = (await page.textContent('body')) ?? '';
-    expect(body.toLowerCase()).toMatch(/expired|csrf|again/);
+    await expect.poll(() => page.locator('[role=alert]').textContent()).toContain('This page had expired');
+    expect(await page.locator('h1').textContent()).toBe('Sign in');
+    expect(await page.inputValue('input[name=csrf]')).not.toBe('forged-token-forged-token-forged');
     await screenshot(page, 'error');
     await page.goto(`${running.endpoints.identity}/oauth2/account`);
     expect(await page.locator('h1').textContent()).toBe('Sign in');
@@ -258,8 +257,9 @@ describe('sign-in pages in headless Chromium against gatehouse up', () => {
     const { page } = await newPage();
     await page.goto(`${running.endpoints.identity}/oauth2/account`);
     await signIn(page);
-    // a sign-in without an authorization request ends on the "Signed in" page
-    await expect.poll(() => page.locator('h1').textContent()).toBe('Signed in');
+    // a sign-in without an authorization request ends on the account page
+    await expect.poll(() => page.locator('h1').textContent()).toBe('Your account');
+    expect(new URL(page.url()).pathname).toBe('/oauth2/account');
     await page.goto(`${running.endpoints.identity}/oauth2/logout`);
     await page.waitForSelector('button[type=submit]');
     expect(await page.locator('h1').textContent()).toBe('Sign out');
@@ -269,5 +269,105 @@ describe('sign-in pages in headless Chromium against gatehouse up', () => {
     await screenshot(page, 'signed-out');
     await page.goto(`${running.endpoints.identity}/oauth2/account`);
     expect(await page.locator('h1').textContent()).toBe('Sign in');
+  }, 120_000);
+  it('reloading the consent page that answered the sign-in shows it again (no CSRF error page)', async () => {
+    const created = await admin('/v1/identity/clients', {
+      name: 'Reload Desk',
+      grant_types: ['authorization_code'],
+      public: true,
+      scope: 'orders:read',
+      redirect_uris: [redirectUri],
+    });
+    const config = await discover(created.client_id as string);
+    const url = oidc.buildAuthorizationUrl(config, {
+      redirect_uri: redirectUri,
+      scope: 'orders:read',
+      code_challenge: await oidc.calculatePKCECodeChallenge(oidc.randomPKCECodeVerifier()),
+      code_challenge_method: 'S256',
+      state: oidc.randomState(),
+    });
+    const { page } = await newPage();
+    await page.goto(url.href);
+    await signIn(page);
+    await page.waitForSelector('button[value=allow]');
+    // Chromium re-sends the sign-in POST (the pre-sign-in CSRF token, the new cookie)
+    await page.reload();
+    await page.waitForSelector('button[value=allow]');
+    expect(await page.locator('h1').textContent()).toContain('Reload Desk');
+    expect(new URL(page.url()).pathname).toBe('/oauth2/authorize');
+    const before = captured.length;
+    await page.click('button[value=allow]');
+    expect((await waitForCallback(before + 1)).searchParams.get('code')).toBeTruthy();
+  }, 120_000);
+
+  it("a native app's private-use redirect URI: Allow leaves for the app's scheme; the CSP does not block it", async () => {
+    const created = await admin('/v1/identity/clients', {
+      name: 'Phone App',
+      grant_types: ['authorization_code'],
+      public: true,
+      scope: 'orders:read',
+      redirect_uris: ['com.example.app:/oauth/cb'],
+    });
+    const config = await discover(created.client_id as string);
+    const url = oidc.buildAuthorizationUrl(config, {
+      redirect_uri: 'com.example.app:/oauth/cb',
+      scope: 'orders:read',
+      code_challenge: await oidc.calculatePKCECodeChallenge(oidc.randomPKCECodeVerifier()),
+      code_challenge_method: 'S256',
+      state: 'native-state',
+    });
+    const { page } = await newPage();
+    const violations: string[] = [];
+    const leaving: string[] = [];
+    page.on('console', (message) => {
+      if (message.text().includes('Content Security Policy')) violations.push(message.text());
+    });
+    page.on('request', (req) => {
+      if (req.url().startsWith('com.example.app:')) leaving.push(req.url());
+    });
+    await page.goto(url.href);
+    await signIn(page);
+    await page.waitForSelector('button[value=allow]');
+    await page.click('button[value=allow]');
+    // headless Chromium has no handler for the scheme, so the navigation is attempted and then aborted
+    await expect.poll(() => leaving.length).toBe(1);
+    const back = new URL(leaving[0] as string);
+    expect(back.searchParams.get('state')).toBe('native-state');
+    expect(back.searchParams.get('code')).toBeTruthy();
+    expect(violations).toEqual([]);
+  }, 120_000);
+
+  it('account page: a device connected with a refresh token is listed; Revoke signs it out', async () => {
+    const created = await admin('/v1/identity/clients', {
+      name: 'Bedroom TV',
+      grant_types: ['urn:ietf:params:oauth:grant-type:device_code', 'refresh_token'],
+      public: true,
+      scope: 'orders:read',
+    });
+    const config = await discover(created.client_id as string);
+    const started = await oidc.initiateDeviceAuthorization(config, { scope: 'orders:read offline_access' });
+    const polling = oidc.pollDeviceAuthorizationGrant(config, started);
+    const { page } = await newPage();
+    await page.goto(started.verification_uri_complete as string);
+    await page.waitForSelector('#username');
+    await signIn(page);
+    await page.waitForSelector('#user_code');
+    await page.click('button[type=submit]');
+    await page.waitForSelector('button[value=allow]');
+    expect(await page.textContent('body')).toContain('Only allow if you started this yourself');
+    await page.click('button[value=allow]');
+    await expect.poll(() => page.textContent('body')).toContain('Device connected');
+    const tokens = await polling;
+    expect(typeof tokens.refresh_token).toBe('string');
+
+    await page.goto(`${running.endpoints.identity}/oauth2/account`);
+    const item = page.locator('li', { hasText: 'Bedroom TV' });
+    await expect.poll(() => item.textContent()).toContain('It stays connected while you are away');
+    await screenshot(page, 'account');
+    await item.locator('button', { hasText: 'Revoke' }).click();
+    await expect.poll(() => page.locator('li', { hasText: 'Bedroom TV' }).count()).toBe(0);
+    await expect(oidc.refreshTokenGrant(config, tokens.refresh_token as string)).rejects.toMatchObject({
+      error: 'invalid_grant',
+    });
   }, 120_000);
 });

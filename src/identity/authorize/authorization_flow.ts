@@ -1,6 +1,7 @@
 import { GatehouseError, isGatehouseError, type Clock, type Logger } from '../../core/index.js';
 import type { ApiCatalog } from '../apis/api_catalog.js';
 import type { ClientCache } from '../clients/client_cache.js';
+import { IDENTITY_PATHS } from '../metadata.js';
 import { OIDC_SCOPE_DESCRIPTIONS } from '../oidc/scopes.js';
 import { oauthError as oauthErrorOf } from '../oauth_error.js';
 import type { BrowserSession } from '../sessions/browser_session.js';
@@ -16,7 +17,7 @@ import {
 } from './authorization_request.js';
 import type { ConsentStore } from './consents.js';
 import { respond } from './authorization_response.js';
-import { redirectWith } from './redirect_uri.js';
+import { formActionSource, redirectWith } from './redirect_uri.js';
 import type { UserTokenIssuer } from './user_tokens.js';
 
 /** A scope as the consent page shows it: its name and the API registry's plain words. */
@@ -35,8 +36,8 @@ export type FlowOutcome = (
       loginHint?: string;
       error?: GatehouseError;
       clientName?: string;
-      /** Origin the form's result may redirect to (for the page's CSP form-action). */
-      redirectOrigin?: string;
+      /** CSP source of where the form's result may redirect to (the page's form-action; {@link formActionSource}). */
+      formActionSource?: string;
     }
   | {
       kind: 'consent';
@@ -45,7 +46,7 @@ export type FlowOutcome = (
       clientName: string;
       scopes: ScopeWords[];
       username: string;
-      redirectOrigin: string;
+      formActionSource?: string;
     }
   | { kind: 'signed-in'; username: string }
   | { kind: 'error'; error: GatehouseError }
@@ -79,34 +80,45 @@ export interface AuthorizationFlowDeps {
 export class AuthorizationFlow {
   constructor(private readonly deps: AuthorizationFlowDeps) {}
 
-  /** GET /oauth2/authorize. */
-  async start(rawQuery: string, sessionId: string | undefined): Promise<FlowOutcome> {
+  /** GET /oauth2/authorize, from a browser at `address`. */
+  async start(rawQuery: string, sessionId: string | undefined, address: string): Promise<FlowOutcome> {
     const request = await this.validate(rawQuery);
     if (!('client' in request)) return request;
     const session = await this.deps.sessions.read(sessionId);
-    return this.proceed(request, session, { freshSignIn: false, consented: false });
+    return this.proceed(request, session, { freshSignIn: false, consented: false }, address);
   }
 
-  /** GET of the sign-in page without an authorization request. */
-  async loginPage(sessionId: string | undefined): Promise<FlowOutcome> {
+  /** GET of the sign-in page without an authorization request (signed in already: `signed-in`). */
+  async loginPage(sessionId: string | undefined, address: string): Promise<FlowOutcome> {
     const session = await this.deps.sessions.read(sessionId);
     if (session?.username) return { kind: 'signed-in', username: session.username };
-    return this.loginOutcome('', session);
+    return this.loginOutcome('', session, address);
   }
 
-  /** POST of the sign-in form. */
+  /**
+   * POST of the sign-in form. A form without this session's CSRF token signs nobody in: when the session is signed in
+   * already (the form was sent again, as a reload of the page that answered it does), the person goes on from where
+   * they are (the authorization request again, or `signed-in`); otherwise the sign-in page comes back with a fresh
+   * token and says the page had expired.
+   */
   async signIn(
     form: { query: string; username: unknown; password: unknown; csrf: unknown },
     sessionId: string | undefined,
     address: string,
   ): Promise<FlowOutcome> {
     const session = await this.deps.sessions.read(sessionId);
-    if (!SessionStore.csrfMatches(session, form.csrf)) return csrfError();
     let request: AuthorizationRequest | undefined;
     if (form.query !== '') {
       const validated = await this.validate(form.query);
-      if (!('client' in validated)) return validated;
+      if (!('client' in validated)) return SessionStore.csrfMatches(session, form.csrf) ? validated : csrfError();
       request = validated;
+    }
+    if (!SessionStore.csrfMatches(session, form.csrf)) {
+      if (session?.username) {
+        return request ? this.again(request) : { kind: 'signed-in', username: session.username };
+      }
+      const page = await this.loginOutcome(form.query, session, address, request);
+      return page.kind === 'login' ? { ...page, error: expiredForm() } : page;
     }
     let user;
     try {
@@ -117,8 +129,12 @@ export class AuthorizationFlow {
           { audit: true, event: 'sign_in', result: (err as GatehouseError).code, address },
           'sign-in refused',
         );
-        const page = await this.loginOutcome(form.query, session, request);
-        return page.kind === 'login' ? { ...page, error: err as GatehouseError } : page;
+        const page = await this.loginOutcome(form.query, session, address, request);
+        // the username typed stays in the field (the password never comes back)
+        const typed = typeof form.username === 'string' ? form.username.slice(0, 256) : '';
+        return page.kind === 'login'
+          ? { ...page, error: err as GatehouseError, ...(typed === '' ? {} : { loginHint: typed }) }
+          : page;
       }
       throw err;
     }
@@ -132,26 +148,34 @@ export class AuthorizationFlow {
       generation: user.generation,
     });
     if (!request) return { kind: 'signed-in', username: user.username, session: next };
-    return { ...(await this.proceed(request, next.session, { freshSignIn: true, consented: false })), session: next };
+    return {
+      ...(await this.proceed(request, next.session, { freshSignIn: true, consented: false }, address)),
+      session: next,
+    };
   }
 
-  /** POST of the consent form ("Allow" / "Deny"). */
+  /**
+   * POST of the consent form ("Allow" / "Deny"). A form without this session's CSRF token decides nothing: the person
+   * is sent to the authorization request again (sign-in, or the consent page with a fresh token).
+   */
   async consent(
     form: { query: string; csrf: unknown; decision: unknown; remember: boolean },
     sessionId: string | undefined,
+    address: string,
   ): Promise<FlowOutcome> {
     const session = await this.deps.sessions.read(sessionId);
-    if (!SessionStore.csrfMatches(session, form.csrf)) return csrfError();
     const request = await this.validate(form.query);
-    if (!('client' in request)) return request;
-    if (!session?.account) return this.loginOutcome(form.query, session, request);
+    const csrfOk = SessionStore.csrfMatches(session, form.csrf);
+    if (!('client' in request)) return csrfOk ? request : csrfError();
+    if (!csrfOk) return this.again(request);
+    if (!session?.account) return this.loginOutcome(form.query, session, address, request);
     if (form.decision !== 'allow') {
       return this.redirectError(request, 'access_denied', 'the person denied the request');
     }
     if (form.remember) {
       await this.deps.consents.remember(session.account, request.client.clientId, request.audience, request.scopes);
     }
-    return this.proceed(request, session, { freshSignIn: true, consented: true });
+    return this.proceed(request, session, { freshSignIn: true, consented: true }, address);
   }
 
   /** POST of the sign-out form. */
@@ -177,10 +201,16 @@ export class AuthorizationFlow {
     }
   }
 
+  /** Back to GET /oauth2/authorize with the same request (a stale form: nothing was decided). */
+  private again(request: AuthorizationRequest): FlowOutcome {
+    return { kind: 'redirect', location: `${IDENTITY_PATHS.authorization}?${request.query}` };
+  }
+
   private async proceed(
     request: AuthorizationRequest,
     session: BrowserSession | undefined,
     flags: { freshSignIn: boolean; consented: boolean },
+    address: string,
   ): Promise<FlowOutcome> {
     const now = this.deps.clock.now();
     const signedIn = session?.account != null && session.authTime !== null;
@@ -191,10 +221,10 @@ export class AuthorizationFlow {
     const needLogin = !signedIn || (!flags.freshSignIn && (request.prompt === 'login' || tooOld));
     if (needLogin || !session?.account) {
       if (request.prompt === 'none') return this.redirectError(request, 'login_required', 'nobody is signed in');
-      return this.loginOutcome(request.query, session, request);
+      return this.loginOutcome(request.query, session, address, request);
     }
     const user = await this.deps.users.find(session.account);
-    if (!user) return this.loginOutcome(request.query, undefined, request);
+    if (!user) return this.loginOutcome(request.query, undefined, address, request);
     const remembered = await this.deps.consents.covers(
       session.account,
       request.client.clientId,
@@ -211,7 +241,7 @@ export class AuthorizationFlow {
         clientName: request.client.name,
         scopes: await this.scopeWords(request),
         username: user.username,
-        redirectOrigin: new URL(request.redirectUri).origin,
+        ...this.formAction(request),
       };
     }
     const location = await respond(request, { ...user, account: session.account }, session.authTime ?? now, {
@@ -228,18 +258,24 @@ export class AuthorizationFlow {
   private async loginOutcome(
     query: string,
     session: BrowserSession | undefined,
+    address: string,
     request?: AuthorizationRequest,
   ): Promise<FlowOutcome> {
-    const started = session ? undefined : await this.deps.sessions.start();
+    const started = session ? undefined : await this.deps.sessions.start(address);
     const csrf = session?.csrf ?? (started as { session: BrowserSession }).session.csrf;
     return {
       kind: 'login',
       query,
       csrf,
       ...(request?.loginHint ? { loginHint: request.loginHint } : {}),
-      ...(request ? { clientName: request.client.name, redirectOrigin: new URL(request.redirectUri).origin } : {}),
+      ...(request ? { clientName: request.client.name, ...this.formAction(request) } : {}),
       ...(started ? { session: started } : {}),
     };
+  }
+
+  private formAction(request: AuthorizationRequest): { formActionSource?: string } {
+    const source = formActionSource(request.redirectUri);
+    return source === undefined ? {} : { formActionSource: source };
   }
 
   private async scopeWords(request: AuthorizationRequest): Promise<ScopeWords[]> {
@@ -277,4 +313,9 @@ export class AuthorizationFlow {
 
 function csrfError(): FlowOutcome {
   return { kind: 'error', error: new GatehouseError('ERR_IDENTITY_CSRF') };
+}
+
+/** The sign-in page's message when its form came without the session's CSRF token (expired, or not sent by us). */
+function expiredForm(): GatehouseError {
+  return new GatehouseError('ERR_IDENTITY_CSRF', { message: 'This page had expired; please sign in again' });
 }

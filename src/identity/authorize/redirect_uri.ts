@@ -41,6 +41,38 @@ export function matchRedirectUri(registered: readonly string[], requested: strin
   return undefined;
 }
 
+/** Schemes a redirect URI may never use: the browser would run or read what follows instead of going to an app. */
+export const FORBIDDEN_REDIRECT_SCHEMES: ReadonlySet<string> = new Set([
+  'javascript:',
+  'data:',
+  'vbscript:',
+  'blob:',
+  'file:',
+  'about:',
+  'filesystem:',
+]);
+
+/**
+ * The Content-Security-Policy source that lets a page's form end in a redirect to `uri` (browsers apply `form-action`
+ * to the redirect that answers a form): the origin of an http(s) URI, the scheme of a native app's private-use URI
+ * (RFC 8252 §7.1, `com.example.app:/cb` gives `com.example.app:`), undefined for anything else.
+ *
+ * @example
+ * formActionSource('https://app.example/cb'); // 'https://app.example'
+ * formActionSource('com.example.app:/oauth/cb'); // 'com.example.app:'
+ */
+export function formActionSource(uri: string): string | undefined {
+  let url: URL;
+  try {
+    url = new URL(uri);
+  } catch {
+    return undefined;
+  }
+  if (url.protocol === 'https:' || url.protocol === 'http:') return url.origin === 'null' ? undefined : url.origin;
+  if (!/^[a-z][a-z0-9+.-]*:$/.test(url.protocol) || FORBIDDEN_REDIRECT_SCHEMES.has(url.protocol)) return undefined;
+  return url.protocol;
+}
+
 /**
  * Appends response parameters to a redirect URI: in the query (code flow), or in the fragment (legacy implicit,
  * RFC 6749 §4.2.2).

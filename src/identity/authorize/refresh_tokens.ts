@@ -193,6 +193,33 @@ export class RefreshTokens {
     return index.length;
   }
 
+  /**
+   * The live families of a user (not revoked, before their absolute expiry), at most `limit` of them: what the account
+   * page lists as apps that stay connected. A family whose last token outlived `idleMs` unused is dead but still listed
+   * (telling needs every token of it); revoking it does no harm.
+   */
+  async familiesOf(account: string, limit = 1000): Promise<RefreshFamily[]> {
+    const index = await this.deps.store.list(REFRESH_BY_USER_COLLECTION, { prefix: `${account}|`, limit });
+    const families = await Promise.all(
+      index.map(async (entry) => {
+        const familyId = entry.key.slice(account.length + 1);
+        const [family, revoked] = await Promise.all([
+          this.deps.store.get<RefreshFamily>(REFRESH_FAMILIES_COLLECTION, familyId),
+          this.deps.store.get(REFRESH_REVOKED_COLLECTION, familyId),
+        ]);
+        return family && !revoked && family.value.account === account ? family.value : undefined;
+      }),
+    );
+    return families.filter((f): f is RefreshFamily => f !== undefined);
+  }
+
+  /** Revokes every live family a user granted to one client (the account page's "Revoke"); how many. */
+  async revokeClientOf(account: string, clientId: string): Promise<number> {
+    const families = (await this.familiesOf(account, 10_000)).filter((f) => f.clientId === clientId);
+    for (const family of families) await this.revokeFamily(family);
+    return families.length;
+  }
+
   /** RFC 7009: revokes the family of `token` when it was issued to `clientId`; false (and nothing done) otherwise. */
   async revokeOwned(token: string, clientId: string): Promise<boolean> {
     const family = await this.familyOf(token);

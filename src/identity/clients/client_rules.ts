@@ -1,5 +1,6 @@
 import { GatehouseError } from '../../core/index.js';
 import type { Api } from '../apis/api.js';
+import { FORBIDDEN_REDIRECT_SCHEMES } from '../authorize/redirect_uri.js';
 import { checkClientSpiffeIds } from './client_spiffe_ids.js';
 import { CLIENT_AUTH_METHODS, GRANT_TYPE_NAMES, type ClientAuthMethod, type ClientRegistration } from './client.js';
 
@@ -36,6 +37,9 @@ function checkRedirectUri(uri: string): void {
   }
   if (url.hash !== '' || uri.includes('#')) throw invalid('a redirect URI must not have a fragment');
   if (url.protocol === 'http:' && !isLoopback(url)) throw invalid('http redirect URIs are allowed only for loopback');
+  if (FORBIDDEN_REDIRECT_SCHEMES.has(url.protocol)) {
+    throw invalid(`a redirect URI must not use the ${url.protocol} scheme (it is not an app)`);
+  }
 }
 
 /** A CORS origin: exactly `scheme://host[:port]`, https (or http on loopback), nothing else. */

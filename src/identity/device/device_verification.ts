@@ -45,10 +45,10 @@ export class DeviceVerification {
     },
   ) {}
 
-  /** GET of the device page (`user_code` prefilled from verification_uri_complete). */
-  async page(sessionId: string | undefined, userCode: unknown): Promise<DeviceOutcome> {
+  /** GET of the device page (`user_code` prefilled from verification_uri_complete), from a browser at `address`. */
+  async page(sessionId: string | undefined, userCode: unknown, address: string): Promise<DeviceOutcome> {
     const session = await this.deps.sessions.read(sessionId);
-    if (!session?.account || !session.username) return this.login(session);
+    if (!session?.account || !session.username) return this.login(session, address);
     const prefill = typeof userCode === 'string' ? userCode.slice(0, 64) : '';
     return { kind: 'enter', csrf: session.csrf, username: session.username, userCode: prefill };
   }
@@ -59,7 +59,7 @@ export class DeviceVerification {
     sessionId: string | undefined,
     address: string,
   ): Promise<DeviceOutcome> {
-    const checked = await this.signedIn(form.csrf, sessionId);
+    const checked = await this.signedIn(form.csrf, sessionId, address);
     if ('kind' in checked) return checked;
     const { session, account, username } = checked;
     const found = await this.lookup(form.user_code, account, address);
@@ -92,7 +92,7 @@ export class DeviceVerification {
     sessionId: string | undefined,
     address: string,
   ): Promise<DeviceOutcome> {
-    const checked = await this.signedIn(form.csrf, sessionId);
+    const checked = await this.signedIn(form.csrf, sessionId, address);
     if ('kind' in checked) return checked;
     const { session, account, username } = checked;
     if (form.decision !== 'allow' && form.decision !== 'deny') {
@@ -134,17 +134,18 @@ export class DeviceVerification {
   private async signedIn(
     csrf: unknown,
     sessionId: string | undefined,
+    address: string,
   ): Promise<DeviceOutcome | { session: BrowserSession; account: string; username: string }> {
     const session = await this.deps.sessions.read(sessionId);
-    if (!session?.account || !session.username) return this.login(session);
+    if (!session?.account || !session.username) return this.login(session, address);
     if (!SessionStore.csrfMatches(session, csrf))
       return { kind: 'error', error: new GatehouseError('ERR_IDENTITY_CSRF') };
     return { session, account: session.account, username: session.username };
   }
 
-  private async login(session: BrowserSession | undefined): Promise<DeviceOutcome> {
+  private async login(session: BrowserSession | undefined, address: string): Promise<DeviceOutcome> {
     if (session) return { kind: 'login', csrf: session.csrf };
-    const started = await this.deps.sessions.start();
+    const started = await this.deps.sessions.start(address);
     return { kind: 'login', csrf: started.session.csrf, session: started };
   }
 }

@@ -13,6 +13,9 @@ const TOUCH_EVERY_MS = 60_000;
 /** Whether the signed-in user of a session still stands (exists, enabled, same generation). */
 export type AccountCheck = (account: string, generation: number) => Promise<boolean>;
 
+/** Admits one more anonymous session from `address`, or throws (a 429 GatehouseError with `retryAfterSeconds`). */
+export type NewSessionAdmission = (address: string) => Promise<void>;
+
 /**
  * Server-side browser sessions: the cookie holds 256 random bits, the store only their SHA-256. Signing in always
  * starts a NEW session id (no fixation); sessions expire after `idleMs` without use and `ttlMs` after sign-in, and end
@@ -30,11 +33,14 @@ export class SessionStore {
       ttlMs: number;
       idleMs: number;
       accountCheck: AccountCheck;
+      /** Bounds the anonymous sessions one address may open (each is a stored record); unbounded without it. */
+      admitNew?: NewSessionAdmission;
     },
   ) {}
 
-  /** A new anonymous session (CSRF token only). */
-  async start(): Promise<{ id: string; session: BrowserSession }> {
+  /** A new anonymous session (CSRF token only) for a visitor at `address`, if {@link NewSessionAdmission} admits it. */
+  async start(address: string): Promise<{ id: string; session: BrowserSession }> {
+    await this.deps.admitNew?.(address);
     const now = this.deps.clock.now();
     return this.save({
       account: null,
@@ -85,9 +91,14 @@ export class SessionStore {
       .catch(() => undefined);
   }
 
-  /** Seconds the cookie should live. */
+  /**
+   * Seconds the cookie should live: a signed-in session's whole absolute lifetime (the cookie is not sent again on
+   * every request, so a Max-Age of the idle limit would end an active session after `idleMs`; the idle limit is the
+   * store's, pushed back at each use), an anonymous one's 30 minutes.
+   */
   cookieMaxAgeSeconds(session: BrowserSession): number {
-    return Math.ceil((this.expiry(session) - this.deps.clock.now()) / 1000);
+    const until = session.account === null ? this.expiry(session) : session.createdAt + this.deps.ttlMs;
+    return Math.ceil((until - this.deps.clock.now()) / 1000);
   }
 
   /** True when `presented` is this session's CSRF token (constant time). */

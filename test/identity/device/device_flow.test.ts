@@ -90,6 +90,34 @@ describe('device authorization grant (RFC 8628)', () => {
     expect(form.inputs.user_code).toBe(started.user_code);
   });
 
+  it('as a person: the consent warns against codes sent by others; a wrong password keeps the username', async () => {
+    h = await deviceHarness();
+    const config = await h.discover(await seedDevice(h));
+    const started = await oidc.initiateDeviceAuthorization(config, {});
+    const phone = h.phone();
+    const login = await phone.get(pathOf(started.verification_uri_complete as string));
+    const wrong = await phone.post('/oauth2/device/login', {
+      csrf: login.inputs.csrf as string,
+      user_code: login.inputs.user_code as string,
+      username: 'ada',
+      password: 'not the password',
+    });
+    expect(wrong.status).toBe(401);
+    expect(wrong.inputs.username).toBe('ada');
+    expect(wrong.inputs.user_code).toBe(started.user_code);
+    expect(wrong.body).not.toContain('not the password');
+    const form = await phoneSignIn(phone, pathOf(started.verification_uri_complete as string));
+    const consent = await phone.post('/oauth2/device', {
+      csrf: form.inputs.csrf as string,
+      user_code: form.inputs.user_code as string,
+    });
+    expect(consent.body).toContain('Only allow if you started this yourself on a device you have with you');
+    for (const path of ['/oauth2/device/login', '/oauth2/device/consent']) {
+      const page = await phone.get(path);
+      expect([page.status, page.location], path).toEqual([302, '/oauth2/device']);
+    }
+  });
+
   it('Deny: the TV gets access_denied', async () => {
     h = await deviceHarness();
     const config = await h.discover(await seedDevice(h));

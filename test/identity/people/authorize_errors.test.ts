@@ -433,7 +433,11 @@ describe('pages: CSRF, cookies, CSP', () => {
       query: signed.inputs.query as string,
       decision: 'allow',
     });
-    expect(forgedConsent.status).toBe(403);
+    // decides nothing: back to the authorization request, which asks again (no code, nothing remembered)
+    expect(forgedConsent.status).toBe(303);
+    expect(forgedConsent.location).toBe(`/oauth2/authorize?${signed.inputs.query as string}`);
+    expect(await h.store.list(CONSENTS_COLLECTION)).toHaveLength(0);
+    expect((await browser.get(forgedConsent.location as string)).body).toContain('>Allow</button>');
   });
 
   it('wrong password shows the same message for unknown users; logout ends the session; malformed bodies are 400 pages', async () => {

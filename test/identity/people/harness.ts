@@ -96,7 +96,7 @@ export async function peopleHarness(
   registerIdentityPages(app, {
     flow: identity.people.flow,
     sessions: identity.people.sessions,
-    consents: identity.people.consents,
+    apps: identity.people.apps,
     clients: identity.clients.cache,
     logger,
     maxBodyBytes: config.identity.limits.maxBodyBytes,

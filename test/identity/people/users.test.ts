@@ -6,6 +6,7 @@ import {
   SessionStore,
   SignInThrottle,
   UserRegistry,
+  newSessionAdmission,
   parsePasswordHash,
   sessionCookie,
   sessionIdFromCookie,
@@ -142,14 +143,18 @@ describe('browser sessions', () => {
   it('signing in rotates the id; sessions expire when idle; password change and disable end them', async () => {
     const { users, sessions, clock } = setup();
     const ada = await users.create({ username: 'ada', password: 'correct horse battery' });
-    const anon = await sessions.start();
+    const anon = await sessions.start('192.0.2.1');
     expect(anon.session.account).toBeNull();
+    expect(sessions.cookieMaxAgeSeconds(anon.session)).toBe(30 * 60);
     const signed = await sessions.signIn(anon.id, {
       account: usernameKey(ada.username),
       username: ada.username,
       generation: ada.generation,
     });
     expect(signed.id).not.toBe(anon.id);
+    // the cookie lives the absolute lifetime (12 h), not the idle limit: the cookie is set at sign-in only, so a
+    // Max-Age of 1 h would end an active session after an hour; the idle limit is the store's
+    expect(sessions.cookieMaxAgeSeconds(signed.session)).toBe(12 * 3600);
     expect(await sessions.read(anon.id)).toBeUndefined();
     expect((await sessions.read(signed.id))?.username).toBe('ada');
     clock.advance(59 * 60_000);
@@ -171,7 +176,7 @@ describe('browser sessions', () => {
 
   it('stores only the digest of the id; cookie attributes; CSRF compare', async () => {
     const { sessions, store } = setup();
-    const { id, session } = await sessions.start();
+    const { id, session } = await sessions.start('192.0.2.1');
     const all = await store.list('identity_sessions');
     expect(all.map((r) => r.key)).not.toContain(id);
     expect(sessionCookie(id, 60)).toBe(
@@ -182,5 +187,42 @@ describe('browser sessions', () => {
     expect(SessionStore.csrfMatches(session, session.csrf)).toBe(true);
     expect(SessionStore.csrfMatches(session, 'forged')).toBe(false);
     expect(SessionStore.csrfMatches(undefined, session.csrf)).toBe(false);
+  });
+
+  it('an active session outlives the idle limit up to the absolute one; the cookie Max-Age says so', async () => {
+    const { users, sessions, clock } = setup();
+    const ada = await users.create({ username: 'ada', password: 'correct horse battery' });
+    const signed = await sessions.signIn(undefined, { account: 'ada', username: 'ada', generation: ada.generation });
+    for (let hour = 0; hour < 11; hour++) {
+      clock.advance(50 * 60_000);
+      const seen = await sessions.read(signed.id);
+      expect(seen, `after ${hour + 1} x 50 min of use`).toBeDefined();
+      expect(sessions.cookieMaxAgeSeconds(seen as NonNullable<typeof seen>)).toBe(12 * 3600 - (hour + 1) * 50 * 60);
+    }
+    clock.advance(70 * 60_000); // 12 h after sign-in
+    expect(await sessions.read(signed.id)).toBeUndefined();
+  });
+
+  it('anonymous sessions (a sign-in page without a cookie) are bounded per address', async () => {
+    const clock = new ManualClock(Date.parse('2026-03-01T00:00:00Z'));
+    const store = new MemoryRecordStore({ clock });
+    const limiter = new MemoryLimiterStore({ clock, maxKeys: 1000 });
+    const sessions = new SessionStore({
+      store,
+      clock,
+      ttlMs: 12 * 3600_000,
+      idleMs: 3600_000,
+      accountCheck: async () => true,
+      admitNew: newSessionAdmission(limiter, { rate: 3, period: 60_000, burst: 2 }),
+    });
+    for (let i = 0; i < 3; i++) await sessions.start('198.51.100.1');
+    const refused = await sessions.start('198.51.100.1').catch((err: unknown) => err);
+    expect(isGatehouseError(refused, 'ERR_IDENTITY_SESSIONS_THROTTLED')).toBe(true);
+    expect((refused as { status: number; retryAfterSeconds: number }).status).toBe(429);
+    expect((refused as { retryAfterSeconds: number }).retryAfterSeconds).toBe(20);
+    await sessions.start('198.51.100.2'); // another address has its own budget
+    expect(await store.list('identity_sessions')).toHaveLength(4);
+    clock.advance(20_000);
+    await sessions.start('198.51.100.1');
   });
 });
