@@ -148,9 +148,9 @@ export function identitySection() {
             'Failed sign-ins tolerated per source address (checked before hashing).',
           ),
           newSessionsPerAddress: rateBudget(
-            60,
+            600,
             '1m',
-            60,
+            300,
             'New browser sessions per source address: each visit of a sign-in page without a session cookie stores one (its CSRF token), so this bounds what a client dropping cookies can make the store hold; beyond it the page answers 429 with Retry-After.',
           ),
         })
