@@ -1,13 +1,21 @@
 import type { Readable } from 'node:stream';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { z } from 'zod';
 import { GatehouseError, isGatehouseError, type Logger } from '../core/index.js';
 import { checkKeyName } from '../kms/index.js';
 import { requireAdminToken, type AdminTokenCheck } from './admin_auth.js';
 import { kmsAudit, type KmsAudit, type KmsAuditEntry } from './kms_audit.js';
 import type { KmsContext, KmsOperations, KmsStreamHeader } from './kms_port.js';
 import { checkContext } from './kms_request.js';
+import { parseRequest } from './request_parse.js';
 
 const MAX_CONTEXT_PARAMS = 64;
+
+const dataKeyBody = z.strictObject({
+  key: z.string(),
+  context: z.unknown().optional(),
+  wrapped_only: z.boolean().optional(),
+});
 
 /**
  * The encryption context of a streaming call: repeated `context=k=v` query parameters (split at the first `=`).
@@ -36,6 +44,17 @@ export function contextFromQuery(query: unknown): KmsContext {
     pairs[key] = text.slice(at + 1);
   }
   return checkContext(pairs);
+}
+
+/** Refuses query parameters a streaming call does not define (never ignored: `segment_size=...` would be). */
+function checkQuery(query: unknown, allowed: readonly string[]): void {
+  for (const name of Object.keys((query ?? {}) as object)) {
+    if (!allowed.includes(name)) {
+      throw new GatehouseError('ERR_HTTP_BAD_REQUEST', {
+        message: `Invalid request: unknown query parameter ${JSON.stringify(name.slice(0, 64))}`,
+      });
+    }
+  }
 }
 
 function keyFromQuery(query: unknown): string {
@@ -96,22 +115,26 @@ export function registerKmsStreamRoutes(
     scope.addContentTypeParser('application/octet-stream', (_request, payload, done) => done(null, payload));
 
     scope.post('/v1/kms/stream/encrypt', async (request, reply) => {
+      checkQuery(request.query, ['key', 'context']);
       const key = keyFromQuery(request.query);
       const context = contextFromQuery(request.query);
       const entry = { operation: 'stream.encrypt', key, contextKeys: Object.keys(context) };
       return sendStream(reply, audit, entry, ops.streams.encrypt(key, context, bodyStream(request)));
     });
     scope.post('/v1/kms/stream/decrypt', async (request, reply) => {
+      checkQuery(request.query, ['context']);
       const context = contextFromQuery(request.query);
       const entry = { operation: 'stream.decrypt', contextKeys: Object.keys(context) };
       return sendStream(reply, audit, entry, ops.streams.decrypt(context, bodyStream(request)));
     });
     scope.post('/v1/kms/stream/rewrap', async (request, reply) => {
+      checkQuery(request.query, ['context']);
       const context = contextFromQuery(request.query);
       const entry = { operation: 'stream.rewrap', contextKeys: Object.keys(context) };
       return sendStream(reply, audit, entry, ops.streams.rewrap(context, bodyStream(request)));
     });
     scope.post('/v1/kms/stream/verify', async (request) => {
+      checkQuery(request.query, ['context']);
       const context = contextFromQuery(request.query);
       const entry = { principal: 'admin', operation: 'stream.verify', contextKeys: Object.keys(context) };
       try {
@@ -124,10 +147,9 @@ export function registerKmsStreamRoutes(
       }
     });
     scope.post('/v1/kms/datakey', async (request) => {
-      const body = (request.body ?? {}) as { key?: unknown; context?: unknown; wrapped_only?: unknown };
-      if (typeof body.key !== 'string') {
-        throw new GatehouseError('ERR_HTTP_BAD_REQUEST', { message: 'Invalid request: key' });
-      }
+      // Strict: a `wrapped_only` that is not a boolean, or a field this call does not know, is refused rather than
+      // read as "with plaintext" or ignored.
+      const body = parseRequest(dataKeyBody, request.body ?? {});
       checkKeyName(body.key);
       const context = body.context === undefined ? {} : checkContext(body.context);
       const plaintext = body.wrapped_only !== true;
