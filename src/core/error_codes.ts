@@ -116,7 +116,7 @@ export const ERROR_CODES = {
   ERR_KMS_KEY_NOT_FOUND: {
     status: 404,
     message: 'No such key',
-    doc: 'The named KMS key does not exist (or is deleted).',
+    doc: 'The named KMS key does not exist (a soft-deleted key is ERR_KMS_KEY_DELETED).',
   },
   ERR_KMS_KEY_EXISTS: { status: 409, message: 'A key with that name already exists', doc: 'Key names are unique.' },
   ERR_KMS_KEY_DELETED: {
