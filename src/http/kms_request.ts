@@ -73,7 +73,7 @@ const BATCH_FIELDS: ReadonlySet<string> = new Set(['batch_input', 'partial_failu
 
 /** Why a field that Vault transit or AWS KMS callers send is refused here, instead of being ignored silently. */
 const FIELD_HINTS: Readonly<Record<string, string>> = {
-  associated_data: 'bind associated data with context (an object of strings)',
+  associated_data: 'bind associated data with context, an object of strings',
   key_version: 'encrypt uses the latest key version and rewrap the newest; min_encryption_version does not apply',
   bits: 'data keys are 256 bits',
   nonce: 'nonces are always random',
