@@ -60,16 +60,16 @@ export function adminOperations(options: {
       return snakeCase({ ...report, checkedAt: new Date(report.checkedAt) });
     },
     keys: {
-      createKey: async (name, opts) => done('kms.key.create', { key: name }, await keyring.createKey(name, opts)),
+      createKey: async (name, opts) => done('kms.key.create', { key_name: name }, await keyring.createKey(name, opts)),
       listKeys: async () => snakeCase(await keyring.listKeys()),
       getKey: async (name) => snakeCase(await keyring.getKey(name)),
       configureKey: async (name, opts) =>
-        done('kms.key.config', { key: name, ...opts }, await keyring.configureKey(name, opts)),
-      rotateKey: async (name) => done('kms.key.rotate', { key: name }, await keyring.rotateKey(name)),
-      deleteKey: async (name) => done('kms.key.delete', { key: name }, await keyring.deleteKey(name)),
-      restoreKey: async (name) => done('kms.key.restore', { key: name }, await keyring.restoreKey(name)),
+        done('kms.key.config', { key_name: name, ...opts }, await keyring.configureKey(name, opts)),
+      rotateKey: async (name) => done('kms.key.rotate', { key_name: name }, await keyring.rotateKey(name)),
+      deleteKey: async (name) => done('kms.key.delete', { key_name: name }, await keyring.deleteKey(name)),
+      restoreKey: async (name) => done('kms.key.restore', { key_name: name }, await keyring.restoreKey(name)),
       trimKey: async (name, min) =>
-        done('kms.key.trim', { key: name, minAvailableVersion: min }, await keyring.trimKey(name, min)),
+        done('kms.key.trim', { key_name: name, minAvailableVersion: min }, await keyring.trimKey(name, min)),
     },
     rotateRootKey: async () => done('kms.root.rotate', {}, await rotateRootKey({ core, rootKey, paths, logger })),
   };

@@ -119,6 +119,10 @@ export function platformCallers(deps: {
       const match = typeof authorization === 'string' ? BEARER.exec(authorization) : null;
       return match ? byCredential(match[1] as string) : undefined;
     },
+    /** The principal of a bearer credential (`admin`, `api_key:<id>`, `client:<client_id>`), for audit lines. */
+    principalOf(token: string): string | undefined {
+      return byCredential(token)?.principal;
+    },
     /** For the admin API's bearer check: true for the admin token or the `admin` scope, 'forbidden' otherwise. */
     adminCheck(token: string): boolean | 'forbidden' {
       const caller = byCredential(token);

@@ -4,6 +4,7 @@ import { Agent, request } from 'undici';
 import { GatehouseError, dataDirPaths } from '../core/index.js';
 import { clientTlsOptions } from '../crypto/index.js';
 import type { Endpoints } from '../app/index.js';
+import { errorFromAnswer } from './problem_error.js';
 
 /** Where and how to reach the admin API of a running gatehouse: base URL, admin token, TLS agent trusting its CA. */
 export interface AdminConnection {
@@ -89,13 +90,8 @@ export class AdminClient {
         bodyTimeout: 60_000,
       });
       const text = await response.body.text();
-      const parsed = text === '' ? undefined : (JSON.parse(text) as unknown);
-      if (response.statusCode >= 400) {
-        const problem = (parsed ?? {}) as { title?: string; code?: string };
-        const code = (problem.code ?? 'ERR_INTERNAL') as ConstructorParameters<typeof GatehouseError>[0];
-        throw new GatehouseError(code, { message: problem.title ?? `HTTP ${response.statusCode}` });
-      }
-      return parsed as T;
+      if (response.statusCode >= 400) throw errorFromAnswer(response.statusCode, text);
+      return (text === '' ? undefined : JSON.parse(text)) as T;
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
       if (code === 'ECONNREFUSED' || code === 'UND_ERR_SOCKET' || code === 'ECONNRESET') {
@@ -119,17 +115,7 @@ export class AdminClient {
         headersTimeout: 60_000,
         bodyTimeout: 60_000,
       });
-      if (response.statusCode >= 400) {
-        const text = await response.body.text();
-        let problem: { title?: string; code?: string } = {};
-        try {
-          problem = JSON.parse(text) as { title?: string; code?: string };
-        } catch {
-          // not a problem document: keep the status
-        }
-        const code = (problem.code ?? 'ERR_INTERNAL') as ConstructorParameters<typeof GatehouseError>[0];
-        throw new GatehouseError(code, { message: problem.title ?? `HTTP ${response.statusCode}` });
-      }
+      if (response.statusCode >= 400) throw errorFromAnswer(response.statusCode, await response.body.text());
       return response.body;
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;

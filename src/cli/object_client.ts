@@ -1,7 +1,8 @@
 import { Readable } from 'node:stream';
 import { request, type Agent } from 'undici';
-import { GatehouseError, isGatehouseError, type ErrorCode } from '../core/index.js';
+import { GatehouseError, isGatehouseError } from '../core/index.js';
 import { notRunningOn, openAdminConnection } from './admin_client.js';
+import { errorFromAnswer } from './problem_error.js';
 
 /** The answer of a raw request: status and body stream (problem answers already turned into errors). */
 export interface RawAnswer {
@@ -73,16 +74,7 @@ export class StreamingAdminClient {
       throw err;
     }
     if (response.statusCode >= 400) {
-      const text = await response.body.text();
-      let problem: { title?: string; code?: string } = {};
-      try {
-        problem = JSON.parse(text) as typeof problem;
-      } catch {
-        // not a problem document: keep the status
-      }
-      throw new GatehouseError((problem.code ?? 'ERR_INTERNAL') as ErrorCode, {
-        message: problem.title ?? `HTTP ${response.statusCode}`,
-      });
+      throw errorFromAnswer(response.statusCode, await response.body.text());
     }
     return { statusCode: response.statusCode, headers: response.headers, body: abortsTyped(response.body) };
   }

@@ -116,7 +116,7 @@ export const ERROR_CODES = {
   ERR_KMS_KEY_NOT_FOUND: {
     status: 404,
     message: 'No such key',
-    doc: 'The named KMS key does not exist (or is deleted).',
+    doc: 'The named KMS key does not exist (a soft-deleted key is ERR_KMS_KEY_DELETED).',
   },
   ERR_KMS_KEY_EXISTS: { status: 409, message: 'A key with that name already exists', doc: 'Key names are unique.' },
   ERR_KMS_KEY_DELETED: {
@@ -293,7 +293,7 @@ export const ERROR_CODES = {
   ERR_HTTP_BAD_REQUEST: {
     status: 400,
     message: 'Bad request',
-    doc: 'The request is malformed: body, content type or parameters; at the gateway, a mesh sidecar or `createMtlsServer`, a request target that is not origin-form, holds a fragment or a raw backslash in its path, or has a malformed percent-escape in its path (the sidecar adds `reason: "invalid_target"`).',
+    doc: 'The request is malformed: body, content type or parameters (on our own APIs also a path segment over 512 characters or a malformed percent-escape in the path); at the gateway, a mesh sidecar or `createMtlsServer`, a request target that is not origin-form, holds a fragment or a raw backslash in its path, or has a malformed percent-escape in its path (the sidecar adds `reason: "invalid_target"`).',
   },
   ERR_HTTP_PAYLOAD_TOO_LARGE: {
     status: 413,

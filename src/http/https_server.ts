@@ -57,6 +57,9 @@ const HANDSHAKE_REASONS: Record<string, string> = {
   ECONNRESET: 'the client reset the connection during the handshake',
 };
 
+/** The longest route parameter (one path segment) the router matches; longer ones are 400 ERR_HTTP_BAD_REQUEST. */
+const MAX_PARAM_LENGTH = 512;
+
 /**
  * The one way gatehouse builds an HTTPS listener: TLS 1.3 only with the three AEAD suites, HSTS on every response,
  * slow-client timeouts (headers, whole request, keep-alive, checked about every second), bounded bodies and headers,
@@ -83,6 +86,11 @@ export function createHttpsServer(options: HttpsServerOptions): HttpsServer {
     genReqId: () => randomId(9),
     return503OnClosing: true,
     forceCloseConnections: 'idle',
+    // Route parameters up to 512 characters (fastify's default, 100, is below the 128-character KMS key names), and
+    // the router's own refusals (a path segment too long, a malformed percent-escape) as problem documents with our
+    // codes instead of fastify's bare JSON.
+    routerOptions: { maxParamLength: MAX_PARAM_LENGTH },
+    frameworkErrors: (err, request, reply) => sendProblem(reply, request, err, logger),
     serverFactory: (handler) => {
       httpsServer = createServer(
         {

@@ -37,7 +37,8 @@ export function kmsAudit(logger: Logger): KmsAudit {
   return (entry) => {
     const line: Record<string, unknown> = { principal: entry.principal, operation: entry.operation };
     if (entry.client !== undefined) line.client = entry.client;
-    if (entry.key !== undefined) line.key = entry.key;
+    // `key_name`, not `key`: the process logger redacts every top-level `key` field (it may hold a secret elsewhere).
+    if (entry.key !== undefined) line.key_name = entry.key;
     if (entry.versions !== undefined) line.versions = entry.versions;
     line.result = entry.result;
     if (entry.batchSize !== undefined) line.batch_size = entry.batchSize;

@@ -41,6 +41,7 @@ function isObject(value: unknown): value is Record<string, unknown> {
  */
 export function transitBody(body: unknown, maxBatchItems: number): TransitBody {
   if (!isObject(body)) throw bad('Invalid request: body: expected a JSON object');
+  if (body.batch_input !== undefined) checkFields(body, BATCH_FIELDS, 'body');
   const code = body.partial_failure_response_code;
   if (code !== undefined && (typeof code !== 'number' || !Number.isInteger(code) || code < 200 || code > 599)) {
     throw bad('Invalid request: partial_failure_response_code: expected an HTTP status 200-599');
@@ -66,6 +67,33 @@ export function transitBody(body: unknown, maxBatchItems: number): TransitBody {
     items[i] = { raw: isObject(raw) ? raw : null, reference };
   }
   return { items, batch: true, partialFailureCode };
+}
+
+const BATCH_FIELDS: ReadonlySet<string> = new Set(['batch_input', 'partial_failure_response_code']);
+
+/** Why a field that Vault transit or AWS KMS callers send is refused here, instead of being ignored silently. */
+const FIELD_HINTS: Readonly<Record<string, string>> = {
+  associated_data: 'bind associated data with context, an object of strings',
+  key_version: 'encrypt uses the latest key version and rewrap the newest; min_encryption_version does not apply',
+  bits: 'data keys are 256 bits',
+  nonce: 'nonces are always random',
+};
+
+/**
+ * Refuses fields an item (or body) does not define (ERR_HTTP_BAD_REQUEST naming the first one): a field a caller
+ * relies on must never be dropped silently (Vault's `associated_data` would leave the data unbound).
+ *
+ * @example
+ * checkFields(item.raw, new Set(['plaintext', 'context', 'reference']));
+ */
+export function checkFields(raw: Record<string, unknown> | null, allowed: ReadonlySet<string>, where?: string): void {
+  if (raw === null) throw notAnObject();
+  for (const name of Object.keys(raw)) {
+    if (allowed.has(name)) continue;
+    const shown = JSON.stringify(name.slice(0, 64));
+    const hint = Object.hasOwn(FIELD_HINTS, name) ? ` (${FIELD_HINTS[name]})` : '';
+    throw bad(`Invalid request: ${where === undefined ? '' : `${where}: `}unknown field ${shown}${hint}`);
+  }
 }
 
 /**

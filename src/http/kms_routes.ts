@@ -1,5 +1,5 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import type { Logger } from '../core/index.js';
+import { GatehouseError, type Logger } from '../core/index.js';
 import { checkKeyName } from '../kms/index.js';
 import { kmsAudit } from './kms_audit.js';
 import { runTransit, type ItemResult } from './kms_batch.js';
@@ -9,6 +9,7 @@ import { registerKmsKeyRoutes } from './kms_key_routes.js';
 import type { KmsAuthorizer, KmsOperations } from './kms_port.js';
 import {
   base64Field,
+  checkFields,
   contextField,
   textField,
   transitBody,
@@ -26,6 +27,21 @@ export interface KmsRoutesOptions {
 }
 
 const MAX_AUDITED_CONTEXT_KEYS = 16;
+
+/** The fields of one item (or single-item body); anything else is refused, never ignored. */
+const ENCRYPT_FIELDS: ReadonlySet<string> = new Set([
+  'plaintext',
+  'context',
+  'reference',
+  'partial_failure_response_code',
+]);
+const CIPHERTEXT_FIELDS: ReadonlySet<string> = new Set([
+  'ciphertext',
+  'context',
+  'reference',
+  'partial_failure_response_code',
+]);
+const DATAKEY_FIELDS: ReadonlySet<string> = new Set(['context']);
 
 /** The distinct context key names of a call's items (never their values), for the audit line. */
 function contextKeysOf(body: TransitBody): string[] {
@@ -87,6 +103,7 @@ export function registerKmsRoutes(app: FastifyInstance, options: KmsRoutesOption
   app.post(
     '/v1/transit/encrypt/:name',
     transit('encrypt', async (name, item) => {
+      checkFields(item.raw, ENCRYPT_FIELDS);
       const plaintext = base64Field(item.raw, 'plaintext');
       const sealed = await ops.encrypt(name, plaintext, contextField(item.raw));
       return {
@@ -98,6 +115,7 @@ export function registerKmsRoutes(app: FastifyInstance, options: KmsRoutesOption
   app.post(
     '/v1/transit/decrypt/:name',
     transit('decrypt', async (name, item) => {
+      checkFields(item.raw, CIPHERTEXT_FIELDS);
       const ciphertext = textField(item.raw, 'ciphertext');
       const opened = await ops.decrypt(name, ciphertext, contextField(item.raw));
       const fields = { plaintext: new Base64Text(opened.plaintext.toString('base64')) };
@@ -108,6 +126,7 @@ export function registerKmsRoutes(app: FastifyInstance, options: KmsRoutesOption
   app.post(
     '/v1/transit/rewrap/:name',
     transit('rewrap', async (name, item) => {
+      checkFields(item.raw, CIPHERTEXT_FIELDS);
       const ciphertext = textField(item.raw, 'ciphertext');
       const sealed = await ops.rewrap(name, ciphertext, contextField(item.raw));
       return {
@@ -132,8 +151,14 @@ export function registerKmsRoutes(app: FastifyInstance, options: KmsRoutesOption
         async () => {
           checkKeyName(name);
           const body: unknown = request.body ?? {};
-          const raw = typeof body === 'object' && body !== null && !Array.isArray(body) ? body : null;
-          const context = contextField(raw as Record<string, unknown> | null);
+          if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+            throw new GatehouseError('ERR_HTTP_BAD_REQUEST', {
+              message: 'Invalid request: body: expected a JSON object',
+            });
+          }
+          const raw = body as Record<string, unknown>;
+          checkFields(raw, DATAKEY_FIELDS);
+          const context = contextField(raw);
           fields.contextKeys = Object.keys(context).slice(0, MAX_AUDITED_CONTEXT_KEYS);
           const key = await ops.dataKey(name, context, { plaintext: kind === 'plaintext' });
           fields.versions = [key.keyVersion];

@@ -1,13 +1,21 @@
 import type { Readable } from 'node:stream';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { z } from 'zod';
 import { GatehouseError, isGatehouseError, type Logger } from '../core/index.js';
 import { checkKeyName } from '../kms/index.js';
 import { requireAdminToken, type AdminTokenCheck } from './admin_auth.js';
 import { kmsAudit, type KmsAudit, type KmsAuditEntry } from './kms_audit.js';
 import type { KmsContext, KmsOperations, KmsStreamHeader } from './kms_port.js';
 import { checkContext } from './kms_request.js';
+import { parseRequest } from './request_parse.js';
 
 const MAX_CONTEXT_PARAMS = 64;
+
+const dataKeyBody = z.strictObject({
+  key: z.string(),
+  context: z.unknown().optional(),
+  wrapped_only: z.boolean().optional(),
+});
 
 /**
  * The encryption context of a streaming call: repeated `context=k=v` query parameters (split at the first `=`).
@@ -38,6 +46,17 @@ export function contextFromQuery(query: unknown): KmsContext {
   return checkContext(pairs);
 }
 
+/** Refuses query parameters a streaming call does not define (never ignored: `segment_size=...` would be). */
+function checkQuery(query: unknown, allowed: readonly string[]): void {
+  for (const name of Object.keys((query ?? {}) as object)) {
+    if (!allowed.includes(name)) {
+      throw new GatehouseError('ERR_HTTP_BAD_REQUEST', {
+        message: `Invalid request: unknown query parameter ${JSON.stringify(name.slice(0, 64))}`,
+      });
+    }
+  }
+}
+
 function keyFromQuery(query: unknown): string {
   const key = (query as { key?: unknown } | undefined)?.key;
   if (typeof key !== 'string') throw new GatehouseError('ERR_HTTP_BAD_REQUEST', { message: 'Invalid request: key' });
@@ -57,7 +76,7 @@ function bodyStream(request: FastifyRequest): Readable {
 async function sendStream(
   reply: FastifyReply,
   audit: KmsAudit,
-  entry: Omit<KmsAuditEntry, 'result' | 'principal'>,
+  entry: Omit<KmsAuditEntry, 'result'>,
   started: { output: Readable; header: Promise<KmsStreamHeader> },
 ): Promise<FastifyReply> {
   let header: KmsStreamHeader;
@@ -65,14 +84,14 @@ async function sendStream(
     header = await started.header;
   } catch (err) {
     started.output.destroy();
-    audit({ principal: 'admin', ...entry, result: isGatehouseError(err) ? err.code : 'ERR_INTERNAL' });
+    audit({ ...entry, result: isGatehouseError(err) ? err.code : 'ERR_INTERNAL' });
     throw err;
   }
   const done = { key: header.keyName, versions: [header.keyVersion] };
   started.output.once('error', (err) => {
-    audit({ principal: 'admin', ...entry, ...done, result: isGatehouseError(err) ? err.code : 'ERR_INTERNAL' });
+    audit({ ...entry, ...done, result: isGatehouseError(err) ? err.code : 'ERR_INTERNAL' });
   });
-  started.output.once('end', () => audit({ principal: 'admin', ...entry, ...done, result: 'ok' }));
+  started.output.once('end', () => audit({ ...entry, ...done, result: 'ok' }));
   return reply.type('application/octet-stream').send(started.output);
 }
 
@@ -82,40 +101,83 @@ async function sendStream(
  * query parameters; raw application/octet-stream bodies passed through unbuffered, in constant memory) and
  * `POST /v1/kms/datakey` (JSON).
  *
+ * Every call writes one audit line naming the admitted principal (`principalOf` of its bearer credential: `admin`
+ * for the admin token, `api_key:<id>` or `client:<client_id>` for one with the `admin` scope), a refused request
+ * (bad key name, context or field) included.
+ *
  * @example
- * registerKmsStreamRoutes(admin.app, { ops, checkToken, logger });
+ * registerKmsStreamRoutes(admin.app, { ops, checkToken, principalOf, logger });
  */
 export function registerKmsStreamRoutes(
   app: FastifyInstance,
-  options: { ops: KmsOperations; checkToken: AdminTokenCheck; logger: Logger },
+  options: {
+    ops: KmsOperations;
+    checkToken: AdminTokenCheck;
+    /** The principal of an admitted bearer credential, for the audit line (default: `admin`). */
+    principalOf?: (token: string) => string;
+    logger: Logger;
+  },
 ): void {
   const { ops } = options;
   const audit = kmsAudit(options.logger);
+  const principalOf = (request: FastifyRequest): string => {
+    const header = request.headers.authorization;
+    const token = typeof header === 'string' && header.startsWith('Bearer ') ? header.slice(7) : '';
+    return options.principalOf?.(token) ?? 'admin';
+  };
+  /** Runs a request's checks; a refusal is audited (with what is known so far) before it is answered. */
+  const checked = <T>(principal: string, operation: string, check: () => T): T => {
+    try {
+      return check();
+    } catch (err) {
+      audit({ principal, operation, result: isGatehouseError(err) ? err.code : 'ERR_INTERNAL' });
+      throw err;
+    }
+  };
   void app.register(async (scope) => {
     scope.addHook('onRequest', requireAdminToken(options.checkToken));
     scope.addContentTypeParser('application/octet-stream', (_request, payload, done) => done(null, payload));
 
     scope.post('/v1/kms/stream/encrypt', async (request, reply) => {
-      const key = keyFromQuery(request.query);
-      const context = contextFromQuery(request.query);
-      const entry = { operation: 'stream.encrypt', key, contextKeys: Object.keys(context) };
-      return sendStream(reply, audit, entry, ops.streams.encrypt(key, context, bodyStream(request)));
+      const principal = principalOf(request);
+      const { key, context, body } = checked(principal, 'stream.encrypt', () => {
+        checkQuery(request.query, ['key', 'context']);
+        return {
+          key: keyFromQuery(request.query),
+          context: contextFromQuery(request.query),
+          body: bodyStream(request),
+        };
+      });
+      const entry = { principal, operation: 'stream.encrypt', key, contextKeys: Object.keys(context) };
+      return sendStream(reply, audit, entry, ops.streams.encrypt(key, context, body));
     });
     scope.post('/v1/kms/stream/decrypt', async (request, reply) => {
-      const context = contextFromQuery(request.query);
-      const entry = { operation: 'stream.decrypt', contextKeys: Object.keys(context) };
-      return sendStream(reply, audit, entry, ops.streams.decrypt(context, bodyStream(request)));
+      const principal = principalOf(request);
+      const { context, body } = checked(principal, 'stream.decrypt', () => {
+        checkQuery(request.query, ['context']);
+        return { context: contextFromQuery(request.query), body: bodyStream(request) };
+      });
+      const entry = { principal, operation: 'stream.decrypt', contextKeys: Object.keys(context) };
+      return sendStream(reply, audit, entry, ops.streams.decrypt(context, body));
     });
     scope.post('/v1/kms/stream/rewrap', async (request, reply) => {
-      const context = contextFromQuery(request.query);
-      const entry = { operation: 'stream.rewrap', contextKeys: Object.keys(context) };
-      return sendStream(reply, audit, entry, ops.streams.rewrap(context, bodyStream(request)));
+      const principal = principalOf(request);
+      const { context, body } = checked(principal, 'stream.rewrap', () => {
+        checkQuery(request.query, ['context']);
+        return { context: contextFromQuery(request.query), body: bodyStream(request) };
+      });
+      const entry = { principal, operation: 'stream.rewrap', contextKeys: Object.keys(context) };
+      return sendStream(reply, audit, entry, ops.streams.rewrap(context, body));
     });
     scope.post('/v1/kms/stream/verify', async (request) => {
-      const context = contextFromQuery(request.query);
-      const entry = { principal: 'admin', operation: 'stream.verify', contextKeys: Object.keys(context) };
+      const principal = principalOf(request);
+      const { context, body } = checked(principal, 'stream.verify', () => {
+        checkQuery(request.query, ['context']);
+        return { context: contextFromQuery(request.query), body: bodyStream(request) };
+      });
+      const entry = { principal, operation: 'stream.verify', contextKeys: Object.keys(context) };
       try {
-        const header = await ops.streams.verify(context, bodyStream(request));
+        const header = await ops.streams.verify(context, body);
         audit({ ...entry, key: header.keyName, versions: [header.keyVersion], result: 'ok' });
         return { data: { key_name: header.keyName, key_version: header.keyVersion } };
       } catch (err) {
@@ -124,14 +186,16 @@ export function registerKmsStreamRoutes(
       }
     });
     scope.post('/v1/kms/datakey', async (request) => {
-      const body = (request.body ?? {}) as { key?: unknown; context?: unknown; wrapped_only?: unknown };
-      if (typeof body.key !== 'string') {
-        throw new GatehouseError('ERR_HTTP_BAD_REQUEST', { message: 'Invalid request: key' });
-      }
-      checkKeyName(body.key);
-      const context = body.context === undefined ? {} : checkContext(body.context);
+      // Strict: a `wrapped_only` that is not a boolean, or a field this call does not know, is refused rather than
+      // read as "with plaintext" or ignored.
+      const principal = principalOf(request);
+      const { body, context } = checked(principal, 'datakey', () => {
+        const parsed = parseRequest(dataKeyBody, request.body ?? {});
+        checkKeyName(parsed.key);
+        return { body: parsed, context: parsed.context === undefined ? {} : checkContext(parsed.context) };
+      });
       const plaintext = body.wrapped_only !== true;
-      const entry = { principal: 'admin', operation: 'datakey', key: body.key, contextKeys: Object.keys(context) };
+      const entry = { principal, operation: 'datakey', key: body.key, contextKeys: Object.keys(context) };
       try {
         const key = await ops.dataKey(body.key, context, { plaintext });
         audit({ ...entry, versions: [key.keyVersion], result: 'ok' });

@@ -46,6 +46,10 @@ function publicFastifyMessage(fe: Partial<FastifyError>): string {
     case 'FST_ERR_CTP_INVALID_JSON_BODY':
     case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
       return 'Malformed request body';
+    case 'FST_ERR_BAD_URL':
+      return 'Malformed percent-escape in the path';
+    case 'FST_ERR_MAX_PARAM_LENGTH':
+      return 'A path segment is too long';
     case 'FST_ERR_VALIDATION':
       return `Invalid request: ${fe.message ?? ''}`.slice(0, 300);
     default:

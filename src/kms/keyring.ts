@@ -371,6 +371,6 @@ export class Keyring {
   }
 
   private audit(action: string, name: string, fields: object): void {
-    this.logger.info({ event: `kms.key.${action}`, key: name, ...fields }, `key ${action}`);
+    this.logger.info({ event: `kms.key.${action}`, key_name: name, ...fields }, `key ${action}`);
   }
 }

@@ -141,7 +141,7 @@ describe('KMS listener of gatehouse up', () => {
     const audit = logger.lines.filter((l) => l.audit === true && l.component === 'kms');
     expect(audit.find((l) => l.operation === 'transit.encrypt')).toMatchObject({
       principal: 'admin',
-      key: 'orders',
+      key_name: 'orders',
       versions: [1],
       batch_size: 100,
       result: 'ok',

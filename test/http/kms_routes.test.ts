@@ -165,7 +165,7 @@ describe('transit routes', () => {
     const lines = audited();
     expect(lines).toHaveLength(calls.length * 3);
     expect(lines.filter((l) => l.result === 'ERR_KMS_UNAUTHORIZED')).toHaveLength(calls.length);
-    expect(lines.filter((l) => l.principal === 'admin').map((l) => [l.key, l.result])).toEqual(
+    expect(lines.filter((l) => l.principal === 'admin').map((l) => [l.key_name, l.result])).toEqual(
       calls.map(([, url]) => [/\/(\.\.bad|-x)/.exec(url)?.[1], 'ERR_KMS_KEY_NAME_INVALID']),
     );
   });
@@ -270,7 +270,7 @@ describe('transit routes', () => {
     expect(audit[0]).toMatchObject({
       principal: 'admin',
       operation: 'transit.encrypt',
-      key: 'orders',
+      key_name: 'orders',
       versions: [1],
       result: 'partial',
       batch_size: 2,

@@ -181,7 +181,7 @@ describe('named keys', () => {
       'kms.key.deleted',
       'kms.key.restored',
     ]);
-    expect(events.every((l) => l.key === 'orders' && l.level === 'info')).toBe(true);
+    expect(events.every((l) => l.key_name === 'orders' && l.level === 'info')).toBe(true);
     expect(events[1]?.version).toBe(2);
     const material = [(await keyring.decryptionKey('orders', 1)).key, (await keyring.decryptionKey('orders', 2)).key];
     const logged = JSON.stringify(parts.logger.lines);

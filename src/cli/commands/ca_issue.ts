@@ -8,6 +8,7 @@ import { clientTlsOptions } from '../../crypto/index.js';
 import { createCsr } from '../../pki/index.js';
 import type { AdminClient } from '../admin_client.js';
 import { prepareOutputDirectory } from '../output_directory.js';
+import { errorFromAnswer } from '../problem_error.js';
 
 /** What `gatehouse ca issue` asks for. */
 export interface IssueOptions {
@@ -37,12 +38,9 @@ async function sign(endpoints: Endpoints, body: object): Promise<Signed> {
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify(body),
     });
-    const parsed = JSON.parse(await response.body.text()) as Signed & { code?: string; title?: string };
-    if (response.statusCode >= 400) {
-      const code = (parsed.code ?? 'ERR_INTERNAL') as ConstructorParameters<typeof GatehouseError>[0];
-      throw new GatehouseError(code, { message: parsed.title ?? `HTTP ${response.statusCode}` });
-    }
-    return parsed;
+    const text = await response.body.text();
+    if (response.statusCode >= 400) throw errorFromAnswer(response.statusCode, text);
+    return JSON.parse(text) as Signed;
   } finally {
     await agent.close();
   }
