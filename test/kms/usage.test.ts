@@ -65,7 +65,7 @@ describe('automatic rotation at the usage limit', () => {
     expect(versions.filter((v) => v === 3)).toHaveLength(10);
     expect((await keyring.getKey('orders')).latestVersion).toBe(3);
     const rotations = parts.logger.lines.filter((l) => l.event === 'kms.key.rotated');
-    expect(rotations.map((l) => [l.key, l.version, l.reason])).toEqual([
+    expect(rotations.map((l) => [l.key_name, l.version, l.reason])).toEqual([
       ['orders', 2, 'usage limit'],
       ['orders', 3, 'usage limit'],
     ]);
