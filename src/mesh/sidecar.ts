@@ -16,6 +16,8 @@ export interface SidecarOptions {
   client: CertificateAuthorityClient;
   /** The bootstrap credential (join token). */
   credential: () => string | Promise<string>;
+  /** The SPIFFE ID the credential must be bound to (config `sidecar.spiffeId`; checked by the CA before it uses it). */
+  spiffeId?: string;
   trustDomain: string;
   clock: Clock;
   logger: Logger;
@@ -90,6 +92,7 @@ export class Sidecar {
     const identity = new IdentitySource({
       client: options.client,
       credential: options.credential,
+      ...(options.spiffeId === undefined ? {} : { spiffeId: options.spiffeId }),
       clock,
       logger: logger.child({ component: 'identity' }),
       ...(options.renewAtFraction === undefined ? {} : { renewAtFraction: options.renewAtFraction }),
