@@ -2,10 +2,12 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Pool } from 'undici';
 import type { Logger } from '../core/index.js';
 import {
+  forwardedBody,
   forwardHeaders,
   normalizedTarget,
   responseHeaders,
   sendProblem,
+  wantsUpgrade,
   XFCC_HEADER,
   xfccValue,
 } from './http_forwarding.js';
@@ -89,6 +91,10 @@ export class Inbound {
   private async handle(req: IncomingMessage, res: ServerResponse, peer: PeerIdentity | undefined): Promise<void> {
     const { identity, logger } = this.options;
     const method = req.method ?? 'GET';
+    if (wantsUpgrade(req)) {
+      sendProblem(res, 'ERR_MESH_UPGRADE_UNSUPPORTED');
+      return;
+    }
     const decision = this.options.limits.admit(peer?.spiffeId ?? 'plaintext');
     if (!decision.allowed) {
       this.stats.limited++;
@@ -129,7 +135,7 @@ export class Inbound {
         method,
         path,
         headers: forwardHeaders(req.headers, extra),
-        body: method === 'GET' || method === 'HEAD' ? null : req,
+        body: forwardedBody(req),
       });
       res.writeHead(upstream.statusCode, responseHeaders(upstream.headers));
       this.stats.forwarded++;

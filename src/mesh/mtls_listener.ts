@@ -5,7 +5,7 @@ import type { TLSSocket } from 'node:tls';
 import { guardConnection, type Logger } from '../core/index.js';
 import type { IdentitySource } from './identity_source.js';
 import type { PeerChecker, PeerIdentity } from './peer_check.js';
-import { sendProblem } from './http_forwarding.js';
+import { refuseTunnel, sendProblem } from './http_forwarding.js';
 import { meshServerOptions, sessionLifetimeSeconds, TicketKeys } from './tls_contexts.js';
 
 /** STRICT: mTLS only. PERMISSIVE: mTLS or plaintext on the same port (the first byte decides), as in Istio. */
@@ -133,6 +133,8 @@ export class MtlsListener {
   }
 
   private tune(server: Server): void {
+    // CONNECT: Node drops the socket without a word when nobody listens; answer 501 problem+json instead.
+    server.on('connect', (_req: IncomingMessage, socket: Socket) => refuseTunnel(socket));
     server.keepAliveTimeout = this.options.keepAliveTimeoutMs ?? 60_000;
     server.headersTimeout = this.options.headersTimeoutMs ?? 10_000;
     server.requestTimeout = this.options.requestTimeoutMs ?? 60_000;
