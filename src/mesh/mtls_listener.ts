@@ -3,6 +3,7 @@ import { createServer as createHttpsServer } from 'node:https';
 import { createServer as createNetServer, type AddressInfo, type Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import { guardConnection, type Logger } from '../core/index.js';
+import { handshakeFailureReason } from '../crypto/index.js';
 import type { IdentitySource } from './identity_source.js';
 import type { PeerChecker, PeerIdentity } from './peer_check.js';
 import { refuseTunnel, sendProblem } from './http_forwarding.js';
@@ -71,8 +72,17 @@ export class MtlsListener {
       'secureConnection',
       guardConnection(logger, { listener: 'mesh' }, (socket: TLSSocket) => this.onSecureConnection(socket)),
     );
-    this.tls.on('tlsClientError', (err: Error & { code?: string }) =>
-      logger.info({ reason: 'tls_handshake_failed', code: err.code ?? 'unknown' }, 'mTLS handshake refused'),
+    // Warn, with plain words and the peer's address: a peer refused here (TLS 1.2 only, plain HTTP) never learns why.
+    this.tls.on('tlsClientError', (err: Error & { code?: string }, socket: TLSSocket) =>
+      logger.warn(
+        {
+          reason: 'tls_handshake_failed',
+          code: err.code ?? 'unknown',
+          why: handshakeFailureReason(err.code),
+          remote: socket.remoteAddress,
+        },
+        'mTLS handshake refused',
+      ),
     );
     if (options.mode === 'PERMISSIVE') {
       this.plain = createHttpServer(handle);
