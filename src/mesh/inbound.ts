@@ -84,8 +84,9 @@ export class Inbound {
     void this.handle(req, res, peer);
   };
 
+  /** Closes the pool to the app; called once the listener closed, so a request still in flight has no caller left. */
   async close(): Promise<void> {
-    await this.pool.close();
+    await this.pool.destroy();
   }
 
   private async handle(req: IncomingMessage, res: ServerResponse, peer: PeerIdentity | undefined): Promise<void> {

@@ -117,9 +117,12 @@ export class MtlsListener {
     const listening = [this.tls, this.front].filter((s) => s !== undefined && s.listening);
     const done = Promise.all(listening.map((s) => new Promise<void>((resolve) => s!.close(() => resolve()))));
     this.tls.closeIdleConnections();
+    // A kept-alive connection whose request finishes meanwhile is closed as soon as it is idle.
+    const idle = setInterval(() => this.tls.closeIdleConnections(), 100);
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([done, new Promise((resolve) => (timer = setTimeout(resolve, graceMs)))]);
     clearTimeout(timer);
+    clearInterval(idle);
     this.tls.closeAllConnections();
     for (const socket of this.sniffed) socket.destroy();
     await done;

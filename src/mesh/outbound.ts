@@ -118,11 +118,22 @@ export class Outbound {
     });
   }
 
-  async close(): Promise<void> {
+  /**
+   * Stops accepting, gives the requests in flight `graceMs` (default 2 s) to finish, then closes every connection
+   * and the pools (a request still waiting on a peer then has no caller left).
+   */
+  async close(graceMs = 2_000): Promise<void> {
+    const done = new Promise<void>((resolve) => this.server.close(() => resolve()));
     this.server.closeIdleConnections();
-    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+    // A kept-alive connection whose request finishes meanwhile is closed as soon as it is idle.
+    const idle = setInterval(() => this.server.closeIdleConnections(), 100);
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([done, new Promise((resolve) => (timer = setTimeout(resolve, graceMs)))]);
+    clearTimeout(timer);
+    clearInterval(idle);
     this.server.closeAllConnections();
-    await Promise.all([...this.pools.values()].map(({ pool }) => pool.close()));
+    await done;
+    await Promise.all([...this.pools.values()].map(({ pool }) => pool.destroy()));
     await Promise.all([...this.draining]);
   }
 
