@@ -38,8 +38,9 @@ export class HttpCaClient implements CertificateAuthorityClient {
     this.agent = new Agent({ connect: { ca: options.bundlePem, minVersion: 'TLSv1.3' } });
   }
 
-  async sign(csrPem: string, credential: string): Promise<IssuedCertificate> {
-    return issued(await this.call<SvidAnswer>('POST', '/v1/ca/sign', { csr: csrPem, join_token: credential }));
+  async sign(csrPem: string, credential: string, spiffeId?: string): Promise<IssuedCertificate> {
+    const body = { csr: csrPem, join_token: credential, ...(spiffeId === undefined ? {} : { spiffe_id: spiffeId }) };
+    return issued(await this.call<SvidAnswer>('POST', '/v1/ca/sign', body));
   }
 
   async renew(csrPem: string, current: SvidMaterial): Promise<IssuedCertificate> {
@@ -89,20 +90,30 @@ export class HttpCaClient implements CertificateAuthorityClient {
         ...(body ? { body: JSON.stringify(body), headers: { 'content-type': 'application/json' } } : {}),
       });
     } catch (err) {
-      throw new GatehouseError('ERR_MESH_UPSTREAM_FAILED', { detail: `CA unreachable: ${(err as Error).message}` });
+      const why = (err as Error).message;
+      throw new GatehouseError('ERR_MESH_UPSTREAM_FAILED', {
+        message: `the CA at ${this.options.url} cannot be reached: ${why}`,
+        detail: `CA unreachable: ${why}`,
+      });
     }
     const text = await res.body.text();
     if (text.length > MAX_ANSWER_BYTES)
       throw new GatehouseError('ERR_MESH_UPSTREAM_FAILED', { detail: 'CA answer too large' });
     if (res.statusCode >= 400) {
       let code: ErrorCode = 'ERR_MESH_UPSTREAM_FAILED';
+      let title: string | undefined;
       try {
-        const problem = JSON.parse(text) as { code?: string };
-        if (problem.code && problem.code in ERROR_CODES) code = problem.code as ErrorCode;
+        const problem = JSON.parse(text) as { code?: unknown; title?: unknown };
+        if (typeof problem.code === 'string' && problem.code in ERROR_CODES) code = problem.code as ErrorCode;
+        if (typeof problem.title === 'string') title = problem.title.slice(0, 300);
       } catch {
         // not a problem body
       }
-      throw new GatehouseError(code, { detail: `CA ${path} answered ${res.statusCode}` });
+      // The CA's public title says why (e.g. which field of the request it refused); the caller logs or prints it.
+      throw new GatehouseError(code, {
+        message: `the CA refused ${method} ${path} (${res.statusCode}${code === 'ERR_MESH_UPSTREAM_FAILED' ? '' : ` ${code}`}): ${title ?? ERROR_CODES[code].message}`,
+        detail: `CA ${path} answered ${res.statusCode}`,
+      });
     }
     return (path.endsWith('.pem') ? text : JSON.parse(text)) as T;
   }

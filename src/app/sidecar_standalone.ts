@@ -1,7 +1,8 @@
-import { readFileSync } from 'node:fs';
 import type { Config } from '../config/index.js';
-import { GatehouseError, type Clock, type Logger } from '../core/index.js';
+import { GatehouseError, isGatehouseError, type Clock, type Logger } from '../core/index.js';
 import { Sidecar, type AuthorizationPolicy, type SidecarReload } from '../mesh/index.js';
+import { parseSpiffeId } from '../pki/index.js';
+import { checkSidecarIdentities, probeSidecarPorts, readConfiguredFile } from './sidecar_preflight.js';
 import { meshTokenBinding } from './compose.js';
 import { HttpCaClient } from './mesh_http_ca_client.js';
 import { listenMetrics, type MetricsListener } from './metrics_listener.js';
@@ -50,6 +51,22 @@ function fixedSettings(config: Config, outboundOpen: boolean): Record<string, st
   };
 }
 
+/** A bootstrap failure in words an operator can act on (the join token's refusals name the command to run). */
+function bootstrapError(err: unknown, section: SidecarSection): unknown {
+  const make = `gatehouse ca join-token --spiffe-id ${section.spiffeId ?? 'ID'}`;
+  if (isGatehouseError(err, 'ERR_PKI_JOIN_TOKEN_INVALID')) {
+    return new GatehouseError('ERR_PKI_JOIN_TOKEN_INVALID', {
+      message: `the CA refused the join token: unknown, expired, already used or voided by a revocation (tokens are single use); make a new one with ${make}`,
+    });
+  }
+  if (isGatehouseError(err, 'ERR_PKI_FORBIDDEN') && section.spiffeId !== undefined) {
+    return new GatehouseError('ERR_CONFIG_INVALID', {
+      message: `config: sidecar.spiffeId: the join token is not bound to ${section.spiffeId} (it was not used up); fix spiffeId or make a token with ${make}`,
+    });
+  }
+  return err;
+}
+
 /**
  * `gatehouse sidecar --config FILE`: the `sidecar` section of the config, bootstrapped with its join token (config,
  * GATEHOUSE_SIDECAR__JOIN_TOKEN or joinTokenFile) against the CA listener, renewed over mTLS. `reload` applies a
@@ -76,17 +93,26 @@ export async function startStandaloneSidecar(options: {
   const credential = () => {
     const current = config.sidecar as SidecarSection;
     if (current.joinToken) return current.joinToken;
-    if (current.joinTokenFile) return readFileSync(current.joinTokenFile, 'utf8').trim();
+    if (current.joinTokenFile) {
+      // The token is the file's first line (`gatehouse ca join-token ... > FILE` writes just that line).
+      return (readConfiguredFile(current.joinTokenFile, 'sidecar.joinTokenFile').trim().split('\n')[0] ?? '').trim();
+    }
     throw new GatehouseError('ERR_CONFIG_INVALID', {
       message: 'config: sidecar.joinToken or sidecar.joinTokenFile (or GATEHOUSE_SIDECAR__JOIN_TOKEN) is required',
     });
   };
-  const client = new HttpCaClient({ url: section.ca.url, bundlePem: readFileSync(section.ca.bundleFile, 'utf8') });
+  // Everything that can be checked before the one-time join token is spent is checked first.
+  checkSidecarIdentities(config);
+  const bundlePem = readConfiguredFile(section.ca.bundleFile, 'sidecar.ca.bundleFile');
+  credential();
+  await probeSidecarPorts(section, options.metricsPort);
+  const client = new HttpCaClient({ url: section.ca.url, bundlePem });
   const { outbound: _outbound, ...swappable } = reloadable(section);
   void _outbound; // opened only when there are upstreams
   const sidecar = await Sidecar.start({
     client,
     credential,
+    ...(section.spiffeId === undefined ? {} : { spiffeId: section.spiffeId }),
     trustDomain: config.trustDomain,
     clock,
     logger,
@@ -99,15 +125,19 @@ export async function startStandaloneSidecar(options: {
     ...(section.inbound.bindTokens ? { tokenBinding: meshTokenBinding() } : {}),
   }).catch(async (err: unknown) => {
     await client.close();
-    throw err;
+    throw bootstrapError(err, section);
   });
-  const held = sidecar.identity.current?.spiffeId;
-  if (section.spiffeId !== undefined && held !== section.spiffeId) {
+  const held = sidecar.identity.current?.spiffeId ?? '';
+  const mismatch =
+    section.spiffeId !== undefined && held !== section.spiffeId
+      ? `sidecar.spiffeId: the join token is bound to ${held}, not ${section.spiffeId}`
+      : parseSpiffeId(held).trustDomain !== config.trustDomain
+        ? `trustDomain: the CA issued ${held}, outside trust domain ${config.trustDomain}`
+        : undefined;
+  if (mismatch !== undefined) {
     await sidecar.stop();
     await client.close();
-    throw new GatehouseError('ERR_CONFIG_INVALID', {
-      message: `config: sidecar.spiffeId: the join token is bound to ${held}, not ${section.spiffeId}`,
-    });
+    throw new GatehouseError('ERR_CONFIG_INVALID', { message: `config: ${mismatch}` });
   }
   let metrics: MetricsListener | undefined;
   if (options.metricsPort !== undefined) {
@@ -126,6 +156,7 @@ export async function startStandaloneSidecar(options: {
       if (!next.sidecar) {
         throw new GatehouseError('ERR_CONFIG_INVALID', { message: 'config: sidecar: the section is required' });
       }
+      checkSidecarIdentities(next);
       const open = sidecar.outboundAddress !== undefined;
       const before = fixedSettings(config, open);
       const after = fixedSettings(next, open);

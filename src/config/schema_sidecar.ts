@@ -41,7 +41,10 @@ export function sidecarSection() {
         .describe(
           'One-time join token (`gatehouse ca join-token`); prefer GATEHOUSE_SIDECAR__JOIN_TOKEN or joinTokenFile.',
         ),
-      joinTokenFile: z.string().optional().describe('File holding the join token (read at each bootstrap).'),
+      joinTokenFile: z
+        .string()
+        .optional()
+        .describe('File holding the join token on its first line (read at each bootstrap).'),
       ca: caConnection('sidecar'),
       mode: z
         .enum(['STRICT', 'PERMISSIVE'])

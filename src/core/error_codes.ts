@@ -560,6 +560,11 @@ export const ERROR_CODES = {
     message: 'The mesh upstream failed',
     doc: "The peer sidecar (or the local app, on the inbound side) could not be reached or its identity was refused; the sidecar's log has the reason.",
   },
+  ERR_MESH_UPGRADE_UNSUPPORTED: {
+    status: 501,
+    message: 'The sidecar carries HTTP/1.1 requests only: no protocol upgrades or tunnels',
+    doc: 'A request reached a sidecar with `Upgrade` (WebSocket or any protocol but `h2c`, which is ignored as HTTP allows) or with the method `CONNECT`. The sidecar does not carry upgraded connections or tunnels; nothing reached the app or the peer. See docs/mesh.md.',
+  },
   ERR_MESH_IDENTITY_UNAVAILABLE: {
     status: 503,
     message: 'The sidecar holds no valid certificate',

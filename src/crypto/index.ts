@@ -7,7 +7,7 @@ export { constantTimeEqual } from './compare.js';
 export { hkdfSha256 } from './hkdf.js';
 
 // TLS option builders (crypto/tls.ts)
-export { serverTlsOptions, clientTlsOptions, TLS13_CIPHERSUITES } from './tls.js';
+export { serverTlsOptions, clientTlsOptions, handshakeFailureReason, TLS13_CIPHERSUITES } from './tls.js';
 
 // JWS / JWK with algorithms pinned per key (crypto/jws/)
 export {

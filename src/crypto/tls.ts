@@ -102,3 +102,22 @@ export function clientTlsOptions(input: ClientTlsInput): ConnectionOptions {
   if (input.servername !== undefined) options.servername = input.servername;
   return options;
 }
+
+/** Plain words for the handshake failures peers cause most, by Node's error code. */
+const HANDSHAKE_REASONS: Record<string, string> = {
+  ERR_SSL_UNSUPPORTED_PROTOCOL: 'the client offered only TLS versions below 1.3 (this listener speaks TLS 1.3 only)',
+  ERR_SSL_NO_SHARED_CIPHER: 'no TLS 1.3 cipher suite in common',
+  ERR_SSL_TLSV13_ALERT_CERTIFICATE_REQUIRED: 'the client sent no certificate',
+  ERR_SSL_HTTP_REQUEST: 'the client spoke plain HTTP to a TLS port',
+  ECONNRESET: 'the client reset the connection during the handshake',
+};
+
+/**
+ * Why a TLS handshake failed, in words, for the log line of a `tlsClientError`.
+ *
+ * @example
+ * handshakeFailureReason('ERR_SSL_UNSUPPORTED_PROTOCOL'); // 'the client offered only TLS versions below 1.3 ...'
+ */
+export function handshakeFailureReason(code: string | undefined): string {
+  return HANDSHAKE_REASONS[code ?? ''] ?? 'TLS handshake failed';
+}

@@ -3,7 +3,7 @@ import type { TLSSocket } from 'node:tls';
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { Config } from '../config/index.js';
 import { GatehouseError, guardConnection, randomId, type Logger, type RequestStats } from '../core/index.js';
-import { serverTlsOptions } from '../crypto/index.js';
+import { handshakeFailureReason, serverTlsOptions } from '../crypto/index.js';
 import { sendProblem } from './problem.js';
 import { countRequests } from './request_metrics.js';
 
@@ -48,14 +48,6 @@ export interface HttpsServer {
   listen(host: string, port: number): Promise<{ host: string; port: number }>;
   close(): Promise<void>;
 }
-
-/** Plain words for the handshake failures peers cause most. */
-const HANDSHAKE_REASONS: Record<string, string> = {
-  ERR_SSL_UNSUPPORTED_PROTOCOL: 'the client offered only TLS versions below 1.3 (this listener speaks TLS 1.3 only)',
-  ERR_SSL_NO_SHARED_CIPHER: 'no TLS 1.3 cipher suite in common',
-  ERR_SSL_TLSV13_ALERT_CERTIFICATE_REQUIRED: 'the client sent no certificate',
-  ECONNRESET: 'the client reset the connection during the handshake',
-};
 
 /** The longest route parameter (one path segment) the router matches; longer ones are 400 ERR_HTTP_BAD_REQUEST. */
 const MAX_PARAM_LENGTH = 512;
@@ -107,7 +99,7 @@ export function createHttpsServer(options: HttpsServerOptions): HttpsServer {
         const fields = {
           listener: options.name,
           code: err.code,
-          why: HANDSHAKE_REASONS[err.code ?? ''] ?? 'TLS handshake failed',
+          why: handshakeFailureReason(err.code),
           reason: err.message.trim(),
           remote: socket.remoteAddress,
         };

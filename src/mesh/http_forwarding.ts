@@ -1,4 +1,5 @@
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
 import {
   GatehouseError,
   normalizeRequestTarget,
@@ -21,6 +22,11 @@ const HOP_BY_HOP = new Set([
   'transfer-encoding',
   'upgrade',
   'host',
+  // Answered by Node's server itself (100 Continue; 417 for any other expectation), never forwarded: undici refuses
+  // to send it, which failed every upload curl makes with `Expect: 100-continue` (bodies over 1 MB) as a 502.
+  'expect',
+  // A bare `Proxy` is read by CGI-style apps as HTTP_PROXY (httpoxy), as the gateway drops it.
+  'proxy',
 ]);
 
 /**
@@ -56,6 +62,58 @@ export function forwardHeaders(
  */
 export function xfccValue(ourId: string, peer: { fingerprint: string; spiffeId: string }): string {
   return `By=${ourId};Hash=${peer.fingerprint};URI=${peer.spiffeId}`;
+}
+
+/**
+ * The body to forward: none for HEAD, and none for a GET that declares none (a stream body would make undici send
+ * `transfer-encoding: chunked` on every plain GET); any other request's, GETs with a body included (search APIs
+ * such as Elasticsearch's send them; they used to be dropped silently).
+ *
+ * @example
+ * await pool.request({ method, path, headers, body: forwardedBody(req) });
+ */
+export function forwardedBody(req: IncomingMessage): IncomingMessage | null {
+  const method = req.method ?? 'GET';
+  if (method === 'HEAD') return null;
+  const declared =
+    req.headers['transfer-encoding'] !== undefined || (req.headers['content-length'] ?? '0').trim() !== '0';
+  return method === 'GET' && !declared ? null : req;
+}
+
+/**
+ * True for a request asking to switch protocols that the sidecar would otherwise pass on as a plain request (a
+ * WebSocket handshake would reach the app without its `Upgrade` and get an answer the client cannot use). `h2c` alone
+ * is ignored as HTTP allows: the request is served over HTTP/1.1.
+ *
+ * @example
+ * if (wantsUpgrade(req)) return sendProblem(res, 'ERR_MESH_UPGRADE_UNSUPPORTED');
+ */
+export function wantsUpgrade(req: IncomingMessage): boolean {
+  const upgrade = req.headers.upgrade;
+  if (upgrade === undefined) return false;
+  const protocols = upgrade
+    .split(',')
+    .map((p) => p.trim().toLowerCase())
+    .filter(Boolean);
+  return protocols.some((p) => p !== 'h2c');
+}
+
+/**
+ * Answers a `CONNECT` (Node's `connect` event, which otherwise drops the socket without a word) with 501
+ * ERR_MESH_UPGRADE_UNSUPPORTED problem+json, then closes the connection.
+ *
+ * @example
+ * server.on('connect', (_req, socket) => refuseTunnel(socket));
+ */
+export function refuseTunnel(socket: Duplex): void {
+  const err = new GatehouseError('ERR_MESH_UPGRADE_UNSUPPORTED');
+  const code = 'ERR_MESH_UPGRADE_UNSUPPORTED';
+  const body = JSON.stringify({ type: 'about:blank', title: err.message, status: err.status, code });
+  socket.on('error', () => socket.destroy());
+  socket.end(
+    `HTTP/1.1 ${err.status} Not Implemented\r\ncontent-type: application/problem+json\r\n` +
+      `content-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
+  );
 }
 
 /**

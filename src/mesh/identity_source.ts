@@ -8,6 +8,8 @@ export interface IdentitySourceOptions {
   client: CertificateAuthorityClient;
   /** The bootstrap credential (a join token), asked for again when the SVID expired and must be re-bootstrapped. */
   credential: () => string | Promise<string>;
+  /** The SPIFFE ID this workload expects to hold: sent with the credential, so a mismatch does not use it up. */
+  spiffeId?: string;
   clock: Clock;
   logger: Logger;
   /** Renew after this fraction of the lifetime, counted from issuance (default 2/3). */
@@ -114,7 +116,7 @@ export class IdentitySource {
 
   private async bootstrap(): Promise<SvidMaterial> {
     const { keyPem, csrPem } = await newKeyAndCsr();
-    const issued = await this.options.client.sign(csrPem, await this.options.credential());
+    const issued = await this.options.client.sign(csrPem, await this.options.credential(), this.options.spiffeId);
     return this.install(issued, keyPem, 'bootstrapped');
   }
 

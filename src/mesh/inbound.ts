@@ -2,10 +2,12 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Pool } from 'undici';
 import type { Logger } from '../core/index.js';
 import {
+  forwardedBody,
   forwardHeaders,
   normalizedTarget,
   responseHeaders,
   sendProblem,
+  wantsUpgrade,
   XFCC_HEADER,
   xfccValue,
 } from './http_forwarding.js';
@@ -82,13 +84,18 @@ export class Inbound {
     void this.handle(req, res, peer);
   };
 
+  /** Closes the pool to the app; called once the listener closed, so a request still in flight has no caller left. */
   async close(): Promise<void> {
-    await this.pool.close();
+    await this.pool.destroy();
   }
 
   private async handle(req: IncomingMessage, res: ServerResponse, peer: PeerIdentity | undefined): Promise<void> {
     const { identity, logger } = this.options;
     const method = req.method ?? 'GET';
+    if (wantsUpgrade(req)) {
+      sendProblem(res, 'ERR_MESH_UPGRADE_UNSUPPORTED');
+      return;
+    }
     const decision = this.options.limits.admit(peer?.spiffeId ?? 'plaintext');
     if (!decision.allowed) {
       this.stats.limited++;
@@ -129,7 +136,7 @@ export class Inbound {
         method,
         path,
         headers: forwardHeaders(req.headers, extra),
-        body: method === 'GET' || method === 'HEAD' ? null : req,
+        body: forwardedBody(req),
       });
       res.writeHead(upstream.statusCode, responseHeaders(upstream.headers));
       this.stats.forwarded++;

@@ -3,9 +3,10 @@ import { createServer as createHttpsServer } from 'node:https';
 import { createServer as createNetServer, type AddressInfo, type Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import { guardConnection, type Logger } from '../core/index.js';
+import { handshakeFailureReason } from '../crypto/index.js';
 import type { IdentitySource } from './identity_source.js';
 import type { PeerChecker, PeerIdentity } from './peer_check.js';
-import { sendProblem } from './http_forwarding.js';
+import { refuseTunnel, sendProblem } from './http_forwarding.js';
 import { meshServerOptions, sessionLifetimeSeconds, TicketKeys } from './tls_contexts.js';
 
 /** STRICT: mTLS only. PERMISSIVE: mTLS or plaintext on the same port (the first byte decides), as in Istio. */
@@ -71,8 +72,17 @@ export class MtlsListener {
       'secureConnection',
       guardConnection(logger, { listener: 'mesh' }, (socket: TLSSocket) => this.onSecureConnection(socket)),
     );
-    this.tls.on('tlsClientError', (err: Error & { code?: string }) =>
-      logger.info({ reason: 'tls_handshake_failed', code: err.code ?? 'unknown' }, 'mTLS handshake refused'),
+    // Warn, with plain words and the peer's address: a peer refused here (TLS 1.2 only, plain HTTP) never learns why.
+    this.tls.on('tlsClientError', (err: Error & { code?: string }, socket: TLSSocket) =>
+      logger.warn(
+        {
+          reason: 'tls_handshake_failed',
+          code: err.code ?? 'unknown',
+          why: handshakeFailureReason(err.code),
+          remote: socket.remoteAddress,
+        },
+        'mTLS handshake refused',
+      ),
     );
     if (options.mode === 'PERMISSIVE') {
       this.plain = createHttpServer(handle);
@@ -107,9 +117,12 @@ export class MtlsListener {
     const listening = [this.tls, this.front].filter((s) => s !== undefined && s.listening);
     const done = Promise.all(listening.map((s) => new Promise<void>((resolve) => s!.close(() => resolve()))));
     this.tls.closeIdleConnections();
+    // A kept-alive connection whose request finishes meanwhile is closed as soon as it is idle.
+    const idle = setInterval(() => this.tls.closeIdleConnections(), 100);
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([done, new Promise((resolve) => (timer = setTimeout(resolve, graceMs)))]);
     clearTimeout(timer);
+    clearInterval(idle);
     this.tls.closeAllConnections();
     for (const socket of this.sniffed) socket.destroy();
     await done;
@@ -133,6 +146,8 @@ export class MtlsListener {
   }
 
   private tune(server: Server): void {
+    // CONNECT: Node drops the socket without a word when nobody listens; answer 501 problem+json instead.
+    server.on('connect', (_req: IncomingMessage, socket: Socket) => refuseTunnel(socket));
     server.keepAliveTimeout = this.options.keepAliveTimeoutMs ?? 60_000;
     server.headersTimeout = this.options.headersTimeoutMs ?? 10_000;
     server.requestTimeout = this.options.requestTimeoutMs ?? 60_000;

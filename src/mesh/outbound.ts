@@ -3,7 +3,14 @@ import type { AddressInfo } from 'node:net';
 import { Pool } from 'undici';
 import type { Logger } from '../core/index.js';
 import { mtlsConnector, type ConnectorStats } from './connector.js';
-import { forwardHeaders, responseHeaders, sendProblem } from './http_forwarding.js';
+import {
+  forwardedBody,
+  forwardHeaders,
+  refuseTunnel,
+  responseHeaders,
+  sendProblem,
+  wantsUpgrade,
+} from './http_forwarding.js';
 import type { IdentitySource } from './identity_source.js';
 import type { UpstreamBreakers } from './limits.js';
 import { expectSpiffeId, type PeerChecker } from './peer_check.js';
@@ -53,6 +60,7 @@ export class Outbound {
     this.setUpstreams(options.upstreams);
     this.server = createServer((req, res) => void this.handle(req, res));
     this.server.keepAliveTimeout = 60_000;
+    this.server.on('connect', (_req: IncomingMessage, socket) => refuseTunnel(socket));
   }
 
   /**
@@ -110,16 +118,31 @@ export class Outbound {
     });
   }
 
-  async close(): Promise<void> {
+  /**
+   * Stops accepting, gives the requests in flight `graceMs` (default 2 s) to finish, then closes every connection
+   * and the pools (a request still waiting on a peer then has no caller left).
+   */
+  async close(graceMs = 2_000): Promise<void> {
+    const done = new Promise<void>((resolve) => this.server.close(() => resolve()));
     this.server.closeIdleConnections();
-    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+    // A kept-alive connection whose request finishes meanwhile is closed as soon as it is idle.
+    const idle = setInterval(() => this.server.closeIdleConnections(), 100);
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([done, new Promise((resolve) => (timer = setTimeout(resolve, graceMs)))]);
+    clearTimeout(timer);
+    clearInterval(idle);
     this.server.closeAllConnections();
-    await Promise.all([...this.pools.values()].map(({ pool }) => pool.close()));
+    await done;
+    await Promise.all([...this.pools.values()].map(({ pool }) => pool.destroy()));
     await Promise.all([...this.draining]);
   }
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const { logger } = this.options;
+    if (wantsUpgrade(req)) {
+      sendProblem(res, 'ERR_MESH_UPGRADE_UNSUPPORTED');
+      return;
+    }
     const name = (req.headers.host ?? '').replace(/:\d+$/, '').toLowerCase();
     const entry = this.pools.get(name);
     if (!entry) {
@@ -143,7 +166,7 @@ export class Outbound {
         method,
         path: req.url ?? '/',
         headers: forwardHeaders(req.headers, { host: name }),
-        body: method === 'GET' || method === 'HEAD' ? null : req,
+        body: forwardedBody(req),
       });
       permit.done(!FAILURE_STATUSES.has(upstream.statusCode));
       res.writeHead(upstream.statusCode, responseHeaders(upstream.headers));

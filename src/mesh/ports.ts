@@ -42,8 +42,11 @@ export interface SvidMaterial {
  * const renewed = await client.renew(nextCsrPem, current);
  */
 export interface CertificateAuthorityClient {
-  /** Signs the first SVID for a bootstrap credential (a one-time join token). */
-  sign(csrPem: string, credential: string): Promise<IssuedCertificate>;
+  /**
+   * Signs the first SVID for a bootstrap credential (a one-time join token). With `spiffeId` the CA refuses, without
+   * using the token up, a token bound to another ID.
+   */
+  sign(csrPem: string, credential: string, spiffeId?: string): Promise<IssuedCertificate>;
   /** Renews: the caller proves `current` (over mTLS with it) and sends a CSR for a new key. */
   renew(csrPem: string, current: SvidMaterial): Promise<IssuedCertificate>;
   bundle(): Promise<TrustBundle>;

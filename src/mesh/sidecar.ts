@@ -16,6 +16,8 @@ export interface SidecarOptions {
   client: CertificateAuthorityClient;
   /** The bootstrap credential (join token). */
   credential: () => string | Promise<string>;
+  /** The SPIFFE ID the credential must be bound to (config `sidecar.spiffeId`; checked by the CA before it uses it). */
+  spiffeId?: string;
   trustDomain: string;
   clock: Clock;
   logger: Logger;
@@ -33,6 +35,8 @@ export interface SidecarOptions {
   maxRequestsPerConnection?: number;
   /** Inbound `bindTokens`: refuse Bearer tokens bound to another client certificate (app/compose.ts wires it). */
   tokenBinding?: TokenBindingCheck;
+  /** How long {@link Sidecar.stop} lets requests in flight finish before it closes their connections (default 10 s). */
+  drainMs?: number;
 }
 
 /** What a hot reload of a running sidecar replaces (see {@link Sidecar.reload}). */
@@ -90,6 +94,7 @@ export class Sidecar {
     const identity = new IdentitySource({
       client: options.client,
       credential: options.credential,
+      ...(options.spiffeId === undefined ? {} : { spiffeId: options.spiffeId }),
       clock,
       logger: logger.child({ component: 'identity' }),
       ...(options.renewAtFraction === undefined ? {} : { renewAtFraction: options.renewAtFraction }),
@@ -217,11 +222,15 @@ export class Sidecar {
     });
   }
 
+  /**
+   * Stops accepting on both sides at once, lets the requests in flight finish for up to `drainMs` (10 s), then
+   * closes every connection, the app's included, and returns: a hung app or peer does not hold the stop.
+   */
   async stop(): Promise<void> {
     const { identity, outbound, listener, inbound } = this.parts;
+    const grace = this.options.drainMs ?? 10_000;
     identity.stop();
-    await outbound?.close();
-    await listener.close();
+    await Promise.all([outbound?.close(grace), listener.close(grace)]);
     await inbound.close();
   }
 }

@@ -94,11 +94,17 @@ export class Enrollment {
       throw new GatehouseError('ERR_PKI_NAME_INVALID', { message: 'Invalid certificate lifetime (at least 1m)' });
     }
     // A revoked identity cannot enroll again while its deny-list entry lives; refused before the token is used up.
+    // So is a `spiffe_id` other than the token's: a workload configured with the wrong ID (a typo) keeps its token.
     const { revocations } = this.deps;
-    const spiffeId = await joinTokens.consume(joinToken, (id) => revocations.assertEnrollable(id));
-    if (input.spiffeId !== undefined && input.spiffeId !== spiffeId) {
-      throw new GatehouseError('ERR_PKI_FORBIDDEN', { detail: 'join token bound to another SPIFFE ID' });
-    }
+    const spiffeId = await joinTokens.consume(joinToken, async (id) => {
+      if (input.spiffeId !== undefined && input.spiffeId !== id) {
+        throw new GatehouseError('ERR_PKI_FORBIDDEN', {
+          message: 'The join token is bound to another SPIFFE ID than spiffe_id',
+          detail: 'join token bound to another SPIFFE ID',
+        });
+      }
+      await revocations.assertEnrollable(id);
+    });
     // Again after the token is used up: a revocation that committed while it was being consumed (another replica)
     // refuses now; one that commits after this check predates the certificate's issuance and denies it.
     await revocations.assertEnrollable(spiffeId);

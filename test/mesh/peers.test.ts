@@ -186,7 +186,16 @@ describe('inbound mTLS against real peers (openssl s_client, curl)', () => {
     const res = await sClient(['-tls1_2', '-cert', files.path('frontend.pem'), '-key', files.path('frontend.key')]);
     expect(res.code).not.toBe(0);
     expect(res.output).toMatch(/alert protocol version|unsupported protocol|no protocols available/i);
-    expect(logger.lines.some((l) => l.msg === 'mTLS handshake refused')).toBe(true);
+    // A line an operator can act on: warn level, the reason in words and the peer's address.
+    expect(logger.lines).toContainEqual(
+      expect.objectContaining({
+        level: 'warn',
+        msg: 'mTLS handshake refused',
+        code: 'ERR_SSL_UNSUPPORTED_PROTOCOL',
+        why: 'the client offered only TLS versions below 1.3 (this listener speaks TLS 1.3 only)',
+        remote: '127.0.0.1',
+      }),
+    );
   });
 
   it('serves curl with a client certificate (server pinned by its public key)', async () => {

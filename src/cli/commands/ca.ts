@@ -100,9 +100,13 @@ export function caCommand(): Command {
         '/v1/ca/join-tokens',
         { spiffe_id: flags.spiffeId, ...(flags.ttl === undefined ? {} : { ttl: flags.ttl }) },
       );
-      print(output, created, (c: typeof created) =>
-        [c.token, `(single use, for ${c.spiffe_id}, expires ${c.expires_at}; it is not shown again)`].join('\n'),
-      );
+      // Only the token on stdout, so that `... > FILE` and `$(...)` hold exactly the token; the note goes to stderr.
+      print(output, created, (c: typeof created) => c.token);
+      if (!output.json) {
+        process.stderr.write(
+          `(single use, for ${created.spiffe_id}, expires ${created.expires_at}; it is not shown again)\n`,
+        );
+      }
     }),
   );
   adminFlags(
