@@ -9,6 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { cpuMs } from './measure.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const run = promisify(execFile);
@@ -64,18 +65,30 @@ export async function load(target, { connections, seconds }) {
 }
 
 /**
- * Alternates `targets` (name → { url, headers, body }) over `rounds` rounds of `seconds` each (after a short warm-up
- * of each) and returns rows { name, opsPerSec, p99Ms, ratio } with medians; the first target is the subject. A round
- * with errors or non-2xx answers throws: a broken target must not pass as a slow one.
+ * Alternates `targets` (name → { url, headers, body, pid? }) over `rounds` rounds of `seconds` each (after a short
+ * warm-up of each) and returns rows { name, opsPerSec, p99Ms, ratio, cpuMsPerOp? } with medians; the first target is
+ * the subject. `cpuMsPerOp` is the CPU the process `pid` used per answered request over all measured rounds (when a
+ * target names its server's pid). A round with errors or non-2xx answers throws: a broken target must not pass as a
+ * slow one.
  */
 export async function compareHttp({ targets, rounds = 3, seconds = 5, connections = 32, warmupSeconds = 2 }) {
   const names = Object.keys(targets);
-  const samples = Object.fromEntries(names.map((n) => [n, { ops: [], p99: [] }]));
-  for (const n of names) await load(targets[n], { connections, seconds: warmupSeconds });
+  const samples = Object.fromEntries(names.map((n) => [n, { ops: [], p99: [], cpu: 0, ok: 0 }]));
+  const spec = (n) => {
+    const { pid: _pid, ...rest } = targets[n];
+    return rest;
+  };
+  for (const n of names) await load(spec(n), { connections, seconds: warmupSeconds });
   for (let r = 0; r < rounds; r++) {
     const order = r % 2 === 0 ? names : [...names].reverse();
     for (const n of order) {
-      const res = await load(targets[n], { connections, seconds });
+      const before = cpuMs(targets[n].pid);
+      const res = await load(spec(n), { connections, seconds });
+      const after = cpuMs(targets[n].pid);
+      if (before !== undefined && after !== undefined) {
+        samples[n].cpu += after - before;
+        samples[n].ok += res.ok;
+      }
       if (res.non2xx > 0 || res.errors > 0 || res.ok === 0) {
         throw new Error(`${n}: ${res.non2xx} non-2xx, ${res.errors} errors, ${res.ok} ok in a round`);
       }
@@ -90,5 +103,6 @@ export async function compareHttp({ targets, rounds = 3, seconds = 5, connection
     opsPerSec: median(samples[n].ops),
     p99Ms: median(samples[n].p99),
     ratio: subject / median(samples[n].ops),
+    ...(samples[n].ok > 0 ? { cpuMsPerOp: samples[n].cpu / samples[n].ok } : {}),
   }));
 }

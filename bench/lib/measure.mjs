@@ -1,6 +1,7 @@
 // Side-by-side measurement: subject and anchor run in alternating rounds in the same process, so that the noise of
 // a shared machine hits both alike. We report medians and the ratio of medians; never absolute targets.
 import { cpus } from 'node:os';
+import { existsSync, readFileSync } from 'node:fs';
 
 const now = () => Number(process.hrtime.bigint()) / 1e6;
 
@@ -55,3 +56,13 @@ export function machine() {
 }
 
 export const fmt = (n) => (n >= 100 ? Math.round(n).toLocaleString('en-US') : n.toFixed(2));
+
+/**
+ * CPU time (ms, user + system) process `pid` has used so far, from /proc (Linux; 10 ms ticks); undefined elsewhere or
+ * when the process is gone. Server CPU per operation is less sensitive than throughput to other load on the machine.
+ */
+export function cpuMs(pid) {
+  if (!pid || !existsSync(`/proc/${pid}/stat`)) return undefined;
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  return (Number(fields[11]) + Number(fields[12])) * 10; // utime + stime, in 100 Hz ticks
+}

@@ -26,10 +26,12 @@ export async function run() {
     const nginx = await start('nginx_proxy.mjs', { ...tls, backend });
     const plain = await start('gatehouse_gateway.mjs', { ...tls, backend, plain: true });
     // The same request for every front end (the others ignore the token).
-    const target = (s) => ({
+    // (nginx's pid is its master's, not the worker's that serves: no CPU figure for nginx)
+    const target = (s, withCpu = true) => ({
       url: `https://127.0.0.1:${s.port}/orders/42`,
       method: 'GET',
       headers: { authorization: `Bearer ${gatehouse.token}` },
+      ...(withCpu ? { pid: s.pid } : {}),
     });
     const NAMES = {
       gatehouse: 'gatehouse gateway (JWT cached verify + local limit + proxy)',
@@ -43,7 +45,7 @@ export async function run() {
         [NAMES.gatehouse]: target(gatehouse),
         [NAMES.bare]: target(bare),
         [NAMES.fastify]: target(fastify),
-        [NAMES.nginx]: target(nginx),
+        [NAMES.nginx]: target(nginx, false),
         [NAMES.plain]: target(plain),
       },
       rounds: 5,
@@ -52,12 +54,22 @@ export async function run() {
     });
     const by = Object.fromEntries(results.map((r) => [r.name, r]));
     const subject = by[NAMES.gatehouse];
+    const cpu = (name) => by[name].cpuMsPerOp;
+    const cpuNote =
+      cpu(NAMES.gatehouse) === undefined || cpu(NAMES.bare) === undefined
+        ? ''
+        : ` Front-end process CPU per answered request over all rounds (/proc; less sensitive to other load on the ` +
+          `machine than throughput; the backend's and autocannon's CPU not counted): gatehouse ` +
+          `${(cpu(NAMES.gatehouse) * 1000).toFixed(0)} µs, bare ${(cpu(NAMES.bare) * 1000).toFixed(0)} µs ` +
+          `(bare ÷ gatehouse ${(cpu(NAMES.bare) / cpu(NAMES.gatehouse)).toFixed(2)}×), public route ` +
+          `${(cpu(NAMES.plain) * 1000).toFixed(0)} µs, fastify ${(cpu(NAMES.fastify) * 1000).toFixed(0)} µs.`;
     const setup =
       'Setup: GET /orders/42 with the same Bearer header to every front end, 32 keep-alive connections, 3 s per ' +
       'target per round after a 2 s warm-up, 5 alternating rounds, medians; autocannon 9 in its own process; every ' +
       'server (and the backend) in its own process on loopback, TLS 1.3 with the same self-signed P-256 certificate. ' +
       'The gateway route has `auth: jwt` (createVerifier on a static ES256 key, verified-token cache on) and a ' +
-      'per-client local GCRA limit set high enough never to reject.';
+      'per-client local GCRA limit set high enough never to reject.' +
+      cpuNote;
     return [
       {
         bench: 'Gateway (JWT + rate limit + proxy) vs bare node:https + undici Pool proxy, TLS 1.3, 32 connections',

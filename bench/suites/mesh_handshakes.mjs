@@ -7,7 +7,7 @@
 // one `GET /` each, for a fixed time; targets alternate over rounds.
 import { execFile, spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createConnection, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -15,6 +15,7 @@ import { fileURLToPath } from 'node:url';
 import { setTimeout, clearTimeout } from 'node:timers';
 import { promisify } from 'node:util';
 import { startServer } from '../lib/http_load.mjs';
+import { cpuMs } from '../lib/measure.mjs';
 import { createCaSnapshot, openCa } from '../lib/mesh_ca.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -38,13 +39,6 @@ async function handshakes(port, client, seconds) {
     JSON.stringify(spec),
   ]);
   return JSON.parse(stdout.trim().split('\n').pop());
-}
-
-/** CPU time (ms) a process has used so far, from /proc (Linux); undefined elsewhere. */
-function cpuMs(pid) {
-  if (!pid || !existsSync(`/proc/${pid}/stat`)) return undefined;
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
-  return (Number(fields[11]) + Number(fields[12])) * 10; // utime + stime, in 100 Hz ticks
 }
 
 async function freePort() {
