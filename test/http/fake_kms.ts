@@ -1,6 +1,14 @@
 import { PassThrough, Readable } from 'node:stream';
-import { GatehouseError } from '../../src/core/index.js';
-import type { KmsAuthorizer, KmsContext, KmsOperations } from '../../src/http/index.js';
+import { loadConfig } from '../../src/config/index.js';
+import { GatehouseError, type Logger } from '../../src/core/index.js';
+import {
+  createHttpsServer,
+  type HttpsServer,
+  type KmsAuthorizer,
+  type KmsContext,
+  type KmsOperations,
+} from '../../src/http/index.js';
+import { testCertificate } from '../support/test_tls.js';
 
 /**
  * A stand-in for the KMS operations that does no cryptography at all: a "ciphertext" is `fake:KEY:vN:` and the
@@ -124,5 +132,25 @@ export const fakeAuthorizer: KmsAuthorizer = {
 
 /** A throwaway self-signed certificate for listeners that tests drive with inject(). */
 export { testCertificate as selfSigned } from '../support/test_tls.js';
+
+const listeners: HttpsServer[] = [];
+
+/**
+ * A listener on the default http settings (`bodyLimit` overridable) with a throwaway certificate, for inject();
+ * closed by {@link closeTestListeners} (register it with `afterEach`).
+ */
+export function testListener(name: string, logger: Logger, options: { bodyLimit?: number } = {}): HttpsServer {
+  const config = loadConfig(
+    options.bodyLimit === undefined ? {} : { overrides: { http: { bodyLimit: options.bodyLimit } } },
+  );
+  const server = createHttpsServer({ name, http: config.http, ...testCertificate(), logger });
+  listeners.push(server);
+  return server;
+}
+
+/** Closes every listener {@link testListener} made. */
+export async function closeTestListeners(): Promise<void> {
+  while (listeners.length) await listeners.pop()?.close();
+}
 
 export { Readable };

@@ -1,24 +1,18 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { loadConfig } from '../../src/config/index.js';
 import { MemoryLogger } from '../../src/core/index.js';
-import { createHttpsServer, registerKmsRoutes, type HttpsServer } from '../../src/http/index.js';
-import { FakeKms, fakeAuthorizer, selfSigned } from './fake_kms.js';
+import { registerKmsRoutes } from '../../src/http/index.js';
+import { FakeKms, closeTestListeners, fakeAuthorizer, testListener } from './fake_kms.js';
 
 // Response bodies are walked freely in assertions.
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type Json = any;
 
-const servers: HttpsServer[] = [];
-afterEach(async () => {
-  while (servers.length) await servers.pop()?.close();
-});
+afterEach(closeTestListeners);
 
 function setup(options: { maxBatchItems?: number; bodyLimit?: number } = {}) {
-  const config = loadConfig({ overrides: { http: { bodyLimit: options.bodyLimit ?? 1048576 } } });
   const logger = new MemoryLogger();
   const kms = new FakeKms();
-  const server = createHttpsServer({ name: 'kms', http: config.http, ...selfSigned(), logger });
-  servers.push(server);
+  const server = testListener('kms', logger, { bodyLimit: options.bodyLimit ?? 1048576 });
   registerKmsRoutes(server.app, {
     ops: kms,
     authorizer: fakeAuthorizer,

@@ -1,20 +1,13 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { loadConfig } from '../../src/config/index.js';
 import { MemoryLogger } from '../../src/core/index.js';
-import { createHttpsServer, type HttpsServer } from '../../src/http/index.js';
 import { registerKmsStreamRoutes } from '../../src/http/kms_stream_routes.js';
-import { FakeKms, selfSigned } from './fake_kms.js';
+import { FakeKms, closeTestListeners, testListener } from './fake_kms.js';
 
-const servers: HttpsServer[] = [];
-afterEach(async () => {
-  while (servers.length) await servers.pop()?.close();
-});
+afterEach(closeTestListeners);
 
 function setup() {
-  const config = loadConfig({});
   const logger = new MemoryLogger();
-  const server = createHttpsServer({ name: 'admin', http: config.http, ...selfSigned(), logger });
-  servers.push(server);
+  const server = testListener('admin', logger);
   registerKmsStreamRoutes(server.app, {
     ops: new FakeKms(),
     // The admin token, and an API key holding the `admin` scope, are both admitted by the admin API's check.

@@ -1,25 +1,19 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { loadConfig } from '../../src/config/index.js';
 import { MemoryLogger } from '../../src/core/index.js';
-import { createHttpsServer, registerKmsRoutes, type HttpsServer } from '../../src/http/index.js';
+import { registerKmsRoutes } from '../../src/http/index.js';
 import { registerKmsStreamRoutes } from '../../src/http/kms_stream_routes.js';
-import { FakeKms, fakeAuthorizer, selfSigned } from './fake_kms.js';
+import { FakeKms, closeTestListeners, fakeAuthorizer, testListener } from './fake_kms.js';
 
 // Response bodies are walked freely in assertions.
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type Json = any;
 
-const servers: HttpsServer[] = [];
-afterEach(async () => {
-  while (servers.length) await servers.pop()?.close();
-});
+afterEach(closeTestListeners);
 
 function setup() {
-  const config = loadConfig({});
   const logger = new MemoryLogger();
   const kms = new FakeKms();
-  const server = createHttpsServer({ name: 'kms', http: config.http, ...selfSigned(), logger });
-  servers.push(server);
+  const server = testListener('kms', logger);
   registerKmsRoutes(server.app, { ops: kms, authorizer: fakeAuthorizer, logger, maxBatchItems: 100 });
   registerKmsStreamRoutes(server.app, { ops: kms, checkToken: (token) => token === 'admin-token', logger });
   const call = async (url: string, body: unknown, token = 'good') => {

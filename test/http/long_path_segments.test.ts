@@ -1,20 +1,14 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { errorFromAnswer } from '../../src/cli/problem_error.js';
-import { loadConfig } from '../../src/config/index.js';
 import { MemoryLogger } from '../../src/core/index.js';
-import { createHttpsServer, registerKmsRoutes, type HttpsServer } from '../../src/http/index.js';
-import { FakeKms, fakeAuthorizer, selfSigned } from './fake_kms.js';
+import { registerKmsRoutes } from '../../src/http/index.js';
+import { FakeKms, closeTestListeners, fakeAuthorizer, testListener } from './fake_kms.js';
 
-const servers: HttpsServer[] = [];
-afterEach(async () => {
-  while (servers.length) await servers.pop()?.close();
-});
+afterEach(closeTestListeners);
 
 function setup() {
-  const config = loadConfig({});
   const logger = new MemoryLogger();
-  const server = createHttpsServer({ name: 'kms', http: config.http, ...selfSigned(), logger });
-  servers.push(server);
+  const server = testListener('kms', logger);
   registerKmsRoutes(server.app, { ops: new FakeKms(), authorizer: fakeAuthorizer, logger, maxBatchItems: 10 });
   return async (url: string, body: object = {}) => {
     const response = await server.app.inject({
