@@ -3,22 +3,13 @@
 import { readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import type { Config } from '../config/index.js';
-import { GatehouseError } from '../core/index.js';
+import { GatehouseError, unreadableReason } from '../core/index.js';
 import { parseSpiffeId, parseWorkloadSpiffeId } from '../pki/index.js';
 
 type SidecarSection = NonNullable<Config['sidecar']>;
 
 const invalid = (key: string, why: string) =>
   new GatehouseError('ERR_CONFIG_INVALID', { message: `config: ${key}: ${why}` });
-
-/** Why a file cannot be read, in words. */
-function unreadable(err: unknown): string {
-  const code = (err as NodeJS.ErrnoException).code;
-  if (code === 'ENOENT' || code === 'ENOTDIR') return 'no such file';
-  if (code === 'EACCES' || code === 'EPERM') return 'no permission to read it';
-  if (code === 'EISDIR') return 'it is a directory';
-  return code ?? 'cannot be read';
-}
 
 /**
  * Reads a file a configuration key names; ERR_CONFIG_INVALID naming the key and the file (never its content).
@@ -30,7 +21,7 @@ export function readConfiguredFile(file: string, key: string): string {
   try {
     return readFileSync(file, 'utf8');
   } catch (err) {
-    throw invalid(key, `cannot read ${file}: ${unreadable(err)}`);
+    throw invalid(key, `cannot read ${file}: ${unreadableReason(err)}`);
   }
 }
 

@@ -1,17 +1,8 @@
 import { closeSync, createReadStream, fstatSync, openSync, readFileSync, type ReadStream } from 'node:fs';
-import { GatehouseError } from '../core/index.js';
+import { GatehouseError, unreadableReason } from '../core/index.js';
 
 const refuse = (flag: string, file: string, why: string) =>
   new GatehouseError('ERR_INPUT_FILE', { message: `${flag} ${file}: ${why}` });
-
-/** Why `file` cannot be read, in words (the error's code otherwise). */
-function reason(err: unknown): string {
-  const code = (err as NodeJS.ErrnoException).code;
-  if (code === 'ENOENT' || code === 'ENOTDIR') return 'no such file';
-  if (code === 'EACCES' || code === 'EPERM') return 'no permission to read it';
-  if (code === 'EISDIR') return 'it is a directory';
-  return code ?? 'cannot be read';
-}
 
 /**
  * Reads the JSON file an option names (`--jwks-file`). ERR_INPUT_FILE when it cannot be read or is not JSON; the
@@ -25,7 +16,7 @@ export function readJsonFile(file: string, flag: string): unknown {
   try {
     text = readFileSync(file, 'utf8');
   } catch (err) {
-    throw refuse(flag, file, reason(err));
+    throw refuse(flag, file, unreadableReason(err));
   }
   try {
     return JSON.parse(text) as unknown;
@@ -46,7 +37,7 @@ export function openInputFile(file: string, flag: string): ReadStream {
   try {
     fd = openSync(file, 'r');
   } catch (err) {
-    throw refuse(flag, file, reason(err));
+    throw refuse(flag, file, unreadableReason(err));
   }
   if (fstatSync(fd).isDirectory()) {
     closeSync(fd);

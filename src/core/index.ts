@@ -14,6 +14,7 @@ export { runUnderLease } from './lease.js';
 export type { Leases, Lease } from './lease.js';
 export { writeFileAtomic, fsyncDirectory } from './atomic_file.js';
 export { makeDirectories } from './make_directories.js';
+export { unreadableReason } from './file_errors.js';
 export { dataDirPaths } from './data_dir_layout.js';
 export type { DataDirPaths } from './data_dir_layout.js';
 export { formFields } from './form_fields.js';
