@@ -9,6 +9,7 @@ import {
   GatehouseError,
   fsyncDirectory,
   randomId,
+  unreadableReason,
   type Clock,
   type Logger,
   type SnapshotEntry,
@@ -145,14 +146,7 @@ function checkArchiveReadable(file: string): void {
     isFile = statSync(file).isFile();
     accessSync(file, constants.R_OK);
   } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    throw refuse(
-      code === 'ENOENT' || code === 'ENOTDIR'
-        ? 'no such file'
-        : code === 'EACCES'
-          ? 'no permission to read it'
-          : (code ?? 'cannot be read'),
-    );
+    throw refuse(unreadableReason(err));
   }
   if (!isFile) throw refuse('not a regular file');
 }
