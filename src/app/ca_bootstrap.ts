@@ -27,6 +27,8 @@ export function identityBootstrapVerifier(deps: {
       const claims = identity.tokens.claims(accessToken, now);
       if (claims === undefined) throw refuse('access token invalid or expired');
       if (identity.revocations.isRevoked(claims['jti'] as string, now)) throw refuse('access token revoked');
+      // RFC 8705 §3: enrollment does not see the caller's certificate, so a certificate-bound token cannot be checked.
+      if (claims['cnf'] !== undefined) throw refuse('certificate-bound access token');
       const aud = claims['aud'];
       const audiences = Array.isArray(aud) ? aud : [aud];
       if (!audiences.includes(deps.platformAudience)) throw refuse('access token not for the platform audience');

@@ -3,6 +3,7 @@ import type { TLSSocket } from 'node:tls';
 import { GatehouseError, type Clock, type Logger } from '../core/index.js';
 import type { KmsAuthorizer } from '../http/index.js';
 import { IDENTITY_API_KEY_PREFIX } from '../identity/index.js';
+import { checkCertificateBinding, peerCertificateThumbprint, type CertificateThumbprint } from '../resource/index.js';
 import type { IdentityServer } from './identity_server.js';
 import type { WorkloadCertificates } from './workload_certificates.js';
 
@@ -63,7 +64,7 @@ export function platformCallers(deps: {
 }) {
   const { identity, clock } = deps;
   const audit = deps.logger?.child({ audit: true, component: 'authorizer' });
-  const byCredential = (credential: string): PlatformCaller | undefined => {
+  const byCredential = (credential: string, thumbprint?: CertificateThumbprint): PlatformCaller | undefined => {
     const now = clock.now();
     if (credential.startsWith(IDENTITY_API_KEY_PREFIX)) {
       const key = identity.apiKeys.index.verify(credential);
@@ -73,6 +74,7 @@ export function platformCallers(deps: {
     if (deps.checkAdminToken(credential)) return { principal: 'admin', kind: 'admin_token', scopes: new Set() };
     const claims = identity.tokens.claims(credential, now);
     if (claims === undefined || identity.revocations.isRevoked(claims['jti'] as string, now)) return undefined;
+    if (!bindingHolds(claims, thumbprint)) return undefined;
     const aud = claims['aud'];
     const audiences = Array.isArray(aud) ? aud : [aud];
     if (!audiences.includes(deps.platformAudience)) return undefined;
@@ -109,15 +111,21 @@ export function platformCallers(deps: {
         scopes: new Set(client.scopes.filter((s) => defined.has(s))),
       };
     },
-    /** The caller of a request, or undefined without valid credentials (two credentials at once: undefined). */
-    identify(headers: Record<string, string | string[] | undefined>): PlatformCaller | undefined {
+    /**
+     * The caller of a request, or undefined without valid credentials (two credentials at once: undefined). A
+     * certificate-bound access token counts only with `thumbprint`, the connection's client certificate, matching.
+     */
+    identify(
+      headers: Record<string, string | string[] | undefined>,
+      thumbprint?: CertificateThumbprint,
+    ): PlatformCaller | undefined {
       const authorization = headers['authorization'];
       const apiKey = headers[deps.apiKeyHeader];
       if (Array.isArray(authorization) || Array.isArray(apiKey)) return undefined;
       if (authorization !== undefined && apiKey !== undefined) return undefined;
-      if (typeof apiKey === 'string') return byCredential(apiKey.trim());
+      if (typeof apiKey === 'string') return byCredential(apiKey.trim(), thumbprint);
       const match = typeof authorization === 'string' ? BEARER.exec(authorization) : null;
-      return match ? byCredential(match[1] as string) : undefined;
+      return match ? byCredential(match[1] as string, thumbprint) : undefined;
     },
     /** The principal of a bearer credential (`admin`, `api_key:<id>`, `client:<client_id>`), for audit lines. */
     principalOf(token: string): string | undefined {
@@ -143,6 +151,16 @@ export function platformCallers(deps: {
   };
 }
 
+/** RFC 8705 §3: a certificate-bound token holds only on a connection with its certificate; a bearer token always. */
+function bindingHolds(claims: Readonly<Record<string, unknown>>, thumbprint: CertificateThumbprint): boolean {
+  try {
+    checkCertificateBinding(claims, thumbprint);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /** The callers recognizer {@link platformCallers} returns. */
 export type PlatformCallers = ReturnType<typeof platformCallers>;
 
@@ -160,8 +178,9 @@ function requestCaller(
   socket: Socket | undefined,
 ): PlatformCaller | undefined | Promise<PlatformCaller | undefined> {
   const { callers, workloads, audit } = deps;
-  if (workloads === undefined || socket === undefined || callers.hasCredential(headers))
-    return callers.identify(headers);
+  if (workloads === undefined || socket === undefined || callers.hasCredential(headers)) {
+    return callers.identify(headers, socket === undefined ? undefined : () => peerCertificateThumbprint(socket));
+  }
   const refuse = (fields: Record<string, unknown>): never => {
     audit.warn({ event: 'authentication.refused', ...fields, permission }, 'workload certificate refused');
     throw new GatehouseError('ERR_WORKLOAD_CERTIFICATE_REFUSED');

@@ -15,11 +15,15 @@ export const IDENTITY_PATHS = {
   deviceAuthorization: '/oauth2/device_authorization',
 } as const;
 
+/** The algorithms of private_key_jwt client assertions (RFC 7523) every endpoint that authenticates clients accepts. */
+const CLIENT_ASSERTION_ALGS = ['ES256', 'EdDSA', 'RS256'] as const;
+
 /**
  * The RFC 8414 authorization server metadata. `grant_types_supported` is always listed (its default would claim
  * implicit); `device_authorization_endpoint` only when the device_code grant is registered; `response_types_supported`
  * never holds `token`, nor `grant_types_supported` `implicit`, unless `legacyImplicit` is on; `scopes_supported` lists
- * `scopes` (the registered APIs' scope names); PKCE S256 only. With `mtlsBaseUrl` (the mTLS listener), RFC 8705
+ * `scopes` (the registered APIs' scope names); PKCE S256 only; the private_key_jwt algorithms for the token, introspection and revocation endpoints (RFC 8414 §2
+ * requires them wherever private_key_jwt is listed). With `mtlsBaseUrl` (the mTLS listener), RFC 8705
  * §5 `mtls_endpoint_aliases` for the token, introspection, revocation (and device authorization) endpoints,
  * `tls_client_certificate_bound_access_tokens: true` and `tls_client_auth` among the auth methods; without it,
  * tls_client_auth is not offered (it cannot work).
@@ -40,6 +44,8 @@ export function authorizationServerMetadata(options: {
   const device = options.grantTypes.includes('urn:ietf:params:oauth:grant-type:device_code');
   const mtls = options.mtlsBaseUrl;
   const methods = CLIENT_AUTH_METHODS.filter((m) => mtls !== undefined || m !== 'tls_client_auth');
+  // RFC 8414 §2: each endpoint that offers private_key_jwt MUST list the assertion algorithms it accepts.
+  const assertionAlgs = () => [...CLIENT_ASSERTION_ALGS];
   const aliases =
     mtls === undefined
       ? {}
@@ -65,9 +71,11 @@ export function authorizationServerMetadata(options: {
     response_types_supported: options.legacyImplicit ? ['code', 'token'] : ['code'],
     response_modes_supported: options.legacyImplicit ? ['query', 'fragment'] : ['query'],
     token_endpoint_auth_methods_supported: methods,
-    token_endpoint_auth_signing_alg_values_supported: ['ES256', 'EdDSA', 'RS256'],
+    token_endpoint_auth_signing_alg_values_supported: assertionAlgs(),
     introspection_endpoint_auth_methods_supported: methods.filter((m) => m !== 'none'),
+    introspection_endpoint_auth_signing_alg_values_supported: assertionAlgs(),
     revocation_endpoint_auth_methods_supported: [...methods],
+    revocation_endpoint_auth_signing_alg_values_supported: assertionAlgs(),
     code_challenge_methods_supported: ['S256'],
     scopes_supported: [...(options.scopes ?? [])],
     access_token_signing_alg_values_supported: [...options.signingAlgs],

@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { X509Certificate } from 'node:crypto';
+import { generateKeyPairSync, X509Certificate } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
@@ -12,7 +12,7 @@ import { InProcessCaClient } from '../../src/app/mesh_ca_client.js';
 import { MemoryLogger, systemClock } from '../../src/core/index.js';
 import { decodeJwt, sha256Base64url } from '../../src/crypto/index.js';
 import { Sidecar, type SvidMaterial } from '../../src/mesh/index.js';
-import { Revocations } from '../../src/pki/index.js';
+import { createCsr, Revocations } from '../../src/pki/index.js';
 import { createVerifier, nodeHttpVerifier, type Verifier } from '../../src/resource/index.js';
 import { closeServer, echoApp } from '../mesh/helpers.js';
 import { bundleAgent, sClient, callJson, type CallInit } from '../support/https.js';
@@ -308,6 +308,91 @@ describe('RFC 8705: bound tokens at the resource server', () => {
     const ok = await call(url, { headers: { authorization: `Bearer ${res.body.access_token}` } });
     expect(ok.status).toBe(200);
     expect(ok.body.sub).toBe(secretClient.id);
+  });
+});
+
+describe("RFC 8705: bound tokens at the platform's own APIs", () => {
+  const PLATFORM = 'urn:gatehouse:platform';
+  let platformClient: { id: string; basic: string };
+
+  beforeAll(async () => {
+    const api = await admin('/v1/identity/apis', {
+      audience: PLATFORM,
+      scopes: [
+        { name: 'kms:encrypt:orders', description: 'encrypt with orders' },
+        { name: 'revocations:read', description: 'read the revocation feed' },
+      ],
+    });
+    expect(api.status, JSON.stringify(api.body)).toBe(201);
+    const key = await call(`${running.endpoints.kms}/v1/transit/keys/orders`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${adminToken}` },
+      json: {},
+    });
+    expect(key.status, JSON.stringify(key.body)).toBeLessThan(300);
+    const created = await admin('/v1/identity/clients', {
+      name: 'platform-caller',
+      grant_types: ['client_credentials'],
+      scope: 'kms:encrypt:orders revocations:read',
+      audiences: [PLATFORM],
+      spiffe_ids: [workload('enrollee')],
+    });
+    expect(created.status, JSON.stringify(created.body)).toBe(201);
+    platformClient = {
+      id: created.body.client_id,
+      basic: `Basic ${Buffer.from(`${created.body.client_id}:${created.body.client_secret}`).toString('base64')}`,
+    };
+  });
+
+  /** A token for the platform bound to `svid` (taken on the mTLS listener with it), and an unbound one. */
+  async function platformTokens(svid: SvidMaterial) {
+    const bound = await boundToken(svid, 'grant_type=client_credentials', { authorization: platformClient.basic });
+    expect(bound.status, JSON.stringify(bound.body)).toBe(200);
+    expect(cnfOf(bound.body.access_token)).toBe(leafThumbprint(svid));
+    const bearer = await call(`${running.endpoints.identity}/oauth2/token`, {
+      headers: { authorization: platformClient.basic },
+      form: 'grant_type=client_credentials',
+    });
+    expect(bearer.status).toBe(200);
+    return { bound: bound.body.access_token as string, bearer: bearer.body.access_token as string };
+  }
+
+  it('the KMS accepts a bound token only on a connection with its certificate', async () => {
+    const svid = intruder.identity.current!;
+    const { bound, bearer } = await platformTokens(svid);
+    const encrypt = (token: string, agent: Agent) =>
+      call(`${running.endpoints.kms}/v1/transit/encrypt/orders`, {
+        agent,
+        headers: { authorization: `Bearer ${token}` },
+        json: { plaintext: Buffer.from('x').toString('base64') },
+      });
+    expect((await encrypt(bound, agentWith(svid))).status).toBe(200);
+    expect((await encrypt(bound, agentWith())).status).toBe(401);
+    expect((await encrypt(bound, agentWith(orders.identity.current))).status).toBe(401);
+    expect((await encrypt(bearer, agentWith())).status).toBe(200);
+  });
+
+  it('the revocation feed and CA enrollment refuse a bound token (they never see the certificate)', async () => {
+    const { bound, bearer } = await platformTokens(intruder.identity.current!);
+    const feed = (token: string) =>
+      call(`${running.endpoints.identity}/revocations`, { headers: { authorization: `Bearer ${token}` } });
+    expect((await feed(bearer)).status).toBe(200);
+    const refused = await feed(bound);
+    expect(refused.status).toBe(401);
+    expect(refused.headers['www-authenticate']).toContain('error="invalid_token"');
+    const sign = (token: string) =>
+      call(`${running.endpoints.ca}/v1/ca/sign`, {
+        headers: { authorization: `Bearer ${token}` },
+        json: {
+          csr: createCsr(generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey),
+          spiffe_id: workload('enrollee'),
+        },
+      });
+    const enrolled = await sign(bearer);
+    expect(enrolled.status, JSON.stringify(enrolled.body)).toBe(200);
+    const denied = await sign(bound);
+    expect(denied.status).toBe(401);
+    expect(denied.body.code).toBe('ERR_PKI_UNAUTHENTICATED');
   });
 });
 

@@ -171,6 +171,11 @@ describe('metadata and JWKS', () => {
       expect(doc.introspection_endpoint).toMatch(/^https:\/\/id\.test\.example\//);
       expect(doc.revocation_endpoint).toMatch(/^https:\/\/id\.test\.example\//);
       expect(doc.jwks_uri).toBe('https://id.test.example/.well-known/jwks.json');
+      // RFC 8414 §2: an endpoint listing private_key_jwt MUST list the assertion algorithms it accepts
+      for (const endpoint of ['token', 'introspection', 'revocation']) {
+        expect(doc[`${endpoint}_endpoint_auth_methods_supported`]).toContain('private_key_jwt');
+        expect(doc[`${endpoint}_endpoint_auth_signing_alg_values_supported`]).toEqual(['ES256', 'EdDSA', 'RS256']);
+      }
     }
     const jwks = await h.app.inject({ method: 'GET', url: '/.well-known/jwks.json' });
     // One key set per algorithm: ES256 signs access tokens, RS256 (and ES256) sign ID tokens (OpenID Discovery).

@@ -15,6 +15,8 @@ export const OFFLINE_ACCESS = 'offline_access';
 export interface AuthorizationRequest {
   client: Client;
   redirectUri: string;
+  /** Whether the request named redirect_uri (then the token request must repeat it, RFC 6749 §4.1.3). */
+  redirectUriGiven: boolean;
   responseType: 'code' | 'token';
   state: string | undefined;
   /** Granted API scopes plus, when asked and allowed, offline_access. */
@@ -65,7 +67,7 @@ const pageError = (message: string) => new AuthorizeFailure(oauthError('invalid_
 /**
  * Validates an authorization request (RFC 6749 §4.1.1, RFC 7636, RFC 9700): first the client and its redirect URI
  * (failures: error page, never a redirect), then everything else (failures: the RFC error at the redirect URI with
- * `state` and `iss`). PKCE S256 is required of every client; `plain` is refused. `response_type=token` only when the
+ * `state` and `iss`). A parameter without a value counts as omitted (RFC 6749 §3.1). PKCE S256 is required of every client; `plain` is refused. `response_type=token` only when the
  * server and the client both opted in to the legacy implicit flow, else unsupported_response_type.
  *
  * @example
@@ -76,7 +78,8 @@ export async function validateAuthorizationRequest(
   deps: { clients: ClientCache; apis: ApiCatalog; legacyImplicit: boolean },
 ): Promise<AuthorizationRequest> {
   if (rawQuery.length > MAX_QUERY) throw pageError('the request is too large');
-  const query = new URLSearchParams(rawQuery);
+  // RFC 6749 §3.1: a parameter sent without a value is treated as if it were omitted (`scope=&state=`).
+  const query = new URLSearchParams([...new URLSearchParams(rawQuery)].filter(([, value]) => value !== ''));
   const repeated = SINGLE.filter((name) => query.getAll(name).length > 1);
   const clientId = query.get('client_id');
   if (!clientId || clientId.length > 128 || query.getAll('client_id').length > 1) {
@@ -169,6 +172,7 @@ export async function validateAuthorizationRequest(
   return {
     client,
     redirectUri,
+    redirectUriGiven: requestedUri !== null,
     responseType,
     state,
     scopes,

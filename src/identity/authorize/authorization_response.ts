@@ -60,7 +60,7 @@ export async function respond(
   const code = await deps.codes.issue({
     clientId: request.client.clientId,
     redirectUri: request.redirectUri,
-    redirectUriGiven: new URLSearchParams(request.query).has('redirect_uri'),
+    redirectUriGiven: request.redirectUriGiven,
     codeChallenge: request.codeChallenge as string,
     scopes: request.scopes,
     audience: request.audience,

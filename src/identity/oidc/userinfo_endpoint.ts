@@ -26,7 +26,8 @@ const MAX_TOKEN = 8192;
  * `access_token` in a form body on POST, RFC 6750 §2.1–2.2), unexpired and unrevoked, holding the `openid` scope.
  * Returns `sub` plus the claims the token's scopes allow (`profile` → preferred_username, `roles` → roles). Errors are
  * RFC 6750 §3: no token → 401 with a bare `Bearer` challenge, a bad one → 401 invalid_token, a token without
- * `openid` → 403 insufficient_scope. ID tokens (typ JWT) are not access tokens and are refused. A successful answer
+ * `openid` → 403 insufficient_scope. ID tokens (typ JWT) are not access tokens and are refused, and so are
+ * certificate-bound tokens (`cnf`, RFC 8705: the main listener never sees a client certificate to check them with). A successful answer
  * carries Access-Control-Allow-Origin only for an origin the token's client registered.
  *
  * @example
@@ -50,6 +51,10 @@ export class UserinfoEndpoint {
     const claims = this.deps.tokens.claims(token, now);
     if (!claims || this.deps.revocations.isRevoked(String(claims.jti), now)) {
       return challenge(401, 'invalid_token', 'the access token is invalid, expired or revoked');
+    }
+    // RFC 8705 §3: a certificate-bound token needs its certificate, which this listener never asks for.
+    if (claims.cnf !== undefined) {
+      return challenge(401, 'invalid_token', 'the access token is bound to a client certificate');
     }
     const scopes = typeof claims.scope === 'string' ? claims.scope.split(' ') : [];
     if (!scopes.includes(OPENID)) {

@@ -81,8 +81,10 @@ export class RevocationFeedEndpoint {
       );
     }
     const claims = this.deps.tokens.claims(credential, now);
+    // A certificate-bound token (`cnf`, RFC 8705) is refused: this listener never sees the certificate it needs.
     return (
       claims !== undefined &&
+      claims['cnf'] === undefined &&
       !this.deps.revocations.isRevoked(claims['jti'] as string, now) &&
       scopesOf(claims['scope']).includes(REVOCATION_FEED_SCOPE)
     );

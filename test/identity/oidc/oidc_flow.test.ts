@@ -106,6 +106,35 @@ describe('OpenID Connect with openid-client 6 as the relying party', () => {
     expect(JSON.parse(post.body)).toEqual({ sub: 'ada' });
   });
 
+  it('userinfo refuses a certificate-bound access token (RFC 8705 §3: it never sees the certificate)', async () => {
+    h = await peopleHarness();
+    const { clientId } = await seed(h);
+    const { tokens } = await codeFlow(h, await discover(h, clientId), 'openid profile offline_access');
+    const ask = (token: string) =>
+      h!.app.inject({ method: 'GET', url: '/userinfo', headers: { authorization: `Bearer ${token}` } });
+    expect((await ask(tokens.access_token)).statusCode).toBe(200);
+    // the refresh a client makes on the mTLS listener with its certificate binds the new access token to it
+    const refreshed = await h.identity.token.handle({
+      contentType: 'application/x-www-form-urlencoded',
+      body: new URLSearchParams({
+        grant_type: 'refresh_token',
+        client_id: clientId,
+        refresh_token: tokens.refresh_token as string,
+      }).toString(),
+      authorization: undefined,
+      address: '203.0.113.10',
+      certificate: { thumbprint: 'A'.repeat(43), sanUri: 'spiffe://gatehouse.test/ns/demo/sa/app' },
+    });
+    expect(refreshed.status).toBe(200);
+    const bound = JSON.parse(refreshed.body).access_token as string;
+    const claims = JSON.parse(Buffer.from(bound.split('.')[1] as string, 'base64url').toString());
+    expect(claims.cnf).toEqual({ 'x5t#S256': 'A'.repeat(43) });
+    expect(claims.scope).toContain('openid');
+    const refused = await ask(bound);
+    expect(refused.statusCode).toBe(401);
+    expect(refused.headers['www-authenticate']).toContain('error="invalid_token"');
+  });
+
   it('the resource verifier refuses an ID token presented as an access token', async () => {
     h = await peopleHarness();
     const { clientId } = await seed(h);

@@ -153,6 +153,33 @@ describe('authorization endpoint errors (RFC 6749 §4.1.2.1)', () => {
     expect(redirectError(repeated.location).error).toBe('invalid_request');
   });
 
+  it('a parameter without a value counts as omitted (RFC 6749 §3.1): scope=, redirect_uri=, state= and the rest', async () => {
+    h = await peopleHarness();
+    const { clientId } = await seed(h);
+    const browser = h.browser();
+    const empty = ['scope', 'redirect_uri', 'resource', 'state', 'max_age', 'response_mode', 'nonce', 'login_hint'];
+    const url = `${authorizeUrl(base(clientId, { redirect_uri: undefined, scope: undefined, state: undefined }))}&${empty
+      .map((name) => `${name}=`)
+      .join('&')}`;
+    await codeFor(browser, clientId, { scope: undefined }); // signed in, consent remembered for the default scopes
+    const page = await browser.get(url);
+    expect(page.status).toBe(302);
+    const back = new URL(page.location as string);
+    expect(back.origin + back.pathname).toBe(REDIRECT);
+    expect(back.searchParams.get('error')).toBeNull();
+    expect(back.searchParams.has('state')).toBe(false);
+    // redirect_uri= named none, so the token request need not repeat it (and an empty one is omitted too)
+    const tokens = await h.token({
+      grant_type: 'authorization_code',
+      client_id: clientId,
+      code: back.searchParams.get('code') as string,
+      redirect_uri: '',
+      code_verifier: VERIFIER,
+    });
+    expect(tokens.status).toBe(200);
+    expect(tokens.json.scope).toBe('orders:read orders:write');
+  });
+
   it('Deny answers access_denied; prompt=none without consent answers consent_required', async () => {
     h = await peopleHarness();
     const { clientId } = await seed(h);
