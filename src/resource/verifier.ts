@@ -33,6 +33,8 @@ export interface Verifier {
    * Loads the JWKS and, in poll mode, the revocation feed; then keeps polling. Call before serving. A JWKS that cannot
    * be loaded rejects; a first feed read that fails is logged and retried (requests fail closed once the feed is older
    * than `maxStalenessMs`), unless `requireFeed` is set: then it rejects too (a reload that must prove its credential).
+   * After a rejection `start()` may be called again (a retry loop while the issuer comes up); once it has resolved,
+   * further calls do nothing.
    */
   start(options?: { requireFeed?: boolean }): Promise<void>;
   /** Stops background polling. */
@@ -70,7 +72,8 @@ class TokenVerifier implements Verifier {
   private readonly deny: DenyList;
   private readonly cache: TokenCache;
   private readonly feed: RevocationFeed | undefined;
-  private started = false;
+  private starting: Promise<void> | undefined;
+  private feedStarted = false;
   private unsubscribe: (() => Promise<void>) | undefined;
 
   constructor(private readonly o: ResolvedVerifierOptions) {
@@ -108,12 +111,23 @@ class TokenVerifier implements Verifier {
     return this.o.apiKeys?.header;
   }
 
-  async start(options: { requireFeed?: boolean } = {}): Promise<void> {
-    if (this.started) return;
-    this.started = true;
+  start(options: { requireFeed?: boolean } = {}): Promise<void> {
+    // One start at a time; a start that failed (issuer down, feed refused) is forgotten, so the caller's retry loop
+    // really starts again instead of resolving at once on a verifier that never loaded its feed (503 forever).
+    this.starting ??= this.startOnce(options).catch((err: unknown) => {
+      this.starting = undefined;
+      throw err;
+    });
+    return this.starting;
+  }
+
+  private async startOnce(options: { requireFeed?: boolean }): Promise<void> {
     await this.jwks.refresh();
-    await this.feed?.start(options);
-    if (this.o.subscribe !== undefined) {
+    if (this.feed !== undefined && !this.feedStarted) {
+      await this.feed.start(options);
+      this.feedStarted = true;
+    }
+    if (this.o.subscribe !== undefined && this.unsubscribe === undefined) {
       this.unsubscribe = await this.o.subscribe((item) => {
         const now = this.o.clock.now();
         if (typeof item?.exp !== 'number') return;
