@@ -1,13 +1,14 @@
 import { GatehouseError, isGatehouseError } from '../core/index.js';
 import { decodeJwt, sha256Base64url, verifyJwtSignature, type DecodedJwt } from '../crypto/index.js';
 import { checkAccessTokenClaims, isAccessTokenType } from './access_token_claims.js';
-import { isApiKey } from './api_key.js';
+import { isApiKey, isWellFormedApiKey } from './api_key.js';
 import { checkCertificateBinding, type RequestBinding } from './certificate_binding.js';
 import { extractCredential, plainBearer, type HeaderBag } from './credentials.js';
 import { DenyList } from './deny_list.js';
 import { introspect } from './introspection.js';
 import { JwksCache } from './jwks.js';
 import { principalFromClaims, type Principal } from './principal.js';
+import { RefusedApiKeys } from './refused_api_keys.js';
 import { RevocationFeed } from './revocation_feed.js';
 import { TokenCache } from './token_cache.js';
 import { resolveVerifierOptions, type ResolvedVerifierOptions, type VerifierOptions } from './verifier_options.js';
@@ -71,6 +72,7 @@ class TokenVerifier implements Verifier {
   private readonly jwks: JwksCache;
   private readonly deny: DenyList;
   private readonly cache: TokenCache;
+  private readonly refusedKeys: RefusedApiKeys;
   private readonly feed: RevocationFeed | undefined;
   private starting: Promise<void> | undefined;
   private feedStarted = false;
@@ -80,6 +82,7 @@ class TokenVerifier implements Verifier {
     this.jwks = new JwksCache(o.jwksSource, o.clock, o.logger, o.jwksCache);
     this.deny = new DenyList(o.denyMaxEntries, o.logger, o.clockSkewSeconds * 1000);
     this.cache = new TokenCache(o.cacheMaxEntries);
+    this.refusedKeys = new RefusedApiKeys(o.apiKeys?.negativeCacheTtlMs ?? 0, o.cacheMaxEntries);
     if (o.mode === 'poll' && o.dispatcher !== undefined && o.credentials !== undefined) {
       this.feed = new RevocationFeed(
         {
@@ -239,15 +242,23 @@ class TokenVerifier implements Verifier {
   private async verifyApiKey(token: string, entryKey: string, now: number): Promise<Principal> {
     const config = this.o.apiKeys;
     if (config === undefined || this.o.dispatcher === undefined) throw invalid('API keys are not accepted here');
+    // Garbage and recently refused keys never reach the issuer (its introspection budget is shared by every request).
+    if (!isWellFormedApiKey(token)) throw invalid('malformed API key (shape or checksum)');
+    const digest = entryKey === '' ? cacheKey(token) : entryKey;
+    if (this.refusedKeys.has(digest, now)) throw invalid('API key refused recently');
     const answer = await introspect(this.o.dispatcher, config.introspect, token, 'api_key', this.o.fetchTimeoutMs);
-    if (answer === undefined) throw invalid('inactive API key');
-    if (answer['iss'] !== undefined && answer['iss'] !== this.o.issuer) throw invalid('API key iss mismatch');
+    const refuse = (detail: string): GatehouseError => {
+      this.refusedKeys.add(digest, this.o.clock.now());
+      return invalid(detail);
+    };
+    if (answer === undefined) throw refuse('inactive API key');
+    if (answer['iss'] !== undefined && answer['iss'] !== this.o.issuer) throw refuse('API key iss mismatch');
     const aud = answer['aud'];
     if (aud !== undefined && aud !== this.o.audience && !(Array.isArray(aud) && aud.includes(this.o.audience))) {
-      throw invalid('API key aud mismatch');
+      throw refuse('API key aud mismatch');
     }
     const exp = typeof answer['exp'] === 'number' ? answer['exp'] * 1000 : Number.POSITIVE_INFINITY;
-    if (exp <= now) throw invalid('API key expired');
+    if (exp <= now) throw refuse('API key expired');
     const jti = typeof answer['jti'] === 'string' ? answer['jti'] : undefined;
     if (this.deny.isDenied(jti, undefined, now)) throw invalid('revoked');
     const principal = principalFromClaims('api_key', answer);
