@@ -147,10 +147,18 @@ class TokenVerifier implements Verifier {
 
   verifyRequest(headers: HeaderBag, binding?: RequestBinding): Promise<Principal> {
     try {
-      return this.verifyToken(extractCredential(headers, this.o.apiKeys?.header).value, binding);
+      return this.verifyToken(this.credentialOf(headers), binding);
     } catch (err) {
       return Promise.reject(err);
     }
+  }
+
+  /** The request's credential; the API-key header carries API keys only (a JWT there is not a Bearer token). */
+  private credentialOf(headers: HeaderBag): string {
+    const credential = extractCredential(headers, this.o.apiKeys?.header);
+    if (credential.kind === 'api_key' && !isApiKey(credential.value))
+      throw invalid('not an API key in the API-key header');
+    return credential.value;
   }
 
   cachedPrincipal(headers: HeaderBag, binding?: RequestBinding): Principal | undefined {
@@ -159,8 +167,7 @@ class TokenVerifier implements Verifier {
     if (this.o.cacheMaxEntries === 0) return undefined;
     // The usual shape is looked up as sent (a remembered token passed every syntax check when it was verified);
     // anything else is parsed and checked first, as verifyRequest does.
-    const token =
-      plainBearer(headers, this.o.apiKeys?.header) ?? extractCredential(headers, this.o.apiKeys?.header).value;
+    const token = plainBearer(headers, this.o.apiKeys?.header) ?? this.credentialOf(headers);
     if (token.length > this.o.maxTokenBytes) throw invalid('token too large');
     const principal = this.remembered(cacheKey(token), now);
     if (principal !== undefined) checkCertificateBinding(principal.claims, binding?.certificateThumbprint);

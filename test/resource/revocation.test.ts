@@ -295,6 +295,20 @@ describe('API keys', () => {
     expect(issuer.counts.introspect).toBe(2);
   });
 
+  it('the API-key header carries API keys only: a valid JWT there is refused, also once it is cached', async () => {
+    const v = make(
+      { mode: 'off' },
+      { apiKeys: { introspect: { url: `${issuer.url}/introspect`, ...issuer.introspectionClient } } },
+    );
+    const jwt = mint(key, sec(clock));
+    expect((await v.verifyRequest({ authorization: `Bearer ${jwt}` })).kind).toBe('jwt');
+    await expect(v.verifyRequest({ 'x-api-key': jwt })).rejects.toMatchObject({ code: 'ERR_TOKEN_INVALID' });
+    expect(() => v.cachedPrincipal?.({ 'x-api-key': jwt })).toThrow(
+      expect.objectContaining({ code: 'ERR_TOKEN_INVALID' }),
+    );
+    expect(issuer.counts.introspect).toBe(0);
+  });
+
   it('an unreachable issuer is not remembered as a refusal (503, asked again next time)', async () => {
     const v = make(
       { mode: 'off' },
