@@ -238,7 +238,8 @@ export function buildGatewayVerifier(
     ...(endpoint === undefined || introspection === undefined
       ? {}
       : {
-          apiKeys: { introspect: endpoint, cacheTtlMs: introspection.cacheTtlMs },
+          // Refused keys are remembered by ApiKeyIntrospection below (gateway.apiKeys.negativeCacheTtl), not twice.
+          apiKeys: { introspect: endpoint, cacheTtlMs: introspection.cacheTtlMs, negativeCacheTtlMs: 0 },
           cache: { maxEntries: introspection.maxEntries },
         }),
     clock: inputs.clock,

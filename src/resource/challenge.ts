@@ -15,8 +15,13 @@ const DESCRIPTIONS: Record<string, string> = {
   insufficient_scope: 'The access token lacks a required scope or role',
 };
 
+/**
+ * A quoted-string of RFC 6750 §3 (`realm`, `scope`): only %x20-21 / %x23-5B / %x5D-7E survive. Everything else
+ * (quote, backslash, control characters, non-ASCII) is dropped, so a realm taken from any audience string can never
+ * break the header or make node:http refuse it.
+ */
 function quoted(value: string): string {
-  return `"${value.replace(/[\\"]/g, '')}"`;
+  return `"${value.replace(/[^\x20-\x7e]|["\\]/g, '')}"`;
 }
 
 /**

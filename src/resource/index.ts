@@ -12,7 +12,7 @@ export type { CertificateThumbprint, RequestBinding } from './certificate_bindin
 export { principalFromClaims } from './principal.js';
 export { requireScopes, InsufficientScopeError } from './requirements.js';
 export type { Requirement } from './requirements.js';
-export { API_KEY_PREFIX, MAX_API_KEY_LENGTH, isApiKey } from './api_key.js';
+export { API_KEY_PREFIX, API_KEY_LENGTH, MAX_API_KEY_LENGTH, isApiKey, isWellFormedApiKey } from './api_key.js';
 export { extractCredential } from './credentials.js';
 export type { Credential, HeaderBag } from './credentials.js';
 export { ACCESS_TOKEN_TYPES, isAccessTokenType, checkAccessTokenClaims } from './access_token_claims.js';

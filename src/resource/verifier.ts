@@ -1,13 +1,14 @@
 import { GatehouseError, isGatehouseError } from '../core/index.js';
 import { decodeJwt, sha256Base64url, verifyJwtSignature, type DecodedJwt } from '../crypto/index.js';
 import { checkAccessTokenClaims, isAccessTokenType } from './access_token_claims.js';
-import { isApiKey } from './api_key.js';
+import { isApiKey, isWellFormedApiKey } from './api_key.js';
 import { checkCertificateBinding, type RequestBinding } from './certificate_binding.js';
 import { extractCredential, plainBearer, type HeaderBag } from './credentials.js';
 import { DenyList } from './deny_list.js';
 import { introspect } from './introspection.js';
 import { JwksCache } from './jwks.js';
 import { principalFromClaims, type Principal } from './principal.js';
+import { RefusedApiKeys } from './refused_api_keys.js';
 import { RevocationFeed } from './revocation_feed.js';
 import { TokenCache } from './token_cache.js';
 import { resolveVerifierOptions, type ResolvedVerifierOptions, type VerifierOptions } from './verifier_options.js';
@@ -33,6 +34,8 @@ export interface Verifier {
    * Loads the JWKS and, in poll mode, the revocation feed; then keeps polling. Call before serving. A JWKS that cannot
    * be loaded rejects; a first feed read that fails is logged and retried (requests fail closed once the feed is older
    * than `maxStalenessMs`), unless `requireFeed` is set: then it rejects too (a reload that must prove its credential).
+   * After a rejection `start()` may be called again (a retry loop while the issuer comes up); once it has resolved,
+   * further calls do nothing.
    */
   start(options?: { requireFeed?: boolean }): Promise<void>;
   /** Stops background polling. */
@@ -69,14 +72,17 @@ class TokenVerifier implements Verifier {
   private readonly jwks: JwksCache;
   private readonly deny: DenyList;
   private readonly cache: TokenCache;
+  private readonly refusedKeys: RefusedApiKeys;
   private readonly feed: RevocationFeed | undefined;
-  private started = false;
+  private starting: Promise<void> | undefined;
+  private feedStarted = false;
   private unsubscribe: (() => Promise<void>) | undefined;
 
   constructor(private readonly o: ResolvedVerifierOptions) {
     this.jwks = new JwksCache(o.jwksSource, o.clock, o.logger, o.jwksCache);
     this.deny = new DenyList(o.denyMaxEntries, o.logger, o.clockSkewSeconds * 1000);
     this.cache = new TokenCache(o.cacheMaxEntries);
+    this.refusedKeys = new RefusedApiKeys(o.apiKeys?.negativeCacheTtlMs ?? 0, o.cacheMaxEntries);
     if (o.mode === 'poll' && o.dispatcher !== undefined && o.credentials !== undefined) {
       this.feed = new RevocationFeed(
         {
@@ -108,12 +114,23 @@ class TokenVerifier implements Verifier {
     return this.o.apiKeys?.header;
   }
 
-  async start(options: { requireFeed?: boolean } = {}): Promise<void> {
-    if (this.started) return;
-    this.started = true;
+  start(options: { requireFeed?: boolean } = {}): Promise<void> {
+    // One start at a time; a start that failed (issuer down, feed refused) is forgotten, so the caller's retry loop
+    // really starts again instead of resolving at once on a verifier that never loaded its feed (503 forever).
+    this.starting ??= this.startOnce(options).catch((err: unknown) => {
+      this.starting = undefined;
+      throw err;
+    });
+    return this.starting;
+  }
+
+  private async startOnce(options: { requireFeed?: boolean }): Promise<void> {
     await this.jwks.refresh();
-    await this.feed?.start(options);
-    if (this.o.subscribe !== undefined) {
+    if (this.feed !== undefined && !this.feedStarted) {
+      await this.feed.start(options);
+      this.feedStarted = true;
+    }
+    if (this.o.subscribe !== undefined && this.unsubscribe === undefined) {
       this.unsubscribe = await this.o.subscribe((item) => {
         const now = this.o.clock.now();
         if (typeof item?.exp !== 'number') return;
@@ -130,10 +147,18 @@ class TokenVerifier implements Verifier {
 
   verifyRequest(headers: HeaderBag, binding?: RequestBinding): Promise<Principal> {
     try {
-      return this.verifyToken(extractCredential(headers, this.o.apiKeys?.header).value, binding);
+      return this.verifyToken(this.credentialOf(headers), binding);
     } catch (err) {
       return Promise.reject(err);
     }
+  }
+
+  /** The request's credential; the API-key header carries API keys only (a JWT there is not a Bearer token). */
+  private credentialOf(headers: HeaderBag): string {
+    const credential = extractCredential(headers, this.o.apiKeys?.header);
+    if (credential.kind === 'api_key' && !isApiKey(credential.value))
+      throw invalid('not an API key in the API-key header');
+    return credential.value;
   }
 
   cachedPrincipal(headers: HeaderBag, binding?: RequestBinding): Principal | undefined {
@@ -142,8 +167,7 @@ class TokenVerifier implements Verifier {
     if (this.o.cacheMaxEntries === 0) return undefined;
     // The usual shape is looked up as sent (a remembered token passed every syntax check when it was verified);
     // anything else is parsed and checked first, as verifyRequest does.
-    const token =
-      plainBearer(headers, this.o.apiKeys?.header) ?? extractCredential(headers, this.o.apiKeys?.header).value;
+    const token = plainBearer(headers, this.o.apiKeys?.header) ?? this.credentialOf(headers);
     if (token.length > this.o.maxTokenBytes) throw invalid('token too large');
     const principal = this.remembered(cacheKey(token), now);
     if (principal !== undefined) checkCertificateBinding(principal.claims, binding?.certificateThumbprint);
@@ -225,15 +249,23 @@ class TokenVerifier implements Verifier {
   private async verifyApiKey(token: string, entryKey: string, now: number): Promise<Principal> {
     const config = this.o.apiKeys;
     if (config === undefined || this.o.dispatcher === undefined) throw invalid('API keys are not accepted here');
+    // Garbage and recently refused keys never reach the issuer (its introspection budget is shared by every request).
+    if (!isWellFormedApiKey(token)) throw invalid('malformed API key (shape or checksum)');
+    const digest = entryKey === '' ? cacheKey(token) : entryKey;
+    if (this.refusedKeys.has(digest, now)) throw invalid('API key refused recently');
     const answer = await introspect(this.o.dispatcher, config.introspect, token, 'api_key', this.o.fetchTimeoutMs);
-    if (answer === undefined) throw invalid('inactive API key');
-    if (answer['iss'] !== undefined && answer['iss'] !== this.o.issuer) throw invalid('API key iss mismatch');
+    const refuse = (detail: string): GatehouseError => {
+      this.refusedKeys.add(digest, this.o.clock.now());
+      return invalid(detail);
+    };
+    if (answer === undefined) throw refuse('inactive API key');
+    if (answer['iss'] !== undefined && answer['iss'] !== this.o.issuer) throw refuse('API key iss mismatch');
     const aud = answer['aud'];
     if (aud !== undefined && aud !== this.o.audience && !(Array.isArray(aud) && aud.includes(this.o.audience))) {
-      throw invalid('API key aud mismatch');
+      throw refuse('API key aud mismatch');
     }
     const exp = typeof answer['exp'] === 'number' ? answer['exp'] * 1000 : Number.POSITIVE_INFINITY;
-    if (exp <= now) throw invalid('API key expired');
+    if (exp <= now) throw refuse('API key expired');
     const jti = typeof answer['jti'] === 'string' ? answer['jti'] : undefined;
     if (this.deny.isDenied(jti, undefined, now)) throw invalid('revoked');
     const principal = principalFromClaims('api_key', answer);

@@ -59,6 +59,8 @@ export interface VerifierOptions {
     introspect: IntrospectionEndpoint;
     /** How long an introspected API key stays cached (default 30 s). */
     cacheTtlMs?: number;
+    /** How long a key the issuer refused is refused without asking again (default 5 s; 0 asks every time). */
+    negativeCacheTtlMs?: number;
   };
   cache?: { maxEntries?: number };
   /** The `realm` of WWW-Authenticate challenges (default the audience). */
@@ -88,7 +90,8 @@ export interface ResolvedVerifierOptions {
   introspectionTtlMs: number;
   maxStalenessMs: number;
   denyMaxEntries: number;
-  apiKeys: { header: string; introspect: IntrospectionEndpoint; cacheTtlMs: number } | undefined;
+  apiKeys:
+    { header: string; introspect: IntrospectionEndpoint; cacheTtlMs: number; negativeCacheTtlMs: number } | undefined;
   cacheMaxEntries: number;
   fetchTimeoutMs: number;
   maxTokenBytes: number;
@@ -152,7 +155,11 @@ export function resolveVerifierOptions(o: VerifierOptions): ResolvedVerifierOpti
       header,
       introspect: o.apiKeys.introspect,
       cacheTtlMs: positive(o.apiKeys.cacheTtlMs, 30_000, 'apiKeys.cacheTtlMs'),
+      negativeCacheTtlMs: o.apiKeys.negativeCacheTtlMs ?? 5_000,
     };
+    if (!Number.isInteger(apiKeys.negativeCacheTtlMs) || apiKeys.negativeCacheTtlMs < 0) {
+      throw bad('apiKeys.negativeCacheTtlMs must be a non-negative integer');
+    }
   }
   return {
     issuer: o.issuer,

@@ -11,7 +11,12 @@ import {
   isWellFormedApiKey,
   newApiKey,
 } from '../../src/identity/index.js';
-import { API_KEY_PREFIX, isApiKey } from '../../src/resource/index.js';
+import {
+  API_KEY_PREFIX,
+  API_KEY_LENGTH as VERIFIER_API_KEY_LENGTH,
+  isApiKey,
+  isWellFormedApiKey as verifierAcceptsShape,
+} from '../../src/resource/index.js';
 import { basic, client, ORDERS, revocationHarness, type RevocationHarness } from './revocation_harness.js';
 
 /** A store that counts reads, to show that checksum failures never reach it. */
@@ -58,7 +63,12 @@ describe('API key format', () => {
     for (let i = 4; i < key.length; i++) {
       const swapped = alphabet[(alphabet.indexOf(key[i] as string) + 1) % 64] as string;
       expect(isWellFormedApiKey(key.slice(0, i) + swapped + key.slice(i + 1))).toBe(false);
+      // The verifier's copy of the check (resource may not import identity) agrees.
+      expect(verifierAcceptsShape(key.slice(0, i) + swapped + key.slice(i + 1))).toBe(false);
     }
+    expect(VERIFIER_API_KEY_LENGTH).toBe(API_KEY_LENGTH);
+    for (let i = 0; i < 50; i++) expect(verifierAcceptsShape(newApiKey())).toBe(true);
+    expect(verifierAcceptsShape(key.slice(0, -1))).toBe(false);
     expect(isWellFormedApiKey(key.slice(0, -1))).toBe(false);
     expect(isWellFormedApiKey(`ghx_${key.slice(4)}`)).toBe(false);
     expect(new Set(Array.from({ length: 100 }, () => newApiKey())).size).toBe(100);

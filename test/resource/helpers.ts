@@ -36,6 +36,8 @@ export interface FakeIssuer {
   feedToken: string;
   introspectionClient: { clientId: string; clientSecret: string };
   counts: { jwks: number; revocations: number; introspect: number; unauthorized: number };
+  /** While true every endpoint answers 503 (the issuer is down). */
+  down: boolean;
   close(): Promise<void>;
 }
 
@@ -61,11 +63,13 @@ export async function startFakeIssuer(tls = selfSignedTls()): Promise<FakeIssuer
     feedToken: `feed-${randomUUID()}`,
     introspectionClient: { clientId: 'orders-api', clientSecret: `s-${randomUUID()}` },
     counts: { jwks: 0, revocations: 0, introspect: 0, unauthorized: 0 },
+    down: false,
     close: async () => {},
   };
   const server: Server = createServer({ cert: tls.cert, key: tls.key, minVersion: 'TLSv1.3' }, (req, res) => {
     void (async () => {
       const url = new URL(req.url ?? '/', 'https://localhost');
+      if (issuer.down) return send(res, 503, { error: 'down' });
       if (url.pathname === '/jwks') {
         issuer.counts.jwks += 1;
         const headers: Record<string, string> = {};

@@ -119,6 +119,21 @@ describe('express-shaped middleware', () => {
       check(await run(headers), status, authHeader);
     });
   }
+
+  it('hands a failure to answer to next(err) instead of leaving an unhandled rejection (which ends the process)', async () => {
+    const broken = new Error('socket gone');
+    const res = {
+      statusCode: 200,
+      setHeader() {
+        throw broken;
+      },
+      end() {
+        return this;
+      },
+    };
+    const passed = await new Promise<unknown>((resolve) => middleware({ headers: {} }, res as never, resolve));
+    expect(passed).toBe(broken);
+  });
 });
 
 describe('node:http wrapper', () => {

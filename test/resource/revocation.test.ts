@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../src/core/index.js';
 import { generateSigningKey } from '../../src/crypto/index.js';
+import { newApiKey } from '../../src/identity/index.js';
 import { API_KEY_PREFIX, bearerChallenge, createVerifier, type Verifier } from '../../src/resource/index.js';
 import { AUDIENCE, ISSUER, jwksOf, mint, startFakeIssuer, type FakeIssuer } from './helpers.js';
 
@@ -222,7 +223,7 @@ describe('revocation: introspect', () => {
 });
 
 describe('API keys', () => {
-  const apiKey = `${API_KEY_PREFIX}${'a'.repeat(40)}`;
+  const apiKey = newApiKey();
   it('are introspected (Bearer or the configured header), cached for cacheTtlMs, and map to a principal', async () => {
     const v = make(
       { mode: 'off' },
@@ -265,6 +266,63 @@ describe('API keys', () => {
     );
     issuer.active.set(apiKey, { sub: 's', client_id: 'c', aud: 'billing' });
     expect(await statusOf(v, apiKey)).toBe(401);
+  });
+
+  it('malformed keys (shape or checksum) never reach the issuer; a refused key is not asked about again for negativeCacheTtlMs', async () => {
+    const v = make(
+      { mode: 'off' },
+      {
+        apiKeys: {
+          introspect: { url: `${issuer.url}/introspect`, ...issuer.introspectionClient },
+          negativeCacheTtlMs: 5000,
+        },
+      },
+    );
+    const wrongChecksum = apiKey.slice(0, -1) + (apiKey.endsWith('A') ? 'B' : 'A');
+    for (const garbage of [`${API_KEY_PREFIX}${'a'.repeat(40)}`, `${API_KEY_PREFIX}x`, wrongChecksum]) {
+      for (let i = 0; i < 3; i += 1) expect(await statusOf(v, garbage)).toBe(401);
+    }
+    expect(issuer.counts.introspect).toBe(0);
+    const unknown = newApiKey(); // well formed, inactive at the issuer
+    for (let i = 0; i < 5; i += 1) expect(await statusOf(v, unknown)).toBe(401);
+    expect(issuer.counts.introspect).toBe(1);
+    // Once the TTL has passed it is asked about again, and a key that has become active is accepted.
+    issuer.active.set(unknown, { sub: 's', client_id: 'c', aud: AUDIENCE });
+    clock.advance(4999);
+    expect(await statusOf(v, unknown)).toBe(401);
+    clock.advance(1);
+    expect(await statusOf(v, unknown)).toBe(200);
+    expect(issuer.counts.introspect).toBe(2);
+  });
+
+  it('the API-key header carries API keys only: a valid JWT there is refused, also once it is cached', async () => {
+    const v = make(
+      { mode: 'off' },
+      { apiKeys: { introspect: { url: `${issuer.url}/introspect`, ...issuer.introspectionClient } } },
+    );
+    const jwt = mint(key, sec(clock));
+    expect((await v.verifyRequest({ authorization: `Bearer ${jwt}` })).kind).toBe('jwt');
+    await expect(v.verifyRequest({ 'x-api-key': jwt })).rejects.toMatchObject({ code: 'ERR_TOKEN_INVALID' });
+    expect(() => v.cachedPrincipal?.({ 'x-api-key': jwt })).toThrow(
+      expect.objectContaining({ code: 'ERR_TOKEN_INVALID' }),
+    );
+    expect(issuer.counts.introspect).toBe(0);
+  });
+
+  it('an unreachable issuer is not remembered as a refusal (503, asked again next time)', async () => {
+    const v = make(
+      { mode: 'off' },
+      { apiKeys: { introspect: { url: `${issuer.url}/introspect`, ...issuer.introspectionClient } } },
+    );
+    const key = newApiKey();
+    issuer.active.set(key, { sub: 's', client_id: 'c' });
+    issuer.down = true;
+    try {
+      expect(await statusOf(v, key)).toBe(503);
+    } finally {
+      issuer.down = false;
+    }
+    expect(await statusOf(v, key)).toBe(200);
   });
 });
 
