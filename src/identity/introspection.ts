@@ -51,8 +51,8 @@ function audiencesOf(aud: unknown): string[] {
  * the signing keys in memory, the in-memory revocation list, the in-memory API key index: no store read). The caller
  * authenticates as a confidential client; it learns about a token only when it is the token's own client (an API
  * key's owner) or a resource server named in its `aud` (a client with the `resource-server` role whose `audiences`
- * hold one of them; for an API key without audiences, any resource server). Everyone else, and every unknown, malformed, expired or revoked token, gets exactly
- * `{"active":false}`. A certificate-bound token's answer carries its `cnf` (RFC 8705 §3.2).
+ * hold one of them; for an API key without audiences, any resource server). Everyone else, and every unknown, malformed,
+ * expired or revoked token, or one whose client was deleted, gets exactly `{"active":false}`. A certificate-bound token's answer carries its `cnf` (RFC 8705 §3.2).
  *
  * @example
  * const endpoint = new IntrospectionEndpoint({ ...protocolDeps, tokens, revocations, apiKeys });
@@ -74,7 +74,7 @@ export class IntrospectionEndpoint {
         endpoint: 'introspection',
       });
       const token = params.get('token') as string;
-      const body = token.startsWith(API_KEY_PREFIX) ? this.apiKey(client, token) : this.jwt(client, token);
+      const body = token.startsWith(API_KEY_PREFIX) ? this.apiKey(client, token) : await this.jwt(client, token);
       if (body === undefined) return INACTIVE;
       return { status: 200, headers: NO_STORE, body };
     } catch (err) {
@@ -82,12 +82,17 @@ export class IntrospectionEndpoint {
     }
   }
 
-  private jwt(caller: Client, token: string): string | undefined {
+  private async jwt(caller: Client, token: string): Promise<string | undefined> {
     const now = this.deps.clock.now();
     const claims = this.deps.tokens.claims(token, now);
     if (claims === undefined || this.deps.revocations.isRevoked(claims['jti'] as string, now)) return undefined;
     const clientId = typeof claims['client_id'] === 'string' ? claims['client_id'] : null;
     if (!callerMayKnow(caller, clientId, audiencesOf(claims['aud']))) return undefined;
+    // The token of a deleted client is inactive (as Keycloak and Hydra answer); the client cache keeps this a memory
+    // read, and another replica's deletion is seen within the cache's TTL.
+    if (clientId !== null && clientId !== caller.clientId && (await this.deps.cache.get(clientId)) === undefined) {
+      return undefined;
+    }
     return jwtAnswer(claims);
   }
 

@@ -66,6 +66,19 @@ describe('RFC 7662 introspection with openid-client as the real client', () => {
     expect((await h.post('/oauth2/introspect', { token: second }, auth)).body).toBe('{"active":false}');
   });
 
+  it("a deleted client's access tokens are inactive to resource servers (its own credentials are gone with it)", async () => {
+    h = await revocationHarness();
+    const owner = await client(h, 'owner');
+    const rs = await client(h, 'orders-rs', { audiences: [ORDERS], roles: ['resource-server'] });
+    const token = await tokenFor(h, owner);
+    const auth = basic(rs.clientId, rs.secret);
+    expect((await h.post('/oauth2/introspect', { token }, auth)).json.active).toBe(true);
+    await h.identity.clients.delete(owner.clientId);
+    const after = await h.post('/oauth2/introspect', { token }, auth);
+    expect(after.status).toBe(200);
+    expect(after.body).toBe('{"active":false}');
+  });
+
   it('errors: no credentials 400 invalid_client, wrong Basic credentials 401 with WWW-Authenticate, missing token 400, wrong content type 400, public clients refused', async () => {
     h = await revocationHarness();
     const owner = await client(h, 'owner');
