@@ -25,9 +25,14 @@ type SidecarSection = NonNullable<Config['sidecar']>;
 /** What a hot reload swaps, from the `sidecar` section. */
 function reloadable(section: SidecarSection): SidecarReload {
   const { perCaller, breaker } = section.limits;
+  const { host, port, upstreams } = section.outbound;
   return {
     policies: section.policies as AuthorizationPolicy[],
-    outbound: section.outbound,
+    outbound: {
+      host,
+      port,
+      upstreams: upstreams.map(({ timeout, ...upstream }) => ({ ...upstream, timeoutMs: timeout })),
+    },
     ...(perCaller ? { callerLimit: { rate: perCaller.rate, period: perCaller.per, burst: perCaller.burst } } : {}),
     breaker: { consecutiveFailures: breaker.consecutiveFailures, openDurationMs: breaker.openDuration },
   };
@@ -107,8 +112,7 @@ export async function startStandaloneSidecar(options: {
   credential();
   await probeSidecarPorts(section, options.metricsPort);
   const client = new HttpCaClient({ url: section.ca.url, bundlePem });
-  const { outbound: _outbound, ...swappable } = reloadable(section);
-  void _outbound; // opened only when there are upstreams
+  const { outbound, ...swappable } = reloadable(section); // the outbound listener opens only for upstreams
   const sidecar = await Sidecar.start({
     client,
     credential,
@@ -118,8 +122,8 @@ export async function startStandaloneSidecar(options: {
     logger,
     mode: section.mode,
     ...swappable,
-    inbound: section.inbound,
-    ...(section.outbound.upstreams.length > 0 ? { outbound: section.outbound } : {}),
+    inbound: { ...section.inbound, timeoutMs: section.inbound.timeout },
+    ...(section.outbound.upstreams.length > 0 ? { outbound } : {}),
     renewAtFraction: section.renewAtFraction,
     ticketKeyRotationMs: section.ticketKeyRotation,
     ...(section.inbound.bindTokens ? { tokenBinding: meshTokenBinding() } : {}),
