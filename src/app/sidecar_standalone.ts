@@ -1,6 +1,6 @@
 import type { Config } from '../config/index.js';
 import { GatehouseError, isGatehouseError, type Clock, type Logger } from '../core/index.js';
-import { Sidecar, type AuthorizationPolicy, type SidecarReload } from '../mesh/index.js';
+import { Sidecar, type AuthorizationPolicy, type SidecarReload, type SvidMaterial } from '../mesh/index.js';
 import { parseSpiffeId } from '../pki/index.js';
 import { checkSidecarIdentities, probeSidecarPorts, readConfiguredFile } from './sidecar_preflight.js';
 import { meshTokenBinding } from './compose.js';
@@ -17,6 +17,12 @@ export interface RunningSidecar {
    * Throws ERR_CONFIG_INVALID, changing nothing, when a setting that needs a restart differs.
    */
   reload(config: Config): Promise<void>;
+  /**
+   * Renews the SVID now over mTLS with the current one (the forced-renew hook; the CLI calls it on SIGUSR1) and logs
+   * `sidecar_svid_renewed` with the old and new serials, or `sidecar_svid_renew_failed` and rethrows (the SVID held and
+   * its scheduled renewal stay). Concurrent calls share one renewal.
+   */
+  renew(trigger: string): Promise<SvidMaterial>;
   stop(): Promise<void>;
 }
 
@@ -172,6 +178,30 @@ export async function startStandaloneSidecar(options: {
       }
       await sidecar.reload(reloadable(next.sidecar));
       config = next;
+    },
+    async renew(trigger) {
+      const before = sidecar.identity.current?.serialNumber;
+      try {
+        const svid = await sidecar.renewNow();
+        logger.info(
+          {
+            event: 'sidecar_svid_renewed',
+            trigger,
+            spiffeId: svid.spiffeId,
+            previousSerial: before,
+            serial: svid.serialNumber,
+            notAfter: new Date(svid.notAfter).toISOString(),
+          },
+          'SVID renewed on demand',
+        );
+        return svid;
+      } catch (err) {
+        logger.error(
+          { event: 'sidecar_svid_renew_failed', trigger, reason: (err as Error).message },
+          'SVID renewal on demand failed; keeping the SVID held and its scheduled renewal',
+        );
+        throw err;
+      }
     },
     stop: async () => {
       await metrics?.close();
