@@ -1,8 +1,14 @@
 import type { Config } from '../config/index.js';
-import { GatehouseError, isGatehouseError, type Clock, type Logger } from '../core/index.js';
+import { GatehouseError, type Clock, type Logger } from '../core/index.js';
 import { Sidecar, type AuthorizationPolicy, type SidecarReload, type SvidMaterial } from '../mesh/index.js';
 import { parseSpiffeId } from '../pki/index.js';
-import { checkSidecarIdentities, probeSidecarPorts, readConfiguredFile } from './sidecar_preflight.js';
+import {
+  bootstrapError,
+  checkSidecarIdentities,
+  probeSidecarPorts,
+  readConfiguredFile,
+  readJoinTokenFile,
+} from './mesh_preflight.js';
 import { meshTokenBinding } from './compose.js';
 import { HttpCaClient } from './mesh_http_ca_client.js';
 import { listenMetrics, type MetricsListener } from './metrics_listener.js';
@@ -62,22 +68,6 @@ function fixedSettings(config: Config, outboundOpen: boolean): Record<string, st
   };
 }
 
-/** A bootstrap failure in words an operator can act on (the join token's refusals name the command to run). */
-function bootstrapError(err: unknown, section: SidecarSection): unknown {
-  const make = `gatehouse ca join-token --spiffe-id ${section.spiffeId ?? 'ID'}`;
-  if (isGatehouseError(err, 'ERR_PKI_JOIN_TOKEN_INVALID')) {
-    return new GatehouseError('ERR_PKI_JOIN_TOKEN_INVALID', {
-      message: `the CA refused the join token: unknown, expired, already used or voided by a revocation (tokens are single use); make a new one with ${make}`,
-    });
-  }
-  if (isGatehouseError(err, 'ERR_PKI_FORBIDDEN') && section.spiffeId !== undefined) {
-    return new GatehouseError('ERR_CONFIG_INVALID', {
-      message: `config: sidecar.spiffeId: the join token is not bound to ${section.spiffeId} (it was not used up); fix spiffeId or make a token with ${make}`,
-    });
-  }
-  return err;
-}
-
 /**
  * `gatehouse sidecar --config FILE`: the `sidecar` section of the config, bootstrapped with its join token (config,
  * GATEHOUSE_SIDECAR__JOIN_TOKEN or joinTokenFile) against the CA listener, renewed over mTLS. `reload` applies a
@@ -104,10 +94,7 @@ export async function startStandaloneSidecar(options: {
   const credential = () => {
     const current = config.sidecar as SidecarSection;
     if (current.joinToken) return current.joinToken;
-    if (current.joinTokenFile) {
-      // The token is the file's first line (`gatehouse ca join-token ... > FILE` writes just that line).
-      return (readConfiguredFile(current.joinTokenFile, 'sidecar.joinTokenFile').trim().split('\n')[0] ?? '').trim();
-    }
+    if (current.joinTokenFile) return readJoinTokenFile(current.joinTokenFile, 'sidecar.joinTokenFile');
     throw new GatehouseError('ERR_CONFIG_INVALID', {
       message: 'config: sidecar.joinToken or sidecar.joinTokenFile (or GATEHOUSE_SIDECAR__JOIN_TOKEN) is required',
     });
@@ -135,7 +122,7 @@ export async function startStandaloneSidecar(options: {
     ...(section.inbound.bindTokens ? { tokenBinding: meshTokenBinding() } : {}),
   }).catch(async (err: unknown) => {
     await client.close();
-    throw bootstrapError(err, section);
+    throw bootstrapError(err, 'sidecar.spiffeId', section.spiffeId);
   });
   const held = sidecar.identity.current?.spiffeId ?? '';
   const mismatch =

@@ -241,8 +241,16 @@ export function gatewaySection() {
             .describe(
               'One-time join token (`gatehouse ca join-token`); prefer GATEHOUSE_GATEWAY__MESH__JOIN_TOKEN or joinTokenFile.',
             ),
-          joinTokenFile: z.string().optional().describe('File holding the join token (read at each bootstrap).'),
-          spiffeId: z.string().optional().describe('The SPIFFE ID the join token is bound to (checked when set).'),
+          joinTokenFile: z
+            .string()
+            .optional()
+            .describe('File holding the join token on its first line (read at each bootstrap).'),
+          spiffeId: z
+            .string()
+            .optional()
+            .describe(
+              'The SPIFFE ID the join token is bound to: sent with it, so the CA refuses a mismatch without using the token up.',
+            ),
         })
         .optional()
         .describe(
