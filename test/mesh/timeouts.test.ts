@@ -2,8 +2,12 @@ import { createServer, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { request } from 'undici';
 import { afterEach, describe, expect, it } from 'vitest';
-import { configSchema } from '../../src/config/index.js';
-import { closeServer, echoApp, id, meshCa, sidecarFor } from './helpers.js';
+import { startStandaloneSidecar } from '../../src/app/index.js';
+import { configSchema, loadConfig } from '../../src/config/index.js';
+import { MemoryLogger, systemClock } from '../../src/core/index.js';
+import { createMtlsAgent, createMtlsServer, IdentitySource } from '../../src/mesh/index.js';
+import { caService } from './ca_service.js';
+import { closeServer, echoApp, id, meshCa, sidecarFor, TD } from './helpers.js';
 
 type Problem = { code: string; status: number; upstream?: string };
 
@@ -138,6 +142,74 @@ describe('sidecar timeouts (inbound.timeout, outbound.upstreams[].timeout)', () 
     expect(next.statusCode).toBe(200);
     next.body.destroy();
     expect(frontend.stats().breakers).toEqual([{ upstream: 'backend', state: 'closed' }]);
+  });
+
+  it('gatehouse sidecar takes inbound.timeout and upstreams[].timeout from its config; SIGHUP changes an upstream timeout', async () => {
+    const ca = await caService();
+    cleanups.push(() => ca.close());
+    const source = async (sa: string) => {
+      const identity = new IdentitySource({
+        client: ca.client(),
+        credential: () => ca.joinToken(id(sa)),
+        clock: systemClock,
+        logger: new MemoryLogger(),
+      });
+      await identity.start();
+      cleanups.push(async () => identity.stop());
+      return identity;
+    };
+    // A peer in library mode that never answers, and a local app that never answers either.
+    const peer = createMtlsServer({
+      identity: await source('payments'),
+      trustDomain: TD,
+      logger: new MemoryLogger(),
+      handler: (req) => void req.resume(),
+    });
+    const { port: peerPort } = await peer.listen('127.0.0.1', 0);
+    cleanups.push(() => peer.close(0));
+    const app = await stuckApp('hang');
+    const section = (upstreamTimeout: string) => ({
+      trustDomain: TD,
+      sidecar: {
+        spiffeId: id('orders'),
+        joinToken: '',
+        ca: { url: ca.url, bundleFile: ca.bundleFile },
+        inbound: { port: 0, app: app.address, timeout: '200ms' },
+        outbound: {
+          port: 0,
+          upstreams: [
+            { name: 'payments', address: `127.0.0.1:${peerPort}`, spiffeId: id('payments'), timeout: upstreamTimeout },
+          ],
+        },
+      },
+    });
+    const first = section('60s');
+    first.sidecar.joinToken = await ca.joinToken(id('orders'));
+    const running = await startStandaloneSidecar({
+      config: loadConfig({ overrides: first }),
+      clock: systemClock,
+      logger: new MemoryLogger(),
+    });
+    cleanups.push(() => running.stop());
+    const { sidecar } = running;
+
+    // Inbound: a caller with an SVID meets the app's 200 ms.
+    const caller = createMtlsAgent({ identity: await source('web'), trustDomain: TD, expect: id('orders') });
+    cleanups.push(() => caller.close());
+    const inbound = await request(`https://127.0.0.1:${sidecar.inboundAddress.port}/orders`, { dispatcher: caller });
+    expect(inbound.statusCode).toBe(504);
+    expect(((await inbound.body.json()) as Problem).code).toBe('ERR_MESH_UPSTREAM_TIMEOUT');
+
+    // Outbound: the reload brings the upstream's timeout down to 200 ms (same peer: its pool is kept).
+    const reloaded = section('200ms');
+    reloaded.sidecar.joinToken = first.sidecar.joinToken;
+    await running.reload(loadConfig({ overrides: reloaded }));
+    const outbound = await request(`http://127.0.0.1:${sidecar.outboundAddress!.port}/pay`, {
+      headers: { host: 'payments' },
+    });
+    expect(outbound.statusCode).toBe(504);
+    expect(await outbound.body.json()).toMatchObject({ code: 'ERR_MESH_UPSTREAM_TIMEOUT', upstream: 'payments' });
+    expect(sidecar.stats()).toMatchObject({ requests: { appTimedOut: 1 }, outboundRequests: { timedOut: 1 } });
   });
 
   it('config: 15 s by default for the app and each upstream; a zero timeout is refused', () => {
