@@ -11,7 +11,9 @@ import {
 import { GatewayCapabilities } from './gateway_capabilities.js';
 import { openGateway } from './gateway_instance.js';
 import { openStandaloneGatewayMesh } from './gateway_mesh.js';
+import { gatewayNeeds } from './gateway_needs.js';
 import { OperatorCertificate, type CertificatePair } from './listener_certificate.js';
+import { probePorts } from './mesh_preflight.js';
 import { listenMetrics } from './metrics_listener.js';
 import { prepareCertifiedListener } from './platform_listener.js';
 import { revocationPush } from './revocation_fanout.js';
@@ -86,7 +88,8 @@ export interface StandaloneGateway {
  * `issuerCaPem` or the system roots; the feed read with `gateway.credentials.feedApiKey`; with `redis.url`,
  * revocations also pushed over the Redis revocation bus of the identity replicas), and `/metrics` on a
  * separate 127.0.0.1 listener. The certificate and key are checked before anything opens (ERR_CONFIG_INVALID naming
- * `--cert` or `--key`) and replaced with `reloadCertificate`, as for the components alone.
+ * `--cert` or `--key`) and replaced with `reloadCertificate`, as for the components alone. With `gateway.mesh`, the
+ * listener and metrics ports are checked free before the SVID's bootstrap spends the join token.
  *
  * @example
  * const gw = await startStandaloneGateway({ config, certPem, keyPem, clock: systemClock, logger, metricsPort: 9446 });
@@ -134,6 +137,13 @@ export async function startStandaloneGateway(o: {
       logger,
     });
     cleanups.push(() => capabilities.close());
+    if (config.gateway.mesh !== undefined && gatewayNeeds(config.gateway).mesh) {
+      // The SVID's bootstrap spends the one-time join token: a port taken now would cost it (as for the sidecar).
+      await probePorts([
+        ['gateway', config.listen.host, config.listen.gateway.port],
+        ...(o.metricsPort === undefined ? [] : [['gateway metrics', '127.0.0.1', o.metricsPort] as const]),
+      ]);
+    }
     const mesh = await capabilities.start(config.gateway);
     const gateway = openGateway({
       config,

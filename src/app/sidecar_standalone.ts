@@ -1,8 +1,14 @@
 import type { Config } from '../config/index.js';
-import { GatehouseError, isGatehouseError, type Clock, type Logger } from '../core/index.js';
-import { Sidecar, type AuthorizationPolicy, type SidecarReload } from '../mesh/index.js';
+import { GatehouseError, type Clock, type Logger } from '../core/index.js';
+import { Sidecar, type AuthorizationPolicy, type SidecarReload, type SvidMaterial } from '../mesh/index.js';
 import { parseSpiffeId } from '../pki/index.js';
-import { checkSidecarIdentities, probeSidecarPorts, readConfiguredFile } from './sidecar_preflight.js';
+import {
+  bootstrapError,
+  checkSidecarIdentities,
+  probeSidecarPorts,
+  readConfiguredFile,
+  readJoinTokenFile,
+} from './mesh_preflight.js';
 import { meshTokenBinding } from './compose.js';
 import { HttpCaClient } from './mesh_http_ca_client.js';
 import { listenMetrics, type MetricsListener } from './metrics_listener.js';
@@ -17,6 +23,12 @@ export interface RunningSidecar {
    * Throws ERR_CONFIG_INVALID, changing nothing, when a setting that needs a restart differs.
    */
   reload(config: Config): Promise<void>;
+  /**
+   * Renews the SVID now over mTLS with the current one (the forced-renew hook; the CLI calls it on SIGUSR1) and logs
+   * `sidecar_svid_renewed` with the old and new serials, or `sidecar_svid_renew_failed` and rethrows (the SVID held and
+   * its scheduled renewal stay). Concurrent calls share one renewal.
+   */
+  renew(trigger: string): Promise<SvidMaterial>;
   stop(): Promise<void>;
 }
 
@@ -25,9 +37,14 @@ type SidecarSection = NonNullable<Config['sidecar']>;
 /** What a hot reload swaps, from the `sidecar` section. */
 function reloadable(section: SidecarSection): SidecarReload {
   const { perCaller, breaker } = section.limits;
+  const { host, port, upstreams } = section.outbound;
   return {
     policies: section.policies as AuthorizationPolicy[],
-    outbound: section.outbound,
+    outbound: {
+      host,
+      port,
+      upstreams: upstreams.map(({ timeout, ...upstream }) => ({ ...upstream, timeoutMs: timeout })),
+    },
     ...(perCaller ? { callerLimit: { rate: perCaller.rate, period: perCaller.per, burst: perCaller.burst } } : {}),
     breaker: { consecutiveFailures: breaker.consecutiveFailures, openDurationMs: breaker.openDuration },
   };
@@ -49,22 +66,6 @@ function fixedSettings(config: Config, outboundOpen: boolean): Record<string, st
     'sidecar.renewAtFraction': String(section.renewAtFraction),
     'sidecar.ticketKeyRotation': String(section.ticketKeyRotation),
   };
-}
-
-/** A bootstrap failure in words an operator can act on (the join token's refusals name the command to run). */
-function bootstrapError(err: unknown, section: SidecarSection): unknown {
-  const make = `gatehouse ca join-token --spiffe-id ${section.spiffeId ?? 'ID'}`;
-  if (isGatehouseError(err, 'ERR_PKI_JOIN_TOKEN_INVALID')) {
-    return new GatehouseError('ERR_PKI_JOIN_TOKEN_INVALID', {
-      message: `the CA refused the join token: unknown, expired, already used or voided by a revocation (tokens are single use); make a new one with ${make}`,
-    });
-  }
-  if (isGatehouseError(err, 'ERR_PKI_FORBIDDEN') && section.spiffeId !== undefined) {
-    return new GatehouseError('ERR_CONFIG_INVALID', {
-      message: `config: sidecar.spiffeId: the join token is not bound to ${section.spiffeId} (it was not used up); fix spiffeId or make a token with ${make}`,
-    });
-  }
-  return err;
 }
 
 /**
@@ -93,10 +94,7 @@ export async function startStandaloneSidecar(options: {
   const credential = () => {
     const current = config.sidecar as SidecarSection;
     if (current.joinToken) return current.joinToken;
-    if (current.joinTokenFile) {
-      // The token is the file's first line (`gatehouse ca join-token ... > FILE` writes just that line).
-      return (readConfiguredFile(current.joinTokenFile, 'sidecar.joinTokenFile').trim().split('\n')[0] ?? '').trim();
-    }
+    if (current.joinTokenFile) return readJoinTokenFile(current.joinTokenFile, 'sidecar.joinTokenFile');
     throw new GatehouseError('ERR_CONFIG_INVALID', {
       message: 'config: sidecar.joinToken or sidecar.joinTokenFile (or GATEHOUSE_SIDECAR__JOIN_TOKEN) is required',
     });
@@ -107,8 +105,7 @@ export async function startStandaloneSidecar(options: {
   credential();
   await probeSidecarPorts(section, options.metricsPort);
   const client = new HttpCaClient({ url: section.ca.url, bundlePem });
-  const { outbound: _outbound, ...swappable } = reloadable(section);
-  void _outbound; // opened only when there are upstreams
+  const { outbound, ...swappable } = reloadable(section); // the outbound listener opens only for upstreams
   const sidecar = await Sidecar.start({
     client,
     credential,
@@ -118,14 +115,14 @@ export async function startStandaloneSidecar(options: {
     logger,
     mode: section.mode,
     ...swappable,
-    inbound: section.inbound,
-    ...(section.outbound.upstreams.length > 0 ? { outbound: section.outbound } : {}),
+    inbound: { ...section.inbound, timeoutMs: section.inbound.timeout },
+    ...(section.outbound.upstreams.length > 0 ? { outbound } : {}),
     renewAtFraction: section.renewAtFraction,
     ticketKeyRotationMs: section.ticketKeyRotation,
     ...(section.inbound.bindTokens ? { tokenBinding: meshTokenBinding() } : {}),
   }).catch(async (err: unknown) => {
     await client.close();
-    throw bootstrapError(err, section);
+    throw bootstrapError(err, 'sidecar.spiffeId', section.spiffeId);
   });
   const held = sidecar.identity.current?.spiffeId ?? '';
   const mismatch =
@@ -168,6 +165,30 @@ export async function startStandaloneSidecar(options: {
       }
       await sidecar.reload(reloadable(next.sidecar));
       config = next;
+    },
+    async renew(trigger) {
+      const before = sidecar.identity.current?.serialNumber;
+      try {
+        const svid = await sidecar.renewNow();
+        logger.info(
+          {
+            event: 'sidecar_svid_renewed',
+            trigger,
+            spiffeId: svid.spiffeId,
+            previousSerial: before,
+            serial: svid.serialNumber,
+            notAfter: new Date(svid.notAfter).toISOString(),
+          },
+          'SVID renewed on demand',
+        );
+        return svid;
+      } catch (err) {
+        logger.error(
+          { event: 'sidecar_svid_renew_failed', trigger, reason: (err as Error).message },
+          'SVID renewal on demand failed; keeping the SVID held and its scheduled renewal',
+        );
+        throw err;
+      }
     },
     stop: async () => {
       await metrics?.close();

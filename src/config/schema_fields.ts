@@ -18,6 +18,16 @@ export function duration(defaultText: string, description: string) {
     });
 }
 
+/**
+ * A duration above zero (a zero period or timeout would divide by zero or turn the bound off).
+ *
+ * @example
+ * timeout: positive(duration('30s', 'Time the upstream has for response headers, and between body chunks.')),
+ */
+export function positive<T extends z.ZodType<number>>(field: T) {
+  return field.refine((ms) => ms > 0, 'expected a duration above zero');
+}
+
 /** An entry of `pki.allowedDnsNames`: a lowercase DNS name, or `*.` and a suffix (any name below it). */
 export const DNS_NAME_PATTERN = /^(\*\.)?[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/;
 

@@ -1,6 +1,6 @@
 // The `gateway` section of the configuration schema and its per-route WAF rules (docs/gateway.md, docs/waf.md).
 import { z } from 'zod';
-import { duration, policyName, caConnection } from './schema_fields.js';
+import { duration, policyName, caConnection, positive } from './schema_fields.js';
 
 /** The largest Structured Field integer (RFC 9651 §3.3.1: at most 15 digits), as sent in the RateLimit headers. */
 const SF_INTEGER_MAX = 999_999_999_999_999;
@@ -34,11 +34,6 @@ function wafRule() {
       maxArgLength: count(8192, 'Longest decoded parameter value.'),
     })
     .prefault({});
-}
-
-/** A duration above zero (a zero period or timeout would divide by zero or turn the bound off). */
-function positive<T extends z.ZodType<number>>(field: T) {
-  return field.refine((ms) => ms > 0, 'expected a duration above zero');
 }
 
 /** An upstream origin: http or https, a host and an optional port, nothing else (the request path is appended). */
@@ -246,8 +241,16 @@ export function gatewaySection() {
             .describe(
               'One-time join token (`gatehouse ca join-token`); prefer GATEHOUSE_GATEWAY__MESH__JOIN_TOKEN or joinTokenFile.',
             ),
-          joinTokenFile: z.string().optional().describe('File holding the join token (read at each bootstrap).'),
-          spiffeId: z.string().optional().describe('The SPIFFE ID the join token is bound to (checked when set).'),
+          joinTokenFile: z
+            .string()
+            .optional()
+            .describe('File holding the join token on its first line (read at each bootstrap).'),
+          spiffeId: z
+            .string()
+            .optional()
+            .describe(
+              'The SPIFFE ID the join token is bound to: sent with it, so the CA refuses a mismatch without using the token up.',
+            ),
         })
         .optional()
         .describe(

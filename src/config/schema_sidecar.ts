@@ -1,6 +1,15 @@
 // The `sidecar` section of the configuration schema and the mesh policies it holds (docs/mesh.md).
 import { z } from 'zod';
-import { duration, policyName, port, caConnection } from './schema_fields.js';
+import { duration, policyName, port, positive, caConnection } from './schema_fields.js';
+
+/** The time a sidecar gives its app or a peer (Envoy's route timeout default; docs/mesh.md says why not none). */
+const requestTimeout = (who: string) =>
+  positive(
+    duration(
+      '15s',
+      `Time ${who} has for response headers, and between body chunks (then 504 ERR_MESH_UPSTREAM_TIMEOUT).`,
+    ),
+  );
 
 /** Policies of the mesh (docs/mesh.md): Istio AuthorizationPolicy semantics. */
 function meshPolicies() {
@@ -55,6 +64,7 @@ export function sidecarSection() {
           host: z.string().default('127.0.0.1').describe('Address the inbound mTLS listener binds.'),
           port: port(15001, 'Inbound mTLS port.'),
           app: address.default('127.0.0.1:8080').describe('The local app (plain HTTP on loopback), host:port.'),
+          timeout: requestTimeout('the local app'),
           bindTokens: z
             .boolean()
             .default(false)
@@ -77,10 +87,13 @@ export function sidecarSection() {
                   .describe('Service name (the Host the app sends).'),
                 address: address.describe("The peer sidecar's inbound address, host:port."),
                 spiffeId: z.string().describe('The SPIFFE ID the peer must present.'),
+                timeout: requestTimeout('the peer'),
               }),
             )
             .default([])
-            .describe('Peer services.'),
+            .describe(
+              'Peer services, each `{ name, address, spiffeId, timeout }`; `timeout` (default 15s) is the time the peer has for response headers, and between body chunks (then 504 ERR_MESH_UPSTREAM_TIMEOUT).',
+            ),
         })
         .prefault({})
         .describe('The local app to peers.'),

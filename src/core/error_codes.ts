@@ -560,6 +560,11 @@ export const ERROR_CODES = {
     message: 'The mesh upstream failed',
     doc: "The peer sidecar (or the local app, on the inbound side) could not be reached or its identity was refused; the sidecar's log has the reason.",
   },
+  ERR_MESH_UPSTREAM_TIMEOUT: {
+    status: 504,
+    message: 'The mesh upstream timed out',
+    doc: "The peer sidecar (outbound side: `sidecar.outbound.upstreams[].timeout`) or the local app (inbound side: `sidecar.inbound.timeout`) did not send its response headers, or the next body chunk, within its timeout (15 s by default). The problem body names the `upstream` on the outbound side; the sidecar's log says which. See docs/mesh.md.",
+  },
   ERR_MESH_UPGRADE_UNSUPPORTED: {
     status: 501,
     message: 'The sidecar carries HTTP/1.1 requests only: no protocol upgrades or tunnels',

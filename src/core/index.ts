@@ -19,6 +19,7 @@ export { dataDirPaths } from './data_dir_layout.js';
 export type { DataDirPaths } from './data_dir_layout.js';
 export { formFields } from './form_fields.js';
 export { normalizeRequestTarget, REQUEST_TARGET_RULE } from './request_target.js';
+export { upstreamFailureKind } from './upstream_failure.js';
 export { guardConnection } from './connection_guard.js';
 export type { GuardedSocket } from './connection_guard.js';
 export { RequestStats, labelValue, metricFamily } from './request_stats.js';

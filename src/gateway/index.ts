@@ -1,4 +1,4 @@
-export { upstreamConnector, checkUpstreamMtls } from './upstream_mtls.js';
+export { upstreamConnector, checkUpstreamMtls, checkUpstreamMtlsHosts } from './upstream_mtls.js';
 export type { UpstreamMesh } from './upstream_mtls.js';
 export { Gateway } from './gateway.js';
 export type { GatewayOptions } from './gateway.js';

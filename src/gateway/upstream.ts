@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Pool } from 'undici';
-import { GatehouseError, type Clock, type Logger } from '../core/index.js';
+import { GatehouseError, upstreamFailureKind, type Clock, type Logger } from '../core/index.js';
 import { CircuitBreaker, CircuitOpenError, type BreakerPermit } from '../ratelimit/index.js';
 import { Bulkhead } from './bulkhead.js';
 import type { UpstreamConfig } from './gateway_config.js';
@@ -8,10 +8,6 @@ import type { GatewayMetrics } from './gateway_metrics.js';
 import { OutlierDetector } from './outlier_detector.js';
 import { ProxyExchange, type ExchangeOutcome } from './proxy_exchange.js';
 import { upstreamConnector, type UpstreamMesh } from './upstream_mtls.js';
-
-const TIMEOUT_CODES = new Set(['UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT', 'UND_ERR_CONNECT_TIMEOUT']);
-/** undici refused to send the request as given (nothing reached the upstream): says nothing of the upstream's health. */
-const REFUSED_CODES = new Set(['UND_ERR_INVALID_ARG', 'UND_ERR_NOT_SUPPORTED']);
 
 /**
  * The gateway's error for an upstream exchange that failed: 504 ERR_GATEWAY_UPSTREAM_TIMEOUT for undici's timeouts,
@@ -22,7 +18,8 @@ const REFUSED_CODES = new Set(['UND_ERR_INVALID_ARG', 'UND_ERR_NOT_SUPPORTED']);
  */
 export function upstreamFailure(upstream: string, err: Error): GatehouseError {
   const code = (err as { code?: string }).code ?? '';
-  return new GatehouseError(TIMEOUT_CODES.has(code) ? 'ERR_GATEWAY_UPSTREAM_TIMEOUT' : 'ERR_GATEWAY_UPSTREAM_FAILED', {
+  const timedOut = upstreamFailureKind(err) === 'timeout';
+  return new GatehouseError(timedOut ? 'ERR_GATEWAY_UPSTREAM_TIMEOUT' : 'ERR_GATEWAY_UPSTREAM_FAILED', {
     detail: `upstream ${upstream}: ${code || err.message}`,
   });
 }
@@ -170,7 +167,7 @@ export class Upstream {
       permit.release();
       return;
     }
-    if (REFUSED_CODES.has((outcome.error as { code?: string }).code ?? '')) {
+    if (upstreamFailureKind(outcome.error) === 'refused') {
       // A request undici will not send is no upstream failure: a caller must not open the breaker or eject hosts.
       permit.release();
       throw upstreamFailure(this.name, outcome.error);

@@ -23,6 +23,18 @@ export function checkUpstreamMtls(config: UpstreamConfig, mesh: UpstreamMesh | u
       message: `gateway: upstream ${config.name} uses mtls but this gateway has no mesh identity (gateway.mesh)`,
     });
   }
+  checkUpstreamMtlsHosts(config);
+}
+
+/**
+ * An upstream with `mtls` has https:// hosts only; ERR_CONFIG_INVALID otherwise (also checked before a standalone
+ * gateway spends its join token).
+ *
+ * @example
+ * checkUpstreamMtlsHosts(config.upstreams[0]);
+ */
+export function checkUpstreamMtlsHosts(config: UpstreamConfig): void {
+  if (config.mtls === undefined) return;
   if (config.hosts.some((h) => !h.startsWith('https://'))) {
     throw new GatehouseError('ERR_CONFIG_INVALID', {
       message: `gateway: upstream ${config.name} uses mtls, so its hosts must be https:// origins`,

@@ -1,5 +1,5 @@
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
-import type { Duplex } from 'node:stream';
+import { pipeline, type Duplex, type Readable } from 'node:stream';
 import {
   GatehouseError,
   normalizeRequestTarget,
@@ -7,6 +7,12 @@ import {
   type ErrorCode,
   type Logger,
 } from '../core/index.js';
+
+/**
+ * The time a sidecar gives the local app (inbound) or a peer (outbound) for its response headers, and between body
+ * chunks, unless configured (`sidecar.inbound.timeout`, `sidecar.outbound.upstreams[].timeout`): Envoy's route timeout.
+ */
+export const MESH_REQUEST_TIMEOUT_MS = 15_000;
 
 /** The XFCC-style header carrying the caller's verified identity to the app. */
 export const XFCC_HEADER = 'x-forwarded-client-cert';
@@ -184,4 +190,26 @@ export function responseHeaders(
     out[name] = value;
   }
   return out;
+}
+
+/** How relaying an answer's body ended: complete, the caller gone first, or the upstream's error (e.g. a timeout). */
+export type RelayOutcome =
+  { ok: true } | { ok: false; clientGone: true } | { ok: false; clientGone: false; error: Error };
+
+/**
+ * Streams an undici answer's body into `res` with backpressure, then calls `done` once. A caller that leaves destroys
+ * the body (the upstream request is aborted at once, not left to its body timeout); an upstream that fails mid-body
+ * (reset, the timeout between chunks) destroys `res`, so the caller sees a cut answer, never a complete-looking one.
+ *
+ * @example
+ * res.writeHead(upstream.statusCode, responseHeaders(upstream.headers));
+ * relayBody(upstream.body, res, (outcome) => permit.done(outcome.ok));
+ */
+export function relayBody(body: Readable, res: ServerResponse, done: (outcome: RelayOutcome) => void): void {
+  pipeline(body, res, (err) => {
+    if (!err) done({ ok: true });
+    else if ((err as NodeJS.ErrnoException).code === 'ERR_STREAM_PREMATURE_CLOSE')
+      done({ ok: false, clientGone: true });
+    else done({ ok: false, clientGone: false, error: err });
+  });
 }

@@ -1,10 +1,12 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Pool } from 'undici';
-import type { Logger } from '../core/index.js';
+import { upstreamFailureKind, type Logger } from '../core/index.js';
 import {
   forwardedBody,
   forwardHeaders,
+  MESH_REQUEST_TIMEOUT_MS,
   normalizedTarget,
+  relayBody,
   responseHeaders,
   sendProblem,
   wantsUpgrade,
@@ -28,6 +30,8 @@ export interface InboundOptions {
   logger: Logger;
   /** Keep-alive connections to the app (default 32). */
   connections?: number;
+  /** Time the app has for its response headers, and between body chunks (default 15 s); then 504. */
+  timeoutMs?: number;
   /** `bindTokens`: refuse Bearer tokens bound to another client certificate (RFC 8705, see TokenBindingCheck). */
   tokenBinding?: TokenBindingCheck;
 }
@@ -46,13 +50,17 @@ export interface InboundStats {
   tokenRefused: number;
   /** 502: the app did not answer. */
   appFailed: number;
+  /** 504: the app did not send its response headers within the timeout. */
+  appTimedOut: number;
 }
 
 /**
  * The inbound request path of a sidecar: caller burst limit (429), the request target normalized (400 when it cannot
  * be), authorization policies on that target (403), with `tokenBinding` the certificate binding of a Bearer token
  * (401), the caller's identity in `x-forwarded-client-cert` (a copy sent by the caller stripped; `Hash` is the
- * `x5t#S256` form), then the request, with the normalized target, to the app over a keep-alive pool on loopback.
+ * `x5t#S256` form), then the request, with the normalized target, to the app over a keep-alive pool on loopback. An
+ * app that sends no response headers within `timeoutMs` gets the caller a 504 ERR_MESH_UPSTREAM_TIMEOUT; one that
+ * stalls that long between body chunks has the answer cut (the caller's connection closed).
  *
  * @example
  * const inbound = new Inbound({ identity, policies, limits, app: '127.0.0.1:8080', logger });
@@ -66,6 +74,7 @@ export class Inbound {
     denied: 0,
     tokenRefused: 0,
     appFailed: 0,
+    appTimedOut: 0,
   };
   private readonly pool: Pool;
   private policies: readonly AuthorizationPolicy[];
@@ -131,18 +140,33 @@ export class Inbound {
     const ourId = identity.current?.spiffeId ?? '';
     const extra: Record<string, string> = peer ? { [XFCC_HEADER]: xfccValue(ourId, peer) } : {};
     if (req.headers.host) extra['x-forwarded-host'] = req.headers.host;
+    const timeout = this.options.timeoutMs ?? MESH_REQUEST_TIMEOUT_MS;
     try {
       const upstream = await this.pool.request({
         method,
         path,
         headers: forwardHeaders(req.headers, extra),
         body: forwardedBody(req),
+        headersTimeout: timeout,
+        bodyTimeout: timeout,
       });
       res.writeHead(upstream.statusCode, responseHeaders(upstream.headers));
       this.stats.forwarded++;
-      upstream.body.on('error', () => res.destroy());
-      upstream.body.pipe(res);
+      relayBody(upstream.body, res, (outcome) => {
+        if (outcome.ok || outcome.clientGone) return;
+        const timedOut = upstreamFailureKind(outcome.error) === 'timeout';
+        logger.warn(
+          { err: outcome.error.message, method, path, ...(timedOut ? { timeoutMs: timeout } : {}) },
+          timedOut ? 'local app stalled mid-answer: answer cut' : 'local app failed mid-answer: answer cut',
+        );
+      });
     } catch (err) {
+      if (upstreamFailureKind(err) === 'timeout') {
+        this.stats.appTimedOut++;
+        logger.warn({ err: (err as Error).message, method, path, timeoutMs: timeout }, 'local app timed out');
+        sendProblem(res, 'ERR_MESH_UPSTREAM_TIMEOUT', { detail: 'the local app did not answer in time' });
+        return;
+      }
       this.stats.appFailed++;
       logger.warn({ err: (err as Error).message, method, path }, 'local app unreachable');
       sendProblem(res, 'ERR_MESH_UPSTREAM_FAILED', { detail: 'the local app did not answer' });

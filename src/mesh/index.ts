@@ -22,15 +22,15 @@ export type {
 } from './policy.js';
 export { CallerLimits, UpstreamBreakers } from './limits.js';
 export type { UpstreamBreakerOptions } from './limits.js';
-export { XFCC_HEADER, xfccValue, forwardHeaders, sendProblem } from './http_forwarding.js';
+export { XFCC_HEADER, xfccValue, forwardHeaders, sendProblem, MESH_REQUEST_TIMEOUT_MS } from './http_forwarding.js';
 export { MtlsListener } from './mtls_listener.js';
 export type { MtlsMode, MtlsListenerOptions, ListenerStats } from './mtls_listener.js';
 export { mtlsConnector } from './connector.js';
 export type { ConnectorStats } from './connector.js';
 export { Inbound } from './inbound.js';
-export type { InboundOptions } from './inbound.js';
+export type { InboundOptions, InboundStats } from './inbound.js';
 export { Outbound } from './outbound.js';
-export type { MeshUpstream, OutboundOptions } from './outbound.js';
+export type { MeshUpstream, OutboundOptions, OutboundRequestStats } from './outbound.js';
 export { Sidecar } from './sidecar.js';
 export type { SidecarOptions, SidecarReload } from './sidecar.js';
 export { sidecarMetricsText, type SidecarMetricsInput, type SidecarStats } from './sidecar_metrics.js';

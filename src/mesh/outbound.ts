@@ -1,12 +1,14 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Pool } from 'undici';
-import type { Logger } from '../core/index.js';
+import { upstreamFailureKind, type Logger } from '../core/index.js';
 import { mtlsConnector, type ConnectorStats } from './connector.js';
 import {
   forwardedBody,
   forwardHeaders,
+  MESH_REQUEST_TIMEOUT_MS,
   refuseTunnel,
+  relayBody,
   responseHeaders,
   sendProblem,
   wantsUpgrade,
@@ -23,6 +25,24 @@ export interface MeshUpstream {
   address: string;
   /** The SPIFFE ID the peer must present. */
   spiffeId: string;
+  /** Time the peer has for its response headers, and between body chunks (default 15 s); then 504. */
+  timeoutMs?: number;
+}
+
+/** Counters of the outbound request path, by outcome (exported as metrics). */
+export interface OutboundRequestStats {
+  /** Answers of a peer passed to the app (whatever their status). */
+  forwarded: number;
+  /** 404: the Host names no upstream. */
+  unknownService: number;
+  /** 503: the sidecar holds no valid SVID. */
+  noIdentity: number;
+  /** 503: the upstream's breaker is open. */
+  circuitOpen: number;
+  /** 502: the peer could not be reached, or its identity was refused. */
+  failed: number;
+  /** 504: the peer sent no response headers within the upstream's timeout. */
+  timedOut: number;
 }
 
 /** Options of {@link Outbound}. */
@@ -43,7 +63,9 @@ const FAILURE_STATUSES = new Set([502, 503, 504]);
 /**
  * The outbound side of a sidecar: plain HTTP from the local app on loopback, the peer chosen by the Host header's
  * service name, mTLS to the peer's sidecar over a keep-alive pool with our server-identity check, a circuit breaker
- * per upstream (503 while open).
+ * per upstream (503 while open), a timeout per upstream (504 when no response headers come in time; an answer that
+ * stalls between body chunks is cut). Failures, timeouts and 502/503/504 answers count against the breaker; a caller
+ * that leaves counts for nothing.
  *
  * @example
  * const outbound = new Outbound({ identity, checker, upstreams, breakers, logger });
@@ -51,6 +73,14 @@ const FAILURE_STATUSES = new Set([502, 503, 504]);
  */
 export class Outbound {
   readonly stats: ConnectorStats = { connected: 0, resumed: 0, refused: 0 };
+  readonly requests: OutboundRequestStats = {
+    forwarded: 0,
+    unknownService: 0,
+    noIdentity: 0,
+    circuitOpen: 0,
+    failed: 0,
+    timedOut: 0,
+  };
   private pools = new Map<string, { upstream: MeshUpstream; pool: Pool }>();
   /** Pools of removed or changed upstreams, finishing their requests in flight. */
   private readonly draining = new Set<Promise<void>>();
@@ -65,8 +95,8 @@ export class Outbound {
 
   /**
    * Replaces the peer services (hot reload). An upstream whose name, address and SPIFFE ID are unchanged keeps its
-   * pool (open connections, cached TLS sessions) and breaker; a removed or changed one gets no new requests and its
-   * pool closes once the requests in flight on it have finished.
+   * pool (open connections, cached TLS sessions) and breaker, and takes its new timeout; a removed or changed one
+   * gets no new requests and its pool closes once the requests in flight on it have finished.
    */
   setUpstreams(upstreams: readonly MeshUpstream[]): void {
     const next = new Map<string, { upstream: MeshUpstream; pool: Pool }>();
@@ -76,9 +106,9 @@ export class Outbound {
         held !== undefined &&
         held.upstream.address === upstream.address &&
         held.upstream.spiffeId === upstream.spiffeId;
-      next.set(upstream.name, same ? held : { upstream: { ...upstream }, pool: this.newPool(upstream) });
+      next.set(upstream.name, { upstream: { ...upstream }, pool: same ? held.pool : this.newPool(upstream) });
     }
-    const retired = [...this.pools].filter(([name, held]) => next.get(name) !== held);
+    const retired = [...this.pools].filter(([name, held]) => next.get(name)?.pool !== held.pool);
     this.pools = next;
     for (const [name, { pool }] of retired) {
       this.options.breakers.forget(name);
@@ -146,34 +176,62 @@ export class Outbound {
     const name = (req.headers.host ?? '').replace(/:\d+$/, '').toLowerCase();
     const entry = this.pools.get(name);
     if (!entry) {
+      this.requests.unknownService++;
       sendProblem(res, 'ERR_MESH_UNKNOWN_SERVICE', {
         detail: `no upstream named ${JSON.stringify(name.slice(0, 64))}`,
       });
       return;
     }
     if (!this.options.identity.current) {
+      this.requests.noIdentity++;
       sendProblem(res, 'ERR_MESH_IDENTITY_UNAVAILABLE');
       return;
     }
     const permit = this.options.breakers.of(name).tryAcquire();
     if (!permit.ok) {
+      this.requests.circuitOpen++;
       sendProblem(res, 'ERR_CIRCUIT_OPEN', { retryAfterMs: permit.retryAfterMs, upstream: name });
       return;
     }
     const method = req.method ?? 'GET';
+    const timeout = entry.upstream.timeoutMs ?? MESH_REQUEST_TIMEOUT_MS;
     try {
       const upstream = await entry.pool.request({
         method,
         path: req.url ?? '/',
         headers: forwardHeaders(req.headers, { host: name }),
         body: forwardedBody(req),
+        headersTimeout: timeout,
+        bodyTimeout: timeout,
       });
-      permit.done(!FAILURE_STATUSES.has(upstream.statusCode));
+      const failedStatus = FAILURE_STATUSES.has(upstream.statusCode);
+      this.requests.forwarded++;
       res.writeHead(upstream.statusCode, responseHeaders(upstream.headers));
-      upstream.body.on('error', () => res.destroy());
-      upstream.body.pipe(res);
+      // The breaker hears of the exchange once the whole answer went through (as the gateway's does).
+      relayBody(upstream.body, res, (outcome) => {
+        if (outcome.ok) return permit.done(!failedStatus);
+        if (outcome.clientGone) return permit.release();
+        permit.done(false);
+        const timedOut = upstreamFailureKind(outcome.error) === 'timeout';
+        logger.warn(
+          { err: outcome.error.message, upstream: name, ...(timedOut ? { timeoutMs: timeout } : {}) },
+          timedOut
+            ? 'upstream sidecar stalled mid-answer: answer cut'
+            : 'upstream sidecar failed mid-answer: answer cut',
+        );
+      });
     } catch (err) {
-      permit.done(false);
+      const kind = upstreamFailureKind(err);
+      if (kind === 'refused')
+        permit.release(); // never sent: says nothing of the peer's health
+      else permit.done(false);
+      if (kind === 'timeout') {
+        this.requests.timedOut++;
+        logger.warn({ err: (err as Error).message, upstream: name, timeoutMs: timeout }, 'upstream sidecar timed out');
+        sendProblem(res, 'ERR_MESH_UPSTREAM_TIMEOUT', { upstream: name });
+        return;
+      }
+      this.requests.failed++;
       logger.warn({ err: (err as Error).message, upstream: name }, 'upstream sidecar failed');
       sendProblem(res, 'ERR_MESH_UPSTREAM_FAILED', { upstream: name });
     }

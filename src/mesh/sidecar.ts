@@ -23,7 +23,8 @@ export interface SidecarOptions {
   logger: Logger;
   mode: MtlsMode;
   policies: readonly AuthorizationPolicy[];
-  inbound: { host: string; port: number; app: string };
+  /** `timeoutMs`: time the app has for its response headers, and between body chunks (default 15 s). */
+  inbound: { host: string; port: number; app: string; timeoutMs?: number };
   outbound?: { host: string; port: number; upstreams: readonly MeshUpstream[] };
   /** Per-caller burst limit on the inbound side (unset: none). */
   callerLimit?: RateLimit;
@@ -109,6 +110,7 @@ export class Sidecar {
       policies: options.policies,
       limits,
       app: options.inbound.app,
+      ...(options.inbound.timeoutMs === undefined ? {} : { timeoutMs: options.inbound.timeoutMs }),
       logger: logger.child({ side: 'inbound' }),
       ...(options.tokenBinding ? { tokenBinding: options.tokenBinding } : {}),
     });
@@ -194,7 +196,7 @@ export class Sidecar {
 
   /**
    * Inbound connection counters (admitted, resumed, refused), inbound request outcomes, outbound connection counters
-   * and the state of each upstream's breaker.
+   * and request outcomes, and the state of each upstream's breaker.
    */
   stats(): SidecarStats {
     const { listener, inbound, outbound, breakers } = this.parts;
@@ -202,6 +204,7 @@ export class Sidecar {
       inbound: { ...listener.stats },
       requests: { ...inbound.stats },
       outbound: outbound && { ...outbound.stats },
+      outboundRequests: outbound && { ...outbound.requests },
       breakers: breakers.states(),
     };
   }

@@ -3,12 +3,15 @@ import type { BreakerState } from '../ratelimit/index.js';
 import type { ConnectorStats } from './connector.js';
 import type { InboundStats } from './inbound.js';
 import type { ListenerStats } from './mtls_listener.js';
+import type { OutboundRequestStats } from './outbound.js';
 
 /** What `Sidecar.stats()` reports. */
 export interface SidecarStats {
   inbound: ListenerStats;
   requests: InboundStats;
   outbound: ConnectorStats | undefined;
+  /** Outbound request outcomes; undefined without an outbound listener. */
+  outboundRequests: OutboundRequestStats | undefined;
   breakers: Array<{ upstream: string; state: BreakerState }>;
 }
 
@@ -24,14 +27,15 @@ const BREAKER_VALUE: Record<BreakerState, number> = { closed: 0, 'half-open': 1,
 
 /**
  * A sidecar's Prometheus series (text exposition), in the spirit of Envoy's listener and cluster stats: inbound
- * connections by outcome, inbound requests by outcome, outbound connections, each upstream's breaker, and the SVID's
+ * connections by outcome, inbound requests by outcome, outbound connections and requests by outcome, each upstream's
+ * breaker, and the SVID's
  * time to expiry (absent while it holds none: alert on its absence too).
  *
  * @example
  * const text = sidecarMetricsText({ stats: sidecar.stats(), svidExpirySeconds, bundleSequence });
  */
 export function sidecarMetricsText(input: SidecarMetricsInput): string {
-  const { inbound, requests, outbound, breakers } = input.stats;
+  const { inbound, requests, outbound, outboundRequests, breakers } = input.stats;
   const lines = [
     ...metricFamily('gatehouse_sidecar_inbound_connections_total', 'counter', 'Inbound mTLS connections by outcome.', [
       ['{outcome="admitted"}', inbound.admitted],
@@ -51,6 +55,7 @@ export function sidecarMetricsText(input: SidecarMetricsInput): string {
       ['{outcome="denied"}', requests.denied],
       ['{outcome="token_refused"}', requests.tokenRefused],
       ['{outcome="app_failed"}', requests.appFailed],
+      ['{outcome="app_timeout"}', requests.appTimedOut],
     ]),
   ];
   if (outbound) {
@@ -70,6 +75,18 @@ export function sidecarMetricsText(input: SidecarMetricsInput): string {
         'Outbound connections that resumed a TLS session.',
         [['', outbound.resumed]],
       ),
+    );
+  }
+  if (outboundRequests) {
+    lines.push(
+      ...metricFamily('gatehouse_sidecar_outbound_requests_total', 'counter', 'Outbound requests by outcome.', [
+        ['{outcome="forwarded"}', outboundRequests.forwarded],
+        ['{outcome="unknown_service"}', outboundRequests.unknownService],
+        ['{outcome="no_identity"}', outboundRequests.noIdentity],
+        ['{outcome="circuit_open"}', outboundRequests.circuitOpen],
+        ['{outcome="upstream_failed"}', outboundRequests.failed],
+        ['{outcome="upstream_timeout"}', outboundRequests.timedOut],
+      ]),
     );
   }
   if (breakers.length > 0) {

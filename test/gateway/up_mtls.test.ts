@@ -1,4 +1,5 @@
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { Agent, request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -138,6 +139,105 @@ describe('gateway upstreams over mTLS with SVIDs from the platform CA', () => {
       await client.close();
       await gateway.close();
     }
+  });
+
+  // A mistake in gateway.mesh used to be found only after the bootstrap had used up the one-time join token.
+  it('a standalone gateway refuses start-up mistakes before it spends its join token; the token then still works', async () => {
+    const { certPem, keyPem } = testCertificate();
+    const token = await joinToken(EDGE_GATEWAY);
+    const tmpFile = join(tmp.dir, 'edge.join');
+    writeFileSync(tmpFile, `${token}\n`, { mode: 0o600 });
+    const taken = createServer();
+    await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
+    const takenPort = (taken.address() as AddressInfo).port;
+    const start = (mesh: Record<string, unknown>, o: { port?: number; upstreams?: string[][] } = {}) =>
+      startStandaloneGateway({
+        config: loadConfig({
+          overrides: {
+            listen: { host: '127.0.0.1', gateway: { port: o.port ?? 0 } },
+            gateway: {
+              upstreams: (o.upstreams ?? [[inbound, ORDERS]]).map(([host, spiffeId]) => ({
+                name: 'orders',
+                hosts: [host],
+                mtls: { spiffeId },
+              })),
+              routes: [{ name: 'orders', pathPrefix: '/orders/', upstream: 'orders' }],
+              mesh: {
+                ca: { url: running.endpoints.ca, bundleFile: running.endpoints.trustBundle },
+                joinTokenFile: tmpFile,
+                spiffeId: EDGE_GATEWAY,
+                ...mesh,
+              },
+            },
+          },
+        }),
+        certPem,
+        keyPem,
+        clock: systemClock,
+        logger: new MemoryLogger(),
+      });
+    const refusals: Array<[() => Promise<StandaloneGateway>, string, string]> = [
+      [
+        () => start({ spiffeId: `spiffe://${TD}/ns/edge/sa/gatewai` }),
+        'ERR_CONFIG_INVALID',
+        `config: gateway.mesh.spiffeId: the join token is not bound to spiffe://${TD}/ns/edge/sa/gatewai (it was not used up)`,
+      ],
+      [
+        () => start({ spiffeId: 'spiffe://example.org/ns/edge/sa/gateway' }),
+        'ERR_CONFIG_INVALID',
+        'config: gateway.mesh.spiffeId: The SPIFFE ID is not in trust domain',
+      ],
+      [
+        () => start({}, { upstreams: [[inbound, 'spiffe://example.org/ns/shop/sa/orders']] }),
+        'ERR_CONFIG_INVALID',
+        'config: gateway.upstreams[0].mtls.spiffeId: spiffe://example.org/ns/shop/sa/orders is not in trustDomain',
+      ],
+      [
+        () => start({}, { upstreams: [[inbound.replace('https:', 'http:'), ORDERS]] }),
+        'ERR_CONFIG_INVALID',
+        'uses mtls, so its hosts must be https:// origins',
+      ],
+      [
+        () => start({ ca: { url: running.endpoints.ca, bundleFile: join(tmp.dir, 'missing.pem') } }),
+        'ERR_CONFIG_INVALID',
+        `config: gateway.mesh.ca.bundleFile: cannot read ${join(tmp.dir, 'missing.pem')}: no such file`,
+      ],
+      [
+        () => start({ joinTokenFile: join(tmp.dir, 'missing.join') }),
+        'ERR_CONFIG_INVALID',
+        'config: gateway.mesh.joinTokenFile: cannot read',
+      ],
+      [
+        () => start({}, { port: takenPort }),
+        'ERR_PORT_IN_USE',
+        `gateway listener cannot bind 127.0.0.1:${takenPort}: address already in use`,
+      ],
+    ];
+    try {
+      for (const [started, code, message] of refusals) {
+        await expect(started()).rejects.toMatchObject({ code, message: expect.stringContaining(message) });
+      }
+    } finally {
+      await new Promise<void>((resolve) => taken.close(() => resolve()));
+    }
+
+    // The same token file still bootstraps the corrected configuration.
+    const gateway = await start({});
+    const client = new Agent({ connect: { ca: certPem, servername: 'localhost' } });
+    try {
+      const res = await request(`${gateway.url}/orders/10`, { dispatcher: client });
+      const body = (await res.body.json()) as Json;
+      expect(res.statusCode, JSON.stringify(body)).toBe(200);
+      expect(body.headers['x-forwarded-client-cert']).toContain(`URI=${EDGE_GATEWAY}`);
+    } finally {
+      await client.close();
+      await gateway.close();
+    }
+    // Used now: the refusal names the command that makes a new one.
+    await expect(start({})).rejects.toMatchObject({
+      code: 'ERR_PKI_JOIN_TOKEN_INVALID',
+      message: expect.stringContaining(`make a new one with gatehouse ca join-token --spiffe-id ${EDGE_GATEWAY}`),
+    });
   });
 
   it('a standalone gateway with mtls upstreams and no gateway.mesh refuses to start', async () => {

@@ -3,8 +3,9 @@ import { sidecarMetricsText, type SidecarStats } from '../../src/mesh/index.js';
 
 const stats = (overrides: Partial<SidecarStats> = {}): SidecarStats => ({
   inbound: { admitted: 5, resumed: 3, refused: 2, plaintext: 0 },
-  requests: { forwarded: 7, limited: 1, badRequest: 4, denied: 2, tokenRefused: 0, appFailed: 1 },
+  requests: { forwarded: 7, limited: 1, badRequest: 4, denied: 2, tokenRefused: 0, appFailed: 1, appTimedOut: 6 },
   outbound: undefined,
+  outboundRequests: undefined,
   breakers: [],
   ...overrides,
 });
@@ -25,6 +26,7 @@ describe('the sidecar metrics', () => {
       'gatehouse_sidecar_inbound_requests_total{outcome="denied"} 2',
       'gatehouse_sidecar_inbound_requests_total{outcome="token_refused"} 0',
       'gatehouse_sidecar_inbound_requests_total{outcome="app_failed"} 1',
+      'gatehouse_sidecar_inbound_requests_total{outcome="app_timeout"} 6',
       'gatehouse_sidecar_svid_expiry_seconds 86000',
       'gatehouse_sidecar_bundle_sequence 3',
     ]);
@@ -32,10 +34,11 @@ describe('the sidecar metrics', () => {
     expect(text).toContain('# TYPE gatehouse_sidecar_svid_expiry_seconds gauge\n');
   });
 
-  it('adds outbound connections and breaker states, and leaves out an SVID it does not hold', () => {
+  it('adds outbound connections, requests and breaker states, and leaves out an SVID it does not hold', () => {
     const text = sidecarMetricsText({
       stats: stats({
         outbound: { connected: 4, resumed: 2, refused: 1 },
+        outboundRequests: { forwarded: 9, unknownService: 1, noIdentity: 0, circuitOpen: 3, failed: 2, timedOut: 5 },
         breakers: [
           { upstream: 'payments', state: 'open' },
           { upstream: 'we"ird\\name', state: 'half-open' },
@@ -49,6 +52,16 @@ describe('the sidecar metrics', () => {
     expect(lines).toContain('gatehouse_sidecar_outbound_connections_total{outcome="connected"} 4');
     expect(lines).toContain('gatehouse_sidecar_outbound_connections_total{outcome="refused"} 1');
     expect(lines).toContain('gatehouse_sidecar_outbound_resumed_total 2');
+    expect(lines).toEqual(
+      expect.arrayContaining([
+        'gatehouse_sidecar_outbound_requests_total{outcome="forwarded"} 9',
+        'gatehouse_sidecar_outbound_requests_total{outcome="unknown_service"} 1',
+        'gatehouse_sidecar_outbound_requests_total{outcome="no_identity"} 0',
+        'gatehouse_sidecar_outbound_requests_total{outcome="circuit_open"} 3',
+        'gatehouse_sidecar_outbound_requests_total{outcome="upstream_failed"} 2',
+        'gatehouse_sidecar_outbound_requests_total{outcome="upstream_timeout"} 5',
+      ]),
+    );
     expect(lines).toContain('gatehouse_sidecar_breaker_state{upstream="payments"} 2');
     expect(lines).toContain('gatehouse_sidecar_breaker_state{upstream="we\\"ird\\\\name"} 1');
     expect(lines).toContain('gatehouse_sidecar_breaker_state{upstream="orders"} 0');

@@ -6,7 +6,8 @@ import { exitOnSignals } from '../signals.js';
 /**
  * `gatehouse sidecar --config FILE`: the mTLS sidecar of one service (config section `sidecar`, docs/mesh.md).
  * SIGHUP re-reads the file and swaps policies, upstreams and limits without dropping connections; a bad file is
- * refused with a log line (`sidecar_reload_failed`) and the running configuration stays.
+ * refused with a log line (`sidecar_reload_failed`) and the running configuration stays. SIGUSR1 renews the SVID now
+ * (`sidecar_svid_renewed`).
  */
 export function sidecarCommand(): Command {
   return new Command('sidecar')
@@ -25,6 +26,12 @@ export function sidecarCommand(): Command {
       const logger = createLogger(config.log.level);
       // Before anything starts: a signal during startup stops the command once it runs (not Node's default kill).
       const stopWith = exitOnSignals(logger, 'sidecar stopping');
+      // Also before: Node's default for SIGUSR1 opens its inspector (a debugger, on 127.0.0.1:9229); with a listener
+      // it does not. During start-up there is nothing to renew (the SVID being bootstrapped is new).
+      let renew = async (): Promise<void> => {
+        logger.info({ signal: 'SIGUSR1' }, 'SVID renewal requested during start-up: ignored');
+      };
+      process.on('SIGUSR1', () => void renew().catch(() => {})); // a failure is logged by running.renew
       const running = await startStandaloneSidecar({
         config,
         clock: systemClock,
@@ -55,6 +62,12 @@ export function sidecarCommand(): Command {
           }
         });
       });
+      renew = async () => {
+        const svid = await running.renew('SIGUSR1');
+        process.stdout.write(
+          `gatehouse sidecar: SVID renewed (serial ${svid.serialNumber}, expires ${new Date(svid.notAfter).toISOString()})\n`,
+        );
+      };
       stopWith(() => running.stop());
       // Last, once every signal is handled: whoever waits for this line may signal at once.
       process.stdout.write(
