@@ -4,20 +4,10 @@ import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Agent, request } from 'undici';
 import { afterAll, describe, expect, it } from 'vitest';
-import { CLI, exitOf, runCli } from '../support/cli.js';
+import { CLI, exitOf, runCli, waitForOutput } from '../support/cli.js';
 import { servedFingerprint } from '../support/test_tls.js';
 import { tempDir } from '../support/tmp.js';
 import { startBackend, testCertificate } from './support.js';
-
-/** Waits until `read()` matches `pattern`. */
-async function waitFor(read: () => string, pattern: RegExp): Promise<RegExpExecArray> {
-  for (let i = 0; i < 600; i += 1) {
-    const m = pattern.exec(read());
-    if (m) return m;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`timed out waiting for ${pattern}: ${read()}`);
-}
 
 describe('gatehouse gateway (CLI)', () => {
   const tmp = tempDir('gh-gwcli-');
@@ -60,19 +50,22 @@ describe('gatehouse gateway (CLI)', () => {
     child.stderr.on('data', (d: Buffer) => (out += d.toString()));
     const agent = new Agent({ connect: { ca: certPem, servername: 'localhost' }, connections: 1 });
     try {
-      const [, url, metrics] = await waitFor(() => out, /listening on (https:\/\/\S+) \(metrics (http:\/\/\S+)\)/);
+      const [, url, metrics] = await waitForOutput(
+        () => out,
+        /listening on (https:\/\/\S+) \(metrics (http:\/\/\S+)\)/,
+      );
       const get = async () => (await request(`${url}/x`, { dispatcher: agent })).body.text();
       expect(await get()).toBe('from-a');
       writeFileSync(config, JSON.stringify(section('b')));
       child.kill('SIGHUP');
-      await waitFor(() => out, /configuration reloaded/);
+      await waitForOutput(() => out, /configuration reloaded/);
       expect(await get()).toBe('from-b');
       const text = await (await request(metrics!)).body.text();
       expect(text).toContain('gatehouse_gateway_requests_total{route="svc",status="200"} 2');
 
       writeFileSync(config, '{ "gateway": { "routes": [{ "name": "bad", "pathPrefix": "/", "upstream": "nope" }] } }');
       child.kill('SIGHUP');
-      await waitFor(() => out, /gateway_reload_failed/);
+      await waitForOutput(() => out, /gateway_reload_failed/);
       expect(await get()).toBe('from-b'); // still the last good configuration
     } finally {
       child.kill('SIGTERM');
@@ -143,7 +136,7 @@ describe('gatehouse gateway (CLI)', () => {
       return (await request(`${url}${path}`, { dispatcher: agent })).statusCode;
     };
     try {
-      const [, url] = await waitFor(() => out, /listening on (https:\/\/\S+)/);
+      const [, url] = await waitForOutput(() => out, /listening on (https:\/\/\S+)/);
       const base = url as string;
       expect(await servedFingerprint(base)).toBe(fingerprint(first));
       expect(await statusOf(base, '/a/1', first)).toBe(200);

@@ -6,7 +6,7 @@ import { Redis } from 'ioredis';
 import { Agent, request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { randomId } from '../../src/core/index.js';
-import { CLI, exitOf } from '../support/cli.js';
+import { CLI, exitOf, waitForOutput } from '../support/cli.js';
 import { tempDir } from '../support/tmp.js';
 import { startBackend, testCertificate } from './support.js';
 
@@ -66,15 +66,6 @@ interface GatewayProcess {
   metricsUrl: string;
   agent: Agent;
   output(): string;
-}
-
-async function waitFor(read: () => string, pattern: RegExp, what: string): Promise<RegExpExecArray> {
-  for (let i = 0; i < 600; i += 1) {
-    const m = pattern.exec(read());
-    if (m) return m;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`timed out waiting for ${what}: ${read().slice(-2000)}`);
 }
 
 describe('two gatehouse gateway processes sharing one Redis', () => {
@@ -143,7 +134,7 @@ describe('two gatehouse gateway processes sharing one Redis', () => {
     };
     child.stdout?.on('data', keep);
     child.stderr?.on('data', keep);
-    const [, url, metricsUrl] = await waitFor(
+    const [, url, metricsUrl] = await waitForOutput(
       () => out,
       /listening on (https:\/\/\S+) \(metrics (http:\/\/\S+)\)/,
       `gateway ${name} to listen`,
@@ -273,7 +264,7 @@ describe('two gatehouse gateway processes sharing one Redis', () => {
     await relay.cut();
     const cutB = await Promise.all(Array.from({ length: 20 }, () => get(b, '/cut')));
     expect(cutB.every((s) => s === 200)).toBe(true); // failure: open (the default), so everyone is admitted
-    await waitFor(b.output, /"event":"gateway_redis_down"/, 'gateway_redis_down in b');
+    await waitForOutput(b.output, /"event":"gateway_redis_down"/, 'gateway_redis_down in b');
     expect(await metric(b, /gatehouse_gateway_limiter_fail_open_total\{route="cut",limit="cut"\} (\d+)/)).toBe(20);
     const stillA = await Promise.all(Array.from({ length: 20 }, () => get(a, '/cut')));
     expect(stillA.every((s) => s === 429)).toBe(true); // the other process still decides in Redis
@@ -287,6 +278,6 @@ describe('two gatehouse gateway processes sharing one Redis', () => {
       if (status === 200) await new Promise((r) => setTimeout(r, 100));
     }
     expect(status).toBe(429); // back on the shared counter, which the other process spent
-    await waitFor(b.output, /"event":"gateway_redis_recovered"/, 'gateway_redis_recovered in b');
+    await waitForOutput(b.output, /"event":"gateway_redis_recovered"/, 'gateway_redis_recovered in b');
   }, 60_000);
 });

@@ -5,7 +5,7 @@ import { Agent, request } from 'undici';
 import { afterEach, describe, expect, it } from 'vitest';
 import { MemoryLogger, systemClock } from '../../src/core/index.js';
 import { createMtlsAgent, createMtlsServer, IdentitySource, type MtlsListener } from '../../src/mesh/index.js';
-import { CLI, exitOf } from '../support/cli.js';
+import { CLI, exitOf, waitForOutput } from '../support/cli.js';
 import { tempDir } from '../support/tmp.js';
 import { caService, type CaService } from './ca_service.js';
 import { closeServer, echoApp, id, TD } from './helpers.js';
@@ -39,16 +39,6 @@ async function peer(ca: CaService, sa: string): Promise<string> {
   const { port } = await server.listen('127.0.0.1', 0);
   cleanups.push(() => server.close());
   return `127.0.0.1:${port}`;
-}
-
-/** Waits until `read()` matches `pattern` (the child's output). */
-async function waitFor(read: () => string, pattern: RegExp): Promise<RegExpExecArray> {
-  for (let i = 0; i < 300; i++) {
-    const m = pattern.exec(read());
-    if (m) return m;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`timed out waiting for ${pattern}: ${read()}`);
 }
 
 describe('gatehouse sidecar: SIGHUP reload (built CLI)', () => {
@@ -91,8 +81,8 @@ describe('gatehouse sidecar: SIGHUP reload (built CLI)', () => {
     let out = '';
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));
     child.stderr.on('data', (d: Buffer) => (out += d.toString()));
-    const [, inboundPort] = await waitFor(() => out, /inbound \(mTLS\)\s+[\d.]+:(\d+)/);
-    const [, outboundPort] = await waitFor(() => out, /outbound \(HTTP\)\s+[\d.]+:(\d+)/);
+    const [, inboundPort] = await waitForOutput(() => out, /inbound \(mTLS\)\s+[\d.]+:(\d+)/);
+    const [, outboundPort] = await waitForOutput(() => out, /outbound \(HTTP\)\s+[\d.]+:(\d+)/);
     const inbound = `https://127.0.0.1:${inboundPort}/orders`;
     const outbound = `http://127.0.0.1:${outboundPort}/pay`;
 
@@ -122,7 +112,7 @@ describe('gatehouse sidecar: SIGHUP reload (built CLI)', () => {
     const hup = async (pattern: RegExp) => {
       const mark = out.length;
       child.kill('SIGHUP');
-      await waitFor(() => out.slice(mark), pattern);
+      await waitForOutput(() => out.slice(mark), pattern);
     };
 
     // v1: web allowed, payments is payments-a.

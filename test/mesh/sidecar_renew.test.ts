@@ -3,7 +3,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { connect } from 'node:tls';
 import { afterEach, describe, expect, it } from 'vitest';
-import { CLI, exitOf } from '../support/cli.js';
+import { CLI, exitOf, waitForOutput } from '../support/cli.js';
 import { tempDir } from '../support/tmp.js';
 import { caService } from './ca_service.js';
 import { closeServer, echoApp, id, TD } from './helpers.js';
@@ -12,16 +12,6 @@ const cleanups: Array<() => Promise<void> | void> = [];
 afterEach(async () => {
   while (cleanups.length) await cleanups.pop()?.();
 });
-
-/** Waits until `read()` matches `pattern` (the child's output). */
-async function waitFor(read: () => string, pattern: RegExp): Promise<RegExpExecArray> {
-  for (let i = 0; i < 300; i++) {
-    const m = pattern.exec(read());
-    if (m) return m;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`timed out waiting for ${pattern}: ${read()}`);
-}
 
 /** The serial number of the certificate a new TLS connection to `port` is served (as a peer of any kind sees it). */
 function servedSerial(port: number): Promise<string> {
@@ -69,13 +59,13 @@ describe('gatehouse sidecar: SIGUSR1 renews the SVID (built CLI)', () => {
     let err = '';
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));
     child.stderr.on('data', (d: Buffer) => (err += d.toString()));
-    const [, port] = await waitFor(() => out, /inbound \(mTLS\)\s+[\d.]+:(\d+)/);
+    const [, port] = await waitForOutput(() => out, /inbound \(mTLS\)\s+[\d.]+:(\d+)/);
     const first = await servedSerial(Number(port));
 
     for (let round = 0; round < 2; round++) {
       const mark = out.length;
       child.kill('SIGUSR1');
-      const [, printed] = await waitFor(() => out.slice(mark), /SVID renewed \(serial ([0-9a-fA-F]+), expires /);
+      const [, printed] = await waitForOutput(() => out.slice(mark), /SVID renewed \(serial ([0-9a-fA-F]+), expires /);
       const served = await servedSerial(Number(port));
       expect(served).toBe(printed!.toLowerCase());
       expect(served).not.toBe(first);
@@ -97,7 +87,7 @@ describe('gatehouse sidecar: SIGUSR1 renews the SVID (built CLI)', () => {
     await ca.stop();
     const mark = err.length;
     child.kill('SIGUSR1');
-    const [failed] = await waitFor(() => err.slice(mark), /.*"sidecar_svid_renew_failed".*/);
+    const [failed] = await waitForOutput(() => err.slice(mark), /.*"sidecar_svid_renew_failed".*/);
     expect(JSON.parse(failed!)).toMatchObject({ trigger: 'SIGUSR1', level: expect.anything() });
     expect(await servedSerial(Number(port))).toBe(String(renewals[1]!['serial']).toLowerCase());
 

@@ -80,3 +80,20 @@ export function exitOf(child: ChildProcess): Promise<number | null> {
   if (child.exitCode !== null) return Promise.resolve(child.exitCode);
   return new Promise((r) => child.once('exit', (code) => r(code)));
 }
+
+/**
+ * Waits until `read()` (a child's output so far) matches `pattern`, polling every 50 ms for up to 30 s; the error
+ * names `what` (the pattern by default) and the end of the output.
+ */
+export async function waitForOutput(
+  read: () => string,
+  pattern: RegExp,
+  what = String(pattern),
+): Promise<RegExpExecArray> {
+  for (let i = 0; i < 600; i += 1) {
+    const m = pattern.exec(read());
+    if (m) return m;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`timed out waiting for ${what}: ${read().slice(-2000)}`);
+}
