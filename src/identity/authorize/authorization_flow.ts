@@ -2,29 +2,18 @@ import { GatehouseError, isGatehouseError, type Clock, type Logger } from '../..
 import type { ApiCatalog } from '../apis/api_catalog.js';
 import type { ClientCache } from '../clients/client_cache.js';
 import { IDENTITY_PATHS } from '../metadata.js';
-import { OIDC_SCOPE_DESCRIPTIONS } from '../oidc/scopes.js';
 import { oauthError as oauthErrorOf } from '../oauth_error.js';
 import type { BrowserSession } from '../sessions/browser_session.js';
 import { SessionStore } from '../sessions/session_store.js';
 import { usernameKey } from '../users/user.js';
 import type { UserRegistry } from '../users/user_registry.js';
 import type { AuthorizationCodes } from './authorization_codes.js';
-import {
-  AuthorizeFailure,
-  OFFLINE_ACCESS,
-  validateAuthorizationRequest,
-  type AuthorizationRequest,
-} from './authorization_request.js';
+import { AuthorizeFailure, validateAuthorizationRequest, type AuthorizationRequest } from './authorization_request.js';
 import type { ConsentStore } from './consents.js';
 import { respond } from './authorization_response.js';
 import { formActionSource, redirectWith } from './redirect_uri.js';
+import { scopeWords, type ScopeWords } from './scope_words.js';
 import type { UserTokenIssuer } from './user_tokens.js';
-
-/** A scope as the consent page shows it: its name and the API registry's plain words. */
-export interface ScopeWords {
-  name: string;
-  description: string;
-}
 
 /** What the pages layer must do next. `session` (when set) is a new session cookie to send. */
 export type FlowOutcome = (
@@ -279,14 +268,7 @@ export class AuthorizationFlow {
   }
 
   private async scopeWords(request: AuthorizationRequest): Promise<ScopeWords[]> {
-    const api = await this.deps.apis.get(request.audience);
-    return request.scopes.map((name) => ({
-      name,
-      description:
-        name === OFFLINE_ACCESS
-          ? 'Stay connected when you are not using it (a refresh token)'
-          : (OIDC_SCOPE_DESCRIPTIONS[name] ?? api?.scopes.find((s) => s.name === name)?.description ?? name),
-    }));
+    return scopeWords(request.scopes, await this.deps.apis.get(request.audience));
   }
 
   private redirectError(

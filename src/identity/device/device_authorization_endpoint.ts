@@ -5,6 +5,7 @@ import { authenticateClient, isInvalidClient, presentedCredentials } from '../cl
 import { parseScope } from '../grants/client_credentials.js';
 import { DEVICE_CODE_GRANT } from '../grants/device_code.js';
 import { oauthError } from '../oauth_error.js';
+import { OIDC_SCOPES } from '../oidc/scopes.js';
 import { NO_STORE, protocolErrorResponse, type ProtocolDeps } from '../revocation/protocol_call.js';
 import type { TokenHttpRequest, TokenHttpResponse } from '../token_endpoint.js';
 import { parseTokenRequest } from '../token_request.js';
@@ -85,7 +86,8 @@ export class DeviceAuthorizationEndpoint {
     }
     for (const scope of scopes) {
       const offline = scope === OFFLINE_ACCESS && client.grantTypes.includes('refresh_token');
-      if (!offline && (!client.scopes.includes(scope) || !api.scopes.some((d) => d.name === scope))) {
+      const oidc = OIDC_SCOPES.includes(scope);
+      if (!offline && !oidc && (!client.scopes.includes(scope) || !api.scopes.some((d) => d.name === scope))) {
         throw oauthError('invalid_scope', 'a requested scope is not granted to this client for this resource');
       }
     }

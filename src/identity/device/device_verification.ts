@@ -1,6 +1,6 @@
 import { GatehouseError, type Clock, type Logger } from '../../core/index.js';
 import type { ApiCatalog } from '../apis/api_catalog.js';
-import { OFFLINE_ACCESS } from '../authorize/authorization_request.js';
+import { scopeWords } from '../authorize/scope_words.js';
 import type { ClientCache } from '../clients/client_cache.js';
 import type { BrowserSession } from '../sessions/browser_session.js';
 import { SessionStore } from '../sessions/session_store.js';
@@ -69,13 +69,7 @@ export class DeviceVerification {
     }
     const client = await this.deps.clients.get(found.clientId);
     const api = await this.deps.apis.get(found.audience);
-    const scopes = found.scopes.map((name) => ({
-      name,
-      description:
-        name === OFFLINE_ACCESS
-          ? 'Stay connected when you are not using it (a refresh token)'
-          : (api?.scopes.find((s) => s.name === name)?.description ?? name),
-    }));
+    const scopes = scopeWords(found.scopes, api);
     return {
       kind: 'confirm',
       csrf: session.csrf,

@@ -13,7 +13,8 @@ export const DEVICE_CODE_GRANT = 'urn:ietf:params:oauth:grant-type:device_code';
  * The Device Authorization Grant's token request (RFC 8628 §3.4/§3.5): the device polls with `device_code`; the answer
  * is authorization_pending, slow_down (polled before `interval`, or raced a parallel poll), access_denied,
  * expired_token or, once, the tokens. The approving user must still stand (password unchanged, not disabled). A
- * refresh token is issued only for `offline_access` and a client registered for the refresh_token grant.
+ * refresh token is issued only for `offline_access` and a client registered for the refresh_token grant; an ID token
+ * when `openid` was granted.
  *
  * @example
  * const grant = deviceCodeGrant({ devices, refresh, users, tokens });
@@ -39,26 +40,32 @@ export function deviceCodeGrant(deps: {
       const user = approval ? await deps.users.find(approval.account) : undefined;
       if (!approval || !UserRegistry.accepts(user, approval.generation))
         throw oauthError('invalid_grant', 'the sign-in has ended');
-      const at = await deps.tokens.issue(
-        {
-          grantType: DEVICE_CODE_GRANT,
-          client,
-          username: user.username,
-          roles: user.roles,
-          scopes: authorization.scopes,
-          audience: authorization.audience,
-          address: context.address,
-          ...(context.confirmation === undefined ? {} : { confirmation: context.confirmation }),
-        },
-        context.issuer,
-        context.now,
-      );
+      const subject = {
+        grantType: DEVICE_CODE_GRANT,
+        client,
+        username: user.username,
+        roles: user.roles,
+        scopes: authorization.scopes,
+        audience: authorization.audience,
+        address: context.address,
+        ...(context.confirmation === undefined ? {} : { confirmation: context.confirmation }),
+      };
+      const at = await deps.tokens.issue(subject, context.issuer, context.now);
       const response: TokenResponse = {
         access_token: at.token,
         token_type: 'Bearer',
         expires_in: at.expiresIn,
         ...(at.scope === '' ? {} : { scope: authorization.scopes.join(' ') }),
       };
+      // OpenID Connect over the device flow (as Keycloak and Auth0 do): auth_time is the approving sign-in's; there is
+      // no nonce, since no front channel carried one.
+      const idToken = await deps.tokens.idToken(
+        subject,
+        { authTime: approval.authTime, accessToken: at.token },
+        context.issuer,
+        context.now,
+      );
+      if (idToken !== undefined) response.id_token = idToken;
       if (authorization.scopes.includes(OFFLINE_ACCESS) && client.grantTypes.includes('refresh_token')) {
         const { token } = await deps.refresh.start(
           {

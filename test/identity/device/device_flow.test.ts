@@ -82,6 +82,45 @@ describe('device authorization grant (RFC 8628)', () => {
     expect(reuse.status).toBe(400);
   });
 
+  it('with openid: an ID token for the device (checked by openid-client), consent in plain words, userinfo works', async () => {
+    h = await deviceHarness();
+    const config = await h.discover(await seedDevice(h));
+    const started = await oidc.initiateDeviceAuthorization(config, { scope: 'openid profile orders:read' });
+    h.advanceMsPerPoll = 1000;
+    const polling = oidc.pollDeviceAuthorizationGrant(config, started);
+    const phone = h.phone();
+    const form = await phoneSignIn(phone, '/oauth2/device');
+    const consent = await phone.post('/oauth2/device', {
+      csrf: form.inputs.csrf as string,
+      user_code: started.user_code,
+    });
+    expect(consent.status).toBe(200);
+    expect(consent.body).toContain('Confirm who you are (an ID token)');
+    expect(consent.body).toContain('See your username');
+    const done = await phone.post('/oauth2/device/consent', {
+      csrf: consent.inputs.csrf as string,
+      user_code: consent.inputs.user_code as string,
+      decision: 'allow',
+    });
+    expect(done.body).toContain('Device connected');
+
+    // openid-client verifies the ID token it receives (signature against the JWKS, iss, aud, exp, iat)
+    const tokens = await polling;
+    expect(typeof tokens.id_token).toBe('string');
+    const id = tokens.claims();
+    expect(id).toMatchObject({
+      iss: 'https://id.test.example',
+      sub: 'ada',
+      aud: config.clientMetadata().client_id,
+      preferred_username: 'ada',
+    });
+    expect(typeof id?.auth_time).toBe('number');
+    expect(id?.nonce).toBeUndefined();
+    expect(claimsOf(tokens.access_token).scope).toBe('openid profile orders:read');
+    const info = await oidc.fetchUserInfo(config, tokens.access_token, 'ada');
+    expect(info.preferred_username).toBe('ada');
+  });
+
   it('arrives by verification_uri_complete with the code prefilled after sign-in', async () => {
     h = await deviceHarness();
     const config = await h.discover(await seedDevice(h));

@@ -59,6 +59,7 @@ export async function deviceHarness(settings: { device?: Record<string, unknown>
   const app = Fastify({ logger: false });
   registerIdentityRoutes(app, {
     token: identity.token,
+    userinfo: identity.userinfo,
     metadata: () => identity.metadata(),
     jwksJson: () => identity.signingKeys.jwksJson(),
     jwksMaxAgeSeconds: () => identity.signingKeys.jwksMaxAgeSeconds(),
