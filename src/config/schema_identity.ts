@@ -4,6 +4,13 @@ import { duration, rateBudget } from './schema_fields.js';
 
 /** Longest `identity.signIn.refreshGraceWindow` (ORY Hydra's bound): beyond it reuse detection means little. */
 const MAX_REFRESH_GRACE_MS = 5 * 60_000;
+/** The longest a replaced client secret or API key may keep working (the identity registries refuse longer ones). */
+const MAX_ROTATION_OVERLAP_MS = 30 * 86_400_000;
+const overlap = (what: string) =>
+  duration('24h', what).refine(
+    (ms) => ms <= MAX_ROTATION_OVERLAP_MS,
+    'at most 30d (a longer overlap defeats rotation)',
+  );
 
 /**
  * The issuer identifier (RFC 8414 §2): an https URL without query or fragment, held without a trailing slash, since
@@ -41,9 +48,8 @@ export function identitySection() {
         '24h',
         'Longest access token lifetime a client may be given; retired signing keys stay published this long.',
       ),
-      secretRotationOverlap: duration(
-        '24h',
-        'How long the previous client secret stays valid after `gatehouse client rotate-secret`.',
+      secretRotationOverlap: overlap(
+        'How long the previous client secret stays valid after `gatehouse client rotate-secret` (at most 30d).',
       ),
       clientCacheTtl: duration(
         '5s',
@@ -199,7 +205,9 @@ export function identitySection() {
             .regex(/^[a-z0-9-]{1,64}$/, 'expected a lowercase header name')
             .default('x-api-key')
             .describe('Header API keys are presented in (also accepted: `Authorization: Bearer ghk_…`).'),
-          rotationOverlap: duration('24h', 'How long the previous key stays valid after `gatehouse apikey rotate`.'),
+          rotationOverlap: overlap(
+            'How long the previous key stays valid after `gatehouse apikey rotate` (at most 30d).',
+          ),
           refreshEvery: duration(
             '5s',
             'How often a replica re-reads API keys into its in-memory index (its own changes apply at once).',

@@ -134,6 +134,21 @@ describe('loadConfig', () => {
     }
   });
 
+  it('rotation overlaps of client secrets and API keys are at most 30 days', () => {
+    expect(
+      loadConfig({ overrides: { identity: { secretRotationOverlap: '30d' } } }).identity.secretRotationOverlap,
+    ).toBe(30 * 86_400_000);
+    for (const overrides of [
+      { identity: { secretRotationOverlap: '31d' } },
+      { identity: { apiKeys: { rotationOverlap: '99y' } } },
+    ]) {
+      const err = errorOf(() => loadConfig({ overrides }));
+      expect(isGatehouseError(err, 'ERR_CONFIG_INVALID')).toBe(true);
+      expect(err.message).toMatch(/identity\.(secretRotationOverlap|apiKeys\.rotationOverlap)/);
+      expect(err.message).toContain('at most 30d');
+    }
+  });
+
   it('applies GATEHOUSE_* environment overrides and names the variable on error', () => {
     const config = loadConfig({
       env: { GATEHOUSE_STORAGE__KIND: 'postgres', GATEHOUSE_STORAGE__POSTGRES__URL: 'postgres://db/x', PATH: '/bin' },

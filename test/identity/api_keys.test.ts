@@ -177,6 +177,12 @@ describe('API key lifecycle', () => {
     await expect(keys.create({ name: 'x', scopes: [], expiresInMs: 0 })).rejects.toMatchObject({
       code: 'ERR_IDENTITY_API_KEY_INVALID',
     });
+    // beyond ten years (`--expires-in 999999y` made a date JavaScript cannot print); no expiry stays possible
+    await expect(keys.create({ name: 'x', scopes: [], expiresInMs: 3651 * 86_400_000 })).rejects.toMatchObject({
+      code: 'ERR_IDENTITY_API_KEY_INVALID',
+      message: expect.stringMatching(/at most 3650d/),
+    });
+    await expect(keys.create({ name: 'x', scopes: [], expiresInMs: 3650 * 86_400_000 })).resolves.toBeDefined();
   });
 
   it('introspection of API keys: owner and resource servers only; revoked, expired and unknown keys are inactive', async () => {

@@ -122,6 +122,19 @@ describe('client secret rotation overlap', () => {
   });
 });
 
+describe('client secret rotation overlap bound', () => {
+  it('refuses an overlap over 30 days (as for API keys), and leaves the secret as it was', async () => {
+    h = await identityHarness();
+    const c = await ccClient(h);
+    await expect(h.identity.clients.rotateSecret(c.clientId, 31 * 86_400_000)).rejects.toMatchObject({
+      code: 'ERR_IDENTITY_CLIENT_INVALID',
+      message: expect.stringMatching(/between 0 and 30d/),
+    });
+    expect((await h.token(CC, { authorization: basic(c.clientId, c.secret) })).status).toBe(200);
+    await expect(h.identity.clients.rotateSecret(c.clientId, 30 * 86_400_000)).resolves.toBeDefined();
+  });
+});
+
 describe('throttling of failed client authentication', () => {
   it('per client: after the budget, even the right secret waits (429, Retry-After)', async () => {
     h = await identityHarness({ limits: { failedAuthPerClient: { rate: 3, period: '1m', burst: 2 } } });

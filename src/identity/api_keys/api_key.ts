@@ -1,6 +1,8 @@
 import { GatehouseError } from '../../core/index.js';
 import { SCOPE_NAME } from '../apis/api.js';
 
+/** The furthest expiry a key may be given (beyond it dates stop being dates; no expiry at all stays possible). */
+const MAX_EXPIRES_IN_MS = 3650 * 86_400_000;
 /** One stored digest of a key: the newest has no end; a rotated one works until `expiresAt` (the overlap). */
 export interface ApiKeyDigest {
   digest: string;
@@ -57,6 +59,9 @@ export function checkApiKeyRequest(request: ApiKeyRequest): void {
   if ((request.audiences ?? []).length > 20) throw bad('at most 20 audiences');
   if (request.expiresInMs !== undefined && !(Number.isInteger(request.expiresInMs) && request.expiresInMs > 0)) {
     throw bad('expiry must be in the future');
+  }
+  if (request.expiresInMs !== undefined && request.expiresInMs > MAX_EXPIRES_IN_MS) {
+    throw bad('expiry at most 3650d away (leave it out for a key that does not expire)');
   }
 }
 

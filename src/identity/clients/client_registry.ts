@@ -7,6 +7,8 @@ import { ClientSpiffeIndex } from './client_spiffe_index.js';
 import { checkRegistration } from './client_rules.js';
 import { newClientSecret } from './client_secret.js';
 
+/** The longest a replaced secret keeps working (the same bound as an API key's rotation overlap). */
+const MAX_OVERLAP_MS = 30 * 86_400_000;
 /** The collection of registered clients, keyed by client_id. */
 export const CLIENTS_COLLECTION = 'identity_clients';
 
@@ -102,13 +104,16 @@ export class ClientRegistry {
   }
 
   /**
-   * A new secret; the current ones stay valid for the overlap (`overlapMs`, default the configured one) and are then
-   * refused. Secrets that had already expired are dropped.
+   * A new secret; the current ones stay valid for the overlap (`overlapMs`, default the configured one, at most 30
+   * days as for API keys) and are then refused. Secrets that had already expired are dropped.
    */
   async rotateSecret(
     clientId: string,
     overlapMs = this.deps.secretOverlapMs,
   ): Promise<{ client: Client; secret: string }> {
+    if (!Number.isInteger(overlapMs) || overlapMs < 0 || overlapMs > MAX_OVERLAP_MS) {
+      throw new GatehouseError('ERR_IDENTITY_CLIENT_INVALID', { message: 'overlap must be between 0 and 30d' });
+    }
     const rec = await this.deps.store.get<Client>(CLIENTS_COLLECTION, clientId);
     if (!rec) throw new GatehouseError('ERR_IDENTITY_CLIENT_NOT_FOUND');
     const client = rec.value;
