@@ -32,6 +32,9 @@ function failure(reply: FastifyReply, error: GatehouseError): FastifyReply {
   return reply;
 }
 
+/** Where the device consent form's answer lands (a GET, so that a reload does not resend the decision). */
+const DEVICE_DONE_PATH = `${DEVICE_VERIFICATION_PATH}/done`;
+
 function render(reply: FastifyReply, outcome: DeviceOutcome, sessions: SessionStore, userCode = ''): FastifyReply {
   if (outcome.session) {
     reply.header(
@@ -190,8 +193,19 @@ export function registerIdentityDevicePages(app: FastifyInstance, options: Ident
           csrf: field(request.body, 'csrf'),
           decision: field(request.body, 'decision'),
         };
-        return render(reply, await verification.decide(form, sid(request), address(request)), sessions);
+        const outcome = await verification.decide(form, sid(request), address(request));
+        // POST, then redirect, then GET: reloading the answer page must not send the decision again (the code is
+        // gone by then, so a resent form read "code not valid" and counted as a wrong code against the throttle).
+        if (outcome.kind === 'done') {
+          const location = `${DEVICE_DONE_PATH}?result=${outcome.approved ? 'connected' : 'denied'}`;
+          return reply.code(303).header('cache-control', 'no-store').header('location', location).send();
+        }
+        return render(reply, outcome, sessions);
       }),
     );
+    scope.get(DEVICE_DONE_PATH, async (request, reply) => {
+      const result = (request.query as Record<string, unknown> | undefined)?.result;
+      return render(reply, { kind: 'done', approved: result === 'connected' }, sessions);
+    });
   });
 }

@@ -247,6 +247,10 @@ describe('sign-in pages in headless Chromium against gatehouse up', () => {
     await page.click('button[value=allow]');
     await expect.poll(() => page.textContent('body')).toContain('Device connected');
     await screenshot(page, 'device-connected');
+    // the answer page is a GET after a redirect: reloading it shows it again and sends no decision
+    expect(new URL(page.url()).pathname).toBe('/oauth2/device/done');
+    await page.reload();
+    await expect.poll(() => page.textContent('body')).toContain('Device connected');
 
     const tokens = await polling;
     const claims = JSON.parse(Buffer.from(tokens.access_token.split('.')[1] as string, 'base64url').toString());

@@ -58,8 +58,13 @@ describe('device authorization grant (RFC 8628)', () => {
       user_code: consent.inputs.user_code as string,
       decision: 'allow',
     });
-    expect(done.status).toBe(200);
-    expect(done.body).toContain('Device connected');
+    // POST, redirect, GET: the answer page can be reloaded without sending the decision again
+    expect(done.status).toBe(303);
+    expect(done.location).toBe('/oauth2/device/done?result=connected');
+    const shown = await phone.get(done.location as string);
+    expect(shown.status).toBe(200);
+    expect(shown.body).toContain('Device connected');
+    expect((await phone.get(done.location as string)).body).toContain('Device connected');
 
     const tokens = await polling;
     expect(tokens.token_type.toLowerCase()).toBe('bearer');
@@ -102,7 +107,7 @@ describe('device authorization grant (RFC 8628)', () => {
       user_code: consent.inputs.user_code as string,
       decision: 'allow',
     });
-    expect(done.body).toContain('Device connected');
+    expect((await phone.get(done.location as string)).body).toContain('Device connected');
 
     // openid-client verifies the ID token it receives (signature against the JWKS, iss, aud, exp, iat)
     const tokens = await polling;
@@ -172,7 +177,8 @@ describe('device authorization grant (RFC 8628)', () => {
       user_code: consent.inputs.user_code as string,
       decision: 'deny',
     });
-    expect(done.body).toContain('Device not connected');
+    expect(done.location).toBe('/oauth2/device/done?result=denied');
+    expect((await phone.get(done.location as string)).body).toContain('Device not connected');
     h.advanceMsPerPoll = 1000;
     const error = await oidc.pollDeviceAuthorizationGrant(config, started).catch((err: unknown) => err);
     expect(error).toBeInstanceOf(oidc.ResponseBodyError);
