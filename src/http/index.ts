@@ -5,6 +5,7 @@ export { registerCaRoutes, registerCaAdminRoutes } from './ca_routes.js';
 export type { CaAdminOperations, CaRoutesOptions } from './ca_routes.js';
 export { registerAdminRoutes } from './admin_routes.js';
 export type { AdminOperations } from './admin_routes.js';
+export type { AdminTokenCheck } from './admin_auth.js';
 export { problemFor, toGatehouseError } from './problem.js';
 export type { Problem } from './problem.js';
 export { registerKmsRoutes } from './kms_routes.js';
