@@ -193,7 +193,10 @@ export const configSchema = z.strictObject({
   pki: z
     .strictObject({
       rootTtl: duration('3650d', 'Lifetime of the root CA certificate.'),
-      intermediateTtl: duration('365d', 'Lifetime of the intermediate CA certificate.'),
+      intermediateTtl: duration(
+        '365d',
+        'Lifetime of the intermediate CA certificate. Must exceed twice the longest leaf lifetime (max of pki.maxSvidTtl and pki.listenerCertTtl): the next intermediate, prepared at half of this, is published in the bundle for a while before it signs.',
+      ),
       listenerCertTtl: duration('24h', "Lifetime of each platform listener's certificate."),
       renewAtFraction: z
         .number()
@@ -230,6 +233,13 @@ export const configSchema = z.strictObject({
     .refine((pki) => pki.joinTokenTtl <= pki.maxJoinTokenTtl, {
       message: 'expected pki.joinTokenTtl at most pki.maxJoinTokenTtl',
       path: ['joinTokenTtl'],
+    })
+    // Prepared at half of its life, the next intermediate must still have time in the bundle before the active one
+    // stops covering a full leaf lifetime; otherwise it would sign in the same pass that publishes it.
+    .refine((pki) => pki.intermediateTtl > 2 * Math.max(pki.maxSvidTtl, pki.listenerCertTtl), {
+      message:
+        'expected pki.intermediateTtl longer than twice max(pki.maxSvidTtl, pki.listenerCertTtl), so that a next intermediate is published before it signs',
+      path: ['intermediateTtl'],
     })
     .prefault({})
     .describe('Certificate authority.'),

@@ -242,7 +242,7 @@ export const ERROR_CODES = {
   ERR_PKI_CSR_INVALID: {
     status: 400,
     message: 'Invalid certificate signing request',
-    doc: 'The CSR sent to the CA is not PKCS#10 DER/PEM, its key is not EC P-256 or Ed25519, or its signature does not verify.',
+    doc: 'The CSR sent to the CA is not PKCS#10 DER/PEM, its key is not EC P-256 or Ed25519, or its signature does not verify; the problem title names which.',
   },
   ERR_PKI_JOIN_TOKEN_INVALID: {
     status: 401,
@@ -267,7 +267,7 @@ export const ERROR_CODES = {
   ERR_PKI_REVOKED: {
     status: 403,
     message: 'This identity is revoked',
-    doc: 'The SPIFFE ID was revoked (`gatehouse ca revoke`): its certificates issued before then cannot renew, and while its deny-list entry lives (`pki.maxSvidTtl` + 1 min) it cannot enroll again, by join token or access token, nor get a new join token. See docs/ca.md#revocation.',
+    doc: 'The SPIFFE ID was revoked (`gatehouse ca revoke`): its certificates issued before then cannot renew, and while its deny-list entry lives (`pki.maxSvidTtl` + 1 min) it cannot enroll again, by join token or access token, nor get a new join token; the problem title then says when the entry ends. See docs/ca.md#revocation.',
   },
   ERR_PKI_BOOTSTRAP_UNAVAILABLE: {
     status: 501,

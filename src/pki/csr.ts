@@ -46,8 +46,12 @@ AsnProp({ type: CsrInfoView, raw: true })(CsrView.prototype, 'certificationReque
 AsnProp({ type: AlgorithmIdentifier })(CsrView.prototype, 'signatureAlgorithm');
 AsnProp({ type: AsnPropTypes.BitString })(CsrView.prototype, 'signature');
 
-function bad(detail: string): GatehouseError {
-  return new GatehouseError('ERR_PKI_CSR_INVALID', { detail });
+/** Why a CSR is refused: shown to the caller (it describes only what the caller sent) and logged. */
+function bad(reason: string): GatehouseError {
+  return new GatehouseError('ERR_PKI_CSR_INVALID', {
+    message: `Invalid certificate signing request: ${reason}`,
+    detail: reason,
+  });
 }
 
 /**
@@ -104,7 +108,7 @@ export function verifyCsr(der: Buffer): VerifiedCsr {
     if (sigAlg !== ED25519) throw bad(`unsupported CSR signature algorithm ${sigAlg}`);
     hash = null;
   } else {
-    throw bad(`unsupported CSR key type ${String(publicKey.asymmetricKeyType)}`);
+    throw bad(`unsupported CSR key type ${String(publicKey.asymmetricKeyType)} (EC P-256 or Ed25519 only)`);
   }
   const signed = Buffer.from(request.certificationRequestInfoRaw);
   const ok = verify(hash, signed, { key: publicKey, dsaEncoding: 'der' }, Buffer.from(request.signature));

@@ -1,5 +1,6 @@
 import { caExtensions, trustDomainNameConstraints } from './extensions.js';
 import { SIGNING_ALGORITHM, generateP256KeyPair, type CryptoKey } from './keys.js';
+import { CLOCK_SKEW_BACKDATE_MS } from './leaf.js';
 import type { NewCaCertificate } from './root.js';
 import { randomSerialNumber } from './serial.js';
 import { x509 } from './x509.js';
@@ -22,7 +23,9 @@ export interface IssuingRoot {
 
 /**
  * Creates an intermediate signed by `root`: ECDSA P-256, CA:true pathlen 0, critical keyCertSign+cRLSign, SKI/AKI
- * and the trust-domain URI name constraint. Its validity never outlives the root's.
+ * and the trust-domain URI name constraint. Its validity never outlives the root's; notBefore is backdated like a
+ * leaf's ({@link CLOCK_SKEW_BACKDATE_MS}), so a peer whose clock is a little slow accepts a chain it signs at once
+ * (first start, an intermediate replaced at start).
  *
  * @example
  * const int = await createIntermediate({ trustDomain, root: { certificate, privateKey }, now, ttlMs: 365 * 86_400_000 });
@@ -42,7 +45,7 @@ export async function createIntermediate(input: {
     serialNumber: randomSerialNumber(),
     subject: intermediateSubject(input.trustDomain),
     issuer: input.root.certificate.subjectName,
-    notBefore: new Date(input.now),
+    notBefore: new Date(input.now - CLOCK_SKEW_BACKDATE_MS),
     notAfter: new Date(notAfter),
     signingAlgorithm: SIGNING_ALGORITHM,
     publicKey: keys.publicKey,

@@ -22,7 +22,7 @@ export interface SignedLeaf {
 
 /**
  * Signs an X.509-SVID leaf under `issuer` for a fresh ECDSA P-256 key: empty subject, exactly one URI SAN plus the
- * given DNS/IP SANs, CA:false, critical digitalSignature, EKU serverAuth+clientAuth, random 127-bit serial, notBefore
+ * given DNS/IP SANs, CA:false, critical digitalSignature, EKU serverAuth+clientAuth, random 126-bit serial, notBefore
  * backdated by {@link CLOCK_SKEW_BACKDATE_MS}, notAfter `now + ttlMs` capped at the issuer's notAfter.
  *
  * This is the pki-internal signing step: it does no policy check of the names (the callers do, e.g. the listener

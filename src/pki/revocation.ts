@@ -64,8 +64,12 @@ export class Revocations {
   async assertEnrollable(spiffeId: string): Promise<void> {
     const record = await this.store.get<RevokedIdentity>(REVOCATION_COLLECTION, keyOf(spiffeId));
     if (record === undefined) return;
+    // Public: the deny list (GET /v1/ca/denylist) already shows both instants to anyone.
+    const revokedAt = new Date(record.value.revokedAt).toISOString();
+    const until = new Date(record.value.expiresAt).toISOString();
     throw new GatehouseError('ERR_PKI_REVOKED', {
-      detail: `${spiffeId} was revoked at ${new Date(record.value.revokedAt).toISOString()}; it may enroll again from ${new Date(record.value.expiresAt).toISOString()}`,
+      message: `This identity is revoked (at ${revokedAt}); it may enroll again from ${until}`,
+      detail: `${spiffeId} was revoked at ${revokedAt}; it may enroll again from ${until}`,
     });
   }
 

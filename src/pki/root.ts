@@ -1,5 +1,6 @@
 import { caExtensions } from './extensions.js';
 import { SIGNING_ALGORITHM, generateP256KeyPair, type CryptoKeyPair } from './keys.js';
+import { CLOCK_SKEW_BACKDATE_MS } from './leaf.js';
 import { randomSerialNumber } from './serial.js';
 import { x509 } from './x509.js';
 
@@ -21,7 +22,7 @@ export function rootSubject(trustDomain: string): string {
 
 /**
  * Creates the self-signed root of a trust domain: ECDSA P-256, CA:true pathlen 1 (one intermediate below it),
- * critical keyCertSign+cRLSign, SKI. Valid from `now` for `ttlMs`.
+ * critical keyCertSign+cRLSign, SKI. Valid until `now + ttlMs`, from `now` backdated by the clock-skew slack.
  *
  * @example
  * const root = await createRoot({ trustDomain: 'gatehouse.local', now: clock.now(), ttlMs: 3650 * 86_400_000 });
@@ -35,7 +36,7 @@ export async function createRoot(input: {
   const certificate = await x509.X509CertificateGenerator.createSelfSigned({
     serialNumber: randomSerialNumber(),
     name: rootSubject(input.trustDomain),
-    notBefore: new Date(input.now),
+    notBefore: new Date(input.now - CLOCK_SKEW_BACKDATE_MS),
     notAfter: new Date(input.now + input.ttlMs),
     signingAlgorithm: SIGNING_ALGORITHM,
     keys,

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 
-/** Bytes of a serial number: 16 random bytes with the top bit cleared is 127 bits of entropy (CA/B asks for 64). */
+/** Bytes of a serial number: 16 random bytes, top bit cleared and lowest bit of the first set, is 126 bits of entropy (CA/B asks for 64). */
 const SERIAL_BYTES = 16;
 
 /**

@@ -4,6 +4,8 @@ const DAY_MS = 86_400_000;
 
 /** One CA certificate's state. */
 export interface CaCertificateStatus {
+  /** The CA record's id: what `next` and `retiring` name, so a rotation can be followed across steps. */
+  id: string;
   subject: string;
   serialNumber: string;
   notBefore: number;
@@ -31,6 +33,7 @@ export interface AuthorityStatus {
 
 function describe(ca: LoadedCa, now: number): CaCertificateStatus {
   return {
+    id: ca.record.id,
     subject: ca.certificate.subject,
     serialNumber: ca.record.serialNumber,
     notBefore: ca.record.notBefore,

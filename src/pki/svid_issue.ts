@@ -83,7 +83,7 @@ export interface SignedSvid {
 /**
  * Signs an X.509-SVID for the CSR's key: empty subject, exactly one URI SAN (`spiffeId`) plus `dnsNames` (critical,
  * as the subject is empty), CA:false, critical keyUsage digitalSignature, EKU serverAuth+clientAuth, SKI/AKI, a
- * 127-bit random serial, notBefore backdated for clock skew and notAfter `now + ttlMs` capped at the issuer's.
+ * 126-bit random serial, notBefore backdated for clock skew and notAfter `now + ttlMs` capped at the issuer's.
  * The TBSCertificate is encoded through asn1-schema classes (constant parts pre-encoded by {@link svidSigner}) and
  * signed synchronously with node:crypto (ECDSA P-256, SHA-256). The caller has authorized the names; nothing
  * requested in the CSR is copied.

@@ -58,7 +58,8 @@ export function issueSvidFromCsr(
     throw new GatehouseError('ERR_PKI_NAME_INVALID', { message: 'Invalid certificate lifetime (at least 1m)' });
   }
   const der = request.csrDer ?? (request.csrPem === undefined ? undefined : csrPemToDer(request.csrPem));
-  if (!der) throw new GatehouseError('ERR_PKI_CSR_INVALID', { detail: 'no CSR given' });
+  if (!der)
+    throw new GatehouseError('ERR_PKI_CSR_INVALID', { message: 'Invalid certificate signing request: no CSR given' });
   const csr = verifyCsr(der);
   const signer = authority.active.signer;
   if (signer.notAfter <= now) {

@@ -3,6 +3,7 @@ import { caMetricsText } from '../../src/app/ca_metrics.js';
 import type { AuthorityStatus } from '../../src/pki/index.js';
 
 const cert = (expirySeconds: number) => ({
+  id: 'ca1',
   subject: 'CN=x',
   serialNumber: '01',
   notBefore: 0,

@@ -119,7 +119,12 @@ describe('gatehouse ca CLI', () => {
     expect(before.keys).toHaveLength(2);
     const rotated = await gh('ca', 'rotate');
     expect(rotated.code).toBe(0);
-    expect(rotated.stdout).toContain('next intermediate');
+    expect(rotated.stdout).toMatch(/^next intermediate \S+ published \(bundle sequence \d+\)/);
+    // Again while that one is pending: nothing is prepared, and the output says so.
+    const again = await gh('ca', 'rotate');
+    expect(again.code).toBe(0);
+    expect(again.stdout).toContain('was already published, nothing to do');
+    expect(JSON.parse((await gh('ca', 'rotate', '--json')).stdout).steps).toEqual([]);
     const after = JSON.parse((await gh('ca', 'bundle', '--format', 'spiffe')).stdout);
     expect(after.keys).toHaveLength(3);
     expect(after.spiffe_sequence).toBe(before.spiffe_sequence + 1);
@@ -133,5 +138,9 @@ describe('gatehouse ca CLI', () => {
     const json = JSON.parse((await gh('ca', 'status', '--json')).stdout);
     expect(json.intermediate.expiry_seconds).toBeGreaterThan(300 * 86_400);
     expect(json.next.activate_at).toBeGreaterThan(Date.now());
+    // The active intermediate is named by the id that next/retiring use (all intermediates share one subject).
+    expect(json.intermediate.id).toMatch(/\S+/);
+    expect(json.intermediate.id).not.toBe(json.next.intermediate_id);
+    expect(status.stdout).toContain(`intermediate  ${json.intermediate.id}  CN=gatehouse intermediate CA`);
   });
 });

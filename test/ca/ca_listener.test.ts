@@ -122,7 +122,11 @@ describe('CA listener with real peers (curl, openssl s_client)', () => {
     expect(JSON.parse(bearer.body).code).toBe('ERR_PKI_BOOTSTRAP_UNAVAILABLE');
     const bad = await h.curl('/v1/ca/sign', { json: { csr: 'nope', join_token: 'ghj_x' } });
     expect(bad.status).toBe(400);
-    expect(JSON.parse(bad.body).code).toBe('ERR_PKI_CSR_INVALID');
+    // The problem says why, as step-ca does: the reason describes only what the caller sent.
+    expect(JSON.parse(bad.body)).toMatchObject({
+      code: 'ERR_PKI_CSR_INVALID',
+      title: 'Invalid certificate signing request: not a PEM certificate request',
+    });
   });
 
   it('refuses /renew without a client certificate, with a log line', async () => {
@@ -257,6 +261,12 @@ describe('CA listener with real peers (curl, openssl s_client)', () => {
         Buffer.from(new x509.X509Certificate(splitPem(pem)[0]!).rawData),
       ),
     ).rejects.toMatchObject({ code: 'ERR_PKI_REVOKED' });
+    // A join token for it is refused, and the answer says when the entry ends (as the deny list does).
+    const entry = deny.entries[0] as { revoked_at: string; expires_at: string };
+    await expect(h.ca.enrollment.createJoinToken(id('revoked'), 600_000)).rejects.toMatchObject({
+      code: 'ERR_PKI_REVOKED',
+      message: `This identity is revoked (at ${entry.revoked_at}); it may enroll again from ${entry.expires_at}`,
+    });
   });
 
   it('refuses TLS 1.2 with a warn line', async () => {

@@ -63,6 +63,18 @@ describe('loadConfig', () => {
     );
   });
 
+  it('refuses an intermediate lifetime that leaves no time to publish the next intermediate before it signs', () => {
+    // Prepared at half of 2d, the next one would have to sign at once (a leaf lives 24h): refused at load.
+    const err = errorOf(() => loadConfig({ overrides: { pki: { intermediateTtl: '2d' } } }));
+    expect(err.code).toBe('ERR_CONFIG_INVALID');
+    expect(err.message).toContain('pki.intermediateTtl');
+    expect(err.message).toContain('published before it signs');
+    expect(
+      errorOf(() => loadConfig({ overrides: { pki: { intermediateTtl: '3d', listenerCertTtl: '2d' } } })).message,
+    ).toContain('pki.intermediateTtl');
+    expect(loadConfig({ overrides: { pki: { intermediateTtl: '3d' } } }).pki.intermediateTtl).toBe(3 * 86_400_000);
+  });
+
   it('takes pki.allowedDnsNames as exact names or *.suffix patterns (unset by default)', () => {
     expect(loadConfig().pki.allowedDnsNames).toBeUndefined();
     const allowed = ['api.internal', '*.svc.cluster.local'];

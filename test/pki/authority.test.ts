@@ -33,8 +33,11 @@ describe('Authority.open', () => {
     expect(rootCert.subject).toBe(`CN=gatehouse root CA\nO=gatehouse\nOU=${TRUST_DOMAIN}`);
     expect(rootCert.ca).toBe(true);
     expect(rootCert.publicKey.asymmetricKeyDetails?.namedCurve).toBe('prime256v1');
-    expect(Date.parse(rootCert.validTo) - Date.parse(rootCert.validFrom)).toBe(3650 * DAY);
-    expect(Date.parse(intCert.validTo) - Date.parse(intCert.validFrom)).toBe(365 * DAY);
+    // Valid until now + ttl, from now backdated 10 s for clock skew (as the leaves).
+    expect(Date.parse(rootCert.validTo)).toBe(T0 + 3650 * DAY);
+    expect(Date.parse(intCert.validTo)).toBe(T0 + 365 * DAY);
+    expect(Date.parse(rootCert.validFrom)).toBe(T0 - 10_000);
+    expect(Date.parse(intCert.validFrom)).toBe(T0 - 10_000);
     expect(intCert.checkIssued(rootCert)).toBe(true);
     expect(intCert.verify(rootCert.publicKey)).toBe(true);
     expect(root.serialNumber).toBe(rootCert.serialNumber.toLowerCase());

@@ -12,9 +12,11 @@ describe('CA certificates seen by openssl', () => {
   let record: AuthorityRecord;
   let vault: ReturnType<typeof fixture>['vault'];
   let files: Awaited<ReturnType<typeof tempFiles>>;
+  let createdAt: number;
 
   beforeAll(async () => {
     const f = fixture(Date.now()); // openssl verifies against the real time
+    createdAt = f.clock.now();
     ca = await f.open();
     vault = f.vault;
     record = (await f.store.get<AuthorityRecord>('pki_authorities', 'platform'))!.value;
@@ -127,6 +129,27 @@ describe('CA certificates seen by openssl', () => {
       expect(ours.code).toBe(0);
     } finally {
       await leaves.cleanup();
+    }
+  });
+
+  it('a chain issued the moment the CA is made verifies for a peer whose clock is 5 s slow', async () => {
+    // Root and intermediate are backdated like the leaves: a brand-new CA (first start, an intermediate replaced at
+    // start) must not be "not yet valid" for a peer a few seconds behind.
+    const attime = String(Math.floor((createdAt - 5_000) / 1000));
+    const slow = await exec('openssl', [
+      'verify',
+      '-attime',
+      attime,
+      '-CAfile',
+      files.path('root.pem'),
+      '-untrusted',
+      files.path('intermediate.pem'),
+      files.path('leaf.pem'),
+    ]);
+    expect(slow.output).toContain('leaf.pem: OK');
+    expect(slow.code).toBe(0);
+    for (const pem of [record.roots[0]!.certPem, record.intermediates[0]!.certPem]) {
+      expect(new x509.X509Certificate(pem).notBefore.getTime()).toBeLessThanOrEqual(createdAt - 10_000);
     }
   });
 });

@@ -110,8 +110,12 @@ describe('SVID issuance from a CSR', () => {
     const ed = await opensslCsr(files.dir, 'ed25519');
     expect(ca.issueSvid({ csrPem: ed, spiffeId: ID }).spiffeId).toBe(ID);
     const p384 = await opensslCsr(files.dir, 'P-384');
+    // The caller is told why (the problem title), not only that the CSR is invalid.
     expect(() => ca.issueSvid({ csrPem: p384, spiffeId: ID })).toThrow(
-      expect.objectContaining({ code: 'ERR_PKI_CSR_INVALID' }),
+      expect.objectContaining({
+        code: 'ERR_PKI_CSR_INVALID',
+        message: 'Invalid certificate signing request: CSR EC key is not on P-256',
+      }),
     );
     const rsa = await exec('openssl', [
       'req',
@@ -125,7 +129,10 @@ describe('SVID issuance from a CSR', () => {
       '/CN=x',
     ]);
     expect(() => ca.issueSvid({ csrPem: rsa.output, spiffeId: ID })).toThrow(
-      expect.objectContaining({ code: 'ERR_PKI_CSR_INVALID' }),
+      expect.objectContaining({
+        code: 'ERR_PKI_CSR_INVALID',
+        message: 'Invalid certificate signing request: unsupported CSR key type rsa (EC P-256 or Ed25519 only)',
+      }),
     );
     const p256 = await opensslCsr(files.dir);
     const der = Buffer.from(p256.replace(/-----[^-]+-----|\s/g, ''), 'base64');
@@ -134,7 +141,19 @@ describe('SVID issuance from a CSR', () => {
       expect.objectContaining({ code: 'ERR_PKI_CSR_INVALID' }),
     );
     expect(() => ca.issueSvid({ csrPem: 'hello', spiffeId: ID })).toThrow(
-      expect.objectContaining({ code: 'ERR_PKI_CSR_INVALID' }),
+      expect.objectContaining({
+        code: 'ERR_PKI_CSR_INVALID',
+        message: 'Invalid certificate signing request: not a PEM certificate request',
+      }),
+    );
+    // A flipped bit in the signature itself: parsed fine, proof of possession fails.
+    const sigFlipped = Buffer.from(p256.replace(/-----[^-]+-----|\s/g, ''), 'base64');
+    sigFlipped[sigFlipped.length - 5]! ^= 0x01;
+    expect(() => ca.issueSvid({ csrDer: sigFlipped, spiffeId: ID })).toThrow(
+      expect.objectContaining({
+        code: 'ERR_PKI_CSR_INVALID',
+        message: 'Invalid certificate signing request: CSR signature does not verify',
+      }),
     );
     expect(() => ca.issueSvid({ csrPem: p256, spiffeId: 'spiffe://other.org/ns/a/sa/b' })).toThrow(
       expect.objectContaining({ code: 'ERR_PKI_NAME_INVALID' }),

@@ -4,6 +4,7 @@ import { runsAlone } from './standalone.js';
 import { adminFlags, withAdmin, type AdminFlags } from './with_admin.js';
 
 interface CaCert {
+  id?: string;
   subject: string;
   not_after: string | number;
   days_left: number;
@@ -20,6 +21,8 @@ interface Status {
 }
 
 const iso = (t: string | number) => (typeof t === 'number' ? new Date(t).toISOString() : t);
+/** The id first: every intermediate has the same subject, and `next`/`retiring` name intermediates by id. */
+const named = (c: CaCert) => (c.id === undefined ? c.subject : `${c.id}  ${c.subject}`);
 const collect = (value: string, previous: string[]) => [...previous, value];
 
 /**
@@ -42,8 +45,8 @@ export function caCommand(): Command {
         const status = await client.call<Status>('GET', '/v1/ca/status');
         print(output, status, (s: Status) =>
           [
-            `root          ${s.root.subject}  expires ${iso(s.root.not_after)} (${s.root.days_left} days)`,
-            `intermediate  ${s.intermediate.subject}  expires ${iso(s.intermediate.not_after)} (${s.intermediate.days_left} days)`,
+            `root          ${named(s.root)}  expires ${iso(s.root.not_after)} (${s.root.days_left} days)`,
+            `intermediate  ${named(s.intermediate)}  expires ${iso(s.intermediate.not_after)} (${s.intermediate.days_left} days)`,
             ...(s.bundle_sequence === undefined ? [] : [`bundle        sequence ${s.bundle_sequence}`]),
             ...(s.next ? [`next          ${s.next.intermediate_id} activates ${iso(s.next.activate_at)}`] : []),
             ...(s.retiring ?? []).map(
@@ -138,11 +141,12 @@ export function caCommand(): Command {
           '/v1/ca/rotate',
           {},
         );
-        print(output, result, (r: typeof result) =>
-          r.next
-            ? `next intermediate ${r.next.intermediate_id} published (bundle sequence ${r.bundle_sequence}); it signs from ${iso(r.next.activate_at)}`
-            : `rotation steps: ${r.steps.join(', ') || 'none'} (bundle sequence ${r.bundle_sequence})`,
-        );
+        print(output, result, (r: typeof result) => {
+          if (!r.next) return `rotation steps: ${r.steps.join(', ') || 'none'} (bundle sequence ${r.bundle_sequence})`;
+          // A next intermediate already pending is not prepared again: say so rather than "published".
+          const what = r.steps.includes('prepare') ? 'published' : 'was already published, nothing to do';
+          return `next intermediate ${r.next.intermediate_id} ${what} (bundle sequence ${r.bundle_sequence}); it signs from ${iso(r.next.activate_at)}`;
+        });
       }),
   );
   adminFlags(
