@@ -1,4 +1,5 @@
 import type { TLSSocket } from 'node:tls';
+import { expiryWarningLog } from './ca_expiry_log.js';
 import { writeFileAtomic } from '../core/index.js';
 import { registerCaRoutes, type CaAdminOperations } from '../http/index.js';
 import { Enrollment, JoinTokens, Revocations, type BootstrapTokenVerifier } from '../pki/index.js';
@@ -113,14 +114,14 @@ export async function prepareCaListener(options: {
     async listen(scheduler) {
       const bound = await listener.listen(config.listen.host, config.listen.ca.port);
       follower.start();
+      const logExpiry = expiryWarningLog(logger, authority.status().warnings);
       scheduler.add({
         name: 'ca-rotation',
         everyMs: ROTATION_CHECK_MS,
         run: async () => {
           await authority.rotate();
           await onBundleChange();
-          const { warnings } = authority.status();
-          if (warnings.length > 0) logger.warn({ warnings }, 'the certificate authority is close to expiry');
+          logExpiry(authority.status().warnings);
         },
       });
       return listenerUrl(config.listen.host, bound.port);
