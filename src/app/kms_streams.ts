@@ -42,7 +42,15 @@ function headerTap(rewrite?: (header: Buffer) => Promise<Buffer>): {
       const rest = pending.subarray(length);
       pending = undefined;
       const finish = (out: Buffer) => {
-        const parsed = parseEnvelopeHeader(out);
+        // A header of a valid length may still be malformed (a bad key name, version or segment size). Thrown from
+        // here it escaped the stream (a transform's synchronous throw, or a throw in a `then` callback) and stopped
+        // the process; handed to the callback it fails this call only.
+        let parsed: ReturnType<typeof parseEnvelopeHeader>;
+        try {
+          parsed = parseEnvelopeHeader(out);
+        } catch (err) {
+          return callback(err as Error);
+        }
         resolve({ keyName: parsed.keyName, keyVersion: parsed.keyVersion });
         this.push(out);
         callback(null, rest.length > 0 ? rest : undefined);
