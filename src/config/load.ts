@@ -81,8 +81,15 @@ function describeIssues(
   const lines = issues.map((issue) => {
     if (issue.code === 'unrecognized_keys') {
       const base = issue.path.join('.');
-      const keys = issue.keys.map((k) => (base ? `${base}.${k}` : k)).join(', ');
-      return `unknown key ${keys}${file ? ` in ${file}` : ''} (see docs/configuration.md)`;
+      // Each key is blamed on where it came from: a GATEHOUSE_* variable with a typo is not in the file.
+      return issue.keys
+        .map((k) => {
+          const key = base ? `${base}.${k}` : k;
+          const variable = envVariableUnder(envSources, key);
+          const where = variable ? ` (from ${variable})` : file ? ` in ${file}` : '';
+          return `unknown key ${key}${where} (see docs/configuration.md)`;
+        })
+        .join('; ');
     }
     const key = issue.path.join('.');
     const value = valueAt(input, issue.path as Array<string | number>);
@@ -91,6 +98,14 @@ function describeIssues(
     return `${key}: ${issue.message.replace(/^Invalid input: /, '')}, got ${got}${source ? ` (from ${source})` : ''}`;
   });
   return `config: ${lines.join('; ')}`;
+}
+
+/** The environment variable that set `key` or a key below it, e.g. GATEHOUSE_LISTEN__ADMN__PORT for `listen.admn`. */
+function envVariableUnder(envSources: Map<string, string>, key: string): string | undefined {
+  for (const [path, variable] of envSources) {
+    if (path === key || path.startsWith(`${key}.`)) return variable;
+  }
+  return undefined;
 }
 
 function valueAt(input: unknown, path: Array<string | number>): unknown {
