@@ -14,6 +14,8 @@ export interface LoadOptions {
   env?: Record<string, string | undefined>;
   /** Values that win over file and environment (command-line flags such as --data-dir). */
   overrides?: Record<string, unknown>;
+  /** Where an override came from, by dotted key (e.g. `{ 'log.level': '--log-level' }`), for error messages. */
+  overrideSources?: Record<string, string>;
 }
 
 /**
@@ -30,7 +32,8 @@ export function loadConfig(options: LoadOptions = {}): Config {
   const merged = deepMerge(deepMerge(fromFile, fromEnv.values), options.overrides ?? {});
   const result = configSchema.safeParse(merged);
   if (!result.success) {
-    const first = describeIssues(result.error.issues, merged, fromEnv.sources, options.file);
+    const sources = new Map([...fromEnv.sources, ...Object.entries(options.overrideSources ?? {})]);
+    const first = describeIssues(result.error.issues, merged, sources, options.file);
     throw new GatehouseError('ERR_CONFIG_INVALID', { message: first });
   }
   const config = result.data;
@@ -75,7 +78,7 @@ function readConfigFile(file: string): Record<string, unknown> {
 function describeIssues(
   issues: readonly z.core.$ZodIssue[],
   input: unknown,
-  envSources: Map<string, string>,
+  envSources: Map<string, string>, // by dotted key: the variable (or flag) that set it
   file: string | undefined,
 ): string {
   const lines = issues.map((issue) => {

@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { CLI, exitOf, startUp } from '../support/cli.js';
+import { CLI, exitOf, runCli, startUp } from '../support/cli.js';
 import { tempDir } from '../support/tmp.js';
 
 const PORTS = {
@@ -92,6 +92,30 @@ describe('gatehouse up on SIGHUP', () => {
       expect(await exitOf(child)).toBe(0);
     } finally {
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+      tmp.remove();
+    }
+  });
+});
+
+describe('gatehouse up --log-level', () => {
+  it('sets log.level over the environment, and a bad level names the flag', async () => {
+    const tmp = tempDir('gh-up-log-level-');
+    try {
+      const bad = await runCli(['up', '--data-dir', join(tmp.dir, 'bad'), '--log-level', 'verbose'], PORTS);
+      expect(bad.code).toBe(1);
+      expect(bad.stderr).toContain('config: log.level:');
+      expect(bad.stderr).toContain('got "verbose" (from --log-level)');
+      expect(existsSync(join(tmp.dir, 'bad'))).toBe(false);
+      // The environment says warn (startUp's default), the flag says info: the info lines appear.
+      const up = await startUp(join(tmp.dir, 'data'), PORTS, ['--log-level', 'info']);
+      try {
+        await until(() => up.output().includes('"msg":"gatehouse is up"'), up.output);
+        process.kill(up.endpoints.pid, 'SIGTERM');
+        expect(await exitOf(up.child)).toBe(0);
+      } finally {
+        if (up.child.exitCode === null) up.child.kill('SIGKILL');
+      }
+    } finally {
       tmp.remove();
     }
   });

@@ -7,6 +7,7 @@ interface UpFlags {
   dataDir?: string;
   config?: string;
   rootKeyFile?: string;
+  logLevel?: string;
 }
 
 function banner(running: RunningGatehouse): string {
@@ -62,16 +63,23 @@ export function upCommand(): Command {
     .option('--data-dir <dir>', 'data directory (default ./.gatehouse, or dataDir from the config)')
     .option('--config <file>', 'configuration file (YAML or JSON); also GATEHOUSE_CONFIG')
     .option('--root-key-file <file>', 'file holding the root key (default DIR/root.key; also GATEHOUSE_ROOT_KEY)')
+    .option('--log-level <level>', 'trace, debug, info, warn, error or silent (log.level; default info)')
     .action(async (flags: UpFlags) => {
       const { changedKeys, configFileFromEnvironment, loadConfig, processEnvironment, rootKeyFromEnvironment } =
         await import('../../config/index.js');
       const { startGatehouse } = await import('../../app/index.js');
       const env = processEnvironment();
       const file = flags.config ?? configFileFromEnvironment(env);
+      // Flags win over the file and the environment, at start and at every SIGHUP re-read.
+      const flagOverrides = {
+        ...(flags.dataDir === undefined ? {} : { dataDir: flags.dataDir }),
+        ...(flags.logLevel === undefined ? {} : { log: { level: flags.logLevel } }),
+      };
       const config = loadConfig({
         ...(file === undefined ? {} : { file }),
         env,
-        overrides: flags.dataDir === undefined ? {} : { dataDir: flags.dataDir },
+        overrides: flagOverrides,
+        overrideSources: flags.logLevel === undefined ? {} : { 'log.level': '--log-level' },
       });
       const { createLogger } = await import('../logger.js');
       const logger = createLogger(config.log.level);
@@ -102,7 +110,7 @@ export function upCommand(): Command {
             const next = loadConfig({
               ...(file === undefined ? {} : { file }),
               env,
-              overrides: flags.dataDir === undefined ? {} : { dataDir: flags.dataDir },
+              overrides: flagOverrides,
             });
             const ignored = changedKeys(config, next, ['gateway']);
             if (ignored.length > 0) {
