@@ -1,6 +1,7 @@
 export { configSchema } from './schema.js';
 export type { Config, ConfigInput } from './schema.js';
 export { loadConfig, resolveInDataDir } from './load.js';
+export { changedKeys } from './reload.js';
 export type { LoadOptions } from './load.js';
 export {
   envNameFor,

@@ -14,6 +14,8 @@ export interface LoadOptions {
   env?: Record<string, string | undefined>;
   /** Values that win over file and environment (command-line flags such as --data-dir). */
   overrides?: Record<string, unknown>;
+  /** Where an override came from, by dotted key (e.g. `{ 'log.level': '--log-level' }`), for error messages. */
+  overrideSources?: Record<string, string>;
 }
 
 /**
@@ -30,7 +32,8 @@ export function loadConfig(options: LoadOptions = {}): Config {
   const merged = deepMerge(deepMerge(fromFile, fromEnv.values), options.overrides ?? {});
   const result = configSchema.safeParse(merged);
   if (!result.success) {
-    const first = describeIssues(result.error.issues, merged, fromEnv.sources, options.file);
+    const sources = new Map([...fromEnv.sources, ...Object.entries(options.overrideSources ?? {})]);
+    const first = describeIssues(result.error.issues, merged, sources, options.file);
     throw new GatehouseError('ERR_CONFIG_INVALID', { message: first });
   }
   const config = result.data;
@@ -75,14 +78,21 @@ function readConfigFile(file: string): Record<string, unknown> {
 function describeIssues(
   issues: readonly z.core.$ZodIssue[],
   input: unknown,
-  envSources: Map<string, string>,
+  envSources: Map<string, string>, // by dotted key: the variable (or flag) that set it
   file: string | undefined,
 ): string {
   const lines = issues.map((issue) => {
     if (issue.code === 'unrecognized_keys') {
       const base = issue.path.join('.');
-      const keys = issue.keys.map((k) => (base ? `${base}.${k}` : k)).join(', ');
-      return `unknown key ${keys}${file ? ` in ${file}` : ''} (see docs/configuration.md)`;
+      // Each key is blamed on where it came from: a GATEHOUSE_* variable with a typo is not in the file.
+      return issue.keys
+        .map((k) => {
+          const key = base ? `${base}.${k}` : k;
+          const variable = envVariableUnder(envSources, key);
+          const where = variable ? ` (from ${variable})` : file ? ` in ${file}` : '';
+          return `unknown key ${key}${where} (see docs/configuration.md)`;
+        })
+        .join('; ');
     }
     const key = issue.path.join('.');
     const value = valueAt(input, issue.path as Array<string | number>);
@@ -91,6 +101,14 @@ function describeIssues(
     return `${key}: ${issue.message.replace(/^Invalid input: /, '')}, got ${got}${source ? ` (from ${source})` : ''}`;
   });
   return `config: ${lines.join('; ')}`;
+}
+
+/** The environment variable that set `key` or a key below it, e.g. GATEHOUSE_LISTEN__ADMN__PORT for `listen.admn`. */
+function envVariableUnder(envSources: Map<string, string>, key: string): string | undefined {
+  for (const [path, variable] of envSources) {
+    if (path === key || path.startsWith(`${key}.`)) return variable;
+  }
+  return undefined;
 }
 
 function valueAt(input: unknown, path: Array<string | number>): unknown {

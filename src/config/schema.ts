@@ -31,7 +31,7 @@ export const configSchema = z.strictObject({
     .describe('SPIFFE trust domain: every certificate the CA issues names spiffe://<trustDomain>/...'),
   log: z
     .strictObject({
-      level: level.default('info').describe('Log level.'),
+      level: level.default('info').describe('Log level (`gatehouse up --log-level` overrides it); read at start only.'),
     })
     .prefault({})
     .describe('Logging.'),

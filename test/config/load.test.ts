@@ -172,6 +172,23 @@ describe('loadConfig', () => {
     expect(envNameFor('http.headersTimeout')).toBe('GATEHOUSE_HTTP__HEADERS_TIMEOUT');
   });
 
+  it('blames an unknown key on the environment variable that set it, not on the file', () => {
+    const config = file('log:\n  level: info\n');
+    const err = errorOf(() => loadConfig({ file: config, env: { GATEHOUSE_LISTEN__ADMN__PORT: '0' } }));
+    expect(isGatehouseError(err, 'ERR_CONFIG_INVALID')).toBe(true);
+    expect(err.message).toBe(
+      'config: unknown key listen.admn (from GATEHOUSE_LISTEN__ADMN__PORT) (see docs/configuration.md)',
+    );
+    expect(err.message).not.toContain(config);
+    // A top-level typo (an option the CLI has, written as a variable) names its variable too.
+    expect(errorOf(() => loadConfig({ env: { GATEHOUSE_ROOT_KEY_FILE: '/run/key' } })).message).toContain(
+      'unknown key rootKeyFile (from GATEHOUSE_ROOT_KEY_FILE)',
+    );
+    // A key the file misspells is still blamed on the file.
+    const typo = file('log:\n  levl: debug\n');
+    expect(errorOf(() => loadConfig({ file: typo })).message).toContain(`unknown key log.levl in ${typo}`);
+  });
+
   it('reads list and object overrides written as JSON, and names a variable that is not valid JSON', () => {
     const config = loadConfig({
       env: {

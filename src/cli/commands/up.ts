@@ -7,6 +7,7 @@ interface UpFlags {
   dataDir?: string;
   config?: string;
   rootKeyFile?: string;
+  logLevel?: string;
 }
 
 function banner(running: RunningGatehouse): string {
@@ -53,7 +54,8 @@ function banner(running: RunningGatehouse): string {
 
 /**
  * `gatehouse up`: the whole platform on one machine; stops cleanly on SIGINT/SIGTERM; SIGHUP reloads the gateway
- * section, then looks for a root key rotated through another replica.
+ * section (naming in the log every other changed key, which needs a restart), then looks for a root key rotated
+ * through another replica. A SIGHUP during startup is held until the platform runs.
  */
 export function upCommand(): Command {
   return new Command('up')
@@ -61,21 +63,34 @@ export function upCommand(): Command {
     .option('--data-dir <dir>', 'data directory (default ./.gatehouse, or dataDir from the config)')
     .option('--config <file>', 'configuration file (YAML or JSON); also GATEHOUSE_CONFIG')
     .option('--root-key-file <file>', 'file holding the root key (default DIR/root.key; also GATEHOUSE_ROOT_KEY)')
+    .option('--log-level <level>', 'trace, debug, info, warn, error or silent (log.level; default info)')
     .action(async (flags: UpFlags) => {
-      const { configFileFromEnvironment, loadConfig, processEnvironment, rootKeyFromEnvironment } =
+      const { changedKeys, configFileFromEnvironment, loadConfig, processEnvironment, rootKeyFromEnvironment } =
         await import('../../config/index.js');
       const { startGatehouse } = await import('../../app/index.js');
       const env = processEnvironment();
       const file = flags.config ?? configFileFromEnvironment(env);
+      // Flags win over the file and the environment, at start and at every SIGHUP re-read.
+      const flagOverrides = {
+        ...(flags.dataDir === undefined ? {} : { dataDir: flags.dataDir }),
+        ...(flags.logLevel === undefined ? {} : { log: { level: flags.logLevel } }),
+      };
       const config = loadConfig({
         ...(file === undefined ? {} : { file }),
         env,
-        overrides: flags.dataDir === undefined ? {} : { dataDir: flags.dataDir },
+        overrides: flagOverrides,
+        overrideSources: flags.logLevel === undefined ? {} : { 'log.level': '--log-level' },
       });
       const { createLogger } = await import('../logger.js');
       const logger = createLogger(config.log.level);
       // Before anything starts: a signal during startup stops the platform once it runs (not Node's default kill).
       const stopWith = exitOnSignals(logger, 'stopping: draining in-flight requests');
+      // SIGHUP too: Node's default would kill the process. One that arrives during startup reloads once it runs.
+      const hup: { reload?: () => void; pending: boolean } = { pending: false };
+      process.on('SIGHUP', () => {
+        if (hup.reload === undefined) hup.pending = true;
+        else hup.reload();
+      });
       const rootKeyEnv = rootKeyFromEnvironment(env);
       const running = await startGatehouse({
         config,
@@ -87,15 +102,23 @@ export function upCommand(): Command {
         logger,
       });
       // SIGHUP, in order: the gateway section of the configuration file, then a root key rotated by another replica.
+      // Every other setting is read at start only: a changed one is named in the log (config_reload_ignored).
       let reloading = Promise.resolve();
-      process.on('SIGHUP', () => {
+      hup.reload = () => {
         reloading = reloading.then(async () => {
           try {
             const next = loadConfig({
               ...(file === undefined ? {} : { file }),
               env,
-              overrides: flags.dataDir === undefined ? {} : { dataDir: flags.dataDir },
+              overrides: flagOverrides,
             });
+            const ignored = changedKeys(config, next, ['gateway']);
+            if (ignored.length > 0) {
+              logger.warn(
+                { event: 'config_reload_ignored', keys: ignored },
+                `changed in the configuration but applied only at restart: ${ignored.join(', ')}`,
+              );
+            }
             // Builds what the section adds (JWT verifier, the gateway's SVID) before its routes are swapped in.
             await running.reloadGateway(next.gateway);
             logger.info({ event: 'gateway_reload' }, 'gateway configuration reloaded (SIGHUP)');
@@ -113,7 +136,8 @@ export function upCommand(): Command {
             logger.error({ event: 'root_key_check_failed', reason: (err as Error).message }, 'root key check failed');
           }
         });
-      });
+      };
+      if (hup.pending) hup.reload();
       stopWith(() => running.stop());
       // Last, once every signal is handled: whoever waits for this line may signal at once.
       process.stdout.write(banner(running));
