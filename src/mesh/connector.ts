@@ -1,5 +1,5 @@
 import { connect, type TLSSocket } from 'node:tls';
-import type { buildConnector } from 'undici';
+import { errors, type buildConnector } from 'undici';
 import { GatehouseError } from '../core/index.js';
 import type { IdentitySource } from './identity_source.js';
 import type { PeerChecker, PeerIdentity, PeerVerdict } from './peer_check.js';
@@ -73,7 +73,12 @@ export function mtlsConnector(options: {
       sessions.set(key, { session, peer });
     };
     socket.on('session', remember);
-    const timer = setTimeout(() => socket.destroy(new Error('mTLS connect timeout')), options.timeoutMs ?? 10_000);
+    // undici's own connect-timeout error (code UND_ERR_CONNECT_TIMEOUT), so that the gateway and the sidecar read it as
+    // a timeout (504) like undici's other timeouts, not as an unreachable upstream (502).
+    const timer = setTimeout(
+      () => socket.destroy(new errors.ConnectTimeoutError('mTLS connect timeout')),
+      options.timeoutMs ?? 10_000,
+    );
     const fail = (err: Error) => {
       clearTimeout(timer);
       sessions.delete(key);
