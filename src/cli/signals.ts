@@ -60,3 +60,30 @@ export function exitOnSignals(logger: Logger, message: string): (stop: () => Pro
     if (pending !== undefined) run(pending, fn);
   };
 }
+
+/**
+ * Takes `signal` over now (Node's default for SIGHUP would kill the process) and returns the function that, once the
+ * command runs, sets what the signal does. Each arrival then runs it, one at a time in signal order; arrivals before
+ * it is set (during start-up) are held and run it once as soon as it is set. A rejection is the handler's to log.
+ *
+ * @example
+ * const onHangup = heldSignal('SIGHUP');
+ * const running = await start();
+ * onHangup(() => running.reload());
+ */
+export function heldSignal(signal: NodeJS.Signals): (handler: () => Promise<void>) => void {
+  let handler: (() => Promise<void>) | undefined;
+  let held = false;
+  let queue = Promise.resolve();
+  const run = (fn: () => Promise<void>) => {
+    queue = queue.then(fn).catch(() => {});
+  };
+  process.on(signal, () => {
+    if (handler === undefined) held = true;
+    else run(handler);
+  });
+  return (fn) => {
+    handler = fn;
+    if (held) run(fn);
+  };
+}

@@ -31,7 +31,11 @@ export const configSchema = z.strictObject({
     .describe('SPIFFE trust domain: every certificate the CA issues names spiffe://<trustDomain>/...'),
   log: z
     .strictObject({
-      level: level.default('info').describe('Log level (`gatehouse up --log-level` overrides it); read at start only.'),
+      level: level
+        .default('info')
+        .describe(
+          'Log level (the `--log-level` flag of `up`, `gateway`, `sidecar` and a component alone overrides it); read at start only.',
+        ),
     })
     .prefault({})
     .describe('Logging.'),

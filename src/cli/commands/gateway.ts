@@ -1,10 +1,10 @@
 import { Command } from 'commander';
 import { metricsPortOption } from '../metrics_port.js';
 import type { StandaloneGateway } from '../../app/index.js';
-import type { Config } from '../../config/index.js';
-import { systemClock, type Logger } from '../../core/index.js';
+import { systemClock } from '../../core/index.js';
 import { readPem, reloadCertificateFiles } from '../certificate_files.js';
-import { exitOnSignals } from '../signals.js';
+import { logLevelOption } from '../log_level.js';
+import type { Serving } from '../serve.js';
 
 interface GatewayFlags {
   config?: string;
@@ -12,51 +12,61 @@ interface GatewayFlags {
   key?: string;
   issuerCa?: string;
   metricsPort?: number;
+  logLevel?: string;
 }
+
+/** The keys a standalone gateway reads (a change elsewhere is no concern of it), and those SIGHUP applies. */
+const SCOPE = {
+  applied: ['gateway', 'identity.issuer'],
+  reads: ['trustDomain', 'log', 'redis', 'listen.host', 'listen.gateway', 'http', 'ratelimit', 'identity'],
+};
 
 /**
  * SIGHUP, in this order: (1) re-reads `--cert`/`--key` and swaps the pair into the listener (refused:
  * `certificate_reload_failed`, the current pair stays); (2) re-reads the configuration file and swaps the gateway
  * section with `identity.issuer` and `--issuer-ca` read again, once what it adds or changes (the JWT verifier, the mesh
- * identity) is running (refused: `gateway_reload_failed`, the
- * running configuration stays). Each step is applied or refused on its own: a bad certificate does not hold back a
- * good configuration, nor the reverse. Signals are handled one at a time, in order.
+ * identity) is running (refused: `gateway_reload_failed`, the running configuration stays); every other key it reads
+ * and that changed is named in a warning (`config_reload_ignored`): only a restart applies it. Each step is applied or
+ * refused on its own: a bad certificate does not hold back a good configuration, nor the reverse. Signals are handled
+ * one at a time, in order; one that arrives during start-up is held until the gateway runs.
  */
 function reloadOnHangup(
   gateway: StandaloneGateway,
   files: { cert: string; key: string; issuerCa?: string },
-  load: () => Config,
-  logger: Logger,
+  serving: Serving,
 ): void {
-  let reloading = Promise.resolve();
-  process.on('SIGHUP', () => {
-    reloading = reloading.then(async () => {
-      reloadCertificateFiles(gateway, files, 'gateway', logger);
-      try {
-        const config = load();
-        await gateway.reload(config.gateway, {
-          issuer: config.identity.issuer,
-          ...(files.issuerCa === undefined ? {} : { trustBundlePem: readPem(files.issuerCa, 'issuer CA') }),
-        });
-        process.stdout.write('gatehouse gateway: configuration reloaded\n');
-      } catch (err) {
-        logger.error(
-          { event: 'gateway_reload_failed', reason: (err as Error).message },
-          'reload refused; keeping the running configuration',
-        );
-      }
-    });
+  const { logger } = serving;
+  serving.onHangup(async () => {
+    reloadCertificateFiles(gateway, files, 'gateway', logger);
+    try {
+      const config = serving.load();
+      serving.warnRestartOnly(config, SCOPE);
+      await gateway.reload(config.gateway, {
+        issuer: config.identity.issuer,
+        ...(files.issuerCa === undefined ? {} : { trustBundlePem: readPem(files.issuerCa, 'issuer CA') }),
+      });
+      process.stdout.write('gatehouse gateway: configuration reloaded\n');
+    } catch (err) {
+      logger.error(
+        { event: 'gateway_reload_failed', reason: (err as Error).message },
+        'reload refused; keeping the running configuration',
+      );
+    }
   });
 }
 
 /**
- * `gatehouse gateway --config FILE --cert FILE --key FILE`: the gateway data plane alone; SIGHUP re-reads the
- * certificate and key files and the configuration file, and swaps them in without dropping connections.
+ * `gatehouse gateway --config FILE --cert FILE --key FILE [--log-level LEVEL]`: the gateway data plane alone; SIGHUP
+ * re-reads the certificate and key files and the configuration file, and swaps them in without dropping connections
+ * (the gateway section and `identity.issuer`; a changed key that needs a restart is named in the log).
  */
 export function gatewayCommand(): Command {
   return new Command('gateway')
     .description('run the API gateway alone (routes, limits and upstreams from the gateway section of --config)')
-    .option('--config <file>', 'configuration file (YAML or JSON); also GATEHOUSE_CONFIG; SIGHUP re-reads it')
+    .option(
+      '--config <file>',
+      'configuration file (YAML or JSON); also GATEHOUSE_CONFIG; SIGHUP re-reads its gateway section',
+    )
     .requiredOption('--cert <file>', 'PEM certificate chain of the listener; SIGHUP re-reads it')
     .requiredOption('--key <file>', 'PEM private key of the listener (SIGHUP re-reads it)')
     .option(
@@ -64,17 +74,12 @@ export function gatewayCommand(): Command {
       'PEM CA bundle trusted for the issuer JWKS (JWT routes; default: system roots); SIGHUP re-reads it',
     )
     .addOption(metricsPortOption("the gateway's Prometheus metrics"))
+    .addOption(logLevelOption())
     .action(async (flags: GatewayFlags) => {
-      const { configFileFromEnvironment, loadConfig, processEnvironment } = await import('../../config/index.js');
       const { startStandaloneGateway } = await import('../../app/index.js');
-      const env = processEnvironment();
-      const file = flags.config ?? configFileFromEnvironment(env);
-      const load = () => loadConfig({ ...(file === undefined ? {} : { file }), env, overrides: {} });
-      const config = load();
-      const { createLogger } = await import('../logger.js');
-      const logger = createLogger(config.log.level);
-      // Before anything starts: a signal during startup stops the command once it runs (not Node's default kill).
-      const stopWith = exitOnSignals(logger, 'stopping: draining in-flight requests');
+      const { startServing } = await import('../serve.js');
+      const serving = startServing(flags, { stopMessage: 'stopping: draining in-flight requests' });
+      const { config, logger, stopWith } = serving;
       const { metricsPort } = flags;
       const files = {
         cert: flags.cert as string,
@@ -90,7 +95,7 @@ export function gatewayCommand(): Command {
         clock: systemClock,
         logger,
       });
-      reloadOnHangup(gateway, files, load, logger);
+      reloadOnHangup(gateway, files, serving);
       stopWith(() => gateway.close());
       // Last, once every signal is handled: whoever waits for this line may signal at once.
       process.stdout.write(

@@ -1,9 +1,10 @@
 import type { Command } from 'commander';
 import { metricsPortOption } from '../metrics_port.js';
 import type { RunningComponent, StandaloneComponent } from '../../app/index.js';
-import { systemClock, type Logger } from '../../core/index.js';
+import { systemClock } from '../../core/index.js';
 import { readPem, reloadCertificateFiles } from '../certificate_files.js';
-import { exitOnSignals } from '../signals.js';
+import { logLevelOption } from '../log_level.js';
+import type { Serving } from '../serve.js';
 
 interface StandaloneFlags {
   config?: string;
@@ -12,6 +13,7 @@ interface StandaloneFlags {
   cert?: string;
   key?: string;
   metricsPort?: number;
+  logLevel?: string;
 }
 
 const TITLES: Record<StandaloneComponent, string> = {
@@ -21,38 +23,62 @@ const TITLES: Record<StandaloneComponent, string> = {
 };
 
 /**
- * SIGHUP: with `--cert`/`--key`, re-reads both files and swaps the pair into the component's listeners (an unreadable
- * file or a pair that does not check is refused with a log line, `certificate_reload_failed`, and the current pair
- * stays); then looks for a root key rotated through `gatehouse up` and adopts it if the root key source holds it.
+ * The sections a component alone never reads (other verbs'), and the listeners each reads: a change elsewhere is no
+ * concern of it, so SIGHUP does not name it.
+ */
+const UNREAD = ['gateway', 'sidecar', 'mesh', 'listen'];
+const LISTENERS: Record<StandaloneComponent, string[]> = {
+  identity: ['listen.identity', 'listen.identityMtls'],
+  kms: ['listen.kms'],
+  ca: ['listen.ca'],
+};
+
+/**
+ * SIGHUP, in order: (1) with `--cert`/`--key`, re-reads both files and swaps the pair into the component's listeners
+ * (an unreadable file or a pair that does not check is refused with a log line, `certificate_reload_failed`, and the
+ * current pair stays); (2) re-reads the configuration file: nothing in it is applied, so the keys that changed (and
+ * that the component reads) are named in a warning, `config_reload_ignored`, until a restart; (3) looks for a root key
+ * rotated through `gatehouse up` and adopts it if the root key source holds it.
  */
 function reloadOnHangup(
   running: RunningComponent,
   files: { cert: string; key: string } | undefined,
-  logger: Logger,
+  serving: Serving,
 ): void {
+  const { logger } = serving;
   const component = running.component;
-  // One reload at a time, in signal order (as the sidecar does).
-  let reloading = Promise.resolve();
-  process.on('SIGHUP', () => {
-    reloading = reloading.then(async () => {
-      if (files) reloadCertificateFiles(running, files, component, logger);
-      try {
-        if ((await running.refreshRootKey()) === 'adopted') {
-          process.stdout.write(`gatehouse ${component}: root key rotated through gatehouse up: now sealing with it\n`);
-        }
-      } catch (err) {
-        logger.error({ event: 'root_key_check_failed', reason: (err as Error).message }, 'root key check failed');
+  const reads = [
+    ...Object.keys(serving.config).filter((key) => !UNREAD.includes(key)),
+    ...['listen.host', 'listen.certificateNames', ...LISTENERS[component]],
+  ];
+  serving.onHangup(async () => {
+    if (files) reloadCertificateFiles(running, files, component, logger);
+    try {
+      const next = serving.load();
+      serving.warnRestartOnly(next, { applied: [], reads });
+    } catch (err) {
+      logger.error(
+        { event: 'config_reload_failed', reason: (err as Error).message },
+        'configuration re-read failed; the running configuration stays',
+      );
+    }
+    try {
+      if ((await running.refreshRootKey()) === 'adopted') {
+        process.stdout.write(`gatehouse ${component}: root key rotated through gatehouse up: now sealing with it\n`);
       }
-    });
+    } catch (err) {
+      logger.error({ event: 'root_key_check_failed', reason: (err as Error).message }, 'root key check failed');
+    }
   });
 }
 
 /**
  * Makes `command` run `component` alone when called without a subcommand: `gatehouse identity|kms|ca --config FILE
- * [--data-dir DIR] [--root-key-file FILE] [--cert FILE --key FILE]`. Its own options are read only before a
- * subcommand (`gatehouse kms key list --data-dir DIR` keeps meaning the admin command). Prints the URL, then runs
- * until SIGINT/SIGTERM, which stop it cleanly (exit 0); SIGHUP reloads the `--cert`/`--key` files and looks for a
- * rotated root key.
+ * [--data-dir DIR] [--root-key-file FILE] [--cert FILE --key FILE] [--log-level LEVEL]`. Its own options are read
+ * only before a subcommand (`gatehouse kms key list --data-dir DIR` keeps meaning the admin command). Prints the URL,
+ * then runs until SIGINT/SIGTERM, which stop it cleanly (exit 0); SIGHUP reloads the `--cert`/`--key` files, names
+ * in the log the changed configuration keys (read at start only) and looks for a rotated root key. Signals that
+ * arrive during start-up are held until the component runs.
  *
  * @example
  * runsAlone(new Command('kms'), 'kms');
@@ -61,7 +87,10 @@ export function runsAlone(command: Command, component: StandaloneComponent): Com
   const title = TITLES[component];
   command
     .enablePositionalOptions()
-    .option('--config <file>', `configuration file (YAML or JSON) to run ${title} alone; also GATEHOUSE_CONFIG`)
+    .option(
+      '--config <file>',
+      `configuration file (YAML or JSON) to run ${title} alone; also GATEHOUSE_CONFIG; read at start only (SIGHUP logs changed keys)`,
+    )
     .option('--data-dir <dir>', 'data directory (SQLite storage, root.key, trust-bundle.pem; default dataDir)')
     .option('--root-key-file <file>', 'file holding the root key (default DIR/root.key; also GATEHOUSE_ROOT_KEY)')
     .option(
@@ -69,39 +98,30 @@ export function runsAlone(command: Command, component: StandaloneComponent): Com
       'PEM certificate chain of the listener (default: one from the platform CA, renewed); SIGHUP re-reads it',
     )
     .option('--key <file>', 'PEM private key of the listener (with --cert; SIGHUP re-reads it)')
-    .addOption(metricsPortOption('Prometheus metrics (HTTP requests, CA expiry)'));
+    .addOption(metricsPortOption('Prometheus metrics (HTTP requests, CA expiry)'))
+    .addOption(logLevelOption());
   return command.action(async (flags: StandaloneFlags) => {
-    const { configFileFromEnvironment, loadConfig, processEnvironment, rootKeyFromEnvironment } =
-      await import('../../config/index.js');
     const { startStandaloneComponent } = await import('../../app/index.js');
-    const env = processEnvironment();
-    const file = flags.config ?? configFileFromEnvironment(env);
-    if (file === undefined) {
-      command.error(
-        `error: --config FILE (or GATEHOUSE_CONFIG) is required to run ${title} alone; see gatehouse ${command.name()} --help`,
-      );
-    }
-    if ((flags.cert === undefined) !== (flags.key === undefined)) {
-      command.error('error: --cert and --key go together');
-    }
-    const { metricsPort } = flags;
-    const config = loadConfig({
-      file,
-      env,
-      overrides: flags.dataDir === undefined ? {} : { dataDir: flags.dataDir },
+    const { startServing } = await import('../serve.js');
+    const serving = startServing(flags, {
+      stopMessage: 'stopping: draining in-flight requests',
+      checkFile: (file) => {
+        if (file === undefined) {
+          command.error(
+            `error: --config FILE (or GATEHOUSE_CONFIG) is required to run ${title} alone; see gatehouse ${command.name()} --help`,
+          );
+        }
+        if ((flags.cert === undefined) !== (flags.key === undefined)) {
+          command.error('error: --cert and --key go together');
+        }
+      },
     });
-    const { createLogger } = await import('../logger.js');
-    const logger = createLogger(config.log.level);
-    // Before anything starts: a signal during startup stops the command once it runs (not Node's default kill).
-    const stopWith = exitOnSignals(logger, 'stopping: draining in-flight requests');
-    const rootKeyEnv = rootKeyFromEnvironment(env);
+    const { config, logger, stopWith } = serving;
+    const { metricsPort } = flags;
     const running = await startStandaloneComponent({
       component,
       config,
-      rootKey: {
-        ...(flags.rootKeyFile === undefined ? {} : { file: flags.rootKeyFile }),
-        ...(rootKeyEnv === undefined ? {} : { env: rootKeyEnv }),
-      },
+      rootKey: serving.rootKey(flags.rootKeyFile),
       ...(flags.cert !== undefined && flags.key !== undefined
         ? { certificate: { certPem: readPem(flags.cert, 'certificate'), keyPem: readPem(flags.key, 'key') } }
         : {}),
@@ -112,7 +132,7 @@ export function runsAlone(command: Command, component: StandaloneComponent): Com
     reloadOnHangup(
       running,
       flags.cert !== undefined && flags.key !== undefined ? { cert: flags.cert, key: flags.key } : undefined,
-      logger,
+      serving,
     );
     stopWith(() => running.stop());
     // Last, once every signal is handled: whoever waits for this line may signal at once.

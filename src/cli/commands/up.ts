@@ -1,7 +1,7 @@
 import { Command } from 'commander';
 import { systemClock } from '../../core/index.js';
 import type { RunningGatehouse } from '../../app/index.js';
-import { exitOnSignals } from '../signals.js';
+import { logLevelOption } from '../log_level.js';
 
 interface UpFlags {
   dataDir?: string;
@@ -63,81 +63,41 @@ export function upCommand(): Command {
     .option('--data-dir <dir>', 'data directory (default ./.gatehouse, or dataDir from the config)')
     .option('--config <file>', 'configuration file (YAML or JSON); also GATEHOUSE_CONFIG')
     .option('--root-key-file <file>', 'file holding the root key (default DIR/root.key; also GATEHOUSE_ROOT_KEY)')
-    .option('--log-level <level>', 'trace, debug, info, warn, error or silent (log.level; default info)')
+    .addOption(logLevelOption())
     .action(async (flags: UpFlags) => {
-      const { changedKeys, configFileFromEnvironment, loadConfig, processEnvironment, rootKeyFromEnvironment } =
-        await import('../../config/index.js');
       const { startGatehouse } = await import('../../app/index.js');
-      const env = processEnvironment();
-      const file = flags.config ?? configFileFromEnvironment(env);
-      // Flags win over the file and the environment, at start and at every SIGHUP re-read.
-      const flagOverrides = {
-        ...(flags.dataDir === undefined ? {} : { dataDir: flags.dataDir }),
-        ...(flags.logLevel === undefined ? {} : { log: { level: flags.logLevel } }),
-      };
-      const config = loadConfig({
-        ...(file === undefined ? {} : { file }),
-        env,
-        overrides: flagOverrides,
-        overrideSources: flags.logLevel === undefined ? {} : { 'log.level': '--log-level' },
-      });
-      const { createLogger } = await import('../logger.js');
-      const logger = createLogger(config.log.level);
-      // Before anything starts: a signal during startup stops the platform once it runs (not Node's default kill).
-      const stopWith = exitOnSignals(logger, 'stopping: draining in-flight requests');
-      // SIGHUP too: Node's default would kill the process. One that arrives during startup reloads once it runs.
-      const hup: { reload?: () => void; pending: boolean } = { pending: false };
-      process.on('SIGHUP', () => {
-        if (hup.reload === undefined) hup.pending = true;
-        else hup.reload();
-      });
-      const rootKeyEnv = rootKeyFromEnvironment(env);
+      const { startServing } = await import('../serve.js');
+      const serving = startServing(flags, { stopMessage: 'stopping: draining in-flight requests' });
+      const { config, logger, stopWith } = serving;
       const running = await startGatehouse({
         config,
-        rootKey: {
-          ...(flags.rootKeyFile === undefined ? {} : { file: flags.rootKeyFile }),
-          ...(rootKeyEnv === undefined ? {} : { env: rootKeyEnv }),
-        },
+        rootKey: serving.rootKey(flags.rootKeyFile),
         clock: systemClock,
         logger,
       });
       // SIGHUP, in order: the gateway section of the configuration file, then a root key rotated by another replica.
       // Every other setting is read at start only: a changed one is named in the log (config_reload_ignored).
-      let reloading = Promise.resolve();
-      hup.reload = () => {
-        reloading = reloading.then(async () => {
-          try {
-            const next = loadConfig({
-              ...(file === undefined ? {} : { file }),
-              env,
-              overrides: flagOverrides,
-            });
-            const ignored = changedKeys(config, next, ['gateway']);
-            if (ignored.length > 0) {
-              logger.warn(
-                { event: 'config_reload_ignored', keys: ignored },
-                `changed in the configuration but applied only at restart: ${ignored.join(', ')}`,
-              );
-            }
-            // Builds what the section adds (JWT verifier, the gateway's SVID) before its routes are swapped in.
-            await running.reloadGateway(next.gateway);
-            logger.info({ event: 'gateway_reload' }, 'gateway configuration reloaded (SIGHUP)');
-          } catch (err) {
-            logger.error(
-              { event: 'gateway_reload_failed', reason: (err as Error).message },
-              'reload refused; keeping the running gateway configuration',
-            );
+      serving.onHangup(async () => {
+        try {
+          const next = serving.load();
+          serving.warnRestartOnly(next, { applied: ['gateway'] });
+          // Builds what the section adds (JWT verifier, the gateway's SVID) before its routes are swapped in.
+          await running.reloadGateway(next.gateway);
+          logger.info({ event: 'gateway_reload' }, 'gateway configuration reloaded (SIGHUP)');
+        } catch (err) {
+          logger.error(
+            { event: 'gateway_reload_failed', reason: (err as Error).message },
+            'reload refused; keeping the running gateway configuration',
+          );
+        }
+        try {
+          if ((await running.refreshRootKey()) === 'adopted') {
+            process.stdout.write('gatehouse up: root key rotated through another replica: now sealing with it\n');
           }
-          try {
-            if ((await running.refreshRootKey()) === 'adopted') {
-              process.stdout.write('gatehouse up: root key rotated through another replica: now sealing with it\n');
-            }
-          } catch (err) {
-            logger.error({ event: 'root_key_check_failed', reason: (err as Error).message }, 'root key check failed');
-          }
-        });
-      };
-      if (hup.pending) hup.reload();
+        } catch (err) {
+          logger.error({ event: 'root_key_check_failed', reason: (err as Error).message }, 'root key check failed');
+        }
+      });
       stopWith(() => running.stop());
       // Last, once every signal is handled: whoever waits for this line may signal at once.
       process.stdout.write(banner(running));
