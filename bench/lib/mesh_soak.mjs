@@ -20,6 +20,9 @@ const { silentLogger, systemClock } = await load('core/index.js');
 const { Sidecar } = await load('mesh/index.js');
 const { Authority, JoinTokens } = await load('pki/index.js');
 
+/** A `pki.limits` budget no soak reaches. */
+const UNLIMITED = { rate: 1_000_000, period: '1s', burst: 1_000_000 };
+
 export const TD = 'soak.local';
 const DAY = 86_400_000;
 export const spiffeId = (sa) => `spiffe://${TD}/ns/demo/sa/${sa}`;
@@ -89,7 +92,16 @@ export async function caService(tuning = {}, options = {}) {
           dataDir: dir,
           trustDomain: TD,
           listen: { host: '127.0.0.1', ca: { port } },
-          ...(options.bundleRefreshHint ? { pki: { bundleRefreshHint: options.bundleRefreshHint } } : {}),
+          pki: {
+            ...(options.bundleRefreshHint ? { bundleRefreshHint: options.bundleRefreshHint } : {}),
+            // The soak renews from 127.0.0.1 far more often than a fleet: the CA's rate limits are lifted.
+            limits: {
+              signPerAddress: UNLIMITED,
+              failedBootstrapPerAddress: UNLIMITED,
+              renewPerAddress: UNLIMITED,
+              renewPerSpiffeId: UNLIMITED,
+            },
+          },
         },
       });
       const core = { config, clock: systemClock, logger: silentLogger, records: store, leases, authority };

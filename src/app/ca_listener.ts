@@ -1,9 +1,11 @@
 import type { TLSSocket } from 'node:tls';
 import { expiryWarningLog } from './ca_expiry_log.js';
-import { writeFileAtomic } from '../core/index.js';
-import { registerCaRoutes, type CaAdminOperations } from '../http/index.js';
+import { writeFileAtomic, type Logger } from '../core/index.js';
+import { CaThrottle, registerCaRoutes, type CaAdminOperations } from '../http/index.js';
 import { Enrollment, JoinTokens, Revocations, type BootstrapTokenVerifier } from '../pki/index.js';
+import type { LimiterStore } from '../ratelimit/index.js';
 import { CaFollower } from './ca_follower.js';
+import { openIdentityLimiter } from './identity_limiter.js';
 import { caAdminOperations } from './ca_operations.js';
 import type { PlatformCore } from './compose.js';
 import type { IssuedListenerCert, OperatorCertificate } from './listener_certificate.js';
@@ -20,19 +22,8 @@ export interface CaListener {
   close(): Promise<void>;
 }
 
-const ROTATION_CHECK_MS = 60_000;
-
-/**
- * Prepares the CA API on its own TLS 1.3 listener (listener certificate `spiffe://<td>/gatehouse/ca`) with client
- * certificates requested and judged on every connection (chain to the trust bundle, SVID rules, deny list; refusals
- * logged with their reason). Whenever the bundle changes (CA rotation here or on another replica), trust-bundle.pem is
- * rewritten and the listener trusts the new bundle. `bootstrap` verifies access tokens (up.ts wires identity's).
- *
- * @example
- * const ca = await prepareCaListener({ core, trustBundleFile, ticketKeys, ready: () => ready });
- * const url = await ca.listen(scheduler);
- */
-export async function prepareCaListener(options: {
+/** What {@link prepareCaListener} takes. */
+export interface CaListenerOptions {
   core: PlatformCore;
   /** Rewritten whenever the bundle changes (none: no file is kept). */
   trustBundleFile?: string | undefined;
@@ -41,10 +32,45 @@ export async function prepareCaListener(options: {
   bootstrap?: BootstrapTokenVerifier;
   /** The operator's certificate and key (`--cert`/`--key`) instead of one from the platform CA. */
   certificate?: OperatorCertificate | undefined;
-}): Promise<CaListener> {
+  /** Where `pki.limits` count (default: a store of the listener's own, closed with it). */
+  limiter?: LimiterStore;
+}
+
+const ROTATION_CHECK_MS = 60_000;
+
+/**
+ * Prepares the CA API on its own TLS 1.3 listener (listener certificate `spiffe://<td>/gatehouse/ca`) with client
+ * certificates requested and judged on every connection (chain to the trust bundle, SVID rules, deny list; refusals
+ * logged with their reason). Whenever the bundle changes (CA rotation here or on another replica), trust-bundle.pem is
+ * rewritten and the listener trusts the new bundle. `bootstrap` verifies access tokens (up.ts wires identity's).
+ * Sign and renew are rate limited (`pki.limits`) in `limiter` (up.ts hands it the identity listener's store); without
+ * one, the listener opens its own like identity's (on Redis when `redis.url` is set, so replicas share the counts).
+ *
+ * @example
+ * const ca = await prepareCaListener({ core, trustBundleFile, ticketKeys, ready: () => ready });
+ * const url = await ca.listen(scheduler);
+ */
+export async function prepareCaListener(options: CaListenerOptions): Promise<CaListener> {
+  const { config, clock } = options.core;
+  const logger = options.core.logger.child({ listener: 'ca' });
+  if (options.limiter) return prepare(options, logger, options.limiter, undefined);
+  const own = await openIdentityLimiter(config, clock, logger, { shared: true, for: 'ca' });
+  try {
+    return await prepare(options, logger, own.store, own);
+  } catch (err) {
+    await own.close();
+    throw err;
+  }
+}
+
+async function prepare(
+  options: CaListenerOptions,
+  logger: Logger,
+  limiter: LimiterStore,
+  own: { close(): Promise<void> } | undefined,
+): Promise<CaListener> {
   const { core } = options;
   const { config, clock, authority } = core;
-  const logger = core.logger.child({ listener: 'ca' });
   const enrollment = new Enrollment({
     authority,
     joinTokens: new JoinTokens(core.records, clock),
@@ -84,6 +110,7 @@ export async function prepareCaListener(options: {
     enrollment,
     bundlePem: () => authority.trustBundlePem(),
     spiffeBundle: () => authority.spiffeBundle(refreshHintSeconds),
+    throttle: new CaThrottle(limiter, config.pki.limits),
     logger,
   });
   let published = authority.trustBundlePem();
@@ -129,7 +156,11 @@ export async function prepareCaListener(options: {
     renewCertificate: () => listener.renewCertificate(),
     async close() {
       follower.stop();
-      await listener.close();
+      try {
+        await listener.close();
+      } finally {
+        await own?.close();
+      }
     },
   };
 }

@@ -1,5 +1,6 @@
 import type { Config } from '../config/index.js';
 import type { Logger } from '../core/index.js';
+import type { LimiterStore } from '../ratelimit/index.js';
 import type { PlatformCore } from './compose.js';
 import { openIdentityLimiter } from './identity_limiter.js';
 import { openIdentity, type IdentityServer } from './identity_server.js';
@@ -8,6 +9,8 @@ import { openRevocationFanout } from './revocation_fanout.js';
 /** The identity capability opened in this process, and how to close what it holds. */
 export interface InProcessIdentity {
   identity: IdentityServer;
+  /** The limiter store of the identity throttles (shared with the CA listener of `gatehouse up`). */
+  limiter: LimiterStore;
   close(): Promise<void>;
 }
 
@@ -73,6 +76,7 @@ export async function openInProcessIdentity(
   apiKeyRefresher.unref();
   return {
     identity,
+    limiter: limiter.store,
     async close() {
       clearInterval(refresher);
       clearInterval(apiKeyRefresher);

@@ -45,6 +45,8 @@ async function connected(redis: Redis, ms: number): Promise<boolean> {
  * from the Redis server), so that replicas share the counts and spreading guesses over them gains nothing. While Redis
  * does not answer (within 1 s) the counts fall back to this process for a second at a time, so limits keep applying; a
  * start waits up to 5 s for the first connection. `shared: false` keeps them in memory (a process that only verifies).
+ * The CA listener's limits (`pki.limits`, keys under `ca:`) count in the same store: `gatehouse up` hands it the
+ * identity listener's, a CA started alone opens its own (`for: 'ca'`, same Redis keys, so every replica shares them).
  *
  * @example
  * const limiter = await openIdentityLimiter(config, clock, logger);
@@ -54,13 +56,14 @@ export async function openIdentityLimiter(
   config: Config,
   clock: Clock,
   logger: Logger,
-  options: { shared: boolean } = { shared: true },
+  options: { shared: boolean; for?: 'identity' | 'ca' } = { shared: true },
 ): Promise<IdentityLimiter> {
   const local = new MemoryLimiterStore({ clock, maxKeys: config.ratelimit.memory.maxKeys });
-  const redis = options.shared ? openRedis(config, logger, 'identity-limits') : undefined;
+  const who = options.for ?? 'identity';
+  const redis = options.shared ? openRedis(config, logger, `${who}-limits`) : undefined;
   if (redis === undefined) return { store: local, shared: false, close: () => local.close() };
   if (!(await connected(redis, REDIS_CONNECT_WAIT_MS))) {
-    logger.warn({ event: 'limiter_shared_down' }, 'Redis not reachable yet: identity limits are counted in process');
+    logger.warn({ event: 'limiter_shared_down' }, `Redis not reachable yet: ${who} limits are counted in process`);
   }
   const shared = new RedisLimiterStore({ redis, keyPrefix: `${config.redis.keyPrefix}id:` });
   const store = new FallbackLimiterStore({

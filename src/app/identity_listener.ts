@@ -11,10 +11,13 @@ import type { IdentityServer } from './identity_server.js';
 import type { IssuedListenerCert, OperatorCertificate } from './listener_certificate.js';
 import { httpsServerBuilder, listenerUrl, preparePlatformListener } from './platform_listener.js';
 import type { Scheduler } from './scheduler.js';
+import type { LimiterStore } from '../ratelimit/index.js';
 
 /** The identity issuer's listener, prepared (routes registered, certificate issued) and then started. */
 export interface IdentityListener {
   identity: IdentityServer;
+  /** The store its throttles count in (Redis when `redis.url` is set); `gatehouse up` counts the CA's limits there. */
+  limiter: LimiterStore;
   /** Binds `listen.host`:`listen.identity.port` and schedules key maintenance; returns the issuer URL. */
   listen(scheduler: Scheduler): Promise<string>;
   /** Where the listener is bound (`https://host:port`), once listening; the issuer may be another name for it. */
@@ -104,6 +107,7 @@ export async function prepareIdentityListener(options: {
   let bound: string | undefined;
   return {
     identity,
+    limiter: opened.limiter,
     async listen(scheduler) {
       const { port } = await listener.listen(config.listen.host, config.listen.identity.port);
       bound = listenerUrl(config.listen.host, port);

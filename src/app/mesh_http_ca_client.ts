@@ -12,6 +12,15 @@ interface SvidAnswer {
 }
 
 const MAX_ANSWER_BYTES = 256 * 1024;
+/** The longest Retry-After taken from the CA (a larger one is read as this). */
+const MAX_RETRY_AFTER_SECONDS = 3600;
+
+/** Retry-After in whole seconds (the CA sends no dates), bounded; undefined when absent or malformed. */
+function retryAfterSeconds(header: string | string[] | undefined): number | undefined {
+  const value = Array.isArray(header) ? header[0] : header;
+  if (value === undefined || !/^\d{1,9}$/.test(value.trim())) return undefined;
+  return Math.min(MAX_RETRY_AFTER_SECONDS, Math.max(1, Number(value.trim())));
+}
 
 function issued(answer: SvidAnswer): IssuedCertificate {
   return {
@@ -26,7 +35,8 @@ function issued(answer: SvidAnswer): IssuedCertificate {
 /**
  * The mesh's CA client over HTTPS (TLS 1.3) to the CA listener of a running gatehouse: `POST /v1/ca/sign` with the
  * join token, `POST /v1/ca/renew` over mTLS with the current SVID, bundle and deny list. Problem answers become
- * GatehouseErrors with their code.
+ * GatehouseErrors with their code; a 429 (or 503) with Retry-After also carries `retryAfterSeconds` (at most an hour),
+ * which the mesh's IdentitySource waits before it tries again.
  *
  * @example
  * const client = new HttpCaClient({ url: 'https://127.0.0.1:8445', bundlePem: readFileSync(bundleFile, 'utf8') });
@@ -110,10 +120,16 @@ export class HttpCaClient implements CertificateAuthorityClient {
         // not a problem body
       }
       // The CA's public title says why (e.g. which field of the request it refused); the caller logs or prints it.
-      throw new GatehouseError(code, {
+      const refusal = new GatehouseError(code, {
         message: `the CA refused ${method} ${path} (${res.statusCode}${code === 'ERR_MESH_UPSTREAM_FAILED' ? '' : ` ${code}`}): ${title ?? ERROR_CODES[code].message}`,
         detail: `CA ${path} answered ${res.statusCode}`,
       });
+      // A limit of the CA (429) says when to try again: the caller waits that long (IdentitySource does).
+      const retry = retryAfterSeconds(res.headers['retry-after']);
+      if (retry !== undefined && (res.statusCode === 429 || res.statusCode === 503)) {
+        throw Object.assign(refusal, { retryAfterSeconds: retry });
+      }
+      throw refusal;
     }
     return (path.endsWith('.pem') ? text : JSON.parse(text)) as T;
   }

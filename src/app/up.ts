@@ -197,6 +197,8 @@ export async function startGatehouse(options: {
       trustBundleFile: paths.trustBundle,
       ticketKeys,
       ready: () => ready,
+      // pki.limits count with the identity throttles (Redis when redis.url is set: shared by every replica).
+      limiter: identityListeners.main.limiter,
       // Access tokens of clients holding SPIFFE IDs enroll too (docs/ca.md, "Enrollment with an access token").
       bootstrap: identityBootstrapVerifier({
         identity,

@@ -1,6 +1,6 @@
 import { isIP } from 'node:net';
 import { z } from 'zod';
-import { DNS_NAME_PATTERN, duration, port } from './schema_fields.js';
+import { DNS_NAME_PATTERN, duration, port, rateBudget } from './schema_fields.js';
 import { gatewaySection } from './schema_gateway.js';
 import { identitySection } from './schema_identity.js';
 import { sidecarSection } from './schema_sidecar.js';
@@ -232,6 +232,37 @@ export const configSchema = z.strictObject({
         .optional()
         .describe(
           'DNS names workloads may ask for in their SVIDs (`dns_names` of `POST /v1/ca/sign`, kept on renewal): exact names or `*.suffix` patterns. Unset: any name. `localhost`, `*.localhost` and names that parse as IP addresses are always refused.',
+        ),
+      limits: z
+        .strictObject({
+          signPerAddress: rateBudget(
+            60,
+            '1m',
+            30,
+            'Enrollments (`POST /v1/ca/sign`, join token or access token) per source address. A fleet booting behind one NAT enrolls 31 nodes at once, then one a second (the rest are answered 429 with Retry-After, and the sidecar waits and tries again with the same, unspent join token).',
+          ),
+          failedBootstrapPerAddress: rateBudget(
+            10,
+            '1m',
+            10,
+            'Refused bootstrap credentials (an unknown, expired or used join token; an invalid access token; none) per source address. Once spent, every enrollment from the address is refused with 429 until it refills (checked before the token is looked up).',
+          ),
+          renewPerAddress: rateBudget(
+            120,
+            '1m',
+            60,
+            'Renewals (`POST /v1/ca/renew`) per source address, counted before the client certificate is judged.',
+          ),
+          renewPerSpiffeId: rateBudget(
+            60,
+            '1m',
+            30,
+            'Renewals per SPIFFE ID of the client certificate (replicas of one workload share it). A healthy sidecar renews at 2/3 of its SVID lifetime (every 16 h with 24 h SVIDs); a loop beyond this is a bug or an attack.',
+          ),
+        })
+        .prefault({})
+        .describe(
+          'Rate limits of the CA listener, per source address and per SPIFFE ID: over a limit the CA answers 429 `ERR_PKI_RATE_LIMITED` with Retry-After. Counted with the identity throttles (in Redis when `redis.url` is set, shared by replicas). The bundle and deny-list GETs are not limited.',
         ),
     })
     .refine((pki) => pki.joinTokenTtl <= pki.maxJoinTokenTtl, {

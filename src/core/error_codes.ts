@@ -274,6 +274,11 @@ export const ERROR_CODES = {
     message: 'Access tokens are not accepted as CA bootstrap credentials yet',
     doc: 'No identity server is wired to verify access tokens for the CA; use a join token (`gatehouse ca join-token`).',
   },
+  ERR_PKI_RATE_LIMITED: {
+    status: 429,
+    message: 'Too many requests to the CA; try again later',
+    doc: 'A limit of the CA listener was reached (`pki.limits`: enrollments or refused bootstrap credentials per source address, renewals per address or per SPIFFE ID). Retry-After says, in whole seconds, when to try again; a join token refused this way is not used up. The mesh sidecar and the gateway wait that long and retry. See docs/ca.md#limits.',
+  },
   ERR_TLS_CONFIG: {
     status: 500,
     message: 'Invalid TLS configuration',

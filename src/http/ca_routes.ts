@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { GatehouseError, isGatehouseError, parseDuration, type Logger } from '../core/index.js';
 import type { Enrollment, IssuedSvid, SpiffeBundle } from '../pki/index.js';
 import { requireAdminToken, type AdminTokenCheck } from './admin_auth.js';
+import type { CaThrottle } from './ca_throttle.js';
 import { parseRequest } from './request_parse.js';
 
 /** What the public CA routes need. */
@@ -12,6 +13,8 @@ export interface CaRoutesOptions {
   /** The trust bundle as PEM (roots and live intermediates). */
   bundlePem(): string;
   spiffeBundle(): SpiffeBundle;
+  /** The limits of sign and renew (`pki.limits`); the GETs are not limited. */
+  throttle: CaThrottle;
   logger: Logger;
 }
 
@@ -56,6 +59,34 @@ function answer(svid: IssuedSvid, bundlePem: string): object {
   };
 }
 
+/** A refused bootstrap credential: what spends from `pki.limits.failedBootstrapPerAddress`. */
+function isCredentialRefusal(err: unknown): boolean {
+  return isGatehouseError(err, 'ERR_PKI_JOIN_TOKEN_INVALID') || isGatehouseError(err, 'ERR_PKI_UNAUTHENTICATED');
+}
+
+function addressOf(request: FastifyRequest): string {
+  return request.socket.remoteAddress ?? 'unknown';
+}
+
+/** Signs for the join token or access token the request carries. */
+async function sign(request: FastifyRequest, options: CaRoutesOptions): Promise<object> {
+  const { enrollment } = options;
+  const body = parseRequest(signBody, request.body);
+  const input = {
+    csrPem: body.csr,
+    ...(body.spiffe_id === undefined ? {} : { spiffeId: body.spiffe_id }),
+    ...(body.dns_names === undefined ? {} : { dnsNames: body.dns_names }),
+    ...(body.ttl === undefined ? {} : { ttlMs: ttlMs(body.ttl) as number }),
+  };
+  const header = request.headers.authorization;
+  if (body.join_token !== undefined) {
+    return answer(await enrollment.signWithJoinToken(input, body.join_token), options.bundlePem());
+  }
+  const bearer = typeof header === 'string' ? BEARER.exec(header) : null;
+  if (bearer) return answer(await enrollment.signWithAccessToken(input, bearer[1] as string), options.bundlePem());
+  throw new GatehouseError('ERR_PKI_UNAUTHENTICATED', { detail: 'no join token and no access token' });
+}
+
 async function refused<T>(logger: Logger, request: FastifyRequest, route: string, work: () => Promise<T>): Promise<T> {
   try {
     return await work();
@@ -73,33 +104,30 @@ async function refused<T>(logger: Logger, request: FastifyRequest, route: string
 /**
  * The CA listener's public API: `POST /v1/ca/sign` (CSR + join token or `Authorization: Bearer` access token),
  * `POST /v1/ca/renew` (mTLS with the current SVID, CSR with a new key), `GET /v1/ca/bundle.pem`,
- * `GET /v1/ca/bundle.json` (SPIFFE bundle) and `GET /v1/ca/denylist`. Every refusal is logged with its reason.
+ * `GET /v1/ca/bundle.json` (SPIFFE bundle) and `GET /v1/ca/denylist`. Sign and renew are rate limited by `throttle`
+ * (429 `ERR_PKI_RATE_LIMITED` with Retry-After, before the request is judged or a token looked up). Every refusal is
+ * logged with its reason (a rate limit with the limit's name).
  *
  * @example
- * registerCaRoutes(server.app, { enrollment, bundlePem: () => ca.trustBundlePem(), spiffeBundle, logger });
+ * registerCaRoutes(server.app, { enrollment, bundlePem: () => ca.trustBundlePem(), spiffeBundle, throttle, logger });
  */
 export function registerCaRoutes(app: FastifyInstance, options: CaRoutesOptions): void {
-  const { enrollment, logger } = options;
+  const { enrollment, throttle, logger } = options;
   app.post('/v1/ca/sign', async (request) =>
     refused(logger, request, 'sign', async () => {
-      const body = parseRequest(signBody, request.body);
-      const input = {
-        csrPem: body.csr,
-        ...(body.spiffe_id === undefined ? {} : { spiffeId: body.spiffe_id }),
-        ...(body.dns_names === undefined ? {} : { dnsNames: body.dns_names }),
-        ...(body.ttl === undefined ? {} : { ttlMs: ttlMs(body.ttl) as number }),
-      };
-      const header = request.headers.authorization;
-      if (body.join_token !== undefined) {
-        return answer(await enrollment.signWithJoinToken(input, body.join_token), options.bundlePem());
+      const address = addressOf(request);
+      await throttle.admitSign(address);
+      try {
+        return await sign(request, options);
+      } catch (err) {
+        if (isCredentialRefusal(err)) await throttle.failedBootstrap(address);
+        throw err;
       }
-      const bearer = typeof header === 'string' ? BEARER.exec(header) : null;
-      if (bearer) return answer(await enrollment.signWithAccessToken(input, bearer[1] as string), options.bundlePem());
-      throw new GatehouseError('ERR_PKI_UNAUTHENTICATED', { detail: 'no join token and no access token' });
     }),
   );
   app.post('/v1/ca/renew', async (request) =>
     refused(logger, request, 'renew', async () => {
+      await throttle.admitRenew(addressOf(request));
       const socket = request.raw.socket as TLSSocket;
       const peer = typeof socket.getPeerX509Certificate === 'function' ? socket.getPeerX509Certificate() : undefined;
       if (!peer) throw new GatehouseError('ERR_PKI_UNAUTHENTICATED', { detail: 'no client certificate' });
@@ -108,6 +136,8 @@ export function registerCaRoutes(app: FastifyInstance, options: CaRoutesOptions)
           detail: `client certificate not trusted: ${String(socket.authorizationError)}`,
         });
       }
+      const spiffeId = enrollment.peerSpiffeId(peer.raw);
+      if (spiffeId !== undefined) await throttle.admitRenewOf(spiffeId);
       const body = parseRequest(renewBody, request.body);
       const input = { csrPem: body.csr, ...(body.ttl === undefined ? {} : { ttlMs: ttlMs(body.ttl) as number }) };
       return answer(await enrollment.renew(input, peer.raw), options.bundlePem());

@@ -3,6 +3,8 @@ export { platformRequestStats } from './request_metrics.js';
 export type { HttpsServer, HttpsServerOptions, ClientAuthOptions } from './https_server.js';
 export { registerCaRoutes, registerCaAdminRoutes } from './ca_routes.js';
 export type { CaAdminOperations, CaRoutesOptions } from './ca_routes.js';
+export { CaThrottle } from './ca_throttle.js';
+export type { CaLimits, CaLimitName, CaThrottled } from './ca_throttle.js';
 export { registerAdminRoutes } from './admin_routes.js';
 export type { AdminOperations } from './admin_routes.js';
 export type { AdminTokenCheck } from './admin_auth.js';

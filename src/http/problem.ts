@@ -57,9 +57,16 @@ function publicFastifyMessage(fe: Partial<FastifyError>): string {
   }
 }
 
-/** Sends `err` as application/problem+json, logging 5xx with their private detail. */
+/**
+ * Sends `err` as application/problem+json, logging 5xx with their private detail. An error carrying
+ * `retryAfterSeconds` (a throttle's refusal) is answered with that Retry-After.
+ */
 export function sendProblem(reply: FastifyReply, request: FastifyRequest, err: unknown, logger: Logger): void {
   const gh = toGatehouseError(err);
+  const retry = (err as { retryAfterSeconds?: unknown } | undefined)?.retryAfterSeconds;
+  if (typeof retry === 'number' && Number.isSafeInteger(retry) && retry > 0) {
+    void reply.header('retry-after', String(retry));
+  }
   if (gh.status >= 500) {
     logger.error(
       { code: gh.code, detail: gh.detail, err: (gh.cause as Error)?.stack, reqId: request.id },

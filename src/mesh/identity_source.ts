@@ -1,7 +1,13 @@
 import { GatehouseError, type Clock, type Logger } from '../core/index.js';
 import { renewalTime, type RevokedIdentity } from '../pki/index.js';
 import { newKeyAndCsr } from './key_pair.js';
-import type { CertificateAuthorityClient, IssuedCertificate, SvidMaterial, TrustBundle } from './ports.js';
+import type {
+  CaRetryAfter,
+  CertificateAuthorityClient,
+  IssuedCertificate,
+  SvidMaterial,
+  TrustBundle,
+} from './ports.js';
 
 /** Options of {@link IdentitySource}. */
 export interface IdentitySourceOptions {
@@ -21,14 +27,43 @@ export interface IdentitySourceOptions {
   retryMaxMs?: number;
   /** How often the deny list is refetched (default 5 s). */
   denyListRefreshMs?: number;
+  /**
+   * How long {@link IdentitySource.start} keeps waiting out the CA's rate limit (429 with Retry-After) before it gives
+   * up on the bootstrap (default 5 min). The join token is not used up by a refusal, so it is sent again.
+   */
+  bootstrapWaitMs?: number;
+}
+
+/**
+ * The wait in milliseconds a CA refusal asks for (its Retry-After, see {@link CaRetryAfter}); undefined for any other
+ * failure.
+ *
+ * @example
+ * const wait = caRetryAfterMs(err); // 30_000 for a 429 with Retry-After: 30
+ */
+export function caRetryAfterMs(err: unknown): number | undefined {
+  const seconds = (err as Partial<CaRetryAfter> | undefined)?.retryAfterSeconds;
+  return typeof seconds === 'number' && Number.isFinite(seconds) && seconds > 0 ? seconds * 1000 : undefined;
+}
+
+/**
+ * When a failed renewal is tried again: after the backoff, or the CA's Retry-After when that is longer, but never
+ * after the current SVID expires (the loop then drops it and bootstraps).
+ *
+ * @example
+ * renewalRetryDelayMs({ backoffMs: 1_000, retryAfterMs: 30_000, remainingMs: 3_600_000 }); // 30_000
+ */
+export function renewalRetryDelayMs(o: { backoffMs: number; retryAfterMs: number | undefined; remainingMs: number }) {
+  return Math.max(0, Math.min(Math.max(o.backoffMs, o.retryAfterMs ?? 0), o.remainingMs));
 }
 
 type Listener = (material: SvidMaterial | undefined, bundle: TrustBundle) => void;
 
 /**
  * Holds this workload's current X.509-SVID, key and trust bundle, and keeps them fresh: bootstraps with the join
- * token, renews at 2/3 of the lifetime (from issuance) with jitter through the CA client, retries with backoff while
- * the current certificate is valid, drops it at expiry (listeners stop serving) and re-bootstraps, refetches the
+ * token, renews at 2/3 of the lifetime (from issuance) with jitter through the CA client, retries with backoff (or
+ * after the CA's Retry-After when it is rate limited, see {@link renewalRetryDelayMs}) while the current certificate
+ * is valid, drops it at expiry (listeners stop serving) and re-bootstraps, refetches the
  * bundle per its refresh hint and the deny list every few seconds.
  *
  * @example
@@ -53,7 +88,7 @@ export class IdentitySource {
   async start(): Promise<SvidMaterial> {
     this.trust = await this.options.client.bundle();
     this.denied = await this.options.client.denyList();
-    const material = await this.bootstrap();
+    const material = await this.bootstrapPatiently();
     this.every(this.options.denyListRefreshMs ?? 5_000, () => this.refreshDenyList());
     this.scheduleBundle();
     return material;
@@ -120,6 +155,26 @@ export class IdentitySource {
     return this.install(issued, keyPem, 'bootstrapped');
   }
 
+  /** Bootstraps, waiting out the CA's rate limit (a fleet enrolling at once behind one address) up to a bound. */
+  private async bootstrapPatiently(): Promise<SvidMaterial> {
+    const bound = this.options.bootstrapWaitMs ?? 300_000;
+    let waited = 0;
+    for (;;) {
+      try {
+        return await this.bootstrap();
+      } catch (err) {
+        const wait = caRetryAfterMs(err);
+        if (wait === undefined || this.stopped || waited + wait > bound) throw err;
+        this.options.logger.warn(
+          { err: (err as Error).message, retryInMs: wait },
+          'SVID bootstrap rate limited; waiting',
+        );
+        await new Promise((resolve) => setTimeout(resolve, wait));
+        waited += wait;
+      }
+    }
+  }
+
   private async renewOnce(): Promise<SvidMaterial> {
     const current = this.current;
     if (!current) return this.bootstrap();
@@ -179,12 +234,14 @@ export class IdentitySource {
         this.options.logger.error({ spiffeId: current.spiffeId }, 'SVID expired: stopped serving; re-bootstrapping');
         this.emit();
       }
-      const remaining = this.material ? this.material.notAfter - now : Infinity;
+      const remainingMs = this.material ? this.material.notAfter - now : Infinity;
+      const retryAfterMs = caRetryAfterMs(err);
+      const delay = renewalRetryDelayMs({ backoffMs, retryAfterMs, remainingMs });
       this.options.logger.warn(
-        { err: (err as Error).message, retryInMs: Math.min(backoffMs, remaining) },
+        { err: (err as Error).message, retryInMs: delay, ...(retryAfterMs === undefined ? {} : { retryAfterMs }) },
         'SVID renewal failed; retrying',
       );
-      this.armRenewal(Math.min(backoffMs, remaining), Math.min(backoffMs * 2, this.options.retryMaxMs ?? 30_000));
+      this.armRenewal(delay, Math.min(backoffMs * 2, this.options.retryMaxMs ?? 30_000));
     }
   }
 

@@ -1,11 +1,12 @@
 export type {
+  CaRetryAfter,
   CertificateAuthorityClient,
   IssuedCertificate,
   SvidMaterial,
   TrustBundle,
   TokenBindingCheck,
 } from './ports.js';
-export { IdentitySource } from './identity_source.js';
+export { IdentitySource, caRetryAfterMs, renewalRetryDelayMs } from './identity_source.js';
 export type { IdentitySourceOptions } from './identity_source.js';
 export { newKeyAndCsr } from './key_pair.js';
 export { TicketKeys, ClientContexts, meshServerOptions, sessionLifetimeSeconds } from './tls_contexts.js';

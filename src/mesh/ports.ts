@@ -32,10 +32,17 @@ export interface SvidMaterial {
   generation: number;
 }
 
+/** What a {@link CertificateAuthorityClient} refusal carries when the CA said when to try again. */
+export interface CaRetryAfter {
+  /** Whole seconds (the CA's Retry-After). */
+  retryAfterSeconds: number;
+}
+
 /**
  * The port to the certificate authority: implemented with undici against the CA listener (POST /v1/ca/sign,
  * POST /v1/ca/renew over mTLS, GET /v1/ca/bundle.pem, GET /v1/ca/denylist) and in process on an Authority for
- * `gatehouse up` and tests (src/app/mesh_ca_client.ts).
+ * `gatehouse up` and tests (src/app/mesh_ca_client.ts). A refusal that says when to try again (the CA's rate limits,
+ * 429 `ERR_PKI_RATE_LIMITED` with Retry-After) is thrown with `retryAfterSeconds` ({@link CaRetryAfter}).
  *
  * @example
  * const issued = await client.sign(csrPem, joinToken);

@@ -167,6 +167,16 @@ export class Enrollment {
   }
 
   /**
+   * The SPIFFE ID of a client certificate that is a valid SVID of this trust domain now (the key of the per-identity
+   * renewal limit); undefined otherwise ({@link renew} then refuses it).
+   */
+  peerSpiffeId(peerDer: Buffer): string | undefined {
+    const { authority, clock } = this.deps;
+    const verdict = validateSvid(peerDer, { trustDomain: authority.trustDomain, now: clock.now() });
+    return verdict.valid ? verdict.spiffeId : undefined;
+  }
+
+  /**
    * Judges a client certificate presented on the CA listener (synchronously, for the TLS `secureConnection` hook): an
    * unverified chain, an invalid SVID or a denied identity is refused with a reason; `undefined` accepts.
    */

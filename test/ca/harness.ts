@@ -6,7 +6,7 @@ import { platformRequestStats } from '../../src/http/index.js';
 import type { PlatformCore } from '../../src/app/index.js';
 import { Scheduler } from '../../src/app/scheduler.js';
 import { MemoryLeases } from '../../src/adapters/index.js';
-import { loadConfig } from '../../src/config/index.js';
+import { loadConfig, type ConfigInput } from '../../src/config/index.js';
 import { MemoryLogger } from '../../src/core/index.js';
 import type { Authority } from '../../src/pki/index.js';
 import { exec, fixture, type Fixture } from '../pki/helpers.js';
@@ -35,15 +35,18 @@ export interface CaHarness {
   }>;
   /** Log lines with this message. */
   lines(msg: string): Array<Record<string, unknown>>;
+  /** The listener's request metrics (Prometheus text). */
+  metricsText(): string;
   close(): Promise<void>;
 }
 
-export async function caHarness(): Promise<CaHarness> {
+/** `overrides.pki.limits`: the CA's rate limits for this harness (default: the configured defaults). */
+export async function caHarness(overrides: { pki?: NonNullable<ConfigInput['pki']> } = {}): Promise<CaHarness> {
   const tmp = tempDir('gh-ca-');
   const f = fixture(Date.now());
   const logger = new MemoryLogger();
   const authority = await f.open({ logger });
-  const config = loadConfig({ overrides: { dataDir: tmp.dir, listen: { ca: { port: 0 } } } });
+  const config = loadConfig({ overrides: { dataDir: tmp.dir, listen: { ca: { port: 0 } }, ...overrides } });
   const core = {
     config,
     clock: f.clock,
@@ -120,6 +123,7 @@ export async function caHarness(): Promise<CaHarness> {
       return { status: Number.isFinite(status) ? status : 0, body: lines.join('\n'), output: res.output };
     },
     lines: (msg) => logger.lines.filter((l) => l.msg === msg),
+    metricsText: () => core.requestStats.text(),
     async close() {
       await scheduler.stop();
       await ca.close();

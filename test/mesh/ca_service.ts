@@ -7,7 +7,7 @@ import { platformRequestStats } from '../../src/http/index.js';
 import type { PlatformCore } from '../../src/app/index.js';
 import { HttpCaClient } from '../../src/app/mesh_http_ca_client.js';
 import { Scheduler } from '../../src/app/scheduler.js';
-import { loadConfig } from '../../src/config/index.js';
+import { loadConfig, type ConfigInput } from '../../src/config/index.js';
 import { MemoryLogger, systemClock } from '../../src/core/index.js';
 import { Authority, JoinTokens, type AuthorityOptions } from '../../src/pki/index.js';
 import { MapVault } from '../pki/helpers.js';
@@ -45,7 +45,8 @@ export interface CaService {
 
 /**
  * The CA listener of `gatehouse up` (prepareCaListener: join tokens, renewal over mTLS, bundle, deny list) over a CA
- * on a memory store with the real clock (the sidecars' TLS checks validity against real time). `stop()` and
+ * on a memory store with the real clock (the sidecars' TLS checks validity against real time), its `pki.limits`
+ * lifted unless `options.limits` says otherwise. `stop()` and
  * `start()` are a real restart: the listener is closed, then the CA is opened again from the stored state and a new
  * listener binds the same port.
  *
@@ -53,7 +54,19 @@ export interface CaService {
  * const ca = await caService({ svidTtlMs: 60_000, maxSvidTtlMs: 60_000 });
  * await ca.stop(); await ca.start();
  */
-export async function caService(tuning: CaTuning = {}, options: { bundleRefreshHint?: string } = {}) {
+/** `pki.limits` lifted: the mesh tests renew from 127.0.0.1 far more often than a real fleet. */
+const UNLIMITED = { rate: 1_000_000, period: '1s', burst: 1_000_000 };
+export const LIFTED_CA_LIMITS = {
+  signPerAddress: UNLIMITED,
+  failedBootstrapPerAddress: UNLIMITED,
+  renewPerAddress: UNLIMITED,
+  renewPerSpiffeId: UNLIMITED,
+};
+
+export async function caService(
+  tuning: CaTuning = {},
+  options: { bundleRefreshHint?: string; limits?: NonNullable<ConfigInput['pki']>['limits'] } = {},
+) {
   const tmp = tempDir('gh-mesh-ca-');
   const logger = new MemoryLogger();
   const store = new MemoryRecordStore({ clock: systemClock });
@@ -87,7 +100,10 @@ export async function caService(tuning: CaTuning = {}, options: { bundleRefreshH
         dataDir: tmp.dir,
         trustDomain: TD,
         listen: { host: '127.0.0.1', ca: { port } },
-        ...(options.bundleRefreshHint ? { pki: { bundleRefreshHint: options.bundleRefreshHint } } : {}),
+        pki: {
+          ...(options.bundleRefreshHint ? { bundleRefreshHint: options.bundleRefreshHint } : {}),
+          limits: options.limits ?? LIFTED_CA_LIMITS,
+        },
       },
     });
     const core = {

@@ -2,6 +2,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { GatehouseError, MemoryLogger, systemClock } from '../../src/core/index.js';
 import {
   IdentitySource,
+  renewalRetryDelayMs,
+  type IdentitySourceOptions,
   sessionLifetimeSeconds,
   type CertificateAuthorityClient,
   type IssuedCertificate,
@@ -12,6 +14,8 @@ import {
 /** A scripted CA: certificates are opaque here (IdentitySource never parses them), lifetimes are what we say. */
 class ScriptedCa implements CertificateAuthorityClient {
   down = false;
+  /** The next this many sign or renew calls are refused as the CA's rate limit does (429 with Retry-After: 1). */
+  limited = 0;
   lifetimeMs = 1_500;
   sequence = 1;
   readonly calls: string[] = [];
@@ -19,6 +23,10 @@ class ScriptedCa implements CertificateAuthorityClient {
 
   private issue(): IssuedCertificate {
     if (this.down) throw new GatehouseError('ERR_MESH_UPSTREAM_FAILED', { detail: 'down' });
+    if (this.limited > 0) {
+      this.limited--;
+      throw Object.assign(new GatehouseError('ERR_PKI_RATE_LIMITED'), { retryAfterSeconds: 1 });
+    }
     const now = Date.now();
     return {
       spiffeId: 'spiffe://td/ns/a/sa/b',
@@ -58,9 +66,14 @@ afterEach(() => {
   for (const s of sources.splice(0)) s.stop();
 });
 
-function source(ca: ScriptedCa, logger = new MemoryLogger()): IdentitySource {
+function source(
+  ca: ScriptedCa,
+  logger = new MemoryLogger(),
+  tuning: Partial<IdentitySourceOptions> = {},
+): IdentitySource {
   let n = 0;
   const identity = new IdentitySource({
+    ...tuning,
     client: ca,
     credential: () => `token-${++n}`,
     clock: systemClock,
@@ -110,6 +123,57 @@ describe('IdentitySource', () => {
     expect(afterExpiry.length).toBeGreaterThanOrEqual(1);
     expect(afterExpiry.every((c) => c.startsWith('sign:token-'))).toBe(true);
     expect(new Set(afterExpiry).size).toBe(afterExpiry.length);
+  });
+
+  it('waits out a rate-limited renewal for the Retry-After (not the shorter backoff), then renews', async () => {
+    const ca = new ScriptedCa();
+    ca.lifetimeMs = 6_000; // renewed at 1.2 s, well before expiry: room for the 1 s Retry-After
+    const logger = new MemoryLogger();
+    const identity = source(ca, logger, { renewAtFraction: 0.2 });
+    await identity.start();
+    ca.limited = 1;
+    await expect(identity.renewNow()).rejects.toMatchObject({ code: 'ERR_PKI_RATE_LIMITED', retryAfterSeconds: 1 });
+    // The refusal is no fatal one: the scheduled renewal is refused too, and the loop (backoff 100 ms here) waits the
+    // CA's 1 s, then renews.
+    ca.limited = 1;
+    await until(() => identity.current?.generation === 2, 'the renewed SVID');
+    expect(ca.calls.filter((c) => c === 'renew:1')).toHaveLength(3);
+    const retried = logger.lines.find((l) => l.msg === 'SVID renewal failed; retrying');
+    expect(retried).toMatchObject({ retryAfterMs: 1_000, retryInMs: 1_000 });
+  }, 20_000);
+
+  it('bootstraps through a rate limit: waits the Retry-After and sends the (unspent) credential again', async () => {
+    const ca = new ScriptedCa();
+    ca.limited = 2;
+    const logger = new MemoryLogger();
+    const identity = source(ca, logger);
+    const material = await identity.start();
+    expect(material.serialNumber).toBe('1');
+    expect(ca.calls.filter((c) => c.startsWith('sign:'))).toEqual(['sign:token-1', 'sign:token-2', 'sign:token-3']);
+    expect(logger.lines.filter((l) => l.msg === 'SVID bootstrap rate limited; waiting')).toHaveLength(2);
+  }, 20_000);
+
+  it('gives up a bootstrap the CA keeps refusing for longer than bootstrapWaitMs', async () => {
+    const ca = new ScriptedCa();
+    ca.limited = 5;
+    const identity = new IdentitySource({
+      client: ca,
+      credential: () => 'token',
+      clock: systemClock,
+      logger: new MemoryLogger(),
+      bootstrapWaitMs: 500,
+    });
+    sources.push(identity);
+    await expect(identity.start()).rejects.toMatchObject({ code: 'ERR_PKI_RATE_LIMITED' });
+    expect(ca.calls.filter((c) => c.startsWith('sign:'))).toHaveLength(1);
+  });
+
+  it('retries a renewal after the backoff or the longer Retry-After, never after expiry', () => {
+    expect(renewalRetryDelayMs({ backoffMs: 1_000, retryAfterMs: undefined, remainingMs: 60_000 })).toBe(1_000);
+    expect(renewalRetryDelayMs({ backoffMs: 1_000, retryAfterMs: 30_000, remainingMs: 60_000 })).toBe(30_000);
+    expect(renewalRetryDelayMs({ backoffMs: 8_000, retryAfterMs: 1_000, remainingMs: 60_000 })).toBe(8_000);
+    expect(renewalRetryDelayMs({ backoffMs: 1_000, retryAfterMs: 30_000, remainingMs: 29_999 })).toBe(29_999);
+    expect(renewalRetryDelayMs({ backoffMs: 1_000, retryAfterMs: 30_000, remainingMs: -5 })).toBe(0);
   });
 
   it('refetches the bundle per its refresh hint and tells listeners when the sequence changes', async () => {
