@@ -1,12 +1,6 @@
 import { BlockList, isIP } from 'node:net';
 import { GatehouseError } from '../core/index.js';
-
-/** Strips the IPv4-mapped IPv6 prefix so `::ffff:192.0.2.1` (any case) reads as `192.0.2.1`. */
-function plain(address: string): string {
-  if (address.length < 14 || address.charCodeAt(0) !== 58 /* : */) return address;
-  const mapped = address.startsWith('::ffff:') || address.slice(0, 7).toLowerCase() === '::ffff:';
-  return mapped && isIP(address.slice(7)) === 4 ? address.slice(7) : address;
-}
+import { plainAddress as plain } from '../ratelimit/index.js';
 
 /**
  * The address of one X-Forwarded-For entry: trimmed, and without the port some proxies append (`192.0.2.1:4711`,
@@ -81,27 +75,4 @@ export class ClientAddresses {
     }
     return client;
   }
-}
-
-/** Groups a list of IPv6 parts stands for (a dotted IPv4 tail is two). */
-function width(parts: string[]): number {
-  return parts.reduce((n, part) => n + (part.includes('.') ? 2 : 1), 0);
-}
-
-/**
- * The rate-limit key of an address: IPv4 as is, IPv6 by its /64 prefix (one subscriber usually holds a whole /64).
- *
- * @example
- * addressKey('2001:db8:1:2:aaaa::1'); // '2001:db8:1:2::/64'
- */
-export function addressKey(address: string): string {
-  if (isIP(address) !== 6) return address;
-  const [head = '', tail = ''] = address.split('::');
-  const left = head === '' ? [] : head.split(':');
-  const right = address.includes('::') ? (tail === '' ? [] : tail.split(':')) : [];
-  const groups = address.includes('::')
-    ? [...left, ...new Array<string>(8 - width(left) - width(right)).fill('0'), ...right]
-    : left;
-  const prefix = groups.slice(0, 4).map((g) => g.toLowerCase().replace(/^0+(?=.)/, ''));
-  return `${prefix.join(':')}::/64`;
 }

@@ -7,7 +7,8 @@ export type { GatewayServer, GatewayServerOptions } from './gateway_server.js';
 export type { GatewayConfig, RouteConfig, UpstreamConfig, LimitConfig, LimitKeyPart } from './gateway_config.js';
 export { authorize, refuseAllAuthenticator } from './authenticator.js';
 export type { Authenticator, GatewayPrincipal } from './authenticator.js';
-export { ClientAddresses, addressKey } from './client_address.js';
+export { ClientAddresses } from './client_address.js';
+export { addressKey } from '../ratelimit/index.js';
 export { RouteTable, hostOf } from './route_table.js';
 export {
   upstreamRequestHeaders,

@@ -1,5 +1,5 @@
 import type { GatewayPrincipal } from './authenticator.js';
-import { addressKey } from './client_address.js';
+import { addressKey } from '../ratelimit/index.js';
 import type { LimitKeyPart } from './gateway_config.js';
 
 /** What a request can be counted by. */

@@ -1,6 +1,6 @@
 import type { Config } from '../config/index.js';
 import { GatehouseError } from '../core/index.js';
-import type { LimiterStore, RateLimit } from '../ratelimit/index.js';
+import { addressKey, type LimiterStore, type RateLimit } from '../ratelimit/index.js';
 
 /** The limits of {@link CaThrottle} (`pki.limits` in the config). */
 export type CaLimits = Config['pki']['limits'];
@@ -47,8 +47,8 @@ export class CaThrottle {
   async admitSign(address: string): Promise<void> {
     const { signPerAddress, failedBootstrapPerAddress } = this.limits;
     const [failed, sign] = await this.store.consumeMany([
-      { key: `${this.prefix}fail-addr:${address}`, limit: failedBootstrapPerAddress, cost: 0 },
-      { key: `${this.prefix}sign-addr:${address}`, limit: signPerAddress, cost: 1 },
+      { key: `${this.prefix}fail-addr:${addressKey(address)}`, limit: failedBootstrapPerAddress, cost: 0 },
+      { key: `${this.prefix}sign-addr:${addressKey(address)}`, limit: signPerAddress, cost: 1 },
     ]);
     if (failed && failed.remaining < 1) {
       throw throttled('failed_bootstrap_per_address', intervalMs(failedBootstrapPerAddress));
@@ -58,12 +58,20 @@ export class CaThrottle {
 
   /** Records a refused bootstrap credential from `address`. */
   async failedBootstrap(address: string): Promise<void> {
-    await this.store.consume(`${this.prefix}fail-addr:${address}`, this.limits.failedBootstrapPerAddress, 1);
+    await this.store.consume(
+      `${this.prefix}fail-addr:${addressKey(address)}`,
+      this.limits.failedBootstrapPerAddress,
+      1,
+    );
   }
 
   /** Spends one renewal from the address budget. */
   async admitRenew(address: string): Promise<void> {
-    const decision = await this.store.consume(`${this.prefix}renew-addr:${address}`, this.limits.renewPerAddress, 1);
+    const decision = await this.store.consume(
+      `${this.prefix}renew-addr:${addressKey(address)}`,
+      this.limits.renewPerAddress,
+      1,
+    );
     if (!decision.allowed) throw throttled('renew_per_address', decision.retryAfterMs);
   }
 

@@ -18,3 +18,4 @@ export type {
   CircuitBreakerOptions,
   ExecuteOptions,
 } from './breaker.js';
+export { addressKey, plainAddress } from './address_key.js';

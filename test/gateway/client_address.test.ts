@@ -45,4 +45,10 @@ describe('addressKey', () => {
     expect(addressKey('::1')).toBe('0:0:0:0::/64');
     expect(addressKey('64:ff9b::192.0.2.1')).toBe('64:ff9b:0:0::/64');
   });
+
+  it('reads an IPv4-mapped IPv6 address (a dual-stack listener) as its IPv4 address, not as one shared /64', () => {
+    expect(addressKey('::ffff:192.0.2.1')).toBe('192.0.2.1');
+    expect(addressKey('::FFFF:192.0.2.1')).toBe('192.0.2.1');
+    expect(addressKey('::ffff:198.51.100.9')).not.toBe(addressKey('::ffff:192.0.2.1'));
+  });
 });

@@ -1,4 +1,4 @@
-import type { LimiterStore, RateLimit } from '../../ratelimit/index.js';
+import { addressKey, type LimiterStore, type RateLimit } from '../../ratelimit/index.js';
 import { oauthError } from '../oauth_error.js';
 
 /** The limits of {@link AuthThrottle} (identity.limits.* in the config). */
@@ -43,8 +43,8 @@ export class AuthThrottle {
   async admit(address: string, clientId: string | undefined): Promise<void> {
     const { tokenRequestsPerAddress, failedAuthPerAddress, failedAuthPerClient } = this.limits;
     const requests = [
-      { key: `${this.prefix}${this.floodName}:${address}`, limit: tokenRequestsPerAddress, cost: 1 },
-      { key: `${this.prefix}fail-addr:${address}`, limit: failedAuthPerAddress, cost: 0 },
+      { key: `${this.prefix}${this.floodName}:${addressKey(address)}`, limit: tokenRequestsPerAddress, cost: 1 },
+      { key: `${this.prefix}fail-addr:${addressKey(address)}`, limit: failedAuthPerAddress, cost: 0 },
       ...(clientId === undefined
         ? []
         : [{ key: `${this.prefix}fail-client:${clientId}`, limit: failedAuthPerClient, cost: 0 }]),
@@ -58,7 +58,7 @@ export class AuthThrottle {
   /** Records a failed client authentication against the address and (when named) the client. */
   async failed(address: string, clientId: string | undefined): Promise<void> {
     await this.store.consumeMany([
-      { key: `${this.prefix}fail-addr:${address}`, limit: this.limits.failedAuthPerAddress, cost: 1 },
+      { key: `${this.prefix}fail-addr:${addressKey(address)}`, limit: this.limits.failedAuthPerAddress, cost: 1 },
       ...(clientId === undefined
         ? []
         : [{ key: `${this.prefix}fail-client:${clientId}`, limit: this.limits.failedAuthPerClient, cost: 1 }]),

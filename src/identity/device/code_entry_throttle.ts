@@ -1,5 +1,5 @@
 import { GatehouseError } from '../../core/index.js';
-import type { LimiterStore, RateLimit } from '../../ratelimit/index.js';
+import { addressKey, type LimiterStore, type RateLimit } from '../../ratelimit/index.js';
 
 /** Failed user code entries tolerated per account, per source address and in total. */
 export interface CodeEntryLimits {
@@ -40,7 +40,7 @@ export class CodeEntryThrottle {
   private requests(address: string, account: string, cost: number) {
     return [
       { key: `${this.prefix}acct:${account}`, limit: this.limits.failedEntryPerAccount, cost },
-      { key: `${this.prefix}addr:${address}`, limit: this.limits.failedEntryPerAddress, cost },
+      { key: `${this.prefix}addr:${addressKey(address)}`, limit: this.limits.failedEntryPerAddress, cost },
       { key: `${this.prefix}all`, limit: this.limits.failedEntryGlobal, cost },
     ];
   }

@@ -1,5 +1,5 @@
 import { GatehouseError } from '../../core/index.js';
-import type { LimiterStore, RateLimit } from '../../ratelimit/index.js';
+import { addressKey, type LimiterStore, type RateLimit } from '../../ratelimit/index.js';
 import type { NewSessionAdmission } from './session_store.js';
 
 /** A refusal with the seconds for Retry-After. */
@@ -19,7 +19,7 @@ export function newSessionAdmission(
   prefix = 'session-new:',
 ): NewSessionAdmission {
   return async (address) => {
-    const decision = await store.consume(`${prefix}${address}`, limit, 1);
+    const decision = await store.consume(`${prefix}${addressKey(address)}`, limit, 1);
     if (decision.allowed) return;
     const err = new GatehouseError('ERR_IDENTITY_SESSIONS_THROTTLED') as NewSessionThrottled;
     err.retryAfterSeconds = Math.max(1, Math.ceil(decision.retryAfterMs / 1000));

@@ -1,5 +1,5 @@
 import { GatehouseError } from '../../core/index.js';
-import type { LimiterStore, RateLimit } from '../../ratelimit/index.js';
+import { addressKey, type LimiterStore, type RateLimit } from '../../ratelimit/index.js';
 
 /** Failed sign-ins tolerated per username and per source address. */
 export interface SignInLimits {
@@ -28,7 +28,7 @@ export class SignInThrottle {
   async admit(address: string, account: string): Promise<void> {
     const [acct, addr] = await this.store.consumeMany([
       { key: `${this.prefix}acct:${account}`, limit: this.limits.failedLoginPerAccount, cost: 0 },
-      { key: `${this.prefix}addr:${address}`, limit: this.limits.failedLoginPerAddress, cost: 0 },
+      { key: `${this.prefix}addr:${addressKey(address)}`, limit: this.limits.failedLoginPerAddress, cost: 0 },
     ]);
     for (const [decision, limit] of [
       [acct, this.limits.failedLoginPerAccount],
@@ -45,7 +45,7 @@ export class SignInThrottle {
   async failed(address: string, account: string): Promise<void> {
     await this.store.consumeMany([
       { key: `${this.prefix}acct:${account}`, limit: this.limits.failedLoginPerAccount, cost: 1 },
-      { key: `${this.prefix}addr:${address}`, limit: this.limits.failedLoginPerAddress, cost: 1 },
+      { key: `${this.prefix}addr:${addressKey(address)}`, limit: this.limits.failedLoginPerAddress, cost: 1 },
     ]);
   }
 }
