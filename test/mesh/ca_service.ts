@@ -12,7 +12,7 @@ import { MemoryLogger, systemClock } from '../../src/core/index.js';
 import { Authority, JoinTokens, type AuthorityOptions } from '../../src/pki/index.js';
 import { MapVault } from '../pki/helpers.js';
 import { tempDir } from '../support/tmp.js';
-import { DAY, TD } from './helpers.js';
+import { closeServer, DAY, echoApp, id, TD } from './helpers.js';
 
 /** What the CA of a {@link caService} may be tuned with (lifetimes, rotation timing). */
 export type CaTuning = Partial<
@@ -168,4 +168,38 @@ export async function caService(
     },
   };
   return service;
+}
+
+/** What a built-CLI sidecar test starts from: a temp dir, a CA service, a join token file and an app to front. */
+export interface SidecarWorkspace {
+  dir: string;
+  ca: CaService;
+  /** spiffe://<td>/ns/prod/sa/orders: the sidecar's own ID. */
+  ordersId: string;
+  /** A one-time join token for `ordersId`, mode 0600. */
+  tokenFile: string;
+  /** The local app (echoes what it received). */
+  app: Awaited<ReturnType<typeof echoApp>>;
+}
+
+/**
+ * The common start of a `gatehouse sidecar --config FILE` test; everything it makes is closed by `cleanups`.
+ *
+ * @example
+ * const { dir, ca, ordersId, tokenFile, app } = await sidecarWorkspace('gh-sidecar-renew-', cleanups);
+ */
+export async function sidecarWorkspace(
+  prefix: string,
+  cleanups: Array<() => Promise<void> | void>,
+): Promise<SidecarWorkspace> {
+  const tmp = tempDir(prefix);
+  cleanups.push(tmp.remove);
+  const ca = await caService();
+  cleanups.push(() => ca.close());
+  const ordersId = id('orders', 'prod');
+  const tokenFile = join(tmp.dir, 'orders.join');
+  writeFileSync(tokenFile, await ca.joinToken(ordersId), { mode: 0o600 });
+  const app = await echoApp('orders');
+  cleanups.push(() => closeServer(app.server));
+  return { dir: tmp.dir, ca, ordersId, tokenFile, app };
 }

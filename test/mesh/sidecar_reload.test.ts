@@ -6,9 +6,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { MemoryLogger, systemClock } from '../../src/core/index.js';
 import { createMtlsAgent, createMtlsServer, IdentitySource, type MtlsListener } from '../../src/mesh/index.js';
 import { CLI, exitOf, waitForOutput } from '../support/cli.js';
-import { tempDir } from '../support/tmp.js';
-import { caService, type CaService } from './ca_service.js';
-import { closeServer, echoApp, id, TD } from './helpers.js';
+import { sidecarWorkspace, type CaService } from './ca_service.js';
+import { id, TD } from './helpers.js';
 import { constantLoad } from './load.js';
 
 const cleanups: Array<() => Promise<void> | void> = [];
@@ -43,18 +42,10 @@ async function peer(ca: CaService, sa: string): Promise<string> {
 
 describe('gatehouse sidecar: SIGHUP reload (built CLI)', () => {
   it('swaps policies, peers and limits keeping connections; refuses a bad file and a fixed setting', async () => {
-    const tmp = tempDir('gh-sidecar-reload-');
-    cleanups.push(tmp.remove);
-    const ca = await caService();
-    cleanups.push(() => ca.close());
-    const ordersId = id('orders', 'prod');
-    const tokenFile = join(tmp.dir, 'orders.join');
-    writeFileSync(tokenFile, await ca.joinToken(ordersId), { mode: 0o600 });
-    const app = await echoApp('orders');
-    cleanups.push(() => closeServer(app.server));
+    const { dir, ca, ordersId, tokenFile, app } = await sidecarWorkspace('gh-sidecar-reload-', cleanups);
     const [payA, payB] = [await peer(ca, 'payments-a'), await peer(ca, 'payments-b')];
 
-    const file = join(tmp.dir, 'sidecar.json');
+    const file = join(dir, 'sidecar.json');
     const write = (o: { payments: [string, string]; allow: string; perCaller?: object; app?: string }) =>
       writeFileSync(
         file,

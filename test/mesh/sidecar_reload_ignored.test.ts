@@ -3,9 +3,8 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { CLI, exitOf, runCli, waitForOutput } from '../support/cli.js';
-import { tempDir } from '../support/tmp.js';
-import { caService } from './ca_service.js';
-import { closeServer, echoApp, id, TD } from './helpers.js';
+import { sidecarWorkspace } from './ca_service.js';
+import { id, TD } from './helpers.js';
 
 const cleanups: Array<() => Promise<void> | void> = [];
 afterEach(async () => {
@@ -22,16 +21,8 @@ function logLines(output: string): Array<Record<string, unknown>> {
 // `gatehouse sidecar` behaves like `gatehouse up` on --log-level and SIGHUP (docs/mesh.md).
 describe('gatehouse sidecar: --log-level, keys a restart applies, SIGHUP during start-up (built CLI)', () => {
   it('names log.level on SIGHUP while applying the section, and holds a SIGHUP that arrives during start-up', async () => {
-    const tmp = tempDir('gh-sidecar-ignored-');
-    cleanups.push(tmp.remove);
-    const ca = await caService();
-    cleanups.push(() => ca.close());
-    const ordersId = id('orders', 'prod');
-    const tokenFile = join(tmp.dir, 'orders.join');
-    writeFileSync(tokenFile, await ca.joinToken(ordersId), { mode: 0o600 });
-    const app = await echoApp('orders');
-    cleanups.push(() => closeServer(app.server));
-    const file = join(tmp.dir, 'sidecar.json');
+    const { dir, ca, ordersId, tokenFile, app } = await sidecarWorkspace('gh-sidecar-ignored-', cleanups);
+    const file = join(dir, 'sidecar.json');
     const write = (o: { level: string; allow: string }) =>
       writeFileSync(
         file,

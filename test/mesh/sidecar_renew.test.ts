@@ -4,9 +4,8 @@ import { join } from 'node:path';
 import { connect } from 'node:tls';
 import { afterEach, describe, expect, it } from 'vitest';
 import { CLI, exitOf, waitForOutput } from '../support/cli.js';
-import { tempDir } from '../support/tmp.js';
-import { caService } from './ca_service.js';
-import { closeServer, echoApp, id, TD } from './helpers.js';
+import { sidecarWorkspace } from './ca_service.js';
+import { TD } from './helpers.js';
 
 const cleanups: Array<() => Promise<void> | void> = [];
 afterEach(async () => {
@@ -27,16 +26,8 @@ function servedSerial(port: number): Promise<string> {
 
 describe('gatehouse sidecar: SIGUSR1 renews the SVID (built CLI)', () => {
   it('serves a certificate with a new serial after SIGUSR1, logs the renewal, opens no debugger; a failed renewal keeps the SVID', async () => {
-    const tmp = tempDir('gh-sidecar-renew-');
-    cleanups.push(tmp.remove);
-    const ca = await caService();
-    cleanups.push(() => ca.close());
-    const ordersId = id('orders', 'prod');
-    const tokenFile = join(tmp.dir, 'orders.join');
-    writeFileSync(tokenFile, await ca.joinToken(ordersId), { mode: 0o600 });
-    const app = await echoApp('orders');
-    cleanups.push(() => closeServer(app.server));
-    const file = join(tmp.dir, 'sidecar.json');
+    const { dir, ca, ordersId, tokenFile, app } = await sidecarWorkspace('gh-sidecar-renew-', cleanups);
+    const file = join(dir, 'sidecar.json');
     writeFileSync(
       file,
       JSON.stringify({
