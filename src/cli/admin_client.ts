@@ -13,6 +13,8 @@ export interface AdminConnection {
   agent: Agent;
   /** The data directory, for the "not running on DIR" message when the listener refuses connections. */
   dir: string;
+  /** DIR/endpoints.json as read to find the admin listener: what the running gatehouse listens on. */
+  endpoints: Endpoints;
 }
 
 /** ERR_NOT_RUNNING (exit 3) with the contract's message: `gatehouse is not running on DIR`. */
@@ -58,7 +60,7 @@ export function openAdminConnection(dataDir: string): AdminConnection {
     });
   }
   const agent = new Agent({ connect: { ...clientTlsOptions({ ca }), servername: 'localhost' } });
-  return { base: endpoints.admin, token, agent, dir: paths.dir };
+  return { base: endpoints.admin, token, agent, dir: paths.dir, endpoints };
 }
 
 /** Talks to the admin API of the gatehouse running on a data directory, with DIR/admin.token. */
@@ -68,12 +70,14 @@ export class AdminClient {
     private readonly token: string,
     private readonly agent: Agent,
     private readonly dir: string,
+    /** DIR/endpoints.json as read when connecting: where the running gatehouse listens. */
+    readonly endpoints: Endpoints,
   ) {}
 
   /** Finds the running gatehouse through DIR/endpoints.json; ERR_NOT_RUNNING (exit 3) when there is none. */
   static connect(dataDir: string): AdminClient {
-    const { base, token, agent, dir } = openAdminConnection(dataDir);
-    return new AdminClient(base, token, agent, dir);
+    const { base, token, agent, dir, endpoints } = openAdminConnection(dataDir);
+    return new AdminClient(base, token, agent, dir, endpoints);
   }
 
   async call<T = unknown>(method: 'GET' | 'POST' | 'DELETE', path: string, body?: unknown): Promise<T> {

@@ -14,6 +14,7 @@ import { gatewayCommand } from './commands/gateway.js';
 import { sidecarCommand } from './commands/sidecar.js';
 import { identityCommand } from './commands/identity.js';
 import { doctorCommand } from './commands/doctor.js';
+import { statusCommand } from './commands/status.js';
 
 /** The `gatehouse` command tree. Each verb lives in its own file under cli/commands/. */
 export function buildProgram(): Command {
@@ -39,6 +40,7 @@ export function buildProgram(): Command {
   program.addCommand(objectCommand());
   program.addCommand(backupCommand());
   program.addCommand(restoreCommand());
+  program.addCommand(statusCommand());
   program.addCommand(doctorCommand());
   return program;
 }

@@ -186,4 +186,70 @@ describe('gatehouse gateway (CLI)', () => {
       await backend.close();
     }
   }, 60_000);
+
+  // The gateway section is applied on SIGHUP; `log.level` is read at start only, so the reload names it
+  // (`config_reload_ignored`) and nothing else (docs/gateway.md).
+  it('SIGHUP applies a route change and names log.level, read at start only, in config_reload_ignored', async () => {
+    const a = await startBackend((req, res) => {
+      req.resume();
+      res.end('from-a');
+    });
+    const b = await startBackend((req, res) => {
+      req.resume();
+      res.end('from-b');
+    });
+    const { certPem, keyPem } = testCertificate();
+    const cert = join(tmp.dir, 'ignored-cert.pem');
+    const key = join(tmp.dir, 'ignored-key.pem');
+    const config = join(tmp.dir, 'ignored.json');
+    writeFileSync(cert, certPem);
+    writeFileSync(key, keyPem, { mode: 0o600 });
+    const write = (level: string, upstream: string) =>
+      writeFileSync(
+        config,
+        JSON.stringify({
+          log: { level },
+          listen: { host: '127.0.0.1', gateway: { port: 0 } },
+          gateway: {
+            upstreams: [
+              { name: 'a', hosts: [a.url] },
+              { name: 'b', hosts: [b.url] },
+            ],
+            routes: [{ name: 'svc', pathPrefix: '/', upstream }],
+          },
+        }),
+      );
+    write('warn', 'a');
+    const child = spawn(process.execPath, [CLI, 'gateway', '--config', config, '--cert', cert, '--key', key], {
+      env: { PATH: process.env['PATH'] ?? '/usr/bin:/bin' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (out += d.toString()));
+    const agent = new Agent({ connect: { ca: certPem, servername: 'localhost' } });
+    try {
+      const [, url] = await waitForOutput(() => out, /listening on (https:\/\/\S+)/);
+      const get = async () => (await request(`${url}/x`, { dispatcher: agent })).body.text();
+      expect(await get()).toBe('from-a');
+
+      write('debug', 'b');
+      child.kill('SIGHUP');
+      await waitForOutput(() => out, /configuration reloaded/);
+      const ignored = out
+        .split('\n')
+        .filter((line) => line.startsWith('{'))
+        .map((line) => JSON.parse(line) as Record<string, unknown>)
+        .filter((line) => line.event === 'config_reload_ignored');
+      expect(ignored, out).toMatchObject([{ level: 40, keys: ['log.level'] }]);
+      expect(out).toContain('applied only at restart: log.level');
+      expect(await get()).toBe('from-b');
+    } finally {
+      child.kill('SIGTERM');
+      expect(await exitOf(child)).toBe(0);
+      await agent.close();
+      await a.close();
+      await b.close();
+    }
+  }, 60_000);
 });
