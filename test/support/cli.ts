@@ -47,6 +47,9 @@ export async function startUp(
       GATEHOUSE_LISTEN__IDENTITY_MTLS__PORT: '0',
       GATEHOUSE_LISTEN__CA__PORT: '0',
       GATEHOUSE_LISTEN__GATEWAY__PORT: '0',
+      // the demo mesh's sidecars too: a test never binds the platform's default ports (15001/15002 here)
+      GATEHOUSE_MESH__DEMO__FRONTEND_PORT: '0',
+      GATEHOUSE_MESH__DEMO__BACKEND_PORT: '0',
       GATEHOUSE_LOG__LEVEL: 'warn',
       ...env,
     },
