@@ -1,4 +1,4 @@
-import type { RateDecision } from '../ratelimit/index.js';
+import { type RateDecision, retryAfterSeconds } from '../ratelimit/index.js';
 
 /** What the headers need of a limit. */
 export interface HeaderPolicy {
@@ -36,12 +36,4 @@ export function rateLimitHeader(name: string, decision: RateDecision): string {
   return `"${name}";r=${Math.max(0, decision.remaining)};t=${t}`;
 }
 
-/**
- * `Retry-After` in whole seconds, at least 1 (RFC 9110 §10.2.3 delay-seconds).
- *
- * @example
- * retryAfterSeconds(1200); // 2
- */
-export function retryAfterSeconds(ms: number): number {
-  return Number.isFinite(ms) ? Math.max(1, seconds(ms)) : 3600;
-}
+export { retryAfterSeconds };

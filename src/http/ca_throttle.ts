@@ -1,6 +1,6 @@
 import type { Config } from '../config/index.js';
 import { GatehouseError } from '../core/index.js';
-import { addressKey, type LimiterStore, type RateLimit } from '../ratelimit/index.js';
+import { addressKey, emissionIntervalMs, type LimiterStore, retryAfterSeconds } from '../ratelimit/index.js';
 
 /** The limits of {@link CaThrottle} (`pki.limits` in the config). */
 export type CaLimits = Config['pki']['limits'];
@@ -14,13 +14,8 @@ export type CaLimitName =
 
 function throttled(limit: CaLimitName, retryAfterMs: number): CaThrottled {
   const err = new GatehouseError('ERR_PKI_RATE_LIMITED', { detail: `limit ${limit}` }) as CaThrottled;
-  err.retryAfterSeconds = Math.max(1, Math.ceil((Number.isFinite(retryAfterMs) ? retryAfterMs : 60_000) / 1000));
+  err.retryAfterSeconds = retryAfterSeconds(retryAfterMs, 60);
   return err;
-}
-
-/** The wait until a peeked (cost 0) failure budget admits one more: one emission interval at most. */
-function intervalMs(limit: RateLimit): number {
-  return Math.ceil(limit.period / limit.rate);
 }
 
 /**
@@ -51,7 +46,7 @@ export class CaThrottle {
       { key: `${this.prefix}sign-addr:${addressKey(address)}`, limit: signPerAddress, cost: 1 },
     ]);
     if (failed && failed.remaining < 1) {
-      throw throttled('failed_bootstrap_per_address', intervalMs(failedBootstrapPerAddress));
+      throw throttled('failed_bootstrap_per_address', emissionIntervalMs(failedBootstrapPerAddress));
     }
     if (sign && !sign.allowed) throw throttled('sign_per_address', sign.retryAfterMs);
   }

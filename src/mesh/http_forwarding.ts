@@ -1,4 +1,5 @@
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
+import { retryAfterSeconds } from '../ratelimit/index.js';
 import { pipeline, type Duplex, type Readable } from 'node:stream';
 import {
   GatehouseError,
@@ -144,9 +145,8 @@ export function sendProblem(
     'content-type': 'application/problem+json',
     'content-length': String(Buffer.byteLength(body)),
   };
-  if (retryAfterMs !== undefined && Number.isFinite(retryAfterMs)) {
-    headers['retry-after'] = String(Math.max(1, Math.ceil(retryAfterMs / 1000)));
-  }
+  if (retryAfterMs !== undefined && Number.isFinite(retryAfterMs))
+    headers['retry-after'] = String(retryAfterSeconds(retryAfterMs));
   res.writeHead(err.status, headers);
   res.end(body);
 }

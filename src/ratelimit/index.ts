@@ -19,3 +19,4 @@ export type {
   ExecuteOptions,
 } from './breaker.js';
 export { addressKey, plainAddress } from './address_key.js';
+export { retryAfterSeconds, emissionIntervalMs } from './retry_after.js';

@@ -1,4 +1,10 @@
-import { addressKey, type LimiterStore, type RateLimit } from '../../ratelimit/index.js';
+import {
+  addressKey,
+  emissionIntervalMs,
+  type LimiterStore,
+  type RateLimit,
+  retryAfterSeconds,
+} from '../../ratelimit/index.js';
 import { oauthError } from '../oauth_error.js';
 
 /** The limits of {@link AuthThrottle} (identity.limits.* in the config). */
@@ -13,12 +19,8 @@ export type Throttled = Error & { retryAfterSeconds: number };
 
 function throttled(retryAfterMs: number, what: string): Throttled {
   const err = oauthError('temporarily_unavailable', undefined, what) as unknown as Throttled;
-  err.retryAfterSeconds = Math.max(1, Math.ceil(retryAfterMs / 1000));
+  err.retryAfterSeconds = retryAfterSeconds(retryAfterMs);
   return err;
-}
-
-function intervalMs(limit: RateLimit): number {
-  return Math.ceil(limit.period / limit.rate);
 }
 
 /**
@@ -51,8 +53,10 @@ export class AuthThrottle {
     ];
     const [flood, addr, client] = await this.store.consumeMany(requests);
     if (flood && !flood.allowed) throw throttled(flood.retryAfterMs, `${this.floodName} flood from one address`);
-    if (addr && addr.remaining < 1) throw throttled(intervalMs(failedAuthPerAddress), 'failed auth per address');
-    if (client && client.remaining < 1) throw throttled(intervalMs(failedAuthPerClient), 'failed auth per client');
+    if (addr && addr.remaining < 1)
+      throw throttled(emissionIntervalMs(failedAuthPerAddress), 'failed auth per address');
+    if (client && client.remaining < 1)
+      throw throttled(emissionIntervalMs(failedAuthPerClient), 'failed auth per client');
   }
 
   /** Records a failed client authentication against the address and (when named) the client. */

@@ -1,5 +1,11 @@
 import { GatehouseError } from '../../core/index.js';
-import { addressKey, type LimiterStore, type RateLimit } from '../../ratelimit/index.js';
+import {
+  addressKey,
+  emissionIntervalMs,
+  type LimiterStore,
+  type RateLimit,
+  retryAfterSeconds,
+} from '../../ratelimit/index.js';
 
 /** Failed user code entries tolerated per account, per source address and in total. */
 export interface CodeEntryLimits {
@@ -52,7 +58,7 @@ export class CodeEntryThrottle {
       const limit = (requests[i] as { limit: RateLimit }).limit;
       if (decision.remaining < 1) {
         const err = new GatehouseError('ERR_IDENTITY_DEVICE_CODE_THROTTLED') as CodeEntryThrottled;
-        err.retryAfterSeconds = Math.max(1, Math.ceil(limit.period / limit.rate / 1000));
+        err.retryAfterSeconds = retryAfterSeconds(emissionIntervalMs(limit));
         throw err;
       }
     });

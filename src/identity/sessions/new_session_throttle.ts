@@ -1,5 +1,5 @@
 import { GatehouseError } from '../../core/index.js';
-import { addressKey, type LimiterStore, type RateLimit } from '../../ratelimit/index.js';
+import { addressKey, type LimiterStore, type RateLimit, retryAfterSeconds } from '../../ratelimit/index.js';
 import type { NewSessionAdmission } from './session_store.js';
 
 /** A refusal with the seconds for Retry-After. */
@@ -22,7 +22,7 @@ export function newSessionAdmission(
     const decision = await store.consume(`${prefix}${addressKey(address)}`, limit, 1);
     if (decision.allowed) return;
     const err = new GatehouseError('ERR_IDENTITY_SESSIONS_THROTTLED') as NewSessionThrottled;
-    err.retryAfterSeconds = Math.max(1, Math.ceil(decision.retryAfterMs / 1000));
+    err.retryAfterSeconds = retryAfterSeconds(decision.retryAfterMs);
     throw err;
   };
 }

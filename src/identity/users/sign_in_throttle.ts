@@ -1,5 +1,11 @@
 import { GatehouseError } from '../../core/index.js';
-import { addressKey, type LimiterStore, type RateLimit } from '../../ratelimit/index.js';
+import {
+  addressKey,
+  emissionIntervalMs,
+  type LimiterStore,
+  type RateLimit,
+  retryAfterSeconds,
+} from '../../ratelimit/index.js';
 
 /** Failed sign-ins tolerated per username and per source address. */
 export interface SignInLimits {
@@ -36,7 +42,7 @@ export class SignInThrottle {
     ] as const) {
       if (decision && decision.remaining < 1) {
         const err = new GatehouseError('ERR_IDENTITY_SIGN_IN_THROTTLED') as SignInThrottled;
-        err.retryAfterSeconds = Math.max(1, Math.ceil(limit.period / limit.rate / 1000));
+        err.retryAfterSeconds = retryAfterSeconds(emissionIntervalMs(limit));
         throw err;
       }
     }
