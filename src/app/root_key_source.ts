@@ -1,5 +1,5 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
-import { GatehouseError, type Logger } from '../core/index.js';
+import { GatehouseError, isGatehouseError, unreadableReason, type Logger } from '../core/index.js';
 import { RootKey } from '../kms/index.js';
 import type { DataDirPaths } from './data_dir.js';
 
@@ -28,7 +28,7 @@ export function resolveRootKey(
     return { key: parseFile(inputs.file, logger), source: 'flag-file', file: inputs.file };
   }
   if (inputs.env !== undefined && inputs.env !== '') {
-    return { key: RootKey.parse(inputs.env), source: 'env' };
+    return { key: parseFrom(inputs.env, 'GATEHOUSE_ROOT_KEY'), source: 'env' };
   }
   if (existsSync(paths.rootKey)) {
     return { key: parseFile(paths.rootKey, logger), source: 'data-dir', file: paths.rootKey };
@@ -42,14 +42,26 @@ function parseFile(file: string, logger: Logger): RootKey {
     text = readFileSync(file, 'utf8');
   } catch (err) {
     throw new GatehouseError('ERR_ROOT_KEY_MISSING', {
-      message: `cannot read root key file ${file}: ${(err as NodeJS.ErrnoException).code ?? 'error'}`,
+      message: `cannot read root key file ${file}: ${unreadableReason(err)}`,
     });
   }
   const mode = statSync(file).mode & 0o777;
   if (mode & 0o077) {
     logger.warn({ file, mode: mode.toString(8) }, 'root key file is readable by group or others: chmod 600 it');
   }
-  return RootKey.parse(text);
+  return parseFrom(text, file);
+}
+
+/** The root key in `text`; a malformed one is refused naming where it came from (never echoing what was there). */
+function parseFrom(text: string, where: string): RootKey {
+  try {
+    return RootKey.parse(text);
+  } catch (err) {
+    if (!isGatehouseError(err, 'ERR_ROOT_KEY_INVALID')) throw err;
+    throw new GatehouseError('ERR_ROOT_KEY_INVALID', {
+      message: `the root key in ${where} is malformed: expected 32 bytes as 64 hex digits or base64`,
+    });
+  }
 }
 
 /** The loud warning printed whenever the root key sits beside the data it protects. */
