@@ -94,7 +94,7 @@ export class AdminClient {
         bodyTimeout: 60_000,
       });
       const text = await response.body.text();
-      if (response.statusCode >= 400) throw errorFromAnswer(response.statusCode, text);
+      if (response.statusCode >= 400) throw errorFromAnswer(response.statusCode, text, response.headers['retry-after']);
       return (text === '' ? undefined : JSON.parse(text)) as T;
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
@@ -119,7 +119,8 @@ export class AdminClient {
         headersTimeout: 60_000,
         bodyTimeout: 60_000,
       });
-      if (response.statusCode >= 400) throw errorFromAnswer(response.statusCode, await response.body.text());
+      if (response.statusCode >= 400)
+        throw errorFromAnswer(response.statusCode, await response.body.text(), response.headers['retry-after']);
       return response.body;
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;

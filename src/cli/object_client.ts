@@ -74,7 +74,7 @@ export class StreamingAdminClient {
       throw err;
     }
     if (response.statusCode >= 400) {
-      throw errorFromAnswer(response.statusCode, await response.body.text());
+      throw errorFromAnswer(response.statusCode, await response.body.text(), response.headers['retry-after']);
     }
     return { statusCode: response.statusCode, headers: response.headers, body: abortsTyped(response.body) };
   }

@@ -39,7 +39,7 @@ async function sign(endpoints: Endpoints, body: object): Promise<Signed> {
       body: JSON.stringify(body),
     });
     const text = await response.body.text();
-    if (response.statusCode >= 400) throw errorFromAnswer(response.statusCode, text);
+    if (response.statusCode >= 400) throw errorFromAnswer(response.statusCode, text, response.headers['retry-after']);
     return JSON.parse(text) as Signed;
   } finally {
     await agent.close();
