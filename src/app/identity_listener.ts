@@ -92,6 +92,7 @@ export async function prepareIdentityListener(options: {
     flow: identity.people.flow,
     sessions: identity.people.sessions,
     apps: identity.people.apps,
+    apis: identity.apis,
     clients: identity.clients.cache,
     logger,
     maxBodyBytes: config.identity.limits.maxBodyBytes,

@@ -8,11 +8,13 @@ import {
   sessionIdFromCookie,
   type AuthorizationFlow,
   type ClientCache,
+  type Api,
   type ConnectedApps,
   type EndSession,
   type EndSessionRequest,
   type FlowOutcome,
   formActionSource,
+  scopeWords,
 } from '../identity/index.js';
 import {
   SIGN_IN_CSS,
@@ -30,6 +32,8 @@ export interface IdentityPagesOptions {
   sessions: SessionStore;
   /** The account page's apps (remembered consents and refresh tokens; "Revoke" ends both). */
   apps: ConnectedApps;
+  /** The registered APIs, so that the account page shows scopes in the words the consent page used (names without). */
+  apis?: { get(audience: string): Api | undefined | Promise<Api | undefined> };
   clients: ClientCache;
   logger: Logger;
   maxBodyBytes: number;
@@ -303,9 +307,20 @@ export function registerIdentityPages(app: FastifyInstance, options: IdentityPag
         if (!session?.account || !session.username)
           return render(reply, await flow.loginPage(sid(request), address(request)), 'GET', options.sessions);
         const apps = await options.apps.list(session.account);
+        // the scopes in plain words, as the consent page showed them (offline_access is said apart)
+        const described = async (list: Array<{ audience: string; scopes: string[] }>) =>
+          Promise.all(
+            list.map(async ({ audience, scopes }) => {
+              const kept = scopes.filter((scope) => scope !== 'offline_access');
+              const api = options.apis ? await options.apis.get(audience) : undefined;
+              return { audience, scopes: options.apis ? scopeWords(kept, api).map((w) => w.description) : kept };
+            }),
+          );
         const named = await Promise.all(
           apps.map(async (app) => ({
             ...app,
+            allowed: await described(app.allowed),
+            connected: await described(app.connected),
             clientName: (await options.clients.get(app.clientId))?.name ?? app.clientId,
           })),
         );

@@ -120,6 +120,7 @@ export { UserTokenIssuer } from './authorize/user_tokens.js';
 export type { UserTokenSubject } from './authorize/user_tokens.js';
 export { AuthorizationFlow } from './authorize/authorization_flow.js';
 export type { AuthorizationFlowDeps, FlowOutcome } from './authorize/authorization_flow.js';
+export { scopeWords } from './authorize/scope_words.js';
 export type { ScopeWords } from './authorize/scope_words.js';
 export { authorizationCodeGrant } from './grants/authorization_code.js';
 export { refreshTokenGrant } from './grants/refresh_token.js';

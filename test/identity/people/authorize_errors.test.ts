@@ -222,8 +222,10 @@ describe('authorization endpoint errors (RFC 6749 §4.1.2.1)', () => {
       expect(new URL(again.location as string).searchParams.get('code'), resource).toBeTruthy();
     }
     const account = await browser.get('/oauth2/account');
-    expect(account.body).toContain(`orders:read at ${AUDIENCE}`);
-    expect(account.body).toContain(`orders:read at ${billing}`);
+    // in each API's own words, as the consent pages said them (the same scope name means another thing at billing)
+    expect(account.body).toContain(`See your orders at ${AUDIENCE}`);
+    expect(account.body).toContain(`See your invoices at ${billing}`);
+    expect(account.body).not.toContain('orders:read');
   });
 
   it('a consent remembered without its API (the older format) allows nothing: the person is asked again', async () => {

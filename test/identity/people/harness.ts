@@ -97,6 +97,7 @@ export async function peopleHarness(
     flow: identity.people.flow,
     sessions: identity.people.sessions,
     apps: identity.people.apps,
+    apis: identity.apis,
     clients: identity.clients.cache,
     logger,
     maxBodyBytes: config.identity.limits.maxBodyBytes,

@@ -221,7 +221,7 @@ describe('the account page', () => {
     const tokens = await offline(browser, clientId);
     const kept = await offline(browser, other);
     const account = await browser.get('/oauth2/account');
-    expect(account.body).toContain('<strong>Order Desk</strong>: orders:read at https://orders.test.example');
+    expect(account.body).toContain('<strong>Order Desk</strong>: See your orders at https://orders.test.example');
     expect(account.body).toContain('It stays connected while you are away, until you revoke it.');
     expect(account.body).toContain('Other Desk');
     expect(account.body).not.toContain('offline_access');
