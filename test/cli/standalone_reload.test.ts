@@ -2,17 +2,10 @@ import { spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { CLI, exitOf, runCli, waitForOutput } from '../support/cli.js';
+import { CLI, exitOf, logLines, runCli, waitForOutput } from '../support/cli.js';
 import { tempDir } from '../support/tmp.js';
 import { up } from './object_support.js';
 import { startComponent, type ComponentProcess } from './standalone_support.js';
-
-function logLines(output: string): Array<Record<string, unknown>> {
-  return output
-    .split('\n')
-    .filter((line) => line.startsWith('{'))
-    .map((line) => JSON.parse(line) as Record<string, unknown>);
-}
 
 const ignoredLines = (output: string) => logLines(output).filter((line) => line.event === 'config_reload_ignored');
 
@@ -39,7 +32,7 @@ describe('a component alone: --log-level and SIGHUP', { timeout: 120_000 }, () =
 
   it('takes --log-level over the file and the environment, and names a bad one', async () => {
     write();
-    const server = await up(dir, { GATEHOUSE_MESH__DEMO__FRONTEND_PORT: '0', GATEHOUSE_MESH__DEMO__BACKEND_PORT: '0' });
+    const server = await up(dir);
     server.child.kill('SIGTERM');
     expect(await exitOf(server.child)).toBe(0);
     const bad = await runCli(['kms', '--config', config, '--data-dir', dir, '--log-level', 'verbose']);

@@ -14,7 +14,6 @@ interface Status {
 }
 
 // Every port 0, the demo mesh's too (startUp sets the listeners' only).
-const ANY_PORT = { GATEHOUSE_MESH__DEMO__FRONTEND_PORT: '0', GATEHOUSE_MESH__DEMO__BACKEND_PORT: '0' };
 
 async function stop(child: ChildProcess | undefined): Promise<void> {
   if (child && child.exitCode === null) {
@@ -30,7 +29,7 @@ describe('gatehouse status', () => {
   let child: ChildProcess | undefined;
 
   beforeAll(async () => {
-    child = (await startUp(dir, ANY_PORT)).child;
+    child = (await startUp(dir)).child;
   });
 
   afterAll(async () => {
@@ -96,7 +95,7 @@ describe('gatehouse status with a CA expiry warning', () => {
 
   beforeAll(async () => {
     // The intermediate lives 365 days: a 400-day warning window covers it from the start.
-    child = (await startUp(dir, { ...ANY_PORT, GATEHOUSE_PKI__EXPIRY_WARNING: '400d' })).child;
+    child = (await startUp(dir, { GATEHOUSE_PKI__EXPIRY_WARNING: '400d' })).child;
   });
 
   afterAll(async () => {

@@ -2,30 +2,12 @@ import { spawn } from 'node:child_process';
 import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { CLI, exitOf, runCli, startUp } from '../support/cli.js';
+import { CLI, exitOf, FREE_PORTS, logLines, runCli, startUp } from '../support/cli.js';
 import { tempDir } from '../support/tmp.js';
-
-const PORTS = {
-  GATEHOUSE_LISTEN__ADMIN__PORT: '0',
-  GATEHOUSE_LISTEN__KMS__PORT: '0',
-  GATEHOUSE_LISTEN__IDENTITY__PORT: '0',
-  GATEHOUSE_LISTEN__IDENTITY_MTLS__PORT: '0',
-  GATEHOUSE_LISTEN__CA__PORT: '0',
-  GATEHOUSE_LISTEN__GATEWAY__PORT: '0',
-  GATEHOUSE_MESH__DEMO__FRONTEND_PORT: '0',
-  GATEHOUSE_MESH__DEMO__BACKEND_PORT: '0',
-};
 
 async function until(check: () => boolean, what: () => string): Promise<void> {
   for (let i = 0; i < 600 && !check(); i++) await new Promise((r) => setTimeout(r, 50));
   expect(check(), what()).toBe(true);
-}
-
-function logLines(output: string): Array<Record<string, unknown>> {
-  return output
-    .split('\n')
-    .filter((line) => line.startsWith('{'))
-    .map((line) => JSON.parse(line) as Record<string, unknown>);
 }
 
 // SIGHUP of `gatehouse up` applies the gateway section only (docs/operations.md): every other changed key is named.
@@ -36,7 +18,7 @@ describe('gatehouse up on SIGHUP', () => {
     const route = (prefix: string) =>
       `http:\n  keepAliveTimeout: 5s\ngateway:\n  routes:\n    - { name: open, pathPrefix: ${prefix}, upstream: demo, auth: { kind: none } }\n`;
     writeFileSync(config, route('/open/'));
-    const up = await startUp(join(tmp.dir, 'data'), { ...PORTS, GATEHOUSE_LOG__LEVEL: 'info' }, ['--config', config]);
+    const up = await startUp(join(tmp.dir, 'data'), { GATEHOUSE_LOG__LEVEL: 'info' }, ['--config', config]);
     try {
       writeFileSync(config, route('/open2/').replace('keepAliveTimeout: 5s', 'keepAliveTimeout: 7s'));
       process.kill(up.endpoints.pid, 'SIGHUP');
@@ -64,7 +46,7 @@ describe('gatehouse up on SIGHUP', () => {
     const tmp = tempDir('gh-up-early-hup-');
     const dataDir = join(tmp.dir, 'data');
     const child = spawn(process.execPath, [CLI, 'up', '--data-dir', dataDir], {
-      env: { PATH: process.env.PATH ?? '/usr/bin:/bin', ...PORTS, GATEHOUSE_LOG__LEVEL: 'warn' },
+      env: { PATH: process.env.PATH ?? '/usr/bin:/bin', ...FREE_PORTS, GATEHOUSE_LOG__LEVEL: 'warn' },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let output = '';
@@ -101,13 +83,13 @@ describe('gatehouse up --log-level', () => {
   it('sets log.level over the environment, and a bad level names the flag', async () => {
     const tmp = tempDir('gh-up-log-level-');
     try {
-      const bad = await runCli(['up', '--data-dir', join(tmp.dir, 'bad'), '--log-level', 'verbose'], PORTS);
+      const bad = await runCli(['up', '--data-dir', join(tmp.dir, 'bad'), '--log-level', 'verbose'], FREE_PORTS);
       expect(bad.code).toBe(1);
       expect(bad.stderr).toContain('config: log.level:');
       expect(bad.stderr).toContain('got "verbose" (from --log-level)');
       expect(existsSync(join(tmp.dir, 'bad'))).toBe(false);
       // The environment says warn (startUp's default), the flag says info: the info lines appear.
-      const up = await startUp(join(tmp.dir, 'data'), PORTS, ['--log-level', 'info']);
+      const up = await startUp(join(tmp.dir, 'data'), {}, ['--log-level', 'info']);
       try {
         await until(() => up.output().includes('"msg":"gatehouse is up"'), up.output);
         process.kill(up.endpoints.pid, 'SIGTERM');

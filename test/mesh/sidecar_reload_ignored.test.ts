@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { CLI, exitOf, runCli, waitForOutput } from '../support/cli.js';
+import { CLI, exitOf, logLines, runCli, waitForOutput } from '../support/cli.js';
 import { sidecarWorkspace } from './ca_service.js';
 import { id, TD } from './helpers.js';
 
@@ -10,13 +10,6 @@ const cleanups: Array<() => Promise<void> | void> = [];
 afterEach(async () => {
   while (cleanups.length) await cleanups.pop()?.();
 });
-
-function logLines(output: string): Array<Record<string, unknown>> {
-  return output
-    .split('\n')
-    .filter((line) => line.startsWith('{'))
-    .map((line) => JSON.parse(line) as Record<string, unknown>);
-}
 
 // `gatehouse sidecar` behaves like `gatehouse up` on --log-level and SIGHUP (docs/mesh.md).
 describe('gatehouse sidecar: --log-level, keys a restart applies, SIGHUP during start-up (built CLI)', () => {

@@ -28,6 +28,29 @@ export function runCli(args: string[], env: Record<string, string> = {}, input?:
   });
 }
 
+/**
+ * Every listener of `gatehouse up` on a free port, the demo mesh's sidecars too: a test never binds the platform's
+ * default ports (8440, 8443-8447, 15001/15002).
+ */
+export const FREE_PORTS: Readonly<Record<string, string>> = {
+  GATEHOUSE_LISTEN__ADMIN__PORT: '0',
+  GATEHOUSE_LISTEN__KMS__PORT: '0',
+  GATEHOUSE_LISTEN__IDENTITY__PORT: '0',
+  GATEHOUSE_LISTEN__IDENTITY_MTLS__PORT: '0',
+  GATEHOUSE_LISTEN__CA__PORT: '0',
+  GATEHOUSE_LISTEN__GATEWAY__PORT: '0',
+  GATEHOUSE_MESH__DEMO__FRONTEND_PORT: '0',
+  GATEHOUSE_MESH__DEMO__BACKEND_PORT: '0',
+};
+
+/** The JSON log lines of a child's output (the banner and other text lines left out). */
+export function logLines(output: string): Array<Record<string, unknown>> {
+  return output
+    .split('\n')
+    .filter((line) => line.startsWith('{'))
+    .map((line) => JSON.parse(line) as Record<string, unknown>);
+}
+
 /** Starts `gatehouse up` in the background; resolves when endpoints.json appears (or rejects if it exits first). */
 export async function startUp(
   dataDir: string,
@@ -41,15 +64,7 @@ export async function startUp(
   const child = spawn(process.execPath, [CLI, 'up', '--data-dir', dataDir, ...extraArgs], {
     env: {
       PATH: process.env.PATH ?? '/usr/bin:/bin',
-      GATEHOUSE_LISTEN__ADMIN__PORT: '0',
-      GATEHOUSE_LISTEN__KMS__PORT: '0',
-      GATEHOUSE_LISTEN__IDENTITY__PORT: '0',
-      GATEHOUSE_LISTEN__IDENTITY_MTLS__PORT: '0',
-      GATEHOUSE_LISTEN__CA__PORT: '0',
-      GATEHOUSE_LISTEN__GATEWAY__PORT: '0',
-      // the demo mesh's sidecars too: a test never binds the platform's default ports (15001/15002 here)
-      GATEHOUSE_MESH__DEMO__FRONTEND_PORT: '0',
-      GATEHOUSE_MESH__DEMO__BACKEND_PORT: '0',
+      ...FREE_PORTS,
       GATEHOUSE_LOG__LEVEL: 'warn',
       ...env,
     },
