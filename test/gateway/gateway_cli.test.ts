@@ -4,7 +4,7 @@ import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Agent, request } from 'undici';
 import { afterAll, describe, expect, it } from 'vitest';
-import { CLI, exitOf, runCli, waitForOutput } from '../support/cli.js';
+import { CLI, exitOf, logLines, runCli, waitForOutput } from '../support/cli.js';
 import { servedFingerprint } from '../support/test_tls.js';
 import { tempDir } from '../support/tmp.js';
 import { startBackend, testCertificate } from './support.js';
@@ -13,7 +13,11 @@ describe('gatehouse gateway (CLI)', () => {
   const tmp = tempDir('gh-gwcli-');
   afterAll(() => tmp.remove());
 
-  it('runs alone with --cert/--key, serves /metrics, reloads routes on SIGHUP and refuses an invalid reload', async () => {
+  /**
+   * Two backends answering `from-a` / `from-b`, a certificate and key on disk, and `write(upstream, level)` for a
+   * config file routing `/` to one of them.
+   */
+  async function twoBackends(name: string) {
     const a = await startBackend((req, res) => {
       req.resume();
       res.end('from-a');
@@ -23,13 +27,13 @@ describe('gatehouse gateway (CLI)', () => {
       res.end('from-b');
     });
     const { certPem, keyPem } = testCertificate();
-    const cert = join(tmp.dir, 'cert.pem');
-    const key = join(tmp.dir, 'key.pem');
-    const config = join(tmp.dir, 'gateway.json');
+    const cert = join(tmp.dir, `${name}-cert.pem`);
+    const key = join(tmp.dir, `${name}-key.pem`);
+    const config = join(tmp.dir, `${name}.json`);
     writeFileSync(cert, certPem);
     writeFileSync(key, keyPem, { mode: 0o600 });
-    const section = (upstream: string) => ({
-      log: { level: 'warn' },
+    const section = (upstream: string, level: string) => ({
+      log: { level },
       listen: { host: '127.0.0.1', gateway: { port: 0 } },
       gateway: {
         upstreams: [
@@ -39,7 +43,13 @@ describe('gatehouse gateway (CLI)', () => {
         routes: [{ name: 'svc', pathPrefix: '/', upstream }],
       },
     });
-    writeFileSync(config, JSON.stringify(section('a')));
+    const write = (upstream: string, level = 'warn') => writeFileSync(config, JSON.stringify(section(upstream, level)));
+    return { a, b, certPem, cert, key, config, write };
+  }
+
+  it('runs alone with --cert/--key, serves /metrics, reloads routes on SIGHUP and refuses an invalid reload', async () => {
+    const { a, b, certPem, cert, key, config, write } = await twoBackends('gateway');
+    write('a');
     const child = spawn(
       process.execPath,
       [CLI, 'gateway', '--config', config, '--cert', cert, '--key', key, '--metrics-port', '0'],
@@ -56,7 +66,7 @@ describe('gatehouse gateway (CLI)', () => {
       );
       const get = async () => (await request(`${url}/x`, { dispatcher: agent })).body.text();
       expect(await get()).toBe('from-a');
-      writeFileSync(config, JSON.stringify(section('b')));
+      write('b');
       child.kill('SIGHUP');
       await waitForOutput(() => out, /configuration reloaded/);
       expect(await get()).toBe('from-b');
@@ -190,36 +200,8 @@ describe('gatehouse gateway (CLI)', () => {
   // The gateway section is applied on SIGHUP; `log.level` is read at start only, so the reload names it
   // (`config_reload_ignored`) and nothing else (docs/gateway.md).
   it('SIGHUP applies a route change and names log.level, read at start only, in config_reload_ignored', async () => {
-    const a = await startBackend((req, res) => {
-      req.resume();
-      res.end('from-a');
-    });
-    const b = await startBackend((req, res) => {
-      req.resume();
-      res.end('from-b');
-    });
-    const { certPem, keyPem } = testCertificate();
-    const cert = join(tmp.dir, 'ignored-cert.pem');
-    const key = join(tmp.dir, 'ignored-key.pem');
-    const config = join(tmp.dir, 'ignored.json');
-    writeFileSync(cert, certPem);
-    writeFileSync(key, keyPem, { mode: 0o600 });
-    const write = (level: string, upstream: string) =>
-      writeFileSync(
-        config,
-        JSON.stringify({
-          log: { level },
-          listen: { host: '127.0.0.1', gateway: { port: 0 } },
-          gateway: {
-            upstreams: [
-              { name: 'a', hosts: [a.url] },
-              { name: 'b', hosts: [b.url] },
-            ],
-            routes: [{ name: 'svc', pathPrefix: '/', upstream }],
-          },
-        }),
-      );
-    write('warn', 'a');
+    const { a, b, certPem, cert, key, config, write } = await twoBackends('ignored');
+    write('a');
     const child = spawn(process.execPath, [CLI, 'gateway', '--config', config, '--cert', cert, '--key', key], {
       env: { PATH: process.env['PATH'] ?? '/usr/bin:/bin' },
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -233,14 +215,10 @@ describe('gatehouse gateway (CLI)', () => {
       const get = async () => (await request(`${url}/x`, { dispatcher: agent })).body.text();
       expect(await get()).toBe('from-a');
 
-      write('debug', 'b');
+      write('b', 'debug');
       child.kill('SIGHUP');
       await waitForOutput(() => out, /configuration reloaded/);
-      const ignored = out
-        .split('\n')
-        .filter((line) => line.startsWith('{'))
-        .map((line) => JSON.parse(line) as Record<string, unknown>)
-        .filter((line) => line.event === 'config_reload_ignored');
+      const ignored = logLines(out).filter((line) => line.event === 'config_reload_ignored');
       expect(ignored, out).toMatchObject([{ level: 40, keys: ['log.level'] }]);
       expect(out).toContain('applied only at restart: log.level');
       expect(await get()).toBe('from-b');
