@@ -1,5 +1,4 @@
-import type { AdminOperations, AdminTokenCheck } from '../http/index.js';
-import { auditLogger } from '../core/index.js';
+import type { AdminOperations } from '../http/index.js';
 import type { AdminToken } from './admin_token.js';
 import type { PlatformCore } from './compose.js';
 import type { DataDirPaths } from './data_dir.js';
@@ -26,14 +25,14 @@ export function adminOperations(options: {
   adminToken: AdminToken;
   rootKey: ResolvedRootKey;
   /** The bearer check of the admin API (default: the admin token only; app/platform_authorizer.ts adds `admin`). */
-  checkAdmin?: AdminTokenCheck;
+  checkAdmin?: (token: string) => boolean | 'forbidden';
   renewListeners: () => Promise<Array<{ listener: string; serialNumber: string; notAfter: string }>>;
   /** The posture audit of `gatehouse doctor` (app/posture_checks.ts on the facts of this process). */
   doctor: () => Promise<PostureReport>;
 }): AdminOperations {
   const { core, paths, adminToken, rootKey } = options;
   const { keyring, authority, clock, logger } = core;
-  const audit = auditLogger(logger.child({ audit: true }));
+  const audit = logger.child({ audit: true, actor: 'admin-token' });
   const done = <T>(operation: string, fields: object, value: T): unknown => {
     audit.info({ operation, ...fields, result: 'ok' }, 'admin operation');
     return snakeCase(value);

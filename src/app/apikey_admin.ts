@@ -1,4 +1,4 @@
-import { auditLogger, type Logger } from '../core/index.js';
+import type { Logger } from '../core/index.js';
 import type { ApiKeyAdminOperations } from '../http/index.js';
 import { apiKeyView, type ApiKey } from '../identity/index.js';
 import { snakeCase } from './admin_operations.js';
@@ -13,7 +13,7 @@ import type { IdentityServer } from './identity_server.js';
  * registerApiKeyAdminRoutes(admin.app, checkAdmin, apiKeyAdminOperations(identity, logger));
  */
 export function apiKeyAdminOperations(identity: IdentityServer, logger: Logger): ApiKeyAdminOperations {
-  const audit = auditLogger(logger.child({ audit: true, component: 'api-keys' }));
+  const audit = logger.child({ audit: true, component: 'api-keys' });
   const { apiKeys } = identity;
   const view = async (key: ApiKey) => snakeCase(apiKeyView(key, await apiKeys.lastUsed.get(key.id)));
   return {

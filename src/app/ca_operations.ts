@@ -1,4 +1,4 @@
-import { formatDuration, GatehouseError, type Logger, auditLogger } from '../core/index.js';
+import { formatDuration, GatehouseError, type Logger } from '../core/index.js';
 import type { CaAdminOperations } from '../http/index.js';
 import type { Enrollment } from '../pki/index.js';
 import type { PlatformCore } from './compose.js';
@@ -20,7 +20,7 @@ export function caAdminOperations(options: {
 }): CaAdminOperations {
   const { core, enrollment } = options;
   const { authority, config } = core;
-  const audit = auditLogger(core.logger.child({ audit: true }));
+  const audit = core.logger.child({ audit: true, actor: 'admin-token' });
   return {
     async createJoinToken(spiffeId, ttlMs) {
       const ttl = ttlMs ?? config.pki.joinTokenTtl;

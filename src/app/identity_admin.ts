@@ -1,4 +1,4 @@
-import { auditLogger, type Logger } from '../core/index.js';
+import type { Logger } from '../core/index.js';
 import type { IdentityAdminOperations } from '../http/index.js';
 import { clientView, type ClientAuthMethod } from '../identity/index.js';
 import { snakeCase } from './admin_operations.js';
@@ -12,7 +12,7 @@ import type { IdentityServer } from './identity_server.js';
  * registerIdentityAdminRoutes(admin.app, adminToken.check, identityAdminOperations(identity, logger));
  */
 export function identityAdminOperations(identity: IdentityServer, logger: Logger): IdentityAdminOperations {
-  const audit = auditLogger(logger.child({ audit: true }));
+  const audit = logger.child({ audit: true, actor: 'admin-token' });
   const done = <T>(operation: string, fields: object, value: T): unknown => {
     audit.info({ operation, ...fields, result: 'ok' }, 'admin operation');
     return snakeCase(value);

@@ -2,13 +2,8 @@ import type { Socket } from 'node:net';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { FsObjectFiles } from '../adapters/index.js';
-import { isGatehouseError, auditLogger, currentAuditActor } from '../core/index.js';
-import {
-  registerBackupRoutes,
-  registerObjectRoutes,
-  type AdminTokenCheck,
-  type ObjectOperations,
-} from '../http/index.js';
+import { isGatehouseError } from '../core/index.js';
+import { registerBackupRoutes, registerObjectRoutes, type ObjectOperations } from '../http/index.js';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { EnvelopeObjectCipher, Envelopes, ObjectRewrap, ObjectStore } from '../kms/index.js';
 import { snakeCase } from './admin_operations.js';
@@ -65,7 +60,7 @@ export function objectOperations(
   const { store, rewrap } = objects;
   const audit = core.logger.child({ audit: true });
   /** The principal the route authorized (`admin-token` when the admin token is the only credential). */
-  const by = (actor: string | undefined) => ({ actor: actor ?? currentAuditActor() ?? 'admin' });
+  const by = (actor: string | undefined) => ({ actor: actor ?? 'admin-token' });
   const audited = async <T>(operation: string, fields: object, run: () => Promise<T>): Promise<T> => {
     try {
       const result = await run();
@@ -132,7 +127,7 @@ export function objectOperations(
 export async function attachObjectStore(
   app: FastifyInstance,
   core: PlatformCore,
-  checkToken: AdminTokenCheck,
+  checkToken: (token: string) => boolean | 'forbidden',
   /** The root key holder of this process (rotations update it): backups are authenticated under its key. */
   rootKey: ResolvedRootKey,
   /** Per-bucket scopes (`object:read:<bucket>`, `object:write:<bucket>`); without it, the admin token only. */
@@ -147,7 +142,7 @@ export async function attachObjectStore(
     checkToken,
     ...(authorize === undefined ? {} : { authorize }),
   });
-  const audit = auditLogger(core.logger.child({ audit: true }));
+  const audit = core.logger.child({ audit: true, actor: 'admin-token' });
   registerBackupRoutes(app, {
     checkToken,
     ops: {

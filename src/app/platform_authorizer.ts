@@ -131,11 +131,8 @@ export function platformCallers(deps: {
     principalOf(token: string): string | undefined {
       return byCredential(token)?.principal;
     },
-    /**
-     * For the admin API's bearer check: true for the admin token, `{ actor }` (the principal, for audit lines) for
-     * another credential with the `admin` scope, 'forbidden' for one without, false for none.
-     */
-    adminCheck(token: string): boolean | 'forbidden' | { actor: string } {
+    /** For the admin API's bearer check: true for the admin token or the `admin` scope, 'forbidden' otherwise. */
+    adminCheck(token: string): boolean | 'forbidden' {
       const caller = byCredential(token);
       if (caller === undefined) return false;
       const allowed = permits(caller, ADMIN_SCOPE);
@@ -149,8 +146,7 @@ export function platformCallers(deps: {
           'admin API caller',
         );
       }
-      if (!allowed) return 'forbidden';
-      return caller.kind === 'admin_token' ? true : { actor: caller.principal };
+      return allowed ? true : 'forbidden';
     },
   };
 }

@@ -1,4 +1,4 @@
-import { auditLogger, type Logger } from '../core/index.js';
+import type { Logger } from '../core/index.js';
 import type { UserAdminOperations } from '../http/index.js';
 import { userView } from '../identity/index.js';
 import { snakeCase } from './admin_operations.js';
@@ -12,7 +12,7 @@ import type { IdentityServer } from './identity_server.js';
  * registerUserAdminRoutes(admin.app, checkAdmin, userAdminOperations(identity, logger));
  */
 export function userAdminOperations(identity: IdentityServer, logger: Logger): UserAdminOperations {
-  const audit = auditLogger(logger.child({ audit: true }));
+  const audit = logger.child({ audit: true, actor: 'admin-token' });
   const { users } = identity.people;
   const done = (operation: string, username: string, value: unknown): unknown => {
     audit.info({ operation, username, result: 'ok' }, 'admin operation');

@@ -24,4 +24,3 @@ export { guardConnection } from './connection_guard.js';
 export type { GuardedSocket } from './connection_guard.js';
 export { RequestStats, labelValue, metricFamily } from './request_stats.js';
 export type { KeyLabels } from './request_stats.js';
-export { auditLogger, currentAuditActor, inAuditScope, setAuditActor } from './audit_actor.js';

@@ -1,12 +1,11 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { GatehouseError, setAuditActor } from '../core/index.js';
+import { GatehouseError } from '../core/index.js';
 
 /**
  * Checks a presented admin token; implementations compare digests in constant time. `'forbidden'`: a valid credential
- * without the `admin` permission (403 instead of 401). `{ actor }`: admitted, as another principal than the admin
- * token (an API key or access token with the `admin` scope), named in the request's audit lines.
+ * without the `admin` permission (403 instead of 401).
  */
-export type AdminTokenCheck = (token: string) => boolean | 'forbidden' | { actor: string };
+export type AdminTokenCheck = (token: string) => boolean | 'forbidden';
 
 const BEARER = /^Bearer ([A-Za-z0-9._~+/=-]{1,512})$/;
 
@@ -20,10 +19,9 @@ export function requireAdminToken(check: AdminTokenCheck) {
     const match = typeof header === 'string' ? BEARER.exec(header) : null;
     const verdict = match ? check(match[1] as string) : false;
     if (verdict === 'forbidden') throw new GatehouseError('ERR_ADMIN_FORBIDDEN');
-    if (verdict !== true && typeof verdict !== 'object') {
+    if (verdict !== true) {
       void reply.header('www-authenticate', 'Bearer realm="gatehouse-admin"');
       throw new GatehouseError('ERR_ADMIN_UNAUTHORIZED');
     }
-    setAuditActor(verdict === true ? 'admin' : verdict.actor);
   };
 }

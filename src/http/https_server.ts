@@ -2,14 +2,7 @@ import { createServer, type Server } from 'node:https';
 import type { TLSSocket } from 'node:tls';
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { Config } from '../config/index.js';
-import {
-  GatehouseError,
-  guardConnection,
-  inAuditScope,
-  randomId,
-  type Logger,
-  type RequestStats,
-} from '../core/index.js';
+import { GatehouseError, guardConnection, randomId, type Logger, type RequestStats } from '../core/index.js';
 import { handshakeFailureReason, serverTlsOptions } from '../crypto/index.js';
 import { sendProblem } from './problem.js';
 import { countRequests } from './request_metrics.js';
@@ -133,8 +126,6 @@ export function createHttpsServer(options: HttpsServerOptions): HttpsServer {
       return httpsServer;
     },
   });
-  // Each request in a scope of its own, where the admitted caller is recorded for the audit lines written for it.
-  app.addHook('onRequest', (_request, _reply, done) => inAuditScope(done));
   if (options.requestStats) countRequests(app, options.name, options.requestStats);
   const hsts = `max-age=${Math.floor(http.hstsMaxAge / 1000)}; includeSubDomains`;
   app.addHook('onSend', async (_request, reply, payload) => {

@@ -7,7 +7,6 @@ export { CaThrottle } from './ca_throttle.js';
 export type { CaLimits, CaLimitName, CaThrottled } from './ca_throttle.js';
 export { registerAdminRoutes } from './admin_routes.js';
 export type { AdminOperations } from './admin_routes.js';
-export type { AdminTokenCheck } from './admin_auth.js';
 export { problemFor, toGatehouseError } from './problem.js';
 export type { Problem } from './problem.js';
 export { registerKmsRoutes } from './kms_routes.js';

@@ -77,7 +77,7 @@ export function registerObjectRoutes(
   const { ops, authorize } = options;
   /** The principal `authorize` admitted for each request (the admin token alone when there is no authorizer). */
   const actors = new WeakMap<FastifyRequest, string>();
-  const actor = (request: FastifyRequest) => actors.get(request) ?? 'admin';
+  const actor = (request: FastifyRequest) => actors.get(request) ?? 'admin-token';
   /**
    * `object:write:<bucket>` covers the bucket's own key only: choosing another key encrypts with it (and binds a new
    * bucket to it for good), so it needs `kms:encrypt:<key>`; a key that does not exist yet would be created, which

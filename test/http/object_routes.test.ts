@@ -178,9 +178,9 @@ describe('object audit actor', () => {
     expect(lines.map((l) => [l['actor'], l['result']])).toEqual([['api_key:test', 'ok']]);
   });
 
-  it('is admin (the admin token) when no other principal was admitted', async () => {
+  it('is admin-token when the admin token is the only credential (no authorizer)', async () => {
     const { ops, logger } = await setup();
     await ops.put('audit', 'c.bin', Readable.from([Buffer.from('c')]), {});
-    expect(logger.lines.find((l) => l['operation'] === 'object.put')?.['actor']).toBe('admin');
+    expect(logger.lines.find((l) => l['operation'] === 'object.put')?.['actor']).toBe('admin-token');
   });
 });
