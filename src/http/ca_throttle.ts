@@ -41,9 +41,10 @@ export class CaThrottle {
   /** Spends one enrollment from the address budget and checks its failure budget (without spending it). */
   async admitSign(address: string): Promise<void> {
     const { signPerAddress, failedBootstrapPerAddress } = this.limits;
+    const from = addressKey(address);
     const [failed, sign] = await this.store.consumeMany([
-      { key: `${this.prefix}fail-addr:${addressKey(address)}`, limit: failedBootstrapPerAddress, cost: 0 },
-      { key: `${this.prefix}sign-addr:${addressKey(address)}`, limit: signPerAddress, cost: 1 },
+      { key: `${this.prefix}fail-addr:${from}`, limit: failedBootstrapPerAddress, cost: 0 },
+      { key: `${this.prefix}sign-addr:${from}`, limit: signPerAddress, cost: 1 },
     ]);
     if (failed && failed.remaining < 1) {
       throw throttled('failed_bootstrap_per_address', emissionIntervalMs(failedBootstrapPerAddress));

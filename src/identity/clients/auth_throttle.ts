@@ -44,9 +44,10 @@ export class AuthThrottle {
   /** Spends one request from the address budget and checks both failure budgets (without spending them). */
   async admit(address: string, clientId: string | undefined): Promise<void> {
     const { tokenRequestsPerAddress, failedAuthPerAddress, failedAuthPerClient } = this.limits;
+    const from = addressKey(address);
     const requests = [
-      { key: `${this.prefix}${this.floodName}:${addressKey(address)}`, limit: tokenRequestsPerAddress, cost: 1 },
-      { key: `${this.prefix}fail-addr:${addressKey(address)}`, limit: failedAuthPerAddress, cost: 0 },
+      { key: `${this.prefix}${this.floodName}:${from}`, limit: tokenRequestsPerAddress, cost: 1 },
+      { key: `${this.prefix}fail-addr:${from}`, limit: failedAuthPerAddress, cost: 0 },
       ...(clientId === undefined
         ? []
         : [{ key: `${this.prefix}fail-client:${clientId}`, limit: failedAuthPerClient, cost: 0 }]),
