@@ -242,7 +242,7 @@ export const ERROR_CODES = {
   ERR_PKI_CSR_INVALID: {
     status: 400,
     message: 'Invalid certificate signing request',
-    doc: 'The CSR sent to the CA is not PKCS#10 DER/PEM, its key is not EC P-256 or Ed25519, or its signature does not verify; the problem title names which.',
+    doc: 'The CSR sent to the CA is not PKCS#10 DER/PEM, is not alone (trailing data after its DER or after its PEM END line, or more than one PEM block), its key is not EC P-256 or Ed25519, or its signature does not verify; the problem title names which.',
   },
   ERR_PKI_JOIN_TOKEN_INVALID: {
     status: 401,

@@ -1,7 +1,8 @@
 import { createHash, createPublicKey, sign, verify, type KeyObject } from 'node:crypto';
 import { Attributes, CertificationRequest, CertificationRequestInfo } from '@peculiar/asn1-csr';
-import { AsnConvert, AsnProp, AsnPropTypes, AsnType, AsnTypeTypes } from '@peculiar/asn1-schema';
+import { AsnConvert, AsnParser, AsnProp, AsnPropTypes, AsnType, AsnTypeTypes } from '@peculiar/asn1-schema';
 import { AlgorithmIdentifier, Name, SubjectPublicKeyInfo } from '@peculiar/asn1-x509';
+import { fromBER } from 'asn1js';
 import { GatehouseError } from '../core/index.js';
 
 const ED25519 = '1.3.101.112';
@@ -54,33 +55,46 @@ function bad(reason: string): GatehouseError {
   });
 }
 
+const PEM_CSR =
+  /-----BEGIN (?:NEW )?CERTIFICATE REQUEST-----([A-Za-z0-9+/=\s]+)-----END (?:NEW )?CERTIFICATE REQUEST-----/;
+const PEM_BEGIN = /-----BEGIN [^-\r\n]*-----/g;
+
 /**
- * Decodes PEM (`CERTIFICATE REQUEST` or `NEW CERTIFICATE REQUEST`) into DER.
+ * Decodes PEM (`CERTIFICATE REQUEST` or `NEW CERTIFICATE REQUEST`) into DER. Explanatory text before the block is
+ * allowed (RFC 7468 §2; `openssl req -text` writes it), but exactly one PEM block, nothing but whitespace after its
+ * END line, and canonical base64 (Node's decoder would silently drop whatever follows a `=`) are required.
  *
  * @example
  * const der = csrPemToDer(pem);
  */
 export function csrPemToDer(pem: string): Buffer {
-  const match =
-    /-----BEGIN (?:NEW )?CERTIFICATE REQUEST-----([A-Za-z0-9+/=\s]+)-----END (?:NEW )?CERTIFICATE REQUEST-----/.exec(
-      pem,
-    );
+  const match = PEM_CSR.exec(pem);
   if (!match?.[1]) throw bad('not a PEM certificate request');
-  return Buffer.from(match[1].replace(/\s+/g, ''), 'base64');
+  if ((pem.match(PEM_BEGIN) ?? []).length > 1) throw bad('more than one PEM block (send one CERTIFICATE REQUEST)');
+  if (pem.slice(match.index + match[0].length).trim() !== '') throw bad('trailing data after the PEM END line');
+  const body = match[1].replace(/\s+/g, '');
+  const der = Buffer.from(body, 'base64');
+  if (der.toString('base64') !== body) throw bad('PEM body is not canonical base64');
+  return der;
 }
 
 /**
  * Parses a PKCS#10 CSR, requires an EC P-256 (ECDSA with SHA-256/384) or Ed25519 key, and verifies its
- * self-signature with node:crypto (proof that the requester holds the private key). Throws ERR_PKI_CSR_INVALID.
+ * self-signature with node:crypto (proof that the requester holds the private key). Bytes after the CSR's DER are
+ * refused (`trailing data after the CSR`), as anything that is not exactly one request. Throws ERR_PKI_CSR_INVALID.
  *
  * @example
  * const csr = verifyCsr(csrPemToDer(pem)); // csr.keyType === 'ec-p256'
  */
 export function verifyCsr(der: Buffer): VerifiedCsr {
   if (der.length === 0 || der.length > CSR_MAX_BYTES) throw bad('CSR size out of bounds');
+  // One parse with asn1js: its end offset shows bytes after the CertificationRequest, which the mapping would ignore.
+  const decoded = fromBER(der);
+  if (decoded.offset === -1 || decoded.result.error) throw bad('CSR is not DER PKCS#10');
+  if (decoded.offset !== der.length) throw bad('trailing data after the CSR');
   let request: CsrView;
   try {
-    request = AsnConvert.parse(der, CsrView);
+    request = AsnParser.fromASN(decoded.result, CsrView);
   } catch {
     throw bad('CSR is not DER PKCS#10');
   }

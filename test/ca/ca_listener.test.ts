@@ -129,6 +129,27 @@ describe('CA listener with real peers (curl, openssl s_client)', () => {
     });
   });
 
+  it('refuses /sign for a CSR with trailing data (in its DER or after its PEM block) and keeps the join token', async () => {
+    const { token } = await h.ca.enrollment.createJoinToken(id('trailing'), 600_000);
+    const csr = await h.csr('trailing');
+    const der = Buffer.concat([Buffer.from(csr.replace(/-----[^-]+-----|\s/g, ''), 'base64'), Buffer.from([0, 0])]);
+    const derPlus = `-----BEGIN CERTIFICATE REQUEST-----\n${der.toString('base64')}\n-----END CERTIFICATE REQUEST-----\n`;
+    for (const [sent, reason] of [
+      [derPlus, 'trailing data after the CSR'],
+      [`${csr}junk\n`, 'trailing data after the PEM END line'],
+      [csr + csr, 'more than one PEM block (send one CERTIFICATE REQUEST)'],
+    ] as const) {
+      const res = await h.curl('/v1/ca/sign', { json: { csr: sent, join_token: token } });
+      expect(res.status).toBe(400);
+      expect(JSON.parse(res.body)).toMatchObject({
+        code: 'ERR_PKI_CSR_INVALID',
+        title: `Invalid certificate signing request: ${reason}`,
+      });
+    }
+    const signed = await h.curl('/v1/ca/sign', { json: { csr, join_token: token } });
+    expect(signed.status, signed.output).toBe(200);
+  });
+
   it('refuses /renew without a client certificate, with a log line', async () => {
     const res = await h.curl('/v1/ca/renew', { json: { csr: await h.csr('anon') } });
     expect(res.status).toBe(401);

@@ -125,10 +125,15 @@ describe('SVID issuance from a CSR', () => {
       '-nodes',
       '-keyout',
       files.path('rsa.key'),
+      '-out',
+      files.path('rsa.csr'),
       '-subj',
       '/CN=x',
     ]);
-    expect(() => ca.issueSvid({ csrPem: rsa.output, spiffeId: ID })).toThrow(
+    expect(rsa.code, rsa.output).toBe(0);
+    // The request alone: stdout and stderr together hold openssl's key generation progress after the END line.
+    const rsaCsr = await readFile(files.path('rsa.csr'), 'utf8');
+    expect(() => ca.issueSvid({ csrPem: rsaCsr, spiffeId: ID })).toThrow(
       expect.objectContaining({
         code: 'ERR_PKI_CSR_INVALID',
         message: 'Invalid certificate signing request: unsupported CSR key type rsa (EC P-256 or Ed25519 only)',
