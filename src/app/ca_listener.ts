@@ -141,14 +141,14 @@ async function prepare(
     async listen(scheduler) {
       const bound = await listener.listen(config.listen.host, config.listen.ca.port);
       follower.start();
-      const logExpiry = expiryWarningLog(logger, authority.status().warnings);
+      const logExpiry = expiryWarningLog(logger, authority.status());
       scheduler.add({
         name: 'ca-rotation',
         everyMs: ROTATION_CHECK_MS,
         run: async () => {
           await authority.rotate();
           await onBundleChange();
-          logExpiry(authority.status().warnings);
+          logExpiry(authority.status());
         },
       });
       return listenerUrl(config.listen.host, bound.port);

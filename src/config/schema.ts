@@ -208,7 +208,10 @@ export const configSchema = z.strictObject({
         .lt(1)
         .default(2 / 3)
         .describe('Fraction of a certificate lifetime after which it is renewed.'),
-      expiryWarning: duration('30d', 'A CA certificate closer than this to expiry is reported loudly.'),
+      expiryWarning: duration(
+        '30d',
+        'A CA certificate closer than this to expiry is reported loudly (an intermediate whose published successor takes over before then: an info line that rotation is scheduled).',
+      ),
       svidTtl: duration('24h', 'Default lifetime of a workload X.509-SVID.'),
       maxSvidTtl: duration('24h', 'Longest SVID lifetime a caller may request (also how long revocations are listed).'),
       joinTokenTtl: duration('10m', 'Default lifetime of a one-time join token (`gatehouse ca join-token`).'),

@@ -142,8 +142,9 @@ export class Authority {
       expiryWarningMs,
       options,
     );
-    const { warnings } = authority.status(clock.now());
+    const { warnings, notices } = authority.status(clock.now());
     if (warnings.length > 0) logger.warn({ trustDomain, warnings }, 'the certificate authority is close to expiry');
+    if (notices.length > 0) logger.info({ trustDomain, notices }, 'CA rotation is scheduled');
     return authority;
   }
 
@@ -253,10 +254,10 @@ export class Authority {
     return trustBundlePem(this.loaded, this.clock.now());
   }
 
-  /** Root and active intermediate: subjects, validity, days left, expiry warnings. */
+  /** Root and active intermediate: subjects, validity, days left, expiry warnings (notices when a successor is due). */
   status(now: number = this.clock.now()): AuthorityStatus {
-    const status = authorityStatus(this.loaded, now, this.expiryWarningMs);
     const { next, retiring } = this.record.value;
+    const status = authorityStatus(this.loaded, now, this.expiryWarningMs, next);
     return {
       ...status,
       bundleSequence: this.bundleSequence,

@@ -21,8 +21,16 @@ export interface AuthorityStatus {
   trustDomain: string;
   root: CaCertificateStatus;
   intermediate: CaCertificateStatus;
-  /** Human-readable, one per CA certificate within `expiryWarningMs` of expiry (or expired). Empty when all is well. */
+  /**
+   * Human-readable, one per CA certificate within `expiryWarningMs` of expiry (or expired) that nothing replaces in
+   * time. Empty when all is well.
+   */
   warnings: string[];
+  /**
+   * Human-readable, expected events instead of warnings: the active intermediate is within `expiryWarningMs` of expiry
+   * but its published successor takes over before then (names the successor and its activation time).
+   */
+  notices: string[];
   /** The SPIFFE bundle sequence. */
   bundleSequence?: number;
   /** CA rotation: the prepared intermediate and when it starts signing. */
@@ -51,24 +59,60 @@ function warning(role: string, ca: CaCertificateStatus, now: number, expiryWarni
   return [];
 }
 
+/** The prepared intermediate (the record's `next`): published in the bundle, signing from `activateAt`. */
+export interface SuccessorIntermediate {
+  intermediateId: string;
+  activateAt: number;
+}
+
+/**
+ * The active intermediate near its expiry: a notice when `next` takes over strictly before it expires (the rotation
+ * check activates it on time), a warning otherwise (no successor, or one that would activate too late).
+ */
+function intermediateExpiry(
+  intermediate: CaCertificateStatus,
+  next: SuccessorIntermediate | undefined,
+  now: number,
+  expiryWarningMs: number,
+): Pick<AuthorityStatus, 'warnings' | 'notices'> {
+  const warned = warning('intermediate', intermediate, now, expiryWarningMs);
+  if (warned.length === 0 || intermediate.notAfter <= now || !next || next.activateAt >= intermediate.notAfter) {
+    return { warnings: warned, notices: [] };
+  }
+  const expires = new Date(intermediate.notAfter).toISOString();
+  const activates = new Date(next.activateAt).toISOString();
+  return {
+    warnings: [],
+    notices: [
+      `the intermediate CA certificate expires on ${expires} (${intermediate.daysLeft} days left); its successor ${next.intermediateId} is published and takes over on ${activates}`,
+    ],
+  };
+}
+
 /**
  * The CA's state at `now`: the active intermediate and its root, days left, and warnings when either is within
- * `expiryWarningMs` of expiry (a silently expiring CA takes the whole mesh down).
+ * `expiryWarningMs` of expiry (a silently expiring CA takes the whole mesh down). An expiring intermediate whose
+ * published successor (`next`) activates before it expires is a notice, not a warning: the rotation is on schedule.
  *
  * @example
- * const s = authorityStatus(loaded, clock.now(), 30 * 86_400_000); if (s.warnings.length) logger.warn({ warnings: s.warnings });
+ * const s = authorityStatus(loaded, clock.now(), 30 * 86_400_000, record.next);
+ * if (s.warnings.length) logger.warn({ warnings: s.warnings });
  */
-export function authorityStatus(authority: LoadedAuthority, now: number, expiryWarningMs: number): AuthorityStatus {
+export function authorityStatus(
+  authority: LoadedAuthority,
+  now: number,
+  expiryWarningMs: number,
+  next?: SuccessorIntermediate,
+): AuthorityStatus {
   const rootCa = authority.roots.find((r) => r.record.id === authority.active.rootId);
   const root = describe(rootCa ?? (authority.roots[0] as LoadedCa), now);
   const intermediate = describe(authority.active, now);
+  const expiry = intermediateExpiry(intermediate, next, now, expiryWarningMs);
   return {
     trustDomain: authority.trustDomain,
     root,
     intermediate,
-    warnings: [
-      ...warning('root', root, now, expiryWarningMs),
-      ...warning('intermediate', intermediate, now, expiryWarningMs),
-    ],
+    warnings: [...warning('root', root, now, expiryWarningMs), ...expiry.warnings],
+    notices: expiry.notices,
   };
 }

@@ -19,6 +19,7 @@ describe('the CA metrics', () => {
       root: cert(315_360_000),
       intermediate: cert(-5),
       warnings: ['the intermediate CA certificate expired on 1970-01-01T00:00:00.000Z'],
+      notices: [],
       bundleSequence: 7,
     };
     const lines = caMetricsText(status).trimEnd().split('\n');
@@ -41,7 +42,7 @@ describe('the CA metrics', () => {
   });
 
   it('leaves the sequence out when the status has none', () => {
-    const text = caMetricsText({ trustDomain: 'td', root: cert(10), intermediate: cert(5), warnings: [] });
+    const text = caMetricsText({ trustDomain: 'td', root: cert(10), intermediate: cert(5), warnings: [], notices: [] });
     expect(text).not.toContain('bundle_sequence');
     expect(text.endsWith('\n')).toBe(true);
   });

@@ -15,6 +15,8 @@ interface Status {
   root: CaCert;
   intermediate: CaCert;
   warnings: string[];
+  /** An expiring intermediate whose published successor takes over in time (an admin API older than this: absent). */
+  notices?: string[];
   bundle_sequence?: number;
   next?: { intermediate_id: string; activate_at: number };
   retiring?: Array<{ intermediate_id: string; retire_at: number }>;
@@ -52,6 +54,7 @@ export function caCommand(): Command {
             ...(s.retiring ?? []).map(
               (r) => `retiring      ${r.intermediate_id} leaves the bundle ${iso(r.retire_at)}`,
             ),
+            ...(s.notices ?? []).map((n) => `NOTE: ${n}`),
             ...s.warnings.map((w) => `WARNING: ${w}`),
           ].join('\n'),
         );
