@@ -1,3 +1,4 @@
+import { changedKeys } from '../config/index.js';
 import { GatehouseError, type Logger } from '../core/index.js';
 import type { Gateway, GatewayConfig, UpstreamMesh } from '../gateway/index.js';
 import type { AppAuthenticator, PreparedVerifier, VerifierIssuer } from './gateway_authenticator.js';
@@ -30,6 +31,8 @@ export interface GatewayCapabilitiesOptions {
  */
 export class GatewayCapabilities {
   private mesh: GatewayMesh | undefined;
+  /** The section the running mesh identity was opened for (at start or by the reload that added it). */
+  private meshOpenedFor: GatewayConfig | undefined;
   private queue: Promise<unknown> = Promise.resolve();
   private closed = false;
 
@@ -39,7 +42,22 @@ export class GatewayCapabilities {
   async start(section: GatewayConfig): Promise<UpstreamMesh | undefined> {
     await this.o.authenticator.start();
     if (gatewayNeeds(section).mesh) this.mesh = await this.o.openMesh(section);
+    if (this.mesh !== undefined) this.meshOpenedFor = section;
     return this.mesh?.mesh;
+  }
+
+  /**
+   * The `gateway.mesh` keys that differ between `section` and the section the running mesh identity was opened for:
+   * a reload keeps that identity (it is not bootstrapped again), so only a restart applies them. Empty while no
+   * identity runs (a reload that adds `gateway.mesh` opens one). Dotted keys, `gateway.mesh` itself when added or
+   * removed.
+   *
+   * @example
+   * serving.warnRestartOnly(next, { applied: ['gateway'], restartOnly: capabilities.meshChanges(next.gateway) });
+   */
+  meshChanges(section: GatewayConfig): string[] {
+    if (this.meshOpenedFor === undefined) return [];
+    return changedKeys({ gateway: { mesh: this.meshOpenedFor.mesh } }, { gateway: { mesh: section.mesh } });
   }
 
   /**
@@ -60,6 +78,7 @@ export class GatewayCapabilities {
     await this.queue;
     await this.mesh?.close();
     this.mesh = undefined;
+    this.meshOpenedFor = undefined;
     await this.o.authenticator.close();
   }
 
@@ -75,7 +94,10 @@ export class GatewayCapabilities {
       await verifier?.abandon();
       throw err;
     }
-    if (mesh !== undefined) this.mesh = mesh;
+    if (mesh !== undefined) {
+      this.mesh = mesh;
+      this.meshOpenedFor = section;
+    }
     await verifier?.commit();
     if (verifier !== undefined || mesh !== undefined) {
       this.o.logger.info(

@@ -75,6 +75,12 @@ export interface StandaloneGateway {
    */
   reload(gateway: GatewayConfig, issuer?: VerifierIssuer): Promise<void>;
   /**
+   * The keys of `gateway` that a reload would not apply: a changed `gateway.mesh` once the SVID runs (it is kept, not
+   * bootstrapped again). For the `config_reload_ignored` warning; empty before the SVID runs (a reload adding
+   * `gateway.mesh` applies it).
+   */
+  restartOnly(gateway: GatewayConfig): string[];
+  /**
    * Swaps a renewed `--cert`/`--key` pair into the listener (SIGHUP): new connections get it, open ones keep theirs.
    * Throws ERR_CONFIG_INVALID, changing nothing, when the pair does not check (see `OperatorCertificate`).
    */
@@ -181,6 +187,7 @@ export async function startStandaloneGateway(o: {
       url: `https://${host}:${bound.port}`,
       metricsUrl,
       reload: (g, issuer) => capabilities.reload(gateway, g, issuer),
+      restartOnly: (g) => capabilities.meshChanges(g),
       reloadCertificate: (pem) => {
         const { serialNumber, notAfter } = certificate.replace(pem);
         return { serialNumber, notAfter };

@@ -39,7 +39,7 @@ export interface Serving {
   /**
    * Logs `config_reload_ignored` (warn) naming the keys that differ between the running configuration and `next` but
    * only a restart applies: every key outside `scope.applied`, within `scope.reads` when given (the keys the process
-   * reads at all; a key it never reads is no concern of it). Returns the keys named.
+   * reads at all; a key it never reads is no concern of it), and `scope.restartOnly`. Returns the keys named.
    */
   warnRestartOnly(next: Config, scope: ReloadScope): string[];
 }
@@ -48,6 +48,8 @@ export interface Serving {
 export interface ReloadScope {
   applied: readonly string[];
   reads?: readonly string[];
+  /** Keys inside `applied` that changed but that this reload cannot apply (the verb knows which), named as well. */
+  restartOnly?: readonly string[];
 }
 
 const within = (key: string, prefixes: readonly string[]) =>
@@ -108,9 +110,12 @@ export function startServing(
     stopWith,
     onHangup,
     warnRestartOnly: (next, scope) => {
-      const ignored = changedKeys(config, next, scope.applied).filter(
-        (key) => scope.reads === undefined || within(key, scope.reads),
-      );
+      const ignored = [
+        ...changedKeys(config, next, scope.applied).filter(
+          (key) => scope.reads === undefined || within(key, scope.reads),
+        ),
+        ...(scope.restartOnly ?? []),
+      ];
       if (ignored.length > 0) {
         logger.warn(
           { event: 'config_reload_ignored', keys: ignored },

@@ -1,3 +1,4 @@
+import { constants } from 'node:os';
 import type { Logger } from '../core/index.js';
 
 let serving = false;
@@ -85,5 +86,35 @@ export function heldSignal(signal: NodeJS.Signals): (handler: () => Promise<void
   return (fn) => {
     handler = fn;
     if (held) run(fn);
+  };
+}
+
+/** The signals that end a one-shot command from outside: Ctrl-C, a service manager or `kill`, a closed terminal. */
+const INTERRUPTS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
+
+/**
+ * For a one-shot command that leaves something behind when killed half way (a temporary file or directory): until the
+ * returned release function is called, SIGINT, SIGTERM or SIGHUP runs `cleanup` (synchronous, best effort) and exits
+ * with 128 + the signal's number (130, 143, 129), as a shell reports a process the signal killed. Release removes the
+ * handlers, so none stays installed once the command is done; call it in a `finally`.
+ *
+ * @example
+ * const release = cleanUpOnSignals(() => rmSync(spool, { recursive: true, force: true }));
+ * try { await work(); } finally { release(); }
+ */
+export function cleanUpOnSignals(cleanup: () => void): () => void {
+  const handlers = INTERRUPTS.map((signal) => {
+    const handler = () => {
+      try {
+        cleanup();
+      } finally {
+        process.exit(128 + constants.signals[signal]);
+      }
+    };
+    process.on(signal, handler);
+    return { signal, handler };
+  });
+  return () => {
+    for (const { signal, handler } of handlers) process.off(signal, handler);
   };
 }

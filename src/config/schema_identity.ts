@@ -178,7 +178,9 @@ export function identitySection() {
             .min(1)
             .max(100_000)
             .default(1000)
-            .describe('Pending device authorizations at most; beyond it new ones answer slow_down with Retry-After.'),
+            .describe(
+              'Pending device authorizations at most; beyond it the device authorization endpoint answers 503 temporarily_unavailable with Retry-After.',
+            ),
           failedEntryPerAccount: rateBudget(5, '1m', 5, 'Failed user code entries tolerated per signed-in account.'),
           failedEntryPerAddress: rateBudget(10, '1m', 10, 'Failed user code entries tolerated per source address.'),
           failedEntryGlobal: rateBudget(

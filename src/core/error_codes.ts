@@ -493,12 +493,17 @@ export const ERROR_CODES = {
   ERR_OAUTH_SLOW_DOWN: {
     status: 400,
     message: 'Polling too fast; wait 5 seconds more between polls',
-    doc: 'OAuth `slow_down` (RFC 8628 §3.5): a poll came before `interval` elapsed (or raced another poll); the interval grows by 5 s for this and every later poll. Also answered, with Retry-After, by the device authorization endpoint when too many device authorizations are pending (`identity.device.maxPending`).',
+    doc: 'OAuth `slow_down` (RFC 8628 §3.5), at the token endpoint only: a poll came before `interval` elapsed (or raced another poll); the interval grows by 5 s for this and every later poll.',
   },
   ERR_OAUTH_EXPIRED_TOKEN: {
     status: 400,
     message: 'The device code has expired',
     doc: 'OAuth `expired_token` (RFC 8628 §3.5): the device authorization outlived `identity.device.codeTtl`; start again.',
+  },
+  ERR_OAUTH_DEVICE_CAPACITY: {
+    status: 503,
+    message: 'Too many devices are waiting for approval; try again later',
+    doc: "OAuth `temporarily_unavailable` (RFC 6749 §4.1.2.1) with 503 and Retry-After (`identity.device.interval` seconds), from the device authorization endpoint: `identity.device.maxPending` device authorizations are pending, so no new one is started until some are decided or expire. A server-wide limit, not this client's rate (that is `ERR_OAUTH_THROTTLED`, 429).",
   },
   ERR_IDENTITY_DEVICE_CODE_UNKNOWN: {
     status: 400,

@@ -1,9 +1,9 @@
 import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CLI, exitOf, runCli, startUp } from '../support/cli.js';
+import { CLI, exitOf, runCli, startUp, waitForOutput } from '../support/cli.js';
 import { tempDir } from '../support/tmp.js';
 
 const tmp = tempDir();
@@ -108,6 +108,32 @@ describe('gatehouse kms encrypt | decrypt | rewrap | datakey', () => {
     expect(good.stdout.length).toBe(0);
     expect(readFileSync(join(tmp.dir, 'out.txt'), 'utf8')).toBe('contract text');
   });
+
+  // Killed while it spooled a piped ciphertext, decrypt used to leave gatehouse-kms-* (a copy of the ciphertext) in $TMPDIR.
+  it.each([
+    ['SIGTERM', 143],
+    ['SIGINT', 130],
+    ['SIGHUP', 129],
+  ] as const)(
+    'killed by %s while stdin is still open: removes its spool and --out temporary file, exits %i',
+    async (signal, code) => {
+      const spoolDir = join(tmp.dir, `spool-${signal}`); // this test's own TMPDIR
+      mkdirSync(spoolDir);
+      const out = `killed-${signal}.txt`;
+      const child = spawn(process.execPath, [CLI, 'kms', 'decrypt', '--out', join(tmp.dir, out), '--data-dir', dir], {
+        env: { PATH: process.env.PATH ?? '/usr/bin:/bin', TMPDIR: spoolDir },
+        stdio: ['pipe', 'ignore', 'ignore'],
+      });
+      child.stdin.write(randomBytes(4096)); // and never ended: the command is still spooling
+      await waitForOutput(() => readdirSync(spoolDir).join('\n'), /^gatehouse-kms-/m, 'the spool directory');
+      expect(readdirSync(tmp.dir).filter((f) => f.startsWith(`.${out}.`))).toHaveLength(1); // --out's temporary file
+      child.kill(signal);
+      expect(await exitOf(child)).toBe(code);
+      child.stdin.destroy();
+      expect(readdirSync(spoolDir)).toEqual([]);
+      expect(readdirSync(tmp.dir).filter((f) => f.includes(out))).toEqual([]);
+    },
+  );
 
   it('rewraps to the newest version so data survives raising min_decryption_version', async () => {
     expect((await runCli(['kms', 'key', 'create', 'ledger', '--data-dir', dir])).code).toBe(0);

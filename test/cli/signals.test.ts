@@ -45,3 +45,34 @@ describe('exitOnSignals', () => {
     expect(result.out).toContain('gatehouse: stop failed: disk gone');
   });
 });
+
+describe('cleanUpOnSignals', () => {
+  it('a signal before release runs the cleanup and exits 128 + its number; release removes every handler', async () => {
+    const result = await runScript(`
+      import { cleanUpOnSignals } from '${dist('cli/signals.js')}';
+      const count = () => ['SIGINT', 'SIGTERM', 'SIGHUP'].map((s) => process.listenerCount(s)).join(',');
+      const before = count();
+      const release = cleanUpOnSignals(() => console.log('not run'));
+      const during = count();
+      release();
+      console.log(before, during, count());
+      cleanUpOnSignals(() => console.log('cleaned'));
+      process.kill(process.pid, 'SIGTERM');
+      setTimeout(() => {}, 5000);
+    `);
+    expect(result.signal).toBeNull();
+    expect(result.code).toBe(143);
+    expect(result.out).toBe('0,0,0 1,1,1 0,0,0\ncleaned\n');
+  });
+
+  it('a signal after release is no longer caught: the default action ends the process', async () => {
+    const result = await runScript(`
+      import { cleanUpOnSignals } from '${dist('cli/signals.js')}';
+      cleanUpOnSignals(() => console.log('not run'))();
+      process.kill(process.pid, 'SIGHUP');
+      setTimeout(() => {}, 5000);
+    `);
+    expect(result.signal).toBe('SIGHUP');
+    expect(result.out).toBe('');
+  });
+});

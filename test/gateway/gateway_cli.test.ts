@@ -4,7 +4,7 @@ import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Agent, request } from 'undici';
 import { afterAll, describe, expect, it } from 'vitest';
-import { CLI, exitOf, logLines, runCli, waitForOutput } from '../support/cli.js';
+import { CLI, exitOf, logLines, runCli, startUp, waitForOutput } from '../support/cli.js';
 import { servedFingerprint } from '../support/test_tls.js';
 import { tempDir } from '../support/tmp.js';
 import { startBackend, testCertificate } from './support.js';
@@ -14,8 +14,8 @@ describe('gatehouse gateway (CLI)', () => {
   afterAll(() => tmp.remove());
 
   /**
-   * Two backends answering `from-a` / `from-b`, a certificate and key on disk, and `write(upstream, level)` for a
-   * config file routing `/` to one of them.
+   * Two backends answering `from-a` / `from-b`, a certificate and key on disk, and `write(upstream, level, mesh)` for a
+   * config file routing `/` to one of them (with `gateway.mesh` when given).
    */
   async function twoBackends(name: string) {
     const a = await startBackend((req, res) => {
@@ -32,7 +32,7 @@ describe('gatehouse gateway (CLI)', () => {
     const config = join(tmp.dir, `${name}.json`);
     writeFileSync(cert, certPem);
     writeFileSync(key, keyPem, { mode: 0o600 });
-    const section = (upstream: string, level: string) => ({
+    const section = (upstream: string, level: string, mesh?: Record<string, unknown>) => ({
       log: { level },
       listen: { host: '127.0.0.1', gateway: { port: 0 } },
       gateway: {
@@ -41,9 +41,11 @@ describe('gatehouse gateway (CLI)', () => {
           { name: 'b', hosts: [b.url] },
         ],
         routes: [{ name: 'svc', pathPrefix: '/', upstream }],
+        ...(mesh === undefined ? {} : { mesh }),
       },
     });
-    const write = (upstream: string, level = 'warn') => writeFileSync(config, JSON.stringify(section(upstream, level)));
+    const write = (upstream: string, level = 'warn', mesh?: Record<string, unknown>) =>
+      writeFileSync(config, JSON.stringify(section(upstream, level, mesh)));
     return { a, b, certPem, cert, key, config, write };
   }
 
@@ -230,4 +232,58 @@ describe('gatehouse gateway (CLI)', () => {
       await b.close();
     }
   }, 60_000);
+
+  // A reload that adds gateway.mesh bootstraps the SVID with it (applied); the SVID is then kept, so a later change of
+  // gateway.mesh needs a restart and used to go unnamed (the whole gateway section counted as applied).
+  it('SIGHUP applies an added gateway.mesh, then names a changed one in config_reload_ignored', async () => {
+    const { a, b, certPem, cert, key, config, write } = await twoBackends('mesh');
+    const dataDir = join(tmp.dir, 'mesh-up');
+    const up = await startUp(dataDir, { GATEHOUSE_MESH__DEMO__ENABLED: 'false' });
+    const endpoints = up.endpoints as typeof up.endpoints & { ca: string; trustDomain: string };
+    const spiffeId = `spiffe://${endpoints.trustDomain}/ns/edge/sa/gateway`;
+    const made = await runCli(['ca', 'join-token', '--spiffe-id', spiffeId, '--data-dir', dataDir, '--json']);
+    expect(made.code, made.stderr).toBe(0);
+    const mesh = {
+      ca: { url: endpoints.ca, bundleFile: endpoints.trustBundle },
+      joinToken: (JSON.parse(made.stdout) as { token: string }).token,
+      spiffeId,
+    };
+    write('a');
+    const child = spawn(process.execPath, [CLI, 'gateway', '--config', config, '--cert', cert, '--key', key], {
+      env: { PATH: process.env['PATH'] ?? '/usr/bin:/bin' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (out += d.toString()));
+    const agent = new Agent({ connect: { ca: certPem, servername: 'localhost' } });
+    const ignored = () => logLines(out).filter((line) => line.event === 'config_reload_ignored');
+    try {
+      const [, url] = await waitForOutput(() => out, /listening on (https:\/\/\S+)/);
+      const get = async () => (await request(`${url}/x`, { dispatcher: agent })).body.text();
+      expect(await get()).toBe('from-a');
+
+      write('b', 'warn', mesh); // adds gateway.mesh: the reload bootstraps the SVID (or is refused)
+      child.kill('SIGHUP');
+      await waitForOutput(() => out, /configuration reloaded/);
+      expect(out).not.toContain('gateway_reload_failed');
+      expect(ignored(), out).toEqual([]);
+      expect(await get()).toBe('from-b');
+
+      write('a', 'warn', { ...mesh, spiffeId: `${spiffeId}-2` }); // the SVID keeps the first one
+      child.kill('SIGHUP');
+      await waitForOutput(() => out, /configuration reloaded[\s\S]*configuration reloaded/, 'the second reload');
+      expect(ignored(), out).toMatchObject([{ level: 40, keys: ['gateway.mesh.spiffeId'] }]);
+      expect(out).toContain('applied only at restart: gateway.mesh.spiffeId');
+      expect(await get()).toBe('from-a'); // the routes of the same reload are applied
+    } finally {
+      child.kill('SIGTERM');
+      expect(await exitOf(child)).toBe(0);
+      up.child.kill('SIGTERM');
+      await exitOf(up.child);
+      await agent.close();
+      await a.close();
+      await b.close();
+    }
+  }, 90_000);
 });

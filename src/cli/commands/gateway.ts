@@ -26,9 +26,11 @@ const SCOPE = {
  * `certificate_reload_failed`, the current pair stays); (2) re-reads the configuration file and swaps the gateway
  * section with `identity.issuer` and `--issuer-ca` read again, once what it adds or changes (the JWT verifier, the mesh
  * identity) is running (refused: `gateway_reload_failed`, the running configuration stays); every other key it reads
- * and that changed is named in a warning (`config_reload_ignored`): only a restart applies it. Each step is applied or
- * refused on its own: a bad certificate does not hold back a good configuration, nor the reverse. Signals are handled
- * one at a time, in order; one that arrives during start-up is held until the gateway runs.
+ * and that changed is named in a warning (`config_reload_ignored`): only a restart applies it. So is a changed
+ * `gateway.mesh` once the SVID runs: it is kept, not bootstrapped again (a reload that adds the section opens it).
+ * Each step is applied or refused on its own: a bad certificate does not hold back a good configuration, nor the
+ * reverse. Signals are handled one at a time, in order; one that arrives during start-up is held until the gateway
+ * runs.
  */
 function reloadOnHangup(
   gateway: StandaloneGateway,
@@ -40,7 +42,8 @@ function reloadOnHangup(
     reloadCertificateFiles(gateway, files, 'gateway', logger);
     try {
       const config = serving.load();
-      serving.warnRestartOnly(config, SCOPE);
+      // Asked before the reload: a reload that adds gateway.mesh opens the SVID with it (applied, not named).
+      serving.warnRestartOnly(config, { ...SCOPE, restartOnly: gateway.restartOnly(config.gateway) });
       await gateway.reload(config.gateway, {
         issuer: config.identity.issuer,
         ...(files.issuerCa === undefined ? {} : { trustBundlePem: readPem(files.issuerCa, 'issuer CA') }),

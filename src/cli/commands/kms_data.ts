@@ -9,6 +9,7 @@ import type { AdminClient } from '../admin_client.js';
 import { writeBytesAsJson } from '../json_bytes.js';
 import { OutputFile } from '../output_file.js';
 import { print, type Output } from '../output.js';
+import { cleanUpOnSignals } from '../signals.js';
 import { adminFlags, withAdmin, type AdminFlags } from './with_admin.js';
 
 interface ContextFlags extends AdminFlags {
@@ -29,24 +30,15 @@ function query(params: Array<[string, string]>): string {
 
 const contextQuery = (context: string[]) => context.map((pair): [string, string] => ['context', pair]);
 
-/** A way to read the ciphertext twice: stdin itself when it is a regular file, else a private spool of it. */
-async function rereadableInput(): Promise<{ open(): Readable; cleanup(): void }> {
-  if (fstatSync(0).isFile()) {
-    return {
-      open: () => createReadStream('', { fd: 0, start: 0, autoClose: false }),
-      cleanup: () => {},
-    };
-  }
-  const dir = mkdtempSync(join(tmpdir(), 'gatehouse-kms-'));
-  const cleanup = () => rmSync(dir, { recursive: true, force: true });
-  try {
-    const spool = join(dir, 'ciphertext');
-    await pipeline(process.stdin, createWriteStream(spool, { mode: 0o600, flags: 'wx' }));
-    return { open: () => createReadStream(spool), cleanup };
-  } catch (err) {
-    cleanup();
-    throw err;
-  }
+/**
+ * A way to open the ciphertext again and again: stdin itself when it is a regular file, else the copy of stdin this
+ * spools into the private directory `spool`.
+ */
+async function rereadableInput(spool: string | undefined): Promise<() => Readable> {
+  if (spool === undefined) return () => createReadStream('', { fd: 0, start: 0, autoClose: false });
+  const copy = join(spool, 'ciphertext');
+  await pipeline(process.stdin, createWriteStream(copy, { mode: 0o600, flags: 'wx' }));
+  return () => createReadStream(copy);
 }
 
 /** Raw bytes to stdout, or with --json one document `{ "<field>": "<base64>" }`. */
@@ -58,7 +50,9 @@ async function writeBytes(output: Output, field: string, body: Readable): Promis
 /**
  * Decrypts with verify-before-release: pass 1 has the server authenticate every segment (no plaintext comes back),
  * pass 2 decrypts. With `out`, plaintext goes to a temporary file beside it, renamed over it only on success (and
- * `--json` prints `{ "file", "bytes" }`).
+ * `--json` prints `{ "file", "bytes" }`). Stdin that is not a regular file is spooled to a private directory in
+ * $TMPDIR; it and the temporary file are removed however the command ends, SIGINT, SIGTERM and SIGHUP included
+ * (then exit 128 + the signal's number).
  */
 async function decryptVerified(
   client: AdminClient,
@@ -67,12 +61,20 @@ async function decryptVerified(
   output: Output,
 ): Promise<void> {
   const file = out === undefined ? undefined : OutputFile.open(out);
-  let input: Awaited<ReturnType<typeof rereadableInput>> | undefined;
+  let spool: string | undefined;
+  const removeSpool = () => {
+    if (spool !== undefined) rmSync(spool, { recursive: true, force: true });
+  };
+  const release = cleanUpOnSignals(() => {
+    removeSpool();
+    file?.discard();
+  });
   try {
-    input = await rereadableInput();
-    const verified = await client.stream('/v1/kms/stream/verify' + query(contextQuery(context)), input.open());
+    spool = fstatSync(0).isFile() ? undefined : mkdtempSync(join(tmpdir(), 'gatehouse-kms-'));
+    const input = await rereadableInput(spool);
+    const verified = await client.stream('/v1/kms/stream/verify' + query(contextQuery(context)), input());
     for await (const chunk of verified) void chunk; // a small JSON answer: the ciphertext is good
-    const plaintext = await client.stream('/v1/kms/stream/decrypt' + query(contextQuery(context)), input.open());
+    const plaintext = await client.stream('/v1/kms/stream/decrypt' + query(contextQuery(context)), input());
     if (file === undefined) await writeBytes(output, 'plaintext', plaintext);
     else {
       await file.write(plaintext);
@@ -82,7 +84,8 @@ async function decryptVerified(
     file?.discard();
     throw err;
   } finally {
-    input?.cleanup();
+    removeSpool();
+    release();
   }
 }
 

@@ -7,12 +7,12 @@ import {
   secureRandomBytes,
   sha256Base64url,
 } from '../../crypto/index.js';
+import { familyIndexWrite, listFamilyIndex, type IndexedFamily } from './refresh_family_index.js';
 
 export const REFRESH_FAMILIES_COLLECTION = 'identity_refresh_families';
 export const REFRESH_TOKENS_COLLECTION = 'identity_refresh_tokens';
 export const REFRESH_REVOKED_COLLECTION = 'identity_refresh_revoked';
-/** Index of families by user: `account|familyId`. */
-export const REFRESH_BY_USER_COLLECTION = 'identity_refresh_by_user';
+export { REFRESH_BY_USER_COLLECTION } from './refresh_family_index.js';
 
 /** One grant: what every refresh token of the family is bound to (scopes, audience, client, user). Immutable. */
 export interface RefreshFamily {
@@ -114,13 +114,7 @@ export class RefreshTokens {
         expiresAt: full.absoluteExpiresAt,
       },
       this.tokenInsert(full, token, access, now),
-      {
-        op: 'insert',
-        collection: REFRESH_BY_USER_COLLECTION,
-        key: `${family.account}|${family.familyId}`,
-        value: {},
-        expiresAt: full.absoluteExpiresAt,
-      },
+      this.indexWrite(full, now),
     ]);
     return { token, family: full };
   }
@@ -170,6 +164,7 @@ export class RefreshTokens {
               expiresAt: family.absoluteExpiresAt,
             },
             this.tokenInsert(family, successor, access, now),
+            this.indexWrite(family, now),
           ]);
           return { kind: 'rotated', family, token: successor };
         } catch (err) {
@@ -188,34 +183,37 @@ export class RefreshTokens {
 
   /** Revokes every family of a user (password change, disable): their refresh and access tokens stop working. */
   async revokeAllOf(account: string): Promise<number> {
-    const index = await this.deps.store.list(REFRESH_BY_USER_COLLECTION, { prefix: `${account}|`, limit: 10_000 });
-    for (const entry of index) await this.revokeFamily(entry.key.slice(account.length + 1));
+    const index = await listFamilyIndex(this.deps.store, account, 10_000);
+    for (const entry of index) await this.revokeFamily(entry.familyId);
     return index.length;
   }
 
   /**
-   * The live families of a user (not revoked, before their absolute expiry), at most `limit` of them: what the account
-   * page lists as apps that stay connected. A family whose last token outlived `idleMs` unused is dead but still listed
-   * (telling needs every token of it); revoking it does no harm.
+   * The live families of a user, at most `limit` of them: what the account page lists as apps that stay connected. A
+   * family is live until it is revoked, reaches its absolute expiry, or its idle limit passes (`idleMs` since the last
+   * rotation, by the injected clock: its one unused token has then expired and no refresh can succeed).
    */
   async familiesOf(account: string, limit = 1000): Promise<RefreshFamily[]> {
-    const index = await this.deps.store.list(REFRESH_BY_USER_COLLECTION, { prefix: `${account}|`, limit });
-    const families = await Promise.all(
-      index.map(async (entry) => {
-        const familyId = entry.key.slice(account.length + 1);
-        const [family, revoked] = await Promise.all([
-          this.deps.store.get<RefreshFamily>(REFRESH_FAMILIES_COLLECTION, familyId),
-          this.deps.store.get(REFRESH_REVOKED_COLLECTION, familyId),
-        ]);
-        return family && !revoked && family.value.account === account ? family.value : undefined;
-      }),
+    const now = this.deps.clock.now();
+    const listed = await this.indexedFamilies(account, limit);
+    const live = await Promise.all(
+      listed.map(async ({ family, idleExpiresAt }) =>
+        (idleExpiresAt === undefined ? await this.hasUnusedToken(family.familyId) : idleExpiresAt > now)
+          ? family
+          : undefined,
+      ),
     );
-    return families.filter((f): f is RefreshFamily => f !== undefined);
+    return live.filter((f): f is RefreshFamily => f !== undefined);
   }
 
-  /** Revokes every live family a user granted to one client (the account page's "Revoke"); how many. */
+  /**
+   * Revokes every family a user granted to one client (the account page's "Revoke"); how many. Idle-expired families
+   * are revoked too: they cannot refresh, but access tokens issued under them may outlive a short idle limit.
+   */
   async revokeClientOf(account: string, clientId: string): Promise<number> {
-    const families = (await this.familiesOf(account, 10_000)).filter((f) => f.clientId === clientId);
+    const families = (await this.indexedFamilies(account, 10_000))
+      .map((f) => f.family)
+      .filter((f) => f.clientId === clientId);
     for (const family of families) await this.revokeFamily(family);
     return families.length;
   }
@@ -284,13 +282,51 @@ export class RefreshTokens {
     return { kind: 'grace', family, token: unseal(token, used.sealedSuccessor) };
   }
 
+  /** The user's families that are not revoked and before their absolute expiry, with their index entries. */
+  private async indexedFamilies(
+    account: string,
+    limit: number,
+  ): Promise<Array<{ family: RefreshFamily; idleExpiresAt: IndexedFamily['idleExpiresAt'] }>> {
+    const index = await listFamilyIndex(this.deps.store, account, limit);
+    const families = await Promise.all(
+      index.map(async ({ familyId, idleExpiresAt }) => {
+        const [family, revoked] = await Promise.all([
+          this.deps.store.get<RefreshFamily>(REFRESH_FAMILIES_COLLECTION, familyId),
+          this.deps.store.get(REFRESH_REVOKED_COLLECTION, familyId),
+        ]);
+        return family && !revoked && family.value.account === account
+          ? { family: family.value, idleExpiresAt }
+          : undefined;
+      }),
+    );
+    return families.filter((f) => f !== undefined);
+  }
+
+  /** For index entries that predate `idleExpiresAt`: whether the family still has an unexpired, unused token. */
+  private async hasUnusedToken(familyId: string): Promise<boolean> {
+    const tokens = await this.deps.store.list<StoredRefreshToken>(REFRESH_TOKENS_COLLECTION, {
+      prefix: `${familyId}:`,
+      limit: 10_000,
+    });
+    return tokens.some((t) => t.value.usedAt === null);
+  }
+
+  /** The family's per-person index entry, its idle expiry counted from `now` (written with each new token). */
+  private indexWrite(family: RefreshFamily, now: number) {
+    return familyIndexWrite(family.account, family.familyId, this.idleExpiresAt(family, now), family.absoluteExpiresAt);
+  }
+
+  private idleExpiresAt(family: RefreshFamily, now: number): number {
+    return Math.min(now + this.deps.idleMs, family.absoluteExpiresAt);
+  }
+
   private tokenInsert(family: RefreshFamily, token: string, access: IssuedAccess, now: number) {
     return {
       op: 'insert' as const,
       collection: REFRESH_TOKENS_COLLECTION,
       key: tokenKey(family.familyId, token),
       value: { usedAt: null, successor: null, sealedSuccessor: null, access: [access] } satisfies StoredRefreshToken,
-      expiresAt: Math.min(now + this.deps.idleMs, family.absoluteExpiresAt),
+      expiresAt: this.idleExpiresAt(family, now),
     };
   }
 }

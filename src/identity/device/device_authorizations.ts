@@ -1,4 +1,4 @@
-import { isGatehouseError, type Clock, type RecordStore } from '../../core/index.js';
+import { GatehouseError, isGatehouseError, type Clock, type RecordStore } from '../../core/index.js';
 import { randomToken, sha256Base64url } from '../../crypto/index.js';
 import { oauthError } from '../oauth_error.js';
 import { newUserCode, userCodeLength } from './user_code.js';
@@ -61,7 +61,8 @@ export class DeviceAuthorizations {
 
   /**
    * Starts an authorization; `attempts` is how many wrong code entries the limits admit during one code lifetime.
-   * Refuses with slow_down (and Retry-After) when `maxPending` are pending.
+   * Refuses with 503 `temporarily_unavailable` and Retry-After of `interval` seconds when `maxPending` are pending
+   * (a server-wide capacity limit: RFC 8628 defines `slow_down` only for polls of the token endpoint, §3.5).
    */
   async start(
     request: { clientId: string; scopes: string[]; audience: string },
@@ -69,9 +70,13 @@ export class DeviceAuthorizations {
   ): Promise<{ deviceCode: string; userCode: string; expiresIn: number; interval: number }> {
     const pending = await this.pending();
     if (pending >= this.deps.maxPending) {
-      throw Object.assign(oauthError('slow_down', 'too many device authorizations are pending'), {
-        retryAfterSeconds: this.deps.interval,
-      });
+      throw Object.assign(
+        new GatehouseError('ERR_OAUTH_DEVICE_CAPACITY', {
+          oauthError: 'temporarily_unavailable',
+          detail: `${pending} device authorizations pending (identity.device.maxPending)`,
+        }),
+        { retryAfterSeconds: this.deps.interval },
+      );
     }
     const length = userCodeLength(pending + 1, attempts, this.deps.maxPending);
     const now = this.deps.clock.now();

@@ -240,7 +240,7 @@ describe('device authorization grant (RFC 8628)', () => {
     expect(answers.every((a) => a.status === 400)).toBe(true);
   });
 
-  it('caps pending authorizations: beyond identity.device.maxPending the device gets slow_down with Retry-After', async () => {
+  it('caps pending authorizations: beyond identity.device.maxPending the device gets 503 temporarily_unavailable with Retry-After', async () => {
     h = await deviceHarness({ device: { maxPending: 2 } });
     const clientId = await seedDevice(h);
     expect((await h.post('/oauth2/device_authorization', { client_id: clientId })).status).toBe(200);
@@ -251,8 +251,11 @@ describe('device authorization grant (RFC 8628)', () => {
       headers: { 'content-type': 'application/x-www-form-urlencoded' },
       payload: `client_id=${clientId}`,
     });
-    expect(res.json().error).toBe('slow_down');
+    // slow_down is a token endpoint polling error only (RFC 8628 §3.5); a full server is 503 temporarily_unavailable
+    expect(res.statusCode).toBe(503);
+    expect(res.json().error).toBe('temporarily_unavailable');
     expect(Number(res.headers['retry-after'])).toBe(1);
+    expect(res.headers['cache-control']).toBe('no-store');
   });
 
   it('a user disabled after allowing: the poll is invalid_grant, no tokens', async () => {

@@ -253,6 +253,45 @@ describe('the account page', () => {
     expect(after.body).toContain('<strong>Other Desk</strong>');
   });
 
+  it('no longer lists an app whose refresh tokens died idle (identity.signIn.refreshIdleTtl); "Revoke" still works for a live one', async () => {
+    h = await peopleHarness({ refreshIdleTtl: '10m' });
+    const { clientId } = await seed(h);
+    const { clientId: other } = await seed(h, { name: 'Other Desk' });
+    const browser = h.browser();
+    const idle = await offline(browser, clientId);
+    const kept = await offline(browser, other);
+    h.clock.advance(6 * 60_000);
+    const refreshed = await h.token({
+      grant_type: 'refresh_token',
+      client_id: other,
+      refresh_token: kept.refresh_token as string,
+    });
+    expect(refreshed.status).toBe(200);
+    h.clock.advance(4 * 60_000); // Order Desk: 10 min without a refresh; Other Desk refreshed 4 min ago
+    const account = await browser.get('/oauth2/account');
+    expect(account.body).not.toContain('Order Desk');
+    expect(account.body).toContain('<strong>Other Desk</strong>');
+    const dead = await h.token({
+      grant_type: 'refresh_token',
+      client_id: clientId,
+      refresh_token: idle.refresh_token as string,
+    });
+    expect(dead.json.error).toBe('invalid_grant'); // what the page says: it is not connected any more
+
+    const revoked = await browser.post('/oauth2/account/revoke', {
+      csrf: account.inputs.csrf as string,
+      client_id: other,
+    });
+    expect(revoked.status).toBe(303);
+    const after = await h.token({
+      grant_type: 'refresh_token',
+      client_id: other,
+      refresh_token: refreshed.json.refresh_token as string,
+    });
+    expect(after.json.error).toBe('invalid_grant');
+    expect((await browser.get('/oauth2/account')).body).not.toContain('Other Desk');
+  });
+
   it('"Revoke" needs the session\'s CSRF token', async () => {
     h = await peopleHarness();
     const { clientId } = await seed(h);

@@ -3,6 +3,7 @@ import { MemoryRecordStore } from '../../../src/adapters/index.js';
 import { ManualClock, randomId, type RecordStore } from '../../../src/core/index.js';
 import {
   AuthorizationCodes,
+  REFRESH_BY_USER_COLLECTION,
   REFRESH_TOKENS_COLLECTION,
   RefreshTokens,
   type IssuedAccess,
@@ -120,6 +121,44 @@ describe('refresh token expiry and grace edges', () => {
     }
     clock.advance(3 * HOUR + 1); // 72 h after the start: absolute expiry whatever the use
     expect((await refresh.use(current, access)).kind).toBe('invalid');
+  });
+
+  it('familiesOf (the account page) leaves out a family once its idle limit has passed; a rotation moves the limit', async () => {
+    const { refresh, clock, revoked } = await setup(async (c) => new MemoryRecordStore({ clock: c }), 0);
+    const listed = async () => (await refresh.familiesOf('ada')).map((f) => f.familyId).sort();
+    const idle = family();
+    const active = family();
+    const idleStart = await refresh.start(idle, access());
+    const activeStart = await refresh.start(active, access());
+    clock.advance(12 * HOUR);
+    const rotated = await refresh.use(activeStart.token, access);
+    expect(rotated.kind).toBe('rotated');
+    clock.advance(12 * HOUR - 1); // just before the idle limit of the family never refreshed
+    expect(await listed()).toEqual([idle.familyId, active.familyId].sort());
+    clock.advance(1); // at it: its one unused token has expired, so it cannot refresh and is not listed
+    expect(await listed()).toEqual([active.familyId]);
+    expect((await refresh.use(idleStart.token, access)).kind).toBe('invalid');
+    clock.advance(12 * HOUR - 1); // the rotated family: just before 24 h after its last rotation
+    expect(await listed()).toEqual([active.familyId]);
+    clock.advance(1);
+    expect(await listed()).toEqual([]);
+    // "Revoke" still reaches idle-expired families (their access tokens may outlive a short idle limit)
+    expect(await refresh.revokeClientOf('ada', 'web')).toBe(2);
+    expect(revoked).toHaveLength(2);
+  });
+
+  it('familiesOf: an index entry written before the idle expiry was recorded is judged by its unused token', async () => {
+    const { refresh, clock, store } = await setup(async (c) => new MemoryRecordStore({ clock: c }), 0);
+    const f = family();
+    const { family: started } = await refresh.start(f, access());
+    const key = `ada|${f.familyId}`;
+    await store.write([
+      { op: 'upsert', collection: REFRESH_BY_USER_COLLECTION, key, value: {}, expiresAt: started.absoluteExpiresAt },
+    ]);
+    clock.advance(24 * HOUR - 1);
+    expect((await refresh.familiesOf('ada')).map((x) => x.familyId)).toEqual([f.familyId]);
+    clock.advance(1);
+    expect(await refresh.familiesOf('ada')).toEqual([]);
   });
 
   it('malformed tokens are invalid without touching the store', async () => {
