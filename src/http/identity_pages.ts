@@ -324,7 +324,16 @@ export function registerIdentityPages(app: FastifyInstance, options: IdentityPag
             clientName: (await options.clients.get(app.clientId))?.name ?? app.clientId,
           })),
         );
-        return page(reply, 200, accountView({ csrf: session.csrf, username: session.username, apps: named }));
+        return page(
+          reply,
+          200,
+          accountView({
+            csrf: session.csrf,
+            username: session.username,
+            apps: named,
+            unusedLimitMs: options.apps.unusedLimitMs,
+          }),
+        );
       } catch (err) {
         return failed(reply, err);
       }

@@ -124,6 +124,20 @@ export function logoutView(options: { csrf: string; username: string; query?: st
   );
 }
 
+/** A duration in words for people, in its largest whole unit: `14 days`, `10 minutes`, `90 seconds`. */
+function inWords(ms: number): string {
+  const units: Array<[string, number]> = [
+    ['day', 86_400_000],
+    ['hour', 3_600_000],
+    ['minute', 60_000],
+    ['second', 1_000],
+  ];
+  for (const [name, size] of units) {
+    if (ms >= size && ms % size === 0) return `${ms / size} ${name}${ms === size ? '' : 's'}`;
+  }
+  return `${Math.max(1, Math.round(ms / 1000))} seconds`;
+}
+
 /** The account page: each app the person allowed (scopes per API) or that stays connected, with "Revoke". */
 export function accountView(options: {
   csrf: string;
@@ -134,6 +148,8 @@ export function accountView(options: {
     allowed: Array<{ audience: string; scopes: string[] }>;
     connected: Array<{ audience: string; scopes: string[] }>;
   }>;
+  /** How long a connected app may go unused before it is disconnected (the refresh tokens' idle limit). */
+  unusedLimitMs: number;
 }): string {
   const words = (apis: Array<{ audience: string; scopes: string[] }>) =>
     apis
@@ -145,7 +161,10 @@ export function accountView(options: {
       const allowed =
         app.allowed.length > 0 ? words(app.allowed) : app.connected.length > 0 ? words(app.connected) : '';
       const what = allowed === '' ? 'nothing yet (you are asked again)' : allowed;
-      const stays = app.connected.length > 0 ? '<br>It stays connected while you are away, until you revoke it.' : '';
+      const stays =
+        app.connected.length > 0
+          ? `<br>It stays connected while you are away, until you revoke it or it goes unused for ${e(inWords(options.unusedLimitMs))}.`
+          : '';
       return `<li><strong>${e(app.clientName)}</strong>: ${e(what)}${stays}
 <form method="post" action="/oauth2/account/revoke">${hidden('csrf', options.csrf)}${hidden('client_id', app.clientId)}
 <button type="submit" class="secondary">Revoke</button></form></li>`;

@@ -34,6 +34,11 @@ function byAudience(grants: Array<{ audience: string; scopes: readonly string[] 
 export class ConnectedApps {
   constructor(private readonly deps: { consents: ConsentStore; refresh: RefreshTokens }) {}
 
+  /** How long a connected app may go without refreshing before it is disconnected (the page says so). */
+  get unusedLimitMs(): number {
+    return this.deps.refresh.idleMs;
+  }
+
   async list(account: string): Promise<ConnectedApp[]> {
     const [consents, families] = await Promise.all([
       this.deps.consents.list(account),

@@ -92,6 +92,11 @@ export class RefreshTokens {
     },
   ) {}
 
+  /** How long a family may go without a refresh before it ends (`identity.signIn.refreshIdleTtl`). */
+  get idleMs(): number {
+    return this.deps.idleMs;
+  }
+
   /** A new family id (before the family exists: codes carry it so that a replayed code can revoke it). */
   static newFamilyId(): string {
     return secureRandomBytes(16).toString('hex');

@@ -222,7 +222,9 @@ describe('the account page', () => {
     const kept = await offline(browser, other);
     const account = await browser.get('/oauth2/account');
     expect(account.body).toContain('<strong>Order Desk</strong>: See your orders at https://orders.test.example');
-    expect(account.body).toContain('It stays connected while you are away, until you revoke it.');
+    expect(account.body).toContain(
+      'It stays connected while you are away, until you revoke it or it goes unused for 14 days.',
+    );
     expect(account.body).toContain('Other Desk');
     expect(account.body).not.toContain('offline_access');
 
@@ -271,6 +273,7 @@ describe('the account page', () => {
     const account = await browser.get('/oauth2/account');
     expect(account.body).not.toContain('Order Desk');
     expect(account.body).toContain('<strong>Other Desk</strong>');
+    expect(account.body).toContain('until you revoke it or it goes unused for 10 minutes.');
     const dead = await h.token({
       grant_type: 'refresh_token',
       client_id: clientId,
