@@ -1,4 +1,4 @@
-import type { AdminOperations } from '../http/index.js';
+import { adminTokenOnly, type AdminCall, type AdminOperations, type AdminTokenCheck } from '../http/index.js';
 import type { AdminToken } from './admin_token.js';
 import type { PlatformCore } from './compose.js';
 import type { DataDirPaths } from './data_dir.js';
@@ -25,20 +25,20 @@ export function adminOperations(options: {
   adminToken: AdminToken;
   rootKey: ResolvedRootKey;
   /** The bearer check of the admin API (default: the admin token only; app/platform_authorizer.ts adds `admin`). */
-  checkAdmin?: (token: string) => boolean | 'forbidden';
+  checkAdmin?: AdminTokenCheck;
   renewListeners: () => Promise<Array<{ listener: string; serialNumber: string; notAfter: string }>>;
   /** The posture audit of `gatehouse doctor` (app/posture_checks.ts on the facts of this process). */
   doctor: () => Promise<PostureReport>;
 }): AdminOperations {
   const { core, paths, adminToken, rootKey } = options;
   const { keyring, authority, clock, logger } = core;
-  const audit = logger.child({ audit: true, actor: 'admin-token' });
-  const done = <T>(operation: string, fields: object, value: T): unknown => {
-    audit.info({ operation, ...fields, result: 'ok' }, 'admin operation');
+  const audit = logger.child({ audit: true });
+  const done = <T>(call: AdminCall, operation: string, fields: object, value: T): unknown => {
+    audit.info({ actor: call.actor, operation, ...fields, result: 'ok' }, 'admin operation');
     return snakeCase(value);
   };
   return {
-    checkToken: options.checkAdmin ?? ((token) => adminToken.check(token)),
+    checkToken: options.checkAdmin ?? adminTokenOnly((token) => adminToken.check(token)),
     status: async () =>
       snakeCase({
         dataDir: paths.dir,
@@ -48,29 +48,32 @@ export function adminOperations(options: {
         rootKeyFingerprint: rootKey.key.fingerprint(),
         ca: await authority.status(clock.now()),
       }),
-    rotateAdminToken: async () => {
+    rotateAdminToken: async (call) => {
       await adminToken.rotate(core.records, paths.adminToken, clock.now());
-      audit.info({ operation: 'admin.rotate-token', result: 'ok' }, 'admin operation');
+      audit.info({ actor: call.actor, operation: 'admin.rotate-token', result: 'ok' }, 'admin operation');
       return { rotated: true, file: paths.adminToken };
     },
     caStatus: async () => snakeCase(await authority.status(clock.now())),
-    renewListenerCertificates: async () => done('tls.renew', {}, await options.renewListeners()),
+    renewListenerCertificates: async (call) => done(call, 'tls.renew', {}, await options.renewListeners()),
     doctor: async () => {
       const report = await options.doctor();
       return snakeCase({ ...report, checkedAt: new Date(report.checkedAt) });
     },
     keys: {
-      createKey: async (name, opts) => done('kms.key.create', { key_name: name }, await keyring.createKey(name, opts)),
+      createKey: async (call, name, opts) =>
+        done(call, 'kms.key.create', { key_name: name }, await keyring.createKey(name, opts)),
       listKeys: async () => snakeCase(await keyring.listKeys()),
       getKey: async (name) => snakeCase(await keyring.getKey(name)),
-      configureKey: async (name, opts) =>
-        done('kms.key.config', { key_name: name, ...opts }, await keyring.configureKey(name, opts)),
-      rotateKey: async (name) => done('kms.key.rotate', { key_name: name }, await keyring.rotateKey(name)),
-      deleteKey: async (name) => done('kms.key.delete', { key_name: name }, await keyring.deleteKey(name)),
-      restoreKey: async (name) => done('kms.key.restore', { key_name: name }, await keyring.restoreKey(name)),
-      trimKey: async (name, min) =>
-        done('kms.key.trim', { key_name: name, minAvailableVersion: min }, await keyring.trimKey(name, min)),
+      configureKey: async (call, name, opts) =>
+        done(call, 'kms.key.config', { key_name: name, ...opts }, await keyring.configureKey(name, opts)),
+      rotateKey: async (call, name) => done(call, 'kms.key.rotate', { key_name: name }, await keyring.rotateKey(name)),
+      deleteKey: async (call, name) => done(call, 'kms.key.delete', { key_name: name }, await keyring.deleteKey(name)),
+      restoreKey: async (call, name) =>
+        done(call, 'kms.key.restore', { key_name: name }, await keyring.restoreKey(name)),
+      trimKey: async (call, name, min) =>
+        done(call, 'kms.key.trim', { key_name: name, minAvailableVersion: min }, await keyring.trimKey(name, min)),
     },
-    rotateRootKey: async () => done('kms.root.rotate', {}, await rotateRootKey({ core, rootKey, paths, logger })),
+    rotateRootKey: async (call) =>
+      done(call, 'kms.root.rotate', {}, await rotateRootKey({ core, rootKey, paths, logger })),
   };
 }

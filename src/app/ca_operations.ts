@@ -20,9 +20,9 @@ export function caAdminOperations(options: {
 }): CaAdminOperations {
   const { core, enrollment } = options;
   const { authority, config } = core;
-  const audit = core.logger.child({ audit: true, actor: 'admin-token' });
+  const audit = core.logger.child({ audit: true });
   return {
-    async createJoinToken(spiffeId, ttlMs) {
+    async createJoinToken(call, spiffeId, ttlMs) {
       const ttl = ttlMs ?? config.pki.joinTokenTtl;
       if (ttl > config.pki.maxJoinTokenTtl) {
         throw new GatehouseError('ERR_HTTP_BAD_REQUEST', {
@@ -31,22 +31,25 @@ export function caAdminOperations(options: {
       }
       const created = await enrollment.createJoinToken(spiffeId, ttl);
       const id = created.spiffeId;
-      audit.info({ operation: 'ca.join-token', spiffeId: id, result: 'ok' }, 'admin operation');
+      audit.info({ actor: call.actor, operation: 'ca.join-token', spiffeId: id, result: 'ok' }, 'admin operation');
       return { token: created.token, spiffe_id: id, expires_at: new Date(created.expiresAt).toISOString() };
     },
-    async revoke(spiffeId) {
+    async revoke(call, spiffeId) {
       const entry = await enrollment.revoke(spiffeId);
-      audit.info({ operation: 'ca.revoke', spiffeId: entry.spiffeId, result: 'ok' }, 'admin operation');
+      audit.info(
+        { actor: call.actor, operation: 'ca.revoke', spiffeId: entry.spiffeId, result: 'ok' },
+        'admin operation',
+      );
       return snakeCase({
         spiffeId: entry.spiffeId,
         revokedAt: new Date(entry.revokedAt),
         expiresAt: new Date(entry.expiresAt),
       });
     },
-    async rotate() {
+    async rotate(call) {
       const result = await authority.rotate(true);
       await options.onBundleChange();
-      audit.info({ operation: 'ca.rotate', steps: result.steps, result: 'ok' }, 'admin operation');
+      audit.info({ actor: call.actor, operation: 'ca.rotate', steps: result.steps, result: 'ok' }, 'admin operation');
       const status = authority.status();
       return snakeCase({ steps: result.steps, bundleSequence: result.bundleSequence, next: status.next ?? null });
     },

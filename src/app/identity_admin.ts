@@ -1,5 +1,5 @@
 import type { Logger } from '../core/index.js';
-import type { IdentityAdminOperations } from '../http/index.js';
+import type { AdminCall, IdentityAdminOperations } from '../http/index.js';
 import { clientView, type ClientAuthMethod } from '../identity/index.js';
 import { snakeCase } from './admin_operations.js';
 import type { IdentityServer } from './identity_server.js';
@@ -9,12 +9,12 @@ import type { IdentityServer } from './identity_server.js';
  * appear only in the answers of create and rotate-secret, never in logs.
  *
  * @example
- * registerIdentityAdminRoutes(admin.app, adminToken.check, identityAdminOperations(identity, logger));
+ * registerIdentityAdminRoutes(admin.app, checkAdmin, identityAdminOperations(identity, logger));
  */
 export function identityAdminOperations(identity: IdentityServer, logger: Logger): IdentityAdminOperations {
-  const audit = logger.child({ audit: true, actor: 'admin-token' });
-  const done = <T>(operation: string, fields: object, value: T): unknown => {
-    audit.info({ operation, ...fields, result: 'ok' }, 'admin operation');
+  const audit = logger.child({ audit: true });
+  const done = <T>(call: AdminCall, operation: string, fields: object, value: T): unknown => {
+    audit.info({ actor: call.actor, operation, ...fields, result: 'ok' }, 'admin operation');
     return snakeCase(value);
   };
   const { apis, clients, signingKeys } = identity;
@@ -27,15 +27,15 @@ export function identityAdminOperations(identity: IdentityServer, logger: Logger
       retiresAt: k.retiresAt === null ? null : new Date(k.retiresAt),
     }));
   return {
-    createApi: async (audience, scopes) =>
-      done('identity.api.create', { audience }, await apis.create(audience, scopes)),
+    createApi: async (call, audience, scopes) =>
+      done(call, 'identity.api.create', { audience }, await apis.create(audience, scopes)),
     listApis: async () => snakeCase(await apis.list()),
     getApi: async (audience) => snakeCase(await apis.require(audience)),
-    deleteApi: async (audience) => {
+    deleteApi: async (call, audience) => {
       await apis.delete(audience);
-      return done('identity.api.delete', { audience }, { deleted: true, audience });
+      return done(call, 'identity.api.delete', { audience }, { deleted: true, audience });
     },
-    createClient: async (body) => {
+    createClient: async (call, body) => {
       const { client, secret } = await clients.create({
         name: body.name,
         grantTypes: body.grant_types,
@@ -56,7 +56,10 @@ export function identityAdminOperations(identity: IdentityServer, logger: Logger
         ...(body.post_logout_redirect_uris ? { postLogoutRedirectUris: body.post_logout_redirect_uris } : {}),
         ...(body.spiffe_ids ? { spiffeIds: body.spiffe_ids } : {}),
       });
-      audit.info({ operation: 'identity.client.create', clientId: client.clientId, result: 'ok' }, 'admin operation');
+      audit.info(
+        { actor: call.actor, operation: 'identity.client.create', clientId: client.clientId, result: 'ok' },
+        'admin operation',
+      );
       return {
         client_id: client.clientId,
         ...(secret === undefined ? {} : { client_secret: secret }),
@@ -65,18 +68,22 @@ export function identityAdminOperations(identity: IdentityServer, logger: Logger
     },
     listClients: async () => snakeCase((await clients.list()).map(clientView)),
     getClient: async (clientId) => snakeCase(clientView(await clients.get(clientId))),
-    rotateClientSecret: async (clientId, overlapMs) => {
+    rotateClientSecret: async (call, clientId, overlapMs) => {
       const { client, secret } = await clients.rotateSecret(clientId, overlapMs);
-      audit.info({ operation: 'identity.client.rotate-secret', clientId, result: 'ok' }, 'admin operation');
+      audit.info(
+        { actor: call.actor, operation: 'identity.client.rotate-secret', clientId, result: 'ok' },
+        'admin operation',
+      );
       return { client_id: client.clientId, client_secret: secret, client: snakeCase(clientView(client)) };
     },
-    deleteClient: async (clientId) => {
+    deleteClient: async (call, clientId) => {
       await clients.delete(clientId);
-      return done('identity.client.delete', { clientId }, { deleted: true, clientId });
+      return done(call, 'identity.client.delete', { clientId }, { deleted: true, clientId });
     },
-    rotateSigningKeys: async () => {
+    rotateSigningKeys: async (call) => {
       const next = await signingKeys.rotate();
       return done(
+        call,
         'identity.signing-keys.rotate',
         { kid: next.kid },
         {

@@ -3,7 +3,12 @@ import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { FsObjectFiles } from '../adapters/index.js';
 import { isGatehouseError } from '../core/index.js';
-import { registerBackupRoutes, registerObjectRoutes, type ObjectOperations } from '../http/index.js';
+import {
+  registerBackupRoutes,
+  registerObjectRoutes,
+  type AdminTokenCheck,
+  type ObjectOperations,
+} from '../http/index.js';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { EnvelopeObjectCipher, Envelopes, ObjectRewrap, ObjectStore } from '../kms/index.js';
 import { snakeCase } from './admin_operations.js';
@@ -59,8 +64,6 @@ export function objectOperations(
 ): ObjectOperations {
   const { store, rewrap } = objects;
   const audit = core.logger.child({ audit: true });
-  /** The principal the route authorized (`admin-token` when the admin token is the only credential). */
-  const by = (actor: string | undefined) => ({ actor: actor ?? 'admin-token' });
   const audited = async <T>(operation: string, fields: object, run: () => Promise<T>): Promise<T> => {
     try {
       const result = await run();
@@ -86,13 +89,13 @@ export function objectOperations(
       }
     },
     put: (bucket, key, body, options) =>
-      audited('object.put', { ...by(options.actor), bucket, key }, async () =>
+      audited('object.put', { actor: options.actor, bucket, key }, async () =>
         snakeCase(
           await store.put(bucket, key, body, options.keyName === undefined ? {} : { keyName: options.keyName }),
         ),
       ),
     read: async (bucket, key, options) => {
-      const fields = { ...by(options.actor), operation: 'object.get', bucket, key, verifyFirst: options.verifyFirst };
+      const fields = { actor: options.actor, operation: 'object.get', bucket, key, verifyFirst: options.verifyFirst };
       let opened: { info: { size: number }; plaintext: Readable };
       try {
         opened = await store.read(bucket, key, { verifyFirst: options.verifyFirst });
@@ -106,12 +109,12 @@ export function objectOperations(
       return { size: opened.info.size, plaintext: opened.plaintext };
     },
     verify: (bucket, key, actor) =>
-      audited('object.verify', { ...by(actor), bucket, key }, async () => snakeCase(await store.verify(bucket, key))),
+      audited('object.verify', { actor, bucket, key }, async () => snakeCase(await store.verify(bucket, key))),
     list: async (bucket, options) => snakeCase(await store.list(bucket, options)),
     remove: (bucket, key, actor) =>
-      audited('object.rm', { ...by(actor), bucket, key }, async () => snakeCase(await store.remove(bucket, key))),
+      audited('object.rm', { actor, bucket, key }, async () => snakeCase(await store.remove(bucket, key))),
     rewrap: (bucket, progress, actor) =>
-      audited('object.rewrap', { ...by(actor), bucket }, async () =>
+      audited('object.rewrap', { actor, bucket }, async () =>
         snakeCase(await rewrap.run(bucket, (event) => progress(snakeCase(event)))),
       ),
   };
@@ -122,15 +125,18 @@ export function objectOperations(
  * writes and backups (before the listener accepts anything), then registers the object and backup routes.
  *
  * @example
- * await attachObjectStore(admin.app, core, (token) => adminToken.check(token), rootKey);
+ * await attachObjectStore(admin.app, core, adminTokenOnly((token) => adminToken.check(token)), rootKey);
  */
 export async function attachObjectStore(
   app: FastifyInstance,
   core: PlatformCore,
-  checkToken: (token: string) => boolean | 'forbidden',
+  checkToken: AdminTokenCheck,
   /** The root key holder of this process (rotations update it): backups are authenticated under its key. */
   rootKey: ResolvedRootKey,
-  /** Per-bucket scopes (`object:read:<bucket>`, `object:write:<bucket>`); without it, the admin token only. */
+  /**
+   * Per-bucket scopes (`object:read:<bucket>`, `object:write:<bucket>`), resolving with the caller's actor; without
+   * it, `checkToken` alone decides.
+   */
   authorize?: (headers: FastifyRequest['headers'], permission: string, socket?: Socket) => Promise<string>,
 ): Promise<{ store: ObjectStore; files: FsObjectFiles }> {
   const objects = openObjectStore(core);
@@ -142,18 +148,18 @@ export async function attachObjectStore(
     checkToken,
     ...(authorize === undefined ? {} : { authorize }),
   });
-  const audit = core.logger.child({ audit: true, actor: 'admin-token' });
+  const audit = core.logger.child({ audit: true });
   registerBackupRoutes(app, {
     checkToken,
     ops: {
-      backup: async () => {
+      backup: async (call) => {
         const { archive, manifest } = await createBackup({
           core,
           store: objects.store,
           paths,
           rootKey: rootKey.key,
         });
-        audit.info({ operation: 'backup', ...manifest.counts, result: 'ok' }, 'admin operation');
+        audit.info({ actor: call.actor, operation: 'backup', ...manifest.counts, result: 'ok' }, 'admin operation');
         return { archive, counts: manifest.counts };
       },
     },

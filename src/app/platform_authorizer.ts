@@ -1,7 +1,7 @@
 import type { Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import { GatehouseError, type Clock, type Logger } from '../core/index.js';
-import type { KmsAuthorizer } from '../http/index.js';
+import { ADMIN_TOKEN_CALL, type AdminCall, type KmsAuthorizer } from '../http/index.js';
 import { IDENTITY_API_KEY_PREFIX } from '../identity/index.js';
 import { checkCertificateBinding, peerCertificateThumbprint, type CertificateThumbprint } from '../resource/index.js';
 import type { IdentityServer } from './identity_server.js';
@@ -38,6 +38,18 @@ export function permits(caller: PlatformCaller, permission: string): boolean {
   if (caller.scopes.has(permission)) return true;
   const datakey = /^kms:datakey:(.+)$/.exec(permission);
   return datakey !== null && caller.scopes.has(`kms:datakey-plaintext:${datakey[1] as string}`);
+}
+
+/**
+ * The `actor` of a caller's audit lines on the admin API: `admin-token` for the admin token (`ADMIN_TOKEN_CALL`), its
+ * principal otherwise (`api_key:<key id>`, `client:<client_id>`, `spiffe:<SPIFFE ID>`), as `authorization.granted`
+ * names it.
+ *
+ * @example
+ * auditActor({ principal: 'api_key:ak_1', kind: 'api_key', scopes: new Set(['admin']) }); // 'api_key:ak_1'
+ */
+export function auditActor(caller: PlatformCaller): string {
+  return caller.kind === 'admin_token' ? ADMIN_TOKEN_CALL.actor : caller.principal;
 }
 
 /**
@@ -131,8 +143,11 @@ export function platformCallers(deps: {
     principalOf(token: string): string | undefined {
       return byCredential(token)?.principal;
     },
-    /** For the admin API's bearer check: true for the admin token or the `admin` scope, 'forbidden' otherwise. */
-    adminCheck(token: string): boolean | 'forbidden' {
+    /**
+     * The admin API's bearer check: the call admitted (its {@link auditActor}) for the admin token or a credential with
+     * the `admin` scope, 'forbidden' for another valid credential, false for none.
+     */
+    adminCheck(token: string): AdminCall | false | 'forbidden' {
       const caller = byCredential(token);
       if (caller === undefined) return false;
       const allowed = permits(caller, ADMIN_SCOPE);
@@ -146,7 +161,8 @@ export function platformCallers(deps: {
           'admin API caller',
         );
       }
-      return allowed ? true : 'forbidden';
+      if (!allowed) return 'forbidden';
+      return caller.kind === 'admin_token' ? ADMIN_TOKEN_CALL : { actor: auditActor(caller) };
     },
   };
 }
@@ -235,11 +251,12 @@ export function platformKmsAuthorizer(
 
 /**
  * The object API's authorizer: `object:read:<bucket>` / `object:write:<bucket>` (or `admin`), 401 without valid
- * credentials (ERR_ADMIN_UNAUTHORIZED), 403 without the permission (ERR_ADMIN_FORBIDDEN); returns the principal.
+ * credentials (ERR_ADMIN_UNAUTHORIZED), 403 without the permission (ERR_ADMIN_FORBIDDEN); returns the caller's
+ * {@link auditActor} for the object audit lines (`admin-token` for the admin token, else the principal).
  * With `workloads`, workload certificates count as on the KMS API ({@link platformKmsAuthorizer}).
  *
  * @example
- * const principal = await platformObjectAuthorizer(callers, logger)(request.headers, 'object:read:invoices');
+ * const actor = await platformObjectAuthorizer(callers, logger)(request.headers, 'object:read:invoices');
  */
 export function platformObjectAuthorizer(callers: PlatformCallers, logger: Logger, workloads?: WorkloadCertificates) {
   const audit = logger.child({ audit: true, component: 'authorizer' });
@@ -258,6 +275,6 @@ export function platformObjectAuthorizer(callers: PlatformCallers, logger: Logge
       { event: 'authorization.granted', principal: caller.principal, ...client, permission },
       'object API caller',
     );
-    return caller.principal;
+    return auditActor(caller);
   };
 }

@@ -12,6 +12,7 @@ import {
   registerApiKeyAdminRoutes,
   registerUserAdminRoutes,
   registerCaAdminRoutes,
+  adminTokenOnly,
   type HttpsServer,
 } from '../http/index.js';
 import { AdminToken } from './admin_token.js';
@@ -190,6 +191,8 @@ export async function startGatehouse(options: {
       logger,
     });
     const checkAdmin = (token: string) => callers.adminCheck(token);
+    // The routes that take the admin token alone (the CA's and the demo mesh's).
+    const adminOnly = adminTokenOnly((token) => adminToken.check(token));
     const kmsListener = await prepareKmsListener({ core, ops: kmsOps, callers, ticketKeys, ready: () => ready });
     cleanups.push(() => kmsListener.close());
     const caListener = await prepareCaListener({
@@ -271,7 +274,7 @@ export async function startGatehouse(options: {
     registerIdentityAdminRoutes(admin.app, checkAdmin, identityAdminOperations(identity, logger));
     registerApiKeyAdminRoutes(admin.app, checkAdmin, apiKeyAdminOperations(identity, logger));
     registerUserAdminRoutes(admin.app, checkAdmin, userAdminOperations(identity, logger));
-    registerCaAdminRoutes(admin.app, (token) => adminToken.check(token), caListener.admin);
+    registerCaAdminRoutes(admin.app, adminOnly, caListener.admin);
     let demoMesh: DemoMesh | undefined;
     if (config.mesh.demo.enabled) {
       const mesh = await startDemoMesh({
@@ -284,7 +287,7 @@ export async function startGatehouse(options: {
         renewAtFraction: config.pki.renewAtFraction,
       });
       cleanups.push(() => mesh.stop());
-      registerMeshAdminRoutes(admin.app, (token) => adminToken.check(token), mesh);
+      registerMeshAdminRoutes(admin.app, adminOnly, mesh);
       demoMesh = mesh;
     }
     registerMetricsRoute(

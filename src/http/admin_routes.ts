@@ -1,30 +1,38 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
-import { requireAdminToken, type AdminTokenCheck } from './admin_auth.js';
+import { adminCall, requireAdminToken, type AdminCall, type AdminTokenCheck } from './admin_auth.js';
 import { parseRequest } from './request_parse.js';
 
-/** What the admin API needs from the platform; `app/compose.ts` supplies it. */
+/**
+ * What the admin API needs from the platform; `app/compose.ts` supplies it. Every operation that changes something
+ * takes the {@link AdminCall} first: who called, for its audit line.
+ */
 export interface AdminOperations {
   checkToken: AdminTokenCheck;
   status(): Promise<unknown>;
-  rotateAdminToken(): Promise<{ rotated: true; file: string }>;
+  rotateAdminToken(call: AdminCall): Promise<{ rotated: true; file: string }>;
   keys: {
-    createKey(name: string, options: { type?: 'aes256-gcm96' | 'chacha20-poly1305' }): Promise<unknown>;
+    createKey(
+      call: AdminCall,
+      name: string,
+      options: { type?: 'aes256-gcm96' | 'chacha20-poly1305' },
+    ): Promise<unknown>;
     listKeys(): Promise<unknown>;
     getKey(name: string): Promise<unknown>;
     configureKey(
+      call: AdminCall,
       name: string,
       options: { minDecryptionVersion?: number; minEncryptionVersion?: number; deletionAllowed?: boolean },
     ): Promise<unknown>;
-    rotateKey(name: string): Promise<unknown>;
-    deleteKey(name: string): Promise<unknown>;
-    restoreKey(name: string): Promise<unknown>;
-    trimKey(name: string, minAvailableVersion: number): Promise<unknown>;
+    rotateKey(call: AdminCall, name: string): Promise<unknown>;
+    deleteKey(call: AdminCall, name: string): Promise<unknown>;
+    restoreKey(call: AdminCall, name: string): Promise<unknown>;
+    trimKey(call: AdminCall, name: string, minAvailableVersion: number): Promise<unknown>;
   };
-  rotateRootKey(): Promise<unknown>;
+  rotateRootKey(call: AdminCall): Promise<unknown>;
   caStatus(): Promise<unknown>;
   /** Renews every listener certificate now (tests and operators rotate without waiting for 2/3 of the lifetime). */
-  renewListenerCertificates(): Promise<unknown>;
+  renewListenerCertificates(call: AdminCall): Promise<unknown>;
   /** The security posture audit of `gatehouse doctor` (docs/operations.md, "gatehouse doctor"). */
   doctor(): Promise<unknown>;
 }
@@ -42,7 +50,8 @@ const trimBody = z.strictObject({ min_available_version: z.number().int().min(1)
 const nameParams = z.strictObject({ name: z.string().min(1).max(128) });
 
 /**
- * The admin API (its own TLS 1.3 listener on 127.0.0.1). Every route needs the admin token.
+ * The admin API (its own TLS 1.3 listener on 127.0.0.1). Every route needs a credential `ops.checkToken` admits; the
+ * admitted {@link AdminCall} goes to each operation that changes something.
  *
  * @example
  * registerAdminRoutes(server.app, operations);
@@ -51,14 +60,14 @@ export function registerAdminRoutes(app: FastifyInstance, ops: AdminOperations):
   void app.register(async (scope) => {
     scope.addHook('preHandler', requireAdminToken(ops.checkToken));
     scope.get('/v1/status', async () => ops.status());
-    scope.post('/v1/admin/rotate-token', async () => ops.rotateAdminToken());
+    scope.post('/v1/admin/rotate-token', async (request) => ops.rotateAdminToken(adminCall(request)));
     scope.get('/v1/ca/status', async () => ops.caStatus());
-    scope.post('/v1/tls/renew', async () => ops.renewListenerCertificates());
+    scope.post('/v1/tls/renew', async (request) => ops.renewListenerCertificates(adminCall(request)));
     scope.get('/v1/doctor', async () => ops.doctor());
 
     scope.post('/v1/kms/keys', async (request, reply) => {
       const body = parseRequest(createKeyBody, request.body);
-      const key = await ops.keys.createKey(body.name, body.type ? { type: body.type } : {});
+      const key = await ops.keys.createKey(adminCall(request), body.name, body.type ? { type: body.type } : {});
       return reply.code(201).send(key);
     });
     scope.get('/v1/kms/keys', async () => ({ keys: await ops.keys.listKeys() }));
@@ -66,25 +75,25 @@ export function registerAdminRoutes(app: FastifyInstance, ops: AdminOperations):
     scope.post('/v1/kms/keys/:name/config', async (request) => {
       const { name } = parseRequest(nameParams, request.params);
       const body = parseRequest(configBody, request.body);
-      return ops.keys.configureKey(name, {
+      return ops.keys.configureKey(adminCall(request), name, {
         ...(body.min_decryption_version === undefined ? {} : { minDecryptionVersion: body.min_decryption_version }),
         ...(body.min_encryption_version === undefined ? {} : { minEncryptionVersion: body.min_encryption_version }),
         ...(body.deletion_allowed === undefined ? {} : { deletionAllowed: body.deletion_allowed }),
       });
     });
     scope.post('/v1/kms/keys/:name/rotate', async (request) =>
-      ops.keys.rotateKey(parseRequest(nameParams, request.params).name),
+      ops.keys.rotateKey(adminCall(request), parseRequest(nameParams, request.params).name),
     );
     scope.delete('/v1/kms/keys/:name', async (request) =>
-      ops.keys.deleteKey(parseRequest(nameParams, request.params).name),
+      ops.keys.deleteKey(adminCall(request), parseRequest(nameParams, request.params).name),
     );
     scope.post('/v1/kms/keys/:name/restore', async (request) =>
-      ops.keys.restoreKey(parseRequest(nameParams, request.params).name),
+      ops.keys.restoreKey(adminCall(request), parseRequest(nameParams, request.params).name),
     );
     scope.post('/v1/kms/keys/:name/trim', async (request) => {
       const { name } = parseRequest(nameParams, request.params);
-      return ops.keys.trimKey(name, parseRequest(trimBody, request.body).min_available_version);
+      return ops.keys.trimKey(adminCall(request), name, parseRequest(trimBody, request.body).min_available_version);
     });
-    scope.post('/v1/kms/root/rotate', async () => ops.rotateRootKey());
+    scope.post('/v1/kms/root/rotate', async (request) => ops.rotateRootKey(adminCall(request)));
   });
 }

@@ -1,11 +1,11 @@
 import type { Readable } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
-import { requireAdminToken, type AdminTokenCheck } from './admin_auth.js';
+import { adminCall, requireAdminToken, type AdminCall, type AdminTokenCheck } from './admin_auth.js';
 
 /** What the backup route needs (implemented in app/backup.ts). */
 export interface BackupOperations {
-  /** A consistent snapshot as a tar stream, and the manifest's counts for the response headers. */
-  backup(): Promise<{ archive: Readable; counts: { records: number; objects: number } }>;
+  /** A consistent snapshot as a tar stream, and the manifest's counts for the response headers; `call`: who asked. */
+  backup(call: AdminCall): Promise<{ archive: Readable; counts: { records: number; objects: number } }>;
 }
 
 /**
@@ -22,8 +22,8 @@ export function registerBackupRoutes(
 ): void {
   void app.register(async (scope) => {
     scope.addHook('onRequest', requireAdminToken(options.checkToken));
-    scope.post('/v1/backup', async (_request, reply) => {
-      const { archive, counts } = await options.ops.backup();
+    scope.post('/v1/backup', async (request, reply) => {
+      const { archive, counts } = await options.ops.backup(adminCall(request));
       return reply
         .type('application/x-tar')
         .header('cache-control', 'no-store')

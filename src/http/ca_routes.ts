@@ -3,7 +3,7 @@ import type { TLSSocket } from 'node:tls';
 import { z } from 'zod';
 import { GatehouseError, isGatehouseError, parseDuration, type Logger } from '../core/index.js';
 import type { Enrollment, IssuedSvid, SpiffeBundle } from '../pki/index.js';
-import { requireAdminToken, type AdminTokenCheck } from './admin_auth.js';
+import { adminCall, requireAdminToken, type AdminCall, type AdminTokenCheck } from './admin_auth.js';
 import type { CaThrottle } from './ca_throttle.js';
 import { parseRequest } from './request_parse.js';
 
@@ -18,11 +18,14 @@ export interface CaRoutesOptions {
   logger: Logger;
 }
 
-/** What the admin CA routes need; app/ca_operations.ts implements it. Results are JSON-ready (snake_case). */
+/**
+ * What the admin CA routes need; app/ca_operations.ts implements it. Results are JSON-ready (snake_case). The
+ * operations that change something take the {@link AdminCall} first (who called, for the audit line).
+ */
 export interface CaAdminOperations {
-  createJoinToken(spiffeId: string, ttlMs?: number): Promise<unknown>;
-  revoke(spiffeId: string): Promise<unknown>;
-  rotate(): Promise<unknown>;
+  createJoinToken(call: AdminCall, spiffeId: string, ttlMs?: number): Promise<unknown>;
+  revoke(call: AdminCall, spiffeId: string): Promise<unknown>;
+  rotate(call: AdminCall): Promise<unknown>;
   bundle(): Promise<{ pem: string; spiffe: SpiffeBundle }>;
 }
 
@@ -166,17 +169,19 @@ export function registerCaRoutes(app: FastifyInstance, options: CaRoutesOptions)
  * `POST /v1/ca/rotate`, `GET /v1/ca/bundle` (`GET /v1/ca/status` is in the admin routes).
  *
  * @example
- * registerCaAdminRoutes(admin.app, (token) => adminToken.check(token), caAdminOperations(...));
+ * registerCaAdminRoutes(admin.app, adminTokenOnly((token) => adminToken.check(token)), caAdminOperations(...));
  */
 export function registerCaAdminRoutes(app: FastifyInstance, checkToken: AdminTokenCheck, ops: CaAdminOperations): void {
   void app.register(async (scope) => {
     scope.addHook('preHandler', requireAdminToken(checkToken));
     scope.post('/v1/ca/join-tokens', async (request, reply) => {
       const body = parseRequest(joinTokenBody, request.body);
-      return reply.code(201).send(await ops.createJoinToken(body.spiffe_id, ttlMs(body.ttl)));
+      return reply.code(201).send(await ops.createJoinToken(adminCall(request), body.spiffe_id, ttlMs(body.ttl)));
     });
-    scope.post('/v1/ca/revoke', async (request) => ops.revoke(parseRequest(revokeBody, request.body).spiffe_id));
-    scope.post('/v1/ca/rotate', async () => ops.rotate());
+    scope.post('/v1/ca/revoke', async (request) =>
+      ops.revoke(adminCall(request), parseRequest(revokeBody, request.body).spiffe_id),
+    );
+    scope.post('/v1/ca/rotate', async (request) => ops.rotate(adminCall(request)));
     scope.get('/v1/ca/bundle', async () => ops.bundle());
   });
 }

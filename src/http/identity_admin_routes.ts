@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { GatehouseError } from '../core/index.js';
 import { parseDurationField } from './request_parse.js';
-import { requireAdminToken, type AdminTokenCheck } from './admin_auth.js';
+import { adminCall, requireAdminToken, type AdminCall, type AdminTokenCheck } from './admin_auth.js';
 
 /** A client registration as the admin API receives it (snake_case JSON). */
 export interface ClientCreateBody {
@@ -24,18 +24,21 @@ export interface ClientCreateBody {
   spiffe_ids?: string[];
 }
 
-/** What the identity admin routes need; app/identity_admin.ts implements it. Results are JSON-ready (snake_case). */
+/**
+ * What the identity admin routes need; app/identity_admin.ts implements it. Results are JSON-ready (snake_case). The
+ * operations that change something take the {@link AdminCall} first (who called, for the audit line).
+ */
 export interface IdentityAdminOperations {
-  createApi(audience: string, scopes: Array<{ name: string; description: string }>): Promise<unknown>;
+  createApi(call: AdminCall, audience: string, scopes: Array<{ name: string; description: string }>): Promise<unknown>;
   listApis(): Promise<unknown>;
   getApi(audience: string): Promise<unknown>;
-  deleteApi(audience: string): Promise<unknown>;
-  createClient(body: ClientCreateBody & { accessTokenTtlMs?: number }): Promise<unknown>;
+  deleteApi(call: AdminCall, audience: string): Promise<unknown>;
+  createClient(call: AdminCall, body: ClientCreateBody & { accessTokenTtlMs?: number }): Promise<unknown>;
   listClients(): Promise<unknown>;
   getClient(clientId: string): Promise<unknown>;
-  rotateClientSecret(clientId: string, overlapMs?: number): Promise<unknown>;
-  deleteClient(clientId: string): Promise<unknown>;
-  rotateSigningKeys(): Promise<unknown>;
+  rotateClientSecret(call: AdminCall, clientId: string, overlapMs?: number): Promise<unknown>;
+  deleteClient(call: AdminCall, clientId: string): Promise<unknown>;
+  rotateSigningKeys(call: AdminCall): Promise<unknown>;
   listSigningKeys(): Promise<unknown>;
 }
 
@@ -93,30 +96,39 @@ export function registerIdentityAdminRoutes(
     scope.addHook('preHandler', requireAdminToken(checkToken));
     scope.post('/v1/identity/apis', async (request, reply) => {
       const body = parse(apiBody, request.body);
-      return reply.code(201).send(await ops.createApi(body.audience, body.scopes));
+      return reply.code(201).send(await ops.createApi(adminCall(request), body.audience, body.scopes));
     });
     scope.get('/v1/identity/apis', async () => ({ apis: await ops.listApis() }));
     scope.get('/v1/identity/apis/:audience', async (request) =>
       ops.getApi(parse(audienceParams, request.params).audience),
     );
     scope.delete('/v1/identity/apis/:audience', async (request) =>
-      ops.deleteApi(parse(audienceParams, request.params).audience),
+      ops.deleteApi(adminCall(request), parse(audienceParams, request.params).audience),
     );
     scope.post('/v1/identity/clients', async (request, reply) => {
       const body = parse(clientBody, request.body);
       const ttl = parseDurationField(body.access_token_ttl, 'access_token_ttl');
-      return reply
-        .code(201)
-        .send(await ops.createClient({ ...body, ...(ttl === undefined ? {} : { accessTokenTtlMs: ttl }) }));
+      return reply.code(201).send(
+        await ops.createClient(adminCall(request), {
+          ...body,
+          ...(ttl === undefined ? {} : { accessTokenTtlMs: ttl }),
+        }),
+      );
     });
     scope.get('/v1/identity/clients', async () => ({ clients: await ops.listClients() }));
     scope.get('/v1/identity/clients/:id', async (request) => ops.getClient(parse(idParams, request.params).id));
     scope.post('/v1/identity/clients/:id/rotate-secret', async (request) => {
       const { id } = parse(idParams, request.params);
-      return ops.rotateClientSecret(id, parseDurationField(parse(rotateBody, request.body).overlap, 'overlap'));
+      return ops.rotateClientSecret(
+        adminCall(request),
+        id,
+        parseDurationField(parse(rotateBody, request.body).overlap, 'overlap'),
+      );
     });
-    scope.delete('/v1/identity/clients/:id', async (request) => ops.deleteClient(parse(idParams, request.params).id));
-    scope.post('/v1/identity/signing-keys/rotate', async () => ops.rotateSigningKeys());
+    scope.delete('/v1/identity/clients/:id', async (request) =>
+      ops.deleteClient(adminCall(request), parse(idParams, request.params).id),
+    );
+    scope.post('/v1/identity/signing-keys/rotate', async (request) => ops.rotateSigningKeys(adminCall(request)));
     scope.get('/v1/identity/signing-keys', async () => ({ keys: await ops.listSigningKeys() }));
   });
 }

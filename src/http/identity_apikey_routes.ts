@@ -1,21 +1,21 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
-import { requireAdminToken, type AdminTokenCheck } from './admin_auth.js';
+import { adminCall, requireAdminToken, type AdminCall, type AdminTokenCheck } from './admin_auth.js';
 import { parseRequest, parseDurationField } from './request_parse.js';
 
-/** What the API key admin routes need; app/apikey_admin.ts implements it. Results are JSON-ready (snake_case). */
+/**
+ * What the API key admin routes need; app/apikey_admin.ts implements it. Results are JSON-ready (snake_case). The
+ * operations that change something take the {@link AdminCall} first (who called, for the audit line).
+ */
 export interface ApiKeyAdminOperations {
-  create(request: {
-    name: string;
-    scopes: string[];
-    owner?: string;
-    audiences?: string[];
-    expiresInMs?: number;
-  }): Promise<unknown>;
+  create(
+    call: AdminCall,
+    request: { name: string; scopes: string[]; owner?: string; audiences?: string[]; expiresInMs?: number },
+  ): Promise<unknown>;
   list(): Promise<unknown>;
   get(id: string): Promise<unknown>;
-  revoke(id: string): Promise<unknown>;
-  rotate(id: string, overlapMs?: number): Promise<unknown>;
+  revoke(call: AdminCall, id: string): Promise<unknown>;
+  rotate(call: AdminCall, id: string, overlapMs?: number): Promise<unknown>;
 }
 
 const createBody = z.strictObject({
@@ -47,7 +47,7 @@ export function registerApiKeyAdminRoutes(
     scope.post('/v1/identity/api-keys', async (request, reply) => {
       const body = parseRequest(createBody, request.body);
       const expiresInMs = parseDurationField(body.expires_in, 'expires_in');
-      const created = await ops.create({
+      const created = await ops.create(adminCall(request), {
         name: body.name,
         scopes: (body.scope ?? '').split(' ').filter((s) => s !== ''),
         ...(body.owner === undefined ? {} : { owner: body.owner }),
@@ -59,12 +59,12 @@ export function registerApiKeyAdminRoutes(
     scope.get('/v1/identity/api-keys', async () => ({ api_keys: await ops.list() }));
     scope.get('/v1/identity/api-keys/:id', async (request) => ops.get(parseRequest(idParams, request.params).id));
     scope.post('/v1/identity/api-keys/:id/revoke', async (request) =>
-      ops.revoke(parseRequest(idParams, request.params).id),
+      ops.revoke(adminCall(request), parseRequest(idParams, request.params).id),
     );
     scope.post('/v1/identity/api-keys/:id/rotate', async (request, reply) => {
       const { id } = parseRequest(idParams, request.params);
       const overlap = parseDurationField(parseRequest(rotateBody, request.body).overlap, 'overlap');
-      return reply.header('cache-control', 'no-store').send(await ops.rotate(id, overlap));
+      return reply.header('cache-control', 'no-store').send(await ops.rotate(adminCall(request), id, overlap));
     });
   });
 }

@@ -7,6 +7,8 @@ export { CaThrottle } from './ca_throttle.js';
 export type { CaLimits, CaLimitName, CaThrottled } from './ca_throttle.js';
 export { registerAdminRoutes } from './admin_routes.js';
 export type { AdminOperations } from './admin_routes.js';
+export { ADMIN_TOKEN_ACTOR, ADMIN_TOKEN_CALL, adminTokenOnly } from './admin_auth.js';
+export type { AdminCall, AdminTokenCheck } from './admin_auth.js';
 export { problemFor, toGatehouseError } from './problem.js';
 export type { Problem } from './problem.js';
 export { registerKmsRoutes } from './kms_routes.js';

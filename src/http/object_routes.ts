@@ -4,7 +4,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { GatehouseError, isGatehouseError } from '../core/index.js';
 import { defaultBucketKey } from '../kms/index.js';
-import { requireAdminToken, type AdminTokenCheck } from './admin_auth.js';
+import { adminCall, requireAdminToken, type AdminTokenCheck } from './admin_auth.js';
 import { parseRequest } from './request_parse.js';
 
 /** What the object routes need (implemented in app/object_operations.ts). Results are snake_case JSON. */
@@ -12,19 +12,22 @@ export interface ObjectOperations {
   listBuckets(): Promise<unknown>;
   /** Whether a KMS key of that name exists (deleted or not); ERR_KMS_KEY_NAME_INVALID for a bad name. */
   keyExists(keyName: string): Promise<boolean>;
-  /** `actor` (every call that changes or reads an object): the authorized principal, for the audit line. */
-  put(bucket: string, key: string, body: Readable, options: { keyName?: string; actor?: string }): Promise<unknown>;
+  /**
+   * `actor` (every call that changes or reads an object): who the route admitted, for the audit line (`admin-token`,
+   * `api_key:<key id>`, `client:<client_id>`, `spiffe:<SPIFFE ID>`).
+   */
+  put(bucket: string, key: string, body: Readable, options: { keyName?: string; actor: string }): Promise<unknown>;
   /** Plaintext of verified segments; with `verifyFirst` the whole object is authenticated before the first byte. */
   read(
     bucket: string,
     key: string,
-    options: { verifyFirst: boolean; actor?: string },
+    options: { verifyFirst: boolean; actor: string },
   ): Promise<{ size: number; plaintext: Readable }>;
-  verify(bucket: string, key: string, actor?: string): Promise<unknown>;
+  verify(bucket: string, key: string, actor: string): Promise<unknown>;
   list(bucket: string, options: { prefix?: string; limit?: number }): Promise<unknown>;
-  remove(bucket: string, key: string, actor?: string): Promise<unknown>;
+  remove(bucket: string, key: string, actor: string): Promise<unknown>;
   /** Runs (or resumes) the bucket's rewrap, calling `progress` after every object; resolves with the report. */
-  rewrap(bucket: string, progress: (event: unknown) => void, actor?: string): Promise<unknown>;
+  rewrap(bucket: string, progress: (event: unknown) => void, actor: string): Promise<unknown>;
 }
 
 const listQuery = z.object({
@@ -66,18 +69,19 @@ export function registerObjectRoutes(
     checkToken: AdminTokenCheck;
     /**
      * Per-bucket authorization (app/platform_authorizer.ts): called with `object:read:<bucket>` (GET),
-     * `object:write:<bucket>` (PUT, DELETE, rewrap) or `admin` (bucket list); rejects with 401/403. A PUT whose
+     * `object:write:<bucket>` (PUT, DELETE, rewrap) or `admin` (bucket list); resolves with the actor for the audit
+     * lines (`admin-token` for the admin token, else the principal), rejects with 401/403. A PUT whose
      * `key_name` is not the bucket's default key also needs `kms:encrypt:<key_name>`, or `admin` when that key does
      * not exist yet (ERR_OBJECT_KEY_FORBIDDEN otherwise). `socket` is the connection (workload certificates).
-     * Without it, only the admin token is accepted.
+     * Without it, `checkToken` alone decides.
      */
     authorize?: (headers: FastifyRequest['headers'], permission: string, socket?: Socket) => Promise<string>;
   },
 ): void {
   const { ops, authorize } = options;
-  /** The principal `authorize` admitted for each request (the admin token alone when there is no authorizer). */
+  /** The actor `authorize` admitted for each request; without an authorizer, the one `checkToken` admitted. */
   const actors = new WeakMap<FastifyRequest, string>();
-  const actor = (request: FastifyRequest) => actors.get(request) ?? 'admin-token';
+  const actor = (request: FastifyRequest) => actors.get(request) ?? adminCall(request).actor;
   /**
    * `object:write:<bucket>` covers the bucket's own key only: choosing another key encrypts with it (and binds a new
    * bucket to it for good), so it needs `kms:encrypt:<key>`; a key that does not exist yet would be created, which

@@ -1,15 +1,18 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { GatehouseError } from '../core/index.js';
-import { requireAdminToken, type AdminTokenCheck } from './admin_auth.js';
+import { adminCall, requireAdminToken, type AdminCall, type AdminTokenCheck } from './admin_auth.js';
 
-/** What the user admin routes need; app/user_admin.ts implements it. Results are JSON-ready (snake_case). */
+/**
+ * What the user admin routes need; app/user_admin.ts implements it. Results are JSON-ready (snake_case). The
+ * operations that change something take the {@link AdminCall} first (who called, for the audit line).
+ */
 export interface UserAdminOperations {
-  createUser(body: { username: string; password: string; roles?: string[] }): Promise<unknown>;
+  createUser(call: AdminCall, body: { username: string; password: string; roles?: string[] }): Promise<unknown>;
   listUsers(): Promise<unknown>;
   getUser(username: string): Promise<unknown>;
-  setPassword(username: string, password: string): Promise<unknown>;
-  setDisabled(username: string, disabled: boolean): Promise<unknown>;
+  setPassword(call: AdminCall, username: string, password: string): Promise<unknown>;
+  setDisabled(call: AdminCall, username: string, disabled: boolean): Promise<unknown>;
 }
 
 const createBody = z.strictObject({
@@ -47,17 +50,25 @@ export function registerUserAdminRoutes(
   void app.register(async (scope) => {
     scope.addHook('preHandler', requireAdminToken(checkToken));
     scope.post('/v1/identity/users', async (request, reply) =>
-      reply.code(201).send(await ops.createUser(parse(createBody, request.body))),
+      reply.code(201).send(await ops.createUser(adminCall(request), parse(createBody, request.body))),
     );
     scope.get('/v1/identity/users', async () => ({ users: await ops.listUsers() }));
     scope.get('/v1/identity/users/:username', async (request) =>
       ops.getUser(parse(userParams, request.params).username),
     );
     scope.post('/v1/identity/users/:username/password', async (request) =>
-      ops.setPassword(parse(userParams, request.params).username, parse(passwordBody, request.body).password),
+      ops.setPassword(
+        adminCall(request),
+        parse(userParams, request.params).username,
+        parse(passwordBody, request.body).password,
+      ),
     );
     scope.post('/v1/identity/users/:username/disable', async (request) =>
-      ops.setDisabled(parse(userParams, request.params).username, parse(disableBody, request.body).disabled),
+      ops.setDisabled(
+        adminCall(request),
+        parse(userParams, request.params).username,
+        parse(disableBody, request.body).disabled,
+      ),
     );
   });
 }

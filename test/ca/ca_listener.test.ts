@@ -1,6 +1,7 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ADMIN_TOKEN_CALL } from '../../src/http/index.js';
 import { validateSvid } from '../../src/pki/index.js';
 import { importSigningKey } from '../../src/pki/keys.js';
 import type { AuthorityRecord } from '../../src/pki/state.js';
@@ -271,7 +272,7 @@ describe('CA listener with real peers (curl, openssl s_client)', () => {
     const files = await issued('revoked', id('revoked'));
     const ok = await h.curl('/v1/ca/bundle.pem', files);
     expect(ok.status).toBe(200);
-    await h.ca.admin.revoke(id('revoked'));
+    await h.ca.admin.revoke(ADMIN_TOKEN_CALL, id('revoked'));
     expect(await refusedWith(files)).toMatchObject({ reason: 'revoked', spiffeId: id('revoked') });
     const deny = JSON.parse((await h.curl('/v1/ca/denylist')).body);
     expect(deny.entries).toEqual([expect.objectContaining({ spiffe_id: id('revoked') })]);

@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { MemoryLogger } from '../../src/core/index.js';
+import { ADMIN_TOKEN_CALL } from '../../src/http/index.js';
 import { registerKmsStreamRoutes } from '../../src/http/kms_stream_routes.js';
 import { FakeKms, closeTestListeners, testListener } from './fake_kms.js';
 
@@ -11,7 +12,8 @@ function setup() {
   registerKmsStreamRoutes(server.app, {
     ops: new FakeKms(),
     // The admin token, and an API key holding the `admin` scope, are both admitted by the admin API's check.
-    checkToken: (token) => token === 'admin-token' || token === 'ghk_admin_scoped',
+    checkToken: (token) =>
+      token === 'admin-token' ? ADMIN_TOKEN_CALL : token === 'ghk_admin_scoped' ? { actor: 'api_key:ak_1' } : false,
     principalOf: (token) => (token === 'ghk_admin_scoped' ? 'api_key:ak_1' : 'admin'),
     logger,
   });

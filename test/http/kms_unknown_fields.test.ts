@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { MemoryLogger } from '../../src/core/index.js';
-import { registerKmsRoutes } from '../../src/http/index.js';
+import { adminTokenOnly, registerKmsRoutes } from '../../src/http/index.js';
 import { registerKmsStreamRoutes } from '../../src/http/kms_stream_routes.js';
 import { FakeKms, closeTestListeners, fakeAuthorizer, testListener } from './fake_kms.js';
 
@@ -15,7 +15,11 @@ function setup() {
   const kms = new FakeKms();
   const server = testListener('kms', logger);
   registerKmsRoutes(server.app, { ops: kms, authorizer: fakeAuthorizer, logger, maxBatchItems: 100 });
-  registerKmsStreamRoutes(server.app, { ops: kms, checkToken: (token) => token === 'admin-token', logger });
+  registerKmsStreamRoutes(server.app, {
+    ops: kms,
+    checkToken: adminTokenOnly((token) => token === 'admin-token'),
+    logger,
+  });
   const call = async (url: string, body: unknown, token = 'good') => {
     const response = await server.app.inject({
       method: 'POST',

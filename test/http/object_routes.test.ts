@@ -8,7 +8,7 @@ import { objectOperations } from '../../src/app/object_operations.js';
 import { permits } from '../../src/app/platform_authorizer.js';
 import { loadConfig } from '../../src/config/index.js';
 import { GatehouseError, ManualClock, MemoryLogger } from '../../src/core/index.js';
-import { createHttpsServer, registerObjectRoutes, type HttpsServer } from '../../src/http/index.js';
+import { adminTokenOnly, createHttpsServer, registerObjectRoutes, type HttpsServer } from '../../src/http/index.js';
 import {
   EnvelopeObjectCipher,
   Envelopes,
@@ -134,8 +134,8 @@ describe('object get audit line', () => {
   it('records the outcome of the stream: ok at its end, the error code when a segment fails', async () => {
     const { ops, logger, objectsDir } = await setup();
     const data = Buffer.alloc(300 * 1024, 7);
-    await ops.put('audit', 'a.bin', Readable.from([data]), {});
-    const whole = await ops.read('audit', 'a.bin', { verifyFirst: false });
+    await ops.put('audit', 'a.bin', Readable.from([data]), { actor: 'admin-token' });
+    const whole = await ops.read('audit', 'a.bin', { verifyFirst: false, actor: 'admin-token' });
     expect(auditLines(logger)).toEqual([]);
     await drain(whole.plaintext);
     expect(auditLines(logger)).toEqual(['ok']);
@@ -146,10 +146,10 @@ describe('object get audit line', () => {
     const at = bytes.length - 1000;
     bytes[at] = (bytes[at] ?? 0) ^ 1;
     writeFileSync(path, bytes);
-    const tampered = await ops.read('audit', 'a.bin', { verifyFirst: false });
+    const tampered = await ops.read('audit', 'a.bin', { verifyFirst: false, actor: 'admin-token' });
     await expect(drain(tampered.plaintext)).rejects.toMatchObject({ code: 'ERR_KMS_DECRYPT_FAILED' });
     expect(auditLines(logger)).toEqual(['ok', 'ERR_KMS_DECRYPT_FAILED']);
-    await expect(ops.read('audit', 'a.bin', { verifyFirst: true })).rejects.toMatchObject({
+    await expect(ops.read('audit', 'a.bin', { verifyFirst: true, actor: 'admin-token' })).rejects.toMatchObject({
       code: 'ERR_KMS_DECRYPT_FAILED',
     });
     expect(auditLines(logger)).toEqual(['ok', 'ERR_KMS_DECRYPT_FAILED', 'ERR_KMS_DECRYPT_FAILED']);
@@ -157,8 +157,8 @@ describe('object get audit line', () => {
 
   it('records `aborted` when the reader goes away before the end', async () => {
     const { ops, logger } = await setup();
-    await ops.put('audit', 'b.bin', Readable.from([Buffer.alloc(300 * 1024, 1)]), {});
-    const { plaintext } = await ops.read('audit', 'b.bin', { verifyFirst: false });
+    await ops.put('audit', 'b.bin', Readable.from([Buffer.alloc(300 * 1024, 1)]), { actor: 'admin-token' });
+    const { plaintext } = await ops.read('audit', 'b.bin', { verifyFirst: false, actor: 'admin-token' });
     for await (const chunk of plaintext) {
       void chunk;
       break;
@@ -179,8 +179,28 @@ describe('object audit actor', () => {
   });
 
   it('is admin-token when the admin token is the only credential (no authorizer)', async () => {
-    const { ops, logger } = await setup();
-    await ops.put('audit', 'c.bin', Readable.from([Buffer.from('c')]), {});
-    expect(logger.lines.find((l) => l['operation'] === 'object.put')?.['actor']).toBe('admin-token');
+    const { logger, store } = await setup();
+    const server: HttpsServer = createHttpsServer({
+      name: 'admin',
+      http: loadConfig({}).http,
+      ...selfSigned(),
+      logger,
+    });
+    cleanups.push(() => server.close());
+    registerObjectRoutes(server.app, {
+      ops: objectOperations({ store, rewrap: {} as ObjectRewrap }, { logger } as unknown as PlatformCore),
+      checkToken: adminTokenOnly((token) => token === 'the-admin-token'),
+    });
+    const put = (token: string) =>
+      server.app.inject({
+        method: 'PUT',
+        url: '/v1/objects/audit/c.bin',
+        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/octet-stream' },
+        payload: Buffer.from('c'),
+      });
+    expect((await put('not-the-admin-token')).statusCode).toBe(401);
+    expect((await put('the-admin-token')).statusCode).toBe(201);
+    const lines = logger.lines.filter((l) => l['operation'] === 'object.put');
+    expect(lines.map((l) => [l['actor'], l['result']])).toEqual([['admin-token', 'ok']]);
   });
 });

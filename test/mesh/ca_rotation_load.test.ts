@@ -1,6 +1,7 @@
 import { X509Certificate } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
+import { ADMIN_TOKEN_CALL } from '../../src/http/index.js';
 import type { Sidecar } from '../../src/mesh/index.js';
 import { splitPem } from '../pki/helpers.js';
 import { caService } from './ca_service.js';
@@ -36,7 +37,7 @@ describe('a full CA rotation under constant load', () => {
       const sequence = backend.identity.bundle.sequence;
 
       // 1. prepare + publish (`gatehouse ca rotate`): the new intermediate is in the bundle, not yet signing.
-      const prepared = (await ca.listener.admin.rotate()) as { steps: string[] };
+      const prepared = (await ca.listener.admin.rotate(ADMIN_TOKEN_CALL)) as { steps: string[] };
       expect(prepared.steps).toEqual(['prepare']);
       const published = fingerprints(ca.authority.trustBundlePem());
       expect(published.slice(0, 2)).toEqual([root, oldIntermediate]);
@@ -49,7 +50,7 @@ describe('a full CA rotation under constant load', () => {
       // 2. activate (on schedule): renewals now chain to the new intermediate.
       const activateAt = ca.authority.status().next!.activateAt;
       await until(() => Date.now() >= activateAt, 'the activation time');
-      const activated = (await ca.listener.admin.rotate()) as { steps: string[] };
+      const activated = (await ca.listener.admin.rotate(ADMIN_TOKEN_CALL)) as { steps: string[] };
       expect(activated.steps).toEqual(['activate']);
       await until(
         () => both.every((s) => signerOf(s) === newIntermediate),
@@ -59,7 +60,7 @@ describe('a full CA rotation under constant load', () => {
       // 3. retire the old intermediate: it leaves the bundle, every sidecar drops it.
       const retireAt = ca.authority.status().retiring![0]!.retireAt;
       await until(() => Date.now() >= retireAt, 'the retirement time');
-      const retired = (await ca.listener.admin.rotate()) as { steps: string[] };
+      const retired = (await ca.listener.admin.rotate(ADMIN_TOKEN_CALL)) as { steps: string[] };
       expect(retired.steps).toEqual(['retire']);
       expect(fingerprints(ca.authority.trustBundlePem())).toEqual([root, newIntermediate]);
       await until(() => both.every((s) => !trusts(s, oldIntermediate!)), 'both sidecars dropping the old intermediate');
