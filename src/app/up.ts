@@ -12,7 +12,6 @@ import {
   registerApiKeyAdminRoutes,
   registerUserAdminRoutes,
   registerCaAdminRoutes,
-  adminTokenOnly,
   type HttpsServer,
 } from '../http/index.js';
 import { AdminToken } from './admin_token.js';
@@ -191,8 +190,6 @@ export async function startGatehouse(options: {
       logger,
     });
     const checkAdmin = (token: string) => callers.adminCheck(token);
-    // The routes that take the admin token alone (the CA's and the demo mesh's).
-    const adminOnly = adminTokenOnly((token) => adminToken.check(token));
     const kmsListener = await prepareKmsListener({ core, ops: kmsOps, callers, ticketKeys, ready: () => ready });
     cleanups.push(() => kmsListener.close());
     const caListener = await prepareCaListener({
@@ -274,7 +271,7 @@ export async function startGatehouse(options: {
     registerIdentityAdminRoutes(admin.app, checkAdmin, identityAdminOperations(identity, logger));
     registerApiKeyAdminRoutes(admin.app, checkAdmin, apiKeyAdminOperations(identity, logger));
     registerUserAdminRoutes(admin.app, checkAdmin, userAdminOperations(identity, logger));
-    registerCaAdminRoutes(admin.app, adminOnly, caListener.admin);
+    registerCaAdminRoutes(admin.app, checkAdmin, caListener.admin);
     let demoMesh: DemoMesh | undefined;
     if (config.mesh.demo.enabled) {
       const mesh = await startDemoMesh({
@@ -287,7 +284,7 @@ export async function startGatehouse(options: {
         renewAtFraction: config.pki.renewAtFraction,
       });
       cleanups.push(() => mesh.stop());
-      registerMeshAdminRoutes(admin.app, adminOnly, mesh);
+      registerMeshAdminRoutes(admin.app, checkAdmin, mesh);
       demoMesh = mesh;
     }
     registerMetricsRoute(

@@ -152,9 +152,13 @@ describe('the actor of admin operation audit lines', () => {
     expect(actorOf({ event: 'api_key.created', name: 'operator' })).toBe('admin-token');
   });
 
-  it('ca_operations: join tokens made with the admin token', async () => {
+  it('ca_operations: join tokens made with the admin token and with an admin-scope API key', async () => {
     const spiffeId = `spiffe://${running.core.config.trustDomain}/ns/audit/sa/by-token`;
     expect((await call(adminToken, '/v1/ca/join-tokens', { json: { spiffe_id: spiffeId } })).status).toBe(201);
     expect(actorOf({ operation: 'ca.join-token', spiffeId })).toBe('admin-token');
+    // the CA's admin routes take what every admin route takes (docs/operations.md "Admin API")
+    const byKey = `spiffe://${running.core.config.trustDomain}/ns/audit/sa/by-key`;
+    expect((await call(adminKey.key, '/v1/ca/join-tokens', { json: { spiffe_id: byKey } })).status).toBe(201);
+    expect(actorOf({ operation: 'ca.join-token', spiffeId: byKey })).toBe(adminKey.principal);
   });
 });
