@@ -1,12 +1,16 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { isGatehouseError } from '../../src/core/index.js';
+import { RootKey } from '../../src/kms/index.js';
 import { freshPostgresSchema, type FreshPostgresSchema } from '../support/postgres.js';
 import { tempDir } from '../support/tmp.js';
 import { startTestGatehouse, type TestGatehouse } from '../support/up.js';
 
 /**
+ * A replica given a wrong root key was told "The root key does not open this data directory" (a new directory): it
+ * is now told which key it tried and that the PostgreSQL schema is sealed under another one.
+ *
  * A `gatehouse up` replica started without a root key on PostgreSQL that another replica sealed used to make a root
  * key of its own in its data directory, then stop with "The root key does not open this data directory" (its data
  * directory was new; the schema was the problem) and leave that useless DIR/root.key for its next start to trip on.
@@ -60,5 +64,19 @@ describe('a replica without the root key of initialized PostgreSQL', { timeout: 
     const first = started.find((up) => up.running.paths.dir === join(tmp.dir, winner)) as TestGatehouse;
     expect(joined.bundlePem).toBe(first.bundlePem);
     expect(readFileSync(joined.running.endpoints.trustBundle, 'utf8')).toBe(first.bundlePem);
+  });
+
+  it('a replica given another root key is told the schema is sealed under a different one', async () => {
+    const wrong = join(tmp.dir, 'wrong.key');
+    const key = RootKey.generate();
+    writeFileSync(wrong, `${key.toText()}\n`, { mode: 0o600 });
+    const err = await start('c', { file: wrong }).then(
+      () => undefined,
+      (e: unknown) => e as Error,
+    );
+    expect(isGatehouseError(err, 'ERR_ROOT_KEY_WRONG'), String(err)).toBe(true);
+    expect(err?.message).toBe(
+      `the root key ${key.fingerprint()} (from ${wrong}) does not open the PostgreSQL schema ${pg?.schema}, which is sealed under another root key: give every replica the same root key`,
+    );
   });
 });
