@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { MemoryRecordStore } from '../../src/adapters/index.js';
-import { GatehouseError, ManualClock, type RecordStore } from '../../src/core/index.js';
+import { ManualClock } from '../../src/core/index.js';
+import { storeThatCanGoAway } from '../support/store_away.js';
 import { basic, ccClient, identityHarness, type Harness } from './harness.js';
 
 /**
@@ -8,22 +8,6 @@ import { basic, ccClient, identityHarness, type Harness } from './harness.js';
  * 503 `temporarily_unavailable`, which a client may retry, and recover by themselves once it is back. They used to
  * answer 500 `server_error` for ERR_STORE_UNAVAILABLE, as for a bug.
  */
-function storeThatCanGoAway(clock: ManualClock): { store: RecordStore; setAway(away: boolean): void } {
-  const inner = new MemoryRecordStore({ clock });
-  let away = false;
-  const store = new Proxy(inner, {
-    get(target, name, receiver) {
-      const value = Reflect.get(target, name, receiver) as unknown;
-      if (typeof value !== 'function' || name === 'close') return value;
-      return (...args: unknown[]) => {
-        if (away) return Promise.reject(new GatehouseError('ERR_STORE_UNAVAILABLE', { detail: 'test: away' }));
-        return (value as (...a: unknown[]) => unknown).apply(target, args);
-      };
-    },
-  });
-  return { store, setAway: (value) => (away = value) };
-}
-
 let h: Harness | undefined;
 let close: (() => Promise<void>) | undefined;
 afterEach(async () => {
