@@ -1,6 +1,13 @@
 import { readFileSync } from 'node:fs';
 import { connectionTls, resolveInDataDir, type Config } from '../config/index.js';
-import { GatehouseError, type Clock, type Leases, type Logger, type RecordStore } from '../core/index.js';
+import {
+  GatehouseError,
+  isGatehouseError,
+  type Clock,
+  type Leases,
+  type Logger,
+  type RecordStore,
+} from '../core/index.js';
 import { PostgresLeases } from './postgres/leases.js';
 import type { PostgresSsl } from './postgres/pool.js';
 import { PostgresRecordStore } from './postgres/record_store.js';
@@ -46,7 +53,12 @@ export async function openStorage(config: Config, deps: { clock: Clock; logger: 
     );
   }
   const ssl: PostgresSsl = tls.tls ? (caFile ? { ca: readFileSync(resolveInDataDir(config, caFile)) } : {}) : false;
-  const records = await PostgresRecordStore.open({ url, schema, poolSize, ssl, clock, logger });
+  let records: PostgresRecordStore;
+  try {
+    records = await PostgresRecordStore.open({ url, schema, poolSize, ssl, clock, logger });
+  } catch (err) {
+    throw unusablePostgres(err, url, schema);
+  }
   const leases = new PostgresLeases({ url, ssl, schema, logger });
   return { records, leases, close: () => closeBoth(records, leases) };
 }
@@ -56,5 +68,31 @@ async function closeBoth(records: RecordStore, leases: Leases): Promise<void> {
     await leases.close();
   } finally {
     await records.close();
+  }
+}
+
+/**
+ * A start that cannot use PostgreSQL says where and why, naming the key to check: `storage.postgres.url: cannot use
+ * PostgreSQL at db.internal:5432/gatehouse (schema gatehouse): connect ECONNREFUSED 10.0.0.5:5432` (the driver's own
+ * words: the server, database, role or schema, never the password, which the URL shown leaves out).
+ */
+function unusablePostgres(err: unknown, url: string, schema: string): unknown {
+  if (!isGatehouseError(err, 'ERR_STORE_UNAVAILABLE')) return err;
+  const cause = err.cause instanceof Error ? err.cause.message.split('\n')[0] : undefined;
+  return new GatehouseError('ERR_STORE_UNAVAILABLE', {
+    message: `storage.postgres.url: cannot use PostgreSQL at ${serverOf(url)} (schema ${schema}): ${cause || err.message}`,
+    ...(err.detail === undefined ? {} : { detail: err.detail }),
+    cause: err,
+  });
+}
+
+/** `host:port/database` of a connection URL (a Unix socket path as written, up to its first space). */
+function serverOf(url: string): string {
+  if (url.startsWith('/')) return url.split(' ')[0] ?? url;
+  try {
+    const parsed = new URL(url);
+    return `${parsed.hostname || 'localhost'}:${parsed.port || '5432'}${parsed.pathname}`;
+  } catch {
+    return '(unparsable URL)';
   }
 }

@@ -1,6 +1,7 @@
 import type { Config } from '../config/index.js';
 import {
   GatehouseError,
+  isGatehouseError,
   type Clock,
   type Leases,
   type Logger,
@@ -61,6 +62,8 @@ export async function openPlatformCore(options: {
       logger: logger.child({ component: 'keyring' }),
       usageBlock: config.keyring.usageBlock,
       maxEncryptionsPerVersion: config.keyring.maxEncryptionsPerVersion,
+    }).catch((err: unknown) => {
+      throw wrongRootKeyForSharedStorage(err, config, options.rootKey);
     });
     const authority = await Authority.open({
       store: storage.records,
@@ -91,6 +94,22 @@ export async function openPlatformCore(options: {
     await storage.close();
     throw err;
   }
+}
+
+/**
+ * ERR_ROOT_KEY_WRONG on PostgreSQL names the schema, the key that was tried (fingerprint and where it came from) and
+ * that every replica needs the same key; the registry's "does not open this data directory" points at the wrong place
+ * for a replica whose data directory is new. Other errors, and SQLite, pass through.
+ */
+function wrongRootKeyForSharedStorage(err: unknown, config: Config, rootKey: ResolvedRootKey): unknown {
+  if (!isGatehouseError(err, 'ERR_ROOT_KEY_WRONG') || config.storage.kind !== 'postgres') return err;
+  const from = rootKey.file ?? (rootKey.source === 'env' ? 'GATEHOUSE_ROOT_KEY' : rootKey.source);
+  return new GatehouseError('ERR_ROOT_KEY_WRONG', {
+    message:
+      `the root key ${rootKey.key.fingerprint()} (from ${from}) does not open the PostgreSQL schema ` +
+      `${config.storage.postgres.schema}, which is sealed under another root key: give every replica the same root key`,
+    cause: err,
+  });
 }
 
 /** What to do about a store that was never initialized, naming the storage. */

@@ -1,5 +1,6 @@
 import { chmodSync, existsSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+import type { Config } from '../config/index.js';
 import { GatehouseError, makeDirectories, writeFileAtomic, type DataDirPaths } from '../core/index.js';
 
 export { dataDirPaths, type DataDirPaths } from '../core/index.js';
@@ -57,6 +58,25 @@ export function readManifest(paths: DataDirPaths): Manifest | undefined {
       message: `${paths.manifest} is damaged (not a gatehouse manifest); restore it from a backup`,
     });
   }
+}
+
+/**
+ * Refuses to start DIR on another kind of storage than the one it was initialized (or restored) on: started without
+ * its PostgreSQL configuration, a directory restored into PostgreSQL would otherwise open an empty SQLite database
+ * beside its manifest and fail on a missing admin token, leaving that database behind.
+ *
+ * @example
+ * const manifest = readManifest(paths);
+ * if (manifest) refuseOtherStorage(manifest, config, paths);
+ */
+export function refuseOtherStorage(manifest: Manifest, config: Config, paths: DataDirPaths): void {
+  if (manifest.storage === config.storage.kind) return;
+  throw new GatehouseError('ERR_CONFIG_INVALID', {
+    message:
+      `config: storage.kind: ${paths.dir} was initialized on ${manifest.storage} (${paths.manifest}), ` +
+      `got "${config.storage.kind}": start it with the configuration it was made with (--config FILE or ` +
+      `GATEHOUSE_STORAGE__KIND); to move it to other storage, restore a backup into a new directory`,
+  });
 }
 
 export function writeManifest(paths: DataDirPaths, manifest: Manifest): void {

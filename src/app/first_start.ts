@@ -1,8 +1,17 @@
 import { existsSync, mkdirSync, renameSync, rmSync } from 'node:fs';
 import { isAbsolute, join } from 'node:path';
 import type { Config } from '../config/index.js';
-import { fsyncDirectory, randomId, writeFileAtomic, type Clock, type Logger } from '../core/index.js';
-import { RootKey } from '../kms/index.js';
+import { openStorage } from '../adapters/index.js';
+import {
+  fsyncDirectory,
+  GatehouseError,
+  isGatehouseError,
+  randomId,
+  writeFileAtomic,
+  type Clock,
+  type Logger,
+} from '../core/index.js';
+import { Keyring, RootKey } from '../kms/index.js';
 import { AdminToken } from './admin_token.js';
 import { openPlatformCore } from './compose.js';
 import { removeInitLeftovers, writeManifest, type DataDirPaths } from './data_dir.js';
@@ -46,6 +55,10 @@ export async function initializeDataDir(options: {
   try {
     let root = options.suppliedRootKey;
     let rootKeyCreated = false;
+    // Storage outside DIR (PostgreSQL) may already be sealed by another replica: a key made here could never open it.
+    if (!root && staged === undefined && (await storageSealed(config, clock, logger))) {
+      throw joiningWithoutRootKey(config, paths);
+    }
     if (!root) {
       const key = RootKey.generate();
       // Written straight into DIR (not staged) before any sealed data exists, so a crash can never leave data sealed
@@ -58,7 +71,16 @@ export async function initializeDataDir(options: {
 
     const target = staged ? stage : paths.dir;
     const stageConfig = { ...config, dataDir: target } as Config;
-    const core = await openPlatformCore({ config: stageConfig, rootKey: root, clock, logger });
+    let core: Awaited<ReturnType<typeof openPlatformCore>>;
+    try {
+      core = await openPlatformCore({ config: stageConfig, rootKey: root, clock, logger });
+    } catch (err) {
+      // Another replica sealed the storage after the check above (both started at once): nothing was sealed under
+      // the key made here, so it goes, and the next start does not take it for this storage's root key.
+      if (!rootKeyCreated || !isGatehouseError(err, 'ERR_ROOT_KEY_WRONG')) throw err;
+      rmSync(paths.rootKey, { force: true });
+      throw joiningWithoutRootKey(config, paths);
+    }
     try {
       const tokenFile = join(target, 'admin.token');
       const made = await AdminToken.createFirst(core.records, tokenFile, clock.now());
@@ -93,4 +115,27 @@ export async function initializeDataDir(options: {
   } finally {
     rmSync(stage, { recursive: true, force: true });
   }
+}
+
+/** True when the configured storage already holds a keyring, sealed under some root key. */
+async function storageSealed(config: Config, clock: Clock, logger: Logger): Promise<boolean> {
+  const storage = await openStorage(config, { clock, logger });
+  try {
+    return await Keyring.isInitialized(storage.records);
+  } finally {
+    await storage.close();
+  }
+}
+
+/** A replica's first start without a root key on storage that another `gatehouse up` initialized. */
+function joiningWithoutRootKey(config: Config, paths: DataDirPaths): GatehouseError {
+  const where =
+    config.storage.kind === 'postgres'
+      ? `the PostgreSQL schema ${config.storage.postgres.schema}`
+      : `the database ${config.storage.sqlite.file}`;
+  return new GatehouseError('ERR_ROOT_KEY_MISSING', {
+    message:
+      `no root key for ${paths.dir}: ${where} was initialized by another gatehouse up under its own root key; ` +
+      `start every replica with that root key (--root-key-file FILE or GATEHOUSE_ROOT_KEY)`,
+  });
 }

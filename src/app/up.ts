@@ -19,7 +19,14 @@ import { adminOperations } from './admin_operations.js';
 import { auditPosture } from './posture_checks.js';
 import { gatherPostureFacts } from './posture_facts.js';
 import type { PlatformCore } from './compose.js';
-import { dataDirPaths, ensureDataDir, readManifest, refuseUnfinishedRestore, type DataDirPaths } from './data_dir.js';
+import {
+  dataDirPaths,
+  ensureDataDir,
+  readManifest,
+  refuseOtherStorage,
+  refuseUnfinishedRestore,
+  type DataDirPaths,
+} from './data_dir.js';
 import { initializeDataDir } from './first_start.js';
 import { identityAdminOperations } from './identity_admin.js';
 import { apiKeyAdminOperations } from './apikey_admin.js';
@@ -120,7 +127,9 @@ export async function startGatehouse(options: {
     let created = false;
     let rootKeyCreated = false;
     refuseUnfinishedRestore(paths);
-    if (!readManifest(paths)) {
+    const manifest = readManifest(paths);
+    if (manifest) refuseOtherStorage(manifest, config, paths);
+    else {
       const supplied = resolveRootKey(options.rootKey, paths, logger);
       ({ rootKeyCreated } = await initializeDataDir({ config, paths, suppliedRootKey: supplied, clock, logger }));
       created = true;

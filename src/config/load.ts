@@ -97,10 +97,19 @@ function describeIssues(
     const key = issue.path.join('.');
     const value = valueAt(input, issue.path as Array<string | number>);
     const source = envSources.get(key);
-    const got = value === undefined ? 'nothing' : JSON.stringify(value);
+    const got = value === undefined ? 'nothing' : JSON.stringify(withoutPassword(key, value));
     return `${key}: ${issue.message.replace(/^Invalid input: /, '')}, got ${got}${source ? ` (from ${source})` : ''}`;
   });
   return `config: ${lines.join('; ')}`;
+}
+
+/**
+ * A value as a config error may quote it: the password of a connection URL (`storage.postgres.url`, `redis.url`, any
+ * key ending in `url`) is replaced by `***`, also in a malformed URL such as `user:secret@host:6379`.
+ */
+function withoutPassword(key: string, value: unknown): unknown {
+  if (typeof value !== 'string' || !/url$/i.test(key)) return value;
+  return value.replace(/:[^:@/]*@/g, ':***@');
 }
 
 /** The environment variable that set `key` or a key below it, e.g. GATEHOUSE_LISTEN__ADMN__PORT for `listen.admn`. */

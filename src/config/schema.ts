@@ -1,6 +1,6 @@
 import { isIP } from 'node:net';
 import { z } from 'zod';
-import { DNS_NAME_PATTERN, duration, port, rateBudget } from './schema_fields.js';
+import { connectionUrl, DNS_NAME_PATTERN, duration, port, rateBudget } from './schema_fields.js';
 import { gatewaySection } from './schema_gateway.js';
 import { identitySection } from './schema_identity.js';
 import { sidecarSection } from './schema_sidecar.js';
@@ -58,11 +58,10 @@ export const configSchema = z.strictObject({
         .describe('SQLite settings.'),
       postgres: z
         .strictObject({
-          url: z
-            .string()
+          url: connectionUrl(['postgres:', 'postgresql:'], 'postgres://gatehouse@db.internal:5432/gatehouse')
             .optional()
             .describe(
-              'Connection URL, e.g. postgres://gatehouse@db.internal:5432/gatehouse. Required when kind is postgres.',
+              'Connection URL, e.g. postgres://gatehouse@db.internal:5432/gatehouse (postgres:// or postgresql://, or a Unix socket path). Required when kind is postgres.',
             ),
           schema: z
             .string()
@@ -83,11 +82,10 @@ export const configSchema = z.strictObject({
     .describe('Storage.'),
   redis: z
     .strictObject({
-      url: z
-        .string()
+      url: connectionUrl(['redis:', 'rediss:'], 'redis://cache.internal:6379')
         .optional()
         .describe(
-          'Redis URL, e.g. redis://cache.internal:6379: shared rate-limit counters, and revocations pushed to identity replicas and gateways at once. Unset: limits stay in process and revocations travel through the store and the feed.',
+          'Redis URL, e.g. redis://cache.internal:6379 (redis:// or rediss://, or a Unix socket path; a host without a scheme is refused): shared rate-limit counters, and revocations pushed to identity replicas and gateways at once. Unset: limits stay in process and revocations travel through the store and the feed.',
         ),
       keyPrefix: z
         .string()

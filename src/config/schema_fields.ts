@@ -67,3 +67,24 @@ export function caConnection(who: string) {
     })
     .describe(`Where the ${who} gets and renews its SVID.`);
 }
+
+/**
+ * The URL of a server gatehouse connects to (PostgreSQL, Redis): a URL whose scheme is one of `schemes`, or a Unix
+ * socket path (starting with `/`). Anything else is refused at load: `cache.internal:6379` without a scheme is read
+ * by the drivers as a host, while the TLS decision (`connectionTls`) would see no host and take it for loopback,
+ * connecting in clear without the insecure warning.
+ *
+ * @example
+ * url: connectionUrl(['redis:', 'rediss:'], 'redis://cache.internal:6379').optional(),
+ */
+export function connectionUrl(schemes: readonly string[], example: string) {
+  const names = schemes.map((s) => `${s}//`).join(' or ');
+  return z.string().refine((value) => {
+    if (value.startsWith('/')) return true;
+    try {
+      return schemes.includes(new URL(value).protocol);
+    } catch {
+      return false;
+    }
+  }, `expected a ${names} URL (e.g. ${example}) or a Unix socket path`);
+}

@@ -13,7 +13,7 @@ import {
   type SessionStore,
 } from '../identity/index.js';
 import { deviceCodeView, deviceConsentView, deviceLoginView } from './identity_device_views.js';
-import { field, page } from './identity_pages.js';
+import { field, page, serverFailurePage } from './identity_pages.js';
 import { messageView } from './identity_pages_views.js';
 
 /** What the device routes need; app/identity_listener.ts supplies it. */
@@ -93,8 +93,7 @@ export function registerIdentityDevicePages(app: FastifyInstance, options: Ident
         return await handler(request, reply);
       } catch (err) {
         if (isGatehouseError(err) && err.status < 500) return render(reply, { kind: 'error', error: err }, sessions);
-        logger.error({ err: (err as Error)?.message }, 'device page failed');
-        return page(reply, 500, messageView('Something went wrong', 'Please try again later.', 'alert'));
+        return serverFailurePage(reply, err, logger, 'device page failed');
       }
     };
 

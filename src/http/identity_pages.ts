@@ -66,6 +66,23 @@ export function pageCsp(formTarget?: string): string {
   ].join('; ');
 }
 
+/**
+ * The page for a failure that is not the person's: 503 "Temporarily unavailable" (logged as a warning) when what the
+ * page needs is away (storage unreachable, a root key not adopted yet: a GatehouseError registered with 503), so the
+ * person knows a retry may work; anything else 500 "Something went wrong", logged as an error with `what`.
+ *
+ * @example
+ * return serverFailurePage(reply, err, logger, 'sign-in page failed');
+ */
+export function serverFailurePage(reply: FastifyReply, err: unknown, logger: Logger, what: string): FastifyReply {
+  if (isGatehouseError(err) && err.status === 503) {
+    logger.warn({ code: err.code, err: err.message }, what);
+    return page(reply, 503, messageView('Temporarily unavailable', 'Please try again in a moment.', 'alert'));
+  }
+  logger.error({ err: (err as Error)?.message }, what);
+  return page(reply, 500, messageView('Something went wrong', 'Please try again later.', 'alert'));
+}
+
 /** Sends a page with the headers every sign-in page carries (strict CSP, no framing, no caching). */
 export function page(reply: FastifyReply, status: number, html: string, formTarget?: string): FastifyReply {
   return reply
@@ -159,8 +176,7 @@ export function registerIdentityPages(app: FastifyInstance, options: IdentityPag
   const failed = (reply: FastifyReply, err: unknown) => {
     if (isGatehouseError(err) && err.status < 500)
       return render(reply, { kind: 'error', error: err }, 'GET', options.sessions);
-    logger.error({ err: (err as Error)?.message }, 'sign-in page failed');
-    return page(reply, 500, messageView('Something went wrong', 'Please try again later.', 'alert'));
+    return serverFailurePage(reply, err, logger, 'sign-in page failed');
   };
 
   app.get(SIGN_IN_CSS_PATH, async (_request, reply) =>

@@ -51,6 +51,24 @@ export function oauthError(error: OAuthErrorValue, description?: string, detail?
   });
 }
 
+/**
+ * A failure of what the endpoint depends on rather than of the request, i.e. a GatehouseError registered with 503
+ * (storage unreachable, data sealed under a root key this process does not hold yet, no signing key), as the OAuth
+ * error `temporarily_unavailable` with that status and code; undefined for anything else. The client may retry; a
+ * replica whose storage is away answers this instead of 500 `server_error`.
+ *
+ * @example
+ * const unavailable = temporarilyUnavailable(err); // ERR_STORE_UNAVAILABLE → 503 temporarily_unavailable
+ */
+export function temporarilyUnavailable(err: unknown): GatehouseError | undefined {
+  if (!(err instanceof GatehouseError) || err.oauthError !== undefined || err.status !== 503) return undefined;
+  return new GatehouseError(err.code, {
+    oauthError: 'temporarily_unavailable',
+    ...(err.detail === undefined ? {} : { detail: err.detail }),
+    cause: err,
+  });
+}
+
 /** The JSON body of an OAuth error response (RFC 6749 §5.2). */
 export interface OAuthErrorBody {
   error: string;

@@ -5,7 +5,7 @@ import type { ClientCache } from './clients/client_cache.js';
 import { confirmationOf, type PresentedCertificate } from './clients/client_certificate.js';
 import type { Client } from './clients/client.js';
 import type { Grant } from './grants/grant.js';
-import { invalidClientAnswer, oauthError, oauthErrorResponse } from './oauth_error.js';
+import { invalidClientAnswer, oauthError, oauthErrorResponse, temporarilyUnavailable } from './oauth_error.js';
 import { parseTokenRequest } from './token_request.js';
 
 /** A token request as the HTTP layer hands it over (body already read, bounded by identity.limits.maxBodyBytes). */
@@ -144,9 +144,11 @@ export class TokenEndpoint {
 
   private errorResponse(err: unknown, usedAuthorizationHeader: boolean): TokenHttpResponse {
     let gh: GatehouseError;
+    const unavailable = temporarilyUnavailable(err);
     if (err instanceof GatehouseError && err.oauthError !== undefined) gh = err;
-    else if (err instanceof GatehouseError && err.code === 'ERR_IDENTITY_SIGNING_KEY_UNAVAILABLE') {
-      gh = new GatehouseError('ERR_IDENTITY_SIGNING_KEY_UNAVAILABLE', { oauthError: 'temporarily_unavailable' });
+    else if (unavailable) {
+      this.deps.logger.warn({ code: unavailable.code, err: (err as Error).message }, 'token endpoint unavailable');
+      gh = unavailable;
     } else {
       this.deps.logger.error({ err: (err as Error)?.message }, 'token endpoint failed');
       return { status: 500, headers: NO_STORE, body: JSON.stringify({ error: 'server_error' }) };

@@ -95,7 +95,7 @@ export function restoreCommand(): Command {
               : 'archive NOT authenticated (no root key given, or a backup older than authenticated manifests)',
             `new admin token in ${r.adminToken}`,
             `start it with the ORIGINAL root key (fingerprint ${r.rootKeyFingerprint}):`,
-            `  gatehouse up --data-dir ${r.dataDir} --root-key-file FILE   (or GATEHOUSE_ROOT_KEY)`,
+            `  gatehouse up --data-dir ${r.dataDir}${configFile === undefined ? '' : ` --config ${configFile}`} --root-key-file FILE   (or GATEHOUSE_ROOT_KEY)`,
           ].join('\n'),
         );
       },

@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { Command } from 'commander';
 import { systemClock } from '../../core/index.js';
 import type { RunningGatehouse } from '../../app/index.js';
@@ -17,7 +18,9 @@ function banner(running: RunningGatehouse): string {
     '',
     `gatehouse is up (pid ${endpoints.pid}), data in ${dir}`,
     '',
-    `  admin API     ${endpoints.admin}   (127.0.0.1 only; token in ${paths.adminToken})`,
+    existsSync(paths.adminToken)
+      ? `  admin API     ${endpoints.admin}   (127.0.0.1 only; token in ${paths.adminToken})`
+      : `  admin API     ${endpoints.admin}   (127.0.0.1 only; no admin token here: copy admin.token from a replica into ${dir}, mode 600)`,
     `  KMS API       ${endpoints.kms}   (transit API, docs/kms.md)`,
     endpoints.issuer === endpoints.identity
       ? `  identity      ${endpoints.identity}   (OAuth2 issuer: ${endpoints.identity}/.well-known/oauth-authorization-server)`

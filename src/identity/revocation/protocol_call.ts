@@ -3,7 +3,7 @@ import type { AuthThrottle, Throttled } from '../clients/auth_throttle.js';
 import type { Client } from '../clients/client.js';
 import { authenticateClient, isInvalidClient, presentedCredentials } from '../clients/client_auth.js';
 import type { ClientCache } from '../clients/client_cache.js';
-import { invalidClientAnswer, oauthError, oauthErrorResponse } from '../oauth_error.js';
+import { invalidClientAnswer, oauthError, oauthErrorResponse, temporarilyUnavailable } from '../oauth_error.js';
 import type { TokenHttpRequest, TokenHttpResponse } from '../token_endpoint.js';
 import { parseTokenRequest } from '../token_request.js';
 
@@ -72,8 +72,8 @@ export async function authenticatedCall(
 
 /**
  * The RFC error response for a failure of these endpoints: OAuth errors with their status (invalid_client as
- * {@link invalidClientAnswer} says for `request`, throttling 429 with Retry-After); anything else a logged 500
- * `server_error`.
+ * {@link invalidClientAnswer} says for `request`, throttling 429 with Retry-After); a dependency that is away (storage,
+ * see {@link temporarilyUnavailable}) 503 `temporarily_unavailable`; anything else a logged 500 `server_error`.
  *
  * @example
  * return protocolErrorResponse(err, logger, request);
@@ -83,6 +83,11 @@ export function protocolErrorResponse(
   logger: Logger,
   request: Pick<TokenHttpRequest, 'authorization'>,
 ): TokenHttpResponse {
+  const unavailable = temporarilyUnavailable(err);
+  if (unavailable) {
+    logger.warn({ code: unavailable.code, err: (err as Error).message }, 'protocol endpoint unavailable');
+    err = unavailable;
+  }
   if (!(err instanceof GatehouseError) || err.oauthError === undefined) {
     logger.error({ err: (err as Error)?.message }, 'protocol endpoint failed');
     return { status: 500, headers: NO_STORE, body: JSON.stringify({ error: 'server_error' }) };
