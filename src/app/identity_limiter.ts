@@ -3,7 +3,7 @@ import { RedisLimiterStore } from '../adapters/index.js';
 import type { Config } from '../config/index.js';
 import type { Clock, Logger } from '../core/index.js';
 import { FallbackLimiterStore, MemoryLimiterStore, type LimiterStore } from '../ratelimit/index.js';
-import { openRedis } from './redis_connection.js';
+import { openRedis, redisAddress } from './redis_connection.js';
 
 /** The limiter store of the identity listener, and what closing it takes. */
 export interface IdentityLimiter {
@@ -62,15 +62,17 @@ export async function openIdentityLimiter(
   const who = options.for ?? 'identity';
   const redis = options.shared ? openRedis(config, logger, `${who}-limits`) : undefined;
   if (redis === undefined) return { store: local, shared: false, close: () => local.close() };
+  // every line about the shared store names the server it could not reach (config.redis.url is set when redis is)
+  const redisLogger = logger.child({ redis: redisAddress(config.redis.url ?? '') });
   if (!(await connected(redis, REDIS_CONNECT_WAIT_MS))) {
-    logger.warn({ event: 'limiter_shared_down' }, `Redis not reachable yet: ${who} limits are counted in process`);
+    redisLogger.warn({ event: 'limiter_shared_down' }, `Redis not reachable yet: ${who} limits are counted in process`);
   }
   const shared = new RedisLimiterStore({ redis, keyPrefix: `${config.redis.keyPrefix}id:` });
   const store = new FallbackLimiterStore({
     shared,
     local,
     clock,
-    logger,
+    logger: redisLogger,
     timeoutMs: REDIS_TIMEOUT_MS,
     retryMs: REDIS_RETRY_MS,
   });

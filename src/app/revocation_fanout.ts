@@ -2,7 +2,7 @@ import { RedisRevocationBus } from '../adapters/index.js';
 import type { Config } from '../config/index.js';
 import type { Logger } from '../core/index.js';
 import type { RevocationSubscribe } from '../resource/index.js';
-import { openRedis } from './redis_connection.js';
+import { openRedis, redisAddress } from './redis_connection.js';
 
 /** The Redis revocation fan-out of one process, and the connection it owns. */
 export interface RevocationFanout {
@@ -21,7 +21,11 @@ export interface RevocationFanout {
 export function openRevocationFanout(config: Config, logger: Logger): RevocationFanout | undefined {
   const redis = openRedis(config, logger, 'revocations');
   if (redis === undefined) return undefined;
-  const bus = new RedisRevocationBus({ redis, keyPrefix: config.redis.keyPrefix, logger });
+  const bus = new RedisRevocationBus({
+    redis,
+    keyPrefix: config.redis.keyPrefix,
+    logger: logger.child({ redis: redisAddress(config.redis.url ?? '') }),
+  });
   return { bus, close: async () => redis.disconnect() };
 }
 
