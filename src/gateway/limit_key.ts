@@ -27,7 +27,8 @@ function part(p: LimitKeyPart, s: LimitSubject): string {
 
 /**
  * The store key of one limit for one request: `<route>/<limit>/<part>=<value>|...`. The route and limit names are
- * part of the key, so two routes or two limits never share counters.
+ * part of the key, so two routes or two limits never share counters (the gateway's `limit` also holds the limit's
+ * parameters, `per-key@1000:1000:100`, so a reload that changes them starts the limit afresh).
  *
  * @example
  * limitKey('demo', 'per-key', ['api_key'], subject); // 'demo/per-key/api_key=key_123'
