@@ -56,7 +56,7 @@ export function gatewaySection() {
         .array(z.enum(['api_key', 'client', 'user', 'ip', 'route']))
         .min(1)
         .describe(
-          'What the limit counts per: API key, client, user, source address (IPv6 by /64), route, or a combination.',
+          'What the limit counts per: API key, client (an API key without an owner is its own), user, source address (IPv6 by /64), route, or a combination; routes with `auth.kind: none` count by ip and route only, `jwt` routes not by api_key.',
         ),
       rate: z
         .number()
