@@ -295,6 +295,10 @@ export function gatewaySection() {
             .default(1024)
             .describe('Least request-body rate in bytes/s (0 = off), checked after `bodyGrace`.'),
           bodyGrace: duration('5s', 'Time a request body may arrive slower than `minBodyRate`.'),
+          sendTimeout: duration(
+            '60s',
+            "Longest a response may wait on a client that reads none of it (nginx's send_timeout); then the connection is closed, freeing its upstream slot (0 = off).",
+          ),
         })
         .prefault({})
         .describe('Slow-client and flood defences of the gateway listener (docs/waf.md).'),
