@@ -1,5 +1,6 @@
 // The `gateway` section of the configuration schema and its per-route WAF rules (docs/gateway.md, docs/waf.md).
 import { z } from 'zod';
+import { normalizeRequestTarget } from '../core/index.js';
 import { duration, policyName, caConnection, positive } from './schema_fields.js';
 
 /** The largest Structured Field integer (RFC 9651 §3.3.1: at most 15 digits), as sent in the RateLimit headers. */
@@ -103,7 +104,14 @@ export function gatewaySection() {
       )
       .optional()
       .describe('Host header to match (no port); unset = any host.'),
-    pathPrefix: z.string().regex(/^\//, 'expected a path starting with /').describe('Path prefix to match.'),
+    pathPrefix: z
+      .string()
+      .regex(/^\//, 'expected a path starting with /')
+      .refine((p) => !p.includes('?') && normalizeRequestTarget(p) === p, {
+        message:
+          'expected a normalized path (no // or dot segments, no query; escapes of letters, digits and -._~ decoded, others uppercased, e.g. /a/%2Fb): requests are routed on their normalized path, so this prefix would never match',
+      })
+      .describe('Path prefix to match (normalized: requests are routed on their normalized path).'),
     upstream: z.string().describe('Name of the upstream requests go to.'),
     auth: z
       .strictObject({
