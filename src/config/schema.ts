@@ -188,7 +188,10 @@ export const configSchema = z.strictObject({
         .max(65536)
         .default(16384)
         .describe('Largest request header block, in bytes.'),
-      hstsMaxAge: duration('730d', 'Strict-Transport-Security max-age sent on every HTTPS response.'),
+      hstsMaxAge: duration(
+        '730d',
+        'Strict-Transport-Security max-age sent on every response of the admin, identity, KMS and CA listeners (the gateway adds none: it forwards what its upstreams send).',
+      ),
     })
     .prefault({})
     .describe('HTTP server limits shared by every listener.'),

@@ -1,5 +1,6 @@
 // The `gateway` section of the configuration schema and its per-route WAF rules (docs/gateway.md, docs/waf.md).
 import { z } from 'zod';
+import { normalizeRequestTarget } from '../core/index.js';
 import { duration, policyName, caConnection, positive } from './schema_fields.js';
 
 /** The largest Structured Field integer (RFC 9651 §3.3.1: at most 15 digits), as sent in the RateLimit headers. */
@@ -56,7 +57,7 @@ export function gatewaySection() {
         .array(z.enum(['api_key', 'client', 'user', 'ip', 'route']))
         .min(1)
         .describe(
-          'What the limit counts per: API key, client, user, source address (IPv6 by /64), route, or a combination.',
+          'What the limit counts per: API key, client (an API key without an owner is its own), user, source address (IPv6 by /64), route, or a combination; routes with `auth.kind: none` count by ip and route only, `jwt` routes not by api_key.',
         ),
       rate: z
         .number()
@@ -103,7 +104,14 @@ export function gatewaySection() {
       )
       .optional()
       .describe('Host header to match (no port); unset = any host.'),
-    pathPrefix: z.string().regex(/^\//, 'expected a path starting with /').describe('Path prefix to match.'),
+    pathPrefix: z
+      .string()
+      .regex(/^\//, 'expected a path starting with /')
+      .refine((p) => !p.includes('?') && normalizeRequestTarget(p) === p, {
+        message:
+          'expected a normalized path (no // or dot segments, no query; escapes of letters, digits and -._~ decoded, others uppercased, e.g. /a/%2Fb): requests are routed on their normalized path, so this prefix would never match',
+      })
+      .describe('Path prefix to match (normalized: requests are routed on their normalized path).'),
     upstream: z.string().describe('Name of the upstream requests go to.'),
     auth: z
       .strictObject({
@@ -295,6 +303,10 @@ export function gatewaySection() {
             .default(1024)
             .describe('Least request-body rate in bytes/s (0 = off), checked after `bodyGrace`.'),
           bodyGrace: duration('5s', 'Time a request body may arrive slower than `minBodyRate`.'),
+          sendTimeout: duration(
+            '60s',
+            "Longest a response may wait on a client that reads none of it (nginx's send_timeout); then the connection is closed, freeing its upstream slot (0 = off).",
+          ),
         })
         .prefault({})
         .describe('Slow-client and flood defences of the gateway listener (docs/waf.md).'),

@@ -303,7 +303,7 @@ export const ERROR_CODES = {
   ERR_HTTP_PAYLOAD_TOO_LARGE: {
     status: 413,
     message: 'Request body too large',
-    doc: 'The body exceeds the listener limit `http.bodyLimitBytes`.',
+    doc: 'The body exceeds the listener limit `http.bodyLimit` (on the gateway also a chunked body, as it arrives).',
   },
   ERR_HTTP_METHOD_NOT_ALLOWED: {
     status: 405,

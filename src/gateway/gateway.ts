@@ -10,6 +10,7 @@ import {
 } from '../core/index.js';
 import { CircuitOpenError, MemoryLimiterStore, type LimiterStore } from '../ratelimit/index.js';
 import { AccessLog } from './access_log.js';
+import { boundedBody, hasUndeclaredBody } from './body_limit.js';
 import { authorize, refuseAllAuthenticator, type Authenticator } from './authenticator.js';
 import { stripApiKey, upstreamRequestHeaders } from './forwarded_headers.js';
 import type { GatewayConfig } from './gateway_config.js';
@@ -207,11 +208,13 @@ export class Gateway {
     ctx.route = entry.value;
   }
 
+  /** `http.bodyLimit`: a declared Content-Length at once, a chunked body as its bytes arrive (413 either way). */
   private sizeLimits(ctx: RequestContext): void {
+    const limit = this.o.bodyLimit;
+    if (limit === undefined) return;
     const length = ctx.req.headers['content-length'];
-    if (length !== undefined && this.o.bodyLimit !== undefined && Number(length) > this.o.bodyLimit) {
-      throw new GatehouseError('ERR_HTTP_PAYLOAD_TOO_LARGE');
-    }
+    if (length !== undefined && Number(length) > limit) throw new GatehouseError('ERR_HTTP_PAYLOAD_TOO_LARGE');
+    if (hasUndeclaredBody(ctx.req)) ctx.req = boundedBody(ctx.req, limit);
   }
 
   private authenticate(ctx: RequestContext): void | Promise<void> {

@@ -52,7 +52,9 @@ export function compileLimits(limits: readonly LimitConfig[]): RouteLimits {
     return {
       name: l.name,
       parts: l.key,
-      keys: new LimitKeys(l.name, l.key),
+      // The parameters are part of the counter's identity: a reload that changes them starts the limit afresh (its
+      // old state read under the new policy would refuse for the old period), one that keeps them keeps its counters.
+      keys: new LimitKeys(`${l.name}@${l.rate}:${l.per}:${l.burst}`, l.key),
       limit,
       tier: l.tier,
       shadow: l.shadow,

@@ -27,7 +27,7 @@ export interface GatewayServerOptions {
   ticketKeys?: Buffer;
   logger: Logger;
   /** The `gateway.slowClients` section (required, so that a caller cannot silently fall back to built-in values). */
-  slowClients: { maxConnections: number; minBodyRate: number; bodyGrace: number };
+  slowClients: { maxConnections: number; minBodyRate: number; bodyGrace: number; sendTimeout: number };
   /** Clock of the slow-body check (default: the system clock). */
   clock?: Clock;
 }

@@ -2,6 +2,7 @@ import { GatehouseError, type Clock, type Logger } from '../core/index.js';
 import { ClientAddresses } from './client_address.js';
 import type { GatewayConfig, RouteConfig } from './gateway_config.js';
 import { compileLimits, type RouteLimits } from './gateway_limiter.js';
+import { unfilledPart } from './limit_key.js';
 import type { GatewayMetrics } from './gateway_metrics.js';
 import { RouteTable } from './route_table.js';
 import { Upstream } from './upstream.js';
@@ -42,14 +43,20 @@ export function buildGatewayState(
   }
   const limits = new Map<string, RouteLimits>();
   const routeNames = new Set<string>();
-  for (const r of config.routes) {
+  for (const [i, r] of config.routes.entries()) {
     if (!names.has(r.upstream)) throw invalid(`route ${r.name} names unknown upstream ${r.upstream}`);
     if (routeNames.has(r.name)) throw invalid(`two routes are named ${r.name}`);
     routeNames.add(r.name);
     const seen = new Set<string>();
-    for (const l of r.limits) {
+    for (const [j, l] of r.limits.entries()) {
       if (seen.has(l.name)) throw invalid(`route ${r.name} has two limits named ${l.name}`);
       seen.add(l.name);
+      const unfilled = unfilledPart(l.key, r.auth.kind);
+      if (unfilled !== undefined) {
+        throw invalid(
+          `routes.${i}.limits.${j}.key: limit ${l.name} of route ${r.name} counts by ${unfilled}, which a route with auth.kind ${r.auth.kind} never has (every caller would share one counter; count by ip or route instead)`,
+        );
+      }
     }
     limits.set(r.name, compileLimits(r.limits));
   }

@@ -9,6 +9,29 @@ export interface LimitSubject {
   principal: GatewayPrincipal | undefined;
 }
 
+/**
+ * The parts a route's `auth.kind` can fill: a limit keyed by another part would count every request under `-`, in one
+ * counter shared by all callers, so it is refused at load.
+ */
+const FILLED: Readonly<Record<'none' | 'jwt' | 'api_key', readonly LimitKeyPart[]>> = {
+  none: ['ip', 'route'],
+  jwt: ['ip', 'route', 'client', 'user'],
+  api_key: ['ip', 'route', 'client', 'user', 'api_key'],
+};
+
+/**
+ * The first part of `parts` that a route authenticating with `kind` never fills, or undefined when it fills them all.
+ *
+ * @example
+ * unfilledPart(['api_key'], 'jwt'); // 'api_key': JWT callers carry no API key
+ */
+export function unfilledPart(
+  parts: readonly LimitKeyPart[],
+  kind: 'none' | 'jwt' | 'api_key',
+): LimitKeyPart | undefined {
+  return parts.find((p) => !FILLED[kind].includes(p));
+}
+
 /** One part's value; `-` when the request has none (e.g. no principal on a public route). */
 function part(p: LimitKeyPart, s: LimitSubject): string {
   switch (p) {
@@ -17,7 +40,9 @@ function part(p: LimitKeyPart, s: LimitSubject): string {
     case 'route':
       return s.route;
     case 'client':
-      return s.principal?.clientId || '-';
+      // An API key without an owner has no client: it is its own (as Kong's consumer falls back to the credential),
+      // so unowned keys never share one counter.
+      return s.principal?.clientId || s.principal?.apiKeyId || '-';
     case 'user':
       return s.principal?.sub || '-';
     case 'api_key':
@@ -27,7 +52,8 @@ function part(p: LimitKeyPart, s: LimitSubject): string {
 
 /**
  * The store key of one limit for one request: `<route>/<limit>/<part>=<value>|...`. The route and limit names are
- * part of the key, so two routes or two limits never share counters.
+ * part of the key, so two routes or two limits never share counters (the gateway's `limit` also holds the limit's
+ * parameters, `per-key@1000:1000:100`, so a reload that changes them starts the limit afresh).
  *
  * @example
  * limitKey('demo', 'per-key', ['api_key'], subject); // 'demo/per-key/api_key=key_123'

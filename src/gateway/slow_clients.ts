@@ -10,6 +10,8 @@ export interface SlowClientOptions {
   /** Least request-body rate in bytes/s, checked after `bodyGrace` ms (0 = off). */
   minBodyRate: number;
   bodyGrace: number;
+  /** A response that has waited this long (ms) on a client that reads none of it closes the connection (0 = off). */
+  sendTimeout: number;
   /** Sweep period in ms (the server's `connectionsCheckingInterval`). */
   checkInterval: number;
   clock: Clock;
@@ -26,6 +28,9 @@ interface Tracked {
   tls: Socket | undefined;
   /** The response of the connection's current request: once it has finished, the connection reads again. */
   response: ServerResponse | undefined;
+  /** The response found waiting for the client to drain it, and since when (reset by its next 'drain'). */
+  stalled: ServerResponse | undefined;
+  stalledSince: number;
 }
 
 /** Where a connection is; a finished response puts it back to reading (no per-request listener needed). */
@@ -43,7 +48,9 @@ type Tagged = Socket & { [ENTRY]?: Tracked };
  * Slow-client and flood defences of a node:https listener. At `maxConnections`, a new connection closes the oldest
  * connection still reading headers or a body (handshakes and idle keep-alive connections included; never one being
  * answered), so a flood of half-open requests cannot lock users out and no connection is refused for its address
- * alone. Request bodies arriving slower than `minBodyRate` after `bodyGrace` are closed.
+ * alone. Request bodies arriving slower than `minBodyRate` after `bodyGrace` are closed, and so are connections whose
+ * response has waited `sendTimeout` on a client that reads none of it (a slow reader would otherwise hold its upstream
+ * slot for ever: the proxy pauses the upstream while the client's socket is full).
  *
  * @example
  * const guard = new SlowClientGuard(server, { maxConnections: 10_000, minBodyRate: 1024, bodyGrace: 5000, checkInterval: 1000, clock });
@@ -51,7 +58,7 @@ type Tagged = Socket & { [ENTRY]?: Tracked };
  */
 export class SlowClientGuard {
   /** Connections closed, by reason (for tests and logs). */
-  readonly closed = { cap: 0, slowBody: 0 };
+  readonly closed = { cap: 0, slowBody: 0, slowRead: 0 };
   /** Insertion order = age: the first entry is the oldest. */
   private readonly connections = new Map<string, Tracked>();
   private readonly timer: NodeJS.Timeout;
@@ -93,6 +100,8 @@ export class SlowClientGuard {
       bodyBaseline: 0,
       tls: undefined,
       response: undefined,
+      stalled: undefined,
+      stalledSince: 0,
     };
     this.connections.set(id, entry);
     socket.once('close', () => {
@@ -131,8 +140,9 @@ export class SlowClientGuard {
   }
 
   private sweep(): void {
-    if (this.o.minBodyRate <= 0) return;
     const now = this.o.clock.now();
+    if (this.o.sendTimeout > 0) for (const entry of this.connections.values()) this.checkReader(entry, now);
+    if (this.o.minBodyRate <= 0) return;
     for (const entry of this.connections.values()) {
       if (phaseOf(entry) !== 'body') continue;
       const elapsed = now - entry.bodyStart;
@@ -142,6 +152,24 @@ export class SlowClientGuard {
         this.closed.slowBody += 1;
         entry.socket.destroy();
       }
+    }
+  }
+
+  /** Closes the connection when its response has waited `sendTimeout` for the client to read (no 'drain' since). */
+  private checkReader(entry: Tracked, now: number): void {
+    const res = entry.response;
+    if (res === undefined || !res.writableNeedDrain) return;
+    if (entry.stalled !== res) {
+      entry.stalled = res;
+      entry.stalledSince = now;
+      res.once('drain', () => {
+        if (entry.stalled === res) entry.stalled = undefined;
+      });
+      return;
+    }
+    if (now - entry.stalledSince >= this.o.sendTimeout) {
+      this.closed.slowRead += 1;
+      entry.socket.destroy();
     }
   }
 }

@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Pool } from 'undici';
-import { GatehouseError, upstreamFailureKind, type Clock, type Logger } from '../core/index.js';
+import { GatehouseError, isGatehouseError, upstreamFailureKind, type Clock, type Logger } from '../core/index.js';
 import { CircuitBreaker, CircuitOpenError, type BreakerPermit } from '../ratelimit/index.js';
 import { Bulkhead } from './bulkhead.js';
 import type { UpstreamConfig } from './gateway_config.js';
@@ -165,6 +165,14 @@ export class Upstream {
     }
     if (outcome.clientGone || (res.destroyed && !res.headersSent)) {
       permit.release();
+      return;
+    }
+    if (isGatehouseError(outcome.error, 'ERR_HTTP_PAYLOAD_TOO_LARGE')) {
+      // The client's chunked body went over `http.bodyLimit` (src/gateway/body_limit.ts): the client's fault, not the
+      // upstream's, so a caller cannot open the breaker or eject hosts with oversized bodies.
+      permit.release();
+      if (res.headersSent) res.destroy();
+      else throw outcome.error;
       return;
     }
     if (upstreamFailureKind(outcome.error) === 'refused') {

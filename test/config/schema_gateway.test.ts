@@ -84,6 +84,21 @@ describe('gateway configuration schema', () => {
     );
   });
 
+  it.each([['/api//v1'], ['/%61pi'], ['/a/%2fb'], ['/a/./b'], ['/a/../b'], ['/api?x=1']])(
+    'refuses the path prefix %s, which no request matches once normalized (it was accepted and never routed)',
+    (pathPrefix) => {
+      expect(refusal({ upstreams: [upstream({})], routes: [route({ pathPrefix })] })).toMatch(
+        /gateway\.routes\.0\.pathPrefix: expected a normalized path/,
+      );
+    },
+  );
+
+  it('accepts normalized path prefixes', () => {
+    const prefixes = ['/', '/api', '/demo/', '/.well-known/', '/a/%2Fb', '/~user'];
+    const routes = prefixes.map((pathPrefix, i) => route({ name: `r${i}`, pathPrefix }));
+    expect(load({ upstreams: [upstream({})], routes }).gateway.routes).toHaveLength(prefixes.length);
+  });
+
   it('refuses a throttle on a global limit (throttling is local only)', () => {
     const limits = [{ name: 'l', key: ['ip'], rate: 1, tier: 'global', throttle: { maxWait: '100ms' } }];
     expect(refusal({ upstreams: [upstream({})], routes: [route({ limits })] })).toMatch(

@@ -100,7 +100,7 @@ describe('global tier on Redis', () => {
     const outcomes = [];
     for (let i = 0; i < 7; i += 1) outcomes.push((await limiter.check('r', limit('open'), subject)).outcome);
     expect(outcomes).toEqual(['admit', 'admit', 'admit', 'admit', 'admit', 'limited', 'limited']);
-    expect(await redis.exists(`${prefix}r/global/ip=192.0.2.1`)).toBe(1);
+    expect(await redis.exists(`${prefix}r/global@10:1000:4/ip=192.0.2.1`)).toBe(1); // name@rate:per:burst
   });
 
   it('answers keys known to be over their limit from the local cache, without a Redis call', async () => {

@@ -281,3 +281,64 @@ describe('LimitKeys (limit keys remembered per principal)', () => {
     expect(byClient.of('r', { route: 'r', clientIp: '192.0.2.1', principal: undefined })).toBe('r/per-client/client=-');
   });
 });
+
+describe('limits keyed by caller', () => {
+  let backend: Awaited<ReturnType<typeof startBackend>>;
+  let gw: RunningGateway;
+  const keyed = (kind: 'none' | 'jwt' | 'api_key', key: Array<'api_key' | 'client' | 'user' | 'ip' | 'route'>) => ({
+    upstreams: [{ name: 'u', hosts: [backend.url] }],
+    routes: [
+      {
+        name: 'keys',
+        pathPrefix: '/',
+        upstream: 'u',
+        auth: { kind },
+        limits: [{ name: 'per-client', key, rate: 1, per: '1m' }],
+      },
+    ],
+  });
+  beforeAll(async () => {
+    backend = await startBackend();
+    // Two API keys without an owner: their principals have no client id.
+    const authenticator = tableAuthenticator({
+      k1: { sub: 'key_1', clientId: '', scopes: [], apiKeyId: 'key_1' },
+      k2: { sub: 'key_2', clientId: '', scopes: [], apiKeyId: 'key_2' },
+    });
+    gw = await startGateway(keyed('api_key', ['client']), { authenticator });
+  });
+  afterAll(async () => {
+    await gw.close();
+    await backend.close();
+  });
+
+  it('counts an API key without an owner as its own client: one key over its limit does not refuse another', async () => {
+    const as = (key: string) => call(gw, '/x', { headers: { 'x-api-key': key } });
+    expect((await as('k1')).status).toBe(200);
+    expect((await as('k1')).status).toBe(429);
+    expect((await as('k2')).status).toBe(200); // was 429: every unowned key counted under client=-
+  });
+
+  it('refuses, at start and at reload, a limit keyed by a part the route never has', () => {
+    for (const [kind, part] of [
+      ['none', 'client'],
+      ['none', 'user'],
+      ['none', 'api_key'],
+      ['jwt', 'api_key'],
+    ] as const) {
+      expect(() => gw.gateway.reload(gatewayConfig(keyed(kind, ['ip', part]))), `${kind} ${part}`).toThrow(
+        new RegExp(
+          `routes\\.0\\.limits\\.0\\.key: .* counts by ${part}, which a route with auth.kind ${kind} never has`,
+        ),
+      );
+    }
+    for (const [kind, part] of [
+      ['none', 'ip'],
+      ['none', 'route'],
+      ['jwt', 'client'],
+      ['jwt', 'user'],
+      ['api_key', 'api_key'],
+    ] as const) {
+      expect(() => gw.gateway.reload(gatewayConfig(keyed(kind, [part]))), `${kind} ${part}`).not.toThrow();
+    }
+  });
+});

@@ -87,4 +87,27 @@ describe('hot reload', () => {
     const { call } = await import('./support.js');
     expect((await call(gw, '/x')).status).toBe(200);
   });
+
+  it('keeps the counters of an unchanged limit and starts a changed one afresh (a relaxed limit applies at once)', async () => {
+    const a = await startBackend();
+    closers.push(() => a.close());
+    const section = (rate: number, per: string) => ({
+      upstreams: [{ name: 'a', hosts: [a.url] }],
+      routes: [
+        { name: 'svc', pathPrefix: '/', upstream: 'a', limits: [{ name: 'per-ip', key: ['ip' as const], rate, per }] },
+      ],
+    });
+    const gw = await startGateway(section(1, '1m'));
+    closers.push(() => gw.close());
+    const { call } = await import('./support.js');
+    expect((await call(gw, '/x')).status).toBe(200);
+    expect((await call(gw, '/x')).status).toBe(429);
+    gw.gateway.reload(gatewayConfig(section(1, '1m')));
+    expect((await call(gw, '/x')).status).toBe(429); // same limit: same counter
+    gw.gateway.reload(gatewayConfig(section(1000, '1s')));
+    const relaxed = await call(gw, '/x');
+    // Before, the old state (a minute of debt) was read under the new policy: 429 with Retry-After 60 under q=1000;w=1.
+    expect(relaxed.status).toBe(200);
+    expect(relaxed.headers['ratelimit-policy']).toBe('"per-ip";q=1000;w=1');
+  });
 });
