@@ -325,6 +325,11 @@ export const ERROR_CODES = {
     message: 'Request blocked by a WAF rule',
     doc: 'A WAF rule of the route refused the request; the problem body names the rule (`waf_rule`). See docs/waf.md.',
   },
+  ERR_GATEWAY_UPGRADE_UNSUPPORTED: {
+    status: 501,
+    message: 'The gateway carries HTTP/1.1 requests only: no protocol upgrades or tunnels',
+    doc: 'A request reached the gateway with `Upgrade` (WebSocket or any protocol but `h2c`, which is ignored as HTTP allows) or with the method `CONNECT`. The gateway does not carry upgraded connections (WebSocket) or tunnels yet; nothing reached the upstream. See docs/gateway.md "Not done yet".',
+  },
   ERR_GATEWAY_OVERLOADED: {
     status: 503,
     message: 'Upstream is overloaded',

@@ -8,6 +8,7 @@ import {
   type Clock,
   type Logger,
 } from '../core/index.js';
+import { wantsUpgrade } from '../mesh/index.js';
 import { CircuitOpenError, MemoryLimiterStore, type LimiterStore } from '../ratelimit/index.js';
 import { AccessLog } from './access_log.js';
 import { boundedBody, hasUndeclaredBody } from './body_limit.js';
@@ -206,6 +207,11 @@ export class Gateway {
     const entry = state.table.match(hostOf(req.headers.host), q === -1 ? target : target.slice(0, q));
     if (!entry) throw new GatehouseError('ERR_HTTP_NOT_FOUND');
     ctx.route = entry.value;
+    // A WebSocket (or other protocol switch) would reach the upstream as a plain request without its Upgrade, which is
+    // hop-by-hop: refuse it plainly instead (as the sidecar does) until upgrades are carried.
+    if (req.headers.upgrade !== undefined && wantsUpgrade(req)) {
+      throw new GatehouseError('ERR_GATEWAY_UPGRADE_UNSUPPORTED');
+    }
   }
 
   /** `http.bodyLimit`: a declared Content-Length at once, a chunked body as its bytes arrive (413 either way). */

@@ -1,8 +1,10 @@
+import type { IncomingMessage } from 'node:http';
 import { createServer, type Server } from 'node:https';
 import type { Socket } from 'node:net';
 import type { Config } from '../config/index.js';
 import { systemClock, type Clock, type Logger } from '../core/index.js';
 import { serverTlsOptions } from '../crypto/index.js';
+import { refuseTunnel } from '../mesh/index.js';
 import type { Gateway } from './gateway.js';
 import { SlowClientGuard } from './slow_clients.js';
 
@@ -73,6 +75,10 @@ export function createGatewayServer(o: GatewayServerOptions): GatewayServer {
   server.on('tlsClientError', (err: NodeJS.ErrnoException) => {
     o.logger.debug({ listener: 'gateway', code: err.code }, 'TLS handshake refused');
   });
+  // CONNECT: Node drops the socket without a word when nobody listens; answer 501 problem+json instead.
+  server.on('connect', (_req: IncomingMessage, socket: Socket) =>
+    refuseTunnel(socket, 'ERR_GATEWAY_UPGRADE_UNSUPPORTED'),
+  );
   server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => {
     if (socket.writable) socket.end(CLIENT_ERROR_ANSWERS[err.code ?? ''] ?? BAD_REQUEST);
     else socket.destroy();

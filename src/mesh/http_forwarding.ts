@@ -106,15 +106,18 @@ export function wantsUpgrade(req: IncomingMessage): boolean {
 }
 
 /**
- * Answers a `CONNECT` (Node's `connect` event, which otherwise drops the socket without a word) with 501
- * ERR_MESH_UPGRADE_UNSUPPORTED problem+json, then closes the connection.
+ * Answers a `CONNECT` (Node's `connect` event, which otherwise drops the socket without a word) with 501 problem+json
+ * (ERR_MESH_UPGRADE_UNSUPPORTED, or the caller's code: the gateway says ERR_GATEWAY_UPGRADE_UNSUPPORTED), then closes
+ * the connection.
  *
  * @example
  * server.on('connect', (_req, socket) => refuseTunnel(socket));
  */
-export function refuseTunnel(socket: Duplex): void {
-  const err = new GatehouseError('ERR_MESH_UPGRADE_UNSUPPORTED');
-  const code = 'ERR_MESH_UPGRADE_UNSUPPORTED';
+export function refuseTunnel(
+  socket: Duplex,
+  code: 'ERR_MESH_UPGRADE_UNSUPPORTED' | 'ERR_GATEWAY_UPGRADE_UNSUPPORTED' = 'ERR_MESH_UPGRADE_UNSUPPORTED',
+): void {
+  const err = new GatehouseError(code);
   const body = JSON.stringify({ type: 'about:blank', title: err.message, status: err.status, code });
   socket.on('error', () => socket.destroy());
   socket.end(

@@ -23,7 +23,15 @@ export type {
 } from './policy.js';
 export { CallerLimits, UpstreamBreakers } from './limits.js';
 export type { UpstreamBreakerOptions } from './limits.js';
-export { XFCC_HEADER, xfccValue, forwardHeaders, sendProblem, MESH_REQUEST_TIMEOUT_MS } from './http_forwarding.js';
+export {
+  XFCC_HEADER,
+  xfccValue,
+  forwardHeaders,
+  sendProblem,
+  refuseTunnel,
+  wantsUpgrade,
+  MESH_REQUEST_TIMEOUT_MS,
+} from './http_forwarding.js';
 export { MtlsListener } from './mtls_listener.js';
 export type { MtlsMode, MtlsListenerOptions, ListenerStats } from './mtls_listener.js';
 export { mtlsConnector } from './connector.js';
