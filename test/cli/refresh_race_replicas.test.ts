@@ -1,17 +1,8 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { request, type Agent } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { exitOf, runCli } from '../support/cli.js';
-import { trustingAgent } from '../support/https.js';
-import { freshPostgresSchema, type FreshPostgresSchema } from '../support/postgres.js';
-import { tempDir } from '../support/tmp.js';
-import { up } from './object_support.js';
-import { startIdentityReplicas, stopReplicas, type ComponentProcess } from './standalone_support.js';
-
-const REDIS_URL = process.env.REDIS_URL;
-if (!REDIS_URL) throw new Error('REDIS_URL must be set (e.g. redis://127.0.0.1:6379): the replica tests never skip');
+import type { ComponentProcess } from '../support/cli.js';
+import { identityReplicas } from '../support/replicas.js';
 
 const REDIRECT = 'https://app.replicas.test/cb';
 const AUDIENCE = 'https://orders.test';
@@ -43,10 +34,7 @@ function inputsOf(html: string): Record<string, string> {
 // Issue 5: 50 parallel uses of one refresh token, 25 at each of two `gatehouse identity` processes on one PostgreSQL
 // schema (default grace window 0): one winner, everyone else invalid_grant, and the reuse revokes the whole family.
 describe('refresh token race across two gatehouse identity replicas on PostgreSQL', { timeout: 180_000 }, () => {
-  const tmp = tempDir('gh-refresh-replicas-');
-  const prefix = `t_${randomBytes(6).toString('hex')}:`;
-  const replicas: ComponentProcess[] = [];
-  let pg: FreshPostgresSchema;
+  const set = identityReplicas('gh-refresh-replicas-');
   let agent: Agent;
   let app: string;
   let rs: { clientId: string; secret: string };
@@ -153,23 +141,12 @@ describe('refresh token race across two gatehouse identity replicas on PostgreSQ
   };
 
   beforeAll(async () => {
-    pg = await freshPostgresSchema();
-    const config = join(tmp.dir, 'replica.json');
-    writeFileSync(
-      config,
-      JSON.stringify({
-        log: { level: 'warn' },
-        storage: { kind: 'postgres', postgres: { url: pg.url, schema: pg.schema } },
-        redis: { url: REDIS_URL, keyPrefix: prefix },
-        listen: { identity: { port: 0 }, identityMtls: { port: 0 } },
-        // One issuer for both replicas; the default refresh grace window (0s): every reuse revokes the family.
-        identity: { issuer: 'https://identity.replicas.test', signIn: { scryptCost: 12 } },
-      }),
-    );
     // `gatehouse up` initializes the schema once and registers the API, clients and user through its admin API.
-    const dir = join(tmp.dir, 'admin');
-    const server = await up(dir, { GATEHOUSE_CONFIG: config });
-    const cli = (args: string[], input?: string) => runCli([...args, '--json', '--data-dir', dir], {}, input);
+    // One issuer for both replicas; the default refresh grace window (0s): every reuse revokes the family.
+    const { cli, stop } = await set.initialize({
+      issuer: 'https://identity.replicas.test',
+      signIn: { scryptCost: 12 },
+    });
     const api = await cli(['api', 'create', '--audience', AUDIENCE, '--scope', 'orders:read=read']);
     expect(api.code, api.stderr).toBe(0);
     const user = await cli(['user', 'create', '--username', USER.username, '--password-stdin'], `${USER.password}\n`);
@@ -206,18 +183,15 @@ describe('refresh token race across two gatehouse identity replicas on PostgreSQ
     expect(resourceServer.code, resourceServer.stderr).toBe(0);
     const parsed = JSON.parse(resourceServer.stdout) as { client_id: string; client_secret: string };
     rs = { clientId: parsed.client_id, secret: parsed.client_secret };
-    server.child.kill('SIGTERM');
-    expect(await exitOf(server.child)).toBe(0);
+    expect(await stop()).toBe(0);
 
-    agent = trustingAgent(join(dir, 'trust-bundle.pem'));
-    [a, b] = await startIdentityReplicas(config, dir, tmp.dir);
-    replicas.push(a, b);
+    const started = await set.start(2);
+    agent = started.agent;
+    [a, b] = started.replicas as [ComponentProcess, ComponentProcess];
   });
 
   afterAll(async () => {
-    await agent?.close();
-    const codes = await stopReplicas({ replicas, pg, redisUrl: REDIS_URL, prefix });
-    tmp.remove();
+    const codes = await set.stop();
     expect(codes.every((code) => code === 0)).toBe(true);
   });
 

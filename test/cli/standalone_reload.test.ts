@@ -2,10 +2,9 @@ import { spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { CLI, exitOf, logLines, runCli, waitForOutput } from '../support/cli.js';
+import { CLI, exitOf, logLines, runCli, startComponent, waitForOutput, type ComponentProcess } from '../support/cli.js';
 import { tempDir } from '../support/tmp.js';
 import { up } from './object_support.js';
-import { startComponent, type ComponentProcess } from './standalone_support.js';
 
 const ignoredLines = (output: string) => logLines(output).filter((line) => line.event === 'config_reload_ignored');
 
