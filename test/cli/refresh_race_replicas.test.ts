@@ -1,8 +1,9 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { request, type Agent } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ComponentProcess } from '../support/cli.js';
 import { identityReplicas } from '../support/replicas.js';
+import { authorizePath, codeExchangeForm, httpsBrowser, pkcePair, signInAndAllow } from '../support/sign_in.js';
 
 const REDIRECT = 'https://app.replicas.test/cb';
 const AUDIENCE = 'https://orders.test';
@@ -11,24 +12,6 @@ const USER = { username: 'ada', password: 'correct horse battery staple' };
 interface Answer {
   status: number;
   body: Record<string, unknown>;
-}
-
-/** The named inputs of a page's forms (the sign-in and consent pages' csrf and query). */
-function inputsOf(html: string): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const m of html.matchAll(/<input([^>]*)>/g)) {
-    const attrs = m[1] as string;
-    const name = /name="([^"]+)"/.exec(attrs)?.[1];
-    const value = /value="([^"]*)"/.exec(attrs)?.[1];
-    if (name === undefined || value === undefined) continue;
-    out[name] = value
-      .replace(/&#(\d+);/g, (_s, n: string) => String.fromCharCode(Number(n)))
-      .replace(/&quot;/g, '"')
-      .replace(/&lt;/g, '<')
-      .replace(/&gt;/g, '>')
-      .replace(/&amp;/g, '&');
-  }
-  return out;
 }
 
 // Issue 5: 50 parallel uses of one refresh token, 25 at each of two `gatehouse identity` processes on one PostgreSQL
@@ -74,70 +57,26 @@ describe('refresh token race across two gatehouse identity replicas on PostgreSQ
 
   /** A person's code + PKCE sign-in at `at` over HTTP (cookie jar, CSRF, password, consent Allow), then the code. */
   const signIn = async (at: ComponentProcess): Promise<Answer> => {
-    const jar = new Map<string, string>();
-    const send = async (path: string, form?: Record<string, string>) => {
-      const headers: Record<string, string> = {};
-      if (jar.size > 0) headers['cookie'] = [...jar].map(([k, v]) => `${k}=${v}`).join('; ');
-      if (form) headers['content-type'] = 'application/x-www-form-urlencoded';
-      const res = await request(`${at.url}${path}`, {
-        method: form ? 'POST' : 'GET',
-        dispatcher: agent,
-        headers,
-        ...(form ? { body: new URLSearchParams(form).toString() } : {}),
-      });
-      const body = await res.body.text();
-      const cookies = res.headers['set-cookie'];
-      for (const cookie of cookies === undefined ? [] : Array.isArray(cookies) ? cookies : [cookies]) {
-        const pair = cookie.split(';')[0] as string;
-        const eq = pair.indexOf('=');
-        const value = pair.slice(eq + 1).trim();
-        if (value === '' || /max-age=0/i.test(cookie)) jar.delete(pair.slice(0, eq).trim());
-        else jar.set(pair.slice(0, eq).trim(), value);
-      }
-      const location = res.headers['location'];
-      return { status: res.statusCode, body, location: typeof location === 'string' ? location : undefined };
-    };
-    const verifier = randomBytes(32).toString('base64url');
+    const { verifier, challenge } = pkcePair();
     const state = randomBytes(16).toString('base64url');
-    const query = new URLSearchParams({
+    const url = authorizePath({
       response_type: 'code',
       client_id: app,
       redirect_uri: REDIRECT,
       scope: 'orders:read offline_access',
       state,
-      code_challenge: createHash('sha256').update(verifier).digest('base64url'),
+      code_challenge: challenge,
       code_challenge_method: 'S256',
     });
-    const login = await send(`/oauth2/authorize?${query.toString()}`);
-    expect(login.status, login.body).toBe(200);
+    const { login, consent, done } = await signInAndAllow(httpsBrowser(agent, at.url), url, USER);
     expect(login.body).toContain('>Sign in</button>');
-    const loginInputs = inputsOf(login.body);
-    const consent = await send('/oauth2/authorize/login', {
-      csrf: loginInputs['csrf'] as string,
-      query: loginInputs['query'] as string,
-      ...USER,
-    });
-    expect(consent.status, consent.body).toBe(200);
     expect(consent.body).toContain('>Allow</button>');
-    const consentInputs = inputsOf(consent.body);
-    const done = await send('/oauth2/authorize/consent', {
-      csrf: consentInputs['csrf'] as string,
-      query: consentInputs['query'] as string,
-      decision: 'allow',
-    });
-    expect(done.status, done.body).toBe(303);
     const back = new URL(done.location as string);
     expect(back.origin + back.pathname).toBe(REDIRECT);
     expect(back.searchParams.get('state')).toBe(state);
     const code = back.searchParams.get('code');
     expect(code, back.searchParams.get('error') ?? '').toBeTruthy();
-    return post(`${at.url}/oauth2/token`, {
-      grant_type: 'authorization_code',
-      code: code as string,
-      redirect_uri: REDIRECT,
-      client_id: app,
-      code_verifier: verifier,
-    });
+    return post(`${at.url}/oauth2/token`, codeExchangeForm(app, code as string, verifier, REDIRECT));
   };
 
   beforeAll(async () => {

@@ -7,7 +7,7 @@ import { ManualClock, MemoryLogger } from '../../../src/core/index.js';
 import { registerIdentityDevicePages, registerIdentityRoutes } from '../../../src/http/index.js';
 import { MemoryLimiterStore } from '../../../src/ratelimit/index.js';
 import { MapVault } from '../harness.js';
-import { inputsOf } from '../people/harness.js';
+import { inputsOf, type FormBrowser, type FormPage } from '../../support/sign_in.js';
 
 export const ISSUER = 'https://id.test.example';
 export const AUDIENCE = 'https://orders.test.example';
@@ -15,16 +15,13 @@ export const PASSWORD = 'correct horse battery staple';
 export const DEVICE_GRANT = 'urn:ietf:params:oauth:grant-type:device_code';
 const TV_ADDRESS = '203.0.113.10';
 
-export interface Page {
-  status: number;
+/** A page with its headers. */
+export interface Page extends FormPage {
   headers: Record<string, string | string[] | number | undefined>;
-  body: string;
-  location: string | undefined;
-  inputs: Record<string, string>;
 }
 
 /** The phone: a cookie jar over fastify inject. */
-export interface Phone {
+export interface Phone extends FormBrowser {
   get(url: string): Promise<Page>;
   post(url: string, form: Record<string, string>): Promise<Page>;
 }

@@ -11,27 +11,26 @@ import {
 import { MemoryLimiterStore } from '../../../src/ratelimit/index.js';
 import { MapVault } from '../harness.js';
 import { injectFetch } from '../../support/inject_fetch.js';
+import { inputsOf, type FormBrowser, type FormPage, type Person } from '../../support/sign_in.js';
 
 export const ISSUER = 'https://id.test.example';
 export const AUDIENCE = 'https://orders.test.example';
 export const REDIRECT = 'https://app.test.example/callback';
 export const PASSWORD = 'correct horse battery staple';
+/** The person {@link seed} registers. */
+export const ADA: Person = { username: 'ada', password: PASSWORD };
 
 /** A browser of sorts: a cookie jar over fastify inject, remembering our session cookie. */
-export interface Browser {
+export interface Browser extends FormBrowser {
   cookie: string | undefined;
   setCookies: string[];
   get(url: string): Promise<Page>;
   post(url: string, form: Record<string, string>, headers?: Record<string, string>): Promise<Page>;
 }
 
-export interface Page {
-  status: number;
+/** A page with its headers. */
+export interface Page extends FormPage {
   headers: Record<string, string | string[] | number | undefined>;
-  body: string;
-  location: string | undefined;
-  /** Hidden and other input values by name. */
-  inputs: Record<string, string>;
 }
 
 export interface PeopleHarness {
@@ -49,19 +48,6 @@ export interface PeopleHarness {
     path?: string,
   ): Promise<{ status: number; json: Record<string, unknown> }>;
   close(): Promise<void>;
-}
-
-function decodeEntities(value: string): string {
-  return value.replace(/&#(\d+);/g, (_m, n: string) => String.fromCharCode(Number(n)));
-}
-
-/** The named inputs of a page's forms and their (entity-decoded) values. */
-export function inputsOf(html: string): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const m of html.matchAll(/<input[^>]*name="([^"]+)"[^>]*value="([^"]*)"/g)) {
-    out[m[1] as string] = decodeEntities(m[2] as string);
-  }
-  return out;
 }
 
 /** Identity (memory store, fast scrypt) with its routes and the sign-in pages on an un-listened fastify. */
