@@ -15,6 +15,7 @@ import {
   ISSUER,
   PASSWORD,
   REDIRECT,
+  codeRequest,
   peopleHarness,
   seed,
   type Browser,
@@ -27,19 +28,6 @@ afterEach(async () => {
   h = undefined;
 });
 
-function base(clientId: string, extra: Record<string, string | undefined> = {}) {
-  return {
-    client_id: clientId,
-    redirect_uri: REDIRECT,
-    response_type: 'code',
-    scope: 'orders:read',
-    state: 'st-1',
-    code_challenge: PKCE.challenge,
-    code_challenge_method: 'S256',
-    ...extra,
-  };
-}
-
 async function signIn(browser: Browser, url: string) {
   const login = await browser.get(url);
   return browser.post('/oauth2/authorize/login', signInForm(login, ADA));
@@ -47,7 +35,7 @@ async function signIn(browser: Browser, url: string) {
 
 /** Signs in, allows, and returns a fresh code for the given request. */
 function codeFor(browser: Browser, clientId: string, extra: Record<string, string | undefined> = {}) {
-  return authorizationCode(browser, authorizePath(base(clientId, extra)), ADA, { remember: true });
+  return authorizationCode(browser, authorizePath(codeRequest(clientId, extra)), ADA, { remember: true });
 }
 
 /** The token request exchanging `code` of the client `clientId` (requested at REDIRECT, PKCE.challenge). */
@@ -81,18 +69,20 @@ describe('authorization endpoint errors (RFC 6749 §4.1.2.1)', () => {
     const { clientId } = await seed(h);
     const browser = h.browser();
     for (const params of [
-      base('nope'),
-      base(clientId, { redirect_uri: 'https://evil.example/callback' }),
-      base(clientId, { redirect_uri: `${REDIRECT}/../x` }),
-      base(clientId, { redirect_uri: `${REDIRECT}?extra=1` }),
-      base(clientId, { client_id: undefined }),
+      codeRequest('nope'),
+      codeRequest(clientId, { redirect_uri: 'https://evil.example/callback' }),
+      codeRequest(clientId, { redirect_uri: `${REDIRECT}/../x` }),
+      codeRequest(clientId, { redirect_uri: `${REDIRECT}?extra=1` }),
+      codeRequest(clientId, { client_id: undefined }),
     ]) {
       const page = await browser.get(authorizePath(params));
       expect(page.status).toBe(400);
       expect(page.location).toBeUndefined();
       expect(page.headers['content-type']).toContain('text/html');
     }
-    const twice = await browser.get(`${authorizePath(base(clientId))}&redirect_uri=${encodeURIComponent(REDIRECT)}`);
+    const twice = await browser.get(
+      `${authorizePath(codeRequest(clientId))}&redirect_uri=${encodeURIComponent(REDIRECT)}`,
+    );
     expect(twice.status).toBe(400);
     expect(twice.location).toBeUndefined();
   });
@@ -107,27 +97,27 @@ describe('authorization endpoint errors (RFC 6749 §4.1.2.1)', () => {
     });
     const browser = h.browser();
     const cases: Array<[Record<string, string | undefined>, string]> = [
-      [base(clientId, { response_type: undefined }), 'invalid_request'],
-      [base(clientId, { response_type: 'token' }), 'unsupported_response_type'],
-      [base(clientId, { response_type: 'id_token' }), 'unsupported_response_type'],
-      [base(clientId, { code_challenge: undefined }), 'invalid_request'],
-      [base(clientId, { code_challenge_method: 'plain' }), 'invalid_request'],
-      [base(clientId, { code_challenge_method: undefined }), 'invalid_request'],
-      [base(clientId, { code_challenge: 'short' }), 'invalid_request'],
-      [base(clientId, { scope: 'orders:admin' }), 'invalid_scope'],
-      [base(clientId, { scope: 'a"b' }), 'invalid_scope'],
-      [base(clientId, { resource: 'https://other.example' }), 'invalid_target'],
-      [base(clientId, { prompt: 'select_account' }), 'invalid_request'],
-      [base(clientId, { max_age: '-1' }), 'invalid_request'],
-      [base(clientId, { prompt: 'none' }), 'login_required'],
-      [base(ccOnly), 'unauthorized_client'],
+      [codeRequest(clientId, { response_type: undefined }), 'invalid_request'],
+      [codeRequest(clientId, { response_type: 'token' }), 'unsupported_response_type'],
+      [codeRequest(clientId, { response_type: 'id_token' }), 'unsupported_response_type'],
+      [codeRequest(clientId, { code_challenge: undefined }), 'invalid_request'],
+      [codeRequest(clientId, { code_challenge_method: 'plain' }), 'invalid_request'],
+      [codeRequest(clientId, { code_challenge_method: undefined }), 'invalid_request'],
+      [codeRequest(clientId, { code_challenge: 'short' }), 'invalid_request'],
+      [codeRequest(clientId, { scope: 'orders:admin' }), 'invalid_scope'],
+      [codeRequest(clientId, { scope: 'a"b' }), 'invalid_scope'],
+      [codeRequest(clientId, { resource: 'https://other.example' }), 'invalid_target'],
+      [codeRequest(clientId, { prompt: 'select_account' }), 'invalid_request'],
+      [codeRequest(clientId, { max_age: '-1' }), 'invalid_request'],
+      [codeRequest(clientId, { prompt: 'none' }), 'login_required'],
+      [codeRequest(ccOnly), 'unauthorized_client'],
     ];
     for (const [params, error] of cases) {
       const res = await browser.get(authorizePath(params));
       expect(res.status, JSON.stringify(params)).toBe(302);
       expect(redirectError(res.location)).toEqual({ error, state: 'st-1', iss: ISSUER });
     }
-    const repeated = await browser.get(`${authorizePath(base(clientId))}&scope=orders:write`);
+    const repeated = await browser.get(`${authorizePath(codeRequest(clientId))}&scope=orders:write`);
     expect(redirectError(repeated.location).error).toBe('invalid_request');
   });
 
@@ -136,7 +126,7 @@ describe('authorization endpoint errors (RFC 6749 §4.1.2.1)', () => {
     const { clientId } = await seed(h);
     const browser = h.browser();
     const empty = ['scope', 'redirect_uri', 'resource', 'state', 'max_age', 'response_mode', 'nonce', 'login_hint'];
-    const url = `${authorizePath(base(clientId, { redirect_uri: undefined, scope: undefined, state: undefined }))}&${empty
+    const url = `${authorizePath(codeRequest(clientId, { redirect_uri: undefined, scope: undefined, state: undefined }))}&${empty
       .map((name) => `${name}=`)
       .join('&')}`;
     await codeFor(browser, clientId, { scope: undefined }); // signed in, consent remembered for the default scopes
@@ -156,10 +146,10 @@ describe('authorization endpoint errors (RFC 6749 §4.1.2.1)', () => {
     h = await peopleHarness();
     const { clientId } = await seed(h);
     const browser = h.browser();
-    const consent = await signIn(browser, authorizePath(base(clientId)));
+    const consent = await signIn(browser, authorizePath(codeRequest(clientId)));
     const denied = await browser.post('/oauth2/authorize/consent', consentForm(consent, 'deny'));
     expect(redirectError(denied.location)).toEqual({ error: 'access_denied', state: 'st-1', iss: ISSUER });
-    const none = await browser.get(authorizePath(base(clientId, { prompt: 'none' })));
+    const none = await browser.get(authorizePath(codeRequest(clientId, { prompt: 'none' })));
     expect(redirectError(none.location).error).toBe('consent_required');
   });
 
@@ -170,18 +160,18 @@ describe('authorization endpoint errors (RFC 6749 §4.1.2.1)', () => {
     const { clientId } = await seed(h, { audiences: [AUDIENCE, billing] });
     const browser = h.browser();
     expect(await codeFor(browser, clientId)).toBeTruthy(); // allowed and remembered for the default API (AUDIENCE)
-    const silent = await browser.get(authorizePath(base(clientId, { prompt: 'none' })));
+    const silent = await browser.get(authorizePath(codeRequest(clientId, { prompt: 'none' })));
     expect(new URL(silent.location as string).searchParams.get('code')).toBeTruthy();
     // `orders:read` of the billing API is another permission: no silent code, the page asks
-    const other = await browser.get(authorizePath(base(clientId, { prompt: 'none', resource: billing })));
+    const other = await browser.get(authorizePath(codeRequest(clientId, { prompt: 'none', resource: billing })));
     expect(redirectError(other.location)).toEqual({ error: 'consent_required', state: 'st-1', iss: ISSUER });
-    const page = await browser.get(authorizePath(base(clientId, { resource: billing })));
+    const page = await browser.get(authorizePath(codeRequest(clientId, { resource: billing })));
     expect(page.status).toBe(200);
     expect(page.body).toContain('See your invoices');
     const allowed = await browser.post('/oauth2/authorize/consent', consentForm(page, 'allow', true));
     expect(new URL(allowed.location as string).searchParams.get('code')).toBeTruthy();
     for (const resource of [billing, AUDIENCE]) {
-      const again = await browser.get(authorizePath(base(clientId, { prompt: 'none', resource })));
+      const again = await browser.get(authorizePath(codeRequest(clientId, { prompt: 'none', resource })));
       expect(new URL(again.location as string).searchParams.get('code'), resource).toBeTruthy();
     }
     const account = await browser.get('/oauth2/account');
@@ -195,7 +185,7 @@ describe('authorization endpoint errors (RFC 6749 §4.1.2.1)', () => {
     h = await peopleHarness();
     const { clientId } = await seed(h);
     const browser = h.browser();
-    await signIn(browser, authorizePath(base(clientId)));
+    await signIn(browser, authorizePath(codeRequest(clientId)));
     await h.store.write([
       {
         op: 'upsert',
@@ -204,13 +194,13 @@ describe('authorization endpoint errors (RFC 6749 §4.1.2.1)', () => {
         value: { clientId, scopes: ['orders:read', 'orders:write'], grantedAt: h.clock.now() },
       },
     ]);
-    const none = await browser.get(authorizePath(base(clientId, { prompt: 'none' })));
+    const none = await browser.get(authorizePath(codeRequest(clientId, { prompt: 'none' })));
     expect(redirectError(none.location).error).toBe('consent_required');
     const account = await browser.get('/oauth2/account');
     expect(account.status).toBe(200);
     expect(account.body).toContain('Order Desk');
     expect(await codeFor(browser, clientId)).toBeTruthy(); // asked, allowed, remembered in the new format
-    const silent = await browser.get(authorizePath(base(clientId, { prompt: 'none' })));
+    const silent = await browser.get(authorizePath(codeRequest(clientId, { prompt: 'none' })));
     expect(new URL(silent.location as string).searchParams.get('code')).toBeTruthy();
   });
 
@@ -218,14 +208,14 @@ describe('authorization endpoint errors (RFC 6749 §4.1.2.1)', () => {
     h = await peopleHarness();
     const { clientId } = await seed(h, { redirectUris: ['http://127.0.0.1/cb'] });
     const browser = h.browser();
-    const ok = await browser.get(authorizePath(base(clientId, { redirect_uri: 'http://127.0.0.1:53127/cb' })));
+    const ok = await browser.get(authorizePath(codeRequest(clientId, { redirect_uri: 'http://127.0.0.1:53127/cb' })));
     expect(ok.status).toBe(200);
     const wrongPath = await browser.get(
-      authorizePath(base(clientId, { redirect_uri: 'http://127.0.0.1:53127/other' })),
+      authorizePath(codeRequest(clientId, { redirect_uri: 'http://127.0.0.1:53127/other' })),
     );
     expect(wrongPath.status).toBe(400);
     const notLoopback = await browser.get(
-      authorizePath(base(clientId, { redirect_uri: 'http://localhost.evil:1/cb' })),
+      authorizePath(codeRequest(clientId, { redirect_uri: 'http://localhost.evil:1/cb' })),
     );
     expect(notLoopback.status).toBe(400);
   });
@@ -362,7 +352,7 @@ describe('pages: CSRF, cookies, CSP', () => {
     h = await peopleHarness();
     const { clientId } = await seed(h);
     const browser = h.browser();
-    const login = await browser.get(authorizePath(base(clientId)));
+    const login = await browser.get(authorizePath(codeRequest(clientId)));
     const cookie = browser.setCookies[0] as string;
     expect(cookie).toMatch(
       /^__Host-gatehouse-session=[A-Za-z0-9_-]{43}; Path=\/; Max-Age=\d+; HttpOnly; Secure; SameSite=Lax$/,
@@ -406,7 +396,7 @@ describe('pages: CSRF, cookies, CSP', () => {
     h = await peopleHarness();
     const { clientId } = await seed(h);
     const browser = h.browser();
-    const login = await browser.get(authorizePath(base(clientId)));
+    const login = await browser.get(authorizePath(codeRequest(clientId)));
     const wrong = await browser.post(
       '/oauth2/authorize/login',
       signInForm(login, { ...ADA, password: 'not the password' }),
@@ -446,7 +436,7 @@ describe('pages: CSRF, cookies, CSP', () => {
       refresh_token: tokens.json.refresh_token as string,
     });
     expect(refresh.json.error).toBe('invalid_grant');
-    const page = await browser.get(authorizePath(base(clientId)));
+    const page = await browser.get(authorizePath(codeRequest(clientId)));
     expect(page.body).toContain('>Sign in</button>');
   });
 });
@@ -490,7 +480,7 @@ describe('sign-in throttling on the page', () => {
     h = await peopleHarness({ failedLoginPerAccount: { rate: 1, period: '1m', burst: 1 } });
     const { clientId } = await seed(h);
     const browser = h.browser();
-    const login = await browser.get(authorizePath(base(clientId)));
+    const login = await browser.get(authorizePath(codeRequest(clientId)));
     const attempt = (password: string) =>
       browser.post('/oauth2/authorize/login', signInForm(login, { ...ADA, password }));
     expect((await attempt('wrong password 1')).status).toBe(401);

@@ -11,7 +11,7 @@ import {
 import { MemoryLimiterStore } from '../../../src/ratelimit/index.js';
 import { MapVault } from '../harness.js';
 import { injectFetch } from '../../support/inject_fetch.js';
-import { inputsOf, type FormBrowser, type FormPage, type Person } from '../../support/sign_in.js';
+import { PKCE, inputsOf, type FormBrowser, type FormPage, type Person } from '../../support/sign_in.js';
 
 export const ISSUER = 'https://id.test.example';
 export const AUDIENCE = 'https://orders.test.example';
@@ -19,6 +19,29 @@ export const REDIRECT = 'https://app.test.example/callback';
 export const PASSWORD = 'correct horse battery staple';
 /** The person {@link seed} registers. */
 export const ADA: Person = { username: 'ada', password: PASSWORD };
+
+/**
+ * The parameters of a code request by `clientId` at REDIRECT (scope orders:read, state st-1, the RFC 7636 challenge),
+ * `extra` merged over them (an undefined value leaves the parameter out of `authorizePath`).
+ *
+ * @example
+ * await browser.get(authorizePath(codeRequest(clientId, { prompt: 'none' })));
+ */
+export function codeRequest(
+  clientId: string,
+  extra: Record<string, string | undefined> = {},
+): Record<string, string | undefined> {
+  return {
+    client_id: clientId,
+    redirect_uri: REDIRECT,
+    response_type: 'code',
+    scope: 'orders:read',
+    state: 'st-1',
+    code_challenge: PKCE.challenge,
+    code_challenge_method: 'S256',
+    ...extra,
+  };
+}
 
 /** A browser of sorts: a cookie jar over fastify inject, remembering our session cookie. */
 export interface Browser extends FormBrowser {

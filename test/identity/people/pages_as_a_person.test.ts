@@ -9,7 +9,7 @@ import {
   consentForm,
   signInForm,
 } from '../../support/sign_in.js';
-import { ADA, REDIRECT, peopleHarness, seed, type Browser, type PeopleHarness } from './harness.js';
+import { ADA, REDIRECT, codeRequest, peopleHarness, seed, type Browser, type PeopleHarness } from './harness.js';
 
 /**
  * What a person meets on the sign-in pages beyond the happy path: a reloaded page, a form left open too long, a wrong
@@ -22,18 +22,8 @@ afterEach(async () => {
   h = undefined;
 });
 
-function authorizeUrl(clientId: string, extra: Record<string, string> = {}): string {
-  return authorizePath({
-    client_id: clientId,
-    redirect_uri: REDIRECT,
-    response_type: 'code',
-    scope: 'orders:read',
-    state: 'st-1',
-    code_challenge: PKCE.challenge,
-    code_challenge_method: 'S256',
-    ...extra,
-  });
-}
+const authorizeUrl = (clientId: string, extra: Record<string, string> = {}) =>
+  authorizePath(codeRequest(clientId, extra));
 
 describe('stale forms', () => {
   it('a reloaded sign-in (the form sent again once signed in) goes on to the request instead of a CSRF error', async () => {
