@@ -1,12 +1,10 @@
-import Fastify, { type FastifyInstance } from 'fastify';
+import type { FastifyInstance } from 'fastify';
 import * as oidc from 'openid-client';
-import { MemoryRecordStore } from '../../../src/adapters/index.js';
-import { openIdentity, type IdentityServer } from '../../../src/app/identity_server.js';
-import { loadConfig } from '../../../src/config/index.js';
-import { ManualClock, MemoryLogger } from '../../../src/core/index.js';
-import { registerIdentityDevicePages, registerIdentityRoutes } from '../../../src/http/index.js';
-import { MemoryLimiterStore } from '../../../src/ratelimit/index.js';
+import type { IdentityServer } from '../../../src/app/identity_server.js';
+import { ManualClock, type MemoryLogger } from '../../../src/core/index.js';
+import { registerIdentityDevicePages } from '../../../src/http/index.js';
 import { MapVault } from '../harness.js';
+import { openMemoryIdentity } from '../../support/identity.js';
 import { inputsOf, type FormBrowser, type FormPage } from '../../support/sign_in.js';
 
 export const ISSUER = 'https://id.test.example';
@@ -44,24 +42,11 @@ export interface DeviceHarness {
 /** Identity on a memory store with the token routes and the device routes and pages. */
 export async function deviceHarness(settings: { device?: Record<string, unknown> } = {}): Promise<DeviceHarness> {
   const clock = new ManualClock(Date.now());
-  const config = loadConfig({
-    overrides: {
-      identity: { issuer: ISSUER, signIn: { scryptCost: 10 }, device: { interval: 1, ...settings.device } },
-    },
-  });
-  const store = new MemoryRecordStore({ clock });
-  const logger = new MemoryLogger();
-  const limiter = new MemoryLimiterStore({ clock, maxKeys: 10_000 });
-  const identity = await openIdentity({ config, records: store, vault: new MapVault(), limiter, clock, logger });
-  const app = Fastify({ logger: false });
-  registerIdentityRoutes(app, {
-    token: identity.token,
-    userinfo: identity.userinfo,
-    metadata: () => identity.metadata(),
-    jwksJson: () => identity.signingKeys.jwksJson(),
-    jwksMaxAgeSeconds: () => identity.signingKeys.jwksMaxAgeSeconds(),
-    maxBodyBytes: config.identity.limits.maxBodyBytes,
-    corsOrigins: async () => false,
+  const { config, logger, identity, app, close } = await openMemoryIdentity({
+    identity: { issuer: ISSUER, signIn: { scryptCost: 10 }, device: { interval: 1, ...settings.device } },
+    clock,
+    vault: new MapVault(),
+    routes: (opened) => ({ userinfo: opened.userinfo, corsOrigins: async () => false }),
   });
   registerIdentityDevicePages(app, {
     ...identity.people.device,
@@ -150,12 +135,7 @@ export async function deviceHarness(settings: { device?: Record<string, unknown>
         algorithm: 'oauth2',
       });
     },
-    async close() {
-      await app.close();
-      identity.close();
-      await limiter.close();
-      await store.close();
-    },
+    close,
   };
   return harness;
 }

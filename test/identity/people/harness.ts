@@ -1,15 +1,9 @@
-import Fastify, { type FastifyInstance } from 'fastify';
-import { MemoryRecordStore } from '../../../src/adapters/index.js';
-import { openIdentity, type IdentityServer } from '../../../src/app/identity_server.js';
-import { loadConfig } from '../../../src/config/index.js';
-import { ManualClock, MemoryLogger, type RecordStore } from '../../../src/core/index.js';
-import {
-  registerIdentityPages,
-  registerIdentityRevocationRoutes,
-  registerIdentityRoutes,
-} from '../../../src/http/index.js';
-import { MemoryLimiterStore } from '../../../src/ratelimit/index.js';
+import type { FastifyInstance } from 'fastify';
+import type { IdentityServer } from '../../../src/app/identity_server.js';
+import { ManualClock, type MemoryLogger, type RecordStore } from '../../../src/core/index.js';
+import { registerIdentityPages } from '../../../src/http/index.js';
 import { MapVault } from '../harness.js';
+import { openMemoryIdentity } from '../../support/identity.js';
 import { injectFetch } from '../../support/inject_fetch.js';
 import { PKCE, inputsOf, type FormBrowser, type FormPage, type Person } from '../../support/sign_in.js';
 
@@ -79,28 +73,16 @@ export async function peopleHarness(
   options: { store?: RecordStore; clock?: ManualClock } = {},
 ): Promise<PeopleHarness> {
   const clock = options.clock ?? new ManualClock(Date.now());
-  const config = loadConfig({
-    overrides: { identity: { issuer: ISSUER, signIn: { scryptCost: 10, ...signIn } } },
-  });
-  const store = options.store ?? new MemoryRecordStore({ clock });
-  const logger = new MemoryLogger();
-  const limiter = new MemoryLimiterStore({ clock, maxKeys: 10_000 });
-  const identity = await openIdentity({ config, records: store, vault: new MapVault(), limiter, clock, logger });
-  const app = Fastify({ logger: false });
-  registerIdentityRoutes(app, {
-    token: identity.token,
-    metadata: () => identity.metadata(),
-    jwksJson: () => identity.signingKeys.jwksJson(),
-    jwksMaxAgeSeconds: () => identity.signingKeys.jwksMaxAgeSeconds(),
-    maxBodyBytes: config.identity.limits.maxBodyBytes,
-    corsOrigins: (origin) => identity.corsOrigins.allows(origin),
-    userinfo: identity.userinfo,
-  });
-  registerIdentityRevocationRoutes(app, {
-    introspection: identity.introspection,
-    revocation: identity.revocation,
-    feed: identity.revocationFeed,
-    maxBodyBytes: config.identity.limits.maxBodyBytes,
+  const { config, store, logger, identity, app, close } = await openMemoryIdentity({
+    identity: { issuer: ISSUER, signIn: { scryptCost: 10, ...signIn } },
+    clock,
+    vault: new MapVault(),
+    store: options.store,
+    routes: (opened) => ({
+      corsOrigins: (origin) => opened.corsOrigins.allows(origin),
+      userinfo: opened.userinfo,
+    }),
+    revocationRoutes: true,
   });
   registerIdentityPages(app, {
     flow: identity.people.flow,
@@ -178,12 +160,7 @@ export async function peopleHarness(
       });
       return { status: res.statusCode, json: (res.body ? JSON.parse(res.body) : {}) as Record<string, unknown> };
     },
-    async close() {
-      await app.close();
-      identity.close();
-      await limiter.close();
-      if (!options.store) await store.close();
-    },
+    close,
   };
 }
 
