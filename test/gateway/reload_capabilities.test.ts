@@ -10,7 +10,7 @@ import { MemoryLogger, systemClock } from '../../src/core/index.js';
 import { CLI, exitOf } from '../support/cli.js';
 import { callJson, trustingAgent, type CallInit } from '../support/https.js';
 import { tempDir } from '../support/tmp.js';
-import { clientCredentialsToken, startTestGatehouse } from '../support/up.js';
+import { adminApi, clientCredentialsToken, startTestGatehouse, type AdminApi } from '../support/up.js';
 import { startBackend, testCertificate } from './support.js';
 
 const AUDIENCE = 'https://gateway.test';
@@ -44,14 +44,7 @@ describe('a reload adding the first JWT route builds its verifier first', () => 
 
   const call = (url: string, init: CallInit & { dispatcher?: Agent } = {}) =>
     callJson(init.dispatcher ?? platform, url, init);
-  const admin = async (path: string, json: unknown) => {
-    const res = await call(`${running.endpoints.admin}${path}`, {
-      headers: { authorization: `Bearer ${adminToken}` },
-      json,
-    });
-    expect(res.status, JSON.stringify(res.body)).toBe(201);
-    return res.body;
-  };
+  let admin: AdminApi;
   const token = () => clientCredentialsToken(platform, running.endpoints.identity, basic, AUDIENCE);
   /** The same token with another signature. */
   const forged = (jwt: string) => {
@@ -96,6 +89,7 @@ describe('a reload adding the first JWT route builds its verifier first', () => 
       adminToken,
     } = await startTestGatehouse({ dataDir: join(tmp.dir, 'data'), logger }));
     platform = trustingAgent(running.endpoints.trustBundle);
+    admin = adminApi(platform, running.endpoints.admin, adminToken, 201);
     await admin('/v1/identity/apis', { audience: AUDIENCE, scopes: [{ name: 'orders:read', description: 'read' }] });
     const app = await admin('/v1/identity/clients', {
       name: 'orders-app',

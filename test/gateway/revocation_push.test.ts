@@ -9,7 +9,7 @@ import { loadConfig } from '../../src/config/index.js';
 import { MemoryLogger, systemClock } from '../../src/core/index.js';
 import { callJson, trustingAgent, type CallInit } from '../support/https.js';
 import { tempDir } from '../support/tmp.js';
-import { clientCredentialsToken, startTestGatehouse } from '../support/up.js';
+import { adminApi, clientCredentialsToken, startTestGatehouse, type AdminApi } from '../support/up.js';
 import { startBackend, testCertificate, type Json } from './support.js';
 
 const REDIS_URL = process.env.REDIS_URL;
@@ -40,14 +40,7 @@ describe('revocations pushed to the gateway over Redis', () => {
 
   const call = (url: string, init: CallInit & { dispatcher?: Agent } = {}) =>
     callJson(init.dispatcher ?? platform, url, init);
-  const admin = async (path: string, json: unknown) => {
-    const res = await call(`${running.endpoints.admin}${path}`, {
-      headers: { authorization: `Bearer ${adminToken}` },
-      json,
-    });
-    expect(res.status, JSON.stringify(res.body)).toBeLessThan(300);
-    return res.body;
-  };
+  let admin: AdminApi;
   const viaUp = (token: string) =>
     call(`${running.endpoints.gateway}/orders/1`, { headers: { authorization: `Bearer ${token}` } });
   const viaAlone = (token: string) =>
@@ -80,6 +73,7 @@ describe('revocations pushed to the gateway over Redis', () => {
       },
     }));
     platform = trustingAgent(running.endpoints.trustBundle);
+    admin = adminApi(platform, running.endpoints.admin, adminToken);
     await admin('/v1/identity/apis', { audience: AUDIENCE, scopes: [{ name: 'orders:read', description: 'read' }] });
     const app = await admin('/v1/identity/clients', {
       name: 'orders-app',

@@ -8,7 +8,7 @@ import { loadConfig } from '../../src/config/index.js';
 import { MemoryLogger, systemClock } from '../../src/core/index.js';
 import { trustingAgent, callJson, type CallInit } from '../support/https.js';
 import { tempDir } from '../support/tmp.js';
-import { startTestGatehouse } from '../support/up.js';
+import { adminApi, startTestGatehouse, type AdminApi } from '../support/up.js';
 import { startBackend, testCertificate, type Json } from './support.js';
 
 const AUDIENCE = 'https://gateway.test';
@@ -30,14 +30,7 @@ describe('a standalone gateway against a real identity server', () => {
 
   const call = (url: string, init: CallInit & { dispatcher?: Agent } = {}) =>
     callJson(init.dispatcher ?? platform, url, init);
-  const admin = async (path: string, json: unknown = {}) => {
-    const res = await call(`${running.endpoints.admin}${path}`, {
-      headers: { authorization: `Bearer ${adminToken}` },
-      json,
-    });
-    expect(res.status, JSON.stringify(res.body)).toBeLessThan(300);
-    return res.body;
-  };
+  let admin: AdminApi;
   const viaGateway = (path: string, headers: Record<string, string>) =>
     call(`${gateway.url}${path}`, { headers, dispatcher: client });
   const apiKey = async (scope: string, extra: Record<string, unknown> = {}) =>
@@ -58,6 +51,7 @@ describe('a standalone gateway against a real identity server', () => {
   beforeAll(async () => {
     ({ running, adminToken } = await startTestGatehouse({ dataDir: join(tmp.dir, 'data'), demoMesh: true }));
     platform = trustingAgent(running.endpoints.trustBundle);
+    admin = adminApi(platform, running.endpoints.admin, adminToken);
     await admin('/v1/identity/apis', { audience: AUDIENCE, scopes: [{ name: 'orders:read', description: 'read' }] });
     // The gateway's own client: a resource server for its audience (it may introspect keys and tokens for it).
     const gw = await admin('/v1/identity/clients', {
