@@ -132,6 +132,39 @@ export async function startComponent(args: string[], env: Record<string, string>
   throw new Error(`gatehouse ${args[0]} did not start: ${out}`);
 }
 
+/**
+ * Spawns the built CLI with `args` (its environment PATH and `env`) and sends it one SIGHUP as soon as its stderr
+ * shows `marker` (a line logged during start-up, say), after running `beforeHup`.
+ *
+ * @example
+ * const kms = spawnSighupAt(['kms', '--config', config], {}, 'identity.issuer is not set', () => write());
+ * await waitForOutput(kms.output, /"event":"config_reload_ignored"/);
+ * expect(kms.signalled()).toBe(true);
+ */
+export function spawnSighupAt(
+  args: string[],
+  env: Record<string, string>,
+  marker: string,
+  beforeHup: () => void = () => {},
+): { child: ChildProcess; output(): string; signalled(): boolean } {
+  const child = spawn(process.execPath, [CLI, ...args], {
+    env: { PATH: process.env.PATH ?? '/usr/bin:/bin', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  let signalled = false;
+  child.stdout.on('data', (d: Buffer) => (output += d.toString()));
+  child.stderr.on('data', (d: Buffer) => {
+    output += d.toString();
+    if (!signalled && output.includes(marker)) {
+      signalled = true;
+      beforeHup();
+      child.kill('SIGHUP');
+    }
+  });
+  return { child, output: () => output, signalled: () => signalled };
+}
+
 /** Waits for a child to exit and returns its code. */
 export function exitOf(child: ChildProcess): Promise<number | null> {
   if (child.exitCode !== null) return Promise.resolve(child.exitCode);
