@@ -96,6 +96,28 @@ export function adminApi(agent: Dispatcher, adminUrl: string, token: string, sta
 }
 
 /**
+ * Registers through `admin` the API `audience` (scope orders:read) and a client_credentials client `orders-app` of it;
+ * the client's id and its `Authorization: Basic ...` value.
+ *
+ * @example
+ * const { basic } = await ordersApp(admin, AUDIENCE);
+ * const jwt = await clientCredentialsToken(platform, running.endpoints.identity, basic, AUDIENCE);
+ */
+export async function ordersApp(admin: AdminApi, audience: string): Promise<{ clientId: string; basic: string }> {
+  await admin('/v1/identity/apis', { audience, scopes: [{ name: 'orders:read', description: 'read' }] });
+  const app = await admin('/v1/identity/clients', {
+    name: 'orders-app',
+    grant_types: ['client_credentials'],
+    scope: 'orders:read',
+    audiences: [audience],
+  });
+  return {
+    clientId: app.client_id,
+    basic: `Basic ${Buffer.from(`${app.client_id}:${app.client_secret}`).toString('base64')}`,
+  };
+}
+
+/**
  * An access token for `audience` from the client_credentials grant at `identityUrl` (through `agent`), the client
  * authenticated by `basic` (an `Authorization: Basic ...` value); expects the answer 200.
  */
