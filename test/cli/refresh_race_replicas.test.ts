@@ -82,7 +82,7 @@ describe('refresh token race across two gatehouse identity replicas on PostgreSQ
   beforeAll(async () => {
     // `gatehouse up` initializes the schema once and registers the API, clients and user through its admin API.
     // One issuer for both replicas; the default refresh grace window (0s): every reuse revokes the family.
-    const { cli, stop } = await set.initialize({
+    const { cli, createClient, stop } = await set.initialize({
       issuer: 'https://identity.replicas.test',
       signIn: { scryptCost: 12 },
     });
@@ -90,9 +90,7 @@ describe('refresh token race across two gatehouse identity replicas on PostgreSQ
     expect(api.code, api.stderr).toBe(0);
     const user = await cli(['user', 'create', '--username', USER.username, '--password-stdin'], `${USER.password}\n`);
     expect(user.code, user.stderr).toBe(0);
-    const web = await cli([
-      'client',
-      'create',
+    const web = await createClient([
       '--name',
       'web',
       '--grant',
@@ -105,11 +103,8 @@ describe('refresh token race across two gatehouse identity replicas on PostgreSQ
       '--redirect-uri',
       REDIRECT,
     ]);
-    expect(web.code, web.stderr).toBe(0);
-    app = (JSON.parse(web.stdout) as { client_id: string }).client_id;
-    const resourceServer = await cli([
-      'client',
-      'create',
+    app = web.clientId;
+    rs = await createClient([
       '--name',
       'orders-rs',
       '--grant',
@@ -119,9 +114,6 @@ describe('refresh token race across two gatehouse identity replicas on PostgreSQ
       '--audience',
       AUDIENCE,
     ]);
-    expect(resourceServer.code, resourceServer.stderr).toBe(0);
-    const parsed = JSON.parse(resourceServer.stdout) as { client_id: string; client_secret: string };
-    rs = { clientId: parsed.client_id, secret: parsed.client_secret };
     expect(await stop()).toBe(0);
 
     const started = await set.start(2);

@@ -37,28 +37,15 @@ describe('gatehouse identity replicas on PostgreSQL + Redis', { timeout: 180_000
 
   beforeAll(async () => {
     // `gatehouse up` initializes the schema once and registers the clients through its admin API, then stops.
-    const { cli, stop } = await set.initialize({
+    const { cli, createClient, stop } = await set.initialize({
       // Replicas behind one name: the issuer (`iss`) every replica issues and accepts.
       issuer: 'https://identity.replicas.test',
       limits: { failedAuthPerClient: { rate: 1, period: '1h', burst: 3 } },
     });
     const api = await cli(['api', 'create', '--audience', 'https://orders.test', '--scope', 'orders:read=read']);
     expect(api.code, api.stderr).toBe(0);
-    const client = async (name: string): Promise<Credentials> => {
-      const made = await cli([
-        'client',
-        'create',
-        '--name',
-        name,
-        '--grant',
-        'client_credentials',
-        '--scope',
-        'orders:read',
-      ]);
-      expect(made.code, made.stderr).toBe(0);
-      const parsed = JSON.parse(made.stdout) as { client_id: string; client_secret: string };
-      return { clientId: parsed.client_id, secret: parsed.client_secret };
-    };
+    const client = (name: string) =>
+      createClient(['--name', name, '--grant', 'client_credentials', '--scope', 'orders:read']);
     billing = await client('billing');
     guessed = await client('guessed');
     expect(await stop()).toBe(0);

@@ -3,6 +3,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import type { Agent } from 'undici';
+import { expect } from 'vitest';
 import type { MemoryLogger } from '../../src/core/index.js';
 import { RootKey } from '../../src/kms/index.js';
 import { exitOf, runCli, startComponent, startUp, type CliResult, type ComponentProcess } from './cli.js';
@@ -85,6 +86,8 @@ export interface IdentityReplicas {
    */
   initialize(identity: Record<string, unknown>): Promise<{
     cli(args: string[], input?: string): Promise<CliResult>;
+    /** `gatehouse client create ...args` (expected to exit 0): the new client's id and secret ('' for a public one). */
+    createClient(args: string[]): Promise<{ clientId: string; secret: string }>;
     /** SIGTERM to the `gatehouse up`; its exit code. */
     stop(): Promise<number | null>;
   }>;
@@ -108,6 +111,7 @@ export interface IdentityReplicas {
  * const set = identityReplicas('gh-replicas-');
  * const admin = await set.initialize({ issuer: 'https://identity.replicas.test' });
  * expect((await admin.cli(['api', 'create', '--audience', AUDIENCE])).code).toBe(0);
+ * const { clientId, secret } = await admin.createClient(['--name', 'billing', '--grant', 'client_credentials']);
  * expect(await admin.stop()).toBe(0);
  * const { replicas, agent } = await set.start(2);
  */
@@ -143,8 +147,15 @@ export function identityReplicas(tmpPrefix: string): IdentityReplicas {
         }),
       );
       up = await startUp(upDir, { GATEHOUSE_CONFIG: config });
+      const cli = (args: string[], input?: string) => runCli([...args, '--json', '--data-dir', upDir], {}, input);
       return {
-        cli: (args, input) => runCli([...args, '--json', '--data-dir', upDir], {}, input),
+        cli,
+        async createClient(args) {
+          const made = await cli(['client', 'create', ...args]);
+          expect(made.code, made.stderr).toBe(0);
+          const parsed = JSON.parse(made.stdout) as { client_id: string; client_secret?: string };
+          return { clientId: parsed.client_id, secret: parsed.client_secret ?? '' };
+        },
         stop: stopUp,
       };
     },
