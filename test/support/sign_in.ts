@@ -70,6 +70,27 @@ export interface FormPage {
   inputs: Record<string, string>;
 }
 
+/** A {@link FormPage} with its headers: what a browser over fastify inject reads ({@link pageOf}). */
+export interface Page extends FormPage {
+  headers: Record<string, string | string[] | number | undefined>;
+}
+
+/**
+ * The page of a fastify inject answer.
+ *
+ * @example
+ * const page = pageOf(await app.inject({ method: 'GET', url: '/oauth2/login' }));
+ */
+export function pageOf(res: { statusCode: number; headers: Page['headers']; body: string }): Page {
+  return {
+    status: res.statusCode,
+    headers: res.headers,
+    body: res.body,
+    location: typeof res.headers.location === 'string' ? res.headers.location : undefined,
+    inputs: inputsOf(res.body),
+  };
+}
+
 /** What the sign-in helpers need of a browser: GETs and form POSTs that keep the session cookie. */
 export interface FormBrowser {
   get(url: string): Promise<FormPage>;

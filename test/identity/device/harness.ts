@@ -5,18 +5,13 @@ import { ManualClock, type MemoryLogger } from '../../../src/core/index.js';
 import { registerIdentityDevicePages } from '../../../src/http/index.js';
 import { MapVault } from '../harness.js';
 import { openMemoryIdentity } from '../../support/identity.js';
-import { inputsOf, type FormBrowser, type FormPage } from '../../support/sign_in.js';
+import { pageOf, type FormBrowser, type Page } from '../../support/sign_in.js';
 
 export const ISSUER = 'https://id.test.example';
 export const AUDIENCE = 'https://orders.test.example';
 export const PASSWORD = 'correct horse battery staple';
 export const DEVICE_GRANT = 'urn:ietf:params:oauth:grant-type:device_code';
 const TV_ADDRESS = '203.0.113.10';
-
-/** A page with its headers. */
-export interface Page extends FormPage {
-  headers: Record<string, string | string[] | number | undefined>;
-}
 
 /** The phone: a cookie jar over fastify inject. */
 export interface Phone extends FormBrowser {
@@ -56,13 +51,6 @@ export async function deviceHarness(settings: { device?: Record<string, unknown>
     maxBodyBytes: config.identity.limits.maxBodyBytes,
   });
   await app.ready();
-  const toPage = (res: { statusCode: number; headers: Page['headers']; body: string }): Page => ({
-    status: res.statusCode,
-    headers: res.headers,
-    body: res.body,
-    location: typeof res.headers.location === 'string' ? res.headers.location : undefined,
-    inputs: inputsOf(res.body),
-  });
   const harness: DeviceHarness = {
     clock,
     identity,
@@ -104,7 +92,7 @@ export async function deviceHarness(settings: { device?: Record<string, unknown>
             remoteAddress: address,
           });
           remember(res.headers['set-cookie']);
-          return toPage(res);
+          return pageOf(res);
         },
         async post(url, form) {
           const res = await app.inject({
@@ -115,7 +103,7 @@ export async function deviceHarness(settings: { device?: Record<string, unknown>
             remoteAddress: address,
           });
           remember(res.headers['set-cookie']);
-          return toPage(res);
+          return pageOf(res);
         },
       };
     },

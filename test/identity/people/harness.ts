@@ -5,7 +5,7 @@ import { registerIdentityPages } from '../../../src/http/index.js';
 import { MapVault } from '../harness.js';
 import { openMemoryIdentity } from '../../support/identity.js';
 import { injectFetch } from '../../support/inject_fetch.js';
-import { PKCE, inputsOf, type FormBrowser, type FormPage, type Person } from '../../support/sign_in.js';
+import { PKCE, pageOf, type FormBrowser, type Page, type Person } from '../../support/sign_in.js';
 
 export const ISSUER = 'https://id.test.example';
 export const AUDIENCE = 'https://orders.test.example';
@@ -43,11 +43,6 @@ export interface Browser extends FormBrowser {
   setCookies: string[];
   get(url: string): Promise<Page>;
   post(url: string, form: Record<string, string>, headers?: Record<string, string>): Promise<Page>;
-}
-
-/** A page with its headers. */
-export interface Page extends FormPage {
-  headers: Record<string, string | string[] | number | undefined>;
 }
 
 export interface PeopleHarness {
@@ -95,13 +90,6 @@ export async function peopleHarness(
     endSession: identity.endSession,
   });
   await app.ready();
-  const toPage = (res: { statusCode: number; headers: Page['headers']; body: string }): Page => ({
-    status: res.statusCode,
-    headers: res.headers,
-    body: res.body,
-    location: typeof res.headers.location === 'string' ? res.headers.location : undefined,
-    inputs: inputsOf(res.body),
-  });
   const fetchImpl = injectFetch(app);
   return {
     clock,
@@ -122,7 +110,7 @@ export async function peopleHarness(
             remoteAddress: address,
           });
           remember(res.headers['set-cookie']);
-          return toPage(res);
+          return pageOf(res);
         },
         async post(url, form, headers = {}) {
           const res = await app.inject({
@@ -137,7 +125,7 @@ export async function peopleHarness(
             remoteAddress: address,
           });
           remember(res.headers['set-cookie']);
-          return toPage(res);
+          return pageOf(res);
         },
       };
       const remember = (value: string | string[] | undefined) => {
