@@ -88,19 +88,17 @@ export interface IdentityReplicas {
     cli(args: string[], input?: string): Promise<CliResult>;
     /** `gatehouse client create ...args` (expected to exit 0): the new client's id and secret ('' for a public one). */
     createClient(args: string[]): Promise<{ clientId: string; secret: string }>;
-    /** SIGTERM to the `gatehouse up`; its exit code. */
-    stop(): Promise<number | null>;
   }>;
   /**
-   * Starts `count` replicas (after {@link initialize}'s up stopped): they get its root key through GATEHOUSE_ROOT_KEY
-   * and have no data directory of their own beyond a scratch one; `agent` trusts the platform CA.
+   * Stops {@link initialize}'s up (expected to exit 0), then starts `count` replicas: they get its root key through
+   * GATEHOUSE_ROOT_KEY and have no data directory of their own beyond a scratch one; `agent` trusts the platform CA.
    */
   start(count?: number): Promise<{ replicas: ComponentProcess[]; agent: Agent }>;
   /**
    * Closes the agent, stops the replicas (and an up still running), drops the schema, deletes the Redis keys under
-   * {@link prefix} and removes the directory; the replicas' exit codes (-1 for a signal).
+   * {@link prefix} and removes the directory; then expects every replica to have exited 0.
    */
-  stop(): Promise<number[]>;
+  stop(): Promise<void>;
 }
 
 /**
@@ -112,8 +110,8 @@ export interface IdentityReplicas {
  * const admin = await set.initialize({ issuer: 'https://identity.replicas.test' });
  * expect((await admin.cli(['api', 'create', '--audience', AUDIENCE])).code).toBe(0);
  * const { clientId, secret } = await admin.createClient(['--name', 'billing', '--grant', 'client_credentials']);
- * expect(await admin.stop()).toBe(0);
  * const { replicas, agent } = await set.start(2);
+ * afterAll(() => set.stop());
  */
 export function identityReplicas(tmpPrefix: string): IdentityReplicas {
   const redisUrl = process.env.REDIS_URL;
@@ -156,10 +154,10 @@ export function identityReplicas(tmpPrefix: string): IdentityReplicas {
           const parsed = JSON.parse(made.stdout) as { client_id: string; client_secret?: string };
           return { clientId: parsed.client_id, secret: parsed.client_secret ?? '' };
         },
-        stop: stopUp,
       };
     },
     async start(count = 2) {
+      expect(await stopUp()).toBe(0);
       agent = trustingAgent(join(upDir, 'trust-bundle.pem'));
       const env = { GATEHOUSE_ROOT_KEY: readFileSync(join(upDir, 'root.key'), 'utf8').trim() };
       const started: ComponentProcess[] = [];
@@ -182,7 +180,7 @@ export function identityReplicas(tmpPrefix: string): IdentityReplicas {
       if (keys.length > 0) await redis.del(...keys);
       redis.disconnect();
       tmp.remove();
-      return codes;
+      expect(codes.every((code) => code === 0)).toBe(true);
     },
   };
 }
