@@ -4,27 +4,17 @@
 // configuration (scrypt ln=17 r=8 p=1 with 2 hashes at once, ES256 access tokens, RS256 ID tokens) except the
 // operator settings named below. argv[2] = JSON { certPem, keyPem, username, password, redirectUri, audience }.
 // Prints { port, pid, codeClientId, deviceClientId } once listening; stops on SIGTERM.
-import { MemoryRecordStore } from '../../dist/adapters/index.js';
-import { openIdentity } from '../../dist/app/identity_server.js';
-import { loadConfig } from '../../dist/config/index.js';
-import { silentLogger, systemClock } from '../../dist/core/index.js';
+import { silentLogger } from '../../dist/core/index.js';
 import {
   createHttpsServer,
   registerIdentityDevicePages,
   registerIdentityPages,
-  registerIdentityRoutes,
   serveIdentityFormRoutes,
 } from '../../dist/http/index.js';
-import { MemoryLimiterStore } from '../../dist/ratelimit/index.js';
+import { openMemoryIdentity, registerTokenRoutes } from '../lib/memory_identity.mjs';
 
 const input = JSON.parse(process.argv[2]);
 const DEVICE_GRANT = 'urn:ietf:params:oauth:grant-type:device_code';
-const vault = new Map();
-const secrets = {
-  putSecret: async (name, value) => void vault.set(name, Buffer.from(value)),
-  getSecret: async (name) => vault.get(name),
-  deleteSecret: async (name) => void vault.delete(name),
-};
 // Operator settings for the run: all load comes from 127.0.0.1, so the per-address flood guard (token endpoint and
 // device authorization endpoint) is lifted; 10,000 pending device authorizations need maxPending 10,000 (default
 // 1,000); the polling interval is the minimum, 1 s, so that the rounds of polls measure capacity rather than the
@@ -33,19 +23,11 @@ const secrets = {
 // fresh cookie jar, i.e. a new anonymous browser session from 127.0.0.1, so that budget is lifted too
 // (newSessionsPerAddress). Failed-sign-in budgets stay at their defaults (every sign-in of the run succeeds).
 const flood = { rate: 10_000_000, period: '1s', burst: 1_000_000 };
-const config = loadConfig({
-  overrides: {
-    identity: {
-      limits: { tokenRequestsPerAddress: flood, introspectionRequestsPerAddress: flood },
-      device: { interval: 1, maxPending: 10_000, codeTtl: '30m' },
-      signIn: { newSessionsPerAddress: flood },
-    },
-  },
+const { config, identity, close } = await openMemoryIdentity({
+  limits: { tokenRequestsPerAddress: flood, introspectionRequestsPerAddress: flood },
+  device: { interval: 1, maxPending: 10_000, codeTtl: '30m' },
+  signIn: { newSessionsPerAddress: flood },
 });
-const clock = systemClock;
-const records = new MemoryRecordStore({ clock });
-const limiter = new MemoryLimiterStore({ clock, maxKeys: config.ratelimit.memory.maxKeys });
-const identity = await openIdentity({ config, records, vault: secrets, limiter, clock, logger: silentLogger });
 await identity.apis.create(input.audience, [{ name: 'orders:read', description: 'See your orders' }]);
 await identity.people.users.create({ username: input.username, password: input.password, roles: ['viewer'] });
 const { client: codeClient } = await identity.clients.create({
@@ -69,12 +51,7 @@ const server = createHttpsServer({
   logger: silentLogger,
 });
 const maxBodyBytes = config.identity.limits.maxBodyBytes;
-registerIdentityRoutes(server.app, {
-  token: identity.token,
-  metadata: () => identity.metadata(),
-  jwksJson: () => identity.signingKeys.jwksJson(),
-  jwksMaxAgeSeconds: () => identity.signingKeys.jwksMaxAgeSeconds(),
-  maxBodyBytes,
+registerTokenRoutes(server.app, identity, config, {
   corsOrigins: (origin) => identity.corsOrigins.allows(origin),
   userinfo: identity.userinfo,
 });
@@ -108,7 +85,6 @@ process.stdout.write(
 );
 process.on('SIGTERM', async () => {
   await server.close();
-  identity.close();
-  await limiter.close();
+  await close();
   process.exit(0);
 });

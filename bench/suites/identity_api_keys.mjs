@@ -2,30 +2,10 @@
 // as the introspection endpoint and the platform authorizer use it) against a bare loop of SHA-256 plus a Map lookup.
 import { createHash, hash } from 'node:crypto';
 import { compare } from '../lib/measure.mjs';
-import { MemoryRecordStore } from '../../dist/adapters/index.js';
-import { openIdentity } from '../../dist/app/identity_server.js';
-import { loadConfig } from '../../dist/config/index.js';
-import { silentLogger, systemClock } from '../../dist/core/index.js';
-import { MemoryLimiterStore } from '../../dist/ratelimit/index.js';
+import { openMemoryIdentity } from '../lib/memory_identity.mjs';
 
 export async function run() {
-  const vault = new Map();
-  const secrets = {
-    putSecret: async (name, value) => void vault.set(name, Buffer.from(value)),
-    getSecret: async (name) => vault.get(name),
-    deleteSecret: async (name) => void vault.delete(name),
-  };
-  const config = loadConfig({ overrides: { identity: { issuer: 'https://127.0.0.1' } } });
-  const records = new MemoryRecordStore({ clock: systemClock });
-  const limiter = new MemoryLimiterStore({ clock: systemClock, maxKeys: 1000 });
-  const identity = await openIdentity({
-    config,
-    records,
-    vault: secrets,
-    limiter,
-    clock: systemClock,
-    logger: silentLogger,
-  });
+  const { identity, close } = await openMemoryIdentity({ issuer: 'https://127.0.0.1' }, 1000);
   try {
     // 1,000 keys in the index, one of them presented.
     const keys = [];
@@ -61,7 +41,6 @@ export async function run() {
       },
     ];
   } finally {
-    identity.close();
-    await limiter.close();
+    await close();
   }
 }

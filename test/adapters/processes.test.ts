@@ -1,7 +1,7 @@
 // Crash tests with real child processes: durability of acknowledged writes after SIGKILL, and locks and leases that
 // die with their holder. Child processes cannot load TypeScript and we add no TS loader, so beforeAll compiles
 // src/adapters (with what it imports) once into a temp directory under node_modules/.cache with `tsc --noCheck`
-// (see test/support/compile_adapters.ts); the fixture test/adapters/fixtures/child.mjs imports that output.
+// (see test/support/compile_src.ts); the fixture test/adapters/fixtures/child.mjs imports that output.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -17,7 +17,7 @@ import {
   type FileLock,
 } from '../../src/adapters/index.js';
 import { ManualClock, type Lease, type RecordStore } from '../../src/core/index.js';
-import { compileAdapters } from '../support/compile_adapters.js';
+import { compileSources } from '../support/compile_src.js';
 import { freshPostgresSchema, type FreshPostgresSchema } from '../support/postgres.js';
 
 const FIXTURE = fileURLToPath(new URL('./fixtures/child.mjs', import.meta.url));
@@ -28,7 +28,7 @@ const children: ChildProcess[] = [];
 const cleanups: Array<() => Promise<void> | void> = [];
 
 beforeAll(() => {
-  dist = compileAdapters();
+  dist = compileSources('adapters');
 });
 afterAll(() => {
   rmSync(dist, { recursive: true, force: true });

@@ -12,7 +12,7 @@ import { newKeyAndCsr } from '../../src/mesh/index.js';
 import { bundleAgent, callJson, type CallInit } from '../support/https.js';
 import { servedFingerprint, testCertificate } from '../support/test_tls.js';
 import { tempDir } from '../support/tmp.js';
-import { startTestGatehouse } from '../support/up.js';
+import { adminApi, startTestGatehouse, type AdminApi } from '../support/up.js';
 
 const API = 'https://orders.example/api';
 
@@ -48,14 +48,7 @@ describe('components started alone beside gatehouse up', () => {
   };
   let plain: Agent;
   const call = (url: string, init: CallInit & { agent?: Agent } = {}) => callJson(init.agent ?? plain, url, init);
-  const admin = async (path: string, json: unknown) => {
-    const res = await call(`${running.endpoints.admin}${path}`, {
-      headers: { authorization: `Bearer ${adminToken}` },
-      json,
-    });
-    expect(res.status, JSON.stringify(res.body)).toBeLessThan(300);
-    return res.body;
-  };
+  let admin: AdminApi;
   /** An X.509-SVID for `spiffeId` from the platform CA. */
   const svid = async (spiffeId: string) => {
     const { keyPem, csrPem } = await newKeyAndCsr();
@@ -90,6 +83,7 @@ describe('components started alone beside gatehouse up', () => {
     cleanups.push(() => running.stop());
     td = running.endpoints.trustDomain;
     plain = agentWith();
+    admin = adminApi(plain, running.endpoints.admin, adminToken);
   });
 
   afterAll(async () => {

@@ -7,9 +7,7 @@ import { MemoryLogger, type Lease } from '../../src/core/index.js';
 import { RootKey } from '../../src/kms/index.js';
 import { callJson } from '../support/https.js';
 import { trustingAgent } from '../support/https.js';
-import { freshPostgresSchema, type FreshPostgresSchema } from '../support/postgres.js';
-import { tempDir } from '../support/tmp.js';
-import { startTestGatehouse } from '../support/up.js';
+import { upReplicas } from '../support/replicas.js';
 
 const HOUR = 3_600_000;
 const LEASE = 'root-key-rotation';
@@ -20,30 +18,24 @@ const LEASE = 'root-key-rotation';
  * others, and no replica's start disturbs the `.next` file of a rotation running in another.
  */
 describe('gatehouse up replicas on one PostgreSQL follow each other root rotations', { timeout: 120_000 }, () => {
-  const tmp = tempDir('gh-uprot-');
-  const rootFile = join(tmp.dir, 'root.key');
+  const replicas = upReplicas('gh-uprot-');
+  const rootFile = replicas.rootFile;
   const nextFile = `${rootFile}.next`;
-  const stops: Array<() => Promise<void> | void> = [];
-  let pg: FreshPostgresSchema;
   let agent: Agent;
   let a: RunningGatehouse;
   let b: RunningGatehouse;
 
   const start = async (name: string, logger = new MemoryLogger()) => {
-    const dataDir = join(tmp.dir, name);
     if (a !== undefined) {
       // The admin token is shared by the replicas of one storage: a joining replica gets a copy (docs/operations.md).
+      const dataDir = join(replicas.dir, name);
       mkdirSync(dataDir, { recursive: true, mode: 0o700 });
       copyFileSync(a.paths.adminToken, join(dataDir, 'admin.token'));
     }
-    const { running, stop } = await startTestGatehouse({
-      dataDir,
-      overrides: { storage: { kind: 'postgres', postgres: { url: pg.url, schema: pg.schema } } },
-      rootKey: { file: rootFile },
+    const { running, stop } = await replicas.start(name, {
       logger,
       rootKeyCheckEveryMs: HOUR, // checked when the test asks
     });
-    stops.push(stop);
     return { running, logger, stop };
   };
   const tokenOf = (at: RunningGatehouse) => readFileSync(at.paths.adminToken, 'utf8').trim();
@@ -61,18 +53,15 @@ describe('gatehouse up replicas on one PostgreSQL follow each other root rotatio
     (JSON.parse(readFileSync(at.paths.manifest, 'utf8')) as { rootKeyFingerprint: string }).rootKeyFingerprint;
 
   beforeAll(async () => {
-    pg = await freshPostgresSchema();
-    writeFileSync(rootFile, `${RootKey.generate().toText()}\n`, { mode: 0o600 });
+    await replicas.open();
     a = (await start('a')).running;
     b = (await start('b')).running;
     agent = trustingAgent(a.endpoints.trustBundle);
   });
 
   afterAll(async () => {
-    while (stops.length) await stops.pop()?.();
     await agent?.close();
-    await pg?.drop();
-    tmp.remove();
+    await replicas.close();
   });
 
   it('a replica adopts a root key rotated through another: 503 ERR_ROOT_KEY_NOT_HELD before, then it reads and writes again', async () => {

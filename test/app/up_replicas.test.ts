@@ -1,15 +1,11 @@
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, readFileSync } from 'node:fs';
 import type { Agent } from 'undici';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { RunningGatehouse } from '../../src/app/index.js';
 import { AdminToken } from '../../src/app/admin_token.js';
 import { MemoryLogger } from '../../src/core/index.js';
-import { RootKey } from '../../src/kms/index.js';
 import { callJson, trustingAgent } from '../support/https.js';
-import { freshPostgresSchema, type FreshPostgresSchema } from '../support/postgres.js';
-import { tempDir } from '../support/tmp.js';
-import { startTestGatehouse } from '../support/up.js';
+import { upReplicas } from '../support/replicas.js';
 
 /**
  * Two `gatehouse up` replicas on one PostgreSQL schema share one admin token: the second one's first start keeps the
@@ -21,26 +17,17 @@ import { startTestGatehouse } from '../support/up.js';
 const API_KEY_REFRESH_MS = 100;
 
 describe('gatehouse up replicas on one PostgreSQL share the admin token and API keys', { timeout: 120_000 }, () => {
-  const tmp = tempDir('gh-upadm-');
-  const rootFile = join(tmp.dir, 'root.key');
-  const stops: Array<() => Promise<void>> = [];
-  let pg: FreshPostgresSchema;
+  const replicas = upReplicas('gh-upadm-');
   let agent: Agent;
   let a: RunningGatehouse;
   let b: RunningGatehouse;
   const bLog = new MemoryLogger();
 
   const start = async (name: string, logger = new MemoryLogger()) => {
-    const up = await startTestGatehouse({
-      dataDir: join(tmp.dir, name),
-      overrides: {
-        storage: { kind: 'postgres', postgres: { url: pg.url, schema: pg.schema } },
-        identity: { apiKeys: { refreshEvery: `${API_KEY_REFRESH_MS}ms` } },
-      },
-      rootKey: { file: rootFile },
+    const up = await replicas.start(name, {
+      overrides: { identity: { apiKeys: { refreshEvery: `${API_KEY_REFRESH_MS}ms` } } },
       logger,
     });
-    stops.push(up.stop);
     return up.running;
   };
   const status = async (at: RunningGatehouse, token: string) => {
@@ -51,18 +38,15 @@ describe('gatehouse up replicas on one PostgreSQL share the admin token and API 
   };
 
   beforeAll(async () => {
-    pg = await freshPostgresSchema();
-    writeFileSync(rootFile, `${RootKey.generate().toText()}\n`, { mode: 0o600 });
+    await replicas.open();
     a = await start('a');
     b = await start('b', bLog);
     agent = trustingAgent(a.endpoints.trustBundle);
   });
 
   afterAll(async () => {
-    while (stops.length) await stops.pop()?.();
     await agent?.close();
-    await pg?.drop();
-    tmp.remove();
+    await replicas.close();
   });
 
   it('a replica joining initialized storage keeps the shared token and says how to get a copy of it', async () => {

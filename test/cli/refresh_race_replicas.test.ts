@@ -1,17 +1,9 @@
-import { createHash, randomBytes } from 'node:crypto';
-import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
 import { request, type Agent } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { exitOf, runCli } from '../support/cli.js';
-import { trustingAgent } from '../support/https.js';
-import { freshPostgresSchema, type FreshPostgresSchema } from '../support/postgres.js';
-import { tempDir } from '../support/tmp.js';
-import { up } from './object_support.js';
-import { startIdentityReplicas, stopReplicas, type ComponentProcess } from './standalone_support.js';
-
-const REDIS_URL = process.env.REDIS_URL;
-if (!REDIS_URL) throw new Error('REDIS_URL must be set (e.g. redis://127.0.0.1:6379): the replica tests never skip');
+import type { ComponentProcess } from '../support/cli.js';
+import { identityReplicas } from '../support/replicas.js';
+import { authorizePath, codeExchangeForm, httpsBrowser, pkcePair, signInAndAllow } from '../support/sign_in.js';
 
 const REDIRECT = 'https://app.replicas.test/cb';
 const AUDIENCE = 'https://orders.test';
@@ -22,31 +14,10 @@ interface Answer {
   body: Record<string, unknown>;
 }
 
-/** The named inputs of a page's forms (the sign-in and consent pages' csrf and query). */
-function inputsOf(html: string): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const m of html.matchAll(/<input([^>]*)>/g)) {
-    const attrs = m[1] as string;
-    const name = /name="([^"]+)"/.exec(attrs)?.[1];
-    const value = /value="([^"]*)"/.exec(attrs)?.[1];
-    if (name === undefined || value === undefined) continue;
-    out[name] = value
-      .replace(/&#(\d+);/g, (_s, n: string) => String.fromCharCode(Number(n)))
-      .replace(/&quot;/g, '"')
-      .replace(/&lt;/g, '<')
-      .replace(/&gt;/g, '>')
-      .replace(/&amp;/g, '&');
-  }
-  return out;
-}
-
 // Issue 5: 50 parallel uses of one refresh token, 25 at each of two `gatehouse identity` processes on one PostgreSQL
 // schema (default grace window 0): one winner, everyone else invalid_grant, and the reuse revokes the whole family.
 describe('refresh token race across two gatehouse identity replicas on PostgreSQL', { timeout: 180_000 }, () => {
-  const tmp = tempDir('gh-refresh-replicas-');
-  const prefix = `t_${randomBytes(6).toString('hex')}:`;
-  const replicas: ComponentProcess[] = [];
-  let pg: FreshPostgresSchema;
+  const set = identityReplicas('gh-refresh-replicas-');
   let agent: Agent;
   let app: string;
   let rs: { clientId: string; secret: string };
@@ -86,97 +57,40 @@ describe('refresh token race across two gatehouse identity replicas on PostgreSQ
 
   /** A person's code + PKCE sign-in at `at` over HTTP (cookie jar, CSRF, password, consent Allow), then the code. */
   const signIn = async (at: ComponentProcess): Promise<Answer> => {
-    const jar = new Map<string, string>();
-    const send = async (path: string, form?: Record<string, string>) => {
-      const headers: Record<string, string> = {};
-      if (jar.size > 0) headers['cookie'] = [...jar].map(([k, v]) => `${k}=${v}`).join('; ');
-      if (form) headers['content-type'] = 'application/x-www-form-urlencoded';
-      const res = await request(`${at.url}${path}`, {
-        method: form ? 'POST' : 'GET',
-        dispatcher: agent,
-        headers,
-        ...(form ? { body: new URLSearchParams(form).toString() } : {}),
-      });
-      const body = await res.body.text();
-      const cookies = res.headers['set-cookie'];
-      for (const cookie of cookies === undefined ? [] : Array.isArray(cookies) ? cookies : [cookies]) {
-        const pair = cookie.split(';')[0] as string;
-        const eq = pair.indexOf('=');
-        const value = pair.slice(eq + 1).trim();
-        if (value === '' || /max-age=0/i.test(cookie)) jar.delete(pair.slice(0, eq).trim());
-        else jar.set(pair.slice(0, eq).trim(), value);
-      }
-      const location = res.headers['location'];
-      return { status: res.statusCode, body, location: typeof location === 'string' ? location : undefined };
-    };
-    const verifier = randomBytes(32).toString('base64url');
+    const { verifier, challenge } = pkcePair();
     const state = randomBytes(16).toString('base64url');
-    const query = new URLSearchParams({
+    const url = authorizePath({
       response_type: 'code',
       client_id: app,
       redirect_uri: REDIRECT,
       scope: 'orders:read offline_access',
       state,
-      code_challenge: createHash('sha256').update(verifier).digest('base64url'),
+      code_challenge: challenge,
       code_challenge_method: 'S256',
     });
-    const login = await send(`/oauth2/authorize?${query.toString()}`);
-    expect(login.status, login.body).toBe(200);
+    const { login, consent, done } = await signInAndAllow(httpsBrowser(agent, at.url), url, USER);
     expect(login.body).toContain('>Sign in</button>');
-    const loginInputs = inputsOf(login.body);
-    const consent = await send('/oauth2/authorize/login', {
-      csrf: loginInputs['csrf'] as string,
-      query: loginInputs['query'] as string,
-      ...USER,
-    });
-    expect(consent.status, consent.body).toBe(200);
     expect(consent.body).toContain('>Allow</button>');
-    const consentInputs = inputsOf(consent.body);
-    const done = await send('/oauth2/authorize/consent', {
-      csrf: consentInputs['csrf'] as string,
-      query: consentInputs['query'] as string,
-      decision: 'allow',
-    });
-    expect(done.status, done.body).toBe(303);
     const back = new URL(done.location as string);
     expect(back.origin + back.pathname).toBe(REDIRECT);
     expect(back.searchParams.get('state')).toBe(state);
     const code = back.searchParams.get('code');
     expect(code, back.searchParams.get('error') ?? '').toBeTruthy();
-    return post(`${at.url}/oauth2/token`, {
-      grant_type: 'authorization_code',
-      code: code as string,
-      redirect_uri: REDIRECT,
-      client_id: app,
-      code_verifier: verifier,
-    });
+    return post(`${at.url}/oauth2/token`, codeExchangeForm(app, code as string, verifier, REDIRECT));
   };
 
   beforeAll(async () => {
-    pg = await freshPostgresSchema();
-    const config = join(tmp.dir, 'replica.json');
-    writeFileSync(
-      config,
-      JSON.stringify({
-        log: { level: 'warn' },
-        storage: { kind: 'postgres', postgres: { url: pg.url, schema: pg.schema } },
-        redis: { url: REDIS_URL, keyPrefix: prefix },
-        listen: { identity: { port: 0 }, identityMtls: { port: 0 } },
-        // One issuer for both replicas; the default refresh grace window (0s): every reuse revokes the family.
-        identity: { issuer: 'https://identity.replicas.test', signIn: { scryptCost: 12 } },
-      }),
-    );
     // `gatehouse up` initializes the schema once and registers the API, clients and user through its admin API.
-    const dir = join(tmp.dir, 'admin');
-    const server = await up(dir, { GATEHOUSE_CONFIG: config });
-    const cli = (args: string[], input?: string) => runCli([...args, '--json', '--data-dir', dir], {}, input);
+    // One issuer for both replicas; the default refresh grace window (0s): every reuse revokes the family.
+    const { cli, createClient } = await set.initialize({
+      issuer: 'https://identity.replicas.test',
+      signIn: { scryptCost: 12 },
+    });
     const api = await cli(['api', 'create', '--audience', AUDIENCE, '--scope', 'orders:read=read']);
     expect(api.code, api.stderr).toBe(0);
     const user = await cli(['user', 'create', '--username', USER.username, '--password-stdin'], `${USER.password}\n`);
     expect(user.code, user.stderr).toBe(0);
-    const web = await cli([
-      'client',
-      'create',
+    const web = await createClient([
       '--name',
       'web',
       '--grant',
@@ -189,11 +103,8 @@ describe('refresh token race across two gatehouse identity replicas on PostgreSQ
       '--redirect-uri',
       REDIRECT,
     ]);
-    expect(web.code, web.stderr).toBe(0);
-    app = (JSON.parse(web.stdout) as { client_id: string }).client_id;
-    const resourceServer = await cli([
-      'client',
-      'create',
+    app = web.clientId;
+    rs = await createClient([
       '--name',
       'orders-rs',
       '--grant',
@@ -203,23 +114,13 @@ describe('refresh token race across two gatehouse identity replicas on PostgreSQ
       '--audience',
       AUDIENCE,
     ]);
-    expect(resourceServer.code, resourceServer.stderr).toBe(0);
-    const parsed = JSON.parse(resourceServer.stdout) as { client_id: string; client_secret: string };
-    rs = { clientId: parsed.client_id, secret: parsed.client_secret };
-    server.child.kill('SIGTERM');
-    expect(await exitOf(server.child)).toBe(0);
 
-    agent = trustingAgent(join(dir, 'trust-bundle.pem'));
-    [a, b] = await startIdentityReplicas(config, dir, tmp.dir);
-    replicas.push(a, b);
+    const started = await set.start(2);
+    agent = started.agent;
+    [a, b] = started.replicas as [ComponentProcess, ComponentProcess];
   });
 
-  afterAll(async () => {
-    await agent?.close();
-    const codes = await stopReplicas({ replicas, pg, redisUrl: REDIS_URL, prefix });
-    tmp.remove();
-    expect(codes.every((code) => code === 0)).toBe(true);
-  });
+  afterAll(() => set.stop());
 
   it('50 parallel refreshes of one token, 25 at each replica: one winner, 49 invalid_grant, the family revoked', async () => {
     const issued = await signIn(a);

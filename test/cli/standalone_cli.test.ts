@@ -3,12 +3,11 @@ import { existsSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'no
 import { join } from 'node:path';
 import { Agent } from 'undici';
 import { afterAll, describe, expect, it } from 'vitest';
-import { exitOf, runCli } from '../support/cli.js';
+import { exitOf, runCli, startComponent, type ComponentProcess } from '../support/cli.js';
 import { getJson, trustingAgent } from '../support/https.js';
 import { servedFingerprint, testCertificate } from '../support/test_tls.js';
 import { tempDir } from '../support/tmp.js';
 import { up } from './object_support.js';
-import { startComponent, type ComponentProcess } from './standalone_support.js';
 
 // `gatehouse identity|kms|ca --config FILE` on the embedded SQLite data directory that a `gatehouse up` initialized.
 describe('components started alone (SQLite)', { timeout: 120_000 }, () => {

@@ -1,11 +1,17 @@
-import { spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { CLI, exitOf, logLines, runCli, waitForOutput } from '../support/cli.js';
+import {
+  exitOf,
+  logLines,
+  runCli,
+  spawnSighupAt,
+  startComponent,
+  waitForOutput,
+  type ComponentProcess,
+} from '../support/cli.js';
 import { tempDir } from '../support/tmp.js';
 import { up } from './object_support.js';
-import { startComponent, type ComponentProcess } from './standalone_support.js';
 
 const ignoredLines = (output: string) => logLines(output).filter((line) => line.event === 'config_reload_ignored');
 
@@ -56,28 +62,19 @@ describe('a component alone: --log-level and SIGHUP', { timeout: 120_000 }, () =
 
   it('holds a SIGHUP that arrives during start-up and reloads once it runs', async () => {
     write();
-    const child = spawn(process.execPath, [CLI, 'kms', '--config', config, '--data-dir', dir], {
-      env: { PATH: process.env.PATH ?? '/usr/bin:/bin' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let output = '';
-    let signalled = false;
-    child.stdout.on('data', (d: Buffer) => (output += d.toString()));
-    child.stderr.on('data', (d: Buffer) => {
-      output += d.toString();
-      // Logged while the KMS opens its callers' verifier: before its listener runs.
-      if (!signalled && output.includes('identity.issuer is not set')) {
-        signalled = true;
-        write({ keepAlive: '9s' });
-        child.kill('SIGHUP');
-      }
-    });
+    // 'identity.issuer is not set' is logged while the KMS opens its callers' verifier: before its listener runs.
+    const { child, output, signalled } = spawnSighupAt(
+      ['kms', '--config', config, '--data-dir', dir],
+      {},
+      'identity.issuer is not set',
+      () => write({ keepAlive: '9s' }),
+    );
     try {
-      await waitForOutput(() => output, /"event":"config_reload_ignored"/);
-      expect(signalled).toBe(true);
-      expect(output).toContain('gatehouse kms listening on');
-      expect(ignoredLines(output)).toMatchObject([{ keys: ['http.keepAliveTimeout'] }]);
-      expect(child.signalCode, output).toBeNull();
+      await waitForOutput(output, /"event":"config_reload_ignored"/);
+      expect(signalled()).toBe(true);
+      expect(output()).toContain('gatehouse kms listening on');
+      expect(ignoredLines(output())).toMatchObject([{ keys: ['http.keepAliveTimeout'] }]);
+      expect(child.signalCode, output()).toBeNull();
       child.kill('SIGTERM');
       expect(await exitOf(child)).toBe(0);
     } finally {

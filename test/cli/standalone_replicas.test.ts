@@ -1,17 +1,7 @@
-import { randomBytes } from 'node:crypto';
-import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { request, type Agent } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { exitOf, runCli } from '../support/cli.js';
-import { trustingAgent } from '../support/https.js';
-import { freshPostgresSchema, type FreshPostgresSchema } from '../support/postgres.js';
-import { tempDir } from '../support/tmp.js';
-import { up } from './object_support.js';
-import { startIdentityReplicas, stopReplicas, type ComponentProcess } from './standalone_support.js';
-
-const REDIS_URL = process.env.REDIS_URL;
-if (!REDIS_URL) throw new Error('REDIS_URL must be set (e.g. redis://127.0.0.1:6379): the replica tests never skip');
+import type { ComponentProcess } from '../support/cli.js';
+import { identityReplicas } from '../support/replicas.js';
 
 interface Credentials {
   clientId: string;
@@ -20,10 +10,7 @@ interface Credentials {
 
 // Two `gatehouse identity` processes on one PostgreSQL schema and one Redis prefix, initialized once by `gatehouse up`.
 describe('gatehouse identity replicas on PostgreSQL + Redis', { timeout: 180_000 }, () => {
-  const tmp = tempDir('gh-replicas-');
-  const prefix = `t_${randomBytes(6).toString('hex')}:`;
-  const replicas: ComponentProcess[] = [];
-  let pg: FreshPostgresSchema;
+  const set = identityReplicas('gh-replicas-');
   let agent: Agent;
   let billing: Credentials;
   let guessed: Credentials;
@@ -49,60 +36,26 @@ describe('gatehouse identity replicas on PostgreSQL + Redis', { timeout: 180_000
     (await form(`${at.url}/oauth2/introspect`, `token=${jwt}`, billing)).body['active'];
 
   beforeAll(async () => {
-    pg = await freshPostgresSchema();
-    const config = join(tmp.dir, 'replica.json');
-    writeFileSync(
-      config,
-      JSON.stringify({
-        log: { level: 'warn' },
-        storage: { kind: 'postgres', postgres: { url: pg.url, schema: pg.schema } },
-        redis: { url: REDIS_URL, keyPrefix: prefix },
-        listen: { identity: { port: 0 }, identityMtls: { port: 0 } },
-        identity: {
-          // Replicas behind one name: the issuer (`iss`) every replica issues and accepts.
-          issuer: 'https://identity.replicas.test',
-          limits: { failedAuthPerClient: { rate: 1, period: '1h', burst: 3 } },
-        },
-      }),
-    );
     // `gatehouse up` initializes the schema once and registers the clients through its admin API, then stops.
-    const dir = join(tmp.dir, 'admin');
-    const server = await up(dir, { GATEHOUSE_CONFIG: config });
-    const cli = (args: string[]) => runCli([...args, '--json', '--data-dir', dir]);
+    const { cli, createClient } = await set.initialize({
+      // Replicas behind one name: the issuer (`iss`) every replica issues and accepts.
+      issuer: 'https://identity.replicas.test',
+      limits: { failedAuthPerClient: { rate: 1, period: '1h', burst: 3 } },
+    });
     const api = await cli(['api', 'create', '--audience', 'https://orders.test', '--scope', 'orders:read=read']);
     expect(api.code, api.stderr).toBe(0);
-    const client = async (name: string): Promise<Credentials> => {
-      const made = await cli([
-        'client',
-        'create',
-        '--name',
-        name,
-        '--grant',
-        'client_credentials',
-        '--scope',
-        'orders:read',
-      ]);
-      expect(made.code, made.stderr).toBe(0);
-      const parsed = JSON.parse(made.stdout) as { client_id: string; client_secret: string };
-      return { clientId: parsed.client_id, secret: parsed.client_secret };
-    };
+    const client = (name: string) =>
+      createClient(['--name', name, '--grant', 'client_credentials', '--scope', 'orders:read']);
     billing = await client('billing');
     guessed = await client('guessed');
-    server.child.kill('SIGTERM');
-    expect(await exitOf(server.child)).toBe(0);
 
-    agent = trustingAgent(join(dir, 'trust-bundle.pem'));
     // The replicas have no data directory of their own: storage, leases and the root key come from elsewhere.
-    [a, b] = await startIdentityReplicas(config, dir, tmp.dir);
-    replicas.push(a, b);
+    const started = await set.start(2);
+    agent = started.agent;
+    [a, b] = started.replicas as [ComponentProcess, ComponentProcess];
   });
 
-  afterAll(async () => {
-    await agent?.close();
-    const codes = await stopReplicas({ replicas, pg, redisUrl: REDIS_URL, prefix });
-    tmp.remove();
-    expect(codes.every((code) => code === 0)).toBe(true);
-  });
+  afterAll(() => set.stop());
 
   it('serves one client from both replicas, with one JWKS, and a revocation at one is refused at the other', async () => {
     expect(a.url).not.toBe(b.url);

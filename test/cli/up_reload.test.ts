@@ -1,8 +1,7 @@
-import { spawn } from 'node:child_process';
 import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { CLI, exitOf, FREE_PORTS, logLines, runCli, startUp } from '../support/cli.js';
+import { exitOf, FREE_PORTS, logLines, runCli, spawnSighupAt, startUp } from '../support/cli.js';
 import { tempDir } from '../support/tmp.js';
 
 async function until(check: () => boolean, what: () => string): Promise<void> {
@@ -45,30 +44,18 @@ describe('gatehouse up on SIGHUP', () => {
   it('is held while the platform starts instead of killing it', async () => {
     const tmp = tempDir('gh-up-early-hup-');
     const dataDir = join(tmp.dir, 'data');
-    const child = spawn(process.execPath, [CLI, 'up', '--data-dir', dataDir], {
-      env: { PATH: process.env.PATH ?? '/usr/bin:/bin', ...FREE_PORTS, GATEHOUSE_LOG__LEVEL: 'warn' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let output = '';
-    let signalled = false;
-    child.stdout.on('data', (d: Buffer) => (output += d.toString()));
-    child.stderr.on('data', (d: Buffer) => {
-      output += d.toString();
-      // The first line on a first start is the root key warning, logged while the data directory is initialized:
-      // long before the listeners run.
-      if (!signalled && output.includes('beside the data it protects')) {
-        signalled = true;
-        child.kill('SIGHUP');
-      }
-    });
+    // The first line on a first start is the root key warning, logged while the data directory is initialized: long
+    // before the listeners run.
+    const { child, output, signalled } = spawnSighupAt(
+      ['up', '--data-dir', dataDir],
+      { ...FREE_PORTS, GATEHOUSE_LOG__LEVEL: 'warn' },
+      'beside the data it protects',
+    );
     try {
-      await until(
-        () => child.exitCode !== null || child.signalCode !== null || output.includes('Try next:'),
-        () => output,
-      );
-      expect(signalled).toBe(true);
-      expect(child.signalCode, output).toBeNull();
-      expect(child.exitCode, output).toBeNull();
+      await until(() => child.exitCode !== null || child.signalCode !== null || output().includes('Try next:'), output);
+      expect(signalled()).toBe(true);
+      expect(child.signalCode, output()).toBeNull();
+      expect(child.exitCode, output()).toBeNull();
       expect(existsSync(join(dataDir, 'endpoints.json'))).toBe(true);
       child.kill('SIGTERM');
       expect(await exitOf(child)).toBe(0);

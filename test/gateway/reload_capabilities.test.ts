@@ -10,7 +10,7 @@ import { MemoryLogger, systemClock } from '../../src/core/index.js';
 import { CLI, exitOf } from '../support/cli.js';
 import { callJson, trustingAgent, type CallInit } from '../support/https.js';
 import { tempDir } from '../support/tmp.js';
-import { clientCredentialsToken, startTestGatehouse } from '../support/up.js';
+import { adminApi, clientCredentialsToken, ordersApp, startTestGatehouse, type AdminApi } from '../support/up.js';
 import { startBackend, testCertificate } from './support.js';
 
 const AUDIENCE = 'https://gateway.test';
@@ -44,14 +44,7 @@ describe('a reload adding the first JWT route builds its verifier first', () => 
 
   const call = (url: string, init: CallInit & { dispatcher?: Agent } = {}) =>
     callJson(init.dispatcher ?? platform, url, init);
-  const admin = async (path: string, json: unknown) => {
-    const res = await call(`${running.endpoints.admin}${path}`, {
-      headers: { authorization: `Bearer ${adminToken}` },
-      json,
-    });
-    expect(res.status, JSON.stringify(res.body)).toBe(201);
-    return res.body;
-  };
+  let admin: AdminApi;
   const token = () => clientCredentialsToken(platform, running.endpoints.identity, basic, AUDIENCE);
   /** The same token with another signature. */
   const forged = (jwt: string) => {
@@ -96,14 +89,8 @@ describe('a reload adding the first JWT route builds its verifier first', () => 
       adminToken,
     } = await startTestGatehouse({ dataDir: join(tmp.dir, 'data'), logger }));
     platform = trustingAgent(running.endpoints.trustBundle);
-    await admin('/v1/identity/apis', { audience: AUDIENCE, scopes: [{ name: 'orders:read', description: 'read' }] });
-    const app = await admin('/v1/identity/clients', {
-      name: 'orders-app',
-      grant_types: ['client_credentials'],
-      scope: 'orders:read',
-      audiences: [AUDIENCE],
-    });
-    basic = `Basic ${Buffer.from(`${app.client_id}:${app.client_secret}`).toString('base64')}`;
+    admin = adminApi(platform, running.endpoints.admin, adminToken, 201);
+    ({ basic } = await ordersApp(admin, AUDIENCE));
     feedKey = (await admin('/v1/identity/api-keys', { name: 'feed', scope: 'revocations:read' })).key as string;
     backend = await startBackend();
     client = new Agent({ connect: { ca: tls.certPem, servername: 'localhost' } });

@@ -9,7 +9,7 @@ import { loadConfig } from '../../src/config/index.js';
 import { MemoryLogger, systemClock } from '../../src/core/index.js';
 import { callJson, trustingAgent, type CallInit } from '../support/https.js';
 import { tempDir } from '../support/tmp.js';
-import { clientCredentialsToken, startTestGatehouse } from '../support/up.js';
+import { adminApi, clientCredentialsToken, ordersApp, startTestGatehouse, type AdminApi } from '../support/up.js';
 import { startBackend, testCertificate, type Json } from './support.js';
 
 const REDIS_URL = process.env.REDIS_URL;
@@ -40,14 +40,7 @@ describe('revocations pushed to the gateway over Redis', () => {
 
   const call = (url: string, init: CallInit & { dispatcher?: Agent } = {}) =>
     callJson(init.dispatcher ?? platform, url, init);
-  const admin = async (path: string, json: unknown) => {
-    const res = await call(`${running.endpoints.admin}${path}`, {
-      headers: { authorization: `Bearer ${adminToken}` },
-      json,
-    });
-    expect(res.status, JSON.stringify(res.body)).toBeLessThan(300);
-    return res.body;
-  };
+  let admin: AdminApi;
   const viaUp = (token: string) =>
     call(`${running.endpoints.gateway}/orders/1`, { headers: { authorization: `Bearer ${token}` } });
   const viaAlone = (token: string) =>
@@ -80,14 +73,8 @@ describe('revocations pushed to the gateway over Redis', () => {
       },
     }));
     platform = trustingAgent(running.endpoints.trustBundle);
-    await admin('/v1/identity/apis', { audience: AUDIENCE, scopes: [{ name: 'orders:read', description: 'read' }] });
-    const app = await admin('/v1/identity/clients', {
-      name: 'orders-app',
-      grant_types: ['client_credentials'],
-      scope: 'orders:read',
-      audiences: [AUDIENCE],
-    });
-    basic = `Basic ${Buffer.from(`${app.client_id}:${app.client_secret}`).toString('base64')}`;
+    admin = adminApi(platform, running.endpoints.admin, adminToken);
+    ({ basic } = await ordersApp(admin, AUDIENCE));
     const feed = await admin('/v1/identity/api-keys', { name: 'gateway-feed', scope: 'revocations:read' });
     // The standalone gateway's own client, to introspect API keys (kept 10 minutes in its cache here).
     const gw = await admin('/v1/identity/clients', {

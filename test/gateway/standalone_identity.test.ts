@@ -8,7 +8,7 @@ import { loadConfig } from '../../src/config/index.js';
 import { MemoryLogger, systemClock } from '../../src/core/index.js';
 import { trustingAgent, callJson, type CallInit } from '../support/https.js';
 import { tempDir } from '../support/tmp.js';
-import { startTestGatehouse } from '../support/up.js';
+import { adminApi, ordersApp, startTestGatehouse, type AdminApi } from '../support/up.js';
 import { startBackend, testCertificate, type Json } from './support.js';
 
 const AUDIENCE = 'https://gateway.test';
@@ -26,18 +26,11 @@ describe('a standalone gateway against a real identity server', () => {
   let backend: Awaited<ReturnType<typeof startBackend>>;
   let gateway: StandaloneGateway;
   let client: Agent;
-  let orders: { id: string; basic: string };
+  let orders: { clientId: string; basic: string };
 
   const call = (url: string, init: CallInit & { dispatcher?: Agent } = {}) =>
     callJson(init.dispatcher ?? platform, url, init);
-  const admin = async (path: string, json: unknown = {}) => {
-    const res = await call(`${running.endpoints.admin}${path}`, {
-      headers: { authorization: `Bearer ${adminToken}` },
-      json,
-    });
-    expect(res.status, JSON.stringify(res.body)).toBeLessThan(300);
-    return res.body;
-  };
+  let admin: AdminApi;
   const viaGateway = (path: string, headers: Record<string, string>) =>
     call(`${gateway.url}${path}`, { headers, dispatcher: client });
   const apiKey = async (scope: string, extra: Record<string, unknown> = {}) =>
@@ -58,7 +51,8 @@ describe('a standalone gateway against a real identity server', () => {
   beforeAll(async () => {
     ({ running, adminToken } = await startTestGatehouse({ dataDir: join(tmp.dir, 'data'), demoMesh: true }));
     platform = trustingAgent(running.endpoints.trustBundle);
-    await admin('/v1/identity/apis', { audience: AUDIENCE, scopes: [{ name: 'orders:read', description: 'read' }] });
+    admin = adminApi(platform, running.endpoints.admin, adminToken);
+    orders = await ordersApp(admin, AUDIENCE);
     // The gateway's own client: a resource server for its audience (it may introspect keys and tokens for it).
     const gw = await admin('/v1/identity/clients', {
       name: 'gateway',
@@ -66,16 +60,6 @@ describe('a standalone gateway against a real identity server', () => {
       audiences: [AUDIENCE],
       roles: ['resource-server'],
     });
-    const app = await admin('/v1/identity/clients', {
-      name: 'orders-app',
-      grant_types: ['client_credentials'],
-      scope: 'orders:read',
-      audiences: [AUDIENCE],
-    });
-    orders = {
-      id: app.client_id,
-      basic: `Basic ${Buffer.from(`${app.client_id}:${app.client_secret}`).toString('base64')}`,
-    };
     const feed = await apiKey('revocations:read');
     backend = await startBackend();
     const { certPem, keyPem } = testCertificate();
@@ -205,7 +189,7 @@ describe('a standalone gateway against a real identity server', () => {
     const headers = { authorization: `Bearer ${issued.body.access_token}` };
     const ok = await viaGateway('/jwt/x', headers);
     expect(ok.status, JSON.stringify(ok.body)).toBe(200);
-    expect(ok.body.headers['x-gatehouse-client-id']).toBe(orders.id);
+    expect(ok.body.headers['x-gatehouse-client-id']).toBe(orders.clientId);
     const revoke = await call(`${running.endpoints.identity}/oauth2/revoke`, {
       headers: { authorization: orders.basic },
       form: `token=${issued.body.access_token}`,

@@ -1,11 +1,8 @@
-import Fastify, { type FastifyInstance } from 'fastify';
-import { MemoryRecordStore } from '../../src/adapters/index.js';
-import { openIdentity, type IdentityServer } from '../../src/app/identity_server.js';
-import { loadConfig } from '../../src/config/index.js';
-import { ManualClock, MemoryLogger, type RecordStore } from '../../src/core/index.js';
-import { registerIdentityRoutes } from '../../src/http/index.js';
+import type { FastifyInstance } from 'fastify';
+import type { IdentityServer } from '../../src/app/identity_server.js';
+import { ManualClock, type MemoryLogger, type RecordStore } from '../../src/core/index.js';
 import type { SealedSecrets } from '../../src/identity/index.js';
-import { MemoryLimiterStore } from '../../src/ratelimit/index.js';
+import { openMemoryIdentity } from '../support/identity.js';
 import { injectFetch } from '../support/inject_fetch.js';
 
 export const ISSUER = 'https://id.test.example';
@@ -48,19 +45,12 @@ export async function identityHarness(
   options: { store?: RecordStore; clock?: ManualClock } = {},
 ): Promise<Harness> {
   const clock = options.clock ?? new ManualClock(Date.parse('2026-03-01T00:00:00Z'));
-  const config = loadConfig({ overrides: { identity: { issuer: ISSUER, ...identityOverrides } } });
-  const store = options.store ?? new MemoryRecordStore({ clock });
   const vault = new MapVault();
-  const logger = new MemoryLogger();
-  const limiter = new MemoryLimiterStore({ clock, maxKeys: 10_000 });
-  const identity = await openIdentity({ config, records: store, vault, limiter, clock, logger });
-  const app = Fastify({ logger: false });
-  registerIdentityRoutes(app, {
-    token: identity.token,
-    metadata: () => identity.metadata(),
-    jwksJson: () => identity.signingKeys.jwksJson(),
-    jwksMaxAgeSeconds: () => identity.signingKeys.jwksMaxAgeSeconds(),
-    maxBodyBytes: config.identity.limits.maxBodyBytes,
+  const { store, logger, identity, app, close } = await openMemoryIdentity({
+    identity: { issuer: ISSUER, ...identityOverrides },
+    clock,
+    vault,
+    store: options.store,
   });
   await app.ready();
   return {
@@ -87,12 +77,7 @@ export async function identityHarness(
       }
       return { status: res.statusCode, headers: res.headers, json };
     },
-    async close() {
-      await app.close();
-      identity.close();
-      await limiter.close();
-      if (!options.store) await store.close();
-    },
+    close,
   };
 }
 

@@ -7,9 +7,9 @@ import { createRemoteJWKSet, customFetch as joseFetch, exportJWK, generateKeyPai
 import { fetch as undiciFetch, type Agent } from 'undici';
 import type { RunningGatehouse } from '../../src/app/index.js';
 import { callJson, trustingAgent } from '../support/https.js';
+import { httpsBrowser, signInAndAllow as signIn } from '../support/sign_in.js';
 import { tempDir } from '../support/tmp.js';
 import { startTestGatehouse } from '../support/up.js';
-import { inputsOf } from './people/harness.js';
 
 /**
  * openid-client 6 (and jose) against a real `gatehouse up` over TLS, set up the way an application developer would:
@@ -61,41 +61,11 @@ function discover(
 }
 
 /** A cookie jar posting the sign-in and consent forms over TLS. */
-function browser() {
-  let cookie: string | undefined;
-  const call = async (url: string, form?: Record<string, string>) => {
-    const res = await callJson(agent, new URL(url, issuer).href, {
-      headers: cookie ? { cookie } : {},
-      ...(form ? { form: new URLSearchParams(form).toString() } : {}),
-    });
-    const set = res.headers['set-cookie'] as string | string[] | undefined;
-    for (const c of set === undefined ? [] : Array.isArray(set) ? set : [set]) {
-      const pair = c.split(';')[0] as string;
-      cookie = pair.endsWith('=') ? undefined : pair;
-    }
-    const body = typeof res.body === 'string' ? res.body : JSON.stringify(res.body ?? '');
-    return { status: res.status, location: res.headers.location as string | undefined, inputs: inputsOf(body), body };
-  };
-  return { get: (url: string) => call(url), post: (url: string, form: Record<string, string>) => call(url, form) };
-}
+const browser = () => httpsBrowser(agent, issuer);
 
+/** Signs in as ada and allows in a new browser; the redirect to the client. */
 async function signInAndAllow(authorizeUrl: URL): Promise<URL> {
-  const b = browser();
-  const login = await b.get(authorizeUrl.href);
-  expect(login.status, login.body).toBe(200);
-  const consent = await b.post('/oauth2/authorize/login', {
-    csrf: login.inputs.csrf as string,
-    query: login.inputs.query as string,
-    username: 'ada',
-    password: PASSWORD,
-  });
-  expect(consent.status, consent.body).toBe(200);
-  const done = await b.post('/oauth2/authorize/consent', {
-    csrf: consent.inputs.csrf as string,
-    query: consent.inputs.query as string,
-    decision: 'allow',
-  });
-  expect(done.status, done.body).toBe(303);
+  const { done } = await signIn(browser(), authorizeUrl.href, { username: 'ada', password: PASSWORD });
   return new URL(done.location as string);
 }
 

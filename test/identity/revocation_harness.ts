@@ -1,11 +1,8 @@
-import Fastify, { type FastifyInstance } from 'fastify';
-import { MemoryRecordStore } from '../../src/adapters/index.js';
-import { openIdentity, type IdentityServer } from '../../src/app/identity_server.js';
-import { loadConfig } from '../../src/config/index.js';
-import { ManualClock, MemoryLogger, type RecordStore } from '../../src/core/index.js';
-import { registerIdentityRevocationRoutes, registerIdentityRoutes } from '../../src/http/index.js';
+import type { FastifyInstance } from 'fastify';
+import type { IdentityServer } from '../../src/app/identity_server.js';
+import { ManualClock, type MemoryLogger, type RecordStore } from '../../src/core/index.js';
 import type { RevocationBus } from '../../src/identity/index.js';
-import { MemoryLimiterStore } from '../../src/ratelimit/index.js';
+import { openMemoryIdentity } from '../support/identity.js';
 import { injectFetch } from '../support/inject_fetch.js';
 import { MapVault } from './harness.js';
 
@@ -43,36 +40,14 @@ export async function revocationHarness(
   } = {},
 ): Promise<RevocationHarness> {
   const clock = options.clock ?? new ManualClock(Date.now());
-  const config = loadConfig({ overrides: { identity: { issuer: ISSUER, ...identityOverrides } } });
-  const store = options.store ?? new MemoryRecordStore({ clock });
-  const logger = new MemoryLogger();
-  const limiter = new MemoryLimiterStore({ clock, maxKeys: 10_000 });
-  const identity = await openIdentity({
-    config,
-    records: store,
-    vault: options.vault ?? new MapVault(),
-    limiter,
+  const { store, logger, identity, app, close } = await openMemoryIdentity({
+    identity: { issuer: ISSUER, ...identityOverrides },
     clock,
-    logger,
-    ...(options.bus ? { revocationBus: options.bus } : {}),
-  });
-  const app = (
-    options.tls
-      ? Fastify({ logger: false, https: { cert: options.tls.cert, key: options.tls.key } })
-      : Fastify({ logger: false })
-  ) as FastifyInstance;
-  registerIdentityRoutes(app, {
-    token: identity.token,
-    metadata: () => identity.metadata(),
-    jwksJson: () => identity.signingKeys.jwksJson(),
-    jwksMaxAgeSeconds: () => identity.signingKeys.jwksMaxAgeSeconds(),
-    maxBodyBytes: config.identity.limits.maxBodyBytes,
-  });
-  registerIdentityRevocationRoutes(app, {
-    introspection: identity.introspection,
-    revocation: identity.revocation,
-    feed: identity.revocationFeed,
-    maxBodyBytes: config.identity.limits.maxBodyBytes,
+    vault: options.vault ?? new MapVault(),
+    store: options.store,
+    revocationBus: options.bus,
+    tls: options.tls,
+    revocationRoutes: true,
   });
   await app.ready();
   return {
@@ -102,12 +77,7 @@ export async function revocationHarness(
       }
       return { status: res.statusCode, headers: res.headers, body: res.body, json };
     },
-    async close() {
-      await app.close();
-      identity.close();
-      await limiter.close();
-      if (!options.store) await store.close();
-    },
+    close,
   };
 }
 

@@ -13,18 +13,23 @@ afterEach(async () => {
   while (cleanups.length) await cleanups.pop()?.();
 });
 
+/** `gatehouse up` (demo mesh off) on `<tmp>/data` in a new temp directory, both ended by `cleanups`. */
+async function startPlatform() {
+  const tmp = tempDir();
+  cleanups.push(tmp.remove);
+  const dir = join(tmp.dir, 'data');
+  const up = await startUp(dir, { GATEHOUSE_MESH__DEMO__ENABLED: 'false' });
+  cleanups.push(async () => {
+    up.child.kill('SIGTERM');
+    await exitOf(up.child);
+  });
+  const endpoints = up.endpoints as typeof up.endpoints & { ca: string; trustDomain: string };
+  return { tmp, dir, endpoints, ordersId: `spiffe://${endpoints.trustDomain}/ns/prod/sa/orders` };
+}
+
 describe('gatehouse sidecar --config FILE (built CLI)', () => {
   it('bootstraps with a join token file from gatehouse ca join-token, serves curl with a client SVID, stops on SIGTERM', async () => {
-    const tmp = tempDir();
-    cleanups.push(tmp.remove);
-    const dir = join(tmp.dir, 'data');
-    const up = await startUp(dir, { GATEHOUSE_MESH__DEMO__ENABLED: 'false' });
-    cleanups.push(async () => {
-      up.child.kill('SIGTERM');
-      await exitOf(up.child);
-    });
-    const endpoints = up.endpoints as typeof up.endpoints & { ca: string; trustDomain: string };
-    const ordersId = `spiffe://${endpoints.trustDomain}/ns/prod/sa/orders`;
+    const { tmp, dir, endpoints, ordersId } = await startPlatform();
     const webId = `spiffe://${endpoints.trustDomain}/ns/prod/sa/web`;
     const made = await runCli(['ca', 'join-token', '--spiffe-id', ordersId, '--data-dir', dir, '--json']);
     expect(made.code, made.stderr).toBe(0);
@@ -119,17 +124,8 @@ describe('gatehouse sidecar --config FILE (built CLI)', () => {
   // Each of these mistakes used to be found only after the bootstrap had used up the one-time join token (or, for a
   // wrong upstream SPIFFE ID, not at all), and the CA's refusals printed as "Bad request" or "The mesh upstream failed".
   it('refuses start-up mistakes with a clear line before the join token is spent; the token then still works', async () => {
-    const tmp = tempDir();
-    cleanups.push(tmp.remove);
-    const dir = join(tmp.dir, 'data');
-    const up = await startUp(dir, { GATEHOUSE_MESH__DEMO__ENABLED: 'false' });
-    cleanups.push(async () => {
-      up.child.kill('SIGTERM');
-      await exitOf(up.child);
-    });
-    const endpoints = up.endpoints as typeof up.endpoints & { ca: string; trustDomain: string };
+    const { tmp, dir, endpoints, ordersId } = await startPlatform();
     const td = endpoints.trustDomain;
-    const ordersId = `spiffe://${td}/ns/prod/sa/orders`;
     // As docs/mesh.md does it: `gatehouse ca join-token --spiffe-id ID > FILE`.
     const made = await runCli(['ca', 'join-token', '--spiffe-id', ordersId, '--data-dir', dir]);
     expect(made.code, made.stderr).toBe(0);

@@ -1,16 +1,10 @@
-import { execFileSync } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { randomUUID } from 'node:crypto';
 import { publicJwk, signJwt, type SigningKey } from '../../src/crypto/index.js';
 import { testCertificate } from '../support/test_tls.js';
-
-const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
 /** A throwaway self-signed P-256 certificate for localhost / 127.0.0.1 (see test/support/test_tls.ts). */
 export function selfSignedTls(): { cert: string; key: string } {
@@ -142,41 +136,4 @@ export function mint(
 
 export function jwksOf(...keys: SigningKey[]): unknown[] {
   return keys.map((k) => publicJwk(k));
-}
-
-/** Compiles src/resource for child processes (which cannot load TypeScript); returns the output directory. */
-export function compileResource(): string {
-  const cache = join(ROOT, 'node_modules', '.cache');
-  mkdirSync(cache, { recursive: true });
-  const out = mkdtempSync(join(cache, 'gatehouse-resource-'));
-  const tsc = join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc');
-  execFileSync(
-    process.execPath,
-    [
-      tsc,
-      '--outDir',
-      out,
-      '--rootDir',
-      join(ROOT, 'src'),
-      '--module',
-      'NodeNext',
-      '--moduleResolution',
-      'NodeNext',
-      '--target',
-      'ES2022',
-      '--esModuleInterop',
-      '--skipLibCheck',
-      '--types',
-      'node',
-      '--noCheck',
-      '--declaration',
-      'false',
-      '--sourceMap',
-      'false',
-      join(ROOT, 'src', 'resource', 'index.ts'),
-    ],
-    { cwd: ROOT },
-  );
-  writeFileSync(join(out, 'package.json'), '{ "type": "module" }\n');
-  return out;
 }

@@ -93,6 +93,78 @@ export async function startUp(
   throw new Error(`gatehouse up did not become ready: ${output}`);
 }
 
+/** A component started alone (`gatehouse identity|kms|ca ...`) as a child process. */
+export interface ComponentProcess {
+  child: ChildProcess;
+  /** The URL printed on the "listening on" line. */
+  url: string;
+  output(): string;
+  /** SIGTERM, then the exit code. */
+  stop(): Promise<number | null>;
+}
+
+/**
+ * Spawns the built CLI with `args` and resolves once it prints "listening on <url>" (rejects if it exits first).
+ *
+ * @example
+ * const kms = await startComponent(['kms', '--config', config, '--data-dir', dir]);
+ * expect(await kms.stop()).toBe(0);
+ */
+export async function startComponent(args: string[], env: Record<string, string> = {}): Promise<ComponentProcess> {
+  const child = spawn(process.execPath, [CLI, ...args], {
+    env: { PATH: process.env.PATH ?? '/usr/bin:/bin', GATEHOUSE_LOG__LEVEL: 'warn', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr?.on('data', (d: Buffer) => (out += d.toString()));
+  const stop = async () => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+    return exitOf(child);
+  };
+  for (let i = 0; i < 1200; i += 1) {
+    const m = /listening on (https:\/\/\S+)/.exec(out);
+    if (m) return { child, url: m[1] as string, output: () => out, stop };
+    if (child.exitCode !== null) throw new Error(`gatehouse ${args[0]} exited ${child.exitCode}: ${out}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  child.kill('SIGKILL');
+  throw new Error(`gatehouse ${args[0]} did not start: ${out}`);
+}
+
+/**
+ * Spawns the built CLI with `args` (its environment PATH and `env`) and sends it one SIGHUP as soon as its stderr
+ * shows `marker` (a line logged during start-up, say), after running `beforeHup`.
+ *
+ * @example
+ * const kms = spawnSighupAt(['kms', '--config', config], {}, 'identity.issuer is not set', () => write());
+ * await waitForOutput(kms.output, /"event":"config_reload_ignored"/);
+ * expect(kms.signalled()).toBe(true);
+ */
+export function spawnSighupAt(
+  args: string[],
+  env: Record<string, string>,
+  marker: string,
+  beforeHup: () => void = () => {},
+): { child: ChildProcess; output(): string; signalled(): boolean } {
+  const child = spawn(process.execPath, [CLI, ...args], {
+    env: { PATH: process.env.PATH ?? '/usr/bin:/bin', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  let signalled = false;
+  child.stdout.on('data', (d: Buffer) => (output += d.toString()));
+  child.stderr.on('data', (d: Buffer) => {
+    output += d.toString();
+    if (!signalled && output.includes(marker)) {
+      signalled = true;
+      beforeHup();
+      child.kill('SIGHUP');
+    }
+  });
+  return { child, output: () => output, signalled: () => signalled };
+}
+
 /** Waits for a child to exit and returns its code. */
 export function exitOf(child: ChildProcess): Promise<number | null> {
   if (child.exitCode !== null) return Promise.resolve(child.exitCode);

@@ -74,6 +74,49 @@ export async function startTestGatehouse(options: {
   };
 }
 
+/** A POST to the admin API made by {@link adminApi}: the answer's body. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- response bodies are walked freely in assertions
+export type AdminApi = (path: string, json?: unknown) => Promise<any>;
+
+/**
+ * POSTs to the admin API at `adminUrl` (through `agent`, with the admin `token`) that expect a success: exactly
+ * `status` when given, any 2xx otherwise.
+ *
+ * @example
+ * const admin = adminApi(platform, running.endpoints.admin, adminToken, 201);
+ * const app = await admin('/v1/identity/clients', { name: 'orders-app', grant_types: ['client_credentials'] });
+ */
+export function adminApi(agent: Dispatcher, adminUrl: string, token: string, status?: number): AdminApi {
+  return async (path, json = {}) => {
+    const res = await callJson(agent, `${adminUrl}${path}`, { headers: { authorization: `Bearer ${token}` }, json });
+    if (status === undefined) expect(res.status, JSON.stringify(res.body)).toBeLessThan(300);
+    else expect(res.status, JSON.stringify(res.body)).toBe(status);
+    return res.body;
+  };
+}
+
+/**
+ * Registers through `admin` the API `audience` (scope orders:read) and a client_credentials client `orders-app` of it;
+ * the client's id and its `Authorization: Basic ...` value.
+ *
+ * @example
+ * const { basic } = await ordersApp(admin, AUDIENCE);
+ * const jwt = await clientCredentialsToken(platform, running.endpoints.identity, basic, AUDIENCE);
+ */
+export async function ordersApp(admin: AdminApi, audience: string): Promise<{ clientId: string; basic: string }> {
+  await admin('/v1/identity/apis', { audience, scopes: [{ name: 'orders:read', description: 'read' }] });
+  const app = await admin('/v1/identity/clients', {
+    name: 'orders-app',
+    grant_types: ['client_credentials'],
+    scope: 'orders:read',
+    audiences: [audience],
+  });
+  return {
+    clientId: app.client_id,
+    basic: `Basic ${Buffer.from(`${app.client_id}:${app.client_secret}`).toString('base64')}`,
+  };
+}
+
 /**
  * An access token for `audience` from the client_credentials grant at `identityUrl` (through `agent`), the client
  * authenticated by `basic` (an `Authorization: Basic ...` value); expects the answer 200.

@@ -1,13 +1,11 @@
-import Fastify, { type FastifyInstance } from 'fastify';
+import type { FastifyInstance } from 'fastify';
 import * as oidc from 'openid-client';
-import { MemoryRecordStore } from '../../../src/adapters/index.js';
-import { openIdentity, type IdentityServer } from '../../../src/app/identity_server.js';
-import { loadConfig } from '../../../src/config/index.js';
-import { ManualClock, MemoryLogger } from '../../../src/core/index.js';
-import { registerIdentityDevicePages, registerIdentityRoutes } from '../../../src/http/index.js';
-import { MemoryLimiterStore } from '../../../src/ratelimit/index.js';
+import type { IdentityServer } from '../../../src/app/identity_server.js';
+import { ManualClock, type MemoryLogger } from '../../../src/core/index.js';
+import { registerIdentityDevicePages } from '../../../src/http/index.js';
 import { MapVault } from '../harness.js';
-import { inputsOf } from '../people/harness.js';
+import { openMemoryIdentity } from '../../support/identity.js';
+import { pageOf, type FormBrowser, type Page } from '../../support/sign_in.js';
 
 export const ISSUER = 'https://id.test.example';
 export const AUDIENCE = 'https://orders.test.example';
@@ -15,16 +13,8 @@ export const PASSWORD = 'correct horse battery staple';
 export const DEVICE_GRANT = 'urn:ietf:params:oauth:grant-type:device_code';
 const TV_ADDRESS = '203.0.113.10';
 
-export interface Page {
-  status: number;
-  headers: Record<string, string | string[] | number | undefined>;
-  body: string;
-  location: string | undefined;
-  inputs: Record<string, string>;
-}
-
 /** The phone: a cookie jar over fastify inject. */
-export interface Phone {
+export interface Phone extends FormBrowser {
   get(url: string): Promise<Page>;
   post(url: string, form: Record<string, string>): Promise<Page>;
 }
@@ -47,24 +37,11 @@ export interface DeviceHarness {
 /** Identity on a memory store with the token routes and the device routes and pages. */
 export async function deviceHarness(settings: { device?: Record<string, unknown> } = {}): Promise<DeviceHarness> {
   const clock = new ManualClock(Date.now());
-  const config = loadConfig({
-    overrides: {
-      identity: { issuer: ISSUER, signIn: { scryptCost: 10 }, device: { interval: 1, ...settings.device } },
-    },
-  });
-  const store = new MemoryRecordStore({ clock });
-  const logger = new MemoryLogger();
-  const limiter = new MemoryLimiterStore({ clock, maxKeys: 10_000 });
-  const identity = await openIdentity({ config, records: store, vault: new MapVault(), limiter, clock, logger });
-  const app = Fastify({ logger: false });
-  registerIdentityRoutes(app, {
-    token: identity.token,
-    userinfo: identity.userinfo,
-    metadata: () => identity.metadata(),
-    jwksJson: () => identity.signingKeys.jwksJson(),
-    jwksMaxAgeSeconds: () => identity.signingKeys.jwksMaxAgeSeconds(),
-    maxBodyBytes: config.identity.limits.maxBodyBytes,
-    corsOrigins: async () => false,
+  const { config, logger, identity, app, close } = await openMemoryIdentity({
+    identity: { issuer: ISSUER, signIn: { scryptCost: 10 }, device: { interval: 1, ...settings.device } },
+    clock,
+    vault: new MapVault(),
+    routes: (opened) => ({ userinfo: opened.userinfo, corsOrigins: async () => false }),
   });
   registerIdentityDevicePages(app, {
     ...identity.people.device,
@@ -74,13 +51,6 @@ export async function deviceHarness(settings: { device?: Record<string, unknown>
     maxBodyBytes: config.identity.limits.maxBodyBytes,
   });
   await app.ready();
-  const toPage = (res: { statusCode: number; headers: Page['headers']; body: string }): Page => ({
-    status: res.statusCode,
-    headers: res.headers,
-    body: res.body,
-    location: typeof res.headers.location === 'string' ? res.headers.location : undefined,
-    inputs: inputsOf(res.body),
-  });
   const harness: DeviceHarness = {
     clock,
     identity,
@@ -122,7 +92,7 @@ export async function deviceHarness(settings: { device?: Record<string, unknown>
             remoteAddress: address,
           });
           remember(res.headers['set-cookie']);
-          return toPage(res);
+          return pageOf(res);
         },
         async post(url, form) {
           const res = await app.inject({
@@ -133,7 +103,7 @@ export async function deviceHarness(settings: { device?: Record<string, unknown>
             remoteAddress: address,
           });
           remember(res.headers['set-cookie']);
-          return toPage(res);
+          return pageOf(res);
         },
       };
     },
@@ -153,12 +123,7 @@ export async function deviceHarness(settings: { device?: Record<string, unknown>
         algorithm: 'oauth2',
       });
     },
-    async close() {
-      await app.close();
-      identity.close();
-      await limiter.close();
-      await store.close();
-    },
+    close,
   };
   return harness;
 }

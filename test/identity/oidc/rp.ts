@@ -1,9 +1,9 @@
 /** The relying party side of the OpenID Connect tests: openid-client 6 driving the pages. */
 import { createHash } from 'node:crypto';
-import { expect } from 'vitest';
 import * as client from 'openid-client';
 import { createLocalJWKSet, jwtVerify } from 'jose';
-import { ISSUER, PASSWORD, REDIRECT, type Browser, type PeopleHarness } from '../people/harness.js';
+import { pathOf, signInAndAllow } from '../../support/sign_in.js';
+import { ADA, ISSUER, REDIRECT, type Browser, type PeopleHarness } from '../people/harness.js';
 
 export async function discover(
   harness: PeopleHarness,
@@ -15,30 +15,6 @@ export async function discover(
     [client.customFetch]: harness.fetch,
     algorithm,
   });
-}
-
-export function pathOf(url: URL | string): string {
-  const u = new URL(url);
-  return u.pathname + u.search;
-}
-
-export async function signInAndAllow(browser: Browser, authorizeUrl: URL | string): Promise<string> {
-  const login = await browser.get(pathOf(authorizeUrl));
-  expect(login.status).toBe(200);
-  const consent = await browser.post('/oauth2/authorize/login', {
-    csrf: login.inputs.csrf as string,
-    query: login.inputs.query as string,
-    username: 'ada',
-    password: PASSWORD,
-  });
-  expect(consent.status).toBe(200);
-  const done = await browser.post('/oauth2/authorize/consent', {
-    csrf: consent.inputs.csrf as string,
-    query: consent.inputs.query as string,
-    decision: 'allow',
-  });
-  expect(done.status).toBe(303);
-  return done.location as string;
 }
 
 /** Code + PKCE + nonce through the pages; returns the token response and the nonce. */
@@ -59,8 +35,8 @@ export async function codeFlow(
     state,
     nonce,
   });
-  const location = await signInAndAllow(browser, url);
-  const tokens = await client.authorizationCodeGrant(config, new URL(location), {
+  const { done } = await signInAndAllow(browser, pathOf(url), ADA);
+  const tokens = await client.authorizationCodeGrant(config, new URL(done.location as string), {
     pkceCodeVerifier: verifier,
     expectedState: state,
     // an expected nonce makes openid-client require an ID token

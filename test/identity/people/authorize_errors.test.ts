@@ -1,11 +1,21 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { CONSENTS_COLLECTION } from '../../../src/identity/index.js';
+import {
+  PKCE,
+  authorizationCode,
+  authorizePath,
+  codeExchangeForm,
+  consentForm,
+  signInForm,
+} from '../../support/sign_in.js';
 import { basic } from '../harness.js';
 import {
+  ADA,
   AUDIENCE,
   ISSUER,
   PASSWORD,
   REDIRECT,
+  codeRequest,
   peopleHarness,
   seed,
   type Browser,
@@ -18,72 +28,28 @@ afterEach(async () => {
   h = undefined;
 });
 
-const VERIFIER = 'dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk';
-const CHALLENGE = 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM';
-
-function authorizeUrl(params: Record<string, string | undefined>): string {
-  const q = new URLSearchParams();
-  for (const [k, v] of Object.entries(params)) if (v !== undefined) q.append(k, v);
-  return `/oauth2/authorize?${q.toString()}`;
-}
-
-function base(clientId: string, extra: Record<string, string | undefined> = {}) {
-  return {
-    client_id: clientId,
-    redirect_uri: REDIRECT,
-    response_type: 'code',
-    scope: 'orders:read',
-    state: 'st-1',
-    code_challenge: CHALLENGE,
-    code_challenge_method: 'S256',
-    ...extra,
-  };
-}
-
 async function signIn(browser: Browser, url: string) {
   const login = await browser.get(url);
-  return browser.post('/oauth2/authorize/login', {
-    csrf: login.inputs.csrf as string,
-    query: login.inputs.query as string,
-    username: 'ada',
-    password: PASSWORD,
-  });
+  return browser.post('/oauth2/authorize/login', signInForm(login, ADA));
 }
 
 /** Signs in, allows, and returns a fresh code for the given request. */
-async function codeFor(browser: Browser, clientId: string, extra: Record<string, string | undefined> = {}) {
-  let page = await browser.get(authorizeUrl(base(clientId, extra)));
-  if (page.body.includes('type="password"')) {
-    page = await browser.post('/oauth2/authorize/login', {
-      csrf: page.inputs.csrf as string,
-      query: page.inputs.query as string,
-      username: 'ada',
-      password: PASSWORD,
-    });
-  }
-  if (page.body.includes('>Allow</button>')) {
-    page = await browser.post('/oauth2/authorize/consent', {
-      csrf: page.inputs.csrf as string,
-      query: page.inputs.query as string,
-      decision: 'allow',
-      remember: 'yes',
-    });
-  }
-  return new URL(page.location as string).searchParams.get('code') as string;
+function codeFor(browser: Browser, clientId: string, extra: Record<string, string | undefined> = {}) {
+  return authorizationCode(browser, authorizePath(codeRequest(clientId, extra)), ADA, { remember: true });
 }
+
+/** The token request exchanging `code` of the client `clientId` (requested at REDIRECT, PKCE.challenge). */
+const codeForm = (clientId: string, code: string, extra: Record<string, string> = {}) => ({
+  ...codeExchangeForm(clientId, code, PKCE.verifier, REDIRECT),
+  ...extra,
+});
 
 /** Seeds ada and a client, signs in and exchanges a code granted `offline_access` (tokens with a refresh token). */
 async function offlineTokens(h: PeopleHarness) {
   const { clientId } = await seed(h);
   const browser = h.browser();
   const code = await codeFor(browser, clientId, { scope: 'orders:read offline_access' });
-  const tokens = await h.token({
-    grant_type: 'authorization_code',
-    client_id: clientId,
-    code,
-    redirect_uri: REDIRECT,
-    code_verifier: VERIFIER,
-  });
+  const tokens = await h.token(codeForm(clientId, code));
   return { clientId, browser, tokens };
 }
 
@@ -103,18 +69,20 @@ describe('authorization endpoint errors (RFC 6749 §4.1.2.1)', () => {
     const { clientId } = await seed(h);
     const browser = h.browser();
     for (const params of [
-      base('nope'),
-      base(clientId, { redirect_uri: 'https://evil.example/callback' }),
-      base(clientId, { redirect_uri: `${REDIRECT}/../x` }),
-      base(clientId, { redirect_uri: `${REDIRECT}?extra=1` }),
-      base(clientId, { client_id: undefined }),
+      codeRequest('nope'),
+      codeRequest(clientId, { redirect_uri: 'https://evil.example/callback' }),
+      codeRequest(clientId, { redirect_uri: `${REDIRECT}/../x` }),
+      codeRequest(clientId, { redirect_uri: `${REDIRECT}?extra=1` }),
+      codeRequest(clientId, { client_id: undefined }),
     ]) {
-      const page = await browser.get(authorizeUrl(params));
+      const page = await browser.get(authorizePath(params));
       expect(page.status).toBe(400);
       expect(page.location).toBeUndefined();
       expect(page.headers['content-type']).toContain('text/html');
     }
-    const twice = await browser.get(`${authorizeUrl(base(clientId))}&redirect_uri=${encodeURIComponent(REDIRECT)}`);
+    const twice = await browser.get(
+      `${authorizePath(codeRequest(clientId))}&redirect_uri=${encodeURIComponent(REDIRECT)}`,
+    );
     expect(twice.status).toBe(400);
     expect(twice.location).toBeUndefined();
   });
@@ -129,27 +97,27 @@ describe('authorization endpoint errors (RFC 6749 §4.1.2.1)', () => {
     });
     const browser = h.browser();
     const cases: Array<[Record<string, string | undefined>, string]> = [
-      [base(clientId, { response_type: undefined }), 'invalid_request'],
-      [base(clientId, { response_type: 'token' }), 'unsupported_response_type'],
-      [base(clientId, { response_type: 'id_token' }), 'unsupported_response_type'],
-      [base(clientId, { code_challenge: undefined }), 'invalid_request'],
-      [base(clientId, { code_challenge_method: 'plain' }), 'invalid_request'],
-      [base(clientId, { code_challenge_method: undefined }), 'invalid_request'],
-      [base(clientId, { code_challenge: 'short' }), 'invalid_request'],
-      [base(clientId, { scope: 'orders:admin' }), 'invalid_scope'],
-      [base(clientId, { scope: 'a"b' }), 'invalid_scope'],
-      [base(clientId, { resource: 'https://other.example' }), 'invalid_target'],
-      [base(clientId, { prompt: 'select_account' }), 'invalid_request'],
-      [base(clientId, { max_age: '-1' }), 'invalid_request'],
-      [base(clientId, { prompt: 'none' }), 'login_required'],
-      [base(ccOnly), 'unauthorized_client'],
+      [codeRequest(clientId, { response_type: undefined }), 'invalid_request'],
+      [codeRequest(clientId, { response_type: 'token' }), 'unsupported_response_type'],
+      [codeRequest(clientId, { response_type: 'id_token' }), 'unsupported_response_type'],
+      [codeRequest(clientId, { code_challenge: undefined }), 'invalid_request'],
+      [codeRequest(clientId, { code_challenge_method: 'plain' }), 'invalid_request'],
+      [codeRequest(clientId, { code_challenge_method: undefined }), 'invalid_request'],
+      [codeRequest(clientId, { code_challenge: 'short' }), 'invalid_request'],
+      [codeRequest(clientId, { scope: 'orders:admin' }), 'invalid_scope'],
+      [codeRequest(clientId, { scope: 'a"b' }), 'invalid_scope'],
+      [codeRequest(clientId, { resource: 'https://other.example' }), 'invalid_target'],
+      [codeRequest(clientId, { prompt: 'select_account' }), 'invalid_request'],
+      [codeRequest(clientId, { max_age: '-1' }), 'invalid_request'],
+      [codeRequest(clientId, { prompt: 'none' }), 'login_required'],
+      [codeRequest(ccOnly), 'unauthorized_client'],
     ];
     for (const [params, error] of cases) {
-      const res = await browser.get(authorizeUrl(params));
+      const res = await browser.get(authorizePath(params));
       expect(res.status, JSON.stringify(params)).toBe(302);
       expect(redirectError(res.location)).toEqual({ error, state: 'st-1', iss: ISSUER });
     }
-    const repeated = await browser.get(`${authorizeUrl(base(clientId))}&scope=orders:write`);
+    const repeated = await browser.get(`${authorizePath(codeRequest(clientId))}&scope=orders:write`);
     expect(redirectError(repeated.location).error).toBe('invalid_request');
   });
 
@@ -158,7 +126,7 @@ describe('authorization endpoint errors (RFC 6749 §4.1.2.1)', () => {
     const { clientId } = await seed(h);
     const browser = h.browser();
     const empty = ['scope', 'redirect_uri', 'resource', 'state', 'max_age', 'response_mode', 'nonce', 'login_hint'];
-    const url = `${authorizeUrl(base(clientId, { redirect_uri: undefined, scope: undefined, state: undefined }))}&${empty
+    const url = `${authorizePath(codeRequest(clientId, { redirect_uri: undefined, scope: undefined, state: undefined }))}&${empty
       .map((name) => `${name}=`)
       .join('&')}`;
     await codeFor(browser, clientId, { scope: undefined }); // signed in, consent remembered for the default scopes
@@ -169,13 +137,7 @@ describe('authorization endpoint errors (RFC 6749 §4.1.2.1)', () => {
     expect(back.searchParams.get('error')).toBeNull();
     expect(back.searchParams.has('state')).toBe(false);
     // redirect_uri= named none, so the token request need not repeat it (and an empty one is omitted too)
-    const tokens = await h.token({
-      grant_type: 'authorization_code',
-      client_id: clientId,
-      code: back.searchParams.get('code') as string,
-      redirect_uri: '',
-      code_verifier: VERIFIER,
-    });
+    const tokens = await h.token(codeForm(clientId, back.searchParams.get('code') as string, { redirect_uri: '' }));
     expect(tokens.status).toBe(200);
     expect(tokens.json.scope).toBe('orders:read orders:write');
   });
@@ -184,14 +146,10 @@ describe('authorization endpoint errors (RFC 6749 §4.1.2.1)', () => {
     h = await peopleHarness();
     const { clientId } = await seed(h);
     const browser = h.browser();
-    const consent = await signIn(browser, authorizeUrl(base(clientId)));
-    const denied = await browser.post('/oauth2/authorize/consent', {
-      csrf: consent.inputs.csrf as string,
-      query: consent.inputs.query as string,
-      decision: 'deny',
-    });
+    const consent = await signIn(browser, authorizePath(codeRequest(clientId)));
+    const denied = await browser.post('/oauth2/authorize/consent', consentForm(consent, 'deny'));
     expect(redirectError(denied.location)).toEqual({ error: 'access_denied', state: 'st-1', iss: ISSUER });
-    const none = await browser.get(authorizeUrl(base(clientId, { prompt: 'none' })));
+    const none = await browser.get(authorizePath(codeRequest(clientId, { prompt: 'none' })));
     expect(redirectError(none.location).error).toBe('consent_required');
   });
 
@@ -202,23 +160,18 @@ describe('authorization endpoint errors (RFC 6749 §4.1.2.1)', () => {
     const { clientId } = await seed(h, { audiences: [AUDIENCE, billing] });
     const browser = h.browser();
     expect(await codeFor(browser, clientId)).toBeTruthy(); // allowed and remembered for the default API (AUDIENCE)
-    const silent = await browser.get(authorizeUrl(base(clientId, { prompt: 'none' })));
+    const silent = await browser.get(authorizePath(codeRequest(clientId, { prompt: 'none' })));
     expect(new URL(silent.location as string).searchParams.get('code')).toBeTruthy();
     // `orders:read` of the billing API is another permission: no silent code, the page asks
-    const other = await browser.get(authorizeUrl(base(clientId, { prompt: 'none', resource: billing })));
+    const other = await browser.get(authorizePath(codeRequest(clientId, { prompt: 'none', resource: billing })));
     expect(redirectError(other.location)).toEqual({ error: 'consent_required', state: 'st-1', iss: ISSUER });
-    const page = await browser.get(authorizeUrl(base(clientId, { resource: billing })));
+    const page = await browser.get(authorizePath(codeRequest(clientId, { resource: billing })));
     expect(page.status).toBe(200);
     expect(page.body).toContain('See your invoices');
-    const allowed = await browser.post('/oauth2/authorize/consent', {
-      csrf: page.inputs.csrf as string,
-      query: page.inputs.query as string,
-      decision: 'allow',
-      remember: 'yes',
-    });
+    const allowed = await browser.post('/oauth2/authorize/consent', consentForm(page, 'allow', true));
     expect(new URL(allowed.location as string).searchParams.get('code')).toBeTruthy();
     for (const resource of [billing, AUDIENCE]) {
-      const again = await browser.get(authorizeUrl(base(clientId, { prompt: 'none', resource })));
+      const again = await browser.get(authorizePath(codeRequest(clientId, { prompt: 'none', resource })));
       expect(new URL(again.location as string).searchParams.get('code'), resource).toBeTruthy();
     }
     const account = await browser.get('/oauth2/account');
@@ -232,7 +185,7 @@ describe('authorization endpoint errors (RFC 6749 §4.1.2.1)', () => {
     h = await peopleHarness();
     const { clientId } = await seed(h);
     const browser = h.browser();
-    await signIn(browser, authorizeUrl(base(clientId)));
+    await signIn(browser, authorizePath(codeRequest(clientId)));
     await h.store.write([
       {
         op: 'upsert',
@@ -241,13 +194,13 @@ describe('authorization endpoint errors (RFC 6749 §4.1.2.1)', () => {
         value: { clientId, scopes: ['orders:read', 'orders:write'], grantedAt: h.clock.now() },
       },
     ]);
-    const none = await browser.get(authorizeUrl(base(clientId, { prompt: 'none' })));
+    const none = await browser.get(authorizePath(codeRequest(clientId, { prompt: 'none' })));
     expect(redirectError(none.location).error).toBe('consent_required');
     const account = await browser.get('/oauth2/account');
     expect(account.status).toBe(200);
     expect(account.body).toContain('Order Desk');
     expect(await codeFor(browser, clientId)).toBeTruthy(); // asked, allowed, remembered in the new format
-    const silent = await browser.get(authorizeUrl(base(clientId, { prompt: 'none' })));
+    const silent = await browser.get(authorizePath(codeRequest(clientId, { prompt: 'none' })));
     expect(new URL(silent.location as string).searchParams.get('code')).toBeTruthy();
   });
 
@@ -255,11 +208,15 @@ describe('authorization endpoint errors (RFC 6749 §4.1.2.1)', () => {
     h = await peopleHarness();
     const { clientId } = await seed(h, { redirectUris: ['http://127.0.0.1/cb'] });
     const browser = h.browser();
-    const ok = await browser.get(authorizeUrl(base(clientId, { redirect_uri: 'http://127.0.0.1:53127/cb' })));
+    const ok = await browser.get(authorizePath(codeRequest(clientId, { redirect_uri: 'http://127.0.0.1:53127/cb' })));
     expect(ok.status).toBe(200);
-    const wrongPath = await browser.get(authorizeUrl(base(clientId, { redirect_uri: 'http://127.0.0.1:53127/other' })));
+    const wrongPath = await browser.get(
+      authorizePath(codeRequest(clientId, { redirect_uri: 'http://127.0.0.1:53127/other' })),
+    );
     expect(wrongPath.status).toBe(400);
-    const notLoopback = await browser.get(authorizeUrl(base(clientId, { redirect_uri: 'http://localhost.evil:1/cb' })));
+    const notLoopback = await browser.get(
+      authorizePath(codeRequest(clientId, { redirect_uri: 'http://localhost.evil:1/cb' })),
+    );
     expect(notLoopback.status).toBe(400);
   });
 });
@@ -270,14 +227,7 @@ describe('token endpoint errors for codes (RFC 6749 §5.2)', () => {
     const { clientId } = await seed(h);
     const { clientId: other } = await seed(h);
     const browser = h.browser();
-    const form = (code: string, extra: Record<string, string> = {}) => ({
-      grant_type: 'authorization_code',
-      client_id: clientId,
-      code,
-      redirect_uri: REDIRECT,
-      code_verifier: VERIFIER,
-      ...extra,
-    });
+    const form = (code: string, extra: Record<string, string> = {}) => codeForm(clientId, code, extra);
     const cases: Array<[Record<string, string>, number, string]> = [];
     const c1 = await codeFor(browser, clientId, { scope: 'orders:read offline_access' });
     expect((await h.token({ ...form(c1), code_verifier: '' })).json.error).toBe('invalid_request');
@@ -335,13 +285,7 @@ describe('token endpoint errors for codes (RFC 6749 §5.2)', () => {
     });
     const introspect = async (token: string) =>
       (await h!.token({ token }, { authorization: basic(rs.clientId, secret as string) }, '/oauth2/introspect')).json;
-    const form = (code: string) => ({
-      grant_type: 'authorization_code',
-      client_id: clientId,
-      code,
-      redirect_uri: REDIRECT,
-      code_verifier: VERIFIER,
-    });
+    const form = (code: string) => codeForm(clientId, code);
     const code = await codeFor(h.browser(), clientId);
     const first = await h.token(form(code));
     expect(first.status).toBe(200);
@@ -362,13 +306,7 @@ describe('token endpoint errors for codes (RFC 6749 §5.2)', () => {
     h = await peopleHarness();
     const { clientId } = await seed(h);
     const browser = h.browser();
-    const form = (code: string) => ({
-      grant_type: 'authorization_code',
-      client_id: clientId,
-      code,
-      redirect_uri: REDIRECT,
-      code_verifier: VERIFIER,
-    });
+    const form = (code: string) => codeForm(clientId, code);
     const plain = await h.token(form(await codeFor(browser, clientId)));
     expect(plain.status).toBe(200);
     expect(plain.json.refresh_token).toBeUndefined();
@@ -414,7 +352,7 @@ describe('pages: CSRF, cookies, CSP', () => {
     h = await peopleHarness();
     const { clientId } = await seed(h);
     const browser = h.browser();
-    const login = await browser.get(authorizeUrl(base(clientId)));
+    const login = await browser.get(authorizePath(codeRequest(clientId)));
     const cookie = browser.setCookies[0] as string;
     expect(cookie).toMatch(
       /^__Host-gatehouse-session=[A-Za-z0-9_-]{43}; Path=\/; Max-Age=\d+; HttpOnly; Secure; SameSite=Lax$/,
@@ -431,29 +369,14 @@ describe('pages: CSRF, cookies, CSP', () => {
     expect(login.headers['access-control-allow-origin']).toBeUndefined();
     expect(login.body).toMatch(/<label for="username">/);
 
-    const forged = await browser.post('/oauth2/authorize/login', {
-      csrf: 'forged',
-      query: login.inputs.query as string,
-      username: 'ada',
-      password: PASSWORD,
-    });
+    const forged = await browser.post('/oauth2/authorize/login', { ...signInForm(login, ADA), csrf: 'forged' });
     expect(forged.status).toBe(403);
     // another browser's CSRF token with its own (or no) cookie
     const stranger = h.browser();
-    const strangerPost = await stranger.post('/oauth2/authorize/login', {
-      csrf: login.inputs.csrf as string,
-      query: login.inputs.query as string,
-      username: 'ada',
-      password: PASSWORD,
-    });
+    const strangerPost = await stranger.post('/oauth2/authorize/login', signInForm(login, ADA));
     expect(strangerPost.status).toBe(403);
 
-    const signed = await browser.post('/oauth2/authorize/login', {
-      csrf: login.inputs.csrf as string,
-      query: login.inputs.query as string,
-      username: 'ada',
-      password: PASSWORD,
-    });
+    const signed = await browser.post('/oauth2/authorize/login', signInForm(login, ADA));
     expect(signed.status).toBe(200);
     const rotated = browser.setCookies.at(-1) as string;
     expect(rotated.split(';')[0]).not.toBe(cookie.split(';')[0]);
@@ -473,29 +396,20 @@ describe('pages: CSRF, cookies, CSP', () => {
     h = await peopleHarness();
     const { clientId } = await seed(h);
     const browser = h.browser();
-    const login = await browser.get(authorizeUrl(base(clientId)));
-    const wrong = await browser.post('/oauth2/authorize/login', {
-      csrf: login.inputs.csrf as string,
-      query: login.inputs.query as string,
-      username: 'ada',
-      password: 'not the password',
-    });
-    const unknown = await browser.post('/oauth2/authorize/login', {
-      csrf: login.inputs.csrf as string,
-      query: login.inputs.query as string,
-      username: 'nobody',
-      password: 'not the password',
-    });
+    const login = await browser.get(authorizePath(codeRequest(clientId)));
+    const wrong = await browser.post(
+      '/oauth2/authorize/login',
+      signInForm(login, { ...ADA, password: 'not the password' }),
+    );
+    const unknown = await browser.post(
+      '/oauth2/authorize/login',
+      signInForm(login, { username: 'nobody', password: 'not the password' }),
+    );
     expect(wrong.status).toBe(401);
     expect(unknown.status).toBe(401);
     expect(wrong.body.replace(/value="[^"]*"/g, '')).toBe(unknown.body.replace(/value="[^"]*"/g, ''));
 
-    await browser.post('/oauth2/authorize/login', {
-      csrf: login.inputs.csrf as string,
-      query: '',
-      username: 'ada',
-      password: PASSWORD,
-    });
+    await browser.post('/oauth2/authorize/login', { ...signInForm(login, ADA), query: '' });
     const logout = await browser.get('/oauth2/logout');
     expect(logout.body).toContain('>Sign out</button>');
     const out = await browser.post('/oauth2/logout', { csrf: logout.inputs.csrf as string });
@@ -522,7 +436,7 @@ describe('pages: CSRF, cookies, CSP', () => {
       refresh_token: tokens.json.refresh_token as string,
     });
     expect(refresh.json.error).toBe('invalid_grant');
-    const page = await browser.get(authorizeUrl(base(clientId)));
+    const page = await browser.get(authorizePath(codeRequest(clientId)));
     expect(page.body).toContain('>Sign in</button>');
   });
 });
@@ -566,14 +480,9 @@ describe('sign-in throttling on the page', () => {
     h = await peopleHarness({ failedLoginPerAccount: { rate: 1, period: '1m', burst: 1 } });
     const { clientId } = await seed(h);
     const browser = h.browser();
-    const login = await browser.get(authorizeUrl(base(clientId)));
+    const login = await browser.get(authorizePath(codeRequest(clientId)));
     const attempt = (password: string) =>
-      browser.post('/oauth2/authorize/login', {
-        csrf: login.inputs.csrf as string,
-        query: login.inputs.query as string,
-        username: 'ada',
-        password,
-      });
+      browser.post('/oauth2/authorize/login', signInForm(login, { ...ADA, password }));
     expect((await attempt('wrong password 1')).status).toBe(401);
     expect((await attempt('wrong password 2')).status).toBe(401);
     const throttled = await attempt(PASSWORD);

@@ -1,15 +1,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import * as client from 'openid-client';
-import {
-  AUDIENCE,
-  ISSUER,
-  PASSWORD,
-  REDIRECT,
-  peopleHarness,
-  seed,
-  type Browser,
-  type PeopleHarness,
-} from './harness.js';
+import { PKCE, authorizePath, codeExchangeForm, pathOf, signInAndAllow, signInForm } from '../../support/sign_in.js';
+import { discover } from '../oidc/rp.js';
+import { ADA, AUDIENCE, ISSUER, REDIRECT, peopleHarness, seed, type Browser, type PeopleHarness } from './harness.js';
 
 let h: PeopleHarness | undefined;
 afterEach(async () => {
@@ -17,39 +10,12 @@ afterEach(async () => {
   h = undefined;
 });
 
-async function discover(harness: PeopleHarness, clientId: string): Promise<client.Configuration> {
-  return client.discovery(new URL(ISSUER), clientId, undefined, client.None(), {
-    [client.customFetch]: harness.fetch,
-    algorithm: 'oauth2',
-  });
-}
-
-function pathOf(url: URL | string): string {
-  const u = new URL(url);
-  return u.pathname + u.search;
-}
-
-/** Drives the pages like a person: sign in, then Allow. Returns the final redirect. */
-async function signInAndAllow(browser: Browser, authorizeUrl: URL | string): Promise<string> {
-  const login = await browser.get(pathOf(authorizeUrl));
-  expect(login.status).toBe(200);
+/** Drives the pages like a person: sign in, then Allow (remembered). Returns the final redirect. */
+async function signInAndRemember(browser: Browser, authorizeUrl: URL | string): Promise<string> {
+  const { login, consent, done } = await signInAndAllow(browser, pathOf(authorizeUrl), ADA, { remember: true });
   expect(login.body).toContain('>Sign in</button>');
-  const consent = await browser.post('/oauth2/authorize/login', {
-    csrf: login.inputs.csrf as string,
-    query: login.inputs.query as string,
-    username: 'ada',
-    password: PASSWORD,
-  });
-  expect(consent.status).toBe(200);
   expect(consent.body).toContain('>Allow</button>');
   expect(consent.body).toContain('>Deny</button>');
-  const done = await browser.post('/oauth2/authorize/consent', {
-    csrf: consent.inputs.csrf as string,
-    query: consent.inputs.query as string,
-    decision: 'allow',
-    remember: 'yes',
-  });
-  expect(done.status).toBe(303);
   return done.location as string;
 }
 
@@ -57,7 +23,7 @@ describe('authorization code + PKCE with openid-client 6 as the real app', () =>
   it('signs in, consents, exchanges the code, refreshes with rotation', async () => {
     h = await peopleHarness();
     const { clientId } = await seed(h);
-    const config = await discover(h, clientId);
+    const config = await discover(h, clientId, {}, 'oauth2');
     expect(config.serverMetadata().grant_types_supported).toEqual(
       expect.arrayContaining(['authorization_code', 'refresh_token']),
     );
@@ -71,7 +37,7 @@ describe('authorization code + PKCE with openid-client 6 as the real app', () =>
       code_challenge_method: 'S256',
       state,
     });
-    const location = await signInAndAllow(h.browser(), url);
+    const location = await signInAndRemember(h.browser(), url);
     const back = new URL(location);
     expect(back.origin + back.pathname).toBe(REDIRECT);
     expect(back.searchParams.get('state')).toBe(state);
@@ -101,16 +67,16 @@ describe('authorization code + PKCE with openid-client 6 as the real app', () =>
   it('remembers consent per client and scope; a second authorization needs no page; prompt=consent asks again', async () => {
     h = await peopleHarness();
     const { clientId } = await seed(h);
-    const config = await discover(h, clientId);
+    const config = await discover(h, clientId, {}, 'oauth2');
     const browser = h.browser();
     const params = (extra: Record<string, string> = {}) => ({
       redirect_uri: REDIRECT,
       scope: 'orders:read',
-      code_challenge: 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM',
+      code_challenge: PKCE.challenge,
       code_challenge_method: 'S256',
       ...extra,
     });
-    await signInAndAllow(browser, client.buildAuthorizationUrl(config, params()));
+    await signInAndRemember(browser, client.buildAuthorizationUrl(config, params()));
     const again = await browser.get(pathOf(client.buildAuthorizationUrl(config, params())));
     expect(again.status).toBe(302);
     expect(new URL(again.location as string).searchParams.get('code')).toBeTruthy();
@@ -138,46 +104,33 @@ describe('authorization code + PKCE with openid-client 6 as the real app', () =>
 });
 
 describe('prompt, max_age, login_hint and the PKCE downgrade', () => {
-  const CHALLENGE = 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM';
-  const VERIFIER = 'dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk';
-
   it('login_hint pre-fills the username; max_age asks for the password again once the sign-in is older', async () => {
     h = await peopleHarness();
     const { clientId } = await seed(h);
     const browser = h.browser();
     const url = (extra: Record<string, string> = {}) =>
-      `/oauth2/authorize?${new URLSearchParams({
+      authorizePath({
         client_id: clientId,
         response_type: 'code',
         scope: 'orders:read',
-        code_challenge: CHALLENGE,
+        code_challenge: PKCE.challenge,
         code_challenge_method: 'S256',
         ...extra,
-      }).toString()}`;
+      });
     const hinted = await browser.get(url({ login_hint: 'ada<script>' }));
     expect(hinted.inputs.username).toBe('ada<script>');
     expect(hinted.body).not.toContain('ada<script>');
-    await signInAndAllow(browser, `https://id.test.example${url()}`);
+    await signInAndRemember(browser, `https://id.test.example${url()}`);
     h.clock.advance(120_000);
     expect((await browser.get(url({ max_age: '600' }))).status).toBe(302);
     const again = await browser.get(url({ max_age: '60' }));
     expect(again.body).toContain('>Sign in</button>');
     // signing in again satisfies max_age without asking twice
-    const done = await browser.post('/oauth2/authorize/login', {
-      csrf: again.inputs.csrf as string,
-      query: again.inputs.query as string,
-      username: 'ada',
-      password: PASSWORD,
-    });
+    const done = await browser.post('/oauth2/authorize/login', signInForm(again, ADA));
     expect(done.status).toBe(303);
     const code = new URL(done.location as string).searchParams.get('code') as string;
     // the request named no redirect_uri (one registered): the token request may leave it out
-    const tokens = await h.token({
-      grant_type: 'authorization_code',
-      client_id: clientId,
-      code,
-      code_verifier: VERIFIER,
-    });
+    const tokens = await h.token(codeExchangeForm(clientId, code, PKCE.verifier));
     expect(tokens.status).toBe(200);
   });
 
@@ -198,7 +151,7 @@ describe('prompt, max_age, login_hint and the PKCE downgrade', () => {
       authTime: h.clock.now(),
       familyId: '0'.repeat(32),
     });
-    const res = await h.token({ grant_type: 'authorization_code', client_id: clientId, code, code_verifier: VERIFIER });
+    const res = await h.token(codeExchangeForm(clientId, code, PKCE.verifier));
     expect(res.json.error).toBe('invalid_grant');
   });
 });

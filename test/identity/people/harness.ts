@@ -1,37 +1,48 @@
-import Fastify, { type FastifyInstance } from 'fastify';
-import { MemoryRecordStore } from '../../../src/adapters/index.js';
-import { openIdentity, type IdentityServer } from '../../../src/app/identity_server.js';
-import { loadConfig } from '../../../src/config/index.js';
-import { ManualClock, MemoryLogger, type RecordStore } from '../../../src/core/index.js';
-import {
-  registerIdentityPages,
-  registerIdentityRevocationRoutes,
-  registerIdentityRoutes,
-} from '../../../src/http/index.js';
-import { MemoryLimiterStore } from '../../../src/ratelimit/index.js';
+import type { FastifyInstance } from 'fastify';
+import type { IdentityServer } from '../../../src/app/identity_server.js';
+import { ManualClock, type MemoryLogger, type RecordStore } from '../../../src/core/index.js';
+import { registerIdentityPages } from '../../../src/http/index.js';
 import { MapVault } from '../harness.js';
+import { openMemoryIdentity } from '../../support/identity.js';
 import { injectFetch } from '../../support/inject_fetch.js';
+import { PKCE, pageOf, type FormBrowser, type Page, type Person } from '../../support/sign_in.js';
 
 export const ISSUER = 'https://id.test.example';
 export const AUDIENCE = 'https://orders.test.example';
 export const REDIRECT = 'https://app.test.example/callback';
 export const PASSWORD = 'correct horse battery staple';
+/** The person {@link seed} registers. */
+export const ADA: Person = { username: 'ada', password: PASSWORD };
+
+/**
+ * The parameters of a code request by `clientId` at REDIRECT (scope orders:read, state st-1, the RFC 7636 challenge),
+ * `extra` merged over them (an undefined value leaves the parameter out of `authorizePath`).
+ *
+ * @example
+ * await browser.get(authorizePath(codeRequest(clientId, { prompt: 'none' })));
+ */
+export function codeRequest(
+  clientId: string,
+  extra: Record<string, string | undefined> = {},
+): Record<string, string | undefined> {
+  return {
+    client_id: clientId,
+    redirect_uri: REDIRECT,
+    response_type: 'code',
+    scope: 'orders:read',
+    state: 'st-1',
+    code_challenge: PKCE.challenge,
+    code_challenge_method: 'S256',
+    ...extra,
+  };
+}
 
 /** A browser of sorts: a cookie jar over fastify inject, remembering our session cookie. */
-export interface Browser {
+export interface Browser extends FormBrowser {
   cookie: string | undefined;
   setCookies: string[];
   get(url: string): Promise<Page>;
   post(url: string, form: Record<string, string>, headers?: Record<string, string>): Promise<Page>;
-}
-
-export interface Page {
-  status: number;
-  headers: Record<string, string | string[] | number | undefined>;
-  body: string;
-  location: string | undefined;
-  /** Hidden and other input values by name. */
-  inputs: Record<string, string>;
 }
 
 export interface PeopleHarness {
@@ -51,47 +62,22 @@ export interface PeopleHarness {
   close(): Promise<void>;
 }
 
-function decodeEntities(value: string): string {
-  return value.replace(/&#(\d+);/g, (_m, n: string) => String.fromCharCode(Number(n)));
-}
-
-/** The named inputs of a page's forms and their (entity-decoded) values. */
-export function inputsOf(html: string): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const m of html.matchAll(/<input[^>]*name="([^"]+)"[^>]*value="([^"]*)"/g)) {
-    out[m[1] as string] = decodeEntities(m[2] as string);
-  }
-  return out;
-}
-
 /** Identity (memory store, fast scrypt) with its routes and the sign-in pages on an un-listened fastify. */
 export async function peopleHarness(
   signIn: Record<string, unknown> = {},
   options: { store?: RecordStore; clock?: ManualClock } = {},
 ): Promise<PeopleHarness> {
   const clock = options.clock ?? new ManualClock(Date.now());
-  const config = loadConfig({
-    overrides: { identity: { issuer: ISSUER, signIn: { scryptCost: 10, ...signIn } } },
-  });
-  const store = options.store ?? new MemoryRecordStore({ clock });
-  const logger = new MemoryLogger();
-  const limiter = new MemoryLimiterStore({ clock, maxKeys: 10_000 });
-  const identity = await openIdentity({ config, records: store, vault: new MapVault(), limiter, clock, logger });
-  const app = Fastify({ logger: false });
-  registerIdentityRoutes(app, {
-    token: identity.token,
-    metadata: () => identity.metadata(),
-    jwksJson: () => identity.signingKeys.jwksJson(),
-    jwksMaxAgeSeconds: () => identity.signingKeys.jwksMaxAgeSeconds(),
-    maxBodyBytes: config.identity.limits.maxBodyBytes,
-    corsOrigins: (origin) => identity.corsOrigins.allows(origin),
-    userinfo: identity.userinfo,
-  });
-  registerIdentityRevocationRoutes(app, {
-    introspection: identity.introspection,
-    revocation: identity.revocation,
-    feed: identity.revocationFeed,
-    maxBodyBytes: config.identity.limits.maxBodyBytes,
+  const { config, store, logger, identity, app, close } = await openMemoryIdentity({
+    identity: { issuer: ISSUER, signIn: { scryptCost: 10, ...signIn } },
+    clock,
+    vault: new MapVault(),
+    store: options.store,
+    routes: (opened) => ({
+      corsOrigins: (origin) => opened.corsOrigins.allows(origin),
+      userinfo: opened.userinfo,
+    }),
+    revocationRoutes: true,
   });
   registerIdentityPages(app, {
     flow: identity.people.flow,
@@ -104,13 +90,6 @@ export async function peopleHarness(
     endSession: identity.endSession,
   });
   await app.ready();
-  const toPage = (res: { statusCode: number; headers: Page['headers']; body: string }): Page => ({
-    status: res.statusCode,
-    headers: res.headers,
-    body: res.body,
-    location: typeof res.headers.location === 'string' ? res.headers.location : undefined,
-    inputs: inputsOf(res.body),
-  });
   const fetchImpl = injectFetch(app);
   return {
     clock,
@@ -131,7 +110,7 @@ export async function peopleHarness(
             remoteAddress: address,
           });
           remember(res.headers['set-cookie']);
-          return toPage(res);
+          return pageOf(res);
         },
         async post(url, form, headers = {}) {
           const res = await app.inject({
@@ -146,7 +125,7 @@ export async function peopleHarness(
             remoteAddress: address,
           });
           remember(res.headers['set-cookie']);
-          return toPage(res);
+          return pageOf(res);
         },
       };
       const remember = (value: string | string[] | undefined) => {
@@ -169,12 +148,7 @@ export async function peopleHarness(
       });
       return { status: res.statusCode, json: (res.body ? JSON.parse(res.body) : {}) as Record<string, unknown> };
     },
-    async close() {
-      await app.close();
-      identity.close();
-      await limiter.close();
-      if (!options.store) await store.close();
-    },
+    close,
   };
 }
 

@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { ISSUER, PASSWORD, REDIRECT, peopleHarness, seed, type PeopleHarness } from './harness.js';
+import { authorizePath, consentForm, signInForm } from '../../support/sign_in.js';
+import { ADA, ISSUER, REDIRECT, peopleHarness, seed, type PeopleHarness } from './harness.js';
 
 let h: PeopleHarness | undefined;
 afterEach(async () => {
@@ -10,14 +11,13 @@ afterEach(async () => {
 const implicitClient = { grantTypes: ['implicit'], legacyImplicit: true };
 
 function tokenRequest(clientId: string): string {
-  const q = new URLSearchParams({
+  return authorizePath({
     client_id: clientId,
     redirect_uri: REDIRECT,
     response_type: 'token',
     scope: 'orders:read',
     state: 'st-9',
   });
-  return `/oauth2/authorize?${q.toString()}`;
 }
 
 describe('legacy implicit (response_type=token) behind two opt-ins', () => {
@@ -47,18 +47,8 @@ describe('legacy implicit (response_type=token) behind two opt-ins', () => {
     const { clientId } = await seed(h, implicitClient);
     const browser = h.browser();
     const login = await browser.get(tokenRequest(clientId));
-    const consent = await browser.post('/oauth2/authorize/login', {
-      csrf: login.inputs.csrf as string,
-      query: login.inputs.query as string,
-      username: 'ada',
-      password: PASSWORD,
-    });
-    const done = await browser.post('/oauth2/authorize/consent', {
-      csrf: consent.inputs.csrf as string,
-      query: consent.inputs.query as string,
-      decision: 'allow',
-      remember: 'yes',
-    });
+    const consent = await browser.post('/oauth2/authorize/login', signInForm(login, ADA));
+    const done = await browser.post('/oauth2/authorize/consent', consentForm(consent, 'allow', true));
     const url = new URL(done.location as string);
     expect(url.search).toBe('');
     const fragment = new URLSearchParams(url.hash.slice(1));

@@ -1,7 +1,15 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { pageCsp } from '../../../src/http/index.js';
 import { formActionSource } from '../../../src/identity/index.js';
-import { PASSWORD, REDIRECT, peopleHarness, seed, type Browser, type PeopleHarness } from './harness.js';
+import {
+  PKCE,
+  authorizationCode,
+  authorizePath,
+  codeExchangeForm,
+  consentForm,
+  signInForm,
+} from '../../support/sign_in.js';
+import { ADA, REDIRECT, codeRequest, peopleHarness, seed, type Browser, type PeopleHarness } from './harness.js';
 
 /**
  * What a person meets on the sign-in pages beyond the happy path: a reloaded page, a form left open too long, a wrong
@@ -14,28 +22,8 @@ afterEach(async () => {
   h = undefined;
 });
 
-const VERIFIER = 'dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk';
-const CHALLENGE = 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM';
-
-function authorizeUrl(clientId: string, extra: Record<string, string> = {}): string {
-  return `/oauth2/authorize?${new URLSearchParams({
-    client_id: clientId,
-    redirect_uri: REDIRECT,
-    response_type: 'code',
-    scope: 'orders:read',
-    state: 'st-1',
-    code_challenge: CHALLENGE,
-    code_challenge_method: 'S256',
-    ...extra,
-  }).toString()}`;
-}
-
-const signInForm = (page: { inputs: Record<string, string> }, password = PASSWORD, username = 'ada') => ({
-  csrf: page.inputs.csrf as string,
-  query: page.inputs.query ?? '',
-  username,
-  password,
-});
+const authorizeUrl = (clientId: string, extra: Record<string, string> = {}) =>
+  authorizePath(codeRequest(clientId, extra));
 
 describe('stale forms', () => {
   it('a reloaded sign-in (the form sent again once signed in) goes on to the request instead of a CSRF error', async () => {
@@ -43,10 +31,10 @@ describe('stale forms', () => {
     const { clientId } = await seed(h);
     const browser = h.browser();
     const login = await browser.get(authorizeUrl(clientId));
-    const consent = await browser.post('/oauth2/authorize/login', signInForm(login));
+    const consent = await browser.post('/oauth2/authorize/login', signInForm(login, ADA));
     expect(consent.body).toContain('>Allow</button>');
     // the browser's reload of that page: the same POST, the pre-sign-in CSRF token, the new session cookie
-    const reloaded = await browser.post('/oauth2/authorize/login', signInForm(login));
+    const reloaded = await browser.post('/oauth2/authorize/login', signInForm(login, ADA));
     expect(reloaded.status).toBe(303);
     expect(reloaded.location).toBe(authorizeUrl(clientId));
     const again = await browser.get(reloaded.location as string);
@@ -54,7 +42,7 @@ describe('stale forms', () => {
     expect(again.body).toContain('>Allow</button>');
     expect(again.inputs.csrf).toBe(consent.inputs.csrf);
     // and the same for a sign-in without an app: the account page
-    const plain = await browser.post('/oauth2/authorize/login', { ...signInForm(login), query: '' });
+    const plain = await browser.post('/oauth2/authorize/login', { ...signInForm(login, ADA), query: '' });
     expect(plain.status).toBe(303);
     expect(plain.location).toBe('/oauth2/account');
   });
@@ -65,14 +53,14 @@ describe('stale forms', () => {
     const browser = h.browser();
     const login = await browser.get(authorizeUrl(clientId));
     h.clock.advance(31 * 60_000); // the anonymous session (30 min) is gone
-    const expired = await browser.post('/oauth2/authorize/login', signInForm(login));
+    const expired = await browser.post('/oauth2/authorize/login', signInForm(login, ADA));
     expect(expired.status).toBe(403);
     expect(expired.body).toContain('This page had expired; please sign in again');
     expect(expired.body).toContain('>Sign in</button>');
     expect(expired.inputs.csrf).not.toBe(login.inputs.csrf);
     expect(expired.inputs.query).toBe(login.inputs.query);
     expect(expired.headers['content-security-policy']).toContain("form-action 'self' https://app.test.example");
-    const consent = await browser.post('/oauth2/authorize/login', signInForm(expired));
+    const consent = await browser.post('/oauth2/authorize/login', signInForm(expired, ADA));
     expect(consent.body).toContain('>Allow</button>');
   });
 
@@ -82,15 +70,10 @@ describe('stale forms', () => {
     const browser = h.browser();
     const consent = await browser.post(
       '/oauth2/authorize/login',
-      signInForm(await browser.get(authorizeUrl(clientId))),
+      signInForm(await browser.get(authorizeUrl(clientId)), ADA),
     );
     h.clock.advance(61 * 60_000); // idle: the session is gone
-    const late = await browser.post('/oauth2/authorize/consent', {
-      csrf: consent.inputs.csrf as string,
-      query: consent.inputs.query as string,
-      decision: 'allow',
-      remember: 'yes',
-    });
+    const late = await browser.post('/oauth2/authorize/consent', consentForm(consent, 'allow', true));
     expect(late.status).toBe(303);
     expect(late.location).toBe(authorizeUrl(clientId));
     expect((await browser.get(late.location as string)).body).toContain('>Sign in</button>');
@@ -101,7 +84,10 @@ describe('stale forms', () => {
     const { clientId } = await seed(h);
     const browser = h.browser();
     const login = await browser.get(authorizeUrl(clientId));
-    const wrong = await browser.post('/oauth2/authorize/login', signInForm(login, 'not the password', 'ada"><b>'));
+    const wrong = await browser.post(
+      '/oauth2/authorize/login',
+      signInForm(login, { username: 'ada"><b>', password: 'not the password' }),
+    );
     expect(wrong.status).toBe(401);
     expect(wrong.inputs.username).toBe('ada"><b>');
     expect(wrong.body).not.toContain('ada"><b>');
@@ -113,7 +99,7 @@ describe('stale forms', () => {
     await seed(h);
     const browser = h.browser();
     const login = await browser.get('/oauth2/login');
-    const signed = await browser.post('/oauth2/authorize/login', signInForm(login));
+    const signed = await browser.post('/oauth2/authorize/login', signInForm(login, ADA));
     expect(signed.status).toBe(303);
     expect(signed.location).toBe('/oauth2/account');
     const account = await browser.get('/oauth2/account');
@@ -136,7 +122,7 @@ describe('stale forms', () => {
     h = await peopleHarness();
     await seed(h);
     const browser = h.browser();
-    await browser.post('/oauth2/authorize/login', signInForm(await browser.get('/oauth2/login')));
+    await browser.post('/oauth2/authorize/login', signInForm(await browser.get('/oauth2/login'), ADA));
     const logout = await browser.get('/oauth2/logout');
     h.clock.advance(61 * 60_000);
     const out = await browser.post('/oauth2/logout', { csrf: logout.inputs.csrf as string });
@@ -144,7 +130,7 @@ describe('stale forms', () => {
     expect(out.body).toContain('You are signed out.');
     // signed in, a forged form still signs nobody out
     const other = h.browser();
-    await other.post('/oauth2/authorize/login', signInForm(await other.get('/oauth2/login')));
+    await other.post('/oauth2/authorize/login', signInForm(await other.get('/oauth2/login'), ADA));
     const forged = await other.post('/oauth2/logout', { csrf: 'forged' });
     expect(forged.status).toBe(403);
     expect((await other.get('/oauth2/account')).body).toContain('Signed in as');
@@ -158,13 +144,9 @@ describe("a native app's private-use redirect URI (RFC 8252 §7.1)", () => {
     const browser = h.browser();
     const login = await browser.get(authorizeUrl(clientId, { redirect_uri: 'com.example.app:/oauth/cb' }));
     expect(login.headers['content-security-policy']).toContain("form-action 'self' com.example.app:;");
-    const consent = await browser.post('/oauth2/authorize/login', signInForm(login));
+    const consent = await browser.post('/oauth2/authorize/login', signInForm(login, ADA));
     expect(consent.headers['content-security-policy']).toContain("form-action 'self' com.example.app:;");
-    const done = await browser.post('/oauth2/authorize/consent', {
-      csrf: consent.inputs.csrf as string,
-      query: consent.inputs.query as string,
-      decision: 'allow',
-    });
+    const done = await browser.post('/oauth2/authorize/consent', consentForm(consent, 'allow'));
     expect(done.status).toBe(303);
     expect(done.location).toMatch(/^com\.example\.app:\/oauth\/cb\?code=/);
   });
@@ -191,23 +173,8 @@ describe("a native app's private-use redirect URI (RFC 8252 §7.1)", () => {
 
 describe('the account page', () => {
   async function offline(browser: Browser, clientId: string): Promise<Record<string, unknown>> {
-    let page = await browser.get(authorizeUrl(clientId, { scope: 'orders:read offline_access' }));
-    if (page.body.includes('type="password"')) page = await browser.post('/oauth2/authorize/login', signInForm(page));
-    if (page.body.includes('>Allow</button>')) {
-      page = await browser.post('/oauth2/authorize/consent', {
-        csrf: page.inputs.csrf as string,
-        query: page.inputs.query as string,
-        decision: 'allow',
-      });
-    }
-    const code = new URL(page.location as string).searchParams.get('code') as string;
-    const tokens = await (h as PeopleHarness).token({
-      grant_type: 'authorization_code',
-      client_id: clientId,
-      code,
-      redirect_uri: REDIRECT,
-      code_verifier: VERIFIER,
-    });
+    const code = await authorizationCode(browser, authorizeUrl(clientId, { scope: 'orders:read offline_access' }), ADA);
+    const tokens = await (h as PeopleHarness).token(codeExchangeForm(clientId, code, PKCE.verifier, REDIRECT));
     expect(tokens.status).toBe(200);
     return tokens.json;
   }
