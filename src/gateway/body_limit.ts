@@ -1,5 +1,5 @@
 import type { IncomingMessage } from 'node:http';
-import { Transform } from 'node:stream';
+import { Transform, type Readable } from 'node:stream';
 import { GatehouseError } from '../core/index.js';
 
 /** True when a request body arrives without a Content-Length (chunked): only its bytes can tell its size. */
@@ -30,7 +30,18 @@ export function boundedBody(req: IncomingMessage, max: number): IncomingMessage 
   req.on('error', (err) => bounded.destroy(err));
   req.pipe(bounded);
   Object.defineProperty(bounded, 'complete', { get: () => req.complete });
-  return Object.assign(bounded, {
+  return standInFor(req, bounded);
+}
+
+/**
+ * A stream that carries a request's body in the request's place: the fields the later stages and the proxy read
+ * (url, method, headers, raw headers, HTTP version, socket) are the request's own.
+ *
+ * @example
+ * ctx.req = standInFor(ctx.req, Readable.from(chunks));
+ */
+export function standInFor(req: IncomingMessage, body: Readable): IncomingMessage {
+  return Object.assign(body, {
     url: req.url,
     method: req.method,
     headers: req.headers,

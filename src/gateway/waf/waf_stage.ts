@@ -2,6 +2,7 @@ import type { IncomingMessage } from 'node:http';
 import { Readable } from 'node:stream';
 import { Counter } from 'prom-client';
 import { GatehouseError, type Logger } from '../../core/index.js';
+import { standInFor } from '../body_limit.js';
 import type { GatewayMetrics } from '../gateway_metrics.js';
 import type { RequestContext, StageRun } from '../pipeline.js';
 import { sendProblem } from '../problem_response.js';
@@ -34,15 +35,7 @@ function replay(req: IncomingMessage, chunks: Buffer[], rest: AsyncIterator<unkn
     if (!rest) return;
     for (let next = await rest.next(); !next.done; next = await rest.next()) yield next.value as Buffer;
   }
-  const stream = Readable.from(parts(), { objectMode: false });
-  return Object.assign(stream, {
-    url: req.url,
-    method: req.method,
-    headers: req.headers,
-    rawHeaders: req.rawHeaders,
-    httpVersion: req.httpVersion,
-    socket: req.socket,
-  }) as unknown as IncomingMessage;
+  return standInFor(req, Readable.from(parts(), { objectMode: false }));
 }
 
 /**
