@@ -54,6 +54,9 @@ export interface GatewayOptions {
 
 const REQUEST_ID = /^[A-Za-z0-9._-]{1,64}$/;
 
+/** Longest User-Agent kept in an access-log line (longer ones are cut: a client sets it). */
+const USER_AGENT_MAX = 256;
+
 /**
  * The gateway data plane: a `(req, res)` handler for a plain node:https server that runs the fixed pipeline
  * request id → limits → waf → authentication → rate limit → authorization → cache → shedding → proxy.
@@ -161,6 +164,8 @@ export class Gateway {
       req,
       res,
       startedAt: this.o.clock.now(),
+      bytesBefore: req.socket.bytesWritten,
+      upstreamStartedAt: undefined,
       requestId: '',
       target: '/',
       clientIp: '',
@@ -288,6 +293,7 @@ export class Gateway {
   }
 
   private proxy(ctx: RequestContext): Promise<void> {
+    ctx.upstreamStartedAt = this.o.clock.now();
     return ctx.route!.upstream.send(
       {
         req: ctx.req,
@@ -334,7 +340,8 @@ export class Gateway {
   private finish(ctx: RequestContext): void {
     const route = ctx.route?.config.name ?? '(none)';
     const status = ctx.res.statusCode;
-    const ms = this.o.clock.now() - ctx.startedAt;
+    const now = this.o.clock.now();
+    const ms = now - ctx.startedAt;
     this.metrics.requests.record(route, status, ms / 1000);
     const url = ctx.req.url ?? '';
     const query = url.indexOf('?');
@@ -346,7 +353,11 @@ export class Gateway {
       status,
       duration_ms: ms,
       client_ip: ctx.clientIp,
+      bytes_sent: ctx.req.socket.bytesWritten - ctx.bytesBefore,
     };
+    if (ctx.upstreamStartedAt !== undefined) entry.upstream_ms = now - ctx.upstreamStartedAt;
+    const agent = ctx.req.headers['user-agent'];
+    if (agent !== undefined) entry.user_agent = agent.length > USER_AGENT_MAX ? agent.slice(0, USER_AGENT_MAX) : agent;
     if (ctx.principal) {
       entry.sub = ctx.principal.sub;
       entry.client_id = ctx.principal.clientId;

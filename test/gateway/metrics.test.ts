@@ -1,7 +1,8 @@
+import { connect } from 'node:tls';
 import { describe, expect, it } from 'vitest';
 import { MemoryLogger } from '../../src/core/index.js';
 import { STAGE_NAMES } from '../../src/gateway/index.js';
-import { call, startBackend, startGateway } from './support.js';
+import { call, startBackend, startGateway, testCertificate, type RunningGateway } from './support.js';
 
 describe('observability', () => {
   it('exposes Prometheus metrics and writes asynchronous access logs without credentials or query strings', async () => {
@@ -32,6 +33,56 @@ describe('observability', () => {
         ['/a', 429],
       ]);
       expect(JSON.stringify(logger.lines)).not.toContain('secret');
+    } finally {
+      await gw.close();
+      await backend.close();
+    }
+  });
+
+  it('access lines carry bytes_sent (what the client received), upstream_ms when proxied, and the User-Agent, cut at 256', async () => {
+    /** One request over its own TLS connection, `Connection: close`; resolves with every byte the client received. */
+    const rawExchange = (gw: RunningGateway, path: string, agent: string) =>
+      new Promise<Buffer>((resolve, reject) => {
+        const socket = connect({
+          host: '127.0.0.1',
+          port: gw.port,
+          ca: testCertificate().certPem,
+          servername: 'localhost',
+        });
+        const chunks: Buffer[] = [];
+        socket.on('secureConnect', () =>
+          socket.write(`GET ${path} HTTP/1.1\r\nhost: localhost\r\nuser-agent: ${agent}\r\nconnection: close\r\n\r\n`),
+        );
+        socket.on('data', (chunk: Buffer) => chunks.push(chunk));
+        socket.on('end', () => resolve(Buffer.concat(chunks)));
+        socket.on('error', reject);
+      });
+    const backend = await startBackend();
+    const logger = new MemoryLogger();
+    const gw = await startGateway(
+      {
+        upstreams: [{ name: 'u', hosts: [backend.url] }],
+        routes: [
+          { name: 'r', pathPrefix: '/', upstream: 'u', limits: [{ name: 'l', key: ['ip'], rate: 1, per: '1m' }] },
+        ],
+      },
+      { logger },
+    );
+    try {
+      const proxied = await rawExchange(gw, '/a', 'curl/8.0');
+      expect(proxied.toString('latin1')).toMatch(/^HTTP\/1\.1 200 /);
+      const long = 'x'.repeat(300);
+      const refused = await rawExchange(gw, '/b', long);
+      expect(refused.toString('latin1')).toMatch(/^HTTP\/1\.1 429 /);
+      await new Promise((r) => setImmediate(r));
+      const [first, second] = logger.lines.filter((l) => l.msg === 'access');
+      expect(first?.['bytes_sent']).toBe(proxied.length);
+      expect(first?.['user_agent']).toBe('curl/8.0');
+      expect(typeof first?.['upstream_ms']).toBe('number');
+      expect(first?.['upstream_ms'] as number).toBeGreaterThanOrEqual(0);
+      expect(second?.['bytes_sent']).toBe(refused.length);
+      expect(second?.['upstream_ms']).toBeUndefined(); // answered by the gateway (429), never proxied
+      expect(second?.['user_agent']).toBe('x'.repeat(256));
     } finally {
       await gw.close();
       await backend.close();
