@@ -91,6 +91,7 @@ export function createCacheStage(o: CacheStageOptions): StageRun {
   const fill = async (ctx: RequestContext, key: string, stored: CachedResponse | undefined) => {
     const url = ctx.target;
     const requestedAt = o.clock.now();
+    ctx.upstreamStartedAt = requestedAt; // the access line's upstream_ms
     const sent = upstreamHeaders(ctx, stored);
     let fetched: FetchedResponse;
     try {
