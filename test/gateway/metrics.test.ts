@@ -4,19 +4,23 @@ import { MemoryLogger } from '../../src/core/index.js';
 import { STAGE_NAMES } from '../../src/gateway/index.js';
 import { call, startBackend, startGateway, testCertificate, type RunningGateway } from './support.js';
 
+/** A gateway logging to memory, one route `r` whose limit `l` admits one request per address per minute. */
+async function limitedGateway() {
+  const backend = await startBackend();
+  const logger = new MemoryLogger();
+  const gw = await startGateway(
+    {
+      upstreams: [{ name: 'u', hosts: [backend.url] }],
+      routes: [{ name: 'r', pathPrefix: '/', upstream: 'u', limits: [{ name: 'l', key: ['ip'], rate: 1, per: '1m' }] }],
+    },
+    { logger },
+  );
+  return { backend, logger, gw };
+}
+
 describe('observability', () => {
   it('exposes Prometheus metrics and writes asynchronous access logs without credentials or query strings', async () => {
-    const backend = await startBackend();
-    const logger = new MemoryLogger();
-    const gw = await startGateway(
-      {
-        upstreams: [{ name: 'u', hosts: [backend.url] }],
-        routes: [
-          { name: 'r', pathPrefix: '/', upstream: 'u', limits: [{ name: 'l', key: ['ip'], rate: 1, per: '1m' }] },
-        ],
-      },
-      { logger },
-    );
+    const { backend, logger, gw } = await limitedGateway();
     try {
       expect((await call(gw, '/a?api_key=secret')).status).toBe(200);
       expect((await call(gw, '/a', { headers: { 'x-api-key': 'ghk_secret' } })).status).toBe(429);
@@ -57,17 +61,7 @@ describe('observability', () => {
         socket.on('end', () => resolve(Buffer.concat(chunks)));
         socket.on('error', reject);
       });
-    const backend = await startBackend();
-    const logger = new MemoryLogger();
-    const gw = await startGateway(
-      {
-        upstreams: [{ name: 'u', hosts: [backend.url] }],
-        routes: [
-          { name: 'r', pathPrefix: '/', upstream: 'u', limits: [{ name: 'l', key: ['ip'], rate: 1, per: '1m' }] },
-        ],
-      },
-      { logger },
-    );
+    const { backend, logger, gw } = await limitedGateway();
     try {
       const proxied = await rawExchange(gw, '/a', 'curl/8.0');
       expect(proxied.toString('latin1')).toMatch(/^HTTP\/1\.1 200 /);
