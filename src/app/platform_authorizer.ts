@@ -1,7 +1,7 @@
 import type { Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import { GatehouseError, type Clock, type Logger } from '../core/index.js';
-import { ADMIN_TOKEN_CALL, type AdminCall, type KmsAuthorizer } from '../http/index.js';
+import { ADMIN_TOKEN_ACTOR, ADMIN_TOKEN_CALL, type AdminCall, type KmsAuthorizer } from '../http/index.js';
 import { IDENTITY_API_KEY_PREFIX } from '../identity/index.js';
 import { checkCertificateBinding, peerCertificateThumbprint, type CertificateThumbprint } from '../resource/index.js';
 import type { IdentityServer } from './identity_server.js';
@@ -41,18 +41,6 @@ export function permits(caller: PlatformCaller, permission: string): boolean {
 }
 
 /**
- * The `actor` of a caller's audit lines on the admin API: `admin-token` for the admin token (`ADMIN_TOKEN_CALL`), its
- * principal otherwise (`api_key:<key id>`, `client:<client_id>`, `spiffe:<SPIFFE ID>`), as `authorization.granted`
- * names it.
- *
- * @example
- * auditActor({ principal: 'api_key:ak_1', kind: 'api_key', scopes: new Set(['admin']) }); // 'api_key:ak_1'
- */
-export function auditActor(caller: PlatformCaller): string {
-  return caller.kind === 'admin_token' ? ADMIN_TOKEN_CALL.actor : caller.principal;
-}
-
-/**
  * Recognizes the callers of the platform's own APIs: `Authorization: Bearer` with the admin token, one of our access
  * tokens for the platform audience (verified in process with the identity signing keys, revocation list checked) or
  * an API key (also in the API key header); all checks are synchronous and in memory.
@@ -83,7 +71,8 @@ export function platformCallers(deps: {
       if (key === undefined || identity.revocations.isRevoked(key.id, now)) return undefined;
       return { principal: `api_key:${key.id}`, kind: 'api_key', scopes: new Set(key.scopes) };
     }
-    if (deps.checkAdminToken(credential)) return { principal: 'admin', kind: 'admin_token', scopes: new Set() };
+    if (deps.checkAdminToken(credential))
+      return { principal: ADMIN_TOKEN_ACTOR, kind: 'admin_token', scopes: new Set() };
     const claims = identity.tokens.claims(credential, now);
     if (claims === undefined || identity.revocations.isRevoked(claims['jti'] as string, now)) return undefined;
     if (!bindingHolds(claims, thumbprint)) return undefined;
@@ -139,12 +128,8 @@ export function platformCallers(deps: {
       const match = typeof authorization === 'string' ? BEARER.exec(authorization) : null;
       return match ? byCredential(match[1] as string, thumbprint) : undefined;
     },
-    /** The principal of a bearer credential (`admin`, `api_key:<id>`, `client:<client_id>`), for audit lines. */
-    principalOf(token: string): string | undefined {
-      return byCredential(token)?.principal;
-    },
     /**
-     * The admin API's bearer check: the call admitted (its {@link auditActor}) for the admin token or a credential with
+     * The admin API's bearer check: the call admitted (its principal as `actor`) for the admin token or a credential with
      * the `admin` scope, 'forbidden' for another valid credential, false for none.
      */
     adminCheck(token: string): AdminCall | false | 'forbidden' {
@@ -162,7 +147,7 @@ export function platformCallers(deps: {
         );
       }
       if (!allowed) return 'forbidden';
-      return caller.kind === 'admin_token' ? ADMIN_TOKEN_CALL : { actor: auditActor(caller) };
+      return caller.kind === 'admin_token' ? ADMIN_TOKEN_CALL : { actor: caller.principal };
     },
   };
 }
@@ -252,7 +237,7 @@ export function platformKmsAuthorizer(
 /**
  * The object API's authorizer: `object:read:<bucket>` / `object:write:<bucket>` (or `admin`), 401 without valid
  * credentials (ERR_ADMIN_UNAUTHORIZED), 403 without the permission (ERR_ADMIN_FORBIDDEN); returns the caller's
- * {@link auditActor} for the object audit lines (`admin-token` for the admin token, else the principal).
+ * principal for the object audit lines (`admin-token` for the admin token).
  * With `workloads`, workload certificates count as on the KMS API ({@link platformKmsAuthorizer}).
  *
  * @example
@@ -275,6 +260,6 @@ export function platformObjectAuthorizer(callers: PlatformCallers, logger: Logge
       { event: 'authorization.granted', principal: caller.principal, ...client, permission },
       'object API caller',
     );
-    return auditActor(caller);
+    return caller.principal;
   };
 }

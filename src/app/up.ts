@@ -267,7 +267,6 @@ export async function startGatehouse(options: {
     registerKmsStreamRoutes(admin.app, {
       ops: kmsOps,
       checkToken: checkAdmin,
-      principalOf: (token) => callers.principalOf(token) ?? 'admin',
       logger: logger.child({ listener: 'admin' }),
     });
     await attachObjectStore(

@@ -30,7 +30,7 @@ export type KmsAudit = (entry: KmsAuditEntry) => void;
  *
  * @example
  * const audit = kmsAudit(logger);
- * audit({ principal: 'admin', operation: 'transit.encrypt', key: 'orders', versions: [1], result: 'ok', batchSize: 1 });
+ * audit({ principal: 'admin-token', operation: 'transit.encrypt', key: 'orders', versions: [1], result: 'ok', batchSize: 1 });
  */
 export function kmsAudit(logger: Logger): KmsAudit {
   const log = logger.child({ audit: true, component: 'kms' });

@@ -3,7 +3,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { GatehouseError, isGatehouseError, type Logger } from '../core/index.js';
 import { checkKeyName } from '../kms/index.js';
-import { requireAdminToken, type AdminTokenCheck } from './admin_auth.js';
+import { adminCall, requireAdminToken, type AdminTokenCheck } from './admin_auth.js';
 import { kmsAudit, type KmsAudit, type KmsAuditEntry } from './kms_audit.js';
 import type { KmsContext, KmsOperations, KmsStreamHeader } from './kms_port.js';
 import { checkContext } from './kms_request.js';
@@ -101,30 +101,25 @@ async function sendStream(
  * query parameters; raw application/octet-stream bodies passed through unbuffered, in constant memory) and
  * `POST /v1/kms/datakey` (JSON).
  *
- * Every call writes one audit line naming the admitted principal (`principalOf` of its bearer credential: `admin`
- * for the admin token, `api_key:<id>` or `client:<client_id>` for one with the `admin` scope), a refused request
- * (bad key name, context or field) included.
+ * Every call writes one audit line naming the caller its bearer check admitted (`admin-token` for the admin token,
+ * `api_key:<id>` or `client:<client_id>` for one with the `admin` scope), a refused request (bad key name, context or
+ * field) included.
  *
  * @example
- * registerKmsStreamRoutes(admin.app, { ops, checkToken, principalOf, logger });
+ * registerKmsStreamRoutes(admin.app, { ops, checkToken, logger });
  */
 export function registerKmsStreamRoutes(
   app: FastifyInstance,
   options: {
     ops: KmsOperations;
     checkToken: AdminTokenCheck;
-    /** The principal of an admitted bearer credential, for the audit line (default: `admin`). */
-    principalOf?: (token: string) => string;
     logger: Logger;
   },
 ): void {
   const { ops } = options;
   const audit = kmsAudit(options.logger);
-  const principalOf = (request: FastifyRequest): string => {
-    const header = request.headers.authorization;
-    const token = typeof header === 'string' && header.startsWith('Bearer ') ? header.slice(7) : '';
-    return options.principalOf?.(token) ?? 'admin';
-  };
+  /** The admitted caller of the admin bearer check (`admin-token`, `api_key:<id>`, `client:<client_id>`). */
+  const principalOf = (request: FastifyRequest): string => adminCall(request).actor;
   /** Runs a request's checks; a refusal is audited (with what is known so far) before it is answered. */
   const checked = <T>(principal: string, operation: string, check: () => T): T => {
     try {

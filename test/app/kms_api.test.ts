@@ -140,7 +140,7 @@ describe('KMS listener of gatehouse up', () => {
 
     const audit = logger.lines.filter((l) => l.audit === true && l.component === 'kms');
     expect(audit.find((l) => l.operation === 'transit.encrypt')).toMatchObject({
-      principal: 'admin',
+      principal: 'admin-token',
       key_name: 'orders',
       versions: [1],
       batch_size: 100,

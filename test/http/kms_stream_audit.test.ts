@@ -14,7 +14,6 @@ function setup() {
     // The admin token, and an API key holding the `admin` scope, are both admitted by the admin API's check.
     checkToken: (token) =>
       token === 'admin-token' ? ADMIN_TOKEN_CALL : token === 'ghk_admin_scoped' ? { actor: 'api_key:ak_1' } : false,
-    principalOf: (token) => (token === 'ghk_admin_scoped' ? 'api_key:ak_1' : 'admin'),
     logger,
   });
   const post = async (url: string, token: string, payload: Buffer | object) =>
@@ -45,7 +44,7 @@ describe('KMS stream and data-key audit lines on the admin listener', () => {
     expect(audit().map((l) => [l.operation, l.principal, l.result])).toEqual([
       ['stream.encrypt', 'api_key:ak_1', 'ok'],
       ['datakey', 'api_key:ak_1', 'ok'],
-      ['stream.verify', 'admin', 'ok'],
+      ['stream.verify', 'admin-token', 'ok'],
     ]);
   });
 
@@ -58,8 +57,8 @@ describe('KMS stream and data-key audit lines on the admin listener', () => {
     expect((await post('/v1/kms/datakey', 'admin-token', { key: 'orders', wrapped_only: 'yes' })).statusCode).toBe(400);
     expect(audit().map((l) => [l.operation, l.principal, l.result])).toEqual([
       ['stream.encrypt', 'api_key:ak_1', 'ERR_KMS_KEY_NAME_INVALID'],
-      ['stream.decrypt', 'admin', 'ERR_HTTP_BAD_REQUEST'],
-      ['datakey', 'admin', 'ERR_HTTP_BAD_REQUEST'],
+      ['stream.decrypt', 'admin-token', 'ERR_HTTP_BAD_REQUEST'],
+      ['datakey', 'admin-token', 'ERR_HTTP_BAD_REQUEST'],
     ]);
   });
 });
