@@ -1,5 +1,5 @@
 import type { Config } from '../config/index.js';
-import type { Logger } from '../core/index.js';
+import { FailureStreak, type Logger } from '../core/index.js';
 import type { LimiterStore } from '../ratelimit/index.js';
 import type { PlatformCore } from './compose.js';
 import { openIdentityLimiter } from './identity_limiter.js';
@@ -61,11 +61,11 @@ export async function openInProcessIdentity(
     await release();
     throw err;
   }
-  const refresher = setInterval(() => {
-    identity.signingKeys.refresh().catch((err: unknown) => {
-      logger.error({ err: (err as Error).message }, 'signing key refresh failed');
-    });
-  }, signingKeyRefreshMs(config));
+  const signingStreak = new FailureStreak({ loop: 'signing key refresh', clock, logger, level: 'error' });
+  const refresher = setInterval(
+    () => void signingStreak.run(() => identity.signingKeys.refresh()),
+    signingKeyRefreshMs(config),
+  );
   refresher.unref();
   // API keys created on other replicas: re-read on a timer, not only when a request finds the index stale (that
   // request was refused, however long ago the key was made).
