@@ -41,7 +41,8 @@ export async function openInProcessIdentity(
 ): Promise<InProcessIdentity> {
   const { config, clock } = core;
   const limiter = await openIdentityLimiter(config, clock, logger, { shared: options.sharedLimits });
-  const fanout = openRevocationFanout(config, logger);
+  // With Redis down the limiter has waited for it already: the revocation subscription does not wait again.
+  const fanout = openRevocationFanout(config, logger, { redisDown: limiter.redisDown });
   const release = async () => {
     await fanout?.close();
     await limiter.close();
