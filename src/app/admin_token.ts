@@ -1,6 +1,14 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { readFileSync, rmSync } from 'node:fs';
-import { GatehouseError, isGatehouseError, writeFileAtomic, type Logger, type RecordStore } from '../core/index.js';
+import {
+  FailureStreak,
+  GatehouseError,
+  isGatehouseError,
+  writeFileAtomic,
+  type Clock,
+  type Logger,
+  type RecordStore,
+} from '../core/index.js';
 
 /** How often a running process re-reads the admin token digest, so a rotation made on another replica applies here. */
 export const ADMIN_TOKEN_REFRESH_MS = 5000;
@@ -117,19 +125,16 @@ export class AdminToken {
   }
 
   /**
-   * Re-reads the digest every `everyMs` (a failed read is logged and the current digest kept); returns the stop
+   * Re-reads the digest every `everyMs` (a failed read is logged, once while the storage stays away, and the current digest kept); returns the stop
    * function. Every process that checks the admin token runs this, so `admin rotate-token` on one replica ends the
    * old token everywhere within `everyMs`.
    *
    * @example
-   * cleanups.push(adminToken.follow(core.records, logger));
+   * cleanups.push(adminToken.follow(core.records, core.clock, logger));
    */
-  follow(store: RecordStore, logger: Logger, everyMs = ADMIN_TOKEN_REFRESH_MS): () => void {
-    const timer = setInterval(() => {
-      this.refresh(store).catch((err: unknown) => {
-        logger.warn({ err: (err as Error).message }, 'admin token refresh failed');
-      });
-    }, everyMs);
+  follow(store: RecordStore, clock: Clock, logger: Logger, everyMs = ADMIN_TOKEN_REFRESH_MS): () => void {
+    const streak = new FailureStreak({ loop: 'admin token refresh', clock, logger });
+    const timer = setInterval(() => void streak.run(() => this.refresh(store)), everyMs);
     timer.unref();
     return () => clearInterval(timer);
   }

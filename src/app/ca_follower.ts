@@ -1,4 +1,4 @@
-import type { Logger } from '../core/index.js';
+import { FailureStreak, type Clock, type Logger } from '../core/index.js';
 import type { Authority } from '../pki/index.js';
 
 /** How often a process re-reads the stored CA (a rotation by `gatehouse up`, the CA or another replica). */
@@ -12,7 +12,7 @@ export const CA_REFRESH_MS = 10_000;
  * identity and KMS components started alone use it. The timer is unref'd; `stop` clears it.
  *
  * @example
- * const follower = new CaFollower({ authority, logger });
+ * const follower = new CaFollower({ authority, clock, logger });
  * follower.start();
  * cleanups.push(() => follower.stop());
  */
@@ -22,6 +22,7 @@ export class CaFollower {
   constructor(
     private readonly o: {
       authority: Authority;
+      clock: Clock;
       logger: Logger;
       /** Runs after every refresh, `changed` telling whether the stored CA had changed. */
       afterRefresh?: (changed: boolean) => Promise<void> | void;
@@ -42,12 +43,15 @@ export class CaFollower {
     return { changed, bundleSequence: authority.bundleSequence };
   }
 
-  /** Refreshes every `everyMs` until {@link stop}; a failed refresh is logged and retried on the next tick. */
+  /**
+   * Refreshes every `everyMs` until {@link stop}; a failed refresh is logged (an error; a warning once while the
+   * storage stays away: {@link FailureStreak}) and retried on the next tick.
+   */
   start(everyMs = CA_REFRESH_MS): void {
     this.stop();
-    this.timer = setInterval(() => {
-      this.refresh().catch((err: unknown) => this.o.logger.error({ err: (err as Error).message }, 'CA refresh failed'));
-    }, everyMs);
+    const { clock, logger } = this.o;
+    const streak = new FailureStreak({ loop: 'CA refresh', clock, logger, level: 'error' });
+    this.timer = setInterval(() => void streak.run(() => this.refresh()), everyMs);
     this.timer.unref();
   }
 

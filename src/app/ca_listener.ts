@@ -129,6 +129,7 @@ async function prepare(
   // Every replica follows the stored CA (another one may have rotated it) and its deny list.
   const follower = new CaFollower({
     authority,
+    clock,
     logger,
     afterRefresh: async () => {
       await onBundleChange();

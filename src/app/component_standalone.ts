@@ -86,7 +86,7 @@ async function verifyingCallers(rt: Runtime) {
     );
   }
   const adminToken = await AdminToken.load(core.records);
-  rt.cleanups.push(adminToken.follow(core.records, logger));
+  rt.cleanups.push(adminToken.follow(core.records, core.clock, logger));
   const callers = platformCallers({
     identity: opened.identity,
     checkAdminToken: (token) => adminToken.check(token),
@@ -213,7 +213,7 @@ export async function startStandaloneComponent(o: {
       requireInitialized: true,
     });
     cleanups.push(() => core.close());
-    const follower = new RootKeyFollower({ keyring: core.keyring, inputs: o.rootKey, paths, rootKey, logger });
+    const follower = new RootKeyFollower({ keyring: core.keyring, inputs: o.rootKey, paths, rootKey, clock, logger });
     follower.start(o.rootKeyCheckEveryMs ?? ROOT_KEY_CHECK_MS);
     cleanups.push(() => follower.stop());
     const trustBundle = existsSync(paths.dir) ? paths.trustBundle : undefined;
@@ -223,6 +223,7 @@ export async function startStandaloneComponent(o: {
     let bundle = core.authority.trustBundlePem();
     const caFollower = new CaFollower({
       authority: core.authority,
+      clock,
       logger,
       afterRefresh: () => {
         const pem = core.authority.trustBundlePem();

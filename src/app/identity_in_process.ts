@@ -1,5 +1,5 @@
 import type { Config } from '../config/index.js';
-import type { Logger } from '../core/index.js';
+import { FailureStreak, type Logger } from '../core/index.js';
 import type { LimiterStore } from '../ratelimit/index.js';
 import type { PlatformCore } from './compose.js';
 import { openIdentityLimiter } from './identity_limiter.js';
@@ -41,7 +41,8 @@ export async function openInProcessIdentity(
 ): Promise<InProcessIdentity> {
   const { config, clock } = core;
   const limiter = await openIdentityLimiter(config, clock, logger, { shared: options.sharedLimits });
-  const fanout = openRevocationFanout(config, logger);
+  // With Redis down the limiter has waited for it already: the revocation subscription does not wait again.
+  const fanout = openRevocationFanout(config, logger, { redisDown: limiter.redisDown });
   const release = async () => {
     await fanout?.close();
     await limiter.close();
@@ -61,11 +62,11 @@ export async function openInProcessIdentity(
     await release();
     throw err;
   }
-  const refresher = setInterval(() => {
-    identity.signingKeys.refresh().catch((err: unknown) => {
-      logger.error({ err: (err as Error).message }, 'signing key refresh failed');
-    });
-  }, signingKeyRefreshMs(config));
+  const signingStreak = new FailureStreak({ loop: 'signing key refresh', clock, logger, level: 'error' });
+  const refresher = setInterval(
+    () => void signingStreak.run(() => identity.signingKeys.refresh()),
+    signingKeyRefreshMs(config),
+  );
   refresher.unref();
   // API keys created on other replicas: re-read on a timer, not only when a request finds the index stale (that
   // request was refused, however long ago the key was made).

@@ -10,6 +10,11 @@ export interface IdentityLimiter {
   store: LimiterStore;
   /** True when the counts live in Redis (shared by every replica). */
   shared: boolean;
+  /**
+   * True when this start waited for Redis in vain: whatever else waits for the same Redis at this start (the
+   * revocation fan-out's subscription) need not wait again.
+   */
+  redisDown: boolean;
   close(): Promise<void>;
 }
 
@@ -61,11 +66,15 @@ export async function openIdentityLimiter(
   const local = new MemoryLimiterStore({ clock, maxKeys: config.ratelimit.memory.maxKeys });
   const who = options.for ?? 'identity';
   const redis = options.shared ? openRedis(config, logger, `${who}-limits`) : undefined;
-  if (redis === undefined) return { store: local, shared: false, close: () => local.close() };
+  if (redis === undefined) return { store: local, shared: false, redisDown: false, close: () => local.close() };
   // every line about the shared store names the server it could not reach (config.redis.url is set when redis is)
   const redisLogger = logger.child({ redis: redisAddress(config.redis.url ?? '') });
-  if (!(await connected(redis, REDIS_CONNECT_WAIT_MS))) {
-    redisLogger.warn({ event: 'limiter_shared_down' }, `Redis not reachable yet: ${who} limits are counted in process`);
+  const redisDown = !(await connected(redis, REDIS_CONNECT_WAIT_MS));
+  if (redisDown) {
+    redisLogger.warn(
+      { event: 'limiter_shared_down', waitedMs: REDIS_CONNECT_WAIT_MS },
+      `Redis not reachable yet: ${who} limits are counted in process`,
+    );
   }
   const shared = new RedisLimiterStore({ redis, keyPrefix: `${config.redis.keyPrefix}id:` });
   const store = new FallbackLimiterStore({
@@ -79,6 +88,7 @@ export async function openIdentityLimiter(
   return {
     store,
     shared: true,
+    redisDown,
     close: async () => {
       await store.close();
       await shared.close();

@@ -1,5 +1,5 @@
 import type { Config } from '../config/index.js';
-import type { Clock, Logger, RecordStore } from '../core/index.js';
+import { FailureStreak, type Clock, type Logger, type RecordStore } from '../core/index.js';
 import {
   ApiCatalog,
   ApiKeyRegistry,
@@ -153,11 +153,11 @@ export async function openIdentity(options: {
   });
   revoker.list = revocations;
   await revocations.start();
-  const revocationRefresh = setInterval(() => {
-    revocations.refresh().catch((err: unknown) => {
-      logger.warn({ err: (err as Error).message }, 'revocation refresh failed');
-    });
-  }, settings.revocation.refreshEvery);
+  const revocationStreak = new FailureStreak({ loop: 'revocation refresh', clock, logger });
+  const revocationRefresh = setInterval(
+    () => void revocationStreak.run(() => revocations.refresh()),
+    settings.revocation.refreshEvery,
+  );
   revocationRefresh.unref();
   const apiKeys = await ApiKeyRegistry.open({
     store: records,

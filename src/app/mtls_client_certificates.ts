@@ -1,5 +1,5 @@
 import type { TLSSocket } from 'node:tls';
-import type { Clock, Logger } from '../core/index.js';
+import { FailureStreak, type Clock, type Logger } from '../core/index.js';
 import { sha256Base64url } from '../crypto/index.js';
 import type { PresentedCertificate } from '../identity/index.js';
 import {
@@ -65,7 +65,7 @@ export class MtlsClientCertificates {
    */
   keepFresh(core: PlatformCore, server: { setClientCa(caPem: string): void }, bundle: string): () => void {
     const { authority } = core;
-    const { logger } = this.deps;
+    const { logger, clock } = this.deps;
     let current = bundle;
     const refresh = async (): Promise<void> => {
       await this.refreshDenyList();
@@ -76,11 +76,8 @@ export class MtlsClientCertificates {
         logger.info({ bundleSequence: authority.bundleSequence }, 'trust bundle changed; client CA swapped');
       }
     };
-    const timer = setInterval(() => {
-      refresh().catch((err: unknown) =>
-        logger.error({ err: (err as Error).message }, 'client certificate refresh failed'),
-      );
-    }, REFRESH_MS);
+    const streak = new FailureStreak({ loop: 'client certificate refresh', clock, logger, level: 'error' });
+    const timer = setInterval(() => void streak.run(refresh), REFRESH_MS);
     timer.unref();
     return () => clearInterval(timer);
   }

@@ -13,18 +13,24 @@ export interface RevocationFanout {
 /**
  * Opens the revocation fan-out when `redis.url` is set: revocations are published on `<redis.keyPrefix>revocations`
  * and every replica (and every verifier subscribed to the same channel) applies them at once. Without Redis, replicas
- * read each other's revocations from the store every `identity.revocation.refreshEvery`.
+ * read each other's revocations from the store every `identity.revocation.refreshEvery`. `redisDown`: this start
+ * already waited for Redis in vain (the identity limiter did), so the subscription does not wait for it again.
  *
  * @example
- * const fanout = openRevocationFanout(config, logger); // undefined without redis.url
+ * const fanout = openRevocationFanout(config, logger, { redisDown: limiter.redisDown }); // undefined without redis.url
  */
-export function openRevocationFanout(config: Config, logger: Logger): RevocationFanout | undefined {
+export function openRevocationFanout(
+  config: Config,
+  logger: Logger,
+  options: { redisDown?: boolean } = {},
+): RevocationFanout | undefined {
   const redis = openRedis(config, logger, 'revocations');
   if (redis === undefined) return undefined;
   const bus = new RedisRevocationBus({
     redis,
     keyPrefix: config.redis.keyPrefix,
     logger: logger.child({ redis: redisAddress(config.redis.url ?? '') }),
+    ...(options.redisDown ? { subscribeWaitMs: 0 } : {}),
   });
   return { bus, close: async () => redis.disconnect() };
 }

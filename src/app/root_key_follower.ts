@@ -1,5 +1,5 @@
 import { existsSync, readFileSync } from 'node:fs';
-import { silentLogger, type Logger } from '../core/index.js';
+import { FailureStreak, silentLogger, type Clock, type Logger } from '../core/index.js';
 import { RootKey, type Keyring } from '../kms/index.js';
 import type { DataDirPaths } from './data_dir.js';
 import { resolveRootKey, type ResolvedRootKey, type RootKeyInputs } from './root_key_source.js';
@@ -22,7 +22,7 @@ export type RootKeyCheck = 'current' | 'adopted' | 'unavailable';
  * started, and on demand (SIGHUP).
  *
  * @example
- * const follower = new RootKeyFollower({ keyring: core.keyring, inputs, paths, rootKey, logger });
+ * const follower = new RootKeyFollower({ keyring: core.keyring, inputs, paths, rootKey, clock, logger });
  * follower.start(ROOT_KEY_CHECK_MS);
  * await follower.check(); // 'current' | 'adopted' | 'unavailable'
  */
@@ -38,6 +38,7 @@ export class RootKeyFollower {
       paths: DataDirPaths;
       /** The key this process opened with; updated when a new one is adopted. */
       rootKey: ResolvedRootKey;
+      clock: Clock;
       logger: Logger;
       /** Called with each key adopted (`gatehouse up` records it in its data directory's manifest). */
       onAdopted?: (key: RootKey) => void;
@@ -52,13 +53,13 @@ export class RootKeyFollower {
     return this.running;
   }
 
-  /** Checks every `everyMs` until {@link stop}; a failed check is logged and the next one tries again. */
+  /**
+   * Checks every `everyMs` until {@link stop}; a failed check is logged (once while the storage stays away:
+   * {@link FailureStreak}) and the next one tries again.
+   */
   start(everyMs: number): void {
-    this.timer = setInterval(() => {
-      this.check().catch((err: unknown) => {
-        this.o.logger.warn({ err: (err as Error).message }, 'root key check failed');
-      });
-    }, everyMs);
+    const streak = new FailureStreak({ loop: 'root key check', clock: this.o.clock, logger: this.o.logger });
+    this.timer = setInterval(() => void streak.run(() => this.check()), everyMs);
     this.timer.unref();
   }
 

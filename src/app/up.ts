@@ -148,6 +148,7 @@ export async function startGatehouse(options: {
       inputs: options.rootKey,
       paths,
       rootKey,
+      clock,
       logger,
       onAdopted: (key) => recordInManifest(paths, key),
     });
@@ -155,7 +156,7 @@ export async function startGatehouse(options: {
     cleanups.push(() => follower.stop());
     const adminToken = await AdminToken.load(core.records);
     // Shared by every replica on the same storage: a rotation made through another one ends the old token here too.
-    cleanups.push(adminToken.follow(core.records, logger));
+    cleanups.push(adminToken.follow(core.records, core.clock, logger));
     writeFileAtomic(paths.trustBundle, await core.authority.trustBundlePem(), 0o644);
 
     const ticketKeys = randomBytes(48);

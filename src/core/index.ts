@@ -24,3 +24,4 @@ export { guardConnection } from './connection_guard.js';
 export type { GuardedSocket } from './connection_guard.js';
 export { RequestStats, labelValue, metricFamily } from './request_stats.js';
 export type { KeyLabels } from './request_stats.js';
+export { FailureStreak, isStorageAway, FAILURE_REMINDER_MS } from './failure_streak.js';

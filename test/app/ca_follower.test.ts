@@ -13,7 +13,12 @@ describe('CaFollower', () => {
     const standalone = await f.open(); // the KMS alone on the same storage
     const changes: boolean[] = [];
     const logger = new MemoryLogger();
-    const follower = new CaFollower({ authority: standalone, logger, afterRefresh: (c) => void changes.push(c) });
+    const follower = new CaFollower({
+      authority: standalone,
+      clock: f.clock,
+      logger,
+      afterRefresh: (c) => void changes.push(c),
+    });
 
     for (let day = 0; day < 400; day++) {
       f.clock.advance(DAY);
@@ -43,6 +48,7 @@ describe('CaFollower', () => {
     let refreshed = 0;
     const follower = new CaFollower({
       authority: standalone,
+      clock: f.clock,
       logger: new MemoryLogger(),
       afterRefresh: () => void refreshed++,
     });

@@ -12,6 +12,11 @@ export interface RedisRevocationBusOptions {
   /** The channel is `<keyPrefix>revocations` (config `redis.keyPrefix`). */
   keyPrefix: string;
   logger: Logger;
+  /**
+   * How long `subscribe` waits for Redis before it returns with the subscription pending (default 5 s); 0 when this
+   * start already waited for the same Redis in vain (the identity limiter), so that a start without Redis waits once.
+   */
+  subscribeWaitMs?: number;
 }
 
 /**
@@ -19,7 +24,8 @@ export interface RedisRevocationBusOptions {
  * `<keyPrefix>revocations`; `subscribe` listens on a dedicated connection and hands every well-formed item to the
  * callback (malformed messages are dropped and logged). Best effort by nature: the stored revocation list and the feed
  * stay the source of truth. Its `subscribe` also fits the verifier's `revocation.subscribe` port (src/resource); it
- * resolves once subscribed, or after 5 s without Redis (the subscription then completes whenever Redis is back).
+ * resolves once subscribed, or after 5 s without Redis (`subscribeWaitMs`; the subscription then completes whenever
+ * Redis is back).
  *
  * @example
  * const bus = new RedisRevocationBus({ redis, keyPrefix: 'gatehouse:', logger });
@@ -62,17 +68,20 @@ export class RedisRevocationBus implements RevocationBus {
       onItem(item);
     });
     const subscribed = connection.subscribe(this.channel).then(() => true);
+    const waitMs = this.options.subscribeWaitMs ?? SUBSCRIBE_WAIT_MS;
     let timer: NodeJS.Timeout | undefined;
-    const waited = await Promise.race([
-      subscribed,
-      new Promise<false>((resolve) => {
-        timer = setTimeout(() => resolve(false), SUBSCRIBE_WAIT_MS);
-      }),
-    ]).finally(() => clearTimeout(timer));
+    const waited =
+      waitMs > 0 &&
+      (await Promise.race([
+        subscribed,
+        new Promise<false>((resolve) => {
+          timer = setTimeout(() => resolve(false), waitMs);
+        }),
+      ]).finally(() => clearTimeout(timer)));
     if (!waited) {
       subscribed.catch(() => undefined);
       this.options.logger.warn(
-        { event: 'revocation_bus_pending', channel: this.channel },
+        { event: 'revocation_bus_pending', channel: this.channel, waitedMs: waitMs },
         'Redis not reachable yet: revocations from other replicas arrive through the store until it is',
       );
     }

@@ -1,4 +1,4 @@
-import type { Clock, Logger } from '../../core/index.js';
+import { FailureStreak, type Clock, type Logger } from '../../core/index.js';
 import { isApiKeyUsable, type ApiKey, type ApiKeyDigest } from './api_key.js';
 import { apiKeyDigest, hasApiKeyShape } from './api_key_format.js';
 import type { LastUsedRecorder } from './last_used.js';
@@ -23,6 +23,7 @@ export class ApiKeyIndex {
   private readonly revoked = new Set<string>();
   private loadedAt = Number.NEGATIVE_INFINITY;
   private loading: Promise<void> | undefined;
+  private readonly streak: FailureStreak;
 
   constructor(
     private readonly deps: {
@@ -32,7 +33,9 @@ export class ApiKeyIndex {
       lastUsed: LastUsedRecorder;
       refreshEveryMs: number;
     },
-  ) {}
+  ) {
+    this.streak = new FailureStreak({ loop: 'API key reload', clock: deps.clock, logger: deps.logger });
+  }
 
   /** Reloads every key from the store. */
   async reload(): Promise<void> {
@@ -69,7 +72,8 @@ export class ApiKeyIndex {
   }
 
   /**
-   * Reloads the index in the background (joining a reload already running); a failure is logged and the index kept.
+   * Reloads the index in the background (joining a reload already running); a failure is logged (once while the
+   * storage stays away: {@link FailureStreak}) and the index kept.
    * The process calls it every `refreshEveryMs`, so a key created on another replica works here within that time
    * even when no request came meanwhile.
    *
@@ -77,10 +81,8 @@ export class ApiKeyIndex {
    * setInterval(() => void index.refresh(), refreshEveryMs);
    */
   refresh(): Promise<void> {
-    this.loading ??= this.reload()
-      .catch((err: unknown) => {
-        this.deps.logger.warn({ event: 'api_key_reload_failed', err: (err as Error).message }, 'reload failed');
-      })
+    this.loading ??= this.streak
+      .run(() => this.reload())
       .finally(() => {
         this.loading = undefined;
       });
