@@ -23,6 +23,7 @@ import { buildPipeline, runPipeline, type RequestContext, type Stage, type Stage
 import { QUOTA_EXCEEDED, TEMPORARY_REDUCED_CAPACITY, sendProblem } from './problem_response.js';
 import { retryAfterSeconds } from './ratelimit_headers.js';
 import { RedisGuard } from './redis_guard.js';
+import { ShedLog, type ShedReason } from './shed_log.js';
 import { hostOf, repeatsHost } from './route_table.js';
 import { Throttle } from './throttle.js';
 import type { UpstreamMesh } from './upstream_mtls.js';
@@ -73,6 +74,7 @@ export class Gateway {
   private readonly stages: readonly Stage[];
   private readonly limiter: GatewayLimiter;
   private readonly accessLog: AccessLog;
+  private readonly shedLog: ShedLog;
   private readonly authenticator: Authenticator;
   private readonly local: MemoryLimiterStore;
   private deps: { clock: Clock; logger: Logger; metrics: GatewayMetrics; mesh?: UpstreamMesh };
@@ -101,6 +103,7 @@ export class Gateway {
       metrics: this.metrics,
     });
     this.accessLog = new AccessLog(o.logger.child({ log: 'access' }));
+    this.shedLog = new ShedLog(o.logger, o.clock);
     const waf = createWafStages({ metrics: this.metrics, logger: o.logger });
     const c = o.config.cache;
     this.cache = new ResponseCache({
@@ -153,6 +156,7 @@ export class Gateway {
   /** Closes every upstream pool (after their in-flight requests). */
   async close(): Promise<void> {
     this.accessLog.flush();
+    this.shedLog.close();
     await Promise.all([...this.state.upstreams.values()].map((u) => u.close()));
   }
 
@@ -316,7 +320,22 @@ export class Gateway {
     if (isGatehouseError(err, 'ERR_TOKEN_INSUFFICIENT_SCOPE')) {
       headers['www-authenticate'] = 'Bearer realm="gatehouse", error="insufficient_scope"';
     }
-    if (!isGatehouseError(err) || err.status >= 500) {
+    const shed: ShedReason | undefined =
+      err instanceof CircuitOpenError
+        ? 'circuit_open'
+        : isGatehouseError(err, 'ERR_GATEWAY_OVERLOADED')
+          ? 'overloaded'
+          : undefined;
+    if (shed !== undefined && ctx.route !== undefined) {
+      // A flood of refusals must not become a flood of log lines: one line per upstream and reason per second.
+      this.shedLog.refused({
+        upstream: ctx.route.upstream.name,
+        reason: shed,
+        route: ctx.route.config.name,
+        code: (err as GatehouseError).code,
+        requestId: ctx.requestId,
+      });
+    } else if (!isGatehouseError(err) || err.status >= 500) {
       this.o.logger.warn(
         {
           event: 'gateway_error',
