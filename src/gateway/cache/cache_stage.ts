@@ -30,6 +30,12 @@ export interface CacheStageOptions {
  */
 const HOST_DERIVED = new Set(['x-forwarded-proto', 'x-forwarded-host']);
 
+/**
+ * Representation metadata a 304 does not carry (RFC 9110 §15.4.5: only Cache-Control, Content-Location, Date, ETag,
+ * Expires, Vary, and metadata that guides cache updates such as Last-Modified): the client keeps its stored copy's.
+ */
+const NOT_IN_304 = ['content-type', 'content-length', 'content-encoding', 'content-language', 'content-range'];
+
 type Outcome = 'hit' | 'miss' | 'stale' | 'revalidated' | 'stale_if_error' | 'coalesced' | 'uncacheable';
 
 function etagMatches(ifNoneMatch: string | string[] | undefined, etag: string | string[] | undefined): boolean {
@@ -66,7 +72,7 @@ export function createCacheStage(o: CacheStageOptions): StageRun {
     headers['x-cache'] = outcome === 'hit' || outcome === 'stale' || outcome === 'stale_if_error' ? 'HIT' : 'MISS';
     // RFC 9110 §13.2.1: a precondition is evaluated only when the response would otherwise be a 2xx.
     if (r.status >= 200 && r.status < 300 && etagMatches(ctx.req.headers['if-none-match'], r.headers['etag'])) {
-      delete headers['content-length'];
+      for (const name of NOT_IN_304) delete headers[name];
       ctx.res.writeHead(304, headers);
       ctx.res.end();
       return;

@@ -85,7 +85,7 @@ describe('gateway response cache (RFC 9111 over TLS)', () => {
       if (path.startsWith('/c/etag')) {
         if (req.headers['if-none-match'] === '"v1"')
           return send(304, { etag: '"v1"', 'cache-control': 'max-age=10' }, '');
-        return send(200, { etag: '"v1"', 'cache-control': 'max-age=10' }, 'etag body');
+        return send(200, { etag: '"v1"', 'cache-control': 'max-age=10', 'content-encoding': 'identity' }, 'etag body');
       }
       if (path.startsWith('/c/vary')) {
         return send(
@@ -168,6 +168,11 @@ describe('gateway response cache (RFC 9111 over TLS)', () => {
     expect(first.headers['etag']).toBe('"v1"');
     const cond = await call(gw, '/c/etag', { headers: { 'if-none-match': '"v1"' } });
     expect(cond.status).toBe(304);
+    // RFC 9110 §15.4.5: the validators and caching fields of the 200, no representation metadata.
+    expect(cond.headers).toMatchObject({ etag: '"v1"', 'cache-control': 'max-age=10' });
+    expect(cond.headers['content-type']).toBeUndefined();
+    expect(cond.headers['content-encoding']).toBeUndefined();
+    expect(cond.headers['content-length']).toBeUndefined();
     clock.advance(11_000);
     const again = await call(gw, '/c/etag');
     expect(again.body).toBe('etag body');
