@@ -30,6 +30,7 @@ import type { UpstreamMesh } from './upstream_mtls.js';
 import { createWafStages } from './waf/waf_stage.js';
 import { chainStages, createCacheStage } from './cache/cache_stage.js';
 import { ResponseCache } from './cache/response_cache.js';
+import { routesToForget } from './cache/cache_reload.js';
 
 /** Options of {@link Gateway}. */
 export interface GatewayOptions {
@@ -71,6 +72,7 @@ export class Gateway {
   /** Bound `(req, res)` handler for `https.createServer`. */
   readonly handler: (req: IncomingMessage, res: ServerResponse) => void;
   private state: GatewayState;
+  private config: GatewayConfig;
   private readonly stages: readonly Stage[];
   private readonly limiter: GatewayLimiter;
   private readonly accessLog: AccessLog;
@@ -83,6 +85,7 @@ export class Gateway {
     this.metrics = o.metrics ?? new GatewayMetrics();
     this.deps = { clock: o.clock, logger: o.logger, metrics: this.metrics, ...(o.mesh ? { mesh: o.mesh } : {}) };
     this.state = buildGatewayState(o.config, undefined, this.deps).state;
+    this.config = o.config;
     this.authenticator = o.authenticator ?? refuseAllAuthenticator;
     this.local = new MemoryLimiterStore({ clock: o.clock, maxKeys: o.maxKeys ?? 1_000_000 });
     this.limiter = new GatewayLimiter({
@@ -149,6 +152,9 @@ export class Gateway {
     const { state, retired } = buildGatewayState(config, this.state, deps);
     this.deps = deps;
     this.state = state;
+    // Entries stored from a route's old upstream (or under its old cache settings) must not answer for the new one.
+    this.cache.dropRoutes(routesToForget(this.config, config));
+    this.config = config;
     for (const upstream of retired) void upstream.close().catch(() => {});
     this.o.logger.info({ event: 'gateway_reloaded', routes: config.routes.length }, 'gateway configuration reloaded');
   }

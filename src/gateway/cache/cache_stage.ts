@@ -5,7 +5,7 @@ import type { GatewayMetrics } from '../gateway_metrics.js';
 import type { RequestContext, StageRun } from '../pipeline.js';
 import { parseCacheControl, storePolicy } from './cache_control.js';
 import { fetchForCache, type FetchedResponse } from './cache_fill.js';
-import { UNKEYED_HEADERS, cacheKey, keyedHost } from './cache_key.js';
+import { UNKEYED_HEADERS, cacheKey, keyedHost, routeCacheKey } from './cache_key.js';
 import type { ResponseCache } from './response_cache.js';
 import { varyValues, type CachedResponse } from './response_cache.js';
 
@@ -96,6 +96,7 @@ export function createCacheStage(o: CacheStageOptions): StageRun {
   /** Fetches, stores when allowed, returns what to answer the leader with. */
   const fill = async (ctx: RequestContext, key: string, stored: CachedResponse | undefined) => {
     const url = ctx.target;
+    const generation = o.cache.generation; // a reload meanwhile may give the route another upstream
     const requestedAt = o.clock.now();
     const sent = upstreamHeaders(ctx, stored);
     let fetched: FetchedResponse;
@@ -111,7 +112,7 @@ export function createCacheStage(o: CacheStageOptions): StageRun {
       const policy = storePolicy({ ...policyInput(ctx, merged, 200, now) });
       const refreshed: CachedResponse = { ...stored, headers: merged, storedAt: now, initialAge: 0 };
       if (policy) Object.assign(refreshed, { freshMs: policy.freshMs, directives: policy.directives });
-      o.cache.store(key, refreshed);
+      o.cache.store(key, refreshed, generation);
       return { response: refreshed, outcome: 'revalidated' as const };
     }
     if (fetched.status >= 500 && stored && o.cache.usableOnError(stored)) {
@@ -145,7 +146,7 @@ export function createCacheStage(o: CacheStageOptions): StageRun {
       vary,
       varyValues: keyed,
     };
-    o.cache.store(key, entry);
+    o.cache.store(key, entry, generation);
     return { response: entry, outcome: 'miss' as const };
   };
 
@@ -171,7 +172,7 @@ export function createCacheStage(o: CacheStageOptions): StageRun {
       invalidateOnSuccess(ctx, o.cache);
       return;
     }
-    const key = cacheKey(req.method, req.headers.host, ctx.target);
+    const key = routeCacheKey(ctx.route!.config.name, cacheKey(req.method, req.headers.host, ctx.target));
     const noCache = parseCacheControl(req.headers['cache-control']).noCache || req.headers.pragma === 'no-cache';
     const stored = o.cache.lookup(key, req.headers);
     if (stored && !noCache) {
@@ -219,7 +220,7 @@ export function createCacheStage(o: CacheStageOptions): StageRun {
 function invalidateOnSuccess(ctx: RequestContext, cache: ResponseCache): void {
   const method = ctx.req.method;
   if (method === 'OPTIONS' || method === 'TRACE') return;
-  const key = cacheKey('GET', ctx.req.headers.host, ctx.target);
+  const key = routeCacheKey(ctx.route!.config.name, cacheKey('GET', ctx.req.headers.host, ctx.target));
   ctx.res.once('finish', () => {
     if (ctx.res.statusCode < 400) cache.invalidate(key);
   });
