@@ -89,7 +89,7 @@ export function checkGatewayMeshIdentities(section: Config['gateway'], trustDoma
   section.upstreams.forEach((upstream, i) => {
     if (upstream.mtls === undefined) return;
     checkPeerId(upstream.mtls.spiffeId, trustDomain, `gateway.upstreams[${i}].mtls.spiffeId`);
-    checkUpstreamMtlsHosts(upstream);
+    checkUpstreamMtlsHosts(upstream, `gateway.upstreams.${i}`);
   });
 }
 

@@ -84,7 +84,13 @@ export function gatewaySection() {
         .describe('When Redis is unreachable: admit (open) or 503 (closed).'),
       throttle: z
         .strictObject({
-          maxWait: duration('500ms', 'Longest delay before a 429.'),
+          maxWait: duration(
+            '500ms',
+            "Longest delay before a 429; above zero (for nginx's `limit_req ... nodelay`, leave `throttle` out: `burst` is admitted at once).",
+          ).refine(
+            (ms) => ms > 0,
+            "expected a duration above zero: a throttle that never waits delays nothing (nginx's nodelay is a limit with burst and no throttle)",
+          ),
           maxQueue: z.number().int().min(1).max(10_000).default(100).describe('Requests queued per key.'),
         })
         .optional()

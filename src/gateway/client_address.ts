@@ -34,13 +34,13 @@ export class ClientAddresses {
   private readonly any: boolean;
 
   constructor(cidrs: readonly string[]) {
-    for (const cidr of cidrs) {
+    for (const [i, cidr] of cidrs.entries()) {
       const [address = '', bits] = cidr.split('/');
       const family = isIP(address);
       const prefix = bits === undefined ? (family === 4 ? 32 : 128) : Number(bits);
       if (family === 0 || !Number.isInteger(prefix) || prefix < 0 || prefix > (family === 4 ? 32 : 128)) {
         throw new GatehouseError('ERR_CONFIG_INVALID', {
-          message: `gateway.trustedProxies: "${cidr}" is not an IPv4 or IPv6 CIDR`,
+          message: `config: gateway.trustedProxies.${i}: "${cidr}" is not an IPv4 or IPv6 CIDR`,
         });
       }
       this.trusted.addSubnet(address, prefix, family === 4 ? 'ipv4' : 'ipv6');

@@ -23,12 +23,14 @@ import { buildPipeline, runPipeline, type RequestContext, type Stage, type Stage
 import { QUOTA_EXCEEDED, TEMPORARY_REDUCED_CAPACITY, sendProblem } from './problem_response.js';
 import { retryAfterSeconds } from './ratelimit_headers.js';
 import { RedisGuard } from './redis_guard.js';
+import { ShedLog, type ShedReason } from './shed_log.js';
 import { hostOf, repeatsHost } from './route_table.js';
 import { Throttle } from './throttle.js';
 import type { UpstreamMesh } from './upstream_mtls.js';
 import { createWafStages } from './waf/waf_stage.js';
 import { chainStages, createCacheStage } from './cache/cache_stage.js';
 import { ResponseCache } from './cache/response_cache.js';
+import { routesToForget } from './cache/cache_reload.js';
 
 /** Options of {@link Gateway}. */
 export interface GatewayOptions {
@@ -73,9 +75,11 @@ export class Gateway {
   /** Bound `(req, res)` handler for `https.createServer`. */
   readonly handler: (req: IncomingMessage, res: ServerResponse) => void;
   private state: GatewayState;
+  private config: GatewayConfig;
   private readonly stages: readonly Stage[];
   private readonly limiter: GatewayLimiter;
   private readonly accessLog: AccessLog;
+  private readonly shedLog: ShedLog;
   private readonly authenticator: Authenticator;
   private readonly local: MemoryLimiterStore;
   private deps: { clock: Clock; logger: Logger; metrics: GatewayMetrics; mesh?: UpstreamMesh };
@@ -84,6 +88,7 @@ export class Gateway {
     this.metrics = o.metrics ?? new GatewayMetrics();
     this.deps = { clock: o.clock, logger: o.logger, metrics: this.metrics, ...(o.mesh ? { mesh: o.mesh } : {}) };
     this.state = buildGatewayState(o.config, undefined, this.deps).state;
+    this.config = o.config;
     this.authenticator = o.authenticator ?? refuseAllAuthenticator;
     this.local = new MemoryLimiterStore({ clock: o.clock, maxKeys: o.maxKeys ?? 1_000_000 });
     this.limiter = new GatewayLimiter({
@@ -104,6 +109,7 @@ export class Gateway {
       metrics: this.metrics,
     });
     this.accessLog = new AccessLog(o.logger.child({ log: 'access' }));
+    this.shedLog = new ShedLog(o.logger, o.clock);
     const waf = createWafStages({ metrics: this.metrics, logger: o.logger });
     const c = o.config.cache;
     this.cache = new ResponseCache({
@@ -149,6 +155,9 @@ export class Gateway {
     const { state, retired } = buildGatewayState(config, this.state, deps);
     this.deps = deps;
     this.state = state;
+    // Entries stored from a route's old upstream (or under its old cache settings) must not answer for the new one.
+    this.cache.dropRoutes(routesToForget(this.config, config));
+    this.config = config;
     for (const upstream of retired) void upstream.close().catch(() => {});
     this.o.logger.info({ event: 'gateway_reloaded', routes: config.routes.length }, 'gateway configuration reloaded');
   }
@@ -156,6 +165,7 @@ export class Gateway {
   /** Closes every upstream pool (after their in-flight requests). */
   async close(): Promise<void> {
     this.accessLog.flush();
+    this.shedLog.close();
     await Promise.all([...this.state.upstreams.values()].map((u) => u.close()));
   }
 
@@ -322,7 +332,22 @@ export class Gateway {
     if (isGatehouseError(err, 'ERR_TOKEN_INSUFFICIENT_SCOPE')) {
       headers['www-authenticate'] = 'Bearer realm="gatehouse", error="insufficient_scope"';
     }
-    if (!isGatehouseError(err) || err.status >= 500) {
+    const shed: ShedReason | undefined =
+      err instanceof CircuitOpenError
+        ? 'circuit_open'
+        : isGatehouseError(err, 'ERR_GATEWAY_OVERLOADED')
+          ? 'overloaded'
+          : undefined;
+    if (shed !== undefined && ctx.route !== undefined) {
+      // A flood of refusals must not become a flood of log lines: one line per upstream and reason per second.
+      this.shedLog.refused({
+        upstream: ctx.route.upstream.name,
+        reason: shed,
+        route: ctx.route.config.name,
+        code: (err as GatehouseError).code,
+        requestId: ctx.requestId,
+      });
+    } else if (!isGatehouseError(err) || err.status >= 500) {
       this.o.logger.warn(
         {
           event: 'gateway_error',

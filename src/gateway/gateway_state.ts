@@ -25,7 +25,8 @@ export interface GatewayState {
 /**
  * Builds a state from the `gateway` section, reusing the upstreams of `previous` whose configuration is unchanged
  * (their keep-alive pools, breaker and outlier state survive the reload). Validates everything before anything is
- * built, so a bad configuration throws ERR_CONFIG_INVALID and leaves the running state untouched.
+ * built, so a bad configuration throws ERR_CONFIG_INVALID (naming the key path, as the schema's errors do) and leaves
+ * the running state untouched.
  *
  * @example
  * const { state, retired } = buildGatewayState(config.gateway, previous, deps);
@@ -36,25 +37,30 @@ export function buildGatewayState(
   deps: { clock: Clock; logger: Logger; metrics: GatewayMetrics; mesh?: UpstreamMesh },
 ): { state: GatewayState; retired: Upstream[] } {
   const names = new Set<string>();
-  for (const u of config.upstreams) {
-    if (names.has(u.name)) throw invalid(`two upstreams are named ${u.name}`);
+  for (const [i, u] of config.upstreams.entries()) {
+    if (names.has(u.name)) throw invalid(`upstreams.${i}.name`, `two upstreams are named ${u.name}`);
     names.add(u.name);
-    checkUpstreamMtls(u, deps.mesh);
+    checkUpstreamMtls(u, deps.mesh, `gateway.upstreams.${i}`);
   }
   const limits = new Map<string, RouteLimits>();
   const routeNames = new Set<string>();
   for (const [i, r] of config.routes.entries()) {
-    if (!names.has(r.upstream)) throw invalid(`route ${r.name} names unknown upstream ${r.upstream}`);
-    if (routeNames.has(r.name)) throw invalid(`two routes are named ${r.name}`);
+    if (!names.has(r.upstream)) {
+      throw invalid(`routes.${i}.upstream`, `route ${r.name} names unknown upstream ${r.upstream}`);
+    }
+    if (routeNames.has(r.name)) throw invalid(`routes.${i}.name`, `two routes are named ${r.name}`);
     routeNames.add(r.name);
     const seen = new Set<string>();
     for (const [j, l] of r.limits.entries()) {
-      if (seen.has(l.name)) throw invalid(`route ${r.name} has two limits named ${l.name}`);
+      if (seen.has(l.name)) {
+        throw invalid(`routes.${i}.limits.${j}.name`, `route ${r.name} has two limits named ${l.name}`);
+      }
       seen.add(l.name);
       const unfilled = unfilledPart(l.key, r.auth.kind);
       if (unfilled !== undefined) {
         throw invalid(
-          `routes.${i}.limits.${j}.key: limit ${l.name} of route ${r.name} counts by ${unfilled}, which a route with auth.kind ${r.auth.kind} never has (every caller would share one counter; count by ip or route instead)`,
+          `routes.${i}.limits.${j}.key`,
+          `limit ${l.name} of route ${r.name} counts by ${unfilled}, which a route with auth.kind ${r.auth.kind} never has (every caller would share one counter; count by ip or route instead)`,
         );
       }
     }
@@ -81,6 +87,7 @@ export function buildGatewayState(
   return { state: { table, addresses, upstreams }, retired };
 }
 
-function invalid(message: string): GatehouseError {
-  return new GatehouseError('ERR_CONFIG_INVALID', { message: `gateway: ${message}` });
+/** ERR_CONFIG_INVALID naming the key below `gateway` as the schema's errors do (`config: gateway.routes.2.upstream: ...`). */
+function invalid(key: string, message: string): GatehouseError {
+  return new GatehouseError('ERR_CONFIG_INVALID', { message: `config: gateway.${key}: ${message}` });
 }

@@ -63,12 +63,12 @@ export class RouteTable<T> {
 
   constructor(entries: ReadonlyArray<TableEntry<T>>) {
     const seen = new Set<string>();
-    for (const entry of entries) {
+    for (const [i, entry] of entries.entries()) {
       const host = entry.route.host?.toLowerCase();
       const id = `${host ?? '*'} ${entry.route.pathPrefix}`;
       if (seen.has(id)) {
         throw new GatehouseError('ERR_CONFIG_INVALID', {
-          message: `gateway.routes: two routes match host ${host ?? '(any)'} and prefix ${entry.route.pathPrefix}`,
+          message: `config: gateway.routes.${i}.pathPrefix: two routes match host ${host ?? '(any)'} and prefix ${entry.route.pathPrefix}`,
         });
       }
       seen.add(id);

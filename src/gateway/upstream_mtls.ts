@@ -11,33 +11,35 @@ export interface UpstreamMesh {
 
 /**
  * Checks an upstream's `mtls` against what the gateway has: a mesh identity, and https:// hosts. Throws
- * ERR_CONFIG_INVALID (so a reload is refused before anything is built).
+ * ERR_CONFIG_INVALID naming the key below `key`, the upstream's own path (so a reload is refused before anything is
+ * built).
  *
  * @example
- * checkUpstreamMtls(config.upstreams[0], mesh);
+ * checkUpstreamMtls(config.upstreams[0], mesh, 'gateway.upstreams.0');
  */
-export function checkUpstreamMtls(config: UpstreamConfig, mesh: UpstreamMesh | undefined): void {
+export function checkUpstreamMtls(config: UpstreamConfig, mesh: UpstreamMesh | undefined, key: string): void {
   if (config.mtls === undefined) return;
   if (mesh === undefined) {
     throw new GatehouseError('ERR_CONFIG_INVALID', {
-      message: `gateway: upstream ${config.name} uses mtls but this gateway has no mesh identity (gateway.mesh)`,
+      message: `config: ${key}.mtls: upstream ${config.name} uses mtls but this gateway has no mesh identity (gateway.mesh)`,
     });
   }
-  checkUpstreamMtlsHosts(config);
+  checkUpstreamMtlsHosts(config, key);
 }
 
 /**
- * An upstream with `mtls` has https:// hosts only; ERR_CONFIG_INVALID otherwise (also checked before a standalone
- * gateway spends its join token).
+ * An upstream with `mtls` has https:// hosts only; ERR_CONFIG_INVALID naming `<key>.hosts.<i>` otherwise (also checked
+ * before a standalone gateway spends its join token).
  *
  * @example
- * checkUpstreamMtlsHosts(config.upstreams[0]);
+ * checkUpstreamMtlsHosts(config.upstreams[0], 'gateway.upstreams.0');
  */
-export function checkUpstreamMtlsHosts(config: UpstreamConfig): void {
+export function checkUpstreamMtlsHosts(config: UpstreamConfig, key: string): void {
   if (config.mtls === undefined) return;
-  if (config.hosts.some((h) => !h.startsWith('https://'))) {
+  const plain = config.hosts.findIndex((h) => !h.startsWith('https://'));
+  if (plain !== -1) {
     throw new GatehouseError('ERR_CONFIG_INVALID', {
-      message: `gateway: upstream ${config.name} uses mtls, so its hosts must be https:// origins`,
+      message: `config: ${key}.hosts.${plain}: upstream ${config.name} uses mtls, so its hosts must be https:// origins`,
     });
   }
 }
@@ -56,7 +58,8 @@ export function upstreamConnector(
   mesh: UpstreamMesh | undefined,
   clock: Clock,
 ): buildConnector.connector | undefined {
-  checkUpstreamMtls(config, mesh);
+  // Checked by buildGatewayState with the upstream's key path already; again here for an Upstream built directly.
+  checkUpstreamMtls(config, mesh, `gateway.upstreams (${config.name})`);
   if (config.mtls === undefined || mesh === undefined) return undefined;
   const checker = new PeerChecker({ trustDomain: mesh.trustDomain, clock, denyList: () => mesh.identity.denyList });
   return mtlsConnector({

@@ -99,6 +99,19 @@ describe('gateway configuration schema', () => {
     expect(load({ upstreams: [upstream({})], routes }).gateway.routes).toHaveLength(prefixes.length);
   });
 
+  it('refuses a throttle that never waits (maxWait 0 would delay nothing: a plain limit with burst is nodelay)', () => {
+    for (const maxWait of ['0s', 0, '0ms']) {
+      const limits = [{ name: 'l', key: ['ip'], rate: 1, throttle: { maxWait } }];
+      expect(refusal({ upstreams: [upstream({})], routes: [route({ limits })] })).toMatch(
+        /gateway\.routes\.0\.limits\.0\.throttle\.maxWait: expected a duration above zero: a throttle that never waits/,
+      );
+    }
+    const limits = [{ name: 'l', key: ['ip'], rate: 1, throttle: { maxWait: '1ms' } }];
+    expect(
+      load({ upstreams: [upstream({})], routes: [route({ limits })] }).gateway.routes[0]?.limits[0]?.throttle,
+    ).toMatchObject({ maxWait: 1 });
+  });
+
   it('refuses a throttle on a global limit (throttling is local only)', () => {
     const limits = [{ name: 'l', key: ['ip'], rate: 1, tier: 'global', throttle: { maxWait: '100ms' } }];
     expect(refusal({ upstreams: [upstream({})], routes: [route({ limits })] })).toMatch(

@@ -88,6 +88,48 @@ describe('hot reload', () => {
     expect((await call(gw, '/x')).status).toBe(200);
   });
 
+  it("drops the cached entries of a route whose upstream changed and keeps the other routes' entries", async () => {
+    const origin = (name: string) =>
+      startBackend((req, res) => {
+        req.resume();
+        res.writeHead(200, { 'content-type': 'text/plain', 'cache-control': 'max-age=600' });
+        res.end(`${name} ${req.url}`);
+      });
+    const a = await origin('a');
+    const b = await origin('b');
+    closers.push(
+      () => a.close(),
+      () => b.close(),
+    );
+    const section = (svcUpstream: string) => ({
+      upstreams: [
+        { name: 'a', hosts: [a.url] },
+        { name: 'b', hosts: [b.url] },
+      ],
+      routes: [
+        { name: 'svc', pathPrefix: '/svc/', upstream: svcUpstream, cache: { enabled: true } },
+        { name: 'kept', pathPrefix: '/kept/', upstream: 'a', cache: { enabled: true } },
+      ],
+    });
+    const gw = await startGateway(section('a'));
+    closers.push(() => gw.close());
+    const { call } = await import('./support.js');
+    expect((await call(gw, '/svc/x')).body).toBe('a /svc/x');
+    expect((await call(gw, '/kept/x')).body).toBe('a /kept/x');
+    expect((await call(gw, '/svc/x')).headers['x-cache']).toBe('HIT');
+    expect(a.hits).toBe(2);
+
+    gw.gateway.reload(gatewayConfig(section('b')));
+    const moved = await call(gw, '/svc/x');
+    expect(moved.body).toBe('b /svc/x'); // not the entry stored from a
+    expect(moved.headers['x-cache']).toBe('MISS');
+    const kept = await call(gw, '/kept/x');
+    expect(kept.body).toBe('a /kept/x');
+    expect(kept.headers['x-cache']).toBe('HIT'); // an unchanged route keeps its entries
+    expect(a.hits).toBe(2);
+    expect(b.hits).toBe(1);
+  });
+
   it('keeps the counters of an unchanged limit and starts a changed one afresh (a relaxed limit applies at once)', async () => {
     const a = await startBackend();
     closers.push(() => a.close());

@@ -175,3 +175,23 @@ export function rawGet(
     req.end();
   });
 }
+
+/** A logger that keeps every line (level, fields, message), children included, for assertions on what was logged. */
+export function recordingLogger(): { logger: Logger; lines: Array<{ level: string; msg?: string } & Json> } {
+  const lines: Array<{ level: string; msg?: string } & Json> = [];
+  const make = (bindings: object): Logger => {
+    const at =
+      (level: string) =>
+      (obj: object, msg?: string): void => {
+        lines.push({ ...bindings, ...obj, level, ...(msg === undefined ? {} : { msg }) });
+      };
+    return {
+      debug: at('debug'),
+      info: at('info'),
+      warn: at('warn'),
+      error: at('error'),
+      child: (more) => make({ ...bindings, ...more }),
+    };
+  };
+  return { logger: make({}), lines };
+}

@@ -47,3 +47,25 @@ export function cacheKey(method: string, host: string | undefined, target: strin
   const m = method === 'HEAD' ? 'GET' : method;
   return `${m} https ${keyedHost(host)} ${target}`;
 }
+
+/**
+ * A primary key scoped to the route that stored the entry: an entry is only ever served by the route (and so the
+ * upstream) it came from, and a reload can drop one route's entries ({@link routeOfKey}). Route names hold no space.
+ *
+ * @example
+ * routeCacheKey('orders', cacheKey('GET', 'example.com', '/a')); // 'orders GET https example.com /a'
+ */
+export function routeCacheKey(route: string, key: string): string {
+  return `${route} ${key}`;
+}
+
+/**
+ * The route of a key made by {@link routeCacheKey}.
+ *
+ * @example
+ * routeOfKey('orders GET https example.com /a'); // 'orders'
+ */
+export function routeOfKey(key: string): string {
+  const space = key.indexOf(' ');
+  return space === -1 ? key : key.slice(0, space);
+}

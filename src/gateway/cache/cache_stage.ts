@@ -5,7 +5,7 @@ import type { GatewayMetrics } from '../gateway_metrics.js';
 import type { RequestContext, StageRun } from '../pipeline.js';
 import { parseCacheControl, storePolicy } from './cache_control.js';
 import { fetchForCache, type FetchedResponse } from './cache_fill.js';
-import { UNKEYED_HEADERS, cacheKey, keyedHost } from './cache_key.js';
+import { UNKEYED_HEADERS, cacheKey, keyedHost, routeCacheKey } from './cache_key.js';
 import type { ResponseCache } from './response_cache.js';
 import { varyValues, type CachedResponse } from './response_cache.js';
 
@@ -29,6 +29,12 @@ export interface CacheStageOptions {
  * cannot tell two callers of one key apart, so the caller's own copy (removed before forwarding) does not matter.
  */
 const HOST_DERIVED = new Set(['x-forwarded-proto', 'x-forwarded-host']);
+
+/**
+ * Representation metadata a 304 does not carry (RFC 9110 §15.4.5: only Cache-Control, Content-Location, Date, ETag,
+ * Expires, Vary, and metadata that guides cache updates such as Last-Modified): the client keeps its stored copy's.
+ */
+const NOT_IN_304 = ['content-type', 'content-length', 'content-encoding', 'content-language', 'content-range'];
 
 type Outcome = 'hit' | 'miss' | 'stale' | 'revalidated' | 'stale_if_error' | 'coalesced' | 'uncacheable';
 
@@ -66,7 +72,7 @@ export function createCacheStage(o: CacheStageOptions): StageRun {
     headers['x-cache'] = outcome === 'hit' || outcome === 'stale' || outcome === 'stale_if_error' ? 'HIT' : 'MISS';
     // RFC 9110 §13.2.1: a precondition is evaluated only when the response would otherwise be a 2xx.
     if (r.status >= 200 && r.status < 300 && etagMatches(ctx.req.headers['if-none-match'], r.headers['etag'])) {
-      delete headers['content-length'];
+      for (const name of NOT_IN_304) delete headers[name];
       ctx.res.writeHead(304, headers);
       ctx.res.end();
       return;
@@ -90,6 +96,7 @@ export function createCacheStage(o: CacheStageOptions): StageRun {
   /** Fetches, stores when allowed, returns what to answer the leader with. */
   const fill = async (ctx: RequestContext, key: string, stored: CachedResponse | undefined) => {
     const url = ctx.target;
+    const generation = o.cache.generation; // a reload meanwhile may give the route another upstream
     const requestedAt = o.clock.now();
     ctx.upstreamStartedAt = requestedAt; // the access line's upstream_ms
     const sent = upstreamHeaders(ctx, stored);
@@ -106,7 +113,7 @@ export function createCacheStage(o: CacheStageOptions): StageRun {
       const policy = storePolicy({ ...policyInput(ctx, merged, 200, now) });
       const refreshed: CachedResponse = { ...stored, headers: merged, storedAt: now, initialAge: 0 };
       if (policy) Object.assign(refreshed, { freshMs: policy.freshMs, directives: policy.directives });
-      o.cache.store(key, refreshed);
+      o.cache.store(key, refreshed, generation);
       return { response: refreshed, outcome: 'revalidated' as const };
     }
     if (fetched.status >= 500 && stored && o.cache.usableOnError(stored)) {
@@ -140,7 +147,7 @@ export function createCacheStage(o: CacheStageOptions): StageRun {
       vary,
       varyValues: keyed,
     };
-    o.cache.store(key, entry);
+    o.cache.store(key, entry, generation);
     return { response: entry, outcome: 'miss' as const };
   };
 
@@ -166,7 +173,7 @@ export function createCacheStage(o: CacheStageOptions): StageRun {
       invalidateOnSuccess(ctx, o.cache);
       return;
     }
-    const key = cacheKey(req.method, req.headers.host, ctx.target);
+    const key = routeCacheKey(ctx.route!.config.name, cacheKey(req.method, req.headers.host, ctx.target));
     const noCache = parseCacheControl(req.headers['cache-control']).noCache || req.headers.pragma === 'no-cache';
     const stored = o.cache.lookup(key, req.headers);
     if (stored && !noCache) {
@@ -214,7 +221,7 @@ export function createCacheStage(o: CacheStageOptions): StageRun {
 function invalidateOnSuccess(ctx: RequestContext, cache: ResponseCache): void {
   const method = ctx.req.method;
   if (method === 'OPTIONS' || method === 'TRACE') return;
-  const key = cacheKey('GET', ctx.req.headers.host, ctx.target);
+  const key = routeCacheKey(ctx.route!.config.name, cacheKey('GET', ctx.req.headers.host, ctx.target));
   ctx.res.once('finish', () => {
     if (ctx.res.statusCode < 400) cache.invalidate(key);
   });

@@ -1,5 +1,6 @@
 import type { Clock } from '../../core/index.js';
 import type { CacheDirectives } from './cache_control.js';
+import { routeOfKey } from './cache_key.js';
 
 /** A stored response. */
 export interface CachedResponse {
@@ -63,6 +64,7 @@ export class ResponseCache {
   private readonly inflight = new Map<string, Promise<unknown>>();
   private bytes = 0;
   private count = 0;
+  private drops = 0;
 
   constructor(private readonly o: ResponseCacheOptions) {}
 
@@ -115,14 +117,22 @@ export class ResponseCache {
     return found;
   }
 
+  /** Changes at each {@link dropRoutes}: a fill takes it when it starts and hands it to {@link store}. */
+  get generation(): number {
+    return this.drops;
+  }
+
   /**
-   * Stores (or replaces) a variant; refuses objects above `maxObjectSize`; evicts least recently used keys.
+   * Stores (or replaces) a variant; refuses objects above `maxObjectSize`; evicts least recently used keys. With the
+   * {@link generation} its fill started at, refuses a response fetched before a reload dropped entries (it may come
+   * from an upstream the route no longer uses).
    *
    * @example
-   * cache.store(key, response);
+   * cache.store(key, response, generationAtStart);
    */
-  store(key: string, r: CachedResponse): boolean {
+  store(key: string, r: CachedResponse, generation?: number): boolean {
     if (r.body.length > this.o.maxObjectSize || sizeOf(r) > this.o.maxBytes || this.o.maxEntries === 0) return false;
+    if (generation !== undefined && generation !== this.drops) return false;
     const variants = this.entries.get(key) ?? [];
     const same = variants.findIndex((v) => v.varyValues.join('\n') === r.varyValues.join('\n'));
     if (same !== -1) {
@@ -156,6 +166,19 @@ export class ResponseCache {
     this.entries.delete(key);
     for (const v of list) this.bytes -= sizeOf(v);
     this.count -= list.length;
+  }
+
+  /**
+   * Drops every entry stored by the given routes (keys made by `routeCacheKey`), e.g. after a reload gave them another
+   * upstream. Walks the whole cache: meant for reloads, not requests.
+   *
+   * @example
+   * cache.dropRoutes(new Set(['orders']));
+   */
+  dropRoutes(routes: ReadonlySet<string>): void {
+    if (routes.size === 0) return;
+    this.drops += 1;
+    for (const key of [...this.entries.keys()]) if (routes.has(routeOfKey(key))) this.invalidate(key);
   }
 
   /**

@@ -2,7 +2,15 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../../src/core/index.js';
-import { ResponseCache, cacheKey, parseCacheControl, type CachedResponse } from '../../../src/gateway/index.js';
+import {
+  ResponseCache,
+  cacheKey,
+  parseCacheControl,
+  routeCacheKey,
+  routesToForget,
+  type CachedResponse,
+} from '../../../src/gateway/index.js';
+import { gatewayConfig } from '../support.js';
 import { call, startBackend, startGateway, type RunningGateway } from '../support.js';
 
 type Backend = Awaited<ReturnType<typeof startBackend>>;
@@ -57,6 +65,56 @@ describe('ResponseCache (unit)', () => {
     expect(cache.usableOnError(r)).toBe(false);
   });
 
+  it('drops the entries of given routes only, and refuses a fill that started before the drop', () => {
+    const cache = new ResponseCache({
+      clock: new ManualClock(0),
+      maxBytes: 1 << 20,
+      maxEntries: 100,
+      maxObjectSize: 1 << 20,
+    });
+    const key = (route: string, path: string) => routeCacheKey(route, cacheKey('GET', 'example.com', path));
+    cache.store(key('svc', '/a'), entry('a'));
+    cache.store(key('svc-2', '/a'), entry('a2'));
+    const started = cache.generation;
+    cache.dropRoutes(new Set(['svc']));
+    expect(cache.lookup(key('svc', '/a'), {})).toBeUndefined();
+    expect(cache.lookup(key('svc-2', '/a'), {})).toBeDefined(); // a name with the same beginning is another route
+    expect(cache.usage.entries).toBe(1);
+    expect(cache.store(key('svc', '/a'), entry('from the old upstream'), started)).toBe(false);
+    expect(cache.store(key('svc', '/a'), entry('new'), cache.generation)).toBe(true);
+  });
+
+  it('forgets the routes a reload gives another upstream, other hosts or other cache settings, or removes', () => {
+    const section = (over: { svcUpstream?: string; aHosts?: string[]; svcCache?: boolean; limits?: boolean }) =>
+      gatewayConfig({
+        upstreams: [
+          { name: 'a', hosts: over.aHosts ?? ['http://10.0.0.1'] },
+          { name: 'b', hosts: ['http://10.0.0.2'] },
+        ],
+        routes: [
+          {
+            name: 'svc',
+            pathPrefix: '/svc/',
+            upstream: over.svcUpstream ?? 'a',
+            cache: { enabled: over.svcCache ?? true },
+          },
+          {
+            name: 'other',
+            pathPrefix: '/o/',
+            upstream: 'b',
+            cache: { enabled: true },
+            limits: over.limits ? [{ name: 'l', key: ['ip'], rate: 1 }] : [],
+          },
+        ],
+      });
+    const base = section({});
+    expect([...routesToForget(base, section({ svcUpstream: 'b' }))]).toEqual(['svc']);
+    expect([...routesToForget(base, section({ aHosts: ['http://10.0.0.9'] }))]).toEqual(['svc']);
+    expect([...routesToForget(base, section({ svcCache: false }))]).toEqual(['svc']);
+    expect([...routesToForget(base, section({ limits: true }))]).toEqual([]);
+    expect([...routesToForget(base, { ...base, routes: base.routes.slice(1) })]).toEqual(['svc']);
+  });
+
   it('keys by method, lowercased host with its port, and the target exactly as forwarded', () => {
     expect(cacheKey('HEAD', 'Example.com:8443', '/a/b~?y=2&x=1')).toBe('GET https example.com:8443 /a/b~?y=2&x=1');
     expect(cacheKey('GET', 'example.com', '/a?x=1')).not.toBe(cacheKey('GET', 'other.com', '/a?x=1'));
@@ -85,7 +143,7 @@ describe('gateway response cache (RFC 9111 over TLS)', () => {
       if (path.startsWith('/c/etag')) {
         if (req.headers['if-none-match'] === '"v1"')
           return send(304, { etag: '"v1"', 'cache-control': 'max-age=10' }, '');
-        return send(200, { etag: '"v1"', 'cache-control': 'max-age=10' }, 'etag body');
+        return send(200, { etag: '"v1"', 'cache-control': 'max-age=10', 'content-encoding': 'identity' }, 'etag body');
       }
       if (path.startsWith('/c/vary')) {
         return send(
@@ -168,6 +226,11 @@ describe('gateway response cache (RFC 9111 over TLS)', () => {
     expect(first.headers['etag']).toBe('"v1"');
     const cond = await call(gw, '/c/etag', { headers: { 'if-none-match': '"v1"' } });
     expect(cond.status).toBe(304);
+    // RFC 9110 §15.4.5: the validators and caching fields of the 200, no representation metadata.
+    expect(cond.headers).toMatchObject({ etag: '"v1"', 'cache-control': 'max-age=10' });
+    expect(cond.headers['content-type']).toBeUndefined();
+    expect(cond.headers['content-encoding']).toBeUndefined();
+    expect(cond.headers['content-length']).toBeUndefined();
     clock.advance(11_000);
     const again = await call(gw, '/c/etag');
     expect(again.body).toBe('etag body');

@@ -1,0 +1,24 @@
+import type { GatewayConfig, RouteConfig } from '../gateway_config.js';
+
+/** What a route's cached entries came from: its upstream's name and origins, and its cache settings. */
+function source(route: RouteConfig, config: GatewayConfig): string {
+  const upstream = config.upstreams.find((u) => u.name === route.upstream);
+  return JSON.stringify([route.upstream, upstream?.hosts, upstream?.mtls, route.cache]);
+}
+
+/**
+ * The routes whose cached entries a reload from `previous` to `next` makes wrong: routes that are gone, and routes whose
+ * upstream is another one, whose upstream's hosts or `mtls` changed, or whose `cache` settings changed. The entries of
+ * the other routes stay (a reload that only touches limits or another route keeps the cache warm).
+ *
+ * @example
+ * for (const route of routesToForget(running, next)) cache.dropRoute(route);
+ */
+export function routesToForget(previous: GatewayConfig, next: GatewayConfig): Set<string> {
+  const forget = new Set<string>();
+  for (const old of previous.routes) {
+    const now = next.routes.find((r) => r.name === old.name);
+    if (now === undefined || source(old, previous) !== source(now, next)) forget.add(old.name);
+  }
+  return forget;
+}
