@@ -9,8 +9,6 @@ export interface AccessEntry {
   status: number;
   duration_ms: number;
   client_ip: string;
-  /** Response bytes handed to the client's connection, headers included (nginx's `$bytes_sent`). */
-  bytes_sent: number;
   /** From handing the request to the upstream to the end of its answer (nginx's `$upstream_response_time`, in ms). */
   upstream_ms?: number;
   /** The client's User-Agent, at most 256 characters. */

@@ -174,7 +174,6 @@ export class Gateway {
       req,
       res,
       startedAt: this.o.clock.now(),
-      bytesBefore: req.socket.bytesWritten,
       upstreamStartedAt: undefined,
       requestId: '',
       target: '/',
@@ -378,7 +377,6 @@ export class Gateway {
       status,
       duration_ms: ms,
       client_ip: ctx.clientIp,
-      bytes_sent: ctx.req.socket.bytesWritten - ctx.bytesBefore,
     };
     if (ctx.upstreamStartedAt !== undefined) entry.upstream_ms = now - ctx.upstreamStartedAt;
     const agent = ctx.req.headers['user-agent'];

@@ -27,8 +27,6 @@ export interface RequestContext {
   res: ServerResponse;
   /** Clock reading (ms) at arrival. */
   startedAt: number;
-  /** The connection's `bytesWritten` at arrival: the access log's `bytes_sent` is the difference at the end. */
-  bytesBefore: number;
   /** Clock reading (ms) when the request was handed to the upstream (undefined: answered by the gateway itself). */
   upstreamStartedAt: number | undefined;
   requestId: string;

@@ -43,7 +43,7 @@ describe('observability', () => {
     }
   });
 
-  it('access lines carry bytes_sent (what the client received), upstream_ms when proxied, and the User-Agent, cut at 256', async () => {
+  it('access lines carry upstream_ms when proxied and the User-Agent, cut at 256', async () => {
     /** One request over its own TLS connection, `Connection: close`; resolves with every byte the client received. */
     const rawExchange = (gw: RunningGateway, path: string, agent: string) =>
       new Promise<Buffer>((resolve, reject) => {
@@ -70,11 +70,9 @@ describe('observability', () => {
       expect(refused.toString('latin1')).toMatch(/^HTTP\/1\.1 429 /);
       await new Promise((r) => setImmediate(r));
       const [first, second] = logger.lines.filter((l) => l.msg === 'access');
-      expect(first?.['bytes_sent']).toBe(proxied.length);
       expect(first?.['user_agent']).toBe('curl/8.0');
       expect(typeof first?.['upstream_ms']).toBe('number');
       expect(first?.['upstream_ms'] as number).toBeGreaterThanOrEqual(0);
-      expect(second?.['bytes_sent']).toBe(refused.length);
       expect(second?.['upstream_ms']).toBeUndefined(); // answered by the gateway (429), never proxied
       expect(second?.['user_agent']).toBe('x'.repeat(256));
     } finally {
