@@ -72,7 +72,7 @@ export function checkSidecarIdentities(config: Config): void {
   const td = config.trustDomain;
   if (section.spiffeId !== undefined) checkWorkloadId(section.spiffeId, td, 'sidecar.spiffeId');
   section.outbound.upstreams.forEach((upstream, i) => {
-    checkPeerId(upstream.spiffeId, td, `sidecar.outbound.upstreams[${i}].spiffeId`);
+    checkPeerId(upstream.spiffeId, td, `sidecar.outbound.upstreams.${i}.spiffeId`);
   });
 }
 
@@ -88,7 +88,7 @@ export function checkGatewayMeshIdentities(section: Config['gateway'], trustDoma
   if (id !== undefined) checkWorkloadId(id, trustDomain, 'gateway.mesh.spiffeId');
   section.upstreams.forEach((upstream, i) => {
     if (upstream.mtls === undefined) return;
-    checkPeerId(upstream.mtls.spiffeId, trustDomain, `gateway.upstreams[${i}].mtls.spiffeId`);
+    checkPeerId(upstream.mtls.spiffeId, trustDomain, `gateway.upstreams.${i}.mtls.spiffeId`);
     checkUpstreamMtlsHosts(upstream, `gateway.upstreams.${i}`);
   });
 }

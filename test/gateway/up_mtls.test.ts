@@ -190,7 +190,7 @@ describe('gateway upstreams over mTLS with SVIDs from the platform CA', () => {
       [
         () => start({}, { upstreams: [[inbound, 'spiffe://example.org/ns/shop/sa/orders']] }),
         'ERR_CONFIG_INVALID',
-        'config: gateway.upstreams[0].mtls.spiffeId: spiffe://example.org/ns/shop/sa/orders is not in trustDomain',
+        'config: gateway.upstreams.0.mtls.spiffeId: spiffe://example.org/ns/shop/sa/orders is not in trustDomain',
       ],
       [
         () => start({}, { upstreams: [[inbound.replace('https:', 'http:'), ORDERS]] }),

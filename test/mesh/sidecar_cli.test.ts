@@ -177,11 +177,11 @@ describe('gatehouse sidecar --config FILE (built CLI)', () => {
       ],
       [
         { outbound: upstream(`${td}/ns/prod/sa/payments`) },
-        'config: sidecar.outbound.upstreams[0].spiffeId: expected spiffe://<trust-domain>/<path>',
+        'config: sidecar.outbound.upstreams.0.spiffeId: expected spiffe://<trust-domain>/<path>',
       ],
       [
         { outbound: upstream('spiffe://example.org/ns/prod/sa/payments') },
-        `config: sidecar.outbound.upstreams[0].spiffeId: spiffe://example.org/ns/prod/sa/payments is not in trustDomain ${td}`,
+        `config: sidecar.outbound.upstreams.0.spiffeId: spiffe://example.org/ns/prod/sa/payments is not in trustDomain ${td}`,
       ],
       [
         { ca: { url: endpoints.ca, bundleFile: join(tmp.dir, 'missing.pem') } },
