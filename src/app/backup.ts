@@ -10,6 +10,7 @@ import {
   META_COLLECTION,
   OBJECT_COLLECTIONS,
   ROOT_CHECK_KEY,
+  fileReadError,
   sealedFingerprint,
   type ObjectRecord,
   type ObjectStore,
@@ -20,6 +21,7 @@ import { BACKUP_FORMAT, EXCLUDED_RECORDS, type BackupManifest } from './backup_f
 import { manifestMac } from './backup_mac.js';
 import type { PlatformCore } from './compose.js';
 import type { DataDirPaths } from './data_dir.js';
+import { nodeName } from './node_name.js';
 
 const STAGE_PREFIX = '.backup-';
 
@@ -31,13 +33,16 @@ async function sha256File(path: string): Promise<string> {
 
 /**
  * Hard-links an object file of the snapshot into the staging directory. A file the metadata points to but that is
- * gone (removed by hand, a damaged disk) refuses the backup with ERR_DATADIR_INVALID naming it, not a bare ENOENT.
+ * gone (removed by hand, a damaged disk) refuses the backup with ERR_DATADIR_INVALID naming it, not a bare ENOENT; one
+ * that another node wrote (replicas) with ERR_OBJECT_ON_OTHER_NODE naming that node.
  */
-async function linkObjectFile(from: string, to: string, path: string): Promise<void> {
+async function linkObjectFile(from: string, to: string, path: string, record: ObjectRecord, node: string) {
   try {
     await link(from, to);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    const elsewhere = fileReadError(err, record, node);
+    if (elsewhere !== err) throw elsewhere;
     throw new GatehouseError('ERR_DATADIR_INVALID', {
       message: `The data directory is incomplete: ${path}, the file of an object, is missing; no backup was written (put the file back, or remove the object with gatehouse object rm)`,
     });
@@ -81,7 +86,7 @@ export async function createBackup(options: {
     const objectPaths: string[] = [];
     const release = store.hold();
     try {
-      const objects: Array<{ bucket: string; fileName: string }> = [];
+      const objects: ObjectRecord[] = [];
       const out = createWriteStream(join(stage, 'records.jsonl'), { mode: 0o600, flush: true });
       const hash = createHash('sha256');
       let sealedUnder: string | undefined;
@@ -96,8 +101,7 @@ export async function createBackup(options: {
           sealedUnder = sealedFingerprint((entry.value as RootCheckRecord).sealed);
         }
         if (entry.kind === 'record' && entry.collection === OBJECT_COLLECTIONS.objects) {
-          const { bucket, fileName } = entry.value as ObjectRecord;
-          objects.push({ bucket, fileName });
+          objects.push(entry.value as ObjectRecord);
         }
       }
       out.end();
@@ -110,10 +114,12 @@ export async function createBackup(options: {
         });
       }
       entries['records.jsonl'] = hash.digest('hex');
-      for (const { bucket, fileName } of objects) {
+      const node = nodeName(core.config);
+      for (const record of objects) {
+        const { bucket, fileName } = record;
         const path = `objects/${bucket}/${fileName}`;
         await mkdir(join(stage, 'objects', bucket), { recursive: true, mode: 0o700 });
-        await linkObjectFile(join(paths.dir, 'objects', bucket, fileName), join(stage, path), path);
+        await linkObjectFile(join(paths.dir, 'objects', bucket, fileName), join(stage, path), path, record, node);
         objectPaths.push(path);
       }
     } finally {

@@ -15,9 +15,13 @@ import { snakeCase } from './admin_operations.js';
 import { createBackup, removeBackupLeftovers } from './backup.js';
 import type { PlatformCore } from './compose.js';
 import { dataDirPaths } from './data_dir.js';
+import { nodeName } from './node_name.js';
 import type { ResolvedRootKey } from './root_key_source.js';
 
-/** The object store of a platform core: files under `<dataDir>/objects`, envelopes over the core's keyring. */
+/**
+ * The object store of a platform core: files under `<dataDir>/objects`, envelopes over the core's keyring; the objects
+ * it writes record this node ({@link nodeName}).
+ */
 export function openObjectStore(core: PlatformCore): {
   store: ObjectStore;
   rewrap: ObjectRewrap;
@@ -26,7 +30,7 @@ export function openObjectStore(core: PlatformCore): {
   const files = new FsObjectFiles(join(core.config.dataDir, 'objects'));
   const cipher = new EnvelopeObjectCipher(new Envelopes({ keys: core.keyring, clock: core.clock }), core.keyring);
   const logger = core.logger.child({ component: 'objects' });
-  const parts = { records: core.records, files, cipher, clock: core.clock, logger };
+  const parts = { records: core.records, files, cipher, clock: core.clock, logger, node: nodeName(core.config) };
   const store = new ObjectStore(parts);
   return { store, files, rewrap: new ObjectRewrap({ ...parts, store, leases: core.leases }) };
 }

@@ -14,7 +14,7 @@ import {
   type Logger,
   type SnapshotEntry,
 } from '../core/index.js';
-import { RootKey } from '../kms/index.js';
+import { OBJECT_COLLECTIONS, RootKey } from '../kms/index.js';
 import { acquireFileLock, openStorage } from '../adapters/index.js';
 import { AdminToken } from './admin_token.js';
 import { checkEntryPath, invalidBackup, parseBackupManifest, type BackupManifest } from './backup_format.js';
@@ -27,6 +27,7 @@ import {
   refuseUnfinishedRestore,
   writeManifest,
 } from './data_dir.js';
+import { nodeName } from './node_name.js';
 import { nextFileOf } from './root_rotation.js';
 import { resolveRootKey, type ResolvedRootKey, type RootKeyInputs } from './root_key_source.js';
 
@@ -151,15 +152,25 @@ function checkArchiveReadable(file: string): void {
   if (!isFile) throw refuse('not a regular file');
 }
 
-async function* snapshotLines(file: string): AsyncIterable<SnapshotEntry> {
+async function* snapshotLines(file: string, node: string): AsyncIterable<SnapshotEntry> {
   for await (const line of createInterface({ input: createReadStream(file), crlfDelay: Infinity })) {
     if (line === '') continue;
+    let entry: SnapshotEntry;
     try {
-      yield JSON.parse(line) as SnapshotEntry;
+      entry = JSON.parse(line) as SnapshotEntry;
     } catch {
       throw invalidBackup('records.jsonl holds a line that is not JSON');
     }
+    yield restoredHere(entry, node);
   }
+}
+
+/** An object's metadata names the node restoring it: the object files go into its data directory. */
+function restoredHere(entry: SnapshotEntry, node: string): SnapshotEntry {
+  const value = entry.value;
+  if (entry.kind !== 'record' || entry.collection !== OBJECT_COLLECTIONS.objects) return entry;
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return entry;
+  return { ...entry, value: { ...value, node } };
 }
 
 /** The SQLite files that live inside the data directory (moved in from the staging directory), if any. */
@@ -253,7 +264,7 @@ export async function restoreBackup(options: {
     let counts: { records: number; counters: number };
     try {
       if (!storage.records.restore) throw new GatehouseError('ERR_INTERNAL', { detail: 'store cannot restore' });
-      counts = await storage.records.restore(snapshotLines(join(stage, 'records.jsonl')));
+      counts = await storage.records.restore(snapshotLines(join(stage, 'records.jsonl'), nodeName(config)));
       // The load committed (in one transaction): from here on a crash leaves restored data outside the staging
       // directory (the PostgreSQL schema; with SQLite, the files moved in below).
       markRestore(paths, false);

@@ -209,6 +209,11 @@ export const ERROR_CODES = {
     message: 'No such bucket or object',
     doc: 'The bucket or the object key does not exist (objects are created by `gatehouse object put`).',
   },
+  ERR_OBJECT_ON_OTHER_NODE: {
+    status: 503,
+    message: "The object's file is on another node",
+    doc: 'Replicas of `gatehouse up` on one PostgreSQL schema share the object metadata, but each keeps object files in its own data directory: this replica has no file for an object another node wrote (or restored). The message names that node (`<hostname>:<dataDir>`, recorded in the object\'s metadata). Send object requests to that node, i.e. keep the object store on one node (docs/operations.md, "Objects on replicas").',
+  },
   ERR_BACKUP_INVALID: {
     status: 400,
     message: 'The backup archive is invalid',

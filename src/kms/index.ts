@@ -44,6 +44,7 @@ export {
   objectFileName,
   objectRecordKey,
   toObjectInfo,
+  fileReadError,
 } from './objects/index.js';
 export type {
   ObjectStoreOptions,

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
+import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { create as createTar } from 'tar';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -8,7 +9,8 @@ import { manifestMac } from '../../src/app/backup_mac.js';
 import { restoreBackup } from '../../src/app/restore.js';
 import { loadConfig } from '../../src/config/index.js';
 import { ManualClock, MemoryLogger } from '../../src/core/index.js';
-import { RootKey } from '../../src/kms/index.js';
+import { openStorage } from '../../src/adapters/index.js';
+import { OBJECT_COLLECTIONS, RootKey, objectRecordKey, type ObjectRecord } from '../../src/kms/index.js';
 import { tempDir } from '../support/tmp.js';
 import { codeOf } from '../support/error_code.js';
 
@@ -114,5 +116,34 @@ describe('backup manifests are authenticated under the root key', () => {
   it('refuses a format-2 manifest without its HMAC even without the root key', async () => {
     const a = await archive({ root: RootKey.generate(), macKey: null });
     expect(await codeOf(restore(a))).toBe('ERR_BACKUP_INVALID');
+  });
+});
+
+describe('restore and the node of objects', () => {
+  it("names the restoring node in every object's metadata: the object files go into its data directory", async () => {
+    const object = {
+      bucket: 'docs',
+      key: 'a.txt',
+      size: 1,
+      storedSize: 100,
+      keyName: 'bucket-docs',
+      keyVersion: 1,
+      createdAt: 1,
+      fileName: 'f.obj',
+      node: 'old-host:/var/lib/gatehouse',
+    };
+    const line = { ...RECORD, collection: OBJECT_COLLECTIONS.objects, key: objectRecordKey('docs', 'a.txt') };
+    const a = await archive({ root: RootKey.generate(), records: JSON.stringify({ ...line, value: object }) + '\n' });
+    await restore(a, a.root);
+    const storage = await openStorage(
+      { ...config, dataDir: a.dataDir },
+      { clock: new ManualClock(0), logger: new MemoryLogger() },
+    );
+    try {
+      const restored = await storage.records.get<ObjectRecord>(OBJECT_COLLECTIONS.objects, line.key);
+      expect(restored?.value).toEqual({ ...object, node: `${hostname()}:${a.dataDir}` });
+    } finally {
+      await storage.close();
+    }
   });
 });

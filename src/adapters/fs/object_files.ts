@@ -95,7 +95,10 @@ export class FsObjectFiles implements ObjectFiles {
 
   async readHead(bucket: string, fileName: string, maxBytes: number): Promise<Buffer> {
     checkName(fileName);
-    const handle = await open(join(this.dir(bucket), fileName), 'r');
+    const handle = await open(join(this.dir(bucket), fileName), 'r').catch((err: NodeJS.ErrnoException) => {
+      if (err.code !== 'ENOENT') throw err;
+      throw new GatehouseError('ERR_OBJECT_NOT_FOUND', { message: 'The object file is missing' });
+    });
     try {
       const buffer = Buffer.alloc(maxBytes);
       let filled = 0;

@@ -5,6 +5,7 @@ export { EnvelopeObjectCipher } from './envelope_cipher.js';
 export type { RewrapJobRecord, RewrapProgress, RewrapReport } from './rewrap_job.js';
 export type { BucketRecord, ObjectRecord, ObjectInfo } from './object_info.js';
 export { toObjectInfo } from './object_info.js';
+export { fileReadError } from './object_node.js';
 export {
   OBJECT_COLLECTIONS,
   checkBucketName,

@@ -18,10 +18,15 @@ export interface ObjectRecord {
   createdAt: number;
   /** The committed file under `objects/<bucket>/` holding this generation. */
   fileName: string;
+  /**
+   * The node whose data directory holds `fileName` (`<hostname>:<dataDir>` of the `gatehouse up` that wrote it, or
+   * restored it); absent on objects written before it was recorded.
+   */
+  node?: string;
 }
 
 /** What callers see of an object. */
-export type ObjectInfo = Omit<ObjectRecord, 'fileName'>;
+export type ObjectInfo = Omit<ObjectRecord, 'fileName' | 'node'>;
 
 /**
  * Strips the storage detail from an object record.
@@ -30,6 +35,6 @@ export type ObjectInfo = Omit<ObjectRecord, 'fileName'>;
  * const info = toObjectInfo(record.value);
  */
 export function toObjectInfo(record: ObjectRecord): ObjectInfo {
-  const { fileName: _fileName, ...info } = record;
+  const { fileName: _fileName, node: _node, ...info } = record;
   return info;
 }

@@ -12,6 +12,7 @@ import {
   objectFileName,
   objectRecordKey,
 } from './names.js';
+import { fileReadError } from './object_node.js';
 import type { ObjectCipher, ObjectFiles } from './ports.js';
 
 /** Bytes of an envelope file read to find its header. */
@@ -25,6 +26,11 @@ export interface ObjectStoreOptions {
   cipher: ObjectCipher;
   clock: Clock;
   logger: Logger;
+  /**
+   * The node this store runs on (`<hostname>:<dataDir>`), recorded in every object it writes, so that a replica
+   * without the object's file can say where it is (ERR_OBJECT_ON_OTHER_NODE).
+   */
+  node?: string;
 }
 
 const notFound = (what: string) => new GatehouseError('ERR_OBJECT_NOT_FOUND', { message: `No such ${what}` });
@@ -165,6 +171,7 @@ export class ObjectStore {
         keyVersion: header.keyVersion,
         createdAt: clock.now(),
         fileName,
+        ...(this.options.node === undefined ? {} : { node: this.options.node }),
       };
     } catch (err) {
       await temp.abort();
@@ -208,7 +215,7 @@ export class ObjectStore {
   /** The raw envelope file of an object (for verification passes and backups). */
   async openEnvelope(bucket: string, key: string): Promise<{ info: ObjectInfo; envelope: Readable }> {
     const rec = await this.record(bucket, key);
-    const envelope = await this.options.files.openRead(bucket, rec.value.fileName);
+    const envelope = await this.openFile(rec.value);
     return { info: toObjectInfo(rec.value), envelope };
   }
 
@@ -223,12 +230,10 @@ export class ObjectStore {
     options: { verifyFirst?: boolean } = {},
   ): Promise<{ info: ObjectInfo; plaintext: Readable }> {
     const rec = await this.record(bucket, key);
-    const { files, cipher } = this.options;
+    const { cipher } = this.options;
     const context = objectContext(bucket, key);
-    if (options.verifyFirst) {
-      await pipeline(await files.openRead(bucket, rec.value.fileName), cipher.verifyStream(context));
-    }
-    const envelope = await files.openRead(bucket, rec.value.fileName);
+    if (options.verifyFirst) await pipeline(await this.openFile(rec.value), cipher.verifyStream(context));
+    const envelope = await this.openFile(rec.value);
     const plaintext = pipelineCb(envelope, cipher.decryptStream(context), () => undefined) as unknown as Readable;
     return { info: toObjectInfo(rec.value), plaintext };
   }
@@ -277,6 +282,15 @@ export class ObjectStore {
       for (const rec of page) yield rec;
       if (page.length < LIST_PAGE) return;
       cursor = page[page.length - 1]?.key;
+    }
+  }
+
+  /** The envelope file of an object; ERR_OBJECT_ON_OTHER_NODE when another node wrote it and it is not here. */
+  private async openFile(record: ObjectRecord): Promise<Readable> {
+    try {
+      return await this.options.files.openRead(record.bucket, record.fileName);
+    } catch (err) {
+      throw fileReadError(err, record, this.options.node);
     }
   }
 

@@ -22,7 +22,7 @@ export interface ObjectFiles {
   createTemp(bucket: string, fileName: string): Promise<TempObjectFile>;
   /** Streams a committed file, optionally from byte `start` on; ERR_OBJECT_NOT_FOUND when it is missing. */
   openRead(bucket: string, fileName: string, options?: { start?: number }): Promise<Readable>;
-  /** The first bytes of a file (at most `maxBytes`). */
+  /** The first bytes of a file (at most `maxBytes`); ERR_OBJECT_NOT_FOUND when it is missing. */
   readHead(bucket: string, fileName: string, maxBytes: number): Promise<Buffer>;
   size(bucket: string, fileName: string): Promise<number>;
   /** Removes a committed file and fsyncs the directory; a missing file is not an error. */

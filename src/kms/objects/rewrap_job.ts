@@ -3,6 +3,7 @@ import { pipeline } from 'node:stream/promises';
 import { GatehouseError, randomId, type Clock, type Leases, type Logger, type RecordStore } from '../../core/index.js';
 import type { ObjectRecord } from './object_info.js';
 import { OBJECT_COLLECTIONS as C, objectContext, objectFileName } from './names.js';
+import { fileReadError } from './object_node.js';
 import { HEADER_READ_LIMIT, type ObjectStore } from './object_store.js';
 import type { ObjectCipher, ObjectFiles } from './ports.js';
 
@@ -61,6 +62,8 @@ export class ObjectRewrap {
       logger: Logger;
       /** One rewrap per bucket at a time, across processes sharing the store (in-process only when absent). */
       leases?: Leases;
+      /** The node this runs on, recorded in the objects it rewrites (see ObjectStoreOptions.node). */
+      node?: string;
     },
   ) {}
 
@@ -168,10 +171,12 @@ export class ObjectRewrap {
 
   /** Rewrites one object's header; false when the object changed meanwhile (a newer put is already current). */
   private async rewrapOne(rec: { key: string; version: number; value: ObjectRecord }): Promise<boolean> {
-    const { records, files, cipher } = this.options;
+    const { records, files, cipher, node } = this.options;
     const { bucket, key, fileName } = rec.value;
     const context = objectContext(bucket, key);
-    const head = await files.readHead(bucket, fileName, HEADER_READ_LIMIT);
+    const head = await files.readHead(bucket, fileName, HEADER_READ_LIMIT).catch((err: unknown) => {
+      throw fileReadError(err, rec.value, node);
+    });
     const header = cipher.parseHeader(head);
     const newHeader = await cipher.rewrapHeader(head.subarray(0, header.length), context);
     const parsed = cipher.parseHeader(newHeader);
@@ -198,6 +203,7 @@ export class ObjectRewrap {
       keyVersion: parsed.keyVersion,
       storedSize: rec.value.storedSize - header.length + newHeader.length,
       fileName: newFile,
+      ...(node === undefined ? {} : { node }),
     };
     try {
       await records.write([{ op: 'update', collection: C.objects, key: rec.key, value, expectVersion: rec.version }]);
