@@ -50,15 +50,28 @@ export async function startDemoBackend(): Promise<DemoBackend> {
   };
 }
 
+/** The demo route's limit per API key: 1000 req/s with a burst of 100. */
+const DEMO_LIMIT = { key: ['api_key'], rate: 1000, per: '1s', burst: 100 };
+
 /**
  * The gateway section with the demo upstream and the `/demo/` route added (API key with scope `demo`, 1000 req/s
- * per key with burst 100), unless the configuration already has a route or upstream named `demo`.
+ * per key with burst 100), unless the configuration already has a route or upstream named `demo`. With `redis`
+ * (`redis.url` is set, replicas share Redis) the two tiers of a mesh: `per-key` is the global limit, counted in Redis
+ * and shared by every gateway on it, and `per-key-local` the same limit in process, the burst limit that keeps a
+ * flood from one key off Redis (and still limits each gateway while Redis is down, the global tier failing open).
+ * Without Redis, `per-key` alone, in process.
  *
  * @example
- * gateway.reload(withDemoRoute(config.gateway, demo.url));
+ * gateway.reload(withDemoRoute(config.gateway, demo.url, { redis: config.redis.url !== undefined }));
  */
-export function withDemoRoute(gateway: GatewayConfig, demoUrl: string): GatewayConfig {
+export function withDemoRoute(gateway: GatewayConfig, demoUrl: string, options: { redis: boolean }): GatewayConfig {
   if (gateway.routes.some((r) => r.name === 'demo') || gateway.upstreams.some((u) => u.name === 'demo')) return gateway;
+  const limits = options.redis
+    ? [
+        { name: 'per-key', ...DEMO_LIMIT, tier: 'global' },
+        { name: 'per-key-local', ...DEMO_LIMIT, tier: 'local' },
+      ]
+    : [{ name: 'per-key', ...DEMO_LIMIT, tier: 'local' }];
   const demo = configSchema.parse({
     gateway: {
       upstreams: [{ name: 'demo', hosts: [demoUrl], connections: 16, timeout: '10s' }],
@@ -68,7 +81,7 @@ export function withDemoRoute(gateway: GatewayConfig, demoUrl: string): GatewayC
           pathPrefix: '/demo/',
           upstream: 'demo',
           auth: { kind: 'api_key', scopes: ['demo'] },
-          limits: [{ name: 'per-key', key: ['api_key'], rate: 1000, per: '1s', burst: 100 }],
+          limits,
         },
       ],
     },

@@ -26,7 +26,8 @@ export interface GatewayListener {
 
 /**
  * Starts the gateway listener of `gatehouse up` on `listen.host`:`listen.gateway.port` with a certificate from the
- * platform CA (renewed like the others), the demo backend on 127.0.0.1 and its `/demo/` route, JWT routes verified
+ * platform CA (renewed like the others), the demo backend on 127.0.0.1 and its `/demo/` route (its per-key limit on
+ * the global tier when `redis.url` is set, see withDemoRoute), JWT routes verified
  * against the platform issuer (revocations read from its feed with `feedCredential` and, when `redis.url` is set,
  * pushed over the Redis revocation bus), and the global limiter tier on Redis when `redis.url` is set.
  *
@@ -52,7 +53,8 @@ export async function startGatewayListener(o: {
   try {
     const demo = await startDemoBackend();
     cleanups.push(() => demo.close());
-    const section = (g: GatewayConfig) => withDemoRoute(g, demo.url);
+    // With Redis the demo limit is global (shared by replicas), with a local burst limit in front of it.
+    const section = (g: GatewayConfig) => withDemoRoute(g, demo.url, { redis: config.redis.url !== undefined });
     // With Redis, revocations made at any identity replica reach the verifier at once (the feed stays the truth).
     const push = revocationPush(config, logger);
     const authenticator = appGatewayAuthenticator({
