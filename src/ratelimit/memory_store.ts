@@ -52,7 +52,8 @@ export class MemoryLimiterStore implements LimiterStore {
   }
 
   /**
-   * The synchronous decision for hot paths (no promise, no allocation beyond the result).
+   * The synchronous decision for hot paths (no promise, no allocation beyond the result). With `maxWait` (ms), a
+   * request that conforms within it is admitted as a reservation (`delayMs`), as `ConsumeRequest.maxWait` says.
    *
    * @example
    * if (!store.consumeSync(key, limit).allowed) return reply.code(429).send();
