@@ -6,6 +6,9 @@ import { duration, policyName, caConnection, positive } from './schema_fields.js
 /** The largest Structured Field integer (RFC 9651 §3.3.1: at most 15 digits), as sent in the RateLimit headers. */
 const SF_INTEGER_MAX = 999_999_999_999_999;
 
+/** The longest throttle wait: a delayed request holds its connection open (and a timer) all along. */
+const MAX_THROTTLE_WAIT_MS = 3_600_000;
+
 /** The per-route WAF rules (docs/waf.md). */
 function wafRule() {
   const count = (n: number, what: string) => z.number().int().min(1).default(n).describe(what);
@@ -50,56 +53,64 @@ const origin = z.string().refine(
 
 /** The `gateway` section: routes, upstreams, trusted proxies (docs/gateway.md). */
 export function gatewaySection() {
-  const limit = z
-    .strictObject({
-      name: policyName.describe('Policy name, sent in RateLimit-Policy.'),
-      key: z
-        .array(z.enum(['api_key', 'client', 'user', 'ip', 'route']))
-        .min(1)
-        .describe(
-          'What the limit counts per: API key, client (an API key without an owner is its own), user, source address (IPv6 by /64), route, or a combination; routes with `auth.kind: none` count by ip and route only, `jwt` routes not by api_key.',
-        ),
-      rate: z
-        .number()
-        .int()
-        .min(1)
-        .max(SF_INTEGER_MAX, 'at most 15 digits (RateLimit-Policy sends it as a Structured Field integer)')
-        .describe('Requests admitted per `per`.'),
-      per: positive(duration('1s', 'The period of `rate`.')),
-      burst: z
-        .number()
-        .int()
-        .min(0)
-        .max(SF_INTEGER_MAX, 'at most 15 digits (RateLimit sends the remaining count as a Structured Field integer)')
-        .default(0)
-        .describe('Extra requests admitted at once.'),
-      tier: z
-        .enum(['local', 'global'])
-        .default('local')
-        .describe('local = in process; global = Redis, shared by gateways.'),
-      shadow: z.boolean().default(false).describe('Count over-limit requests, do not enforce.'),
-      failure: z
-        .enum(['open', 'closed'])
-        .default('open')
-        .describe('When Redis is unreachable: admit (open) or 503 (closed).'),
-      throttle: z
-        .strictObject({
-          maxWait: duration(
-            '500ms',
-            "Longest delay before a 429; above zero (for nginx's `limit_req ... nodelay`, leave `throttle` out: `burst` is admitted at once).",
-          ).refine(
+  const limit = z.strictObject({
+    name: policyName.describe('Policy name, sent in RateLimit-Policy.'),
+    key: z
+      .array(z.enum(['api_key', 'client', 'user', 'ip', 'route']))
+      .min(1)
+      .describe(
+        'What the limit counts per: API key, client (an API key without an owner is its own), user, source address (IPv6 by /64), route, or a combination; routes with `auth.kind: none` count by ip and route only, `jwt` routes not by api_key.',
+      ),
+    rate: z
+      .number()
+      .int()
+      .min(1)
+      .max(SF_INTEGER_MAX, 'at most 15 digits (RateLimit-Policy sends it as a Structured Field integer)')
+      .describe('Requests admitted per `per`.'),
+    per: positive(duration('1s', 'The period of `rate`.')),
+    burst: z
+      .number()
+      .int()
+      .min(0)
+      .max(SF_INTEGER_MAX, 'at most 15 digits (RateLimit sends the remaining count as a Structured Field integer)')
+      .default(0)
+      .describe('Extra requests admitted at once.'),
+    tier: z
+      .enum(['local', 'global'])
+      .default('local')
+      .describe('local = in process; global = Redis, shared by gateways.'),
+    shadow: z.boolean().default(false).describe('Count over-limit requests, do not enforce.'),
+    failure: z
+      .enum(['open', 'closed'])
+      .default('open')
+      .describe('When Redis is unreachable: admit (open) or 503 (closed).'),
+    throttle: z
+      .strictObject({
+        maxWait: duration(
+          '500ms',
+          "Longest delay before a 429; above zero and at most 1h (for nginx's `limit_req ... nodelay`, leave `throttle` out: `burst` is admitted at once).",
+        )
+          .refine(
             (ms) => ms > 0,
             "expected a duration above zero: a throttle that never waits delays nothing (nginx's nodelay is a limit with burst and no throttle)",
+          )
+          .refine(
+            (ms) => Number.isInteger(ms) && ms <= MAX_THROTTLE_WAIT_MS,
+            'expected whole milliseconds, at most 1h: a request is held open while it waits',
           ),
-          maxQueue: z.number().int().min(1).max(10_000).default(100).describe('Requests queued per key.'),
-        })
-        .optional()
-        .describe('Delay requests over the limit instead of rejecting them at once (local tier).'),
-    })
-    .refine((l) => l.throttle === undefined || l.tier === 'local', {
-      message: 'throttle works on the local tier only (tier: local, or no throttle)',
-      path: ['throttle'],
-    });
+        maxQueue: z
+          .number()
+          .int()
+          .min(1)
+          .max(10_000)
+          .default(100)
+          .describe('Requests waiting per key in each gateway process (global tier: sleeping on a reservation).'),
+      })
+      .optional()
+      .describe(
+        'Delay requests over the limit instead of rejecting them at once; on the global tier Redis reserves each delayed request its slot, shared by every gateway. Shadow limits never delay.',
+      ),
+  });
   const route = z.strictObject({
     name: policyName.describe('Route name (metrics label).'),
     host: z

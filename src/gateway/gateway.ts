@@ -253,17 +253,24 @@ export class Gateway {
   private rateLimit(ctx: RequestContext): void | Promise<void> {
     const route = ctx.route!;
     const name = route.config.name;
-    const verdict = this.limiter.check(name, route.limits, {
-      route: name,
-      clientIp: ctx.clientIp,
-      principal: ctx.principal,
-    });
+    const verdict = this.limiter.check(
+      name,
+      route.limits,
+      { route: name, clientIp: ctx.clientIp, principal: ctx.principal },
+      ctx.res,
+    );
     const apply = (v: Awaited<typeof verdict>) => {
       if (v.policy === undefined) return;
       const headers: Record<string, string> = { 'ratelimit-policy': v.policy };
       if (v.rateLimit !== undefined) headers['ratelimit'] = v.rateLimit;
       if (v.outcome === 'admit') {
         ctx.responseHeaders = headers;
+        return;
+      }
+      if (v.outcome === 'gone') {
+        // The client left while its request slept on a reservation: nothing to answer; logged as nginx's 499.
+        ctx.answered = true;
+        ctx.res.statusCode = 499;
         return;
       }
       headers['retry-after'] = String(retryAfterSeconds(v.retryAfterMs));

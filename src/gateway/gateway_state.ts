@@ -1,7 +1,7 @@
 import { GatehouseError, type Clock, type Logger } from '../core/index.js';
 import { ClientAddresses } from './client_address.js';
 import type { GatewayConfig, RouteConfig } from './gateway_config.js';
-import { compileLimits, type RouteLimits } from './gateway_limiter.js';
+import { compileLimits, type RouteLimits } from './route_limits.js';
 import { unfilledPart } from './limit_key.js';
 import type { GatewayMetrics } from './gateway_metrics.js';
 import { RouteTable } from './route_table.js';

@@ -16,8 +16,12 @@ export {
   stripApiKey,
   IDENTITY_HEADER_PREFIX,
 } from './forwarded_headers.js';
-export { GatewayLimiter, compileLimits } from './gateway_limiter.js';
-export type { CompiledLimit, RouteLimits, LimitVerdict } from './gateway_limiter.js';
+export { GatewayLimiter } from './gateway_limiter.js';
+export { compileLimits } from './route_limits.js';
+export { Reservations } from './reservations.js';
+export type { ClientPresence } from './reservations.js';
+export type { CompiledLimit, RouteLimits } from './route_limits.js';
+export type { LimitVerdict } from './limit_verdict.js';
 export { limitKey, LimitKeys } from './limit_key.js';
 export type { LimitSubject } from './limit_key.js';
 export { policyHeader, rateLimitHeader, retryAfterSeconds } from './ratelimit_headers.js';

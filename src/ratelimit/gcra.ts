@@ -6,6 +6,11 @@ import type { RateDecision, RateLimit } from './ports.js';
  * theoretical arrival time (TAT). With emission interval `T = period / rate` and capacity `C = (burst + 1) · T`, a
  * request of cost `n` is admitted when `max(TAT, now) + n·T − now ≤ C`, and then `TAT = max(TAT, now) + n·T`.
  *
+ * A reservation (`maxWait` W > 0, the global tier's throttle) also admits a request that conforms only later, when it
+ * conforms within W: `max(TAT, now) + n·T − now ≤ C + W`. The TAT advances exactly as for an admission and the request
+ * is told to wait `max(TAT, now) + n·T − C − now` (its `delayMs`), the time at which a plain request would have been
+ * admitted: GCRA with a delay, so the admitted rate stays exact however the requests are spread over processes.
+ *
  * Exact arithmetic: times are integer microseconds (safe as JS numbers until the year 2255), and `T` is
  * `period · 1000 / rate` microseconds, rounded UP when it is not whole. Rounding up means the effective rate is never
  * above the configured one, and below it by less than 1 µs per request (3 per second admits one every 333 334 µs).
@@ -20,6 +25,22 @@ export interface GcraDecision extends RateDecision {
 
 /** Bound on `(burst + 1) · T` (about 31 years), which keeps every intermediate value a safe integer. */
 const MAX_CAPACITY_US = 1e15;
+
+/**
+ * A reservation's longest wait in microseconds; throws ERR_CONFIG_INVALID unless `maxWaitMs` is an integer from 0 (no
+ * reservation) to 31 years (the bound that keeps the arithmetic in safe integers).
+ *
+ * @example
+ * waitMicros(500); // 500000
+ */
+export function waitMicros(maxWaitMs: number): number {
+  if (!Number.isSafeInteger(maxWaitMs) || maxWaitMs < 0 || maxWaitMs * 1000 > MAX_CAPACITY_US) {
+    throw new GatehouseError('ERR_CONFIG_INVALID', {
+      message: `invalid rate-limit maxWait ${maxWaitMs}: expected whole milliseconds from 0 to 31 years`,
+    });
+  }
+  return maxWaitMs * 1000;
+}
 
 /**
  * The emission interval of a limit in whole microseconds (rounded up); throws ERR_CONFIG_INVALID on a malformed limit.
@@ -79,25 +100,34 @@ function ceilMs(us: number): number {
 
 /**
  * One GCRA decision. `tat` is the key's stored state (integer microseconds, `undefined` for a fresh key), `nowMs` the
- * Clock's reading in milliseconds. Pure: the caller stores the returned `tat`.
+ * Clock's reading in milliseconds, `maxWaitMs` the longest delay a reservation may hand out (0: none). Pure: the
+ * caller stores the returned `tat`.
  *
  * @example
  * const limit = { rate: 10, period: 1000, burst: 5 };
  * const d = decide(undefined, clock.now(), limit); // { allowed: true, remaining: 5, retryAfterMs: 0, ... }
  * state.set(key, d.tat);
  */
-export function decide(tat: number | undefined, nowMs: number, limit: RateLimit, cost = 1): GcraDecision {
+export function decide(
+  tat: number | undefined,
+  nowMs: number,
+  limit: RateLimit,
+  cost = 1,
+  maxWaitMs = 0,
+): GcraDecision {
   if (!Number.isSafeInteger(cost) || cost < 0) {
     throw new GatehouseError('ERR_CONFIG_INVALID', {
       message: `invalid rate-limit cost ${cost}: expected an integer ≥ 0`,
     });
   }
-  return decideMicros(tat, toMicros(nowMs), emissionIntervalUs(limit), limit.burst, cost);
+  const wait = maxWaitMs === 0 ? 0 : waitMicros(maxWaitMs);
+  return decideMicros(tat, toMicros(nowMs), emissionIntervalUs(limit), limit.burst, cost, wait);
 }
 
 /**
- * {@link decide} in integer microseconds on an already validated emission interval, burst and cost (no checks):
+ * {@link decide} in integer microseconds on an already validated emission interval, burst, cost and wait (no checks):
  * for stores that decided elsewhere and rebuild the decision from the TAT (src/adapters/redis/limiter_store.ts).
+ * The Lua script in src/adapters/redis/gcra_script.ts mirrors this arithmetic line for line: change both together.
  *
  * @example
  * const d = decideMicros(tatUs, nowUs, emissionIntervalUs(limit), limit.burst, 1);
@@ -108,6 +138,7 @@ export function decideMicros(
   interval: number,
   burst: number,
   cost: number,
+  wait = 0,
 ): GcraDecision {
   const capacity = (burst + 1) * interval;
   const base = tat === undefined || tat < now ? now : tat;
@@ -123,10 +154,22 @@ export function decideMicros(
       resetAfterMs: ceilMs(next - now),
     };
   }
+  if (!never && next - now <= capacity + wait) {
+    // A reservation: admitted when it conforms, next − capacity, within the wait (whole ms: never early).
+    return {
+      allowed: true,
+      tat: next,
+      remaining: 0,
+      retryAfterMs: 0,
+      resetAfterMs: ceilMs(next - now),
+      delayMs: ceilMs(next - capacity - now),
+    };
+  }
   return {
     allowed: false,
     tat: base,
-    remaining: Math.floor((capacity - (base - now)) / interval),
+    // Below 0 only while reservations hold the TAT beyond the capacity: nothing is left.
+    remaining: Math.max(0, Math.floor((capacity - (base - now)) / interval)),
     retryAfterMs: never ? Number.POSITIVE_INFINITY : ceilMs(next - capacity - now),
     resetAfterMs: ceilMs(base - now),
   };

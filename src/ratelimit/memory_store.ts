@@ -52,12 +52,13 @@ export class MemoryLimiterStore implements LimiterStore {
   }
 
   /**
-   * The synchronous decision for hot paths (no promise, no allocation beyond the result).
+   * The synchronous decision for hot paths (no promise, no allocation beyond the result). With `maxWait` (ms), a
+   * request that conforms within it is admitted as a reservation (`delayMs`), as `ConsumeRequest.maxWait` says.
    *
    * @example
    * if (!store.consumeSync(key, limit).allowed) return reply.code(429).send();
    */
-  consumeSync(key: string, limit: RateLimit, cost = 1): RateDecision {
+  consumeSync(key: string, limit: RateLimit, cost = 1, maxWait = 0): RateDecision {
     const now = this.clock.now();
     let stored = this.current.get(key);
     const inCurrent = stored !== undefined;
@@ -65,14 +66,17 @@ export class MemoryLimiterStore implements LimiterStore {
       stored = this.previous.get(key);
       if (stored !== undefined) this.previous.delete(key);
     }
-    const d = decide(stored, now, limit, cost);
+    const d = decide(stored, now, limit, cost, maxWait);
     if (!isIdle(d.tat, now)) {
       if (inCurrent) this.current.set(key, d.tat);
       else this.insert(key, d.tat, now);
     } else if (inCurrent) {
       this.current.delete(key);
     }
-    return { allowed: d.allowed, remaining: d.remaining, retryAfterMs: d.retryAfterMs, resetAfterMs: d.resetAfterMs };
+    if (d.delayMs === undefined) {
+      return { allowed: d.allowed, remaining: d.remaining, retryAfterMs: d.retryAfterMs, resetAfterMs: d.resetAfterMs };
+    }
+    return { allowed: true, remaining: 0, retryAfterMs: 0, resetAfterMs: d.resetAfterMs, delayMs: d.delayMs };
   }
 
   async consume(key: string, limit: RateLimit, cost = 1): Promise<RateDecision> {
@@ -80,7 +84,7 @@ export class MemoryLimiterStore implements LimiterStore {
   }
 
   async consumeMany(requests: readonly ConsumeRequest[]): Promise<RateDecision[]> {
-    return requests.map((r) => this.consumeSync(r.key, r.limit, r.cost ?? 1));
+    return requests.map((r) => this.consumeSync(r.key, r.limit, r.cost ?? 1, r.maxWait ?? 0));
   }
 
   async reset(key: string): Promise<void> {

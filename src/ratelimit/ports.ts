@@ -33,6 +33,11 @@ export interface RateDecision {
   retryAfterMs: number;
   /** Whole milliseconds (rounded up) until the key is back to its full burst, i.e. equivalent to a fresh key. */
   resetAfterMs: number;
+  /**
+   * Set only on a reservation (a request asked with `maxWait` that conforms later, within it): the whole
+   * milliseconds to wait before going on. The slot is spent whether or not the caller waits.
+   */
+  delayMs?: number;
 }
 
 /** One request of {@link LimiterStore.consumeMany}. */
@@ -41,6 +46,11 @@ export interface ConsumeRequest {
   limit: RateLimit;
   /** Defaults to 1. 0 peeks without consuming. */
   cost?: number;
+  /**
+   * Milliseconds (default 0: none). A request over the limit that would conform within this time is admitted at that
+   * time (a reservation: `delayMs` says how long to wait) instead of refused.
+   */
+  maxWait?: number;
 }
 
 /** The rate-limit store port. Keys are strings the caller builds (e.g. `ip:203.0.113.7`, `client:web`). */

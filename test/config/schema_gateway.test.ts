@@ -1,6 +1,6 @@
 // Gateway settings that used to pass the schema and then fail later with an unclear message (an undici error at
-// start, "invalid url", a limit with a zero period) or never apply (a route host with a port, a throttle on the global
-// tier): refused at load with ERR_CONFIG_INVALID naming the key.
+// start, "invalid url", a limit with a zero period) or never apply (a route host with a port, a throttle that never
+// waits): refused at load with ERR_CONFIG_INVALID naming the key.
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -112,10 +112,23 @@ describe('gateway configuration schema', () => {
     ).toMatchObject({ maxWait: 1 });
   });
 
-  it('refuses a throttle on a global limit (throttling is local only)', () => {
+  it('accepts a throttle on a global limit (Redis reserves the slots), with the same bounds as on the local tier', () => {
     const limits = [{ name: 'l', key: ['ip'], rate: 1, tier: 'global', throttle: { maxWait: '100ms' } }];
-    expect(refusal({ upstreams: [upstream({})], routes: [route({ limits })] })).toMatch(
-      /gateway\.routes\.0\.limits\.0\.throttle: throttle works on the local tier only/,
+    expect(load({ upstreams: [upstream({})], routes: [route({ limits })] }).gateway.routes[0]?.limits[0]).toMatchObject(
+      { tier: 'global', throttle: { maxWait: 100, maxQueue: 100 } },
     );
+    for (const maxWait of ['0s', 0]) {
+      const zero = [{ name: 'l', key: ['ip'], rate: 1, tier: 'global', throttle: { maxWait } }];
+      expect(refusal({ upstreams: [upstream({})], routes: [route({ limits: zero })] })).toMatch(
+        /gateway\.routes\.0\.limits\.0\.throttle\.maxWait: expected a duration above zero/,
+      );
+    }
+    // A wait the timers cannot hold (or a fraction of a millisecond) is refused at load, not at the first request.
+    for (const maxWait of ['2h', 0.5]) {
+      const odd = [{ name: 'l', key: ['ip'], rate: 1, tier: 'global', throttle: { maxWait } }];
+      expect(refusal({ upstreams: [upstream({})], routes: [route({ limits: odd })] })).toMatch(
+        /gateway\.routes\.0\.limits\.0\.throttle\.maxWait: expected whole milliseconds, at most 1h/,
+      );
+    }
   });
 });

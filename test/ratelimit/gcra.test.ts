@@ -138,6 +138,29 @@ describe('decide', () => {
     expect(burst(tat, T0 + 10, big, 500).admitted).toBe(10);
   });
 
+  it('reserves within maxWait: admitted with the delay to its slot, the state advanced as for an admission', () => {
+    const limit = { rate: 10, period: 1000, burst: 1 }; // T = 100 ms, capacity 200 ms
+    const full = burst(undefined, T0, limit, 2).tat as number;
+    const edge = decide(full, T0, limit, 1, 100); // conforms exactly maxWait from now
+    expect(edge).toEqual({
+      allowed: true,
+      tat: full + 100_000,
+      remaining: 0,
+      retryAfterMs: 0,
+      resetAfterMs: 300,
+      delayMs: 100,
+    });
+    expect(decide(edge.tat, T0, limit, 1, 199)).toMatchObject({ allowed: false, retryAfterMs: 200, remaining: 0 });
+    expect(decide(edge.tat, T0, limit, 1, 200)).toMatchObject({ allowed: true, delayMs: 200, tat: full + 200_000 });
+    // A fraction of a millisecond to wait is rounded up: never admitted before its slot.
+    expect(decide(full, T0 + 0.5, limit, 1, 100).delayMs).toBe(100);
+    // A peek on a key held past its capacity by reservations is refused, with nothing remaining (never below 0).
+    expect(decide(edge.tat, T0, limit, 0)).toMatchObject({ allowed: false, remaining: 0, retryAfterMs: 100 });
+    // cost > burst + 1 waits for nothing; maxWait must be whole milliseconds.
+    expect(decide(undefined, T0, limit, 3, 10_000)).toMatchObject({ allowed: false, retryAfterMs: Infinity });
+    expect(() => decide(undefined, T0, limit, 1, 1.5)).toThrow(/maxWait/);
+  });
+
   it('refuses negative or fractional costs', () => {
     expect(() => decide(undefined, T0, limit, -1)).toThrow();
     expect(() => decide(undefined, T0, limit, 1.5)).toThrow();

@@ -119,6 +119,54 @@ export function limiterStoreContract(name: string, factory: () => Promise<Limite
       expect(refilled.filter((d) => d.allowed)).toHaveLength(5);
     });
 
+    it('reserves a later slot within maxWait: distinct delays one interval apart, then refusal past it', async () => {
+      // One per 20 s, burst 1, maxWait 1 min: 2 admitted now, 3 reserved 20, 40 and 60 s ahead, the rest refused.
+      const limit = { rate: 1, period: 20_000, burst: 1 };
+      const ask = () => ({ key: 'w', limit, maxWait: 60_000 });
+      const out = await store.consumeMany(Array.from({ length: 7 }, ask));
+      expect(out.map((d) => d.allowed)).toEqual([true, true, true, true, true, false, false]);
+      expect(out.slice(0, 2).every((d) => d.delayMs === undefined)).toBe(true);
+      const delays = out.slice(2, 5).map((d) => d.delayMs as number);
+      // Real-time stores may have moved on a little between decisions: never early, never past maxWait.
+      for (const [i, delay] of delays.entries()) {
+        expect(delay).toBeGreaterThan(20_000 * (i + 1) - 1000);
+        expect(delay).toBeLessThanOrEqual(20_000 * (i + 1));
+      }
+      for (const d of out.slice(2, 5)) expect(d).toMatchObject({ remaining: 0, retryAfterMs: 0 });
+      // Refused past maxWait: the exact time until the slot would be admitted without a wait (80 s ahead).
+      expect(out[5]).toMatchObject({ allowed: false, remaining: 0 });
+      expect(out[5]?.retryAfterMs).toBeGreaterThan(79_000);
+      expect(out[5]?.retryAfterMs).toBeLessThanOrEqual(80_000);
+      expect(out[5]?.delayMs).toBeUndefined();
+      // Without maxWait the same key is refused with the same retry (reservations count as admissions).
+      expect((await store.consume('w', limit)).retryAfterMs).toBeGreaterThan(79_000);
+      // maxWait 0 is no reservation; a malformed one is refused before anything is counted.
+      expect((await store.consumeMany([{ key: 'w0', limit, maxWait: 0 }]))[0]?.delayMs).toBeUndefined();
+      await expect(store.consumeMany([{ key: 'w1', limit, maxWait: 0.5 }])).rejects.toThrow(
+        /invalid rate-limit maxWait/,
+      );
+      await expect(store.consumeMany([{ key: 'w1', limit, maxWait: -1 }])).rejects.toThrow(
+        /invalid rate-limit maxWait/,
+      );
+      expect((await store.consume('w1', limit)).remaining).toBe(1);
+    });
+
+    it('hands out a reservation at its exact slot, and admits at once again when it has passed (controllable clock)', async () => {
+      const clock = fixture.clock;
+      if (!clock) return expect(clock).toBeUndefined();
+      const limit = { rate: 10, period: 1000, burst: 0 }; // one per 100 ms
+      const ask = (maxWait: number) => store.consumeMany([{ key: 'x', limit, maxWait }]).then((d) => d[0]);
+      expect(await ask(250)).toEqual({ allowed: true, remaining: 0, retryAfterMs: 0, resetAfterMs: 100 });
+      expect(await ask(250)).toEqual({ allowed: true, remaining: 0, retryAfterMs: 0, resetAfterMs: 200, delayMs: 100 });
+      clock.advance(30);
+      // Next slot 200 ms after the start, 170 ms from now; the one after, 270 ms: past maxWait by 20 ms.
+      expect(await ask(250)).toEqual({ allowed: true, remaining: 0, retryAfterMs: 0, resetAfterMs: 270, delayMs: 170 });
+      expect(await ask(250)).toEqual({ allowed: false, remaining: 0, retryAfterMs: 270, resetAfterMs: 270 });
+      expect(await ask(270)).toEqual({ allowed: true, remaining: 0, retryAfterMs: 0, resetAfterMs: 370, delayMs: 270 });
+      clock.advance(370);
+      expect(await ask(250)).toEqual({ allowed: true, remaining: 0, retryAfterMs: 0, resetAfterMs: 100 });
+    });
+
     it('rounds a fractional interval up to whole microseconds (controllable clock)', async () => {
       const clock = fixture.clock;
       if (!clock) return expect(clock).toBeUndefined();

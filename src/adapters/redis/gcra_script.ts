@@ -7,12 +7,17 @@
  *
  * KEYS[i] the i-th decision's key (at most LUAI_MAXCSTACK, 8000, per batch: `unpack` passes them to MGET).
  * ARGV: now (µs; empty = the server's TIME, read once per batch), TTL slack (ms), the number L of distinct limits in
- * the batch, then L triples (emission interval µs, burst, cost), then for each decision the 1-based index of its
- * triple. A batch usually holds a handful of limits, so a decision costs one argument instead of three.
+ * the batch, then L quadruples (emission interval µs, burst, cost, wait µs), then for each decision the 1-based index
+ * of its quadruple. A batch usually holds a handful of limits, so a decision costs one argument instead of four.
  *
- * Returns one number per decision, the key's TAT relative to now (µs): `tat - now ≥ 0` when admitted (the new TAT),
- * `-1 - (tat - now)` when refused (the unchanged TAT). The caller derives remaining, retry and reset from it and
- * the limit it sent with `decideMicros`, the arithmetic of `decide` (src/adapters/redis/limiter_store.ts `toDecision`).
+ * `wait` is 0 except for a throttled gateway limit: a request that would conform within `wait` is admitted at that
+ * future time (a reservation: the TAT advances as for any admission), so several processes throttling one key hand out
+ * distinct, exactly spaced slots and never poll.
+ *
+ * Returns one number per decision, the key's TAT relative to now (µs): `tat - now ≥ 0` when admitted (the new TAT;
+ * above the capacity `(burst + 1) · interval` for a reservation, which waits the excess), `-1 - (tat - now)` when
+ * refused (the unchanged TAT). The caller derives remaining, retry, reset and delay from it and the limit it sent with
+ * `decideMicros`, the arithmetic of `decide` (src/adapters/redis/limiter_store.ts `toDecision`).
  * Each key is written once per batch, with its last TAT, after every decision is made; it expires (PX) when its TAT
  * passes, plus the slack. An idle TAT is never written. The SET is most of the script's cost (about 2 of 3.3 µs of
  * Redis CPU per decision on the benchmark machine), so a hot key decided many times in a batch costs one.
@@ -31,14 +36,15 @@ else
 end
 local slack = tonumber(ARGV[2])
 local nl = tonumber(ARGV[3])
-local intervals, bursts, costs = {}, {}, {}
+local intervals, bursts, costs, waits = {}, {}, {}, {}
 for j = 1, nl do
-  local a = 1 + 3 * j
+  local a = 4 * j
   intervals[j] = tonumber(ARGV[a])
   bursts[j] = tonumber(ARGV[a + 1])
   costs[j] = tonumber(ARGV[a + 2])
+  waits[j] = tonumber(ARGV[a + 3])
 end
-local first = 3 + 3 * nl
+local first = 3 + 4 * nl
 local out = {}
 -- One MGET for the batch; a key decided twice in the batch sees its first decision through seen.
 local stored = redis.call('MGET', unpack(KEYS))
@@ -51,6 +57,7 @@ for i = 1, #KEYS do
   local interval = intervals[j]
   local burst = bursts[j]
   local cost = costs[j]
+  local wait = waits[j]
   local capacity = (burst + 1) * interval
   local tat = seen[key]
   if tat == nil and stored[i] then tat = tonumber(stored[i]) end
@@ -59,7 +66,7 @@ for i = 1, #KEYS do
   local never = cost > burst + 1
   local nxt = base
   if not never then nxt = base + cost * interval end
-  if (not never) and nxt - now <= capacity then
+  if (not never) and nxt - now <= capacity + wait then
     if nxt > now and not queued[key] then
       queued[key] = true
       written[#written + 1] = key

@@ -4,6 +4,7 @@ import {
   decideMicros,
   emissionIntervalUs,
   toMicros,
+  waitMicros,
   type ConsumeRequest,
   type LimiterStore,
   type RateDecision,
@@ -30,7 +31,7 @@ export interface RedisLimiterStoreOptions {
 
 /** Extra lifetime given to keys when the caller's clock decides, in case it runs behind the server's. */
 const CALLER_CLOCK_TTL_SLACK_MS = 60_000;
-const COMMAND = 'gatehouseGcraBatchV2';
+const COMMAND = 'gatehouseGcraBatchV3';
 
 type Scripted = { [COMMAND](keyCount: number, ...keysThenArgs: Array<string | number>): Promise<number[]> };
 
@@ -40,6 +41,8 @@ interface Pending {
   interval: number;
   burst: number;
   cost: number;
+  /** Longest reservation delay, µs (0: none). */
+  wait: number;
   resolve(d: RateDecision): void;
   reject(err: unknown): void;
 }
@@ -47,12 +50,16 @@ interface Pending {
 /**
  * The decision from the script's one number (the TAT relative to now: `≥ 0` admitted, `-1 - (tat - now)` refused):
  * the GCRA arithmetic of src/ratelimit/gcra.ts on the TAT the script started from, relative to now (so now is 0),
- * with the interval, burst and cost sent, gives the numbers the script's own arithmetic did, and the memory store's.
+ * with the interval, burst, cost and wait sent, gives the numbers the script's own arithmetic did (a reservation's
+ * delay included), and the memory store's.
  */
 function toDecision(reply: number, p: Pending): RateDecision {
   const before = reply >= 0 ? reply - p.cost * p.interval : -1 - reply;
-  const d = decideMicros(before, 0, p.interval, p.burst, p.cost);
-  return { allowed: d.allowed, remaining: d.remaining, retryAfterMs: d.retryAfterMs, resetAfterMs: d.resetAfterMs };
+  const d = decideMicros(before, 0, p.interval, p.burst, p.cost, p.wait);
+  if (d.delayMs === undefined) {
+    return { allowed: d.allowed, remaining: d.remaining, retryAfterMs: d.retryAfterMs, resetAfterMs: d.resetAfterMs };
+  }
+  return { allowed: true, remaining: 0, retryAfterMs: 0, resetAfterMs: d.resetAfterMs, delayMs: d.delayMs };
 }
 
 function unavailable(err: unknown): GatehouseError {
@@ -113,8 +120,8 @@ export class RedisLimiterStore implements LimiterStore {
     try {
       // Validate every request before queueing any, so a bad one changes no counter.
       this.ensureOpen();
-      for (const r of requests) validate(r.limit, r.cost ?? 1);
-      return Promise.all(requests.map((r) => this.enqueue(r.key, r.limit, r.cost ?? 1)));
+      for (const r of requests) validate(r.limit, r.cost ?? 1, r.maxWait ?? 0);
+      return Promise.all(requests.map((r) => this.enqueue(r.key, r.limit, r.cost ?? 1, r.maxWait ?? 0)));
     } catch (err) {
       return Promise.reject(err);
     }
@@ -139,13 +146,14 @@ export class RedisLimiterStore implements LimiterStore {
   }
 
   /** Validates (throws ERR_CONFIG_INVALID before any round trip) and queues one decision. */
-  private enqueue(key: string, limit: RateLimit, cost: number): Promise<RateDecision> {
+  private enqueue(key: string, limit: RateLimit, cost: number, maxWait = 0): Promise<RateDecision> {
     this.ensureOpen();
-    const interval = validate(limit, cost);
+    const interval = validate(limit, cost, maxWait);
+    const wait = maxWait === 0 ? 0 : waitMicros(maxWait);
     // A cost above burst + 1 is never admitted; clamping keeps cost · interval a safe integer inside the script.
     const sent = Math.min(cost, limit.burst + 2);
     return new Promise<RateDecision>((resolve, reject) => {
-      this.queue.push({ key: this.keyPrefix + key, interval, burst: limit.burst, cost: sent, resolve, reject });
+      this.queue.push({ key: this.keyPrefix + key, interval, burst: limit.burst, cost: sent, wait, resolve, reject });
       if (!this.scheduled) {
         this.scheduled = true;
         queueMicrotask(() => this.flush());
@@ -167,28 +175,34 @@ export class RedisLimiterStore implements LimiterStore {
     const keysThenArgs: Array<string | number> = batch.map((p) => p.key);
     if (this.clock) keysThenArgs.push(toMicros(this.clock.now()), CALLER_CLOCK_TTL_SLACK_MS);
     else keysThenArgs.push('', 0);
-    // The distinct (interval, burst, cost) triples of the batch, then each decision's 1-based triple index. Decisions
-    // in a row usually share their limit: the previous triple is tried before the map.
-    const triples = new Map<string, number>();
+    // The distinct (interval, burst, cost, wait) quadruples of the batch, then each decision's 1-based index. Decisions
+    // in a row usually share their limit: the previous quadruple is tried before the map.
+    const limits = new Map<string, number>();
     const indexes: number[] = [];
     const countAt = keysThenArgs.push(0) - 1;
     let last: Pending | undefined;
     let lastIndex = 0;
     for (const p of batch) {
-      if (last === undefined || last.interval !== p.interval || last.burst !== p.burst || last.cost !== p.cost) {
-        const id = `${p.interval}:${p.burst}:${p.cost}`;
-        let index = triples.get(id);
+      if (
+        last === undefined ||
+        last.interval !== p.interval ||
+        last.burst !== p.burst ||
+        last.cost !== p.cost ||
+        last.wait !== p.wait
+      ) {
+        const id = `${p.interval}:${p.burst}:${p.cost}:${p.wait}`;
+        let index = limits.get(id);
         if (index === undefined) {
-          index = triples.size + 1;
-          triples.set(id, index);
-          keysThenArgs.push(p.interval, p.burst, p.cost);
+          index = limits.size + 1;
+          limits.set(id, index);
+          keysThenArgs.push(p.interval, p.burst, p.cost, p.wait);
         }
         last = p;
         lastIndex = index;
       }
       indexes.push(lastIndex);
     }
-    keysThenArgs[countAt] = triples.size;
+    keysThenArgs[countAt] = limits.size;
     for (const index of indexes) keysThenArgs.push(index);
     this.inFlight += 1;
     (this.redis as unknown as Scripted)[COMMAND](batch.length, ...keysThenArgs).then(
@@ -216,9 +230,10 @@ export class RedisLimiterStore implements LimiterStore {
   }
 }
 
-/** Checks a limit and a cost; returns the emission interval (µs). Throws ERR_CONFIG_INVALID. */
-function validate(limit: RateLimit, cost: number): number {
+/** Checks a limit, a cost and a wait; returns the emission interval (µs). Throws ERR_CONFIG_INVALID. */
+function validate(limit: RateLimit, cost: number, maxWait: number): number {
   const interval = emissionIntervalUs(limit);
+  if (maxWait !== 0) waitMicros(maxWait);
   if (!Number.isSafeInteger(cost) || cost < 0) {
     throw new GatehouseError('ERR_CONFIG_INVALID', {
       message: `invalid rate-limit cost ${cost}: expected an integer ≥ 0`,
