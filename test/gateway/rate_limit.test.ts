@@ -236,6 +236,7 @@ describe('429 over HTTP', () => {
       type: 'https://iana.org/assignments/http-problem-types#quota-exceeded',
       status: 429,
       code: 'ERR_RATE_LIMITED',
+      'violated-policies': ['per-key'],
       violated_policies: ['per-key'],
     });
   });
