@@ -11,6 +11,7 @@ import type { PlatformCore } from './compose.js';
 import type { IssuedListenerCert, OperatorCertificate } from './listener_certificate.js';
 import { httpsServerBuilder, listenerUrl, preparePlatformListener } from './platform_listener.js';
 import type { Scheduler } from './scheduler.js';
+import type { SessionTicketKeys } from '../crypto/index.js';
 
 /** The CA's listener, prepared (routes registered, certificate issued) and then started. */
 export interface CaListener {
@@ -27,7 +28,7 @@ export interface CaListenerOptions {
   core: PlatformCore;
   /** Rewritten whenever the bundle changes (none: no file is kept). */
   trustBundleFile?: string | undefined;
-  ticketKeys: Buffer;
+  ticketKeys: SessionTicketKeys;
   ready: () => boolean;
   bootstrap?: BootstrapTokenVerifier;
   /** The operator's certificate and key (`--cert`/`--key`) instead of one from the platform CA. */

@@ -1,5 +1,4 @@
 import { existsSync } from 'node:fs';
-import { randomBytes } from 'node:crypto';
 import type { Config } from '../config/index.js';
 import { GatehouseError, writeFileAtomic, type Clock, type Logger } from '../core/index.js';
 import { AdminToken } from './admin_token.js';
@@ -21,6 +20,7 @@ import { ROOT_KEY_CHECK_MS, RootKeyFollower, type RootKeyCheck } from './root_ke
 import type { RootKeyInputs } from './root_key_source.js';
 import { Scheduler, recordsPurgeJob } from './scheduler.js';
 import { openSealedCore } from './sealed_core.js';
+import { SessionTicketKeys } from '../crypto/index.js';
 
 /** The components that run alone on the platform's storage (`gatehouse identity|kms|ca --config FILE`). */
 export type StandaloneComponent = 'identity' | 'kms' | 'ca';
@@ -62,7 +62,7 @@ export interface RunningComponent {
 /** What each component's starter gets: the opened core and the process-wide pieces. */
 interface Runtime {
   core: PlatformCore;
-  ticketKeys: Buffer;
+  ticketKeys: SessionTicketKeys;
   ready: () => boolean;
   scheduler: Scheduler;
   certificate: OperatorCertificate | undefined;
@@ -237,9 +237,12 @@ export async function startStandaloneComponent(o: {
     scheduler.add(recordsPurgeJob(core.records, logger));
     cleanups.push(() => scheduler.stop());
     let ready = false;
+    const ticketKeys = new SessionTicketKeys();
+    ticketKeys.start(config.http.ticketKeyRotation);
+    cleanups.push(() => ticketKeys.stop());
     const started = await STARTERS[o.component]({
       core,
-      ticketKeys: randomBytes(48),
+      ticketKeys,
       ready: () => ready,
       scheduler,
       certificate,

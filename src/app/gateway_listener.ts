@@ -8,6 +8,7 @@ import { revocationPush } from './revocation_fanout.js';
 import { openUpGatewayMesh } from './gateway_mesh.js';
 import type { IssuedListenerCert } from './listener_certificate.js';
 import { listenerUrl, preparePlatformListener } from './platform_listener.js';
+import type { SessionTicketKeys } from '../crypto/index.js';
 
 /** The gateway inside `gatehouse up`. */
 export interface GatewayListener {
@@ -36,7 +37,7 @@ export interface GatewayListener {
  */
 export async function startGatewayListener(o: {
   core: PlatformCore;
-  ticketKeys: Buffer;
+  ticketKeys: SessionTicketKeys;
   issuer: string;
   trustBundlePem: string;
   /** API keys for `api_key` routes (the identity server's index in `gatehouse up`). */

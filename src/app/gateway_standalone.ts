@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import type { Config } from '../config/index.js';
-import { sha256Hex } from '../crypto/index.js';
+import { SessionTicketKeys, sha256Hex } from '../crypto/index.js';
 import { GatehouseError, type Clock, type Logger } from '../core/index.js';
 import { createGatewayServer, type GatewayConfig } from '../gateway/index.js';
 import {
@@ -160,6 +160,9 @@ export async function startStandaloneGateway(o: {
       logger,
       cleanups,
     });
+    const ticketKeys = new SessionTicketKeys();
+    ticketKeys.start(config.http.ticketKeyRotation);
+    cleanups.push(() => ticketKeys.stop());
     const listener = await prepareCertifiedListener(certificate.source(), (issued) =>
       createGatewayServer({
         gateway,
@@ -167,6 +170,7 @@ export async function startStandaloneGateway(o: {
         slowClients: config.gateway.slowClients,
         certPem: issued.certPem,
         keyPem: issued.keyPem,
+        ticketKeys,
         logger,
       }),
     );

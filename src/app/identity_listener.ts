@@ -12,6 +12,7 @@ import type { IssuedListenerCert, OperatorCertificate } from './listener_certifi
 import { httpsServerBuilder, listenerUrl, preparePlatformListener } from './platform_listener.js';
 import type { Scheduler } from './scheduler.js';
 import type { LimiterStore } from '../ratelimit/index.js';
+import type { SessionTicketKeys } from '../crypto/index.js';
 
 /** The identity issuer's listener, prepared (routes registered, certificate issued) and then started. */
 export interface IdentityListener {
@@ -38,7 +39,7 @@ export interface IdentityListener {
  */
 export async function prepareIdentityListener(options: {
   core: PlatformCore;
-  ticketKeys: Buffer;
+  ticketKeys: SessionTicketKeys;
   ready: () => boolean;
   /** The operator's certificate and key (`--cert`/`--key`) instead of one from the platform CA. */
   certificate?: OperatorCertificate | undefined;

@@ -4,6 +4,7 @@ import { prepareIdentityMtlsListener, type IdentityMtlsListener } from './identi
 import type { IdentityServer } from './identity_server.js';
 import type { OperatorCertificate } from './listener_certificate.js';
 import type { Scheduler } from './scheduler.js';
+import type { SessionTicketKeys } from '../crypto/index.js';
 
 /** The identity issuer's two listeners, prepared together and then started together. */
 export interface IdentityListeners {
@@ -32,7 +33,7 @@ export interface IdentityListeners {
  */
 export async function prepareIdentityListeners(options: {
   core: PlatformCore;
-  ticketKeys: Buffer;
+  ticketKeys: SessionTicketKeys;
   ready: () => boolean;
   /** The operator's certificate and key (`--cert`/`--key`) instead of one from the platform CA. */
   certificate?: OperatorCertificate | undefined;

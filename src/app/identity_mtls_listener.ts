@@ -4,6 +4,7 @@ import type { IdentityServer } from './identity_server.js';
 import type { IssuedListenerCert, OperatorCertificate } from './listener_certificate.js';
 import { MtlsClientCertificates } from './mtls_client_certificates.js';
 import { listenerUrl, preparePlatformListener } from './platform_listener.js';
+import type { SessionTicketKeys } from '../crypto/index.js';
 
 /** The identity issuer's mTLS listener (RFC 8705 `mtls_endpoint_aliases`), prepared and then started. */
 export interface IdentityMtlsListener {
@@ -30,7 +31,7 @@ export interface IdentityMtlsListener {
 export async function prepareIdentityMtlsListener(options: {
   core: PlatformCore;
   identity: IdentityServer;
-  ticketKeys: Buffer;
+  ticketKeys: SessionTicketKeys;
   ready: () => boolean;
   /** The operator's certificate and key (`--cert`/`--key`) instead of one from the platform CA. */
   certificate?: OperatorCertificate | undefined;

@@ -4,6 +4,7 @@ import type { IssuedListenerCert, OperatorCertificate } from './listener_certifi
 import { platformKmsAuthorizer, type PlatformCallers } from './platform_authorizer.js';
 import { httpsServerBuilder, listenerUrl, preparePlatformListener } from './platform_listener.js';
 import { WorkloadCertificates } from './workload_certificates.js';
+import type { SessionTicketKeys } from '../crypto/index.js';
 
 /** The KMS transit API's listener, prepared (routes registered, certificate issued) and then started. */
 export interface KmsListener {
@@ -27,7 +28,7 @@ export async function prepareKmsListener(options: {
   core: PlatformCore;
   ops: KmsOperations;
   callers: PlatformCallers;
-  ticketKeys: Buffer;
+  ticketKeys: SessionTicketKeys;
   ready: () => boolean;
   /** The operator's certificate and key (`--cert`/`--key`) instead of one from the platform CA. */
   certificate?: OperatorCertificate | undefined;

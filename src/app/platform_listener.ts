@@ -8,6 +8,7 @@ import {
   type ListenerCertificateSource,
   type OperatorCertificate,
 } from './listener_certificate.js';
+import type { SessionTicketKeys } from '../crypto/index.js';
 
 /** What a platform listener's server must offer: bind, swap its certificate, close. */
 export interface CertifiedServer {
@@ -115,7 +116,7 @@ export function listenerUrl(host: string, port: number): string {
 export function httpsServerBuilder(o: {
   name: string;
   http: Config['http'];
-  ticketKeys: Buffer;
+  ticketKeys: SessionTicketKeys;
   logger: Logger;
   ready: () => boolean;
   clientAuth?: ClientAuthOptions;

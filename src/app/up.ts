@@ -1,5 +1,4 @@
 import { existsSync, rmSync } from 'node:fs';
-import { randomBytes } from 'node:crypto';
 import type { Config } from '../config/index.js';
 import { GatehouseError, writeFileAtomic, type Clock, type Logger } from '../core/index.js';
 import { acquireFileLock } from '../adapters/index.js';
@@ -53,6 +52,7 @@ import { identityApiKeys } from './gateway_authenticator.js';
 import { inProcessFeedToken } from './gateway_feed_token.js';
 import { caMetricsText } from './ca_metrics.js';
 import { registerMetricsRoute } from './metrics_route.js';
+import { SessionTicketKeys } from '../crypto/index.js';
 
 /** endpoints.json: where each running capability listens. Keys appear as their capability lands. */
 export interface Endpoints {
@@ -159,7 +159,9 @@ export async function startGatehouse(options: {
     cleanups.push(adminToken.follow(core.records, core.clock, logger));
     writeFileAtomic(paths.trustBundle, await core.authority.trustBundlePem(), 0o644);
 
-    const ticketKeys = randomBytes(48);
+    const ticketKeys = new SessionTicketKeys();
+    ticketKeys.start(config.http.ticketKeyRotation);
+    cleanups.push(() => ticketKeys.stop());
     let ready = false;
     // The object routes take workload certificates too: client certificates are requested, never required.
     const adminWorkloads = await WorkloadCertificates.open(core, logger.child({ listener: 'admin' }));

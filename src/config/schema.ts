@@ -188,6 +188,10 @@ export const configSchema = z.strictObject({
         .max(65536)
         .default(16384)
         .describe('Largest request header block, in bytes.'),
+      ticketKeyRotation: duration(
+        '1h',
+        'How often the TLS session ticket keys of the admin, identity, KMS, CA and gateway listeners are replaced (a ticket issued before then is no longer resumed: that connection makes a full handshake). At least 1s.',
+      ).refine((ms) => ms >= 1000, 'expected at least 1s'),
       hstsMaxAge: duration(
         '730d',
         'Strict-Transport-Security max-age sent on every response of the admin, identity, KMS and CA listeners (the gateway adds none: it forwards what its upstreams send).',

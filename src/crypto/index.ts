@@ -8,6 +8,8 @@ export { hkdfSha256 } from './hkdf.js';
 
 // TLS option builders (crypto/tls.ts)
 export { serverTlsOptions, clientTlsOptions, handshakeFailureReason, TLS13_CIPHERSUITES } from './tls.js';
+export { SessionTicketKeys } from './ticket_keys.js';
+export type { TicketKeyHolder } from './ticket_keys.js';
 
 // JWS / JWK with algorithms pinned per key (crypto/jws/)
 export {

@@ -1,5 +1,6 @@
 import type { ConnectionOptions, TlsOptions } from 'node:tls';
 import { GatehouseError } from '../core/index.js';
+import { TICKET_KEYS_BYTES } from './ticket_keys.js';
 
 /**
  * The three TLS 1.3 AEAD cipher suites gatehouse offers, strongest first. TLS 1.2 and older are never negotiated, so
@@ -12,9 +13,6 @@ export const TLS13_CIPHERSUITES = 'TLS_AES_256_GCM_SHA384:TLS_AES_128_GCM_SHA256
 
 /** Key-exchange groups, in preference order. */
 const ECDH_CURVE = 'X25519:P-256:P-384';
-
-/** Session ticket keys are exactly 48 bytes in Node (16 name + 16 HMAC + 16 AES). */
-const TICKET_KEYS_BYTES = 48;
 
 /** What {@link serverTlsOptions} needs. */
 export interface ServerTlsInput {

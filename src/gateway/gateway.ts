@@ -283,7 +283,9 @@ export class Gateway {
         {
           headers,
           type: limited ? QUOTA_EXCEEDED : TEMPORARY_REDUCED_CAPACITY,
-          members: { violated_policies: v.violated },
+          // `violated-policies` is the member draft-ietf-httpapi-ratelimit-headers-11 §5 defines; `violated_policies`
+          // is the name gatehouse used before, kept for clients written against it.
+          members: { 'violated-policies': v.violated, violated_policies: v.violated },
         },
       );
     };

@@ -3,7 +3,7 @@ import { createServer, type Server } from 'node:https';
 import type { Socket } from 'node:net';
 import type { Config } from '../config/index.js';
 import { systemClock, type Clock, type Logger } from '../core/index.js';
-import { serverTlsOptions } from '../crypto/index.js';
+import { serverTlsOptions, type SessionTicketKeys } from '../crypto/index.js';
 import { refuseTunnel } from '../mesh/index.js';
 import type { Gateway } from './gateway.js';
 import { SlowClientGuard } from './slow_clients.js';
@@ -26,7 +26,8 @@ export interface GatewayServerOptions {
   http: Config['http'];
   certPem: string;
   keyPem: string;
-  ticketKeys?: Buffer;
+  /** The process's session ticket keys (see `SessionTicketKeys`): the server follows their rotation. */
+  ticketKeys?: SessionTicketKeys;
   logger: Logger;
   /** The `gateway.slowClients` section (required, so that a caller cannot silently fall back to built-in values). */
   slowClients: { maxConnections: number; minBodyRate: number; bodyGrace: number; sendTimeout: number };
@@ -54,7 +55,7 @@ export interface GatewayServer {
  */
 export function createGatewayServer(o: GatewayServerOptions): GatewayServer {
   const tls = (cert: string, key: string) =>
-    serverTlsOptions({ cert, key, ...(o.ticketKeys ? { ticketKeys: o.ticketKeys } : {}) });
+    serverTlsOptions({ cert, key, ...(o.ticketKeys ? { ticketKeys: o.ticketKeys.bytes } : {}) });
   const server = createServer(
     {
       ...tls(o.certPem, o.keyPem),
@@ -72,6 +73,10 @@ export function createGatewayServer(o: GatewayServerOptions): GatewayServer {
     clock: o.clock ?? systemClock,
   });
   server.once('close', () => guard.stop());
+  if (o.ticketKeys) {
+    const detach = o.ticketKeys.attach(server);
+    server.once('close', detach);
+  }
   server.on('tlsClientError', (err: NodeJS.ErrnoException) => {
     o.logger.debug({ listener: 'gateway', code: err.code }, 'TLS handshake refused');
   });

@@ -1,6 +1,7 @@
 import type { IncomingHttpHeaders, ServerResponse } from 'node:http';
 import type { Dispatcher } from 'undici';
 import { clientResponseHeaders } from './forwarded_headers.js';
+import { addGatewayHeaders } from './ratelimit_headers.js';
 
 /** How an exchange ended: the upstream's status, or the error that stopped it and whether the client had left. */
 export type ExchangeOutcome = { status: number } | { error: Error; clientGone: boolean };
@@ -66,7 +67,7 @@ export class ProxyExchange implements Dispatcher.DispatchHandler {
     if (statusCode < 200) return;
     this.status = statusCode;
     const out = clientResponseHeaders(headers, this.requestId);
-    if (this.extraHeaders) Object.assign(out, this.extraHeaders);
+    if (this.extraHeaders) addGatewayHeaders(out, this.extraHeaders);
     this.res.writeHead(statusCode, out);
   }
 

@@ -1,3 +1,4 @@
+import type { OutgoingHttpHeaders } from 'node:http';
 import { type RateDecision, retryAfterSeconds } from '../ratelimit/index.js';
 
 /** What the headers need of a limit. */
@@ -37,3 +38,23 @@ export function rateLimitHeader(name: string, decision: RateDecision): string {
 }
 
 export { retryAfterSeconds };
+
+/**
+ * Puts the gateway's own response headers on an upstream answer. `RateLimit` and `RateLimit-Policy` are Structured
+ * Field lists: the gateway's items are appended to the upstream's own instead of replacing them, so a stricter limit
+ * of the upstream stays visible (draft-ietf-httpapi-ratelimit-headers-11: an intermediary should not make the fields
+ * more permissive). Any other field of the gateway replaces the upstream's.
+ *
+ * @example
+ * addGatewayHeaders(out, { ratelimit: '"per-key";r=4;t=1' }); // '"app";r=0;t=30, "per-key";r=4;t=1' when the upstream sent one
+ */
+export function addGatewayHeaders(out: OutgoingHttpHeaders, own: Readonly<Record<string, string>>): void {
+  for (const name in own) {
+    const value = own[name] as string;
+    const upstream = out[name];
+    out[name] =
+      upstream !== undefined && (name === 'ratelimit' || name === 'ratelimit-policy')
+        ? `${String(upstream)}, ${value}`
+        : value;
+  }
+}

@@ -3,7 +3,7 @@ import type { TLSSocket } from 'node:tls';
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { Config } from '../config/index.js';
 import { GatehouseError, guardConnection, randomId, type Logger, type RequestStats } from '../core/index.js';
-import { handshakeFailureReason, serverTlsOptions } from '../crypto/index.js';
+import { handshakeFailureReason, serverTlsOptions, type SessionTicketKeys } from '../crypto/index.js';
 import { sendProblem } from './problem.js';
 import { countRequests } from './request_metrics.js';
 
@@ -13,8 +13,11 @@ export interface HttpsServerOptions {
   http: Config['http'];
   certPem: string;
   keyPem: string;
-  /** 48-byte session ticket key kept across certificate swaps so that resumption survives rotation. */
-  ticketKeys?: Buffer;
+  /**
+   * The process's session ticket keys: kept across certificate swaps so that resumption survives renewal, and handed
+   * to this server at each of their own rotations.
+   */
+  ticketKeys?: SessionTicketKeys;
   logger: Logger;
   /** `/readyz` answers 200 only while this returns true. */
   ready?: () => boolean;
@@ -68,7 +71,11 @@ export function createHttpsServer(options: HttpsServerOptions): HttpsServer {
   let clientCa = options.clientAuth?.ca;
   let current = { certPem: options.certPem, keyPem: options.keyPem };
   const tls = (certPem: string, keyPem: string) => {
-    const base = serverTlsOptions({ cert: certPem, key: keyPem, ...(ticketKeys ? { ticketKeys } : {}) });
+    const base = serverTlsOptions({
+      cert: certPem,
+      key: keyPem,
+      ...(ticketKeys ? { ticketKeys: ticketKeys.bytes } : {}),
+    });
     return clientCa === undefined ? base : { ...base, ca: clientCa, requestCert: true, rejectUnauthorized: false };
   };
   let httpsServer: Server | undefined;
@@ -106,6 +113,10 @@ export function createHttpsServer(options: HttpsServerOptions): HttpsServer {
         if (options.clientAuth) logger.warn(fields, 'TLS handshake refused');
         else logger.debug(fields, 'TLS handshake refused');
       });
+      if (ticketKeys) {
+        const detach = ticketKeys.attach(httpsServer);
+        httpsServer.once('close', detach);
+      }
       const clientAuth = options.clientAuth;
       if (clientAuth) {
         httpsServer.on(

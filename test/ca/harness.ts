@@ -1,6 +1,6 @@
-import { randomBytes } from 'node:crypto';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { SessionTicketKeys } from '../../src/crypto/index.js';
 import { prepareCaListener, type CaListener } from '../../src/app/ca_listener.js';
 import { platformRequestStats } from '../../src/http/index.js';
 import type { PlatformCore } from '../../src/app/index.js';
@@ -63,7 +63,7 @@ export async function caHarness(overrides: { pki?: NonNullable<ConfigInput['pki'
   const ca = await prepareCaListener({
     core,
     trustBundleFile: bundleFile,
-    ticketKeys: randomBytes(48),
+    ticketKeys: new SessionTicketKeys(),
     ready: () => true,
   });
   const scheduler = new Scheduler(core.leases, logger);

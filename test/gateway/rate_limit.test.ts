@@ -236,8 +236,50 @@ describe('429 over HTTP', () => {
       type: 'https://iana.org/assignments/http-problem-types#quota-exceeded',
       status: 429,
       code: 'ERR_RATE_LIMITED',
+      'violated-policies': ['per-key'],
       violated_policies: ['per-key'],
     });
+  });
+});
+
+describe('RateLimit fields of an upstream that limits too', () => {
+  let backend: Awaited<ReturnType<typeof startBackend>>;
+  let gw: RunningGateway;
+  beforeAll(async () => {
+    backend = await startBackend((req, res) => {
+      req.resume();
+      const own = req.url?.includes('own') ?? false;
+      res.writeHead(200, {
+        'content-type': 'text/plain',
+        ...(own ? { 'ratelimit-policy': '"app";q=10;w=60', ratelimit: '"app";r=0;t=30' } : {}),
+      });
+      res.end('ok');
+    });
+    gw = await startGateway({
+      upstreams: [{ name: 'u', hosts: [backend.url] }],
+      routes: [
+        {
+          name: 'limited',
+          pathPrefix: '/',
+          upstream: 'u',
+          limits: [{ name: 'per-ip', key: ['ip'], rate: 100, per: '1m', burst: 9 }],
+        },
+      ],
+    });
+  });
+  afterAll(async () => {
+    await gw.close();
+    await backend.close();
+  });
+
+  it("keeps the upstream's stricter items and appends the gateway's (never more permissive than the upstream)", async () => {
+    const r = await call(gw, '/own');
+    expect(r.status).toBe(200);
+    expect(r.headers['ratelimit-policy']).toBe('"app";q=10;w=60, "per-ip";q=100;w=60');
+    expect(r.headers['ratelimit']).toMatch(/^"app";r=0;t=30, "per-ip";r=\d+;t=\d+$/);
+    const plain = await call(gw, '/plain');
+    expect(plain.headers['ratelimit-policy']).toBe('"per-ip";q=100;w=60');
+    expect(plain.headers['ratelimit']).toMatch(/^"per-ip";r=\d+;t=\d+$/);
   });
 });
 

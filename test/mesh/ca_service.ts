@@ -1,6 +1,6 @@
-import { randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { SessionTicketKeys } from '../../src/crypto/index.js';
 import { MemoryLeases, MemoryRecordStore } from '../../src/adapters/index.js';
 import { prepareCaListener, type CaListener } from '../../src/app/ca_listener.js';
 import { platformRequestStats } from '../../src/http/index.js';
@@ -120,7 +120,7 @@ export async function caService(
     const prepared = await prepareCaListener({
       core,
       trustBundleFile: bundleFile,
-      ticketKeys: randomBytes(48),
+      ticketKeys: new SessionTicketKeys(),
       ready: () => true,
     });
     scheduler = new Scheduler(leases, logger);

@@ -51,6 +51,14 @@ describe('SPIFFE IDs', () => {
     ]) {
       expect(() => parseSpiffeId(bad), bad).toThrow();
     }
+    // SPIFFE-ID.md: IDs up to 2048 bytes must be handled; trust domains up to 255 bytes.
+    const prefix = `spiffe://${TRUST_DOMAIN}/`;
+    const longest = prefix + 'a/'.repeat((2048 - prefix.length) / 2 - 1) + 'ab';
+    expect(Buffer.byteLength(longest)).toBe(2048);
+    expect(parseSpiffeId(longest).path).toHaveLength(2048 - prefix.length + 1);
+    expect(() => parseSpiffeId(`${longest}c`)).toThrow();
+    expect(parseSpiffeId(`spiffe://${'d'.repeat(255)}/w`).trustDomain).toHaveLength(255);
+    expect(() => parseSpiffeId(`spiffe://${'d'.repeat(256)}/w`)).toThrow();
     expect(() => parseWorkloadSpiffeId(`spiffe://${TRUST_DOMAIN}/web`, TRUST_DOMAIN)).toThrow(/ns\/<namespace>/);
     expect(() => parseWorkloadSpiffeId('spiffe://other.org/ns/a/sa/b', TRUST_DOMAIN)).toThrow(/trust domain/);
   });

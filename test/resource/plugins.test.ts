@@ -85,6 +85,10 @@ describe('fastify plugin', () => {
       });
     }
   }
+  it('a valid token in the query string is no credential (OAuth 2.1: no bearer tokens in URLs)', async () => {
+    const res = await app.inject({ method: 'GET', url: `/cfg?access_token=${clerk}` });
+    expect([res.statusCode, res.headers['www-authenticate']]).toEqual([401, 'Bearer realm="orders"']);
+  });
   it('routes without a requirement are untouched and see principal null', async () => {
     const res = await app.inject({ method: 'GET', url: '/open' });
     expect([res.statusCode, res.body]).toEqual([200, 'null']);

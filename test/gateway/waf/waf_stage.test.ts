@@ -57,6 +57,12 @@ describe('gateway WAF stages', () => {
           { name: 'strict', pathPrefix: '/strict', upstream: 'app', waf: { maxBody: 2048 } },
           { name: 'watch', pathPrefix: '/watch', upstream: 'app', waf: { mode: 'log' } },
           { name: 'open', pathPrefix: '/open', upstream: 'app', waf: { mode: 'off' } },
+          {
+            name: 'tight',
+            pathPrefix: '/tight',
+            upstream: 'app',
+            waf: { maxHeaders: 20, maxHeaderBytes: 256, maxUrlLength: 200, maxArgs: 3, maxArgLength: 16 },
+          },
           { name: 'private', pathPrefix: '/private', upstream: 'app', auth: { kind: 'api_key' } },
         ],
       },
@@ -117,6 +123,37 @@ describe('gateway WAF stages', () => {
     expect((await call(gw, '/strict/', { headers: { 'user-agent': 'sqlmap/1.7' } })).body).toMatchObject({
       waf_rule: 'scanner',
     });
+  });
+
+  it('refuses over the size and count caps (headers, URL, parameters of query and body) and admits what is at them', async () => {
+    const before = backend.hits;
+    const rule = async (path: string, headers: Record<string, string> = {}) => {
+      const r = await call(gw, path, { headers });
+      return r.status === 403 ? (r.body as Record<string, unknown>)['waf_rule'] : r.status;
+    };
+    const many = (n: number) => Object.fromEntries(Array.from({ length: n }, (_, i) => [`x-h${i}`, 'v']));
+    expect(await rule('/tight/a', many(25))).toBe('too_many_headers');
+    expect(await rule('/tight/a', { 'x-long': 'v'.repeat(300) })).toBe('header_too_large');
+    expect(await rule(`/tight/${'a'.repeat(200)}`)).toBe('url_too_long');
+    expect(await rule('/tight/a?a=1&b=2&c=3&d=4')).toBe('too_many_args');
+    expect(await rule(`/tight/a?a=${'x'.repeat(17)}`)).toBe('arg_too_long');
+    // the length is that of the decoded value: 17 escaped bytes are 17 characters
+    expect(await rule(`/tight/a?a=${'%41'.repeat(17)}`)).toBe('arg_too_long');
+    expect(await rule('/tight/a?q=a%00b')).toBe('nul_byte');
+    const form = (query: string, body: string) =>
+      post(`/tight/a${query}`, body, 'application/x-www-form-urlencoded').then((r) =>
+        r.status === 403 ? r.body['waf_rule'] : r.status,
+      );
+    expect(await form('', 'a=1&b=2&c=3&d=4')).toBe('too_many_args');
+    // query and body parameters count together
+    expect(await form('?a=1&b=2', 'c=3&d=4')).toBe('too_many_args');
+    expect(await form('', `a=${'x'.repeat(17)}`)).toBe('arg_too_long');
+    expect(backend.hits).toBe(before);
+    // at the caps
+    expect(await rule(`/tight/a?a=${'x'.repeat(16)}&b=2&c=3`, many(12))).toBe(200);
+    expect(await rule('/tight/a', { 'x-long': 'v'.repeat(256 - 'x-long'.length) })).toBe(200);
+    expect(await form('?a=1', `b=${'x'.repeat(16)}&c=3`)).toBe(200);
+    expect(backend.hits).toBe(before + 3);
   });
 
   it('log mode counts the match and forwards; off mode does not look; /metrics shows the matches', async () => {

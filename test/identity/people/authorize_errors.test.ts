@@ -249,6 +249,10 @@ describe('token endpoint errors for codes (RFC 6749 §5.2)', () => {
       'invalid_request',
     );
     expect((await h.token(form('not-a-code'))).json.error).toBe('invalid_grant');
+    // RFC 6749 §4.1.3: the authorization request named redirect_uri, so the token request must repeat it
+    const { redirect_uri: named, ...withoutRedirect } = form(await codeFor(browser, clientId));
+    expect(named).toBe(REDIRECT);
+    expect((await h.token(withoutRedirect)).json.error).toBe('invalid_grant');
 
     // expiry: 60 s
     const c5 = await codeFor(browser, clientId);

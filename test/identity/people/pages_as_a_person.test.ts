@@ -169,6 +169,25 @@ describe("a native app's private-use redirect URI (RFC 8252 §7.1)", () => {
       await expect(seed(h, { redirectUris: [uri] })).rejects.toMatchObject({ code: 'ERR_IDENTITY_CLIENT_INVALID' });
     }
   });
+
+  it('a client cannot register an http redirect URI off loopback (RFC 9700 §2.6), nor one with a fragment', async () => {
+    h = await peopleHarness();
+    for (const uri of [
+      'http://app.test.example/cb',
+      'http://127.0.0.1.evil.example/cb',
+      'http://localhost.evil.example/cb',
+      'https://app.test.example/cb#frag',
+      'https://app.test.example/cb#',
+      'not a uri',
+    ]) {
+      await expect(seed(h, { redirectUris: [uri] }), uri).rejects.toMatchObject({
+        code: 'ERR_IDENTITY_CLIENT_INVALID',
+      });
+    }
+    for (const uri of ['http://127.0.0.1/cb', 'http://[::1]:8080/cb', 'https://app.test.example/cb?x=1']) {
+      await expect(seed(h, { redirectUris: [uri] }), uri).resolves.toMatchObject({ clientId: expect.any(String) });
+    }
+  });
 });
 
 describe('the account page', () => {
