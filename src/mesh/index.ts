@@ -9,7 +9,7 @@ export type {
 export { IdentitySource, caRetryAfterMs, renewalRetryDelayMs } from './identity_source.js';
 export type { IdentitySourceOptions } from './identity_source.js';
 export { newKeyAndCsr } from './key_pair.js';
-export { TicketKeys, ClientContexts, meshServerOptions, sessionLifetimeSeconds } from './tls_contexts.js';
+export { ClientContexts, meshServerOptions, sessionLifetimeSeconds } from './tls_contexts.js';
 export { PeerChecker, expectSpiffeId } from './peer_check.js';
 export type { PeerCertificateFacts, PeerIdentity, PeerRejection, PeerVerdict } from './peer_check.js';
 export { evaluatePolicies, matchesPattern } from './policy.js';

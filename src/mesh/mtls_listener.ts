@@ -3,11 +3,11 @@ import { createServer as createHttpsServer } from 'node:https';
 import { createServer as createNetServer, type AddressInfo, type Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import { guardConnection, type Logger } from '../core/index.js';
-import { handshakeFailureReason } from '../crypto/index.js';
+import { handshakeFailureReason, SessionTicketKeys, type TicketKeyHolder } from '../crypto/index.js';
 import type { IdentitySource } from './identity_source.js';
 import type { PeerChecker, PeerIdentity } from './peer_check.js';
 import { refuseTunnel, sendProblem } from './http_forwarding.js';
-import { meshServerOptions, sessionLifetimeSeconds, TicketKeys } from './tls_contexts.js';
+import { meshServerOptions, sessionLifetimeSeconds } from './tls_contexts.js';
 
 /** STRICT: mTLS only. PERMISSIVE: mTLS or plaintext on the same port (the first byte decides), as in Istio. */
 export type MtlsMode = 'STRICT' | 'PERMISSIVE';
@@ -57,12 +57,11 @@ export class MtlsListener {
   private readonly tls: Server;
   private readonly plain: Server | undefined;
   private readonly front: ReturnType<typeof createNetServer> | undefined;
-  private readonly ticketKeys: TicketKeys;
+  private readonly ticketKeys = new SessionTicketKeys();
   private readonly unsubscribe: () => void;
 
   constructor(private readonly options: MtlsListenerOptions) {
     const { identity, logger } = options;
-    this.ticketKeys = new TicketKeys(options.ticketKeyRotationMs ?? 3_600_000, () => this.refreshContext());
     const material = identity.current;
     if (!material) throw new Error('MtlsListener needs a started IdentitySource');
     const handle = (req: IncomingMessage, res: ServerResponse) => this.onRequest(req, res);
@@ -90,7 +89,9 @@ export class MtlsListener {
       this.front = createNetServer({ pauseOnConnect: true }, (socket) => this.sniff(socket));
     }
     this.unsubscribe = identity.onChange(() => this.refreshContext());
-    this.ticketKeys.start();
+    // Rotation hands the new keys to the running context; later certificate swaps read the same (refilled) buffer.
+    this.ticketKeys.attach(this.tls as unknown as TicketKeyHolder);
+    this.ticketKeys.start(options.ticketKeyRotationMs ?? 3_600_000);
   }
 
   /** Binds and resolves with the address. */
@@ -135,7 +136,7 @@ export class MtlsListener {
     return meshServerOptions(
       material,
       this.options.identity.bundle,
-      this.ticketKeys.current,
+      this.ticketKeys.bytes,
       sessionLifetimeSeconds(material, fraction),
     );
   }

@@ -1,47 +1,9 @@
 import { createSecureContext, type SecureContext, type TlsOptions } from 'node:tls';
-import { clientTlsOptions, secureRandomBytes, serverTlsOptions } from '../crypto/index.js';
+import { clientTlsOptions, serverTlsOptions } from '../crypto/index.js';
 import type { SvidMaterial, TrustBundle } from './ports.js';
 
-const TICKET_KEYS_BYTES = 48;
 /** Longest TLS session lifetime (the Node default). */
 const MAX_SESSION_SECONDS = 300;
-
-/**
- * The session ticket keys of a listener: the same 48 bytes are passed to every `setSecureContext` so that resumption
- * survives certificate rotation, and they are replaced on their own schedule (about hourly).
- *
- * @example
- * const keys = new TicketKeys(3_600_000, () => server.setSecureContext(options()));
- * keys.start();
- */
-export class TicketKeys {
-  private keys = secureRandomBytes(TICKET_KEYS_BYTES);
-  private timer: NodeJS.Timeout | undefined;
-
-  constructor(
-    private readonly rotateEveryMs: number,
-    private readonly onRotate: () => void,
-  ) {}
-
-  get current(): Buffer {
-    return this.keys;
-  }
-
-  /** Replaces the keys now (sessions issued under the old ones are no longer resumed). */
-  rotate(): void {
-    this.keys = secureRandomBytes(TICKET_KEYS_BYTES);
-    this.onRotate();
-  }
-
-  start(): void {
-    this.timer = setInterval(() => this.rotate(), this.rotateEveryMs);
-    this.timer.unref();
-  }
-
-  stop(): void {
-    if (this.timer) clearInterval(this.timer);
-  }
-}
 
 /**
  * How long a TLS session may be resumed: inside the renewal margin of the certificate (a resumed session carries the
