@@ -32,6 +32,10 @@ function onResponseClose(this: Tagged): void {
   this[EXCHANGE]?.clientClosed();
 }
 
+function destroyOnError(this: Duplex): void {
+  this.destroy();
+}
+
 function onResponseDrain(this: Tagged): void {
   this[EXCHANGE]?.drained();
 }
@@ -88,6 +92,7 @@ export class ProxyExchange implements Dispatcher.DispatchHandler {
     headers: IncomingHttpHeaders,
     socket: Duplex,
   ): void {
+    socket.on('error', destroyOnError); // undici removed its listeners; the tunnel adds its own
     if (this.settled) {
       socket.destroy();
       return;
