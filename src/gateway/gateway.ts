@@ -34,7 +34,8 @@ import { createWafStages } from './waf/waf_stage.js';
 import { chainStages, createCacheStage } from './cache/cache_stage.js';
 import { ResponseCache } from './cache/response_cache.js';
 import { routesToForget } from './cache/cache_reload.js';
-import { declaresBody, offersWebSocket, switchingProtocols, upgradeResponse } from './websocket_handshake.js';
+import { declaresBody, upgradeResponse } from './websocket_handshake.js';
+import { createWebSocketStages } from './websocket_stages.js';
 
 /** Options of {@link Gateway}. */
 export interface GatewayOptions {
@@ -152,14 +153,19 @@ export class Gateway {
       proxy: (ctx: RequestContext) => this.proxy(ctx),
     };
     this.stages = buildPipeline(runs);
+    this.tunnels = new Tunnels(this.metrics);
     this.upgradeStages = buildPipeline({
       ...runs,
-      request_id: (ctx) => this.frontUpgrade(ctx),
+      ...createWebSocketStages({
+        route: (ctx) => this.route(ctx),
+        shed: (ctx) => this.shed(ctx),
+        forwardHeaders: (ctx) => this.forwardHeaders(ctx),
+        tunnels: this.tunnels,
+        metrics: this.metrics,
+        clock: o.clock,
+      }),
       cache: noopStage,
-      shedding: (ctx) => this.shedTunnel(ctx),
-      proxy: (ctx) => this.tunnel(ctx),
     });
-    this.tunnels = new Tunnels(this.metrics);
     this.handler = (req, res) => this.handle(req, res, this.stages);
     this.upgradeHandler = (req, socket, head) => this.handleUpgrade(req, socket as Socket, head);
   }
@@ -247,29 +253,6 @@ export class Gateway {
     // event takes the others): it would reach the upstream as a plain request without its hop-by-hop Upgrade.
     if (ctx.req.headers.upgrade !== undefined && wantsUpgrade(ctx.req)) {
       throw new GatehouseError('ERR_GATEWAY_UPGRADE_UNSUPPORTED');
-    }
-  }
-
-  /**
-   * The `request_id` stage of an upgrade: routing as for any request, then only a WebSocket handshake (a GET without a
-   * body: RFC 6455 §4.1) on a route with `websocket: true` goes on; other protocols get 501, a body or another method
-   * 400 (the bytes after the header section belong to the upgraded connection).
-   */
-  private frontUpgrade(ctx: RequestContext): void {
-    this.route(ctx);
-    const { req } = ctx;
-    if (!wantsUpgrade(req)) {
-      throw new GatehouseError('ERR_HTTP_BAD_REQUEST', {
-        message: 'a request offering an upgrade to h2c cannot carry a body here (h2c is not spoken over TLS)',
-      });
-    }
-    if (!offersWebSocket(req) || !ctx.route!.config.websocket) {
-      throw new GatehouseError('ERR_GATEWAY_UPGRADE_UNSUPPORTED');
-    }
-    if (req.method !== 'GET' || declaresBody(req)) {
-      throw new GatehouseError('ERR_HTTP_BAD_REQUEST', {
-        message: 'a WebSocket handshake is a GET without a body (RFC 6455 section 4.1)',
-      });
     }
   }
 
@@ -361,67 +344,6 @@ export class Gateway {
       });
     }
     ctx.permit = admitted;
-  }
-
-  /**
-   * The `shedding` stage of a WebSocket handshake: a place under the upstream's `tunnels.max` (503
-   * ERR_GATEWAY_TUNNELS_FULL), then the breaker and the bulkhead as for any request. The bulkhead slot is held until
-   * the upstream answers the handshake, not for the tunnel's life: long-lived, mostly idle tunnels would otherwise
-   * take the upstream's request concurrency from plain requests (tunnels have their own cap instead).
-   */
-  private shedTunnel(ctx: RequestContext): void | Promise<void> {
-    const upstream = ctx.route!.upstream;
-    this.tunnels.reserve(upstream.name, upstream.tunnels.max);
-    const giveBack = (err: unknown) => {
-      this.tunnels.release(upstream.name);
-      throw err;
-    };
-    try {
-      const pending = this.shed(ctx);
-      if (pending) return pending.catch(giveBack);
-    } catch (err) {
-      giveBack(err);
-    }
-  }
-
-  /**
-   * The `proxy` stage of a WebSocket handshake: the handshake to the upstream, then its 101 relayed and a tunnel
-   * opened on the two connections (docs/gateway.md "WebSocket"); an upstream that answers otherwise has that answer
-   * relayed as an ordinary response.
-   */
-  private async tunnel(ctx: RequestContext): Promise<void> {
-    const upstream = ctx.route!.upstream;
-    ctx.upstreamStartedAt = this.o.clock.now();
-    let upgraded: Awaited<ReturnType<typeof upstream.upgrade>>;
-    try {
-      upgraded = await upstream.upgrade(
-        {
-          req: ctx.req,
-          res: ctx.res,
-          path: ctx.target,
-          headers: this.forwardHeaders(ctx),
-          requestId: ctx.requestId,
-          responseHeaders: ctx.responseHeaders,
-        },
-        ctx.permit!,
-      );
-    } catch (err) {
-      this.tunnels.release(upstream.name);
-      this.metrics.tunnels.labels(upstream.name, 'failed').inc();
-      throw err;
-    }
-    const client = ctx.req.socket;
-    if (upgraded === undefined || client.destroyed) {
-      this.tunnels.release(upstream.name);
-      upgraded?.socket.destroy();
-      if (ctx.res.headersSent) this.metrics.tunnels.labels(upstream.name, 'refused').inc();
-      return;
-    }
-    ctx.res.detachSocket(client);
-    ctx.res.statusCode = 101;
-    client.write(switchingProtocols(upgraded.headers, ctx.requestId, ctx.responseHeaders));
-    this.tunnels.open(upstream.name, client, upgraded.socket, upstream.tunnels.idleTimeout);
-    this.metrics.tunnels.labels(upstream.name, 'upgraded').inc();
   }
 
   /** The headers a request is forwarded with, on every path to the upstream (proxy and cache fill). */

@@ -32,6 +32,8 @@ export { Tunnel } from './tunnel.js';
 export type { TunnelCloseReason } from './tunnel.js';
 export { Tunnels } from './tunnels.js';
 export { offersWebSocket, declaresBody, upgradeResponse, switchingProtocols } from './websocket_handshake.js';
+export { createWebSocketStages } from './websocket_stages.js';
+export type { WebSocketStageOptions } from './websocket_stages.js';
 export { GatewayMetrics } from './gateway_metrics.js';
 export { AccessLog } from './access_log.js';
 export type { AccessEntry } from './access_log.js';
