@@ -147,6 +147,12 @@ export function gatewaySection() {
       })
       .prefault({})
       .describe('Response cache of the route (docs/gateway-cache.md).'),
+    websocket: z
+      .boolean()
+      .default(false)
+      .describe(
+        "Carry WebSocket handshakes (HTTP/1.1 `Upgrade: websocket`) to the upstream through the route's stages, then pipe the connection both ways after the upstream's 101 (docs/gateway.md); false = 501 ERR_GATEWAY_UPGRADE_UNSUPPORTED.",
+      ),
   });
   const upstream = z.strictObject({
     name: policyName.describe('Upstream name.'),
@@ -194,6 +200,25 @@ export function gatewaySection() {
       })
       .prefault({})
       .describe('Outlier ejection of single hosts.'),
+    tunnels: z
+      .strictObject({
+        max: z
+          .number()
+          .int()
+          .min(1)
+          .default(1024)
+          .describe(
+            'WebSocket tunnels open (or being opened) to the upstream at once, across routes; a handshake past it gets 503 ERR_GATEWAY_TUNNELS_FULL.',
+          ),
+        idleTimeout: positive(
+          duration(
+            '60s',
+            "A tunnel with no byte in either direction for this long is closed (nginx's proxy_read_timeout).",
+          ),
+        ),
+      })
+      .prefault({})
+      .describe('WebSocket tunnels of routes with `websocket: true` (docs/gateway.md).'),
   });
   return z
     .strictObject({

@@ -332,8 +332,13 @@ export const ERROR_CODES = {
   },
   ERR_GATEWAY_UPGRADE_UNSUPPORTED: {
     status: 501,
-    message: 'The gateway carries HTTP/1.1 requests only: no protocol upgrades or tunnels',
-    doc: 'A request reached the gateway with `Upgrade` (WebSocket or any protocol but `h2c`, which is ignored as HTTP allows) or with the method `CONNECT`. The gateway does not carry upgraded connections (WebSocket) or tunnels yet; nothing reached the upstream. See docs/gateway.md "Not done yet".',
+    message: 'The gateway does not carry this protocol upgrade or tunnel',
+    doc: 'A request asked the gateway to switch protocols in a way it does not carry: the method `CONNECT`, an `Upgrade` to any protocol but `websocket` (`h2c` alone is ignored as HTTP allows), or a WebSocket handshake on a route without `websocket: true`. Nothing reached the upstream. See docs/gateway.md "WebSocket".',
+  },
+  ERR_GATEWAY_TUNNELS_FULL: {
+    status: 503,
+    message: 'Too many WebSocket tunnels to the upstream',
+    doc: 'A WebSocket handshake found `tunnels.max` tunnels of its upstream open or being opened (`x-gatehouse-overloaded: true`); nothing reached the upstream. See docs/gateway.md "WebSocket".',
   },
   ERR_GATEWAY_OVERLOADED: {
     status: 503,

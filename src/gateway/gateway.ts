@@ -1,4 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
 import {
   GatehouseError,
   isGatehouseError,
@@ -19,18 +21,21 @@ import { GatewayLimiter } from './gateway_limiter.js';
 import { GatewayMetrics } from './gateway_metrics.js';
 import { buildGatewayState, type GatewayState } from './gateway_state.js';
 import { OverLimitCache } from './over_limit_cache.js';
-import { buildPipeline, runPipeline, type RequestContext, type Stage, type StageRun } from './pipeline.js';
+import { buildPipeline, noopStage, runPipeline, type RequestContext, type Stage, type StageRun } from './pipeline.js';
 import { QUOTA_EXCEEDED, TEMPORARY_REDUCED_CAPACITY, sendProblem } from './problem_response.js';
 import { retryAfterSeconds } from './ratelimit_headers.js';
 import { RedisGuard } from './redis_guard.js';
 import { ShedLog, type ShedReason } from './shed_log.js';
 import { hostOf, repeatsHost } from './route_table.js';
 import { Throttle } from './throttle.js';
+import { Tunnels } from './tunnels.js';
 import type { UpstreamMesh } from './upstream_mtls.js';
 import { createWafStages } from './waf/waf_stage.js';
 import { chainStages, createCacheStage } from './cache/cache_stage.js';
 import { ResponseCache } from './cache/response_cache.js';
 import { routesToForget } from './cache/cache_reload.js';
+import { declaresBody, upgradeResponse } from './websocket_handshake.js';
+import { createWebSocketStages } from './websocket_stages.js';
 
 /** Options of {@link Gateway}. */
 export interface GatewayOptions {
@@ -74,9 +79,18 @@ export class Gateway {
   readonly cache: ResponseCache;
   /** Bound `(req, res)` handler for `https.createServer`. */
   readonly handler: (req: IncomingMessage, res: ServerResponse) => void;
+  /**
+   * Bound handler of the server's `upgrade` event (requests with `Connection: upgrade` and `Upgrade`): WebSocket
+   * handshakes of routes with `websocket: true` become tunnels (docs/gateway.md "WebSocket"), others are refused.
+   */
+  readonly upgradeHandler: (req: IncomingMessage, socket: Duplex, head: Buffer) => void;
+  /** The open WebSocket tunnels. */
+  readonly tunnels: Tunnels;
   private state: GatewayState;
   private config: GatewayConfig;
   private readonly stages: readonly Stage[];
+  /** The same stages for a WebSocket handshake: no cache, the tunnel cap before shedding, a tunnel for the proxy. */
+  private readonly upgradeStages: readonly Stage[];
   private readonly limiter: GatewayLimiter;
   private readonly accessLog: AccessLog;
   private readonly shedLog: ShedLog;
@@ -127,18 +141,33 @@ export class Gateway {
       maxObjectSize: c.maxObjectSize,
       forwardHeaders: (ctx) => this.forwardHeaders(ctx),
     });
-    this.stages = buildPipeline({
-      request_id: (ctx) => this.front(ctx),
-      limits: (ctx) => this.sizeLimits(ctx),
+    const runs = {
+      request_id: (ctx: RequestContext) => this.front(ctx),
+      limits: (ctx: RequestContext) => this.sizeLimits(ctx),
       waf: o.stages?.waf ?? waf.head,
-      authentication: (ctx) => this.authenticate(ctx),
-      rate_limit: (ctx) => this.rateLimit(ctx),
-      authorization: (ctx) => authorize(ctx.route!.config.auth, ctx.principal),
+      authentication: (ctx: RequestContext) => this.authenticate(ctx),
+      rate_limit: (ctx: RequestContext) => this.rateLimit(ctx),
+      authorization: (ctx: RequestContext) => authorize(ctx.route!.config.auth, ctx.principal),
       cache: o.stages?.cache ?? chainStages(waf.body, cache),
-      shedding: (ctx) => this.shed(ctx),
-      proxy: (ctx) => this.proxy(ctx),
+      shedding: (ctx: RequestContext) => this.shed(ctx),
+      proxy: (ctx: RequestContext) => this.proxy(ctx),
+    };
+    this.stages = buildPipeline(runs);
+    this.tunnels = new Tunnels(this.metrics);
+    this.upgradeStages = buildPipeline({
+      ...runs,
+      ...createWebSocketStages({
+        route: (ctx) => this.route(ctx),
+        shed: (ctx) => this.shed(ctx),
+        forwardHeaders: (ctx) => this.forwardHeaders(ctx),
+        tunnels: this.tunnels,
+        metrics: this.metrics,
+        clock: o.clock,
+      }),
+      cache: noopStage,
     });
-    this.handler = (req, res) => this.handle(req, res);
+    this.handler = (req, res) => this.handle(req, res, this.stages);
+    this.upgradeHandler = (req, socket, head) => this.handleUpgrade(req, socket as Socket, head);
   }
 
   /**
@@ -162,14 +191,20 @@ export class Gateway {
     this.o.logger.info({ event: 'gateway_reloaded', routes: config.routes.length }, 'gateway configuration reloaded');
   }
 
-  /** Closes every upstream pool (after their in-flight requests). */
+  /** Closes every WebSocket tunnel, and those whose handshake completes later (shutdown). */
+  closeTunnels(): void {
+    this.tunnels.closeAll();
+  }
+
+  /** Closes every WebSocket tunnel and every upstream pool (after their in-flight requests). */
   async close(): Promise<void> {
+    this.tunnels.closeAll();
     this.accessLog.flush();
     this.shedLog.close();
     await Promise.all([...this.state.upstreams.values()].map((u) => u.close()));
   }
 
-  private handle(req: IncomingMessage, res: ServerResponse): void {
+  private handle(req: IncomingMessage, res: ServerResponse, stages: readonly Stage[]): void {
     const ctx: RequestContext = {
       req,
       res,
@@ -187,7 +222,7 @@ export class Gateway {
     };
     let pending: void | Promise<void> = undefined;
     try {
-      pending = runPipeline(this.stages, ctx);
+      pending = runPipeline(stages, ctx);
     } catch (err) {
       this.fail(ctx, err);
     }
@@ -199,8 +234,30 @@ export class Gateway {
     else this.finish(ctx);
   }
 
+  /**
+   * A request on the server's `upgrade` event, its socket no longer read as HTTP: answered through a response on the
+   * socket, closed after that answer unless it becomes a tunnel. An offer of `h2c` alone is served as a plain request
+   * (HTTP lets a server ignore it); anything else walks {@link upgradeStages}.
+   */
+  private handleUpgrade(req: IncomingMessage, socket: Socket, head: Buffer): void {
+    socket.on('error', () => socket.destroy()); // the listener's own handler left with the upgrade
+    if (head.length > 0) socket.unshift(head); // the client's first bytes of the new protocol, for the tunnel
+    const res = upgradeResponse(req, socket);
+    this.handle(req, res, wantsUpgrade(req) || declaresBody(req) ? this.upgradeStages : this.stages);
+  }
+
   /** Request id, client address and route. */
   private front(ctx: RequestContext): void {
+    this.route(ctx);
+    // A WebSocket (or other protocol switch) that arrives here lacks `Connection: upgrade` (the server's `upgrade`
+    // event takes the others): it would reach the upstream as a plain request without its hop-by-hop Upgrade.
+    if (ctx.req.headers.upgrade !== undefined && wantsUpgrade(ctx.req)) {
+      throw new GatehouseError('ERR_GATEWAY_UPGRADE_UNSUPPORTED');
+    }
+  }
+
+  /** Request id, client address and route (every request, upgrades included). */
+  private route(ctx: RequestContext): void {
     const { req } = ctx;
     const state = this.state;
     const peer = req.socket.remoteAddress ?? '';
@@ -221,11 +278,6 @@ export class Gateway {
     const entry = state.table.match(hostOf(req.headers.host), q === -1 ? target : target.slice(0, q));
     if (!entry) throw new GatehouseError('ERR_HTTP_NOT_FOUND');
     ctx.route = entry.value;
-    // A WebSocket (or other protocol switch) would reach the upstream as a plain request without its Upgrade, which is
-    // hop-by-hop: refuse it plainly instead (as the sidecar does) until upgrades are carried.
-    if (req.headers.upgrade !== undefined && wantsUpgrade(req)) {
-      throw new GatehouseError('ERR_GATEWAY_UPGRADE_UNSUPPORTED');
-    }
   }
 
   /** `http.bodyLimit`: a declared Content-Length at once, a chunked body as its bytes arrive (413 either way). */
@@ -330,7 +382,9 @@ export class Gateway {
     if (ctx.requestId === '') ctx.requestId = randomId(12);
     const headers: Record<string, string> = { ...ctx.responseHeaders };
     if (err instanceof CircuitOpenError) headers['retry-after'] = String(retryAfterSeconds(err.retryAfterMs));
-    if (isGatehouseError(err, 'ERR_GATEWAY_OVERLOADED')) headers['x-gatehouse-overloaded'] = 'true';
+    if (isGatehouseError(err, 'ERR_GATEWAY_OVERLOADED') || isGatehouseError(err, 'ERR_GATEWAY_TUNNELS_FULL')) {
+      headers['x-gatehouse-overloaded'] = 'true';
+    }
     if (isGatehouseError(err) && err.status === 401) {
       headers['www-authenticate'] =
         err.code === 'ERR_TOKEN_MISSING'

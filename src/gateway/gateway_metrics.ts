@@ -74,6 +74,25 @@ export class GatewayMetrics {
     registers: [this.registry],
   });
 
+  readonly tunnelsOpen = new Gauge({
+    name: 'gatehouse_gateway_tunnels_open',
+    help: 'WebSocket tunnels open, by upstream.',
+    labelNames: ['upstream'] as const,
+    registers: [this.registry],
+  });
+  readonly tunnels = new Counter({
+    name: 'gatehouse_gateway_tunnels_total',
+    help: 'WebSocket handshakes that reached the tunnel cap or the upstream, by upstream and outcome (upgraded, refused = the upstream answered without 101, failed = 502/504, full = over tunnels.max).',
+    labelNames: ['upstream', 'outcome'] as const,
+    registers: [this.registry],
+  });
+  readonly tunnelsClosed = new Counter({
+    name: 'gatehouse_gateway_tunnels_closed_total',
+    help: 'WebSocket tunnels closed, by upstream and reason (client, upstream, idle, shutdown).',
+    labelNames: ['upstream', 'reason'] as const,
+    registers: [this.registry],
+  });
+
   /** Records a breaker transition. */
   setBreakerState(upstream: string, state: BreakerState): void {
     this.breakerState.labels(upstream).set(BREAKER_VALUE[state]);

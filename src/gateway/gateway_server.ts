@@ -41,7 +41,10 @@ export interface GatewayServer {
   listen(host: string, port: number): Promise<{ host: string; port: number }>;
   /** Swaps the certificate for new connections; open ones keep theirs. */
   setCertificate(certPem: string, keyPem: string): void;
-  /** Stops accepting, lets in-flight requests finish (idle keep-alive connections are closed), closes upstreams. */
+  /**
+   * Stops accepting, lets in-flight requests finish (idle keep-alive connections and WebSocket tunnels are closed),
+   * closes upstreams.
+   */
   close(): Promise<void>;
 }
 
@@ -80,6 +83,9 @@ export function createGatewayServer(o: GatewayServerOptions): GatewayServer {
   server.on('tlsClientError', (err: NodeJS.ErrnoException) => {
     o.logger.debug({ listener: 'gateway', code: err.code }, 'TLS handshake refused');
   });
+  // Requests with `Connection: upgrade` and `Upgrade` (WebSocket handshakes of routes with `websocket: true` become
+  // tunnels; docs/gateway.md "WebSocket"): they arrive here, never on 'request', so plain requests pay nothing for them.
+  server.on('upgrade', o.gateway.upgradeHandler);
   // CONNECT: Node drops the socket without a word when nobody listens; answer 501 problem+json instead.
   server.on('connect', (_req: IncomingMessage, socket: Socket) =>
     refuseTunnel(socket, 'ERR_GATEWAY_UPGRADE_UNSUPPORTED'),
@@ -104,6 +110,7 @@ export function createGatewayServer(o: GatewayServerOptions): GatewayServer {
       await new Promise<void>((resolve) => {
         server.close(() => resolve());
         server.closeIdleConnections();
+        o.gateway.closeTunnels();
       });
       await o.gateway.close();
     },

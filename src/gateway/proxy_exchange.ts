@@ -1,10 +1,21 @@
 import type { IncomingHttpHeaders, ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
 import type { Dispatcher } from 'undici';
 import { clientResponseHeaders } from './forwarded_headers.js';
 import { addGatewayHeaders } from './ratelimit_headers.js';
 
-/** How an exchange ended: the upstream's status, or the error that stopped it and whether the client had left. */
-export type ExchangeOutcome = { status: number } | { error: Error; clientGone: boolean };
+/**
+ * How an exchange ended: the upstream's status, the upstream's connection after its 101 (a WebSocket handshake), or
+ * the error that stopped it and whether the client had left.
+ */
+export type ExchangeOutcome = { status: number } | UpgradedExchange | { error: Error; clientGone: boolean };
+
+/** An upstream that switched protocols: its 101's fields and its connection, detached from the pool. */
+export interface UpgradedExchange {
+  status: 101;
+  headers: IncomingHttpHeaders;
+  socket: Duplex;
+}
 
 /** The reason given to undici when the client leaves before the answer is complete. */
 class ClientGoneError extends Error {
@@ -22,6 +33,10 @@ function onResponseClose(this: Tagged): void {
   this[EXCHANGE]?.clientClosed();
 }
 
+function destroyOnError(this: Duplex): void {
+  this.destroy();
+}
+
 function onResponseDrain(this: Tagged): void {
   this[EXCHANGE]?.drained();
 }
@@ -31,7 +46,8 @@ function onResponseDrain(this: Tagged): void {
  * (hop-by-hop fields removed, the request id and the gateway's own headers added) once, then the body with
  * backpressure (the upstream read pauses while the client's socket is full), then the end. A client that leaves
  * aborts the upstream request. 1xx answers are not forwarded (as undici's `stream()` does). `done` is called exactly
- * once, with the status or the error; it never throws into undici.
+ * once, with the status or the error; it never throws into undici. Dispatched with `upgrade: 'websocket'`, a 101 hands
+ * the upstream's connection to `done` (nothing written to the response); any other answer is relayed as usual.
  *
  * This replaces `Pool.stream()` on the gateway's hot path: no AsyncResource, stream-finished tracking, abort emitter or
  * promise per request (docs/adr/0002-gateway-data-plane.md).
@@ -69,6 +85,20 @@ export class ProxyExchange implements Dispatcher.DispatchHandler {
     const out = clientResponseHeaders(headers, this.requestId);
     if (this.extraHeaders) addGatewayHeaders(out, this.extraHeaders);
     this.res.writeHead(statusCode, out);
+  }
+
+  onRequestUpgrade(
+    _controller: Dispatcher.DispatchController,
+    statusCode: number,
+    headers: IncomingHttpHeaders,
+    socket: Duplex,
+  ): void {
+    socket.on('error', destroyOnError); // undici removed its listeners; the tunnel adds its own
+    if (this.settled) {
+      socket.destroy();
+      return;
+    }
+    this.settle({ status: statusCode as 101, headers, socket });
   }
 
   onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {

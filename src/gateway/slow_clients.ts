@@ -76,6 +76,7 @@ export class SlowClientGuard {
       }
     });
     server.on('request', (req: IncomingMessage, res: ServerResponse) => this.track(req, res));
+    server.on('upgrade', (req: IncomingMessage) => this.upgraded(req));
     this.timer = setInterval(() => this.sweep(), Math.max(100, o.checkInterval));
     this.timer.unref();
   }
@@ -137,6 +138,17 @@ export class SlowClientGuard {
         if (entry.phase === 'body') entry.phase = 'answering';
       });
     }
+  }
+
+  /**
+   * A connection whose request arrived on the `upgrade` event is being answered for good: a WebSocket tunnel (bounded by
+   * its upstream's `tunnels.max` and idle timeout) or a refusal that closes it; never evicted as a slow reader.
+   */
+  private upgraded(req: IncomingMessage): void {
+    const entry = (req.socket as Tagged)[ENTRY] ?? this.connections.get(key(req.socket));
+    if (!entry) return;
+    entry.phase = 'answering';
+    entry.response = undefined;
   }
 
   private sweep(): void {

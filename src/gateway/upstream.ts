@@ -6,7 +6,7 @@ import { Bulkhead } from './bulkhead.js';
 import type { UpstreamConfig } from './gateway_config.js';
 import type { GatewayMetrics } from './gateway_metrics.js';
 import { OutlierDetector } from './outlier_detector.js';
-import { ProxyExchange, type ExchangeOutcome } from './proxy_exchange.js';
+import { ProxyExchange, type ExchangeOutcome, type UpgradedExchange } from './proxy_exchange.js';
 import { upstreamConnector, type UpstreamMesh } from './upstream_mtls.js';
 
 /**
@@ -53,6 +53,8 @@ export class Upstream {
   readonly breaker: CircuitBreaker;
   readonly bulkhead: Bulkhead;
   readonly outliers: OutlierDetector;
+  /** Its `tunnels` keys: WebSocket tunnels at once, and their idle timeout (ms). */
+  readonly tunnels: { max: number; idleTimeout: number };
   private readonly pools: Pool[];
   private readonly timeout: number;
 
@@ -63,6 +65,7 @@ export class Upstream {
     this.name = config.name;
     this.fingerprint = JSON.stringify(config);
     this.timeout = config.timeout;
+    this.tunnels = config.tunnels;
     const b = config.breaker;
     const buckets = 10;
     const windowMs = Math.max(buckets, Math.ceil(b.window / buckets) * buckets);
@@ -157,6 +160,48 @@ export class Upstream {
         new ProxyExchange(res, f.requestId, f.responseHeaders, resolve),
       );
     });
+    this.account(outcome, host, permit, res);
+  }
+
+  /**
+   * A WebSocket handshake, in the proxy stage of a route with `websocket: true`: sent to a host as {@link send} would
+   * (outlier ejection, the breaker's permit, the bulkhead slot held until the answer) with `Connection: upgrade` and
+   * `Upgrade: websocket`. Returns the upstream's connection after its 101 (detached from the pool: a tunnel holds no
+   * pooled connection and no bulkhead slot); undefined when the upstream answered otherwise (relayed to the client as
+   * an ordinary response) or the client left. Throws GatehouseError (502/504) as {@link send} does; a failed handshake
+   * counts against the breaker and the host as a failed request would.
+   */
+  async upgrade(f: ForwardRequest, permit: BreakerPermit): Promise<UpgradedExchange | undefined> {
+    try {
+      const host = this.outliers.pick();
+      const pool = this.pools[host] as Pool;
+      if (f.res.destroyed) {
+        permit.release();
+        return undefined;
+      }
+      const outcome = await new Promise<ExchangeOutcome>((resolve) => {
+        pool.dispatch(
+          {
+            path: f.path,
+            method: 'GET',
+            headers: f.headers,
+            body: null,
+            upgrade: 'websocket',
+            headersTimeout: this.timeout,
+            bodyTimeout: this.timeout,
+          },
+          new ProxyExchange(f.res, f.requestId, f.responseHeaders, resolve),
+        );
+      });
+      this.account(outcome, host, permit, f.res);
+      return 'socket' in outcome ? outcome : undefined;
+    } finally {
+      this.bulkhead.release();
+    }
+  }
+
+  /** Feeds an exchange's outcome to the breaker and the outlier detector; throws the client's error for a failure. */
+  private account(outcome: ExchangeOutcome, host: number, permit: BreakerPermit, res: ServerResponse): void {
     if ('status' in outcome) {
       const ok = outcome.status < 500;
       permit.done(ok);
