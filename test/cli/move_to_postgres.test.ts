@@ -1,10 +1,8 @@
 import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { ChildProcess } from 'node:child_process';
 import { afterAll, describe, expect, it } from 'vitest';
 import { exitOf, FREE_PORTS, runCli, startUp } from '../support/cli.js';
-import { freshPostgresSchema, type FreshPostgresSchema } from '../support/postgres.js';
-import { tempDir } from '../support/tmp.js';
+import { processScratch } from '../support/scratch.js';
 
 /**
  * Moving a single-machine install to PostgreSQL, as docs/operations.md says: backup, restore with the PostgreSQL
@@ -14,31 +12,21 @@ import { tempDir } from '../support/tmp.js';
  * start is refused naming storage.kind, creating nothing.
  */
 describe('moving a single-machine install to PostgreSQL', { timeout: 120_000 }, () => {
-  const tmp = tempDir('gh-move-pg-');
-  const children: ChildProcess[] = [];
-  let pg: FreshPostgresSchema | undefined;
-
-  afterAll(async () => {
-    for (const child of children) {
-      child.kill('SIGTERM');
-      await exitOf(child);
-    }
-    await pg?.drop();
-    tmp.remove();
-  });
+  const tmp = processScratch('gh-move-pg-');
+  afterAll(() => tmp.close());
 
   it('backup, restore with --config, and a start without that config is refused', async () => {
     const single = join(tmp.dir, 'single');
     const archive = join(tmp.dir, 'single.tar');
     const first = await startUp(single);
-    children.push(first.child);
+    tmp.track(first.child);
     expect((await runCli(['kms', 'key', 'create', 'orders', '--data-dir', single])).code).toBe(0);
     const backup = await runCli(['backup', '--out', archive, '--data-dir', single]);
     expect(backup.code, backup.stderr).toBe(0);
     first.child.kill('SIGTERM');
     expect(await exitOf(first.child)).toBe(0);
 
-    pg = await freshPostgresSchema();
+    const pg = await tmp.postgres();
     const config = join(tmp.dir, 'postgres.yaml');
     writeFileSync(config, `storage: { kind: postgres, postgres: { url: "${pg.url}", schema: ${pg.schema} } }\n`);
     const rootKey = join(single, 'root.key');
@@ -64,7 +52,7 @@ describe('moving a single-machine install to PostgreSQL', { timeout: 120_000 }, 
     expect(existsSync(join(replica, 'gatehouse.db'))).toBe(false);
 
     const moved = await startUp(replica, {}, ['--config', config, '--root-key-file', rootKey]);
-    children.push(moved.child);
+    tmp.track(moved.child);
     const keys = await runCli(['kms', 'key', 'list', '--data-dir', replica, '--json']);
     expect(keys.code, keys.stderr).toBe(0);
     expect(keys.stdout).toContain('"orders"');

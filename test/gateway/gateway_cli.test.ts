@@ -46,45 +46,69 @@ describe('gatehouse gateway (CLI)', () => {
     });
     const write = (upstream: string, level = 'warn', mesh?: Record<string, unknown>) =>
       writeFileSync(config, JSON.stringify(section(upstream, level, mesh)));
-    return { a, b, certPem, cert, key, config, write };
+    /**
+     * Spawns `gatehouse gateway` on this config and pair (`extraArgs` after them) and waits for its "listening on"
+     * line; `get()` reads `/x` through an agent trusting the pair, `hangUp(pattern)` sends SIGHUP and waits for
+     * `pattern` in the output, `stop()` expects exit 0 and closes the agent and both backends.
+     */
+    const start = async (extraArgs: string[] = []) => {
+      const child = spawn(
+        process.execPath,
+        [CLI, 'gateway', '--config', config, '--cert', cert, '--key', key, ...extraArgs],
+        {
+          env: { PATH: process.env['PATH'] ?? '/usr/bin:/bin' },
+          stdio: ['ignore', 'pipe', 'pipe'],
+        },
+      );
+      let out = '';
+      child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+      child.stderr.on('data', (d: Buffer) => (out += d.toString()));
+      const agent = new Agent({ connect: { ca: certPem, servername: 'localhost' }, connections: 1 });
+      const stop = async () => {
+        child.kill('SIGTERM');
+        expect(await exitOf(child)).toBe(0);
+        await agent.close();
+        await a.close();
+        await b.close();
+      };
+      const output = () => out;
+      let listening: RegExpExecArray;
+      try {
+        listening = await waitForOutput(output, /listening on (https:\/\/\S+)(?: \(metrics (http:\/\/\S+)\))?/);
+      } catch (error) {
+        child.kill('SIGKILL');
+        await agent.close();
+        throw error;
+      }
+      const url = listening[1] as string;
+      const get = async () => (await request(`${url}/x`, { dispatcher: agent })).body.text();
+      const hangUp = async (pattern: RegExp, what?: string) => {
+        child.kill('SIGHUP');
+        await waitForOutput(output, pattern, what);
+      };
+      return { url, metrics: listening[2], output, get, hangUp, stop };
+    };
+    return { a, b, certPem, cert, key, config, write, start };
   }
 
   it('runs alone with --cert/--key, serves /metrics, reloads routes on SIGHUP and refuses an invalid reload', async () => {
-    const { a, b, certPem, cert, key, config, write } = await twoBackends('gateway');
+    const { config, write, start } = await twoBackends('gateway');
     write('a');
-    const child = spawn(
-      process.execPath,
-      [CLI, 'gateway', '--config', config, '--cert', cert, '--key', key, '--metrics-port', '0'],
-      { env: { PATH: process.env['PATH'] ?? '/usr/bin:/bin' }, stdio: ['ignore', 'pipe', 'pipe'] },
-    );
-    let out = '';
-    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (out += d.toString()));
-    const agent = new Agent({ connect: { ca: certPem, servername: 'localhost' }, connections: 1 });
+    const gw = await start(['--metrics-port', '0']);
     try {
-      const [, url, metrics] = await waitForOutput(
-        () => out,
-        /listening on (https:\/\/\S+) \(metrics (http:\/\/\S+)\)/,
-      );
-      const get = async () => (await request(`${url}/x`, { dispatcher: agent })).body.text();
-      expect(await get()).toBe('from-a');
+      expect(gw.metrics, gw.output()).toBeDefined();
+      expect(await gw.get()).toBe('from-a');
       write('b');
-      child.kill('SIGHUP');
-      await waitForOutput(() => out, /configuration reloaded/);
-      expect(await get()).toBe('from-b');
-      const text = await (await request(metrics!)).body.text();
+      await gw.hangUp(/configuration reloaded/);
+      expect(await gw.get()).toBe('from-b');
+      const text = await (await request(gw.metrics!)).body.text();
       expect(text).toContain('gatehouse_gateway_requests_total{route="svc",status="200"} 2');
 
       writeFileSync(config, '{ "gateway": { "routes": [{ "name": "bad", "pathPrefix": "/", "upstream": "nope" }] } }');
-      child.kill('SIGHUP');
-      await waitForOutput(() => out, /gateway_reload_failed/);
-      expect(await get()).toBe('from-b'); // still the last good configuration
+      await gw.hangUp(/gateway_reload_failed/);
+      expect(await gw.get()).toBe('from-b'); // still the last good configuration
     } finally {
-      child.kill('SIGTERM');
-      expect(await exitOf(child)).toBe(0);
-      await agent.close();
-      await a.close();
-      await b.close();
+      await gw.stop();
     }
   }, 60_000);
 
@@ -202,88 +226,62 @@ describe('gatehouse gateway (CLI)', () => {
   // The gateway section is applied on SIGHUP; `log.level` is read at start only, so the reload names it
   // (`config_reload_ignored`) and nothing else (docs/gateway.md).
   it('SIGHUP applies a route change and names log.level, read at start only, in config_reload_ignored', async () => {
-    const { a, b, certPem, cert, key, config, write } = await twoBackends('ignored');
+    const { write, start } = await twoBackends('ignored');
     write('a');
-    const child = spawn(process.execPath, [CLI, 'gateway', '--config', config, '--cert', cert, '--key', key], {
-      env: { PATH: process.env['PATH'] ?? '/usr/bin:/bin' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let out = '';
-    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (out += d.toString()));
-    const agent = new Agent({ connect: { ca: certPem, servername: 'localhost' } });
+    const gw = await start();
     try {
-      const [, url] = await waitForOutput(() => out, /listening on (https:\/\/\S+)/);
-      const get = async () => (await request(`${url}/x`, { dispatcher: agent })).body.text();
-      expect(await get()).toBe('from-a');
+      expect(await gw.get()).toBe('from-a');
 
       write('b', 'debug');
-      child.kill('SIGHUP');
-      await waitForOutput(() => out, /configuration reloaded/);
-      const ignored = logLines(out).filter((line) => line.event === 'config_reload_ignored');
-      expect(ignored, out).toMatchObject([{ level: 40, keys: ['log.level'] }]);
-      expect(out).toContain('applied only at restart: log.level');
-      expect(await get()).toBe('from-b');
+      await gw.hangUp(/configuration reloaded/);
+      const ignored = logLines(gw.output()).filter((line) => line.event === 'config_reload_ignored');
+      expect(ignored, gw.output()).toMatchObject([{ level: 40, keys: ['log.level'] }]);
+      expect(gw.output()).toContain('applied only at restart: log.level');
+      expect(await gw.get()).toBe('from-b');
     } finally {
-      child.kill('SIGTERM');
-      expect(await exitOf(child)).toBe(0);
-      await agent.close();
-      await a.close();
-      await b.close();
+      await gw.stop();
     }
   }, 60_000);
 
   // A reload that adds gateway.mesh bootstraps the SVID with it (applied); the SVID is then kept, so a later change of
   // gateway.mesh needs a restart and used to go unnamed (the whole gateway section counted as applied).
   it('SIGHUP applies an added gateway.mesh, then names a changed one in config_reload_ignored', async () => {
-    const { a, b, certPem, cert, key, config, write } = await twoBackends('mesh');
+    const { write, start } = await twoBackends('mesh');
     const dataDir = join(tmp.dir, 'mesh-up');
     const up = await startUp(dataDir, { GATEHOUSE_MESH__DEMO__ENABLED: 'false' });
     const endpoints = up.endpoints as typeof up.endpoints & { ca: string; trustDomain: string };
     const spiffeId = `spiffe://${endpoints.trustDomain}/ns/edge/sa/gateway`;
-    const made = await runCli(['ca', 'join-token', '--spiffe-id', spiffeId, '--data-dir', dataDir, '--json']);
-    expect(made.code, made.stderr).toBe(0);
-    const mesh = {
-      ca: { url: endpoints.ca, bundleFile: endpoints.trustBundle },
-      joinToken: (JSON.parse(made.stdout) as { token: string }).token,
-      spiffeId,
-    };
-    write('a');
-    const child = spawn(process.execPath, [CLI, 'gateway', '--config', config, '--cert', cert, '--key', key], {
-      env: { PATH: process.env['PATH'] ?? '/usr/bin:/bin' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let out = '';
-    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (out += d.toString()));
-    const agent = new Agent({ connect: { ca: certPem, servername: 'localhost' } });
-    const ignored = () => logLines(out).filter((line) => line.event === 'config_reload_ignored');
     try {
-      const [, url] = await waitForOutput(() => out, /listening on (https:\/\/\S+)/);
-      const get = async () => (await request(`${url}/x`, { dispatcher: agent })).body.text();
-      expect(await get()).toBe('from-a');
+      const made = await runCli(['ca', 'join-token', '--spiffe-id', spiffeId, '--data-dir', dataDir, '--json']);
+      expect(made.code, made.stderr).toBe(0);
+      const mesh = {
+        ca: { url: endpoints.ca, bundleFile: endpoints.trustBundle },
+        joinToken: (JSON.parse(made.stdout) as { token: string }).token,
+        spiffeId,
+      };
+      write('a');
+      const gw = await start();
+      const ignored = () => logLines(gw.output()).filter((line) => line.event === 'config_reload_ignored');
+      try {
+        expect(await gw.get()).toBe('from-a');
 
-      write('b', 'warn', mesh); // adds gateway.mesh: the reload bootstraps the SVID (or is refused)
-      child.kill('SIGHUP');
-      await waitForOutput(() => out, /configuration reloaded/);
-      expect(out).not.toContain('gateway_reload_failed');
-      expect(ignored(), out).toEqual([]);
-      expect(await get()).toBe('from-b');
+        write('b', 'warn', mesh); // adds gateway.mesh: the reload bootstraps the SVID (or is refused)
+        await gw.hangUp(/configuration reloaded/);
+        expect(gw.output()).not.toContain('gateway_reload_failed');
+        expect(ignored(), gw.output()).toEqual([]);
+        expect(await gw.get()).toBe('from-b');
 
-      write('a', 'warn', { ...mesh, spiffeId: `${spiffeId}-2` }); // the SVID keeps the first one
-      child.kill('SIGHUP');
-      await waitForOutput(() => out, /configuration reloaded[\s\S]*configuration reloaded/, 'the second reload');
-      expect(ignored(), out).toMatchObject([{ level: 40, keys: ['gateway.mesh.spiffeId'] }]);
-      expect(out).toContain('applied only at restart: gateway.mesh.spiffeId');
-      expect(await get()).toBe('from-a'); // the routes of the same reload are applied
+        write('a', 'warn', { ...mesh, spiffeId: `${spiffeId}-2` }); // the SVID keeps the first one
+        await gw.hangUp(/configuration reloaded[\s\S]*configuration reloaded/, 'the second reload');
+        expect(ignored(), gw.output()).toMatchObject([{ level: 40, keys: ['gateway.mesh.spiffeId'] }]);
+        expect(gw.output()).toContain('applied only at restart: gateway.mesh.spiffeId');
+        expect(await gw.get()).toBe('from-a'); // the routes of the same reload are applied
+      } finally {
+        await gw.stop();
+      }
     } finally {
-      child.kill('SIGTERM');
-      expect(await exitOf(child)).toBe(0);
       up.child.kill('SIGTERM');
       await exitOf(up.child);
-      await agent.close();
-      await a.close();
-      await b.close();
     }
   }, 90_000);
 });

@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { exitOf, runCli, startUp } from '../support/cli.js';
 import { tempDir } from '../support/tmp.js';
 import { exec } from '../pki/helpers.js';
@@ -13,16 +13,25 @@ afterEach(async () => {
   while (cleanups.length) await cleanups.pop()?.();
 });
 
-/** `gatehouse up` (demo mesh off) on `<tmp>/data` in a new temp directory, both ended by `cleanups`. */
-async function startPlatform() {
-  const tmp = tempDir();
-  cleanups.push(tmp.remove);
-  const dir = join(tmp.dir, 'data');
-  const up = await startUp(dir, { GATEHOUSE_MESH__DEMO__ENABLED: 'false' });
-  cleanups.push(async () => {
+/** One `gatehouse up` (demo mesh off) on `<tmp>/data` for the whole file: each test bootstraps its own sidecar on it. */
+let platform: Promise<Awaited<ReturnType<typeof startUp>>> | undefined;
+const platformDir = tempDir();
+afterAll(async () => {
+  const up = await platform?.catch(() => undefined);
+  if (up) {
     up.child.kill('SIGTERM');
     await exitOf(up.child);
-  });
+  }
+  platformDir.remove();
+});
+
+/** The file's platform (started on first use) and a new temp directory of the test's own, removed by `cleanups`. */
+async function startPlatform() {
+  const dir = join(platformDir.dir, 'data');
+  platform ??= startUp(dir, { GATEHOUSE_MESH__DEMO__ENABLED: 'false' });
+  const up = await platform;
+  const tmp = tempDir();
+  cleanups.push(tmp.remove);
   const endpoints = up.endpoints as typeof up.endpoints & { ca: string; trustDomain: string };
   return { tmp, dir, endpoints, ordersId: `spiffe://${endpoints.trustDomain}/ns/prod/sa/orders` };
 }
