@@ -19,6 +19,7 @@ export {
 export { GatewayLimiter } from './gateway_limiter.js';
 export { compileLimits } from './route_limits.js';
 export { Reservations } from './reservations.js';
+export type { SleepTimer } from './reservations.js';
 export type { ClientPresence } from './reservations.js';
 export type { CompiledLimit, RouteLimits } from './route_limits.js';
 export type { LimitVerdict } from './limit_verdict.js';

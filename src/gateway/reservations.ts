@@ -5,6 +5,23 @@ export interface ClientPresence {
   removeListener(event: 'close', listener: () => void): unknown;
 }
 
+/** How a sleep is timed: Node's timers (unref'd) by default; a test can hold sleeps with its own. */
+export interface SleepTimer {
+  set(wake: () => void, ms: number): unknown;
+  clear(handle: unknown): void;
+}
+
+const NODE_TIMER: SleepTimer = {
+  set(wake, ms) {
+    const timer = setTimeout(wake, ms);
+    timer.unref?.();
+    return timer;
+  },
+  clear(handle) {
+    clearTimeout(handle as NodeJS.Timeout);
+  },
+};
+
 /**
  * The requests of this process holding a reservation of a throttled global limit (a slot the Redis script granted in
  * the future, src/adapters/redis/gcra_script.ts) while they sleep until it comes: at most `maxQueue` per key. A place
@@ -20,6 +37,8 @@ export interface ClientPresence {
  */
 export class Reservations {
   private readonly held = new Map<string, number>();
+
+  constructor(private readonly timer: SleepTimer = NODE_TIMER) {}
 
   /** Requests of `key` holding a place now. */
   holding(key: string): number {
@@ -46,14 +65,13 @@ export class Reservations {
     if (client?.destroyed) return Promise.resolve(false);
     return new Promise((resolve) => {
       const gone = () => {
-        clearTimeout(timer);
+        this.timer.clear(handle);
         resolve(false);
       };
-      const timer = setTimeout(() => {
+      const handle = this.timer.set(() => {
         client?.removeListener('close', gone);
         resolve(true);
       }, ms);
-      timer.unref?.();
       client?.once('close', gone);
     });
   }
