@@ -6,7 +6,8 @@ import { Redis } from 'ioredis';
 import { Agent, request } from 'undici';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { RedisLimiterStore } from '../../src/adapters/index.js';
-import { GatehouseError, ManualClock, MemoryLogger, randomId, systemClock } from '../../src/core/index.js';
+import { WatchedLimiterStore } from '../support/watched_limiter_store.js';
+import { ManualClock, MemoryLogger, randomId, systemClock } from '../../src/core/index.js';
 import {
   GatewayLimiter,
   GatewayMetrics,
@@ -17,42 +18,11 @@ import {
   Throttle,
   compileLimits,
 } from '../../src/gateway/index.js';
-import {
-  MemoryLimiterStore,
-  type ConsumeRequest,
-  type LimiterStore,
-  type RateDecision,
-} from '../../src/ratelimit/index.js';
+import { MemoryLimiterStore } from '../../src/ratelimit/index.js';
 import { call, startBackend, startGateway, testCertificate } from './support.js';
 
 const REDIS_URL = process.env['REDIS_URL'];
 if (!REDIS_URL) throw new Error('REDIS_URL must be set for the gateway global-throttle tests');
-
-/** Records what is asked and answered, counts round trips, and can be switched off (ERR_STORE_UNAVAILABLE). */
-class RecordingStore implements LimiterStore {
-  calls = 0;
-  down = false;
-  readonly asked: ConsumeRequest[] = [];
-  readonly answered: RateDecision[] = [];
-  constructor(private readonly inner: LimiterStore) {}
-  consume(key: string, limit: ConsumeRequest['limit'], cost?: number): Promise<RateDecision> {
-    return this.inner.consume(key, limit, cost);
-  }
-  async consumeMany(requests: readonly ConsumeRequest[]): Promise<RateDecision[]> {
-    this.calls += 1;
-    this.asked.push(...requests.map((r) => ({ ...r })));
-    if (this.down) throw new GatehouseError('ERR_STORE_UNAVAILABLE', { detail: 'switched off' });
-    const decisions = await this.inner.consumeMany(requests);
-    this.answered.push(...decisions);
-    return decisions;
-  }
-  reset(key: string): Promise<void> {
-    return this.inner.reset(key);
-  }
-  close(): Promise<void> {
-    return this.inner.close();
-  }
-}
 
 function throttledLimit(
   o: { rate: number; per: number; burst: number; maxWait: number; maxQueue?: number },
@@ -100,7 +70,7 @@ describe('throttling on the global tier', () => {
     const instance = (timer?: SleepTimer) => {
       const redis = new Redis(REDIS_URL as string, { maxRetriesPerRequest: 1 });
       clients.push(redis);
-      const store = new RecordingStore(new RedisLimiterStore({ redis, keyPrefix: prefix, clock }));
+      const store = new WatchedLimiterStore(new RedisLimiterStore({ redis, keyPrefix: prefix, clock }));
       const metrics = new GatewayMetrics();
       const reservations = new Reservations(timer);
       const limiter = new GatewayLimiter({

@@ -1,7 +1,8 @@
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { GatehouseError, ManualClock, MemoryLogger, randomId } from '../../src/core/index.js';
+import { ManualClock, MemoryLogger, randomId } from '../../src/core/index.js';
 import { RedisLimiterStore } from '../../src/adapters/index.js';
+import { WatchedLimiterStore } from '../support/watched_limiter_store.js';
 import {
   GatewayLimiter,
   GatewayMetrics,
@@ -10,40 +11,10 @@ import {
   Throttle,
   compileLimits,
 } from '../../src/gateway/index.js';
-import {
-  MemoryLimiterStore,
-  type ConsumeRequest,
-  type LimiterStore,
-  type RateDecision,
-} from '../../src/ratelimit/index.js';
+import { MemoryLimiterStore } from '../../src/ratelimit/index.js';
 
 const REDIS_URL = process.env['REDIS_URL'];
 if (!REDIS_URL) throw new Error('REDIS_URL must be set for the gateway global-tier tests');
-
-/** Wraps a store: counts round trips and can be switched off (ERR_STORE_UNAVAILABLE). */
-class SwitchableStore implements LimiterStore {
-  calls = 0;
-  down = false;
-  /** Runs after Redis answered and before the caller sees it (a slow answer moves the clock here). */
-  afterAnswer: (() => void) | undefined;
-  constructor(private readonly inner: LimiterStore) {}
-  consume(key: string, limit: ConsumeRequest['limit'], cost?: number): Promise<RateDecision> {
-    return this.inner.consume(key, limit, cost);
-  }
-  async consumeMany(requests: readonly ConsumeRequest[]): Promise<RateDecision[]> {
-    this.calls += 1;
-    if (this.down) throw new GatehouseError('ERR_STORE_UNAVAILABLE', { detail: 'switched off' });
-    const decisions = await this.inner.consumeMany(requests);
-    this.afterAnswer?.();
-    return decisions;
-  }
-  reset(key: string): Promise<void> {
-    return this.inner.reset(key);
-  }
-  close(): Promise<void> {
-    return this.inner.close();
-  }
-}
 
 const limit = (failure: 'open' | 'closed', extra: { shadow?: boolean } = {}) =>
   compileLimits([
@@ -81,7 +52,7 @@ describe('global tier on Redis', () => {
     const prefix = `gh-test:gw:${randomId(6)}:`;
     prefixes.push(prefix);
     const clock = new ManualClock(1_700_000_000_000);
-    const store = new SwitchableStore(new RedisLimiterStore({ redis, keyPrefix: prefix, clock }));
+    const store = new WatchedLimiterStore(new RedisLimiterStore({ redis, keyPrefix: prefix, clock }));
     const metrics = new GatewayMetrics();
     const logger = new MemoryLogger();
     const limiter = new GatewayLimiter({
