@@ -3,7 +3,7 @@ import { emissionIntervalUs, type MemoryLimiterStore, type RateDecision } from '
 import type { GatewayMetrics } from './gateway_metrics.js';
 import { GlobalTier } from './global_tier.js';
 import type { LimitSubject } from './limit_key.js';
-import { admitted, limited, track, type LimitVerdict, type Tightest } from './limit_verdict.js';
+import { admitted, gone, limited, track, type LimitVerdict, type Tightest } from './limit_verdict.js';
 import type { OverLimitCache } from './over_limit_cache.js';
 import type { RedisGuard } from './redis_guard.js';
 import { Reservations, type ClientPresence } from './reservations.js';
@@ -50,7 +50,7 @@ export class GatewayLimiter {
       : undefined;
   }
 
-  /** `client` (the response) ends a reservation's sleep early when the client leaves; only those sleeps watch it. */
+  /** `client` (the response) ends a throttle wait or a reservation sleep early when it leaves (only waits watch it). */
   check(
     route: string,
     limits: RouteLimits,
@@ -104,8 +104,16 @@ export class GatewayLimiter {
     const l = limits.limits[i] as CompiledLimit;
     const attempt = () => this.o.local.consumeSync(key, l.limit);
     const first = refused ?? this.behindQueue(key, l);
-    const d = await this.o.throttle.wait(key, attempt, first, l.throttle as { maxWait: number; maxQueue: number });
-    this.o.metrics.throttled.labels(route, l.name, d.allowed ? 'admitted' : 'limited').inc();
+    const d = await this.o.throttle.wait(
+      key,
+      attempt,
+      first,
+      l.throttle as { maxWait: number; maxQueue: number },
+      client,
+    );
+    const outcome = d === undefined ? 'abandoned' : d.allowed ? 'admitted' : 'limited';
+    this.o.metrics.throttled.labels(route, l.name, outcome).inc();
+    if (d === undefined) return gone(limits);
     if (!d.allowed) return limited(this.o.metrics, route, limits, l.name, d);
     track(tightest, l.name, d);
     return this.loop(route, limits, subject, i + 1, tightest, client);

@@ -2,7 +2,7 @@ import type { Clock } from '../core/index.js';
 import type { ConsumeRequest, RateDecision } from '../ratelimit/index.js';
 import type { GatewayMetrics } from './gateway_metrics.js';
 import type { LimitSubject } from './limit_key.js';
-import { admitted, limited, track, type LimitVerdict, type Tightest } from './limit_verdict.js';
+import { admitted, gone, limited, track, type LimitVerdict, type Tightest } from './limit_verdict.js';
 import type { OverLimitCache } from './over_limit_cache.js';
 import type { RedisGuard } from './redis_guard.js';
 import type { ClientPresence, Reservations } from './reservations.js';
@@ -149,7 +149,7 @@ export class GlobalTier {
       if (decisions[i]?.delayMs === undefined) continue;
       this.o.metrics.throttled.labels(route, (asked[i] as CompiledLimit).name, stayed ? 'admitted' : 'abandoned').inc();
     }
-    if (!stayed) return { outcome: 'gone', policy: limits.policy, rateLimit: undefined, retryAfterMs: 0, violated: [] };
+    if (!stayed) return gone(limits);
     return admitted(limits, tightest);
   }
 }

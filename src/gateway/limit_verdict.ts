@@ -5,7 +5,7 @@ import type { RouteLimits } from './route_limits.js';
 
 /** The rate-limit stage's answer. */
 export interface LimitVerdict {
-  /** `gone`: the client left while the request slept on a reservation (nothing to answer). */
+  /** `gone`: the client left while the request waited in a throttle queue or slept on a reservation (no answer). */
   outcome: 'admit' | 'limited' | 'unavailable' | 'gone';
   /** `RateLimit-Policy` and `RateLimit` values (undefined when the route has no limits or none decided). */
   policy: string | undefined;
@@ -71,4 +71,14 @@ export function limited(
     retryAfterMs: d.retryAfterMs,
     violated: [name],
   };
+}
+
+/**
+ * The verdict of a request whose client left while it waited (a throttle queue or a reservation): nothing to answer.
+ *
+ * @example
+ * if (!stayed) return gone(limits);
+ */
+export function gone(limits: RouteLimits): LimitVerdict {
+  return { outcome: 'gone', policy: limits.policy, rateLimit: undefined, retryAfterMs: 0, violated: [] };
 }

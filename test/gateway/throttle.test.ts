@@ -1,15 +1,19 @@
+import { EventEmitter } from 'node:events';
+import { request } from 'undici';
 import { describe, expect, it } from 'vitest';
 import { systemClock } from '../../src/core/index.js';
 import { GatewayLimiter, GatewayMetrics, OverLimitCache, Throttle, compileLimits } from '../../src/gateway/index.js';
 import { MemoryLimiterStore } from '../../src/ratelimit/index.js';
+import { call, startBackend, startGateway } from './support.js';
 
 function throttledLimiter(maxWait: number, maxQueue: number, rate = 50, per = 1000) {
   const metrics = new GatewayMetrics();
+  const throttle = new Throttle(systemClock);
   const limiter = new GatewayLimiter({
     local: new MemoryLimiterStore({ clock: systemClock, maxKeys: 1000 }),
     global: undefined,
     overLimit: new OverLimitCache(10),
-    throttle: new Throttle(systemClock),
+    throttle,
     clock: systemClock,
     metrics,
   });
@@ -27,9 +31,10 @@ function throttledLimiter(maxWait: number, maxQueue: number, rate = 50, per = 10
       throttle: { maxWait, maxQueue },
     },
   ]);
-  const check = (ip: string) =>
-    Promise.resolve(limiter.check('r', limits, { route: 'r', clientIp: ip, principal: undefined }));
-  return { check, metrics };
+  const check = (ip: string, client?: EventEmitter & { destroyed: boolean }) =>
+    Promise.resolve(limiter.check('r', limits, { route: 'r', clientIp: ip, principal: undefined }, client));
+  const key = (ip: string) => limits.limits[0]?.keys.of('r', { route: 'r', clientIp: ip, principal: undefined });
+  return { check, metrics, throttle, key };
 }
 
 describe('throttling', () => {
@@ -87,5 +92,81 @@ describe('throttling', () => {
     expect(finished.filter((f) => f.startsWith('a')).length).toBeLessThan(5);
     await Promise.all(a);
     expect(finished).toHaveLength(21);
+  });
+
+  it('a client that leaves while it waits is taken out of its queue at once', async () => {
+    // One request every 10 s, up to 60 s of wait: the first is admitted, the next two queue (about 10 s and 20 s).
+    const { check, metrics, throttle, key } = throttledLimiter(60_000, 10, 1, 10_000);
+    const client = () => Object.assign(new EventEmitter(), { destroyed: false });
+    expect((await check('192.0.2.7')).outcome).toBe('admit');
+    const leaving = client();
+    const left = check('192.0.2.7', leaving);
+    const staying = client();
+    void check('192.0.2.7', staying); // never awaited: its turn comes after the test
+    const k = key('192.0.2.7') as string;
+    expect(throttle.queued(k)).toBe(2);
+    leaving.destroyed = true;
+    leaving.emit('close');
+    expect(await left).toMatchObject({ outcome: 'gone', violated: [] });
+    expect(throttle.queued(k)).toBe(1);
+    expect(leaving.listenerCount('close')).toBe(0);
+    expect(await metrics.text()).toContain(
+      'gatehouse_gateway_throttled_total{route="r",limit="t",outcome="abandoned"} 1',
+    );
+    staying.emit('close');
+    expect(throttle.busy(k)).toBe(false); // the last waiter left: the queue and its timer are gone
+  });
+
+  it('a client already gone is not queued, and one that stays stops being watched once admitted', async () => {
+    const { check, throttle, key } = throttledLimiter(1000, 10);
+    const gone = Object.assign(new EventEmitter(), { destroyed: true });
+    expect((await check('192.0.2.3')).outcome).toBe('admit');
+    expect((await check('192.0.2.3', gone)).outcome).toBe('gone');
+    expect(throttle.queued(key('192.0.2.3') as string)).toBe(0);
+    const stays = Object.assign(new EventEmitter(), { destroyed: false });
+    const waited = check('192.0.2.3', stays);
+    expect(stays.listenerCount('close')).toBe(1);
+    expect((await waited).outcome).toBe('admit');
+    expect(stays.listenerCount('close')).toBe(0);
+  });
+});
+
+describe('throttling on the local tier over HTTP', () => {
+  it('a client that disconnects while its request waits is never forwarded upstream, and is logged as 499', async () => {
+    const backend = await startBackend();
+    const metrics = new GatewayMetrics();
+    const gw = await startGateway(
+      {
+        upstreams: [{ name: 'u', hosts: [backend.url] }],
+        routes: [
+          {
+            name: 'r',
+            pathPrefix: '/',
+            upstream: 'u',
+            limits: [{ name: 'local', key: ['ip'], rate: 1, per: '10s', throttle: { maxWait: '20s' } }],
+          },
+        ],
+      },
+      { metrics },
+    );
+    try {
+      expect((await call(gw, '/first')).status).toBe(200);
+      const leaving = new AbortController();
+      const waiting = request(`${gw.url}/second`, { dispatcher: gw.agent, signal: leaving.signal }).catch(
+        (err: unknown) => err,
+      );
+      const queued = (gw.gateway as unknown as { limiter: { o: { throttle: Throttle } } }).limiter.o.throttle;
+      while (queued.waiting === 0) await new Promise((resolve) => setTimeout(resolve, 5));
+      leaving.abort();
+      expect(await waiting).toBeInstanceOf(Error);
+      const abandoned = 'gatehouse_gateway_throttled_total{route="r",limit="local",outcome="abandoned"} 1';
+      while (!(await metrics.text()).includes(abandoned)) await new Promise((resolve) => setTimeout(resolve, 5));
+      expect(queued.waiting).toBe(0);
+      expect(backend.hits).toBe(1);
+      expect(await metrics.text()).toContain('gatehouse_gateway_requests_total{route="r",status="499"} 1');
+    } finally {
+      await gw.close();
+      await backend.close();
+    }
   });
 });
