@@ -3,7 +3,6 @@ import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import {
   GatehouseError,
-  isGatehouseError,
   normalizeRequestTarget,
   randomId,
   REQUEST_TARGET_RULE,
@@ -11,8 +10,7 @@ import {
   type Logger,
 } from '../core/index.js';
 import { wantsUpgrade } from '../mesh/index.js';
-import { CircuitOpenError, MemoryLimiterStore, type LimiterStore } from '../ratelimit/index.js';
-import { AccessLog } from './access_log.js';
+import { MemoryLimiterStore, type LimiterStore } from '../ratelimit/index.js';
 import { boundedBody, hasUndeclaredBody } from './body_limit.js';
 import { authorize, refuseAllAuthenticator, type Authenticator } from './authenticator.js';
 import { stripApiKey, upstreamRequestHeaders } from './forwarded_headers.js';
@@ -25,7 +23,7 @@ import { buildPipeline, noopStage, runPipeline, type RequestContext, type Stage,
 import { QUOTA_EXCEEDED, TEMPORARY_REDUCED_CAPACITY, sendProblem } from './problem_response.js';
 import { retryAfterSeconds } from './ratelimit_headers.js';
 import { RedisGuard } from './redis_guard.js';
-import { ShedLog, type ShedReason } from './shed_log.js';
+import { RequestEnd } from './request_end.js';
 import { hostOf, repeatsHost } from './route_table.js';
 import { Throttle } from './throttle.js';
 import { Tunnels } from './tunnels.js';
@@ -61,9 +59,6 @@ export interface GatewayOptions {
 
 const REQUEST_ID = /^[A-Za-z0-9._-]{1,64}$/;
 
-/** Longest User-Agent kept in an access-log line (longer ones are cut: a client sets it). */
-const USER_AGENT_MAX = 256;
-
 /**
  * The gateway data plane: a `(req, res)` handler for a plain node:https server that runs the fixed pipeline
  * request id → limits → waf → authentication → rate limit → authorization → cache → shedding → proxy.
@@ -92,8 +87,8 @@ export class Gateway {
   /** The same stages for a WebSocket handshake: no cache, the tunnel cap before shedding, a tunnel for the proxy. */
   private readonly upgradeStages: readonly Stage[];
   private readonly limiter: GatewayLimiter;
-  private readonly accessLog: AccessLog;
-  private readonly shedLog: ShedLog;
+  /** Failures answered and every request's access line and metrics. */
+  private readonly end: RequestEnd;
   private readonly authenticator: Authenticator;
   private readonly local: MemoryLimiterStore;
   private deps: { clock: Clock; logger: Logger; metrics: GatewayMetrics; mesh?: UpstreamMesh };
@@ -122,8 +117,7 @@ export class Gateway {
       clock: o.clock,
       metrics: this.metrics,
     });
-    this.accessLog = new AccessLog(o.logger.child({ log: 'access' }));
-    this.shedLog = new ShedLog(o.logger, o.clock);
+    this.end = new RequestEnd({ clock: o.clock, logger: o.logger, metrics: this.metrics });
     const waf = createWafStages({ metrics: this.metrics, logger: o.logger });
     const c = o.config.cache;
     this.cache = new ResponseCache({
@@ -199,8 +193,7 @@ export class Gateway {
   /** Closes every WebSocket tunnel and every upstream pool (after their in-flight requests). */
   async close(): Promise<void> {
     this.tunnels.closeAll();
-    this.accessLog.flush();
-    this.shedLog.close();
+    this.end.close();
     await Promise.all([...this.state.upstreams.values()].map((u) => u.close()));
   }
 
@@ -224,14 +217,14 @@ export class Gateway {
     try {
       pending = runPipeline(stages, ctx);
     } catch (err) {
-      this.fail(ctx, err);
+      this.end.fail(ctx, err);
     }
     if (pending)
       pending.then(
-        () => this.finish(ctx),
-        (err: unknown) => (this.fail(ctx, err), this.finish(ctx)),
+        () => this.end.finish(ctx),
+        (err: unknown) => (this.end.fail(ctx, err), this.end.finish(ctx)),
       );
-    else this.finish(ctx);
+    else this.end.finish(ctx);
   }
 
   /**
@@ -375,79 +368,5 @@ export class Gateway {
       },
       ctx.permit!,
     );
-  }
-
-  private fail(ctx: RequestContext, err: unknown): void {
-    ctx.answered = true;
-    if (ctx.requestId === '') ctx.requestId = randomId(12);
-    const headers: Record<string, string> = { ...ctx.responseHeaders };
-    if (err instanceof CircuitOpenError) headers['retry-after'] = String(retryAfterSeconds(err.retryAfterMs));
-    if (isGatehouseError(err, 'ERR_GATEWAY_OVERLOADED') || isGatehouseError(err, 'ERR_GATEWAY_TUNNELS_FULL')) {
-      headers['x-gatehouse-overloaded'] = 'true';
-    }
-    if (isGatehouseError(err) && err.status === 401) {
-      headers['www-authenticate'] =
-        err.code === 'ERR_TOKEN_MISSING'
-          ? 'Bearer realm="gatehouse"'
-          : 'Bearer realm="gatehouse", error="invalid_token"';
-    }
-    if (isGatehouseError(err, 'ERR_TOKEN_INSUFFICIENT_SCOPE')) {
-      headers['www-authenticate'] = 'Bearer realm="gatehouse", error="insufficient_scope"';
-    }
-    const shed: ShedReason | undefined =
-      err instanceof CircuitOpenError
-        ? 'circuit_open'
-        : isGatehouseError(err, 'ERR_GATEWAY_OVERLOADED')
-          ? 'overloaded'
-          : undefined;
-    if (shed !== undefined && ctx.route !== undefined) {
-      // A flood of refusals must not become a flood of log lines: one line per upstream and reason per second.
-      this.shedLog.refused({
-        upstream: ctx.route.upstream.name,
-        reason: shed,
-        route: ctx.route.config.name,
-        code: (err as GatehouseError).code,
-        requestId: ctx.requestId,
-      });
-    } else if (!isGatehouseError(err) || err.status >= 500) {
-      this.o.logger.warn(
-        {
-          event: 'gateway_error',
-          request_id: ctx.requestId,
-          route: ctx.route?.config.name,
-          code: isGatehouseError(err) ? err.code : 'ERR_INTERNAL',
-          detail: isGatehouseError(err) ? err.detail : (err as Error)?.message,
-        },
-        'gateway request failed',
-      );
-    }
-    sendProblem(ctx.res, err, ctx.requestId, { headers });
-  }
-
-  private finish(ctx: RequestContext): void {
-    const route = ctx.route?.config.name ?? '(none)';
-    const status = ctx.res.statusCode;
-    const now = this.o.clock.now();
-    const ms = now - ctx.startedAt;
-    this.metrics.requests.record(route, status, ms / 1000);
-    const url = ctx.req.url ?? '';
-    const query = url.indexOf('?');
-    const entry: Parameters<AccessLog['write']>[0] = {
-      request_id: ctx.requestId,
-      route,
-      method: ctx.req.method ?? '',
-      path: query === -1 ? url : url.slice(0, query),
-      status,
-      duration_ms: ms,
-      client_ip: ctx.clientIp,
-    };
-    if (ctx.upstreamStartedAt !== undefined) entry.upstream_ms = now - ctx.upstreamStartedAt;
-    const agent = ctx.req.headers['user-agent'];
-    if (agent !== undefined) entry.user_agent = agent.length > USER_AGENT_MAX ? agent.slice(0, USER_AGENT_MAX) : agent;
-    if (ctx.principal) {
-      entry.sub = ctx.principal.sub;
-      entry.client_id = ctx.principal.clientId;
-    }
-    this.accessLog.write(entry);
   }
 }
