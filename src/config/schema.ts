@@ -194,7 +194,7 @@ export const configSchema = z.strictObject({
       ).refine((ms) => ms >= 1000, 'expected at least 1s'),
       hstsMaxAge: duration(
         '730d',
-        'Strict-Transport-Security max-age sent on every response of the admin, identity, KMS and CA listeners (the gateway adds none: it forwards what its upstreams send).',
+        'Strict-Transport-Security max-age sent on every response of the admin, identity, KMS and CA listeners (the gateway has its own: `gateway.hsts`).',
       ),
     })
     .prefault({})

@@ -352,6 +352,30 @@ export function gatewaySection() {
         })
         .prefault({})
         .describe('Slow-client and flood defences of the gateway listener (docs/waf.md).'),
+      hsts: z
+        .strictObject({
+          maxAge: duration(
+            '730d',
+            'Strict-Transport-Security max-age the gateway adds to every response whose upstream sent none; 0 = none added (logged as a warning at start and reload).',
+          ),
+          includeSubDomains: z
+            .boolean()
+            .default(false)
+            .describe(
+              'Add `includeSubDomains` (off by default on the gateway: every subdomain of the hosts it fronts must then serve HTTPS too).',
+            ),
+          preload: z
+            .boolean()
+            .default(false)
+            .describe(
+              'Add `preload` (needs `includeSubDomains` and a maxAge of at least 365d, as the preload list does).',
+            ),
+        })
+        .prefault({})
+        .refine((h) => !h.preload || (h.includeSubDomains && h.maxAge >= 365 * 86_400_000), {
+          message: 'preload needs includeSubDomains and a maxAge of at least 365d',
+        })
+        .describe('Strict-Transport-Security on the gateway listener (RFC 6797; docs/gateway.md).'),
     })
     .prefault({})
     .describe('API gateway (data plane).');

@@ -60,6 +60,21 @@ export interface GatewayOptions {
 const REQUEST_ID = /^[A-Za-z0-9._-]{1,64}$/;
 
 /**
+ * The Strict-Transport-Security value of `gateway.hsts` (RFC 6797 §6.1), undefined when `maxAge` is 0.
+ *
+ * @example
+ * strictTransportSecurity({ maxAge: 31_536_000_000, includeSubDomains: true, preload: false });
+ * // 'max-age=31536000; includeSubDomains'
+ */
+export function strictTransportSecurity(hsts: GatewayConfig['hsts']): string | undefined {
+  if (hsts.maxAge <= 0) return undefined;
+  let value = `max-age=${Math.floor(hsts.maxAge / 1000)}`;
+  if (hsts.includeSubDomains) value += '; includeSubDomains';
+  if (hsts.preload) value += '; preload';
+  return value;
+}
+
+/**
  * The gateway data plane: a `(req, res)` handler for a plain node:https server that runs the fixed pipeline
  * request id → limits → waf → authentication → rate limit → authorization → cache → shedding → proxy.
  * `reload` swaps the routes, limits and upstreams atomically; connections and in-flight requests are untouched.
@@ -83,6 +98,8 @@ export class Gateway {
   readonly tunnels: Tunnels;
   private state: GatewayState;
   private config: GatewayConfig;
+  /** The Strict-Transport-Security value added to responses (`gateway.hsts`), undefined when none. */
+  private hsts: string | undefined;
   private readonly stages: readonly Stage[];
   /** The same stages for a WebSocket handshake: no cache, the tunnel cap before shedding, a tunnel for the proxy. */
   private readonly upgradeStages: readonly Stage[];
@@ -98,6 +115,7 @@ export class Gateway {
     this.deps = { clock: o.clock, logger: o.logger, metrics: this.metrics, ...(o.mesh ? { mesh: o.mesh } : {}) };
     this.state = buildGatewayState(o.config, undefined, this.deps).state;
     this.config = o.config;
+    this.hsts = this.strictTransportSecurity(o.config);
     this.authenticator = o.authenticator ?? refuseAllAuthenticator;
     this.local = new MemoryLimiterStore({ clock: o.clock, maxKeys: o.maxKeys ?? 1_000_000 });
     this.limiter = new GatewayLimiter({
@@ -181,8 +199,21 @@ export class Gateway {
     // Entries stored from a route's old upstream (or under its old cache settings) must not answer for the new one.
     this.cache.dropRoutes(routesToForget(this.config, config));
     this.config = config;
+    this.hsts = this.strictTransportSecurity(config);
     for (const upstream of retired) void upstream.close().catch(() => {});
     this.o.logger.info({ event: 'gateway_reloaded', routes: config.routes.length }, 'gateway configuration reloaded');
+  }
+
+  /** The HSTS value of `config`; turning it off is a weaker setting, so it is said in the log. */
+  private strictTransportSecurity(config: GatewayConfig): string | undefined {
+    const value = strictTransportSecurity(config.hsts);
+    if (value === undefined) {
+      this.o.logger.warn(
+        { event: 'gateway_hsts_off' },
+        'gateway.hsts.maxAge is 0: gateway responses carry no Strict-Transport-Security',
+      );
+    }
+    return value;
   }
 
   /** Closes every WebSocket tunnel, and those whose handshake completes later (shutdown). */
@@ -198,6 +229,8 @@ export class Gateway {
   }
 
   private handle(req: IncomingMessage, res: ServerResponse, stages: readonly Stage[]): void {
+    // Set first, so every answer carries it; an upstream's own value replaces it (writeHead's fields win).
+    if (this.hsts !== undefined) res.setHeader('strict-transport-security', this.hsts);
     const ctx: RequestContext = {
       req,
       res,

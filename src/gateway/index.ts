@@ -1,6 +1,6 @@
 export { upstreamConnector, checkUpstreamMtls, checkUpstreamMtlsHosts } from './upstream_mtls.js';
 export type { UpstreamMesh } from './upstream_mtls.js';
-export { Gateway } from './gateway.js';
+export { Gateway, strictTransportSecurity } from './gateway.js';
 export type { GatewayOptions } from './gateway.js';
 export { createGatewayServer } from './gateway_server.js';
 export type { GatewayServer, GatewayServerOptions } from './gateway_server.js';
