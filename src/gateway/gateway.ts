@@ -118,6 +118,15 @@ export class Gateway {
     this.hsts = this.strictTransportSecurity(o.config);
     this.authenticator = o.authenticator ?? refuseAllAuthenticator;
     this.local = new MemoryLimiterStore({ clock: o.clock, maxKeys: o.maxKeys ?? 1_000_000 });
+    const throttle = new Throttle(o.clock);
+    this.metrics.observeLoad(() => ({
+      upstreams: [...this.state.upstreams.values()].map((u) => ({
+        name: u.name,
+        inFlight: u.bulkhead.inFlight,
+        queued: u.bulkhead.queued,
+      })),
+      throttleWaiting: throttle.waiting,
+    }));
     this.limiter = new GatewayLimiter({
       local: this.local,
       global: o.globalStore
@@ -131,7 +140,7 @@ export class Gateway {
           })
         : undefined,
       overLimit: new OverLimitCache(100_000),
-      throttle: new Throttle(o.clock),
+      throttle,
       clock: o.clock,
       metrics: this.metrics,
     });

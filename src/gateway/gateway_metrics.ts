@@ -2,6 +2,12 @@ import { Counter, Gauge, Registry } from 'prom-client';
 import { RequestStats } from '../core/index.js';
 import type { BreakerState } from '../ratelimit/index.js';
 
+/** The gateway's load now, read by the gauges at each scrape. */
+export interface GatewayLoad {
+  upstreams: ReadonlyArray<{ name: string; inFlight: number; queued: number }>;
+  throttleWaiting: number;
+}
+
 const BREAKER_VALUE: Record<BreakerState, number> = { closed: 0, 'half-open': 1, open: 2 };
 
 /**
@@ -92,6 +98,45 @@ export class GatewayMetrics {
     labelNames: ['upstream', 'reason'] as const,
     registers: [this.registry],
   });
+
+  /** What the load gauges read at each scrape (set by the gateway; nothing on the request path). */
+  private load: () => GatewayLoad = () => ({ upstreams: [], throttleWaiting: 0 });
+  readonly upstreamInFlight = new Gauge({
+    name: 'gatehouse_gateway_upstream_in_flight',
+    help: "Requests holding one of an upstream's maxConcurrent slots now, by upstream (read at scrape).",
+    labelNames: ['upstream'] as const,
+    registers: [this.registry],
+    collect: () => this.collectUpstreams('inFlight'),
+  });
+  readonly upstreamQueued = new Gauge({
+    name: 'gatehouse_gateway_upstream_queued',
+    help: "Requests waiting in an upstream's maxQueue now, by upstream (read at scrape).",
+    labelNames: ['upstream'] as const,
+    registers: [this.registry],
+    collect: () => this.collectUpstreams('queued'),
+  });
+  readonly throttleWaiting: Gauge = new Gauge({
+    name: 'gatehouse_gateway_throttle_waiting',
+    help: 'Requests delayed in local throttle queues now, over every key (read at scrape).',
+    registers: [this.registry],
+    collect: (): void => this.throttleWaiting.set(this.load().throttleWaiting),
+  });
+
+  /**
+   * Gives the load gauges their source, read at each scrape.
+   *
+   * @example
+   * metrics.observeLoad(() => ({ upstreams: [{ name: 'api', inFlight: 3, queued: 0 }], throttleWaiting: 0 }));
+   */
+  observeLoad(source: () => GatewayLoad): void {
+    this.load = source;
+  }
+
+  private collectUpstreams(field: 'inFlight' | 'queued'): void {
+    const gauge = field === 'inFlight' ? this.upstreamInFlight : this.upstreamQueued;
+    gauge.reset(); // upstreams removed by a reload must not linger in the exposition
+    for (const u of this.load().upstreams) gauge.labels(u.name).set(u[field]);
+  }
 
   /** Records a breaker transition. */
   setBreakerState(upstream: string, state: BreakerState): void {

@@ -155,13 +155,16 @@ describe('throttling on the local tier over HTTP', () => {
       const waiting = request(`${gw.url}/second`, { dispatcher: gw.agent, signal: leaving.signal }).catch(
         (err: unknown) => err,
       );
-      const queued = (gw.gateway as unknown as { limiter: { o: { throttle: Throttle } } }).limiter.o.throttle;
-      while (queued.waiting === 0) await new Promise((resolve) => setTimeout(resolve, 5));
+      const waitingNow = async (n: number) => {
+        const line = `gatehouse_gateway_throttle_waiting ${n}`;
+        while (!(await metrics.text()).includes(line)) await new Promise((resolve) => setTimeout(resolve, 5));
+      };
+      await waitingNow(1);
       leaving.abort();
       expect(await waiting).toBeInstanceOf(Error);
       const abandoned = 'gatehouse_gateway_throttled_total{route="r",limit="local",outcome="abandoned"} 1';
       while (!(await metrics.text()).includes(abandoned)) await new Promise((resolve) => setTimeout(resolve, 5));
-      expect(queued.waiting).toBe(0);
+      await waitingNow(0);
       expect(backend.hits).toBe(1);
       expect(await metrics.text()).toContain('gatehouse_gateway_requests_total{route="r",status="499"} 1');
     } finally {

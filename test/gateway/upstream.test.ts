@@ -2,7 +2,7 @@ import type { ServerResponse } from 'node:http';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../src/core/index.js';
 import { Bulkhead, OutlierDetector } from '../../src/gateway/index.js';
-import { call, startBackend, startGateway, type RunningGateway } from './support.js';
+import { call, gatewayConfig, startBackend, startGateway, type RunningGateway } from './support.js';
 
 const closers: Array<() => Promise<void>> = [];
 afterEach(async () => {
@@ -292,5 +292,66 @@ describe('outlier ejection', () => {
     expect(bad.hits).toBe(2);
     expect(statuses.slice(4)).toEqual(new Array(8).fill(200));
     expect(await gw.gateway.metrics.text()).toContain('gatehouse_gateway_outlier_ejections_total{upstream="pair"} 1');
+  });
+});
+
+describe('load gauges', () => {
+  it('show the requests in flight and queued per upstream, and throttled requests waiting, at each scrape', async () => {
+    const held: ServerResponse[] = [];
+    const slow = await backend((req, res) => {
+      req.resume();
+      held.push(res);
+    });
+    const config = (withSlow: boolean) => ({
+      upstreams: [
+        { name: 'fast', hosts: [slow.url] },
+        ...(withSlow ? [{ name: 'slow', hosts: [slow.url], maxConcurrent: 1, maxQueue: 5 }] : []),
+      ],
+      routes: [
+        { name: 'r', pathPrefix: '/', upstream: withSlow ? 'slow' : 'fast' },
+        {
+          name: 't',
+          pathPrefix: '/throttled/',
+          upstream: 'fast',
+          limits: [{ name: 'one', key: ['ip' as const], rate: 1, per: '1h', throttle: { maxWait: '1h' } }],
+        },
+      ],
+    });
+    const gw = await gateway(config(true));
+    const text = () => gw.gateway.metrics.text();
+    const until = async (line: string) => {
+      while (!(await text()).includes(line)) await new Promise((r) => setTimeout(r, 5));
+    };
+    const answers = [call(gw, '/a'), call(gw, '/b'), call(gw, '/c')];
+    await until('gatehouse_gateway_upstream_queued{upstream="slow"} 2');
+    expect(await text()).toContain('gatehouse_gateway_upstream_in_flight{upstream="slow"} 1');
+    expect(await text()).toContain('gatehouse_gateway_upstream_in_flight{upstream="fast"} 0');
+    for (let i = 0; i < 3; i += 1) {
+      while (held.length <= i) await new Promise((r) => setTimeout(r, 5));
+      held[i]!.end('ok');
+    }
+    expect((await Promise.all(answers)).map((r) => r.status)).toEqual([200, 200, 200]);
+    expect(await text()).toContain('gatehouse_gateway_upstream_in_flight{upstream="slow"} 0');
+    expect(await text()).toContain('gatehouse_gateway_upstream_queued{upstream="slow"} 0');
+
+    expect(await text()).toContain('gatehouse_gateway_throttle_waiting 0');
+    const first = call(gw, '/throttled/1');
+    while (held.length < 4) await new Promise((r) => setTimeout(r, 5));
+    held[3]!.end('ok');
+    expect((await first).status).toBe(200);
+    const { request } = await import('undici');
+    const leaving = new AbortController();
+    const waiting = request(`${gw.url}/throttled/2`, { dispatcher: gw.agent, signal: leaving.signal }).catch(
+      () => 'aborted',
+    );
+    await until('gatehouse_gateway_throttle_waiting 1');
+    leaving.abort();
+    expect(await waiting).toBe('aborted');
+    await until('gatehouse_gateway_throttle_waiting 0');
+
+    // An upstream a reload removed leaves the exposition.
+    gw.gateway.reload(gatewayConfig(config(false)));
+    expect(await text()).not.toContain('upstream_in_flight{upstream="slow"}');
+    expect(await text()).toContain('gatehouse_gateway_upstream_in_flight{upstream="fast"} 0');
   });
 });
