@@ -29,6 +29,8 @@ export function adminOperations(options: {
   renewListeners: () => Promise<Array<{ listener: string; serialNumber: string; notAfter: string }>>;
   /** The posture audit of `gatehouse doctor` (app/posture_checks.ts on the facts of this process). */
   doctor: () => Promise<PostureReport>;
+  /** Drops gateway response-cache entries; answers how many went (throws when the gateway is not running). */
+  purgeGatewayCache: (filter: { route?: string; pathPrefix?: string }) => number;
 }): AdminOperations {
   const { core, paths, adminToken, rootKey } = options;
   const { keyring, authority, clock, logger } = core;
@@ -73,6 +75,8 @@ export function adminOperations(options: {
       trimKey: async (call, name, min) =>
         done(call, 'kms.key.trim', { key_name: name, minAvailableVersion: min }, await keyring.trimKey(name, min)),
     },
+    purgeGatewayCache: async (call, filter) =>
+      done(call, 'gateway.cache.purge', filter, { purged: options.purgeGatewayCache(filter) }),
     rotateRootKey: async (call) =>
       done(call, 'kms.root.rotate', {}, await rotateRootKey({ core, rootKey, paths, logger })),
   };

@@ -1,3 +1,4 @@
+import { GatehouseError } from '../core/index.js';
 import { createGatewayServer, type GatewayConfig, type GatewayMetrics } from '../gateway/index.js';
 import type { PlatformCore } from './compose.js';
 import { appGatewayAuthenticator, type ApiKeyVerifier } from './gateway_authenticator.js';
@@ -22,6 +23,11 @@ export interface GatewayListener {
   /** The section in force (with the demo route): the start one, then the last reload that applied. */
   config(): GatewayConfig;
   renewCertificate(): Promise<IssuedListenerCert>;
+  /**
+   * Drops response-cache entries (all, one route's, and/or those under a path prefix); answers how many went.
+   * Throws ERR_GATEWAY_ROUTE_UNKNOWN for a route the configuration in force lacks.
+   */
+  purgeCache(filter: { route?: string; pathPrefix?: string }): number;
   close(): Promise<void>;
 }
 
@@ -122,6 +128,12 @@ export async function startGatewayListener(o: {
       },
       config: () => inForce,
       renewCertificate: () => listener.renewCertificate(),
+      purgeCache: (filter) => {
+        if (filter.route !== undefined && !inForce.routes.some((r) => r.name === filter.route)) {
+          throw new GatehouseError('ERR_GATEWAY_ROUTE_UNKNOWN', { detail: `route ${filter.route}` });
+        }
+        return gateway.cache.purge(filter);
+      },
       close: unwind,
     };
   } catch (err) {

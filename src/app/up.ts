@@ -255,6 +255,10 @@ export async function startGatehouse(options: {
           }
           return renewed;
         },
+        purgeGatewayCache: (filter) => {
+          if (!started.gateway) throw new GatehouseError('ERR_NOT_RUNNING', { detail: 'the gateway has not started' });
+          return started.gateway.purgeCache(filter);
+        },
         doctor: async () =>
           auditPosture(
             await gatherPostureFacts({

@@ -335,6 +335,11 @@ export const ERROR_CODES = {
     message: 'The gateway does not carry this protocol upgrade or tunnel',
     doc: 'A request asked the gateway to switch protocols in a way it does not carry: the method `CONNECT`, an `Upgrade` to any protocol but `websocket` (`h2c` alone is ignored as HTTP allows), or a WebSocket handshake on a route without `websocket: true`. Nothing reached the upstream. See docs/gateway.md "WebSocket".',
   },
+  ERR_GATEWAY_ROUTE_UNKNOWN: {
+    status: 404,
+    message: 'The gateway has no route of that name',
+    doc: 'A cache purge (`gatehouse admin purge-cache --route NAME`, `POST /v1/gateway/cache/purge`) named a route the gateway configuration in force does not have; nothing was purged.',
+  },
   ERR_GATEWAY_TUNNELS_FULL: {
     status: 503,
     message: 'Too many WebSocket tunnels to the upstream',

@@ -35,6 +35,8 @@ export interface AdminOperations {
   renewListenerCertificates(call: AdminCall): Promise<unknown>;
   /** The security posture audit of `gatehouse doctor` (docs/operations.md, "gatehouse doctor"). */
   doctor(): Promise<unknown>;
+  /** Drops gateway response-cache entries (all, one route's, those under a path prefix): `{ purged: n }`. */
+  purgeGatewayCache(call: AdminCall, filter: { route?: string; pathPrefix?: string }): Promise<unknown>;
 }
 
 const createKeyBody = z.strictObject({
@@ -47,6 +49,10 @@ const configBody = z.strictObject({
   deletion_allowed: z.boolean().optional(),
 });
 const trimBody = z.strictObject({ min_available_version: z.number().int().min(1) });
+const purgeBody = z.strictObject({
+  route: z.string().min(1).max(128).optional(),
+  path_prefix: z.string().startsWith('/').max(8192).optional(),
+});
 const nameParams = z.strictObject({ name: z.string().min(1).max(128) });
 
 /**
@@ -64,6 +70,13 @@ export function registerAdminRoutes(app: FastifyInstance, ops: AdminOperations):
     scope.get('/v1/ca/status', async () => ops.caStatus());
     scope.post('/v1/tls/renew', async (request) => ops.renewListenerCertificates(adminCall(request)));
     scope.get('/v1/doctor', async () => ops.doctor());
+    scope.post('/v1/gateway/cache/purge', async (request) => {
+      const body = parseRequest(purgeBody, request.body ?? {});
+      return ops.purgeGatewayCache(adminCall(request), {
+        ...(body.route === undefined ? {} : { route: body.route }),
+        ...(body.path_prefix === undefined ? {} : { pathPrefix: body.path_prefix }),
+      });
+    });
 
     scope.post('/v1/kms/keys', async (request, reply) => {
       const body = parseRequest(createKeyBody, request.body);

@@ -137,6 +137,21 @@ describe('admin CLI round trips', () => {
     expect(report.passed).toContain('admin_token.file_mode');
   });
 
+  it('purges the gateway response cache; an unknown route is refused', async () => {
+    const all = await gh('admin', 'purge-cache');
+    expect(all).toMatchObject({ code: 0, stderr: '' });
+    expect(all.stdout).toContain('purged 0 cached responses');
+    const demo = await gh('admin', 'purge-cache', '--route', 'demo', '--path-prefix', '/demo/', '--json');
+    expect(demo.code).toBe(0);
+    expect(JSON.parse(demo.stdout)).toEqual({ purged: 0 });
+    const unknown = await gh('admin', 'purge-cache', '--route', 'no-such-route');
+    expect(unknown.code).toBe(1);
+    expect(unknown.stderr).toContain('The gateway has no route of that name');
+    const relative = await gh('admin', 'purge-cache', '--path-prefix', 'demo/');
+    expect(relative.code).toBe(1);
+    expect(relative.stdout).toBe('');
+  });
+
   it('exits 2 on usage errors', async () => {
     const usage = await gh('kms', 'key', 'config', 'orders', '--min-decryption-version', 'many');
     expect(usage.code).toBe(2);

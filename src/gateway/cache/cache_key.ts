@@ -69,3 +69,14 @@ export function routeOfKey(key: string): string {
   const space = key.indexOf(' ');
   return space === -1 ? key : key.slice(0, space);
 }
+
+/**
+ * The request target of a route-scoped key (`route METHOD https host target`): the last field, since a request target
+ * never holds a space (the HTTP parser refuses one) while a Host field might.
+ *
+ * @example
+ * targetOfKey('orders GET https example.com /a?b=1'); // '/a?b=1'
+ */
+export function targetOfKey(key: string): string {
+  return key.slice(key.lastIndexOf(' ') + 1);
+}

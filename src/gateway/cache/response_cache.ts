@@ -1,6 +1,6 @@
 import type { Clock } from '../../core/index.js';
 import type { CacheDirectives } from './cache_control.js';
-import { routeOfKey } from './cache_key.js';
+import { routeOfKey, targetOfKey } from './cache_key.js';
 
 /** A stored response. */
 export interface CachedResponse {
@@ -179,6 +179,25 @@ export class ResponseCache {
     if (routes.size === 0) return;
     this.drops += 1;
     for (const key of [...this.entries.keys()]) if (routes.has(routeOfKey(key))) this.invalidate(key);
+  }
+
+  /**
+   * Drops the entries an operator names (the admin API's cache purge): every entry, those of one route, and/or those
+   * whose request target starts with `pathPrefix` (query included). Fills already running are not stored (their
+   * answer may predate the purge). Answers how many entries (variants included) went. Walks the whole cache.
+   *
+   * @example
+   * cache.purge({ route: 'catalog', pathPrefix: '/products/' }); // 12
+   */
+  purge(filter: { route?: string; pathPrefix?: string }): number {
+    this.drops += 1;
+    const before = this.count;
+    for (const key of [...this.entries.keys()]) {
+      if (filter.route !== undefined && routeOfKey(key) !== filter.route) continue;
+      if (filter.pathPrefix !== undefined && !targetOfKey(key).startsWith(filter.pathPrefix)) continue;
+      this.invalidate(key);
+    }
+    return before - this.count;
   }
 
   /**

@@ -84,6 +84,40 @@ describe('ResponseCache (unit)', () => {
     expect(cache.store(key('svc', '/a'), entry('new'), cache.generation)).toBe(true);
   });
 
+  it('purges all entries, one route, or those under a path prefix (query included), and counts them', () => {
+    const cache = new ResponseCache({
+      clock: new ManualClock(0),
+      maxBytes: 1 << 20,
+      maxEntries: 100,
+      maxObjectSize: 1 << 20,
+    });
+    const key = (route: string, path: string, host = 'example.com') =>
+      routeCacheKey(route, cacheKey('GET', host, path));
+    const fill = () => {
+      for (const k of [
+        key('shop', '/products/1'),
+        key('shop', '/products/2?color=red'),
+        key('shop', '/cart'),
+        key('blog', '/products/1'),
+        key('blog', '/posts/1', 'odd host'),
+      ]) {
+        cache.store(k, entry(k));
+      }
+    };
+    fill();
+    const started = cache.generation;
+    expect(cache.purge({ route: 'shop', pathPrefix: '/products/' })).toBe(2);
+    expect(cache.lookup(key('shop', '/cart'), {})).toBeDefined();
+    expect(cache.lookup(key('blog', '/products/1'), {})).toBeDefined();
+    expect(cache.lookup(key('shop', '/products/1'), {})).toBeUndefined();
+    expect(cache.store(key('shop', '/products/3'), entry('fetched before the purge'), started)).toBe(false);
+    expect(cache.purge({ pathPrefix: '/posts/' })).toBe(1); // the target is read from the end: a Host with a space
+    expect(cache.purge({ route: 'blog' })).toBe(1);
+    expect(cache.purge({ route: 'nothing-here' })).toBe(0);
+    expect(cache.purge({})).toBe(1);
+    expect(cache.usage).toEqual({ bytes: 0, entries: 0 });
+  });
+
   it('forgets the routes a reload gives another upstream, other hosts or other cache settings, or removes', () => {
     const section = (over: { svcUpstream?: string; aHosts?: string[]; svcCache?: boolean; limits?: boolean }) =>
       gatewayConfig({
