@@ -127,6 +127,19 @@ export const KMS_AND_GATEWAY_CHECKS: readonly Check[] = [
     },
   },
   {
+    name: 'gateway.hsts',
+    run: ({ gateway }) =>
+      gateway.hsts.maxAge <= 0
+        ? [
+            finding(
+              'notice',
+              'gateway answers carry no Strict-Transport-Security (gateway.hsts.maxAge 0): a browser may try plain HTTP first and be led astray',
+              'set gateway.hsts.maxAge (730d by default), unless every upstream sends its own',
+            ),
+          ]
+        : [],
+  },
+  {
     name: 'gateway.revocation',
     run: ({ gateway }) =>
       gateway.revocation.mode === 'off' && gateway.routes.some((r) => r.auth.kind === 'jwt')

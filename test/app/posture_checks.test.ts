@@ -242,5 +242,10 @@ describe('gatehouse doctor: the posture checks', () => {
     // Revocation off matters only with JWT routes.
     const noJwt = { ...gateway, trustedProxies: [], routes: [{ ...gateway.routes[1], limits: [] }] };
     expect(checksOf(facts({ gateway: noJwt }))).toEqual(['notice gateway.public_routes']);
+    // HSTS is on by default; turned off, it is a notice.
+    expect(checksOf(facts({ gateway: { ...noJwt, hsts: { maxAge: '0s' } } }))).toEqual([
+      'notice gateway.hsts',
+      'notice gateway.public_routes',
+    ]);
   });
 });
