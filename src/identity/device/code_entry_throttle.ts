@@ -1,7 +1,8 @@
 import { GatehouseError } from '../../core/index.js';
 import {
   addressKey,
-  emissionIntervalMs,
+  type Budget,
+  Budgets,
   type LimiterStore,
   type RateLimit,
   retryAfterSeconds,
@@ -37,34 +38,33 @@ export function attemptsWithin(limit: RateLimit, windowMs: number): number {
  * if (!found) await throttle.failed(address, account);
  */
 export class CodeEntryThrottle {
-  constructor(
-    private readonly store: LimiterStore,
-    private readonly limits: CodeEntryLimits,
-    private readonly prefix = 'device-entry:',
-  ) {}
+  private readonly budgets: Budgets;
 
-  private requests(address: string, account: string, cost: number) {
-    return [
-      { key: `${this.prefix}acct:${account}`, limit: this.limits.failedEntryPerAccount, cost },
-      { key: `${this.prefix}addr:${addressKey(address)}`, limit: this.limits.failedEntryPerAddress, cost },
-      { key: `${this.prefix}all`, limit: this.limits.failedEntryGlobal, cost },
-    ];
+  constructor(
+    store: LimiterStore,
+    private readonly limits: CodeEntryLimits,
+    prefix = 'device-entry:',
+  ) {
+    this.budgets = new Budgets(store, prefix);
   }
 
   async admit(address: string, account: string): Promise<void> {
-    const requests = this.requests(address, account, 0);
-    const decisions = await this.store.consumeMany(requests);
-    decisions.forEach((decision, i) => {
-      const limit = (requests[i] as { limit: RateLimit }).limit;
-      if (decision.remaining < 1) {
-        const err = new GatehouseError('ERR_IDENTITY_DEVICE_CODE_THROTTLED') as CodeEntryThrottled;
-        err.retryAfterSeconds = retryAfterSeconds(emissionIntervalMs(limit));
-        throw err;
-      }
-    });
+    const refusal = await this.budgets.take(this.failures(address, account, 0));
+    if (refusal === undefined) return;
+    const err = new GatehouseError('ERR_IDENTITY_DEVICE_CODE_THROTTLED') as CodeEntryThrottled;
+    err.retryAfterSeconds = retryAfterSeconds(refusal.retryAfterMs);
+    throw err;
   }
 
   async failed(address: string, account: string): Promise<void> {
-    await this.store.consumeMany(this.requests(address, account, 1));
+    await this.budgets.take(this.failures(address, account, 1));
+  }
+
+  private failures(address: string, account: string, cost: 0 | 1): Budget[] {
+    return [
+      { name: 'account', key: `acct:${account}`, limit: this.limits.failedEntryPerAccount, cost },
+      { name: 'address', key: `addr:${addressKey(address)}`, limit: this.limits.failedEntryPerAddress, cost },
+      { name: 'global', key: 'all', limit: this.limits.failedEntryGlobal, cost },
+    ];
   }
 }

@@ -1,7 +1,8 @@
 import { GatehouseError } from '../../core/index.js';
 import {
   addressKey,
-  emissionIntervalMs,
+  type Budget,
+  Budgets,
   type LimiterStore,
   type RateLimit,
   retryAfterSeconds,
@@ -25,33 +26,32 @@ export type SignInThrottled = GatehouseError & { retryAfterSeconds: number };
  * if (!ok) await throttle.failed(address, usernameKey(name));
  */
 export class SignInThrottle {
+  private readonly budgets: Budgets;
+
   constructor(
-    private readonly store: LimiterStore,
+    store: LimiterStore,
     private readonly limits: SignInLimits,
-    private readonly prefix = 'signin:',
-  ) {}
+    prefix = 'signin:',
+  ) {
+    this.budgets = new Budgets(store, prefix);
+  }
 
   async admit(address: string, account: string): Promise<void> {
-    const [acct, addr] = await this.store.consumeMany([
-      { key: `${this.prefix}acct:${account}`, limit: this.limits.failedLoginPerAccount, cost: 0 },
-      { key: `${this.prefix}addr:${addressKey(address)}`, limit: this.limits.failedLoginPerAddress, cost: 0 },
-    ]);
-    for (const [decision, limit] of [
-      [acct, this.limits.failedLoginPerAccount],
-      [addr, this.limits.failedLoginPerAddress],
-    ] as const) {
-      if (decision && decision.remaining < 1) {
-        const err = new GatehouseError('ERR_IDENTITY_SIGN_IN_THROTTLED') as SignInThrottled;
-        err.retryAfterSeconds = retryAfterSeconds(emissionIntervalMs(limit));
-        throw err;
-      }
-    }
+    const refusal = await this.budgets.take(this.failures(address, account, 0));
+    if (refusal === undefined) return;
+    const err = new GatehouseError('ERR_IDENTITY_SIGN_IN_THROTTLED') as SignInThrottled;
+    err.retryAfterSeconds = retryAfterSeconds(refusal.retryAfterMs);
+    throw err;
   }
 
   async failed(address: string, account: string): Promise<void> {
-    await this.store.consumeMany([
-      { key: `${this.prefix}acct:${account}`, limit: this.limits.failedLoginPerAccount, cost: 1 },
-      { key: `${this.prefix}addr:${addressKey(address)}`, limit: this.limits.failedLoginPerAddress, cost: 1 },
-    ]);
+    await this.budgets.take(this.failures(address, account, 1));
+  }
+
+  private failures(address: string, account: string, cost: 0 | 1): Budget[] {
+    return [
+      { name: 'account', key: `acct:${account}`, limit: this.limits.failedLoginPerAccount, cost },
+      { name: 'address', key: `addr:${addressKey(address)}`, limit: this.limits.failedLoginPerAddress, cost },
+    ];
   }
 }
