@@ -1,6 +1,13 @@
 import type { Config } from '../config/index.js';
 import { GatehouseError } from '../core/index.js';
-import { addressKey, type Budget, Budgets, type LimiterStore, retryAfterSeconds } from '../ratelimit/index.js';
+import {
+  addressKey,
+  type Budget,
+  type BudgetRefusal,
+  Budgets,
+  type LimiterStore,
+  retryAfterSeconds,
+} from '../ratelimit/index.js';
 
 /** The limits of {@link CaThrottle} (`pki.limits` in the config). */
 export type CaLimits = Config['pki']['limits'];
@@ -11,6 +18,12 @@ export type CaThrottled = GatehouseError & { retryAfterSeconds: number };
 /** Which budget refused (in the log line and the private detail; never in the answer). */
 export type CaLimitName =
   'sign_per_address' | 'failed_bootstrap_per_address' | 'renew_per_address' | 'renew_per_spiffe_id';
+
+function throttled({ budget, retryAfterMs }: BudgetRefusal<CaLimitName>): CaThrottled {
+  const err = new GatehouseError('ERR_PKI_RATE_LIMITED', { detail: `limit ${budget}` }) as CaThrottled;
+  err.retryAfterSeconds = retryAfterSeconds(retryAfterMs, 60);
+  return err;
+}
 
 /**
  * The CA listener's throttles, counted in the platform's limiter store under `ca:` keys: every enrollment spends from
@@ -26,54 +39,44 @@ export type CaLimitName =
  * await throttle.admitRenewOf(spiffeId);           // once it is
  */
 export class CaThrottle {
-  private readonly budgets: Budgets;
+  private readonly budgets: Budgets<CaLimitName>;
 
   constructor(
     store: LimiterStore,
     private readonly limits: CaLimits,
     prefix = 'ca:',
   ) {
-    this.budgets = new Budgets(store, prefix);
+    this.budgets = new Budgets(store, prefix, throttled);
   }
 
   /** Spends one enrollment from the address budget and checks its failure budget (without spending it). */
   async admitSign(address: string): Promise<void> {
     const from = addressKey(address);
-    await this.admit([
-      {
-        name: 'failed_bootstrap_per_address',
-        key: `fail-addr:${from}`,
-        limit: this.limits.failedBootstrapPerAddress,
-        cost: 0,
-      },
+    await this.budgets.admit([
+      { ...this.failedBootstrapOf(from), cost: 0 },
       { name: 'sign_per_address', key: `sign-addr:${from}`, limit: this.limits.signPerAddress, cost: 1 },
     ]);
   }
 
   /** Records a refused bootstrap credential from `address`. */
   async failedBootstrap(address: string): Promise<void> {
-    const key = `fail-addr:${addressKey(address)}`;
-    const limit = this.limits.failedBootstrapPerAddress;
-    await this.budgets.take([{ name: 'failed_bootstrap_per_address', key, limit, cost: 1 }]);
+    await this.budgets.spend([this.failedBootstrapOf(addressKey(address))]);
   }
 
   /** Spends one renewal from the address budget. */
   async admitRenew(address: string): Promise<void> {
     const key = `renew-addr:${addressKey(address)}`;
-    await this.admit([{ name: 'renew_per_address', key, limit: this.limits.renewPerAddress, cost: 1 }]);
+    await this.budgets.admit([{ name: 'renew_per_address', key, limit: this.limits.renewPerAddress, cost: 1 }]);
   }
 
   /** Spends one renewal from the budget of the SPIFFE ID the client certificate holds. */
   async admitRenewOf(spiffeId: string): Promise<void> {
     const key = `renew-id:${spiffeId}`;
-    await this.admit([{ name: 'renew_per_spiffe_id', key, limit: this.limits.renewPerSpiffeId, cost: 1 }]);
+    await this.budgets.admit([{ name: 'renew_per_spiffe_id', key, limit: this.limits.renewPerSpiffeId, cost: 1 }]);
   }
 
-  private async admit(budgets: Budget<CaLimitName>[]): Promise<void> {
-    const refusal = await this.budgets.take(budgets);
-    if (refusal === undefined) return;
-    const err = new GatehouseError('ERR_PKI_RATE_LIMITED', { detail: `limit ${refusal.budget}` }) as CaThrottled;
-    err.retryAfterSeconds = retryAfterSeconds(refusal.retryAfterMs, 60);
-    throw err;
+  private failedBootstrapOf(from: string): Budget<CaLimitName> {
+    const limit = this.limits.failedBootstrapPerAddress;
+    return { name: 'failed_bootstrap_per_address', key: `fail-addr:${from}`, limit };
   }
 }

@@ -21,4 +21,4 @@ export type {
 export { addressKey, plainAddress } from './address_key.js';
 export { retryAfterSeconds, emissionIntervalMs } from './retry_after.js';
 export { Budgets } from './budgets.js';
-export type { Budget, BudgetRefusal } from './budgets.js';
+export type { Budget, BudgetCost, BudgetRefusal } from './budgets.js';

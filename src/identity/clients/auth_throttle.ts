@@ -1,6 +1,7 @@
 import {
   addressKey,
   type Budget,
+  type BudgetRefusal,
   Budgets,
   type LimiterStore,
   type RateLimit,
@@ -17,6 +18,12 @@ export interface AuthThrottleLimits {
 
 /** A throttle refusal: 429 `temporarily_unavailable`, with the seconds to put in Retry-After. */
 export type Throttled = Error & { retryAfterSeconds: number };
+
+function throttled({ budget, retryAfterMs }: BudgetRefusal): Throttled {
+  const err = oauthError('temporarily_unavailable', undefined, budget) as unknown as Throttled;
+  err.retryAfterSeconds = retryAfterSeconds(retryAfterMs);
+  return err;
+}
 
 /**
  * Protects the token endpoint: every request spends from a per-address budget (flood guard); failed client
@@ -37,36 +44,32 @@ export class AuthThrottle {
     /** Name of the per-address flood budget (each protected endpoint has its own; failure budgets are shared). */
     private readonly floodName = 'req',
   ) {
-    this.budgets = new Budgets(store, prefix);
+    this.budgets = new Budgets(store, prefix, throttled);
   }
 
   /** Spends one request from the address budget and checks both failure budgets (without spending them). */
   async admit(address: string, clientId: string | undefined): Promise<void> {
     const from = addressKey(address);
-    const flood = `${this.floodName} flood from one address`;
-    const refusal = await this.budgets.take([
-      { name: flood, key: `${this.floodName}:${from}`, limit: this.limits.tokenRequestsPerAddress, cost: 1 },
-      ...this.failures(from, clientId, 0),
+    const name = `${this.floodName} flood from one address`;
+    await this.budgets.admit([
+      { name, key: `${this.floodName}:${from}`, limit: this.limits.tokenRequestsPerAddress, cost: 1 },
+      ...this.failures(from, clientId).map((budget) => ({ ...budget, cost: 0 as const })),
     ]);
-    if (refusal === undefined) return;
-    const err = oauthError('temporarily_unavailable', undefined, refusal.budget) as unknown as Throttled;
-    err.retryAfterSeconds = retryAfterSeconds(refusal.retryAfterMs);
-    throw err;
   }
 
   /** Records a failed client authentication against the address and (when named) the client. */
   async failed(address: string, clientId: string | undefined): Promise<void> {
-    await this.budgets.take(this.failures(addressKey(address), clientId, 1));
+    await this.budgets.spend(this.failures(addressKey(address), clientId));
   }
 
   /** The failure budgets of a request from `from` (an address key) for `clientId` (when named). */
-  private failures(from: string, clientId: string | undefined, cost: 0 | 1): Budget[] {
+  private failures(from: string, clientId: string | undefined): Budget[] {
     const { failedAuthPerAddress, failedAuthPerClient } = this.limits;
     return [
-      { name: 'failed auth per address', key: `fail-addr:${from}`, limit: failedAuthPerAddress, cost },
+      { name: 'failed auth per address', key: `fail-addr:${from}`, limit: failedAuthPerAddress },
       ...(clientId === undefined
         ? []
-        : [{ name: 'failed auth per client', key: `fail-client:${clientId}`, limit: failedAuthPerClient, cost }]),
+        : [{ name: 'failed auth per client', key: `fail-client:${clientId}`, limit: failedAuthPerClient }]),
     ];
   }
 }
