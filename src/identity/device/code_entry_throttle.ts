@@ -1,12 +1,6 @@
-import { GatehouseError } from '../../core/index.js';
-import {
-  addressKey,
-  type Budget,
-  Budgets,
-  type LimiterStore,
-  type RateLimit,
-  retryAfterSeconds,
-} from '../../ratelimit/index.js';
+import type { GatehouseError } from '../../core/index.js';
+import type { LimiterStore, RateLimit } from '../../ratelimit/index.js';
+import { FailureThrottle } from '../failure_throttle.js';
 
 /** Failed user code entries tolerated per account, per source address and in total. */
 export interface CodeEntryLimits {
@@ -37,34 +31,12 @@ export function attemptsWithin(limit: RateLimit, windowMs: number): number {
  * await throttle.admit(address, account);
  * if (!found) await throttle.failed(address, account);
  */
-export class CodeEntryThrottle {
-  private readonly budgets: Budgets;
-
-  constructor(
-    store: LimiterStore,
-    private readonly limits: CodeEntryLimits,
-    prefix = 'device-entry:',
-  ) {
-    this.budgets = new Budgets(store, prefix);
-  }
-
-  async admit(address: string, account: string): Promise<void> {
-    const refusal = await this.budgets.take(this.failures(address, account, 0));
-    if (refusal === undefined) return;
-    const err = new GatehouseError('ERR_IDENTITY_DEVICE_CODE_THROTTLED') as CodeEntryThrottled;
-    err.retryAfterSeconds = retryAfterSeconds(refusal.retryAfterMs);
-    throw err;
-  }
-
-  async failed(address: string, account: string): Promise<void> {
-    await this.budgets.take(this.failures(address, account, 1));
-  }
-
-  private failures(address: string, account: string, cost: 0 | 1): Budget[] {
-    return [
-      { name: 'account', key: `acct:${account}`, limit: this.limits.failedEntryPerAccount, cost },
-      { name: 'address', key: `addr:${addressKey(address)}`, limit: this.limits.failedEntryPerAddress, cost },
-      { name: 'global', key: 'all', limit: this.limits.failedEntryGlobal, cost },
-    ];
+export class CodeEntryThrottle extends FailureThrottle {
+  constructor(store: LimiterStore, limits: CodeEntryLimits, prefix = 'device-entry:') {
+    super(store, prefix, 'ERR_IDENTITY_DEVICE_CODE_THROTTLED', {
+      perAccount: limits.failedEntryPerAccount,
+      perAddress: limits.failedEntryPerAddress,
+      total: limits.failedEntryGlobal,
+    });
   }
 }

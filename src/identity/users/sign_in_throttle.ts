@@ -1,12 +1,6 @@
-import { GatehouseError } from '../../core/index.js';
-import {
-  addressKey,
-  type Budget,
-  Budgets,
-  type LimiterStore,
-  type RateLimit,
-  retryAfterSeconds,
-} from '../../ratelimit/index.js';
+import type { GatehouseError } from '../../core/index.js';
+import type { LimiterStore, RateLimit } from '../../ratelimit/index.js';
+import { FailureThrottle } from '../failure_throttle.js';
 
 /** Failed sign-ins tolerated per username and per source address. */
 export interface SignInLimits {
@@ -25,33 +19,11 @@ export type SignInThrottled = GatehouseError & { retryAfterSeconds: number };
  * await throttle.admit(address, usernameKey(name));
  * if (!ok) await throttle.failed(address, usernameKey(name));
  */
-export class SignInThrottle {
-  private readonly budgets: Budgets;
-
-  constructor(
-    store: LimiterStore,
-    private readonly limits: SignInLimits,
-    prefix = 'signin:',
-  ) {
-    this.budgets = new Budgets(store, prefix);
-  }
-
-  async admit(address: string, account: string): Promise<void> {
-    const refusal = await this.budgets.take(this.failures(address, account, 0));
-    if (refusal === undefined) return;
-    const err = new GatehouseError('ERR_IDENTITY_SIGN_IN_THROTTLED') as SignInThrottled;
-    err.retryAfterSeconds = retryAfterSeconds(refusal.retryAfterMs);
-    throw err;
-  }
-
-  async failed(address: string, account: string): Promise<void> {
-    await this.budgets.take(this.failures(address, account, 1));
-  }
-
-  private failures(address: string, account: string, cost: 0 | 1): Budget[] {
-    return [
-      { name: 'account', key: `acct:${account}`, limit: this.limits.failedLoginPerAccount, cost },
-      { name: 'address', key: `addr:${addressKey(address)}`, limit: this.limits.failedLoginPerAddress, cost },
-    ];
+export class SignInThrottle extends FailureThrottle {
+  constructor(store: LimiterStore, limits: SignInLimits, prefix = 'signin:') {
+    super(store, prefix, 'ERR_IDENTITY_SIGN_IN_THROTTLED', {
+      perAccount: limits.failedLoginPerAccount,
+      perAddress: limits.failedLoginPerAddress,
+    });
   }
 }
