@@ -1,6 +1,13 @@
 import type { Config } from '../config/index.js';
 import { GatehouseError } from '../core/index.js';
-import { addressKey, emissionIntervalMs, type LimiterStore, retryAfterSeconds } from '../ratelimit/index.js';
+import {
+  addressKey,
+  type Budget,
+  type BudgetRefusal,
+  Budgets,
+  type LimiterStore,
+  retryAfterSeconds,
+} from '../ratelimit/index.js';
 
 /** The limits of {@link CaThrottle} (`pki.limits` in the config). */
 export type CaLimits = Config['pki']['limits'];
@@ -12,8 +19,8 @@ export type CaThrottled = GatehouseError & { retryAfterSeconds: number };
 export type CaLimitName =
   'sign_per_address' | 'failed_bootstrap_per_address' | 'renew_per_address' | 'renew_per_spiffe_id';
 
-function throttled(limit: CaLimitName, retryAfterMs: number): CaThrottled {
-  const err = new GatehouseError('ERR_PKI_RATE_LIMITED', { detail: `limit ${limit}` }) as CaThrottled;
+function throttled({ budget, retryAfterMs }: BudgetRefusal<CaLimitName>): CaThrottled {
+  const err = new GatehouseError('ERR_PKI_RATE_LIMITED', { detail: `limit ${budget}` }) as CaThrottled;
   err.retryAfterSeconds = retryAfterSeconds(retryAfterMs, 60);
   return err;
 }
@@ -32,48 +39,44 @@ function throttled(limit: CaLimitName, retryAfterMs: number): CaThrottled {
  * await throttle.admitRenewOf(spiffeId);           // once it is
  */
 export class CaThrottle {
+  private readonly budgets: Budgets<CaLimitName>;
+
   constructor(
-    private readonly store: LimiterStore,
+    store: LimiterStore,
     private readonly limits: CaLimits,
-    private readonly prefix = 'ca:',
-  ) {}
+    prefix = 'ca:',
+  ) {
+    this.budgets = new Budgets(store, prefix, throttled);
+  }
 
   /** Spends one enrollment from the address budget and checks its failure budget (without spending it). */
   async admitSign(address: string): Promise<void> {
-    const { signPerAddress, failedBootstrapPerAddress } = this.limits;
     const from = addressKey(address);
-    const [failed, sign] = await this.store.consumeMany([
-      { key: `${this.prefix}fail-addr:${from}`, limit: failedBootstrapPerAddress, cost: 0 },
-      { key: `${this.prefix}sign-addr:${from}`, limit: signPerAddress, cost: 1 },
+    await this.budgets.admit([
+      { ...this.failedBootstrapOf(from), cost: 0 },
+      { name: 'sign_per_address', key: `sign-addr:${from}`, limit: this.limits.signPerAddress, cost: 1 },
     ]);
-    if (failed && failed.remaining < 1) {
-      throw throttled('failed_bootstrap_per_address', emissionIntervalMs(failedBootstrapPerAddress));
-    }
-    if (sign && !sign.allowed) throw throttled('sign_per_address', sign.retryAfterMs);
   }
 
   /** Records a refused bootstrap credential from `address`. */
   async failedBootstrap(address: string): Promise<void> {
-    await this.store.consume(
-      `${this.prefix}fail-addr:${addressKey(address)}`,
-      this.limits.failedBootstrapPerAddress,
-      1,
-    );
+    await this.budgets.spend([this.failedBootstrapOf(addressKey(address))]);
   }
 
   /** Spends one renewal from the address budget. */
   async admitRenew(address: string): Promise<void> {
-    const decision = await this.store.consume(
-      `${this.prefix}renew-addr:${addressKey(address)}`,
-      this.limits.renewPerAddress,
-      1,
-    );
-    if (!decision.allowed) throw throttled('renew_per_address', decision.retryAfterMs);
+    const key = `renew-addr:${addressKey(address)}`;
+    await this.budgets.admit([{ name: 'renew_per_address', key, limit: this.limits.renewPerAddress, cost: 1 }]);
   }
 
   /** Spends one renewal from the budget of the SPIFFE ID the client certificate holds. */
   async admitRenewOf(spiffeId: string): Promise<void> {
-    const decision = await this.store.consume(`${this.prefix}renew-id:${spiffeId}`, this.limits.renewPerSpiffeId, 1);
-    if (!decision.allowed) throw throttled('renew_per_spiffe_id', decision.retryAfterMs);
+    const key = `renew-id:${spiffeId}`;
+    await this.budgets.admit([{ name: 'renew_per_spiffe_id', key, limit: this.limits.renewPerSpiffeId, cost: 1 }]);
+  }
+
+  private failedBootstrapOf(from: string): Budget<CaLimitName> {
+    const limit = this.limits.failedBootstrapPerAddress;
+    return { name: 'failed_bootstrap_per_address', key: `fail-addr:${from}`, limit };
   }
 }

@@ -20,3 +20,5 @@ export type {
 } from './breaker.js';
 export { addressKey, plainAddress } from './address_key.js';
 export { retryAfterSeconds, emissionIntervalMs } from './retry_after.js';
+export { Budgets } from './budgets.js';
+export type { Budget, BudgetCost, BudgetRefusal } from './budgets.js';

@@ -1,6 +1,8 @@
 import {
   addressKey,
-  emissionIntervalMs,
+  type Budget,
+  type BudgetRefusal,
+  Budgets,
   type LimiterStore,
   type RateLimit,
   retryAfterSeconds,
@@ -17,8 +19,8 @@ export interface AuthThrottleLimits {
 /** A throttle refusal: 429 `temporarily_unavailable`, with the seconds to put in Retry-After. */
 export type Throttled = Error & { retryAfterSeconds: number };
 
-function throttled(retryAfterMs: number, what: string): Throttled {
-  const err = oauthError('temporarily_unavailable', undefined, what) as unknown as Throttled;
+function throttled({ budget, retryAfterMs }: BudgetRefusal): Throttled {
+  const err = oauthError('temporarily_unavailable', undefined, budget) as unknown as Throttled;
   err.retryAfterSeconds = retryAfterSeconds(retryAfterMs);
   return err;
 }
@@ -33,40 +35,41 @@ function throttled(retryAfterMs: number, what: string): Throttled {
  * await throttle.failed(address, clientId);         // after a failed authentication
  */
 export class AuthThrottle {
+  private readonly budgets: Budgets;
+
   constructor(
-    private readonly store: LimiterStore,
+    store: LimiterStore,
     private readonly limits: AuthThrottleLimits,
-    private readonly prefix = 'identity:',
+    prefix = 'identity:',
     /** Name of the per-address flood budget (each protected endpoint has its own; failure budgets are shared). */
     private readonly floodName = 'req',
-  ) {}
+  ) {
+    this.budgets = new Budgets(store, prefix, throttled);
+  }
 
   /** Spends one request from the address budget and checks both failure budgets (without spending them). */
   async admit(address: string, clientId: string | undefined): Promise<void> {
-    const { tokenRequestsPerAddress, failedAuthPerAddress, failedAuthPerClient } = this.limits;
     const from = addressKey(address);
-    const requests = [
-      { key: `${this.prefix}${this.floodName}:${from}`, limit: tokenRequestsPerAddress, cost: 1 },
-      { key: `${this.prefix}fail-addr:${from}`, limit: failedAuthPerAddress, cost: 0 },
-      ...(clientId === undefined
-        ? []
-        : [{ key: `${this.prefix}fail-client:${clientId}`, limit: failedAuthPerClient, cost: 0 }]),
-    ];
-    const [flood, addr, client] = await this.store.consumeMany(requests);
-    if (flood && !flood.allowed) throw throttled(flood.retryAfterMs, `${this.floodName} flood from one address`);
-    if (addr && addr.remaining < 1)
-      throw throttled(emissionIntervalMs(failedAuthPerAddress), 'failed auth per address');
-    if (client && client.remaining < 1)
-      throw throttled(emissionIntervalMs(failedAuthPerClient), 'failed auth per client');
+    const name = `${this.floodName} flood from one address`;
+    await this.budgets.admit([
+      { name, key: `${this.floodName}:${from}`, limit: this.limits.tokenRequestsPerAddress, cost: 1 },
+      ...this.failures(from, clientId).map((budget) => ({ ...budget, cost: 0 as const })),
+    ]);
   }
 
   /** Records a failed client authentication against the address and (when named) the client. */
   async failed(address: string, clientId: string | undefined): Promise<void> {
-    await this.store.consumeMany([
-      { key: `${this.prefix}fail-addr:${addressKey(address)}`, limit: this.limits.failedAuthPerAddress, cost: 1 },
+    await this.budgets.spend(this.failures(addressKey(address), clientId));
+  }
+
+  /** The failure budgets of a request from `from` (an address key) for `clientId` (when named). */
+  private failures(from: string, clientId: string | undefined): Budget[] {
+    const { failedAuthPerAddress, failedAuthPerClient } = this.limits;
+    return [
+      { name: 'failed auth per address', key: `fail-addr:${from}`, limit: failedAuthPerAddress },
       ...(clientId === undefined
         ? []
-        : [{ key: `${this.prefix}fail-client:${clientId}`, limit: this.limits.failedAuthPerClient, cost: 1 }]),
-    ]);
+        : [{ name: 'failed auth per client', key: `fail-client:${clientId}`, limit: failedAuthPerClient }]),
+    ];
   }
 }

@@ -1,11 +1,6 @@
-import { GatehouseError } from '../../core/index.js';
-import {
-  addressKey,
-  emissionIntervalMs,
-  type LimiterStore,
-  type RateLimit,
-  retryAfterSeconds,
-} from '../../ratelimit/index.js';
+import type { GatehouseError } from '../../core/index.js';
+import type { LimiterStore, RateLimit } from '../../ratelimit/index.js';
+import { FailureThrottle } from '../failure_throttle.js';
 
 /** Failed user code entries tolerated per account, per source address and in total. */
 export interface CodeEntryLimits {
@@ -36,35 +31,12 @@ export function attemptsWithin(limit: RateLimit, windowMs: number): number {
  * await throttle.admit(address, account);
  * if (!found) await throttle.failed(address, account);
  */
-export class CodeEntryThrottle {
-  constructor(
-    private readonly store: LimiterStore,
-    private readonly limits: CodeEntryLimits,
-    private readonly prefix = 'device-entry:',
-  ) {}
-
-  private requests(address: string, account: string, cost: number) {
-    return [
-      { key: `${this.prefix}acct:${account}`, limit: this.limits.failedEntryPerAccount, cost },
-      { key: `${this.prefix}addr:${addressKey(address)}`, limit: this.limits.failedEntryPerAddress, cost },
-      { key: `${this.prefix}all`, limit: this.limits.failedEntryGlobal, cost },
-    ];
-  }
-
-  async admit(address: string, account: string): Promise<void> {
-    const requests = this.requests(address, account, 0);
-    const decisions = await this.store.consumeMany(requests);
-    decisions.forEach((decision, i) => {
-      const limit = (requests[i] as { limit: RateLimit }).limit;
-      if (decision.remaining < 1) {
-        const err = new GatehouseError('ERR_IDENTITY_DEVICE_CODE_THROTTLED') as CodeEntryThrottled;
-        err.retryAfterSeconds = retryAfterSeconds(emissionIntervalMs(limit));
-        throw err;
-      }
+export class CodeEntryThrottle extends FailureThrottle {
+  constructor(store: LimiterStore, limits: CodeEntryLimits, prefix = 'device-entry:') {
+    super(store, prefix, 'ERR_IDENTITY_DEVICE_CODE_THROTTLED', {
+      perAccount: limits.failedEntryPerAccount,
+      perAddress: limits.failedEntryPerAddress,
+      total: limits.failedEntryGlobal,
     });
-  }
-
-  async failed(address: string, account: string): Promise<void> {
-    await this.store.consumeMany(this.requests(address, account, 1));
   }
 }

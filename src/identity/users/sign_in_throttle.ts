@@ -1,11 +1,6 @@
-import { GatehouseError } from '../../core/index.js';
-import {
-  addressKey,
-  emissionIntervalMs,
-  type LimiterStore,
-  type RateLimit,
-  retryAfterSeconds,
-} from '../../ratelimit/index.js';
+import type { GatehouseError } from '../../core/index.js';
+import type { LimiterStore, RateLimit } from '../../ratelimit/index.js';
+import { FailureThrottle } from '../failure_throttle.js';
 
 /** Failed sign-ins tolerated per username and per source address. */
 export interface SignInLimits {
@@ -24,34 +19,11 @@ export type SignInThrottled = GatehouseError & { retryAfterSeconds: number };
  * await throttle.admit(address, usernameKey(name));
  * if (!ok) await throttle.failed(address, usernameKey(name));
  */
-export class SignInThrottle {
-  constructor(
-    private readonly store: LimiterStore,
-    private readonly limits: SignInLimits,
-    private readonly prefix = 'signin:',
-  ) {}
-
-  async admit(address: string, account: string): Promise<void> {
-    const [acct, addr] = await this.store.consumeMany([
-      { key: `${this.prefix}acct:${account}`, limit: this.limits.failedLoginPerAccount, cost: 0 },
-      { key: `${this.prefix}addr:${addressKey(address)}`, limit: this.limits.failedLoginPerAddress, cost: 0 },
-    ]);
-    for (const [decision, limit] of [
-      [acct, this.limits.failedLoginPerAccount],
-      [addr, this.limits.failedLoginPerAddress],
-    ] as const) {
-      if (decision && decision.remaining < 1) {
-        const err = new GatehouseError('ERR_IDENTITY_SIGN_IN_THROTTLED') as SignInThrottled;
-        err.retryAfterSeconds = retryAfterSeconds(emissionIntervalMs(limit));
-        throw err;
-      }
-    }
-  }
-
-  async failed(address: string, account: string): Promise<void> {
-    await this.store.consumeMany([
-      { key: `${this.prefix}acct:${account}`, limit: this.limits.failedLoginPerAccount, cost: 1 },
-      { key: `${this.prefix}addr:${addressKey(address)}`, limit: this.limits.failedLoginPerAddress, cost: 1 },
-    ]);
+export class SignInThrottle extends FailureThrottle {
+  constructor(store: LimiterStore, limits: SignInLimits, prefix = 'signin:') {
+    super(store, prefix, 'ERR_IDENTITY_SIGN_IN_THROTTLED', {
+      perAccount: limits.failedLoginPerAccount,
+      perAddress: limits.failedLoginPerAddress,
+    });
   }
 }
