@@ -129,6 +129,16 @@ export function gatewaySection() {
           'expected a normalized path (no // or dot segments, no query; escapes of letters, digits and -._~ decoded, others uppercased, e.g. /a/%2Fb): requests are routed on their normalized path, so this prefix would never match',
       })
       .describe('Path prefix to match (normalized: requests are routed on their normalized path).'),
+    prefixRewrite: z
+      .string()
+      .regex(/^\//, 'expected a path starting with /')
+      .refine((p) => !p.includes('?') && normalizeRequestTarget(p) === p, {
+        message: 'expected a normalized path (no // or dot segments, no query), e.g. / or /v1',
+      })
+      .optional()
+      .describe(
+        "Replaces the matched `pathPrefix` in the path sent upstream, one slash where they join (Envoy's prefix_rewrite; `/` strips the prefix as Kong's strip_path); the upstream gets the original prefix in X-Forwarded-Prefix. Unset: the path is sent as routed.",
+      ),
     upstream: z.string().describe('Name of the upstream requests go to.'),
     auth: z
       .strictObject({

@@ -27,6 +27,7 @@ import { RequestEnd } from './request_end.js';
 import { hostOf, repeatsHost } from './route_table.js';
 import { Throttle } from './throttle.js';
 import { Tunnels } from './tunnels.js';
+import { rewritePrefix } from './prefix_rewrite.js';
 import type { UpstreamMesh } from './upstream_mtls.js';
 import { createWafStages } from './waf/waf_stage.js';
 import { chainStages, createCacheStage } from './cache/cache_stage.js';
@@ -247,6 +248,7 @@ export class Gateway {
       upstreamStartedAt: undefined,
       requestId: '',
       target: '/',
+      upstreamTarget: '/',
       clientIp: '',
       trustedPeer: undefined,
       route: undefined,
@@ -313,6 +315,8 @@ export class Gateway {
     const entry = state.table.match(hostOf(req.headers.host), q === -1 ? target : target.slice(0, q));
     if (!entry) throw new GatehouseError('ERR_HTTP_NOT_FOUND');
     ctx.route = entry.value;
+    const { prefixRewrite, pathPrefix } = entry.value.config;
+    ctx.upstreamTarget = prefixRewrite === undefined ? target : rewritePrefix(target, pathPrefix, prefixRewrite);
   }
 
   /** `http.bodyLimit`: a declared Content-Length at once, a chunked body as its bytes arrive (413 either way). */
@@ -393,7 +397,10 @@ export class Gateway {
   /** The headers a request is forwarded with, on every path to the upstream (proxy and cache fill). */
   private forwardHeaders(ctx: RequestContext): Record<string, string> {
     const headers = upstreamRequestHeaders(ctx.req.headers, ctx);
-    if (ctx.route!.config.auth.kind === 'api_key') stripApiKey(headers, this.o.apiKeyHeader ?? 'x-api-key');
+    const route = ctx.route!.config;
+    if (route.auth.kind === 'api_key') stripApiKey(headers, this.o.apiKeyHeader ?? 'x-api-key');
+    // The app behind a rewritten prefix learns the one its clients see (Traefik's StripPrefix and Spring read it).
+    if (route.prefixRewrite !== undefined) headers['x-forwarded-prefix'] = route.pathPrefix;
     return headers;
   }
 
@@ -403,7 +410,7 @@ export class Gateway {
       {
         req: ctx.req,
         res: ctx.res,
-        path: ctx.target,
+        path: ctx.upstreamTarget,
         headers: this.forwardHeaders(ctx),
         requestId: ctx.requestId,
         responseHeaders: ctx.responseHeaders,

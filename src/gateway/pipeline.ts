@@ -31,10 +31,12 @@ export interface RequestContext {
   upstreamStartedAt: number | undefined;
   requestId: string;
   /**
-   * The request target as routing, the cache key and the upstream see it (`normalizeRequestTarget` of `req.url`:
-   * `/%61dmin` and `//x/../admin` are `/admin`). The WAF inspects the target as sent.
+   * The request target as routing and the cache key see it (`normalizeRequestTarget` of `req.url`: `/%61dmin` and
+   * `//x/../admin` are `/admin`). The WAF inspects the target as sent.
    */
   target: string;
+  /** The target sent upstream: {@link target}, or with the route's `prefixRewrite` applied. */
+  upstreamTarget: string;
   clientIp: string;
   /** The socket peer when it is a trusted proxy. */
   trustedPeer: string | undefined;

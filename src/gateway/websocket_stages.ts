@@ -82,7 +82,7 @@ export function createWebSocketStages(o: WebSocketStageOptions): {
         {
           req: ctx.req,
           res: ctx.res,
-          path: ctx.target,
+          path: ctx.upstreamTarget,
           headers: o.forwardHeaders(ctx),
           requestId: ctx.requestId,
           responseHeaders: ctx.responseHeaders,

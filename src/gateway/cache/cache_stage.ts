@@ -95,7 +95,7 @@ export function createCacheStage(o: CacheStageOptions): StageRun {
 
   /** Fetches, stores when allowed, returns what to answer the leader with. */
   const fill = async (ctx: RequestContext, key: string, stored: CachedResponse | undefined) => {
-    const url = ctx.target;
+    const url = ctx.upstreamTarget;
     const generation = o.cache.generation; // a reload meanwhile may give the route another upstream
     const requestedAt = o.clock.now();
     ctx.upstreamStartedAt = requestedAt; // the access line's upstream_ms
