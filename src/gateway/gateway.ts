@@ -9,8 +9,9 @@ import {
   REQUEST_TARGET_RULE,
   type Clock,
   type Logger,
+  type Tunnels,
 } from '../core/index.js';
-import { wantsUpgrade } from '../mesh/index.js';
+import { declaresBody, upgradeResponse, wantsUpgrade } from '../mesh/index.js';
 import { CircuitOpenError, MemoryLimiterStore, type LimiterStore } from '../ratelimit/index.js';
 import { AccessLog } from './access_log.js';
 import { boundedBody, hasUndeclaredBody } from './body_limit.js';
@@ -28,13 +29,12 @@ import { RedisGuard } from './redis_guard.js';
 import { ShedLog, type ShedReason } from './shed_log.js';
 import { hostOf, repeatsHost } from './route_table.js';
 import { Throttle } from './throttle.js';
-import { Tunnels } from './tunnels.js';
+import { gatewayTunnels } from './tunnels.js';
 import type { UpstreamMesh } from './upstream_mtls.js';
 import { createWafStages } from './waf/waf_stage.js';
 import { chainStages, createCacheStage } from './cache/cache_stage.js';
 import { ResponseCache } from './cache/response_cache.js';
 import { routesToForget } from './cache/cache_reload.js';
-import { declaresBody, upgradeResponse } from './websocket_handshake.js';
 import { createWebSocketStages } from './websocket_stages.js';
 
 /** Options of {@link Gateway}. */
@@ -153,7 +153,7 @@ export class Gateway {
       proxy: (ctx: RequestContext) => this.proxy(ctx),
     };
     this.stages = buildPipeline(runs);
-    this.tunnels = new Tunnels(this.metrics);
+    this.tunnels = gatewayTunnels(this.metrics);
     this.upgradeStages = buildPipeline({
       ...runs,
       ...createWebSocketStages({

@@ -32,6 +32,7 @@ export {
   wantsUpgrade,
   MESH_REQUEST_TIMEOUT_MS,
 } from './http_forwarding.js';
+export { offersWebSocket, declaresBody, upgradeResponse, switchingProtocolsHead } from './websocket_handshake.js';
 export { MtlsListener } from './mtls_listener.js';
 export type { MtlsMode, MtlsListenerOptions, ListenerStats } from './mtls_listener.js';
 export { mtlsConnector } from './connector.js';
