@@ -42,6 +42,8 @@ export type { InboundOptions, InboundStats } from './inbound.js';
 export { Outbound } from './outbound.js';
 export type { MeshUpstream, OutboundOptions, OutboundRequestStats } from './outbound.js';
 export { Sidecar } from './sidecar.js';
+export { SidecarTunnels, DEFAULT_TUNNEL_SETTINGS } from './sidecar_tunnels.js';
+export type { TunnelSettings, TunnelSide, TunnelStats } from './sidecar_tunnels.js';
 export type { SidecarOptions, SidecarReload } from './sidecar.js';
 export { sidecarMetricsText, type SidecarMetricsInput, type SidecarStats } from './sidecar_metrics.js';
 export { createMtlsServer, createMtlsAgent } from './library.js';
