@@ -39,11 +39,6 @@ export class Tunnels {
     return this.live.size;
   }
 
-  /** Open tunnels, and handshakes holding a place, of `key`. */
-  count(key: string): number {
-    return this.counts.get(key) ?? 0;
-  }
-
   /** Takes a place for a handshake of `key`, or throws `fullCode` (503) at `max`. */
   reserve(key: string, max: number): void {
     const count = this.counts.get(key) ?? 0;
