@@ -21,7 +21,7 @@ import { evaluatePolicies, type AuthorizationPolicy } from './policy.js';
 import type { TokenBindingCheck } from './ports.js';
 import type { SidecarTunnels } from './sidecar_tunnels.js';
 import { refuseBoundToken, tokenBindingAllows } from './token_binding.js';
-import { declaresBody, offersWebSocket } from './websocket_handshake.js';
+import { sortUpgrade } from './upgrade_requests.js';
 
 /** What the inbound side needs besides the listener. */
 export interface InboundOptions {
@@ -110,19 +110,9 @@ export class Inbound {
    * with `sidecar.websocket: false`, gets 501.
    */
   readonly upgradeHandler = (req: IncomingMessage, res: ServerResponse, peer: PeerIdentity | undefined): void => {
-    if (declaresBody(req)) {
-      sendProblem(res, 'ERR_HTTP_BAD_REQUEST', {
-        detail: 'a request offering a protocol upgrade cannot carry a body (RFC 6455 section 4.1)',
-      });
-    } else if (!wantsUpgrade(req)) {
-      void this.handle(req, res, peer);
-    } else if (!offersWebSocket(req) || !this.options.tunnels.settings.websocket) {
-      sendProblem(res, 'ERR_MESH_UPGRADE_UNSUPPORTED');
-    } else if (req.method !== 'GET') {
-      sendProblem(res, 'ERR_HTTP_BAD_REQUEST', { detail: 'a WebSocket handshake is a GET (RFC 6455 section 4.1)' });
-    } else {
-      void this.handshake(req, res, peer);
-    }
+    const kind = sortUpgrade(req, res, this.options.tunnels.settings.websocket);
+    if (kind === 'plain') void this.handle(req, res, peer);
+    else if (kind === 'handshake') void this.handshake(req, res, peer);
   };
 
   /**

@@ -19,7 +19,8 @@ import type { IdentitySource } from './identity_source.js';
 import type { UpstreamBreakers } from './limits.js';
 import { expectSpiffeId, type PeerChecker } from './peer_check.js';
 import type { SidecarTunnels } from './sidecar_tunnels.js';
-import { declaresBody, offersWebSocket, upgradeResponse } from './websocket_handshake.js';
+import { sortUpgrade } from './upgrade_requests.js';
+import { upgradeResponse } from './websocket_handshake.js';
 
 /** A peer service reachable through its sidecar. */
 export interface MeshUpstream {
@@ -187,25 +188,9 @@ export class Outbound {
     socket.on('error', () => socket.destroy()); // the server's own handler left with the upgrade
     if (head.length > 0) socket.unshift(head); // the caller's first bytes of the new protocol, for the tunnel
     const res = upgradeResponse(req, socket);
-    if (declaresBody(req)) {
-      sendProblem(res, 'ERR_HTTP_BAD_REQUEST', {
-        detail: 'a request offering a protocol upgrade cannot carry a body (RFC 6455 section 4.1)',
-      });
-      return;
-    }
-    if (!wantsUpgrade(req)) {
-      void this.handle(req, res);
-      return;
-    }
-    if (!offersWebSocket(req) || !this.options.tunnels.settings.websocket) {
-      sendProblem(res, 'ERR_MESH_UPGRADE_UNSUPPORTED');
-      return;
-    }
-    if (req.method !== 'GET') {
-      sendProblem(res, 'ERR_HTTP_BAD_REQUEST', { detail: 'a WebSocket handshake is a GET (RFC 6455 section 4.1)' });
-      return;
-    }
-    void this.handshake(req, res);
+    const kind = sortUpgrade(req, res, this.options.tunnels.settings.websocket);
+    if (kind === 'plain') void this.handle(req, res);
+    else if (kind === 'handshake') void this.handshake(req, res);
   }
 
   /** The upstream named by the Host, our SVID and the upstream's breaker permit, or undefined after answering. */
