@@ -47,6 +47,7 @@ function reloadable(section: SidecarSection): SidecarReload {
     },
     ...(perCaller ? { callerLimit: { rate: perCaller.rate, period: perCaller.per, burst: perCaller.burst } } : {}),
     breaker: { consecutiveFailures: breaker.consecutiveFailures, openDurationMs: breaker.openDuration },
+    tunnels: { websocket: section.websocket, max: section.tunnels.max, idleTimeoutMs: section.tunnels.idleTimeout },
   };
 }
 

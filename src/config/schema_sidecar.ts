@@ -98,6 +98,31 @@ export function sidecarSection() {
         .prefault({})
         .describe('The local app to peers.'),
       policies: meshPolicies(),
+      websocket: z
+        .boolean()
+        .default(true)
+        .describe(
+          'Carry WebSocket handshakes (HTTP/1.1 `Connection: upgrade`, `Upgrade: websocket`) on both sides, through the checks of a plain request, then pipe the connection both ways after the next hop\'s 101 (docs/mesh.md "WebSocket"), as Istio and Envoy sidecars do; false = 501 ERR_MESH_UPGRADE_UNSUPPORTED. Reloadable.',
+        ),
+      tunnels: z
+        .strictObject({
+          max: z
+            .number()
+            .int()
+            .min(1)
+            .default(1024)
+            .describe(
+              'WebSocket tunnels open (or being opened) at once on each side of the sidecar (inbound from peers, outbound from the app); a handshake past it gets 503 ERR_MESH_TUNNELS_FULL.',
+            ),
+          idleTimeout: positive(
+            duration(
+              '60s',
+              "A tunnel with no byte in either direction for this long is closed (nginx's proxy_read_timeout); applies to tunnels opened after a reload.",
+            ),
+          ),
+        })
+        .prefault({})
+        .describe('WebSocket tunnels (docs/mesh.md "WebSocket"). Reloadable.'),
       limits: z
         .strictObject({
           perCaller: z

@@ -597,8 +597,13 @@ export const ERROR_CODES = {
   },
   ERR_MESH_UPGRADE_UNSUPPORTED: {
     status: 501,
-    message: 'The sidecar carries HTTP/1.1 requests only: no protocol upgrades or tunnels',
-    doc: 'A request reached a sidecar with `Upgrade` (WebSocket or any protocol but `h2c`, which is ignored as HTTP allows) or with the method `CONNECT`. The sidecar does not carry upgraded connections or tunnels; nothing reached the app or the peer. See docs/mesh.md.',
+    message: 'The sidecar does not carry this protocol upgrade or tunnel',
+    doc: 'A request reached a sidecar with the method `CONNECT`, with an `Upgrade` to any protocol but `websocket` (`h2c` alone is ignored as HTTP allows), with `Upgrade` but without `Connection: upgrade`, or with a WebSocket handshake while `sidecar.websocket` is false. Nothing reached the app or the peer. See docs/mesh.md "WebSocket".',
+  },
+  ERR_MESH_TUNNELS_FULL: {
+    status: 503,
+    message: 'Too many WebSocket tunnels through the sidecar',
+    doc: 'A WebSocket handshake found `sidecar.tunnels.max` tunnels open or being opened on its side of the sidecar (inbound from peers, or outbound from the app); nothing reached the app or the peer. See docs/mesh.md "WebSocket".',
   },
   ERR_MESH_IDENTITY_UNAVAILABLE: {
     status: 503,

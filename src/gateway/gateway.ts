@@ -8,8 +8,9 @@ import {
   REQUEST_TARGET_RULE,
   type Clock,
   type Logger,
+  type Tunnels,
 } from '../core/index.js';
-import { wantsUpgrade } from '../mesh/index.js';
+import { declaresBody, upgradeResponse, wantsUpgrade } from '../mesh/index.js';
 import { MemoryLimiterStore, type LimiterStore } from '../ratelimit/index.js';
 import { boundedBody, hasUndeclaredBody } from './body_limit.js';
 import { authorize, refuseAllAuthenticator, type Authenticator } from './authenticator.js';
@@ -26,14 +27,13 @@ import { RedisGuard } from './redis_guard.js';
 import { RequestEnd } from './request_end.js';
 import { hostOf, repeatsHost } from './route_table.js';
 import { Throttle } from './throttle.js';
-import { Tunnels } from './tunnels.js';
+import { gatewayTunnels } from './tunnels.js';
 import { rewritePrefix } from './prefix_rewrite.js';
 import type { UpstreamMesh } from './upstream_mtls.js';
 import { createWafStages } from './waf/waf_stage.js';
 import { chainStages, createCacheStage } from './cache/cache_stage.js';
 import { ResponseCache } from './cache/response_cache.js';
 import { routesToForget } from './cache/cache_reload.js';
-import { declaresBody, upgradeResponse } from './websocket_handshake.js';
 import { createWebSocketStages } from './websocket_stages.js';
 
 /** Options of {@link Gateway}. */
@@ -175,7 +175,7 @@ export class Gateway {
       proxy: (ctx: RequestContext) => this.proxy(ctx),
     };
     this.stages = buildPipeline(runs);
-    this.tunnels = new Tunnels(this.metrics);
+    this.tunnels = gatewayTunnels(this.metrics);
     this.upgradeStages = buildPipeline({
       ...runs,
       ...createWebSocketStages({

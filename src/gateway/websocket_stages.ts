@@ -1,9 +1,8 @@
-import { GatehouseError, type Clock } from '../core/index.js';
-import { wantsUpgrade } from '../mesh/index.js';
+import { GatehouseError, type Clock, type Tunnels } from '../core/index.js';
+import { declaresBody, offersWebSocket, wantsUpgrade } from '../mesh/index.js';
 import type { GatewayMetrics } from './gateway_metrics.js';
 import type { RequestContext, StageRun } from './pipeline.js';
-import type { Tunnels } from './tunnels.js';
-import { declaresBody, offersWebSocket, switchingProtocols } from './websocket_handshake.js';
+import { switchingProtocols } from './websocket_handshake.js';
 
 /** What the WebSocket stages take from the gateway: its own stages and state. */
 export interface WebSocketStageOptions {

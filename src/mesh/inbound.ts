@@ -15,16 +15,21 @@ import {
 } from './http_forwarding.js';
 import type { IdentitySource } from './identity_source.js';
 import type { CallerLimits } from './limits.js';
+import { forwardHandshake } from './handshake_exchange.js';
 import type { PeerIdentity } from './peer_check.js';
 import { evaluatePolicies, type AuthorizationPolicy } from './policy.js';
 import type { TokenBindingCheck } from './ports.js';
+import type { SidecarTunnels } from './sidecar_tunnels.js';
 import { refuseBoundToken, tokenBindingAllows } from './token_binding.js';
+import { sortUpgrade } from './upgrade_requests.js';
 
 /** What the inbound side needs besides the listener. */
 export interface InboundOptions {
   identity: IdentitySource;
   policies: readonly AuthorizationPolicy[];
   limits: CallerLimits;
+  /** WebSocket tunnels (shared with the outbound side: one registry, a cap per side). */
+  tunnels: SidecarTunnels;
   /** The local app on loopback, e.g. `127.0.0.1:8080`. */
   app: string;
   logger: Logger;
@@ -98,24 +103,40 @@ export class Inbound {
     await this.pool.destroy();
   }
 
-  private async handle(req: IncomingMessage, res: ServerResponse, peer: PeerIdentity | undefined): Promise<void> {
+  /**
+   * Bound handler of the listener's `upgrade` event (a request with `Connection: upgrade`, answered through a response
+   * on its socket; see MtlsListener): an offer of `h2c` alone is served as a plain request, a WebSocket handshake (a
+   * GET without a body) walks the plain request's checks and then goes to the app; any other protocol, or WebSocket
+   * with `sidecar.websocket: false`, gets 501.
+   */
+  readonly upgradeHandler = (req: IncomingMessage, res: ServerResponse, peer: PeerIdentity | undefined): void => {
+    const kind = sortUpgrade(req, res, this.options.tunnels.settings.websocket);
+    if (kind === 'plain') void this.handle(req, res, peer);
+    else if (kind === 'handshake') void this.handshake(req, res, peer);
+  };
+
+  /**
+   * Everything before the app, for a request or a handshake alike: burst limit, target, policies, token binding. The
+   * target and the headers to send (the caller's XFCC stripped, ours added), or undefined after answering.
+   */
+  private async admit(
+    req: IncomingMessage,
+    res: ServerResponse,
+    peer: PeerIdentity | undefined,
+  ): Promise<{ path: string; headers: Record<string, string | string[]> } | undefined> {
     const { identity, logger } = this.options;
     const method = req.method ?? 'GET';
-    if (wantsUpgrade(req)) {
-      sendProblem(res, 'ERR_MESH_UPGRADE_UNSUPPORTED');
-      return;
-    }
     const decision = this.options.limits.admit(peer?.spiffeId ?? 'plaintext');
     if (!decision.allowed) {
       this.stats.limited++;
       sendProblem(res, 'ERR_RATE_LIMITED', { retryAfterMs: decision.retryAfterMs });
-      return;
+      return undefined;
     }
     // Policies judge, and the app receives, one and the same normalized target (never the raw one).
     const path = normalizedTarget(req, res, logger, peer);
     if (path === undefined) {
       this.stats.badRequest++; // answered 400 by normalizedTarget
-      return;
+      return undefined;
     }
     const verdict = evaluatePolicies(this.policies, { principal: peer?.spiffeId, method, path });
     if (!verdict.allowed) {
@@ -128,24 +149,79 @@ export class Inbound {
         reason: verdict.reason,
         ...(verdict.policy ? { policy: verdict.policy } : {}),
       });
-      return;
+      return undefined;
     }
     const binding = this.options.tokenBinding;
     if (binding !== undefined && !(await tokenBindingAllows(binding, req.headers, peer?.fingerprint))) {
       this.stats.tokenRefused++;
       logger.info({ spiffeId: peer?.spiffeId, method, path }, 'bearer token bound to another client certificate');
       refuseBoundToken(res);
-      return;
+      return undefined;
     }
     const ourId = identity.current?.spiffeId ?? '';
     const extra: Record<string, string> = peer ? { [XFCC_HEADER]: xfccValue(ourId, peer) } : {};
     if (req.headers.host) extra['x-forwarded-host'] = req.headers.host;
+    return { path, headers: forwardHeaders(req.headers, extra) };
+  }
+
+  /**
+   * A WebSocket handshake: the plain request's checks, a place under `tunnels.max` (503 ERR_MESH_TUNNELS_FULL), then
+   * the app's 101 opens a tunnel; another answer is relayed as an ordinary response.
+   */
+  private async handshake(req: IncomingMessage, res: ServerResponse, peer: PeerIdentity | undefined): Promise<void> {
+    const { logger, tunnels } = this.options;
+    const admitted = await this.admit(req, res, peer);
+    if (!admitted || !tunnels.reserve('inbound', res, logger)) return;
+    const timeout = this.options.timeoutMs ?? MESH_REQUEST_TIMEOUT_MS;
+    const outcome = await forwardHandshake(this.pool, { ...admitted, timeoutMs: timeout }, res);
+    if ('socket' in outcome) {
+      this.stats.forwarded++;
+      tunnels.switchTo('inbound', req, res, outcome);
+      return;
+    }
+    tunnels.release('inbound');
+    if ('status' in outcome) {
+      this.stats.forwarded++;
+      tunnels.stats.inbound.refused++;
+      return;
+    }
+    if (outcome.clientGone) return;
+    tunnels.stats.inbound.failed++;
+    this.appFailed(outcome.error, 'GET', admitted.path, timeout, res);
+  }
+
+  /** The app did not answer: 504 for a timeout, else 502. */
+  private appFailed(err: unknown, method: string, path: string, timeout: number, res: ServerResponse): void {
+    const { logger } = this.options;
+    if (upstreamFailureKind(err) === 'timeout') {
+      this.stats.appTimedOut++;
+      logger.warn({ err: (err as Error).message, method, path, timeoutMs: timeout }, 'local app timed out');
+      sendProblem(res, 'ERR_MESH_UPSTREAM_TIMEOUT', { detail: 'the local app did not answer in time' });
+      return;
+    }
+    this.stats.appFailed++;
+    logger.warn({ err: (err as Error).message, method, path }, 'local app unreachable');
+    sendProblem(res, 'ERR_MESH_UPSTREAM_FAILED', { detail: 'the local app did not answer' });
+  }
+
+  private async handle(req: IncomingMessage, res: ServerResponse, peer: PeerIdentity | undefined): Promise<void> {
+    const { logger } = this.options;
+    const method = req.method ?? 'GET';
+    if (wantsUpgrade(req)) {
+      // A protocol switch without `Connection: upgrade` (the `upgrade` event takes the others) is no handshake: it
+      // would reach the app as a plain request without its hop-by-hop Upgrade.
+      sendProblem(res, 'ERR_MESH_UPGRADE_UNSUPPORTED');
+      return;
+    }
+    const admitted = await this.admit(req, res, peer);
+    if (!admitted) return;
+    const { path, headers } = admitted;
     const timeout = this.options.timeoutMs ?? MESH_REQUEST_TIMEOUT_MS;
     try {
       const upstream = await this.pool.request({
         method,
         path,
-        headers: forwardHeaders(req.headers, extra),
+        headers,
         body: forwardedBody(req),
         headersTimeout: timeout,
         bodyTimeout: timeout,
@@ -161,15 +237,7 @@ export class Inbound {
         );
       });
     } catch (err) {
-      if (upstreamFailureKind(err) === 'timeout') {
-        this.stats.appTimedOut++;
-        logger.warn({ err: (err as Error).message, method, path, timeoutMs: timeout }, 'local app timed out');
-        sendProblem(res, 'ERR_MESH_UPSTREAM_TIMEOUT', { detail: 'the local app did not answer in time' });
-        return;
-      }
-      this.stats.appFailed++;
-      logger.warn({ err: (err as Error).message, method, path }, 'local app unreachable');
-      sendProblem(res, 'ERR_MESH_UPSTREAM_FAILED', { detail: 'the local app did not answer' });
+      this.appFailed(err, method, path, timeout, res);
     }
   }
 }

@@ -32,6 +32,7 @@ export {
   wantsUpgrade,
   MESH_REQUEST_TIMEOUT_MS,
 } from './http_forwarding.js';
+export { offersWebSocket, declaresBody, upgradeResponse, switchingProtocolsHead } from './websocket_handshake.js';
 export { MtlsListener } from './mtls_listener.js';
 export type { MtlsMode, MtlsListenerOptions, ListenerStats } from './mtls_listener.js';
 export { mtlsConnector } from './connector.js';
@@ -41,6 +42,8 @@ export type { InboundOptions, InboundStats } from './inbound.js';
 export { Outbound } from './outbound.js';
 export type { MeshUpstream, OutboundOptions, OutboundRequestStats } from './outbound.js';
 export { Sidecar } from './sidecar.js';
+export { SidecarTunnels, DEFAULT_TUNNEL_SETTINGS } from './sidecar_tunnels.js';
+export type { TunnelSettings, TunnelSide, TunnelStats } from './sidecar_tunnels.js';
 export type { SidecarOptions, SidecarReload } from './sidecar.js';
 export { sidecarMetricsText, type SidecarMetricsInput, type SidecarStats } from './sidecar_metrics.js';
 export { createMtlsServer, createMtlsAgent } from './library.js';

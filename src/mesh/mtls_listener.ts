@@ -8,6 +8,7 @@ import type { IdentitySource } from './identity_source.js';
 import type { PeerChecker, PeerIdentity } from './peer_check.js';
 import { refuseTunnel, sendProblem } from './http_forwarding.js';
 import { meshServerOptions, sessionLifetimeSeconds } from './tls_contexts.js';
+import { upgradeResponse } from './websocket_handshake.js';
 
 /** STRICT: mTLS only. PERMISSIVE: mTLS or plaintext on the same port (the first byte decides), as in Istio. */
 export type MtlsMode = 'STRICT' | 'PERMISSIVE';
@@ -32,6 +33,12 @@ export interface MtlsListenerOptions {
   logger: Logger;
   /** Receives every admitted request with the verified peer (undefined for plaintext in PERMISSIVE mode). */
   handler: (req: IncomingMessage, res: ServerResponse, peer: PeerIdentity | undefined) => void;
+  /**
+   * Receives every admitted request with `Connection: upgrade` (Node's `upgrade` event), answered through a response
+   * on its socket (`upgradeResponse`), after the same checks as {@link handler}'s. Unset: such requests go to `handler`
+   * as plain ones.
+   */
+  upgradeHandler?: (req: IncomingMessage, res: ServerResponse, peer: PeerIdentity | undefined) => void;
   renewAtFraction?: number;
   ticketKeyRotationMs?: number;
   keepAliveTimeoutMs?: number;
@@ -149,6 +156,15 @@ export class MtlsListener {
   private tune(server: Server): void {
     // CONNECT: Node drops the socket without a word when nobody listens; answer 501 problem+json instead.
     server.on('connect', (_req: IncomingMessage, socket: Socket) => refuseTunnel(socket));
+    const upgradeHandler = this.options.upgradeHandler;
+    if (upgradeHandler) {
+      // Requests with `Connection: upgrade` (WebSocket handshakes) arrive here, never on 'request'.
+      server.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => {
+        socket.on('error', () => socket.destroy()); // the server's own handler left with the upgrade
+        if (head.length > 0) socket.unshift(head); // the caller's first bytes of the new protocol, for the tunnel
+        this.onRequest(req, upgradeResponse(req, socket), upgradeHandler);
+      });
+    }
     server.keepAliveTimeout = this.options.keepAliveTimeoutMs ?? 60_000;
     server.headersTimeout = this.options.headersTimeoutMs ?? 10_000;
     server.requestTimeout = this.options.requestTimeoutMs ?? 60_000;
@@ -209,7 +225,7 @@ export class MtlsListener {
     socket.destroy();
   }
 
-  private onRequest(req: IncomingMessage, res: ServerResponse): void {
+  private onRequest(req: IncomingMessage, res: ServerResponse, handler = this.options.handler): void {
     if (!this.options.identity.current) {
       res.shouldKeepAlive = false;
       sendProblem(res, 'ERR_MESH_IDENTITY_UNAVAILABLE');
@@ -231,6 +247,6 @@ export class MtlsListener {
       sendProblem(res, 'ERR_MESH_FORBIDDEN', { detail: 'mTLS required' });
       return;
     }
-    this.options.handler(req, res, peer);
+    handler(req, res, peer);
   }
 }

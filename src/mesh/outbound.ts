@@ -1,8 +1,10 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import { Pool } from 'undici';
 import { upstreamFailureKind, type Logger } from '../core/index.js';
+import type { BreakerPermit } from '../ratelimit/index.js';
 import { mtlsConnector, type ConnectorStats } from './connector.js';
+import { forwardHandshake } from './handshake_exchange.js';
 import {
   forwardedBody,
   forwardHeaders,
@@ -16,6 +18,9 @@ import {
 import type { IdentitySource } from './identity_source.js';
 import type { UpstreamBreakers } from './limits.js';
 import { expectSpiffeId, type PeerChecker } from './peer_check.js';
+import type { SidecarTunnels } from './sidecar_tunnels.js';
+import { sortUpgrade } from './upgrade_requests.js';
+import { upgradeResponse } from './websocket_handshake.js';
 
 /** A peer service reachable through its sidecar. */
 export interface MeshUpstream {
@@ -51,6 +56,8 @@ export interface OutboundOptions {
   checker: PeerChecker;
   upstreams: readonly MeshUpstream[];
   breakers: UpstreamBreakers;
+  /** WebSocket tunnels (shared with the inbound side: one registry, a cap per side). */
+  tunnels: SidecarTunnels;
   logger: Logger;
   /** Keep-alive connections per upstream (default 32). */
   connections?: number;
@@ -91,6 +98,10 @@ export class Outbound {
     this.server = createServer((req, res) => void this.handle(req, res));
     this.server.keepAliveTimeout = 60_000;
     this.server.on('connect', (_req: IncomingMessage, socket) => refuseTunnel(socket));
+    // Requests with `Connection: upgrade` (WebSocket handshakes) arrive here, never on 'request'.
+    this.server.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) =>
+      this.onUpgrade(req, socket, head),
+    );
   }
 
   /**
@@ -167,12 +178,26 @@ export class Outbound {
     await Promise.all([...this.draining]);
   }
 
-  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const { logger } = this.options;
-    if (wantsUpgrade(req)) {
-      sendProblem(res, 'ERR_MESH_UPGRADE_UNSUPPORTED');
-      return;
-    }
+  /**
+   * A request on the server's `upgrade` event, its socket no longer read as HTTP: answered through a response on the
+   * socket, closed after that answer unless it becomes a tunnel. An offer of `h2c` alone is served as a plain request
+   * (HTTP lets a server ignore it); a WebSocket handshake (a GET without a body) goes to the peer; any other protocol,
+   * or WebSocket with `sidecar.websocket: false`, gets 501.
+   */
+  private onUpgrade(req: IncomingMessage, socket: Socket, head: Buffer): void {
+    socket.on('error', () => socket.destroy()); // the server's own handler left with the upgrade
+    if (head.length > 0) socket.unshift(head); // the caller's first bytes of the new protocol, for the tunnel
+    const res = upgradeResponse(req, socket);
+    const kind = sortUpgrade(req, res, this.options.tunnels.settings.websocket);
+    if (kind === 'plain') void this.handle(req, res);
+    else if (kind === 'handshake') void this.handshake(req, res);
+  }
+
+  /** The upstream named by the Host, our SVID and the upstream's breaker permit, or undefined after answering. */
+  private admit(
+    req: IncomingMessage,
+    res: ServerResponse,
+  ): { name: string; entry: { upstream: MeshUpstream; pool: Pool }; permit: BreakerPermit } | undefined {
     const name = (req.headers.host ?? '').replace(/:\d+$/, '').toLowerCase();
     const entry = this.pools.get(name);
     if (!entry) {
@@ -180,19 +205,93 @@ export class Outbound {
       sendProblem(res, 'ERR_MESH_UNKNOWN_SERVICE', {
         detail: `no upstream named ${JSON.stringify(name.slice(0, 64))}`,
       });
-      return;
+      return undefined;
     }
     if (!this.options.identity.current) {
       this.requests.noIdentity++;
       sendProblem(res, 'ERR_MESH_IDENTITY_UNAVAILABLE');
-      return;
+      return undefined;
     }
     const permit = this.options.breakers.of(name).tryAcquire();
     if (!permit.ok) {
       this.requests.circuitOpen++;
       sendProblem(res, 'ERR_CIRCUIT_OPEN', { retryAfterMs: permit.retryAfterMs, upstream: name });
+      return undefined;
+    }
+    return { name, entry, permit };
+  }
+
+  /**
+   * A WebSocket handshake: admitted as a plain request (service name, SVID, breaker), a place under `tunnels.max`
+   * (503 ERR_MESH_TUNNELS_FULL), then sent to the peer over the upstream's mTLS pool. Its 101 opens a tunnel; another
+   * answer is relayed as an ordinary response. The breaker counts it as a request (a failure, a timeout or a
+   * 502/503/504 is a failure).
+   */
+  private async handshake(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const { logger, tunnels } = this.options;
+    if (!tunnels.reserve('outbound', res, logger)) return;
+    const admitted = this.admit(req, res);
+    if (!admitted) {
+      tunnels.release('outbound');
       return;
     }
+    const { name, entry, permit } = admitted;
+    const timeout = entry.upstream.timeoutMs ?? MESH_REQUEST_TIMEOUT_MS;
+    const outcome = await forwardHandshake(
+      entry.pool,
+      { path: req.url ?? '/', headers: forwardHeaders(req.headers, { host: name }), timeoutMs: timeout },
+      res,
+    );
+    if ('socket' in outcome) {
+      permit.done(true);
+      this.requests.forwarded++;
+      tunnels.switchTo('outbound', req, res, outcome);
+      return;
+    }
+    tunnels.release('outbound');
+    if ('status' in outcome) {
+      permit.done(!FAILURE_STATUSES.has(outcome.status));
+      this.requests.forwarded++;
+      tunnels.stats.outbound.refused++;
+      return;
+    }
+    if (outcome.clientGone) {
+      permit.release();
+      return;
+    }
+    tunnels.stats.outbound.failed++;
+    this.failed(outcome.error, name, timeout, permit, res);
+  }
+
+  /** An exchange that failed before any answer: the breaker told, 504 or 502 to the app. */
+  private failed(err: unknown, name: string, timeout: number, permit: BreakerPermit, res: ServerResponse): void {
+    const { logger } = this.options;
+    const kind = upstreamFailureKind(err);
+    if (kind === 'refused')
+      permit.release(); // never sent: says nothing of the peer's health
+    else permit.done(false);
+    if (kind === 'timeout') {
+      this.requests.timedOut++;
+      logger.warn({ err: (err as Error).message, upstream: name, timeoutMs: timeout }, 'upstream sidecar timed out');
+      sendProblem(res, 'ERR_MESH_UPSTREAM_TIMEOUT', { upstream: name });
+      return;
+    }
+    this.requests.failed++;
+    logger.warn({ err: (err as Error).message, upstream: name }, 'upstream sidecar failed');
+    sendProblem(res, 'ERR_MESH_UPSTREAM_FAILED', { upstream: name });
+  }
+
+  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const { logger } = this.options;
+    if (wantsUpgrade(req)) {
+      // A protocol switch without `Connection: upgrade` (the `upgrade` event takes the others) is no handshake: it
+      // would reach the peer as a plain request without its hop-by-hop Upgrade.
+      sendProblem(res, 'ERR_MESH_UPGRADE_UNSUPPORTED');
+      return;
+    }
+    const admitted = this.admit(req, res);
+    if (!admitted) return;
+    const { name, entry, permit } = admitted;
     const method = req.method ?? 'GET';
     const timeout = entry.upstream.timeoutMs ?? MESH_REQUEST_TIMEOUT_MS;
     try {
@@ -221,19 +320,7 @@ export class Outbound {
         );
       });
     } catch (err) {
-      const kind = upstreamFailureKind(err);
-      if (kind === 'refused')
-        permit.release(); // never sent: says nothing of the peer's health
-      else permit.done(false);
-      if (kind === 'timeout') {
-        this.requests.timedOut++;
-        logger.warn({ err: (err as Error).message, upstream: name, timeoutMs: timeout }, 'upstream sidecar timed out');
-        sendProblem(res, 'ERR_MESH_UPSTREAM_TIMEOUT', { upstream: name });
-        return;
-      }
-      this.requests.failed++;
-      logger.warn({ err: (err as Error).message, upstream: name }, 'upstream sidecar failed');
-      sendProblem(res, 'ERR_MESH_UPSTREAM_FAILED', { upstream: name });
+      this.failed(err, name, timeout, permit, res);
     }
   }
 }

@@ -10,6 +10,7 @@ import { PeerChecker } from './peer_check.js';
 import type { AuthorizationPolicy } from './policy.js';
 import type { CertificateAuthorityClient, SvidMaterial, TokenBindingCheck } from './ports.js';
 import { sidecarMetricsText, type SidecarStats } from './sidecar_metrics.js';
+import { DEFAULT_TUNNEL_SETTINGS, SidecarTunnels, type TunnelSettings } from './sidecar_tunnels.js';
 
 /** Everything a sidecar needs (config `sidecar` section, or the demo mesh of `gatehouse up`). */
 export interface SidecarOptions {
@@ -36,6 +37,8 @@ export interface SidecarOptions {
   maxRequestsPerConnection?: number;
   /** Inbound `bindTokens`: refuse Bearer tokens bound to another client certificate (app/compose.ts wires it). */
   tokenBinding?: TokenBindingCheck;
+  /** WebSocket through the sidecar: on, at most 1024 tunnels a side, 60 s idle timeout unless set. */
+  tunnels?: TunnelSettings;
   /** How long {@link Sidecar.stop} lets requests in flight finish before it closes their connections (default 10 s). */
   drainMs?: number;
 }
@@ -48,6 +51,8 @@ export interface SidecarReload {
   /** Per-caller burst limit (unset: none). */
   callerLimit?: RateLimit;
   breaker?: UpstreamBreakerOptions;
+  /** WebSocket settings for new handshakes (open tunnels keep theirs); unset: the defaults. */
+  tunnels?: TunnelSettings;
 }
 
 const DEFAULT_BREAKER: UpstreamBreakerOptions = { consecutiveFailures: 5, openDurationMs: 10_000 };
@@ -60,6 +65,7 @@ interface SidecarParts {
   inbound: Inbound;
   limits: CallerLimits;
   breakers: UpstreamBreakers;
+  tunnels: SidecarTunnels;
   outbound: Outbound | undefined;
 }
 
@@ -105,10 +111,12 @@ export class Sidecar {
     const checker = new PeerChecker({ trustDomain: options.trustDomain, clock, denyList: () => identity.denyList });
     const limits = new CallerLimits({ clock, ...(options.callerLimit ? { limit: options.callerLimit } : {}) });
     const breakers = new UpstreamBreakers({ clock, ...(options.breaker ?? DEFAULT_BREAKER) });
+    const tunnels = new SidecarTunnels(options.tunnels ?? DEFAULT_TUNNEL_SETTINGS);
     const inbound = new Inbound({
       identity,
       policies: options.policies,
       limits,
+      tunnels,
       app: options.inbound.app,
       ...(options.inbound.timeoutMs === undefined ? {} : { timeoutMs: options.inbound.timeoutMs }),
       logger: logger.child({ side: 'inbound' }),
@@ -120,6 +128,7 @@ export class Sidecar {
       mode: options.mode,
       logger: logger.child({ side: 'inbound' }),
       handler: inbound.handler,
+      upgradeHandler: inbound.upgradeHandler,
       ...(options.renewAtFraction === undefined ? {} : { renewAtFraction: options.renewAtFraction }),
       ...(options.ticketKeyRotationMs === undefined ? {} : { ticketKeyRotationMs: options.ticketKeyRotationMs }),
     });
@@ -127,7 +136,16 @@ export class Sidecar {
     try {
       const inboundAddress = await listener.listen(options.inbound.host, options.inbound.port);
       let outboundAddress: AddressInfo | undefined;
-      const parts: SidecarParts = { identity, checker, listener, inbound, limits, breakers, outbound: undefined };
+      const parts: SidecarParts = {
+        identity,
+        checker,
+        listener,
+        inbound,
+        limits,
+        breakers,
+        tunnels,
+        outbound: undefined,
+      };
       if (options.outbound) {
         outbound = Sidecar.outbound(parts, options, options.outbound.upstreams);
         outboundAddress = await outbound.listen(options.outbound.host, options.outbound.port);
@@ -149,6 +167,7 @@ export class Sidecar {
       checker: parts.checker,
       upstreams,
       breakers: parts.breakers,
+      tunnels: parts.tunnels,
       logger: options.logger.child({ side: 'outbound' }),
       ...(options.maxRequestsPerConnection ? { maxRequestsPerConnection: options.maxRequestsPerConnection } : {}),
     });
@@ -188,6 +207,7 @@ export class Sidecar {
     parts.outbound?.setUpstreams(upstreams);
     parts.limits.setLimit(next.callerLimit);
     parts.inbound.setPolicies(next.policies);
+    parts.tunnels.settings = next.tunnels ?? DEFAULT_TUNNEL_SETTINGS;
     this.options.logger.info(
       { policies: next.policies.length, upstreams: upstreams.length, callerLimit: next.callerLimit !== undefined },
       'sidecar configuration reloaded',
@@ -199,13 +219,17 @@ export class Sidecar {
    * and request outcomes, and the state of each upstream's breaker.
    */
   stats(): SidecarStats {
-    const { listener, inbound, outbound, breakers } = this.parts;
+    const { listener, inbound, outbound, breakers, tunnels } = this.parts;
     return {
       inbound: { ...listener.stats },
       requests: { ...inbound.stats },
       outbound: outbound && { ...outbound.stats },
       outboundRequests: outbound && { ...outbound.requests },
       breakers: breakers.states(),
+      tunnels: {
+        inbound: { ...tunnels.stats.inbound, closed: { ...tunnels.stats.inbound.closed } },
+        outbound: { ...tunnels.stats.outbound, closed: { ...tunnels.stats.outbound.closed } },
+      },
     };
   }
 
@@ -226,12 +250,14 @@ export class Sidecar {
   }
 
   /**
-   * Stops accepting on both sides at once, lets the requests in flight finish for up to `drainMs` (10 s), then
-   * closes every connection, the app's included, and returns: a hung app or peer does not hold the stop.
+   * Closes every WebSocket tunnel at once (long-lived, they would hold the drain for its whole grace), stops accepting
+   * on both sides, lets the requests in flight finish for up to `drainMs` (10 s), then closes every connection, the
+   * app's included, and returns: a hung app or peer does not hold the stop.
    */
   async stop(): Promise<void> {
-    const { identity, outbound, listener, inbound } = this.parts;
+    const { identity, outbound, listener, inbound, tunnels } = this.parts;
     const grace = this.options.drainMs ?? 10_000;
+    tunnels.closeAll();
     identity.stop();
     await Promise.all([outbound?.close(grace), listener.close(grace)]);
     await inbound.close();

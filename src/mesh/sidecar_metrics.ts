@@ -4,6 +4,7 @@ import type { ConnectorStats } from './connector.js';
 import type { InboundStats } from './inbound.js';
 import type { ListenerStats } from './mtls_listener.js';
 import type { OutboundRequestStats } from './outbound.js';
+import type { TunnelSide, TunnelStats } from './sidecar_tunnels.js';
 
 /** What `Sidecar.stats()` reports. */
 export interface SidecarStats {
@@ -13,6 +14,8 @@ export interface SidecarStats {
   /** Outbound request outcomes; undefined without an outbound listener. */
   outboundRequests: OutboundRequestStats | undefined;
   breakers: Array<{ upstream: string; state: BreakerState }>;
+  /** WebSocket handshakes and tunnels of each side. */
+  tunnels: Record<TunnelSide, TunnelStats>;
 }
 
 /** What the exposition needs besides the counters: the SVID held now and the bundle's sequence. */
@@ -27,8 +30,8 @@ const BREAKER_VALUE: Record<BreakerState, number> = { closed: 0, 'half-open': 1,
 
 /**
  * A sidecar's Prometheus series (text exposition), in the spirit of Envoy's listener and cluster stats: inbound
- * connections by outcome, inbound requests by outcome, outbound connections and requests by outcome, each upstream's
- * breaker, and the SVID's
+ * connections by outcome, inbound requests by outcome, outbound connections and requests by outcome, WebSocket
+ * tunnels by side (as the gateway's `tunnels_*`), each upstream's breaker, and the SVID's
  * time to expiry (absent while it holds none: alert on its absence too).
  *
  * @example
@@ -89,6 +92,7 @@ export function sidecarMetricsText(input: SidecarMetricsInput): string {
       ]),
     );
   }
+  lines.push(...tunnelFamilies(input.stats.tunnels));
   if (breakers.length > 0) {
     lines.push(
       ...metricFamily(
@@ -114,4 +118,36 @@ export function sidecarMetricsText(input: SidecarMetricsInput): string {
     );
   }
   return lines.join('\n') + '\n';
+}
+
+/** `tunnels_open{side}`, `tunnels_total{side,outcome}` and `tunnels_closed_total{side,reason}`. */
+function tunnelFamilies(tunnels: Record<TunnelSide, TunnelStats>): string[] {
+  const sides = Object.entries(tunnels) as Array<[TunnelSide, TunnelStats]>;
+  return [
+    ...metricFamily(
+      'gatehouse_sidecar_tunnels_open',
+      'gauge',
+      'WebSocket tunnels open, by side.',
+      sides.map(([side, t]) => [`{side="${side}"}`, t.open]),
+    ),
+    ...metricFamily(
+      'gatehouse_sidecar_tunnels_total',
+      'counter',
+      'WebSocket handshakes that reached the tunnel cap or the next hop, by side and outcome (upgraded, refused = answered without 101, failed = 502/504, full = over tunnels.max).',
+      sides.flatMap(([side, t]) =>
+        (['upgraded', 'refused', 'failed', 'full'] as const).map((outcome): [string, number] => [
+          `{side="${side}",outcome="${outcome}"}`,
+          t[outcome],
+        ]),
+      ),
+    ),
+    ...metricFamily(
+      'gatehouse_sidecar_tunnels_closed_total',
+      'counter',
+      'WebSocket tunnels closed, by side and reason (client, upstream: the side that closed first, idle, shutdown).',
+      sides.flatMap(([side, t]) =>
+        Object.entries(t.closed).map(([reason, n]): [string, number] => [`{side="${side}",reason="${reason}"}`, n]),
+      ),
+    ),
+  ];
 }

@@ -2,15 +2,15 @@
 // through the route's stages to the upstream, relay its 101 and pipe both connections; real `ws` clients over TLS 1.3
 // and real `ws` servers behind (plain HTTP and mTLS with the mesh library).
 import { randomBytes } from 'node:crypto';
-import { createServer, type IncomingHttpHeaders, type IncomingMessage, type Server } from 'node:http';
+import { type IncomingHttpHeaders, type IncomingMessage, type Server } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
-import type { AddressInfo } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import WebSocket, { WebSocketServer, type ClientOptions } from 'ws';
+import WebSocket, { type ClientOptions } from 'ws';
 import type { ConfigInput } from '../../src/config/index.js';
 import { meshServerOptions, type IdentitySource } from '../../src/mesh/index.js';
 import { id, identityFor, meshCa, TD } from '../mesh/helpers.js';
+import { wsBackend } from '../support/ws_backend.js';
 import {
   call,
   gatewayConfig,
@@ -21,43 +21,6 @@ import {
   type Json,
   type RunningGateway,
 } from './support.js';
-
-/** A WebSocket echo server on plain HTTP (127.0.0.1:0) that also answers plain requests, and what it saw. */
-async function wsBackend(server: Server = createServer()) {
-  const handshakes: IncomingMessage[] = [];
-  let connections = 0;
-  server.on('connection', () => (connections += 1));
-  server.on('request', (_req, res) => {
-    res.setHeader('content-type', 'application/json');
-    res.end(JSON.stringify({ plain: true }));
-  });
-  const wss = new WebSocketServer({
-    server,
-    verifyClient: (info, done) => (info.req.url?.endsWith('/deny') ? done(false, 403, 'no entry') : done(true)),
-  });
-  wss.on('headers', (headers) => headers.push('x-backend: ws'));
-  wss.on('connection', (ws, req) => {
-    handshakes.push(req);
-    ws.on('message', (data, binary) => ws.send(data, { binary }));
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  return {
-    url: `http://127.0.0.1:${port}`,
-    port,
-    handshakes,
-    wss,
-    get connections() {
-      return connections;
-    },
-    close: async () => {
-      for (const client of wss.clients) client.terminate();
-      await new Promise<void>((resolve) => wss.close(() => resolve()));
-      server.closeAllConnections();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-    },
-  };
-}
 
 type Opened = { status: 101; ws: WebSocket; headers: IncomingHttpHeaders };
 type Refused = { status: number; headers: IncomingHttpHeaders; body: Json };

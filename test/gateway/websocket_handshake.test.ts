@@ -3,7 +3,8 @@
 import type { IncomingMessage } from 'node:http';
 import { PassThrough } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { GatewayMetrics, Tunnels, declaresBody, offersWebSocket, switchingProtocols } from '../../src/gateway/index.js';
+import { GatewayMetrics, gatewayTunnels, switchingProtocols } from '../../src/gateway/index.js';
+import { declaresBody, offersWebSocket } from '../../src/mesh/index.js';
 
 const request = (headers: Record<string, string>) => ({ headers }) as unknown as IncomingMessage;
 
@@ -54,7 +55,7 @@ describe('WebSocket handshake pieces', () => {
 
   it('counts tunnels per upstream: 503 at the cap, places given back, none opened after shutdown', async () => {
     const metrics = new GatewayMetrics();
-    const tunnels = new Tunnels(metrics);
+    const tunnels = gatewayTunnels(metrics);
     tunnels.reserve('a', 2);
     tunnels.reserve('a', 2);
     tunnels.reserve('b', 1);

@@ -28,7 +28,7 @@ function raw(port: number, bytes: string): Promise<string> {
 
 // HTTP features a client of the outbound port uses that the sidecars passed on wrongly: `Expect: 100-continue`
 // (curl's uploads over 1 MB) failed with 502 and counted against the upstream's breaker; a GET body was dropped;
-// a WebSocket handshake reached the app as a plain GET; CONNECT closed the connection without an answer.
+// a WebSocket handshake reached the app as a plain GET (refused since, then carried: test/mesh/websocket.test.ts); CONNECT closed the connection without an answer.
 describe('sidecar HTTP semantics through both sidecars (frontend outbound -> backend inbound)', () => {
   const cleanups: Array<() => Promise<void> | void> = [];
   let backend: Sidecar;
@@ -117,21 +117,25 @@ describe('sidecar HTTP semantics through both sidecars (frontend outbound -> bac
     expect(echo.headers.proxy).toBeUndefined();
   });
 
-  it('refuses a WebSocket upgrade with 501 problem+json on both sides; an h2c upgrade is served as HTTP/1.1', async () => {
+  it('refuses an upgrade to another protocol than WebSocket with 501 problem+json on both sides, relays an app that does not switch, serves h2c as HTTP/1.1', async () => {
     const seen = requests.length;
-    const handshake = (host: string) =>
-      `GET /ws HTTP/1.1\r\nHost: ${host}\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\n` +
+    const handshake = (host: string, protocol: string) =>
+      `GET /ws HTTP/1.1\r\nHost: ${host}\r\nConnection: Upgrade\r\nUpgrade: ${protocol}\r\nSec-WebSocket-Version: 13\r\n` +
       `Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n`;
     for (const [port, host] of [
       [outboundPort, 'backend'],
       [backend.inboundAddress.port, 'x'], // PERMISSIVE: plaintext reaches the inbound side
     ] as const) {
-      const answer = await raw(port, handshake(host).replace('\r\n\r\n', '\r\nConnection: close\r\n\r\n'));
+      const answer = await raw(port, handshake(host, 'IRC/6.9'));
       expect(answer).toMatch(/^HTTP\/1\.1 501 /);
       expect(answer).toContain('application/problem+json');
       expect(answer).toContain('"code":"ERR_MESH_UPGRADE_UNSUPPORTED"');
     }
     expect(requests.length).toBe(seen); // nothing reached the app
+    // WebSocket is carried (test/mesh/websocket.test.ts); this app does not switch, so its answer comes back as is.
+    const plain = await raw(outboundPort, handshake('backend', 'websocket'));
+    expect(plain).toMatch(/^HTTP\/1\.1 200 /);
+    expect(plain).toContain('"url":"/ws"');
     const h2c = await raw(
       outboundPort,
       'GET /h2c HTTP/1.1\r\nHost: backend\r\nConnection: Upgrade, HTTP2-Settings, close\r\nUpgrade: h2c\r\n' +

@@ -1,5 +1,14 @@
 import { describe, expect, it } from 'vitest';
-import { sidecarMetricsText, type SidecarStats } from '../../src/mesh/index.js';
+import { sidecarMetricsText, type SidecarStats, type TunnelStats } from '../../src/mesh/index.js';
+
+const tunnelStats = (): TunnelStats => ({
+  upgraded: 0,
+  refused: 0,
+  failed: 0,
+  full: 0,
+  open: 0,
+  closed: { client: 0, upstream: 0, idle: 0, shutdown: 0 },
+});
 
 const stats = (overrides: Partial<SidecarStats> = {}): SidecarStats => ({
   inbound: { admitted: 5, resumed: 3, refused: 2, plaintext: 0 },
@@ -7,10 +16,26 @@ const stats = (overrides: Partial<SidecarStats> = {}): SidecarStats => ({
   outbound: undefined,
   outboundRequests: undefined,
   breakers: [],
+  tunnels: { inbound: tunnelStats(), outbound: tunnelStats() },
   ...overrides,
 });
 
 const samples = (text: string) => text.split('\n').filter((l) => l !== '' && !l.startsWith('#'));
+
+const tunnelSamples = [
+  'gatehouse_sidecar_tunnels_open{side="inbound"} 0',
+  'gatehouse_sidecar_tunnels_open{side="outbound"} 0',
+  ...['inbound', 'outbound'].flatMap((side) =>
+    ['upgraded', 'refused', 'failed', 'full'].map(
+      (outcome) => `gatehouse_sidecar_tunnels_total{side="${side}",outcome="${outcome}"} 0`,
+    ),
+  ),
+  ...['inbound', 'outbound'].flatMap((side) =>
+    ['client', 'upstream', 'idle', 'shutdown'].map(
+      (reason) => `gatehouse_sidecar_tunnels_closed_total{side="${side}",reason="${reason}"} 0`,
+    ),
+  ),
+];
 
 describe('the sidecar metrics', () => {
   it('exposes connections and requests by outcome, the SVID expiry and the bundle sequence', () => {
@@ -27,6 +52,7 @@ describe('the sidecar metrics', () => {
       'gatehouse_sidecar_inbound_requests_total{outcome="token_refused"} 0',
       'gatehouse_sidecar_inbound_requests_total{outcome="app_failed"} 1',
       'gatehouse_sidecar_inbound_requests_total{outcome="app_timeout"} 6',
+      ...tunnelSamples,
       'gatehouse_sidecar_svid_expiry_seconds 86000',
       'gatehouse_sidecar_bundle_sequence 3',
     ]);
