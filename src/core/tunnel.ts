@@ -1,8 +1,11 @@
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 
-/** Why a tunnel closed: the side that ended, closed or failed first, no traffic for the idle timeout, or shutdown. */
-export type TunnelCloseReason = 'client' | 'upstream' | 'idle' | 'shutdown';
+/**
+ * Why a tunnel closed: the side that ended, closed or failed first, no traffic for the idle timeout, shutdown, or (the
+ * sidecar's inbound tunnels) a caller whose certificate expired or whose identity was revoked while it was open.
+ */
+export type TunnelCloseReason = 'client' | 'upstream' | 'idle' | 'shutdown' | 'peer_refused';
 
 /** Calls `then` once the stream has closed (in a microtask when it already has). */
 function whenClosed(stream: Duplex, then: () => void): void {
@@ -56,7 +59,7 @@ export class Tunnel {
     upstream.pipe(client);
   }
 
-  /** Closes both connections at once (idle timeout, shutdown). */
+  /** Closes both connections at once (idle timeout, shutdown, a peer refused). */
   close(reason: TunnelCloseReason): void {
     this.reason ??= reason;
     this.client.destroy();

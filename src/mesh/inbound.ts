@@ -176,7 +176,7 @@ export class Inbound {
     const outcome = await forwardHandshake(this.pool, { ...admitted, timeoutMs: timeout }, res);
     if ('socket' in outcome) {
       this.stats.forwarded++;
-      tunnels.switchTo('inbound', req, res, outcome);
+      tunnels.switchTo('inbound', req, res, outcome, peer);
       return;
     }
     tunnels.release('inbound');

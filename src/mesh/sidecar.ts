@@ -41,6 +41,8 @@ export interface SidecarOptions {
   tunnels?: TunnelSettings;
   /** How long {@link Sidecar.stop} lets requests in flight finish before it closes their connections (default 10 s). */
   drainMs?: number;
+  /** How often the callers of open inbound WebSocket tunnels are checked again (default 1 s; tests shorten it). */
+  tunnelRecheckMs?: number;
 }
 
 /** What a hot reload of a running sidecar replaces (see {@link Sidecar.reload}). */
@@ -112,6 +114,7 @@ export class Sidecar {
     const limits = new CallerLimits({ clock, ...(options.callerLimit ? { limit: options.callerLimit } : {}) });
     const breakers = new UpstreamBreakers({ clock, ...(options.breaker ?? DEFAULT_BREAKER) });
     const tunnels = new SidecarTunnels(options.tunnels ?? DEFAULT_TUNNEL_SETTINGS);
+    tunnels.watchPeers((peer) => checker.recheck(peer), logger.child({ side: 'inbound' }), options.tunnelRecheckMs);
     const inbound = new Inbound({
       identity,
       policies: options.policies,
@@ -154,6 +157,7 @@ export class Sidecar {
       return new Sidecar(parts, options, inboundAddress, outboundAddress);
     } catch (err) {
       identity.stop();
+      tunnels.closeAll();
       await listener.close();
       await inbound.close();
       await outbound?.close();

@@ -144,7 +144,7 @@ function tunnelFamilies(tunnels: Record<TunnelSide, TunnelStats>): string[] {
     ...metricFamily(
       'gatehouse_sidecar_tunnels_closed_total',
       'counter',
-      'WebSocket tunnels closed, by side and reason (client, upstream: the side that closed first, idle, shutdown).',
+      'WebSocket tunnels closed, by side and reason (client, upstream: the side that closed first, idle, shutdown, peer_refused: the caller expired or was revoked).',
       sides.flatMap(([side, t]) =>
         Object.entries(t.closed).map(([reason, n]): [string, number] => [`{side="${side}",reason="${reason}"}`, n]),
       ),

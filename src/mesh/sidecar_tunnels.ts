@@ -1,8 +1,12 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { isGatehouseError, Tunnels, type Logger, type TunnelCloseReason } from '../core/index.js';
+import { isGatehouseError, Tunnels, type Logger, type Tunnel, type TunnelCloseReason } from '../core/index.js';
 import { responseHeaders, sendProblem } from './http_forwarding.js';
+import type { PeerIdentity, PeerVerdict } from './peer_check.js';
 import { switchingProtocolsHead } from './websocket_handshake.js';
+
+/** How often the callers of open inbound tunnels are checked again (expiry, deny list). */
+const PEER_RECHECK_MS = 1_000;
 
 /** WebSocket through the sidecar (config `sidecar.websocket`, `sidecar.tunnels`). */
 export interface TunnelSettings {
@@ -43,7 +47,7 @@ function emptyStats(): TunnelStats {
     failed: 0,
     full: 0,
     open: 0,
-    closed: { client: 0, upstream: 0, idle: 0, shutdown: 0 },
+    closed: { client: 0, upstream: 0, idle: 0, shutdown: 0, peer_refused: 0 },
   };
 }
 
@@ -59,6 +63,9 @@ function emptyStats(): TunnelStats {
 export class SidecarTunnels {
   readonly stats: Record<TunnelSide, TunnelStats> = { inbound: emptyStats(), outbound: emptyStats() };
   private readonly registry: Tunnels;
+  /** The verified caller of each open inbound tunnel, checked again every second (see {@link watchPeers}). */
+  private readonly callers = new Map<Tunnel, PeerIdentity>();
+  private watch: NodeJS.Timeout | undefined;
 
   constructor(public settings: TunnelSettings = DEFAULT_TUNNEL_SETTINGS) {
     const stats = (side: string) => this.stats[side as TunnelSide];
@@ -106,6 +113,7 @@ export class SidecarTunnels {
     req: IncomingMessage,
     res: ServerResponse,
     upgraded: { headers: Record<string, string | string[] | undefined>; socket: Duplex },
+    caller?: PeerIdentity,
   ): void {
     const client = req.socket;
     if (client.destroyed) {
@@ -116,11 +124,39 @@ export class SidecarTunnels {
     res.detachSocket(client);
     res.statusCode = 101;
     client.write(switchingProtocolsHead(switchedFields(upgraded.headers)));
-    this.registry.open(side, client, upgraded.socket, this.settings.idleTimeoutMs);
+    const tunnel = this.registry.open(side, client, upgraded.socket, this.settings.idleTimeoutMs);
+    if (tunnel === undefined || caller === undefined) return;
+    this.callers.set(tunnel, caller);
+    client.once('close', () => this.callers.delete(tunnel));
   }
 
-  /** Closes every tunnel, and any whose handshake completes later (shutdown). */
+  /**
+   * Checks the caller of every open inbound tunnel again every `intervalMs` (1 s) with `recheck` (the peer checker's:
+   * validity now, the deny list) and closes the tunnels of callers it refuses (`peer_refused`, logged): a tunnel is one
+   * connection with no request after the handshake, so without this a revoked or expired caller would keep its tunnel
+   * for as long as it keeps it busy. Stopped by {@link closeAll}.
+   */
+  watchPeers(recheck: (peer: PeerIdentity) => PeerVerdict, logger: Logger, intervalMs = PEER_RECHECK_MS): void {
+    clearInterval(this.watch);
+    this.watch = setInterval(() => {
+      for (const [tunnel, caller] of this.callers) {
+        const verdict = recheck(caller);
+        if (verdict.ok) continue;
+        this.callers.delete(tunnel);
+        logger.warn(
+          { reason: verdict.reason, spiffeId: caller.spiffeId },
+          'WebSocket tunnel closed: its caller is no longer admitted',
+        );
+        tunnel.close('peer_refused');
+      }
+    }, intervalMs);
+    this.watch.unref();
+  }
+
+  /** Closes every tunnel, and any whose handshake completes later (shutdown); stops {@link watchPeers}. */
   closeAll(): void {
+    clearInterval(this.watch);
+    this.watch = undefined;
     this.registry.closeAll();
   }
 }

@@ -7,7 +7,7 @@ const tunnelStats = (): TunnelStats => ({
   failed: 0,
   full: 0,
   open: 0,
-  closed: { client: 0, upstream: 0, idle: 0, shutdown: 0 },
+  closed: { client: 0, upstream: 0, idle: 0, shutdown: 0, peer_refused: 0 },
 });
 
 const stats = (overrides: Partial<SidecarStats> = {}): SidecarStats => ({
@@ -31,7 +31,7 @@ const tunnelSamples = [
     ),
   ),
   ...['inbound', 'outbound'].flatMap((side) =>
-    ['client', 'upstream', 'idle', 'shutdown'].map(
+    ['client', 'upstream', 'idle', 'shutdown', 'peer_refused'].map(
       (reason) => `gatehouse_sidecar_tunnels_closed_total{side="${side}",reason="${reason}"} 0`,
     ),
   ),

@@ -340,3 +340,46 @@ describe('mesh: WebSocket through a sidecar pair (TLS 1.3 mTLS between them)', (
     expect(frontend.stats().tunnels.outbound.closed.upstream).toBe(1);
   });
 });
+
+describe('mesh: the caller of an open WebSocket tunnel is checked again', () => {
+  it('closes an inbound tunnel once its caller is revoked (peer_refused, logged); other tunnels stay', async () => {
+    const { client, revocations } = await meshCa();
+    const app = await wsBackend();
+    const { sidecar: backend, logger } = await sidecarFor(client, 'backend', `127.0.0.1:${app.port}`, {
+      tunnelRecheckMs: 50,
+    });
+    const callers: Sidecar[] = [];
+    try {
+      for (const sa of ['revokee', 'frontend']) {
+        const upstreams = [
+          { name: 'backend', address: `127.0.0.1:${backend.inboundAddress.port}`, spiffeId: id('backend') },
+        ];
+        const { sidecar } = await sidecarFor(client, sa, '127.0.0.1:1', {
+          outbound: { host: '127.0.0.1', port: 0, upstreams },
+        });
+        callers.push(sidecar);
+      }
+      const [revokee, frontend] = callers as [Sidecar, Sidecar];
+      const doomed = opened(await open(revokee.outboundAddress!.port, 'backend', '/chat'));
+      const kept = opened(await open(frontend.outboundAddress!.port, 'backend', '/chat'));
+      expect((await echo(doomed.ws, 'before')).data.toString()).toBe('before');
+      await revocations.revoke(id('revokee'));
+      await backend.identity.refreshDenyList();
+      expect(await closed(doomed.ws)).toBe(1006);
+      await eventually(() => backend.stats().tunnels.inbound.closed.peer_refused === 1);
+      expect(logger.lines).toContainEqual(
+        expect.objectContaining({
+          msg: 'WebSocket tunnel closed: its caller is no longer admitted',
+          reason: 'revoked',
+          spiffeId: id('revokee'),
+        }),
+      );
+      expect((await echo(kept.ws, 'still here')).data.toString()).toBe('still here');
+      kept.ws.terminate();
+    } finally {
+      for (const sidecar of callers) await sidecar.stop();
+      await backend.stop();
+      await app.close();
+    }
+  });
+});
