@@ -1,6 +1,6 @@
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import { retryAfterSeconds } from '../ratelimit/index.js';
-import { pipeline, type Duplex, type Readable } from 'node:stream';
+import type { Duplex, Readable } from 'node:stream';
 import {
   GatehouseError,
   normalizeRequestTarget,
@@ -209,10 +209,26 @@ export type RelayOutcome =
  * relayBody(upstream.body, res, (outcome) => permit.done(outcome.ok));
  */
 export function relayBody(body: Readable, res: ServerResponse, done: (outcome: RelayOutcome) => void): void {
-  pipeline(body, res, (err) => {
-    if (!err) done({ ok: true });
-    else if ((err as NodeJS.ErrnoException).code === 'ERR_STREAM_PREMATURE_CLOSE')
-      done({ ok: false, clientGone: true });
-    else done({ ok: false, clientGone: false, error: err });
+  // By hand rather than stream.pipeline: on Node 20 each pipeline makes an AbortController and aborts it when it
+  // ends, building a DOMException (a stack trace) per answer: about a tenth of the outbound sidecar's CPU, measured
+  // with --cpu-prof under the mesh_sidecar load.
+  // The error listeners stay after the outcome (a late error must not become an uncaught exception).
+  let settled = false;
+  const settle = (outcome: RelayOutcome) => {
+    if (settled) return;
+    settled = true;
+    done(outcome);
+  };
+  const gone = () => {
+    body.destroy();
+    settle({ ok: false, clientGone: true });
+  };
+  body.on('error', (error: Error) => {
+    res.destroy();
+    settle({ ok: false, clientGone: false, error });
   });
+  res.on('error', gone);
+  res.once('finish', () => settle({ ok: true }));
+  res.once('close', () => (res.writableFinished ? settle({ ok: true }) : gone()));
+  body.pipe(res);
 }

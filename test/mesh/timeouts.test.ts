@@ -20,10 +20,14 @@ afterEach(async () => {
  * A local app that never answers (`hang`), or sends its headers and a first chunk and then stalls (`stall`). It holds
  * the responses until the test ends.
  */
-async function stuckApp(how: 'hang' | 'stall'): Promise<{ address: string; seen: () => number }> {
+async function stuckApp(
+  how: 'hang' | 'stall',
+): Promise<{ address: string; seen: () => number; aborted: () => number }> {
   const held: ServerResponse[] = [];
+  let aborted = 0;
   const server: Server = createServer((req, res) => {
     held.push(res);
+    res.on('close', () => aborted++); // the sidecar in front closed the connection before the answer ended
     req.resume();
     if (how === 'stall') {
       res.writeHead(200, { 'content-type': 'text/plain' });
@@ -32,7 +36,11 @@ async function stuckApp(how: 'hang' | 'stall'): Promise<{ address: string; seen:
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   cleanups.push(() => closeServer(server));
-  return { address: `127.0.0.1:${(server.address() as AddressInfo).port}`, seen: () => held.length };
+  return {
+    address: `127.0.0.1:${(server.address() as AddressInfo).port}`,
+    seen: () => held.length,
+    aborted: () => aborted,
+  };
 }
 
 /** The backend sidecar in front of `app` and a frontend sidecar whose outbound side calls it as `backend`. */
@@ -69,6 +77,22 @@ async function pair(o: { app: string; inboundTimeoutMs: number; upstreamTimeoutM
 }
 
 describe('sidecar timeouts (inbound.timeout, outbound.upstreams[].timeout)', () => {
+  it('a caller that leaves mid-answer ends the request at every hop at once, not at the timeouts', async () => {
+    const app = await stuckApp('stall');
+    const { frontend } = await pair({ app: app.address, inboundTimeoutMs: 60_000, upstreamTimeoutMs: 60_000 });
+    const res = await request(`http://127.0.0.1:${frontend.outboundAddress!.port}/orders/7`, {
+      headers: { host: 'backend' },
+    });
+    expect(res.statusCode).toBe(200);
+    for await (const chunk of res.body) {
+      expect(String(chunk)).toContain('first chunk');
+      break; // leaves: the body is destroyed, its connection closed
+    }
+    const until = Date.now() + 10_000;
+    while (app.aborted() === 0 && Date.now() < until) await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(app.aborted()).toBe(1); // both sidecars passed the abort on, well before their 60 s timeouts
+  });
+
   it('inbound: an app that never answers gets the caller 504 ERR_MESH_UPSTREAM_TIMEOUT, counted as app_timeout', async () => {
     const app = await stuckApp('hang');
     const { backend, call } = await pair({ app: app.address, inboundTimeoutMs: 200, upstreamTimeoutMs: 60_000 });
