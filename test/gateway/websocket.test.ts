@@ -2,15 +2,17 @@
 // through the route's stages to the upstream, relay its 101 and pipe both connections; real `ws` clients over TLS 1.3
 // and real `ws` servers behind (plain HTTP and mTLS with the mesh library).
 import { randomBytes } from 'node:crypto';
-import { type IncomingHttpHeaders, type IncomingMessage, type Server } from 'node:http';
+import { type IncomingMessage, type Server } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { TLSSocket } from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import WebSocket, { type ClientOptions } from 'ws';
+import type WebSocket from 'ws';
+import type { ClientOptions } from 'ws';
 import type { ConfigInput } from '../../src/config/index.js';
 import { meshServerOptions, type IdentitySource } from '../../src/mesh/index.js';
 import { id, identityFor, meshCa, TD } from '../mesh/helpers.js';
 import { wsBackend } from '../support/ws_backend.js';
+import { closed, echo, openWebSocket, opened, type Opened, type Refused as RefusedBy } from '../support/ws_client.js';
 import {
   call,
   gatewayConfig,
@@ -22,8 +24,7 @@ import {
   type RunningGateway,
 } from './support.js';
 
-type Opened = { status: 101; ws: WebSocket; headers: IncomingHttpHeaders };
-type Refused = { status: number; headers: IncomingHttpHeaders; body: Json };
+type Refused = RefusedBy<Json>;
 
 /** Opens a WebSocket to the gateway (wss, trusting its test certificate): the open socket, or the refusal. */
 function open(
@@ -31,49 +32,13 @@ function open(
   path: string,
   options: { headers?: Record<string, string>; protocols?: string[] } = {},
 ): Promise<Opened | Refused> {
-  return new Promise((resolve, reject) => {
-    // `servername` is passed on to tls.connect (the test certificate names localhost), though ws's types omit it.
-    const tlsOptions: ClientOptions & { servername: string } = {
-      ca: testCertificate().certPem,
-      servername: 'localhost',
-      headers: options.headers ?? {},
-    };
-    const ws = new WebSocket(`wss://127.0.0.1:${gw.port}${path}`, options.protocols ?? [], tlsOptions);
-    let headers: IncomingHttpHeaders = {};
-    ws.once('upgrade', (res) => (headers = res.headers));
-    ws.once('open', () => resolve({ status: 101, ws, headers }));
-    ws.once('unexpected-response', (_req, res) => {
-      let text = '';
-      res.setEncoding('utf8');
-      res.on('data', (chunk: string) => (text += chunk));
-      res.on('end', () => {
-        const json = String(res.headers['content-type'] ?? '').includes('json');
-        resolve({ status: res.statusCode ?? 0, headers: res.headers, body: json ? JSON.parse(text) : text });
-        ws.terminate();
-      });
-    });
-    ws.once('error', reject);
-  });
-}
-
-function opened(result: Opened | Refused): Opened {
-  if (result.status !== 101)
-    throw new Error(`expected 101, got ${result.status}: ${JSON.stringify((result as Refused).body)}`);
-  return result as Opened;
-}
-
-/** Sends one message and waits for the echo. */
-function echo(ws: WebSocket, data: string | Buffer): Promise<{ data: Buffer; binary: boolean }> {
-  return new Promise((resolve, reject) => {
-    ws.once('message', (reply: Buffer, binary: boolean) => resolve({ data: reply, binary }));
-    ws.once('error', reject);
-    ws.send(data);
-  });
-}
-
-function closed(ws: WebSocket): Promise<number> {
-  if (ws.readyState === WebSocket.CLOSED) return Promise.resolve(-1);
-  return new Promise((resolve) => ws.once('close', (code: number) => resolve(code)));
+  // `servername` is passed on to tls.connect (the test certificate names localhost), though ws's types omit it.
+  const tlsOptions: ClientOptions & { servername: string } = {
+    ca: testCertificate().certPem,
+    servername: 'localhost',
+    headers: options.headers ?? {},
+  };
+  return openWebSocket<Json>(`wss://127.0.0.1:${gw.port}${path}`, tlsOptions, options.protocols ?? []);
 }
 
 async function metric(gw: RunningGateway, name: string, labels: Record<string, string>): Promise<number> {

@@ -1,5 +1,5 @@
 import { createServer, type IncomingMessage, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { connect, type AddressInfo } from 'node:net';
 import { MemoryRecordStore } from '../../src/adapters/index.js';
 import { InProcessCaClient } from '../../src/app/mesh_ca_client.js';
 import { MemoryLogger, systemClock } from '../../src/core/index.js';
@@ -95,4 +95,19 @@ export async function sidecarFor(
 export function closeServer(server: Server): Promise<void> {
   server.closeAllConnections();
   return new Promise((resolve) => server.close(() => resolve()));
+}
+
+/** Sends raw bytes to a port and returns everything it answers until it closes (or 3 s pass). */
+export function raw(port: number, bytes: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = connect(port, '127.0.0.1', () => socket.write(bytes));
+    let answer = '';
+    const timer = setTimeout(() => socket.destroy(), 3_000);
+    socket.on('data', (d: Buffer) => (answer += d.toString()));
+    socket.on('error', reject);
+    socket.on('close', () => {
+      clearTimeout(timer);
+      resolve(answer);
+    });
+  });
 }

@@ -1,30 +1,14 @@
 import { randomBytes } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
-import { connect } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { request } from 'undici';
 import type { Sidecar } from '../../src/mesh/index.js';
 import { exec } from '../pki/helpers.js';
 import { tempDir } from '../support/tmp.js';
-import { closeServer, echoApp, id, meshCa, sidecarFor } from './helpers.js';
+import { closeServer, echoApp, id, meshCa, raw, sidecarFor } from './helpers.js';
 
 type Echo = { app: string; method: string; url: string; headers: Record<string, string>; body: string };
-
-/** Sends raw bytes to a plain-HTTP port and returns everything it answers until it closes (or 3 s pass). */
-function raw(port: number, bytes: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const socket = connect(port, '127.0.0.1', () => socket.write(bytes));
-    let answer = '';
-    const timer = setTimeout(() => socket.destroy(), 3_000);
-    socket.on('data', (d: Buffer) => (answer += d.toString()));
-    socket.on('error', reject);
-    socket.on('close', () => {
-      clearTimeout(timer);
-      resolve(answer);
-    });
-  });
-}
 
 // HTTP features a client of the outbound port uses that the sidecars passed on wrongly: `Expect: 100-continue`
 // (curl's uploads over 1 MB) failed with 502 and counted against the upstream's breaker; a GET body was dropped;

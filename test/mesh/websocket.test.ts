@@ -2,18 +2,13 @@
 // pair doing TLS 1.3 mTLS between them, and a real `ws` server as the app behind the inbound side. The handshake takes
 // every check of a plain request (peer, policy, XFCC, burst limit, breaker), then the connection is piped both ways.
 import { randomBytes } from 'node:crypto';
-import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
-import { connect } from 'node:net';
+import type { IncomingMessage } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import WebSocket from 'ws';
 import type { InProcessCaClient } from '../../src/app/mesh_ca_client.js';
 import type { AuthorizationPolicy, Sidecar, SidecarOptions } from '../../src/mesh/index.js';
 import { wsBackend } from '../support/ws_backend.js';
-import { id, meshCa, sidecarFor } from './helpers.js';
-
-/** An open WebSocket, its 101's fields and every message it received (from the start: the app may speak first). */
-type Opened = { status: 101; ws: WebSocket; headers: IncomingHttpHeaders; inbox: Buffer[] };
-type Refused = { status: number; headers: IncomingHttpHeaders; body: unknown };
+import { closed, echo, openWebSocket, opened, type Opened, type Refused } from '../support/ws_client.js';
+import { id, meshCa, raw, sidecarFor } from './helpers.js';
 
 /** Opens a WebSocket through a sidecar's outbound port to `service` (or straight to a port): the socket or the refusal. */
 function open(
@@ -23,31 +18,7 @@ function open(
   headers: Record<string, string> = {},
   protocols: string[] = [],
 ) {
-  return new Promise<Opened | Refused>((resolve, reject) => {
-    const ws = new WebSocket(`ws://127.0.0.1:${port}${path}`, protocols, { headers: { host: service, ...headers } });
-    let upgradeHeaders: IncomingHttpHeaders = {};
-    const inbox: Buffer[] = [];
-    ws.on('message', (data: Buffer) => inbox.push(data));
-    ws.once('upgrade', (res) => (upgradeHeaders = res.headers));
-    ws.once('open', () => resolve({ status: 101, ws, headers: upgradeHeaders, inbox }));
-    ws.once('unexpected-response', (_req, res) => {
-      let text = '';
-      res.setEncoding('utf8');
-      res.on('data', (chunk: string) => (text += chunk));
-      res.on('end', () => {
-        const json = String(res.headers['content-type'] ?? '').includes('json');
-        resolve({ status: res.statusCode ?? 0, headers: res.headers, body: json ? JSON.parse(text) : text });
-        ws.terminate();
-      });
-    });
-    ws.once('error', reject);
-  });
-}
-
-function opened(result: Opened | Refused): Opened {
-  if (result.status !== 101)
-    throw new Error(`expected 101, got ${result.status}: ${JSON.stringify((result as Refused).body)}`);
-  return result as Opened;
+  return openWebSocket(`ws://127.0.0.1:${port}${path}`, { headers: { host: service, ...headers } }, protocols);
 }
 
 function refused(result: Opened | Refused): Refused {
@@ -58,20 +29,6 @@ function refused(result: Opened | Refused): Refused {
   return result as Refused;
 }
 
-/** Sends one message and waits for the echo. */
-function echo(ws: WebSocket, data: string | Buffer): Promise<{ data: Buffer; binary: boolean }> {
-  return new Promise((resolve, reject) => {
-    ws.once('message', (reply: Buffer, binary: boolean) => resolve({ data: reply, binary }));
-    ws.once('error', reject);
-    ws.send(data);
-  });
-}
-
-function closed(ws: WebSocket): Promise<number> {
-  if (ws.readyState === WebSocket.CLOSED) return Promise.resolve(-1);
-  return new Promise((resolve) => ws.once('close', (code: number) => resolve(code)));
-}
-
 /** Waits until `check` holds (the sidecars count a tunnel's close a moment after the client sees it). */
 async function eventually(check: () => boolean, ms = 3_000): Promise<void> {
   const until = Date.now() + ms;
@@ -79,21 +36,6 @@ async function eventually(check: () => boolean, ms = 3_000): Promise<void> {
     if (Date.now() > until) throw new Error('condition not met in time');
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
-}
-
-/** Sends raw bytes to a port and returns everything it answers until it closes (or 3 s pass). */
-function raw(port: number, bytes: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const socket = connect(port, '127.0.0.1', () => socket.write(bytes));
-    let answer = '';
-    const timer = setTimeout(() => socket.destroy(), 3_000);
-    socket.on('data', (d: Buffer) => (answer += d.toString()));
-    socket.on('error', reject);
-    socket.on('close', () => {
-      clearTimeout(timer);
-      resolve(answer);
-    });
-  });
 }
 
 const handshake = (host: string, path = '/ws', upgrade = 'websocket') =>
