@@ -29,6 +29,7 @@ import { hostOf, repeatsHost } from './route_table.js';
 import { Throttle } from './throttle.js';
 import { gatewayTunnels } from './tunnels.js';
 import { rewritePrefix } from './prefix_rewrite.js';
+import { hstsOf } from './strict_transport_security.js';
 import type { UpstreamMesh } from './upstream_mtls.js';
 import { createWafStages } from './waf/waf_stage.js';
 import { chainStages, createCacheStage } from './cache/cache_stage.js';
@@ -59,21 +60,6 @@ export interface GatewayOptions {
 }
 
 const REQUEST_ID = /^[A-Za-z0-9._-]{1,64}$/;
-
-/**
- * The Strict-Transport-Security value of `gateway.hsts` (RFC 6797 §6.1), undefined when `maxAge` is 0.
- *
- * @example
- * strictTransportSecurity({ maxAge: 31_536_000_000, includeSubDomains: true, preload: false });
- * // 'max-age=31536000; includeSubDomains'
- */
-export function strictTransportSecurity(hsts: GatewayConfig['hsts']): string | undefined {
-  if (hsts.maxAge <= 0) return undefined;
-  let value = `max-age=${Math.floor(hsts.maxAge / 1000)}`;
-  if (hsts.includeSubDomains) value += '; includeSubDomains';
-  if (hsts.preload) value += '; preload';
-  return value;
-}
 
 /**
  * The gateway data plane: a `(req, res)` handler for a plain node:https server that runs the fixed pipeline
@@ -116,7 +102,7 @@ export class Gateway {
     this.deps = { clock: o.clock, logger: o.logger, metrics: this.metrics, ...(o.mesh ? { mesh: o.mesh } : {}) };
     this.state = buildGatewayState(o.config, undefined, this.deps).state;
     this.config = o.config;
-    this.hsts = this.strictTransportSecurity(o.config);
+    this.hsts = hstsOf(o.config, o.logger);
     this.authenticator = o.authenticator ?? refuseAllAuthenticator;
     this.local = new MemoryLimiterStore({ clock: o.clock, maxKeys: o.maxKeys ?? 1_000_000 });
     const throttle = new Throttle(o.clock);
@@ -209,21 +195,9 @@ export class Gateway {
     // Entries stored from a route's old upstream (or under its old cache settings) must not answer for the new one.
     this.cache.dropRoutes(routesToForget(this.config, config));
     this.config = config;
-    this.hsts = this.strictTransportSecurity(config);
+    this.hsts = hstsOf(config, this.o.logger);
     for (const upstream of retired) void upstream.close().catch(() => {});
     this.o.logger.info({ event: 'gateway_reloaded', routes: config.routes.length }, 'gateway configuration reloaded');
-  }
-
-  /** The HSTS value of `config`; turning it off is a weaker setting, so it is said in the log. */
-  private strictTransportSecurity(config: GatewayConfig): string | undefined {
-    const value = strictTransportSecurity(config.hsts);
-    if (value === undefined) {
-      this.o.logger.warn(
-        { event: 'gateway_hsts_off' },
-        'gateway.hsts.maxAge is 0: gateway responses carry no Strict-Transport-Security',
-      );
-    }
-    return value;
   }
 
   /** Closes every WebSocket tunnel, and those whose handshake completes later (shutdown). */

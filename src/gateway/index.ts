@@ -1,6 +1,7 @@
 export { upstreamConnector, checkUpstreamMtls, checkUpstreamMtlsHosts } from './upstream_mtls.js';
 export type { UpstreamMesh } from './upstream_mtls.js';
-export { Gateway, strictTransportSecurity } from './gateway.js';
+export { Gateway } from './gateway.js';
+export { strictTransportSecurity } from './strict_transport_security.js';
 export { rewritePrefix } from './prefix_rewrite.js';
 export type { GatewayOptions } from './gateway.js';
 export { createGatewayServer } from './gateway_server.js';

@@ -1,0 +1,35 @@
+import type { Logger } from '../core/index.js';
+import type { GatewayConfig } from './gateway_config.js';
+
+/**
+ * The Strict-Transport-Security value of `gateway.hsts` (RFC 6797 §6.1), undefined when `maxAge` is 0.
+ *
+ * @example
+ * strictTransportSecurity({ maxAge: 31_536_000_000, includeSubDomains: true, preload: false });
+ * // 'max-age=31536000; includeSubDomains'
+ */
+export function strictTransportSecurity(hsts: GatewayConfig['hsts']): string | undefined {
+  if (hsts.maxAge <= 0) return undefined;
+  let value = `max-age=${Math.floor(hsts.maxAge / 1000)}`;
+  if (hsts.includeSubDomains) value += '; includeSubDomains';
+  if (hsts.preload) value += '; preload';
+  return value;
+}
+
+/**
+ * The value the gateway adds to its answers for `config` (start and each reload). Turning HSTS off is a weaker
+ * setting, so it is said in the log (`gateway_hsts_off`, warn).
+ *
+ * @example
+ * this.hsts = hstsOf(config, logger);
+ */
+export function hstsOf(config: GatewayConfig, logger: Logger): string | undefined {
+  const value = strictTransportSecurity(config.hsts);
+  if (value === undefined) {
+    logger.warn(
+      { event: 'gateway_hsts_off' },
+      'gateway.hsts.maxAge is 0: gateway responses carry no Strict-Transport-Security',
+    );
+  }
+  return value;
+}
