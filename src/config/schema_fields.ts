@@ -88,3 +88,25 @@ export function connectionUrl(schemes: readonly string[], example: string) {
     }
   }, `expected a ${names} URL (e.g. ${example}) or a Unix socket path`);
 }
+
+/**
+ * The WebSocket tunnel settings of the gateway's upstreams and of the sidecar: a cap (1024) and an idle timeout (60 s,
+ * nginx's proxy_read_timeout), described for where they apply.
+ *
+ * @example
+ * tunnels: tunnelSettings({ max: 'Tunnels open at once ...', idleTimeoutNote: '', section: 'WebSocket tunnels.' })
+ */
+export function tunnelSettings(docs: { max: string; idleTimeoutNote: string; section: string }) {
+  return z
+    .strictObject({
+      max: z.number().int().min(1).default(1024).describe(docs.max),
+      idleTimeout: positive(
+        duration(
+          '60s',
+          `A tunnel with no byte in either direction for this long is closed (nginx's proxy_read_timeout)${docs.idleTimeoutNote}.`,
+        ),
+      ),
+    })
+    .prefault({})
+    .describe(docs.section);
+}

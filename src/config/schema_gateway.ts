@@ -1,7 +1,7 @@
 // The `gateway` section of the configuration schema and its per-route WAF rules (docs/gateway.md, docs/waf.md).
 import { z } from 'zod';
 import { normalizeRequestTarget } from '../core/index.js';
-import { duration, policyName, caConnection, positive } from './schema_fields.js';
+import { duration, policyName, caConnection, positive, tunnelSettings } from './schema_fields.js';
 
 /** The largest Structured Field integer (RFC 9651 §3.3.1: at most 15 digits), as sent in the RateLimit headers. */
 const SF_INTEGER_MAX = 999_999_999_999_999;
@@ -210,25 +210,11 @@ export function gatewaySection() {
       })
       .prefault({})
       .describe('Outlier ejection of single hosts.'),
-    tunnels: z
-      .strictObject({
-        max: z
-          .number()
-          .int()
-          .min(1)
-          .default(1024)
-          .describe(
-            'WebSocket tunnels open (or being opened) to the upstream at once, across routes; a handshake past it gets 503 ERR_GATEWAY_TUNNELS_FULL.',
-          ),
-        idleTimeout: positive(
-          duration(
-            '60s',
-            "A tunnel with no byte in either direction for this long is closed (nginx's proxy_read_timeout).",
-          ),
-        ),
-      })
-      .prefault({})
-      .describe('WebSocket tunnels of routes with `websocket: true` (docs/gateway.md).'),
+    tunnels: tunnelSettings({
+      max: 'WebSocket tunnels open (or being opened) to the upstream at once, across routes; a handshake past it gets 503 ERR_GATEWAY_TUNNELS_FULL.',
+      idleTimeoutNote: '',
+      section: 'WebSocket tunnels of routes with `websocket: true` (docs/gateway.md).',
+    }),
   });
   return z
     .strictObject({

@@ -1,6 +1,6 @@
 // The `sidecar` section of the configuration schema and the mesh policies it holds (docs/mesh.md).
 import { z } from 'zod';
-import { duration, policyName, port, positive, caConnection } from './schema_fields.js';
+import { duration, policyName, port, positive, caConnection, tunnelSettings } from './schema_fields.js';
 
 /** The time a sidecar gives its app or a peer (Envoy's route timeout default; docs/mesh.md says why not none). */
 const requestTimeout = (who: string) =>
@@ -104,25 +104,11 @@ export function sidecarSection() {
         .describe(
           'Carry WebSocket handshakes (HTTP/1.1 `Connection: upgrade`, `Upgrade: websocket`) on both sides, through the checks of a plain request, then pipe the connection both ways after the next hop\'s 101 (docs/mesh.md "WebSocket"), as Istio and Envoy sidecars do; false = 501 ERR_MESH_UPGRADE_UNSUPPORTED. Reloadable.',
         ),
-      tunnels: z
-        .strictObject({
-          max: z
-            .number()
-            .int()
-            .min(1)
-            .default(1024)
-            .describe(
-              'WebSocket tunnels open (or being opened) at once on each side of the sidecar (inbound from peers, outbound from the app); a handshake past it gets 503 ERR_MESH_TUNNELS_FULL.',
-            ),
-          idleTimeout: positive(
-            duration(
-              '60s',
-              "A tunnel with no byte in either direction for this long is closed (nginx's proxy_read_timeout); applies to tunnels opened after a reload.",
-            ),
-          ),
-        })
-        .prefault({})
-        .describe('WebSocket tunnels (docs/mesh.md "WebSocket"). Reloadable.'),
+      tunnels: tunnelSettings({
+        max: 'WebSocket tunnels open (or being opened) at once on each side of the sidecar (inbound from peers, outbound from the app); a handshake past it gets 503 ERR_MESH_TUNNELS_FULL.',
+        idleTimeoutNote: '; applies to tunnels opened after a reload',
+        section: 'WebSocket tunnels (docs/mesh.md "WebSocket"). Reloadable.',
+      }),
       limits: z
         .strictObject({
           perCaller: z

@@ -6,7 +6,8 @@ import { Bulkhead } from './bulkhead.js';
 import type { UpstreamConfig } from './gateway_config.js';
 import type { GatewayMetrics } from './gateway_metrics.js';
 import { OutlierDetector } from './outlier_detector.js';
-import { ProxyExchange, type ExchangeOutcome, type UpgradedExchange } from './proxy_exchange.js';
+import type { ExchangeOutcome, UpgradedExchange } from '../mesh/index.js';
+import { ProxyExchange } from './proxy_exchange.js';
 import { upstreamConnector, type UpstreamMesh } from './upstream_mtls.js';
 
 /**

@@ -1,0 +1,141 @@
+import type { IncomingHttpHeaders, OutgoingHttpHeaders, ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
+import type { Dispatcher } from 'undici';
+import { responseHeaders } from './http_forwarding.js';
+
+/**
+ * How an exchange ended: the next hop's status, its connection after a 101 (a WebSocket handshake), or the error that
+ * stopped it and whether the caller had left.
+ */
+export type ExchangeOutcome = { status: number } | UpgradedExchange | { error: Error; clientGone: boolean };
+
+/** A next hop that switched protocols: its 101's fields and its connection, detached from the pool. */
+export interface UpgradedExchange {
+  status: 101;
+  headers: IncomingHttpHeaders;
+  socket: Duplex;
+}
+
+/** The reason given to undici when the caller leaves before the answer is complete. */
+export class CallerGoneError extends Error {
+  constructor() {
+    super('caller closed the connection');
+    this.name = 'CallerGoneError';
+  }
+}
+
+const EXCHANGE = Symbol('gatehouse.exchange');
+type Tagged = ServerResponse & { [EXCHANGE]?: AnswerExchange };
+
+/** One shared `close` listener for every response (no closure per request): it finds its exchange on the response. */
+function onResponseClose(this: Tagged): void {
+  this[EXCHANGE]?.callerClosed();
+}
+
+function destroyOnError(this: Duplex): void {
+  this.destroy();
+}
+
+function onResponseDrain(this: Tagged): void {
+  this[EXCHANGE]?.drained();
+}
+
+/**
+ * Streams one answer of the next hop into the caller's response, as an undici dispatch handler: the status and the
+ * fields of {@link answerHeaders} (hop-by-hop ones dropped; the gateway's subclass adds its own) once, then the body
+ * with backpressure (the upstream read pauses while the caller's socket is full), then the end. A caller that leaves
+ * aborts the request. 1xx answers are not forwarded (as undici's `stream()` does). `done` is called exactly once,
+ * with the status or the error; it never throws into undici. Dispatched with `upgrade: 'websocket'`, a 101 hands the
+ * next hop's connection to `done` (nothing written to the response); any other answer is relayed as usual.
+ *
+ * The gateway's data plane and the sidecar's WebSocket handshakes both use it. It replaces `Pool.stream()` on the
+ * gateway's hot path: no AsyncResource, stream-finished tracking, abort emitter or promise per request
+ * (docs/adr/0002-gateway-data-plane.md).
+ *
+ * @example
+ * pool.dispatch({ path, method: 'GET', headers, body: null, upgrade: 'websocket' }, new AnswerExchange(res, resolve));
+ */
+export class AnswerExchange implements Dispatcher.DispatchHandler {
+  private controller: Dispatcher.DispatchController | undefined;
+  private status = 0;
+  private settled = false;
+  private gone = false;
+
+  constructor(
+    private readonly res: ServerResponse,
+    private readonly done: (outcome: ExchangeOutcome) => void,
+  ) {
+    (res as Tagged)[EXCHANGE] = this;
+    res.on('close', onResponseClose);
+  }
+
+  /** The fields the caller gets with the answer (the next hop's, hop-by-hop ones dropped). */
+  protected answerHeaders(headers: IncomingHttpHeaders): OutgoingHttpHeaders {
+    return responseHeaders(headers);
+  }
+
+  onRequestStart(controller: Dispatcher.DispatchController): void {
+    this.controller = controller;
+    if (this.gone || this.res.destroyed) {
+      this.gone = true;
+      controller.abort(new CallerGoneError());
+    }
+  }
+
+  onResponseStart(_controller: Dispatcher.DispatchController, statusCode: number, headers: IncomingHttpHeaders): void {
+    if (statusCode < 200) return;
+    this.status = statusCode;
+    this.res.writeHead(statusCode, this.answerHeaders(headers));
+  }
+
+  onRequestUpgrade(
+    _controller: Dispatcher.DispatchController,
+    statusCode: number,
+    headers: IncomingHttpHeaders,
+    socket: Duplex,
+  ): void {
+    socket.on('error', destroyOnError); // undici removed its listeners; the tunnel adds its own
+    if (this.settled) {
+      socket.destroy();
+      return;
+    }
+    this.settle({ status: statusCode as 101, headers, socket });
+  }
+
+  onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
+    if (!this.res.write(chunk)) {
+      controller.pause();
+      this.res.once('drain', onResponseDrain);
+    }
+  }
+
+  onResponseEnd(): void {
+    this.res.end();
+    this.settle({ status: this.status });
+  }
+
+  onResponseError(_controller: Dispatcher.DispatchController, error: Error): void {
+    this.settle({ error, clientGone: this.gone });
+  }
+
+  /** The response closed: when it had not finished, the caller left; abort the request to the next hop. */
+  callerClosed(): void {
+    if (this.settled || this.res.writableFinished) return;
+    this.gone = true;
+    this.controller?.abort(new CallerGoneError());
+  }
+
+  drained(): void {
+    this.controller?.resume();
+  }
+
+  private settle(outcome: ExchangeOutcome): void {
+    if (this.settled) return;
+    this.settled = true;
+    const res = this.res as Tagged;
+    res.removeListener('close', onResponseClose);
+    res.removeListener('drain', onResponseDrain);
+    if (res[EXCHANGE] === this) res[EXCHANGE] = undefined;
+    this.done(outcome);
+  }
+}
