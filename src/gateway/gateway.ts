@@ -213,8 +213,6 @@ export class Gateway {
   }
 
   private handle(req: IncomingMessage, res: ServerResponse, stages: readonly Stage[]): void {
-    // Set first, so every answer carries it; an upstream's own value replaces it (writeHead's fields win).
-    if (this.hsts !== undefined) res.setHeader('strict-transport-security', this.hsts);
     const ctx: RequestContext = {
       req,
       res,
@@ -225,6 +223,7 @@ export class Gateway {
       upstreamTarget: '/',
       clientIp: '',
       trustedPeer: undefined,
+      hsts: this.hsts,
       route: undefined,
       principal: undefined,
       responseHeaders: undefined,
@@ -341,18 +340,13 @@ export class Gateway {
       headers['retry-after'] = String(retryAfterSeconds(v.retryAfterMs));
       ctx.answered = true;
       const limited = v.outcome === 'limited';
-      sendProblem(
-        ctx.res,
-        new GatehouseError(limited ? 'ERR_RATE_LIMITED' : 'ERR_GATEWAY_LIMITER_UNAVAILABLE'),
-        ctx.requestId,
-        {
-          headers,
-          type: limited ? QUOTA_EXCEEDED : TEMPORARY_REDUCED_CAPACITY,
-          // `violated-policies` is the member draft-ietf-httpapi-ratelimit-headers-11 §5 defines; `violated_policies`
-          // is the name gatehouse used before, kept for clients written against it.
-          members: { 'violated-policies': v.violated, violated_policies: v.violated },
-        },
-      );
+      sendProblem(ctx, new GatehouseError(limited ? 'ERR_RATE_LIMITED' : 'ERR_GATEWAY_LIMITER_UNAVAILABLE'), {
+        headers,
+        type: limited ? QUOTA_EXCEEDED : TEMPORARY_REDUCED_CAPACITY,
+        // `violated-policies` is the member draft-ietf-httpapi-ratelimit-headers-11 §5 defines; `violated_policies`
+        // is the name gatehouse used before, kept for clients written against it.
+        members: { 'violated-policies': v.violated, violated_policies: v.violated },
+      });
     };
     if (verdict instanceof Promise) return verdict.then(apply);
     apply(verdict);
@@ -388,6 +382,7 @@ export class Gateway {
         headers: this.forwardHeaders(ctx),
         requestId: ctx.requestId,
         responseHeaders: ctx.responseHeaders,
+        hsts: ctx.hsts,
       },
       ctx.permit!,
     );

@@ -42,6 +42,12 @@ export interface RequestContext {
   trustedPeer: string | undefined;
   route: CompiledRoute | undefined;
   principal: GatewayPrincipal | undefined;
+  /**
+   * The Strict-Transport-Security value of `gateway.hsts` when the request arrived (undefined: off). Every answer
+   * carries it unless the upstream's has its own; it is put into each answer's one header object, as the rest are, not
+   * set ahead with `setHeader` (node's `writeHead` then takes a slower path for every field).
+   */
+  hsts: string | undefined;
   /** Headers added to the final response (RateLimit, ...). */
   responseHeaders: Record<string, string> | undefined;
   /** The breaker permit of the shedding stage, consumed by the proxy stage. */
@@ -89,6 +95,7 @@ async function continueFrom(stages: readonly Stage[], ctx: RequestContext, i: nu
 export function runPipeline(stages: readonly Stage[], ctx: RequestContext): void | Promise<void> {
   for (let i = 0; i < stages.length && !ctx.answered; i += 1) {
     const r = (stages[i] as Stage).run(ctx);
-    if (r !== undefined) return continueFrom(stages, ctx, i, r);
+    // The last stage's promise (the proxy's, on every forwarded request) is the pipeline's own: no wrapper.
+    if (r !== undefined) return i === stages.length - 1 ? r : continueFrom(stages, ctx, i, r);
   }
 }

@@ -1,5 +1,5 @@
-import type { ServerResponse } from 'node:http';
 import { GatehouseError, isGatehouseError } from '../core/index.js';
+import type { RequestContext } from './pipeline.js';
 
 /** RFC 9457 problem types of draft-ietf-httpapi-ratelimit-headers-11 §5. */
 export const QUOTA_EXCEEDED = 'https://iana.org/assignments/http-problem-types#quota-exceeded';
@@ -14,14 +14,19 @@ export interface ProblemExtras {
   members?: Record<string, unknown>;
 }
 
+/** What a problem answer needs of its request. */
+export type ProblemTarget = Pick<RequestContext, 'res' | 'requestId' | 'hsts'>;
+
 /**
  * Answers with an application/problem+json body for `err` (its public message only; a non-GatehouseError is a 500
- * ERR_INTERNAL). Does nothing when the response has already started.
+ * ERR_INTERNAL), with the request id and the request's Strict-Transport-Security. Destroys the response instead when
+ * it has already started.
  *
  * @example
- * sendProblem(res, new GatehouseError('ERR_RATE_LIMITED'), requestId, { headers: { 'retry-after': '1' } });
+ * sendProblem(ctx, new GatehouseError('ERR_RATE_LIMITED'), { headers: { 'retry-after': '1' } });
  */
-export function sendProblem(res: ServerResponse, err: unknown, requestId: string, extras: ProblemExtras = {}): number {
+export function sendProblem(ctx: ProblemTarget, err: unknown, extras: ProblemExtras = {}): number {
+  const { res, requestId } = ctx;
   const e = isGatehouseError(err) ? err : new GatehouseError('ERR_INTERNAL');
   if (res.headersSent) {
     res.destroy();
@@ -40,6 +45,7 @@ export function sendProblem(res: ServerResponse, err: unknown, requestId: string
     'content-length': Buffer.byteLength(body),
     'cache-control': 'no-store',
     'x-request-id': requestId,
+    ...(ctx.hsts === undefined ? undefined : { 'strict-transport-security': ctx.hsts }),
     ...extras.headers,
   });
   res.end(body);

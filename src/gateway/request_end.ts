@@ -82,7 +82,7 @@ export class RequestEnd {
         'gateway request failed',
       );
     }
-    sendProblem(ctx.res, err, ctx.requestId, { headers });
+    sendProblem(ctx, err, { headers });
   }
 
   /** The request's metrics and its access line (every request, answered here or by the upstream). */

@@ -35,6 +35,8 @@ export interface ForwardRequest {
   requestId: string;
   /** Extra response headers (RateLimit, ...). */
   responseHeaders: Record<string, string> | undefined;
+  /** Strict-Transport-Security for the client's answer when the upstream sends none (undefined: none added). */
+  hsts: string | undefined;
 }
 
 /**
@@ -45,7 +47,7 @@ export interface ForwardRequest {
  * @example
  * const upstream = new Upstream(config.upstreams[0], { clock, logger, metrics });
  * const permit = await upstream.admit();
- * await upstream.send({ req, res, path: ctx.target, headers, requestId, responseHeaders: undefined }, permit);
+ * await upstream.send({ req, res, path: ctx.target, headers, requestId, responseHeaders: undefined, hsts: undefined }, permit);
  */
 export class Upstream {
   readonly name: string;
@@ -131,37 +133,44 @@ export class Upstream {
    * the breaker and the outlier detector, and frees the bulkhead slot. Throws GatehouseError (502/504) only before the
    * response started; after that a failure destroys the response.
    */
-  async send(f: ForwardRequest, permit: BreakerPermit): Promise<void> {
-    try {
-      await this.exchange(f, permit);
-    } finally {
-      this.bulkhead.release();
-    }
-  }
-
-  private async exchange(f: ForwardRequest, permit: BreakerPermit): Promise<void> {
-    const host = this.outliers.pick();
-    const pool = this.pools[host] as Pool;
+  send(f: ForwardRequest, permit: BreakerPermit): Promise<void> {
     const { req, res } = f;
     if (res.destroyed) {
+      this.bulkhead.release();
       permit.release(); // the client left while the request waited in a queue: neither success nor failure
-      return;
+      return Promise.resolve();
     }
+    const host = this.outliers.pick();
+    const pool = this.pools[host] as Pool;
     const hasBody = req.headers['content-length'] !== undefined || req.headers['transfer-encoding'] !== undefined;
-    const outcome = await new Promise<ExchangeOutcome>((resolve) => {
-      pool.dispatch(
-        {
-          path: f.path,
-          method: req.method as 'GET',
-          headers: f.headers,
-          body: hasBody ? req : null,
-          headersTimeout: this.timeout,
-          bodyTimeout: this.timeout,
-        },
-        new ProxyExchange(res, f.requestId, f.responseHeaders, resolve),
-      );
+    // One promise per request, settled from the exchange's callback (no async wrappers on the hot path).
+    return new Promise<void>((resolve, reject) => {
+      const done = (outcome: ExchangeOutcome) => {
+        this.bulkhead.release();
+        try {
+          this.account(outcome, host, permit, res);
+          resolve();
+        } catch (err) {
+          reject(err);
+        }
+      };
+      try {
+        pool.dispatch(
+          {
+            path: f.path,
+            method: req.method as 'GET',
+            headers: f.headers,
+            body: hasBody ? req : null,
+            headersTimeout: this.timeout,
+            bodyTimeout: this.timeout,
+          },
+          new ProxyExchange(res, f, done),
+        );
+      } catch (err) {
+        // undici refused the request before it started (bad header value, closed pool): no exchange will settle.
+        done({ error: err as Error, clientGone: false });
+      }
     });
-    this.account(outcome, host, permit, res);
   }
 
   /**
@@ -191,7 +200,7 @@ export class Upstream {
             headersTimeout: this.timeout,
             bodyTimeout: this.timeout,
           },
-          new ProxyExchange(f.res, f.requestId, f.responseHeaders, resolve),
+          new ProxyExchange(f.res, f, resolve),
         );
       });
       this.account(outcome, host, permit, f.res);

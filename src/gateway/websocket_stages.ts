@@ -85,6 +85,7 @@ export function createWebSocketStages(o: WebSocketStageOptions): {
           headers: o.forwardHeaders(ctx),
           requestId: ctx.requestId,
           responseHeaders: ctx.responseHeaders,
+          hsts: ctx.hsts,
         },
         ctx.permit!,
       );

@@ -90,6 +90,7 @@ export async function fetchForCache(
       headers,
       requestId,
       responseHeaders: undefined,
+      hsts: undefined, // the cache stage adds the one of each answer: a stored entry keeps none
     },
     permit,
   );

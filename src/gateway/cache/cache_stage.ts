@@ -69,6 +69,9 @@ export function createCacheStage(o: CacheStageOptions): StageRun {
     results.labels(ctx.route!.config.name, outcome).inc();
     const headers: OutgoingHttpHeaders = { ...r.headers, 'x-request-id': ctx.requestId, ...ctx.responseHeaders };
     if (age !== undefined) headers['age'] = String(age);
+    if (ctx.hsts !== undefined && headers['strict-transport-security'] === undefined) {
+      headers['strict-transport-security'] = ctx.hsts; // the stored entry keeps only the upstream's own
+    }
     headers['x-cache'] = outcome === 'hit' || outcome === 'stale' || outcome === 'stale_if_error' ? 'HIT' : 'MISS';
     // RFC 9110 §13.2.1: a precondition is evaluated only when the response would otherwise be a 2xx.
     if (r.status >= 200 && r.status < 300 && etagMatches(ctx.req.headers['if-none-match'], r.headers['etag'])) {

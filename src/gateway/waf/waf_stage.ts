@@ -69,7 +69,7 @@ export function createWafStages(o: WafStageOptions): WafStages {
     ctx.answered = true;
     const headers: Record<string, string> = {};
     if (!ctx.req.complete && hasBody(ctx.req)) headers['connection'] = 'close';
-    sendProblem(ctx.res, new GatehouseError('ERR_GATEWAY_WAF_BLOCKED', { detail: verdict.rule }), ctx.requestId, {
+    sendProblem(ctx, new GatehouseError('ERR_GATEWAY_WAF_BLOCKED', { detail: verdict.rule }), {
       headers,
       members: { waf_rule: verdict.rule },
     });

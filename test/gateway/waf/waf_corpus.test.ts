@@ -78,3 +78,16 @@ describe('WAF corpus (default rules of a route)', () => {
     }
   });
 });
+
+describe('XSS signatures after normalization', () => {
+  it('still match script hidden by comments, control characters, plus signs and split words', () => {
+    const query = (q: string) => inspectRequest(waf, { method: 'GET', path: '/search', query: q })?.rule;
+    expect(query('q=' + encodeURIComponent('docu ment.cookie'))).toBe('xss');
+    expect(query('q=' + encodeURIComponent('win\tdow . location'))).toBe('xss');
+    expect(query('q=' + encodeURIComponent('div{-moz- bind+ing:url(x)}'))).toBe('xss');
+    expect(query('q=' + encodeURIComponent('<scr/**/ipt>'))).toBe('xss');
+    expect(query('q=' + encodeURIComponent('java\u0001script:alert(1)'))).toBe('xss');
+    expect(inspectRequest(waf, { method: 'GET', path: '/a/%3Cscript%3E' })?.rule).toBe('xss');
+    expect(inspectRequest(waf, { method: 'GET', path: '/orders/42' })).toBeUndefined();
+  });
+});
