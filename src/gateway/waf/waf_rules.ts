@@ -102,11 +102,11 @@ export function inspectHead(config: WafConfig, head: WafHead): WafVerdict | unde
   if (raw.length / 2 > config.maxHeaders) return { rule: 'too_many_headers', where: 'headers' };
   let lengths = 0;
   for (let i = 0; i < raw.length; i += 2) {
-    const name = (raw[i] as string).toLowerCase();
+    const name = raw[i] as string; // as sent: lower-cased only where it is named (no string per field and request)
     if (name.length + (raw[i + 1] as string).length > config.maxHeaderBytes) {
-      return { rule: 'header_too_large', where: name };
+      return { rule: 'header_too_large', where: name.toLowerCase() };
     }
-    if (name === 'content-length') lengths += 1;
+    if (name.length === 14 && name.toLowerCase() === 'content-length') lengths += 1;
   }
   if (lengths > 1) return { rule: 'smuggling_duplicate_cl', where: 'content-length' };
   const h = head.headers;
