@@ -131,13 +131,15 @@ export async function startDemoMesh(options: {
     const sidecars = { frontend, backend };
     const describe = (name: string, sidecar: Sidecar) => {
       const svid = sidecar.identity.current;
+      const stats = sidecar.stats();
       return {
         sidecar: name,
         spiffe_id: svid?.spiffeId ?? null,
         serial_number: svid?.serialNumber ?? null,
         not_after: svid ? new Date(svid.notAfter).toISOString() : null,
         inbound: `127.0.0.1:${sidecar.inboundAddress.port}`,
-        connections: sidecar.stats().inbound,
+        connections: stats.inbound,
+        tunnels: stats.tunnels,
       };
     };
     return {

@@ -49,8 +49,13 @@ describe('gatehouse up: demo mesh', () => {
     const before = (await (
       await request(`${running.endpoints.admin}/v1/mesh`, { headers: auth, dispatcher: agent })
     ).body.json()) as {
-      sidecars: Array<{ sidecar: string; serial_number: string }>;
+      sidecars: Array<{ sidecar: string; serial_number: string; tunnels: Record<string, Record<string, unknown>> }>;
     };
+    for (const s of before.sidecars) {
+      // WebSocket tunnels of each side: counters and the number open now (none in this test)
+      expect(s.tunnels['inbound']).toMatchObject({ open: 0, upgraded: 0, full: 0 });
+      expect(s.tunnels['outbound']).toMatchObject({ open: 0, upgraded: 0, full: 0 });
+    }
     const renewed = await request(`${running.endpoints.admin}/v1/mesh/renew`, {
       method: 'POST',
       headers: auth,
