@@ -2,7 +2,15 @@ import type { IncomingHttpHeaders, OutgoingHttpHeaders, ServerResponse } from 'n
 import { AnswerExchange, type ExchangeOutcome } from '../mesh/index.js';
 import { clientResponseHeaders } from './forwarded_headers.js';
 import { addGatewayHeaders } from './ratelimit_headers.js';
-import type { ForwardRequest } from './upstream.js';
+
+/** What the client's answer gets from the gateway besides the upstream's fields. */
+export interface AnswerFields {
+  requestId: string;
+  /** Extra response headers (RateLimit, ...). */
+  responseHeaders: Record<string, string> | undefined;
+  /** Strict-Transport-Security for the client's answer when the upstream sends none (undefined: none added). */
+  hsts: string | undefined;
+}
 
 /**
  * The gateway's exchange with an upstream: the mesh library's {@link AnswerExchange} (status, fields, body with
@@ -16,7 +24,7 @@ import type { ForwardRequest } from './upstream.js';
 export class ProxyExchange extends AnswerExchange {
   constructor(
     res: ServerResponse,
-    private readonly forward: Pick<ForwardRequest, 'requestId' | 'responseHeaders' | 'hsts'>,
+    private readonly forward: AnswerFields,
     done: (outcome: ExchangeOutcome) => void,
   ) {
     super(res, done);

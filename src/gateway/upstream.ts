@@ -7,7 +7,7 @@ import type { UpstreamConfig } from './gateway_config.js';
 import type { GatewayMetrics } from './gateway_metrics.js';
 import { OutlierDetector } from './outlier_detector.js';
 import type { ExchangeOutcome, UpgradedExchange } from '../mesh/index.js';
-import { ProxyExchange } from './proxy_exchange.js';
+import { ProxyExchange, type AnswerFields } from './proxy_exchange.js';
 import { upstreamConnector, type UpstreamMesh } from './upstream_mtls.js';
 
 /**
@@ -26,17 +26,12 @@ export function upstreamFailure(upstream: string, err: Error): GatehouseError {
 }
 
 /** What a forwarded request needs. */
-export interface ForwardRequest {
+export interface ForwardRequest extends AnswerFields {
   req: IncomingMessage;
   /** The request target sent upstream (the normalized one: what routing and the cache key saw). */
   path: string;
   res: ServerResponse;
   headers: Record<string, string>;
-  requestId: string;
-  /** Extra response headers (RateLimit, ...). */
-  responseHeaders: Record<string, string> | undefined;
-  /** Strict-Transport-Security for the client's answer when the upstream sends none (undefined: none added). */
-  hsts: string | undefined;
 }
 
 /**

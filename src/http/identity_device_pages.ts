@@ -13,7 +13,7 @@ import {
   type SessionStore,
 } from '../identity/index.js';
 import { deviceCodeView, deviceConsentView, deviceLoginView } from './identity_device_views.js';
-import { field, page, serverFailurePage } from './identity_pages.js';
+import { field, page, serverFailurePage } from './page_response.js';
 import { messageView } from './identity_pages_views.js';
 
 /** What the device routes need; app/identity_listener.ts supplies it. */

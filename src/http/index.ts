@@ -28,7 +28,8 @@ export { registerIdentityRoutes, serveIdentityFormRoutes } from './identity_rout
 export type { IdentityRoutesOptions } from './identity_routes.js';
 export { registerApiKeyAdminRoutes } from './identity_apikey_routes.js';
 export type { ApiKeyAdminOperations } from './identity_apikey_routes.js';
-export { registerIdentityPages, pageCsp } from './identity_pages.js';
+export { registerIdentityPages } from './identity_pages.js';
+export { pageCsp } from './page_response.js';
 export type { IdentityPagesOptions } from './identity_pages.js';
 export { registerIdentityDevicePages } from './identity_device_pages.js';
 export type { IdentityDevicePagesOptions } from './identity_device_pages.js';
