@@ -1,10 +1,25 @@
 import type { IncomingMessage } from 'node:http';
 import { Transform, type Readable } from 'node:stream';
 import { GatehouseError } from '../core/index.js';
+import type { RequestContext } from './pipeline.js';
 
 /** True when a request body arrives without a Content-Length (chunked): only its bytes can tell its size. */
 export function hasUndeclaredBody(req: IncomingMessage): boolean {
   return req.headers['content-length'] === undefined && req.headers['transfer-encoding'] !== undefined;
+}
+
+/**
+ * The `limits` stage, `http.bodyLimit` (`limit`; undefined: none): a declared Content-Length at once, a chunked body
+ * as its bytes arrive (413 ERR_HTTP_PAYLOAD_TOO_LARGE either way).
+ *
+ * @example
+ * const runs = { limits: (ctx: RequestContext) => limitBodySize(ctx, options.bodyLimit), ... };
+ */
+export function limitBodySize(ctx: RequestContext, limit: number | undefined): void {
+  if (limit === undefined) return;
+  const length = ctx.req.headers['content-length'];
+  if (length !== undefined && Number(length) > limit) throw new GatehouseError('ERR_HTTP_PAYLOAD_TOO_LARGE');
+  if (hasUndeclaredBody(ctx.req)) ctx.req = boundedBody(ctx.req, limit);
 }
 
 /**

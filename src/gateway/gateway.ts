@@ -1,18 +1,10 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
-import {
-  GatehouseError,
-  normalizeRequestTarget,
-  randomId,
-  REQUEST_TARGET_RULE,
-  type Clock,
-  type Logger,
-  type Tunnels,
-} from '../core/index.js';
+import type { Clock, Logger, Tunnels } from '../core/index.js';
 import { declaresBody, upgradeResponse, wantsUpgrade } from '../mesh/index.js';
 import { MemoryLimiterStore, type LimiterStore } from '../ratelimit/index.js';
-import { boundedBody, hasUndeclaredBody } from './body_limit.js';
+import { limitBodySize } from './body_limit.js';
 import { authorize, refuseAllAuthenticator, type Authenticator } from './authenticator.js';
 import { stripApiKey, upstreamRequestHeaders } from './forwarded_headers.js';
 import type { GatewayConfig } from './gateway_config.js';
@@ -21,14 +13,12 @@ import { GatewayMetrics } from './gateway_metrics.js';
 import { buildGatewayState, type GatewayState } from './gateway_state.js';
 import { OverLimitCache } from './over_limit_cache.js';
 import { buildPipeline, noopStage, runPipeline, type RequestContext, type Stage, type StageRun } from './pipeline.js';
-import { QUOTA_EXCEEDED, TEMPORARY_REDUCED_CAPACITY, sendProblem } from './problem_response.js';
-import { retryAfterSeconds } from './ratelimit_headers.js';
+import { createRateLimitStage } from './rate_limit_stage.js';
 import { RedisGuard } from './redis_guard.js';
 import { RequestEnd } from './request_end.js';
-import { hostOf, repeatsHost } from './route_table.js';
+import { routePlainRequest, routeRequest } from './request_routing.js';
 import { Throttle } from './throttle.js';
 import { gatewayTunnels } from './tunnels.js';
-import { rewritePrefix } from './prefix_rewrite.js';
 import { hstsOf } from './strict_transport_security.js';
 import type { UpstreamMesh } from './upstream_mtls.js';
 import { createWafStages } from './waf/waf_stage.js';
@@ -58,8 +48,6 @@ export interface GatewayOptions {
   mesh?: UpstreamMesh;
   metrics?: GatewayMetrics;
 }
-
-const REQUEST_ID = /^[A-Za-z0-9._-]{1,64}$/;
 
 /**
  * The gateway data plane: a `(req, res)` handler for a plain node:https server that runs the fixed pipeline
@@ -150,11 +138,11 @@ export class Gateway {
       forwardHeaders: (ctx) => this.forwardHeaders(ctx),
     });
     const runs = {
-      request_id: (ctx: RequestContext) => this.front(ctx),
-      limits: (ctx: RequestContext) => this.sizeLimits(ctx),
+      request_id: (ctx: RequestContext) => routePlainRequest(ctx, this.state),
+      limits: (ctx: RequestContext) => limitBodySize(ctx, this.o.bodyLimit),
       waf: o.stages?.waf ?? waf.head,
       authentication: (ctx: RequestContext) => this.authenticate(ctx),
-      rate_limit: (ctx: RequestContext) => this.rateLimit(ctx),
+      rate_limit: createRateLimitStage(this.limiter),
       authorization: (ctx: RequestContext) => authorize(ctx.route!.config.auth, ctx.principal),
       cache: o.stages?.cache ?? chainStages(waf.body, cache),
       shedding: (ctx: RequestContext) => this.shed(ctx),
@@ -165,7 +153,7 @@ export class Gateway {
     this.upgradeStages = buildPipeline({
       ...runs,
       ...createWebSocketStages({
-        route: (ctx) => this.route(ctx),
+        route: (ctx) => routeRequest(ctx, this.state),
         shed: (ctx) => this.shed(ctx),
         forwardHeaders: (ctx) => this.forwardHeaders(ctx),
         tunnels: this.tunnels,
@@ -256,51 +244,6 @@ export class Gateway {
     this.handle(req, res, wantsUpgrade(req) || declaresBody(req) ? this.upgradeStages : this.stages);
   }
 
-  /** Request id, client address and route. */
-  private front(ctx: RequestContext): void {
-    this.route(ctx);
-    // A WebSocket (or other protocol switch) that arrives here lacks `Connection: upgrade` (the server's `upgrade`
-    // event takes the others): it would reach the upstream as a plain request without its hop-by-hop Upgrade.
-    if (ctx.req.headers.upgrade !== undefined && wantsUpgrade(ctx.req)) {
-      throw new GatehouseError('ERR_GATEWAY_UPGRADE_UNSUPPORTED');
-    }
-  }
-
-  /** Request id, client address and route (every request, upgrades included). */
-  private route(ctx: RequestContext): void {
-    const { req } = ctx;
-    const state = this.state;
-    const peer = req.socket.remoteAddress ?? '';
-    const trusted = state.addresses.isTrusted(peer);
-    ctx.trustedPeer = trusted ? peer : undefined;
-    ctx.clientIp = state.addresses.resolve(peer, req.headers['x-forwarded-for']);
-    const sent = req.headers['x-request-id'];
-    ctx.requestId = trusted && typeof sent === 'string' && REQUEST_ID.test(sent) ? sent : randomId(12);
-    const target = normalizeRequestTarget(req.url ?? '/');
-    if (target === undefined) {
-      throw new GatehouseError('ERR_HTTP_BAD_REQUEST', { message: REQUEST_TARGET_RULE });
-    }
-    ctx.target = target;
-    if (repeatsHost(req.rawHeaders)) {
-      throw new GatehouseError('ERR_HTTP_BAD_REQUEST', { message: 'a request must carry exactly one Host field' });
-    }
-    const q = target.indexOf('?');
-    const entry = state.table.match(hostOf(req.headers.host), q === -1 ? target : target.slice(0, q));
-    if (!entry) throw new GatehouseError('ERR_HTTP_NOT_FOUND');
-    ctx.route = entry.value;
-    const { prefixRewrite, pathPrefix } = entry.value.config;
-    ctx.upstreamTarget = prefixRewrite === undefined ? target : rewritePrefix(target, pathPrefix, prefixRewrite);
-  }
-
-  /** `http.bodyLimit`: a declared Content-Length at once, a chunked body as its bytes arrive (413 either way). */
-  private sizeLimits(ctx: RequestContext): void {
-    const limit = this.o.bodyLimit;
-    if (limit === undefined) return;
-    const length = ctx.req.headers['content-length'];
-    if (length !== undefined && Number(length) > limit) throw new GatehouseError('ERR_HTTP_PAYLOAD_TOO_LARGE');
-    if (hasUndeclaredBody(ctx.req)) ctx.req = boundedBody(ctx.req, limit);
-  }
-
   private authenticate(ctx: RequestContext): void | Promise<void> {
     const kind = ctx.route!.config.auth.kind;
     if (kind === 'none') return;
@@ -312,44 +255,6 @@ export class Gateway {
     return principal.then((p) => {
       ctx.principal = p;
     });
-  }
-
-  private rateLimit(ctx: RequestContext): void | Promise<void> {
-    const route = ctx.route!;
-    const name = route.config.name;
-    const verdict = this.limiter.check(
-      name,
-      route.limits,
-      { route: name, clientIp: ctx.clientIp, principal: ctx.principal },
-      ctx.res,
-    );
-    const apply = (v: Awaited<typeof verdict>) => {
-      if (v.policy === undefined) return;
-      const headers: Record<string, string> = { 'ratelimit-policy': v.policy };
-      if (v.rateLimit !== undefined) headers['ratelimit'] = v.rateLimit;
-      if (v.outcome === 'admit') {
-        ctx.responseHeaders = headers;
-        return;
-      }
-      if (v.outcome === 'gone') {
-        // The client left while its request slept on a reservation: nothing to answer; logged as nginx's 499.
-        ctx.answered = true;
-        ctx.res.statusCode = 499;
-        return;
-      }
-      headers['retry-after'] = String(retryAfterSeconds(v.retryAfterMs));
-      ctx.answered = true;
-      const limited = v.outcome === 'limited';
-      sendProblem(ctx, new GatehouseError(limited ? 'ERR_RATE_LIMITED' : 'ERR_GATEWAY_LIMITER_UNAVAILABLE'), {
-        headers,
-        type: limited ? QUOTA_EXCEEDED : TEMPORARY_REDUCED_CAPACITY,
-        // `violated-policies` is the member draft-ietf-httpapi-ratelimit-headers-11 §5 defines; `violated_policies`
-        // is the name gatehouse used before, kept for clients written against it.
-        members: { 'violated-policies': v.violated, violated_policies: v.violated },
-      });
-    };
-    if (verdict instanceof Promise) return verdict.then(apply);
-    apply(verdict);
   }
 
   private shed(ctx: RequestContext): void | Promise<void> {

@@ -1,9 +1,8 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
-import { Pool } from 'undici';
 import { upstreamFailureKind, type Logger } from '../core/index.js';
 import type { BreakerPermit } from '../ratelimit/index.js';
-import { mtlsConnector, type ConnectorStats } from './connector.js';
+import type { ConnectorStats } from './connector.js';
 import { forwardHandshake } from './handshake_exchange.js';
 import {
   forwardedBody,
@@ -17,22 +16,11 @@ import {
 } from './http_forwarding.js';
 import type { IdentitySource } from './identity_source.js';
 import type { UpstreamBreakers } from './limits.js';
-import { expectSpiffeId, type PeerChecker } from './peer_check.js';
+import type { PeerChecker } from './peer_check.js';
 import type { SidecarTunnels } from './sidecar_tunnels.js';
 import { sortUpgrade } from './upgrade_requests.js';
+import { UpstreamPools, type MeshUpstream, type UpstreamPool } from './upstream_pools.js';
 import { upgradeResponse } from './websocket_handshake.js';
-
-/** A peer service reachable through its sidecar. */
-export interface MeshUpstream {
-  /** Service name: the Host header the local app sends (`http://backend/...`). */
-  name: string;
-  /** The peer sidecar's inbound mTLS address, `host:port`. */
-  address: string;
-  /** The SPIFFE ID the peer must present. */
-  spiffeId: string;
-  /** Time the peer has for its response headers, and between body chunks (default 15 s); then 504. */
-  timeoutMs?: number;
-}
 
 /** Counters of the outbound request path, by outcome (exported as metrics). */
 export interface OutboundRequestStats {
@@ -88,12 +76,18 @@ export class Outbound {
     failed: 0,
     timedOut: 0,
   };
-  private pools = new Map<string, { upstream: MeshUpstream; pool: Pool }>();
-  /** Pools of removed or changed upstreams, finishing their requests in flight. */
-  private readonly draining = new Set<Promise<void>>();
+  private readonly pools: UpstreamPools;
   private readonly server: Server;
 
   constructor(private readonly options: OutboundOptions) {
+    this.pools = new UpstreamPools({
+      identity: options.identity,
+      checker: options.checker,
+      stats: this.stats,
+      logger: options.logger,
+      connections: options.connections,
+      maxRequestsPerConnection: options.maxRequestsPerConnection,
+    });
     this.setUpstreams(options.upstreams);
     this.server = createServer((req, res) => void this.handle(req, res));
     this.server.keepAliveTimeout = 60_000;
@@ -110,43 +104,7 @@ export class Outbound {
    * gets no new requests and its pool closes once the requests in flight on it have finished.
    */
   setUpstreams(upstreams: readonly MeshUpstream[]): void {
-    const next = new Map<string, { upstream: MeshUpstream; pool: Pool }>();
-    for (const upstream of upstreams) {
-      const held = this.pools.get(upstream.name);
-      const same =
-        held !== undefined &&
-        held.upstream.address === upstream.address &&
-        held.upstream.spiffeId === upstream.spiffeId;
-      next.set(upstream.name, { upstream: { ...upstream }, pool: same ? held.pool : this.newPool(upstream) });
-    }
-    const retired = [...this.pools].filter(([name, held]) => next.get(name)?.pool !== held.pool);
-    this.pools = next;
-    for (const [name, { pool }] of retired) {
-      this.options.breakers.forget(name);
-      const closing = pool
-        .close()
-        .catch((err: unknown) =>
-          this.options.logger.warn({ err: (err as Error).message, upstream: name }, 'pool close failed'),
-        )
-        .finally(() => this.draining.delete(closing));
-      this.draining.add(closing);
-    }
-  }
-
-  private newPool(upstream: MeshUpstream): Pool {
-    const { options } = this;
-    const connect = mtlsConnector({
-      identity: options.identity,
-      checker: options.checker,
-      expected: expectSpiffeId(upstream.spiffeId),
-      stats: this.stats,
-    });
-    return new Pool(`https://${upstream.address}`, {
-      connect,
-      connections: options.connections ?? 32,
-      keepAliveTimeout: 30_000,
-      ...(options.maxRequestsPerConnection ? { maxRequestsPerClient: options.maxRequestsPerConnection } : {}),
-    });
+    for (const name of this.pools.replace(upstreams)) this.options.breakers.forget(name);
   }
 
   listen(host: string, port: number): Promise<AddressInfo> {
@@ -174,8 +132,7 @@ export class Outbound {
     clearInterval(idle);
     this.server.closeAllConnections();
     await done;
-    await Promise.all([...this.pools.values()].map(({ pool }) => pool.destroy()));
-    await Promise.all([...this.draining]);
+    await this.pools.destroy();
   }
 
   /**
@@ -197,7 +154,7 @@ export class Outbound {
   private admit(
     req: IncomingMessage,
     res: ServerResponse,
-  ): { name: string; entry: { upstream: MeshUpstream; pool: Pool }; permit: BreakerPermit } | undefined {
+  ): { name: string; entry: UpstreamPool; permit: BreakerPermit } | undefined {
     const name = (req.headers.host ?? '').replace(/:\d+$/, '').toLowerCase();
     const entry = this.pools.get(name);
     if (!entry) {

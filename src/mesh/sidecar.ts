@@ -5,12 +5,13 @@ import { IdentitySource } from './identity_source.js';
 import { Inbound } from './inbound.js';
 import { CallerLimits, UpstreamBreakers, type UpstreamBreakerOptions } from './limits.js';
 import { MtlsListener, type MtlsMode } from './mtls_listener.js';
-import { Outbound, type MeshUpstream } from './outbound.js';
+import { Outbound } from './outbound.js';
 import { PeerChecker } from './peer_check.js';
 import type { AuthorizationPolicy } from './policy.js';
 import type { CertificateAuthorityClient, SvidMaterial, TokenBindingCheck } from './ports.js';
 import { sidecarMetricsText, type SidecarStats } from './sidecar_metrics.js';
 import { DEFAULT_TUNNEL_SETTINGS, SidecarTunnels, type TunnelSettings } from './sidecar_tunnels.js';
+import type { MeshUpstream } from './upstream_pools.js';
 
 /** Everything a sidecar needs (config `sidecar` section, or the demo mesh of `gatehouse up`). */
 export interface SidecarOptions {

@@ -1,0 +1,110 @@
+import { Pool } from 'undici';
+import type { Logger } from '../core/index.js';
+import { mtlsConnector, type ConnectorStats } from './connector.js';
+import type { IdentitySource } from './identity_source.js';
+import { expectSpiffeId, type PeerChecker } from './peer_check.js';
+
+/** A peer service reachable through its sidecar. */
+export interface MeshUpstream {
+  /** Service name: the Host header the local app sends (`http://backend/...`). */
+  name: string;
+  /** The peer sidecar's inbound mTLS address, `host:port`. */
+  address: string;
+  /** The SPIFFE ID the peer must present. */
+  spiffeId: string;
+  /** Time the peer has for its response headers, and between body chunks (default 15 s); then 504. */
+  timeoutMs?: number;
+}
+
+/** One peer service and the keep-alive mTLS pool to its sidecar. */
+export interface UpstreamPool {
+  upstream: MeshUpstream;
+  pool: Pool;
+}
+
+/** Options of {@link UpstreamPools}. */
+export interface UpstreamPoolsOptions {
+  identity: IdentitySource;
+  checker: PeerChecker;
+  /** Counters of the mTLS connections, shared by every pool. */
+  stats: ConnectorStats;
+  logger: Logger;
+  /** Keep-alive connections per upstream (default 32). */
+  connections?: number;
+  /** Requests per connection before it is replaced (default unlimited). */
+  maxRequestsPerConnection?: number;
+}
+
+/**
+ * The outbound side's connection pools, one per peer service by name: keep-alive mTLS to the peer's sidecar with our
+ * server-identity check (the SPIFFE ID the upstream names). Replacing the upstreams keeps the pool of one whose name,
+ * address and SPIFFE ID are unchanged; the pool of a removed or changed one gets no new requests and closes once the
+ * requests in flight on it have finished.
+ *
+ * @example
+ * const pools = new UpstreamPools({ identity, checker, stats, logger });
+ * pools.replace(upstreams);
+ * const held = pools.get('backend'); // { upstream, pool } or undefined
+ */
+export class UpstreamPools {
+  private pools = new Map<string, UpstreamPool>();
+  /** Pools of removed or changed upstreams, finishing their requests in flight. */
+  private readonly draining = new Set<Promise<void>>();
+
+  constructor(private readonly options: UpstreamPoolsOptions) {}
+
+  /** The pool of the upstream named `name`, if there is one. */
+  get(name: string): UpstreamPool | undefined {
+    return this.pools.get(name);
+  }
+
+  /**
+   * Replaces the peer services (hot reload). An unchanged upstream keeps its pool (open connections, cached TLS
+   * sessions) and takes its new timeout. Returns the names of the upstreams whose pool was retired.
+   */
+  replace(upstreams: readonly MeshUpstream[]): string[] {
+    const next = new Map<string, UpstreamPool>();
+    for (const upstream of upstreams) {
+      const held = this.pools.get(upstream.name);
+      const same =
+        held !== undefined &&
+        held.upstream.address === upstream.address &&
+        held.upstream.spiffeId === upstream.spiffeId;
+      next.set(upstream.name, { upstream: { ...upstream }, pool: same ? held.pool : this.newPool(upstream) });
+    }
+    const retired = [...this.pools].filter(([name, held]) => next.get(name)?.pool !== held.pool);
+    this.pools = next;
+    for (const [name, { pool }] of retired) {
+      const closing = pool
+        .close()
+        .catch((err: unknown) =>
+          this.options.logger.warn({ err: (err as Error).message, upstream: name }, 'pool close failed'),
+        )
+        .finally(() => this.draining.delete(closing));
+      this.draining.add(closing);
+    }
+    return retired.map(([name]) => name);
+  }
+
+  /** Destroys every pool (a request still waiting on a peer has no caller left), then awaits the retired ones. */
+  async destroy(): Promise<void> {
+    await Promise.all([...this.pools.values()].map(({ pool }) => pool.destroy()));
+    await Promise.all([...this.draining]);
+  }
+
+  private newPool(upstream: MeshUpstream): Pool {
+    const { options } = this;
+    const connect = mtlsConnector({
+      identity: options.identity,
+      checker: options.checker,
+      expected: expectSpiffeId(upstream.spiffeId),
+      stats: options.stats,
+    });
+    return new Pool(`https://${upstream.address}`, {
+      connect,
+      connections: options.connections ?? 32,
+      keepAliveTimeout: 30_000,
+      ...(options.maxRequestsPerConnection ? { maxRequestsPerClient: options.maxRequestsPerConnection } : {}),
+    });
+  }
+}
