@@ -33,10 +33,11 @@ describe('the CA restarted under constant load', () => {
       await until(() => load.ok > 50, 'the first requests');
       await until(() => backend.identity.current!.generation > 1, 'a renewal while the CA is up');
 
+      // Counted before the stop: a renewal may fail (and log its first retry) while the stop is still being checked.
+      const failedBefore = { backend: retries(backendLog).length, frontend: retries(frontendLog).length };
       await ca.stop();
       expect(ca.running).toBe(false);
       expect(await connectOutcome(ca.port)).toBe('ECONNREFUSED');
-      const failedBefore = { backend: retries(backendLog).length, frontend: retries(frontendLog).length };
       const heldWhileDown = { backend: backend.identity.current!, frontend: frontend.identity.current! };
       const admittedWhileDown = backend.stats().inbound.admitted;
       // Each sidecar: a renewal falls due (within about 3 s), fails, and is retried 1 s later, failing again.
