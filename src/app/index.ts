@@ -3,7 +3,8 @@ import type { restoreBackup as RestoreBackup } from './restore.js';
 import type { startStandaloneGateway as StartStandaloneGateway } from './gateway_standalone.js';
 import type { startStandaloneComponent as StartStandaloneComponent } from './component_standalone.js';
 
-export type { RunningGatehouse, Endpoints } from './up.js';
+export type { RunningGatehouse } from './up.js';
+export type { Endpoints } from './endpoints_file.js';
 export { dataDirPaths } from './data_dir.js';
 export type { DataDirPaths, Manifest } from './data_dir.js';
 export type { PlatformCore } from './compose.js';

@@ -1,22 +1,10 @@
-import { existsSync, rmSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import type { Config } from '../config/index.js';
 import { GatehouseError, writeFileAtomic, type Clock, type Logger } from '../core/index.js';
 import { acquireFileLock } from '../adapters/index.js';
-import {
-  createHttpsServer,
-  registerAdminRoutes,
-  registerKmsStreamRoutes,
-  registerIdentityAdminRoutes,
-  registerMeshAdminRoutes,
-  registerApiKeyAdminRoutes,
-  registerUserAdminRoutes,
-  registerCaAdminRoutes,
-  type HttpsServer,
-} from '../http/index.js';
+import { registerMeshAdminRoutes, type HttpsServer } from '../http/index.js';
+import { prepareAdminListener, registerAdminApi } from './admin_listener.js';
 import { AdminToken } from './admin_token.js';
-import { adminOperations } from './admin_operations.js';
-import { auditPosture } from './posture_checks.js';
-import { gatherPostureFacts } from './posture_facts.js';
 import type { PlatformCore } from './compose.js';
 import {
   dataDirPaths,
@@ -26,20 +14,14 @@ import {
   refuseUnfinishedRestore,
   type DataDirPaths,
 } from './data_dir.js';
+import { removeEndpointsFile, writeEndpointsFile, type Endpoints } from './endpoints_file.js';
 import { initializeDataDir } from './first_start.js';
-import { identityAdminOperations } from './identity_admin.js';
-import { apiKeyAdminOperations } from './apikey_admin.js';
-import { userAdminOperations } from './user_admin.js';
 import { prepareIdentityListeners } from './identity_listeners.js';
 import { prepareCaListener } from './ca_listener.js';
 import { identityBootstrapVerifier } from './ca_bootstrap.js';
-import { platformCallers, platformObjectAuthorizer } from './platform_authorizer.js';
+import { platformCallers } from './platform_authorizer.js';
 import { kmsOperations } from './kms_operations.js';
 import { prepareKmsListener } from './kms_listener.js';
-import { attachObjectStore } from './object_operations.js';
-import { WorkloadCertificates } from './workload_certificates.js';
-import type { IssuedListenerCert } from './listener_certificate.js';
-import { preparePlatformListener } from './platform_listener.js';
 import { ROOT_KEY_CHECK_MS, RootKeyFollower, type RootKeyCheck } from './root_key_follower.js';
 import { resolveRootKey, type RootKeyInputs } from './root_key_source.js';
 import { recordInManifest } from './root_rotation.js';
@@ -53,28 +35,6 @@ import { inProcessFeedToken } from './gateway_feed_token.js';
 import { caMetricsText } from './ca_metrics.js';
 import { registerMetricsRoute } from './metrics_route.js';
 import { SessionTicketKeys } from '../crypto/index.js';
-
-/** endpoints.json: where each running capability listens. Keys appear as their capability lands. */
-export interface Endpoints {
-  pid: number;
-  admin: string;
-  /** The KMS transit API. */
-  kms: string;
-  /** The identity issuer's listener (OAuth2 authorization server), where this process bound it. */
-  identity: string;
-  /** The issuer URL tokens name (`identity.issuer`, e.g. a load balancer; else the same as `identity`). */
-  issuer: string;
-  /** The identity issuer's mTLS listener (RFC 8705 `mtls_endpoint_aliases`: tls_client_auth, bound tokens). */
-  identityMtls: string;
-  /** The CA API (SVID signing, renewal over mTLS, bundles). */
-  ca: string;
-  /** The API gateway (data plane); `/demo/` reaches the demo backend. */
-  gateway: string;
-  trustBundle: string;
-  trustDomain: string;
-  /** Inbound address of each demo mesh sidecar (`mesh.demo`). */
-  mesh?: { frontend: string; backend: string };
-}
 
 export interface RunningGatehouse {
   paths: DataDirPaths;
@@ -123,7 +83,7 @@ export async function startGatehouse(options: {
   const cleanups = new Cleanups(logger);
   cleanups.push(() => lock.release());
   try {
-    if (existsSync(paths.endpoints)) rmSync(paths.endpoints, { force: true });
+    if (existsSync(paths.endpoints)) removeEndpointsFile(paths);
     let created = false;
     let rootKeyCreated = false;
     refuseUnfinishedRestore(paths);
@@ -163,24 +123,12 @@ export async function startGatehouse(options: {
     ticketKeys.start(config.http.ticketKeyRotation);
     cleanups.push(() => ticketKeys.stop());
     let ready = false;
-    // The object routes take workload certificates too: client certificates are requested, never required.
-    const adminWorkloads = await WorkloadCertificates.open(core, logger.child({ listener: 'admin' }));
-    const adminListener = await preparePlatformListener({
+    const { listener: adminListener, workloads: adminWorkloads } = await prepareAdminListener({
       core,
-      component: 'admin',
+      config,
+      ticketKeys,
+      ready: () => ready,
       logger,
-      build: (issued: IssuedListenerCert) =>
-        createHttpsServer({
-          name: 'admin',
-          http: config.http,
-          requestStats: core.requestStats,
-          certPem: issued.certPem,
-          keyPem: issued.keyPem,
-          ticketKeys,
-          logger: logger.child({ listener: 'admin' }),
-          ready: () => ready,
-          clientAuth: adminWorkloads.clientAuth(),
-        }),
     });
     if (config.storage.kind === 'postgres' && config.identity.issuer === undefined) {
       logger.warn(
@@ -221,72 +169,28 @@ export async function startGatehouse(options: {
     cleanups.push(() => caListener.close());
     const admin: HttpsServer = adminListener.server;
     const started: { gateway?: GatewayListener } = {}; // the gateway starts after the admin routes exist
-    registerAdminRoutes(
-      admin.app,
-      adminOperations({
-        core,
-        paths,
-        adminToken,
-        rootKey,
-        checkAdmin,
-        renewListeners: async () => {
-          const renewed = [];
-          for (const [listener, certificate] of [
-            ['admin', adminListener],
-            ['kms', kmsListener],
-            ['identity', identityListeners.main],
-            ['identityMtls', identityListeners.mtls],
-            ['ca', caListener],
-          ] as const) {
-            const cert = await certificate.renewCertificate();
-            renewed.push({
-              listener,
-              serialNumber: cert.serialNumber,
-              notAfter: new Date(cert.notAfter).toISOString(),
-            });
-          }
-          if (started.gateway) {
-            const cert = await started.gateway.renewCertificate();
-            renewed.push({
-              listener: 'gateway',
-              serialNumber: cert.serialNumber,
-              notAfter: new Date(cert.notAfter).toISOString(),
-            });
-          }
-          return renewed;
-        },
-        purgeGatewayCache: (filter) => {
-          if (!started.gateway) throw new GatehouseError('ERR_NOT_RUNNING', { detail: 'the gateway has not started' });
-          return started.gateway.purgeCache(filter);
-        },
-        doctor: async () =>
-          auditPosture(
-            await gatherPostureFacts({
-              core,
-              paths,
-              rootKey,
-              identity,
-              gateway: () => started.gateway?.config() ?? config.gateway,
-            }),
-          ),
-      }),
-    );
-    registerKmsStreamRoutes(admin.app, {
-      ops: kmsOps,
-      checkToken: checkAdmin,
-      logger: logger.child({ listener: 'admin' }),
-    });
-    await attachObjectStore(
-      admin.app,
+    await registerAdminApi(admin.app, {
       core,
-      checkAdmin,
+      config,
+      paths,
+      adminToken,
       rootKey,
-      platformObjectAuthorizer(callers, logger, adminWorkloads),
-    );
-    registerIdentityAdminRoutes(admin.app, checkAdmin, identityAdminOperations(identity, logger));
-    registerApiKeyAdminRoutes(admin.app, checkAdmin, apiKeyAdminOperations(identity, logger));
-    registerUserAdminRoutes(admin.app, checkAdmin, userAdminOperations(identity, logger));
-    registerCaAdminRoutes(admin.app, checkAdmin, caListener.admin);
+      checkAdmin,
+      callers,
+      identity,
+      kmsOps,
+      workloads: adminWorkloads,
+      caAdmin: caListener.admin,
+      listeners: [
+        ['admin', adminListener],
+        ['kms', kmsListener],
+        ['identity', identityListeners.main],
+        ['identityMtls', identityListeners.mtls],
+        ['ca', caListener],
+      ],
+      gateway: () => started.gateway,
+      logger,
+    });
     let demoMesh: DemoMesh | undefined;
     if (config.mesh.demo.enabled) {
       const mesh = await startDemoMesh({
@@ -355,8 +259,8 @@ export async function startGatehouse(options: {
       trustDomain: config.trustDomain,
       ...(demoMesh ? { mesh: demoMesh.endpoints } : {}),
     };
-    writeFileAtomic(paths.endpoints, JSON.stringify(endpoints, null, 2) + '\n', 0o644);
-    cleanups.push(() => rmSync(paths.endpoints, { force: true }));
+    writeEndpointsFile(paths, endpoints);
+    cleanups.push(() => removeEndpointsFile(paths));
     ready = true;
 
     return {

@@ -108,14 +108,15 @@ export { ConsentStore, CONSENTS_COLLECTION } from './authorize/consents.js';
 export type { Consent, ConsentedApi } from './authorize/consents.js';
 export { ConnectedApps } from './authorize/connected_apps.js';
 export type { ConnectedApp } from './authorize/connected_apps.js';
+export { RefreshTokens } from './authorize/refresh_tokens.js';
+export type { RefreshUse } from './authorize/refresh_tokens.js';
 export {
-  RefreshTokens,
   REFRESH_FAMILIES_COLLECTION,
   REFRESH_TOKENS_COLLECTION,
   REFRESH_REVOKED_COLLECTION,
   REFRESH_BY_USER_COLLECTION,
-} from './authorize/refresh_tokens.js';
-export type { RefreshFamily, RefreshUse, IssuedAccess } from './authorize/refresh_tokens.js';
+} from './authorize/refresh_records.js';
+export type { RefreshFamily, IssuedAccess } from './authorize/refresh_records.js';
 export { UserTokenIssuer } from './authorize/user_tokens.js';
 export type { UserTokenSubject } from './authorize/user_tokens.js';
 export { AuthorizationFlow } from './authorize/authorization_flow.js';

@@ -1,34 +1,12 @@
-import {
-  GatehouseError,
-  silentLogger,
-  type Clock,
-  type Logger,
-  type RecordStore,
-  type StoredRecord,
-} from '../core/index.js';
-import { randomKey } from '../crypto/index.js';
-import {
-  checkDecryptionVersion,
-  checkKeyName,
-  checkKeyType,
-  encryptionVersion,
-  newKeyRecord,
-  versionLabel,
-  withConfig,
-  withDeleted,
-  withNewVersion,
-  withRestored,
-  withTrim,
-  type KeyConfigChange,
-  type KeyRecord,
-  type KeyType,
-} from './key_policy.js';
+import { silentLogger, type Clock, type Logger, type RecordStore, type StoredRecord } from '../core/index.js';
+import { checkKeyName, checkKeyType, type KeyConfigChange, type KeyRecord, type KeyType } from './key_policy.js';
 import { describeKey, type KeyInfo, type KeyMaterial } from './key_info.js';
+import { KeyLifecycle } from './key_lifecycle.js';
 import { KeyRecordCache, type KeyChangeListener } from './key_record_cache.js';
-import { MaterialCache } from './material_cache.js';
+import { KeyUse } from './key_use.js';
 import { ensureRootCheck, META_COLLECTION, ROOT_CHECK_KEY, type RootCheckRecord } from './root_check.js';
 import type { RootKey } from './root_key.js';
-import { KEYS_COLLECTION, loadKey, planKeyUpdate } from './key_records.js';
+import { KEYS_COLLECTION, loadKey } from './key_records.js';
 import { GuardedWriter } from './guarded_writer.js';
 import { listAll } from './paging.js';
 import type { RootRotationCounts } from './root_rotation.js';
@@ -56,8 +34,6 @@ export interface KeyringOptions {
   metadataTtlMs?: number;
 }
 
-const MAX_ATTEMPTS = 5;
-
 /**
  * The sealed keyring, root of every secret gatehouse keeps at rest: named keys with versions (Vault transit's
  * lifecycle rules), usage counted by durable block reservation with automatic rotation before the GCM limit, sealed
@@ -74,12 +50,13 @@ export class Keyring {
   private readonly clock: Clock;
   private readonly logger: Logger;
   private readonly usage: UsageReservations;
-  private readonly cache: MaterialCache;
   private readonly sealers: SealerRing;
   private readonly writer: GuardedWriter;
   private readonly secrets: SecretShelf;
   private readonly records: KeyRecordCache;
   private readonly root: RootSealing;
+  private readonly keys: KeyLifecycle;
+  private readonly use: KeyUse;
 
   private constructor(
     options: KeyringOptions,
@@ -91,7 +68,6 @@ export class Keyring {
     this.clock = options.clock;
     this.logger = options.logger ?? silentLogger;
     this.usage = usage;
-    this.cache = new MaterialCache(options.cacheSize ?? 64);
     this.records = new KeyRecordCache(this.clock, options.metadataTtlMs ?? 1000);
     this.sealers = new SealerRing(sealer);
     this.writer = new GuardedWriter(this.store, check, () => this.sealers.current.fingerprint);
@@ -108,6 +84,23 @@ export class Keyring {
       clock: this.clock,
       sealers: this.sealers,
       writer: this.writer,
+    });
+    this.keys = new KeyLifecycle({
+      store: this.store,
+      clock: this.clock,
+      logger: this.logger,
+      writer: this.writer,
+      records: this.records,
+      sealers: this.sealers,
+      forget: (name) => this.use.forget(name),
+    });
+    this.use = new KeyUse({
+      store: this.store,
+      records: this.records,
+      usage,
+      sealers: this.sealers,
+      cacheSize: options.cacheSize ?? 64,
+      rotateExhausted: (name, exhausted) => this.keys.rotateExhausted(name, exhausted),
     });
   }
 
@@ -151,15 +144,7 @@ export class Keyring {
   async createKey(name: string, options: { type?: KeyType } = {}): Promise<KeyInfo> {
     checkKeyName(name);
     const type = checkKeyType(options.type ?? 'aes256-gcm96');
-    const rec = await this.writer.write(async () => {
-      if (await this.store.get(KEYS_COLLECTION, name)) {
-        throw new GatehouseError('ERR_KMS_KEY_EXISTS', { detail: `key ${name}` });
-      }
-      const value = newKeyRecord(name, type, this.clock.now(), this.sealNew(name, 1));
-      return { ops: [{ op: 'insert', collection: KEYS_COLLECTION, key: name, value }], result: value };
-    });
-    this.audit('created', name, { type, version: 1 });
-    return this.info(rec);
+    return this.info(await this.keys.create(name, type));
   }
 
   /** Metadata of a key (ERR_KMS_KEY_NOT_FOUND when absent); deleted keys show `deleted: true`. */
@@ -175,43 +160,27 @@ export class Keyring {
 
   /** Adds a new version, which becomes the one new encryptions use. */
   async rotateKey(name: string): Promise<KeyInfo> {
-    const rec = await this.mutate(name, (current) => this.rotated(current));
-    this.audit('rotated', name, { version: rec.latestVersion });
-    return this.info(rec);
+    return this.info(await this.keys.rotate(name));
   }
 
   /** Changes min_decryption_version, min_encryption_version or deletion_allowed (Vault's rules). */
   async configureKey(name: string, change: KeyConfigChange): Promise<KeyInfo> {
-    const rec = await this.mutate(name, (current) => withConfig(current, change));
-    this.audit('configured', name, {
-      minDecryptionVersion: rec.minDecryptionVersion,
-      minEncryptionVersion: rec.minEncryptionVersion,
-      deletionAllowed: rec.deletionAllowed,
-    });
-    return this.info(rec);
+    return this.info(await this.keys.configure(name, change));
   }
 
   /** Soft-deletes a key whose deletion is allowed (ERR_KMS_DELETION_NOT_ALLOWED otherwise); nothing is destroyed. */
   async deleteKey(name: string): Promise<KeyInfo> {
-    const rec = await this.mutate(name, (current) => withDeleted(current, this.clock.now()));
-    this.cache.clear(`${name}:`);
-    this.audit('deleted', name, {});
-    return this.info(rec);
+    return this.info(await this.keys.delete(name));
   }
 
   /** Undoes a soft deletion. */
   async restoreKey(name: string): Promise<KeyInfo> {
-    const rec = await this.mutate(name, (current) => withRestored(current));
-    this.audit('restored', name, {});
-    return this.info(rec);
+    return this.info(await this.keys.restore(name));
   }
 
   /** Destroys the material of versions below `minAvailableVersion` (Vault's trim rules, ERR_KMS_TRIM_INVALID). */
   async trimKey(name: string, minAvailableVersion: number): Promise<KeyInfo> {
-    const rec = await this.mutate(name, (current) => withTrim(current, minAvailableVersion));
-    this.cache.clear(`${name}:`);
-    this.audit('trimmed', name, { minAvailableVersion: rec.minAvailableVersion });
-    return this.info(rec);
+    return this.info(await this.keys.trim(name, minAvailableVersion));
   }
 
   /**
@@ -222,8 +191,8 @@ export class Keyring {
    * @example
    * if ((await keyring.currentVersion('orders')) !== cached.keyVersion) dropCached();
    */
-  async currentVersion(name: string): Promise<number> {
-    return encryptionVersion(await this.hotRecord(name));
+  currentVersion(name: string): Promise<number> {
+    return this.use.currentVersion(name);
   }
 
   /**
@@ -243,24 +212,13 @@ export class Keyring {
    * Material to encrypt with: the latest version (or `version`, if allowed), counting one use. A version that has
    * reached `maxEncryptionsPerVersion` is rotated automatically and the new one is used.
    */
-  async encryptionKey(name: string, options: { version?: number } = {}): Promise<KeyMaterial> {
-    for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
-      const rec = await this.hotRecord(name);
-      const version = encryptionVersion(rec, options.version);
-      if (await this.usage.take(`${name}:v${version}`)) return this.material(rec, version);
-      if (options.version !== undefined) {
-        throw new GatehouseError('ERR_KMS_VERSION_INVALID', { detail: `key ${name} v${version}: usage limit reached` });
-      }
-      await this.autoRotate(name, version);
-    }
-    throw new GatehouseError('ERR_INTERNAL', { detail: `key ${name}: no usable version after rotation` });
+  encryptionKey(name: string, options: { version?: number } = {}): Promise<KeyMaterial> {
+    return this.use.encryptionKey(name, options);
   }
 
   /** Material to decrypt with: refuses unknown, trimmed and too-old versions and deleted keys. */
-  async decryptionKey(name: string, version: number): Promise<KeyMaterial> {
-    const rec = await this.hotRecord(name);
-    checkDecryptionVersion(rec, version);
-    return this.material(rec, version);
+  decryptionKey(name: string, version: number): Promise<KeyMaterial> {
+    return this.use.decryptionKey(name, version);
   }
 
   /** Seals and stores a secret for another module (replacing any previous value). */
@@ -313,64 +271,11 @@ export class Keyring {
   /** Gives back unused usage reservations and wipes cached material. The store stays open (the caller owns it). */
   async close(): Promise<void> {
     await this.usage.release();
-    this.cache.clear();
+    this.use.clear();
     this.records.clear();
-  }
-
-  /**
-   * Applies a pure change to a stored key (serialized, guarded by the root check, retried on conflicts), then tells
-   * the change listeners, even when the write failed: a write whose outcome is unknown may have happened, and a
-   * listener only drops cached state.
-   */
-  private mutate(name: string, change: (rec: KeyRecord) => KeyRecord): Promise<KeyRecord> {
-    return this.records.changing(name, () => this.writer.write(() => planKeyUpdate(this.store, name, change)));
-  }
-
-  /** The key record for the encrypt/decrypt hot path (see {@link KeyRecordCache}). */
-  private hotRecord(name: string): Promise<KeyRecord> {
-    return this.records.read(name, () => loadKey(this.store, name));
-  }
-
-  private rotated(rec: KeyRecord): KeyRecord {
-    return withNewVersion(rec, this.clock.now(), this.sealNew(rec.name, rec.latestVersion + 1));
-  }
-
-  /** Rotates a key whose latest version ran out of uses, unless another writer already did. */
-  private async autoRotate(name: string, exhausted: number): Promise<void> {
-    let rotatedHere = false;
-    const rec = await this.mutate(name, (current) => {
-      rotatedHere = current.latestVersion === exhausted;
-      return rotatedHere ? this.rotated(current) : current;
-    });
-    if (rotatedHere) this.audit('rotated', name, { version: rec.latestVersion, reason: 'usage limit' });
-  }
-
-  private sealNew(name: string, version: number): string {
-    const material = randomKey();
-    try {
-      return this.sealers.seal(material, versionLabel(name, version));
-    } finally {
-      material.fill(0);
-    }
-  }
-
-  private material(rec: KeyRecord, version: number): KeyMaterial {
-    const id = `${rec.name}:v${version}`;
-    let key = this.cache.get(id);
-    if (!key) {
-      const stored = rec.versions[version];
-      if (!stored) throw new GatehouseError('ERR_KMS_VERSION_INVALID', { detail: `key ${rec.name} v${version}` });
-      key = this.sealers.open(stored.sealed, versionLabel(rec.name, version));
-      this.cache.put(id, key);
-    }
-    return { name: rec.name, version, type: rec.type, key };
   }
 
   private info(rec: KeyRecord): Promise<KeyInfo> {
     return describeKey(rec, (name, version) => this.usage.reserved(`${name}:v${version}`));
-  }
-
-  private audit(action: string, name: string, fields: object): void {
-    this.logger.info({ event: `kms.key.${action}`, key_name: name, ...fields }, `key ${action}`);
   }
 }

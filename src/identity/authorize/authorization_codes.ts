@@ -1,6 +1,6 @@
 import { isGatehouseError, type Clock, type RecordStore, type StoredRecord } from '../../core/index.js';
 import { randomToken, sha256Base64url } from '../../crypto/index.js';
-import type { IssuedAccess } from './refresh_tokens.js';
+import type { IssuedAccess } from './refresh_records.js';
 
 /** Collection of authorization codes, keyed by the SHA-256 of the code. */
 export const CODES_COLLECTION = 'identity_codes';

@@ -1,49 +1,16 @@
 import { isGatehouseError, type Clock, type RecordStore } from '../../core/index.js';
-import {
-  aeadDecrypt,
-  aeadEncrypt,
-  hkdfSha256,
-  randomToken,
-  secureRandomBytes,
-  sha256Base64url,
-} from '../../crypto/index.js';
+import { randomToken, secureRandomBytes } from '../../crypto/index.js';
 import { familyIndexWrite, listFamilyIndex, type IndexedFamily } from './refresh_family_index.js';
-
-export const REFRESH_FAMILIES_COLLECTION = 'identity_refresh_families';
-export const REFRESH_TOKENS_COLLECTION = 'identity_refresh_tokens';
-export const REFRESH_REVOKED_COLLECTION = 'identity_refresh_revoked';
-export { REFRESH_BY_USER_COLLECTION } from './refresh_family_index.js';
-
-/** One grant: what every refresh token of the family is bound to (scopes, audience, client, user). Immutable. */
-export interface RefreshFamily {
-  familyId: string;
-  clientId: string;
-  account: string;
-  username: string;
-  generation: number;
-  roles: string[];
-  scopes: string[];
-  audience: string;
-  authTime: number;
-  createdAt: number;
-  absoluteExpiresAt: number;
-}
-
-/** An access token issued under a family (revoked with it). */
-export interface IssuedAccess {
-  jti: string;
-  /** Epoch seconds. */
-  exp: number;
-}
-
-interface StoredRefreshToken {
-  usedAt: number | null;
-  /** Key of the successor, once used. */
-  successor: string | null;
-  /** The successor token sealed under a key derived from THIS token (only inside a grace window). */
-  sealedSuccessor: string | null;
-  access: IssuedAccess[];
-}
+import { graceSuccessor, sealSuccessor } from './refresh_grace.js';
+import {
+  REFRESH_FAMILIES_COLLECTION,
+  REFRESH_REVOKED_COLLECTION,
+  REFRESH_TOKENS_COLLECTION,
+  refreshTokenKey,
+  type IssuedAccess,
+  type RefreshFamily,
+  type StoredRefreshToken,
+} from './refresh_records.js';
 
 /** The outcome of presenting a refresh token. */
 export type RefreshUse =
@@ -53,19 +20,6 @@ export type RefreshUse =
   | { kind: 'invalid' };
 
 const FORMAT = /^ghr_([0-9a-f]{32})_([A-Za-z0-9_-]{43})$/;
-const SEAL_INFO = 'gatehouse refresh successor v1';
-
-const tokenKey = (familyId: string, token: string) => `${familyId}:${sha256Base64url(token)}`;
-
-function sealFor(predecessor: string, successor: string): string {
-  const key = hkdfSha256(Buffer.from(predecessor), 'gatehouse', SEAL_INFO);
-  return aeadEncrypt('aes-256-gcm', key, Buffer.from(successor)).toString('base64url');
-}
-
-function unseal(predecessor: string, sealed: string): string {
-  const key = hkdfSha256(Buffer.from(predecessor), 'gatehouse', SEAL_INFO);
-  return aeadDecrypt('aes-256-gcm', key, Buffer.from(sealed, 'base64url')).toString();
-}
 
 /**
  * Refresh tokens in families, rotated on every use (RFC 9700 §4.14.2). Tokens look like `ghr_<family>_<secret>`; the
@@ -143,7 +97,7 @@ export class RefreshTokens {
   async use(token: string, issue: (family: RefreshFamily) => IssuedAccess): Promise<RefreshUse> {
     const family = await this.familyOf(token);
     if (!family) return { kind: 'invalid' };
-    const key = tokenKey(family.familyId, token);
+    const key = refreshTokenKey(family.familyId, token);
     for (let attempt = 0; attempt < 2; attempt++) {
       const rec = await this.deps.store.get<StoredRefreshToken>(REFRESH_TOKENS_COLLECTION, key);
       if (!rec) return { kind: 'invalid' };
@@ -151,12 +105,12 @@ export class RefreshTokens {
       if (rec.value.usedAt === null) {
         const access = issue(family);
         const successor = `ghr_${family.familyId}_${randomToken(32)}`;
-        const successorKey = tokenKey(family.familyId, successor);
+        const successorKey = refreshTokenKey(family.familyId, successor);
         const value: StoredRefreshToken = {
           ...rec.value,
           usedAt: now,
           successor: successorKey,
-          sealedSuccessor: this.deps.graceMs > 0 ? sealFor(token, successor) : null,
+          sealedSuccessor: this.deps.graceMs > 0 ? sealSuccessor(token, successor) : null,
         };
         try {
           await this.deps.store.write([
@@ -177,7 +131,7 @@ export class RefreshTokens {
           continue; // lost the race: decide as a reuse with the winner's record
         }
       }
-      const grace = await this.graceSuccessor(token, rec.value, family, now, issue);
+      const grace = await graceSuccessor(this.deps, { token, used: rec.value, family, now, issue });
       if (grace) return grace;
       await this.revokeFamily(family);
       return { kind: 'reused', family };
@@ -262,31 +216,6 @@ export class RefreshTokens {
     }
   }
 
-  private async graceSuccessor(
-    token: string,
-    used: StoredRefreshToken,
-    family: RefreshFamily,
-    now: number,
-    issue: (family: RefreshFamily) => IssuedAccess,
-  ): Promise<RefreshUse | undefined> {
-    if (this.deps.graceMs <= 0 || used.usedAt === null || now - used.usedAt > this.deps.graceMs) return undefined;
-    if (used.successor === null || used.sealedSuccessor === null) return undefined;
-    const next = await this.deps.store.get<StoredRefreshToken>(REFRESH_TOKENS_COLLECTION, used.successor);
-    if (!next || next.value.usedAt !== null) return undefined;
-    const access = issue(family);
-    // Recorded beside the family's tokens (no version race between concurrent grace uses), revoked with it.
-    await this.deps.store.write([
-      {
-        op: 'insert',
-        collection: REFRESH_TOKENS_COLLECTION,
-        key: `${family.familyId}:grace:${access.jti}`,
-        value: { usedAt: now, successor: null, sealedSuccessor: null, access: [access] } satisfies StoredRefreshToken,
-        expiresAt: family.absoluteExpiresAt,
-      },
-    ]);
-    return { kind: 'grace', family, token: unseal(token, used.sealedSuccessor) };
-  }
-
   /** The user's families that are not revoked and before their absolute expiry, with their index entries. */
   private async indexedFamilies(
     account: string,
@@ -329,7 +258,7 @@ export class RefreshTokens {
     return {
       op: 'insert' as const,
       collection: REFRESH_TOKENS_COLLECTION,
-      key: tokenKey(family.familyId, token),
+      key: refreshTokenKey(family.familyId, token),
       value: { usedAt: null, successor: null, sealedSuccessor: null, access: [access] } satisfies StoredRefreshToken,
       expiresAt: this.idleExpiresAt(family, now),
     };

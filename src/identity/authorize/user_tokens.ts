@@ -6,7 +6,7 @@ import { OPENID, scopedClaims } from '../oidc/scopes.js';
 import { issueAccessTokenAsync } from '../tokens/access_token.js';
 import type { IssuanceAudit } from '../tokens/issuance_audit.js';
 import { OFFLINE_ACCESS } from './authorization_request.js';
-import type { IssuedAccess } from './refresh_tokens.js';
+import type { IssuedAccess } from './refresh_records.js';
 
 /** What a person's access token says: the user as subject, their roles, the granted API scopes. */
 export interface UserTokenSubject {
