@@ -85,6 +85,11 @@ export interface StandaloneGateway {
    * Throws ERR_CONFIG_INVALID, changing nothing, when the pair does not check (see `OperatorCertificate`).
    */
   reloadCertificate(pem: CertificatePair): { serialNumber: string; notAfter: number };
+  /**
+   * Drops every response-cache entry (SIGUSR2: a standalone gateway has no admin API) and answers how many went (Vary
+   * variants included); fills running now are answered but not stored, as with the admin API's purge.
+   */
+  purgeCache(): number;
   close(): Promise<void>;
 }
 
@@ -196,6 +201,7 @@ export async function startStandaloneGateway(o: {
         const { serialNumber, notAfter } = certificate.replace(pem);
         return { serialNumber, notAfter };
       },
+      purgeCache: () => gateway.cache.purge({}),
       close: unwind,
     };
   } catch (err) {

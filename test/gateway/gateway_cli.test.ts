@@ -14,12 +14,14 @@ describe('gatehouse gateway (CLI)', () => {
   afterAll(() => tmp.remove());
 
   /**
-   * Two backends answering `from-a` / `from-b`, a certificate and key on disk, and `write(upstream, level, mesh)` for a
-   * config file routing `/` to one of them (with `gateway.mesh` when given).
+   * Two backends answering `from-a` / `from-b` (`a` cacheable for a minute), a certificate and key on disk, and
+   * `write(upstream, level, mesh, cache)` for a config file routing `/` to one of them (with `gateway.mesh` when given,
+   * the response cache on when `cache`).
    */
   async function twoBackends(name: string) {
     const a = await startBackend((req, res) => {
       req.resume();
+      res.setHeader('cache-control', 'max-age=60');
       res.end('from-a');
     });
     const b = await startBackend((req, res) => {
@@ -32,7 +34,7 @@ describe('gatehouse gateway (CLI)', () => {
     const config = join(tmp.dir, `${name}.json`);
     writeFileSync(cert, certPem);
     writeFileSync(key, keyPem, { mode: 0o600 });
-    const section = (upstream: string, level: string, mesh?: Record<string, unknown>) => ({
+    const section = (upstream: string, level: string, mesh?: Record<string, unknown>, cache = false) => ({
       log: { level },
       listen: { host: '127.0.0.1', gateway: { port: 0 } },
       gateway: {
@@ -40,16 +42,17 @@ describe('gatehouse gateway (CLI)', () => {
           { name: 'a', hosts: [a.url] },
           { name: 'b', hosts: [b.url] },
         ],
-        routes: [{ name: 'svc', pathPrefix: '/', upstream }],
+        routes: [{ name: 'svc', pathPrefix: '/', upstream, cache: { enabled: cache } }],
         ...(mesh === undefined ? {} : { mesh }),
       },
     });
-    const write = (upstream: string, level = 'warn', mesh?: Record<string, unknown>) =>
-      writeFileSync(config, JSON.stringify(section(upstream, level, mesh)));
+    const write = (upstream: string, level = 'warn', mesh?: Record<string, unknown>, cache = false) =>
+      writeFileSync(config, JSON.stringify(section(upstream, level, mesh, cache)));
     /**
      * Spawns `gatehouse gateway` on this config and pair (`extraArgs` after them) and waits for its "listening on"
-     * line; `get()` reads `/x` through an agent trusting the pair, `hangUp(pattern)` sends SIGHUP and waits for
-     * `pattern` in the output, `stop()` expects exit 0 and closes the agent and both backends.
+     * line; `get()` reads `/x` through an agent trusting the pair, `cacheOutcome()` reads it and answers its `x-cache`,
+     * `hangUp(pattern)` sends SIGHUP (`signal` another signal) and waits for `pattern` in the output, `stop()` expects
+     * exit 0 and closes the agent and both backends.
      */
     const start = async (extraArgs: string[] = []) => {
       const child = spawn(
@@ -82,11 +85,17 @@ describe('gatehouse gateway (CLI)', () => {
       }
       const url = listening[1] as string;
       const get = async () => (await request(`${url}/x`, { dispatcher: agent })).body.text();
-      const hangUp = async (pattern: RegExp, what?: string) => {
-        child.kill('SIGHUP');
+      const cacheOutcome = async () => {
+        const answer = await request(`${url}/x`, { dispatcher: agent });
+        await answer.body.dump();
+        return answer.headers['x-cache'];
+      };
+      const signal = async (name: NodeJS.Signals, pattern: RegExp, what?: string) => {
+        child.kill(name);
         await waitForOutput(output, pattern, what);
       };
-      return { url, metrics: listening[2], output, get, hangUp, stop };
+      const hangUp = (pattern: RegExp, what?: string) => signal('SIGHUP', pattern, what);
+      return { url, metrics: listening[2], output, get, cacheOutcome, signal, hangUp, stop };
     };
     return { a, b, certPem, cert, key, config, write, start };
   }
@@ -107,6 +116,24 @@ describe('gatehouse gateway (CLI)', () => {
       writeFileSync(config, '{ "gateway": { "routes": [{ "name": "bad", "pathPrefix": "/", "upstream": "nope" }] } }');
       await gw.hangUp(/gateway_reload_failed/);
       expect(await gw.get()).toBe('from-b'); // still the last good configuration
+    } finally {
+      await gw.stop();
+    }
+  }, 60_000);
+
+  it('SIGUSR2 purges the response cache (it has no admin API), with an audit line', async () => {
+    const { write, start } = await twoBackends('gateway-purge');
+    write('a', 'info', undefined, true);
+    const gw = await start();
+    try {
+      expect(await gw.cacheOutcome()).toBe('MISS');
+      expect(await gw.cacheOutcome()).toBe('HIT');
+      await gw.signal('SIGUSR2', /gatehouse gateway: cache purged \(1 entry\)/);
+      expect(logLines(gw.output()).some((l) => l['event'] === 'gateway_cache_purged' && l['audit'] === true)).toBe(
+        true,
+      );
+      expect(await gw.cacheOutcome()).toBe('MISS'); // fetched again
+      expect(await gw.cacheOutcome()).toBe('HIT');
     } finally {
       await gw.stop();
     }

@@ -59,9 +59,34 @@ function reloadOnHangup(
 }
 
 /**
+ * SIGUSR2 drops every response-cache entry (the standalone gateway's purge: it has no admin API), with an audit line
+ * (`gateway_cache_purged`) and `gatehouse gateway: cache purged (N entries)` on stdout. Installed before the start, so
+ * that a SIGUSR2 during it is ignored (logged) instead of ending the process (Node's default for it).
+ */
+function purgeOnUser2(logger: Serving['logger']): (gateway: StandaloneGateway) => void {
+  let running: StandaloneGateway | undefined;
+  process.on('SIGUSR2', () => {
+    if (running === undefined) {
+      logger.info({ signal: 'SIGUSR2' }, 'cache purge requested during start-up: ignored (the cache is empty)');
+      return;
+    }
+    const purged = running.purgeCache();
+    logger.info(
+      { audit: true, event: 'gateway_cache_purged', signal: 'SIGUSR2', purged },
+      'gateway response cache purged',
+    );
+    process.stdout.write(`gatehouse gateway: cache purged (${purged} ${purged === 1 ? 'entry' : 'entries'})\n`);
+  });
+  return (gateway) => {
+    running = gateway;
+  };
+}
+
+/**
  * `gatehouse gateway --config FILE --cert FILE --key FILE [--log-level LEVEL]`: the gateway data plane alone; SIGHUP
  * re-reads the certificate and key files and the configuration file, and swaps them in without dropping connections
- * (the gateway section and `identity.issuer`; a changed key that needs a restart is named in the log).
+ * (the gateway section and `identity.issuer`; a changed key that needs a restart is named in the log); SIGUSR2 purges
+ * the response cache.
  */
 export function gatewayCommand(): Command {
   return new Command('gateway')
@@ -83,6 +108,7 @@ export function gatewayCommand(): Command {
       const { startServing } = await import('../serve.js');
       const serving = startServing(flags, { stopMessage: 'stopping: draining in-flight requests' });
       const { config, logger, stopWith } = serving;
+      const purgeWith = purgeOnUser2(logger);
       const { metricsPort } = flags;
       const files = {
         cert: flags.cert as string,
@@ -99,6 +125,7 @@ export function gatewayCommand(): Command {
         logger,
       });
       reloadOnHangup(gateway, files, serving);
+      purgeWith(gateway);
       stopWith(() => gateway.close());
       // Last, once every signal is handled: whoever waits for this line may signal at once.
       process.stdout.write(
