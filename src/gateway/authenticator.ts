@@ -47,15 +47,22 @@ export const refuseAllAuthenticator: Authenticator = {
  */
 export function authorize(auth: RouteConfig['auth'], principal: GatewayPrincipal | undefined): void {
   if (auth.kind === 'none') return;
-  const missing =
-    principal === undefined ||
-    auth.scopes.some((s) => !principal.scopes.has(s)) ||
-    (auth.anyScopes.length > 0 && !auth.anyScopes.some((s) => principal.scopes.has(s))) ||
-    auth.roles.some((r) => !principal.roles.includes(r));
-  if (missing) {
+  if (principal === undefined || !satisfies(auth, principal)) {
     throw new GatehouseError('ERR_TOKEN_INSUFFICIENT_SCOPE', {
       oauthError: 'insufficient_scope',
       detail: `route requires scopes [${auth.scopes.join(' ')}] any of [${auth.anyScopes.join(' ')}] roles [${auth.roles.join(' ')}]`,
     });
   }
+}
+
+/** Every scope, one of the any-scopes (when there are some), every role: loops, no closure per request. */
+function satisfies(auth: RouteConfig['auth'], p: GatewayPrincipal): boolean {
+  for (const scope of auth.scopes) if (!p.scopes.has(scope)) return false;
+  if (auth.anyScopes.length > 0) {
+    let any = false;
+    for (const scope of auth.anyScopes) any ||= p.scopes.has(scope);
+    if (!any) return false;
+  }
+  for (const role of auth.roles) if (!p.roles.includes(role)) return false;
+  return true;
 }
