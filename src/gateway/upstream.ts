@@ -140,7 +140,10 @@ export class Upstream {
     const hasBody = req.headers['content-length'] !== undefined || req.headers['transfer-encoding'] !== undefined;
     // One promise per request, settled from the exchange's callback (no async wrappers on the hot path).
     return new Promise<void>((resolve, reject) => {
+      let settled = false;
       const done = (outcome: ExchangeOutcome) => {
+        if (settled) return; // the slot and the permit are given back once
+        settled = true;
         this.bulkhead.release();
         try {
           this.account(outcome, host, permit, res);
@@ -162,7 +165,8 @@ export class Upstream {
           new ProxyExchange(res, f, done),
         );
       } catch (err) {
-        // undici refused the request before it started (bad header value, closed pool): no exchange will settle.
+        // undici reports a refused request (bad header value, closed pool) to the exchange; a throw here is unexpected,
+        // and must still free the slot and the permit.
         done({ error: err as Error, clientGone: false });
       }
     });
