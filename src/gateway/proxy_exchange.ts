@@ -2,6 +2,7 @@ import type { IncomingHttpHeaders, OutgoingHttpHeaders, ServerResponse } from 'n
 import { AnswerExchange, type ExchangeOutcome } from '../mesh/index.js';
 import { clientResponseHeaders } from './forwarded_headers.js';
 import { addGatewayHeaders } from './ratelimit_headers.js';
+import { addHsts } from './strict_transport_security.js';
 
 /** What the client's answer gets from the gateway besides the upstream's fields. */
 export interface AnswerFields {
@@ -34,8 +35,7 @@ export class ProxyExchange extends AnswerExchange {
     const f = this.forward;
     const out = clientResponseHeaders(headers, f.requestId);
     if (f.responseHeaders) addGatewayHeaders(out, f.responseHeaders);
-    if (f.hsts !== undefined && out['strict-transport-security'] === undefined)
-      out['strict-transport-security'] = f.hsts;
+    addHsts(out, f.hsts);
     return out;
   }
 }

@@ -1,3 +1,4 @@
+import type { OutgoingHttpHeaders } from 'node:http';
 import type { Logger } from '../core/index.js';
 import type { GatewayConfig } from './gateway_config.js';
 
@@ -32,4 +33,17 @@ export function hstsOf(config: GatewayConfig, logger: Logger): string | undefine
     );
   }
   return value;
+}
+
+/**
+ * Adds the gateway's Strict-Transport-Security (`hsts`, undefined when off) to an answer's fields unless the upstream
+ * sent its own: one field, the upstream's winning (Envoy's ADD_IF_ABSENT).
+ *
+ * @example
+ * addHsts(headers, ctx.hsts);
+ */
+export function addHsts(headers: OutgoingHttpHeaders, hsts: string | undefined): void {
+  if (hsts !== undefined && headers['strict-transport-security'] === undefined) {
+    headers['strict-transport-security'] = hsts;
+  }
 }

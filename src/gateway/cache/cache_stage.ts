@@ -7,6 +7,7 @@ import { parseCacheControl, storePolicy } from './cache_control.js';
 import { fetchForCache, type FetchedResponse } from './cache_fill.js';
 import { UNKEYED_HEADERS, cacheKey, keyedHost, routeCacheKey } from './cache_key.js';
 import type { ResponseCache } from './response_cache.js';
+import { addHsts } from '../strict_transport_security.js';
 import { varyValues, type CachedResponse } from './response_cache.js';
 
 /** Options of {@link createCacheStage}. */
@@ -69,9 +70,7 @@ export function createCacheStage(o: CacheStageOptions): StageRun {
     results.labels(ctx.route!.config.name, outcome).inc();
     const headers: OutgoingHttpHeaders = { ...r.headers, 'x-request-id': ctx.requestId, ...ctx.responseHeaders };
     if (age !== undefined) headers['age'] = String(age);
-    if (ctx.hsts !== undefined && headers['strict-transport-security'] === undefined) {
-      headers['strict-transport-security'] = ctx.hsts; // the stored entry keeps only the upstream's own
-    }
+    addHsts(headers, ctx.hsts); // the stored entry keeps only the upstream's own
     headers['x-cache'] = outcome === 'hit' || outcome === 'stale' || outcome === 'stale_if_error' ? 'HIT' : 'MISS';
     // RFC 9110 §13.2.1: a precondition is evaluated only when the response would otherwise be a 2xx.
     if (r.status >= 200 && r.status < 300 && etagMatches(ctx.req.headers['if-none-match'], r.headers['etag'])) {
