@@ -66,7 +66,11 @@ describe.each(factories)('refresh token rotation on %s', (_name, factory) => {
     const { token } = await refresh.start(f, access());
     const uses: RefreshUse[] = await Promise.all(Array.from({ length: 50 }, () => refresh.use(token, access)));
     expect(uses.filter((u) => u.kind === 'rotated')).toHaveLength(1);
-    expect(uses.filter((u) => u.kind === 'reused')).toHaveLength(49);
+    // Every loser is refused: a reuse (which revokes the family), or, for a use that first looks the token up after
+    // that revocation finished, invalid (the family is gone). Which of the two depends on timing under load.
+    const losers = uses.filter((u) => u.kind !== 'rotated');
+    expect(losers.every((u) => u.kind === 'reused' || u.kind === 'invalid')).toBe(true);
+    expect(losers.filter((u) => u.kind === 'reused').length).toBeGreaterThan(0);
     expect(await liveSuccessors(store, f.familyId)).toBe(1); // never two live successors
     expect(await refresh.familyOf(token)).toBeUndefined(); // the reuse revoked the family
     const winner = uses.find((u) => u.kind === 'rotated') as { token: string };
