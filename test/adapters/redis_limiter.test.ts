@@ -77,7 +77,7 @@ describe('RedisLimiterStore', () => {
     }
   });
 
-  it('stores one integer TAT per key under the prefix, expiring when the TAT passes', async () => {
+  it('stores one integer TAT per key under the prefix, expiring 1–2 s after the TAT passes', async () => {
     const { keyPrefix, cleanup } = prefix();
     const store = new RedisLimiterStore({ redis, keyPrefix });
     try {
@@ -87,12 +87,15 @@ describe('RedisLimiterStore', () => {
       const value = await redis.get(`${keyPrefix}ip:203.0.113.7`);
       expect(value).toMatch(/^\d{16}$/); // integer microseconds since the epoch
       const pttl = await redis.pttl(`${keyPrefix}ip:203.0.113.7`);
-      expect(pttl).toBeGreaterThan(110_000);
-      expect(pttl).toBeLessThanOrEqual(120_000);
       const [seconds, micros] = await redis.time();
       const serverUs = Number(seconds) * 1e6 + Number(micros);
-      expect(Number(value) - serverUs).toBeGreaterThan(110_000_000);
-      expect(Number(value) - serverUs).toBeLessThanOrEqual(120_000_000);
+      const aheadUs = Number(value) - serverUs;
+      expect(aheadUs).toBeGreaterThan(110_000_000);
+      expect(aheadUs).toBeLessThanOrEqual(120_000_000);
+      // The expiry is the end of the second after the TAT's: at least 1 s, at most 2 s past the TAT.
+      const expiresUs = serverUs + pttl * 1000;
+      expect(expiresUs).toBeGreaterThanOrEqual(Number(value) + 1_000_000 - 50_000);
+      expect(expiresUs).toBeLessThanOrEqual(Number(value) + 2_000_000 + 50_000);
       await store.consume('peek-only', { rate: 1, period: 60_000, burst: 2 }, 0);
       expect(await redis.exists(`${keyPrefix}peek-only`)).toBe(0);
     } finally {
@@ -168,8 +171,41 @@ describe('RedisLimiterStore', () => {
       expect(ahead).toBeGreaterThan(49_000_000);
       expect(ahead).toBeLessThanOrEqual(50_000_000);
       const pttl = await redis.pttl(`${keyPrefix}hot`);
-      expect(pttl).toBeGreaterThan(49_000);
-      expect(pttl).toBeLessThanOrEqual(50_000);
+      expect(pttl).toBeGreaterThan(50_000 - 1_000);
+      expect(pttl).toBeLessThanOrEqual(52_000);
+      expect(pttl * 1000).toBeGreaterThanOrEqual(ahead + 1_000_000 - 50_000);
+    } finally {
+      await cleanup();
+    }
+  });
+
+  it('keeps a key’s expiry while its TAT stays in the same second, and sets a new one when the TAT moves on', async () => {
+    const { keyPrefix, cleanup } = prefix();
+    // Caller clock (60 s slack), 100 ms into a second; 10 ms per request, far from the limit.
+    const clock = new ManualClock(T0 + 100);
+    const store = new RedisLimiterStore({ redis, keyPrefix, clock });
+    const limit = { rate: 100, period: 1000, burst: 50 };
+    const key = `${keyPrefix}k`;
+    try {
+      await store.consume('k', limit);
+      // TAT T0 + 110 ms: expires at the end of the next second (T0 + 2 s) plus the slack, counted from T0 + 100 ms.
+      const first = await redis.pttl(key);
+      expect(first).toBeGreaterThan(61_900 - 1_000);
+      expect(first).toBeLessThanOrEqual(61_900);
+      // 500 ms later on the caller's clock, the TAT is still in the same second: the expiry stays as it was. A new
+      // expiry counted from the new now would be 500 ms shorter.
+      clock.advance(500);
+      await store.consume('k', limit);
+      const kept = await redis.pttl(key);
+      expect(kept).toBeGreaterThan(first - 400);
+      expect(kept).toBeLessThanOrEqual(first);
+      // Into the next second: a new expiry, the end of the second after (T0 + 3 s) plus the slack.
+      clock.advance(450);
+      await store.consume('k', limit);
+      const renewed = await redis.pttl(key);
+      expect(renewed).toBeGreaterThan(61_950 - 1_000);
+      expect(renewed).toBeLessThanOrEqual(61_950);
+      expect(Number(await redis.get(key))).toBe((T0 + 1_060) * 1000);
     } finally {
       await cleanup();
     }

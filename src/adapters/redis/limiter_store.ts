@@ -31,7 +31,7 @@ export interface RedisLimiterStoreOptions {
 
 /** Extra lifetime given to keys when the caller's clock decides, in case it runs behind the server's. */
 const CALLER_CLOCK_TTL_SLACK_MS = 60_000;
-const COMMAND = 'gatehouseGcraBatchV3';
+const COMMAND = 'gatehouseGcraBatchV4';
 
 type Scripted = { [COMMAND](keyCount: number, ...keysThenArgs: Array<string | number>): Promise<number[]> };
 
@@ -74,7 +74,8 @@ function unavailable(err: unknown): GatehouseError {
  * back to EVAL after a server restart). Decisions are batched: those made in the same tick (and those made while
  * `maxInFlight` script calls are already awaiting Redis) share one script call, so under load many decisions cost one
  * round trip, and an idle store sends each decision at once. Time is the Redis server's `TIME` (read once per batch)
- * unless a clock is given. Each key holds one integer (its TAT in µs) and expires when that TAT passes.
+ * unless a clock is given. Each key holds one integer (its TAT in µs) and expires 1–2 s after that TAT passes (the
+ * script keeps a key's expiry while its TAT stays in the same second: see gcra_script.ts).
  *
  * Failures reject with ERR_STORE_UNAVAILABLE; whether to fail open is the caller's policy.
  *
