@@ -25,7 +25,13 @@ const median = (values) => {
  * { port }), the child's pid and a stop() that ends it.
  */
 export async function startServer(script, input) {
-  const child = spawn(process.execPath, [script, JSON.stringify(input)], { stdio: ['ignore', 'pipe', 'inherit'] });
+  // BENCH_NODE_ARGS: extra node flags for every server, for exploration only (e.g. `--cpu-prof --cpu-prof-dir=/tmp/p`
+  // writes a V8 CPU profile per server when it stops, `--perf-basic-prof` names JIT frames for `perf`); the figures of
+  // such a run are not comparable with others.
+  const flags = (process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean);
+  const child = spawn(process.execPath, [...flags, script, JSON.stringify(input)], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   const lines = createInterface({ input: child.stdout });
   const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
   const [first] = await Promise.race([
