@@ -146,6 +146,12 @@ export function gatewaySection() {
         scopes: z.array(z.string()).default([]).describe('Every one of these scopes is required.'),
         anyScopes: z.array(z.string()).default([]).describe('At least one of these scopes is required.'),
         roles: z.array(z.string()).default([]).describe('Every one of these roles is required.'),
+        forwardToken: z
+          .boolean()
+          .default(false)
+          .describe(
+            "`jwt` routes: send the caller's `Authorization` header on to the upstream. Off by default: the upstream gets the verified identity (`x-gatehouse-*`) and not a bearer token it could replay (Envoy's jwt_authn `forward`, Istio's `forwardOriginalToken`). Turn on for an upstream that verifies the token again or relays it; logged as `gateway_token_forwarded` (warn) at start and reload.",
+          ),
       })
       .prefault({})
       .describe('Authentication and authorization of the route.'),

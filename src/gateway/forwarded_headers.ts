@@ -1,5 +1,7 @@
 import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
+import type { Logger } from '../core/index.js';
 import type { GatewayPrincipal } from './authenticator.js';
+import type { GatewayConfig } from './gateway_config.js';
 
 /**
  * RFC 9110 §7.6.1 connection-specific fields, never forwarded in either direction (and `Proxy-*`: {@link isProxyField}),
@@ -130,4 +132,21 @@ export function stripApiKey(headers: Record<string, string>, apiKeyHeader: strin
   delete headers[apiKeyHeader];
   const authorization = headers['authorization'];
   if (authorization !== undefined && /^bearer\s+ghk_/i.test(authorization)) delete headers['authorization'];
+}
+
+/**
+ * Says in the log (`gateway_token_forwarded`, warn) which `jwt` routes send the caller's bearer token on to their
+ * upstream (`auth.forwardToken`): a wider exposure of the token than the default, so an explicit, logged opt-in. Called
+ * at start and at each reload.
+ *
+ * @example
+ * warnForwardedTokens(config, logger);
+ */
+export function warnForwardedTokens(config: GatewayConfig, logger: Logger): void {
+  const routes = config.routes.filter((r) => r.auth.kind === 'jwt' && r.auth.forwardToken).map((r) => r.name);
+  if (routes.length === 0) return;
+  logger.warn(
+    { event: 'gateway_token_forwarded', routes },
+    "routes with auth.forwardToken send the caller's bearer token to their upstream",
+  );
 }

@@ -6,7 +6,7 @@ import { declaresBody, upgradeResponse, wantsUpgrade } from '../mesh/index.js';
 import { MemoryLimiterStore, type LimiterStore } from '../ratelimit/index.js';
 import { limitBodySize } from './body_limit.js';
 import { authorize, refuseAllAuthenticator, type Authenticator } from './authenticator.js';
-import { stripApiKey, upstreamRequestHeaders } from './forwarded_headers.js';
+import { stripApiKey, upstreamRequestHeaders, warnForwardedTokens } from './forwarded_headers.js';
 import type { GatewayConfig } from './gateway_config.js';
 import { GatewayLimiter } from './gateway_limiter.js';
 import { GatewayMetrics } from './gateway_metrics.js';
@@ -91,6 +91,7 @@ export class Gateway {
     this.state = buildGatewayState(o.config, undefined, this.deps).state;
     this.config = o.config;
     this.hsts = hstsOf(o.config, o.logger);
+    warnForwardedTokens(o.config, o.logger);
     this.authenticator = o.authenticator ?? refuseAllAuthenticator;
     this.local = new MemoryLimiterStore({ clock: o.clock, maxKeys: o.maxKeys ?? 1_000_000 });
     const throttle = new Throttle(o.clock);
@@ -184,6 +185,7 @@ export class Gateway {
     this.cache.dropRoutes(routesToForget(this.config, config));
     this.config = config;
     this.hsts = hstsOf(config, this.o.logger);
+    warnForwardedTokens(config, this.o.logger);
     for (const upstream of retired) void upstream.close().catch(() => {});
     this.o.logger.info({ event: 'gateway_reloaded', routes: config.routes.length }, 'gateway configuration reloaded');
   }
@@ -272,6 +274,8 @@ export class Gateway {
     const headers = upstreamRequestHeaders(ctx.req.headers, ctx);
     const route = ctx.route!.config;
     if (route.auth.kind === 'api_key') stripApiKey(headers, this.o.apiKeyHeader ?? 'x-api-key');
+    // The upstream gets the verified identity, not a bearer token it could replay, unless the route forwards it.
+    else if (route.auth.kind === 'jwt' && !route.auth.forwardToken) delete headers['authorization'];
     // The app behind a rewritten prefix learns the one its clients see (Traefik's StripPrefix and Spring read it).
     if (route.prefixRewrite !== undefined) headers['x-forwarded-prefix'] = route.pathPrefix;
     return headers;

@@ -7,6 +7,7 @@ const auth = (over: Partial<{ scopes: string[]; anyScopes: string[]; roles: stri
   scopes: [],
   anyScopes: [],
   roles: [],
+  forwardToken: false,
   ...over,
 });
 const caller = (scopes: string[], roles: string[] = []): GatewayPrincipal => ({
