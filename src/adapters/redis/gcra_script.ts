@@ -29,7 +29,9 @@
  * expiry bookkeeping, and a key that would have expired between two requests a few milliseconds apart is kept instead
  * of deleted and created again (on the benchmark machine SET with PX costs Redis 0.6 µs more than with KEEPTTL, before
  * counting the churn). The price is memory: a key stays 1–2 s after its TAT passes. A stored TAT that has already
- * passed reads as no TAT, exactly as a missing key.
+ * passed reads as no TAT, exactly as a missing key. A key written by the previous script (V3: expiry exactly at its
+ * TAT) may keep that shorter expiry through one same-second rewrite during an upgrade: it can then vanish up to 1 s
+ * early, once, forgetting at most that second of its TAT.
  *
  * Redis ≥ 5 replicates script effects, so reading TIME before writing is allowed (`replicate_commands` is called for
  * older servers, and is a no-op since 7). All keys of a batch go to one server: Redis Cluster is not supported.
