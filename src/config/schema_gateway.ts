@@ -153,6 +153,10 @@ export function gatewaySection() {
             "`jwt` routes: send the caller's `Authorization` header on to the upstream. Off by default: the upstream gets the verified identity (`x-gatehouse-*`) and not a bearer token it could replay (Envoy's jwt_authn `forward`, Istio's `forwardOriginalToken`). Turn on for an upstream that verifies the token again or relays it; logged as `gateway_token_forwarded` (warn) at start and reload.",
           ),
       })
+      .refine((a) => !a.forwardToken || a.kind === 'jwt', {
+        message: 'forwardToken applies to `jwt` routes only (API keys are never forwarded)',
+        path: ['forwardToken'],
+      })
       .prefault({})
       .describe('Authentication and authorization of the route.'),
     limits: z.array(limit).default([]).describe('Rate limits, all of which must admit a request.'),

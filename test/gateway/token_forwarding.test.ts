@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { configSchema } from '../../src/config/index.js';
 import { MemoryLogger } from '../../src/core/index.js';
 import { call, gatewayConfig, startBackend, startGateway, tableAuthenticator, type RunningGateway } from './support.js';
 
@@ -46,6 +47,14 @@ describe('bearer tokens on jwt routes (auth.forwardToken)', () => {
     const res = await call(gw, '/other', { headers: { authorization: 'Basic dTpw' } });
     expect(res.status).toBe(200);
     expect(res.body.headers['authorization']).toBe('Basic dTpw');
+  });
+
+  it('refuses forwardToken on a route that is not a jwt route', () => {
+    const gateway = {
+      upstreams: [{ name: 'u', hosts: ['http://127.0.0.1:1'] }],
+      routes: [{ name: 'k', pathPrefix: '/', upstream: 'u', auth: { kind: 'api_key' as const, forwardToken: true } }],
+    };
+    expect(() => configSchema.parse({ gateway })).toThrow(/forwardToken applies to `jwt` routes only/);
   });
 
   it('forwards it when the route opts in, and says so in the log at start and at each reload', async () => {
