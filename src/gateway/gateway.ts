@@ -6,7 +6,7 @@ import { declaresBody, upgradeResponse, wantsUpgrade } from '../mesh/index.js';
 import { MemoryLimiterStore, type LimiterStore } from '../ratelimit/index.js';
 import { limitBodySize } from './body_limit.js';
 import { authorize, refuseAllAuthenticator, type Authenticator } from './authenticator.js';
-import { stripApiKey, upstreamRequestHeaders, warnForwardedTokens } from './forwarded_headers.js';
+import { credentialWithholding, upstreamRequestHeaders, warnForwardedTokens } from './forwarded_headers.js';
 import type { GatewayConfig } from './gateway_config.js';
 import { GatewayLimiter } from './gateway_limiter.js';
 import { GatewayMetrics } from './gateway_metrics.js';
@@ -83,6 +83,7 @@ export class Gateway {
   private readonly end: RequestEnd;
   private readonly authenticator: Authenticator;
   private readonly local: MemoryLimiterStore;
+  private readonly withheld: ReturnType<typeof credentialWithholding>;
   private deps: { clock: Clock; logger: Logger; metrics: GatewayMetrics; mesh?: UpstreamMesh };
 
   constructor(private readonly o: GatewayOptions) {
@@ -93,6 +94,7 @@ export class Gateway {
     this.hsts = hstsOf(o.config, o.logger);
     warnForwardedTokens(o.config, o.logger);
     this.authenticator = o.authenticator ?? refuseAllAuthenticator;
+    this.withheld = credentialWithholding(o.apiKeyHeader ?? 'x-api-key');
     this.local = new MemoryLimiterStore({ clock: o.clock, maxKeys: o.maxKeys ?? 1_000_000 });
     const throttle = new Throttle(o.clock);
     this.metrics.observeLoad(() => ({
@@ -271,11 +273,10 @@ export class Gateway {
 
   /** The headers a request is forwarded with, on every path to the upstream (proxy and cache fill). */
   private forwardHeaders(ctx: RequestContext): Record<string, string> {
-    const headers = upstreamRequestHeaders(ctx.req.headers, ctx);
     const route = ctx.route!.config;
-    if (route.auth.kind === 'api_key') stripApiKey(headers, this.o.apiKeyHeader ?? 'x-api-key');
-    // The upstream gets the verified identity, not a bearer token it could replay, unless the route forwards it.
-    else if (route.auth.kind === 'jwt' && !route.auth.forwardToken) delete headers['authorization'];
+    // The upstream gets the verified identity, not an API key or a bearer token it could replay (unless the route
+    // forwards the token).
+    const headers = upstreamRequestHeaders(ctx.req.headers, ctx, this.withheld(route.auth));
     // The app behind a rewritten prefix learns the one its clients see (Traefik's StripPrefix and Spring read it).
     if (route.prefixRewrite !== undefined) headers['x-forwarded-prefix'] = route.pathPrefix;
     return headers;

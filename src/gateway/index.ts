@@ -15,9 +15,10 @@ export { RouteTable, hostOf } from './route_table.js';
 export {
   upstreamRequestHeaders,
   clientResponseHeaders,
-  stripApiKey,
+  credentialWithholding,
   IDENTITY_HEADER_PREFIX,
 } from './forwarded_headers.js';
+export type { WithheldCredentials } from './forwarded_headers.js';
 export { GatewayLimiter } from './gateway_limiter.js';
 export { compileLimits } from './route_limits.js';
 export { Reservations } from './reservations.js';
