@@ -83,6 +83,49 @@ export function toMicros(nowMs: number): number {
 }
 
 /**
+ * {@link emissionIntervalUs} that remembers the last limit it validated, by value (a limit object rebuilt with the same
+ * numbers, or changed in place, is handled alike): a hot path deciding against the same limit validates it once.
+ * Validating on every decision was about a fifth of an in-process decision (25 of 125 ns, bench/suites/gateway_limiter).
+ *
+ * @example
+ * const intervals = new LastInterval();
+ * decideMicros(tat, now, intervals.of(limit), limit.burst, validCost(cost));
+ */
+export class LastInterval {
+  // NaN equals nothing, so the first call always validates.
+  private rate = Number.NaN;
+  private period = Number.NaN;
+  private burst = Number.NaN;
+  private interval = 0;
+
+  of(limit: RateLimit): number {
+    const { rate, period, burst } = limit;
+    if (rate === this.rate && period === this.period && burst === this.burst) return this.interval;
+    const interval = emissionIntervalUs(limit); // throws on a malformed limit, leaving the memory as it was
+    this.rate = rate;
+    this.period = period;
+    this.burst = burst;
+    this.interval = interval;
+    return interval;
+  }
+}
+
+/**
+ * A decision's cost, checked: an integer ≥ 0 (0 peeks), else ERR_CONFIG_INVALID.
+ *
+ * @example
+ * validCost(1); // 1
+ */
+export function validCost(cost: number): number {
+  if (!Number.isSafeInteger(cost) || cost < 0) {
+    throw new GatehouseError('ERR_CONFIG_INVALID', {
+      message: `invalid rate-limit cost ${cost}: expected an integer ≥ 0`,
+    });
+  }
+  return cost;
+}
+
+/**
  * True when a stored TAT is at or before `now` (ms): such a key decides exactly like an absent one, so it may be
  * forgotten at no cost.
  *
@@ -115,13 +158,9 @@ export function decide(
   cost = 1,
   maxWaitMs = 0,
 ): GcraDecision {
-  if (!Number.isSafeInteger(cost) || cost < 0) {
-    throw new GatehouseError('ERR_CONFIG_INVALID', {
-      message: `invalid rate-limit cost ${cost}: expected an integer ≥ 0`,
-    });
-  }
+  const checked = validCost(cost);
   const wait = maxWaitMs === 0 ? 0 : waitMicros(maxWaitMs);
-  return decideMicros(tat, toMicros(nowMs), emissionIntervalUs(limit), limit.burst, cost, wait);
+  return decideMicros(tat, toMicros(nowMs), emissionIntervalUs(limit), limit.burst, checked, wait);
 }
 
 /**

@@ -1,5 +1,5 @@
 import { GatehouseError, type Clock } from '../core/index.js';
-import { decide, isIdle } from './gcra.js';
+import { decideMicros, isIdle, LastInterval, toMicros, validCost, waitMicros } from './gcra.js';
 import type { ConsumeRequest, LimiterStore, RateDecision, RateLimit } from './ports.js';
 
 /** Options of {@link MemoryLimiterStore}. */
@@ -32,6 +32,7 @@ export class MemoryLimiterStore implements LimiterStore {
   /** Keys per generation: floor(maxKeys / 2), at least 1 (with maxKeys 1 the previous generation stays empty). */
   private readonly generation: number;
   private readonly keepPrevious: boolean;
+  private readonly intervals = new LastInterval();
   /** Evictions of keys that were still owing (their TAT in the future); idle evictions are free and not counted. */
   evictions = 0;
 
@@ -59,17 +60,22 @@ export class MemoryLimiterStore implements LimiterStore {
    * if (!store.consumeSync(key, limit).allowed) return reply.code(429).send();
    */
   consumeSync(key: string, limit: RateLimit, cost = 1, maxWait = 0): RateDecision {
-    const now = this.clock.now();
+    const interval = this.intervals.of(limit);
+    const checkedCost = validCost(cost);
+    const wait = maxWait === 0 ? 0 : waitMicros(maxWait);
+    const nowMs = this.clock.now();
+    const now = toMicros(nowMs);
     let stored = this.current.get(key);
     const inCurrent = stored !== undefined;
     if (!inCurrent && this.previous.size > 0) {
       stored = this.previous.get(key);
       if (stored !== undefined) this.previous.delete(key);
     }
-    const d = decide(stored, now, limit, cost, maxWait);
-    if (!isIdle(d.tat, now)) {
+    const d = decideMicros(stored, now, interval, limit.burst, checkedCost, wait);
+    // A TAT at or before now decides like an absent key (isIdle): not stored.
+    if (d.tat > now) {
       if (inCurrent) this.current.set(key, d.tat);
-      else this.insert(key, d.tat, now);
+      else this.insert(key, d.tat, nowMs);
     } else if (inCurrent) {
       this.current.delete(key);
     }

@@ -83,6 +83,21 @@ describe('MemoryLimiterStore', () => {
     for (let i = 0; i < 5; i += 1) expect(await b.consume('k', limit)).toEqual(a.consumeSync('k', limit));
   });
 
+  it('validates a limit again whenever its numbers change, in place or in a new object', () => {
+    const store = new MemoryLimiterStore({ clock: new ManualClock(T0), maxKeys: 10 });
+    const mutable: RateLimit = { rate: 1, period: 1000, burst: 0 };
+    expect(store.consumeSync('k', mutable).allowed).toBe(true);
+    expect(store.consumeSync('k', mutable).allowed).toBe(false);
+    mutable.rate = 0; // changed in place after a decision: refused, not decided on the remembered interval
+    expect(() => store.consumeSync('k', mutable)).toThrow(/invalid rate limit/);
+    // A refused limit leaves nothing behind: the same numbers are refused again, a good limit still decides.
+    expect(() => store.consumeSync('k', { rate: 0, period: 1000, burst: 0 })).toThrow(/invalid rate limit/);
+    mutable.rate = 1000; // 1 ms apart now: the next request conforms at once
+    expect(store.consumeSync('k2', mutable)).toMatchObject({ allowed: true, remaining: 0 });
+    expect(store.consumeSync('k3', { rate: 1000, period: 1000, burst: 5 })).toMatchObject({ remaining: 5 });
+    expect(() => store.consumeSync('k', mutable, -1)).toThrow(/invalid rate-limit cost/);
+  });
+
   it('refuses a bad maxKeys', () => {
     expect(() => new MemoryLimiterStore({ clock: new ManualClock(), maxKeys: 0 })).toThrow(/maxKeys/);
   });

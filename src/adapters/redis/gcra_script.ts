@@ -7,8 +7,9 @@
  *
  * KEYS[i] the i-th decision's key (at most LUAI_MAXCSTACK, 8000, per batch: `unpack` passes them to MGET).
  * ARGV: now (µs; empty = the server's TIME, read once per batch), TTL slack (ms), the number L of distinct limits in
- * the batch, then L quadruples (emission interval µs, burst, cost, wait µs), then for each decision the 1-based index
- * of its quadruple. A batch usually holds a handful of limits, so a decision costs one argument instead of four.
+ * the batch, then L quadruples (emission interval µs, burst, cost, wait µs), then, when L > 1, for each decision the
+ * 1-based index of its quadruple. A batch usually holds a handful of limits, so a decision costs one argument instead
+ * of four, and none when the whole batch shares one limit (the common case: about 6 % of the script's Redis CPU).
  *
  * `wait` is 0 except for a throttled gateway limit: a request that would conform within `wait` is admitted at that
  * future time (a reservation: the TAT advances as for any admission), so several processes throttling one key hand out
@@ -32,6 +33,10 @@
  * passed reads as no TAT, exactly as a missing key. A key written by the previous script (V3: expiry exactly at its
  * TAT) may keep that shorter expiry through one same-second rewrite during an upgrade: it can then vanish up to 1 s
  * early, once, forgetting at most that second of its TAT.
+ *
+ * A TAT is handed to SET as a Lua number: Redis converts it exactly (`%.17g` before 7.0, the shortest round-trip form
+ * since: plain digits either way for integers below 2^53), where formatting it in Lua first made and interned one more
+ * string per write.
  *
  * Redis ≥ 5 replicates script effects, so reading TIME before writing is allowed (`replicate_commands` is called for
  * older servers, and is a no-op since 7). All keys of a batch go to one server: Redis Cluster is not supported.
@@ -66,7 +71,8 @@ local seen = {}
 local written, queued, held = {}, {}, {}
 for i = 1, #KEYS do
   local key = KEYS[i]
-  local j = tonumber(ARGV[first + i])
+  local j = 1
+  if nl > 1 then j = tonumber(ARGV[first + i]) end
   local interval = intervals[j]
   local burst = bursts[j]
   local cost = costs[j]
@@ -97,9 +103,9 @@ for w = 1, #written do
   local second = math.floor(tat / Q)
   local was = held[key]
   if was and second == math.floor(was / Q) then
-    redis.call('SET', key, string.format('%.0f', tat), 'KEEPTTL')
+    redis.call('SET', key, tat, 'KEEPTTL')
   else
-    redis.call('SET', key, string.format('%.0f', tat), 'PX', math.ceil(((second + 2) * Q - now) / 1000) + slack)
+    redis.call('SET', key, tat, 'PX', math.ceil(((second + 2) * Q - now) / 1000) + slack)
   end
 end
 return out

@@ -23,7 +23,12 @@ export interface RedisLimiterStoreOptions {
    * one server clock is the only clock they all agree on. Set it in tests (ManualClock) or with a single caller.
    */
   clock?: Clock;
-  /** Most decisions in one script call (default 128, at most 4096: the script unpacks its keys into one MGET). */
+  /**
+   * Most decisions in one script call (default 64, at most 4096: the script unpacks its keys into one MGET). A larger
+   * burst goes out as several pipelined calls: Redis starts on the first while the next is encoded, and the replies
+   * are read while Redis works on the rest. With 100 decisions at once, 64 gave 8 % more decisions/s than 128 at
+   * about 5 % more Redis CPU per decision (bench/suites/gateway_limiter, 2026-11-30).
+   */
   maxBatch?: number;
   /** Script calls awaiting Redis at once; decisions made meanwhile wait and go in the next batch (default 4). */
   maxInFlight?: number;
@@ -31,7 +36,7 @@ export interface RedisLimiterStoreOptions {
 
 /** Extra lifetime given to keys when the caller's clock decides, in case it runs behind the server's. */
 const CALLER_CLOCK_TTL_SLACK_MS = 60_000;
-const COMMAND = 'gatehouseGcraBatchV4';
+const COMMAND = 'gatehouseGcraBatchV5';
 
 type Scripted = { [COMMAND](keyCount: number, ...keysThenArgs: Array<string | number>): Promise<number[]> };
 
@@ -98,7 +103,7 @@ export class RedisLimiterStore implements LimiterStore {
     this.redis = options.redis;
     this.keyPrefix = options.keyPrefix;
     this.clock = options.clock;
-    this.maxBatch = options.maxBatch ?? 128;
+    this.maxBatch = options.maxBatch ?? 64;
     this.maxInFlight = options.maxInFlight ?? 4;
     if (!(Number.isSafeInteger(this.maxBatch) && this.maxBatch >= 1 && this.maxBatch <= 4096)) {
       throw new GatehouseError('ERR_CONFIG_INVALID', { message: `RedisLimiterStore maxBatch must be 1..4096` });
@@ -204,7 +209,8 @@ export class RedisLimiterStore implements LimiterStore {
       indexes.push(lastIndex);
     }
     keysThenArgs[countAt] = limits.size;
-    for (const index of indexes) keysThenArgs.push(index);
+    // One limit for the whole batch (the usual case): the script needs no index per decision.
+    if (limits.size > 1) for (const index of indexes) keysThenArgs.push(index);
     this.inFlight += 1;
     (this.redis as unknown as Scripted)[COMMAND](batch.length, ...keysThenArgs).then(
       (reply) => {
