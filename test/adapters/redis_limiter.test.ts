@@ -179,37 +179,46 @@ describe('RedisLimiterStore', () => {
     }
   });
 
-  it('keeps a key’s expiry while its TAT stays in the same second, and sets a new one when the TAT moves on', async () => {
-    const { keyPrefix, cleanup } = prefix();
-    // Caller clock (60 s slack), 100 ms into a second; 10 ms per request, far from the limit.
-    const clock = new ManualClock(T0 + 100);
-    const store = new RedisLimiterStore({ redis, keyPrefix, clock });
-    const limit = { rate: 100, period: 1000, burst: 50 };
-    const key = `${keyPrefix}k`;
-    try {
-      await store.consume('k', limit);
-      // TAT T0 + 110 ms: expires at the end of the next second (T0 + 2 s) plus the slack, counted from T0 + 100 ms.
-      const first = await redis.pttl(key);
-      expect(first).toBeGreaterThan(61_900 - 1_000);
-      expect(first).toBeLessThanOrEqual(61_900);
-      // 500 ms later on the caller's clock, the TAT is still in the same second: the expiry stays as it was. A new
-      // expiry counted from the new now would be 500 ms shorter.
-      clock.advance(500);
-      await store.consume('k', limit);
-      const kept = await redis.pttl(key);
-      expect(kept).toBeGreaterThan(first - 400);
-      expect(kept).toBeLessThanOrEqual(first);
-      // Into the next second: a new expiry, the end of the second after (T0 + 3 s) plus the slack.
-      clock.advance(450);
-      await store.consume('k', limit);
-      const renewed = await redis.pttl(key);
-      expect(renewed).toBeGreaterThan(61_950 - 1_000);
-      expect(renewed).toBeLessThanOrEqual(61_950);
-      expect(Number(await redis.get(key))).toBe((T0 + 1_060) * 1000);
-    } finally {
-      await cleanup();
-    }
-  });
+  // A batch of distinct keys writes each as it decides it; a batch naming a key twice writes it once, after deciding.
+  it.each([
+    ['alone in its batch', 1],
+    ['named twice in its batch', 2],
+  ])(
+    'keeps a key’s expiry while its TAT stays in the same second, and sets a new one when it moves on (%s)',
+    async (_, times) => {
+      const { keyPrefix, cleanup } = prefix();
+      // Caller clock (60 s slack), 100 ms into a second; 10 ms per request, far from the limit.
+      const clock = new ManualClock(T0 + 100);
+      const store = new RedisLimiterStore({ redis, keyPrefix, clock });
+      const limit = { rate: 100, period: 1000, burst: 50 };
+      const key = `${keyPrefix}k`;
+      const decide = () => store.consumeMany(Array.from({ length: times }, () => ({ key: 'k', limit })));
+      try {
+        await decide();
+        // TAT T0 + 100 ms + 10 ms per request: expires at the end of the next second (T0 + 2 s) plus the slack,
+        // counted from T0 + 100 ms.
+        const first = await redis.pttl(key);
+        expect(first).toBeGreaterThan(61_900 - 1_000);
+        expect(first).toBeLessThanOrEqual(61_900);
+        // 500 ms later on the caller's clock, the TAT is still in the same second: the expiry stays as it was. A new
+        // expiry counted from the new now would be 500 ms shorter.
+        clock.advance(500);
+        await decide();
+        const kept = await redis.pttl(key);
+        expect(kept).toBeGreaterThan(first - 400);
+        expect(kept).toBeLessThanOrEqual(first);
+        // Into the next second: a new expiry, the end of the second after (T0 + 3 s) plus the slack.
+        clock.advance(450);
+        await decide();
+        const renewed = await redis.pttl(key);
+        expect(renewed).toBeGreaterThan(61_950 - 1_000);
+        expect(renewed).toBeLessThanOrEqual(61_950);
+        expect(Number(await redis.get(key))).toBe((T0 + 1_050 + 10 * times) * 1000);
+      } finally {
+        await cleanup();
+      }
+    },
+  );
 
   it('fails with ERR_STORE_UNAVAILABLE after close, and on a dead connection', async () => {
     const { keyPrefix } = prefix();

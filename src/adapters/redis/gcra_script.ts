@@ -6,8 +6,8 @@
  * see each other exactly as two separate calls would.
  *
  * KEYS[i] the i-th decision's key (at most LUAI_MAXCSTACK, 8000, per batch: `unpack` passes them to MGET).
- * ARGV: now (µs; empty = the server's TIME, read once per batch), TTL slack (ms), the number L of distinct limits in
- * the batch, then L quadruples (emission interval µs, burst, cost, wait µs), then, when L > 1, for each decision the
+ * ARGV: now (µs; empty = the server's TIME, read once per batch), TTL slack (ms), `1` when every key of the batch is
+ * distinct (`0` otherwise), the number L of distinct limits in the batch, then L quadruples (emission interval µs, burst, cost, wait µs), then, when L > 1, for each decision the
  * 1-based index of its quadruple. A batch usually holds a handful of limits, so a decision costs one argument instead
  * of four, and none when the whole batch shares one limit (the common case: about 6 % of the script's Redis CPU).
  *
@@ -19,8 +19,10 @@
  * above the capacity `(burst + 1) · interval` for a reservation, which waits the excess), `-1 - (tat - now)` when
  * refused (the unchanged TAT). The caller derives remaining, retry, reset and delay from it and the limit it sent with
  * `decideMicros`, the arithmetic of `decide` (src/adapters/redis/limiter_store.ts `toDecision`).
- * Each key is written once per batch, with its last TAT, after every decision is made. An idle TAT is never written.
- * The SET is most of the script's cost, so a hot key decided many times in a batch costs one.
+ * A key named more than once in a batch is written once, with its last TAT, after every decision is made (a hot key
+ * decided many times in a batch costs one SET); the script learns of such keys from the caller's flag, because
+ * tracking them costs about a tenth of its Redis CPU, so a batch of distinct keys (the usual one) writes each key as
+ * it decides it. An idle TAT is never written.
  *
  * Expiry on a grid of one second (Q): a key written with PX lives until the end of the second after its TAT's, i.e.
  * `(floor(tat / Q) + 2) · Q` (plus the slack), so it outlives its TAT by 1–2 s, never less. Invariant: a key holding
@@ -51,24 +53,32 @@ else
   now = tonumber(ARGV[1])
 end
 local slack = tonumber(ARGV[2])
-local nl = tonumber(ARGV[3])
+local unique = ARGV[3] == '1'
+local nl = tonumber(ARGV[4])
 local intervals, bursts, costs, waits = {}, {}, {}, {}
 for j = 1, nl do
-  local a = 4 * j
+  local a = 4 * j + 1
   intervals[j] = tonumber(ARGV[a])
   bursts[j] = tonumber(ARGV[a + 1])
   costs[j] = tonumber(ARGV[a + 2])
   waits[j] = tonumber(ARGV[a + 3])
 end
-local first = 3 + 4 * nl
+local first = 4 + 4 * nl
 local Q = 1000000
+-- Writes a key's new TAT; was: the TAT it held when the batch began (nil: none).
+local function write(key, tat, was)
+  local second = math.floor(tat / Q)
+  if was and second == math.floor(was / Q) then
+    redis.call('SET', key, tat, 'KEEPTTL')
+  else
+    redis.call('SET', key, tat, 'PX', math.ceil(((second + 2) * Q - now) / 1000) + slack)
+  end
+end
 local out = {}
--- One MGET for the batch; a key decided twice in the batch sees its first decision through seen.
 local stored = redis.call('MGET', unpack(KEYS))
-local seen = {}
--- Keys to write, each once with its last TAT (a key decided several times in the batch is written once), and the
--- TAT each key held when the batch began (false: none), which decides whether its expiry can stay.
-local written, queued, held = {}, {}, {}
+-- Only when a key may come twice: its latest TAT in the batch (seen), the TAT it held when the batch began (held,
+-- false: none), and the keys to write once each, after every decision, with their last TAT (written, queued).
+local seen, held, written, queued = {}, {}, {}, {}
 for i = 1, #KEYS do
   local key = KEYS[i]
   local j = 1
@@ -78,20 +88,25 @@ for i = 1, #KEYS do
   local cost = costs[j]
   local wait = waits[j]
   local capacity = (burst + 1) * interval
-  local tat = seen[key]
+  local tat
+  if not unique then tat = seen[key] end
   if tat == nil and stored[i] then tat = tonumber(stored[i]) end
-  if held[key] == nil then held[key] = tat or false end
+  if not unique and held[key] == nil then held[key] = tat or false end
   local base = now
   if tat and tat > now then base = tat end
   local never = cost > burst + 1
   local nxt = base
   if not never then nxt = base + cost * interval end
   if (not never) and nxt - now <= capacity + wait then
-    if nxt > now and not queued[key] then
-      queued[key] = true
-      written[#written + 1] = key
+    if unique then
+      if nxt > now then write(key, nxt, tat) end
+    else
+      if nxt > now and not queued[key] then
+        queued[key] = true
+        written[#written + 1] = key
+      end
+      seen[key] = nxt
     end
-    seen[key] = nxt
     out[i] = nxt - now
   else
     out[i] = -1 - (base - now)
@@ -99,14 +114,7 @@ for i = 1, #KEYS do
 end
 for w = 1, #written do
   local key = written[w]
-  local tat = seen[key]
-  local second = math.floor(tat / Q)
-  local was = held[key]
-  if was and second == math.floor(was / Q) then
-    redis.call('SET', key, tat, 'KEEPTTL')
-  else
-    redis.call('SET', key, tat, 'PX', math.ceil(((second + 2) * Q - now) / 1000) + slack)
-  end
+  write(key, seen[key], held[key] or nil)
 end
 return out
 `;

@@ -179,8 +179,11 @@ export class RedisLimiterStore implements LimiterStore {
 
   private send(batch: Pending[]): void {
     const keysThenArgs: Array<string | number> = batch.map((p) => p.key);
+    // Whether every key is distinct: then the script writes each as it decides it, tracking no repeats.
+    const distinct = new Set(keysThenArgs).size === batch.length;
     if (this.clock) keysThenArgs.push(toMicros(this.clock.now()), CALLER_CLOCK_TTL_SLACK_MS);
     else keysThenArgs.push('', 0);
+    keysThenArgs.push(distinct ? 1 : 0);
     // The distinct (interval, burst, cost, wait) quadruples of the batch, then each decision's 1-based index. Decisions
     // in a row usually share their limit: the previous quadruple is tried before the map.
     const limits = new Map<string, number>();
