@@ -104,6 +104,7 @@ export class Gateway {
         queued: u.bulkhead.queued,
       })),
       throttleWaiting: throttle.waiting,
+      localLimiter: { keys: this.local.size, evictions: this.local.evictions },
     }));
     this.limiter = new GatewayLimiter({
       local: this.local,

@@ -6,6 +6,8 @@ import type { BreakerState } from '../ratelimit/index.js';
 export interface GatewayLoad {
   upstreams: ReadonlyArray<{ name: string; inFlight: number; queued: number }>;
   throttleWaiting: number;
+  /** Keys held by the in-process limiter store, and how many owing keys it has dropped to stay within maxKeys. */
+  localLimiter?: { keys: number; evictions: number };
 }
 
 const BREAKER_VALUE: Record<BreakerState, number> = { closed: 0, 'half-open': 1, open: 2 };
@@ -120,6 +122,25 @@ export class GatewayMetrics {
     help: 'Requests delayed in local throttle queues now, over every key (read at scrape).',
     registers: [this.registry],
     collect: (): void => this.throttleWaiting.set(this.load().throttleWaiting),
+  });
+
+  readonly localLimiterKeys: Gauge = new Gauge({
+    name: 'gatehouse_gateway_limiter_local_keys',
+    help: 'Keys held by the in-process limiter store now (at most ratelimit.memory.maxKeys; read at scrape).',
+    registers: [this.registry],
+    collect: (): void => this.localLimiterKeys.set(this.load().localLimiter?.keys ?? 0),
+  });
+  /** Evictions already added to the counter (the store counts from its start). */
+  private evictionsSeen = 0;
+  readonly localLimiterEvictions: Counter = new Counter({
+    name: 'gatehouse_gateway_limiter_local_evictions_total',
+    help: 'Keys the in-process limiter store dropped while they still owed (their debt forgiven) to stay within ratelimit.memory.maxKeys.',
+    registers: [this.registry],
+    collect: (): void => {
+      const total = this.load().localLimiter?.evictions ?? 0;
+      if (total > this.evictionsSeen) this.localLimiterEvictions.inc(total - this.evictionsSeen);
+      this.evictionsSeen = Math.max(this.evictionsSeen, total);
+    },
   });
 
   /**

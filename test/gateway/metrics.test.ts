@@ -43,6 +43,38 @@ describe('observability', () => {
     }
   });
 
+  it('exposes the in-process limiter store: its keys, and the owing keys it dropped to stay within maxKeys', async () => {
+    const backend = await startBackend();
+    // Two keys at most (one per generation); each address owes its next request a minute from now.
+    const gw = await startGateway(
+      {
+        upstreams: [{ name: 'u', hosts: [backend.url] }],
+        trustedProxies: ['127.0.0.1/32'],
+        routes: [
+          { name: 'r', pathPrefix: '/', upstream: 'u', limits: [{ name: 'l', key: ['ip'], rate: 1, per: '1m' }] },
+        ],
+      },
+      { maxKeys: 2 },
+    );
+    try {
+      const from = (ip: string) => call(gw, '/a', { headers: { 'x-forwarded-for': ip } });
+      for (const ip of ['10.0.0.1', '10.0.0.2', '10.0.0.3']) expect((await from(ip)).status).toBe(200);
+      let text = await gw.gateway.metrics.text();
+      expect(text).toContain('# TYPE gatehouse_gateway_limiter_local_evictions_total counter');
+      expect(text).toContain('gatehouse_gateway_limiter_local_keys 2');
+      expect(text).toContain('gatehouse_gateway_limiter_local_evictions_total 1'); // 10.0.0.1, forgiven
+      // The dropped key decides as a fresh one (admitted), which turns the generations over once more.
+      expect((await from('10.0.0.1')).status).toBe(200);
+      expect((await from('10.0.0.3')).status).toBe(429); // still held: still owing
+      text = await gw.gateway.metrics.text();
+      expect(text).toContain('gatehouse_gateway_limiter_local_evictions_total 2');
+      expect(await gw.gateway.metrics.text()).toContain('gatehouse_gateway_limiter_local_evictions_total 2');
+    } finally {
+      await gw.close();
+      await backend.close();
+    }
+  });
+
   it('access lines carry upstream_ms when proxied and the User-Agent, cut at 256', async () => {
     /** One request over its own TLS connection, `Connection: close`; resolves with every byte the client received. */
     const rawExchange = (gw: RunningGateway, path: string, agent: string) =>
