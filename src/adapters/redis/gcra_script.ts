@@ -7,9 +7,10 @@
  *
  * KEYS[i] the i-th decision's key (at most LUAI_MAXCSTACK, 8000, per batch: `unpack` passes them to MGET).
  * ARGV: now (µs; empty = the server's TIME, read once per batch), TTL slack (ms), `1` when every key of the batch is
- * distinct (`0` otherwise), the number L of distinct limits in the batch, then L quadruples (emission interval µs, burst, cost, wait µs), then, when L > 1, for each decision the
- * 1-based index of its quadruple. A batch usually holds a handful of limits, so a decision costs one argument instead
- * of four, and none when the whole batch shares one limit (the common case: about 6 % of the script's Redis CPU).
+ * distinct (`0` otherwise), the number L of distinct limits in the batch, then L quadruples (emission interval µs,
+ * burst, cost, wait µs), then, when L > 1, for each decision the 1-based index of its quadruple. A batch usually holds
+ * a handful of limits, so a decision costs one argument instead of four, and none when the whole batch shares one
+ * limit (the common case: about 6 % of the script's Redis CPU).
  *
  * `wait` is 0 except for a throttled gateway limit: a request that would conform within `wait` is admitted at that
  * future time (a reservation: the TAT advances as for any admission), so several processes throttling one key hand out

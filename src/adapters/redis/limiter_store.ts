@@ -27,7 +27,7 @@ export interface RedisLimiterStoreOptions {
    * Most decisions in one script call (default 64, at most 4096: the script unpacks its keys into one MGET). A larger
    * burst goes out as several pipelined calls: Redis starts on the first while the next is encoded, and the replies
    * are read while Redis works on the rest. With 100 decisions at once, 64 gave 8 % more decisions/s than 128 at
-   * about 5 % more Redis CPU per decision (bench/suites/gateway_limiter, 2026-11-30).
+   * 5–8 % more Redis CPU per decision (bench/suites/gateway_limiter, 2026-11-30).
    */
   maxBatch?: number;
   /** Script calls awaiting Redis at once; decisions made meanwhile wait and go in the next batch (default 4). */
@@ -180,7 +180,7 @@ export class RedisLimiterStore implements LimiterStore {
   private send(batch: Pending[]): void {
     const keysThenArgs: Array<string | number> = batch.map((p) => p.key);
     // Whether every key is distinct: then the script writes each as it decides it, tracking no repeats.
-    const distinct = new Set(keysThenArgs).size === batch.length;
+    const distinct = batch.length === 1 || new Set(keysThenArgs).size === batch.length;
     if (this.clock) keysThenArgs.push(toMicros(this.clock.now()), CALLER_CLOCK_TTL_SLACK_MS);
     else keysThenArgs.push('', 0);
     keysThenArgs.push(distinct ? 1 : 0);
