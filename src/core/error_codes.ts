@@ -360,6 +360,11 @@ export const ERROR_CODES = {
     message: 'Upstream timed out',
     doc: 'The upstream did not answer within its `timeout`.',
   },
+  ERR_GATEWAY_NOT_CACHED: {
+    status: 504,
+    message: 'No stored response can answer an only-if-cached request',
+    doc: 'The request said `Cache-Control: only-if-cached` (RFC 9111 §5.2.1.7) on a route with `cache.enabled`, and the gateway holds no response it may use now (none stored, stale, or `no-cache` asked as well); the upstream was not asked. See docs/gateway-cache.md.',
+  },
   ERR_GATEWAY_LIMITER_UNAVAILABLE: {
     status: 503,
     message: 'Rate limiting is temporarily unavailable',

@@ -1,6 +1,6 @@
 import type { OutgoingHttpHeaders } from 'node:http';
 import { Counter } from 'prom-client';
-import type { Clock, Logger } from '../../core/index.js';
+import { GatehouseError, type Clock, type Logger } from '../../core/index.js';
 import type { GatewayMetrics } from '../gateway_metrics.js';
 import type { RequestContext, StageRun } from '../pipeline.js';
 import { parseCacheControl, storePolicy } from './cache_control.js';
@@ -60,7 +60,7 @@ function etagMatches(ifNoneMatch: string | string[] | undefined, etag: string | 
 export function createCacheStage(o: CacheStageOptions): StageRun {
   const results = new Counter({
     name: 'gatehouse_gateway_cache_requests_total',
-    help: 'Cacheable requests by route and result (hit, miss, stale, revalidated, stale_if_error, coalesced, uncacheable).',
+    help: 'Cacheable requests by route and result (hit, miss, stale, revalidated, stale_if_error, coalesced, uncacheable, only_if_cached).',
     labelNames: ['route', 'result'] as const,
     registers: [o.metrics.registry],
   });
@@ -176,7 +176,8 @@ export function createCacheStage(o: CacheStageOptions): StageRun {
       return;
     }
     const key = routeCacheKey(ctx.route!.config.name, cacheKey(req.method, req.headers.host, ctx.target));
-    const noCache = parseCacheControl(req.headers['cache-control']).noCache || req.headers.pragma === 'no-cache';
+    const asked = parseCacheControl(req.headers['cache-control']);
+    const noCache = asked.noCache || req.headers.pragma === 'no-cache';
     const stored = o.cache.lookup(key, req.headers);
     if (stored && !noCache) {
       const state = o.cache.freshness(stored);
@@ -194,6 +195,11 @@ export function createCacheStage(o: CacheStageOptions): StageRun {
           });
         return;
       }
+    }
+    if (asked.onlyIfCached) {
+      // RFC 9111 §5.2.1.7: a stored response that may be used now, or 504; the upstream is not asked.
+      results.labels(ctx.route!.config.name, 'only_if_cached').inc();
+      throw new GatehouseError('ERR_GATEWAY_NOT_CACHED');
     }
     return (async () => {
       const { promise, leader } = o.cache.coalesce(key, () => fill(ctx, key, stored));

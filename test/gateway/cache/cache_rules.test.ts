@@ -146,6 +146,24 @@ describe('gateway cache rules (RFC 9111)', () => {
     expect(second.body).toMatch(/^GET \/c\/q\?id=1&id=2 #/);
   });
 
+  it('answers only-if-cached from a usable stored response, else 504 without asking the upstream', async () => {
+    const onlyIfCached = (extra = '') => call(gw, '/c/oic', { headers: { 'cache-control': `only-if-cached${extra}` } });
+    const none = await onlyIfCached();
+    expect(none.status).toBe(504);
+    expect(none.body.code).toBe('ERR_GATEWAY_NOT_CACHED');
+    expect(hits('/c/oic')).toBe(0);
+    expect((await call(gw, '/c/oic')).status).toBe(200); // stored, fresh for 60 s
+    const hit = await onlyIfCached();
+    expect(hit.status).toBe(200);
+    expect(hit.headers['x-cache']).toBe('HIT');
+    expect((await onlyIfCached(', no-cache')).status).toBe(504); // no-cache: nothing stored may be used unvalidated
+    clock.advance(61_000); // stale, and the response allows no stale use
+    expect((await onlyIfCached()).status).toBe(504);
+    expect(hits('/c/oic')).toBe(1);
+    const text = await gw.gateway.metrics.text();
+    expect(text).toContain('gatehouse_gateway_cache_requests_total{route="cached",result="only_if_cached"} 3');
+  });
+
   it('revalidates a no-cache response on every use, even with heuristic freshness available', async () => {
     const a = await call(gw, '/c/nocache');
     const b = await call(gw, '/c/nocache');
