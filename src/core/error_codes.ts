@@ -365,6 +365,11 @@ export const ERROR_CODES = {
     message: 'No stored response can answer an only-if-cached request',
     doc: 'The request said `Cache-Control: only-if-cached` (RFC 9111 §5.2.1.7) on a route with `cache.enabled`, and the gateway holds no response it may use now (none stored, stale, or `no-cache` asked as well); the upstream was not asked. See docs/gateway-cache.md.',
   },
+  ERR_GATEWAY_RANGE_NOT_SATISFIABLE: {
+    status: 416,
+    message: 'None of the requested byte ranges exists',
+    doc: 'A GET with a valid `Range: bytes=...` was answered from the gateway cache, and no range of it starts inside the stored representation; `Content-Range: bytes */LENGTH` gives its length. See docs/gateway-cache.md.',
+  },
   ERR_GATEWAY_LIMITER_UNAVAILABLE: {
     status: 503,
     message: 'Rate limiting is temporarily unavailable',

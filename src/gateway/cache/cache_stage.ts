@@ -3,10 +3,12 @@ import { Counter } from 'prom-client';
 import { GatehouseError, type Clock, type Logger } from '../../core/index.js';
 import type { GatewayMetrics } from '../gateway_metrics.js';
 import type { RequestContext, StageRun } from '../pipeline.js';
+import { byteRange, WHOLE_RANGE as WHOLE } from './byte_range.js';
 import { parseCacheControl, storePolicy } from './cache_control.js';
 import { fetchForCache, type FetchedResponse } from './cache_fill.js';
 import { UNKEYED_HEADERS, cacheKey, keyedHost, routeCacheKey } from './cache_key.js';
 import type { ResponseCache } from './response_cache.js';
+import { sendProblem } from '../problem_response.js';
 import { addHsts } from '../strict_transport_security.js';
 import { varyValues, type CachedResponse } from './response_cache.js';
 
@@ -50,7 +52,9 @@ function etagMatches(ifNoneMatch: string | string[] | undefined, etag: string | 
  * The `cache` slot: for routes with `cache.enabled`, GET and HEAD are answered from the shared {@link ResponseCache}
  * (fresh hit, stale-while-revalidate with one background refresh, stale-if-error), misses are coalesced (one upstream
  * request per key; the others wait and read the stored result), stale entries are revalidated with If-None-Match, a
- * matching client If-None-Match gets 304 (for a stored 2xx), and `Age` is sent. A successful unsafe request (POST,
+ * matching client If-None-Match gets 304 (for a stored 2xx), a GET's byte Range is cut from a stored 200 (206 or 416,
+ * src/gateway/cache/byte_range.ts), `Cache-Control: only-if-cached` gets a usable stored response or 504, and `Age` is
+ * sent. A successful unsafe request (POST,
  * PUT, DELETE, ...) drops the entries of its target (RFC 9111 §4.4). Results are counted in
  * `gatehouse_gateway_cache_requests_total{route, result}`.
  *
@@ -77,6 +81,22 @@ export function createCacheStage(o: CacheStageOptions): StageRun {
       for (const name of NOT_IN_304) delete headers[name];
       ctx.res.writeHead(304, headers);
       ctx.res.end();
+      return;
+    }
+    // RFC 9110 §14.2: a GET's Range, served from the whole stored 200 (the fill never forwards Range).
+    const range =
+      ctx.req.method === 'GET' && r.status === 200 ? byteRange(ctx.req.headers, r.headers, r.body.length) : WHOLE;
+    if (range.kind === 'unsatisfiable') {
+      sendProblem(ctx, new GatehouseError('ERR_GATEWAY_RANGE_NOT_SATISFIABLE'), {
+        headers: { ...ctx.responseHeaders, 'content-range': `bytes */${r.body.length}` },
+      });
+      return;
+    }
+    if (range.kind === 'partial') {
+      headers['content-range'] = `bytes ${range.start}-${range.end}/${r.body.length}`;
+      headers['content-length'] = String(range.end - range.start + 1);
+      ctx.res.writeHead(206, headers);
+      ctx.res.end(r.body.subarray(range.start, range.end + 1));
       return;
     }
     headers['content-length'] = String(r.body.length);

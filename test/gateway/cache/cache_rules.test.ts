@@ -81,6 +81,10 @@ describe('gateway cache rules (RFC 9111)', () => {
       if (url.startsWith('/c/mustrev')) {
         return send(200, { 'cache-control': 'max-age=1, must-revalidate, stale-if-error=600' }, 'kept?');
       }
+      if (url.startsWith('/c/bytes')) {
+        const modified = new Date(Date.now() - 3_600_000).toUTCString();
+        return send(200, { 'cache-control': 'max-age=60', etag: '"b1"', 'last-modified': modified }, '0123456789');
+      }
       if (url.startsWith('/c/missing')) return send(404, { etag: '"m"', 'cache-control': 'max-age=60' }, 'nope');
       if (url.startsWith('/c/link')) {
         return send(200, { 'cache-control': 'max-age=60' }, `${req.headers['x-forwarded-host']} ${url}`);
@@ -162,6 +166,41 @@ describe('gateway cache rules (RFC 9111)', () => {
     expect(hits('/c/oic')).toBe(1);
     const text = await gw.gateway.metrics.text();
     expect(text).toContain('gatehouse_gateway_cache_requests_total{route="cached",result="only_if_cached"} 3');
+  });
+
+  it('serves one byte range of a stored 200 (206), 416 when none exists, and the whole 200 when it may ignore Range', async () => {
+    const get = (headers: Record<string, string>, method = 'GET') => call(gw, '/c/bytes', { headers, method });
+    const first = await get({ range: 'bytes=2-4' }); // a miss: the fill fetches the whole, the client gets its part
+    expect(first.status).toBe(206);
+    expect(first.body).toBe('234');
+    expect(first.headers['content-range']).toBe('bytes 2-4/10');
+    expect(first.headers['content-length']).toBe('3');
+    const suffix = await get({ range: 'bytes=-3' });
+    expect([suffix.status, suffix.body, suffix.headers['x-cache']]).toEqual([206, '789', 'HIT']);
+    expect((await get({ range: 'bytes=8-' })).body).toBe('89');
+    expect((await get({ range: 'bytes=0-1, 2-3' })).body).toBe('0123'); // touching ranges: one span
+    const none = await get({ range: 'bytes=20-' });
+    expect(none.status).toBe(416);
+    expect(none.headers['content-range']).toBe('bytes */10');
+    expect(none.body.code).toBe('ERR_GATEWAY_RANGE_NOT_SATISFIABLE');
+    // Ignored, the whole representation sent: disjoint ranges, another unit, an invalid spec, an If-Range that does
+    // not hold (another tag, a weak one), and HEAD.
+    const ignored: Array<Record<string, string>> = [
+      { range: 'bytes=0-1,5-6' },
+      { range: 'items=0-1' },
+      { range: 'bytes=5-2' },
+      { range: 'bytes=0-1', 'if-range': '"other"' },
+      { range: 'bytes=0-1', 'if-range': 'W/"b1"' },
+    ];
+    for (const headers of ignored) {
+      const whole = await get(headers);
+      expect([whole.status, whole.body]).toEqual([200, '0123456789']);
+    }
+    const head = await get({ range: 'bytes=0-1' }, 'HEAD');
+    expect([head.status, head.headers['content-length']]).toEqual([200, '10']);
+    expect((await get({ range: 'bytes=0-0', 'if-range': '"b1"' })).body).toBe('0');
+    expect(hits('/c/bytes')).toBe(1);
+    expect(seen.filter((r) => r.url === '/c/bytes').every((r) => r.headers.range === undefined)).toBe(true);
   });
 
   it('revalidates a no-cache response on every use, even with heuristic freshness available', async () => {
