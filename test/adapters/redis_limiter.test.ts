@@ -154,6 +154,43 @@ describe('RedisLimiterStore', () => {
     }
   });
 
+  it('agrees with the memory store on random batches: distinct keys or repeats, one limit or several, split or not', async () => {
+    const { keyPrefix, cleanup } = prefix();
+    const clock = new ManualClock(T0 + 250);
+    const shared = new RedisLimiterStore({ redis, keyPrefix, clock });
+    const local = new MemoryLimiterStore({ clock, maxKeys: 10_000 });
+    const limits = [
+      { rate: 5, period: 1000, burst: 2 },
+      { rate: 1, period: 2000, burst: 0 },
+      { rate: 50, period: 1000, burst: 20 },
+    ];
+    // A fixed-seed generator (xorshift32): the same batches on every run.
+    let seed = 0x9e3779b9;
+    const next = (n: number) => {
+      seed ^= seed << 13;
+      seed ^= seed >>> 17;
+      seed ^= seed << 5;
+      return (seed >>> 0) % n;
+    };
+    try {
+      for (let round = 0; round < 40; round += 1) {
+        const size = [1, 5, 30, 64, 100][next(5)] as number; // 100: two script calls in one tick
+        const distinct = next(2) === 0;
+        const oneLimit = next(2) === 0;
+        const plan = Array.from({ length: size }, (_, i) => ({
+          key: distinct ? `r${round}-${i}` : `k${next(8)}`,
+          limit: limits[oneLimit ? 0 : next(3)] as (typeof limits)[number],
+          cost: [1, 1, 1, 0, 2, 3][next(6)] as number,
+        }));
+        const batch = await Promise.all(plan.map((p) => shared.consume(p.key, p.limit, p.cost)));
+        expect(batch, `round ${round}`).toEqual(plan.map((p) => local.consumeSync(p.key, p.limit, p.cost)));
+        clock.advance(next(700));
+      }
+    } finally {
+      await cleanup();
+    }
+  });
+
   it('writes a key decided several times in one batch once, with the TAT and expiry of its last decision', async () => {
     const { keyPrefix, cleanup } = prefix();
     const store = new RedisLimiterStore({ redis, keyPrefix });
