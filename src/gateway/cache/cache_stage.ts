@@ -76,6 +76,8 @@ export function createCacheStage(o: CacheStageOptions): StageRun {
     if (age !== undefined) headers['age'] = String(age);
     addHsts(headers, ctx.hsts); // the stored entry keeps only the upstream's own
     headers['x-cache'] = outcome === 'hit' || outcome === 'stale' || outcome === 'stale_if_error' ? 'HIT' : 'MISS';
+    // A whole 200 can be cut into ranges here (below): say so, unless the upstream said otherwise (nginx does the same).
+    if (r.status === 200 && headers['accept-ranges'] === undefined) headers['accept-ranges'] = 'bytes';
     // RFC 9110 §13.2.1: a precondition is evaluated only when the response would otherwise be a 2xx.
     if (r.status >= 200 && r.status < 300 && etagMatches(ctx.req.headers['if-none-match'], r.headers['etag'])) {
       for (const name of NOT_IN_304) delete headers[name];

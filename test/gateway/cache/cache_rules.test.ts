@@ -175,6 +175,7 @@ describe('gateway cache rules (RFC 9111)', () => {
     expect(first.body).toBe('234');
     expect(first.headers['content-range']).toBe('bytes 2-4/10');
     expect(first.headers['content-length']).toBe('3');
+    expect(first.headers['accept-ranges']).toBe('bytes');
     const suffix = await get({ range: 'bytes=-3' });
     expect([suffix.status, suffix.body, suffix.headers['x-cache']]).toEqual([206, '789', 'HIT']);
     expect((await get({ range: 'bytes=8-' })).body).toBe('89');
