@@ -96,6 +96,18 @@ describe('MemoryLimiterStore', () => {
     expect(store.consumeSync('k2', mutable)).toMatchObject({ allowed: true, remaining: 0 });
     expect(store.consumeSync('k3', { rate: 1000, period: 1000, burst: 5 })).toMatchObject({ remaining: 5 });
     expect(() => store.consumeSync('k', mutable, -1)).toThrow(/invalid rate-limit cost/);
+    // Two limits in turn (a route with a per-second and a per-hour limit): each remembered, each checked on every use.
+    const perSecond: RateLimit = { rate: 10, period: 1000, burst: 0 };
+    const perHour: RateLimit = { rate: 100, period: 3_600_000, burst: 0 };
+    expect(store.consumeSync('a', perSecond).resetAfterMs).toBe(100);
+    expect(store.consumeSync('b', perHour).resetAfterMs).toBe(36_000);
+    expect(store.consumeSync('c', perSecond).resetAfterMs).toBe(100);
+    perHour.burst = -1;
+    expect(() => store.consumeSync('d', perSecond)).not.toThrow();
+    expect(() => store.consumeSync('d', perHour)).toThrow(/invalid rate limit/);
+    perHour.burst = 0;
+    perHour.rate = 1000; // 3.6 s apart now
+    expect(store.consumeSync('e', perHour).resetAfterMs).toBe(3_600);
   });
 
   it('refuses a bad maxKeys', () => {
