@@ -93,14 +93,15 @@ interface Validated {
 /**
  * {@link emissionIntervalUs} that remembers the limits it validated: each limit object once (in a WeakMap, so limits
  * dropped by a reload go with it), checked by value on every use (a limit changed in place is validated again), and
- * the last numbers first, without a lookup (so one limit, or one rebuilt with the same numbers, costs three compares). A hot path deciding against the same few limits validates each once.
- * Validating on every decision was about a fifth of an in-process decision (25 of 125 ns, bench/suites/gateway_limiter).
+ * the last numbers first, without a lookup (one limit, or one rebuilt with the same numbers, costs three compares).
+ * A hot path deciding against the same few limits validates each once. Validating on every decision was about a
+ * fifth of an in-process decision (25 of 125 ns, bench/suites/gateway_limiter).
  *
  * @example
- * const intervals = new LastInterval();
+ * const intervals = new LimitIntervals();
  * decideMicros(tat, now, intervals.of(limit), limit.burst, validCost(cost));
  */
-export class LastInterval {
+export class LimitIntervals {
   private readonly known = new WeakMap<RateLimit, Validated>();
   // NaN equals nothing, so the first call looks the limit up.
   private last: Validated = { rate: Number.NaN, period: Number.NaN, burst: Number.NaN, interval: 0 };

@@ -1,4 +1,4 @@
-export { decide, decideMicros, emissionIntervalUs, isIdle, toMicros, waitMicros } from './gcra.js';
+export { decide, decideMicros, emissionIntervalUs, isIdle, toMicros, validCost, waitMicros } from './gcra.js';
 export type { GcraDecision } from './gcra.js';
 export type { RateLimit, RateDecision, ConsumeRequest, LimiterStore } from './ports.js';
 export { MemoryLimiterStore } from './memory_store.js';

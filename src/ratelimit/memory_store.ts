@@ -1,5 +1,5 @@
 import { GatehouseError, type Clock } from '../core/index.js';
-import { decideMicros, isIdle, LastInterval, toMicros, validCost, waitMicros } from './gcra.js';
+import { decideMicros, isIdle, LimitIntervals, toMicros, validCost, waitMicros } from './gcra.js';
 import type { ConsumeRequest, LimiterStore, RateDecision, RateLimit } from './ports.js';
 
 /** Options of {@link MemoryLimiterStore}. */
@@ -32,7 +32,7 @@ export class MemoryLimiterStore implements LimiterStore {
   /** Keys per generation: floor(maxKeys / 2), at least 1 (with maxKeys 1 the previous generation stays empty). */
   private readonly generation: number;
   private readonly keepPrevious: boolean;
-  private readonly intervals = new LastInterval();
+  private readonly intervals = new LimitIntervals();
   /** Evictions of keys that were still owing (their TAT in the future); idle evictions are free and not counted. */
   evictions = 0;
 

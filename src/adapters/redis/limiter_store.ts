@@ -4,6 +4,7 @@ import {
   decideMicros,
   emissionIntervalUs,
   toMicros,
+  validCost,
   waitMicros,
   type ConsumeRequest,
   type LimiterStore,
@@ -244,10 +245,6 @@ export class RedisLimiterStore implements LimiterStore {
 function validate(limit: RateLimit, cost: number, maxWait: number): number {
   const interval = emissionIntervalUs(limit);
   if (maxWait !== 0) waitMicros(maxWait);
-  if (!Number.isSafeInteger(cost) || cost < 0) {
-    throw new GatehouseError('ERR_CONFIG_INVALID', {
-      message: `invalid rate-limit cost ${cost}: expected an integer ≥ 0`,
-    });
-  }
+  validCost(cost);
   return interval;
 }

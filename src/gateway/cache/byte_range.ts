@@ -6,7 +6,6 @@ export type RangeAnswer =
 
 /** The whole representation: no Range, or one that is ignored. */
 export const WHOLE_RANGE: RangeAnswer = { kind: 'whole' };
-const WHOLE = WHOLE_RANGE;
 /** RFC 9110 §14.1.1 int-range (`first-last`, `first-`) or suffix-range (`-length`), digits only. */
 const RANGE_SPEC = /^(?:(\d{1,15})-(\d{0,15})|-(\d{1,15}))$/;
 
@@ -78,17 +77,17 @@ export function byteRange(
 ): RangeAnswer {
   const field = request.range;
   // An empty representation has no byte to point at (Content-Range cannot name a part of it): it is sent whole.
-  if (field === undefined || size === 0) return WHOLE;
+  if (field === undefined || size === 0) return WHOLE_RANGE;
   const ifRange = request['if-range'];
-  if (ifRange !== undefined && (typeof ifRange !== 'string' || !ifRangeHolds(ifRange, stored))) return WHOLE;
+  if (ifRange !== undefined && (typeof ifRange !== 'string' || !ifRangeHolds(ifRange, stored))) return WHOLE_RANGE;
   const ranges = byteRanges(field, size);
-  if (ranges === undefined) return WHOLE;
+  if (ranges === undefined) return WHOLE_RANGE;
   if (ranges.length === 0) return { kind: 'unsatisfiable' };
   ranges.sort((a, b) => a.start - b.start);
   const first = ranges[0] as { start: number; end: number };
   let end = first.end;
   for (const r of ranges) {
-    if (r.start > end + 1) return WHOLE; // disjoint: would need multipart/byteranges
+    if (r.start > end + 1) return WHOLE_RANGE; // disjoint: would need multipart/byteranges
     end = Math.max(end, r.end);
   }
   return { kind: 'partial', start: first.start, end };

@@ -3,7 +3,7 @@ import { Counter } from 'prom-client';
 import { GatehouseError, type Clock, type Logger } from '../../core/index.js';
 import type { GatewayMetrics } from '../gateway_metrics.js';
 import type { RequestContext, StageRun } from '../pipeline.js';
-import { byteRange, WHOLE_RANGE as WHOLE } from './byte_range.js';
+import { byteRange, WHOLE_RANGE } from './byte_range.js';
 import { parseCacheControl, storePolicy } from './cache_control.js';
 import { fetchForCache, type FetchedResponse } from './cache_fill.js';
 import { UNKEYED_HEADERS, cacheKey, keyedHost, routeCacheKey } from './cache_key.js';
@@ -87,7 +87,7 @@ export function createCacheStage(o: CacheStageOptions): StageRun {
     }
     // RFC 9110 §14.2: a GET's Range, served from the whole stored 200 (the fill never forwards Range).
     const range =
-      ctx.req.method === 'GET' && r.status === 200 ? byteRange(ctx.req.headers, r.headers, r.body.length) : WHOLE;
+      ctx.req.method === 'GET' && r.status === 200 ? byteRange(ctx.req.headers, r.headers, r.body.length) : WHOLE_RANGE;
     if (range.kind === 'unsatisfiable') {
       sendProblem(ctx, new GatehouseError('ERR_GATEWAY_RANGE_NOT_SATISFIABLE'), {
         headers: { ...ctx.responseHeaders, 'content-range': `bytes */${r.body.length}` },
