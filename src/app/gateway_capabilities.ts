@@ -6,6 +6,21 @@ import type { GatewayMesh } from './gateway_mesh.js';
 import { gatewayNeeds } from './gateway_needs.js';
 
 /** Options of {@link GatewayCapabilities}. */
+/**
+ * The keys of the gateway's listener settings (`gateway.http2`, `gateway.slowClients`) that differ between the section
+ * the listener was built with and `next`: a reload swaps routes, limits and upstreams, not the listener, so only a
+ * restart applies them (for the `config_reload_ignored` warning).
+ *
+ * @example
+ * listenerChanges(running.gateway, next.gateway); // ['gateway.http2.enabled']
+ */
+export function listenerChanges(running: GatewayConfig, next: GatewayConfig): string[] {
+  return changedKeys(
+    { gateway: { http2: running.http2, slowClients: running.slowClients } },
+    { gateway: { http2: next.http2, slowClients: next.slowClients } },
+  );
+}
+
 export interface GatewayCapabilitiesOptions {
   /** The authenticator, built for the start section (its verifier is started by `start`). */
   authenticator: AppAuthenticator;

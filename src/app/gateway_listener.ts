@@ -110,6 +110,7 @@ export async function startGatewayListener(o: {
           gateway,
           http: config.http,
           slowClients: config.gateway.slowClients,
+          http2: config.gateway.http2,
           certPem: issued.certPem,
           keyPem: issued.keyPem,
           ticketKeys: o.ticketKeys,

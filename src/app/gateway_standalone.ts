@@ -8,7 +8,7 @@ import {
   type ApiKeyIntrospectionSettings,
   type VerifierIssuer,
 } from './gateway_authenticator.js';
-import { GatewayCapabilities } from './gateway_capabilities.js';
+import { GatewayCapabilities, listenerChanges } from './gateway_capabilities.js';
 import { openGateway } from './gateway_instance.js';
 import { openStandaloneGatewayMesh } from './gateway_mesh.js';
 import { gatewayNeeds } from './gateway_needs.js';
@@ -76,7 +76,7 @@ export interface StandaloneGateway {
   reload(gateway: GatewayConfig, issuer?: VerifierIssuer): Promise<void>;
   /**
    * The keys of `gateway` that a reload would not apply: a changed `gateway.mesh` once the SVID runs (it is kept, not
-   * bootstrapped again). For the `config_reload_ignored` warning; empty before the SVID runs (a reload adding
+   * bootstrapped again), and the listener's `gateway.http2` and `gateway.slowClients`. For the `config_reload_ignored` warning; empty before the SVID runs (a reload adding
    * `gateway.mesh` applies it).
    */
   restartOnly(gateway: GatewayConfig): string[];
@@ -173,6 +173,7 @@ export async function startStandaloneGateway(o: {
         gateway,
         http: config.http,
         slowClients: config.gateway.slowClients,
+        http2: config.gateway.http2,
         certPem: issued.certPem,
         keyPem: issued.keyPem,
         ticketKeys,
@@ -196,7 +197,7 @@ export async function startStandaloneGateway(o: {
       url: `https://${host}:${bound.port}`,
       metricsUrl,
       reload: (g, issuer) => capabilities.reload(gateway, g, issuer),
-      restartOnly: (g) => capabilities.meshChanges(g),
+      restartOnly: (g) => [...capabilities.meshChanges(g), ...listenerChanges(config.gateway, g)],
       reloadCertificate: (pem) => {
         const { serialNumber, notAfter } = certificate.replace(pem);
         return { serialNumber, notAfter };

@@ -63,3 +63,4 @@ export async function startStandaloneComponent(
 export type { RunningComponent, StandaloneComponent } from './component_standalone.js';
 export { startStandaloneSidecar } from './sidecar_standalone.js';
 export type { RunningSidecar } from './sidecar_standalone.js';
+export { listenerChanges } from './gateway_capabilities.js';

@@ -358,6 +358,26 @@ export function gatewaySection() {
         })
         .prefault({})
         .describe('Slow-client and flood defences of the gateway listener (docs/waf.md).'),
+      http2: z
+        .strictObject({
+          enabled: z
+            .boolean()
+            .default(false)
+            .describe(
+              'Offer HTTP/2 (ALPN `h2`) beside HTTP/1.1 on the gateway listener; clients that do not ask for it keep HTTP/1.1 (docs/gateway.md "HTTP/2"). Needs a restart.',
+            ),
+          maxConcurrentStreams: z
+            .number()
+            .int()
+            .min(1)
+            .max(1000)
+            .default(100)
+            .describe(
+              'Streams (requests) one HTTP/2 connection may have open at once (SETTINGS_MAX_CONCURRENT_STREAMS; nginx 128).',
+            ),
+        })
+        .prefault({})
+        .describe('HTTP/2 on the gateway listener (off by default, as nginx `listen ... http2`).'),
       hsts: z
         .strictObject({
           maxAge: duration(

@@ -310,6 +310,11 @@ export const ERROR_CODES = {
     message: 'Request body too large',
     doc: 'The body exceeds the listener limit `http.bodyLimit` (on the gateway also a chunked body, as it arrives).',
   },
+  ERR_HTTP_REQUEST_TIMEOUT: {
+    status: 408,
+    message: 'Request not received in time',
+    doc: 'An HTTP/2 request to the gateway whose body did not arrive whole within `http.requestTimeout` (HTTP/1.1 connections get the listener\'s bare 408 and are closed); the stream is then reset. See docs/gateway.md "HTTP/2".',
+  },
   ERR_HTTP_METHOD_NOT_ALLOWED: {
     status: 405,
     message: 'Method not allowed',

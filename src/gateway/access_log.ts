@@ -15,6 +15,8 @@ export interface AccessEntry {
   user_agent?: string;
   sub?: string;
   client_id?: string;
+  /** `2.0` on an HTTP/2 request (absent on HTTP/1.1). */
+  http_version?: '2.0';
 }
 
 /**

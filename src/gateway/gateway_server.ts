@@ -6,6 +6,7 @@ import { systemClock, type Clock, type Logger } from '../core/index.js';
 import { serverTlsOptions, type SessionTicketKeys } from '../crypto/index.js';
 import { refuseTunnel } from '../mesh/index.js';
 import type { Gateway } from './gateway.js';
+import { serveHttp2, type Http2Front } from './http2_front.js';
 import { SlowClientGuard } from './slow_clients.js';
 
 const BAD_REQUEST = 'HTTP/1.1 400 Bad Request\r\nconnection: close\r\n\r\n';
@@ -33,11 +34,15 @@ export interface GatewayServerOptions {
   slowClients: { maxConnections: number; minBodyRate: number; bodyGrace: number; sendTimeout: number };
   /** Clock of the slow-body check (default: the system clock). */
   clock?: Clock;
+  /** The `gateway.http2` section (undefined: HTTP/1.1 only). */
+  http2?: { enabled: boolean; maxConcurrentStreams: number };
 }
 
 /** The gateway's TLS 1.3 listener. */
 export interface GatewayServer {
   server: Server;
+  /** Open HTTP/2 connections (0 without `http2.enabled`). */
+  readonly http2Sessions: number;
   listen(host: string, port: number): Promise<{ host: string; port: number }>;
   /** Swaps the certificate for new connections; open ones keep theirs. */
   setCertificate(certPem: string, keyPem: string): void;
@@ -59,9 +64,11 @@ export interface GatewayServer {
 export function createGatewayServer(o: GatewayServerOptions): GatewayServer {
   const tls = (cert: string, key: string) =>
     serverTlsOptions({ cert, key, ...(o.ticketKeys ? { ticketKeys: o.ticketKeys.bytes } : {}) });
+  const http2 = o.http2?.enabled === true;
   const server = createServer(
     {
       ...tls(o.certPem, o.keyPem),
+      ...(http2 ? { ALPNProtocols: ['h2', 'http/1.1'] } : {}),
       headersTimeout: o.http.headersTimeout,
       requestTimeout: o.http.requestTimeout,
       keepAliveTimeout: o.http.keepAliveTimeout,
@@ -76,6 +83,23 @@ export function createGatewayServer(o: GatewayServerOptions): GatewayServer {
     clock: o.clock ?? systemClock,
   });
   server.once('close', () => guard.stop());
+  let front: Http2Front | undefined;
+  if (http2) {
+    front = serveHttp2(server, {
+      handler: o.gateway.handler,
+      maxConcurrentStreams: o.http2!.maxConcurrentStreams,
+      maxHeaderSize: o.http.maxHeaderSize,
+      headersTimeout: o.http.headersTimeout,
+      keepAliveTimeout: o.http.keepAliveTimeout,
+      requestTimeout: o.http.requestTimeout,
+      guard,
+      logger: o.logger,
+    });
+    o.logger.info(
+      { listener: 'gateway', maxConcurrentStreams: o.http2!.maxConcurrentStreams },
+      'HTTP/2 offered (ALPN h2)',
+    );
+  }
   if (o.ticketKeys) {
     const detach = o.ticketKeys.attach(server);
     server.once('close', detach);
@@ -96,6 +120,9 @@ export function createGatewayServer(o: GatewayServerOptions): GatewayServer {
   });
   return {
     server,
+    get http2Sessions() {
+      return front?.sessions ?? 0;
+    },
     listen: (host, port) =>
       new Promise((resolve, reject) => {
         server.once('error', reject);
@@ -110,6 +137,7 @@ export function createGatewayServer(o: GatewayServerOptions): GatewayServer {
       await new Promise<void>((resolve) => {
         server.close(() => resolve());
         server.closeIdleConnections();
+        front?.close();
         o.gateway.closeTunnels();
       });
       await o.gateway.close();

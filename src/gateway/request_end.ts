@@ -106,6 +106,7 @@ export class RequestEnd {
     if (ctx.upstreamStartedAt !== undefined) entry.upstream_ms = now - ctx.upstreamStartedAt;
     const agent = ctx.req.headers['user-agent'];
     if (agent !== undefined) entry.user_agent = agent.length > USER_AGENT_MAX ? agent.slice(0, USER_AGENT_MAX) : agent;
+    if (ctx.req.httpVersion === '2.0') entry.http_version = '2.0';
     if (ctx.principal) {
       entry.sub = ctx.principal.sub;
       entry.client_id = ctx.principal.clientId;

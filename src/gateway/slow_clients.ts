@@ -1,7 +1,11 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Server } from 'node:https';
+import type { Http2Stream } from 'node:http2';
 import type { Socket } from 'node:net';
 import type { Clock } from '../core/index.js';
+
+/** RST_STREAM code of a stream the gateway gives up on (RFC 9113 §7). */
+const NGHTTP2_CANCEL = 0x8;
 
 /** The `gateway.slowClients` keys (docs/waf.md). */
 export interface SlowClientOptions {
@@ -31,10 +35,16 @@ interface Tracked {
   /** The response found waiting for the client to drain it, and since when (reset by its next 'drain'). */
   stalled: ServerResponse | undefined;
   stalledSince: number;
+  /**
+   * An HTTP/2 connection's open streams, each with the time its response was found waiting for the client to read
+   * (-1: not waiting, reset by the stream's next 'drain'). Undefined on HTTP/1.1 connections.
+   */
+  streams: Map<Http2Stream, { since: number }> | undefined;
 }
 
 /** Where a connection is; a finished response puts it back to reading (no per-request listener needed). */
 function phaseOf(entry: Tracked): Phase {
+  if (entry.streams !== undefined) return entry.streams.size > 0 ? 'answering' : 'reading';
   return entry.response !== undefined && entry.response.writableFinished ? 'reading' : entry.phase;
 }
 
@@ -103,6 +113,7 @@ export class SlowClientGuard {
       response: undefined,
       stalled: undefined,
       stalledSince: 0,
+      streams: undefined,
     };
     this.connections.set(id, entry);
     socket.once('close', () => {
@@ -141,6 +152,28 @@ export class SlowClientGuard {
   }
 
   /**
+   * The connection of `socket` (its TLS socket) speaks HTTP/2: it counts as being answered while one of its streams is
+   * open, as reading (so closable at the cap, like an idle HTTP/1.1 connection) while none is.
+   */
+  http2Session(socket: Socket): void {
+    const entry = (socket as Tagged)[ENTRY] ?? this.connections.get(key(socket));
+    if (entry) entry.streams = new Map();
+  }
+
+  /**
+   * A stream of an HTTP/2 connection opened; it is tracked until it closes. Its response waiting `sendTimeout` for the
+   * client to read resets that stream (the connection and its other streams go on).
+   */
+  http2Stream(socket: Socket, stream: Http2Stream): void {
+    const streams = ((socket as Tagged)[ENTRY] ?? this.connections.get(key(socket)))?.streams;
+    if (streams === undefined) return;
+    const waiting = { since: -1 };
+    streams.set(stream, waiting);
+    stream.on('drain', () => (waiting.since = -1));
+    stream.once('close', () => streams.delete(stream));
+  }
+
+  /**
    * A connection whose request arrived on the `upgrade` event is being answered for good: a WebSocket tunnel (bounded by
    * its upstream's `tunnels.max` and idle timeout) or a refusal that closes it; never evicted as a slow reader.
    */
@@ -169,6 +202,7 @@ export class SlowClientGuard {
 
   /** Closes the connection when its response has waited `sendTimeout` for the client to read (no 'drain' since). */
   private checkReader(entry: Tracked, now: number): void {
+    if (entry.streams !== undefined) return this.checkStreams(entry.streams, now);
     const res = entry.response;
     if (res === undefined || !res.writableNeedDrain) return;
     if (entry.stalled !== res) {
@@ -182,6 +216,20 @@ export class SlowClientGuard {
     if (now - entry.stalledSince >= this.o.sendTimeout) {
       this.closed.slowRead += 1;
       entry.socket.destroy();
+    }
+  }
+
+  /** Resets each HTTP/2 stream whose response has waited `sendTimeout` for the client to read (no 'drain' since). */
+  private checkStreams(streams: Map<Http2Stream, { since: number }>, now: number): void {
+    for (const [stream, waiting] of streams) {
+      if (!stream.writableNeedDrain) continue;
+      if (waiting.since === -1) {
+        waiting.since = now;
+      } else if (now - waiting.since >= this.o.sendTimeout) {
+        this.closed.slowRead += 1;
+        streams.delete(stream);
+        stream.close(NGHTTP2_CANCEL);
+      }
     }
   }
 }

@@ -71,21 +71,28 @@ export interface RunningGateway {
 /** Starts a gateway over TLS 1.3 on 127.0.0.1:0 with a client agent that trusts it. */
 export async function startGateway(
   gateway: ConfigInput['gateway'],
-  options: { authenticator?: Authenticator; clock?: Clock; logger?: Logger } & Partial<GatewayOptions> = {},
+  options: {
+    authenticator?: Authenticator;
+    clock?: Clock;
+    logger?: Logger;
+    http?: ConfigInput['http'];
+  } & Partial<GatewayOptions> = {},
 ): Promise<RunningGateway> {
-  const config = configSchema.parse({ gateway });
+  const { http, ...gatewayOptions } = options;
+  const config = configSchema.parse({ gateway, http });
   const { certPem, keyPem } = testCertificate();
   const gw = new Gateway({
     clock: systemClock,
     logger: silentLogger,
     bodyLimit: config.http.bodyLimit,
-    ...options,
+    ...gatewayOptions,
     config: config.gateway,
   });
   const server = createGatewayServer({
     gateway: gw,
     http: config.http,
     slowClients: config.gateway.slowClients,
+    http2: config.gateway.http2,
     certPem,
     keyPem,
     logger: silentLogger,

@@ -68,7 +68,7 @@ export function upCommand(): Command {
     .option('--root-key-file <file>', 'file holding the root key (default DIR/root.key; also GATEHOUSE_ROOT_KEY)')
     .addOption(logLevelOption())
     .action(async (flags: UpFlags) => {
-      const { startGatehouse } = await import('../../app/index.js');
+      const { startGatehouse, listenerChanges } = await import('../../app/index.js');
       const { startServing } = await import('../serve.js');
       const serving = startServing(flags, { stopMessage: 'stopping: draining in-flight requests' });
       const { config, logger, stopWith } = serving;
@@ -83,7 +83,11 @@ export function upCommand(): Command {
       serving.onHangup(async () => {
         try {
           const next = serving.load();
-          serving.warnRestartOnly(next, { applied: ['gateway'] });
+          // The gateway's listener settings (http2, slowClients) are applied at start only.
+          serving.warnRestartOnly(next, {
+            applied: ['gateway'],
+            restartOnly: listenerChanges(config.gateway, next.gateway),
+          });
           // Builds what the section adds (JWT verifier, the gateway's SVID) before its routes are swapped in.
           await running.reloadGateway(next.gateway);
           logger.info({ event: 'gateway_reload' }, 'gateway configuration reloaded (SIGHUP)');
