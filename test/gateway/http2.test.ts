@@ -81,6 +81,7 @@ describe('gateway HTTP/2 (gateway.http2.enabled)', () => {
           'x-hop': 'dropped',
           'keep-alive': 'timeout=5',
           'x-end': 'kept',
+          ...(req.url?.startsWith('/cached/') ? { 'cache-control': 'public, max-age=60', etag: '"v1"' } : {}),
         });
         res.end(JSON.stringify({ method: req.method, url: req.url, headers: req.headers, body: received }));
       });
@@ -94,6 +95,7 @@ describe('gateway HTTP/2 (gateway.http2.enabled)', () => {
           upstream: 'app',
           limits: [{ name: 'per-ip', key: ['ip'], rate: 1, per: '1h', burst: 0 }],
         },
+        { name: 'cached', pathPrefix: '/cached/', upstream: 'app', cache: { enabled: true } },
         { name: 'app', pathPrefix: '/', upstream: 'app' },
       ],
       http2: { enabled: true, maxConcurrentStreams: 7 },
@@ -153,6 +155,29 @@ describe('gateway HTTP/2 (gateway.http2.enabled)', () => {
       expect(answers.map((a) => a.status)).toEqual([200, 200, 200, 200, 200]);
       expect(answers.map((a) => a.body.body)).toEqual(['body 1', 'body 2', 'body 3', 'body 4', 'body 5']);
       expect(answers.every((a) => a.body.method === 'POST')).toBe(true);
+    } finally {
+      s.close();
+    }
+  });
+
+  it('answers from the response cache over HTTP/2 (hit, 304 on If-None-Match) without connection-specific fields', async () => {
+    const s = session(gw);
+    try {
+      const before = backend.hits;
+      const miss = await h2request(s, { ':path': '/cached/item', ':authority': 'shop.example' });
+      const hit = await h2request(s, { ':path': '/cached/item', ':authority': 'shop.example' });
+      const notModified = await h2request(s, {
+        ':path': '/cached/item',
+        ':authority': 'shop.example',
+        'if-none-match': '"v1"',
+      });
+      expect([miss.headers['x-cache'], hit.headers['x-cache']]).toEqual(['MISS', 'HIT']);
+      expect(hit.status).toBe(200);
+      expect(hit.body.url).toBe('/cached/item');
+      expect(hit.headers['connection']).toBeUndefined();
+      expect(hit.headers['keep-alive']).toBeUndefined();
+      expect(notModified.status).toBe(304);
+      expect(backend.hits).toBe(before + 1);
     } finally {
       s.close();
     }
