@@ -16,6 +16,7 @@ import {
   call,
   gatewayConfig,
   recordingLogger,
+  sendBigAnswer,
   startBackend,
   startGateway,
   testCertificate,
@@ -30,6 +31,16 @@ function session(gw: RunningGateway): ClientHttp2Session {
   const s = h2connect(gw.url, { ca: testCertificate().certPem, servername: 'localhost' });
   s.on('error', () => {});
   return s;
+}
+
+/** Runs `fn` on a new HTTP/2 connection to `gw`, closed afterwards. */
+async function withSession(gw: RunningGateway, fn: (s: ClientHttp2Session) => Promise<void>): Promise<void> {
+  const s = session(gw);
+  try {
+    await fn(s);
+  } finally {
+    s.close();
+  }
 }
 
 /** One HTTP/2 request; resolves with the response fields, the body (JSON parsed when it is JSON) and the RST code. */
@@ -115,8 +126,7 @@ describe('gateway HTTP/2 (gateway.http2.enabled)', () => {
   });
 
   it('proxies an HTTP/2 request as HTTP/1.1 upstream: no pseudo-header fields, Host from :authority', async () => {
-    const s = session(gw);
-    try {
+    await withSession(gw, async (s) => {
       const r = await h2request(s, {
         ':path': '/orders/42?x=1',
         ':authority': `api.example:${gw.port}`,
@@ -139,14 +149,11 @@ describe('gateway HTTP/2 (gateway.http2.enabled)', () => {
       expect(r.headers['keep-alive']).toBeUndefined();
       expect(r.headers['connection']).toBeUndefined();
       expect(r.headers['strict-transport-security']).toMatch(/^max-age=/);
-    } finally {
-      s.close();
-    }
+    });
   });
 
   it('forwards a request body and runs several streams on one connection', async () => {
-    const s = session(gw);
-    try {
+    await withSession(gw, async (s) => {
       const answers = await Promise.all(
         [1, 2, 3, 4, 5].map((i) =>
           h2request(s, { ':method': 'POST', ':path': `/post/${i}`, 'content-type': 'text/plain' }, `body ${i}`),
@@ -155,14 +162,11 @@ describe('gateway HTTP/2 (gateway.http2.enabled)', () => {
       expect(answers.map((a) => a.status)).toEqual([200, 200, 200, 200, 200]);
       expect(answers.map((a) => a.body.body)).toEqual(['body 1', 'body 2', 'body 3', 'body 4', 'body 5']);
       expect(answers.every((a) => a.body.method === 'POST')).toBe(true);
-    } finally {
-      s.close();
-    }
+    });
   });
 
   it('answers from the response cache over HTTP/2 (hit, 304 on If-None-Match) without connection-specific fields', async () => {
-    const s = session(gw);
-    try {
+    await withSession(gw, async (s) => {
       const before = backend.hits;
       const miss = await h2request(s, { ':path': '/cached/item', ':authority': 'shop.example' });
       const hit = await h2request(s, { ':path': '/cached/item', ':authority': 'shop.example' });
@@ -178,26 +182,20 @@ describe('gateway HTTP/2 (gateway.http2.enabled)', () => {
       expect(hit.headers['keep-alive']).toBeUndefined();
       expect(notModified.status).toBe(304);
       expect(backend.hits).toBe(before + 1);
-    } finally {
-      s.close();
-    }
+    });
   });
 
   it('advertises the stream cap and the header-list bound in its SETTINGS', async () => {
-    const s = session(gw);
-    try {
+    await withSession(gw, async (s) => {
       await once(s, 'remoteSettings');
       expect(s.remoteSettings.maxConcurrentStreams).toBe(7);
       expect(s.remoteSettings.maxHeaderListSize).toBe(16384);
       expect(s.remoteSettings.enablePush).toBe(false);
-    } finally {
-      s.close();
-    }
+    });
   });
 
   it('answers a rate-limited HTTP/2 request with 429 problem+json and the RateLimit fields', async () => {
-    const s = session(gw);
-    try {
+    await withSession(gw, async (s) => {
       expect((await h2request(s, { ':path': '/limited/a' })).status).toBe(200);
       const r = await h2request(s, { ':path': '/limited/a' });
       expect(r.status).toBe(429);
@@ -205,15 +203,12 @@ describe('gateway HTTP/2 (gateway.http2.enabled)', () => {
       expect(r.body.code).toBe('ERR_RATE_LIMITED');
       expect(r.headers['retry-after']).toBeDefined();
       expect(String(r.headers['ratelimit-policy'])).toContain('"per-ip"');
-    } finally {
-      s.close();
-    }
+    });
   });
 
   it('refuses a Host that differs from :authority (RFC 9113 §8.3.1) and CONNECT, without reaching the upstream', async () => {
     const before = backend.hits;
-    const s = session(gw);
-    try {
+    await withSession(gw, async (s) => {
       const mismatch = await h2request(s, { ':path': '/x', ':authority': 'api.example', host: 'evil.example' });
       expect(mismatch.status).toBe(400);
       expect(mismatch.body.code).toBe('ERR_HTTP_BAD_REQUEST');
@@ -223,14 +218,11 @@ describe('gateway HTTP/2 (gateway.http2.enabled)', () => {
       // The connection is still good for the next request.
       expect((await h2request(s, { ':path': '/after' })).status).toBe(200);
       expect(backend.hits).toBe(before + 1);
-    } finally {
-      s.close();
-    }
+    });
   });
 
   it('answers a WAF block with an unread body on its stream alone (no Connection field, the connection lives on)', async () => {
-    const s = session(gw);
-    try {
+    await withSession(gw, async (s) => {
       const req = s.request(
         { ':method': 'POST', ':path': '/upload', 'user-agent': 'sqlmap/1.7' },
         { endStream: false },
@@ -243,9 +235,7 @@ describe('gateway HTTP/2 (gateway.http2.enabled)', () => {
       req.resume();
       await once(req, 'close');
       expect((await h2request(s, { ':path': '/still-open' })).status).toBe(200);
-    } finally {
-      s.close();
-    }
+    });
   });
 
   it('curl --http2 (a real HTTP/2 peer) gets the proxied answer over h2', async () => {
@@ -330,21 +320,11 @@ describe('gateway HTTP/2 bounds', () => {
   let backend: Backend;
   let gw: RunningGateway;
   beforeAll(async () => {
-    const chunk = Buffer.alloc(64 * 1024, 'x');
     backend = await startBackend((req, res) => {
       req.resume();
       if (req.url === '/hold') return void setTimeout(() => res.end('held'), 1500);
-      if (req.url !== '/big') return req.on('end', () => res.end('small'));
-      let sent = 0;
-      const write = () => {
-        while (sent < 512) {
-          sent += 1;
-          if (!res.write(chunk)) return res.once('drain', write);
-        }
-        res.end();
-      };
-      write();
-      res.on('error', () => {});
+      if (req.url !== '/big') return void req.on('end', () => res.end('small'));
+      sendBigAnswer(res);
     });
     gw = await startGateway(
       {
@@ -369,8 +349,7 @@ describe('gateway HTTP/2 bounds', () => {
   });
 
   it('answers 408 problem+json to a stream whose body stalls past http.requestTimeout, then resets it', async () => {
-    const s = session(gw);
-    try {
+    await withSession(gw, async (s) => {
       const req = s.request(
         { ':method': 'POST', ':path': '/slow-body', 'content-type': 'text/plain' },
         { endStream: false },
@@ -386,9 +365,7 @@ describe('gateway HTTP/2 bounds', () => {
       expect(fields[':status']).toBe(408);
       expect(JSON.parse(text).code).toBe('ERR_HTTP_REQUEST_TIMEOUT');
       expect(Date.now() - started).toBeGreaterThanOrEqual(900);
-    } finally {
-      s.close();
-    }
+    });
   });
 
   it('sends GOAWAY to a connection idle past http.keepAliveTimeout', async () => {
@@ -401,8 +378,7 @@ describe('gateway HTTP/2 bounds', () => {
   });
 
   it('resets a stream whose client reads none of the answer for slowClients.sendTimeout', async () => {
-    const s = session(gw);
-    try {
+    await withSession(gw, async (s) => {
       const req = s.request({ ':path': '/big' });
       req.on('error', () => {});
       req.pause();
@@ -411,9 +387,7 @@ describe('gateway HTTP/2 bounds', () => {
       expect(req.rstCode).toBe(0x8);
       // Other streams of the connection were not touched.
       expect((await h2request(s, { ':path': '/next' })).status).toBe(200);
-    } finally {
-      s.close();
-    }
+    });
   });
 
   it('at slowClients.maxConnections closes an idle HTTP/2 connection, never one with a stream being answered', async () => {

@@ -4,7 +4,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { connect, type TLSSocket } from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { call, startBackend, startGateway, type RunningGateway } from './support.js';
+import { call, sendBigAnswer, startBackend, startGateway, type RunningGateway } from './support.js';
 
 /** Sends a GET over TLS and never reads the answer. */
 function unreadGet(port: number, path: string): TLSSocket {
@@ -21,21 +21,10 @@ describe('gateway: clients that do not read their response (slow read)', () => {
   let gw: RunningGateway;
 
   beforeAll(async () => {
-    const chunk = Buffer.alloc(64 * 1024, 'x');
     backend = await startBackend((req, res) => {
       req.resume();
-      if (req.url !== '/big') return res.end('small');
-      // 32 MiB: far more than the socket buffers between the backend and a client that reads nothing.
-      let sent = 0;
-      const write = () => {
-        while (sent < 512) {
-          sent += 1;
-          if (!res.write(chunk)) return res.once('drain', write);
-        }
-        res.end();
-      };
-      write();
-      res.on('error', () => {});
+      if (req.url !== '/big') return void res.end('small');
+      sendBigAnswer(res);
     });
     gw = await startGateway({
       upstreams: [{ name: 'app', hosts: [backend.url], maxConcurrent: 1, maxQueue: 0 }],

@@ -54,6 +54,24 @@ export async function startBackend(
   };
 }
 
+/**
+ * Answers with 32 MiB written with backpressure: far more than the socket buffers between a backend and a client
+ * that reads nothing (for slow-reader tests).
+ */
+export function sendBigAnswer(res: ServerResponse): void {
+  const chunk = Buffer.alloc(64 * 1024, 'x');
+  let sent = 0;
+  const write = (): void => {
+    while (sent < 512) {
+      sent += 1;
+      if (!res.write(chunk)) return void res.once('drain', write);
+    }
+    res.end();
+  };
+  write();
+  res.on('error', () => {});
+}
+
 /** The `gateway` section as the schema fills it. */
 export function gatewayConfig(gateway: ConfigInput['gateway']) {
   return configSchema.parse({ gateway }).gateway;
