@@ -143,6 +143,30 @@ export class GatewayMetrics {
     },
   });
 
+  /** The listener's open client connections by protocol (set by the listener: {@link observeConnections}). */
+  private connectionsNow: () => { http1: number; http2: number } = () => ({ http1: 0, http2: 0 });
+  readonly connections: Gauge = new Gauge({
+    name: 'gatehouse_gateway_connections',
+    help: 'Open client connections by protocol (http1 includes connections still in their TLS handshake; read at scrape).',
+    labelNames: ['protocol'],
+    registers: [this.registry],
+    collect: (): void => {
+      const now = this.connectionsNow();
+      this.connections.labels('http1').set(now.http1);
+      this.connections.labels('http2').set(now.http2);
+    },
+  });
+
+  /**
+   * Gives the connections gauge its source (the listener's counts), read at each scrape.
+   *
+   * @example
+   * metrics.observeConnections(() => ({ http1: guard.size - front.sessions, http2: front.sessions }));
+   */
+  observeConnections(source: () => { http1: number; http2: number }): void {
+    this.connectionsNow = source;
+  }
+
   /**
    * Gives the load gauges their source, read at each scrape.
    *

@@ -100,6 +100,10 @@ export function createGatewayServer(o: GatewayServerOptions): GatewayServer {
       'HTTP/2 offered (ALPN h2)',
     );
   }
+  o.gateway.metrics.observeConnections(() => {
+    const http2Sessions = front?.sessions ?? 0;
+    return { http1: Math.max(0, guard.size - http2Sessions), http2: http2Sessions };
+  });
   if (o.ticketKeys) {
     const detach = o.ticketKeys.attach(server);
     server.once('close', detach);

@@ -419,7 +419,7 @@ describe('gateway HTTP/2 bounds', () => {
     }
   });
 
-  it('closes its HTTP/2 connections with GOAWAY at shutdown, letting an open stream finish', async () => {
+  it('counts its connections by protocol, and closes the HTTP/2 ones with GOAWAY at shutdown', async () => {
     // A second gateway, so the shutdown does not end the others' tests.
     const own = await startGateway(
       {
@@ -432,6 +432,11 @@ describe('gateway HTTP/2 bounds', () => {
     const s = session(own);
     expect((await h2request(s, { ':path': '/warm' })).status).toBe(200);
     expect(own.server.http2Sessions).toBe(1);
+    const h1 = await call(own, '/h1-too'); // undici keeps this HTTP/1.1 connection open
+    expect(h1.status).toBe(200);
+    const exposition = await own.gateway.metrics.text();
+    expect(exposition).toContain('gatehouse_gateway_connections{protocol="http2"} 1');
+    expect(exposition).toContain('gatehouse_gateway_connections{protocol="http1"} 1');
     const goaway = once(s, 'goaway');
     const closed = own.close();
     await goaway;
