@@ -162,6 +162,8 @@ function onRequest(req: Http2ServerRequest, res: Http2ServerResponse, o: Http2Fr
     return;
   }
   Object.defineProperty(req, 'headers', { value: headers, enumerable: true, configurable: true });
+  // node's compatibility response has no `destroyed`: the proxy asks it to tell a client that left (a reset stream).
+  Object.defineProperty(res, 'destroyed', { get: () => stream.destroyed, configurable: true });
   const writeHead = res.writeHead.bind(res) as (status: number, fields?: OutgoingHttpHeaders) => Http2ServerResponse;
   Object.defineProperty(res, 'writeHead', {
     value: (status: number, fields?: OutgoingHttpHeaders) => writeHead(status, withoutConnectionFields(fields)),

@@ -118,9 +118,12 @@ export class AnswerExchange implements Dispatcher.DispatchHandler {
     this.settle({ error, clientGone: this.gone });
   }
 
-  /** The response closed: when it had not finished, the caller left; abort the request to the next hop. */
+  /**
+   * The response closed: unless it was ended here, the caller left; abort the request to the next hop. (`writableEnded`,
+   * not `writableFinished`: an HTTP/2 stream the client reset reads as finished.)
+   */
   callerClosed(): void {
-    if (this.settled || this.res.writableFinished) return;
+    if (this.settled || this.res.writableEnded) return;
     this.gone = true;
     this.controller?.abort(new CallerGoneError());
   }

@@ -390,6 +390,29 @@ describe('gateway HTTP/2 bounds', () => {
     });
   });
 
+  it('aborts the upstream requests of a client that goes away, freeing their upstream slots at once', async () => {
+    // Node's compatibility response reads as finished once its stream is reset: the exchange used to take that for a
+    // completed answer and kept the upstream request (and its slot) until the upstream answered.
+    const own = await startGateway({
+      upstreams: [{ name: 'app', hosts: [backend.url], maxConcurrent: 2, maxQueue: 0 }],
+      routes: [{ name: 'app', pathPrefix: '/', upstream: 'app' }],
+      http2: { enabled: true },
+    });
+    try {
+      const leaving = session(own);
+      for (let i = 0; i < 2; i += 1) leaving.request({ ':path': '/hold' }).on('error', () => {});
+      await sleep(300); // both requests hold the upstream's two slots now
+      leaving.destroy();
+      await sleep(100);
+      // Well before the held answers (1.5 s): the slots are free again, so this is not refused as overloaded.
+      await withSession(own, async (s) => {
+        expect((await h2request(s, { ':path': '/quick' })).status).toBe(200);
+      });
+    } finally {
+      await own.close();
+    }
+  });
+
   it('at slowClients.maxConnections closes an idle HTTP/2 connection, never one with a stream being answered', async () => {
     const own = await startGateway({
       upstreams: [{ name: 'app', hosts: [backend.url] }],
