@@ -2,7 +2,7 @@
 // TLS 1.3 only), one route `/` with `auth: jwt` (the resource-server verifier on static keys, verified-token cache on)
 // and one local limit per client, proxying to the backend. Input { certPem, keyPem, backend, limit?, plain? } where
 // limit is { rate, per, burst } (default: high enough never to reject) and plain: true makes the route public with no
-// limit (the gateway's own cost without auth). Prints { port, token }: a token the route admits,
+// limit (the gateway's own cost without auth); http2: true offers HTTP/2 (gateway.http2.enabled). Prints { port, token }: a token the route admits,
 // signed with src/crypto signJwt. Stops on SIGTERM.
 import { verifiedJwt } from '../../dist/app/gateway_authenticator.js';
 import { loadConfig } from '../../dist/config/index.js';
@@ -11,13 +11,14 @@ import { generateSigningKey, publicJwk, signJwt } from '../../dist/crypto/index.
 import { Gateway, createGatewayServer } from '../../dist/gateway/index.js';
 import { createVerifier } from '../../dist/resource/index.js';
 
-const { certPem, keyPem, backend, limit, plain } = JSON.parse(process.argv[2]);
+const { certPem, keyPem, backend, limit, plain, http2 } = JSON.parse(process.argv[2]);
 const ISSUER = 'https://id.bench.example';
 const AUDIENCE = 'gateway';
 const config = loadConfig({
   overrides: {
     gateway: {
       jwtAudience: AUDIENCE,
+      http2: { enabled: http2 === true },
       upstreams: [{ name: 'backend', hosts: [backend] }],
       routes: [
         {
@@ -64,6 +65,7 @@ const server = createGatewayServer({
   gateway,
   http: config.http,
   slowClients: config.gateway.slowClients,
+  http2: config.gateway.http2,
   certPem,
   keyPem,
   logger: silentLogger,

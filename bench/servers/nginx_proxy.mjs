@@ -4,6 +4,7 @@
 // SIGTERM stops nginx (SIGQUIT) and removes the temp dir. Input { certPem, keyPem, backend, limit? }: with
 // limit { rate, burst } (requests per second), limit_req keyed by the Authorization header (one key per bearer
 // token, as the gateway limits per client) with `burst=<burst> nodelay` and 429 for refusals: issue 7's reference line.
+// With http2: true the listener offers HTTP/2 as well (`listen ... ssl http2`).
 import { spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -13,7 +14,7 @@ import { join } from 'node:path';
 import { setTimeout, clearTimeout } from 'node:timers';
 import { setTimeout as sleep } from 'node:timers/promises';
 
-const { certPem, keyPem, backend, limit } = JSON.parse(process.argv[2]);
+const { certPem, keyPem, backend, limit, http2 } = JSON.parse(process.argv[2]);
 const bin = ['/usr/sbin/nginx', '/usr/local/sbin/nginx', '/usr/local/nginx/sbin/nginx'].find(
   (p) => spawnSync(p, ['-v']).status === 0,
 );
@@ -59,7 +60,7 @@ ${limit ? `  limit_req_zone $http_authorization zone=perclient:10m rate=${limit.
     keepalive_requests 1000000;
   }
   server {
-    listen 127.0.0.1:${port} ssl;
+    listen 127.0.0.1:${port} ssl${http2 ? ' http2' : ''};
     ssl_certificate ${dir}/cert.pem;
     ssl_certificate_key ${dir}/key.pem;
     ssl_protocols TLSv1.3;

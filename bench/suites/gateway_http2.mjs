@@ -1,0 +1,130 @@
+// Informational: the gateway's HTTP/2 listener (gateway.http2.enabled) under load. h2load (Debian nghttp2-client)
+// drives the same GET with the same Bearer token over HTTP/2 (32 connections × 10 concurrent streams) and, on the
+// same listener, over HTTP/1.1 (h2load --h1, 32 connections); nginx with `listen ... ssl http2` in the same table.
+// Every server and the backend run in their own processes on loopback, TLS 1.3. Any failed or non-2xx request fails
+// the suite: a broken target must not pass as a slow one. No target: issue 7 asks for none on HTTP/2.
+import { execFile, spawnSync } from 'node:child_process';
+import { join, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { startServer } from '../lib/http_load.mjs';
+import { cpuMs } from '../lib/measure.mjs';
+import { selfSigned } from '../lib/tls.mjs';
+
+const servers = join(dirname(fileURLToPath(import.meta.url)), '..', 'servers');
+const exec = promisify(execFile);
+const ROUNDS = 3;
+const SECONDS = 4;
+const CONNECTIONS = 32;
+const STREAMS = 10;
+
+const median = (values) => {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+};
+
+/** One h2load run; resolves with succeeded requests per second, or throws on any failure or non-2xx answer. */
+async function h2load(url, token, { h1, seconds, warmup = 1 }) {
+  const args = [
+    ...(h1 ? ['--h1'] : []),
+    '-c',
+    String(CONNECTIONS),
+    '-m',
+    String(h1 ? 1 : STREAMS),
+    '-t',
+    '1',
+    '-D',
+    String(seconds),
+    `--warm-up-time=${warmup}`,
+    '-H',
+    `authorization: Bearer ${token}`,
+    url,
+  ];
+  const { stdout } = await exec('h2load', args, { maxBuffer: 1 << 20 });
+  const requests = /requests: (\d+) total, \d+ started, (\d+) done, (\d+) succeeded, (\d+) failed, (\d+) errored/.exec(
+    stdout,
+  );
+  const codes = /status codes: (\d+) 2xx, (\d+) 3xx, (\d+) 4xx, (\d+) 5xx/.exec(stdout);
+  const protocol = /Application protocol: (\S+)/.exec(stdout)?.[1];
+  if (!requests || !codes) throw new Error(`h2load: unreadable output\n${stdout}`);
+  const [, , , succeeded, failed, errored] = requests.map(Number);
+  const non2xx = Number(codes[2]) + Number(codes[3]) + Number(codes[4]);
+  if (failed > 0 || errored > 0 || non2xx > 0 || succeeded === 0) {
+    throw new Error(
+      `h2load ${url}: ${failed} failed, ${errored} errored, ${non2xx} non-2xx, ${succeeded} ok\n${stdout}`,
+    );
+  }
+  if (protocol !== (h1 ? 'http/1.1' : 'h2')) throw new Error(`h2load ${url}: spoke ${protocol}`);
+  return { okPerSec: succeeded / seconds, ok: succeeded };
+}
+
+export async function run() {
+  if (spawnSync('h2load', ['--version']).status !== 0) {
+    throw new Error('h2load not found (apt-get install -y nghttp2-client)');
+  }
+  const tls = selfSigned();
+  const started = [];
+  const start = async (file, input) => {
+    const s = await startServer(join(servers, file), input);
+    started.push(s);
+    return s;
+  };
+  try {
+    const backendServer = await start('backend.mjs', {});
+    const backend = `http://127.0.0.1:${backendServer.port}`;
+    const gatehouse = await start('gatehouse_gateway.mjs', { ...tls, backend, http2: true });
+    const nginx = await start('nginx_proxy.mjs', { ...tls, backend, http2: true });
+    const url = (s) => `https://127.0.0.1:${s.port}/orders/42`;
+    const targets = [
+      {
+        name: `gatehouse gateway over HTTP/2 (${CONNECTIONS} connections × ${STREAMS} streams)`,
+        s: gatehouse,
+        h1: false,
+      },
+      { name: `gatehouse gateway over HTTP/1.1, same listener (${CONNECTIONS} connections)`, s: gatehouse, h1: true },
+      { name: `${nginx.version} http2 proxy_pass (1 worker, ${CONNECTIONS} × ${STREAMS})`, s: nginx, h1: false },
+    ];
+    const samples = targets.map(() => ({ ops: [], cpu: 0, ok: 0 }));
+    for (const t of targets) await h2load(url(t.s), gatehouse.token, { h1: t.h1, seconds: 2 });
+    for (let r = 0; r < ROUNDS; r++) {
+      const order = r % 2 === 0 ? targets : [...targets].reverse();
+      for (const t of order) {
+        const i = targets.indexOf(t);
+        const before = t.s === gatehouse ? cpuMs(t.s.pid) : undefined;
+        const res = await h2load(url(t.s), gatehouse.token, { h1: t.h1, seconds: SECONDS });
+        const after = t.s === gatehouse ? cpuMs(t.s.pid) : undefined;
+        if (before !== undefined && after !== undefined) {
+          samples[i].cpu += after - before;
+          samples[i].ok += res.ok;
+        }
+        samples[i].ops.push(res.okPerSec);
+        console.error(`    ${t.name}: ${Math.round(res.okPerSec)}/s`);
+      }
+    }
+    const subject = median(samples[0].ops);
+    const results = targets.map((t, i) => ({
+      name: t.name,
+      opsPerSec: median(samples[i].ops),
+      ratio: subject / median(samples[i].ops),
+    }));
+    const cpu = (i) => ((samples[i].cpu / samples[i].ok) * 1000).toFixed(0);
+    return [
+      {
+        bench: 'Gateway over HTTP/2 (JWT + rate limit + proxy), h2load (informational)',
+        target: 'none; HTTP/1.1 on the same listener and nginx http2 in the same table',
+        need: 0,
+        results,
+        note:
+          `Setup: h2load (nghttp2 1.52, one thread) GET /orders/42 with the same Bearer header, ${ROUNDS} alternating ` +
+          `rounds of ${SECONDS} s after a 1 s warm-up each (and one 2 s warm-up run per target), medians; every ` +
+          'request must succeed with a 2xx. The gateway route is the one of gateway_proxy (auth: jwt with the ' +
+          'verified-token cache, a per-client local limit high enough never to reject); upstreams are HTTP/1.1 ' +
+          `keep-alive in both cases. Gateway process CPU per answered request: HTTP/2 ${cpu(0)} µs, HTTP/1.1 ` +
+          `${cpu(1)} µs.`,
+      },
+    ];
+  } finally {
+    for (const s of started.reverse()) await s.stop();
+  }
+}
