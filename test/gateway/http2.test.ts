@@ -125,6 +125,15 @@ describe('gateway HTTP/2 (gateway.http2.enabled)', () => {
     expect(h1.body.url).toBe('/plain');
   });
 
+  it('keeps offering h2 after a certificate swap (the listener certificate renews while it runs)', async () => {
+    const { certPem, keyPem } = testCertificate();
+    gw.server.setCertificate(certPem, keyPem);
+    expect(await alpn(gw.port, ['h2', 'http/1.1'])).toBe('h2');
+    await withSession(gw, async (s) => {
+      expect((await h2request(s, { ':path': '/after-swap' })).status).toBe(200);
+    });
+  });
+
   it('proxies an HTTP/2 request as HTTP/1.1 upstream: no pseudo-header fields, Host from :authority', async () => {
     await withSession(gw, async (s) => {
       const r = await h2request(s, {
