@@ -33,6 +33,15 @@ function session(gw: RunningGateway): ClientHttp2Session {
   return s;
 }
 
+/** Resolves once `check` holds (polled every 20 ms); throws after `ms`. */
+async function until(check: () => boolean | Promise<boolean>, ms = 5_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`condition not met within ${ms} ms`);
+    await sleep(20);
+  }
+}
+
 /** Runs `fn` on a new HTTP/2 connection to `gw`, closed afterwards. */
 async function withSession(gw: RunningGateway, fn: (s: ClientHttp2Session) => Promise<void>): Promise<void> {
   const s = session(gw);
@@ -332,6 +341,10 @@ describe('gateway HTTP/2 bounds', () => {
     backend = await startBackend((req, res) => {
       req.resume();
       if (req.url === '/hold') return void setTimeout(() => res.end('held'), 1500);
+      if (req.url === '/hold-long') {
+        const timer = setTimeout(() => res.end('held long'), 15_000);
+        return void res.on('close', () => clearTimeout(timer));
+      }
       if (req.url !== '/big') return void req.on('end', () => res.end('small'));
       sendBigAnswer(res);
     });
@@ -408,15 +421,21 @@ describe('gateway HTTP/2 bounds', () => {
       http2: { enabled: true },
     });
     try {
+      const hits = backend.hits;
       const leaving = session(own);
-      for (let i = 0; i < 2; i += 1) leaving.request({ ':path': '/hold' }).on('error', () => {});
-      await sleep(300); // both requests hold the upstream's two slots now
+      for (let i = 0; i < 2; i += 1) leaving.request({ ':path': '/hold-long' }).on('error', () => {});
+      await until(() => backend.hits === hits + 2); // both requests hold the upstream's two slots now
       leaving.destroy();
-      await sleep(100);
-      // Well before the held answers (1.5 s): the slots are free again, so this is not refused as overloaded.
-      await withSession(own, async (s) => {
-        expect((await h2request(s, { ':path': '/quick' })).status).toBe(200);
-      });
+      // Long before the held answers (15 s), the slots are free again: a new request is no longer refused as
+      // overloaded (503), as it was before the fix until the upstream answered.
+      let status = 0;
+      await until(async () => {
+        await withSession(own, async (s) => {
+          status = (await h2request(s, { ':path': '/quick' })).status;
+        });
+        return status === 200;
+      }, 5_000);
+      expect(status).toBe(200);
     } finally {
       await own.close();
     }
@@ -432,9 +451,10 @@ describe('gateway HTTP/2 bounds', () => {
     const busy = session(own);
     const idle = session(own);
     try {
+      const hits = backend.hits;
       const held = h2request(busy, { ':path': '/hold' });
       await once(idle, 'remoteSettings');
-      await sleep(200); // the held request is with the upstream by now
+      await until(() => backend.hits === hits + 1); // the held request is with the upstream by now
       const idleClosed = once(idle, 'close');
       // A third connection at the cap: the oldest connection not being answered goes, the busy one stays.
       const third = tlsConnect({ host: '127.0.0.1', port: own.port, rejectUnauthorized: false });
