@@ -9,16 +9,10 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { cpuMs } from './measure.mjs';
+import { cpuMs, median } from './measure.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const run = promisify(execFile);
-
-const median = (values) => {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
-};
 
 /**
  * Starts `node <script>` with `input` (JSON) on argv; resolves with the first line the child prints (JSON: at least
@@ -51,6 +45,27 @@ export async function startServer(script, input) {
       const t = setTimeout(() => child.kill('SIGKILL'), 5000);
       await once(child, 'exit');
       clearTimeout(t);
+    },
+  };
+}
+
+/**
+ * Servers started for one suite, stopped together (last started first): `start(script, input)` is {@link startServer}.
+ *
+ * @example
+ * const servers = serverGroup();
+ * try { const backend = await servers.start(join(dir, 'backend.mjs'), {}); ... } finally { await servers.stopAll(); }
+ */
+export function serverGroup() {
+  const started = [];
+  return {
+    async start(script, input) {
+      const s = await startServer(script, input);
+      started.push(s);
+      return s;
+    },
+    async stopAll() {
+      for (const s of started.reverse()) await s.stop();
     },
   };
 }

@@ -26,7 +26,8 @@ async function round(op, ms) {
   return (count * 1000) / elapsed;
 }
 
-const median = (values) => {
+/** The median of a list of numbers. */
+export const median = (values) => {
   const sorted = [...values].sort((a, b) => a - b);
   const mid = sorted.length >> 1;
   return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;

@@ -7,8 +7,8 @@ import { execFile, spawnSync } from 'node:child_process';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { startServer } from '../lib/http_load.mjs';
-import { cpuMs } from '../lib/measure.mjs';
+import { serverGroup } from '../lib/http_load.mjs';
+import { cpuMs, median } from '../lib/measure.mjs';
 import { selfSigned } from '../lib/tls.mjs';
 
 const servers = join(dirname(fileURLToPath(import.meta.url)), '..', 'servers');
@@ -17,12 +17,6 @@ const ROUNDS = 3;
 const SECONDS = 4;
 const CONNECTIONS = 32;
 const STREAMS = 10;
-
-const median = (values) => {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
-};
 
 /** One h2load run; resolves with succeeded requests per second, or throws on any failure or non-2xx answer. */
 async function h2load(url, token, { h1, seconds, warmup = 1 }) {
@@ -64,12 +58,8 @@ export async function run() {
     throw new Error('h2load not found (apt-get install -y nghttp2-client)');
   }
   const tls = selfSigned();
-  const started = [];
-  const start = async (file, input) => {
-    const s = await startServer(join(servers, file), input);
-    started.push(s);
-    return s;
-  };
+  const group = serverGroup();
+  const start = (file, input) => group.start(join(servers, file), input);
   try {
     const backendServer = await start('backend.mjs', {});
     const backend = `http://127.0.0.1:${backendServer.port}`;
@@ -125,6 +115,6 @@ export async function run() {
       },
     ];
   } finally {
-    for (const s of started.reverse()) await s.stop();
+    await group.stopAll();
   }
 }

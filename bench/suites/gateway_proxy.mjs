@@ -4,19 +4,15 @@
 // node:http backend (keep-alive); every server runs in its own child process, autocannon in another.
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { compareHttp, startServer } from '../lib/http_load.mjs';
+import { compareHttp, serverGroup } from '../lib/http_load.mjs';
 import { selfSigned } from '../lib/tls.mjs';
 
 const servers = join(dirname(fileURLToPath(import.meta.url)), '..', 'servers');
 
 export async function run() {
   const tls = selfSigned();
-  const started = [];
-  const start = async (file, input) => {
-    const s = await startServer(join(servers, file), input);
-    started.push(s);
-    return s;
-  };
+  const group = serverGroup();
+  const start = (file, input) => group.start(join(servers, file), input);
   try {
     const backendServer = await start('backend.mjs', {});
     const backend = `http://127.0.0.1:${backendServer.port}`;
@@ -93,6 +89,6 @@ export async function run() {
       },
     ];
   } finally {
-    for (const s of started.reverse()) await s.stop();
+    await group.stopAll();
   }
 }
