@@ -1,5 +1,6 @@
 import type { IncomingHttpHeaders, IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import {
+  constants as h2,
   createServer,
   type Http2ServerRequest,
   type Http2ServerResponse,
@@ -36,10 +37,6 @@ export interface Http2Front {
   /** Sends GOAWAY on every connection: open streams finish, no new one starts (shutdown). */
   close(): void;
 }
-
-/** RST_STREAM codes (RFC 9113 §7). */
-const NO_ERROR = 0x0;
-const CANCEL = 0x8;
 
 /**
  * Fields HTTP/2 forbids in a message (RFC 9113 §8.2.2): node's compatibility layer throws on them. Answers made for
@@ -175,7 +172,7 @@ function onRequest(req: Http2ServerRequest, res: Http2ServerResponse, o: Http2Fr
     // sent, RST_STREAM NO_ERROR asks the client to stop sending (RFC 9113 §8.1), where HTTP/1.1 closes the connection.
     // (node's compatibility response emits 'finish' only when the stream closes: the stream's own event is used.)
     stream.once('finish', () => {
-      if (!stream.closed && !stream.readableEnded) stream.close(NO_ERROR);
+      if (!stream.closed && !stream.readableEnded) stream.close(h2.NGHTTP2_NO_ERROR);
     });
   }
   o.handler(req as unknown as IncomingMessage, res as unknown as ServerResponse);
@@ -216,7 +213,7 @@ function bodyDeadline(req: Http2ServerRequest, res: Http2ServerResponse, ms: num
   const timer = setTimeout(() => {
     if (stream.closed || stream.readableEnded) return;
     if (res.headersSent) {
-      stream.close(CANCEL);
+      stream.close(h2.NGHTTP2_CANCEL);
       return;
     }
     answer(res, new GatehouseError('ERR_HTTP_REQUEST_TIMEOUT', { detail: `body not received within ${ms} ms` }));

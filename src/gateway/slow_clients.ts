@@ -1,11 +1,8 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Server } from 'node:https';
-import type { Http2Stream } from 'node:http2';
+import { constants as h2, type Http2Stream } from 'node:http2';
 import type { Socket } from 'node:net';
 import type { Clock } from '../core/index.js';
-
-/** RST_STREAM code of a stream the gateway gives up on (RFC 9113 §7). */
-const NGHTTP2_CANCEL = 0x8;
 
 /** The `gateway.slowClients` keys (docs/waf.md). */
 export interface SlowClientOptions {
@@ -228,7 +225,7 @@ export class SlowClientGuard {
       } else if (now - waiting.since >= this.o.sendTimeout) {
         this.closed.slowRead += 1;
         streams.delete(stream);
-        stream.close(NGHTTP2_CANCEL);
+        stream.close(h2.NGHTTP2_CANCEL);
       }
     }
   }
