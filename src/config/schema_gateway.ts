@@ -174,58 +174,83 @@ export function gatewaySection() {
         "Carry WebSocket handshakes (HTTP/1.1 `Upgrade: websocket`) to the upstream through the route's stages, then pipe the connection both ways after the upstream's 101 (docs/gateway.md); false = 501 ERR_GATEWAY_UPGRADE_UNSUPPORTED.",
       ),
   });
-  const upstream = z.strictObject({
-    name: policyName.describe('Upstream name.'),
-    hosts: z.array(origin).min(1).describe('Origins (http://host:port) requests are balanced over.'),
-    connections: z.number().int().min(1).max(10_000).default(64).describe('Keep-alive connections per host.'),
-    maxConcurrent: z.number().int().min(1).default(1024).describe('Requests in flight before queueing.'),
-    maxQueue: z.number().int().min(0).default(1024).describe('Requests queued before 503 (x-gatehouse-overloaded).'),
-    timeout: positive(duration('30s', 'Time the upstream has for response headers, and between body chunks.')),
-    mtls: z
-      .strictObject({
-        spiffeId: z
-          .string()
-          .regex(/^spiffe:\/\/[^/]+\/.+/, 'expected a SPIFFE ID such as spiffe://gatehouse.local/ns/demo/sa/backend')
-          .describe('The SPIFFE ID the upstream (a sidecar inbound, a library-mode server) must present.'),
-      })
-      .optional()
-      .describe(
-        "Originate mutual TLS with the gateway's own SVID (TLS 1.3, hosts https://); the server's SVID must chain to the mesh bundle and name `spiffeId`.",
-      ),
-    breaker: z
-      .strictObject({
-        consecutiveFailures: z.number().int().min(1).default(5).describe('Failures in a row that open it.'),
-        errorRate: z.number().gt(0).max(1).default(0.5).describe('Failure ratio over the window that opens it.'),
-        minimumRequests: z.number().int().min(1).default(20).describe('Outcomes needed before the ratio counts.'),
-        window: duration('10s', 'Rolling window of the error rate.'),
-        openDuration: duration('30s', 'Time open before half-open trials.'),
-        halfOpenTrials: z.number().int().min(1).default(1).describe('Concurrent trials while half-open.'),
-      })
-      .prefault({})
-      .describe('Circuit breaker of the upstream.'),
-    outlier: z
-      .strictObject({
-        consecutiveFailures: z.number().int().min(1).default(5).describe('Failures in a row that eject a host.'),
-        baseEjection: positive(
-          duration(
-            '30s',
-            'Ejection time, multiplied by the ejection count; the count drops by one for each such period a host stays in the rotation.',
+  const upstream = z
+    .strictObject({
+      name: policyName.describe('Upstream name.'),
+      hosts: z.array(origin).min(1).describe('Origins (http://host:port) requests are balanced over.'),
+      connections: z.number().int().min(1).max(10_000).default(64).describe('Keep-alive connections per host.'),
+      maxConcurrent: z.number().int().min(1).default(1024).describe('Requests in flight before queueing.'),
+      maxQueue: z.number().int().min(0).default(1024).describe('Requests queued before 503 (x-gatehouse-overloaded).'),
+      timeout: positive(duration('30s', 'Time the upstream has for response headers, and between body chunks.')),
+      protocol: z
+        .enum(['http/1.1', 'h2c'])
+        .default('http/1.1')
+        .describe(
+          'How the gateway talks to the hosts: `http/1.1` (keep-alive pools of `connections` per host) or `h2c` (HTTP/2 with prior knowledge on one multiplexed connection per host, http:// hosts only, no `mtls`; trailers relayed both ways: what gRPC services need, as nginx\'s `grpc_pass grpc://` and Envoy\'s `http2_protocol_options`). docs/gateway.md "gRPC".',
+        ),
+      mtls: z
+        .strictObject({
+          spiffeId: z
+            .string()
+            .regex(/^spiffe:\/\/[^/]+\/.+/, 'expected a SPIFFE ID such as spiffe://gatehouse.local/ns/demo/sa/backend')
+            .describe('The SPIFFE ID the upstream (a sidecar inbound, a library-mode server) must present.'),
+        })
+        .optional()
+        .describe(
+          "Originate mutual TLS with the gateway's own SVID (TLS 1.3, hosts https://); the server's SVID must chain to the mesh bundle and name `spiffeId`.",
+        ),
+      breaker: z
+        .strictObject({
+          consecutiveFailures: z.number().int().min(1).default(5).describe('Failures in a row that open it.'),
+          errorRate: z.number().gt(0).max(1).default(0.5).describe('Failure ratio over the window that opens it.'),
+          minimumRequests: z.number().int().min(1).default(20).describe('Outcomes needed before the ratio counts.'),
+          window: duration('10s', 'Rolling window of the error rate.'),
+          openDuration: duration('30s', 'Time open before half-open trials.'),
+          halfOpenTrials: z.number().int().min(1).default(1).describe('Concurrent trials while half-open.'),
+        })
+        .prefault({})
+        .describe('Circuit breaker of the upstream.'),
+      outlier: z
+        .strictObject({
+          consecutiveFailures: z.number().int().min(1).default(5).describe('Failures in a row that eject a host.'),
+          baseEjection: positive(
+            duration(
+              '30s',
+              'Ejection time, multiplied by the ejection count; the count drops by one for each such period a host stays in the rotation.',
+            ),
           ),
-        ),
-        maxEjection: duration(
-          '300s',
-          'Longest ejection, whatever the ejection count (raised to `baseEjection` if lower).',
-        ),
-        maxEjectionPercent: z.number().int().min(0).max(100).default(50).describe('Most hosts ejected at once.'),
-      })
-      .prefault({})
-      .describe('Outlier ejection of single hosts.'),
-    tunnels: tunnelSettings({
-      max: 'WebSocket tunnels open (or being opened) to the upstream at once, across routes; a handshake past it gets 503 ERR_GATEWAY_TUNNELS_FULL.',
-      idleTimeoutNote: '',
-      section: 'WebSocket tunnels of routes with `websocket: true` (docs/gateway.md).',
-    }),
-  });
+          maxEjection: duration(
+            '300s',
+            'Longest ejection, whatever the ejection count (raised to `baseEjection` if lower).',
+          ),
+          maxEjectionPercent: z.number().int().min(0).max(100).default(50).describe('Most hosts ejected at once.'),
+        })
+        .prefault({})
+        .describe('Outlier ejection of single hosts.'),
+      tunnels: tunnelSettings({
+        max: 'WebSocket tunnels open (or being opened) to the upstream at once, across routes; a handshake past it gets 503 ERR_GATEWAY_TUNNELS_FULL.',
+        idleTimeoutNote: '',
+        section: 'WebSocket tunnels of routes with `websocket: true` (docs/gateway.md).',
+      }),
+    })
+    .superRefine((u, ctx) => {
+      if (u.protocol !== 'h2c') return;
+      if (u.mtls !== undefined) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['mtls'],
+          message: 'protocol h2c is plaintext HTTP/2: an mtls upstream speaks http/1.1',
+        });
+      }
+      const tls = u.hosts.findIndex((h) => !h.startsWith('http://'));
+      if (tls !== -1) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['hosts', tls],
+          message: 'protocol h2c needs http:// hosts (HTTP/2 with prior knowledge, no TLS)',
+        });
+      }
+    });
   return z
     .strictObject({
       routes: z.array(route).default([]).describe('Routes, matched by host then longest path prefix.'),

@@ -17,6 +17,8 @@ export interface AccessEntry {
   client_id?: string;
   /** `2.0` on an HTTP/2 request (absent on HTTP/1.1). */
   http_version?: '2.0';
+  /** The gRPC status of a gRPC call the gateway refused itself (its HTTP status is 200, as gRPC requires). */
+  grpc_status?: number;
 }
 
 /**

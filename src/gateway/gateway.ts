@@ -221,6 +221,7 @@ export class Gateway {
       principal: undefined,
       responseHeaders: undefined,
       permit: undefined,
+      grpcStatus: undefined,
       answered: false,
     };
     let pending: void | Promise<void> = undefined;

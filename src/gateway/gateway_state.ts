@@ -37,9 +37,11 @@ export function buildGatewayState(
   deps: { clock: Clock; logger: Logger; metrics: GatewayMetrics; mesh?: UpstreamMesh },
 ): { state: GatewayState; retired: Upstream[] } {
   const names = new Set<string>();
+  const h2c = new Set<string>();
   for (const [i, u] of config.upstreams.entries()) {
     if (names.has(u.name)) throw invalid(`upstreams.${i}.name`, `two upstreams are named ${u.name}`);
     names.add(u.name);
+    if (u.protocol === 'h2c') h2c.add(u.name);
     checkUpstreamMtls(u, deps.mesh, `gateway.upstreams.${i}`);
   }
   const limits = new Map<string, RouteLimits>();
@@ -47,6 +49,12 @@ export function buildGatewayState(
   for (const [i, r] of config.routes.entries()) {
     if (!names.has(r.upstream)) {
       throw invalid(`routes.${i}.upstream`, `route ${r.name} names unknown upstream ${r.upstream}`);
+    }
+    if (r.websocket && h2c.has(r.upstream)) {
+      throw invalid(
+        `routes.${i}.websocket`,
+        `route ${r.name} carries WebSocket handshakes (HTTP/1.1 Upgrade) to upstream ${r.upstream}, which speaks h2c`,
+      );
     }
     if (routeNames.has(r.name)) throw invalid(`routes.${i}.name`, `two routes are named ${r.name}`);
     routeNames.add(r.name);

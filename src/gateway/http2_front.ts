@@ -228,5 +228,13 @@ function bodyDeadline(req: Http2ServerRequest, res: Http2ServerResponse, ms: num
  * Strict-Transport-Security, like the listener's own answers to HTTP/1.1 requests it cannot parse).
  */
 function answer(res: Http2ServerResponse, err: GatehouseError): void {
-  sendProblem({ res: res as unknown as ServerResponse, requestId: randomId(), hsts: undefined }, err);
+  sendProblem(
+    {
+      req: res.req as unknown as IncomingMessage,
+      res: res as unknown as ServerResponse,
+      requestId: randomId(),
+      hsts: undefined,
+    },
+    err,
+  );
 }

@@ -45,7 +45,7 @@ export { AccessLog } from './access_log.js';
 export type { AccessEntry } from './access_log.js';
 export { STAGE_NAMES, buildPipeline, runPipeline, noopStage } from './pipeline.js';
 export type { StageName, StageRun, Stage, RequestContext } from './pipeline.js';
-export { sendProblem, QUOTA_EXCEEDED, TEMPORARY_REDUCED_CAPACITY } from './problem_response.js';
+export { sendProblem, isGrpcRequest, QUOTA_EXCEEDED, TEMPORARY_REDUCED_CAPACITY } from './problem_response.js';
 export { inspectHead, inspectBody, inspectRequest, contentTypeAllowed } from './waf/waf_rules.js';
 export type { WafConfig, WafRule, WafVerdict, WafHead, WafInput } from './waf/waf_rules.js';
 export {

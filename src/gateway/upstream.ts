@@ -5,6 +5,7 @@ import { CircuitBreaker, CircuitOpenError, type BreakerPermit } from '../ratelim
 import { Bulkhead } from './bulkhead.js';
 import type { UpstreamConfig } from './gateway_config.js';
 import type { GatewayMetrics } from './gateway_metrics.js';
+import { H2cOrigin } from './h2c_origin.js';
 import { OutlierDetector } from './outlier_detector.js';
 import type { ExchangeOutcome, UpgradedExchange } from '../mesh/index.js';
 import { ProxyExchange, type AnswerFields } from './proxy_exchange.js';
@@ -53,7 +54,8 @@ export class Upstream {
   readonly outliers: OutlierDetector;
   /** Its `tunnels` keys: WebSocket tunnels at once, and their idle timeout (ms). */
   readonly tunnels: { max: number; idleTimeout: number };
-  private readonly pools: Pool[];
+  /** One per host: an undici keep-alive `Pool` (http/1.1) or an {@link H2cOrigin} (`protocol: h2c`). */
+  private readonly pools: (Pool | H2cOrigin)[];
   private readonly timeout: number;
 
   constructor(
@@ -91,15 +93,16 @@ export class Upstream {
       );
     });
     const connect = upstreamConnector(config, deps.mesh, deps.clock); // mTLS with the gateway's SVID, or plain
-    this.pools = config.hosts.map(
-      (origin) =>
-        new Pool(origin, {
-          connections: config.connections,
-          headersTimeout: config.timeout,
-          bodyTimeout: config.timeout,
-          keepAliveTimeout: 4_000,
-          ...(connect ? { connect } : {}),
-        }),
+    this.pools = config.hosts.map((origin) =>
+      config.protocol === 'h2c'
+        ? new H2cOrigin(origin, { connectTimeout: Math.min(config.timeout, 10_000), idleTimeout: 60_000 })
+        : new Pool(origin, {
+            connections: config.connections,
+            headersTimeout: config.timeout,
+            bodyTimeout: config.timeout,
+            keepAliveTimeout: 4_000,
+            ...(connect ? { connect } : {}),
+          }),
     );
   }
 
@@ -136,7 +139,7 @@ export class Upstream {
       return Promise.resolve();
     }
     const host = this.outliers.pick();
-    const pool = this.pools[host] as Pool;
+    const pool = this.pools[host] as Pool | H2cOrigin;
     const hasBody = req.headers['content-length'] !== undefined || req.headers['transfer-encoding'] !== undefined;
     // One promise per request, settled from the exchange's callback (no async wrappers on the hot path).
     return new Promise<void>((resolve, reject) => {
@@ -183,7 +186,7 @@ export class Upstream {
   async upgrade(f: ForwardRequest, permit: BreakerPermit): Promise<UpgradedExchange | undefined> {
     try {
       const host = this.outliers.pick();
-      const pool = this.pools[host] as Pool;
+      const pool = this.pools[host] as Pool | H2cOrigin;
       if (f.res.destroyed) {
         permit.release();
         return undefined;

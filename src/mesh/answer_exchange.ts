@@ -1,7 +1,7 @@
 import type { IncomingHttpHeaders, OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Dispatcher } from 'undici';
-import { responseHeaders } from './http_forwarding.js';
+import { relayedTrailers, responseHeaders } from './http_forwarding.js';
 
 /**
  * How an exchange ended: the next hop's status, its connection after a 101 (a WebSocket handshake), or the error that
@@ -43,7 +43,8 @@ function onResponseDrain(this: Tagged): void {
 /**
  * Streams one answer of the next hop into the caller's response, as an undici dispatch handler: the status and the
  * fields of {@link answerHeaders} (hop-by-hop ones dropped; the gateway's subclass adds its own) once, then the body
- * with backpressure (the upstream read pauses while the caller's socket is full), then the end. A caller that leaves
+ * with backpressure (the upstream read pauses while the caller's socket is full), then the trailers (gRPC's status;
+ * framing and authentication fields left out) and the end. A caller that leaves
  * aborts the request. 1xx answers are not forwarded (as undici's `stream()` does). `done` is called exactly once,
  * with the status or the error; it never throws into undici. Dispatched with `upgrade: 'websocket'`, a 101 hands the
  * next hop's connection to `done` (nothing written to the response); any other answer is relayed as usual.
@@ -109,7 +110,10 @@ export class AnswerExchange implements Dispatcher.DispatchHandler {
     }
   }
 
-  onResponseEnd(): void {
+  onResponseEnd(_controller: Dispatcher.DispatchController, trailers?: IncomingHttpHeaders): void {
+    // Trailers reach an HTTP/2 caller always, an HTTP/1.1 one on a chunked answer (node drops them otherwise).
+    const relayed = relayedTrailers(trailers);
+    if (relayed) this.res.addTrailers(relayed);
     this.res.end();
     this.settle({ status: this.status });
   }

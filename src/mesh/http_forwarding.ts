@@ -195,6 +195,46 @@ export function responseHeaders(
   return out;
 }
 
+/**
+ * Fields a trailer section must not carry (RFC 9110 §6.5.1: framing, routing, authentication, response control and
+ * content metadata), besides the hop-by-hop ones: dropped when trailers are relayed, so a trailer cannot rewrite what
+ * the header section said.
+ */
+const NOT_IN_TRAILERS = new Set([
+  'content-length',
+  'content-type',
+  'content-encoding',
+  'content-range',
+  'cache-control',
+  'expires',
+  'location',
+  'retry-after',
+  'vary',
+  'set-cookie',
+  'www-authenticate',
+  'authorization',
+  'strict-transport-security',
+]);
+
+/**
+ * The trailer fields of an answer that are relayed (gRPC's `grpc-status` and `grpc-message`, checksums, timings),
+ * or undefined when there are none.
+ *
+ * @example
+ * const t = relayedTrailers({ 'grpc-status': '0' }); // { 'grpc-status': '0' }
+ */
+export function relayedTrailers(
+  trailers: Record<string, string | string[] | undefined> | null | undefined,
+): Record<string, string | string[]> | undefined {
+  let out: Record<string, string | string[]> | undefined;
+  for (const name in trailers) {
+    const value = trailers[name];
+    if (value === undefined || HOP_BY_HOP.has(name) || NOT_IN_TRAILERS.has(name)) continue;
+    (out ??= {})[name] = value;
+  }
+  return out;
+}
+
 /** How relaying an answer's body ended: complete, the caller gone first, or the upstream's error (e.g. a timeout). */
 export type RelayOutcome =
   { ok: true } | { ok: false; clientGone: true } | { ok: false; clientGone: false; error: Error };

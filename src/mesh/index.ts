@@ -27,6 +27,7 @@ export {
   XFCC_HEADER,
   xfccValue,
   forwardHeaders,
+  relayedTrailers,
   sendProblem,
   refuseTunnel,
   wantsUpgrade,

@@ -1,0 +1,310 @@
+import type { IncomingHttpHeaders } from 'node:http';
+import {
+  connect,
+  constants,
+  type ClientHttp2Session,
+  type ClientHttp2Stream,
+  type IncomingHttpHeaders as Http2Headers,
+  type OutgoingHttpHeaders,
+} from 'node:http2';
+import { Readable } from 'node:stream';
+import { errors, type Dispatcher } from 'undici';
+
+const { NGHTTP2_CANCEL, NGHTTP2_FLAG_END_STREAM } = constants;
+
+/**
+ * Request fields HTTP/2 forbids or carries as pseudo-header fields (RFC 9113 §8.2.2, §8.3.1): node refuses to send them.
+ * `te` is sent as `trailers` only, added by the exchange.
+ */
+const NOT_SENT = new Set([
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'transfer-encoding',
+  'upgrade',
+  'host',
+  'te',
+  'http2-settings',
+]);
+
+/** node's codes for a field it will not send (bad name, bad value, connection-specific): the request is refused. */
+const REFUSED_FIELD =
+  /^ERR_(HTTP2_INVALID_HEADER_VALUE|HTTP2_INVALID_CONNECTION_HEADERS|INVALID_HTTP_TOKEN|INVALID_CHAR|HTTP2_HEADER_SINGLE_VALUE|HTTP2_INVALID_PSEUDOHEADER)$/;
+
+/** Tuning of an {@link H2cOrigin}. */
+export interface H2cOriginOptions {
+  /** Time to open the connection (TCP and the HTTP/2 preface) before the requests waiting on it fail as timed out. */
+  connectTimeout: number;
+  /** A connection with no open stream and no traffic for this long is closed (a new one is opened on demand). */
+  idleTimeout: number;
+}
+
+/** One connection and its open streams (the idle timer closes it only when none are open). */
+interface OriginSession {
+  session: ClientHttp2Session;
+  open: number;
+}
+
+/**
+ * One h2c origin (HTTP/2 with prior knowledge, RFC 9113 §3.3) behind the gateway's dispatch interface: one
+ * multiplexed connection, opened on demand and replaced once it closes or the server sends GOAWAY (streams already
+ * on it finish there), requests as streams on it (node queues those past the server's SETTINGS_MAX_CONCURRENT_STREAMS).
+ * It speaks undici's `DispatchHandler` so that {@link Upstream} drives it as it drives a `Pool`: the same
+ * {@link ProxyExchange}, breaker, bulkhead and outlier accounting, and undici's own error classes for timeouts
+ * (`UND_ERR_*_TIMEOUT`: a 504) and refused requests (`UND_ERR_INVALID_ARG`: no breaker failure). Why not undici's
+ * HTTP/2 client: undici 7.30 hands `{}` to `onResponseEnd` instead of the trailers (measured against a bare node:http2
+ * server), and gRPC's status lives in them.
+ *
+ * @example
+ * const origin = new H2cOrigin('http://10.1.0.20:50051', { connectTimeout: 10_000, idleTimeout: 60_000 });
+ * origin.dispatch({ path: '/pkg.Svc/Call', method: 'POST', headers, body: req }, new ProxyExchange(res, fields, done));
+ */
+export class H2cOrigin {
+  private readonly authority: string;
+  private current: OriginSession | undefined;
+  private readonly sessions = new Set<OriginSession>();
+  private closed = false;
+
+  constructor(
+    private readonly origin: string,
+    private readonly options: H2cOriginOptions,
+  ) {
+    this.authority = new URL(origin).host;
+  }
+
+  /** Starts one exchange; its handler hears of every outcome (false: the origin is closed, the handler was told). */
+  dispatch(opts: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler): boolean {
+    const exchange = new H2cExchange(handler, opts);
+    if (this.closed) {
+      exchange.fail(new errors.ClientClosedError());
+      return false;
+    }
+    if (opts.upgrade) {
+      exchange.fail(new errors.NotSupportedError('h2c upstreams carry no HTTP/1.1 upgrades'));
+      return true;
+    }
+    const entry = this.session();
+    entry.open += 1;
+    exchange.start(entry.session, this.authority, () => {
+      entry.open -= 1;
+    });
+    return true;
+  }
+
+  /** Closes every connection once its streams finish; later dispatches fail. */
+  async close(): Promise<void> {
+    this.closed = true;
+    this.current = undefined;
+    await Promise.all(
+      [...this.sessions].map(
+        ({ session }) =>
+          new Promise<void>((resolve) => {
+            if (session.destroyed) return resolve();
+            session.once('close', () => resolve());
+            session.close();
+          }),
+      ),
+    );
+  }
+
+  private session(): OriginSession {
+    const live = this.current;
+    if (live && !live.session.closed && !live.session.destroyed) return live;
+    const session = connect(this.origin, { settings: { enablePush: false } });
+    const entry: OriginSession = { session, open: 0 };
+    this.current = entry;
+    this.sessions.add(entry);
+    const retire = () => {
+      if (this.current === entry) this.current = undefined;
+    };
+    const timer = setTimeout(
+      () => session.destroy(new errors.ConnectTimeoutError(`h2c connect to ${this.origin} timed out`)),
+      this.options.connectTimeout,
+    );
+    session.once('connect', () => clearTimeout(timer));
+    // Each stream reports the error that ended it; the connection's own error only retires it.
+    session.on('error', retire);
+    session.on('goaway', retire);
+    session.once('close', () => {
+      clearTimeout(timer);
+      retire();
+      this.sessions.delete(entry);
+    });
+    session.setTimeout(this.options.idleTimeout, () => {
+      if (entry.open === 0) {
+        retire();
+        session.close();
+      }
+    });
+    return entry;
+  }
+}
+
+/** A response's fields without HTTP/2's pseudo-header fields (`:status`). */
+function withoutPseudo(fields: Http2Headers): IncomingHttpHeaders {
+  const out: IncomingHttpHeaders = {};
+  for (const name of Object.keys(fields)) {
+    if (name.charCodeAt(0) !== 58 /* : */) out[name] = fields[name] as string | string[];
+  }
+  return out;
+}
+
+/** One request on an {@link H2cOrigin}: a stream driven by, and reporting to, an undici dispatch handler. */
+class H2cExchange implements Dispatcher.DispatchController {
+  private stream: ClientHttp2Stream | undefined;
+  private finished = false;
+  private wasAborted = false;
+  private wasPaused = false;
+  private failure: Error | null = null;
+  private headersTimer: NodeJS.Timeout | undefined;
+  private trailers: IncomingHttpHeaders = {};
+  private body: Readable | undefined;
+
+  constructor(
+    private readonly handler: Dispatcher.DispatchHandler,
+    private readonly opts: Dispatcher.DispatchOptions,
+  ) {}
+
+  get aborted(): boolean {
+    return this.wasAborted;
+  }
+
+  get paused(): boolean {
+    return this.wasPaused;
+  }
+
+  get reason(): Error | null {
+    return this.failure;
+  }
+
+  abort(reason: Error): void {
+    if (this.finished) return;
+    this.wasAborted = true;
+    this.fail(reason);
+  }
+
+  pause(): void {
+    this.wasPaused = true;
+    this.stream?.pause();
+  }
+
+  resume(): void {
+    this.wasPaused = false;
+    this.stream?.resume();
+  }
+
+  start(session: ClientHttp2Session, authority: string, closed: () => void): void {
+    this.handler.onRequestStart?.(this, {});
+    if (this.finished) return closed(); // aborted at once (the caller had left)
+    const { opts } = this;
+    let stream: ClientHttp2Stream;
+    try {
+      const fields = this.requestFields(authority);
+      stream = session.request(fields, { endStream: opts.body === null || opts.body === undefined });
+    } catch (err) {
+      closed();
+      const code = (err as { code?: string }).code ?? '';
+      this.fail(REFUSED_FIELD.test(code) ? new errors.InvalidArgumentError((err as Error).message) : (err as Error));
+      return;
+    }
+    this.stream = stream;
+    stream.once('close', () => {
+      closed();
+      if (!this.finished) {
+        this.fail(new errors.SocketError(`upstream closed the stream (RST_STREAM code ${stream.rstCode})`));
+      }
+    });
+    stream.on('error', (err: Error) => this.fail(err));
+    stream.once('response', (fields: Http2Headers, flags: number) => {
+      clearTimeout(this.headersTimer);
+      const status = Number(fields[':status']);
+      if (flags & NGHTTP2_FLAG_END_STREAM && fields['grpc-status'] !== undefined) {
+        // A gRPC Trailers-Only answer (status and trailing metadata in the one header block): relayed as response
+        // fields and trailers, a shape every gRPC client reads (node's compatibility response cannot end a stream
+        // on its HEADERS frame, and a client that gets grpc-status in non-final headers reports INTERNAL).
+        const { 'content-type': type, ...trailing } = withoutPseudo(fields);
+        this.trailers = trailing;
+        this.handler.onResponseStart?.(this, status, type === undefined ? {} : { 'content-type': type }, '');
+        return;
+      }
+      this.handler.onResponseStart?.(this, status, withoutPseudo(fields), '');
+    });
+    stream.on('data', (chunk: Buffer) => {
+      if (!this.finished) this.handler.onResponseData?.(this, chunk);
+    });
+    stream.once('trailers', (fields: Http2Headers) => {
+      this.trailers = withoutPseudo(fields);
+    });
+    stream.once('end', () => {
+      if (this.finished) return;
+      this.finished = true;
+      this.clearTimers();
+      this.handler.onResponseEnd?.(this, this.trailers);
+    });
+    // Inactivity either way (a stalled upload or a silent answer) ends the exchange as undici's body timeout would.
+    stream.setTimeout(opts.bodyTimeout ?? 300_000, () => this.fail(new errors.BodyTimeoutError()));
+    if (this.wasPaused) stream.pause();
+    this.sendBody(stream);
+  }
+
+  /** Ends the exchange with `err` (once): the stream is cancelled, the body no longer read, the handler told. */
+  fail(err: Error): void {
+    if (this.finished) return;
+    this.finished = true;
+    this.failure = err;
+    this.clearTimers();
+    const stream = this.stream;
+    if (stream && !stream.closed) stream.close(NGHTTP2_CANCEL);
+    if (this.body) this.body.unpipe();
+    this.handler.onResponseError?.(this, err);
+  }
+
+  private requestFields(authority: string): OutgoingHttpHeaders {
+    const { opts } = this;
+    const fields: OutgoingHttpHeaders = {
+      ':method': opts.method,
+      ':scheme': 'http',
+      ':authority': authority,
+      ':path': opts.path,
+    };
+    const given = opts.headers;
+    if (given !== null && given !== undefined && !Array.isArray(given) && typeof given === 'object') {
+      for (const [name, value] of Object.entries(given as Record<string, string | string[] | undefined>)) {
+        const lower = name.toLowerCase();
+        if (value !== undefined && !NOT_SENT.has(lower)) fields[lower] = value;
+      }
+    } else if (given !== null && given !== undefined) {
+      throw new errors.InvalidArgumentError('h2c exchanges take request fields as an object');
+    }
+    // The gateway relays trailers (to HTTP/2 clients, and to HTTP/1.1 ones on chunked answers): gRPC servers need it.
+    fields.te = 'trailers';
+    return fields;
+  }
+
+  /** Sends the request body (if any), then starts the wait for the response's fields. */
+  private sendBody(stream: ClientHttp2Stream): void {
+    const { body, headersTimeout } = this.opts;
+    const awaitHeaders = () => {
+      if (this.finished) return;
+      this.headersTimer = setTimeout(() => this.fail(new errors.HeadersTimeoutError()), headersTimeout ?? 300_000);
+    };
+    if (body === null || body === undefined) return awaitHeaders();
+    if (typeof body === 'string' || Buffer.isBuffer(body) || body instanceof Uint8Array) {
+      stream.end(body, awaitHeaders);
+      return;
+    }
+    if (!(body instanceof Readable)) {
+      this.fail(new errors.InvalidArgumentError('h2c exchanges take a string, a buffer or a Readable as body'));
+      return;
+    }
+    this.body = body;
+    body.once('error', (err: Error) => this.fail(err)); // a body over the limit, a client that left
+    stream.once('finish', awaitHeaders); // the whole body went out
+    body.pipe(stream);
+  }
+
+  private clearTimers(): void {
+    clearTimeout(this.headersTimer);
+    this.stream?.setTimeout(0);
+  }
+}

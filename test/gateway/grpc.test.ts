@@ -1,0 +1,410 @@
+// gRPC through the gateway: HTTP/2 clients (grpc-js over TLS) to h2c upstreams (`protocol: h2c`, a grpc-js server and
+// a bare node:http2 one): unary and streaming calls, metadata and trailers relayed, the upstream's statuses, the
+// gateway's own refusals as Trailers-Only gRPC answers, cancellation, GOAWAY, timeouts, and HTTP/1.1 clients on an
+// h2c upstream.
+import * as grpc from '@grpc/grpc-js';
+import { once } from 'node:events';
+import { createServer as createH2cServer, type Http2Server, type ServerHttp2Session } from 'node:http2';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { request } from 'undici';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { configSchema } from '../../src/config/index.js';
+import { Gateway, isGrpcRequest } from '../../src/gateway/index.js';
+import { relayedTrailers } from '../../src/mesh/index.js';
+import { silentLogger, systemClock } from '../../src/core/index.js';
+import {
+  recordingLogger,
+  startGateway,
+  tableAuthenticator,
+  testCertificate,
+  type Json,
+  type RunningGateway,
+} from './support.js';
+
+const raw = {
+  requestSerialize: (b: Buffer) => b,
+  requestDeserialize: (b: Buffer) => b,
+  responseSerialize: (b: Buffer) => b,
+  responseDeserialize: (b: Buffer) => b,
+};
+/** A service without a .proto: messages are raw bytes (JSON text here). */
+const service = {
+  echo: { path: '/test.Orders/Echo', requestStream: false, responseStream: false, ...raw },
+  list: { path: '/test.Orders/List', requestStream: false, responseStream: true, ...raw },
+  sum: { path: '/test.Orders/Sum', requestStream: true, responseStream: false, ...raw },
+  chat: { path: '/test.Orders/Chat', requestStream: true, responseStream: true, ...raw },
+  fail: { path: '/test.Orders/Fail', requestStream: false, responseStream: false, ...raw },
+  hang: { path: '/test.Orders/Hang', requestStream: false, responseStream: false, ...raw },
+} satisfies grpc.ServiceDefinition;
+const OrdersClient = grpc.makeGenericClientConstructor(service, 'Orders');
+type Client = InstanceType<typeof OrdersClient> & Record<string, Json>;
+
+const json = (value: unknown) => Buffer.from(JSON.stringify(value));
+const parse = (b: Buffer): Json => JSON.parse(b.toString('utf8'));
+
+/** The upstream gRPC service (plaintext HTTP/2: h2c), recording what it saw. */
+async function startGrpcUpstream() {
+  const seen = { cancelled: 0, hangs: 0 };
+  const server = new grpc.Server();
+  server.addService(service, {
+    echo(call: grpc.ServerUnaryCall<Buffer, Buffer>, done: grpc.sendUnaryData<Buffer>) {
+      const md = new grpc.Metadata();
+      md.set('x-upstream-header', 'yes');
+      call.sendMetadata(md);
+      const trailer = new grpc.Metadata();
+      trailer.set('x-upstream-trailer', 'also');
+      done(null, json({ got: parse(call.request), metadata: call.metadata.getMap() }), trailer);
+    },
+    list(call: grpc.ServerWritableStream<Buffer, Buffer>) {
+      const { n, size } = parse(call.request);
+      for (let i = 0; i < n; i++) call.write(json({ i, pad: 'x'.repeat(size) }));
+      call.end();
+    },
+    sum(call: grpc.ServerReadableStream<Buffer, Buffer>, done: grpc.sendUnaryData<Buffer>) {
+      let total = 0;
+      let count = 0;
+      call.on('data', (b: Buffer) => ((total += parse(b).n), (count += 1)));
+      call.on('end', () => done(null, json({ total, count })));
+    },
+    chat(call: grpc.ServerDuplexStream<Buffer, Buffer>) {
+      call.on('data', (b: Buffer) => call.write(json({ echo: parse(b).say })));
+      call.on('end', () => call.end());
+    },
+    fail(_call: grpc.ServerUnaryCall<Buffer, Buffer>, done: grpc.sendUnaryData<Buffer>) {
+      const md = new grpc.Metadata();
+      md.set('x-reason', 'gone');
+      done({ code: grpc.status.NOT_FOUND, details: 'no such order: 42 (ünïcode)', metadata: md });
+    },
+    hang(call: grpc.ServerUnaryCall<Buffer, Buffer>) {
+      seen.hangs += 1;
+      call.on('cancelled', () => (seen.cancelled += 1));
+    },
+  });
+  const port = await new Promise<number>((resolve, reject) =>
+    server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (err, p) =>
+      err ? reject(err) : resolve(p),
+    ),
+  );
+  return { url: `http://127.0.0.1:${port}`, seen, close: () => server.forceShutdown() };
+}
+
+/** A bare node:http2 h2c server (non-gRPC answers with trailers), closing each connection after `closeAfter` streams. */
+async function startH2cUpstream() {
+  const state = { sessions: 0, closeAfter: Infinity, streams: 0 };
+  const server: Http2Server = createH2cServer();
+  server.on('session', (s: ServerHttp2Session) => {
+    state.sessions += 1;
+    let n = 0;
+    s.on('stream', () => {
+      n += 1;
+      if (n >= state.closeAfter) setImmediate(() => s.close()); // GOAWAY after this stream
+    });
+  });
+  server.on('stream', (stream, headers) => {
+    state.streams += 1;
+    if (headers[':path'] === '/slow') return; // never answers
+    let body = '';
+    stream.setEncoding('utf8');
+    stream.on('data', (c: string) => (body += c));
+    stream.on('end', () => {
+      stream.respond({ ':status': 200, 'content-type': 'application/json' }, { waitForTrailers: true });
+      stream.on('wantTrailers', () =>
+        stream.sendTrailers(
+          headers[':path'] === '/malformed'
+            ? { 'content-length': '999' } // forbidden in trailers: the client's HTTP/2 layer resets the stream
+            : { 'x-checksum': 'abc', 'set-cookie': 'evil=1', 'www-authenticate': 'Basic' },
+        ),
+      );
+      const seen = { ...headers };
+      stream.end(JSON.stringify({ path: headers[':path'], method: headers[':method'], headers: seen, body }));
+    });
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const { port } = server.address() as { port: number };
+  return {
+    url: `http://127.0.0.1:${port}`,
+    state,
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
+}
+
+function client(gw: RunningGateway): Client {
+  return new OrdersClient(`127.0.0.1:${gw.port}`, grpc.credentials.createSsl(Buffer.from(testCertificate().certPem)), {
+    'grpc.ssl_target_name_override': 'localhost',
+    'grpc.default_authority': 'localhost',
+  }) as Client;
+}
+
+/** A unary call: the answer or the error, with the response metadata and the status's metadata. */
+function unary(c: Client, method: string, body: unknown, metadata = new grpc.Metadata(), deadlineMs = 10_000) {
+  return new Promise<{ value?: Json; error?: grpc.ServiceError; headers?: grpc.Metadata; status?: grpc.StatusObject }>(
+    (resolve) => {
+      const out: { value?: Json; error?: grpc.ServiceError; headers?: grpc.Metadata; status?: grpc.StatusObject } = {};
+      const call = c[method](
+        json(body),
+        metadata,
+        { deadline: Date.now() + deadlineMs },
+        (error: grpc.ServiceError | null, value?: Buffer) => {
+          if (error) out.error = error;
+          if (value) out.value = parse(value);
+        },
+      );
+      call.on('metadata', (md: grpc.Metadata) => (out.headers = md));
+      call.on('status', (status: grpc.StatusObject) => {
+        out.status = status;
+        setImmediate(() => resolve(out));
+      });
+    },
+  );
+}
+
+describe('gRPC through the gateway (HTTP/2 clients, h2c upstreams)', () => {
+  let grpcUp: Awaited<ReturnType<typeof startGrpcUpstream>>;
+  let h2c: Awaited<ReturnType<typeof startH2cUpstream>>;
+  let gw: RunningGateway;
+  let c: Client;
+  const recorded = recordingLogger();
+
+  beforeAll(async () => {
+    grpcUp = await startGrpcUpstream();
+    h2c = await startH2cUpstream();
+    const grpcWaf = { contentTypes: ['application/grpc'] };
+    gw = await startGateway(
+      {
+        upstreams: [
+          { name: 'orders', hosts: [grpcUp.url], protocol: 'h2c' },
+          { name: 'plain', hosts: [h2c.url], protocol: 'h2c', timeout: '500ms' },
+          { name: 'down', hosts: ['http://127.0.0.1:1'], protocol: 'h2c' },
+          { name: 'single', hosts: [grpcUp.url], protocol: 'h2c', maxConcurrent: 1, maxQueue: 0 },
+        ],
+        routes: [
+          {
+            name: 'limited',
+            pathPrefix: '/test.Orders/Fail',
+            upstream: 'orders',
+            limits: [{ name: 'per-ip', key: ['ip'], rate: 1, per: '1h', burst: 0 }],
+            waf: grpcWaf,
+          },
+          { name: 'private', pathPrefix: '/test.Private/', upstream: 'orders', auth: { kind: 'jwt' }, waf: grpcWaf },
+          { name: 'down', pathPrefix: '/test.Down/', upstream: 'down', waf: grpcWaf },
+          { name: 'hang', pathPrefix: '/test.Orders/Hang', upstream: 'single', waf: grpcWaf },
+          { name: 'orders', pathPrefix: '/test.Orders/', upstream: 'orders', waf: grpcWaf },
+          { name: 'plain', pathPrefix: '/', upstream: 'plain' },
+        ],
+        http2: { enabled: true },
+      },
+      { logger: recorded.logger, authenticator: tableAuthenticator({}) },
+    );
+    c = client(gw);
+  });
+  afterAll(async () => {
+    c?.close();
+    await gw?.close();
+    grpcUp?.close();
+    await h2c?.close();
+  });
+
+  it('relays a unary call: message, metadata both ways, the upstream trailers, status OK', async () => {
+    const md = new grpc.Metadata();
+    md.set('x-custom', 'hello');
+    md.set('x-gatehouse-sub', 'forged');
+    const r = await unary(c, 'echo', { order: 42 }, md);
+    expect(r.error).toBeUndefined();
+    expect(r.value.got).toEqual({ order: 42 });
+    const seen = r.value.metadata as Record<string, string>;
+    expect(seen['x-custom']).toBe('hello');
+    expect(seen['x-gatehouse-sub']).toBeUndefined(); // caller-sent identity headers are stripped
+    expect(seen['x-forwarded-for']).toBe('127.0.0.1');
+    expect(seen['x-request-id']).toMatch(/./);
+    expect(r.headers?.get('x-upstream-header')).toEqual(['yes']);
+    expect(r.headers?.get('x-request-id')).toEqual([seen['x-request-id']]);
+    expect(r.status?.code).toBe(grpc.status.OK);
+    expect(r.status?.metadata.get('x-upstream-trailer')).toEqual(['also']);
+  });
+
+  it('streams a server-streaming call in order', async () => {
+    const call = c.list(json({ n: 200, size: 2_000 }));
+    const got: number[] = [];
+    call.on('data', (b: Buffer) => got.push(parse(b).i));
+    const [status] = (await once(call, 'status')) as [grpc.StatusObject];
+    expect(status.code).toBe(grpc.status.OK);
+    expect(got).toEqual(Array.from({ length: 200 }, (_, i) => i));
+  });
+
+  it('streams a client-streaming call without buffering it in the WAF', async () => {
+    const result = new Promise<Json>((resolve, reject) => {
+      const call = c.sum((err: grpc.ServiceError | null, value?: Buffer) =>
+        err ? reject(err) : resolve(parse(value!)),
+      );
+      for (let i = 1; i <= 50; i++) call.write(json({ n: i }));
+      call.end();
+    });
+    expect(await result).toEqual({ total: 1275, count: 50 });
+  });
+
+  it('carries a bidirectional call message by message (an answer before the caller sends the next)', async () => {
+    const call = c.chat();
+    const replies: string[] = [];
+    for (const say of ['one', 'two', 'three']) {
+      call.write(json({ say }));
+      const [b] = (await once(call, 'data')) as [Buffer];
+      replies.push(parse(b).echo);
+    }
+    call.end();
+    const [status] = (await once(call, 'status')) as [grpc.StatusObject];
+    expect(replies).toEqual(['one', 'two', 'three']);
+    expect(status.code).toBe(grpc.status.OK);
+  });
+
+  it("relays the upstream's error status, its message and its trailing metadata", async () => {
+    const r = await unary(c, 'fail', {});
+    expect(r.error?.code).toBe(grpc.status.NOT_FOUND);
+    expect(r.error?.details).toBe('no such order: 42 (ünïcode)');
+    expect(r.status?.metadata.get('x-reason')).toEqual(['gone']);
+  });
+
+  it('refuses a rate-limited call as RESOURCE_EXHAUSTED, Trailers-Only, with Retry-After and RateLimit', async () => {
+    await unary(c, 'fail', {}); // whatever the test before used of the budget: the route admits one call per hour
+    const r = await unary(c, 'fail', {});
+    expect(r.error?.code).toBe(grpc.status.RESOURCE_EXHAUSTED);
+    expect(r.error?.details).toMatch(/^ERR_RATE_LIMITED: /);
+    const md = r.status!.metadata;
+    expect(Number(md.get('retry-after')[0])).toBeGreaterThan(0);
+    expect(String(md.get('ratelimit')[0])).toMatch(/^"per-ip";r=0;t=\d+$/);
+    expect(md.get('x-request-id')[0]).toMatch(/./);
+    await sleep(50); // the access line is written off the request path
+    const line = recorded.lines.filter((l) => l.log === 'access' && l.route === 'limited').at(-1);
+    expect(line).toMatchObject({ status: 200, grpc_status: grpc.status.RESOURCE_EXHAUSTED, http_version: '2.0' });
+  });
+
+  it('refuses a call without credentials as UNAUTHENTICATED, and an unreachable upstream as UNAVAILABLE', async () => {
+    const Private = grpc.makeGenericClientConstructor(
+      { echo: { ...service.echo, path: '/test.Private/Echo' }, down: { ...service.echo, path: '/test.Down/Echo' } },
+      'Private',
+    );
+    const p = new Private(`127.0.0.1:${gw.port}`, grpc.credentials.createSsl(Buffer.from(testCertificate().certPem)), {
+      'grpc.ssl_target_name_override': 'localhost',
+    }) as Client;
+    try {
+      const denied = await unary(p, 'echo', {});
+      expect(denied.error?.code).toBe(grpc.status.UNAUTHENTICATED);
+      expect(denied.status?.metadata.get('www-authenticate')).toEqual(['Bearer realm="gatehouse"']);
+      const down = await unary(p, 'down', {});
+      expect(down.error?.code).toBe(grpc.status.UNAVAILABLE);
+      expect(down.error?.details).toMatch(/^ERR_GATEWAY_UPSTREAM_FAILED: /);
+    } finally {
+      p.close();
+    }
+  });
+
+  it('cancels the upstream stream when the caller gives up (deadline), and frees its one slot', async () => {
+    // The route's upstream admits one call at a time and queues none: a slot kept by the abandoned call would make
+    // the next one UNAVAILABLE (503 ERR_GATEWAY_OVERLOADED) instead of reaching the upstream.
+    for (const round of [1, 2]) {
+      const r = await unary(c, 'hang', {}, new grpc.Metadata(), 300);
+      expect(r.error?.code).toBe(grpc.status.DEADLINE_EXCEEDED);
+      expect(grpcUp.seen.hangs).toBe(round);
+      await expect.poll(() => grpcUp.seen.cancelled, { timeout: 5_000 }).toBe(round);
+    }
+  });
+
+  it('serves HTTP/1.1 clients on an h2c upstream: :authority from the origin, te: trailers, trailers relayed', async () => {
+    const res = await request(`${gw.url}/items?q=1`, {
+      method: 'POST',
+      body: 'hello',
+      headers: { 'content-type': 'text/plain' },
+      dispatcher: gw.agent,
+    });
+    const body = (await res.body.json()) as Json;
+    expect(res.statusCode).toBe(200);
+    expect(body).toMatchObject({ path: '/items?q=1', method: 'POST', body: 'hello' });
+    expect(body.headers[':authority']).toBe(new URL(h2c.url).host);
+    expect(body.headers.te).toBe('trailers');
+    expect(body.headers['x-forwarded-proto']).toBe('https');
+    // node sends an answer without Content-Length chunked, so the trailer section reaches the HTTP/1.1 client;
+    // cookie and authentication fields are not relayed in it.
+    expect(res.trailers).toEqual({ 'x-checksum': 'abc' });
+  });
+
+  it('cuts the answer (never a complete-looking one) when the upstream stream fails after its fields', async () => {
+    const res = await request(`${gw.url}/malformed`, { dispatcher: gw.agent });
+    expect(res.statusCode).toBe(200);
+    await expect(res.body.text()).rejects.toThrow(/other side closed|terminated/);
+  });
+
+  it('opens a new connection after the upstream sends GOAWAY', async () => {
+    h2c.state.closeAfter = 1;
+    try {
+      const sessions = h2c.state.sessions;
+      for (let i = 0; i < 3; i++) {
+        const res = await request(`${gw.url}/again/${i}`, { dispatcher: gw.agent });
+        expect(res.statusCode).toBe(200);
+        await res.body.text();
+        await sleep(20);
+      }
+      expect(h2c.state.sessions).toBeGreaterThanOrEqual(sessions + 2);
+    } finally {
+      h2c.state.closeAfter = Infinity;
+    }
+  });
+
+  it('answers 504 when the h2c upstream sends no response fields within its timeout', async () => {
+    const res = await request(`${gw.url}/slow`, { dispatcher: gw.agent });
+    const body = (await res.body.json()) as Json;
+    expect(res.statusCode).toBe(504);
+    expect(body.code).toBe('ERR_GATEWAY_UPSTREAM_TIMEOUT');
+  });
+});
+
+describe('gRPC helpers and h2c configuration', () => {
+  it('recognises gRPC content types (not gRPC-Web)', () => {
+    expect(isGrpcRequest({ 'content-type': 'application/grpc' })).toBe(true);
+    expect(isGrpcRequest({ 'content-type': 'application/grpc+proto' })).toBe(true);
+    expect(isGrpcRequest({ 'content-type': 'Application/GRPC;charset=utf-8' })).toBe(true);
+    expect(isGrpcRequest({ 'content-type': 'application/grpc-web' })).toBe(false);
+    expect(isGrpcRequest({ 'content-type': 'application/grpcx' })).toBe(false);
+    expect(isGrpcRequest({ 'content-type': 'application/json' })).toBe(false);
+    expect(isGrpcRequest({})).toBe(false);
+  });
+
+  it('relays trailer fields but not framing, cookies, authentication or hop-by-hop ones', () => {
+    expect(relayedTrailers({})).toBeUndefined();
+    expect(relayedTrailers(undefined)).toBeUndefined();
+    expect(
+      relayedTrailers({
+        'grpc-status': '0',
+        'grpc-message': 'ok',
+        'content-length': '1',
+        'set-cookie': ['a=1'],
+        'www-authenticate': 'Basic',
+        connection: 'close',
+        trailer: 'x',
+      }),
+    ).toEqual({ 'grpc-status': '0', 'grpc-message': 'ok' });
+  });
+
+  it('refuses h2c upstreams with https:// hosts or mtls, and WebSocket routes to them', () => {
+    const parse = (upstream: object) =>
+      configSchema.safeParse({ gateway: { upstreams: [{ name: 'u', ...upstream }] } });
+    const tls = parse({ hosts: ['http://127.0.0.1:1', 'https://127.0.0.1:2'], protocol: 'h2c' });
+    expect(tls.success).toBe(false);
+    expect(JSON.stringify(tls.error?.issues)).toMatch(/"path":\["gateway","upstreams",0,"hosts",1\].*h2c needs http/);
+    const mtls = parse({
+      hosts: ['https://127.0.0.1:2'],
+      protocol: 'h2c',
+      mtls: { spiffeId: 'spiffe://td/ns/a/sa/b' },
+    });
+    expect(mtls.success).toBe(false);
+    expect(JSON.stringify(mtls.error?.issues)).toMatch(/"mtls"\].*plaintext HTTP\/2/);
+    const config = configSchema.parse({
+      gateway: {
+        upstreams: [{ name: 'u', hosts: ['http://127.0.0.1:1'], protocol: 'h2c' }],
+        routes: [{ name: 'ws', pathPrefix: '/ws/', upstream: 'u', websocket: true }],
+      },
+    });
+    expect(() => new Gateway({ clock: systemClock, logger: silentLogger, config: config.gateway })).toThrow(
+      /gateway\.routes\.0\.websocket: route ws carries WebSocket handshakes .* which speaks h2c/,
+    );
+  });
+});
