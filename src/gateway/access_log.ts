@@ -17,7 +17,7 @@ export interface AccessEntry {
   client_id?: string;
   /** `2.0` on an HTTP/2 request (absent on HTTP/1.1). */
   http_version?: '2.0';
-  /** The gRPC status of a gRPC call the gateway refused itself (its HTTP status is 200, as gRPC requires). */
+  /** A gRPC call's status: the gateway's refusal or the upstream's `grpc-status` trailer (the HTTP status is 200). */
   grpc_status?: number;
 }
 

@@ -13,6 +13,7 @@ import { GatewayMetrics } from './gateway_metrics.js';
 import { buildGatewayState, type GatewayState } from './gateway_state.js';
 import { OverLimitCache } from './over_limit_cache.js';
 import { buildPipeline, noopStage, runPipeline, type RequestContext, type Stage, type StageRun } from './pipeline.js';
+import { isGrpcRequest } from './problem_response.js';
 import { createRateLimitStage } from './rate_limit_stage.js';
 import { RedisGuard } from './redis_guard.js';
 import { RequestEnd } from './request_end.js';
@@ -295,6 +296,7 @@ export class Gateway {
         requestId: ctx.requestId,
         responseHeaders: ctx.responseHeaders,
         hsts: ctx.hsts,
+        grpcStatus: isGrpcRequest(ctx.req.headers) ? (status) => (ctx.grpcStatus = status) : undefined,
       },
       ctx.permit!,
     );

@@ -52,7 +52,7 @@ export interface RequestContext {
   responseHeaders: Record<string, string> | undefined;
   /** The breaker permit of the shedding stage, consumed by the proxy stage. */
   permit: BreakerPermit | undefined;
-  /** The gRPC status of a gRPC call the gateway refused itself (a Trailers-Only answer; logged as `grpc_status`). */
+  /** A gRPC call's status: the gateway's refusal (a Trailers-Only answer) or the upstream's trailer (`grpc_status`). */
   grpcStatus: number | undefined;
   /** Set by a stage that answered the request itself (a block, a cache hit, a 429): later stages are skipped. */
   answered: boolean;

@@ -1,4 +1,5 @@
 import type { IncomingHttpHeaders, OutgoingHttpHeaders, ServerResponse } from 'node:http';
+import type { Dispatcher } from 'undici';
 import { AnswerExchange, type ExchangeOutcome } from '../mesh/index.js';
 import { clientResponseHeaders } from './forwarded_headers.js';
 import { addGatewayHeaders } from './ratelimit_headers.js';
@@ -11,6 +12,8 @@ export interface AnswerFields {
   responseHeaders: Record<string, string> | undefined;
   /** Strict-Transport-Security for the client's answer when the upstream sends none (undefined: none added). */
   hsts: string | undefined;
+  /** A gRPC call's: receives the `grpc-status` the upstream ended it with (for the access log). */
+  grpcStatus?: (status: number) => void;
 }
 
 /**
@@ -29,6 +32,13 @@ export class ProxyExchange extends AnswerExchange {
     done: (outcome: ExchangeOutcome) => void,
   ) {
     super(res, done);
+  }
+
+  override onResponseEnd(controller: Dispatcher.DispatchController, trailers?: IncomingHttpHeaders): void {
+    const report = this.forward.grpcStatus;
+    const status = trailers?.['grpc-status'];
+    if (report !== undefined && typeof status === 'string' && /^\d{1,2}$/.test(status)) report(Number(status));
+    super.onResponseEnd(controller, trailers);
   }
 
   protected override answerHeaders(headers: IncomingHttpHeaders): OutgoingHttpHeaders {

@@ -221,6 +221,9 @@ describe('gRPC through the gateway (HTTP/2 clients, h2c upstreams)', () => {
     expect(r.headers?.get('x-request-id')).toEqual([seen['x-request-id']]);
     expect(r.status?.code).toBe(grpc.status.OK);
     expect(r.status?.metadata.get('x-upstream-trailer')).toEqual(['also']);
+    await sleep(50);
+    const line = recorded.lines.filter((l) => l.log === 'access' && l.route === 'orders').at(-1);
+    expect(line).toMatchObject({ status: 200, grpc_status: grpc.status.OK, http_version: '2.0' });
   });
 
   it('streams a server-streaming call in order', async () => {
@@ -262,6 +265,9 @@ describe('gRPC through the gateway (HTTP/2 clients, h2c upstreams)', () => {
     expect(r.error?.code).toBe(grpc.status.NOT_FOUND);
     expect(r.error?.details).toBe('no such order: 42 (ünïcode)');
     expect(r.status?.metadata.get('x-reason')).toEqual(['gone']);
+    await sleep(50); // the access line is written off the request path
+    const line = recorded.lines.filter((l) => l.log === 'access' && l.route === 'limited').at(-1);
+    expect(line).toMatchObject({ status: 200, grpc_status: grpc.status.NOT_FOUND });
   });
 
   it('refuses a rate-limited call as RESOURCE_EXHAUSTED, Trailers-Only, with Retry-After and RateLimit', async () => {
