@@ -167,6 +167,12 @@ export function gatewaySection() {
       })
       .prefault({})
       .describe('Response cache of the route (docs/gateway-cache.md).'),
+    grpcWeb: z
+      .boolean()
+      .default(false)
+      .describe(
+        'Translate gRPC-Web calls (`application/grpc-web`, `application/grpc-web-text`, from browsers) to gRPC for the route\'s upstream, which must be `protocol: h2c` (Envoy\'s grpc_web filter); other requests pass unchanged (docs/gateway.md "gRPC-Web").',
+      ),
     websocket: z
       .boolean()
       .default(false)

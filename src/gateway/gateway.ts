@@ -13,6 +13,7 @@ import { GatewayMetrics } from './gateway_metrics.js';
 import { buildGatewayState, type GatewayState } from './gateway_state.js';
 import { OverLimitCache } from './over_limit_cache.js';
 import { buildPipeline, noopStage, runPipeline, type RequestContext, type Stage, type StageRun } from './pipeline.js';
+import { GrpcWebAnswer, grpcWebCall, grpcWebTextBody } from './grpc_web.js';
 import { isGrpcRequest } from './problem_response.js';
 import { createRateLimitStage } from './rate_limit_stage.js';
 import { RedisGuard } from './redis_guard.js';
@@ -287,16 +288,28 @@ export class Gateway {
 
   private proxy(ctx: RequestContext): Promise<void> {
     ctx.upstreamStartedAt = this.o.clock.now();
-    return ctx.route!.upstream.send(
+    const route = ctx.route!;
+    const headers = this.forwardHeaders(ctx);
+    const web = route.config.grpcWeb ? grpcWebCall(ctx.req.headers) : undefined;
+    if (web !== undefined) {
+      // gRPC-Web in, gRPC out (Envoy's grpc_web filter): the upstream gets gRPC's media type and, for a text call,
+      // the decoded bytes (whose length differs from the base64's).
+      headers['content-type'] = web.upstreamType;
+      if (web.text) delete headers['content-length'];
+    }
+    return route.upstream.send(
       {
         req: ctx.req,
         res: ctx.res,
         path: ctx.upstreamTarget,
-        headers: this.forwardHeaders(ctx),
+        headers,
+        body: web?.text ? grpcWebTextBody(ctx.req) : undefined,
         requestId: ctx.requestId,
         responseHeaders: ctx.responseHeaders,
         hsts: ctx.hsts,
-        grpcStatus: isGrpcRequest(ctx.req.headers) ? (status) => (ctx.grpcStatus = status) : undefined,
+        grpcStatus:
+          web !== undefined || isGrpcRequest(ctx.req.headers) ? (status) => (ctx.grpcStatus = status) : undefined,
+        grpcWeb: web === undefined ? undefined : new GrpcWebAnswer(web),
       },
       ctx.permit!,
     );

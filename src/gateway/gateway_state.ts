@@ -56,6 +56,12 @@ export function buildGatewayState(
         `route ${r.name} carries WebSocket handshakes (HTTP/1.1 Upgrade) to upstream ${r.upstream}, which speaks h2c`,
       );
     }
+    if (r.grpcWeb && !h2c.has(r.upstream)) {
+      throw invalid(
+        `routes.${i}.grpcWeb`,
+        `route ${r.name} translates gRPC-Web to gRPC, which upstream ${r.upstream} does not speak (it needs protocol h2c)`,
+      );
+    }
     if (routeNames.has(r.name)) throw invalid(`routes.${i}.name`, `two routes are named ${r.name}`);
     routeNames.add(r.name);
     const seen = new Set<string>();

@@ -220,11 +220,14 @@ class H2cExchange implements Dispatcher.DispatchController {
       const status = Number(fields[':status']);
       if (flags & NGHTTP2_FLAG_END_STREAM && fields['grpc-status'] !== undefined) {
         // A gRPC Trailers-Only answer (status and trailing metadata in the one header block): relayed as response
-        // fields and trailers, a shape every gRPC client reads (node's compatibility response cannot end a stream
+        // fields (its Content-Type and Date) and trailers (the rest), a shape every gRPC client reads (node's compatibility response cannot end a stream
         // on its HEADERS frame, and a client that gets grpc-status in non-final headers reports INTERNAL).
-        const { 'content-type': type, ...trailing } = withoutPseudo(fields);
+        const { 'content-type': type, date, ...trailing } = withoutPseudo(fields);
         this.trailers = trailing;
-        this.handler.onResponseStart?.(this, status, type === undefined ? {} : { 'content-type': type }, '');
+        const head: IncomingHttpHeaders = {};
+        if (type !== undefined) head['content-type'] = type;
+        if (date !== undefined) head.date = date;
+        this.handler.onResponseStart?.(this, status, head, '');
         return;
       }
       this.handler.onResponseStart?.(this, status, withoutPseudo(fields), '');

@@ -1,4 +1,6 @@
+import type { IncomingHttpHeaders } from 'node:http';
 import { GatehouseError, isGatehouseError } from '../core/index.js';
+import { grpcWebCall } from './grpc_web.js';
 import type { RequestContext } from './pipeline.js';
 
 /** RFC 9457 problem types of draft-ietf-httpapi-ratelimit-headers-11 §5. */
@@ -56,6 +58,18 @@ export function isGrpcRequest(headers: { 'content-type'?: string | undefined }):
   return Number.isNaN(next) || next === 43 /* + */ || next === 59 /* ; */ || next === 32; /* space */
 }
 
+/**
+ * The media type of a gRPC answer to a request: `application/grpc` for a gRPC call, the call's own gRPC-Web type for a
+ * gRPC-Web one (`+proto` added when it names no format), undefined for anything else.
+ *
+ * @example
+ * grpcAnswerType({ 'content-type': 'application/grpc-web-text' }); // 'application/grpc-web-text+proto'
+ */
+export function grpcAnswerType(headers: IncomingHttpHeaders): string | undefined {
+  if (isGrpcRequest(headers)) return 'application/grpc';
+  return grpcWebCall(headers)?.answerType;
+}
+
 /** gRPC's `grpc-message` encoding: UTF-8, bytes outside printable ASCII and `%` percent-encoded. */
 function grpcMessage(text: string): string {
   let out = '';
@@ -69,15 +83,15 @@ function grpcMessage(text: string): string {
 }
 
 /**
- * Answers a gRPC call the gateway refuses as gRPC clients expect (what Envoy does for its local replies): a
+ * Answers a gRPC (or gRPC-Web) call the gateway refuses as gRPC clients expect (what Envoy does for its local replies): a
  * Trailers-Only response, HTTP status 200 with `grpc-status` and `grpc-message` in the one header block, which on
  * HTTP/2 ends the stream (END_STREAM on HEADERS: a client waits for trailers otherwise). The gateway's fields
  * (request id, Retry-After, RateLimit, WWW-Authenticate) go with it. Returns the gRPC status.
  */
-function sendGrpcRefusal(ctx: ProblemTarget, e: GatehouseError, extras: ProblemExtras): number {
+function sendGrpcRefusal(ctx: ProblemTarget, type: string, e: GatehouseError, extras: ProblemExtras): number {
   const status = GRPC_STATUS[e.status] ?? GRPC_UNKNOWN;
   const fields: Record<string, string | number> = {
-    'content-type': 'application/grpc',
+    'content-type': type,
     'grpc-status': status,
     'grpc-message': grpcMessage(`${e.code}: ${e.message}`),
     'x-request-id': ctx.requestId,
@@ -111,8 +125,9 @@ export function sendProblem(ctx: ProblemTarget, err: unknown, extras: ProblemExt
     res.destroy();
     return e.status;
   }
-  if (ctx.req !== undefined && isGrpcRequest(ctx.req.headers)) {
-    sendGrpcRefusal(ctx, e, extras);
+  const grpcType = ctx.req === undefined ? undefined : grpcAnswerType(ctx.req.headers);
+  if (grpcType !== undefined) {
+    sendGrpcRefusal(ctx, grpcType, e, extras);
     return e.status;
   }
   const body = JSON.stringify({

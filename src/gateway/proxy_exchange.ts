@@ -1,7 +1,8 @@
 import type { IncomingHttpHeaders, OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import type { Dispatcher } from 'undici';
-import { AnswerExchange, type ExchangeOutcome } from '../mesh/index.js';
+import { AnswerExchange, relayedTrailers, type ExchangeOutcome } from '../mesh/index.js';
 import { clientResponseHeaders } from './forwarded_headers.js';
+import type { GrpcWebAnswer } from './grpc_web.js';
 import { addGatewayHeaders } from './ratelimit_headers.js';
 import { addHsts } from './strict_transport_security.js';
 
@@ -14,6 +15,8 @@ export interface AnswerFields {
   hsts: string | undefined;
   /** A gRPC call's: receives the `grpc-status` the upstream ended it with (for the access log). */
   grpcStatus?: (status: number) => void;
+  /** A gRPC-Web call's: turns the upstream's gRPC answer into gRPC-Web (route `grpcWeb: true`). */
+  grpcWeb?: GrpcWebAnswer | undefined;
 }
 
 /**
@@ -27,17 +30,33 @@ export interface AnswerFields {
  */
 export class ProxyExchange extends AnswerExchange {
   constructor(
-    res: ServerResponse,
+    private readonly response: ServerResponse,
     private readonly forward: AnswerFields,
     done: (outcome: ExchangeOutcome) => void,
   ) {
-    super(res, done);
+    super(response, done);
+  }
+
+  override onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
+    const web = this.forward.grpcWeb;
+    if (web === undefined) return super.onResponseData(controller, chunk);
+    const out = web.data(chunk);
+    if (out.length > 0) super.onResponseData(controller, out); // base64 waits for whole 3-byte groups
   }
 
   override onResponseEnd(controller: Dispatcher.DispatchController, trailers?: IncomingHttpHeaders): void {
     const report = this.forward.grpcStatus;
     const status = trailers?.['grpc-status'];
     if (report !== undefined && typeof status === 'string' && /^\d{1,2}$/.test(status)) report(Number(status));
+    const web = this.forward.grpcWeb;
+    if (web !== undefined) {
+      // gRPC-Web carries the trailers in the body (browsers cannot read HTTP trailers).
+      const tail = web.end(relayedTrailers(trailers));
+      if (tail !== undefined) {
+        if (tail.length > 0) this.response.write(tail);
+        return super.onResponseEnd(controller, undefined);
+      }
+    }
     super.onResponseEnd(controller, trailers);
   }
 
@@ -46,6 +65,7 @@ export class ProxyExchange extends AnswerExchange {
     const out = clientResponseHeaders(headers, f.requestId);
     if (f.responseHeaders) addGatewayHeaders(out, f.responseHeaders);
     addHsts(out, f.hsts);
+    f.grpcWeb?.head(out);
     return out;
   }
 }

@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Readable } from 'node:stream';
 import { Pool } from 'undici';
 import { GatehouseError, isGatehouseError, upstreamFailureKind, type Clock, type Logger } from '../core/index.js';
 import { CircuitBreaker, CircuitOpenError, type BreakerPermit } from '../ratelimit/index.js';
@@ -33,6 +34,8 @@ export interface ForwardRequest extends AnswerFields {
   path: string;
   res: ServerResponse;
   headers: Record<string, string>;
+  /** The body sent upstream instead of `req` itself (a gRPC-Web text call's decoded body). */
+  body?: Readable | undefined;
 }
 
 /**
@@ -161,7 +164,7 @@ export class Upstream {
             path: f.path,
             method: req.method as 'GET',
             headers: f.headers,
-            body: hasBody ? req : null,
+            body: hasBody ? (f.body ?? req) : null,
             headersTimeout: this.timeout,
             bodyTimeout: this.timeout,
           },
@@ -224,9 +227,10 @@ export class Upstream {
       permit.release();
       return;
     }
-    if (isGatehouseError(outcome.error, 'ERR_HTTP_PAYLOAD_TOO_LARGE')) {
-      // The client's chunked body went over `http.bodyLimit` (src/gateway/body_limit.ts): the client's fault, not the
-      // upstream's, so a caller cannot open the breaker or eject hosts with oversized bodies.
+    if (isGatehouseError(outcome.error) && outcome.error.status < 500) {
+      // The client's body failed: over `http.bodyLimit` (src/gateway/body_limit.ts), or not the base64 a gRPC-Web
+      // text call must send. The client's fault, not the upstream's, so a caller cannot open the breaker or eject
+      // hosts with bad bodies.
       permit.release();
       if (res.headersSent) res.destroy();
       else throw outcome.error;

@@ -5,7 +5,7 @@ import { GatehouseError, type Logger } from '../../core/index.js';
 import { standInFor } from '../body_limit.js';
 import type { GatewayMetrics } from '../gateway_metrics.js';
 import type { RequestContext, StageRun } from '../pipeline.js';
-import { isGrpcRequest, sendProblem } from '../problem_response.js';
+import { grpcAnswerType, sendProblem } from '../problem_response.js';
 import { queryParams } from './request_params.js';
 import { inspectBody, inspectHead, type WafConfig, type WafVerdict } from './waf_rules.js';
 
@@ -101,8 +101,9 @@ export function createWafStages(o: WafStageOptions): WafStages {
   const body: StageRun = (ctx) => {
     const config = ctx.route!.config.waf;
     const req = ctx.req;
-    // gRPC bodies are binary length-prefixed messages, often streamed both ways: buffering one would stall the call.
-    if (config.mode === 'off' || !hasBody(req) || isGrpcRequest(req.headers)) return;
+    // gRPC (and gRPC-Web) bodies are binary length-prefixed messages, often streamed both ways: buffering one would
+    // stall the call.
+    if (config.mode === 'off' || !hasBody(req) || grpcAnswerType(req.headers) !== undefined) return;
     return (async () => {
       const chunks: Buffer[] = [];
       let total = 0;
