@@ -2,7 +2,8 @@
 // TLS 1.3 only), one route `/` with `auth: jwt` (the resource-server verifier on static keys, verified-token cache on)
 // and one local limit per client, proxying to the backend. Input { certPem, keyPem, backend, limit?, plain? } where
 // limit is { rate, per, burst } (default: high enough never to reject) and plain: true makes the route public with no
-// limit (the gateway's own cost without auth); http2: true offers HTTP/2 (gateway.http2.enabled). Prints { port, token }: a token the route admits,
+// limit (the gateway's own cost without auth); http2: true offers HTTP/2 (gateway.http2.enabled); grpc: true makes
+// `backend` an h2c upstream (protocol: h2c) and admits application/grpc bodies (HTTP/2 on). Prints { port, token }: a token the route admits,
 // signed with src/crypto signJwt. Stops on SIGTERM.
 import { verifiedJwt } from '../../dist/app/gateway_authenticator.js';
 import { loadConfig } from '../../dist/config/index.js';
@@ -11,21 +12,22 @@ import { generateSigningKey, publicJwk, signJwt } from '../../dist/crypto/index.
 import { Gateway, createGatewayServer } from '../../dist/gateway/index.js';
 import { createVerifier } from '../../dist/resource/index.js';
 
-const { certPem, keyPem, backend, limit, plain, http2 } = JSON.parse(process.argv[2]);
+const { certPem, keyPem, backend, limit, plain, http2, grpc } = JSON.parse(process.argv[2]);
 const ISSUER = 'https://id.bench.example';
 const AUDIENCE = 'gateway';
 const config = loadConfig({
   overrides: {
     gateway: {
       jwtAudience: AUDIENCE,
-      http2: { enabled: http2 === true },
-      upstreams: [{ name: 'backend', hosts: [backend] }],
+      http2: { enabled: http2 === true || grpc === true },
+      upstreams: [{ name: 'backend', hosts: [backend], ...(grpc ? { protocol: 'h2c' } : {}) }],
       routes: [
         {
           name: 'bench',
           pathPrefix: '/',
           upstream: 'backend',
           auth: plain ? { kind: 'none' } : { kind: 'jwt', scopes: ['orders:read'] },
+          ...(grpc ? { waf: { contentTypes: ['application/grpc'] } } : {}),
           limits: plain
             ? []
             : [

@@ -4,7 +4,8 @@
 // SIGTERM stops nginx (SIGQUIT) and removes the temp dir. Input { certPem, keyPem, backend, limit? }: with
 // limit { rate, burst } (requests per second), limit_req keyed by the Authorization header (one key per bearer
 // token, as the gateway limits per client) with `burst=<burst> nodelay` and 429 for refusals: issue 7's reference line.
-// With http2: true the listener offers HTTP/2 as well (`listen ... ssl http2`).
+// With http2: true the listener offers HTTP/2 as well (`listen ... ssl http2`); with grpc: true it does, and passes
+// every request to `backend` as gRPC over h2c (`grpc_pass grpc://`, keepalive connections).
 import { spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -14,7 +15,7 @@ import { join } from 'node:path';
 import { setTimeout, clearTimeout } from 'node:timers';
 import { setTimeout as sleep } from 'node:timers/promises';
 
-const { certPem, keyPem, backend, limit, http2 } = JSON.parse(process.argv[2]);
+const { certPem, keyPem, backend, limit, http2, grpc } = JSON.parse(process.argv[2]);
 const bin = ['/usr/sbin/nginx', '/usr/local/sbin/nginx', '/usr/local/nginx/sbin/nginx'].find(
   (p) => spawnSync(p, ['-v']).status === 0,
 );
@@ -60,14 +61,16 @@ ${limit ? `  limit_req_zone $http_authorization zone=perclient:10m rate=${limit.
     keepalive_requests 1000000;
   }
   server {
-    listen 127.0.0.1:${port} ssl${http2 ? ' http2' : ''};
+    listen 127.0.0.1:${port} ssl${http2 || grpc ? ' http2' : ''};
     ssl_certificate ${dir}/cert.pem;
     ssl_certificate_key ${dir}/key.pem;
     ssl_protocols TLSv1.3;
     location / {
-${limit ? `      limit_req zone=perclient burst=${limit.burst} nodelay;\n` : ''}      proxy_pass http://backend;
-      proxy_http_version 1.1;
-      proxy_set_header Connection "";
+${limit ? `      limit_req zone=perclient burst=${limit.burst} nodelay;\n` : ''}${
+    grpc
+      ? '      grpc_pass grpc://backend;'
+      : '      proxy_pass http://backend;\n      proxy_http_version 1.1;\n      proxy_set_header Connection "";'
+  }
     }
   }
 }

@@ -3,60 +3,21 @@
 // same listener, over HTTP/1.1 (h2load --h1, 32 connections); nginx with `listen ... ssl http2` in the same table.
 // Every server and the backend run in their own processes on loopback, TLS 1.3. Any failed or non-2xx request fails
 // the suite: a broken target must not pass as a slow one. No target: issue 7 asks for none on HTTP/2.
-import { execFile, spawnSync } from 'node:child_process';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
+import { h2load, requireH2load } from '../lib/h2load.mjs';
 import { serverGroup } from '../lib/http_load.mjs';
 import { cpuMs, median } from '../lib/measure.mjs';
 import { selfSigned } from '../lib/tls.mjs';
 
 const servers = join(dirname(fileURLToPath(import.meta.url)), '..', 'servers');
-const exec = promisify(execFile);
 const ROUNDS = 3;
 const SECONDS = 4;
 const CONNECTIONS = 32;
 const STREAMS = 10;
 
-/** One h2load run; resolves with succeeded requests per second, or throws on any failure or non-2xx answer. */
-async function h2load(url, token, { h1, seconds, warmup = 1 }) {
-  const args = [
-    ...(h1 ? ['--h1'] : []),
-    '-c',
-    String(CONNECTIONS),
-    '-m',
-    String(h1 ? 1 : STREAMS),
-    '-t',
-    '1',
-    '-D',
-    String(seconds),
-    `--warm-up-time=${warmup}`,
-    '-H',
-    `authorization: Bearer ${token}`,
-    url,
-  ];
-  const { stdout } = await exec('h2load', args, { maxBuffer: 1 << 20 });
-  const requests = /requests: (\d+) total, \d+ started, (\d+) done, (\d+) succeeded, (\d+) failed, (\d+) errored/.exec(
-    stdout,
-  );
-  const codes = /status codes: (\d+) 2xx, (\d+) 3xx, (\d+) 4xx, (\d+) 5xx/.exec(stdout);
-  const protocol = /Application protocol: (\S+)/.exec(stdout)?.[1];
-  if (!requests || !codes) throw new Error(`h2load: unreadable output\n${stdout}`);
-  const [, , , succeeded, failed, errored] = requests.map(Number);
-  const non2xx = Number(codes[2]) + Number(codes[3]) + Number(codes[4]);
-  if (failed > 0 || errored > 0 || non2xx > 0 || succeeded === 0) {
-    throw new Error(
-      `h2load ${url}: ${failed} failed, ${errored} errored, ${non2xx} non-2xx, ${succeeded} ok\n${stdout}`,
-    );
-  }
-  if (protocol !== (h1 ? 'http/1.1' : 'h2')) throw new Error(`h2load ${url}: spoke ${protocol}`);
-  return { okPerSec: succeeded / seconds, ok: succeeded };
-}
-
 export async function run() {
-  if (spawnSync('h2load', ['--version']).status !== 0) {
-    throw new Error('h2load not found (apt-get install -y nghttp2-client)');
-  }
+  requireH2load();
   const tls = selfSigned();
   const group = serverGroup();
   const start = (file, input) => group.start(join(servers, file), input);
@@ -76,13 +37,21 @@ export async function run() {
       { name: `${nginx.version} http2 proxy_pass (1 worker, ${CONNECTIONS} × ${STREAMS})`, s: nginx, h1: false },
     ];
     const samples = targets.map(() => ({ ops: [], cpu: 0, ok: 0 }));
-    for (const t of targets) await h2load(url(t.s), gatehouse.token, { h1: t.h1, seconds: 2 });
+    const load = (t, seconds) =>
+      h2load(url(t.s), {
+        h1: t.h1,
+        seconds,
+        connections: CONNECTIONS,
+        streams: STREAMS,
+        headers: { authorization: `Bearer ${gatehouse.token}` },
+      });
+    for (const t of targets) await load(t, 2);
     for (let r = 0; r < ROUNDS; r++) {
       const order = r % 2 === 0 ? targets : [...targets].reverse();
       for (const t of order) {
         const i = targets.indexOf(t);
         const before = t.s === gatehouse ? cpuMs(t.s.pid) : undefined;
-        const res = await h2load(url(t.s), gatehouse.token, { h1: t.h1, seconds: SECONDS });
+        const res = await load(t, SECONDS);
         const after = t.s === gatehouse ? cpuMs(t.s.pid) : undefined;
         if (before !== undefined && after !== undefined) {
           samples[i].cpu += after - before;
