@@ -192,7 +192,7 @@ export function gatewaySection() {
         .enum(['http/1.1', 'h2c'])
         .default('http/1.1')
         .describe(
-          'How the gateway talks to the hosts: `http/1.1` (keep-alive pools of `connections` per host) or `h2c` (HTTP/2 with prior knowledge on one multiplexed connection per host, http:// hosts only, no `mtls`; trailers relayed both ways: what gRPC services need, as nginx\'s `grpc_pass grpc://` and Envoy\'s `http2_protocol_options`). docs/gateway.md "gRPC".',
+          'How the gateway talks to the hosts: `http/1.1` (keep-alive pools of `connections` per host) or `h2c` (HTTP/2 with prior knowledge on one multiplexed connection per host, http:// hosts only, no `mtls`; the answer trailers relayed: what gRPC services need, as nginx\'s `grpc_pass grpc://` and Envoy\'s `http2_protocol_options`). docs/gateway.md "gRPC".',
         ),
       mtls: z
         .strictObject({

@@ -39,10 +39,12 @@ export function grpcWebCall(headers: IncomingHttpHeaders): GrpcWebCall | undefin
 /**
  * Decodes a `grpc-web-text` request body as it arrives: base64 in 4-character quanta, each message possibly padded on
  * its own (so `=` may appear mid-stream), whitespace ignored. A body whose length is not a whole number of quanta
- * fails the stream with ERR_HTTP_BAD_REQUEST (the client's fault: no breaker failure).
+ * or a character outside base64 fails the stream with ERR_HTTP_BAD_REQUEST (the client's fault: no breaker failure).
  */
 export function base64Decoder(): Transform {
   let pending = '';
+  const malformed = (why: string) =>
+    new GatehouseError('ERR_HTTP_BAD_REQUEST', { detail: `grpc-web-text body ${why}` });
   const decode = (text: string, push: (b: Buffer) => void): string => {
     const usable = text.length - (text.length % 4);
     let i = 0;
@@ -50,25 +52,31 @@ export function base64Decoder(): Transform {
       const pad = text.indexOf('=', i);
       // A padded quantum ends a segment: decode up to its end, then go on after it.
       const end = pad === -1 || pad >= usable ? usable : (Math.floor(pad / 4) + 1) * 4;
-      push(Buffer.from(text.slice(i, end), 'base64'));
+      const segment = text.slice(i, end);
+      // node's decoder skips what is not base64: checked here, so a malformed body is refused, not half-forwarded.
+      if (!SEGMENT.test(segment)) throw malformed('is not base64');
+      push(Buffer.from(segment, 'base64'));
       i = end;
     }
     return text.slice(usable);
   };
   return new Transform({
     transform(chunk: Buffer, _encoding: BufferEncoding, done: TransformCallback) {
-      pending = decode(pending + chunk.toString('latin1').replace(/\s+/g, ''), (b) => this.push(b));
-      done();
+      try {
+        pending = decode(pending + chunk.toString('latin1').replace(/\s+/g, ''), (b) => this.push(b));
+        done();
+      } catch (err) {
+        done(err as Error);
+      }
     },
     flush(done: TransformCallback) {
-      done(
-        pending === ''
-          ? null
-          : new GatehouseError('ERR_HTTP_BAD_REQUEST', { detail: 'grpc-web-text body is not whole base64 quanta' }),
-      );
+      done(pending === '' ? null : malformed('is not whole base64 quanta'));
     },
   });
 }
+
+/** Whole base64 quanta, padding only in the last. */
+const SEGMENT = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
 
 /**
  * A gRPC-Web text call's body as the upstream gets it: the client's, base64-decoded as it arrives; an error of the

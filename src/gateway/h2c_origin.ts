@@ -9,8 +9,9 @@ import {
 } from 'node:http2';
 import { Readable } from 'node:stream';
 import { errors, type Dispatcher } from 'undici';
+import { isTrailerField } from '../mesh/index.js';
 
-const { NGHTTP2_CANCEL, NGHTTP2_FLAG_END_STREAM } = constants;
+const { NGHTTP2_CANCEL, NGHTTP2_FLAG_END_STREAM, NGHTTP2_NO_ERROR } = constants;
 
 /**
  * Request fields HTTP/2 forbids or carries as pseudo-header fields (RFC 9113 §8.2.2, §8.3.1): node refuses to send them.
@@ -43,6 +44,8 @@ export interface H2cOriginOptions {
 interface OriginSession {
   session: ClientHttp2Session;
   open: number;
+  /** (Re)arms the idle timer (node's fires once per quiet period: re-armed each time the last stream closes). */
+  idle?: () => void;
 }
 
 /**
@@ -87,8 +90,16 @@ export class H2cOrigin {
     entry.open += 1;
     exchange.start(entry.session, this.authority, () => {
       entry.open -= 1;
+      if (entry.open === 0) entry.idle?.();
     });
     return true;
+  }
+
+  /** Streams open on its connections (requests in flight). */
+  get openStreams(): number {
+    let n = 0;
+    for (const entry of this.sessions) n += entry.open;
+    return n;
   }
 
   /** Closes every connection once its streams finish; later dispatches fail. */
@@ -121,7 +132,9 @@ export class H2cOrigin {
       () => session.destroy(new errors.ConnectTimeoutError(`h2c connect to ${this.origin} timed out`)),
       this.options.connectTimeout,
     );
-    session.once('connect', () => clearTimeout(timer));
+    // Connected means the server spoke HTTP/2 (its SETTINGS arrived), not only that TCP connected: a port where
+    // something else listens must time out as a connect, not hold every call until its body timeout.
+    session.once('remoteSettings', () => clearTimeout(timer));
     // Each stream reports the error that ended it; the connection's own error only retires it.
     session.on('error', retire);
     session.on('goaway', retire);
@@ -130,12 +143,14 @@ export class H2cOrigin {
       retire();
       this.sessions.delete(entry);
     });
-    session.setTimeout(this.options.idleTimeout, () => {
-      if (entry.open === 0) {
-        retire();
-        session.close();
-      }
-    });
+    entry.idle = () =>
+      session.setTimeout(this.options.idleTimeout, () => {
+        if (entry.open === 0) {
+          retire();
+          session.close();
+        }
+      });
+    entry.idle();
     return entry;
   }
 }
@@ -185,11 +200,14 @@ class H2cExchange implements Dispatcher.DispatchController {
 
   pause(): void {
     this.wasPaused = true;
+    // The gateway's own client is slow, not the upstream: no body timeout while paused (as undici's).
+    this.stream?.setTimeout(0);
     this.stream?.pause();
   }
 
   resume(): void {
     this.wasPaused = false;
+    if (this.stream && !this.finished) this.armInactivity(this.stream);
     this.stream?.resume();
   }
 
@@ -214,19 +232,26 @@ class H2cExchange implements Dispatcher.DispatchController {
         this.fail(new errors.SocketError(`upstream closed the stream (RST_STREAM code ${stream.rstCode})`));
       }
     });
-    stream.on('error', (err: Error) => this.fail(err));
+    // A stream cancelled because its connection failed (refused, timed out connecting) carries that as its cause:
+    // the cause decides 502 or 504.
+    stream.on('error', (err: Error & { code?: string; cause?: unknown }) =>
+      this.fail(err.code === 'ERR_HTTP2_STREAM_CANCEL' && err.cause instanceof Error ? err.cause : err),
+    );
     stream.once('response', (fields: Http2Headers, flags: number) => {
       clearTimeout(this.headersTimer);
       const status = Number(fields[':status']);
       if (flags & NGHTTP2_FLAG_END_STREAM && fields['grpc-status'] !== undefined) {
         // A gRPC Trailers-Only answer (status and trailing metadata in the one header block): relayed as response
-        // fields (its Content-Type and Date) and trailers (the rest), a shape every gRPC client reads (node's compatibility response cannot end a stream
-        // on its HEADERS frame, and a client that gets grpc-status in non-final headers reports INTERNAL).
-        const { 'content-type': type, date, ...trailing } = withoutPseudo(fields);
-        this.trailers = trailing;
+        // fields (Content-Type, Date, and what a trailer section may not carry: WWW-Authenticate, Set-Cookie, ...)
+        // and trailers (the status and the metadata), a shape every gRPC client reads (node's compatibility response
+        // cannot end a stream on its HEADERS frame, and a client that gets grpc-status in non-final headers reports
+        // INTERNAL).
         const head: IncomingHttpHeaders = {};
-        if (type !== undefined) head['content-type'] = type;
-        if (date !== undefined) head.date = date;
+        const trailing: IncomingHttpHeaders = {};
+        for (const [name, value] of Object.entries(withoutPseudo(fields))) {
+          (isTrailerField(name) && name !== 'date' ? trailing : head)[name] = value;
+        }
+        this.trailers = trailing;
         this.handler.onResponseStart?.(this, status, head, '');
         return;
       }
@@ -242,12 +267,23 @@ class H2cExchange implements Dispatcher.DispatchController {
       if (this.finished) return;
       this.finished = true;
       this.clearTimers();
+      if (!stream.writableFinished) {
+        // The answer is complete before the request body went out (an early gRPC status, a refusal): the exchange
+        // is over, so the rest of the body is not sent and the stream is closed (else it would hold an upstream
+        // stream slot, and its connection, until the client's body ended).
+        this.body?.unpipe();
+        stream.close(NGHTTP2_NO_ERROR);
+      }
       this.handler.onResponseEnd?.(this, this.trailers);
     });
-    // Inactivity either way (a stalled upload or a silent answer) ends the exchange as undici's body timeout would.
-    stream.setTimeout(opts.bodyTimeout ?? 300_000, () => this.fail(new errors.BodyTimeoutError()));
     if (this.wasPaused) stream.pause();
+    else this.armInactivity(stream);
     this.sendBody(stream);
+  }
+
+  /** Inactivity either way (a stalled upload or a silent answer) ends the exchange as undici's body timeout would. */
+  private armInactivity(stream: ClientHttp2Stream): void {
+    stream.setTimeout(this.opts.bodyTimeout ?? 300_000, () => this.fail(new errors.BodyTimeoutError()));
   }
 
   /** Ends the exchange with `err` (once): the stream is cancelled, the body no longer read, the handler told. */

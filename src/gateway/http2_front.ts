@@ -10,7 +10,7 @@ import {
 import type { Server } from 'node:https';
 import type { TLSSocket } from 'node:tls';
 import { GatehouseError, randomId, type Logger } from '../core/index.js';
-import { sendProblem } from './problem_response.js';
+import { CONNECTION_SPECIFIC, grpcAnswerType, sendProblem } from './problem_response.js';
 import type { SlowClientGuard } from './slow_clients.js';
 
 /** What {@link serveHttp2} needs. */
@@ -37,13 +37,6 @@ export interface Http2Front {
   /** Sends GOAWAY on every connection: open streams finish, no new one starts (shutdown). */
   close(): void;
 }
-
-/**
- * Fields HTTP/2 forbids in a message (RFC 9113 §8.2.2): node's compatibility layer throws on them. Answers made for
- * HTTP/1.1 may carry one (`Connection: close` after a refusal with an unread body); on HTTP/2 the stream is reset
- * instead, so the field is dropped.
- */
-const CONNECTION_SPECIFIC = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade']);
 
 /**
  * HTTP/2 beside HTTP/1.1 on the gateway's node:https listener (`gateway.http2.enabled`). The listener offers ALPN `h2`
@@ -167,7 +160,10 @@ function onRequest(req: Http2ServerRequest, res: Http2ServerResponse, o: Http2Fr
     configurable: true,
   });
   if (!stream.endAfterHeaders) {
-    bodyDeadline(req, res, o.requestTimeout);
+    // A gRPC call's body is a stream of messages that may last as long as the call (client-streaming, bidirectional):
+    // it gets `requestTimeout` of inactivity (no frame either way) rather than `requestTimeout` in all.
+    if (grpcAnswerType(headers) === undefined) bodyDeadline(req, res, o.requestTimeout);
+    else stream.setTimeout(o.requestTimeout, () => bodyTimedOut(req, res, o.requestTimeout, 'no frame for'));
     // An answer given before the body was read whole (a refusal, a 408, an upstream that answered early): once it is
     // sent, RST_STREAM NO_ERROR asks the client to stop sending (RFC 9113 §8.1), where HTTP/1.1 closes the connection.
     // (node's compatibility response emits 'finish' only when the stream closes: the stream's own event is used.)
@@ -196,6 +192,10 @@ export function http1Headers(h2: IncomingHttpHeaders, hasBody: boolean): Incomin
   return out;
 }
 
+/**
+ * An answer's fields without the connection-specific ones: answers made for HTTP/1.1 may carry one (`Connection:
+ * close` after a refusal with an unread body); on HTTP/2 the stream is reset instead, so the field is dropped.
+ */
 function withoutConnectionFields(fields: OutgoingHttpHeaders | undefined): OutgoingHttpHeaders | undefined {
   if (fields === undefined) return undefined;
   let out: OutgoingHttpHeaders | undefined;
@@ -210,17 +210,21 @@ function withoutConnectionFields(fields: OutgoingHttpHeaders | undefined): Outgo
 /** 408 (or a reset, once the answer has started) when the body has not arrived whole within `ms`. */
 function bodyDeadline(req: Http2ServerRequest, res: Http2ServerResponse, ms: number): void {
   const stream = req.stream;
-  const timer = setTimeout(() => {
-    if (stream.closed || stream.readableEnded) return;
-    if (res.headersSent) {
-      stream.close(h2.NGHTTP2_CANCEL);
-      return;
-    }
-    answer(res, new GatehouseError('ERR_HTTP_REQUEST_TIMEOUT', { detail: `body not received within ${ms} ms` }));
-  }, ms);
+  const timer = setTimeout(() => bodyTimedOut(req, res, ms, 'body not received within'), ms);
   timer.unref();
   stream.once('end', () => clearTimeout(timer));
   stream.once('close', () => clearTimeout(timer));
+}
+
+/** The body deadline passed: 408 (a gRPC refusal for a gRPC call), or a reset once the answer has started. */
+function bodyTimedOut(req: Http2ServerRequest, res: Http2ServerResponse, ms: number, what: string): void {
+  const stream = req.stream;
+  if (stream.closed || stream.readableEnded) return;
+  if (res.headersSent) {
+    stream.close(h2.NGHTTP2_CANCEL);
+    return;
+  }
+  answer(res, new GatehouseError('ERR_HTTP_REQUEST_TIMEOUT', { detail: `${what} ${ms} ms` }));
 }
 
 /**

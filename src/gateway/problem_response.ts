@@ -44,6 +44,15 @@ const GRPC_STATUS: Readonly<Record<number, number>> = {
 };
 const GRPC_UNKNOWN = 2;
 
+/** Connection-specific fields, which HTTP/2 forbids in a response (RFC 9113 §8.2.2) and node throws on. */
+export const CONNECTION_SPECIFIC: ReadonlySet<string> = new Set([
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'transfer-encoding',
+  'upgrade',
+]);
+
 /**
  * Whether a request is a gRPC call: `Content-Type: application/grpc`, alone or with a `+format` or parameters
  * (gRPC over HTTP/2, PROTOCOL-HTTP2.md). gRPC-Web (`application/grpc-web`) is not: its status travels in the body.
@@ -100,6 +109,9 @@ function sendGrpcRefusal(ctx: ProblemTarget, type: string, e: GatehouseError, ex
   };
   const stream = (ctx.res as { stream?: { respond(h: object, o: object): void } }).stream;
   if (stream !== undefined && ctx.req?.httpVersion === '2.0') {
+    // stream.respond bypasses the HTTP/2 front's writeHead, which drops connection-specific fields (the WAF's
+    // `Connection: close` for an unread body): dropped here as well, node throws on them.
+    for (const name of CONNECTION_SPECIFIC) delete fields[name];
     stream.respond({ ':status': 200, ...fields }, { endStream: true });
   } else {
     ctx.res.writeHead(200, { ...fields, 'content-length': 0 });

@@ -50,6 +50,8 @@ export interface ForwardRequest extends AnswerFields {
  */
 export class Upstream {
   readonly name: string;
+  /** How its hosts are spoken to (`h2c`: gRPC calls go there). */
+  readonly protocol: UpstreamConfig['protocol'];
   /** The configuration it was built from, to decide reuse on reload. */
   readonly fingerprint: string;
   readonly breaker: CircuitBreaker;
@@ -66,6 +68,7 @@ export class Upstream {
     private readonly deps: { clock: Clock; logger: Logger; metrics: GatewayMetrics; mesh?: UpstreamMesh },
   ) {
     this.name = config.name;
+    this.protocol = config.protocol;
     this.fingerprint = JSON.stringify(config);
     this.timeout = config.timeout;
     this.tunnels = config.tunnels;

@@ -217,6 +217,18 @@ const NOT_IN_TRAILERS = new Set([
 ]);
 
 /**
+ * Whether a field may travel in a relayed trailer section (not hop-by-hop, not one of RFC 9110 §6.5.1's framing,
+ * routing, authentication, response-control or content fields).
+ *
+ * @example
+ * isTrailerField('grpc-status'); // true
+ * isTrailerField('set-cookie'); // false
+ */
+export function isTrailerField(name: string): boolean {
+  return !HOP_BY_HOP.has(name) && !NOT_IN_TRAILERS.has(name);
+}
+
+/**
  * The trailer fields of an answer that are relayed (gRPC's `grpc-status` and `grpc-message`, checksums, timings),
  * or undefined when there are none.
  *
@@ -229,7 +241,7 @@ export function relayedTrailers(
   let out: Record<string, string | string[]> | undefined;
   for (const name in trailers) {
     const value = trailers[name];
-    if (value === undefined || HOP_BY_HOP.has(name) || NOT_IN_TRAILERS.has(name)) continue;
+    if (value === undefined || !isTrailerField(name)) continue;
     (out ??= {})[name] = value;
   }
   return out;

@@ -28,6 +28,7 @@ export {
   xfccValue,
   forwardHeaders,
   relayedTrailers,
+  isTrailerField,
   sendProblem,
   refuseTunnel,
   wantsUpgrade,

@@ -4,17 +4,27 @@
 // h2c upstream.
 import * as grpc from '@grpc/grpc-js';
 import { once } from 'node:events';
-import { createServer as createH2cServer, type Http2Server, type ServerHttp2Session } from 'node:http2';
+import {
+  createServer as createH2cServer,
+  type Http2Server,
+  type IncomingHttpHeaders,
+  type ServerHttp2Session,
+  type ServerHttp2Stream,
+} from 'node:http2';
+import { createServer as createNetServer, type Socket } from 'node:net';
+import { PassThrough } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { request } from 'undici';
+import { request, type Dispatcher } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { configSchema } from '../../src/config/index.js';
 import { Gateway, isGrpcRequest } from '../../src/gateway/index.js';
 import { base64Decoder, GrpcWebAnswer, grpcWebCall } from '../../src/gateway/grpc_web.js';
 import { relayedTrailers } from '../../src/mesh/index.js';
-import { silentLogger, systemClock } from '../../src/core/index.js';
+import { silentLogger, systemClock, upstreamFailureKind } from '../../src/core/index.js';
+import { H2cOrigin } from '../../src/gateway/h2c_origin.js';
 import {
   recordingLogger,
+  startBackend,
   startGateway,
   tableAuthenticator,
   testCertificate,
@@ -33,8 +43,10 @@ const service = {
   echo: { path: '/test.Orders/Echo', requestStream: false, responseStream: false, ...raw },
   list: { path: '/test.Orders/List', requestStream: false, responseStream: true, ...raw },
   sum: { path: '/test.Orders/Sum', requestStream: true, responseStream: false, ...raw },
+  early: { path: '/test.Orders/Early', requestStream: true, responseStream: false, ...raw },
   chat: { path: '/test.Orders/Chat', requestStream: true, responseStream: true, ...raw },
   fail: { path: '/test.Orders/Fail', requestStream: false, responseStream: false, ...raw },
+  deny: { path: '/test.Orders/Deny', requestStream: false, responseStream: false, ...raw },
   hang: { path: '/test.Orders/Hang', requestStream: false, responseStream: false, ...raw },
 } satisfies grpc.ServiceDefinition;
 const OrdersClient = grpc.makeGenericClientConstructor(service, 'Orders');
@@ -61,6 +73,10 @@ async function startGrpcUpstream() {
       for (let i = 0; i < n; i++) call.write(json({ i, pad: 'x'.repeat(size) }));
       call.end();
     },
+    early(call: grpc.ServerReadableStream<Buffer, Buffer>, done: grpc.sendUnaryData<Buffer>) {
+      // answers at the first message, the caller's stream still open
+      call.once('data', () => done({ code: grpc.status.INVALID_ARGUMENT, details: 'first message refused' }));
+    },
     sum(call: grpc.ServerReadableStream<Buffer, Buffer>, done: grpc.sendUnaryData<Buffer>) {
       let total = 0;
       let count = 0;
@@ -75,6 +91,12 @@ async function startGrpcUpstream() {
       const md = new grpc.Metadata();
       md.set('x-reason', 'gone');
       done({ code: grpc.status.NOT_FOUND, details: 'no such order: 42 (ünïcode)', metadata: md });
+    },
+    deny(_call: grpc.ServerUnaryCall<Buffer, Buffer>, done: grpc.sendUnaryData<Buffer>) {
+      const md = new grpc.Metadata();
+      md.set('www-authenticate', 'Bearer realm="orders"');
+      md.set('x-reason', 'token expired');
+      done({ code: grpc.status.UNAUTHENTICATED, details: 'log in again', metadata: md });
     },
     hang(call: grpc.ServerUnaryCall<Buffer, Buffer>) {
       seen.hangs += 1;
@@ -282,6 +304,32 @@ describe('gRPC through the gateway (HTTP/2 clients, h2c upstreams)', () => {
     await sleep(50); // the access line is written off the request path
     const line = recorded.lines.filter((l) => l.log === 'access' && l.route === 'limited').at(-1);
     expect(line).toMatchObject({ status: 200, grpc_status: grpc.status.NOT_FOUND });
+  });
+
+  it('keeps the fields a trailer section may not carry (WWW-Authenticate) in the head of a Trailers-Only answer', async () => {
+    const r = await unary(c, 'deny', {});
+    expect(r.error?.code).toBe(grpc.status.UNAUTHENTICATED);
+    expect(r.error?.details).toBe('log in again');
+    expect(r.headers?.get('www-authenticate')).toEqual(['Bearer realm="orders"']);
+    expect(r.status?.metadata.get('x-reason')).toEqual(['token expired']);
+  });
+
+  it('refuses a call the WAF blocks on its head, its body still open, as PERMISSION_DENIED', async () => {
+    const scanner = new OrdersClient(
+      `127.0.0.1:${gw.port}`,
+      grpc.credentials.createSsl(Buffer.from(testCertificate().certPem)),
+      { 'grpc.ssl_target_name_override': 'localhost', 'grpc.primary_user_agent': 'sqlmap/1.7.2' },
+    ) as Client;
+    try {
+      const error = await new Promise<grpc.ServiceError>((resolve) => {
+        const call = scanner.sum((err: grpc.ServiceError | null) => resolve(err!));
+        call.write(json({ n: 1 })); // and the stream stays open
+      });
+      expect(error.code).toBe(grpc.status.PERMISSION_DENIED);
+      expect(error.details).toMatch(/^ERR_GATEWAY_WAF_BLOCKED: /);
+    } finally {
+      scanner.close();
+    }
   });
 
   it('refuses a rate-limited call as RESOURCE_EXHAUSTED, Trailers-Only, with Retry-After and RateLimit', async () => {
@@ -502,6 +550,10 @@ describe('gRPC-Web through the gateway (route grpcWeb: true, HTTP/1.1 clients)',
     expect(bad.status).toBe(200);
     expect(bad.headers['grpc-status']).toBe(String(grpc.status.INTERNAL));
     expect(decodeURIComponent(String(bad.headers['grpc-message']))).toMatch(/^ERR_HTTP_BAD_REQUEST: /);
+    for (const junk of ['!!!!', 'AAAA!!!!', 'QQ=A']) {
+      const refused = await webCall(gw, '/test.Orders/Echo', junk, true); // whole quanta, not base64
+      expect(refused.headers['grpc-status']).toBe(String(grpc.status.INTERNAL));
+    }
     // the client's fault: the next call goes through (no breaker failure, no ejected host)
     expect((await webCall(gw, '/test.Orders/Echo', frame({ again: true }))).trailers?.['grpc-status']).toBe('0');
   });
@@ -524,6 +576,235 @@ describe('gRPC-Web through the gateway (route grpcWeb: true, HTTP/1.1 clients)',
       c.close();
       await h2gw.close();
     }
+  });
+});
+
+describe('h2c exchanges at their edges (H2cOrigin driven directly)', () => {
+  type Outcome = { status?: number; chunks: number; end?: IncomingHttpHeaders; error?: Error & { code?: string } };
+  /** A dispatch handler recording what happened; `onData` may pause the exchange. */
+  function recorder(onData?: (controller: Dispatcher.DispatchController) => void) {
+    const out: Outcome = { chunks: 0 };
+    let settle!: () => void;
+    const done = new Promise<void>((resolve) => (settle = resolve));
+    const handler: Dispatcher.DispatchHandler = {
+      onResponseStart: (_c, status) => (out.status = status),
+      onResponseData: (c) => {
+        out.chunks += 1;
+        onData?.(c);
+      },
+      onResponseEnd: (_c, trailers) => ((out.end = trailers), settle()),
+      onResponseError: (_c, err) => ((out.error = err), settle()),
+    };
+    return { out, done, handler };
+  }
+  async function h2cServer(onStream: (stream: ServerHttp2Stream) => void) {
+    const server = createH2cServer();
+    const sessions: ServerHttp2Session[] = [];
+    server.on('session', (sess) => sessions.push(sess));
+    server.on('stream', (stream) => {
+      stream.on('error', () => {});
+      onStream(stream);
+    });
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    const url = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+    return { url, sessions, close: () => new Promise<void>((resolve) => server.close(() => resolve())) };
+  }
+
+  it('closes a stream whose answer ended before the request body did, and stops sending that body', async () => {
+    const up = await startGrpcUpstream();
+    const origin = new H2cOrigin(up.url, { connectTimeout: 2_000, idleTimeout: 300 });
+    try {
+      const body = new PassThrough();
+      body.write(frame({ first: true })); // the caller's stream stays open
+      const r = recorder();
+      origin.dispatch(
+        {
+          path: '/test.Orders/Early',
+          method: 'POST',
+          headers: { 'content-type': 'application/grpc' },
+          body,
+          bodyTimeout: 60_000,
+        },
+        r.handler,
+      );
+      await r.done;
+      expect(r.out.error).toBeUndefined();
+      expect(r.out.end).toMatchObject({ 'grpc-status': String(grpc.status.INVALID_ARGUMENT) });
+      // the exchange is over: its stream is closed rather than held until the caller's body ends
+      await expect.poll(() => origin.openStreams, { timeout: 3_000 }).toBe(0);
+      expect(body.readableFlowing).toBe(false); // no longer piped upstream
+    } finally {
+      await origin.close();
+      up.close();
+    }
+  });
+
+  it('closes an idle connection again after a stream that outlived the first idle period', async () => {
+    const sessions: ServerHttp2Session[] = [];
+    const server = await h2cServer((stream) => {
+      setTimeout(() => {
+        if (!stream.destroyed) stream.respond({ ':status': 200 }, { endStream: true });
+      }, 500); // longer than the idle timeout: it fires while the stream is open
+    });
+    const origin = new H2cOrigin(server.url, { connectTimeout: 2_000, idleTimeout: 200 });
+    try {
+      const r = recorder();
+      origin.dispatch({ path: '/slow', method: 'GET', headers: {}, body: null, bodyTimeout: 5_000 }, r.handler);
+      await r.done;
+      expect(r.out.status).toBe(200);
+      sessions.push(...server.sessions);
+      await expect.poll(() => sessions[0]?.closed || sessions[0]?.destroyed, { timeout: 3_000 }).toBe(true);
+    } finally {
+      await origin.close();
+      await server.close();
+    }
+  });
+
+  it('keeps no body timeout while the gateway has paused the answer (its own client reads slowly)', async () => {
+    const server = await h2cServer((stream) => {
+      stream.respond({ ':status': 200 });
+      stream.end(Buffer.alloc(512 * 1024, 1)); // beyond one flow-control window: the upstream waits on us
+    });
+    const origin = new H2cOrigin(server.url, { connectTimeout: 2_000, idleTimeout: 60_000 });
+    try {
+      let paused = false;
+      const r = recorder((c) => {
+        if (paused) return;
+        paused = true;
+        c.pause();
+        setTimeout(() => c.resume(), 800); // four body timeouts long
+      });
+      origin.dispatch({ path: '/big', method: 'GET', headers: {}, body: null, bodyTimeout: 200 }, r.handler);
+      await r.done;
+      expect(r.out.error).toBeUndefined();
+      expect(r.out.status).toBe(200);
+    } finally {
+      await origin.close();
+      await server.close();
+    }
+  });
+
+  it('times out connecting (a 504 kind) to a port where something that is not HTTP/2 listens', async () => {
+    const accepted: Socket[] = [];
+    const silent = createNetServer((socket) => {
+      socket.on('error', () => {});
+      accepted.push(socket); // accepts, never answers
+    });
+    silent.listen(0, '127.0.0.1');
+    await once(silent, 'listening');
+    const origin = new H2cOrigin(`http://127.0.0.1:${(silent.address() as { port: number }).port}`, {
+      connectTimeout: 200,
+      idleTimeout: 60_000,
+    });
+    try {
+      const r = recorder();
+      origin.dispatch({ path: '/x', method: 'GET', headers: {}, body: null, bodyTimeout: 30_000 }, r.handler);
+      await r.done;
+      expect(r.out.error?.code).toBe('UND_ERR_CONNECT_TIMEOUT');
+      expect(upstreamFailureKind(r.out.error)).toBe('timeout');
+    } finally {
+      await origin.close();
+      for (const socket of accepted) socket.destroy();
+      silent.close();
+    }
+  });
+});
+
+describe('gRPC calls longer than http.requestTimeout, and gRPC media types on other routes', () => {
+  const recorded = recordingLogger();
+  let grpcUp: Awaited<ReturnType<typeof startGrpcUpstream>>;
+  let json1: Awaited<ReturnType<typeof startBackend>>;
+  let gw: RunningGateway;
+
+  beforeAll(async () => {
+    grpcUp = await startGrpcUpstream();
+    json1 = await startBackend();
+    gw = await startGateway(
+      {
+        upstreams: [
+          { name: 'orders', hosts: [grpcUp.url], protocol: 'h2c' },
+          { name: 'json', hosts: [json1.url] },
+        ],
+        routes: [
+          {
+            name: 'orders',
+            pathPrefix: '/test.Orders/',
+            upstream: 'orders',
+            waf: { contentTypes: ['application/grpc'] },
+          },
+          {
+            name: 'json-listing-grpc',
+            pathPrefix: '/api/grpc-listed',
+            upstream: 'json',
+            waf: { contentTypes: ['application/json', 'application/grpc'] },
+          },
+          { name: 'json', pathPrefix: '/api/', upstream: 'json' },
+        ],
+        http2: { enabled: true },
+      },
+      {
+        http: { requestTimeout: '1s', headersTimeout: '1s', connectionsCheckingInterval: '200ms' },
+        logger: recorded.logger,
+      },
+    );
+  });
+  afterAll(async () => {
+    await gw?.close();
+    grpcUp?.close();
+    await json1?.close();
+  });
+
+  it('lets a bidirectional call outlive requestTimeout while frames flow, and ends one silent for longer', async () => {
+    const c = client(gw);
+    try {
+      const call = c.chat();
+      const replies: string[] = [];
+      for (let i = 0; i < 6; i++) {
+        call.write(json({ say: `m${i}` }));
+        const [b] = (await once(call, 'data')) as [Buffer];
+        replies.push(parse(b).echo);
+        await sleep(300); // 6 × 300 ms: well past the 1 s requestTimeout in all, never 1 s without a frame
+      }
+      call.end();
+      const [status] = (await once(call, 'status')) as [grpc.StatusObject];
+      expect(status.code).toBe(grpc.status.OK);
+      expect(replies).toHaveLength(6);
+      const silent = await new Promise<grpc.ServiceError>((resolve) => {
+        const sum = c.sum((err: grpc.ServiceError | null) => resolve(err!));
+        sum.write(json({ n: 1 })); // then nothing: no frame for longer than requestTimeout
+      });
+      expect(silent.code).toBe(grpc.status.DEADLINE_EXCEEDED);
+      expect(silent.details).toMatch(/^ERR_HTTP_REQUEST_TIMEOUT: /);
+    } finally {
+      c.close();
+    }
+  });
+
+  it('keeps the body rules on routes whose upstream does not speak gRPC, whatever the media type says', async () => {
+    const attack = JSON.stringify({ q: "1' OR '1'='1' UNION SELECT password FROM users --" });
+    for (const [path, type, rule] of [
+      ['/api/items', 'application/grpc+json', 'content_type_not_allowed'], // +json is JSON, but not gRPC's
+      ['/api/grpc-listed', 'application/grpc', 'sqli'], // listed, yet read: the upstream is no gRPC service
+    ] as const) {
+      const res = await request(`${gw.url}${path}`, {
+        method: 'POST',
+        headers: { 'content-type': type },
+        body: attack,
+        dispatcher: gw.agent,
+      });
+      await res.body.text();
+      // A gRPC media type gets its refusal in gRPC's terms, on any route (PERMISSION_DENIED for a 403).
+      expect([path, res.statusCode, res.headers['grpc-status']]).toEqual([
+        path,
+        200,
+        String(grpc.status.PERMISSION_DENIED),
+      ]);
+      expect(decodeURIComponent(String(res.headers['grpc-message']))).toMatch(/^ERR_GATEWAY_WAF_BLOCKED: /);
+      await sleep(50); // the WAF's log line names the rule
+      expect(recorded.lines.filter((l) => l.event === 'gateway_waf').at(-1)?.rule).toBe(rule);
+    }
+    expect(json1.hits).toBe(0);
   });
 });
 

@@ -72,7 +72,10 @@ function mediaType(contentType: string): string {
 export function contentTypeAllowed(config: WafConfig, contentType: string): boolean {
   const type = mediaType(contentType);
   if (config.contentTypes.includes(type)) return true;
-  return type.endsWith('+json') && config.contentTypes.includes('application/json');
+  // `+json` counts as JSON, but not gRPC's `application/grpc+json` (framed binary messages, listed by name or not at all).
+  return (
+    type.endsWith('+json') && !type.startsWith('application/grpc') && config.contentTypes.includes('application/json')
+  );
 }
 
 function checkParams(config: WafConfig, params: RequestParam[], where: string): WafVerdict | undefined {
