@@ -14,6 +14,7 @@ import { buildGatewayState, type GatewayState } from './gateway_state.js';
 import { OverLimitCache } from './over_limit_cache.js';
 import { buildPipeline, noopStage, runPipeline, type RequestContext, type Stage, type StageRun } from './pipeline.js';
 import { GrpcWebAnswer, grpcWebCall, grpcWebTextBody } from './grpc_web.js';
+import { enforceRequestDeadline } from './http2_front.js';
 import { isGrpcRequest } from './problem_response.js';
 import { createRateLimitStage } from './rate_limit_stage.js';
 import { RedisGuard } from './redis_guard.js';
@@ -145,7 +146,10 @@ export class Gateway {
     });
     const runs = {
       request_id: (ctx: RequestContext) => routePlainRequest(ctx, this.state),
-      limits: (ctx: RequestContext) => limitBodySize(ctx, this.o.bodyLimit),
+      limits: (ctx: RequestContext) => {
+        if (ctx.req.httpVersion === '2.0' && ctx.route!.upstream.protocol !== 'h2c') enforceRequestDeadline(ctx.req);
+        return limitBodySize(ctx, this.o.bodyLimit);
+      },
       waf: o.stages?.waf ?? waf.head,
       authentication: (ctx: RequestContext) => this.authenticate(ctx),
       rate_limit: createRateLimitStage(this.limiter),

@@ -162,8 +162,13 @@ function onRequest(req: Http2ServerRequest, res: Http2ServerResponse, o: Http2Fr
   if (!stream.endAfterHeaders) {
     // A gRPC call's body is a stream of messages that may last as long as the call (client-streaming, bidirectional):
     // it gets `requestTimeout` of inactivity (no frame either way) rather than `requestTimeout` in all.
+    // The route decides in the end: one whose upstream is no gRPC service holds the call to the whole deadline
+    // (enforceRequestDeadline), so a gRPC media type cannot stretch a slow body on other routes.
     if (grpcAnswerType(headers) === undefined) bodyDeadline(req, res, o.requestTimeout);
-    else stream.setTimeout(o.requestTimeout, () => bodyTimedOut(req, res, o.requestTimeout, 'no frame for'));
+    else {
+      stream.setTimeout(o.requestTimeout, () => bodyTimedOut(req, res, o.requestTimeout, 'no frame for'));
+      inactivityOnly.set(req, () => bodyDeadline(req, res, o.requestTimeout));
+    }
     // An answer given before the body was read whole (a refusal, a 408, an upstream that answered early): once it is
     // sent, RST_STREAM NO_ERROR asks the client to stop sending (RFC 9113 §8.1), where HTTP/1.1 closes the connection.
     // (node's compatibility response emits 'finish' only when the stream closes: the stream's own event is used.)
@@ -205,6 +210,23 @@ function withoutConnectionFields(fields: OutgoingHttpHeaders | undefined): Outgo
     delete out[name];
   }
   return out ?? fields;
+}
+
+/** gRPC calls bounded by inactivity only so far, and how to hold one to the whole request deadline instead. */
+const inactivityOnly = new WeakMap<object, () => void>();
+
+/**
+ * Holds an HTTP/2 gRPC call that turned out not to be one (its route's upstream does not speak gRPC) to the whole
+ * `http.requestTimeout`, counted from now, like any request with a body; nothing for other requests.
+ *
+ * @example
+ * if (ctx.route.upstream.protocol !== 'h2c') enforceRequestDeadline(ctx.req);
+ */
+export function enforceRequestDeadline(req: IncomingMessage): void {
+  const arm = inactivityOnly.get(req);
+  if (arm === undefined) return;
+  inactivityOnly.delete(req);
+  arm();
 }
 
 /** 408 (or a reset, once the answer has started) when the body has not arrived whole within `ms`. */

@@ -5,6 +5,7 @@
 import * as grpc from '@grpc/grpc-js';
 import { once } from 'node:events';
 import {
+  connect as h2connect,
   createServer as createH2cServer,
   type Http2Server,
   type IncomingHttpHeaders,
@@ -778,6 +779,31 @@ describe('gRPC calls longer than http.requestTimeout, and gRPC media types on ot
       expect(silent.details).toMatch(/^ERR_HTTP_REQUEST_TIMEOUT: /);
     } finally {
       c.close();
+    }
+  });
+
+  it('holds a gRPC media type on a route without a gRPC upstream to the whole requestTimeout (no slow-body escape)', async () => {
+    const session = h2connect(gw.url, { ca: testCertificate().certPem, servername: 'localhost' });
+    session.on('error', () => {});
+    try {
+      const stream = session.request({
+        ':method': 'POST',
+        ':path': '/api/grpc-listed',
+        'content-type': 'application/grpc',
+      });
+      stream.on('error', () => {});
+      let fields: IncomingHttpHeaders | undefined;
+      stream.on('response', (h) => (fields = h));
+      stream.resume();
+      // a byte every 300 ms: never 1 s without a frame, yet the whole body never arrives
+      for (let i = 0; i < 20 && fields === undefined && !stream.closed; i++) {
+        stream.write(Buffer.from([0]));
+        await sleep(300);
+      }
+      expect(fields?.['grpc-status']).toBe(String(grpc.status.DEADLINE_EXCEEDED));
+      expect(decodeURIComponent(String(fields?.['grpc-message']))).toMatch(/^ERR_HTTP_REQUEST_TIMEOUT: /);
+    } finally {
+      session.destroy();
     }
   });
 
