@@ -2,6 +2,7 @@
 // succeed with a 2xx (a broken target must not pass as a slow one).
 import { execFile, spawnSync } from 'node:child_process';
 import { promisify } from 'node:util';
+import { cpuMs, median } from './measure.mjs';
 
 const exec = promisify(execFile);
 
@@ -50,4 +51,38 @@ export async function h2load(url, { h1 = false, seconds, warmup = 1, connections
   const expected = h1 ? 'http/1.1' : url.startsWith('http://') ? 'h2c' : 'h2';
   if (protocol !== expected) throw new Error(`h2load ${url}: spoke ${protocol}, not ${expected}`);
   return { okPerSec: succeeded / seconds, ok: succeeded };
+}
+
+/**
+ * Alternates `targets` ({ name, pid? }) over `rounds` rounds of `seconds` each, after one 2 s warm-up run of each,
+ * with `load(target, seconds)` (an h2load run); the first target is the subject. Returns rows { name, opsPerSec,
+ * ratio } of medians and `cpuUsPerOp(i)`: the CPU target i's process (`pid`) used per answered request over all
+ * measured rounds, in µs (undefined without a pid).
+ */
+export async function alternateRounds({ targets, rounds, seconds, load }) {
+  const samples = targets.map(() => ({ ops: [], cpu: 0, ok: 0 }));
+  for (const t of targets) await load(t, 2);
+  for (let r = 0; r < rounds; r++) {
+    for (const t of r % 2 === 0 ? targets : [...targets].reverse()) {
+      const i = targets.indexOf(t);
+      const before = t.pid === undefined ? undefined : cpuMs(t.pid);
+      const res = await load(t, seconds);
+      const after = t.pid === undefined ? undefined : cpuMs(t.pid);
+      if (before !== undefined && after !== undefined) {
+        samples[i].cpu += after - before;
+        samples[i].ok += res.ok;
+      }
+      samples[i].ops.push(res.okPerSec);
+      console.error(`    ${t.name}: ${Math.round(res.okPerSec)}/s`);
+    }
+  }
+  const subject = median(samples[0].ops);
+  return {
+    results: targets.map((t, i) => ({
+      name: t.name,
+      opsPerSec: median(samples[i].ops),
+      ratio: subject / median(samples[i].ops),
+    })),
+    cpuUsPerOp: (i) => (samples[i].ok ? (samples[i].cpu / samples[i].ok) * 1000 : undefined),
+  };
 }

@@ -8,9 +8,8 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { h2load, requireH2load } from '../lib/h2load.mjs';
+import { alternateRounds, h2load, requireH2load } from '../lib/h2load.mjs';
 import { serverGroup } from '../lib/http_load.mjs';
-import { cpuMs, median } from '../lib/measure.mjs';
 import { selfSigned } from '../lib/tls.mjs';
 
 const servers = join(dirname(fileURLToPath(import.meta.url)), '..', 'servers');
@@ -61,28 +60,7 @@ export async function run() {
           te: 'trailers',
         },
       });
-    const samples = targets.map(() => ({ ops: [], cpu: 0, ok: 0 }));
-    for (const t of targets) await load(t, 2);
-    for (let r = 0; r < ROUNDS; r++) {
-      for (const t of r % 2 === 0 ? targets : [...targets].reverse()) {
-        const i = targets.indexOf(t);
-        const before = t.pid === undefined ? undefined : cpuMs(t.pid);
-        const res = await load(t, SECONDS);
-        const after = t.pid === undefined ? undefined : cpuMs(t.pid);
-        if (before !== undefined && after !== undefined) {
-          samples[i].cpu += after - before;
-          samples[i].ok += res.ok;
-        }
-        samples[i].ops.push(res.okPerSec);
-        console.error(`    ${t.name}: ${Math.round(res.okPerSec)}/s`);
-      }
-    }
-    const subject = median(samples[0].ops);
-    const results = targets.map((t, i) => ({
-      name: t.name,
-      opsPerSec: median(samples[i].ops),
-      ratio: subject / median(samples[i].ops),
-    }));
+    const { results, cpuUsPerOp } = await alternateRounds({ targets, rounds: ROUNDS, seconds: SECONDS, load });
     return [
       {
         bench: 'gRPC through the gateway (HTTP/2 + TLS in, h2c out), h2load (informational)',
@@ -95,7 +73,7 @@ export async function run() {
           'warm-up run per target), medians; every call must succeed with a 2xx. The gateway route has auth: jwt ' +
           '(verified-token cache) and a per-client local limit high enough never to reject, as in gateway_proxy; ' +
           'nginx checks no token. Gateway process CPU per answered call: ' +
-          `${((samples[0].cpu / samples[0].ok) * 1000).toFixed(0)} µs.`,
+          `${cpuUsPerOp(0).toFixed(0)} µs.`,
       },
     ];
   } finally {

@@ -5,9 +5,8 @@
 // the suite: a broken target must not pass as a slow one. No target: issue 7 asks for none on HTTP/2.
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { h2load, requireH2load } from '../lib/h2load.mjs';
+import { alternateRounds, h2load, requireH2load } from '../lib/h2load.mjs';
 import { serverGroup } from '../lib/http_load.mjs';
-import { cpuMs, median } from '../lib/measure.mjs';
 import { selfSigned } from '../lib/tls.mjs';
 
 const servers = join(dirname(fileURLToPath(import.meta.url)), '..', 'servers');
@@ -32,11 +31,16 @@ export async function run() {
         name: `gatehouse gateway over HTTP/2 (${CONNECTIONS} connections × ${STREAMS} streams)`,
         s: gatehouse,
         h1: false,
+        pid: gatehouse.pid,
       },
-      { name: `gatehouse gateway over HTTP/1.1, same listener (${CONNECTIONS} connections)`, s: gatehouse, h1: true },
+      {
+        name: `gatehouse gateway over HTTP/1.1, same listener (${CONNECTIONS} connections)`,
+        s: gatehouse,
+        h1: true,
+        pid: gatehouse.pid,
+      },
       { name: `${nginx.version} http2 proxy_pass (1 worker, ${CONNECTIONS} × ${STREAMS})`, s: nginx, h1: false },
     ];
-    const samples = targets.map(() => ({ ops: [], cpu: 0, ok: 0 }));
     const load = (t, seconds) =>
       h2load(url(t.s), {
         h1: t.h1,
@@ -45,29 +49,8 @@ export async function run() {
         streams: STREAMS,
         headers: { authorization: `Bearer ${gatehouse.token}` },
       });
-    for (const t of targets) await load(t, 2);
-    for (let r = 0; r < ROUNDS; r++) {
-      const order = r % 2 === 0 ? targets : [...targets].reverse();
-      for (const t of order) {
-        const i = targets.indexOf(t);
-        const before = t.s === gatehouse ? cpuMs(t.s.pid) : undefined;
-        const res = await load(t, SECONDS);
-        const after = t.s === gatehouse ? cpuMs(t.s.pid) : undefined;
-        if (before !== undefined && after !== undefined) {
-          samples[i].cpu += after - before;
-          samples[i].ok += res.ok;
-        }
-        samples[i].ops.push(res.okPerSec);
-        console.error(`    ${t.name}: ${Math.round(res.okPerSec)}/s`);
-      }
-    }
-    const subject = median(samples[0].ops);
-    const results = targets.map((t, i) => ({
-      name: t.name,
-      opsPerSec: median(samples[i].ops),
-      ratio: subject / median(samples[i].ops),
-    }));
-    const cpu = (i) => ((samples[i].cpu / samples[i].ok) * 1000).toFixed(0);
+    const { results, cpuUsPerOp } = await alternateRounds({ targets, rounds: ROUNDS, seconds: SECONDS, load });
+    const cpu = (i) => cpuUsPerOp(i).toFixed(0);
     return [
       {
         bench: 'Gateway over HTTP/2 (JWT + rate limit + proxy), h2load (informational)',
