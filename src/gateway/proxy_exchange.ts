@@ -6,6 +6,11 @@ import type { GrpcWebAnswer } from './grpc_web.js';
 import { addGatewayHeaders } from './ratelimit_headers.js';
 import { addHsts } from './strict_transport_security.js';
 
+/** gRPC status codes as HTTP statuses (gRPC's mapping, as Envoy's `grpcToHttpStatus`), by code 0..16. */
+const GRPC_AS_HTTP: readonly number[] = [
+  200, 499, 500, 400, 504, 404, 409, 403, 429, 400, 409, 400, 501, 500, 503, 500, 401,
+];
+
 /** What the client's answer gets from the gateway besides the upstream's fields. */
 export interface AnswerFields {
   requestId: string;
@@ -29,6 +34,9 @@ export interface AnswerFields {
  * pool.dispatch({ path, method, headers, body: null }, new ProxyExchange(res, forward, (outcome) => ...));
  */
 export class ProxyExchange extends AnswerExchange {
+  /** The upstream's trailers, once its answer ended. */
+  private trailers: IncomingHttpHeaders | undefined;
+
   constructor(
     private readonly response: ServerResponse,
     private readonly forward: AnswerFields,
@@ -45,6 +53,7 @@ export class ProxyExchange extends AnswerExchange {
   }
 
   override onResponseEnd(controller: Dispatcher.DispatchController, trailers?: IncomingHttpHeaders): void {
+    this.trailers = trailers;
     const report = this.forward.grpcStatus;
     const status = trailers?.['grpc-status'];
     if (report !== undefined && typeof status === 'string' && /^\d{1,2}$/.test(status)) report(Number(status));
@@ -58,6 +67,19 @@ export class ProxyExchange extends AnswerExchange {
       }
     }
     super.onResponseEnd(controller, trailers);
+  }
+
+  /**
+   * A gRPC answer is HTTP 200 whatever happened; its `grpc-status` decides what the breaker and outlier detection
+   * see, mapped to HTTP as Envoy maps it for its outlier detection (gRPC's status-to-HTTP table): UNAVAILABLE is a
+   * 503, INTERNAL, UNKNOWN and DATA_LOSS a 500, DEADLINE_EXCEEDED a 504, UNIMPLEMENTED a 501 (all failures); the
+   * caller's own errors (NOT_FOUND, INVALID_ARGUMENT, PERMISSION_DENIED, ...) are 4xx, no failure.
+   */
+  protected override outcomeStatus(status: number): number {
+    // The upstream's trailers, also when a gRPC-Web answer carried them in its body instead.
+    const grpc = this.trailers?.['grpc-status'];
+    if (status !== 200 || typeof grpc !== 'string') return status;
+    return GRPC_AS_HTTP[Number(grpc)] ?? 500;
   }
 
   protected override answerHeaders(headers: IncomingHttpHeaders): OutgoingHttpHeaders {

@@ -75,6 +75,14 @@ export class AnswerExchange implements Dispatcher.DispatchHandler {
     return responseHeaders(headers);
   }
 
+  /**
+   * The status an answer counts as for whoever judges the next hop's health (`done`'s outcome): the HTTP status; the
+   * gateway's subclass reads a gRPC answer's `grpc-status` instead.
+   */
+  protected outcomeStatus(status: number, _trailers: IncomingHttpHeaders | undefined): number {
+    return status;
+  }
+
   onRequestStart(controller: Dispatcher.DispatchController): void {
     this.controller = controller;
     if (this.gone || this.res.destroyed) {
@@ -115,7 +123,7 @@ export class AnswerExchange implements Dispatcher.DispatchHandler {
     const relayed = relayedTrailers(trailers);
     if (relayed) this.res.addTrailers(relayed);
     this.res.end();
-    this.settle({ status: this.status });
+    this.settle({ status: this.outcomeStatus(this.status, trailers) });
   }
 
   onResponseError(_controller: Dispatcher.DispatchController, error: Error): void {

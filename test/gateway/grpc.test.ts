@@ -48,6 +48,7 @@ const service = {
   chat: { path: '/test.Orders/Chat', requestStream: true, responseStream: true, ...raw },
   fail: { path: '/test.Orders/Fail', requestStream: false, responseStream: false, ...raw },
   deny: { path: '/test.Orders/Deny', requestStream: false, responseStream: false, ...raw },
+  down: { path: '/test.Orders/Down', requestStream: false, responseStream: false, ...raw },
   hang: { path: '/test.Orders/Hang', requestStream: false, responseStream: false, ...raw },
 } satisfies grpc.ServiceDefinition;
 const OrdersClient = grpc.makeGenericClientConstructor(service, 'Orders');
@@ -58,7 +59,7 @@ const parse = (b: Buffer): Json => JSON.parse(b.toString('utf8'));
 
 /** The upstream gRPC service (plaintext HTTP/2: h2c), recording what it saw. */
 async function startGrpcUpstream() {
-  const seen = { cancelled: 0, hangs: 0 };
+  const seen = { cancelled: 0, hangs: 0, downs: 0, fails: 0 };
   const server = new grpc.Server();
   server.addService(service, {
     echo(call: grpc.ServerUnaryCall<Buffer, Buffer>, done: grpc.sendUnaryData<Buffer>) {
@@ -89,6 +90,7 @@ async function startGrpcUpstream() {
       call.on('end', () => call.end());
     },
     fail(_call: grpc.ServerUnaryCall<Buffer, Buffer>, done: grpc.sendUnaryData<Buffer>) {
+      seen.fails += 1;
       const md = new grpc.Metadata();
       md.set('x-reason', 'gone');
       done({ code: grpc.status.NOT_FOUND, details: 'no such order: 42 (ünïcode)', metadata: md });
@@ -98,6 +100,10 @@ async function startGrpcUpstream() {
       md.set('www-authenticate', 'Bearer realm="orders"');
       md.set('x-reason', 'token expired');
       done({ code: grpc.status.UNAUTHENTICATED, details: 'log in again', metadata: md });
+    },
+    down(_call: grpc.ServerUnaryCall<Buffer, Buffer>, done: grpc.sendUnaryData<Buffer>) {
+      seen.downs += 1;
+      done({ code: grpc.status.UNAVAILABLE, details: 'backend store unreachable' });
     },
     hang(call: grpc.ServerUnaryCall<Buffer, Buffer>) {
       seen.hangs += 1;
@@ -831,6 +837,47 @@ describe('gRPC calls longer than http.requestTimeout, and gRPC media types on ot
       expect(recorded.lines.filter((l) => l.event === 'gateway_waf').at(-1)?.rule).toBe(rule);
     }
     expect(json1.hits).toBe(0);
+  });
+});
+
+describe("the breaker and outlier detection read a gRPC answer's status", () => {
+  it('opens on UNAVAILABLE answers (HTTP 200 on the wire), not on the caller-side NOT_FOUND', async () => {
+    const up = await startGrpcUpstream();
+    const breaker = { consecutiveFailures: 3, openDuration: '60s' };
+    const gw = await startGateway({
+      upstreams: [
+        { name: 'flaky', hosts: [up.url], protocol: 'h2c', breaker },
+        { name: 'strict', hosts: [up.url], protocol: 'h2c', breaker },
+      ],
+      routes: [
+        {
+          name: 'fail',
+          pathPrefix: '/test.Orders/Fail',
+          upstream: 'strict',
+          waf: { contentTypes: ['application/grpc'] },
+        },
+        { name: 'orders', pathPrefix: '/test.Orders/', upstream: 'flaky', waf: { contentTypes: ['application/grpc'] } },
+      ],
+      http2: { enabled: true },
+    });
+    const c = client(gw);
+    try {
+      for (let i = 0; i < 5; i++) expect((await unary(c, 'fail', {})).error?.code).toBe(grpc.status.NOT_FOUND);
+      expect(up.seen.fails).toBe(5); // NOT_FOUND is the caller's: the breaker stays closed
+      for (let i = 0; i < 3; i++) {
+        const r = await unary(c, 'down', {});
+        expect([r.error?.code, r.error?.details]).toEqual([grpc.status.UNAVAILABLE, 'backend store unreachable']);
+      }
+      const shed = await unary(c, 'down', {});
+      expect(shed.error?.code).toBe(grpc.status.UNAVAILABLE);
+      expect(shed.error?.details).toMatch(/^ERR_CIRCUIT_OPEN: /); // the gateway's answer: the upstream was not asked
+      expect(Number(shed.status?.metadata.get('retry-after')[0])).toBeGreaterThan(0);
+      expect(up.seen.downs).toBe(3);
+    } finally {
+      c.close();
+      await gw.close();
+      up.close();
+    }
   });
 });
 
