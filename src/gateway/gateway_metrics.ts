@@ -35,6 +35,12 @@ export class GatewayMetrics {
     labelNames: ['route', 'limit'] as const,
     registers: [this.registry],
   });
+  readonly grpcCalls = new Counter({
+    name: 'gatehouse_gateway_grpc_calls_total',
+    help: "gRPC and gRPC-Web calls answered, by route and gRPC status code (the upstream's, or the gateway's refusal).",
+    labelNames: ['route', 'grpc_status'] as const,
+    registers: [this.registry],
+  });
   readonly shadowLimited = new Counter({
     name: 'gatehouse_gateway_shadow_limited_total',
     help: 'Requests over a shadow-mode limit (admitted anyway), by route and limit.',

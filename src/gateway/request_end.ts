@@ -107,7 +107,10 @@ export class RequestEnd {
     const agent = ctx.req.headers['user-agent'];
     if (agent !== undefined) entry.user_agent = agent.length > USER_AGENT_MAX ? agent.slice(0, USER_AGENT_MAX) : agent;
     if (ctx.req.httpVersion === '2.0') entry.http_version = '2.0';
-    if (ctx.grpcStatus !== undefined) entry.grpc_status = ctx.grpcStatus;
+    if (ctx.grpcStatus !== undefined) {
+      entry.grpc_status = ctx.grpcStatus;
+      this.o.metrics.grpcCalls.labels(route, String(ctx.grpcStatus)).inc();
+    }
     if (ctx.principal) {
       entry.sub = ctx.principal.sub;
       entry.client_id = ctx.principal.clientId;

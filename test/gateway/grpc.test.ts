@@ -873,6 +873,9 @@ describe("the breaker and outlier detection read a gRPC answer's status", () => 
       expect(shed.error?.details).toMatch(/^ERR_CIRCUIT_OPEN: /); // the gateway's answer: the upstream was not asked
       expect(Number(shed.status?.metadata.get('retry-after')[0])).toBeGreaterThan(0);
       expect(up.seen.downs).toBe(3);
+      const metrics = await gw.gateway.metrics.registry.metrics();
+      expect(metrics).toContain('gatehouse_gateway_grpc_calls_total{route="fail",grpc_status="5"} 5');
+      expect(metrics).toContain('gatehouse_gateway_grpc_calls_total{route="orders",grpc_status="14"} 4');
     } finally {
       c.close();
       await gw.close();
