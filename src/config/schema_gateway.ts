@@ -25,7 +25,9 @@ function wafRule() {
       contentTypes: z
         .array(z.string())
         .default(['application/json', 'application/x-www-form-urlencoded', 'multipart/form-data', 'text/plain'])
-        .describe('Allowed media types of request bodies (parameters ignored; +json suffixes count as JSON).'),
+        .describe(
+          "Allowed media types of request bodies (parameters ignored; +json suffixes count as JSON, except gRPC's application/grpc+json).",
+        ),
       maxBody: count(1048576, 'Largest request body, in bytes; bodies up to it are read whole and checked.'),
       inspectBody: count(
         65536,

@@ -54,7 +54,7 @@ export function base64Decoder(): Transform {
       const end = pad === -1 || pad >= usable ? usable : (Math.floor(pad / 4) + 1) * 4;
       const segment = text.slice(i, end);
       // node's decoder skips what is not base64: checked here, so a malformed body is refused, not half-forwarded.
-      if (!SEGMENT.test(segment)) throw malformed('is not base64');
+      if (!BASE64.test(segment)) throw malformed('is not base64');
       push(Buffer.from(segment, 'base64'));
       i = end;
     }
@@ -75,8 +75,8 @@ export function base64Decoder(): Transform {
   });
 }
 
-/** Whole base64 quanta, padding only in the last. */
-const SEGMENT = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
+/** Base64 with padding only at its end (the segments tested are whole quanta: their length is a multiple of 4). */
+const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
 
 /**
  * A gRPC-Web text call's body as the upstream gets it: the client's, base64-decoded as it arrives; an error of the

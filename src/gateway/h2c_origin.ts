@@ -143,13 +143,14 @@ export class H2cOrigin {
       retire();
       this.sessions.delete(entry);
     });
-    entry.idle = () =>
-      session.setTimeout(this.options.idleTimeout, () => {
-        if (entry.open === 0) {
-          retire();
-          session.close();
-        }
-      });
+    // One listener for the connection's life; `idle` only re-arms the timer (a callback per call would add one).
+    session.on('timeout', () => {
+      if (entry.open === 0) {
+        retire();
+        session.close();
+      }
+    });
+    entry.idle = () => session.setTimeout(this.options.idleTimeout);
     entry.idle();
     return entry;
   }
@@ -276,14 +277,18 @@ class H2cExchange implements Dispatcher.DispatchController {
       }
       this.handler.onResponseEnd?.(this, this.trailers);
     });
+    stream.on('timeout', () => this.fail(new errors.BodyTimeoutError()));
     if (this.wasPaused) stream.pause();
     else this.armInactivity(stream);
     this.sendBody(stream);
   }
 
-  /** Inactivity either way (a stalled upload or a silent answer) ends the exchange as undici's body timeout would. */
+  /**
+   * Inactivity either way (a stalled upload or a silent answer) ends the exchange as undici's body timeout would
+   * (the 'timeout' listener is added once, in {@link start}; this only re-arms the timer).
+   */
   private armInactivity(stream: ClientHttp2Stream): void {
-    stream.setTimeout(this.opts.bodyTimeout ?? 300_000, () => this.fail(new errors.BodyTimeoutError()));
+    stream.setTimeout(this.opts.bodyTimeout ?? 300_000);
   }
 
   /** Ends the exchange with `err` (once): the stream is cancelled, the body no longer read, the handler told. */

@@ -692,6 +692,35 @@ describe('h2c exchanges at their edges (H2cOrigin driven directly)', () => {
     }
   });
 
+  it('adds no timer listeners per request or per pause (no MaxListenersExceededWarning over many)', async () => {
+    const server = await h2cServer((stream) => {
+      stream.respond({ ':status': 200 });
+      stream.end(Buffer.alloc(256 * 1024, 1)); // several flow-control windows: many pauses when read slowly
+    });
+    const origin = new H2cOrigin(server.url, { connectTimeout: 2_000, idleTimeout: 60_000 });
+    const warnings: Error[] = [];
+    const onWarning = (w: Error) => warnings.push(w);
+    process.on('warning', onWarning);
+    try {
+      for (let i = 0; i < 15; i++) {
+        const r = recorder((c) => {
+          c.pause(); // every chunk: pause, then resume on the next tick
+          setImmediate(() => c.resume());
+        });
+        origin.dispatch({ path: `/n/${i}`, method: 'GET', headers: {}, body: null, bodyTimeout: 5_000 }, r.handler);
+        await r.done;
+        expect(r.out.error).toBeUndefined();
+        expect(r.out.chunks).toBeGreaterThan(11);
+      }
+      await sleep(20); // warnings are emitted on the next tick
+      expect(warnings.filter((w) => w.name === 'MaxListenersExceededWarning')).toEqual([]);
+    } finally {
+      process.off('warning', onWarning);
+      await origin.close();
+      await server.close();
+    }
+  });
+
   it('times out connecting (a 504 kind) to a port where something that is not HTTP/2 listens', async () => {
     const accepted: Socket[] = [];
     const silent = createNetServer((socket) => {
