@@ -1,0 +1,179 @@
+// The h2c exchange (src/gateway/h2c_origin.ts) driven directly, at its edges: an answer that ends before the request
+// body, a paused answer and the body timeout, timer listeners over many requests, the connect timeout, the idle timer.
+import * as grpc from '@grpc/grpc-js';
+import { once } from 'node:events';
+import {
+  createServer as createH2cServer,
+  type IncomingHttpHeaders,
+  type ServerHttp2Session,
+  type ServerHttp2Stream,
+} from 'node:http2';
+import { createServer as createNetServer, type Socket } from 'node:net';
+import { PassThrough } from 'node:stream';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Dispatcher } from 'undici';
+import { describe, expect, it } from 'vitest';
+import { upstreamFailureKind } from '../../src/core/index.js';
+import { H2cOrigin } from '../../src/gateway/h2c_origin.js';
+import { frame, startGrpcUpstream } from './grpc_support.js';
+
+describe('h2c exchanges at their edges (H2cOrigin driven directly)', () => {
+  type Outcome = { status?: number; chunks: number; end?: IncomingHttpHeaders; error?: Error & { code?: string } };
+  /** A dispatch handler recording what happened; `onData` may pause the exchange. */
+  function recorder(onData?: (controller: Dispatcher.DispatchController) => void) {
+    const out: Outcome = { chunks: 0 };
+    let settle!: () => void;
+    const done = new Promise<void>((resolve) => (settle = resolve));
+    const handler: Dispatcher.DispatchHandler = {
+      onResponseStart: (_c, status) => (out.status = status),
+      onResponseData: (c) => {
+        out.chunks += 1;
+        onData?.(c);
+      },
+      onResponseEnd: (_c, trailers) => ((out.end = trailers), settle()),
+      onResponseError: (_c, err) => ((out.error = err), settle()),
+    };
+    return { out, done, handler };
+  }
+  async function h2cServer(onStream: (stream: ServerHttp2Stream) => void) {
+    const server = createH2cServer();
+    const sessions: ServerHttp2Session[] = [];
+    server.on('session', (sess) => sessions.push(sess));
+    server.on('stream', (stream) => {
+      stream.on('error', () => {});
+      onStream(stream);
+    });
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    const url = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+    return { url, sessions, close: () => new Promise<void>((resolve) => server.close(() => resolve())) };
+  }
+
+  it('closes a stream whose answer ended before the request body did, and stops sending that body', async () => {
+    const up = await startGrpcUpstream();
+    const origin = new H2cOrigin(up.url, { connectTimeout: 2_000, idleTimeout: 300 });
+    try {
+      const body = new PassThrough();
+      body.write(frame({ first: true })); // the caller's stream stays open
+      const r = recorder();
+      origin.dispatch(
+        {
+          path: '/test.Orders/Early',
+          method: 'POST',
+          headers: { 'content-type': 'application/grpc' },
+          body,
+          bodyTimeout: 60_000,
+        },
+        r.handler,
+      );
+      await r.done;
+      expect(r.out.error).toBeUndefined();
+      expect(r.out.end).toMatchObject({ 'grpc-status': String(grpc.status.INVALID_ARGUMENT) });
+      // the exchange is over: its stream is closed rather than held until the caller's body ends
+      await expect.poll(() => origin.openStreams, { timeout: 3_000 }).toBe(0);
+      expect(body.readableFlowing).toBe(false); // no longer piped upstream
+    } finally {
+      await origin.close();
+      up.close();
+    }
+  });
+
+  it('closes an idle connection again after a stream that outlived the first idle period', async () => {
+    const sessions: ServerHttp2Session[] = [];
+    const server = await h2cServer((stream) => {
+      setTimeout(() => {
+        if (!stream.destroyed) stream.respond({ ':status': 200 }, { endStream: true });
+      }, 500); // longer than the idle timeout: it fires while the stream is open
+    });
+    const origin = new H2cOrigin(server.url, { connectTimeout: 2_000, idleTimeout: 200 });
+    try {
+      const r = recorder();
+      origin.dispatch({ path: '/slow', method: 'GET', headers: {}, body: null, bodyTimeout: 5_000 }, r.handler);
+      await r.done;
+      expect(r.out.status).toBe(200);
+      sessions.push(...server.sessions);
+      await expect.poll(() => sessions[0]?.closed || sessions[0]?.destroyed, { timeout: 3_000 }).toBe(true);
+    } finally {
+      await origin.close();
+      await server.close();
+    }
+  });
+
+  it('keeps no body timeout while the gateway has paused the answer (its own client reads slowly)', async () => {
+    const server = await h2cServer((stream) => {
+      stream.respond({ ':status': 200 });
+      stream.end(Buffer.alloc(512 * 1024, 1)); // beyond one flow-control window: the upstream waits on us
+    });
+    const origin = new H2cOrigin(server.url, { connectTimeout: 2_000, idleTimeout: 60_000 });
+    try {
+      let paused = false;
+      const r = recorder((c) => {
+        if (paused) return;
+        paused = true;
+        c.pause();
+        setTimeout(() => c.resume(), 800); // four body timeouts long
+      });
+      origin.dispatch({ path: '/big', method: 'GET', headers: {}, body: null, bodyTimeout: 200 }, r.handler);
+      await r.done;
+      expect(r.out.error).toBeUndefined();
+      expect(r.out.status).toBe(200);
+    } finally {
+      await origin.close();
+      await server.close();
+    }
+  });
+
+  it('adds no timer listeners per request or per pause (no MaxListenersExceededWarning over many)', async () => {
+    const server = await h2cServer((stream) => {
+      stream.respond({ ':status': 200 });
+      stream.end(Buffer.alloc(256 * 1024, 1)); // several flow-control windows: many pauses when read slowly
+    });
+    const origin = new H2cOrigin(server.url, { connectTimeout: 2_000, idleTimeout: 60_000 });
+    const warnings: Error[] = [];
+    const onWarning = (w: Error) => warnings.push(w);
+    process.on('warning', onWarning);
+    try {
+      for (let i = 0; i < 15; i++) {
+        const r = recorder((c) => {
+          c.pause(); // every chunk: pause, then resume on the next tick
+          setImmediate(() => c.resume());
+        });
+        origin.dispatch({ path: `/n/${i}`, method: 'GET', headers: {}, body: null, bodyTimeout: 5_000 }, r.handler);
+        await r.done;
+        expect(r.out.error).toBeUndefined();
+        expect(r.out.chunks).toBeGreaterThan(11);
+      }
+      await sleep(20); // warnings are emitted on the next tick
+      expect(warnings.filter((w) => w.name === 'MaxListenersExceededWarning')).toEqual([]);
+    } finally {
+      process.off('warning', onWarning);
+      await origin.close();
+      await server.close();
+    }
+  });
+
+  it('times out connecting (a 504 kind) to a port where something that is not HTTP/2 listens', async () => {
+    const accepted: Socket[] = [];
+    const silent = createNetServer((socket) => {
+      socket.on('error', () => {});
+      accepted.push(socket); // accepts, never answers
+    });
+    silent.listen(0, '127.0.0.1');
+    await once(silent, 'listening');
+    const origin = new H2cOrigin(`http://127.0.0.1:${(silent.address() as { port: number }).port}`, {
+      connectTimeout: 200,
+      idleTimeout: 60_000,
+    });
+    try {
+      const r = recorder();
+      origin.dispatch({ path: '/x', method: 'GET', headers: {}, body: null, bodyTimeout: 30_000 }, r.handler);
+      await r.done;
+      expect(r.out.error?.code).toBe('UND_ERR_CONNECT_TIMEOUT');
+      expect(upstreamFailureKind(r.out.error)).toBe('timeout');
+    } finally {
+      await origin.close();
+      for (const socket of accepted) socket.destroy();
+      silent.close();
+    }
+  });
+});
