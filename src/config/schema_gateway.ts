@@ -191,10 +191,10 @@ export function gatewaySection() {
       maxQueue: z.number().int().min(0).default(1024).describe('Requests queued before 503 (x-gatehouse-overloaded).'),
       timeout: positive(duration('30s', 'Time the upstream has for response headers, and between body chunks.')),
       protocol: z
-        .enum(['http/1.1', 'h2c'])
+        .enum(['http/1.1', 'h2c', 'h2'])
         .default('http/1.1')
         .describe(
-          'How the gateway talks to the hosts: `http/1.1` (keep-alive pools of `connections` per host) or `h2c` (HTTP/2 with prior knowledge on one multiplexed connection per host, http:// hosts only, no `mtls`; the answer trailers relayed: what gRPC services need, as nginx\'s `grpc_pass grpc://` and Envoy\'s `http2_protocol_options`). docs/gateway.md "gRPC".',
+          'How the gateway talks to the hosts: `http/1.1` (keep-alive pools of `connections` per host), `h2c` (HTTP/2 with prior knowledge, http:// hosts) or `h2` (HTTP/2 over TLS with ALPN h2, https:// hosts, the certificate checked against the system roots and NODE_EXTRA_CA_CERTS); both HTTP/2 kinds use one multiplexed connection per host, take no `mtls` and relay the answer trailers: what gRPC services need, as nginx\'s `grpc_pass grpc://` / `grpcs://`. docs/gateway.md "gRPC".',
         ),
       mtls: z
         .strictObject({
@@ -242,20 +242,24 @@ export function gatewaySection() {
       }),
     })
     .superRefine((u, ctx) => {
-      if (u.protocol !== 'h2c') return;
+      if (u.protocol === 'http/1.1') return;
       if (u.mtls !== undefined) {
         ctx.addIssue({
           code: 'custom',
           path: ['mtls'],
-          message: 'protocol h2c is plaintext HTTP/2: an mtls upstream speaks http/1.1',
+          message: `protocol ${u.protocol} is not offered with mtls: an mtls upstream (a mesh sidecar) speaks http/1.1`,
         });
       }
-      const tls = u.hosts.findIndex((h) => !h.startsWith('http://'));
-      if (tls !== -1) {
+      const scheme = u.protocol === 'h2c' ? 'http://' : 'https://';
+      const wrong = u.hosts.findIndex((h) => !h.startsWith(scheme));
+      if (wrong !== -1) {
         ctx.addIssue({
           code: 'custom',
-          path: ['hosts', tls],
-          message: 'protocol h2c needs http:// hosts (HTTP/2 with prior knowledge, no TLS)',
+          path: ['hosts', wrong],
+          message:
+            u.protocol === 'h2c'
+              ? 'protocol h2c needs http:// hosts (HTTP/2 with prior knowledge, no TLS)'
+              : 'protocol h2 needs https:// hosts (HTTP/2 over TLS)',
         });
       }
     });

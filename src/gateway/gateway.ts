@@ -147,7 +147,7 @@ export class Gateway {
     const runs = {
       request_id: (ctx: RequestContext) => routePlainRequest(ctx, this.state),
       limits: (ctx: RequestContext) => {
-        if (ctx.req.httpVersion === '2.0' && ctx.route!.upstream.protocol !== 'h2c') enforceRequestDeadline(ctx.req);
+        if (ctx.req.httpVersion === '2.0' && !ctx.route!.upstream.http2) enforceRequestDeadline(ctx.req);
         return limitBodySize(ctx, this.o.bodyLimit);
       },
       waf: o.stages?.waf ?? waf.head,

@@ -37,11 +37,11 @@ export function buildGatewayState(
   deps: { clock: Clock; logger: Logger; metrics: GatewayMetrics; mesh?: UpstreamMesh },
 ): { state: GatewayState; retired: Upstream[] } {
   const names = new Set<string>();
-  const h2c = new Set<string>();
+  const http2 = new Set<string>();
   for (const [i, u] of config.upstreams.entries()) {
     if (names.has(u.name)) throw invalid(`upstreams.${i}.name`, `two upstreams are named ${u.name}`);
     names.add(u.name);
-    if (u.protocol === 'h2c') h2c.add(u.name);
+    if (u.protocol !== 'http/1.1') http2.add(u.name);
     checkUpstreamMtls(u, deps.mesh, `gateway.upstreams.${i}`);
   }
   const limits = new Map<string, RouteLimits>();
@@ -50,16 +50,16 @@ export function buildGatewayState(
     if (!names.has(r.upstream)) {
       throw invalid(`routes.${i}.upstream`, `route ${r.name} names unknown upstream ${r.upstream}`);
     }
-    if (r.websocket && h2c.has(r.upstream)) {
+    if (r.websocket && http2.has(r.upstream)) {
       throw invalid(
         `routes.${i}.websocket`,
-        `route ${r.name} carries WebSocket handshakes (HTTP/1.1 Upgrade) to upstream ${r.upstream}, which speaks h2c`,
+        `route ${r.name} carries WebSocket handshakes (HTTP/1.1 Upgrade) to upstream ${r.upstream}, which speaks HTTP/2 (h2c or h2)`,
       );
     }
-    if (r.grpcWeb && !h2c.has(r.upstream)) {
+    if (r.grpcWeb && !http2.has(r.upstream)) {
       throw invalid(
         `routes.${i}.grpcWeb`,
-        `route ${r.name} translates gRPC-Web to gRPC, which upstream ${r.upstream} does not speak (it needs protocol h2c)`,
+        `route ${r.name} translates gRPC-Web to gRPC, which upstream ${r.upstream} does not speak (it needs protocol h2c or h2)`,
       );
     }
     if (routeNames.has(r.name)) throw invalid(`routes.${i}.name`, `two routes are named ${r.name}`);

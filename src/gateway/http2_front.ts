@@ -220,7 +220,7 @@ const inactivityOnly = new WeakMap<object, () => void>();
  * `http.requestTimeout`, counted from now, like any request with a body; nothing for other requests.
  *
  * @example
- * if (ctx.route.upstream.protocol !== 'h2c') enforceRequestDeadline(ctx.req);
+ * if (!ctx.route.upstream.http2) enforceRequestDeadline(ctx.req);
  */
 export function enforceRequestDeadline(req: IncomingMessage): void {
   const arm = inactivityOnly.get(req);

@@ -6,7 +6,7 @@ import { CircuitBreaker, CircuitOpenError, type BreakerPermit } from '../ratelim
 import { Bulkhead } from './bulkhead.js';
 import type { UpstreamConfig } from './gateway_config.js';
 import type { GatewayMetrics } from './gateway_metrics.js';
-import { H2cOrigin } from './h2c_origin.js';
+import { Http2Origin } from './http2_origin.js';
 import { OutlierDetector } from './outlier_detector.js';
 import type { ExchangeOutcome, UpgradedExchange } from '../mesh/index.js';
 import { ProxyExchange, type AnswerFields } from './proxy_exchange.js';
@@ -50,8 +50,10 @@ export interface ForwardRequest extends AnswerFields {
  */
 export class Upstream {
   readonly name: string;
-  /** How its hosts are spoken to (`h2c`: gRPC calls go there). */
+  /** How its hosts are spoken to. */
   readonly protocol: UpstreamConfig['protocol'];
+  /** Whether it speaks HTTP/2 (`h2c` or `h2`): gRPC calls go there. */
+  readonly http2: boolean;
   /** The configuration it was built from, to decide reuse on reload. */
   readonly fingerprint: string;
   readonly breaker: CircuitBreaker;
@@ -59,8 +61,8 @@ export class Upstream {
   readonly outliers: OutlierDetector;
   /** Its `tunnels` keys: WebSocket tunnels at once, and their idle timeout (ms). */
   readonly tunnels: { max: number; idleTimeout: number };
-  /** One per host: an undici keep-alive `Pool` (http/1.1) or an {@link H2cOrigin} (`protocol: h2c`). */
-  private readonly pools: (Pool | H2cOrigin)[];
+  /** One per host: an undici keep-alive `Pool` (http/1.1) or an {@link Http2Origin} (`protocol: h2c` or `h2`). */
+  private readonly pools: (Pool | Http2Origin)[];
   private readonly timeout: number;
 
   constructor(
@@ -69,6 +71,7 @@ export class Upstream {
   ) {
     this.name = config.name;
     this.protocol = config.protocol;
+    this.http2 = config.protocol !== 'http/1.1';
     this.fingerprint = JSON.stringify(config);
     this.timeout = config.timeout;
     this.tunnels = config.tunnels;
@@ -100,8 +103,8 @@ export class Upstream {
     });
     const connect = upstreamConnector(config, deps.mesh, deps.clock); // mTLS with the gateway's SVID, or plain
     this.pools = config.hosts.map((origin) =>
-      config.protocol === 'h2c'
-        ? new H2cOrigin(origin, { connectTimeout: Math.min(config.timeout, 10_000), idleTimeout: 60_000 })
+      config.protocol !== 'http/1.1'
+        ? new Http2Origin(origin, { connectTimeout: Math.min(config.timeout, 10_000), idleTimeout: 60_000 })
         : new Pool(origin, {
             connections: config.connections,
             headersTimeout: config.timeout,
@@ -145,7 +148,7 @@ export class Upstream {
       return Promise.resolve();
     }
     const host = this.outliers.pick();
-    const pool = this.pools[host] as Pool | H2cOrigin;
+    const pool = this.pools[host] as Pool | Http2Origin;
     const hasBody = req.headers['content-length'] !== undefined || req.headers['transfer-encoding'] !== undefined;
     // One promise per request, settled from the exchange's callback (no async wrappers on the hot path).
     return new Promise<void>((resolve, reject) => {
@@ -192,7 +195,7 @@ export class Upstream {
   async upgrade(f: ForwardRequest, permit: BreakerPermit): Promise<UpgradedExchange | undefined> {
     try {
       const host = this.outliers.pick();
-      const pool = this.pools[host] as Pool | H2cOrigin;
+      const pool = this.pools[host] as Pool | Http2Origin;
       if (f.res.destroyed) {
         permit.release();
         return undefined;

@@ -2,10 +2,10 @@
 // a bare node:http2 one): unary and streaming calls, metadata and trailers relayed, the upstream's statuses, the
 // gateway's own refusals as Trailers-Only gRPC answers, cancellation, GOAWAY, timeouts, deadlines on HTTP/2, the WAF
 // on gRPC and other routes, the breaker's reading of grpc-status, and HTTP/1.1 clients on an h2c upstream.
-// gRPC-Web: grpc_web.test.ts; the h2c exchange at its edges: h2c_origin.test.ts.
+// gRPC-Web: grpc_web.test.ts; the h2c exchange at its edges: http2_origin.test.ts.
 import * as grpc from '@grpc/grpc-js';
 import { once } from 'node:events';
-import { connect as h2connect, type IncomingHttpHeaders } from 'node:http2';
+import { connect as h2connect, createSecureServer as createSecureH2Server, type IncomingHttpHeaders } from 'node:http2';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -443,6 +443,38 @@ describe("the breaker and outlier detection read a gRPC answer's status", () => 
   });
 });
 
+describe('protocol: h2 (HTTP/2 over TLS to the upstream)', () => {
+  it('refuses an upstream whose certificate does not chain to the trust store (502, UNAVAILABLE), never sends', async () => {
+    const { certPem, keyPem } = testCertificate({ fresh: true });
+    let streams = 0;
+    const tls = createSecureH2Server({ cert: certPem, key: keyPem });
+    tls.on('stream', (stream) => {
+      streams += 1;
+      stream.respond({ ':status': 200 }, { endStream: true });
+    });
+    tls.listen(0, '127.0.0.1');
+    await once(tls, 'listening');
+    const gw = await startGateway({
+      upstreams: [
+        { name: 'secure', hosts: [`https://127.0.0.1:${(tls.address() as { port: number }).port}`], protocol: 'h2' },
+      ],
+      routes: [{ name: 'secure', pathPrefix: '/', upstream: 'secure', waf: { contentTypes: ['application/grpc'] } }],
+      http2: { enabled: true },
+    });
+    const c = client(gw);
+    try {
+      const r = await unary(c, 'echo', {});
+      expect(r.error?.code).toBe(grpc.status.UNAVAILABLE);
+      expect(r.error?.details).toMatch(/^ERR_GATEWAY_UPSTREAM_FAILED: /);
+      expect(streams).toBe(0);
+    } finally {
+      c.close();
+      await gw.close();
+      tls.close();
+    }
+  });
+});
+
 describe('gRPC helpers and h2c configuration', () => {
   it('recognises gRPC content types (not gRPC-Web)', () => {
     expect(isGrpcRequest({ 'content-type': 'application/grpc' })).toBe(true);
@@ -482,7 +514,9 @@ describe('gRPC helpers and h2c configuration', () => {
       mtls: { spiffeId: 'spiffe://td/ns/a/sa/b' },
     });
     expect(mtls.success).toBe(false);
-    expect(JSON.stringify(mtls.error?.issues)).toMatch(/"mtls"\].*plaintext HTTP\/2/);
+    expect(JSON.stringify(mtls.error?.issues)).toMatch(/"mtls"\].*not offered with mtls/);
+    const plainH2 = parse({ hosts: ['https://127.0.0.1:2', 'http://127.0.0.1:3'], protocol: 'h2' });
+    expect(JSON.stringify(plainH2.error?.issues)).toMatch(/"hosts",1\].*h2 needs https:/);
     const config = configSchema.parse({
       gateway: {
         upstreams: [{ name: 'u', hosts: ['http://127.0.0.1:1'], protocol: 'h2c' }],
@@ -490,7 +524,7 @@ describe('gRPC helpers and h2c configuration', () => {
       },
     });
     expect(() => new Gateway({ clock: systemClock, logger: silentLogger, config: config.gateway })).toThrow(
-      /gateway\.routes\.0\.websocket: route ws carries WebSocket handshakes .* which speaks h2c/,
+      /gateway\.routes\.0\.websocket: route ws carries WebSocket handshakes .* which speaks HTTP\/2/,
     );
     const web = configSchema.parse({
       gateway: {

@@ -103,9 +103,9 @@ export function createWafStages(o: WafStageOptions): WafStages {
     const req = ctx.req;
     if (config.mode === 'off' || !hasBody(req)) return;
     // gRPC (and gRPC-Web) bodies are binary length-prefixed messages, often streamed both ways: buffering one would
-    // stall the call. Only on a route whose upstream speaks gRPC (h2c): elsewhere a gRPC media type is no reason to
+    // stall the call. Only on a route whose upstream speaks gRPC (HTTP/2): elsewhere a gRPC media type is no reason to
     // skip the body rules (`application/grpc+json` to a JSON service would carry any payload past them).
-    if (ctx.route!.upstream.protocol === 'h2c' && grpcAnswerType(req.headers) !== undefined) return;
+    if (ctx.route!.upstream.http2 && grpcAnswerType(req.headers) !== undefined) return;
     return (async () => {
       const chunks: Buffer[] = [];
       let total = 0;

@@ -1,8 +1,9 @@
-// The h2c exchange (src/gateway/h2c_origin.ts) driven directly, at its edges: an answer that ends before the request
+// The h2c exchange (src/gateway/http2_origin.ts) driven directly, at its edges: an answer that ends before the request
 // body, a paused answer and the body timeout, timer listeners over many requests, the connect timeout, the idle timer.
 import * as grpc from '@grpc/grpc-js';
 import { once } from 'node:events';
 import {
+  createSecureServer as createSecureH2Server,
   createServer as createH2cServer,
   type IncomingHttpHeaders,
   type ServerHttp2Session,
@@ -14,10 +15,11 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Dispatcher } from 'undici';
 import { describe, expect, it } from 'vitest';
 import { upstreamFailureKind } from '../../src/core/index.js';
-import { H2cOrigin } from '../../src/gateway/h2c_origin.js';
+import { Http2Origin } from '../../src/gateway/http2_origin.js';
 import { frame, startGrpcUpstream } from './grpc_support.js';
+import { testCertificate } from './support.js';
 
-describe('h2c exchanges at their edges (H2cOrigin driven directly)', () => {
+describe('h2c exchanges at their edges (Http2Origin driven directly)', () => {
   type Outcome = { status?: number; chunks: number; end?: IncomingHttpHeaders; error?: Error & { code?: string } };
   /** A dispatch handler recording what happened; `onData` may pause the exchange. */
   function recorder(onData?: (controller: Dispatcher.DispatchController) => void) {
@@ -51,7 +53,7 @@ describe('h2c exchanges at their edges (H2cOrigin driven directly)', () => {
 
   it('closes a stream whose answer ended before the request body did, and stops sending that body', async () => {
     const up = await startGrpcUpstream();
-    const origin = new H2cOrigin(up.url, { connectTimeout: 2_000, idleTimeout: 300 });
+    const origin = new Http2Origin(up.url, { connectTimeout: 2_000, idleTimeout: 300 });
     try {
       const body = new PassThrough();
       body.write(frame({ first: true })); // the caller's stream stays open
@@ -85,7 +87,7 @@ describe('h2c exchanges at their edges (H2cOrigin driven directly)', () => {
         if (!stream.destroyed) stream.respond({ ':status': 200 }, { endStream: true });
       }, 500); // longer than the idle timeout: it fires while the stream is open
     });
-    const origin = new H2cOrigin(server.url, { connectTimeout: 2_000, idleTimeout: 200 });
+    const origin = new Http2Origin(server.url, { connectTimeout: 2_000, idleTimeout: 200 });
     try {
       const r = recorder();
       origin.dispatch({ path: '/slow', method: 'GET', headers: {}, body: null, bodyTimeout: 5_000 }, r.handler);
@@ -104,7 +106,7 @@ describe('h2c exchanges at their edges (H2cOrigin driven directly)', () => {
       stream.respond({ ':status': 200 });
       stream.end(Buffer.alloc(512 * 1024, 1)); // beyond one flow-control window: the upstream waits on us
     });
-    const origin = new H2cOrigin(server.url, { connectTimeout: 2_000, idleTimeout: 60_000 });
+    const origin = new Http2Origin(server.url, { connectTimeout: 2_000, idleTimeout: 60_000 });
     try {
       let paused = false;
       const r = recorder((c) => {
@@ -128,7 +130,7 @@ describe('h2c exchanges at their edges (H2cOrigin driven directly)', () => {
       stream.respond({ ':status': 200 });
       stream.end(Buffer.alloc(256 * 1024, 1)); // several flow-control windows: many pauses when read slowly
     });
-    const origin = new H2cOrigin(server.url, { connectTimeout: 2_000, idleTimeout: 60_000 });
+    const origin = new Http2Origin(server.url, { connectTimeout: 2_000, idleTimeout: 60_000 });
     const warnings: Error[] = [];
     const onWarning = (w: Error) => warnings.push(w);
     process.on('warning', onWarning);
@@ -152,6 +154,46 @@ describe('h2c exchanges at their edges (H2cOrigin driven directly)', () => {
     }
   });
 
+  it('speaks HTTP/2 over TLS to an https:// origin: ALPN h2, :scheme https, the certificate checked', async () => {
+    const { certPem, keyPem } = testCertificate();
+    const seen: Array<{ scheme: unknown; alpn: unknown }> = [];
+    const tls = createSecureH2Server({ cert: certPem, key: keyPem, allowHTTP1: false });
+    tls.on('stream', (stream, headers) => {
+      seen.push({
+        scheme: headers[':scheme'],
+        alpn: (stream.session?.socket as { alpnProtocol?: string }).alpnProtocol,
+      });
+      stream.respond({ ':status': 200, 'content-type': 'application/grpc' }, { waitForTrailers: true });
+      stream.on('wantTrailers', () => stream.sendTrailers({ 'grpc-status': '0' }));
+      stream.end('ok');
+    });
+    tls.listen(0, '127.0.0.1');
+    await once(tls, 'listening');
+    const url = `https://127.0.0.1:${(tls.address() as { port: number }).port}`;
+    const trusted = new Http2Origin(url, { connectTimeout: 2_000, idleTimeout: 60_000, ca: certPem });
+    const untrusted = new Http2Origin(url, { connectTimeout: 2_000, idleTimeout: 60_000 }); // node's default store
+    try {
+      const ok = recorder();
+      trusted.dispatch({ path: '/p.S/M', method: 'GET', headers: {}, body: null, bodyTimeout: 5_000 }, ok.handler);
+      await ok.done;
+      expect([ok.out.status, ok.out.end?.['grpc-status']]).toEqual([200, '0']);
+      expect(seen).toEqual([{ scheme: 'https', alpn: 'h2' }]);
+      const refused = recorder();
+      untrusted.dispatch(
+        { path: '/p.S/M', method: 'GET', headers: {}, body: null, bodyTimeout: 5_000 },
+        refused.handler,
+      );
+      await refused.done;
+      expect(refused.out.error?.code).toMatch(/SELF_SIGNED|UNABLE_TO_VERIFY|DEPTH_ZERO/);
+      expect(upstreamFailureKind(refused.out.error)).toBe('failed'); // a 502, and a breaker failure
+      expect(seen).toHaveLength(1); // nothing reached the server
+    } finally {
+      await trusted.close();
+      await untrusted.close();
+      tls.close();
+    }
+  });
+
   it('times out connecting (a 504 kind) to a port where something that is not HTTP/2 listens', async () => {
     const accepted: Socket[] = [];
     const silent = createNetServer((socket) => {
@@ -160,7 +202,7 @@ describe('h2c exchanges at their edges (H2cOrigin driven directly)', () => {
     });
     silent.listen(0, '127.0.0.1');
     await once(silent, 'listening');
-    const origin = new H2cOrigin(`http://127.0.0.1:${(silent.address() as { port: number }).port}`, {
+    const origin = new Http2Origin(`http://127.0.0.1:${(silent.address() as { port: number }).port}`, {
       connectTimeout: 200,
       idleTimeout: 60_000,
     });

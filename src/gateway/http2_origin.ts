@@ -32,12 +32,17 @@ const NOT_SENT = new Set([
 const REFUSED_FIELD =
   /^ERR_(HTTP2_INVALID_HEADER_VALUE|HTTP2_INVALID_CONNECTION_HEADERS|INVALID_HTTP_TOKEN|INVALID_CHAR|HTTP2_HEADER_SINGLE_VALUE|HTTP2_INVALID_PSEUDOHEADER)$/;
 
-/** Tuning of an {@link H2cOrigin}. */
-export interface H2cOriginOptions {
+/** Tuning of an {@link Http2Origin}. */
+export interface Http2OriginOptions {
   /** Time to open the connection (TCP and the HTTP/2 preface) before the requests waiting on it fail as timed out. */
   connectTimeout: number;
   /** A connection with no open stream and no traffic for this long is closed (a new one is opened on demand). */
   idleTimeout: number;
+  /**
+   * https:// origins: the trust anchors (PEM) the server's certificate must chain to, instead of node's default store
+   * (the system's roots plus NODE_EXTRA_CA_CERTS). The gateway leaves it unset.
+   */
+  ca?: string;
 }
 
 /** One connection and its open streams (the idle timer closes it only when none are open). */
@@ -49,7 +54,9 @@ interface OriginSession {
 }
 
 /**
- * One h2c origin (HTTP/2 with prior knowledge, RFC 9113 §3.3) behind the gateway's dispatch interface: one
+ * One HTTP/2 origin behind the gateway's dispatch interface: h2c for an http:// origin (HTTP/2 with prior knowledge,
+ * RFC 9113 §3.3), TLS with ALPN `h2` for an https:// one (the server's certificate verified against node's default
+ * trust store, or `ca`, and its name). One
  * multiplexed connection, opened on demand and replaced once it closes or the server sends GOAWAY (streams already
  * on it finish there), requests as streams on it (node queues those past the server's SETTINGS_MAX_CONCURRENT_STREAMS).
  * It speaks undici's `DispatchHandler` so that {@link Upstream} drives it as it drives a `Pool`: the same
@@ -59,36 +66,39 @@ interface OriginSession {
  * server), and gRPC's status lives in them.
  *
  * @example
- * const origin = new H2cOrigin('http://10.1.0.20:50051', { connectTimeout: 10_000, idleTimeout: 60_000 });
+ * const origin = new Http2Origin('http://10.1.0.20:50051', { connectTimeout: 10_000, idleTimeout: 60_000 });
  * origin.dispatch({ path: '/pkg.Svc/Call', method: 'POST', headers, body: req }, new ProxyExchange(res, fields, done));
  */
-export class H2cOrigin {
+export class Http2Origin {
   private readonly authority: string;
+  private readonly scheme: 'http' | 'https';
   private current: OriginSession | undefined;
   private readonly sessions = new Set<OriginSession>();
   private closed = false;
 
   constructor(
     private readonly origin: string,
-    private readonly options: H2cOriginOptions,
+    private readonly options: Http2OriginOptions,
   ) {
-    this.authority = new URL(origin).host;
+    const url = new URL(origin);
+    this.authority = url.host;
+    this.scheme = url.protocol === 'https:' ? 'https' : 'http';
   }
 
   /** Starts one exchange; its handler hears of every outcome (false: the origin is closed, the handler was told). */
   dispatch(opts: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler): boolean {
-    const exchange = new H2cExchange(handler, opts);
+    const exchange = new Http2Exchange(handler, opts);
     if (this.closed) {
       exchange.fail(new errors.ClientClosedError());
       return false;
     }
     if (opts.upgrade) {
-      exchange.fail(new errors.NotSupportedError('h2c upstreams carry no HTTP/1.1 upgrades'));
+      exchange.fail(new errors.NotSupportedError('HTTP/2 upstreams carry no HTTP/1.1 upgrades'));
       return true;
     }
     const entry = this.session();
     entry.open += 1;
-    exchange.start(entry.session, this.authority, () => {
+    exchange.start(entry.session, this.scheme, this.authority, () => {
       entry.open -= 1;
       if (entry.open === 0) entry.idle?.();
     });
@@ -121,7 +131,12 @@ export class H2cOrigin {
   private session(): OriginSession {
     const live = this.current;
     if (live && !live.session.closed && !live.session.destroyed) return live;
-    const session = connect(this.origin, { settings: { enablePush: false } });
+    const session = connect(this.origin, {
+      settings: { enablePush: false },
+      ...(this.scheme === 'https'
+        ? { ALPNProtocols: ['h2'], ...(this.options.ca ? { ca: this.options.ca } : {}) }
+        : {}),
+    });
     const entry: OriginSession = { session, open: 0 };
     this.current = entry;
     this.sessions.add(entry);
@@ -132,8 +147,8 @@ export class H2cOrigin {
       () => session.destroy(new errors.ConnectTimeoutError(`h2c connect to ${this.origin} timed out`)),
       this.options.connectTimeout,
     );
-    // Connected means the server spoke HTTP/2 (its SETTINGS arrived), not only that TCP connected: a port where
-    // something else listens must time out as a connect, not hold every call until its body timeout.
+    // Connected means the server spoke HTTP/2 (its SETTINGS arrived), not only that TCP (and TLS) connected: a port
+    // where something else listens must time out as a connect, not hold every call until its body timeout.
     session.once('remoteSettings', () => clearTimeout(timer));
     // Each stream reports the error that ended it; the connection's own error only retires it.
     session.on('error', retire);
@@ -165,8 +180,8 @@ function withoutPseudo(fields: Http2Headers): IncomingHttpHeaders {
   return out;
 }
 
-/** One request on an {@link H2cOrigin}: a stream driven by, and reporting to, an undici dispatch handler. */
-class H2cExchange implements Dispatcher.DispatchController {
+/** One request on an {@link Http2Origin}: a stream driven by, and reporting to, an undici dispatch handler. */
+class Http2Exchange implements Dispatcher.DispatchController {
   private stream: ClientHttp2Stream | undefined;
   private finished = false;
   private wasAborted = false;
@@ -212,13 +227,13 @@ class H2cExchange implements Dispatcher.DispatchController {
     this.stream?.resume();
   }
 
-  start(session: ClientHttp2Session, authority: string, closed: () => void): void {
+  start(session: ClientHttp2Session, scheme: 'http' | 'https', authority: string, closed: () => void): void {
     this.handler.onRequestStart?.(this, {});
     if (this.finished) return closed(); // aborted at once (the caller had left)
     const { opts } = this;
     let stream: ClientHttp2Stream;
     try {
-      const fields = this.requestFields(authority);
+      const fields = this.requestFields(scheme, authority);
       stream = session.request(fields, { endStream: opts.body === null || opts.body === undefined });
     } catch (err) {
       closed();
@@ -303,11 +318,11 @@ class H2cExchange implements Dispatcher.DispatchController {
     this.handler.onResponseError?.(this, err);
   }
 
-  private requestFields(authority: string): OutgoingHttpHeaders {
+  private requestFields(scheme: 'http' | 'https', authority: string): OutgoingHttpHeaders {
     const { opts } = this;
     const fields: OutgoingHttpHeaders = {
       ':method': opts.method,
-      ':scheme': 'http',
+      ':scheme': scheme,
       ':authority': authority,
       ':path': opts.path,
     };
