@@ -173,7 +173,7 @@ export function gatewaySection() {
       .boolean()
       .default(false)
       .describe(
-        'Translate gRPC-Web calls (`application/grpc-web`, `application/grpc-web-text`, from browsers) to gRPC for the route\'s upstream, which must be `protocol: h2c` (Envoy\'s grpc_web filter); other requests pass unchanged (docs/gateway.md "gRPC-Web").',
+        'Translate gRPC-Web calls (`application/grpc-web`, `application/grpc-web-text`, from browsers) to gRPC for the route\'s upstream, which must speak HTTP/2 (`protocol: h2c` or `h2`; Envoy\'s grpc_web filter); other requests pass unchanged (docs/gateway.md "gRPC-Web").',
       ),
     websocket: z
       .boolean()
@@ -194,7 +194,7 @@ export function gatewaySection() {
         .enum(['http/1.1', 'h2c', 'h2'])
         .default('http/1.1')
         .describe(
-          'How the gateway talks to the hosts: `http/1.1` (keep-alive pools of `connections` per host), `h2c` (HTTP/2 with prior knowledge, http:// hosts) or `h2` (HTTP/2 over TLS with ALPN h2, https:// hosts, the certificate checked against the system roots and NODE_EXTRA_CA_CERTS); both HTTP/2 kinds use one multiplexed connection per host, take no `mtls` and relay the answer trailers: what gRPC services need, as nginx\'s `grpc_pass grpc://` / `grpcs://`. docs/gateway.md "gRPC".',
+          "How the gateway talks to the hosts: `http/1.1` (keep-alive pools of `connections` per host), `h2c` (HTTP/2 with prior knowledge, http:// hosts) or `h2` (HTTP/2 over TLS with ALPN h2, https:// hosts, the certificate checked against node's trust store: its bundled Mozilla roots, or the system's with --use-openssl-ca, plus NODE_EXTRA_CA_CERTS); both HTTP/2 kinds use one multiplexed connection per host, take no `mtls` and relay the answer trailers: what gRPC services need, as nginx's `grpc_pass grpc://` / `grpcs://`. docs/gateway.md \"gRPC\".",
         ),
       mtls: z
         .strictObject({

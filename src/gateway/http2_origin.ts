@@ -40,7 +40,8 @@ export interface Http2OriginOptions {
   idleTimeout: number;
   /**
    * https:// origins: the trust anchors (PEM) the server's certificate must chain to, instead of node's default store
-   * (the system's roots plus NODE_EXTRA_CA_CERTS). The gateway leaves it unset.
+   * (its bundled Mozilla roots, or the system's with --use-openssl-ca, plus NODE_EXTRA_CA_CERTS). The gateway leaves
+   * it unset.
    */
   ca?: string;
 }
@@ -133,9 +134,7 @@ export class Http2Origin {
     if (live && !live.session.closed && !live.session.destroyed) return live;
     const session = connect(this.origin, {
       settings: { enablePush: false },
-      ...(this.scheme === 'https'
-        ? { ALPNProtocols: ['h2'], ...(this.options.ca ? { ca: this.options.ca } : {}) }
-        : {}),
+      ...(this.scheme === 'https' && this.options.ca ? { ca: this.options.ca } : {}),
     });
     const entry: OriginSession = { session, open: 0 };
     this.current = entry;
@@ -144,12 +143,23 @@ export class Http2Origin {
       if (this.current === entry) this.current = undefined;
     };
     const timer = setTimeout(
-      () => session.destroy(new errors.ConnectTimeoutError(`h2c connect to ${this.origin} timed out`)),
+      () => session.destroy(new errors.ConnectTimeoutError(`HTTP/2 connect to ${this.origin} timed out`)),
       this.options.connectTimeout,
     );
     // Connected means the server spoke HTTP/2 (its SETTINGS arrived), not only that TCP (and TLS) connected: a port
     // where something else listens must time out as a connect, not hold every call until its body timeout.
     session.once('remoteSettings', () => clearTimeout(timer));
+    // node offers ALPN h2 but does not insist: a TLS server that picked nothing (or http/1.1) is refused here, with a
+    // reason, rather than spoken to in a protocol it did not agree to.
+    session.once('connect', () => {
+      if (this.scheme === 'https' && session.alpnProtocol !== 'h2') {
+        session.destroy(
+          new errors.SocketError(
+            `${this.origin} did not negotiate HTTP/2 over TLS (ALPN ${session.alpnProtocol || 'none'})`,
+          ),
+        );
+      }
+    });
     // Each stream reports the error that ended it; the connection's own error only retires it.
     session.on('error', retire);
     session.on('goaway', retire);
@@ -333,7 +343,7 @@ class Http2Exchange implements Dispatcher.DispatchController {
         if (value !== undefined && !NOT_SENT.has(lower)) fields[lower] = value;
       }
     } else if (given !== null && given !== undefined) {
-      throw new errors.InvalidArgumentError('h2c exchanges take request fields as an object');
+      throw new errors.InvalidArgumentError('HTTP/2 exchanges take request fields as an object');
     }
     // The gateway relays trailers (to HTTP/2 clients, and to HTTP/1.1 ones on chunked answers): gRPC servers need it.
     fields.te = 'trailers';
@@ -353,7 +363,7 @@ class Http2Exchange implements Dispatcher.DispatchController {
       return;
     }
     if (!(body instanceof Readable)) {
-      this.fail(new errors.InvalidArgumentError('h2c exchanges take a string, a buffer or a Readable as body'));
+      this.fail(new errors.InvalidArgumentError('HTTP/2 exchanges take a string, a buffer or a Readable as body'));
       return;
     }
     this.body = body;

@@ -2,7 +2,7 @@
 // a bare node:http2 one): unary and streaming calls, metadata and trailers relayed, the upstream's statuses, the
 // gateway's own refusals as Trailers-Only gRPC answers, cancellation, GOAWAY, timeouts, deadlines on HTTP/2, the WAF
 // on gRPC and other routes, the breaker's reading of grpc-status, and HTTP/1.1 clients on an h2c upstream.
-// gRPC-Web: grpc_web.test.ts; the h2c exchange at its edges: http2_origin.test.ts.
+// gRPC-Web: grpc_web.test.ts; the HTTP/2 exchange at its edges: http2_origin.test.ts.
 import * as grpc from '@grpc/grpc-js';
 import { once } from 'node:events';
 import { connect as h2connect, createSecureServer as createSecureH2Server, type IncomingHttpHeaders } from 'node:http2';

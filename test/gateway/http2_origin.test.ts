@@ -1,4 +1,4 @@
-// The h2c exchange (src/gateway/http2_origin.ts) driven directly, at its edges: an answer that ends before the request
+// The HTTP/2 upstream exchange (src/gateway/http2_origin.ts) driven directly, at its edges: an answer that ends before the request
 // body, a paused answer and the body timeout, timer listeners over many requests, the connect timeout, the idle timer.
 import * as grpc from '@grpc/grpc-js';
 import { once } from 'node:events';
@@ -11,6 +11,7 @@ import {
 } from 'node:http2';
 import { createServer as createNetServer, type Socket } from 'node:net';
 import { PassThrough } from 'node:stream';
+import { createServer as createTlsServer } from 'node:tls';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Dispatcher } from 'undici';
 import { describe, expect, it } from 'vitest';
@@ -19,7 +20,7 @@ import { Http2Origin } from '../../src/gateway/http2_origin.js';
 import { frame, startGrpcUpstream } from './grpc_support.js';
 import { testCertificate } from './support.js';
 
-describe('h2c exchanges at their edges (Http2Origin driven directly)', () => {
+describe('HTTP/2 upstream exchanges at their edges (Http2Origin driven directly)', () => {
   type Outcome = { status?: number; chunks: number; end?: IncomingHttpHeaders; error?: Error & { code?: string } };
   /** A dispatch handler recording what happened; `onData` may pause the exchange. */
   function recorder(onData?: (controller: Dispatcher.DispatchController) => void) {
@@ -191,6 +192,31 @@ describe('h2c exchanges at their edges (Http2Origin driven directly)', () => {
       await trusted.close();
       await untrusted.close();
       tls.close();
+    }
+  });
+
+  it('refuses a TLS server that does not negotiate ALPN h2, with the reason (a 502 kind)', async () => {
+    const { certPem, keyPem } = testCertificate();
+    // A TLS server that ignores ALPN (node's https server would refuse the offer with an alert instead)
+    const h1 = createTlsServer({ cert: certPem, key: keyPem }, (socket) => {
+      socket.on('error', () => {});
+    });
+    h1.listen(0, '127.0.0.1');
+    await once(h1, 'listening');
+    const origin = new Http2Origin(`https://127.0.0.1:${(h1.address() as { port: number }).port}`, {
+      connectTimeout: 5_000,
+      idleTimeout: 60_000,
+      ca: certPem,
+    });
+    try {
+      const r = recorder();
+      origin.dispatch({ path: '/x', method: 'GET', headers: {}, body: null, bodyTimeout: 5_000 }, r.handler);
+      await r.done;
+      expect(r.out.error?.message).toMatch(/did not negotiate HTTP\/2 over TLS \(ALPN none\)/);
+      expect(upstreamFailureKind(r.out.error)).toBe('failed');
+    } finally {
+      await origin.close();
+      h1.close();
     }
   });
 
