@@ -1,4 +1,5 @@
-import type { Config } from '../config/index.js';
+import { readFileSync } from 'node:fs';
+import { resolveInDataDir, type Config } from '../config/index.js';
 import type { Clock, Logger } from '../core/index.js';
 import { Gateway, type Authenticator, type GatewayConfig, type UpstreamMesh } from '../gateway/index.js';
 import { openGatewayRedis } from './gateway_redis.js';
@@ -35,5 +36,6 @@ export function openGateway(o: {
     apiKeyHeader: config.identity.apiKeys.header,
     ...(redis ? { globalStore: redis.store } : {}),
     ...(o.mesh ? { mesh: o.mesh } : {}),
+    readFile: (file) => readFileSync(resolveInDataDir(config, file), 'utf8'),
   });
 }

@@ -196,6 +196,13 @@ export function gatewaySection() {
         .describe(
           "How the gateway talks to the hosts: `http/1.1` (keep-alive pools of `connections` per host), `h2c` (HTTP/2 with prior knowledge, http:// hosts) or `h2` (HTTP/2 over TLS with ALPN h2, https:// hosts, the certificate checked against node's trust store: its bundled Mozilla roots, or the system's with --use-openssl-ca, plus NODE_EXTRA_CA_CERTS); both HTTP/2 kinds use one multiplexed connection per host, take no `mtls` and relay the answer trailers: what gRPC services need, as nginx's `grpc_pass grpc://` / `grpcs://`. docs/gateway.md \"gRPC\".",
         ),
+      caFile: z
+        .string()
+        .min(1)
+        .optional()
+        .describe(
+          "PEM bundle the hosts' server certificates must chain to (https:// hosts, `http/1.1` or `h2`), instead of node's default trust store; relative to `dataDir`; read at start and at each reload. Unset: node's bundled roots (or the system's with --use-openssl-ca) plus NODE_EXTRA_CA_CERTS.",
+        ),
       mtls: z
         .strictObject({
           spiffeId: z
@@ -242,6 +249,23 @@ export function gatewaySection() {
       }),
     })
     .superRefine((u, ctx) => {
+      if (u.caFile !== undefined) {
+        if (u.mtls !== undefined) {
+          ctx.addIssue({
+            code: 'custom',
+            path: ['caFile'],
+            message: 'an mtls upstream is checked against the mesh bundle: caFile does not apply',
+          });
+        }
+        const plain = u.hosts.findIndex((h) => !h.startsWith('https://'));
+        if (plain !== -1) {
+          ctx.addIssue({
+            code: 'custom',
+            path: ['hosts', plain],
+            message: 'caFile applies to https:// hosts only (it checks their server certificates)',
+          });
+        }
+      }
       if (u.protocol === 'http/1.1') return;
       if (u.mtls !== undefined) {
         ctx.addIssue({

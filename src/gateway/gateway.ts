@@ -10,7 +10,7 @@ import { credentialWithholding, upstreamRequestHeaders, warnForwardedTokens } fr
 import type { GatewayConfig } from './gateway_config.js';
 import { GatewayLimiter } from './gateway_limiter.js';
 import { GatewayMetrics } from './gateway_metrics.js';
-import { buildGatewayState, type GatewayState } from './gateway_state.js';
+import { buildGatewayState, type GatewayState, type GatewayStateDeps } from './gateway_state.js';
 import { OverLimitCache } from './over_limit_cache.js';
 import { buildPipeline, noopStage, runPipeline, type RequestContext, type Stage, type StageRun } from './pipeline.js';
 import { GrpcWebAnswer, grpcWebCall, grpcWebTextBody } from './grpc_web.js';
@@ -50,6 +50,11 @@ export interface GatewayOptions {
   /** The gateway's SVID, for upstreams with `mtls` (docs/gateway.md). */
   mesh?: UpstreamMesh;
   metrics?: GatewayMetrics;
+  /**
+   * Reads a file the configuration names (an upstream's `caFile`, relative paths resolved by the caller). Unset: a
+   * configuration naming one is refused (ERR_CONFIG_INVALID).
+   */
+  readFile?: (path: string) => string;
 }
 
 /**
@@ -87,11 +92,17 @@ export class Gateway {
   private readonly authenticator: Authenticator;
   private readonly local: MemoryLimiterStore;
   private readonly withheld: ReturnType<typeof credentialWithholding>;
-  private deps: { clock: Clock; logger: Logger; metrics: GatewayMetrics; mesh?: UpstreamMesh };
+  private deps: GatewayStateDeps;
 
   constructor(private readonly o: GatewayOptions) {
     this.metrics = o.metrics ?? new GatewayMetrics();
-    this.deps = { clock: o.clock, logger: o.logger, metrics: this.metrics, ...(o.mesh ? { mesh: o.mesh } : {}) };
+    this.deps = {
+      clock: o.clock,
+      logger: o.logger,
+      metrics: this.metrics,
+      ...(o.mesh ? { mesh: o.mesh } : {}),
+      ...(o.readFile ? { readFile: o.readFile } : {}),
+    };
     this.state = buildGatewayState(o.config, undefined, this.deps).state;
     this.config = o.config;
     this.hsts = hstsOf(o.config, o.logger);

@@ -5,7 +5,7 @@ import { compileLimits, type RouteLimits } from './route_limits.js';
 import { unfilledPart } from './limit_key.js';
 import type { GatewayMetrics } from './gateway_metrics.js';
 import { RouteTable } from './route_table.js';
-import { Upstream } from './upstream.js';
+import { upstreamFingerprint, Upstream } from './upstream.js';
 import { checkUpstreamMtls, type UpstreamMesh } from './upstream_mtls.js';
 
 /** A route ready to serve. */
@@ -34,13 +34,15 @@ export interface GatewayState {
 export function buildGatewayState(
   config: GatewayConfig,
   previous: GatewayState | undefined,
-  deps: { clock: Clock; logger: Logger; metrics: GatewayMetrics; mesh?: UpstreamMesh },
+  deps: GatewayStateDeps,
 ): { state: GatewayState; retired: Upstream[] } {
   const names = new Set<string>();
   const http2 = new Set<string>();
+  const trust = new Map<string, string>();
   for (const [i, u] of config.upstreams.entries()) {
     if (names.has(u.name)) throw invalid(`upstreams.${i}.name`, `two upstreams are named ${u.name}`);
     names.add(u.name);
+    if (u.caFile !== undefined) trust.set(u.name, readTrustAnchors(u.caFile, `upstreams.${i}.caFile`, deps.readFile));
     if (u.protocol !== 'http/1.1') http2.add(u.name);
     checkUpstreamMtls(u, deps.mesh, `gateway.upstreams.${i}`);
   }
@@ -85,7 +87,13 @@ export function buildGatewayState(
   const upstreams = new Map<string, Upstream>();
   for (const u of config.upstreams) {
     const old = previous?.upstreams.get(u.name);
-    upstreams.set(u.name, old && old.fingerprint === JSON.stringify(u) ? old : new Upstream(u, deps));
+    const ca = trust.get(u.name);
+    // A CA file rewritten under the same name is a change too: the fingerprint covers its content.
+    const fingerprint = upstreamFingerprint(u, ca);
+    upstreams.set(
+      u.name,
+      old && old.fingerprint === fingerprint ? old : new Upstream(u, { ...deps, ...(ca === undefined ? {} : { ca }) }),
+    );
   }
   const entries = config.routes.map((route) => ({
     route,
@@ -99,6 +107,29 @@ export function buildGatewayState(
   const kept = new Set(upstreams.values());
   const retired = previous ? [...previous.upstreams.values()].filter((u) => !kept.has(u)) : [];
   return { state: { table, addresses, upstreams }, retired };
+}
+
+/** What building a state needs besides the configuration. */
+export interface GatewayStateDeps {
+  clock: Clock;
+  logger: Logger;
+  metrics: GatewayMetrics;
+  mesh?: UpstreamMesh;
+  /** Reads a file the configuration names (`caFile`); unset: such a configuration is refused. */
+  readFile?: (path: string) => string;
+}
+
+/** An upstream's `caFile` as PEM, or ERR_CONFIG_INVALID naming `key` (unreadable, or holding no certificate). */
+function readTrustAnchors(file: string, key: string, readFile: ((path: string) => string) | undefined): string {
+  if (readFile === undefined) throw invalid(key, `${file}: this gateway reads no files`);
+  let pem: string;
+  try {
+    pem = readFile(file);
+  } catch (err) {
+    throw invalid(key, `cannot read ${file}: ${(err as Error).message}`);
+  }
+  if (!pem.includes('-----BEGIN CERTIFICATE-----')) throw invalid(key, `${file} holds no PEM certificate`);
+  return pem;
 }
 
 /** ERR_CONFIG_INVALID naming the key below `gateway` as the schema's errors do (`config: gateway.routes.2.upstream: ...`). */

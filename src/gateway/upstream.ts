@@ -13,6 +13,16 @@ import { ProxyExchange, type AnswerFields } from './proxy_exchange.js';
 import { upstreamConnector, type UpstreamMesh } from './upstream_mtls.js';
 
 /**
+ * What decides whether an upstream survives a reload: its configuration and the content of its `caFile`.
+ *
+ * @example
+ * const same = old.fingerprint === upstreamFingerprint(config, ca);
+ */
+export function upstreamFingerprint(config: UpstreamConfig, ca: string | undefined): string {
+  return JSON.stringify(config) + (ca ?? '');
+}
+
+/**
  * The gateway's error for an upstream exchange that failed: 504 ERR_GATEWAY_UPSTREAM_TIMEOUT for undici's timeouts,
  * else 502 ERR_GATEWAY_UPSTREAM_FAILED (the upstream's error code only in the private detail).
  *
@@ -67,12 +77,19 @@ export class Upstream {
 
   constructor(
     config: UpstreamConfig,
-    private readonly deps: { clock: Clock; logger: Logger; metrics: GatewayMetrics; mesh?: UpstreamMesh },
+    private readonly deps: {
+      clock: Clock;
+      logger: Logger;
+      metrics: GatewayMetrics;
+      mesh?: UpstreamMesh;
+      /** The trust anchors (PEM) of `caFile`, already read. */
+      ca?: string;
+    },
   ) {
     this.name = config.name;
     this.protocol = config.protocol;
     this.http2 = config.protocol !== 'http/1.1';
-    this.fingerprint = JSON.stringify(config);
+    this.fingerprint = upstreamFingerprint(config, deps.ca);
     this.timeout = config.timeout;
     this.tunnels = config.tunnels;
     const b = config.breaker;
@@ -104,13 +121,17 @@ export class Upstream {
     const connect = upstreamConnector(config, deps.mesh, deps.clock); // mTLS with the gateway's SVID, or plain
     this.pools = config.hosts.map((origin) =>
       config.protocol !== 'http/1.1'
-        ? new Http2Origin(origin, { connectTimeout: Math.min(config.timeout, 10_000), idleTimeout: 60_000 })
+        ? new Http2Origin(origin, {
+            connectTimeout: Math.min(config.timeout, 10_000),
+            idleTimeout: 60_000,
+            ...(deps.ca === undefined ? {} : { ca: deps.ca }),
+          })
         : new Pool(origin, {
             connections: config.connections,
             headersTimeout: config.timeout,
             bodyTimeout: config.timeout,
             keepAliveTimeout: 4_000,
-            ...(connect ? { connect } : {}),
+            ...(connect ? { connect } : deps.ca === undefined ? {} : { connect: { ca: deps.ca } }),
           }),
     );
   }

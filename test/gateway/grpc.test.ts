@@ -5,7 +5,11 @@
 // gRPC-Web: grpc_web.test.ts; the HTTP/2 exchange at its edges: http2_origin.test.ts.
 import * as grpc from '@grpc/grpc-js';
 import { once } from 'node:events';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { connect as h2connect, createSecureServer as createSecureH2Server, type IncomingHttpHeaders } from 'node:http2';
+import { createServer as createHttpsServer } from 'node:https';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -15,6 +19,7 @@ import { Gateway, isGrpcRequest } from '../../src/gateway/index.js';
 import { relayedTrailers } from '../../src/mesh/index.js';
 import {
   client,
+  frame,
   json,
   OrdersClient,
   parse,
@@ -443,7 +448,102 @@ describe("the breaker and outlier detection read a gRPC answer's status", () => 
   });
 });
 
-describe('protocol: h2 (HTTP/2 over TLS to the upstream)', () => {
+describe('TLS to upstreams: protocol h2, and caFile for h2 and http/1.1', () => {
+  const readFile = (file: string) => readFileSync(file, 'utf8');
+
+  it('trusts the caFile it is given: a gRPC call over h2, and an HTTP/1.1 request, to self-signed upstreams', async () => {
+    const { certPem, keyPem } = testCertificate({ fresh: true });
+    const dir = mkdtempSync(join(tmpdir(), 'gh-cafile-'));
+    const caFile = join(dir, 'upstream-ca.pem');
+    writeFileSync(caFile, certPem);
+    const grpcTls = createSecureH2Server({ cert: certPem, key: keyPem });
+    grpcTls.on('stream', (stream, headers) => {
+      stream.respond({ ':status': 200, 'content-type': 'application/grpc' }, { waitForTrailers: true });
+      stream.on('wantTrailers', () =>
+        stream.sendTrailers({ 'grpc-status': '0', 'x-scheme': String(headers[':scheme']) }),
+      );
+      stream.end(frame({ got: 'over h2' }));
+    });
+    const h1Tls = createHttpsServer({ cert: certPem, key: keyPem }, (_req, res) => res.end('over https'));
+    for (const srv of [grpcTls, h1Tls]) srv.listen(0, '127.0.0.1');
+    await Promise.all([once(grpcTls, 'listening'), once(h1Tls, 'listening')]);
+    const port = (srv: { address(): unknown }) => (srv.address() as { port: number }).port;
+    const gw = await startGateway(
+      {
+        upstreams: [
+          { name: 'grpcs', hosts: [`https://127.0.0.1:${port(grpcTls)}`], protocol: 'h2', caFile },
+          { name: 'https', hosts: [`https://127.0.0.1:${port(h1Tls)}`], caFile },
+        ],
+        routes: [
+          {
+            name: 'grpcs',
+            pathPrefix: '/test.Orders/',
+            upstream: 'grpcs',
+            waf: { contentTypes: ['application/grpc'] },
+          },
+          { name: 'https', pathPrefix: '/', upstream: 'https' },
+        ],
+        http2: { enabled: true },
+      },
+      { readFile },
+    );
+    const c = client(gw);
+    try {
+      const r = await unary(c, 'echo', {});
+      expect(r.error).toBeUndefined();
+      expect(r.value).toEqual({ got: 'over h2' });
+      expect(r.status?.metadata.get('x-scheme')).toEqual(['https']);
+      const res = await request(`${gw.url}/page`, { dispatcher: gw.agent });
+      expect([res.statusCode, await res.body.text()]).toEqual([200, 'over https']);
+    } finally {
+      c.close();
+      await gw.close();
+      grpcTls.close();
+      h1Tls.closeAllConnections();
+      h1Tls.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('refuses a caFile it cannot use, naming the key (unreadable, not PEM, no file reader, http:// hosts, mtls)', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'gh-cafile-'));
+    const junk = join(dir, 'junk.pem');
+    writeFileSync(junk, 'not a certificate');
+    try {
+      const build = (caFile: string, read?: (f: string) => string) => {
+        const config = configSchema.parse({
+          gateway: { upstreams: [{ name: 'u', hosts: ['https://127.0.0.1:1'], caFile }] },
+        });
+        return () =>
+          new Gateway({
+            clock: systemClock,
+            logger: silentLogger,
+            config: config.gateway,
+            ...(read ? { readFile: read } : {}),
+          });
+      };
+      expect(build(join(dir, 'missing.pem'), readFile)).toThrow(
+        /gateway\.upstreams\.0\.caFile: cannot read .*missing\.pem/,
+      );
+      expect(build(junk, readFile)).toThrow(/gateway\.upstreams\.0\.caFile: .*junk\.pem holds no PEM certificate/);
+      expect(build(junk)).toThrow(/gateway\.upstreams\.0\.caFile: .*this gateway reads no files/);
+      const plain = configSchema.safeParse({
+        gateway: { upstreams: [{ name: 'u', hosts: ['http://127.0.0.1:1'], caFile: junk }] },
+      });
+      expect(JSON.stringify(plain.error?.issues)).toMatch(/"hosts",0\].*caFile applies to https:\/\/ hosts only/);
+      const mtls = configSchema.safeParse({
+        gateway: {
+          upstreams: [
+            { name: 'u', hosts: ['https://127.0.0.1:1'], caFile: junk, mtls: { spiffeId: 'spiffe://td/ns/a/sa/b' } },
+          ],
+        },
+      });
+      expect(JSON.stringify(mtls.error?.issues)).toMatch(/"caFile"\].*mesh bundle/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('refuses an upstream whose certificate does not chain to the trust store (502, UNAVAILABLE), never sends', async () => {
     const { certPem, keyPem } = testCertificate({ fresh: true });
     let streams = 0;
