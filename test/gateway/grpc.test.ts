@@ -15,7 +15,8 @@ import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { configSchema } from '../../src/config/index.js';
 import { silentLogger, systemClock } from '../../src/core/index.js';
-import { Gateway, isGrpcRequest } from '../../src/gateway/index.js';
+import { Gateway, GatewayMetrics, isGrpcRequest } from '../../src/gateway/index.js';
+import { buildGatewayState } from '../../src/gateway/gateway_state.js';
 import { relayedTrailers } from '../../src/mesh/index.js';
 import {
   client,
@@ -503,6 +504,24 @@ describe('TLS to upstreams: protocol h2, and caFile for h2 and http/1.1', () => 
       h1Tls.close();
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+
+  it('keeps an upstream (and its connections) across a reload while its caFile reads the same, not once it changes', async () => {
+    const a = testCertificate().certPem;
+    const b = testCertificate({ fresh: true }).certPem;
+    let content = a;
+    const deps = { clock: systemClock, logger: silentLogger, metrics: new GatewayMetrics(), readFile: () => content };
+    const config = configSchema.parse({
+      gateway: { upstreams: [{ name: 'u', hosts: ['https://127.0.0.1:1'], caFile: 'ca.pem' }] },
+    }).gateway;
+    const first = buildGatewayState(config, undefined, deps).state;
+    const same = buildGatewayState(config, first, deps);
+    expect(same.state.upstreams.get('u')).toBe(first.upstreams.get('u'));
+    content = b; // rotated in place, same file name
+    const rotated = buildGatewayState(config, same.state, deps);
+    expect(rotated.state.upstreams.get('u')).not.toBe(first.upstreams.get('u'));
+    expect(rotated.retired).toEqual([first.upstreams.get('u')]);
+    await Promise.all([...rotated.state.upstreams.values(), ...rotated.retired].map((u) => u.close()));
   });
 
   it('refuses a caFile it cannot use, naming the key (unreadable, not PEM, no file reader, http:// hosts, mtls)', () => {
