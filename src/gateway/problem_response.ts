@@ -95,9 +95,9 @@ function grpcMessage(text: string): string {
  * Answers a gRPC (or gRPC-Web) call the gateway refuses as gRPC clients expect (what Envoy does for its local replies): a
  * Trailers-Only response, HTTP status 200 with `grpc-status` and `grpc-message` in the one header block, which on
  * HTTP/2 ends the stream (END_STREAM on HEADERS: a client waits for trailers otherwise). The gateway's fields
- * (request id, Retry-After, RateLimit, WWW-Authenticate) go with it. Returns the gRPC status.
+ * (request id, Retry-After, RateLimit, WWW-Authenticate) go with it; the gRPC status goes to `ctx.grpcStatus`.
  */
-function sendGrpcRefusal(ctx: ProblemTarget, type: string, e: GatehouseError, extras: ProblemExtras): number {
+function sendGrpcRefusal(ctx: ProblemTarget, type: string, e: GatehouseError, extras: ProblemExtras): void {
   const status = GRPC_STATUS[e.status] ?? GRPC_UNKNOWN;
   const fields: Record<string, string | number> = {
     'content-type': type,
@@ -118,7 +118,6 @@ function sendGrpcRefusal(ctx: ProblemTarget, type: string, e: GatehouseError, ex
     ctx.res.end();
   }
   ctx.grpcStatus = status;
-  return status;
 }
 
 /**

@@ -34,15 +34,18 @@ export interface AnswerFields {
  * pool.dispatch({ path, method, headers, body: null }, new ProxyExchange(res, forward, (outcome) => ...));
  */
 export class ProxyExchange extends AnswerExchange {
-  /** The upstream's trailers, once its answer ended. */
-  private trailers: IncomingHttpHeaders | undefined;
+  /**
+   * The `grpc-status` trailer the upstream ended with (-1: present but not a number; undefined: none), read once
+   * for the access log and for {@link outcomeStatus}.
+   */
+  private grpcCode: number | undefined;
 
   constructor(
-    private readonly response: ServerResponse,
+    res: ServerResponse,
     private readonly forward: AnswerFields,
     done: (outcome: ExchangeOutcome) => void,
   ) {
-    super(response, done);
+    super(res, done);
   }
 
   override onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
@@ -53,16 +56,17 @@ export class ProxyExchange extends AnswerExchange {
   }
 
   override onResponseEnd(controller: Dispatcher.DispatchController, trailers?: IncomingHttpHeaders): void {
-    this.trailers = trailers;
-    const report = this.forward.grpcStatus;
     const status = trailers?.['grpc-status'];
-    if (report !== undefined && typeof status === 'string' && /^\d{1,2}$/.test(status)) report(Number(status));
+    if (typeof status === 'string') {
+      this.grpcCode = /^\d{1,2}$/.test(status) ? Number(status) : -1;
+      if (this.grpcCode >= 0) this.forward.grpcStatus?.(this.grpcCode);
+    }
     const web = this.forward.grpcWeb;
     if (web !== undefined) {
       // gRPC-Web carries the trailers in the body (browsers cannot read HTTP trailers).
       const tail = web.end(relayedTrailers(trailers));
       if (tail !== undefined) {
-        if (tail.length > 0) this.response.write(tail);
+        if (tail.length > 0) this.res.write(tail);
         return super.onResponseEnd(controller, undefined);
       }
     }
@@ -76,10 +80,9 @@ export class ProxyExchange extends AnswerExchange {
    * caller's own errors (NOT_FOUND, INVALID_ARGUMENT, PERMISSION_DENIED, ...) are 4xx, no failure.
    */
   protected override outcomeStatus(status: number): number {
-    // The upstream's trailers, also when a gRPC-Web answer carried them in its body instead.
-    const grpc = this.trailers?.['grpc-status'];
-    if (status !== 200 || typeof grpc !== 'string') return status;
-    return GRPC_AS_HTTP[Number(grpc)] ?? 500;
+    // The upstream's trailer, also when a gRPC-Web answer carried it in its body instead.
+    if (status !== 200 || this.grpcCode === undefined) return status;
+    return GRPC_AS_HTTP[this.grpcCode] ?? 500;
   }
 
   protected override answerHeaders(headers: IncomingHttpHeaders): OutgoingHttpHeaders {

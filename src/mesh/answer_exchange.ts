@@ -63,7 +63,7 @@ export class AnswerExchange implements Dispatcher.DispatchHandler {
   private gone = false;
 
   constructor(
-    private readonly res: ServerResponse,
+    protected readonly res: ServerResponse,
     private readonly done: (outcome: ExchangeOutcome) => void,
   ) {
     (res as Tagged)[EXCHANGE] = this;
