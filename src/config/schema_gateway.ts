@@ -42,6 +42,83 @@ function wafRule() {
     .prefault({});
 }
 
+/**
+ * A browser origin a route's CORS policy allows, written as browsers send it in `Origin` (scheme, lowercase host,
+ * port only when not the scheme's default), a subdomain wildcard `https://*.example.com`, or `*`.
+ */
+const corsOrigin = z.string().superRefine((text, ctx) => {
+  if (text === '*') return;
+  if (text === 'null') {
+    ctx.addIssue({
+      code: 'custom',
+      message:
+        'the origin "null" is sent by sandboxed frames, file: pages and redirects from anywhere: allowing it allows any page',
+    });
+    return;
+  }
+  const probe = text.replace('://*.', '://wildcard.');
+  const canonical = URL.canParse(probe) ? new URL(probe).origin : 'null';
+  if (canonical === 'null' || canonical !== probe || !/^https?:\/\//.test(text) || probe.includes('*')) {
+    const hint = canonical === 'null' ? '' : ` (here: ${canonical.replace('://wildcard.', '://*.')})`;
+    ctx.addIssue({
+      code: 'custom',
+      message: `expected an origin as browsers send it: http(s), a lowercase host, a port only when not the default, no path or trailing slash, e.g. https://app.example.com or https://*.example.com${hint}`,
+    });
+  } else if (probe !== text && !new URL(probe).hostname.slice('wildcard.'.length).includes('.')) {
+    ctx.addIssue({
+      code: 'custom',
+      message: 'a wildcard needs a domain of two labels or more below it (*.example.com)',
+    });
+  }
+});
+
+/** A route's CORS policy (docs/gateway.md "CORS"). */
+function corsRule() {
+  const headerName = z.string().regex(/^([!#$%&'*+.^_`|~0-9A-Za-z-]+)$/, 'expected a header field name');
+  return z
+    .strictObject({
+      allowOrigins: z
+        .array(corsOrigin)
+        .min(1)
+        .describe(
+          'Origins whose pages may call the route: exact (`https://app.example.com`), a subdomain wildcard (`https://*.example.com`, not example.com itself) or `*` (any page; never with allowCredentials).',
+        ),
+      allowMethods: z
+        .array(z.string().regex(/^[A-Z]+$/))
+        .min(1)
+        .default(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE'])
+        .describe('Methods a preflight may ask for.'),
+      allowHeaders: z
+        .array(headerName)
+        .default([])
+        .describe(
+          "Request headers a preflight may ask for besides those the route itself reads (content-type, x-request-id, the route's credential header, gRPC-Web's); `*` allows any.",
+        ),
+      exposeHeaders: z
+        .array(headerName)
+        .default([])
+        .describe(
+          "Answer headers scripts may read besides x-request-id, retry-after, ratelimit, ratelimit-policy (and gRPC-Web's grpc-status, grpc-message, grpc-status-details-bin).",
+        ),
+      allowCredentials: z
+        .boolean()
+        .default(false)
+        .describe(
+          'Let pages send cookies and TLS client certificates (`credentials: include`): answers name the origin and carry Access-Control-Allow-Credentials. Not needed for Authorization or API key headers.',
+        ),
+      maxAge: duration('10m', 'How long a browser may reuse a preflight answer (browsers cap it: Chromium at 2 h).'),
+    })
+    .refine((c) => !(c.allowCredentials && c.allowOrigins.includes('*')), {
+      message:
+        "allowCredentials with the origin `*` would let any page act with its visitors' cookies: list the origins",
+      path: ['allowCredentials'],
+    })
+    .optional()
+    .describe(
+      'Answer CORS preflights at the gateway and add the CORS fields to the route\'s answers (docs/gateway.md "CORS"); the upstream\'s own `Access-Control-*` fields are dropped. Unset: the gateway does no CORS.',
+    );
+}
+
 /** An upstream origin: http or https, a host and an optional port, nothing else (the request path is appended). */
 const origin = z.string().refine(
   (text) => {
@@ -175,6 +252,7 @@ export function gatewaySection() {
       .describe(
         'Translate gRPC-Web calls (`application/grpc-web`, `application/grpc-web-text`, from browsers) to gRPC for the route\'s upstream, which must speak HTTP/2 (`protocol: h2c` or `h2`; Envoy\'s grpc_web filter); other requests pass unchanged (docs/gateway.md "gRPC-Web").',
       ),
+    cors: corsRule(),
     websocket: z
       .boolean()
       .default(false)

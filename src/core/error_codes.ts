@@ -335,6 +335,11 @@ export const ERROR_CODES = {
     message: 'Request blocked by a WAF rule',
     doc: 'A WAF rule of the route refused the request; the problem body names the rule (`waf_rule`). See docs/waf.md.',
   },
+  ERR_GATEWAY_CORS_REFUSED: {
+    status: 403,
+    message: 'CORS preflight refused',
+    doc: 'A CORS preflight (OPTIONS with Access-Control-Request-Method) asked for an origin, method or request header the route\'s `cors` policy does not allow; `detail` names which. The gateway answered it; nothing reached the upstream. See docs/gateway.md "CORS".',
+  },
   ERR_GATEWAY_UPGRADE_UNSUPPORTED: {
     status: 501,
     message: 'The gateway does not carry this protocol upgrade or tunnel',

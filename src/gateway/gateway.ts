@@ -16,6 +16,7 @@ import { buildPipeline, noopStage, runPipeline, type RequestContext, type Stage,
 import { GrpcWebAnswer, grpcWebCall, grpcWebTextBody } from './grpc_web.js';
 import { enforceRequestDeadline } from './http2_front.js';
 import { isGrpcRequest } from './problem_response.js';
+import { createCorsStage } from './cors_stage.js';
 import { createRateLimitStage } from './rate_limit_stage.js';
 import { RedisGuard } from './redis_guard.js';
 import { RequestEnd } from './request_end.js';
@@ -100,6 +101,7 @@ export class Gateway {
       clock: o.clock,
       logger: o.logger,
       metrics: this.metrics,
+      apiKeyHeader: o.apiKeyHeader ?? 'x-api-key',
       ...(o.mesh ? { mesh: o.mesh } : {}),
       ...(o.readFile ? { readFile: o.readFile } : {}),
     };
@@ -162,6 +164,7 @@ export class Gateway {
         return limitBodySize(ctx, this.o.bodyLimit);
       },
       waf: o.stages?.waf ?? waf.head,
+      cors: createCorsStage(this.metrics),
       authentication: (ctx: RequestContext) => this.authenticate(ctx),
       rate_limit: createRateLimitStage(this.limiter),
       authorization: (ctx: RequestContext) => authorize(ctx.route!.config.auth, ctx.principal),
@@ -325,6 +328,7 @@ export class Gateway {
         grpcStatus:
           web !== undefined || isGrpcRequest(ctx.req.headers) ? (status) => (ctx.grpcStatus = status) : undefined,
         grpcWeb: web === undefined ? undefined : new GrpcWebAnswer(web),
+        ownsCors: route.cors !== undefined,
       },
       ctx.permit!,
     );

@@ -41,6 +41,12 @@ export class GatewayMetrics {
     labelNames: ['route', 'grpc_status'] as const,
     registers: [this.registry],
   });
+  readonly corsPreflights = new Counter({
+    name: 'gatehouse_gateway_cors_preflights_total',
+    help: 'CORS preflights answered by the gateway, by route and outcome (allowed, refused).',
+    labelNames: ['route', 'outcome'] as const,
+    registers: [this.registry],
+  });
   readonly shadowLimited = new Counter({
     name: 'gatehouse_gateway_shadow_limited_total',
     help: 'Requests over a shadow-mode limit (admitted anyway), by route and limit.',

@@ -1,5 +1,6 @@
 import { GatehouseError, type Clock, type Logger } from '../core/index.js';
 import { ClientAddresses } from './client_address.js';
+import { CorsPolicy } from './cors_policy.js';
 import type { GatewayConfig, RouteConfig } from './gateway_config.js';
 import { compileLimits, type RouteLimits } from './route_limits.js';
 import { unfilledPart } from './limit_key.js';
@@ -13,6 +14,8 @@ export interface CompiledRoute {
   config: RouteConfig;
   limits: RouteLimits;
   upstream: Upstream;
+  /** The route's CORS policy (undefined: the gateway does no CORS on it). */
+  cors: CorsPolicy | undefined;
 }
 
 /** One immutable generation of the gateway's configuration; hot reload swaps it whole. */
@@ -64,6 +67,12 @@ export function buildGatewayState(
         `route ${r.name} translates gRPC-Web to gRPC, which upstream ${r.upstream} does not speak (it needs protocol h2c or h2)`,
       );
     }
+    if (r.cors !== undefined && r.waf.mode !== 'off' && !r.waf.methods.includes('OPTIONS')) {
+      throw invalid(
+        `routes.${i}.cors`,
+        `route ${r.name} answers CORS preflights, which are OPTIONS requests its waf.methods refuse (add OPTIONS)`,
+      );
+    }
     if (routeNames.has(r.name)) throw invalid(`routes.${i}.name`, `two routes are named ${r.name}`);
     routeNames.add(r.name);
     const seen = new Set<string>();
@@ -101,6 +110,14 @@ export function buildGatewayState(
       config: route,
       limits: limits.get(route.name) as RouteLimits,
       upstream: upstreams.get(route.upstream) as Upstream,
+      cors:
+        route.cors === undefined
+          ? undefined
+          : new CorsPolicy(route.cors, {
+              authKind: route.auth.kind,
+              apiKeyHeader: deps.apiKeyHeader ?? 'x-api-key',
+              grpcWeb: route.grpcWeb,
+            }),
     },
   }));
   const table = new RouteTable(entries);
@@ -115,6 +132,8 @@ export interface GatewayStateDeps {
   logger: Logger;
   metrics: GatewayMetrics;
   mesh?: UpstreamMesh;
+  /** The header API keys arrive in (allowed in CORS preflights of `api_key` routes); default x-api-key. */
+  apiKeyHeader?: string;
   /** Reads a file the configuration names (`caFile`); unset: such a configuration is refused. */
   readFile?: (path: string) => string;
 }

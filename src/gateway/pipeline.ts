@@ -11,6 +11,7 @@ export const STAGE_NAMES = [
   'request_id',
   'limits',
   'waf',
+  'cors',
   'authentication',
   'rate_limit',
   'authorization',

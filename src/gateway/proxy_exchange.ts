@@ -1,6 +1,7 @@
 import type { IncomingHttpHeaders, OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import type { Dispatcher } from 'undici';
 import { AnswerExchange, relayedTrailers, type ExchangeOutcome } from '../mesh/index.js';
+import { dropCorsFields } from './cors_policy.js';
 import { clientResponseHeaders } from './forwarded_headers.js';
 import type { GrpcWebAnswer } from './grpc_web.js';
 import { addGatewayHeaders } from './ratelimit_headers.js';
@@ -22,6 +23,8 @@ export interface AnswerFields {
   grpcStatus?: (status: number) => void;
   /** A gRPC-Web call's: turns the upstream's gRPC answer into gRPC-Web (route `grpcWeb: true`). */
   grpcWeb?: GrpcWebAnswer | undefined;
+  /** The route has a CORS policy: the upstream's `Access-Control-*` fields are dropped (the gateway's are added). */
+  ownsCors?: boolean;
 }
 
 /**
@@ -88,6 +91,7 @@ export class ProxyExchange extends AnswerExchange {
   protected override answerHeaders(headers: IncomingHttpHeaders): OutgoingHttpHeaders {
     const f = this.forward;
     const out = clientResponseHeaders(headers, f.requestId);
+    if (f.ownsCors === true) dropCorsFields(out);
     if (f.responseHeaders) addGatewayHeaders(out, f.responseHeaders);
     addHsts(out, f.hsts);
     f.grpcWeb?.head(out);

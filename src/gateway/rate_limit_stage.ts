@@ -36,7 +36,8 @@ function applyVerdict(ctx: RequestContext, v: LimitVerdict): void {
   const headers: Record<string, string> = { 'ratelimit-policy': v.policy };
   if (v.rateLimit !== undefined) headers['ratelimit'] = v.rateLimit;
   if (v.outcome === 'admit') {
-    ctx.responseHeaders = headers;
+    // A CORS route's fields, set by the cors stage, stay.
+    ctx.responseHeaders = ctx.responseHeaders === undefined ? headers : { ...ctx.responseHeaders, ...headers };
     return;
   }
   if (v.outcome === 'gone') {
@@ -46,6 +47,7 @@ function applyVerdict(ctx: RequestContext, v: LimitVerdict): void {
     return;
   }
   headers['retry-after'] = String(retryAfterSeconds(v.retryAfterMs));
+  if (ctx.responseHeaders !== undefined) Object.assign(headers, ctx.responseHeaders);
   ctx.answered = true;
   const limited = v.outcome === 'limited';
   sendProblem(ctx, new GatehouseError(limited ? 'ERR_RATE_LIMITED' : 'ERR_GATEWAY_LIMITER_UNAVAILABLE'), {

@@ -43,7 +43,8 @@ export { retryAfterSeconds };
  * Puts the gateway's own response headers on an upstream answer. `RateLimit` and `RateLimit-Policy` are Structured
  * Field lists: the gateway's items are appended to the upstream's own instead of replacing them, so a stricter limit
  * of the upstream stays visible (draft-ietf-httpapi-ratelimit-headers-11: an intermediary should not make the fields
- * more permissive). Any other field of the gateway replaces the upstream's.
+ * more permissive). The gateway's `Vary` names (a CORS route's `Origin`) are added to the upstream's. Any other field
+ * of the gateway replaces the upstream's.
  *
  * @example
  * addGatewayHeaders(out, { ratelimit: '"per-key";r=4;t=1' }); // '"app";r=0;t=30, "per-key";r=4;t=1' when the upstream sent one
@@ -52,9 +53,17 @@ export function addGatewayHeaders(out: OutgoingHttpHeaders, own: Readonly<Record
   for (const name in own) {
     const value = own[name] as string;
     const upstream = out[name];
-    out[name] =
-      upstream !== undefined && (name === 'ratelimit' || name === 'ratelimit-policy')
-        ? `${String(upstream)}, ${value}`
-        : value;
+    if (upstream === undefined) out[name] = value;
+    else if (name === 'ratelimit' || name === 'ratelimit-policy') out[name] = `${String(upstream)}, ${value}`;
+    else if (name === 'vary') out[name] = addVary(String(upstream), value);
+    else out[name] = value;
   }
+}
+
+/** The upstream's `Vary` with the gateway's field names added (`*` already varies by everything). */
+function addVary(upstream: string, own: string): string {
+  const names = upstream.split(',').map((n) => n.trim().toLowerCase());
+  if (names.includes('*')) return upstream;
+  const added = own.split(',').filter((n) => !names.includes(n.trim().toLowerCase()));
+  return added.length === 0 ? upstream : `${upstream}, ${added.map((n) => n.trim()).join(', ')}`;
 }

@@ -29,13 +29,20 @@ function webFrames(body: Buffer): { messages: Json[]; trailers: Record<string, s
 }
 
 /** One gRPC-Web call over HTTP/1.1 (what a browser's fetch sends); text mode base64-encodes both ways. */
-async function webCall(gw: RunningGateway, path: string, body: Buffer | string, text = false) {
+async function webCall(
+  gw: RunningGateway,
+  path: string,
+  body: Buffer | string,
+  text = false,
+  extra: Record<string, string> = {},
+) {
   const res = await request(`${gw.url}${path}`, {
     method: 'POST',
     headers: {
       'content-type': text ? 'application/grpc-web-text' : 'application/grpc-web+proto',
       'x-grpc-web': '1',
       accept: text ? 'application/grpc-web-text' : 'application/grpc-web+proto',
+      ...extra,
     },
     body: typeof body === 'string' ? body : text ? body.toString('base64') : body,
     dispatcher: gw.agent,
@@ -44,6 +51,9 @@ async function webCall(gw: RunningGateway, path: string, body: Buffer | string, 
   const bytes = text ? Buffer.from(raw.toString('latin1'), 'base64') : raw;
   return { status: res.statusCode, headers: res.headers, ...webFrames(bytes) };
 }
+
+/** The origin of the page the browser-side calls come from (the routes' CORS policy allows it). */
+const PAGE = 'https://shop.example';
 
 describe('gRPC-Web through the gateway (route grpcWeb: true, HTTP/1.1 clients)', () => {
   let grpcUp: Awaited<ReturnType<typeof startGrpcUpstream>>;
@@ -62,6 +72,7 @@ describe('gRPC-Web through the gateway (route grpcWeb: true, HTTP/1.1 clients)',
             auth: { kind: 'jwt' },
             grpcWeb: true,
             waf: { contentTypes: ['application/grpc-web+proto'] },
+            cors: { allowOrigins: [PAGE] },
           },
           {
             name: 'orders',
@@ -69,6 +80,7 @@ describe('gRPC-Web through the gateway (route grpcWeb: true, HTTP/1.1 clients)',
             upstream: 'orders',
             grpcWeb: true,
             waf: { contentTypes: ['application/grpc-web+proto', 'application/grpc-web-text'] },
+            cors: { allowOrigins: [PAGE], allowMethods: ['POST'] },
           },
         ],
       },
@@ -130,6 +142,32 @@ describe('gRPC-Web through the gateway (route grpcWeb: true, HTTP/1.1 clients)',
     }
     // the client's fault: the next call goes through (no breaker failure, no ejected host)
     expect((await webCall(gw, '/test.Orders/Echo', frame({ again: true }))).trailers?.['grpc-status']).toBe('0');
+  });
+
+  it('lets a page of an allowed origin call: the preflight answered, grpc-status readable, refusals too', async () => {
+    const pre = await request(`${gw.url}/test.Orders/Echo`, {
+      method: 'OPTIONS',
+      headers: {
+        origin: PAGE,
+        'access-control-request-method': 'POST',
+        'access-control-request-headers': 'content-type,x-grpc-web,x-user-agent,grpc-timeout',
+      },
+      dispatcher: gw.agent,
+    });
+    await pre.body.dump();
+    expect(pre.statusCode).toBe(204);
+    expect(pre.headers['access-control-allow-origin']).toBe(PAGE);
+    expect(pre.headers['access-control-allow-methods']).toBe('POST');
+    const r = await webCall(gw, '/test.Orders/Echo', frame({ order: 8 }), false, { origin: PAGE });
+    expect(r.status).toBe(200);
+    expect(r.headers['access-control-allow-origin']).toBe(PAGE);
+    expect(String(r.headers['access-control-expose-headers'])).toContain('grpc-status, grpc-message');
+    expect(r.trailers?.['grpc-status']).toBe('0');
+    expect(r.messages).toMatchObject([{ got: { order: 8 } }]);
+    // The gateway's own refusal of an unauthenticated call, in gRPC-Web's terms, is readable by the page too.
+    const denied = await webCall(gw, '/test.Private/Echo', frame({}), false, { origin: PAGE });
+    expect(denied.headers['grpc-status']).toBe('16');
+    expect(denied.headers['access-control-allow-origin']).toBe(PAGE);
   });
 
   it('passes other requests on a grpcWeb route unchanged (a plain gRPC client)', async () => {

@@ -118,6 +118,7 @@ describe('observability', () => {
       'request_id',
       'limits',
       'waf',
+      'cors',
       'authentication',
       'rate_limit',
       'authorization',

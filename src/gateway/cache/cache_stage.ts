@@ -10,6 +10,8 @@ import { UNKEYED_HEADERS, cacheKey, keyedHost, routeCacheKey } from './cache_key
 import type { ResponseCache } from './response_cache.js';
 import { sendProblem } from '../problem_response.js';
 import { addHsts } from '../strict_transport_security.js';
+import { dropCorsFields } from '../cors_policy.js';
+import { addGatewayHeaders } from '../ratelimit_headers.js';
 import { varyValues, type CachedResponse } from './response_cache.js';
 
 /** Options of {@link createCacheStage}. */
@@ -72,7 +74,9 @@ export function createCacheStage(o: CacheStageOptions): StageRun {
   const answer = (ctx: RequestContext, r: CachedResponse | FetchedResponse, outcome: Outcome, age?: number) => {
     ctx.answered = true;
     results.labels(ctx.route!.config.name, outcome).inc();
-    const headers: OutgoingHttpHeaders = { ...r.headers, 'x-request-id': ctx.requestId, ...ctx.responseHeaders };
+    const headers: OutgoingHttpHeaders = { ...r.headers, 'x-request-id': ctx.requestId };
+    if (ctx.route!.cors !== undefined) dropCorsFields(headers); // the stored upstream's; the gateway's come next
+    if (ctx.responseHeaders !== undefined) addGatewayHeaders(headers, ctx.responseHeaders);
     if (age !== undefined) headers['age'] = String(age);
     addHsts(headers, ctx.hsts); // the stored entry keeps only the upstream's own
     headers['x-cache'] = outcome === 'hit' || outcome === 'stale' || outcome === 'stale_if_error' ? 'HIT' : 'MISS';

@@ -67,7 +67,8 @@ export function createWafStages(o: WafStageOptions): WafStages {
     );
     if (action === 'log') return false;
     ctx.answered = true;
-    const headers: Record<string, string> = {};
+    // A body rule's block comes after the cors stage: a page of an allowed origin can read it.
+    const headers: Record<string, string> = { ...ctx.responseHeaders };
     if (!ctx.req.complete && hasBody(ctx.req)) headers['connection'] = 'close';
     sendProblem(ctx, new GatehouseError('ERR_GATEWAY_WAF_BLOCKED', { detail: verdict.rule }), {
       headers,
