@@ -320,6 +320,34 @@ export function gatewaySection() {
         })
         .prefault({})
         .describe('Outlier ejection of single hosts.'),
+      retries: z
+        .strictObject({
+          attempts: z
+            .number()
+            .int()
+            .min(0)
+            .max(5)
+            .default(1)
+            .describe(
+              'Further attempts after a failed one, each on the next host not ejected (0 = never retry). Requests with a body are never retried.',
+            ),
+          on: z
+            .array(z.union([z.enum(['connect-failure', 'reset']), z.number().int().min(500).max(599)]))
+            .default(['connect-failure', 'reset'])
+            .describe(
+              '`connect-failure` (no connection: any method), `reset` (the connection broke before the answer: idempotent methods), and 5xx statuses to retry (idempotent methods; the answer is dropped).',
+            ),
+          budget: z
+            .number()
+            .min(0)
+            .max(1)
+            .default(0.2)
+            .describe(
+              "Retries in flight at most this fraction of the upstream's requests in flight (always at least 3): a failing upstream gets no retry storm.",
+            ),
+        })
+        .prefault({})
+        .describe('Retries of failed attempts on the next host (docs/gateway.md "Retries").'),
       tunnels: tunnelSettings({
         max: 'WebSocket tunnels open (or being opened) to the upstream at once, across routes; a handshake past it gets 503 ERR_GATEWAY_TUNNELS_FULL.',
         idleTimeoutNote: '',

@@ -118,6 +118,7 @@ export class Gateway {
         name: u.name,
         inFlight: u.bulkhead.inFlight,
         queued: u.bulkhead.queued,
+        retrying: u.retriesInFlight,
       })),
       throttleWaiting: throttle.waiting,
       localLimiter: { keys: this.local.size, evictions: this.local.evictions },

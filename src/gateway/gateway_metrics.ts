@@ -4,7 +4,7 @@ import type { BreakerState } from '../ratelimit/index.js';
 
 /** The gateway's load now, read by the gauges at each scrape. */
 export interface GatewayLoad {
-  upstreams: ReadonlyArray<{ name: string; inFlight: number; queued: number }>;
+  upstreams: ReadonlyArray<{ name: string; inFlight: number; queued: number; retrying?: number }>;
   throttleWaiting: number;
   /** Keys held by the in-process limiter store, and how many owing keys it has dropped to stay within maxKeys. */
   localLimiter?: { keys: number; evictions: number };
@@ -39,6 +39,18 @@ export class GatewayMetrics {
     name: 'gatehouse_gateway_grpc_calls_total',
     help: "gRPC and gRPC-Web calls answered, by route and gRPC status code (the upstream's, or the gateway's refusal).",
     labelNames: ['route', 'grpc_status'] as const,
+    registers: [this.registry],
+  });
+  readonly retries = new Counter({
+    name: 'gatehouse_gateway_retries_total',
+    help: 'Requests sent again after a failed attempt, by upstream and reason (connect-failure, reset, status).',
+    labelNames: ['upstream', 'reason'] as const,
+    registers: [this.registry],
+  });
+  readonly retryOverflow = new Counter({
+    name: 'gatehouse_gateway_retry_overflow_total',
+    help: 'Failed attempts not retried because the retry budget of the upstream was spent, by upstream.',
+    labelNames: ['upstream'] as const,
     registers: [this.registry],
   });
   readonly corsPreflights = new Counter({
@@ -129,6 +141,13 @@ export class GatewayMetrics {
     registers: [this.registry],
     collect: () => this.collectUpstreams('queued'),
   });
+  readonly upstreamRetrying = new Gauge({
+    name: 'gatehouse_gateway_upstream_retries_in_flight',
+    help: "Retries of an upstream's requests under way now (held to retries.budget), by upstream (read at scrape).",
+    labelNames: ['upstream'] as const,
+    registers: [this.registry],
+    collect: () => this.collectUpstreams('retrying'),
+  });
   readonly throttleWaiting: Gauge = new Gauge({
     name: 'gatehouse_gateway_throttle_waiting',
     help: 'Requests delayed in local throttle queues now, over every key (read at scrape).',
@@ -189,10 +208,11 @@ export class GatewayMetrics {
     this.load = source;
   }
 
-  private collectUpstreams(field: 'inFlight' | 'queued'): void {
-    const gauge = field === 'inFlight' ? this.upstreamInFlight : this.upstreamQueued;
+  private collectUpstreams(field: 'inFlight' | 'queued' | 'retrying'): void {
+    const gauge =
+      field === 'inFlight' ? this.upstreamInFlight : field === 'queued' ? this.upstreamQueued : this.upstreamRetrying;
     gauge.reset(); // upstreams removed by a reload must not linger in the exposition
-    for (const u of this.load().upstreams) gauge.labels(u.name).set(u[field]);
+    for (const u of this.load().upstreams) gauge.labels(u.name).set(u[field] ?? 0);
   }
 
   /** Records a breaker transition. */

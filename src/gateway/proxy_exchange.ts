@@ -5,6 +5,7 @@ import { dropCorsFields } from './cors_policy.js';
 import { clientResponseHeaders } from './forwarded_headers.js';
 import type { GrpcWebAnswer } from './grpc_web.js';
 import { addGatewayHeaders } from './ratelimit_headers.js';
+import { RetriableAnswer } from './retry_policy.js';
 import { addHsts } from './strict_transport_security.js';
 
 /** gRPC status codes as HTTP statuses (gRPC's mapping, as Envoy's `grpcToHttpStatus`), by code 0..16. */
@@ -43,12 +44,29 @@ export class ProxyExchange extends AnswerExchange {
    */
   private grpcCode: number | undefined;
 
+  /**
+   * @param retryStatus set while the request may be retried: true for an answer's status means drop the answer unread
+   *   (abort with {@link RetriableAnswer}) for another attempt.
+   */
   constructor(
     res: ServerResponse,
     private readonly forward: AnswerFields,
     done: (outcome: ExchangeOutcome) => void,
+    private readonly retryStatus?: (status: number) => boolean,
   ) {
     super(res, done);
+  }
+
+  override onResponseStart(
+    controller: Dispatcher.DispatchController,
+    statusCode: number,
+    headers: IncomingHttpHeaders,
+  ): void {
+    if (this.retryStatus !== undefined && statusCode >= 200 && this.retryStatus(statusCode)) {
+      controller.abort(new RetriableAnswer(statusCode)); // nothing written: the request goes to another host
+      return;
+    }
+    super.onResponseStart(controller, statusCode, headers);
   }
 
   override onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {

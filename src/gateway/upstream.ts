@@ -10,6 +10,7 @@ import { Http2Origin } from './http2_origin.js';
 import { OutlierDetector } from './outlier_detector.js';
 import type { ExchangeOutcome, UpgradedExchange } from '../mesh/index.js';
 import { ProxyExchange, type AnswerFields } from './proxy_exchange.js';
+import { RetriableAnswer, RetryPolicy } from './retry_policy.js';
 import { upstreamConnector, type UpstreamMesh } from './upstream_mtls.js';
 
 /**
@@ -74,6 +75,7 @@ export class Upstream {
   /** One per host: an undici keep-alive `Pool` (http/1.1) or an {@link Http2Origin} (`protocol: h2c` or `h2`). */
   private readonly pools: (Pool | Http2Origin)[];
   private readonly timeout: number;
+  private readonly retry: RetryPolicy;
 
   constructor(
     config: UpstreamConfig,
@@ -91,6 +93,7 @@ export class Upstream {
     this.http2 = config.protocol !== 'http/1.1';
     this.fingerprint = upstreamFingerprint(config, deps.ca);
     this.timeout = config.timeout;
+    this.retry = new RetryPolicy(config.retries);
     this.tunnels = config.tunnels;
     const b = config.breaker;
     const buckets = 10;
@@ -136,6 +139,11 @@ export class Upstream {
     );
   }
 
+  /** Retries of its requests under way (held to `retries.budget`). */
+  get retriesInFlight(): number {
+    return this.retry.retriesInFlight;
+  }
+
   /**
    * The shedding stage: a breaker permit (CircuitOpenError, 503 with Retry-After, while open), then a bulkhead slot
    * (ERR_GATEWAY_OVERLOADED when the queue is full; a promise while queued). Pass the permit to {@link send}.
@@ -168,14 +176,67 @@ export class Upstream {
       permit.release(); // the client left while the request waited in a queue: neither success nor failure
       return Promise.resolve();
     }
-    const host = this.outliers.pick();
-    const pool = this.pools[host] as Pool | Http2Origin;
     const hasBody = req.headers['content-length'] !== undefined || req.headers['transfer-encoding'] !== undefined;
+    return this.attempt(f, permit, hasBody, this.retry.allows(hasBody) ? this.retry.attempts : 0);
+  }
+
+  /**
+   * Sends the request to the next host and settles it, or, when the attempt failed in a way {@link RetryPolicy}
+   * retries and `retriesLeft` and the budget allow, sends it again (on the next host not ejected; after a short
+   * backoff when that is the same host).
+   */
+  private attempt(f: ForwardRequest, permit: BreakerPermit, hasBody: boolean, retriesLeft: number): Promise<void> {
+    const { req, res } = f;
+    const method = req.method as string;
+    const retry = this.retry;
     // One promise per request, settled from the exchange's callback (no async wrappers on the hot path).
     return new Promise<void>((resolve, reject) => {
+      let host = this.outliers.pick();
       let settled = false;
+      let retried = 0;
+      /** Places in the retry budget this request holds (the retry under way; an answer being dropped). */
+      let held = 0;
+      let droppingAnswer = false;
+      // Set while a retry may still follow: an answer of a retried status is dropped for another attempt, its place
+      // in the budget taken before anything is dropped.
+      const retryStatus =
+        retriesLeft === 0 || !retry.retriesStatuses
+          ? undefined
+          : (status: number) => {
+              if (retried >= retriesLeft || !retry.retriesStatus(method, status) || !this.reserveRetry()) return false;
+              held += 1;
+              droppingAnswer = true;
+              return true;
+            };
       const done = (outcome: ExchangeOutcome) => {
         if (settled) return; // the slot and the permit are given back once
+        const carried = droppingAnswer && 'error' in outcome && outcome.error instanceof RetriableAnswer;
+        droppingAnswer = false;
+        const again =
+          retried < retriesLeft && 'error' in outcome && !outcome.clientGone && !res.headersSent && !res.destroyed;
+        const reason = again ? retry.reason(outcome.error, method) : undefined;
+        if (reason !== undefined) {
+          // The retry that just ended gives its place back; a dropped answer's place, taken before it was dropped,
+          // goes to the next attempt.
+          if (held > (carried ? 1 : 0)) {
+            retry.settled();
+            held -= 1;
+          }
+          if (carried || this.reserveRetry()) {
+            if (!carried) held += 1;
+            retried += 1;
+            this.outliers.report(host, false);
+            this.deps.metrics.retries.labels(this.name, reason).inc();
+            const failed = host;
+            host = this.outliers.pick();
+            // Another host at once; the same one (the only one left) after a short backoff.
+            const wait = host === failed ? retry.backoffMs(retried) : 0;
+            if (wait === 0) dispatch();
+            else setTimeout(dispatch, wait);
+            return;
+          }
+        }
+        for (; held > 0; held -= 1) retry.settled();
         settled = true;
         this.bulkhead.release();
         try {
@@ -185,24 +246,36 @@ export class Upstream {
           reject(err);
         }
       };
-      try {
-        pool.dispatch(
-          {
-            path: f.path,
-            method: req.method as 'GET',
-            headers: f.headers,
-            body: hasBody ? (f.body ?? req) : null,
-            headersTimeout: this.timeout,
-            bodyTimeout: this.timeout,
-          },
-          new ProxyExchange(res, f, done),
-        );
-      } catch (err) {
-        // undici reports a refused request (bad header value, closed pool) to the exchange; a throw here is unexpected,
-        // and must still free the slot and the permit.
-        done({ error: err as Error, clientGone: false });
-      }
+      const dispatch = () => {
+        if (res.destroyed) return done({ error: new Error('caller closed the connection'), clientGone: true });
+        const pool = this.pools[host] as Pool | Http2Origin;
+        try {
+          pool.dispatch(
+            {
+              path: f.path,
+              method: method as 'GET',
+              headers: f.headers,
+              body: hasBody ? (f.body ?? req) : null,
+              headersTimeout: this.timeout,
+              bodyTimeout: this.timeout,
+            },
+            new ProxyExchange(res, f, done, retryStatus),
+          );
+        } catch (err) {
+          // undici reports a refused request (bad header value, closed pool) to the exchange; a throw here is
+          // unexpected, and must still free the slot and the permit.
+          done({ error: err as Error, clientGone: false });
+        }
+      };
+      dispatch();
     });
+  }
+
+  /** A place in the retry budget, or the overflow counted. */
+  private reserveRetry(): boolean {
+    if (this.retry.reserve(this.bulkhead.inFlight)) return true;
+    this.deps.metrics.retryOverflow.labels(this.name).inc();
+    return false;
   }
 
   /**

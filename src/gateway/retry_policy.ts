@@ -1,0 +1,123 @@
+import type { UpstreamConfig } from './gateway_config.js';
+
+/** Why a failed attempt is tried again (the `reason` label of `gatehouse_gateway_retries_total`). */
+export type RetryReason = 'connect-failure' | 'reset' | 'status';
+
+/**
+ * An upstream's answer whose status the route retries (`retries.on` lists it): the attempt is dropped before anything
+ * reached the client, and the request goes to the next host.
+ */
+export class RetriableAnswer extends Error {
+  constructor(readonly status: number) {
+    super(`upstream answered ${status}`);
+    this.name = 'RetriableAnswer';
+  }
+}
+
+/** The connection to the host was never made: nothing was sent, any request may go elsewhere. */
+const CONNECT_FAILURES = new Set([
+  'ECONNREFUSED',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'EHOSTDOWN',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'UND_ERR_CONNECT_TIMEOUT',
+]);
+
+/**
+ * The connection broke before an answer came: the host may have acted on the request, so only methods that are
+ * idempotent (RFC 9110 §9.2.2) go again. undici's `other side closed` on a kept-alive connection the host had just
+ * closed (the race every keep-alive proxy meets) is one.
+ */
+const RESETS = new Set(['ECONNRESET', 'EPIPE', 'UND_ERR_SOCKET', 'ERR_HTTP2_STREAM_ERROR', 'ERR_HTTP2_GOAWAY_SESSION']);
+
+const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE']);
+
+/** Retries in flight always allowed, whatever the budget (Envoy's `min_retry_concurrency`). */
+const MIN_RETRY_CONCURRENCY = 3;
+
+/** First backoff before trying the same host again (Envoy's `base_interval`), doubled per retry, full jitter. */
+const BASE_BACKOFF_MS = 25;
+
+/**
+ * An upstream's retry policy (`upstreams[].retries`), as nginx's `proxy_next_upstream`, Kong's `retries` and Envoy's
+ * retry policy do it: a request whose attempt failed before any answer reached the client goes to the next host not
+ * ejected, up to `attempts` more times, when
+ * - the connection could not be made (`connect-failure`: nothing was sent; any method),
+ * - the connection broke before the answer's head (`reset`; idempotent methods only),
+ * - the host answered a status listed in `on` (idempotent methods only; the answer is dropped unread).
+ * Requests with a body are never retried: the gateway streams bodies and keeps no copy. Timeouts are not retried
+ * (a slow host asked twice is twice as slow). Retries in flight are held to `budget` of the upstream's requests in
+ * flight (at least 3), so a failing upstream is not hit with a retry storm.
+ *
+ * @example
+ * const retry = new RetryPolicy(config.retries);
+ * if (retry.allows(req.method, hasBody)) ...
+ */
+export class RetryPolicy {
+  readonly attempts: number;
+  private readonly connect: boolean;
+  private readonly reset: boolean;
+  private readonly statuses: ReadonlySet<number>;
+  private readonly budget: number;
+  private inFlight = 0;
+
+  constructor(config: UpstreamConfig['retries']) {
+    this.attempts = config.attempts;
+    this.connect = config.on.includes('connect-failure');
+    this.reset = config.on.includes('reset');
+    this.statuses = new Set(config.on.filter((o): o is number => typeof o === 'number'));
+    this.budget = config.budget;
+  }
+
+  /** Retries of this upstream's requests under way (attempts after the first, not yet settled). */
+  get retriesInFlight(): number {
+    return this.inFlight;
+  }
+
+  /** Whether any answer status is retried (`on` lists one). */
+  get retriesStatuses(): boolean {
+    return this.statuses.size > 0;
+  }
+
+  /** Whether a request may be retried at all: attempts configured and no body to replay. */
+  allows(hasBody: boolean): boolean {
+    return this.attempts > 0 && !hasBody;
+  }
+
+  /** Whether an answer of `status` to `method` is dropped for another attempt (when the budget allows one). */
+  retriesStatus(method: string, status: number): boolean {
+    return this.statuses.has(status) && IDEMPOTENT.has(method);
+  }
+
+  /** Why the failed attempt of `method` may go again, or undefined. */
+  reason(error: Error, method: string): RetryReason | undefined {
+    if (error instanceof RetriableAnswer) return 'status';
+    const code = (error as { code?: unknown }).code;
+    if (typeof code !== 'string') return undefined;
+    if (this.connect && CONNECT_FAILURES.has(code)) return 'connect-failure';
+    if (this.reset && RESETS.has(code) && IDEMPOTENT.has(method)) return 'reset';
+    return undefined;
+  }
+
+  /**
+   * Takes a place for one retry if the budget has one: retries in flight below `budget` × the upstream's requests in
+   * flight, or below 3. Give it back with {@link settled}.
+   */
+  reserve(requestsInFlight: number): boolean {
+    if (this.inFlight >= Math.max(MIN_RETRY_CONCURRENCY, Math.floor(this.budget * requestsInFlight))) return false;
+    this.inFlight += 1;
+    return true;
+  }
+
+  /** A retry reserved with {@link reserve} ended (or was never sent). */
+  settled(): void {
+    this.inFlight -= 1;
+  }
+
+  /** The wait before retry `n` (1-based) on the host that just failed: 25 ms doubled per retry, full jitter. */
+  backoffMs(n: number, random: () => number = Math.random): number {
+    return Math.floor(random() * BASE_BACKOFF_MS * 2 ** (n - 1));
+  }
+}

@@ -1,0 +1,253 @@
+import { createServer } from 'node:net';
+import { describe, expect, it } from 'vitest';
+import { configSchema } from '../../src/config/index.js';
+import { RetriableAnswer, RetryPolicy } from '../../src/gateway/retry_policy.js';
+import { call, startBackend, startGateway } from './support.js';
+
+/** An address nothing listens on (connections to it are refused). */
+async function deadHost(): Promise<string> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return `http://127.0.0.1:${port}`;
+}
+
+function retriesOf(retries: unknown) {
+  return configSchema.parse({
+    gateway: { upstreams: [{ name: 'u', hosts: ['http://127.0.0.1:1'], retries }], routes: [] },
+  }).gateway.upstreams[0]!.retries;
+}
+
+const coded = (code: string) => Object.assign(new Error(code), { code });
+
+describe('RetryPolicy', () => {
+  it('defaults to one more attempt on connect failures and resets, within 20 % of the requests in flight', () => {
+    expect(retriesOf(undefined)).toEqual({ attempts: 1, on: ['connect-failure', 'reset'], budget: 0.2 });
+    expect(
+      configSchema.safeParse({ gateway: { upstreams: [{ name: 'u', hosts: ['http://a:1'], retries: { on: [404] } }] } })
+        .success,
+    ).toBe(false);
+    expect(
+      configSchema.safeParse({
+        gateway: { upstreams: [{ name: 'u', hosts: ['http://a:1'], retries: { attempts: 6 } }] },
+      }).success,
+    ).toBe(false);
+  });
+
+  it('retries a connection never made for any method, a reset and a listed status for idempotent ones only', () => {
+    const p = new RetryPolicy(retriesOf({ on: ['connect-failure', 'reset', 503] }));
+    const cases: Array<[Error, string, string | undefined]> = [
+      [coded('ECONNREFUSED'), 'POST', 'connect-failure'],
+      [coded('UND_ERR_CONNECT_TIMEOUT'), 'PATCH', 'connect-failure'],
+      [coded('UND_ERR_SOCKET'), 'GET', 'reset'],
+      [coded('ECONNRESET'), 'DELETE', 'reset'],
+      [coded('UND_ERR_SOCKET'), 'POST', undefined], // the host may have acted on it
+      [coded('UND_ERR_HEADERS_TIMEOUT'), 'GET', undefined], // a slow host asked twice is twice as slow
+      [coded('UND_ERR_INVALID_ARG'), 'GET', undefined],
+      [new Error('no code'), 'GET', undefined],
+      [new RetriableAnswer(503), 'GET', 'status'],
+    ];
+    for (const [error, method, reason] of cases) {
+      expect({ code: (error as { code?: string }).code, method, reason: p.reason(error, method) }).toEqual({
+        code: (error as { code?: string }).code,
+        method,
+        reason,
+      });
+    }
+    expect(p.retriesStatus('GET', 503)).toBe(true);
+    expect(p.retriesStatus('POST', 503)).toBe(false);
+    expect(p.retriesStatus('GET', 502)).toBe(false);
+    const resetsOff = new RetryPolicy(retriesOf({ on: ['connect-failure'] }));
+    expect(resetsOff.reason(coded('UND_ERR_SOCKET'), 'GET')).toBeUndefined();
+    expect(p.allows(false)).toBe(true);
+    expect(p.allows(true)).toBe(false); // a body is streamed, never kept: it cannot be sent twice
+    expect(new RetryPolicy(retriesOf({ attempts: 0 })).allows(false)).toBe(false);
+  });
+
+  it('holds retries in flight to the budget, never below 3', () => {
+    const p = new RetryPolicy(retriesOf({ budget: 0.2 }));
+    expect([p.reserve(1), p.reserve(1), p.reserve(1), p.reserve(1)]).toEqual([true, true, true, false]);
+    expect(p.reserve(20)).toBe(true); // 4 of 20
+    expect(p.reserve(20)).toBe(false);
+    p.settled();
+    p.settled();
+    expect(p.retriesInFlight).toBe(2);
+    expect(p.reserve(1)).toBe(true);
+  });
+
+  it('backs off 25 ms doubled per retry with full jitter', () => {
+    const p = new RetryPolicy(retriesOf({}));
+    expect([1, 2, 3].map((n) => p.backoffMs(n, () => 0.999))).toEqual([24, 49, 99]);
+    expect(p.backoffMs(3, () => 0)).toBe(0);
+  });
+});
+
+describe('retries through the gateway', () => {
+  it('sends a request the dead host refused to the live one: no 502 for bodiless requests', async () => {
+    const dead = await deadHost();
+    const backend = await startBackend();
+    const gw = await startGateway({
+      upstreams: [{ name: 'u', hosts: [dead, backend.url], breaker: { consecutiveFailures: 1000 } }],
+      routes: [{ name: 'r', pathPrefix: '/', upstream: 'u' }],
+    });
+    try {
+      const statuses: number[] = [];
+      for (let i = 0; i < 6; i += 1)
+        statuses.push((await call(gw, `/get/${i}`, { method: i % 2 ? 'GET' : 'DELETE' })).status);
+      expect(statuses).toEqual([200, 200, 200, 200, 200, 200]);
+      const metrics = await gw.gateway.metrics.text();
+      expect(metrics).toMatch(/gatehouse_gateway_retries_total\{upstream="u",reason="connect-failure"\} [1-9]/);
+    } finally {
+      await gw.close();
+      await backend.close();
+    }
+  });
+
+  it('does not retry a request with a body, nor any request with attempts: 0', async () => {
+    const dead = await deadHost();
+    const backend = await startBackend();
+    const gw = await startGateway({
+      upstreams: [
+        { name: 'once', hosts: [dead, backend.url], breaker: { consecutiveFailures: 1000 }, retries: { attempts: 0 } },
+        { name: 'body', hosts: [dead, backend.url], breaker: { consecutiveFailures: 1000 } },
+      ],
+      routes: [
+        { name: 'once', pathPrefix: '/once', upstream: 'once' },
+        { name: 'body', pathPrefix: '/body', upstream: 'body' },
+      ],
+    });
+    try {
+      const once = [await call(gw, '/once/1'), await call(gw, '/once/2')].map((a) => a.status).sort();
+      expect(once).toEqual([200, 502]); // round robin: one of the two went to the dead host
+      const { request } = await import('undici');
+      const posted: number[] = [];
+      for (let i = 0; i < 2; i += 1) {
+        const res = await request(`${gw.url}/body/${i}`, { method: 'PUT', body: '{"a":1}', dispatcher: gw.agent });
+        await res.body.dump();
+        posted.push(res.statusCode);
+      }
+      expect(posted.sort()).toEqual([200, 502]);
+    } finally {
+      await gw.close();
+      await backend.close();
+    }
+  });
+
+  it('retries an idempotent request whose connection broke before the answer, not a POST', async () => {
+    let breakNext = 0;
+    const backend = await startBackend((req, res) => {
+      if (breakNext > 0) {
+        breakNext -= 1;
+        req.socket.destroy(); // the connection breaks after the request was read: no answer at all
+        return;
+      }
+      req.resume();
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ method: req.method }));
+    });
+    const gw = await startGateway({
+      upstreams: [{ name: 'u', hosts: [backend.url] }],
+      routes: [{ name: 'r', pathPrefix: '/', upstream: 'u' }],
+    });
+    try {
+      breakNext = 1;
+      const get = await call(gw, '/x');
+      expect(get.status).toBe(200); // the only host, again, after a short backoff
+      expect(backend.hits).toBe(2);
+      breakNext = 1;
+      const post = await call(gw, '/x', { method: 'POST' });
+      expect(post.status).toBe(502); // the host may have acted on it: not sent twice
+      expect(backend.hits).toBe(3);
+      const metrics = await gw.gateway.metrics.text();
+      expect(metrics).toMatch(/gatehouse_gateway_retries_total\{upstream="u",reason="reset"\} 1\n/);
+      expect(metrics).toMatch(/gatehouse_gateway_upstream_retries_in_flight\{upstream="u"\} 0\n/);
+    } finally {
+      await gw.close();
+      await backend.close();
+    }
+  });
+
+  it("drops a listed status for another host and relays the last attempt's answer whole", async () => {
+    const failing = await startBackend((req, res) => {
+      req.resume();
+      res.writeHead(503, { 'content-type': 'text/plain', 'x-from': 'failing' });
+      res.end('busy');
+    });
+    const healthy = await startBackend();
+    const gw = await startGateway({
+      upstreams: [
+        {
+          name: 'mixed',
+          hosts: [failing.url, healthy.url],
+          retries: { on: ['connect-failure', 503] },
+          breaker: { consecutiveFailures: 1000 },
+          outlier: { consecutiveFailures: 1000 },
+        },
+        {
+          name: 'only',
+          hosts: [failing.url],
+          retries: { attempts: 2, on: [503] },
+          breaker: { consecutiveFailures: 1000 },
+          outlier: { consecutiveFailures: 1000 },
+        },
+      ],
+      routes: [
+        { name: 'mixed', pathPrefix: '/mixed', upstream: 'mixed' },
+        { name: 'only', pathPrefix: '/only', upstream: 'only' },
+      ],
+    });
+    try {
+      const gets = [await call(gw, '/mixed/1'), await call(gw, '/mixed/2'), await call(gw, '/mixed/3')];
+      expect(gets.map((a) => a.status)).toEqual([200, 200, 200]);
+      // Not idempotent: a POST gets the 503 it was given.
+      const posts = [await call(gw, '/mixed/p', { method: 'POST' }), await call(gw, '/mixed/p', { method: 'POST' })];
+      expect(posts.map((a) => a.status).sort()).toEqual([200, 503]);
+      const before = failing.hits;
+      const last = await call(gw, '/only/x');
+      expect(failing.hits - before).toBe(3); // the first attempt and two more
+      expect(last).toMatchObject({ status: 503, body: 'busy' });
+      expect(last.headers['x-from']).toBe('failing');
+      const metrics = await gw.gateway.metrics.text();
+      expect(metrics).toMatch(/gatehouse_gateway_retries_total\{upstream="only",reason="status"\} 2\n/);
+      expect(metrics).toMatch(/gatehouse_gateway_upstream_retries_in_flight\{upstream="only"\} 0\n/);
+      expect(metrics).toMatch(/gatehouse_gateway_upstream_retries_in_flight\{upstream="mixed"\} 0\n/);
+    } finally {
+      await gw.close();
+      await failing.close();
+      await healthy.close();
+    }
+  });
+
+  it('keeps retries within the budget when the whole upstream is down', async () => {
+    const dead = await deadHost();
+    const gw = await startGateway({
+      upstreams: [
+        {
+          name: 'u',
+          hosts: [dead],
+          retries: { attempts: 5, budget: 0.1 },
+          breaker: { consecutiveFailures: 1000, minimumRequests: 1000 },
+          outlier: { consecutiveFailures: 1000 },
+        },
+      ],
+      routes: [{ name: 'r', pathPrefix: '/', upstream: 'u' }],
+    });
+    try {
+      const answers = await Promise.all(Array.from({ length: 30 }, (_, i) => call(gw, `/${i}`)));
+      expect(new Set(answers.map((a) => a.status))).toEqual(new Set([502]));
+      const metrics = await gw.gateway.metrics.text();
+      const retried = Number(
+        /gatehouse_gateway_retries_total\{upstream="u",reason="connect-failure"\} (\d+)/.exec(metrics)?.[1],
+      );
+      const overflow = Number(/gatehouse_gateway_retry_overflow_total\{upstream="u"\} (\d+)/.exec(metrics)?.[1]);
+      expect(metrics).toMatch(/gatehouse_gateway_upstream_retries_in_flight\{upstream="u"\} 0\n/); // none held
+      // 30 requests could make 150 retries; the budget (at least 3 at a time) refuses some.
+      expect(overflow).toBeGreaterThan(0);
+      expect(retried).toBeLessThan(150);
+      expect(retried + overflow).toBeLessThanOrEqual(150);
+    } finally {
+      await gw.close();
+    }
+  });
+});
