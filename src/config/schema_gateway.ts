@@ -252,6 +252,18 @@ export function gatewaySection() {
       .describe(
         'Translate gRPC-Web calls (`application/grpc-web`, `application/grpc-web-text`, from browsers) to gRPC for the route\'s upstream, which must speak HTTP/2 (`protocol: h2c` or `h2`; Envoy\'s grpc_web filter); other requests pass unchanged (docs/gateway.md "gRPC-Web").',
       ),
+    sources: z
+      .strictObject({
+        allow: z
+          .array(z.string())
+          .default([])
+          .describe('CIDRs (or addresses) allowed to call the route; empty = any address.'),
+        deny: z.array(z.string()).default([]).describe('CIDRs (or addresses) refused, even when `allow` lists them.'),
+      })
+      .prefault({})
+      .describe(
+        'Source address lists of the route, judged on the client address (X-Forwarded-For behind `trustedProxies`): 403 ERR_GATEWAY_SOURCE_DENIED before the WAF rules and authentication (docs/gateway.md "Source address lists").',
+      ),
     cors: corsRule(),
     websocket: z
       .boolean()

@@ -335,6 +335,11 @@ export const ERROR_CODES = {
     message: 'Request blocked by a WAF rule',
     doc: 'A WAF rule of the route refused the request; the problem body names the rule (`waf_rule`). See docs/waf.md.',
   },
+  ERR_GATEWAY_SOURCE_DENIED: {
+    status: 403,
+    message: 'Requests from this address are not allowed on this route',
+    doc: 'The client address (the socket peer, or X-Forwarded-For behind a trusted proxy) is in the route\'s `sources.deny`, or outside its `sources.allow`. Checked before the WAF rules and authentication; nothing reached the upstream. See docs/gateway.md "Source address lists".',
+  },
   ERR_GATEWAY_CORS_REFUSED: {
     status: 403,
     message: 'CORS preflight refused',

@@ -20,6 +20,37 @@ function hopAddress(entry: string): string {
 }
 
 /**
+ * A BlockList of IPv4 and IPv6 CIDRs (a bare address is a /32 or /128); ERR_CONFIG_INVALID naming `key.i` for an
+ * entry that is not one.
+ *
+ * @example
+ * const proxies = subnets(['10.0.0.0/8', '2001:db8::/32'], 'gateway.trustedProxies');
+ */
+export function subnets(cidrs: readonly string[], key: string): BlockList {
+  const list = new BlockList();
+  for (const [i, cidr] of cidrs.entries()) {
+    const [address = '', bits] = cidr.split('/');
+    const family = isIP(address);
+    const prefix = bits === undefined ? (family === 4 ? 32 : 128) : Number(bits);
+    if (family === 0 || !Number.isInteger(prefix) || prefix < 0 || prefix > (family === 4 ? 32 : 128)) {
+      throw new GatehouseError('ERR_CONFIG_INVALID', {
+        message: `config: ${key}.${i}: "${cidr}" is not an IPv4 or IPv6 CIDR`,
+      });
+    }
+    list.addSubnet(address, prefix, family === 4 ? 'ipv4' : 'ipv6');
+  }
+  return list;
+}
+
+/**
+ * Whether `address` (as `plainAddress` leaves it: IPv4-mapped IPv6 unwrapped) is in `list`.
+ */
+export function inSubnets(list: BlockList, address: string): boolean {
+  const family = isIP(address);
+  return family !== 0 && list.check(address, family === 4 ? 'ipv4' : 'ipv6');
+}
+
+/**
  * Who the client is: the socket's peer address, unless that peer is a trusted proxy; then X-Forwarded-For is read from
  * the right, skipping trusted proxies, and the first untrusted address is the client (a client can prepend anything
  * to the header, so the left side is never believed). An entry's port (`192.0.2.1:4711`, `[2001:db8::1]:4711`) is
@@ -30,30 +61,18 @@ function hopAddress(entry: string): string {
  * addresses.resolve('10.0.0.5', '198.51.100.7, 10.0.0.9'); // '198.51.100.7'
  */
 export class ClientAddresses {
-  private readonly trusted = new BlockList();
+  private readonly trusted: BlockList;
   private readonly any: boolean;
 
   constructor(cidrs: readonly string[]) {
-    for (const [i, cidr] of cidrs.entries()) {
-      const [address = '', bits] = cidr.split('/');
-      const family = isIP(address);
-      const prefix = bits === undefined ? (family === 4 ? 32 : 128) : Number(bits);
-      if (family === 0 || !Number.isInteger(prefix) || prefix < 0 || prefix > (family === 4 ? 32 : 128)) {
-        throw new GatehouseError('ERR_CONFIG_INVALID', {
-          message: `config: gateway.trustedProxies.${i}: "${cidr}" is not an IPv4 or IPv6 CIDR`,
-        });
-      }
-      this.trusted.addSubnet(address, prefix, family === 4 ? 'ipv4' : 'ipv6');
-    }
+    this.trusted = subnets(cidrs, 'gateway.trustedProxies');
     this.any = cidrs.length > 0;
   }
 
   /** True when `address` is inside a trusted-proxy CIDR. */
   isTrusted(address: string): boolean {
     if (!this.any) return false;
-    const a = plain(address);
-    const family = isIP(a);
-    return family !== 0 && this.trusted.check(a, family === 4 ? 'ipv4' : 'ipv6');
+    return inSubnets(this.trusted, plain(address));
   }
 
   /**

@@ -17,6 +17,7 @@ import { GrpcWebAnswer, grpcWebCall, grpcWebTextBody } from './grpc_web.js';
 import { enforceRequestDeadline } from './http2_front.js';
 import { isGrpcRequest } from './problem_response.js';
 import { createCorsStage } from './cors_stage.js';
+import { createSourceStage } from './source_access.js';
 import { createRateLimitStage } from './rate_limit_stage.js';
 import { RedisGuard } from './redis_guard.js';
 import { RequestEnd } from './request_end.js';
@@ -25,7 +26,7 @@ import { Throttle } from './throttle.js';
 import { gatewayTunnels } from './tunnels.js';
 import { hstsOf } from './strict_transport_security.js';
 import type { UpstreamMesh } from './upstream_mtls.js';
-import { createWafStages } from './waf/waf_stage.js';
+import { closeUnreadBodies, createWafStages } from './waf/waf_stage.js';
 import { chainStages, createCacheStage } from './cache/cache_stage.js';
 import { ResponseCache } from './cache/response_cache.js';
 import { routesToForget } from './cache/cache_reload.js';
@@ -164,7 +165,9 @@ export class Gateway {
         if (ctx.req.httpVersion === '2.0' && !ctx.route!.upstream.http2) enforceRequestDeadline(ctx.req);
         return limitBodySize(ctx, this.o.bodyLimit);
       },
-      waf: o.stages?.waf ?? waf.head,
+      // An early answer closes a connection whose body is unread; then the route's source lists, whatever its WAF
+      // mode (and before a plugged-in WAF); then the WAF's head rules.
+      waf: chainStages(closeUnreadBodies, chainStages(createSourceStage(this.metrics), o.stages?.waf ?? waf.head)),
       cors: createCorsStage(this.metrics),
       authentication: (ctx: RequestContext) => this.authenticate(ctx),
       rate_limit: createRateLimitStage(this.limiter),

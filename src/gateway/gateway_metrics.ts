@@ -41,6 +41,12 @@ export class GatewayMetrics {
     labelNames: ['route', 'grpc_status'] as const,
     registers: [this.registry],
   });
+  readonly sourceDenied = new Counter({
+    name: 'gatehouse_gateway_source_denied_total',
+    help: "Requests refused by a route's source address lists (sources.allow, sources.deny), by route.",
+    labelNames: ['route'] as const,
+    registers: [this.registry],
+  });
   readonly retries = new Counter({
     name: 'gatehouse_gateway_retries_total',
     help: 'Requests sent again after a failed attempt, by upstream and reason (connect-failure, reset, status).',

@@ -1,6 +1,7 @@
 import { GatehouseError, type Clock, type Logger } from '../core/index.js';
 import { ClientAddresses } from './client_address.js';
 import { CorsPolicy } from './cors_policy.js';
+import { SourceAccess } from './source_access.js';
 import type { GatewayConfig, RouteConfig } from './gateway_config.js';
 import { compileLimits, type RouteLimits } from './route_limits.js';
 import { unfilledPart } from './limit_key.js';
@@ -16,6 +17,8 @@ export interface CompiledRoute {
   upstream: Upstream;
   /** The route's CORS policy (undefined: the gateway does no CORS on it). */
   cors: CorsPolicy | undefined;
+  /** The route's source address lists (undefined: any address). */
+  sources: SourceAccess | undefined;
 }
 
 /** One immutable generation of the gateway's configuration; hot reload swaps it whole. */
@@ -50,6 +53,7 @@ export function buildGatewayState(
     checkUpstreamMtls(u, deps.mesh, `gateway.upstreams.${i}`);
   }
   const limits = new Map<string, RouteLimits>();
+  const sources = new Map<string, SourceAccess | undefined>();
   const routeNames = new Set<string>();
   for (const [i, r] of config.routes.entries()) {
     if (!names.has(r.upstream)) {
@@ -90,6 +94,7 @@ export function buildGatewayState(
       }
     }
     limits.set(r.name, compileLimits(r.limits));
+    sources.set(r.name, SourceAccess.of(r.sources, `gateway.routes.${i}.sources`));
   }
   const addresses = new ClientAddresses(config.trustedProxies);
   new RouteTable(config.routes.map((route) => ({ route, value: null }))); // validates before any pool is created
@@ -110,6 +115,7 @@ export function buildGatewayState(
       config: route,
       limits: limits.get(route.name) as RouteLimits,
       upstream: upstreams.get(route.upstream) as Upstream,
+      sources: sources.get(route.name),
       cors:
         route.cors === undefined
           ? undefined

@@ -28,6 +28,22 @@ function hasBody(req: IncomingMessage): boolean {
   return (length !== undefined && length !== '0') || req.headers['transfer-encoding'] !== undefined;
 }
 
+/**
+ * First in the `waf` slot: an answer given before the request's body was read (a source refusal, a WAF block, 401,
+ * 403, 429, ...) ends the connection instead of draining the body.
+ *
+ * @example
+ * const stages = buildPipeline({ ...runs, waf: chainStages(closeUnreadBodies, waf.head) });
+ */
+export const closeUnreadBodies: StageRun = (ctx) => {
+  const req = ctx.req;
+  if (hasBody(req)) {
+    ctx.res.once('finish', () => {
+      if (!req.complete) req.socket.destroy();
+    });
+  }
+};
+
 /** A stand-in for the consumed request: the buffered chunks, then whatever is still unread. */
 function replay(req: IncomingMessage, chunks: Buffer[], rest: AsyncIterator<unknown> | undefined): IncomingMessage {
   async function* parts() {
@@ -79,12 +95,6 @@ export function createWafStages(o: WafStageOptions): WafStages {
 
   const head: StageRun = (ctx) => {
     const req = ctx.req;
-    if (hasBody(req)) {
-      // An answer given before the body was read (401, 403, 429, ...) ends the connection instead of draining it.
-      ctx.res.once('finish', () => {
-        if (!req.complete) req.socket.destroy();
-      });
-    }
     const config = ctx.route!.config.waf;
     if (config.mode === 'off') return;
     judge(
