@@ -17,7 +17,7 @@ import { GrpcWebAnswer, grpcWebCall, grpcWebTextBody } from './grpc_web.js';
 import { enforceRequestDeadline } from './http2_front.js';
 import { isGrpcRequest } from './problem_response.js';
 import { createCorsStage } from './cors_stage.js';
-import { createSourceStage } from './source_access.js';
+import { createSourceStage } from './source_stage.js';
 import { createRateLimitStage } from './rate_limit_stage.js';
 import { RedisGuard } from './redis_guard.js';
 import { RequestEnd } from './request_end.js';

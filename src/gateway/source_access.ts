@@ -1,9 +1,6 @@
 import type { BlockList } from 'node:net';
-import { GatehouseError } from '../core/index.js';
 import { inSubnets, subnets } from './client_address.js';
 import type { RouteConfig } from './gateway_config.js';
-import type { GatewayMetrics } from './gateway_metrics.js';
-import type { StageRun } from './pipeline.js';
 
 /**
  * A route's source address lists (`sources.allow`, `sources.deny`), as Kong's ip-restriction plugin, nginx's
@@ -35,20 +32,4 @@ export class SourceAccess {
     if (this.deny !== undefined && inSubnets(this.deny, address)) return false;
     return this.allow === undefined || inSubnets(this.allow, address);
   }
-}
-
-/**
- * The source check, first in the `waf` slot and whatever the route's WAF mode: 403 ERR_GATEWAY_SOURCE_DENIED for a
- * client address the route's `sources` lists refuse, counted in `gatehouse_gateway_source_denied_total{route}`.
- *
- * @example
- * const stages = buildPipeline({ ...runs, waf: chainStages(createSourceStage(metrics), waf.head) });
- */
-export function createSourceStage(metrics: GatewayMetrics): StageRun {
-  return (ctx) => {
-    const route = ctx.route!;
-    if (route.sources === undefined || route.sources.admits(ctx.clientIp)) return;
-    metrics.sourceDenied.labels(route.config.name).inc();
-    throw new GatehouseError('ERR_GATEWAY_SOURCE_DENIED', { detail: `client address ${ctx.clientIp}` });
-  };
 }
