@@ -332,6 +332,31 @@ export function gatewaySection() {
         })
         .prefault({})
         .describe('Outlier ejection of single hosts.'),
+      healthCheck: z
+        .strictObject({
+          path: z
+            .string()
+            .regex(/^\/[^\s]*$/, 'expected a request target starting with /, e.g. /healthz')
+            .describe('Request target of the check (`GET`); 2xx or 3xx within `timeout` is a success.'),
+          interval: positive(duration('10s', 'Time between two checks of a host.')),
+          timeout: positive(duration('2s', 'Time a host has to answer a check.')),
+          healthyThreshold: z
+            .number()
+            .int()
+            .min(1)
+            .default(2)
+            .describe('Successes in a row that bring a host back into the rotation.'),
+          unhealthyThreshold: z
+            .number()
+            .int()
+            .min(1)
+            .default(3)
+            .describe('Failures in a row that take a host out of the rotation.'),
+        })
+        .optional()
+        .describe(
+          'Active health checks of each host (`http/1.1` upstreams; docs/gateway.md "Health checks"). Unset: hosts leave the rotation only through outlier ejection.',
+        ),
       retries: z
         .strictObject({
           attempts: z
@@ -367,6 +392,20 @@ export function gatewaySection() {
       }),
     })
     .superRefine((u, ctx) => {
+      if (u.healthCheck !== undefined && u.protocol !== 'http/1.1') {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['healthCheck'],
+          message: 'health checks are HTTP/1.1 GETs: an h2c or h2 (gRPC) upstream is watched by outlier ejection',
+        });
+      }
+      if (u.healthCheck !== undefined && u.healthCheck.timeout > u.healthCheck.interval) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['healthCheck', 'timeout'],
+          message: 'a check must end before the next starts (timeout at most interval)',
+        });
+      }
       if (u.caFile !== undefined) {
         if (u.mtls !== undefined) {
           ctx.addIssue({

@@ -120,6 +120,7 @@ export class Gateway {
         inFlight: u.bulkhead.inFlight,
         queued: u.bulkhead.queued,
         retrying: u.retriesInFlight,
+        checked: u.checkedHosts,
       })),
       throttleWaiting: throttle.waiting,
       localLimiter: { keys: this.local.size, evictions: this.local.evictions },

@@ -4,7 +4,14 @@ import type { BreakerState } from '../ratelimit/index.js';
 
 /** The gateway's load now, read by the gauges at each scrape. */
 export interface GatewayLoad {
-  upstreams: ReadonlyArray<{ name: string; inFlight: number; queued: number; retrying?: number }>;
+  upstreams: ReadonlyArray<{
+    name: string;
+    inFlight: number;
+    queued: number;
+    retrying?: number;
+    /** Hosts under active health checks, and whether each passes them. */
+    checked?: ReadonlyArray<{ origin: string; healthy: boolean }>;
+  }>;
   throttleWaiting: number;
   /** Keys held by the in-process limiter store, and how many owing keys it has dropped to stay within maxKeys. */
   localLimiter?: { keys: number; evictions: number };
@@ -39,6 +46,24 @@ export class GatewayMetrics {
     name: 'gatehouse_gateway_grpc_calls_total',
     help: "gRPC and gRPC-Web calls answered, by route and gRPC status code (the upstream's, or the gateway's refusal).",
     labelNames: ['route', 'grpc_status'] as const,
+    registers: [this.registry],
+  });
+  readonly hostHealthy: Gauge = new Gauge({
+    name: 'gatehouse_gateway_upstream_host_healthy',
+    help: 'Whether an upstream host passes its active health checks (1) or is out of the rotation (0), by upstream and host (read at scrape; upstreams with healthCheck only).',
+    labelNames: ['upstream', 'host'] as const,
+    registers: [this.registry],
+    collect: () => {
+      this.hostHealthy.reset();
+      for (const u of this.load().upstreams) {
+        for (const h of u.checked ?? []) this.hostHealthy.labels(u.name, h.origin).set(h.healthy ? 1 : 0);
+      }
+    },
+  });
+  readonly healthChecks = new Counter({
+    name: 'gatehouse_gateway_health_checks_total',
+    help: 'Active health checks of upstream hosts, by upstream and result (success, failure).',
+    labelNames: ['upstream', 'result'] as const,
     registers: [this.registry],
   });
   readonly sourceDenied = new Counter({

@@ -29,6 +29,8 @@ export interface OutlierOptions {
 export class OutlierDetector {
   readonly hosts: HostHealth[];
   private next = 0;
+  /** Hosts the active health checks took out of the rotation (undefined: no checks). */
+  private down: boolean[] | undefined;
 
   constructor(
     count: number,
@@ -39,17 +41,29 @@ export class OutlierDetector {
     this.hosts = Array.from({ length: count }, () => ({ failures: 0, ejections: 0, ejectedUntil: 0 }));
   }
 
-  /** Round-robin over the hosts not ejected now. */
+  /**
+   * Round-robin over the hosts neither ejected nor down now; when every host is, round-robin over all of them (as
+   * Envoy's panic threshold: traffic to possibly sick hosts beats refusing all of it).
+   */
   pick(): number {
     const n = this.hosts.length;
     if (n === 1) return 0;
     const now = this.clock.now();
+    const down = this.down;
     for (let tries = 0; tries < n; tries += 1) {
       const i = this.next;
       this.next = (this.next + 1) % n;
-      if ((this.hosts[i] as HostHealth).ejectedUntil <= now) return i;
+      if ((this.hosts[i] as HostHealth).ejectedUntil <= now && (down === undefined || !down[i])) return i;
     }
-    return this.next;
+    const i = this.next;
+    this.next = (this.next + 1) % n;
+    return i;
+  }
+
+  /** Takes host `i` out of the rotation (`down`) or puts it back, as its active health checks say. */
+  setDown(i: number, down: boolean): void {
+    this.down ??= this.hosts.map(() => false);
+    this.down[i] = down;
   }
 
   /** Reports one outcome of host `i`. */

@@ -6,6 +6,7 @@ import { CircuitBreaker, CircuitOpenError, type BreakerPermit } from '../ratelim
 import { Bulkhead } from './bulkhead.js';
 import type { UpstreamConfig } from './gateway_config.js';
 import type { GatewayMetrics } from './gateway_metrics.js';
+import { HealthChecker } from './health_check.js';
 import { Http2Origin } from './http2_origin.js';
 import { OutlierDetector } from './outlier_detector.js';
 import type { ExchangeOutcome, UpgradedExchange } from '../mesh/index.js';
@@ -76,6 +77,9 @@ export class Upstream {
   private readonly pools: (Pool | Http2Origin)[];
   private readonly timeout: number;
   private readonly retry: RetryPolicy;
+  /** Active health checks of the hosts (`healthCheck`), feeding {@link outliers}. */
+  private readonly health: HealthChecker | undefined;
+  private readonly hostOrigins: readonly string[];
 
   constructor(
     config: UpstreamConfig,
@@ -94,6 +98,7 @@ export class Upstream {
     this.fingerprint = upstreamFingerprint(config, deps.ca);
     this.timeout = config.timeout;
     this.retry = new RetryPolicy(config.retries);
+    this.hostOrigins = config.hosts;
     this.tunnels = config.tunnels;
     const b = config.breaker;
     const buckets = 10;
@@ -137,6 +142,28 @@ export class Upstream {
             ...(connect ? { connect } : deps.ca === undefined ? {} : { connect: { ca: deps.ca } }),
           }),
     );
+    const check = config.healthCheck;
+    this.health =
+      check === undefined
+        ? undefined
+        : new HealthChecker(
+            config.name,
+            config.hosts.map((origin, i) => ({ origin, dispatcher: this.pools[i] as Pool })),
+            check,
+            {
+              logger: deps.logger,
+              metrics: deps.metrics,
+              onChange: (host, healthy) => this.outliers.setDown(host, !healthy),
+            },
+          );
+    this.health?.start();
+  }
+
+  /** Its hosts and whether each passes its active health checks (undefined: no `healthCheck`). */
+  get checkedHosts(): { origin: string; healthy: boolean }[] | undefined {
+    const health = this.health;
+    if (health === undefined) return undefined;
+    return this.hostOrigins.map((origin, i) => ({ origin, healthy: health.healthy[i] === true }));
   }
 
   /** Retries of its requests under way (held to `retries.budget`). */
@@ -350,8 +377,9 @@ export class Upstream {
     throw upstreamFailure(this.name, outcome.error);
   }
 
-  /** Closes the pools once their requests finish. */
+  /** Closes the pools once their requests finish (and stops the health checks). */
   async close(): Promise<void> {
+    this.health?.stop();
     await Promise.all(this.pools.map((p) => p.close()));
   }
 }

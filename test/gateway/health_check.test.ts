@@ -1,0 +1,178 @@
+import { describe, expect, it } from 'vitest';
+import { configSchema } from '../../src/config/index.js';
+import { systemClock } from '../../src/core/index.js';
+import { GatewayMetrics } from '../../src/gateway/gateway_metrics.js';
+import { HealthChecker, type CheckedHost } from '../../src/gateway/health_check.js';
+import { OutlierDetector } from '../../src/gateway/outlier_detector.js';
+import { call, recordingLogger, startBackend, startGateway } from './support.js';
+
+const CHECK = { path: '/healthz', interval: 1000, timeout: 500, healthyThreshold: 2, unhealthyThreshold: 3 };
+
+/** A host whose checks answer what `answers` holds next (a status, or an error code). */
+function scriptedHost(origin: string, answers: Array<number | string>): CheckedHost & { asked: string[] } {
+  const asked: string[] = [];
+  return {
+    origin,
+    asked,
+    dispatcher: {
+      request: (async (opts: { path: string; method: string }) => {
+        asked.push(`${opts.method} ${opts.path}`);
+        const next = answers.shift() ?? 200;
+        if (typeof next === 'string') throw Object.assign(new Error(next), { code: next });
+        return { statusCode: next, body: { dump: async () => {} } };
+      }) as never,
+    },
+  };
+}
+
+describe('HealthChecker', () => {
+  it('takes a host out after unhealthyThreshold failures in a row and back after healthyThreshold successes', async () => {
+    const a = scriptedHost('http://a:1', [
+      200,
+      503,
+      'ECONNREFUSED',
+      200,
+      500,
+      503,
+      'UND_ERR_HEADERS_TIMEOUT',
+      302,
+      500,
+      204,
+      204,
+    ]);
+    const changes: Array<[number, boolean]> = [];
+    const { logger, lines } = recordingLogger();
+    const metrics = new GatewayMetrics();
+    const checker = new HealthChecker('u', [a], CHECK, {
+      logger,
+      metrics,
+      onChange: (host, healthy) => changes.push([host, healthy]),
+    });
+    const states: boolean[] = [];
+    for (let i = 0; i < 11; i += 1) {
+      await checker.round();
+      states.push(checker.healthy[0] as boolean);
+    }
+    // 503, refused: two failures, then a success breaks the streak; 500, 503, timeout: out. 302 (a success), 500
+    // (the streak starts again), 204, 204: back.
+    expect(states).toEqual([true, true, true, true, true, true, false, false, false, false, true]);
+    expect(changes).toEqual([
+      [0, false],
+      [0, true],
+    ]);
+    expect(a.asked[0]).toBe('GET /healthz');
+    const warn = lines.find((l) => l.event === 'gateway_health_check' && l.healthy === false);
+    expect(warn).toMatchObject({ level: 'warn', upstream: 'u', host: 'http://a:1', last: 'UND_ERR_HEADERS_TIMEOUT' });
+    const text = await metrics.text();
+    expect(text).toMatch(/gatehouse_gateway_health_checks_total\{upstream="u",result="failure"\} 6/);
+    expect(text).toMatch(/gatehouse_gateway_health_checks_total\{upstream="u",result="success"\} 5/);
+  });
+
+  it('checks nothing once stopped', async () => {
+    const a = scriptedHost('http://a:1', []);
+    const checker = new HealthChecker('u', [a], CHECK, {
+      logger: recordingLogger().logger,
+      metrics: new GatewayMetrics(),
+      onChange: () => {},
+    });
+    checker.stop();
+    await checker.round();
+    expect(a.asked).toEqual([]);
+  });
+});
+
+describe('OutlierDetector with hosts down', () => {
+  it('skips hosts the health checks took out, and uses all of them when every host is out', () => {
+    const d = new OutlierDetector(
+      3,
+      { consecutiveFailures: 5, baseEjection: 30_000, maxEjection: 300_000, maxEjectionPercent: 50 },
+      systemClock,
+    );
+    d.setDown(1, true);
+    expect(Array.from({ length: 4 }, () => d.pick())).toEqual([0, 2, 0, 2]);
+    d.setDown(0, true);
+    d.setDown(2, true);
+    expect(new Set(Array.from({ length: 6 }, () => d.pick()))).toEqual(new Set([0, 1, 2])); // panic: all of them
+    d.setDown(1, false);
+    expect(Array.from({ length: 3 }, () => d.pick())).toEqual([1, 1, 1]);
+  });
+});
+
+describe('healthCheck in the schema', () => {
+  const parse = (upstream: Record<string, unknown>) =>
+    configSchema.safeParse({ gateway: { upstreams: [{ name: 'u', hosts: ['http://127.0.0.1:1'], ...upstream }] } });
+
+  it('has defaults, needs a path, and refuses h2 upstreams and a timeout over the interval', () => {
+    const ok = parse({ healthCheck: { path: '/healthz' } });
+    expect(ok.success && ok.data.gateway.upstreams[0]!.healthCheck).toEqual({
+      path: '/healthz',
+      interval: 10_000,
+      timeout: 2_000,
+      healthyThreshold: 2,
+      unhealthyThreshold: 3,
+    });
+    expect(parse({ healthCheck: {} }).success).toBe(false);
+    expect(parse({ healthCheck: { path: 'healthz' } }).success).toBe(false);
+    expect(parse({ healthCheck: { path: '/h' }, protocol: 'h2c' }).success).toBe(false);
+    expect(parse({ healthCheck: { path: '/h', interval: '1s', timeout: '2s' } }).success).toBe(false);
+  });
+});
+
+describe('an upstream with healthCheck', () => {
+  it('stops sending traffic to a host that fails its checks, and sends it again once it passes', async () => {
+    const health = { a: 200 };
+    const a = await startBackend((req, res) => {
+      req.resume();
+      const status = req.url === '/healthz' ? health.a : 200;
+      res.writeHead(status, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ host: 'a', url: req.url }));
+    });
+    const b = await startBackend((req, res) => {
+      req.resume();
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ host: 'b', url: req.url }));
+    });
+    const gw = await startGateway({
+      upstreams: [
+        {
+          name: 'u',
+          hosts: [a.url, b.url],
+          healthCheck: {
+            path: '/healthz',
+            interval: '50ms',
+            timeout: '50ms',
+            healthyThreshold: 2,
+            unhealthyThreshold: 2,
+          },
+        },
+      ],
+      routes: [{ name: 'r', pathPrefix: '/', upstream: 'u' }],
+    });
+    const served = async (n: number) => {
+      const hosts: string[] = [];
+      for (let i = 0; i < n; i += 1) hosts.push(((await call(gw, `/x/${i}`)).body as { host: string }).host);
+      return hosts;
+    };
+    const gauge = async () =>
+      /gatehouse_gateway_upstream_host_healthy\{upstream="u",host="([^"]+)"\} (\d)/g
+        .exec(await gw.gateway.metrics.text())
+        ?.slice(1)
+        .join(' ');
+    try {
+      expect(new Set(await served(4))).toEqual(new Set(['a', 'b']));
+      expect(await gauge()).toBe(`${a.url} 1`);
+      health.a = 503;
+      await expect.poll(gauge, { timeout: 10_000, interval: 25 }).toBe(`${a.url} 0`);
+      expect(await served(6)).toEqual(['b', 'b', 'b', 'b', 'b', 'b']);
+      health.a = 200;
+      await expect.poll(gauge, { timeout: 10_000, interval: 25 }).toBe(`${a.url} 1`);
+      expect(new Set(await served(4))).toEqual(new Set(['a', 'b']));
+      const metrics = await gw.gateway.metrics.text();
+      expect(metrics).toMatch(/gatehouse_gateway_health_checks_total\{upstream="u",result="failure"\} [2-9]/);
+    } finally {
+      await gw.close();
+      await a.close();
+      await b.close();
+    }
+  });
+});
