@@ -53,6 +53,8 @@ export class CorsPolicy {
   private readonly exposed: string;
   /** `Vary: Origin` on every answer unless every origin gets the same `*`. */
   readonly vary: string | undefined;
+  /** The fields of every answer under `*` without credentials. */
+  private readonly everyone: Readonly<Record<string, string>>;
 
   constructor(config: CorsConfig, needs: CorsRouteNeeds) {
     this.anyOrigin = config.allowOrigins.includes('*');
@@ -82,6 +84,7 @@ export class CorsPolicy {
     const exposed = [...EXPOSED, ...(needs.grpcWeb ? GRPC_WEB_RESPONSE : []), ...config.exposeHeaders];
     this.exposed = unique(exposed.map((h) => h.toLowerCase())).join(', ');
     this.vary = this.anyOrigin && !this.credentials ? undefined : 'Origin';
+    this.everyone = { 'access-control-allow-origin': '*', 'access-control-expose-headers': this.exposed };
   }
 
   /** Whether `origin` (an `Origin` header as browsers serialize it) may read the route's answers. */
@@ -117,15 +120,32 @@ export class CorsPolicy {
     }
     const headers: Record<string, string> = { 'access-control-allow-origin': this.allowOrigin(origin) };
     Object.assign(headers, this.preflightFixed);
-    // `allowHeaders: ['*']` echoes what was asked: a literal `*` would not cover Authorization, nor anything with
-    // credentials.
-    if (this.headers === undefined && asked.length > 0) headers['access-control-allow-headers'] = asked.join(', ');
+    if (this.headers === undefined) {
+      // `allowHeaders: ['*']` echoes what was asked: a literal `*` would not cover Authorization, nor anything with
+      // credentials.
+      if (asked.length > 0) headers['access-control-allow-headers'] = asked.join(', ');
+    } else {
+      // A safelisted name is asked for only when its value is not safelisted (Fetch: over 128 bytes, or characters
+      // such as `"` or `:`); the browser then needs it named in the answer.
+      const listed = this.headers;
+      const extra = asked.filter((name) => !listed.has(name));
+      if (extra.length > 0) {
+        const fixed = this.preflightFixed['access-control-allow-headers'];
+        headers['access-control-allow-headers'] =
+          fixed === undefined ? extra.join(', ') : `${fixed}, ${extra.join(', ')}`;
+      }
+    }
     return { allowed: true, headers };
   }
 
-  /** The CORS fields of the answer to an actual request from `origin` (undefined: no origin, or not allowed). */
+  /**
+   * The CORS fields of the answer to an actual request from `origin` (undefined: none). A policy of `*` without
+   * credentials gives every answer the same fields, `Origin` or not (Fetch §3.2.5: nothing then varies by origin, so a
+   * shared cache may hand any of them to anyone); otherwise an origin not allowed, or none, gets only `Vary: Origin`.
+   */
   answerHeaders(origin: string | undefined): Record<string, string> | undefined {
-    if (origin === undefined || !this.allows(origin)) return this.vary === undefined ? undefined : { vary: this.vary };
+    if (this.vary === undefined) return this.everyone;
+    if (origin === undefined || !this.allows(origin)) return { vary: this.vary };
     const headers: Record<string, string> = {
       'access-control-allow-origin': this.allowOrigin(origin),
       'access-control-expose-headers': this.exposed,

@@ -82,7 +82,7 @@ export class HealthChecker {
   private async check(i: number): Promise<void> {
     const host = this.hosts[i] as CheckedHost;
     let ok = false;
-    let why = '';
+    let why: string;
     try {
       const answer = await host.dispatcher.request({
         method: 'GET',

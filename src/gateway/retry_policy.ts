@@ -22,8 +22,14 @@ const CONNECT_FAILURES = new Set([
   'EHOSTDOWN',
   'ENOTFOUND',
   'EAI_AGAIN',
-  'UND_ERR_CONNECT_TIMEOUT',
 ]);
+
+/**
+ * The connect timeout: on HTTP/1.1 nothing was sent before it. An HTTP/2 upstream's connect timeout runs until the
+ * server's SETTINGS, and node writes the request's HEADERS as soon as TCP (and TLS) connect: the host may have the
+ * request, so there it counts as a reset.
+ */
+const CONNECT_TIMEOUT = 'UND_ERR_CONNECT_TIMEOUT';
 
 /**
  * The connection broke before an answer came: the host may have acted on the request, so only methods that are
@@ -63,7 +69,11 @@ export class RetryPolicy {
   private readonly budget: number;
   private inFlight = 0;
 
-  constructor(config: UpstreamConfig['retries']) {
+  /** @param http2 the upstream speaks HTTP/2 (`h2c`, `h2`): a connect timeout may follow a request already sent. */
+  constructor(
+    config: UpstreamConfig['retries'],
+    private readonly http2 = false,
+  ) {
     this.attempts = config.attempts;
     this.connect = config.on.includes('connect-failure');
     this.reset = config.on.includes('reset');
@@ -96,8 +106,9 @@ export class RetryPolicy {
     if (error instanceof RetriableAnswer) return 'status';
     const code = (error as { code?: unknown }).code;
     if (typeof code !== 'string') return undefined;
-    if (this.connect && CONNECT_FAILURES.has(code)) return 'connect-failure';
-    if (this.reset && RESETS.has(code) && IDEMPOTENT.has(method)) return 'reset';
+    const sent = code === CONNECT_TIMEOUT ? this.http2 : !CONNECT_FAILURES.has(code);
+    if (!sent) return this.connect ? 'connect-failure' : undefined;
+    if (this.reset && (RESETS.has(code) || code === CONNECT_TIMEOUT) && IDEMPOTENT.has(method)) return 'reset';
     return undefined;
   }
 

@@ -97,7 +97,7 @@ export class Upstream {
     this.http2 = config.protocol !== 'http/1.1';
     this.fingerprint = upstreamFingerprint(config, deps.ca);
     this.timeout = config.timeout;
-    this.retry = new RetryPolicy(config.retries);
+    this.retry = new RetryPolicy(config.retries, config.protocol !== 'http/1.1');
     this.hostOrigins = config.hosts;
     this.tunnels = config.tunnels;
     const b = config.breaker;
@@ -203,7 +203,12 @@ export class Upstream {
       permit.release(); // the client left while the request waited in a queue: neither success nor failure
       return Promise.resolve();
     }
-    const hasBody = req.headers['content-length'] !== undefined || req.headers['transfer-encoding'] !== undefined;
+    // `Content-Length: 0` (what undici and browsers send on a bodiless POST, PUT or DELETE) is no body to stream.
+    const length = req.headers['content-length'];
+    const hasBody =
+      (length !== undefined && length !== '0') ||
+      req.headers['transfer-encoding'] !== undefined ||
+      f.body !== undefined;
     return this.attempt(f, permit, hasBody, this.retry.allows(hasBody) ? this.retry.attempts : 0);
   }
 
@@ -230,8 +235,12 @@ export class Upstream {
         retriesLeft === 0 || !retry.retriesStatuses
           ? undefined
           : (status: number) => {
-              if (retried >= retriesLeft || !retry.retriesStatus(method, status) || !this.reserveRetry()) return false;
-              held += 1;
+              if (retried >= retriesLeft || !retry.retriesStatus(method, status)) return false;
+              // A retry under way hands its place to the next attempt; a first attempt takes one (or is relayed).
+              if (held === 0) {
+                if (!this.reserveRetry()) return false;
+                held = 1;
+              }
               droppingAnswer = true;
               return true;
             };
@@ -243,14 +252,13 @@ export class Upstream {
           retried < retriesLeft && 'error' in outcome && !outcome.clientGone && !res.headersSent && !res.destroyed;
         const reason = again ? retry.reason(outcome.error, method) : undefined;
         if (reason !== undefined) {
-          // The retry that just ended gives its place back; a dropped answer's place, taken before it was dropped,
-          // goes to the next attempt.
-          if (held > (carried ? 1 : 0)) {
+          // The retry that just ended gives its place back, unless its dropped answer handed it on already.
+          if (held > 0 && !carried) {
             retry.settled();
             held -= 1;
           }
           if (carried || this.reserveRetry()) {
-            if (!carried) held += 1;
+            if (!carried) held = 1;
             retried += 1;
             this.outliers.report(host, false);
             this.deps.metrics.retries.labels(this.name, reason).inc();

@@ -86,6 +86,7 @@ export function createWebSocketStages(o: WebSocketStageOptions): {
           requestId: ctx.requestId,
           responseHeaders: ctx.responseHeaders,
           hsts: ctx.hsts,
+          ownsCors: ctx.route!.cors !== undefined,
         },
         ctx.permit!,
       );

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { configSchema } from '../../src/config/index.js';
 import { isGatehouseError } from '../../src/core/index.js';
 import { CorsPolicy } from '../../src/gateway/cors_policy.js';
-import { call, startBackend, startGateway, tableAuthenticator, type RunningGateway } from './support.js';
+import { call, rawGet, startBackend, startGateway, tableAuthenticator, type RunningGateway } from './support.js';
 
 const APP = 'https://app.example.com';
 
@@ -49,7 +49,7 @@ describe('CorsPolicy', () => {
       headers: {
         'access-control-allow-origin': APP,
         'access-control-allow-methods': 'GET, PUT',
-        'access-control-allow-headers': 'content-type, x-request-id, authorization, x-trace',
+        'access-control-allow-headers': 'content-type, x-request-id, authorization, x-trace, accept',
         'access-control-max-age': '600',
         vary: 'Origin, Access-Control-Request-Method, Access-Control-Request-Headers',
       },
@@ -59,6 +59,11 @@ describe('CorsPolicy', () => {
       reason: 'origin https://evil.example is not allowed',
     });
     expect(p.preflight(APP, 'DELETE', undefined)).toEqual({ allowed: false, reason: 'method DELETE is not allowed' });
+    // A safelisted name is asked for only when its value is not safelisted: it is then named in the answer.
+    const safelisted = p.preflight(APP, 'GET', 'accept, content-language');
+    expect(safelisted.allowed && safelisted.headers['access-control-allow-headers']).toBe(
+      'content-type, x-request-id, authorization, x-trace, accept, content-language',
+    );
     expect(p.preflight(APP, 'GET', 'x-other')).toEqual({
       allowed: false,
       reason: 'request header x-other is not allowed',
@@ -81,7 +86,8 @@ describe('CorsPolicy', () => {
       'access-control-allow-origin': '*',
       'access-control-expose-headers': 'x-request-id, retry-after, ratelimit, ratelimit-policy',
     });
-    expect(any.answerHeaders(undefined)).toBeUndefined();
+    // The same fields without Origin: nothing varies by origin, so a shared cache may serve any answer to anyone.
+    expect(any.answerHeaders(undefined)).toEqual(any.answerHeaders('https://anyone.example'));
 
     const cred = policy({ allowOrigins: [APP], allowCredentials: true, exposeHeaders: ['ETag'] });
     expect(cred.answerHeaders(APP)).toEqual({
@@ -196,6 +202,7 @@ describe('a gateway route with cors', () => {
             cors: { allowOrigins: [APP, 'https://other.example'] },
           },
           { name: 'plain', pathPrefix: '/plain', upstream: 'u' },
+          { name: 'ws', pathPrefix: '/ws', upstream: 'u', websocket: true, cors: { allowOrigins: [APP] } },
         ],
       },
       { authenticator: tableAuthenticator({ 'token-a': { sub: 'alice', clientId: 'spa', scopes: [] } }) },
@@ -310,6 +317,19 @@ describe('a gateway route with cors', () => {
     expect(second.headers['access-control-allow-origin']).toBe('https://other.example');
     expect(third.headers['access-control-allow-origin']).toBeUndefined(); // the stored upstream `*` is not served
     for (const a of [first, second, third]) expect(a.headers['vary']).toBe('Accept-Encoding, Origin');
+  });
+
+  it("drops the upstream's CORS fields from a WebSocket handshake it answered without 101", async () => {
+    const answer = await rawGet(gw, '/ws/x', {
+      origin: 'https://evil.example',
+      connection: 'upgrade',
+      upgrade: 'websocket',
+      'sec-websocket-version': '13',
+      'sec-websocket-key': 'dGhlIHNhbXBsZSBub25jZQ==',
+    });
+    expect(answer.status).toBe(200); // the upstream's answer, relayed as an ordinary response
+    expect(answer.headers['access-control-allow-origin']).toBeUndefined();
+    expect(answer.headers['access-control-allow-methods']).toBeUndefined();
   });
 
   it('leaves routes without cors alone: preflights go upstream, its CORS fields come back', async () => {

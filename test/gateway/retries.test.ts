@@ -58,6 +58,11 @@ describe('RetryPolicy', () => {
     expect(p.retriesStatus('GET', 503)).toBe(true);
     expect(p.retriesStatus('POST', 503)).toBe(false);
     expect(p.retriesStatus('GET', 502)).toBe(false);
+    // HTTP/2: node sends the request's HEADERS before the server's SETTINGS end the connect timeout.
+    const h2 = new RetryPolicy(retriesOf({}), true);
+    expect(h2.reason(coded('UND_ERR_CONNECT_TIMEOUT'), 'POST')).toBeUndefined();
+    expect(h2.reason(coded('UND_ERR_CONNECT_TIMEOUT'), 'GET')).toBe('reset');
+    expect(h2.reason(coded('ECONNREFUSED'), 'POST')).toBe('connect-failure');
     const resetsOff = new RetryPolicy(retriesOf({ on: ['connect-failure'] }));
     expect(resetsOff.reason(coded('UND_ERR_SOCKET'), 'GET')).toBeUndefined();
     expect(p.allows(false)).toBe(true);
@@ -121,6 +126,12 @@ describe('retries through the gateway', () => {
       const once = [await call(gw, '/once/1'), await call(gw, '/once/2')].map((a) => a.status).sort();
       expect(once).toEqual([200, 502]); // round robin: one of the two went to the dead host
       const { request } = await import('undici');
+      // `Content-Length: 0` is no body: a refused connection is retried.
+      for (let i = 0; i < 2; i += 1) {
+        const empty = await request(`${gw.url}/body/e${i}`, { method: 'PUT', body: '', dispatcher: gw.agent });
+        await empty.body.dump();
+        expect(empty.statusCode).toBe(200);
+      }
       const posted: number[] = [];
       for (let i = 0; i < 2; i += 1) {
         const res = await request(`${gw.url}/body/${i}`, { method: 'PUT', body: '{"a":1}', dispatcher: gw.agent });
@@ -216,6 +227,37 @@ describe('retries through the gateway', () => {
       await gw.close();
       await failing.close();
       await healthy.close();
+    }
+  });
+
+  it('lets a request on a status retry hand its budget place to its next attempt', async () => {
+    const failing = await startBackend((req, res) => {
+      req.resume();
+      res.writeHead(503, { 'content-type': 'text/plain' });
+      res.end('busy');
+    });
+    const gw = await startGateway({
+      upstreams: [
+        {
+          name: 'u',
+          hosts: [failing.url],
+          retries: { attempts: 2, on: [503] },
+          breaker: { consecutiveFailures: 1000, minimumRequests: 1000 },
+        },
+      ],
+      routes: [{ name: 'r', pathPrefix: '/', upstream: 'u' }],
+    });
+    try {
+      // Three requests hold at most three places (the floor) between them: none overflows.
+      const answers = await Promise.all([call(gw, '/a'), call(gw, '/b'), call(gw, '/c')]);
+      expect(answers.map((a) => a.status)).toEqual([503, 503, 503]);
+      expect(failing.hits).toBe(9);
+      const metrics = await gw.gateway.metrics.text();
+      expect(metrics).not.toMatch(/gatehouse_gateway_retry_overflow_total\{upstream="u"\} [1-9]/);
+      expect(metrics).toMatch(/gatehouse_gateway_upstream_retries_in_flight\{upstream="u"\} 0\n/);
+    } finally {
+      await gw.close();
+      await failing.close();
     }
   });
 

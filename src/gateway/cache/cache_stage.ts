@@ -75,6 +75,12 @@ export function createCacheStage(o: CacheStageOptions): StageRun {
     ctx.answered = true;
     results.labels(ctx.route!.config.name, outcome).inc();
     const headers: OutgoingHttpHeaders = { ...r.headers, 'x-request-id': ctx.requestId };
+    if (outcome !== 'miss' && outcome !== 'uncacheable') {
+      // Another request's answer (stored, or a coalesced fill): its RateLimit fields told that request's client its
+      // quota, not this one's.
+      delete headers['ratelimit'];
+      delete headers['ratelimit-policy'];
+    }
     if (ctx.route!.cors !== undefined) dropCorsFields(headers); // the stored upstream's; the gateway's come next
     if (ctx.responseHeaders !== undefined) addGatewayHeaders(headers, ctx.responseHeaders);
     if (age !== undefined) headers['age'] = String(age);
