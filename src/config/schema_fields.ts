@@ -110,3 +110,44 @@ export function tunnelSettings(docs: { max: string; idleTimeoutNote: string; sec
     .prefault({})
     .describe(docs.section);
 }
+
+/**
+ * Retries of failed attempts (the gateway's `upstreams[].retries`, the sidecar's `outbound.upstreams[].retries`):
+ * `attempts` further attempts by default `defaultAttempts`, on `defaultOn` (`connect-failure` and `reset` unless
+ * given), within a budget of 20 % of the requests in flight.
+ *
+ * @example
+ * retries: retrySettings(1, 'Retries of failed attempts on the next host (docs/gateway.md "Retries").'),
+ */
+export function retrySettings(
+  defaultAttempts: number,
+  description: string,
+  defaultOn: Array<'connect-failure' | 'reset' | number> = ['connect-failure', 'reset'],
+) {
+  return z
+    .strictObject({
+      attempts: z
+        .number()
+        .int()
+        .min(0)
+        .max(5)
+        .default(defaultAttempts)
+        .describe('Further attempts after a failed one (0 = never retry). Requests with a body are never retried.'),
+      on: z
+        .array(z.union([z.enum(['connect-failure', 'reset']), z.number().int().min(500).max(599)]))
+        .default(defaultOn)
+        .describe(
+          '`connect-failure` (no connection: any method), `reset` (the connection broke before the answer: idempotent methods), and 5xx statuses to retry (idempotent methods; the answer is dropped).',
+        ),
+      budget: z
+        .number()
+        .min(0)
+        .max(1)
+        .default(0.2)
+        .describe(
+          "Retries in flight at most this fraction of the upstream's requests in flight (always at least 3): a failing upstream gets no retry storm.",
+        ),
+    })
+    .prefault({})
+    .describe(description);
+}

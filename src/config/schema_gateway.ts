@@ -1,7 +1,7 @@
 // The `gateway` section of the configuration schema and its per-route WAF rules (docs/gateway.md, docs/waf.md).
 import { z } from 'zod';
 import { normalizeRequestTarget } from '../core/index.js';
-import { duration, policyName, caConnection, positive, tunnelSettings } from './schema_fields.js';
+import { duration, policyName, caConnection, positive, retrySettings, tunnelSettings } from './schema_fields.js';
 
 /** The largest Structured Field integer (RFC 9651 §3.3.1: at most 15 digits), as sent in the RateLimit headers. */
 const SF_INTEGER_MAX = 999_999_999_999_999;
@@ -357,34 +357,7 @@ export function gatewaySection() {
         .describe(
           'Active health checks of each host (`http/1.1` upstreams; docs/gateway.md "Health checks"). Unset: hosts leave the rotation only through outlier ejection.',
         ),
-      retries: z
-        .strictObject({
-          attempts: z
-            .number()
-            .int()
-            .min(0)
-            .max(5)
-            .default(1)
-            .describe(
-              'Further attempts after a failed one, each on the next host not ejected (0 = never retry). Requests with a body are never retried.',
-            ),
-          on: z
-            .array(z.union([z.enum(['connect-failure', 'reset']), z.number().int().min(500).max(599)]))
-            .default(['connect-failure', 'reset'])
-            .describe(
-              '`connect-failure` (no connection: any method), `reset` (the connection broke before the answer: idempotent methods), and 5xx statuses to retry (idempotent methods; the answer is dropped).',
-            ),
-          budget: z
-            .number()
-            .min(0)
-            .max(1)
-            .default(0.2)
-            .describe(
-              "Retries in flight at most this fraction of the upstream's requests in flight (always at least 3): a failing upstream gets no retry storm.",
-            ),
-        })
-        .prefault({})
-        .describe('Retries of failed attempts on the next host (docs/gateway.md "Retries").'),
+      retries: retrySettings(1, 'Retries of failed attempts on the next host (docs/gateway.md "Retries").'),
       tunnels: tunnelSettings({
         max: 'WebSocket tunnels open (or being opened) to the upstream at once, across routes; a handshake past it gets 503 ERR_GATEWAY_TUNNELS_FULL.',
         idleTimeoutNote: '',

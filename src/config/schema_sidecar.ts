@@ -1,6 +1,6 @@
 // The `sidecar` section of the configuration schema and the mesh policies it holds (docs/mesh.md).
 import { z } from 'zod';
-import { duration, policyName, port, positive, caConnection, tunnelSettings } from './schema_fields.js';
+import { duration, policyName, port, positive, caConnection, retrySettings, tunnelSettings } from './schema_fields.js';
 
 /** The time a sidecar gives its app or a peer (Envoy's route timeout default; docs/mesh.md says why not none). */
 const requestTimeout = (who: string) =>
@@ -88,11 +88,16 @@ export function sidecarSection() {
                 address: address.describe("The peer sidecar's inbound address, host:port."),
                 spiffeId: z.string().describe('The SPIFFE ID the peer must present.'),
                 timeout: requestTimeout('the peer'),
+                retries: retrySettings(
+                  2,
+                  'Retries of failed attempts to the peer, after a short backoff (Istio\'s default: 2 attempts on connect failures, resets and 503; docs/mesh.md "Retries").',
+                  ['connect-failure', 'reset', 503],
+                ),
               }),
             )
             .default([])
             .describe(
-              'Peer services, each `{ name, address, spiffeId, timeout }`; `timeout` (default 15s) is the time the peer has for response headers, and between body chunks (then 504 ERR_MESH_UPSTREAM_TIMEOUT).',
+              'Peer services, each `{ name, address, spiffeId, timeout, retries }`; `timeout` (default 15s) is the time the peer has for response headers, and between body chunks (then 504 ERR_MESH_UPSTREAM_TIMEOUT); `retries` (default 2 on connect failures, resets and 503) as docs/mesh.md "Retries".',
             ),
         })
         .prefault({})

@@ -1,11 +1,10 @@
 import type { IncomingHttpHeaders, OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import type { Dispatcher } from 'undici';
-import { AnswerExchange, relayedTrailers, type ExchangeOutcome } from '../mesh/index.js';
+import { AnswerExchange, RetriableAnswer, relayedTrailers, type ExchangeOutcome } from '../mesh/index.js';
 import { dropCorsFields } from './cors_policy.js';
 import { clientResponseHeaders } from './forwarded_headers.js';
 import type { GrpcWebAnswer } from './grpc_web.js';
 import { addGatewayHeaders } from './ratelimit_headers.js';
-import { RetriableAnswer } from './retry_policy.js';
 import { addHsts } from './strict_transport_security.js';
 
 /** gRPC status codes as HTTP statuses (gRPC's mapping, as Envoy's `grpcToHttpStatus`), by code 0..16. */

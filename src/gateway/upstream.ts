@@ -9,9 +9,8 @@ import type { GatewayMetrics } from './gateway_metrics.js';
 import { HealthChecker } from './health_check.js';
 import { Http2Origin } from './http2_origin.js';
 import { OutlierDetector } from './outlier_detector.js';
-import type { ExchangeOutcome, UpgradedExchange } from '../mesh/index.js';
+import { RetriableAnswer, RetryPolicy, type ExchangeOutcome, type UpgradedExchange } from '../mesh/index.js';
 import { ProxyExchange, type AnswerFields } from './proxy_exchange.js';
-import { RetriableAnswer, RetryPolicy } from './retry_policy.js';
 import { upstreamConnector, type UpstreamMesh } from './upstream_mtls.js';
 
 /**

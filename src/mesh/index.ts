@@ -52,3 +52,4 @@ export { sidecarMetricsText, type SidecarMetricsInput, type SidecarStats } from 
 export { createMtlsServer, createMtlsAgent } from './library.js';
 export { AnswerExchange } from './answer_exchange.js';
 export type { ExchangeOutcome, UpgradedExchange } from './answer_exchange.js';
+export { RetriableAnswer, RetryPolicy, type RetryReason, type RetrySettings } from './retry_policy.js';

@@ -1,5 +1,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Dispatcher } from 'undici';
 import { upstreamFailureKind, type Logger } from '../core/index.js';
 import type { BreakerPermit } from '../ratelimit/index.js';
 import type { ConnectorStats } from './connector.js';
@@ -17,6 +19,7 @@ import {
 import type { IdentitySource } from './identity_source.js';
 import type { UpstreamBreakers } from './limits.js';
 import type { PeerChecker } from './peer_check.js';
+import type { RetryReason } from './retry_policy.js';
 import type { SidecarTunnels } from './sidecar_tunnels.js';
 import { sortUpgrade } from './upgrade_requests.js';
 import { UpstreamPools, type MeshUpstream, type UpstreamPool } from './upstream_pools.js';
@@ -36,6 +39,10 @@ export interface OutboundRequestStats {
   failed: number;
   /** 504: the peer sent no response headers within the upstream's timeout. */
   timedOut: number;
+  /** Attempts sent again, by why the one before failed. */
+  retries: Record<RetryReason, number>;
+  /** Failed attempts not retried because the upstream's retry budget was spent. */
+  retryOverflow: number;
 }
 
 /** Options of {@link Outbound}. */
@@ -75,6 +82,8 @@ export class Outbound {
     circuitOpen: 0,
     failed: 0,
     timedOut: 0,
+    retries: { 'connect-failure': 0, reset: 0, status: 0 },
+    retryOverflow: 0,
   };
   private readonly pools: UpstreamPools;
   private readonly server: Server;
@@ -251,33 +260,93 @@ export class Outbound {
     const { name, entry, permit } = admitted;
     const method = req.method ?? 'GET';
     const timeout = entry.upstream.timeoutMs ?? MESH_REQUEST_TIMEOUT_MS;
+    const body = forwardedBody(req);
+    // Nothing declared (`Content-Length: 0`, or neither field) is no body to stream: such a request can go again.
+    const length = req.headers['content-length'];
+    const bodiless = req.headers['transfer-encoding'] === undefined && (length === undefined || length.trim() === '0');
+    const { retry } = entry;
+    const retriesLeft = retry.allows(!bodiless) ? retry.attempts : 0;
+    entry.inFlight += 1;
+    let held = false; // a place in the retry budget
+    const giveBack = () => {
+      if (held) retry.settled();
+      held = false;
+    };
     try {
-      const upstream = await entry.pool.request({
-        method,
-        path: req.url ?? '/',
-        headers: forwardHeaders(req.headers, { host: name }),
-        body: forwardedBody(req),
-        headersTimeout: timeout,
-        bodyTimeout: timeout,
-      });
-      const failedStatus = FAILURE_STATUSES.has(upstream.statusCode);
-      this.requests.forwarded++;
-      res.writeHead(upstream.statusCode, responseHeaders(upstream.headers));
-      // The breaker hears of the exchange once the whole answer went through (as the gateway's does).
-      relayBody(upstream.body, res, (outcome) => {
-        if (outcome.ok) return permit.done(!failedStatus);
-        if (outcome.clientGone) return permit.release();
-        permit.done(false);
-        const timedOut = upstreamFailureKind(outcome.error) === 'timeout';
-        logger.warn(
-          { err: outcome.error.message, upstream: name, ...(timedOut ? { timeoutMs: timeout } : {}) },
-          timedOut
-            ? 'upstream sidecar stalled mid-answer: answer cut'
-            : 'upstream sidecar failed mid-answer: answer cut',
-        );
-      });
-    } catch (err) {
-      this.failed(err, name, timeout, permit, res);
+      for (let attempt = 0; ; attempt += 1) {
+        let upstream: Dispatcher.ResponseData;
+        try {
+          upstream = await entry.pool.request({
+            method,
+            path: req.url ?? '/',
+            headers: forwardHeaders(req.headers, { host: name }),
+            body: bodiless ? null : body,
+            headersTimeout: timeout,
+            bodyTimeout: timeout,
+          });
+        } catch (err) {
+          giveBack();
+          const reason = attempt < retriesLeft && !res.destroyed ? retry.reason(err as Error, method) : undefined;
+          if (reason !== undefined) {
+            if (retry.reserve(entry.inFlight)) {
+              held = true;
+              if (await this.backoff(entry, name, reason, attempt, res)) continue;
+              permit.release(); // the app left while the retry waited
+              return;
+            }
+            this.requests.retryOverflow++;
+          }
+          this.failed(err, name, timeout, permit, res);
+          return;
+        }
+        giveBack();
+        // A status to retry: the answer is dropped unread for another attempt, if the budget has a place for one
+        // (else it is relayed).
+        if (attempt < retriesLeft && retry.retriesStatus(method, upstream.statusCode)) {
+          if (retry.reserve(entry.inFlight)) {
+            held = true;
+            await upstream.body.dump().catch(() => {});
+            if (await this.backoff(entry, name, 'status', attempt, res)) continue;
+            permit.release();
+            return;
+          }
+          this.requests.retryOverflow++;
+        }
+        const failedStatus = FAILURE_STATUSES.has(upstream.statusCode);
+        this.requests.forwarded++;
+        res.writeHead(upstream.statusCode, responseHeaders(upstream.headers));
+        // The breaker hears of the exchange once the whole answer went through (as the gateway's does).
+        relayBody(upstream.body, res, (outcome) => {
+          if (outcome.ok) return permit.done(!failedStatus);
+          if (outcome.clientGone) return permit.release();
+          permit.done(false);
+          const timedOut = upstreamFailureKind(outcome.error) === 'timeout';
+          logger.warn(
+            { err: outcome.error.message, upstream: name, ...(timedOut ? { timeoutMs: timeout } : {}) },
+            timedOut
+              ? 'upstream sidecar stalled mid-answer: answer cut'
+              : 'upstream sidecar failed mid-answer: answer cut',
+          );
+        });
+        return;
+      }
+    } finally {
+      giveBack();
+      entry.inFlight -= 1;
     }
+  }
+
+  /** Counts retry `attempt + 1` and waits its backoff: false when the app left meanwhile. */
+  private async backoff(
+    entry: UpstreamPool,
+    name: string,
+    reason: RetryReason,
+    attempt: number,
+    res: ServerResponse,
+  ): Promise<boolean> {
+    this.requests.retries[reason]++;
+    this.options.logger.debug({ upstream: name, reason, attempt: attempt + 2 }, 'retrying the upstream sidecar');
+    await sleep(entry.retry.backoffMs(attempt + 1));
+    return !res.destroyed;
   }
 }

@@ -90,6 +90,22 @@ export function sidecarMetricsText(input: SidecarMetricsInput): string {
         ['{outcome="upstream_failed"}', outboundRequests.failed],
         ['{outcome="upstream_timeout"}', outboundRequests.timedOut],
       ]),
+      ...metricFamily(
+        'gatehouse_sidecar_outbound_retries_total',
+        'counter',
+        'Outbound attempts sent again, by why the one before failed.',
+        [
+          ['{reason="connect-failure"}', outboundRequests.retries['connect-failure']],
+          ['{reason="reset"}', outboundRequests.retries.reset],
+          ['{reason="status"}', outboundRequests.retries.status],
+        ],
+      ),
+      ...metricFamily(
+        'gatehouse_sidecar_outbound_retry_overflow_total',
+        'counter',
+        'Failed outbound attempts not retried because the retry budget of the upstream was spent.',
+        [['', outboundRequests.retryOverflow]],
+      ),
     );
   }
   lines.push(...tunnelFamilies(input.stats.tunnels));

@@ -3,6 +3,7 @@ import type { Logger } from '../core/index.js';
 import { mtlsConnector, type ConnectorStats } from './connector.js';
 import type { IdentitySource } from './identity_source.js';
 import { expectSpiffeId, type PeerChecker } from './peer_check.js';
+import { RetryPolicy, type RetrySettings } from './retry_policy.js';
 
 /** A peer service reachable through its sidecar. */
 export interface MeshUpstream {
@@ -14,12 +15,21 @@ export interface MeshUpstream {
   spiffeId: string;
   /** Time the peer has for its response headers, and between body chunks (default 15 s); then 504. */
   timeoutMs?: number;
+  /** Retries of failed attempts (default {@link SIDECAR_RETRIES}). */
+  retries?: RetrySettings;
 }
+
+/** Istio's default retry policy for a sidecar: 2 more attempts on connect failures, resets and 503 answers. */
+export const SIDECAR_RETRIES: RetrySettings = { attempts: 2, on: ['connect-failure', 'reset', 503], budget: 0.2 };
 
 /** One peer service and the keep-alive mTLS pool to its sidecar. */
 export interface UpstreamPool {
   upstream: MeshUpstream;
   pool: Pool;
+  /** Its retry policy (and retry budget). */
+  retry: RetryPolicy;
+  /** Requests to it under way (the retry budget's base). */
+  inFlight: number;
 }
 
 /** Options of {@link UpstreamPools}. */
@@ -70,7 +80,12 @@ export class UpstreamPools {
         held !== undefined &&
         held.upstream.address === upstream.address &&
         held.upstream.spiffeId === upstream.spiffeId;
-      next.set(upstream.name, { upstream: { ...upstream }, pool: same ? held.pool : this.newPool(upstream) });
+      next.set(upstream.name, {
+        upstream: { ...upstream },
+        pool: same ? held.pool : this.newPool(upstream),
+        retry: new RetryPolicy(upstream.retries ?? SIDECAR_RETRIES),
+        inFlight: 0,
+      });
     }
     const retired = [...this.pools].filter(([name, held]) => next.get(name)?.pool !== held.pool);
     this.pools = next;

@@ -1,7 +1,7 @@
 import { createServer } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { configSchema } from '../../src/config/index.js';
-import { RetriableAnswer, RetryPolicy } from '../../src/gateway/retry_policy.js';
+import { RetriableAnswer, RetryPolicy } from '../../src/mesh/index.js';
 import { call, startBackend, startGateway } from './support.js';
 
 /** An address nothing listens on (connections to it are refused). */

@@ -174,8 +174,14 @@ describe('sidecar after its own SVID expired', () => {
     const backendClock = { offset: 0, now: () => Date.now() + backendClock.offset };
     const frontendClock = { offset: 0, now: () => Date.now() + frontendClock.offset };
     const { sidecar: backend, logger } = await sidecarFor(client, 'backend', app.address, { clock: backendClock });
+    // No retries: the backend's own 503 is what this test reads (a retry would meet its refused handshake: a 502).
     const upstreams = [
-      { name: 'backend', address: `127.0.0.1:${backend.inboundAddress.port}`, spiffeId: id('backend') },
+      {
+        name: 'backend',
+        address: `127.0.0.1:${backend.inboundAddress.port}`,
+        spiffeId: id('backend'),
+        retries: { attempts: 0, on: [], budget: 0.2 },
+      },
     ];
     const { sidecar: frontend } = await sidecarFor(client, 'frontend', app.address, {
       clock: frontendClock,

@@ -64,7 +64,16 @@ describe('the sidecar metrics', () => {
     const text = sidecarMetricsText({
       stats: stats({
         outbound: { connected: 4, resumed: 2, refused: 1 },
-        outboundRequests: { forwarded: 9, unknownService: 1, noIdentity: 0, circuitOpen: 3, failed: 2, timedOut: 5 },
+        outboundRequests: {
+          forwarded: 9,
+          unknownService: 1,
+          noIdentity: 0,
+          circuitOpen: 3,
+          failed: 2,
+          timedOut: 5,
+          retries: { 'connect-failure': 4, reset: 1, status: 0 },
+          retryOverflow: 2,
+        },
         breakers: [
           { upstream: 'payments', state: 'open' },
           { upstream: 'we"ird\\name', state: 'half-open' },
@@ -86,6 +95,9 @@ describe('the sidecar metrics', () => {
         'gatehouse_sidecar_outbound_requests_total{outcome="circuit_open"} 3',
         'gatehouse_sidecar_outbound_requests_total{outcome="upstream_failed"} 2',
         'gatehouse_sidecar_outbound_requests_total{outcome="upstream_timeout"} 5',
+        'gatehouse_sidecar_outbound_retries_total{reason="connect-failure"} 4',
+        'gatehouse_sidecar_outbound_retries_total{reason="reset"} 1',
+        'gatehouse_sidecar_outbound_retry_overflow_total 2',
       ]),
     );
     expect(lines).toContain('gatehouse_sidecar_breaker_state{upstream="payments"} 2');

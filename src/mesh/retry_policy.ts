@@ -1,4 +1,12 @@
-import type { UpstreamConfig } from './gateway_config.js';
+/** Retry settings of an upstream (the gateway's `upstreams[].retries`, the sidecar's `outbound.upstreams[].retries`). */
+export interface RetrySettings {
+  /** Further attempts after a failed one (0 = never retry). */
+  attempts: number;
+  /** `connect-failure`, `reset`, and 5xx statuses to retry. */
+  on: ReadonlyArray<'connect-failure' | 'reset' | number>;
+  /** Retries in flight at most this fraction of the upstream's requests in flight (always at least 3). */
+  budget: number;
+}
 
 /** Why a failed attempt is tried again (the `reason` label of `gatehouse_gateway_retries_total`). */
 export type RetryReason = 'connect-failure' | 'reset' | 'status';
@@ -47,15 +55,16 @@ const MIN_RETRY_CONCURRENCY = 3;
 const BASE_BACKOFF_MS = 25;
 
 /**
- * An upstream's retry policy (`upstreams[].retries`), as nginx's `proxy_next_upstream`, Kong's `retries` and Envoy's
- * retry policy do it: a request whose attempt failed before any answer reached the client goes to the next host not
- * ejected, up to `attempts` more times, when
+ * An upstream's retry policy (the gateway's `upstreams[].retries`, the sidecar's `outbound.upstreams[].retries`), as
+ * nginx's `proxy_next_upstream`, Kong's `retries`, Envoy's retry policy and Istio's default one do it: a request whose
+ * attempt failed before any answer reached the client goes again (to the next host not ejected, at the gateway), up
+ * to `attempts` more times, when
  * - the connection could not be made (`connect-failure`: nothing was sent; any method),
  * - the connection broke before the answer's head (`reset`; idempotent methods only),
  * - the host answered a status listed in `on` (idempotent methods only; the answer is dropped unread).
  * Requests with a body are never retried: the gateway streams bodies and keeps no copy. Timeouts are not retried
  * (a slow host asked twice is twice as slow). Retries in flight are held to `budget` of the upstream's requests in
- * flight (at least 3), so a failing upstream is not hit with a retry storm.
+ * flight (at least 3), so a failing upstream is not hit with a retry storm. The gateway and the sidecar share it.
  *
  * @example
  * const retry = new RetryPolicy(config.retries);
@@ -71,7 +80,7 @@ export class RetryPolicy {
 
   /** @param http2 the upstream speaks HTTP/2 (`h2c`, `h2`): a connect timeout may follow a request already sent. */
   constructor(
-    config: UpstreamConfig['retries'],
+    config: RetrySettings,
     private readonly http2 = false,
   ) {
     this.attempts = config.attempts;

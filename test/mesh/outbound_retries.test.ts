@@ -1,0 +1,121 @@
+import { createServer, type Server } from 'node:http';
+import { createServer as createNetServer } from 'node:net';
+import type { AddressInfo } from 'node:net';
+import { request } from 'undici';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { configSchema } from '../../src/config/index.js';
+import type { Sidecar } from '../../src/mesh/index.js';
+import { closeServer, id, meshCa, sidecarFor } from './helpers.js';
+
+/** An address nothing listens on. */
+async function deadAddress(): Promise<string> {
+  const server = createNetServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return `127.0.0.1:${port}`;
+}
+
+describe('sidecar outbound retries (Istio-like defaults: 2 more attempts on connect failures, resets and 503)', () => {
+  const cleanups: Array<() => Promise<void> | void> = [];
+  let frontend: Sidecar;
+  let app: Server;
+  /** Statuses the backend app answers next (then 200). */
+  const next: number[] = [];
+  const seen: string[] = [];
+
+  beforeAll(async () => {
+    const { client } = await meshCa();
+    app = createServer((req, res) => {
+      seen.push(`${req.method} ${req.url}`);
+      req.resume();
+      const status = next.shift() ?? 200;
+      res.writeHead(status, { 'content-type': 'text/plain' });
+      res.end(`status ${status}`);
+    });
+    await new Promise<void>((resolve) => app.listen(0, '127.0.0.1', resolve));
+    const appAddress = `127.0.0.1:${(app.address() as AddressInfo).port}`;
+    cleanups.push(() => closeServer(app));
+    const { sidecar: backend } = await sidecarFor(client, 'backend', appAddress);
+    cleanups.push(() => backend.stop());
+    const dead = await deadAddress();
+    ({ sidecar: frontend } = await sidecarFor(client, 'frontend', appAddress, {
+      outbound: {
+        host: '127.0.0.1',
+        port: 0,
+        upstreams: [
+          { name: 'backend', address: `127.0.0.1:${backend.inboundAddress.port}`, spiffeId: id('backend') },
+          { name: 'gone', address: dead, spiffeId: id('gone') },
+          {
+            name: 'once',
+            address: dead,
+            spiffeId: id('gone'),
+            retries: { attempts: 0, on: ['connect-failure'], budget: 0.2 },
+          },
+        ],
+      },
+      breaker: { consecutiveFailures: 1000, openDurationMs: 1000 },
+    }));
+    cleanups.push(() => frontend.stop());
+  });
+  afterAll(async () => {
+    for (const cleanup of cleanups.reverse()) await cleanup();
+  });
+
+  const call = async (service: string, path: string, method = 'GET', body?: string) => {
+    const res = await request(`http://127.0.0.1:${frontend.outboundAddress!.port}${path}`, {
+      method: method as 'GET',
+      headers: { host: service },
+      ...(body === undefined ? {} : { body }),
+    });
+    return { status: res.statusCode, text: await res.body.text() };
+  };
+
+  it('sends a GET answered 503 again and relays the answer that follows', async () => {
+    const before = frontend.stats().outboundRequests!.retries.status;
+    next.push(503, 503);
+    seen.length = 0;
+    expect(await call('backend', '/a')).toEqual({ status: 200, text: 'status 200' });
+    expect(seen).toEqual(['GET /a', 'GET /a', 'GET /a']);
+    expect(frontend.stats().outboundRequests!.retries.status - before).toBe(2);
+    // Three 503s in a row: the third is relayed whole.
+    next.push(503, 503, 503);
+    expect(await call('backend', '/b')).toEqual({ status: 503, text: 'status 503' });
+  });
+
+  it('relays a 503 to a POST as it came (the app may have acted on it)', async () => {
+    next.push(503);
+    seen.length = 0;
+    expect(await call('backend', '/p', 'POST', 'x=1')).toEqual({ status: 503, text: 'status 503' });
+    expect(seen).toEqual(['POST /p']);
+  });
+
+  it('tries a peer that refuses connections three times, any bodiless method, then answers 502', async () => {
+    const before = frontend.stats().outboundRequests!.retries['connect-failure'];
+    const get = await call('gone', '/x');
+    expect(get.status).toBe(502);
+    expect(frontend.stats().outboundRequests!.retries['connect-failure'] - before).toBe(2);
+    await call('gone', '/x', 'DELETE', '');
+    expect(frontend.stats().outboundRequests!.retries['connect-failure'] - before).toBe(4);
+    // A body is streamed once: never sent again.
+    expect((await call('gone', '/x', 'POST', 'payload')).status).toBe(502);
+    expect(frontend.stats().outboundRequests!.retries['connect-failure'] - before).toBe(4);
+    // attempts: 0 turns retries off.
+    expect((await call('once', '/x')).status).toBe(502);
+    expect(frontend.stats().outboundRequests!.retries['connect-failure'] - before).toBe(4);
+  });
+
+  it('has the Istio defaults in the schema', () => {
+    const sidecar = configSchema.parse({
+      sidecar: {
+        ca: { url: 'https://127.0.0.1:8445', bundleFile: 'bundle.pem' },
+        outbound: { upstreams: [{ name: 'b', address: '127.0.0.1:1', spiffeId: id('b') }] },
+      },
+    }).sidecar!;
+    expect(sidecar.outbound.upstreams[0]!.retries).toEqual({
+      attempts: 2,
+      on: ['connect-failure', 'reset', 503],
+      budget: 0.2,
+    });
+  });
+});
