@@ -26,7 +26,7 @@ export function openGateway(o: {
   const { config } = o;
   const redis = openGatewayRedis(config, o.logger);
   if (redis) o.cleanups.push(() => redis.close());
-  return new Gateway({
+  const gateway = new Gateway({
     config: o.routes,
     clock: o.clock,
     logger: o.logger,
@@ -38,4 +38,8 @@ export function openGateway(o: {
     ...(o.mesh ? { mesh: o.mesh } : {}),
     readFile: (file) => readFileSync(resolveInDataDir(config, file), 'utf8'),
   });
+  // Closed by its listener on a normal stop; this one covers a start that fails before the listener exists (health
+  // checks and upstream pools would otherwise run on). Gateway.close is idempotent.
+  o.cleanups.push(() => gateway.close());
+  return gateway;
 }

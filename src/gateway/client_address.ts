@@ -29,10 +29,12 @@ function hopAddress(entry: string): string {
 export function subnets(cidrs: readonly string[], key: string): BlockList {
   const list = new BlockList();
   for (const [i, cidr] of cidrs.entries()) {
-    const [address = '', bits] = cidr.split('/');
+    const parts = cidr.split('/');
+    const [address = '', bits] = parts;
     const family = isIP(address);
-    const prefix = bits === undefined ? (family === 4 ? 32 : 128) : Number(bits);
-    if (family === 0 || !Number.isInteger(prefix) || prefix < 0 || prefix > (family === 4 ? 32 : 128)) {
+    // The prefix length in decimal digits only: `Number('')` is 0, and `10.0.0.0/` must not allow every address.
+    const prefix = bits === undefined ? (family === 4 ? 32 : 128) : /^\d{1,3}$/.test(bits) ? Number(bits) : -1;
+    if (parts.length > 2 || family === 0 || prefix < 0 || prefix > (family === 4 ? 32 : 128)) {
       throw new GatehouseError('ERR_CONFIG_INVALID', {
         message: `config: ${key}.${i}: "${cidr}" is not an IPv4 or IPv6 CIDR`,
       });

@@ -95,6 +95,7 @@ export class Gateway {
   private readonly local: MemoryLimiterStore;
   private readonly withheld: ReturnType<typeof credentialWithholding>;
   private deps: GatewayStateDeps;
+  private closing: Promise<void> | undefined;
 
   constructor(private readonly o: GatewayOptions) {
     this.metrics = o.metrics ?? new GatewayMetrics();
@@ -223,11 +224,14 @@ export class Gateway {
     this.tunnels.closeAll();
   }
 
-  /** Closes every WebSocket tunnel and every upstream pool (after their in-flight requests). */
-  async close(): Promise<void> {
-    this.tunnels.closeAll();
-    this.end.close();
-    await Promise.all([...this.state.upstreams.values()].map((u) => u.close()));
+  /** Closes every WebSocket tunnel and every upstream pool (after their in-flight requests); later calls wait for it. */
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      this.tunnels.closeAll();
+      this.end.close();
+      await Promise.all([...this.state.upstreams.values()].map((u) => u.close()));
+    })();
+    return this.closing;
   }
 
   private handle(req: IncomingMessage, res: ServerResponse, stages: readonly Stage[]): void {

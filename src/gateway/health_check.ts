@@ -6,20 +6,37 @@ import type { GatewayMetrics } from './gateway_metrics.js';
 /** The `healthCheck` block of an upstream (durations in ms). */
 export type HealthCheckConfig = NonNullable<UpstreamConfig['healthCheck']>;
 
-/** What the checker needs of each host: something to send a GET on (the host's keep-alive pool). */
+/** What the checker needs of each host: its own connection to send the checks on. */
 export interface CheckedHost {
   /** The host's origin, for logs and the metric's `host` label. */
   origin: string;
-  dispatcher: Pick<Dispatcher, 'request'>;
+  /**
+   * Opens a dispatcher for this host alone (one connection, the same TLS, trust and mesh identity as the traffic's
+   * pool): checks never queue behind the traffic, and a pool full of long requests does not stall them. A check that
+   * runs out of time destroys it (undici aborts no request still connecting), and the next check opens another.
+   */
+  open: () => CheckDispatcher;
+}
+
+/** What a check needs of its dispatcher. */
+export type CheckDispatcher = Pick<Dispatcher, 'request' | 'destroy'>;
+
+/** A check that ran out of `timeout` (connecting and the TLS handshake included). */
+class CheckTimeout extends Error {
+  constructor() {
+    super('timeout');
+    this.name = 'CheckTimeout';
+  }
 }
 
 /**
  * Active health checks of an upstream's hosts, as Envoy's `health_check`, Kong's `healthchecks.active` and HAProxy's
  * `check` do it: every `interval` (the first after a random part of it, so that gateways started together do not
- * check in step) each host gets `GET path`; an answer of 2xx or 3xx within `timeout` is a success, anything else
- * (another status, a refused or broken connection, a timeout) a failure. `unhealthyThreshold` failures in a row take
- * a host out of the rotation, `healthyThreshold` successes in a row bring it back; hosts start healthy. The check
- * goes over the host's own pool (the same TLS, mTLS identity and trust as the traffic).
+ * check in step) each host gets `GET path` on its own connection; an answer of 2xx or 3xx within `timeout`
+ * (connecting and the TLS handshake included) is a success, anything else (another status, a refused or broken
+ * connection, no answer in time) a failure. `unhealthyThreshold` failures in a row take a host out of the rotation,
+ * `healthyThreshold` successes in a row bring it back; hosts start healthy. Each host is checked on its own schedule:
+ * a host that hangs delays no other's checks.
  *
  * @example
  * const checker = new HealthChecker('orders', hosts, config.healthCheck, { logger, metrics, onChange });
@@ -29,9 +46,9 @@ export class HealthChecker {
   /** Whether each host is in the rotation as far as the checks go. */
   readonly healthy: boolean[];
   private readonly streaks: number[];
-  private timer: NodeJS.Timeout | undefined;
-  private first: NodeJS.Timeout | undefined;
-  private running = false;
+  private readonly running: boolean[];
+  private readonly clients: (CheckDispatcher | undefined)[];
+  private readonly timers: NodeJS.Timeout[] = [];
   private stopped = false;
 
   constructor(
@@ -48,54 +65,78 @@ export class HealthChecker {
   ) {
     this.healthy = hosts.map(() => true);
     this.streaks = hosts.map(() => 0);
+    this.running = hosts.map(() => false);
+    this.clients = hosts.map(() => undefined);
   }
 
-  /** Starts checking: the first round after a random part of `interval`, then every `interval`. */
+  /** Starts checking: each host's first check after a random part of `interval`, then every `interval`. */
   start(): void {
-    const delay = Math.floor((this.deps.random ?? Math.random)() * this.config.interval);
-    this.first = setTimeout(() => {
-      void this.round();
-      this.timer = setInterval(() => void this.round(), this.config.interval);
-      this.timer.unref();
-    }, delay);
-    this.first.unref();
+    const random = this.deps.random ?? Math.random;
+    this.hosts.forEach((_, i) => {
+      const first = setTimeout(
+        () => {
+          void this.check(i);
+          const every = setInterval(() => void this.check(i), this.config.interval);
+          every.unref();
+          this.timers.push(every);
+        },
+        Math.floor(random() * this.config.interval),
+      );
+      first.unref();
+      this.timers.push(first);
+    });
   }
 
-  /** Stops checking (the upstream was retired or closed). */
+  /** Stops checking (the upstream was retired or closed) and closes the checks' connections. */
   stop(): void {
     this.stopped = true;
-    clearTimeout(this.first);
-    clearInterval(this.timer);
+    for (const timer of this.timers) clearTimeout(timer);
+    for (const client of this.clients) void client?.destroy().catch(() => {});
   }
 
-  /** Checks every host once (a round still under way is not started again). */
+  /** Checks every host once (a host whose check is still under way is skipped). */
   async round(): Promise<void> {
-    if (this.running || this.stopped) return;
-    this.running = true;
-    try {
-      await Promise.all(this.hosts.map((_, i) => this.check(i)));
-    } finally {
-      this.running = false;
-    }
+    await Promise.all(this.hosts.map((_, i) => this.check(i)));
   }
 
   private async check(i: number): Promise<void> {
-    const host = this.hosts[i] as CheckedHost;
+    if (this.running[i] || this.stopped) return;
+    this.running[i] = true;
+    const client = (this.clients[i] ??= (this.hosts[i] as CheckedHost).open());
     let ok = false;
     let why: string;
+    let timer: NodeJS.Timeout | undefined;
     try {
-      const answer = await host.dispatcher.request({
-        method: 'GET',
-        path: this.config.path,
-        headers: { 'user-agent': 'gatehouse-health-check' },
-        headersTimeout: this.config.timeout,
-        bodyTimeout: this.config.timeout,
+      // The whole check, connecting and the TLS handshake included, within `timeout`.
+      const deadline = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new CheckTimeout()), this.config.timeout);
       });
-      await answer.body.dump({ limit: 65536 });
-      ok = answer.statusCode >= 200 && answer.statusCode < 400;
-      why = `status ${answer.statusCode}`;
+      const exchange = (async () => {
+        const answer = await client.request({
+          method: 'GET',
+          path: this.config.path,
+          headers: { 'user-agent': 'gatehouse-health-check' },
+          headersTimeout: this.config.timeout,
+          bodyTimeout: this.config.timeout,
+        });
+        await answer.body.dump({ limit: 65536 });
+        return answer.statusCode;
+      })();
+      exchange.catch(() => {}); // settles after the deadline when the client is destroyed
+      const status = await Promise.race([exchange, deadline]);
+      ok = status >= 200 && status < 400;
+      why = `status ${status}`;
     } catch (err) {
-      why = (err as { code?: string }).code ?? (err as Error).message;
+      if (err instanceof CheckTimeout) {
+        // undici aborts no request that is still connecting: drop the connection, the next check opens another.
+        this.clients[i] = undefined;
+        void client.destroy().catch(() => {});
+      }
+      const e = err as { code?: string; message?: string };
+      why = e.code ?? e.message ?? 'failed';
+    } finally {
+      clearTimeout(timer);
+      this.running[i] = false;
     }
     if (this.stopped) return;
     this.deps.metrics.healthChecks.labels(this.upstream, ok ? 'success' : 'failure').inc();

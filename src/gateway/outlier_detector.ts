@@ -93,7 +93,9 @@ export class OutlierDetector {
 
   private mayEject(now: number): boolean {
     const n = this.hosts.length;
-    const out = this.hosts.filter((h) => h.ejectedUntil > now).length;
+    // A host the health checks took out counts as out: ejecting the last one left would send traffic to all of them.
+    const down = this.down;
+    const out = this.hosts.filter((h, i) => h.ejectedUntil > now || down?.[i] === true).length;
     const allowed = Math.min(
       n - 1,
       Math.max(this.options.maxEjectionPercent > 0 ? 1 : 0, Math.floor((n * this.options.maxEjectionPercent) / 100)),

@@ -27,8 +27,9 @@ export class SourceAccess {
     );
   }
 
-  /** Whether a request from `address` may go on. */
+  /** Whether a request from `address` may go on (none known: never, on a route with lists). */
   admits(address: string): boolean {
+    if (address === '') return false;
     if (this.deny !== undefined && inSubnets(this.deny, address)) return false;
     return this.allow === undefined || inSubnets(this.allow, address);
   }

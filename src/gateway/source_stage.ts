@@ -14,6 +14,8 @@ export function createSourceStage(metrics: GatewayMetrics): StageRun {
     const route = ctx.route!;
     if (route.sources === undefined || route.sources.admits(ctx.clientIp)) return;
     metrics.sourceDenied.labels(route.config.name).inc();
+    // A body left unread is not drained (closeUnreadBodies closes the connection): say so, as WAF blocks do.
+    if (!ctx.req.complete) ctx.res.shouldKeepAlive = false;
     throw new GatehouseError('ERR_GATEWAY_SOURCE_DENIED', { detail: `client address ${ctx.clientIp}` });
   };
 }

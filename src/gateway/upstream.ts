@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Readable } from 'node:stream';
-import { Pool } from 'undici';
+import { Client, Pool } from 'undici';
 import { GatehouseError, isGatehouseError, upstreamFailureKind, type Clock, type Logger } from '../core/index.js';
 import { CircuitBreaker, CircuitOpenError, type BreakerPermit } from '../ratelimit/index.js';
 import { Bulkhead } from './bulkhead.js';
@@ -147,7 +147,17 @@ export class Upstream {
         ? undefined
         : new HealthChecker(
             config.name,
-            config.hosts.map((origin, i) => ({ origin, dispatcher: this.pools[i] as Pool })),
+            config.hosts.map((origin) => ({
+              origin,
+              // One connection per host for the checks, with the traffic's TLS, trust and mesh identity.
+              open: () =>
+                new Client(origin, {
+                  pipelining: 1,
+                  keepAliveTimeout: 4_000,
+                  connectTimeout: check.timeout,
+                  ...(connect ? { connect } : deps.ca === undefined ? {} : { connect: { ca: deps.ca } }),
+                }),
+            })),
             check,
             {
               logger: deps.logger,

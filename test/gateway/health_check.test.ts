@@ -1,3 +1,4 @@
+import { createServer as createNetServer, type AddressInfo, type Socket } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { configSchema } from '../../src/config/index.js';
 import { systemClock } from '../../src/core/index.js';
@@ -14,14 +15,15 @@ function scriptedHost(origin: string, answers: Array<number | string>): CheckedH
   return {
     origin,
     asked,
-    dispatcher: {
+    open: () => ({
       request: (async (opts: { path: string; method: string }) => {
         asked.push(`${opts.method} ${opts.path}`);
         const next = answers.shift() ?? 200;
         if (typeof next === 'string') throw Object.assign(new Error(next), { code: next });
         return { statusCode: next, body: { dump: async () => {} } };
       }) as never,
-    },
+      destroy: (async () => {}) as never,
+    }),
   };
 }
 
@@ -96,6 +98,18 @@ describe('OutlierDetector with hosts down', () => {
     d.setDown(1, false);
     expect(Array.from({ length: 3 }, () => d.pick())).toEqual([1, 1, 1]);
   });
+
+  it('does not eject the last host the health checks left in', () => {
+    const d = new OutlierDetector(
+      2,
+      { consecutiveFailures: 5, baseEjection: 30_000, maxEjection: 300_000, maxEjectionPercent: 50 },
+      systemClock,
+    );
+    d.setDown(0, true);
+    for (let i = 0; i < 5; i += 1) d.report(1, false);
+    expect(d.isEjected(1)).toBe(false);
+    expect(Array.from({ length: 4 }, () => d.pick())).toEqual([1, 1, 1, 1]);
+  });
 });
 
 describe('healthCheck in the schema', () => {
@@ -119,6 +133,54 @@ describe('healthCheck in the schema', () => {
 });
 
 describe('an upstream with healthCheck', () => {
+  it('checks each host on its own within timeout, a host that never finishes its TLS handshake included', async () => {
+    // Accepts TCP and never answers the ClientHello: undici's connect timeout alone would take 10 s.
+    const held = new Set<Socket>();
+    const hang = createNetServer((socket) => {
+      held.add(socket);
+      socket.on('error', () => {});
+    });
+    await new Promise<void>((resolve) => hang.listen(0, '127.0.0.1', resolve));
+    const sick = await startBackend((req, res) => {
+      req.resume();
+      res.writeHead(503);
+      res.end();
+    });
+    const gw = await startGateway({
+      upstreams: [
+        {
+          name: 'u',
+          hosts: [`https://127.0.0.1:${(hang.address() as AddressInfo).port}`],
+          healthCheck: { path: '/healthz', interval: '100ms', timeout: '100ms', unhealthyThreshold: 2 },
+        },
+        {
+          name: 'v',
+          hosts: [sick.url],
+          healthCheck: { path: '/healthz', interval: '100ms', timeout: '100ms', unhealthyThreshold: 2 },
+        },
+      ],
+      routes: [{ name: 'r', pathPrefix: '/', upstream: 'u' }],
+    });
+    const healthy = async (upstream: string) =>
+      new RegExp(`gatehouse_gateway_upstream_host_healthy\\{upstream="${upstream}",host="[^"]+"\\} (\\d)`).exec(
+        await gw.gateway.metrics.text(),
+      )?.[1];
+    try {
+      // Two failures each, well before a 10 s connect timeout could have ended one check.
+      await expect.poll(() => healthy('u'), { timeout: 4_000, interval: 50 }).toBe('0');
+      await expect.poll(() => healthy('v'), { timeout: 4_000, interval: 50 }).toBe('0');
+      const metrics = await gw.gateway.metrics.text();
+      expect(metrics).toMatch(/gatehouse_gateway_health_checks_total\{upstream="u",result="failure"\} [2-9]/);
+    } finally {
+      await gw.close();
+      await sick.close();
+      for (const socket of held) socket.destroy();
+      await new Promise<void>((resolve) => {
+        hang.close(() => resolve());
+      });
+    }
+  });
+
   it('stops sending traffic to a host that fails its checks, and sends it again once it passes', async () => {
     const health = { a: 200 };
     const a = await startBackend((req, res) => {

@@ -32,6 +32,7 @@ describe('SourceAccess', () => {
     }
     const denyOnly = sources([], ['198.51.100.0/24'])!;
     expect([denyOnly.admits('198.51.100.1'), denyOnly.admits('203.0.113.1')]).toEqual([false, true]);
+    expect(denyOnly.admits('')).toBe(false); // no address known: a route with lists refuses
     expect(sources([], [])).toBeUndefined(); // nothing to check
   });
 
@@ -43,6 +44,20 @@ describe('SourceAccess', () => {
       err = e;
     }
     expect(isGatehouseError(err, 'ERR_CONFIG_INVALID')).toBe(true);
+    // A typo must not widen a list: an empty or non-decimal prefix (`Number('')` is 0) or a second `/` is refused.
+    for (const typo of ['10.20.0.0/', '10.0.0.0/0x10', '10.0.0.0/8/9', '10.0.0.0/ 8', '2001:db8::/']) {
+      expect({
+        typo,
+        thrown: (() => {
+          try {
+            sources([typo]);
+            return false;
+          } catch (e) {
+            return isGatehouseError(e, 'ERR_CONFIG_INVALID');
+          }
+        })(),
+      }).toEqual({ typo, thrown: true });
+    }
     expect((err as Error).message).toBe(
       'config: gateway.routes.0.sources.allow.1: "10.0.0.0/33" is not an IPv4 or IPv6 CIDR',
     );
