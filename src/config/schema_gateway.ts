@@ -72,6 +72,89 @@ const corsOrigin = z.string().superRefine((text, ctx) => {
   }
 });
 
+/** Request fields the gateway manages itself: a route's `headers.request` may not set or remove them. */
+const MANAGED_REQUEST = [
+  'host',
+  'content-length',
+  'transfer-encoding',
+  'connection',
+  'keep-alive',
+  'te',
+  'trailer',
+  'upgrade',
+  'expect',
+  'forwarded',
+  'x-request-id',
+  'proxy-authorization',
+  'proxy-connection',
+];
+/** Answer fields the gateway manages itself (framing, its request id, rate limits, CORS, HSTS). */
+const MANAGED_RESPONSE = [
+  'content-length',
+  'transfer-encoding',
+  'connection',
+  'keep-alive',
+  'trailer',
+  'upgrade',
+  'x-request-id',
+  'ratelimit',
+  'ratelimit-policy',
+  'retry-after',
+  'strict-transport-security',
+];
+
+/** Why a header rule may not touch `name` (undefined: it may). */
+function managedField(name: string, side: 'request' | 'response'): string | undefined {
+  const n = name.toLowerCase();
+  if (side === 'request') {
+    if (MANAGED_REQUEST.includes(n)) return `${n} is managed by the gateway (framing, routing or the request id)`;
+    if (n.startsWith('x-forwarded-')) return `${n} is set by the gateway from the connection (X-Forwarded-*)`;
+    if (n.startsWith('x-gatehouse-')) return `${n} carries the verified identity; the gateway sets it`;
+    return undefined;
+  }
+  if (MANAGED_RESPONSE.includes(n)) {
+    return n === 'strict-transport-security'
+      ? 'strict-transport-security is set by gateway.hsts'
+      : `${n} is managed by the gateway (framing, the request id or rate limits)`;
+  }
+  if (n.startsWith('access-control-')) return `${n} belongs to the route's cors policy`;
+  return undefined;
+}
+
+/** One side of a route's header rules. */
+function headerRuleSide(side: 'request' | 'response') {
+  const name = z.string().regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/, 'expected a header field name');
+  return z
+    .strictObject({
+      set: z
+        .record(
+          name,
+          z.string().refine((v) => !/[\r\n\0]/.test(v), 'a header value holds no CR, LF or NUL'),
+        )
+        .default({})
+        .describe(
+          side === 'request'
+            ? 'Fields set on the request sent upstream, replacing any copy the client sent.'
+            : "Fields set on the upstream's answer, replacing its own.",
+        ),
+      remove: z
+        .array(name)
+        .default([])
+        .describe(
+          side === 'request'
+            ? 'Fields removed from the request before it is sent upstream.'
+            : "Fields removed from the upstream's answer (e.g. server, x-powered-by).",
+        ),
+    })
+    .superRefine((rules, ctx) => {
+      for (const n of [...Object.keys(rules.set), ...rules.remove]) {
+        const why = managedField(n, side);
+        if (why !== undefined) ctx.addIssue({ code: 'custom', message: why });
+      }
+    })
+    .prefault({});
+}
+
 /** A route's CORS policy (docs/gateway.md "CORS"). */
 function corsRule() {
   const headerName = z.string().regex(/^([!#$%&'*+.^_`|~0-9A-Za-z-]+)$/, 'expected a header field name');
@@ -263,6 +346,17 @@ export function gatewaySection() {
       .prefault({})
       .describe(
         'Source address lists of the route, judged on the client address (X-Forwarded-For behind `trustedProxies`): 403 ERR_GATEWAY_SOURCE_DENIED before the WAF rules and authentication (docs/gateway.md "Source address lists").',
+      ),
+    headers: z
+      .strictObject({
+        request: headerRuleSide('request').describe('Rules for the request sent upstream.'),
+        response: headerRuleSide('response').describe(
+          "Rules for the upstream's answer (proxied or from the cache; not the gateway's own refusals).",
+        ),
+      })
+      .prefault({})
+      .describe(
+        'Header rules of the route: `remove` then `set` (docs/gateway.md "Header rules"). Fields the gateway manages (framing, X-Forwarded-*, the request id, identity, rate limits, CORS, HSTS) are refused.',
       ),
     cors: corsRule(),
     websocket: z

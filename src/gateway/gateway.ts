@@ -310,6 +310,7 @@ export class Gateway {
     const headers = upstreamRequestHeaders(ctx.req.headers, ctx, this.withheld(route.auth));
     // The app behind a rewritten prefix learns the one its clients see (Traefik's StripPrefix and Spring read it).
     if (route.prefixRewrite !== undefined) headers['x-forwarded-prefix'] = route.pathPrefix;
+    ctx.route!.headers?.onRequest(headers);
     return headers;
   }
 
@@ -338,6 +339,7 @@ export class Gateway {
           web !== undefined || isGrpcRequest(ctx.req.headers) ? (status) => (ctx.grpcStatus = status) : undefined,
         grpcWeb: web === undefined ? undefined : new GrpcWebAnswer(web),
         ownsCors: route.cors !== undefined,
+        headerRules: route.headers,
       },
       ctx.permit!,
     );

@@ -1,6 +1,7 @@
 import { GatehouseError, type Clock, type Logger } from '../core/index.js';
 import { ClientAddresses } from './client_address.js';
 import { CorsPolicy } from './cors_policy.js';
+import { HeaderRules } from './header_rules.js';
 import { SourceAccess } from './source_access.js';
 import type { GatewayConfig, RouteConfig } from './gateway_config.js';
 import { compileLimits, type RouteLimits } from './route_limits.js';
@@ -19,6 +20,8 @@ export interface CompiledRoute {
   cors: CorsPolicy | undefined;
   /** The route's source address lists (undefined: any address). */
   sources: SourceAccess | undefined;
+  /** The route's header rules (undefined: none). */
+  headers: HeaderRules | undefined;
 }
 
 /** One immutable generation of the gateway's configuration; hot reload swaps it whole. */
@@ -116,6 +119,7 @@ export function buildGatewayState(
       limits: limits.get(route.name) as RouteLimits,
       upstream: upstreams.get(route.upstream) as Upstream,
       sources: sources.get(route.name),
+      headers: HeaderRules.of(route.headers),
       cors:
         route.cors === undefined
           ? undefined

@@ -3,6 +3,7 @@ import type { Dispatcher } from 'undici';
 import { AnswerExchange, RetriableAnswer, relayedTrailers, type ExchangeOutcome } from '../mesh/index.js';
 import { dropCorsFields } from './cors_policy.js';
 import { clientResponseHeaders } from './forwarded_headers.js';
+import type { HeaderRules } from './header_rules.js';
 import type { GrpcWebAnswer } from './grpc_web.js';
 import { addGatewayHeaders } from './ratelimit_headers.js';
 import { addHsts } from './strict_transport_security.js';
@@ -25,6 +26,8 @@ export interface AnswerFields {
   grpcWeb?: GrpcWebAnswer | undefined;
   /** The route has a CORS policy: the upstream's `Access-Control-*` fields are dropped (the gateway's are added). */
   ownsCors?: boolean;
+  /** The route's header rules, applied to the upstream's answer. */
+  headerRules?: HeaderRules | undefined;
 }
 
 /**
@@ -109,6 +112,7 @@ export class ProxyExchange extends AnswerExchange {
     const f = this.forward;
     const out = clientResponseHeaders(headers, f.requestId);
     if (f.ownsCors === true) dropCorsFields(out);
+    f.headerRules?.onResponse(out);
     if (f.responseHeaders) addGatewayHeaders(out, f.responseHeaders);
     addHsts(out, f.hsts);
     f.grpcWeb?.head(out);

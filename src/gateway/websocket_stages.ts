@@ -87,6 +87,7 @@ export function createWebSocketStages(o: WebSocketStageOptions): {
           responseHeaders: ctx.responseHeaders,
           hsts: ctx.hsts,
           ownsCors: ctx.route!.cors !== undefined,
+          headerRules: ctx.route!.headers,
         },
         ctx.permit!,
       );

@@ -82,6 +82,7 @@ export function createCacheStage(o: CacheStageOptions): StageRun {
       delete headers['ratelimit-policy'];
     }
     if (ctx.route!.cors !== undefined) dropCorsFields(headers); // the stored upstream's; the gateway's come next
+    ctx.route!.headers?.onResponse(headers);
     if (ctx.responseHeaders !== undefined) addGatewayHeaders(headers, ctx.responseHeaders);
     if (age !== undefined) headers['age'] = String(age);
     addHsts(headers, ctx.hsts); // the stored entry keeps only the upstream's own
