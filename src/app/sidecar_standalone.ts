@@ -66,6 +66,7 @@ function fixedSettings(config: Config, outboundOpen: boolean): Record<string, st
     ...(outboundOpen ? { 'sidecar.outbound.host/port': `${section.outbound.host}:${section.outbound.port}` } : {}),
     'sidecar.renewAtFraction': String(section.renewAtFraction),
     'sidecar.ticketKeyRotation': String(section.ticketKeyRotation),
+    'sidecar.accessLog': String(section.accessLog),
   };
 }
 
@@ -120,6 +121,7 @@ export async function startStandaloneSidecar(options: {
     ...(section.outbound.upstreams.length > 0 ? { outbound } : {}),
     renewAtFraction: section.renewAtFraction,
     ticketKeyRotationMs: section.ticketKeyRotation,
+    accessLog: section.accessLog,
     ...(section.inbound.bindTokens ? { tokenBinding: meshTokenBinding() } : {}),
   }).catch(async (err: unknown) => {
     await client.close();

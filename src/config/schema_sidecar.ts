@@ -134,6 +134,12 @@ export function sidecarSection() {
         })
         .prefault({})
         .describe('Local limits.'),
+      accessLog: z
+        .boolean()
+        .default(true)
+        .describe(
+          'One access line per request on each side (`log: "access"`: side, method, path without the query, status, duration, the caller\'s SPIFFE ID inbound or the upstream outbound; docs/mesh.md "Access logs").',
+        ),
       renewAtFraction: z
         .number()
         .gt(0)

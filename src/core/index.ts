@@ -25,6 +25,7 @@ export type { GuardedSocket } from './connection_guard.js';
 export { RequestStats, labelValue, metricFamily } from './request_stats.js';
 export type { KeyLabels } from './request_stats.js';
 export { FailureStreak, isStorageAway, FAILURE_REMINDER_MS } from './failure_streak.js';
+export { AccessLog } from './access_log.js';
 export { Tunnel } from './tunnel.js';
 export type { TunnelCloseReason } from './tunnel.js';
 export { Tunnels } from './tunnels.js';

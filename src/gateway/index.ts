@@ -41,7 +41,6 @@ export { switchingProtocols } from './websocket_handshake.js';
 export { createWebSocketStages } from './websocket_stages.js';
 export type { WebSocketStageOptions } from './websocket_stages.js';
 export { GatewayMetrics } from './gateway_metrics.js';
-export { AccessLog } from './access_log.js';
 export type { AccessEntry } from './access_log.js';
 export { STAGE_NAMES, buildPipeline, runPipeline, noopStage } from './pipeline.js';
 export type { StageName, StageRun, Stage, RequestContext } from './pipeline.js';

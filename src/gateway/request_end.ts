@@ -1,6 +1,6 @@
-import { isGatehouseError, randomId, type Clock, type GatehouseError, type Logger } from '../core/index.js';
+import { AccessLog, isGatehouseError, randomId, type Clock, type GatehouseError, type Logger } from '../core/index.js';
 import { CircuitOpenError } from '../ratelimit/index.js';
-import { AccessLog } from './access_log.js';
+import type { AccessEntry } from './access_log.js';
 import type { GatewayMetrics } from './gateway_metrics.js';
 import type { RequestContext } from './pipeline.js';
 import { sendProblem } from './problem_response.js';
@@ -19,11 +19,11 @@ const USER_AGENT_MAX = 256;
  * end.finish(ctx);
  */
 export class RequestEnd {
-  private readonly accessLog: AccessLog;
+  private readonly accessLog: AccessLog<AccessEntry>;
   private readonly shedLog: ShedLog;
 
   constructor(private readonly o: { clock: Clock; logger: Logger; metrics: GatewayMetrics }) {
-    this.accessLog = new AccessLog(o.logger.child({ log: 'access' }));
+    this.accessLog = new AccessLog<AccessEntry>(o.logger.child({ log: 'access' }));
     this.shedLog = new ShedLog(o.logger, o.clock);
   }
 
@@ -94,7 +94,7 @@ export class RequestEnd {
     this.o.metrics.requests.record(route, status, ms / 1000);
     const url = ctx.req.url ?? '';
     const query = url.indexOf('?');
-    const entry: Parameters<AccessLog['write']>[0] = {
+    const entry: AccessEntry = {
       request_id: ctx.requestId,
       route,
       method: ctx.req.method ?? '',

@@ -19,6 +19,7 @@ import { forwardHandshake } from './handshake_exchange.js';
 import type { PeerIdentity } from './peer_check.js';
 import { evaluatePolicies, type AuthorizationPolicy } from './policy.js';
 import type { TokenBindingCheck } from './ports.js';
+import { logAccess, type SidecarAccess } from './sidecar_access.js';
 import type { SidecarTunnels } from './sidecar_tunnels.js';
 import { refuseBoundToken, tokenBindingAllows } from './token_binding.js';
 import { sortUpgrade } from './upgrade_requests.js';
@@ -39,6 +40,8 @@ export interface InboundOptions {
   timeoutMs?: number;
   /** `bindTokens`: refuse Bearer tokens bound to another client certificate (RFC 8705, see TokenBindingCheck). */
   tokenBinding?: TokenBindingCheck;
+  /** Access lines of every request (unset: none). */
+  access?: SidecarAccess;
 }
 
 /** Counters of the inbound request path, by outcome (exported as metrics). */
@@ -95,6 +98,7 @@ export class Inbound {
   }
 
   readonly handler = (req: IncomingMessage, res: ServerResponse, peer: PeerIdentity | undefined): void => {
+    logAccess(this.options.access, 'inbound', req, res, { peer: peer?.spiffeId ?? 'plaintext' });
     void this.handle(req, res, peer);
   };
 
@@ -110,6 +114,7 @@ export class Inbound {
    * with `sidecar.websocket: false`, gets 501.
    */
   readonly upgradeHandler = (req: IncomingMessage, res: ServerResponse, peer: PeerIdentity | undefined): void => {
+    logAccess(this.options.access, 'inbound', req, res, { peer: peer?.spiffeId ?? 'plaintext' });
     const kind = sortUpgrade(req, res, this.options.tunnels.settings.websocket);
     if (kind === 'plain') void this.handle(req, res, peer);
     else if (kind === 'handshake') void this.handshake(req, res, peer);

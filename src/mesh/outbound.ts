@@ -20,6 +20,7 @@ import type { IdentitySource } from './identity_source.js';
 import type { UpstreamBreakers } from './limits.js';
 import type { PeerChecker } from './peer_check.js';
 import type { RetryReason } from './retry_policy.js';
+import { logAccess, type SidecarAccess } from './sidecar_access.js';
 import type { SidecarTunnels } from './sidecar_tunnels.js';
 import { sortUpgrade } from './upgrade_requests.js';
 import { UpstreamPools, type MeshUpstream, type UpstreamPool } from './upstream_pools.js';
@@ -58,6 +59,8 @@ export interface OutboundOptions {
   connections?: number;
   /** Requests per connection before it is replaced (default unlimited). */
   maxRequestsPerConnection?: number;
+  /** Access lines of every request (unset: none). */
+  access?: SidecarAccess;
 }
 
 const FAILURE_STATUSES = new Set([502, 503, 504]);
@@ -98,7 +101,10 @@ export class Outbound {
       maxRequestsPerConnection: options.maxRequestsPerConnection,
     });
     this.setUpstreams(options.upstreams);
-    this.server = createServer((req, res) => void this.handle(req, res));
+    this.server = createServer((req, res) => {
+      logAccess(options.access, 'outbound', req, res, { upstream: serviceName(req) });
+      void this.handle(req, res);
+    });
     this.server.keepAliveTimeout = 60_000;
     this.server.on('connect', (_req: IncomingMessage, socket) => refuseTunnel(socket));
     // Requests with `Connection: upgrade` (WebSocket handshakes) arrive here, never on 'request'.
@@ -154,6 +160,7 @@ export class Outbound {
     socket.on('error', () => socket.destroy()); // the server's own handler left with the upgrade
     if (head.length > 0) socket.unshift(head); // the caller's first bytes of the new protocol, for the tunnel
     const res = upgradeResponse(req, socket);
+    logAccess(this.options.access, 'outbound', req, res, { upstream: serviceName(req) });
     const kind = sortUpgrade(req, res, this.options.tunnels.settings.websocket);
     if (kind === 'plain') void this.handle(req, res);
     else if (kind === 'handshake') void this.handshake(req, res);
@@ -164,7 +171,7 @@ export class Outbound {
     req: IncomingMessage,
     res: ServerResponse,
   ): { name: string; entry: UpstreamPool; permit: BreakerPermit } | undefined {
-    const name = (req.headers.host ?? '').replace(/:\d+$/, '').toLowerCase();
+    const name = serviceName(req);
     const entry = this.pools.get(name);
     if (!entry) {
       this.requests.unknownService++;
@@ -349,4 +356,9 @@ export class Outbound {
     await sleep(entry.retry.backoffMs(attempt + 1));
     return !res.destroyed;
   }
+}
+
+/** The upstream service a request of the local app names: its Host without the port, lowercase. */
+function serviceName(req: IncomingMessage): string {
+  return (req.headers.host ?? '').replace(/:\d+$/, '').toLowerCase();
 }

@@ -1,8 +1,9 @@
 import type { AddressInfo } from 'node:net';
-import type { Clock, Logger } from '../core/index.js';
+import { AccessLog, type Clock, type Logger } from '../core/index.js';
 import type { RateLimit } from '../ratelimit/index.js';
 import { IdentitySource } from './identity_source.js';
 import { Inbound } from './inbound.js';
+import type { SidecarAccess, SidecarAccessEntry } from './sidecar_access.js';
 import { CallerLimits, UpstreamBreakers, type UpstreamBreakerOptions } from './limits.js';
 import { MtlsListener, type MtlsMode } from './mtls_listener.js';
 import { Outbound } from './outbound.js';
@@ -44,6 +45,8 @@ export interface SidecarOptions {
   drainMs?: number;
   /** How often the callers of open inbound WebSocket tunnels are checked again (default 1 s; tests shorten it). */
   tunnelRecheckMs?: number;
+  /** One access line per request on each side, `log: "access"` (default true). */
+  accessLog?: boolean;
 }
 
 /** What a hot reload of a running sidecar replaces (see {@link Sidecar.reload}). */
@@ -70,6 +73,8 @@ interface SidecarParts {
   breakers: UpstreamBreakers;
   tunnels: SidecarTunnels;
   outbound: Outbound | undefined;
+  /** Access lines of both sides (undefined: `accessLog: false`). */
+  access: SidecarAccess | undefined;
 }
 
 /**
@@ -116,6 +121,10 @@ export class Sidecar {
     const breakers = new UpstreamBreakers({ clock, ...(options.breaker ?? DEFAULT_BREAKER) });
     const tunnels = new SidecarTunnels(options.tunnels ?? DEFAULT_TUNNEL_SETTINGS);
     tunnels.watchPeers((peer) => checker.recheck(peer), logger.child({ side: 'inbound' }), options.tunnelRecheckMs);
+    const access =
+      options.accessLog === false
+        ? undefined
+        : { log: new AccessLog<SidecarAccessEntry>(logger.child({ log: 'access' })), clock };
     const inbound = new Inbound({
       identity,
       policies: options.policies,
@@ -125,6 +134,7 @@ export class Sidecar {
       ...(options.inbound.timeoutMs === undefined ? {} : { timeoutMs: options.inbound.timeoutMs }),
       logger: logger.child({ side: 'inbound' }),
       ...(options.tokenBinding ? { tokenBinding: options.tokenBinding } : {}),
+      ...(access ? { access } : {}),
     });
     const listener = new MtlsListener({
       identity,
@@ -149,6 +159,7 @@ export class Sidecar {
         breakers,
         tunnels,
         outbound: undefined,
+        access,
       };
       if (options.outbound) {
         outbound = Sidecar.outbound(parts, options, options.outbound.upstreams);
@@ -175,6 +186,7 @@ export class Sidecar {
       tunnels: parts.tunnels,
       logger: options.logger.child({ side: 'outbound' }),
       ...(options.maxRequestsPerConnection ? { maxRequestsPerConnection: options.maxRequestsPerConnection } : {}),
+      ...(parts.access ? { access: parts.access } : {}),
     });
   }
 
@@ -266,5 +278,6 @@ export class Sidecar {
     identity.stop();
     await Promise.all([outbound?.close(grace), listener.close(grace)]);
     await inbound.close();
+    this.parts.access?.log.flush();
   }
 }

@@ -1,0 +1,63 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { AccessLog, Clock } from '../core/index.js';
+
+/** One access line of a sidecar (snake_case fields; never a credential or a query string). */
+export interface SidecarAccessEntry {
+  /** `inbound` (a peer to the local app) or `outbound` (the local app to a peer). */
+  side: 'inbound' | 'outbound';
+  method: string;
+  /** The request path without its query. */
+  path: string;
+  /** The answer's status; 499 when the caller left before any answer. */
+  status: number;
+  duration_ms: number;
+  /** Inbound: the caller's verified SPIFFE ID (`plaintext` for a PERMISSIVE plaintext caller). */
+  peer?: string;
+  /** Outbound: the upstream service the Host named. */
+  upstream?: string;
+  /** The caller's X-Request-Id, when it sent one (at most 128 characters). */
+  request_id?: string;
+  /** The caller's User-Agent, at most 256 characters. */
+  user_agent?: string;
+}
+
+/** Where a side of the sidecar writes its access lines, and the clock it times them with. */
+export interface SidecarAccess {
+  log: AccessLog<SidecarAccessEntry>;
+  clock: Clock;
+}
+
+/**
+ * Writes the access line of one request when its response closes (answered, refused by the sidecar itself, or left
+ * by the caller: 499), with what `who` says of the caller or the upstream.
+ *
+ * @example
+ * logAccess(access, 'inbound', req, res, { peer: peer?.spiffeId ?? 'plaintext' });
+ */
+export function logAccess(
+  access: SidecarAccess | undefined,
+  side: SidecarAccessEntry['side'],
+  req: IncomingMessage,
+  res: ServerResponse,
+  who: Pick<SidecarAccessEntry, 'peer' | 'upstream'>,
+): void {
+  if (access === undefined) return;
+  const started = access.clock.now();
+  res.once('close', () => {
+    const url = req.url ?? '/';
+    const query = url.indexOf('?');
+    const entry: SidecarAccessEntry = {
+      side,
+      method: req.method ?? 'GET',
+      path: query === -1 ? url : url.slice(0, query),
+      status: res.headersSent ? res.statusCode : 499,
+      duration_ms: Math.round((access.clock.now() - started) * 100) / 100,
+      ...who,
+    };
+    const id = req.headers['x-request-id'];
+    if (typeof id === 'string') entry.request_id = id.slice(0, 128);
+    const agent = req.headers['user-agent'];
+    if (agent !== undefined) entry.user_agent = agent.slice(0, 256);
+    access.log.write(entry);
+  });
+}
