@@ -90,14 +90,13 @@ export function sidecarSection() {
                 timeout: requestTimeout('the peer'),
                 retries: retrySettings(
                   2,
-                  'Retries of failed attempts to the peer, after a short backoff (Istio\'s default: 2 attempts on connect failures, resets and 503; docs/mesh.md "Retries").',
-                  ['connect-failure', 'reset', 503],
+                  'Retries of failed attempts to the peer, after a short backoff (Istio\'s 2 attempts, on connect failures and resets; docs/mesh.md "Retries").',
                 ),
               }),
             )
             .default([])
             .describe(
-              'Peer services, each `{ name, address, spiffeId, timeout, retries }`; `timeout` (default 15s) is the time the peer has for response headers, and between body chunks (then 504 ERR_MESH_UPSTREAM_TIMEOUT); `retries` (default 2 on connect failures, resets and 503) as docs/mesh.md "Retries".',
+              'Peer services, each `{ name, address, spiffeId, timeout, retries }`; `timeout` (default 15s) is the time the peer has for response headers, and between body chunks (then 504 ERR_MESH_UPSTREAM_TIMEOUT); `retries` (default 2 on connect failures and resets) as docs/mesh.md "Retries".',
             ),
         })
         .prefault({})

@@ -281,9 +281,18 @@ export class Outbound {
     };
     try {
       for (let attempt = 0; ; attempt += 1) {
+        // A retry goes to the upstream's pool in force now: a reload during the backoff may have replaced it (the
+        // old one is closing) or removed the upstream (the app gets the last failure).
+        const pool = attempt === 0 ? entry.pool : this.pools.get(name)?.pool;
+        if (pool === undefined) {
+          permit.release();
+          this.requests.unknownService++;
+          sendProblem(res, 'ERR_MESH_UNKNOWN_SERVICE', { detail: `upstream ${name} was removed by a reload` });
+          return;
+        }
         let upstream: Dispatcher.ResponseData;
         try {
-          upstream = await entry.pool.request({
+          upstream = await pool.request({
             method,
             path: req.url ?? '/',
             headers: forwardHeaders(req.headers, { host: name }),
@@ -318,6 +327,14 @@ export class Outbound {
             return;
           }
           this.requests.retryOverflow++;
+        }
+        if (res.destroyed) {
+          // The app left before the answer's head: nothing to relay, and the breaker hears nothing (a half-open
+          // trial slot must not stay taken).
+          upstream.body.on('error', () => {}); // undici's body emits its AbortError on destroy
+          upstream.body.destroy();
+          permit.release();
+          return;
         }
         const failedStatus = FAILURE_STATUSES.has(upstream.statusCode);
         this.requests.forwarded++;

@@ -19,8 +19,11 @@ export interface MeshUpstream {
   retries?: RetrySettings;
 }
 
-/** Istio's default retry policy for a sidecar: 2 more attempts on connect failures, resets and 503 answers. */
-export const SIDECAR_RETRIES: RetrySettings = { attempts: 2, on: ['connect-failure', 'reset', 503], budget: 0.2 };
+/**
+ * The sidecar's default retry policy: Istio's 2 more attempts, on connect failures and resets. Not on 503 (Istio
+ * retries it): a peer sidecar answers 503 itself when it holds no SVID, and then refuses the retry's handshake too.
+ */
+export const SIDECAR_RETRIES: RetrySettings = { attempts: 2, on: ['connect-failure', 'reset'], budget: 0.2 };
 
 /** One peer service and the keep-alive mTLS pool to its sidecar. */
 export interface UpstreamPool {
@@ -114,6 +117,8 @@ export class UpstreamPools {
       checker: options.checker,
       expected: expectSpiffeId(upstream.spiffeId),
       stats: options.stats,
+      // The TCP and TLS handshake within the upstream's timeout (at most 10 s): retries multiply it.
+      timeoutMs: Math.min(upstream.timeoutMs ?? 10_000, 10_000),
     });
     return new Pool(`https://${upstream.address}`, {
       connect,

@@ -16,7 +16,7 @@ async function deadAddress(): Promise<string> {
   return `127.0.0.1:${port}`;
 }
 
-describe('sidecar outbound retries (Istio-like defaults: 2 more attempts on connect failures, resets and 503)', () => {
+describe('sidecar outbound retries (2 more attempts on connect failures and resets by default; 503 here too)', () => {
   const cleanups: Array<() => Promise<void> | void> = [];
   let frontend: Sidecar;
   let app: Server;
@@ -30,8 +30,11 @@ describe('sidecar outbound retries (Istio-like defaults: 2 more attempts on conn
       seen.push(`${req.method} ${req.url}`);
       req.resume();
       const status = next.shift() ?? 200;
-      res.writeHead(status, { 'content-type': 'text/plain' });
-      res.end(`status ${status}`);
+      const delay = Number(new URL(req.url ?? '/', 'http://x').searchParams.get('delay') ?? 0);
+      setTimeout(() => {
+        res.writeHead(status, { 'content-type': 'text/plain' });
+        res.end(`status ${status}`);
+      }, delay);
     });
     await new Promise<void>((resolve) => app.listen(0, '127.0.0.1', resolve));
     const appAddress = `127.0.0.1:${(app.address() as AddressInfo).port}`;
@@ -44,7 +47,12 @@ describe('sidecar outbound retries (Istio-like defaults: 2 more attempts on conn
         host: '127.0.0.1',
         port: 0,
         upstreams: [
-          { name: 'backend', address: `127.0.0.1:${backend.inboundAddress.port}`, spiffeId: id('backend') },
+          {
+            name: 'backend',
+            address: `127.0.0.1:${backend.inboundAddress.port}`,
+            spiffeId: id('backend'),
+            retries: { attempts: 2, on: ['connect-failure', 'reset', 503], budget: 0.2 },
+          },
           { name: 'gone', address: dead, spiffeId: id('gone') },
           {
             name: 'once',
@@ -105,7 +113,47 @@ describe('sidecar outbound retries (Istio-like defaults: 2 more attempts on conn
     expect(frontend.stats().outboundRequests!.retries['connect-failure'] - before).toBe(4);
   });
 
-  it('has the Istio defaults in the schema', () => {
+  it('gives the breaker its trial back when the app leaves before the answer (half-open stays usable)', async () => {
+    const { client } = await meshCa();
+    const appAddress = `127.0.0.1:${(app.address() as AddressInfo).port}`;
+    const { sidecar: backend } = await sidecarFor(client, 'backend', appAddress);
+    const { sidecar: caller } = await sidecarFor(client, 'frontend', appAddress, {
+      outbound: {
+        host: '127.0.0.1',
+        port: 0,
+        upstreams: [
+          {
+            name: 'backend',
+            address: `127.0.0.1:${backend.inboundAddress.port}`,
+            spiffeId: id('backend'),
+            retries: { attempts: 0, on: [], budget: 0.2 },
+          },
+        ],
+      },
+      breaker: { consecutiveFailures: 1, openDurationMs: 200 },
+    });
+    try {
+      const url = `http://127.0.0.1:${caller.outboundAddress!.port}`;
+      next.push(502);
+      const failed = await request(`${url}/f`, { headers: { host: 'backend' } });
+      await failed.body.dump();
+      expect(caller.stats().breakers).toEqual([{ upstream: 'backend', state: 'open' }]);
+      await new Promise((resolve) => setTimeout(resolve, 250));
+      // The half-open trial: the app answers after 300 ms, the caller leaves at 50 ms.
+      await expect(
+        request(`${url}/trial?delay=300`, { headers: { host: 'backend' }, signal: AbortSignal.timeout(50) }),
+      ).rejects.toThrow();
+      await new Promise((resolve) => setTimeout(resolve, 400));
+      const after = await request(`${url}/after`, { headers: { host: 'backend' } });
+      await after.body.dump();
+      expect(after.statusCode).toBe(200); // not 503 ERR_CIRCUIT_OPEN: the trial slot was given back
+    } finally {
+      await caller.stop();
+      await backend.stop();
+    }
+  });
+
+  it('has the defaults in the schema: 2 more attempts on connect failures and resets', () => {
     const sidecar = configSchema.parse({
       sidecar: {
         ca: { url: 'https://127.0.0.1:8445', bundleFile: 'bundle.pem' },
@@ -114,7 +162,7 @@ describe('sidecar outbound retries (Istio-like defaults: 2 more attempts on conn
     }).sidecar!;
     expect(sidecar.outbound.upstreams[0]!.retries).toEqual({
       attempts: 2,
-      on: ['connect-failure', 'reset', 503],
+      on: ['connect-failure', 'reset'],
       budget: 0.2,
     });
   });
