@@ -168,8 +168,8 @@ export class Gateway {
         return limitBodySize(ctx, this.o.bodyLimit);
       },
       // An early answer closes a connection whose body is unread; then the route's source lists, whatever its WAF
-      // mode (and before a plugged-in WAF); then the WAF's head rules.
-      waf: chainStages(closeUnreadBodies, chainStages(createSourceStage(this.metrics), o.stages?.waf ?? waf.head)),
+      // mode (and before a plugged-in WAF); then the WAF's head rules. One function: the slot runs on every request.
+      waf: wafSlot(createSourceStage(this.metrics), o.stages?.waf ?? waf.head),
       cors: createCorsStage(this.metrics),
       authentication: (ctx: RequestContext) => this.authenticate(ctx),
       rate_limit: createRateLimitStage(this.limiter),
@@ -344,4 +344,13 @@ export class Gateway {
       ctx.permit!,
     );
   }
+}
+
+/** The `waf` slot: {@link closeUnreadBodies}, the source lists (which throw to refuse), then the WAF's head rules. */
+function wafSlot(sources: StageRun, head: StageRun): StageRun {
+  return (ctx) => {
+    closeUnreadBodies(ctx);
+    sources(ctx);
+    return head(ctx);
+  };
 }

@@ -1,15 +1,15 @@
 import { GatehouseError } from '../core/index.js';
 import type { GatewayMetrics } from './gateway_metrics.js';
-import type { StageRun } from './pipeline.js';
+import type { RequestContext } from './pipeline.js';
 
 /**
  * The source check, first in the `waf` slot and whatever the route's WAF mode: 403 ERR_GATEWAY_SOURCE_DENIED for a
  * client address the route's `sources` lists refuse, counted in `gatehouse_gateway_source_denied_total{route}`.
  *
  * @example
- * const stages = buildPipeline({ ...runs, waf: chainStages(createSourceStage(metrics), waf.head) });
+ * const sources = createSourceStage(metrics); // first in the waf slot: sources(ctx) throws to refuse
  */
-export function createSourceStage(metrics: GatewayMetrics): StageRun {
+export function createSourceStage(metrics: GatewayMetrics): (ctx: RequestContext) => void {
   return (ctx) => {
     const route = ctx.route!;
     if (route.sources === undefined || route.sources.admits(ctx.clientIp)) return;

@@ -33,9 +33,9 @@ function hasBody(req: IncomingMessage): boolean {
  * 403, 429, ...) ends the connection instead of draining the body.
  *
  * @example
- * const stages = buildPipeline({ ...runs, waf: chainStages(closeUnreadBodies, waf.head) });
+ * closeUnreadBodies(ctx); // first in the waf slot (src/gateway/gateway.ts)
  */
-export const closeUnreadBodies: StageRun = (ctx) => {
+export const closeUnreadBodies = (ctx: RequestContext): void => {
   const req = ctx.req;
   if (hasBody(req)) {
     ctx.res.once('finish', () => {
