@@ -1,8 +1,9 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { startBackend, startGateway, tableAuthenticator, type RunningGateway } from '../gateway/support.js';
+import { launchChromium } from '../support/browser.js';
 
 /**
  * The gateway's CORS policy judged by a real browser: headless Debian Chromium (playwright-core) runs `fetch` from
@@ -11,7 +12,6 @@ import { startBackend, startGateway, tableAuthenticator, type RunningGateway } f
  *
  * TLS: Chromium ignores NODE_EXTRA_CA_CERTS, so the context uses `ignoreHTTPSErrors` (as test/browser/sign_in.test.ts).
  */
-const CHROMIUM = '/usr/bin/chromium';
 
 let browser: Browser;
 let pages: Server;
@@ -51,19 +51,7 @@ beforeAll(async () => {
     },
     { authenticator: tableAuthenticator({ 'token-a': { sub: 'alice', clientId: 'shop', scopes: [] } }) },
   );
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-    ],
-  });
+  browser = await launchChromium();
 }, 120_000);
 
 afterAll(async () => {

@@ -5,8 +5,9 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as oidc from 'openid-client';
 import { fetch as undiciFetch, request, type Agent } from 'undici';
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
 import type { RunningGatehouse } from '../../src/app/index.js';
+import { launchChromium } from '../support/browser.js';
 import { trustingAgent } from '../support/https.js';
 import { tempDir } from '../support/tmp.js';
 import { startTestGatehouse } from '../support/up.js';
@@ -21,7 +22,6 @@ import { startTestGatehouse } from '../support/up.js';
  * Screenshots of every page at 390 and 1280 px go to a temp dir, or to SCREENSHOTS_DIR when set
  * (`SCREENSHOTS_DIR=docs/screenshots` refreshes the ones in docs/).
  */
-const CHROMIUM = '/usr/bin/chromium';
 const PASSWORD = 'correct horse battery staple';
 const AUDIENCE = 'https://orders.example';
 const WIDTHS = [390, 1280] as const;
@@ -111,19 +111,7 @@ beforeAll(async () => {
   cleanups.push(() => new Promise<void>((resolve) => callback.close(() => resolve())));
   redirectUri = `http://127.0.0.1:${(callback.address() as AddressInfo).port}/callback`;
 
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-    ],
-  });
+  browser = await launchChromium();
   cleanups.push(() => browser.close());
 
   await admin('/v1/identity/apis', {

@@ -1,17 +1,11 @@
-import { createServer } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { configSchema } from '../../src/config/index.js';
 import { RetriableAnswer, RetryPolicy } from '../../src/mesh/index.js';
+import { deadAddress } from '../support/dead_address.js';
 import { call, startBackend, startGateway } from './support.js';
 
-/** An address nothing listens on (connections to it are refused). */
-async function deadHost(): Promise<string> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return `http://127.0.0.1:${port}`;
-}
+/** An origin nothing listens on (connections to it are refused). */
+const deadHost = async () => `http://${await deadAddress()}`;
 
 function retriesOf(retries: unknown) {
   return configSchema.parse({

@@ -1,20 +1,11 @@
 import { createServer, type Server } from 'node:http';
-import { createServer as createNetServer } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { configSchema } from '../../src/config/index.js';
 import type { Sidecar } from '../../src/mesh/index.js';
+import { deadAddress } from '../support/dead_address.js';
 import { closeServer, id, meshCa, sidecarFor } from './helpers.js';
-
-/** An address nothing listens on. */
-async function deadAddress(): Promise<string> {
-  const server = createNetServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return `127.0.0.1:${port}`;
-}
 
 describe('sidecar outbound retries (2 more attempts on connect failures and resets by default; 503 here too)', () => {
   const cleanups: Array<() => Promise<void> | void> = [];
