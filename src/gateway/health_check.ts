@@ -1,4 +1,4 @@
-import type { Dispatcher } from 'undici';
+import { Client, type Dispatcher } from 'undici';
 import type { Logger } from '../core/index.js';
 import type { UpstreamConfig } from './gateway_config.js';
 import type { GatewayMetrics } from './gateway_metrics.js';
@@ -160,4 +160,22 @@ export class HealthChecker {
     if (ok) this.deps.logger.info(line, 'upstream host passed its health checks: back in the rotation');
     else this.deps.logger.warn(line, 'upstream host failed its health checks: out of the rotation');
   }
+}
+
+/**
+ * The hosts of an upstream as the checker sees them: each opens a one-connection undici Client made like the
+ * traffic's connections (`connect`: the mesh connector or the caFile's trust anchors), with `timeout` to connect.
+ *
+ * @example
+ * const hosts = checkClients(config.hosts, config.healthCheck.timeout, { connect: { ca } });
+ */
+export function checkClients(
+  origins: readonly string[],
+  timeout: number,
+  connect: Pick<Client.Options, 'connect'>,
+): CheckedHost[] {
+  return origins.map((origin) => ({
+    origin,
+    open: () => new Client(origin, { pipelining: 1, keepAliveTimeout: 4_000, connectTimeout: timeout, ...connect }),
+  }));
 }

@@ -1,12 +1,13 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Readable } from 'node:stream';
-import { Client, Pool } from 'undici';
+import { Pool } from 'undici';
 import { GatehouseError, isGatehouseError, upstreamFailureKind, type Clock, type Logger } from '../core/index.js';
 import { CircuitBreaker, CircuitOpenError, type BreakerPermit } from '../ratelimit/index.js';
 import { Bulkhead } from './bulkhead.js';
 import type { UpstreamConfig } from './gateway_config.js';
 import type { GatewayMetrics } from './gateway_metrics.js';
-import { HealthChecker } from './health_check.js';
+import { checkClients, HealthChecker } from './health_check.js';
+import { upstreamFailure } from './upstream_failure.js';
 import { Http2Origin } from './http2_origin.js';
 import { OutlierDetector } from './outlier_detector.js';
 import { RetriableAnswer, RetryPolicy, type ExchangeOutcome, type UpgradedExchange } from '../mesh/index.js';
@@ -21,21 +22,6 @@ import { upstreamConnector, type UpstreamMesh } from './upstream_mtls.js';
  */
 export function upstreamFingerprint(config: UpstreamConfig, ca: string | undefined): string {
   return JSON.stringify(config) + (ca ?? '');
-}
-
-/**
- * The gateway's error for an upstream exchange that failed: 504 ERR_GATEWAY_UPSTREAM_TIMEOUT for undici's timeouts,
- * else 502 ERR_GATEWAY_UPSTREAM_FAILED (the upstream's error code only in the private detail).
- *
- * @example
- * throw upstreamFailure('orders', err);
- */
-export function upstreamFailure(upstream: string, err: Error): GatehouseError {
-  const code = (err as { code?: string }).code ?? '';
-  const timedOut = upstreamFailureKind(err) === 'timeout';
-  return new GatehouseError(timedOut ? 'ERR_GATEWAY_UPSTREAM_TIMEOUT' : 'ERR_GATEWAY_UPSTREAM_FAILED', {
-    detail: `upstream ${upstream}: ${code || err.message}`,
-  });
 }
 
 /** What a forwarded request needs. */
@@ -126,6 +112,8 @@ export class Upstream {
       );
     });
     const connect = upstreamConnector(config, deps.mesh, deps.clock); // mTLS with the gateway's SVID, or plain
+    // How every connection to a host is made: the mesh connector, the caFile's trust anchors, or undici's default.
+    const connectOption = connect ? { connect } : deps.ca === undefined ? {} : { connect: { ca: deps.ca } };
     this.pools = config.hosts.map((origin) =>
       config.protocol !== 'http/1.1'
         ? new Http2Origin(origin, {
@@ -138,33 +126,18 @@ export class Upstream {
             headersTimeout: config.timeout,
             bodyTimeout: config.timeout,
             keepAliveTimeout: 4_000,
-            ...(connect ? { connect } : deps.ca === undefined ? {} : { connect: { ca: deps.ca } }),
+            ...connectOption,
           }),
     );
     const check = config.healthCheck;
     this.health =
       check === undefined
         ? undefined
-        : new HealthChecker(
-            config.name,
-            config.hosts.map((origin) => ({
-              origin,
-              // One connection per host for the checks, with the traffic's TLS, trust and mesh identity.
-              open: () =>
-                new Client(origin, {
-                  pipelining: 1,
-                  keepAliveTimeout: 4_000,
-                  connectTimeout: check.timeout,
-                  ...(connect ? { connect } : deps.ca === undefined ? {} : { connect: { ca: deps.ca } }),
-                }),
-            })),
-            check,
-            {
-              logger: deps.logger,
-              metrics: deps.metrics,
-              onChange: (host, healthy) => this.outliers.setDown(host, !healthy),
-            },
-          );
+        : new HealthChecker(config.name, checkClients(config.hosts, check.timeout, connectOption), check, {
+            logger: deps.logger,
+            metrics: deps.metrics,
+            onChange: (host, healthy) => this.outliers.setDown(host, !healthy),
+          });
     this.health?.start();
   }
 

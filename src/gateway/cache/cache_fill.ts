@@ -1,6 +1,7 @@
 import type { IncomingMessage, OutgoingHttpHeaders } from 'node:http';
 import { Writable } from 'node:stream';
-import { upstreamFailure, type Upstream } from '../upstream.js';
+import type { Upstream } from '../upstream.js';
+import { upstreamFailure } from '../upstream_failure.js';
 
 /** A response read whole from the upstream (bounded). */
 export interface FetchedResponse {
