@@ -78,8 +78,8 @@ const MANAGED_REQUEST = [
   'expect',
   'forwarded',
   'x-request-id',
-  'proxy-authorization',
-  'proxy-connection',
+  'proxy',
+  'http2-settings',
 ];
 /** Answer fields the gateway manages itself (framing, its request id, rate limits, CORS, HSTS). */
 const MANAGED_RESPONSE = [
@@ -94,11 +94,15 @@ const MANAGED_RESPONSE = [
   'ratelimit-policy',
   'retry-after',
   'strict-transport-security',
+  'te',
+  'http2-settings',
 ];
 
 /** Why a header rule may not touch `name` (undefined: it may). */
 function managedField(name: string, side: 'request' | 'response'): string | undefined {
-  const n = name.toLowerCase();
+  // `_` read as `-`: CGI-style upstreams (WSGI, PHP, Rack) see X-Gatehouse_Sub as X-Gatehouse-Sub.
+  const n = name.toLowerCase().replaceAll('_', '-');
+  if (n.startsWith('proxy-')) return `${n} is meant for the next proxy only`;
   if (side === 'request') {
     if (MANAGED_REQUEST.includes(n)) return `${n} is managed by the gateway (framing, routing or the request id)`;
     if (n.startsWith('x-forwarded-')) return `${n} is set by the gateway from the connection (X-Forwarded-*)`;
@@ -122,7 +126,12 @@ export function headerRuleSide(side: 'request' | 'response') {
       set: z
         .record(
           name,
-          z.string().refine((v) => !/[\r\n\0]/.test(v), 'a header value holds no CR, LF or NUL'),
+          z
+            .string()
+            .refine(
+              (v) => !/[^\t\x20-\x7e\x80-\xff]/.test(v),
+              'a header value holds visible ASCII, spaces, tabs and Latin-1 only (no CR, LF, NUL or other control characters, nothing node cannot send)',
+            ),
         )
         .default({})
         .describe(

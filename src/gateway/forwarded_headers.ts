@@ -16,6 +16,8 @@ const HOP_BY_HOP = new Set([
   'upgrade',
   'host',
   'expect',
+  // HTTP/2's upgrade token (RFC 7540 §3.2.1): hop-by-hop, and a field node refuses to send on HTTP/2.
+  'http2-settings',
 ]);
 
 /**
@@ -100,6 +102,7 @@ export function upstreamRequestHeaders(
     if (HOP_BY_HOP.has(name) || name.startsWith(IDENTITY_HEADER_PREFIX) || listed?.has(name)) continue;
     if (isProxyField(name)) continue;
     if (name.startsWith('x-forwarded-') || name === 'x-request-id' || name === 'forwarded') continue;
+    if (name.includes('_') && spellsManaged(name)) continue;
     const value = incoming[name];
     if (value === undefined) continue;
     if (withheld !== undefined && isWithheld(withheld, name, value)) continue;
@@ -157,6 +160,22 @@ export function clientResponseHeaders(
   }
   out['x-request-id'] = requestId;
   return out;
+}
+
+/**
+ * A name with `_` that CGI-style upstreams (WSGI, PHP, Rack: `HTTP_X_GATEHOUSE_SUB`) read as one of the fields the
+ * gateway sets or strips (`X-Gatehouse_Sub`, `X_Forwarded_For`): a client could forge an identity or an address with
+ * it, so it is dropped like the field it spells.
+ */
+function spellsManaged(name: string): boolean {
+  const n = name.replaceAll('_', '-');
+  return (
+    n.startsWith(IDENTITY_HEADER_PREFIX) ||
+    n.startsWith('x-forwarded-') ||
+    n === 'x-request-id' ||
+    n === 'forwarded' ||
+    isProxyField(n)
+  );
 }
 
 function isWithheld(withheld: WithheldCredentials, name: string, value: string | string[]): boolean {

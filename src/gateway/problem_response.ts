@@ -51,6 +51,8 @@ export const CONNECTION_SPECIFIC: ReadonlySet<string> = new Set([
   'proxy-connection',
   'transfer-encoding',
   'upgrade',
+  'http2-settings',
+  'te',
 ]);
 
 /**

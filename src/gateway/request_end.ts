@@ -82,7 +82,13 @@ export class RequestEnd {
         'gateway request failed',
       );
     }
-    sendProblem(ctx, err, { headers });
+    try {
+      sendProblem(ctx, err, { headers });
+    } catch {
+      // A field node will not send on this connection (an HTTP/2 response left holding one): nothing more can be
+      // said to this client; the stream or connection ends here rather than an unhandled error ending the process.
+      ctx.res.destroy();
+    }
   }
 
   /** The request's metrics and its access line (every request, answered here or by the upstream). */

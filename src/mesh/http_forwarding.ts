@@ -55,6 +55,8 @@ export function forwardHeaders(
   const out: Record<string, string | string[]> = {};
   for (const [name, value] of Object.entries(headers)) {
     if (value === undefined || name === XFCC_HEADER || named.includes(name)) continue;
+    // X-Forwarded_Client-Cert reaches a CGI-style app (WSGI, PHP, Rack) as the XFCC field: a forged identity.
+    if (name.includes('_') && name.replaceAll('_', '-') === XFCC_HEADER) continue;
     if (HOP_BY_HOP.has(name) && !(keepHost && name === 'host')) continue;
     out[name] = value;
   }

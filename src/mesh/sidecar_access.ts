@@ -28,8 +28,9 @@ export interface SidecarAccess {
 }
 
 /**
- * Writes the access line of one request when its response closes (answered, refused by the sidecar itself, or left
- * by the caller: 499), with what `who` says of the caller or the upstream.
+ * Writes the access line of one request once: when its answer is finished, its response closes (answered, refused
+ * by the sidecar itself, or left by the caller: 499), or its connection closes (a WebSocket tunnel at its end, with
+ * status 101; a pipelined request whose turn never came), with what `who` says of the caller or the upstream.
  *
  * @example
  * logAccess(access, 'inbound', req, res, { peer: peer?.spiffeId ?? 'plaintext' });
@@ -43,21 +44,30 @@ export function logAccess(
 ): void {
   if (access === undefined) return;
   const started = access.clock.now();
-  res.once('close', () => {
+  const socket = req.socket;
+  const write = () => {
+    res.removeListener('finish', write);
+    res.removeListener('close', write);
+    socket.removeListener('close', write);
     const url = req.url ?? '/';
     const query = url.indexOf('?');
     const entry: SidecarAccessEntry = {
       side,
       method: req.method ?? 'GET',
       path: query === -1 ? url : url.slice(0, query),
-      status: res.headersSent ? res.statusCode : 499,
+      // A tunnel's 101 is written on the socket, not through the response.
+      status: res.headersSent || res.statusCode === 101 ? res.statusCode : 499,
       duration_ms: Math.round((access.clock.now() - started) * 100) / 100,
       ...who,
     };
+    if (entry.upstream !== undefined) entry.upstream = entry.upstream.slice(0, 64);
     const id = req.headers['x-request-id'];
     if (typeof id === 'string') entry.request_id = id.slice(0, 128);
     const agent = req.headers['user-agent'];
     if (agent !== undefined) entry.user_agent = agent.slice(0, 256);
     access.log.write(entry);
-  });
+  };
+  res.once('finish', write);
+  res.once('close', write);
+  socket.once('close', write);
 }

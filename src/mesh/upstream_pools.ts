@@ -72,8 +72,8 @@ export class UpstreamPools {
   }
 
   /**
-   * Replaces the peer services (hot reload). An unchanged upstream keeps its pool (open connections, cached TLS
-   * sessions) and takes its new timeout. Returns the names of the upstreams whose pool was retired.
+   * Replaces the peer services (hot reload). An upstream whose address, SPIFFE ID and timeout are unchanged keeps its
+   * pool (open connections, cached TLS sessions). Returns the names of the upstreams whose pool was retired.
    */
   replace(upstreams: readonly MeshUpstream[]): string[] {
     const next = new Map<string, UpstreamPool>();
@@ -82,7 +82,8 @@ export class UpstreamPools {
       const same =
         held !== undefined &&
         held.upstream.address === upstream.address &&
-        held.upstream.spiffeId === upstream.spiffeId;
+        held.upstream.spiffeId === upstream.spiffeId &&
+        held.upstream.timeoutMs === upstream.timeoutMs; // the connector's handshake timeout comes from it
       next.set(upstream.name, {
         upstream: { ...upstream },
         pool: same ? held.pool : this.newPool(upstream),

@@ -80,4 +80,24 @@ describe('upstreamRequestHeaders with the credentials a route withholds', () => 
       'x-gatehouse-scopes': 'demo',
     });
   });
+
+  it('drops underscore spellings of the fields it sets, which CGI-style upstreams read as those fields', () => {
+    const out = upstreamRequestHeaders(
+      {
+        'x-gatehouse_sub': 'root',
+        x_gatehouse_scopes: 'admin',
+        'x-forwarded_for': '10.0.0.1',
+        'x-request_id': 'forged',
+        proxy_connection: 'x',
+        'x-custom_field': 'kept',
+      },
+      { ...ctx, principal: undefined },
+    );
+    expect(out).toEqual({
+      'x-custom_field': 'kept', // an underscore alone is no reason to drop a field
+      'x-forwarded-for': '203.0.113.7',
+      'x-forwarded-proto': 'https',
+      'x-request-id': 'req-1',
+    });
+  });
 });

@@ -22,7 +22,13 @@ describe('routes[].headers in the schema', () => {
       [{ response: { set: { 'access-control-allow-origin': '*' } } }, 'cors policy'],
       [{ response: { remove: ['ratelimit'] } }, 'rate limits'],
       [{ response: { set: { 'strict-transport-security': 'max-age=1' } } }, 'gateway.hsts'],
-      [{ request: { set: { 'x-a': 'b\r\nx-injected: 1' } } }, 'CR, LF or NUL'],
+      [{ request: { set: { 'x-a': 'b\r\nx-injected: 1' } } }, 'no CR, LF, NUL'],
+      [{ response: { set: { 'x-a': 'price 5 €' } } }, 'nothing node cannot send'],
+      [{ request: { set: { 'x-gatehouse_sub': 'admin' } } }, 'verified identity'], // read as x-gatehouse-sub by CGI
+      [{ request: { set: { x_forwarded_for: '1.2.3.4' } } }, 'X-Forwarded-*'],
+      [{ response: { set: { te: 'x' } } }, 'managed by the gateway'], // node refuses it on HTTP/2
+      [{ response: { set: { 'http2-settings': 'x' } } }, 'managed by the gateway'],
+      [{ request: { set: { 'proxy-authorization': 'x' } } }, 'next proxy'],
       [{ request: { set: { 'bad name': 'x' } } }, 'header field name'],
     ];
     for (const [headers, message] of refused) {

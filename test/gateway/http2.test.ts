@@ -102,6 +102,7 @@ describe('gateway HTTP/2 (gateway.http2.enabled)', () => {
           'keep-alive': 'timeout=5',
           'x-end': 'kept',
           ...(req.url?.startsWith('/cached/') ? { 'cache-control': 'public, max-age=60', etag: '"v1"' } : {}),
+          ...(req.url?.startsWith('/h2-settings') ? { 'http2-settings': 'AAMAAABkAARAAAAAAAIAAAAA' } : {}),
         });
         res.end(JSON.stringify({ method: req.method, url: req.url, headers: req.headers, body: received }));
       });
@@ -124,6 +125,15 @@ describe('gateway HTTP/2 (gateway.http2.enabled)', () => {
   afterAll(async () => {
     await gw?.close();
     await backend?.close();
+  });
+
+  it("drops an upstream's HTTP2-Settings field, which node refuses to send on HTTP/2 (it ended the process)", async () => {
+    await withSession(gw, async (s) => {
+      const r = await h2request(s, { ':path': '/h2-settings' });
+      expect(r.status).toBe(200);
+      expect(r.headers['http2-settings']).toBeUndefined();
+      expect(r.headers['x-end']).toBe('kept');
+    });
   });
 
   it('offers h2 first and still speaks HTTP/1.1 to clients that do not ask for h2', async () => {

@@ -2,7 +2,7 @@ import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { MemoryLogger } from '../../src/core/index.js';
 import type { Sidecar } from '../../src/mesh/index.js';
-import { closeServer, echoApp, frontendOnly, id, meshCa, sidecarFor } from './helpers.js';
+import { closeServer, echoApp, frontendOnly, id, meshCa, raw, sidecarFor } from './helpers.js';
 
 type Line = Record<string, unknown>;
 
@@ -84,5 +84,17 @@ describe('sidecar access logs', () => {
     expect(await send(frontend, '/x', { host: 'nowhere' })).toBe(404);
     await expect.poll(() => access(frontendLog).some((l) => l.status === 404)).toBe(true);
     expect(access(frontendLog).find((l) => l.status === 404)).toMatchObject({ side: 'outbound', upstream: 'nowhere' });
+  });
+
+  it('logs requests that arrive on the upgrade event too (a refused protocol switch)', async () => {
+    const answer = await raw(
+      frontend.outboundAddress!.port,
+      'GET /switch HTTP/1.1\r\nHost: backend\r\nConnection: upgrade\r\nUpgrade: foo\r\n\r\n',
+    );
+    expect(answer).toMatch(/^HTTP\/1\.1 501/);
+    await expect.poll(() => access(frontendLog).some((l) => l.path === '/switch')).toBe(true);
+    expect(access(frontendLog).filter((l) => l.path === '/switch')).toEqual([
+      expect.objectContaining({ side: 'outbound', status: 501, upstream: 'backend' }),
+    ]);
   });
 });

@@ -1,14 +1,25 @@
 import type { GatewayConfig, RouteConfig } from '../gateway_config.js';
 
-/** What a route's cached entries came from: its upstream's name and origins, and its cache settings. */
+/**
+ * What a route's cached entries came from: its upstream's name and origins, its cache settings, and what the fills
+ * sent (the path rewrite, the request header rules).
+ */
 function source(route: RouteConfig, config: GatewayConfig): string {
   const upstream = config.upstreams.find((u) => u.name === route.upstream);
-  return JSON.stringify([route.upstream, upstream?.hosts, upstream?.mtls, route.cache]);
+  return JSON.stringify([
+    route.upstream,
+    upstream?.hosts,
+    upstream?.mtls,
+    route.cache,
+    route.prefixRewrite,
+    route.headers.request,
+  ]);
 }
 
 /**
  * The routes whose cached entries a reload from `previous` to `next` makes wrong: routes that are gone, and routes whose
- * upstream is another one, whose upstream's hosts or `mtls` changed, or whose `cache` settings changed. The entries of
+ * upstream is another one, whose upstream's hosts or `mtls` changed, whose `cache` settings changed, or whose fills
+ * would be sent otherwise (`prefixRewrite`, `headers.request`). The entries of
  * the other routes stay (a reload that only touches limits or another route keeps the cache warm).
  *
  * @example

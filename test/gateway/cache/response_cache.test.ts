@@ -147,6 +147,16 @@ describe('ResponseCache (unit)', () => {
     expect([...routesToForget(base, section({ svcCache: false }))]).toEqual(['svc']);
     expect([...routesToForget(base, section({ limits: true }))]).toEqual([]);
     expect([...routesToForget(base, { ...base, routes: base.routes.slice(1) })]).toEqual(['svc']);
+    // Fills sent otherwise: another path rewrite, other request header rules.
+    const changed = (over: Record<string, unknown>) => ({
+      ...base,
+      routes: base.routes.map((r) => (r.name === 'svc' ? { ...r, ...over } : r)),
+    });
+    expect([...routesToForget(base, changed({ prefixRewrite: '/v2' }))]).toEqual(['svc']);
+    const tenant = { request: { set: { 'x-tenant': 'globex' }, remove: [] }, response: { set: {}, remove: [] } };
+    expect([...routesToForget(base, changed({ headers: tenant }))]).toEqual(['svc']);
+    const hidden = { request: { set: {}, remove: [] }, response: { set: {}, remove: ['server'] } };
+    expect([...routesToForget(base, changed({ headers: hidden }))]).toEqual([]); // applied when served
   });
 
   it('keys by method, lowercased host with its port, and the target exactly as forwarded', () => {
