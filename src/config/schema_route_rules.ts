@@ -149,9 +149,13 @@ export function headerRuleSide(side: 'request' | 'response') {
         ),
     })
     .superRefine((rules, ctx) => {
-      for (const n of [...Object.keys(rules.set), ...rules.remove]) {
+      for (const n of Object.keys(rules.set)) {
         const why = managedField(n, side);
-        if (why !== undefined) ctx.addIssue({ code: 'custom', message: why });
+        if (why !== undefined) ctx.addIssue({ code: 'custom', message: why, path: ['set', n] });
+      }
+      for (const [i, n] of rules.remove.entries()) {
+        const why = managedField(n, side);
+        if (why !== undefined) ctx.addIssue({ code: 'custom', message: why, path: ['remove', i] });
       }
     })
     .prefault({});

@@ -205,6 +205,8 @@ export class Gateway {
    * process.on('SIGHUP', () => gateway.reload(loadConfig({ file }).gateway));
    */
   reload(config: GatewayConfig, added: { mesh?: UpstreamMesh } = {}): void {
+    // A closed gateway builds nothing more (new upstreams would start pools and health checks nobody stops).
+    if (this.closing !== undefined) return;
     const deps =
       added.mesh === undefined || this.deps.mesh !== undefined ? this.deps : { ...this.deps, mesh: added.mesh };
     const { state, retired } = buildGatewayState(config, this.state, deps);

@@ -36,6 +36,9 @@ describe('routes[].headers in the schema', () => {
       expect({ headers, ok: result.success }).toEqual({ headers, ok: false });
       expect(JSON.stringify(result.error?.issues)).toContain(message);
     }
+    // The error names the rule.
+    const named = parse({ response: { remove: ['server', 'Retry-After'] } });
+    expect(named.error?.issues[0]?.path).toEqual(['gateway', 'routes', 0, 'headers', 'response', 'remove', 1]);
   });
 });
 

@@ -5,7 +5,7 @@ import { systemClock } from '../../src/core/index.js';
 import { GatewayMetrics } from '../../src/gateway/gateway_metrics.js';
 import { HealthChecker, type CheckedHost } from '../../src/gateway/health_check.js';
 import { OutlierDetector } from '../../src/gateway/outlier_detector.js';
-import { call, recordingLogger, startBackend, startGateway } from './support.js';
+import { call, gatewayConfig, recordingLogger, startBackend, startGateway } from './support.js';
 
 const CHECK = { path: '/healthz', interval: 1000, timeout: 500, healthyThreshold: 2, unhealthyThreshold: 3 };
 
@@ -235,6 +235,30 @@ describe('an upstream with healthCheck', () => {
       await gw.close();
       await a.close();
       await b.close();
+    }
+  });
+
+  it('starts no checks after the gateway closed, whatever a late reload asks', async () => {
+    const backend = await startBackend();
+    const gw = await startGateway({
+      upstreams: [{ name: 'u', hosts: [backend.url] }],
+      routes: [{ name: 'r', pathPrefix: '/', upstream: 'u' }],
+    });
+    try {
+      await gw.gateway.close();
+      gw.gateway.reload(
+        gatewayConfig({
+          upstreams: [
+            { name: 'u', hosts: [backend.url], healthCheck: { path: '/h', interval: '20ms', timeout: '20ms' } },
+          ],
+          routes: [{ name: 'r', pathPrefix: '/', upstream: 'u' }],
+        }),
+      );
+      await new Promise((resolve) => setTimeout(resolve, 150));
+      expect(backend.hits).toBe(0);
+    } finally {
+      await gw.close();
+      await backend.close();
     }
   });
 });
