@@ -200,6 +200,7 @@ export class Gateway {
    * Replaces routes, limits, trusted proxies and upstreams at once. A bad configuration throws ERR_CONFIG_INVALID and
    * changes nothing. Requests already past routing finish on the generation they started with. `added.mesh` gives a
    * gateway started without a mesh identity the one its first `mtls` upstream needs (kept only if the reload applies).
+   * After {@link close} it does nothing.
    *
    * @example
    * process.on('SIGHUP', () => gateway.reload(loadConfig({ file }).gateway));
