@@ -10,7 +10,13 @@ import { checkClients, HealthChecker } from './health_check.js';
 import { upstreamFailure } from './upstream_failure.js';
 import { Http2Origin } from './http2_origin.js';
 import { OutlierDetector } from './outlier_detector.js';
-import { RetriableAnswer, RetryPolicy, type ExchangeOutcome, type UpgradedExchange } from '../mesh/index.js';
+import {
+  declaresBody,
+  RetriableAnswer,
+  RetryPolicy,
+  type ExchangeOutcome,
+  type UpgradedExchange,
+} from '../mesh/index.js';
 import { ProxyExchange, type AnswerFields } from './proxy_exchange.js';
 import { upstreamConnector, type UpstreamMesh } from './upstream_mtls.js';
 
@@ -186,11 +192,7 @@ export class Upstream {
       return Promise.resolve();
     }
     // `Content-Length: 0` (what undici and browsers send on a bodiless POST, PUT or DELETE) is no body to stream.
-    const length = req.headers['content-length'];
-    const hasBody =
-      (length !== undefined && length !== '0') ||
-      req.headers['transfer-encoding'] !== undefined ||
-      f.body !== undefined;
+    const hasBody = declaresBody(req) || f.body !== undefined;
     return this.attempt(f, permit, hasBody, this.retry.allows(hasBody) ? this.retry.attempts : 0);
   }
 

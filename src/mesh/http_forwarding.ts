@@ -1,6 +1,7 @@
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import { retryAfterSeconds } from '../ratelimit/index.js';
 import type { Duplex, Readable } from 'node:stream';
+import { declaresBody } from './websocket_handshake.js';
 import {
   GatehouseError,
   normalizeRequestTarget,
@@ -84,9 +85,7 @@ export function xfccValue(ourId: string, peer: { fingerprint: string; spiffeId: 
 export function forwardedBody(req: IncomingMessage): IncomingMessage | null {
   const method = req.method ?? 'GET';
   if (method === 'HEAD') return null;
-  const declared =
-    req.headers['transfer-encoding'] !== undefined || (req.headers['content-length'] ?? '0').trim() !== '0';
-  return method === 'GET' && !declared ? null : req;
+  return method === 'GET' && !declaresBody(req) ? null : req;
 }
 
 /**

@@ -24,7 +24,7 @@ import { logAccess, type SidecarAccess } from './sidecar_access.js';
 import type { SidecarTunnels } from './sidecar_tunnels.js';
 import { sortUpgrade } from './upgrade_requests.js';
 import { UpstreamPools, type MeshUpstream, type UpstreamPool } from './upstream_pools.js';
-import { upgradeResponse } from './websocket_handshake.js';
+import { declaresBody, upgradeResponse } from './websocket_handshake.js';
 
 /** Counters of the outbound request path, by outcome (exported as metrics). */
 export interface OutboundRequestStats {
@@ -269,8 +269,7 @@ export class Outbound {
     const timeout = entry.upstream.timeoutMs ?? MESH_REQUEST_TIMEOUT_MS;
     const body = forwardedBody(req);
     // Nothing declared (`Content-Length: 0`, or neither field) is no body to stream: such a request can go again.
-    const length = req.headers['content-length'];
-    const bodiless = req.headers['transfer-encoding'] === undefined && (length === undefined || length.trim() === '0');
+    const bodiless = !declaresBody(req);
     const { retry } = entry;
     const retriesLeft = retry.allows(!bodiless) ? retry.attempts : 0;
     entry.inFlight += 1;
