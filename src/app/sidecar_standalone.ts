@@ -43,6 +43,7 @@ function reloadable(section: SidecarSection): SidecarReload {
     outbound: {
       host,
       port,
+      http2: section.outbound.http2,
       upstreams: upstreams.map(({ timeout, ...upstream }) => ({ ...upstream, timeoutMs: timeout })),
     },
     ...(perCaller ? { callerLimit: { rate: perCaller.rate, period: perCaller.per, burst: perCaller.burst } } : {}),
@@ -63,7 +64,12 @@ function fixedSettings(config: Config, outboundOpen: boolean): Record<string, st
     'sidecar.ca': JSON.stringify(section.ca),
     'sidecar.mode': section.mode,
     'sidecar.inbound': JSON.stringify(section.inbound),
-    ...(outboundOpen ? { 'sidecar.outbound.host/port': `${section.outbound.host}:${section.outbound.port}` } : {}),
+    ...(outboundOpen
+      ? {
+          'sidecar.outbound.host/port': `${section.outbound.host}:${section.outbound.port}`,
+          'sidecar.outbound.http2': String(section.outbound.http2),
+        }
+      : {}),
     'sidecar.renewAtFraction': String(section.renewAtFraction),
     'sidecar.ticketKeyRotation': String(section.ticketKeyRotation),
     'sidecar.accessLog': String(section.accessLog),

@@ -71,6 +71,18 @@ export function sidecarSection() {
             .describe(
               'Refuse (401 invalid_token) a Bearer JWT bound to a client certificate (`cnf.x5t#S256`, RFC 8705) that is not the mTLS certificate of the caller. The app still verifies the token itself.',
             ),
+          http2: z
+            .boolean()
+            .default(false)
+            .describe(
+              'Offer HTTP/2 to peers (ALPN `h2` before `http/1.1`) on the mTLS listener: each stream gets the checks of an HTTP/1.1 request (policies, limits, XFCC). PERMISSIVE plaintext stays HTTP/1.1. See docs/mesh.md "HTTP/2 and gRPC".',
+            ),
+          appProtocol: z
+            .enum(['http1', 'h2c'])
+            .default('http1')
+            .describe(
+              'How the sidecar speaks to the app: `http1` (a keep-alive pool) or `h2c` (HTTP/2 with prior knowledge on one multiplexed connection: a gRPC server). A gRPC call to an `http1` app gets 502 ERR_MESH_GRPC_NEEDS_HTTP2.',
+            ),
         })
         .prefault({})
         .describe('Peers to the local app.'),
@@ -78,6 +90,12 @@ export function sidecarSection() {
         .strictObject({
           host: z.string().default('127.0.0.1').describe('Address the outbound listener binds (keep it loopback).'),
           port: port(15101, 'Outbound port: the app calls http://<service>:<port>/... (Host names the service).'),
+          http2: z
+            .boolean()
+            .default(false)
+            .describe(
+              'Accept HTTP/2 with prior knowledge (h2c, what gRPC clients speak without TLS) from the app on the outbound port, beside HTTP/1.1 (the first bytes of a connection decide).',
+            ),
           upstreams: z
             .array(
               z.strictObject({
@@ -88,6 +106,12 @@ export function sidecarSection() {
                 address: address.describe("The peer sidecar's inbound address, host:port."),
                 spiffeId: z.string().describe('The SPIFFE ID the peer must present.'),
                 timeout: requestTimeout('the peer'),
+                protocol: z
+                  .enum(['http1', 'h2'])
+                  .default('http1')
+                  .describe(
+                    "How to speak to the peer's sidecar over mTLS: `http1` (a keep-alive pool) or `h2` (HTTP/2, ALPN `h2`, one multiplexed connection; the peer needs `sidecar.inbound.http2`; what gRPC needs; no retries).",
+                  ),
                 retries: retrySettings(
                   2,
                   'Retries of failed attempts to the peer, after a short backoff (Istio\'s 2 attempts, on connect failures and resets; docs/mesh.md "Retries").',
@@ -96,7 +120,7 @@ export function sidecarSection() {
             )
             .default([])
             .describe(
-              'Peer services, each `{ name, address, spiffeId, timeout, retries }`; `timeout` (default 15s) is the time the peer has for response headers, and between body chunks (then 504 ERR_MESH_UPSTREAM_TIMEOUT); `retries` (default 2 on connect failures and resets) as docs/mesh.md "Retries".',
+              'Peer services, each `{ name, address, spiffeId, timeout, retries, protocol }`; `timeout` (default 15s) is the time the peer has for response headers, and between body chunks (then 504 ERR_MESH_UPSTREAM_TIMEOUT); `retries` (default 2 on connect failures and resets) as docs/mesh.md "Retries".',
             ),
         })
         .prefault({})

@@ -625,6 +625,11 @@ export const ERROR_CODES = {
     message: 'The sidecar does not carry this protocol upgrade or tunnel',
     doc: 'A request reached a sidecar with the method `CONNECT`, with an `Upgrade` to any protocol but `websocket` (`h2c` alone is ignored as HTTP allows), with `Upgrade` but without `Connection: upgrade`, or with a WebSocket handshake while `sidecar.websocket` is false. Nothing reached the app or the peer. See docs/mesh.md "WebSocket".',
   },
+  ERR_MESH_GRPC_NEEDS_HTTP2: {
+    status: 502,
+    message: 'gRPC needs HTTP/2 to the next hop',
+    doc: 'A gRPC call (`Content-Type: application/grpc…`) reached a sidecar whose next hop speaks HTTP/1.1, which cannot carry its trailers: on the outbound side an upstream without `protocol: h2`, on the inbound side `sidecar.inbound.appProtocol: http1`. Nothing reached the next hop. See docs/mesh.md "HTTP/2 and gRPC".',
+  },
   ERR_MESH_TUNNELS_FULL: {
     status: 503,
     message: 'Too many WebSocket tunnels through the sidecar',

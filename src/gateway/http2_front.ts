@@ -1,4 +1,4 @@
-import type { IncomingHttpHeaders, IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
+import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import {
   constants as h2,
   createServer,
@@ -10,6 +10,7 @@ import {
 import type { Server } from 'node:https';
 import type { TLSSocket } from 'node:tls';
 import { GatehouseError, randomId, type Logger } from '../core/index.js';
+import { http1Headers } from '../mesh/index.js';
 import { CONNECTION_SPECIFIC, grpcAnswerType, sendProblem } from './problem_response.js';
 import type { SlowClientGuard } from './slow_clients.js';
 
@@ -177,24 +178,6 @@ function onRequest(req: Http2ServerRequest, res: Http2ServerResponse, o: Http2Fr
     });
   }
   o.handler(req as unknown as IncomingMessage, res as unknown as ServerResponse);
-}
-
-/**
- * The request's fields as HTTP/1.1 carries them: pseudo-header fields left out, `Host` from `:authority` when absent,
- * and a body that comes without Content-Length (`hasBody`: the HEADERS frame did not end the stream) marked
- * `Transfer-Encoding: chunked`, as HTTP/1.1 would frame it: the gateway then counts it against `http.bodyLimit` as it
- * arrives and sends it upstream chunked. Undefined when `Host` and `:authority` differ (RFC 9113 §8.3.1: malformed).
- */
-export function http1Headers(h2: IncomingHttpHeaders, hasBody: boolean): IncomingHttpHeaders | undefined {
-  const out: IncomingHttpHeaders = {};
-  for (const name in h2) if (name.charCodeAt(0) !== 58 /* : */) out[name] = h2[name];
-  if (hasBody && out['content-length'] === undefined) out['transfer-encoding'] = 'chunked';
-  const authority = h2[':authority'];
-  if (typeof authority === 'string') {
-    if (out.host === undefined) out.host = authority;
-    else if (out.host.toLowerCase() !== authority.toLowerCase()) return undefined;
-  }
-  return out;
 }
 
 /**

@@ -1,17 +1,18 @@
 import type { IncomingHttpHeaders, OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import type { Dispatcher } from 'undici';
-import { AnswerExchange, RetriableAnswer, relayedTrailers, type ExchangeOutcome } from '../mesh/index.js';
+import {
+  AnswerExchange,
+  grpcStatusAsHttp,
+  RetriableAnswer,
+  relayedTrailers,
+  type ExchangeOutcome,
+} from '../mesh/index.js';
 import { dropCorsFields } from './cors_policy.js';
 import { clientResponseHeaders } from './forwarded_headers.js';
 import type { HeaderRules } from './header_rules.js';
 import type { GrpcWebAnswer } from './grpc_web.js';
 import { addGatewayHeaders } from './ratelimit_headers.js';
 import { addHsts } from './strict_transport_security.js';
-
-/** gRPC status codes as HTTP statuses (gRPC's mapping, as Envoy's `grpcToHttpStatus`), by code 0..16. */
-const GRPC_AS_HTTP: readonly number[] = [
-  200, 499, 500, 400, 504, 404, 409, 403, 429, 400, 409, 400, 501, 500, 503, 500, 401,
-];
 
 /** What the client's answer gets from the gateway besides the upstream's fields. */
 export interface AnswerFields {
@@ -105,7 +106,7 @@ export class ProxyExchange extends AnswerExchange {
   protected override outcomeStatus(status: number): number {
     // The upstream's trailer, also when a gRPC-Web answer carried it in its body instead.
     if (status !== 200 || this.grpcCode === undefined) return status;
-    return GRPC_AS_HTTP[this.grpcCode] ?? 500;
+    return grpcStatusAsHttp(this.grpcCode);
   }
 
   protected override answerHeaders(headers: IncomingHttpHeaders): OutgoingHttpHeaders {

@@ -8,7 +8,7 @@ import type { UpstreamConfig } from './gateway_config.js';
 import type { GatewayMetrics } from './gateway_metrics.js';
 import { checkClients, HealthChecker } from './health_check.js';
 import { upstreamFailure } from './upstream_failure.js';
-import { Http2Origin } from './http2_origin.js';
+import { Http2Origin } from '../mesh/index.js';
 import { OutlierDetector } from './outlier_detector.js';
 import {
   declaresBody,

@@ -24,6 +24,21 @@ export class CallerGoneError extends Error {
   }
 }
 
+/** gRPC status codes as HTTP statuses (gRPC's mapping, as Envoy's `grpcToHttpStatus`), by code 0..16. */
+const GRPC_AS_HTTP: readonly number[] = [
+  200, 499, 500, 400, 504, 404, 409, 403, 429, 400, 409, 400, 501, 500, 503, 500, 401,
+];
+
+/**
+ * A gRPC status as the HTTP status that judges the next hop's health, as Envoy maps it for outlier detection:
+ * UNAVAILABLE is a 503, INTERNAL, UNKNOWN and DATA_LOSS a 500, DEADLINE_EXCEEDED a 504, UNIMPLEMENTED a 501 (all
+ * failures); the caller's own errors (NOT_FOUND, INVALID_ARGUMENT, PERMISSION_DENIED, ...) are 4xx, no failure. An
+ * unknown code is a 500.
+ */
+export function grpcStatusAsHttp(code: number): number {
+  return GRPC_AS_HTTP[code] ?? 500;
+}
+
 const EXCHANGE = Symbol('gatehouse.exchange');
 type Tagged = ServerResponse & { [EXCHANGE]?: AnswerExchange };
 
@@ -76,11 +91,13 @@ export class AnswerExchange implements Dispatcher.DispatchHandler {
   }
 
   /**
-   * The status an answer counts as for whoever judges the next hop's health (`done`'s outcome): the HTTP status; the
-   * gateway's subclass reads a gRPC answer's `grpc-status` instead.
+   * The status an answer counts as for whoever judges the next hop's health (`done`'s outcome): the HTTP status, or for
+   * a gRPC answer (HTTP 200 whatever happened) its `grpc-status` trailer mapped to HTTP ({@link grpcStatusAsHttp}).
    */
-  protected outcomeStatus(status: number, _trailers: IncomingHttpHeaders | undefined): number {
-    return status;
+  protected outcomeStatus(status: number, trailers: IncomingHttpHeaders | undefined): number {
+    const grpc = trailers?.['grpc-status'];
+    if (status !== 200 || typeof grpc !== 'string') return status;
+    return /^\d{1,2}$/.test(grpc) ? grpcStatusAsHttp(Number(grpc)) : 500;
   }
 
   onRequestStart(controller: Dispatcher.DispatchController): void {

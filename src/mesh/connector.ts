@@ -15,6 +15,12 @@ export interface ConnectorStats {
 }
 
 /**
+ * An undici `connect` function that also returns the socket it opens (undefined when it opened none and has called
+ * back with the error): node:http2's `createConnection` takes the socket at once, before the checks call back.
+ */
+export type MtlsConnect = (opts: buildConnector.Options, callback: buildConnector.Callback) => TLSSocket | undefined;
+
+/**
  * The undici `connect` function of mTLS clients (sidecar outbound pools and the library agent): each new connection
  * takes the SecureContext of the current certificate generation (old connections drain on theirs), resumes a
  * cached session for that address, and checks the server's SVID with our own checks, on resumed sessions too (Node
@@ -29,18 +35,21 @@ export function mtlsConnector(options: {
   expected: (spiffeId: string) => boolean;
   stats?: ConnectorStats;
   timeoutMs?: number;
-}): buildConnector.connector {
+  /** ALPN protocols offered (default `http/1.1`; `h2` for an HTTP/2 upstream). */
+  alpn?: readonly string[];
+}): MtlsConnect {
   const { identity, checker, expected } = options;
   const contexts = new ClientContexts();
   // A resumed TLS 1.3 session shows no server certificate on the client side: each cached session keeps the
   // identity verified on the full handshake it descends from, and that identity is re-checked on every resumption.
   const sessions = new Map<string, { session: Buffer; peer: PeerIdentity }>();
   const checkServerIdentity = checker.serverIdentity(expected);
+  const alpn = [...(options.alpn ?? ['http/1.1'])];
   return (opts, callback) => {
     const material = identity.current;
     if (!material) {
       callback(new GatehouseError('ERR_MESH_IDENTITY_UNAVAILABLE'), null);
-      return;
+      return undefined;
     }
     const port = Number(opts.port) || 443;
     const key = `${opts.hostname}:${port}`;
@@ -53,13 +62,13 @@ export function mtlsConnector(options: {
         secureContext: contexts.context(material, identity.bundle),
         minVersion: 'TLSv1.3',
         maxVersion: 'TLSv1.3',
-        ALPNProtocols: ['http/1.1'],
+        ALPNProtocols: alpn,
         checkServerIdentity,
         ...(cached ? { session: cached.session } : {}),
       });
     } catch (err) {
       callback(err as Error, null);
-      return;
+      return undefined;
     }
     socket.setNoDelay(true);
     let peer: PeerIdentity | undefined;
@@ -115,5 +124,6 @@ export function mtlsConnector(options: {
       }
       callback(null, socket);
     });
+    return socket;
   };
 }

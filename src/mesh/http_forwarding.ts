@@ -285,3 +285,9 @@ export function relayBody(body: Readable, res: ServerResponse, done: (outcome: R
   res.once('close', () => (res.writableFinished ? settle({ ok: true }) : gone()));
   body.pipe(res);
 }
+
+/** A gRPC call (`application/grpc`, `application/grpc+proto`, ...; not gRPC-Web): it needs HTTP/2 end to end. */
+export function isGrpc(req: IncomingMessage): boolean {
+  const type = req.headers['content-type'];
+  return type !== undefined && /^application\/grpc(?:$|[+;])/i.test(type);
+}

@@ -1,9 +1,10 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { Pool } from 'undici';
+import { Pool, type Dispatcher } from 'undici';
 import { upstreamFailureKind, type Logger } from '../core/index.js';
 import {
   forwardedBody,
   forwardHeaders,
+  isGrpc,
   MESH_REQUEST_TIMEOUT_MS,
   normalizedTarget,
   relayBody,
@@ -14,6 +15,9 @@ import {
   xfccValue,
 } from './http_forwarding.js';
 import type { IdentitySource } from './identity_source.js';
+import { AnswerExchange } from './answer_exchange.js';
+import { Http2Origin } from './http2_origin.js';
+import { declaresBody } from './websocket_handshake.js';
 import type { CallerLimits } from './limits.js';
 import { forwardHandshake } from './handshake_exchange.js';
 import type { PeerIdentity } from './peer_check.js';
@@ -42,6 +46,11 @@ export interface InboundOptions {
   tokenBinding?: TokenBindingCheck;
   /** Access lines of every request (unset: none). */
   access?: SidecarAccess;
+  /**
+   * How to speak to the app: `http1` (default; a keep-alive pool) or `h2c` (HTTP/2 with prior knowledge, one
+   * multiplexed connection: what a gRPC server on loopback speaks).
+   */
+  appProtocol?: 'http1' | 'h2c';
 }
 
 /** Counters of the inbound request path, by outcome (exported as metrics). */
@@ -85,10 +94,19 @@ export class Inbound {
     appTimedOut: 0,
   };
   private readonly pool: Pool;
+  /** With `appProtocol: h2c`: the app's HTTP/2 connection, for every request. */
+  private readonly h2c: Http2Origin | undefined;
   private policies: readonly AuthorizationPolicy[];
 
   constructor(private readonly options: InboundOptions) {
     this.pool = new Pool(`http://${options.app}`, { connections: options.connections ?? 32, keepAliveTimeout: 30_000 });
+    if (options.appProtocol === 'h2c') {
+      this.h2c = new Http2Origin(`http://${options.app}`, {
+        connectTimeout: 10_000,
+        idleTimeout: 30_000,
+        authorityFromHost: true,
+      });
+    }
     this.policies = options.policies;
   }
 
@@ -104,7 +122,7 @@ export class Inbound {
 
   /** Closes the pool to the app; called once the listener closed, so a request still in flight has no caller left. */
   async close(): Promise<void> {
-    await this.pool.destroy();
+    await Promise.all([this.pool.destroy(), this.h2c?.close()]);
   }
 
   /**
@@ -176,7 +194,12 @@ export class Inbound {
   private async handshake(req: IncomingMessage, res: ServerResponse, peer: PeerIdentity | undefined): Promise<void> {
     const { logger, tunnels } = this.options;
     const admitted = await this.admit(req, res, peer);
-    if (!admitted || !tunnels.reserve('inbound', res, logger)) return;
+    if (!admitted) return;
+    if (this.h2c) {
+      sendProblem(res, 'ERR_MESH_UPGRADE_UNSUPPORTED', { detail: 'the local app speaks HTTP/2 (appProtocol: h2c)' });
+      return;
+    }
+    if (!tunnels.reserve('inbound', res, logger)) return;
     const timeout = this.options.timeoutMs ?? MESH_REQUEST_TIMEOUT_MS;
     const outcome = await forwardHandshake(this.pool, { ...admitted, timeoutMs: timeout }, res);
     if ('socket' in outcome) {
@@ -209,6 +232,42 @@ export class Inbound {
     sendProblem(res, 'ERR_MESH_UPSTREAM_FAILED', { detail: 'the local app did not answer' });
   }
 
+  /** A request to an h2c app: one stream, the answer relayed with its trailers (gRPC's status). */
+  private forwardHttp2(
+    req: IncomingMessage,
+    res: ServerResponse,
+    app: Http2Origin,
+    method: string,
+    path: string,
+    headers: Record<string, string | string[]>,
+    timeout: number,
+  ): void {
+    app.dispatch(
+      {
+        method: method as Dispatcher.HttpMethod,
+        path,
+        headers,
+        body: declaresBody(req) ? forwardedBody(req) : null,
+        headersTimeout: timeout,
+        bodyTimeout: timeout,
+      },
+      new AnswerExchange(res, (outcome) => {
+        if ('status' in outcome) {
+          this.stats.forwarded++;
+          return;
+        }
+        if (outcome.clientGone) return;
+        if (!res.headersSent) return this.appFailed(outcome.error, method, path, timeout, res);
+        this.stats.forwarded++;
+        this.options.logger.warn(
+          { err: outcome.error.message, method, path },
+          'local app failed mid-answer: answer cut',
+        );
+        res.destroy();
+      }),
+    );
+  }
+
   private async handle(req: IncomingMessage, res: ServerResponse, peer: PeerIdentity | undefined): Promise<void> {
     const { logger } = this.options;
     const method = req.method ?? 'GET';
@@ -222,6 +281,14 @@ export class Inbound {
     if (!admitted) return;
     const { path, headers } = admitted;
     const timeout = this.options.timeoutMs ?? MESH_REQUEST_TIMEOUT_MS;
+    if (this.h2c) {
+      this.forwardHttp2(req, res, this.h2c, method, path, headers, timeout);
+      return;
+    }
+    if (isGrpc(req)) {
+      sendProblem(res, 'ERR_MESH_GRPC_NEEDS_HTTP2', { detail: 'the local app speaks HTTP/1.1 (appProtocol: http1)' });
+      return;
+    }
     try {
       const upstream = await this.pool.request({
         method,

@@ -50,6 +50,8 @@ export type { TunnelSettings, TunnelSide, TunnelStats } from './sidecar_tunnels.
 export type { SidecarOptions, SidecarReload } from './sidecar.js';
 export { sidecarMetricsText, type SidecarMetricsInput, type SidecarStats } from './sidecar_metrics.js';
 export { createMtlsServer, createMtlsAgent } from './library.js';
-export { AnswerExchange } from './answer_exchange.js';
+export { AnswerExchange, grpcStatusAsHttp } from './answer_exchange.js';
 export type { ExchangeOutcome, UpgradedExchange } from './answer_exchange.js';
 export { RetriableAnswer, RetryPolicy, type RetryReason, type RetrySettings } from './retry_policy.js';
+export { Http2Origin, type Http2OriginOptions } from './http2_origin.js';
+export { http1Headers } from './http2_fields.js';

@@ -7,6 +7,7 @@ import { handshakeFailureReason, SessionTicketKeys, type TicketKeyHolder } from 
 import type { IdentitySource } from './identity_source.js';
 import type { PeerChecker, PeerIdentity } from './peer_check.js';
 import { refuseTunnel, sendProblem } from './http_forwarding.js';
+import { Http2Sessions } from './http2_sessions.js';
 import { meshServerOptions, sessionLifetimeSeconds } from './tls_contexts.js';
 import { upgradeResponse } from './websocket_handshake.js';
 
@@ -44,6 +45,11 @@ export interface MtlsListenerOptions {
   keepAliveTimeoutMs?: number;
   headersTimeoutMs?: number;
   requestTimeoutMs?: number;
+  /**
+   * Offer HTTP/2 (ALPN `h2`, then `http/1.1`): its streams go through the same checks and `handler` (not
+   * `upgradeHandler`: HTTP/2 has no `Connection: upgrade`). The peer check is the connection's, as for HTTP/1.1.
+   */
+  http2?: boolean;
 }
 
 /**
@@ -66,18 +72,40 @@ export class MtlsListener {
   private readonly front: ReturnType<typeof createNetServer> | undefined;
   private readonly ticketKeys = new SessionTicketKeys();
   private readonly unsubscribe: () => void;
+  private readonly http2: Http2Sessions | undefined;
 
   constructor(private readonly options: MtlsListenerOptions) {
     const { identity, logger } = options;
     const material = identity.current;
     if (!material) throw new Error('MtlsListener needs a started IdentitySource');
     const handle = (req: IncomingMessage, res: ServerResponse) => this.onRequest(req, res);
-    this.tls = createHttpsServer(this.serverOptions() ?? {}, handle);
+    this.tls = createHttpsServer(
+      { ...this.serverOptions(), ...(options.http2 ? { ALPNProtocols: ['h2', 'http/1.1'] } : {}) },
+      handle,
+    );
     this.tune(this.tls);
+    // With HTTP/2, node's HTTP/1.1 connection handling (the first 'secureConnection' listener, registered by
+    // node:https) runs after the peer check, for the connections that did not pick `h2`.
+    const http1 = options.http2 ? this.takeHttp1Handling() : undefined;
     this.tls.on(
       'secureConnection',
       guardConnection(logger, { listener: 'mesh' }, (socket: TLSSocket) => this.onSecureConnection(socket)),
     );
+    if (http1) {
+      const http2 = new Http2Sessions({
+        handler: handle,
+        maxConcurrentStreams: 100,
+        idleTimeoutMs: options.keepAliveTimeoutMs ?? 60_000,
+        logger,
+        listener: 'mesh',
+      });
+      this.http2 = http2;
+      this.tls.on('secureConnection', (socket: TLSSocket) => {
+        if (socket.destroyed) return; // refused by the peer check
+        if (socket.alpnProtocol === 'h2') http2.accept(socket, this.peers.get(socket));
+        else http1.call(this.tls, socket);
+      });
+    }
     // Warn, with plain words and the peer's address: a peer refused here (TLS 1.2 only, plain HTTP) never learns why.
     this.tls.on('tlsClientError', (err: Error & { code?: string }, socket: TLSSocket) =>
       logger.warn(
@@ -113,9 +141,17 @@ export class MtlsListener {
     });
   }
 
-  /** The verified peer of a request's connection. */
+  /** The verified peer of a request's connection (HTTP/1.1 or HTTP/2). */
   peerOf(req: IncomingMessage): PeerIdentity | undefined {
-    return this.peers.get(req.socket);
+    return this.peers.get(req.socket) ?? (this.http2?.tagOf(req) as PeerIdentity | undefined);
+  }
+
+  /** Removes node's HTTP/1.1 connection handling from the TLS server and returns it (to run it after the check). */
+  private takeHttp1Handling(): (socket: TLSSocket) => void {
+    const http1 = this.tls.listeners('secureConnection')[0] as ((socket: TLSSocket) => void) | undefined;
+    if (http1?.name !== 'connectionListener') throw new Error('MtlsListener: no node:http connection listener found');
+    this.tls.removeListener('secureConnection', http1);
+    return http1;
   }
 
   /** Stops accepting, closes idle connections, gives in-flight requests `graceMs` (default 2 s) to finish. */
@@ -124,6 +160,7 @@ export class MtlsListener {
     this.ticketKeys.stop();
     const listening = [this.tls, this.front].filter((s) => s !== undefined && s.listening);
     const done = Promise.all(listening.map((s) => new Promise<void>((resolve) => s!.close(() => resolve()))));
+    this.http2?.close();
     this.tls.closeIdleConnections();
     // A kept-alive connection whose request finishes meanwhile is closed as soon as it is idle.
     const idle = setInterval(() => this.tls.closeIdleConnections(), 100);
@@ -132,6 +169,7 @@ export class MtlsListener {
     clearTimeout(timer);
     clearInterval(idle);
     this.tls.closeAllConnections();
+    this.http2?.destroy();
     for (const socket of this.sniffed) socket.destroy();
     await done;
   }
@@ -231,7 +269,7 @@ export class MtlsListener {
       sendProblem(res, 'ERR_MESH_IDENTITY_UNAVAILABLE');
       return;
     }
-    const peer = this.peers.get(req.socket);
+    const peer = this.peerOf(req);
     if (peer) {
       const verdict = this.options.checker.recheck(peer);
       if (!verdict.ok) {

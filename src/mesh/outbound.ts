@@ -1,14 +1,18 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
+import { createServer as createNetServer, type AddressInfo, type Server as NetServer, type Socket } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { Dispatcher } from 'undici';
+import { Pool, type Dispatcher } from 'undici';
 import { upstreamFailureKind, type Logger } from '../core/index.js';
 import type { BreakerPermit } from '../ratelimit/index.js';
 import type { ConnectorStats } from './connector.js';
+import { AnswerExchange } from './answer_exchange.js';
 import { forwardHandshake } from './handshake_exchange.js';
+import { Http2Origin } from './http2_origin.js';
+import { Http2Sessions, sortByPreface } from './http2_sessions.js';
 import {
   forwardedBody,
   forwardHeaders,
+  isGrpc,
   MESH_REQUEST_TIMEOUT_MS,
   refuseTunnel,
   relayBody,
@@ -61,6 +65,8 @@ export interface OutboundOptions {
   maxRequestsPerConnection?: number;
   /** Access lines of every request (unset: none). */
   access?: SidecarAccess;
+  /** Accept HTTP/2 with prior knowledge (h2c, as gRPC clients speak without TLS) from the app beside HTTP/1.1. */
+  http2?: boolean;
 }
 
 const FAILURE_STATUSES = new Set([502, 503, 504]);
@@ -90,6 +96,11 @@ export class Outbound {
   };
   private readonly pools: UpstreamPools;
   private readonly server: Server;
+  /** With `http2`: the listening front that sorts HTTP/1.1 from h2c, and the HTTP/2 side. */
+  private readonly front: NetServer | undefined;
+  private readonly http2: Http2Sessions | undefined;
+  /** Connections accepted by the front (the HTTP/1.1 server never listens then, so it does not track them). */
+  private readonly sorted = new Set<Socket>();
 
   constructor(private readonly options: OutboundOptions) {
     this.pools = new UpstreamPools({
@@ -101,10 +112,32 @@ export class Outbound {
       maxRequestsPerConnection: options.maxRequestsPerConnection,
     });
     this.setUpstreams(options.upstreams);
-    this.server = createServer((req, res) => {
+    const onRequest = (req: IncomingMessage, res: ServerResponse) => {
       logAccess(options.access, 'outbound', req, res, { upstream: serviceName(req) });
       void this.handle(req, res);
-    });
+    };
+    this.server = createServer(onRequest);
+    if (options.http2) {
+      // h2c with prior knowledge beside HTTP/1.1 on the one port: the connection's first bytes decide.
+      const http2 = new Http2Sessions({
+        handler: onRequest,
+        maxConcurrentStreams: 100,
+        idleTimeoutMs: 60_000,
+        logger: options.logger,
+        listener: 'sidecar-outbound',
+      });
+      this.http2 = http2;
+      this.front = createNetServer({ pauseOnConnect: true }, (socket) => {
+        this.sorted.add(socket);
+        socket.once('close', () => this.sorted.delete(socket));
+        socket.on('error', () => socket.destroy());
+        sortByPreface(
+          socket,
+          (s) => this.server.emit('connection', s),
+          (s) => http2.accept(s),
+        );
+      });
+    }
     this.server.keepAliveTimeout = 60_000;
     this.server.on('connect', (_req: IncomingMessage, socket) => refuseTunnel(socket));
     // Requests with `Connection: upgrade` (WebSocket handshakes) arrive here, never on 'request'.
@@ -123,11 +156,12 @@ export class Outbound {
   }
 
   listen(host: string, port: number): Promise<AddressInfo> {
+    const server = this.front ?? this.server;
     return new Promise((resolve, reject) => {
-      this.server.once('error', reject);
-      this.server.listen(port, host, () => {
-        this.server.off('error', reject);
-        resolve(this.server.address() as AddressInfo);
+      server.once('error', reject);
+      server.listen(port, host, () => {
+        server.off('error', reject);
+        resolve(server.address() as AddressInfo);
       });
     });
   }
@@ -137,7 +171,9 @@ export class Outbound {
    * and the pools (a request still waiting on a peer then has no caller left).
    */
   async close(graceMs = 2_000): Promise<void> {
-    const done = new Promise<void>((resolve) => this.server.close(() => resolve()));
+    const listening = this.front ?? this.server;
+    const done = new Promise<void>((resolve) => (listening.listening ? listening.close(() => resolve()) : resolve()));
+    this.http2?.close();
     this.server.closeIdleConnections();
     // A kept-alive connection whose request finishes meanwhile is closed as soon as it is idle.
     const idle = setInterval(() => this.server.closeIdleConnections(), 100);
@@ -146,6 +182,8 @@ export class Outbound {
     clearTimeout(timer);
     clearInterval(idle);
     this.server.closeAllConnections();
+    this.http2?.destroy();
+    for (const socket of this.sorted) socket.destroy();
     await done;
     await this.pools.destroy();
   }
@@ -209,6 +247,13 @@ export class Outbound {
       return;
     }
     const { name, entry, permit } = admitted;
+    if (entry.pool instanceof Http2Origin) {
+      // WebSocket over HTTP/2 is RFC 8441's extended CONNECT, which the sidecars do not speak to each other.
+      permit.release();
+      tunnels.release('outbound');
+      sendProblem(res, 'ERR_MESH_UPGRADE_UNSUPPORTED', { detail: `upstream ${name} speaks HTTP/2 (protocol: h2)` });
+      return;
+    }
     const timeout = entry.upstream.timeoutMs ?? MESH_REQUEST_TIMEOUT_MS;
     const outcome = await forwardHandshake(
       entry.pool,
@@ -265,6 +310,15 @@ export class Outbound {
     const admitted = this.admit(req, res);
     if (!admitted) return;
     const { name, entry, permit } = admitted;
+    if (entry.pool instanceof Http2Origin) {
+      this.forwardHttp2(req, res, name, entry.pool, entry.upstream.timeoutMs ?? MESH_REQUEST_TIMEOUT_MS, permit);
+      return;
+    }
+    if (isGrpc(req)) {
+      permit.release();
+      sendProblem(res, 'ERR_MESH_GRPC_NEEDS_HTTP2', { upstream: name, detail: `upstream ${name} speaks HTTP/1.1` });
+      return;
+    }
     const method = req.method ?? 'GET';
     const timeout = entry.upstream.timeoutMs ?? MESH_REQUEST_TIMEOUT_MS;
     const body = forwardedBody(req);
@@ -283,7 +337,7 @@ export class Outbound {
         // A retry goes to the upstream's pool in force now: a reload during the backoff may have replaced it (the
         // old one is closing) or removed the upstream (the app gets the last failure).
         const pool = attempt === 0 ? entry.pool : this.pools.get(name)?.pool;
-        if (pool === undefined) {
+        if (!(pool instanceof Pool)) {
           permit.release();
           this.requests.unknownService++;
           sendProblem(res, 'ERR_MESH_UNKNOWN_SERVICE', { detail: `upstream ${name} was removed by a reload` });
@@ -357,6 +411,45 @@ export class Outbound {
       giveBack();
       entry.inFlight -= 1;
     }
+  }
+
+  /**
+   * A request to an HTTP/2 upstream (`protocol: h2`): one stream on the multiplexed mTLS connection, the answer relayed
+   * with its trailers (gRPC's status). The breaker hears of it once the answer is complete, a gRPC answer counting by
+   * its `grpc-status` (UNAVAILABLE, INTERNAL, ... are failures). Not retried: a stream may have reached the peer.
+   */
+  private forwardHttp2(
+    req: IncomingMessage,
+    res: ServerResponse,
+    name: string,
+    origin: Http2Origin,
+    timeout: number,
+    permit: BreakerPermit,
+  ): void {
+    const { logger } = this.options;
+    origin.dispatch(
+      {
+        method: (req.method ?? 'GET') as Dispatcher.HttpMethod,
+        path: req.url ?? '/',
+        headers: forwardHeaders(req.headers, { host: name }),
+        body: declaresBody(req) ? forwardedBody(req) : null,
+        headersTimeout: timeout,
+        bodyTimeout: timeout,
+      },
+      new AnswerExchange(res, (outcome) => {
+        if ('status' in outcome) {
+          this.requests.forwarded++;
+          permit.done(!FAILURE_STATUSES.has(outcome.status));
+          return;
+        }
+        if (outcome.clientGone) return permit.release();
+        if (!res.headersSent) return this.failed(outcome.error, name, timeout, permit, res);
+        permit.done(false);
+        this.requests.forwarded++;
+        logger.warn({ err: outcome.error.message, upstream: name }, 'upstream sidecar failed mid-answer: answer cut');
+        res.destroy();
+      }),
+    );
   }
 
   /** Counts retry `attempt + 1` and waits its backoff: false when the app left meanwhile. */

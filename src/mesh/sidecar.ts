@@ -26,9 +26,20 @@ export interface SidecarOptions {
   logger: Logger;
   mode: MtlsMode;
   policies: readonly AuthorizationPolicy[];
-  /** `timeoutMs`: time the app has for its response headers, and between body chunks (default 15 s). */
-  inbound: { host: string; port: number; app: string; timeoutMs?: number };
-  outbound?: { host: string; port: number; upstreams: readonly MeshUpstream[] };
+  /**
+   * `timeoutMs`: time the app has for its response headers, and between body chunks (default 15 s); `http2`: offer
+   * ALPN `h2` to peers; `appProtocol`: `h2c` to speak HTTP/2 to the app (gRPC), default `http1`.
+   */
+  inbound: {
+    host: string;
+    port: number;
+    app: string;
+    timeoutMs?: number;
+    http2?: boolean;
+    appProtocol?: 'http1' | 'h2c';
+  };
+  /** `http2`: accept h2c with prior knowledge from the app beside HTTP/1.1. */
+  outbound?: { host: string; port: number; upstreams: readonly MeshUpstream[]; http2?: boolean };
   /** Per-caller burst limit on the inbound side (unset: none). */
   callerLimit?: RateLimit;
   breaker?: UpstreamBreakerOptions;
@@ -53,7 +64,7 @@ export interface SidecarOptions {
 export interface SidecarReload {
   policies: readonly AuthorizationPolicy[];
   /** The peer services; a sidecar started without an outbound listener opens one at `host:port` for them. */
-  outbound?: { host: string; port: number; upstreams: readonly MeshUpstream[] };
+  outbound?: { host: string; port: number; upstreams: readonly MeshUpstream[]; http2?: boolean };
   /** Per-caller burst limit (unset: none). */
   callerLimit?: RateLimit;
   breaker?: UpstreamBreakerOptions;
@@ -132,6 +143,7 @@ export class Sidecar {
       tunnels,
       app: options.inbound.app,
       ...(options.inbound.timeoutMs === undefined ? {} : { timeoutMs: options.inbound.timeoutMs }),
+      ...(options.inbound.appProtocol === undefined ? {} : { appProtocol: options.inbound.appProtocol }),
       logger: logger.child({ side: 'inbound' }),
       ...(options.tokenBinding ? { tokenBinding: options.tokenBinding } : {}),
       ...(access ? { access } : {}),
@@ -143,6 +155,7 @@ export class Sidecar {
       logger: logger.child({ side: 'inbound' }),
       handler: inbound.handler,
       upgradeHandler: inbound.upgradeHandler,
+      ...(options.inbound.http2 ? { http2: true } : {}),
       ...(options.renewAtFraction === undefined ? {} : { renewAtFraction: options.renewAtFraction }),
       ...(options.ticketKeyRotationMs === undefined ? {} : { ticketKeyRotationMs: options.ticketKeyRotationMs }),
     });
@@ -162,7 +175,7 @@ export class Sidecar {
         access,
       };
       if (options.outbound) {
-        outbound = Sidecar.outbound(parts, options, options.outbound.upstreams);
+        outbound = Sidecar.outbound(parts, options, options.outbound);
         outboundAddress = await outbound.listen(options.outbound.host, options.outbound.port);
         parts.outbound = outbound;
       }
@@ -177,11 +190,16 @@ export class Sidecar {
     }
   }
 
-  private static outbound(parts: SidecarParts, options: SidecarOptions, upstreams: readonly MeshUpstream[]): Outbound {
+  private static outbound(
+    parts: SidecarParts,
+    options: SidecarOptions,
+    side: { upstreams: readonly MeshUpstream[]; http2?: boolean },
+  ): Outbound {
     return new Outbound({
       identity: parts.identity,
       checker: parts.checker,
-      upstreams,
+      upstreams: side.upstreams,
+      ...(side.http2 ? { http2: true } : {}),
       breakers: parts.breakers,
       tunnels: parts.tunnels,
       logger: options.logger.child({ side: 'outbound' }),
@@ -208,7 +226,7 @@ export class Sidecar {
     const { parts } = this;
     const upstreams = next.outbound?.upstreams ?? [];
     if (!parts.outbound && next.outbound && upstreams.length > 0) {
-      const outbound = Sidecar.outbound(parts, this.options, []);
+      const outbound = Sidecar.outbound(parts, this.options, { upstreams: [], http2: next.outbound.http2 === true });
       let bound: AddressInfo;
       try {
         bound = await outbound.listen(next.outbound.host, next.outbound.port);

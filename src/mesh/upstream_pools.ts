@@ -1,4 +1,5 @@
 import { Pool } from 'undici';
+import { Http2Origin } from './http2_origin.js';
 import type { Logger } from '../core/index.js';
 import { mtlsConnector, type ConnectorStats } from './connector.js';
 import type { IdentitySource } from './identity_source.js';
@@ -15,8 +16,13 @@ export interface MeshUpstream {
   spiffeId: string;
   /** Time the peer has for its response headers, and between body chunks (default 15 s); then 504. */
   timeoutMs?: number;
-  /** Retries of failed attempts (default {@link SIDECAR_RETRIES}). */
+  /** Retries of failed attempts (default {@link SIDECAR_RETRIES}; HTTP/1.1 upstreams only). */
   retries?: RetrySettings;
+  /**
+   * How to speak to the peer's sidecar: `http1` (default; a keep-alive pool) or `h2` (HTTP/2 over the same mTLS, ALPN
+   * `h2`: one multiplexed connection; what gRPC needs).
+   */
+  protocol?: 'http1' | 'h2';
 }
 
 /**
@@ -28,7 +34,8 @@ export const SIDECAR_RETRIES: RetrySettings = { attempts: 2, on: ['connect-failu
 /** One peer service and the keep-alive mTLS pool to its sidecar. */
 export interface UpstreamPool {
   upstream: MeshUpstream;
-  pool: Pool;
+  /** A keep-alive mTLS pool (`http1`), or one multiplexed HTTP/2 connection at a time (`h2`). */
+  pool: Pool | Http2Origin;
   /** Its retry policy (and retry budget). */
   retry: RetryPolicy;
   /** Requests to it under way (the retry budget's base). */
@@ -64,7 +71,15 @@ export class UpstreamPools {
   /** Pools of removed or changed upstreams, finishing their requests in flight. */
   private readonly draining = new Set<Promise<void>>();
 
-  constructor(private readonly options: UpstreamPoolsOptions) {}
+  private readonly unsubscribe: () => void;
+
+  constructor(private readonly options: UpstreamPoolsOptions) {
+    // A pool opens new connections with the new certificate and lets the old ones drain; an HTTP/2 upstream has one
+    // long-lived connection, so it is retired (its streams finish there) and the next request opens a new one.
+    this.unsubscribe = options.identity.onChange(() => {
+      for (const { pool } of this.pools.values()) if (pool instanceof Http2Origin) pool.retire();
+    });
+  }
 
   /** The pool of the upstream named `name`, if there is one. */
   get(name: string): UpstreamPool | undefined {
@@ -83,7 +98,8 @@ export class UpstreamPools {
         held !== undefined &&
         held.upstream.address === upstream.address &&
         held.upstream.spiffeId === upstream.spiffeId &&
-        held.upstream.timeoutMs === upstream.timeoutMs; // the connector's handshake timeout comes from it
+        held.upstream.timeoutMs === upstream.timeoutMs && // the connector's handshake timeout comes from it
+        (held.upstream.protocol ?? 'http1') === (upstream.protocol ?? 'http1');
       next.set(upstream.name, {
         upstream: { ...upstream },
         pool: same ? held.pool : this.newPool(upstream),
@@ -107,20 +123,35 @@ export class UpstreamPools {
 
   /** Destroys every pool (a request still waiting on a peer has no caller left), then awaits the retired ones. */
   async destroy(): Promise<void> {
-    await Promise.all([...this.pools.values()].map(({ pool }) => pool.destroy()));
+    this.unsubscribe();
+    await Promise.all(
+      [...this.pools.values()].map(({ pool }) => (pool instanceof Http2Origin ? pool.close() : pool.destroy())),
+    );
     await Promise.all([...this.draining]);
   }
 
-  private newPool(upstream: MeshUpstream): Pool {
+  private newPool(upstream: MeshUpstream): Pool | Http2Origin {
     const { options } = this;
+    const h2 = upstream.protocol === 'h2';
+    const timeoutMs = Math.min(upstream.timeoutMs ?? 10_000, 10_000);
     const connect = mtlsConnector({
       identity: options.identity,
       checker: options.checker,
       expected: expectSpiffeId(upstream.spiffeId),
       stats: options.stats,
       // The TCP and TLS handshake within the upstream's timeout (at most 10 s): retries multiply it.
-      timeoutMs: Math.min(upstream.timeoutMs ?? 10_000, 10_000),
+      timeoutMs,
+      alpn: h2 ? ['h2'] : ['http/1.1'],
     });
+    if (h2) {
+      const [hostname, port] = splitAddress(upstream.address);
+      return new Http2Origin(`https://${upstream.address}`, {
+        connectTimeout: timeoutMs,
+        idleTimeout: 30_000,
+        authorityFromHost: true,
+        connect: (done) => connect({ hostname, port, protocol: 'https:' } as never, (...args) => done(args[0])),
+      });
+    }
     return new Pool(`https://${upstream.address}`, {
       connect,
       connections: options.connections ?? 32,
@@ -128,4 +159,10 @@ export class UpstreamPools {
       ...(options.maxRequestsPerConnection ? { maxRequestsPerClient: options.maxRequestsPerConnection } : {}),
     });
   }
+}
+
+/** `host:port` (the schema's form) as its two parts. */
+function splitAddress(address: string): [string, string] {
+  const at = address.lastIndexOf(':');
+  return [address.slice(0, at), address.slice(at + 1)];
 }

@@ -10,7 +10,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { connect as tlsConnect } from 'node:tls';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { http1Headers } from '../../src/gateway/http2_front.js';
+import { http1Headers } from '../../src/mesh/index.js';
 import { listenerChanges } from '../../src/app/index.js';
 import {
   call,

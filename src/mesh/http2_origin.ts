@@ -7,9 +7,9 @@ import {
   type IncomingHttpHeaders as Http2Headers,
   type OutgoingHttpHeaders,
 } from 'node:http2';
-import { Readable } from 'node:stream';
+import { Readable, type Duplex } from 'node:stream';
 import { errors, type Dispatcher } from 'undici';
-import { isTrailerField } from '../mesh/index.js';
+import { isTrailerField } from './http_forwarding.js';
 
 const { NGHTTP2_CANCEL, NGHTTP2_FLAG_END_STREAM, NGHTTP2_NO_ERROR } = constants;
 
@@ -44,6 +44,13 @@ export interface Http2OriginOptions {
    * it unset.
    */
   ca?: string;
+  /**
+   * Opens each connection instead of node (an https:// origin): returns the socket, and calls back once it is ready
+   * or with the error that ended it (a refused peer certificate). The sidecar's mTLS connector, offering ALPN `h2`.
+   */
+  connect?: (done: (err: Error | null) => void) => Duplex | undefined;
+  /** `:authority` from the request's `Host` when it has one (the sidecar's service name), not the origin's host. */
+  authorityFromHost?: boolean;
 }
 
 /** One connection and its open streams (the idle timer closes it only when none are open). */
@@ -97,9 +104,16 @@ export class Http2Origin {
       exchange.fail(new errors.NotSupportedError('HTTP/2 upstreams carry no HTTP/1.1 upgrades'));
       return true;
     }
-    const entry = this.session();
+    let entry: OriginSession;
+    try {
+      entry = this.session();
+    } catch (err) {
+      exchange.fail(err as Error); // no connection could be opened (the sidecar holds no SVID)
+      return true;
+    }
     entry.open += 1;
-    exchange.start(entry.session, this.scheme, this.authority, () => {
+    const host = this.options.authorityFromHost ? hostField(opts.headers) : undefined;
+    exchange.start(entry.session, this.scheme, host ?? this.authority, () => {
       entry.open -= 1;
       if (entry.open === 0) entry.idle?.();
     });
@@ -111,6 +125,16 @@ export class Http2Origin {
     let n = 0;
     for (const entry of this.sessions) n += entry.open;
     return n;
+  }
+
+  /**
+   * Later requests go to a new connection; the current one finishes its streams and closes (the sidecar's certificate
+   * rotated: new connections present the new one).
+   */
+  retire(): void {
+    const live = this.current;
+    this.current = undefined;
+    if (live && !live.session.closed) live.session.close();
   }
 
   /** Closes every connection once its streams finish; later dispatches fail. */
@@ -132,10 +156,7 @@ export class Http2Origin {
   private session(): OriginSession {
     const live = this.current;
     if (live && !live.session.closed && !live.session.destroyed) return live;
-    const session = connect(this.origin, {
-      settings: { enablePush: false },
-      ...(this.scheme === 'https' && this.options.ca ? { ca: this.options.ca } : {}),
-    });
+    const session = this.open();
     const entry: OriginSession = { session, open: 0 };
     this.current = entry;
     this.sessions.add(entry);
@@ -179,6 +200,35 @@ export class Http2Origin {
     entry.idle();
     return entry;
   }
+
+  /** A new connection: node's, or one from `options.connect` (whose failure ends the session with its error). */
+  private open(): ClientHttp2Session {
+    const settings = { enablePush: false };
+    const make = this.options.connect;
+    if (make === undefined) {
+      return connect(this.origin, {
+        settings,
+        ...(this.scheme === 'https' && this.options.ca ? { ca: this.options.ca } : {}),
+      });
+    }
+    const opened: { session?: ClientHttp2Session; early?: Error } = {};
+    const socket = make((err) => {
+      if (err === null) return;
+      if (opened.session === undefined) opened.early = err;
+      else if (!opened.session.destroyed) opened.session.destroy(err);
+    });
+    if (socket === undefined) throw opened.early ?? new errors.SocketError(`no connection to ${this.origin}`);
+    opened.session = connect(this.origin, { settings, createConnection: () => socket });
+    return opened.session;
+  }
+}
+
+/** The `Host` of request fields given as an object, if one is there. */
+function hostField(headers: Dispatcher.DispatchOptions['headers']): string | undefined {
+  if (headers === null || headers === undefined || Array.isArray(headers) || typeof headers !== 'object')
+    return undefined;
+  const host = (headers as Record<string, unknown>).host;
+  return typeof host === 'string' && host !== '' ? host : undefined;
 }
 
 /** A response's fields without HTTP/2's pseudo-header fields (`:status`). */

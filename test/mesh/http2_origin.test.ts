@@ -1,4 +1,4 @@
-// The HTTP/2 upstream exchange (src/gateway/http2_origin.ts) driven directly, at its edges: an answer that ends before the request
+// The HTTP/2 upstream exchange (src/mesh/http2_origin.ts) driven directly, at its edges: an answer that ends before the request
 // body, a paused answer and the body timeout, timer listeners over many requests, the connect timeout, the idle timer.
 import * as grpc from '@grpc/grpc-js';
 import { once } from 'node:events';
@@ -16,9 +16,9 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Dispatcher } from 'undici';
 import { describe, expect, it } from 'vitest';
 import { upstreamFailureKind } from '../../src/core/index.js';
-import { Http2Origin } from '../../src/gateway/http2_origin.js';
-import { frame, startGrpcUpstream } from './grpc_support.js';
-import { testCertificate } from './support.js';
+import { Http2Origin } from '../../src/mesh/http2_origin.js';
+import { frame, startGrpcUpstream } from '../gateway/grpc_support.js';
+import { testCertificate } from '../gateway/support.js';
 
 describe('HTTP/2 upstream exchanges at their edges (Http2Origin driven directly)', () => {
   type Outcome = { status?: number; chunks: number; end?: IncomingHttpHeaders; error?: Error & { code?: string } };

@@ -1,0 +1,172 @@
+import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
+import {
+  constants as h2,
+  createServer,
+  type Http2ServerRequest,
+  type Http2ServerResponse,
+  type Http2Session,
+} from 'node:http2';
+import type { Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
+import type { Logger } from '../core/index.js';
+import { http1Headers } from './http2_fields.js';
+import { sendProblem } from './http_forwarding.js';
+
+/** Fields HTTP/2 forbids in an answer (RFC 9113 §8.2.2); answers made for HTTP/1.1 may carry one. */
+const CONNECTION_FIELDS = ['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade'];
+
+/** The first bytes of HTTP/2's connection preface (RFC 9113 §3.4, `PRI * HTTP/2.0…`), which no HTTP/1.1 method has. */
+const PREFACE_START = Buffer.from('PRI');
+
+/** What {@link Http2Sessions} needs. */
+export interface Http2SessionsOptions {
+  /** Receives every request, with an HTTP/1.1-shaped header view (see {@link asHttp1Exchange}). */
+  handler: (req: IncomingMessage, res: ServerResponse) => void;
+  /** Streams one connection may have open at once (SETTINGS_MAX_CONCURRENT_STREAMS). */
+  maxConcurrentStreams: number;
+  /** A connection with no open stream for this long is closed (GOAWAY). */
+  idleTimeoutMs: number;
+  logger: Logger;
+  /** Where log lines come from (`sidecar-inbound`, `sidecar-outbound`). */
+  listener: string;
+}
+
+/**
+ * HTTP/2 connections handed over by a listener that accepted them (ALPN `h2` on the mTLS listener, the h2c preface on
+ * the outbound one): a node:http2 server that never listens itself serves their streams through the same handler as
+ * HTTP/1.1 requests, each with an HTTP/1.1-shaped view. node's own defences stay on (rapid reset, settings and ping
+ * floods, header-pair count, session memory).
+ *
+ * @example
+ * const sessions = new Http2Sessions({ handler, maxConcurrentStreams: 100, idleTimeoutMs: 60_000, logger, listener });
+ * tlsServer.on('secureConnection', (s) => (s.alpnProtocol === 'h2' ? sessions.accept(s) : http1(s)));
+ */
+export class Http2Sessions {
+  private readonly server;
+  private readonly open = new Set<Http2Session>();
+  /** Set while a connection is handed over: the session made for it is tagged with it. */
+  private handing: { tag: unknown } | undefined;
+  private readonly tags = new WeakMap<Http2Session, unknown>();
+
+  constructor(private readonly options: Http2SessionsOptions) {
+    this.server = createServer(
+      { settings: { maxConcurrentStreams: options.maxConcurrentStreams, enablePush: false } },
+      (req, res) => {
+        if (asHttp1Exchange(req, res))
+          options.handler(req as unknown as IncomingMessage, res as unknown as ServerResponse);
+      },
+    );
+    // CONNECT (a tunnel; RFC 8441's extended CONNECT is not offered): node answers a bare 405 without a listener.
+    this.server.on('connect', (_req: Http2ServerRequest, res: Http2ServerResponse) =>
+      sendProblem(res as unknown as ServerResponse, 'ERR_MESH_UPGRADE_UNSUPPORTED', { detail: 'CONNECT over HTTP/2' }),
+    );
+    this.server.on('session', (session: Http2Session) => {
+      this.open.add(session);
+      if (this.handing !== undefined) this.tags.set(session, this.handing.tag);
+      session.setTimeout(options.idleTimeoutMs, () => {
+        // node's session timeout counts quiet time; a long answer in flight keeps frames moving, a silent one does not
+        if (!session.closed) session.close();
+      });
+      session.on('error', (err: NodeJS.ErrnoException) => {
+        options.logger.debug({ listener: options.listener, code: err.code }, 'HTTP/2 connection failed');
+        session.destroy();
+      });
+      session.once('close', () => this.open.delete(session));
+    });
+  }
+
+  /** Serves `socket` as an HTTP/2 connection; `tag` (the verified peer) is what {@link tagOf} returns for its requests. */
+  accept(socket: Duplex, tag?: unknown): void {
+    this.handing = { tag };
+    try {
+      this.server.emit('connection', socket);
+    } finally {
+      this.handing = undefined;
+    }
+  }
+
+  /** The tag its connection was accepted with, for a request served here (undefined for any other request). */
+  tagOf(req: IncomingMessage): unknown {
+    const stream = (req as unknown as Partial<Http2ServerRequest>).stream;
+    return stream === undefined ? undefined : this.tags.get(stream.session as Http2Session);
+  }
+
+  /** Open HTTP/2 connections. */
+  get sessions(): number {
+    return this.open.size;
+  }
+
+  /** GOAWAY on every connection: open streams finish, no new one starts. */
+  close(): void {
+    for (const session of this.open) if (!session.closed) session.close();
+  }
+
+  /** Ends every connection at once (after the grace period of a shutdown). */
+  destroy(): void {
+    for (const session of this.open) session.destroy();
+  }
+}
+
+/**
+ * Makes an HTTP/2 request look like an HTTP/1.1 one to a handler written for node:http: its fields without
+ * pseudo-header fields (`Host` from `:authority`), `res.destroyed` telling a reset stream, and `res.writeHead`
+ * dropping connection-specific fields (the stream is reset instead of a `Connection: close`). False, after a 400
+ * answer, when `Host` and `:authority` differ (RFC 9113 §8.3.1).
+ */
+export function asHttp1Exchange(req: Http2ServerRequest, res: Http2ServerResponse): boolean {
+  const stream = req.stream;
+  const headers = http1Headers(req.headers, !stream.endAfterHeaders);
+  if (headers === undefined) {
+    sendProblem(res as unknown as ServerResponse, 'ERR_HTTP_BAD_REQUEST', { detail: 'Host differs from :authority' });
+    return false;
+  }
+  Object.defineProperty(req, 'headers', { value: headers, enumerable: true, configurable: true });
+  Object.defineProperty(res, 'destroyed', { get: () => stream.destroyed, configurable: true });
+  const writeHead = res.writeHead.bind(res) as (status: number, fields?: OutgoingHttpHeaders) => Http2ServerResponse;
+  Object.defineProperty(res, 'writeHead', {
+    value: (status: number, fields?: OutgoingHttpHeaders) => writeHead(status, withoutConnectionFields(fields)),
+    configurable: true,
+  });
+  if (!stream.endAfterHeaders) {
+    // An answer given before the body was read whole (a refusal): RST_STREAM NO_ERROR asks the caller to stop
+    // sending (RFC 9113 §8.1), where HTTP/1.1 closes the connection.
+    stream.once('finish', () => {
+      if (!stream.closed && !stream.readableEnded) stream.close(h2.NGHTTP2_NO_ERROR);
+    });
+  }
+  return true;
+}
+
+function withoutConnectionFields(fields: OutgoingHttpHeaders | undefined): OutgoingHttpHeaders | undefined {
+  if (fields === undefined) return undefined;
+  let out: OutgoingHttpHeaders | undefined;
+  for (const name in fields) {
+    if (!CONNECTION_FIELDS.includes(name.toLowerCase())) continue;
+    out ??= { ...fields };
+    delete out[name];
+  }
+  return out ?? fields;
+}
+
+/**
+ * Reads the first bytes of a plain connection (accepted paused) and hands it on: to `http2` when they begin HTTP/2's
+ * connection preface (`PRI`: no HTTP/1.1 method starts so; h2c with prior knowledge, as gRPC clients speak without
+ * TLS), else to `http1`. The bytes read are put back first. A connection that closes or stalls before deciding is
+ * dropped by its own timeouts.
+ */
+export function sortByPreface(socket: Socket, http1: (s: Socket) => void, http2: (s: Socket) => void): void {
+  let seen: Buffer = Buffer.alloc(0);
+  const onReadable = () => {
+    const chunk = socket.read() as Buffer | null;
+    if (chunk === null) return;
+    seen = seen.length === 0 ? chunk : Buffer.concat([seen, chunk]);
+    const n = Math.min(seen.length, PREFACE_START.length);
+    const matches = seen.subarray(0, n).equals(PREFACE_START.subarray(0, n));
+    if (matches && n < PREFACE_START.length) return; // `P` or `PR` so far: wait for more
+    socket.off('readable', onReadable);
+    socket.unshift(seen);
+    if (matches) http2(socket);
+    else http1(socket);
+  };
+  socket.on('readable', onReadable);
+}
