@@ -10,8 +10,8 @@ import {
 import type { Server } from 'node:https';
 import type { TLSSocket } from 'node:tls';
 import { GatehouseError, randomId, type Logger } from '../core/index.js';
-import { http1Headers } from '../mesh/index.js';
-import { CONNECTION_SPECIFIC, grpcAnswerType, sendProblem } from './problem_response.js';
+import { http1Headers, withoutConnectionFields } from '../mesh/index.js';
+import { grpcAnswerType, sendProblem } from './problem_response.js';
 import type { SlowClientGuard } from './slow_clients.js';
 
 /** What {@link serveHttp2} needs. */
@@ -178,21 +178,6 @@ function onRequest(req: Http2ServerRequest, res: Http2ServerResponse, o: Http2Fr
     });
   }
   o.handler(req as unknown as IncomingMessage, res as unknown as ServerResponse);
-}
-
-/**
- * An answer's fields without the connection-specific ones: answers made for HTTP/1.1 may carry one (`Connection:
- * close` after a refusal with an unread body); on HTTP/2 the stream is reset instead, so the field is dropped.
- */
-function withoutConnectionFields(fields: OutgoingHttpHeaders | undefined): OutgoingHttpHeaders | undefined {
-  if (fields === undefined) return undefined;
-  let out: OutgoingHttpHeaders | undefined;
-  for (const name in fields) {
-    if (!CONNECTION_SPECIFIC.has(name.toLowerCase())) continue;
-    out ??= { ...fields };
-    delete out[name];
-  }
-  return out ?? fields;
 }
 
 /** gRPC calls bounded by inactivity only so far, and how to hold one to the whole request deadline instead. */

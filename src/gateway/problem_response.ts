@@ -1,5 +1,6 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import { GatehouseError, isGatehouseError } from '../core/index.js';
+import { CONNECTION_SPECIFIC } from '../mesh/index.js';
 import { grpcWebCall } from './grpc_web.js';
 import type { RequestContext } from './pipeline.js';
 
@@ -43,17 +44,6 @@ const GRPC_STATUS: Readonly<Record<number, number>> = {
   504: 14,
 };
 const GRPC_UNKNOWN = 2;
-
-/** Connection-specific fields, which HTTP/2 forbids in a response (RFC 9113 §8.2.2) and node throws on. */
-export const CONNECTION_SPECIFIC: ReadonlySet<string> = new Set([
-  'connection',
-  'keep-alive',
-  'proxy-connection',
-  'transfer-encoding',
-  'upgrade',
-  'http2-settings',
-  'te',
-]);
 
 /**
  * Whether a request is a gRPC call: `Content-Type: application/grpc`, alone or with a `+format` or parameters

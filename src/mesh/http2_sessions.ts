@@ -12,8 +12,19 @@ import type { Logger } from '../core/index.js';
 import { http1Headers } from './http2_fields.js';
 import { sendProblem } from './http_forwarding.js';
 
-/** Fields HTTP/2 forbids in an answer (RFC 9113 §8.2.2); answers made for HTTP/1.1 may carry one. */
-const CONNECTION_FIELDS = ['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade'];
+/**
+ * Connection-specific fields, which HTTP/2 forbids in a response (RFC 9113 §8.2.2) and node throws on; answers made
+ * for HTTP/1.1 (or relayed from an HTTP/1.1 hop) may carry one.
+ */
+export const CONNECTION_SPECIFIC: ReadonlySet<string> = new Set([
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'transfer-encoding',
+  'upgrade',
+  'http2-settings',
+  'te',
+]);
 
 /** The first bytes of HTTP/2's connection preface (RFC 9113 §3.4, `PRI * HTTP/2.0…`), which no HTTP/1.1 method has. */
 const PREFACE_START = Buffer.from('PRI');
@@ -137,11 +148,15 @@ export function asHttp1Exchange(req: Http2ServerRequest, res: Http2ServerRespons
   return true;
 }
 
-function withoutConnectionFields(fields: OutgoingHttpHeaders | undefined): OutgoingHttpHeaders | undefined {
+/**
+ * An answer's fields without the connection-specific ones (on HTTP/2 a stream is reset where HTTP/1.1 would send
+ * `Connection: close`), copied only when one is there.
+ */
+export function withoutConnectionFields(fields: OutgoingHttpHeaders | undefined): OutgoingHttpHeaders | undefined {
   if (fields === undefined) return undefined;
   let out: OutgoingHttpHeaders | undefined;
   for (const name in fields) {
-    if (!CONNECTION_FIELDS.includes(name.toLowerCase())) continue;
+    if (!CONNECTION_SPECIFIC.has(name.toLowerCase())) continue;
     out ??= { ...fields };
     delete out[name];
   }

@@ -1,6 +1,7 @@
 // HTTP/2 and gRPC through a pair of sidecars: the app's h2c (a grpc-js client, insecure channel) to its sidecar's
 // outbound port, HTTP/2 over mTLS (ALPN h2) between the sidecars, h2c to a grpc-js server behind the peer's sidecar.
 import * as grpc from '@grpc/grpc-js';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { connect as h2connect } from 'node:http2';
 import { connect as tlsConnect } from 'node:tls';
 import { request } from 'undici';
@@ -188,6 +189,16 @@ describe('sidecar HTTP/2 and gRPC (outbound h2c from the app, h2 between sidecar
     expect(seen).toMatchObject({ method: 'POST', url: '/items?q=1', body: '{"a":1}' });
     expect(seen.headers['x-forwarded-client-cert']).toContain(`URI=${id('frontend')}`);
     expect(seen.headers['x-forwarded-host']).toBe('plain'); // the service name the app called, as over HTTP/1.1
+    // A connection-specific field in the app's HTTP/1.1 answer is dropped on the HTTP/2 hop (node throws on it).
+    plainApp.server.prependListener('request', (req: IncomingMessage, res: ServerResponse) => {
+      if (req.url === '/h2settings') res.setHeader('HTTP2-Settings', 'AAMAAABkAAQAAP__');
+    });
+    const odd = await request(`http://127.0.0.1:${frontend.outboundAddress!.port}/h2settings`, {
+      headers: { host: 'plain' },
+    });
+    expect(odd.statusCode).toBe(200);
+    expect(((await odd.body.json()) as { url: string }).url).toBe('/h2settings');
+    expect(odd.headers['http2-settings']).toBeUndefined();
   });
 
   it('refuses a gRPC call to an HTTP/1.1 hop with ERR_MESH_GRPC_NEEDS_HTTP2 (outbound upstream, inbound app)', async () => {
