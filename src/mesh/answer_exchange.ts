@@ -39,6 +39,14 @@ export function grpcStatusAsHttp(code: number): number {
   return GRPC_AS_HTTP[code] ?? 500;
 }
 
+/** The next hop's answer cannot be relayed in the caller's protocol (a 502: the next hop's fault). */
+export class UnrelayableAnswer extends Error {
+  constructor(why: string) {
+    super(`the answer cannot be relayed to the caller: ${why}`);
+    this.name = 'UnrelayableAnswer';
+  }
+}
+
 const EXCHANGE = Symbol('gatehouse.exchange');
 type Tagged = ServerResponse & { [EXCHANGE]?: AnswerExchange };
 
@@ -108,10 +116,16 @@ export class AnswerExchange implements Dispatcher.DispatchHandler {
     }
   }
 
-  onResponseStart(_controller: Dispatcher.DispatchController, statusCode: number, headers: IncomingHttpHeaders): void {
+  onResponseStart(controller: Dispatcher.DispatchController, statusCode: number, headers: IncomingHttpHeaders): void {
     if (statusCode < 200) return;
     this.status = statusCode;
-    this.res.writeHead(statusCode, this.answerHeaders(headers));
+    try {
+      this.res.writeHead(statusCode, this.answerHeaders(headers));
+    } catch (err) {
+      // An answer the caller's protocol cannot carry (on HTTP/2: a status past 599, a repeated single-value field):
+      // nothing was written; the exchange fails as a bad answer of the next hop (a 502 to the caller).
+      controller.abort(new UnrelayableAnswer((err as Error).message));
+    }
   }
 
   onRequestUpgrade(
@@ -138,8 +152,15 @@ export class AnswerExchange implements Dispatcher.DispatchHandler {
   onResponseEnd(_controller: Dispatcher.DispatchController, trailers?: IncomingHttpHeaders): void {
     // Trailers reach an HTTP/2 caller always, an HTTP/1.1 one on a chunked answer (node drops them otherwise).
     const relayed = relayedTrailers(trailers);
-    if (relayed) this.res.addTrailers(relayed);
-    this.res.end();
+    try {
+      if (relayed) this.res.addTrailers(relayed);
+      this.res.end();
+    } catch (err) {
+      // A trailer section node refuses to send: the answer is cut (its status may be in the trailers).
+      this.res.destroy();
+      this.settle({ error: new UnrelayableAnswer((err as Error).message), clientGone: false });
+      return;
+    }
     this.settle({ status: this.outcomeStatus(this.status, trailers) });
   }
 

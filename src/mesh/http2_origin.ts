@@ -328,13 +328,13 @@ class Http2Exchange implements Dispatcher.DispatchController {
           (isTrailerField(name) && name !== 'date' ? trailing : head)[name] = value;
         }
         this.trailers = trailing;
-        this.handler.onResponseStart?.(this, status, head, '');
+        this.guarded(() => this.handler.onResponseStart?.(this, status, head, ''));
         return;
       }
-      this.handler.onResponseStart?.(this, status, withoutPseudo(fields), '');
+      this.guarded(() => this.handler.onResponseStart?.(this, status, withoutPseudo(fields), ''));
     });
     stream.on('data', (chunk: Buffer) => {
-      if (!this.finished) this.handler.onResponseData?.(this, chunk);
+      if (!this.finished) this.guarded(() => this.handler.onResponseData?.(this, chunk));
     });
     stream.once('trailers', (fields: Http2Headers) => {
       this.trailers = withoutPseudo(fields);
@@ -350,7 +350,8 @@ class Http2Exchange implements Dispatcher.DispatchController {
         this.body?.unpipe();
         stream.close(NGHTTP2_NO_ERROR);
       }
-      this.handler.onResponseEnd?.(this, this.trailers);
+      const trailers = this.trailers;
+      this.guarded(() => this.handler.onResponseEnd?.(this, trailers), true);
     });
     stream.on('timeout', () => this.fail(new errors.BodyTimeoutError()));
     if (this.wasPaused) stream.pause();
@@ -364,6 +365,19 @@ class Http2Exchange implements Dispatcher.DispatchController {
    */
   private armInactivity(stream: ClientHttp2Stream): void {
     stream.setTimeout(this.opts.bodyTimeout ?? 300_000);
+  }
+
+  /**
+   * Runs a handler call from a stream event: a throw there (an answer the handler cannot relay) would end the process,
+   * so it fails the exchange instead (`ended`: the exchange was already marked finished, at the stream's end).
+   */
+  private guarded(call: () => void, ended = false): void {
+    try {
+      call();
+    } catch (err) {
+      if (ended) this.finished = false;
+      this.fail(err instanceof Error ? err : new Error(String(err)));
+    }
   }
 
   /** Ends the exchange with `err` (once): the stream is cancelled, the body no longer read, the handler told. */

@@ -29,6 +29,9 @@ export const CONNECTION_SPECIFIC: ReadonlySet<string> = new Set([
 /** The first bytes of HTTP/2's connection preface (RFC 9113 §3.4, `PRI * HTTP/2.0…`), which no HTTP/1.1 method has. */
 const PREFACE_START = Buffer.from('PRI');
 
+/** Time a new plain connection has for its first bytes (node:http's default headersTimeout is 60 s; 10 s here). */
+const SORT_TIMEOUT_MS = 10_000;
+
 /** What {@link Http2Sessions} needs. */
 export interface Http2SessionsOptions {
   /** Receives every request, with an HTTP/1.1-shaped header view (see {@link asHttp1Exchange}). */
@@ -58,6 +61,7 @@ export class Http2Sessions {
   /** Set while a connection is handed over: the session made for it is tagged with it. */
   private handing: { tag: unknown } | undefined;
   private readonly tags = new WeakMap<Http2Session, unknown>();
+  private closing = false;
 
   constructor(private readonly options: Http2SessionsOptions) {
     this.server = createServer(
@@ -73,6 +77,7 @@ export class Http2Sessions {
     );
     this.server.on('session', (session: Http2Session) => {
       this.open.add(session);
+      if (this.closing) session.close(); // handed over after close(): no stream starts on it
       if (this.handing !== undefined) this.tags.set(session, this.handing.tag);
       session.setTimeout(options.idleTimeoutMs, () => {
         // node's session timeout counts quiet time; a long answer in flight keeps frames moving, a silent one does not
@@ -109,6 +114,7 @@ export class Http2Sessions {
 
   /** GOAWAY on every connection: open streams finish, no new one starts. */
   close(): void {
+    this.closing = true;
     for (const session of this.open) if (!session.closed) session.close();
   }
 
@@ -166,11 +172,13 @@ export function withoutConnectionFields(fields: OutgoingHttpHeaders | undefined)
 /**
  * Reads the first bytes of a plain connection (accepted paused) and hands it on: to `http2` when they begin HTTP/2's
  * connection preface (`PRI`: no HTTP/1.1 method starts so; h2c with prior knowledge, as gRPC clients speak without
- * TLS), else to `http1`. The bytes read are put back first. A connection that closes or stalls before deciding is
- * dropped by its own timeouts.
+ * TLS), else to `http1`. The bytes read are put back first. A connection that has not sent enough to decide within
+ * 10 s is closed.
  */
 export function sortByPreface(socket: Socket, http1: (s: Socket) => void, http2: (s: Socket) => void): void {
   let seen: Buffer = Buffer.alloc(0);
+  // A connection that sends nothing, or `P` and stalls, is not kept: the servers' own timeouts start only once sorted.
+  socket.setTimeout(SORT_TIMEOUT_MS, () => socket.destroy());
   const onReadable = () => {
     const chunk = socket.read() as Buffer | null;
     if (chunk === null) return;
@@ -179,6 +187,7 @@ export function sortByPreface(socket: Socket, http1: (s: Socket) => void, http2:
     const matches = seen.subarray(0, n).equals(PREFACE_START.subarray(0, n));
     if (matches && n < PREFACE_START.length) return; // `P` or `PR` so far: wait for more
     socket.off('readable', onReadable);
+    socket.setTimeout(0);
     socket.unshift(seen);
     if (matches) http2(socket);
     else http1(socket);

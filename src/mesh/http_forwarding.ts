@@ -29,6 +29,8 @@ const HOP_BY_HOP = new Set([
   'trailer',
   'transfer-encoding',
   'upgrade',
+  // HTTP/1.1's upgrade-to-h2c field; node throws on it in an HTTP/2 message (and in a trailer section).
+  'http2-settings',
   'host',
   // Answered by Node's server itself (100 Continue; 417 for any other expectation), never forwarded: undici refuses
   // to send it, which failed every upload curl makes with `Expect: 100-continue` (bodies over 1 MB) as a 502.
@@ -290,4 +292,23 @@ export function relayBody(body: Readable, res: ServerResponse, done: (outcome: R
 export function isGrpc(req: IncomingMessage): boolean {
   const type = req.headers['content-type'];
   return type !== undefined && /^application\/grpc(?:$|[+;])/i.test(type);
+}
+
+/**
+ * Writes the head of a next hop's answer (its fields less the hop-by-hop ones) to the caller: false, with nothing
+ * written and the answer's body discarded, when the caller's protocol cannot carry it (node throws on HTTP/2 for a
+ * status past 599 or a repeated single-value field, which HTTP/1.1 and undici accept).
+ */
+export function writeAnswerHead(
+  res: ServerResponse,
+  answer: { statusCode: number; headers: IncomingHttpHeaders; body: Readable },
+): boolean {
+  try {
+    res.writeHead(answer.statusCode, responseHeaders(answer.headers));
+    return true;
+  } catch {
+    answer.body.on('error', () => {}); // undici's body emits its AbortError on destroy
+    answer.body.destroy();
+    return false;
+  }
 }

@@ -8,9 +8,9 @@ import {
   MESH_REQUEST_TIMEOUT_MS,
   normalizedTarget,
   relayBody,
-  responseHeaders,
   sendProblem,
   wantsUpgrade,
+  writeAnswerHead,
   XFCC_HEADER,
   xfccValue,
 } from './http_forwarding.js';
@@ -298,7 +298,13 @@ export class Inbound {
         headersTimeout: timeout,
         bodyTimeout: timeout,
       });
-      res.writeHead(upstream.statusCode, responseHeaders(upstream.headers));
+      if (!writeAnswerHead(res, upstream)) {
+        // An answer the caller's protocol cannot carry (HTTP/2: a status past 599, a repeated single-value field).
+        this.stats.appFailed++;
+        logger.warn({ method, path, status: upstream.statusCode }, 'local app answer cannot be relayed');
+        sendProblem(res, 'ERR_MESH_UPSTREAM_FAILED', { detail: 'the answer of the local app cannot be relayed' });
+        return;
+      }
       this.stats.forwarded++;
       relayBody(upstream.body, res, (outcome) => {
         if (outcome.ok || outcome.clientGone) return;

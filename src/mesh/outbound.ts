@@ -16,9 +16,9 @@ import {
   MESH_REQUEST_TIMEOUT_MS,
   refuseTunnel,
   relayBody,
-  responseHeaders,
   sendProblem,
   wantsUpgrade,
+  writeAnswerHead,
 } from './http_forwarding.js';
 import type { IdentitySource } from './identity_source.js';
 import type { UpstreamBreakers } from './limits.js';
@@ -127,6 +127,9 @@ export class Outbound {
         listener: 'sidecar-outbound',
       });
       this.http2 = http2;
+      // The HTTP/1.1 server never listens itself: node starts its connection tracking (closeIdleConnections,
+      // closeAllConnections, the headers and request timeouts) on 'listening', so it is told it listens.
+      this.server.emit('listening');
       this.front = createNetServer({ pauseOnConnect: true }, (socket) => {
         this.sorted.add(socket);
         socket.once('close', () => this.sorted.delete(socket));
@@ -184,6 +187,7 @@ export class Outbound {
     this.server.closeAllConnections();
     this.http2?.destroy();
     for (const socket of this.sorted) socket.destroy();
+    if (this.front) this.server.close(); // stops the connection checks started for it
     await done;
     await this.pools.destroy();
   }
@@ -338,6 +342,16 @@ export class Outbound {
         // old one is closing) or removed the upstream (the app gets the last failure).
         const pool = attempt === 0 ? entry.pool : this.pools.get(name)?.pool;
         if (!(pool instanceof Pool)) {
+          if (pool !== undefined) {
+            // A reload during the backoff made the upstream speak HTTP/2: this request's body was for HTTP/1.1.
+            permit.release();
+            this.requests.failed++;
+            sendProblem(res, 'ERR_MESH_UPSTREAM_FAILED', {
+              upstream: name,
+              detail: 'its protocol changed by a reload',
+            });
+            return;
+          }
           permit.release();
           this.requests.unknownService++;
           sendProblem(res, 'ERR_MESH_UNKNOWN_SERVICE', { detail: `upstream ${name} was removed by a reload` });
@@ -390,8 +404,15 @@ export class Outbound {
           return;
         }
         const failedStatus = FAILURE_STATUSES.has(upstream.statusCode);
+        if (!writeAnswerHead(res, upstream)) {
+          // An answer the app's protocol cannot carry (HTTP/2: a status past 599, a repeated single-value field).
+          permit.done(false);
+          this.requests.failed++;
+          logger.warn({ upstream: name, status: upstream.statusCode }, 'upstream sidecar answer cannot be relayed');
+          sendProblem(res, 'ERR_MESH_UPSTREAM_FAILED', { upstream: name, detail: 'its answer cannot be relayed' });
+          return;
+        }
         this.requests.forwarded++;
-        res.writeHead(upstream.statusCode, responseHeaders(upstream.headers));
         // The breaker hears of the exchange once the whole answer went through (as the gateway's does).
         relayBody(upstream.body, res, (outcome) => {
           if (outcome.ok) return permit.done(!failedStatus);

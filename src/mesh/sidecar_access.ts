@@ -44,11 +44,17 @@ export function logAccess(
 ): void {
   if (access === undefined) return;
   const started = access.clock.now();
-  const socket = req.socket;
+  // On HTTP/2, `req.socket` is node's proxy: a listener added through it lands on the stream, and one removed through
+  // it is looked for on the connection's socket. The stream's own events serve there instead (one line either way).
+  const stream = (req as unknown as { stream?: { once(e: 'close', f: () => void): void } }).stream;
+  const socket = stream === undefined ? req.socket : undefined;
+  let written = false;
   const write = () => {
+    if (written) return;
+    written = true;
     res.removeListener('finish', write);
     res.removeListener('close', write);
-    socket.removeListener('close', write);
+    socket?.removeListener('close', write);
     const url = req.url ?? '/';
     const query = url.indexOf('?');
     const entry: SidecarAccessEntry = {
@@ -69,5 +75,6 @@ export function logAccess(
   };
   res.once('finish', write);
   res.once('close', write);
-  socket.once('close', write);
+  if (socket !== undefined) socket.once('close', write);
+  else stream?.once('close', write);
 }

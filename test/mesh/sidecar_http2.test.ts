@@ -4,8 +4,10 @@ import * as grpc from '@grpc/grpc-js';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { connect as h2connect } from 'node:http2';
 import { connect as tlsConnect } from 'node:tls';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { MemoryLogger } from '../../src/core/index.js';
 import type { Sidecar } from '../../src/mesh/index.js';
 import { OrdersClient, json, parse, startGrpcUpstream, unary, type Client } from '../gateway/grpc_support.js';
 import { echoApp, closeServer, frontendOnly, id, meshCa, sidecarFor } from './helpers.js';
@@ -19,6 +21,8 @@ describe('sidecar HTTP/2 and gRPC (outbound h2c from the app, h2 between sidecar
   let clients: Client[] = [];
   let plainApp: Awaited<ReturnType<typeof echoApp>>;
   let httpBackend: Sidecar;
+  let frontendLog: MemoryLogger;
+  let ca: Awaited<ReturnType<typeof meshCa>>['client'];
 
   const through = (sidecar: Sidecar, service: string): Client => {
     const c = new OrdersClient(`127.0.0.1:${sidecar.outboundAddress!.port}`, grpc.credentials.createInsecure(), {
@@ -33,6 +37,7 @@ describe('sidecar HTTP/2 and gRPC (outbound h2c from the app, h2 between sidecar
 
   beforeAll(async () => {
     const { client } = await meshCa();
+    ca = client;
     upstream = await startGrpcUpstream();
     cleanups.push(() => upstream.close());
     ({ sidecar: backend } = await sidecarFor(client, 'backend', upstream.url.replace('http://', ''), {
@@ -60,7 +65,7 @@ describe('sidecar HTTP/2 and gRPC (outbound h2c from the app, h2 between sidecar
         spiffeId: name.startsWith('plain') ? id('plain') : id('backend'),
         protocol: name === 'plain1' ? ('http1' as const) : ('h2' as const),
       }));
-    ({ sidecar: frontend } = await sidecarFor(client, 'frontend', '127.0.0.1:9', {
+    ({ sidecar: frontend, logger: frontendLog } = await sidecarFor(client, 'frontend', '127.0.0.1:9', {
       outbound: {
         host: '127.0.0.1',
         port: 0,
@@ -224,6 +229,65 @@ describe('sidecar HTTP/2 and gRPC (outbound h2c from the app, h2 between sidecar
     expect(wrong.error?.code).toBe(grpc.status.UNAVAILABLE); // HTTP 502: our server-identity check refused the peer
     expect(wrong.error?.details).toContain('502');
     expect(frontend.stats().outboundRequests!.failed).toBe(failedBefore + 1);
+  });
+
+  it('answers 502 for an answer HTTP/2 cannot carry (status 600), on both sides, and keeps serving', async () => {
+    const h2c = h2connect(`http://127.0.0.1:${frontend.outboundAddress!.port}`);
+    h2c.on('error', () => {});
+    const ask = (authority: string, path: string) =>
+      new Promise<{ status: number; body: string }>((resolve, reject) => {
+        const req = h2c.request({ ':path': path, ':authority': authority });
+        let body = '';
+        req.setEncoding('utf8');
+        req.on('response', (h) => {
+          req.on('data', (c: string) => (body += c));
+          req.on('end', () => resolve({ status: Number(h[':status']), body }));
+        });
+        req.on('error', reject);
+        req.end();
+      });
+    try {
+      // app over h2c → outbound → HTTP/1.1 upstream whose app answers 600: refused at the outbound side
+      const viaHttp1 = await ask('plain1', '/odd?status=600');
+      expect(viaHttp1.status).toBe(502);
+      expect(JSON.parse(viaHttp1.body).code).toBe('ERR_MESH_UPSTREAM_FAILED');
+      // HTTP/1.1 caller → outbound → h2 upstream → inbound (HTTP/2 stream) → app answering 600: refused inbound
+      const viaH2 = await request(`http://127.0.0.1:${frontend.outboundAddress!.port}/odd?status=600`, {
+        headers: { host: 'plain' },
+      });
+      expect(viaH2.statusCode).toBe(502);
+      expect(((await viaH2.body.json()) as { code: string }).code).toBe('ERR_MESH_UPSTREAM_FAILED');
+      // Both sidecars go on serving, and the upstream's breaker was told (no trial slot kept).
+      expect((await ask('plain1', '/fine')).status).toBe(200);
+      expect(breakerOf(frontend, 'plain1')).toBe('closed');
+      // `plain`'s second 502 in a row (the gRPC refusal above was its first) opened its breaker (2 failures).
+      expect(breakerOf(frontend, 'plain')).toBe('open');
+    } finally {
+      h2c.destroy();
+    }
+  });
+
+  it('writes one access line per HTTP/2 request', async () => {
+    const lines = () => frontendLog.lines.filter((l) => l.log === 'access' && l.path === '/test.Orders/Echo').length;
+    const before = lines();
+    await unary(through(frontend, 'backend'), 'echo', {});
+    await sleep(50); // the stream's close comes after the answer's end
+    expect(lines() - before).toBe(1);
+  });
+
+  it('stops without waiting out the drain for an idle HTTP/1.1 keep-alive connection on the h2c-enabled port', async () => {
+    const { sidecar: side } = await sidecarFor(ca, 'stopper', '127.0.0.1:9', {
+      outbound: { host: '127.0.0.1', port: 0, http2: true, upstreams: [] },
+      drainMs: 30_000,
+    });
+    const res = await request(`http://127.0.0.1:${side.outboundAddress!.port}/x`, { headers: { host: 'none' } });
+    expect(res.statusCode).toBe(404); // ERR_MESH_UNKNOWN_SERVICE; the connection stays open, idle
+    await res.body.dump();
+    const outcome = await Promise.race([
+      side.stop().then(() => 'stopped'),
+      sleep(20_000).then(() => 'still draining after 20 s'),
+    ]);
+    expect(outcome).toBe('stopped');
   });
 
   it('opens a new HTTP/2 connection with the new certificate after a renewal; the calls go on', async () => {
