@@ -111,6 +111,35 @@ export function gatewaySection() {
         "Replaces the matched `pathPrefix` in the path sent upstream, one slash where they join (Envoy's prefix_rewrite; `/` strips the prefix as Kong's strip_path); the upstream gets the original prefix in X-Forwarded-Prefix. Unset: the path is sent as routed.",
       ),
     upstream: z.string().describe('Name of the upstream requests go to.'),
+    canary: z
+      .strictObject({
+        upstream: z.string().describe('Name of the upstream the canary share goes to (the new version).'),
+        percent: z
+          .number()
+          .min(0)
+          .max(100)
+          .describe('Share of requests sent to the canary, 0–100 (two decimals count: 0.25 is one in 400).'),
+        hashOn: z
+          .enum(['none', 'client', 'address'])
+          .default('none')
+          .describe(
+            '`none`: each request drawn at random; `client`: the authenticated caller (API key id, else client id, else subject; the address for an anonymous call) decides, so one caller stays on one side; `address`: the client address decides.',
+          ),
+        header: z
+          .strictObject({
+            name: z
+              .string()
+              .regex(/^[a-z0-9-]+$/, 'expected a lowercase field name')
+              .describe('Request field name.'),
+            value: z.string().min(1).describe('Its value, compared exactly.'),
+          })
+          .optional()
+          .describe('Requests carrying this field with this value always go to the canary (testers, smoke tests).'),
+      })
+      .optional()
+      .describe(
+        'Canary release (Kong\'s canary plugin, Envoy\'s weighted clusters): `percent` of the requests go to `canary.upstream` instead of `upstream`, both speaking the same protocol (docs/gateway.md "Canary releases"). Reloadable: raise the percent, then swap `upstream`.',
+      ),
     auth: z
       .strictObject({
         kind: z.enum(['none', 'jwt', 'api_key']).default('none').describe('How callers authenticate.'),

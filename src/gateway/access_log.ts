@@ -9,6 +9,8 @@ export interface AccessEntry {
   client_ip: string;
   /** From handing the request to the upstream to the end of its answer (nginx's `$upstream_response_time`, in ms). */
   upstream_ms?: number;
+  /** On a route with a canary: the upstream drawn for the request (the primary or the canary). */
+  upstream?: string;
   /** The client's User-Agent, at most 256 characters. */
   user_agent?: string;
   sub?: string;

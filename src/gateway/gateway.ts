@@ -5,6 +5,7 @@ import type { Clock, Logger, Tunnels } from '../core/index.js';
 import { declaresBody, upgradeResponse, wantsUpgrade } from '../mesh/index.js';
 import { MemoryLimiterStore, type LimiterStore } from '../ratelimit/index.js';
 import { limitBodySize } from './body_limit.js';
+import { upstreamOf } from './request_routing.js';
 import { authorize, refuseAllAuthenticator, type Authenticator } from './authenticator.js';
 import { credentialWithholding, upstreamRequestHeaders, warnForwardedTokens } from './forwarded_headers.js';
 import type { GatewayConfig } from './gateway_config.js';
@@ -254,6 +255,7 @@ export class Gateway {
       responseHeaders: undefined,
       permit: undefined,
       grpcStatus: undefined,
+      upstream: undefined,
       answered: false,
     };
     let pending: void | Promise<void> = undefined;
@@ -296,7 +298,7 @@ export class Gateway {
   }
 
   private shed(ctx: RequestContext): void | Promise<void> {
-    const admitted = ctx.route!.upstream.admit();
+    const admitted = upstreamOf(ctx, this.metrics).admit();
     if (admitted instanceof Promise) {
       return admitted.then((permit) => {
         ctx.permit = permit;
@@ -328,7 +330,7 @@ export class Gateway {
       headers['content-type'] = web.upstreamType;
       if (web.text) delete headers['content-length'];
     }
-    return route.upstream.send(
+    return upstreamOf(ctx, this.metrics).send(
       {
         req: ctx.req,
         res: ctx.res,

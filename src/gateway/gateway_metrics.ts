@@ -90,6 +90,12 @@ export class GatewayMetrics {
     labelNames: ['route', 'outcome'] as const,
     registers: [this.registry],
   });
+  readonly canaryRouted = new Counter({
+    name: 'gatehouse_gateway_canary_routed_total',
+    help: 'Requests of routes with a canary, by route and the upstream chosen (the primary or the canary).',
+    labelNames: ['route', 'upstream'] as const,
+    registers: [this.registry],
+  });
   readonly shadowLimited = new Counter({
     name: 'gatehouse_gateway_shadow_limited_total',
     help: 'Requests over a shadow-mode limit (admitted anyway), by route and limit.',

@@ -1,5 +1,6 @@
 import { GatehouseError, type Clock, type Logger } from '../core/index.js';
 import { ClientAddresses } from './client_address.js';
+import { CanarySplit } from './canary_split.js';
 import { CorsPolicy } from './cors_policy.js';
 import { HeaderRules } from './header_rules.js';
 import { SourceAccess } from './source_access.js';
@@ -16,6 +17,8 @@ export interface CompiledRoute {
   config: RouteConfig;
   limits: RouteLimits;
   upstream: Upstream;
+  /** The route's canary (undefined: every request goes to {@link upstream}). */
+  canary: CanarySplit | undefined;
   /** The route's CORS policy (undefined: the gateway does no CORS on it). */
   cors: CorsPolicy | undefined;
   /** The route's source address lists (undefined: any address). */
@@ -61,6 +64,19 @@ export function buildGatewayState(
   for (const [i, r] of config.routes.entries()) {
     if (!names.has(r.upstream)) {
       throw invalid(`routes.${i}.upstream`, `route ${r.name} names unknown upstream ${r.upstream}`);
+    }
+    if (r.canary !== undefined) {
+      const c = r.canary.upstream;
+      if (!names.has(c)) throw invalid(`routes.${i}.canary.upstream`, `route ${r.name} names unknown upstream ${c}`);
+      if (c === r.upstream) {
+        throw invalid(`routes.${i}.canary.upstream`, `route ${r.name} names its own upstream ${c} as its canary`);
+      }
+      if (http2.has(c) !== http2.has(r.upstream)) {
+        throw invalid(
+          `routes.${i}.canary.upstream`,
+          `route ${r.name} splits between ${r.upstream} and ${c}, which speak different protocols (HTTP/1.1 and HTTP/2): a canary must speak its primary's`,
+        );
+      }
     }
     if (r.websocket && http2.has(r.upstream)) {
       throw invalid(
@@ -118,6 +134,10 @@ export function buildGatewayState(
       config: route,
       limits: limits.get(route.name) as RouteLimits,
       upstream: upstreams.get(route.upstream) as Upstream,
+      canary:
+        route.canary === undefined
+          ? undefined
+          : new CanarySplit(upstreams.get(route.canary.upstream) as Upstream, route.canary),
       sources: sources.get(route.name),
       headers: HeaderRules.of(route.headers),
       cors:

@@ -2,6 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { BreakerPermit } from '../ratelimit/index.js';
 import type { GatewayPrincipal } from './authenticator.js';
 import type { CompiledRoute } from './gateway_state.js';
+import type { Upstream } from './upstream.js';
 
 /**
  * The fixed stages of a gateway request, in order (docs/gateway.md draws them). `waf` and `cache` are named slots
@@ -51,6 +52,10 @@ export interface RequestContext {
   hsts: string | undefined;
   /** Headers added to the final response (RateLimit, ...). */
   responseHeaders: Record<string, string> | undefined;
+  /**
+   * The upstream the request goes to, once drawn (`upstreamOf` in canary_split.ts): the route's, or its canary's.
+   */
+  upstream: Upstream | undefined;
   /** The breaker permit of the shedding stage, consumed by the proxy stage. */
   permit: BreakerPermit | undefined;
   /** A gRPC call's status: the gateway's refusal (a Trailers-Only answer) or the upstream's trailer (`grpc_status`). */

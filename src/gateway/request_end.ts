@@ -64,7 +64,7 @@ export class RequestEnd {
     if (shed !== undefined && ctx.route !== undefined) {
       // A flood of refusals must not become a flood of log lines: one line per upstream and reason per second.
       this.shedLog.refused({
-        upstream: ctx.route.upstream.name,
+        upstream: (ctx.upstream ?? ctx.route.upstream).name,
         reason: shed,
         route: ctx.route.config.name,
         code: (err as GatehouseError).code,
@@ -110,6 +110,7 @@ export class RequestEnd {
       client_ip: ctx.clientIp,
     };
     if (ctx.upstreamStartedAt !== undefined) entry.upstream_ms = now - ctx.upstreamStartedAt;
+    if (ctx.upstream !== undefined && ctx.route?.canary !== undefined) entry.upstream = ctx.upstream.name;
     const agent = ctx.req.headers['user-agent'];
     if (agent !== undefined) entry.user_agent = agent.length > USER_AGENT_MAX ? agent.slice(0, USER_AGENT_MAX) : agent;
     if (ctx.req.httpVersion === '2.0') entry.http_version = '2.0';

@@ -1,6 +1,8 @@
 import { GatehouseError, normalizeRequestTarget, randomId, REQUEST_TARGET_RULE } from '../core/index.js';
 import { wantsUpgrade } from '../mesh/index.js';
 import type { GatewayState } from './gateway_state.js';
+import type { GatewayMetrics } from './gateway_metrics.js';
+import type { Upstream } from './upstream.js';
 import type { RequestContext } from './pipeline.js';
 import { rewritePrefix } from './prefix_rewrite.js';
 import { hostOf, repeatsHost } from './route_table.js';
@@ -53,4 +55,19 @@ export function routePlainRequest(ctx: RequestContext, state: GatewayState): voi
   if (ctx.req.headers.upgrade !== undefined && wantsUpgrade(ctx.req)) {
     throw new GatehouseError('ERR_GATEWAY_UPGRADE_UNSUPPORTED');
   }
+}
+
+/**
+ * The upstream a request goes to: its route's, or the route's canary (drawn once per request, on first use: after
+ * authentication, which `hashOn: client` needs), counted in `canary_routed_total`.
+ */
+export function upstreamOf(ctx: RequestContext, metrics: GatewayMetrics): Upstream {
+  if (ctx.upstream !== undefined) return ctx.upstream;
+  const route = ctx.route!;
+  const canary = route.canary;
+  const chosen =
+    canary === undefined ? route.upstream : canary.choose(route.upstream, ctx.req.headers, ctx.principal, ctx.clientIp);
+  if (canary !== undefined) metrics.canaryRouted.labels(route.config.name, chosen.name).inc();
+  ctx.upstream = chosen;
+  return chosen;
 }

@@ -1,6 +1,7 @@
 import { GatehouseError, type Clock, type Tunnels } from '../core/index.js';
 import { declaresBody, offersWebSocket, wantsUpgrade } from '../mesh/index.js';
 import type { GatewayMetrics } from './gateway_metrics.js';
+import { upstreamOf } from './request_routing.js';
 import type { RequestContext, StageRun } from './pipeline.js';
 import { switchingProtocols } from './websocket_handshake.js';
 
@@ -58,7 +59,7 @@ export function createWebSocketStages(o: WebSocketStageOptions): {
   };
 
   const shedding = (ctx: RequestContext): void | Promise<void> => {
-    const upstream = ctx.route!.upstream;
+    const upstream = upstreamOf(ctx, o.metrics);
     o.tunnels.reserve(upstream.name, upstream.tunnels.max);
     const giveBack = (err: unknown) => {
       o.tunnels.release(upstream.name);
@@ -73,7 +74,7 @@ export function createWebSocketStages(o: WebSocketStageOptions): {
   };
 
   const proxy = async (ctx: RequestContext): Promise<void> => {
-    const upstream = ctx.route!.upstream;
+    const upstream = upstreamOf(ctx, o.metrics);
     ctx.upstreamStartedAt = o.clock.now();
     let upgraded: Awaited<ReturnType<typeof upstream.upgrade>>;
     try {

@@ -2,6 +2,7 @@ import type { OutgoingHttpHeaders } from 'node:http';
 import { Counter } from 'prom-client';
 import { GatehouseError, type Clock, type Logger } from '../../core/index.js';
 import type { GatewayMetrics } from '../gateway_metrics.js';
+import { upstreamOf } from '../request_routing.js';
 import type { RequestContext, StageRun } from '../pipeline.js';
 import { byteRange, WHOLE_RANGE } from './byte_range.js';
 import { parseCacheControl, storePolicy } from './cache_control.js';
@@ -137,7 +138,7 @@ export function createCacheStage(o: CacheStageOptions): StageRun {
     const sent = upstreamHeaders(ctx, stored);
     let fetched: FetchedResponse;
     try {
-      fetched = await fetchForCache(ctx.route!.upstream, url, sent, ctx.requestId, o.maxObjectSize);
+      fetched = await fetchForCache(upstreamOf(ctx, o.metrics), url, sent, ctx.requestId, o.maxObjectSize);
     } catch (err) {
       if (stored && o.cache.usableOnError(stored)) return { response: stored, outcome: 'stale_if_error' as const };
       throw err;
