@@ -269,7 +269,20 @@ export function gatewaySection() {
           path: z
             .string()
             .regex(/^\/[^\s]*$/, 'expected a request target starting with /, e.g. /healthz')
-            .describe('Request target of the check (`GET`); 2xx or 3xx within `timeout` is a success.'),
+            .optional()
+            .describe('Request target of an HTTP check (`GET`); 2xx or 3xx within `timeout` is a success.'),
+          grpc: z
+            .strictObject({
+              service: z
+                .string()
+                .max(127)
+                .default('')
+                .describe('The service asked about (`HealthCheckRequest.service`); empty: the server as a whole.'),
+            })
+            .optional()
+            .describe(
+              "A gRPC check instead (`h2c` and `h2` upstreams): grpc.health.v1.Health/Check, a success when the answer is SERVING (Envoy's grpc_health_check).",
+            ),
           interval: positive(duration('10s', 'Time between two checks of a host.')),
           timeout: positive(duration('2s', 'Time a host has to answer a check.')),
           healthyThreshold: z
@@ -287,7 +300,7 @@ export function gatewaySection() {
         })
         .optional()
         .describe(
-          'Active health checks of each host (`http/1.1` upstreams; docs/gateway.md "Health checks"). Unset: hosts leave the rotation only through outlier ejection.',
+          'Active health checks of each host: an HTTP GET of `path`, or the gRPC health protocol (`grpc`, HTTP/2 upstreams); docs/gateway.md "Health checks". Unset: hosts leave the rotation only through outlier ejection.',
         ),
       retries: retrySettings(1, 'Retries of failed attempts on the next host (docs/gateway.md "Retries").'),
       tunnels: tunnelSettings({
@@ -297,11 +310,19 @@ export function gatewaySection() {
       }),
     })
     .superRefine((u, ctx) => {
-      if (u.healthCheck !== undefined && u.protocol !== 'http/1.1') {
+      const check = u.healthCheck;
+      if (check !== undefined && (check.path === undefined) === (check.grpc === undefined)) {
         ctx.addIssue({
           code: 'custom',
           path: ['healthCheck'],
-          message: 'health checks are HTTP/1.1 GETs: an h2c or h2 (gRPC) upstream is watched by outlier ejection',
+          message: 'a health check has either `path` (an HTTP GET) or `grpc` (the gRPC health protocol), not both',
+        });
+      }
+      if (check?.grpc !== undefined && u.protocol === 'http/1.1') {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['healthCheck', 'grpc'],
+          message: 'gRPC health checks need an HTTP/2 upstream (protocol h2c or h2)',
         });
       }
       if (u.healthCheck !== undefined && u.healthCheck.timeout > u.healthCheck.interval) {

@@ -1,4 +1,3 @@
-import { Client, type Dispatcher } from 'undici';
 import type { Logger } from '../core/index.js';
 import type { UpstreamConfig } from './gateway_config.js';
 import type { GatewayMetrics } from './gateway_metrics.js';
@@ -18,8 +17,32 @@ export interface CheckedHost {
   open: () => CheckDispatcher;
 }
 
-/** What a check needs of its dispatcher. */
-export type CheckDispatcher = Pick<Dispatcher, 'request' | 'destroy'>;
+/** One check request. */
+export interface CheckRequest {
+  method: 'GET' | 'POST';
+  path: string;
+  headers: Record<string, string>;
+  body: Buffer | null;
+  timeoutMs: number;
+}
+
+/** What a check reads of an answer: its status, the first 64 KiB of its body, its trailers. */
+export interface CheckAnswer {
+  status: number;
+  body: Buffer;
+  trailers: Record<string, string | string[] | undefined>;
+}
+
+/** What a check needs of its dispatcher (health_check_dispatch.ts: over undici, or over HTTP/2). */
+export interface CheckDispatcher {
+  send(request: CheckRequest): Promise<CheckAnswer>;
+  destroy(): Promise<void>;
+}
+
+/** The gRPC health checking protocol's one method (grpc/grpc `doc/health-checking.md`). */
+const GRPC_HEALTH_CHECK = '/grpc.health.v1.Health/Check';
+/** `HealthCheckResponse.status` SERVING. */
+const SERVING = 1;
 
 /** A check that ran out of `timeout` (connecting and the TLS handshake included). */
 class CheckTimeout extends Error {
@@ -111,21 +134,9 @@ export class HealthChecker {
       const deadline = new Promise<never>((_, reject) => {
         timer = setTimeout(() => reject(new CheckTimeout()), this.config.timeout);
       });
-      const exchange = (async () => {
-        const answer = await client.request({
-          method: 'GET',
-          path: this.config.path,
-          headers: { 'user-agent': 'gatehouse-health-check' },
-          headersTimeout: this.config.timeout,
-          bodyTimeout: this.config.timeout,
-        });
-        await answer.body.dump({ limit: 65536 });
-        return answer.statusCode;
-      })();
+      const exchange = client.send(this.request());
       exchange.catch(() => {}); // settles after the deadline when the client is destroyed
-      const status = await Promise.race([exchange, deadline]);
-      ok = status >= 200 && status < 400;
-      why = `status ${status}`;
+      ({ ok, why } = this.judgeAnswer(await Promise.race([exchange, deadline])));
     } catch (err) {
       if (err instanceof CheckTimeout) {
         // undici aborts no request that is still connecting: drop the connection, the next check opens another.
@@ -141,6 +152,43 @@ export class HealthChecker {
     if (this.stopped) return;
     this.deps.metrics.healthChecks.labels(this.upstream, ok ? 'success' : 'failure').inc();
     this.judge(i, ok, why);
+  }
+
+  /** The check's request: `GET path`, or gRPC's `Health/Check` for `grpc.service`. */
+  private request(): CheckRequest {
+    const grpc = this.config.grpc;
+    const common = { timeoutMs: this.config.timeout };
+    if (grpc === undefined) {
+      return {
+        ...common,
+        method: 'GET',
+        path: this.config.path ?? '/',
+        headers: { 'user-agent': 'gatehouse-health-check' },
+        body: null,
+      };
+    }
+    return {
+      ...common,
+      method: 'POST',
+      path: GRPC_HEALTH_CHECK,
+      headers: { 'content-type': 'application/grpc', 'user-agent': 'gatehouse-health-check' },
+      body: grpcFrame(healthCheckRequest(grpc.service)),
+    };
+  }
+
+  /**
+   * An HTTP check passes on 2xx or 3xx; a gRPC one on HTTP 200, `grpc-status: 0` and a `HealthCheckResponse` whose
+   * status is SERVING (NOT_SERVING, UNKNOWN, SERVICE_UNKNOWN, an error status or an unreadable answer fail).
+   */
+  private judgeAnswer(answer: CheckAnswer): { ok: boolean; why: string } {
+    if (this.config.grpc === undefined) {
+      return { ok: answer.status >= 200 && answer.status < 400, why: `status ${answer.status}` };
+    }
+    if (answer.status !== 200) return { ok: false, why: `status ${answer.status}` };
+    const code = answer.trailers['grpc-status'];
+    if (code !== '0') return { ok: false, why: `grpc-status ${String(code ?? 'missing')}` };
+    const status = servingStatus(answer.body);
+    return { ok: status === SERVING, why: status === undefined ? 'unreadable answer' : `serving status ${status}` };
   }
 
   private judge(i: number, ok: boolean, why: string): void {
@@ -162,20 +210,57 @@ export class HealthChecker {
   }
 }
 
+/** A gRPC message frame: uncompressed, its 4-byte big-endian length, the message. */
+function grpcFrame(message: Buffer): Buffer {
+  const frame = Buffer.alloc(5 + message.length);
+  frame.writeUInt32BE(message.length, 1);
+  message.copy(frame, 5);
+  return frame;
+}
+
+/** `HealthCheckRequest { string service = 1; }` in protobuf's wire format (empty: the server as a whole). */
+function healthCheckRequest(service: string): Buffer {
+  const name = Buffer.from(service, 'utf8');
+  if (name.length === 0) return Buffer.alloc(0);
+  if (name.length > 127) throw new Error('grpc health check service name over 127 bytes'); // the schema bounds it
+  return Buffer.concat([Buffer.from([0x0a, name.length]), name]);
+}
+
 /**
- * The hosts of an upstream as the checker sees them: each opens a one-connection undici Client made like the
- * traffic's connections (`connect`: the mesh connector or the caFile's trust anchors), with `timeout` to connect.
- *
- * @example
- * const hosts = checkClients(config.hosts, config.healthCheck.timeout, { connect: { ca } });
+ * The `status` (field 1, an enum: a varint) of the one `HealthCheckResponse` in a gRPC answer body; undefined when the
+ * body is not one uncompressed frame holding a message protobuf can read. Other fields are skipped by wire type.
  */
-export function checkClients(
-  origins: readonly string[],
-  timeout: number,
-  connect: Pick<Client.Options, 'connect'>,
-): CheckedHost[] {
-  return origins.map((origin) => ({
-    origin,
-    open: () => new Client(origin, { pipelining: 1, keepAliveTimeout: 4_000, connectTimeout: timeout, ...connect }),
-  }));
+function servingStatus(body: Buffer): number | undefined {
+  if (body.length < 5 || body[0] !== 0) return undefined;
+  const length = body.readUInt32BE(1);
+  if (body.length !== 5 + length) return undefined;
+  let at = 5;
+  let status = 0; // proto3: an absent enum is its zero value (UNKNOWN)
+  const varint = (): number | undefined => {
+    let value = 0;
+    for (let shift = 0; shift < 35 && at < body.length; shift += 7) {
+      const byte = body[at++] as number;
+      value += (byte & 0x7f) * 2 ** shift;
+      if ((byte & 0x80) === 0) return value;
+    }
+    return undefined;
+  };
+  while (at < body.length) {
+    const key = varint();
+    if (key === undefined) return undefined;
+    const wire = key & 7;
+    if (wire === 0) {
+      const value = varint();
+      if (value === undefined) return undefined;
+      if (key >>> 3 === 1) status = value;
+    } else if (wire === 2) {
+      const n = varint();
+      if (n === undefined || at + n > body.length) return undefined;
+      at += n;
+    } else if (wire === 1 || wire === 5) {
+      at += wire === 1 ? 8 : 4;
+      if (at > body.length) return undefined;
+    } else return undefined;
+  }
+  return status;
 }

@@ -6,7 +6,8 @@ import { CircuitBreaker, CircuitOpenError, type BreakerPermit } from '../ratelim
 import { Bulkhead } from './bulkhead.js';
 import type { UpstreamConfig } from './gateway_config.js';
 import type { GatewayMetrics } from './gateway_metrics.js';
-import { checkClients, HealthChecker } from './health_check.js';
+import { HealthChecker } from './health_check.js';
+import { checkClients } from './health_check_dispatch.js';
 import { upstreamFailure } from './upstream_failure.js';
 import { Http2Origin } from '../mesh/index.js';
 import { OutlierDetector } from './outlier_detector.js';
@@ -139,11 +140,19 @@ export class Upstream {
     this.health =
       check === undefined
         ? undefined
-        : new HealthChecker(config.name, checkClients(config.hosts, check.timeout, connectOption), check, {
-            logger: deps.logger,
-            metrics: deps.metrics,
-            onChange: (host, healthy) => this.outliers.setDown(host, !healthy),
-          });
+        : new HealthChecker(
+            config.name,
+            checkClients(config.hosts, check.timeout, connectOption, {
+              http2: config.protocol !== 'http/1.1',
+              ...(deps.ca === undefined ? {} : { ca: deps.ca }),
+            }),
+            check,
+            {
+              logger: deps.logger,
+              metrics: deps.metrics,
+              onChange: (host, healthy) => this.outliers.setDown(host, !healthy),
+            },
+          );
     this.health?.start();
   }
 

@@ -1,9 +1,11 @@
+import * as grpc from '@grpc/grpc-js';
 import { createServer as createNetServer, type AddressInfo, type Socket } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { configSchema } from '../../src/config/index.js';
 import { systemClock } from '../../src/core/index.js';
 import { GatewayMetrics } from '../../src/gateway/gateway_metrics.js';
 import { HealthChecker, type CheckedHost } from '../../src/gateway/health_check.js';
+import { checkClients } from '../../src/gateway/health_check_dispatch.js';
 import { OutlierDetector } from '../../src/gateway/outlier_detector.js';
 import { call, gatewayConfig, recordingLogger, startBackend, startGateway } from './support.js';
 
@@ -16,13 +18,13 @@ function scriptedHost(origin: string, answers: Array<number | string>): CheckedH
     origin,
     asked,
     open: () => ({
-      request: (async (opts: { path: string; method: string }) => {
+      send: async (opts) => {
         asked.push(`${opts.method} ${opts.path}`);
         const next = answers.shift() ?? 200;
         if (typeof next === 'string') throw Object.assign(new Error(next), { code: next });
-        return { statusCode: next, body: { dump: async () => {} } };
-      }) as never,
-      destroy: (async () => {}) as never,
+        return { status: next, body: Buffer.alloc(0), trailers: {} };
+      },
+      destroy: async () => {},
     }),
   };
 }
@@ -116,7 +118,7 @@ describe('healthCheck in the schema', () => {
   const parse = (upstream: Record<string, unknown>) =>
     configSchema.safeParse({ gateway: { upstreams: [{ name: 'u', hosts: ['http://127.0.0.1:1'], ...upstream }] } });
 
-  it('has defaults, needs a path, and refuses h2 upstreams and a timeout over the interval', () => {
+  it('has defaults, needs a path or grpc (HTTP/2 upstreams), and refuses a timeout over the interval', () => {
     const ok = parse({ healthCheck: { path: '/healthz' } });
     expect(ok.success && ok.data.gateway.upstreams[0]!.healthCheck).toEqual({
       path: '/healthz',
@@ -127,7 +129,12 @@ describe('healthCheck in the schema', () => {
     });
     expect(parse({ healthCheck: {} }).success).toBe(false);
     expect(parse({ healthCheck: { path: 'healthz' } }).success).toBe(false);
-    expect(parse({ healthCheck: { path: '/h' }, protocol: 'h2c' }).success).toBe(false);
+    // HTTP/2 upstreams: a GET over HTTP/2, or the gRPC health protocol; gRPC checks need HTTP/2; one kind per check.
+    expect(parse({ healthCheck: { path: '/h' }, protocol: 'h2c' }).success).toBe(true);
+    const grpcCheck = parse({ healthCheck: { grpc: {} }, protocol: 'h2c' });
+    expect(grpcCheck.success && grpcCheck.data.gateway.upstreams[0]!.healthCheck?.grpc).toEqual({ service: '' });
+    expect(parse({ healthCheck: { grpc: {} } }).success).toBe(false);
+    expect(parse({ healthCheck: { path: '/h', grpc: {} }, protocol: 'h2c' }).success).toBe(false);
     expect(parse({ healthCheck: { path: '/h', interval: '1s', timeout: '2s' } }).success).toBe(false);
   });
 });
@@ -259,6 +266,67 @@ describe('an upstream with healthCheck', () => {
     } finally {
       await gw.close();
       await backend.close();
+    }
+  });
+});
+
+describe('gRPC health checks (grpc.health.v1.Health/Check over h2c)', () => {
+  it('passes SERVING, and fails NOT_SERVING, an unknown service and a server without the health service', async () => {
+    const statuses: Record<string, number> = { '': 1, orders: 2 };
+    const raw = {
+      requestSerialize: (b: Buffer) => b,
+      requestDeserialize: (b: Buffer) => b,
+      responseSerialize: (b: Buffer) => b,
+      responseDeserialize: (b: Buffer) => b,
+    };
+    const health = {
+      check: { path: '/grpc.health.v1.Health/Check', requestStream: false, responseStream: false, ...raw },
+    };
+    const start = async (withHealth: boolean) => {
+      const server = new grpc.Server();
+      if (withHealth) {
+        server.addService(health, {
+          check(call: grpc.ServerUnaryCall<Buffer, Buffer>, done: grpc.sendUnaryData<Buffer>) {
+            // HealthCheckRequest { string service = 1 }: tag 0x0a, a one-byte length, the name
+            const service = call.request.length === 0 ? '' : call.request.subarray(2).toString('utf8');
+            const status = statuses[service];
+            if (status === undefined) done({ code: grpc.status.NOT_FOUND, details: 'unknown service' });
+            // HealthCheckResponse { ServingStatus status = 1 } with a field the checker must skip (7: a string)
+            else done(null, Buffer.from([0x3a, 0x01, 0x78, 0x08, status]));
+          },
+        });
+      }
+      const port = await new Promise<number>((resolve, reject) =>
+        server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (e, p) =>
+          e ? reject(e) : resolve(p),
+        ),
+      );
+      return { url: `http://127.0.0.1:${port}`, close: () => server.forceShutdown() };
+    };
+    const serving = await start(true);
+    const bare = await start(false);
+    const { logger, lines } = recordingLogger();
+    const check = async (url: string, service: string) => {
+      const checker = new HealthChecker(
+        'u',
+        checkClients([url], 1_000, {}, { http2: true }),
+        { grpc: { service }, interval: 1_000, timeout: 1_000, healthyThreshold: 1, unhealthyThreshold: 1 },
+        { logger, metrics: new GatewayMetrics(), onChange: () => {} },
+      );
+      await checker.round();
+      checker.stop();
+      return checker.healthy[0];
+    };
+    try {
+      expect(await check(serving.url, '')).toBe(true);
+      expect(await check(serving.url, 'orders')).toBe(false); // NOT_SERVING
+      expect(await check(serving.url, 'missing')).toBe(false); // NOT_FOUND
+      expect(await check(bare.url, '')).toBe(false); // UNIMPLEMENTED
+      const why = lines.filter((l) => l.event === 'gateway_health_check').map((l) => l.last);
+      expect(why).toEqual(['serving status 2', 'grpc-status 5', 'grpc-status 12']);
+    } finally {
+      serving.close();
+      bare.close();
     }
   });
 });
