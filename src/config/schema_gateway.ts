@@ -118,12 +118,15 @@ export function gatewaySection() {
           .number()
           .min(0)
           .max(100)
-          .describe('Share of requests sent to the canary, 0–100 (two decimals count: 0.25 is one in 400).'),
+          .refine((p) => Math.abs(p * 100 - Math.round(p * 100)) < 1e-6, {
+            message: 'expected at most two decimals (0.01 is one request in 10,000)',
+          })
+          .describe('Share of requests sent to the canary, 0–100, at most two decimals (0.25 is one in 400).'),
         hashOn: z
           .enum(['none', 'client', 'address'])
           .default('none')
           .describe(
-            '`none`: each request drawn at random; `client`: the authenticated caller (API key id, else client id, else subject; the address for an anonymous call) decides, so one caller stays on one side; `address`: the client address decides.',
+            "`none`: each request drawn at random; `client`: the authenticated caller (a JWT's subject, an API key's id; the address for an anonymous call) decides, so one caller stays on one side; `address`: the client address decides.",
           ),
         header: z
           .strictObject({

@@ -47,7 +47,13 @@ export class CanarySplit {
       case 'none':
         return Math.floor(Math.random() * BUCKETS);
       case 'client': {
-        const caller = p === undefined ? `ip:${clientIp}` : `${p.kind}:${p.apiKeyId ?? (p.clientId || p.sub)}`;
+        // The user of a JWT (its client is one application, shared by all its users), the key of an API key.
+        const caller =
+          p === undefined
+            ? `ip:${clientIp}`
+            : p.kind === 'jwt'
+              ? `jwt:${p.sub || p.clientId}`
+              : `api_key:${p.apiKeyId ?? (p.clientId || p.sub)}`;
         return fnv1a(caller) % BUCKETS;
       }
       case 'address':

@@ -53,7 +53,8 @@ export interface RequestContext {
   /** Headers added to the final response (RateLimit, ...). */
   responseHeaders: Record<string, string> | undefined;
   /**
-   * The upstream the request goes to, once drawn (`upstreamOf` in canary_split.ts): the route's, or its canary's.
+   * The upstream the request goes to, once drawn (`upstreamOf` in request_routing.ts): the route's, or its canary's.
+   * Stages before the draw that read the route's upstream (`http2`) may: a canary speaks its primary's protocol.
    */
   upstream: Upstream | undefined;
   /** The breaker permit of the shedding stage, consumed by the proxy stage. */

@@ -15,9 +15,12 @@ describe('gateway canary releases (routes[].canary)', () => {
   const logger = new MemoryLogger();
   const keys: Record<string, { sub: string; clientId: string; scopes: string[]; apiKeyId: string }> = {};
   for (let i = 0; i < 200; i++) keys[`key-${i}`] = { sub: `u${i}`, clientId: `c${i}`, scopes: [], apiKeyId: `k${i}` };
+  // 60 users of one application (one OAuth client): JWTs with the same client_id and their own subject.
+  const users: Record<string, { sub: string; clientId: string; scopes: string[] }> = {};
+  for (let i = 0; i < 60; i++) users[`jwt-${i}`] = { sub: `user-${i}`, clientId: 'web-app', scopes: [] };
 
   const named = (name: string) => (_req: unknown, res: ServerResponse) => {
-    res.writeHead(200, { 'content-type': 'application/json' });
+    res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'public, max-age=60' });
     res.end(JSON.stringify({ from: name }));
   };
   const config = (percent: number, more: object = {}) => ({
@@ -39,6 +42,20 @@ describe('gateway canary releases (routes[].canary)', () => {
         auth: { kind: 'api_key' as const },
         canary: { upstream: 'orders-v2', percent, hashOn: 'client' as const },
       },
+      {
+        name: 'users',
+        pathPrefix: '/users/',
+        upstream: 'orders-v1',
+        auth: { kind: 'jwt' as const },
+        canary: { upstream: 'orders-v2', percent, hashOn: 'client' as const },
+      },
+      {
+        name: 'cached',
+        pathPrefix: '/cached/',
+        upstream: 'orders-v1',
+        cache: { enabled: true },
+        canary: { upstream: 'orders-v2', percent, header: { name: 'x-canary', value: 'always' } },
+      },
       { name: 'plain', pathPrefix: '/plain/', upstream: 'orders-v1' },
     ],
     ...more,
@@ -47,7 +64,7 @@ describe('gateway canary releases (routes[].canary)', () => {
   beforeAll(async () => {
     stable = await startBackend(named('v1'));
     canary = await startBackend(named('v2'));
-    gw = await startGateway(config(20), { authenticator: tableAuthenticator(keys), logger });
+    gw = await startGateway(config(20), { authenticator: tableAuthenticator({ ...keys, ...users }), logger });
   });
   afterAll(async () => {
     await gw.close();
@@ -111,6 +128,39 @@ describe('gateway canary releases (routes[].canary)', () => {
     expect(['orders-v1', 'orders-v2']).toContain(line?.upstream);
   });
 
+  it('spreads the users of one JWT client over both sides with hashOn: client (the subject decides)', async () => {
+    gw.gateway.reload(configSchema.parse({ gateway: config(50) }).gateway);
+    const sides = new Set<string>();
+    for (const token of Object.keys(users)) {
+      const first = await from('/users/x', { authorization: `Bearer ${token}` });
+      expect(await from('/users/x', { authorization: `Bearer ${token}` })).toBe(first);
+      sides.add(first);
+    }
+    expect(sides).toEqual(new Set(['v1', 'v2']));
+  });
+
+  it("keeps each side's cached answers apart, and drops them when the canary is rolled back", async () => {
+    gw.gateway.reload(configSchema.parse({ gateway: config(0) }).gateway);
+    // A request the header sends to the canary fills the canary's entry only: the others still get v1.
+    expect(await from('/cached/item', { 'x-canary': 'always' })).toBe('v2');
+    for (let i = 0; i < 5; i++) expect(await from('/cached/item')).toBe('v1');
+    const hits = stable.hits;
+    expect(await from('/cached/item')).toBe('v1'); // from the cache now
+    expect(stable.hits).toBe(hits);
+    expect(await from('/cached/item', { 'x-canary': 'always' })).toBe('v2'); // the canary's own entry
+    // At 100 % every request is the canary's and fills its side; removing the canary forgets the route's entries.
+    gw.gateway.reload(configSchema.parse({ gateway: config(100) }).gateway);
+    expect(await from('/cached/other')).toBe('v2');
+    const withoutCanary = config(0);
+    withoutCanary.routes = withoutCanary.routes.map((r) => {
+      const { canary: _canary, ...rest } = r as typeof r & { canary?: unknown };
+      return rest as typeof r;
+    });
+    gw.gateway.reload(configSchema.parse({ gateway: withoutCanary }).gateway);
+    expect(await from('/cached/other')).toBe('v1');
+    expect(await from('/cached/item', { 'x-canary': 'always' })).toBe('v1'); // no canary: the header means nothing
+  });
+
   it('sends everything to the canary at 100 and nothing at 0 (reloadable)', async () => {
     gw.gateway.reload(configSchema.parse({ gateway: config(100) }).gateway);
     for (let i = 0; i < 20; i++) expect(await from('/random/x')).toBe('v2');
@@ -144,6 +194,8 @@ describe('gateway canary releases (routes[].canary)', () => {
       ]),
     ).toMatch(/different protocols/);
     expect(() => configSchema.parse({ gateway: { ...config(101) } })).toThrow();
+    expect(() => configSchema.parse({ gateway: { ...config(0.004) } })).toThrow(/two decimals/);
+    expect(configSchema.parse({ gateway: config(0.29) }).gateway.routes[0]!.canary?.percent).toBe(0.29);
     // The running configuration is the last good one.
     gw.gateway.reload(configSchema.parse({ gateway: config(0) }).gateway);
   });

@@ -6,10 +6,15 @@ import type { GatewayConfig, RouteConfig } from '../gateway_config.js';
  */
 function source(route: RouteConfig, config: GatewayConfig): string {
   const upstream = config.upstreams.find((u) => u.name === route.upstream);
+  const canary = route.canary && config.upstreams.find((u) => u.name === route.canary?.upstream);
   return JSON.stringify([
     route.upstream,
     upstream?.hosts,
     upstream?.mtls,
+    // A canary added, removed (a rollback) or pointed elsewhere: its side's entries, and the keys, change.
+    route.canary?.upstream,
+    canary?.hosts,
+    canary?.mtls,
     route.cache,
     route.prefixRewrite,
     route.headers.request,
@@ -18,7 +23,7 @@ function source(route: RouteConfig, config: GatewayConfig): string {
 
 /**
  * The routes whose cached entries a reload from `previous` to `next` makes wrong: routes that are gone, and routes whose
- * upstream is another one, whose upstream's hosts or `mtls` changed, whose `cache` settings changed, or whose fills
+ * upstream (or canary upstream) is another one, whose upstream's (or canary's) hosts or `mtls` changed, whose `cache` settings changed, or whose fills
  * would be sent otherwise (`prefixRewrite`, `headers.request`). The entries of
  * the other routes stay (a reload that only touches limits or another route keeps the cache warm).
  *

@@ -209,7 +209,7 @@ export function createCacheStage(o: CacheStageOptions): StageRun {
       invalidateOnSuccess(ctx, o.cache);
       return;
     }
-    const key = routeCacheKey(ctx.route!.config.name, cacheKey(req.method, req.headers.host, ctx.target));
+    const key = storeKey(ctx, req.method, o.metrics);
     const asked = parseCacheControl(req.headers['cache-control']);
     const noCache = asked.noCache || req.headers.pragma === 'no-cache';
     const stored = o.cache.lookup(key, req.headers);
@@ -263,10 +263,29 @@ export function createCacheStage(o: CacheStageOptions): StageRun {
 function invalidateOnSuccess(ctx: RequestContext, cache: ResponseCache): void {
   const method = ctx.req.method;
   if (method === 'OPTIONS' || method === 'TRACE') return;
-  const key = routeCacheKey(ctx.route!.config.name, cacheKey('GET', ctx.req.headers.host, ctx.target));
+  const route = ctx.route!;
+  const base = cacheKey('GET', ctx.req.headers.host, ctx.target);
+  // A canary route's target is stored once per side: both go.
+  const keys =
+    route.canary === undefined
+      ? [routeCacheKey(route.config.name, base)]
+      : [route.upstream, route.canary.upstream].map((u) => routeCacheKey(route.config.name, `${u.name} ${base}`));
   ctx.res.once('finish', () => {
-    if (ctx.res.statusCode < 400) cache.invalidate(key);
+    if (ctx.res.statusCode < 400) for (const key of keys) cache.invalidate(key);
   });
+}
+
+/**
+ * The key a request's answer is stored under: the route's and the request's ({@link cacheKey}); on a route with a
+ * canary also the upstream drawn for it (drawn here, before the lookup), so that each side is served its own answers:
+ * a request the canary header sends to the new version never fills what the others get, and a caller kept on one
+ * side by `hashOn` is never answered from the other.
+ */
+function storeKey(ctx: RequestContext, method: string, metrics: GatewayMetrics): string {
+  const route = ctx.route!;
+  const base = cacheKey(method, ctx.req.headers.host, ctx.target);
+  if (route.canary === undefined) return routeCacheKey(route.config.name, base);
+  return routeCacheKey(route.config.name, `${upstreamOf(ctx, metrics).name} ${base}`);
 }
 
 /**
