@@ -40,25 +40,10 @@ export function checkClients(
 function http1Checks(client: Client): CheckDispatcher {
   return {
     async send(r: CheckRequest): Promise<CheckAnswer> {
-      const answer = await client.request({
-        method: r.method,
-        path: r.path,
-        headers: r.headers,
-        body: r.body,
-        headersTimeout: r.timeoutMs,
-        bodyTimeout: r.timeoutMs,
-      });
-      const chunks: Buffer[] = [];
-      let size = 0;
-      for await (const chunk of answer.body as AsyncIterable<Buffer>) {
-        if (size < BODY_LIMIT) chunks.push(chunk);
-        size += chunk.length;
-      }
-      return {
-        status: answer.statusCode,
-        body: Buffer.concat(chunks).subarray(0, BODY_LIMIT),
-        trailers: answer.trailers,
-      };
+      const answer = await client.request(dispatchOptions(r));
+      const body = new BodySample();
+      for await (const chunk of answer.body as AsyncIterable<Buffer>) body.add(chunk);
+      return { status: answer.statusCode, body: body.bytes(), trailers: answer.trailers };
     },
     destroy: () => client.destroy(),
   };
@@ -68,31 +53,43 @@ function http2Checks(origin: Http2Origin): CheckDispatcher {
   return {
     send: (r: CheckRequest) =>
       new Promise<CheckAnswer>((resolve, reject) => {
-        const chunks: Buffer[] = [];
-        let size = 0;
+        const body = new BodySample();
         let status = 0;
-        const handler: Dispatcher.DispatchHandler = {
+        origin.dispatch(dispatchOptions(r), {
           onResponseStart: (_c, statusCode) => void (status = statusCode),
-          onResponseData: (_c, chunk: Buffer) => {
-            if (size < BODY_LIMIT) chunks.push(chunk);
-            size += chunk.length;
-          },
+          onResponseData: (_c, chunk: Buffer) => body.add(chunk),
           onResponseEnd: (_c, trailers?: IncomingHttpHeaders) =>
-            resolve({ status, body: Buffer.concat(chunks).subarray(0, BODY_LIMIT), trailers: trailers ?? {} }),
+            resolve({ status, body: body.bytes(), trailers: trailers ?? {} }),
           onResponseError: (_c, err) => reject(err),
-        };
-        origin.dispatch(
-          {
-            method: r.method,
-            path: r.path,
-            headers: r.headers,
-            body: r.body,
-            headersTimeout: r.timeoutMs,
-            bodyTimeout: r.timeoutMs,
-          },
-          handler,
-        );
+        });
       }),
     destroy: () => origin.close(),
   };
+}
+
+/** A check request as undici's (and Http2Origin's) dispatch options, its timeout for the head and between chunks. */
+function dispatchOptions(r: CheckRequest): Dispatcher.DispatchOptions & { method: CheckRequest['method'] } {
+  return {
+    method: r.method,
+    path: r.path,
+    headers: r.headers,
+    body: r.body,
+    headersTimeout: r.timeoutMs,
+    bodyTimeout: r.timeoutMs,
+  };
+}
+
+/** The first {@link BODY_LIMIT} bytes of an answer's body (the rest is read and dropped). */
+class BodySample {
+  private readonly chunks: Buffer[] = [];
+  private size = 0;
+
+  add(chunk: Buffer): void {
+    if (this.size < BODY_LIMIT) this.chunks.push(chunk);
+    this.size += chunk.length;
+  }
+
+  bytes(): Buffer {
+    return Buffer.concat(this.chunks).subarray(0, BODY_LIMIT);
+  }
 }

@@ -1,4 +1,4 @@
-import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import {
   constants as h2,
   createServer,
@@ -10,7 +10,7 @@ import {
 import type { Server } from 'node:https';
 import type { TLSSocket } from 'node:tls';
 import { GatehouseError, randomId, type Logger } from '../core/index.js';
-import { http1Headers, withoutConnectionFields } from '../mesh/index.js';
+import { http1Headers, http1View } from '../mesh/index.js';
 import { grpcAnswerType, sendProblem } from './problem_response.js';
 import type { SlowClientGuard } from './slow_clients.js';
 
@@ -152,14 +152,7 @@ function onRequest(req: Http2ServerRequest, res: Http2ServerResponse, o: Http2Fr
     answer(res, new GatehouseError('ERR_HTTP_BAD_REQUEST', { detail: 'Host differs from :authority' }));
     return;
   }
-  Object.defineProperty(req, 'headers', { value: headers, enumerable: true, configurable: true });
-  // node's compatibility response has no `destroyed`: the proxy asks it to tell a client that left (a reset stream).
-  Object.defineProperty(res, 'destroyed', { get: () => stream.destroyed, configurable: true });
-  const writeHead = res.writeHead.bind(res) as (status: number, fields?: OutgoingHttpHeaders) => Http2ServerResponse;
-  Object.defineProperty(res, 'writeHead', {
-    value: (status: number, fields?: OutgoingHttpHeaders) => writeHead(status, withoutConnectionFields(fields)),
-    configurable: true,
-  });
+  http1View(req, res, headers); // HTTP/1.1's shape; an early answer resets the stream (mesh's http2_sessions.ts)
   if (!stream.endAfterHeaders) {
     // A gRPC call's body is a stream of messages that may last as long as the call (client-streaming, bidirectional):
     // it gets `requestTimeout` of inactivity (no frame either way) rather than `requestTimeout` in all.
@@ -170,12 +163,6 @@ function onRequest(req: Http2ServerRequest, res: Http2ServerResponse, o: Http2Fr
       stream.setTimeout(o.requestTimeout, () => bodyTimedOut(req, res, o.requestTimeout, 'no frame for'));
       inactivityOnly.set(req, () => bodyDeadline(req, res, o.requestTimeout));
     }
-    // An answer given before the body was read whole (a refusal, a 408, an upstream that answered early): once it is
-    // sent, RST_STREAM NO_ERROR asks the client to stop sending (RFC 9113 §8.1), where HTTP/1.1 closes the connection.
-    // (node's compatibility response emits 'finish' only when the stream closes: the stream's own event is used.)
-    stream.once('finish', () => {
-      if (!stream.closed && !stream.readableEnded) stream.close(h2.NGHTTP2_NO_ERROR);
-    });
   }
   o.handler(req as unknown as IncomingMessage, res as unknown as ServerResponse);
 }

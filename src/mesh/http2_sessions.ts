@@ -1,4 +1,4 @@
-import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
+import type { IncomingHttpHeaders, IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import {
   constants as h2,
   createServer,
@@ -125,18 +125,29 @@ export class Http2Sessions {
 }
 
 /**
- * Makes an HTTP/2 request look like an HTTP/1.1 one to a handler written for node:http: its fields without
- * pseudo-header fields (`Host` from `:authority`), `res.destroyed` telling a reset stream, and `res.writeHead`
- * dropping connection-specific fields (the stream is reset instead of a `Connection: close`). False, after a 400
- * answer, when `Host` and `:authority` differ (RFC 9113 §8.3.1).
+ * Makes an HTTP/2 request look like an HTTP/1.1 one to a handler written for node:http ({@link http1View}). False,
+ * after a 400 answer, when `Host` and `:authority` differ (RFC 9113 §8.3.1).
  */
 export function asHttp1Exchange(req: Http2ServerRequest, res: Http2ServerResponse): boolean {
-  const stream = req.stream;
-  const headers = http1Headers(req.headers, !stream.endAfterHeaders);
+  const headers = http1Headers(req.headers, !req.stream.endAfterHeaders);
   if (headers === undefined) {
     sendProblem(res as unknown as ServerResponse, 'ERR_HTTP_BAD_REQUEST', { detail: 'Host differs from :authority' });
     return false;
   }
+  http1View(req, res, headers);
+  return true;
+}
+
+/**
+ * Gives an HTTP/2 request and its response the HTTP/1.1 shape a node:http handler expects: `headers` (from
+ * {@link http1Headers}), `res.destroyed` telling a reset stream (node's compatibility response has none), and
+ * `res.writeHead` dropping connection-specific fields (the stream is reset instead of a `Connection: close`). An answer
+ * given before the body was read whole (a refusal, an early answer) is followed by RST_STREAM NO_ERROR, which asks the
+ * caller to stop sending (RFC 9113 §8.1) where HTTP/1.1 closes the connection (node's compatibility response emits
+ * 'finish' only when the stream closes: the stream's own event is used).
+ */
+export function http1View(req: Http2ServerRequest, res: Http2ServerResponse, headers: IncomingHttpHeaders): void {
+  const stream = req.stream;
   Object.defineProperty(req, 'headers', { value: headers, enumerable: true, configurable: true });
   Object.defineProperty(res, 'destroyed', { get: () => stream.destroyed, configurable: true });
   const writeHead = res.writeHead.bind(res) as (status: number, fields?: OutgoingHttpHeaders) => Http2ServerResponse;
@@ -145,13 +156,10 @@ export function asHttp1Exchange(req: Http2ServerRequest, res: Http2ServerRespons
     configurable: true,
   });
   if (!stream.endAfterHeaders) {
-    // An answer given before the body was read whole (a refusal): RST_STREAM NO_ERROR asks the caller to stop
-    // sending (RFC 9113 §8.1), where HTTP/1.1 closes the connection.
     stream.once('finish', () => {
       if (!stream.closed && !stream.readableEnded) stream.close(h2.NGHTTP2_NO_ERROR);
     });
   }
-  return true;
 }
 
 /**
