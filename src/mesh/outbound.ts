@@ -1,20 +1,19 @@
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { createServer as createNetServer, type AddressInfo, type Server as NetServer, type Socket } from 'node:net';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Pool, type Dispatcher } from 'undici';
 import { upstreamFailureKind, type Logger } from '../core/index.js';
 import type { BreakerPermit } from '../ratelimit/index.js';
 import type { ConnectorStats } from './connector.js';
 import { AnswerExchange } from './answer_exchange.js';
+import { AppListener } from './app_listener.js';
 import { forwardHandshake } from './handshake_exchange.js';
 import { Http2Origin } from './http2_origin.js';
-import { Http2Sessions, sortByPreface } from './http2_sessions.js';
 import {
   forwardedBody,
   forwardHeaders,
   isGrpc,
   MESH_REQUEST_TIMEOUT_MS,
-  refuseTunnel,
   relayBody,
   sendProblem,
   wantsUpgrade,
@@ -95,12 +94,7 @@ export class Outbound {
     retryOverflow: 0,
   };
   private readonly pools: UpstreamPools;
-  private readonly server: Server;
-  /** With `http2`: the listening front that sorts HTTP/1.1 from h2c, and the HTTP/2 side. */
-  private readonly front: NetServer | undefined;
-  private readonly http2: Http2Sessions | undefined;
-  /** Connections accepted by the front (the HTTP/1.1 server never listens then, so it does not track them). */
-  private readonly sorted = new Set<Socket>();
+  private readonly listener: AppListener;
 
   constructor(private readonly options: OutboundOptions) {
     this.pools = new UpstreamPools({
@@ -116,37 +110,12 @@ export class Outbound {
       logAccess(options.access, 'outbound', req, res, { upstream: serviceName(req) });
       void this.handle(req, res);
     };
-    this.server = createServer(onRequest);
-    if (options.http2) {
-      // h2c with prior knowledge beside HTTP/1.1 on the one port: the connection's first bytes decide.
-      const http2 = new Http2Sessions({
-        handler: onRequest,
-        maxConcurrentStreams: 100,
-        idleTimeoutMs: 60_000,
-        logger: options.logger,
-        listener: 'sidecar-outbound',
-      });
-      this.http2 = http2;
-      // The HTTP/1.1 server never listens itself: node starts its connection tracking (closeIdleConnections,
-      // closeAllConnections, the headers and request timeouts) on 'listening', so it is told it listens.
-      this.server.emit('listening');
-      this.front = createNetServer({ pauseOnConnect: true }, (socket) => {
-        this.sorted.add(socket);
-        socket.once('close', () => this.sorted.delete(socket));
-        socket.on('error', () => socket.destroy());
-        sortByPreface(
-          socket,
-          (s) => this.server.emit('connection', s),
-          (s) => http2.accept(s),
-        );
-      });
-    }
-    this.server.keepAliveTimeout = 60_000;
-    this.server.on('connect', (_req: IncomingMessage, socket) => refuseTunnel(socket));
-    // Requests with `Connection: upgrade` (WebSocket handshakes) arrive here, never on 'request'.
-    this.server.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) =>
-      this.onUpgrade(req, socket, head),
-    );
+    this.listener = new AppListener({
+      onRequest,
+      onUpgrade: (req, socket, head) => this.onUpgrade(req, socket, head),
+      http2: options.http2 === true,
+      logger: options.logger,
+    });
   }
 
   /**
@@ -159,14 +128,7 @@ export class Outbound {
   }
 
   listen(host: string, port: number): Promise<AddressInfo> {
-    const server = this.front ?? this.server;
-    return new Promise((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(port, host, () => {
-        server.off('error', reject);
-        resolve(server.address() as AddressInfo);
-      });
-    });
+    return this.listener.listen(host, port);
   }
 
   /**
@@ -174,21 +136,7 @@ export class Outbound {
    * and the pools (a request still waiting on a peer then has no caller left).
    */
   async close(graceMs = 2_000): Promise<void> {
-    const listening = this.front ?? this.server;
-    const done = new Promise<void>((resolve) => (listening.listening ? listening.close(() => resolve()) : resolve()));
-    this.http2?.close();
-    this.server.closeIdleConnections();
-    // A kept-alive connection whose request finishes meanwhile is closed as soon as it is idle.
-    const idle = setInterval(() => this.server.closeIdleConnections(), 100);
-    let timer: NodeJS.Timeout | undefined;
-    await Promise.race([done, new Promise((resolve) => (timer = setTimeout(resolve, graceMs)))]);
-    clearTimeout(timer);
-    clearInterval(idle);
-    this.server.closeAllConnections();
-    this.http2?.destroy();
-    for (const socket of this.sorted) socket.destroy();
-    if (this.front) this.server.close(); // stops the connection checks started for it
-    await done;
+    await this.listener.close(graceMs);
     await this.pools.destroy();
   }
 
