@@ -122,6 +122,10 @@ export class MtlsListener {
       this.plain = createHttpServer(handle);
       this.tune(this.plain);
       this.front = createNetServer({ pauseOnConnect: true }, (socket) => this.sniff(socket));
+      // Neither inner server listens itself: node starts its connection tracking (closeIdleConnections,
+      // closeAllConnections, the headers and request timeouts) on 'listening', so each is told it listens.
+      this.tls.emit('listening');
+      this.plain.emit('listening');
     }
     this.unsubscribe = identity.onChange(() => this.refreshContext());
     // Rotation hands the new keys to the running context; later certificate swaps read the same (refilled) buffer.
@@ -161,16 +165,22 @@ export class MtlsListener {
     const listening = [this.tls, this.front].filter((s) => s !== undefined && s.listening);
     const done = Promise.all(listening.map((s) => new Promise<void>((resolve) => s!.close(() => resolve()))));
     this.http2?.close();
-    this.tls.closeIdleConnections();
+    const http1 = [this.tls, this.plain].filter((s) => s !== undefined);
+    const closeIdle = () => {
+      for (const server of http1) server.closeIdleConnections();
+    };
+    closeIdle();
     // A kept-alive connection whose request finishes meanwhile is closed as soon as it is idle.
-    const idle = setInterval(() => this.tls.closeIdleConnections(), 100);
+    const idle = setInterval(closeIdle, 100);
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([done, new Promise((resolve) => (timer = setTimeout(resolve, graceMs)))]);
     clearTimeout(timer);
     clearInterval(idle);
-    this.tls.closeAllConnections();
+    for (const server of http1) server.closeAllConnections();
     this.http2?.destroy();
     for (const socket of this.sniffed) socket.destroy();
+    // The inner servers of PERMISSIVE were told they listen: closing them stops node's connection checks.
+    if (this.front) for (const server of http1) server.close();
     await done;
   }
 

@@ -72,6 +72,28 @@ describe('STRICT and PERMISSIVE', () => {
       await closeServer(app.server);
     }
   });
+
+  it('PERMISSIVE stops without waiting out the drain for idle keep-alive connections, plaintext and TLS', async () => {
+    const ca = await meshCa();
+    const app = await echoApp('backend');
+    const { sidecar } = await sidecarFor(ca.client, 'backend', app.address, { mode: 'PERMISSIVE', drainMs: 30_000 });
+    const anonymous = new Agent({ connect: { rejectUnauthorized: false } });
+    try {
+      // One idle keep-alive connection of each kind (undici keeps both open after the answer).
+      const plain = await request(`http://127.0.0.1:${sidecar.inboundAddress.port}/p`);
+      await plain.body.dump();
+      const tls = await request(`https://127.0.0.1:${sidecar.inboundAddress.port}/t`, { dispatcher: anonymous });
+      await tls.body.dump();
+      const outcome = await Promise.race([
+        sidecar.stop().then(() => 'stopped'),
+        new Promise((resolve) => setTimeout(() => resolve('still draining after 20 s'), 20_000)),
+      ]);
+      expect(outcome).toBe('stopped');
+    } finally {
+      await anonymous.close();
+      await closeServer(app.server);
+    }
+  });
 });
 
 describe('library mode: createMtlsServer + createMtlsAgent', () => {
