@@ -11,7 +11,8 @@ import { evaluatePolicies, type AuthorizationPolicy } from './policy.js';
 /**
  * Library mode, server side: an HTTPS server in the service's own process with the sidecar's identity checks,
  * policies and rotation. The handler gets the verified peer, and `req.url` normalized (what the policies judged; 400
- * for a target that cannot be normalized).
+ * for a target that cannot be normalized). With `http2`, HTTP/2 is offered (ALPN `h2`) beside HTTP/1.1: its requests
+ * reach the handler with an HTTP/1.1-shaped view (no pseudo-header fields; `Host` from `:authority`).
  *
  * @example
  * const server = createMtlsServer({ identity, trustDomain, policies, logger,
@@ -26,6 +27,8 @@ export function createMtlsServer(options: {
   policies?: readonly AuthorizationPolicy[];
   mode?: MtlsMode;
   clock?: Clock;
+  /** Offer HTTP/2 (ALPN `h2`) beside HTTP/1.1 (default false). */
+  http2?: boolean;
 }): MtlsListener {
   const clock = options.clock ?? systemClock;
   const checker = new PeerChecker({
@@ -39,6 +42,7 @@ export function createMtlsServer(options: {
     checker,
     mode: options.mode ?? 'STRICT',
     logger: options.logger,
+    ...(options.http2 ? { http2: true } : {}),
     handler: (req, res, peer) => {
       // The policies judge, and the handler sees (req.url), one and the same normalized target.
       const target = normalizedTarget(req, res, options.logger, peer);

@@ -1,3 +1,4 @@
+import { connect as h2connect } from 'node:http2';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Agent, request } from 'undici';
 import { createMtlsAgent, createMtlsServer, type IdentitySource, type MtlsListener } from '../../src/mesh/index.js';
@@ -140,6 +141,48 @@ describe('library mode: createMtlsServer + createMtlsAgent', () => {
       expect(await again.body.json()).toEqual({ peer: id('frontend'), url: '/again' });
     } finally {
       await agent.close();
+    }
+  });
+
+  it('serves HTTP/2 with http2: true: the peer checked, the policy applied per stream, the target normalized', async () => {
+    const h2server = createMtlsServer({
+      identity: serverIdentity,
+      trustDomain,
+      logger: new MemoryLogger(),
+      http2: true,
+      policies: [{ name: 'read-only', action: 'ALLOW', rules: [{ to: [{ methods: ['GET'] }] }] }],
+      handler: (req, res, peer) =>
+        res.end(JSON.stringify({ peer: peer?.spiffeId, url: req.url, host: req.headers.host, v: req.httpVersion })),
+    });
+    const { port } = await h2server.listen('127.0.0.1', 0);
+    const material = clientIdentity.current!;
+    const session = h2connect(`https://127.0.0.1:${port}`, {
+      cert: material.chainPem,
+      key: material.keyPem,
+      ca: clientIdentity.bundle.pem,
+      checkServerIdentity: () => undefined, // a SPIFFE ID has no DNS name; the server's SVID chains to the bundle
+    });
+    session.on('error', () => {});
+    const ask = (method: string, path: string) =>
+      new Promise<{ status: number; body: string }>((resolve, reject) => {
+        const stream = session.request({ ':method': method, ':path': path, ':authority': 'backend.example' });
+        let body = '';
+        stream.setEncoding('utf8');
+        stream.on('response', (h) => {
+          stream.on('data', (c: string) => (body += c));
+          stream.on('end', () => resolve({ status: Number(h[':status']), body }));
+        });
+        stream.on('error', reject);
+        stream.end();
+      });
+    try {
+      const ok = await ask('GET', '/a/../hello');
+      expect(ok.status).toBe(200);
+      expect(JSON.parse(ok.body)).toEqual({ peer: id('frontend'), url: '/hello', host: 'backend.example', v: '2.0' });
+      expect((await ask('DELETE', '/hello')).status).toBe(403);
+    } finally {
+      session.destroy();
+      await h2server.close();
     }
   });
 
