@@ -21,6 +21,7 @@ export { formFields } from './form_fields.js';
 export { normalizeRequestTarget, REQUEST_TARGET_RULE } from './request_target.js';
 export { upstreamFailureKind } from './upstream_failure.js';
 export { guardConnection } from './connection_guard.js';
+export { bindServer } from './bind_server.js';
 export type { GuardedSocket } from './connection_guard.js';
 export { RequestStats, labelValue, metricFamily } from './request_stats.js';
 export type { KeyLabels } from './request_stats.js';

@@ -2,7 +2,7 @@ import type { IncomingMessage } from 'node:http';
 import { createServer, type Server } from 'node:https';
 import type { Socket } from 'node:net';
 import type { Config } from '../config/index.js';
-import { systemClock, type Clock, type Logger } from '../core/index.js';
+import { bindServer, systemClock, type Clock, type Logger } from '../core/index.js';
 import { serverTlsOptions, type SessionTicketKeys } from '../crypto/index.js';
 import { refuseTunnel } from '../mesh/index.js';
 import type { Gateway } from './gateway.js';
@@ -127,15 +127,7 @@ export function createGatewayServer(o: GatewayServerOptions): GatewayServer {
     get http2Sessions() {
       return front?.sessions ?? 0;
     },
-    listen: (host, port) =>
-      new Promise((resolve, reject) => {
-        server.once('error', reject);
-        server.listen(port, host, () => {
-          server.off('error', reject);
-          const address = server.address();
-          resolve({ host, port: typeof address === 'object' && address ? address.port : port });
-        });
-      }),
+    listen: async (host, port) => ({ host, port: (await bindServer(server, host, port)).port }),
     setCertificate: (certPem, keyPem) => server.setSecureContext(tls(certPem, keyPem)),
     close: async () => {
       await new Promise<void>((resolve) => {

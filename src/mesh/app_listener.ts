@@ -1,6 +1,6 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createNetServer, type AddressInfo, type Server as NetServer, type Socket } from 'node:net';
-import type { Logger } from '../core/index.js';
+import { bindServer, type Logger } from '../core/index.js';
 import { refuseTunnel } from './http_forwarding.js';
 import { Http2Sessions, sortByPreface } from './http2_sessions.js';
 
@@ -63,14 +63,7 @@ export class AppListener {
   }
 
   listen(host: string, port: number): Promise<AddressInfo> {
-    const server = this.front ?? this.server;
-    return new Promise((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(port, host, () => {
-        server.off('error', reject);
-        resolve(server.address() as AddressInfo);
-      });
-    });
+    return bindServer(this.front ?? this.server, host, port);
   }
 
   /** Stops accepting, gives the requests in flight `graceMs` to finish (idle connections close at once), then ends all. */

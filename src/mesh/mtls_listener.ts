@@ -2,7 +2,7 @@ import { createServer as createHttpServer, type IncomingMessage, type Server, ty
 import { createServer as createHttpsServer } from 'node:https';
 import { createServer as createNetServer, type AddressInfo, type Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
-import { guardConnection, type Logger } from '../core/index.js';
+import { bindServer, guardConnection, type Logger } from '../core/index.js';
 import { handshakeFailureReason, SessionTicketKeys, type TicketKeyHolder } from '../crypto/index.js';
 import type { IdentitySource } from './identity_source.js';
 import type { PeerChecker, PeerIdentity } from './peer_check.js';
@@ -135,14 +135,7 @@ export class MtlsListener {
 
   /** Binds and resolves with the address. */
   listen(host: string, port: number): Promise<AddressInfo> {
-    const server = this.front ?? this.tls;
-    return new Promise((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(port, host, () => {
-        server.off('error', reject);
-        resolve(server.address() as AddressInfo);
-      });
-    });
+    return bindServer(this.front ?? this.tls, host, port);
   }
 
   /** The verified peer of a request's connection (HTTP/1.1 or HTTP/2). */
