@@ -113,8 +113,8 @@ export function tunnelSettings(docs: { max: string; idleTimeoutNote: string; sec
 
 /**
  * Retries of failed attempts (the gateway's `upstreams[].retries`, the sidecar's `outbound.upstreams[].retries`):
- * `attempts` further attempts by default `defaultAttempts`, on `defaultOn` (`connect-failure` and `reset` unless
- * given), within a budget of 20 % of the requests in flight.
+ * `attempts` further attempts by default `defaultAttempts`, on `defaultOn` (`connect-failure`, `refused-stream` and
+ * `reset` unless given), within a budget of 20 % of the requests in flight.
  *
  * @example
  * retries: retrySettings(1, 'Retries of failed attempts on the next host (docs/gateway.md "Retries").'),
@@ -122,7 +122,11 @@ export function tunnelSettings(docs: { max: string; idleTimeoutNote: string; sec
 export function retrySettings(
   defaultAttempts: number,
   description: string,
-  defaultOn: Array<'connect-failure' | 'reset' | number> = ['connect-failure', 'reset'],
+  defaultOn: Array<'connect-failure' | 'refused-stream' | 'reset' | number> = [
+    'connect-failure',
+    'refused-stream',
+    'reset',
+  ],
 ) {
   return z
     .strictObject({
@@ -134,10 +138,10 @@ export function retrySettings(
         .default(defaultAttempts)
         .describe('Further attempts after a failed one (0 = never retry). Requests with a body are never retried.'),
       on: z
-        .array(z.union([z.enum(['connect-failure', 'reset']), z.number().int().min(500).max(599)]))
+        .array(z.union([z.enum(['connect-failure', 'refused-stream', 'reset']), z.number().int().min(500).max(599)]))
         .default(defaultOn)
         .describe(
-          '`connect-failure` (no connection: any method), `reset` (the connection broke before the answer: idempotent methods), and 5xx statuses to retry (idempotent methods; the answer is dropped).',
+          '`connect-failure` (no connection: any method), `refused-stream` (an HTTP/2 upstream refused the stream, so it did not process it: any method), `reset` (the connection broke before the answer: idempotent methods), and 5xx statuses to retry (idempotent methods; the answer is dropped).',
         ),
       budget: z
         .number()

@@ -110,17 +110,17 @@ export function sidecarSection() {
                   .enum(['http1', 'h2'])
                   .default('http1')
                   .describe(
-                    "How to speak to the peer's sidecar over mTLS: `http1` (a keep-alive pool) or `h2` (HTTP/2, ALPN `h2`, one multiplexed connection; the peer needs `sidecar.inbound.http2`; what gRPC needs; no retries).",
+                    "How to speak to the peer's sidecar over mTLS: `http1` (a keep-alive pool) or `h2` (HTTP/2, ALPN `h2`, one multiplexed connection; the peer needs `sidecar.inbound.http2`; what gRPC needs).",
                   ),
                 retries: retrySettings(
                   2,
-                  'Retries of failed attempts to the peer, after a short backoff (Istio\'s 2 attempts, on connect failures and resets; docs/mesh.md "Retries").',
+                  'Retries of failed attempts to the peer, after a short backoff (Istio\'s 2 attempts, on connect failures, refused HTTP/2 streams and resets; docs/mesh.md "Retries").',
                 ),
               }),
             )
             .default([])
             .describe(
-              'Peer services, each `{ name, address, spiffeId, timeout, retries, protocol }`; `timeout` (default 15s) is the time the peer has for response headers, and between body chunks (then 504 ERR_MESH_UPSTREAM_TIMEOUT); `retries` (default 2 on connect failures and resets) as docs/mesh.md "Retries".',
+              'Peer services, each `{ name, address, spiffeId, timeout, retries, protocol }`; `timeout` (default 15s) is the time the peer has for response headers, and between body chunks (then 504 ERR_MESH_UPSTREAM_TIMEOUT); `retries` (default 2 on connect failures, refused HTTP/2 streams and resets) as docs/mesh.md "Retries".',
             ),
         })
         .prefault({})

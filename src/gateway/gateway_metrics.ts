@@ -74,7 +74,7 @@ export class GatewayMetrics {
   });
   readonly retries = new Counter({
     name: 'gatehouse_gateway_retries_total',
-    help: 'Requests sent again after a failed attempt, by upstream and reason (connect-failure, reset, status).',
+    help: 'Requests sent again after a failed attempt, by upstream and reason (connect-failure, refused-stream, reset, status).',
     labelNames: ['upstream', 'reason'] as const,
     registers: [this.registry],
   });

@@ -1,12 +1,6 @@
 import type { IncomingHttpHeaders, OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import type { Dispatcher } from 'undici';
-import {
-  AnswerExchange,
-  grpcStatusAsHttp,
-  RetriableAnswer,
-  relayedTrailers,
-  type ExchangeOutcome,
-} from '../mesh/index.js';
+import { AnswerExchange, grpcStatusAsHttp, relayedTrailers, type ExchangeOutcome } from '../mesh/index.js';
 import { dropCorsFields } from './cors_policy.js';
 import { clientResponseHeaders } from './forwarded_headers.js';
 import type { HeaderRules } from './header_rules.js';
@@ -47,29 +41,14 @@ export class ProxyExchange extends AnswerExchange {
    */
   private grpcCode: number | undefined;
 
-  /**
-   * @param retryStatus set while the request may be retried: true for an answer's status means drop the answer unread
-   *   (abort with {@link RetriableAnswer}) for another attempt.
-   */
+  /** @param retryStatus see {@link AnswerExchange}: statuses dropped unread while a retry may follow. */
   constructor(
     res: ServerResponse,
     private readonly forward: AnswerFields,
     done: (outcome: ExchangeOutcome) => void,
-    private readonly retryStatus?: (status: number) => boolean,
+    retryStatus?: (status: number) => boolean,
   ) {
-    super(res, done);
-  }
-
-  override onResponseStart(
-    controller: Dispatcher.DispatchController,
-    statusCode: number,
-    headers: IncomingHttpHeaders,
-  ): void {
-    if (this.retryStatus !== undefined && statusCode >= 200 && this.retryStatus(statusCode)) {
-      controller.abort(new RetriableAnswer(statusCode)); // nothing written: the request goes to another host
-      return;
-    }
-    super.onResponseStart(controller, statusCode, headers);
+    super(res, done, retryStatus);
   }
 
   override onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {

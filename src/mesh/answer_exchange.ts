@@ -2,6 +2,7 @@ import type { IncomingHttpHeaders, OutgoingHttpHeaders, ServerResponse } from 'n
 import type { Duplex } from 'node:stream';
 import type { Dispatcher } from 'undici';
 import { relayedTrailers, responseHeaders } from './http_forwarding.js';
+import { RetriableAnswer } from './retry_policy.js';
 
 /**
  * How an exchange ended: the next hop's status, its connection after a 101 (a WebSocket handshake), or the error that
@@ -70,7 +71,9 @@ function onResponseDrain(this: Tagged): void {
  * framing and authentication fields left out) and the end. A caller that leaves
  * aborts the request. 1xx answers are not forwarded (as undici's `stream()` does). `done` is called exactly once,
  * with the status or the error; it never throws into undici. Dispatched with `upgrade: 'websocket'`, a 101 hands the
- * next hop's connection to `done` (nothing written to the response); any other answer is relayed as usual.
+ * next hop's connection to `done` (nothing written to the response); any other answer is relayed as usual. While a
+ * retry may follow, `retryStatus` says which statuses are dropped unread (the exchange fails with
+ * {@link RetriableAnswer} and nothing is written) so that the caller's retry loop sends the request again.
  *
  * The gateway's data plane and the sidecar's WebSocket handshakes both use it. It replaces `Pool.stream()` on the
  * gateway's hot path: no AsyncResource, stream-finished tracking, abort emitter or promise per request
@@ -85,9 +88,14 @@ export class AnswerExchange implements Dispatcher.DispatchHandler {
   private settled = false;
   private gone = false;
 
+  /**
+   * @param retryStatus set while the request may be retried: true for an answer's status means drop the answer unread
+   *   (abort with {@link RetriableAnswer}) for another attempt.
+   */
   constructor(
     protected readonly res: ServerResponse,
     private readonly done: (outcome: ExchangeOutcome) => void,
+    private readonly retryStatus?: (status: number) => boolean,
   ) {
     (res as Tagged)[EXCHANGE] = this;
     res.on('close', onResponseClose);
@@ -118,6 +126,10 @@ export class AnswerExchange implements Dispatcher.DispatchHandler {
 
   onResponseStart(controller: Dispatcher.DispatchController, statusCode: number, headers: IncomingHttpHeaders): void {
     if (statusCode < 200) return;
+    if (this.retryStatus !== undefined && this.retryStatus(statusCode)) {
+      controller.abort(new RetriableAnswer(statusCode)); // nothing written: the request goes again
+      return;
+    }
     this.status = statusCode;
     try {
       this.res.writeHead(statusCode, this.answerHeaders(headers));

@@ -10,8 +10,9 @@ import {
 import { Readable, type Duplex } from 'node:stream';
 import { errors, type Dispatcher } from 'undici';
 import { isTrailerField } from './http_forwarding.js';
+import { RefusedStreamError } from './retry_policy.js';
 
-const { NGHTTP2_CANCEL, NGHTTP2_FLAG_END_STREAM, NGHTTP2_NO_ERROR } = constants;
+const { NGHTTP2_CANCEL, NGHTTP2_FLAG_END_STREAM, NGHTTP2_NO_ERROR, NGHTTP2_REFUSED_STREAM } = constants;
 
 /**
  * Request fields HTTP/2 forbids or carries as pseudo-header fields (RFC 9113 §8.2.2, §8.3.1): node refuses to send them.
@@ -141,21 +142,13 @@ export class Http2Origin {
   async close(): Promise<void> {
     this.closed = true;
     this.current = undefined;
-    await Promise.all(
-      [...this.sessions].map(
-        ({ session }) =>
-          new Promise<void>((resolve) => {
-            if (session.destroyed) return resolve();
-            session.once('close', () => resolve());
-            session.close();
-          }),
-      ),
-    );
+    await Promise.all([...this.sessions].map((entry) => closeWhenDone(entry)));
   }
 
   private session(): OriginSession {
     const live = this.current;
     if (live && !live.session.closed && !live.session.destroyed) return live;
+    for (const dead of this.sessions) if (dead.session.destroyed && dead.open === 0) this.sessions.delete(dead);
     const session = this.open();
     const entry: OriginSession = { session, open: 0 };
     this.current = entry;
@@ -223,6 +216,34 @@ export class Http2Origin {
   }
 }
 
+/** How often a closing connection is looked at (see {@link closeWhenDone}). */
+const CLOSE_CHECK_MS = 1_000;
+
+/**
+ * Closes a connection gracefully (GOAWAY, its streams finish) and resolves once it is gone. node emits no `close` for
+ * a session the server ended with GOAWAY but whose socket the server keeps open (node 20: the session reads as
+ * destroyed and its socket stays half-closed): a check every second resolves once the session is destroyed, or
+ * destroys it once it has had no open stream for a whole period.
+ */
+function closeWhenDone(entry: OriginSession): Promise<void> {
+  const { session } = entry;
+  return new Promise<void>((resolve) => {
+    if (session.destroyed) return resolve();
+    let idleChecks = 0;
+    const check = setInterval(() => {
+      idleChecks = entry.open === 0 ? idleChecks + 1 : 0;
+      if (idleChecks >= 2 && !session.destroyed) session.destroy();
+      if (session.destroyed) done();
+    }, CLOSE_CHECK_MS);
+    const done = () => {
+      clearInterval(check);
+      resolve();
+    };
+    session.once('close', done);
+    session.close();
+  });
+}
+
 /** The `Host` of request fields given as an object, if one is there. */
 function hostField(headers: Dispatcher.DispatchOptions['headers']): string | undefined {
   if (headers === null || headers === undefined || Array.isArray(headers) || typeof headers !== 'object')
@@ -250,6 +271,8 @@ class Http2Exchange implements Dispatcher.DispatchController {
   private headersTimer: NodeJS.Timeout | undefined;
   private trailers: IncomingHttpHeaders = {};
   private body: Readable | undefined;
+  /** The response's fields arrived. */
+  private answered = false;
 
   constructor(
     private readonly handler: Dispatcher.DispatchHandler,
@@ -305,15 +328,22 @@ class Http2Exchange implements Dispatcher.DispatchController {
     stream.once('close', () => {
       closed();
       if (!this.finished) {
-        this.fail(new errors.SocketError(`upstream closed the stream (RST_STREAM code ${stream.rstCode})`));
+        this.fail(
+          this.refused(stream) ??
+            new errors.SocketError(`upstream closed the stream (RST_STREAM code ${stream.rstCode})`),
+        );
       }
     });
     // A stream cancelled because its connection failed (refused, timed out connecting) carries that as its cause:
     // the cause decides 502 or 504.
     stream.on('error', (err: Error & { code?: string; cause?: unknown }) =>
-      this.fail(err.code === 'ERR_HTTP2_STREAM_CANCEL' && err.cause instanceof Error ? err.cause : err),
+      this.fail(
+        this.refused(stream) ??
+          (err.code === 'ERR_HTTP2_STREAM_CANCEL' && err.cause instanceof Error ? err.cause : err),
+      ),
     );
     stream.once('response', (fields: Http2Headers, flags: number) => {
+      this.answered = true;
       clearTimeout(this.headersTimer);
       const status = Number(fields[':status']);
       if (flags & NGHTTP2_FLAG_END_STREAM && fields['grpc-status'] !== undefined) {
@@ -357,6 +387,14 @@ class Http2Exchange implements Dispatcher.DispatchController {
     if (this.wasPaused) stream.pause();
     else this.armInactivity(stream);
     this.sendBody(stream);
+  }
+
+  /**
+   * The stream was refused before any answer (RST_STREAM REFUSED_STREAM from the server, or nghttp2 closing it because
+   * a GOAWAY's last stream id is below it): the server did not process it, and the request may go again.
+   */
+  private refused(stream: ClientHttp2Stream): RefusedStreamError | undefined {
+    return !this.answered && stream.rstCode === NGHTTP2_REFUSED_STREAM ? new RefusedStreamError() : undefined;
   }
 
   /**

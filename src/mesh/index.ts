@@ -52,7 +52,14 @@ export { sidecarMetricsText, type SidecarMetricsInput, type SidecarStats } from 
 export { createMtlsServer, createMtlsAgent } from './library.js';
 export { AnswerExchange, grpcStatusAsHttp } from './answer_exchange.js';
 export type { ExchangeOutcome, UpgradedExchange } from './answer_exchange.js';
-export { RetriableAnswer, RetryPolicy, type RetryReason, type RetrySettings } from './retry_policy.js';
+export {
+  RefusedStreamError,
+  RetriableAnswer,
+  RetryPolicy,
+  type RetryCondition,
+  type RetryReason,
+  type RetrySettings,
+} from './retry_policy.js';
 export { Http2Origin, type Http2OriginOptions } from './http2_origin.js';
 export { http1Headers } from './http2_fields.js';
 export { CONNECTION_SPECIFIC, http1View, withoutConnectionFields } from './http2_sessions.js';

@@ -5,7 +5,7 @@ import { Pool, type Dispatcher } from 'undici';
 import { upstreamFailureKind, type Logger } from '../core/index.js';
 import type { BreakerPermit } from '../ratelimit/index.js';
 import type { ConnectorStats } from './connector.js';
-import { AnswerExchange } from './answer_exchange.js';
+import { AnswerExchange, CallerGoneError, type ExchangeOutcome } from './answer_exchange.js';
 import { AppListener } from './app_listener.js';
 import { forwardHandshake } from './handshake_exchange.js';
 import { Http2Origin } from './http2_origin.js';
@@ -22,7 +22,7 @@ import {
 import type { IdentitySource } from './identity_source.js';
 import type { UpstreamBreakers } from './limits.js';
 import type { PeerChecker } from './peer_check.js';
-import type { RetryReason } from './retry_policy.js';
+import { RetriableAnswer, type RetryReason } from './retry_policy.js';
 import { logAccess, type SidecarAccess } from './sidecar_access.js';
 import type { SidecarTunnels } from './sidecar_tunnels.js';
 import { sortUpgrade } from './upgrade_requests.js';
@@ -90,7 +90,7 @@ export class Outbound {
     circuitOpen: 0,
     failed: 0,
     timedOut: 0,
-    retries: { 'connect-failure': 0, reset: 0, status: 0 },
+    retries: { 'connect-failure': 0, 'refused-stream': 0, reset: 0, status: 0 },
     retryOverflow: 0,
   };
   private readonly pools: UpstreamPools;
@@ -263,7 +263,7 @@ export class Outbound {
     if (!admitted) return;
     const { name, entry, permit } = admitted;
     if (entry.pool instanceof Http2Origin) {
-      this.forwardHttp2(req, res, name, entry.pool, entry.upstream.timeoutMs ?? MESH_REQUEST_TIMEOUT_MS, permit);
+      this.forwardHttp2(req, res, name, entry, permit);
       return;
     }
     if (isGrpc(req)) {
@@ -288,23 +288,8 @@ export class Outbound {
       for (let attempt = 0; ; attempt += 1) {
         // A retry goes to the upstream's pool in force now: a reload during the backoff may have replaced it (the
         // old one is closing) or removed the upstream (the app gets the last failure).
-        const pool = attempt === 0 ? entry.pool : this.pools.get(name)?.pool;
-        if (!(pool instanceof Pool)) {
-          if (pool !== undefined) {
-            // A reload during the backoff made the upstream speak HTTP/2: this request's body was for HTTP/1.1.
-            permit.release();
-            this.requests.failed++;
-            sendProblem(res, 'ERR_MESH_UPSTREAM_FAILED', {
-              upstream: name,
-              detail: 'its protocol changed by a reload',
-            });
-            return;
-          }
-          permit.release();
-          this.requests.unknownService++;
-          sendProblem(res, 'ERR_MESH_UNKNOWN_SERVICE', { detail: `upstream ${name} was removed by a reload` });
-          return;
-        }
+        const pool = attempt === 0 ? entry.pool : this.retryPool(name, false, permit, res);
+        if (!(pool instanceof Pool)) return;
         let upstream: Dispatcher.ResponseData;
         try {
           upstream = await pool.request({
@@ -319,13 +304,12 @@ export class Outbound {
           giveBack();
           const reason = attempt < retriesLeft && !res.destroyed ? retry.reason(err as Error, method) : undefined;
           if (reason !== undefined) {
-            if (retry.reserve(entry.inFlight)) {
+            if (this.reserveRetry(entry)) {
               held = true;
               if (await this.backoff(entry, name, reason, attempt, res)) continue;
               permit.release(); // the app left while the retry waited
               return;
             }
-            this.requests.retryOverflow++;
           }
           this.failed(err, name, timeout, permit, res);
           return;
@@ -334,14 +318,13 @@ export class Outbound {
         // A status to retry: the answer is dropped unread for another attempt, if the budget has a place for one
         // (else it is relayed).
         if (attempt < retriesLeft && retry.retriesStatus(method, upstream.statusCode)) {
-          if (retry.reserve(entry.inFlight)) {
+          if (this.reserveRetry(entry)) {
             held = true;
             await upstream.body.dump().catch(() => {});
             if (await this.backoff(entry, name, 'status', attempt, res)) continue;
             permit.release();
             return;
           }
-          this.requests.retryOverflow++;
         }
         if (res.destroyed) {
           // The app left before the answer's head: nothing to relay, and the breaker hears nothing (a half-open
@@ -385,40 +368,129 @@ export class Outbound {
   /**
    * A request to an HTTP/2 upstream (`protocol: h2`): one stream on the multiplexed mTLS connection, the answer relayed
    * with its trailers (gRPC's status). The breaker hears of it once the answer is complete, a gRPC answer counting by
-   * its `grpc-status` (UNAVAILABLE, INTERNAL, ... are failures). Not retried: a stream may have reached the peer.
+   * its `grpc-status` (UNAVAILABLE, INTERNAL, ... are failures). A request without a body goes again under the
+   * upstream's retry policy, as on HTTP/1.1, and also when the peer refused its stream (REFUSED_STREAM, or above a
+   * GOAWAY's last stream: not processed, RFC 9113 §8.7); a streamed body is never replayed.
    */
   private forwardHttp2(
     req: IncomingMessage,
     res: ServerResponse,
     name: string,
-    origin: Http2Origin,
-    timeout: number,
+    entry: UpstreamPool,
     permit: BreakerPermit,
   ): void {
     const { logger } = this.options;
-    origin.dispatch(
-      {
-        method: (req.method ?? 'GET') as Dispatcher.HttpMethod,
-        path: req.url ?? '/',
-        headers: forwardHeaders(req.headers, { host: name }),
-        body: declaresBody(req) ? forwardedBody(req) : null,
-        headersTimeout: timeout,
-        bodyTimeout: timeout,
-      },
-      new AnswerExchange(res, (outcome) => {
-        if ('status' in outcome) {
-          this.requests.forwarded++;
-          permit.done(!FAILURE_STATUSES.has(outcome.status));
+    const method = req.method ?? 'GET';
+    const hasBody = declaresBody(req);
+    const timeout = entry.upstream.timeoutMs ?? MESH_REQUEST_TIMEOUT_MS;
+    const { retry } = entry;
+    const retriesLeft = retry.allows(hasBody) ? retry.attempts : 0;
+    let retried = 0;
+    let held = false; // a place in the retry budget
+    let dropping = false; // an answer of a retried status is being dropped (its place taken before)
+    const giveBack = () => {
+      if (held) retry.settled();
+      held = false;
+    };
+    const retryStatus =
+      retriesLeft === 0 || !retry.retriesStatuses
+        ? undefined
+        : (status: number) => {
+            if (retried >= retriesLeft || !retry.retriesStatus(method, status)) return false;
+            giveBack();
+            if (!this.reserveRetry(entry)) return false;
+            held = true;
+            dropping = true;
+            return true;
+          };
+    const settle = (outcome: ExchangeOutcome) => {
+      giveBack();
+      entry.inFlight -= 1;
+      if ('status' in outcome) {
+        this.requests.forwarded++;
+        permit.done(!FAILURE_STATUSES.has(outcome.status));
+        return;
+      }
+      if (outcome.clientGone || res.destroyed) return permit.release();
+      if (!res.headersSent) return this.failed(outcome.error, name, timeout, permit, res);
+      permit.done(false);
+      this.requests.forwarded++;
+      logger.warn({ err: outcome.error.message, upstream: name }, 'upstream sidecar failed mid-answer: answer cut');
+      res.destroy();
+    };
+    const done = (outcome: ExchangeOutcome) => {
+      const carried = dropping && 'error' in outcome && outcome.error instanceof RetriableAnswer;
+      dropping = false;
+      const again =
+        retried < retriesLeft && 'error' in outcome && !outcome.clientGone && !res.headersSent && !res.destroyed;
+      const reason = again ? retry.reason(outcome.error, method) : undefined;
+      if (reason === undefined) return settle(outcome);
+      if (!carried) {
+        giveBack();
+        if (!this.reserveRetry(entry)) return settle(outcome);
+        held = true;
+      }
+      retried += 1;
+      void this.backoff(entry, name, reason, retried - 1, res).then((alive) => {
+        if (!alive) return settle({ error: new CallerGoneError(), clientGone: true });
+        const origin = this.retryPool(name, true, permit, res);
+        if (!(origin instanceof Http2Origin)) {
+          giveBack();
+          entry.inFlight -= 1;
           return;
         }
-        if (outcome.clientGone) return permit.release();
-        if (!res.headersSent) return this.failed(outcome.error, name, timeout, permit, res);
-        permit.done(false);
-        this.requests.forwarded++;
-        logger.warn({ err: outcome.error.message, upstream: name }, 'upstream sidecar failed mid-answer: answer cut');
-        res.destroy();
-      }),
-    );
+        send(origin);
+      });
+    };
+    const send = (origin: Http2Origin) =>
+      origin.dispatch(
+        {
+          method: method as Dispatcher.HttpMethod,
+          path: req.url ?? '/',
+          headers: forwardHeaders(req.headers, { host: name }),
+          body: hasBody ? forwardedBody(req) : null,
+          headersTimeout: timeout,
+          bodyTimeout: timeout,
+        },
+        new AnswerExchange(res, done, retryStatus),
+      );
+    entry.inFlight += 1;
+    send(entry.pool as Http2Origin);
+  }
+
+  /** A place in the upstream's retry budget, or the overflow counted. */
+  private reserveRetry(entry: UpstreamPool): boolean {
+    if (entry.retry.reserve(entry.inFlight)) return true;
+    this.requests.retryOverflow++;
+    return false;
+  }
+
+  /**
+   * The upstream's pool in force for a retry: a reload during the backoff may have replaced it (the old one is
+   * closing), removed the upstream or changed its protocol. Undefined after the app got its answer (the permit given
+   * back: the peer was not judged).
+   */
+  private retryPool(
+    name: string,
+    http2: boolean,
+    permit: BreakerPermit,
+    res: ServerResponse,
+  ): Pool | Http2Origin | undefined {
+    const pool = this.pools.get(name)?.pool;
+    if (pool === undefined) {
+      permit.release();
+      this.requests.unknownService++;
+      sendProblem(res, 'ERR_MESH_UNKNOWN_SERVICE', { detail: `upstream ${name} was removed by a reload` });
+      return undefined;
+    }
+    if (pool instanceof Http2Origin !== http2) {
+      // The request was shaped for the other protocol (an HTTP/1.1 body, an HTTP/2 stream's fields).
+      permit.release();
+      this.requests.failed++;
+      sendProblem(res, 'ERR_MESH_UPSTREAM_FAILED', { upstream: name, detail: 'its protocol changed by a reload' });
+      return undefined;
+    }
+    return pool;
   }
 
   /** Counts retry `attempt + 1` and waits its backoff: false when the app left meanwhile. */

@@ -2,14 +2,35 @@
 export interface RetrySettings {
   /** Further attempts after a failed one (0 = never retry). */
   attempts: number;
-  /** `connect-failure`, `reset`, and 5xx statuses to retry. */
-  on: ReadonlyArray<'connect-failure' | 'reset' | number>;
+  /** `connect-failure`, `refused-stream`, `reset`, and 5xx statuses to retry. */
+  on: ReadonlyArray<RetryCondition>;
   /** Retries in flight at most this fraction of the upstream's requests in flight (always at least 3). */
   budget: number;
 }
 
-/** Why a failed attempt is tried again (the `reason` label of `gatehouse_gateway_retries_total`). */
-export type RetryReason = 'connect-failure' | 'reset' | 'status';
+/** What `retries.on` may name: a kind of failure, or a 5xx status. */
+export type RetryCondition = 'connect-failure' | 'refused-stream' | 'reset' | number;
+
+/**
+ * Why a failed attempt is tried again (the `reason` label of `gatehouse_gateway_retries_total` and of
+ * `gatehouse_sidecar_outbound_retries_total`).
+ */
+export type RetryReason = 'connect-failure' | 'refused-stream' | 'reset' | 'status';
+
+/** The code of {@link RefusedStreamError}. */
+const REFUSED_STREAM = 'ERR_HTTP2_REFUSED_STREAM';
+
+/**
+ * An HTTP/2 upstream refused the request's stream (RST_STREAM with REFUSED_STREAM, or a GOAWAY whose last stream id is
+ * below it): RFC 9113 §8.7 guarantees the server did not process it, so any method may go again.
+ */
+export class RefusedStreamError extends Error {
+  readonly code = REFUSED_STREAM;
+  constructor() {
+    super('upstream refused the stream (REFUSED_STREAM): the request was not processed');
+    this.name = 'RefusedStreamError';
+  }
+}
 
 /**
  * An upstream's answer whose status the route retries (`retries.on` lists it): the attempt is dropped before anything
@@ -60,6 +81,7 @@ const BASE_BACKOFF_MS = 25;
  * attempt failed before any answer reached the client goes again (to the next host not ejected, at the gateway), up
  * to `attempts` more times, when
  * - the connection could not be made (`connect-failure`: nothing was sent; any method),
+ * - an HTTP/2 upstream refused the stream (`refused-stream`: not processed, RFC 9113 §8.7; any method),
  * - the connection broke before the answer's head (`reset`; idempotent methods only),
  * - the host answered a status listed in `on` (idempotent methods only; the answer is dropped unread).
  * Requests with a body are never retried: the gateway streams bodies and keeps no copy. Timeouts are not retried
@@ -73,6 +95,7 @@ const BASE_BACKOFF_MS = 25;
 export class RetryPolicy {
   readonly attempts: number;
   private readonly connect: boolean;
+  private readonly refusedStream: boolean;
   private readonly reset: boolean;
   private readonly statuses: ReadonlySet<number>;
   private readonly budget: number;
@@ -85,6 +108,7 @@ export class RetryPolicy {
   ) {
     this.attempts = config.attempts;
     this.connect = config.on.includes('connect-failure');
+    this.refusedStream = config.on.includes('refused-stream');
     this.reset = config.on.includes('reset');
     this.statuses = new Set(config.on.filter((o): o is number => typeof o === 'number'));
     this.budget = config.budget;
@@ -115,6 +139,7 @@ export class RetryPolicy {
     if (error instanceof RetriableAnswer) return 'status';
     const code = (error as { code?: unknown }).code;
     if (typeof code !== 'string') return undefined;
+    if (code === REFUSED_STREAM) return this.refusedStream ? 'refused-stream' : undefined;
     const sent = code === CONNECT_TIMEOUT ? this.http2 : !CONNECT_FAILURES.has(code);
     if (!sent) return this.connect ? 'connect-failure' : undefined;
     if (this.reset && (RESETS.has(code) || code === CONNECT_TIMEOUT) && IDEMPOTENT.has(method)) return 'reset';

@@ -96,6 +96,7 @@ export function sidecarMetricsText(input: SidecarMetricsInput): string {
         'Outbound attempts sent again, by why the one before failed.',
         [
           ['{reason="connect-failure"}', outboundRequests.retries['connect-failure']],
+          ['{reason="refused-stream"}', outboundRequests.retries['refused-stream']],
           ['{reason="reset"}', outboundRequests.retries.reset],
           ['{reason="status"}', outboundRequests.retries.status],
         ],

@@ -26,10 +26,14 @@ export interface MeshUpstream {
 }
 
 /**
- * The sidecar's default retry policy: Istio's 2 more attempts, on connect failures and resets. Not on 503 (Istio
+ * The sidecar's default retry policy: Istio's 2 more attempts, on connect failures, refused streams and resets. Not on 503 (Istio
  * retries it): a peer sidecar answers 503 itself when it holds no SVID, and then refuses the retry's handshake too.
  */
-export const SIDECAR_RETRIES: RetrySettings = { attempts: 2, on: ['connect-failure', 'reset'], budget: 0.2 };
+export const SIDECAR_RETRIES: RetrySettings = {
+  attempts: 2,
+  on: ['connect-failure', 'refused-stream', 'reset'],
+  budget: 0.2,
+};
 
 /** One peer service and the keep-alive mTLS pool to its sidecar. */
 export interface UpstreamPool {
@@ -103,7 +107,7 @@ export class UpstreamPools {
       next.set(upstream.name, {
         upstream: { ...upstream },
         pool: same ? held.pool : this.newPool(upstream),
-        retry: new RetryPolicy(upstream.retries ?? SIDECAR_RETRIES),
+        retry: new RetryPolicy(upstream.retries ?? SIDECAR_RETRIES, upstream.protocol === 'h2'),
         inFlight: 0,
       });
     }

@@ -1,6 +1,9 @@
+import { once } from 'node:events';
+import { constants as h2constants, createServer as createH2cServer, type ServerHttp2Session } from 'node:http2';
+import { request } from 'undici';
 import { describe, expect, it } from 'vitest';
 import { configSchema } from '../../src/config/index.js';
-import { RetriableAnswer, RetryPolicy } from '../../src/mesh/index.js';
+import { RefusedStreamError, RetriableAnswer, RetryPolicy } from '../../src/mesh/index.js';
 import { deadAddress } from '../support/dead_address.js';
 import { call, startBackend, startGateway } from './support.js';
 
@@ -17,7 +20,11 @@ const coded = (code: string) => Object.assign(new Error(code), { code });
 
 describe('RetryPolicy', () => {
   it('defaults to one more attempt on connect failures and resets, within 20 % of the requests in flight', () => {
-    expect(retriesOf(undefined)).toEqual({ attempts: 1, on: ['connect-failure', 'reset'], budget: 0.2 });
+    expect(retriesOf(undefined)).toEqual({
+      attempts: 1,
+      on: ['connect-failure', 'refused-stream', 'reset'],
+      budget: 0.2,
+    });
     expect(
       configSchema.safeParse({ gateway: { upstreams: [{ name: 'u', hosts: ['http://a:1'], retries: { on: [404] } }] } })
         .success,
@@ -57,6 +64,9 @@ describe('RetryPolicy', () => {
     expect(h2.reason(coded('UND_ERR_CONNECT_TIMEOUT'), 'POST')).toBeUndefined();
     expect(h2.reason(coded('UND_ERR_CONNECT_TIMEOUT'), 'GET')).toBe('reset');
     expect(h2.reason(coded('ECONNREFUSED'), 'POST')).toBe('connect-failure');
+    // A refused HTTP/2 stream was not processed (RFC 9113 §8.7): any method, when `on` names it (the default does).
+    expect(h2.reason(new RefusedStreamError(), 'POST')).toBe('refused-stream');
+    expect(p.reason(new RefusedStreamError(), 'POST')).toBeUndefined();
     const resetsOff = new RetryPolicy(retriesOf({ on: ['connect-failure'] }));
     expect(resetsOff.reason(coded('UND_ERR_SOCKET'), 'GET')).toBeUndefined();
     expect(p.allows(false)).toBe(true);
@@ -170,6 +180,50 @@ describe('retries through the gateway', () => {
     } finally {
       await gw.close();
       await backend.close();
+    }
+  });
+
+  it('sends a request whose stream an h2c upstream refused again, whatever its method, unless it has a body', async () => {
+    let refuseNext = 0;
+    let streams = 0;
+    const server = createH2cServer();
+    const accepted: ServerHttp2Session[] = []; // closed at the end: node's server waits for its sessions
+    server.on('session', (session) => accepted.push(session));
+    server.on('stream', (stream) => {
+      stream.on('error', () => {});
+      stream.resume();
+      streams += 1;
+      if (refuseNext > 0) {
+        refuseNext -= 1;
+        stream.close(h2constants.NGHTTP2_REFUSED_STREAM);
+        return;
+      }
+      stream.respond({ ':status': 200, 'content-type': 'application/json' });
+      stream.end(JSON.stringify({ ok: true }));
+    });
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    const url = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+    const gw = await startGateway({
+      upstreams: [{ name: 'u', hosts: [url], protocol: 'h2c' }],
+      routes: [{ name: 'r', pathPrefix: '/', upstream: 'u' }],
+    });
+    try {
+      refuseNext = 1;
+      const post = await call(gw, '/x', { method: 'POST', headers: { 'content-length': '0' } });
+      expect(post.status).toBe(200); // not processed: a POST may go again
+      expect(streams).toBe(2);
+      refuseNext = 1;
+      const withBody = await request(gw.url + '/x', { method: 'POST', body: 'payload', dispatcher: gw.agent });
+      await withBody.body.dump();
+      expect(withBody.statusCode).toBe(502); // the body was streamed: never sent twice
+      expect(streams).toBe(3);
+      const metrics = await gw.gateway.metrics.text();
+      expect(metrics).toMatch(/gatehouse_gateway_retries_total\{upstream="u",reason="refused-stream"\} 1\n/);
+    } finally {
+      await gw.close();
+      for (const session of accepted) session.destroy();
+      await new Promise((resolve) => server.close(resolve));
     }
   });
 

@@ -3,6 +3,7 @@
 import * as grpc from '@grpc/grpc-js';
 import { once } from 'node:events';
 import {
+  constants,
   createSecureServer as createSecureH2Server,
   createServer as createH2cServer,
   type IncomingHttpHeaders,
@@ -17,6 +18,7 @@ import type { Dispatcher } from 'undici';
 import { describe, expect, it } from 'vitest';
 import { upstreamFailureKind } from '../../src/core/index.js';
 import { Http2Origin } from '../../src/mesh/http2_origin.js';
+import { RefusedStreamError } from '../../src/mesh/retry_policy.js';
 import { frame, startGrpcUpstream } from '../gateway/grpc_support.js';
 import { testCertificate } from '../gateway/support.js';
 
@@ -242,6 +244,45 @@ describe('HTTP/2 upstream exchanges at their edges (Http2Origin driven directly)
       await origin.close();
       for (const socket of accepted) socket.destroy();
       silent.close();
+    }
+  });
+  it('reports a refused stream (RST_STREAM REFUSED_STREAM, or above a GOAWAY) as RefusedStreamError, other resets not', async () => {
+    let n = 0;
+    const server = await h2cServer((stream) => {
+      n += 1;
+      if (n === 1) return stream.close(constants.NGHTTP2_REFUSED_STREAM);
+      if (n === 2) return stream.close(constants.NGHTTP2_INTERNAL_ERROR);
+      if (n === 3) {
+        stream.respond({ ':status': 200 });
+        return stream.end('ok');
+      }
+      // The 4th stream: the server goes away with the 3rd as its last: node's client refuses the 4th itself.
+      stream.session?.goaway(constants.NGHTTP2_NO_ERROR, (stream.id ?? 2) - 2);
+    });
+    const origin = new Http2Origin(server.url, { connectTimeout: 2_000, idleTimeout: 5_000 });
+    const send = async () => {
+      const r = recorder();
+      origin.dispatch({ path: '/', method: 'GET', headers: {}, body: null }, r.handler);
+      await r.done;
+      return r.out;
+    };
+    try {
+      const refused = await send();
+      expect(refused.error).toBeInstanceOf(RefusedStreamError);
+      expect(refused.error?.code).toBe('ERR_HTTP2_REFUSED_STREAM');
+      expect(refused.status).toBeUndefined();
+      const reset = await send();
+      expect(reset.error).toBeDefined();
+      expect(reset.error).not.toBeInstanceOf(RefusedStreamError);
+      expect(reset.error?.code).toBe('ERR_HTTP2_STREAM_ERROR');
+      expect((await send()).status).toBe(200);
+      const goneAway = await send();
+      expect(goneAway.error).toBeInstanceOf(RefusedStreamError);
+      expect(n).toBe(4);
+    } finally {
+      await origin.close(); // resolves although node emits no 'close' for the connection the server went away from
+      for (const session of server.sessions) session.destroy();
+      await server.close();
     }
   });
 });

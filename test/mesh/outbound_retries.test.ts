@@ -153,7 +153,7 @@ describe('sidecar outbound retries (2 more attempts on connect failures and rese
     }).sidecar!;
     expect(sidecar.outbound.upstreams[0]!.retries).toEqual({
       attempts: 2,
-      on: ['connect-failure', 'reset'],
+      on: ['connect-failure', 'refused-stream', 'reset'],
       budget: 0.2,
     });
   });

@@ -71,7 +71,7 @@ describe('the sidecar metrics', () => {
           circuitOpen: 3,
           failed: 2,
           timedOut: 5,
-          retries: { 'connect-failure': 4, reset: 1, status: 0 },
+          retries: { 'connect-failure': 4, 'refused-stream': 6, reset: 1, status: 0 },
           retryOverflow: 2,
         },
         breakers: [
@@ -96,6 +96,7 @@ describe('the sidecar metrics', () => {
         'gatehouse_sidecar_outbound_requests_total{outcome="upstream_failed"} 2',
         'gatehouse_sidecar_outbound_requests_total{outcome="upstream_timeout"} 5',
         'gatehouse_sidecar_outbound_retries_total{reason="connect-failure"} 4',
+        'gatehouse_sidecar_outbound_retries_total{reason="refused-stream"} 6',
         'gatehouse_sidecar_outbound_retries_total{reason="reset"} 1',
         'gatehouse_sidecar_outbound_retry_overflow_total 2',
       ]),
