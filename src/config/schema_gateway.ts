@@ -219,7 +219,7 @@ export function gatewaySection() {
         .enum(['http/1.1', 'h2c', 'h2'])
         .default('http/1.1')
         .describe(
-          "How the gateway talks to the hosts: `http/1.1` (keep-alive pools of `connections` per host), `h2c` (HTTP/2 with prior knowledge, http:// hosts) or `h2` (HTTP/2 over TLS with ALPN h2, https:// hosts, the certificate checked against node's trust store: its bundled Mozilla roots, or the system's with --use-openssl-ca, plus NODE_EXTRA_CA_CERTS); both HTTP/2 kinds use one multiplexed connection per host, take no `mtls` and relay the answer trailers: what gRPC services need, as nginx's `grpc_pass grpc://` / `grpcs://`. docs/gateway.md \"gRPC\".",
+          "How the gateway talks to the hosts: `http/1.1` (keep-alive pools of `connections` per host), `h2c` (HTTP/2 with prior knowledge, http:// hosts) or `h2` (HTTP/2 over TLS with ALPN h2, https:// hosts, the certificate checked against node's trust store: its bundled Mozilla roots, or the system's with --use-openssl-ca, plus NODE_EXTRA_CA_CERTS, or `caFile`, or with `mtls` the mesh's SVID checks); both HTTP/2 kinds use one multiplexed connection per host and relay the answer trailers: what gRPC services need, as nginx's `grpc_pass grpc://` / `grpcs://`. docs/gateway.md \"gRPC\".",
         ),
       caFile: z
         .string()
@@ -237,7 +237,7 @@ export function gatewaySection() {
         })
         .optional()
         .describe(
-          "Originate mutual TLS with the gateway's own SVID (TLS 1.3, hosts https://); the server's SVID must chain to the mesh bundle and name `spiffeId`.",
+          "Originate mutual TLS with the gateway's own SVID (TLS 1.3, hosts https://); the server's SVID must chain to the mesh bundle and name `spiffeId`. With `protocol: h2` the connection offers ALPN `h2` (a sidecar inbound with `http2: true`: gRPC into the mesh).",
         ),
       breaker: z
         .strictObject({
@@ -353,11 +353,12 @@ export function gatewaySection() {
         }
       }
       if (u.protocol === 'http/1.1') return;
-      if (u.mtls !== undefined) {
+      if (u.mtls !== undefined && u.protocol === 'h2c') {
         ctx.addIssue({
           code: 'custom',
           path: ['mtls'],
-          message: `protocol ${u.protocol} is not offered with mtls: an mtls upstream (a mesh sidecar) speaks http/1.1`,
+          message:
+            'protocol h2c is plaintext: an mtls upstream speaks http/1.1 or h2 (HTTP/2 over the mTLS connection)',
         });
       }
       const scheme = u.protocol === 'h2c' ? 'http://' : 'https://';

@@ -1,6 +1,6 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import { Client, type Dispatcher } from 'undici';
-import { Http2Origin } from '../mesh/index.js';
+import { Http2Origin, type Http2OriginOptions } from '../mesh/index.js';
 import type { CheckAnswer, CheckDispatcher, CheckedHost, CheckRequest } from './health_check.js';
 
 /** The most of a check's answer body read (the rest is discarded). */
@@ -9,7 +9,8 @@ const BODY_LIMIT = 65_536;
 /**
  * The hosts of an upstream as the checker sees them: each opens a one-connection dispatcher made like the traffic's
  * connections: an undici Client for `http/1.1` (`connect`: the mesh connector or the caFile's trust anchors), an
- * HTTP/2 connection for `h2c` and `h2` (`ca`: the caFile's trust anchors), with `timeout` to connect.
+ * HTTP/2 connection for `h2c` and `h2` (`http2Connect`: the mesh connector offering ALPN h2, or the caFile's trust
+ * anchors), with `timeout` to connect.
  *
  * @example
  * const hosts = checkClients(config.hosts, config.healthCheck.timeout, { connect: { ca } }, { http2: false });
@@ -18,7 +19,7 @@ export function checkClients(
   origins: readonly string[],
   timeout: number,
   connect: Pick<Client.Options, 'connect'>,
-  options: { http2: boolean; ca?: string },
+  options: { http2: boolean; http2Connect?: (origin: string) => Partial<Http2OriginOptions> },
 ): CheckedHost[] {
   return origins.map((origin) => ({
     origin,
@@ -28,7 +29,7 @@ export function checkClients(
             new Http2Origin(origin, {
               connectTimeout: timeout,
               idleTimeout: 4_000,
-              ...(options.ca === undefined ? {} : { ca: options.ca }),
+              ...options.http2Connect?.(origin),
             }),
           )
         : http1Checks(

@@ -9,7 +9,7 @@ import type { GatewayMetrics } from './gateway_metrics.js';
 import { HealthChecker } from './health_check.js';
 import { checkClients } from './health_check_dispatch.js';
 import { upstreamFailure } from './upstream_failure.js';
-import { Http2Origin } from '../mesh/index.js';
+import { Http2Origin, originConnector, type Http2OriginOptions } from '../mesh/index.js';
 import { OutlierDetector } from './outlier_detector.js';
 import {
   declaresBody,
@@ -71,6 +71,8 @@ export class Upstream {
   private readonly retry: RetryPolicy;
   /** Active health checks of the hosts (`healthCheck`), feeding {@link outliers}. */
   private readonly health: HealthChecker | undefined;
+  /** Stops retiring HTTP/2 mesh connections on SVID renewal (set for `mtls` + `h2` only). */
+  private unsubscribe: (() => void) | undefined;
   private readonly hostOrigins: readonly string[];
 
   constructor(
@@ -121,12 +123,15 @@ export class Upstream {
     const connect = upstreamConnector(config, deps.mesh, deps.clock); // mTLS with the gateway's SVID, or plain
     // How every connection to a host is made: the mesh connector, the caFile's trust anchors, or undici's default.
     const connectOption = connect ? { connect } : deps.ca === undefined ? {} : { connect: { ca: deps.ca } };
+    // The same for an HTTP/2 host: the mesh connector offering ALPN h2, or node's TLS with the caFile's anchors.
+    const http2Connect = (origin: string): Partial<Http2OriginOptions> =>
+      connect ? { connect: originConnector(connect, origin) } : deps.ca === undefined ? {} : { ca: deps.ca };
     this.pools = config.hosts.map((origin) =>
       config.protocol !== 'http/1.1'
         ? new Http2Origin(origin, {
             connectTimeout: Math.min(config.timeout, 10_000),
             idleTimeout: 60_000,
-            ...(deps.ca === undefined ? {} : { ca: deps.ca }),
+            ...http2Connect(origin),
           })
         : new Pool(origin, {
             connections: config.connections,
@@ -144,7 +149,7 @@ export class Upstream {
             config.name,
             checkClients(config.hosts, check.timeout, connectOption, {
               http2: config.protocol !== 'http/1.1',
-              ...(deps.ca === undefined ? {} : { ca: deps.ca }),
+              http2Connect,
             }),
             check,
             {
@@ -154,6 +159,13 @@ export class Upstream {
             },
           );
     this.health?.start();
+    // An HTTP/2 connection into the mesh lives long: once the gateway's SVID is renewed it is retired (its streams
+    // finish there) and the next request opens one presenting the new certificate, as the sidecar's do.
+    if (connect !== undefined && this.http2 && deps.mesh !== undefined) {
+      this.unsubscribe = deps.mesh.identity.onChange(() => {
+        for (const pool of this.pools) if (pool instanceof Http2Origin) pool.retire();
+      });
+    }
   }
 
   /** Its hosts and whether each passes its active health checks (undefined: no `healthCheck`). */
@@ -380,6 +392,7 @@ export class Upstream {
 
   /** Closes the pools once their requests finish (and stops the health checks). */
   async close(): Promise<void> {
+    this.unsubscribe?.();
     this.health?.stop();
     await Promise.all(this.pools.map((p) => p.close()));
   }

@@ -1,6 +1,5 @@
-import type { buildConnector } from 'undici';
 import { GatehouseError, type Clock } from '../core/index.js';
-import { PeerChecker, expectSpiffeId, mtlsConnector, type IdentitySource } from '../mesh/index.js';
+import { PeerChecker, expectSpiffeId, mtlsConnector, type IdentitySource, type MtlsConnect } from '../mesh/index.js';
 import type { UpstreamConfig } from './gateway_config.js';
 
 /** The gateway's own workload identity in the mesh: its SVID (kept fresh by the source) and the trust domain. */
@@ -47,7 +46,7 @@ export function checkUpstreamMtlsHosts(config: UpstreamConfig, key: string): voi
 /**
  * The undici `connect` function of an upstream with `mtls`: TLS 1.3 presenting the gateway's current SVID (a renewed
  * one is used for new connections), accepting only a server whose SVID chains to the mesh bundle, is not revoked and
- * names `mtls.spiffeId` (re-checked on resumed sessions). Undefined for a plain upstream.
+ * names `mtls.spiffeId` (re-checked on resumed sessions); ALPN `h2` for `protocol: h2`. Undefined for a plain upstream.
  *
  * @example
  * const connect = upstreamConnector(config, mesh, clock);
@@ -57,7 +56,7 @@ export function upstreamConnector(
   config: UpstreamConfig,
   mesh: UpstreamMesh | undefined,
   clock: Clock,
-): buildConnector.connector | undefined {
+): MtlsConnect | undefined {
   // Checked by buildGatewayState with the upstream's key path already; again here for an Upstream built directly.
   checkUpstreamMtls(config, mesh, `gateway.upstreams (${config.name})`);
   if (config.mtls === undefined || mesh === undefined) return undefined;
@@ -67,5 +66,6 @@ export function upstreamConnector(
     checker,
     expected: expectSpiffeId(config.mtls.spiffeId),
     timeoutMs: config.timeout,
+    alpn: config.protocol === 'h2' ? ['h2'] : ['http/1.1'],
   });
 }

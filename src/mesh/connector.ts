@@ -1,3 +1,4 @@
+import type { Duplex } from 'node:stream';
 import { connect, type TLSSocket } from 'node:tls';
 import { errors, type buildConnector } from 'undici';
 import { GatehouseError } from '../core/index.js';
@@ -126,4 +127,22 @@ export function mtlsConnector(options: {
     });
     return socket;
   };
+}
+
+/**
+ * An mTLS connector as an {@link Http2Origin}'s `connect` option, for the one `https://host:port` origin it serves:
+ * each call opens a connection (offer ALPN `h2` through the connector's `alpn`) and calls back once its peer passed
+ * the checks, or with the error that refused it.
+ *
+ * @example
+ * new Http2Origin(origin, { connect: originConnector(mtlsConnector({ ..., alpn: ['h2'] }), origin), ... });
+ */
+export function originConnector(
+  connect: MtlsConnect,
+  origin: string,
+): (done: (err: Error | null) => void) => Duplex | undefined {
+  const url = new URL(origin);
+  const hostname = url.hostname.replace(/^\[(.*)\]$/, '$1'); // an IPv6 literal without its brackets
+  const opts = { hostname, port: url.port || '443', protocol: 'https:' } as buildConnector.Options;
+  return (done) => connect(opts, (...args) => done(args[0]));
 }

@@ -37,8 +37,8 @@ export {
 export { offersWebSocket, declaresBody, upgradeResponse, switchingProtocolsHead } from './websocket_handshake.js';
 export { MtlsListener } from './mtls_listener.js';
 export type { MtlsMode, MtlsListenerOptions, ListenerStats } from './mtls_listener.js';
-export { mtlsConnector } from './connector.js';
-export type { ConnectorStats } from './connector.js';
+export { mtlsConnector, originConnector } from './connector.js';
+export type { ConnectorStats, MtlsConnect } from './connector.js';
 export { Inbound } from './inbound.js';
 export type { InboundOptions, InboundStats } from './inbound.js';
 export { Outbound } from './outbound.js';

@@ -1,7 +1,7 @@
 import { Pool } from 'undici';
 import { Http2Origin } from './http2_origin.js';
 import type { Logger } from '../core/index.js';
-import { mtlsConnector, type ConnectorStats } from './connector.js';
+import { mtlsConnector, originConnector, type ConnectorStats } from './connector.js';
 import type { IdentitySource } from './identity_source.js';
 import { expectSpiffeId, type PeerChecker } from './peer_check.js';
 import { RetryPolicy, type RetrySettings } from './retry_policy.js';
@@ -148,12 +148,12 @@ export class UpstreamPools {
       alpn: h2 ? ['h2'] : ['http/1.1'],
     });
     if (h2) {
-      const [hostname, port] = splitAddress(upstream.address);
-      return new Http2Origin(`https://${upstream.address}`, {
+      const origin = `https://${upstream.address}`;
+      return new Http2Origin(origin, {
         connectTimeout: timeoutMs,
         idleTimeout: 30_000,
         authorityFromHost: true,
-        connect: (done) => connect({ hostname, port, protocol: 'https:' } as never, (...args) => done(args[0])),
+        connect: originConnector(connect, origin),
       });
     }
     return new Pool(`https://${upstream.address}`, {
@@ -163,10 +163,4 @@ export class UpstreamPools {
       ...(options.maxRequestsPerConnection ? { maxRequestsPerClient: options.maxRequestsPerConnection } : {}),
     });
   }
-}
-
-/** `host:port` (the schema's form) as its two parts. */
-function splitAddress(address: string): [string, string] {
-  const at = address.lastIndexOf(':');
-  return [address.slice(0, at), address.slice(at + 1)];
 }

@@ -633,7 +633,7 @@ describe('gRPC helpers and h2c configuration', () => {
       mtls: { spiffeId: 'spiffe://td/ns/a/sa/b' },
     });
     expect(mtls.success).toBe(false);
-    expect(JSON.stringify(mtls.error?.issues)).toMatch(/"mtls"\].*not offered with mtls/);
+    expect(JSON.stringify(mtls.error?.issues)).toMatch(/"mtls"\].*h2c is plaintext/);
     const plainH2 = parse({ hosts: ['https://127.0.0.1:2', 'http://127.0.0.1:3'], protocol: 'h2' });
     expect(JSON.stringify(plainH2.error?.issues)).toMatch(/"hosts",1\].*h2 needs https:/);
     const config = configSchema.parse({
