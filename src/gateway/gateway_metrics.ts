@@ -19,6 +19,23 @@ export interface GatewayLoad {
 
 const BREAKER_VALUE: Record<BreakerState, number> = { closed: 0, 'half-open': 1, open: 2 };
 
+/** The `class` labels of `gatehouse_gateway_upstream_responses_total`, by index in {@link UpstreamOutcomes}. */
+const OUTCOME_CLASSES = ['2xx', '3xx', '4xx', '5xx', 'failed'] as const;
+
+/**
+ * An upstream's proxied exchanges by outcome, counted on the request path as plain numbers (indexes of
+ * {@link OUTCOME_CLASSES}: the answer's status class, or `failed` when none came whole) and exported at scrape.
+ */
+export type UpstreamOutcomes = number[];
+
+/** The index in {@link UpstreamOutcomes} of an answer's status (a gRPC answer by its grpc-status mapped to HTTP). */
+export function outcomeIndex(status: number): number {
+  return Math.min(3, Math.max(0, Math.floor(status / 100) - 2));
+}
+
+/** The index in {@link UpstreamOutcomes} of an exchange that failed without a whole answer. */
+export const FAILED_OUTCOME = 4;
+
 /**
  * The gateway's Prometheus metrics, in a registry of its own (several gateways may share a process in tests).
  * Cache hits and WAF blocks are added by the stages that own them.
@@ -161,6 +178,38 @@ export class GatewayMetrics {
     labelNames: ['upstream', 'reason'] as const,
     registers: [this.registry],
   });
+
+  /** Outcomes by upstream name: kept across reloads (an Upstream rebuilt by a reload counts on). */
+  private readonly outcomes = new Map<string, UpstreamOutcomes>();
+  readonly upstreamResponses: Counter = new Counter({
+    name: 'gatehouse_gateway_upstream_responses_total',
+    help: "Proxied requests by upstream and outcome: the answer's status class (2xx, 3xx, 4xx, 5xx; a gRPC answer by its grpc-status), or failed (no whole answer: unreachable, timed out, reset, cut).",
+    labelNames: ['upstream', 'class'] as const,
+    registers: [this.registry],
+    collect: (): void => {
+      this.upstreamResponses.reset();
+      for (const [upstream, counts] of this.outcomes) {
+        OUTCOME_CLASSES.forEach((cls, i) => {
+          if ((counts[i] ?? 0) > 0) this.upstreamResponses.labels(upstream, cls).inc(counts[i]);
+        });
+      }
+    },
+  });
+
+  /**
+   * The outcome counts of `upstream`, for it to add to on the request path (the same array across reloads).
+   *
+   * @example
+   * const outcomes = metrics.upstreamOutcomes('orders'); outcomes[outcomeIndex(200)]++;
+   */
+  upstreamOutcomes(upstream: string): UpstreamOutcomes {
+    let counts = this.outcomes.get(upstream);
+    if (counts === undefined) {
+      counts = OUTCOME_CLASSES.map(() => 0);
+      this.outcomes.set(upstream, counts);
+    }
+    return counts;
+  }
 
   /** What the load gauges read at each scrape (set by the gateway; nothing on the request path). */
   private load: () => GatewayLoad = () => ({ upstreams: [], throttleWaiting: 0 });

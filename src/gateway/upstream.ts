@@ -5,7 +5,7 @@ import { GatehouseError, isGatehouseError, upstreamFailureKind, type Clock, type
 import { CircuitBreaker, CircuitOpenError, type BreakerPermit } from '../ratelimit/index.js';
 import { Bulkhead } from './bulkhead.js';
 import type { UpstreamConfig } from './gateway_config.js';
-import type { GatewayMetrics } from './gateway_metrics.js';
+import { FAILED_OUTCOME, outcomeIndex, type GatewayMetrics, type UpstreamOutcomes } from './gateway_metrics.js';
 import { HealthChecker } from './health_check.js';
 import { checkClients } from './health_check_dispatch.js';
 import { upstreamFailure } from './upstream_failure.js';
@@ -71,6 +71,8 @@ export class Upstream {
   private readonly retry: RetryPolicy;
   /** Active health checks of the hosts (`healthCheck`), feeding {@link outliers}. */
   private readonly health: HealthChecker | undefined;
+  /** Its proxied exchanges by outcome (`gatehouse_gateway_upstream_responses_total`). */
+  private readonly outcomes: UpstreamOutcomes;
   /** Stops retiring HTTP/2 mesh connections on SVID renewal (set for `mtls` + `h2` only). */
   private unsubscribe: (() => void) | undefined;
   private readonly hostOrigins: readonly string[];
@@ -94,6 +96,7 @@ export class Upstream {
     this.retry = new RetryPolicy(config.retries, config.protocol !== 'http/1.1');
     this.hostOrigins = config.hosts;
     this.tunnels = config.tunnels;
+    this.outcomes = deps.metrics.upstreamOutcomes(config.name);
     const b = config.breaker;
     const buckets = 10;
     const windowMs = Math.max(buckets, Math.ceil(b.window / buckets) * buckets);
@@ -358,6 +361,7 @@ export class Upstream {
   /** Feeds an exchange's outcome to the breaker and the outlier detector; throws the client's error for a failure. */
   private account(outcome: ExchangeOutcome, host: number, permit: BreakerPermit, res: ServerResponse): void {
     if ('status' in outcome) {
+      this.outcomes[outcomeIndex(outcome.status)]! += 1;
       const ok = outcome.status < 500;
       permit.done(ok);
       this.outliers.report(host, ok);
@@ -383,6 +387,7 @@ export class Upstream {
     }
     permit.done(false);
     this.outliers.report(host, false);
+    this.outcomes[FAILED_OUTCOME]! += 1;
     if (res.headersSent) {
       res.destroy(outcome.error);
       return;

@@ -105,6 +105,20 @@ describe('gateway canary releases (routes[].canary)', () => {
     expect(seen).toEqual(new Set(['v1', 'v2']));
   });
 
+  it("counts each side's answers apart (upstream_responses_total): the canary's error rate can be read", async () => {
+    const answers = async (upstream: string) => {
+      const text = await gw.gateway.metrics.text();
+      const line = new RegExp(
+        `gatehouse_gateway_upstream_responses_total\\{upstream="${upstream}",class="2xx"\\} (\\d+)`,
+      );
+      return Number(line.exec(text)?.[1] ?? 0);
+    };
+    const [v1, v2] = [await answers('orders-v1'), await answers('orders-v2')];
+    for (let i = 0; i < 7; i++) expect(await from('/random/x', { 'x-canary': 'always' })).toBe('v2');
+    expect(await from('/plain/x')).toBe('v1');
+    expect([await answers('orders-v1'), await answers('orders-v2')]).toEqual([v1 + 1, v2 + 7]);
+  });
+
   it('keeps each caller on one side with hashOn: client, and only adds callers when the percent rises', async () => {
     const side = async () => {
       const out: Record<string, string> = {};

@@ -332,6 +332,8 @@ describe('retries through the gateway', () => {
       );
       const overflow = Number(/gatehouse_gateway_retry_overflow_total\{upstream="u"\} (\d+)/.exec(metrics)?.[1]);
       expect(metrics).toMatch(/gatehouse_gateway_upstream_retries_in_flight\{upstream="u"\} 0\n/); // none held
+      // Each request counts once for its upstream, by its final outcome: no whole answer.
+      expect(metrics).toMatch(/gatehouse_gateway_upstream_responses_total\{upstream="u",class="failed"\} 30\n/);
       // 30 requests could make 150 retries; the budget (at least 3 at a time) refuses some.
       expect(overflow).toBeGreaterThan(0);
       expect(retried).toBeLessThan(150);
