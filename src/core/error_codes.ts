@@ -313,7 +313,7 @@ export const ERROR_CODES = {
   ERR_HTTP_REQUEST_TIMEOUT: {
     status: 408,
     message: 'Request not received in time',
-    doc: 'An HTTP/2 request to the gateway whose body did not arrive whole within `http.requestTimeout` (HTTP/1.1 connections get the listener\'s bare 408 and are closed); the stream is then reset. See docs/gateway.md "HTTP/2".',
+    doc: 'An HTTP/2 request to the gateway whose body did not arrive whole within `http.requestTimeout`, or to a mesh sidecar within 60 s (its outbound port: 300 s); a gRPC call\'s only after that long without a frame (HTTP/1.1 connections get the listener\'s bare 408 and are closed); the stream is then reset. See docs/gateway.md "HTTP/2", docs/mesh.md "HTTP/2 and gRPC".',
   },
   ERR_HTTP_METHOD_NOT_ALLOWED: {
     status: 405,

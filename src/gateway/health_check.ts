@@ -37,6 +37,8 @@ export interface CheckAnswer {
 export interface CheckDispatcher {
   send(request: CheckRequest): Promise<CheckAnswer>;
   destroy(): Promise<void>;
+  /** Later checks go to a new connection (the gateway's SVID was renewed); HTTP/2 ones only: HTTP/1.1's are short. */
+  retire?(): void;
 }
 
 /** The gRPC health checking protocol's one method (grpc/grpc `doc/health-checking.md`). */
@@ -115,6 +117,11 @@ export class HealthChecker {
     this.stopped = true;
     for (const timer of this.timers) clearTimeout(timer);
     for (const client of this.clients) void client?.destroy().catch(() => {});
+  }
+
+  /** Later checks open new connections (those in use finish first): the gateway's SVID was renewed. */
+  retire(): void {
+    for (const client of this.clients) client?.retire?.();
   }
 
   /** Checks every host once (a host whose check is still under way is skipped). */

@@ -65,6 +65,7 @@ function http2Checks(origin: Http2Origin): CheckDispatcher {
         });
       }),
     destroy: () => origin.close(),
+    retire: () => origin.retire(),
   };
 }
 

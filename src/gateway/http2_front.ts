@@ -1,6 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import {
-  constants as h2,
   createServer,
   type Http2ServerRequest,
   type Http2ServerResponse,
@@ -10,7 +9,7 @@ import {
 import type { Server } from 'node:https';
 import type { TLSSocket } from 'node:tls';
 import { GatehouseError, randomId, type Logger } from '../core/index.js';
-import { http1Headers, http1View } from '../mesh/index.js';
+import { bodyDeadline, bodyInactivity, http1Headers, http1View } from '../mesh/index.js';
 import { grpcAnswerType, sendProblem } from './problem_response.js';
 import type { SlowClientGuard } from './slow_clients.js';
 
@@ -158,10 +157,10 @@ function onRequest(req: Http2ServerRequest, res: Http2ServerResponse, o: Http2Fr
     // it gets `requestTimeout` of inactivity (no frame either way) rather than `requestTimeout` in all.
     // The route decides in the end: one whose upstream is no gRPC service holds the call to the whole deadline
     // (enforceRequestDeadline), so a gRPC media type cannot stretch a slow body on other routes.
-    if (grpcAnswerType(headers) === undefined) bodyDeadline(req, res, o.requestTimeout);
+    if (grpcAnswerType(headers) === undefined) bodyDeadline(req, res, o.requestTimeout, refuseLate);
     else {
-      stream.setTimeout(o.requestTimeout, () => bodyTimedOut(req, res, o.requestTimeout, 'no frame for'));
-      inactivityOnly.set(req, () => bodyDeadline(req, res, o.requestTimeout));
+      bodyInactivity(req, res, o.requestTimeout, refuseLate);
+      inactivityOnly.set(req, () => bodyDeadline(req, res, o.requestTimeout, refuseLate));
     }
   }
   o.handler(req as unknown as IncomingMessage, res as unknown as ServerResponse);
@@ -184,24 +183,9 @@ export function enforceRequestDeadline(req: IncomingMessage): void {
   arm();
 }
 
-/** 408 (or a reset, once the answer has started) when the body has not arrived whole within `ms`. */
-function bodyDeadline(req: Http2ServerRequest, res: Http2ServerResponse, ms: number): void {
-  const stream = req.stream;
-  const timer = setTimeout(() => bodyTimedOut(req, res, ms, 'body not received within'), ms);
-  timer.unref();
-  stream.once('end', () => clearTimeout(timer));
-  stream.once('close', () => clearTimeout(timer));
-}
-
-/** The body deadline passed: 408 (a gRPC refusal for a gRPC call), or a reset once the answer has started. */
-function bodyTimedOut(req: Http2ServerRequest, res: Http2ServerResponse, ms: number, what: string): void {
-  const stream = req.stream;
-  if (stream.closed || stream.readableEnded) return;
-  if (res.headersSent) {
-    stream.close(h2.NGHTTP2_CANCEL);
-    return;
-  }
-  answer(res, new GatehouseError('ERR_HTTP_REQUEST_TIMEOUT', { detail: `${what} ${ms} ms` }));
+/** The 408 of a body that did not come in time (a gRPC refusal for a gRPC call). */
+function refuseLate(res: Http2ServerResponse, detail: string): void {
+  answer(res, new GatehouseError('ERR_HTTP_REQUEST_TIMEOUT', { detail }));
 }
 
 /**

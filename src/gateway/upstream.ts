@@ -163,10 +163,12 @@ export class Upstream {
           );
     this.health?.start();
     // An HTTP/2 connection into the mesh lives long: once the gateway's SVID is renewed it is retired (its streams
-    // finish there) and the next request opens one presenting the new certificate, as the sidecar's do.
+    // finish there) and the next request opens one presenting the new certificate (a full handshake: the connector
+    // resumes no session of an older SVID), as the sidecar's do; the health checks' connections too.
     if (connect !== undefined && this.http2 && deps.mesh !== undefined) {
       this.unsubscribe = deps.mesh.identity.onChange(() => {
         for (const pool of this.pools) if (pool instanceof Http2Origin) pool.retire();
+        this.health?.retire();
       });
     }
   }

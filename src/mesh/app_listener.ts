@@ -43,6 +43,7 @@ export class AppListener {
       handler: options.onRequest,
       maxConcurrentStreams: 100,
       idleTimeoutMs: 60_000,
+      requestTimeoutMs: 300_000, // node:http's default, as the HTTP/1.1 side of this port keeps
       logger: options.logger,
       listener: 'sidecar-outbound',
     });

@@ -46,6 +46,8 @@ export function mtlsConnector(options: {
   const sessions = new Map<string, { session: Buffer; peer: PeerIdentity }>();
   const checkServerIdentity = checker.serverIdentity(expected);
   const alpn = [...(options.alpn ?? ['http/1.1'])];
+  /** The SVID generation the cached sessions were made with. */
+  let generation = -1;
   return (opts, callback) => {
     const material = identity.current;
     if (!material) {
@@ -53,6 +55,13 @@ export function mtlsConnector(options: {
       return undefined;
     }
     const port = Number(opts.port) || 443;
+    // A session resumes only under the SVID it was made with: a resumed TLS 1.3 session carries the client certificate
+    // of its first handshake, so after a renewal the server would go on seeing the old one (past its expiry, over
+    // chains of resumptions) if sessions of the old SVID were resumed.
+    if (material.generation !== generation) {
+      sessions.clear();
+      generation = material.generation;
+    }
     const key = `${opts.hostname}:${port}`;
     const cached = sessions.get(key);
     let socket: TLSSocket;
@@ -75,6 +84,7 @@ export function mtlsConnector(options: {
     let peer: PeerIdentity | undefined;
     const pending: Buffer[] = [];
     const remember = (session: Buffer) => {
+      if (material.generation !== generation) return; // a ticket of the SVID before a renewal: not resumed again
       if (!peer) {
         pending.push(session);
         return;

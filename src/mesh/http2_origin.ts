@@ -29,6 +29,9 @@ const NOT_SENT = new Set([
   'http2-settings',
 ]);
 
+/** node's code for a stream that could not start: its connection was closing or had received GOAWAY. */
+const NOT_SENT_GOAWAY = 'ERR_HTTP2_GOAWAY_SESSION';
+
 /** node's codes for a field it will not send (bad name, bad value, connection-specific): the request is refused. */
 const REFUSED_FIELD =
   /^ERR_(HTTP2_INVALID_HEADER_VALUE|HTTP2_INVALID_CONNECTION_HEADERS|INVALID_HTTP_TOKEN|INVALID_CHAR|HTTP2_HEADER_SINGLE_VALUE|HTTP2_INVALID_PSEUDOHEADER)$/;
@@ -58,6 +61,8 @@ export interface Http2OriginOptions {
 interface OriginSession {
   session: ClientHttp2Session;
   open: number;
+  /** The last stream id of a GOAWAY the server sent (streams above it were not processed). */
+  goawayLast?: number;
   /** (Re)arms the idle timer (node's fires once per quiet period: re-armed each time the last stream closes). */
   idle?: () => void;
 }
@@ -114,7 +119,7 @@ export class Http2Origin {
     }
     entry.open += 1;
     const host = this.options.authorityFromHost ? hostField(opts.headers) : undefined;
-    exchange.start(entry.session, this.scheme, host ?? this.authority, () => {
+    exchange.start(entry, this.scheme, host ?? this.authority, () => {
       entry.open -= 1;
       if (entry.open === 0) entry.idle?.();
     });
@@ -176,7 +181,10 @@ export class Http2Origin {
     });
     // Each stream reports the error that ended it; the connection's own error only retires it.
     session.on('error', retire);
-    session.on('goaway', retire);
+    session.on('goaway', (_code: number, lastStreamID: number) => {
+      entry.goawayLast = lastStreamID;
+      retire();
+    });
     session.once('close', () => {
       clearTimeout(timer);
       retire();
@@ -220,10 +228,11 @@ export class Http2Origin {
 const CLOSE_CHECK_MS = 1_000;
 
 /**
- * Closes a connection gracefully (GOAWAY, its streams finish) and resolves once it is gone. node emits no `close` for
- * a session the server ended with GOAWAY but whose socket the server keeps open (node 20: the session reads as
- * destroyed and its socket stays half-closed): a check every second resolves once the session is destroyed, or
- * destroys it once it has had no open stream for a whole period.
+ * Closes a connection gracefully (GOAWAY, its streams finish) and resolves once the session is done. node emits no
+ * `close` for a session the server ended with GOAWAY but whose socket the server keeps open (node 20: the session
+ * reads as destroyed; its socket, which node does not let us touch, stays half-closed until the server closes it): a
+ * check every second resolves once the session is destroyed, or destroys it once it has had no open stream for a
+ * whole period.
  */
 function closeWhenDone(entry: OriginSession): Promise<void> {
   const { session } = entry;
@@ -273,6 +282,8 @@ class Http2Exchange implements Dispatcher.DispatchController {
   private body: Readable | undefined;
   /** The response's fields arrived. */
   private answered = false;
+  /** The connection the stream went out on. */
+  private origin: OriginSession | undefined;
 
   constructor(
     private readonly handler: Dispatcher.DispatchHandler,
@@ -310,7 +321,9 @@ class Http2Exchange implements Dispatcher.DispatchController {
     this.stream?.resume();
   }
 
-  start(session: ClientHttp2Session, scheme: 'http' | 'https', authority: string, closed: () => void): void {
+  start(origin: OriginSession, scheme: 'http' | 'https', authority: string, closed: () => void): void {
+    const { session } = origin;
+    this.origin = origin;
     this.handler.onRequestStart?.(this, {});
     if (this.finished) return closed(); // aborted at once (the caller had left)
     const { opts } = this;
@@ -321,7 +334,10 @@ class Http2Exchange implements Dispatcher.DispatchController {
     } catch (err) {
       closed();
       const code = (err as { code?: string }).code ?? '';
-      this.fail(REFUSED_FIELD.test(code) ? new errors.InvalidArgumentError((err as Error).message) : (err as Error));
+      if (code === NOT_SENT_GOAWAY)
+        this.fail(new RefusedStreamError()); // the connection went away first
+      else
+        this.fail(REFUSED_FIELD.test(code) ? new errors.InvalidArgumentError((err as Error).message) : (err as Error));
       return;
     }
     this.stream = stream;
@@ -338,7 +354,7 @@ class Http2Exchange implements Dispatcher.DispatchController {
     // the cause decides 502 or 504.
     stream.on('error', (err: Error & { code?: string; cause?: unknown }) =>
       this.fail(
-        this.refused(stream) ??
+        this.refused(stream, err) ??
           (err.code === 'ERR_HTTP2_STREAM_CANCEL' && err.cause instanceof Error ? err.cause : err),
       ),
     );
@@ -393,8 +409,15 @@ class Http2Exchange implements Dispatcher.DispatchController {
    * The stream was refused before any answer (RST_STREAM REFUSED_STREAM from the server, or nghttp2 closing it because
    * a GOAWAY's last stream id is below it): the server did not process it, and the request may go again.
    */
-  private refused(stream: ClientHttp2Stream): RefusedStreamError | undefined {
-    return !this.answered && stream.rstCode === NGHTTP2_REFUSED_STREAM ? new RefusedStreamError() : undefined;
+  private refused(stream: ClientHttp2Stream, err?: { code?: string }): RefusedStreamError | undefined {
+    if (this.answered) return undefined;
+    // Never sent: the connection was closed or went away (a retired one, a GOAWAY) before the stream could start.
+    if (err?.code === NOT_SENT_GOAWAY) return new RefusedStreamError();
+    if (stream.rstCode !== NGHTTP2_REFUSED_STREAM) return undefined;
+    // After a GOAWAY node stamps the GOAWAY's own error code on every stream it ends: only those above its last
+    // stream id are unprocessed (a GOAWAY with code REFUSED_STREAM must not make a processed request look refused).
+    const last = this.origin?.goawayLast;
+    return last === undefined || (stream.id ?? 0) > last ? new RefusedStreamError() : undefined;
   }
 
   /**

@@ -10,7 +10,8 @@ import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { Logger } from '../core/index.js';
 import { http1Headers } from './http2_fields.js';
-import { sendProblem } from './http_forwarding.js';
+import { isGrpc, sendProblem } from './http_forwarding.js';
+import { bodyDeadline, bodyInactivity } from './http2_request_deadline.js';
 
 /**
  * Connection-specific fields, which HTTP/2 forbids in a response (RFC 9113 §8.2.2) and node throws on; answers made
@@ -40,6 +41,11 @@ export interface Http2SessionsOptions {
   maxConcurrentStreams: number;
   /** A connection with no open stream for this long is closed (GOAWAY). */
   idleTimeoutMs: number;
+  /**
+   * A request's body not whole by then gets 408 (or its stream reset once the answer started), as node:http's
+   * `requestTimeout` does on HTTP/1.1; a gRPC call's, whose body may last the call, only after that long without a frame.
+   */
+  requestTimeoutMs: number;
   logger: Logger;
   /** Where log lines come from (`sidecar-inbound`, `sidecar-outbound`). */
   listener: string;
@@ -52,7 +58,7 @@ export interface Http2SessionsOptions {
  * floods, header-pair count, session memory).
  *
  * @example
- * const sessions = new Http2Sessions({ handler, maxConcurrentStreams: 100, idleTimeoutMs: 60_000, logger, listener });
+ * const sessions = new Http2Sessions({ handler, maxConcurrentStreams: 100, idleTimeoutMs: 60_000, requestTimeoutMs: 60_000, logger, listener });
  * tlsServer.on('secureConnection', (s) => (s.alpnProtocol === 'h2' ? sessions.accept(s) : http1(s)));
  */
 export class Http2Sessions {
@@ -67,8 +73,12 @@ export class Http2Sessions {
     this.server = createServer(
       { settings: { maxConcurrentStreams: options.maxConcurrentStreams, enablePush: false } },
       (req, res) => {
-        if (asHttp1Exchange(req, res))
-          options.handler(req as unknown as IncomingMessage, res as unknown as ServerResponse);
+        if (!asHttp1Exchange(req, res)) return;
+        if (!req.stream.endAfterHeaders) {
+          const bound = isGrpc(req as unknown as IncomingMessage) ? bodyInactivity : bodyDeadline;
+          bound(req, res, options.requestTimeoutMs, refuseLate);
+        }
+        options.handler(req as unknown as IncomingMessage, res as unknown as ServerResponse);
       },
     );
     // CONNECT (a tunnel; RFC 8441's extended CONNECT is not offered): node answers a bare 405 without a listener.
@@ -122,6 +132,11 @@ export class Http2Sessions {
   destroy(): void {
     for (const session of this.open) session.destroy();
   }
+}
+
+/** The 408 of a request whose body did not come in time. */
+function refuseLate(res: Http2ServerResponse, detail: string): void {
+  sendProblem(res as unknown as ServerResponse, 'ERR_HTTP_REQUEST_TIMEOUT', { detail });
 }
 
 /**

@@ -96,6 +96,7 @@ export class MtlsListener {
         handler: handle,
         maxConcurrentStreams: 100,
         idleTimeoutMs: options.keepAliveTimeoutMs ?? 60_000,
+        requestTimeoutMs: options.requestTimeoutMs ?? 60_000, // as the HTTP/1.1 server's requestTimeout below
         logger,
         listener: 'mesh',
       });

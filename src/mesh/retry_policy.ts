@@ -22,7 +22,8 @@ const REFUSED_STREAM = 'ERR_HTTP2_REFUSED_STREAM';
 
 /**
  * An HTTP/2 upstream refused the request's stream (RST_STREAM with REFUSED_STREAM, or a GOAWAY whose last stream id is
- * below it): RFC 9113 §8.7 guarantees the server did not process it, so any method may go again.
+ * below it), or the stream was never sent (its connection went away first): RFC 9113 §8.7 guarantees the server did
+ * not process it, so any method may go again.
  */
 export class RefusedStreamError extends Error {
   readonly code = REFUSED_STREAM;
@@ -139,7 +140,11 @@ export class RetryPolicy {
     if (error instanceof RetriableAnswer) return 'status';
     const code = (error as { code?: unknown }).code;
     if (typeof code !== 'string') return undefined;
-    if (code === REFUSED_STREAM) return this.refusedStream ? 'refused-stream' : undefined;
+    if (code === REFUSED_STREAM) {
+      // Without `refused-stream` listed, a refused stream is still a reset (as it was, and as Envoy's `reset` is).
+      if (this.refusedStream) return 'refused-stream';
+      return this.reset && IDEMPOTENT.has(method) ? 'reset' : undefined;
+    }
     const sent = code === CONNECT_TIMEOUT ? this.http2 : !CONNECT_FAILURES.has(code);
     if (!sent) return this.connect ? 'connect-failure' : undefined;
     if (this.reset && (RESETS.has(code) || code === CONNECT_TIMEOUT) && IDEMPOTENT.has(method)) return 'reset';

@@ -67,6 +67,7 @@ describe('RetryPolicy', () => {
     // A refused HTTP/2 stream was not processed (RFC 9113 §8.7): any method, when `on` names it (the default does).
     expect(h2.reason(new RefusedStreamError(), 'POST')).toBe('refused-stream');
     expect(p.reason(new RefusedStreamError(), 'POST')).toBeUndefined();
+    expect(p.reason(new RefusedStreamError(), 'GET')).toBe('reset'); // not listed: still a reset
     const resetsOff = new RetryPolicy(retriesOf({ on: ['connect-failure'] }));
     expect(resetsOff.reason(coded('UND_ERR_SOCKET'), 'GET')).toBeUndefined();
     expect(p.allows(false)).toBe(true);

@@ -119,15 +119,34 @@ describe('gateway upstreams in the mesh over HTTP/2 (protocol h2 + mtls)', () =>
   });
 
   it("opens a new connection with the new certificate once the gateway's SVID is renewed", async () => {
-    expect((await unary(grpcClient, 'echo', { n: 2 })).error).toBeUndefined();
+    /** The SHA-256 of the client certificate the sidecar saw (XFCC `Hash=`). */
+    const presented = async (n: number) => {
+      const out = await unary(grpcClient, 'echo', { n });
+      expect(out.error).toBeUndefined();
+      return /Hash=([^;,]+)/.exec(String(out.value?.metadata['x-forwarded-client-cert']))?.[1];
+    };
+    const first = await presented(2);
     const before = orders.stats().inbound.admitted;
-    expect((await unary(grpcClient, 'echo', { n: 3 })).error).toBeUndefined();
+    expect(await presented(3)).toBe(first);
     expect(orders.stats().inbound.admitted).toBe(before); // one multiplexed connection
     const serial = identity.current!.serialNumber;
     await identity.renewNow();
     expect(identity.current!.serialNumber).not.toBe(serial);
-    expect((await unary(grpcClient, 'echo', { n: 4 })).error).toBeUndefined();
+    const after = await presented(4);
     expect(orders.stats().inbound.admitted).toBe(before + 1);
+    // A full handshake with the new SVID: a resumed session of the old one would carry the old certificate.
+    expect(after).toBeDefined();
+    expect(after).not.toBe(first);
+    // The health checks' connections move to the new certificate too.
+    const checksBefore = app.requests.length;
+    const deadline = Date.now() + 5_000;
+    let check: (typeof app.requests)[number] | undefined;
+    while (Date.now() < deadline && check === undefined) {
+      await sleep(100);
+      check = app.requests.slice(checksBefore).find((r) => r.url === '/healthz');
+    }
+    const webHash = /Hash=([^;,]+)/.exec(String(check?.headers['x-forwarded-client-cert']))?.[1];
+    expect(webHash).toBe(after);
   });
 
   it('accepts mtls with protocol h2 in the schema, not with h2c (plaintext)', () => {

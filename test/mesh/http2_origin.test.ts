@@ -285,4 +285,45 @@ describe('HTTP/2 upstream exchanges at their edges (Http2Origin driven directly)
       await server.close();
     }
   });
+  it('does not read a processed stream as refused when a GOAWAY carries REFUSED_STREAM as its error code', async () => {
+    const server = await h2cServer((stream) => {
+      // The server took the stream (its id is the GOAWAY's last), then goes away with the code REFUSED_STREAM: node
+      // ends the open stream with that code, yet the server may have acted on it.
+      stream.session?.goaway(constants.NGHTTP2_REFUSED_STREAM, stream.id ?? 1);
+    });
+    const origin = new Http2Origin(server.url, { connectTimeout: 2_000, idleTimeout: 5_000 });
+    try {
+      const r = recorder();
+      origin.dispatch({ path: '/', method: 'POST', headers: {}, body: null }, r.handler);
+      await r.done;
+      expect(r.out.error).toBeDefined();
+      expect(r.out.error).not.toBeInstanceOf(RefusedStreamError);
+    } finally {
+      await origin.close();
+      for (const session of server.sessions) session.destroy();
+      await server.close();
+    }
+  });
+
+  it('reports a stream that never left (its connection retired while connecting) as refused: it may go again', async () => {
+    let streams = 0;
+    const server = await h2cServer((stream) => {
+      streams += 1;
+      stream.respond({ ':status': 200 });
+      stream.end();
+    });
+    const origin = new Http2Origin(server.url, { connectTimeout: 2_000, idleTimeout: 5_000 });
+    try {
+      const r = recorder();
+      origin.dispatch({ path: '/', method: 'POST', headers: {}, body: null }, r.handler);
+      origin.retire(); // the SVID rotated before the connection was up
+      await r.done;
+      expect(r.out.error).toBeInstanceOf(RefusedStreamError);
+      expect(streams).toBe(0);
+    } finally {
+      await origin.close();
+      for (const session of server.sessions) session.destroy();
+      await server.close();
+    }
+  });
 });

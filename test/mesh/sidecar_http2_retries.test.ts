@@ -174,9 +174,11 @@ describe('sidecar retries to an HTTP/2 peer (refused streams, resets, statuses, 
     expect(relayed).toEqual({ status: 503, text: 'busy' });
   });
 
-  it('does not retry refused streams when `on` leaves them out', async () => {
-    expect((await call('strict', '/refuse-once/strict')).status).toBe(502);
-    expect(seen.get('strict')).toBe(1);
+  it('treats a refused stream as a reset when `on` leaves refused-stream out: idempotent methods only', async () => {
+    expect((await call('strict', '/refuse-once/strict-get')).status).toBe(200);
+    expect(seen.get('strict-get')).toBe(2);
+    expect((await call('strict', '/refuse-once/strict-post', { method: 'POST' })).status).toBe(502);
+    expect(seen.get('strict-post')).toBe(1);
   });
 
   it('retries a peer whose sidecar cannot be reached (connect failure), then answers 502', async () => {
