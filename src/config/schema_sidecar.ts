@@ -75,7 +75,7 @@ export function sidecarSection() {
             .boolean()
             .default(false)
             .describe(
-              'Offer HTTP/2 to peers (ALPN `h2` before `http/1.1`) on the mTLS listener: each stream gets the checks of an HTTP/1.1 request (policies, limits, XFCC). PERMISSIVE plaintext stays HTTP/1.1. See docs/mesh.md "HTTP/2 and gRPC".',
+              'Offer HTTP/2 to peers (ALPN `h2` before `http/1.1`) on the mTLS listener: each stream gets the checks of an HTTP/1.1 request (policies, limits, XFCC). In PERMISSIVE the plaintext side takes h2c with prior knowledge too (gRPC clients with insecure credentials). See docs/mesh.md "HTTP/2 and gRPC".',
             ),
           appProtocol: z
             .enum(['http1', 'h2c'])

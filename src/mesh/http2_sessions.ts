@@ -216,4 +216,6 @@ export function sortByPreface(socket: Socket, http1: (s: Socket) => void, http2:
     else http1(socket);
   };
   socket.on('readable', onReadable);
+  // Bytes already buffered (a listener that peeked at the first byte and put it back) raise no new 'readable'.
+  if (socket.readableLength > 0) onReadable();
 }

@@ -7,7 +7,7 @@ import { handshakeFailureReason, SessionTicketKeys, type TicketKeyHolder } from 
 import type { IdentitySource } from './identity_source.js';
 import type { PeerChecker, PeerIdentity } from './peer_check.js';
 import { refuseTunnel, sendProblem } from './http_forwarding.js';
-import { Http2Sessions } from './http2_sessions.js';
+import { Http2Sessions, sortByPreface } from './http2_sessions.js';
 import { meshServerOptions, sessionLifetimeSeconds } from './tls_contexts.js';
 import { upgradeResponse } from './websocket_handshake.js';
 
@@ -223,7 +223,12 @@ export class MtlsListener {
         this.tls.emit('connection', socket);
       } else {
         this.stats.plaintext++;
-        this.plain?.emit('connection', socket);
+        const http1 = (s: Socket) => this.plain?.emit('connection', s);
+        const http2 = this.http2;
+        // With HTTP/2 offered, a plaintext caller may speak h2c with prior knowledge (a gRPC client with insecure
+        // credentials, migrating to the mesh): its streams get the plaintext rules, as its HTTP/1.1 requests do.
+        if (http2) sortByPreface(socket, http1, (s) => http2.accept(s));
+        else http1(socket);
       }
     });
     socket.on('error', () => socket.destroy());
