@@ -22,6 +22,7 @@ import {
 import type { IdentitySource } from './identity_source.js';
 import type { UpstreamBreakers } from './limits.js';
 import type { PeerChecker } from './peer_check.js';
+import { ReplayableBody } from './replayable_body.js';
 import { RetriableAnswer, type RetryReason } from './retry_policy.js';
 import { logAccess, type SidecarAccess } from './sidecar_access.js';
 import type { SidecarTunnels } from './sidecar_tunnels.js';
@@ -368,9 +369,10 @@ export class Outbound {
   /**
    * A request to an HTTP/2 upstream (`protocol: h2`): one stream on the multiplexed mTLS connection, the answer relayed
    * with its trailers (gRPC's status). The breaker hears of it once the answer is complete, a gRPC answer counting by
-   * its `grpc-status` (UNAVAILABLE, INTERNAL, ... are failures). A request without a body goes again under the
-   * upstream's retry policy, as on HTTP/1.1, and also when the peer refused its stream (REFUSED_STREAM, or above a
-   * GOAWAY's last stream: not processed, RFC 9113 §8.7); a streamed body is never replayed.
+   * its `grpc-status` (UNAVAILABLE, INTERNAL, ... are failures). A request goes again under the upstream's retry
+   * policy, as on HTTP/1.1, and also when the peer refused its stream (REFUSED_STREAM, or above a GOAWAY's last
+   * stream: not processed, RFC 9113 §8.7); one with a body only when the body had ended, within 64 KiB, by the time
+   * the attempt failed ({@link ReplayableBody}: a gRPC unary call, a small POST).
    */
   private forwardHttp2(
     req: IncomingMessage,
@@ -384,7 +386,12 @@ export class Outbound {
     const hasBody = declaresBody(req);
     const timeout = entry.upstream.timeoutMs ?? MESH_REQUEST_TIMEOUT_MS;
     const { retry } = entry;
-    const retriesLeft = retry.allows(hasBody) ? retry.attempts : 0;
+    const body = hasBody ? forwardedBody(req) : null;
+    // A body is kept while it streams (up to 64 KiB): an attempt that failed once the body had ended can go again.
+    const replay = body !== null && retry.attempts > 0 ? new ReplayableBody(body) : undefined;
+    const retriesLeft = retry.allows(body !== null && replay === undefined) ? retry.attempts : 0;
+    /** The body for another attempt: none, the kept copy, or undefined when it cannot be sent again (yet). */
+    const again = (): Buffer | null | undefined => (body === null ? null : replay?.bytes);
     let retried = 0;
     let held = false; // a place in the retry budget
     let dropping = false; // an answer of a retried status is being dropped (its place taken before)
@@ -396,7 +403,7 @@ export class Outbound {
       retriesLeft === 0 || !retry.retriesStatuses
         ? undefined
         : (status: number) => {
-            if (retried >= retriesLeft || !retry.retriesStatus(method, status)) return false;
+            if (retried >= retriesLeft || !retry.retriesStatus(method, status) || again() === undefined) return false;
             giveBack();
             if (!this.reserveRetry(entry)) return false;
             held = true;
@@ -421,10 +428,11 @@ export class Outbound {
     const done = (outcome: ExchangeOutcome) => {
       const carried = dropping && 'error' in outcome && outcome.error instanceof RetriableAnswer;
       dropping = false;
-      const again =
+      const retriable =
         retried < retriesLeft && 'error' in outcome && !outcome.clientGone && !res.headersSent && !res.destroyed;
-      const reason = again ? retry.reason(outcome.error, method) : undefined;
-      if (reason === undefined) return settle(outcome);
+      const reason = retriable ? retry.reason(outcome.error, method) : undefined;
+      const nextBody = again();
+      if (reason === undefined || nextBody === undefined) return settle(outcome);
       if (!carried) {
         giveBack();
         if (!this.reserveRetry(entry)) return settle(outcome);
@@ -439,23 +447,23 @@ export class Outbound {
           entry.inFlight -= 1;
           return;
         }
-        send(origin);
+        send(origin, nextBody);
       });
     };
-    const send = (origin: Http2Origin) =>
+    const send = (origin: Http2Origin, attemptBody: IncomingMessage | Buffer | null) =>
       origin.dispatch(
         {
           method: method as Dispatcher.HttpMethod,
           path: req.url ?? '/',
           headers: forwardHeaders(req.headers, { host: name }),
-          body: hasBody ? forwardedBody(req) : null,
+          body: attemptBody,
           headersTimeout: timeout,
           bodyTimeout: timeout,
         },
         new AnswerExchange(res, done, retryStatus),
       );
     entry.inFlight += 1;
-    send(entry.pool as Http2Origin);
+    send(entry.pool as Http2Origin, body);
   }
 
   /** A place in the upstream's retry budget, or the overflow counted. */

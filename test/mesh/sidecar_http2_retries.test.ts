@@ -3,6 +3,7 @@
 // path says. A refused stream (RST_STREAM REFUSED_STREAM, or above a GOAWAY's last stream) was not processed: any
 // method without a body goes again; a reset goes again for idempotent methods only; a streamed body never does.
 import { once } from 'node:events';
+import { PassThrough } from 'node:stream';
 import { constants, createSecureServer, type Http2SecureServer, type ServerHttp2Stream } from 'node:http2';
 import { createServer as createNetServer } from 'node:net';
 import { request } from 'undici';
@@ -42,8 +43,13 @@ describe('sidecar retries to an HTTP/2 peer (refused streams, resets, statuses, 
       stream.end('busy');
       return;
     }
-    stream.respond({ ':status': 200, 'content-type': 'application/json' });
-    stream.end(JSON.stringify({ tag, attempt: n }));
+    // The answer once the whole body is in, with its size (a replayed body must arrive whole).
+    let bytes = 0;
+    stream.on('data', (chunk: Buffer) => (bytes += chunk.length));
+    stream.on('end', () => {
+      stream.respond({ ':status': 200, 'content-type': 'application/json' });
+      stream.end(JSON.stringify({ tag, attempt: n, ...(bytes > 0 ? { bytes } : {}) }));
+    });
   }
 
   async function closedPort(): Promise<number> {
@@ -68,7 +74,6 @@ describe('sidecar retries to an HTTP/2 peer (refused streams, resets, statuses, 
     });
     peer.on('stream', (stream, headers) => {
       stream.on('error', () => {});
-      stream.resume(); // a request body is read and dropped
       serve(stream, String(headers[':path']));
     });
     peer.listen(0, '127.0.0.1');
@@ -131,11 +136,29 @@ describe('sidecar retries to an HTTP/2 peer (refused streams, resets, statuses, 
     expect(seen.get('post0')).toBe(2);
   });
 
-  it('never replays a streamed body: a refused POST with a body gets its 502', async () => {
-    const got = await call('peer', '/refuse-once/postbody', { method: 'POST', body: 'x'.repeat(100) });
-    expect(got.status).toBe(502);
-    expect(JSON.parse(got.text)).toMatchObject({ code: 'ERR_MESH_UPSTREAM_FAILED', upstream: 'peer' });
-    expect(seen.get('postbody')).toBe(1);
+  it('replays a small body that had ended (a gRPC unary call, a small POST): the second attempt gets it whole', async () => {
+    const got = await call('peer', '/refuse-once/postbody', { method: 'POST', body: 'x'.repeat(5_000) });
+    expect(got.status).toBe(200);
+    expect(JSON.parse(got.text)).toEqual({ tag: 'postbody', attempt: 2, bytes: 5_000 });
+  });
+
+  it('never replays a body over 64 KiB, nor one still streaming when the attempt failed', async () => {
+    const big = await call('peer', '/refuse-once/bigbody', { method: 'POST', body: 'x'.repeat(70_000) });
+    expect(big.status).toBe(502);
+    expect(JSON.parse(big.text)).toMatchObject({ code: 'ERR_MESH_UPSTREAM_FAILED', upstream: 'peer' });
+    expect(seen.get('bigbody')).toBe(1);
+    // A body whose end comes after the refusal: nothing whole to send again.
+    const slow = new PassThrough();
+    slow.write('first part');
+    setTimeout(() => slow.end('last part'), 500).unref();
+    const res = await request(`http://127.0.0.1:${frontend.outboundAddress!.port}/refuse-once/slowbody`, {
+      method: 'POST',
+      headers: { host: 'peer' },
+      body: slow,
+    }).catch((err: Error) => ({ statusCode: 0, body: { text: async () => err.message } }));
+    expect(res.statusCode).toBe(502);
+    await res.body.text();
+    expect(seen.get('slowbody')).toBe(1);
   });
 
   it('sends a GET again after a stream reset, not a POST (the peer may have acted on it)', async () => {
