@@ -201,7 +201,8 @@ export function withoutConnectionFields(fields: OutgoingHttpHeaders | undefined)
 export function sortByPreface(socket: Socket, http1: (s: Socket) => void, http2: (s: Socket) => void): void {
   let seen: Buffer = Buffer.alloc(0);
   // A connection that sends nothing, or `P` and stalls, is not kept: the servers' own timeouts start only once sorted.
-  socket.setTimeout(SORT_TIMEOUT_MS, () => socket.destroy());
+  const unsorted = () => socket.destroy();
+  socket.setTimeout(SORT_TIMEOUT_MS, unsorted);
   const onReadable = () => {
     const chunk = socket.read() as Buffer | null;
     if (chunk === null) return;
@@ -211,6 +212,7 @@ export function sortByPreface(socket: Socket, http1: (s: Socket) => void, http2:
     if (matches && n < PREFACE_START.length) return; // `P` or `PR` so far: wait for more
     socket.off('readable', onReadable);
     socket.setTimeout(0);
+    socket.off('timeout', unsorted); // the servers' own timeouts decide from here
     socket.unshift(seen);
     if (matches) http2(socket);
     else http1(socket);
