@@ -9,7 +9,7 @@ import { FAILED_OUTCOME, outcomeIndex, type GatewayMetrics, type UpstreamOutcome
 import { HealthChecker } from './health_check.js';
 import { checkClients } from './health_check_dispatch.js';
 import { upstreamFailure } from './upstream_failure.js';
-import { Http2Origin, originConnector, type Http2OriginOptions } from '../mesh/index.js';
+import { Http2Origin, originConnector, ReplayableBody, type Http2OriginOptions } from '../mesh/index.js';
 import { OutlierDetector } from './outlier_detector.js';
 import {
   declaresBody,
@@ -219,7 +219,10 @@ export class Upstream {
     }
     // `Content-Length: 0` (what undici and browsers send on a bodiless POST, PUT or DELETE) is no body to stream.
     const hasBody = declaresBody(req) || f.body !== undefined;
-    return this.attempt(f, permit, hasBody, this.retry.allows(hasBody) ? this.retry.attempts : 0);
+    // An HTTP/2 upstream's exchange pipes the body as it is dispatched, so a copy can be kept beside it for a retry
+    // (undici's HTTP/1.1 pool reads the body later: a second reader would take chunks from it).
+    const replayable = hasBody && this.http2 && this.retry.attempts > 0;
+    return this.attempt(f, permit, hasBody, this.retry.allows(hasBody && !replayable) ? this.retry.attempts : 0);
   }
 
   /**
@@ -233,6 +236,13 @@ export class Upstream {
     const retry = this.retry;
     // One promise per request, settled from the exchange's callback (no async wrappers on the hot path).
     return new Promise<void>((resolve, reject) => {
+      const body = hasBody ? (f.body ?? req) : null;
+      // Kept while it streams (up to 64 KiB) when the upstream speaks HTTP/2 and retries are on: a retry sends it
+      // again once it has ended (a gRPC unary call refused by a restarting upstream).
+      const replay = body !== null && retriesLeft > 0 ? new ReplayableBody(body) : undefined;
+      /** The body of the next attempt: none, the kept copy, or undefined when it cannot be sent again (yet). */
+      const nextBody = (): Buffer | null | undefined => (body === null ? null : replay?.bytes);
+      let attemptBody: Readable | Buffer | null = body;
       let host = this.outliers.pick();
       let settled = false;
       let retried = 0;
@@ -246,6 +256,7 @@ export class Upstream {
           ? undefined
           : (status: number) => {
               if (retried >= retriesLeft || !retry.retriesStatus(method, status)) return false;
+              if (nextBody() === undefined) return false; // a body not whole yet, or too large to keep
               // A retry under way hands its place to the next attempt; a first attempt takes one (or is relayed).
               if (held === 0) {
                 if (!this.reserveRetry()) return false;
@@ -261,7 +272,9 @@ export class Upstream {
         const again =
           retried < retriesLeft && 'error' in outcome && !outcome.clientGone && !res.headersSent && !res.destroyed;
         const reason = again ? retry.reason(outcome.error, method) : undefined;
-        if (reason !== undefined) {
+        const replayed = reason === undefined ? undefined : nextBody();
+        if (reason !== undefined && replayed !== undefined) {
+          attemptBody = replayed;
           // The retry that just ended gives its place back, unless its dropped answer handed it on already.
           if (held > 0 && !carried) {
             retry.settled();
@@ -300,7 +313,7 @@ export class Upstream {
               path: f.path,
               method: method as 'GET',
               headers: f.headers,
-              body: hasBody ? (f.body ?? req) : null,
+              body: attemptBody,
               headersTimeout: this.timeout,
               bodyTimeout: this.timeout,
             },

@@ -85,9 +85,9 @@ const BASE_BACKOFF_MS = 25;
  * - an HTTP/2 upstream refused the stream (`refused-stream`: not processed, RFC 9113 §8.7; any method),
  * - the connection broke before the answer's head (`reset`; idempotent methods only),
  * - the host answered a status listed in `on` (idempotent methods only; the answer is dropped unread).
- * Requests with a body are retried only where the caller kept a copy of it (the sidecar's `h2` upstreams, bodies up
- * to 64 KiB that had ended: {@link allows} is asked with `hasBody` false then); the gateway streams bodies and keeps
- * none. Timeouts are not retried
+ * Requests with a body are retried only where the caller kept a copy of it (HTTP/2 upstreams of the sidecar and the
+ * gateway, bodies up to 64 KiB that had ended: {@link allows} is asked with `hasBody` false then). Timeouts are not
+ * retried
  * (a slow host asked twice is twice as slow). Retries in flight are held to `budget` of the upstream's requests in
  * flight (at least 3), so a failing upstream is not hit with a retry storm. The gateway and the sidecar share it.
  *

@@ -184,7 +184,7 @@ describe('retries through the gateway', () => {
     }
   });
 
-  it('sends a request whose stream an h2c upstream refused again, whatever its method, unless it has a body', async () => {
+  it('sends a request whose stream an h2c upstream refused again, whatever its method, with a small body kept', async () => {
     let refuseNext = 0;
     let streams = 0;
     const server = createH2cServer();
@@ -192,22 +192,27 @@ describe('retries through the gateway', () => {
     server.on('session', (session) => accepted.push(session));
     server.on('stream', (stream) => {
       stream.on('error', () => {});
-      stream.resume();
       streams += 1;
       if (refuseNext > 0) {
         refuseNext -= 1;
+        stream.resume();
         stream.close(h2constants.NGHTTP2_REFUSED_STREAM);
         return;
       }
-      stream.respond({ ':status': 200, 'content-type': 'application/json' });
-      stream.end(JSON.stringify({ ok: true }));
+      let bytes = 0; // the answer once the whole body is in, with its size
+      stream.on('data', (chunk: Buffer) => (bytes += chunk.length));
+      stream.on('end', () => {
+        stream.respond({ ':status': 200, 'content-type': 'application/json' });
+        stream.end(JSON.stringify({ bytes }));
+      });
     });
     server.listen(0, '127.0.0.1');
     await once(server, 'listening');
     const url = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
     const gw = await startGateway({
       upstreams: [{ name: 'u', hosts: [url], protocol: 'h2c' }],
-      routes: [{ name: 'r', pathPrefix: '/', upstream: 'u' }],
+      // WAF off: the body streams from the client's request itself (the WAF would have read it whole first).
+      routes: [{ name: 'r', pathPrefix: '/', upstream: 'u', waf: { mode: 'off' } }],
     });
     try {
       refuseNext = 1;
@@ -215,12 +220,36 @@ describe('retries through the gateway', () => {
       expect(post.status).toBe(200); // not processed: a POST may go again
       expect(streams).toBe(2);
       refuseNext = 1;
-      const withBody = await request(gw.url + '/x', { method: 'POST', body: 'payload', dispatcher: gw.agent });
-      await withBody.body.dump();
-      expect(withBody.statusCode).toBe(502); // the body was streamed: never sent twice
-      expect(streams).toBe(3);
+      const small = 'x'.repeat(3_000); // a copy was kept while it streamed: sent again whole
+      const withBody = await request(gw.url + '/x', { method: 'POST', body: small, dispatcher: gw.agent });
+      expect(withBody.statusCode).toBe(200);
+      expect(await withBody.body.json()).toEqual({ bytes: 3_000 });
+      expect(streams).toBe(4);
+      refuseNext = 1;
+      const big = await request(gw.url + '/x', { method: 'POST', body: 'x'.repeat(70_000), dispatcher: gw.agent });
+      await big.body.dump();
+      expect(big.statusCode).toBe(502); // over 64 KiB: not kept, never sent twice
+      expect(streams).toBe(5);
       const metrics = await gw.gateway.metrics.text();
-      expect(metrics).toMatch(/gatehouse_gateway_retries_total\{upstream="u",reason="refused-stream"\} 1\n/);
+      expect(metrics).toMatch(/gatehouse_gateway_retries_total\{upstream="u",reason="refused-stream"\} 2\n/);
+      // With the WAF on, the body it read whole streams on from its stand-in: kept and replayed the same way.
+      const checked = await startGateway({
+        upstreams: [{ name: 'u', hosts: [url], protocol: 'h2c' }],
+        routes: [{ name: 'r', pathPrefix: '/', upstream: 'u' }],
+      });
+      try {
+        refuseNext = 1;
+        const viaWaf = await request(checked.url + '/x', {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ note: 'y'.repeat(2_000) }),
+          dispatcher: checked.agent,
+        });
+        expect(viaWaf.statusCode).toBe(200);
+        expect(await viaWaf.body.json()).toEqual({ bytes: 2_011 });
+      } finally {
+        await checked.close();
+      }
     } finally {
       await gw.close();
       for (const session of accepted) session.destroy();
