@@ -10,6 +10,9 @@ import {
   type Logger,
 } from '../core/index.js';
 
+/** A peer's answers that count as failures for its circuit breaker (its own 502, 503, 504). */
+export const PEER_FAILURE_STATUSES: ReadonlySet<number> = new Set([502, 503, 504]);
+
 /**
  * The time a sidecar gives the local app (inbound) or a peer (outbound) for its response headers, and between body
  * chunks, unless configured (`sidecar.inbound.timeout`, `sidecar.outbound.upstreams[].timeout`): Envoy's route timeout.

@@ -5,7 +5,6 @@ import { Pool, type Dispatcher } from 'undici';
 import { upstreamFailureKind, type Logger } from '../core/index.js';
 import type { BreakerPermit } from '../ratelimit/index.js';
 import type { ConnectorStats } from './connector.js';
-import { AnswerExchange, CallerGoneError, type ExchangeOutcome } from './answer_exchange.js';
 import { AppListener } from './app_listener.js';
 import { forwardHandshake } from './handshake_exchange.js';
 import { Http2Origin } from './http2_origin.js';
@@ -14,6 +13,7 @@ import {
   forwardHeaders,
   isGrpc,
   MESH_REQUEST_TIMEOUT_MS,
+  PEER_FAILURE_STATUSES,
   relayBody,
   sendProblem,
   wantsUpgrade,
@@ -22,8 +22,8 @@ import {
 import type { IdentitySource } from './identity_source.js';
 import type { UpstreamBreakers } from './limits.js';
 import type { PeerChecker } from './peer_check.js';
-import { ReplayableBody } from './replayable_body.js';
-import { RetriableAnswer, type RetryReason } from './retry_policy.js';
+import { forwardHttp2, type Http2ForwardSide } from './outbound_http2.js';
+import type { RetryReason } from './retry_policy.js';
 import { logAccess, type SidecarAccess } from './sidecar_access.js';
 import type { SidecarTunnels } from './sidecar_tunnels.js';
 import { sortUpgrade } from './upgrade_requests.js';
@@ -69,8 +69,6 @@ export interface OutboundOptions {
   http2?: boolean;
 }
 
-const FAILURE_STATUSES = new Set([502, 503, 504]);
-
 /**
  * The outbound side of a sidecar: plain HTTP from the local app on loopback, the peer chosen by the Host header's
  * service name, mTLS to the peer's sidecar over a keep-alive pool with our server-identity check, a circuit breaker
@@ -96,6 +94,8 @@ export class Outbound {
   };
   private readonly pools: UpstreamPools;
   private readonly listener: AppListener;
+  /** What the HTTP/2 forwarding (outbound_http2.ts) borrows from this side. */
+  private readonly http2Side: Http2ForwardSide;
 
   constructor(private readonly options: OutboundOptions) {
     this.pools = new UpstreamPools({
@@ -107,6 +107,14 @@ export class Outbound {
       maxRequestsPerConnection: options.maxRequestsPerConnection,
     });
     this.setUpstreams(options.upstreams);
+    this.http2Side = {
+      logger: this.options.logger,
+      requests: this.requests,
+      reserveRetry: (entry) => this.reserveRetry(entry),
+      retryPool: (name, http2, permit, res) => this.retryPool(name, http2, permit, res),
+      backoff: (entry, name, reason, attempt, res) => this.backoff(entry, name, reason, attempt, res),
+      failed: (err, name, timeout, permit, res) => this.failed(err, name, timeout, permit, res),
+    };
     const onRequest = (req: IncomingMessage, res: ServerResponse) => {
       logAccess(options.access, 'outbound', req, res, { upstream: serviceName(req) });
       void this.handle(req, res);
@@ -221,7 +229,7 @@ export class Outbound {
     }
     tunnels.release('outbound');
     if ('status' in outcome) {
-      permit.done(!FAILURE_STATUSES.has(outcome.status));
+      permit.done(!PEER_FAILURE_STATUSES.has(outcome.status));
       this.requests.forwarded++;
       tunnels.stats.outbound.refused++;
       return;
@@ -264,7 +272,7 @@ export class Outbound {
     if (!admitted) return;
     const { name, entry, permit } = admitted;
     if (entry.pool instanceof Http2Origin) {
-      this.forwardHttp2(req, res, name, entry, permit);
+      forwardHttp2(this.http2Side, req, res, name, entry, permit);
       return;
     }
     if (isGrpc(req)) {
@@ -335,7 +343,7 @@ export class Outbound {
           permit.release();
           return;
         }
-        const failedStatus = FAILURE_STATUSES.has(upstream.statusCode);
+        const failedStatus = PEER_FAILURE_STATUSES.has(upstream.statusCode);
         if (!writeAnswerHead(res, upstream)) {
           // An answer the app's protocol cannot carry (HTTP/2: a status past 599, a repeated single-value field).
           permit.done(false);
@@ -364,106 +372,6 @@ export class Outbound {
       giveBack();
       entry.inFlight -= 1;
     }
-  }
-
-  /**
-   * A request to an HTTP/2 upstream (`protocol: h2`): one stream on the multiplexed mTLS connection, the answer relayed
-   * with its trailers (gRPC's status). The breaker hears of it once the answer is complete, a gRPC answer counting by
-   * its `grpc-status` (UNAVAILABLE, INTERNAL, ... are failures). A request goes again under the upstream's retry
-   * policy, as on HTTP/1.1, and also when the peer refused its stream (REFUSED_STREAM, or above a GOAWAY's last
-   * stream: not processed, RFC 9113 §8.7); one with a body only when the body had ended, within 64 KiB, by the time
-   * the attempt failed ({@link ReplayableBody}: a gRPC unary call, a small POST).
-   */
-  private forwardHttp2(
-    req: IncomingMessage,
-    res: ServerResponse,
-    name: string,
-    entry: UpstreamPool,
-    permit: BreakerPermit,
-  ): void {
-    const { logger } = this.options;
-    const method = req.method ?? 'GET';
-    const hasBody = declaresBody(req);
-    const timeout = entry.upstream.timeoutMs ?? MESH_REQUEST_TIMEOUT_MS;
-    const { retry } = entry;
-    const body = hasBody ? forwardedBody(req) : null;
-    // A body is kept while it streams (up to 64 KiB): an attempt that failed once the body had ended can go again.
-    const replay = body !== null && retry.attempts > 0 ? new ReplayableBody(body) : undefined;
-    const retriesLeft = retry.allows(body !== null && replay === undefined) ? retry.attempts : 0;
-    /** The body for another attempt: none, the kept copy, or undefined when it cannot be sent again (yet). */
-    const again = (): Buffer | null | undefined => (body === null ? null : replay?.bytes);
-    let retried = 0;
-    let held = false; // a place in the retry budget
-    let dropping = false; // an answer of a retried status is being dropped (its place taken before)
-    const giveBack = () => {
-      if (held) retry.settled();
-      held = false;
-    };
-    const retryStatus =
-      retriesLeft === 0 || !retry.retriesStatuses
-        ? undefined
-        : (status: number) => {
-            if (retried >= retriesLeft || !retry.retriesStatus(method, status) || again() === undefined) return false;
-            giveBack();
-            if (!this.reserveRetry(entry)) return false;
-            held = true;
-            dropping = true;
-            return true;
-          };
-    const settle = (outcome: ExchangeOutcome) => {
-      giveBack();
-      entry.inFlight -= 1;
-      if ('status' in outcome) {
-        this.requests.forwarded++;
-        permit.done(!FAILURE_STATUSES.has(outcome.status));
-        return;
-      }
-      if (outcome.clientGone || res.destroyed) return permit.release();
-      if (!res.headersSent) return this.failed(outcome.error, name, timeout, permit, res);
-      permit.done(false);
-      this.requests.forwarded++;
-      logger.warn({ err: outcome.error.message, upstream: name }, 'upstream sidecar failed mid-answer: answer cut');
-      res.destroy();
-    };
-    const done = (outcome: ExchangeOutcome) => {
-      const carried = dropping && 'error' in outcome && outcome.error instanceof RetriableAnswer;
-      dropping = false;
-      const retriable =
-        retried < retriesLeft && 'error' in outcome && !outcome.clientGone && !res.headersSent && !res.destroyed;
-      const reason = retriable ? retry.reason(outcome.error, method) : undefined;
-      const nextBody = again();
-      if (reason === undefined || nextBody === undefined) return settle(outcome);
-      if (!carried) {
-        giveBack();
-        if (!this.reserveRetry(entry)) return settle(outcome);
-        held = true;
-      }
-      retried += 1;
-      void this.backoff(entry, name, reason, retried - 1, res).then((alive) => {
-        if (!alive) return settle({ error: new CallerGoneError(), clientGone: true });
-        const origin = this.retryPool(name, true, permit, res);
-        if (!(origin instanceof Http2Origin)) {
-          giveBack();
-          entry.inFlight -= 1;
-          return;
-        }
-        send(origin, nextBody);
-      });
-    };
-    const send = (origin: Http2Origin, attemptBody: IncomingMessage | Buffer | null) =>
-      origin.dispatch(
-        {
-          method: method as Dispatcher.HttpMethod,
-          path: req.url ?? '/',
-          headers: forwardHeaders(req.headers, { host: name }),
-          body: attemptBody,
-          headersTimeout: timeout,
-          bodyTimeout: timeout,
-        },
-        new AnswerExchange(res, done, retryStatus),
-      );
-    entry.inFlight += 1;
-    send(entry.pool as Http2Origin, body);
   }
 
   /** A place in the upstream's retry budget, or the overflow counted. */

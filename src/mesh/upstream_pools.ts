@@ -26,8 +26,9 @@ export interface MeshUpstream {
 }
 
 /**
- * The sidecar's default retry policy: Istio's 2 more attempts, on connect failures, refused streams and resets. Not on 503 (Istio
- * retries it): a peer sidecar answers 503 itself when it holds no SVID, and then refuses the retry's handshake too.
+ * The sidecar's default retry policy: Istio's 2 more attempts, on connect failures, refused streams and resets. Not
+ * on 503 (Istio retries it): a peer sidecar answers 503 itself when it holds no SVID, and then refuses the retry's
+ * handshake too.
  */
 export const SIDECAR_RETRIES: RetrySettings = {
   attempts: 2,
