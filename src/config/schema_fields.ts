@@ -136,7 +136,9 @@ export function retrySettings(
         .min(0)
         .max(5)
         .default(defaultAttempts)
-        .describe('Further attempts after a failed one (0 = never retry). Requests with a body are never retried.'),
+        .describe(
+          'Further attempts after a failed one (0 = never retry). A request with a body goes again only with the copy kept while it streamed (up to 64 KiB).',
+        ),
       on: z
         .array(z.union([z.enum(['connect-failure', 'refused-stream', 'reset']), z.number().int().min(500).max(599)]))
         .default(defaultOn)

@@ -219,10 +219,8 @@ export class Upstream {
     }
     // `Content-Length: 0` (what undici and browsers send on a bodiless POST, PUT or DELETE) is no body to stream.
     const hasBody = declaresBody(req) || f.body !== undefined;
-    // An HTTP/2 upstream's exchange pipes the body as it is dispatched, so a copy can be kept beside it for a retry
-    // (undici's HTTP/1.1 pool reads the body later: a second reader would take chunks from it).
-    const replayable = hasBody && this.http2 && this.retry.attempts > 0;
-    return this.attempt(f, permit, hasBody, this.retry.allows(hasBody && !replayable) ? this.retry.attempts : 0);
+    // A body is kept while it streams (up to 64 KiB), so every request may go again: one with a body once it ended.
+    return this.attempt(f, permit, hasBody, this.retry.attempts);
   }
 
   /**
@@ -237,12 +235,14 @@ export class Upstream {
     // One promise per request, settled from the exchange's callback (no async wrappers on the hot path).
     return new Promise<void>((resolve, reject) => {
       const body = hasBody ? (f.body ?? req) : null;
-      // Kept while it streams (up to 64 KiB) when the upstream speaks HTTP/2 and retries are on: a retry sends it
-      // again once it has ended (a gRPC unary call refused by a restarting upstream).
+      // Kept while it streams (up to 64 KiB) when retries are on: a retry sends it again once it has ended (a POST to
+      // a host that refused the connection, a gRPC unary call refused by a restarting upstream). An HTTP/2 exchange
+      // pipes the body as it is dispatched, beside the copy; undici's HTTP/1.1 pool reads it only once connected,
+      // from a pass-through fed beside the copy.
       const replay = body !== null && retriesLeft > 0 ? new ReplayableBody(body) : undefined;
       /** The body of the next attempt: none, the kept copy, or undefined when it cannot be sent again (yet). */
       const nextBody = (): Buffer | null | undefined => (body === null ? null : replay?.bytes);
-      let attemptBody: Readable | Buffer | null = body;
+      let attemptBody: Readable | Buffer | null = replay !== undefined && !this.http2 ? replay.lateReader() : body;
       let host = this.outliers.pick();
       let settled = false;
       let retried = 0;
@@ -272,6 +272,12 @@ export class Upstream {
         const again =
           retried < retriesLeft && 'error' in outcome && !outcome.clientGone && !res.headersSent && !res.destroyed;
         const reason = again ? retry.reason(outcome.error, method) : undefined;
+        if (reason !== undefined && !carried && replay?.pending === true) {
+          // Failed while the body was still arriving (a host refusing the connection before the upload is in): the
+          // decision waits for the rest of it (at most 64 KiB; the client's own deadlines bound the wait).
+          replay.whenWhole(() => done(outcome));
+          return;
+        }
         const replayed = reason === undefined ? undefined : nextBody();
         if (reason !== undefined && replayed !== undefined) {
           attemptBody = replayed;

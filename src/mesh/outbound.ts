@@ -23,6 +23,7 @@ import type { IdentitySource } from './identity_source.js';
 import type { UpstreamBreakers } from './limits.js';
 import type { PeerChecker } from './peer_check.js';
 import { forwardHttp2, type Http2ForwardSide } from './outbound_http2.js';
+import { ReplayableBody } from './replayable_body.js';
 import type { RetryReason } from './retry_policy.js';
 import { logAccess, type SidecarAccess } from './sidecar_access.js';
 import type { SidecarTunnels } from './sidecar_tunnels.js';
@@ -282,11 +283,17 @@ export class Outbound {
     }
     const method = req.method ?? 'GET';
     const timeout = entry.upstream.timeoutMs ?? MESH_REQUEST_TIMEOUT_MS;
-    const body = forwardedBody(req);
     // Nothing declared (`Content-Length: 0`, or neither field) is no body to stream: such a request can go again.
     const bodiless = !declaresBody(req);
+    const body = bodiless ? null : forwardedBody(req);
     const { retry } = entry;
-    const retriesLeft = retry.allows(!bodiless) ? retry.attempts : 0;
+    const retriesLeft = retry.attempts;
+    // A body is kept while it streams (up to 64 KiB): an attempt that failed once it had ended can go again. undici
+    // reads the first attempt's body only once connected, from a pass-through fed beside the copy.
+    const replay = body !== null && retriesLeft > 0 ? new ReplayableBody(body) : undefined;
+    const firstBody = replay?.lateReader() ?? body;
+    /** The body for another attempt: none, the kept copy, or undefined when it cannot be sent again (yet). */
+    const again = (): Buffer | null | undefined => (body === null ? null : replay?.bytes);
     entry.inFlight += 1;
     let held = false; // a place in the retry budget
     const giveBack = () => {
@@ -305,13 +312,19 @@ export class Outbound {
             method,
             path: req.url ?? '/',
             headers: forwardHeaders(req.headers, { host: name }),
-            body: bodiless ? null : body,
+            body: attempt === 0 ? firstBody : again(),
             headersTimeout: timeout,
             bodyTimeout: timeout,
           });
         } catch (err) {
           giveBack();
-          const reason = attempt < retriesLeft && !res.destroyed ? retry.reason(err as Error, method) : undefined;
+          // Failed while the body was still arriving (a peer refusing the connection before the upload is in): the
+          // decision waits for the rest of it (at most 64 KiB).
+          if (replay?.pending === true && attempt < retriesLeft) await new Promise((r) => replay.whenWhole(r));
+          const reason =
+            attempt < retriesLeft && !res.destroyed && again() !== undefined
+              ? retry.reason(err as Error, method)
+              : undefined;
           if (reason !== undefined) {
             if (this.reserveRetry(entry)) {
               held = true;
@@ -326,7 +339,7 @@ export class Outbound {
         giveBack();
         // A status to retry: the answer is dropped unread for another attempt, if the budget has a place for one
         // (else it is relayed).
-        if (attempt < retriesLeft && retry.retriesStatus(method, upstream.statusCode)) {
+        if (attempt < retriesLeft && retry.retriesStatus(method, upstream.statusCode) && again() !== undefined) {
           if (this.reserveRetry(entry)) {
             held = true;
             await upstream.body.dump().catch(() => {});

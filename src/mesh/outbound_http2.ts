@@ -54,7 +54,7 @@ export function forwardHttp2(
   const body = hasBody ? forwardedBody(req) : null;
   // A body is kept while it streams (up to 64 KiB): an attempt that failed once the body had ended can go again.
   const replay = body !== null && retry.attempts > 0 ? new ReplayableBody(body) : undefined;
-  const retriesLeft = retry.allows(body !== null && replay === undefined) ? retry.attempts : 0;
+  const retriesLeft = retry.attempts;
   /** The body for another attempt: none, the kept copy, or undefined when it cannot be sent again (yet). */
   const again = (): Buffer | null | undefined => (body === null ? null : replay?.bytes);
   let retried = 0;
@@ -96,6 +96,11 @@ export function forwardHttp2(
     const retriable =
       retried < retriesLeft && 'error' in outcome && !outcome.clientGone && !res.headersSent && !res.destroyed;
     const reason = retriable ? retry.reason(outcome.error, method) : undefined;
+    if (reason !== undefined && !carried && replay?.pending === true) {
+      // Failed while the body was still arriving: the decision waits for the rest of it (at most 64 KiB).
+      replay.whenWhole(() => done(outcome));
+      return;
+    }
     const nextBody = again();
     if (reason === undefined || nextBody === undefined) return settle(outcome);
     if (!carried) {

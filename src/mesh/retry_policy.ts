@@ -85,15 +85,14 @@ const BASE_BACKOFF_MS = 25;
  * - an HTTP/2 upstream refused the stream (`refused-stream`: not processed, RFC 9113 §8.7; any method),
  * - the connection broke before the answer's head (`reset`; idempotent methods only),
  * - the host answered a status listed in `on` (idempotent methods only; the answer is dropped unread).
- * Requests with a body are retried only where the caller kept a copy of it (HTTP/2 upstreams of the sidecar and the
- * gateway, bodies up to 64 KiB that had ended: {@link allows} is asked with `hasBody` false then). Timeouts are not
- * retried
- * (a slow host asked twice is twice as slow). Retries in flight are held to `budget` of the upstream's requests in
- * flight (at least 3), so a failing upstream is not hit with a retry storm. The gateway and the sidecar share it.
+ * A request with a body goes again only with the copy its caller kept (`ReplayableBody`: bodies up to 64 KiB
+ * that had ended when the attempt failed). Timeouts are not retried (a slow host asked twice is twice as slow).
+ * Retries in flight are held to `budget` of the upstream's requests in flight (at least 3), so a failing upstream is
+ * not hit with a retry storm. The gateway and the sidecar share it.
  *
  * @example
  * const retry = new RetryPolicy(config.retries);
- * if (retry.allows(req.method, hasBody)) ...
+ * const reason = retry.reason(err, req.method); // undefined: not retried
  */
 export class RetryPolicy {
   readonly attempts: number;
@@ -125,11 +124,6 @@ export class RetryPolicy {
   /** Whether any answer status is retried (`on` lists one). */
   get retriesStatuses(): boolean {
     return this.statuses.size > 0;
-  }
-
-  /** Whether a request may be retried at all: attempts configured, and no body, or one the caller can send again. */
-  allows(hasBody: boolean): boolean {
-    return this.attempts > 0 && !hasBody;
   }
 
   /** Whether an answer of `status` to `method` is dropped for another attempt (when the budget allows one). */

@@ -1,3 +1,4 @@
+import { createHash, randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { constants as h2constants, createServer as createH2cServer, type ServerHttp2Session } from 'node:http2';
 import { request } from 'undici';
@@ -70,9 +71,6 @@ describe('RetryPolicy', () => {
     expect(p.reason(new RefusedStreamError(), 'GET')).toBe('reset'); // not listed: still a reset
     const resetsOff = new RetryPolicy(retriesOf({ on: ['connect-failure'] }));
     expect(resetsOff.reason(coded('UND_ERR_SOCKET'), 'GET')).toBeUndefined();
-    expect(p.allows(false)).toBe(true);
-    expect(p.allows(true)).toBe(false); // a body is streamed, never kept: it cannot be sent twice
-    expect(new RetryPolicy(retriesOf({ attempts: 0 })).allows(false)).toBe(false);
   });
 
   it('holds retries in flight to the budget, never below 3', () => {
@@ -114,36 +112,65 @@ describe('retries through the gateway', () => {
     }
   });
 
-  it('does not retry a request with a body, nor any request with attempts: 0', async () => {
+  it('retries a request with a small body kept (WAF off and on), not a larger one, nor any with attempts: 0', async () => {
     const dead = await deadHost();
-    const backend = await startBackend();
+    const digests: string[] = []; // what the live host received whole, by SHA-256
+    const backend = await startBackend((req, res) => {
+      const hash = createHash('sha256');
+      req.on('data', (chunk: Buffer) => hash.update(chunk));
+      req.on('end', () => {
+        digests.push(hash.digest('hex'));
+        res.writeHead(200, { 'content-type': 'text/plain' });
+        res.end('ok');
+      });
+    });
+    // Every other attempt goes to the dead host: it is never ejected here, so the round robin stays predictable.
+    const upstream = {
+      hosts: [dead, backend.url],
+      breaker: { consecutiveFailures: 1000 },
+      outlier: { consecutiveFailures: 1000 },
+    };
     const gw = await startGateway({
       upstreams: [
-        { name: 'once', hosts: [dead, backend.url], breaker: { consecutiveFailures: 1000 }, retries: { attempts: 0 } },
-        { name: 'body', hosts: [dead, backend.url], breaker: { consecutiveFailures: 1000 } },
+        { name: 'once', ...upstream, retries: { attempts: 0 } },
+        { name: 'body', ...upstream },
       ],
       routes: [
         { name: 'once', pathPrefix: '/once', upstream: 'once' },
+        // WAF off: the body streams from the client's request itself (the WAF reads it whole first).
+        { name: 'raw', pathPrefix: '/raw', upstream: 'body', waf: { mode: 'off' } },
         { name: 'body', pathPrefix: '/body', upstream: 'body' },
       ],
     });
+    const put = async (path: string, body: string | Buffer, type = 'application/octet-stream') => {
+      const res = await request(gw.url + path, {
+        method: 'PUT',
+        headers: { 'content-type': type },
+        body,
+        dispatcher: gw.agent,
+      });
+      await res.body.dump();
+      return res.statusCode;
+    };
+    const sha = (b: string | Buffer) => createHash('sha256').update(b).digest('hex');
     try {
       const once = [await call(gw, '/once/1'), await call(gw, '/once/2')].map((a) => a.status).sort();
       expect(once).toEqual([200, 502]); // round robin: one of the two went to the dead host
-      const { request } = await import('undici');
       // `Content-Length: 0` is no body: a refused connection is retried.
-      for (let i = 0; i < 2; i += 1) {
-        const empty = await request(`${gw.url}/body/e${i}`, { method: 'PUT', body: '', dispatcher: gw.agent });
-        await empty.body.dump();
-        expect(empty.statusCode).toBe(200);
-      }
-      const posted: number[] = [];
-      for (let i = 0; i < 2; i += 1) {
-        const res = await request(`${gw.url}/body/${i}`, { method: 'PUT', body: '{"a":1}', dispatcher: gw.agent });
-        await res.body.dump();
-        posted.push(res.statusCode);
-      }
-      expect(posted.sort()).toEqual([200, 502]);
+      for (let i = 0; i < 2; i += 1) expect(await put(`/raw/e${i}`, '')).toBe(200);
+      // Round robin sends one of each pair to the dead host first: the kept copy goes to the live one, whole.
+      const small = randomBytes(40_000);
+      for (let i = 0; i < 2; i += 1) expect(await put(`/raw/${i}`, small)).toBe(200);
+      const json = JSON.stringify({ name: "O'Brien", note: 'z'.repeat(3_000) });
+      for (let i = 0; i < 2; i += 1) expect(await put(`/body/${i}`, json, 'application/json')).toBe(200);
+      expect(digests.slice(-4)).toEqual([sha(small), sha(small), sha(json), sha(json)]);
+      // Over 64 KiB: not kept, so never sent twice (the attempt at the dead host is the client's 502).
+      const big = randomBytes(70_000);
+      const statuses = [await put('/raw/b1', big), await put('/raw/b2', big)].sort();
+      expect(statuses).toEqual([200, 502]);
+      expect(digests.at(-1)).toBe(sha(big));
+      const metrics = await gw.gateway.metrics.text();
+      expect(metrics).toMatch(/gatehouse_gateway_retries_total\{upstream="body",reason="connect-failure"\} 6\n/);
     } finally {
       await gw.close();
       await backend.close();

@@ -1,3 +1,4 @@
+import { createHash, randomBytes } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { request } from 'undici';
@@ -14,12 +15,16 @@ describe('sidecar outbound retries (2 more attempts on connect failures and rese
   /** Statuses the backend app answers next (then 200). */
   const next: number[] = [];
   const seen: string[] = [];
+  /** SHA-256 of each request body the backend app read whole. */
+  const digests: string[] = [];
 
   beforeAll(async () => {
     const { client } = await meshCa();
     app = createServer((req, res) => {
       seen.push(`${req.method} ${req.url}`);
-      req.resume();
+      const hash = createHash('sha256');
+      req.on('data', (chunk: Buffer) => hash.update(chunk));
+      req.on('end', () => digests.push(hash.digest('hex')));
       const status = next.shift() ?? 200;
       const delay = Number(new URL(req.url ?? '/', 'http://x').searchParams.get('delay') ?? 0);
       setTimeout(() => {
@@ -61,7 +66,7 @@ describe('sidecar outbound retries (2 more attempts on connect failures and rese
     for (const cleanup of cleanups.reverse()) await cleanup();
   });
 
-  const call = async (service: string, path: string, method = 'GET', body?: string) => {
+  const call = async (service: string, path: string, method = 'GET', body?: string | Buffer) => {
     const res = await request(`http://127.0.0.1:${frontend.outboundAddress!.port}${path}`, {
       method: method as 'GET',
       headers: { host: service },
@@ -96,12 +101,32 @@ describe('sidecar outbound retries (2 more attempts on connect failures and rese
     expect(frontend.stats().outboundRequests!.retries['connect-failure'] - before).toBe(2);
     await call('gone', '/x', 'DELETE', '');
     expect(frontend.stats().outboundRequests!.retries['connect-failure'] - before).toBe(4);
-    // A body is streamed once: never sent again.
+    // A small body is kept while it streams: sent again too.
     expect((await call('gone', '/x', 'POST', 'payload')).status).toBe(502);
-    expect(frontend.stats().outboundRequests!.retries['connect-failure'] - before).toBe(4);
+    expect(frontend.stats().outboundRequests!.retries['connect-failure'] - before).toBe(6);
     // attempts: 0 turns retries off.
     expect((await call('once', '/x')).status).toBe(502);
-    expect(frontend.stats().outboundRequests!.retries['connect-failure'] - before).toBe(4);
+    expect(frontend.stats().outboundRequests!.retries['connect-failure'] - before).toBe(6);
+  });
+
+  it('sends a small body again whole after a listed status, not one over 64 KiB', async () => {
+    const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
+    const small = randomBytes(40_000);
+    next.push(503);
+    seen.length = 0;
+    digests.length = 0;
+    expect(await call('backend', '/put', 'PUT', small)).toEqual({ status: 200, text: 'status 200' });
+    expect(seen).toEqual(['PUT /put', 'PUT /put']);
+    await expect.poll(() => digests.length).toBe(2);
+    expect(digests[1]).toBe(sha(small));
+    const big = randomBytes(70_000);
+    next.push(503);
+    seen.length = 0;
+    digests.length = 0;
+    expect(await call('backend', '/put', 'PUT', big)).toEqual({ status: 503, text: 'status 503' });
+    expect(seen).toEqual(['PUT /put']); // not kept: relayed as it came
+    await expect.poll(() => digests.length).toBe(1);
+    expect(digests[0]).toBe(sha(big));
   });
 
   it('gives the breaker its trial back when the app leaves before the answer (half-open stays usable)', async () => {

@@ -142,12 +142,12 @@ describe('sidecar retries to an HTTP/2 peer (refused streams, resets, statuses, 
     expect(JSON.parse(got.text)).toEqual({ tag: 'postbody', attempt: 2, bytes: 5_000 });
   });
 
-  it('never replays a body over 64 KiB, nor one still streaming when the attempt failed', async () => {
+  it('never replays a body over 64 KiB; waits for the rest of a small one still streaming when the attempt failed', async () => {
     const big = await call('peer', '/refuse-once/bigbody', { method: 'POST', body: 'x'.repeat(70_000) });
     expect(big.status).toBe(502);
     expect(JSON.parse(big.text)).toMatchObject({ code: 'ERR_MESH_UPSTREAM_FAILED', upstream: 'peer' });
     expect(seen.get('bigbody')).toBe(1);
-    // A body whose end comes after the refusal: nothing whole to send again.
+    // A body whose end comes after the refusal: the retry waits for it, then sends it whole.
     const slow = new PassThrough();
     slow.write('first part');
     setTimeout(() => slow.end('last part'), 500).unref();
@@ -155,10 +155,21 @@ describe('sidecar retries to an HTTP/2 peer (refused streams, resets, statuses, 
       method: 'POST',
       headers: { host: 'peer' },
       body: slow,
+    });
+    expect(res.statusCode).toBe(200);
+    expect(await res.body.json()).toEqual({ tag: 'slowbody', attempt: 2, bytes: 19 });
+    // One over 64 KiB still streaming when refused: never whole, so not sent again.
+    const slowBig = new PassThrough();
+    slowBig.write('x'.repeat(1_000));
+    setTimeout(() => slowBig.end('y'.repeat(70_000)), 300).unref();
+    const tooBig = await request(`http://127.0.0.1:${frontend.outboundAddress!.port}/refuse-once/slowbig`, {
+      method: 'POST',
+      headers: { host: 'peer' },
+      body: slowBig,
     }).catch((err: Error) => ({ statusCode: 0, body: { text: async () => err.message } }));
-    expect(res.statusCode).toBe(502);
-    await res.body.text();
-    expect(seen.get('slowbody')).toBe(1);
+    expect(tooBig.statusCode).toBe(502);
+    await tooBig.body.text();
+    expect(seen.get('slowbig')).toBe(1);
   });
 
   it('sends a GET again after a stream reset, not a POST (the peer may have acted on it)', async () => {
