@@ -1,11 +1,52 @@
+/**
+ * One histogram's numbers, counted in plain numbers where the observations happen and written in the Prometheus text
+ * format only when scraped (prom-client's labelled children hash and validate their labels on every `observe`).
+ *
+ * @example
+ * const cells = new HistogramCells([0.001, 0.01, 0.1, 1]);
+ * cells.observe(0.0042);
+ * const lines = cells.lines('gatehouse_gateway_upstream_request_duration_seconds', 'upstream="orders"');
+ */
+export class HistogramCells {
+  /** Observations per bucket (not cumulative); the last slot is above the largest bound. */
+  private readonly buckets: Float64Array;
+  private sum = 0;
+  private count = 0;
+
+  constructor(private readonly bounds: readonly number[]) {
+    this.buckets = new Float64Array(bounds.length + 1);
+  }
+
+  /** Counts one observation of `value`. */
+  observe(value: number): void {
+    const bounds = this.bounds;
+    let i = 0;
+    while (i < bounds.length && value > (bounds[i] as number)) i += 1;
+    this.buckets[i] = (this.buckets[i] as number) + 1;
+    this.sum += value;
+    this.count += 1;
+  }
+
+  /** The `_bucket`, `_sum` and `_count` samples of `name` with `labels` (as written inside the braces). */
+  lines(name: string, labels: string): string[] {
+    const lines: string[] = [];
+    let cumulative = 0;
+    const last = this.bounds.length;
+    for (let i = 0; i <= last; i += 1) {
+      cumulative += this.buckets[i] as number;
+      const bound = i === last ? '+Inf' : String(this.bounds[i]);
+      lines.push(`${name}_bucket{le="${bound}",${labels}} ${cumulative}`);
+    }
+    lines.push(`${name}_sum{${labels}} ${this.sum}`, `${name}_count{${labels}} ${this.count}`);
+    return lines;
+  }
+}
+
 /** The numbers behind the two request metrics, for one key (a route, or a listener's route). */
 interface RouteEntry {
   /** Requests by status code. */
   statuses: Map<number, number>;
-  /** Observations per bucket (not cumulative); the last slot is above the largest bound. */
-  buckets: Float64Array;
-  sum: number;
-  count: number;
+  duration: HistogramCells;
 }
 
 /** Prometheus text-format label value escaping (backslash, double quote, line feed). */
@@ -27,11 +68,6 @@ export function metricFamily(
   samples: ReadonlyArray<readonly [string, number]>,
 ): string[] {
   return [`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`, ...samples.map(([labels, v]) => `${name}${labels} ${v}`)];
-}
-
-/** A bound as Prometheus writes `le`: `+Inf` for infinity, else the plain number. */
-function le(bound: number): string {
-  return bound === Number.POSITIVE_INFINITY ? '+Inf' : String(bound);
 }
 
 /** Prometheus text-format labels of a key: by default the key is a route, `route="<key>"`. */
@@ -66,16 +102,11 @@ export class RequestStats {
   record(key: string, status: number, seconds: number): void {
     let entry = this.routes.get(key);
     if (entry === undefined) {
-      entry = { statuses: new Map(), buckets: new Float64Array(this.bounds.length + 1), sum: 0, count: 0 };
+      entry = { statuses: new Map(), duration: new HistogramCells(this.bounds) };
       this.routes.set(key, entry);
     }
     entry.statuses.set(status, (entry.statuses.get(status) ?? 0) + 1);
-    const bounds = this.bounds;
-    let i = 0;
-    while (i < bounds.length && seconds > (bounds[i] as number)) i += 1;
-    entry.buckets[i] = (entry.buckets[i] as number) + 1;
-    entry.sum += seconds;
-    entry.count += 1;
+    entry.duration.observe(seconds);
   }
 
   /** Both metric families in the Prometheus text exposition format (0.0.4). */
@@ -89,16 +120,7 @@ export class RequestStats {
       for (const [status, n] of entry.statuses) lines.push(`${r.name}{${labels},status="${status}"} ${n}`);
     }
     lines.push(`# HELP ${d.name} ${d.help}`, `# TYPE ${d.name} histogram`);
-    const bounds = [...this.bounds, Number.POSITIVE_INFINITY];
-    for (const [key, entry] of this.routes) {
-      const labels = labelsOf.get(key) as string;
-      let cumulative = 0;
-      bounds.forEach((bound, i) => {
-        cumulative += entry.buckets[i] as number;
-        lines.push(`${d.name}_bucket{le="${le(bound)}",${labels}} ${cumulative}`);
-      });
-      lines.push(`${d.name}_sum{${labels}} ${entry.sum}`, `${d.name}_count{${labels}} ${entry.count}`);
-    }
+    for (const [key, entry] of this.routes) lines.push(...entry.duration.lines(d.name, labelsOf.get(key) as string));
     return lines.join('\n') + '\n';
   }
 }

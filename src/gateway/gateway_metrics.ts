@@ -1,5 +1,5 @@
 import { Counter, Gauge, Registry } from 'prom-client';
-import { RequestStats } from '../core/index.js';
+import { HistogramCells, labelValue, RequestStats } from '../core/index.js';
 import type { BreakerState } from '../ratelimit/index.js';
 
 /** The gateway's load now, read by the gauges at each scrape. */
@@ -45,14 +45,23 @@ export const FAILED_OUTCOME = 4;
  * metrics.requests.record('demo', 200, 0.004);
  * const text = await metrics.text();
  */
+const DURATION_BOUNDS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10];
+
+const UPSTREAM_DURATION = {
+  name: 'gatehouse_gateway_upstream_request_duration_seconds',
+  help: "Time from a proxied request's first attempt until its upstream's answer ended (retries and their backoff included), by upstream; requests without a whole answer are not observed (upstream_responses_total class failed).",
+};
+
 export class GatewayMetrics {
   readonly registry = new Registry();
   /** `gatehouse_gateway_requests_total` and `gatehouse_gateway_request_duration_seconds`, kept off prom-client. */
   readonly requests = new RequestStats(
     { name: 'gatehouse_gateway_requests_total', help: 'Requests answered, by route and status code.' },
     { name: 'gatehouse_gateway_request_duration_seconds', help: 'Time from request to response end, by route.' },
-    [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10],
+    DURATION_BOUNDS,
   );
+  /** `gatehouse_gateway_upstream_request_duration_seconds` by upstream name: kept across reloads, as the outcomes. */
+  private readonly upstreamDurations = new Map<string, HistogramCells>();
   readonly limited = new Counter({
     name: 'gatehouse_gateway_limited_total',
     help: 'Requests refused with 429, by route and limit.',
@@ -211,6 +220,21 @@ export class GatewayMetrics {
     return counts;
   }
 
+  /**
+   * The duration histogram of `upstream`, for it to observe on the request path (the same cells across reloads).
+   *
+   * @example
+   * metrics.upstreamDuration('orders').observe(0.012);
+   */
+  upstreamDuration(upstream: string): HistogramCells {
+    let cells = this.upstreamDurations.get(upstream);
+    if (cells === undefined) {
+      cells = new HistogramCells(DURATION_BOUNDS);
+      this.upstreamDurations.set(upstream, cells);
+    }
+    return cells;
+  }
+
   /** What the load gauges read at each scrape (set by the gateway; nothing on the request path). */
   private load: () => GatewayLoad = () => ({ upstreams: [], throttleWaiting: 0 });
   readonly upstreamInFlight = new Gauge({
@@ -309,7 +333,12 @@ export class GatewayMetrics {
   /** The Prometheus text exposition. */
   async text(): Promise<string> {
     const text = await this.registry.metrics();
-    return `${text}${text.endsWith('\n') || text === '' ? '' : '\n'}${this.requests.text()}`;
+    const { name, help } = UPSTREAM_DURATION;
+    const upstreams = [`# HELP ${name} ${help}`, `# TYPE ${name} histogram`];
+    for (const [upstream, cells] of this.upstreamDurations) {
+      upstreams.push(...cells.lines(name, `upstream="${labelValue(upstream)}"`));
+    }
+    return `${text}${text.endsWith('\n') || text === '' ? '' : '\n'}${this.requests.text()}${upstreams.join('\n')}\n`;
   }
 
   /** The exposition's content type. */

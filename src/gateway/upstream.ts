@@ -1,7 +1,14 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Readable } from 'node:stream';
 import { Pool } from 'undici';
-import { GatehouseError, isGatehouseError, upstreamFailureKind, type Clock, type Logger } from '../core/index.js';
+import {
+  GatehouseError,
+  isGatehouseError,
+  upstreamFailureKind,
+  type Clock,
+  type HistogramCells,
+  type Logger,
+} from '../core/index.js';
 import { CircuitBreaker, CircuitOpenError, type BreakerPermit } from '../ratelimit/index.js';
 import { Bulkhead } from './bulkhead.js';
 import type { UpstreamConfig } from './gateway_config.js';
@@ -73,6 +80,8 @@ export class Upstream {
   private readonly health: HealthChecker | undefined;
   /** Its proxied exchanges by outcome (`gatehouse_gateway_upstream_responses_total`). */
   private readonly outcomes: UpstreamOutcomes;
+  /** How long its answered requests took (`gatehouse_gateway_upstream_request_duration_seconds`). */
+  private readonly durations: HistogramCells;
   /** Stops retiring HTTP/2 mesh connections on SVID renewal (set for `mtls` + `h2` only). */
   private unsubscribe: (() => void) | undefined;
   private readonly hostOrigins: readonly string[];
@@ -97,6 +106,7 @@ export class Upstream {
     this.hostOrigins = config.hosts;
     this.tunnels = config.tunnels;
     this.outcomes = deps.metrics.upstreamOutcomes(config.name);
+    this.durations = deps.metrics.upstreamDuration(config.name);
     const b = config.breaker;
     const buckets = 10;
     const windowMs = Math.max(buckets, Math.ceil(b.window / buckets) * buckets);
@@ -232,6 +242,7 @@ export class Upstream {
     const { req, res } = f;
     const method = req.method as string;
     const retry = this.retry;
+    const startedAt = this.deps.clock.now();
     // One promise per request, settled from the exchange's callback (no async wrappers on the hot path).
     return new Promise<void>((resolve, reject) => {
       const body = hasBody ? (f.body ?? req) : null;
@@ -304,7 +315,7 @@ export class Upstream {
         settled = true;
         this.bulkhead.release();
         try {
-          this.account(outcome, host, permit, res);
+          this.account(outcome, host, permit, res, startedAt);
           resolve();
         } catch (err) {
           reject(err);
@@ -354,6 +365,7 @@ export class Upstream {
     try {
       const host = this.outliers.pick();
       const pool = this.pools[host] as Pool | Http2Origin;
+      const startedAt = this.deps.clock.now();
       if (f.res.destroyed) {
         permit.release();
         return undefined;
@@ -372,17 +384,27 @@ export class Upstream {
           new ProxyExchange(f.res, f, resolve),
         );
       });
-      this.account(outcome, host, permit, f.res);
+      this.account(outcome, host, permit, f.res, startedAt);
       return 'socket' in outcome ? outcome : undefined;
     } finally {
       this.bulkhead.release();
     }
   }
 
-  /** Feeds an exchange's outcome to the breaker and the outlier detector; throws the client's error for a failure. */
-  private account(outcome: ExchangeOutcome, host: number, permit: BreakerPermit, res: ServerResponse): void {
+  /**
+   * Feeds an exchange's outcome to the breaker, the outlier detector and the upstream's metrics (an answer's time
+   * since `startedAt`, the first attempt); throws the client's error for a failure.
+   */
+  private account(
+    outcome: ExchangeOutcome,
+    host: number,
+    permit: BreakerPermit,
+    res: ServerResponse,
+    startedAt: number,
+  ): void {
     if ('status' in outcome) {
       this.outcomes[outcomeIndex(outcome.status)]! += 1;
+      this.durations.observe((this.deps.clock.now() - startedAt) / 1000);
       const ok = outcome.status < 500;
       permit.done(ok);
       this.outliers.report(host, ok);
