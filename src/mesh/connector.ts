@@ -7,6 +7,10 @@ import type { PeerChecker, PeerIdentity, PeerVerdict } from './peer_check.js';
 import { ClientContexts } from './tls_contexts.js';
 
 const SESSION_CACHE_LIMIT = 1024;
+/** Longest wait of a connection for the full handshake under way to the same address (then it makes its own). */
+const FIRST_HANDSHAKE_WAIT_MS = 250;
+/** How long after a full handshake its session ticket may still come before the connections waiting go ahead. */
+const TICKET_GRACE_MS = 50;
 
 /** Counters of outbound connections. */
 export interface ConnectorStats {
@@ -25,7 +29,9 @@ export type MtlsConnect = (opts: buildConnector.Options, callback: buildConnecto
  * The undici `connect` function of mTLS clients (sidecar outbound pools and the library agent): each new connection
  * takes the SecureContext of the current certificate generation (old connections drain on theirs), resumes a
  * cached session for that address, and checks the server's SVID with our own checks, on resumed sessions too (Node
- * skips `checkServerIdentity` when a session is resumed).
+ * skips `checkServerIdentity` when a session is resumed). While no session of the current SVID is cached for an
+ * address, one full handshake is made there at a time: connections opened meanwhile wait for its session (at most
+ * 250 ms, or 50 ms past its handshake when no ticket comes) and resume it.
  *
  * @example
  * const pool = new Pool('https://127.0.0.1:15002', { connect: mtlsConnector({ identity, checker, expected }) });
@@ -48,7 +54,13 @@ export function mtlsConnector(options: {
   const alpn = [...(options.alpn ?? ['http/1.1'])];
   /** The SVID generation the cached sessions were made with. */
   let generation = -1;
-  return (opts, callback) => {
+  /**
+   * Per address with no session of this SVID cached: the connections waiting for the full handshake under way there
+   * (after a renewal, a pool opening several connections at once makes one full handshake, the others resume its
+   * session, instead of one full handshake each).
+   */
+  const firsts = new Map<string, Array<() => void>>();
+  const open = (opts: buildConnector.Options, callback: buildConnector.Callback): TLSSocket | undefined => {
     const material = identity.current;
     if (!material) {
       callback(new GatehouseError('ERR_MESH_IDENTITY_UNAVAILABLE'), null);
@@ -61,9 +73,37 @@ export function mtlsConnector(options: {
     if (material.generation !== generation) {
       sessions.clear();
       generation = material.generation;
+      for (const waiting of firsts.values()) for (const go of waiting.splice(0)) queueMicrotask(go);
+      firsts.clear();
     }
     const key = `${opts.hostname}:${port}`;
     const cached = sessions.get(key);
+    /** Set when this connection is the full handshake others wait for: lets them go (once). */
+    let release: (() => void) | undefined;
+    if (!cached) {
+      const waiting = firsts.get(key);
+      if (waiting !== undefined && (opts as { immediate?: boolean }).immediate !== true) {
+        let gone = false;
+        const go = () => {
+          if (gone) return;
+          gone = true;
+          clearTimeout(cap);
+          open(opts, callback);
+        };
+        const cap = setTimeout(go, FIRST_HANDSHAKE_WAIT_MS);
+        waiting.push(go);
+        return undefined;
+      }
+      if (waiting === undefined) {
+        const mine: Array<() => void> = [];
+        firsts.set(key, mine);
+        release = () => {
+          release = undefined;
+          if (firsts.get(key) === mine) firsts.delete(key);
+          for (const go of mine.splice(0)) queueMicrotask(go);
+        };
+      }
+    }
     let socket: TLSSocket;
     try {
       socket = connect({
@@ -77,10 +117,12 @@ export function mtlsConnector(options: {
         ...(cached ? { session: cached.session } : {}),
       });
     } catch (err) {
+      release?.();
       callback(err as Error, null);
       return undefined;
     }
     socket.setNoDelay(true);
+    socket.once('close', () => release?.());
     let peer: PeerIdentity | undefined;
     const pending: Buffer[] = [];
     const remember = (session: Buffer) => {
@@ -91,6 +133,7 @@ export function mtlsConnector(options: {
       }
       if (sessions.size >= SESSION_CACHE_LIMIT && !sessions.has(key)) sessions.clear();
       sessions.set(key, { session, peer });
+      release?.();
     };
     socket.on('session', remember);
     // undici's own connect-timeout error (code UND_ERR_CONNECT_TIMEOUT), so that the gateway and the sidecar read it as
@@ -102,6 +145,7 @@ export function mtlsConnector(options: {
     const fail = (err: Error) => {
       clearTimeout(timer);
       sessions.delete(key);
+      release?.();
       callback(err, null);
     };
     socket.once('error', fail);
@@ -122,6 +166,7 @@ export function mtlsConnector(options: {
       if (!verdict.ok) {
         if (options.stats) options.stats.refused++;
         sessions.delete(key);
+        release?.();
         socket.destroy();
         const detail = `server SVID refused: ${verdict.reason}${resumed ? ' (resumed session)' : ''}`;
         callback(new GatehouseError('ERR_MESH_UPSTREAM_FAILED', { detail }), null);
@@ -129,6 +174,8 @@ export function mtlsConnector(options: {
       }
       peer = verdict.peer;
       for (const session of pending.splice(0)) remember(session);
+      // A peer that sends no ticket (or a late one) does not hold the others up for long.
+      if (release !== undefined) setTimeout(() => release?.(), TICKET_GRACE_MS).unref();
       if (options.stats) {
         options.stats.connected++;
         if (resumed) options.stats.resumed++;
@@ -137,6 +184,7 @@ export function mtlsConnector(options: {
     });
     return socket;
   };
+  return open;
 }
 
 /**
@@ -153,6 +201,7 @@ export function originConnector(
 ): (done: (err: Error | null) => void) => Duplex | undefined {
   const url = new URL(origin);
   const hostname = url.hostname.replace(/^\[(.*)\]$/, '$1'); // an IPv6 literal without its brackets
-  const opts = { hostname, port: url.port || '443', protocol: 'https:' } as buildConnector.Options;
+  // `immediate`: node:http2 takes the socket at once, so this connection never waits for another's full handshake.
+  const opts = { hostname, port: url.port || '443', protocol: 'https:', immediate: true } as buildConnector.Options;
   return (done) => connect(opts, (...args) => done(args[0]));
 }

@@ -135,6 +135,7 @@ export class Outbound {
    */
   setUpstreams(upstreams: readonly MeshUpstream[]): void {
     for (const name of this.pools.replace(upstreams)) this.options.breakers.forget(name);
+    this.options.access?.durations.setUpstreams(upstreams.map((u) => u.name));
   }
 
   listen(host: string, port: number): Promise<AddressInfo> {

@@ -4,6 +4,7 @@ import type { RateLimit } from '../ratelimit/index.js';
 import { IdentitySource } from './identity_source.js';
 import { Inbound } from './inbound.js';
 import type { SidecarAccess, SidecarAccessEntry } from './sidecar_access.js';
+import { SidecarDurations } from './sidecar_durations.js';
 import { CallerLimits, UpstreamBreakers, type UpstreamBreakerOptions } from './limits.js';
 import { MtlsListener, type MtlsMode } from './mtls_listener.js';
 import { Outbound } from './outbound.js';
@@ -84,8 +85,8 @@ interface SidecarParts {
   breakers: UpstreamBreakers;
   tunnels: SidecarTunnels;
   outbound: Outbound | undefined;
-  /** Access lines of both sides (undefined: `accessLog: false`). */
-  access: SidecarAccess | undefined;
+  /** Access lines (unless `accessLog: false`) and request durations of both sides. */
+  access: SidecarAccess;
 }
 
 /**
@@ -132,10 +133,11 @@ export class Sidecar {
     const breakers = new UpstreamBreakers({ clock, ...(options.breaker ?? DEFAULT_BREAKER) });
     const tunnels = new SidecarTunnels(options.tunnels ?? DEFAULT_TUNNEL_SETTINGS);
     tunnels.watchPeers((peer) => checker.recheck(peer), logger.child({ side: 'inbound' }), options.tunnelRecheckMs);
-    const access =
-      options.accessLog === false
-        ? undefined
-        : { log: new AccessLog<SidecarAccessEntry>(logger.child({ log: 'access' })), clock };
+    const access: SidecarAccess = {
+      log: options.accessLog === false ? undefined : new AccessLog<SidecarAccessEntry>(logger.child({ log: 'access' })),
+      durations: new SidecarDurations(),
+      clock,
+    };
     const inbound = new Inbound({
       identity,
       policies: options.policies,
@@ -146,7 +148,7 @@ export class Sidecar {
       ...(options.inbound.appProtocol === undefined ? {} : { appProtocol: options.inbound.appProtocol }),
       logger: logger.child({ side: 'inbound' }),
       ...(options.tokenBinding ? { tokenBinding: options.tokenBinding } : {}),
-      ...(access ? { access } : {}),
+      access,
     });
     const listener = new MtlsListener({
       identity,
@@ -204,7 +206,7 @@ export class Sidecar {
       tunnels: parts.tunnels,
       logger: options.logger.child({ side: 'outbound' }),
       ...(options.maxRequestsPerConnection ? { maxRequestsPerConnection: options.maxRequestsPerConnection } : {}),
-      ...(parts.access ? { access: parts.access } : {}),
+      access: parts.access,
     });
   }
 
@@ -281,6 +283,7 @@ export class Sidecar {
       stats: this.stats(),
       svidExpirySeconds: svid && Math.floor((svid.notAfter - this.options.clock.now()) / 1000),
       bundleSequence,
+      durations: this.parts.access.durations,
     });
   }
 
@@ -296,6 +299,6 @@ export class Sidecar {
     identity.stop();
     await Promise.all([outbound?.close(grace), listener.close(grace)]);
     await inbound.close();
-    this.parts.access?.log.flush();
+    this.parts.access.log?.flush();
   }
 }

@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AccessLog, Clock } from '../core/index.js';
+import type { SidecarDurations } from './sidecar_durations.js';
 
 /** One access line of a sidecar (snake_case fields; never a credential or a query string). */
 export interface SidecarAccessEntry {
@@ -21,16 +22,19 @@ export interface SidecarAccessEntry {
   user_agent?: string;
 }
 
-/** Where a side of the sidecar writes its access lines, and the clock it times them with. */
+/** Where a side of the sidecar writes its access lines and durations, and the clock it times them with. */
 export interface SidecarAccess {
-  log: AccessLog<SidecarAccessEntry>;
+  /** Undefined: `accessLog: false` (the durations are still counted). */
+  log: AccessLog<SidecarAccessEntry> | undefined;
+  durations: SidecarDurations;
   clock: Clock;
 }
 
 /**
- * Writes the access line of one request once: when its answer is finished, its response closes (answered, refused
- * by the sidecar itself, or left by the caller: 499), or its connection closes (a WebSocket tunnel at its end, with
- * status 101; a pipelined request whose turn never came), with what `who` says of the caller or the upstream.
+ * Writes the access line of one request once, and counts its duration: when its answer is finished, its response
+ * closes (answered, refused by the sidecar itself, or left by the caller: 499), or its connection closes (a WebSocket
+ * tunnel at its end, with status 101; a pipelined request whose turn never came), with what `who` says of the caller
+ * or the upstream. Only answers finished whole count in the duration histograms.
  *
  * @example
  * logAccess(access, 'inbound', req, res, { peer: peer?.spiffeId ?? 'plaintext' });
@@ -55,6 +59,10 @@ export function logAccess(
     res.removeListener('finish', write);
     res.removeListener('close', write);
     socket?.removeListener('close', write);
+    const ms = access.clock.now() - started;
+    if (res.writableFinished && res.statusCode !== 101) access.durations.observe(side, who.upstream, ms / 1000);
+    const log = access.log;
+    if (log === undefined) return;
     const url = req.url ?? '/';
     const query = url.indexOf('?');
     const entry: SidecarAccessEntry = {
@@ -63,7 +71,7 @@ export function logAccess(
       path: query === -1 ? url : url.slice(0, query),
       // A tunnel's 101 is written on the socket, not through the response.
       status: res.headersSent || res.statusCode === 101 ? res.statusCode : 499,
-      duration_ms: Math.round((access.clock.now() - started) * 100) / 100,
+      duration_ms: Math.round(ms * 100) / 100,
       ...who,
     };
     if (entry.upstream !== undefined) entry.upstream = entry.upstream.slice(0, 64);
@@ -71,7 +79,7 @@ export function logAccess(
     if (typeof id === 'string') entry.request_id = id.slice(0, 128);
     const agent = req.headers['user-agent'];
     if (agent !== undefined) entry.user_agent = agent.slice(0, 256);
-    access.log.write(entry);
+    log.write(entry);
   };
   res.once('finish', write);
   res.once('close', write);

@@ -4,6 +4,7 @@ import type { ConnectorStats } from './connector.js';
 import type { InboundStats } from './inbound.js';
 import type { ListenerStats } from './mtls_listener.js';
 import type { OutboundRequestStats } from './outbound.js';
+import type { SidecarDurations } from './sidecar_durations.js';
 import type { TunnelSide, TunnelStats } from './sidecar_tunnels.js';
 
 /** What `Sidecar.stats()` reports. */
@@ -24,13 +25,16 @@ export interface SidecarMetricsInput {
   /** Seconds until the current SVID expires; undefined when the sidecar holds none (expired, not yet bootstrapped). */
   svidExpirySeconds: number | undefined;
   bundleSequence: number | undefined;
+  /** The request duration histograms of both sides. */
+  durations?: SidecarDurations;
 }
 
 const BREAKER_VALUE: Record<BreakerState, number> = { closed: 0, 'half-open': 1, open: 2 };
 
 /**
  * A sidecar's Prometheus series (text exposition), in the spirit of Envoy's listener and cluster stats: inbound
- * connections by outcome, inbound requests by outcome, outbound connections and requests by outcome, WebSocket
+ * connections by outcome, inbound requests by outcome, outbound connections and requests by outcome, request
+ * durations by side and upstream, WebSocket
  * tunnels by side (as the gateway's `tunnels_*`), each upstream's breaker, and the SVID's
  * time to expiry (absent while it holds none: alert on its absence too).
  *
@@ -109,6 +113,7 @@ export function sidecarMetricsText(input: SidecarMetricsInput): string {
       ),
     );
   }
+  if (input.durations) lines.push(...input.durations.lines());
   lines.push(...tunnelFamilies(input.stats.tunnels));
   if (breakers.length > 0) {
     lines.push(

@@ -13,6 +13,7 @@ describe('sidecar access logs', () => {
   let backendLog: MemoryLogger;
   let quiet: Sidecar;
   let quietLog: MemoryLogger;
+  let backendSidecar: Sidecar;
 
   beforeAll(async () => {
     const { client } = await meshCa();
@@ -20,6 +21,7 @@ describe('sidecar access logs', () => {
     cleanups.push(() => closeServer(app.server));
     const backend = await sidecarFor(client, 'backend', app.address, { policies: frontendOnly });
     backendLog = backend.logger;
+    backendSidecar = backend.sidecar;
     cleanups.push(() => backend.sidecar.stop());
     const upstreams = [
       { name: 'backend', address: `127.0.0.1:${backend.sidecar.inboundAddress.port}`, spiffeId: id('backend') },
@@ -96,5 +98,42 @@ describe('sidecar access logs', () => {
     expect(access(frontendLog).filter((l) => l.path === '/switch')).toEqual([
       expect.objectContaining({ side: 'outbound', status: 501, upstream: 'backend' }),
     ]);
+  });
+
+  it('counts request durations by side and upstream (with accessLog: false too), never for an unknown service', async () => {
+    const NAME = 'gatehouse_sidecar_request_duration_seconds';
+    const count = (text: string, labels: string) =>
+      Number(new RegExp(`^${NAME}_count\\{${labels}\\} (\\d+)$`, 'm').exec(text)?.[1] ?? NaN);
+    const before = {
+      front: count(frontend.metricsText(), 'side="outbound",upstream="backend"'),
+      quiet: count(quiet.metricsText(), 'side="outbound",upstream="backend"'),
+      backend: count(backendSidecar.metricsText(), 'side="inbound"'),
+    };
+    expect(await send(frontend, '/timed/1')).toBe(200);
+    expect(await send(frontend, '/timed/2')).toBe(200);
+    expect(await send(quiet, '/timed/3')).toBe(403); // outside the backend's policy: an answer all the same
+    expect(await send(frontend, '/x', { host: 'nope' })).toBe(404); // the sidecar's own: no upstream of that name
+    await expect
+      .poll(() => count(frontend.metricsText(), 'side="outbound",upstream="backend"'))
+      .toBe((Number.isNaN(before.front) ? 0 : before.front) + 2);
+    expect(count(quiet.metricsText(), 'side="outbound",upstream="backend"')).toBe(
+      (Number.isNaN(before.quiet) ? 0 : before.quiet) + 1,
+    );
+    const text = frontend.metricsText();
+    expect(text).toContain(`# TYPE ${NAME} histogram`);
+    expect(text).not.toContain('upstream="nope"');
+    // Cumulative buckets ending at the count, on each side.
+    const buckets = [
+      ...text.matchAll(
+        new RegExp(`^${NAME}_bucket\\{le="([^"]+)",side="outbound",upstream="backend"\\} (\\d+)$`, 'gm'),
+      ),
+    ];
+    expect(buckets.at(-1)?.[1]).toBe('+Inf');
+    expect(Number(buckets.at(-1)?.[2])).toBe(count(text, 'side="outbound",upstream="backend"'));
+    const values = buckets.map((m) => Number(m[2]));
+    expect(values).toEqual([...values].sort((a, b) => a - b));
+    // The backend's inbound side counted the calls it answered (the frontend's two, its refusal of the third).
+    await expect.poll(() => count(backendSidecar.metricsText(), 'side="inbound"')).toBe(before.backend + 3);
+    expect(count(frontend.metricsText(), 'side="inbound"')).toBe(0);
   });
 });

@@ -1,7 +1,14 @@
 import { createServer, type Server, type Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { systemClock, upstreamFailureKind } from '../../src/core/index.js';
-import { PeerChecker, expectSpiffeId, mtlsConnector } from '../../src/mesh/index.js';
+import type { TLSSocket } from 'node:tls';
+import { silentLogger, systemClock, upstreamFailureKind } from '../../src/core/index.js';
+import {
+  PeerChecker,
+  createMtlsServer,
+  expectSpiffeId,
+  mtlsConnector,
+  type ConnectorStats,
+} from '../../src/mesh/index.js';
 import { TD, id, identityFor, meshCa } from './helpers.js';
 
 const cleanups: Array<() => Promise<void> | void> = [];
@@ -43,5 +50,47 @@ describe('mTLS connector', () => {
     );
     expect((err as Error & { code?: string }).code).toBe('UND_ERR_CONNECT_TIMEOUT');
     expect(upstreamFailureKind(err)).toBe('timeout');
+  });
+
+  it('makes one full handshake per address and SVID: connections opened meanwhile wait for its session and resume', async () => {
+    const ca = await meshCa();
+    const server = await identityFor(ca.client, id('backend'));
+    const client = await identityFor(ca.client, id('frontend'));
+    cleanups.push(
+      () => server.stop(),
+      () => client.stop(),
+    );
+    const listener = createMtlsServer({
+      identity: server,
+      trustDomain: TD,
+      logger: silentLogger,
+      handler: (_req, res) => res.end('ok'),
+    });
+    const { port } = await listener.listen('127.0.0.1', 0);
+    cleanups.push(() => listener.close(0));
+    const stats: ConnectorStats = { connected: 0, resumed: 0, refused: 0 };
+    const connect = mtlsConnector({
+      identity: client,
+      checker: new PeerChecker({ trustDomain: TD, clock: systemClock, denyList: () => [] }),
+      expected: expectSpiffeId(id('backend')),
+      stats,
+    });
+    const opts = { hostname: '127.0.0.1', host: '127.0.0.1', protocol: 'https:', port: String(port) };
+    const open = () =>
+      new Promise<TLSSocket>((resolve, reject) =>
+        connect(opts, (...args) => (args[0] ? reject(args[0]) : resolve(args[1] as TLSSocket))),
+      );
+    const burst = async () => {
+      const sockets = await Promise.all([open(), open(), open(), open()]);
+      for (const socket of sockets) socket.destroy();
+    };
+    await burst();
+    expect(stats).toEqual({ connected: 4, resumed: 3, refused: 0 });
+    await burst(); // a session is cached: all four resume
+    expect(stats).toEqual({ connected: 8, resumed: 7, refused: 0 });
+    // A renewal: sessions of the old SVID are never resumed, and again only one connection makes a full handshake.
+    await client.renewNow();
+    await burst();
+    expect(stats).toEqual({ connected: 12, resumed: 10, refused: 0 });
   });
 });

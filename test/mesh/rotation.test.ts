@@ -3,6 +3,7 @@ import { Agent, request } from 'undici';
 import { closeServer, echoApp, frontendOnly, id, meshCa, sidecarFor } from './helpers.js';
 
 const ROTATIONS = 15;
+const WORKERS = 4;
 
 describe('rotation under constant load through two sidecars', () => {
   it(`rotates both sidecars every second ${ROTATIONS} times: zero failed requests, resumption >= 95 %`, async () => {
@@ -16,10 +17,12 @@ describe('rotation under constant load through two sidecars', () => {
         port: 0,
         upstreams: [{ name: 'backend', address: `127.0.0.1:${backend.inboundAddress.port}`, spiffeId: id('backend') }],
       },
-      // New sidecar-to-sidecar connections all the time, so that resumption is exercised across rotations.
-      maxRequestsPerConnection: 5,
+      // New sidecar-to-sidecar connections all the time, so that resumption is exercised across rotations. Each
+      // renewal of the frontend costs one full handshake (sessions of an older SVID are never resumed; connections
+      // opened meanwhile wait for its session).
+      maxRequestsPerConnection: 2,
     });
-    const dispatcher = new Agent({ connections: 4 });
+    const dispatcher = new Agent({ connections: WORKERS });
     const url = `http://127.0.0.1:${frontend.outboundAddress!.port}/load`;
     let ok = 0;
     const failures: string[] = [];
@@ -36,7 +39,7 @@ describe('rotation under constant load through two sidecars', () => {
         }
       }
     };
-    const workers = Array.from({ length: 4 }, () => worker());
+    const workers = Array.from({ length: WORKERS }, () => worker());
     const serials = new Set<string>();
     try {
       for (let i = 0; i < ROTATIONS; i++) {
@@ -56,6 +59,9 @@ describe('rotation under constant load through two sidecars', () => {
       expect(inbound.refused).toBe(0);
       expect(inbound.admitted).toBeGreaterThan(50);
       expect(inbound.resumed / inbound.admitted).toBeGreaterThanOrEqual(0.95);
+      // Full handshakes: one at the start and one after each renewal of the frontend, not one per connection opened
+      // before the new session is cached (slack for a wait cut short on a loaded machine).
+      expect(inbound.admitted - inbound.resumed).toBeLessThanOrEqual(2 * (ROTATIONS + 1));
     } finally {
       await dispatcher.close();
       await frontend.stop();
