@@ -113,6 +113,27 @@ describe('HTTP/2 upstream exchanges at their edges (Http2Origin driven directly)
     }
   });
 
+  it('destroy() ends the connections and their open streams now (the handlers told), and refuses later dispatches', async () => {
+    const server = await h2cServer(() => {}); // never answers
+    const origin = new Http2Origin(server.url, { connectTimeout: 2_000, idleTimeout: 5_000 });
+    try {
+      const r = recorder();
+      origin.dispatch({ path: '/hang', method: 'GET', headers: {}, body: null, headersTimeout: 60_000 }, r.handler);
+      await expect.poll(() => server.sessions.length, { timeout: 3_000 }).toBe(1);
+      origin.destroy();
+      await r.done;
+      expect(r.out.error).toBeDefined();
+      expect(origin.openStreams).toBe(0);
+      const later = recorder();
+      expect(origin.dispatch({ path: '/', method: 'GET', headers: {}, body: null }, later.handler)).toBe(false);
+      await later.done;
+      expect(later.out.error?.code).toBe('UND_ERR_CLOSED');
+    } finally {
+      for (const session of server.sessions) session.destroy();
+      await server.close();
+    }
+  });
+
   it('closes an idle connection again after a stream that outlived the first idle period', async () => {
     const sessions: ServerHttp2Session[] = [];
     const server = await h2cServer((stream) => {
