@@ -45,6 +45,17 @@ export interface OriginSession {
   idle?: () => void;
 }
 
+/**
+ * Ends a stream: RST_STREAM `code`, or, when the server has already reset it, destroys it. node never ends by itself
+ * a stream reset by the server (even with NO_ERROR, after an early answer) while request body it was given still
+ * waits on flow control: no 'close' ever, so the stream would hold its connection, and the origin's close, forever.
+ */
+function release(stream: ClientHttp2Stream, code: number): void {
+  if (stream.destroyed) return;
+  if (stream.closed) stream.destroy();
+  else stream.close(code);
+}
+
 /** A response's fields without HTTP/2's pseudo-header fields (`:status`). */
 function withoutPseudo(fields: Http2Headers): IncomingHttpHeaders {
   const out: IncomingHttpHeaders = {};
@@ -178,7 +189,7 @@ export class Http2Exchange implements Dispatcher.DispatchController {
         // is over, so the rest of the body is not sent and the stream is closed (else it would hold an upstream
         // stream slot, and its connection, until the client's body ended).
         this.body?.unpipe();
-        stream.close(NGHTTP2_NO_ERROR);
+        release(stream, NGHTTP2_NO_ERROR);
       }
       const trailers = this.trailers;
       this.guarded(() => this.handler.onResponseEnd?.(this, trailers), true);
@@ -231,8 +242,7 @@ export class Http2Exchange implements Dispatcher.DispatchController {
     this.finished = true;
     this.failure = err;
     this.clearTimers();
-    const stream = this.stream;
-    if (stream && !stream.closed) stream.close(NGHTTP2_CANCEL);
+    if (this.stream) release(this.stream, NGHTTP2_CANCEL);
     if (this.body) this.body.unpipe();
     this.handler.onResponseError?.(this, err);
   }

@@ -107,6 +107,18 @@ export class Http2Origin {
     await Promise.all([...this.sessions].map((entry) => closeWhenDone(entry)));
   }
 
+  /**
+   * Ends every connection now, its streams with it (their handlers hear of it), and fails later dispatches: the end of
+   * a shutdown's grace period, as undici's `Pool.destroy()`.
+   */
+  destroy(): void {
+    this.closed = true;
+    this.current = undefined;
+    for (const entry of this.sessions) {
+      if (!entry.session.destroyed) entry.session.destroy(new errors.ClientDestroyedError());
+    }
+  }
+
   private session(): OriginSession {
     const live = this.current;
     if (live && !live.session.closed && !live.session.destroyed) return live;

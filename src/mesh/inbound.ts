@@ -122,7 +122,8 @@ export class Inbound {
 
   /** Closes the pool to the app; called once the listener closed, so a request still in flight has no caller left. */
   async close(): Promise<void> {
-    await Promise.all([this.pool.destroy(), this.h2c?.close()]);
+    this.h2c?.destroy();
+    await this.pool.destroy();
   }
 
   /**

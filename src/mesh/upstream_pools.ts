@@ -73,8 +73,8 @@ export interface UpstreamPoolsOptions {
  */
 export class UpstreamPools {
   private pools = new Map<string, UpstreamPool>();
-  /** Pools of removed or changed upstreams, finishing their requests in flight. */
-  private readonly draining = new Set<Promise<void>>();
+  /** Pools of removed or changed upstreams, finishing their requests in flight, and their close. */
+  private readonly draining = new Map<Pool | Http2Origin, Promise<void>>();
 
   private readonly unsubscribe: () => void;
 
@@ -120,19 +120,21 @@ export class UpstreamPools {
         .catch((err: unknown) =>
           this.options.logger.warn({ err: (err as Error).message, upstream: name }, 'pool close failed'),
         )
-        .finally(() => this.draining.delete(closing));
-      this.draining.add(closing);
+        .finally(() => this.draining.delete(pool));
+      this.draining.set(pool, closing);
     }
     return retired.map(([name]) => name);
   }
 
-  /** Destroys every pool (a request still waiting on a peer has no caller left), then awaits the retired ones. */
+  /**
+   * Destroys every pool, the retired ones still draining too (a request still waiting on a peer has no caller left;
+   * an HTTP/2 connection's streams are reset rather than awaited).
+   */
   async destroy(): Promise<void> {
     this.unsubscribe();
-    await Promise.all(
-      [...this.pools.values()].map(({ pool }) => (pool instanceof Http2Origin ? pool.close() : pool.destroy())),
-    );
-    await Promise.all([...this.draining]);
+    const pools = [...[...this.pools.values()].map(({ pool }) => pool), ...this.draining.keys()];
+    await Promise.all(pools.map((pool) => pool.destroy()));
+    await Promise.all([...this.draining.values()]);
   }
 
   private newPool(upstream: MeshUpstream): Pool | Http2Origin {

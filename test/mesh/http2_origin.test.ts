@@ -83,6 +83,57 @@ describe('HTTP/2 upstream exchanges at their edges (Http2Origin driven directly)
     }
   });
 
+  it('ends a stream the server reset with NO_ERROR while request body bytes still waited on flow control', async () => {
+    // The server answers without reading the body and resets the stream with NO_ERROR before its END_STREAM went out
+    // (the sidecar's inbound did so for an early answer): node then never ends (no 'close') a client stream whose
+    // written body is still queued, which held the stream, its connection and close() forever.
+    const server = await h2cServer((stream) => {
+      setTimeout(() => {
+        // as node's compatibility response answers (trailers awaited), reset on 'finish' as http1View did
+        stream.respond({ ':status': 413 }, { waitForTrailers: true });
+        stream.on('wantTrailers', () => stream.sendTrailers({}));
+        stream.once('finish', () => stream.close(constants.NGHTTP2_NO_ERROR));
+        stream.end('{"code":"too large"}');
+      }, 100);
+    });
+    const origin = new Http2Origin(server.url, { connectTimeout: 2_000, idleTimeout: 5_000 });
+    try {
+      const body = new PassThrough();
+      body.write(Buffer.alloc(1024 * 1024)); // far beyond the stream's 64 KiB window; the body never ends
+      const r = recorder();
+      origin.dispatch({ path: '/upload', method: 'POST', headers: {}, body, bodyTimeout: 60_000 }, r.handler);
+      await r.done;
+      expect(r.out.status).toBe(413);
+      await expect.poll(() => origin.openStreams, { timeout: 3_000 }).toBe(0);
+      const closed = await Promise.race([origin.close().then(() => 'closed'), sleep(10_000).then(() => 'pending')]);
+      expect(closed).toBe('closed'); // a liveness bound, not a speed one
+    } finally {
+      for (const session of server.sessions) session.destroy();
+      await server.close();
+    }
+  });
+
+  it('destroy() ends the connections and their open streams now (the handlers told), and refuses later dispatches', async () => {
+    const server = await h2cServer(() => {}); // never answers
+    const origin = new Http2Origin(server.url, { connectTimeout: 2_000, idleTimeout: 5_000 });
+    try {
+      const r = recorder();
+      origin.dispatch({ path: '/hang', method: 'GET', headers: {}, body: null, headersTimeout: 60_000 }, r.handler);
+      await expect.poll(() => server.sessions.length, { timeout: 3_000 }).toBe(1);
+      origin.destroy();
+      await r.done;
+      expect(r.out.error).toBeDefined();
+      expect(origin.openStreams).toBe(0);
+      const later = recorder();
+      expect(origin.dispatch({ path: '/', method: 'GET', headers: {}, body: null }, later.handler)).toBe(false);
+      await later.done;
+      expect(later.out.error?.code).toBe('UND_ERR_CLOSED');
+    } finally {
+      for (const session of server.sessions) session.destroy();
+      await server.close();
+    }
+  });
+
   it('closes an idle connection again after a stream that outlived the first idle period', async () => {
     const sessions: ServerHttp2Session[] = [];
     const server = await h2cServer((stream) => {
