@@ -16,7 +16,13 @@ import { FAILED_OUTCOME, outcomeIndex, type GatewayMetrics, type UpstreamOutcome
 import { HealthChecker } from './health_check.js';
 import { checkClients } from './health_check_dispatch.js';
 import { upstreamFailure } from './upstream_failure.js';
-import { Http2Origin, originConnector, ReplayableBody, type Http2OriginOptions } from '../mesh/index.js';
+import {
+  declaredLength,
+  Http2Origin,
+  originConnector,
+  ReplayableBody,
+  type Http2OriginOptions,
+} from '../mesh/index.js';
 import { OutlierDetector } from './outlier_detector.js';
 import {
   declaresBody,
@@ -250,7 +256,10 @@ export class Upstream {
       // a host that refused the connection, a gRPC unary call refused by a restarting upstream). An HTTP/2 exchange
       // pipes the body as it is dispatched, beside the copy; undici's HTTP/1.1 pool reads it only once connected,
       // from a pass-through fed beside the copy.
-      const replay = body !== null && retriesLeft > 0 ? new ReplayableBody(body) : undefined;
+      const replay =
+        body !== null && retriesLeft > 0
+          ? new ReplayableBody(body, { declaredLength: f.body === undefined ? declaredLength(req) : undefined })
+          : undefined;
       /** The body of the next attempt: none, the kept copy, or undefined when it cannot be sent again (yet). */
       const nextBody = (): Buffer | null | undefined => (body === null ? null : replay?.bytes);
       let attemptBody: Readable | Buffer | null = replay !== undefined && !this.http2 ? replay.lateReader() : body;

@@ -63,5 +63,5 @@ export {
 export { Http2Origin, type Http2OriginOptions } from './http2_origin.js';
 export { http1Headers } from './http2_fields.js';
 export { bodyDeadline, bodyInactivity, type RefuseLate } from './http2_request_deadline.js';
-export { ReplayableBody, REPLAY_LIMIT } from './replayable_body.js';
+export { declaredLength, ReplayableBody, REPLAY_LIMIT } from './replayable_body.js';
 export { CONNECTION_SPECIFIC, http1View, withoutConnectionFields } from './http2_sessions.js';

@@ -23,7 +23,7 @@ import type { IdentitySource } from './identity_source.js';
 import type { UpstreamBreakers } from './limits.js';
 import type { PeerChecker } from './peer_check.js';
 import { forwardHttp2, type Http2ForwardSide } from './outbound_http2.js';
-import { ReplayableBody } from './replayable_body.js';
+import { declaredLength, ReplayableBody } from './replayable_body.js';
 import type { RetryReason } from './retry_policy.js';
 import { logAccess, type SidecarAccess } from './sidecar_access.js';
 import type { SidecarTunnels } from './sidecar_tunnels.js';
@@ -291,7 +291,8 @@ export class Outbound {
     const retriesLeft = retry.attempts;
     // A body is kept while it streams (up to 64 KiB): an attempt that failed once it had ended can go again. undici
     // reads the first attempt's body only once connected, from a pass-through fed beside the copy.
-    const replay = body !== null && retriesLeft > 0 ? new ReplayableBody(body) : undefined;
+    const replay =
+      body !== null && retriesLeft > 0 ? new ReplayableBody(body, { declaredLength: declaredLength(req) }) : undefined;
     const firstBody = replay?.lateReader() ?? body;
     /** The body for another attempt: none, the kept copy, or undefined when it cannot be sent again (yet). */
     const again = (): Buffer | null | undefined => (body === null ? null : replay?.bytes);
@@ -319,13 +320,11 @@ export class Outbound {
           });
         } catch (err) {
           giveBack();
-          // Failed while the body was still arriving (a peer refusing the connection before the upload is in): the
-          // decision waits for the rest of it (at most 64 KiB).
-          if (replay?.pending === true && attempt < retriesLeft) await new Promise((r) => replay.whenWhole(r));
-          const reason =
-            attempt < retriesLeft && !res.destroyed && again() !== undefined
-              ? retry.reason(err as Error, method)
-              : undefined;
+          let reason = attempt < retriesLeft && !res.destroyed ? retry.reason(err as Error, method) : undefined;
+          // Failed while a small body of a declared length was still arriving (a peer refusing the connection before
+          // the upload is in): the retry waits for the rest of it (while bytes keep coming).
+          if (reason !== undefined && replay?.pending === true) await new Promise((r) => replay.whenWhole(r));
+          if (again() === undefined || res.destroyed) reason = undefined;
           if (reason !== undefined) {
             if (this.reserveRetry(entry)) {
               held = true;

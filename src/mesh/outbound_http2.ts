@@ -5,7 +5,7 @@ import type { BreakerPermit } from '../ratelimit/index.js';
 import { AnswerExchange, CallerGoneError, type ExchangeOutcome } from './answer_exchange.js';
 import { Http2Origin } from './http2_origin.js';
 import { forwardedBody, forwardHeaders, MESH_REQUEST_TIMEOUT_MS, PEER_FAILURE_STATUSES } from './http_forwarding.js';
-import { ReplayableBody } from './replayable_body.js';
+import { declaredLength, ReplayableBody } from './replayable_body.js';
 import { RetriableAnswer, type RetryReason } from './retry_policy.js';
 import type { UpstreamPool } from './upstream_pools.js';
 import { declaresBody } from './websocket_handshake.js';
@@ -53,7 +53,8 @@ export function forwardHttp2(
   const { retry } = entry;
   const body = hasBody ? forwardedBody(req) : null;
   // A body is kept while it streams (up to 64 KiB): an attempt that failed once the body had ended can go again.
-  const replay = body !== null && retry.attempts > 0 ? new ReplayableBody(body) : undefined;
+  const replay =
+    body !== null && retry.attempts > 0 ? new ReplayableBody(body, { declaredLength: declaredLength(req) }) : undefined;
   const retriesLeft = retry.attempts;
   /** The body for another attempt: none, the kept copy, or undefined when it cannot be sent again (yet). */
   const again = (): Buffer | null | undefined => (body === null ? null : replay?.bytes);

@@ -1,3 +1,4 @@
+import type { IncomingHttpHeaders } from 'node:http';
 import { PassThrough, type Readable } from 'node:stream';
 
 /**
@@ -5,6 +6,20 @@ import { PassThrough, type Readable } from 'node:stream';
  * for retries up to its per-connection buffer limit; a body past it is not retried there either).
  */
 export const REPLAY_LIMIT = 64 * 1024;
+
+/**
+ * A request's declared Content-Length (undefined without one, or when it is no plain decimal count).
+ *
+ * @example
+ * new ReplayableBody(req, { declaredLength: declaredLength(req) });
+ */
+export function declaredLength(req: { headers: IncomingHttpHeaders }): number | undefined {
+  const value = req.headers['content-length'];
+  return value !== undefined && /^\d{1,15}$/.test(value) ? Number(value) : undefined;
+}
+
+/** How long {@link ReplayableBody.whenWhole} waits for the next byte of a body before giving up. */
+const WAIT_IDLE_MS = 1_000;
 
 /**
  * A copy of a request body kept while it streams to the first attempt, so that an attempt the peer did not process (a
@@ -23,13 +38,28 @@ export class ReplayableBody {
   private size = 0;
   private ended = false;
   private waiters: ((bytes: Buffer | undefined) => void)[] = [];
+  /** Whether the rest of the body is worth waiting for: a declared length within the limit. */
+  private readonly waitable: boolean;
+  /** Ends a wait once no byte came for {@link WAIT_IDLE_MS}. */
+  private idle: NodeJS.Timeout | undefined;
 
+  /**
+   * @param options.declaredLength the body's Content-Length, if declared: only such a body, within the limit, is
+   *   waited for by {@link whenWhole} (a stream of unknown length, a gRPC call, may wait on its answer to go on).
+   */
   constructor(
     private readonly body: Readable,
-    limit = REPLAY_LIMIT,
+    options: { limit?: number; declaredLength?: number | undefined } = {},
   ) {
+    const limit = options.limit ?? REPLAY_LIMIT;
+    this.waitable = options.declaredLength !== undefined && options.declaredLength <= limit;
+    if (body.readableEnded || body.destroyed || body.readableDidRead) {
+      // Read (in part) before this copy was attached: what it would keep is not the whole body.
+      this.chunks = undefined;
+    }
     const keep = (chunk: Buffer) => {
       if (this.chunks === undefined) return;
+      this.idle?.refresh();
       this.size += chunk.length;
       if (this.size > limit) {
         this.drop(); // too large to keep: this body is not replayed
@@ -55,16 +85,19 @@ export class ReplayableBody {
     return this.ended && this.chunks !== undefined ? Buffer.concat(this.chunks, this.size) : undefined;
   }
 
-  /** True while the body is still arriving within the limit: it may yet be whole ({@link whenWhole}). */
+  /**
+   * True while a body of a declared length within the limit is still arriving: worth waiting for ({@link whenWhole})
+   * when an attempt failed before it was whole.
+   */
   get pending(): boolean {
-    return !this.ended && this.chunks !== undefined;
+    return this.waitable && !this.ended && this.chunks !== undefined;
   }
 
   /**
    * Calls `done` with the whole body once it has ended, or with undefined once it cannot be whole (over the limit,
-   * failed, closed early). For an attempt that failed while the body was still arriving (a host refusing the
-   * connection before a 40 KiB upload is in): the failed attempt's readers are detached from the body, which then
-   * flows into the copy alone.
+   * failed, closed early, not {@link pending}, or no byte for a second). For an attempt that failed while the body
+   * was still arriving (a host refusing the connection before a 40 KiB upload is in): the failed attempt's readers
+   * are detached from the body, which then flows into the copy alone.
    */
   whenWhole(done: (bytes: Buffer | undefined) => void): void {
     if (!this.pending) {
@@ -72,6 +105,14 @@ export class ReplayableBody {
       return;
     }
     this.waiters.push(done);
+    if (this.idle === undefined) {
+      this.idle = setTimeout(() => {
+        const waiters = this.waiters;
+        this.waiters = [];
+        for (const waiter of waiters) waiter(undefined);
+      }, WAIT_IDLE_MS);
+      this.idle.unref();
+    }
     this.body.unpipe();
     this.body.resume();
   }
@@ -87,10 +128,16 @@ export class ReplayableBody {
     const body = this.body;
     const reader = new PassThrough();
     const fail = (err: Error) => reader.destroy(err);
+    // A body closed before its end without an error (a caller gone) must not look like a reader still waiting.
+    const cut = () => {
+      if (!body.readableEnded) reader.destroy(new Error('request body closed before its end'));
+    };
     body.once('error', fail);
+    body.once('close', cut);
     reader.on('error', () => {});
     reader.once('close', () => {
       body.off('error', fail);
+      body.off('close', cut);
       body.unpipe(reader);
     });
     body.pipe(reader);
@@ -104,6 +151,7 @@ export class ReplayableBody {
   }
 
   private settle(): void {
+    clearTimeout(this.idle);
     const waiters = this.waiters;
     this.waiters = [];
     const bytes = this.bytes;

@@ -1,12 +1,17 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { once } from 'node:events';
-import { constants as h2constants, createServer as createH2cServer, type ServerHttp2Session } from 'node:http2';
+import {
+  connect as h2connect,
+  constants as h2constants,
+  createServer as createH2cServer,
+  type ServerHttp2Session,
+} from 'node:http2';
 import { request } from 'undici';
 import { describe, expect, it } from 'vitest';
 import { configSchema } from '../../src/config/index.js';
 import { RefusedStreamError, RetriableAnswer, RetryPolicy } from '../../src/mesh/index.js';
 import { deadAddress } from '../support/dead_address.js';
-import { call, startBackend, startGateway } from './support.js';
+import { call, startBackend, startGateway, testCertificate } from './support.js';
 
 /** An origin nothing listens on (connections to it are refused). */
 const deadHost = async () => `http://${await deadAddress()}`;
@@ -280,6 +285,52 @@ describe('retries through the gateway', () => {
     } finally {
       await gw.close();
       for (const session of accepted) session.destroy();
+      await new Promise((resolve) => server.close(resolve));
+    }
+  });
+
+  it('does not hold a streaming gRPC call refused before its body ended: UNAVAILABLE at once, not sent again', async () => {
+    let streams = 0;
+    const server = createH2cServer();
+    const accepted: ServerHttp2Session[] = [];
+    server.on('session', (session) => accepted.push(session));
+    server.on('stream', (stream) => {
+      stream.on('error', () => {});
+      streams += 1;
+      stream.close(h2constants.NGHTTP2_REFUSED_STREAM);
+    });
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    const url = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+    const gw = await startGateway(
+      {
+        upstreams: [{ name: 'u', hosts: [url], protocol: 'h2c', retries: { attempts: 1 } }],
+        routes: [{ name: 'r', pathPrefix: '/', upstream: 'u', waf: { contentTypes: ['application/grpc'] } }],
+        http2: { enabled: true },
+      },
+      // A call held until the request deadline would end DEADLINE_EXCEEDED (4) instead.
+      { http: { requestTimeout: '20s', headersTimeout: '10s' } },
+    );
+    const session = h2connect(gw.url, { ca: testCertificate().certPem, servername: 'localhost' });
+    session.on('error', () => {});
+    try {
+      const stream = session.request({
+        ':method': 'POST',
+        ':path': '/test.Chat/Chat',
+        'content-type': 'application/grpc',
+        te: 'trailers',
+      });
+      stream.on('error', () => {});
+      const answer = new Promise<Record<string, unknown>>((resolve) => stream.on('response', resolve));
+      // A bidi call's first message; the client goes on only once the answer comes (no end of its stream yet).
+      stream.write(Buffer.from([0, 0, 0, 0, 5, ...Buffer.from('hello')]));
+      const headers = await answer;
+      expect(headers['grpc-status']).toBe('14'); // UNAVAILABLE: the client may retry the call itself
+      expect(streams).toBe(1); // the body was not whole: never sent again
+    } finally {
+      session.destroy();
+      await gw.close();
+      for (const s of accepted) s.destroy();
       await new Promise((resolve) => server.close(resolve));
     }
   });

@@ -1,6 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { PassThrough } from 'node:stream';
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { configSchema } from '../../src/config/index.js';
@@ -56,6 +57,13 @@ describe('sidecar outbound retries (2 more attempts on connect failures and rese
             spiffeId: id('gone'),
             retries: { attempts: 0, on: ['connect-failure'], budget: 0.2 },
           },
+          // A refused connection is not retried here: a body still arriving is not waited for.
+          {
+            name: 'resetonly',
+            address: dead,
+            spiffeId: id('gone'),
+            retries: { attempts: 2, on: ['reset'], budget: 0.2 },
+          },
         ],
       },
       breaker: { consecutiveFailures: 1000, openDurationMs: 1000 },
@@ -107,6 +115,21 @@ describe('sidecar outbound retries (2 more attempts on connect failures and rese
     // attempts: 0 turns retries off.
     expect((await call('once', '/x')).status).toBe(502);
     expect(frontend.stats().outboundRequests!.retries['connect-failure'] - before).toBe(6);
+  });
+
+  it('answers at once a failure it will not retry, whatever the body still to come', async () => {
+    const before = { ...frontend.stats().outboundRequests!.retries };
+    const body = new PassThrough();
+    body.write('x'.repeat(10)); // of a declared 100: the rest never comes
+    const res = await request(`http://127.0.0.1:${frontend.outboundAddress!.port}/x`, {
+      method: 'POST',
+      headers: { host: 'resetonly', 'content-length': '100' },
+      body,
+    }).catch((err: Error) => ({ statusCode: 0, body: { text: async () => err.message } }));
+    expect(res.statusCode).toBe(502);
+    await res.body.text();
+    body.destroy();
+    expect(frontend.stats().outboundRequests!.retries).toEqual(before);
   });
 
   it('sends a small body again whole after a listed status, not one over 64 KiB', async () => {

@@ -16,7 +16,7 @@ async function readAll(stream: NodeJS.ReadableStream): Promise<Buffer> {
 describe('ReplayableBody', () => {
   it('keeps the body while it streams and gives it whole once it has ended', async () => {
     const body = new PassThrough();
-    const replay = new ReplayableBody(body);
+    const replay = new ReplayableBody(body, { declaredLength: 4 });
     body.write('ab');
     await sleep(1);
     expect(replay.pending).toBe(true);
@@ -29,7 +29,7 @@ describe('ReplayableBody', () => {
 
   it('drops a body over its limit: never whole, and a waiter hears so at once', async () => {
     const body = new PassThrough();
-    const replay = new ReplayableBody(body, 10);
+    const replay = new ReplayableBody(body, { limit: 10, declaredLength: 10 });
     body.write('0123456789');
     await sleep(1);
     expect(replay.pending).toBe(true);
@@ -45,13 +45,13 @@ describe('ReplayableBody', () => {
 
   it('is never whole when the body fails or closes before its end (the caller left)', async () => {
     const failing = new PassThrough();
-    const replay = new ReplayableBody(failing);
+    const replay = new ReplayableBody(failing, { declaredLength: 100 });
     failing.write('part');
     const waiting = whole(replay);
     failing.destroy(new Error('aborted'));
     expect(await waiting).toBeUndefined();
     const closing = new PassThrough();
-    const closed = new ReplayableBody(closing);
+    const closed = new ReplayableBody(closing, { declaredLength: 100 });
     closing.write('part');
     closing.destroy();
     await once(closing, 'close');
@@ -61,7 +61,7 @@ describe('ReplayableBody', () => {
 
   it('detaches a failed attempt that stopped reading, so the rest of the body flows into the copy', async () => {
     const body = new PassThrough({ highWaterMark: 4 });
-    const replay = new ReplayableBody(body);
+    const replay = new ReplayableBody(body, { declaredLength: 50_000 });
     // An attempt that reads nothing (a stream the peer refused before its window opened): the pipe holds the body.
     const stalled = new Writable({ highWaterMark: 4, write: () => {} });
     body.pipe(stalled);
@@ -101,11 +101,49 @@ describe('ReplayableBody', () => {
     body.destroy(new Error('client aborted'));
     expect(((await failed)[0] as Error).message).toBe('client aborted');
     const next = new PassThrough();
-    const again = new ReplayableBody(next);
+    const again = new ReplayableBody(next, { declaredLength: 10 });
     const closed = again.lateReader();
     closed.destroy(); // the attempt failed: undici closed its body
     await once(closed, 'close');
     next.end('rest of it');
     expect((await whole(again))?.toString()).toBe('rest of it');
+  });
+
+  it('waits only for a body of a declared length within the limit, and only while its bytes keep coming', async () => {
+    // No declared length (a stream, a gRPC call that may wait on its answer to go on): never waited for.
+    const stream = new PassThrough();
+    const unknown = new ReplayableBody(stream);
+    stream.write('part');
+    await sleep(1);
+    expect(unknown.pending).toBe(false);
+    expect(await whole(unknown)).toBeUndefined();
+    stream.end('rest');
+    await sleep(1);
+    expect(unknown.bytes?.toString()).toBe('partrest'); // still kept for a retry that comes once it has ended
+    // Declared over the limit: not waited for either.
+    expect(new ReplayableBody(new PassThrough(), { limit: 10, declaredLength: 11 }).pending).toBe(false);
+    // Declared and small, but stalled: the wait ends after a second without a byte.
+    const stalled = new PassThrough();
+    const slow = new ReplayableBody(stalled, { declaredLength: 100 });
+    stalled.write('x'.repeat(10));
+    expect(await whole(slow)).toBeUndefined();
+  });
+
+  it('keeps nothing of a body already read in part, and cuts a late reader whose body closed before its end', async () => {
+    const read = new PassThrough();
+    read.write('first');
+    read.read(); // taken by someone else before the copy was attached
+    const partial = new ReplayableBody(read, { declaredLength: 10 });
+    read.end('last');
+    await sleep(1);
+    expect(partial.bytes).toBeUndefined();
+    expect(partial.pending).toBe(false);
+    const body = new PassThrough();
+    const replay = new ReplayableBody(body, { declaredLength: 10 });
+    const reader = replay.lateReader();
+    const failed = once(reader, 'error');
+    body.write('half');
+    body.destroy(); // closed without an error and without its end (a caller gone)
+    expect(((await failed)[0] as Error).message).toMatch(/closed before its end/);
   });
 });

@@ -147,24 +147,36 @@ describe('sidecar retries to an HTTP/2 peer (refused streams, resets, statuses, 
     expect(big.status).toBe(502);
     expect(JSON.parse(big.text)).toMatchObject({ code: 'ERR_MESH_UPSTREAM_FAILED', upstream: 'peer' });
     expect(seen.get('bigbody')).toBe(1);
-    // A body whose end comes after the refusal: the retry waits for it, then sends it whole.
+    // A body of a declared length whose end comes after the refusal: the retry waits for it, then sends it whole.
     const slow = new PassThrough();
     slow.write('first part');
     setTimeout(() => slow.end('last part'), 500).unref();
     const res = await request(`http://127.0.0.1:${frontend.outboundAddress!.port}/refuse-once/slowbody`, {
       method: 'POST',
-      headers: { host: 'peer' },
+      headers: { host: 'peer', 'content-length': '19' },
       body: slow,
     });
     expect(res.statusCode).toBe(200);
     expect(await res.body.json()).toEqual({ tag: 'slowbody', attempt: 2, bytes: 19 });
+    // The same without a declared length (a stream, which may wait on the answer to go on): not waited for.
+    const streamed = new PassThrough();
+    streamed.write('first part');
+    const cut = await request(`http://127.0.0.1:${frontend.outboundAddress!.port}/refuse-once/streamed`, {
+      method: 'POST',
+      headers: { host: 'peer' },
+      body: streamed,
+    }).catch((err: Error) => ({ statusCode: 0, body: { text: async () => err.message } }));
+    expect(cut.statusCode).toBe(502);
+    await cut.body.text();
+    streamed.end();
+    expect(seen.get('streamed')).toBe(1);
     // One over 64 KiB still streaming when refused: never whole, so not sent again.
     const slowBig = new PassThrough();
     slowBig.write('x'.repeat(1_000));
     setTimeout(() => slowBig.end('y'.repeat(70_000)), 300).unref();
     const tooBig = await request(`http://127.0.0.1:${frontend.outboundAddress!.port}/refuse-once/slowbig`, {
       method: 'POST',
-      headers: { host: 'peer' },
+      headers: { host: 'peer', 'content-length': '71000' },
       body: slowBig,
     }).catch((err: Error) => ({ statusCode: 0, body: { text: async () => err.message } }));
     expect(tooBig.statusCode).toBe(502);
