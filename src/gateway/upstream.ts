@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Readable } from 'node:stream';
-import { Pool } from 'undici';
+import type { Pool } from 'undici';
 import {
   GatehouseError,
   isGatehouseError,
@@ -13,16 +13,9 @@ import { CircuitBreaker, CircuitOpenError, type BreakerPermit } from '../ratelim
 import { Bulkhead } from './bulkhead.js';
 import type { UpstreamConfig } from './gateway_config.js';
 import { FAILED_OUTCOME, outcomeIndex, type GatewayMetrics, type UpstreamOutcomes } from './gateway_metrics.js';
-import { HealthChecker } from './health_check.js';
-import { checkClients } from './health_check_dispatch.js';
+import type { HealthChecker } from './health_check.js';
 import { upstreamFailure } from './upstream_failure.js';
-import {
-  declaredLength,
-  Http2Origin,
-  originConnector,
-  ReplayableBody,
-  type Http2OriginOptions,
-} from '../mesh/index.js';
+import { declaredLength, ReplayableBody, type Http2Origin } from '../mesh/index.js';
 import { OutlierDetector } from './outlier_detector.js';
 import {
   declaresBody,
@@ -32,7 +25,8 @@ import {
   type UpgradedExchange,
 } from '../mesh/index.js';
 import { ProxyExchange, type AnswerFields } from './proxy_exchange.js';
-import { upstreamConnector, type UpstreamMesh } from './upstream_mtls.js';
+import { upstreamHosts } from './upstream_hosts.js';
+import type { UpstreamMesh } from './upstream_mtls.js';
 
 /**
  * What decides whether an upstream survives a reload: its configuration and the content of its `caFile`.
@@ -139,54 +133,10 @@ export class Upstream {
         'upstream host ejected',
       );
     });
-    const connect = upstreamConnector(config, deps.mesh, deps.clock); // mTLS with the gateway's SVID, or plain
-    // How every connection to a host is made: the mesh connector, the caFile's trust anchors, or undici's default.
-    const connectOption = connect ? { connect } : deps.ca === undefined ? {} : { connect: { ca: deps.ca } };
-    // The same for an HTTP/2 host: the mesh connector offering ALPN h2, or node's TLS with the caFile's anchors.
-    const http2Connect = (origin: string): Partial<Http2OriginOptions> =>
-      connect ? { connect: originConnector(connect, origin) } : deps.ca === undefined ? {} : { ca: deps.ca };
-    this.pools = config.hosts.map((origin) =>
-      config.protocol !== 'http/1.1'
-        ? new Http2Origin(origin, {
-            connectTimeout: Math.min(config.timeout, 10_000),
-            idleTimeout: 60_000,
-            ...http2Connect(origin),
-          })
-        : new Pool(origin, {
-            connections: config.connections,
-            headersTimeout: config.timeout,
-            bodyTimeout: config.timeout,
-            keepAliveTimeout: 4_000,
-            ...connectOption,
-          }),
-    );
-    const check = config.healthCheck;
-    this.health =
-      check === undefined
-        ? undefined
-        : new HealthChecker(
-            config.name,
-            checkClients(config.hosts, check.timeout, connectOption, {
-              http2: config.protocol !== 'http/1.1',
-              http2Connect,
-            }),
-            check,
-            {
-              logger: deps.logger,
-              metrics: deps.metrics,
-              onChange: (host, healthy) => this.outliers.setDown(host, !healthy),
-            },
-          );
-    this.health?.start();
-    // An HTTP/2 connection into the mesh lives long: once the gateway's SVID is renewed it is retired (its streams
-    // finish there) and the next request opens one presenting the new certificate (a full handshake: the connector
-    // resumes no session of an older SVID), as the sidecar's do; the health checks' connections too.
-    if (connect !== undefined && this.http2 && deps.mesh !== undefined) {
-      this.unsubscribe = deps.mesh.identity.onChange(() => {
-        for (const pool of this.pools) if (pool instanceof Http2Origin) pool.retire();
-        this.health?.retire();
-      });
-    }
+    const hosts = upstreamHosts(config, deps, (host, healthy) => this.outliers.setDown(host, !healthy));
+    this.pools = hosts.pools;
+    this.health = hosts.health;
+    this.unsubscribe = hosts.unsubscribe;
   }
 
   /** Its hosts and whether each passes its active health checks (undefined: no `healthCheck`). */
