@@ -88,7 +88,8 @@ export function mtlsConnector(options: {
           if (gone) return;
           gone = true;
           clearTimeout(cap);
-          open(opts, callback);
+          // It waits once: a first handshake that failed or hangs must not line the others up behind each other.
+          open({ ...opts, immediate: true } as buildConnector.Options, callback);
         };
         const cap = setTimeout(go, FIRST_HANDSHAKE_WAIT_MS);
         waiting.push(go);

@@ -16,10 +16,14 @@ afterEach(async () => {
   while (cleanups.length) await cleanups.pop()?.();
 });
 
+/** Sockets accepted by the last {@link silentServer}. */
+let accepted = 0;
+
 /** A TCP server that accepts and never answers the TLS handshake (a peer sidecar hung or a black-holed port). */
 async function silentServer(): Promise<number> {
   const sockets: Socket[] = [];
-  const server: Server = createServer((socket) => void sockets.push(socket));
+  accepted = 0;
+  const server: Server = createServer((socket) => void (sockets.push(socket), (accepted += 1)));
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   cleanups.push(
     () =>
@@ -92,5 +96,28 @@ describe('mTLS connector', () => {
     await client.renewNow();
     await burst();
     expect(stats).toEqual({ connected: 12, resumed: 10, refused: 0 });
+  });
+
+  it('lets connections waiting for a full handshake that hangs go ahead on their own, once, not one after another', async () => {
+    const ca = await meshCa();
+    const identity = await identityFor(ca.client, id('frontend'));
+    cleanups.push(() => identity.stop());
+    const port = await silentServer();
+    const connect = mtlsConnector({
+      identity,
+      checker: new PeerChecker({ trustDomain: TD, clock: systemClock, denyList: () => [] }),
+      expected: expectSpiffeId(id('backend')),
+      timeoutMs: 3_000,
+    });
+    const opts = { hostname: '127.0.0.1', host: '127.0.0.1', protocol: 'https:', port: String(port) };
+    const attempt = () => new Promise<Error | null>((resolve) => connect(opts, (...args) => resolve(args[0])));
+    const first = attempt();
+    const others = [attempt(), attempt()];
+    // When the first handshake gives up, the two others already made their own connections (after their one wait),
+    // instead of each waiting for the one before to time out.
+    expect(((await first) as Error & { code?: string }).code).toBe('UND_ERR_CONNECT_TIMEOUT');
+    expect(accepted).toBe(3);
+    for (const err of await Promise.all(others))
+      expect((err as Error & { code?: string }).code).toBe('UND_ERR_CONNECT_TIMEOUT');
   });
 });
