@@ -20,9 +20,11 @@ export interface UpstreamHosts {
 /**
  * Builds the clients of an upstream's hosts: the mesh's mTLS connector (`mtls`), the `caFile`'s trust anchors, or
  * undici's and node's defaults; HTTP/1.1 pools or HTTP/2 origins; the health checks over the same connections, whose
- * verdicts go to `onHealth`. An HTTP/2 connection into the mesh lives long: once the gateway's SVID is renewed it is
- * retired (its streams finish there) and the next request opens one presenting the new certificate (a full
- * handshake: the connector resumes no session of an older SVID), as the sidecar's do; the health checks' too.
+ * verdicts go to `onHealth`. Into the mesh, no request leaves on a connection made with an older SVID once the
+ * gateway's is renewed (a kept-alive connection busy all the time would carry the old certificate until the peer
+ * refuses it as expired): an HTTP/1.1 host gets a new pool (the old one finishes its requests in flight and closes),
+ * an HTTP/2 connection is retired (its streams finish there), and the next request opens one presenting the new
+ * certificate, as the sidecar's do; the health checks' too. `pools` is replaced in place.
  *
  * @example
  * const hosts = upstreamHosts(config, deps, (host, healthy) => outliers.setDown(host, !healthy));
@@ -38,6 +40,14 @@ export function upstreamHosts(
   // The same for an HTTP/2 host: the mesh connector offering ALPN h2, or node's TLS with the caFile's anchors.
   const http2Connect = (origin: string): Partial<Http2OriginOptions> =>
     connect ? { connect: originConnector(connect, origin) } : deps.ca === undefined ? {} : { ca: deps.ca };
+  const http1Pool = (origin: string) =>
+    new Pool(origin, {
+      connections: config.connections,
+      headersTimeout: config.timeout,
+      bodyTimeout: config.timeout,
+      keepAliveTimeout: 4_000,
+      ...connectOption,
+    });
   const pools = config.hosts.map((origin) =>
     config.protocol !== 'http/1.1'
       ? new Http2Origin(origin, {
@@ -45,13 +55,7 @@ export function upstreamHosts(
           idleTimeout: 60_000,
           ...http2Connect(origin),
         })
-      : new Pool(origin, {
-          connections: config.connections,
-          headersTimeout: config.timeout,
-          bodyTimeout: config.timeout,
-          keepAliveTimeout: 4_000,
-          ...connectOption,
-        }),
+      : http1Pool(origin),
   );
   const check = config.healthCheck;
   const health =
@@ -72,9 +76,13 @@ export function upstreamHosts(
         );
   health?.start();
   const unsubscribe =
-    connect !== undefined && config.protocol !== 'http/1.1' && deps.mesh !== undefined
+    connect !== undefined && deps.mesh !== undefined
       ? deps.mesh.identity.onChange(() => {
-          for (const pool of pools) if (pool instanceof Http2Origin) pool.retire();
+          pools.forEach((pool, i) => {
+            if (pool instanceof Http2Origin) return pool.retire();
+            pools[i] = http1Pool(config.hosts[i] as string);
+            void pool.close().catch(() => {}); // its requests in flight finish first
+          });
           health?.retire();
         })
       : undefined;

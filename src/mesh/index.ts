@@ -50,6 +50,7 @@ export type { TunnelSettings, TunnelSide, TunnelStats } from './sidecar_tunnels.
 export type { SidecarOptions, SidecarReload } from './sidecar.js';
 export { sidecarMetricsText, type SidecarMetricsInput, type SidecarStats } from './sidecar_metrics.js';
 export { createMtlsServer, createMtlsAgent } from './library.js';
+export { MtlsAgent } from './mtls_agent.js';
 export { AnswerExchange, grpcStatusAsHttp } from './answer_exchange.js';
 export type { ExchangeOutcome, UpgradedExchange } from './answer_exchange.js';
 export {

@@ -2,6 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Agent } from 'undici';
 import { systemClock, type Clock, type Logger } from '../core/index.js';
 import { mtlsConnector, type ConnectorStats } from './connector.js';
+import { MtlsAgent } from './mtls_agent.js';
 import { normalizedTarget, sendProblem } from './http_forwarding.js';
 import type { IdentitySource } from './identity_source.js';
 import { MtlsListener, type MtlsMode } from './mtls_listener.js';
@@ -63,8 +64,9 @@ export function createMtlsServer(options: {
 }
 
 /**
- * Library mode, client side: an undici Agent whose connections present the current SVID (new connections take the
- * renewed one, open ones drain) and accept only servers holding one of the expected SPIFFE IDs.
+ * Library mode, client side: an undici dispatcher whose connections present the current SVID (after a renewal new
+ * requests go to new connections with the renewed one; the old connections finish their requests and close) and
+ * accept only servers holding one of the expected SPIFFE IDs.
  *
  * @example
  * const agent = createMtlsAgent({ identity, trustDomain, expect: 'spiffe://td/ns/demo/sa/backend' });
@@ -76,18 +78,22 @@ export function createMtlsAgent(options: {
   expect: string | readonly string[];
   clock?: Clock;
   stats?: ConnectorStats;
-}): Agent {
+}): MtlsAgent {
   const checker = new PeerChecker({
     trustDomain: options.trustDomain,
     clock: options.clock ?? systemClock,
     denyList: () => options.identity.denyList,
   });
-  return new Agent({
-    connect: mtlsConnector({
-      identity: options.identity,
-      checker,
-      expected: expectSpiffeId(options.expect),
-      ...(options.stats ? { stats: options.stats } : {}),
-    }),
-  });
+  return new MtlsAgent(
+    options.identity,
+    () =>
+      new Agent({
+        connect: mtlsConnector({
+          identity: options.identity,
+          checker,
+          expected: expectSpiffeId(options.expect),
+          ...(options.stats ? { stats: options.stats } : {}),
+        }),
+      }),
+  );
 }

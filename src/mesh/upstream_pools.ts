@@ -79,10 +79,21 @@ export class UpstreamPools {
   private readonly unsubscribe: () => void;
 
   constructor(private readonly options: UpstreamPoolsOptions) {
-    // A pool opens new connections with the new certificate and lets the old ones drain; an HTTP/2 upstream has one
-    // long-lived connection, so it is retired (its streams finish there) and the next request opens a new one.
+    // After a renewal no request leaves on a connection made with the old certificate: a kept-alive HTTP/1.1
+    // connection busy all the time would never drain, and once the old certificate expires the peer refuses its next
+    // request (403 `peer expired`). An HTTP/1.1 upstream gets a new pool (the old one finishes its requests in flight
+    // and closes); an HTTP/2 upstream's connection is retired (its streams finish there) and the next request opens
+    // a new one.
     this.unsubscribe = options.identity.onChange(() => {
-      for (const { pool } of this.pools.values()) if (pool instanceof Http2Origin) pool.retire();
+      for (const [name, held] of this.pools) {
+        if (held.pool instanceof Http2Origin) {
+          held.pool.retire();
+          continue;
+        }
+        const old = held.pool;
+        held.pool = this.newPool(held.upstream);
+        this.retire(name, old);
+      }
     });
   }
 
@@ -114,16 +125,19 @@ export class UpstreamPools {
     }
     const retired = [...this.pools].filter(([name, held]) => next.get(name)?.pool !== held.pool);
     this.pools = next;
-    for (const [name, { pool }] of retired) {
-      const closing = pool
-        .close()
-        .catch((err: unknown) =>
-          this.options.logger.warn({ err: (err as Error).message, upstream: name }, 'pool close failed'),
-        )
-        .finally(() => this.draining.delete(pool));
-      this.draining.set(pool, closing);
-    }
+    for (const [name, { pool }] of retired) this.retire(name, pool);
     return retired.map(([name]) => name);
+  }
+
+  /** Lets a pool no request goes to any more finish the requests in flight on it, then close. */
+  private retire(name: string, pool: Pool | Http2Origin): void {
+    const closing = pool
+      .close()
+      .catch((err: unknown) =>
+        this.options.logger.warn({ err: (err as Error).message, upstream: name }, 'pool close failed'),
+      )
+      .finally(() => this.draining.delete(pool));
+    this.draining.set(pool, closing);
   }
 
   /**

@@ -1,4 +1,6 @@
+import { X509Certificate } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { sha256Base64url } from '../../src/crypto/index.js';
 import type { IdentitySource, Sidecar } from '../../src/mesh/index.js';
 import { closeServer, echoApp, id, identityFor, meshCa, sidecarFor, TD } from '../mesh/helpers.js';
 import { call, startGateway, type RunningGateway } from './support.js';
@@ -55,6 +57,20 @@ describe('upstream mTLS through the mesh library', () => {
     expect(res.body.app).toBe('orders');
     expect(res.body.headers['x-forwarded-client-cert']).toContain(`URI=${id('gateway', 'edge')}`);
     expect(res.body.headers['x-request-id']).toBe(res.headers['x-request-id']);
+  });
+
+  it('sends no request on a connection made with the old SVID once it is renewed (kept-alive ones included)', async () => {
+    const hashNow = () => sha256Base64url(new X509Certificate(identity.current!.chainPem).raw);
+    const callerHash = async () => {
+      const res = await call(gw, '/orders/renewal');
+      expect(res.status).toBe(200);
+      return /Hash=([^;]+)/.exec(String(res.body.headers['x-forwarded-client-cert']))?.[1];
+    };
+    expect(await callerHash()).toBe(hashNow());
+    const before = hashNow();
+    await identity.renewNow();
+    expect(hashNow()).not.toBe(before);
+    expect(await callerHash()).toBe(hashNow());
   });
 
   it('refuses a server whose SVID is not the expected SPIFFE ID (502, nothing sent)', async () => {

@@ -43,6 +43,22 @@ describe('sidecar: two sidecars, frontend calling backend', () => {
     for (const cleanup of cleanups.reverse()) await cleanup();
   });
 
+  it('sends no request on a connection made with the old certificate once the SVID is renewed', async () => {
+    const hashNow = () => sha256Base64url(new X509Certificate(frontend.identity.current!.chainPem).raw);
+    const callerHash = async () => {
+      const res = await request(`${outbound}/renewal`, { headers: { host: 'backend' } });
+      const echo = (await res.body.json()) as Echo;
+      return /Hash=([^;]+)/.exec(echo.headers['x-forwarded-client-cert'] ?? '')?.[1];
+    };
+    expect(await callerHash()).toBe(hashNow());
+    const connected = frontend.stats().outbound!.connected;
+    await frontend.renewNow();
+    // The kept-alive connection of the call before is not used again: the peer sees the new certificate at once
+    // (a connection busy all the time would otherwise carry the old one until the peer refuses it as expired).
+    expect(await callerHash()).toBe(hashNow());
+    expect(frontend.stats().outbound!.connected).toBe(connected + 1);
+  });
+
   it('carries a call from the frontend app to the backend app with the verified caller in XFCC', async () => {
     const res = await request(`${outbound}/hello?x=1`, {
       headers: { host: 'backend', 'x-forwarded-client-cert': 'By=evil;URI=spiffe://mesh.test/ns/demo/sa/admin' },

@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Agent, request } from 'undici';
+import { Agent, request, type Dispatcher } from 'undici';
 import { afterEach, describe, expect, it } from 'vitest';
 import { MemoryLogger, systemClock } from '../../src/core/index.js';
 import { createMtlsAgent, createMtlsServer, IdentitySource, type MtlsListener } from '../../src/mesh/index.js';
@@ -88,7 +88,7 @@ describe('gatehouse sidecar: SIGHUP reload (built CLI)', () => {
     };
     const web = await agentOf('web');
     const other = await agentOf('other');
-    const call = async (dispatcher: Agent) => {
+    const call = async (dispatcher: Dispatcher) => {
       const res = await request(inbound, { dispatcher });
       const body = await res.body.text();
       return { status: res.statusCode, body };
