@@ -88,10 +88,13 @@ export function mtlsConnector(options: {
           if (gone) return;
           gone = true;
           clearTimeout(cap);
-          // It waits once: a first handshake that failed or hangs must not line the others up behind each other.
-          open({ ...opts, immediate: true } as buildConnector.Options, callback);
+          // It waits once: a first handshake that failed or hangs must not line the others up behind each other. The
+          // time it waited counts against its connect timeout.
+          open({ ...opts, immediate: true, startedAt } as buildConnector.Options, callback);
         };
+        const startedAt = performance.now(); // a socket timer's elapsed time (monotonic), not a domain time
         const cap = setTimeout(go, FIRST_HANDSHAKE_WAIT_MS);
+        cap.unref();
         waiting.push(go);
         return undefined;
       }
@@ -139,9 +142,11 @@ export function mtlsConnector(options: {
     socket.on('session', remember);
     // undici's own connect-timeout error (code UND_ERR_CONNECT_TIMEOUT), so that the gateway and the sidecar read it as
     // a timeout (504) like undici's other timeouts, not as an unreachable upstream (502).
+    const since = (opts as { startedAt?: number }).startedAt;
+    const waited = since === undefined ? 0 : performance.now() - since;
     const timer = setTimeout(
       () => socket.destroy(new errors.ConnectTimeoutError('mTLS connect timeout')),
-      options.timeoutMs ?? 10_000,
+      Math.max(0, (options.timeoutMs ?? 10_000) - waited),
     );
     const fail = (err: Error) => {
       clearTimeout(timer);

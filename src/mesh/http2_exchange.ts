@@ -182,6 +182,15 @@ export class Http2Exchange implements Dispatcher.DispatchController {
     });
     stream.once('end', () => {
       if (this.finished) return;
+      if (!this.answered) {
+        // Node ends the stream of an upstream that reset it (RST_STREAM NO_ERROR) without any answer: no answer to
+        // relay, not an empty success.
+        this.fail(
+          this.refused(stream) ??
+            new errors.SocketError(`upstream ended the stream without an answer (RST_STREAM code ${stream.rstCode})`),
+        );
+        return;
+      }
       this.finished = true;
       this.clearTimers();
       if (!stream.writableFinished) {

@@ -335,6 +335,37 @@ describe('retries through the gateway', () => {
     }
   });
 
+  it('counts a stream an h2c upstream ended without any answer as a reset (502 at last), never an empty 200', async () => {
+    let streams = 0;
+    const server = createH2cServer();
+    const accepted: ServerHttp2Session[] = [];
+    server.on('session', (session) => accepted.push(session));
+    server.on('stream', (stream) => {
+      stream.on('error', () => {});
+      streams += 1;
+      setTimeout(() => stream.close(h2constants.NGHTTP2_NO_ERROR), 10); // RST_STREAM NO_ERROR, no HEADERS
+    });
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    const url = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+    const gw = await startGateway({
+      upstreams: [{ name: 'u', hosts: [url], protocol: 'h2c', breaker: { consecutiveFailures: 1000 } }],
+      routes: [{ name: 'r', pathPrefix: '/', upstream: 'u' }],
+    });
+    try {
+      const res = await call(gw, '/x');
+      expect(res.status).toBe(502);
+      expect(streams).toBe(2); // a GET: sent again once, as any reset
+      const metrics = await gw.gateway.metrics.text();
+      expect(metrics).toMatch(/gatehouse_gateway_upstream_responses_total\{upstream="u",class="failed"\} 1\n/);
+      expect(metrics).not.toMatch(/gatehouse_gateway_upstream_responses_total\{upstream="u",class="2xx"\}/);
+    } finally {
+      await gw.close();
+      for (const s of accepted) s.destroy();
+      await new Promise((resolve) => server.close(resolve));
+    }
+  });
+
   it("drops a listed status for another host and relays the last attempt's answer whole", async () => {
     const failing = await startBackend((req, res) => {
       req.resume();
