@@ -363,7 +363,8 @@ export class Upstream {
   ): void {
     if ('status' in outcome) {
       this.outcomes[outcomeIndex(outcome.status)]! += 1;
-      this.durations.observe((this.deps.clock.now() - startedAt) / 1000);
+      // A WebSocket handshake (101) is not timed: its tunnel is no request (as the sidecar counts it).
+      if (outcome.status !== 101) this.durations.observe((this.deps.clock.now() - startedAt) / 1000);
       const ok = outcome.status < 500;
       permit.done(ok);
       this.outliers.report(host, ok);
