@@ -6,7 +6,7 @@ import {
   type IncomingHttpHeaders as Http2Headers,
   type OutgoingHttpHeaders,
 } from 'node:http2';
-import { Readable } from 'node:stream';
+import { addAbortSignal, Readable } from 'node:stream';
 import { errors, type Dispatcher } from 'undici';
 import { isTrailerField } from './http_forwarding.js';
 import { RefusedStreamError } from './retry_policy.js';
@@ -49,10 +49,14 @@ export interface OriginSession {
  * Ends a stream: RST_STREAM `code`, or, when the server has already reset it, destroys it. node never ends by itself
  * a stream reset by the server (even with NO_ERROR, after an early answer) while request body it was given still
  * waits on flow control: no 'close' ever, so the stream would hold its connection, and the origin's close, forever.
+ * A request body not yet ended is cut with RST_STREAM CANCEL alone: node's `close()` would end it first (END_STREAM,
+ * then the reset), and the server would see a truncated body that looks whole.
  */
 function release(stream: ClientHttp2Stream, code: number): void {
   if (stream.destroyed) return;
   if (stream.closed) stream.destroy();
+  else if (!stream.writableEnded)
+    addAbortSignal(AbortSignal.abort(), stream); // node resets an aborted stream with CANCEL
   else stream.close(code);
 }
 

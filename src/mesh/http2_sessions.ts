@@ -159,7 +159,8 @@ export function asHttp1Exchange(req: Http2ServerRequest, res: Http2ServerRespons
  * `res.writeHead` dropping connection-specific fields (the stream is reset instead of a `Connection: close`). An answer
  * given before the body was read whole (a refusal, an early answer) is followed by RST_STREAM NO_ERROR, which asks the
  * caller to stop sending (RFC 9113 §8.1) where HTTP/1.1 closes the connection (node's compatibility response emits
- * 'finish' only when the stream closes: the stream's own event is used).
+ * 'finish' only when the stream closes: the stream's own event is used). A stream reset before its body ended fails
+ * the request ({@link failOnReset}), as a dropped HTTP/1.1 connection does, where node would end it as if it were whole.
  */
 export function http1View(req: Http2ServerRequest, res: Http2ServerResponse, headers: IncomingHttpHeaders): void {
   const stream = req.stream;
@@ -174,8 +175,30 @@ export function http1View(req: Http2ServerRequest, res: Http2ServerResponse, hea
     stream.once('finish', () => {
       if (!stream.closed && !stream.readableEnded) stream.close(h2.NGHTTP2_NO_ERROR);
     });
+    failOnReset(req);
   }
 }
+
+/** The error of a request body cut by its caller: HTTP/1.1's for a connection dropped mid-body (`aborted`). */
+function bodyCut(): Error {
+  return Object.assign(new Error('aborted'), { code: 'ECONNRESET' });
+}
+
+/**
+ * Makes a request whose stream is reset (RST_STREAM, or its connection lost) before its body ended fail with an
+ * `aborted` ECONNRESET error, as node:http's request does when its connection drops mid-body. node's compatibility
+ * request instead emits 'aborted' and then ends as if its body were whole: a proxy piping it would send the next hop
+ * a truncated body that looks complete.
+ */
+function failOnReset(req: Http2ServerRequest): void {
+  req.once('aborted', () => {
+    if (req.readableEnded) return;
+    req.on('error', ignore); // as node:http's, the error reaches those who listen, and is never thrown
+    req.destroy(bodyCut());
+  });
+}
+
+function ignore(): void {}
 
 /**
  * An answer's fields without the connection-specific ones (on HTTP/2 a stream is reset where HTTP/1.1 would send

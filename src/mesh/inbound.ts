@@ -16,6 +16,7 @@ import {
 } from './http_forwarding.js';
 import type { IdentitySource } from './identity_source.js';
 import { AnswerExchange } from './answer_exchange.js';
+import { abortWhenCallerLeaves } from './caller_gone.js';
 import { Http2Origin } from './http2_origin.js';
 import { declaresBody } from './websocket_handshake.js';
 import type { CallerLimits } from './limits.js';
@@ -290,15 +291,21 @@ export class Inbound {
       sendProblem(res, 'ERR_MESH_GRPC_NEEDS_HTTP2', { detail: 'the local app speaks HTTP/1.1 (appProtocol: http1)' });
       return;
     }
+    const body = forwardedBody(req);
+    // A request with a body is reset at the app once the caller leaves, mid-body or while the app thinks (not left to
+    // the timeout); a bodiless GET keeps the hot path.
+    const gone = body === null ? undefined : abortWhenCallerLeaves(res);
     try {
       const upstream = await this.pool.request({
         method,
         path,
         headers,
-        body: forwardedBody(req),
+        body,
         headersTimeout: timeout,
         bodyTimeout: timeout,
+        ...(gone === undefined ? {} : { signal: gone.signal }),
       });
+      gone?.stop();
       if (!writeAnswerHead(res, upstream)) {
         // An answer the caller's protocol cannot carry (HTTP/2: a status past 599, a repeated single-value field).
         this.stats.appFailed++;
@@ -316,6 +323,8 @@ export class Inbound {
         );
       });
     } catch (err) {
+      gone?.stop();
+      if (res.destroyed) return; // the caller left (mid-body, or while the app thought): nobody to answer
       this.appFailed(err, method, path, timeout, res);
     }
   }

@@ -6,6 +6,7 @@ import { upstreamFailureKind, type Logger } from '../core/index.js';
 import type { BreakerPermit } from '../ratelimit/index.js';
 import type { ConnectorStats } from './connector.js';
 import { AppListener } from './app_listener.js';
+import { abortWhenCallerLeaves } from './caller_gone.js';
 import { forwardHandshake } from './handshake_exchange.js';
 import { Http2Origin } from './http2_origin.js';
 import {
@@ -296,6 +297,9 @@ export class Outbound {
     const firstBody = replay?.lateReader() ?? body;
     /** The body for another attempt: none, the kept copy, or undefined when it cannot be sent again (yet). */
     const again = (): Buffer | null | undefined => (body === null ? null : replay?.bytes);
+    // A request with a body is reset at the peer once the app leaves, mid-body or while the peer thinks (not left to
+    // the timeout); a bodiless GET keeps the hot path.
+    const gone = body === null ? undefined : abortWhenCallerLeaves(res);
     entry.inFlight += 1;
     let held = false; // a place in the retry budget
     const giveBack = () => {
@@ -317,9 +321,14 @@ export class Outbound {
             body: attempt === 0 ? firstBody : again(),
             headersTimeout: timeout,
             bodyTimeout: timeout,
+            ...(gone === undefined ? {} : { signal: gone.signal }),
           });
         } catch (err) {
           giveBack();
+          if (res.destroyed) {
+            permit.release(); // the app left (mid-body, or while the peer thought): the peer was not judged
+            return;
+          }
           let reason = attempt < retriesLeft && !res.destroyed ? retry.reason(err as Error, method) : undefined;
           // Failed while a small body of a declared length was still arriving (a peer refusing the connection before
           // the upload is in): the retry waits for the rest of it (while bytes keep coming).
@@ -382,6 +391,7 @@ export class Outbound {
         return;
       }
     } finally {
+      gone?.stop();
       giveBack();
       entry.inFlight -= 1;
     }
