@@ -5,6 +5,7 @@ import {
   constants as h2constants,
   createServer as createH2cServer,
   type ServerHttp2Session,
+  type ServerHttp2Stream,
 } from 'node:http2';
 import { request } from 'undici';
 import { describe, expect, it } from 'vitest';
@@ -23,6 +24,26 @@ function retriesOf(retries: unknown) {
 }
 
 const coded = (code: string) => Object.assign(new Error(code), { code });
+
+/** An h2c upstream whose streams `onStream` handles: its URL, and a close that ends its sessions first. */
+async function h2cUpstream(onStream: (stream: ServerHttp2Stream) => void) {
+  const server = createH2cServer();
+  const accepted: ServerHttp2Session[] = []; // closed at the end: node's server waits for its sessions
+  server.on('session', (session) => accepted.push(session));
+  server.on('stream', (stream) => {
+    stream.on('error', () => {});
+    onStream(stream);
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  return {
+    url: `http://127.0.0.1:${(server.address() as { port: number }).port}`,
+    close: async () => {
+      for (const session of accepted) session.destroy();
+      await new Promise((resolve) => server.close(resolve));
+    },
+  };
+}
 
 describe('RetryPolicy', () => {
   it('defaults to one more attempt on connect failures and resets, within 20 % of the requests in flight', () => {
@@ -219,11 +240,7 @@ describe('retries through the gateway', () => {
   it('sends a request whose stream an h2c upstream refused again, whatever its method, with a small body kept', async () => {
     let refuseNext = 0;
     let streams = 0;
-    const server = createH2cServer();
-    const accepted: ServerHttp2Session[] = []; // closed at the end: node's server waits for its sessions
-    server.on('session', (session) => accepted.push(session));
-    server.on('stream', (stream) => {
-      stream.on('error', () => {});
+    const upstream = await h2cUpstream((stream) => {
       streams += 1;
       if (refuseNext > 0) {
         refuseNext -= 1;
@@ -238,9 +255,7 @@ describe('retries through the gateway', () => {
         stream.end(JSON.stringify({ bytes }));
       });
     });
-    server.listen(0, '127.0.0.1');
-    await once(server, 'listening');
-    const url = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+    const url = upstream.url;
     const gw = await startGateway({
       upstreams: [{ name: 'u', hosts: [url], protocol: 'h2c' }],
       // WAF off: the body streams from the client's request itself (the WAF would have read it whole first).
@@ -284,24 +299,17 @@ describe('retries through the gateway', () => {
       }
     } finally {
       await gw.close();
-      for (const session of accepted) session.destroy();
-      await new Promise((resolve) => server.close(resolve));
+      await upstream.close();
     }
   });
 
   it('does not hold a streaming gRPC call refused before its body ended: UNAVAILABLE at once, not sent again', async () => {
     let streams = 0;
-    const server = createH2cServer();
-    const accepted: ServerHttp2Session[] = [];
-    server.on('session', (session) => accepted.push(session));
-    server.on('stream', (stream) => {
-      stream.on('error', () => {});
+    const upstream = await h2cUpstream((stream) => {
       streams += 1;
       stream.close(h2constants.NGHTTP2_REFUSED_STREAM);
     });
-    server.listen(0, '127.0.0.1');
-    await once(server, 'listening');
-    const url = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+    const url = upstream.url;
     const gw = await startGateway(
       {
         upstreams: [{ name: 'u', hosts: [url], protocol: 'h2c', retries: { attempts: 1 } }],
@@ -330,24 +338,17 @@ describe('retries through the gateway', () => {
     } finally {
       session.destroy();
       await gw.close();
-      for (const s of accepted) s.destroy();
-      await new Promise((resolve) => server.close(resolve));
+      await upstream.close();
     }
   });
 
   it('counts a stream an h2c upstream ended without any answer as a reset (502 at last), never an empty 200', async () => {
     let streams = 0;
-    const server = createH2cServer();
-    const accepted: ServerHttp2Session[] = [];
-    server.on('session', (session) => accepted.push(session));
-    server.on('stream', (stream) => {
-      stream.on('error', () => {});
+    const upstream = await h2cUpstream((stream) => {
       streams += 1;
       setTimeout(() => stream.close(h2constants.NGHTTP2_NO_ERROR), 10); // RST_STREAM NO_ERROR, no HEADERS
     });
-    server.listen(0, '127.0.0.1');
-    await once(server, 'listening');
-    const url = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+    const url = upstream.url;
     const gw = await startGateway({
       upstreams: [{ name: 'u', hosts: [url], protocol: 'h2c', breaker: { consecutiveFailures: 1000 } }],
       routes: [{ name: 'r', pathPrefix: '/', upstream: 'u' }],
@@ -361,8 +362,7 @@ describe('retries through the gateway', () => {
       expect(metrics).not.toMatch(/gatehouse_gateway_upstream_responses_total\{upstream="u",class="2xx"\}/);
     } finally {
       await gw.close();
-      for (const s of accepted) s.destroy();
-      await new Promise((resolve) => server.close(resolve));
+      await upstream.close();
     }
   });
 
