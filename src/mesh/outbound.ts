@@ -1,36 +1,33 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Pool, type Dispatcher } from 'undici';
+import type { Pool } from 'undici';
 import { upstreamFailureKind, type Logger } from '../core/index.js';
 import type { BreakerPermit } from '../ratelimit/index.js';
 import type { ConnectorStats } from './connector.js';
 import { AppListener } from './app_listener.js';
-import { abortWhenCallerLeaves } from './caller_gone.js';
 import { forwardHandshake } from './handshake_exchange.js';
 import { Http2Origin } from './http2_origin.js';
 import {
-  forwardedBody,
   forwardHeaders,
   isGrpc,
   MESH_REQUEST_TIMEOUT_MS,
   PEER_FAILURE_STATUSES,
-  relayBody,
   sendProblem,
   wantsUpgrade,
-  writeAnswerHead,
 } from './http_forwarding.js';
 import type { IdentitySource } from './identity_source.js';
 import type { UpstreamBreakers } from './limits.js';
 import type { PeerChecker } from './peer_check.js';
-import { forwardHttp2, type Http2ForwardSide } from './outbound_http2.js';
-import { declaredLength, ReplayableBody } from './replayable_body.js';
+import type { ForwardSide } from './forward_side.js';
+import { forwardHttp1 } from './outbound_http1.js';
+import { forwardHttp2 } from './outbound_http2.js';
 import type { RetryReason } from './retry_policy.js';
 import { logAccess, type SidecarAccess } from './sidecar_access.js';
 import type { SidecarTunnels } from './sidecar_tunnels.js';
 import { sortUpgrade } from './upgrade_requests.js';
 import { UpstreamPools, type MeshUpstream, type UpstreamPool } from './upstream_pools.js';
-import { declaresBody, upgradeResponse } from './websocket_handshake.js';
+import { upgradeResponse } from './websocket_handshake.js';
 
 /** Counters of the outbound request path, by outcome (exported as metrics). */
 export interface OutboundRequestStats {
@@ -96,8 +93,8 @@ export class Outbound {
   };
   private readonly pools: UpstreamPools;
   private readonly listener: AppListener;
-  /** What the HTTP/2 forwarding (outbound_http2.ts) borrows from this side. */
-  private readonly http2Side: Http2ForwardSide;
+  /** What the forwarding loops (outbound_http1.ts, outbound_http2.ts) borrow from this side. */
+  private readonly forwardSide: ForwardSide;
 
   constructor(private readonly options: OutboundOptions) {
     this.pools = new UpstreamPools({
@@ -109,7 +106,7 @@ export class Outbound {
       maxRequestsPerConnection: options.maxRequestsPerConnection,
     });
     this.setUpstreams(options.upstreams);
-    this.http2Side = {
+    this.forwardSide = {
       logger: this.options.logger,
       requests: this.requests,
       reserveRetry: (entry) => this.reserveRetry(entry),
@@ -264,7 +261,6 @@ export class Outbound {
   }
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const { logger } = this.options;
     if (wantsUpgrade(req)) {
       // A protocol switch without `Connection: upgrade` (the `upgrade` event takes the others) is no handshake: it
       // would reach the peer as a plain request without its hop-by-hop Upgrade.
@@ -275,7 +271,7 @@ export class Outbound {
     if (!admitted) return;
     const { name, entry, permit } = admitted;
     if (entry.pool instanceof Http2Origin) {
-      forwardHttp2(this.http2Side, req, res, name, entry, permit);
+      forwardHttp2(this.forwardSide, req, res, name, entry, permit);
       return;
     }
     if (isGrpc(req)) {
@@ -283,118 +279,7 @@ export class Outbound {
       sendProblem(res, 'ERR_MESH_GRPC_NEEDS_HTTP2', { upstream: name, detail: `upstream ${name} speaks HTTP/1.1` });
       return;
     }
-    const method = req.method ?? 'GET';
-    const timeout = entry.upstream.timeoutMs ?? MESH_REQUEST_TIMEOUT_MS;
-    // Nothing declared (`Content-Length: 0`, or neither field) is no body to stream: such a request can go again.
-    const bodiless = !declaresBody(req);
-    const body = bodiless ? null : forwardedBody(req);
-    const { retry } = entry;
-    const retriesLeft = retry.attempts;
-    // A body is kept while it streams (up to 64 KiB): an attempt that failed once it had ended can go again. undici
-    // reads the first attempt's body only once connected, from a pass-through fed beside the copy.
-    const replay =
-      body !== null && retriesLeft > 0 ? new ReplayableBody(body, { declaredLength: declaredLength(req) }) : undefined;
-    const firstBody = replay?.lateReader() ?? body;
-    /** The body for another attempt: none, the kept copy, or undefined when it cannot be sent again (yet). */
-    const again = (): Buffer | null | undefined => (body === null ? null : replay?.bytes);
-    // A request with a body is reset at the peer once the app leaves, mid-body or while the peer thinks (not left to
-    // the timeout); a bodiless GET keeps the hot path.
-    const gone = body === null ? undefined : abortWhenCallerLeaves(res);
-    entry.inFlight += 1;
-    let held = false; // a place in the retry budget
-    const giveBack = () => {
-      if (held) retry.settled();
-      held = false;
-    };
-    try {
-      for (let attempt = 0; ; attempt += 1) {
-        // A retry goes to the upstream's pool in force now: a reload during the backoff may have replaced it (the
-        // old one is closing) or removed the upstream (the app gets the last failure).
-        const pool = attempt === 0 ? entry.pool : this.retryPool(name, false, permit, res);
-        if (!(pool instanceof Pool)) return;
-        let upstream: Dispatcher.ResponseData;
-        try {
-          upstream = await pool.request({
-            method,
-            path: req.url ?? '/',
-            headers: forwardHeaders(req.headers, { host: name }),
-            body: attempt === 0 ? firstBody : again(),
-            headersTimeout: timeout,
-            bodyTimeout: timeout,
-            ...(gone === undefined ? {} : { signal: gone.signal }),
-          });
-        } catch (err) {
-          giveBack();
-          if (res.destroyed) {
-            permit.release(); // the app left (mid-body, or while the peer thought): the peer was not judged
-            return;
-          }
-          let reason = attempt < retriesLeft && !res.destroyed ? retry.reason(err as Error, method) : undefined;
-          // Failed while a small body of a declared length was still arriving (a peer refusing the connection before
-          // the upload is in): the retry waits for the rest of it (while bytes keep coming).
-          if (reason !== undefined && replay?.pending === true) await new Promise((r) => replay.whenWhole(r));
-          if (again() === undefined || res.destroyed) reason = undefined;
-          if (reason !== undefined) {
-            if (this.reserveRetry(entry)) {
-              held = true;
-              if (await this.backoff(entry, name, reason, attempt, res)) continue;
-              permit.release(); // the app left while the retry waited
-              return;
-            }
-          }
-          this.failed(err, name, timeout, permit, res);
-          return;
-        }
-        giveBack();
-        // A status to retry: the answer is dropped unread for another attempt, if the budget has a place for one
-        // (else it is relayed).
-        if (attempt < retriesLeft && retry.retriesStatus(method, upstream.statusCode) && again() !== undefined) {
-          if (this.reserveRetry(entry)) {
-            held = true;
-            await upstream.body.dump().catch(() => {});
-            if (await this.backoff(entry, name, 'status', attempt, res)) continue;
-            permit.release();
-            return;
-          }
-        }
-        if (res.destroyed) {
-          // The app left before the answer's head: nothing to relay, and the breaker hears nothing (a half-open
-          // trial slot must not stay taken).
-          upstream.body.on('error', () => {}); // undici's body emits its AbortError on destroy
-          upstream.body.destroy();
-          permit.release();
-          return;
-        }
-        const failedStatus = PEER_FAILURE_STATUSES.has(upstream.statusCode);
-        if (!writeAnswerHead(res, upstream)) {
-          // An answer the app's protocol cannot carry (HTTP/2: a status past 599, a repeated single-value field).
-          permit.done(false);
-          this.requests.failed++;
-          logger.warn({ upstream: name, status: upstream.statusCode }, 'upstream sidecar answer cannot be relayed');
-          sendProblem(res, 'ERR_MESH_UPSTREAM_FAILED', { upstream: name, detail: 'its answer cannot be relayed' });
-          return;
-        }
-        this.requests.forwarded++;
-        // The breaker hears of the exchange once the whole answer went through (as the gateway's does).
-        relayBody(upstream.body, res, (outcome) => {
-          if (outcome.ok) return permit.done(!failedStatus);
-          if (outcome.clientGone) return permit.release();
-          permit.done(false);
-          const timedOut = upstreamFailureKind(outcome.error) === 'timeout';
-          logger.warn(
-            { err: outcome.error.message, upstream: name, ...(timedOut ? { timeoutMs: timeout } : {}) },
-            timedOut
-              ? 'upstream sidecar stalled mid-answer: answer cut'
-              : 'upstream sidecar failed mid-answer: answer cut',
-          );
-        });
-        return;
-      }
-    } finally {
-      gone?.stop();
-      giveBack();
-      entry.inFlight -= 1;
-    }
+    await forwardHttp1(this.forwardSide, req, res, name, entry, permit);
   }
 
   /** A place in the upstream's retry budget, or the overflow counted. */

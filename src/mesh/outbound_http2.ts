@@ -1,34 +1,14 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Dispatcher, Pool } from 'undici';
-import type { Logger } from '../core/index.js';
+import type { Dispatcher } from 'undici';
 import type { BreakerPermit } from '../ratelimit/index.js';
 import { AnswerExchange, CallerGoneError, type ExchangeOutcome } from './answer_exchange.js';
 import { Http2Origin } from './http2_origin.js';
 import { forwardedBody, forwardHeaders, MESH_REQUEST_TIMEOUT_MS, PEER_FAILURE_STATUSES } from './http_forwarding.js';
 import { declaredLength, ReplayableBody } from './replayable_body.js';
-import { RetriableAnswer, type RetryReason } from './retry_policy.js';
+import { RetriableAnswer } from './retry_policy.js';
+import type { ForwardSide } from './forward_side.js';
 import type { UpstreamPool } from './upstream_pools.js';
 import { declaresBody } from './websocket_handshake.js';
-
-/** What the outbound side lends the HTTP/2 forwarding: its counters, retry budget, backoff and failure answers. */
-export interface Http2ForwardSide {
-  logger: Logger;
-  requests: { forwarded: number };
-  /** A place in the upstream's retry budget, or the overflow counted. */
-  reserveRetry(entry: UpstreamPool): boolean;
-  /** The upstream's pool in force for a retry, or undefined after answering the app. */
-  retryPool(name: string, http2: boolean, permit: BreakerPermit, res: ServerResponse): Pool | Http2Origin | undefined;
-  /** Counts the retry and waits its backoff: false when the app left meanwhile. */
-  backoff(
-    entry: UpstreamPool,
-    name: string,
-    reason: RetryReason,
-    attempt: number,
-    res: ServerResponse,
-  ): Promise<boolean>;
-  /** An exchange that failed before any answer: the breaker told, 504 or 502 to the app. */
-  failed(err: unknown, name: string, timeout: number, permit: BreakerPermit, res: ServerResponse): void;
-}
 
 /**
  * A request to an HTTP/2 upstream (`protocol: h2`): one stream on the multiplexed mTLS connection, the answer relayed
@@ -39,7 +19,7 @@ export interface Http2ForwardSide {
  * the attempt failed ({@link ReplayableBody}: a gRPC unary call, a small POST).
  */
 export function forwardHttp2(
-  side: Http2ForwardSide,
+  side: ForwardSide,
   req: IncomingMessage,
   res: ServerResponse,
   name: string,
