@@ -292,9 +292,9 @@ export class Inbound {
       return;
     }
     const body = forwardedBody(req);
-    // The request is reset at the app once the caller leaves, mid-body or while the app thinks (not left to the
-    // timeout), as Envoy resets its upstream request when the downstream goes away.
-    const gone = abortWhenCallerLeaves(res);
+    // A request with a body is reset at the app once the caller leaves, mid-body or while the app thinks (not left to
+    // the timeout); a bodiless GET keeps the hot path.
+    const gone = body === null ? undefined : abortWhenCallerLeaves(res);
     try {
       const upstream = await this.pool.request({
         method,
@@ -303,9 +303,9 @@ export class Inbound {
         body,
         headersTimeout: timeout,
         bodyTimeout: timeout,
-        signal: gone.signal,
+        ...(gone === undefined ? {} : { signal: gone.signal }),
       });
-      gone.stop();
+      gone?.stop();
       if (!writeAnswerHead(res, upstream)) {
         // An answer the caller's protocol cannot carry (HTTP/2: a status past 599, a repeated single-value field).
         this.stats.appFailed++;
@@ -323,7 +323,7 @@ export class Inbound {
         );
       });
     } catch (err) {
-      gone.stop();
+      gone?.stop();
       if (res.destroyed) return; // the caller left (mid-body, or while the app thought): nobody to answer
       this.appFailed(err, method, path, timeout, res);
     }

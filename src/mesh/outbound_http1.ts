@@ -21,8 +21,8 @@ import { declaresBody } from './websocket_handshake.js';
  * A request to an HTTP/1.1 upstream (the default): one exchange on the upstream's keep-alive mTLS pool, the answer
  * relayed as it comes. The breaker hears of it once the whole answer went through. A failed attempt goes again under
  * the upstream's retry policy (to the pool in force then: a reload may have replaced it), one with a body with the
- * copy kept while it streamed ({@link ReplayableBody}: up to 64 KiB); the request is reset at the peer once the app
- * leaves.
+ * copy kept while it streamed ({@link ReplayableBody}: up to 64 KiB); a request with a body is reset at the peer
+ * once the app leaves.
  */
 export async function forwardHttp1(
   side: ForwardSide,
@@ -47,9 +47,9 @@ export async function forwardHttp1(
   const firstBody = replay?.lateReader() ?? body;
   /** The body for another attempt: none, the kept copy, or undefined when it cannot be sent again (yet). */
   const again = (): Buffer | null | undefined => (body === null ? null : replay?.bytes);
-  // The request is reset at the peer once the app leaves, mid-body or while the peer thinks (not left to the
-  // timeout).
-  const gone = abortWhenCallerLeaves(res);
+  // A request with a body is reset at the peer once the app leaves, mid-body or while the peer thinks (not left to
+  // the timeout); a bodiless GET keeps the hot path.
+  const gone = body === null ? undefined : abortWhenCallerLeaves(res);
   entry.inFlight += 1;
   let held = false; // a place in the retry budget
   const giveBack = () => {
@@ -71,7 +71,7 @@ export async function forwardHttp1(
           body: attempt === 0 ? firstBody : again(),
           headersTimeout: timeout,
           bodyTimeout: timeout,
-          signal: gone.signal,
+          ...(gone === undefined ? {} : { signal: gone.signal }),
         });
       } catch (err) {
         giveBack();
@@ -141,7 +141,7 @@ export async function forwardHttp1(
       return;
     }
   } finally {
-    gone.stop();
+    gone?.stop();
     giveBack();
     entry.inFlight -= 1;
   }

@@ -202,23 +202,6 @@ describe('aborted uploads through the sidecar', () => {
     });
   }
 
-  it('a bodiless GET whose caller leaves while the app thinks ends at the app at once, inbound and outbound', async () => {
-    const app = apps.http1;
-    const inboundPath = nextPath('/hold');
-    const socket = h1inbound(backends.http1);
-    socket.write(`GET ${inboundPath} HTTP/1.1\r\nHost: backend\r\n\r\n`);
-    const held = await within(PROMPTLY, 'the GET at the app', app.received(inboundPath, 0));
-    socket.destroy();
-    await within(PROMPTLY, `the app's exchange ${inboundPath} over`, held.released);
-    const outboundPath = nextPath('/hold');
-    const local = netConnect(frontend.outboundAddress!.port, '127.0.0.1');
-    local.on('error', () => {});
-    local.write(`GET ${outboundPath} HTTP/1.1\r\nHost: up-http1\r\n\r\n`);
-    const peerHeld = await within(PROMPTLY, "the GET at the peer's app", app.received(outboundPath, 0));
-    local.destroy();
-    await within(PROMPTLY, `the peer app's exchange ${outboundPath} over`, peerHeld.released);
-  });
-
   it('a complete upload still arrives whole (the same bytes) on every path', async () => {
     const body = Buffer.concat([chunkOf(CHUNK, 'a'), chunkOf(CHUNK, 'b')]);
     const { createHash } = await import('node:crypto');
