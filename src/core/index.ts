@@ -23,7 +23,7 @@ export { upstreamFailureKind } from './upstream_failure.js';
 export { guardConnection } from './connection_guard.js';
 export { bindServer } from './bind_server.js';
 export type { GuardedSocket } from './connection_guard.js';
-export { HistogramCells, RequestStats, labelValue, metricFamily } from './request_stats.js';
+export { DURATION_BOUNDS, HistogramCells, RequestStats, labelValue, metricFamily } from './request_stats.js';
 export type { KeyLabels } from './request_stats.js';
 export { FailureStreak, isStorageAway, FAILURE_REMINDER_MS } from './failure_streak.js';
 export { AccessLog } from './access_log.js';

@@ -1,3 +1,6 @@
+/** Request-duration buckets in seconds (1 ms … 10 s), shared by the gateway's and the sidecar's histograms. */
+export const DURATION_BOUNDS: readonly number[] = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10];
+
 /**
  * One histogram's numbers, counted in plain numbers where the observations happen and written in the Prometheus text
  * format only when scraped (prom-client's labelled children hash and validate their labels on every `observe`).

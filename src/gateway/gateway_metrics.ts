@@ -1,5 +1,5 @@
 import { Counter, Gauge, Registry } from 'prom-client';
-import { HistogramCells, labelValue, RequestStats } from '../core/index.js';
+import { DURATION_BOUNDS, HistogramCells, labelValue, RequestStats } from '../core/index.js';
 import type { BreakerState } from '../ratelimit/index.js';
 
 /** The gateway's load now, read by the gauges at each scrape. */
@@ -45,7 +45,6 @@ export const FAILED_OUTCOME = 4;
  * metrics.requests.record('demo', 200, 0.004);
  * const text = await metrics.text();
  */
-const DURATION_BOUNDS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10];
 
 const UPSTREAM_DURATION = {
   name: 'gatehouse_gateway_upstream_request_duration_seconds',

@@ -1,6 +1,4 @@
-import { HistogramCells, labelValue } from '../core/index.js';
-
-const BOUNDS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10];
+import { DURATION_BOUNDS as BOUNDS, HistogramCells, labelValue } from '../core/index.js';
 const NAME = 'gatehouse_sidecar_request_duration_seconds';
 const HELP =
   'Time from a request to the end of its answer, by side (inbound: a peer to the local app; outbound: the local app to a peer) and, outbound, upstream; requests answered whole only (not a caller gone, not a WebSocket tunnel).';
