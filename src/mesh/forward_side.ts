@@ -7,7 +7,7 @@ import type { RetryReason } from './retry_policy.js';
 import type { UpstreamPool } from './upstream_pools.js';
 
 /**
- * What the outbound side lends its forwarding loops (outbound_http1.ts, outbound_http2.ts): its counters, retry budget,
+ * What the outbound side lends its forwarding loop (outbound_exchange.ts): its counters, retry budget,
  * backoff and failure answers.
  */
 export interface ForwardSide {

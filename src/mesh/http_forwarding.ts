@@ -1,6 +1,6 @@
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import { retryAfterSeconds } from '../ratelimit/index.js';
-import type { Duplex, Readable } from 'node:stream';
+import type { Duplex } from 'node:stream';
 import { declaresBody } from './websocket_handshake.js';
 import {
   GatehouseError,
@@ -253,65 +253,8 @@ export function relayedTrailers(
   return out;
 }
 
-/** How relaying an answer's body ended: complete, the caller gone first, or the upstream's error (e.g. a timeout). */
-export type RelayOutcome =
-  { ok: true } | { ok: false; clientGone: true } | { ok: false; clientGone: false; error: Error };
-
-/**
- * Streams an undici answer's body into `res` with backpressure, then calls `done` once. A caller that leaves destroys
- * the body (the upstream request is aborted at once, not left to its body timeout); an upstream that fails mid-body
- * (reset, the timeout between chunks) destroys `res`, so the caller sees a cut answer, never a complete-looking one.
- *
- * @example
- * res.writeHead(upstream.statusCode, responseHeaders(upstream.headers));
- * relayBody(upstream.body, res, (outcome) => permit.done(outcome.ok));
- */
-export function relayBody(body: Readable, res: ServerResponse, done: (outcome: RelayOutcome) => void): void {
-  // By hand rather than stream.pipeline: on Node 20 each pipeline makes an AbortController and aborts it when it
-  // ends, building a DOMException (a stack trace) per answer: about a tenth of the outbound sidecar's CPU, measured
-  // with --cpu-prof under the mesh_sidecar load.
-  // The error listeners stay after the outcome (a late error must not become an uncaught exception).
-  let settled = false;
-  const settle = (outcome: RelayOutcome) => {
-    if (settled) return;
-    settled = true;
-    done(outcome);
-  };
-  const gone = () => {
-    body.destroy();
-    settle({ ok: false, clientGone: true });
-  };
-  body.on('error', (error: Error) => {
-    res.destroy();
-    settle({ ok: false, clientGone: false, error });
-  });
-  res.on('error', gone);
-  res.once('finish', () => settle({ ok: true }));
-  res.once('close', () => (res.writableFinished ? settle({ ok: true }) : gone()));
-  body.pipe(res);
-}
-
 /** A gRPC call (`application/grpc`, `application/grpc+proto`, ...; not gRPC-Web): it needs HTTP/2 end to end. */
 export function isGrpc(req: IncomingMessage): boolean {
   const type = req.headers['content-type'];
   return type !== undefined && /^application\/grpc(?:$|[+;])/i.test(type);
-}
-
-/**
- * Writes the head of a next hop's answer (its fields less the hop-by-hop ones) to the caller: false, with nothing
- * written and the answer's body discarded, when the caller's protocol cannot carry it (node throws on HTTP/2 for a
- * status past 599 or a repeated single-value field, which HTTP/1.1 and undici accept).
- */
-export function writeAnswerHead(
-  res: ServerResponse,
-  answer: { statusCode: number; headers: IncomingHttpHeaders; body: Readable },
-): boolean {
-  try {
-    res.writeHead(answer.statusCode, responseHeaders(answer.headers));
-    return true;
-  } catch {
-    answer.body.on('error', () => {}); // undici's body emits its AbortError on destroy
-    answer.body.destroy();
-    return false;
-  }
 }

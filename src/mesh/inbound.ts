@@ -7,16 +7,13 @@ import {
   isGrpc,
   MESH_REQUEST_TIMEOUT_MS,
   normalizedTarget,
-  relayBody,
   sendProblem,
   wantsUpgrade,
-  writeAnswerHead,
   XFCC_HEADER,
   xfccValue,
 } from './http_forwarding.js';
 import type { IdentitySource } from './identity_source.js';
-import { AnswerExchange } from './answer_exchange.js';
-import { abortWhenCallerLeaves } from './caller_gone.js';
+import { AnswerExchange, UnrelayableAnswer } from './answer_exchange.js';
 import { Http2Origin } from './http2_origin.js';
 import { declaresBody } from './websocket_handshake.js';
 import type { CallerLimits } from './limits.js';
@@ -234,16 +231,21 @@ export class Inbound {
     sendProblem(res, 'ERR_MESH_UPSTREAM_FAILED', { detail: 'the local app did not answer' });
   }
 
-  /** A request to an h2c app: one stream, the answer relayed with its trailers (gRPC's status). */
-  private forwardHttp2(
+  /**
+   * A request to the app: one exchange on its keep-alive pool (HTTP/1.1) or one stream (h2c), the answer relayed as it
+   * comes, with its trailers (gRPC's status). A caller that leaves aborts the exchange at once, with or without a body
+   * (the app sees its connection or stream reset, not a request left to the timeout).
+   */
+  private forward(
     req: IncomingMessage,
     res: ServerResponse,
-    app: Http2Origin,
+    app: Pool | Http2Origin,
     method: string,
     path: string,
     headers: Record<string, string | string[]>,
     timeout: number,
   ): void {
+    const { logger } = this.options;
     app.dispatch(
       {
         method: method as Dispatcher.HttpMethod,
@@ -258,12 +260,23 @@ export class Inbound {
           this.stats.forwarded++;
           return;
         }
-        if (outcome.clientGone) return;
-        if (!res.headersSent) return this.appFailed(outcome.error, method, path, timeout, res);
+        if (outcome.clientGone || res.destroyed) return; // nobody to answer
+        if (!res.headersSent) {
+          if (!(outcome.error instanceof UnrelayableAnswer)) {
+            this.appFailed(outcome.error, method, path, timeout, res);
+            return;
+          }
+          // An answer the caller's protocol cannot carry (HTTP/2: a status past 599, a repeated single-value field).
+          this.stats.appFailed++;
+          logger.warn({ err: outcome.error.message, method, path }, 'local app answer cannot be relayed');
+          sendProblem(res, 'ERR_MESH_UPSTREAM_FAILED', { detail: 'the answer of the local app cannot be relayed' });
+          return;
+        }
         this.stats.forwarded++;
-        this.options.logger.warn(
-          { err: outcome.error.message, method, path },
-          'local app failed mid-answer: answer cut',
+        const timedOut = upstreamFailureKind(outcome.error) === 'timeout';
+        logger.warn(
+          { err: outcome.error.message, method, path, ...(timedOut ? { timeoutMs: timeout } : {}) },
+          timedOut ? 'local app stalled mid-answer: answer cut' : 'local app failed mid-answer: answer cut',
         );
         res.destroy();
       }),
@@ -271,7 +284,6 @@ export class Inbound {
   }
 
   private async handle(req: IncomingMessage, res: ServerResponse, peer: PeerIdentity | undefined): Promise<void> {
-    const { logger } = this.options;
     const method = req.method ?? 'GET';
     if (wantsUpgrade(req)) {
       // A protocol switch without `Connection: upgrade` (the `upgrade` event takes the others) is no handshake: it
@@ -283,49 +295,10 @@ export class Inbound {
     if (!admitted) return;
     const { path, headers } = admitted;
     const timeout = this.options.timeoutMs ?? MESH_REQUEST_TIMEOUT_MS;
-    if (this.h2c) {
-      this.forwardHttp2(req, res, this.h2c, method, path, headers, timeout);
-      return;
-    }
-    if (isGrpc(req)) {
+    if (this.h2c === undefined && isGrpc(req)) {
       sendProblem(res, 'ERR_MESH_GRPC_NEEDS_HTTP2', { detail: 'the local app speaks HTTP/1.1 (appProtocol: http1)' });
       return;
     }
-    const body = forwardedBody(req);
-    // A request with a body is reset at the app once the caller leaves, mid-body or while the app thinks (not left to
-    // the timeout); a bodiless GET keeps the hot path.
-    const gone = body === null ? undefined : abortWhenCallerLeaves(res);
-    try {
-      const upstream = await this.pool.request({
-        method,
-        path,
-        headers,
-        body,
-        headersTimeout: timeout,
-        bodyTimeout: timeout,
-        ...(gone === undefined ? {} : { signal: gone.signal }),
-      });
-      gone?.stop();
-      if (!writeAnswerHead(res, upstream)) {
-        // An answer the caller's protocol cannot carry (HTTP/2: a status past 599, a repeated single-value field).
-        this.stats.appFailed++;
-        logger.warn({ method, path, status: upstream.statusCode }, 'local app answer cannot be relayed');
-        sendProblem(res, 'ERR_MESH_UPSTREAM_FAILED', { detail: 'the answer of the local app cannot be relayed' });
-        return;
-      }
-      this.stats.forwarded++;
-      relayBody(upstream.body, res, (outcome) => {
-        if (outcome.ok || outcome.clientGone) return;
-        const timedOut = upstreamFailureKind(outcome.error) === 'timeout';
-        logger.warn(
-          { err: outcome.error.message, method, path, ...(timedOut ? { timeoutMs: timeout } : {}) },
-          timedOut ? 'local app stalled mid-answer: answer cut' : 'local app failed mid-answer: answer cut',
-        );
-      });
-    } catch (err) {
-      gone?.stop();
-      if (res.destroyed) return; // the caller left (mid-body, or while the app thought): nobody to answer
-      this.appFailed(err, method, path, timeout, res);
-    }
+    this.forward(req, res, this.h2c ?? this.pool, method, path, headers, timeout);
   }
 }

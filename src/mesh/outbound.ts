@@ -20,8 +20,7 @@ import type { IdentitySource } from './identity_source.js';
 import type { UpstreamBreakers } from './limits.js';
 import type { PeerChecker } from './peer_check.js';
 import type { ForwardSide } from './forward_side.js';
-import { forwardHttp1 } from './outbound_http1.js';
-import { forwardHttp2 } from './outbound_http2.js';
+import { forwardRequest } from './outbound_exchange.js';
 import type { RetryReason } from './retry_policy.js';
 import { logAccess, type SidecarAccess } from './sidecar_access.js';
 import type { SidecarTunnels } from './sidecar_tunnels.js';
@@ -93,7 +92,7 @@ export class Outbound {
   };
   private readonly pools: UpstreamPools;
   private readonly listener: AppListener;
-  /** What the forwarding loops (outbound_http1.ts, outbound_http2.ts) borrow from this side. */
+  /** What the forwarding loop (outbound_exchange.ts) borrows from this side. */
   private readonly forwardSide: ForwardSide;
 
   constructor(private readonly options: OutboundOptions) {
@@ -116,7 +115,7 @@ export class Outbound {
     };
     const onRequest = (req: IncomingMessage, res: ServerResponse) => {
       logAccess(options.access, 'outbound', req, res, { upstream: serviceName(req) });
-      void this.handle(req, res);
+      this.handle(req, res);
     };
     this.listener = new AppListener({
       onRequest,
@@ -161,7 +160,7 @@ export class Outbound {
     const res = upgradeResponse(req, socket);
     logAccess(this.options.access, 'outbound', req, res, { upstream: serviceName(req) });
     const kind = sortUpgrade(req, res, this.options.tunnels.settings.websocket);
-    if (kind === 'plain') void this.handle(req, res);
+    if (kind === 'plain') this.handle(req, res);
     else if (kind === 'handshake') void this.handshake(req, res);
   }
 
@@ -260,7 +259,7 @@ export class Outbound {
     sendProblem(res, 'ERR_MESH_UPSTREAM_FAILED', { upstream: name });
   }
 
-  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+  private handle(req: IncomingMessage, res: ServerResponse): void {
     if (wantsUpgrade(req)) {
       // A protocol switch without `Connection: upgrade` (the `upgrade` event takes the others) is no handshake: it
       // would reach the peer as a plain request without its hop-by-hop Upgrade.
@@ -270,16 +269,12 @@ export class Outbound {
     const admitted = this.admit(req, res);
     if (!admitted) return;
     const { name, entry, permit } = admitted;
-    if (entry.pool instanceof Http2Origin) {
-      forwardHttp2(this.forwardSide, req, res, name, entry, permit);
-      return;
-    }
-    if (isGrpc(req)) {
+    if (!(entry.pool instanceof Http2Origin) && isGrpc(req)) {
       permit.release();
       sendProblem(res, 'ERR_MESH_GRPC_NEEDS_HTTP2', { upstream: name, detail: `upstream ${name} speaks HTTP/1.1` });
       return;
     }
-    await forwardHttp1(this.forwardSide, req, res, name, entry, permit);
+    forwardRequest(this.forwardSide, req, res, name, entry, permit);
   }
 
   /** A place in the upstream's retry budget, or the overflow counted. */

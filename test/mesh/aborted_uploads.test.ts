@@ -1,5 +1,6 @@
 // A caller that aborts mid-upload must never make the next hop see a complete-looking (truncated) body: the app (or
 // the peer's sidecar) sees its request aborted, at once, not a short body that ended, nor a request left to a timeout.
+// A caller that leaves a bodiless request (a GET the next hop is still thinking about) ends it at the next hop at once.
 import { connect as h2connect, type ClientHttp2Session } from 'node:http2';
 import { connect as netConnect, type Socket } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
@@ -199,6 +200,43 @@ describe('aborted uploads through the sidecar', () => {
       expect(ending(upload)).toBe('whole');
       socket.destroy();
       await within(PROMPTLY, `the peer app's exchange ${path} over`, upload.released);
+    });
+  }
+
+  for (const appProtocol of ['http1', 'h2c'] as const) {
+    it(`inbound, HTTP/1.1 caller that leaves a GET: the ${appProtocol} app's exchange ends at once`, async () => {
+      const app = apps[appProtocol];
+      const path = nextPath('/hold');
+      const socket = h1inbound(backends[appProtocol]);
+      socket.write(`GET ${path} HTTP/1.1\r\nHost: backend\r\n\r\n`);
+      const request = await within(PROMPTLY, 'the GET at the app', app.received(path, 0));
+      socket.destroy();
+      await within(PROMPTLY, `the app's exchange ${path} over`, request.released);
+    });
+
+    it(`inbound, HTTP/2 caller that cancels a GET: the ${appProtocol} app's exchange ends at once`, async () => {
+      const app = apps[appProtocol];
+      const path = nextPath('/hold');
+      const session = h2session(backends[appProtocol]);
+      const stream = session.request({ ':method': 'GET', ':path': path, ':authority': 'backend' });
+      stream.on('error', () => {});
+      const request = await within(PROMPTLY, 'the GET at the app', app.received(path, 0));
+      cancel(stream);
+      await within(PROMPTLY, `the app's exchange ${path} over`, request.released);
+      session.destroy();
+    });
+  }
+
+  for (const upstream of ['up-http1', 'up-h2'] as const) {
+    it(`outbound to ${upstream}: an app that leaves a GET ends the request at the peer's app at once`, async () => {
+      const app = apps.http1;
+      const path = nextPath('/hold');
+      const socket = netConnect(frontend.outboundAddress!.port, '127.0.0.1');
+      socket.on('error', () => {});
+      socket.write(`GET ${path} HTTP/1.1\r\nHost: ${upstream}\r\n\r\n`);
+      const request = await within(PROMPTLY, 'the GET at the peer app', app.received(path, 0));
+      socket.destroy();
+      await within(PROMPTLY, `the peer app's exchange ${path} over`, request.released);
     });
   }
 
