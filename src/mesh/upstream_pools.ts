@@ -16,7 +16,7 @@ export interface MeshUpstream {
   spiffeId: string;
   /** Time the peer has for its response headers, and between body chunks (default 15 s); then 504. */
   timeoutMs?: number;
-  /** Retries of failed attempts (default {@link SIDECAR_RETRIES}; HTTP/1.1 upstreams only). */
+  /** Retries of failed attempts (default {@link SIDECAR_RETRIES}). */
   retries?: RetrySettings;
   /**
    * How to speak to the peer's sidecar: `http1` (default; a keep-alive pool) or `h2` (HTTP/2 over the same mTLS, ALPN
@@ -103,8 +103,9 @@ export class UpstreamPools {
   }
 
   /**
-   * Replaces the peer services (hot reload). An upstream whose address, SPIFFE ID and timeout are unchanged keeps its
-   * pool (open connections, cached TLS sessions). Returns the names of the upstreams whose pool was retired.
+   * Replaces the peer services (hot reload). An upstream whose address, SPIFFE ID, timeout and protocol are unchanged
+   * keeps its pool (open connections, cached TLS sessions) and its retry budget. Returns the names of the upstreams
+   * whose pool was retired.
    */
   replace(upstreams: readonly MeshUpstream[]): string[] {
     const next = new Map<string, UpstreamPool>();
@@ -116,10 +117,18 @@ export class UpstreamPools {
         held.upstream.spiffeId === upstream.spiffeId &&
         held.upstream.timeoutMs === upstream.timeoutMs && // the connector's handshake timeout comes from it
         (held.upstream.protocol ?? 'http1') === (upstream.protocol ?? 'http1');
+      if (same) {
+        // The same entry: its requests in flight (the retry budget's base) and, unless its retry settings changed, its
+        // retries under way stay counted across the reload (a new policy would hand out a whole budget again).
+        if (!sameRetries(held.upstream, upstream)) held.retry = retryPolicy(upstream);
+        held.upstream = { ...upstream };
+        next.set(upstream.name, held);
+        continue;
+      }
       next.set(upstream.name, {
         upstream: { ...upstream },
-        pool: same ? held.pool : this.newPool(upstream),
-        retry: new RetryPolicy(upstream.retries ?? SIDECAR_RETRIES, upstream.protocol === 'h2'),
+        pool: this.newPool(upstream),
+        retry: retryPolicy(upstream),
         inFlight: 0,
       });
     }
@@ -180,4 +189,12 @@ export class UpstreamPools {
       ...(options.maxRequestsPerConnection ? { maxRequestsPerClient: options.maxRequestsPerConnection } : {}),
     });
   }
+}
+
+function retryPolicy(upstream: MeshUpstream): RetryPolicy {
+  return new RetryPolicy(upstream.retries ?? SIDECAR_RETRIES, upstream.protocol === 'h2');
+}
+
+function sameRetries(a: MeshUpstream, b: MeshUpstream): boolean {
+  return JSON.stringify(a.retries ?? SIDECAR_RETRIES) === JSON.stringify(b.retries ?? SIDECAR_RETRIES);
 }
