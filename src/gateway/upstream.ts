@@ -15,15 +15,9 @@ import type { UpstreamConfig } from './gateway_config.js';
 import { FAILED_OUTCOME, outcomeIndex, type GatewayMetrics, type UpstreamOutcomes } from './gateway_metrics.js';
 import type { HealthChecker } from './health_check.js';
 import { upstreamFailure } from './upstream_failure.js';
-import { declaredLength, ReplayableBody, type Http2Origin } from '../mesh/index.js';
+import { declaredLength, RequestAttempts, type Http2Origin } from '../mesh/index.js';
 import { OutlierDetector } from './outlier_detector.js';
-import {
-  declaresBody,
-  RetriableAnswer,
-  RetryPolicy,
-  type ExchangeOutcome,
-  type UpgradedExchange,
-} from '../mesh/index.js';
+import { declaresBody, RetryPolicy, type ExchangeOutcome, type UpgradedExchange } from '../mesh/index.js';
 import { ProxyExchange, type AnswerFields } from './proxy_exchange.js';
 import { upstreamHosts } from './upstream_hosts.js';
 import type { UpstreamMesh } from './upstream_mtls.js';
@@ -186,122 +180,73 @@ export class Upstream {
     // `Content-Length: 0` (what undici and browsers send on a bodiless POST, PUT or DELETE) is no body to stream.
     const hasBody = declaresBody(req) || f.body !== undefined;
     // A body is kept while it streams (up to 64 KiB), so every request may go again: one with a body once it ended.
-    return this.attempt(f, permit, hasBody, this.retry.attempts);
+    return this.attempt(f, permit, hasBody);
   }
 
   /**
    * Sends the request to the next host and settles it, or, when the attempt failed in a way {@link RetryPolicy}
-   * retries and `retriesLeft` and the budget allow, sends it again (on the next host not ejected; after a short
-   * backoff when that is the same host).
+   * retries and attempts and the budget allow, sends it again ({@link RequestAttempts}) on the next host not ejected,
+   * after a short backoff when that is the same host.
    */
-  private attempt(f: ForwardRequest, permit: BreakerPermit, hasBody: boolean, retriesLeft: number): Promise<void> {
+  private attempt(f: ForwardRequest, permit: BreakerPermit, hasBody: boolean): Promise<void> {
     const { req, res } = f;
-    const method = req.method as string;
-    const retry = this.retry;
     const startedAt = this.deps.clock.now();
-    // One promise per request, settled from the exchange's callback (no async wrappers on the hot path).
+    // One promise per request, settled from the last attempt's outcome (no async wrappers on the hot path).
     return new Promise<void>((resolve, reject) => {
-      const body = hasBody ? (f.body ?? req) : null;
-      // Kept while it streams (up to 64 KiB) when retries are on: a retry sends it again once it has ended (a POST to
-      // a host that refused the connection, a gRPC unary call refused by a restarting upstream). An HTTP/2 exchange
-      // pipes the body as it is dispatched, beside the copy; undici's HTTP/1.1 pool reads it only once connected,
-      // from a pass-through fed beside the copy.
-      const replay =
-        body !== null && retriesLeft > 0
-          ? new ReplayableBody(body, { declaredLength: f.body === undefined ? declaredLength(req) : undefined })
-          : undefined;
-      /** The body of the next attempt: none, the kept copy, or undefined when it cannot be sent again (yet). */
-      const nextBody = (): Buffer | null | undefined => (body === null ? null : replay?.bytes);
-      let attemptBody: Readable | Buffer | null = replay !== undefined && !this.http2 ? replay.lateReader() : body;
       let host = this.outliers.pick();
-      let settled = false;
-      let retried = 0;
-      /** Places in the retry budget this request holds (the retry under way; an answer being dropped). */
-      let held = 0;
-      let droppingAnswer = false;
-      // Set while a retry may still follow: an answer of a retried status is dropped for another attempt, its place
-      // in the budget taken before anything is dropped.
-      const retryStatus =
-        retriesLeft === 0 || !retry.retriesStatuses
-          ? undefined
-          : (status: number) => {
-              if (retried >= retriesLeft || !retry.retriesStatus(method, status)) return false;
-              if (nextBody() === undefined) return false; // a body not whole yet, or too large to keep
-              // A retry under way hands its place to the next attempt; a first attempt takes one (or is relayed).
-              if (held === 0) {
-                if (!this.reserveRetry()) return false;
-                held = 1;
-              }
-              droppingAnswer = true;
-              return true;
-            };
-      const done = (outcome: ExchangeOutcome) => {
-        if (settled) return; // the slot and the permit are given back once
-        const carried = droppingAnswer && 'error' in outcome && outcome.error instanceof RetriableAnswer;
-        droppingAnswer = false;
-        const again =
-          retried < retriesLeft && 'error' in outcome && !outcome.clientGone && !res.headersSent && !res.destroyed;
-        const reason = again ? retry.reason(outcome.error, method) : undefined;
-        if (reason !== undefined && !carried && replay?.pending === true) {
-          // Failed while the body was still arriving (a host refusing the connection before the upload is in): the
-          // decision waits for the rest of it (at most 64 KiB; the client's own deadlines bound the wait).
-          replay.whenWhole(() => done(outcome));
-          return;
-        }
-        const replayed = reason === undefined ? undefined : nextBody();
-        if (reason !== undefined && replayed !== undefined) {
-          attemptBody = replayed;
-          // The retry that just ended gives its place back, unless its dropped answer handed it on already.
-          if (held > 0 && !carried) {
-            retry.settled();
-            held -= 1;
-          }
-          if (carried || this.reserveRetry()) {
-            if (!carried) held = 1;
-            retried += 1;
+      const attempts = new RequestAttempts(
+        this.retry,
+        {
+          method: req.method as string,
+          res,
+          body: hasBody ? (f.body ?? req) : null,
+          declaredLength: f.body === undefined ? declaredLength(req) : undefined,
+          lateFirstBody: !this.http2,
+        },
+        {
+          send: (body) => {
+            const pool = this.pools[host] as Pool | Http2Origin;
+            try {
+              pool.dispatch(
+                {
+                  path: f.path,
+                  method: req.method as 'GET',
+                  headers: f.headers,
+                  body,
+                  headersTimeout: this.timeout,
+                  bodyTimeout: this.timeout,
+                },
+                new ProxyExchange(res, f, attempts.done, attempts.retryStatus),
+              );
+            } catch (err) {
+              // undici reports a refused request (bad header value, closed pool) to the exchange; a throw here is
+              // unexpected, and must still free the slot and the permit.
+              attempts.done({ error: err as Error, clientGone: false });
+            }
+          },
+          reserve: () => this.reserveRetry(),
+          retrying: (reason, retry, go) => {
             this.outliers.report(host, false);
             this.deps.metrics.retries.labels(this.name, reason).inc();
             const failed = host;
             host = this.outliers.pick();
             // Another host at once; the same one (the only one left) after a short backoff.
-            const wait = host === failed ? retry.backoffMs(retried) : 0;
-            if (wait === 0) dispatch();
-            else setTimeout(dispatch, wait);
-            return;
-          }
-        }
-        for (; held > 0; held -= 1) retry.settled();
-        settled = true;
-        this.bulkhead.release();
-        try {
-          this.account(outcome, host, permit, res, startedAt);
-          resolve();
-        } catch (err) {
-          reject(err);
-        }
-      };
-      const dispatch = () => {
-        if (res.destroyed) return done({ error: new Error('caller closed the connection'), clientGone: true });
-        const pool = this.pools[host] as Pool | Http2Origin;
-        try {
-          pool.dispatch(
-            {
-              path: f.path,
-              method: method as 'GET',
-              headers: f.headers,
-              body: attemptBody,
-              headersTimeout: this.timeout,
-              bodyTimeout: this.timeout,
-            },
-            new ProxyExchange(res, f, done, retryStatus),
-          );
-        } catch (err) {
-          // undici reports a refused request (bad header value, closed pool) to the exchange; a throw here is
-          // unexpected, and must still free the slot and the permit.
-          done({ error: err as Error, clientGone: false });
-        }
-      };
-      dispatch();
+            const wait = host === failed ? this.retry.backoffMs(retry) : 0;
+            if (wait === 0) go();
+            else setTimeout(go, wait);
+          },
+          settle: (outcome) => {
+            this.bulkhead.release();
+            try {
+              this.account(outcome, host, permit, res, startedAt);
+              resolve();
+            } catch (err) {
+              reject(err);
+            }
+          },
+        },
+      );
+      attempts.start();
     });
   }
 

@@ -65,4 +65,5 @@ export { Http2Origin, type Http2OriginOptions } from './http2_origin.js';
 export { http1Headers } from './http2_fields.js';
 export { bodyDeadline, bodyInactivity, type RefuseLate } from './http2_request_deadline.js';
 export { declaredLength, ReplayableBody, REPLAY_LIMIT } from './replayable_body.js';
+export { RequestAttempts, type AttemptHooks } from './request_attempts.js';
 export { CONNECTION_SPECIFIC, http1View, withoutConnectionFields } from './http2_sessions.js';

@@ -1,9 +1,8 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Readable } from 'node:stream';
-import type { Dispatcher, Pool } from 'undici';
+import type { Dispatcher } from 'undici';
 import { upstreamFailureKind } from '../core/index.js';
 import type { BreakerPermit } from '../ratelimit/index.js';
-import { AnswerExchange, CallerGoneError, UnrelayableAnswer, type ExchangeOutcome } from './answer_exchange.js';
+import { AnswerExchange, UnrelayableAnswer, type ExchangeOutcome } from './answer_exchange.js';
 import type { ForwardSide } from './forward_side.js';
 import { Http2Origin } from './http2_origin.js';
 import {
@@ -13,8 +12,8 @@ import {
   PEER_FAILURE_STATUSES,
   sendProblem,
 } from './http_forwarding.js';
-import { declaredLength, ReplayableBody } from './replayable_body.js';
-import { RetriableAnswer } from './retry_policy.js';
+import { declaredLength } from './replayable_body.js';
+import { RequestAttempts } from './request_attempts.js';
 import type { UpstreamPool } from './upstream_pools.js';
 import { declaresBody } from './websocket_handshake.js';
 
@@ -46,32 +45,7 @@ export function forwardRequest(
   // Nothing declared (`Content-Length: 0`, or neither field) is no body to stream: such a request can go again.
   const body = declaresBody(req) ? forwardedBody(req) : null;
   const timeout = entry.upstream.timeoutMs ?? MESH_REQUEST_TIMEOUT_MS;
-  const { retry } = entry;
-  const retriesLeft = retry.attempts;
-  const replay =
-    body !== null && retriesLeft > 0 ? new ReplayableBody(body, { declaredLength: declaredLength(req) }) : undefined;
-  /** The body for another attempt: none, the kept copy, or undefined when it cannot be sent again (yet). */
-  const again = (): Buffer | null | undefined => (body === null ? null : replay?.bytes);
-  let retried = 0;
-  let held = false; // a place in the retry budget
-  let dropping = false; // an answer of a retried status is being dropped (its place taken before)
-  const giveBack = () => {
-    if (held) retry.settled();
-    held = false;
-  };
-  const retryStatus =
-    retriesLeft === 0 || !retry.retriesStatuses
-      ? undefined
-      : (status: number) => {
-          if (retried >= retriesLeft || !retry.retriesStatus(method, status) || again() === undefined) return false;
-          giveBack();
-          if (!side.reserveRetry(entry)) return false;
-          held = true;
-          dropping = true;
-          return true;
-        };
   const settle = (outcome: ExchangeOutcome) => {
-    giveBack();
     entry.inFlight -= 1;
     if ('status' in outcome) {
       side.requests.forwarded++;
@@ -97,50 +71,37 @@ export function forwardRequest(
     );
     res.destroy();
   };
-  const done = (outcome: ExchangeOutcome) => {
-    const carried = dropping && 'error' in outcome && outcome.error instanceof RetriableAnswer;
-    dropping = false;
-    const retriable =
-      retried < retriesLeft && 'error' in outcome && !outcome.clientGone && !res.headersSent && !res.destroyed;
-    const reason = retriable ? retry.reason(outcome.error, method) : undefined;
-    if (reason !== undefined && !carried && replay?.pending === true) {
-      // Failed while a small body of a declared length was still arriving (a peer refusing the connection before
-      // the upload is in): the decision waits for the rest of it (while bytes keep coming).
-      replay.whenWhole(() => done(outcome));
-      return;
-    }
-    const nextBody = again();
-    if (reason === undefined || nextBody === undefined) return settle(outcome);
-    if (!carried) {
-      giveBack();
-      if (!side.reserveRetry(entry)) return settle(outcome);
-      held = true;
-    }
-    retried += 1;
-    void side.backoff(entry, name, reason, retried - 1, res).then((alive) => {
-      if (!alive) return settle({ error: new CallerGoneError(), clientGone: true });
-      // Undefined once the app got its answer (the upstream was removed or changed protocol by a reload).
-      const pool = side.retryPool(name, http2, permit, res);
-      if (pool === undefined) {
-        giveBack();
-        entry.inFlight -= 1;
-        return;
-      }
-      send(pool, nextBody);
-    });
-  };
-  const send = (pool: Pool | Http2Origin, attemptBody: Readable | Buffer | null) =>
-    pool.dispatch(
-      {
-        method: method as Dispatcher.HttpMethod,
-        path: req.url ?? '/',
-        headers: forwardHeaders(req.headers, { host: name }),
-        body: attemptBody,
-        headersTimeout: timeout,
-        bodyTimeout: timeout,
+  const attempts = new RequestAttempts(
+    entry.retry,
+    { method, res, body, declaredLength: declaredLength(req), lateFirstBody: !http2 },
+    {
+      send: (attemptBody, attempt) => {
+        // A retry goes to the upstream's pool in force now: a reload during the backoff may have replaced it (the old
+        // one is closing), or removed the upstream or changed its protocol (the app answered there, the permit given
+        // back).
+        const pool = attempt === 0 ? entry.pool : side.retryPool(name, http2, permit, res);
+        if (pool === undefined) {
+          attempts.abandon();
+          entry.inFlight -= 1;
+          return;
+        }
+        pool.dispatch(
+          {
+            method: method as Dispatcher.HttpMethod,
+            path: req.url ?? '/',
+            headers: forwardHeaders(req.headers, { host: name }),
+            body: attemptBody,
+            headersTimeout: timeout,
+            bodyTimeout: timeout,
+          },
+          new AnswerExchange(res, attempts.done, attempts.retryStatus),
+        );
       },
-      new AnswerExchange(res, done, retryStatus),
-    );
+      reserve: () => side.reserveRetry(entry),
+      retrying: (reason, retry, go) => void side.backoff(entry, name, reason, retry - 1, res).then(go),
+      settle,
+    },
+  );
   entry.inFlight += 1;
-  send(entry.pool, http2 ? body : (replay?.lateReader() ?? body));
+  attempts.start();
 }
