@@ -1,6 +1,12 @@
 import type { IncomingHttpHeaders, OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import type { Dispatcher } from 'undici';
-import { AnswerExchange, grpcStatusAsHttp, relayedTrailers, type ExchangeOutcome } from '../mesh/index.js';
+import {
+  AnswerExchange,
+  grpcStatusAsHttp,
+  relayedTrailers,
+  type AttemptObserver,
+  type ExchangeOutcome,
+} from '../mesh/index.js';
 import { dropCorsFields } from './cors_policy.js';
 import { clientResponseHeaders } from './forwarded_headers.js';
 import type { HeaderRules } from './header_rules.js';
@@ -41,24 +47,25 @@ export class ProxyExchange extends AnswerExchange {
    */
   private grpcCode: number | undefined;
 
-  /** @param retryStatus see {@link AnswerExchange}: statuses dropped unread while a retry may follow. */
+  /** @param attempts see {@link AnswerExchange}: the retry loop this exchange is an attempt of, if any. */
   constructor(
     res: ServerResponse,
     private readonly forward: AnswerFields,
     done: (outcome: ExchangeOutcome) => void,
-    retryStatus?: (status: number) => boolean,
+    attempts?: AttemptObserver,
   ) {
-    super(res, done, retryStatus);
+    super(res, done, attempts);
   }
 
   override onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
     const web = this.forward.grpcWeb;
-    if (web === undefined) return super.onResponseData(controller, chunk);
+    if (web === undefined || this.dropping) return super.onResponseData(controller, chunk);
     const out = web.data(chunk);
     if (out.length > 0) super.onResponseData(controller, out); // base64 waits for whole 3-byte groups
   }
 
   override onResponseEnd(controller: Dispatcher.DispatchController, trailers?: IncomingHttpHeaders): void {
+    if (this.dropping) return super.onResponseEnd(controller, trailers);
     const status = trailers?.['grpc-status'];
     if (typeof status === 'string') {
       this.grpcCode = /^\d{1,2}$/.test(status) ? Number(status) : -1;

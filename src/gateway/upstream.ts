@@ -216,7 +216,7 @@ export class Upstream {
                   headersTimeout: this.timeout,
                   bodyTimeout: this.timeout,
                 },
-                new ProxyExchange(res, f, attempts.done, attempts.retryStatus),
+                new ProxyExchange(res, f, attempts.done, attempts),
               );
             } catch (err) {
               // undici reports a refused request (bad header value, closed pool) to the exchange; a throw here is

@@ -48,6 +48,21 @@ export class UnrelayableAnswer extends Error {
   }
 }
 
+/**
+ * What a retry loop ({@link RequestAttempts}) follows of each attempt's exchange besides its outcome.
+ */
+export interface AttemptObserver {
+  /** Set while a retry may follow: true for an answer's status means the answer is dropped for another attempt. */
+  readonly retryStatus: ((status: number) => boolean) | undefined;
+  /** The answer's head went to the caller: no other attempt follows. */
+  answered(): void;
+}
+
+/** A dropped answer's body is read to its end (its connection kept) when its declared length is within this. */
+const DRAIN_LIMIT = 64 * 1024;
+/** ... and when it ends within this time (else the exchange is cut). */
+const DRAIN_MS = 1000;
+
 const EXCHANGE = Symbol('gatehouse.exchange');
 type Tagged = ServerResponse & { [EXCHANGE]?: AnswerExchange };
 
@@ -72,8 +87,10 @@ function onResponseDrain(this: Tagged): void {
  * aborts the request. 1xx answers are not forwarded (as undici's `stream()` does). `done` is called exactly once,
  * with the status or the error; it never throws into undici. Dispatched with `upgrade: 'websocket'`, a 101 hands the
  * next hop's connection to `done` (nothing written to the response); any other answer is relayed as usual. While a
- * retry may follow, `retryStatus` says which statuses are dropped unread (the exchange fails with
- * {@link RetriableAnswer} and nothing is written) so that the caller's retry loop sends the request again.
+ * retry may follow, the retry loop's `retryStatus` says which statuses are dropped (the exchange fails with
+ * {@link RetriableAnswer} and nothing is written) so that the loop sends the request again: a body of a declared
+ * length within 64 KiB is read to its end (an HTTP/1.1 connection stays in its pool, as undici's `dump()` keeps it),
+ * for a second at most; any other is cut.
  *
  * The gateway's data plane and the sidecar's WebSocket handshakes both use it. It replaces `Pool.stream()` on the
  * gateway's hot path: no AsyncResource, stream-finished tracking, abort emitter or promise per request
@@ -87,15 +104,15 @@ export class AnswerExchange implements Dispatcher.DispatchHandler {
   private status = 0;
   private settled = false;
   private gone = false;
+  /** The status of an answer being dropped for another attempt (0: none). */
+  private droppedStatus = 0;
+  private drainTimer: NodeJS.Timeout | undefined;
 
-  /**
-   * @param retryStatus set while the request may be retried: true for an answer's status means drop the answer unread
-   *   (abort with {@link RetriableAnswer}) for another attempt.
-   */
+  /** @param attempts the retry loop this exchange is an attempt of, if any. */
   constructor(
     protected readonly res: ServerResponse,
     private readonly done: (outcome: ExchangeOutcome) => void,
-    private readonly retryStatus?: (status: number) => boolean,
+    private readonly attempts?: AttemptObserver,
   ) {
     (res as Tagged)[EXCHANGE] = this;
     res.on('close', onResponseClose);
@@ -124,15 +141,29 @@ export class AnswerExchange implements Dispatcher.DispatchHandler {
     }
   }
 
+  /** An answer is being dropped for another attempt: nothing of it reaches the caller. */
+  protected get dropping(): boolean {
+    return this.droppedStatus !== 0;
+  }
+
   onResponseStart(controller: Dispatcher.DispatchController, statusCode: number, headers: IncomingHttpHeaders): void {
     if (statusCode < 200) return;
-    if (this.retryStatus !== undefined && this.retryStatus(statusCode)) {
-      controller.abort(new RetriableAnswer(statusCode)); // nothing written: the request goes again
+    const retryStatus = this.attempts?.retryStatus;
+    if (retryStatus !== undefined && retryStatus(statusCode)) {
+      // Nothing written: the request goes again. A small body of a declared length is read to its end first.
+      const length = Number(headers['content-length']);
+      if (!(length <= DRAIN_LIMIT)) {
+        controller.abort(new RetriableAnswer(statusCode));
+        return;
+      }
+      this.droppedStatus = statusCode;
+      this.drainTimer = setTimeout(() => controller.abort(new RetriableAnswer(statusCode)), DRAIN_MS);
       return;
     }
     this.status = statusCode;
     try {
       this.res.writeHead(statusCode, this.answerHeaders(headers));
+      this.attempts?.answered();
     } catch (err) {
       // An answer the caller's protocol cannot carry (on HTTP/2: a status past 599, a repeated single-value field):
       // nothing was written; the exchange fails as a bad answer of the next hop (a 502 to the caller).
@@ -155,6 +186,7 @@ export class AnswerExchange implements Dispatcher.DispatchHandler {
   }
 
   onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
+    if (this.droppedStatus !== 0) return; // its declared length bounds what is read
     if (!this.res.write(chunk)) {
       controller.pause();
       this.res.once('drain', onResponseDrain);
@@ -162,6 +194,10 @@ export class AnswerExchange implements Dispatcher.DispatchHandler {
   }
 
   onResponseEnd(_controller: Dispatcher.DispatchController, trailers?: IncomingHttpHeaders): void {
+    if (this.droppedStatus !== 0) {
+      this.settle({ error: new RetriableAnswer(this.droppedStatus), clientGone: false });
+      return;
+    }
     // Trailers reach an HTTP/2 caller always, an HTTP/1.1 one on a chunked answer (node drops them otherwise).
     const relayed = relayedTrailers(trailers);
     try {
@@ -177,7 +213,9 @@ export class AnswerExchange implements Dispatcher.DispatchHandler {
   }
 
   onResponseError(_controller: Dispatcher.DispatchController, error: Error): void {
-    this.settle({ error, clientGone: this.gone });
+    // A dropped answer cut before its end (too slow, a reset) still goes again, unless the caller left.
+    const dropped = this.droppedStatus !== 0 && !this.gone && !(error instanceof RetriableAnswer);
+    this.settle({ error: dropped ? new RetriableAnswer(this.droppedStatus) : error, clientGone: this.gone });
   }
 
   /**
@@ -197,6 +235,7 @@ export class AnswerExchange implements Dispatcher.DispatchHandler {
   private settle(outcome: ExchangeOutcome): void {
     if (this.settled) return;
     this.settled = true;
+    clearTimeout(this.drainTimer);
     const res = this.res as Tagged;
     res.removeListener('close', onResponseClose);
     res.removeListener('drain', onResponseDrain);

@@ -260,7 +260,10 @@ export class Inbound {
           this.stats.forwarded++;
           return;
         }
-        if (outcome.clientGone || res.destroyed) return; // nobody to answer
+        if (outcome.clientGone || res.destroyed) {
+          if (res.headersSent) this.stats.forwarded++; // the caller left mid-answer
+          return; // nobody to answer
+        }
         if (!res.headersSent) {
           if (!(outcome.error instanceof UnrelayableAnswer)) {
             this.appFailed(outcome.error, method, path, timeout, res);

@@ -52,7 +52,7 @@ export { sidecarMetricsText, type SidecarMetricsInput, type SidecarStats } from 
 export { createMtlsServer, createMtlsAgent } from './library.js';
 export { MtlsAgent } from './mtls_agent.js';
 export { AnswerExchange, grpcStatusAsHttp } from './answer_exchange.js';
-export type { ExchangeOutcome, UpgradedExchange } from './answer_exchange.js';
+export type { AttemptObserver, ExchangeOutcome, UpgradedExchange } from './answer_exchange.js';
 export {
   RefusedStreamError,
   RetriableAnswer,

@@ -45,14 +45,23 @@ export function forwardRequest(
   // Nothing declared (`Content-Length: 0`, or neither field) is no body to stream: such a request can go again.
   const body = declaresBody(req) ? forwardedBody(req) : null;
   const timeout = entry.upstream.timeoutMs ?? MESH_REQUEST_TIMEOUT_MS;
+  // The request counts in the upstream's requests in flight (the retry budget's base) until its answer's head.
+  let waiting = true;
+  const answered = () => {
+    if (waiting) entry.inFlight -= 1;
+    waiting = false;
+  };
   const settle = (outcome: ExchangeOutcome) => {
-    entry.inFlight -= 1;
+    answered();
     if ('status' in outcome) {
       side.requests.forwarded++;
       permit.done(!PEER_FAILURE_STATUSES.has(outcome.status));
       return;
     }
-    if (outcome.clientGone || res.destroyed) return permit.release(); // the peer was not judged
+    if (outcome.clientGone || res.destroyed) {
+      if (res.headersSent) side.requests.forwarded++; // the app left mid-answer
+      return permit.release(); // the peer was not judged
+    }
     if (!res.headersSent) {
       if (!(outcome.error instanceof UnrelayableAnswer)) return side.failed(outcome.error, name, timeout, permit, res);
       // An answer the app's protocol cannot carry (HTTP/2: a status past 599, a repeated single-value field).
@@ -82,7 +91,7 @@ export function forwardRequest(
         const pool = attempt === 0 ? entry.pool : side.retryPool(name, http2, permit, res);
         if (pool === undefined) {
           attempts.abandon();
-          entry.inFlight -= 1;
+          answered();
           return;
         }
         pool.dispatch(
@@ -94,11 +103,12 @@ export function forwardRequest(
             headersTimeout: timeout,
             bodyTimeout: timeout,
           },
-          new AnswerExchange(res, attempts.done, attempts.retryStatus),
+          new AnswerExchange(res, attempts.done, attempts),
         );
       },
       reserve: () => side.reserveRetry(entry),
       retrying: (reason, retry, go) => void side.backoff(entry, name, reason, retry - 1, res).then(go),
+      answered,
       settle,
     },
   );

@@ -1,6 +1,6 @@
 import type { ServerResponse } from 'node:http';
 import type { Readable } from 'node:stream';
-import { CallerGoneError, type ExchangeOutcome } from './answer_exchange.js';
+import { CallerGoneError, type AttemptObserver, type ExchangeOutcome } from './answer_exchange.js';
 import { ReplayableBody } from './replayable_body.js';
 import { RetriableAnswer, type RetryPolicy, type RetryReason } from './retry_policy.js';
 
@@ -15,6 +15,8 @@ export interface AttemptHooks {
   reserve(): boolean;
   /** Retry number `retry` (from 1) is decided, for `reason`: call `go` when it should be sent (at once, after a backoff). */
   retrying(reason: RetryReason, retry: number, go: () => void): void;
+  /** An attempt's answer head went to the caller: no other attempt follows (its place in the budget given back). */
+  answered?(): void;
   /** The request is over, with the outcome of its last attempt (its places in the budget already given back). */
   settle(outcome: ExchangeOutcome): void;
 }
@@ -24,19 +26,20 @@ export interface AttemptHooks {
  * attempt that failed in a way the policy retries goes again while attempts are left and the budget has a place, with
  * the body kept while it streamed ({@link ReplayableBody}: up to 64 KiB). An attempt that failed while a small body of
  * a declared length was still arriving waits for the rest of it before the decision. An answer of a retried status is
- * dropped unread, its place in the budget taken before anything is dropped (and handed on to the retry). A caller that
+ * dropped, its place in the budget taken before anything is dropped (and handed on to the retry). A retry holds its
+ * place until its answer's head went to the caller (a long answer after it is no retry under way). A caller that
  * left ends the request before the next attempt is sent.
  *
  * @example
  * const attempts = new RequestAttempts(policy, { method, res, body, declaredLength: declaredLength(req), lateFirstBody: true }, {
- *   send: (body) => pool.dispatch({ ...opts, body }, new AnswerExchange(res, attempts.done, attempts.retryStatus)),
+ *   send: (body) => pool.dispatch({ ...opts, body }, new AnswerExchange(res, attempts.done, attempts)),
  *   reserve: () => policy.reserve(inFlight),
  *   retrying: (reason, n, go) => setTimeout(go, policy.backoffMs(n)),
  *   settle: (outcome) => account(outcome),
  * });
  * attempts.start();
  */
-export class RequestAttempts {
+export class RequestAttempts implements AttemptObserver {
   /** The statuses dropped for another attempt while one may follow (undefined: none is). */
   readonly retryStatus: ((status: number) => boolean) | undefined;
   private readonly replay: ReplayableBody | undefined;
@@ -104,6 +107,11 @@ export class RequestAttempts {
     this.giveBack();
     this.hooks.settle(outcome);
   };
+
+  answered(): void {
+    this.giveBack();
+    this.hooks.answered?.();
+  }
 
   /** Ends the attempts without an outcome (the caller was answered otherwise): the places in the budget given back. */
   abandon(): void {

@@ -448,6 +448,41 @@ describe('retries through the gateway', () => {
     }
   });
 
+  it('reads a dropped answer of a small declared length to its end: its HTTP/1.1 connection is kept', async () => {
+    const failing = await startBackend((req, res) => {
+      req.resume();
+      const chunked = req.url?.startsWith('/chunked') === true;
+      res.writeHead(503, { 'content-type': 'text/plain', ...(chunked ? {} : { 'content-length': 4 }) });
+      res.end('busy');
+    });
+    let connections = 0;
+    failing.server.on('connection', () => (connections += 1));
+    const gw = await startGateway({
+      upstreams: [
+        {
+          name: 'u',
+          hosts: [failing.url],
+          retries: { attempts: 2, on: [503] },
+          breaker: { consecutiveFailures: 1000, minimumRequests: 1000 },
+          outlier: { consecutiveFailures: 1000 },
+        },
+      ],
+      routes: [{ name: 'r', pathPrefix: '/', upstream: 'u' }],
+    });
+    try {
+      expect(await call(gw, '/declared')).toMatchObject({ status: 503, body: 'busy' });
+      expect(failing.hits).toBe(3);
+      expect(connections).toBe(1); // three attempts, one after the other, on one connection
+      // Without a declared length the dropped answer is cut, with its connection: each retry opens one.
+      expect(await call(gw, '/chunked')).toMatchObject({ status: 503, body: 'busy' });
+      expect(failing.hits).toBe(6);
+      expect(connections).toBe(3);
+    } finally {
+      await gw.close();
+      await failing.close();
+    }
+  });
+
   it('keeps retries within the budget when the whole upstream is down', async () => {
     const dead = await deadHost();
     const gw = await startGateway({
