@@ -81,6 +81,9 @@ export class Http2Exchange implements Dispatcher.DispatchController {
   private body: Readable | undefined;
   /** The response's fields arrived. */
   private answered = false;
+  /** The answer's declared length (-1: none, or an answer without content: HEAD, 204, 304), and what came of it. */
+  private declared = -1;
+  private received = 0;
   /** The connection the stream went out on. */
   private origin: OriginSession | undefined;
 
@@ -161,6 +164,10 @@ export class Http2Exchange implements Dispatcher.DispatchController {
       this.answered = true;
       clearTimeout(this.headersTimer);
       const status = Number(fields[':status']);
+      const length = fields['content-length'];
+      if (typeof length === 'string' && opts.method !== 'HEAD' && status !== 204 && status !== 304) {
+        this.declared = Number(length);
+      }
       if (flags & NGHTTP2_FLAG_END_STREAM && fields['grpc-status'] !== undefined) {
         // A gRPC Trailers-Only answer (status and trailing metadata in the one header block): relayed as response
         // fields (Content-Type, Date, and what a trailer section may not carry: WWW-Authenticate, Set-Cookie, ...)
@@ -179,6 +186,7 @@ export class Http2Exchange implements Dispatcher.DispatchController {
       this.guarded(() => this.handler.onResponseStart?.(this, status, withoutPseudo(fields), ''));
     });
     stream.on('data', (chunk: Buffer) => {
+      this.received += chunk.length;
       if (!this.finished) this.guarded(() => this.handler.onResponseData?.(this, chunk));
     });
     stream.once('trailers', (fields: Http2Headers) => {
@@ -192,6 +200,16 @@ export class Http2Exchange implements Dispatcher.DispatchController {
         this.fail(
           this.refused(stream) ??
             new errors.SocketError(`upstream ended the stream without an answer (RST_STREAM code ${stream.rstCode})`),
+        );
+        return;
+      }
+      if (this.declared >= 0 && this.received !== this.declared) {
+        // node ends the answer of a stream the server reset with NO_ERROR before its END_STREAM as if it were whole
+        // (nghttp2 checks the length only at END_STREAM): an answer short of its Content-Length was cut.
+        this.fail(
+          new errors.SocketError(
+            `upstream reset the stream after ${this.received} of the ${this.declared} bytes of its answer`,
+          ),
         );
         return;
       }

@@ -83,6 +83,42 @@ describe('HTTP/2 upstream exchanges at their edges (Http2Origin driven directly)
     }
   });
 
+  it('fails an answer the server reset with NO_ERROR short of its Content-Length (node reads it as ended)', async () => {
+    const server = await h2cServer((stream) => {
+      stream.respond({ ':status': 200, 'content-length': '100' });
+      // destroy() without an error: RST_STREAM NO_ERROR, no END_STREAM.
+      stream.write(Buffer.alloc(10, 'x'), () => setTimeout(() => stream.destroy(), 10));
+    });
+    const whole = await h2cServer((stream) => {
+      stream.respond({ ':status': 200, 'content-length': '10' });
+      stream.end(Buffer.alloc(10, 'y'));
+    });
+    const cut = new Http2Origin(server.url, { connectTimeout: 2_000, idleTimeout: 300 });
+    const ok = new Http2Origin(whole.url, { connectTimeout: 2_000, idleTimeout: 300 });
+    try {
+      const r = recorder();
+      cut.dispatch({ path: '/short', method: 'GET', headers: {}, body: null }, r.handler);
+      await r.done;
+      expect(r.out.status).toBe(200);
+      expect(r.out.end).toBeUndefined();
+      expect(r.out.error?.message).toBe('upstream reset the stream after 10 of the 100 bytes of its answer');
+      // The same length arriving whole ends as usual; a HEAD's declared length has no body to match.
+      for (const method of ['GET', 'HEAD'] as const) {
+        const w = recorder();
+        ok.dispatch({ path: '/whole', method, headers: {}, body: null }, w.handler);
+        await w.done;
+        expect(w.out.error).toBeUndefined();
+        expect(w.out.end).toBeDefined();
+      }
+    } finally {
+      await cut.close();
+      await ok.close();
+      for (const sess of [...server.sessions, ...whole.sessions]) sess.destroy();
+      await server.close();
+      await whole.close();
+    }
+  });
+
   it('ends a stream the server reset with NO_ERROR while request body bytes still waited on flow control', async () => {
     // The server answers without reading the body and resets the stream with NO_ERROR before its END_STREAM went out
     // (the sidecar's inbound did so for an early answer): node then never ends (no 'close') a client stream whose
