@@ -90,8 +90,10 @@ export class ProxyExchange extends AnswerExchange {
    * caller's own errors (NOT_FOUND, INVALID_ARGUMENT, PERMISSION_DENIED, ...) are 4xx, no failure.
    */
   protected override outcomeStatus(status: number): number {
-    // The upstream's trailer, also when a gRPC-Web answer carried it in its body instead.
-    if (status !== 200 || this.grpcCode === undefined) return status;
+    // The upstream's trailer, also when a gRPC-Web answer carried it in its body instead; a gRPC answer without one
+    // is UNKNOWN to its client (a 500).
+    if (status !== 200) return status;
+    if (this.grpcCode === undefined) return this.grpcAnswer ? 500 : status;
     return grpcStatusAsHttp(this.grpcCode);
   }
 

@@ -1,7 +1,7 @@
 import type { IncomingHttpHeaders, OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Dispatcher } from 'undici';
-import { relayedTrailers, responseHeaders } from './http_forwarding.js';
+import { isGrpcType, relayedTrailers, responseHeaders } from './http_forwarding.js';
 import { RetriableAnswer } from './retry_policy.js';
 
 /**
@@ -107,6 +107,8 @@ export class AnswerExchange implements Dispatcher.DispatchHandler {
   /** The status of an answer being dropped for another attempt (0: none). */
   private droppedStatus = 0;
   private drainTimer: NodeJS.Timeout | undefined;
+  /** The answer is a gRPC one (its status is in its trailers). */
+  protected grpcAnswer = false;
 
   /** @param attempts the retry loop this exchange is an attempt of, if any. */
   constructor(
@@ -125,11 +127,14 @@ export class AnswerExchange implements Dispatcher.DispatchHandler {
 
   /**
    * The status an answer counts as for whoever judges the next hop's health (`done`'s outcome): the HTTP status, or for
-   * a gRPC answer (HTTP 200 whatever happened) its `grpc-status` trailer mapped to HTTP ({@link grpcStatusAsHttp}).
+   * a gRPC answer (HTTP 200 whatever happened) its `grpc-status` trailer mapped to HTTP ({@link grpcStatusAsHttp}). A
+   * gRPC answer that ended without one (a server that crashed mid-call, a stream cut after its fields) is UNKNOWN to
+   * its client: a 500, as Envoy reads it.
    */
   protected outcomeStatus(status: number, trailers: IncomingHttpHeaders | undefined): number {
     const grpc = trailers?.['grpc-status'];
-    if (status !== 200 || typeof grpc !== 'string') return status;
+    if (status !== 200) return status;
+    if (typeof grpc !== 'string') return this.grpcAnswer ? 500 : status;
     return /^\d{1,2}$/.test(grpc) ? grpcStatusAsHttp(Number(grpc)) : 500;
   }
 
@@ -161,6 +166,7 @@ export class AnswerExchange implements Dispatcher.DispatchHandler {
       return;
     }
     this.status = statusCode;
+    this.grpcAnswer = isGrpcType(headers['content-type']);
     try {
       this.res.writeHead(statusCode, this.answerHeaders(headers));
       this.attempts?.answered();

@@ -255,6 +255,10 @@ export function relayedTrailers(
 
 /** A gRPC call (`application/grpc`, `application/grpc+proto`, ...; not gRPC-Web): it needs HTTP/2 end to end. */
 export function isGrpc(req: IncomingMessage): boolean {
-  const type = req.headers['content-type'];
-  return type !== undefined && /^application\/grpc(?:$|[+;])/i.test(type);
+  return isGrpcType(req.headers['content-type']);
+}
+
+/** A gRPC media type (`application/grpc`, `application/grpc+proto`, ...; not gRPC-Web). */
+export function isGrpcType(type: string | string[] | undefined): boolean {
+  return typeof type === 'string' && /^application\/grpc(?:$|[+;])/i.test(type);
 }

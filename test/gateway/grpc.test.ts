@@ -6,7 +6,12 @@
 import * as grpc from '@grpc/grpc-js';
 import { once } from 'node:events';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { connect as h2connect, createSecureServer as createSecureH2Server, type IncomingHttpHeaders } from 'node:http2';
+import {
+  connect as h2connect,
+  createSecureServer as createSecureH2Server,
+  createServer as createH2cServer,
+  type IncomingHttpHeaders,
+} from 'node:http2';
 import { createServer as createHttpsServer } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -445,6 +450,43 @@ describe("the breaker and outlier detection read a gRPC answer's status", () => 
       c.close();
       await gw.close();
       up.close();
+    }
+  });
+});
+
+describe('a gRPC answer that ends without a grpc-status', () => {
+  it('counts as a failure (UNKNOWN to its client, a 500), for the breaker and the metrics', async () => {
+    // An h2c upstream whose gRPC answers end after their message, with no trailers (a server that crashed mid-call).
+    const server = createH2cServer();
+    server.on('stream', (stream) => {
+      stream.on('error', () => {});
+      stream.resume();
+      stream.on('end', () => {
+        stream.respond({ ':status': 200, 'content-type': 'application/grpc' });
+        stream.end(frame({ id: 'x' }));
+      });
+    });
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    const url = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+    const gw = await startGateway({
+      upstreams: [
+        { name: 'bare', hosts: [url], protocol: 'h2c', breaker: { consecutiveFailures: 3, openDuration: '60s' } },
+      ],
+      routes: [{ name: 'bare', pathPrefix: '/', upstream: 'bare', waf: { contentTypes: ['application/grpc'] } }],
+      http2: { enabled: true },
+    });
+    const c = client(gw);
+    try {
+      for (let i = 0; i < 3; i++) expect((await unary(c, 'echo', {})).error?.code).not.toBe(grpc.status.OK);
+      const shed = await unary(c, 'echo', {});
+      expect(shed.error?.details).toMatch(/^ERR_CIRCUIT_OPEN: /); // three failures in a row opened it
+      const metrics = await gw.gateway.metrics.registry.metrics();
+      expect(metrics).toContain('gatehouse_gateway_upstream_responses_total{upstream="bare",class="5xx"} 3');
+    } finally {
+      c.close();
+      await gw.close();
+      await new Promise((resolve) => server.close(resolve));
     }
   });
 });
