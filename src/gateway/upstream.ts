@@ -230,9 +230,11 @@ export class Upstream {
             this.deps.metrics.retries.labels(this.name, reason).inc();
             const failed = host;
             host = this.outliers.pick();
-            // Another host at once; the same one (the only one left) after a short backoff.
+            // Another host at once; the same one (the only one left) after a short backoff. Never from within the
+            // exchange that just ended: a dropped answer read to its end frees its connection only once undici's
+            // handler returns, and a retry dispatched before would open another.
             const wait = host === failed ? this.retry.backoffMs(retry) : 0;
-            if (wait === 0) go();
+            if (wait === 0) setImmediate(go);
             else setTimeout(go, wait);
           },
           settle: (outcome) => {

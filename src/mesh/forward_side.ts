@@ -3,7 +3,7 @@ import type { Pool } from 'undici';
 import type { Logger } from '../core/index.js';
 import type { BreakerPermit } from '../ratelimit/index.js';
 import type { Http2Origin } from './http2_origin.js';
-import type { RetryReason } from './retry_policy.js';
+import type { RetryPolicy, RetryReason } from './retry_policy.js';
 import type { UpstreamPool } from './upstream_pools.js';
 
 /**
@@ -13,8 +13,11 @@ import type { UpstreamPool } from './upstream_pools.js';
 export interface ForwardSide {
   logger: Logger;
   requests: { forwarded: number; failed: number };
-  /** A place in the upstream's retry budget, or the overflow counted. */
-  reserveRetry(entry: UpstreamPool): boolean;
+  /**
+   * A place in the upstream's retry budget on `policy` (the one the request started under: a reload may have put a new
+   * one on the entry since, and places go back to the policy they were taken from), or the overflow counted.
+   */
+  reserveRetry(entry: UpstreamPool, policy: RetryPolicy): boolean;
   /** The upstream's pool in force for a retry, or undefined after answering the app. */
   retryPool(name: string, http2: boolean, permit: BreakerPermit, res: ServerResponse): Pool | Http2Origin | undefined;
   /** Counts the retry and waits its backoff: false when the app left meanwhile. */

@@ -21,7 +21,7 @@ import type { UpstreamBreakers } from './limits.js';
 import type { PeerChecker } from './peer_check.js';
 import type { ForwardSide } from './forward_side.js';
 import { forwardRequest } from './outbound_exchange.js';
-import type { RetryReason } from './retry_policy.js';
+import type { RetryPolicy, RetryReason } from './retry_policy.js';
 import { logAccess, type SidecarAccess } from './sidecar_access.js';
 import type { SidecarTunnels } from './sidecar_tunnels.js';
 import { sortUpgrade } from './upgrade_requests.js';
@@ -108,7 +108,7 @@ export class Outbound {
     this.forwardSide = {
       logger: this.options.logger,
       requests: this.requests,
-      reserveRetry: (entry) => this.reserveRetry(entry),
+      reserveRetry: (entry, policy) => this.reserveRetry(entry, policy),
       retryPool: (name, http2, permit, res) => this.retryPool(name, http2, permit, res),
       backoff: (entry, name, reason, attempt, res) => this.backoff(entry, name, reason, attempt, res),
       failed: (err, name, timeout, permit, res) => this.failed(err, name, timeout, permit, res),
@@ -278,8 +278,8 @@ export class Outbound {
   }
 
   /** A place in the upstream's retry budget, or the overflow counted. */
-  private reserveRetry(entry: UpstreamPool): boolean {
-    if (entry.retry.reserve(entry.inFlight)) return true;
+  private reserveRetry(entry: UpstreamPool, policy: RetryPolicy): boolean {
+    if (policy.reserve(entry.inFlight)) return true;
     this.requests.retryOverflow++;
     return false;
   }

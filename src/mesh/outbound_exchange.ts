@@ -80,8 +80,11 @@ export function forwardRequest(
     );
     res.destroy();
   };
+  // The policy in force now, for the whole request: a reload may put a new one on the entry meanwhile, and the places
+  // in the budget this request takes go back to the one they were taken from.
+  const policy = entry.retry;
   const attempts = new RequestAttempts(
-    entry.retry,
+    policy,
     { method, res, body, declaredLength: declaredLength(req), lateFirstBody: !http2 },
     {
       send: (attemptBody, attempt) => {
@@ -106,7 +109,7 @@ export function forwardRequest(
           new AnswerExchange(res, attempts.done, attempts),
         );
       },
-      reserve: () => side.reserveRetry(entry),
+      reserve: () => side.reserveRetry(entry, policy),
       retrying: (reason, retry, go) => void side.backoff(entry, name, reason, retry - 1, res).then(go),
       answered,
       settle,

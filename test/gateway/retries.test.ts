@@ -473,10 +473,11 @@ describe('retries through the gateway', () => {
       expect(await call(gw, '/declared')).toMatchObject({ status: 503, body: 'busy' });
       expect(failing.hits).toBe(3);
       expect(connections).toBe(1); // three attempts, one after the other, on one connection
-      // Without a declared length the dropped answer is cut, with its connection: each retry opens one.
+      // Without a declared length the dropped answer is cut, with its connection: each retry opens one (or more: the
+      // pool may open one while the cut connection is still closing).
       expect(await call(gw, '/chunked')).toMatchObject({ status: 503, body: 'busy' });
       expect(failing.hits).toBe(6);
-      expect(connections).toBe(3);
+      expect(connections).toBeGreaterThanOrEqual(3);
     } finally {
       await gw.close();
       await failing.close();

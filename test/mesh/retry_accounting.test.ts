@@ -4,10 +4,11 @@
 // forwarded.
 import { createServer, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { Agent, request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Sidecar } from '../../src/mesh/index.js';
-import type { UpstreamPool } from '../../src/mesh/upstream_pools.js';
+import type { MeshUpstream, UpstreamPool } from '../../src/mesh/upstream_pools.js';
 import { closeServer, id, meshCa, sidecarFor } from './helpers.js';
 
 describe('retries: connections, budget and counters', () => {
@@ -19,6 +20,7 @@ describe('retries: connections, budget and counters', () => {
   let gate = new Promise<void>((r) => (release = r));
   let backend: Sidecar;
   let frontend: Sidecar;
+  let upstreams: MeshUpstream[];
 
   beforeAll(async () => {
     const { client } = await meshCa();
@@ -28,6 +30,13 @@ describe('retries: connections, budget and counters', () => {
       hits.set(req.url ?? '', n);
       req.resume();
       req.on('end', () => {
+        if (url.pathname === '/slow-503' && n === 1) {
+          setTimeout(() => {
+            res.writeHead(503, { 'content-length': 4 });
+            res.end('busy');
+          }, 300);
+          return;
+        }
         if (url.pathname === '/stall') {
           res.writeHead(200, { 'content-type': 'text/plain' });
           res.write('first chunk\n');
@@ -60,15 +69,12 @@ describe('retries: connections, budget and counters', () => {
     cleanups.push(() => backend.stop());
     const address = `127.0.0.1:${backend.inboundAddress.port}`;
     const retries = { attempts: 2, on: ['connect-failure' as const, 'reset' as const, 503], budget: 0.2 };
+    upstreams = [
+      { name: 'up-http1', address, spiffeId: id('backend'), retries },
+      { name: 'up-h2', address, spiffeId: id('backend'), protocol: 'h2', retries },
+    ];
     ({ sidecar: frontend } = await sidecarFor(client, 'frontend', appAddress, {
-      outbound: {
-        host: '127.0.0.1',
-        port: 0,
-        upstreams: [
-          { name: 'up-http1', address, spiffeId: id('backend'), retries },
-          { name: 'up-h2', address, spiffeId: id('backend'), protocol: 'h2', retries },
-        ],
-      },
+      outbound: { host: '127.0.0.1', port: 0, upstreams },
     }));
     cleanups.push(() => frontend.stop());
   });
@@ -126,6 +132,18 @@ describe('retries: connections, budget and counters', () => {
       for (const s of streams) expect(await s.body.text()).toBe('first\nlast\n');
     });
   }
+
+  it('a reload with new retry settings while a request waits: its budget place goes back to the policy it came from', async () => {
+    const pending = call('up-http1', '/slow-503?reload');
+    await sleep(100); // the request is at the peer, its 503 not yet come
+    const before = entry('up-http1').retry;
+    upstreams = upstreams.map((u) => (u.name === 'up-http1' ? { ...u, retries: { ...u.retries!, budget: 0.3 } } : u));
+    await frontend.reload({ policies: [], outbound: { host: '127.0.0.1', port: 0, upstreams } });
+    const after = entry('up-http1').retry;
+    expect(after).not.toBe(before);
+    expect(await pending).toEqual({ status: 200, text: 'ok 2' });
+    expect({ before: before.retriesInFlight, after: after.retriesInFlight }).toEqual({ before: 0, after: 0 });
+  });
 
   it('a caller that leaves mid-answer counts as forwarded on both sidecars', async () => {
     for (const upstream of ['up-http1', 'up-h2'] as const) {
