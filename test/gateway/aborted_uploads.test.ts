@@ -6,17 +6,16 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   cancel,
+  CHUNK,
   chunkOf,
   ending,
+  PROMPTLY,
   startUploadRecorder,
   within,
   type UploadRecorder,
 } from '../support/upload_recorder.js';
 import { startGateway, testCertificate, type RunningGateway } from './support.js';
 
-const CHUNK = 16 * 1024;
-/** Far below every timeout here (60 s): a request still open after this was left to a timeout. */
-const PROMPTLY = 10_000;
 const FORM = 'application/x-www-form-urlencoded';
 
 /** The WAF settings of each kind of route. */

@@ -45,6 +45,22 @@ async function h2cUpstream(onStream: (stream: ServerHttp2Stream) => void) {
   };
 }
 
+/** A gateway whose one route goes to `host` with two retries of a 503 (breaker and ejection out of the way). */
+function statusRetryGateway(host: string) {
+  return startGateway({
+    upstreams: [
+      {
+        name: 'u',
+        hosts: [host],
+        retries: { attempts: 2, on: [503] },
+        breaker: { consecutiveFailures: 1000, minimumRequests: 1000 },
+        outlier: { consecutiveFailures: 1000 },
+      },
+    ],
+    routes: [{ name: 'r', pathPrefix: '/', upstream: 'u' }],
+  });
+}
+
 describe('RetryPolicy', () => {
   it('defaults to one more attempt on connect failures and resets, within 20 % of the requests in flight', () => {
     expect(retriesOf(undefined)).toEqual({
@@ -423,17 +439,7 @@ describe('retries through the gateway', () => {
       res.writeHead(503, { 'content-type': 'text/plain' });
       res.end('busy');
     });
-    const gw = await startGateway({
-      upstreams: [
-        {
-          name: 'u',
-          hosts: [failing.url],
-          retries: { attempts: 2, on: [503] },
-          breaker: { consecutiveFailures: 1000, minimumRequests: 1000 },
-        },
-      ],
-      routes: [{ name: 'r', pathPrefix: '/', upstream: 'u' }],
-    });
+    const gw = await statusRetryGateway(failing.url);
     try {
       // Three requests hold at most three places (the floor) between them: none overflows.
       const answers = await Promise.all([call(gw, '/a'), call(gw, '/b'), call(gw, '/c')]);
@@ -457,18 +463,7 @@ describe('retries through the gateway', () => {
     });
     let connections = 0;
     failing.server.on('connection', () => (connections += 1));
-    const gw = await startGateway({
-      upstreams: [
-        {
-          name: 'u',
-          hosts: [failing.url],
-          retries: { attempts: 2, on: [503] },
-          breaker: { consecutiveFailures: 1000, minimumRequests: 1000 },
-          outlier: { consecutiveFailures: 1000 },
-        },
-      ],
-      routes: [{ name: 'r', pathPrefix: '/', upstream: 'u' }],
-    });
+    const gw = await statusRetryGateway(failing.url);
     try {
       expect(await call(gw, '/declared')).toMatchObject({ status: 503, body: 'busy' });
       expect(failing.hits).toBe(3);

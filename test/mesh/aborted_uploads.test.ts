@@ -8,18 +8,15 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { IdentitySource, Sidecar } from '../../src/mesh/index.js';
 import {
   cancel,
+  CHUNK,
   chunkOf,
   ending,
+  PROMPTLY,
   startUploadRecorder,
   within,
   type UploadRecorder,
 } from '../support/upload_recorder.js';
 import { id, identityFor, meshCa, sidecarFor } from './helpers.js';
-
-const CHUNK = 16 * 1024;
-
-/** Far below every timeout here (60 s): a request still open after this was left to a timeout. */
-const PROMPTLY = 10_000;
 
 describe('aborted uploads through the sidecar', () => {
   const cleanups: Array<() => Promise<void> | void> = [];

@@ -1,15 +1,9 @@
 import { createServer, type Server, type Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { TLSSocket } from 'node:tls';
-import { silentLogger, systemClock, upstreamFailureKind } from '../../src/core/index.js';
-import {
-  PeerChecker,
-  createMtlsServer,
-  expectSpiffeId,
-  mtlsConnector,
-  type ConnectorStats,
-} from '../../src/mesh/index.js';
-import { TD, id, identityFor, meshCa } from './helpers.js';
+import { systemClock, upstreamFailureKind } from '../../src/core/index.js';
+import { PeerChecker, expectSpiffeId, mtlsConnector, type ConnectorStats } from '../../src/mesh/index.js';
+import { TD, id, identityFor, meshCa, mtlsPair } from './helpers.js';
 
 const cleanups: Array<() => Promise<void> | void> = [];
 afterEach(async () => {
@@ -35,18 +29,26 @@ async function silentServer(): Promise<number> {
   return (server.address() as { port: number }).port;
 }
 
+const peerChecker = () => new PeerChecker({ trustDomain: TD, clock: systemClock, denyList: () => [] });
+
+/** A frontend's connector (its handshake bounded by `timeoutMs`) and the port of a server that never answers a byte. */
+async function connectorToSilentServer(timeoutMs: number) {
+  const ca = await meshCa();
+  const identity = await identityFor(ca.client, id('frontend'));
+  cleanups.push(() => identity.stop());
+  const port = await silentServer();
+  const connect = mtlsConnector({
+    identity,
+    checker: peerChecker(),
+    expected: expectSpiffeId(id('backend')),
+    timeoutMs,
+  });
+  return { connect, port };
+}
+
 describe('mTLS connector', () => {
   it('a handshake that never completes fails as a connect timeout (504 upstream), not as an unreachable peer', async () => {
-    const ca = await meshCa();
-    const identity = await identityFor(ca.client, id('frontend'));
-    cleanups.push(() => identity.stop());
-    const port = await silentServer();
-    const connect = mtlsConnector({
-      identity,
-      checker: new PeerChecker({ trustDomain: TD, clock: systemClock, denyList: () => [] }),
-      expected: expectSpiffeId(id('backend')),
-      timeoutMs: 100,
-    });
+    const { connect, port } = await connectorToSilentServer(100);
     const err = await new Promise<Error | null>((resolve) =>
       connect({ hostname: '127.0.0.1', host: '127.0.0.1', protocol: 'https:', port: String(port) }, (...args) =>
         resolve(args[0]),
@@ -57,25 +59,11 @@ describe('mTLS connector', () => {
   });
 
   it('makes one full handshake per address and SVID: connections opened meanwhile wait for its session and resume', async () => {
-    const ca = await meshCa();
-    const server = await identityFor(ca.client, id('backend'));
-    const client = await identityFor(ca.client, id('frontend'));
-    cleanups.push(
-      () => server.stop(),
-      () => client.stop(),
-    );
-    const listener = createMtlsServer({
-      identity: server,
-      trustDomain: TD,
-      logger: silentLogger,
-      handler: (_req, res) => res.end('ok'),
-    });
-    const { port } = await listener.listen('127.0.0.1', 0);
-    cleanups.push(() => listener.close(0));
+    const { client, port } = await mtlsPair(cleanups, (_req, res) => res.end('ok'));
     const stats: ConnectorStats = { connected: 0, resumed: 0, refused: 0 };
     const connect = mtlsConnector({
       identity: client,
-      checker: new PeerChecker({ trustDomain: TD, clock: systemClock, denyList: () => [] }),
+      checker: peerChecker(),
       expected: expectSpiffeId(id('backend')),
       stats,
     });
@@ -99,16 +87,7 @@ describe('mTLS connector', () => {
   });
 
   it('lets connections waiting for a full handshake that hangs go ahead on their own, once, not one after another', async () => {
-    const ca = await meshCa();
-    const identity = await identityFor(ca.client, id('frontend'));
-    cleanups.push(() => identity.stop());
-    const port = await silentServer();
-    const connect = mtlsConnector({
-      identity,
-      checker: new PeerChecker({ trustDomain: TD, clock: systemClock, denyList: () => [] }),
-      expected: expectSpiffeId(id('backend')),
-      timeoutMs: 3_000,
-    });
+    const { connect, port } = await connectorToSilentServer(3_000);
     const opts = { hostname: '127.0.0.1', host: '127.0.0.1', protocol: 'https:', port: String(port) };
     const attempt = () => new Promise<Error | null>((resolve) => connect(opts, (...args) => resolve(args[0])));
     const first = attempt();

@@ -2,9 +2,15 @@ import { createServer, type IncomingMessage, type Server } from 'node:http';
 import { connect, type AddressInfo } from 'node:net';
 import { MemoryRecordStore } from '../../src/adapters/index.js';
 import { InProcessCaClient } from '../../src/app/mesh_ca_client.js';
-import { MemoryLogger, systemClock } from '../../src/core/index.js';
+import { MemoryLogger, silentLogger, systemClock } from '../../src/core/index.js';
 import { Authority, Revocations } from '../../src/pki/index.js';
-import { IdentitySource, Sidecar, type AuthorizationPolicy, type SidecarOptions } from '../../src/mesh/index.js';
+import {
+  createMtlsServer,
+  IdentitySource,
+  Sidecar,
+  type AuthorizationPolicy,
+  type SidecarOptions,
+} from '../../src/mesh/index.js';
 import { MapVault } from '../pki/helpers.js';
 
 export const TD = 'mesh.test';
@@ -110,4 +116,25 @@ export function raw(port: number, bytes: string): Promise<string> {
       resolve(answer);
     });
   });
+}
+
+/**
+ * A `backend` identity serving `handler` over mTLS on 127.0.0.1 (createMtlsServer) and a `frontend` identity to call
+ * it with, from one CA; `cleanups` gets what stops them.
+ */
+export async function mtlsPair(
+  cleanups: Array<() => Promise<void> | void>,
+  handler: Parameters<typeof createMtlsServer>[0]['handler'],
+): Promise<{ client: IdentitySource; server: IdentitySource; port: number }> {
+  const ca = await meshCa();
+  const server = await identityFor(ca.client, id('backend'));
+  const client = await identityFor(ca.client, id('frontend'));
+  cleanups.push(
+    () => server.stop(),
+    () => client.stop(),
+  );
+  const listener = createMtlsServer({ identity: server, trustDomain: TD, logger: silentLogger, handler });
+  const { port } = await listener.listen('127.0.0.1', 0);
+  cleanups.push(() => listener.close(0));
+  return { client, server, port };
 }

@@ -1,8 +1,7 @@
 import { request } from 'undici';
 import { afterEach, describe, expect, it } from 'vitest';
-import { silentLogger } from '../../src/core/index.js';
-import { createMtlsAgent, createMtlsServer } from '../../src/mesh/index.js';
-import { id, identityFor, meshCa, TD } from './helpers.js';
+import { createMtlsAgent } from '../../src/mesh/index.js';
+import { id, mtlsPair, TD } from './helpers.js';
 
 const cleanups: Array<() => Promise<void> | void> = [];
 afterEach(async () => {
@@ -11,21 +10,9 @@ afterEach(async () => {
 
 describe('createMtlsAgent (library mode, client side)', () => {
   it('sends no request on a connection made with the old SVID once it is renewed; closes the old connections', async () => {
-    const ca = await meshCa();
-    const server = await identityFor(ca.client, id('backend'));
-    const client = await identityFor(ca.client, id('frontend'));
-    cleanups.push(
-      () => server.stop(),
-      () => client.stop(),
+    const { client, port } = await mtlsPair(cleanups, (_req, res, peer) =>
+      res.end(JSON.stringify({ caller: peer?.spiffeId, hash: peer?.fingerprint })),
     );
-    const listener = createMtlsServer({
-      identity: server,
-      trustDomain: TD,
-      logger: silentLogger,
-      handler: (_req, res, peer) => res.end(JSON.stringify({ caller: peer?.spiffeId, hash: peer?.fingerprint })),
-    });
-    const { port } = await listener.listen('127.0.0.1', 0);
-    cleanups.push(() => listener.close(0));
     const agent = createMtlsAgent({ identity: client, trustDomain: TD, expect: id('backend') });
     const call = async () => {
       const res = await request(`https://127.0.0.1:${port}/x`, { dispatcher: agent });

@@ -9,6 +9,12 @@ import {
 import type { AddressInfo } from 'node:net';
 import { addAbortSignal, type Readable } from 'node:stream';
 
+/** The size of an upload's chunk in the aborted-upload tests. */
+export const CHUNK = 16 * 1024;
+
+/** Far below every timeout of the aborted-upload tests (60 s): a request still open after this was left to a timeout. */
+export const PROMPTLY = 10_000;
+
 /** One request body as a next hop received it, and how its request ended. */
 export interface ReceivedUpload {
   path: string;
