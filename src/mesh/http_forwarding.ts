@@ -6,6 +6,7 @@ import {
   GatehouseError,
   normalizeRequestTarget,
   REQUEST_TARGET_RULE,
+  upstreamFailureKind,
   type ErrorCode,
   type Logger,
 } from '../core/index.js';
@@ -261,4 +262,25 @@ export function isGrpc(req: IncomingMessage): boolean {
 /** A gRPC media type (`application/grpc`, `application/grpc+proto`, ...; not gRPC-Web). */
 export function isGrpcType(type: string | string[] | undefined): boolean {
   return typeof type === 'string' && /^application\/grpc(?:$|[+;])/i.test(type);
+}
+
+/**
+ * An answer the next hop failed after its head went out: the caller's response is destroyed (a cut answer, never a
+ * complete-looking one) and a warning says whether the next hop stalled (`stalled mid-answer`, with the timeout) or
+ * failed, e.g. `upstream sidecar stalled mid-answer: answer cut`.
+ */
+export function cutAnswer(
+  res: ServerResponse,
+  error: Error,
+  logger: Logger,
+  who: 'upstream sidecar' | 'local app',
+  fields: Record<string, unknown>,
+  timeoutMs: number,
+): void {
+  const timedOut = upstreamFailureKind(error) === 'timeout';
+  logger.warn(
+    { err: error.message, ...fields, ...(timedOut ? { timeoutMs } : {}) },
+    `${who} ${timedOut ? 'stalled' : 'failed'} mid-answer: answer cut`,
+  );
+  res.destroy();
 }

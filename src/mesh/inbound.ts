@@ -2,6 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Pool, type Dispatcher } from 'undici';
 import { upstreamFailureKind, type Logger } from '../core/index.js';
 import {
+  cutAnswer,
   forwardedBody,
   forwardHeaders,
   isGrpc,
@@ -276,12 +277,7 @@ export class Inbound {
           return;
         }
         this.stats.forwarded++;
-        const timedOut = upstreamFailureKind(outcome.error) === 'timeout';
-        logger.warn(
-          { err: outcome.error.message, method, path, ...(timedOut ? { timeoutMs: timeout } : {}) },
-          timedOut ? 'local app stalled mid-answer: answer cut' : 'local app failed mid-answer: answer cut',
-        );
-        res.destroy();
+        cutAnswer(res, outcome.error, logger, 'local app', { method, path }, timeout);
       }),
     );
   }

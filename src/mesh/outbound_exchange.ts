@@ -1,11 +1,11 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Dispatcher } from 'undici';
-import { upstreamFailureKind } from '../core/index.js';
 import type { BreakerPermit } from '../ratelimit/index.js';
 import { AnswerExchange, UnrelayableAnswer, type ExchangeOutcome } from './answer_exchange.js';
 import type { ForwardSide } from './forward_side.js';
 import { Http2Origin } from './http2_origin.js';
 import {
+  cutAnswer,
   forwardedBody,
   forwardHeaders,
   MESH_REQUEST_TIMEOUT_MS,
@@ -73,12 +73,7 @@ export function forwardRequest(
     }
     permit.done(false);
     side.requests.forwarded++;
-    const timedOut = upstreamFailureKind(outcome.error) === 'timeout';
-    logger.warn(
-      { err: outcome.error.message, upstream: name, ...(timedOut ? { timeoutMs: timeout } : {}) },
-      timedOut ? 'upstream sidecar stalled mid-answer: answer cut' : 'upstream sidecar failed mid-answer: answer cut',
-    );
-    res.destroy();
+    cutAnswer(res, outcome.error, logger, 'upstream sidecar', { upstream: name }, timeout);
   };
   // The policy in force now, for the whole request: a reload may put a new one on the entry meanwhile, and the places
   // in the budget this request takes go back to the one they were taken from.
